@@ -1,0 +1,145 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// StrongAuth: one Strong Customer Authentication server, many API faces.
+///
+/// Layering (each arrow is "depends on"):
+///   strongauth (CLI) → StrongAuthServer → StrongAuthStore → StrongAuthCore → StrongAuthProtocol
+///   StrongAuthClient (SDK) → StrongAuthAPI + StrongAuthProtocol
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "strongauth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "strongauth", targets: ["strongauth"]),
+        .library(name: "StrongAuthClient", targets: ["StrongAuthClient"]),
+        .library(name: "StrongAuthServer", targets: ["StrongAuthServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // Wire-level crypto and formats shared by server and SDK. No I/O.
+        .target(
+            name: "StrongAuthProtocol",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: entities, state machines, policies, use cases, repository protocols.
+        .target(
+            name: "StrongAuthCore",
+            dependencies: [
+                "StrongAuthProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // One data layer (SQLKit) over SQLite and PostgreSQL.
+        .target(
+            name: "StrongAuthStore",
+            dependencies: [
+                "StrongAuthCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // openapi.yaml (served at /openapi.yaml) and the wire types generated from it.
+        .target(
+            name: "StrongAuthAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            // Generated code only; the generator emits `public import`s that some files do not use.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-suppress-warnings"])],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        // The Hummingbird application: one folder per API face.
+        .target(
+            name: "StrongAuthServer",
+            dependencies: [
+                "StrongAuthCore", "StrongAuthStore", "StrongAuthAPI", "StrongAuthProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Swift SDK: integrator side and (later) device side.
+        .target(
+            name: "StrongAuthClient",
+            dependencies: [
+                "StrongAuthAPI", "StrongAuthProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The CLI: serve, migrate, create…
+        .executableTarget(
+            name: "strongauth",
+            dependencies: [
+                "StrongAuthServer", "StrongAuthClient", "StrongAuthStore", "StrongAuthCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrongAuthProtocolTests",
+            dependencies: ["StrongAuthProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrongAuthStoreTests",
+            dependencies: ["StrongAuthStore", "StrongAuthCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrongAuthServerTests",
+            dependencies: [
+                "StrongAuthServer", "StrongAuthClient", "StrongAuthCore", "StrongAuthStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// What is about to be written to the audit log: who did what to what, from where, and how it ended.
+public struct AuditRecord: Sendable, Equatable {
+    /// How the act ended.
+    public enum Outcome: String, Sendable, Codable {
+        case success
+        case failure
+    }
+
+    /// `client:<id>`, `user:<id>`, `operator:cli`, `anonymous`.
+    public var actor: String
+    /// A dotted verb: `client.created`, `token.password.failed`, `refresh.reuse_detected`, …
+    public var action: String
+    /// The thing acted on (`user:<id>`, `client:<id>`, `family:<id>`), if any.
+    public var subject: String?
+    public var sourceAddress: String?
+    public var outcome: Outcome
+    /// Non-secret details. Never put secrets, OTPs or tokens here.
+    public var details: [String: String]
+
+    public init(
+        actor: String, action: String, subject: String? = nil, sourceAddress: String? = nil,
+        outcome: Outcome, details: [String: String] = [:]
+    ) {
+        self.actor = actor
+        self.action = action
+        self.subject = subject
+        self.sourceAddress = sourceAddress
+        self.outcome = outcome
+        self.details = details
+    }
+}
+
+/// An appended audit event: the record, its position, time and its link in the hash chain.
+public struct AuditEvent: Sendable, Equatable {
+    public var sequence: Int64
+    public var occurredAt: Date
+    public var record: AuditRecord
+    public var previousHash: String
+    public var hash: String
+
+    public init(sequence: Int64, occurredAt: Date, record: AuditRecord, previousHash: String, hash: String) {
+        self.sequence = sequence
+        self.occurredAt = occurredAt
+        self.record = record
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+}
+
+/// The hash chain over the audit log: each event's hash covers its content and the previous hash,
+/// so changing, removing or reordering any stored event breaks every later link.
+public enum AuditChain {
+    /// The `previousHash` of the first event.
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// SHA-256 over the length-prefixed fields (unambiguous: no separator can be forged).
+    public static func hash(
+        sequence: Int64, occurredAt: Date, record: AuditRecord, previousHash: String
+    ) -> String {
+        var hasher = SHA256()
+        func field(_ value: String?) {
+            let bytes = Array((value ?? "\u{0}").utf8)
+            var length = UInt32(bytes.count).bigEndian
+            withUnsafeBytes(of: &length) { hasher.update(data: Array($0)) }
+            hasher.update(data: bytes)
+        }
+        field(previousHash)
+        field(String(sequence))
+        field(String(occurredAt.epochMilliseconds))
+        field(record.actor)
+        field(record.action)
+        field(record.subject)
+        field(record.sourceAddress)
+        field(record.outcome.rawValue)
+        for key in record.details.keys.sorted() {
+            field(key)
+            field(record.details[key])
+        }
+        return Hex.encode(hasher.finalize())
+    }
+
+    /// Where a chain first fails to verify, if anywhere.
+    public enum Verification: Sendable, Equatable {
+        case intact(events: Int)
+        case broken(atSequence: Int64, reason: String)
+    }
+
+    /// Verifies a contiguous run of events in ascending order: by default the whole log from
+    /// event 1; with `previousHash`/`firstSequence`, a page that continues a verified prefix.
+    public static func verify(
+        _ events: [AuditEvent], previousHash: String = genesisHash, firstSequence: Int64 = 1
+    ) -> Verification {
+        var expectedPrevious = previousHash
+        var expectedSequence = firstSequence
+        for event in events {
+            if event.sequence != expectedSequence {
+                return .broken(atSequence: expectedSequence, reason: "event \(expectedSequence) is missing")
+            }
+            if event.previousHash != expectedPrevious {
+                return .broken(atSequence: event.sequence, reason: "previous-hash link does not match")
+            }
+            let recomputed = hash(
+                sequence: event.sequence, occurredAt: event.occurredAt, record: event.record,
+                previousHash: event.previousHash)
+            if !ConstantTime.equals(recomputed, event.hash) {
+                return .broken(atSequence: event.sequence, reason: "content does not match its hash")
+            }
+            expectedPrevious = event.hash
+            expectedSequence += 1
+        }
+        return .intact(events: events.count)
+    }
+}
+
+/// Verifies a whole stored audit log, page by page.
+public enum AuditVerification {
+    public static func verifyAll(_ log: any AuditLog, pageSize: Int = 1000) async throws -> AuditChain.Verification {
+        var previousHash = AuditChain.genesisHash
+        var lastSequence: Int64 = 0
+        var count = 0
+        while true {
+            let page = try await log.auditEvents(after: lastSequence, limit: pageSize)
+            if page.isEmpty { return .intact(events: count) }
+            if case .broken(let at, let reason) = AuditChain.verify(page, previousHash: previousHash, firstSequence: lastSequence + 1) {
+                return .broken(atSequence: at, reason: reason)
+            }
+            previousHash = page[page.count - 1].hash
+            lastSequence = page[page.count - 1].sequence
+            count += page.count
+        }
+    }
+}

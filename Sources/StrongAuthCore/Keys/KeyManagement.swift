@@ -1,0 +1,67 @@
+import Crypto
+import Foundation
+
+/// Loads the token-signing keys from the store, creating the first one when there is none.
+/// Private keys are sealed under the master key (purpose `signing-key`, bound to their `kid`).
+public struct KeyManagement: Sendable {
+    static let sealPurpose = "signing-key"
+
+    private let store: any SigningKeyRepository
+    private let masterKey: MasterKey
+    private let time: any TimeSource
+
+    public init(store: any SigningKeyRepository, masterKey: MasterKey, time: any TimeSource) {
+        self.store = store
+        self.masterKey = masterKey
+        self.time = time
+    }
+
+    /// Every stored key, unsealed; generates and stores an active key if none is active.
+    public func loadOrCreateSigningKeys() async throws -> [SigningKey] {
+        var keys = try await loadSigningKeys()
+        if !keys.contains(where: { $0.status == .active }) {
+            keys.append(try await addSigningKey())
+        }
+        return keys
+    }
+
+    /// Adds a fresh active key (rotation adds, it never replaces: old tokens keep verifying).
+    @discardableResult
+    public func addSigningKey() async throws -> SigningKey {
+        let key = SigningKey.generate(now: time.now())
+        try await store.insertSigningKey(
+            SealedSigningKey(
+                kid: key.kid,
+                sealedPrivateKey: try masterKey.seal(
+                    [UInt8](key.privateKey.rawRepresentation), purpose: Self.sealPurpose, associatedData: key.kid),
+                status: key.status, createdAt: key.createdAt))
+        return key
+    }
+
+    /// Every stored key, unsealed. Fails loudly when the master key does not open them.
+    public func loadSigningKeys() async throws -> [SigningKey] {
+        try await store.signingKeys().map { sealed in
+            let raw: [UInt8]
+            do {
+                raw = try masterKey.open(sealed.sealedPrivateKey, purpose: Self.sealPurpose, associatedData: sealed.kid)
+            } catch {
+                throw KeyManagementError.masterKeyMismatch(kid: sealed.kid)
+            }
+            return SigningKey(
+                kid: sealed.kid, privateKey: try P256.Signing.PrivateKey(rawRepresentation: raw), status: sealed.status,
+                createdAt: sealed.createdAt)
+        }
+    }
+}
+
+/// Why keys could not be loaded.
+public enum KeyManagementError: Error, CustomStringConvertible {
+    case masterKeyMismatch(kid: String)
+
+    public var description: String {
+        switch self {
+        case .masterKeyMismatch(let kid):
+            "signing key \(kid) cannot be opened with this master key (is STRONGAUTH_MASTER_KEY the one this database was created with?)"
+        }
+    }
+}

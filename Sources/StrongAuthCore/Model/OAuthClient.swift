@@ -1,0 +1,34 @@
+import Foundation
+
+/// A confidential OAuth 2.0 client of one tenant application.
+///
+/// The secret is never stored: only its keyed hash (see `KeyedHash`).
+public struct OAuthClient: Sendable, Equatable {
+    /// Lifecycle of a client. `active → disabled` (an operator switch; a disabled client
+    /// authenticates nowhere and its tokens introspect as inactive).
+    public enum Status: String, Sendable {
+        case active
+        case disabled
+    }
+
+    public var id: String
+    public var name: String
+    public var secretHash: String
+    public var grants: Set<GrantType>
+    public var scopes: Scopes
+    public var status: Status
+    public var createdAt: Date
+
+    public init(
+        id: String, name: String, secretHash: String, grants: Set<GrantType>, scopes: Scopes,
+        status: Status = .active, createdAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.secretHash = secretHash
+        self.grants = grants
+        self.scopes = scopes
+        self.status = status
+        self.createdAt = createdAt
+    }
+}

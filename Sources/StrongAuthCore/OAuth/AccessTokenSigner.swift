@@ -1,0 +1,46 @@
+import Crypto
+import Foundation
+import JWTKit
+
+/// Signs and verifies access tokens with the installation's ES256 keys (jwt-kit).
+///
+/// Holds every non-expired key so tokens signed before a rotation keep verifying;
+/// new tokens are signed with the newest active key.
+public struct AccessTokenSigner: Sendable {
+    private let keys: JWTKeyCollection
+    /// The `kid` new tokens are signed with.
+    public let activeKID: String
+    /// The public keys as JWKs, for `/.well-known/jwks.json`.
+    public let publicJWKs: [[String: String]]
+
+    /// Builds a signer from the loaded keys; the newest `active` key signs.
+    public init(keys signingKeys: [SigningKey]) async throws {
+        guard let active = signingKeys.filter({ $0.status == .active }).max(by: { $0.createdAt < $1.createdAt }) else {
+            throw SigningKeyError.noActiveKey
+        }
+        let collection = JWTKeyCollection()
+        for key in signingKeys {
+            await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
+        }
+        keys = collection
+        activeKID = active.kid
+        publicJWKs = signingKeys.map(\.publicJWK)
+    }
+
+    /// A compact JWS with `typ: at+jwt` (RFC 9068) and the active `kid`.
+    public func sign(_ claims: AccessTokenClaims) async throws -> String {
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        return try await keys.sign(claims, kid: JWKIdentifier(string: activeKID), header: header)
+    }
+
+    /// The claims of a token whose signature verifies under one of our keys; expiry is the caller's.
+    public func verify(_ token: String) async throws -> AccessTokenClaims {
+        try await keys.verify(token, as: AccessTokenClaims.self)
+    }
+}
+
+/// Why no signer could be built.
+public enum SigningKeyError: Error {
+    case noActiveKey
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Client credentials as presented (HTTP Basic or form body, RFC 6749 §2.3.1).
+public struct ClientCredentials: Sendable, Equatable {
+    public var clientID: String
+    public var clientSecret: String
+
+    public init(clientID: String, clientSecret: String) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+    }
+}
+
+/// A parsed token request; the face has already checked the form is well-formed.
+public struct TokenRequest: Sendable, Equatable {
+    public var grantType: String
+    public var scope: String?
+    public var username: String?
+    public var password: String?
+    public var refreshToken: String?
+
+    public init(grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil) {
+        self.grantType = grantType
+        self.scope = scope
+        self.username = username
+        self.password = password
+        self.refreshToken = refreshToken
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+public struct IssuedTokens: Sendable, Equatable {
+    public var accessToken: String
+    public var expiresIn: Int
+    public var refreshToken: String?
+    public var scope: String
+}
+
+/// The answer of RFC 7662 introspection: `active` and, when active, what the token says.
+public struct IntrospectionResult: Sendable, Equatable {
+    public var active: Bool
+    public var claims: AccessTokenClaims?
+    /// For refresh tokens, which carry no JWT claims.
+    public var refreshToken: RefreshTokenRecord?
+
+    public static let inactive = IntrospectionResult(active: false, claims: nil, refreshToken: nil)
+}
+
+/// Lifetimes, issuer and attempt limits of the OAuth core.
+public struct OAuthConfiguration: Sendable, Equatable {
+    public var issuer: String
+    public var accessTokenLifetime: TimeInterval
+    public var refreshTokenLifetime: TimeInterval
+    public var lockout: LockoutPolicy
+
+    public init(
+        issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400,
+        lockout: LockoutPolicy = .init()
+    ) {
+        self.issuer = issuer
+        self.accessTokenLifetime = accessTokenLifetime
+        self.refreshTokenLifetime = refreshTokenLifetime
+        self.lockout = lockout
+    }
+}
+
+/// Prefixes of StrongAuth's opaque secrets.
+public enum SecretPrefix {
+    public static let clientSecret = "sa_cs_"
+    public static let refreshToken = "sa_rt_"
+}

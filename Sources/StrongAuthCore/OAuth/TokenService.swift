@@ -1,0 +1,270 @@
+import Foundation
+import Logging
+import StrongAuthProtocol
+
+/// The OAuth 2.0 core: client authentication, the three grants, introspection and revocation.
+///
+/// Faces (`/oauth/token`, `/api/v2/oauth/token`, …) parse HTTP and call in here; every decision
+/// is made here and every security-relevant state change is one atomic update in the store.
+public struct TokenService: Sendable {
+    public typealias Repositories = ClientRepository & UserRepository & TokenRepository & AuditLog
+
+    private let store: any Repositories
+    private let signer: AccessTokenSigner
+    private let secretHasher: KeyedHash
+    private let passwordHasher: any PasswordHasher
+    private let time: any TimeSource
+    public let configuration: OAuthConfiguration
+    private let logger: Logger
+    /// A real bcrypt hash of a random password: verified against when the user is unknown, so
+    /// that "no such user" and "wrong password" take the same time.
+    private let decoyPasswordHash: String
+
+    public init(
+        store: any Repositories, signer: AccessTokenSigner, secretHasher: KeyedHash,
+        passwordHasher: any PasswordHasher, time: any TimeSource, configuration: OAuthConfiguration,
+        logger: Logger
+    ) async throws {
+        self.store = store
+        self.signer = signer
+        self.secretHasher = secretHasher
+        self.passwordHasher = passwordHasher
+        self.time = time
+        self.configuration = configuration
+        self.logger = logger
+        decoyPasswordHash = try await passwordHasher.hash(SecureRandom.token(prefix: "decoy-"))
+    }
+
+    // MARK: Client authentication (RFC 6749 §2.3.1)
+
+    /// The client, if its secret matches and it is active; otherwise `invalid_client`.
+    public func authenticateClient(_ credentials: ClientCredentials, source: String?) async throws -> OAuthClient {
+        let client = try await store.client(id: credentials.clientID)
+        // Hash even for unknown clients so the two cases cost the same.
+        let matches = secretHasher.matches(credentials.clientSecret, storedHash: client?.secretHash ?? "")
+        guard let client, matches, client.status == .active else {
+            try await store.append(
+                AuditRecord(
+                    actor: "anonymous", action: "client.authentication", subject: "client:\(credentials.clientID)",
+                    sourceAddress: source, outcome: .failure,
+                    details: ["reason": client == nil ? "unknown_client" : (matches ? "client_disabled" : "wrong_secret")]),
+                at: time.now())
+            throw OAuthError.invalidClient
+        }
+        return client
+    }
+
+    // MARK: Token endpoint (RFC 6749 §4.3, §4.4, §6)
+
+    /// Issues tokens for an authenticated client.
+    public func issueTokens(for request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
+        guard let grant = GrantType(rawValue: request.grantType) else {
+            throw OAuthError(.unsupportedGrantType, "The grant type is not supported by this server.")
+        }
+        guard client.grants.contains(grant) else {
+            throw OAuthError(.unauthorizedClient, "The client is not allowed to use this grant type.")
+        }
+        switch grant {
+        case .clientCredentials:
+            return try await clientCredentialsGrant(request, client: client)
+        case .password:
+            return try await passwordGrant(request, client: client, source: source)
+        case .refreshToken:
+            return try await refreshTokenGrant(request, client: client, source: source)
+        }
+    }
+
+    /// The scopes to grant: the request's (must be within `allowed`) or, if none, all of `allowed`.
+    private func grantedScopes(requested: String?, allowed: Scopes) throws -> Scopes {
+        guard let requested else { return allowed }
+        guard let scopes = Scopes(parsing: requested) else {
+            throw OAuthError(.invalidScope, "The scope parameter is malformed.")
+        }
+        if scopes.isEmpty { return allowed }
+        guard scopes.isSubset(of: allowed) else {
+            throw OAuthError(.invalidScope, "The requested scope exceeds what this client may be granted.")
+        }
+        return scopes
+    }
+
+    private func clientCredentialsGrant(_ request: TokenRequest, client: OAuthClient) async throws -> IssuedTokens {
+        let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
+        let now = time.now()
+        let claims = AccessTokenClaims(
+            issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
+            subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
+            id: UUID().uuidString.lowercased())
+        return IssuedTokens(
+            accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
+            refreshToken: nil, scope: scopes.wire)
+    }
+
+    private func passwordGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
+        guard let username = request.username, !username.isEmpty, let password = request.password else {
+            throw OAuthError.invalidRequest("The password grant needs username and password.")
+        }
+        let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
+        let invalid = OAuthError.invalidGrant("The resource owner credentials are invalid or the account is temporarily locked.")
+
+        // A user created by one tenant client is invisible to every other client.
+        guard let user = try await store.user(username: username),
+            user.ownerClientId == nil || user.ownerClientId == client.id
+        else {
+            _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
+            throw invalid
+        }
+        func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
+            try await store.append(
+                AuditRecord(
+                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    sourceAddress: source, outcome: outcome, details: details),
+                at: time.now())
+        }
+        guard user.status == .active else {
+            try await audit(.failure, ["reason": "user_disabled"])
+            throw invalid
+        }
+        // The attempt is counted before the password is checked; a locked factor is not checked at all.
+        guard let attempt = try await store.reservePasswordAttempt(
+            userID: user.id, at: time.now(), policy: configuration.lockout)
+        else {
+            try await audit(.failure, ["reason": "locked"])
+            throw invalid
+        }
+        guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
+            var details = ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)]
+            if let lockedUntil = attempt.lockedUntil {
+                details["locked_until"] = ISO8601DateFormatter().string(from: lockedUntil)
+            }
+            try await audit(.failure, details)
+            throw invalid
+        }
+        try await store.resetPasswordFailures(userID: user.id)
+        try await audit(.success, [:])
+        return try await issueUserTokens(
+            userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken))
+    }
+
+    private func refreshTokenGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
+        guard let presented = request.refreshToken, !presented.isEmpty else {
+            throw OAuthError.invalidRequest("The refresh_token parameter is missing.")
+        }
+        let invalid = OAuthError.invalidGrant("The refresh token is invalid, expired or revoked.")
+        let presentedHash = secretHasher.hash(presented)
+        // Read first so that an invalid scope does not consume the token.
+        guard let current = try await store.refreshToken(hash: presentedHash), current.clientID == client.id else {
+            throw invalid
+        }
+        let scopes = try grantedScopes(requested: request.scope, allowed: current.scopes)
+        let now = time.now()
+        let successor = SecureRandom.token(prefix: SecretPrefix.refreshToken)
+        let outcome = try await store.rotateRefreshToken(
+            hash: presentedHash, clientID: client.id, at: now, successorID: UUID().uuidString.lowercased(),
+            successorHash: secretHasher.hash(successor),
+            successorExpiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))
+        switch outcome {
+        case .rotated(let record):
+            let accessToken = try await signAccessToken(
+                userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID, now: now)
+            return IssuedTokens(
+                accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: successor,
+                scope: scopes.wire)
+        case .reused(let familyID):
+            logger.warning("refresh token reuse detected; family revoked", metadata: ["family": "\(familyID)", "client": "\(client.id)"])
+            try await store.append(
+                AuditRecord(
+                    actor: "client:\(client.id)", action: "refresh.reuse_detected", subject: "family:\(familyID)",
+                    sourceAddress: source, outcome: .failure, details: ["user": current.userID]),
+                at: now)
+            throw invalid
+        case .unknown, .inactive:
+            throw invalid
+        }
+    }
+
+    /// Starts a new refresh-token family (when asked) and signs the access token bound to it.
+    public func issueUserTokens(
+        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool
+    ) async throws -> IssuedTokens {
+        let now = time.now()
+        var refreshToken: String?
+        var familyID: String?
+        if withRefreshToken {
+            let token = SecureRandom.token(prefix: SecretPrefix.refreshToken)
+            let family = UUID().uuidString.lowercased()
+            try await store.insertRefreshToken(
+                RefreshTokenRecord(
+                    id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
+                    clientID: client.id, userID: userID, scopes: scopes, amr: amr, issuedAt: now,
+                    expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+            refreshToken = token
+            familyID = family
+        }
+        let accessToken = try await signAccessToken(
+            userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID, now: now)
+        return IssuedTokens(
+            accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
+            scope: scopes.wire)
+    }
+
+    private func signAccessToken(
+        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?, now: Date
+    ) async throws -> String {
+        try await signer.sign(
+            AccessTokenClaims(
+                issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
+                subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
+                id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr))
+    }
+
+    // MARK: Bearer tokens, introspection (RFC 7662) and revocation (RFC 7009)
+
+    /// The claims of a live access token: signature, issuer and expiry valid, not revoked, its
+    /// subject and client still active. `nil` for anything else.
+    public func validateAccessToken(_ token: String) async throws -> AccessTokenClaims? {
+        guard token.utf8.count < 8192, let claims = try? await signer.verify(token) else { return nil }
+        guard claims.iss.value == configuration.issuer, claims.exp.value > time.now() else { return nil }
+        let liveness = try await store.accessTokenLiveness(
+            jti: claims.jti.value, familyID: claims.sid, userID: claims.subjectType == .user ? claims.sub.value : nil,
+            clientID: claims.clientID)
+        return liveness.isLive ? claims : nil
+    }
+
+    /// RFC 7662: whether `token` (an access or a refresh token) is active, and what it says.
+    public func introspect(_ token: String) async throws -> IntrospectionResult {
+        if token.hasPrefix(SecretPrefix.refreshToken) {
+            guard let record = try await store.refreshToken(hash: secretHasher.hash(token)),
+                record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now()
+            else { return .inactive }
+            return IntrospectionResult(active: true, claims: nil, refreshToken: record)
+        }
+        guard let claims = try await validateAccessToken(token) else { return .inactive }
+        return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
+    }
+
+    /// RFC 7009: revokes `token` if it was issued to `client`. Unknown or foreign tokens are
+    /// ignored (the response is the same, §2.2), so revocation cannot probe for tokens.
+    public func revoke(_ token: String, by client: OAuthClient, source: String?) async throws {
+        let now = time.now()
+        if token.hasPrefix(SecretPrefix.refreshToken) {
+            guard let record = try await store.refreshToken(hash: secretHasher.hash(token)), record.clientID == client.id
+            else { return }
+            try await store.revokeFamily(id: record.familyID, at: now)
+            try await store.append(
+                AuditRecord(
+                    actor: "client:\(client.id)", action: "token.revoked", subject: "family:\(record.familyID)",
+                    sourceAddress: source, outcome: .success, details: ["token_type": "refresh_token"]),
+                at: now)
+            return
+        }
+        guard token.utf8.count < 8192, let claims = try? await signer.verify(token), claims.clientID == client.id else {
+            return
+        }
+        try await store.revokeAccessToken(jti: claims.jti.value, expiresAt: claims.exp.value, at: now)
+        try await store.append(
+            AuditRecord(
+                actor: "client:\(client.id)", action: "token.revoked", subject: "jti:\(claims.jti.value)",
+                sourceAddress: source, outcome: .success, details: ["token_type": "access_token"]),
+            at: now)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Storage errors the core reacts to. Everything else is an infrastructure failure (a 503).
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// A unique key (client id, username, …) is already taken.
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let what): "\(what) already exists"
+        }
+    }
+}
+
+/// OAuth clients.
+public protocol ClientRepository: Sendable {
+    /// Stores a new client; `StoreError.conflict` when the id is taken.
+    func insertClient(_ client: OAuthClient) async throws
+    func client(id: String) async throws -> OAuthClient?
+}
+
+/// End users and their password-factor counters.
+public protocol UserRepository: Sendable {
+    /// Stores a new user; `StoreError.conflict` when the username is taken.
+    func insertUser(_ user: User) async throws
+    func user(id: String) async throws -> User?
+    func user(username: String) async throws -> User?
+    /// Counts a password attempt *before* the password is checked, in one atomic conditional
+    /// update: `nil` while the factor is locked. The attempt that reaches the policy's maximum
+    /// sets the lock; a successful check then calls `resetPasswordFailures`. Counting up front
+    /// means concurrent guesses on several nodes can never exceed the limit.
+    func reservePasswordAttempt(userID: String, at now: Date, policy: LockoutPolicy) async throws
+        -> PasswordAttemptReservation?
+    /// Resets the consecutive-failure count after a successful login.
+    func resetPasswordFailures(userID: String) async throws
+    /// Deletes the user and everything bound to it (refresh tokens and their families) in one
+    /// transaction. `false` when there was no such user.
+    func deleteUser(id: String) async throws -> Bool
+}
+
+/// A counted password attempt.
+public struct PasswordAttemptReservation: Sendable, Equatable {
+    /// Consecutive attempts including this one (reset to 0 by a success).
+    public var consecutiveAttempts: Int
+    /// Set when this attempt reached the limit: the lock that applies if the password is wrong.
+    public var lockedUntil: Date?
+
+    public init(consecutiveAttempts: Int, lockedUntil: Date?) {
+        self.consecutiveAttempts = consecutiveAttempts
+        self.lockedUntil = lockedUntil
+    }
+}
+
+/// Whether a presented access token is still live beyond its signature and expiry.
+public struct AccessTokenLiveness: Sendable, Equatable {
+    public var jtiRevoked: Bool
+    public var familyRevoked: Bool
+    /// For user tokens: whether the user still exists and is active.
+    public var subjectActive: Bool
+    public var clientActive: Bool
+
+    public init(jtiRevoked: Bool, familyRevoked: Bool, subjectActive: Bool, clientActive: Bool) {
+        self.jtiRevoked = jtiRevoked
+        self.familyRevoked = familyRevoked
+        self.subjectActive = subjectActive
+        self.clientActive = clientActive
+    }
+
+    public var isLive: Bool { !jtiRevoked && !familyRevoked && subjectActive && clientActive }
+}
+
+/// Refresh tokens, their families, and access-token revocations.
+public protocol TokenRepository: Sendable {
+    /// Stores the first refresh token of a new family.
+    func insertRefreshToken(_ record: RefreshTokenRecord) async throws
+    func refreshToken(hash: String) async throws -> RefreshTokenRecord?
+    /// Rotates in one transaction: marks the presented token used (only if it is unused, its
+    /// family is live, it has not expired and it belongs to `clientID`) and stores its successor
+    /// with the given hash, id and expiry. A second presentation of a used token revokes the family.
+    func rotateRefreshToken(
+        hash: String, clientID: String, at now: Date, successorID: String, successorHash: String,
+        successorExpiresAt: Date
+    ) async throws -> RefreshRotationOutcome
+    /// Revokes a whole refresh-token family (idempotent).
+    func revokeFamily(id: String, at now: Date) async throws
+    /// Records a revoked access token until it would have expired anyway.
+    func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws
+    /// One query answering everything introspection needs beyond the JWT itself.
+    func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String) async throws
+        -> AccessTokenLiveness
+}
+
+/// A signing key as stored: the private key sealed under the master key.
+public struct SealedSigningKey: Sendable, Equatable {
+    public var kid: String
+    public var sealedPrivateKey: String
+    public var status: SigningKey.Status
+    public var createdAt: Date
+
+    public init(kid: String, sealedPrivateKey: String, status: SigningKey.Status, createdAt: Date) {
+        self.kid = kid
+        self.sealedPrivateKey = sealedPrivateKey
+        self.status = status
+        self.createdAt = createdAt
+    }
+}
+
+/// Token-signing keys.
+public protocol SigningKeyRepository: Sendable {
+    func signingKeys() async throws -> [SealedSigningKey]
+    func insertSigningKey(_ key: SealedSigningKey) async throws
+}
+
+/// The append-only, hash-chained audit log.
+public protocol AuditLog: Sendable {
+    /// Appends one event, linking it to the current head of the chain. Appends from several
+    /// nodes are serialised by the database, so the chain stays one line.
+    @discardableResult
+    func append(_ record: AuditRecord, at now: Date) async throws -> AuditEvent
+    /// Events in ascending order, starting after `sequence`.
+    func auditEvents(after sequence: Int64, limit: Int) async throws -> [AuditEvent]
+}
+
+/// Everything the core needs from storage.
+public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
+    & SigningKeyRepository & AuditLog

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Where the core learns the time. Injected everywhere so tests can move the clock
+/// (lockouts, expiry, idle sessions) without sleeping.
+public protocol TimeSource: Sendable {
+    /// The current instant.
+    func now() -> Date
+}
+
+/// The wall clock.
+public struct SystemTimeSource: TimeSource {
+    public init() {}
+    public func now() -> Date { Date() }
+}
+
+/// A clock that only moves when told to; for tests.
+public final class ManualTimeSource: TimeSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = start
+    }
+
+    public func now() -> Date {
+        lock.withLock { current }
+    }
+
+    /// Moves the clock forward.
+    public func advance(by seconds: TimeInterval) {
+        lock.withLock { current = current.addingTimeInterval(seconds) }
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970, the form every timestamp takes in the database.
+    public var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// The date of a stored millisecond timestamp.
+    public init(epochMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: TimeInterval(epochMilliseconds) / 1000)
+    }
+
+    /// This date rounded down to whole seconds (JWT `exp`/`iat` are integers, RFC 7519 §2).
+    public var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import JWTKit
+
+/// The claims of a StrongAuth access token (an RFC 9068-style JWT, signed ES256).
+///
+/// `sub` is the user id for user tokens and the client id for client tokens; `subject_type`
+/// says which, so resource servers never have to guess. `sid` names the refresh-token family a
+/// user token came from, so that detecting a stolen refresh token also retires its access tokens.
+public struct AccessTokenClaims: JWTPayload, Equatable {
+    /// Whose token this is.
+    public enum SubjectType: String, Codable, Sendable {
+        case user
+        case client
+    }
+
+    public var iss: IssuerClaim
+    public var sub: SubjectClaim
+    public var aud: AudienceClaim?
+    public var exp: ExpirationClaim
+    public var iat: IssuedAtClaim
+    public var jti: IDClaim
+    public var clientID: String
+    public var scope: String
+    public var subjectType: SubjectType
+    public var sid: String?
+    /// Authentication methods (RFC 8176): `pwd` for the password grant.
+    public var amr: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, sub, aud, exp, iat, jti, scope, sid, amr
+        case clientID = "client_id"
+        case subjectType = "subject_type"
+    }
+
+    public init(
+        issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
+        issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil
+    ) {
+        iss = .init(value: issuer)
+        sub = .init(value: subject)
+        aud = nil
+        exp = .init(value: expiresAt.wholeSeconds)
+        iat = .init(value: issuedAt.wholeSeconds)
+        jti = .init(value: id)
+        self.clientID = clientID
+        self.scope = scope
+        self.subjectType = subjectType
+        sid = familyID
+        self.amr = amr
+    }
+
+    /// Signature checking is jwt-kit's; expiry is checked by `TokenService` against its injected clock.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

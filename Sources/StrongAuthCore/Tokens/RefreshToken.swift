@@ -1,0 +1,52 @@
+import Foundation
+
+/// A stored refresh token. The token itself is never stored: `tokenHash` is its keyed hash.
+///
+/// ```
+/// issued ──(refresh)──▶ used          (its successor is issued in the same family)
+///   │                    │
+///   │                    └──(presented again)──▶ whole family revoked (reuse detection)
+///   └──(revoke / user deleted / expiry)──▶ revoked | expired
+/// ```
+public struct RefreshTokenRecord: Sendable, Equatable {
+    public var id: String
+    public var tokenHash: String
+    public var familyID: String
+    public var clientID: String
+    public var userID: String
+    public var scopes: Scopes
+    public var amr: [String]
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var usedAt: Date?
+    public var revokedAt: Date?
+
+    public init(
+        id: String, tokenHash: String, familyID: String, clientID: String, userID: String, scopes: Scopes,
+        amr: [String], issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.tokenHash = tokenHash
+        self.familyID = familyID
+        self.clientID = clientID
+        self.userID = userID
+        self.scopes = scopes
+        self.amr = amr
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// What happened when a refresh token was presented for rotation.
+public enum RefreshRotationOutcome: Sendable, Equatable {
+    /// The token was live and is now used; its successor has been stored.
+    case rotated(RefreshTokenRecord)
+    /// No such token (or it belongs to another client).
+    case unknown
+    /// The token had already been used: the family is now revoked.
+    case reused(familyID: String)
+    /// The token was revoked or expired.
+    case inactive
+}

@@ -1,0 +1,128 @@
+import Foundation
+import StrongAuthProtocol
+
+/// Why an administrative request was refused. `field` names the offending input.
+public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(field): \(message)" }
+}
+
+/// Creating and deleting clients and users: the use cases behind the CLI, `/api/v2/users` and
+/// (later) the admin API. Every change is audited.
+public struct AdministrationService: Sendable {
+    public typealias Repositories = ClientRepository & UserRepository & AuditLog
+
+    private let store: any Repositories
+    private let secretHasher: KeyedHash
+    private let passwordHasher: any PasswordHasher
+    private let time: any TimeSource
+
+    public init(store: any Repositories, secretHasher: KeyedHash, passwordHasher: any PasswordHasher, time: any TimeSource) {
+        self.store = store
+        self.secretHasher = secretHasher
+        self.passwordHasher = passwordHasher
+        self.time = time
+    }
+
+    /// A new client and its secret. The secret (256 random bits) is returned once and stored only as a keyed hash.
+    public func createClient(
+        id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, actor: String
+    ) async throws -> (client: OAuthClient, secret: String) {
+        try Validate.identifier(id, field: "id")
+        guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
+        let secret = SecureRandom.token(prefix: SecretPrefix.clientSecret)
+        let now = time.now()
+        let client = OAuthClient(
+            id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now)
+        try await store.insertClient(client)
+        try await store.append(
+            AuditRecord(
+                actor: actor, action: "client.created", subject: "client:\(id)", outcome: .success,
+                details: ["grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire]),
+            at: now)
+        return (client, secret)
+    }
+
+    /// A new user with a slow-hashed password. `password` nil generates one (returned once).
+    public func createUser(
+        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, actor: String
+    ) async throws -> (user: User, password: String) {
+        try Validate.username(username)
+        let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
+        try Validate.password(password)
+        if let phone { try Validate.phone(phone) }
+        if let email { try Validate.email(email) }
+        let now = time.now()
+        let user = User(
+            id: UUID().uuidString.lowercased(), username: username, passwordHash: try await passwordHasher.hash(password),
+            phone: phone, email: email, ownerClientId: ownerClientID, createdAt: now)
+        try await store.insertUser(user)
+        try await store.append(
+            AuditRecord(actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success), at: now)
+        return (user, password)
+    }
+
+    /// Deletes a user and everything bound to it; `false` if there was no such user.
+    @discardableResult
+    public func deleteUser(id: String, actor: String, source: String?) async throws -> Bool {
+        let deleted = try await store.deleteUser(id: id)
+        if deleted {
+            try await store.append(
+                AuditRecord(actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success),
+                at: time.now())
+        }
+        return deleted
+    }
+}
+
+/// Input rules shared by every face.
+public enum Validate {
+    /// Client ids and similar: 1–128 of `A–Z a–z 0–9 . _ ~ -` (RFC 3986 unreserved).
+    public static func identifier(_ value: String, field: String) throws {
+        guard (1...128).contains(value.utf8.count),
+            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "-") })
+        else { throw ValidationError(field: field, message: "must be 1–128 characters of A–Z, a–z, 0–9, '.', '_', '~', '-'") }
+    }
+
+    /// Usernames: 1–128 printable characters without whitespace.
+    public static func username(_ value: String) throws {
+        guard (1...128).contains(value.utf8.count),
+            value.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !CharacterSet.controlCharacters.contains($0) })
+        else { throw ValidationError(field: "username", message: "must be 1–128 printable characters without spaces") }
+    }
+
+    /// Passwords: 6–72 UTF-8 bytes (bcrypt reads at most 72 bytes; longer would be silently truncated).
+    public static func password(_ value: String) throws {
+        guard (6...72).contains(value.utf8.count) else {
+            throw ValidationError(field: "password", message: "must be 6–72 bytes long")
+        }
+    }
+
+    /// Phone numbers: up to 32 of `+ 0–9 space - ( ) /`, with at least 5 digits.
+    public static func phone(_ value: String) throws {
+        let allowed = Set("+0123456789 -()/")
+        guard value.count <= 32, value.allSatisfy({ allowed.contains($0) }), value.filter(\.isNumber).count >= 5 else {
+            throw ValidationError(field: "phone", message: "must be a phone number such as +49 151 12345678")
+        }
+    }
+
+    /// E-mail addresses: a plausibility check only (`local@domain`, ≤ 254 bytes).
+    public static func email(_ value: String) throws {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard value.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+            !value.contains(where: { $0.isWhitespace })
+        else { throw ValidationError(field: "email", message: "must be an e-mail address") }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+            || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Hummingbird
+import Logging
+import StrongAuthAPI
+import StrongAuthCore
+
+/// Builds the HTTP application over a started runtime: every face's routes on one router.
+/// Tests call this with a runtime on a temporary database and drive it with `app.test(.router)`.
+public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Sendable (Int) async -> Void)? = nil) throws
+    -> some ApplicationProtocol
+{
+    let router = try buildRouter(runtime: runtime)
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(runtime.settings.host, port: runtime.settings.port), serverName: "StrongAuth"),
+        onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
+        logger: runtime.logger)
+}
+
+/// The router with every route and middleware; separate so tests can inspect it.
+public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AccessLogMiddleware(level: .info))
+    _ = PrometheusMetrics.registry
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
+
+    OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
+    OAuthController(runtime: runtime).addRoutes(to: router)
+    FinAPIUsersController(runtime: runtime).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,90 @@
+import Configuration
+import Foundation
+import Logging
+import StrongAuthCore
+
+/// Everything configurable, read once at start-up from the layered configuration
+/// (flags > `STRONGAUTH_*` environment > JSON file > defaults). See the README's table.
+public struct ServerSettings: Sendable {
+    /// `development` generates what is missing (master key, signing key); `production` refuses to.
+    public enum Mode: String, Sendable {
+        case development
+        case production
+    }
+
+    public var mode: Mode
+    public var host: String
+    public var port: Int
+    public var dataDirectory: String
+    public var databaseURL: String
+    /// Base64 of 32 bytes; `nil` means `data/master.key` (generated in development).
+    public var masterKey: String?
+    public var issuer: String
+    public var accessTokenLifetime: TimeInterval
+    public var refreshTokenLifetime: TimeInterval
+    public var lockout: LockoutPolicy
+    public var passwordHashCost: Int
+    public var maxBodyBytes: Int
+    public var logLevel: Logger.Level
+    public var logFormat: String
+
+    /// Reads the settings; throws for values that cannot work (a port out of range, …).
+    public init(reader config: ConfigReader) throws {
+        mode = Mode(rawValue: config.string(forKey: "mode", default: "development")) ?? .development
+        host = config.string(forKey: "http.host", default: "127.0.0.1")
+        port = config.int(forKey: "http.port", default: 8080)
+        guard (0...65535).contains(port) else { throw SettingsError("http.port must be 0–65535") }
+        dataDirectory = config.string(forKey: "data.dir", default: "data")
+        databaseURL = config.string(
+            forKey: "database.url", isSecret: true, default: "sqlite:\(dataDirectory)/strongauth.sqlite")
+        masterKey = config.string(forKey: "master.key", isSecret: true)
+        let publicHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        issuer = config.string(forKey: "issuer", default: "http://\(publicHost):\(port)")
+        accessTokenLifetime = TimeInterval(config.int(forKey: "tokens.accessLifetimeSeconds", default: 900))
+        refreshTokenLifetime = TimeInterval(config.int(forKey: "tokens.refreshLifetimeSeconds", default: 30 * 86_400))
+        lockout = LockoutPolicy(
+            maxFailures: config.int(forKey: "lockout.maxFailures", default: 5),
+            lockDuration: TimeInterval(config.int(forKey: "lockout.durationSeconds", default: 900)))
+        passwordHashCost = config.int(forKey: "password.hashCost", default: 11)
+        guard (4...31).contains(passwordHashCost) else { throw SettingsError("password.hashCost must be 4–31") }
+        maxBodyBytes = config.int(forKey: "http.maxBodyBytes", default: 64 * 1024)
+        logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+        logFormat = config.string(forKey: "log.format", default: "text")
+        guard accessTokenLifetime > 0, refreshTokenLifetime > 0 else { throw SettingsError("token lifetimes must be positive") }
+    }
+
+    /// The layered reader: `flags` first, then `STRONGAUTH_*` variables, then the JSON file named
+    /// by `--config`/`STRONGAUTH_CONFIG_FILE`, then the defaults in `init(reader:)`.
+    public static func reader(
+        flags: [String: ConfigContent], environment: [String: String] = ProcessInfo.processInfo.environment,
+        configFile: String? = nil
+    ) async throws -> ConfigReader {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in flags {
+            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(
+                value, isSecret: key.contains("key") || key.contains("database"))
+        }
+        // STRONGAUTH_HTTP_PORT → key http.port (the provider maps keys to SNAKE_CASE itself).
+        let prefix = "STRONGAUTH_"
+        var stripped: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix(prefix) {
+            stripped[String(name.dropFirst(prefix.count))] = value
+        }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(
+                environmentVariables: stripped,
+                secretsSpecifier: .dynamic { key, _ in key.contains("KEY") || key.contains("DATABASE") || key.contains("SECRET") }),
+        ]
+        if let file = configFile ?? stripped["CONFIG_FILE"] {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(file)))
+        }
+        return ConfigReader(providers: providers)
+    }
+}
+
+/// A configuration value that cannot work.
+public struct SettingsError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

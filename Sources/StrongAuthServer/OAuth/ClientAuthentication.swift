@@ -1,0 +1,49 @@
+import Foundation
+import Hummingbird
+import StrongAuthCore
+
+/// Extracts client credentials from a request (RFC 6749 §2.3.1): HTTP Basic, with id and
+/// secret form-urlencoded inside it, or `client_id`/`client_secret` in the form body — one
+/// method only.
+enum ClientAuthentication {
+    static func credentials(from request: Request, form: [String: String]) throws -> ClientCredentials {
+        let basic = try basicCredentials(request)
+        let formSecret = form["client_secret"]
+        switch (basic, formSecret) {
+        case (.some, .some):
+            throw OAuthError.invalidRequest("Use one client authentication method, not HTTP Basic and client_secret together.")
+        case (.some(let credentials), .none):
+            if let formID = form["client_id"], formID != credentials.clientID {
+                throw OAuthError.invalidRequest("client_id in the body does not match the authenticated client.")
+            }
+            return credentials
+        case (.none, .some(let secret)):
+            guard let id = form["client_id"], !id.isEmpty else {
+                throw OAuthError.invalidRequest("client_secret was sent without client_id.")
+            }
+            return ClientCredentials(clientID: id, clientSecret: secret)
+        case (.none, .none):
+            throw OAuthError(.invalidClient, "Client authentication is required (HTTP Basic or client_id and client_secret).")
+        }
+    }
+
+    /// The Basic credentials, `nil` when there is no `Authorization: Basic` header.
+    private static func basicCredentials(_ request: Request) throws -> ClientCredentials? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic" else {
+            throw OAuthError(.invalidClient, "Only HTTP Basic client authentication is supported in the Authorization header.")
+        }
+        guard let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let decoded = String(data: data, encoding: .utf8),
+            let colon = decoded.firstIndex(of: ":")
+        else { throw OAuthError(.invalidClient, "The HTTP Basic credentials are malformed.") }
+        let rawID = decoded[..<colon]
+        let rawSecret = decoded[decoded.index(after: colon)...]
+        // RFC 6749 §2.3.1 form-encodes id and secret inside Basic; clients that do not are read as-is.
+        let id = FormBody.decode(rawID) ?? String(rawID)
+        let secret = FormBody.decode(rawSecret) ?? String(rawSecret)
+        guard !id.isEmpty else { throw OAuthError(.invalidClient, "The HTTP Basic credentials are malformed.") }
+        return ClientCredentials(clientID: id, clientSecret: secret)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import StrongAuthAPI
+import StrongAuthCore
+
+/// The OAuth 2.0 face: token (two paths), introspection, revocation, JWKS and metadata.
+///
+/// Thin by design: parse and check the HTTP, call `TokenService`, render RFC 6749 JSON.
+struct OAuthController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/oauth/token", use: token)
+        router.post("/api/v2/oauth/token", use: token)
+        router.post("/oauth/introspect", use: introspect)
+        router.post("/oauth/revoke", use: revoke)
+        router.get("/.well-known/jwks.json", use: jwks)
+        router.get("/.well-known/oauth-authorization-server", use: metadata)
+    }
+
+    // MARK: Handlers
+
+    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await respond(request, context) { form in
+            guard let grantType = form["grant_type"], !grantType.isEmpty else {
+                throw OAuthError.invalidRequest("The grant_type parameter is missing.")
+            }
+            let client = try await runtime.tokens.authenticateClient(
+                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+            let issued = try await runtime.tokens.issueTokens(
+                for: TokenRequest(
+                    grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
+                    refreshToken: form["refresh_token"]),
+                client: client, source: context.remoteAddress)
+            return try OAuthResponses.json(
+                Components.Schemas.TokenResponse(
+                    accessToken: issued.accessToken, tokenType: .bearer, expiresIn: issued.expiresIn,
+                    refreshToken: issued.refreshToken, scope: issued.scope))
+        }
+    }
+
+    @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await respond(request, context) { form in
+            _ = try await runtime.tokens.authenticateClient(
+                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+            guard let token = form["token"], !token.isEmpty else {
+                throw OAuthError.invalidRequest("The token parameter is missing.")
+            }
+            let result = try await runtime.tokens.introspect(token)
+            return try OAuthResponses.json(Self.introspectionBody(result))
+        }
+    }
+
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await respond(request, context) { form in
+            let client = try await runtime.tokens.authenticateClient(
+                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+            guard let token = form["token"], !token.isEmpty else {
+                throw OAuthError.invalidRequest("The token parameter is missing.")
+            }
+            if let hint = form["token_type_hint"], hint != "access_token", hint != "refresh_token" {
+                throw OAuthError(.unsupportedTokenType, "token_type_hint must be access_token or refresh_token.")
+            }
+            try await runtime.tokens.revoke(token, by: client, source: context.remoteAddress)
+            var response = Response(status: .ok)
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+
+    @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let keys = runtime.signer.publicJWKs.map { jwk in
+            Components.Schemas.Jwk(
+                kty: jwk["kty"] ?? "EC", crv: jwk["crv"], alg: jwk["alg"], use: jwk["use"], kid: jwk["kid"] ?? "",
+                x: jwk["x"], y: jwk["y"])
+        }
+        var response = try OAuthResponses.json(Components.Schemas.Jwks(keys: keys))
+        response.headers[.cacheControl] = "public, max-age=300"
+        response.headers[HTTPField.Name("Pragma")!] = nil
+        return response
+    }
+
+    @Sendable func metadata(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let issuer = runtime.settings.issuer
+        let methods = ["client_secret_basic", "client_secret_post"]
+        var response = try OAuthResponses.json(
+            Components.Schemas.AuthorizationServerMetadata(
+                issuer: issuer, tokenEndpoint: issuer + "/oauth/token", jwksUri: issuer + "/.well-known/jwks.json",
+                introspectionEndpoint: issuer + "/oauth/introspect", revocationEndpoint: issuer + "/oauth/revoke",
+                grantTypesSupported: GrantType.allCases.map(\.rawValue), tokenEndpointAuthMethodsSupported: methods,
+                introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods,
+                responseTypesSupported: []))
+        response.headers[.cacheControl] = "public, max-age=300"
+        response.headers[HTTPField.Name("Pragma")!] = nil
+        return response
+    }
+
+    // MARK: Shared request handling
+
+    /// Reads and parses the form body, runs `body`, and turns every failure into an RFC 6749
+    /// error: bad input is a 4xx, an unreachable database a 503, nothing is a 500.
+    private func respond(
+        _ request: Request, _ context: AppRequestContext, _ body: ([String: String]) async throws -> Response
+    ) async -> Response {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == FormBody.mediaType else {
+            return OAuthResponses.error(.invalidRequest("The request body must be application/x-www-form-urlencoded."))
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: runtime.settings.maxBodyBytes)
+        } catch {
+            return OAuthResponses.error(
+                .invalidRequest("The request body exceeds \(runtime.settings.maxBodyBytes) bytes."), bodyTooLarge: true)
+        }
+        do {
+            return try await body(try FormBody.parse(buffer))
+        } catch let error as OAuthError {
+            if let detail = error.detail { context.logger.info("oauth error", metadata: ["error": "\(error.code.rawValue)", "detail": "\(detail)"]) }
+            return OAuthResponses.error(error)
+        } catch {
+            context.logger.error("oauth request failed", metadata: ["error": "\(String(reflecting: error))"])
+            return OAuthResponses.error(OAuthError(.temporarilyUnavailable, "The server cannot answer right now; try again."))
+        }
+    }
+
+    /// RFC 7662 §2.2 response body.
+    static func introspectionBody(_ result: IntrospectionResult) -> Components.Schemas.IntrospectionResponse {
+        if let claims = result.claims {
+            return .init(
+                active: true, scope: claims.scope, clientId: claims.clientID, sub: claims.sub.value,
+                subjectType: .init(rawValue: claims.subjectType.rawValue), tokenType: .bearer,
+                exp: Int(claims.exp.value.timeIntervalSince1970), iat: Int(claims.iat.value.timeIntervalSince1970),
+                iss: claims.iss.value, jti: claims.jti.value, amr: claims.amr)
+        }
+        if let refresh = result.refreshToken {
+            return .init(
+                active: true, scope: refresh.scopes.wire, clientId: refresh.clientID, sub: refresh.userID, subjectType: .user,
+                tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
+                iat: Int(refresh.issuedAt.timeIntervalSince1970), amr: refresh.amr)
+        }
+        return .init(active: false)
+    }
+}

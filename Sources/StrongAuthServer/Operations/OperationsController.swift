@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+import StrongAuthAPI
+import StrongAuthStore
+
+/// Liveness, readiness, Prometheus metrics and the OpenAPI document.
+struct OperationsController {
+    let runtime: StrongAuthRuntime
+    let openAPIDocument: ByteBuffer
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/health") { _, _ in
+            try FinAPIUsersController.json(Components.Schemas.Health(status: .ok))
+        }
+        router.get("/ready") { _, _ in
+            let reachable = await runtime.store.pool.isReachable()
+            return try FinAPIUsersController.json(
+                Components.Schemas.Health(status: reachable ? .ok : .unavailable, database: runtime.store.pool.engine.rawValue),
+                status: reachable ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            PrometheusMetrics.registry.emit(into: &bytes)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: openAPIDocument))
+        }
+    }
+}
+
+/// The process-wide Prometheus registry behind swift-metrics. Bootstrapped on first use, once
+/// per process (swift-metrics allows one bootstrap), so tests that build many apps share it.
+enum PrometheusMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}

@@ -1,0 +1,37 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthAPI
+import StrongAuthCore
+
+/// An RFC 9457 problem: the error format of every face that has no error format of its own.
+struct ProblemDetails: Error, HTTPResponseError {
+    var status: HTTPResponse.Status
+    var title: String
+    var detail: String?
+    var errors: [ValidationError] = []
+    /// Extra response headers (e.g. `WWW-Authenticate` on a 401).
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ title: String, detail: String? = nil, errors: [ValidationError] = [], headers: HTTPFields = [:]) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = Components.Schemas.Problem(
+            _type: "about:blank", title: title, status: Int(status.code), detail: detail, instance: request.uri.path,
+            errors: errors.isEmpty ? nil : errors.map { .init(field: $0.field, message: $0.message) })
+        var headers = headers
+        headers[.contentType] = "application/problem+json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(body))))
+    }
+
+    static func badRequest(_ detail: String, errors: [ValidationError] = []) -> ProblemDetails {
+        ProblemDetails(.badRequest, "Bad Request", detail: detail, errors: errors)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import StrongAuthCore
+import StrongAuthProtocol
+import StrongAuthStore
+
+/// Everything a running StrongAuth needs, wired once: the store (migrated), the master key,
+/// the signing keys and the core services. The server, every CLI command and the tests start
+/// from here, so they all see the same data the same way.
+public struct StrongAuthRuntime: Sendable {
+    public let settings: ServerSettings
+    public let store: SQLStore
+    public let masterKey: MasterKey
+    public let signer: AccessTokenSigner
+    public let tokens: TokenService
+    public let administration: AdministrationService
+    public let time: any TimeSource
+    public let logger: Logger
+
+    /// Opens and migrates the database, loads (or, in development, creates) the keys.
+    public static func start(
+        settings: ServerSettings, logger: Logger, time: any TimeSource = SystemTimeSource()
+    ) async throws -> StrongAuthRuntime {
+        let masterKey = try loadMasterKey(settings: settings, logger: logger)
+        if settings.databaseURL.hasPrefix("sqlite:") {
+            try createPrivateDirectory(
+                URL(fileURLWithPath: String(settings.databaseURL.dropFirst("sqlite:".count))).deletingLastPathComponent().path)
+        }
+        let store = try await SQLStore.open(url: settings.databaseURL, logger: logger)
+        do {
+            let applied = try await Migrator.migrate(store.pool)
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)"]) }
+            let keys = try await KeyManagement(store: store, masterKey: masterKey, time: time).loadOrCreateSigningKeys()
+            let signer = try await AccessTokenSigner(keys: keys)
+            let secretHasher = KeyedHash(key: masterKey.derive(purpose: "secret-hash"))
+            let passwordHasher = BcryptPasswordHasher(cost: UInt8(settings.passwordHashCost))
+            let tokens = try await TokenService(
+                store: store, signer: signer, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time,
+                configuration: OAuthConfiguration(
+                    issuer: settings.issuer, accessTokenLifetime: settings.accessTokenLifetime,
+                    refreshTokenLifetime: settings.refreshTokenLifetime, lockout: settings.lockout),
+                logger: logger)
+            let administration = AdministrationService(
+                store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time)
+            return StrongAuthRuntime(
+                settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
+                administration: administration, time: time, logger: logger)
+        } catch {
+            await store.pool.shutdown()
+            throw error
+        }
+    }
+
+    /// Closes the database.
+    public func shutdown() async {
+        await store.pool.shutdown()
+    }
+
+    /// The master key from configuration, else from `data/master.key`, generated (0600) in development.
+    static func loadMasterKey(settings: ServerSettings, logger: Logger) throws -> MasterKey {
+        if let configured = settings.masterKey {
+            return try MasterKey(base64: configured)
+        }
+        guard settings.mode == .development else {
+            throw SettingsError("production mode needs an explicit master key: set STRONGAUTH_MASTER_KEY (base64 of 32 random bytes)")
+        }
+        let path = settings.dataDirectory + "/master.key"
+        if let existing = FileManager.default.contents(atPath: path) {
+            return try MasterKey(base64: String(decoding: existing, as: UTF8.self))
+        }
+        try createPrivateDirectory(settings.dataDirectory)
+        let key = MasterKey.generate()
+        guard FileManager.default.createFile(
+            atPath: path, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw SettingsError("cannot write \(path)") }
+        logger.notice("generated a development master key", metadata: ["path": "\(path)"])
+        return key
+    }
+
+    private static func createPrivateDirectory(_ path: String) throws {
+        guard !path.isEmpty, !FileManager.default.fileExists(atPath: path) else { return }
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+}

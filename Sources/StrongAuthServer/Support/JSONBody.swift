@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+
+/// Reading JSON request bodies on the problem+json faces: the right media type, within the size
+/// limit, decodable — or a 4xx problem that says which.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == "application/json" || (contentType?.hasSuffix("+json") ?? false) else {
+            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw ProblemDetails.badRequest("The request body is not valid: \(describe(error))")
+        } catch {
+            throw ProblemDetails.badRequest("The request body is not valid JSON.")
+        }
+    }
+
+    /// A short, safe description of a decoding failure (no echo of the input's values).
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let joined = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return joined.isEmpty ? "the body" : "'\(joined)'"
+        }
+        switch error {
+        case .typeMismatch(_, let context): return "\(path(context)) has the wrong type."
+        case .valueNotFound(_, let context): return "\(path(context)) is missing."
+        case .keyNotFound(let key, _): return "'\(key.stringValue)' is missing."
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "it is not valid JSON." : "\(path(context)) is malformed."
+        @unknown default: return "it cannot be decoded."
+        }
+    }
+}

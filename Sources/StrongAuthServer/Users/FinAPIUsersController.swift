@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import StrongAuthAPI
+import StrongAuthCore
+
+/// finAPI's user management (seed 002): a client creates users, a user reads and deletes itself.
+struct FinAPIUsersController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/api/v2/users", use: create)
+        router.get("/api/v2/users", use: show)
+        router.delete("/api/v2/users", use: delete)
+    }
+
+    /// `POST /api/v2/users` with a client token. The client owns the user: only it can log the user in.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        guard claims.subjectType == .client else {
+            throw BearerAuthentication.forbidden("Creating users needs a client token (client_credentials grant).")
+        }
+        let params = try await JSONBody.decode(
+            Components.Schemas.FinAPIUserCreateParams.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let created: (user: User, password: String)
+        do {
+            created = try await runtime.administration.createUser(
+                username: params.id ?? UUID().uuidString.lowercased(), password: params.password, phone: params.phone,
+                email: params.email, ownerClientID: claims.clientID, actor: "client:\(claims.clientID)")
+        } catch let error as ValidationError {
+            throw ProblemDetails.badRequest("The user cannot be created.", errors: [error])
+        } catch StoreError.conflict {
+            throw ProblemDetails(.conflict, "Conflict", detail: "A user with this id already exists.")
+        }
+        return try Self.json(
+            Components.Schemas.FinAPIUser(
+                id: created.user.username, password: created.password, email: created.user.email, phone: created.user.phone,
+                isAutoUpdateEnabled: params.isAutoUpdateEnabled ?? false),
+            status: .created)
+    }
+
+    /// `GET /api/v2/users` with a user token: the authorised user, password masked.
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await authorisedUser(request)
+        return try Self.json(
+            Components.Schemas.FinAPIUser(
+                id: user.username, password: "XXXXX", email: user.email, phone: user.phone, isAutoUpdateEnabled: false))
+    }
+
+    /// `DELETE /api/v2/users` with a user token: the user, its tokens and everything bound to it go.
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await authorisedUser(request)
+        try await runtime.administration.deleteUser(id: user.id, actor: "user:\(user.id)", source: context.remoteAddress)
+        return try Self.json(Components.Schemas.FinAPIUserIdentifier(id: user.username))
+    }
+
+    private func authorisedUser(_ request: Request) async throws -> User {
+        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        guard claims.subjectType == .user else {
+            throw BearerAuthentication.forbidden("This service needs a user token (password grant).")
+        }
+        guard let user = try await runtime.store.user(id: claims.sub.value) else {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The user no longer exists.")
+        }
+        return user
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(value))))
+    }
+}

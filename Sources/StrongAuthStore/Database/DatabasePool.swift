@@ -1,0 +1,45 @@
+import Logging
+import SQLKit
+
+/// Which SQL engine a pool talks to. The SQL is shared; the few dialect differences
+/// (write locks, triggers) branch on this.
+public enum DatabaseEngine: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Connections to one database, for one-statement work and for transactions.
+///
+/// Every multi-statement state change runs in `withTransaction`, so it is all-or-nothing
+/// (nothing half-written) and serialised against concurrent writers (SQLite: `BEGIN IMMEDIATE`;
+/// PostgreSQL: row locks taken by the conditional `UPDATE`s themselves, advisory locks where a
+/// whole table is the unit, as for the audit chain).
+public protocol DatabasePool: Sendable {
+    var engine: DatabaseEngine { get }
+    func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Closes every connection.
+    func shutdown() async
+}
+
+extension DatabasePool {
+    /// `true` when the database answers a trivial query (for `/ready`).
+    public func isReachable() async -> Bool {
+        (try? await withConnection { db in try await db.raw("SELECT 1 AS one").run() }) != nil
+    }
+}
+
+/// Runs `body` in a transaction on `db`: commits when it returns, rolls back when it throws.
+func runTransaction<T>(
+    on db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T
+) async throws -> T {
+    try await db.raw(SQLQueryString(begin)).run()
+    do {
+        let result = try await body(db)
+        try await db.raw("COMMIT").run()
+        return result
+    } catch {
+        try? await db.raw("ROLLBACK").run()
+        throw error
+    }
+}

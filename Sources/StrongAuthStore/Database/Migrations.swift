@@ -1,0 +1,105 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+/// One schema change. `statements` run on both engines; `sqliteOnly`/`postgresOnly` hold the
+/// few statements whose syntax differs (triggers).
+struct Migration: Sendable {
+    var version: Int
+    var name: String
+    var statements: [String]
+    var sqliteOnly: [String] = []
+    var postgresOnly: [String] = []
+}
+
+/// Applies the schema, in order, exactly once per database — safe when several nodes start at once.
+public enum Migrator {
+    /// Applies every pending migration in one transaction; returns the names applied.
+    @discardableResult
+    public static func migrate(_ pool: any DatabasePool) async throws -> [String] {
+        let engine = pool.engine
+        return try await pool.withTransaction { db in
+            if engine == .postgres {
+                // Two nodes migrating at once: the second waits, then finds nothing to do.
+                try await db.raw("SELECT pg_advisory_xact_lock(727001)").run()
+            }
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            ).run()
+            let applied = Set(
+                try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
+            var names: [String] = []
+            for migration in all where !applied.contains(migration.version) {
+                let specific = engine == .sqlite ? migration.sqliteOnly : migration.postgresOnly
+                for statement in migration.statements + specific {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().epochMilliseconds))"
+                ).run()
+                names.append(migration.name)
+            }
+            return names
+        }
+    }
+
+    /// The schema, oldest first. Never edit a released migration: add a new one.
+    static let all: [Migration] = [
+        Migration(
+            version: 1, name: "oauth-core",
+            statements: [
+                """
+                CREATE TABLE clients (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL,
+                    grants TEXT NOT NULL, scopes TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+                    phone TEXT, email TEXT, owner_client_id TEXT, status TEXT NOT NULL,
+                    failed_password_attempts INTEGER NOT NULL DEFAULT 0, password_locked_until BIGINT,
+                    created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE token_families (
+                    id TEXT PRIMARY KEY, client_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, revoked_at BIGINT)
+                """,
+                "CREATE INDEX token_families_user ON token_families (user_id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,
+                    family_id TEXT NOT NULL REFERENCES token_families (id) ON DELETE CASCADE,
+                    client_id TEXT NOT NULL, user_id TEXT NOT NULL, scopes TEXT NOT NULL, amr TEXT NOT NULL,
+                    issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
+                """,
+                "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+                """
+                CREATE TABLE revoked_access_tokens (
+                    jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY, sealed_private_key TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE audit_events (
+                    sequence BIGINT PRIMARY KEY, occurred_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                    subject TEXT, source_address TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL, hash TEXT NOT NULL)
+                """,
+            ],
+            // The audit log is append-only in the database itself, not just by convention.
+            sqliteOnly: [
+                "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+                "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+            ],
+            postgresOnly: [
+                """
+                CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$
+                """,
+                "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+            ]),
+    ]
+}

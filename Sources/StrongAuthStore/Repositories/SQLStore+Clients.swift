@@ -1,0 +1,33 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: ClientRepository {
+    public func insertClient(_ client: OAuthClient) async throws {
+        let inserted = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at)
+                VALUES (\(bind: client.id), \(bind: client.name), \(bind: client.secretHash),
+                        \(bind: client.grants.map(\.rawValue).sorted().joined(separator: " ")), \(bind: client.scopes.wire),
+                        \(bind: client.status.rawValue), \(bind: client.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING id
+                """
+            ).first()
+        }
+        guard inserted != nil else { throw StoreError.conflict("client '\(client.id)'") }
+    }
+
+    public func client(id: String) async throws -> OAuthClient? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM clients WHERE id = \(bind: id)").first()
+        }.map { row in
+            OAuthClient(
+                id: try row.string("id"), name: try row.string("name"), secretHash: try row.string("secret_hash"),
+                grants: Set(try row.string("grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
+                scopes: Scopes(stored: try row.string("scopes")),
+                status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
+                createdAt: try row.date("created_at"))
+        }
+    }
+}

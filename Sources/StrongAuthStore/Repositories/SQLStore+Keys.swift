@@ -1,0 +1,28 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: SigningKeyRepository {
+    public func signingKeys() async throws -> [SealedSigningKey] {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM signing_keys ORDER BY created_at").all()
+        }.map { row in
+            SealedSigningKey(
+                kid: try row.string("kid"), sealedPrivateKey: try row.string("sealed_private_key"),
+                status: SigningKey.Status(rawValue: try row.string("status")) ?? .retired,
+                createdAt: try row.date("created_at"))
+        }
+    }
+
+    public func insertSigningKey(_ key: SealedSigningKey) async throws {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO signing_keys (kid, sealed_private_key, status, created_at)
+                VALUES (\(bind: key.kid), \(bind: key.sealedPrivateKey), \(bind: key.status.rawValue), \(bind: key.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING
+                """
+            ).run()
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: TokenRepository {
+    public func insertRefreshToken(_ record: RefreshTokenRecord) async throws {
+        try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                INSERT INTO token_families (id, client_id, user_id, created_at)
+                VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.issuedAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING
+                """
+            ).run()
+            try await Self.insert(record, into: db)
+        }
+    }
+
+    private static func insert(_ record: RefreshTokenRecord, into db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO refresh_tokens (id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at)
+            VALUES (\(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID),
+                    \(bind: record.userID), \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")),
+                    \(bind: record.issuedAt.epochMilliseconds), \(bind: record.expiresAt.epochMilliseconds),
+                    \(bind: record.usedAt?.epochMilliseconds))
+            """
+        ).run()
+    }
+
+    private static let refreshTokenColumns = """
+        r.id, r.token_hash, r.family_id, r.client_id, r.user_id, r.scopes, r.amr, r.issued_at, r.expires_at,
+        r.used_at, f.revoked_at
+        """
+
+    static func refreshToken(from row: any SQLRow) throws -> RefreshTokenRecord {
+        RefreshTokenRecord(
+            id: try row.string("id"), tokenHash: try row.string("token_hash"), familyID: try row.string("family_id"),
+            clientID: try row.string("client_id"), userID: try row.string("user_id"),
+            scopes: Scopes(stored: try row.string("scopes")),
+            amr: try row.string("amr").split(separator: " ").map(String.init), issuedAt: try row.date("issued_at"),
+            expiresAt: try row.date("expires_at"), usedAt: try row.optionalDate("used_at"),
+            revokedAt: try row.optionalDate("revoked_at"))
+    }
+
+    public func refreshToken(hash: String) async throws -> RefreshTokenRecord? {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.refreshTokenColumns)
+                FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+                WHERE r.token_hash = \(bind: hash)
+                """
+            ).first()
+        }.map(Self.refreshToken(from:))
+    }
+
+    public func rotateRefreshToken(
+        hash: String, clientID: String, at now: Date, successorID: String, successorHash: String,
+        successorExpiresAt: Date
+    ) async throws -> RefreshRotationOutcome {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            // The deciding step: only one presentation can flip used_at from NULL.
+            let consumed = try await db.raw(
+                """
+                UPDATE refresh_tokens SET used_at = \(bind: nowMs)
+                WHERE token_hash = \(bind: hash) AND client_id = \(bind: clientID) AND used_at IS NULL
+                  AND expires_at > \(bind: nowMs)
+                  AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
+                RETURNING id, family_id, user_id, scopes, amr
+                """
+            ).first()
+            if let consumed {
+                let successor = RefreshTokenRecord(
+                    id: successorID, tokenHash: successorHash, familyID: try consumed.string("family_id"),
+                    clientID: clientID, userID: try consumed.string("user_id"),
+                    scopes: Scopes(stored: try consumed.string("scopes")),
+                    amr: try consumed.string("amr").split(separator: " ").map(String.init), issuedAt: now,
+                    expiresAt: successorExpiresAt)
+                try await Self.insert(successor, into: db)
+                return .rotated(successor)
+            }
+            guard
+                let existing = try await db.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.refreshTokenColumns)
+                    FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+                    WHERE r.token_hash = \(bind: hash)
+                    """
+                ).first().map(Self.refreshToken(from:)),
+                existing.clientID == clientID
+            else { return .unknown }
+            if existing.usedAt != nil {
+                try await db.raw(
+                    "UPDATE token_families SET revoked_at = \(bind: nowMs) WHERE id = \(bind: existing.familyID) AND revoked_at IS NULL"
+                ).run()
+                return .reused(familyID: existing.familyID)
+            }
+            return .inactive
+        }
+    }
+
+    public func revokeFamily(id: String, at now: Date) async throws {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "UPDATE token_families SET revoked_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id) AND revoked_at IS NULL"
+            ).run()
+        }
+    }
+
+    public func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at)
+                VALUES (\(bind: jti), \(bind: expiresAt.epochMilliseconds), \(bind: now.epochMilliseconds))
+                ON CONFLICT DO NOTHING
+                """
+            ).run()
+        }
+    }
+
+    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String) async throws
+        -> AccessTokenLiveness
+    {
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT
+                  (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: jti)) AS jti_revoked,
+                  (SELECT COUNT(*) FROM token_families WHERE id = \(bind: familyID ?? "") AND revoked_at IS NULL) AS family_live,
+                  (SELECT COUNT(*) FROM users WHERE id = \(bind: userID ?? "") AND status = 'active') AS user_active,
+                  (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active
+                """
+            ).first()
+        }
+        guard let row else { return AccessTokenLiveness(jtiRevoked: true, familyRevoked: true, subjectActive: false, clientActive: false) }
+        let familyLive = try row.int("family_live") > 0
+        let userActive = try row.int("user_active") > 0
+        return AccessTokenLiveness(
+            jtiRevoked: try row.int("jti_revoked") > 0,
+            // A family that no longer exists (its user was deleted) counts as revoked.
+            familyRevoked: familyID != nil && !familyLive,
+            subjectActive: userID == nil || userActive,
+            clientActive: try row.int("client_active") > 0)
+    }
+}

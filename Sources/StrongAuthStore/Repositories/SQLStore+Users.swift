@@ -1,0 +1,89 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: UserRepository {
+    public func insertUser(_ user: User) async throws {
+        let inserted = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
+                                   failed_password_attempts, password_locked_until, created_at)
+                VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.phone),
+                        \(bind: user.email), \(bind: user.ownerClientId), \(bind: user.status.rawValue),
+                        \(bind: user.failedLoginAttempts), \(bind: user.lockedUntil?.epochMilliseconds),
+                        \(bind: user.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING id
+                """
+            ).first()
+        }
+        guard inserted != nil else { throw StoreError.conflict("user '\(user.username)'") }
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM users WHERE id = \(bind: id)").first()
+        }.map(Self.user(from:))
+    }
+
+    public func user(username: String) async throws -> User? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM users WHERE username = \(bind: username)").first()
+        }.map(Self.user(from:))
+    }
+
+    static func user(from row: any SQLRow) throws -> User {
+        User(
+            id: try row.string("id"), username: try row.string("username"), passwordHash: try row.string("password_hash"),
+            phone: try row.optionalString("phone"), email: try row.optionalString("email"),
+            ownerClientId: try row.optionalString("owner_client_id"),
+            status: User.Status(rawValue: try row.string("status")) ?? .disabled,
+            failedLoginAttempts: try row.int("failed_password_attempts"),
+            lockedUntil: try row.optionalDate("password_locked_until"), createdAt: try row.date("created_at"))
+    }
+
+    public func reservePasswordAttempt(userID: String, at now: Date, policy: LockoutPolicy) async throws
+        -> PasswordAttemptReservation?
+    {
+        let nowMs = now.epochMilliseconds
+        let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
+        // One conditional UPDATE: refused while locked; a lock that has run out restarts the
+        // count; the attempt that reaches the maximum sets the lock. Old values on the right.
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                UPDATE users SET
+                  failed_password_attempts = CASE WHEN password_locked_until IS NOT NULL THEN 1
+                                                  ELSE failed_password_attempts + 1 END,
+                  password_locked_until = CASE
+                    WHEN (CASE WHEN password_locked_until IS NOT NULL THEN 1 ELSE failed_password_attempts + 1 END)
+                         >= \(bind: policy.maxFailures) THEN \(bind: lockUntil)
+                    ELSE NULL END
+                WHERE id = \(bind: userID)
+                  AND (password_locked_until IS NULL OR password_locked_until <= \(bind: nowMs))
+                RETURNING failed_password_attempts, password_locked_until
+                """
+            ).first()
+        }
+        guard let row else { return nil }
+        return PasswordAttemptReservation(
+            consecutiveAttempts: try row.int("failed_password_attempts"),
+            lockedUntil: try row.optionalDate("password_locked_until"))
+    }
+
+    public func resetPasswordFailures(userID: String) async throws {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "UPDATE users SET failed_password_attempts = 0, password_locked_until = NULL WHERE id = \(bind: userID)"
+            ).run()
+        }
+    }
+
+    public func deleteUser(id: String) async throws -> Bool {
+        try await pool.withTransaction { db in
+            try await db.raw("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM token_families WHERE user_id = \(bind: id)").run()
+            return try await db.raw("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
+        }
+    }
+}

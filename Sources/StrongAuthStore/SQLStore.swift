@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import SQLKit
+import StrongAuthCore
+
+/// The one data layer: every repository of the core over SQLKit, on SQLite or PostgreSQL.
+///
+/// All SQL here is portable between the two engines (TEXT/BIGINT/INTEGER columns, millisecond
+/// timestamps, `ON CONFLICT DO NOTHING`, `RETURNING`); the store conformance suite runs the same
+/// tests against both.
+public final class SQLStore: Sendable {
+    public let pool: any DatabasePool
+
+    public init(pool: any DatabasePool) {
+        self.pool = pool
+    }
+
+    /// Opens the database named by `url`: `sqlite:PATH` (or a bare path) or `postgres://…`.
+    public static func open(url: String, logger: Logger) async throws -> SQLStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return SQLStore(pool: try PostgresPool(url: url, logger: logger))
+        }
+        if let colon = url.firstIndex(of: ":"), url[..<colon].allSatisfy(\.isLetter), url[..<colon].count > 1,
+            !url.hasPrefix("sqlite:")
+        {
+            throw DatabaseURLError.unsupportedScheme(String(url[..<colon]))
+        }
+        let path = url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url
+        return SQLStore(pool: try await SQLitePool.open(path: path, logger: logger))
+    }
+}
+
+// MARK: - Row helpers
+
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func int(_ column: String) throws -> Int { try decode(column: column, as: Int.self) }
+    func date(_ column: String) throws -> Date { Date(epochMilliseconds: try decode(column: column, as: Int64.self)) }
+    func optionalDate(_ column: String) throws -> Date? {
+        try decode(column: column, as: Int64?.self).map(Date.init(epochMilliseconds:))
+    }
+}
+
+extension Scopes {
+    init(stored: String) { self.init(stored.split(separator: " ").map(String.init)) }
+}

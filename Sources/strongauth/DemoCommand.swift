@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import StrongAuthAPI
+import StrongAuthClient
+import StrongAuthCore
+import StrongAuthServer
+
+/// `strongauth demo`: walks through the flows against a running server with the Swift SDK,
+/// printing each step. It creates its own demo client in the same data as the server.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Show the flows against a running server (uses the Swift SDK).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Base URL of the running server.") var server: String = "http://127.0.0.1:8080"
+
+    func run() async throws {
+        let suffix = String(UUID().uuidString.prefix(8)).lowercased()
+        let clientID = "demo-\(suffix)"
+        let created = try await withRuntime(common) { runtime in
+            try await runtime.administration.createClient(
+                id: clientID, name: "Demo client", scopes: Scopes(["accounts", "transfers"]),
+                grants: [.clientCredentials, .password, .refreshToken], actor: "operator:demo")
+        }
+        step("1. Created OAuth client '\(clientID)' (strongauth clients create …)")
+        let sdk = IntegratorClient(baseURL: server, clientID: clientID, clientSecret: created.secret)
+
+        let clientToken = try await sdk.clientCredentials(scope: "accounts")
+        step("2. client_credentials grant → ES256 JWT access token, expires in \(clientToken.expiresIn) s", detail: abbreviate(clientToken.accessToken))
+
+        let username = "demo-user-\(suffix)"
+        let password = "demo-password-\(suffix)"
+        let user = try await sdk.createUser(
+            .init(id: username, password: password, email: "\(username)@example.com", phone: "+49 151 00000000", isAutoUpdateEnabled: false),
+            clientAccessToken: clientToken.accessToken)
+        step("3. POST /api/v2/users (finAPI) with the client token → user '\(user.id)'")
+
+        let userTokens = try await sdk.password(username: username, password: password)
+        step("4. password grant → user access token + refresh token", detail: abbreviate(userTokens.refreshToken ?? ""))
+
+        let me = try await sdk.authorisedUser(userAccessToken: userTokens.accessToken)
+        step("5. GET /api/v2/users with the user token → '\(me.id)', password \(me.password)")
+
+        let introspection = try await sdk.introspect(userTokens.accessToken)
+        step("6. RFC 7662 introspection → active=\(introspection.active), sub=\(introspection.sub ?? "-"), amr=\(introspection.amr ?? [])")
+
+        guard let firstRefresh = userTokens.refreshToken else { throw ValidationError("no refresh token issued") }
+        let rotated = try await sdk.refresh(firstRefresh)
+        step("7. refresh_token grant → a new refresh token (rotation); the old one is spent")
+        do {
+            _ = try await sdk.refresh(firstRefresh)
+            step("8. !! reuse of a spent refresh token was accepted — this is a bug")
+        } catch let error as StrongAuthClientError {
+            step("8. reusing the spent refresh token → \(error) — the whole family is revoked")
+        }
+        if let second = rotated.refreshToken {
+            do {
+                _ = try await sdk.refresh(second)
+                step("9. !! the family survived reuse detection — this is a bug")
+            } catch let error as StrongAuthClientError {
+                step("9. the rotated token of that family is refused too → \(error)")
+            }
+        }
+        try await sdk.revoke(clientToken.accessToken)
+        let afterRevoke = try await sdk.introspect(clientToken.accessToken)
+        step("10. RFC 7009 revocation of the client token → introspection active=\(afterRevoke.active)")
+
+        let fresh = try await sdk.password(username: username, password: password)
+        try await sdk.deleteAuthorisedUser(userAccessToken: fresh.accessToken)
+        step("11. DELETE /api/v2/users → the user and everything bound to it are gone")
+        do {
+            _ = try await sdk.password(username: username, password: password)
+        } catch let error as StrongAuthClientError {
+            step("12. logging in as the deleted user → \(error)")
+        }
+        step("Done. The audit log of all this: strongauth audit verify")
+    }
+
+    private func step(_ text: String, detail: String? = nil) {
+        print(text)
+        if let detail { print("     \(detail)") }
+    }
+
+    private func abbreviate(_ token: String) -> String {
+        token.count > 40 ? "\(token.prefix(24))…\(token.suffix(8))" : token
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// `strongauth`: the server, its administration and a device simulator, in one binary.
+@main
+struct StrongAuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strongauth",
+        abstract: "StrongAuth — a Strong Customer Authentication server.",
+        discussion: """
+            Every command works on the same data when run in the same working directory
+            (data/strongauth.sqlite by default; --database postgres://… for PostgreSQL).
+            Configuration: flags > STRONGAUTH_* environment > --config FILE (JSON) > defaults.
+            """,
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self,
+            DemoCommand.self,
+        ])
+}
