@@ -15,7 +15,12 @@ public struct KeyedHash: Sendable {
 
     /// Hex of HMAC-SHA256(key, secret).
     public func hash(_ secret: String) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(secret.utf8), using: key))
+        hash(bytes: Array(secret.utf8))
+    }
+
+    /// Hex of HMAC-SHA256(key, bytes).
+    public func hash(bytes: [UInt8]) -> String {
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: bytes, using: key))
     }
 
     /// Constant-time check of `secret` against a stored hex hash.

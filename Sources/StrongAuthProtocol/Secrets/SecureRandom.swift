@@ -1,11 +1,10 @@
-import Crypto
-
 /// Cryptographically secure randomness for secrets, tokens and identifiers.
 public enum SecureRandom {
     /// `count` bytes from the system CSPRNG.
     public static func bytes(_ count: Int) -> [UInt8] {
-        // SymmetricKey draws from the system CSPRNG (BoringSSL RAND_bytes / SecRandom).
-        SymmetricKey(size: .init(bitCount: count * 8)).withUnsafeBytes { Array($0) }
+        // SystemRandomNumberGenerator is the OS CSPRNG (getrandom(2) on Linux).
+        var generator = SystemRandomNumberGenerator()
+        return (0..<max(0, count)).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
     /// An opaque bearer secret: `prefix` followed by 256 random bits in base64url.

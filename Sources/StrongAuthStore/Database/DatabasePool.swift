@@ -16,7 +16,11 @@ public enum DatabaseEngine: String, Sendable {
 /// whole table is the unit, as for the audit chain).
 public protocol DatabasePool: Sendable {
     var engine: DatabaseEngine { get }
+    /// A connection for reads (and, on PostgreSQL, anything).
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A connection for a single-statement write (SQLite: the one writer connection).
+    func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A transaction: all of `body` or nothing.
     func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection.
     func shutdown() async

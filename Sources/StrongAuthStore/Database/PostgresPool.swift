@@ -15,9 +15,14 @@ public final class PostgresPool: DatabasePool {
     private let runTask: Task<Void, Never>
 
     /// Connects to a `postgres://user:password@host:port/database[?sslmode=require]` URL.
-    public init(url: String, maximumConnections: Int = 20, logger: Logger) throws {
+    /// `searchPath` confines every connection to one schema (the conformance tests give each
+    /// test a schema of its own).
+    public init(url: String, maximumConnections: Int = 20, searchPath: String? = nil, logger: Logger) throws {
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = maximumConnections
+        if let searchPath {
+            configuration.options.additionalStartupParameters.append(("search_path", searchPath))
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runTask = Task { await client.run() }
@@ -53,6 +58,10 @@ public final class PostgresPool: DatabasePool {
         try await client.withConnection { connection in
             try await body(connection.sql())
         }
+    }
+
+    public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withConnection(body)
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

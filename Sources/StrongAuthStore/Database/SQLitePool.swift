@@ -5,53 +5,68 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 
-/// A small pool of SQLite connections to one file, in WAL mode.
+/// SQLite connections to one file, in WAL mode: one writer, several readers.
 ///
-/// WAL lets readers proceed while one writer writes; `synchronous=NORMAL` in WAL mode still
-/// survives a process crash (`kill -9`) without losing a committed transaction. Writers queue on
-/// `busy_timeout`, and transactions start with `BEGIN IMMEDIATE` so they take the write lock up
-/// front instead of failing on upgrade.
+/// SQLite allows one writer at a time. Writes and transactions all go through the single writer
+/// connection, queued in-process, so they never spin on SQLite's busy handler against each
+/// other; readers proceed in parallel (WAL). `synchronous=NORMAL` in WAL mode survives a
+/// process crash (`kill -9`) without losing a committed transaction. `busy_timeout` is left for
+/// other processes (a CLI command next to a running server). Queries run on a thread pool of
+/// the pool's own, so slow work elsewhere (bcrypt) never stalls the database.
 public final class SQLitePool: DatabasePool {
     public let engine = DatabaseEngine.sqlite
-    private let connections: ConnectionQueue
+    private let writer: ConnectionQueue
+    private let readers: ConnectionQueue
+    private let threadPool: NIOThreadPool
 
-    private init(connections: [SQLiteConnection]) {
-        self.connections = ConnectionQueue(connections)
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
+        self.writer = ConnectionQueue([writer])
+        self.readers = ConnectionQueue(readers)
+        self.threadPool = threadPool
     }
 
-    /// Opens `size` connections to the database file at `path` (created if missing).
-    public static func open(path: String, size: Int = 4, logger: Logger) async throws -> SQLitePool {
-        var opened: [SQLiteConnection] = []
-        for index in 0..<max(1, size) {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            // journal_mode is persistent per file; set it once, from the first connection.
-            if index == 0 {
-                _ = try await connection.query("PRAGMA journal_mode=WAL")
-            }
+    /// Opens one writer and `readers` reader connections to the file at `path` (created if missing).
+    public static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLitePool {
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 2)
+        threadPool.start()
+        func connect() async throws -> SQLiteConnection {
+            let connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: threadPool, logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any())
             _ = try await connection.query("PRAGMA busy_timeout=10000")
             _ = try await connection.query("PRAGMA synchronous=NORMAL")
             _ = try await connection.query("PRAGMA foreign_keys=ON")
-            opened.append(connection)
+            return connection
         }
-        return SQLitePool(connections: opened)
+        let writer = try await connect()
+        // journal_mode is persistent per file; the writer sets it before anyone reads.
+        _ = try await writer.query("PRAGMA journal_mode=WAL")
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            readers.append(try await connect())
+        }
+        return SQLitePool(writer: writer, readers: readers, threadPool: threadPool)
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let connection = await connections.acquire()
-        defer { connections.release(connection) }
-        return try await body(connection.sql())
+        try await readers.with { connection in try await body(connection.sql()) }
+    }
+
+    public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writer.with { connection in try await body(connection.sql()) }
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withConnection { db in
-            try await runTransaction(on: db, begin: "BEGIN IMMEDIATE", body)
+        try await writer.with { connection in
+            try await runTransaction(on: connection.sql(), begin: "BEGIN IMMEDIATE", body)
         }
     }
 
     public func shutdown() async {
-        for connection in await connections.drain() {
+        for connection in writer.all + readers.all {
             try? await connection.close()
         }
+        try? await threadPool.shutdownGracefully()
     }
 }
 
@@ -59,12 +74,12 @@ public final class SQLitePool: DatabasePool {
 final class ConnectionQueue: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [SQLiteConnection]
-    private var all: [SQLiteConnection]
+    private let connections: [SQLiteConnection]
     private var waiters: [CheckedContinuation<SQLiteConnection, Never>] = []
 
     init(_ connections: [SQLiteConnection]) {
         idle = connections
-        all = connections
+        self.connections = connections
     }
 
     func acquire() async -> SQLiteConnection {
@@ -89,7 +104,13 @@ final class ConnectionQueue: @unchecked Sendable {
         waiter?.resume(returning: connection)
     }
 
-    func drain() async -> [SQLiteConnection] {
-        lock.withLock { all }
+    /// Every connection, idle or not (for shutdown).
+    var all: [SQLiteConnection] { lock.withLock { connections } }
+
+    /// Runs `body` with a connection held exclusively.
+    func with<T>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        let connection = await acquire()
+        defer { release(connection) }
+        return try await body(connection)
     }
 }

@@ -4,7 +4,7 @@ import StrongAuthCore
 
 extension SQLStore: ClientRepository {
     public func insertClient(_ client: OAuthClient) async throws {
-        let inserted = try await pool.withConnection { db in
+        let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at)

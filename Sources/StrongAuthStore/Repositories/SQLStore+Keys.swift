@@ -15,7 +15,7 @@ extension SQLStore: SigningKeyRepository {
     }
 
     public func insertSigningKey(_ key: SealedSigningKey) async throws {
-        try await pool.withConnection { db in
+        try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 INSERT INTO signing_keys (kid, sealed_private_key, status, created_at)

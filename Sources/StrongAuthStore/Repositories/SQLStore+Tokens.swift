@@ -102,7 +102,7 @@ extension SQLStore: TokenRepository {
     }
 
     public func revokeFamily(id: String, at now: Date) async throws {
-        try await pool.withConnection { db in
+        try await pool.withWriteConnection { db in
             try await db.raw(
                 "UPDATE token_families SET revoked_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id) AND revoked_at IS NULL"
             ).run()
@@ -110,7 +110,7 @@ extension SQLStore: TokenRepository {
     }
 
     public func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws {
-        try await pool.withConnection { db in
+        try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at)

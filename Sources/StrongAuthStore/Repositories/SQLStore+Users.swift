@@ -4,7 +4,7 @@ import StrongAuthCore
 
 extension SQLStore: UserRepository {
     public func insertUser(_ user: User) async throws {
-        let inserted = try await pool.withConnection { db in
+        let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
@@ -49,7 +49,7 @@ extension SQLStore: UserRepository {
         let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
         // One conditional UPDATE: refused while locked; a lock that has run out restarts the
         // count; the attempt that reaches the maximum sets the lock. Old values on the right.
-        let row = try await pool.withConnection { db in
+        let row = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 UPDATE users SET
@@ -72,7 +72,7 @@ extension SQLStore: UserRepository {
     }
 
     public func resetPasswordFailures(userID: String) async throws {
-        try await pool.withConnection { db in
+        try await pool.withWriteConnection { db in
             try await db.raw(
                 "UPDATE users SET failed_password_attempts = 0, password_locked_until = NULL WHERE id = \(bind: userID)"
             ).run()

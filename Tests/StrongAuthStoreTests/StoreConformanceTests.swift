@@ -1,0 +1,244 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+import StrongAuthStore
+import Testing
+
+/// One conformance suite, every database: the same behaviour on SQLite and PostgreSQL,
+/// including the atomic conditional updates that decide security under concurrency.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    @Test("migrations apply once and are idempotent", arguments: TestDatabases.engines)
+    func migrations(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let applied = try await Migrator.migrate(store.pool)
+            #expect(applied.isEmpty)
+        }
+    }
+
+    @Test("clients: insert, read back, refuse a duplicate id", arguments: TestDatabases.engines)
+    func clients(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertClient(Fixtures.client())
+            #expect(try await store.client(id: "shop") == Fixtures.client())
+            #expect(try await store.client(id: "nobody") == nil)
+            await #expect(throws: StoreError.conflict("client 'shop'")) { try await store.insertClient(Fixtures.client()) }
+        }
+    }
+
+    @Test("users: insert, find by id and username, refuse a duplicate username", arguments: TestDatabases.engines)
+    func users(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            #expect(try await store.user(id: alice.id) == alice)
+            #expect(try await store.user(username: "alice") == alice)
+            await #expect(throws: StoreError.self) { try await store.insertUser(Fixtures.user()) }
+        }
+    }
+
+    @Test("password attempts: the 5th sets the lock, the 6th is refused, expiry restarts the count", arguments: TestDatabases.engines)
+    func passwordLockout(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let policy = LockoutPolicy(maxFailures: 5, lockDuration: 60)
+            let now = Fixtures.epoch
+            for attempt in 1...4 {
+                let reservation = try await store.reservePasswordAttempt(userID: alice.id, at: now, policy: policy)
+                #expect(reservation == PasswordAttemptReservation(consecutiveAttempts: attempt, lockedUntil: nil))
+            }
+            let fifth = try #require(try await store.reservePasswordAttempt(userID: alice.id, at: now, policy: policy))
+            #expect(fifth.consecutiveAttempts == 5)
+            #expect(fifth.lockedUntil == now.addingTimeInterval(60))
+            #expect(try await store.reservePasswordAttempt(userID: alice.id, at: now.addingTimeInterval(59), policy: policy) == nil)
+            let afterLock = try await store.reservePasswordAttempt(userID: alice.id, at: now.addingTimeInterval(61), policy: policy)
+            #expect(afterLock?.consecutiveAttempts == 1)
+            try await store.resetPasswordFailures(userID: alice.id)
+            #expect(try await store.user(id: alice.id)?.failedLoginAttempts == 0)
+        }
+    }
+
+    @Test("password attempts: 40 concurrent guesses get exactly 5 tries", arguments: TestDatabases.engines)
+    func concurrentPasswordAttempts(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let policy = LockoutPolicy(maxFailures: 5, lockDuration: 600)
+            let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        try await store.reservePasswordAttempt(userID: alice.id, at: Fixtures.epoch, policy: policy) != nil
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(granted == 5)
+        }
+    }
+
+    @Test("refresh rotation: once; a second use revokes the family", arguments: TestDatabases.engines)
+    func refreshRotation(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let first = Fixtures.refreshToken(user: alice.id, hash: "h1")
+            try await store.insertRefreshToken(first)
+            let now = Fixtures.epoch.addingTimeInterval(10)
+            let outcome = try await store.rotateRefreshToken(
+                hash: "h1", clientID: "shop", at: now, successorID: "s1", successorHash: "h2", successorExpiresAt: now.addingTimeInterval(3600))
+            guard case .rotated(let successor) = outcome else {
+                Issue.record("expected rotation, got \(outcome)")
+                return
+            }
+            #expect(successor.familyID == first.familyID && successor.userID == alice.id && successor.scopes == first.scopes)
+            #expect(try await store.refreshToken(hash: "h1")?.usedAt == now)
+
+            let reuse = try await store.rotateRefreshToken(
+                hash: "h1", clientID: "shop", at: now, successorID: "s2", successorHash: "h3", successorExpiresAt: now)
+            #expect(reuse == .reused(familyID: first.familyID))
+            // The successor dies with its family.
+            #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
+            let afterRevocation = try await store.rotateRefreshToken(
+                hash: "h2", clientID: "shop", at: now, successorID: "s3", successorHash: "h4", successorExpiresAt: now)
+            #expect(afterRevocation == .inactive)
+            #expect(try await store.refreshToken(hash: "h3") == nil)
+        }
+    }
+
+    @Test("refresh rotation: another client's, unknown and expired tokens do not rotate", arguments: TestDatabases.engines)
+    func refreshRotationRefusals(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            try await store.insertRefreshToken(Fixtures.refreshToken(user: alice.id, hash: "h1", expiresIn: 60))
+            let now = Fixtures.epoch
+            #expect(try await store.rotateRefreshToken(hash: "h1", clientID: "other", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
+            #expect(try await store.rotateRefreshToken(hash: "nope", clientID: "shop", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
+            let later = now.addingTimeInterval(61)
+            #expect(try await store.rotateRefreshToken(hash: "h1", clientID: "shop", at: later, successorID: "x", successorHash: "y", successorExpiresAt: later) == .inactive)
+        }
+    }
+
+    @Test("refresh rotation: 20 concurrent presentations rotate exactly once", arguments: TestDatabases.engines)
+    func concurrentRotation(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            try await store.insertRefreshToken(Fixtures.refreshToken(user: alice.id, hash: "h1"))
+            let outcomes = try await withThrowingTaskGroup(of: RefreshRotationOutcome.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await store.rotateRefreshToken(
+                            hash: "h1", clientID: "shop", at: Fixtures.epoch, successorID: "s\(index)", successorHash: "n\(index)",
+                            successorExpiresAt: Fixtures.epoch.addingTimeInterval(60))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let rotated = outcomes.filter { if case .rotated = $0 { true } else { false } }
+            #expect(rotated.count == 1)
+        }
+    }
+
+    @Test("access-token liveness: revoked jti, revoked family, deleted user, disabled client", arguments: TestDatabases.engines)
+    func accessTokenLiveness(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertClient(Fixtures.client())
+            try await store.insertClient(Fixtures.client("off", status: .disabled))
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
+            try await store.insertRefreshToken(token)
+
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: "fam", userID: alice.id, clientID: "shop").isLive)
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop").isLive)
+            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "off").isLive)
+            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "gone").isLive)
+
+            try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
+            try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop").jtiRevoked)
+
+            try await store.revokeFamily(id: "fam", at: Fixtures.epoch)
+            #expect(try await store.accessTokenLiveness(jti: "j2", familyID: "fam", userID: alice.id, clientID: "shop").familyRevoked)
+
+            #expect(try await store.deleteUser(id: alice.id))
+            #expect(try await !store.deleteUser(id: alice.id))
+            #expect(try await store.refreshToken(hash: "h1") == nil)
+            #expect(try await !store.accessTokenLiveness(jti: "j3", familyID: nil, userID: alice.id, clientID: "shop").isLive)
+        }
+    }
+
+    @Test("signing keys round-trip sealed", arguments: TestDatabases.engines)
+    func signingKeys(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let key = SealedSigningKey(kid: "k1", sealedPrivateKey: "sealed", status: .active, createdAt: Fixtures.epoch)
+            try await store.insertSigningKey(key)
+            #expect(try await store.signingKeys() == [key])
+        }
+    }
+
+    @Test("audit log: a hash chain that verifies, stays one line under concurrency, and refuses edits", arguments: TestDatabases.engines)
+    func auditChain(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<25 {
+                    group.addTask {
+                        try await store.append(
+                            AuditRecord(actor: "test", action: "event.\(index)", subject: "user:\(index)", sourceAddress: "127.0.0.1",
+                                        outcome: .success, details: ["n": "\(index)"]),
+                            at: Fixtures.epoch)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await AuditVerification.verifyAll(store, pageSize: 7) == .intact(events: 25))
+            let events = try await store.auditEvents(after: 0, limit: 100)
+            #expect(events.map(\.sequence) == Array(1...25))
+
+            // The database itself refuses to change history.
+            await #expect(throws: (any Error).self) {
+                try await store.pool.withConnection { db in
+                    try await db.raw("UPDATE audit_events SET action = 'forged' WHERE sequence = 3").run()
+                }
+            }
+            await #expect(throws: (any Error).self) {
+                try await store.pool.withConnection { db in try await db.raw("DELETE FROM audit_events WHERE sequence = 3").run() }
+            }
+        }
+    }
+}
+
+@Suite("Audit chain")
+struct AuditChainTests {
+    func chain(_ count: Int) -> [AuditEvent] {
+        var events: [AuditEvent] = []
+        var previous = AuditChain.genesisHash
+        for sequence in 1...Int64(count) {
+            let record = AuditRecord(actor: "a", action: "x", outcome: .success, details: ["k": "\(sequence)"])
+            let hash = AuditChain.hash(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous)
+            events.append(AuditEvent(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous, hash: hash))
+            previous = hash
+        }
+        return events
+    }
+
+    @Test("any change to a stored event breaks the chain at that event")
+    func tampering() {
+        let events = chain(5)
+        #expect(AuditChain.verify(events) == .intact(events: 5))
+
+        var altered = events
+        altered[2].record.details["k"] = "forged"
+        #expect(AuditChain.verify(altered) == .broken(atSequence: 3, reason: "content does not match its hash"))
+
+        var removed = events
+        removed.remove(at: 1)
+        #expect(AuditChain.verify(removed) == .broken(atSequence: 2, reason: "event 2 is missing"))
+
+        var relinked = events
+        relinked[3].previousHash = AuditChain.genesisHash
+        #expect(AuditChain.verify(relinked) == .broken(atSequence: 4, reason: "previous-hash link does not match"))
+    }
+}

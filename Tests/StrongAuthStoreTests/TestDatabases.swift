@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import SQLKit
+import StrongAuthCore
+import StrongAuthStore
+
+/// The databases the store conformance suite runs on. SQLite always; PostgreSQL when
+/// `STRONGAUTH_TEST_POSTGRES_URL` is set — and always in CI, where a missing URL fails.
+enum TestDatabases {
+    static let postgresURL = ProcessInfo.processInfo.environment["STRONGAUTH_TEST_POSTGRES_URL"]
+    static let isCI = ProcessInfo.processInfo.environment["CI"] != nil
+
+    static let engines: [DatabaseEngine] = postgresURL != nil || isCI ? [.sqlite, .postgres] : [.sqlite]
+
+    static let logger = Logger(label: "test")
+
+    /// A fresh, migrated store of `engine`: a new SQLite file, or a new PostgreSQL schema.
+    static func withStore<T>(_ engine: DatabaseEngine, _ body: (SQLStore) async throws -> T) async throws -> T {
+        let store: SQLStore
+        var cleanup: () async -> Void = {}
+        switch engine {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-test-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", logger: logger)
+            cleanup = { try? FileManager.default.removeItem(at: directory) }
+        case .postgres:
+            guard let url = postgresURL else {
+                throw TestSetupError("CI must run the PostgreSQL store suite: set STRONGAUTH_TEST_POSTGRES_URL (scripts/test does)")
+            }
+            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let admin = try PostgresPool(url: url, maximumConnections: 1, logger: logger)
+            try await admin.withConnection { db in try await db.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            store = SQLStore(pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger))
+            cleanup = {
+                try? await admin.withConnection { db in try await db.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
+                await admin.shutdown()
+            }
+        }
+        do {
+            try await Migrator.migrate(store.pool)
+            let result = try await body(store)
+            await store.pool.shutdown()
+            await cleanup()
+            return result
+        } catch {
+            await store.pool.shutdown()
+            await cleanup()
+            throw error
+        }
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Builders for test entities.
+enum Fixtures {
+    static let epoch = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func client(_ id: String = "shop", status: OAuthClient.Status = .active) -> OAuthClient {
+        OAuthClient(
+            id: id, name: id, secretHash: "hash-\(id)", grants: [.clientCredentials, .password, .refreshToken],
+            scopes: Scopes(["accounts", "transfers"]), status: status, createdAt: epoch)
+    }
+
+    static func user(_ username: String = "alice", id: String = UUID().uuidString.lowercased()) -> User {
+        User(id: id, username: username, passwordHash: "$2b$04$notarealhash", phone: "+4915112345678", createdAt: epoch)
+    }
+
+    static func refreshToken(user: String, client: String = "shop", hash: String = UUID().uuidString, family: String = UUID().uuidString, expiresIn: TimeInterval = 3600) -> RefreshTokenRecord {
+        RefreshTokenRecord(
+            id: UUID().uuidString, tokenHash: hash, familyID: family, clientID: client, userID: user,
+            scopes: Scopes(["accounts"]), amr: ["pwd"], issuedAt: epoch, expiresAt: epoch.addingTimeInterval(expiresIn))
+    }
+}
