@@ -242,3 +242,34 @@ struct AuditChainTests {
         #expect(AuditChain.verify(relinked) == .broken(atSequence: 4, reason: "previous-hash link does not match"))
     }
 }
+
+@Suite("Signing keys across nodes")
+struct SigningKeyRaceTests {
+    @Test("nodes starting together on an empty database agree on one active key", arguments: TestDatabases.engines)
+    func oneActiveKey(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let masterKey = MasterKey.generate()
+            let loaded = try await withThrowingTaskGroup(of: [SigningKey].self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await KeyManagement(store: store, masterKey: masterKey, time: SystemTimeSource()).loadOrCreateSigningKeys()
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let activeKIDs = Set(loaded.flatMap { $0.filter { $0.status == .active }.map(\.kid) })
+            #expect(activeKIDs.count == 1)
+            #expect(try await store.signingKeys().count == 1)
+        }
+    }
+
+    @Test("a different master key cannot open the stored signing keys", arguments: TestDatabases.engines)
+    func wrongMasterKey(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            _ = try await KeyManagement(store: store, masterKey: MasterKey.generate(), time: SystemTimeSource()).loadOrCreateSigningKeys()
+            await #expect(throws: KeyManagementError.self) {
+                _ = try await KeyManagement(store: store, masterKey: MasterKey.generate(), time: SystemTimeSource()).loadSigningKeys()
+            }
+        }
+    }
+}

@@ -16,16 +16,16 @@ public struct KeyManagement: Sendable {
         self.time = time
     }
 
-    /// Every stored key, unsealed; generates and stores an active key if none is active.
+    /// Every stored key, unsealed; creates the active key if there is none. When several nodes
+    /// race to create it, the store keeps one (a unique index) and every node reloads that one.
     public func loadOrCreateSigningKeys() async throws -> [SigningKey] {
-        var keys = try await loadSigningKeys()
-        if !keys.contains(where: { $0.status == .active }) {
-            keys.append(try await addSigningKey())
-        }
-        return keys
+        let keys = try await loadSigningKeys()
+        if keys.contains(where: { $0.status == .active }) { return keys }
+        try await addSigningKey()
+        return try await loadSigningKeys()
     }
 
-    /// Adds a fresh active key (rotation adds, it never replaces: old tokens keep verifying).
+    /// Stores a fresh active key unless one is already active (then nothing is stored).
     @discardableResult
     public func addSigningKey() async throws -> SigningKey {
         let key = SigningKey.generate(now: time.now())

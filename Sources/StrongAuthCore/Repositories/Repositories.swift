@@ -108,6 +108,7 @@ public struct SealedSigningKey: Sendable, Equatable {
 /// Token-signing keys.
 public protocol SigningKeyRepository: Sendable {
     func signingKeys() async throws -> [SealedSigningKey]
+    /// Stores `key`; a second `active` key is silently not stored (at most one is active).
     func insertSigningKey(_ key: SealedSigningKey) async throws
 }
 

@@ -78,7 +78,7 @@ struct OAuthController {
         }
         var response = try OAuthResponses.json(Components.Schemas.Jwks(keys: keys))
         response.headers[.cacheControl] = "public, max-age=300"
-        response.headers[HTTPField.Name("Pragma")!] = nil
+        response.headers[OAuthResponses.pragma] = nil
         return response
     }
 
@@ -93,7 +93,7 @@ struct OAuthController {
                 introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods,
                 responseTypesSupported: []))
         response.headers[.cacheControl] = "public, max-age=300"
-        response.headers[HTTPField.Name("Pragma")!] = nil
+        response.headers[OAuthResponses.pragma] = nil
         return response
     }
 

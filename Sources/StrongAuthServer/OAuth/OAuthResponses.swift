@@ -6,12 +6,12 @@ import StrongAuthCore
 
 /// JSON responses of the OAuth endpoints, with the headers RFC 6749 §5.1 requires.
 enum OAuthResponses {
+    static let pragma = HTTPField.Name("Pragma")!
+
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json;charset=UTF-8"
-        headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("Pragma")!] = "no-cache"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(value))))
+        var response = try JSONResponse.make(value, status: status, contentType: "application/json;charset=UTF-8")
+        response.headers[pragma] = "no-cache"
+        return response
     }
 
     /// The RFC 6749 §5.2 error response: 401 with `WWW-Authenticate` for `invalid_client`

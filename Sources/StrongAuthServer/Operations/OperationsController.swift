@@ -12,11 +12,11 @@ struct OperationsController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/health") { _, _ in
-            try FinAPIUsersController.json(Components.Schemas.Health(status: .ok))
+            try JSONResponse.make(Components.Schemas.Health(status: .ok))
         }
         router.get("/ready") { _, _ in
             let reachable = await runtime.store.pool.isReachable()
-            return try FinAPIUsersController.json(
+            return try JSONResponse.make(
                 Components.Schemas.Health(status: reachable ? .ok : .unavailable, database: runtime.store.pool.engine.rawValue),
                 status: reachable ? .ok : .serviceUnavailable)
         }

@@ -25,10 +25,9 @@ struct ProblemDetails: Error, HTTPResponseError {
         let body = Components.Schemas.Problem(
             _type: "about:blank", title: title, status: Int(status.code), detail: detail, instance: request.uri.path,
             errors: errors.isEmpty ? nil : errors.map { .init(field: $0.field, message: $0.message) })
-        var headers = headers
-        headers[.contentType] = "application/problem+json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(body))))
+        var response = try JSONResponse.make(body, status: status, contentType: "application/problem+json")
+        response.headers.append(contentsOf: headers)
+        return response
     }
 
     static func badRequest(_ detail: String, errors: [ValidationError] = []) -> ProblemDetails {

@@ -31,7 +31,7 @@ struct FinAPIUsersController {
         } catch StoreError.conflict {
             throw ProblemDetails(.conflict, "Conflict", detail: "A user with this id already exists.")
         }
-        return try Self.json(
+        return try JSONResponse.make(
             Components.Schemas.FinAPIUser(
                 id: created.user.username, password: created.password, email: created.user.email, phone: created.user.phone,
                 isAutoUpdateEnabled: params.isAutoUpdateEnabled ?? false),
@@ -41,7 +41,7 @@ struct FinAPIUsersController {
     /// `GET /api/v2/users` with a user token: the authorised user, password masked.
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try await authorisedUser(request)
-        return try Self.json(
+        return try JSONResponse.make(
             Components.Schemas.FinAPIUser(
                 id: user.username, password: "XXXXX", email: user.email, phone: user.phone, isAutoUpdateEnabled: false))
     }
@@ -50,7 +50,7 @@ struct FinAPIUsersController {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let user = try await authorisedUser(request)
         try await runtime.administration.deleteUser(id: user.id, actor: "user:\(user.id)", source: context.remoteAddress)
-        return try Self.json(Components.Schemas.FinAPIUserIdentifier(id: user.username))
+        return try JSONResponse.make(Components.Schemas.FinAPIUserIdentifier(id: user.username))
     }
 
     private func authorisedUser(_ request: Request) async throws -> User {
@@ -62,12 +62,5 @@ struct FinAPIUsersController {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The user no longer exists.")
         }
         return user
-    }
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(value))))
     }
 }

@@ -82,6 +82,9 @@ public enum Migrator {
                 CREATE TABLE signing_keys (
                     kid TEXT PRIMARY KEY, sealed_private_key TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL)
                 """,
+                // One active signing key at a time: nodes starting together on an empty database
+                // agree on one key instead of each signing with a key the others do not know.
+                "CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (status) WHERE status = 'active'",
                 """
                 CREATE TABLE audit_events (
                     sequence BIGINT PRIMARY KEY, occurred_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
