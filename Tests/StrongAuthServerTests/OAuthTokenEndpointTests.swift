@@ -83,6 +83,7 @@ struct OAuthTokenEndpointTests {
         .init(name: "missing grant_type", body: "scope=accounts", status: .badRequest, error: "invalid_request"),
         .init(name: "JSON instead of a form", contentType: "application/json", body: #"{"grant_type":"client_credentials"}"#, status: .badRequest, error: "invalid_request"),
         .init(name: "no content type", contentType: nil, body: "grant_type=client_credentials", status: .badRequest, error: "invalid_request"),
+        .init(name: "percent-encoded invalid UTF-8", body: "grant_type=client_credentials&scope=%FF%FE", status: .badRequest, error: "invalid_request"),
         .init(name: "bad percent escape", body: "grant_type=client%zzcredentials", status: .badRequest, error: "invalid_request"),
         .init(name: "repeated parameter", body: "grant_type=client_credentials&grant_type=password", status: .badRequest, error: "invalid_request"),
         .init(name: "Basic and client_secret together", body: "grant_type=client_credentials&client_secret=x", status: .badRequest, error: "invalid_request"),
@@ -123,6 +124,21 @@ struct OAuthTokenEndpointTests {
             }
             #expect(try await server.count("users") == usersBefore)
             #expect(try await server.count("refresh_tokens") == tokensBefore)
+        }
+    }
+
+    @Test("a body that is not UTF-8 is invalid_request")
+    func rawInvalidUTF8() async throws {
+        try await TestServer.with { server in
+            let secret = try await server.createClient()
+            try await server.test { client in
+                var body = ByteBuffer(string: "grant_type=client_credentials&scope=")
+                body.writeBytes([0xFF, 0xFE])
+                let response = try await client.executeRequest(
+                    uri: "/oauth/token", method: .post, headers: HTTP.formHeaders(basic: HTTP.basic("shop", secret)), body: body)
+                #expect(response.status == .badRequest)
+                #expect(try HTTP.json(response.body)["error"] as? String == "invalid_request")
+            }
         }
     }
 

@@ -11,7 +11,9 @@ enum FormBody {
     /// Parses `body`; any malformed byte, bad escape or repeated parameter is `invalid_request`.
     static func parse(_ body: ByteBuffer) throws -> [String: String] {
         var parameters: [String: String] = [:]
-        let text = String(buffer: body)
+        guard let text = String(bytes: body.readableBytesView, encoding: .utf8) else {
+            throw OAuthError.invalidRequest("The request body is not UTF-8.")
+        }
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = decode(parts[0]), !name.isEmpty else {
