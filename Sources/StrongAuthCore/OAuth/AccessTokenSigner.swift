@@ -8,6 +8,7 @@ import JWTKit
 /// new tokens are signed with the newest active key.
 public struct AccessTokenSigner: Sendable {
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokenCache(capacity: 20_000)
     /// The `kid` new tokens are signed with.
     public let activeKID: String
     /// The public keys as JWKs, for `/.well-known/jwks.json`.
@@ -35,8 +36,39 @@ public struct AccessTokenSigner: Sendable {
     }
 
     /// The claims of a token whose signature verifies under one of our keys; expiry is the caller's.
+    ///
+    /// Resource servers introspect the same token many times; whether a given token string carries
+    /// a valid signature of ours never changes (keys are retired, never deleted, while their tokens
+    /// live), so the answer is remembered. Revocation and expiry are checked on every call by the
+    /// caller, never cached.
     public func verify(_ token: String) async throws -> AccessTokenClaims {
-        try await keys.verify(token, as: AccessTokenClaims.self)
+        if let claims = verified[token] { return claims }
+        let claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        verified[token] = claims
+        return claims
+    }
+}
+
+/// A bounded memo of signature checks that succeeded. Only successes are stored, so a forged
+/// token can never be answered from it; when full it starts over (no eviction bookkeeping on
+/// the hot path).
+final class VerifiedTokenCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: AccessTokenClaims] = [:]
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    subscript(token: String) -> AccessTokenClaims? {
+        get { lock.withLock { entries[token] } }
+        set {
+            lock.withLock {
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+                entries[token] = newValue
+            }
+        }
     }
 }
 

@@ -26,8 +26,12 @@ public final class SQLitePool: DatabasePool {
     }
 
     /// Opens one writer and `readers` reader connections to the file at `path` (created if missing).
-    public static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLitePool {
-        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 2)
+    ///
+    /// Many connections on few threads: under load, requests then queue inside the thread pool
+    /// (cheap) rather than waiting for a free connection (a suspension and a context switch each).
+    /// Measured on 2 cores: 16 readers on 3 threads beat 3 readers on 5 threads by ~10%.
+    public static func open(path: String, readers readerCount: Int = 16, logger: Logger) async throws -> SQLitePool {
+        let threadPool = NIOThreadPool(numberOfThreads: 3)
         threadPool.start()
         func connect() async throws -> SQLiteConnection {
             let connection = try await SQLiteConnection.open(
