@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): a release build on this machine, wrk on the same machine.
 #   bench/run.sh [--database postgres://…] [--duration SECONDS]
+# A PostgreSQL database must be empty (scripts/postgres.sh reset) or created with the master key
+# in STRONGAUTH_MASTER_KEY: the benchmark runs from a fresh directory with a fresh dev master key.
 # Prints one markdown table (req/s and p99 per workload beside the /health ceiling) with the
 # machine, commit and command; paste it into docs/benchmarks.md.
 set -euo pipefail
@@ -69,7 +71,8 @@ RSS="$(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)"
 echo
 echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$OLDPWD" rev-parse --short HEAD)"
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem/ {print $2}') GiB"
-echo "database: ${DATABASE:+PostgreSQL}${DATABASE:-SQLite (WAL)}; wrk -t2 -c64 -d${DURATION}s on the same machine; bcrypt cost 10"
+if [[ -n "$DATABASE" ]]; then ENGINE="PostgreSQL 15 (same machine)"; else ENGINE="SQLite (WAL)"; fi
+echo "database: $ENGINE; wrk -t2 -c64 -d${DURATION}s on the same machine; bcrypt cost 10"
 echo
 echo "| workload | req/s | p50 | p99 | target |"
 echo "|---|---|---|---|---|"
