@@ -10,12 +10,15 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     -> some ApplicationProtocol
 {
     let router = try buildRouter(runtime: runtime)
-    return Application(
+    var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(runtime.settings.host, port: runtime.settings.port), serverName: "StrongAuth"),
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
         logger: runtime.logger)
+    // Background work runs beside the HTTP server and stops with it on SIGTERM.
+    app.addServices(runtime.notificationDispatcher)
+    return app
 }
 
 /// The router with every route and middleware; separate so tests can inspect it.
@@ -30,5 +33,6 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
     FinAPIUsersController(runtime: runtime).addRoutes(to: router)
+    DevicesController(runtime: runtime).addRoutes(to: router)
     return router
 }

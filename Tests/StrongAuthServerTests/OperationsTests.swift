@@ -64,7 +64,7 @@ struct OperationsTests {
                 } else if let path = currentPath, line.hasPrefix("    "), !line.hasPrefix("     "),
                     let method = ["get", "post", "put", "patch", "delete"].first(where: { line == "    \($0):" })
                 {
-                    documented.insert("\(method) \(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: ""))")
+                    documented.insert("\(method) \(path)")
                 }
             }
             #expect(!served.isEmpty)

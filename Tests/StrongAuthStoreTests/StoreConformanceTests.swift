@@ -151,22 +151,22 @@ struct StoreConformanceTests {
             let token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
             try await store.insertRefreshToken(token)
 
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: "fam", userID: alice.id, clientID: "shop").isLive)
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop").isLive)
-            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "off").isLive)
-            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "gone").isLive)
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil).isLive)
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil).isLive)
+            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "off", deviceID: nil).isLive)
+            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "gone", deviceID: nil).isLive)
 
             try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
             try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop").jtiRevoked)
+            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil).jtiRevoked)
 
             try await store.revokeFamily(id: "fam", at: Fixtures.epoch)
-            #expect(try await store.accessTokenLiveness(jti: "j2", familyID: "fam", userID: alice.id, clientID: "shop").familyRevoked)
+            #expect(try await store.accessTokenLiveness(jti: "j2", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil).familyRevoked)
 
             #expect(try await store.deleteUser(id: alice.id))
             #expect(try await !store.deleteUser(id: alice.id))
             #expect(try await store.refreshToken(hash: "h1") == nil)
-            #expect(try await !store.accessTokenLiveness(jti: "j3", familyID: nil, userID: alice.id, clientID: "shop").isLive)
+            #expect(try await !store.accessTokenLiveness(jti: "j3", familyID: nil, userID: alice.id, clientID: "shop", deviceID: nil).isLive)
         }
     }
 

@@ -165,7 +165,8 @@ public struct TokenService: Sendable {
         switch outcome {
         case .rotated(let record):
             let accessToken = try await signAccessToken(
-                userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID, now: now)
+                userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID,
+                confirmationDeviceID: record.deviceID, now: now)
             return IssuedTokens(
                 accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: successor,
                 scope: scopes.wire)
@@ -183,8 +184,11 @@ public struct TokenService: Sendable {
     }
 
     /// Starts a new refresh-token family (when asked) and signs the access token bound to it.
+    /// With `confirmationDeviceID`, the tokens are confirmed (RFC 7800 `cnf.kid`, two-factor
+    /// `acr`), and so is every access token the refresh-token family yields later.
     public func issueUserTokens(
-        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool
+        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool,
+        confirmationDeviceID: String? = nil
     ) async throws -> IssuedTokens {
         let now = time.now()
         var refreshToken: String?
@@ -195,26 +199,29 @@ public struct TokenService: Sendable {
             try await store.insertRefreshToken(
                 RefreshTokenRecord(
                     id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
-                    clientID: client.id, userID: userID, scopes: scopes, amr: amr, issuedAt: now,
-                    expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+                    clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
+                    issuedAt: now, expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
             refreshToken = token
             familyID = family
         }
         let accessToken = try await signAccessToken(
-            userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID, now: now)
+            userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
+            confirmationDeviceID: confirmationDeviceID, now: now)
         return IssuedTokens(
             accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
             scope: scopes.wire)
     }
 
     private func signAccessToken(
-        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?, now: Date
+        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
+        confirmationDeviceID: String?, now: Date
     ) async throws -> String {
         try await signer.sign(
             AccessTokenClaims(
                 issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
                 subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-                id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr))
+                id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
+                confirmationDeviceID: confirmationDeviceID))
     }
 
     // MARK: Bearer tokens, introspection (RFC 7662) and revocation (RFC 7009)
@@ -226,7 +233,7 @@ public struct TokenService: Sendable {
         guard claims.iss.value == configuration.issuer, claims.exp.value > time.now() else { return nil }
         let liveness = try await store.accessTokenLiveness(
             jti: claims.jti.value, familyID: claims.sid, userID: claims.subjectType == .user ? claims.sub.value : nil,
-            clientID: claims.clientID)
+            clientID: claims.clientID, deviceID: claims.cnf?.kid)
         return liveness.isLive ? claims : nil
     }
 

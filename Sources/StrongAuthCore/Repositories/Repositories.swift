@@ -58,15 +58,18 @@ public struct AccessTokenLiveness: Sendable, Equatable {
     /// For user tokens: whether the user still exists and is active.
     public var subjectActive: Bool
     public var clientActive: Bool
+    /// For confirmed tokens: whether the confirming device is still ACTIVE.
+    public var deviceActive: Bool
 
-    public init(jtiRevoked: Bool, familyRevoked: Bool, subjectActive: Bool, clientActive: Bool) {
+    public init(jtiRevoked: Bool, familyRevoked: Bool, subjectActive: Bool, clientActive: Bool, deviceActive: Bool = true) {
         self.jtiRevoked = jtiRevoked
         self.familyRevoked = familyRevoked
         self.subjectActive = subjectActive
         self.clientActive = clientActive
+        self.deviceActive = deviceActive
     }
 
-    public var isLive: Bool { !jtiRevoked && !familyRevoked && subjectActive && clientActive }
+    public var isLive: Bool { !jtiRevoked && !familyRevoked && subjectActive && clientActive && deviceActive }
 }
 
 /// Refresh tokens, their families, and access-token revocations.
@@ -86,7 +89,7 @@ public protocol TokenRepository: Sendable {
     /// Records a revoked access token until it would have expired anyway.
     func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws
     /// One query answering everything introspection needs beyond the JWT itself.
-    func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String) async throws
+    func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
         -> AccessTokenLiveness
 }
 
@@ -124,4 +127,4 @@ public protocol AuditLog: Sendable {
 
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
-    & SigningKeyRepository & AuditLog
+    & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox

@@ -23,18 +23,33 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var scope: String
     public var subjectType: SubjectType
     public var sid: String?
-    /// Authentication methods (RFC 8176): `pwd` for the password grant.
+    /// Authentication methods (RFC 8176): `pwd` for the password grant, `pwd hwk` once a bound
+    /// device signed a challenge.
     public var amr: [String]?
+    /// Authentication context: `urn:strongauth:acr:2fa` on confirmed (two-factor) tokens.
+    public var acr: String?
+    /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token.
+    public var cnf: Confirmation?
+
+    /// RFC 7800 confirmation claim.
+    public struct Confirmation: Codable, Sendable, Equatable {
+        public var kid: String
+        public init(kid: String) { self.kid = kid }
+    }
+
+    /// The `acr` value of confirmed tokens.
+    public static let twoFactorACR = "urn:strongauth:acr:2fa"
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, sid, amr
+        case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf
         case clientID = "client_id"
         case subjectType = "subject_type"
     }
 
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
-        issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil
+        issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
+        confirmationDeviceID: String? = nil
     ) {
         iss = .init(value: issuer)
         sub = .init(value: subject)
@@ -47,6 +62,8 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         self.subjectType = subjectType
         sid = familyID
         self.amr = amr
+        cnf = confirmationDeviceID.map(Confirmation.init(kid:))
+        acr = confirmationDeviceID == nil ? nil : Self.twoFactorACR
     }
 
     /// Signature checking is jwt-kit's; expiry is checked by `TokenService` against its injected clock.

@@ -16,6 +16,8 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     public var userID: String
     public var scopes: Scopes
     public var amr: [String]
+    /// The device that confirmed the family's first token (its tokens are confirmed for life).
+    public var deviceID: String?
     public var issuedAt: Date
     public var expiresAt: Date
     public var usedAt: Date?
@@ -23,7 +25,7 @@ public struct RefreshTokenRecord: Sendable, Equatable {
 
     public init(
         id: String, tokenHash: String, familyID: String, clientID: String, userID: String, scopes: Scopes,
-        amr: [String], issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
+        amr: [String], deviceID: String? = nil, issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
         self.tokenHash = tokenHash
@@ -32,6 +34,7 @@ public struct RefreshTokenRecord: Sendable, Equatable {
         self.userID = userID
         self.scopes = scopes
         self.amr = amr
+        self.deviceID = deviceID
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.usedAt = usedAt

@@ -27,6 +27,8 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes: Int
     public var logLevel: Logger.Level
     public var logFormat: String
+    public var devices: DeviceConfiguration
+    public var notificationChannel: NotificationChannel
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -51,6 +53,27 @@ public struct ServerSettings: Sendable {
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
         logFormat = config.string(forKey: "log.format", default: "text")
         guard accessTokenLifetime > 0, refreshTokenLifetime > 0 else { throw SettingsError("token lifetimes must be positive") }
+        devices = DeviceConfiguration(
+            otpLifetime: TimeInterval(config.int(forKey: "devices.otpLifetimeSeconds", default: 300)),
+            challengeLifetime: TimeInterval(config.int(forKey: "devices.challengeLifetimeSeconds", default: 300)),
+            maxAttemptsPerChallenge: config.int(forKey: "devices.maxAttempts", default: 5))
+        guard devices.otpLifetime > 0, devices.challengeLifetime > 0, devices.maxAttemptsPerChallenge > 0 else {
+            throw SettingsError("device lifetimes and attempts must be positive")
+        }
+        switch config.string(forKey: "notifications.channel", default: "file") {
+        case "file":
+            notificationChannel = .file(
+                path: config.string(forKey: "notifications.file", default: "\(dataDirectory)/notifications.jsonl"))
+        case "log":
+            notificationChannel = .log
+        case "http":
+            guard let url = config.string(forKey: "notifications.httpURL"), url.hasPrefix("http") else {
+                throw SettingsError("notifications.channel http needs notifications.httpURL (STRONGAUTH_NOTIFICATIONS_HTTP_URL)")
+            }
+            notificationChannel = .http(url: url)
+        case let other:
+            throw SettingsError("notifications.channel must be file, log or http, not '\(other)'")
+        }
     }
 
     /// The layered reader: `flags` first, then `STRONGAUTH_*` variables, then the JSON file named

@@ -14,6 +14,7 @@ public struct StrongAuthRuntime: Sendable {
     public let signer: AccessTokenSigner
     public let tokens: TokenService
     public let administration: AdministrationService
+    public let devices: DeviceService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -42,13 +43,21 @@ public struct StrongAuthRuntime: Sendable {
                 logger: logger)
             let administration = AdministrationService(
                 store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time)
+            let devices = DeviceService(
+                store: store, tokens: tokens, masterKey: masterKey, time: time, configuration: settings.devices)
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
-                administration: administration, time: time, logger: logger)
+                administration: administration, devices: devices, time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
             throw error
         }
+    }
+
+    /// The outbox dispatcher for this runtime's channel (the server runs it as a service).
+    public var notificationDispatcher: NotificationDispatcher {
+        NotificationDispatcher(
+            outbox: store, masterKey: masterKey, channel: settings.notificationChannel, time: time, logger: logger)
     }
 
     /// Closes the database.

@@ -104,5 +104,32 @@ public enum Migrator {
                 """,
                 "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
             ]),
+        Migration(
+            version: 2, name: "devices",
+            statements: [
+                """
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+                    public_key TEXT NOT NULL, status TEXT NOT NULL, blocked_reason TEXT,
+                    created_at BIGINT NOT NULL, activated_at BIGINT, last_used_at BIGINT)
+                """,
+                "CREATE INDEX devices_user ON devices (user_id)",
+                """
+                CREATE TABLE challenges (
+                    id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+                    payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX challenges_device ON challenges (device_id)",
+                """
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, recipient TEXT NOT NULL,
+                    sealed_body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at BIGINT NOT NULL, created_at BIGINT NOT NULL, sent_at BIGINT)
+                """,
+                "CREATE INDEX notifications_due ON notifications (status, next_attempt_at)",
+                // A refresh-token family confirmed by a device lives only as long as the device is ACTIVE.
+                "ALTER TABLE token_families ADD COLUMN device_id TEXT",
+            ]),
     ]
 }

@@ -7,8 +7,9 @@ extension SQLStore: TokenRepository {
         try await pool.withTransaction { db in
             try await db.raw(
                 """
-                INSERT INTO token_families (id, client_id, user_id, created_at)
-                VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.issuedAt.epochMilliseconds))
+                INSERT INTO token_families (id, client_id, user_id, device_id, created_at)
+                VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
+                        \(bind: record.issuedAt.epochMilliseconds))
                 ON CONFLICT DO NOTHING
                 """
             ).run()
@@ -28,9 +29,13 @@ extension SQLStore: TokenRepository {
         ).run()
     }
 
+    /// A family counts as revoked once its confirming device has left ACTIVE (revoked_at 0 then).
     private static let refreshTokenColumns = """
         r.id, r.token_hash, r.family_id, r.client_id, r.user_id, r.scopes, r.amr, r.issued_at, r.expires_at,
-        r.used_at, f.revoked_at
+        r.used_at, f.device_id,
+        CASE WHEN f.revoked_at IS NOT NULL THEN f.revoked_at
+             WHEN f.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.status = 'ACTIVE') THEN 0
+             ELSE NULL END AS revoked_at
         """
 
     static func refreshToken(from row: any SQLRow) throws -> RefreshTokenRecord {
@@ -38,7 +43,8 @@ extension SQLStore: TokenRepository {
             id: try row.string("id"), tokenHash: try row.string("token_hash"), familyID: try row.string("family_id"),
             clientID: try row.string("client_id"), userID: try row.string("user_id"),
             scopes: Scopes(stored: try row.string("scopes")),
-            amr: try row.string("amr").split(separator: " ").map(String.init), issuedAt: try row.date("issued_at"),
+            amr: try row.string("amr").split(separator: " ").map(String.init), deviceID: try row.optionalString("device_id"),
+            issuedAt: try row.date("issued_at"),
             expiresAt: try row.date("expires_at"), usedAt: try row.optionalDate("used_at"),
             revokedAt: try row.optionalDate("revoked_at"))
     }
@@ -67,16 +73,21 @@ extension SQLStore: TokenRepository {
                 UPDATE refresh_tokens SET used_at = \(bind: nowMs)
                 WHERE token_hash = \(bind: hash) AND client_id = \(bind: clientID) AND used_at IS NULL
                   AND expires_at > \(bind: nowMs)
-                  AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
+                  AND family_id IN (
+                    SELECT f.id FROM token_families f WHERE f.revoked_at IS NULL
+                      AND (f.device_id IS NULL OR EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.status = 'ACTIVE')))
                 RETURNING id, family_id, user_id, scopes, amr
                 """
             ).first()
             if let consumed {
+                let familyID = try consumed.string("family_id")
+                let deviceID = try await db.raw("SELECT device_id FROM token_families WHERE id = \(bind: familyID)").first()?
+                    .optionalString("device_id")
                 let successor = RefreshTokenRecord(
                     id: successorID, tokenHash: successorHash, familyID: try consumed.string("family_id"),
                     clientID: clientID, userID: try consumed.string("user_id"),
                     scopes: Scopes(stored: try consumed.string("scopes")),
-                    amr: try consumed.string("amr").split(separator: " ").map(String.init), issuedAt: now,
+                    amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, issuedAt: now,
                     expiresAt: successorExpiresAt)
                 try await Self.insert(successor, into: db)
                 return .rotated(successor)
@@ -121,7 +132,7 @@ extension SQLStore: TokenRepository {
         }
     }
 
-    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String) async throws
+    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
         -> AccessTokenLiveness
     {
         let row = try await pool.withConnection { db in
@@ -131,18 +142,21 @@ extension SQLStore: TokenRepository {
                   (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: jti)) AS jti_revoked,
                   (SELECT COUNT(*) FROM token_families WHERE id = \(bind: familyID ?? "") AND revoked_at IS NULL) AS family_live,
                   (SELECT COUNT(*) FROM users WHERE id = \(bind: userID ?? "") AND status = 'active') AS user_active,
-                  (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active
+                  (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active,
+                  (SELECT COUNT(*) FROM devices WHERE id = \(bind: deviceID ?? "") AND status = 'ACTIVE') AS device_active
                 """
             ).first()
         }
         guard let row else { return AccessTokenLiveness(jtiRevoked: true, familyRevoked: true, subjectActive: false, clientActive: false) }
         let familyLive = try row.int("family_live") > 0
         let userActive = try row.int("user_active") > 0
+        let deviceActive = try row.int("device_active") > 0
         return AccessTokenLiveness(
             jtiRevoked: try row.int("jti_revoked") > 0,
             // A family that no longer exists (its user was deleted) counts as revoked.
             familyRevoked: familyID != nil && !familyLive,
             subjectActive: userID == nil || userActive,
-            clientActive: try row.int("client_active") > 0)
+            clientActive: try row.int("client_active") > 0,
+            deviceActive: deviceID == nil || deviceActive)
     }
 }

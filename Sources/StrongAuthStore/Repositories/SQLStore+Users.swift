@@ -83,6 +83,9 @@ extension SQLStore: UserRepository {
         try await pool.withTransaction { db in
             try await db.raw("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
             try await db.raw("DELETE FROM token_families WHERE user_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM notifications WHERE user_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM devices WHERE user_id = \(bind: id)").run()
             return try await db.raw("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
         }
     }

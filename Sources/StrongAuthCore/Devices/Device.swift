@@ -1,0 +1,56 @@
+import Foundation
+
+/// A credential bound to a user. One user, many devices; one model for every face: a Kontist
+/// binding (an ECDSA P-256 key) and, later, a PowerAuth activation are both devices.
+public struct Device: Sendable, Equatable {
+    /// What kind of credential the device holds.
+    public enum Kind: String, Sendable {
+        /// A hardware-backed P-256 key (seed 000, SPEC 2.2).
+        case ecdsaP256 = "ecdsa-p256"
+        /// A PowerAuth activation (seed 003, SPEC 2.5).
+        case powerauth
+    }
+
+    /// ```
+    /// CREATED ──(SMS OTP signed by the key)──▶ ACTIVE ◀──(unblock)──┐
+    ///    │                                       │                    │
+    ///    │                                       └──(block)──▶ BLOCKED┘
+    ///    └───────────────(remove, from any state)──────────▶ REMOVED
+    /// ```
+    /// Only ACTIVE devices answer challenges; their confirmed tokens die when they leave ACTIVE.
+    public enum Status: String, Sendable {
+        case created = "CREATED"
+        case pendingCommit = "PENDING_COMMIT"
+        case active = "ACTIVE"
+        case blocked = "BLOCKED"
+        case removed = "REMOVED"
+    }
+
+    public var id: String
+    public var userID: String
+    public var kind: Kind
+    public var name: String
+    /// The public key, hex of the uncompressed point `04‖X‖Y` (whatever form the phone sent).
+    public var publicKeyHex: String
+    public var status: Status
+    public var blockedReason: String?
+    public var createdAt: Date
+    public var activatedAt: Date?
+    public var lastUsedAt: Date?
+
+    public init(
+        id: String, userID: String, kind: Kind, name: String, publicKeyHex: String, status: Status,
+        blockedReason: String? = nil, createdAt: Date, activatedAt: Date? = nil, lastUsedAt: Date? = nil
+    ) {
+        self.id = id
+        self.userID = userID
+        self.kind = kind
+        self.name = name
+        self.publicKeyHex = publicKeyHex
+        self.status = status
+        self.blockedReason = blockedReason
+        self.createdAt = createdAt
+        self.activatedAt = activatedAt
+        self.lastUsedAt = lastUsedAt
+    }
+}

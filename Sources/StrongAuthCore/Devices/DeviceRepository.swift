@@ -1,0 +1,36 @@
+import Foundation
+
+/// Devices and their challenges.
+public protocol DeviceRepository: Sendable {
+    /// Stores a new device, its binding challenge and the SMS that carries the OTP, in one
+    /// transaction: either the OTP is promised and will be sent, or nothing happened.
+    func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification) async throws
+    func device(id: String) async throws -> Device?
+    /// The user's devices that are not REMOVED, oldest first.
+    func devices(userID: String) async throws -> [Device]
+    /// Moves a device from one of `from` to `to` in one conditional update; `false` when it was in another state.
+    func transitionDevice(id: String, from: Set<Device.Status>, to: Device.Status, reason: String?, at now: Date) async throws -> Bool
+    /// Records that the device was just used.
+    func touchDevice(id: String, at now: Date) async throws
+
+    func insertChallenge(_ challenge: Challenge) async throws
+    func challenge(id: String) async throws -> Challenge?
+    /// Counts one answer before it is checked: `nil` unless the challenge is open, unexpired and
+    /// has attempts left. Returns the attempts used including this one.
+    func reserveChallengeAttempt(id: String, at now: Date) async throws -> Int?
+    /// `open → answered`, and for a binding `CREATED → ACTIVE` of `activatingDevice`, in one
+    /// transaction; `false` when the challenge was no longer open (a replay lost the race).
+    func completeChallenge(id: String, at now: Date, activatingDevice: String?) async throws -> Bool
+    /// `open → failed` once the attempts are used up.
+    func failChallengeIfExhausted(id: String) async throws
+}
+
+/// The durable outbox of notifications to users.
+public protocol NotificationOutbox: Sendable {
+    /// Leases up to `limit` due notifications for `lease` seconds (several nodes never take the
+    /// same one; one that is not marked sent within the lease is retried).
+    func claimDueNotifications(at now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxNotification]
+    func markNotificationSent(id: String, at now: Date) async throws
+    /// Schedules another attempt, or gives up (`dead`) after too many.
+    func markNotificationFailed(id: String, nextAttemptAt: Date, dead: Bool) async throws
+}

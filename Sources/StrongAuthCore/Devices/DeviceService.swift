@@ -1,0 +1,213 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// Why a device operation was refused. The face maps each case to its status and message.
+public enum DeviceError: Error, Equatable, Sendable {
+    case invalidName
+    case invalidPublicKey(String)
+    case invalidSignatureEncoding(String)
+    case noPhoneNumber
+    case deviceNotFound
+    case challengeNotFound
+    /// The device is not in a state that allows this (e.g. verifying an ACTIVE device).
+    case deviceState(Device.Status)
+    /// Expired, failed, or already answered (a replay).
+    case challengeClosed
+    /// The signature does not verify under the device's key.
+    case wrongSignature
+    /// Too many wrong answers: binding or challenges are blocked until `until`.
+    case locked(until: Date?)
+}
+
+/// Lifetimes and limits of device binding and device challenges.
+public struct DeviceConfiguration: Sendable, Equatable {
+    public var otpLifetime: TimeInterval
+    public var challengeLifetime: TimeInterval
+    public var maxAttemptsPerChallenge: Int
+
+    public init(otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5) {
+        self.otpLifetime = otpLifetime
+        self.challengeLifetime = challengeLifetime
+        self.maxAttemptsPerChallenge = maxAttemptsPerChallenge
+    }
+}
+
+/// Device binding with P-256 keys (Kontist, SPEC 2.2): bind a key with an SMS OTP signed by it,
+/// then pass MFA by signing device challenges and receive confirmed tokens.
+public struct DeviceService: Sendable {
+    public typealias Repositories = DeviceRepository & UserRepository & AuditLog
+
+    private let store: any Repositories
+    private let tokens: TokenService
+    private let masterKey: MasterKey
+    private let time: any TimeSource
+    public let configuration: DeviceConfiguration
+    static let otpPurpose = "otp"
+
+    public init(store: any Repositories, tokens: TokenService, masterKey: MasterKey, time: any TimeSource, configuration: DeviceConfiguration) {
+        self.store = store
+        self.tokens = tokens
+        self.masterKey = masterKey
+        self.time = time
+        self.configuration = configuration
+    }
+
+    // MARK: Binding
+
+    /// `POST /api/user/devices`: stores the key as a CREATED device and sends an SMS OTP that the
+    /// device must sign to prove it holds the key and receives the user's SMS.
+    public func createDevice(userID: String, name: String, publicKeyHex: String, source: String?) async throws -> (Device, Challenge) {
+        let trimmedName = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(trimmedName.count), !trimmedName.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw DeviceError.invalidName
+        }
+        let key: P256.Signing.PublicKey
+        do {
+            key = try P256Codec.publicKey(hex: publicKeyHex)
+        } catch {
+            throw DeviceError.invalidPublicKey(error.description)
+        }
+        guard let user = try await store.user(id: userID) else { throw DeviceError.deviceNotFound }
+        guard let phone = user.phone else { throw DeviceError.noPhoneNumber }
+
+        let now = time.now()
+        let device = Device(
+            id: UUID().uuidString.lowercased(), userID: userID, kind: .ecdsaP256, name: trimmedName,
+            publicKeyHex: Hex.encode(key.x963Representation), status: .created, createdAt: now)
+        let otp = Self.generateOTP()
+        let challengeID = UUID().uuidString.lowercased()
+        let challenge = Challenge(
+            id: challengeID, kind: .deviceBinding, userID: userID, deviceID: device.id,
+            payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
+            maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
+            expiresAt: now.addingTimeInterval(configuration.otpLifetime))
+        let message = "Your StrongAuth code to bind the device \(trimmedName) is \(otp). It is valid for \(Int(configuration.otpLifetime / 60)) minutes."
+        let notification = OutboxNotification(
+            id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
+            sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
+            nextAttemptAt: now, createdAt: now)
+        try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+        try await store.append(
+            AuditRecord(actor: "user:\(userID)", action: "device.created", subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
+            at: now)
+        return (device, challenge)
+    }
+
+    /// `POST /api/user/devices/{deviceId}/verify`: the device's signature over the SMS OTP
+    /// activates it.
+    public func verifyDevice(userID: String, deviceID: String, challengeID: String, signatureHex: String, source: String?) async throws {
+        let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceBinding)
+        guard device.status == .created else { throw DeviceError.deviceState(device.status) }
+        let otp = try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id)
+        try await answer(challenge, device: device, signatureHex: signatureHex, message: otp, activating: true, source: source)
+    }
+
+    // MARK: MFA challenges
+
+    /// `POST /api/user/devices/{deviceId}/challenges`: a fresh `stringToSign` for an ACTIVE device.
+    public func createChallenge(userID: String, deviceID: String) async throws -> Challenge {
+        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
+            throw DeviceError.deviceNotFound
+        }
+        guard device.status == .active else { throw DeviceError.deviceState(device.status) }
+        let now = time.now()
+        let challenge = Challenge(
+            id: UUID().uuidString.lowercased(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
+            payload: UUID().uuidString.lowercased(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
+            expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
+        try await store.insertChallenge(challenge)
+        return challenge
+    }
+
+    /// `POST …/challenges/{challengeId}/verify`: a correct signature over `stringToSign` yields
+    /// confirmed tokens bound to the device (`cnf.kid`), for the client the user token came from.
+    public func verifyChallenge(
+        userID: String, client: OAuthClient, deviceID: String, challengeID: String, signatureHex: String, source: String?
+    ) async throws -> IssuedTokens {
+        let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
+        guard device.status == .active else { throw DeviceError.deviceState(device.status) }
+        try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), activating: false, source: source)
+        try await store.touchDevice(id: device.id, at: time.now())
+        return try await tokens.issueUserTokens(
+            userID: userID, client: client, scopes: client.scopes, amr: ["pwd", "hwk"],
+            withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: device.id)
+    }
+
+    // MARK: Self-service
+
+    public func devices(userID: String) async throws -> [Device] {
+        try await store.devices(userID: userID)
+    }
+
+    /// Removes one of the user's own devices; its confirmed tokens stop working at once.
+    public func removeDevice(userID: String, deviceID: String, source: String?) async throws {
+        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
+            throw DeviceError.deviceNotFound
+        }
+        let removed = try await store.transitionDevice(
+            id: deviceID, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, at: time.now())
+        guard removed else { throw DeviceError.deviceNotFound }
+        try await store.append(
+            AuditRecord(actor: "user:\(userID)", action: "device.removed", subject: "device:\(deviceID)", sourceAddress: source, outcome: .success),
+            at: time.now())
+    }
+
+    // MARK: Shared
+
+    private func load(userID: String, deviceID: String, challengeID: String, kind: Challenge.Kind) async throws -> (Device, Challenge) {
+        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
+            throw DeviceError.deviceNotFound
+        }
+        guard let challenge = try await store.challenge(id: challengeID), challenge.deviceID == deviceID, challenge.kind == kind else {
+            throw DeviceError.challengeNotFound
+        }
+        return (device, challenge)
+    }
+
+    /// Reserve an attempt, check the signature, then close the challenge — each step atomic.
+    private func answer(
+        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], activating: Bool, source: String?
+    ) async throws {
+        let signature: P256.Signing.ECDSASignature
+        do {
+            signature = try P256Codec.signature(hex: signatureHex)
+        } catch {
+            throw DeviceError.invalidSignatureEncoding(error.description)
+        }
+        let now = time.now()
+        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
+            throw DeviceError.challengeClosed
+        }
+        let key = try P256Codec.publicKey(hex: device.publicKeyHex)
+        guard key.isValidSignature(signature, for: message) else {
+            try await store.failChallengeIfExhausted(id: challenge.id)
+            try await store.append(
+                AuditRecord(
+                    actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
+                    sourceAddress: source, outcome: .failure,
+                    details: ["challenge": challenge.id, "attempt": String(attempt), "reason": "wrong_signature"]),
+                at: now)
+            throw DeviceError.wrongSignature
+        }
+        guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: activating ? device.id : nil) else {
+            throw DeviceError.challengeClosed
+        }
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
+                sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
+            at: now)
+    }
+
+    /// A 6-digit OTP, uniformly drawn.
+    static func generateOTP() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
+    }
+}
+
+/// How notification bodies are sealed at rest.
+public enum NotificationSealing {
+    public static let purpose = "notification"
+}

@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthAPI
+import StrongAuthCore
+
+/// Kontist's device binding face (seed 000, SPEC 2.2), plus list and delete of one's own devices.
+/// Every route needs a user access token; errors are RFC 9457 problems.
+struct DevicesController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/api/user/devices", use: create)
+        router.get("/api/user/devices", use: list)
+        router.delete("/api/user/devices/:deviceId", use: remove)
+        router.post("/api/user/devices/:deviceId/verify", use: verify)
+        router.post("/api/user/devices/:deviceId/challenges", use: createChallenge)
+        router.post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let body = try await JSONBody.decode(Components.Schemas.DeviceCreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let (device, challenge) = try await mapErrors {
+            try await runtime.devices.createDevice(userID: claims.sub.value, name: body.name, publicKeyHex: body.key, source: context.remoteAddress)
+        }
+        return try JSONResponse.make(Components.Schemas.DeviceCreated(deviceId: device.id, challengeId: challenge.id), status: .created)
+    }
+
+    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let deviceID = try context.parameters.require("deviceId")
+        let body = try await JSONBody.decode(Components.Schemas.DeviceVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        try await mapErrors {
+            try await runtime.devices.verifyDevice(
+                userID: claims.sub.value, deviceID: deviceID, challengeID: body.challengeId, signatureHex: body.signature,
+                source: context.remoteAddress)
+        }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func createChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let deviceID = try context.parameters.require("deviceId")
+        let challenge = try await mapErrors { try await runtime.devices.createChallenge(userID: claims.sub.value, deviceID: deviceID) }
+        return try JSONResponse.make(
+            Components.Schemas.DeviceChallenge(id: challenge.id, stringToSign: challenge.payload), status: .created)
+    }
+
+    @Sendable func verifyChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let deviceID = try context.parameters.require("deviceId")
+        let challengeID = try context.parameters.require("challengeId")
+        let body = try await JSONBody.decode(
+            Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        guard let client = try await runtime.store.client(id: claims.clientID), client.status == .active else {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
+        }
+        let issued = try await mapErrors {
+            try await runtime.devices.verifyChallenge(
+                userID: claims.sub.value, client: client, deviceID: deviceID, challengeID: challengeID,
+                signatureHex: body.signature, source: context.remoteAddress)
+        }
+        return try JSONResponse.make(
+            Components.Schemas.ConfirmedTokens(
+                token: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, scope: issued.scope))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let devices = try await runtime.devices.devices(userID: claims.sub.value)
+        return try JSONResponse.make(devices.map(Self.wire))
+    }
+
+    @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let deviceID = try context.parameters.require("deviceId")
+        try await mapErrors { try await runtime.devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Helpers
+
+    private func userClaims(_ request: Request) async throws -> AccessTokenClaims {
+        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        guard claims.subjectType == .user else {
+            throw BearerAuthentication.forbidden("Devices belong to users: this needs a user token (password grant).")
+        }
+        return claims
+    }
+
+    static func wire(_ device: Device) -> Components.Schemas.Device {
+        Components.Schemas.Device(
+            id: device.id, name: device.name, kind: .init(rawValue: device.kind.rawValue) ?? .ecdsaP256,
+            status: Components.Schemas.Device.StatusPayload(rawValue: device.status.rawValue) ?? .removed,
+            createdAt: device.createdAt, activatedAt: device.activatedAt, lastUsedAt: device.lastUsedAt)
+    }
+
+    /// Turns the core's `DeviceError` into the problem a client can act on.
+    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DeviceError {
+            throw Self.problem(for: error)
+        }
+    }
+
+    static func problem(for error: DeviceError) -> ProblemDetails {
+        switch error {
+        case .invalidName:
+            ProblemDetails.badRequest("The device name must be 1–100 printable characters.", errors: [.init(field: "name", message: "invalid")])
+        case .invalidPublicKey(let reason):
+            ProblemDetails.badRequest("The key is \(reason).", errors: [.init(field: "key", message: reason)])
+        case .invalidSignatureEncoding(let reason):
+            ProblemDetails.badRequest("The signature is \(reason).", errors: [.init(field: "signature", message: reason)])
+        case .noPhoneNumber:
+            ProblemDetails(.conflict, "Conflict", detail: "The user has no phone number to receive the SMS code.")
+        case .deviceNotFound:
+            ProblemDetails(.notFound, "Not Found", detail: "No such device.")
+        case .challengeNotFound:
+            ProblemDetails(.notFound, "Not Found", detail: "No such challenge for this device.")
+        case .deviceState(let status):
+            ProblemDetails(.conflict, "Conflict", detail: "The device is \(status.rawValue).")
+        case .challengeClosed:
+            ProblemDetails(.conflict, "Conflict", detail: "The challenge has expired, failed or was already answered; create a new one.")
+        case .wrongSignature:
+            ProblemDetails(.forbidden, "Forbidden", detail: "The signature does not verify with the device's key.")
+        case .locked:
+            ProblemDetails(.tooManyRequests, "Too Many Requests", detail: "Too many wrong answers; try again later.")
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StrongAuthCore
+
+/// Where notifications go (SPEC 2.7).
+public enum NotificationChannel: Sendable, Equatable {
+    /// JSON lines appended to a file (mode 0600): the zero-config default; demos and tests read the OTP there.
+    case file(path: String)
+    /// The server log, with every digit masked: OTPs never reach a log.
+    case log
+    /// A JSON POST to an SMS/push gateway.
+    case http(url: String)
+}
+
+/// Delivers the durable notification outbox. Runs on every node: each pass leases due
+/// notifications (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so no two nodes send the same one,
+/// and one whose sender died mid-delivery is sent again when its lease runs out.
+public struct NotificationDispatcher: Service {
+    let outbox: any NotificationOutbox
+    let masterKey: MasterKey
+    let channel: NotificationChannel
+    let time: any TimeSource
+    let logger: Logger
+    var pollInterval: Duration = .milliseconds(200)
+    var maxAttempts = 10
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let delivered = try await dispatchDue()
+                    if delivered > 0 { continue }
+                } catch {
+                    logger.warning("notification dispatch failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+
+    /// One pass over the due notifications; returns how many were delivered.
+    @discardableResult
+    public func dispatchDue() async throws -> Int {
+        let due = try await outbox.claimDueNotifications(at: time.now(), limit: 50, lease: 30)
+        var delivered = 0
+        for notification in due {
+            do {
+                let body = String(
+                    decoding: try masterKey.open(notification.sealedBody, purpose: NotificationSealing.purpose, associatedData: "notification"),
+                    as: UTF8.self)
+                try await deliver(notification, body: body)
+                try await outbox.markNotificationSent(id: notification.id, at: time.now())
+                delivered += 1
+            } catch {
+                // Exponential backoff: 1 s, 2 s, 4 s … capped at 10 minutes.
+                let delay = min(600, pow(2, Double(max(0, notification.attempts - 1))))
+                let dead = notification.attempts >= maxAttempts
+                logger.warning(
+                    "notification delivery failed", metadata: ["notification": "\(notification.id)", "attempt": "\(notification.attempts)", "dead": "\(dead)"])
+                try await outbox.markNotificationFailed(id: notification.id, nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
+            }
+        }
+        return delivered
+    }
+
+    private func deliver(_ notification: OutboxNotification, body: String) async throws {
+        let record: [String: String] = [
+            "id": notification.id, "kind": notification.kind.rawValue, "to": notification.recipient,
+            "userId": notification.userID, "message": body,
+            "createdAt": ISO8601DateFormatter().string(from: notification.createdAt),
+        ]
+        switch channel {
+        case .file(let path):
+            var line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+            line.append(0x0A)
+            try NotificationFile.append(line, to: path)
+        case .log:
+            let masked = String(body.map { $0.isNumber ? "•" : $0 })
+            logger.info("notification", metadata: ["to": "\(notification.recipient)", "kind": "\(notification.kind.rawValue)", "message": "\(masked)"])
+        case .http(let url):
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Idempotency-Key", value: notification.id)
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard (200..<300).contains(response.status.code) else { throw NotificationError.gatewayRefused(Int(response.status.code)) }
+        }
+    }
+}
+
+enum NotificationError: Error {
+    case gatewayRefused(Int)
+    case cannotOpenFile(String)
+}
+
+/// Appending to the notifications file: created 0600, one write per line, flushed to disk.
+enum NotificationFile {
+    static func append(_ line: Data, to path: String) throws {
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw NotificationError.cannotOpenFile(path)
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw NotificationError.cannotOpenFile(path) }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+        try handle.synchronize()
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: DeviceRepository {
+    public func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification) async throws {
+        try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
+                VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
+                        \(bind: device.publicKeyHex), \(bind: device.status.rawValue), \(bind: device.blockedReason),
+                        \(bind: device.createdAt.epochMilliseconds), \(bind: device.activatedAt?.epochMilliseconds),
+                        \(bind: device.lastUsedAt?.epochMilliseconds))
+                """
+            ).run()
+            try await Self.insert(challenge, into: db)
+            try await Self.insert(notification, into: db)
+        }
+    }
+
+    public func device(id: String) async throws -> Device? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM devices WHERE id = \(bind: id)").first()
+        }.map(Self.device(from:))
+    }
+
+    public func devices(userID: String) async throws -> [Device] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "SELECT * FROM devices WHERE user_id = \(bind: userID) AND status <> 'REMOVED' ORDER BY created_at, id"
+            ).all()
+        }.map(Self.device(from:))
+    }
+
+    static func device(from row: any SQLRow) throws -> Device {
+        Device(
+            id: try row.string("id"), userID: try row.string("user_id"),
+            kind: Device.Kind(rawValue: try row.string("kind")) ?? .ecdsaP256, name: try row.string("name"),
+            publicKeyHex: try row.string("public_key"), status: Device.Status(rawValue: try row.string("status")) ?? .removed,
+            blockedReason: try row.optionalString("blocked_reason"), createdAt: try row.date("created_at"),
+            activatedAt: try row.optionalDate("activated_at"), lastUsedAt: try row.optionalDate("last_used_at"))
+    }
+
+    public func transitionDevice(
+        id: String, from: Set<Device.Status>, to: Device.Status, reason: String?, at now: Date
+    ) async throws -> Bool {
+        let allowed = from.map(\.rawValue).sorted()
+        return try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason)
+                WHERE id = \(bind: id) AND status IN (\(binds: allowed)) RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    public func touchDevice(id: String, at now: Date) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw("UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    public func insertChallenge(_ challenge: Challenge) async throws {
+        try await pool.withWriteConnection { db in try await Self.insert(challenge, into: db) }
+    }
+
+    private static func insert(_ challenge: Challenge, into db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO challenges (id, kind, user_id, device_id, payload, status, attempts, max_attempts, created_at, expires_at)
+            VALUES (\(bind: challenge.id), \(bind: challenge.kind.rawValue), \(bind: challenge.userID), \(bind: challenge.deviceID),
+                    \(bind: challenge.payload), \(bind: challenge.status.rawValue), \(bind: challenge.attempts),
+                    \(bind: challenge.maxAttempts), \(bind: challenge.createdAt.epochMilliseconds),
+                    \(bind: challenge.expiresAt.epochMilliseconds))
+            """
+        ).run()
+    }
+
+    private static func insert(_ notification: OutboxNotification, into db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO notifications (id, kind, user_id, recipient, sealed_body, status, attempts, next_attempt_at, created_at, sent_at)
+            VALUES (\(bind: notification.id), \(bind: notification.kind.rawValue), \(bind: notification.userID),
+                    \(bind: notification.recipient), \(bind: notification.sealedBody), \(bind: notification.status.rawValue),
+                    \(bind: notification.attempts), \(bind: notification.nextAttemptAt.epochMilliseconds),
+                    \(bind: notification.createdAt.epochMilliseconds), \(bind: notification.sentAt?.epochMilliseconds))
+            """
+        ).run()
+    }
+
+    public func challenge(id: String) async throws -> Challenge? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM challenges WHERE id = \(bind: id)").first()
+        }.map { row in
+            Challenge(
+                id: try row.string("id"), kind: Challenge.Kind(rawValue: try row.string("kind")) ?? .deviceSignature,
+                userID: try row.string("user_id"), deviceID: try row.string("device_id"), payload: try row.string("payload"),
+                status: Challenge.Status(rawValue: try row.string("status")) ?? .failed, attempts: try row.int("attempts"),
+                maxAttempts: try row.int("max_attempts"), createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"))
+        }
+    }
+
+    public func reserveChallengeAttempt(id: String, at now: Date) async throws -> Int? {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE challenges SET attempts = attempts + 1
+                WHERE id = \(bind: id) AND status = 'open' AND attempts < max_attempts AND expires_at > \(bind: now.epochMilliseconds)
+                RETURNING attempts
+                """
+            ).first()?.int("attempts")
+        }
+    }
+
+    public func completeChallenge(id: String, at now: Date, activatingDevice: String?) async throws -> Bool {
+        try await pool.withTransaction { db in
+            let answered = try await db.raw(
+                "UPDATE challenges SET status = 'answered' WHERE id = \(bind: id) AND status = 'open' RETURNING id"
+            ).first()
+            guard answered != nil else { return false }
+            if let deviceID = activatingDevice {
+                let activated = try await db.raw(
+                    """
+                    UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: now.epochMilliseconds)
+                    WHERE id = \(bind: deviceID) AND status = 'CREATED' RETURNING id
+                    """
+                ).first()
+                guard activated != nil else { throw StoreError.conflict("device \(deviceID) is no longer CREATED") }
+            }
+            return true
+        }
+    }
+
+    public func failChallengeIfExhausted(id: String) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "UPDATE challenges SET status = 'failed' WHERE id = \(bind: id) AND status = 'open' AND attempts >= max_attempts"
+            ).run()
+        }
+    }
+}
+
+extension SQLStore: NotificationOutbox {
+    public func claimDueNotifications(at now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxNotification] {
+        let skipLocked = pool.engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let nowMs = now.epochMilliseconds
+        let leaseUntil = now.addingTimeInterval(lease).epochMilliseconds
+        return try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                UPDATE notifications SET next_attempt_at = \(bind: leaseUntil), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= \(bind: nowMs)
+                    ORDER BY next_attempt_at LIMIT \(bind: limit) \(unsafeRaw: skipLocked))
+                RETURNING *
+                """
+            ).all()
+        }.map { row in
+            OutboxNotification(
+                id: try row.string("id"), kind: OutboxNotification.Kind(rawValue: try row.string("kind")) ?? .smsOTP,
+                userID: try row.string("user_id"), recipient: try row.string("recipient"),
+                sealedBody: try row.string("sealed_body"),
+                status: OutboxNotification.Status(rawValue: try row.string("status")) ?? .pending,
+                attempts: try row.int("attempts"), nextAttemptAt: try row.date("next_attempt_at"),
+                createdAt: try row.date("created_at"), sentAt: try row.optionalDate("sent_at"))
+        }
+    }
+
+    public func markNotificationSent(id: String, at now: Date) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "UPDATE notifications SET status = 'sent', sent_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id)"
+            ).run()
+        }
+    }
+
+    public func markNotificationFailed(id: String, nextAttemptAt: Date, dead: Bool) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE notifications SET status = \(bind: dead ? "dead" : "pending"), next_attempt_at = \(bind: nextAttemptAt.epochMilliseconds)
+                WHERE id = \(bind: id) AND status = 'pending'
+                """
+            ).run()
+        }
+    }
+}
