@@ -1,12 +1,21 @@
 """Starts the built `strongauth` binary for the conformance suite and gives the tests helpers.
 
-The server runs from a temporary working directory (its own data/ with SQLite and dev keys),
-or on PostgreSQL when STRONGAUTH_TEST_DATABASE_URL is set. CLI commands run in the same
-directory with the same --database, so they see the same data.
+The server runs from a temporary working directory (its own data/ with SQLite and dev keys), or on
+PostgreSQL when STRONGAUTH_TEST_DATABASE_URL (postgres://…) is set. CLI commands run in the same
+directory with the same --database, so they see the same data. Client ids and usernames carry a
+random suffix per run, because a PostgreSQL database outlives one run.
+
+Environment:
+  STRONGAUTH_BIN                 the binary (default: <repo>/.build/debug/strongauth)
+  STRONGAUTH_TEST_DATABASE_URL   run on this PostgreSQL database instead of a fresh SQLite file
+
+Every other STRONGAUTH_* variable of the caller is dropped, so that a developer's shell
+configuration (a port, a config file, a database URL) cannot leak into the run.
 """
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,81 +27,182 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = Path(os.environ.get("STRONGAUTH_BIN", ROOT / ".build" / "debug" / "strongauth"))
-DATABASE_URL = os.environ.get("STRONGAUTH_TEST_DATABASE_URL")
+BINARY = Path(os.environ.get("STRONGAUTH_BIN") or ROOT / ".build" / "debug" / "strongauth")
+DATABASE_URL = os.environ.get("STRONGAUTH_TEST_DATABASE_URL") or None
+
+READY_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 10.0
+CLI_TIMEOUT = 60.0
+LOG_TAIL = 8000
+
+SERVER_ENV = {
+    "STRONGAUTH_PASSWORD_HASH_COST": "4",  # fast bcrypt for tests
+    "STRONGAUTH_LOCKOUT_MAX_FAILURES": "5",
+}
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _child_env() -> dict:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
+    env.update(SERVER_ENV)
+    return env
+
+
+def _database_args() -> list:
+    return ["--database", DATABASE_URL] if DATABASE_URL else []
 
 
 class Server:
     """A running `strongauth serve` and the CLI beside it."""
 
-    def __init__(self, workdir: Path, port: int, env: dict):
+    def __init__(self, workdir: Path, port: int, env: dict, log_path: Path):
         self.workdir = workdir
         self.port = port
         self.env = env
+        self.log_path = log_path
         self.base = f"http://127.0.0.1:{port}"
-        # Names are unique per run: a PostgreSQL database outlives one run.
         self.run_id = secrets.token_hex(4)
+        self.process = None
+
+    # --- names -------------------------------------------------------------------------------
+
+    def unique(self, name: str) -> str:
+        """A client id or username that no earlier run on the same database used."""
+        return f"{name}-{self.run_id}-{secrets.token_hex(2)}"
+
+    # --- CLI ---------------------------------------------------------------------------------
 
     def cli(self, *args: str) -> dict:
-        command = [str(BINARY), *args]
-        if DATABASE_URL:
-            command += ["--database", DATABASE_URL]
-        result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=60)
+        """Runs `strongauth ARGS --database …` in the work directory; returns its JSON output."""
+        command = [str(BINARY), *args, *_database_args()]
+        try:
+            result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True,
+                                    text=True, timeout=CLI_TIMEOUT)
+        except subprocess.TimeoutExpired as timeout:
+            pytest.fail(f"`strongauth {' '.join(args)}` did not finish in {CLI_TIMEOUT:.0f} s:\n"
+                        f"stdout:\n{timeout.stdout}\nstderr:\n{timeout.stderr}")
         if result.returncode != 0:
-            pytest.fail(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-        return json.loads(result.stdout)
+            pytest.fail(f"`strongauth {' '.join(args)}` exited {result.returncode}:\n"
+                        f"stderr:\n{result.stderr}\nstdout:\n{result.stdout}")
+        try:
+            output = json.loads(result.stdout)
+        except json.JSONDecodeError as error:
+            pytest.fail(f"`strongauth {' '.join(args)}` did not print one JSON object ({error}):\n"
+                        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        if not isinstance(output, dict):
+            pytest.fail(f"`strongauth {' '.join(args)}` printed JSON that is not an object: {output!r}")
+        return output
 
-    def create_client(self, name: str, scopes="accounts,transfers", grants="client_credentials,password,refresh_token"):
-        created = self.cli("clients", "create", "--id", f"{name}-{self.run_id}", "--scopes", scopes, "--grants", grants)
+    def create_client(self, name: str, scopes: str = "accounts,transfers",
+                      grants: str = "client_credentials,password,refresh_token"):
+        """Creates a confidential client; returns (client_id, client_secret)."""
+        client_id = self.unique(name)
+        created = self.cli("clients", "create", "--id", client_id, "--scopes", scopes, "--grants", grants)
+        assert created.get("clientId") == client_id, created
+        assert created.get("clientSecret"), created
         return created["clientId"], created["clientSecret"]
 
-    def create_user(self, name: str, password: str):
-        username = f"{name}-{self.run_id}"
-        created = self.cli("users", "create", "--username", username, "--password", password, "--phone", "+4915112345678")
+    def create_user(self, name: str, password: str, phone: str = "+4915112345678"):
+        """Creates an end user; returns (username, user_id)."""
+        username = self.unique(name)
+        created = self.cli("users", "create", "--username", username, "--password", password, "--phone", phone)
+        assert created.get("id"), created
         return username, created["id"]
+
+    # --- HTTP --------------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
         return self.base + path
 
+    # --- diagnostics -------------------------------------------------------------------------
+
+    def log_tail(self, limit: int = LOG_TAIL) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as error:
+            return f"(no server log: {error})"
+        return text if len(text) <= limit else "…\n" + text[-limit:]
+
+    def status(self) -> str:
+        if self.process is None:
+            return "not started"
+        code = self.process.poll()
+        return "running" if code is None else f"exited with {code}"
+
+
+_server_instance = None
+
 
 @pytest.fixture(scope="session")
-def server():
+def server(request):
+    global _server_instance
     if not BINARY.exists():
-        pytest.fail(f"{BINARY} does not exist: run `swift build` first (scripts/test does)")
+        pytest.fail(f"{BINARY} does not exist: build it first (`swift build`; scripts/test does), "
+                    f"or point STRONGAUTH_BIN at it")
     workdir = Path(tempfile.mkdtemp(prefix="strongauth-conformance-"))
     port = _free_port()
-    env = dict(os.environ)
-    env.update({"STRONGAUTH_PASSWORD_HASH_COST": "4", "STRONGAUTH_LOCKOUT_MAX_FAILURES": "5"})
-    env.pop("STRONGAUTH_DATABASE_URL", None)
-    command = [str(BINARY), "serve", "--http-port", str(port)]
-    if DATABASE_URL:
-        command += ["--database", DATABASE_URL]
-    log = open(workdir / "server.log", "w")
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    instance = Server(workdir, port, env)
-    deadline = time.time() + 30
-    while True:
-        try:
-            if requests.get(instance.url("/ready"), timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            log.flush()
-            pytest.fail("the server did not become ready:\n" + (workdir / "server.log").read_text())
-        time.sleep(0.1)
-    yield instance
-    process.send_signal(signal.SIGTERM)
+    log_path = workdir / "server.log"
+    instance = Server(workdir, port, _child_env(), log_path)
+
+    command = [str(BINARY), "serve", "--http-port", str(port), *_database_args()]
+    log = open(log_path, "wb")
+    instance.process = subprocess.Popen(command, cwd=workdir, env=instance.env, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    _server_instance = instance
     try:
-        code = process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("the server did not shut down within 10 s of SIGTERM")
-    log.close()
-    assert code == 0, "graceful shutdown exits 0:\n" + (workdir / "server.log").read_text()[-4000:]
+        deadline = time.monotonic() + READY_TIMEOUT
+        last = "no answer"
+        while True:
+            try:
+                response = requests.get(instance.url("/ready"), timeout=1)
+                if response.status_code == 200:
+                    break
+                last = f"{response.status_code} {response.text[:200]}"
+            except requests.RequestException as error:
+                last = str(error)
+            if instance.process.poll() is not None:
+                pytest.fail(f"the server exited ({instance.process.returncode}) before it was ready; "
+                            f"workdir {workdir}:\n{instance.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"GET /ready was not 200 within {READY_TIMEOUT:.0f} s (last: {last}); "
+                            f"workdir {workdir}:\n{instance.log_tail()}")
+            time.sleep(0.1)
+
+        yield instance
+    finally:
+        process = instance.process
+        code = process.poll()
+        if code is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                code = "killed"
+        log.close()
+        _server_instance = None
+
+    if code != 0:
+        pytest.fail(f"the server did not shut down cleanly on SIGTERM (exit: {code}); "
+                    f"workdir {workdir}:\n{instance.log_tail()}")
+    if request.session.testsfailed == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attaches the server's log (stdout and stderr) to every failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    instance = _server_instance
+    if report.failed and instance is not None:
+        report.sections.append((
+            f"strongauth server log ({instance.status()}; {instance.log_path})",
+            instance.log_tail(),
+        ))
