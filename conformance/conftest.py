@@ -8,6 +8,13 @@ random suffix per run, because a PostgreSQL database outlives one run.
 Environment:
   STRONGAUTH_BIN                 the binary (default: <repo>/.build/debug/strongauth)
   STRONGAUTH_TEST_DATABASE_URL   run on this PostgreSQL database instead of a fresh SQLite file
+  STRONGAUTH_TEST_MASTER_KEY     the master key for a PostgreSQL run (default: a fixed test key)
+
+On SQLite each run starts from nothing: the server generates its development master key in
+data/master.key of the temporary directory. A PostgreSQL database outlives the run, and its signing
+keys and secret hashes are sealed under the master key, so a PostgreSQL run uses one fixed test
+master key (STRONGAUTH_MASTER_KEY) that every run shares; a database created under another master
+key must be reset first (scripts/postgres.sh reset).
 
 Every other STRONGAUTH_* variable of the caller is dropped, so that a developer's shell
 configuration (a port, a config file, a database URL) cannot leak into the run.
@@ -35,6 +42,9 @@ SHUTDOWN_TIMEOUT = 10.0
 CLI_TIMEOUT = 60.0
 LOG_TAIL = 8000
 
+# Base64 of 32 bytes: a key for throwaway test databases only, never for anything real.
+TEST_MASTER_KEY = os.environ.get("STRONGAUTH_TEST_MASTER_KEY") or "c3Ryb25nYXV0aC1jb25mb3JtYW5jZS10ZXN0LWtleSE="
+
 SERVER_ENV = {
     "STRONGAUTH_PASSWORD_HASH_COST": "4",  # fast bcrypt for tests
     "STRONGAUTH_LOCKOUT_MAX_FAILURES": "5",
@@ -50,6 +60,8 @@ def _free_port() -> int:
 def _child_env() -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
     env.update(SERVER_ENV)
+    if DATABASE_URL:
+        env["STRONGAUTH_MASTER_KEY"] = TEST_MASTER_KEY
     return env
 
 

@@ -273,3 +273,112 @@ struct SigningKeyRaceTests {
         }
     }
 }
+
+@Suite("Store conformance: devices, challenges and the notification outbox")
+struct DeviceStoreConformanceTests {
+    static func binding(user: String, now: Date = Fixtures.epoch) -> (Device, Challenge, OutboxNotification) {
+        let device = Device(
+            id: UUID().uuidString, userID: user, kind: .ecdsaP256, name: "phone", publicKeyHex: "04ab", status: .created, createdAt: now)
+        let challenge = Challenge(
+            id: UUID().uuidString, kind: .deviceBinding, userID: user, deviceID: device.id, payload: "sealed", maxAttempts: 5,
+            createdAt: now, expiresAt: now.addingTimeInterval(300))
+        let notification = OutboxNotification(
+            id: UUID().uuidString, kind: .smsOTP, userID: user, recipient: "+4915112345678", sealedBody: "sealed",
+            nextAttemptAt: now, createdAt: now)
+        return (device, challenge, notification)
+    }
+
+    @Test("a binding stores device, challenge and SMS together; completing it activates the device once", arguments: TestDatabases.engines)
+    func bindingLifecycle(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (device, challenge, notification) = Self.binding(user: "u1")
+            try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+            #expect(try await store.device(id: device.id) == device)
+            #expect(try await store.challenge(id: challenge.id) == challenge)
+            #expect(try await store.devices(userID: "u1").map(\.id) == [device.id])
+
+            #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == 1)
+            #expect(try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id))
+            #expect(try await store.device(id: device.id)?.status == .active)
+            #expect(try await !store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id))
+            #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == nil)
+
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
+            #expect(try await !store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "x", at: Fixtures.epoch))
+            #expect(try await store.devices(userID: "u1").isEmpty)
+        }
+    }
+
+    @Test("30 concurrent answers reserve exactly max_attempts; expired challenges reserve none", arguments: TestDatabases.engines)
+    func challengeAttempts(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (device, challenge, notification) = Self.binding(user: "u1")
+            try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+            let reserved = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<30 { group.addTask { try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) } }
+                return try await group.reduce(into: [Int]()) { if let attempt = $1 { $0.append(attempt) } }
+            }
+            #expect(reserved.sorted() == [1, 2, 3, 4, 5])
+            try await store.failChallengeIfExhausted(id: challenge.id)
+            #expect(try await store.challenge(id: challenge.id)?.status == .failed)
+
+            let (device2, challenge2, notification2) = Self.binding(user: "u1")
+            try await store.insertDeviceBinding(device: device2, challenge: challenge2, notification: notification2)
+            #expect(try await store.reserveChallengeAttempt(id: challenge2.id, at: Fixtures.epoch.addingTimeInterval(301)) == nil)
+        }
+    }
+
+    @Test("outbox: due notifications are leased to one claimer, retried after the lease, and stop once sent", arguments: TestDatabases.engines)
+    func outbox(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            for user in ["u1", "u2", "u3"] {
+                let (device, challenge, notification) = Self.binding(user: user)
+                try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+            }
+            let claims = try await withThrowingTaskGroup(of: [OutboxNotification].self) { group in
+                for _ in 0..<6 { group.addTask { try await store.claimDueNotifications(at: Fixtures.epoch, limit: 10, lease: 30) } }
+                return try await group.reduce(into: [OutboxNotification]()) { $0 += $1 }
+            }
+            #expect(claims.count == 3, "each notification is claimed by exactly one claimer")
+            #expect(Set(claims.map(\.id)).count == 3)
+            #expect(try await store.claimDueNotifications(at: Fixtures.epoch.addingTimeInterval(29), limit: 10, lease: 30).isEmpty)
+
+            try await store.markNotificationSent(id: claims[0].id, at: Fixtures.epoch)
+            try await store.markNotificationFailed(id: claims[1].id, nextAttemptAt: Fixtures.epoch.addingTimeInterval(2), dead: false)
+            // The third was claimed and never confirmed (its sender died): it comes back after its lease.
+            let retried = try await store.claimDueNotifications(at: Fixtures.epoch.addingTimeInterval(31), limit: 10, lease: 30)
+            #expect(Set(retried.map(\.id)) == [claims[1].id, claims[2].id])
+            #expect(retried.allSatisfy { $0.attempts == 2 })
+        }
+    }
+
+    @Test("a confirmed refresh-token family dies with its device", arguments: TestDatabases.engines)
+    func confirmedFamily(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let (device, challenge, notification) = Self.binding(user: alice.id)
+            try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+            _ = try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch)
+            _ = try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id)
+            var token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
+            token.deviceID = device.id
+            try await store.insertRefreshToken(token)
+
+            let rotated = try await store.rotateRefreshToken(
+                hash: "h1", clientID: "shop", at: Fixtures.epoch, successorID: "s1", successorHash: "h2", successorExpiresAt: Fixtures.epoch.addingTimeInterval(60))
+            guard case .rotated(let successor) = rotated else {
+                Issue.record("expected rotation, got \(rotated)")
+                return
+            }
+            #expect(successor.deviceID == device.id)
+            #expect(try await store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).deviceActive)
+
+            _ = try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch)
+            #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
+            #expect(try await store.rotateRefreshToken(
+                hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3", successorExpiresAt: Fixtures.epoch) == .inactive)
+            #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+        }
+    }
+}
