@@ -48,6 +48,8 @@ TEST_MASTER_KEY = os.environ.get("STRONGAUTH_TEST_MASTER_KEY") or "c3Ryb25nYXV0a
 SERVER_ENV = {
     "STRONGAUTH_PASSWORD_HASH_COST": "4",  # fast bcrypt for tests
     "STRONGAUTH_LOCKOUT_MAX_FAILURES": "5",
+    # Short device challenges so that expiry can be watched; SMS OTPs keep the default 5 minutes.
+    "STRONGAUTH_DEVICES_CHALLENGE_LIFETIME_SECONDS": "3",
 }
 
 
@@ -130,6 +132,19 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def sms_to(self, phone: str, timeout: float = 5.0) -> str:
+        """The newest OTP sent to `phone`, read from data/notifications.jsonl (the file channel)."""
+        path = self.workdir / "data" / "notifications.jsonl"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if path.exists():
+                for line in reversed(path.read_text().splitlines()):
+                    record = json.loads(line)
+                    if record["to"] == phone:
+                        return record["message"].split(" is ")[1][:6]
+            time.sleep(0.05)
+        pytest.fail(f"no SMS to {phone} within {timeout} s")
 
     # --- diagnostics -------------------------------------------------------------------------
 
