@@ -107,6 +107,7 @@ let package = Package(
             name: "StrongAuthClient",
             dependencies: [
                 "StrongAuthAPI", "StrongAuthProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -118,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "strongauth",
             dependencies: [
-                "StrongAuthServer", "StrongAuthClient", "StrongAuthStore", "StrongAuthCore",
+                "StrongAuthServer", "StrongAuthClient", "StrongAuthStore", "StrongAuthCore", "StrongAuthProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

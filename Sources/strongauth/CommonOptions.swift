@@ -54,6 +54,6 @@ func withRuntime<T: Sendable>(
 
 /// Prints `value` as pretty JSON on standard output (what scripts and tests read).
 func printJSON(_ value: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }

@@ -54,3 +54,47 @@ struct EndToEndSDKTests {
         }
     }
 }
+
+@Suite("End to end through the Swift SDK: the device side")
+struct EndToEndDeviceSDKTests {
+    @Test("createDevice, verifyDevice with the SMS OTP, challenge → confirmed tokens, refresh stays confirmed, delete")
+    func deviceFlows() async throws {
+        try await TestServer.with { server in
+            let secret = try await server.createClient("app")
+            try await server.createUser("dora", password: "dora-password")
+            let keys = FileDeviceKeyStore(directory: server.directory.appendingPathComponent("keys"))
+            try await buildApplication(runtime: server.runtime).test(.live) { client in
+                let base = "http://127.0.0.1:\(try #require(client.port))"
+                let integrator = IntegratorClient(baseURL: base, clientID: "app", clientSecret: secret)
+                let login = try await integrator.password(username: "dora", password: "dora-password")
+                let device = DeviceClient(baseURL: base, accessToken: login.accessToken, keyStore: keys)
+
+                let created = try await device.createDevice(name: "iPhone XS")
+                #expect(try keys.loadKey(named: created.deviceId) != nil)
+                let otp = try await server.latestOTP()
+                await #expect(throws: StrongAuthClientError.self) {
+                    try await device.verifyDevice(created.deviceId, challengeId: created.challengeId, otp: otp == "000000" ? "111111" : "000000")
+                }
+                try await device.verifyDevice(created.deviceId, challengeId: created.challengeId, otp: otp)
+
+                let confirmed = try await device.confirm(deviceId: created.deviceId)
+                let introspection = try await integrator.introspect(confirmed.token)
+                #expect(introspection.cnf?.kid == created.deviceId)
+                #expect(introspection.amr == ["pwd", "hwk"])
+                let refreshed = try await integrator.refresh(try #require(confirmed.refreshToken))
+                #expect(try await integrator.introspect(refreshed.accessToken).cnf?.kid == created.deviceId)
+
+                #expect(try await device.devices().map(\.id) == [created.deviceId])
+                try await device.deleteDevice(created.deviceId)
+                #expect(try keys.loadKey(named: created.deviceId) == nil)
+                #expect(try await integrator.introspect(refreshed.accessToken).active == false)
+                do {
+                    _ = try await device.confirm(deviceId: created.deviceId)
+                    Issue.record("a deleted device passed a challenge")
+                } catch let error as StrongAuthClientError {
+                    #expect(error.status == 404)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import StrongAuthAPI
+import StrongAuthProtocol
+
+/// The device side of the StrongAuth SDK for Kontist-style device binding (SPEC 2.2): the
+/// seed's `createDevice`, `verifyDevice`, `createDeviceChallenge` and `verifyDeviceChallenge`,
+/// with the signing done here by a key from a `DeviceKeyStore`.
+///
+/// ```swift
+/// let device = DeviceClient(baseURL: url, accessToken: userToken, keyStore: FileDeviceKeyStore(directory: dir))
+/// let bound = try await device.createDevice(name: "iPhone XS")      // an SMS OTP is sent
+/// try await device.verifyDevice(bound.deviceId, challengeId: bound.challengeId, otp: otpFromSMS)
+/// let confirmed = try await device.confirm(deviceId: bound.deviceId) // create + sign + verify a challenge
+/// ```
+public struct DeviceClient: Sendable {
+    private let transport: Transport
+    /// The user's access token (password grant), as the seed's SDK holds it.
+    public var accessToken: String
+    public let keyStore: any DeviceKeyStore
+
+    public init(baseURL: String, accessToken: String, keyStore: any DeviceKeyStore, http: HTTPClient = .shared) {
+        transport = Transport(baseURL: baseURL, http: http)
+        self.accessToken = accessToken
+        self.keyStore = keyStore
+    }
+
+    /// Generates a P-256 key, keeps it in the key store under the new device's id and registers
+    /// its public key (hex `04‖X‖Y`). The server sends an SMS OTP to the user.
+    public func createDevice(name: String) async throws -> Components.Schemas.DeviceCreated {
+        let key = P256.Signing.PrivateKey()
+        let created = try transport.decode(
+            Components.Schemas.DeviceCreated.self,
+            try await transport.sendJSON(
+                .POST, "/api/user/devices", bearer: accessToken,
+                Components.Schemas.DeviceCreateRequest(name: name, key: Hex.encode(key.publicKey.x963Representation))))
+        try keyStore.saveKey(key, named: created.deviceId)
+        return created
+    }
+
+    /// Signs the OTP from the SMS with the device key and sends it: the device becomes ACTIVE.
+    public func verifyDevice(_ deviceId: String, challengeId: String, otp: String) async throws {
+        let signature = try sign(otp, deviceId: deviceId)
+        try transport.expectSuccess(
+            try await transport.sendJSON(
+                .POST, "/api/user/devices/\(deviceId)/verify", bearer: accessToken,
+                Components.Schemas.DeviceVerifyRequest(challengeId: challengeId, signature: signature)))
+    }
+
+    /// A fresh challenge for the device.
+    public func createDeviceChallenge(_ deviceId: String) async throws -> Components.Schemas.DeviceChallenge {
+        try transport.decode(
+            Components.Schemas.DeviceChallenge.self,
+            try await transport.sendJSON(.POST, "/api/user/devices/\(deviceId)/challenges", bearer: accessToken, Optional<String>.none))
+    }
+
+    /// Signs `stringToSign` and exchanges the signature for confirmed tokens.
+    public func verifyDeviceChallenge(
+        _ deviceId: String, challenge: Components.Schemas.DeviceChallenge
+    ) async throws -> Components.Schemas.ConfirmedTokens {
+        let signature = try sign(challenge.stringToSign, deviceId: deviceId)
+        return try transport.decode(
+            Components.Schemas.ConfirmedTokens.self,
+            try await transport.sendJSON(
+                .POST, "/api/user/devices/\(deviceId)/challenges/\(challenge.id)/verify", bearer: accessToken,
+                Components.Schemas.DeviceChallengeVerifyRequest(signature: signature)))
+    }
+
+    /// The whole MFA step: create a challenge, sign it, return the confirmed tokens.
+    public func confirm(deviceId: String) async throws -> Components.Schemas.ConfirmedTokens {
+        try await verifyDeviceChallenge(deviceId, challenge: try await createDeviceChallenge(deviceId))
+    }
+
+    /// The user's devices.
+    public func devices() async throws -> [Components.Schemas.Device] {
+        try transport.decode(
+            [Components.Schemas.Device].self, try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, Optional<String>.none))
+    }
+
+    /// Removes a device on the server and forgets its key.
+    public func deleteDevice(_ deviceId: String) async throws {
+        try transport.expectSuccess(
+            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: accessToken, Optional<String>.none))
+        try keyStore.deleteKey(named: deviceId)
+    }
+
+    /// Hex DER ECDSA-SHA256, as iOS and Android produce.
+    private func sign(_ text: String, deviceId: String) throws -> String {
+        guard let key = try keyStore.loadKey(named: deviceId) else { throw DeviceClientError.noKey(deviceId: deviceId) }
+        return Hex.encode(try key.signature(for: Array(text.utf8)).derRepresentation)
+    }
+}
+
+/// Failures on the device's own side.
+public enum DeviceClientError: Error, Equatable {
+    /// The key store has no key for this device (it was bound elsewhere, or deleted).
+    case noKey(deviceId: String)
+}

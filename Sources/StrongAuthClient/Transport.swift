@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import StrongAuthAPI
+
+/// HTTP plumbing shared by the SDK's clients: JSON in and out, errors in the shape of the face
+/// that reported them.
+struct Transport: Sendable {
+    let baseURL: String
+    let http: HTTPClient
+
+    init(baseURL: String, http: HTTPClient) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    struct RawResponse {
+        var status: HTTPResponseStatus
+        var body: ByteBuffer
+    }
+
+    func send(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) async throws -> RawResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        return RawResponse(status: response.status, body: try await response.body.collect(upTo: 1 << 20))
+    }
+
+    /// Sends `value` as JSON with a bearer token.
+    func sendJSON(
+        _ method: HTTPMethod, _ path: String, bearer: String, _ value: (some Encodable)?
+    ) async throws -> RawResponse {
+        var headers = [("Authorization", "Bearer \(bearer)")]
+        var body: ByteBuffer?
+        if let value {
+            headers.append(("Content-Type", "application/json"))
+            body = ByteBuffer(data: try JSONEncoder().encode(value))
+        }
+        return try await send(method, path, headers: headers, body: body)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ response: RawResponse) throws -> T {
+        try expectSuccess(response)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(T.self, from: response.body)
+    }
+
+    func expectSuccess(_ response: RawResponse) throws {
+        guard (200..<300).contains(response.status.code) else { throw error(from: response) }
+    }
+
+    func error(from response: RawResponse) -> StrongAuthClientError {
+        if let oauth = try? JSONDecoder().decode(Components.Schemas.OAuthErrorResponse.self, from: response.body) {
+            return .oauth(status: Int(response.status.code), error: oauth.error.rawValue, description: oauth.errorDescription)
+        }
+        if let problem = try? JSONDecoder().decode(Components.Schemas.Problem.self, from: response.body) {
+            return .problem(status: problem.status, title: problem.title, detail: problem.detail)
+        }
+        return .unexpected(status: Int(response.status.code), body: String(buffer: response.body))
+    }
+}
+
+/// A failure reported by the server, in the shape of the face that reported it.
+public enum StrongAuthClientError: Error, Equatable, CustomStringConvertible {
+    /// RFC 6749 §5.2.
+    case oauth(status: Int, error: String, description: String?)
+    /// RFC 9457.
+    case problem(status: Int, title: String, detail: String?)
+    case unexpected(status: Int, body: String)
+
+    /// The HTTP status the server answered with.
+    public var status: Int {
+        switch self {
+        case .oauth(let status, _, _), .problem(let status, _, _), .unexpected(let status, _): status
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .oauth(let status, let error, let description): "\(status) \(error): \(description ?? "")"
+        case .problem(let status, let title, let detail): "\(status) \(title): \(detail ?? "")"
+        case .unexpected(let status, let body): "unexpected \(status): \(body.prefix(200))"
+        }
+    }
+}

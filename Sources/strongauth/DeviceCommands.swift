@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import StrongAuthClient
+import StrongAuthProtocol
+
+/// `strongauth device …`: a phone, simulated. Keys live in a file key store (`data/device-keys`
+/// by default); in demo mode the SMS OTP is read from the notifications file the server writes.
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device", abstract: "Simulate a phone: bind a P-256 key, pass device challenges.",
+        subcommands: [Bind.self, Challenge.self, List.self])
+
+    /// Login and key-store options every device command needs.
+    struct PhoneOptions: ParsableArguments {
+        @Option(help: "Base URL of the server.") var server = "http://127.0.0.1:8080"
+        @Option(name: .customLong("client-id"), help: "OAuth client the app uses.") var clientID: String
+        @Option(name: .customLong("client-secret"), help: "Its secret (env STRONGAUTH_CLIENT_SECRET).")
+        var clientSecret: String?
+        @Option(help: "The user's username.") var username: String
+        @Option(help: "The user's password (env STRONGAUTH_USER_PASSWORD).") var password: String?
+        @Option(name: .customLong("key-store"), help: "Directory of the simulated key store.") var keyStore = "data/device-keys"
+
+        /// Logs the user in with the password grant; returns the SDK's device client and the token response.
+        func login() async throws -> (DeviceClient, IntegratorClient, String) {
+            let environment = ProcessInfo.processInfo.environment
+            guard let secret = clientSecret ?? environment["STRONGAUTH_CLIENT_SECRET"] else {
+                throw ValidationError("--client-secret or STRONGAUTH_CLIENT_SECRET is required")
+            }
+            guard let password = password ?? environment["STRONGAUTH_USER_PASSWORD"] else {
+                throw ValidationError("--password or STRONGAUTH_USER_PASSWORD is required")
+            }
+            let integrator = IntegratorClient(baseURL: server, clientID: clientID, clientSecret: secret)
+            let tokens = try await integrator.password(username: username, password: password)
+            let device = DeviceClient(
+                baseURL: server, accessToken: tokens.accessToken,
+                keyStore: FileDeviceKeyStore(directory: URL(fileURLWithPath: keyStore)))
+            return (device, integrator, tokens.accessToken)
+        }
+    }
+
+    /// `strongauth device bind`
+    struct Bind: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate a key, register it, and activate it with the SMS OTP (read from the notifications file).")
+
+        @OptionGroup var phone: PhoneOptions
+        @Option(help: "Device name.") var name = "Simulated phone"
+        @Option(help: "The OTP from the SMS; read from --notifications when omitted (demo mode).") var otp: String?
+        @Option(help: "The notifications file of a server using the file channel.") var notifications = "data/notifications.jsonl"
+
+        func run() async throws {
+            let (device, _, accessToken) = try await phone.login()
+            let created = try await device.createDevice(name: name)
+            let code: String
+            if let otp {
+                code = otp
+            } else {
+                code = try await NotificationsFile.awaitOTP(path: notifications, userID: try JWTSubject.of(accessToken))
+            }
+            try await device.verifyDevice(created.deviceId, challengeId: created.challengeId, otp: code)
+            try printJSON(["deviceId": created.deviceId, "status": "ACTIVE", "keyStore": phone.keyStore])
+        }
+    }
+
+    /// `strongauth device challenge`
+    struct Challenge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pass a device challenge: create it, sign it with the stored key, print the confirmed tokens.")
+
+        @OptionGroup var phone: PhoneOptions
+        @Option(name: .customLong("device-id"), help: "The bound device.") var deviceID: String
+
+        func run() async throws {
+            let (device, integrator, _) = try await phone.login()
+            let confirmed = try await device.confirm(deviceId: deviceID)
+            let introspection = try await integrator.introspect(confirmed.token)
+            var output: [String: Any] = [
+                "token": confirmed.token, "confirmedBy": introspection.cnf?.kid ?? "", "acr": introspection.acr ?? "",
+            ]
+            if let refresh = confirmed.refreshToken { output["refresh_token"] = refresh }
+            try printJSON(output)
+        }
+    }
+
+    /// `strongauth device list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The user's devices.")
+
+        @OptionGroup var phone: PhoneOptions
+
+        func run() async throws {
+            let (device, _, _) = try await phone.login()
+            let devices = try await device.devices()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(devices), as: UTF8.self))
+        }
+    }
+}
+
+/// Reading OTPs from the file notification channel (demo mode only: a real phone reads its SMS).
+enum NotificationsFile {
+    static func awaitOTP(path: String, userID: String, timeout: TimeInterval = 10) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let contents = try? String(contentsOfFile: path, encoding: .utf8) {
+                for line in contents.split(separator: "\n").reversed() {
+                    guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
+                        record["userId"] == userID, let message = record["message"],
+                        let match = message.firstMatch(of: #/ is (\d{6})\./#)
+                    else { continue }
+                    return String(match.1)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("no SMS for this user arrived in \(path) within \(Int(timeout)) s; pass --otp")
+    }
+}
+
+/// The `sub` of a JWT, read without verifying (the simulator only uses it to find its own SMS).
+enum JWTSubject {
+    static func of(_ token: String) throws -> String {
+        let parts = token.split(separator: ".")
+        guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
+            let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+            let subject = claims["sub"] as? String
+        else { throw ValidationError("the access token is not a JWT") }
+        return subject
+    }
+}
