@@ -32,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
         let username = "demo-user-\(suffix)"
         let password = "demo-password-\(suffix)"
         let user = try await sdk.createUser(
-            .init(id: username, password: password, email: "\(username)@example.com", phone: "+49 151 00000000", isAutoUpdateEnabled: false),
+            .init(id: username, password: password, email: "\(username)@example.com", phone: "+4915100000000", isAutoUpdateEnabled: false),
             clientAccessToken: clientToken.accessToken)
         step("3. POST /api/v2/users (finAPI) with the client token → user '\(user.id)'")
 
@@ -66,13 +66,35 @@ struct DemoCommand: AsyncParsableCommand {
         let afterRevoke = try await sdk.introspect(clientToken.accessToken)
         step("10. RFC 7009 revocation of the client token → introspection active=\(afterRevoke.active)")
 
+        // Device binding (Kontist): the phone's P-256 key, the SMS OTP, confirmed tokens.
         let fresh = try await sdk.password(username: username, password: password)
+        let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-demo-\(suffix)")
+        let phone = DeviceClient(
+            baseURL: server, accessToken: fresh.accessToken, keyStore: FileDeviceKeyStore(directory: keyDirectory))
+        let device = try await phone.createDevice(name: "Demo phone")
+        step("11. POST /api/user/devices with a fresh P-256 key → device \(device.deviceId) (CREATED); an SMS OTP is on its way")
+        let settings = try await common.settings()
+        let otp = try await NotificationsFile.awaitOTP(
+            path: settings.notificationFilePath ?? "data/notifications.jsonl", userID: try JWTSubject.of(fresh.accessToken))
+        try await phone.verifyDevice(device.deviceId, challengeId: device.challengeId, otp: otp)
+        step("12. the phone signs the OTP from the SMS (data/notifications.jsonl) → device ACTIVE")
+        let confirmed = try await phone.confirm(deviceId: device.deviceId)
+        let confirmedClaims = try await sdk.introspect(confirmed.token)
+        step("13. device challenge signed → confirmed token: cnf.kid=\(confirmedClaims.cnf?.kid ?? "-"), acr=\(confirmedClaims.acr ?? "-"), amr=\(confirmedClaims.amr ?? [])")
+        if let confirmedRefresh = confirmed.refreshToken {
+            let renewed = try await sdk.introspect(try await sdk.refresh(confirmedRefresh).accessToken)
+            step("14. refreshing the confirmed refresh token → still confirmed by \(renewed.cnf?.kid ?? "-")")
+        }
+        try await phone.deleteDevice(device.deviceId)
+        step("15. DELETE /api/user/devices/{id} → the device's confirmed tokens stop working: active=\(try await sdk.introspect(confirmed.token).active)")
+        try? FileManager.default.removeItem(at: keyDirectory)
+
         try await sdk.deleteAuthorisedUser(userAccessToken: fresh.accessToken)
-        step("11. DELETE /api/v2/users → the user and everything bound to it are gone")
+        step("16. DELETE /api/v2/users → the user and everything bound to it are gone")
         do {
             _ = try await sdk.password(username: username, password: password)
         } catch let error as StrongAuthClientError {
-            step("12. logging in as the deleted user → \(error)")
+            step("17. logging in as the deleted user → \(error)")
         }
         step("Done. The audit log of all this: strongauth audit verify")
     }

@@ -76,6 +76,12 @@ public struct ServerSettings: Sendable {
         }
     }
 
+    /// The notifications file when the file channel is configured.
+    public var notificationFilePath: String? {
+        if case .file(let path) = notificationChannel { return path }
+        return nil
+    }
+
     /// The layered reader: `flags` first, then `STRONGAUTH_*` variables, then the JSON file named
     /// by `--config`/`STRONGAUTH_CONFIG_FILE`, then the defaults in `init(reader:)`.
     public static func reader(
