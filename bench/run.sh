@@ -1,78 +1,145 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): a release build on this machine, wrk on the same machine.
-#   bench/run.sh [--database postgres://…] [--duration SECONDS]
+#   bench/run.sh [--database postgres://…] [--duration SECONDS]      (or DURATION=SECONDS)
 # A PostgreSQL database must be empty (scripts/postgres.sh reset) or created with the master key
 # in STRONGAUTH_MASTER_KEY: the benchmark runs from a fresh directory with a fresh dev master key.
-# Prints one markdown table (req/s and p99 per workload beside the /health ceiling) with the
+# Prints one markdown table (req/s, p50 and p99 per workload beside the /health ceiling) with the
 # machine, commit and command; paste it into docs/benchmarks.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-DURATION=15
+cd -P "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$PWD"
+DURATION="${DURATION:-15}"
 DATABASE=""
+PORT=18080
+usage() { echo "usage: bench/run.sh [--database URL] [--duration SECONDS]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --database) DATABASE="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    *) echo "usage: bench/run.sh [--database URL] [--duration SECONDS]" >&2; exit 2 ;;
+    --database) [[ $# -ge 2 ]] || usage; DATABASE="$2"; shift 2 ;;
+    --database=*) DATABASE="${1#*=}"; shift ;;
+    --duration) [[ $# -ge 2 ]] || usage; DURATION="$2"; shift 2 ;;
+    --duration=*) DURATION="${1#*=}"; shift ;;
+    *) usage ;;
   esac
 done
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+[[ "$DURATION" =~ ^[0-9]+$ ]] || usage
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+# The command line for the record, without the database password.
+COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}} --duration $DURATION"
+# The server version of a PostgreSQL URL's database, when psql is at hand.
+psql_version() {
+  local psql
+  psql="$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)"
+  [[ -x "$psql" ]] || return 0
+  PGCONNECT_TIMEOUT=5 "$psql" -X -tA "$DATABASE" -c "SHOW server_version" 2>/dev/null | cut -d' ' -f1 || true
+}
+
+if ! command -v wrk >/dev/null; then
+  [[ $(id -u) -eq 0 ]] || die "wrk is not installed: sudo apt-get install -y wrk"
+  echo "installing wrk…" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl >/dev/null
+fi
+command -v curl >/dev/null || die "curl is not installed: apt-get install -y curl"
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+  export PATH="/opt/swift/usr/bin:$PATH"
+fi
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
+  die "something already listens on 127.0.0.1:$PORT"
+fi
 
 echo "building release…" >&2
 swift build -c release --product strongauth --scratch-path .build-release >&2
-BIN="$PWD/.build-release/release/strongauth"
+BIN="$REPO/.build-release/release/strongauth"
+[[ -x "$BIN" ]] || die "the release build did not produce $BIN"
+LUA="$REPO/bench/form_post.lua"
+
 WORK="$(mktemp -d)"
-PORT=18080
+SERVER=""
+cleanup() {
+  if [[ -n "$SERVER" ]]; then kill -TERM "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 DBARGS=()
 [[ -n "$DATABASE" ]] && DBARGS=(--database "$DATABASE")
 
+# The CLI and the server share the work directory (its data/: SQLite file, dev master key).
 cd "$WORK"
 export STRONGAUTH_PASSWORD_HASH_COST=10 STRONGAUTH_LOG_LEVEL=warning
-CLIENT_JSON="$("$BIN" clients create --id "bench-$RANDOM$RANDOM" --scopes accounts --grants client_credentials,password,refresh_token "${DBARGS[@]}")"
-CLIENT_ID="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["clientId"])' <<<"$CLIENT_JSON")"
-CLIENT_SECRET="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["clientSecret"])' <<<"$CLIENT_JSON")"
-export BENCH_BASIC="$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)"
+json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+CLIENT_JSON="$("$BIN" clients create --id "bench-$(date +%s)-$RANDOM" --scopes accounts \
+  --grants client_credentials,password,refresh_token "${DBARGS[@]}")"
+CLIENT_ID="$(json clientId <<<"$CLIENT_JSON")"
+CLIENT_SECRET="$(json clientSecret <<<"$CLIENT_JSON")"
+BENCH_BASIC="$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)"
+export BENCH_BASIC
 
 "$BIN" serve --http-port "$PORT" "${DBARGS[@]}" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-
 BASE="http://127.0.0.1:$PORT"
-TOKEN="$(curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
-curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d "token=$TOKEN" "$BASE/oauth/introspect" | grep -q '"active":true' \
-  || { echo "introspection does not answer active=true; not benchmarking errors" >&2; exit 1; }
+for _ in $(seq 1 300); do
+  curl -fsS -o /dev/null "$BASE/ready" 2>/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || { tail -n 40 "$WORK/server.log" >&2; die "the server exited"; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$BASE/ready" || { tail -n 40 "$WORK/server.log" >&2; die "GET /ready is not 2xx after 30 s"; }
 
-LUA="$OLDPWD/bench/form_post.lua"
+# One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
+curl -fsS -o /dev/null "$BASE/health" || die "GET /health is not 2xx"
+token() { curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token"; }
+token >/dev/null || die "the client_credentials grant is not 2xx"
+
 results=()
-measure() { # name target url [body]
-  local name="$1" target="$2" url="$3" body="${4:-}" out
+measure() { # name target url [form body [expected text in each answer]]
+  local name="$1" target="$2" url="$3" body="${4:-}" expect="${5:-}" out
+  echo "measuring $name for ${DURATION}s…" >&2
   if [[ -n "$body" ]]; then
-    out="$(BENCH_BODY="$body" wrk -t2 -c64 -d"${DURATION}s" --latency -s "$LUA" "$url")"
+    out="$(BENCH_BODY="$body" BENCH_EXPECT="$expect" wrk -t2 -c64 -d"${DURATION}s" --latency -s "$LUA" "$url")"
   else
     out="$(wrk -t2 -c64 -d"${DURATION}s" --latency "$url")"
   fi
+  kill -0 "$SERVER" 2>/dev/null || { tail -n 40 "$WORK/server.log" >&2; die "the server died during $name"; }
   local rps p50 p99 bad
-  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
-  bad="$(awk '/non-2xx:/ {print $2}' <<<"$out")"
+  bad="$(awk '/^non-2xx:/ {print $2}' <<<"$out")"
   if grep -q "Non-2xx" <<<"$out" || [[ -n "$bad" && "$bad" != "0" ]]; then
-    echo "$name: wrk saw non-2xx answers:"$'\n'"$out" >&2; exit 1
+    die "$name: wrk saw answers that are not 2xx${expect:+ or lack $expect}:"$'\n'"$out"
+  fi
+  [[ -n "$rps" && -n "$p99" ]] || die "$name: could not read wrk's output:"$'\n'"$out"
+  if grep -q "Socket errors" <<<"$out"; then
+    echo "warning: $name: $(grep "Socket errors" <<<"$out")" >&2
   fi
   results+=("| $name | $(printf '%.0f' "$rps") | $p50 | $p99 | $target |")
 }
 
 measure "GET /health (ceiling)" "—" "$BASE/health"
 measure "client_credentials grant" "≥ 8,000" "$BASE/oauth/token" "grant_type=client_credentials"
-measure "introspection (JWT)" "≥ 15,000" "$BASE/oauth/introspect" "token=$TOKEN"
 
-RSS="$(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)"
+# A fresh token for introspection, that must stay active for the whole run (else the run would
+# measure answers of {"active":false}; the Lua script counts those as failures too).
+TOKEN_JSON="$(token)" || die "the client_credentials grant is not 2xx"
+TOKEN="$(json access_token <<<"$TOKEN_JSON")"
+EXPIRES_IN="$(json expires_in <<<"$TOKEN_JSON" 2>/dev/null || echo 0)"
+if [[ "$EXPIRES_IN" =~ ^[0-9]+$ && "$EXPIRES_IN" -gt 0 && "$EXPIRES_IN" -le $((DURATION + 5)) ]]; then
+  die "access tokens live ${EXPIRES_IN}s, too short for a ${DURATION}s run: raise STRONGAUTH_TOKENS_ACCESS_LIFETIME_SECONDS"
+fi
+curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d "token=$TOKEN" "$BASE/oauth/introspect" | grep -q '"active":true' \
+  || die "introspection does not answer 2xx with \"active\":true; not benchmarking errors"
+measure "introspection (JWT)" "≥ 15,000" "$BASE/oauth/introspect" "token=$TOKEN" '"active":true'
+
+RSS="$(awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$SERVER/status")"
+case "$DATABASE" in
+  "") ENGINE="SQLite (WAL, data/ of a fresh directory)" ;;
+  postgres*) ENGINE="PostgreSQL $(psql_version) at ${DATABASE#*@}" ;;
+  *) ENGINE="$DATABASE" ;;
+esac
 echo
-echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$OLDPWD" rev-parse --short HEAD)"
-echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem/ {print $2}') GiB"
-if [[ -n "$DATABASE" ]]; then ENGINE="PostgreSQL 15 (same machine)"; else ENGINE="SQLite (WAL)"; fi
+echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem/ {print $2}') GiB"
 echo "database: $ENGINE; wrk -t2 -c64 -d${DURATION}s on the same machine; bcrypt cost 10"
+echo "command: $COMMAND"
 echo
 echo "| workload | req/s | p50 | p99 | target |"
 echo "|---|---|---|---|---|"

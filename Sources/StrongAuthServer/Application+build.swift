@@ -33,6 +33,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
     FinAPIUsersController(runtime: runtime).addRoutes(to: router)
-    DevicesController(runtime: runtime).addRoutes(to: router)
+    let devices = DevicesController(runtime: runtime)
+    devices.addRoutes(to: router)
+    MFAPushController(devices: devices).addRoutes(to: router)
     return router
 }

@@ -270,3 +270,91 @@ struct DevicesTests {
     }
 }
 
+
+extension TestClientProtocol {
+    func sendJSON(_ method: HTTPRequest.Method, _ uri: String, token: String, _ body: [String: String]? = nil) async throws -> (TestResponse, [String: Any]) {
+        let data = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let response = try await executeRequest(
+            uri: uri, method: method, headers: HTTP.bearer(token, json: true), body: data.map { ByteBuffer(data: $0) })
+        return (response, try HTTP.json(response.body))
+    }
+}
+
+@Suite("Push MFA challenges (SPEC 2.2, the push alternative)")
+struct PushMFATests {
+    @Test("approve on the bound device, poll VERIFIED, fetch confirmed tokens once")
+    func approve() async throws {
+        try await DevicesTests.withUserToken { server, client, token, _ in
+            let phone = TestPhone()
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            let (created, challenge) = try await client.sendJSON(.post, "/api/user/mfa/challenges", token: token)
+            #expect(created.status == .created)
+            #expect(challenge["status"] as? String == "PENDING")
+            #expect(challenge["expiresAt"] is String)
+            let id = try #require(challenge["id"] as? String)
+            #expect(try await server.count("notifications") == 2, "the binding SMS and one push to the one ACTIVE device")
+
+            let (polled, pending) = try await client.sendJSON(.get, "/api/user/mfa/challenges/\(id)", token: token)
+            #expect(polled.status == .ok && pending["status"] as? String == "PENDING")
+
+            // A signature over the DENIED message cannot approve; another key cannot answer at all.
+            let (mismatch, _) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(id)", token: token,
+                ["status": "VERIFIED", "deviceId": deviceID, "signature": try phone.signDER("\(id):DENIED")])
+            #expect(mismatch.status == .forbidden)
+            let (thief, _) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(id)", token: token,
+                ["status": "VERIFIED", "deviceId": deviceID, "signature": try TestPhone().signDER("\(id):VERIFIED")])
+            #expect(thief.status == .forbidden)
+
+            let (answered, verified) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(id)", token: token,
+                ["status": "VERIFIED", "deviceId": deviceID, "signature": try phone.signDER("\(id):VERIFIED")])
+            #expect(answered.status == .ok && verified["status"] as? String == "VERIFIED")
+
+            let (redeemed, tokens) = try await client.sendJSON(.post, "/api/user/mfa/challenges/\(id)/token", token: token)
+            #expect(redeemed.status == .ok)
+            let claims = try await server.runtime.signer.verify(try #require(tokens["token"] as? String))
+            #expect(claims.cnf?.kid == deviceID && claims.amr == ["pwd", "hwk"])
+            let (again, _) = try await client.sendJSON(.post, "/api/user/mfa/challenges/\(id)/token", token: token)
+            #expect(again.status == .conflict, "the tokens are handed out once")
+        }
+    }
+
+    @Test("a denial is final; an unanswered challenge expires; no bound device, no push")
+    func denyAndExpire() async throws {
+        try await DevicesTests.withUserToken { server, client, token, _ in
+            let (none, _) = try await client.sendJSON(.post, "/api/user/mfa/challenges", token: token)
+            #expect(none.status == .notFound)
+
+            let phone = TestPhone()
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            let (_, first) = try await client.sendJSON(.post, "/api/user/mfa/challenges", token: token)
+            let denyID = try #require(first["id"] as? String)
+            let (denied, body) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(denyID)", token: token,
+                ["status": "DENIED", "deviceId": deviceID, "signature": try phone.signDER("\(denyID):DENIED")])
+            #expect(denied.status == .ok && body["status"] as? String == "DENIED")
+            let (token1, _) = try await client.sendJSON(.post, "/api/user/mfa/challenges/\(denyID)/token", token: token)
+            #expect(token1.status == .conflict)
+            let (flip, _) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(denyID)", token: token,
+                ["status": "VERIFIED", "deviceId": deviceID, "signature": try phone.signDER("\(denyID):VERIFIED")])
+            #expect(flip.status == .conflict)
+
+            let (_, second) = try await client.sendJSON(.post, "/api/user/mfa/challenges", token: token)
+            let lateID = try #require(second["id"] as? String)
+            server.time.advance(by: 301)
+            let (_, expired) = try await client.sendJSON(.get, "/api/user/mfa/challenges/\(lateID)", token: token)
+            #expect(expired["status"] as? String == "EXPIRED")
+            let (late, _) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(lateID)", token: token,
+                ["status": "VERIFIED", "deviceId": deviceID, "signature": try phone.signDER("\(lateID):VERIFIED")])
+            #expect(late.status == .conflict)
+
+            let (bad, _) = try await client.sendJSON(
+                .patch, "/api/user/mfa/challenges/\(lateID)", token: token, ["status": "MAYBE", "deviceId": deviceID, "signature": "00"])
+            #expect(bad.status == .badRequest)
+        }
+    }
+}

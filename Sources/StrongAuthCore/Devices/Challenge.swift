@@ -3,7 +3,8 @@ import Foundation
 /// A one-time challenge a device must answer with a signature.
 ///
 /// ```
-/// open ──(correct signature)──▶ answered
+/// open ──(correct signature)──▶ answered ──(push: token fetched once)──▶ redeemed
+///   │──(push: device says no)──▶ denied
 ///   │──(5th wrong answer)─────▶ failed
 ///   └──(expiresAt passes)─────▶ expired   (decided on read: an expired open challenge is dead)
 /// ```
@@ -15,11 +16,16 @@ public struct Challenge: Sendable, Equatable {
         case deviceBinding = "device_binding"
         /// MFA: the device signs `stringToSign` and receives confirmed tokens.
         case deviceSignature = "device_signature"
+        /// MFA by push: any of the user's ACTIVE devices approves or denies with a signature over
+        /// `"<challengeId>:<VERIFIED|DENIED>"`; the requester then fetches confirmed tokens once.
+        case mfaPush = "mfa_push"
     }
 
     public enum Status: String, Sendable {
         case open
         case answered
+        case denied
+        case redeemed
         case failed
         case expired
     }
@@ -27,6 +33,7 @@ public struct Challenge: Sendable, Equatable {
     public var id: String
     public var kind: Kind
     public var userID: String
+    /// The device that must answer; for `mfaPush` empty until a device answers.
     public var deviceID: String
     /// For `deviceBinding` the OTP sealed under the master key; for `deviceSignature` the
     /// `stringToSign` (not secret: the device is told it).

@@ -14,6 +14,13 @@ public protocol DeviceRepository: Sendable {
     func touchDevice(id: String, at now: Date) async throws
 
     func insertChallenge(_ challenge: Challenge) async throws
+    /// Stores a challenge and the pushes that announce it, in one transaction.
+    func insertChallenge(_ challenge: Challenge, notifications: [OutboxNotification]) async throws
+    /// `open → answered | denied` by `deviceID`, in one conditional update (push MFA).
+    func resolveChallenge(id: String, to status: Challenge.Status, deviceID: String, at now: Date) async throws -> Bool
+    /// `answered → redeemed` in one conditional update; returns the answering device, `nil` if
+    /// the challenge was not answered (or already redeemed).
+    func redeemChallenge(id: String) async throws -> String?
     func challenge(id: String) async throws -> Challenge?
     /// Counts one answer before it is checked: `nil` unless the challenge is open, unexpired and
     /// has attempts left. Returns the attempts used including this one.

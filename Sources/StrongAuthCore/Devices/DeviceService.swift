@@ -18,6 +18,8 @@ public enum DeviceError: Error, Equatable, Sendable {
     case wrongSignature
     /// Too many wrong answers: binding or challenges are blocked until `until`.
     case locked(until: Date?)
+    /// A push answer other than VERIFIED or DENIED.
+    case invalidAnswer
 }
 
 /// Lifetimes and limits of device binding and device challenges.
@@ -38,10 +40,10 @@ public struct DeviceConfiguration: Sendable, Equatable {
 public struct DeviceService: Sendable {
     public typealias Repositories = DeviceRepository & UserRepository & AuditLog
 
-    private let store: any Repositories
-    private let tokens: TokenService
-    private let masterKey: MasterKey
-    private let time: any TimeSource
+    let store: any Repositories
+    let tokens: TokenService
+    let masterKey: MasterKey
+    let time: any TimeSource
     public let configuration: DeviceConfiguration
     static let otpPurpose = "otp"
 

@@ -13,6 +13,8 @@ import Foundation
 public struct OutboxNotification: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case smsOTP = "sms_otp"
+        /// A push to one device (recipient = device id).
+        case push
     }
 
     public enum Status: String, Sendable {

@@ -53,9 +53,7 @@ struct DevicesController {
         let challengeID = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(
             Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
-        guard let client = try await runtime.store.client(id: claims.clientID), client.status == .active else {
-            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
-        }
+        let client = try await activeClient(of: claims)
         let issued = try await mapErrors {
             try await runtime.devices.verifyChallenge(
                 userID: claims.sub.value, client: client, deviceID: deviceID, challengeID: challengeID,
@@ -81,12 +79,20 @@ struct DevicesController {
 
     // MARK: Helpers
 
-    private func userClaims(_ request: Request) async throws -> AccessTokenClaims {
+    func userClaims(_ request: Request) async throws -> AccessTokenClaims {
         let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
         guard claims.subjectType == .user else {
             throw BearerAuthentication.forbidden("Devices belong to users: this needs a user token (password grant).")
         }
         return claims
+    }
+
+    /// The client a user token was issued to: confirmed tokens go to the same client.
+    func activeClient(of claims: AccessTokenClaims) async throws -> OAuthClient {
+        guard let client = try await runtime.store.client(id: claims.clientID), client.status == .active else {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
+        }
+        return client
     }
 
     static func wire(_ device: Device) -> Components.Schemas.Device {
@@ -97,7 +103,7 @@ struct DevicesController {
     }
 
     /// Turns the core's `DeviceError` into the problem a client can act on.
-    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+    func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as DeviceError {
@@ -127,6 +133,8 @@ struct DevicesController {
             ProblemDetails(.forbidden, "Forbidden", detail: "The signature does not verify with the device's key.")
         case .locked:
             ProblemDetails(.tooManyRequests, "Too Many Requests", detail: "Too many wrong answers; try again later.")
+        case .invalidAnswer:
+            ProblemDetails.badRequest("status must be VERIFIED or DENIED.", errors: [.init(field: "status", message: "invalid")])
         }
     }
 }

@@ -66,6 +66,32 @@ extension SQLStore: DeviceRepository {
         try await pool.withWriteConnection { db in try await Self.insert(challenge, into: db) }
     }
 
+    public func insertChallenge(_ challenge: Challenge, notifications: [OutboxNotification]) async throws {
+        try await pool.withTransaction { db in
+            try await Self.insert(challenge, into: db)
+            for notification in notifications { try await Self.insert(notification, into: db) }
+        }
+    }
+
+    public func resolveChallenge(id: String, to status: Challenge.Status, deviceID: String, at now: Date) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE challenges SET status = \(bind: status.rawValue), device_id = \(bind: deviceID)
+                WHERE id = \(bind: id) AND status = 'open' AND expires_at > \(bind: now.epochMilliseconds) RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    public func redeemChallenge(id: String) async throws -> String? {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "UPDATE challenges SET status = 'redeemed' WHERE id = \(bind: id) AND status = 'answered' RETURNING device_id"
+            ).first()?.string("device_id")
+        }
+    }
+
     private static func insert(_ challenge: Challenge, into db: any SQLDatabase) async throws {
         try await db.raw(
             """

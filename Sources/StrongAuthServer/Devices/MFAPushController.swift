@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import StrongAuthAPI
+import StrongAuthCore
+
+/// The push alternative of SPEC 2.2 under `/api/user/mfa/challenges`: the app asks, a bound
+/// device answers with a signature, the app polls and fetches confirmed tokens once.
+struct MFAPushController {
+    let devices: DevicesController
+    var runtime: StrongAuthRuntime { devices.runtime }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/api/user/mfa/challenges", use: create)
+        router.get("/api/user/mfa/challenges/:challengeId", use: show)
+        router.patch("/api/user/mfa/challenges/:challengeId", use: answer)
+        router.post("/api/user/mfa/challenges/:challengeId/token", use: token)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await devices.userClaims(request)
+        let challenge = try await devices.mapErrors { try await runtime.devices.createPushChallenge(userID: claims.sub.value) }
+        return try JSONResponse.make(wire(challenge), status: .created)
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await devices.userClaims(request)
+        let id = try context.parameters.require("challengeId")
+        let challenge = try await devices.mapErrors { try await runtime.devices.pushChallenge(userID: claims.sub.value, id: id) }
+        return try JSONResponse.make(wire(challenge))
+    }
+
+    @Sendable func answer(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await devices.userClaims(request)
+        let id = try context.parameters.require("challengeId")
+        let body = try await JSONBody.decode(Components.Schemas.MFAChallengeAnswer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let status: DeviceService.PushStatus = body.status == .verified ? .verified : .denied
+        let challenge = try await devices.mapErrors {
+            try await runtime.devices.answerPushChallenge(
+                userID: claims.sub.value, id: id, deviceID: body.deviceId, status: status, signatureHex: body.signature,
+                source: context.remoteAddress)
+        }
+        return try JSONResponse.make(wire(challenge))
+    }
+
+    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await devices.userClaims(request)
+        let id = try context.parameters.require("challengeId")
+        let client = try await devices.activeClient(of: claims)
+        let issued = try await devices.mapErrors {
+            try await runtime.devices.redeemPushChallenge(userID: claims.sub.value, client: client, id: id)
+        }
+        return try JSONResponse.make(
+            Components.Schemas.ConfirmedTokens(
+                token: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, scope: issued.scope))
+    }
+
+    private func wire(_ challenge: Challenge) -> Components.Schemas.MFAChallenge {
+        let status = runtime.devices.pushStatus(of: challenge, at: runtime.time.now())
+        return Components.Schemas.MFAChallenge(
+            id: challenge.id, status: .init(rawValue: status.rawValue) ?? .expired, expiresAt: challenge.expiresAt)
+    }
+}
