@@ -48,6 +48,19 @@ public struct DeviceClient: Sendable {
                 Components.Schemas.DeviceVerifyRequest(challengeId: challengeId, signature: signature)))
     }
 
+    /// PSD2 RTS art. 24: approves the user's new device (PENDING_COMMIT) with the key of an
+    /// already bound device, signing `"approve-device:<deviceId>:<new device key hex>"`.
+    public func approveDevice(_ deviceId: String, approverDeviceId: String) async throws {
+        guard let pending = try await devices().first(where: { $0.id == deviceId }), let publicKey = pending.publicKey else {
+            throw StrongAuthClientError.problem(status: 404, title: "Not Found", detail: "No such device.")
+        }
+        let signature = try sign("approve-device:\(deviceId):\(publicKey.lowercased())", deviceId: approverDeviceId)
+        try transport.expectSuccess(
+            try await transport.sendJSON(
+                .POST, "/api/user/devices/\(deviceId)/approve", bearer: accessToken,
+                Components.Schemas.DeviceApproval(approverDeviceId: approverDeviceId, signature: signature)))
+    }
+
     /// A fresh challenge for the device.
     public func createDeviceChallenge(_ deviceId: String) async throws -> Components.Schemas.DeviceChallenge {
         try transport.decode(

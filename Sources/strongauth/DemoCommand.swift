@@ -71,11 +71,13 @@ struct DemoCommand: AsyncParsableCommand {
         let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-demo-\(suffix)")
         let phone = DeviceClient(
             baseURL: server, accessToken: fresh.accessToken, keyStore: FileDeviceKeyStore(directory: keyDirectory))
+        let settings = try await common.settings()
+        let notifications = settings.notificationFilePath ?? "data/notifications.jsonl"
+        let offset = NotificationsFile.size(of: notifications)
         let device = try await phone.createDevice(name: "Demo phone")
         step("11. POST /api/user/devices with a fresh P-256 key → device \(device.deviceId) (CREATED); an SMS OTP is on its way")
-        let settings = try await common.settings()
         let otp = try await NotificationsFile.awaitOTP(
-            path: settings.notificationFilePath ?? "data/notifications.jsonl", userID: try JWTSubject.of(fresh.accessToken))
+            path: notifications, userID: try JWTSubject.of(fresh.accessToken), after: offset)
         try await phone.verifyDevice(device.deviceId, challengeId: device.challengeId, otp: otp)
         step("12. the phone signs the OTP from the SMS (data/notifications.jsonl) → device ACTIVE")
         let confirmed = try await phone.confirm(deviceId: device.deviceId)

@@ -8,7 +8,7 @@ import StrongAuthProtocol
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device", abstract: "Simulate a phone: bind a P-256 key, pass device challenges.",
-        subcommands: [Bind.self, Challenge.self, List.self])
+        subcommands: [Bind.self, Approve.self, Challenge.self, List.self])
 
     /// Login and key-store options every device command needs.
     struct PhoneOptions: ParsableArguments {
@@ -50,15 +50,37 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (device, _, accessToken) = try await phone.login()
+            let offset = NotificationsFile.size(of: notifications)
             let created = try await device.createDevice(name: name)
             let code: String
             if let otp {
                 code = otp
             } else {
-                code = try await NotificationsFile.awaitOTP(path: notifications, userID: try JWTSubject.of(accessToken))
+                code = try await NotificationsFile.awaitOTP(path: notifications, userID: try JWTSubject.of(accessToken), after: offset)
             }
             try await device.verifyDevice(created.deviceId, challengeId: created.challengeId, otp: code)
-            try printJSON(["deviceId": created.deviceId, "status": "ACTIVE", "keyStore": phone.keyStore])
+            let status = try await device.devices().first(where: { $0.id == created.deviceId })?.status.rawValue ?? "unknown"
+            var output = ["deviceId": created.deviceId, "status": status, "keyStore": phone.keyStore]
+            if status == "PENDING_COMMIT" {
+                output["next"] = "approve it from a bound device: strongauth device approve --device-id \(created.deviceId) --approver-device-id …"
+            }
+            try printJSON(output)
+        }
+    }
+
+    /// `strongauth device approve`
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve the user's new device (PENDING_COMMIT) with the key of an already bound device (RTS art. 24).")
+
+        @OptionGroup var phone: PhoneOptions
+        @Option(name: .customLong("device-id"), help: "The new device awaiting approval.") var deviceID: String
+        @Option(name: .customLong("approver-device-id"), help: "The bound device whose key approves.") var approverID: String
+
+        func run() async throws {
+            let (device, _, _) = try await phone.login()
+            try await device.approveDevice(deviceID, approverDeviceId: approverID)
+            try printJSON(["deviceId": deviceID, "status": "ACTIVE", "approvedBy": approverID])
         }
     }
 
@@ -101,11 +123,18 @@ struct DeviceCommand: AsyncParsableCommand {
 
 /// Reading OTPs from the file notification channel (demo mode only: a real phone reads its SMS).
 enum NotificationsFile {
-    static func awaitOTP(path: String, userID: String, timeout: TimeInterval = 10) async throws -> String {
+    /// The file's current size: OTPs sent later are written after this offset.
+    static func size(of path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    /// The first OTP for `userID` written to the file after byte `offset`.
+    static func awaitOTP(path: String, userID: String, after offset: Int, timeout: TimeInterval = 10) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let contents = try? String(contentsOfFile: path, encoding: .utf8) {
-                for line in contents.split(separator: "\n").reversed() {
+            if let data = FileManager.default.contents(atPath: path), data.count > offset {
+                let contents = String(decoding: data.dropFirst(offset), as: UTF8.self)
+                for line in contents.split(separator: "\n") {
                     guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
                         record["userId"] == userID, let message = record["message"],
                         let match = message.firstMatch(of: #/ is (\d{6})\./#)

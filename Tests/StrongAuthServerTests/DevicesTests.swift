@@ -358,3 +358,74 @@ struct PushMFATests {
         }
     }
 }
+
+@Suite("Binding is itself protected: approval by a bound device (RTS art. 24) and a per-user binding lock")
+struct BindingProtectionTests {
+    @Test("a second device waits in PENDING_COMMIT until an ACTIVE device approves it with its key")
+    func secondDeviceNeedsApproval() async throws {
+        try await DevicesTests.withUserToken { server, client, token, _ in
+            let first = TestPhone()
+            let firstID = try await DevicesTests.bind(first, server: server, client: client, token: token)
+
+            let second = TestPhone()
+            let secondID = try await DevicesTests.bind(second, server: server, client: client, token: token)
+            #expect(try await server.runtime.store.device(id: secondID)?.status == .pendingCommit)
+            let (early, _) = try await client.postJSON("/api/user/devices/\(secondID)/challenges", token: token)
+            #expect(early.status == .conflict, "a device awaiting approval cannot pass MFA")
+            #expect(try await server.count("notifications") == 3, "two SMS and one push asking the first device to approve")
+
+            let message = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: second.publicKeyHex)
+            let (selfApproval, _) = try await client.postJSON(
+                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": secondID, "signature": try second.signDER(message)])
+            #expect(selfApproval.status == .notFound, "a device cannot approve itself")
+            let (forged, _) = try await client.postJSON(
+                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try TestPhone().signDER(message)])
+            #expect(forged.status == .forbidden)
+            let otherMessage = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: TestPhone().publicKeyHex)
+            let (wrongKey, _) = try await client.postJSON(
+                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(otherMessage)])
+            #expect(wrongKey.status == .forbidden, "an approval names the key it approves")
+
+            let (approved, _) = try await client.postJSON(
+                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
+            #expect(approved.status == .noContent)
+            #expect(try await server.runtime.store.device(id: secondID)?.status == .active)
+            let (again, _) = try await client.postJSON(
+                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
+            #expect(again.status == .conflict)
+        }
+    }
+
+    @Test("with approval switched off, a second device is ACTIVE at once")
+    func approvalOff() async throws {
+        try await DevicesTests.withUserToken(["devices.requireApproval": .bool(false)]) { server, client, token, _ in
+            _ = try await DevicesTests.bind(TestPhone(), server: server, client: client, token: token)
+            let secondID = try await DevicesTests.bind(TestPhone(), server: server, client: client, token: token)
+            #expect(try await server.runtime.store.device(id: secondID)?.status == .active)
+        }
+    }
+
+    @Test("wrong binding answers count per user across challenges; at the limit binding is blocked until the lock ends")
+    func bindingLock() async throws {
+        try await DevicesTests.withUserToken(["devices.bindingMaxFailures": .int(3), "devices.bindingLockSeconds": .int(600)]) { server, client, token, _ in
+            let phone = TestPhone()
+            var lastOTP = ""
+            for round in 0..<3 {
+                let (_, device) = try await client.postJSON("/api/user/devices", token: token, ["name": "try \(round)", "key": phone.publicKeyHex])
+                let deviceID = try #require(device["deviceId"] as? String)
+                let challengeID = try #require(device["challengeId"] as? String)
+                lastOTP = try await server.latestOTP()
+                let (wrong, _) = try await client.postJSON(
+                    "/api/user/devices/\(deviceID)/verify", token: token,
+                    ["challengeId": challengeID, "signature": try phone.signDER(lastOTP == "123456" ? "654321" : "123456")])
+                #expect(wrong.status == .forbidden, "round \(round)")
+            }
+            let (blocked, _) = try await client.postJSON("/api/user/devices", token: token, ["name": "blocked", "key": phone.publicKeyHex])
+            #expect(blocked.status == .tooManyRequests)
+
+            server.time.advance(by: 601)
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            #expect(try await server.runtime.store.device(id: deviceID)?.status == .active)
+        }
+    }
+}

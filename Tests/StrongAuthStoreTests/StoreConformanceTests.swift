@@ -45,16 +45,16 @@ struct StoreConformanceTests {
             let policy = LockoutPolicy(maxFailures: 5, lockDuration: 60)
             let now = Fixtures.epoch
             for attempt in 1...4 {
-                let reservation = try await store.reservePasswordAttempt(userID: alice.id, at: now, policy: policy)
+                let reservation = try await store.reserveAttempt(userID: alice.id, factor: .password, at: now, policy: policy)
                 #expect(reservation == PasswordAttemptReservation(consecutiveAttempts: attempt, lockedUntil: nil))
             }
-            let fifth = try #require(try await store.reservePasswordAttempt(userID: alice.id, at: now, policy: policy))
+            let fifth = try #require(try await store.reserveAttempt(userID: alice.id, factor: .password, at: now, policy: policy))
             #expect(fifth.consecutiveAttempts == 5)
             #expect(fifth.lockedUntil == now.addingTimeInterval(60))
-            #expect(try await store.reservePasswordAttempt(userID: alice.id, at: now.addingTimeInterval(59), policy: policy) == nil)
-            let afterLock = try await store.reservePasswordAttempt(userID: alice.id, at: now.addingTimeInterval(61), policy: policy)
+            #expect(try await store.reserveAttempt(userID: alice.id, factor: .password, at: now.addingTimeInterval(59), policy: policy) == nil)
+            let afterLock = try await store.reserveAttempt(userID: alice.id, factor: .password, at: now.addingTimeInterval(61), policy: policy)
             #expect(afterLock?.consecutiveAttempts == 1)
-            try await store.resetPasswordFailures(userID: alice.id)
+            try await store.resetAttempts(userID: alice.id, factor: .password)
             #expect(try await store.user(id: alice.id)?.failedLoginAttempts == 0)
         }
     }
@@ -68,7 +68,7 @@ struct StoreConformanceTests {
             let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        try await store.reservePasswordAttempt(userID: alice.id, at: Fixtures.epoch, policy: policy) != nil
+                        try await store.reserveAttempt(userID: alice.id, factor: .password, at: Fixtures.epoch, policy: policy) != nil
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -298,9 +298,9 @@ struct DeviceStoreConformanceTests {
             #expect(try await store.devices(userID: "u1").map(\.id) == [device.id])
 
             #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == 1)
-            #expect(try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id))
+            #expect(try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active)))
             #expect(try await store.device(id: device.id)?.status == .active)
-            #expect(try await !store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id))
+            #expect(try await !store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active)))
             #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == nil)
 
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
@@ -360,7 +360,7 @@ struct DeviceStoreConformanceTests {
             let (device, challenge, notification) = Self.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             _ = try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch)
-            _ = try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: device.id)
+            _ = try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active))
             var token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
             token.deviceID = device.id
             try await store.insertRefreshToken(token)

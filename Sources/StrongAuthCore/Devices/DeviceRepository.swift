@@ -25,9 +25,9 @@ public protocol DeviceRepository: Sendable {
     /// Counts one answer before it is checked: `nil` unless the challenge is open, unexpired and
     /// has attempts left. Returns the attempts used including this one.
     func reserveChallengeAttempt(id: String, at now: Date) async throws -> Int?
-    /// `open → answered`, and for a binding `CREATED → ACTIVE` of `activatingDevice`, in one
+    /// `open → answered`, and for a binding `CREATED → status` of the device, in one
     /// transaction; `false` when the challenge was no longer open (a replay lost the race).
-    func completeChallenge(id: String, at now: Date, activatingDevice: String?) async throws -> Bool
+    func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool
     /// `open → failed` once the attempts are used up.
     func failChallengeIfExhausted(id: String) async throws
 }
@@ -38,6 +38,8 @@ public protocol NotificationOutbox: Sendable {
     /// same one; one that is not marked sent within the lease is retried).
     func claimDueNotifications(at now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxNotification]
     func markNotificationSent(id: String, at now: Date) async throws
+    /// Adds notifications to the outbox.
+    func enqueue(_ notifications: [OutboxNotification]) async throws
     /// Schedules another attempt, or gives up (`dead`) after too many.
     func markNotificationFailed(id: String, nextAttemptAt: Date, dead: Bool) async throws
 }

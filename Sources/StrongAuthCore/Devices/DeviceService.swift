@@ -27,18 +27,28 @@ public struct DeviceConfiguration: Sendable, Equatable {
     public var otpLifetime: TimeInterval
     public var challengeLifetime: TimeInterval
     public var maxAttemptsPerChallenge: Int
+    /// Wrong binding answers per user, across challenges, before binding is blocked.
+    public var bindingLockout: LockoutPolicy
+    /// PSD2 RTS art. 24: a second device also needs approval from an already bound one.
+    public var requireApprovalForAdditionalDevices: Bool
 
-    public init(otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5) {
+    public init(
+        otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5,
+        bindingLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600),
+        requireApprovalForAdditionalDevices: Bool = true
+    ) {
         self.otpLifetime = otpLifetime
         self.challengeLifetime = challengeLifetime
         self.maxAttemptsPerChallenge = maxAttemptsPerChallenge
+        self.bindingLockout = bindingLockout
+        self.requireApprovalForAdditionalDevices = requireApprovalForAdditionalDevices
     }
 }
 
 /// Device binding with P-256 keys (Kontist, SPEC 2.2): bind a key with an SMS OTP signed by it,
 /// then pass MFA by signing device challenges and receive confirmed tokens.
 public struct DeviceService: Sendable {
-    public typealias Repositories = DeviceRepository & UserRepository & AuditLog
+    public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox
 
     let store: any Repositories
     let tokens: TokenService
@@ -72,6 +82,7 @@ public struct DeviceService: Sendable {
         }
         guard let user = try await store.user(id: userID) else { throw DeviceError.deviceNotFound }
         guard let phone = user.phone else { throw DeviceError.noPhoneNumber }
+        if let until = user.bindingLockedUntil, until > time.now() { throw DeviceError.locked(until: until) }
 
         let now = time.now()
         let device = Device(
@@ -97,12 +108,73 @@ public struct DeviceService: Sendable {
     }
 
     /// `POST /api/user/devices/{deviceId}/verify`: the device's signature over the SMS OTP
-    /// activates it.
-    public func verifyDevice(userID: String, deviceID: String, challengeID: String, signatureHex: String, source: String?) async throws {
+    /// activates it — or, when the user already has an ACTIVE device and approval is required
+    /// (RTS art. 24), parks it in PENDING_COMMIT and asks the bound devices to approve it.
+    /// Returns the device's new status.
+    @discardableResult
+    public func verifyDevice(userID: String, deviceID: String, challengeID: String, signatureHex: String, source: String?) async throws
+        -> Device.Status
+    {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceBinding)
         guard device.status == .created else { throw DeviceError.deviceState(device.status) }
         let otp = try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id)
-        try await answer(challenge, device: device, signatureHex: signatureHex, message: otp, activating: true, source: source)
+        let approvers = try await store.devices(userID: userID).filter { $0.status == .active && $0.id != deviceID }
+        let target: Device.Status =
+            configuration.requireApprovalForAdditionalDevices && !approvers.isEmpty ? .pendingCommit : .active
+        try await answer(
+            challenge, device: device, signatureHex: signatureHex, message: otp, activating: target, source: source)
+        if target == .pendingCommit {
+            let now = time.now()
+            let message = "Approve the new device \(device.name) on your account?"
+            let pushes = try approvers.map { approver in
+                OutboxNotification(
+                    id: UUID().uuidString.lowercased(), kind: .push, userID: userID, recipient: approver.id,
+                    sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
+                    nextAttemptAt: now, createdAt: now)
+            }
+            try await store.enqueue(pushes)
+        }
+        return target
+    }
+
+    /// The message an already bound device signs to approve a new one: it names the new device
+    /// and its key, so the approval cannot be moved to another device or key.
+    public static func approvalMessage(deviceID: String, publicKeyHex: String) -> String {
+        "approve-device:\(deviceID):\(publicKeyHex.lowercased())"
+    }
+
+    /// `POST /api/user/devices/{deviceId}/approve`: an ACTIVE device of the same user approves a
+    /// PENDING_COMMIT device with a signature over `approvalMessage`.
+    public func approveDevice(userID: String, deviceID: String, approverDeviceID: String, signatureHex: String, source: String?) async throws {
+        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed,
+            let approver = try await store.device(id: approverDeviceID), approver.userID == userID, approver.id != deviceID
+        else { throw DeviceError.deviceNotFound }
+        guard device.status == .pendingCommit else { throw DeviceError.deviceState(device.status) }
+        guard approver.status == .active else { throw DeviceError.deviceState(approver.status) }
+        let signature: P256.Signing.ECDSASignature
+        do {
+            signature = try P256Codec.signature(hex: signatureHex)
+        } catch {
+            throw DeviceError.invalidSignatureEncoding(error.description)
+        }
+        let message = Array(Self.approvalMessage(deviceID: deviceID, publicKeyHex: device.publicKeyHex).utf8)
+        let now = time.now()
+        guard try P256Codec.publicKey(hex: approver.publicKeyHex).isValidSignature(signature, for: message) else {
+            try await store.append(
+                AuditRecord(
+                    actor: "user:\(userID)", action: "device.approval", subject: "device:\(deviceID)", sourceAddress: source,
+                    outcome: .failure, details: ["approver": approverDeviceID, "reason": "wrong_signature"]),
+                at: now)
+            throw DeviceError.wrongSignature
+        }
+        guard try await store.transitionDevice(id: deviceID, from: [.pendingCommit], to: .active, reason: nil, at: now) else {
+            throw DeviceError.deviceState(.active)
+        }
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(userID)", action: "device.approval", subject: "device:\(deviceID)", sourceAddress: source,
+                outcome: .success, details: ["approver": approverDeviceID]),
+            at: now)
     }
 
     // MARK: MFA challenges
@@ -129,7 +201,7 @@ public struct DeviceService: Sendable {
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
-        try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), activating: false, source: source)
+        try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), activating: nil, source: source)
         try await store.touchDevice(id: device.id, at: time.now())
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: client.scopes, amr: ["pwd", "hwk"],
@@ -168,8 +240,10 @@ public struct DeviceService: Sendable {
     }
 
     /// Reserve an attempt, check the signature, then close the challenge — each step atomic.
+    /// Binding answers also count against the user's device-binding factor. `activating` moves a
+    /// CREATED device to that status in the same transaction as the challenge.
     private func answer(
-        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], activating: Bool, source: String?
+        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], activating: Device.Status?, source: String?
     ) async throws {
         let signature: P256.Signing.ECDSASignature
         do {
@@ -180,6 +254,12 @@ public struct DeviceService: Sendable {
         let now = time.now()
         guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
             throw DeviceError.challengeClosed
+        }
+        if challenge.kind == .deviceBinding {
+            guard let factor = try await store.reserveAttempt(
+                userID: device.userID, factor: .deviceBinding, at: now, policy: configuration.bindingLockout)
+            else { throw DeviceError.locked(until: nil) }
+            _ = factor
         }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         guard key.isValidSignature(signature, for: message) else {
@@ -192,8 +272,11 @@ public struct DeviceService: Sendable {
                 at: now)
             throw DeviceError.wrongSignature
         }
-        guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: activating ? device.id : nil) else {
+        guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: activating.map { (device.id, $0) }) else {
             throw DeviceError.challengeClosed
+        }
+        if challenge.kind == .deviceBinding {
+            try await store.resetAttempts(userID: device.userID, factor: .deviceBinding)
         }
         try await store.append(
             AuditRecord(

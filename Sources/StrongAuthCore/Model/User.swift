@@ -25,12 +25,14 @@ public struct User: Sendable, Equatable {
     public var status: Status
     public var failedLoginAttempts: Int
     public var lockedUntil: Date?
+    /// Set while device binding is blocked after too many wrong binding answers.
+    public var bindingLockedUntil: Date?
     public var createdAt: Date
 
     public init(
         id: String, username: String, passwordHash: String, phone: String? = nil, email: String? = nil,
         ownerClientId: String? = nil, status: Status = .active, failedLoginAttempts: Int = 0,
-        lockedUntil: Date? = nil, createdAt: Date
+        lockedUntil: Date? = nil, bindingLockedUntil: Date? = nil, createdAt: Date
     ) {
         self.id = id
         self.username = username
@@ -41,6 +43,7 @@ public struct User: Sendable, Equatable {
         self.status = status
         self.failedLoginAttempts = failedLoginAttempts
         self.lockedUntil = lockedUntil
+        self.bindingLockedUntil = bindingLockedUntil
         self.createdAt = createdAt
     }
 

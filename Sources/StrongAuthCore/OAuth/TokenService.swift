@@ -125,8 +125,8 @@ public struct TokenService: Sendable {
             throw invalid
         }
         // The attempt is counted before the password is checked; a locked factor is not checked at all.
-        guard let attempt = try await store.reservePasswordAttempt(
-            userID: user.id, at: time.now(), policy: configuration.lockout)
+        guard let attempt = try await store.reserveAttempt(
+            userID: user.id, factor: .password, at: time.now(), policy: configuration.lockout)
         else {
             try await audit(.failure, ["reason": "locked"])
             throw invalid
@@ -139,7 +139,7 @@ public struct TokenService: Sendable {
             try await audit(.failure, details)
             throw invalid
         }
-        try await store.resetPasswordFailures(userID: user.id)
+        try await store.resetAttempts(userID: user.id, factor: .password)
         try await audit(.success, [:])
         return try await issueUserTokens(
             userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken))

@@ -25,20 +25,29 @@ public protocol UserRepository: Sendable {
     func insertUser(_ user: User) async throws
     func user(id: String) async throws -> User?
     func user(username: String) async throws -> User?
-    /// Counts a password attempt *before* the password is checked, in one atomic conditional
-    /// update: `nil` while the factor is locked. The attempt that reaches the policy's maximum
-    /// sets the lock; a successful check then calls `resetPasswordFailures`. Counting up front
-    /// means concurrent guesses on several nodes can never exceed the limit.
-    func reservePasswordAttempt(userID: String, at now: Date, policy: LockoutPolicy) async throws
+    /// Counts an attempt of one of the user's factors *before* it is checked, in one atomic
+    /// conditional update: `nil` while that factor is locked. The attempt that reaches the
+    /// policy's maximum sets the lock; a successful check then calls `resetAttempts`. Counting up
+    /// front means concurrent guesses on several nodes can never exceed the limit, and counters
+    /// are per factor, so guessing passwords cannot lock out device binding (PSD2 RTS art. 4).
+    func reserveAttempt(userID: String, factor: UserFactor, at now: Date, policy: LockoutPolicy) async throws
         -> PasswordAttemptReservation?
-    /// Resets the consecutive-failure count after a successful login.
-    func resetPasswordFailures(userID: String) async throws
+    /// Resets the factor's consecutive-failure count after a success.
+    func resetAttempts(userID: String, factor: UserFactor) async throws
     /// Deletes the user and everything bound to it (refresh tokens and their families) in one
     /// transaction. `false` when there was no such user.
     func deleteUser(id: String) async throws -> Bool
 }
 
-/// A counted password attempt.
+/// A factor of a user whose failures are counted and limited on their own.
+public enum UserFactor: String, Sendable, CaseIterable {
+    /// The password of the password grant.
+    case password
+    /// Answers to device-binding OTP challenges, across all of the user's bindings.
+    case deviceBinding = "device_binding"
+}
+
+/// A counted attempt of one factor.
 public struct PasswordAttemptReservation: Sendable, Equatable {
     /// Consecutive attempts including this one (reset to 0 by a success).
     public var consecutiveAttempts: Int

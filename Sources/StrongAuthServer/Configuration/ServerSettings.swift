@@ -56,7 +56,11 @@ public struct ServerSettings: Sendable {
         devices = DeviceConfiguration(
             otpLifetime: TimeInterval(config.int(forKey: "devices.otpLifetimeSeconds", default: 300)),
             challengeLifetime: TimeInterval(config.int(forKey: "devices.challengeLifetimeSeconds", default: 300)),
-            maxAttemptsPerChallenge: config.int(forKey: "devices.maxAttempts", default: 5))
+            maxAttemptsPerChallenge: config.int(forKey: "devices.maxAttempts", default: 5),
+            bindingLockout: LockoutPolicy(
+                maxFailures: config.int(forKey: "devices.bindingMaxFailures", default: 10),
+                lockDuration: TimeInterval(config.int(forKey: "devices.bindingLockSeconds", default: 3600))),
+            requireApprovalForAdditionalDevices: config.bool(forKey: "devices.requireApproval", default: true))
         guard devices.otpLifetime > 0, devices.challengeLifetime > 0, devices.maxAttemptsPerChallenge > 0 else {
             throw SettingsError("device lifetimes and attempts must be positive")
         }

@@ -14,6 +14,7 @@ struct DevicesController {
         router.get("/api/user/devices", use: list)
         router.delete("/api/user/devices/:deviceId", use: remove)
         router.post("/api/user/devices/:deviceId/verify", use: verify)
+        router.post("/api/user/devices/:deviceId/approve", use: approve)
         router.post("/api/user/devices/:deviceId/challenges", use: createChallenge)
         router.post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
     }
@@ -31,9 +32,22 @@ struct DevicesController {
         let claims = try await userClaims(request)
         let deviceID = try context.parameters.require("deviceId")
         let body = try await JSONBody.decode(Components.Schemas.DeviceVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
-        try await mapErrors {
+        _ = try await mapErrors {
             try await runtime.devices.verifyDevice(
                 userID: claims.sub.value, deviceID: deviceID, challengeID: body.challengeId, signatureHex: body.signature,
+                source: context.remoteAddress)
+        }
+        return Response(status: .noContent)
+    }
+
+    /// RTS art. 24: an already bound device approves a new one (PENDING_COMMIT → ACTIVE).
+    @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let deviceID = try context.parameters.require("deviceId")
+        let body = try await JSONBody.decode(Components.Schemas.DeviceApproval.self, from: request, limit: runtime.settings.maxBodyBytes)
+        try await mapErrors {
+            try await runtime.devices.approveDevice(
+                userID: claims.sub.value, deviceID: deviceID, approverDeviceID: body.approverDeviceId, signatureHex: body.signature,
                 source: context.remoteAddress)
         }
         return Response(status: .noContent)
@@ -98,6 +112,7 @@ struct DevicesController {
     static func wire(_ device: Device) -> Components.Schemas.Device {
         Components.Schemas.Device(
             id: device.id, name: device.name, kind: .init(rawValue: device.kind.rawValue) ?? .ecdsaP256,
+            publicKey: device.publicKeyHex,
             status: Components.Schemas.Device.StatusPayload(rawValue: device.status.rawValue) ?? .removed,
             createdAt: device.createdAt, activatedAt: device.activatedAt, lastUsedAt: device.lastUsedAt)
     }

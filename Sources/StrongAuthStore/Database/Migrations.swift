@@ -130,6 +130,9 @@ public enum Migrator {
                 "CREATE INDEX notifications_due ON notifications (status, next_attempt_at)",
                 // A refresh-token family confirmed by a device lives only as long as the device is ACTIVE.
                 "ALTER TABLE token_families ADD COLUMN device_id TEXT",
+                // Wrong answers to binding challenges, counted per user (their own factor).
+                "ALTER TABLE users ADD COLUMN failed_binding_attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE users ADD COLUMN binding_locked_until BIGINT",
             ]),
     ]
 }

@@ -49,7 +49,9 @@ extension SQLStore: DeviceRepository {
         return try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason)
+                UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason),
+                  activated_at = CASE WHEN \(bind: to.rawValue) = 'ACTIVE' AND activated_at IS NULL THEN \(bind: now.epochMilliseconds)
+                                      ELSE activated_at END
                 WHERE id = \(bind: id) AND status IN (\(binds: allowed)) RETURNING id
                 """
             ).first() != nil
@@ -104,7 +106,7 @@ extension SQLStore: DeviceRepository {
         ).run()
     }
 
-    private static func insert(_ notification: OutboxNotification, into db: any SQLDatabase) async throws {
+    static func insert(_ notification: OutboxNotification, into db: any SQLDatabase) async throws {
         try await db.raw(
             """
             INSERT INTO notifications (id, kind, user_id, recipient, sealed_body, status, attempts, next_attempt_at, created_at, sent_at)
@@ -140,16 +142,17 @@ extension SQLStore: DeviceRepository {
         }
     }
 
-    public func completeChallenge(id: String, at now: Date, activatingDevice: String?) async throws -> Bool {
+    public func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool {
         try await pool.withTransaction { db in
             let answered = try await db.raw(
                 "UPDATE challenges SET status = 'answered' WHERE id = \(bind: id) AND status = 'open' RETURNING id"
             ).first()
             guard answered != nil else { return false }
-            if let deviceID = activatingDevice {
+            if let (deviceID, status) = activatingDevice {
+                let activatedAt: Int64? = status == .active ? now.epochMilliseconds : nil
                 let activated = try await db.raw(
                     """
-                    UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: now.epochMilliseconds)
+                    UPDATE devices SET status = \(bind: status.rawValue), activated_at = \(bind: activatedAt)
                     WHERE id = \(bind: deviceID) AND status = 'CREATED' RETURNING id
                     """
                 ).first()
@@ -169,6 +172,13 @@ extension SQLStore: DeviceRepository {
 }
 
 extension SQLStore: NotificationOutbox {
+    public func enqueue(_ notifications: [OutboxNotification]) async throws {
+        guard !notifications.isEmpty else { return }
+        try await pool.withTransaction { db in
+            for notification in notifications { try await Self.insert(notification, into: db) }
+        }
+    }
+
     public func claimDueNotifications(at now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxNotification] {
         let skipLocked = pool.engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
         let nowMs = now.epochMilliseconds

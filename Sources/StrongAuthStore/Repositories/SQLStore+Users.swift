@@ -39,42 +39,51 @@ extension SQLStore: UserRepository {
             ownerClientId: try row.optionalString("owner_client_id"),
             status: User.Status(rawValue: try row.string("status")) ?? .disabled,
             failedLoginAttempts: try row.int("failed_password_attempts"),
-            lockedUntil: try row.optionalDate("password_locked_until"), createdAt: try row.date("created_at"))
+            lockedUntil: try row.optionalDate("password_locked_until"),
+            bindingLockedUntil: try row.optionalDate("binding_locked_until"), createdAt: try row.date("created_at"))
     }
 
-    public func reservePasswordAttempt(userID: String, at now: Date, policy: LockoutPolicy) async throws
+    /// The counter and lock columns of each factor.
+    private static func columns(_ factor: UserFactor) -> (count: String, lock: String) {
+        switch factor {
+        case .password: ("failed_password_attempts", "password_locked_until")
+        case .deviceBinding: ("failed_binding_attempts", "binding_locked_until")
+        }
+    }
+
+    public func reserveAttempt(userID: String, factor: UserFactor, at now: Date, policy: LockoutPolicy) async throws
         -> PasswordAttemptReservation?
     {
         let nowMs = now.epochMilliseconds
         let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
+        let (count, lock) = Self.columns(factor)
         // One conditional UPDATE: refused while locked; a lock that has run out restarts the
         // count; the attempt that reaches the maximum sets the lock. Old values on the right.
         let row = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 UPDATE users SET
-                  failed_password_attempts = CASE WHEN password_locked_until IS NOT NULL THEN 1
-                                                  ELSE failed_password_attempts + 1 END,
-                  password_locked_until = CASE
-                    WHEN (CASE WHEN password_locked_until IS NOT NULL THEN 1 ELSE failed_password_attempts + 1 END)
+                  \(unsafeRaw: count) = CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END,
+                  \(unsafeRaw: lock) = CASE
+                    WHEN (CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END)
                          >= \(bind: policy.maxFailures) THEN \(bind: lockUntil)
                     ELSE NULL END
                 WHERE id = \(bind: userID)
-                  AND (password_locked_until IS NULL OR password_locked_until <= \(bind: nowMs))
-                RETURNING failed_password_attempts, password_locked_until
+                  AND (\(unsafeRaw: lock) IS NULL OR \(unsafeRaw: lock) <= \(bind: nowMs))
+                RETURNING \(unsafeRaw: count) AS attempts, \(unsafeRaw: lock) AS locked_until
                 """
             ).first()
         }
         guard let row else { return nil }
         return PasswordAttemptReservation(
-            consecutiveAttempts: try row.int("failed_password_attempts"),
-            lockedUntil: try row.optionalDate("password_locked_until"))
+            consecutiveAttempts: try row.int("attempts"), lockedUntil: try row.optionalDate("locked_until"))
     }
 
-    public func resetPasswordFailures(userID: String) async throws {
+    public func resetAttempts(userID: String, factor: UserFactor) async throws {
+        let (count, lock) = Self.columns(factor)
         try await pool.withWriteConnection { db in
             try await db.raw(
-                "UPDATE users SET failed_password_attempts = 0, password_locked_until = NULL WHERE id = \(bind: userID)"
+                "UPDATE users SET \(unsafeRaw: count) = 0, \(unsafeRaw: lock) = NULL WHERE id = \(bind: userID)"
             ).run()
         }
     }
