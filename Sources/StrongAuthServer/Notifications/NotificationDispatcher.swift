@@ -86,7 +86,7 @@ public struct NotificationDispatcher: Service {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "Idempotency-Key", value: notification.id)
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
             guard (200..<300).contains(response.status.code) else { throw NotificationError.gatewayRefused(Int(response.status.code)) }
         }
     }
