@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import StrongAuthClient
+
+/// `strongauth bench …`: load generators for flows wrk cannot drive (they need a device key to
+/// sign each challenge). Used by `bench/run.sh`; prints one JSON object with the figures.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
+        subcommands: [DeviceChallenges.self])
+
+    /// Device challenge create + sign + verify pairs per second (SPEC 4: ≥ 3,000/s).
+    struct DeviceChallenges: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "device-challenges", abstract: "Create + verify device challenges in a loop and report pairs/s.")
+
+        @OptionGroup var phone: DeviceCommand.PhoneOptions
+        @Option(name: .customLong("device-id"), help: "A bound device whose key is in the key store.") var deviceID: String
+        @Option(help: "Concurrent phones.") var concurrency = 32
+        @Option(help: "Seconds to run.") var duration = 10.0
+
+        func run() async throws {
+            let (device, _, _) = try await phone.login()
+            _ = try await device.confirm(deviceId: deviceID)  // warm up, and fail early if it does not work
+            let deadline = ContinuousClock.now + .seconds(duration)
+            let start = ContinuousClock.now
+            let results = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        var latencies: [Duration] = []
+                        var failures = 0
+                        while ContinuousClock.now < deadline {
+                            let begin = ContinuousClock.now
+                            do {
+                                _ = try await device.confirm(deviceId: deviceID)
+                                latencies.append(ContinuousClock.now - begin)
+                            } catch {
+                                failures += 1
+                            }
+                        }
+                        return (latencies, failures)
+                    }
+                }
+                return try await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+            }
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let sorted = results.0.sorted()
+            func percentile(_ p: Double) -> String {
+                guard !sorted.isEmpty else { return "-" }
+                let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+                let ms = Double(value.components.seconds) * 1000 + Double(value.components.attoseconds) / 1e15
+                return String(format: "%.2fms", ms)
+            }
+            try printJSON([
+                "pairs": sorted.count, "failures": results.1, "seconds": seconds,
+                "pairsPerSecond": Int(Double(sorted.count) / seconds), "p50": percentile(0.5), "p99": percentile(0.99),
+            ])
+            if results.1 > 0 { throw ExitCode(1) }
+        }
+    }
+}
