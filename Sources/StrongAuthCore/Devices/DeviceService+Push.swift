@@ -40,13 +40,7 @@ extension DeviceService {
             maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
         let message = "Approve the sign-in request \(challenge.id)?"
-        let pushes = try active.map { device in
-            OutboxNotification(
-                id: UUID().uuidString.lowercased(), kind: .push, userID: userID, recipient: device.id,
-                sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
-                nextAttemptAt: now, createdAt: now)
-        }
-        try await store.insertChallenge(challenge, notifications: pushes)
+        try await store.insertChallenge(challenge, notifications: try pushes(to: active, userID: userID, message: message, at: now))
         return challenge
     }
 
@@ -68,12 +62,7 @@ extension DeviceService {
             throw DeviceError.deviceNotFound
         }
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
-        let signature: P256.Signing.ECDSASignature
-        do {
-            signature = try P256Codec.signature(hex: signatureHex)
-        } catch {
-            throw DeviceError.invalidSignatureEncoding(error.description)
-        }
+        let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
         guard try await store.reserveChallengeAttempt(id: id, at: now) != nil else { throw DeviceError.challengeClosed }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)

@@ -126,13 +126,7 @@ public struct DeviceService: Sendable {
         if target == .pendingCommit {
             let now = time.now()
             let message = "Approve the new device \(device.name) on your account?"
-            let pushes = try approvers.map { approver in
-                OutboxNotification(
-                    id: UUID().uuidString.lowercased(), kind: .push, userID: userID, recipient: approver.id,
-                    sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
-                    nextAttemptAt: now, createdAt: now)
-            }
-            try await store.enqueue(pushes)
+            try await store.enqueue(try pushes(to: approvers, userID: userID, message: message, at: now))
         }
         return target
     }
@@ -151,12 +145,7 @@ public struct DeviceService: Sendable {
         else { throw DeviceError.deviceNotFound }
         guard device.status == .pendingCommit else { throw DeviceError.deviceState(device.status) }
         guard approver.status == .active else { throw DeviceError.deviceState(approver.status) }
-        let signature: P256.Signing.ECDSASignature
-        do {
-            signature = try P256Codec.signature(hex: signatureHex)
-        } catch {
-            throw DeviceError.invalidSignatureEncoding(error.description)
-        }
+        let signature = try Self.parseSignature(signatureHex)
         let message = Array(Self.approvalMessage(deviceID: deviceID, publicKeyHex: device.publicKeyHex).utf8)
         let now = time.now()
         guard try P256Codec.publicKey(hex: approver.publicKeyHex).isValidSignature(signature, for: message) else {
@@ -245,12 +234,7 @@ public struct DeviceService: Sendable {
     private func answer(
         _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], activating: Device.Status?, source: String?
     ) async throws {
-        let signature: P256.Signing.ECDSASignature
-        do {
-            signature = try P256Codec.signature(hex: signatureHex)
-        } catch {
-            throw DeviceError.invalidSignatureEncoding(error.description)
-        }
+        let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
         guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
             throw DeviceError.challengeClosed
@@ -283,6 +267,25 @@ public struct DeviceService: Sendable {
                 actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
+    }
+
+    /// A device signature from the wire, or `invalidSignatureEncoding` saying what is wrong with it.
+    static func parseSignature(_ hex: String) throws -> P256.Signing.ECDSASignature {
+        do {
+            return try P256Codec.signature(hex: hex)
+        } catch {
+            throw DeviceError.invalidSignatureEncoding(error.description)
+        }
+    }
+
+    /// One push per device, sealed for the outbox.
+    func pushes(to devices: [Device], userID: String, message: String, at now: Date) throws -> [OutboxNotification] {
+        try devices.map { device in
+            OutboxNotification(
+                id: UUID().uuidString.lowercased(), kind: .push, userID: userID, recipient: device.id,
+                sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
+                nextAttemptAt: now, createdAt: now)
+        }
     }
 
     /// A 6-digit OTP, uniformly drawn.
