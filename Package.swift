@@ -45,6 +45,7 @@ let package = Package(
             name: "StrongAuthProtocol",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
