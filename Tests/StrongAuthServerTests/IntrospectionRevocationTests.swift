@@ -39,6 +39,25 @@ struct IntrospectionRevocationTests {
         }
     }
 
+    @Test("introspecting a valid token still needs the right client secret (the one-read path)")
+    func validTokenWrongSecret() async throws {
+        try await TestServer.with { server in
+            let secret = try await server.createClient()
+            try await server.test { client in
+                let (_, tokens) = try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("shop", secret))
+                let token = try #require(tokens["access_token"] as? String)
+                for basic in [HTTP.basic("shop", secret + "x"), HTTP.basic("nobody", secret), HTTP.basic("shop", "")] {
+                    let (response, body) = try await client.token([("token", token)], basic: basic, path: "/oauth/introspect")
+                    #expect(response.status == .unauthorized)
+                    #expect(body["error"] as? String == "invalid_client")
+                    #expect(body["active"] == nil, "nothing about the token leaks to an unauthenticated caller")
+                }
+                let (missing, _) = try await client.token([], basic: HTTP.basic("shop", secret + "x"), path: "/oauth/introspect")
+                #expect(missing.status == .unauthorized, "client authentication is decided before a missing token")
+            }
+        }
+    }
+
     @Test("introspection and revocation need client authentication")
     func needsClientAuthentication() async throws {
         try await TestServer.with { server in

@@ -39,7 +39,11 @@ public struct TokenService: Sendable {
 
     /// The client, if its secret matches and it is active; otherwise `invalid_client`.
     public func authenticateClient(_ credentials: ClientCredentials, source: String?) async throws -> OAuthClient {
-        let client = try await store.client(id: credentials.clientID)
+        try await checkClient(credentials, against: try await store.client(id: credentials.clientID), source: source)
+    }
+
+    /// The decision of client authentication, on a client record already read (or `nil`).
+    private func checkClient(_ credentials: ClientCredentials, against client: OAuthClient?, source: String?) async throws -> OAuthClient {
         // Hash even for unknown clients so the two cases cost the same.
         let matches = secretHasher.matches(credentials.clientSecret, storedHash: client?.secretHash ?? "")
         guard let client, matches, client.status == .active else {
@@ -240,13 +244,39 @@ public struct TokenService: Sendable {
     /// RFC 7662: whether `token` (an access or a refresh token) is active, and what it says.
     public func introspect(_ token: String) async throws -> IntrospectionResult {
         if token.hasPrefix(SecretPrefix.refreshToken) {
+            return try await introspectRefreshToken(token)
+        }
+        guard let claims = try await validateAccessToken(token) else { return .inactive }
+        return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
+    }
+
+    /// RFC 7662 for a client presenting `credentials`: authenticates the client and answers for
+    /// an access token with ONE database read (the client's record and the token's liveness in
+    /// one statement) — introspection is the hottest read path of a resource server.
+    public func introspect(_ token: String, authenticating credentials: ClientCredentials, source: String?) async throws
+        -> IntrospectionResult
+    {
+        guard !token.hasPrefix(SecretPrefix.refreshToken), token.utf8.count < 8192,
+            let claims = try? await signer.verify(token),
+            claims.iss.value == configuration.issuer, claims.exp.value > time.now()
+        else {
+            _ = try await authenticateClient(credentials, source: source)
+            return token.hasPrefix(SecretPrefix.refreshToken) ? try await introspectRefreshToken(token) : .inactive
+        }
+        let (client, liveness) = try await store.introspectionContext(
+            introspectingClientID: credentials.clientID, jti: claims.jti.value, familyID: claims.sid,
+            userID: claims.subjectType == .user ? claims.sub.value : nil, clientID: claims.clientID, deviceID: claims.cnf?.kid)
+        _ = try await checkClient(credentials, against: client, source: source)
+        return liveness.isLive ? IntrospectionResult(active: true, claims: claims, refreshToken: nil) : .inactive
+    }
+
+    private func introspectRefreshToken(_ token: String) async throws -> IntrospectionResult {
+        do {
             guard let record = try await store.refreshToken(hash: secretHasher.hash(token)),
                 record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now()
             else { return .inactive }
             return IntrospectionResult(active: true, claims: nil, refreshToken: record)
         }
-        guard let claims = try await validateAccessToken(token) else { return .inactive }
-        return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
     }
 
     /// RFC 7009: revokes `token` if it was issued to `client`. Unknown or foreign tokens are

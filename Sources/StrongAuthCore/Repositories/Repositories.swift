@@ -97,6 +97,11 @@ public protocol TokenRepository: Sendable {
     func revokeFamily(id: String, at now: Date) async throws
     /// Records a revoked access token until it would have expired anyway.
     func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws
+    /// Introspection in one statement: the introspecting client's record (for its
+    /// authentication) and the token's liveness.
+    func introspectionContext(
+        introspectingClientID: String, jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?
+    ) async throws -> (client: OAuthClient?, liveness: AccessTokenLiveness)
     /// One query answering everything introspection needs beyond the JWT itself.
     func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
         -> AccessTokenLiveness

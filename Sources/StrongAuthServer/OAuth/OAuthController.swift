@@ -43,12 +43,12 @@ struct OAuthController {
 
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
         await respond(request, context) { form in
-            _ = try await runtime.tokens.authenticateClient(
-                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+            let credentials = try ClientAuthentication.credentials(from: request, form: form)
             guard let token = form["token"], !token.isEmpty else {
+                _ = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
                 throw OAuthError.invalidRequest("The token parameter is missing.")
             }
-            let result = try await runtime.tokens.introspect(token)
+            let result = try await runtime.tokens.introspect(token, authenticating: credentials, source: context.remoteAddress)
             return try OAuthResponses.json(Self.introspectionBody(result))
         }
     }

@@ -21,13 +21,15 @@ extension SQLStore: ClientRepository {
     public func client(id: String) async throws -> OAuthClient? {
         try await pool.withConnection { db in
             try await db.raw("SELECT * FROM clients WHERE id = \(bind: id)").first()
-        }.map { row in
-            OAuthClient(
-                id: try row.string("id"), name: try row.string("name"), secretHash: try row.string("secret_hash"),
-                grants: Set(try row.string("grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
-                scopes: Scopes(stored: try row.string("scopes")),
-                status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
-                createdAt: try row.date("created_at"))
-        }
+        }.map(Self.client(from:))
+    }
+
+    static func client(from row: any SQLRow) throws -> OAuthClient {
+        OAuthClient(
+            id: try row.string("id"), name: try row.string("name"), secretHash: try row.string("secret_hash"),
+            grants: Set(try row.string("grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
+            scopes: Scopes(stored: try row.string("scopes")),
+            status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
+            createdAt: try row.date("created_at"))
     }
 }

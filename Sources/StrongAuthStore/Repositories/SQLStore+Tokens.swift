@@ -132,21 +132,22 @@ extension SQLStore: TokenRepository {
         }
     }
 
-    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
+    /// The subqueries that decide whether an access token is still live.
+    private static func livenessColumns(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?)
+        -> SQLQueryString
+    {
+        """
+        (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: jti)) AS jti_revoked,
+        (SELECT COUNT(*) FROM token_families WHERE id = \(bind: familyID ?? "") AND revoked_at IS NULL) AS family_live,
+        (SELECT COUNT(*) FROM users WHERE id = \(bind: userID ?? "") AND status = 'active') AS user_active,
+        (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active,
+        (SELECT COUNT(*) FROM devices WHERE id = \(bind: deviceID ?? "") AND status = 'ACTIVE') AS device_active
+        """
+    }
+
+    private static func liveness(from row: (any SQLRow)?, familyID: String?, userID: String?, deviceID: String?) throws
         -> AccessTokenLiveness
     {
-        let row = try await pool.withConnection { db in
-            try await db.raw(
-                """
-                SELECT
-                  (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: jti)) AS jti_revoked,
-                  (SELECT COUNT(*) FROM token_families WHERE id = \(bind: familyID ?? "") AND revoked_at IS NULL) AS family_live,
-                  (SELECT COUNT(*) FROM users WHERE id = \(bind: userID ?? "") AND status = 'active') AS user_active,
-                  (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active,
-                  (SELECT COUNT(*) FROM devices WHERE id = \(bind: deviceID ?? "") AND status = 'ACTIVE') AS device_active
-                """
-            ).first()
-        }
         guard let row else { return AccessTokenLiveness(jtiRevoked: true, familyRevoked: true, subjectActive: false, clientActive: false) }
         let familyLive = try row.int("family_live") > 0
         let userActive = try row.int("user_active") > 0
@@ -158,5 +159,29 @@ extension SQLStore: TokenRepository {
             subjectActive: userID == nil || userActive,
             clientActive: try row.int("client_active") > 0,
             deviceActive: deviceID == nil || deviceActive)
+    }
+
+    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
+        -> AccessTokenLiveness
+    {
+        let columns = Self.livenessColumns(jti: jti, familyID: familyID, userID: userID, clientID: clientID, deviceID: deviceID)
+        let row = try await pool.withConnection { db in try await db.raw("SELECT \(columns)").first() }
+        return try Self.liveness(from: row, familyID: familyID, userID: userID, deviceID: deviceID)
+    }
+
+    public func introspectionContext(
+        introspectingClientID: String, jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?
+    ) async throws -> (client: OAuthClient?, liveness: AccessTokenLiveness) {
+        let columns = Self.livenessColumns(jti: jti, familyID: familyID, userID: userID, clientID: clientID, deviceID: deviceID)
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT c.id, c.name, c.secret_hash, c.grants, c.scopes, c.status, c.created_at, \(columns)
+                FROM (SELECT 1 AS anchor) AS anchor LEFT JOIN clients c ON c.id = \(bind: introspectingClientID)
+                """
+            ).first()
+        }
+        let client = try row.flatMap { row in try row.optionalString("id") == nil ? nil : try Self.client(from: row) }
+        return (client, try Self.liveness(from: row, familyID: familyID, userID: userID, deviceID: deviceID))
     }
 }
