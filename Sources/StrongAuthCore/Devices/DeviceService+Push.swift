@@ -32,7 +32,7 @@ extension DeviceService {
 
     /// `POST /api/user/mfa/challenges`: a push to each of the user's ACTIVE devices.
     public func createPushChallenge(userID: String) async throws -> Challenge {
-        let active = try await storeDevices(userID: userID).filter { $0.status == .active }
+        let active = try await store.devices(userID: userID).filter { $0.status == .active }
         guard !active.isEmpty else { throw DeviceError.deviceNotFound }
         let now = time.now()
         let challenge = Challenge(
@@ -99,9 +99,5 @@ extension DeviceService {
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: client.scopes, amr: ["pwd", "hwk"],
             withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: deviceID)
-    }
-
-    private func storeDevices(userID: String) async throws -> [Device] {
-        try await store.devices(userID: userID)
     }
 }

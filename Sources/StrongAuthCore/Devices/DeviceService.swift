@@ -240,10 +240,9 @@ public struct DeviceService: Sendable {
             throw DeviceError.challengeClosed
         }
         if challenge.kind == .deviceBinding {
-            guard let factor = try await store.reserveAttempt(
+            let counted = try await store.reserveAttempt(
                 userID: device.userID, factor: .deviceBinding, at: now, policy: configuration.bindingLockout)
-            else { throw DeviceError.locked(until: nil) }
-            _ = factor
+            guard counted != nil else { throw DeviceError.locked(until: nil) }
         }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         guard key.isValidSignature(signature, for: message) else {
