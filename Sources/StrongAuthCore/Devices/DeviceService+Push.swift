@@ -69,12 +69,8 @@ extension DeviceService {
         let message = Array(Self.pushAnswerMessage(challengeID: id, status: status).utf8)
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: id)
-            try await store.append(
-                AuditRecord(
-                    actor: "user:\(userID)", action: "mfa_push.answer", subject: "device:\(deviceID)", sourceAddress: source,
-                    outcome: .failure, details: ["challenge": id, "reason": "wrong_signature"]),
-                at: now)
-            throw DeviceError.wrongSignature
+            try await auditWrongSignature(
+                userID: userID, action: "mfa_push.answer", deviceID: deviceID, source: source, details: ["challenge": id])
         }
         guard try await store.resolveChallenge(id: id, to: status == .verified ? .answered : .denied, deviceID: deviceID, at: now) else {
             throw DeviceError.challengeClosed

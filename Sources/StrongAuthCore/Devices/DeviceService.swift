@@ -149,12 +149,8 @@ public struct DeviceService: Sendable {
         let message = Array(Self.approvalMessage(deviceID: deviceID, publicKeyHex: device.publicKeyHex).utf8)
         let now = time.now()
         guard try P256Codec.publicKey(hex: approver.publicKeyHex).isValidSignature(signature, for: message) else {
-            try await store.append(
-                AuditRecord(
-                    actor: "user:\(userID)", action: "device.approval", subject: "device:\(deviceID)", sourceAddress: source,
-                    outcome: .failure, details: ["approver": approverDeviceID, "reason": "wrong_signature"]),
-                at: now)
-            throw DeviceError.wrongSignature
+            try await auditWrongSignature(
+                userID: userID, action: "device.approval", deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
         }
         guard try await store.transitionDevice(id: deviceID, from: [.pendingCommit], to: .active, reason: nil, at: now) else {
             throw DeviceError.deviceState(.active)
@@ -247,13 +243,9 @@ public struct DeviceService: Sendable {
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
-            try await store.append(
-                AuditRecord(
-                    actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
-                    sourceAddress: source, outcome: .failure,
-                    details: ["challenge": challenge.id, "attempt": String(attempt), "reason": "wrong_signature"]),
-                at: now)
-            throw DeviceError.wrongSignature
+            try await auditWrongSignature(
+                userID: device.userID, action: "\(challenge.kind.rawValue).answer", deviceID: device.id, source: source,
+                details: ["challenge": challenge.id, "attempt": String(attempt)])
         }
         guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: activating.map { (device.id, $0) }) else {
             throw DeviceError.challengeClosed
@@ -266,6 +258,18 @@ public struct DeviceService: Sendable {
                 actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
+    }
+
+    /// Records a signature that did not verify, then refuses the request.
+    func auditWrongSignature(
+        userID: String, action: String, deviceID: String, source: String?, details: [String: String]
+    ) async throws -> Never {
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(userID)", action: action, subject: "device:\(deviceID)", sourceAddress: source, outcome: .failure,
+                details: details.merging(["reason": "wrong_signature"]) { $1 }),
+            at: time.now())
+        throw DeviceError.wrongSignature
     }
 
     /// A device signature from the wire, or `invalidSignatureEncoding` saying what is wrong with it.
