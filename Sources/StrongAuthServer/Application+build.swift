@@ -17,18 +17,39 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
         logger: runtime.logger)
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
-    app.addServices(runtime.notificationDispatcher)
+    app.addServices(runtime.notificationDispatcher, runtime.webhookDispatcher)
+    if let integrationPort = runtime.settings.integrationPort {
+        // The private integration API on its own port (seed 003: never on the public internet).
+        let integration = Application(
+            router: try buildIntegrationRouter(runtime: runtime),
+            configuration: .init(address: .hostname(runtime.settings.host, port: integrationPort), serverName: "StrongAuth"),
+            logger: runtime.logger)
+        app.addServices(integration)
+    }
     return app
 }
 
-/// The router with every route and middleware; separate so tests can inspect it.
-public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
+/// The router of the integration API alone, for `powerauth.integrationPort`.
+public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    addCommonMiddleware(to: router)
+    RegistrationsController(runtime: runtime).addRoutes(to: router)
+    return router
+}
+
+/// Request ids, the access log, metrics and the problem+json last line of defence.
+func addCommonMiddleware(to router: Router<AppRequestContext>) {
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware(level: .info))
     _ = PrometheusMetrics.registry
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
+}
+
+/// The router with every route and middleware; separate so tests can inspect it.
+public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    addCommonMiddleware(to: router)
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
@@ -36,5 +57,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     let devices = DevicesController(runtime: runtime)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)
+    if runtime.settings.integrationPort == nil {
+        RegistrationsController(runtime: runtime).addRoutes(to: router)
+    }
+    EnrollmentController(runtime: runtime).addRoutes(to: router)
     return router
 }

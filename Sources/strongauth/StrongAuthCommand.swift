@@ -13,6 +13,6 @@ struct StrongAuthCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self,
-            DemoCommand.self, DeviceCommand.self, BenchCommand.self,
+            AppsCommand.self, IntegrationUsersCommand.self, DemoCommand.self, DeviceCommand.self, BenchCommand.self,
         ])
 }

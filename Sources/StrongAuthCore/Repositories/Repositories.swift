@@ -141,4 +141,4 @@ public protocol AuditLog: Sendable {
 
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
-    & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox
+    & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository

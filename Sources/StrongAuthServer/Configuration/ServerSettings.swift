@@ -29,6 +29,12 @@ public struct ServerSettings: Sendable {
     public var logFormat: String
     public var devices: DeviceConfiguration
     public var notificationChannel: NotificationChannel
+    public var powerAuth: PowerAuthConfiguration
+    /// A separate port for the private integration API (`/powerauth-cloud`); `nil` serves it on
+    /// the main port. Seed 003: it "must not be published to the public internet".
+    public var integrationPort: Int?
+    /// Delivery attempts of one webhook before it is given up (`dead`).
+    public var webhookMaxAttempts: Int
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -64,6 +70,9 @@ public struct ServerSettings: Sendable {
         guard devices.otpLifetime > 0, devices.challengeLifetime > 0, devices.maxAttemptsPerChallenge > 0 else {
             throw SettingsError("device lifetimes and attempts must be positive")
         }
+        powerAuth = PowerAuthConfiguration()
+        integrationPort = nil
+        webhookMaxAttempts = 12
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -78,6 +87,24 @@ public struct ServerSettings: Sendable {
         case let other:
             throw SettingsError("notifications.channel must be file, log or http, not '\(other)'")
         }
+        try readPowerAuth(config)
+    }
+
+    /// Reads the PowerAuth part of the settings.
+    mutating func readPowerAuth(_ config: ConfigReader) throws {
+        powerAuth = PowerAuthConfiguration(
+            activationLifetime: TimeInterval(config.int(forKey: "powerauth.activationLifetimeSeconds", default: 300)),
+            maxFailedAttempts: config.int(forKey: "powerauth.maxFailedAttempts", default: 5),
+            counterLookahead: config.int(forKey: "powerauth.counterLookahead", default: 20),
+            tokenTimestampTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampToleranceSeconds", default: 7200)))
+        guard powerAuth.activationLifetime > 0, (1...255).contains(powerAuth.maxFailedAttempts), (1...100).contains(powerAuth.counterLookahead)
+        else { throw SettingsError("powerauth: activation lifetime must be positive, maxFailedAttempts 1–255, counterLookahead 1–100") }
+        integrationPort = config.int(forKey: "powerauth.integrationPort")
+        if let integrationPort, !(0...65535).contains(integrationPort) || integrationPort == port && port != 0 {
+            throw SettingsError("powerauth.integrationPort must be 0–65535 and differ from http.port")
+        }
+        webhookMaxAttempts = config.int(forKey: "webhooks.maxAttempts", default: 12)
+        guard webhookMaxAttempts > 0 else { throw SettingsError("webhooks.maxAttempts must be positive") }
     }
 
     /// The notifications file when the file channel is configured.

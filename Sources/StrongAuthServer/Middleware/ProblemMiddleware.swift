@@ -10,6 +10,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as ProblemDetails {
             throw problem
+        } catch let error as PowerAuthErrorResponse {
+            throw error  // the PowerAuth faces have their own error shape
         } catch let error as HTTPError {
             throw ProblemDetails(error.status, error.status.reasonPhrase, detail: error.body, headers: error.headers)
         } catch {

@@ -15,6 +15,7 @@ public struct StrongAuthRuntime: Sendable {
     public let tokens: TokenService
     public let administration: AdministrationService
     public let devices: DeviceService
+    public let powerAuth: PowerAuthService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -45,9 +46,11 @@ public struct StrongAuthRuntime: Sendable {
                 store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time)
             let devices = DeviceService(
                 store: store, tokens: tokens, masterKey: masterKey, time: time, configuration: settings.devices)
+            let powerAuth = PowerAuthService(
+                store: store, masterKey: masterKey, secretHasher: secretHasher, time: time, configuration: settings.powerAuth)
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
-                administration: administration, devices: devices, time: time, logger: logger)
+                administration: administration, devices: devices, powerAuth: powerAuth, time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
             throw error
@@ -58,6 +61,11 @@ public struct StrongAuthRuntime: Sendable {
     public var notificationDispatcher: NotificationDispatcher {
         NotificationDispatcher(
             outbox: store, masterKey: masterKey, channel: settings.notificationChannel, time: time, logger: logger)
+    }
+
+    /// The webhook outbox dispatcher (the server runs it as a service).
+    public var webhookDispatcher: WebhookDispatcher {
+        WebhookDispatcher(store: store, powerAuth: powerAuth, time: time, logger: logger, maxAttempts: settings.webhookMaxAttempts)
     }
 
     /// Closes the database.

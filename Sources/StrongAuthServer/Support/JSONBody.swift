@@ -25,6 +25,21 @@ enum JSONBody {
         }
     }
 
+    /// Like `decode`, but an empty body (with any media type) is `nil`: for endpoints whose
+    /// body is optional.
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        var copy = request
+        copy.body = .init(buffer: buffer)
+        return try await decode(type, from: copy, limit: limit)
+    }
+
     /// A short, safe description of a decoding failure (no echo of the input's values).
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {

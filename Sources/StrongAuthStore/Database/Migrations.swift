@@ -134,5 +134,56 @@ public enum Migrator {
                 "ALTER TABLE users ADD COLUMN failed_binding_attempts INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE users ADD COLUMN binding_locked_until BIGINT",
             ]),
+        Migration(
+            version: 3, name: "powerauth",
+            statements: [
+                """
+                CREATE TABLE powerauth_applications (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, application_key TEXT NOT NULL UNIQUE,
+                    sealed_application_secret TEXT NOT NULL, sealed_master_private_key TEXT NOT NULL,
+                    master_public_key TEXT NOT NULL, callback_url TEXT, sealed_callback_secret TEXT,
+                    status TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE integration_users (
+                    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, applications TEXT NOT NULL,
+                    status TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                // The counter and the failure count sit on the device row with its status, so
+                // accepting a counter value, counting a failure and blocking are one update.
+                "ALTER TABLE devices ADD COLUMN ctr_data TEXT",
+                "ALTER TABLE devices ADD COLUMN counter BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE devices ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE devices ADD COLUMN max_failed_attempts INTEGER NOT NULL DEFAULT 5",
+                """
+                CREATE TABLE powerauth_activations (
+                    device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+                    application_id TEXT NOT NULL, activation_code TEXT UNIQUE, activation_code_signature TEXT,
+                    expires_at BIGINT NOT NULL, otp_hash TEXT, otp_validation TEXT NOT NULL, commit_phase TEXT NOT NULL,
+                    flags TEXT NOT NULL, platform TEXT, device_info TEXT, extras TEXT, server_public_key TEXT,
+                    sealed_server_private_key TEXT, sealed_derived_keys TEXT, protocol_version TEXT)
+                """,
+                "CREATE INDEX powerauth_activations_application ON powerauth_activations (application_id)",
+                """
+                CREATE TABLE powerauth_tokens (
+                    id TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                    sealed_secret TEXT NOT NULL, signature_type TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX powerauth_tokens_device ON powerauth_tokens (device_id)",
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY, application_id TEXT NOT NULL, url TEXT NOT NULL, event_type TEXT NOT NULL,
+                    body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at BIGINT NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT,
+                    last_response_status INTEGER, last_error TEXT)
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+                """
+                CREATE TABLE powerauth_temporary_keys (
+                    id TEXT PRIMARY KEY, application_id TEXT NOT NULL, activation_id TEXT,
+                    sealed_private_key TEXT NOT NULL, expires_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX powerauth_temporary_keys_expiry ON powerauth_temporary_keys (expires_at)",
+            ]),
     ]
 }

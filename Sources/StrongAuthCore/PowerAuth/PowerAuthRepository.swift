@@ -1,0 +1,190 @@
+import Foundation
+
+/// What the PowerAuth face needs from storage: applications, integration users, registrations
+/// (devices of kind `.powerauth` with their activation row), MAC tokens and the webhook outbox.
+///
+/// Every method that decides security (accept a counter value, count a failure, block, change a
+/// status) is one conditional update of the device row, so several nodes on one PostgreSQL can
+/// never both accept a counter value or both miss a block.
+public protocol PowerAuthRepository: Sendable {
+    // MARK: Applications and integration users
+
+    /// Stores a new application; `StoreError.conflict` when the id is taken.
+    func insertApplication(_ application: PowerAuthApplication) async throws
+    func application(id: String) async throws -> PowerAuthApplication?
+    func application(key: String) async throws -> PowerAuthApplication?
+    /// Stores a new integration user; `StoreError.conflict` when the name is taken.
+    func insertIntegrationUser(_ user: IntegrationUser) async throws
+    func integrationUser(name: String) async throws -> IntegrationUser?
+
+    // MARK: Registrations
+
+    /// The id of the user whose username is `externalUserID`, created on first use (PowerAuth's
+    /// `userId` is the integrator's own identifier; such a user has no password).
+    func ensureUser(externalUserID: String, at now: Date) async throws -> String
+    /// Stores a CREATED registration (device + activation row + counter) and its webhook, in one
+    /// transaction; `StoreError.conflict` when the activation code is already live.
+    func insertRegistration(
+        device: Device, activation: PowerAuthActivation, counter: PowerAuthCounter, webhooks: [WebhookDelivery]
+    ) async throws
+    func registration(id: String) async throws -> Registration?
+    /// The registration holding the live activation code `code` of `applicationID`.
+    func registration(activationCode: String, applicationID: String) async throws -> Registration?
+    /// The user's registrations, newest first; REMOVED ones only with `includeRemoved`.
+    func registrations(externalUserID: String, includeRemoved: Bool) async throws -> [Registration]
+
+    /// The key exchange: `CREATED → to` (PENDING_COMMIT or ACTIVE) in one conditional update,
+    /// only while unexpired; stores the keys and device facts, frees the activation code.
+    /// `false` when the registration was no longer CREATED (a second phone lost the race).
+    func completeKeyExchange(
+        id: String, to: Device.Status, devicePublicKeyHex: String, name: String, activation: PowerAuthActivation,
+        counterData: [UInt8], webhooks: [WebhookDelivery], at now: Date
+    ) async throws -> Bool
+
+    /// Moves a registration between statuses in one conditional update (`from` → `to`), with
+    /// the reason for a block, optionally resetting the failure count (unblock), freeing the
+    /// activation code when it leaves CREATED, and queueing `webhooks` only if it moved.
+    func transitionRegistration(
+        id: String, from: Set<Device.Status>, to: Device.Status, reason: String?, resetFailures: Bool,
+        webhooks: [WebhookDelivery], at now: Date
+    ) async throws -> Bool
+
+    /// Accepts a signature: the counter moves from `expected` to `next` (advanced by `steps`)
+    /// only if it still is `expected` and the registration is ACTIVE; a knowledge or biometry
+    /// factor also resets the failure count. `false` when another request moved it first.
+    func acceptSignature(id: String, expected: [UInt8], next: [UInt8], steps: Int, resetFailures: Bool, at now: Date) async throws -> Bool
+
+    /// Counts a failed signature of an ACTIVE registration: failures + 1 and, at the maximum,
+    /// `ACTIVE → BLOCKED` with `MAX_FAILED_ATTEMPTS`, in one conditional update; queues
+    /// `webhooksIfBlocked` in the same transaction when it blocked. `nil` when not ACTIVE.
+    func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
+
+    /// Counts a wrong activation OTP of a CREATED registration: at the maximum it is REMOVED.
+    func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
+
+    // MARK: MAC tokens
+
+    func insertToken(_ token: PowerAuthToken) async throws
+    func token(id: String) async throws -> PowerAuthToken?
+    /// Deletes the token if it belongs to `deviceID`; `false` otherwise.
+    func deleteToken(id: String, deviceID: String) async throws -> Bool
+
+    // MARK: Temporary encryption keys (protocol 3.3)
+
+    func insertTemporaryKey(_ key: PowerAuthTemporaryKeyRecord) async throws
+    func temporaryKey(id: String) async throws -> PowerAuthTemporaryKeyRecord?
+
+    // MARK: Webhooks
+
+    /// Leases up to `limit` due deliveries for `lease` seconds (never the same one to two nodes).
+    func claimDueWebhooks(at now: Date, limit: Int, lease: TimeInterval) async throws -> [WebhookDelivery]
+    func markWebhookDelivered(id: String, responseStatus: Int, at now: Date) async throws
+    /// Records a failed attempt and schedules the next, or gives up (`dead`).
+    func markWebhookFailed(id: String, responseStatus: Int?, error: String, nextAttemptAt: Date, dead: Bool) async throws
+    /// The delivery log, newest first.
+    func webhookDeliveries(applicationID: String?, limit: Int) async throws -> [WebhookDelivery]
+}
+
+/// The failure count after a counted failure, and the status it left the registration in.
+public struct PowerAuthFailureCount: Sendable, Equatable {
+    public var failedAttempts: Int
+    public var maxFailedAttempts: Int
+    public var status: Device.Status
+
+    public init(failedAttempts: Int, maxFailedAttempts: Int, status: Device.Status) {
+        self.failedAttempts = failedAttempts
+        self.maxFailedAttempts = maxFailedAttempts
+        self.status = status
+    }
+
+    public var remainingAttempts: Int { max(0, maxFailedAttempts - failedAttempts) }
+}
+
+/// A MAC token (PowerAuth "token-based authentication"): the phone proves possession of
+/// `tokenSecret` with a digest over a nonce and a timestamp, without a counter.
+public struct PowerAuthToken: Sendable, Equatable {
+    public var id: String
+    public var deviceID: String
+    /// The 16-byte secret, sealed under the master key (the digest check needs it in clear).
+    public var sealedSecret: String
+    /// The factors of the signature that created it, e.g. `possession_knowledge`.
+    public var signatureType: String
+    public var createdAt: Date
+
+    public init(id: String, deviceID: String, sealedSecret: String, signatureType: String, createdAt: Date) {
+        self.id = id
+        self.deviceID = deviceID
+        self.sealedSecret = sealedSecret
+        self.signatureType = signatureType
+        self.createdAt = createdAt
+    }
+}
+
+/// A protocol 3.3 temporary ECIES key pair, handed out by `/pa/v3/keystore/create` and named
+/// by later requests in `temporaryKeyId`. Stored (sealed) so that any node can decrypt.
+public struct PowerAuthTemporaryKeyRecord: Sendable, Equatable {
+    public var id: String
+    public var applicationID: String
+    /// Set for an activation-scoped key.
+    public var activationID: String?
+    /// The raw private scalar, sealed under the master key with the key id as associated data.
+    public var sealedPrivateKey: String
+    public var expiresAt: Date
+
+    public init(id: String, applicationID: String, activationID: String?, sealedPrivateKey: String, expiresAt: Date) {
+        self.id = id
+        self.applicationID = applicationID
+        self.activationID = activationID
+        self.sealedPrivateKey = sealedPrivateKey
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One signed callback to an integrator, waiting in (or logged by) the durable webhook outbox.
+///
+/// ```
+/// pending ──(2xx)──▶ delivered
+///    └──(error / non-2xx)──▶ pending again at nextAttemptAt (exponential backoff) … ──▶ dead
+/// ```
+/// It is written in the same transaction as the status change it reports, so a change that
+/// happened is always announced; the `Idempotency-Key` (its id) lets the receiver drop repeats.
+public struct WebhookDelivery: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case pending
+        case delivered
+        case dead
+    }
+
+    public var id: String
+    public var applicationID: String
+    public var url: String
+    public var eventType: String
+    /// The JSON body, exactly as it is sent and signed (no secrets in it).
+    public var body: String
+    public var status: Status
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var createdAt: Date
+    public var deliveredAt: Date?
+    public var lastResponseStatus: Int?
+    public var lastError: String?
+
+    public init(
+        id: String, applicationID: String, url: String, eventType: String, body: String, status: Status = .pending,
+        attempts: Int = 0, nextAttemptAt: Date, createdAt: Date, deliveredAt: Date? = nil, lastResponseStatus: Int? = nil,
+        lastError: String? = nil
+    ) {
+        self.id = id
+        self.applicationID = applicationID
+        self.url = url
+        self.eventType = eventType
+        self.body = body
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.createdAt = createdAt
+        self.deliveredAt = deliveredAt
+        self.lastResponseStatus = lastResponseStatus
+        self.lastError = lastError
+    }
+}

@@ -1,0 +1,228 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// A change an integrator asks for with `PUT /v2/registrations/{id}`.
+public enum RegistrationChange: String, Sendable {
+    case block = "BLOCK"
+    case unblock = "UNBLOCK"
+}
+
+/// The integration API's registration lifecycle (seed 003, "Implement Mobile Device Registration"
+/// and "Self-Service").
+///
+/// ```
+/// CREATED ──(phone: key exchange)──▶ PENDING_COMMIT ──(commit)──▶ ACTIVE ◀──(UNBLOCK)──┐
+///    │      └─(commitPhase / OTP ON_KEY_EXCHANGE)──────────────────▶ │                 │
+///    │                                                               └─(BLOCK, or 5 wrong
+///    │                                                                  signatures)──▶ BLOCKED
+///    └── expiry (CREATED, PENDING_COMMIT), DELETE, too many wrong OTPs ─────────▶ REMOVED
+/// ```
+extension PowerAuthService {
+    /// `POST /v2/registrations`: a CREATED registration with a fresh activation code signed by
+    /// the application's master key.
+    public func createRegistration(
+        by integrationUser: IntegrationUser, userID externalUserID: String, applicationID: String, otp: String?,
+        otpValidation: ActivationOTPValidation?, commitPhase: ActivationCommitPhase?, flags: [String]?, source: String?
+    ) async throws -> Registration {
+        do {
+            try Validate.username(externalUserID)
+        } catch {
+            throw PowerAuthServiceError.validation(field: "userId", message: "must be 1–128 printable characters without spaces")
+        }
+        let flags = flags ?? []
+        guard flags.count <= 32, flags.allSatisfy({ (1...64).contains($0.utf8.count) && !$0.contains(where: \.isWhitespace) }) else {
+            throw PowerAuthServiceError.validation(field: "flags", message: "at most 32 flags of 1–64 characters without spaces")
+        }
+        let validation = otpValidation ?? (otp == nil ? ActivationOTPValidation.none : .onKeyExchange)
+        if validation != .none {
+            guard let otp, (4...64).contains(otp.utf8.count) else {
+                throw PowerAuthServiceError.validation(field: "otp", message: "an OTP of 4–64 characters is required with otpValidation \(validation.rawValue)")
+            }
+        } else if otp != nil {
+            throw PowerAuthServiceError.validation(field: "otpValidation", message: "ON_KEY_EXCHANGE or ON_COMMIT is required with an otp")
+        }
+        let application = try await allowedApplication(applicationID, for: integrationUser)
+        let opened = try openApplication(application)
+        let signingKey = try P256.Signing.PrivateKey(rawRepresentation: opened.masterPrivateKey.rawRepresentation)
+        let now = time.now()
+        let userID = try await store.ensureUser(externalUserID: externalUserID, at: now)
+        let counter = PowerAuthCounter(
+            counterData: [], counter: 0, failedAttempts: 0, maxFailedAttempts: configuration.maxFailedAttempts)
+
+        // 80 random bits per code: a clash with a live code is astronomically rare, but retried.
+        for _ in 0..<3 {
+            let code = PowerAuthActivationCode.generate()
+            let device = Device(
+                id: UUID().uuidString.lowercased(), userID: userID, kind: .powerauth, name: "", publicKeyHex: "",
+                status: .created, createdAt: now)
+            let activation = PowerAuthActivation(
+                deviceID: device.id, applicationID: application.id, activationCode: code,
+                activationCodeSignature: try PowerAuthActivationCode.sign(code, masterKey: signingKey),
+                expiresAt: now.addingTimeInterval(configuration.activationLifetime),
+                otpHash: otp.map { secretHasher.hash("activation-otp:\(device.id):\($0)") }, otpValidation: validation,
+                commitPhase: commitPhase ?? .onCommit, flags: flags)
+            let registration = Registration(device: device, activation: activation, counter: counter, externalUserID: externalUserID)
+            do {
+                try await store.insertRegistration(
+                    device: device, activation: activation, counter: counter,
+                    webhooks: try registrationWebhooks(registration, status: .created, application: application, at: now))
+            } catch StoreError.conflict {
+                continue
+            }
+            try await audit(registration, action: "powerauth.registration.created", actor: "integration-user:\(integrationUser.name)", source: source)
+            return registration
+        }
+        throw StoreError.conflict("activation code")
+    }
+
+    /// `GET /v2/registrations/{id}`: the registration, if the integration user may see it.
+    public func registration(id: String, for integrationUser: IntegrationUser) async throws -> Registration {
+        guard let registration = try await store.registration(id: id),
+            integrationUser.mayUse(applicationID: registration.activation.applicationID)
+        else { throw PowerAuthServiceError.registrationNotFound }
+        return registration
+    }
+
+    /// `GET /v2/registrations?userId=…`: the user's registrations in the integration user's
+    /// applications; REMOVED (and expired) ones only with `includeRemoved`.
+    public func registrations(externalUserID: String, includeRemoved: Bool, for integrationUser: IntegrationUser) async throws
+        -> [Registration]
+    {
+        let now = time.now()
+        return try await store.registrations(externalUserID: externalUserID, includeRemoved: includeRemoved).filter {
+            integrationUser.mayUse(applicationID: $0.activation.applicationID) && (includeRemoved || $0.status(at: now) != .removed)
+        }
+    }
+
+    /// `POST /v2/registrations/{id}/commit`: PENDING_COMMIT → ACTIVE; with `otpValidation`
+    /// ON_COMMIT the OTP must match (a wrong one counts as a failure).
+    public func commit(id: String, otp: String?, by integrationUser: IntegrationUser, source: String?) async throws -> Registration {
+        let registration = try await registration(id: id, for: integrationUser)
+        let now = time.now()
+        guard registration.status(at: now) == .pendingCommit else {
+            throw PowerAuthServiceError.registrationState(registration.status(at: now))
+        }
+        if registration.activation.otpValidation == .onCommit {
+            guard let otp, otpMatches(otp, of: registration) else {
+                let count = try await store.countActivationOTPFailure(
+                    id: id, webhooksIfRemoved: try registrationWebhooks(registration, status: .removed, at: now), at: now)
+                try await audit(registration, action: "powerauth.registration.commit", actor: "integration-user:\(integrationUser.name)",
+                    source: source, outcome: .failure, details: ["reason": "wrong_otp"])
+                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remainingAttempts ?? 0)
+            }
+        }
+        return try await transition(
+            registration, from: [.pendingCommit], to: .active, reason: nil, action: "powerauth.registration.committed",
+            actor: "integration-user:\(integrationUser.name)", source: source)
+    }
+
+    /// `PUT /v2/registrations/{id}` with BLOCK (ACTIVE → BLOCKED, with a reason) or UNBLOCK
+    /// (BLOCKED → ACTIVE, failures reset).
+    public func change(
+        id: String, change: RegistrationChange, blockedReason: String?, by integrationUser: IntegrationUser, source: String?
+    ) async throws -> Registration {
+        let registration = try await registration(id: id, for: integrationUser)
+        let actor = "integration-user:\(integrationUser.name)"
+        switch change {
+        case .block:
+            let reason = blockedReason ?? BlockedReason.notSpecified
+            guard (1...64).contains(reason.utf8.count), reason.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw PowerAuthServiceError.validation(field: "blockedReason", message: "must be 1–64 of A–Z, 0–9, '_', '-'")
+            }
+            return try await transition(
+                registration, from: [.active], to: .blocked, reason: reason, action: "powerauth.registration.blocked", actor: actor,
+                source: source)
+        case .unblock:
+            return try await transition(
+                registration, from: [.blocked], to: .active, reason: nil, action: "powerauth.registration.unblocked", actor: actor,
+                source: source)
+        }
+    }
+
+    /// `DELETE /v2/registrations/{id}`: any status → REMOVED; its tokens and signatures die.
+    public func remove(id: String, by integrationUser: IntegrationUser, source: String?) async throws -> Registration {
+        let registration = try await registration(id: id, for: integrationUser)
+        return try await transition(
+            registration, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil,
+            action: "powerauth.registration.removed", actor: "integration-user:\(integrationUser.name)", source: source)
+    }
+
+    // MARK: Shared
+
+    /// One conditional status change, audited and announced; `registrationState` when the
+    /// registration was not in `from` (also when an unfinished one has expired).
+    func transition(
+        _ registration: Registration, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String, actor: String,
+        source: String?
+    ) async throws -> Registration {
+        let now = time.now()
+        let current = registration.status(at: now)
+        guard from.contains(current) else { throw PowerAuthServiceError.registrationState(current) }
+        var changed = registration
+        changed.device.status = to
+        changed.device.blockedReason = reason
+        if to == .active { changed.counter.failedAttempts = 0 }
+        if to != .created { changed.activation.activationCode = nil }
+        let moved = try await store.transitionRegistration(
+            id: registration.id, from: from, to: to, reason: reason, resetFailures: to == .active,
+            webhooks: try registrationWebhooks(changed, status: to, at: now), at: now)
+        guard moved else {
+            let latest = try await store.registration(id: registration.id)
+            throw PowerAuthServiceError.registrationState(latest?.status(at: now) ?? .removed)
+        }
+        try await audit(changed, action: action, actor: actor, source: source, details: reason.map { ["reason": $0] } ?? [:])
+        return changed
+    }
+
+    func allowedApplication(_ id: String, for integrationUser: IntegrationUser) async throws -> PowerAuthApplication {
+        guard let application = try await store.application(id: id), application.status == .active else {
+            throw PowerAuthServiceError.applicationNotFound
+        }
+        guard integrationUser.mayUse(applicationID: id) else { throw PowerAuthServiceError.applicationForbidden }
+        return application
+    }
+
+    func otpMatches(_ otp: String, of registration: Registration) -> Bool {
+        guard let stored = registration.activation.otpHash else { return false }
+        return secretHasher.matches("activation-otp:\(registration.id):\(otp)", storedHash: stored)
+    }
+
+    /// The callback announcing that `registration` is now `status`, if its application has a
+    /// callback URL (`application` saves a lookup when the caller has it).
+    func registrationWebhooks(
+        _ registration: Registration, status: Device.Status, application: PowerAuthApplication? = nil, at now: Date
+    ) async throws -> [WebhookDelivery] {
+        let owner: PowerAuthApplication?
+        if let application {
+            owner = application
+        } else {
+            owner = try await store.application(id: registration.activation.applicationID)
+        }
+        guard let owner, let url = owner.callbackURL else { return [] }
+        let id = UUID().uuidString.lowercased()
+        var event: [String: Any] = [
+            "eventId": id, "type": "REGISTRATION_STATUS_CHANGED", "registrationId": registration.id,
+            "registrationStatus": status.rawValue, "userId": registration.externalUserID, "applicationId": owner.id,
+            "timestamp": now.epochMilliseconds,
+        ]
+        if status == .blocked, let reason = registration.device.blockedReason { event["blockedReason"] = reason }
+        let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
+        return [
+            WebhookDelivery(
+                id: id, applicationID: owner.id, url: url, eventType: "REGISTRATION_STATUS_CHANGED",
+                body: String(decoding: body, as: UTF8.self), nextAttemptAt: now, createdAt: now)
+        ]
+    }
+
+    func audit(
+        _ registration: Registration, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        details: [String: String] = [:]
+    ) async throws {
+        try await store.append(
+            AuditRecord(
+                actor: actor, action: action, subject: "device:\(registration.id)", sourceAddress: source, outcome: outcome,
+                details: details.merging(["application": registration.activation.applicationID]) { first, _ in first }),
+            at: time.now())
+    }
+}

@@ -1,0 +1,193 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// A PowerAuth signature as the `X-PowerAuth-Authorization` header carries it, already parsed.
+public struct PresentedSignature: Sendable, Equatable {
+    public var activationID: String
+    public var applicationKey: String
+    /// The 16-byte nonce.
+    public var nonce: [UInt8]
+    /// E.g. `possession_knowledge`.
+    public var signatureType: String
+    public var signature: String
+    public var version: PowerAuthProtocolVersion
+
+    public init(
+        activationID: String, applicationKey: String, nonce: [UInt8], signatureType: String, signature: String,
+        version: PowerAuthProtocolVersion
+    ) {
+        self.activationID = activationID
+        self.applicationKey = applicationKey
+        self.nonce = nonce
+        self.signatureType = signatureType
+        self.signature = signature
+        self.version = version
+    }
+}
+
+/// The outcome of a signature check: valid or not, and what the integrator needs to know.
+public struct SignatureVerification: Sendable, Equatable {
+    public var valid: Bool
+    public var registration: Registration
+    /// The registration's status after the check (BLOCKED when this failure blocked it).
+    public var status: Device.Status
+    public var signatureType: String
+    public var remainingAttempts: Int
+}
+
+/// The keys an activation shares with the phone, opened from their sealed form.
+public struct ActivationSecrets: Sendable, Equatable {
+    public var possession: [UInt8]
+    public var knowledge: [UInt8]
+    public var biometry: [UInt8]
+    public var transport: [UInt8]
+    public var vault: [UInt8]
+
+    init(_ keys: PowerAuthDerivedKeys) {
+        possession = keys.possession
+        knowledge = keys.knowledge
+        biometry = keys.biometry
+        transport = keys.transport
+        vault = keys.vault
+    }
+
+    init?(packed: [UInt8]) {
+        guard packed.count == 80 else { return nil }
+        possession = Array(packed[0..<16])
+        knowledge = Array(packed[16..<32])
+        biometry = Array(packed[32..<48])
+        transport = Array(packed[48..<64])
+        vault = Array(packed[64..<80])
+    }
+
+    var packed: [UInt8] { possession + knowledge + biometry + transport + vault }
+
+    func key(for factor: PowerAuthSignature.Factor) -> [UInt8] {
+        switch factor {
+        case .possession: possession
+        case .knowledge: knowledge
+        case .biometry: biometry
+        }
+    }
+}
+
+/// Request signatures (seed 003 "Implement Protected API Resources"; `/v2/signature/verify` and
+/// every signed enrollment endpoint).
+extension PowerAuthService {
+    /// Checks a signature over `method`, `uriID` and the raw `body` against the registration's
+    /// keys and hash-based counter, looking up to `counterLookahead` values ahead.
+    ///
+    /// A match moves the counter past the matched value in one conditional update (so a counter
+    /// value is accepted once, across every node); a miss with a knowledge or biometry factor
+    /// counts a failure, and the failure that reaches the maximum blocks the registration with
+    /// `MAX_FAILED_ATTEMPTS`. Possession-only misses are not counted (RTS art. 4 limits guessing
+    /// of the user's factors; the possession key cannot be guessed). A miss does not move the
+    /// counter, so nobody who knows an activation id can push the phone out of the window.
+    public func verifySignature(
+        _ presented: PresentedSignature, method: String, uriID: String, body: [UInt8], integrationUser: IntegrationUser?,
+        source: String?
+    ) async throws -> SignatureVerification {
+        guard let factors = PowerAuthSignature.factors(of: presented.signatureType) else {
+            throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
+        }
+        guard var registration = try await store.registration(id: presented.activationID) else {
+            throw PowerAuthServiceError.registrationNotFound
+        }
+        if let integrationUser, !integrationUser.mayUse(applicationID: registration.activation.applicationID) {
+            throw PowerAuthServiceError.registrationNotFound
+        }
+        guard let application = try await store.application(id: registration.activation.applicationID) else {
+            throw PowerAuthServiceError.applicationNotFound
+        }
+        let now = time.now()
+        func outcome(_ valid: Bool, _ registration: Registration) -> SignatureVerification {
+            SignatureVerification(
+                valid: valid, registration: registration, status: registration.status(at: now), signatureType: presented.signatureType,
+                remainingAttempts: registration.counter.remainingAttempts)
+        }
+        // Only ACTIVE registrations sign; the app key must be the registration's application's.
+        guard registration.status(at: now) == .active, presented.applicationKey == application.applicationKey else {
+            return outcome(false, registration)
+        }
+        let opened = try openApplication(application)
+        let secrets = try openSecrets(of: registration)
+        let data = Array(
+            PowerAuthSignature.baseString(
+                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: opened.applicationSecret
+            ).utf8)
+        let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
+        let keys = factors.map(secrets.key(for:))
+
+        // A lost race (another node accepted a counter value first) re-reads and searches again.
+        for _ in 0..<3 {
+            var counterData = registration.counter.counterData
+            var matchedSteps: Int?
+            for step in 1...max(1, configuration.counterLookahead) {
+                let expected = PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format)
+                if PowerAuthSignature.matches(presented.signature, expected: expected) {
+                    matchedSteps = step
+                    break
+                }
+                counterData = PowerAuthStatusBlob.nextCounterData(counterData)
+            }
+            guard let steps = matchedSteps else { break }
+            let next = PowerAuthStatusBlob.nextCounterData(counterData)
+            let resets = factors != [.possession]
+            if try await store.acceptSignature(
+                id: registration.id, expected: registration.counter.counterData, next: next, steps: steps, resetFailures: resets, at: now)
+            {
+                registration.counter.counterData = next
+                registration.counter.counter += steps
+                if resets { registration.counter.failedAttempts = 0 }
+                registration.device.lastUsedAt = now
+                return outcome(true, registration)
+            }
+            guard let reloaded = try await store.registration(id: registration.id), reloaded.status(at: now) == .active else {
+                return outcome(false, try await store.registration(id: registration.id) ?? registration)
+            }
+            registration = reloaded
+        }
+
+        // No match (or a replay that lost every race).
+        guard factors != [.possession] else { return outcome(false, registration) }
+        var blocked = registration
+        blocked.device.status = .blocked
+        blocked.device.blockedReason = BlockedReason.maxFailedAttempts
+        let count = try await store.countSignatureFailure(
+            id: registration.id, webhooksIfBlocked: try registrationWebhooks(blocked, status: .blocked, application: application, at: now),
+            at: now)
+        if let count {
+            registration.counter.failedAttempts = count.failedAttempts
+            registration.device.status = count.status
+            if count.status == .blocked { registration.device.blockedReason = BlockedReason.maxFailedAttempts }
+        }
+        try await audit(
+            registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+            details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "failed": String(registration.counter.failedAttempts)])
+        if registration.device.status == .blocked {
+            try await audit(
+                registration, action: "powerauth.registration.blocked", actor: "device:\(registration.id)", source: source,
+                details: ["reason": BlockedReason.maxFailedAttempts])
+        }
+        return outcome(false, registration)
+    }
+
+    /// The activation's shared keys (signature factors, transport, vault).
+    public func openSecrets(of registration: Registration) throws -> ActivationSecrets {
+        guard let sealed = registration.activation.sealedDerivedKeys,
+            let secrets = ActivationSecrets(
+                packed: try masterKey.open(sealed, purpose: Self.activationKeysPurpose, associatedData: registration.id))
+        else { throw PowerAuthServiceError.registrationState(registration.device.status) }
+        return secrets
+    }
+
+    /// The server's private key of the activation (activation-scope ECIES).
+    public func openServerPrivateKey(of registration: Registration) throws -> P256.KeyAgreement.PrivateKey {
+        guard let sealed = registration.activation.sealedServerPrivateKey else {
+            throw PowerAuthServiceError.registrationState(registration.device.status)
+        }
+        return try P256.KeyAgreement.PrivateKey(
+            rawRepresentation: try masterKey.open(sealed, purpose: Self.serverKeyPurpose, associatedData: registration.id))
+    }
+}

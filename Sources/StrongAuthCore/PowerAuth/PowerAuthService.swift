@@ -1,0 +1,203 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// Why a PowerAuth request was refused. The faces map each case to PowerAuth's error shape.
+public enum PowerAuthServiceError: Error, Equatable, Sendable {
+    /// Bad input: which field and what is wrong with it.
+    case validation(field: String, message: String)
+    case applicationNotFound
+    /// The integration user may not act on this application.
+    case applicationForbidden
+    case registrationNotFound
+    /// The registration is not in a status that allows the change.
+    case registrationState(Device.Status)
+    /// No live registration holds this activation code (unknown, used, expired or removed).
+    case activationCodeNotFound
+    /// The activation OTP is wrong; the registration was removed when none are left.
+    case wrongActivationOTP(remainingAttempts: Int)
+    /// A PowerAuth signature (or token digest) did not verify.
+    case authenticationFailed
+    /// An ECIES cryptogram could not be decrypted (wrong key, MAC or layout).
+    case decryptionFailed
+    case tokenNotFound
+    /// A 3.3 temporary key request or use was refused (bad JWT, unknown or expired key).
+    case temporaryKey(String)
+}
+
+/// Lifetimes and limits of PowerAuth activations.
+public struct PowerAuthConfiguration: Sendable, Equatable {
+    /// How long an activation code (and an uncommitted registration) lives.
+    public var activationLifetime: TimeInterval
+    /// Failed knowledge/biometry signatures (and wrong activation OTPs) before a block.
+    public var maxFailedAttempts: Int
+    /// How far ahead of the server's counter a phone's signature may be.
+    public var counterLookahead: Int
+    /// How far a token digest's timestamp may be from the server's clock.
+    public var tokenTimestampTolerance: TimeInterval
+    /// How long a protocol 3.3 temporary encryption key may be used.
+    public var temporaryKeyLifetime: TimeInterval
+
+    public init(
+        activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = 5, counterLookahead: Int = 20,
+        tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300
+    ) {
+        self.activationLifetime = activationLifetime
+        self.maxFailedAttempts = maxFailedAttempts
+        self.counterLookahead = counterLookahead
+        self.tokenTimestampTolerance = tokenTimestampTolerance
+        self.temporaryKeyLifetime = temporaryKeyLifetime
+    }
+}
+
+/// An application with its secrets opened, for the requests that need them.
+public struct OpenedApplication: Sendable {
+    public var application: PowerAuthApplication
+    /// The app secret in its Base64 text form: PowerAuth uses the text's bytes, not the decoded ones.
+    public var applicationSecret: String
+    public var masterPrivateKey: P256.KeyAgreement.PrivateKey
+}
+
+/// PowerAuth (seed 003, SPEC 2.5) over the one device model: applications and integration
+/// users, registrations and their lifecycle, the key exchange, signature and token verification.
+/// Every status change is audited and announced to the application's webhook.
+public struct PowerAuthService: Sendable {
+    public typealias Repositories = PowerAuthRepository & AuditLog
+
+    let store: any Repositories
+    let masterKey: MasterKey
+    let secretHasher: KeyedHash
+    let time: any TimeSource
+    public let configuration: PowerAuthConfiguration
+
+    static let applicationSecretPurpose = "powerauth-app-secret"
+    static let masterKeyPurpose = "powerauth-master-key"
+    static let callbackSecretPurpose = "powerauth-callback-secret"
+    static let activationKeysPurpose = "powerauth-activation-keys"
+    static let serverKeyPurpose = "powerauth-server-key"
+    static let tokenSecretPurpose = "powerauth-token-secret"
+    static let temporaryKeyPurpose = "powerauth-temporary-key"
+
+    public init(
+        store: any Repositories, masterKey: MasterKey, secretHasher: KeyedHash, time: any TimeSource,
+        configuration: PowerAuthConfiguration
+    ) {
+        self.store = store
+        self.masterKey = masterKey
+        self.secretHasher = secretHasher
+        self.time = time
+        self.configuration = configuration
+    }
+
+    // MARK: Applications
+
+    /// A new application: app key and secret (16 random bytes each, Base64) and a master P-256
+    /// key pair. Returns the secret once; it is stored sealed. With a callback URL, also a
+    /// callback secret (returned once) that signs every webhook.
+    public func createApplication(id: String, name: String?, callbackURL: String?, actor: String) async throws
+        -> (application: PowerAuthApplication, applicationSecret: String, callbackSecret: String?)
+    {
+        do {
+            try Validate.identifier(id, field: "id")
+        } catch let error as ValidationError {
+            throw PowerAuthServiceError.validation(field: error.field, message: error.message)
+        }
+        if let callbackURL {
+            guard let url = URL(string: callbackURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                throw PowerAuthServiceError.validation(field: "callbackUrl", message: "must be an http(s) URL")
+            }
+        }
+        let secret = Data(SecureRandom.bytes(16)).base64EncodedString()
+        let masterPrivate = P256.KeyAgreement.PrivateKey()
+        let callbackSecret = callbackURL.map { _ in SecureRandom.token(prefix: "sa_whs_") }
+        let now = time.now()
+        let application = PowerAuthApplication(
+            id: id, name: name ?? id, applicationKey: Data(SecureRandom.bytes(16)).base64EncodedString(),
+            sealedApplicationSecret: try masterKey.seal(Array(secret.utf8), purpose: Self.applicationSecretPurpose, associatedData: id),
+            sealedMasterPrivateKey: try masterKey.seal(
+                Array(masterPrivate.rawRepresentation), purpose: Self.masterKeyPurpose, associatedData: id),
+            masterPublicKey: masterPrivate.publicKey.x963Representation.base64EncodedString(),
+            callbackURL: callbackURL,
+            sealedCallbackSecret: try callbackSecret.map {
+                try masterKey.seal(Array($0.utf8), purpose: Self.callbackSecretPurpose, associatedData: id)
+            },
+            createdAt: now)
+        try await store.insertApplication(application)
+        try await store.append(
+            AuditRecord(actor: actor, action: "powerauth.application.created", subject: "application:\(id)", outcome: .success), at: now)
+        return (application, secret, callbackSecret)
+    }
+
+    /// The application with its secret and master key opened.
+    public func openApplication(_ application: PowerAuthApplication) throws -> OpenedApplication {
+        let secret = try masterKey.open(
+            application.sealedApplicationSecret, purpose: Self.applicationSecretPurpose, associatedData: application.id)
+        let privateKey = try P256.KeyAgreement.PrivateKey(
+            rawRepresentation: try masterKey.open(
+                application.sealedMasterPrivateKey, purpose: Self.masterKeyPurpose, associatedData: application.id))
+        return OpenedApplication(
+            application: application, applicationSecret: String(decoding: secret, as: UTF8.self), masterPrivateKey: privateKey)
+    }
+
+    /// The active application whose app key is `key`, opened; `applicationNotFound` otherwise.
+    public func openApplication(key: String) async throws -> OpenedApplication {
+        guard let application = try await store.application(key: key), application.status == .active else {
+            throw PowerAuthServiceError.applicationNotFound
+        }
+        return try openApplication(application)
+    }
+
+    /// The callback secret of an application, for signing its webhooks.
+    public func callbackSecret(of application: PowerAuthApplication) throws -> [UInt8]? {
+        try application.sealedCallbackSecret.map {
+            try masterKey.open($0, purpose: Self.callbackSecretPurpose, associatedData: application.id)
+        }
+    }
+
+    // MARK: Integration users
+
+    /// A new integration user allowed to act on `applicationIDs`; its generated password
+    /// (256 random bits) is returned once and stored as a keyed hash.
+    public func createIntegrationUser(name: String, applicationIDs: [String], actor: String) async throws
+        -> (user: IntegrationUser, password: String)
+    {
+        do {
+            try Validate.identifier(name, field: "name")
+        } catch let error as ValidationError {
+            throw PowerAuthServiceError.validation(field: error.field, message: error.message)
+        }
+        guard !applicationIDs.isEmpty else {
+            throw PowerAuthServiceError.validation(field: "app", message: "at least one application is required")
+        }
+        for id in applicationIDs where try await store.application(id: id) == nil {
+            throw PowerAuthServiceError.validation(field: "app", message: "no application '\(id)'")
+        }
+        let password = SecureRandom.token(prefix: "sa_iu_")
+        let now = time.now()
+        let user = IntegrationUser(
+            name: name, passwordHash: secretHasher.hash(password), applicationIDs: Array(Set(applicationIDs)).sorted(), createdAt: now)
+        try await store.insertIntegrationUser(user)
+        try await store.append(
+            AuditRecord(
+                actor: actor, action: "powerauth.integration_user.created", subject: "integration-user:\(name)", outcome: .success,
+                details: ["applications": user.applicationIDs.joined(separator: " ")]),
+            at: now)
+        return (user, password)
+    }
+
+    /// The active integration user with this name and password; `nil` otherwise (the failure is
+    /// audited). The keyed hash is computed even for unknown names, so timing tells nothing.
+    public func authenticateIntegrationUser(name: String, password: String, source: String?) async throws -> IntegrationUser? {
+        let user = try await store.integrationUser(name: name)
+        let matches = secretHasher.matches(password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
+        guard let user, matches, user.status == .active else {
+            try await store.append(
+                AuditRecord(
+                    actor: "integration-user:\(name.prefix(128))", action: "powerauth.integration_user.authentication",
+                    sourceAddress: source, outcome: .failure),
+                at: time.now())
+            return nil
+        }
+        return user
+    }
+}

@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StrongAuthCore
+import StrongAuthProtocol
+
+/// Delivers the durable webhook outbox (SPEC 2.7): signed callbacks to integrators.
+///
+/// Every node runs one; each pass leases due deliveries (`FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL), so no two nodes send the same one at once, and one whose sender died is sent
+/// again when its lease runs out. Each POST carries the JSON body, `Idempotency-Key` (the
+/// delivery id: a receiver drops repeats), and `X-StrongAuth-Signature: t=<unix seconds>,
+/// v1=<hex HMAC-SHA256(callback secret, "<t>.<body>")>`. A non-2xx answer or a network error
+/// is retried with exponential backoff (1 s, 2 s, 4 s … capped at 10 minutes) until
+/// `maxAttempts`, then the delivery is `dead`; every attempt's result stays in the delivery log.
+public struct WebhookDispatcher: Service {
+    let store: any PowerAuthRepository
+    let powerAuth: PowerAuthService
+    let time: any TimeSource
+    let logger: Logger
+    var maxAttempts: Int
+    var pollInterval: Duration = .milliseconds(200)
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    if try await dispatchDue() > 0 { continue }
+                } catch {
+                    logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+
+    /// One pass over the due deliveries; returns how many were delivered.
+    @discardableResult
+    public func dispatchDue() async throws -> Int {
+        let due = try await store.claimDueWebhooks(at: time.now(), limit: 20, lease: 30)
+        var delivered = 0
+        for delivery in due {
+            do {
+                let status = try await post(delivery)
+                try await store.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
+                delivered += 1
+            } catch {
+                let delay = min(600, pow(2, Double(max(0, delivery.attempts - 1))))
+                let dead = delivery.attempts >= maxAttempts
+                let status = (error as? WebhookError).flatMap { if case .refused(let code) = $0 { code } else { nil } }
+                logger.warning(
+                    "webhook delivery failed",
+                    metadata: ["delivery": "\(delivery.id)", "attempt": "\(delivery.attempts)", "dead": "\(dead)", "error": "\(error)"])
+                try await store.markWebhookFailed(
+                    id: delivery.id, responseStatus: status, error: "\(error)", nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
+            }
+        }
+        return delivered
+    }
+
+    private func post(_ delivery: WebhookDelivery) async throws -> Int {
+        guard let application = try await store.application(id: delivery.applicationID),
+            let secret = try powerAuth.callbackSecret(of: application)
+        else { throw WebhookError.noSecret }
+        let timestamp = String(Int64(time.now().timeIntervalSince1970))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(delivery.body)".utf8), using: SymmetricKey(data: secret))
+        var request = HTTPClientRequest(url: delivery.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Idempotency-Key", value: delivery.id)
+        request.headers.add(name: "X-StrongAuth-Event", value: delivery.eventType)
+        request.headers.add(name: "X-StrongAuth-Signature", value: "t=\(timestamp),v1=\(Hex.encode(mac))")
+        request.body = .bytes(ByteBuffer(string: delivery.body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let code = Int(response.status.code)
+        guard (200..<300).contains(code) else { throw WebhookError.refused(code) }
+        return code
+    }
+}
+
+enum WebhookError: Error, CustomStringConvertible {
+    case refused(Int)
+    case noSecret
+
+    var description: String {
+        switch self {
+        case .refused(let code): "the receiver answered \(code)"
+        case .noSecret: "the application has no callback secret"
+        }
+    }
+}

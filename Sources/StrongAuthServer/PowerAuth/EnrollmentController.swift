@@ -1,0 +1,359 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+import StrongAuthProtocol
+
+/// The PowerAuth 3.x Standard RESTful API for the mobile apps (`/enrollment-server/pa/v3/…`,
+/// seed 003 and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
+/// `docs/powerauth-protocol.md`). The ECIES layers and signature headers are unwrapped here; the
+/// decisions are the core's. Errors are PowerAuth's shape.
+struct EnrollmentController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group("/enrollment-server/pa/v3").add(middleware: PowerAuthErrorMiddleware())
+        group.post("/activation/create", use: createActivation)
+        group.post("/activation/status", use: activationStatus)
+        group.post("/activation/remove", use: removeActivation)
+        group.post("/token/create", use: createToken)
+        group.post("/token/remove", use: removeToken)
+        group.post("/signature/validate", use: validateSignature)
+        group.post("/keystore/create", use: createTemporaryKey)
+    }
+
+    // MARK: Activation
+
+    /// Level 1 (`/pa/generic/application`) wraps `type`, `identityAttributes.code`,
+    /// `customAttributes` and level 2 (`/pa/activation`) in `activationData`, which carries the
+    /// device's public key; both are application scope, both answers go back the same way.
+    @Sendable func createActivation(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let header = try PowerAuthHeaders.encryption(request.headers[.powerAuthEncryption], scope: .application)
+        let application = try await mapped { try await runtime.powerAuth.openApplication(key: header.applicationKey) }
+        let outer = try await Self.decode(PowerAuthECIES.EncryptedRequestBody.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let (layer1Bytes, layer1Response) = try await decrypt(
+            outer, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, application: application)
+        let layer1 = try Self.decodeJSON(ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
+        guard layer1.type == "CODE" else {
+            throw Self.activationError("Only activation by activation code (type CODE) is supported.")
+        }
+        guard let code = layer1.identityAttributes?["code"] else { throw Self.activationError("identityAttributes.code is missing.") }
+        guard let inner = layer1.activationData else { throw Self.activationError("activationData is missing.") }
+        let (layer2Bytes, layer2Response) = try await decrypt(
+            inner, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.activationLayer2, application: application)
+        let layer2 = try Self.decodeJSON(ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
+        guard let keyBytes = PowerAuthBase64.decode(layer2.devicePublicKey),
+            let devicePublicKey = try? PowerAuthECIES.publicKey(fromSEC1: keyBytes)
+        else { throw Self.activationError("devicePublicKey is not a P-256 point.") }
+
+        let result = try await mapped {
+            try await runtime.powerAuth.exchangeKeys(
+                KeyExchangeRequest(
+                    activationCode: code, activationOTP: layer2.activationOtp ?? layer1.activationOtp, devicePublicKey: devicePublicKey,
+                    activationName: layer2.activationName ?? "", platform: layer2.platform, deviceInfo: layer2.deviceInfo,
+                    extras: layer2.extras, protocolVersion: header.version.rawValue),
+                application: application, source: context.remoteAddress)
+        }
+        let layer2Answer = ActivationLayer2Response(
+            activationId: result.registration.id, serverPublicKey: PowerAuthBase64.encode(result.serverPublicKey.x963Representation),
+            ctrData: PowerAuthBase64.encode(result.counterData), activationRecovery: nil)
+        let encryptedLayer2 = try Self.encrypt(layer2Answer, with: layer2Response)
+        let layer1Answer = ActivationLayer1Response(customAttributes: layer1.customAttributes ?? [:], activationData: encryptedLayer2)
+        return try JSONResponse.make(try Self.encrypt(layer1Answer, with: layer1Response))
+    }
+
+    /// `{"requestObject": {"activationId", "challenge"}}` → the status blob encrypted under the
+    /// transport key with an IV from the phone's challenge and the server's nonce.
+    @Sendable func activationStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(ObjectRequest<ActivationStatusRequest>.self, from: request, limit: runtime.settings.maxBodyBytes)
+        guard let challengeText = body.requestObject.challenge, let challenge = PowerAuthBase64.decode(challengeText), challenge.count == 16
+        else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "challenge must be Base64 of 16 bytes.") }
+        guard let registration = try await runtime.store.registration(id: body.requestObject.activationId),
+            registration.activation.sealedDerivedKeys != nil
+        else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "No such activation.") }
+        let secrets = try runtime.powerAuth.openSecrets(of: registration)
+        let nonce = SecureRandom.bytes(16)
+        let blob = try runtime.powerAuth.statusBlob(of: registration, transportKey: secrets.transport)
+        let encrypted = try blob.encrypt(transportKey: secrets.transport, challenge: challenge, nonce: nonce)
+        return try JSONResponse.make(
+            ObjectResponse(
+                responseObject: ActivationStatusResponse(
+                    activationId: registration.id, encryptedStatusBlob: PowerAuthBase64.encode(encrypted), nonce: PowerAuthBase64.encode(nonce),
+                    customObject: [:])))
+    }
+
+    /// Signed (`/pa/activation/remove`, at least two factors): the phone removes its activation.
+    @Sendable func removeActivation(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (registration, _, _) = try await signed(request, context: context, uriID: "/pa/activation/remove", twoFactors: true)
+        try await mapped { try await runtime.powerAuth.removeBySignedRequest(registration, source: context.remoteAddress) }
+        return try JSONResponse.make(ObjectResponse(responseObject: ["activationId": registration.id]))
+    }
+
+    // MARK: Tokens
+
+    /// Signed (`/pa/token/create`) over the encrypted body (encrypt-then-sign); the ECIES is
+    /// activation scope (`/pa/token/create`), the answer `{tokenId, tokenSecret}` encrypted back.
+    @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (registration, presented, raw) = try await signed(request, context: context, uriID: "/pa/token/create", twoFactors: false)
+        let body = try Self.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
+        let application = try await mapped {
+            try await runtime.powerAuth.openApplication(key: presented.applicationKey)
+        }
+        let (_, response) = try await decrypt(
+            body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.createToken, application: application,
+            activation: registration)
+        let token = try await runtime.powerAuth.createToken(for: registration, signatureType: presented.signatureType)
+        return try JSONResponse.make(
+            try Self.encrypt(TokenCreateResponse(tokenId: token.id, tokenSecret: PowerAuthBase64.encode(token.secret)), with: response))
+    }
+
+    /// Signed (`/pa/token/remove`): `{"requestObject": {"tokenId"}}`.
+    @Sendable func removeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (registration, _, raw) = try await signed(request, context: context, uriID: "/pa/token/remove", twoFactors: false)
+        let body = try Self.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
+        try await mapped { try await runtime.powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
+        return try JSONResponse.make(ObjectResponse(responseObject: ["tokenId": body.requestObject.tokenId]))
+    }
+
+    /// Signed (`/pa/signature/validate`): answers OK when the signature is valid (the SDK checks a
+    /// PIN this way).
+    @Sendable func validateSignature(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try await signed(request, context: context, uriID: "/pa/signature/validate", twoFactors: false)
+        return try JSONResponse.make(StatusOnly())
+    }
+
+    /// Protocol 3.3: `{"requestObject": {"jwt"}}` → `{"responseObject": {"jwt"}}`.
+    @Sendable func createTemporaryKey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(ObjectRequest<JWTObject>.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let jwt = try await mapped { try await runtime.powerAuth.createTemporaryKey(requestJWT: body.requestObject.jwt) }
+        return try JSONResponse.make(ObjectResponse(responseObject: JWTObject(jwt: jwt)))
+    }
+
+    // MARK: Shared
+
+    /// Verifies the `X-PowerAuth-Authorization` header over the raw body; a refusal is a 401
+    /// with `ERR_AUTHENTICATION` (failures are counted by the core).
+    private func signed(_ request: Request, context: AppRequestContext, uriID: String, twoFactors: Bool) async throws
+        -> (Registration, PresentedSignature, [UInt8])
+    {
+        guard let header = request.headers[.powerAuthAuthorization] else {
+            throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
+        }
+        let presented = try PowerAuthHeaders.authorization(header, code: "ERR_AUTHENTICATION")
+        if twoFactors, PowerAuthSignature.factors(of: presented.signatureType)?.count ?? 0 < 2 {
+            throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "This needs a two-factor signature.")
+        }
+        let raw = try await Self.rawBody(request, limit: runtime.settings.maxBodyBytes)
+        let verification: SignatureVerification
+        do {
+            verification = try await runtime.powerAuth.verifySignature(
+                presented, method: "POST", uriID: uriID, body: raw, integrationUser: nil, source: context.remoteAddress)
+        } catch PowerAuthServiceError.registrationNotFound {
+            throw Self.authenticationFailed
+        } catch let error as PowerAuthServiceError {
+            throw PowerAuthErrorResponse.integration(error)
+        }
+        guard verification.valid else { throw Self.authenticationFailed }
+        return (verification.registration, presented, raw)
+    }
+
+    /// Decrypts one ECIES request with the master key (application scope) or the activation's
+    /// server key (activation scope) — or, in 3.3, the temporary key the cryptogram names.
+    private func decrypt(
+        _ body: PowerAuthECIES.EncryptedRequestBody, version: PowerAuthProtocolVersion, sharedInfo1: String,
+        application: OpenedApplication, activation: Registration? = nil
+    ) async throws -> ([UInt8], PowerAuthECIES.ResponseEncryptor) {
+        let scope: PowerAuthECIES.Scope
+        var privateKey: P256.KeyAgreement.PrivateKey
+        if let activation {
+            scope = .activation(activationID: activation.id, transportKey: try runtime.powerAuth.openSecrets(of: activation).transport)
+            privateKey = try runtime.powerAuth.openServerPrivateKey(of: activation)
+        } else {
+            scope = .application
+            privateKey = application.masterPrivateKey
+        }
+        if let keyID = body.temporaryKeyId {
+            privateKey = try await mapped {
+                try await runtime.powerAuth.temporaryPrivateKey(id: keyID, application: application.application, activationID: activation?.id)
+            }
+        }
+        let parameters = PowerAuthECIES.Parameters(
+            version: version, sharedInfo1: sharedInfo1, applicationKey: application.application.applicationKey,
+            applicationSecret: application.applicationSecret, scope: scope, temporaryKeyID: body.temporaryKeyId)
+        do {
+            let decrypted = try PowerAuthECIES.ServerDecryptor(privateKey: privateKey, parameters: parameters)
+                .decryptRequest(try body.cryptogram())
+            return (decrypted.plaintext, decrypted.response)
+        } catch {
+            throw PowerAuthErrorResponse(.badRequest, code: "ERR_ENCRYPTION", message: "The encrypted request is refused: \(error.description).")
+        }
+    }
+
+    private static func encrypt(_ value: some Encodable, with encryptor: PowerAuthECIES.ResponseEncryptor) throws
+        -> PowerAuthECIES.EncryptedResponseBody
+    {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return PowerAuthECIES.EncryptedResponseBody(try encryptor.encryptResponse(Array(try encoder.encode(value))))
+    }
+
+    private static func rawBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+        do {
+            return Array(buffer: try await request.body.collect(upTo: limit))
+        } catch {
+            throw PowerAuthErrorResponse(.contentTooLarge, code: "ERROR_REQUEST_TOO_LARGE", message: "The request body exceeds \(limit) bytes.")
+        }
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try decodeJSON(type, from: try await rawBody(request, limit: limit), what: "the request body")
+    }
+
+    private static func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw PowerAuthErrorResponse(.badRequest, code: "ERROR_REQUEST", message: "\(what.prefix(1).uppercased() + what.dropFirst()) is not valid JSON of the expected shape.")
+        }
+    }
+
+    /// Core refusals on this face: activation problems are `ERR_ACTIVATION`.
+    private func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PowerAuthServiceError {
+            switch error {
+            case .applicationNotFound, .activationCodeNotFound, .wrongActivationOTP, .registrationNotFound, .registrationState,
+                .validation:
+                let message = PowerAuthErrorResponse.integration(error).message
+                throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: message)
+            default:
+                throw PowerAuthErrorResponse.integration(error)
+            }
+        }
+    }
+
+    private static let authenticationFailed = PowerAuthErrorResponse(
+        .unauthorized, code: "ERR_AUTHENTICATION", message: "POWER_AUTH_SIGNATURE_INVALID_VALUE")
+
+    private static func activationError(_ message: String) -> PowerAuthErrorResponse {
+        PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: message)
+    }
+}
+
+// MARK: - Wire shapes of the 3.x Standard RESTful API
+
+/// `{"requestObject": …}`
+struct ObjectRequest<T: Decodable & Sendable>: Decodable, Sendable {
+    var requestObject: T
+}
+
+/// `{"status": "OK", "responseObject": …}`
+struct ObjectResponse<T: Encodable & Sendable>: Encodable, Sendable {
+    var status = "OK"
+    var responseObject: T
+}
+
+struct StatusOnly: Encodable, Sendable {
+    var status = "OK"
+}
+
+struct ActivationLayer1Request: Decodable, Sendable {
+    var type: String
+    var identityAttributes: [String: String]?
+    var customAttributes: [String: JSONValue]?
+    var activationOtp: String?
+    var activationData: PowerAuthECIES.EncryptedRequestBody?
+}
+
+struct ActivationLayer2Request: Decodable, Sendable {
+    var devicePublicKey: String
+    var activationName: String?
+    var extras: String?
+    var activationOtp: String?
+    var platform: String?
+    var deviceInfo: String?
+}
+
+struct ActivationLayer1Response: Encodable, Sendable {
+    var customAttributes: [String: JSONValue]
+    var activationData: PowerAuthECIES.EncryptedResponseBody
+}
+
+struct ActivationLayer2Response: Encodable, Sendable {
+    var activationId: String
+    var serverPublicKey: String
+    var ctrData: String
+    var activationRecovery: String?
+}
+
+struct ActivationStatusRequest: Decodable, Sendable {
+    var activationId: String
+    var challenge: String?
+}
+
+struct ActivationStatusResponse: Encodable, Sendable {
+    var activationId: String
+    var encryptedStatusBlob: String
+    var nonce: String
+    var customObject: [String: String]
+}
+
+struct TokenCreateResponse: Encodable, Sendable {
+    var tokenId: String
+    var tokenSecret: String
+}
+
+struct TokenRemoveRequest: Decodable, Sendable {
+    var tokenId: String
+}
+
+struct JWTObject: Codable, Sendable {
+    var jwt: String
+}
+
+/// Any JSON value, for application-specific `customAttributes` that are passed through.
+enum JSONValue: Codable, Sendable, Equatable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case null
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let powerAuthAuthorization = Self("X-PowerAuth-Authorization")!
+    static let powerAuthEncryption = Self("X-PowerAuth-Encryption")!
+    static let powerAuthToken = Self("X-PowerAuth-Token")!
+}

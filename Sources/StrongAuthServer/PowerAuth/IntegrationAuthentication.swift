@@ -1,0 +1,29 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// HTTP Basic authentication of integration users on `/powerauth-cloud` (seed 003: "Access is
+/// protected with basic HTTP authentication").
+enum IntegrationAuthentication {
+    static func user(of request: Request, context: AppRequestContext, runtime: StrongAuthRuntime) async throws -> IntegrationUser {
+        guard let header = request.headers[.authorization] else { throw unauthorized("HTTP Basic credentials of an integration user are required.") }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":"),
+            decoded.utf8.count <= 1024
+        else { throw unauthorized("The Authorization header must be HTTP Basic credentials.") }
+        let name = String(decoded[..<colon])
+        let password = String(decoded[decoded.index(after: colon)...])
+        guard let user = try await runtime.powerAuth.authenticateIntegrationUser(name: name, password: password, source: context.remoteAddress)
+        else { throw unauthorized("The integration user's name or password is wrong.") }
+        return user
+    }
+
+    static func unauthorized(_ message: String) -> PowerAuthErrorResponse {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = "Basic realm=\"powerauth-cloud\", charset=\"UTF-8\""
+        return PowerAuthErrorResponse(.unauthorized, code: "ERROR_UNAUTHORIZED", message: message, headers: headers)
+    }
+}

@@ -1,0 +1,434 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: PowerAuthRepository {
+    // MARK: Applications and integration users
+
+    public func insertApplication(_ application: PowerAuthApplication) async throws {
+        let inserted = try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO powerauth_applications (id, name, application_key, sealed_application_secret, sealed_master_private_key,
+                    master_public_key, callback_url, sealed_callback_secret, status, created_at)
+                VALUES (\(bind: application.id), \(bind: application.name), \(bind: application.applicationKey),
+                        \(bind: application.sealedApplicationSecret), \(bind: application.sealedMasterPrivateKey),
+                        \(bind: application.masterPublicKey), \(bind: application.callbackURL), \(bind: application.sealedCallbackSecret),
+                        \(bind: application.status.rawValue), \(bind: application.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING id
+                """
+            ).first()
+        }
+        guard inserted != nil else { throw StoreError.conflict("application '\(application.id)'") }
+    }
+
+    public func application(id: String) async throws -> PowerAuthApplication? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM powerauth_applications WHERE id = \(bind: id)").first()
+        }.map(Self.application(from:))
+    }
+
+    public func application(key: String) async throws -> PowerAuthApplication? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM powerauth_applications WHERE application_key = \(bind: key)").first()
+        }.map(Self.application(from:))
+    }
+
+    static func application(from row: any SQLRow) throws -> PowerAuthApplication {
+        PowerAuthApplication(
+            id: try row.string("id"), name: try row.string("name"), applicationKey: try row.string("application_key"),
+            sealedApplicationSecret: try row.string("sealed_application_secret"),
+            sealedMasterPrivateKey: try row.string("sealed_master_private_key"), masterPublicKey: try row.string("master_public_key"),
+            callbackURL: try row.optionalString("callback_url"), sealedCallbackSecret: try row.optionalString("sealed_callback_secret"),
+            status: PowerAuthApplication.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"))
+    }
+
+    public func insertIntegrationUser(_ user: IntegrationUser) async throws {
+        let inserted = try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO integration_users (name, password_hash, applications, status, created_at)
+                VALUES (\(bind: user.name), \(bind: user.passwordHash), \(bind: user.applicationIDs.joined(separator: " ")),
+                        \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING name
+                """
+            ).first()
+        }
+        guard inserted != nil else { throw StoreError.conflict("integration user '\(user.name)'") }
+    }
+
+    public func integrationUser(name: String) async throws -> IntegrationUser? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
+        }.map { row in
+            IntegrationUser(
+                name: try row.string("name"), passwordHash: try row.string("password_hash"),
+                applicationIDs: try row.string("applications").split(separator: " ").map(String.init),
+                status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"))
+        }
+    }
+
+    // MARK: Registrations
+
+    public func ensureUser(externalUserID: String, at now: Date) async throws -> String {
+        try await pool.withWriteConnection { db in
+            // '!' is no bcrypt hash: such a user can never log in with a password.
+            try await db.raw(
+                """
+                INSERT INTO users (id, username, password_hash, status, created_at)
+                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds))
+                ON CONFLICT DO NOTHING
+                """
+            ).run()
+            guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: externalUserID)").first() else {
+                throw StoreError.conflict("user '\(externalUserID)'")
+            }
+            return try row.string("id")
+        }
+    }
+
+    public func insertRegistration(
+        device: Device, activation: PowerAuthActivation, counter: PowerAuthCounter, webhooks: [WebhookDelivery]
+    ) async throws {
+        try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at,
+                                     ctr_data, counter, failed_attempts, max_failed_attempts)
+                VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
+                        \(bind: device.publicKeyHex), \(bind: device.status.rawValue), \(bind: device.blockedReason),
+                        \(bind: device.createdAt.epochMilliseconds), NULL, NULL, NULL, \(bind: counter.counter),
+                        \(bind: counter.failedAttempts), \(bind: counter.maxFailedAttempts))
+                """
+            ).run()
+            let inserted = try await db.raw(
+                """
+                INSERT INTO powerauth_activations (device_id, application_id, activation_code, activation_code_signature, expires_at,
+                    otp_hash, otp_validation, commit_phase, flags, platform, device_info, extras)
+                VALUES (\(bind: activation.deviceID), \(bind: activation.applicationID), \(bind: activation.activationCode),
+                        \(bind: activation.activationCodeSignature), \(bind: activation.expiresAt.epochMilliseconds),
+                        \(bind: activation.otpHash), \(bind: activation.otpValidation.rawValue), \(bind: activation.commitPhase.rawValue),
+                        \(bind: activation.flags.joined(separator: " ")), \(bind: activation.platform), \(bind: activation.deviceInfo),
+                        \(bind: activation.extras))
+                ON CONFLICT DO NOTHING RETURNING device_id
+                """
+            ).first()
+            // Rolls the device back too: a code clash leaves nothing behind.
+            guard inserted != nil else { throw StoreError.conflict("activation code") }
+            try await Self.insert(webhooks, into: db)
+        }
+    }
+
+    /// Registrations with their user's username (the integrator's user id).
+    private static let registrationSelect = """
+        SELECT d.*, a.*, u.username AS external_user_id FROM devices d
+        JOIN powerauth_activations a ON a.device_id = d.id JOIN users u ON u.id = d.user_id
+        """
+
+    public func registration(id: String) async throws -> Registration? {
+        try await pool.withConnection { db in
+            try await db.raw("\(unsafeRaw: Self.registrationSelect) WHERE d.id = \(bind: id)").first()
+        }.map(Self.registration(from:))
+    }
+
+    public func registration(activationCode: String, applicationID: String) async throws -> Registration? {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "\(unsafeRaw: Self.registrationSelect) WHERE a.activation_code = \(bind: activationCode) AND a.application_id = \(bind: applicationID)"
+            ).first()
+        }.map(Self.registration(from:))
+    }
+
+    public func registrations(externalUserID: String, includeRemoved: Bool) async throws -> [Registration] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                \(unsafeRaw: Self.registrationSelect) WHERE u.username = \(bind: externalUserID)
+                \(unsafeRaw: includeRemoved ? "" : "AND d.status <> 'REMOVED'") ORDER BY d.created_at DESC, d.id
+                """
+            ).all()
+        }.map(Self.registration(from:))
+    }
+
+    static func registration(from row: any SQLRow) throws -> Registration {
+        let device = try SQLStore.device(from: row)
+        let flags = try row.string("flags").split(separator: " ").map(String.init)
+        let activation = PowerAuthActivation(
+            deviceID: device.id, applicationID: try row.string("application_id"), activationCode: try row.optionalString("activation_code"),
+            activationCodeSignature: try row.optionalString("activation_code_signature"), expiresAt: try row.date("expires_at"),
+            otpHash: try row.optionalString("otp_hash"),
+            otpValidation: ActivationOTPValidation(rawValue: try row.string("otp_validation")) ?? .none,
+            commitPhase: ActivationCommitPhase(rawValue: try row.string("commit_phase")) ?? .onCommit, flags: flags,
+            platform: try row.optionalString("platform"), deviceInfo: try row.optionalString("device_info"),
+            extras: try row.optionalString("extras"), serverPublicKey: try row.optionalString("server_public_key"),
+            sealedServerPrivateKey: try row.optionalString("sealed_server_private_key"),
+            sealedDerivedKeys: try row.optionalString("sealed_derived_keys"), protocolVersion: try row.optionalString("protocol_version"))
+        let counter = PowerAuthCounter(
+            counterData: try row.optionalString("ctr_data").flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? [],
+            counter: try row.int("counter"), failedAttempts: try row.int("failed_attempts"),
+            maxFailedAttempts: try row.int("max_failed_attempts"))
+        return Registration(device: device, activation: activation, counter: counter, externalUserID: try row.string("external_user_id"))
+    }
+
+    public func completeKeyExchange(
+        id: String, to: Device.Status, devicePublicKeyHex: String, name: String, activation: PowerAuthActivation,
+        counterData: [UInt8], webhooks: [WebhookDelivery], at now: Date
+    ) async throws -> Bool {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            let moved = try await db.raw(
+                """
+                UPDATE devices SET status = \(bind: to.rawValue), name = \(bind: name), public_key = \(bind: devicePublicKeyHex),
+                    ctr_data = \(bind: Data(counterData).base64EncodedString()), counter = 0, failed_attempts = 0,
+                    activated_at = \(bind: to == .active ? nowMs : nil), last_used_at = \(bind: nowMs)
+                WHERE id = \(bind: id) AND status = 'CREATED'
+                  AND EXISTS (SELECT 1 FROM powerauth_activations WHERE device_id = \(bind: id) AND expires_at > \(bind: nowMs))
+                RETURNING id
+                """
+            ).first()
+            guard moved != nil else { return false }
+            try await db.raw(
+                """
+                UPDATE powerauth_activations SET activation_code = NULL, platform = \(bind: activation.platform),
+                    device_info = \(bind: activation.deviceInfo), extras = \(bind: activation.extras),
+                    server_public_key = \(bind: activation.serverPublicKey),
+                    sealed_server_private_key = \(bind: activation.sealedServerPrivateKey),
+                    sealed_derived_keys = \(bind: activation.sealedDerivedKeys), protocol_version = \(bind: activation.protocolVersion)
+                WHERE device_id = \(bind: id)
+                """
+            ).run()
+            try await Self.insert(webhooks, into: db)
+            return true
+        }
+    }
+
+    public func transitionRegistration(
+        id: String, from: Set<Device.Status>, to: Device.Status, reason: String?, resetFailures: Bool,
+        webhooks: [WebhookDelivery], at now: Date
+    ) async throws -> Bool {
+        let nowMs = now.epochMilliseconds
+        let allowed = from.map(\.rawValue).sorted()
+        // An unfinished registration past its expiry can only be removed.
+        let unexpired =
+            to == .removed
+            ? ""
+            : "AND (status NOT IN ('CREATED', 'PENDING_COMMIT') OR EXISTS (SELECT 1 FROM powerauth_activations WHERE device_id = devices.id AND expires_at > \(nowMs)))"
+        return try await pool.withTransaction { db in
+            let moved = try await db.raw(
+                """
+                UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason),
+                    failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
+                    activated_at = CASE WHEN \(bind: to.rawValue) = 'ACTIVE' AND activated_at IS NULL THEN \(bind: nowMs) ELSE activated_at END
+                WHERE id = \(bind: id) AND status IN (\(binds: allowed)) \(unsafeRaw: unexpired) RETURNING id
+                """
+            ).first()
+            guard moved != nil else { return false }
+            if to != .created {
+                try await db.raw("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
+            }
+            if to == .removed {
+                try await db.raw("DELETE FROM powerauth_tokens WHERE device_id = \(bind: id)").run()
+            }
+            try await Self.insert(webhooks, into: db)
+            return true
+        }
+    }
+
+    public func acceptSignature(id: String, expected: [UInt8], next: [UInt8], steps: Int, resetFailures: Bool, at now: Date) async throws
+        -> Bool
+    {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
+                    failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
+                    last_used_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: id) AND status = 'ACTIVE' AND ctr_data = \(bind: Data(expected).base64EncodedString())
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    public func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws
+        -> PowerAuthFailureCount?
+    {
+        try await countFailure(
+            id: id, in: ["ACTIVE"], atMaximum: .blocked, reason: BlockedReason.maxFailedAttempts, webhooks: webhooksIfBlocked)
+    }
+
+    public func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws
+        -> PowerAuthFailureCount?
+    {
+        try await countFailure(id: id, in: ["CREATED", "PENDING_COMMIT"], atMaximum: .removed, reason: nil, webhooks: webhooksIfRemoved)
+    }
+
+    /// failures + 1, and `→ atMaximum` when that reaches the maximum, in one conditional update
+    /// (SET expressions read the row's old values on both engines).
+    private func countFailure(
+        id: String, in statuses: [String], atMaximum: Device.Status, reason: String?, webhooks: [WebhookDelivery]
+    ) async throws -> PowerAuthFailureCount? {
+        try await pool.withTransaction { db in
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE devices SET failed_attempts = failed_attempts + 1,
+                        status = CASE WHEN failed_attempts + 1 >= max_failed_attempts THEN \(bind: atMaximum.rawValue) ELSE status END,
+                        blocked_reason = CASE WHEN failed_attempts + 1 >= max_failed_attempts THEN \(bind: reason) ELSE blocked_reason END
+                    WHERE id = \(bind: id) AND status IN (\(binds: statuses))
+                    RETURNING failed_attempts, max_failed_attempts, status
+                    """
+                ).first()
+            else { return nil }
+            let count = PowerAuthFailureCount(
+                failedAttempts: try row.int("failed_attempts"), maxFailedAttempts: try row.int("max_failed_attempts"),
+                status: Device.Status(rawValue: try row.string("status")) ?? .removed)
+            if count.status == atMaximum {
+                try await db.raw("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
+                try await Self.insert(webhooks, into: db)
+            }
+            return count
+        }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: PowerAuthToken) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO powerauth_tokens (id, device_id, sealed_secret, signature_type, created_at)
+                VALUES (\(bind: token.id), \(bind: token.deviceID), \(bind: token.sealedSecret), \(bind: token.signatureType),
+                        \(bind: token.createdAt.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func token(id: String) async throws -> PowerAuthToken? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM powerauth_tokens WHERE id = \(bind: id)").first()
+        }.map { row in
+            PowerAuthToken(
+                id: try row.string("id"), deviceID: try row.string("device_id"), sealedSecret: try row.string("sealed_secret"),
+                signatureType: try row.string("signature_type"), createdAt: try row.date("created_at"))
+        }
+    }
+
+    public func deleteToken(id: String, deviceID: String) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "DELETE FROM powerauth_tokens WHERE id = \(bind: id) AND device_id = \(bind: deviceID) RETURNING id"
+            ).first() != nil
+        }
+    }
+
+    // MARK: Temporary keys
+
+    public func insertTemporaryKey(_ key: PowerAuthTemporaryKeyRecord) async throws {
+        try await pool.withWriteConnection { db in
+            // Expired keys are useless; each insert sweeps a few, so the table stays small.
+            try await db.raw(
+                """
+                DELETE FROM powerauth_temporary_keys WHERE id IN (
+                    SELECT id FROM powerauth_temporary_keys WHERE expires_at < \(bind: key.expiresAt.epochMilliseconds - 3_600_000) LIMIT 10)
+                """
+            ).run()
+            try await db.raw(
+                """
+                INSERT INTO powerauth_temporary_keys (id, application_id, activation_id, sealed_private_key, expires_at)
+                VALUES (\(bind: key.id), \(bind: key.applicationID), \(bind: key.activationID), \(bind: key.sealedPrivateKey),
+                        \(bind: key.expiresAt.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func temporaryKey(id: String) async throws -> PowerAuthTemporaryKeyRecord? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM powerauth_temporary_keys WHERE id = \(bind: id)").first()
+        }.map { row in
+            PowerAuthTemporaryKeyRecord(
+                id: try row.string("id"), applicationID: try row.string("application_id"),
+                activationID: try row.optionalString("activation_id"), sealedPrivateKey: try row.string("sealed_private_key"),
+                expiresAt: try row.date("expires_at"))
+        }
+    }
+
+    // MARK: Webhooks
+
+    static func insert(_ webhooks: [WebhookDelivery], into db: any SQLDatabase) async throws {
+        for webhook in webhooks {
+            try await db.raw(
+                """
+                INSERT INTO webhook_deliveries (id, application_id, url, event_type, body, status, attempts, next_attempt_at, created_at)
+                VALUES (\(bind: webhook.id), \(bind: webhook.applicationID), \(bind: webhook.url), \(bind: webhook.eventType),
+                        \(bind: webhook.body), \(bind: webhook.status.rawValue), \(bind: webhook.attempts),
+                        \(bind: webhook.nextAttemptAt.epochMilliseconds), \(bind: webhook.createdAt.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func claimDueWebhooks(at now: Date, limit: Int, lease: TimeInterval) async throws -> [WebhookDelivery] {
+        let skipLocked = pool.engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let leaseUntil = now.addingTimeInterval(lease).epochMilliseconds
+        return try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                UPDATE webhook_deliveries SET next_attempt_at = \(bind: leaseUntil), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= \(bind: now.epochMilliseconds)
+                    ORDER BY next_attempt_at LIMIT \(bind: limit) \(unsafeRaw: skipLocked))
+                RETURNING *
+                """
+            ).all()
+        }.map(Self.webhook(from:))
+    }
+
+    public func markWebhookDelivered(id: String, responseStatus: Int, at now: Date) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE webhook_deliveries SET status = 'delivered', delivered_at = \(bind: now.epochMilliseconds),
+                    last_response_status = \(bind: responseStatus), last_error = NULL
+                WHERE id = \(bind: id)
+                """
+            ).run()
+        }
+    }
+
+    public func markWebhookFailed(id: String, responseStatus: Int?, error: String, nextAttemptAt: Date, dead: Bool) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE webhook_deliveries SET status = \(bind: dead ? "dead" : "pending"), next_attempt_at = \(bind: nextAttemptAt.epochMilliseconds),
+                    last_response_status = \(bind: responseStatus), last_error = \(bind: String(error.prefix(500)))
+                WHERE id = \(bind: id) AND status = 'pending'
+                """
+            ).run()
+        }
+    }
+
+    public func webhookDeliveries(applicationID: String?, limit: Int) async throws -> [WebhookDelivery] {
+        try await pool.withConnection { db in
+            if let applicationID {
+                return try await db.raw(
+                    "SELECT * FROM webhook_deliveries WHERE application_id = \(bind: applicationID) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
+                ).all()
+            }
+            return try await db.raw("SELECT * FROM webhook_deliveries ORDER BY created_at DESC, id LIMIT \(bind: limit)").all()
+        }.map(Self.webhook(from:))
+    }
+
+    static func webhook(from row: any SQLRow) throws -> WebhookDelivery {
+        WebhookDelivery(
+            id: try row.string("id"), applicationID: try row.string("application_id"), url: try row.string("url"),
+            eventType: try row.string("event_type"), body: try row.string("body"),
+            status: WebhookDelivery.Status(rawValue: try row.string("status")) ?? .pending, attempts: try row.int("attempts"),
+            nextAttemptAt: try row.date("next_attempt_at"), createdAt: try row.date("created_at"),
+            deliveredAt: try row.optionalDate("delivered_at"),
+            lastResponseStatus: try row.decode(column: "last_response_status", as: Int?.self),
+            lastError: try row.optionalString("last_error"))
+    }
+}
