@@ -34,7 +34,11 @@ extension PowerAuthService {
         guard flags.count <= 32, flags.allSatisfy({ (1...64).contains($0.utf8.count) && !$0.contains(where: \.isWhitespace) }) else {
             throw PowerAuthServiceError.validation(field: "flags", message: "at most 32 flags of 1–64 characters without spaces")
         }
-        let validation = otpValidation ?? (otp == nil ? ActivationOTPValidation.none : .onKeyExchange)
+        // Explicit, as in PowerAuth: an OTP says when it is checked, and a check needs an OTP.
+        let validation = otpValidation ?? .none
+        if otp != nil, otpValidation == nil {
+            throw PowerAuthServiceError.validation(field: "otpValidation", message: "ON_KEY_EXCHANGE or ON_COMMIT is required with an otp")
+        }
         if validation != .none {
             guard let otp, (4...64).contains(otp.utf8.count) else {
                 throw PowerAuthServiceError.validation(field: "otp", message: "an OTP of 4–64 characters is required with otpValidation \(validation.rawValue)")
