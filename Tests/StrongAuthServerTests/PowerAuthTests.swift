@@ -410,4 +410,65 @@ struct PowerAuthTests {
             expectPowerAuthError(missing, missingJSON, status: .badRequest)
         }
     }
+
+    @Test("one device model: the user's self-service lists the activation beside Kontist devices and removes it the PowerAuth way")
+    func selfService() async throws {
+        try await TestServer.with { server in
+            let (application, basic) = try await server.powerAuthSetup()
+            let shop = HTTP.basic("shop", try await server.createClient())
+            try await server.createUser()
+            try await server.test { client in
+                let (_, created) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/registrations", basic: basic,
+                    ["userId": "alice", "appId": "my-application", "commitPhase": "ON_KEY_EXCHANGE"])
+                var phone = try await server.activate(code: try #require(created["activationCode"] as? String), application: application)
+                let (_, tokens) = try await client.token(
+                    [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: shop)
+                let userToken = try #require(tokens["access_token"] as? String)
+
+                let list = try await client.executeRequest(uri: "/api/user/devices", method: .get, headers: HTTP.bearer(userToken), body: nil)
+                let devices = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
+                #expect(devices.map { $0["id"] as? String } == [phone.registrationID])
+                #expect(devices.first?["kind"] as? String == "powerauth" && devices.first?["status"] as? String == "ACTIVE")
+
+                // Kontist challenges need an ECDSA key; an activation has none to sign them with.
+                let (challenge, _) = try await client.postJSON("/api/user/devices/\(phone.registrationID)/challenges", token: userToken)
+                #expect(challenge.status == .conflict)
+
+                let removed = try await client.executeRequest(
+                    uri: "/api/user/devices/\(phone.registrationID)", method: .delete, headers: HTTP.bearer(userToken), body: nil)
+                #expect(removed.status == .noContent)
+                let (_, detail) = try await client.integration(.get, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic)
+                #expect(detail["registrationStatus"] as? String == "REMOVED")
+                #expect(try await client.verify(phone.sign(), basic: basic).1["signatureValid"] as? Bool == false)
+            }
+        }
+    }
+
+    @Test("registration status changes go to the application's callback URL through the durable webhook outbox")
+    func callbacksQueued() async throws {
+        try await TestServer.with { server in
+            let (application, basic) = try await server.powerAuthSetup(callbackURL: "http://127.0.0.1:9/hooks")
+            try await server.test { client in
+                let (_, created) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/registrations", basic: basic, ["userId": "u1", "appId": "my-application"])
+                server.time.advance(by: 1)
+                let phone = try await server.activate(code: try #require(created["activationCode"] as? String), application: application)
+                server.time.advance(by: 1)
+                _ = try await client.integration(.post, "/powerauth-cloud/v2/registrations/\(phone.registrationID)/commit", basic: basic, [:])
+                server.time.advance(by: 1)
+                _ = try await client.integration(.put, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic, ["change": "BLOCK"])
+                server.time.advance(by: 1)
+                _ = try await client.integration(.delete, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic)
+                let log = try await server.runtime.store.webhookDeliveries(applicationID: "my-application", limit: 10)
+                let statuses = try log.reversed().map { delivery -> String in
+                    let body = try #require(try JSONSerialization.jsonObject(with: Data(delivery.body.utf8)) as? [String: Any])
+                    #expect(body["registrationId"] as? String == phone.registrationID && body["userId"] as? String == "u1")
+                    #expect(delivery.url == "http://127.0.0.1:9/hooks" && delivery.status == .pending)
+                    return try #require(body["registrationStatus"] as? String)
+                }
+                #expect(statuses == ["CREATED", "PENDING_COMMIT", "ACTIVE", "BLOCKED", "REMOVED"])
+            }
+        }
+    }
 }

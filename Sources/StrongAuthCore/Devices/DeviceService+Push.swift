@@ -32,7 +32,8 @@ extension DeviceService {
 
     /// `POST /api/user/mfa/challenges`: a push to each of the user's ACTIVE devices.
     public func createPushChallenge(userID: String) async throws -> Challenge {
-        let active = try await store.devices(userID: userID).filter { $0.status == .active }
+        // Only devices with an ECDSA key can sign an answer (PowerAuth ones approve operations, issue 5).
+        let active = try await store.devices(userID: userID).filter { $0.kind == .ecdsaP256 && $0.status == .active }
         guard !active.isEmpty else { throw DeviceError.deviceNotFound }
         let now = time.now()
         let challenge = Challenge(
@@ -61,6 +62,7 @@ extension DeviceService {
         guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
             throw DeviceError.deviceNotFound
         }
+        guard device.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()

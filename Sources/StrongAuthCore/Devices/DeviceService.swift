@@ -20,6 +20,8 @@ public enum DeviceError: Error, Equatable, Sendable {
     case locked(until: Date?)
     /// A push answer other than VERIFIED or DENIED.
     case invalidAnswer
+    /// A PowerAuth activation: it signs with PowerAuth signatures, not with an ECDSA key here.
+    case powerAuthDevice
 }
 
 /// Lifetimes and limits of device binding and device challenges.
@@ -118,7 +120,9 @@ public struct DeviceService: Sendable {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceBinding)
         guard device.status == .created else { throw DeviceError.deviceState(device.status) }
         let otp = try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id)
-        let approvers = try await store.devices(userID: userID).filter { $0.status == .active && $0.id != deviceID }
+        let approvers = try await store.devices(userID: userID).filter {
+            $0.kind == .ecdsaP256 && $0.status == .active && $0.id != deviceID
+        }
         let target: Device.Status =
             configuration.requireApprovalForAdditionalDevices && !approvers.isEmpty ? .pendingCommit : .active
         try await answer(
@@ -143,6 +147,7 @@ public struct DeviceService: Sendable {
         guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed,
             let approver = try await store.device(id: approverDeviceID), approver.userID == userID, approver.id != deviceID
         else { throw DeviceError.deviceNotFound }
+        guard device.kind == .ecdsaP256, approver.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
         guard device.status == .pendingCommit else { throw DeviceError.deviceState(device.status) }
         guard approver.status == .active else { throw DeviceError.deviceState(approver.status) }
         let signature = try Self.parseSignature(signatureHex)
@@ -169,6 +174,7 @@ public struct DeviceService: Sendable {
         guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
             throw DeviceError.deviceNotFound
         }
+        guard device.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let now = time.now()
         let challenge = Challenge(

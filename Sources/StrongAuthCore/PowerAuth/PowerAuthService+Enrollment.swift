@@ -162,6 +162,16 @@ extension PowerAuthService {
             action: "powerauth.registration.removed", actor: "device:\(registration.id)", source: source)
     }
 
+    /// The user removes one of their own activations from self-service (`DELETE /api/user/devices/{id}`).
+    public func removeByUser(deviceID: String, userID: String, source: String?) async throws {
+        guard let registration = try await store.registration(id: deviceID), registration.device.userID == userID else {
+            throw PowerAuthServiceError.registrationNotFound
+        }
+        _ = try await transition(
+            registration, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil,
+            action: "powerauth.registration.removed", actor: "user:\(userID)", source: source)
+    }
+
     // MARK: Tokens
 
     /// `/pa/v3/token/create`, after the face verified the signature: a token id and its 16-byte

@@ -87,6 +87,16 @@ struct DevicesController {
     @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await userClaims(request)
         let deviceID = try context.parameters.require("deviceId")
+        // One self-service list, one remove: a PowerAuth activation is removed the PowerAuth way
+        // (its tokens end, its integrator is told).
+        if let device = try await runtime.store.device(id: deviceID), device.kind == .powerauth, device.userID == claims.sub.value {
+            do {
+                try await runtime.powerAuth.removeByUser(deviceID: deviceID, userID: claims.sub.value, source: context.remoteAddress)
+            } catch PowerAuthServiceError.registrationState, PowerAuthServiceError.registrationNotFound {
+                throw Self.problem(for: .deviceNotFound)
+            }
+            return Response(status: .noContent)
+        }
         try await mapErrors { try await runtime.devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
         return Response(status: .noContent)
     }
@@ -150,6 +160,8 @@ struct DevicesController {
             ProblemDetails(.tooManyRequests, "Too Many Requests", detail: "Too many wrong answers; try again later.")
         case .invalidAnswer:
             ProblemDetails.badRequest("status must be VERIFIED or DENIED.", errors: [.init(field: "status", message: "invalid")])
+        case .powerAuthDevice:
+            ProblemDetails(.conflict, "Conflict", detail: "This device is a PowerAuth activation: it signs through the PowerAuth endpoints.")
         }
     }
 }

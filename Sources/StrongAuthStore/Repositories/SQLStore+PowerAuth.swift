@@ -379,7 +379,7 @@ extension SQLStore: PowerAuthRepository {
                 UPDATE webhook_deliveries SET next_attempt_at = \(bind: leaseUntil), attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= \(bind: now.epochMilliseconds)
-                    ORDER BY next_attempt_at LIMIT \(bind: limit) \(unsafeRaw: skipLocked))
+                    ORDER BY next_attempt_at, created_at LIMIT \(bind: limit) \(unsafeRaw: skipLocked))
                 RETURNING *
                 """
             ).all()
