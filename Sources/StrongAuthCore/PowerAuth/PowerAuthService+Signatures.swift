@@ -110,11 +110,11 @@ extension PowerAuthService {
         guard registration.status(at: now) == .active, presented.applicationKey == application.applicationKey else {
             return outcome(false, registration)
         }
-        let opened = try openApplication(application)
+        let applicationSecret = try applicationSecret(of: application)
         let secrets = try openSecrets(of: registration)
         let data = Array(
             PowerAuthSignature.baseString(
-                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: opened.applicationSecret
+                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: applicationSecret
             ).utf8)
         let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
         let keys = factors.map(secrets.key(for:))

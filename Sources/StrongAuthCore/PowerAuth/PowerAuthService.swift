@@ -130,13 +130,21 @@ public struct PowerAuthService: Sendable {
 
     /// The application with its secret and master key opened.
     public func openApplication(_ application: PowerAuthApplication) throws -> OpenedApplication {
-        let secret = try masterKey.open(
-            application.sealedApplicationSecret, purpose: Self.applicationSecretPurpose, associatedData: application.id)
+        let secret = try applicationSecret(of: application)
         let privateKey = try P256.KeyAgreement.PrivateKey(
             rawRepresentation: try masterKey.open(
                 application.sealedMasterPrivateKey, purpose: Self.masterKeyPurpose, associatedData: application.id))
         return OpenedApplication(
-            application: application, applicationSecret: String(decoding: secret, as: UTF8.self), masterPrivateKey: privateKey)
+            application: application, applicationSecret: secret, masterPrivateKey: privateKey)
+    }
+
+    /// Only the app secret (Base64 text) of an application: what signatures need, without
+    /// opening the master key too.
+    public func applicationSecret(of application: PowerAuthApplication) throws -> String {
+        String(
+            decoding: try masterKey.open(
+                application.sealedApplicationSecret, purpose: Self.applicationSecretPurpose, associatedData: application.id),
+            as: UTF8.self)
     }
 
     /// The active application whose app key is `key`, opened; `applicationNotFound` otherwise.
