@@ -5,10 +5,16 @@ import StrongAuthProtocol
 
 /// `strongauth device …`: a phone, simulated. Keys live in a file key store (`data/device-keys`
 /// by default); in demo mode the SMS OTP is read from the notifications file the server writes.
+/// `activate`, `sign`, `status` and `token` simulate a PowerAuth phone instead
+/// (`PowerAuthDeviceCommands.swift`, state under `data/powerauth`).
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "device", abstract: "Simulate a phone: bind a P-256 key, pass device challenges.",
-        subcommands: [Bind.self, Approve.self, Challenge.self, List.self])
+        commandName: "device",
+        abstract: "Simulate a phone: bind a P-256 key and pass device challenges, or activate and sign as a PowerAuth phone.",
+        subcommands: [
+            Bind.self, Approve.self, Challenge.self, List.self,
+            PowerAuthActivateCommand.self, PowerAuthSignCommand.self, PowerAuthStatusCommand.self, PowerAuthTokenCommand.self,
+        ])
 
     /// Login and key-store options every device command needs.
     struct PhoneOptions: ParsableArguments {
