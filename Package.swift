@@ -103,12 +103,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Swift SDK: integrator side and (later) device side.
+        // The Swift SDK: the integrator side and the phone (Kontist device binding, PowerAuth).
         .target(
             name: "StrongAuthClient",
             dependencies: [
                 "StrongAuthAPI", "StrongAuthProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

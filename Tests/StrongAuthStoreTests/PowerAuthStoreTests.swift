@@ -158,8 +158,8 @@ struct PowerAuthStoreTests {
                 for index in 0..<20 {
                     group.addTask {
                         try await store.acceptSignature(
-                            id: id, expected: ctr, next: Array(repeating: UInt8(index), count: 16), steps: 1, resetFailures: true,
-                            at: Fixtures.epoch)
+                            id: id, expected: ctr, next: Array(repeating: UInt8(index), count: 16), steps: 1, history: [ctr],
+                            resetFailures: true, at: Fixtures.epoch)
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -167,8 +167,10 @@ struct PowerAuthStoreTests {
             #expect(wins == 1)
             let after = try #require(try await store.registration(id: id))
             #expect(after.counter.counter == 1 && after.counter.counterData != ctr)
+            #expect(after.counter.recentCounterData == [ctr])
             // A stale expected value never moves it.
-            #expect(try await !store.acceptSignature(id: id, expected: ctr, next: ctr, steps: 1, resetFailures: true, at: Fixtures.epoch))
+            #expect(
+                try await !store.acceptSignature(id: id, expected: ctr, next: ctr, steps: 1, history: [], resetFailures: true, at: Fixtures.epoch))
         }
     }
 

@@ -157,12 +157,16 @@ public struct PowerAuthCounter: Sendable, Equatable {
     public var counter: Int
     public var failedAttempts: Int
     public var maxFailedAttempts: Int
+    /// The counter data values most recently moved past, newest first: a signature made with
+    /// one of them is a replay (its factors were right once), not a guess, and is not counted.
+    public var recentCounterData: [[UInt8]]
 
-    public init(counterData: [UInt8], counter: Int, failedAttempts: Int, maxFailedAttempts: Int) {
+    public init(counterData: [UInt8], counter: Int, failedAttempts: Int, maxFailedAttempts: Int, recentCounterData: [[UInt8]] = []) {
         self.counterData = counterData
         self.counter = counter
         self.failedAttempts = failedAttempts
         self.maxFailedAttempts = maxFailedAttempts
+        self.recentCounterData = recentCounterData
     }
 
     public var remainingAttempts: Int { max(0, maxFailedAttempts - failedAttempts) }

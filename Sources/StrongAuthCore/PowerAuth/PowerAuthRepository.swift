@@ -50,9 +50,12 @@ public protocol PowerAuthRepository: Sendable {
     ) async throws -> Bool
 
     /// Accepts a signature: the counter moves from `expected` to `next` (advanced by `steps`)
-    /// only if it still is `expected` and the registration is ACTIVE; a knowledge or biometry
-    /// factor also resets the failure count. `false` when another request moved it first.
-    func acceptSignature(id: String, expected: [UInt8], next: [UInt8], steps: Int, resetFailures: Bool, at now: Date) async throws -> Bool
+    /// only if it still is `expected` and the registration is ACTIVE, remembering `history` (the
+    /// values it moved past, newest first); a knowledge or biometry factor also resets the
+    /// failure count. `false` when another request moved it first.
+    func acceptSignature(
+        id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, at now: Date
+    ) async throws -> Bool
 
     /// Counts a failed signature of an ACTIVE registration: failures + 1 and, at the maximum,
     /// `ACTIVE → BLOCKED` with `MAX_FAILED_ATTEMPTS`, in one conditional update; queues

@@ -2,30 +2,6 @@ import Crypto
 import Foundation
 import StrongAuthProtocol
 
-/// A PowerAuth signature as the `X-PowerAuth-Authorization` header carries it, already parsed.
-public struct PresentedSignature: Sendable, Equatable {
-    public var activationID: String
-    public var applicationKey: String
-    /// The 16-byte nonce.
-    public var nonce: [UInt8]
-    /// E.g. `possession_knowledge`.
-    public var signatureType: String
-    public var signature: String
-    public var version: PowerAuthProtocolVersion
-
-    public init(
-        activationID: String, applicationKey: String, nonce: [UInt8], signatureType: String, signature: String,
-        version: PowerAuthProtocolVersion
-    ) {
-        self.activationID = activationID
-        self.applicationKey = applicationKey
-        self.nonce = nonce
-        self.signatureType = signatureType
-        self.signature = signature
-        self.version = version
-    }
-}
-
 /// The outcome of a signature check: valid or not, and what the integrator needs to know.
 public struct SignatureVerification: Sendable, Equatable {
     public var valid: Bool
@@ -85,10 +61,11 @@ extension PowerAuthService {
     /// of the user's factors; the possession key cannot be guessed). A miss does not move the
     /// counter, so nobody who knows an activation id can push the phone out of the window.
     public func verifySignature(
-        _ presented: PresentedSignature, method: String, uriID: String, body: [UInt8], integrationUser: IntegrationUser?,
+        _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], integrationUser: IntegrationUser?,
         source: String?
     ) async throws -> SignatureVerification {
-        guard let factors = PowerAuthSignature.factors(of: presented.signatureType) else {
+        let factors = presented.factors
+        guard !factors.isEmpty else {
             throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
         }
         guard var registration = try await store.registration(id: presented.activationID) else {
@@ -119,13 +96,19 @@ extension PowerAuthService {
         let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
         let keys = factors.map(secrets.key(for:))
 
+        func matches(_ counterData: [UInt8]) -> Bool {
+            PowerAuthSignature.matches(
+                presented.signature, expected: PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format))
+        }
+
         // A lost race (another node accepted a counter value first) re-reads and searches again.
         for _ in 0..<3 {
             var counterData = registration.counter.counterData
+            var passed: [[UInt8]] = []
             var matchedSteps: Int?
             for step in 1...max(1, configuration.counterLookahead) {
-                let expected = PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format)
-                if PowerAuthSignature.matches(presented.signature, expected: expected) {
+                passed.insert(counterData, at: 0)
+                if matches(counterData) {
                     matchedSteps = step
                     break
                 }
@@ -134,9 +117,12 @@ extension PowerAuthService {
             guard let steps = matchedSteps else { break }
             let next = PowerAuthStatusBlob.nextCounterData(counterData)
             let resets = factors != [.possession]
+            let history = Array((passed + registration.counter.recentCounterData).prefix(configuration.counterLookahead))
             if try await store.acceptSignature(
-                id: registration.id, expected: registration.counter.counterData, next: next, steps: steps, resetFailures: resets, at: now)
+                id: registration.id, expected: registration.counter.counterData, next: next, steps: steps, history: history,
+                resetFailures: resets, at: now)
             {
+                registration.counter.recentCounterData = history
                 registration.counter.counterData = next
                 registration.counter.counter += steps
                 if resets { registration.counter.failedAttempts = 0 }
@@ -149,8 +135,16 @@ extension PowerAuthService {
             registration = reloaded
         }
 
-        // No match (or a replay that lost every race).
+        // No match. A replay of an accepted signature (its counter value is behind us) is refused
+        // but not counted: its factors were right, so it is no guess — and counting it would let
+        // whoever sees one request block the user by sending it five times.
         guard factors != [.possession] else { return outcome(false, registration) }
+        if registration.counter.recentCounterData.contains(where: matches) {
+            try await audit(
+                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "replay"])
+            return outcome(false, registration)
+        }
         var blocked = registration
         blocked.device.status = .blocked
         blocked.device.blockedReason = BlockedReason.maxFailedAttempts
@@ -161,6 +155,9 @@ extension PowerAuthService {
             registration.counter.failedAttempts = count.failedAttempts
             registration.device.status = count.status
             if count.status == .blocked { registration.device.blockedReason = BlockedReason.maxFailedAttempts }
+        } else if let latest = try await store.registration(id: registration.id) {
+            // It left ACTIVE meanwhile (another request blocked it): report what it is now.
+            return outcome(false, latest)
         }
         try await audit(
             registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,

@@ -135,13 +135,13 @@ struct EnrollmentController {
     /// Verifies the `X-PowerAuth-Authorization` header over the raw body; a refusal is a 401
     /// with `ERR_AUTHENTICATION` (failures are counted by the core).
     private func signed(_ request: Request, context: AppRequestContext, uriID: String, twoFactors: Bool) async throws
-        -> (Registration, PresentedSignature, [UInt8])
+        -> (Registration, PowerAuthAuthorizationHeader, [UInt8])
     {
         guard let header = request.headers[.powerAuthAuthorization] else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
         }
         let presented = try PowerAuthHeaders.authorization(header, code: "ERR_AUTHENTICATION")
-        if twoFactors, PowerAuthSignature.factors(of: presented.signatureType)?.count ?? 0 < 2 {
+        if twoFactors, presented.factors.count < 2 {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "This needs a two-factor signature.")
         }
         let raw = try await Self.rawBody(request, limit: runtime.settings.maxBodyBytes)

@@ -6,12 +6,9 @@ import StrongAuthProtocol
 /// reference parses them, refused with PowerAuth's error shape (naming the field, never echoing it).
 enum PowerAuthHeaders {
     /// `X-PowerAuth-Authorization` → the signature the core checks.
-    static func authorization(_ value: String, code: String = "ERROR_REQUEST") throws -> PresentedSignature {
+    static func authorization(_ value: String, code: String = "ERROR_REQUEST") throws -> PowerAuthAuthorizationHeader {
         do {
-            let header = try PowerAuthAuthorizationHeader.parse(value)
-            return PresentedSignature(
-                activationID: header.activationID, applicationKey: header.applicationKey, nonce: header.nonce,
-                signatureType: header.signatureType, signature: header.signature, version: header.version)
+            return try PowerAuthAuthorizationHeader.parse(value)
         } catch {
             throw PowerAuthErrorResponse(.badRequest, code: code, message: "authHeader: \(error.description)")
         }

@@ -97,10 +97,11 @@ struct RegistrationsController {
         let header = try PowerAuthHeaders.authorization(body.authHeader)
         let signedBytes: [UInt8]
         if let requestBody = body.requestBody, !requestBody.isEmpty {
-            guard let decoded = Data(base64Encoded: requestBody) else {
+            // As Java's decoder reads it (padding optional), like every PowerAuth component.
+            guard let decoded = PowerAuthBase64.decode(requestBody) else {
                 throw PowerAuthErrorResponse.badRequest("requestBody: must be the Base64 of the raw request body.")
             }
-            signedBytes = [UInt8](decoded)
+            signedBytes = decoded
         } else if let query = body.queryParams?.additionalProperties, !query.isEmpty {
             signedBytes = Array(PowerAuthHeaders.canonicalQuery(query).utf8)
         } else {

@@ -43,7 +43,9 @@ func runTransaction<T>(
         try await db.raw("COMMIT").run()
         return result
     } catch {
-        try? await db.raw("ROLLBACK").run()
+        // Roll back even when this task was cancelled: a cancelled ROLLBACK would leave the
+        // connection (on SQLite, the one writer) inside the transaction for the next caller.
+        await Task { try? await db.raw("ROLLBACK").run() }.value
         throw error
     }
 }

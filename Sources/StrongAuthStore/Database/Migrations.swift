@@ -155,6 +155,8 @@ public enum Migrator {
                 "ALTER TABLE devices ADD COLUMN counter BIGINT NOT NULL DEFAULT 0",
                 "ALTER TABLE devices ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE devices ADD COLUMN max_failed_attempts INTEGER NOT NULL DEFAULT 5",
+                // The counter values last moved past (Base64 of 16-byte values, newest first): replays are told from guesses.
+                "ALTER TABLE devices ADD COLUMN ctr_history TEXT",
                 """
                 CREATE TABLE powerauth_activations (
                     device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,

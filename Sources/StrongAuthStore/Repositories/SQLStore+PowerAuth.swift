@@ -166,8 +166,16 @@ extension SQLStore: PowerAuthRepository {
         let counter = PowerAuthCounter(
             counterData: try row.optionalString("ctr_data").flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? [],
             counter: try row.int("counter"), failedAttempts: try row.int("failed_attempts"),
-            maxFailedAttempts: try row.int("max_failed_attempts"))
+            maxFailedAttempts: try row.int("max_failed_attempts"),
+            recentCounterData: Self.counterHistory(try row.optionalString("ctr_history")))
         return Registration(device: device, activation: activation, counter: counter, externalUserID: try row.string("external_user_id"))
+    }
+
+    /// Base64 of concatenated 16-byte counter values → the values.
+    static func counterHistory(_ stored: String?) -> [[UInt8]] {
+        guard let stored, let data = Data(base64Encoded: stored), data.count % 16 == 0 else { return [] }
+        let bytes = [UInt8](data)
+        return stride(from: 0, to: bytes.count, by: 16).map { Array(bytes[$0..<$0 + 16]) }
     }
 
     public func completeKeyExchange(
@@ -179,7 +187,7 @@ extension SQLStore: PowerAuthRepository {
             let moved = try await db.raw(
                 """
                 UPDATE devices SET status = \(bind: to.rawValue), name = \(bind: name), public_key = \(bind: devicePublicKeyHex),
-                    ctr_data = \(bind: Data(counterData).base64EncodedString()), counter = 0, failed_attempts = 0,
+                    ctr_data = \(bind: Data(counterData).base64EncodedString()), ctr_history = NULL, counter = 0, failed_attempts = 0,
                     activated_at = \(bind: to == .active ? nowMs : nil), last_used_at = \(bind: nowMs)
                 WHERE id = \(bind: id) AND status = 'CREATED'
                   AND EXISTS (SELECT 1 FROM powerauth_activations WHERE device_id = \(bind: id) AND expires_at > \(bind: nowMs))
@@ -234,13 +242,14 @@ extension SQLStore: PowerAuthRepository {
         }
     }
 
-    public func acceptSignature(id: String, expected: [UInt8], next: [UInt8], steps: Int, resetFailures: Bool, at now: Date) async throws
-        -> Bool
-    {
+    public func acceptSignature(
+        id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, at now: Date
+    ) async throws -> Bool {
         try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
+                    ctr_history = \(bind: Data(history.joined()).base64EncodedString()),
                     failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
                     last_used_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: id) AND status = 'ACTIVE' AND ctr_data = \(bind: Data(expected).base64EncodedString())
