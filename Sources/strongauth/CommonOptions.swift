@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import StrongAuthServer
+import Synchronization
 
 /// Options every command shares: where the data is and where the configuration file is.
 struct CommonOptions: ParsableArguments {
@@ -24,8 +25,17 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// swift-log may be bootstrapped once per process; a command that opens the runtime twice
+/// (`demo`) keeps the first set-up.
+private let loggingBootstrapped = Mutex(false)
+
 /// Sets up swift-log once per process: text or JSON lines on standard error.
 func bootstrapLogging(format: String, level: Logger.Level) -> Logger {
+    let first = loggingBootstrapped.withLock { done in
+        defer { done = true }
+        return !done
+    }
+    guard first else { return Logger(label: "strongauth") }
     LoggingSystem.bootstrap { label in
         if format == "json" { return JSONLogHandler(label: label, level: level) }
         var handler = StreamLogHandler.standardError(label: label)

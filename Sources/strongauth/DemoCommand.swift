@@ -98,7 +98,53 @@ struct DemoCommand: AsyncParsableCommand {
         } catch let error as StrongAuthClientError {
             step("17. logging in as the deleted user → \(error)")
         }
+
+        try await powerAuth(suffix: suffix)
         step("Done. The audit log of all this: strongauth audit verify")
+    }
+
+    /// PowerAuth (seed 003): the bank creates a registration, the phone activates with the code,
+    /// the bank commits, the phone signs a request and the bank verifies it; a wrong PIN counts.
+    private func powerAuth(suffix: String) async throws {
+        let appID = "demo-app-\(suffix)"
+        let (application, integration) = try await withRuntime(common) { runtime in
+            let created = try await runtime.powerAuth.createApplication(id: appID, name: "Demo app", callbackURL: nil, actor: "operator:demo")
+            let user = try await runtime.powerAuth.createIntegrationUser(name: "demo-integration-\(suffix)", applicationIDs: [appID], actor: "operator:demo")
+            return (created, user)
+        }
+        step("18. PowerAuth: application '\(appID)' (strongauth apps create) and integration user '\(integration.user.name)'")
+        let cloud = PowerAuthIntegrationClient(
+            baseURL: "\(server)/powerauth-cloud", username: integration.user.name, password: integration.password)
+        let registration = try await cloud.createRegistration(userId: "demo-end-user-\(suffix)", appId: appID)
+        step("19. POST /powerauth-cloud/v2/registrations → activation code \(registration.activationCode) (QR: CODE#SIGNATURE)")
+
+        let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-demo-pa-\(suffix)")
+        defer { try? FileManager.default.removeItem(at: storeDirectory) }
+        let phone = PowerAuthDevice(
+            configuration: PowerAuthDeviceConfiguration(
+                enrollmentBaseURL: "\(server)/enrollment-server", applicationKey: application.application.applicationKey,
+                applicationSecret: application.applicationSecret, masterPublicKey: application.application.masterPublicKey,
+                protocolVersion: .v3_2),
+            store: FilePowerAuthActivationStore(directory: storeDirectory),
+            pinIterations: PowerAuthProtectedKnowledgeKey.minimumIterations)
+        let activation = try await phone.activate(code: registration.activationCode, name: "Demo phone", pin: "1234")
+        let pending = try await cloud.registration(id: activation.activationID)
+        step(
+            "20. the phone activates (ECIES 3.2, ECDH) → \(pending.registrationStatus.rawValue), fingerprint phone \(activation.fingerprint) = server \(pending.activationFingerprint ?? "-")")
+        let committed = try await cloud.commit(id: activation.activationID)
+        step("21. POST …/registrations/{id}/commit → \(committed.registrationStatus.rawValue)")
+
+        let body = Array(#"{"amount":"63.99","currency":"EUR"}"#.utf8)
+        let header = try await phone.sign(method: "POST", uriId: "/payment", body: body, pin: "1234")
+        let verdict = try await cloud.verifySignature(method: "POST", uriId: "/payment", authHeader: header, requestBody: body)
+        step("22. the phone signs POST /payment with PIN → /v2/signature/verify: signatureValid=\(verdict.signatureValid)")
+        let replay = try await cloud.verifySignature(method: "POST", uriId: "/payment", authHeader: header, requestBody: body)
+        step("23. the same header again (a replay) → signatureValid=\(replay.signatureValid)")
+        let wrongPIN = try await phone.sign(method: "POST", uriId: "/payment", body: body, pin: "9999")
+        let wrong = try await cloud.verifySignature(method: "POST", uriId: "/payment", authHeader: wrongPIN, requestBody: body)
+        step("24. signed with a wrong PIN → signatureValid=\(wrong.signatureValid), remainingAttempts=\(wrong.remainingAttempts)")
+        let removed = try await cloud.remove(id: activation.activationID)
+        step("25. DELETE …/registrations/{id} → \(removed.registrationStatus.rawValue)")
     }
 
     private func step(_ text: String, detail: String? = nil) {
