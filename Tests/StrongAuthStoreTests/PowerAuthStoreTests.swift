@@ -294,4 +294,28 @@ struct PowerAuthStoreTests {
             #expect(try await store.claimDueWebhooks(at: Fixtures.epoch.addingTimeInterval(1000), limit: 10, lease: 30).isEmpty)
         }
     }
+
+    @Test("signature context: registration, application and integration user in one read, each nil when absent", arguments: TestDatabases.engines)
+    func signatureContext(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertApplication(Self.application())
+            let user = IntegrationUser(name: "iu", passwordHash: "hash", applicationIDs: ["my-application"], createdAt: Fixtures.epoch)
+            try await store.insertIntegrationUser(user)
+            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let id = try await Self.insertRegistration(store, userID: userID)
+            try await Self.activate(store, id: id)
+
+            let full = try await store.signatureContext(registrationID: id, integrationUserName: "iu")
+            #expect(full.registration == (try await store.registration(id: id)))
+            #expect(full.application == Self.application())
+            #expect(full.integrationUser == user)
+
+            let noUser = try await store.signatureContext(registrationID: id, integrationUserName: nil)
+            #expect(noUser.registration?.id == id && noUser.integrationUser == nil)
+            let unknown = try await store.signatureContext(registrationID: "nope", integrationUserName: "iu")
+            #expect(unknown.registration == nil && unknown.application == nil && unknown.integrationUser == user)
+            let nothing = try await store.signatureContext(registrationID: "nope", integrationUserName: "nobody")
+            #expect(nothing.registration == nil && nothing.integrationUser == nil)
+        }
+    }
 }

@@ -28,6 +28,10 @@ public protocol PowerAuthRepository: Sendable {
         device: Device, activation: PowerAuthActivation, counter: PowerAuthCounter, webhooks: [WebhookDelivery]
     ) async throws
     func registration(id: String) async throws -> Registration?
+    /// Everything a signature check needs, in one read: the registration, its application and
+    /// (for the integration API) the integration user named in the request.
+    func signatureContext(registrationID: String, integrationUserName: String?) async throws -> SignatureContext
+
     /// The registration holding the live activation code `code` of `applicationID`.
     func registration(activationCode: String, applicationID: String) async throws -> Registration?
     /// The user's registrations, newest first; REMOVED ones only with `includeRemoved`.
@@ -86,6 +90,19 @@ public protocol PowerAuthRepository: Sendable {
     func markWebhookFailed(id: String, responseStatus: Int?, error: String, nextAttemptAt: Date, dead: Bool) async throws
     /// The delivery log, newest first.
     func webhookDeliveries(applicationID: String?, limit: Int) async throws -> [WebhookDelivery]
+}
+
+/// What `signatureContext` reads; each part `nil` when absent.
+public struct SignatureContext: Sendable {
+    public var registration: Registration?
+    public var application: PowerAuthApplication?
+    public var integrationUser: IntegrationUser?
+
+    public init(registration: Registration?, application: PowerAuthApplication?, integrationUser: IntegrationUser?) {
+        self.registration = registration
+        self.application = application
+        self.integrationUser = integrationUser
+    }
 }
 
 /// The failure count after a counted failure, and the status it left the registration in.

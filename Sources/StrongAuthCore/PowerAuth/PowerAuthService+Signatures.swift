@@ -60,23 +60,29 @@ extension PowerAuthService {
     /// `MAX_FAILED_ATTEMPTS`. Possession-only misses are not counted (RTS art. 4 limits guessing
     /// of the user's factors; the possession key cannot be guessed). A miss does not move the
     /// counter, so nobody who knows an activation id can push the phone out of the window.
+    ///
+    /// `caller` is the integration user's credentials (`/v2/signature/verify`), checked here so
+    /// that the user, the registration and its application are one database read; `nil` for the
+    /// phone's own signed requests.
     public func verifySignature(
-        _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], integrationUser: IntegrationUser?,
+        _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], caller: IntegrationCredentials?,
         source: String?
     ) async throws -> SignatureVerification {
         let factors = presented.factors
         guard !factors.isEmpty else {
             throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
         }
-        guard var registration = try await store.registration(id: presented.activationID) else {
-            throw PowerAuthServiceError.registrationNotFound
+        let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
+        if let caller {
+            guard let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source) else {
+                throw PowerAuthServiceError.unauthorized
+            }
+            if let registration = context.registration, !user.mayUse(applicationID: registration.activation.applicationID) {
+                throw PowerAuthServiceError.registrationNotFound
+            }
         }
-        if let integrationUser, !integrationUser.mayUse(applicationID: registration.activation.applicationID) {
-            throw PowerAuthServiceError.registrationNotFound
-        }
-        guard let application = try await store.application(id: registration.activation.applicationID) else {
-            throw PowerAuthServiceError.applicationNotFound
-        }
+        guard var registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
+        guard let application = context.application else { throw PowerAuthServiceError.applicationNotFound }
         let now = time.now()
         func outcome(_ valid: Bool, _ registration: Registration) -> SignatureVerification {
             SignatureVerification(

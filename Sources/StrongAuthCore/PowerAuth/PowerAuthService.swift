@@ -23,6 +23,19 @@ public enum PowerAuthServiceError: Error, Equatable, Sendable {
     case tokenNotFound
     /// A 3.3 temporary key request or use was refused (bad JWT, unknown or expired key).
     case temporaryKey(String)
+    /// The integration user's name or password is wrong (or the user is disabled).
+    case unauthorized
+}
+
+/// HTTP Basic credentials of an integration user, as presented.
+public struct IntegrationCredentials: Sendable {
+    public var name: String
+    public var password: String
+
+    public init(name: String, password: String) {
+        self.name = name
+        self.password = password
+    }
 }
 
 /// Lifetimes and limits of PowerAuth activations.
@@ -196,12 +209,19 @@ public struct PowerAuthService: Sendable {
     /// The active integration user with this name and password; `nil` otherwise (the failure is
     /// audited). The keyed hash is computed even for unknown names, so timing tells nothing.
     public func authenticateIntegrationUser(name: String, password: String, source: String?) async throws -> IntegrationUser? {
-        let user = try await store.integrationUser(name: name)
-        let matches = secretHasher.matches(password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
+        try await checkIntegrationUser(
+            try await store.integrationUser(name: name), credentials: IntegrationCredentials(name: name, password: password), source: source)
+    }
+
+    /// Checks credentials against an integration user already read (`nil`: no such user).
+    func checkIntegrationUser(_ user: IntegrationUser?, credentials: IntegrationCredentials, source: String?) async throws
+        -> IntegrationUser?
+    {
+        let matches = secretHasher.matches(credentials.password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
         guard let user, matches, user.status == .active else {
             try await store.append(
                 AuditRecord(
-                    actor: "integration-user:\(name.prefix(128))", action: "powerauth.integration_user.authentication",
+                    actor: "integration-user:\(credentials.name.prefix(128))", action: "powerauth.integration_user.authentication",
                     sourceAddress: source, outcome: .failure),
                 at: time.now())
             return nil

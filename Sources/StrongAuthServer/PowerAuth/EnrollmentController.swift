@@ -148,7 +148,7 @@ struct EnrollmentController {
         let verification: SignatureVerification
         do {
             verification = try await runtime.powerAuth.verifySignature(
-                presented, method: "POST", uriID: uriID, body: raw, integrationUser: nil, source: context.remoteAddress)
+                presented, method: "POST", uriID: uriID, body: raw, caller: nil, source: context.remoteAddress)
         } catch PowerAuthServiceError.registrationNotFound {
             throw Self.authenticationFailed
         } catch let error as PowerAuthServiceError {

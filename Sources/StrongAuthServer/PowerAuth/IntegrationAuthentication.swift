@@ -7,6 +7,17 @@ import StrongAuthCore
 /// protected with basic HTTP authentication").
 enum IntegrationAuthentication {
     static func user(of request: Request, context: AppRequestContext, runtime: StrongAuthRuntime) async throws -> IntegrationUser {
+        let presented = try credentials(of: request)
+        guard
+            let user = try await runtime.powerAuth.authenticateIntegrationUser(
+                name: presented.name, password: presented.password, source: context.remoteAddress)
+        else { throw unauthorized("The integration user's name or password is wrong.") }
+        return user
+    }
+
+    /// The Basic credentials as presented, not yet checked (the signature check reads the user
+    /// together with the registration and checks them there).
+    static func credentials(of request: Request) throws -> IntegrationCredentials {
         guard let header = request.headers[.authorization] else { throw unauthorized("HTTP Basic credentials of an integration user are required.") }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
@@ -14,11 +25,7 @@ enum IntegrationAuthentication {
             let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":"),
             decoded.utf8.count <= 1024
         else { throw unauthorized("The Authorization header must be HTTP Basic credentials.") }
-        let name = String(decoded[..<colon])
-        let password = String(decoded[decoded.index(after: colon)...])
-        guard let user = try await runtime.powerAuth.authenticateIntegrationUser(name: name, password: password, source: context.remoteAddress)
-        else { throw unauthorized("The integration user's name or password is wrong.") }
-        return user
+        return IntegrationCredentials(name: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
     }
 
     static func unauthorized(_ message: String) -> PowerAuthErrorResponse {

@@ -61,6 +61,8 @@ struct PowerAuthErrorResponse: Error, HTTPResponseError {
             PowerAuthErrorResponse(.badRequest, code: "ERROR_DECRYPTION", message: "The encrypted request cannot be decrypted.")
         case .tokenNotFound:
             PowerAuthErrorResponse(.badRequest, code: "ERROR_TOKEN_NOT_FOUND", message: "No such token.")
+        case .unauthorized:
+            IntegrationAuthentication.unauthorized("The integration user's name or password is wrong.")
         case .temporaryKey(let reason):
             PowerAuthErrorResponse(.badRequest, code: "ERR_TEMPORARY_KEY", message: "Temporary key: \(reason).")
         }

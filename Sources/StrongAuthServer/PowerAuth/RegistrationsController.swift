@@ -91,7 +91,7 @@ struct RegistrationsController {
     }
 
     @Sendable func verifySignature(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        let credentials = try IntegrationAuthentication.credentials(of: request)
         let body = try await JSONBody.decode(
             Components.Schemas.SignatureVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         let header = try PowerAuthHeaders.authorization(body.authHeader)
@@ -113,9 +113,14 @@ struct RegistrationsController {
         guard (1...1024).contains(body.uriId.utf8.count) else {
             throw PowerAuthErrorResponse.badRequest("uriId: must be 1–1024 characters.")
         }
-        let verification = try await runtime.powerAuth.verifySignature(
-            header, method: body.method.uppercased(), uriID: body.uriId, body: signedBytes, integrationUser: user,
-            source: context.remoteAddress)
+        let verification: SignatureVerification
+        do {
+            verification = try await runtime.powerAuth.verifySignature(
+                header, method: body.method.uppercased(), uriID: body.uriId, body: signedBytes, caller: credentials,
+                source: context.remoteAddress)
+        } catch PowerAuthServiceError.unauthorized {
+            throw IntegrationAuthentication.unauthorized("The integration user's name or password is wrong.")
+        }
         return try JSONResponse.make(
             Components.Schemas.SignatureVerifyResponse(
                 signatureValid: verification.valid, userId: verification.registration.externalUserID,

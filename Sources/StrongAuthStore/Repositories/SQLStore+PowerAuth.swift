@@ -131,6 +131,53 @@ extension SQLStore: PowerAuthRepository {
         }.map(Self.registration(from:))
     }
 
+    public func signatureContext(registrationID: String, integrationUserName: String?) async throws -> SignatureContext {
+        // One statement: the hot path of /v2/signature/verify reads once and writes once.
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT d.*, a.*, u.username AS external_user_id,
+                    p.id AS app_id, p.name AS app_name, p.application_key AS app_application_key,
+                    p.sealed_application_secret AS app_sealed_application_secret,
+                    p.sealed_master_private_key AS app_sealed_master_private_key, p.master_public_key AS app_master_public_key,
+                    p.callback_url AS app_callback_url, p.sealed_callback_secret AS app_sealed_callback_secret,
+                    p.status AS app_status, p.created_at AS app_created_at,
+                    i.name AS iu_name, i.password_hash AS iu_password_hash, i.applications AS iu_applications,
+                    i.status AS iu_status, i.created_at AS iu_created_at
+                FROM (SELECT 1 AS one) AS anchor
+                LEFT JOIN devices d ON d.id = \(bind: registrationID)
+                LEFT JOIN powerauth_activations a ON a.device_id = d.id
+                LEFT JOIN users u ON u.id = d.user_id
+                LEFT JOIN powerauth_applications p ON p.id = a.application_id
+                LEFT JOIN integration_users i ON i.name = \(bind: integrationUserName ?? "")
+                """
+            ).first()
+        }
+        guard let row else { return SignatureContext(registration: nil, application: nil, integrationUser: nil) }
+        let hasRegistration = try row.optionalString("device_id") != nil && row.optionalString("external_user_id") != nil
+        let application: PowerAuthApplication? =
+            try row.optionalString("app_id") == nil
+            ? nil
+            : PowerAuthApplication(
+                id: try row.string("app_id"), name: try row.string("app_name"), applicationKey: try row.string("app_application_key"),
+                sealedApplicationSecret: try row.string("app_sealed_application_secret"),
+                sealedMasterPrivateKey: try row.string("app_sealed_master_private_key"),
+                masterPublicKey: try row.string("app_master_public_key"), callbackURL: try row.optionalString("app_callback_url"),
+                sealedCallbackSecret: try row.optionalString("app_sealed_callback_secret"),
+                status: PowerAuthApplication.Status(rawValue: try row.string("app_status")) ?? .disabled,
+                createdAt: try row.date("app_created_at"))
+        let integrationUser: IntegrationUser? =
+            try row.optionalString("iu_name") == nil
+            ? nil
+            : IntegrationUser(
+                name: try row.string("iu_name"), passwordHash: try row.string("iu_password_hash"),
+                applicationIDs: try row.string("iu_applications").split(separator: " ").map(String.init),
+                status: IntegrationUser.Status(rawValue: try row.string("iu_status")) ?? .disabled, createdAt: try row.date("iu_created_at"))
+        return SignatureContext(
+            registration: hasRegistration ? try Self.registration(from: row) : nil, application: application,
+            integrationUser: integrationUser)
+    }
+
     public func registration(activationCode: String, applicationID: String) async throws -> Registration? {
         try await pool.withConnection { db in
             try await db.raw(
