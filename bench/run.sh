@@ -145,7 +145,7 @@ results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
 # powerauth_verify.lua; an answer without "signatureValid":true fails the run).
 PA_REQUESTS=$(( DURATION * 12000 + 20000 ))
-PA_JSON="$("$BIN" bench powerauth-signatures --activations 64 --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
+PA_JSON="$("$BIN" bench powerauth-signatures --activations 128 --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
   || die "preparing the PowerAuth signatures failed: $PA_JSON"
 echo "measuring PowerAuth signature verify for ${DURATION}s…" >&2
 PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" \
