@@ -761,25 +761,35 @@ def test_integration_api_authentication(server, app, cloud):
 # integration client: what the README's walkthrough does by hand.
 # --------------------------------------------------------------------------------------------------
 
+def phone_cli(server, *args) -> dict:
+    """Runs a `strongauth device …` command: an HTTP client of the server, so no --database."""
+    import subprocess
+    import conftest
+    result = subprocess.run([str(conftest.BINARY), *args], cwd=server.workdir, env=server.env, capture_output=True,
+                            text=True, timeout=conftest.CLI_TIMEOUT)
+    assert result.returncode == 0, f"strongauth {' '.join(args[:2])} exited {result.returncode}: {result.stderr}"
+    return json.loads(result.stdout)
+
+
 def test_cli_simulator_activates_signs_and_makes_tokens(server, app, cloud):
     registration = create_registration(cloud, app)
     registration_id = registration["registrationId"]
     phone = ["--pin", "2468"]
-    activated = server.cli("device", "activate", "--server", server.base, "--app-key", app["appKey"],
+    activated = phone_cli(server, "device", "activate", "--server", server.base, "--app-key", app["appKey"],
                            "--app-secret", app["appSecret"], "--master-public-key", app["masterPublicKey"],
                            "--code", registration["activationQrCodeData"], "--protocol", "3.2", *phone)
     assert activated["activationId"] == registration_id
     assert cloud.registration(registration_id)["activationFingerprint"] == activated["fingerprint"]
     assert cloud.commit(registration_id).status_code == 200
 
-    signed = server.cli("device", "sign", "--activation-id", registration_id, "--method", "POST",
+    signed = phone_cli(server, "device", "sign", "--activation-id", registration_id, "--method", "POST",
                         "--uri-id", "/login", "--body", '{"login": true}', *phone)
     assert base64.b64decode(signed["requestBody"]) == b'{"login": true}'
     verdict = cloud.verify_raw({key: signed[key] for key in ("method", "uriId", "authHeader", "requestBody")})
     assert verdict.status_code == 200 and verdict.json()["signatureValid"] is True, verdict.text
 
-    status = server.cli("device", "status", "--activation-id", registration_id)
+    status = phone_cli(server, "device", "status", "--activation-id", registration_id)
     assert status["status"] == "ACTIVE", status
 
-    token = server.cli("device", "token", "--activation-id", registration_id, *phone)
+    token = phone_cli(server, "device", "token", "--activation-id", registration_id, *phone)
     assert cloud.verify_token(token["tokenHeader"])["tokenValid"] is True
