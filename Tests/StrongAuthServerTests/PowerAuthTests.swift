@@ -4,7 +4,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import StrongAuthCore
+@testable import StrongAuthCore
 import StrongAuthProtocol
 import Testing
 
@@ -473,6 +473,35 @@ struct PowerAuthTests {
                 }
                 #expect(statuses == ["CREATED", "PENDING_COMMIT", "ACTIVE", "BLOCKED", "REMOVED"])
             }
+        }
+    }
+
+    @Test("after a valid signature (the node's fast path is primed) the database still decides: wrong credentials, another app's user, a block")
+    func fastPathStillDecidedByTheDatabase() async throws {
+        try await Self.withActive { server, client, basic, phone in
+            var phone = phone
+            #expect(try await client.verify(phone.sign(), basic: basic).1["signatureValid"] as? Bool == true)
+            #expect(server.runtime.powerAuth.hints[phone.registrationID] != nil)
+
+            let wrong = HTTP.basic("integration-my-application", "sa_iu_wrong")
+            let (unauthorized, unauthorizedJSON) = try await client.verify(phone.sign(), basic: wrong)
+            expectPowerAuthError(unauthorized, unauthorizedJSON, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+            let (_, otherBasic) = try await server.powerAuthSetup(appID: "other-app")
+            let (foreign, foreignJSON) = try await client.verify(phone.sign(), basic: otherBasic)
+            expectPowerAuthError(foreign, foreignJSON, status: .notFound)
+
+            // Signatures skipped by the refused requests are within the lookahead: still valid.
+            let (_, valid) = try await client.verify(phone.sign(), basic: basic)
+            #expect(valid["signatureValid"] as? Bool == true && valid["userId"] as? String == "end-user-1234")
+            // A block made elsewhere (here: directly in the database, as another node would) wins.
+            #expect(
+                try await server.runtime.store.transitionRegistration(
+                    id: phone.registrationID, from: [.active], to: .blocked, reason: "FRAUD", resetFailures: false, webhooks: [],
+                    at: server.time.now()))
+            let (_, blocked) = try await client.verify(phone.sign(), basic: basic)
+            #expect(blocked["signatureValid"] as? Bool == false && blocked["registrationStatus"] as? String == "BLOCKED")
+            #expect(blocked["blockedReason"] as? String == "FRAUD")
+            #expect(server.runtime.powerAuth.hints[phone.registrationID] == nil)
         }
     }
 }

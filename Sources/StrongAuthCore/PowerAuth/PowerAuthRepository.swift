@@ -61,6 +61,16 @@ public protocol PowerAuthRepository: Sendable {
         id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, at now: Date
     ) async throws -> Bool
 
+    /// The fast path of `acceptSignature` for the integration API, without a prior read: it moves
+    /// the counter only if, at that moment, the registration is ACTIVE with counter data
+    /// `expected`, its application is active, and an active integration user `caller` with that
+    /// password hash may use the application. Returns the failure count after the update, `nil`
+    /// when any condition failed (the caller then takes the full path).
+    func acceptSignatureIfCurrent(
+        id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, applicationID: String,
+        caller: (name: String, passwordHash: String), at now: Date
+    ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)?
+
     /// Counts a failed signature of an ACTIVE registration: failures + 1 and, at the maximum,
     /// `ACTIVE → BLOCKED` with `MAX_FAILED_ATTEMPTS`, in one conditional update; queues
     /// `webhooksIfBlocked` in the same transaction when it blocked. `nil` when not ACTIVE.

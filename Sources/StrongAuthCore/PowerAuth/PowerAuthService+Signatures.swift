@@ -5,11 +5,17 @@ import StrongAuthProtocol
 /// The outcome of a signature check: valid or not, and what the integrator needs to know.
 public struct SignatureVerification: Sendable, Equatable {
     public var valid: Bool
-    public var registration: Registration
+    public var registrationID: String
+    /// The integrator's user id.
+    public var userID: String
     /// The registration's status after the check (BLOCKED when this failure blocked it).
     public var status: Device.Status
+    public var blockedReason: String?
     public var signatureType: String
     public var remainingAttempts: Int
+    /// The registration as read — `nil` when a verification in step took the fast path (only
+    /// the integration API's; the phone's signed requests always read it).
+    public var registration: Registration?
 }
 
 /// The keys an activation shares with the phone, opened from their sealed form.
@@ -72,6 +78,9 @@ extension PowerAuthService {
         guard !factors.isEmpty else {
             throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
         }
+        if let caller, let fast = try await verifyInStep(presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller) {
+            return fast
+        }
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
         if let caller {
             guard let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source) else {
@@ -85,9 +94,11 @@ extension PowerAuthService {
         guard let application = context.application else { throw PowerAuthServiceError.applicationNotFound }
         let now = time.now()
         func outcome(_ valid: Bool, _ registration: Registration) -> SignatureVerification {
-            SignatureVerification(
-                valid: valid, registration: registration, status: registration.status(at: now), signatureType: presented.signatureType,
-                remainingAttempts: registration.counter.remainingAttempts)
+            let status = registration.status(at: now)
+            return SignatureVerification(
+                valid: valid, registrationID: registration.id, userID: registration.externalUserID, status: status,
+                blockedReason: status == .blocked ? registration.device.blockedReason : nil, signatureType: presented.signatureType,
+                remainingAttempts: registration.counter.remainingAttempts, registration: registration)
         }
         // Only ACTIVE registrations sign; the app key must be the registration's application's.
         guard registration.status(at: now) == .active, presented.applicationKey == application.applicationKey else {
@@ -130,6 +141,11 @@ extension PowerAuthService {
             {
                 registration.counter.recentCounterData = history
                 registration.counter.counterData = next
+                hints.remember(
+                    SignatureHints.Hint(
+                        applicationID: application.id, applicationKey: application.applicationKey, applicationSecret: applicationSecret,
+                        secrets: secrets, externalUserID: registration.externalUserID, counterData: next, recentCounterData: history),
+                    for: registration.id)
                 registration.counter.counter += steps
                 if resets { registration.counter.failedAttempts = 0 }
                 registration.device.lastUsedAt = now
@@ -174,6 +190,54 @@ extension PowerAuthService {
                 details: ["reason": BlockedReason.maxFailedAttempts])
         }
         return outcome(false, registration)
+    }
+
+    /// The fast path of the integration API: with this node's hint for the activation, the
+    /// signature is searched from the hinted counter and accepted by one conditional update that
+    /// also checks, in the database, that the registration is still ACTIVE at that counter, the
+    /// application active and the integration user valid. `nil` sends the request down the full
+    /// path (no hint, no match, or any condition failed) — which decides everything itself.
+    private func verifyInStep(
+        _ presented: PowerAuthAuthorizationHeader, factors: [PowerAuthSignature.Factor], method: String, uriID: String, body: [UInt8],
+        caller: IntegrationCredentials
+    ) async throws -> SignatureVerification? {
+        guard let hint = hints[presented.activationID], presented.applicationKey == hint.applicationKey else { return nil }
+        let data = Array(
+            PowerAuthSignature.baseString(
+                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: hint.applicationSecret
+            ).utf8)
+        let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
+        let keys = factors.map(hint.secrets.key(for:))
+        var counterData = hint.counterData
+        var passed: [[UInt8]] = []
+        for step in 1...max(1, configuration.counterLookahead) {
+            passed.insert(counterData, at: 0)
+            let expected = PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format)
+            if PowerAuthSignature.matches(presented.signature, expected: expected) {
+                let next = PowerAuthStatusBlob.nextCounterData(counterData)
+                let history = Array((passed + hint.recentCounterData).prefix(configuration.counterLookahead))
+                let now = time.now()
+                guard
+                    let accepted = try await store.acceptSignatureIfCurrent(
+                        id: presented.activationID, expected: hint.counterData, next: next, steps: step, history: history,
+                        resetFailures: factors != [.possession], applicationID: hint.applicationID,
+                        caller: (caller.name, secretHasher.hash(caller.password)), at: now)
+                else {
+                    hints.forget(presented.activationID)
+                    return nil
+                }
+                var moved = hint
+                moved.counterData = next
+                moved.recentCounterData = history
+                hints.remember(moved, for: presented.activationID)
+                return SignatureVerification(
+                    valid: true, registrationID: presented.activationID, userID: hint.externalUserID, status: .active, blockedReason: nil,
+                    signatureType: presented.signatureType, remainingAttempts: max(0, accepted.maxFailedAttempts - accepted.failedAttempts),
+                    registration: nil)
+            }
+            counterData = PowerAuthStatusBlob.nextCounterData(counterData)
+        }
+        return nil
     }
 
     /// The activation's shared keys (signature factors, transport, vault).

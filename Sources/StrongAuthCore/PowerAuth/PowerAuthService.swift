@@ -82,6 +82,8 @@ public struct PowerAuthService: Sendable {
     let secretHasher: KeyedHash
     let time: any TimeSource
     public let configuration: PowerAuthConfiguration
+    /// This node's shortcut for verifications in step with the phone (never a decision).
+    let hints = SignatureHints()
 
     static let applicationSecretPurpose = "powerauth-app-secret"
     static let masterKeyPurpose = "powerauth-master-key"

@@ -154,8 +154,9 @@ struct EnrollmentController {
         } catch let error as PowerAuthServiceError {
             throw PowerAuthErrorResponse.integration(error)
         }
-        guard verification.valid else { throw Self.authenticationFailed }
-        return (verification.registration, presented, raw)
+        // The phone's requests never take the fast path, so the registration was read.
+        guard verification.valid, let registration = verification.registration else { throw Self.authenticationFailed }
+        return (registration, presented, raw)
     }
 
     /// Decrypts one ECIES request with the master key (application scope) or the activation's

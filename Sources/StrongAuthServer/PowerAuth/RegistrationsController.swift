@@ -123,10 +123,8 @@ struct RegistrationsController {
         }
         return try JSONResponse.make(
             Components.Schemas.SignatureVerifyResponse(
-                signatureValid: verification.valid, userId: verification.registration.externalUserID,
-                registrationId: verification.registration.id,
-                registrationStatus: .init(rawValue: verification.status.rawValue) ?? .removed,
-                blockedReason: verification.status == .blocked ? verification.registration.device.blockedReason : nil,
+                signatureValid: verification.valid, userId: verification.userID, registrationId: verification.registrationID,
+                registrationStatus: .init(rawValue: verification.status.rawValue) ?? .removed, blockedReason: verification.blockedReason,
                 signatureType: verification.signatureType, remainingAttempts: verification.remainingAttempts))
     }
 

@@ -306,6 +306,33 @@ extension SQLStore: PowerAuthRepository {
         }
     }
 
+    public func acceptSignatureIfCurrent(
+        id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, applicationID: String,
+        caller: (name: String, passwordHash: String), at now: Date
+    ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)? {
+        // The application list is space-separated identifiers; '_' is a LIKE wildcard, so escaped.
+        let member = "% " + applicationID.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "_", with: "!_")
+            .replacingOccurrences(of: "%", with: "!%") + " %"
+        let row = try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
+                    ctr_history = \(bind: Data(history.joined()).base64EncodedString()),
+                    failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
+                    last_used_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: id) AND status = 'ACTIVE' AND ctr_data = \(bind: Data(expected).base64EncodedString())
+                  AND EXISTS (SELECT 1 FROM powerauth_applications WHERE id = \(bind: applicationID) AND status = 'active')
+                  AND EXISTS (
+                    SELECT 1 FROM integration_users WHERE name = \(bind: caller.name) AND password_hash = \(bind: caller.passwordHash)
+                      AND status = 'active' AND (' ' || applications || ' ') LIKE \(bind: member) ESCAPE '!')
+                RETURNING failed_attempts, max_failed_attempts
+                """
+            ).first()
+        }
+        guard let row else { return nil }
+        return (try row.int("failed_attempts"), try row.int("max_failed_attempts"))
+    }
+
     public func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws
         -> PowerAuthFailureCount?
     {
