@@ -504,4 +504,23 @@ struct PowerAuthTests {
             #expect(server.runtime.powerAuth.hints[phone.registrationID] == nil)
         }
     }
+
+    @Test("GET requests: the signature covers the query parameters, sorted and form-encoded (the reference's canonical form)")
+    func queryParameters() async throws {
+        try await Self.withActive { _, client, basic, phone in
+            var phone = phone
+            let canonical = Array("account=CZ32+4937&amount=63.99&currency=EUR".utf8)
+            let header = phone.sign(method: "GET", uriID: "/balance", body: canonical)
+            let params = ["currency": "EUR", "amount": "63.99", "account": "CZ32 4937"]
+            let (response, json) = try await client.integration(
+                .post, "/powerauth-cloud/v2/signature/verify", basic: basic,
+                ["method": "GET", "uriId": "/balance", "authHeader": header, "queryParams": params])
+            #expect(response.status == .ok && json["signatureValid"] as? Bool == true)
+            let tampered = phone.sign(method: "GET", uriID: "/balance", body: canonical)
+            let (_, changed) = try await client.integration(
+                .post, "/powerauth-cloud/v2/signature/verify", basic: basic,
+                ["method": "GET", "uriId": "/balance", "authHeader": tampered, "queryParams": params.merging(["amount": "1.00"]) { $1 }])
+            #expect(changed["signatureValid"] as? Bool == false)
+        }
+    }
 }
