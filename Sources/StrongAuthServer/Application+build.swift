@@ -34,6 +34,7 @@ public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router)
     RegistrationsController(runtime: runtime).addRoutes(to: router)
+    PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
     return router
 }
 
@@ -59,6 +60,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     MFAPushController(devices: devices).addRoutes(to: router)
     if runtime.settings.integrationPort == nil {
         RegistrationsController(runtime: runtime).addRoutes(to: router)
+        PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
     }
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     return router

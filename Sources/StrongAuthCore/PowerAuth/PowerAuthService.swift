@@ -75,7 +75,7 @@ public struct OpenedApplication: Sendable {
 /// users, registrations and their lifecycle, the key exchange, signature and token verification.
 /// Every status change is audited and announced to the application's webhook.
 public struct PowerAuthService: Sendable {
-    public typealias Repositories = PowerAuthRepository & AuditLog
+    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog
 
     let store: any Repositories
     let masterKey: MasterKey
@@ -138,6 +138,7 @@ public struct PowerAuthService: Sendable {
             },
             createdAt: now)
         try await store.insertApplication(application)
+        for template in OperationTemplate.defaults(applicationID: id) { try await store.upsertTemplate(template) }
         try await store.append(
             AuditRecord(actor: actor, action: "powerauth.application.created", subject: "application:\(id)", outcome: .success), at: now)
         return (application, secret, callbackSecret)

@@ -16,6 +16,7 @@ public struct StrongAuthRuntime: Sendable {
     public let administration: AdministrationService
     public let devices: DeviceService
     public let powerAuth: PowerAuthService
+    public let approvals: ApprovalService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -50,7 +51,8 @@ public struct StrongAuthRuntime: Sendable {
                 store: store, masterKey: masterKey, secretHasher: secretHasher, time: time, configuration: settings.powerAuth)
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
-                administration: administration, devices: devices, powerAuth: powerAuth, time: time, logger: logger)
+                administration: administration, devices: devices, powerAuth: powerAuth,
+                approvals: ApprovalService(store: store, time: time), time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
             throw error

@@ -187,5 +187,24 @@ public enum Migrator {
                 """,
                 "CREATE INDEX powerauth_temporary_keys_expiry ON powerauth_temporary_keys (expires_at)",
             ]),
+        Migration(
+            version: 4, name: "approvals",
+            statements: [
+                """
+                CREATE TABLE operation_templates (
+                    application_id TEXT NOT NULL, name TEXT NOT NULL, operation_type TEXT NOT NULL, data_template TEXT NOT NULL,
+                    expiration_seconds INTEGER NOT NULL, max_failure_count INTEGER NOT NULL, signature_types TEXT NOT NULL,
+                    PRIMARY KEY (application_id, name))
+                """,
+                """
+                CREATE TABLE approvals (
+                    id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, external_user_id TEXT NOT NULL,
+                    application_id TEXT, template TEXT NOT NULL, operation_type TEXT NOT NULL, parameters TEXT NOT NULL,
+                    data TEXT NOT NULL, status TEXT NOT NULL, failure_count INTEGER NOT NULL DEFAULT 0,
+                    max_failure_count INTEGER NOT NULL, signature_types TEXT NOT NULL, external_id TEXT, status_reason TEXT,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX approvals_user ON approvals (user_id, status, expires_at)",
+            ]),
     ]
 }

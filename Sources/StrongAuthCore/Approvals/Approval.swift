@@ -1,0 +1,163 @@
+import Foundation
+
+/// Something a user must approve on a device (SPEC 1): a PowerAuth operation (seed 003) or a
+/// Shine action request (seed 001). One model and one state machine for both faces, so both
+/// show up in one pending list and are decided by the same conditional updates.
+///
+/// ```
+/// PENDING ──(device approves the exact data)──▶ APPROVED   (Shine: CONFIRMED)
+///    │──(device rejects)─────────────────────▶ REJECTED
+///    │──(integrator cancels)─────────────────▶ CANCELED
+///    │──(maxFailureCount wrong answers)──────▶ FAILED
+///    └──(expiresAt passes)───────────────────▶ EXPIRED   (decided on read; never approvable after)
+/// ```
+/// Every transition leaves PENDING in one conditional update `… WHERE status = 'PENDING' AND
+/// expires_at > now`, so concurrent approvals on several nodes yield exactly one winner.
+public struct Approval: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case operation
+        case actionRequest = "action_request"
+    }
+
+    public enum Status: String, Sendable, CaseIterable {
+        case pending = "PENDING"
+        case approved = "APPROVED"
+        case rejected = "REJECTED"
+        case canceled = "CANCELED"
+        case expired = "EXPIRED"
+        case failed = "FAILED"
+    }
+
+    public var id: String
+    public var kind: Kind
+    /// The internal user id, and the integrator's id of that user (its username).
+    public var userID: String
+    public var externalUserID: String
+    /// The PowerAuth application of an operation.
+    public var applicationID: String?
+    public var template: String
+    public var operationType: String
+    /// The template's parameters (operations).
+    public var parameters: [String: String]
+    /// Exactly what the device shows and signs (PowerAuth operation data, e.g. `A1*A63.99EUR*ICZ32…`):
+    /// dynamic linking (RTS art. 5) compares against this, byte for byte.
+    public var data: String
+    public var status: Status
+    public var failureCount: Int
+    public var maxFailureCount: Int
+    /// The signature types a device may approve with, e.g. `possession_knowledge`.
+    public var signatureTypes: [String]
+    public var externalID: String?
+    /// Why it was rejected or canceled, when a reason was given.
+    public var statusReason: String?
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, kind: Kind, userID: String, externalUserID: String, applicationID: String?, template: String, operationType: String,
+        parameters: [String: String], data: String, status: Status = .pending, failureCount: Int = 0, maxFailureCount: Int,
+        signatureTypes: [String], externalID: String? = nil, statusReason: String? = nil, createdAt: Date, expiresAt: Date,
+        updatedAt: Date
+    ) {
+        self.id = id
+        self.kind = kind
+        self.userID = userID
+        self.externalUserID = externalUserID
+        self.applicationID = applicationID
+        self.template = template
+        self.operationType = operationType
+        self.parameters = parameters
+        self.data = data
+        self.status = status
+        self.failureCount = failureCount
+        self.maxFailureCount = maxFailureCount
+        self.signatureTypes = signatureTypes
+        self.externalID = externalID
+        self.statusReason = statusReason
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The status the outside world sees at `now`: a PENDING approval past its expiry is EXPIRED,
+    /// even before anything rewrote the row.
+    public func status(at now: Date) -> Status {
+        status == .pending && expiresAt <= now ? .expired : status
+    }
+}
+
+/// How an application's operations of one template look (PowerAuth "operation templates").
+public struct OperationTemplate: Sendable, Equatable {
+    public var applicationID: String
+    /// E.g. `default.payment`.
+    public var name: String
+    /// E.g. `payment`, `login`.
+    public var operationType: String
+    /// The operation data with `${parameter}` placeholders, e.g. `A1*A${amount}${currency}*I${account}`.
+    public var dataTemplate: String
+    public var expiration: TimeInterval
+    public var maxFailureCount: Int
+    public var signatureTypes: [String]
+
+    public init(
+        applicationID: String, name: String, operationType: String, dataTemplate: String, expiration: TimeInterval, maxFailureCount: Int,
+        signatureTypes: [String]
+    ) {
+        self.applicationID = applicationID
+        self.name = name
+        self.operationType = operationType
+        self.dataTemplate = dataTemplate
+        self.expiration = expiration
+        self.maxFailureCount = maxFailureCount
+        self.signatureTypes = signatureTypes
+    }
+
+    /// The templates every new application starts with (PowerAuth Cloud's defaults).
+    public static func defaults(applicationID: String) -> [OperationTemplate] {
+        [
+            OperationTemplate(
+                applicationID: applicationID, name: "default.payment", operationType: "payment",
+                dataTemplate: "A1*A${amount}${currency}*I${account}", expiration: 300, maxFailureCount: 5,
+                signatureTypes: ["possession_knowledge", "possession_biometry"]),
+            OperationTemplate(
+                applicationID: applicationID, name: "default.login", operationType: "login", dataTemplate: "A2", expiration: 300,
+                maxFailureCount: 5, signatureTypes: ["possession_knowledge", "possession_biometry"]),
+        ]
+    }
+
+    /// The operation data for `parameters`: every `${name}` replaced. Values may not contain the
+    /// field separator `*` or line breaks (they would change what the device shows); every
+    /// placeholder needs a value.
+    public func render(_ parameters: [String: String]) throws -> String {
+        for (name, value) in parameters {
+            guard (1...64).contains(name.utf8.count), value.utf8.count <= 256, !value.contains("*"),
+                !value.contains(where: { $0.isNewline })
+            else { throw ApprovalError.validation(field: "parameters.\(name.prefix(64))", message: "at most 256 characters, no '*' or line breaks") }
+        }
+        var output = ""
+        var rest = Substring(dataTemplate)
+        while let start = rest.range(of: "${") {
+            output += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = parameters[name] else {
+                throw ApprovalError.validation(field: "parameters.\(name)", message: "the template \(self.name) needs it")
+            }
+            output += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return output + rest
+    }
+}
+
+/// Why an approval request was refused.
+public enum ApprovalError: Error, Equatable, Sendable {
+    case validation(field: String, message: String)
+    case templateNotFound
+    case notFound
+    /// Not PENDING (or expired): the change is not possible.
+    case state(Approval.Status)
+    /// The device signed other data than the approval's (dynamic linking); counted.
+    case dataMismatch(remainingAttempts: Int)
+}

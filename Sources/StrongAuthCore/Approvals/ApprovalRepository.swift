@@ -1,0 +1,23 @@
+import Foundation
+
+/// Approvals and operation templates. Every way out of PENDING is one conditional update that
+/// also refuses an expired approval, so two nodes can never both decide one approval.
+public protocol ApprovalRepository: Sendable {
+    /// Stores a template; replaces one of the same application and name.
+    func upsertTemplate(_ template: OperationTemplate) async throws
+    func template(applicationID: String, name: String) async throws -> OperationTemplate?
+
+    /// Stores a new PENDING approval and the webhooks announcing it, in one transaction.
+    func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws
+    func approval(id: String) async throws -> Approval?
+    /// The user's approvals, newest first; only the PENDING, unexpired ones with `pendingOnly`.
+    func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval]
+
+    /// `PENDING → to` (APPROVED, REJECTED, CANCELED) while unexpired, in one conditional update,
+    /// queueing `webhooks` only if it moved. `false` when it was no longer PENDING or expired.
+    func decideApproval(id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool
+
+    /// A wrong answer (other data than shown, or a failed signature): failures + 1 and, at the
+    /// maximum, `PENDING → FAILED`, in one conditional update. `nil` when not PENDING.
+    func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws -> (failureCount: Int, status: Approval.Status)?
+}

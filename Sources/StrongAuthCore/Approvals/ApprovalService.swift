@@ -1,0 +1,171 @@
+import Foundation
+import StrongAuthProtocol
+
+/// The approval engine (SPEC 2.3, 2.5; issue 5): operations created by integrators, decided on
+/// a user's device. Every decision is one conditional update; what the device approves must be
+/// exactly the data it was shown (dynamic linking, RTS art. 5), or the failure count rises and,
+/// at the maximum, the operation FAILS.
+public struct ApprovalService: Sendable {
+    public typealias Repositories = ApprovalRepository & PowerAuthRepository & UserRepository & AuditLog
+
+    let store: any Repositories
+    let time: any TimeSource
+
+    public init(store: any Repositories, time: any TimeSource) {
+        self.store = store
+        self.time = time
+    }
+
+    // MARK: Integrator side (`/powerauth-cloud/v2/operations`)
+
+    /// A PENDING operation from one of the integration user's applications' templates.
+    /// `expiresAt` may shorten the template's expiry, never lengthen it.
+    public func createOperation(
+        by integrationUser: IntegrationUser, userID externalUserID: String, templateName: String, parameters: [String: String],
+        externalID: String?, expiresAt requestedExpiry: Date?, source: String?
+    ) async throws -> Approval {
+        do {
+            try Validate.username(externalUserID)
+        } catch {
+            throw ApprovalError.validation(field: "userId", message: "must be 1–128 printable characters without spaces")
+        }
+        guard parameters.count <= 32 else { throw ApprovalError.validation(field: "parameters", message: "at most 32 parameters") }
+        if let externalID, !(1...256).contains(externalID.utf8.count) {
+            throw ApprovalError.validation(field: "externalId", message: "1–256 characters")
+        }
+        var template: OperationTemplate?
+        for applicationID in integrationUser.applicationIDs where template == nil {
+            template = try await store.template(applicationID: applicationID, name: templateName)
+        }
+        guard let template else { throw ApprovalError.templateNotFound }
+        let data = try template.render(parameters)
+        let now = time.now()
+        var expiresAt = now.addingTimeInterval(template.expiration)
+        if let requestedExpiry {
+            guard requestedExpiry > now else { throw ApprovalError.validation(field: "timestampExpires", message: "must be in the future") }
+            expiresAt = min(expiresAt, requestedExpiry)
+        }
+        let userID = try await store.ensureUser(externalUserID: externalUserID, at: now)
+        let approval = Approval(
+            id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: externalUserID,
+            applicationID: template.applicationID, template: template.name, operationType: template.operationType,
+            parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
+            externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now)
+        try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
+        try await audit(approval, action: "approval.created", actor: "integration-user:\(integrationUser.name)", source: source)
+        return approval
+    }
+
+    /// `GET /v2/operations/{id}` for an integration user of the operation's application.
+    public func operation(id: String, for integrationUser: IntegrationUser) async throws -> Approval {
+        guard let approval = try await store.approval(id: id), approval.kind == .operation,
+            let applicationID = approval.applicationID, integrationUser.mayUse(applicationID: applicationID)
+        else { throw ApprovalError.notFound }
+        return approval
+    }
+
+    /// The user's operations in the integration user's applications, newest first.
+    public func operations(externalUserID: String, pendingOnly: Bool, for integrationUser: IntegrationUser) async throws -> [Approval] {
+        guard let user = try await store.user(username: externalUserID) else { return [] }
+        return try await store.approvals(userID: user.id, pendingOnly: pendingOnly, at: time.now(), limit: 100).filter {
+            $0.kind == .operation && $0.applicationID.map(integrationUser.mayUse(applicationID:)) == true
+        }
+    }
+
+    /// `DELETE /v2/operations/{id}`: PENDING → CANCELED.
+    public func cancel(id: String, by integrationUser: IntegrationUser, source: String?) async throws -> Approval {
+        let approval = try await operation(id: id, for: integrationUser)
+        return try await decide(approval, to: .canceled, reason: nil, actor: "integration-user:\(integrationUser.name)", source: source)
+    }
+
+    // MARK: Device side
+
+    /// The user's pending approvals (one list for every face).
+    public func pending(userID: String) async throws -> [Approval] {
+        try await store.approvals(userID: userID, pendingOnly: true, at: time.now(), limit: 100)
+    }
+
+    /// A device of the user approves `id`, having signed `data` with `signatureType` (the face
+    /// verified the signature itself). Other data than the approval's is a failure (counted).
+    public func approve(id: String, userID: String, deviceID: String, data: String, signatureType: String, source: String?) async throws
+        -> Approval
+    {
+        guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
+        let now = time.now()
+        guard approval.status(at: now) == .pending else { throw ApprovalError.state(approval.status(at: now)) }
+        guard ConstantTime.equals(data, approval.data), approval.signatureTypes.contains(signatureType.lowercased()) else {
+            return try await countFailure(approval, deviceID: deviceID, source: source)
+        }
+        return try await decide(approval, to: .approved, reason: nil, actor: "device:\(deviceID)", source: source)
+    }
+
+    /// A device of the user rejects `id` (with an optional reason, e.g. `UNEXPECTED_OPERATION`).
+    public func reject(id: String, userID: String, deviceID: String, reason: String?, source: String?) async throws -> Approval {
+        guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
+        if let reason, !(1...64).contains(reason.utf8.count) {
+            throw ApprovalError.validation(field: "reason", message: "1–64 characters")
+        }
+        return try await decide(approval, to: .rejected, reason: reason, actor: "device:\(deviceID)", source: source)
+    }
+
+    /// A failed approval attempt (a wrong signature or other data): counted, FAILED at the maximum.
+    public func countFailure(_ approval: Approval, deviceID: String, source: String?) async throws -> Approval {
+        let now = time.now()
+        var failed = approval
+        failed.status = .failed
+        guard
+            let count = try await store.countApprovalFailure(
+                id: approval.id, webhooksIfFailed: try await webhooks(for: failed, status: .failed, at: now), at: now)
+        else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
+        try await audit(
+            approval, action: "approval.failure", actor: "device:\(deviceID)", source: source, outcome: .failure,
+            details: ["failures": String(count.failureCount)])
+        throw ApprovalError.dataMismatch(remainingAttempts: max(0, approval.maxFailureCount - count.failureCount))
+    }
+
+    // MARK: Shared
+
+    func decide(_ approval: Approval, to status: Approval.Status, reason: String?, actor: String, source: String?) async throws -> Approval {
+        let now = time.now()
+        var decided = approval
+        decided.status = status
+        decided.statusReason = reason
+        decided.updatedAt = now
+        guard
+            try await store.decideApproval(
+                id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now), at: now)
+        else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
+        try await audit(decided, action: "approval.\(status.rawValue.lowercased())", actor: actor, source: source)
+        return decided
+    }
+
+    /// The callback announcing the operation's new status, if its application has a callback URL.
+    func webhooks(for approval: Approval, status: Approval.Status, at now: Date) async throws -> [WebhookDelivery] {
+        guard let applicationID = approval.applicationID, let application = try await store.application(id: applicationID),
+            let url = application.callbackURL
+        else { return [] }
+        let id = UUID().uuidString.lowercased()
+        var event: [String: Any] = [
+            "eventId": id, "type": "OPERATION_STATUS_CHANGED", "operationId": approval.id, "status": status.rawValue,
+            "userId": approval.externalUserID, "applicationId": applicationID, "template": approval.template, "timestamp": now.epochMilliseconds,
+        ]
+        if let externalID = approval.externalID { event["externalId"] = externalID }
+        let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
+        return [
+            WebhookDelivery(
+                id: id, applicationID: applicationID, url: url, eventType: "OPERATION_STATUS_CHANGED",
+                body: String(decoding: body, as: UTF8.self), nextAttemptAt: now, createdAt: now)
+        ]
+    }
+
+    func audit(
+        _ approval: Approval, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        details: [String: String] = [:]
+    ) async throws {
+        try await store.append(
+            AuditRecord(
+                actor: actor, action: action, subject: "approval:\(approval.id)", sourceAddress: source, outcome: outcome,
+                details: details.merging(["template": approval.template]) { first, _ in first }),
+            at: time.now())
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Hummingbird
+import StrongAuthCore
+
+/// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals"): create an
+/// operation from a template, poll it, cancel it. Integration users over HTTP Basic; PowerAuth's
+/// error shape. The device side decides them (issue 5, in progress).
+struct PowerAuthOperationsController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
+        group.post("/v2/operations", use: create)
+        group.get("/v2/operations", use: list)
+        group.get("/v2/operations/:operationId", use: detail)
+        group.delete("/v2/operations/:operationId", use: cancel)
+    }
+
+    struct CreateRequest: Decodable {
+        var userId: String
+        var template: String
+        var parameters: [String: String]?
+        var externalId: String?
+        var timestampExpires: Int64?
+    }
+
+    /// The seed's operation object.
+    struct Operation: Encodable {
+        var operationId: String
+        var userId: String
+        var externalId: String?
+        var status: String
+        var template: String
+        var operationType: String
+        var parameters: [String: String]
+        var additionalData: [String: String]
+        var failureCount: Int
+        var maxFailureCount: Int
+        var timestampCreated: Int64
+        var timestampExpires: Int64
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let approval = try await mapped {
+            try await runtime.approvals.createOperation(
+                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters ?? [:], externalID: body.externalId,
+                expiresAt: body.timestampExpires.map(Date.init(epochMilliseconds:)), source: context.remoteAddress)
+        }
+        return try JSONResponse.make(wire(approval))
+    }
+
+    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        let id = try context.parameters.require("operationId")
+        return try JSONResponse.make(wire(try await mapped { try await runtime.approvals.operation(id: id, for: user) }))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        guard let userID = request.uri.queryParameters.get("userId"), !userID.isEmpty else {
+            throw PowerAuthErrorResponse.badRequest("userId: the query parameter is required.")
+        }
+        let pendingOnly = request.uri.queryParameters.get("pendingOnly") == "true"
+        let operations = try await runtime.approvals.operations(externalUserID: userID, pendingOnly: pendingOnly, for: user)
+        struct List: Encodable { var operations: [Operation] }
+        return try JSONResponse.make(List(operations: operations.map(wire)))
+    }
+
+    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        let id = try context.parameters.require("operationId")
+        return try JSONResponse.make(
+            wire(try await mapped { try await runtime.approvals.cancel(id: id, by: user, source: context.remoteAddress) }))
+    }
+
+    func wire(_ approval: Approval) -> Operation {
+        Operation(
+            operationId: approval.id, userId: approval.externalUserID, externalId: approval.externalID,
+            status: approval.status(at: runtime.time.now()).rawValue, template: approval.template, operationType: approval.operationType,
+            parameters: approval.parameters, additionalData: [:], failureCount: approval.failureCount,
+            maxFailureCount: approval.maxFailureCount, timestampCreated: approval.createdAt.epochMilliseconds,
+            timestampExpires: approval.expiresAt.epochMilliseconds)
+    }
+
+    func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ApprovalError {
+            switch error {
+            case .validation(let field, let message):
+                throw PowerAuthErrorResponse.badRequest("\(field): \(message)")
+            case .templateNotFound:
+                throw PowerAuthErrorResponse(.badRequest, code: "ERROR_OPERATION_TEMPLATE_NOT_FOUND", message: "No such operation template.")
+            case .notFound:
+                throw PowerAuthErrorResponse(.notFound, code: "ERROR_OPERATION_NOT_FOUND", message: "No such operation.")
+            case .state(let status):
+                throw PowerAuthErrorResponse(
+                    .conflict, code: "ERROR_OPERATION_STATE_CHANGE", message: "The operation is \(status.rawValue); that change is not possible.")
+            case .dataMismatch(let remaining):
+                throw PowerAuthErrorResponse(
+                    .badRequest, code: "ERROR_OPERATION_DATA", message: "The approved data differs from the operation's; \(remaining) attempts left.")
+            }
+        }
+    }
+}

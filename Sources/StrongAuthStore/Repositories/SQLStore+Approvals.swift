@@ -1,0 +1,130 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: ApprovalRepository {
+    public func upsertTemplate(_ template: OperationTemplate) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO operation_templates (application_id, name, operation_type, data_template, expiration_seconds, max_failure_count,
+                    signature_types)
+                VALUES (\(bind: template.applicationID), \(bind: template.name), \(bind: template.operationType), \(bind: template.dataTemplate),
+                        \(bind: Int(template.expiration)), \(bind: template.maxFailureCount), \(bind: template.signatureTypes.joined(separator: " ")))
+                ON CONFLICT (application_id, name) DO UPDATE SET operation_type = excluded.operation_type,
+                    data_template = excluded.data_template, expiration_seconds = excluded.expiration_seconds,
+                    max_failure_count = excluded.max_failure_count, signature_types = excluded.signature_types
+                """
+            ).run()
+        }
+    }
+
+    public func template(applicationID: String, name: String) async throws -> OperationTemplate? {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "SELECT * FROM operation_templates WHERE application_id = \(bind: applicationID) AND name = \(bind: name)"
+            ).first()
+        }.map { row in
+            OperationTemplate(
+                applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
+                dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
+                maxFailureCount: try row.int("max_failure_count"),
+                signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init))
+        }
+    }
+
+    public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws {
+        let parameters = String(
+            decoding: try JSONSerialization.data(withJSONObject: approval.parameters, options: [.sortedKeys]), as: UTF8.self)
+        try await pool.withTransaction { db in
+            try await db.raw(
+                """
+                INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
+                    status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at)
+                VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
+                        \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
+                        \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
+                        \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
+                        \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
+                        \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds))
+                """
+            ).run()
+            try await Self.insert(webhooks, into: db)
+        }
+    }
+
+    public func approval(id: String) async throws -> Approval? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first()
+        }.map(Self.approval(from:))
+    }
+
+    public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {
+        try await pool.withConnection { db in
+            if pendingOnly {
+                return try await db.raw(
+                    """
+                    SELECT * FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
+                    ORDER BY created_at DESC, id LIMIT \(bind: limit)
+                    """
+                ).all()
+            }
+            return try await db.raw(
+                "SELECT * FROM approvals WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
+            ).all()
+        }.map(Self.approval(from:))
+    }
+
+    static func approval(from row: any SQLRow) throws -> Approval {
+        let parameters =
+            (try? JSONSerialization.jsonObject(with: Data(try row.string("parameters").utf8)) as? [String: String]) ?? [:]
+        return Approval(
+            id: try row.string("id"), kind: Approval.Kind(rawValue: try row.string("kind")) ?? .operation, userID: try row.string("user_id"),
+            externalUserID: try row.string("external_user_id"), applicationID: try row.optionalString("application_id"),
+            template: try row.string("template"), operationType: try row.string("operation_type"), parameters: parameters,
+            data: try row.string("data"), status: Approval.Status(rawValue: try row.string("status")) ?? .failed,
+            failureCount: try row.int("failure_count"), maxFailureCount: try row.int("max_failure_count"),
+            signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
+            externalID: try row.optionalString("external_id"), statusReason: try row.optionalString("status_reason"),
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), updatedAt: try row.date("updated_at"))
+    }
+
+    public func decideApproval(id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], at now: Date) async throws
+        -> Bool
+    {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            let moved = try await db.raw(
+                """
+                UPDATE approvals SET status = \(bind: to.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
+                WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs) RETURNING id
+                """
+            ).first()
+            guard moved != nil else { return false }
+            try await Self.insert(webhooks, into: db)
+            return true
+        }
+    }
+
+    public func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws
+        -> (failureCount: Int, status: Approval.Status)?
+    {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE approvals SET failure_count = failure_count + 1,
+                        status = CASE WHEN failure_count + 1 >= max_failure_count THEN 'FAILED' ELSE status END,
+                        updated_at = \(bind: nowMs)
+                    WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs)
+                    RETURNING failure_count, status
+                    """
+                ).first()
+            else { return nil }
+            let status = Approval.Status(rawValue: try row.string("status")) ?? .failed
+            if status == .failed { try await Self.insert(webhooksIfFailed, into: db) }
+            return (try row.int("failure_count"), status)
+        }
+    }
+}

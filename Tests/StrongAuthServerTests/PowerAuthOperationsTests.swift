@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import StrongAuthCore
+import Testing
+
+/// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals") — issue 5's
+/// first slice: create from a template, poll, cancel, expiry; decisions through the core.
+@Suite("PowerAuth operations (seed 003)")
+struct PowerAuthOperationsTests {
+    static var seedBody: [String: Any] { [
+        "userId": "end-user-1234", "template": "default.payment",
+        "parameters": ["amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"],
+    ] }
+
+    @Test("the seed's operation flow: create → PENDING with the seed's fields, poll, cancel → CANCELED")
+    func seedOperationFlow() async throws {
+        try await TestServer.with { server in
+            let (_, basic) = try await server.powerAuthSetup()
+            try await server.test { client in
+                let (response, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                #expect(response.status == .ok)
+                let id = try #require(created["operationId"] as? String)
+                #expect(created["userId"] as? String == "end-user-1234" && created["status"] as? String == "PENDING")
+                #expect(created["template"] as? String == "default.payment" && created["operationType"] as? String == "payment")
+                #expect(created["parameters"] as? [String: String] == Self.seedBody["parameters"] as? [String: String])
+                #expect(created["failureCount"] as? Int == 0 && created["maxFailureCount"] as? Int == 5)
+                let createdAt = try #require(created["timestampCreated"] as? Int)
+                #expect(created["timestampExpires"] as? Int == createdAt + 300_000)
+
+                let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                #expect(polled["status"] as? String == "PENDING" && polled["additionalData"] as? [String: String] == [:])
+                let (_, list) = try await client.integration(.get, "/powerauth-cloud/v2/operations?userId=end-user-1234", basic: basic)
+                #expect((list["operations"] as? [[String: Any]])?.first?["operationId"] as? String == id)
+
+                let (_, canceled) = try await client.integration(.delete, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                #expect(canceled["status"] as? String == "CANCELED")
+                let (again, json) = try await client.integration(.delete, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                expectPowerAuthError(again, json, status: .conflict, code: "ERROR_OPERATION_STATE_CHANGE")
+            }
+        }
+    }
+
+    @Test("dynamic linking: approving other data counts a failure; the 5th FAILS the operation; the exact data approves")
+    func dynamicLinking() async throws {
+        try await TestServer.with { server in
+            let (_, basic) = try await server.powerAuthSetup()
+            try await server.test { client in
+                let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                let id = try #require(created["operationId"] as? String)
+                let approval = try #require(try await server.runtime.store.approval(id: id))
+                #expect(approval.data == "A1*A63.99EUR*ICZ32493745329497374923")
+                for remaining in [4, 3] {
+                    await #expect(throws: ApprovalError.dataMismatch(remainingAttempts: remaining)) {
+                        _ = try await server.runtime.approvals.approve(
+                            id: id, userID: approval.userID, deviceID: "d", data: "A1*A6399.00EUR*ICZ32493745329497374923",
+                            signatureType: "possession_knowledge", source: nil)
+                    }
+                }
+                let approved = try await server.runtime.approvals.approve(
+                    id: id, userID: approval.userID, deviceID: "d", data: approval.data, signatureType: "possession_knowledge", source: nil)
+                #expect(approved.status == .approved)
+                let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                #expect(polled["status"] as? String == "APPROVED" && polled["failureCount"] as? Int == 2)
+
+                let (_, second) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                let secondID = try #require(second["operationId"] as? String)
+                for _ in 0..<5 {
+                    _ = try? await server.runtime.approvals.approve(
+                        id: secondID, userID: approval.userID, deviceID: "d", data: "A1*A1.00EUR*IX", signatureType: "possession_knowledge",
+                        source: nil)
+                }
+                let (_, failed) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic)
+                #expect(failed["status"] as? String == "FAILED" && failed["failureCount"] as? Int == 5)
+            }
+        }
+    }
+
+    @Test("expiry: past timestampExpires the operation reads EXPIRED and can no longer be approved or canceled")
+    func expiry() async throws {
+        try await TestServer.with { server in
+            let (_, basic) = try await server.powerAuthSetup()
+            try await server.test { client in
+                let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                let id = try #require(created["operationId"] as? String)
+                server.time.advance(by: 301)
+                let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                #expect(polled["status"] as? String == "EXPIRED")
+                let approval = try #require(try await server.runtime.store.approval(id: id))
+                await #expect(throws: ApprovalError.state(.expired)) {
+                    _ = try await server.runtime.approvals.approve(
+                        id: id, userID: approval.userID, deviceID: "d", data: approval.data, signatureType: "possession_knowledge", source: nil)
+                }
+                let (cancel, json) = try await client.integration(.delete, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                expectPowerAuthError(cancel, json, status: .conflict)
+            }
+        }
+    }
+
+    @Test("bad input: unknown template, missing parameter, a '*' in a value, no credentials, another app's operation")
+    func badInput() async throws {
+        try await TestServer.with { server in
+            let (_, basic) = try await server.powerAuthSetup()
+            let (_, otherBasic) = try await server.powerAuthSetup(appID: "other-app")
+            try await server.test { client in
+                for (body, code) in [
+                    (["userId": "u", "template": "nope"], "ERROR_OPERATION_TEMPLATE_NOT_FOUND"),
+                    (["userId": "u", "template": "default.payment", "parameters": ["amount": "1"]], "ERROR_REQUEST"),
+                    (["userId": "u", "template": "default.payment", "parameters": ["amount": "1*2", "currency": "EUR", "account": "X"]], "ERROR_REQUEST"),
+                    (["userId": "has space", "template": "default.login"], "ERROR_REQUEST"),
+                ] as [([String: Any], String)] {
+                    let (response, json) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, body)
+                    expectPowerAuthError(response, json, status: .badRequest, code: code)
+                }
+                let (none, noneJSON) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: nil, Self.seedBody)
+                expectPowerAuthError(none, noneJSON, status: .unauthorized)
+                let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                let id = try #require(created["operationId"] as? String)
+                let (hidden, hiddenJSON) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: otherBasic)
+                expectPowerAuthError(hidden, hiddenJSON, status: .notFound, code: "ERROR_OPERATION_NOT_FOUND")
+            }
+        }
+    }
+}

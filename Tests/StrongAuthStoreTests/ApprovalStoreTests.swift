@@ -1,0 +1,74 @@
+import Foundation
+import StrongAuthCore
+import StrongAuthStore
+import Testing
+
+/// The approval engine's store on every database: exactly one decision per approval under
+/// concurrency, never after expiry, and failures counted exactly.
+@Suite("Store conformance: approvals")
+struct ApprovalStoreTests {
+    static func pending(_ store: SQLStore, maxFailures: Int = 5, expiresIn: TimeInterval = 300) async throws -> Approval {
+        let userID = try await store.ensureUser(externalUserID: "end-user-1234", at: Fixtures.epoch)
+        let approval = Approval(
+            id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: "end-user-1234",
+            applicationID: "my-application", template: "default.payment", operationType: "payment",
+            parameters: ["amount": "63.99", "currency": "EUR"], data: "A1*A63.99EUR*ICZ32", maxFailureCount: maxFailures,
+            signatureTypes: ["possession_knowledge"], createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(expiresIn),
+            updatedAt: Fixtures.epoch)
+        try await store.insertApproval(approval, webhooks: [])
+        return approval
+    }
+
+    @Test("templates: upsert and read back; approvals read back with their parameters", arguments: TestDatabases.engines)
+    func templatesAndApprovals(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            var template = OperationTemplate.defaults(applicationID: "my-application")[0]
+            try await store.upsertTemplate(template)
+            template.expiration = 60
+            try await store.upsertTemplate(template)
+            #expect(try await store.template(applicationID: "my-application", name: "default.payment") == template)
+            let approval = try await Self.pending(store)
+            #expect(try await store.approval(id: approval.id) == approval)
+            #expect(try await store.approvals(userID: approval.userID, pendingOnly: true, at: Fixtures.epoch, limit: 10) == [approval])
+            #expect(try await store.approvals(userID: approval.userID, pendingOnly: true, at: Fixtures.epoch.addingTimeInterval(301), limit: 10).isEmpty)
+        }
+    }
+
+    @Test("50 concurrent approvals of one operation: exactly one APPROVED", arguments: TestDatabases.engines)
+    func oneDecision(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let approval = try await Self.pending(store)
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        try await store.decideApproval(
+                            id: approval.id, to: index % 2 == 0 ? .approved : .rejected, reason: nil, webhooks: [], at: Fixtures.epoch)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try await store.approval(id: approval.id)?.status != .pending)
+        }
+    }
+
+    @Test("an expired approval can no longer be decided; failures count exactly and FAIL it at the maximum", arguments: TestDatabases.engines)
+    func expiryAndFailures(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let expiring = try await Self.pending(store, expiresIn: 10)
+            #expect(try await !store.decideApproval(id: expiring.id, to: .approved, reason: nil, webhooks: [], at: Fixtures.epoch.addingTimeInterval(10)))
+            #expect(try await store.approval(id: expiring.id)?.status(at: Fixtures.epoch.addingTimeInterval(10)) == .expired)
+
+            let approval = try await Self.pending(store, maxFailures: 5)
+            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await store.countApprovalFailure(id: approval.id, webhooksIfFailed: [], at: Fixtures.epoch)?.failureCount }
+                }
+                return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
+            }
+            #expect(counts.sorted() == [1, 2, 3, 4, 5])
+            #expect(try await store.approval(id: approval.id)?.status == .failed)
+            #expect(try await !store.decideApproval(id: approval.id, to: .approved, reason: nil, webhooks: [], at: Fixtures.epoch))
+        }
+    }
+}
