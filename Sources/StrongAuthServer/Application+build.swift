@@ -63,5 +63,6 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
     }
     EnrollmentController(runtime: runtime).addRoutes(to: router)
+    MobileTokenController(runtime: runtime).addRoutes(to: router)
     return router
 }

@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import StrongAuthCore
+import StrongAuthProtocol
 import Testing
 
 /// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals") — issue 5's
@@ -119,6 +121,76 @@ struct PowerAuthOperationsTests {
                 let (hidden, hiddenJSON) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: otherBasic)
                 expectPowerAuthError(hidden, hiddenJSON, status: .notFound, code: "ERROR_OPERATION_NOT_FOUND")
             }
+        }
+    }
+
+    /// `POST` to the mobile token API with a header.
+    static func mobile(
+        _ client: any TestClientProtocol, _ path: String, header: (String, String), body: [UInt8]
+    ) async throws -> (TestResponse, [String: Any]) {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[try #require(HTTPField.Name(header.0))] = header.1
+        let response = try await client.executeRequest(
+            uri: "/enrollment-server/api/auth/token/app/operation\(path)", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        return (response, try HTTP.json(response.body))
+    }
+
+    static func json(_ object: [String: Any]) throws -> [UInt8] { Array(try JSONSerialization.data(withJSONObject: object)) }
+
+    @Test("mobile token API: the phone lists the operation (token), approves exactly the shown data (signature); other data counts; reject with a reason")
+    func mobileTokenAPI() async throws {
+        try await PowerAuthTests.withActive { server, client, basic, phone in
+            var phone = phone
+            let registration = try #require(try await server.runtime.store.registration(id: phone.registrationID))
+            let token = try await server.runtime.powerAuth.createToken(for: registration, signatureType: "possession")
+            func tokenHeader() -> (String, String) {
+                let nonce = SecureRandom.bytes(16)
+                let timestamp = UInt64(server.time.now().epochMilliseconds)
+                let digest = PowerAuthTokenDigest.compute(tokenSecret: token.secret, nonce: nonce, timestamp: timestamp, version: .v3_1)
+                return ("X-PowerAuth-Token", PowerAuthTokenHeader(tokenID: token.id, tokenDigest: digest, nonce: nonce, timestamp: timestamp, version: .v3_1).headerValue)
+            }
+            let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+            let id = try #require(created["operationId"] as? String)
+
+            let (listed, list) = try await Self.mobile(client, "/list", header: tokenHeader(), body: Array("{}".utf8))
+            #expect(listed.status == .ok && list["status"] as? String == "OK")
+            let operations = try #require(list["responseObject"] as? [[String: Any]])
+            #expect(operations.map { $0["id"] as? String } == [id])
+            let shown = try #require(operations.first?["data"] as? String)
+            #expect(shown == "A1*A63.99EUR*ICZ32493745329497374923")
+            let (noToken, noTokenJSON) = try await Self.mobile(client, "/list", header: ("X-Other", "x"), body: Array("{}".utf8))
+            expectPowerAuthError(noToken, noTokenJSON, status: .unauthorized)
+
+            // Signed, but other data than shown: refused and counted on the operation.
+            let other = try Self.json(["requestObject": ["id": id, "data": "A1*A6399EUR*ICZ32493745329497374923"]])
+            let (mismatch, mismatchJSON) = try await Self.mobile(
+                client, "/authorize", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/authorize", body: other)), body: other)
+            expectPowerAuthError(mismatch, mismatchJSON, status: .badRequest, code: "OPERATION_FAILED")
+            #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic).1["failureCount"] as? Int == 1)
+
+            // The exact data, signed: 10 concurrent approvals, exactly one wins.
+            let exact = try Self.json(["requestObject": ["id": id, "data": shown]])
+            let headers = (0..<10).map { _ in phone.sign(uriID: "/operation/authorize", body: exact) }
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for header in headers {
+                    group.addTask {
+                        try await Self.mobile(client, "/authorize", header: ("X-PowerAuth-Authorization", header), body: exact).0.status == .ok
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic).1["status"] as? String == "APPROVED")
+
+            let (_, second) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+            let secondID = try #require(second["operationId"] as? String)
+            let reject = try Self.json(["requestObject": ["id": secondID, "reason": "UNEXPECTED_OPERATION"]])
+            let (rejected, _) = try await Self.mobile(
+                client, "/cancel", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
+                body: reject)
+            #expect(rejected.status == .ok)
+            #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic).1["status"] as? String == "REJECTED")
         }
     }
 }

@@ -132,31 +132,13 @@ struct EnrollmentController {
 
     // MARK: Shared
 
-    /// Verifies the `X-PowerAuth-Authorization` header over the raw body; a refusal is a 401
-    /// with `ERR_AUTHENTICATION` (failures are counted by the core).
+    /// The phone's signed request, valid, or a 401 `ERR_AUTHENTICATION`.
     private func signed(_ request: Request, context: AppRequestContext, uriID: String, twoFactors: Bool) async throws
         -> (Registration, PowerAuthAuthorizationHeader, [UInt8])
     {
-        guard let header = request.headers[.powerAuthAuthorization] else {
-            throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
-        }
-        let presented = try PowerAuthHeaders.authorization(header, code: "ERR_AUTHENTICATION")
-        if twoFactors, presented.factors.count < 2 {
-            throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "This needs a two-factor signature.")
-        }
-        let raw = try await Self.rawBody(request, limit: runtime.settings.maxBodyBytes)
-        let verification: SignatureVerification
-        do {
-            verification = try await runtime.powerAuth.verifySignature(
-                presented, method: "POST", uriID: uriID, body: raw, caller: nil, source: context.remoteAddress)
-        } catch PowerAuthServiceError.registrationNotFound {
-            throw Self.authenticationFailed
-        } catch let error as PowerAuthServiceError {
-            throw PowerAuthErrorResponse.integration(error)
-        }
-        // The phone's requests never take the fast path, so the registration was read.
-        guard verification.valid, let registration = verification.registration else { throw Self.authenticationFailed }
-        return (registration, presented, raw)
+        let signed = try await PhoneAuthentication.signedRequest(
+            request, context: context, runtime: runtime, uriID: uriID, twoFactors: twoFactors)
+        return (try signed.validRegistration(), signed.header, signed.body)
     }
 
     /// Decrypts one ECIES request with the master key (application scope) or the activation's
@@ -200,11 +182,7 @@ struct EnrollmentController {
     }
 
     private static func rawBody(_ request: Request, limit: Int) async throws -> [UInt8] {
-        do {
-            return Array(buffer: try await request.body.collect(upTo: limit))
-        } catch {
-            throw PowerAuthErrorResponse(.contentTooLarge, code: "ERROR_REQUEST_TOO_LARGE", message: "The request body exceeds \(limit) bytes.")
-        }
+        try await PhoneAuthentication.rawBody(request, limit: limit)
     }
 
     private static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
@@ -212,11 +190,7 @@ struct EnrollmentController {
     }
 
     private static func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw PowerAuthErrorResponse(.badRequest, code: "ERROR_REQUEST", message: "\(what.prefix(1).uppercased() + what.dropFirst()) is not valid JSON of the expected shape.")
-        }
+        try PhoneAuthentication.decodeJSON(type, from: bytes, what: what)
     }
 
     /// Core refusals on this face: activation problems are `ERR_ACTIVATION`.
@@ -234,9 +208,6 @@ struct EnrollmentController {
             }
         }
     }
-
-    private static let authenticationFailed = PowerAuthErrorResponse(
-        .unauthorized, code: "ERR_AUTHENTICATION", message: "POWER_AUTH_SIGNATURE_INVALID_VALUE")
 
     private static func activationError(_ message: String) -> PowerAuthErrorResponse {
         PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: message)

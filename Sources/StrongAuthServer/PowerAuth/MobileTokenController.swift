@@ -1,0 +1,148 @@
+import Foundation
+import Hummingbird
+import StrongAuthCore
+import StrongAuthProtocol
+
+/// Wultra's mobile token API for PowerAuth-activated phones (`/enrollment-server/api/auth/token/
+/// app/operation/…`): the user's pending approvals, their detail (MAC token), approval
+/// (`/operation/authorize`, a PowerAuth signature over `{"requestObject": {id, data}}`) and
+/// rejection (`/operation/cancel`, signed). The device approves exactly what it was shown: other
+/// `data` counts a failure of the operation; a failed signature counts on the activation (issue 5).
+struct MobileTokenController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group("/enrollment-server/api/auth/token/app/operation").add(middleware: PowerAuthErrorMiddleware())
+        group.post("/list", use: list)
+        group.post("/detail", use: detail)
+        group.post("/authorize", use: authorize)
+        group.post("/cancel", use: cancel)
+    }
+
+    struct IDRequest: Decodable, Sendable { var id: String }
+    struct AuthorizeRequest: Decodable, Sendable {
+        var id: String
+        var data: String
+    }
+    struct CancelRequest: Decodable, Sendable {
+        var id: String
+        var reason: String?
+    }
+
+    /// An operation as the mobile token SDK lists it.
+    struct MobileOperation: Encodable, Sendable {
+        struct AllowedSignatureType: Encodable, Sendable {
+            var type: String
+            var variants: [String]
+        }
+        struct FormData: Encodable, Sendable {
+            var title: String
+            var message: String
+            var attributes: [Attribute]
+        }
+        struct Attribute: Encodable, Sendable {
+            var type = "KEY_VALUE"
+            var id: String
+            var label: String
+            var value: String
+        }
+        var id: String
+        var name: String
+        var data: String
+        var status: String
+        var operationCreated: String
+        var operationExpires: String
+        var allowedSignatureType: AllowedSignatureType
+        var formData: FormData
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+        let pending = try await runtime.approvals.pending(userID: registration.device.userID)
+        return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
+    }
+
+    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+        let body = try PhoneAuthentication.decodeJSON(
+            ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: runtime.settings.maxBodyBytes),
+            what: "the request body")
+        guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == registration.device.userID
+        else { throw Self.notFound }
+        return try JSONResponse.make(ObjectResponse(responseObject: wire(approval)))
+    }
+
+    /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
+    @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let signed = try await PhoneAuthentication.signedRequest(
+            request, context: context, runtime: runtime, uriID: "/operation/authorize", twoFactors: true)
+        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
+        let verification = try signedVerdict(signed)
+        guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == verification.userID
+        else { throw Self.notFound }
+        // A failed signature is counted on the activation (the PIN's factor), not on the
+        // operation: a signature that merely arrived after a newer one is no wrong answer.
+        guard verification.valid else { throw PhoneAuthentication.authenticationFailed }
+        try await mapped {
+            _ = try await runtime.approvals.approve(
+                id: approval.id, userID: verification.userID, deviceID: verification.registrationID, data: body.requestObject.data,
+                signatureType: signed.header.signatureType, source: context.remoteAddress)
+        }
+        return try JSONResponse.make(StatusOnly())
+    }
+
+    /// Signed with `uriId` `/operation/cancel` (possession suffices): the user rejects.
+    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let signed = try await PhoneAuthentication.signedRequest(
+            request, context: context, runtime: runtime, uriID: "/operation/cancel", twoFactors: false)
+        let registration = try signed.validRegistration()
+        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: signed.body, what: "the request body")
+        try await mapped {
+            _ = try await runtime.approvals.reject(
+                id: body.requestObject.id, userID: registration.device.userID, deviceID: registration.id, reason: body.requestObject.reason,
+                source: context.remoteAddress)
+        }
+        return try JSONResponse.make(StatusOnly())
+    }
+
+    /// The user behind a signed request, valid or not (unknown activations are a 401).
+    private func signedVerdict(_ signed: PhoneAuthentication.SignedRequest) throws -> (valid: Bool, userID: String, registrationID: String) {
+        guard let verification = signed.verification else { throw PhoneAuthentication.authenticationFailed }
+        guard let registration = verification.registration else { throw PhoneAuthentication.authenticationFailed }
+        return (verification.valid, registration.device.userID, registration.id)
+    }
+
+    func wire(_ approval: Approval) -> MobileOperation {
+        let formatter = ISO8601DateFormatter()
+        let attributes = approval.parameters.sorted { $0.key < $1.key }.map {
+            MobileOperation.Attribute(id: "operation.\($0.key)", label: $0.key, value: $0.value)
+        }
+        return MobileOperation(
+            id: approval.id, name: approval.operationType, data: approval.data, status: approval.status(at: runtime.time.now()).rawValue,
+            operationCreated: formatter.string(from: approval.createdAt), operationExpires: formatter.string(from: approval.expiresAt),
+            allowedSignatureType: .init(type: "2FA", variants: approval.signatureTypes),
+            formData: .init(title: approval.template, message: approval.data, attributes: attributes))
+    }
+
+    static let notFound = PowerAuthErrorResponse(.badRequest, code: "OPERATION_NOT_FOUND", message: "No such operation for this user.")
+
+    private func mapped(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ApprovalError {
+            switch error {
+            case .notFound: throw Self.notFound
+            case .state(let status):
+                throw PowerAuthErrorResponse(
+                    .badRequest, code: "OPERATION_ALREADY_FINISHED", message: "The operation is \(status.rawValue).")
+            case .dataMismatch(let remaining):
+                throw PowerAuthErrorResponse(
+                    .badRequest, code: "OPERATION_FAILED", message: "The data differs from the operation's; \(remaining) attempts left.")
+            case .validation(let field, let message):
+                throw PowerAuthErrorResponse.badRequest("\(field): \(message)")
+            case .templateNotFound:
+                throw Self.notFound
+            }
+        }
+    }
+}
