@@ -186,10 +186,10 @@ struct PowerAuthOperationsTests {
             let (_, second) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
             let secondID = try #require(second["operationId"] as? String)
             let reject = try Self.json(["requestObject": ["id": secondID, "reason": "UNEXPECTED_OPERATION"]])
-            let (rejected, _) = try await Self.mobile(
+            let (rejected, rejectedJSON) = try await Self.mobile(
                 client, "/cancel", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
                 body: reject)
-            #expect(rejected.status == .ok)
+            #expect(rejected.status == .ok, "\(rejectedJSON)")
             #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic).1["status"] as? String == "REJECTED")
         }
     }

@@ -523,4 +523,19 @@ struct PowerAuthTests {
             #expect(changed["signatureValid"] as? Bool == false)
         }
     }
+
+    @Test("signatures racing each other are never counted as failures: 20 concurrent, each a fresh counter value")
+    func racingSignaturesAreNotFailures() async throws {
+        try await Self.withActive { server, client, basic, phone in
+            var phone = phone
+            let headers = (0..<20).map { _ in phone.sign() }
+            let answers = try await withThrowingTaskGroup(of: [String: Any].self) { group in
+                for header in headers { group.addTask { try await client.verify(header, basic: basic).1 } }
+                return try await group.reduce(into: [[String: Any]]()) { $0.append($1) }
+            }
+            #expect(answers.contains { $0["signatureValid"] as? Bool == true })
+            #expect(answers.allSatisfy { $0["remainingAttempts"] as? Int == 5 && $0["registrationStatus"] as? String == "ACTIVE" })
+            #expect(try await server.runtime.store.registration(id: phone.registrationID)?.counter.failedAttempts == 0)
+        }
+    }
 }

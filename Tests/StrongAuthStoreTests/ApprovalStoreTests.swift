@@ -42,7 +42,7 @@ struct ApprovalStoreTests {
                 for index in 0..<50 {
                     group.addTask {
                         try await store.decideApproval(
-                            id: approval.id, to: index % 2 == 0 ? .approved : .rejected, reason: nil, webhooks: [], at: Fixtures.epoch)
+                            id: approval.id, to: index % 2 == 0 ? .approved : .rejected, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch)
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -56,7 +56,7 @@ struct ApprovalStoreTests {
     func expiryAndFailures(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let expiring = try await Self.pending(store, expiresIn: 10)
-            #expect(try await !store.decideApproval(id: expiring.id, to: .approved, reason: nil, webhooks: [], at: Fixtures.epoch.addingTimeInterval(10)))
+            #expect(try await !store.decideApproval(id: expiring.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch.addingTimeInterval(10)))
             #expect(try await store.approval(id: expiring.id)?.status(at: Fixtures.epoch.addingTimeInterval(10)) == .expired)
 
             let approval = try await Self.pending(store, maxFailures: 5)
@@ -68,7 +68,7 @@ struct ApprovalStoreTests {
             }
             #expect(counts.sorted() == [1, 2, 3, 4, 5])
             #expect(try await store.approval(id: approval.id)?.status == .failed)
-            #expect(try await !store.decideApproval(id: approval.id, to: .approved, reason: nil, webhooks: [], at: Fixtures.epoch))
+            #expect(try await !store.decideApproval(id: approval.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch))
         }
     }
 }

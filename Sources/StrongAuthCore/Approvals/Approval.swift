@@ -35,6 +35,10 @@ public struct Approval: Sendable, Equatable {
     public var externalUserID: String
     /// The PowerAuth application of an operation.
     public var applicationID: String?
+    /// The OAuth client of an action request.
+    public var clientID: String?
+    /// The action request's payload, as canonical JSON (sorted keys): what its token is bound to.
+    public var payload: String?
     public var template: String
     public var operationType: String
     /// The template's parameters (operations).
@@ -58,8 +62,10 @@ public struct Approval: Sendable, Equatable {
         id: String, kind: Kind, userID: String, externalUserID: String, applicationID: String?, template: String, operationType: String,
         parameters: [String: String], data: String, status: Status = .pending, failureCount: Int = 0, maxFailureCount: Int,
         signatureTypes: [String], externalID: String? = nil, statusReason: String? = nil, createdAt: Date, expiresAt: Date,
-        updatedAt: Date
+        updatedAt: Date, clientID: String? = nil, payload: String? = nil
     ) {
+        self.clientID = clientID
+        self.payload = payload
         self.id = id
         self.kind = kind
         self.userID = userID

@@ -15,9 +15,37 @@ public protocol ApprovalRepository: Sendable {
 
     /// `PENDING → to` (APPROVED, REJECTED, CANCELED) while unexpired, in one conditional update,
     /// queueing `webhooks` only if it moved. `false` when it was no longer PENDING or expired.
-    func decideApproval(id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool
+    /// With `actionToken`, the confirmed action request's short-lived token is stored in the
+    /// same transaction.
+    func decideApproval(
+        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, at now: Date
+    ) async throws -> Bool
+
+    /// Uses a short-lived action token once: only unused, unexpired, for this action and this
+    /// exact payload, in one conditional update. Returns the action request's id, `nil` otherwise.
+    func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String?
 
     /// A wrong answer (other data than shown, or a failed signature): failures + 1 and, at the
     /// maximum, `PENDING → FAILED`, in one conditional update. `nil` when not PENDING.
     func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws -> (failureCount: Int, status: Approval.Status)?
+}
+
+/// The short-lived token of a confirmed action request (Shine), as stored: by hash.
+public struct ActionToken: Sendable, Equatable {
+    public var tokenHash: String
+    public var approvalID: String
+    public var clientID: String
+    public var action: String
+    /// SHA-256 (hex) of the canonical JSON payload.
+    public var payloadHash: String
+    public var expiresAt: Date
+
+    public init(tokenHash: String, approvalID: String, clientID: String, action: String, payloadHash: String, expiresAt: Date) {
+        self.tokenHash = tokenHash
+        self.approvalID = approvalID
+        self.clientID = clientID
+        self.action = action
+        self.payloadHash = payloadHash
+        self.expiresAt = expiresAt
+    }
 }

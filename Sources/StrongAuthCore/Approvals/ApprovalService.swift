@@ -10,10 +10,20 @@ public struct ApprovalService: Sendable {
 
     let store: any Repositories
     let time: any TimeSource
+    /// Derives action requests' short-lived tokens and hashes them for storage.
+    let tokenKey: KeyedHash
+    let secretHasher: KeyedHash
+    public let configuration: ApprovalConfiguration
 
-    public init(store: any Repositories, time: any TimeSource) {
+    public init(
+        store: any Repositories, time: any TimeSource, tokenKey: KeyedHash, secretHasher: KeyedHash,
+        configuration: ApprovalConfiguration = ApprovalConfiguration()
+    ) {
         self.store = store
         self.time = time
+        self.tokenKey = tokenKey
+        self.secretHasher = secretHasher
+        self.configuration = configuration
     }
 
     // MARK: Integrator side (`/powerauth-cloud/v2/operations`)
@@ -131,9 +141,18 @@ public struct ApprovalService: Sendable {
         decided.status = status
         decided.statusReason = reason
         decided.updatedAt = now
+        // A confirmed action request gets its short-lived token in the same transaction.
+        let actionToken: ActionToken? =
+            status == .approved && approval.kind == .actionRequest
+            ? ActionToken(
+                tokenHash: secretHasher.hash(actionRequestToken(for: approval.id)), approvalID: approval.id,
+                clientID: approval.clientID ?? "", action: approval.template, payloadHash: Self.payloadHash(approval.payload ?? "null"),
+                expiresAt: now.addingTimeInterval(configuration.actionTokenLifetime))
+            : nil
         guard
             try await store.decideApproval(
-                id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now), at: now)
+                id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now),
+                actionToken: actionToken, at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
         try await audit(decided, action: "approval.\(status.rawValue.lowercased())", actor: actor, source: source)
         return decided

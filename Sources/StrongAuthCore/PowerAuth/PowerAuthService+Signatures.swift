@@ -118,8 +118,10 @@ extension PowerAuthService {
                 presented.signature, expected: PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format))
         }
 
-        // A lost race (another node accepted a counter value first) re-reads and searches again.
-        for _ in 0..<3 {
+        // A lost race (another request accepted a counter value first) re-reads and searches
+        // again. Each loss moved the counter forward, so a signature still ahead is found again
+        // at most `counterLookahead` times; once behind, it is a replay (never a counted failure).
+        for _ in 0...max(1, configuration.counterLookahead) {
             var counterData = registration.counter.counterData
             var passed: [[UInt8]] = []
             var matchedSteps: Int?

@@ -52,7 +52,10 @@ public struct StrongAuthRuntime: Sendable {
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
                 administration: administration, devices: devices, powerAuth: powerAuth,
-                approvals: ApprovalService(store: store, time: time), time: time, logger: logger)
+                approvals: ApprovalService(
+                    store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
+                    secretHasher: secretHasher),
+                time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
             throw error

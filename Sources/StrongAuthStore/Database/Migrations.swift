@@ -205,6 +205,14 @@ public enum Migrator {
                     created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
                 """,
                 "CREATE INDEX approvals_user ON approvals (user_id, status, expires_at)",
+                "ALTER TABLE approvals ADD COLUMN client_id TEXT",
+                "ALTER TABLE approvals ADD COLUMN payload TEXT",
+                // Short-lived action tokens (Shine): stored by hash, bound to action and payload, used once.
+                """
+                CREATE TABLE action_tokens (
+                    token_hash TEXT PRIMARY KEY, approval_id TEXT NOT NULL, client_id TEXT NOT NULL, action TEXT NOT NULL,
+                    payload_hash TEXT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
+                """,
             ]),
     ]
 }

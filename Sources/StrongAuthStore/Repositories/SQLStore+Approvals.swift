@@ -40,13 +40,15 @@ extension SQLStore: ApprovalRepository {
             try await db.raw(
                 """
                 INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
-                    status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at)
+                    status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at,
+                    client_id, payload)
                 VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
                         \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
                         \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
                         \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
                         \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
-                        \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds))
+                        \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
+                        \(bind: approval.clientID), \(bind: approval.payload))
                 """
             ).run()
             try await Self.insert(webhooks, into: db)
@@ -86,12 +88,13 @@ extension SQLStore: ApprovalRepository {
             failureCount: try row.int("failure_count"), maxFailureCount: try row.int("max_failure_count"),
             signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
             externalID: try row.optionalString("external_id"), statusReason: try row.optionalString("status_reason"),
-            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), updatedAt: try row.date("updated_at"))
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), updatedAt: try row.date("updated_at"),
+            clientID: try row.optionalString("client_id"), payload: try row.optionalString("payload"))
     }
 
-    public func decideApproval(id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], at now: Date) async throws
-        -> Bool
-    {
+    public func decideApproval(
+        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, at now: Date
+    ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
             let moved = try await db.raw(
@@ -101,8 +104,30 @@ extension SQLStore: ApprovalRepository {
                 """
             ).first()
             guard moved != nil else { return false }
+            if let token = actionToken {
+                try await db.raw(
+                    """
+                    INSERT INTO action_tokens (token_hash, approval_id, client_id, action, payload_hash, expires_at)
+                    VALUES (\(bind: token.tokenHash), \(bind: token.approvalID), \(bind: token.clientID), \(bind: token.action),
+                            \(bind: token.payloadHash), \(bind: token.expiresAt.epochMilliseconds))
+                    """
+                ).run()
+            }
             try await Self.insert(webhooks, into: db)
             return true
+        }
+    }
+
+    public func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String? {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE action_tokens SET used_at = \(bind: now.epochMilliseconds)
+                WHERE token_hash = \(bind: tokenHash) AND used_at IS NULL AND expires_at > \(bind: now.epochMilliseconds)
+                  AND action = \(bind: action) AND payload_hash = \(bind: payloadHash)
+                RETURNING approval_id
+                """
+            ).first()?.string("approval_id")
         }
     }
 

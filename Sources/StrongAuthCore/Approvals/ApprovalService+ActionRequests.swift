@@ -1,0 +1,89 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+
+/// Lifetimes of action requests (SPEC 2.3).
+public struct ApprovalConfiguration: Sendable, Equatable {
+    /// How long an action request may be confirmed (seed 001: three minutes).
+    public var actionRequestLifetime: TimeInterval
+    /// How long a confirmed request's short-lived token lives (seed 001: one minute).
+    public var actionTokenLifetime: TimeInterval
+
+    public init(actionRequestLifetime: TimeInterval = 180, actionTokenLifetime: TimeInterval = 60) {
+        self.actionRequestLifetime = actionRequestLifetime
+        self.actionTokenLifetime = actionTokenLifetime
+    }
+}
+
+/// Shine's SCA action requests (seed 001, SPEC 2.3) on the one approval engine: the client asks,
+/// the user confirms on a device what was shown (action and exact payload), the client polls and
+/// gets a short-lived token that works once, for that action and that payload only.
+extension ApprovalService {
+    /// `POST /v2/authentication/oauth2/action_request` by an authenticated client for user `uid`
+    /// (the user's id or username). The data a device shows and signs is `action` and the
+    /// canonical payload.
+    public func createActionRequest(client: OAuthClient, uid: String, action: String, payload: Any, source: String?) async throws -> Approval {
+        guard (1...128).contains(action.utf8.count), action.allSatisfy({ !$0.isWhitespace && !$0.isNewline }) else {
+            throw ApprovalError.validation(field: "action", message: "1–128 characters without spaces")
+        }
+        var found = try await store.user(id: uid)
+        if found == nil { found = try await store.user(username: uid) }
+        guard let user = found else { throw ApprovalError.validation(field: "uid", message: "no such user") }
+        let canonical = try Self.canonicalJSON(payload)
+        guard canonical.utf8.count <= 16_384 else { throw ApprovalError.validation(field: "payload", message: "at most 16 KiB") }
+        let now = time.now()
+        let approval = Approval(
+            id: UUID().uuidString.lowercased(), kind: .actionRequest, userID: user.id, externalUserID: uid, applicationID: nil,
+            template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)", maxFailureCount: 5,
+            signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
+            expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
+        try await store.insertApproval(approval, webhooks: [])
+        try await audit(approval, action: "approval.created", actor: "client:\(client.id)", source: source)
+        return approval
+    }
+
+    /// The client's own action request (poll).
+    public func actionRequest(id: String, client: OAuthClient) async throws -> Approval {
+        guard let approval = try await store.approval(id: id), approval.kind == .actionRequest, approval.clientID == client.id else {
+            throw ApprovalError.notFound
+        }
+        return approval
+    }
+
+    /// The short-lived token of a confirmed action request: derived from its id under a server key
+    /// (so every poll answers the same token) and stored only as a keyed hash.
+    public func actionRequestToken(for id: String) -> String {
+        "sa_st_" + tokenKey.hash("action-token:\(id)")
+    }
+
+    /// Uses a short-lived token once, for `action` and exactly `payload`. Returns the action
+    /// request it confirmed; `nil` when unknown, used, expired, or for another action or payload.
+    public func consumeActionToken(_ token: String, action: String, payload: Any, source: String?) async throws -> Approval? {
+        guard token.hasPrefix("sa_st_"), token.utf8.count < 200, let canonical = try? Self.canonicalJSON(payload) else { return nil }
+        let now = time.now()
+        guard
+            let id = try await store.consumeActionToken(
+                tokenHash: secretHasher.hash(token), action: action, payloadHash: Self.payloadHash(canonical), at: now),
+            let approval = try await store.approval(id: id)
+        else {
+            try await store.append(
+                AuditRecord(actor: "anonymous", action: "action_token.use", sourceAddress: source, outcome: .failure), at: now)
+            return nil
+        }
+        try await audit(approval, action: "action_token.used", actor: "client:\(approval.clientID ?? "-")", source: source)
+        return approval
+    }
+
+    /// JSON with sorted keys and no insignificant whitespace: the form a payload is bound in.
+    static func canonicalJSON(_ value: Any) throws -> String {
+        guard JSONSerialization.isValidJSONObject([value]) else {
+            throw ApprovalError.validation(field: "payload", message: "must be JSON")
+        }
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func payloadHash(_ canonical: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(canonical.utf8)))
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// Shine's SCA action requests (seed 001, SPEC 2.3): create, poll (GET and POST), verify the
+/// short-lived token, and the seed's own demo resource `POST /v3/bank/transfers`. Clients
+/// authenticate with `client_id`/`client_secret` (in the body, the query, or HTTP Basic).
+/// Errors are RFC 9457 problems.
+struct ActionRequestsController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v2/authentication/oauth2/action_request", use: create)
+        router.get("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
+        router.post("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
+        router.post("/v2/authentication/oauth2/action_request/verify", use: verify)
+        router.post("/v3/bank/transfers", use: transfer)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        let client = try await authenticate(request, body: body, context: context)
+        guard let action = body["action"] as? String else { throw ProblemDetails.badRequest("'action' is missing.") }
+        guard let uid = body["uid"] as? String else { throw ProblemDetails.badRequest("'uid' is missing.") }
+        guard let payload = body["payload"] else { throw ProblemDetails.badRequest("'payload' is missing.") }
+        let approval = try await mapped {
+            try await runtime.approvals.createActionRequest(
+                client: client, uid: uid, action: action, payload: payload, source: context.remoteAddress)
+        }
+        return try wire(approval, status: .created)
+    }
+
+    @Sendable func poll(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = request.method == .post ? try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes, optional: true) : [:]
+        let client = try await authenticate(request, body: body, context: context)
+        let approval = try await mapped {
+            try await runtime.approvals.actionRequest(id: try context.parameters.require("id"), client: client)
+        }
+        return try wire(approval, status: .ok)
+    }
+
+    /// For resource servers: is this token good for this action and payload? Valid once.
+    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        _ = try await authenticate(request, body: body, context: context)
+        guard let token = body["token"] as? String, let action = body["action"] as? String, let payload = body["payload"] else {
+            throw ProblemDetails.badRequest("'token', 'action' and 'payload' are required.")
+        }
+        guard let approval = try await runtime.approvals.consumeActionToken(token, action: action, payload: payload, source: context.remoteAddress)
+        else { throw Self.tokenRefused }
+        return try Self.envelope(
+            ["valid": true, "authenticationActionRequestId": approval.id, "uid": approval.externalUserID, "action": approval.template],
+            status: .ok)
+    }
+
+    /// The seed's example resource: a transfer needs a bearer token and a short-lived token that
+    /// confirmed `bank:transfers:create` with exactly this body.
+    @Sendable func transfer(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        guard let token = request.headers[.shortLivedToken] else {
+            throw ProblemDetails(.forbidden, "Forbidden", detail: "This action needs strong customer authentication: send a short-lived-token.")
+        }
+        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        guard
+            let approval = try await runtime.approvals.consumeActionToken(
+                token, action: "bank:transfers:create", payload: body, source: context.remoteAddress)
+        else { throw Self.tokenRefused }
+        var transfer = body
+        transfer["id"] = UUID().uuidString.lowercased()
+        transfer["status"] = "PENDING"
+        transfer["authenticationActionRequestId"] = approval.id
+        return try Self.envelope(transfer, status: .created)
+    }
+
+    // MARK: Helpers
+
+    /// `{"data": …, "metadata": {}}` — built with JSONSerialization so that payloads keep their
+    /// JSON types (numbers stay numbers) exactly as the client sent them.
+    static func envelope(_ data: [String: Any], status: HTTPResponse.Status) throws -> Response {
+        let body = try JSONSerialization.data(
+            withJSONObject: ["data": data, "metadata": [String: Any]()], options: [.sortedKeys, .withoutEscapingSlashes])
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+    }
+
+    static let tokenRefused = ProblemDetails(
+        .forbidden, "Forbidden", detail: "The short-lived token is unknown, used, expired, or for another action or payload.")
+
+    /// The seed's action request object.
+    func wire(_ approval: Approval, status: HTTPResponse.Status) throws -> Response {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let payload = approval.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }
+        var data: [String: Any] = [
+            "authenticationActionRequestId": approval.id, "clientId": approval.clientID ?? "", "action": approval.template,
+            "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": Self.shineStatus(approval.status),
+            "createdAt": formatter.string(from: approval.createdAt), "updatedAt": formatter.string(from: approval.updatedAt),
+            "expiresAt": formatter.string(from: approval.expiresAt),
+        ]
+        if approval.status == .approved { data["token"] = runtime.approvals.actionRequestToken(for: approval.id) }
+        return try Self.envelope(data, status: status)
+    }
+
+    /// Seed 001's statuses: PENDING (also once `expiresAt` has passed — clients check it),
+    /// CONFIRMED, REJECTED; the engine's other end states read REJECTED.
+    static func shineStatus(_ status: Approval.Status) -> String {
+        switch status {
+        case .pending, .expired: "PENDING"
+        case .approved: "CONFIRMED"
+        case .rejected, .canceled, .failed: "REJECTED"
+        }
+    }
+
+    func authenticate(_ request: Request, body: [String: Any], context: AppRequestContext) async throws -> OAuthClient {
+        var id = body["client_id"] as? String ?? request.uri.queryParameters.get("client_id")
+        var secret = body["client_secret"] as? String ?? request.uri.queryParameters.get("client_secret")
+        if id == nil, let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
+            let data = Data(base64Encoded: String(header.dropFirst(6))), let decoded = String(data: data, encoding: .utf8),
+            let colon = decoded.firstIndex(of: ":")
+        {
+            id = String(decoded[..<colon])
+            secret = String(decoded[decoded.index(after: colon)...])
+        }
+        guard let id, let secret else {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "client_id and client_secret are required.")
+        }
+        do {
+            return try await runtime.tokens.authenticateClient(ClientCredentials(clientID: id, clientSecret: secret), source: context.remoteAddress)
+        } catch {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The client credentials are wrong.")
+        }
+    }
+
+    static func jsonObject(_ request: Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        if optional, buffer.readableBytes == 0 { return [:] }
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == "application/json" else {
+            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+            throw ProblemDetails.badRequest("The request body must be a JSON object.")
+        }
+        return object
+    }
+
+    func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ApprovalError {
+            switch error {
+            case .validation(let field, let message):
+                throw ProblemDetails.badRequest("\(field): \(message)", errors: [.init(field: field, message: message)])
+            case .notFound, .templateNotFound:
+                throw ProblemDetails(.notFound, "Not Found", detail: "No such action request for this client.")
+            case .state(let status):
+                throw ProblemDetails(.conflict, "Conflict", detail: "The action request is \(status.rawValue).")
+            case .dataMismatch:
+                throw ProblemDetails(.conflict, "Conflict", detail: "The confirmed data differs.")
+            }
+        }
+    }
+}
+
+extension HTTPField.Name {
+    /// Seed 001's header for the short-lived token.
+    public static let shortLivedToken = Self("short-lived-token")!
+}
