@@ -529,12 +529,17 @@ struct PowerAuthTests {
         try await Self.withActive { server, client, basic, phone in
             var phone = phone
             let headers = (0..<20).map { _ in phone.sign() }
-            let answers = try await withThrowingTaskGroup(of: [String: Any].self) { group in
-                for header in headers { group.addTask { try await client.verify(header, basic: basic).1 } }
-                return try await group.reduce(into: [[String: Any]]()) { $0.append($1) }
+            let answers = try await withThrowingTaskGroup(of: (valid: Bool, remaining: Int?, status: String?).self) { group in
+                for header in headers {
+                    group.addTask {
+                        let json = try await client.verify(header, basic: basic).1
+                        return (json["signatureValid"] as? Bool == true, json["remainingAttempts"] as? Int, json["registrationStatus"] as? String)
+                    }
+                }
+                return try await group.reduce(into: [(valid: Bool, remaining: Int?, status: String?)]()) { $0.append($1) }
             }
-            #expect(answers.contains { $0["signatureValid"] as? Bool == true })
-            #expect(answers.allSatisfy { $0["remainingAttempts"] as? Int == 5 && $0["registrationStatus"] as? String == "ACTIVE" })
+            #expect(answers.contains { $0.valid })
+            #expect(answers.allSatisfy { $0.remaining == 5 && $0.status == "ACTIVE" })
             #expect(try await server.runtime.store.registration(id: phone.registrationID)?.counter.failedAttempts == 0)
         }
     }
