@@ -65,5 +65,6 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
+    UserApprovalsController(runtime: runtime).addRoutes(to: router)
     return router
 }

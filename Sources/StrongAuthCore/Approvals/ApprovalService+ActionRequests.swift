@@ -39,6 +39,7 @@ extension ApprovalService {
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
         try await store.insertApproval(approval, webhooks: [])
         try await audit(approval, action: "approval.created", actor: "client:\(client.id)", source: source)
+        try await devices.announce(userID: user.id, message: Self.announcement)
         return approval
     }
 

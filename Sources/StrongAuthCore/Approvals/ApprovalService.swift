@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import StrongAuthProtocol
 
@@ -13,16 +14,19 @@ public struct ApprovalService: Sendable {
     /// Derives action requests' short-lived tokens and hashes them for storage.
     let tokenKey: KeyedHash
     let secretHasher: KeyedHash
+    /// Devices: pushes announcing new approvals, and the keys of ECDSA-bound devices.
+    let devices: DeviceService
     public let configuration: ApprovalConfiguration
 
     public init(
-        store: any Repositories, time: any TimeSource, tokenKey: KeyedHash, secretHasher: KeyedHash,
+        store: any Repositories, time: any TimeSource, tokenKey: KeyedHash, secretHasher: KeyedHash, devices: DeviceService,
         configuration: ApprovalConfiguration = ApprovalConfiguration()
     ) {
         self.store = store
         self.time = time
         self.tokenKey = tokenKey
         self.secretHasher = secretHasher
+        self.devices = devices
         self.configuration = configuration
     }
 
@@ -63,6 +67,7 @@ public struct ApprovalService: Sendable {
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
         try await audit(approval, action: "approval.created", actor: "integration-user:\(integrationUser.name)", source: source)
+        try await devices.announce(userID: userID, message: Self.announcement)
         return approval
     }
 
@@ -131,6 +136,54 @@ public struct ApprovalService: Sendable {
             approval, action: "approval.failure", actor: "device:\(deviceID)", source: source, outcome: .failure,
             details: ["failures": String(count.failureCount)])
         throw ApprovalError.dataMismatch(remainingAttempts: max(0, approval.maxFailureCount - count.failureCount))
+    }
+
+    /// What a device is told when something awaits its approval (no data of the request itself).
+    static let announcement = "A new request awaits your approval in your banking app."
+
+    /// An ECDSA-bound device (Kontist, SPEC 2.2) approves: it sends the data it showed and its
+    /// signature over exactly that data. A signature that does not verify, or other data than the
+    /// approval's, counts a failure.
+    public func approveWithDevice(id: String, userID: String, deviceID: String, data: String, signatureHex: String, source: String?)
+        async throws -> Approval
+    {
+        let (approval, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+        guard key.isValidSignature(signature, for: Array(data.utf8)) else {
+            return try await countFailure(approval, deviceID: deviceID, source: source)
+        }
+        return try await approve(id: id, userID: userID, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source)
+    }
+
+    /// The message an ECDSA-bound device signs to reject (it names the approval).
+    public static func rejectionMessage(id: String) -> String { "\(id):REJECTED" }
+
+    /// An ECDSA-bound device rejects, signing `rejectionMessage`.
+    public func rejectWithDevice(id: String, userID: String, deviceID: String, signatureHex: String, reason: String?, source: String?)
+        async throws -> Approval
+    {
+        let (approval, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+        guard key.isValidSignature(signature, for: Array(Self.rejectionMessage(id: id).utf8)) else {
+            return try await countFailure(approval, deviceID: deviceID, source: source)
+        }
+        return try await reject(id: id, userID: userID, deviceID: deviceID, reason: reason, source: source)
+    }
+
+    private func ecdsaAnswer(id: String, userID: String, deviceID: String, signatureHex: String) async throws
+        -> (Approval, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
+    {
+        guard let approval = try await store.approval(id: id), approval.userID == userID,
+            let device = try await devices.store.device(id: deviceID), device.userID == userID
+        else { throw ApprovalError.notFound }
+        guard device.kind == .ecdsaP256, device.status == .active else {
+            throw ApprovalError.validation(field: "deviceId", message: "an ACTIVE device bound with an ECDSA key")
+        }
+        let signature: P256.Signing.ECDSASignature
+        do {
+            signature = try P256Codec.signature(hex: signatureHex)
+        } catch {
+            throw ApprovalError.validation(field: "signature", message: error.description)
+        }
+        return (approval, try P256Codec.publicKey(hex: device.publicKeyHex), signature)
     }
 
     // MARK: Shared

@@ -287,6 +287,15 @@ public struct DeviceService: Sendable {
         }
     }
 
+    /// Tells every ACTIVE device of the user, by push through the outbox (e.g. a new approval).
+    /// The message carries no data of the request itself: the device fetches it.
+    public func announce(userID: String, message: String) async throws {
+        let now = time.now()
+        let active = try await store.devices(userID: userID).filter { $0.status == .active }
+        guard !active.isEmpty else { return }
+        try await store.enqueue(try pushes(to: active, userID: userID, message: message, at: now))
+    }
+
     /// One push per device, sealed for the outbox.
     func pushes(to devices: [Device], userID: String, message: String, at now: Date) throws -> [OutboxNotification] {
         try devices.map { device in

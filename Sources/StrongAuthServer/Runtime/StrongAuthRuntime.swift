@@ -54,7 +54,7 @@ public struct StrongAuthRuntime: Sendable {
                 administration: administration, devices: devices, powerAuth: powerAuth,
                 approvals: ApprovalService(
                     store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
-                    secretHasher: secretHasher),
+                    secretHasher: secretHasher, devices: devices),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import StrongAuthCore
+
+/// The pending-approval list for devices bound with an ECDSA key (Kontist face, SPEC 2.2/2.5):
+/// the same approvals a PowerAuth phone sees through the mobile token API — operations and
+/// action requests together. User token; RFC 9457 problems.
+struct UserApprovalsController {
+    let runtime: StrongAuthRuntime
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/api/user/approvals", use: list)
+        router.post("/api/user/approvals/:approvalId/approve", use: approve)
+        router.post("/api/user/approvals/:approvalId/reject", use: reject)
+    }
+
+    struct Pending: Encodable {
+        var id: String
+        var kind: String
+        var type: String
+        /// Exactly what the device must show, and sign to approve.
+        var data: String
+        var status: String
+        var createdAt: Date
+        var expiresAt: Date
+    }
+
+    struct Answer: Decodable {
+        var deviceId: String
+        var data: String?
+        var signature: String
+        var reason: String?
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let pending = try await runtime.approvals.pending(userID: claims.sub.value)
+        return try JSONResponse.make(
+            pending.map {
+                Pending(
+                    id: $0.id, kind: $0.kind.rawValue, type: $0.operationType, data: $0.data, status: $0.status.rawValue, createdAt: $0.createdAt,
+                    expiresAt: $0.expiresAt)
+            })
+    }
+
+    /// `{deviceId, data, signature}`: hex ECDSA-SHA256 (DER or r‖s) of `data`, which must be the
+    /// approval's data exactly.
+    @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let body = try await JSONBody.decode(Answer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        guard let data = body.data else { throw ProblemDetails.badRequest("'data' is missing: send what the device showed.") }
+        let approval = try await mapped {
+            try await runtime.approvals.approveWithDevice(
+                id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId, data: data,
+                signatureHex: body.signature, source: context.remoteAddress)
+        }
+        return try JSONResponse.make(["id": approval.id, "status": approval.status.rawValue])
+    }
+
+    /// `{deviceId, signature, reason?}`: the signature is over `"<approvalId>:REJECTED"`.
+    @Sendable func reject(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let claims = try await userClaims(request)
+        let body = try await JSONBody.decode(Answer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let approval = try await mapped {
+            try await runtime.approvals.rejectWithDevice(
+                id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId,
+                signatureHex: body.signature, reason: body.reason, source: context.remoteAddress)
+        }
+        return try JSONResponse.make(["id": approval.id, "status": approval.status.rawValue])
+    }
+
+    func userClaims(_ request: Request) async throws -> AccessTokenClaims {
+        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        guard claims.subjectType == .user else {
+            throw BearerAuthentication.forbidden("Approvals belong to users: this needs a user token.")
+        }
+        return claims
+    }
+
+    func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ApprovalError {
+            switch error {
+            case .validation(let field, let message):
+                throw ProblemDetails.badRequest("\(field): \(message)", errors: [.init(field: field, message: message)])
+            case .notFound, .templateNotFound:
+                throw ProblemDetails(.notFound, "Not Found", detail: "No such approval for this user and device.")
+            case .state(let status):
+                throw ProblemDetails(.conflict, "Conflict", detail: "The approval is \(status.rawValue).")
+            case .dataMismatch(let remaining):
+                throw ProblemDetails(
+                    .forbidden, "Forbidden", detail: "The signature or the data does not match the approval; \(remaining) attempts left.")
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import StrongAuthCore
+import Testing
+
+/// One approval engine, every face: a PowerAuth operation and a Shine action request wait in one
+/// list, and a phone bound through the Kontist face approves or rejects them with its ECDSA key.
+@Suite("One pending list across faces (issue 5)")
+struct UserApprovalsTests {
+    @Test("a Kontist-bound phone is told by push, lists both kinds, approves the exact data, and cannot approve other data or without its key")
+    func crossFaceApproval() async throws {
+        try await DevicesTests.withUserToken { server, client, token, basic in
+            let phone = TestPhone()
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            let (_, integration) = try await server.powerAuthSetup()
+            let pushesBefore = try await server.count("notifications")
+
+            // A PowerAuth operation for "alice" (the integrator's userId is her username) …
+            let (_, operation) = try await client.integration(
+                .post, "/powerauth-cloud/v2/operations", basic: integration,
+                ["userId": "alice", "template": "default.payment", "parameters": ["amount": "63.99", "currency": "EUR", "account": "CZ32"]])
+            let operationID = try #require(operation["operationId"] as? String)
+            // … and a Shine action request for her.
+            let secret = String(basic.dropFirst("Basic ".count))
+            let credentials = String(decoding: try #require(Data(base64Encoded: secret)), as: UTF8.self).split(separator: ":")
+            let (_, action) = try await ActionRequestsTests.post(
+                client, "/v2/authentication/oauth2/action_request",
+                ["action": "bank:transfers:create", "client_id": String(credentials[0]), "client_secret": String(credentials[1]),
+                 "uid": "alice", "payload": ["amount": 234]])
+            let actionID = try #require((action["data"] as? [String: Any])?["authenticationActionRequestId"] as? String)
+            #expect(try await server.count("notifications") == pushesBefore + 2)
+
+            let list = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
+            let pending = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
+            #expect(Set(pending.compactMap { $0["id"] as? String }) == [operationID, actionID])
+            let shown = try #require(pending.first { $0["id"] as? String == operationID }?["data"] as? String)
+            #expect(shown == "A1*A63.99EUR*ICZ32")
+
+            // Other data (a different amount), even properly signed: refused and counted.
+            let other = "A1*A6399EUR*ICZ32"
+            let (mismatch, _) = try await client.postJSON(
+                "/api/user/approvals/\(operationID)/approve", token: token,
+                ["deviceId": deviceID, "data": other, "signature": try phone.signDER(other)])
+            #expect(mismatch.status == .forbidden)
+            // The right data signed by another key: refused and counted.
+            let (stranger, _) = try await client.postJSON(
+                "/api/user/approvals/\(operationID)/approve", token: token,
+                ["deviceId": deviceID, "data": shown, "signature": try TestPhone().signDER(shown)])
+            #expect(stranger.status == .forbidden)
+            let (approved, json) = try await client.postJSON(
+                "/api/user/approvals/\(operationID)/approve", token: token, ["deviceId": deviceID, "data": shown, "signature": try phone.signDER(shown)])
+            #expect(approved.status == .ok && json["status"] as? String == "APPROVED")
+            let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(operationID)", basic: integration)
+            #expect(polled["status"] as? String == "APPROVED" && polled["failureCount"] as? Int == 2)
+
+            let (rejected, rejectedJSON) = try await client.postJSON(
+                "/api/user/approvals/\(actionID)/reject", token: token,
+                ["deviceId": deviceID, "signature": try phone.signRaw("\(actionID):REJECTED"), "reason": "NOT_ME"])
+            #expect(rejected.status == .ok && rejectedJSON["status"] as? String == "REJECTED")
+        }
+    }
+}
