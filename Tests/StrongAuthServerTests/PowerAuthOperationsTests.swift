@@ -193,4 +193,23 @@ struct PowerAuthOperationsTests {
             #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic).1["status"] as? String == "REJECTED")
         }
     }
+
+    @Test("the sweeper makes expiry durable and announces it once, on the application's callback")
+    func sweeper() async throws {
+        try await TestServer.with { server in
+            let (_, basic) = try await server.powerAuthSetup(callbackURL: "http://127.0.0.1:9/hooks")
+            try await server.test { client in
+                let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                let id = try #require(created["operationId"] as? String)
+                #expect(try await server.runtime.approvals.sweepExpired() == 0)
+                server.time.advance(by: 301)
+                #expect(try await server.runtime.approvals.sweepExpired() == 1)
+                #expect(try await server.runtime.approvals.sweepExpired() == 0)
+                #expect(try await server.runtime.store.approval(id: id)?.status == .expired)
+                let events = try await server.runtime.store.webhookDeliveries(applicationID: "my-application", limit: 10)
+                    .filter { $0.eventType == "OPERATION_STATUS_CHANGED" }.map(\.body)
+                #expect(events.count == 2 && events.contains { $0.contains("\"status\":\"EXPIRED\"") })
+            }
+        }
+    }
 }

@@ -25,6 +25,11 @@ public protocol ApprovalRepository: Sendable {
     /// exact payload, in one conditional update. Returns the action request's id, `nil` otherwise.
     func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String?
 
+    /// PENDING approvals whose expiry has passed (for the sweeper), oldest first.
+    func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval]
+    /// `PENDING → EXPIRED` once the expiry has passed, in one conditional update, with `webhooks`.
+    func expireApproval(id: String, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool
+
     /// A wrong answer (other data than shown, or a failed signature): failures + 1 and, at the
     /// maximum, `PENDING → FAILED`, in one conditional update. `nil` when not PENDING.
     func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws -> (failureCount: Int, status: Approval.Status)?

@@ -138,6 +138,23 @@ public struct ApprovalService: Sendable {
         throw ApprovalError.dataMismatch(remainingAttempts: max(0, approval.maxFailureCount - count.failureCount))
     }
 
+    /// The sweeper's pass: every PENDING approval past its expiry becomes EXPIRED (and its
+    /// integrator is told). Reads already treat them as expired; this makes it durable and
+    /// announced. Returns how many it expired.
+    @discardableResult
+    public func sweepExpired(limit: Int = 100) async throws -> Int {
+        let now = time.now()
+        var expired = 0
+        for approval in try await store.expiredPendingApprovals(at: now, limit: limit) {
+            var ended = approval
+            ended.status = .expired
+            if try await store.expireApproval(id: approval.id, webhooks: try await webhooks(for: ended, status: .expired, at: now), at: now) {
+                expired += 1
+            }
+        }
+        return expired
+    }
+
     /// What a device is told when something awaits its approval (no data of the request itself).
     static let announcement = "A new request awaits your approval in your banking app."
 

@@ -118,6 +118,33 @@ extension SQLStore: ApprovalRepository {
         }
     }
 
+    public func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT * FROM approvals WHERE status = 'PENDING' AND expires_at <= \(bind: now.epochMilliseconds)
+                ORDER BY expires_at LIMIT \(bind: limit)
+                """
+            ).all()
+        }.map(Self.approval(from:))
+    }
+
+    public func expireApproval(id: String, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            guard
+                try await db.raw(
+                    """
+                    UPDATE approvals SET status = 'EXPIRED', updated_at = \(bind: nowMs)
+                    WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at <= \(bind: nowMs) RETURNING id
+                    """
+                ).first() != nil
+            else { return false }
+            try await Self.insert(webhooks, into: db)
+            return true
+        }
+    }
+
     public func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String? {
         try await pool.withWriteConnection { db in
             try await db.raw(
