@@ -71,4 +71,38 @@ struct ApprovalStoreTests {
             #expect(try await !store.decideApproval(id: approval.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch))
         }
     }
+
+    @Test("the sweeper's expiry: only once, only after expiresAt, never for a decided approval; tokens are used once", arguments: TestDatabases.engines)
+    func expiryAndTokens(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let approval = try await Self.pending(store, expiresIn: 10)
+            #expect(try await store.expiredPendingApprovals(at: Fixtures.epoch, limit: 10).isEmpty)
+            #expect(try await !store.expireApproval(id: approval.id, webhooks: [], at: Fixtures.epoch))
+            let later = Fixtures.epoch.addingTimeInterval(10)
+            #expect(try await store.expiredPendingApprovals(at: later, limit: 10).map(\.id) == [approval.id])
+            let expirations = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 { group.addTask { try await store.expireApproval(id: approval.id, webhooks: [], at: later) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(expirations == 1)
+            #expect(try await store.approval(id: approval.id)?.status == .expired)
+
+            let confirmed = try await Self.pending(store)
+            let token = ActionToken(
+                tokenHash: "h1", approvalID: confirmed.id, clientID: "shop", action: "bank:transfers:create", payloadHash: "p1",
+                expiresAt: Fixtures.epoch.addingTimeInterval(60))
+            #expect(try await store.decideApproval(id: confirmed.id, to: .approved, reason: nil, webhooks: [], actionToken: token, at: Fixtures.epoch))
+            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", at: Fixtures.epoch) == nil)
+            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", at: Fixtures.epoch) == nil)
+            let uses = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", at: Fixtures.epoch) != nil
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(uses == 1)
+        }
+    }
 }
