@@ -98,6 +98,34 @@ public struct DeviceClient: Sendable {
         try keyStore.deleteKey(named: deviceId)
     }
 
+    // MARK: Approvals (issue 5)
+
+    /// The user's pending approvals — PowerAuth operations and Shine action requests — with
+    /// the exact data to show.
+    public func approvals() async throws -> [Components.Schemas.UserApproval] {
+        try transport.decode(
+            [Components.Schemas.UserApproval].self,
+            try await transport.sendJSON(.GET, "/api/user/approvals", bearer: accessToken, Optional<String>.none))
+    }
+
+    /// Approves what the user was shown: signs `approval.data` with the device key and sends both
+    /// (the server approves only if that is exactly the approval's data).
+    public func approve(_ approval: Components.Schemas.UserApproval, deviceId: String) async throws {
+        try transport.expectSuccess(
+            try await transport.sendJSON(
+                .POST, "/api/user/approvals/\(approval.id)/approve", bearer: accessToken,
+                Components.Schemas.UserApprovalAnswer(deviceId: deviceId, data: approval.data, signature: try sign(approval.data, deviceId: deviceId))))
+    }
+
+    /// Rejects an approval, signing `"<id>:REJECTED"`.
+    public func reject(approvalId: String, deviceId: String, reason: String? = nil) async throws {
+        try transport.expectSuccess(
+            try await transport.sendJSON(
+                .POST, "/api/user/approvals/\(approvalId)/reject", bearer: accessToken,
+                Components.Schemas.UserApprovalAnswer(
+                    deviceId: deviceId, signature: try sign("\(approvalId):REJECTED", deviceId: deviceId), reason: reason)))
+    }
+
     /// Hex DER ECDSA-SHA256, as iOS and Android produce.
     private func sign(_ text: String, deviceId: String) throws -> String {
         guard let key = try keyStore.loadKey(named: deviceId) else { throw DeviceClientError.noKey(deviceId: deviceId) }

@@ -98,3 +98,42 @@ struct EndToEndDeviceSDKTests {
         }
     }
 }
+
+@Suite("End to end through the Swift SDK: approvals on an ECDSA-bound phone")
+struct EndToEndApprovalSDKTests {
+    @Test("an operation and an action request reach the phone's list; it approves one and rejects the other; the integrators see it")
+    func approvals() async throws {
+        try await TestServer.with { server in
+            let secret = try await server.createClient("app")
+            try await server.createUser("dora", password: "dora-password")
+            let created = try await server.runtime.powerAuth.createApplication(id: "bank-app", name: nil, callbackURL: nil, actor: "test")
+            let integration = try await server.runtime.powerAuth.createIntegrationUser(
+                name: "bank-backend", applicationIDs: [created.application.id], actor: "test")
+            let keys = FileDeviceKeyStore(directory: server.directory.appendingPathComponent("keys"))
+            try await buildApplication(runtime: server.runtime).test(.live) { client in
+                let base = "http://127.0.0.1:\(try #require(client.port))"
+                let integrator = IntegratorClient(baseURL: base, clientID: "app", clientSecret: secret)
+                let login = try await integrator.password(username: "dora", password: "dora-password")
+                let phone = DeviceClient(baseURL: base, accessToken: login.accessToken, keyStore: keys)
+                let bound = try await phone.createDevice(name: "Dora's phone")
+                try await phone.verifyDevice(bound.deviceId, challengeId: bound.challengeId, otp: try await server.latestOTP())
+
+                let operation = try await server.runtime.approvals.createOperation(
+                    by: integration.user, userID: "dora", templateName: "default.payment",
+                    parameters: ["amount": "10.00", "currency": "EUR", "account": "DE02"], externalID: nil, expiresAt: nil, source: nil)
+                let clientRecord = try #require(try await server.runtime.store.client(id: "app"))
+                let action = try await server.runtime.approvals.createActionRequest(
+                    client: clientRecord, uid: "dora", action: "bank:transfers:create", payload: ["amount": 10], source: nil)
+
+                let pending = try await phone.approvals()
+                #expect(Set(pending.map(\.id)) == [operation.id, action.id])
+                try await phone.approve(try #require(pending.first { $0.id == operation.id }), deviceId: bound.deviceId)
+                try await phone.reject(approvalId: action.id, deviceId: bound.deviceId, reason: "NOT_ME")
+                #expect(try await phone.approvals().isEmpty)
+
+                #expect(try await server.runtime.store.approval(id: operation.id)?.status == .approved)
+                #expect(try await server.runtime.store.approval(id: action.id)?.status == .rejected)
+            }
+        }
+    }
+}
