@@ -141,6 +141,16 @@ PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --device-id "$DEVICE_
   || die "the device-challenge run failed: $PAIRS_JSON"
 results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<<"$PAIRS_JSON") | $(json p50 <<<"$PAIRS_JSON") | $(json p99 <<<"$PAIRS_JSON") | ≥ 3,000 |")
 
+# Operation create → approve → status flows (SPEC 4: ≥ 2,000/s), through the SDK: the integrator
+# creates, the bound phone above lists and approves with its key, the integrator reads APPROVED.
+OPS_APP="bench-ops-$RANDOM"
+"$BIN" apps create --id "$OPS_APP" "${DBARGS[@]}" >/dev/null
+OPS_USER_JSON="$("$BIN" integration-users create --name "$OPS_APP-user" --app "$OPS_APP" "${DBARGS[@]}")"
+export STRONGAUTH_INTEGRATION_PASSWORD="$(json password <<<"$OPS_USER_JSON")"
+FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
+  --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
+results+=("| operation create → approve → status (flows) | $(json flowsPerSecond <<<"$FLOWS_JSON") | $(json p50 <<<"$FLOWS_JSON") | $(json p99 <<<"$FLOWS_JSON") | ≥ 2,000 |")
+
 # PowerAuth signature verification through the integration API (SPEC 4: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
 # powerauth_verify.lua; an answer without "signatureValid":true fails the run).

@@ -115,6 +115,28 @@ public struct PowerAuthIntegrationClient: Sendable {
         try await call(.POST, "/v2/token/verify", body: Components.Schemas.TokenVerifyRequest(tokenHeader: tokenHeader))
     }
 
+    // MARK: Operations (issue 5)
+
+    /// `POST /v2/operations`: a PENDING operation from a template (e.g. `default.payment`).
+    public func createOperation(userId: String, template: String, parameters: [String: String], externalId: String? = nil) async throws
+        -> Components.Schemas.Operation
+    {
+        try await call(
+            .POST, "/v2/operations",
+            body: Components.Schemas.OperationCreateRequest(
+                userId: userId, template: template, parameters: .init(additionalProperties: parameters), externalId: externalId))
+    }
+
+    /// `GET /v2/operations/{id}`: the operation's status and failure count.
+    public func operation(id: String) async throws -> Components.Schemas.Operation {
+        try await call(.GET, "/v2/operations/\(try Self.pathSegment(id))", body: Optional<String>.none)
+    }
+
+    /// `DELETE /v2/operations/{id}`: cancels a PENDING operation.
+    public func cancelOperation(id: String) async throws -> Components.Schemas.Operation {
+        try await call(.DELETE, "/v2/operations/\(try Self.pathSegment(id))", body: Optional<String>.none)
+    }
+
     // MARK: Transport
 
     private func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?) async throws -> Answer {

@@ -8,7 +8,7 @@ import StrongAuthClient
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
-        subcommands: [DeviceChallenges.self, PowerAuthSignatures.self])
+        subcommands: [DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self])
 
     /// Device challenge create + sign + verify pairs per second (SPEC 4: ≥ 3,000/s).
     struct DeviceChallenges: AsyncParsableCommand {
