@@ -39,41 +39,12 @@ extension BenchCommand {
                 }
             }
             try await flow()  // warm up, and fail early if it does not work
-            let deadline = ContinuousClock.now + .seconds(duration)
-            let start = ContinuousClock.now
-            let results = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-                for _ in 0..<concurrency {
-                    group.addTask {
-                        var latencies: [Duration] = []
-                        var failures = 0
-                        while ContinuousClock.now < deadline {
-                            let begin = ContinuousClock.now
-                            do {
-                                try await flow()
-                                latencies.append(ContinuousClock.now - begin)
-                            } catch {
-                                failures += 1
-                            }
-                        }
-                        return (latencies, failures)
-                    }
-                }
-                return try await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
-            }
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let sorted = results.0.sorted()
-            func percentile(_ p: Double) -> String {
-                guard !sorted.isEmpty else { return "-" }
-                let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-                let ms = Double(value.components.seconds) * 1000 + Double(value.components.attoseconds) / 1e15
-                return String(format: "%.2fms", ms)
-            }
+            let figures = try await LoadRun.measure(concurrency: concurrency, duration: duration, flow)
             try printJSON([
-                "flows": sorted.count, "failures": results.1, "seconds": seconds, "flowsPerSecond": Int(Double(sorted.count) / seconds),
-                "p50": percentile(0.5), "p99": percentile(0.99),
+                "flows": figures.completed, "failures": figures.failures, "seconds": figures.seconds,
+                "flowsPerSecond": figures.perSecond, "p50": figures.p50, "p99": figures.p99,
             ])
-            if results.1 > 0 { throw ExitCode(1) }
+            if figures.failures > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -156,16 +156,7 @@ struct ActionRequestsController {
         do {
             return try await body()
         } catch let error as ApprovalError {
-            switch error {
-            case .validation(let field, let message):
-                throw ProblemDetails.badRequest("\(field): \(message)", errors: [.init(field: field, message: message)])
-            case .notFound, .templateNotFound:
-                throw ProblemDetails(.notFound, "Not Found", detail: "No such action request for this client.")
-            case .state(let status):
-                throw ProblemDetails(.conflict, "Conflict", detail: "The action request is \(status.rawValue).")
-            case .dataMismatch:
-                throw ProblemDetails(.conflict, "Conflict", detail: "The confirmed data differs.")
-            }
+            throw ProblemDetails.approval(error, what: "action request")
         }
     }
 }

@@ -81,17 +81,7 @@ struct UserApprovalsController {
         do {
             return try await body()
         } catch let error as ApprovalError {
-            switch error {
-            case .validation(let field, let message):
-                throw ProblemDetails.badRequest("\(field): \(message)", errors: [.init(field: field, message: message)])
-            case .notFound, .templateNotFound:
-                throw ProblemDetails(.notFound, "Not Found", detail: "No such approval for this user and device.")
-            case .state(let status):
-                throw ProblemDetails(.conflict, "Conflict", detail: "The approval is \(status.rawValue).")
-            case .dataMismatch(let remaining):
-                throw ProblemDetails(
-                    .forbidden, "Forbidden", detail: "The signature or the data does not match the approval; \(remaining) attempts left.")
-            }
+            throw ProblemDetails.approval(error, what: "approval")
         }
     }
 }
