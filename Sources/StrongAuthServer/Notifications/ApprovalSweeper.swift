@@ -14,6 +14,8 @@ public struct ApprovalSweeper: Service {
             while !Task.isCancelled {
                 do {
                     if try await approvals.sweepExpired() > 0 { continue }
+                } catch is CancellationError {
+                    break  // shutting down
                 } catch {
                     logger.warning("approval sweep failed", metadata: ["error": "\(error)"])
                 }

@@ -33,6 +33,8 @@ public struct NotificationDispatcher: Service {
                 do {
                     let delivered = try await dispatchDue()
                     if delivered > 0 { continue }
+                } catch is CancellationError {
+                    break  // shutting down
                 } catch {
                     logger.warning("notification dispatch failed", metadata: ["error": "\(error)"])
                 }

@@ -29,6 +29,8 @@ public struct WebhookDispatcher: Service {
             while !Task.isCancelled {
                 do {
                     if try await dispatchDue() > 0 { continue }
+                } catch is CancellationError {
+                    break  // shutting down
                 } catch {
                     logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
                 }
