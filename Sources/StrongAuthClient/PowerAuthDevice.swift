@@ -575,3 +575,48 @@ private struct TokenRemoveRequest: Encodable {
 private struct JWTObject: Codable {
     var jwt: String
 }
+
+// MARK: - Approvals (Wultra's mobile token API, issue 5)
+
+/// A pending approval as the mobile token API lists it: `data` is exactly what the phone must
+/// show and, to approve, sign.
+public struct PowerAuthPendingOperation: Decodable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var data: String
+    public var status: String
+}
+
+extension PowerAuthDevice {
+    private struct OperationList: Decodable { var responseObject: [PowerAuthPendingOperation] }
+    private struct Authorize: Encodable {
+        var id: String
+        var data: String
+    }
+    private struct Reject: Encodable {
+        var id: String
+        var reason: String?
+    }
+
+    /// The user's pending approvals (`…/operation/list`, authenticated with the MAC token `tokenID`).
+    public func pendingOperations(tokenID: String) async throws -> [PowerAuthPendingOperation] {
+        let answer = try await post(
+            "/api/auth/token/app/operation/list", body: Array("{}".utf8),
+            headers: [(PowerAuthTokenHeader.headerName, try tokenHeader(for: tokenID))])
+        return try Self.decode(OperationList.self, answer).responseObject
+    }
+
+    /// Approves what was shown: `…/operation/authorize` with `{id, data}` signed possession +
+    /// knowledge (uriId `/operation/authorize`). The server approves only this exact data.
+    public func authorize(_ operation: PowerAuthPendingOperation, pin: String) async throws {
+        let body = try Self.json(PowerAuthWire.ObjectRequest(requestObject: Authorize(id: operation.id, data: operation.data)))
+        _ = try await signedPost(
+            "/api/auth/token/app/operation/authorize", uriId: "/operation/authorize", body: body, factors: [.possession, .knowledge], pin: pin)
+    }
+
+    /// Rejects (`…/operation/cancel`, signed possession, uriId `/operation/cancel`).
+    public func reject(operationID: String, reason: String? = nil) async throws {
+        let body = try Self.json(PowerAuthWire.ObjectRequest(requestObject: Reject(id: operationID, reason: reason)))
+        _ = try await signedPost("/api/auth/token/app/operation/cancel", uriId: "/operation/cancel", body: body, factors: [.possession], pin: nil)
+    }
+}

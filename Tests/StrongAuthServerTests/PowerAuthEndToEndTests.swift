@@ -72,6 +72,30 @@ struct PowerAuthEndToEndTests {
         }
     }
 
+    @Test("the seed's operation flow through the SDK: the integrator creates, the phone lists (token) and authorizes with its PIN, the integrator reads APPROVED; a rejection reads REJECTED")
+    func operationsThroughTheSDK() async throws {
+        try await PowerAuthScenario.run { scenario in
+            let (phone, _) = try await scenario.activeRegistration(.v3_2)
+            let token = try await phone.createToken(pin: nil)
+            let created = try await scenario.cloud.createOperation(
+                userId: "end-user-1234", template: "default.payment",
+                parameters: ["amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"])
+            #expect(created.status == .pending && created.maxFailureCount == 5)
+            let pending = try await phone.pendingOperations(tokenID: token)
+            let operation = try #require(pending.first { $0.id == created.operationId })
+            #expect(operation.data == "A1*A63.99EUR*ICZ32493745329497374923")
+            // A wrong PIN is a failed signature: refused, the operation stays PENDING.
+            await #expect(throws: PowerAuthServerError.self) { try await phone.authorize(operation, pin: "0000") }
+            try await phone.authorize(operation, pin: scenario.pin)
+            #expect(try await scenario.cloud.operation(id: created.operationId).status == .approved)
+
+            let second = try await scenario.cloud.createOperation(userId: "end-user-1234", template: "default.login", parameters: [:])
+            try await phone.reject(operationID: second.operationId, reason: "UNEXPECTED_OPERATION")
+            #expect(try await scenario.cloud.operation(id: second.operationId).status == .rejected)
+            #expect(try await phone.pendingOperations(tokenID: token).isEmpty)
+        }
+    }
+
     @Test("protocol 3.2 and 3.3 (temporary keys in both scopes): activation, signature and token all work", arguments: [
         PowerAuthProtocolVersion.v3_2, .v3_3,
     ])
