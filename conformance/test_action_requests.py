@@ -110,3 +110,42 @@ def test_seed_003_operation_flow_approved_by_a_bound_phone(server, app):
     approval = approve_on_phone(server, headers, phone, device_id, operation["operationId"])
     assert approval["data"] == "A1*A63.99EUR*ICZ32493745329497374923"
     assert requests.get(url, auth=auth, timeout=10).json()["status"] == "APPROVED"
+
+
+def test_cli_simulator_lists_approves_and_rejects(server, app):
+    """`strongauth device bind | approvals | approve ID | reject ID` — the phone simulator on the one list."""
+    import json
+    import subprocess
+    import conftest
+    client_id, client_secret = app
+    username = server.unique("cli-approver")
+    server.cli("users", "create", "--username", username, "--password", "cli-password", "--phone", "+4915100001234")
+    env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="cli-password")
+
+    def device(*args):
+        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
+                                 "--username", username], cwd=server.workdir, env=env, capture_output=True, text=True,
+                                timeout=conftest.CLI_TIMEOUT)
+        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
+        return json.loads(result.stdout)
+
+    device_id = device("bind", "--name", "CLI phone")["deviceId"]
+    app_id = server.unique("cli-ops-app")
+    server.cli("apps", "create", "--id", app_id)
+    integration = server.cli("integration-users", "create", "--name", server.unique("cli-ops-user"), "--app", app_id)
+    auth = (integration["name"], integration["password"])
+    ids = []
+    for _ in range(2):
+        created = requests.post(server.url("/powerauth-cloud/v2/operations"), auth=auth, timeout=10, json={
+            "userId": username, "template": "default.payment",
+            "parameters": {"amount": "1.00", "currency": "EUR", "account": "DE02"}})
+        assert created.status_code == 200, created.text
+        ids.append(created.json()["operationId"])
+
+    listed = device("approvals")["approvals"]
+    assert sorted(item["id"] for item in listed) == sorted(ids)
+    assert device("approve", ids[0], "--device-id", device_id)["status"] == "APPROVED"
+    assert device("reject", ids[1], "--device-id", device_id, "--reason", "NOT_ME")["status"] == "REJECTED"
+    statuses = [requests.get(server.url(f"/powerauth-cloud/v2/operations/{operation}"), auth=auth, timeout=10).json()["status"]
+                for operation in ids]
+    assert statuses == ["APPROVED", "REJECTED"]

@@ -12,7 +12,7 @@ struct DeviceCommand: AsyncParsableCommand {
         commandName: "device",
         abstract: "Simulate a phone: bind a P-256 key and pass device challenges, or activate and sign as a PowerAuth phone.",
         subcommands: [
-            Bind.self, Approve.self, Challenge.self, List.self,
+            Bind.self, Approve.self, Approvals.self, Reject.self, Challenge.self, List.self,
             PowerAuthActivateCommand.self, PowerAuthSignCommand.self, PowerAuthStatusCommand.self, PowerAuthTokenCommand.self,
         ])
 
@@ -77,16 +77,67 @@ struct DeviceCommand: AsyncParsableCommand {
     /// `strongauth device approve`
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve the user's new device (PENDING_COMMIT) with the key of an already bound device (RTS art. 24).")
+            abstract: "Approve a pending approval (operation or action request) — or, with --approver-device-id, a new device (RTS art. 24).",
+            discussion: """
+                strongauth device approve APPROVAL_ID --device-id BOUND …   signs the approval's data with BOUND's key
+                strongauth device approve --device-id NEW --approver-device-id BOUND …   approves the user's new device
+                """)
 
         @OptionGroup var phone: PhoneOptions
-        @Option(name: .customLong("device-id"), help: "The new device awaiting approval.") var deviceID: String
-        @Option(name: .customLong("approver-device-id"), help: "The bound device whose key approves.") var approverID: String
+        @Argument(help: "The approval to approve (see `strongauth device approvals`).") var approvalID: String?
+        @Option(name: .customLong("device-id"), help: "The bound device that signs (with an approval id), or the new device (with --approver-device-id).")
+        var deviceID: String
+        @Option(name: .customLong("approver-device-id"), help: "The bound device whose key approves a new device.") var approverID: String?
+
+        func validate() throws {
+            guard (approvalID == nil) != (approverID == nil) else {
+                throw ValidationError("give either an approval id, or --approver-device-id for a new device")
+            }
+        }
 
         func run() async throws {
             let (device, _, _) = try await phone.login()
-            try await device.approveDevice(deviceID, approverDeviceId: approverID)
-            try printJSON(["deviceId": deviceID, "status": "ACTIVE", "approvedBy": approverID])
+            if let approverID {
+                try await device.approveDevice(deviceID, approverDeviceId: approverID)
+                try printJSON(["deviceId": deviceID, "status": "ACTIVE", "approvedBy": approverID])
+                return
+            }
+            guard let approvalID, let approval = try await device.approvals().first(where: { $0.id == approvalID }) else {
+                throw ValidationError("no pending approval \(approvalID ?? "")")
+            }
+            try await device.approve(approval, deviceId: deviceID)
+            try printJSON(["id": approval.id, "status": "APPROVED", "data": approval.data])
+        }
+    }
+
+    /// `strongauth device approvals`: the user's pending approvals with the data to show.
+    struct Approvals: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the user's pending approvals (operations and action requests).")
+
+        @OptionGroup var phone: PhoneOptions
+
+        func run() async throws {
+            let (device, _, _) = try await phone.login()
+            let pending = try await device.approvals()
+            try printJSON([
+                "approvals": pending.map { ["id": $0.id, "kind": $0.kind.rawValue, "type": $0._type, "data": $0.data, "status": $0.status] }
+            ])
+        }
+    }
+
+    /// `strongauth device reject ID --device-id … [--reason …]`
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject a pending approval, signed by a bound device.")
+
+        @OptionGroup var phone: PhoneOptions
+        @Argument(help: "The approval to reject.") var approvalID: String
+        @Option(name: .customLong("device-id"), help: "The bound device that signs.") var deviceID: String
+        @Option(help: "Why, e.g. UNEXPECTED_OPERATION.") var reason: String?
+
+        func run() async throws {
+            let (device, _, _) = try await phone.login()
+            try await device.reject(approvalId: approvalID, deviceId: deviceID, reason: reason)
+            try printJSON(["id": approvalID, "status": "REJECTED"])
         }
     }
 
