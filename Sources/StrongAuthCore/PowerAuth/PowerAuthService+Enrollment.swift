@@ -86,7 +86,7 @@ extension PowerAuthService {
 
         let serverKey = P256.KeyAgreement.PrivateKey()
         let masterSecret = try PowerAuthDerivedKeys.masterSecret(privateKey: serverKey, publicKey: request.devicePublicKey)
-        let secrets = ActivationSecrets(try PowerAuthDerivedKeys(masterSecret: masterSecret))
+        let secrets = try PowerAuthDerivedKeys(masterSecret: masterSecret)
         let counterData = SecureRandom.bytes(16)
         var activation = registration.activation
         activation.activationCode = nil

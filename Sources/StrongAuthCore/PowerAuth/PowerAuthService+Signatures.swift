@@ -18,42 +18,6 @@ public struct SignatureVerification: Sendable, Equatable {
     public var registration: Registration?
 }
 
-/// The keys an activation shares with the phone, opened from their sealed form.
-public struct ActivationSecrets: Sendable, Equatable {
-    public var possession: [UInt8]
-    public var knowledge: [UInt8]
-    public var biometry: [UInt8]
-    public var transport: [UInt8]
-    public var vault: [UInt8]
-
-    init(_ keys: PowerAuthDerivedKeys) {
-        possession = keys.possession
-        knowledge = keys.knowledge
-        biometry = keys.biometry
-        transport = keys.transport
-        vault = keys.vault
-    }
-
-    init?(packed: [UInt8]) {
-        guard packed.count == 80 else { return nil }
-        possession = Array(packed[0..<16])
-        knowledge = Array(packed[16..<32])
-        biometry = Array(packed[32..<48])
-        transport = Array(packed[48..<64])
-        vault = Array(packed[64..<80])
-    }
-
-    var packed: [UInt8] { possession + knowledge + biometry + transport + vault }
-
-    func key(for factor: PowerAuthSignature.Factor) -> [UInt8] {
-        switch factor {
-        case .possession: possession
-        case .knowledge: knowledge
-        case .biometry: biometry
-        }
-    }
-}
-
 /// Request signatures (seed 003 "Implement Protected API Resources"; `/v2/signature/verify` and
 /// every signed enrollment endpoint).
 extension PowerAuthService {
@@ -243,9 +207,9 @@ extension PowerAuthService {
     }
 
     /// The activation's shared keys (signature factors, transport, vault).
-    public func openSecrets(of registration: Registration) throws -> ActivationSecrets {
+    public func openSecrets(of registration: Registration) throws -> PowerAuthDerivedKeys {
         guard let sealed = registration.activation.sealedDerivedKeys,
-            let secrets = ActivationSecrets(
+            let secrets = PowerAuthDerivedKeys(
                 packed: try masterKey.open(sealed, purpose: Self.activationKeysPurpose, associatedData: registration.id))
         else { throw PowerAuthServiceError.registrationState(registration.device.status) }
         return secrets

@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 import Synchronization
 
 /// What one node remembers about ACTIVE activations so that a verification in step with the
@@ -14,7 +15,7 @@ final class SignatureHints: Sendable {
         var applicationID: String
         var applicationKey: String
         var applicationSecret: String
-        var secrets: ActivationSecrets
+        var secrets: PowerAuthDerivedKeys
         var externalUserID: String
         var counterData: [UInt8]
         var recentCounterData: [[UInt8]]

@@ -67,3 +67,27 @@ public struct PowerAuthDerivedKeys: Sendable, Equatable {
         return PowerAuthKDF.fold(shared)
     }
 }
+
+extension PowerAuthDerivedKeys {
+    /// The five keys as stored (sealed) by the server: 80 bytes in KDF index order.
+    public var packed: [UInt8] { possession + knowledge + biometry + transport + vault }
+
+    /// The keys from `packed`; `nil` for any other length.
+    public init?(packed: [UInt8]) {
+        guard packed.count == 80 else { return nil }
+        possession = Array(packed[0..<16])
+        knowledge = Array(packed[16..<32])
+        biometry = Array(packed[32..<48])
+        transport = Array(packed[48..<64])
+        vault = Array(packed[64..<80])
+    }
+
+    /// The signing key of one factor.
+    public func key(for factor: PowerAuthSignature.Factor) -> [UInt8] {
+        switch factor {
+        case .possession: possession
+        case .knowledge: knowledge
+        case .biometry: biometry
+        }
+    }
+}
