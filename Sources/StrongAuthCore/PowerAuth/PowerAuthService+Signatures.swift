@@ -70,37 +70,18 @@ extension PowerAuthService {
         }
         let applicationSecret = try applicationSecret(of: application)
         let secrets = try openSecrets(of: registration)
-        let data = Array(
-            PowerAuthSignature.baseString(
-                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: applicationSecret
-            ).utf8)
-        let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
-        let keys = factors.map(secrets.key(for:))
-
-        func matches(_ counterData: [UInt8]) -> Bool {
-            PowerAuthSignature.matches(
-                presented.signature, expected: PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format))
-        }
+        let matcher = SignatureMatcher(
+            presented, method: method, uriID: uriID, body: body, applicationSecret: applicationSecret, keys: secrets,
+            lookahead: configuration.counterLookahead)
 
         // A lost race (another request accepted a counter value first) re-reads and searches
         // again. Each loss moved the counter forward, so a signature still ahead is found again
         // at most `counterLookahead` times; once behind, it is a replay (never a counted failure).
         for _ in 0...max(1, configuration.counterLookahead) {
-            var counterData = registration.counter.counterData
-            var passed: [[UInt8]] = []
-            var matchedSteps: Int?
-            for step in 1...max(1, configuration.counterLookahead) {
-                passed.insert(counterData, at: 0)
-                if matches(counterData) {
-                    matchedSteps = step
-                    break
-                }
-                counterData = PowerAuthStatusBlob.nextCounterData(counterData)
-            }
-            guard let steps = matchedSteps else { break }
-            let next = PowerAuthStatusBlob.nextCounterData(counterData)
+            guard let match = matcher.search(from: registration.counter.counterData, history: registration.counter.recentCounterData)
+            else { break }
+            let (steps, next, history) = (match.steps, match.next, match.history)
             let resets = factors != [.possession]
-            let history = Array((passed + registration.counter.recentCounterData).prefix(configuration.counterLookahead))
             if try await store.acceptSignature(
                 id: registration.id, expected: registration.counter.counterData, next: next, steps: steps, history: history,
                 resetFailures: resets, at: now)
@@ -127,7 +108,7 @@ extension PowerAuthService {
         // but not counted: its factors were right, so it is no guess — and counting it would let
         // whoever sees one request block the user by sending it five times.
         guard factors != [.possession] else { return outcome(false, registration) }
-        if registration.counter.recentCounterData.contains(where: matches) {
+        if registration.counter.recentCounterData.contains(where: matcher.matches) {
             try await audit(
                 registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "replay"])
@@ -168,42 +149,27 @@ extension PowerAuthService {
         caller: IntegrationCredentials
     ) async throws -> SignatureVerification? {
         guard let hint = hints[presented.activationID], presented.applicationKey == hint.applicationKey else { return nil }
-        let data = Array(
-            PowerAuthSignature.baseString(
-                method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: hint.applicationSecret
-            ).utf8)
-        let format: PowerAuthSignature.Format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
-        let keys = factors.map(hint.secrets.key(for:))
-        var counterData = hint.counterData
-        var passed: [[UInt8]] = []
-        for step in 1...max(1, configuration.counterLookahead) {
-            passed.insert(counterData, at: 0)
-            let expected = PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format)
-            if PowerAuthSignature.matches(presented.signature, expected: expected) {
-                let next = PowerAuthStatusBlob.nextCounterData(counterData)
-                let history = Array((passed + hint.recentCounterData).prefix(configuration.counterLookahead))
-                let now = time.now()
-                guard
-                    let accepted = try await store.acceptSignatureIfCurrent(
-                        id: presented.activationID, expected: hint.counterData, next: next, steps: step, history: history,
-                        resetFailures: factors != [.possession], applicationID: hint.applicationID,
-                        caller: (caller.name, secretHasher.hash(caller.password)), at: now)
-                else {
-                    hints.forget(presented.activationID)
-                    return nil
-                }
-                var moved = hint
-                moved.counterData = next
-                moved.recentCounterData = history
-                hints.remember(moved, for: presented.activationID)
-                return SignatureVerification(
-                    valid: true, registrationID: presented.activationID, userID: hint.externalUserID, status: .active, blockedReason: nil,
-                    signatureType: presented.signatureType, remainingAttempts: max(0, accepted.maxFailedAttempts - accepted.failedAttempts),
-                    registration: nil)
-            }
-            counterData = PowerAuthStatusBlob.nextCounterData(counterData)
+        let matcher = SignatureMatcher(
+            presented, method: method, uriID: uriID, body: body, applicationSecret: hint.applicationSecret, keys: hint.secrets,
+            lookahead: configuration.counterLookahead)
+        guard let match = matcher.search(from: hint.counterData, history: hint.recentCounterData) else { return nil }
+        guard
+            let accepted = try await store.acceptSignatureIfCurrent(
+                id: presented.activationID, expected: hint.counterData, next: match.next, steps: match.steps, history: match.history,
+                resetFailures: factors != [.possession], applicationID: hint.applicationID,
+                caller: (caller.name, secretHasher.hash(caller.password)), at: time.now())
+        else {
+            hints.forget(presented.activationID)
+            return nil
         }
-        return nil
+        var moved = hint
+        moved.counterData = match.next
+        moved.recentCounterData = match.history
+        hints.remember(moved, for: presented.activationID)
+        return SignatureVerification(
+            valid: true, registrationID: presented.activationID, userID: hint.externalUserID, status: .active, blockedReason: nil,
+            signatureType: presented.signatureType, remainingAttempts: max(0, accepted.maxFailedAttempts - accepted.failedAttempts),
+            registration: nil)
     }
 
     /// The activation's shared keys (signature factors, transport, vault).
@@ -222,5 +188,57 @@ extension PowerAuthService {
         }
         return try P256.KeyAgreement.PrivateKey(
             rawRepresentation: try masterKey.open(sealed, purpose: Self.serverKeyPurpose, associatedData: registration.id))
+    }
+}
+
+/// One presented signature, ready to be compared with counter values: the data it signs (the
+/// request with the app secret) and the keys of its factors, computed once per request.
+struct SignatureMatcher {
+    /// Where in the window a signature matched: after how many steps, the counter data that
+    /// follows, and the values moved past (newest first, with the earlier `history`).
+    struct Match {
+        var steps: Int
+        var next: [UInt8]
+        var history: [[UInt8]]
+    }
+
+    let signature: String
+    let data: [UInt8]
+    let keys: [[UInt8]]
+    let format: PowerAuthSignature.Format
+    let lookahead: Int
+
+    init(
+        _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], applicationSecret: String,
+        keys: PowerAuthDerivedKeys, lookahead: Int
+    ) {
+        signature = presented.signature
+        data = Array(
+            PowerAuthSignature.baseString(method: method, uriID: uriID, nonce: presented.nonce, body: body, applicationSecret: applicationSecret)
+                .utf8)
+        self.keys = presented.factors.map(keys.key(for:))
+        format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
+        self.lookahead = max(1, lookahead)
+    }
+
+    /// Whether the signature was made with `counterData`.
+    func matches(_ counterData: [UInt8]) -> Bool {
+        PowerAuthSignature.matches(signature, expected: PowerAuthSignature.compute(data: data, counterData: counterData, keys: keys, format: format))
+    }
+
+    /// The first of `lookahead` counter values from `counterData` that the signature was made
+    /// with; `nil` when none.
+    func search(from counterData: [UInt8], history: [[UInt8]]) -> Match? {
+        var current = counterData
+        var passed: [[UInt8]] = []
+        for step in 1...lookahead {
+            passed.insert(current, at: 0)
+            if matches(current) {
+                return Match(
+                    steps: step, next: PowerAuthStatusBlob.nextCounterData(current), history: Array((passed + history).prefix(lookahead)))
+            }
+            current = PowerAuthStatusBlob.nextCounterData(current)
+        }
+        return nil
     }
 }
