@@ -114,23 +114,18 @@ struct ActionRequestsController {
         }
     }
 
+    /// OAuth client authentication exactly as the token endpoint does it (RFC 6749 §2.3.1):
+    /// HTTP Basic, or `client_id`/`client_secret` — here from the JSON body or the query.
     func authenticate(_ request: Request, body: [String: Any], context: AppRequestContext) async throws -> OAuthClient {
-        var id = body["client_id"] as? String ?? request.uri.queryParameters.get("client_id")
-        var secret = body["client_secret"] as? String ?? request.uri.queryParameters.get("client_secret")
-        if id == nil, let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
-            let data = Data(base64Encoded: String(header.dropFirst(6))), let decoded = String(data: data, encoding: .utf8),
-            let colon = decoded.firstIndex(of: ":")
-        {
-            id = String(decoded[..<colon])
-            secret = String(decoded[decoded.index(after: colon)...])
-        }
-        guard let id, let secret else {
-            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "client_id and client_secret are required.")
+        var form: [String: String] = [:]
+        for name in ["client_id", "client_secret"] {
+            if let value = body[name] as? String ?? request.uri.queryParameters.get(name) { form[name] = value }
         }
         do {
-            return try await runtime.tokens.authenticateClient(ClientCredentials(clientID: id, clientSecret: secret), source: context.remoteAddress)
-        } catch {
-            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The client credentials are wrong.")
+            let credentials = try ClientAuthentication.credentials(from: request, form: form)
+            return try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+        } catch is OAuthError {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "Valid client_id and client_secret are required.")
         }
     }
 

@@ -34,7 +34,7 @@ struct EnrollmentController {
         let outer = try await Self.decode(PowerAuthECIES.EncryptedRequestBody.self, from: request, limit: runtime.settings.maxBodyBytes)
         let (layer1Bytes, layer1Response) = try await decrypt(
             outer, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, application: application)
-        let layer1 = try Self.decodeJSON(ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
+        let layer1 = try PhoneAuthentication.decodeJSON(ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
         guard layer1.type == "CODE" else {
             throw Self.activationError("Only activation by activation code (type CODE) is supported.")
         }
@@ -42,7 +42,7 @@ struct EnrollmentController {
         guard let inner = layer1.activationData else { throw Self.activationError("activationData is missing.") }
         let (layer2Bytes, layer2Response) = try await decrypt(
             inner, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.activationLayer2, application: application)
-        let layer2 = try Self.decodeJSON(ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
+        let layer2 = try PhoneAuthentication.decodeJSON(ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
         guard let keyBytes = PowerAuthBase64.decode(layer2.devicePublicKey),
             let devicePublicKey = try? PowerAuthECIES.publicKey(fromSEC1: keyBytes)
         else { throw Self.activationError("devicePublicKey is not a P-256 point.") }
@@ -96,7 +96,7 @@ struct EnrollmentController {
     /// activation scope (`/pa/token/create`), the answer `{tokenId, tokenSecret}` encrypted back.
     @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (registration, presented, raw) = try await signed(request, context: context, uriID: "/pa/token/create", twoFactors: false)
-        let body = try Self.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
+        let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
         let application = try await mapped {
             try await runtime.powerAuth.openApplication(key: presented.applicationKey)
         }
@@ -111,7 +111,7 @@ struct EnrollmentController {
     /// Signed (`/pa/token/remove`): `{"requestObject": {"tokenId"}}`.
     @Sendable func removeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (registration, _, raw) = try await signed(request, context: context, uriID: "/pa/token/remove", twoFactors: false)
-        let body = try Self.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
+        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
         try await mapped { try await runtime.powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
         return try JSONResponse.make(ObjectResponse(responseObject: ["tokenId": body.requestObject.tokenId]))
     }
@@ -181,16 +181,8 @@ struct EnrollmentController {
         return PowerAuthECIES.EncryptedResponseBody(try encryptor.encryptResponse(Array(try encoder.encode(value))))
     }
 
-    private static func rawBody(_ request: Request, limit: Int) async throws -> [UInt8] {
-        try await PhoneAuthentication.rawBody(request, limit: limit)
-    }
-
     private static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        try decodeJSON(type, from: try await rawBody(request, limit: limit), what: "the request body")
-    }
-
-    private static func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws -> T {
-        try PhoneAuthentication.decodeJSON(type, from: bytes, what: what)
+        try PhoneAuthentication.decodeJSON(type, from: try await PhoneAuthentication.rawBody(request, limit: limit), what: "the request body")
     }
 
     /// Core refusals on this face: activation problems are `ERR_ACTIVATION`.
