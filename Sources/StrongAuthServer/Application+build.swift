@@ -35,6 +35,7 @@ public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<
     addCommonMiddleware(to: router)
     RegistrationsController(runtime: runtime).addRoutes(to: router)
     PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
+    WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: router)
     return router
 }
 
@@ -61,10 +62,12 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     if runtime.settings.integrationPort == nil {
         RegistrationsController(runtime: runtime).addRoutes(to: router)
         PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
+        WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: router)
     }
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
     UserApprovalsController(runtime: runtime).addRoutes(to: router)
+    WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
     return router
 }

@@ -19,6 +19,8 @@ struct ClientsCommand: AsyncParsableCommand {
         @Option(help: "Allowed scopes, comma- or space-separated.") var scopes: String = ""
         @Option(help: "Allowed grants: client_credentials,password,refresh_token.")
         var grants: String = "client_credentials"
+        @Option(help: "Where action request status changes are POSTed (signed with the printed webhookSecret).")
+        var webhookURL: String?
 
         func run() async throws {
             let grantNames = Self.list(grants)
@@ -31,15 +33,20 @@ struct ClientsCommand: AsyncParsableCommand {
             guard let scopeSet = Scopes(parsing: Self.list(scopes).joined(separator: " ")) else {
                 throw ValidationError("invalid scope characters")
             }
-            let (id, name) = (id, name)
+            let (id, name, webhookURL) = (id, name, webhookURL)
             let created = try await withRuntime(common) { runtime in
                 try await runtime.administration.createClient(
-                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), actor: "operator:cli")
+                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL, actor: "operator:cli")
             }
-            try printJSON([
+            var output: [String: Any] = [
                 "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name,
                 "scopes": created.client.scopes.values.sorted(), "grants": created.client.grants.map(\.rawValue).sorted(),
-            ])
+            ]
+            if let url = created.client.webhookURL, let secret = created.webhookSecret {
+                output["webhookUrl"] = url
+                output["webhookSecret"] = secret
+            }
+            try printJSON(output)
         }
 
         static func list(_ value: String) -> [String] {

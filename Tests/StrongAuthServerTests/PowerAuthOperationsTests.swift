@@ -206,7 +206,7 @@ struct PowerAuthOperationsTests {
                 #expect(try await server.runtime.approvals.sweepExpired() == 1)
                 #expect(try await server.runtime.approvals.sweepExpired() == 0)
                 #expect(try await server.runtime.store.approval(id: id)?.status == .expired)
-                let events = try await server.runtime.store.webhookDeliveries(applicationID: "my-application", limit: 10)
+                let events = try await server.runtime.store.webhookDeliveries(subscriber: .application("my-application"), limit: 10)
                     .filter { $0.eventType == "OPERATION_STATUS_CHANGED" }.map(\.body)
                 #expect(events.count == 2 && events.contains { $0.contains("\"status\":\"EXPIRED\"") })
             }

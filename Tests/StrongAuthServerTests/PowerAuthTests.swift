@@ -464,7 +464,7 @@ struct PowerAuthTests {
                 _ = try await client.integration(.put, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic, ["change": "BLOCK"])
                 server.time.advance(by: 1)
                 _ = try await client.integration(.delete, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic)
-                let log = try await server.runtime.store.webhookDeliveries(applicationID: "my-application", limit: 10)
+                let log = try await server.runtime.store.webhookDeliveries(subscriber: .application("my-application"), limit: 10)
                 let statuses = try log.reversed().map { delivery -> String in
                     let body = try #require(try JSONSerialization.jsonObject(with: Data(delivery.body.utf8)) as? [String: Any])
                     #expect(body["registrationId"] as? String == phone.registrationID && body["userId"] as? String == "u1")

@@ -18,7 +18,7 @@ struct PowerAuthStoreTests {
 
     static func webhook(_ applicationID: String = "my-application", at date: Date = Fixtures.epoch) -> WebhookDelivery {
         WebhookDelivery(
-            id: UUID().uuidString, applicationID: applicationID, url: "http://127.0.0.1:9/hook", eventType: "REGISTRATION_STATUS_CHANGED",
+            id: UUID().uuidString, subscriber: .application(applicationID), url: "http://127.0.0.1:9/hook", eventType: "REGISTRATION_STATUS_CHANGED",
             body: #"{"registrationStatus":"ACTIVE"}"#, nextAttemptAt: date, createdAt: date)
     }
 
@@ -54,7 +54,7 @@ struct PowerAuthStoreTests {
     }
 
     static func webhookCount(_ store: SQLStore) async throws -> Int {
-        try await store.webhookDeliveries(applicationID: nil, limit: 1000).count
+        try await store.webhookDeliveries(subscriber: nil, limit: 1000).count
     }
 
     @Test("applications and integration users: insert, read by id and key, refuse duplicates", arguments: TestDatabases.engines)
@@ -289,9 +289,48 @@ struct PowerAuthStoreTests {
             #expect(try await store.claimDueWebhooks(at: Fixtures.epoch.addingTimeInterval(99), limit: 10, lease: 30).isEmpty)
             #expect(try await store.claimDueWebhooks(at: Fixtures.epoch.addingTimeInterval(100), limit: 10, lease: 30).first?.attempts == 3)
             try await store.markWebhookDelivered(id: first.id, responseStatus: 204, at: Fixtures.epoch.addingTimeInterval(101))
-            let log = try await store.webhookDeliveries(applicationID: "my-application", limit: 10)
+            let log = try await store.webhookDeliveries(subscriber: .application("my-application"), limit: 10)
             #expect(log.first?.status == .delivered && log.first?.lastResponseStatus == 204 && log.first?.deliveredAt != nil)
             #expect(try await store.claimDueWebhooks(at: Fixtures.epoch.addingTimeInterval(1000), limit: 10, lease: 30).isEmpty)
+        }
+    }
+
+    @Test("webhook log and retry: per subscriber; only a dead delivery is retried, only by its own subscriber, once under 10 racers",
+          arguments: TestDatabases.engines)
+    func webhookRetry(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertApplication(Self.application())
+            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let forApplication = Self.webhook()
+            var forClient = Self.webhook(at: Fixtures.epoch.addingTimeInterval(1))
+            forClient.subscriber = .client("shop")
+            try await Self.insertRegistration(store, userID: userID, webhooks: [forApplication, forClient])
+            #expect(try await store.webhookDeliveries(subscriber: .application("my-application"), limit: 10).map(\.id) == [forApplication.id])
+            #expect(try await store.webhookDeliveries(subscriber: .client("shop"), limit: 10).map(\.id) == [forClient.id])
+            #expect(try await store.webhookDeliveries(subscriber: .client("my-application"), limit: 10).isEmpty)
+            #expect(try await store.webhookDeliveries(subscriber: nil, limit: 10).map(\.id) == [forClient.id, forApplication.id])
+            #expect(try await store.webhookDelivery(id: forClient.id)?.subscriber == .client("shop"))
+
+            // Pending: nothing to retry.
+            #expect(try await store.retryWebhook(id: forClient.id, subscriber: .client("shop"), at: Fixtures.epoch) == false)
+            #expect(try await store.claimDueWebhooks(at: Fixtures.epoch.addingTimeInterval(2), limit: 10, lease: 30).count == 2)
+            try await store.markWebhookDelivered(id: forApplication.id, responseStatus: 200, at: Fixtures.epoch.addingTimeInterval(2))
+            try await store.markWebhookFailed(
+                id: forClient.id, responseStatus: nil, error: "connection refused", nextAttemptAt: Fixtures.epoch.addingTimeInterval(5),
+                dead: true)
+            #expect(try await store.webhookDelivery(id: forClient.id)?.status == .dead)
+            // Dead: not retried for another subscriber; retried once by its own, however many ask.
+            #expect(try await store.retryWebhook(id: forClient.id, subscriber: .application("shop"), at: Fixtures.epoch) == false)
+            let later = Fixtures.epoch.addingTimeInterval(600)
+            let deadID = forClient.id
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 { group.addTask { try await store.retryWebhook(id: deadID, subscriber: .client("shop"), at: later) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            let retried = try #require(try await store.webhookDelivery(id: forClient.id))
+            #expect(retried.status == .pending && retried.attempts == 0 && retried.nextAttemptAt == later)
+            #expect(try await store.claimDueWebhooks(at: later, limit: 10, lease: 30).map(\.id) == [forClient.id])
         }
     }
 

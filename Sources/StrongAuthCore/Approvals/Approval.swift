@@ -91,6 +91,17 @@ public struct Approval: Sendable, Equatable {
     public func status(at now: Date) -> Status {
         status == .pending && expiresAt <= now ? .expired : status
     }
+
+    /// Seed 001's statuses for an action request: PENDING (also once `expiresAt` has passed —
+    /// the seed has clients check it), CONFIRMED, REJECTED; the engine's other end states read
+    /// REJECTED.
+    public static func shineStatus(_ status: Status) -> String {
+        switch status {
+        case .pending, .expired: "PENDING"
+        case .approved: "CONFIRMED"
+        case .rejected, .canceled, .failed: "REJECTED"
+        }
+    }
 }
 
 /// How an application's operations of one template look (PowerAuth "operation templates").

@@ -37,7 +37,7 @@ extension ApprovalService {
             template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)", maxFailureCount: 5,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
-        try await store.insertApproval(approval, webhooks: [])
+        try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
         try await audit(approval, action: "approval.created", actor: "client:\(client.id)", source: source)
         try await devices.announce(userID: user.id, message: Self.announcement)
         return approval

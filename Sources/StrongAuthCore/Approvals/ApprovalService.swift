@@ -7,7 +7,7 @@ import StrongAuthProtocol
 /// exactly the data it was shown (dynamic linking, RTS art. 5), or the failure count rises and,
 /// at the maximum, the operation FAILS.
 public struct ApprovalService: Sendable {
-    public typealias Repositories = ApprovalRepository & PowerAuthRepository & UserRepository & AuditLog
+    public typealias Repositories = ApprovalRepository & PowerAuthRepository & ClientRepository & UserRepository & AuditLog
 
     let store: any Repositories
     let time: any TimeSource
@@ -228,23 +228,31 @@ public struct ApprovalService: Sendable {
         return decided
     }
 
-    /// The callback announcing the operation's new status, if its application has a callback URL.
+    /// The callback announcing the approval's new status to whoever created it: an operation's
+    /// application (`OPERATION_STATUS_CHANGED`) or an action request's client
+    /// (`ACTION_REQUEST_STATUS_CHANGED`, with the seed's status names; `EXPIRED` when it ran out),
+    /// if they have a callback URL. Never the short-lived token: polling hands that out.
     func webhooks(for approval: Approval, status: Approval.Status, at now: Date) async throws -> [WebhookDelivery] {
-        guard let applicationID = approval.applicationID, let application = try await store.application(id: applicationID),
-            let url = application.callbackURL
-        else { return [] }
-        let id = UUID().uuidString.lowercased()
-        var event: [String: Any] = [
-            "eventId": id, "type": "OPERATION_STATUS_CHANGED", "operationId": approval.id, "status": status.rawValue,
-            "userId": approval.externalUserID, "applicationId": applicationID, "template": approval.template, "timestamp": now.epochMilliseconds,
-        ]
-        if let externalID = approval.externalID { event["externalId"] = externalID }
-        let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
-        return [
-            WebhookDelivery(
-                id: id, applicationID: applicationID, url: url, eventType: "OPERATION_STATUS_CHANGED",
-                body: String(decoding: body, as: UTF8.self), nextAttemptAt: now, createdAt: now)
-        ]
+        switch approval.kind {
+        case .operation:
+            guard let applicationID = approval.applicationID, let application = try await store.application(id: applicationID),
+                let url = application.callbackURL
+            else { return [] }
+            var event: [String: Any] = [
+                "operationId": approval.id, "status": status.rawValue, "userId": approval.externalUserID,
+                "applicationId": applicationID, "template": approval.template,
+            ]
+            if let externalID = approval.externalID { event["externalId"] = externalID }
+            return [try WebhookDelivery.event("OPERATION_STATUS_CHANGED", to: .application(applicationID), url: url, fields: event, at: now)]
+        case .actionRequest:
+            guard let clientID = approval.clientID, let client = try await store.client(id: clientID), let url = client.webhookURL
+            else { return [] }
+            let event: [String: Any] = [
+                "actionRequestId": approval.id, "status": status == .expired ? "EXPIRED" : Approval.shineStatus(status),
+                "action": approval.template, "uid": approval.externalUserID, "clientId": clientID,
+            ]
+            return [try WebhookDelivery.event("ACTION_REQUEST_STATUS_CHANGED", to: .client(clientID), url: url, fields: event, at: now)]
+        }
     }
 
     func audit(

@@ -18,10 +18,15 @@ public struct OAuthClient: Sendable, Equatable {
     public var scopes: Scopes
     public var status: Status
     public var createdAt: Date
+    /// Where action request status changes are POSTed (seed 001 clients), if anywhere.
+    public var webhookURL: String?
+    /// The secret signing those webhooks, sealed under the master key (it must be read back to
+    /// sign, so it cannot be a hash).
+    public var sealedWebhookSecret: String?
 
     public init(
         id: String, name: String, secretHash: String, grants: Set<GrantType>, scopes: Scopes,
-        status: Status = .active, createdAt: Date
+        status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -30,5 +35,7 @@ public struct OAuthClient: Sendable, Equatable {
         self.scopes = scopes
         self.status = status
         self.createdAt = createdAt
+        self.webhookURL = webhookURL
+        self.sealedWebhookSecret = sealedWebhookSecret
     }
 }

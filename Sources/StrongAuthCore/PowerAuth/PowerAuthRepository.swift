@@ -90,16 +90,6 @@ public protocol PowerAuthRepository: Sendable {
 
     func insertTemporaryKey(_ key: PowerAuthTemporaryKeyRecord) async throws
     func temporaryKey(id: String) async throws -> PowerAuthTemporaryKeyRecord?
-
-    // MARK: Webhooks
-
-    /// Leases up to `limit` due deliveries for `lease` seconds (never the same one to two nodes).
-    func claimDueWebhooks(at now: Date, limit: Int, lease: TimeInterval) async throws -> [WebhookDelivery]
-    func markWebhookDelivered(id: String, responseStatus: Int, at now: Date) async throws
-    /// Records a failed attempt and schedules the next, or gives up (`dead`).
-    func markWebhookFailed(id: String, responseStatus: Int?, error: String, nextAttemptAt: Date, dead: Bool) async throws
-    /// The delivery log, newest first.
-    func webhookDeliveries(applicationID: String?, limit: Int) async throws -> [WebhookDelivery]
 }
 
 /// What `signatureContext` reads; each part `nil` when absent.
@@ -167,54 +157,5 @@ public struct PowerAuthTemporaryKeyRecord: Sendable, Equatable {
         self.activationID = activationID
         self.sealedPrivateKey = sealedPrivateKey
         self.expiresAt = expiresAt
-    }
-}
-
-/// One signed callback to an integrator, waiting in (or logged by) the durable webhook outbox.
-///
-/// ```
-/// pending ──(2xx)──▶ delivered
-///    └──(error / non-2xx)──▶ pending again at nextAttemptAt (exponential backoff) … ──▶ dead
-/// ```
-/// It is written in the same transaction as the status change it reports, so a change that
-/// happened is always announced; the `Idempotency-Key` (its id) lets the receiver drop repeats.
-public struct WebhookDelivery: Sendable, Equatable {
-    public enum Status: String, Sendable {
-        case pending
-        case delivered
-        case dead
-    }
-
-    public var id: String
-    public var applicationID: String
-    public var url: String
-    public var eventType: String
-    /// The JSON body, exactly as it is sent and signed (no secrets in it).
-    public var body: String
-    public var status: Status
-    public var attempts: Int
-    public var nextAttemptAt: Date
-    public var createdAt: Date
-    public var deliveredAt: Date?
-    public var lastResponseStatus: Int?
-    public var lastError: String?
-
-    public init(
-        id: String, applicationID: String, url: String, eventType: String, body: String, status: Status = .pending,
-        attempts: Int = 0, nextAttemptAt: Date, createdAt: Date, deliveredAt: Date? = nil, lastResponseStatus: Int? = nil,
-        lastError: String? = nil
-    ) {
-        self.id = id
-        self.applicationID = applicationID
-        self.url = url
-        self.eventType = eventType
-        self.body = body
-        self.status = status
-        self.attempts = attempts
-        self.nextAttemptAt = nextAttemptAt
-        self.createdAt = createdAt
-        self.deliveredAt = deliveredAt
-        self.lastResponseStatus = lastResponseStatus
-        self.lastError = lastError
     }
 }

@@ -204,19 +204,12 @@ extension PowerAuthService {
             owner = try await store.application(id: registration.activation.applicationID)
         }
         guard let owner, let url = owner.callbackURL else { return [] }
-        let id = UUID().uuidString.lowercased()
         var event: [String: Any] = [
-            "eventId": id, "type": "REGISTRATION_STATUS_CHANGED", "registrationId": registration.id,
-            "registrationStatus": status.rawValue, "userId": registration.externalUserID, "applicationId": owner.id,
-            "timestamp": now.epochMilliseconds,
+            "registrationId": registration.id, "registrationStatus": status.rawValue, "userId": registration.externalUserID,
+            "applicationId": owner.id,
         ]
         if status == .blocked, let reason = registration.device.blockedReason { event["blockedReason"] = reason }
-        let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
-        return [
-            WebhookDelivery(
-                id: id, applicationID: owner.id, url: url, eventType: "REGISTRATION_STATUS_CHANGED",
-                body: String(decoding: body, as: UTF8.self), nextAttemptAt: now, createdAt: now)
-        ]
+        return [try WebhookDelivery.event("REGISTRATION_STATUS_CHANGED", to: .application(owner.id), url: url, fields: event, at: now)]
     }
 
     func audit(

@@ -118,13 +118,15 @@ public struct PowerAuthService: Sendable {
             throw PowerAuthServiceError.validation(field: error.field, message: error.message)
         }
         if let callbackURL {
-            guard let url = URL(string: callbackURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-                throw PowerAuthServiceError.validation(field: "callbackUrl", message: "must be an http(s) URL")
+            do {
+                try WebhookService.validate(url: callbackURL, field: "callbackUrl")
+            } catch let error as ValidationError {
+                throw PowerAuthServiceError.validation(field: error.field, message: error.message)
             }
         }
         let secret = Data(SecureRandom.bytes(16)).base64EncodedString()
         let masterPrivate = P256.KeyAgreement.PrivateKey()
-        let callbackSecret = callbackURL.map { _ in SecureRandom.token(prefix: "sa_whs_") }
+        let callbackSecret = try callbackURL.map { _ in try WebhookService.newSecret(for: .application(id), masterKey: masterKey) }
         let now = time.now()
         let application = PowerAuthApplication(
             id: id, name: name ?? id, applicationKey: Data(SecureRandom.bytes(16)).base64EncodedString(),
@@ -133,15 +135,13 @@ public struct PowerAuthService: Sendable {
                 Array(masterPrivate.rawRepresentation), purpose: Self.masterKeyPurpose, associatedData: id),
             masterPublicKey: masterPrivate.publicKey.x963Representation.base64EncodedString(),
             callbackURL: callbackURL,
-            sealedCallbackSecret: try callbackSecret.map {
-                try masterKey.seal(Array($0.utf8), purpose: Self.callbackSecretPurpose, associatedData: id)
-            },
+            sealedCallbackSecret: callbackSecret?.sealed,
             createdAt: now)
         try await store.insertApplication(application)
         for template in OperationTemplate.defaults(applicationID: id) { try await store.upsertTemplate(template) }
         try await store.append(
             AuditRecord(actor: actor, action: "powerauth.application.created", subject: "application:\(id)", outcome: .success), at: now)
-        return (application, secret, callbackSecret)
+        return (application, secret, callbackSecret?.secret)
     }
 
     /// The application with its secret and master key opened.
@@ -169,13 +169,6 @@ public struct PowerAuthService: Sendable {
             throw PowerAuthServiceError.applicationNotFound
         }
         return try openApplication(application)
-    }
-
-    /// The callback secret of an application, for signing its webhooks.
-    public func callbackSecret(of application: PowerAuthApplication) throws -> [UInt8]? {
-        try application.sealedCallbackSecret.map {
-            try masterKey.open($0, purpose: Self.callbackSecretPurpose, associatedData: application.id)
-        }
     }
 
     // MARK: Integration users

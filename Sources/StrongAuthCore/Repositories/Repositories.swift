@@ -141,5 +141,5 @@ public protocol AuditLog: Sendable {
 
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
-    & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository
+    & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository & WebhookOutbox
     & ApprovalRepository

@@ -23,31 +23,41 @@ public struct AdministrationService: Sendable {
     private let secretHasher: KeyedHash
     private let passwordHasher: any PasswordHasher
     private let time: any TimeSource
+    /// Seals clients' webhook secrets.
+    private let masterKey: MasterKey
 
-    public init(store: any Repositories, secretHasher: KeyedHash, passwordHasher: any PasswordHasher, time: any TimeSource) {
+    public init(
+        store: any Repositories, secretHasher: KeyedHash, passwordHasher: any PasswordHasher, masterKey: MasterKey, time: any TimeSource
+    ) {
         self.store = store
+        self.masterKey = masterKey
         self.secretHasher = secretHasher
         self.passwordHasher = passwordHasher
         self.time = time
     }
 
-    /// A new client and its secret. The secret (256 random bits) is returned once and stored only as a keyed hash.
+    /// A new client and its secret. The secret (256 random bits) is returned once and stored only
+    /// as a keyed hash. With a webhook URL, also a webhook secret (returned once, stored sealed)
+    /// that signs the client's action request callbacks.
     public func createClient(
-        id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, actor: String
-    ) async throws -> (client: OAuthClient, secret: String) {
+        id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil, actor: String
+    ) async throws -> (client: OAuthClient, secret: String, webhookSecret: String?) {
         try Validate.identifier(id, field: "id")
         guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
+        if let webhookURL { try WebhookService.validate(url: webhookURL, field: "webhookUrl") }
         let secret = SecureRandom.token(prefix: SecretPrefix.clientSecret)
+        let webhookSecret = try webhookURL.map { _ in try WebhookService.newSecret(for: .client(id), masterKey: masterKey) }
         let now = time.now()
         let client = OAuthClient(
-            id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now)
+            id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now,
+            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed)
         try await store.insertClient(client)
         try await store.append(
             AuditRecord(
                 actor: actor, action: "client.created", subject: "client:\(id)", outcome: .success,
                 details: ["grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire]),
             at: now)
-        return (client, secret)
+        return (client, secret, webhookSecret?.secret)
     }
 
     /// A new user with a slow-hashed password. `password` nil generates one (returned once).

@@ -96,7 +96,7 @@ struct ActionRequestsController {
         let payload = approval.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }
         var data: [String: Any] = [
             "authenticationActionRequestId": approval.id, "clientId": approval.clientID ?? "", "action": approval.template,
-            "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": Self.shineStatus(approval.status),
+            "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": Approval.shineStatus(approval.status),
             "createdAt": formatter.string(from: approval.createdAt), "updatedAt": formatter.string(from: approval.updatedAt),
             "expiresAt": formatter.string(from: approval.expiresAt),
         ]
@@ -104,29 +104,8 @@ struct ActionRequestsController {
         return try Self.envelope(data, status: status)
     }
 
-    /// Seed 001's statuses: PENDING (also once `expiresAt` has passed — clients check it),
-    /// CONFIRMED, REJECTED; the engine's other end states read REJECTED.
-    static func shineStatus(_ status: Approval.Status) -> String {
-        switch status {
-        case .pending, .expired: "PENDING"
-        case .approved: "CONFIRMED"
-        case .rejected, .canceled, .failed: "REJECTED"
-        }
-    }
-
-    /// OAuth client authentication exactly as the token endpoint does it (RFC 6749 §2.3.1):
-    /// HTTP Basic, or `client_id`/`client_secret` — here from the JSON body or the query.
     func authenticate(_ request: Request, body: [String: Any], context: AppRequestContext) async throws -> OAuthClient {
-        var form: [String: String] = [:]
-        for name in ["client_id", "client_secret"] {
-            if let value = body[name] as? String ?? request.uri.queryParameters.get(name) { form[name] = value }
-        }
-        do {
-            let credentials = try ClientAuthentication.credentials(from: request, form: form)
-            return try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
-        } catch is OAuthError {
-            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "Valid client_id and client_secret are required.")
-        }
+        try await ClientAuthentication.client(of: request, body: body, context: context, runtime: runtime)
     }
 
     static func jsonObject(_ request: Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {

@@ -35,6 +35,9 @@ public struct ServerSettings: Sendable {
     public var integrationPort: Int?
     /// Delivery attempts of one webhook before it is given up (`dead`).
     public var webhookMaxAttempts: Int
+    /// Seconds a node holds a claimed webhook delivery; one whose node died mid-delivery is sent
+    /// again after it (`webhooks.leaseSeconds`).
+    public var webhookLease: TimeInterval
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -73,6 +76,7 @@ public struct ServerSettings: Sendable {
         powerAuth = PowerAuthConfiguration()
         integrationPort = nil
         webhookMaxAttempts = 12
+        webhookLease = 30
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -105,6 +109,8 @@ public struct ServerSettings: Sendable {
         }
         webhookMaxAttempts = config.int(forKey: "webhooks.maxAttempts", default: 12)
         guard webhookMaxAttempts > 0 else { throw SettingsError("webhooks.maxAttempts must be positive") }
+        webhookLease = TimeInterval(config.int(forKey: "webhooks.leaseSeconds", default: 30))
+        guard (1...3600).contains(webhookLease) else { throw SettingsError("webhooks.leaseSeconds must be 1–3600") }
     }
 
     /// The notifications file when the file channel is configured.

@@ -17,11 +17,14 @@ import StrongAuthProtocol
 /// is retried with exponential backoff (1 s, 2 s, 4 s … capped at 10 minutes) until
 /// `maxAttempts`, then the delivery is `dead`; every attempt's result stays in the delivery log.
 public struct WebhookDispatcher: Service {
-    let store: any PowerAuthRepository
-    let powerAuth: PowerAuthService
+    let outbox: any WebhookOutbox
+    let webhooks: WebhookService
     let time: any TimeSource
     let logger: Logger
     var maxAttempts: Int
+    /// How long a claimed delivery is this node's: after a crash mid-delivery, it is sent again
+    /// once this has passed.
+    var lease: TimeInterval
     var pollInterval: Duration = .milliseconds(200)
 
     public func run() async throws {
@@ -42,12 +45,12 @@ public struct WebhookDispatcher: Service {
     /// One pass over the due deliveries; returns how many were delivered.
     @discardableResult
     public func dispatchDue() async throws -> Int {
-        let due = try await store.claimDueWebhooks(at: time.now(), limit: 20, lease: 30)
+        let due = try await outbox.claimDueWebhooks(at: time.now(), limit: 20, lease: lease)
         var delivered = 0
         for delivery in due {
             do {
                 let status = try await post(delivery)
-                try await store.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
+                try await outbox.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
                 delivered += 1
             } catch {
                 let delay = min(600, pow(2, Double(max(0, delivery.attempts - 1))))
@@ -56,7 +59,7 @@ public struct WebhookDispatcher: Service {
                 logger.warning(
                     "webhook delivery failed",
                     metadata: ["delivery": "\(delivery.id)", "attempt": "\(delivery.attempts)", "dead": "\(dead)", "error": "\(error)"])
-                try await store.markWebhookFailed(
+                try await outbox.markWebhookFailed(
                     id: delivery.id, responseStatus: status, error: "\(error)", nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
             }
         }
@@ -64,9 +67,7 @@ public struct WebhookDispatcher: Service {
     }
 
     private func post(_ delivery: WebhookDelivery) async throws -> Int {
-        guard let application = try await store.application(id: delivery.applicationID),
-            let secret = try powerAuth.callbackSecret(of: application)
-        else { throw WebhookError.noSecret }
+        guard let secret = try await webhooks.secret(of: delivery.subscriber) else { throw WebhookError.noSecret }
         let timestamp = String(Int64(time.now().timeIntervalSince1970))
         let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(delivery.body)".utf8), using: SymmetricKey(data: secret))
         var request = HTTPClientRequest(url: delivery.url)
@@ -90,7 +91,7 @@ enum WebhookError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .refused(let code): "the receiver answered \(code)"
-        case .noSecret: "the application has no callback secret"
+        case .noSecret: "the subscriber has no webhook secret"
         }
     }
 }

@@ -47,3 +47,24 @@ enum ClientAuthentication {
         return ClientCredentials(clientID: id, clientSecret: secret)
     }
 }
+
+extension ClientAuthentication {
+    /// The authenticated client of a JSON API outside the token endpoint (action requests, the
+    /// delivery log), authenticated exactly as the token endpoint does it: HTTP Basic, or
+    /// `client_id`/`client_secret` — here from the JSON body or the query. Refusals are a 401
+    /// problem that does not say which part was wrong.
+    static func client(of request: Request, body: [String: Any] = [:], context: AppRequestContext, runtime: StrongAuthRuntime)
+        async throws -> OAuthClient
+    {
+        var form: [String: String] = [:]
+        for name in ["client_id", "client_secret"] {
+            if let value = body[name] as? String ?? request.uri.queryParameters.get(name) { form[name] = value }
+        }
+        do {
+            let credentials = try credentials(from: request, form: form)
+            return try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+        } catch is OAuthError {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "Valid client_id and client_secret are required.")
+        }
+    }
+}

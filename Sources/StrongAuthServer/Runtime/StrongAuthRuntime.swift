@@ -17,6 +17,7 @@ public struct StrongAuthRuntime: Sendable {
     public let devices: DeviceService
     public let powerAuth: PowerAuthService
     public let approvals: ApprovalService
+    public let webhooks: WebhookService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -44,7 +45,7 @@ public struct StrongAuthRuntime: Sendable {
                     refreshTokenLifetime: settings.refreshTokenLifetime, lockout: settings.lockout),
                 logger: logger)
             let administration = AdministrationService(
-                store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time)
+                store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, masterKey: masterKey, time: time)
             let devices = DeviceService(
                 store: store, tokens: tokens, masterKey: masterKey, time: time, configuration: settings.devices)
             let powerAuth = PowerAuthService(
@@ -55,6 +56,7 @@ public struct StrongAuthRuntime: Sendable {
                 approvals: ApprovalService(
                     store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
                     secretHasher: secretHasher, devices: devices),
+                webhooks: WebhookService(store: store, masterKey: masterKey, time: time),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
@@ -70,7 +72,9 @@ public struct StrongAuthRuntime: Sendable {
 
     /// The webhook outbox dispatcher (the server runs it as a service).
     public var webhookDispatcher: WebhookDispatcher {
-        WebhookDispatcher(store: store, powerAuth: powerAuth, time: time, logger: logger, maxAttempts: settings.webhookMaxAttempts)
+        WebhookDispatcher(
+            outbox: store, webhooks: webhooks, time: time, logger: logger, maxAttempts: settings.webhookMaxAttempts,
+            lease: settings.webhookLease)
     }
 
     /// Closes the database.

@@ -214,5 +214,15 @@ public enum Migrator {
                     payload_hash TEXT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
                 """,
             ]),
+        Migration(
+            version: 5, name: "client-webhooks",
+            statements: [
+                // Webhooks for OAuth clients too (action requests), not only PowerAuth applications.
+                "ALTER TABLE clients ADD COLUMN webhook_url TEXT",
+                "ALTER TABLE clients ADD COLUMN sealed_webhook_secret TEXT",
+                "ALTER TABLE webhook_deliveries RENAME COLUMN application_id TO subscriber_id",
+                "ALTER TABLE webhook_deliveries ADD COLUMN subscriber_kind TEXT NOT NULL DEFAULT 'application'",
+                "CREATE INDEX webhook_deliveries_subscriber ON webhook_deliveries (subscriber_kind, subscriber_id, created_at)",
+            ]),
     ]
 }

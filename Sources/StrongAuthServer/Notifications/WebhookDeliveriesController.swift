@@ -1,0 +1,109 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// The webhook delivery log for integrators (SPEC 2.7): every callback sent to them, its attempts
+/// and last answer, and a retry for one that was given up. Two faces over one `WebhookService`:
+/// PowerAuth integration users see their applications' callbacks (PowerAuth's error shape), OAuth
+/// clients their action request callbacks (RFC 9457 problems). Nobody sees another's deliveries.
+struct WebhookDeliveriesController {
+    let runtime: StrongAuthRuntime
+
+    /// `/powerauth-cloud/v2/webhooks/deliveries` (integration API: HTTP Basic integration users).
+    func addIntegrationRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
+        group.get("/v2/webhooks/deliveries", use: integrationList)
+        group.post("/v2/webhooks/deliveries/:deliveryId/retry", use: integrationRetry)
+    }
+
+    /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint).
+    func addClientRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v2/webhooks/deliveries", use: clientList)
+        router.post("/v2/webhooks/deliveries/:deliveryId/retry", use: clientRetry)
+    }
+
+    /// One delivery as the log shows it; `body` is exactly what was signed and sent.
+    struct Delivery: Encodable {
+        var id: String
+        var eventType: String
+        var url: String
+        var status: String
+        var attempts: Int
+        var createdAt: String
+        var nextAttemptAt: String?
+        var deliveredAt: String?
+        var lastResponseStatus: Int?
+        var lastError: String?
+        var body: String
+    }
+
+    struct DeliveryList: Encodable {
+        var deliveries: [Delivery]
+    }
+
+    // MARK: PowerAuth face
+
+    @Sendable func integrationList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        var applications = user.applicationIDs
+        if let only = request.uri.queryParameters.get("applicationId") {
+            guard user.mayUse(applicationID: only) else {
+                throw PowerAuthErrorResponse.integration(.applicationForbidden)
+            }
+            applications = [only]
+        }
+        let limit = try Self.limit(request) { PowerAuthErrorResponse.badRequest($0) }
+        let deliveries = try await runtime.webhooks.deliveries(of: applications.map(WebhookSubscriber.application), limit: limit)
+        return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
+    }
+
+    @Sendable func integrationRetry(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+        guard
+            let delivery = try await runtime.webhooks.retry(
+                id: try context.parameters.require("deliveryId"), by: user.applicationIDs.map(WebhookSubscriber.application),
+                actor: "integration-user:\(user.name)", source: context.remoteAddress)
+        else { throw PowerAuthErrorResponse(.notFound, code: "ERROR_NOT_FOUND", message: "No such webhook delivery.") }
+        return try JSONResponse.make(Self.wire(delivery))
+    }
+
+    // MARK: OAuth client face
+
+    @Sendable func clientList(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+        let limit = try Self.limit(request) { ProblemDetails.badRequest($0) }
+        let deliveries = try await runtime.webhooks.deliveries(of: [.client(client.id)], limit: limit)
+        return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
+    }
+
+    @Sendable func clientRetry(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+        guard
+            let delivery = try await runtime.webhooks.retry(
+                id: try context.parameters.require("deliveryId"), by: [.client(client.id)], actor: "client:\(client.id)",
+                source: context.remoteAddress)
+        else { throw ProblemDetails(.notFound, "Not Found", detail: "No such webhook delivery.") }
+        return try JSONResponse.make(Self.wire(delivery))
+    }
+
+    // MARK: Shared
+
+    /// `?limit=` 1–500, default 100.
+    static func limit(_ request: Request, refusal: (String) -> any Error) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 100 }
+        guard let limit = Int(text), (1...500).contains(limit) else { throw refusal("limit: must be 1–500.") }
+        return limit
+    }
+
+    static func wire(_ delivery: WebhookDelivery) -> Delivery {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return Delivery(
+            id: delivery.id, eventType: delivery.eventType, url: delivery.url, status: delivery.status.rawValue,
+            attempts: delivery.attempts, createdAt: formatter.string(from: delivery.createdAt),
+            nextAttemptAt: delivery.status == .pending ? formatter.string(from: delivery.nextAttemptAt) : nil,
+            deliveredAt: delivery.deliveredAt.map(formatter.string(from:)), lastResponseStatus: delivery.lastResponseStatus,
+            lastError: delivery.lastError, body: delivery.body)
+    }
+}
