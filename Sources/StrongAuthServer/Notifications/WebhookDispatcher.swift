@@ -42,28 +42,36 @@ public struct WebhookDispatcher: Service {
         }
     }
 
-    /// One pass over the due deliveries; returns how many were delivered.
+    /// One pass over the due deliveries, sent concurrently (one slow or dead receiver does not
+    /// hold up the others); returns how many were delivered.
     @discardableResult
     public func dispatchDue() async throws -> Int {
         let due = try await outbox.claimDueWebhooks(at: time.now(), limit: 20, lease: lease)
-        var delivered = 0
-        for delivery in due {
-            do {
-                let status = try await post(delivery)
-                try await outbox.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
-                delivered += 1
-            } catch {
-                let delay = min(600, pow(2, Double(max(0, delivery.attempts - 1))))
-                let dead = delivery.attempts >= maxAttempts
-                let status = (error as? WebhookError).flatMap { if case .refused(let code) = $0 { code } else { nil } }
-                logger.warning(
-                    "webhook delivery failed",
-                    metadata: ["delivery": "\(delivery.id)", "attempt": "\(delivery.attempts)", "dead": "\(dead)", "error": "\(error)"])
-                try await outbox.markWebhookFailed(
-                    id: delivery.id, responseStatus: status, error: "\(error)", nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            for delivery in due {
+                group.addTask { try await deliver(delivery) }
             }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
-        return delivered
+    }
+
+    /// One attempt: delivered, or failed and scheduled again with exponential backoff (or dead).
+    private func deliver(_ delivery: WebhookDelivery) async throws -> Bool {
+        do {
+            let status = try await post(delivery)
+            try await outbox.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
+            return true
+        } catch {
+            let delay = min(600, pow(2, Double(max(0, delivery.attempts - 1))))
+            let dead = delivery.attempts >= maxAttempts
+            let status = (error as? WebhookError).flatMap { if case .refused(let code) = $0 { code } else { nil } }
+            logger.warning(
+                "webhook delivery failed",
+                metadata: ["delivery": "\(delivery.id)", "attempt": "\(delivery.attempts)", "dead": "\(dead)", "error": "\(error)"])
+            try await outbox.markWebhookFailed(
+                id: delivery.id, responseStatus: status, error: "\(error)", nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
+            return false
+        }
     }
 
     private func post(_ delivery: WebhookDelivery) async throws -> Int {
@@ -77,11 +85,24 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "X-StrongAuth-Event", value: delivery.eventType)
         request.headers.add(name: "X-StrongAuth-Signature", value: "t=\(timestamp),v1=\(Hex.encode(mac))")
         request.body = .bytes(ByteBuffer(string: delivery.body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await Self.client.execute(request, timeout: .seconds(5))
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else { throw WebhookError.refused(code) }
         return code
     }
+}
+
+extension WebhookDispatcher {
+    /// The HTTP client of every dispatcher in the process (never shut down, like
+    /// `HTTPClient.shared`). The outbox does the retrying, so a receiver that refuses connections
+    /// fails the attempt at once instead of holding it until the timeout; redirects are not
+    /// followed (a callback goes where the integrator registered it, nowhere else).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+    }()
 }
 
 enum WebhookError: Error, CustomStringConvertible {
