@@ -17,7 +17,9 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
         logger: runtime.logger)
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
-    app.addServices(runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger))
+    app.addServices(
+        runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
+        AuditSealer(audit: runtime.store, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(

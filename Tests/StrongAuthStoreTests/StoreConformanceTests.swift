@@ -179,7 +179,7 @@ struct StoreConformanceTests {
         }
     }
 
-    @Test("audit log: a hash chain that verifies, stays one line under concurrency, and refuses edits", arguments: TestDatabases.engines)
+    @Test("audit log: journaled appends, sealed once by concurrent sealers into a hash chain that verifies, stays one line and refuses edits", arguments: TestDatabases.engines)
     func auditChain(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -193,7 +193,22 @@ struct StoreConformanceTests {
                 }
                 try await group.waitForAll()
             }
+            // Journaled, not yet chained; four sealers at once (as on four nodes) chain each record once.
+            #expect(try await TestDatabases.count("audit_journal", in: store) == 25)
+            let sealed = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var total = 0
+                        while case let count = try await store.sealAuditJournal(limit: 7), count > 0 { total += count }
+                        return total
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(sealed == 25)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == 0)
             #expect(try await AuditVerification.verifyAll(store, pageSize: 7) == .intact(events: 25))
+            #expect(Set(try await store.auditEvents(after: 0, limit: 100).map(\.record.action)) == Set((0..<25).map { "event.\($0)" }))
             let events = try await store.auditEvents(after: 0, limit: 100)
             #expect(events.map(\.sequence) == Array(1...25))
 

@@ -51,6 +51,15 @@ enum TestDatabases {
     }
 }
 
+extension TestDatabases {
+    /// Rows in `table`.
+    static func count(_ table: String, in store: SQLStore) async throws -> Int {
+        try await store.pool.withConnection { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+}
+
 struct TestSetupError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -130,12 +130,21 @@ public protocol SigningKeyRepository: Sendable {
 }
 
 /// The append-only, hash-chained audit log.
+///
+/// Appending is two steps, so that the one chain does not serialise every request of every node:
+/// `append` writes the record to a journal (durable when it returns, no lock), and
+/// `sealAuditJournal` moves journaled records into the chain in batches (a background service on
+/// every node, and every read first). The chain's order is the journal's (time, id) order within
+/// a batch.
 public protocol AuditLog: Sendable {
-    /// Appends one event, linking it to the current head of the chain. Appends from several
-    /// nodes are serialised by the database, so the chain stays one line.
+    /// Journals one record; it is in the chain after the next seal.
+    func append(_ record: AuditRecord, at now: Date) async throws
+    /// Links up to `limit` journaled records into the chain, in one transaction; returns how
+    /// many. Several nodes may call it at once: the database serialises them.
     @discardableResult
-    func append(_ record: AuditRecord, at now: Date) async throws -> AuditEvent
-    /// Events in ascending order, starting after `sequence`.
+    func sealAuditJournal(limit: Int) async throws -> Int
+    /// Events in ascending order, starting after `sequence` (the journal is sealed first, so
+    /// everything appended before the call is there).
     func auditEvents(after sequence: Int64, limit: Int) async throws -> [AuditEvent]
 }
 

@@ -224,5 +224,17 @@ public enum Migrator {
                 "ALTER TABLE webhook_deliveries ADD COLUMN subscriber_kind TEXT NOT NULL DEFAULT 'application'",
                 "CREATE INDEX webhook_deliveries_subscriber ON webhook_deliveries (subscriber_kind, subscriber_id, created_at)",
             ]),
+        Migration(
+            version: 8, name: "audit-journal",
+            statements: [
+                // Appends land here, uncontended, in the request; the sealer moves them into the
+                // hash chain (audit_events) in batches, taking the chain's lock once per batch.
+                """
+                CREATE TABLE audit_journal (
+                    id TEXT PRIMARY KEY, occurred_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                    subject TEXT, source_address TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL)
+                """,
+                "CREATE INDEX audit_journal_order ON audit_journal (occurred_at, id)",
+            ]),
     ]
 }
