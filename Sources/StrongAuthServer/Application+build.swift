@@ -19,7 +19,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
-        AuditSealer(audit: runtime.store, logger: runtime.logger))
+        AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(

@@ -110,3 +110,31 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `strongauth keys …`
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Manage the token-signing keys.", subcommands: [Rotate.self])
+
+    /// `strongauth keys rotate`: a new active signing key; the old one keeps verifying.
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate the token-signing key without downtime: the new key signs, the old keeps verifying its tokens.")
+
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let rotated = try await withRuntime(common) { runtime in
+                let keys = KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time)
+                let rotated = try await keys.rotate()
+                try await runtime.store.append(
+                    AuditRecord(
+                        actor: "operator:cli", action: "signing_key.rotated", subject: "signing-key:\(rotated.active.kid)", outcome: .success,
+                        details: ["retired": rotated.retired.joined(separator: " ")]),
+                    at: runtime.time.now())
+                return (rotated.active.kid, rotated.retired)
+            }
+            try printJSON(["activeKid": rotated.0, "retiredKids": rotated.1])
+        }
+    }
+}

@@ -12,7 +12,7 @@ struct StrongAuthCommand: AsyncParsableCommand {
             Configuration: flags > STRONGAUTH_* environment > --config FILE (JSON) > defaults.
             """,
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self,
+            ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
             AppsCommand.self, IntegrationUsersCommand.self, DemoCommand.self, DeviceCommand.self, BenchCommand.self,
         ])
 }

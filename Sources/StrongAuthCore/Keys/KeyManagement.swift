@@ -29,13 +29,25 @@ public struct KeyManagement: Sendable {
     @discardableResult
     public func addSigningKey() async throws -> SigningKey {
         let key = SigningKey.generate(now: time.now())
-        try await store.insertSigningKey(
-            SealedSigningKey(
-                kid: key.kid,
-                sealedPrivateKey: try masterKey.seal(
-                    [UInt8](key.privateKey.rawRepresentation), purpose: Self.sealPurpose, associatedData: key.kid),
-                status: key.status, createdAt: key.createdAt))
+        try await store.insertSigningKey(try seal(key))
         return key
+    }
+
+    /// Key rotation without downtime (`strongauth keys rotate`): a fresh key becomes the active
+    /// one and the previous active key is retired — it stays in the JWKS and keeps verifying the
+    /// tokens it signed until they expire. Running nodes pick the new key up on their next
+    /// refresh (`AccessTokenSigner.refresh`), or at once when they meet a token signed with it.
+    public func rotate() async throws -> (active: SigningKey, retired: [String]) {
+        let key = SigningKey.generate(now: time.now())
+        let retired = try await store.rotateSigningKey(to: try seal(key))
+        return (key, retired)
+    }
+
+    private func seal(_ key: SigningKey) throws -> SealedSigningKey {
+        SealedSigningKey(
+            kid: key.kid,
+            sealedPrivateKey: try masterKey.seal([UInt8](key.privateKey.rawRepresentation), purpose: Self.sealPurpose, associatedData: key.kid),
+            status: key.status, createdAt: key.createdAt)
     }
 
     /// Every stored key, unsealed. Fails loudly when the master key does not open them.

@@ -1,21 +1,44 @@
 import Crypto
 import Foundation
 import JWTKit
+import StrongAuthProtocol
+import Synchronization
 
 /// Signs and verifies access tokens with the installation's ES256 keys (jwt-kit).
 ///
-/// Holds every non-expired key so tokens signed before a rotation keep verifying;
-/// new tokens are signed with the newest active key.
-public struct AccessTokenSigner: Sendable {
-    private let keys: JWTKeyCollection
+/// Holds every stored key so tokens signed before a rotation keep verifying; new tokens are
+/// signed with the newest active key. After `strongauth keys rotate` (on any node), `refresh()`
+/// swaps in the stored keys — the server calls it periodically (`SigningKeyRefresher`), and at
+/// once when a token names a key this node does not know yet, so a token signed by a node that
+/// already rotated verifies everywhere.
+public final class AccessTokenSigner: Sendable {
+    /// One consistent set of keys; replaced whole on refresh.
+    struct KeySet: Sendable {
+        var collection: JWTKeyCollection
+        var activeKID: String
+        var publicJWKs: [[String: String]]
+        var kids: Set<String>
+    }
+
+    private let current: Mutex<KeySet>
     private let verified = VerifiedTokenCache(capacity: 20_000)
-    /// The `kid` new tokens are signed with.
-    public let activeKID: String
-    /// The public keys as JWKs, for `/.well-known/jwks.json`.
-    public let publicJWKs: [[String: String]]
+    /// Reads the stored keys again (nil: keys never change, e.g. in unit tests).
+    private let loadKeys: (@Sendable () async throws -> [SigningKey])?
+    /// When the last on-demand refresh for an unknown kid ran (at most one per second).
+    private let lastUnknownKIDRefresh = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Builds a signer from the loaded keys; the newest `active` key signs.
-    public init(keys signingKeys: [SigningKey]) async throws {
+    public init(keys signingKeys: [SigningKey], reload: (@Sendable () async throws -> [SigningKey])? = nil) async throws {
+        current = Mutex(try await Self.keySet(signingKeys))
+        loadKeys = reload
+    }
+
+    /// The `kid` new tokens are signed with.
+    public var activeKID: String { current.withLock { $0.activeKID } }
+    /// The public keys as JWKs, for `/.well-known/jwks.json`.
+    public var publicJWKs: [[String: String]] { current.withLock { $0.publicJWKs } }
+
+    static func keySet(_ signingKeys: [SigningKey]) async throws -> KeySet {
         guard let active = signingKeys.filter({ $0.status == .active }).max(by: { $0.createdAt < $1.createdAt }) else {
             throw SigningKeyError.noActiveKey
         }
@@ -23,16 +46,29 @@ public struct AccessTokenSigner: Sendable {
         for key in signingKeys {
             await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
         }
-        keys = collection
-        activeKID = active.kid
-        publicJWKs = signingKeys.map(\.publicJWK)
+        return KeySet(collection: collection, activeKID: active.kid, publicJWKs: signingKeys.map(\.publicJWK), kids: Set(signingKeys.map(\.kid)))
+    }
+
+    /// Loads the stored keys and uses them from now on, if they differ from the current ones.
+    /// Returns whether anything changed.
+    @discardableResult
+    public func refresh() async throws -> Bool {
+        guard let loadKeys else { return false }
+        let keys = try await loadKeys()
+        let (kids, active) = current.withLock { ($0.kids, $0.activeKID) }
+        let newActive = keys.filter { $0.status == .active }.max(by: { $0.createdAt < $1.createdAt })?.kid
+        guard Set(keys.map(\.kid)) != kids || newActive != active else { return false }
+        let next = try await Self.keySet(keys)
+        current.withLock { $0 = next }
+        return true
     }
 
     /// A compact JWS with `typ: at+jwt` (RFC 9068) and the active `kid`.
     public func sign(_ claims: AccessTokenClaims) async throws -> String {
         var header = JWTHeader()
         header.typ = "at+jwt"
-        return try await keys.sign(claims, kid: JWKIdentifier(string: activeKID), header: header)
+        let (collection, kid) = current.withLock { ($0.collection, $0.activeKID) }
+        return try await collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
     }
 
     /// The claims of a token whose signature verifies under one of our keys; expiry is the caller's.
@@ -43,9 +79,34 @@ public struct AccessTokenSigner: Sendable {
     /// caller, never cached.
     public func verify(_ token: String) async throws -> AccessTokenClaims {
         if let claims = verified[token] { return claims }
-        let claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        if let kid = Self.kid(of: token), !current.withLock({ $0.kids.contains(kid) }), mayRefreshForUnknownKID() {
+            _ = try? await refresh()
+        }
+        let collection = current.withLock { $0.collection }
+        let claims = try await collection.verify(token, as: AccessTokenClaims.self)
         verified[token] = claims
         return claims
+    }
+
+    /// At most one on-demand refresh a second, so tokens with made-up kids cannot make every
+    /// request read the key table.
+    private func mayRefreshForUnknownKID() -> Bool {
+        guard loadKeys != nil else { return false }
+        let now = ContinuousClock.now
+        return lastUnknownKIDRefresh.withLock { last in
+            if let last, now - last < .seconds(1) { return false }
+            last = now
+            return true
+        }
+    }
+
+    /// The `kid` of a compact JWS's header, if it has one.
+    static func kid(of token: String) -> String? {
+        guard let headerPart = token.split(separator: ".", maxSplits: 1).first, headerPart.utf8.count < 1024,
+            let data = Base64URL.decode(String(headerPart)),
+            let header = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any]
+        else { return nil }
+        return header["kid"] as? String
     }
 }
 

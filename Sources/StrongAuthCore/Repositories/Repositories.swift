@@ -127,6 +127,9 @@ public protocol SigningKeyRepository: Sendable {
     func signingKeys() async throws -> [SealedSigningKey]
     /// Stores `key`; a second `active` key is silently not stored (at most one is active).
     func insertSigningKey(_ key: SealedSigningKey) async throws
+    /// In one transaction: the active key becomes `retired` (it keeps verifying) and `key`
+    /// becomes the active one. Returns the retired kids.
+    func rotateSigningKey(to key: SealedSigningKey) async throws -> [String]
 }
 
 /// The append-only, hash-chained audit log.

@@ -34,8 +34,9 @@ public struct StrongAuthRuntime: Sendable {
         do {
             let applied = try await Migrator.migrate(store.pool)
             if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)"]) }
-            let keys = try await KeyManagement(store: store, masterKey: masterKey, time: time).loadOrCreateSigningKeys()
-            let signer = try await AccessTokenSigner(keys: keys)
+            let keyManagement = KeyManagement(store: store, masterKey: masterKey, time: time)
+            let signer = try await AccessTokenSigner(
+                keys: try await keyManagement.loadOrCreateSigningKeys(), reload: { try await keyManagement.loadSigningKeys() })
             let secretHasher = KeyedHash(key: masterKey.derive(purpose: "secret-hash"))
             let passwordHasher = BcryptPasswordHasher(cost: UInt8(settings.passwordHashCost))
             let tokens = try await TokenService(

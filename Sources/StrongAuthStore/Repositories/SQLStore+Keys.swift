@@ -25,4 +25,18 @@ extension SQLStore: SigningKeyRepository {
             ).run()
         }
     }
+
+    public func rotateSigningKey(to key: SealedSigningKey) async throws -> [String] {
+        try await pool.withTransaction { db in
+            let retired = try await db.raw("UPDATE signing_keys SET status = 'retired' WHERE status = 'active' RETURNING kid").all()
+                .map { try $0.string("kid") }
+            try await db.raw(
+                """
+                INSERT INTO signing_keys (kid, sealed_private_key, status, created_at)
+                VALUES (\(bind: key.kid), \(bind: key.sealedPrivateKey), 'active', \(bind: key.createdAt.epochMilliseconds))
+                """
+            ).run()
+            return retired
+        }
+    }
 }

@@ -1,0 +1,30 @@
+import Logging
+import ServiceLifecycle
+import StrongAuthCore
+
+/// Picks up rotated signing keys (`strongauth keys rotate`, run against the same database) while
+/// the node runs: new tokens are signed with the new key within `interval`, and the JWKS shows
+/// it. A token signed with a key this node does not know yet triggers a refresh at once
+/// (`AccessTokenSigner.verify`), so verification never waits for this.
+public struct SigningKeyRefresher: Service {
+    let signer: AccessTokenSigner
+    let logger: Logger
+    var interval: Duration = .seconds(5)
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                do {
+                    if try await signer.refresh() {
+                        logger.notice("signing keys changed", metadata: ["activeKid": "\(signer.activeKID)"])
+                    }
+                } catch is CancellationError {
+                    break
+                } catch {
+                    logger.warning("signing key refresh failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}
