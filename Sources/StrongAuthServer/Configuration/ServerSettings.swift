@@ -35,6 +35,8 @@ public struct ServerSettings: Sendable {
     public var integrationPort: Int?
     /// Delivery attempts of one webhook before it is given up (`dead`).
     public var webhookMaxAttempts: Int
+    /// finAPI process controller limits (`processes.*`).
+    public var processes: ProcessConfiguration
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -73,6 +75,7 @@ public struct ServerSettings: Sendable {
         powerAuth = PowerAuthConfiguration()
         integrationPort = nil
         webhookMaxAttempts = 12
+        processes = ProcessConfiguration()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -88,6 +91,7 @@ public struct ServerSettings: Sendable {
             throw SettingsError("notifications.channel must be file, log or http, not '\(other)'")
         }
         try readPowerAuth(config)
+        try readProcesses(config)
     }
 
     /// Reads the PowerAuth part of the settings.

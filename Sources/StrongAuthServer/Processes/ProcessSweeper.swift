@@ -1,0 +1,34 @@
+import Logging
+import ServiceLifecycle
+import StrongAuthCore
+
+/// The retention job of the process controller: deletes process identities and their data
+/// once `processes.retentionDays` have passed. Runs on every node; the deletes are idempotent
+/// and only the node that removes a process row audits it, so nodes need no coordination.
+public struct ProcessSweeper: Service {
+    let processes: ProcessService
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    public init(processes: ProcessService, logger: Logger, interval: Duration = .seconds(60)) {
+        self.processes = processes
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    // A full page means more are due: go on at once.
+                    if try await processes.deleteExpired(limit: 100) == 100 { continue }
+                } catch is CancellationError {
+                    break  // shutting down
+                } catch {
+                    logger.warning("process retention pass failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
