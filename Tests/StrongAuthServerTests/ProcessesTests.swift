@@ -299,6 +299,22 @@ struct ProcessesTests {
         }
     }
 
+    @Test("processes.* settings: finAPI's defaults, overrides, and no retention shorter than the lifetime")
+    func settings() async throws {
+        func read(_ flags: [String: ConfigContent]) async throws -> ProcessConfiguration {
+            try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:])).processes
+        }
+        #expect(try await read([:]) == ProcessConfiguration(maxExchanges: 10, lifetime: 86_400, retention: 7 * 86_400))
+        let configured = try await read(["processes.maxExchanges": .int(3), "processes.lifetimeDays": .int(2), "processes.retentionDays": .int(2)])
+        #expect(configured == ProcessConfiguration(maxExchanges: 3, lifetime: 2 * 86_400, retention: 2 * 86_400))
+        for bad: [String: ConfigContent] in [
+            ["processes.maxExchanges": .int(0)], ["processes.lifetimeDays": .int(0)], ["processes.lifetimeDays": .int(9999)],
+            ["processes.lifetimeDays": .int(3), "processes.retentionDays": .int(2)],
+        ] {
+            await #expect(throws: SettingsError.self) { _ = try await read(bad) }
+        }
+    }
+
     @Test("process tokens never reach the log or the audit trail")
     func tokensNeverLogged() async throws {
         let recorder = LogRecorder()

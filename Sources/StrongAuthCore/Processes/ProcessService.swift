@@ -35,9 +35,6 @@ public struct ProcessService: Sendable {
     public struct Created: Sendable, Equatable {
         public var clientReference: String
         public var processToken: String
-        /// Our id of the process (never shown to the client; for audit and tests).
-        public var id: String
-        public var userID: String
     }
 
     /// `POST /api/v1/processes`: one process, token and identity per client reference, all or none.
@@ -76,7 +73,7 @@ public struct ProcessService: Sendable {
                 clientReference: reference, userID: userID, maxExchanges: configuration.maxExchanges, createdAt: now,
                 expiresAt: now.addingTimeInterval(configuration.lifetime), deleteAfter: now.addingTimeInterval(configuration.retention))
             processes.append(process)
-            created.append(Created(clientReference: reference, processToken: token, id: process.id, userID: userID))
+            created.append(Created(clientReference: reference, processToken: token))
         }
         try await store.insertProcesses(processes, identities: identities)
         for process in processes {

@@ -8,7 +8,7 @@ import StrongAuthCore
 public struct ProcessSweeper: Service {
     let processes: ProcessService
     let logger: Logger
-    var interval: Duration = .seconds(60)
+    let interval: Duration
 
     public init(processes: ProcessService, logger: Logger, interval: Duration = .seconds(60)) {
         self.processes = processes
@@ -20,8 +20,10 @@ public struct ProcessSweeper: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    // A full page means more are due: go on at once.
-                    if try await processes.deleteExpired(limit: 100) == 100 { continue }
+                    // A pass is not cancelled by shutdown (an unstructured task): a deleted process
+                    // row is always also audited. A full page means more are due: go on at once.
+                    let processes = processes
+                    if try await Task(operation: { try await processes.deleteExpired(limit: 100) }).value == 100 { continue }
                 } catch is CancellationError {
                     break  // shutting down
                 } catch {
