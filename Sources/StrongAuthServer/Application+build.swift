@@ -19,7 +19,8 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
-        AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger))
+        AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
+        ProcessSweeper(processes: runtime.processes, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(
@@ -71,5 +72,6 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
     UserApprovalsController(runtime: runtime).addRoutes(to: router)
     WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
+    ProcessesController(runtime: runtime).addRoutes(to: router)
     return router
 }

@@ -38,6 +38,8 @@ public struct ServerSettings: Sendable {
     /// Seconds a node holds a claimed webhook delivery; one whose node died mid-delivery is sent
     /// again after it (`webhooks.leaseSeconds`).
     public var webhookLease: TimeInterval
+    /// finAPI process controller limits (`processes.*`).
+    public var processes: ProcessConfiguration
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -77,6 +79,7 @@ public struct ServerSettings: Sendable {
         integrationPort = nil
         webhookMaxAttempts = 12
         webhookLease = 30
+        processes = ProcessConfiguration()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -92,6 +95,7 @@ public struct ServerSettings: Sendable {
             throw SettingsError("notifications.channel must be file, log or http, not '\(other)'")
         }
         try readPowerAuth(config)
+        try readProcesses(config)
     }
 
     /// Reads the PowerAuth part of the settings.

@@ -3,17 +3,23 @@ import Logging
 import NIOCore
 
 /// One structured log line per request: method, path (never the query, which may carry
-/// secrets), status and duration. Bodies and headers are never logged.
+/// secrets), status and duration. Bodies and headers are never logged. A route whose path
+/// carries a bearer secret (finAPI's process token) is logged as its route pattern.
 struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let level: Logger.Level
 
+    /// Path parameters that are secrets, as route patterns spell them.
+    static var secretParameters: [String] { ["{processToken}"] }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = NIODeadline.now()
+        var path = request.uri.path
+        if let route = context.endpointPath, Self.secretParameters.contains(where: { route.contains($0) }) { path = route }
         func log(_ status: HTTPResponse.Status) {
             context.logger.log(
                 level: level, "request",
                 metadata: [
-                    "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(status.code)",
+                    "method": "\(request.method.rawValue)", "path": "\(path)", "status": "\(status.code)",
                     "duration_ms": "\(Double((NIODeadline.now() - start).nanoseconds) / 1_000_000)",
                 ])
         }

@@ -236,5 +236,21 @@ public enum Migrator {
                 """,
                 "CREATE INDEX audit_journal_order ON audit_journal (occurred_at, id)",
             ]),
+        Migration(
+            version: 7, name: "processes",
+            statements: [
+                // finAPI process controller: the token only as a keyed hash; the exchange counter,
+                // the limit, the end and the expiry on one row, so an exchange is one conditional update.
+                """
+                CREATE TABLE processes (
+                    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL, process_type TEXT NOT NULL,
+                    client_reference TEXT NOT NULL, user_id TEXT NOT NULL, exchanges INTEGER NOT NULL DEFAULT 0,
+                    max_exchanges INTEGER NOT NULL, invalidated_at BIGINT, created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL, delete_after BIGINT NOT NULL)
+                """,
+                "CREATE INDEX processes_delete_after ON processes (delete_after)",
+                // Identities created for processes (deleted by the retention job); 1 = process identity.
+                "ALTER TABLE users ADD COLUMN process_identity INTEGER NOT NULL DEFAULT 0",
+            ]),
     ]
 }

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Processes of the finAPI process controller and their identities.
+public protocol ProcessRepository: Sendable {
+    /// Stores the identities (flagged as process identities) and their processes in one
+    /// transaction: either every process of a request exists, or none does.
+    func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws
+
+    /// One exchange, as ONE conditional update: `exchanges + 1` (and, with `invalidate`, the end
+    /// of the process) only while the process is live at `now` — not invalidated, under its
+    /// maximum, unexpired — and its identity and client are still active. Returns the process
+    /// after the exchange, `nil` when it was refused. Exact across any number of nodes.
+    func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess?
+
+    /// The process stored under `tokenHash`, if any (to say why an exchange was refused).
+    func process(tokenHash: String) async throws -> IdentityProcess?
+
+    /// Processes whose retention has passed at `now`, oldest first.
+    func processesDueForDeletion(at now: Date, limit: Int) async throws -> [IdentityProcess]
+
+    /// Deletes the process row and the approvals of its identity, once its retention has
+    /// passed; `true` only for the call that deleted the row (so one node audits it). Call it
+    /// after `UserRepository.deleteUser` of the identity: the row is the job's to-do marker, so a
+    /// crash in between is finished by the next pass.
+    func deleteProcess(id: String, at now: Date) async throws -> Bool
+}

@@ -1,0 +1,98 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: ProcessRepository {
+    public func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws {
+        try await pool.withTransaction { db in
+            for user in identities {
+                let inserted = try await db.raw(
+                    """
+                    INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, process_identity)
+                    VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.ownerClientId),
+                            \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds), 1)
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """
+                ).first()
+                guard inserted != nil else { throw StoreError.conflict("user '\(user.username)'") }
+            }
+            for process in processes {
+                try await db.raw(
+                    """
+                    INSERT INTO processes (id, token_hash, client_id, process_type, client_reference, user_id, exchanges, max_exchanges,
+                                           invalidated_at, created_at, expires_at, delete_after)
+                    VALUES (\(bind: process.id), \(bind: process.tokenHash), \(bind: process.clientID), \(bind: process.processType),
+                            \(bind: process.clientReference), \(bind: process.userID), \(bind: process.exchanges),
+                            \(bind: process.maxExchanges), \(bind: process.invalidatedAt?.epochMilliseconds),
+                            \(bind: process.createdAt.epochMilliseconds), \(bind: process.expiresAt.epochMilliseconds),
+                            \(bind: process.deleteAfter.epochMilliseconds))
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess? {
+        let nowMs = now.epochMilliseconds
+        // One statement decides: concurrent exchanges on any number of nodes serialise on the
+        // row, and each re-checks the WHERE against the committed counter (READ COMMITTED), so
+        // exactly `max_exchanges` succeed. With invalidate, the same update ends the process.
+        let end: SQLQueryString = invalidate ? ", invalidated_at = \(bind: nowMs)" : ""
+        return try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE processes SET exchanges = exchanges + 1\(end)
+                WHERE token_hash = \(bind: tokenHash) AND exchanges < max_exchanges AND invalidated_at IS NULL
+                  AND expires_at > \(bind: nowMs)
+                  AND EXISTS (SELECT 1 FROM users WHERE users.id = processes.user_id AND users.status = 'active')
+                  AND EXISTS (SELECT 1 FROM clients WHERE clients.id = processes.client_id AND clients.status = 'active')
+                RETURNING *
+                """
+            ).first()
+        }.map(Self.process(from:))
+    }
+
+    public func process(tokenHash: String) async throws -> IdentityProcess? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM processes WHERE token_hash = \(bind: tokenHash)").first()
+        }.map(Self.process(from:))
+    }
+
+    public func processesDueForDeletion(at now: Date, limit: Int) async throws -> [IdentityProcess] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT * FROM processes WHERE delete_after <= \(bind: now.epochMilliseconds)
+                ORDER BY delete_after, id LIMIT \(bind: limit)
+                """
+            ).all()
+        }.map(Self.process(from:))
+    }
+
+    public func deleteProcess(id: String, at now: Date) async throws -> Bool {
+        try await pool.withTransaction { db in
+            // Approvals are data of the identity too (deleteUser leaves them to the approval engine).
+            guard
+                let row = try await db.raw(
+                    "SELECT user_id FROM processes WHERE id = \(bind: id) AND delete_after <= \(bind: now.epochMilliseconds)"
+                ).first()
+            else { return false }
+            let userID = try row.string("user_id")
+            try await db.raw(
+                "DELETE FROM action_tokens WHERE approval_id IN (SELECT id FROM approvals WHERE user_id = \(bind: userID))").run()
+            try await db.raw("DELETE FROM approvals WHERE user_id = \(bind: userID)").run()
+            return try await db.raw(
+                "DELETE FROM processes WHERE id = \(bind: id) AND delete_after <= \(bind: now.epochMilliseconds) RETURNING id"
+            ).first() != nil
+        }
+    }
+
+    static func process(from row: any SQLRow) throws -> IdentityProcess {
+        IdentityProcess(
+            id: try row.string("id"), tokenHash: try row.string("token_hash"), clientID: try row.string("client_id"),
+            processType: try row.string("process_type"), clientReference: try row.string("client_reference"),
+            userID: try row.string("user_id"), exchanges: try row.int("exchanges"), maxExchanges: try row.int("max_exchanges"),
+            invalidatedAt: try row.optionalDate("invalidated_at"), createdAt: try row.date("created_at"),
+            expiresAt: try row.date("expires_at"), deleteAfter: try row.date("delete_after"))
+    }
+}
