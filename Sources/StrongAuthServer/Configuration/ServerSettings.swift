@@ -40,6 +40,8 @@ public struct ServerSettings: Sendable {
     public var webhookLease: TimeInterval
     /// finAPI process controller limits (`processes.*`).
     public var processes: ProcessConfiguration
+    /// The back office and self-service pages (`web.*`).
+    public var web: WebSettings
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -80,6 +82,7 @@ public struct ServerSettings: Sendable {
         webhookMaxAttempts = 12
         webhookLease = 30
         processes = ProcessConfiguration()
+        web = WebSettings()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -96,6 +99,7 @@ public struct ServerSettings: Sendable {
         }
         try readPowerAuth(config)
         try readProcesses(config)
+        try readWeb(config)
     }
 
     /// Reads the PowerAuth part of the settings.
