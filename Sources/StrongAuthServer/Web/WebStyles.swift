@@ -27,7 +27,7 @@ enum WebStyles {
         table { width: 100%; border-collapse: collapse; background: var(--card); }
         th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { background: #e9edf2; font-weight: 600; }
-        .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+        .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; margin-bottom: 1rem; }
         code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; word-break: break-all; }
         label { display: block; font-weight: 600; margin: .5rem 0 .25rem; }
         input[type=text], input[type=password], input[type=search], select { width: 100%; max-width: 24rem; padding: .5rem; font: inherit; border: 1px solid #767f8a; border-radius: 4px; background: #fff; color: var(--ink); }

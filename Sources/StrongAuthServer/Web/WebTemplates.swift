@@ -185,7 +185,7 @@ enum WebTemplates {
         """
 
     static let adminDevice = """
-        <h1>{{kindName}} {{label}}</h1>
+        <h1>{{kindName}}: {{label}}</h1>
         <p><a href="/admin/users/{{userID}}">User {{userLabel}}</a></p>
         {{> qr}}
         <section class="card" aria-labelledby="facts">
