@@ -79,6 +79,22 @@ def fill(driver, field_id: str, value: str):
     element.send_keys(value)
 
 
+def click_and_load(driver, element):
+    """Clicks a link or submit button and waits until the next page has replaced this one (the
+    marker set on this page's window is gone) and has loaded."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.execute_script("window.__strongauthOldPage = true")
+    element.click()
+
+    def loaded(d):
+        try:
+            return d.execute_script("return window.__strongauthOldPage === undefined && document.readyState === 'complete'")
+        except WebDriverException:
+            return False  # between two documents
+    WebDriverWait(driver, 15).until(loaded)
+
+
 def text_of(driver, element_id: str) -> str:
     from selenium.webdriver.common.by import By
     return driver.find_element(By.ID, element_id).text
@@ -110,12 +126,12 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     fill(browser, "username", operator_name)
     fill(browser, "password", "operator password")
     fill(browser, "totp", "000000" if totp(operator["totpSecret"], time.time()) != "000000" else "111111")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert "Username, password or code is wrong" in browser.page_source
     fill(browser, "username", operator_name)
     fill(browser, "password", "operator password")
     fill(browser, "totp", totp(operator["totpSecret"], time.time()))
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard", browser.page_source[:2000]
     cookie = browser.get_cookie("sa_admin")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/admin"
@@ -124,7 +140,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     # --- a new registration, its QR code photographed and decoded -------------------------
     browser.get(server.url(f"/admin/registrations/new?userId={username}"))
     Select(browser.find_element(By.ID, "applicationId")).select_by_value(app["applicationId"])
-    browser.find_element(By.ID, "create-registration").click()
+    click_and_load(browser, browser.find_element(By.ID, "create-registration"))
     assert text_of(browser, "device-status") == "CREATED"
     registration_url = browser.current_url.split("?")[0]
     shoot(browser, "admin-registration-qr")
@@ -155,7 +171,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
 
     # --- blocked with a reason, and seen blocked (also by the phone) ----------------------
     Select(browser.find_element(By.ID, "reason")).select_by_value("DEVICE_LOST")
-    browser.find_element(By.ID, "block").click()
+    click_and_load(browser, browser.find_element(By.ID, "block"))
     assert "The device is blocked." in browser.page_source
     assert text_of(browser, "device-status") == "BLOCKED"
     assert text_of(browser, "blocked-reason") == "DEVICE_LOST"
@@ -168,7 +184,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
 
     # --- the other operator screens ------------------------------------------------------
     browser.get(server.url(f"/admin/users?q={username}"))
-    browser.find_element(By.LINK_TEXT, username).click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, username))
     assert browser.find_element(By.TAG_NAME, "h1").text == f"User {username}"
     shoot(browser, "admin-user")
     browser.get(server.url("/admin/audit?verify=1"))
@@ -178,7 +194,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
                           ("/admin/webhooks", "Webhook deliveries")]:
         browser.get(server.url(path))
         assert browser.find_element(By.TAG_NAME, "h1").text == heading
-    browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
     assert browser.current_url.endswith("/admin/login")
     browser.get(server.url("/admin"))
     assert browser.current_url.endswith("/admin/login")
@@ -189,12 +205,12 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     assert browser.current_url.endswith("/self-service/login")
     fill(browser, "username", username)
     fill(browser, "password", "customer password")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
     row_status = browser.find_element(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
     assert row_status.text == "BLOCKED"
     shoot(browser, "self-service-devices")
-    browser.find_element(By.CSS_SELECTOR, f"[data-remove='{phone['activationId']}']").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f"[data-remove='{phone['activationId']}']"))
     assert "The device is removed." in browser.page_source
     assert not browser.find_elements(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
     status = phone_cli(server, "device", "status", "--activation-id", phone["activationId"],
@@ -202,7 +218,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     assert status["status"] == "REMOVED", status
 
     # "Activate a new device": a code and QR code of the customer's own.
-    browser.find_element(By.ID, "activate-new").click()
+    click_and_load(browser, browser.find_element(By.ID, "activate-new"))
     assert text_of(browser, "device-status") == "CREATED"
     assert browser.find_element(By.ID, "activation-qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
     shoot(browser, "self-service-activate")
