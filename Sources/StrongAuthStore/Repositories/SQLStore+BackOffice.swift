@@ -51,25 +51,7 @@ extension SQLStore: BackOfficeRepository {
         -> PasswordAttemptReservation?
     {
         let (count, lock) = Self.columns(factor)
-        let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
-        // The same one conditional UPDATE as users' factors (SQLStore+Users.reserveAttempt).
-        let row = try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE operators SET
-                  \(unsafeRaw: count) = CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END,
-                  \(unsafeRaw: lock) = CASE
-                    WHEN (CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END)
-                         >= \(bind: policy.maxFailures) THEN \(bind: lockUntil)
-                    ELSE NULL END
-                WHERE id = \(bind: operatorID)
-                  AND (\(unsafeRaw: lock) IS NULL OR \(unsafeRaw: lock) <= \(bind: now.epochMilliseconds))
-                RETURNING \(unsafeRaw: count) AS attempts, \(unsafeRaw: lock) AS locked_until
-                """
-            ).first()
-        }
-        guard let row else { return nil }
-        return PasswordAttemptReservation(consecutiveAttempts: try row.int("attempts"), lockedUntil: try row.optionalDate("locked_until"))
+        return try await reserveAttempt(table: "operators", id: operatorID, count: count, lock: lock, at: now, policy: policy)
     }
 
     public func resetOperatorAttempts(operatorID: String, factor: OperatorFactor) async throws {
