@@ -252,5 +252,15 @@ public enum Migrator {
                 // Identities created for processes (deleted by the retention job); 1 = process identity.
                 "ALTER TABLE users ADD COLUMN process_identity INTEGER NOT NULL DEFAULT 0",
             ]),
+        Migration(
+            version: 10, name: "approval-screens",
+            statements: [
+                // What the mobile token screen shows (formData title and message), per template and
+                // rendered per operation at creation.
+                "ALTER TABLE operation_templates ADD COLUMN title TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE operation_templates ADD COLUMN message TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE approvals ADD COLUMN title TEXT",
+                "ALTER TABLE approvals ADD COLUMN message TEXT",
+            ]),
     ]
 }
