@@ -18,6 +18,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         logger: runtime.logger)
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
     app.addServices(runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger))
+    app.addServices(SessionSweeper(sessions: runtime.sessions, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(
@@ -66,5 +67,6 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
     UserApprovalsController(runtime: runtime).addRoutes(to: router)
+    SessionsController(runtime: runtime).addRoutes(to: router)
     return router
 }

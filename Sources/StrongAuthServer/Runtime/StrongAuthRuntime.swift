@@ -17,6 +17,7 @@ public struct StrongAuthRuntime: Sendable {
     public let devices: DeviceService
     public let powerAuth: PowerAuthService
     public let approvals: ApprovalService
+    public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -55,6 +56,8 @@ public struct StrongAuthRuntime: Sendable {
                 approvals: ApprovalService(
                     store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
                     secretHasher: secretHasher, devices: devices),
+                sessions: SessionService(
+                    store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
