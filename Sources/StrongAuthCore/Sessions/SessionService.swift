@@ -201,12 +201,7 @@ public struct SessionService: Sendable {
     public func loginResponse(sessionToken: String?, answer: LoginAnswer, source: String?) async throws -> SessionView {
         guard let sessionToken else { throw SessionError.unauthorized }
         let usage = try Self.usage(answer.accessToolUsage)
-        guard let account = LoginNumbers.account(answer.accountNumber) else {
-            throw SessionError.validation(field: "accountNumber", message: "must be 1–10 digits")
-        }
-        guard let card = LoginNumbers.card(answer.cardNumber) else {
-            throw SessionError.validation(field: "cardNumber", message: "must be 1–5 digits")
-        }
+        let (account, card) = try Self.numbers(accountNumber: answer.accountNumber, cardNumber: answer.cardNumber)
         let response = try Self.responseBytes(answer.response)
         let now = time.now()
         let tokenHash = tokenHasher.hash(sessionToken)
@@ -214,7 +209,9 @@ public struct SessionService: Sendable {
         else { throw SessionError.unauthorized }
         let challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
         guard let identity = try await store.loginIdentity(userID: challenge.userID) else { throw SessionError.challengeClosed }
-        guard identity.accountNumber == account, identity.cardNumber == card else { throw SessionError.mismatch(field: "accountNumber") }
+        guard identity.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
+        guard identity.cardNumber == card else { throw SessionError.mismatch(field: "cardNumber") }
+        guard let user = try await store.user(id: identity.userID), user.status == .active else { throw SessionError.unknownUser }
         guard challenge.accessToolUsage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
         if let details = answer.challengeDeviceDetails, !details.isEmpty, details != usage.challengeDeviceDetails {
             throw SessionError.mismatch(field: "challengeDeviceDetails")
@@ -294,16 +291,22 @@ public struct SessionService: Sendable {
 
     /// The active user with this account and card.
     func identity(accountNumber: String, cardNumber: String) async throws -> LoginIdentity {
+        let (account, card) = try Self.numbers(accountNumber: accountNumber, cardNumber: cardNumber)
+        guard let identity = try await store.loginIdentity(accountNumber: account, cardNumber: card),
+            let user = try await store.user(id: identity.userID), user.status == .active
+        else { throw SessionError.unknownUser }
+        return identity
+    }
+
+    /// The normalised account and card numbers, or a validation error naming the bad one.
+    static func numbers(accountNumber: String, cardNumber: String) throws -> (account: String, card: String) {
         guard let account = LoginNumbers.account(accountNumber) else {
             throw SessionError.validation(field: "accountNumber", message: "must be 1–10 digits")
         }
         guard let card = LoginNumbers.card(cardNumber) else {
             throw SessionError.validation(field: "cardNumber", message: "must be 1–5 digits")
         }
-        guard let identity = try await store.loginIdentity(accountNumber: account, cardNumber: card),
-            let user = try await store.user(id: identity.userID), user.status == .active
-        else { throw SessionError.unknownUser }
-        return identity
+        return (account, card)
     }
 
     static func usage(_ raw: String) throws -> AccessToolUsage {
