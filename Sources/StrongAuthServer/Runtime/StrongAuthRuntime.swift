@@ -18,6 +18,7 @@ public struct StrongAuthRuntime: Sendable {
     public let powerAuth: PowerAuthService
     public let approvals: ApprovalService
     public let webhooks: WebhookService
+    public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
 
@@ -58,6 +59,8 @@ public struct StrongAuthRuntime: Sendable {
                     store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
                     secretHasher: secretHasher, devices: devices),
                 webhooks: WebhookService(store: store, masterKey: masterKey, time: time),
+                sessions: SessionService(
+                    store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()
