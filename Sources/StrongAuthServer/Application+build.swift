@@ -55,6 +55,9 @@ func addCommonMiddleware(to router: Router<AppRequestContext>) {
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router)
+    if runtime.settings.rateLimits.enabled {
+        router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
+    }
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)

@@ -42,6 +42,8 @@ public struct ServerSettings: Sendable {
     public var processes: ProcessConfiguration
     /// Challenge-response sessions (seed 004): idle timeout, challenge lifetime, attempts, cookie.
     public var sessions: SessionConfiguration
+    /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
+    public var rateLimits: RateLimitSettings
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -83,6 +85,7 @@ public struct ServerSettings: Sendable {
         webhookLease = 30
         processes = ProcessConfiguration()
         sessions = SessionConfiguration()
+        rateLimits = RateLimitSettings()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -100,6 +103,7 @@ public struct ServerSettings: Sendable {
         try readPowerAuth(config)
         try readProcesses(config)
         try readSessions(config)
+        try readRateLimits(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

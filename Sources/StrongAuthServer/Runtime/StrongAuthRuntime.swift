@@ -21,6 +21,8 @@ public struct StrongAuthRuntime: Sendable {
     public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
+    /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
+    public let rateLimiter = RateLimiter()
 
     /// Opens and migrates the database, loads (or, in development, creates) the keys.
     public static func start(
