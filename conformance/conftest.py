@@ -50,6 +50,10 @@ SERVER_ENV = {
     "STRONGAUTH_LOCKOUT_MAX_FAILURES": "5",
     # Short device challenges so that expiry can be watched; SMS OTPs keep the default 5 minutes.
     "STRONGAUTH_DEVICES_CHALLENGE_LIFETIME_SECONDS": "3",
+    # The suite sends bursts from one address (50 concurrent uses of a token, …): rate limits stay
+    # on but high; test_rate_limits.py runs its own server with the defaults' shape, smaller.
+    "STRONGAUTH_RATE_LIMITS_ADDRESS_PER_MINUTE": "100000",
+    "STRONGAUTH_RATE_LIMITS_ADDRESS_BURST": "10000",
 }
 
 

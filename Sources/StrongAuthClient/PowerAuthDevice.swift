@@ -581,10 +581,23 @@ private struct JWTObject: Codable {
 /// A pending approval as the mobile token API lists it: `data` is exactly what the phone must
 /// show and, to approve, sign.
 public struct PowerAuthPendingOperation: Decodable, Sendable, Equatable {
+    /// What the screen shows: a title, a message and labelled values (from the operation's template).
+    public struct FormData: Decodable, Sendable, Equatable {
+        public struct Attribute: Decodable, Sendable, Equatable {
+            public var id: String
+            public var label: String
+            public var value: String
+        }
+        public var title: String
+        public var message: String
+        public var attributes: [Attribute]
+    }
+
     public var id: String
     public var name: String
     public var data: String
     public var status: String
+    public var formData: FormData?
 }
 
 extension PowerAuthDevice {

@@ -19,6 +19,7 @@ struct Transport: Sendable {
     struct RawResponse {
         var status: HTTPResponseStatus
         var body: ByteBuffer
+        var headers: HTTPHeaders = [:]
     }
 
     func send(
@@ -29,7 +30,7 @@ struct Transport: Sendable {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(body) }
         let response = try await http.execute(request, timeout: .seconds(30))
-        return RawResponse(status: response.status, body: try await response.body.collect(upTo: 1 << 20))
+        return RawResponse(status: response.status, body: try await response.body.collect(upTo: 1 << 20), headers: response.headers)
     }
 
     /// Sends `value` as JSON with a bearer token.

@@ -20,7 +20,8 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
         AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
-        ProcessSweeper(processes: runtime.processes, logger: runtime.logger), WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
+        ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
+        WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(
@@ -55,6 +56,9 @@ func addCommonMiddleware(to router: Router<AppRequestContext>) {
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router)
+    if runtime.settings.rateLimits.enabled {
+        router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
+    }
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
@@ -73,6 +77,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     UserApprovalsController(runtime: runtime).addRoutes(to: router)
     WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
     ProcessesController(runtime: runtime).addRoutes(to: router)
+    SessionsController(runtime: runtime).addRoutes(to: router)
     let renderer = try WebRenderer()
     AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
     SelfServiceWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)

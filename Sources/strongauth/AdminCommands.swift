@@ -58,7 +58,7 @@ struct ClientsCommand: AsyncParsableCommand {
 /// `strongauth users …`
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Manage end users.", subcommands: [Create.self])
+        commandName: "users", abstract: "Manage end users.", subcommands: [Create.self, UnblockAccessTool.self])
 
     /// `strongauth users create --username … --password … --phone …`
     struct Create: AsyncParsableCommand {
@@ -69,19 +69,70 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "Password (6–72 bytes); generated when omitted.") var password: String?
         @Option(help: "Phone number for SMS one-time passwords, e.g. +4915112345678.") var phone: String?
         @Option(help: "E-mail address.") var email: String?
+        @Option(help: "ABN AMRO-style login (seed 004): the account number, the IBAN part after the bank code.") var account: String?
+        @Option(help: "The card number of that login (with --account).") var card: String?
+        @Option(name: .customLong("identification-code"), help: "The soft token's 5-digit identification code (with --account; stored only as a keyed hash).")
+        var identificationCode: String?
+
+        func validate() throws {
+            if (account == nil) != (card == nil) { throw ValidationError("--account and --card go together") }
+            if identificationCode != nil, account == nil { throw ValidationError("--identification-code needs --account and --card") }
+        }
 
         func run() async throws {
             let (username, password, phone, email) = (username, password, phone, email)
+            let (account, card, identificationCode) = (account, card, identificationCode)
             let created = try await withRuntime(common) { runtime in
-                try await runtime.administration.createUser(
+                if let account, let card {
+                    let created = try await runtime.sessions.createUser(
+                        username: username, password: password, phone: phone, email: email, accountNumber: account, cardNumber: card,
+                        identificationCode: identificationCode, actor: "operator:cli")
+                    return (created.user, created.password, Optional(created.identity))
+                }
+                let created = try await runtime.administration.createUser(
                     username: username, password: password, phone: phone, email: email, ownerClientID: nil,
                     actor: "operator:cli")
+                return (created.user, created.password, LoginIdentity?.none)
             }
-            var output: [String: Any] = ["id": created.user.id, "username": created.user.username]
-            if let phone = created.user.phone { output["phone"] = phone }
-            if let email = created.user.email { output["email"] = email }
-            if password == nil { output["password"] = created.password }
+            let (user, generatedPassword, identity) = created
+            var output: [String: Any] = ["id": user.id, "username": user.username]
+            if let phone = user.phone { output["phone"] = phone }
+            if let email = user.email { output["email"] = email }
+            if password == nil { output["password"] = generatedPassword }
+            if let identity {
+                output["accountNumber"] = identity.accountNumber
+                output["cardNumber"] = identity.cardNumber
+                output["loginUserId"] = identity.loginUserID
+                output["softToken"] = identity.identificationCodeHash != nil
+            }
             try printJSON(output)
+        }
+    }
+
+    /// `strongauth users unblock-access-tool --account … --card … [--tool SOFTTOKEN|BOUNDDEVICE]`
+    struct UnblockAccessTool: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "unblock-access-tool",
+            abstract: "Give a login access tool blocked after wrong responses its attempts back (seed 004).")
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The account number of the login.") var account: String
+        @Option(help: "The card number of the login.") var card: String
+        @Option(help: "SOFTTOKEN or BOUNDDEVICE (all bound devices share one counter).") var tool: String = "SOFTTOKEN"
+
+        func run() async throws {
+            guard let accessTool = AccessTool(rawValue: tool.uppercased()) else {
+                throw ValidationError("--tool must be SOFTTOKEN or BOUNDDEVICE")
+            }
+            let (account, card) = (account, card)
+            let result = try await withRuntime(common) { runtime in
+                try await runtime.sessions.unblockAccessTool(
+                    accountNumber: account, cardNumber: card, tool: accessTool, actor: "operator:cli")
+            }
+            try printJSON([
+                "userId": result.identity.userID, "loginUserId": result.identity.loginUserID, "accessTool": accessTool.rawValue,
+                "attemptsLeft": result.attemptsLeft,
+            ])
         }
     }
 }

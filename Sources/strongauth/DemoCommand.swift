@@ -100,6 +100,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         try await powerAuth(suffix: suffix)
+        try await sessions(suffix: suffix)
         step("Done. The audit log of all this: strongauth audit verify")
     }
 
@@ -145,6 +146,40 @@ struct DemoCommand: AsyncParsableCommand {
         step("24. signed with a wrong PIN → signatureValid=\(wrong.signatureValid), remainingAttempts=\(wrong.remainingAttempts)")
         let removed = try await cloud.remove(id: activation.activationID)
         step("25. DELETE …/registrations/{id} → \(removed.registrationStatus.rawValue)")
+    }
+
+    /// ABN AMRO sessions (seed 004): a login with the soft token (the identification code,
+    /// RSA-encrypted under the challenge's key), the cookie session, a signed scenario, logout.
+    private func sessions(suffix: String) async throws {
+        let account = String(UInt32.random(in: 100_000_000...999_999_999))
+        let card = String(Int.random(in: 100...999))
+        let code = String(format: "%05d", Int.random(in: 0..<100_000))
+        let identity = try await withRuntime(common) { runtime in
+            try await runtime.sessions.createUser(
+                username: "demo-abn-\(suffix)", password: nil, phone: nil, email: nil, accountNumber: account, cardNumber: card,
+                identificationCode: code, actor: "operator:demo"
+            ).identity
+        }
+        step("26. ABN AMRO login identity \(identity.loginUserID) (strongauth users create --account … --card … --identification-code …)")
+        let browser = SessionClient(baseURL: server)
+        let challenge = try await browser.loginChallenge(accountNumber: account, cardNumber: card)
+        step("27. GET /session/loginchallenge → SOFTTOKEN challenge (TLV: nonces + RSA-2048 key), attemptsLeft=\(challenge.attemptsLeft), session cookie set")
+        do {
+            _ = try await browser.answer(challenge, accountNumber: account, cardNumber: card, identificationCode: code == "00000" ? "11111" : "00000")
+        } catch let error as StrongAuthClientError {
+            step("28. a wrong identification code → \(error)")
+        }
+        let session = try await browser.loginWithSoftToken(accountNumber: account, cardNumber: card, identificationCode: code)
+        step("29. PUT /session/loginresponse with the RSA-encrypted code → session authorized (deviceType \(session.deviceType)); attempts back to 3")
+        step("30. GET /session → lastLogonDate \(try await browser.lastLogonDate())")
+        let signed = try await browser.signScenario("ADD_PAYEE", data: ["iban": "NL02ABNA0123456789", "name": "Demo payee"], identificationCode: code)
+        step("31. step-up: scenario ADD_PAYEE signed with the soft token → \(signed.status.rawValue), hash \(signed.scenarioHash.prefix(16))…")
+        try await browser.logout()
+        do {
+            _ = try await browser.lastLogonDate()
+        } catch let error as StrongAuthClientError {
+            step("32. DELETE /session, then GET /session → \(error)")
+        }
     }
 
     private func step(_ text: String, detail: String? = nil) {

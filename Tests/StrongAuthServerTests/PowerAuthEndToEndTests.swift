@@ -84,6 +84,10 @@ struct PowerAuthEndToEndTests {
             let pending = try await phone.pendingOperations(tokenID: token)
             let operation = try #require(pending.first { $0.id == created.operationId })
             #expect(operation.data == "A1*A63.99EUR*ICZ32493745329497374923")
+            // The screen: the template's title and message with the parameters filled in.
+            #expect(operation.formData?.title == "Payment approval")
+            #expect(operation.formData?.message == "Please confirm the payment of 63.99 EUR to the account CZ32493745329497374923.")
+            #expect(operation.formData?.attributes.map(\.value).sorted() == ["63.99", "CZ32493745329497374923", "EUR"])
             // A wrong PIN is a failed signature: refused, the operation stays PENDING.
             await #expect(throws: PowerAuthServerError.self) { try await phone.authorize(operation, pin: "0000") }
             try await phone.authorize(operation, pin: scenario.pin)

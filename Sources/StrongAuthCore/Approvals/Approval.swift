@@ -57,13 +57,19 @@ public struct Approval: Sendable, Equatable {
     public var createdAt: Date
     public var expiresAt: Date
     public var updatedAt: Date
+    /// What the device's screen says about it (mobile token `formData`), rendered once at
+    /// creation from the template: a title and a message with the parameters filled in.
+    public var title: String?
+    public var message: String?
 
     public init(
         id: String, kind: Kind, userID: String, externalUserID: String, applicationID: String?, template: String, operationType: String,
         parameters: [String: String], data: String, status: Status = .pending, failureCount: Int = 0, maxFailureCount: Int,
         signatureTypes: [String], externalID: String? = nil, statusReason: String? = nil, createdAt: Date, expiresAt: Date,
-        updatedAt: Date, clientID: String? = nil, payload: String? = nil
+        updatedAt: Date, clientID: String? = nil, payload: String? = nil, title: String? = nil, message: String? = nil
     ) {
+        self.title = title
+        self.message = message
         self.clientID = clientID
         self.payload = payload
         self.id = id
@@ -116,11 +122,16 @@ public struct OperationTemplate: Sendable, Equatable {
     public var expiration: TimeInterval
     public var maxFailureCount: Int
     public var signatureTypes: [String]
+    /// The mobile token screen's title and message, with the same `${parameter}` placeholders.
+    public var title: String
+    public var message: String
 
     public init(
         applicationID: String, name: String, operationType: String, dataTemplate: String, expiration: TimeInterval, maxFailureCount: Int,
-        signatureTypes: [String]
+        signatureTypes: [String], title: String = "", message: String = ""
     ) {
+        self.title = title
+        self.message = message
         self.applicationID = applicationID
         self.name = name
         self.operationType = operationType
@@ -136,10 +147,12 @@ public struct OperationTemplate: Sendable, Equatable {
             OperationTemplate(
                 applicationID: applicationID, name: "default.payment", operationType: "payment",
                 dataTemplate: "A1*A${amount}${currency}*I${account}", expiration: 300, maxFailureCount: 5,
-                signatureTypes: ["possession_knowledge", "possession_biometry"]),
+                signatureTypes: ["possession_knowledge", "possession_biometry"], title: "Payment approval",
+                message: "Please confirm the payment of ${amount} ${currency} to the account ${account}."),
             OperationTemplate(
                 applicationID: applicationID, name: "default.login", operationType: "login", dataTemplate: "A2", expiration: 300,
-                maxFailureCount: 5, signatureTypes: ["possession_knowledge", "possession_biometry"]),
+                maxFailureCount: 5, signatureTypes: ["possession_knowledge", "possession_biometry"], title: "Login approval",
+                message: "Please confirm the login request."),
         ]
     }
 
@@ -147,21 +160,35 @@ public struct OperationTemplate: Sendable, Equatable {
     /// field separator `*` or line breaks (they would change what the device shows); every
     /// placeholder needs a value.
     public func render(_ parameters: [String: String]) throws -> String {
+        try Self.fill(dataTemplate, with: parameters, template: name)
+    }
+
+    /// The title and message for `parameters` (placeholders without a value stay as they are:
+    /// the text is shown, never signed).
+    public func screen(_ parameters: [String: String]) -> (title: String, message: String) {
+        ((try? Self.fill(title, with: parameters, template: name, strict: false)) ?? title,
+         (try? Self.fill(message, with: parameters, template: name, strict: false)) ?? message)
+    }
+
+    static func fill(_ text: String, with parameters: [String: String], template name: String, strict: Bool = true) throws -> String {
         for (name, value) in parameters {
             guard (1...64).contains(name.utf8.count), value.utf8.count <= 256, !value.contains("*"),
                 !value.contains(where: { $0.isNewline })
             else { throw ApprovalError.validation(field: "parameters.\(name.prefix(64))", message: "at most 256 characters, no '*' or line breaks") }
         }
         var output = ""
-        var rest = Substring(dataTemplate)
+        var rest = Substring(text)
         while let start = rest.range(of: "${") {
             output += rest[..<start.lowerBound]
             guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
-            let name = String(rest[start.upperBound..<end])
-            guard let value = parameters[name] else {
-                throw ApprovalError.validation(field: "parameters.\(name)", message: "the template \(self.name) needs it")
+            let placeholder = String(rest[start.upperBound..<end])
+            if let value = parameters[placeholder] {
+                output += value
+            } else if strict {
+                throw ApprovalError.validation(field: "parameters.\(placeholder)", message: "the template \(name) needs it")
+            } else {
+                output += rest[start.lowerBound...end]
             }
-            output += value
             rest = rest[rest.index(after: end)...]
         }
         return output + rest

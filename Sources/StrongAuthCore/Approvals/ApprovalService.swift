@@ -60,11 +60,12 @@ public struct ApprovalService: Sendable {
             expiresAt = min(expiresAt, requestedExpiry)
         }
         let userID = try await store.ensureUser(externalUserID: externalUserID, at: now)
+        let screen = template.screen(parameters)
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: externalUserID,
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
-            externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now)
+            externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
         try await audit(approval, action: "approval.created", actor: "integration-user:\(integrationUser.name)", source: source)
         try await devices.announce(userID: userID, message: Self.announcement)

@@ -154,4 +154,4 @@ public protocol AuditLog: Sendable {
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
     & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository & WebhookOutbox
-    & ApprovalRepository
+    & ApprovalRepository & SessionRepository

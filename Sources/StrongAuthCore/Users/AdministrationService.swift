@@ -64,18 +64,27 @@ public struct AdministrationService: Sendable {
     public func createUser(
         username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, actor: String
     ) async throws -> (user: User, password: String) {
+        let (user, password) = try await newUser(
+            username: username, password: password, phone: phone, email: email, ownerClientID: ownerClientID)
+        try await store.insertUser(user)
+        try await store.append(
+            AuditRecord(actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success), at: user.createdAt)
+        return (user, password)
+    }
+
+    /// A validated user with a slow-hashed password, not yet stored: for use cases that store the
+    /// user together with more rows in one transaction (a login identity, issue 6).
+    public func newUser(
+        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?
+    ) async throws -> (user: User, password: String) {
         try Validate.username(username)
         let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
         try Validate.password(password)
         if let phone { try Validate.phone(phone) }
         if let email { try Validate.email(email) }
-        let now = time.now()
         let user = User(
             id: UUID().uuidString.lowercased(), username: username, passwordHash: try await passwordHasher.hash(password),
-            phone: phone, email: email, ownerClientId: ownerClientID, createdAt: now)
-        try await store.insertUser(user)
-        try await store.append(
-            AuditRecord(actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success), at: now)
+            phone: phone, email: email, ownerClientId: ownerClientID, createdAt: time.now())
         return (user, password)
     }
 

@@ -40,6 +40,10 @@ public struct ServerSettings: Sendable {
     public var webhookLease: TimeInterval
     /// finAPI process controller limits (`processes.*`).
     public var processes: ProcessConfiguration
+    /// Challenge-response sessions (seed 004): idle timeout, challenge lifetime, attempts, cookie.
+    public var sessions: SessionConfiguration
+    /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
+    public var rateLimits: RateLimitSettings
     /// The back office and self-service pages (`web.*`).
     public var web: WebSettings
 
@@ -82,6 +86,8 @@ public struct ServerSettings: Sendable {
         webhookMaxAttempts = 12
         webhookLease = 30
         processes = ProcessConfiguration()
+        sessions = SessionConfiguration()
+        rateLimits = RateLimitSettings()
         web = WebSettings()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
@@ -99,7 +105,22 @@ public struct ServerSettings: Sendable {
         }
         try readPowerAuth(config)
         try readProcesses(config)
+        try readSessions(config)
+        try readRateLimits(config)
         try readWeb(config)
+    }
+
+    /// Reads the sessions part of the settings. The cookie is `Secure` by default when the
+    /// issuer (the public URL) is https.
+    mutating func readSessions(_ config: ConfigReader) throws {
+        sessions = SessionConfiguration(
+            idleTimeout: TimeInterval(config.int(forKey: "sessions.idleTimeoutSeconds", default: 300)),
+            challengeLifetime: TimeInterval(config.int(forKey: "sessions.challengeLifetimeSeconds", default: 120)),
+            maxAttempts: config.int(forKey: "sessions.maxAttempts", default: 3),
+            secureCookie: config.bool(forKey: "sessions.secureCookie", default: issuer.lowercased().hasPrefix("https://")))
+        guard sessions.idleTimeout > 0, sessions.challengeLifetime > 0, (1...99).contains(sessions.maxAttempts) else {
+            throw SettingsError("sessions: idle timeout and challenge lifetime must be positive, maxAttempts 1–99")
+        }
     }
 
     /// Reads the PowerAuth part of the settings.

@@ -23,6 +23,9 @@ struct UserApprovalsController {
         var status: String
         var createdAt: Date
         var expiresAt: Date
+        /// What the screen says (operations: from the template, parameters filled in).
+        var title: String?
+        var message: String?
     }
 
     struct Answer: Decodable {
@@ -39,7 +42,7 @@ struct UserApprovalsController {
             pending.map {
                 Pending(
                     id: $0.id, kind: $0.kind.rawValue, type: $0.operationType, data: $0.data, status: $0.status.rawValue, createdAt: $0.createdAt,
-                    expiresAt: $0.expiresAt)
+                    expiresAt: $0.expiresAt, title: $0.title, message: $0.message)
             })
     }
 

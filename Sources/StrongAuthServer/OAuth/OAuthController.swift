@@ -27,8 +27,13 @@ struct OAuthController {
             guard let grantType = form["grant_type"], !grantType.isEmpty else {
                 throw OAuthError.invalidRequest("The grant_type parameter is missing.")
             }
-            let client = try await runtime.tokens.authenticateClient(
-                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+            let credentials = try ClientAuthentication.credentials(from: request, form: form)
+            if runtime.settings.rateLimits.enabled,
+                let retryAfter = runtime.rateLimiter.take("client:\(credentials.clientID)", limit: runtime.settings.rateLimits.perClient)
+            {
+                return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
+            }
+            let client = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
             let issued = try await runtime.tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],

@@ -121,7 +121,9 @@ struct MobileTokenController {
             id: approval.id, name: approval.operationType, data: approval.data, status: approval.status(at: runtime.time.now()).rawValue,
             operationCreated: formatter.string(from: approval.createdAt), operationExpires: formatter.string(from: approval.expiresAt),
             allowedSignatureType: .init(type: "2FA", variants: approval.signatureTypes),
-            formData: .init(title: approval.template, message: approval.data, attributes: attributes))
+            formData: .init(
+                title: approval.title.flatMap { $0.isEmpty ? nil : $0 } ?? approval.template,
+                message: approval.message.flatMap { $0.isEmpty ? nil : $0 } ?? approval.data, attributes: attributes))
     }
 
     static let notFound = PowerAuthErrorResponse(.badRequest, code: "OPERATION_NOT_FOUND", message: "No such operation for this user.")

@@ -24,8 +24,11 @@ public struct StrongAuthRuntime: Sendable {
     public let webSessions: WebSessionService
     /// The use cases of the back office and self-service pages.
     public let backOffice: BackOfficeService
+    public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
+    /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
+    public let rateLimiter = RateLimiter()
 
     /// Opens and migrates the database, loads (or, in development, creates) the keys.
     public static func start(
@@ -76,6 +79,8 @@ public struct StrongAuthRuntime: Sendable {
                 backOffice: BackOfficeService(
                     store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher, lockout: settings.lockout,
                     time: time, decoyPasswordHash: decoyPasswordHash),
+                sessions: SessionService(
+                    store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()

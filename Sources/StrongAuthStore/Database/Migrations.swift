@@ -225,16 +225,43 @@ public enum Migrator {
                 "CREATE INDEX webhook_deliveries_subscriber ON webhook_deliveries (subscriber_kind, subscriber_id, created_at)",
             ]),
         Migration(
-            version: 8, name: "audit-journal",
+            version: 6, name: "sessions",
             statements: [
-                // Appends land here, uncontended, in the request; the sealer moves them into the
-                // hash chain (audit_events) in batches, taking the chain's lock once per batch.
+                // ABN AMRO login identities (seed 004): the identification code only as a keyed hash.
                 """
-                CREATE TABLE audit_journal (
-                    id TEXT PRIMARY KEY, occurred_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-                    subject TEXT, source_address TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL)
+                CREATE TABLE login_identities (
+                    user_id TEXT PRIMARY KEY, account_number TEXT NOT NULL, card_number TEXT NOT NULL,
+                    identification_code_hash TEXT, last_logon_at BIGINT, created_at BIGINT NOT NULL,
+                    UNIQUE (account_number, card_number))
                 """,
-                "CREATE INDEX audit_journal_order ON audit_journal (occurred_at, id)",
+                // One counter per user and access tool: counting down and blocking is one conditional update.
+                """
+                CREATE TABLE access_tools (
+                    user_id TEXT NOT NULL, tool TEXT NOT NULL, attempts_left INTEGER NOT NULL, updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, tool))
+                """,
+                // Sessions by the keyed hash of their cookie token; idleness is last_seen_at.
+                """
+                CREATE TABLE login_sessions (
+                    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, status TEXT NOT NULL, user_id TEXT,
+                    access_tool_usage TEXT, device_id TEXT, last_logon_date BIGINT, created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL, authorized_at BIGINT)
+                """,
+                "CREATE INDEX login_sessions_seen ON login_sessions (last_seen_at)",
+                "CREATE INDEX login_sessions_user ON login_sessions (user_id)",
+                """
+                CREATE TABLE login_challenges (
+                    handle TEXT PRIMARY KEY, kind TEXT NOT NULL, session_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                    access_tool_usage TEXT NOT NULL, device_id TEXT, nonce TEXT NOT NULL, scenario_name TEXT, scenario_hash TEXT,
+                    status TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX login_challenges_expiry ON login_challenges (expires_at)",
+                "CREATE INDEX login_challenges_user ON login_challenges (user_id)",
+                // Installation-wide keys other than the token-signing keys (the soft-token RSA key), sealed.
+                """
+                CREATE TABLE server_keys (
+                    id TEXT PRIMARY KEY, sealed_private_key TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
             ]),
         Migration(
             version: 7, name: "processes",
@@ -251,6 +278,28 @@ public enum Migrator {
                 "CREATE INDEX processes_delete_after ON processes (delete_after)",
                 // Identities created for processes (deleted by the retention job); 1 = process identity.
                 "ALTER TABLE users ADD COLUMN process_identity INTEGER NOT NULL DEFAULT 0",
+            ]),
+        Migration(
+            version: 8, name: "audit-journal",
+            statements: [
+                // Appends land here, uncontended, in the request; the sealer moves them into the
+                // hash chain (audit_events) in batches, taking the chain's lock once per batch.
+                """
+                CREATE TABLE audit_journal (
+                    id TEXT PRIMARY KEY, occurred_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                    subject TEXT, source_address TEXT, outcome TEXT NOT NULL, details TEXT NOT NULL)
+                """,
+                "CREATE INDEX audit_journal_order ON audit_journal (occurred_at, id)",
+            ]),
+        Migration(
+            version: 10, name: "approval-screens",
+            statements: [
+                // What the mobile token screen shows (formData title and message), per template and
+                // rendered per operation at creation.
+                "ALTER TABLE operation_templates ADD COLUMN title TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE operation_templates ADD COLUMN message TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE approvals ADD COLUMN title TEXT",
+                "ALTER TABLE approvals ADD COLUMN message TEXT",
             ]),
         Migration(
             version: 9, name: "back-office",

@@ -8,12 +8,14 @@ extension SQLStore: ApprovalRepository {
             try await db.raw(
                 """
                 INSERT INTO operation_templates (application_id, name, operation_type, data_template, expiration_seconds, max_failure_count,
-                    signature_types)
+                    signature_types, title, message)
                 VALUES (\(bind: template.applicationID), \(bind: template.name), \(bind: template.operationType), \(bind: template.dataTemplate),
-                        \(bind: Int(template.expiration)), \(bind: template.maxFailureCount), \(bind: template.signatureTypes.joined(separator: " ")))
+                        \(bind: Int(template.expiration)), \(bind: template.maxFailureCount), \(bind: template.signatureTypes.joined(separator: " ")),
+                        \(bind: template.title), \(bind: template.message))
                 ON CONFLICT (application_id, name) DO UPDATE SET operation_type = excluded.operation_type,
                     data_template = excluded.data_template, expiration_seconds = excluded.expiration_seconds,
-                    max_failure_count = excluded.max_failure_count, signature_types = excluded.signature_types
+                    max_failure_count = excluded.max_failure_count, signature_types = excluded.signature_types,
+                    title = excluded.title, message = excluded.message
                 """
             ).run()
         }
@@ -29,7 +31,8 @@ extension SQLStore: ApprovalRepository {
                 applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
                 dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
                 maxFailureCount: try row.int("max_failure_count"),
-                signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init))
+                signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
+                title: try row.string("title"), message: try row.string("message"))
         }
     }
 
@@ -41,14 +44,14 @@ extension SQLStore: ApprovalRepository {
                 """
                 INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
                     status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at,
-                    client_id, payload)
+                    client_id, payload, title, message)
                 VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
                         \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
                         \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
                         \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
                         \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
                         \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
-                        \(bind: approval.clientID), \(bind: approval.payload))
+                        \(bind: approval.clientID), \(bind: approval.payload), \(bind: approval.title), \(bind: approval.message))
                 """
             ).run()
             try await Self.insert(webhooks, into: db)
@@ -89,7 +92,8 @@ extension SQLStore: ApprovalRepository {
             signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
             externalID: try row.optionalString("external_id"), statusReason: try row.optionalString("status_reason"),
             createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), updatedAt: try row.date("updated_at"),
-            clientID: try row.optionalString("client_id"), payload: try row.optionalString("payload"))
+            clientID: try row.optionalString("client_id"), payload: try row.optionalString("payload"),
+            title: try row.optionalString("title"), message: try row.optionalString("message"))
     }
 
     public func decideApproval(

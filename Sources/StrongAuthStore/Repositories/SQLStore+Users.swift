@@ -4,20 +4,24 @@ import StrongAuthCore
 
 extension SQLStore: UserRepository {
     public func insertUser(_ user: User) async throws {
-        let inserted = try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
-                                   failed_password_attempts, password_locked_until, created_at)
-                VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.phone),
-                        \(bind: user.email), \(bind: user.ownerClientId), \(bind: user.status.rawValue),
-                        \(bind: user.failedLoginAttempts), \(bind: user.lockedUntil?.epochMilliseconds),
-                        \(bind: user.createdAt.epochMilliseconds))
-                ON CONFLICT DO NOTHING RETURNING id
-                """
-            ).first()
-        }
-        guard inserted != nil else { throw StoreError.conflict("user '\(user.username)'") }
+        let inserted = try await pool.withWriteConnection { db in try await Self.insertUserRow(user, into: db) }
+        guard inserted else { throw StoreError.conflict("user '\(user.username)'") }
+    }
+
+    /// Inserts the user's row; `false` when the id or username is taken. Shared with the
+    /// transactions that store a user together with more rows.
+    static func insertUserRow(_ user: User, into db: any SQLDatabase) async throws -> Bool {
+        try await db.raw(
+            """
+            INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
+                               failed_password_attempts, password_locked_until, created_at)
+            VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.phone),
+                    \(bind: user.email), \(bind: user.ownerClientId), \(bind: user.status.rawValue),
+                    \(bind: user.failedLoginAttempts), \(bind: user.lockedUntil?.epochMilliseconds),
+                    \(bind: user.createdAt.epochMilliseconds))
+            ON CONFLICT DO NOTHING RETURNING id
+            """
+        ).first() != nil
     }
 
     public func user(id: String) async throws -> User? {
@@ -107,6 +111,7 @@ extension SQLStore: UserRepository {
             try await db.raw(
                 "DELETE FROM powerauth_activations WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))").run()
             try await db.raw("DELETE FROM devices WHERE user_id = \(bind: id)").run()
+            try await Self.deleteLoginState(userID: id, in: db)
             return try await db.raw("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
         }
     }

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Login identities, access-tool counters, sessions and their challenges (seed 004). Every
+/// security decision is one conditional update, so any number of nodes on one database agree.
+public protocol SessionRepository: Sendable {
+    /// Stores a new user, its login identity and a full counter for each access tool in one
+    /// transaction; `StoreError.conflict` when the username or the account and card are taken.
+    func insertUser(_ user: User, loginIdentity: LoginIdentity, maxAttempts: Int) async throws
+    func loginIdentity(accountNumber: String, cardNumber: String) async throws -> LoginIdentity?
+    func loginIdentity(userID: String) async throws -> LoginIdentity?
+
+    /// The attempts left of one access tool of the user; `nil` when it has none.
+    func loginAttemptsLeft(userID: String, tool: AccessTool) async throws -> Int?
+    /// Counts one answer *before* it is checked: `attempts_left - 1 WHERE attempts_left > 0`, in
+    /// one conditional update. Returns the attempts left after this one (0: this was the last,
+    /// and a wrong answer leaves the tool blocked); `nil` when the tool is blocked already.
+    func reserveLoginAttempt(userID: String, tool: AccessTool, at now: Date) async throws -> Int?
+    /// Gives the tool its full attempts again (after a correct answer, or an operator's unblock).
+    /// `false` when the user has no such tool.
+    func resetLoginAttempts(userID: String, tool: AccessTool, maxAttempts: Int, at now: Date) async throws -> Bool
+
+    /// Stores a new session under the keyed hash of its token.
+    func insertLoginSession(_ session: LoginSession, tokenHash: String) async throws
+    /// Slides a live session: `last_seen_at = now` where the token matches, the session is not
+    /// ended and was last seen after `idleCutoff` (and, with `authorizedOnly`, is authorized) —
+    /// one conditional update, so an idle session is gone on every node at the same instant.
+    func touchLoginSession(tokenHash: String, authorizedOnly: Bool, seenAfter idleCutoff: Date, at now: Date) async throws
+        -> LoginSession?
+    /// Authorizes a live session (anonymous, or already authorized for the same user) in one
+    /// transaction: rotates its token hash, records user, tool, device and `lastLogonDate`, sets
+    /// the identity's last logon and gives the tool its full attempts. `false` when the session
+    /// went idle, ended, or belongs to another user.
+    func authorizeLoginSession(
+        id: String, tokenHash: String, newTokenHash: String, userID: String, accessToolUsage: AccessToolUsage,
+        deviceID: String?, lastLogonDate: Date, seenAfter idleCutoff: Date, maxAttempts: Int, at now: Date
+    ) async throws -> Bool
+    /// `anonymous | authorized → ended` for a live session; returns it, `nil` when there was none.
+    func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession?
+
+    func insertLoginChallenge(_ challenge: LoginChallenge) async throws
+    func loginChallenge(handle: String) async throws -> LoginChallenge?
+    /// `open → used` for the session's unexpired challenge, in one conditional update: exactly
+    /// one of any number of concurrent answers gets `true`.
+    func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool
+    /// Deletes sessions that ended or went idle before `idleCutoff` and challenges that expired
+    /// before `now`; returns how many rows went.
+    func purgeLoginState(idleCutoff: Date, at now: Date) async throws -> Int
+
+    /// The user's devices with an ECDSA key in every status (REMOVED too), oldest first: the
+    /// stable order behind `boundDeviceIndexNumber`.
+    func ecdsaDevicesEverBound(userID: String) async throws -> [Device]
+
+    /// A server key sealed under the master key, by id.
+    func sealedServerKey(id: String) async throws -> String?
+    /// Stores a sealed server key unless one with this id exists (the first node's key wins).
+    func insertSealedServerKey(id: String, sealed: String, at now: Date) async throws
+}

@@ -1,0 +1,508 @@
+import Crypto
+import Foundation
+import StrongAuthProtocol
+import Synchronization
+
+/// Lifetimes and limits of challenge-response sessions (SPEC 2.6).
+public struct SessionConfiguration: Sendable, Equatable {
+    /// A session ends after this long without an authorized request (PSD2 RTS art. 4(3)(d): 5 minutes).
+    public var idleTimeout: TimeInterval
+    /// How long a login, handover or scenario challenge may be answered.
+    public var challengeLifetime: TimeInterval
+    /// Wrong answers per access tool before it is blocked (seed 004: `attemptsLeft` starts at 3).
+    public var maxAttempts: Int
+    /// Whether the session cookie carries `Secure` (on when the server is reached over TLS).
+    public var secureCookie: Bool
+
+    public init(idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = 3, secureCookie: Bool = false) {
+        self.idleTimeout = idleTimeout
+        self.challengeLifetime = challengeLifetime
+        self.maxAttempts = maxAttempts
+        self.secureCookie = secureCookie
+    }
+}
+
+/// Why a session request was refused. The face maps each case to a status and a problem.
+public enum SessionError: Error, Equatable, Sendable {
+    case validation(field: String, message: String)
+    /// No active user has this account and card number.
+    case unknownUser
+    /// The user has no such access tool (no identification code, no bound device at that index).
+    case accessToolNotSetUp(String)
+    /// Too many wrong answers: the tool is blocked until an operator unblocks it.
+    case blocked
+    /// The challenge handle is unknown, already used, expired, or of another session.
+    case challengeClosed
+    /// The answer names another account, card, tool or scheme than the challenge.
+    case mismatch(field: String)
+    /// The response does not answer the challenge; `attemptsLeft` more may be tried.
+    case wrongResponse(attemptsLeft: Int)
+    /// The scenario sent with the answer is not the one the challenge was for.
+    case scenarioMismatch
+    /// No live session for this cookie (or not an authorized one where one is needed).
+    case unauthorized
+}
+
+extension SessionError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .validation(let field, let message): "\(field) \(message)"
+        case .unknownUser: "no active user has this account and card number"
+        case .accessToolNotSetUp(let what): "the access tool cannot be used: \(what)"
+        case .blocked: "the access tool is blocked"
+        case .challengeClosed: "the challenge is unknown, used, expired or of another session"
+        case .mismatch(let field): "\(field) does not match the challenge"
+        case .wrongResponse(let left): "wrong response, \(left) attempts left"
+        case .scenarioMismatch: "the scenario differs from the challenged one"
+        case .unauthorized: "no authorized session"
+        }
+    }
+}
+
+/// A challenge as the face shows it: the seed's `loginChallenge` (and the scenario challenge).
+public struct IssuedChallenge: Sendable, Equatable {
+    /// `ACCOUNT_CARD`.
+    public var userID: String
+    public var attemptsLeft: Int
+    /// Hex of the challenge bytes.
+    public var challenge: String
+    public var challengeHandle: String
+    public var challengeDeviceDetails: String
+    public var scenarioName: String?
+    public var scenarioHash: String?
+    /// A new session's cookie token when the request had no live session; `nil` otherwise.
+    public var newSessionToken: String?
+}
+
+/// An authorized session as the face shows it (the seed's `session`).
+public struct SessionView: Sendable, Equatable {
+    /// The user's previous logon (this one for a first logon), rounded down to the minute.
+    public var lastLogonDate: Date
+    public var accessToolUsage: AccessToolUsage
+    /// The StrongAuth user id: the seed's customer references.
+    public var customerReference: String
+    /// After a login the rotated cookie token (session fixation defence); `nil` otherwise.
+    public var newSessionToken: String?
+}
+
+/// What the user answers to a login challenge (the body of `PUT /session/loginresponse`).
+public struct LoginAnswer: Sendable, Equatable {
+    public var accountNumber: String
+    public var cardNumber: String
+    public var challengeHandle: String
+    public var response: String
+    public var accessToolUsage: String
+    public var challengeDeviceDetails: String?
+
+    public init(
+        accountNumber: String, cardNumber: String, challengeHandle: String, response: String, accessToolUsage: String,
+        challengeDeviceDetails: String?
+    ) {
+        self.accountNumber = accountNumber
+        self.cardNumber = cardNumber
+        self.challengeHandle = challengeHandle
+        self.response = response
+        self.accessToolUsage = accessToolUsage
+        self.challengeDeviceDetails = challengeDeviceDetails
+    }
+}
+
+/// ABN AMRO's challenge-response sessions (seed 004, SPEC 2.6): a login challenge for an account
+/// and card, answered with the soft token (RSA) or a bound device (ECDSA), authorizes a
+/// server-side session that ends when deleted or after 5 minutes idle; inside it, scenarios
+/// (adding a payee, …) are signed the same way.
+public struct SessionService: Sendable {
+    public typealias Repositories = SessionRepository & UserRepository & DeviceRepository & AuditLog
+
+    static let keyID = "softtoken-rsa-2048"
+    static let keySealPurpose = "softtoken-key"
+    /// Session cookie tokens: `sa_ss_` and 256 random bits.
+    static let tokenPrefix = "sa_ss_"
+
+    let store: any Repositories
+    let administration: AdministrationService
+    let masterKey: MasterKey
+    let time: any TimeSource
+    public let configuration: SessionConfiguration
+    /// Keys the hashes of session tokens.
+    let tokenHasher: KeyedHash
+    /// Keys the hashes of identification codes.
+    let codeHasher: KeyedHash
+    private let keyCache: KeyCache
+
+    public init(
+        store: any Repositories, administration: AdministrationService, masterKey: MasterKey, time: any TimeSource,
+        configuration: SessionConfiguration
+    ) {
+        self.store = store
+        self.administration = administration
+        self.masterKey = masterKey
+        self.time = time
+        self.configuration = configuration
+        tokenHasher = KeyedHash(key: masterKey.derive(purpose: "session-token"))
+        codeHasher = KeyedHash(key: masterKey.derive(purpose: "identification-code"))
+        keyCache = KeyCache()
+    }
+
+    // MARK: Login
+
+    /// `GET /session/loginchallenge`: a challenge for the account and card's access tool, bound
+    /// to the caller's live anonymous session or to a new one (then `newSessionToken` is set).
+    public func loginChallenge(
+        sessionToken: String?, accountNumber: String, cardNumber: String, accessToolUsage: String, boundDeviceIndexNumber: String?
+    ) async throws -> IssuedChallenge {
+        let usage = try Self.usage(accessToolUsage)
+        let identity = try await identity(accountNumber: accountNumber, cardNumber: cardNumber)
+        let deviceID = try await boundDevice(for: usage, userID: identity.userID, index: boundDeviceIndexNumber)
+        try await checkUsable(usage, identity: identity)
+        let now = time.now()
+        var session: LoginSession?
+        if let sessionToken {
+            session = try await store.touchLoginSession(
+                tokenHash: tokenHasher.hash(sessionToken), authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
+        }
+        var newToken: String?
+        if session?.status != .anonymous {
+            // No live session, or an authorized one: a login starts from a fresh anonymous session.
+            let token = SecureRandom.token(prefix: Self.tokenPrefix)
+            let created = LoginSession(id: UUID().uuidString.lowercased(), status: .anonymous, createdAt: now, lastSeenAt: now)
+            try await store.insertLoginSession(created, tokenHash: tokenHasher.hash(token))
+            session = created
+            newToken = token
+        }
+        guard let session else { throw SessionError.unauthorized }
+        var issued = try await issue(.login, session: session, identity: identity, usage: usage, deviceID: deviceID)
+        issued.newSessionToken = newToken
+        return issued
+    }
+
+    /// `GET /session/sessionhandoverchallenge`: inside an authorized session, a challenge for the
+    /// same user; answered through `PUT /session/loginresponse`, it re-authorizes the session
+    /// (with a new cookie token) before it is handed to another channel.
+    public func handoverChallenge(sessionToken: String?, accessToolUsage: String, boundDeviceIndexNumber: String?) async throws
+        -> IssuedChallenge
+    {
+        let session = try await authorizedSession(sessionToken)
+        let usage = try Self.usage(accessToolUsage)
+        guard let userID = session.userID, let identity = try await store.loginIdentity(userID: userID) else {
+            throw SessionError.unauthorized
+        }
+        let deviceID: String?
+        if usage.tool == .boundDevice, boundDeviceIndexNumber == nil, let sessionDevice = session.deviceID {
+            deviceID = sessionDevice
+        } else {
+            deviceID = try await boundDevice(for: usage, userID: userID, index: boundDeviceIndexNumber)
+        }
+        return try await issue(.handover, session: session, identity: identity, usage: usage, deviceID: deviceID)
+    }
+
+    /// `PUT /session/loginresponse`: a correct answer authorizes the cookie's session and rotates
+    /// its token; a wrong one counts down the tool's attempts (at 0 it is blocked).
+    public func loginResponse(sessionToken: String?, answer: LoginAnswer, source: String?) async throws -> SessionView {
+        guard let sessionToken else { throw SessionError.unauthorized }
+        let usage = try Self.usage(answer.accessToolUsage)
+        let (account, card) = try Self.numbers(accountNumber: answer.accountNumber, cardNumber: answer.cardNumber)
+        let response = try Self.responseBytes(answer.response)
+        let now = time.now()
+        let tokenHash = tokenHasher.hash(sessionToken)
+        guard let session = try await store.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
+        else { throw SessionError.unauthorized }
+        let challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
+        guard let identity = try await store.loginIdentity(userID: challenge.userID) else { throw SessionError.challengeClosed }
+        guard identity.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
+        guard identity.cardNumber == card else { throw SessionError.mismatch(field: "cardNumber") }
+        guard let user = try await store.user(id: identity.userID), user.status == .active else { throw SessionError.unknownUser }
+        guard challenge.accessToolUsage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
+        if let details = answer.challengeDeviceDetails, !details.isEmpty, details != usage.challengeDeviceDetails {
+            throw SessionError.mismatch(field: "challengeDeviceDetails")
+        }
+
+        try await answerChallenge(challenge, identity: identity, response: response, source: source, action: "session.login")
+
+        let newToken = SecureRandom.token(prefix: Self.tokenPrefix)
+        let lastLogon = Self.roundedToMinute(identity.lastLogonAt ?? now)
+        let authorized = try await store.authorizeLoginSession(
+            id: session.id, tokenHash: tokenHash, newTokenHash: tokenHasher.hash(newToken), userID: identity.userID,
+            accessToolUsage: usage, deviceID: challenge.deviceID, lastLogonDate: lastLogon, seenAfter: idleCutoff(now),
+            maxAttempts: configuration.maxAttempts, at: now)
+        guard authorized else {
+            // The answer was right but the session went idle (or ended) meanwhile.
+            _ = try await store.resetLoginAttempts(
+                userID: identity.userID, tool: usage.tool, maxAttempts: configuration.maxAttempts, at: now)
+            throw SessionError.unauthorized
+        }
+        if let deviceID = challenge.deviceID { try await store.touchDevice(id: deviceID, at: now) }
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(identity.userID)", action: "session.login", subject: "session:\(session.id)", sourceAddress: source,
+                outcome: .success, details: ["accessTool": usage.rawValue, "kind": challenge.kind.rawValue]),
+            at: now)
+        return SessionView(lastLogonDate: lastLogon, accessToolUsage: usage, customerReference: identity.userID, newSessionToken: newToken)
+    }
+
+    // MARK: The session
+
+    /// `GET /session`: the authorized session, slid forward; `unauthorized` when absent, not yet
+    /// authorized, ended or idle for the timeout.
+    public func currentSession(sessionToken: String?) async throws -> SessionView {
+        let session = try await authorizedSession(sessionToken)
+        guard let lastLogon = session.lastLogonDate, let usage = session.accessToolUsage, let userID = session.userID else {
+            throw SessionError.unauthorized
+        }
+        return SessionView(lastLogonDate: lastLogon, accessToolUsage: usage, customerReference: userID, newSessionToken: nil)
+    }
+
+    /// `DELETE /session`: ends the cookie's live session (anonymous or authorized).
+    public func endSession(sessionToken: String?, source: String?) async throws {
+        guard let sessionToken else { throw SessionError.unauthorized }
+        let now = time.now()
+        guard let ended = try await store.endLoginSession(tokenHash: tokenHasher.hash(sessionToken), seenAfter: idleCutoff(now), at: now)
+        else { throw SessionError.unauthorized }
+        if let userID = ended.userID {
+            try await store.append(
+                AuditRecord(
+                    actor: "user:\(userID)", action: "session.ended", subject: "session:\(ended.id)", sourceAddress: source,
+                    outcome: .success),
+                at: now)
+        }
+    }
+
+    /// Deletes sessions that are over and challenges that expired (the sweeper calls this).
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        let now = time.now()
+        return try await store.purgeLoginState(idleCutoff: idleCutoff(now), at: now)
+    }
+
+    // MARK: Shared
+
+    /// The authorized session of a cookie token, slid forward.
+    func authorizedSession(_ sessionToken: String?) async throws -> LoginSession {
+        guard let sessionToken else { throw SessionError.unauthorized }
+        let now = time.now()
+        guard
+            let session = try await store.touchLoginSession(
+                tokenHash: tokenHasher.hash(sessionToken), authorizedOnly: true, seenAfter: idleCutoff(now), at: now)
+        else { throw SessionError.unauthorized }
+        return session
+    }
+
+    func idleCutoff(_ now: Date) -> Date { now.addingTimeInterval(-configuration.idleTimeout) }
+
+    /// The active user with this account and card.
+    func identity(accountNumber: String, cardNumber: String) async throws -> LoginIdentity {
+        let (account, card) = try Self.numbers(accountNumber: accountNumber, cardNumber: cardNumber)
+        guard let identity = try await store.loginIdentity(accountNumber: account, cardNumber: card),
+            let user = try await store.user(id: identity.userID), user.status == .active
+        else { throw SessionError.unknownUser }
+        return identity
+    }
+
+    /// The normalised account and card numbers, or a validation error naming the bad one.
+    static func numbers(accountNumber: String, cardNumber: String) throws -> (account: String, card: String) {
+        guard let account = LoginNumbers.account(accountNumber) else {
+            throw SessionError.validation(field: "accountNumber", message: "must be 1–10 digits")
+        }
+        guard let card = LoginNumbers.card(cardNumber) else {
+            throw SessionError.validation(field: "cardNumber", message: "must be 1–5 digits")
+        }
+        return (account, card)
+    }
+
+    static func usage(_ raw: String) throws -> AccessToolUsage {
+        guard let usage = AccessToolUsage(rawValue: raw) else {
+            throw SessionError.validation(
+                field: "accessToolUsage", message: "must be one of \(AccessToolUsage.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return usage
+    }
+
+    /// The device `boundDeviceIndexNumber` names for a `BOUNDDEVICE_*` usage: the N-th (from 1)
+    /// device the user ever bound with an ECDSA key, oldest first, counting removed ones, so a
+    /// number never moves to another device; it must be ACTIVE. `nil` for `SOFTTOKEN`.
+    func boundDevice(for usage: AccessToolUsage, userID: String, index raw: String?) async throws -> String? {
+        guard usage.tool == .boundDevice else { return nil }
+        guard let raw, let index = Int(raw), (1...1000).contains(index) else {
+            throw SessionError.validation(field: "boundDeviceIndexNumber", message: "a bound device's number (1, 2, …) is required")
+        }
+        let devices = try await store.ecdsaDevicesEverBound(userID: userID)
+        guard index <= devices.count, devices[index - 1].status == .active else {
+            throw SessionError.accessToolNotSetUp("no active bound device number \(index)")
+        }
+        return devices[index - 1].id
+    }
+
+    /// The `boundDeviceIndexNumber` of a device (the inverse of `boundDevice`).
+    func boundDeviceIndex(deviceID: String, userID: String) async throws -> Int? {
+        try await store.ecdsaDevicesEverBound(userID: userID).firstIndex { $0.id == deviceID }.map { $0 + 1 }
+    }
+
+    /// Stores and describes a fresh challenge of `kind` for the identity's `usage`.
+    func issue(
+        _ kind: LoginChallenge.Kind, session: LoginSession, identity: LoginIdentity, usage: AccessToolUsage, deviceID: String?,
+        scenario: (name: String, hash: [UInt8])? = nil
+    ) async throws -> IssuedChallenge {
+        let attemptsLeft = try await checkUsable(usage, identity: identity)
+        let (nonce8, nonce4) = SoftTokenScheme.freshNonces()
+        let bytes: [UInt8]
+        switch usage.tool {
+        case .softToken:
+            let key = try await softTokenKey()
+            bytes = try SoftTokenScheme.challenge(nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent)
+        case .boundDevice:
+            bytes = try BoundDeviceScheme.challenge(
+                purpose: kind == .scenario ? .scenario : .login, nonce8: nonce8, nonce4: nonce4, userID: identity.loginUserID,
+                scenarioHash: scenario?.hash)
+        }
+        let now = time.now()
+        let challenge = LoginChallenge(
+            handle: Self.newHandle(), kind: kind, sessionID: session.id, userID: identity.userID, accessToolUsage: usage,
+            deviceID: deviceID, nonce: nonce8 + nonce4, scenarioName: scenario?.name, scenarioHash: scenario.map { Hex.encode($0.hash) },
+            createdAt: now, expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
+        try await store.insertLoginChallenge(challenge)
+        return IssuedChallenge(
+            userID: identity.loginUserID, attemptsLeft: attemptsLeft, challenge: Hex.encode(bytes), challengeHandle: challenge.handle,
+            challengeDeviceDetails: usage.challengeDeviceDetails, scenarioName: scenario?.name, scenarioHash: challenge.scenarioHash)
+    }
+
+    /// Whether the identity has this tool and it is not blocked; returns its attempts left.
+    @discardableResult
+    func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity) async throws -> Int {
+        if usage == .softToken, identity.identificationCodeHash == nil {
+            throw SessionError.accessToolNotSetUp("the user has no identification code")
+        }
+        let attemptsLeft = try await store.loginAttemptsLeft(userID: identity.userID, tool: usage.tool) ?? 0
+        guard attemptsLeft > 0 else { throw SessionError.blocked }
+        return attemptsLeft
+    }
+
+    /// The session's challenge with this handle, of one of `kinds`; `challengeClosed` otherwise.
+    /// Whether it is still open is decided when it is used.
+    func openChallenge(_ handle: String, session: LoginSession, kinds: Set<LoginChallenge.Kind>) async throws -> LoginChallenge {
+        guard (1...32).contains(handle.utf8.count), handle.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            throw SessionError.validation(field: "challengeHandle", message: "must be the challenge's handle")
+        }
+        guard let challenge = try await store.loginChallenge(handle: handle), challenge.sessionID == session.id,
+            kinds.contains(challenge.kind)
+        else { throw SessionError.challengeClosed }
+        return challenge
+    }
+
+    /// Uses the challenge once, counts the answer against the tool, then checks it. Returns
+    /// normally only for a correct answer; audits every failure and the block.
+    func answerChallenge(_ challenge: LoginChallenge, identity: LoginIdentity, response: [UInt8], source: String?, action: String)
+        async throws
+    {
+        let tool = challenge.accessToolUsage.tool
+        var device: Device?
+        if let deviceID = challenge.deviceID {
+            device = try await store.device(id: deviceID)
+            guard let bound = device, bound.userID == identity.userID, bound.kind == .ecdsaP256, bound.status == .active else {
+                throw SessionError.accessToolNotSetUp("the bound device is no longer active")
+            }
+        }
+        let now = time.now()
+        guard try await store.useLoginChallenge(handle: challenge.handle, sessionID: challenge.sessionID, at: now) else {
+            throw SessionError.challengeClosed
+        }
+        let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
+        guard let attemptsLeft = try await store.reserveLoginAttempt(userID: identity.userID, tool: tool, at: now) else {
+            try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
+            throw SessionError.blocked
+        }
+        let correct: Bool
+        switch tool {
+        case .softToken:
+            correct = try await softTokenAnswerIsCorrect(response, challenge: challenge, identity: identity)
+        case .boundDevice:
+            guard let device, let key = try? P256Codec.publicKey(hex: device.publicKeyHex) else { throw SessionError.challengeClosed }
+            let signed = try BoundDeviceScheme.challenge(
+                purpose: challenge.kind == .scenario ? .scenario : .login, nonce8: Array(challenge.nonce.prefix(8)),
+                nonce4: Array(challenge.nonce.suffix(4)), userID: identity.loginUserID,
+                scenarioHash: challenge.scenarioHash.flatMap { Hex.decode($0) })
+            correct = BoundDeviceScheme.verify(signatureHex: Hex.encode(response), challenge: signed, publicKey: key)
+        }
+        guard correct else {
+            try await audit(
+                identity, action, .failure, source: source,
+                details: details.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
+            if attemptsLeft == 0 {
+                try await audit(identity, "session.access_tool.blocked", .success, source: source, details: ["accessTool": tool.rawValue])
+            }
+            throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
+        }
+    }
+
+    /// Decrypts a soft-token response and compares every field with what it must be, all in
+    /// constant time and all of them every time (no early exit tells which field was wrong).
+    func softTokenAnswerIsCorrect(_ response: [UInt8], challenge: LoginChallenge, identity: LoginIdentity) async throws -> Bool {
+        let key = try await softTokenKey()
+        let fields = (try? LoginTLV.decode(key.openResponse(response))) ?? [:]
+        let version = ConstantTime.equals(fields[SoftTokenScheme.Field.version] ?? [], SoftTokenScheme.responseVersion)
+        let nonce8 = ConstantTime.equals(fields[SoftTokenScheme.Field.nonce8] ?? [], challenge.nonce.prefix(8))
+        let nonce4 = ConstantTime.equals(fields[SoftTokenScheme.Field.nonce4] ?? [], challenge.nonce.suffix(4))
+        let user = ConstantTime.equals(fields[SoftTokenScheme.Field.userID] ?? [], Array(identity.loginUserID.utf8))
+        let code = String(decoding: fields[SoftTokenScheme.Field.identificationCode] ?? [], as: UTF8.self)
+        let codeMatches = codeHasher.matches(Self.codeHashInput(userID: identity.userID, code: code), storedHash: identity.identificationCodeHash ?? "")
+        return [version, nonce8, nonce4, user, codeMatches].allSatisfy { $0 }
+    }
+
+    /// The response bytes from hex: at most 1 KiB, or a validation error (not counted).
+    static func responseBytes(_ hex: String) throws -> [UInt8] {
+        guard hex.utf8.count <= 2048, let bytes = Hex.decode(hex), !bytes.isEmpty else {
+            throw SessionError.validation(field: "response", message: "must be hex (at most 1024 bytes)")
+        }
+        return bytes
+    }
+
+    /// What the identification code's keyed hash covers: the user, so equal codes of two users
+    /// have unrelated hashes.
+    static func codeHashInput(userID: String, code: String) -> String { "\(userID):\(code)" }
+
+    /// 18 random decimal digits (the seed's handles are decimal strings).
+    static func newHandle() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(UInt64.random(in: 100_000_000_000_000_000...999_999_999_999_999_999, using: &generator))
+    }
+
+    static func roundedToMinute(_ date: Date) -> Date {
+        Date(epochMilliseconds: date.epochMilliseconds / 60_000 * 60_000)
+    }
+
+    func audit(_ identity: LoginIdentity, _ action: String, _ outcome: AuditRecord.Outcome, source: String?, details: [String: String]) async throws {
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(identity.userID)", action: action, subject: "user:\(identity.userID)", sourceAddress: source,
+                outcome: outcome, details: details),
+            at: time.now())
+    }
+
+    // MARK: The soft-token key
+
+    /// The installation's RSA key: loaded from the database (sealed under the master key), or
+    /// generated and stored by the first node that needs it; the first stored key wins, so every
+    /// node ends up with the same one. Kept in memory once loaded (it never changes).
+    func softTokenKey() async throws -> SoftTokenKey {
+        if let cached = keyCache.key.withLock({ $0 }) { return cached }
+        if try await store.sealedServerKey(id: Self.keyID) == nil {
+            let fresh = try SoftTokenKey.generate()
+            let sealed = try masterKey.seal(fresh.derRepresentation, purpose: Self.keySealPurpose, associatedData: Self.keyID)
+            try await store.insertSealedServerKey(id: Self.keyID, sealed: sealed, at: time.now())
+        }
+        guard let sealed = try await store.sealedServerKey(id: Self.keyID) else { throw KeyManagementError.masterKeyMismatch(kid: Self.keyID) }
+        let der: [UInt8]
+        do {
+            der = try masterKey.open(sealed, purpose: Self.keySealPurpose, associatedData: Self.keyID)
+        } catch {
+            throw KeyManagementError.masterKeyMismatch(kid: Self.keyID)
+        }
+        let key = try SoftTokenKey(derRepresentation: der)
+        keyCache.key.withLock { $0 = key }
+        return key
+    }
+
+    /// The loaded soft-token key, shared by copies of the service.
+    final class KeyCache: Sendable {
+        let key = Mutex<SoftTokenKey?>(nil)
+    }
+}

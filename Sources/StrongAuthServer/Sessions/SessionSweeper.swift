@@ -1,0 +1,27 @@
+import Logging
+import ServiceLifecycle
+import StrongAuthCore
+
+/// Deletes sessions that ended or went idle and challenges that expired. Expiry itself never
+/// waits for this (every read checks it in its query); the sweeper only keeps the tables small.
+/// Runs on every node; deleting what another node already deleted is harmless.
+public struct SessionSweeper: Service {
+    let sessions: SessionService
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await sessions.purgeExpired()
+                } catch is CancellationError {
+                    break  // shutting down
+                } catch {
+                    logger.warning("session sweep failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

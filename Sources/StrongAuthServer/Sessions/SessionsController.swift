@@ -1,0 +1,286 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// ABN AMRO's authorization service (seed 004, SPEC 2.6): login challenges and responses, the
+/// cookie session, session handover and step-up signing of scenarios. Paths, fields and the
+/// `x-aab-serviceversion` header (accepted, any version) are the seed's; errors are RFC 9457
+/// problems (the seed shows no error shape).
+struct SessionsController {
+    let runtime: StrongAuthRuntime
+
+    /// The session cookie. HttpOnly, SameSite=Strict, Path=/, Secure when served over TLS; no
+    /// Max-Age: the server decides expiry (5 minutes idle), the browser forgets it on close.
+    static let cookieName = "strongauth_session"
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/session", use: current)
+        router.delete("/session", use: end)
+        router.get("/session/loginchallenge", use: loginChallenge)
+        router.put("/session/loginresponse", use: loginResponse)
+        router.get("/session/sessionhandoverchallenge", use: handoverChallenge)
+        router.post("/usertokens/session/scenariosigningmethod", use: scenarioSigningMethod)
+        router.post("/usertokens/session/scenariochallenge", use: scenarioChallenge)
+        router.post("/usertokens/session/scenarioresponse", use: scenarioResponse)
+    }
+
+    var sessions: SessionService { runtime.sessions }
+
+    // MARK: Login
+
+    @Sendable func loginChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let issued = try await mapped {
+            try await sessions.loginChallenge(
+                sessionToken: Self.sessionToken(request), accountNumber: try Self.required(query, "accountNumber"),
+                cardNumber: try Self.required(query, "cardNumber"), accessToolUsage: try Self.required(query, "accessToolUsage"),
+                boundDeviceIndexNumber: query.get("boundDeviceIndexNumber"))
+        }
+        return try respond(["loginChallenge": Self.wire(issued)], newSessionToken: issued.newSessionToken)
+    }
+
+    @Sendable func handoverChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let issued = try await mapped {
+            try await sessions.handoverChallenge(
+                sessionToken: Self.sessionToken(request), accessToolUsage: try Self.required(query, "accessToolUsage"),
+                boundDeviceIndexNumber: query.get("boundDeviceIndexNumber"))
+        }
+        return try respond(["loginChallenge": Self.wire(issued)])
+    }
+
+    @Sendable func loginResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(LoginResponseBody.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let session = try await mapped {
+            try await sessions.loginResponse(
+                sessionToken: Self.sessionToken(request),
+                answer: LoginAnswer(
+                    accountNumber: body.accountNumber.text, cardNumber: body.cardNumber.text, challengeHandle: body.challengeHandle.text,
+                    response: body.response, accessToolUsage: body.accessToolUsage, challengeDeviceDetails: body.challengeDeviceDetails),
+                source: context.remoteAddress)
+        }
+        let wire: [String: Any] = [
+            "lastLogonDate": session.lastLogonDate.epochMilliseconds, "deviceType": session.accessToolUsage.rawValue,
+            "connectionType": "ENDTOEND", "selectedCustomer": NSNull(),
+            "representative": ["class": "PRIVATE_CUSTOMER", "reference": session.customerReference],
+            "representedCustomer": session.customerReference,
+        ]
+        return try respond(["session": wire], newSessionToken: session.newSessionToken)
+    }
+
+    // MARK: The session
+
+    @Sendable func current(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let session = try await mapped { try await sessions.currentSession(sessionToken: Self.sessionToken(request)) }
+        return try respond(["session": ["lastLogonDate": session.lastLogonDate.epochMilliseconds]])
+    }
+
+    @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await mapped { try await sessions.endSession(sessionToken: Self.sessionToken(request), source: context.remoteAddress) }
+        var response = Response(status: .noContent)
+        response.setCookie(cookie(value: "", maxAge: 0))
+        return response
+    }
+
+    // MARK: Scenarios
+
+    @Sendable func scenarioSigningMethod(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: false)
+        let method = try await mapped {
+            try await sessions.scenarioSigningMethod(sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName)
+        }
+        let wire: [String: Any] = [
+            "scenarioName": body.scenarioName, "accessToolUsage": method.accessToolUsage.rawValue,
+            "challengeDeviceDetails": method.challengeDeviceDetails, "attemptsLeft": method.attemptsLeft,
+            "boundDeviceIndexNumber": method.boundDeviceIndexNumber.map { $0 as Any } ?? NSNull(),
+        ]
+        return try respond(["scenarioSigningMethod": wire])
+    }
+
+    @Sendable func scenarioChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: true)
+        let issued = try await mapped {
+            try await sessions.scenarioChallenge(
+                sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName, scenarioData: body.scenarioData,
+                accessToolUsage: body.accessToolUsage, boundDeviceIndexNumber: body.boundDeviceIndexNumber?.text)
+        }
+        var wire = Self.wire(issued)
+        wire["scenarioName"] = issued.scenarioName
+        wire["scenarioHash"] = issued.scenarioHash
+        return try respond(["scenarioChallenge": wire])
+    }
+
+    @Sendable func scenarioResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: true)
+        guard let handle = body.challengeHandle?.text, let response = body.response else {
+            throw ProblemDetails.badRequest(
+                "'challengeHandle' and 'response' are required.",
+                errors: [.init(field: body.challengeHandle == nil ? "challengeHandle" : "response", message: "missing")])
+        }
+        let signed = try await mapped {
+            try await sessions.scenarioResponse(
+                sessionToken: Self.sessionToken(request), challengeHandle: handle, response: response, scenarioName: body.scenarioName,
+                scenarioData: body.scenarioData, source: context.remoteAddress)
+        }
+        return try respond([
+            "scenarioResponse": [
+                "scenarioName": signed.scenarioName, "scenarioHash": signed.scenarioHash, "status": "SIGNED",
+                "signedDate": signed.signedAt.epochMilliseconds,
+            ] as [String: Any]
+        ])
+    }
+
+    // MARK: Helpers
+
+    /// The seed's `loginChallenge` object, the `eig…` fields explicitly null.
+    static func wire(_ issued: IssuedChallenge) -> [String: Any] {
+        [
+            "userId": issued.userID, "attemptsLeft": issued.attemptsLeft, "challenge": issued.challenge,
+            "challengeHandle": issued.challengeHandle, "challengeDeviceDetails": issued.challengeDeviceDetails,
+            "eigChallenge": NSNull(), "eigChallengeHandle": NSNull(), "eigChallengeDeviceDetails": NSNull(), "eigType": NSNull(),
+        ]
+    }
+
+    /// The session token from the cookie, if it looks like one (anything else is no session).
+    static func sessionToken(_ request: Request) -> String? {
+        guard let value = request.cookies[cookieName]?.value, value.hasPrefix("sa_ss_"), value.utf8.count <= 100 else { return nil }
+        return value
+    }
+
+    func cookie(value: String, maxAge: Int? = nil) -> Cookie {
+        Cookie(
+            name: Self.cookieName, value: value, maxAge: maxAge, path: "/", secure: runtime.settings.sessions.secureCookie,
+            httpOnly: true, sameSite: .strict)
+    }
+
+    /// JSON (sorted keys, `null`s kept), no-store, and the session cookie when there is a new token.
+    func respond(_ object: [String: Any], newSessionToken: String? = nil) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        var response = Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
+        if let newSessionToken { response.setCookie(cookie(value: newSessionToken)) }
+        return response
+    }
+
+    static func required(_ query: Parameters, _ name: String) throws -> String {
+        guard let value = query.get(name), !value.isEmpty else {
+            throw ProblemDetails.badRequest("The query parameter '\(name)' is missing.", errors: [.init(field: name, message: "missing")])
+        }
+        return value
+    }
+
+    /// Turns the core's `SessionError` into the problem a client can act on.
+    func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as SessionError {
+            throw Self.problem(for: error)
+        }
+    }
+
+    static func problem(for error: SessionError) -> ProblemDetails {
+        switch error {
+        case .validation(let field, let message):
+            ProblemDetails.badRequest("\(field) \(message).", errors: [.init(field: field, message: message)])
+        case .unknownUser:
+            ProblemDetails(.notFound, "Not Found", detail: "No active user has this account and card number.")
+        case .accessToolNotSetUp(let what):
+            ProblemDetails(.conflict, "Conflict", detail: "This access tool cannot be used: \(what).")
+        case .blocked:
+            ProblemDetails(
+                HTTPResponse.Status(code: 423, reasonPhrase: "Locked"), "Locked",
+                detail: "The access tool is blocked after too many wrong responses; the bank must unblock it.")
+        case .challengeClosed:
+            ProblemDetails(
+                .conflict, "Conflict", detail: "The challenge handle is unknown, already used, expired, or of another session; request a new challenge.")
+        case .mismatch(let field):
+            ProblemDetails.badRequest("\(field) does not match the challenge.", errors: [.init(field: field, message: "does not match the challenge")])
+        case .wrongResponse(let attemptsLeft):
+            ProblemDetails(.forbidden, "Forbidden", detail: "The response is not correct; \(attemptsLeft) attempts left.")
+        case .scenarioMismatch:
+            ProblemDetails(.conflict, "Conflict", detail: "The scenario differs from the one the challenge was issued for; request a new challenge.")
+        case .unauthorized:
+            ProblemDetails(.unauthorized, "Unauthorized", detail: "There is no authorized session for this cookie (absent, ended or idle for too long).")
+        }
+    }
+}
+
+/// The body of `PUT /session/loginresponse`. Account, card, handle and device numbers are
+/// accepted as strings or JSON numbers (the published clients send numbers).
+struct LoginResponseBody: Decodable {
+    var accountNumber: Digits
+    var cardNumber: Digits
+    var challengeHandle: Digits
+    var response: String
+    var accessToolUsage: String
+    var challengeDeviceDetails: String?
+    /// `IPHONE_APP`, `ANDROID_APP` or `SIMPLE_BANKING`; informational.
+    var appId: String?
+    /// Informational: the challenge already names the device.
+    var boundDeviceIndexNumber: Digits?
+    var isJailbrokenRooted: Bool?
+    var isBound: Bool?
+    var imei: String?
+    var telephoneNo: String?
+
+    /// A decimal number sent as a string or as a non-negative JSON integer.
+    struct Digits: Decodable {
+        var text: String
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let string = try? container.decode(String.self) {
+                text = string
+            } else {
+                text = String(try container.decode(UInt64.self))
+            }
+        }
+    }
+}
+
+/// The bodies of the scenario endpoints: typed fields through `Decodable` (numbers as strings or
+/// JSON integers), and `scenarioData`, any JSON, bound in its canonical form (sorted keys, no
+/// insignificant whitespace).
+struct ScenarioBody: Decodable {
+    var scenarioName: String
+    var accessToolUsage: String?
+    var boundDeviceIndexNumber: LoginResponseBody.Digits?
+    var challengeHandle: LoginResponseBody.Digits?
+    var response: String?
+    /// Canonical JSON of `scenarioData`; set by `parse`.
+    var scenarioData: String = ""
+
+    enum CodingKeys: String, CodingKey {
+        case scenarioName, accessToolUsage, boundDeviceIndexNumber, challengeHandle, response
+    }
+
+    /// Reads the body once: content type, size limit, typed fields, and (`withData`) the data.
+    static func parse(_ request: Request, limit: Int, withData: Bool) async throws -> ScenarioBody {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        var copy = request
+        copy.body = .init(buffer: buffer)
+        var body = try await JSONBody.decode(ScenarioBody.self, from: copy, limit: limit)
+        guard withData else { return body }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any], let value = object["scenarioData"]
+        else {
+            throw ProblemDetails.badRequest("'scenarioData' is missing.", errors: [.init(field: "scenarioData", message: "missing")])
+        }
+        guard JSONSerialization.isValidJSONObject([value]),
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]),
+            data.count <= 16_384
+        else {
+            throw ProblemDetails.badRequest(
+                "'scenarioData' must be JSON of at most 16 KiB.", errors: [.init(field: "scenarioData", message: "invalid")])
+        }
+        body.scenarioData = String(decoding: data, as: UTF8.self)
+        return body
+    }
+}
