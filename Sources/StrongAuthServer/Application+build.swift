@@ -20,7 +20,8 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
         AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
-        ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger))
+        ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
+        WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(
@@ -77,5 +78,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
     ProcessesController(runtime: runtime).addRoutes(to: router)
     SessionsController(runtime: runtime).addRoutes(to: router)
+    let renderer = try WebRenderer()
+    AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
+    SelfServiceWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
     return router
 }

@@ -13,6 +13,7 @@ struct StrongAuthCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
-            AppsCommand.self, IntegrationUsersCommand.self, DemoCommand.self, DeviceCommand.self, BenchCommand.self,
+            AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
+            BenchCommand.self,
         ])
 }

@@ -52,7 +52,11 @@ struct OperationsTests {
     func openAPICoversEveryRoute() async throws {
         try await TestServer.with { server in
             let router = try buildRouter(runtime: server.runtime)
-            let served = Set(router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path.description)" })
+            // The HTML pages of the back office (/admin) and self-service (/self-service) are for
+            // browsers, not API clients: docs/web-ui.md describes them, the OpenAPI document does not.
+            let served = Set(
+                router.routes.filter { !$0.path.description.hasPrefix("/admin") && !$0.path.description.hasPrefix("/self-service") }
+                    .map { "\($0.method.rawValue.lowercased()) \($0.path.description)" })
             let yaml = String(decoding: try OpenAPIDocument.yaml(), as: UTF8.self)
             var documented = Set<String>()
             var currentPath: String?

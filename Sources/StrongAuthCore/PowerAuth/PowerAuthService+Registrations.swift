@@ -47,6 +47,18 @@ extension PowerAuthService {
             throw PowerAuthServiceError.validation(field: "otpValidation", message: "ON_KEY_EXCHANGE or ON_COMMIT is required with an otp")
         }
         let application = try await allowedApplication(applicationID, for: integrationUser)
+        return try await insertRegistration(
+            externalUserID: externalUserID, application: application, otp: otp, otpValidation: validation, commitPhase: commitPhase,
+            flags: flags, actor: "integration-user:\(integrationUser.name)", source: source)
+    }
+
+    /// A CREATED registration of `application` for the user `externalUserID`, with a fresh signed
+    /// activation code, its callback and its audit record; shared by the integration API and the
+    /// back office (which checks who may create it before calling this).
+    func insertRegistration(
+        externalUserID: String, application: PowerAuthApplication, otp: String?, otpValidation validation: ActivationOTPValidation,
+        commitPhase: ActivationCommitPhase?, flags: [String], actor: String, source: String?
+    ) async throws -> Registration {
         let opened = try openApplication(application)
         let signingKey = try P256.Signing.PrivateKey(rawRepresentation: opened.masterPrivateKey.rawRepresentation)
         let now = time.now()
@@ -74,7 +86,7 @@ extension PowerAuthService {
             } catch StoreError.conflict {
                 continue
             }
-            try await audit(registration, action: "powerauth.registration.created", actor: "integration-user:\(integrationUser.name)", source: source)
+            try await audit(registration, action: "powerauth.registration.created", actor: actor, source: source)
             return registration
         }
         throw StoreError.conflict("activation code")

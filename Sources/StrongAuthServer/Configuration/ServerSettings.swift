@@ -44,6 +44,8 @@ public struct ServerSettings: Sendable {
     public var sessions: SessionConfiguration
     /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
     public var rateLimits: RateLimitSettings
+    /// The back office and self-service pages (`web.*`).
+    public var web: WebSettings
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -86,6 +88,7 @@ public struct ServerSettings: Sendable {
         processes = ProcessConfiguration()
         sessions = SessionConfiguration()
         rateLimits = RateLimitSettings()
+        web = WebSettings()
         switch config.string(forKey: "notifications.channel", default: "file") {
         case "file":
             notificationChannel = .file(
@@ -104,6 +107,7 @@ public struct ServerSettings: Sendable {
         try readProcesses(config)
         try readSessions(config)
         try readRateLimits(config)
+        try readWeb(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

@@ -18,6 +18,12 @@ public struct StrongAuthRuntime: Sendable {
     public let powerAuth: PowerAuthService
     public let approvals: ApprovalService
     public let webhooks: WebhookService
+    /// Back-office operators (sign-in with password and TOTP).
+    public let operators: OperatorService
+    /// Browser sessions and CSRF tokens of `/admin` and `/self-service`.
+    public let webSessions: WebSessionService
+    /// The use cases of the back office and self-service pages.
+    public let backOffice: BackOfficeService
     public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
@@ -54,13 +60,25 @@ public struct StrongAuthRuntime: Sendable {
                 store: store, tokens: tokens, masterKey: masterKey, time: time, configuration: settings.devices)
             let powerAuth = PowerAuthService(
                 store: store, masterKey: masterKey, secretHasher: secretHasher, time: time, configuration: settings.powerAuth)
+            let webhooks = WebhookService(store: store, masterKey: masterKey, time: time)
+            // Checked when a web sign-in names no one, so that costs what a wrong password costs.
+            let decoyPasswordHash = try await passwordHasher.hash(SecureRandom.token(prefix: "decoy-"))
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
                 administration: administration, devices: devices, powerAuth: powerAuth,
                 approvals: ApprovalService(
                     store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
                     secretHasher: secretHasher, devices: devices),
-                webhooks: WebhookService(store: store, masterKey: masterKey, time: time),
+                webhooks: webhooks,
+                operators: OperatorService(
+                    store: store, passwordHasher: passwordHasher, totp: HummingbirdTOTPGenerator(), masterKey: masterKey,
+                    lockout: settings.lockout, time: time, decoyPasswordHash: decoyPasswordHash),
+                webSessions: WebSessionService(
+                    store: store, masterKey: masterKey, time: time, idleTimeout: settings.web.sessionIdleTimeout,
+                    absoluteLifetime: settings.web.sessionAbsoluteLifetime),
+                backOffice: BackOfficeService(
+                    store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher, lockout: settings.lockout,
+                    time: time, decoyPasswordHash: decoyPasswordHash),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)

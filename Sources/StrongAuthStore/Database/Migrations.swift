@@ -301,5 +301,26 @@ public enum Migrator {
                 "ALTER TABLE approvals ADD COLUMN title TEXT",
                 "ALTER TABLE approvals ADD COLUMN message TEXT",
             ]),
+        Migration(
+            version: 9, name: "back-office",
+            statements: [
+                // Operators of the back office: bcrypt password, TOTP secret sealed under the master
+                // key, a counter and a lock per factor, the last accepted TOTP step (each code once).
+                """
+                CREATE TABLE operators (
+                    id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+                    sealed_totp_secret TEXT NOT NULL, status TEXT NOT NULL,
+                    failed_password_attempts INTEGER NOT NULL DEFAULT 0, password_locked_until BIGINT,
+                    failed_totp_attempts INTEGER NOT NULL DEFAULT 0, totp_locked_until BIGINT,
+                    last_totp_step BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL)
+                """,
+                // Browser sessions of /admin and /self-service: the cookie token only as a keyed hash.
+                """
+                CREATE TABLE web_sessions (
+                    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, principal_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
+            ]),
     ]
 }

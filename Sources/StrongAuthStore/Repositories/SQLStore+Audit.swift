@@ -62,16 +62,18 @@ extension SQLStore: AuditLog {
             try await db.raw(
                 "SELECT * FROM audit_events WHERE sequence > \(bind: sequence) ORDER BY sequence LIMIT \(bind: limit)"
             ).all()
-        }.map { row in
-            let detailsJSON = try row.string("details")
-            let details = (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:]
-            return AuditEvent(
-                sequence: try row.decode(column: "sequence", as: Int64.self), occurredAt: try row.date("occurred_at"),
-                record: AuditRecord(
-                    actor: try row.string("actor"), action: try row.string("action"), subject: try row.optionalString("subject"),
-                    sourceAddress: try row.optionalString("source_address"),
-                    outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details),
-                previousHash: try row.string("previous_hash"), hash: try row.string("hash"))
-        }
+        }.map(Self.auditEvent(from:))
+    }
+
+    static func auditEvent(from row: any SQLRow) throws -> AuditEvent {
+        let detailsJSON = try row.string("details")
+        let details = (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:]
+        return AuditEvent(
+            sequence: try row.decode(column: "sequence", as: Int64.self), occurredAt: try row.date("occurred_at"),
+            record: AuditRecord(
+                actor: try row.string("actor"), action: try row.string("action"), subject: try row.optionalString("subject"),
+                sourceAddress: try row.optionalString("source_address"),
+                outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details),
+            previousHash: try row.string("previous_hash"), hash: try row.string("hash"))
     }
 }

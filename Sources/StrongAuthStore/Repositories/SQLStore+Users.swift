@@ -58,22 +58,29 @@ extension SQLStore: UserRepository {
     public func reserveAttempt(userID: String, factor: UserFactor, at now: Date, policy: LockoutPolicy) async throws
         -> PasswordAttemptReservation?
     {
-        let nowMs = now.epochMilliseconds
-        let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
         let (count, lock) = Self.columns(factor)
+        return try await reserveAttempt(table: "users", id: userID, count: count, lock: lock, at: now, policy: policy)
+    }
+
+    /// Counts one attempt of a factor whose counter and lock are the columns `count` and `lock`
+    /// of the row `id` of `table` (users, operators).
+    func reserveAttempt(table: String, id: String, count: String, lock: String, at now: Date, policy: LockoutPolicy) async throws
+        -> PasswordAttemptReservation?
+    {
+        let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
         // One conditional UPDATE: refused while locked; a lock that has run out restarts the
         // count; the attempt that reaches the maximum sets the lock. Old values on the right.
         let row = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                UPDATE users SET
+                UPDATE \(unsafeRaw: table) SET
                   \(unsafeRaw: count) = CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END,
                   \(unsafeRaw: lock) = CASE
                     WHEN (CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END)
                          >= \(bind: policy.maxFailures) THEN \(bind: lockUntil)
                     ELSE NULL END
-                WHERE id = \(bind: userID)
-                  AND (\(unsafeRaw: lock) IS NULL OR \(unsafeRaw: lock) <= \(bind: nowMs))
+                WHERE id = \(bind: id)
+                  AND (\(unsafeRaw: lock) IS NULL OR \(unsafeRaw: lock) <= \(bind: now.epochMilliseconds))
                 RETURNING \(unsafeRaw: count) AS attempts, \(unsafeRaw: lock) AS locked_until
                 """
             ).first()

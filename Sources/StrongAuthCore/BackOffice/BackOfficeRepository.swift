@@ -1,0 +1,131 @@
+import Foundation
+
+/// A back-office operator: signs in to `/admin` with username, password and a TOTP code.
+public struct Operator: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case active
+        case disabled
+    }
+
+    public var id: String
+    public var username: String
+    /// bcrypt.
+    public var passwordHash: String
+    /// The TOTP secret, sealed under the master key with the operator id as associated data.
+    public var sealedTOTPSecret: String
+    public var status: Status
+    /// The last TOTP time step accepted: a code is accepted once (RFC 6238 §5.2).
+    public var lastTOTPStep: Int64
+    public var createdAt: Date
+
+    public init(
+        id: String, username: String, passwordHash: String, sealedTOTPSecret: String, status: Status = .active, lastTOTPStep: Int64 = 0,
+        createdAt: Date
+    ) {
+        self.id = id
+        self.username = username
+        self.passwordHash = passwordHash
+        self.sealedTOTPSecret = sealedTOTPSecret
+        self.status = status
+        self.lastTOTPStep = lastTOTPStep
+        self.createdAt = createdAt
+    }
+}
+
+/// The factors of an operator whose failures are counted on their own (5 then a lock, as for users).
+public enum OperatorFactor: String, Sendable, CaseIterable {
+    case password
+    case totp
+}
+
+/// Who a web session belongs to: an operator (`/admin`) or an end user (`/self-service`).
+public enum WebSessionKind: String, Sendable {
+    case `operator`
+    case user
+}
+
+/// A signed-in browser: stored by the keyed hash of its cookie token only.
+///
+/// ```
+/// (sign-in) ──▶ live ──(a request within the idle timeout: expiry moves on)──▶ live
+///                 │──(idle timeout passes, or the absolute lifetime)──▶ expired (refused, swept)
+///                 └──(logout)──▶ deleted
+/// ```
+public struct WebSession: Sendable, Equatable {
+    public var tokenHash: String
+    public var kind: WebSessionKind
+    /// The operator's or user's id.
+    public var principalID: String
+    public var createdAt: Date
+    public var expiresAt: Date
+
+    public init(tokenHash: String, kind: WebSessionKind, principalID: String, createdAt: Date, expiresAt: Date) {
+        self.tokenHash = tokenHash
+        self.kind = kind
+        self.principalID = principalID
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Counts of the dashboard.
+public struct BackOfficeCounts: Sendable, Equatable {
+    public var users: Int
+    /// Devices by status (REMOVED included).
+    public var devicesByStatus: [String: Int]
+    public var pendingApprovals: Int
+    /// Webhook deliveries by status.
+    public var webhooksByStatus: [String: Int]
+
+    public init(users: Int, devicesByStatus: [String: Int], pendingApprovals: Int, webhooksByStatus: [String: Int]) {
+        self.users = users
+        self.devicesByStatus = devicesByStatus
+        self.pendingApprovals = pendingApprovals
+        self.webhooksByStatus = webhooksByStatus
+    }
+}
+
+/// What the back office and self-service need from storage: operators, web sessions, and the
+/// read models of the screens (searches and recent lists across users).
+public protocol BackOfficeRepository: Sendable {
+    // MARK: Operators
+
+    /// Stores a new operator; `StoreError.conflict` when the username is taken.
+    func insertOperator(_ operator: Operator) async throws
+    func `operator`(id: String) async throws -> Operator?
+    func `operator`(username: String) async throws -> Operator?
+    /// Counts an attempt of one of the operator's factors before it is checked, as
+    /// `UserRepository.reserveAttempt` does for users: `nil` while that factor is locked.
+    func reserveOperatorAttempt(operatorID: String, factor: OperatorFactor, at now: Date, policy: LockoutPolicy) async throws
+        -> PasswordAttemptReservation?
+    func resetOperatorAttempts(operatorID: String, factor: OperatorFactor) async throws
+    /// Accepts TOTP time step `step` once: `false` when that step or a later one was already used.
+    func acceptTOTPStep(operatorID: String, step: Int64) async throws -> Bool
+
+    // MARK: Web sessions
+
+    func insertWebSession(_ session: WebSession) async throws
+    /// The live session with this token hash, its expiry moved to `newExpiry`, in one conditional
+    /// update (`… WHERE expires_at > now AND created_at > notBefore`); `nil` when expired or unknown.
+    func touchWebSession(tokenHash: String, at now: Date, newExpiry: Date, notCreatedBefore: Date) async throws -> WebSession?
+    func deleteWebSession(tokenHash: String) async throws
+    /// Deletes expired sessions; returns how many.
+    @discardableResult
+    func deleteExpiredWebSessions(at now: Date) async throws -> Int
+
+    // MARK: Read models
+
+    func backOfficeCounts(at now: Date) async throws -> BackOfficeCounts
+    /// Users whose username or id contains `query` (case-insensitive), newest first.
+    func searchUsers(query: String, limit: Int) async throws -> [User]
+    /// Every device of the user, REMOVED ones too, newest first.
+    func allDevices(userID: String) async throws -> [Device]
+    /// The newest devices of every user, optionally of one status.
+    func recentDevices(status: Device.Status?, limit: Int) async throws -> [Device]
+    /// The newest approvals of every user (or of one user).
+    func recentApprovals(userID: String?, limit: Int) async throws -> [Approval]
+    /// Active PowerAuth applications.
+    func applications() async throws -> [PowerAuthApplication]
+    /// Audit events, newest first, optionally only failures or only those about `subject`.
+    func recentAuditEvents(subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws -> [AuditEvent]
+}

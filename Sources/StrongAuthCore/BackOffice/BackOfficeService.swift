@@ -1,0 +1,251 @@
+import Foundation
+import StrongAuthProtocol
+
+/// Why a back-office or self-service action was refused.
+public enum BackOfficeError: Error, Equatable, Sendable {
+    /// No such thing, or not one the actor may see (another user's device reads as absent).
+    case notFound
+    /// The thing is not in a state that allows the action (e.g. unblocking an ACTIVE device).
+    case invalidState(String)
+    case validation(field: String, message: String)
+}
+
+/// A device with what the screens show of its PowerAuth side.
+public struct DeviceOverview: Sendable {
+    public var device: Device
+    /// Set for PowerAuth registrations.
+    public var registration: Registration?
+    /// The status at `now` (an unfinished registration past its expiry reads REMOVED).
+    public var status: Device.Status
+    /// PowerAuth fingerprint, once keys were exchanged.
+    public var fingerprint: String?
+}
+
+/// The use cases behind `/admin` and `/self-service`: reads across users for operators, the same
+/// device actions for operators and for a user on their own devices, all audited with the actor
+/// (`operator:<id>` or `user:<id>`) and the source address.
+public struct BackOfficeService: Sendable {
+    public typealias Repositories = StrongAuthRepositories & BackOfficeRepository
+
+    private let store: any Repositories
+    private let powerAuth: PowerAuthService
+    private let webhooks: WebhookService
+    private let passwordHasher: any PasswordHasher
+    private let lockout: LockoutPolicy
+    private let time: any TimeSource
+    private let decoyPasswordHash: String
+
+    public init(
+        store: any Repositories, powerAuth: PowerAuthService, webhooks: WebhookService, passwordHasher: any PasswordHasher,
+        lockout: LockoutPolicy, time: any TimeSource, decoyPasswordHash: String
+    ) {
+        self.store = store
+        self.powerAuth = powerAuth
+        self.webhooks = webhooks
+        self.passwordHasher = passwordHasher
+        self.lockout = lockout
+        self.time = time
+        self.decoyPasswordHash = decoyPasswordHash
+    }
+
+    public var now: Date { time.now() }
+
+    // MARK: Self-service sign-in
+
+    /// An end user signs in with the password of the password grant; the password factor's
+    /// counter and lock are the same ones the token endpoint uses.
+    public func signInUser(username: String, password: String, source: String?) async throws -> User {
+        guard let user = try await store.user(username: username), user.status == .active else {
+            _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
+            throw OperatorSignInError.invalidCredentials
+        }
+        func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
+            try await store.append(
+                AuditRecord(
+                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    outcome: outcome, details: details),
+                at: time.now())
+        }
+        guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
+            try await audit(.failure, ["reason": "locked"])
+            throw OperatorSignInError.invalidCredentials
+        }
+        guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
+            try await audit(.failure, ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)])
+            throw OperatorSignInError.invalidCredentials
+        }
+        try await store.resetAttempts(userID: user.id, factor: .password)
+        try await audit(.success, [:])
+        return user
+    }
+
+    // MARK: Reads
+
+    public func counts() async throws -> BackOfficeCounts { try await store.backOfficeCounts(at: time.now()) }
+
+    public func recentFailures(limit: Int = 10) async throws -> [AuditEvent] {
+        try await store.recentAuditEvents(subject: nil, failuresOnly: true, before: nil, limit: limit)
+    }
+
+    public func searchUsers(_ query: String, limit: Int = 50) async throws -> [User] {
+        try await store.searchUsers(query: String(query.prefix(128)), limit: limit)
+    }
+
+    public func user(id: String) async throws -> User {
+        guard let user = try await store.user(id: id) else { throw BackOfficeError.notFound }
+        return user
+    }
+
+    public func operatorName(id: String) async throws -> String? {
+        try await store.operator(id: id)?.username
+    }
+
+    /// The user's devices; without `includeRemoved` only those that are not REMOVED.
+    public func devices(userID: String, includeRemoved: Bool) async throws -> [DeviceOverview] {
+        var result: [DeviceOverview] = []
+        for device in try await store.allDevices(userID: userID) {
+            let overview = try await overview(of: device)
+            if includeRemoved || overview.status != .removed { result.append(overview) }
+        }
+        return result
+    }
+
+    public func recentDevices(status: Device.Status?, limit: Int = 100) async throws -> [DeviceOverview] {
+        var result: [DeviceOverview] = []
+        for device in try await store.recentDevices(status: status, limit: limit) { result.append(try await overview(of: device)) }
+        return result
+    }
+
+    /// One device; with `owner`, only if it is that user's.
+    public func device(id: String, owner: String? = nil) async throws -> DeviceOverview {
+        guard let device = try await store.device(id: id), owner == nil || device.userID == owner else { throw BackOfficeError.notFound }
+        return try await overview(of: device)
+    }
+
+    private func overview(of device: Device) async throws -> DeviceOverview {
+        guard device.kind == .powerauth, let registration = try await store.registration(id: device.id) else {
+            return DeviceOverview(device: device, registration: nil, status: device.status, fingerprint: nil)
+        }
+        return DeviceOverview(
+            device: device, registration: registration, status: registration.status(at: time.now()),
+            fingerprint: powerAuth.fingerprint(of: registration))
+    }
+
+    public func approvals(userID: String? = nil, limit: Int = 100) async throws -> [Approval] {
+        try await store.recentApprovals(userID: userID, limit: limit)
+    }
+
+    public func pendingApprovals(userID: String) async throws -> [Approval] {
+        try await store.approvals(userID: userID, pendingOnly: true, at: time.now(), limit: 50)
+    }
+
+    public func approval(id: String) async throws -> Approval {
+        guard let approval = try await store.approval(id: id) else { throw BackOfficeError.notFound }
+        return approval
+    }
+
+    public func applications() async throws -> [PowerAuthApplication] { try await store.applications() }
+
+    public func deliveries(limit: Int = 100) async throws -> [WebhookDelivery] {
+        try await store.webhookDeliveries(subscriber: nil, limit: limit)
+    }
+
+    public func delivery(id: String) async throws -> WebhookDelivery {
+        guard let delivery = try await store.webhookDelivery(id: id) else { throw BackOfficeError.notFound }
+        return delivery
+    }
+
+    /// Audit events newest first, optionally about one subject (`device:<id>`, `approval:<id>`, …).
+    public func auditEvents(subject: String? = nil, before: Int64? = nil, limit: Int = 50) async throws -> [AuditEvent] {
+        try await store.recentAuditEvents(subject: subject, failuresOnly: false, before: before, limit: limit)
+    }
+
+    public func verifyAuditChain() async throws -> AuditChain.Verification {
+        try await AuditVerification.verifyAll(store)
+    }
+
+    // MARK: Actions
+
+    /// Ends a user's password and device-binding locks.
+    public func unlockUser(id: String, actor: String, source: String?) async throws {
+        let user = try await user(id: id)
+        for factor in UserFactor.allCases { try await store.resetAttempts(userID: user.id, factor: factor) }
+        try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
+    }
+
+    /// ACTIVE → BLOCKED with a reason (PowerAuth reasons: A–Z, 0–9, `_`, `-`).
+    public func blockDevice(id: String, reason: String, owner: String? = nil, actor: String, source: String?) async throws {
+        let reason = reason.isEmpty ? BlockedReason.notSpecified : reason
+        guard (1...64).contains(reason.utf8.count), reason.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+        else { throw BackOfficeError.validation(field: "reason", message: "1–64 of A–Z, 0–9, '_', '-'") }
+        try await move(id: id, owner: owner, from: [.active], to: .blocked, reason: reason, action: "blocked", actor: actor, source: source)
+    }
+
+    /// BLOCKED → ACTIVE (a PowerAuth registration's failure count starts over).
+    public func unblockDevice(id: String, actor: String, source: String?) async throws {
+        try await move(id: id, owner: nil, from: [.blocked], to: .active, reason: nil, action: "unblocked", actor: actor, source: source)
+    }
+
+    /// Any live status → REMOVED; its tokens and signatures die with it.
+    public func removeDevice(id: String, owner: String? = nil, actor: String, source: String?) async throws {
+        try await move(
+            id: id, owner: owner, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, action: "removed",
+            actor: actor, source: source)
+    }
+
+    private func move(
+        id: String, owner: String?, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String, actor: String,
+        source: String?
+    ) async throws {
+        let overview = try await device(id: id, owner: owner)
+        guard from.contains(overview.status) else {
+            throw BackOfficeError.invalidState("the device is \(overview.status.rawValue)")
+        }
+        if let registration = overview.registration {
+            do {
+                _ = try await powerAuth.transition(
+                    registration, from: from, to: to, reason: reason, action: "powerauth.registration.\(action)", actor: actor, source: source)
+            } catch PowerAuthServiceError.registrationState(let status) {
+                throw BackOfficeError.invalidState("the device is \(status.rawValue)")
+            }
+            return
+        }
+        guard try await store.transitionDevice(id: id, from: from, to: to, reason: reason, at: time.now()) else {
+            throw BackOfficeError.invalidState("the device changed meanwhile")
+        }
+        try await audit(actor: actor, action: "device.\(action)", subject: "device:\(id)", source: source, details: reason.map { ["reason": $0] } ?? [:])
+    }
+
+    /// A CREATED PowerAuth registration for the user `externalUserID` (the username): its
+    /// activation code goes on screen as text and QR code. It becomes ACTIVE at the key exchange
+    /// (the person at the screen is already signed in, so no separate commit is asked for).
+    public func createRegistration(externalUserID: String, applicationID: String, actor: String, source: String?) async throws
+        -> Registration
+    {
+        do {
+            try Validate.username(externalUserID)
+        } catch {
+            throw BackOfficeError.validation(field: "userId", message: "must be 1–128 printable characters without spaces")
+        }
+        guard let application = try await store.application(id: applicationID), application.status == .active else {
+            throw BackOfficeError.validation(field: "applicationId", message: "no such active application")
+        }
+        return try await powerAuth.insertRegistration(
+            externalUserID: externalUserID, application: application, otp: nil, otpValidation: .none, commitPhase: .onKeyExchange,
+            flags: [], actor: actor, source: source)
+    }
+
+    /// Sends a dead webhook delivery again.
+    public func retryDelivery(id: String, actor: String, source: String?) async throws {
+        let delivery = try await delivery(id: id)
+        guard delivery.status == .dead else { throw BackOfficeError.invalidState("the delivery is \(delivery.status.rawValue)") }
+        _ = try await webhooks.retry(id: id, by: [delivery.subscriber], actor: actor, source: source)
+    }
+
+    /// Records an operator's act that changes nothing else (sign-out, a viewed secret …).
+    public func audit(actor: String, action: String, subject: String?, source: String?, details: [String: String] = [:]) async throws {
+        try await store.append(
+            AuditRecord(actor: actor, action: action, subject: subject, sourceAddress: source, outcome: .success, details: details),
+            at: time.now())
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import StrongAuthCore
+
+/// The end users' self-service under `/self-service` (seed 003, "Implement Mobile Device
+/// Self-Service"): their own devices with last use, block, remove, activating a new one with a
+/// QR code, and what waits for their approval. Every device is looked up with the signed-in
+/// user as owner, so another user's device reads as absent.
+struct SelfServiceWebController: Sendable {
+    let runtime: StrongAuthRuntime
+    let web: WebPages
+
+    init(runtime: StrongAuthRuntime, renderer: WebRenderer) {
+        self.runtime = runtime
+        web = WebPages(runtime: runtime, renderer: renderer, area: .selfService)
+    }
+
+    private var service: BackOfficeService { runtime.backOffice }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/self-service/login") { request, _ in
+            if try await web.signedIn(request) != nil { return web.redirect(to: "/self-service") }
+            return web.loginPage("self-login")
+        }
+        router.post("/self-service/login") { request, context in
+            guard let form = try await web.loginForm(request, context: context) else {
+                return web.loginPage("self-login", error: "The sign-in form expired. Please try again.", status: .forbidden)
+            }
+            let username = form["username"] ?? ""
+            do {
+                let user = try await service.signInUser(username: username, password: form["password"] ?? "", source: context.remoteAddress)
+                return try await web.startSession(principalID: user.id)
+            } catch OperatorSignInError.invalidCredentials {
+                return web.loginPage(
+                    "self-login", username: username, error: "Username or password is wrong, or the account is locked for a while.",
+                    status: .unauthorized)
+            }
+        }
+        router.post("/self-service/logout") { request, context in
+            try await web.action(request, context: context) { signedIn, _ in try await web.endSession(signedIn) }
+        }
+        router.get("/self-service") { request, _ in try await web.page(request) { try await home(request, $0) } }
+        router.get("/self-service/devices/{id}") { request, context in
+            let id = try context.parameters.require("id")
+            return try await web.page(request) { try await device(request, $0, id: id) }
+        }
+        router.post("/self-service/devices") { request, context in
+            try await web.action(request, context: context) { signedIn, form in
+                let applications = try await service.applications()
+                let chosen = form["applicationId"] ?? applications.first?.id ?? ""
+                let user = try await service.user(id: signedIn.principalID)
+                let registration = try await service.createRegistration(
+                    externalUserID: user.username, applicationID: chosen, actor: web.principalLabel(signedIn), source: context.remoteAddress)
+                return web.redirect(to: "/self-service/devices/\(registration.id)?done=created")
+            }
+        }
+        router.post("/self-service/devices/{id}/block") { request, context in
+            let id = try context.parameters.require("id")
+            return try await web.action(request, context: context) { signedIn, form in
+                try await service.blockDevice(
+                    id: id, reason: form["reason"] ?? "USER_REQUEST", owner: signedIn.principalID, actor: web.principalLabel(signedIn),
+                    source: context.remoteAddress)
+                return web.redirect(to: "/self-service?done=blocked")
+            }
+        }
+        router.post("/self-service/devices/{id}/remove") { request, context in
+            let id = try context.parameters.require("id")
+            return try await web.action(request, context: context) { signedIn, _ in
+                try await service.removeDevice(id: id, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: context.remoteAddress)
+                return web.redirect(to: "/self-service?done=removed")
+            }
+        }
+    }
+
+    private func home(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
+        let now = service.now
+        let devices = try await service.devices(userID: signedIn.principalID, includeRemoved: false)
+        let applications = try await service.applications()
+        let context: [String: Any] = [
+            "csrf": signedIn.csrf,
+            "devices": devices.map { device -> [String: Any] in
+                var row = WebFormat.device(device, href: "/self-service/devices/\(device.device.id)")
+                row["csrf"] = signedIn.csrf
+                return row
+            },
+            "hasApplications": !applications.isEmpty, "chooseApplication": applications.count > 1,
+            "applications": applications.map { ["id": $0.id, "name": $0.name] },
+            "approvals": try await service.pendingApprovals(userID: signedIn.principalID).map { WebFormat.approval($0, at: now) },
+        ]
+        return web.renderer.page(
+            "self-home", context,
+            layout: web.layoutContext(title: "Your devices", signedIn: signedIn, current: "/self-service", flash: WebPages.flash(request)))
+    }
+
+    private func device(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
+        let overview = try await service.device(id: id, owner: signedIn.principalID)
+        var context = WebFormat.device(overview, href: "/self-service/devices/\(id)")
+        context["csrf"] = signedIn.csrf
+        if let activation = WebFormat.activation(overview.registration, status: overview.status, refresh: "/self-service/devices/\(id)") {
+            context["activation"] = activation
+        }
+        return web.renderer.page(
+            "self-device", context,
+            layout: web.layoutContext(title: "Device", signedIn: signedIn, current: "/self-service", flash: WebPages.flash(request)))
+    }
+}

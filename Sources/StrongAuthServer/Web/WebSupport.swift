@@ -1,0 +1,304 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+import StrongAuthCore
+import StrongAuthProtocol
+
+/// One area of pages: the operators' back office or the end users' self-service. Each has its
+/// own cookie (scoped to its path) and its own kind of session, so neither can use the other's.
+enum WebArea: Sendable {
+    case admin
+    case selfService
+
+    var kind: WebSessionKind { self == .admin ? .operator : .user }
+    var path: String { self == .admin ? "/admin" : "/self-service" }
+    var name: String { self == .admin ? "back office" : "self-service" }
+    var cookieName: String { self == .admin ? "sa_admin" : "sa_self" }
+    /// The pre-session cookie that binds the sign-in form's CSRF token.
+    var preSessionCookieName: String { cookieName + "_pre" }
+}
+
+/// A signed-in browser: its cookie token, the session and who it is.
+struct WebSignedIn: Sendable {
+    var token: String
+    var session: WebSession
+    /// The CSRF token of this session's forms.
+    var csrf: String
+    /// The operator's or user's name, for the page header.
+    var name: String
+    var principalID: String { session.principalID }
+}
+
+/// Renders templates inside the layout and adds the headers every page carries.
+struct WebRenderer: Sendable {
+    private let library: MustacheLibrary
+
+    init() throws {
+        var library = MustacheLibrary()
+        for (name, text) in WebTemplates.all { try library.register(text, named: name) }
+        self.library = library
+    }
+
+    /// Renders `template` with `context` into the layout (`layout` adds title, navigation …).
+    func page(_ template: String, _ context: [String: Any], layout: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let content = library.render(context, withTemplate: template) ?? ""
+        var frame = layout
+        frame["content"] = content
+        let html = library.render(frame, withTemplate: "layout") ?? ""
+        return Self.htmlResponse(html, status: status)
+    }
+
+    static func htmlResponse(_ html: String, status: HTTPResponse.Status) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        addSecurityHeaders(&headers)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// No scripts at all, images only from here or data: URIs (the QR code), forms only to here,
+    /// never framed, never cached, no referrer.
+    static func addSecurityHeaders(_ headers: inout HTTPFields) {
+        headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[.cacheControl] = "no-store"
+    }
+}
+
+/// What both areas' controllers share: sessions, CSRF, forms, redirects, cookies and formatting.
+struct WebPages: Sendable {
+    let runtime: StrongAuthRuntime
+    let renderer: WebRenderer
+    let area: WebArea
+
+    var secureCookies: Bool { runtime.settings.web.secureCookies }
+
+    // MARK: Sessions
+
+    /// The signed-in principal of this area, if the cookie names a live session of a still-active one.
+    func signedIn(_ request: Request) async throws -> WebSignedIn? {
+        guard let token = request.cookies[area.cookieName]?.value,
+            let session = try await runtime.webSessions.resume(token: token, kind: area.kind)
+        else { return nil }
+        let name: String
+        switch area {
+        case .admin:
+            guard let found = try await runtime.store.operator(id: session.principalID), found.status == .active else { return nil }
+            name = found.username
+        case .selfService:
+            guard let user = try await runtime.store.user(id: session.principalID), user.status == .active else { return nil }
+            name = user.username
+        }
+        return WebSignedIn(token: token, session: session, csrf: runtime.webSessions.csrfToken(for: token), name: name)
+    }
+
+    /// A page that needs a session: without one, the browser goes to the sign-in page.
+    func page(_ request: Request, _ body: (WebSignedIn) async throws -> Response) async throws -> Response {
+        guard let signedIn = try await signedIn(request) else { return redirect(to: "\(area.path)/login") }
+        return try await handlingErrors(signedIn) { try await body(signedIn) }
+    }
+
+    /// A form post that needs a session and its CSRF token; the form's fields go to `body`.
+    func action(_ request: Request, context: AppRequestContext, _ body: (WebSignedIn, [String: String]) async throws -> Response)
+        async throws -> Response
+    {
+        guard let signedIn = try await signedIn(request) else { return redirect(to: "\(area.path)/login") }
+        guard let form = try await readForm(request, context: context) else {
+            return errorPage(.badRequest, "The form could not be read.", signedIn: signedIn)
+        }
+        guard runtime.webSessions.checkCSRF(form["_csrf"], for: signedIn.token) else {
+            try await runtime.backOffice.audit(
+                actor: principalLabel(signedIn), action: "web.csrf_refused", subject: nil, source: context.remoteAddress,
+                details: ["path": request.uri.path])
+            return errorPage(.forbidden, "This form has expired or did not come from this site. Reload the page and try again.", signedIn: signedIn)
+        }
+        return try await handlingErrors(signedIn) { try await body(signedIn, form) }
+    }
+
+    /// `operator:<id>` or `user:<id>`: the actor of audit records.
+    func principalLabel(_ signedIn: WebSignedIn) -> String {
+        "\(area.kind.rawValue):\(signedIn.principalID)"
+    }
+
+    private func handlingErrors(_ signedIn: WebSignedIn, _ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch BackOfficeError.notFound {
+            return errorPage(.notFound, "There is no such thing, or it is not yours to see.", signedIn: signedIn)
+        } catch BackOfficeError.invalidState(let message) {
+            return errorPage(.conflict, "That is not possible now: \(message).", signedIn: signedIn)
+        } catch BackOfficeError.validation(let field, let message) {
+            return errorPage(.badRequest, "\(field): \(message).", signedIn: signedIn)
+        } catch PowerAuthServiceError.registrationNotFound {
+            return errorPage(.notFound, "There is no such registration.", signedIn: signedIn)
+        }
+    }
+
+    /// Starts a session after a successful sign-in: a new cookie (a fresh token, so a token
+    /// planted before sign-in is useless), the pre-session cookie cleared.
+    func startSession(principalID: String) async throws -> Response {
+        let token = try await runtime.webSessions.start(kind: area.kind, principalID: principalID)
+        var response = redirect(to: area.path)
+        response.setCookie(cookie(area.cookieName, token))
+        response.setCookie(cookie(area.preSessionCookieName, "", maxAge: 0))
+        return response
+    }
+
+    func endSession(_ signedIn: WebSignedIn) async throws -> Response {
+        try await runtime.webSessions.end(token: signedIn.token)
+        var response = redirect(to: "\(area.path)/login")
+        response.setCookie(cookie(area.cookieName, "", maxAge: 0))
+        return response
+    }
+
+    // MARK: Sign-in forms
+
+    /// The sign-in page, with a pre-session cookie whose HMAC is the form's CSRF token.
+    func loginPage(_ template: String, username: String = "", error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+        let preSession = runtime.webSessions.newPreSession()
+        var layout = layoutContext(title: "Sign in", signedIn: nil, current: nil)
+        if let error { layout["error"] = error }
+        var response = renderer.page(
+            template, ["loginCSRF": runtime.webSessions.csrfToken(for: preSession), "username": username], layout: layout, status: status)
+        response.setCookie(cookie(area.preSessionCookieName, preSession))
+        return response
+    }
+
+    /// The sign-in form's fields if its CSRF token matches the pre-session cookie, else `nil`.
+    func loginForm(_ request: Request, context: AppRequestContext) async throws -> [String: String]? {
+        guard let preSession = request.cookies[area.preSessionCookieName]?.value, !preSession.isEmpty,
+            let form = try await readForm(request, context: context), runtime.webSessions.checkCSRF(form["_csrf"], for: preSession)
+        else { return nil }
+        return form
+    }
+
+    // MARK: Plumbing
+
+    /// The `application/x-www-form-urlencoded` body, `nil` when it is not one (or too large).
+    func readForm(_ request: Request, context: AppRequestContext) async throws -> [String: String]? {
+        guard request.headers[.contentType]?.lowercased().hasPrefix(FormBody.mediaType) == true else { return nil }
+        guard let body = try? await request.body.collect(upTo: runtime.settings.maxBodyBytes) else { return nil }
+        return try? FormBody.parse(body)
+    }
+
+    func redirect(to location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        WebRenderer.addSecurityHeaders(&headers)
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// HttpOnly, SameSite=Strict, scoped to the area's path; Secure when configured (TLS).
+    func cookie(_ name: String, _ value: String, maxAge: Int? = nil) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: area.path, secure: secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    func errorPage(_ status: HTTPResponse.Status, _ message: String, signedIn: WebSignedIn?) -> Response {
+        renderer.page(
+            "error", ["heading": status.reasonPhrase, "message": message, "back": area.path],
+            layout: layoutContext(title: status.reasonPhrase, signedIn: signedIn, current: nil), status: status)
+    }
+
+    /// Title, navigation and the sign-out form of the layout.
+    func layoutContext(title: String, signedIn: WebSignedIn?, current: String?, flash: String? = nil) -> [String: Any] {
+        let links: [(String, String)] =
+            area == .admin
+            ? [
+                ("/admin", "Dashboard"), ("/admin/users", "Users"), ("/admin/devices", "Devices"),
+                ("/admin/registrations/new", "New registration"), ("/admin/approvals", "Approvals"), ("/admin/webhooks", "Webhooks"),
+                ("/admin/audit", "Audit log"),
+            ] : [("/self-service", "Devices")]
+        var context: [String: Any] = [
+            "title": title, "areaName": area.name, "idleMinutes": Int(runtime.settings.web.sessionIdleTimeout / 60),
+        ]
+        if let signedIn {
+            context["signedIn"] = true
+            context["who"] = signedIn.name
+            context["csrf"] = signedIn.csrf
+            context["logoutPath"] = "\(area.path)/logout"
+            context["nav"] = links.map { ["href": $0.0, "label": $0.1, "current": $0.0 == current] as [String: Any] }
+        }
+        if let flash { context["flash"] = flash }
+        return context
+    }
+
+    /// The confirmation for `?done=…` after a redirect (fixed texts: nothing from the URL is echoed).
+    static func flash(_ request: Request) -> String? {
+        switch request.uri.queryParameters.get("done") {
+        case "blocked": "The device is blocked."
+        case "unblocked": "The device is active again."
+        case "removed": "The device is removed."
+        case "unlocked": "The user's locks are cleared."
+        case "retried": "The delivery is queued again."
+        case "created": "The registration is created: show the code to the user's phone."
+        default: nil
+        }
+    }
+}
+
+/// How the pages show data.
+enum WebFormat {
+    /// `2026-11-24 10:20:30 UTC`, or `—`.
+    static func time(_ date: Date?) -> String {
+        guard let date else { return "—" }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
+        return formatter.string(from: date) + " UTC"
+    }
+
+    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    static func details(_ details: [String: String]) -> String {
+        details.keys.sorted().map { "\($0)=\(details[$0] ?? "")" }.joined(separator: ", ")
+    }
+
+    static func event(_ event: AuditEvent) -> [String: Any] {
+        [
+            "sequence": String(event.sequence), "time": time(event.occurredAt), "iso": iso(event.occurredAt), "action": event.record.action,
+            "outcome": event.record.outcome.rawValue, "actor": event.record.actor, "subject": event.record.subject ?? "",
+            "details": details(event.record.details), "hash": event.hash, "shortHash": String(event.hash.prefix(12)) + "…",
+        ]
+    }
+
+    static func device(_ overview: DeviceOverview, href: String, userLabel: String? = nil) -> [String: Any] {
+        let device = overview.device
+        var context: [String: Any] = [
+            "id": device.id, "href": href, "label": label(of: overview), "kind": device.kind == .powerauth ? "PowerAuth" : "ECDSA key",
+            "status": overview.status.rawValue, "fingerprint": overview.fingerprint ?? "—", "lastUsed": time(device.lastUsedAt),
+            "activated": time(device.activatedAt), "created": time(device.createdAt), "userID": device.userID,
+            "userLabel": userLabel ?? device.userID,
+            "canBlock": overview.status == .active, "canUnblock": overview.status == .blocked, "canRemove": overview.status != .removed,
+        ]
+        if overview.status == .blocked, let reason = device.blockedReason { context["blockedReason"] = reason }
+        return context
+    }
+
+    static func label(of overview: DeviceOverview) -> String {
+        if !overview.device.name.isEmpty { return overview.device.name }
+        return overview.status == .created ? "New device (not activated yet)" : "Device \(overview.device.id.prefix(8))"
+    }
+
+    static func approval(_ approval: Approval, at now: Date) -> [String: Any] {
+        [
+            "id": approval.id, "shortID": String(approval.id.prefix(8)), "kind": approval.kind == .operation ? "Operation" : "Action request",
+            "status": approval.status(at: now).rawValue, "data": approval.data, "created": time(approval.createdAt),
+            "expires": time(approval.expiresAt), "operationType": approval.operationType,
+        ]
+    }
+
+    /// The activation section: the QR code (SVG data URI) of `CODE#SIGNATURE` and the code as text.
+    static func activation(_ registration: Registration?, status: Device.Status, refresh: String) -> [String: Any]? {
+        guard status == .created, let registration, let code = registration.activation.activationCode,
+            let signature = registration.activation.activationCodeSignature,
+            let qr = try? QRCode.encode("\(code)#\(signature)")
+        else { return nil }
+        return [
+            "code": code, "qrDataURI": "data:image/svg+xml;base64," + Data(qr.svg().utf8).base64EncodedString(),
+            "expiresAt": time(registration.activation.expiresAt), "refresh": refresh,
+        ]
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: BackOfficeRepository {
+    // MARK: Operators
+
+    public func insertOperator(_ operator: Operator) async throws {
+        let inserted = try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, last_totp_step, created_at)
+                VALUES (\(bind: `operator`.id), \(bind: `operator`.username), \(bind: `operator`.passwordHash),
+                        \(bind: `operator`.sealedTOTPSecret), \(bind: `operator`.status.rawValue), \(bind: `operator`.lastTOTPStep),
+                        \(bind: `operator`.createdAt.epochMilliseconds))
+                ON CONFLICT DO NOTHING RETURNING id
+                """
+            ).first()
+        }
+        guard inserted != nil else { throw StoreError.conflict("operator '\(`operator`.username)'") }
+    }
+
+    public func `operator`(id: String) async throws -> Operator? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM operators WHERE id = \(bind: id)").first()
+        }.map(Self.operator(from:))
+    }
+
+    public func `operator`(username: String) async throws -> Operator? {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM operators WHERE username = \(bind: username)").first()
+        }.map(Self.operator(from:))
+    }
+
+    static func `operator`(from row: any SQLRow) throws -> Operator {
+        Operator(
+            id: try row.string("id"), username: try row.string("username"), passwordHash: try row.string("password_hash"),
+            sealedTOTPSecret: try row.string("sealed_totp_secret"),
+            status: Operator.Status(rawValue: try row.string("status")) ?? .disabled,
+            lastTOTPStep: try row.decode(column: "last_totp_step", as: Int64.self), createdAt: try row.date("created_at"))
+    }
+
+    private static func columns(_ factor: OperatorFactor) -> (count: String, lock: String) {
+        switch factor {
+        case .password: ("failed_password_attempts", "password_locked_until")
+        case .totp: ("failed_totp_attempts", "totp_locked_until")
+        }
+    }
+
+    public func reserveOperatorAttempt(operatorID: String, factor: OperatorFactor, at now: Date, policy: LockoutPolicy) async throws
+        -> PasswordAttemptReservation?
+    {
+        let (count, lock) = Self.columns(factor)
+        return try await reserveAttempt(table: "operators", id: operatorID, count: count, lock: lock, at: now, policy: policy)
+    }
+
+    public func resetOperatorAttempts(operatorID: String, factor: OperatorFactor) async throws {
+        let (count, lock) = Self.columns(factor)
+        try await pool.withWriteConnection { db in
+            try await db.raw("UPDATE operators SET \(unsafeRaw: count) = 0, \(unsafeRaw: lock) = NULL WHERE id = \(bind: operatorID)").run()
+        }
+    }
+
+    public func acceptTOTPStep(operatorID: String, step: Int64) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE operators SET last_totp_step = \(bind: step)
+                WHERE id = \(bind: operatorID) AND last_totp_step < \(bind: step) RETURNING id
+                """
+            ).first()
+        } != nil
+    }
+
+    // MARK: Web sessions
+
+    public func insertWebSession(_ session: WebSession) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO web_sessions (token_hash, kind, principal_id, created_at, last_seen_at, expires_at)
+                VALUES (\(bind: session.tokenHash), \(bind: session.kind.rawValue), \(bind: session.principalID),
+                        \(bind: session.createdAt.epochMilliseconds), \(bind: session.createdAt.epochMilliseconds),
+                        \(bind: session.expiresAt.epochMilliseconds))
+                """
+            ).run()
+        }
+    }
+
+    public func touchWebSession(tokenHash: String, at now: Date, newExpiry: Date, notCreatedBefore: Date) async throws -> WebSession? {
+        let row = try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE web_sessions SET last_seen_at = \(bind: now.epochMilliseconds), expires_at = \(bind: newExpiry.epochMilliseconds)
+                WHERE token_hash = \(bind: tokenHash) AND expires_at > \(bind: now.epochMilliseconds)
+                  AND created_at > \(bind: notCreatedBefore.epochMilliseconds)
+                RETURNING token_hash, kind, principal_id, created_at, expires_at
+                """
+            ).first()
+        }
+        guard let row, let kind = WebSessionKind(rawValue: try row.string("kind")) else { return nil }
+        return WebSession(
+            tokenHash: try row.string("token_hash"), kind: kind, principalID: try row.string("principal_id"),
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"))
+    }
+
+    public func deleteWebSession(tokenHash: String) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw("DELETE FROM web_sessions WHERE token_hash = \(bind: tokenHash)").run()
+        }
+    }
+
+    public func deleteExpiredWebSessions(at now: Date) async throws -> Int {
+        try await pool.withWriteConnection { db in
+            try await db.raw("DELETE FROM web_sessions WHERE expires_at <= \(bind: now.epochMilliseconds) RETURNING token_hash").all().count
+        }
+    }
+
+    // MARK: Read models
+
+    public func backOfficeCounts(at now: Date) async throws -> BackOfficeCounts {
+        try await pool.withConnection { db in
+            let users = try await db.raw("SELECT COUNT(*) AS n FROM users").first()?.int("n") ?? 0
+            var devices: [String: Int] = [:]
+            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM devices GROUP BY status").all() {
+                devices[try row.string("status")] = try row.int("n")
+            }
+            let pending =
+                try await db.raw(
+                    "SELECT COUNT(*) AS n FROM approvals WHERE status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)"
+                ).first()?.int("n") ?? 0
+            var webhooks: [String: Int] = [:]
+            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status").all() {
+                webhooks[try row.string("status")] = try row.int("n")
+            }
+            return BackOfficeCounts(users: users, devicesByStatus: devices, pendingApprovals: pending, webhooksByStatus: webhooks)
+        }
+    }
+
+    public func searchUsers(query: String, limit: Int) async throws -> [User] {
+        // LIKE wildcards in the query are matched literally.
+        let escaped = query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT * FROM users WHERE LOWER(username) LIKE \(bind: "%\(escaped)%") ESCAPE '\\' OR id = \(bind: query)
+                ORDER BY created_at DESC, id LIMIT \(bind: limit)
+                """
+            ).all()
+        }.map(Self.user(from:))
+    }
+
+    public func allDevices(userID: String) async throws -> [Device] {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM devices WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id").all()
+        }.map(Self.device(from:))
+    }
+
+    public func recentDevices(status: Device.Status?, limit: Int) async throws -> [Device] {
+        try await pool.withConnection { db in
+            if let status {
+                return try await db.raw(
+                    "SELECT * FROM devices WHERE status = \(bind: status.rawValue) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
+                ).all()
+            }
+            return try await db.raw("SELECT * FROM devices ORDER BY created_at DESC, id LIMIT \(bind: limit)").all()
+        }.map(Self.device(from:))
+    }
+
+    public func recentApprovals(userID: String?, limit: Int) async throws -> [Approval] {
+        try await pool.withConnection { db in
+            if let userID {
+                return try await db.raw(
+                    "SELECT * FROM approvals WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
+                ).all()
+            }
+            return try await db.raw("SELECT * FROM approvals ORDER BY created_at DESC, id LIMIT \(bind: limit)").all()
+        }.map(Self.approval(from:))
+    }
+
+    public func applications() async throws -> [PowerAuthApplication] {
+        try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM powerauth_applications WHERE status = 'active' ORDER BY id").all()
+        }.map(Self.application(from:))
+    }
+
+    public func recentAuditEvents(subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws -> [AuditEvent] {
+        while try await sealAuditJournal(limit: 500) > 0 {}
+        var conditions: [SQLQueryString] = []
+        if let subject { conditions.append("subject = \(bind: subject)") }
+        if failuresOnly { conditions.append("outcome = 'failure'") }
+        if let sequence { conditions.append("sequence < \(bind: sequence)") }
+        let whereClause: SQLQueryString = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try await pool.withConnection { db in
+            try await db.raw("SELECT * FROM audit_events \(whereClause) ORDER BY sequence DESC LIMIT \(bind: limit)").all()
+        }.map(Self.auditEvent(from:))
+    }
+}

@@ -1,0 +1,224 @@
+"""The back office and self-service in a real browser: Debian's chromium, headless, driven by
+Selenium through Debian's chromedriver (.ci/run installs chromium, chromium-driver and zbar-tools).
+
+One story, as an operator and a bank customer would live it: the operator signs in with password
+and TOTP (computed here from the printed secret, RFC 6238), creates a PowerAuth registration, and
+the QR code on the screen is photographed and decoded with `zbarimg`; the device simulator
+activates with what the QR code says; the page shows ACTIVE with the simulator's fingerprint; the
+operator blocks it and sees it blocked; the customer signs in to self-service and removes it.
+
+Screenshots of the main screens go to $STRONGAUTH_SCREENSHOTS_DIR when set (docs/screens/ holds
+the committed ones: `STRONGAUTH_SCREENSHOTS_DIR=docs/screens scripts/test --no-postgres`).
+Without chromium the test is skipped locally, and fails under CI=1.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import conftest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ZBARIMG = shutil.which("zbarimg")
+SCREENSHOTS = os.environ.get("STRONGAUTH_SCREENSHOTS_DIR")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = [name for name, path in [("chromium", CHROMIUM), ("chromedriver (chromium-driver)", CHROMEDRIVER),
+                                       ("zbarimg (zbar-tools)", ZBARIMG)] if not path]
+    if missing:
+        message = f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver zbar-tools)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,1000", "--force-device-scale-factor=1", "--lang=en-US"]:
+        options.add_argument(argument)
+    # Debian's driver, never a download (selenium-manager is not used when a path is given).
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def totp(base32_secret: str, at: float) -> str:
+    """RFC 6238: HMAC-SHA1 over the 30-second step, dynamic truncation, 6 digits."""
+    key = base64.b32decode(base32_secret + "=" * (-len(base32_secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def shoot(driver, name: str):
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SCREENSHOTS) / f"{name}.png"))
+
+
+def fill(driver, field_id: str, value: str):
+    from selenium.webdriver.common.by import By
+    element = driver.find_element(By.ID, field_id)
+    element.clear()
+    element.send_keys(value)
+
+
+def click_and_load(driver, element):
+    """Clicks a link or submit button and waits until the next page has replaced this one (the
+    marker set on this page's window is gone) and has loaded."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.execute_script("window.__strongauthOldPage = true")
+    element.click()
+
+    def loaded(d):
+        try:
+            return d.execute_script("return window.__strongauthOldPage === undefined && document.readyState === 'complete'")
+        except WebDriverException:
+            return False  # between two documents
+    WebDriverWait(driver, 15).until(loaded)
+
+
+def text_of(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.ID, element_id).text
+
+
+def phone_cli(server, *args) -> dict:
+    """`strongauth device …` is an HTTP client of the server: no --database."""
+    result = subprocess.run([str(conftest.BINARY), *args], cwd=server.workdir, env=server.env, capture_output=True,
+                            text=True, timeout=conftest.CLI_TIMEOUT)
+    assert result.returncode == 0, f"strongauth {' '.join(args[:2])} exited {result.returncode}: {result.stderr}"
+    return json.loads(result.stdout)
+
+
+def test_operator_registers_activates_blocks_and_customer_removes(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    app = server.cli("apps", "create", "--id", server.unique("web-app"), "--name", "Mobile banking")
+    username, user_id = server.create_user("web-customer", "customer password")
+    operator_name = server.unique("olga")
+    operator = server.cli("operators", "create", "--username", operator_name, "--password", "operator password")
+    assert operator["otpauthUri"].startswith("otpauth://totp/"), operator
+    assert "password" not in operator  # only a generated password is printed
+
+    # --- the operator signs in with password and TOTP -------------------------------------
+    browser.get(server.url("/admin"))
+    assert browser.current_url.endswith("/admin/login")
+    shoot(browser, "admin-login")
+    fill(browser, "username", operator_name)
+    fill(browser, "password", "operator password")
+    fill(browser, "totp", "000000" if totp(operator["totpSecret"], time.time()) != "000000" else "111111")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert "Username, password or code is wrong" in browser.page_source
+    fill(browser, "username", operator_name)
+    fill(browser, "password", "operator password")
+    fill(browser, "totp", totp(operator["totpSecret"], time.time()))
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard", browser.page_source[:2000]
+    cookie = browser.get_cookie("sa_admin")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/admin"
+    shoot(browser, "admin-dashboard")
+
+    # --- a new registration, its QR code photographed and decoded -------------------------
+    browser.get(server.url(f"/admin/registrations/new?userId={username}"))
+    Select(browser.find_element(By.ID, "applicationId")).select_by_value(app["applicationId"])
+    click_and_load(browser, browser.find_element(By.ID, "create-registration"))
+    assert text_of(browser, "device-status") == "CREATED"
+    registration_url = browser.current_url.split("?")[0]
+    shoot(browser, "admin-registration-qr")
+    qr_png = tmp_path / "qr.png"
+    browser.find_element(By.ID, "activation-qr").screenshot(str(qr_png))
+    decoded = subprocess.run([ZBARIMG, "--quiet", "--raw", str(qr_png)], capture_output=True, text=True, timeout=30)
+    assert decoded.returncode == 0, decoded.stderr
+    qr_payload = decoded.stdout.strip()
+    code, _, signature = qr_payload.partition("#")
+    assert code == text_of(browser, "activation-code")
+    assert base64.b64decode(signature, validate=True)
+
+    # --- the simulator activates with the QR code's data; the page turns ACTIVE -----------
+    phone = phone_cli(server, "device", "activate", "--server", server.base, "--app-key", app["appKey"],
+                      "--app-secret", app["appSecret"], "--master-public-key", app["masterPublicKey"],
+                      "--code", qr_payload, "--pin", "2468", "--name", "Customer's phone",
+                      "--state-dir", str(tmp_path / "phone"))
+    deadline = time.monotonic() + 10
+    while True:
+        browser.get(registration_url)
+        if text_of(browser, "device-status") == "ACTIVE" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert text_of(browser, "device-status") == "ACTIVE"
+    assert text_of(browser, "fingerprint") == phone["fingerprint"]
+    assert not browser.find_elements(By.ID, "activation-qr")  # the code is spent
+    shoot(browser, "admin-registration-active")
+
+    # --- blocked with a reason, and seen blocked (also by the phone) ----------------------
+    Select(browser.find_element(By.ID, "reason")).select_by_value("DEVICE_LOST")
+    click_and_load(browser, browser.find_element(By.ID, "block"))
+    assert "The device is blocked." in browser.page_source
+    assert text_of(browser, "device-status") == "BLOCKED"
+    assert text_of(browser, "blocked-reason") == "DEVICE_LOST"
+    status = phone_cli(server, "device", "status", "--activation-id", phone["activationId"],
+                       "--state-dir", str(tmp_path / "phone"))
+    assert status["status"] == "BLOCKED", status
+    timeline = browser.find_element(By.CSS_SELECTOR, "ol.timeline").text
+    assert "powerauth.registration.created" in timeline and "powerauth.registration.blocked" in timeline
+    shoot(browser, "admin-registration-blocked")
+
+    # --- the other operator screens ------------------------------------------------------
+    browser.get(server.url(f"/admin/users?q={username}"))
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, username))
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"User {username}"
+    shoot(browser, "admin-user")
+    browser.get(server.url("/admin/audit?verify=1"))
+    assert text_of(browser, "chain-status").startswith("Intact")
+    shoot(browser, "admin-audit")
+    for path, heading in [("/admin/devices", "Devices and registrations"), ("/admin/approvals", "Operations and action requests"),
+                          ("/admin/webhooks", "Webhook deliveries")]:
+        browser.get(server.url(path))
+        assert browser.find_element(By.TAG_NAME, "h1").text == heading
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
+    assert browser.current_url.endswith("/admin/login")
+    browser.get(server.url("/admin"))
+    assert browser.current_url.endswith("/admin/login")
+
+    # --- the customer removes the device in self-service ----------------------------------
+    browser.delete_all_cookies()
+    browser.get(server.url("/self-service"))
+    assert browser.current_url.endswith("/self-service/login")
+    fill(browser, "username", username)
+    fill(browser, "password", "customer password")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
+    row_status = browser.find_element(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
+    assert row_status.text == "BLOCKED"
+    shoot(browser, "self-service-devices")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f"[data-remove='{phone['activationId']}']"))
+    assert "The device is removed." in browser.page_source
+    assert not browser.find_elements(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
+    status = phone_cli(server, "device", "status", "--activation-id", phone["activationId"],
+                       "--state-dir", str(tmp_path / "phone"))
+    assert status["status"] == "REMOVED", status
+
+    # "Activate a new device": a code and QR code of the customer's own.
+    click_and_load(browser, browser.find_element(By.ID, "activate-new"))
+    assert text_of(browser, "device-status") == "CREATED"
+    assert browser.find_element(By.ID, "activation-qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
+    shoot(browser, "self-service-activate")
