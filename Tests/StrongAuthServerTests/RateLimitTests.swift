@@ -32,7 +32,7 @@ struct RateLimitTests {
 
     @Test("per source address: the token endpoint answers RFC 6749 JSON, device and session endpoints problem+json, the PowerAuth phone face its own shape — all 429 with Retry-After")
     func perAddress() async throws {
-        try await TestServer.with(["rateLimits.addressPerMinute": .int(60), "rateLimits.addressBurst": .int(2)]) { server in
+        try await TestServer.with(["rateLimits.addressPerMinute": .int(1), "rateLimits.addressBurst": .int(2)]) { server in
             let secret = try await server.createClient()
             let basic = HTTP.basic("shop", secret)
             try await server.test { client in
@@ -78,7 +78,7 @@ struct RateLimitTests {
 
     @Test("per client at the token endpoint: one client's flood does not refuse another client")
     func perClient() async throws {
-        try await TestServer.with(["rateLimits.clientPerMinute": .int(60), "rateLimits.clientBurst": .int(2)]) { server in
+        try await TestServer.with(["rateLimits.clientPerMinute": .int(1), "rateLimits.clientBurst": .int(2)]) { server in
             let shop = HTTP.basic("shop", try await server.createClient("shop"))
             let other = HTTP.basic("other", try await server.createClient("other"))
             try await server.test { client in
