@@ -50,7 +50,8 @@ def tenants(server):
     t.u1_phone, t.u2_phone = Phone(), Phone()
     t.u1_device = bind(server, t.u1_headers, t.u1_phone, number1)
     t.u2_device = bind(server, t.u2_headers, t.u2_phone, number2)
-    t.u1 = username_of(t.u1_headers, server)
+    t.u1_sub = username_of(t.u1_headers, server)  # the user's id: Shine's `uid`
+    t.u1 = f"iso-u1-{server.run_id}"  # user_session's username: the bank's userId of operations
     return t
 
 
@@ -136,7 +137,7 @@ def test_clients_reach_only_their_action_requests_and_tokens(server, tenants):
     t = tenants
     payload = {"amount": 77, "bankTransferRecipientId": "R"}
     created = requests.post(server.url("/v2/authentication/oauth2/action_request"), timeout=10, json={
-        "action": "bank:transfers:create", "client_id": t.a[0], "client_secret": t.a[1], "uid": t.u1, "payload": payload})
+        "action": "bank:transfers:create", "client_id": t.a[0], "client_secret": t.a[1], "uid": t.u1_sub, "payload": payload})
     assert created.status_code == 201, created.text
     request_id = created.json()["data"]["authenticationActionRequestId"]
     poll = f"/v2/authentication/oauth2/action_request/{request_id}/poll"

@@ -180,7 +180,7 @@ def test_concurrent_approvals_of_one_operation_on_three_nodes_approve_once(serve
     integration = server.cli("integration-users", "create", "--name", server.unique("mn-race-user"), "--app", app_id)
     auth = (integration["name"], integration["password"])
     created = requests.post(nodes[0] + "/powerauth-cloud/v2/operations", auth=auth, timeout=10, json={
-        "userId": username_of(headers, server), "template": "default.payment",
+        "userId": f"mn-race-approve-{server.run_id}", "template": "default.payment",  # user_session's username
         "parameters": {"amount": "10.00", "currency": "EUR", "account": "DE02"}})
     assert created.status_code == 200, created.text
     operation_id = created.json()["operationId"]
