@@ -306,6 +306,9 @@ def _restart_under_load(nodes, server):
     for name, code, seconds in outcomes:
         by_phase.setdefault(name, []).append((code, seconds))
     before, down, after = by_phase.get("before", []), by_phase.get("down", []), by_phase.get("after", [])
+    print("PostgreSQL restart under load:", {name: (len(items), sorted({str(code) for code, _ in items}),
+                                                    round(max(seconds for _, seconds in items), 2))
+                                             for name, items in by_phase.items()})
     assert before and all(code == 200 for code, _ in before), before
     # While the database is down, requests fail fast with 503, never hang and never look like success.
     assert down and all(code == 503 for code, _ in down if code != 200), down
