@@ -17,6 +17,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw ProblemDetails(error.status, error.status.reasonPhrase, detail: error.body, headers: error.headers)
         } catch is DatabaseUnavailableError {
             throw ProblemDetails.databaseUnavailable
+        } catch is DatabaseInputError {
+            throw ProblemDetails.badRequest(ProblemDetails.unstorableInput)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             throw ProblemDetails(.internalServerError, "Internal Server Error", detail: "The request id in X-Request-Id identifies this failure in the server log.")

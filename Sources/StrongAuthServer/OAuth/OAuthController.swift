@@ -122,6 +122,8 @@ struct OAuthController {
         } catch let error as OAuthError {
             if let detail = error.detail { context.logger.info("oauth error", metadata: ["error": "\(error.code.rawValue)", "detail": "\(detail)"]) }
             return OAuthResponses.error(error)
+        } catch is DatabaseInputError {
+            return OAuthResponses.error(.invalidRequest(ProblemDetails.unstorableInput))
         } catch is DatabaseUnavailableError {
             // The pool has logged the outage once; every request during it need not.
             return OAuthResponses.error(OAuthError(.temporarilyUnavailable, "The server cannot answer right now; try again."))

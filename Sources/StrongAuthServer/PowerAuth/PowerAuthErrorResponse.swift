@@ -86,6 +86,8 @@ struct PowerAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             throw PowerAuthErrorResponse(
                 error.status, code: Self.code(for: error.status), message: error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch is DatabaseInputError {
+            throw PowerAuthErrorResponse.badRequest(ProblemDetails.unstorableInput)
         } catch is DatabaseUnavailableError {
             let problem = ProblemDetails.databaseUnavailable
             throw PowerAuthErrorResponse(

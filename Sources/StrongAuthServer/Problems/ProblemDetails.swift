@@ -35,6 +35,9 @@ struct ProblemDetails: Error, HTTPResponseError {
         .serviceUnavailable, "Service Unavailable", detail: "The database is not reachable right now; try again shortly.",
         headers: [.retryAfter: "1"])
 
+    /// What a 400 for a `DatabaseInputError` says.
+    static let unstorableInput = "The request carries a value that cannot be stored (a NUL character, a number out of range)."
+
     static func badRequest(_ detail: String, errors: [ValidationError] = []) -> ProblemDetails {
         ProblemDetails(.badRequest, "Bad Request", detail: detail, errors: errors)
     }

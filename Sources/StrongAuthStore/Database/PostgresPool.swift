@@ -107,6 +107,10 @@ public final class PostgresPool: DatabasePool {
         } catch where Self.meansUnavailable(error) {
             markUnavailable(because: error)
             throw DatabaseUnavailableError(reason: "the database connection failed")
+        } catch let error as PSQLError where error.code == .server && (error.serverInfo?[.sqlState] ?? "").hasPrefix("22") {
+            // SQLSTATE class 22, data exception: a value from the request that PostgreSQL cannot
+            // take (a NUL character in text, a number out of range). Bad input, not a fault.
+            throw DatabaseInputError(sqlState: error.serverInfo?[.sqlState] ?? "22000")
         }
     }
 
@@ -298,6 +302,15 @@ public struct DatabaseUnavailableError: Error, CustomStringConvertible {
     public var reason: String
     public init(reason: String) { self.reason = reason }
     public var description: String { "database unavailable: \(reason)" }
+}
+
+/// The database refused a value the request carried (PostgreSQL's SQLSTATE class 22: a NUL
+/// character in text, a number out of range, …). The faces answer 400: bad input never yields
+/// a 5xx (SPEC 3). SQLite stores such values, so this comes from PostgreSQL only.
+public struct DatabaseInputError: Error, CustomStringConvertible {
+    public var sqlState: String
+    public init(sqlState: String) { self.sqlState = sqlState }
+    public var description: String { "the database refused a value of the request (SQLSTATE \(sqlState))" }
 }
 
 /// A database URL that cannot be used.
