@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): a release build on this machine, wrk on the same machine.
-#   bench/run.sh [--database postgres://…] [--duration SECONDS]      (or DURATION=SECONDS)
+#   bench/run.sh [--database postgres://…] [--nodes 1|3] [--duration SECONDS]   (or DURATION=SECONDS)
 # A PostgreSQL database must be empty (scripts/postgres.sh reset) or created with the master key
 # in STRONGAUTH_MASTER_KEY: the benchmark runs from a fresh directory with a fresh dev master key.
-# Prints one markdown table (req/s, p50 and p99 per workload beside the /health ceiling) with the
-# machine, commit and command; paste it into docs/benchmarks.md.
+# --nodes 3 (PostgreSQL only) starts three `strongauth serve` nodes on the one database (ports
+# 18080-18082, one issuer); wrk runs one thread per node (-t3 -c63, bench/nodes.lua) and the SDK
+# load generators send each request of a flow to the next node (--servers).
+# Prints one markdown table (req/s, p50, p99 and the servers' peak RSS during each workload, summed
+# over the nodes, beside the same build's /health ceiling) with the machine, commit and command;
+# paste it into docs/benchmarks.md.
 set -euo pipefail
 cd -P "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO="$PWD"
 DURATION="${DURATION:-15}"
 DATABASE=""
+NODES=1
 PORT=18080
-usage() { echo "usage: bench/run.sh [--database URL] [--duration SECONDS]" >&2; exit 2; }
+usage() { echo "usage: bench/run.sh [--database URL] [--nodes 1|3] [--duration SECONDS]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --database) [[ $# -ge 2 ]] || usage; DATABASE="$2"; shift 2 ;;
     --database=*) DATABASE="${1#*=}"; shift ;;
+    --nodes) [[ $# -ge 2 ]] || usage; NODES="$2"; shift 2 ;;
+    --nodes=*) NODES="${1#*=}"; shift ;;
     --duration) [[ $# -ge 2 ]] || usage; DURATION="$2"; shift 2 ;;
     --duration=*) DURATION="${1#*=}"; shift ;;
     *) usage ;;
   esac
 done
 [[ "$DURATION" =~ ^[0-9]+$ ]] || usage
+[[ "$NODES" == 1 || "$NODES" == 3 ]] || usage
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
+[[ "$NODES" == 1 || "$DATABASE" == postgres* ]] || die "--nodes $NODES needs --database postgres://… (nodes share one database)"
 # The command line for the record, without the database password.
-COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}} --duration $DURATION"
+COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$([[ $NODES -gt 1 ]] && echo " --nodes $NODES") --duration $DURATION"
 # The server version of a PostgreSQL URL's database, when psql is at hand.
 psql_version() {
   local psql
@@ -43,20 +52,24 @@ command -v curl >/dev/null || die "curl is not installed: apt-get install -y cur
 if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
   export PATH="/opt/swift/usr/bin:$PATH"
 fi
-if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
-  die "something already listens on 127.0.0.1:$PORT"
-fi
+for ((i = 0; i < NODES; i++)); do
+  if curl -s -o /dev/null "http://127.0.0.1:$((PORT + i))/" 2>/dev/null; then
+    die "something already listens on 127.0.0.1:$((PORT + i))"
+  fi
+done
 
 echo "building release…" >&2
 swift build -c release --product strongauth --scratch-path .build-release >&2
 BIN="$REPO/.build-release/release/strongauth"
 [[ -x "$BIN" ]] || die "the release build did not produce $BIN"
 LUA="$REPO/bench/form_post.lua"
+export BENCH_LUA_DIR="$REPO/bench"
 
 WORK="$(mktemp -d)"
-SERVER=""
+SERVERS=()
 cleanup() {
-  if [[ -n "$SERVER" ]]; then kill -TERM "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${SERVERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -75,15 +88,51 @@ CLIENT_SECRET="$(json clientSecret <<<"$CLIENT_JSON")"
 BENCH_BASIC="$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)"
 export BENCH_BASIC
 
-"$BIN" serve --http-port "$PORT" "${DBARGS[@]}" >"$WORK/server.log" 2>&1 &
-SERVER=$!
+# The nodes share the work directory (the dev master key, the SMS file) and one issuer.
 BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "$BASE/ready" 2>/dev/null && break
-  kill -0 "$SERVER" 2>/dev/null || { tail -n 40 "$WORK/server.log" >&2; die "the server exited"; }
-  sleep 0.1
+export STRONGAUTH_ISSUER="$BASE"
+URLS=()
+for ((i = 0; i < NODES; i++)); do
+  "$BIN" serve --http-port "$((PORT + i))" "${DBARGS[@]}" >"$WORK/server-$i.log" 2>&1 &
+  SERVERS+=($!)
+  URLS+=("http://127.0.0.1:$((PORT + i))")
 done
-curl -fsS -o /dev/null "$BASE/ready" || { tail -n 40 "$WORK/server.log" >&2; die "GET /ready is not 2xx after 30 s"; }
+SERVER="${SERVERS[0]}"
+alive() { for pid in "${SERVERS[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done; }
+logs() { for ((i = 0; i < NODES; i++)); do echo "--- node $i"; tail -n 40 "$WORK/server-$i.log"; done >&2; }
+for url in "${URLS[@]}"; do
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$url/ready" 2>/dev/null && break
+    alive || { logs; die "a server exited"; }
+    sleep 0.1
+  done
+  curl -fsS -o /dev/null "$url/ready" || { logs; die "GET $url/ready is not 2xx after 30 s"; }
+done
+SERVER_LIST="$(IFS=,; echo "${URLS[*]}")"
+if [[ $NODES -gt 1 ]]; then
+  export BENCH_NODES="$(IFS=,; echo "${URLS[*]#http://}")"
+  WRK_ARGS=(-t"$NODES" -c$((21 * NODES)))
+else
+  unset BENCH_NODES
+  WRK_ARGS=(-t2 -c64)
+fi
+export BENCH_THREADS="${WRK_ARGS[0]#-t}"
+
+# The servers' peak RSS during one workload, summed over the nodes: writing 5 to
+# /proc/PID/clear_refs resets VmHWM (Linux ≥ 4.0) at the start; VmHWM is read at the end. Where
+# that is not allowed, the peak since the start is reported, marked with *.
+rss_reset() {
+  RSS_EXACT=1
+  for pid in "${SERVERS[@]}"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || RSS_EXACT=0; done
+}
+rss_peak() {
+  local total=0 kb
+  for pid in "${SERVERS[@]}"; do
+    kb="$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")"
+    total=$((total + kb))
+  done
+  printf '%s MB%s' "$(awk -v kb="$total" 'BEGIN {printf "%.0f", kb / 1024}')" "$([[ $RSS_EXACT -eq 1 ]] || echo '*')"
+}
 
 # One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
 curl -fsS -o /dev/null "$BASE/health" || die "GET /health is not 2xx"
@@ -94,12 +143,13 @@ results=()
 measure() { # name target url [form body [expected text in each answer]]
   local name="$1" target="$2" url="$3" body="${4:-}" expect="${5:-}" out
   echo "measuring $name for ${DURATION}s…" >&2
+  rss_reset
   if [[ -n "$body" ]]; then
-    out="$(BENCH_BODY="$body" BENCH_EXPECT="$expect" wrk -t2 -c64 -d"${DURATION}s" --latency -s "$LUA" "$url")"
+    out="$(BENCH_BODY="$body" BENCH_EXPECT="$expect" wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$LUA" "$url")"
   else
-    out="$(wrk -t2 -c64 -d"${DURATION}s" --latency "$url")"
+    out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/get.lua" "$url")"
   fi
-  kill -0 "$SERVER" 2>/dev/null || { tail -n 40 "$WORK/server.log" >&2; die "the server died during $name"; }
+  alive || { logs; die "a server died during $name"; }
   local rps p50 p99 bad
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -112,7 +162,7 @@ measure() { # name target url [form body [expected text in each answer]]
   if grep -q "Socket errors" <<<"$out"; then
     echo "warning: $name: $(grep "Socket errors" <<<"$out")" >&2
   fi
-  results+=("| $name | $(printf '%.0f' "$rps") | $p50 | $p99 | $target |")
+  results+=("| $name | $(printf '%.0f' "$rps") | $p50 | $p99 | $(rss_peak) | $target |")
 }
 
 measure "GET /health (ceiling)" "—" "$BASE/health"
@@ -138,9 +188,11 @@ BENCH_USER="bench-user-$RANDOM"
 export STRONGAUTH_CLIENT_SECRET="$CLIENT_SECRET" STRONGAUTH_USER_PASSWORD=bench-password
 PHONE=(--server "$BASE" --client-id "$CLIENT_ID" --username "$BENCH_USER" --key-store "$WORK/keys")
 DEVICE_ID="$("$BIN" device bind "${PHONE[@]}" --notifications "$WORK/data/notifications.jsonl" | json deviceId)"
-PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --device-id "$DEVICE_ID" --concurrency 32 --duration "$DURATION")" \
+echo "measuring device challenges for ${DURATION}s…" >&2
+rss_reset
+PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --concurrency 32 --duration "$DURATION")" \
   || die "the device-challenge run failed: $PAIRS_JSON"
-results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<<"$PAIRS_JSON") | $(json p50 <<<"$PAIRS_JSON") | $(json p99 <<<"$PAIRS_JSON") | ≥ 3,000 |")
+results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<<"$PAIRS_JSON") | $(json p50 <<<"$PAIRS_JSON") | $(json p99 <<<"$PAIRS_JSON") | $(rss_peak) | ≥ 3,000 |")
 
 # Operation create → approve → status flows (SPEC 4: ≥ 2,000/s), through the SDK: the integrator
 # creates, the bound phone above lists and approves with its key, the integrator reads APPROVED.
@@ -148,9 +200,11 @@ OPS_APP="bench-ops-$RANDOM"
 "$BIN" apps create --id "$OPS_APP" "${DBARGS[@]}" >/dev/null
 OPS_USER_JSON="$("$BIN" integration-users create --name "$OPS_APP-user" --app "$OPS_APP" "${DBARGS[@]}")"
 export STRONGAUTH_INTEGRATION_PASSWORD="$(json password <<<"$OPS_USER_JSON")"
-FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
+echo "measuring operation flows for ${DURATION}s…" >&2
+rss_reset
+FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
   --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
-results+=("| operation create → approve → status (flows) | $(json flowsPerSecond <<<"$FLOWS_JSON") | $(json p50 <<<"$FLOWS_JSON") | $(json p99 <<<"$FLOWS_JSON") | ≥ 2,000 |")
+results+=("| operation create → approve → status (flows) | $(json flowsPerSecond <<<"$FLOWS_JSON") | $(json p50 <<<"$FLOWS_JSON") | $(json p99 <<<"$FLOWS_JSON") | $(rss_peak) | ≥ 2,000 |")
 
 # PowerAuth signature verification through the integration API (SPEC 4: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
@@ -159,9 +213,10 @@ PA_REQUESTS=$(( DURATION * 12000 + 20000 ))
 PA_JSON="$("$BIN" bench powerauth-signatures --activations 128 --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
   || die "preparing the PowerAuth signatures failed: $PA_JSON"
 echo "measuring PowerAuth signature verify for ${DURATION}s…" >&2
-PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" \
-  wrk -t2 -c64 -d"${DURATION}s" --latency -s "$REPO/bench/powerauth_verify.lua" "$BASE/powerauth-cloud/v2/signature/verify")"
-kill -0 "$SERVER" 2>/dev/null || { tail -n 40 "$WORK/server.log" >&2; die "the server died during the PowerAuth run"; }
+rss_reset
+PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" BENCH_ACTIVATIONS=128 \
+  wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/powerauth_verify.lua" "$BASE/powerauth-cloud/v2/signature/verify")"
+alive || { logs; die "a server died during the PowerAuth run"; }
 PA_RPS="$(awk '/^Requests\/sec:/ {print $2}' <<<"$PA_OUT")"
 PA_BAD="$(awk '/^non-2xx:/ {print $2}' <<<"$PA_OUT")"
 PA_TOTAL="$(awk '/requests in/ {print $1}' <<<"$PA_OUT")"
@@ -174,9 +229,12 @@ if [[ "$PA_BAD" != "0" ]]; then
   FAILED_RUN=1
   echo "bench/run.sh: PowerAuth: $PA_BAD of $PA_TOTAL answers were not a valid signature:"$'\n'"$PA_OUT" >&2
 fi
-results+=("| PowerAuth signature verify (valid, counter update) | $(printf '%.0f' "$PA_RPS") | $(awk '$1=="50%" {print $2}' <<<"$PA_OUT") | $(awk '$1=="99%" {print $2}' <<<"$PA_OUT") | ≥ 6,000$PA_NOTE |")
+results+=("| PowerAuth signature verify (valid, counter update) | $(printf '%.0f' "$PA_RPS") | $(awk '$1=="50%" {print $2}' <<<"$PA_OUT") | $(awk '$1=="99%" {print $2}' <<<"$PA_OUT") | $(rss_peak) | ≥ 6,000$PA_NOTE |")
 
-RSS="$(awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$SERVER/status")"
+RSS_TOTAL=0
+for pid in "${SERVERS[@]}"; do
+  RSS_TOTAL=$((RSS_TOTAL + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")))
+done
 case "$DATABASE" in
   "") ENGINE="SQLite (WAL, data/ of a fresh directory)" ;;
   postgres*) ENGINE="PostgreSQL $(psql_version) at ${DATABASE#*@}" ;;
@@ -185,12 +243,12 @@ esac
 echo
 echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem/ {print $2}') GiB"
-echo "database: $ENGINE; wrk -t2 -c64 -d${DURATION}s on the same machine; bcrypt cost 10"
+echo "database: $ENGINE; $NODES node$([[ $NODES -gt 1 ]] && echo s) ($SERVER_LIST); wrk ${WRK_ARGS[*]} -d${DURATION}s on the same machine; bcrypt cost 10"
 echo "command: $COMMAND"
 echo
-echo "| workload | req/s | p50 | p99 | target |"
-echo "|---|---|---|---|---|"
+echo "| workload | req/s | p50 | p99 | peak RSS$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)") | target |"
+echo "|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
-echo "server peak RSS (VmHWM): $RSS"
+echo "server RSS at the end: $((RSS_TOTAL / 1024)) MB$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)"); peak RSS is VmHWM over each workload (* = since the start: clear_refs not allowed)"
 [[ -z "${FAILED_RUN:-}" ]] || die "the run had refusals (see the table)"

@@ -19,18 +19,53 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("device-id"), help: "A bound device whose key is in the key store.") var deviceID: String
         @Option(help: "Concurrent phones.") var concurrency = 32
         @Option(help: "Seconds to run.") var duration = 10.0
+        @Option(help: "Comma-separated base URLs of several nodes: each request goes to the next (default: --server).")
+        var servers: String?
 
         func run() async throws {
-            let (device, _, _) = try await phone.login()
+            let (device, _, token) = try await phone.login()
+            let devices = try Nodes.urls(servers, default: phone.server).map {
+                DeviceClient(baseURL: $0, accessToken: token, keyStore: FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)))
+            }
             _ = try await device.confirm(deviceId: deviceID)  // warm up, and fail early if it does not work
+            let next = Nodes.Rotation(count: devices.count)
+            let deviceID = deviceID
             let figures = try await LoadRun.measure(concurrency: concurrency, duration: duration) {
-                _ = try await device.confirm(deviceId: deviceID)
+                // With several nodes the challenge is created on one and verified on the next.
+                let challenge = try await devices[next()].createDeviceChallenge(deviceID)
+                _ = try await devices[next()].verifyDeviceChallenge(deviceID, challenge: challenge)
             }
             try printJSON([
                 "pairs": figures.completed, "failures": figures.failures, "seconds": figures.seconds,
                 "pairsPerSecond": figures.perSecond, "p50": figures.p50, "p99": figures.p99,
             ])
             if figures.failures > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+/// The base URLs a load generator spreads its requests over (`--servers a,b,c`), and a rotation
+/// over them shared by all its loops: consecutive requests go to consecutive nodes.
+enum Nodes {
+    static func urls(_ list: String?, default server: String) throws -> [String] {
+        guard let list else { return [server] }
+        let urls = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !urls.isEmpty, urls.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+            throw ValidationError("--servers takes comma-separated base URLs (http://host:port,…)")
+        }
+        return urls
+    }
+
+    final class Rotation: @unchecked Sendable {
+        private let count: Int
+        private let lock = NSLock()
+        private var next = 0
+        init(count: Int) { self.count = max(1, count) }
+        func callAsFunction() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            next = (next + 1) % count
+            return next
         }
     }
 }

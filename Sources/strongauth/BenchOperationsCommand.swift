@@ -18,23 +18,31 @@ extension BenchCommand {
         var integrationPassword: String?
         @Option(help: "Concurrent flows.") var concurrency = 32
         @Option(help: "Seconds to run.") var duration = 10.0
+        @Option(help: "Comma-separated base URLs of several nodes: each request goes to the next (default: --server).")
+        var servers: String?
 
         func run() async throws {
             guard let password = integrationPassword ?? ProcessInfo.processInfo.environment["STRONGAUTH_INTEGRATION_PASSWORD"] else {
                 throw ValidationError("--integration-password or STRONGAUTH_INTEGRATION_PASSWORD is required")
             }
-            let (device, _, _) = try await phone.login()
-            let cloud = PowerAuthIntegrationClient(baseURL: "\(phone.server)/powerauth-cloud", username: integrationUser, password: password)
+            let (_, _, token) = try await phone.login()
+            let urls = try Nodes.urls(servers, default: phone.server)
+            let clouds = urls.map { PowerAuthIntegrationClient(baseURL: "\($0)/powerauth-cloud", username: integrationUser, password: password) }
+            let devices = urls.map {
+                DeviceClient(baseURL: $0, accessToken: token, keyStore: FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)))
+            }
+            let next = Nodes.Rotation(count: urls.count)
             let user = phone.username
             let deviceID = deviceID
+            // With several nodes, each of the four requests of a flow goes to the next node.
             @Sendable func flow() async throws {
-                let created = try await cloud.createOperation(
+                let created = try await clouds[next()].createOperation(
                     userId: user, template: "default.payment", parameters: ["amount": "63.99", "currency": "EUR", "account": "CZ32493745"])
-                guard let pending = try await device.approvals().first(where: { $0.id == created.operationId }) else {
+                guard let pending = try await devices[next()].approvals().first(where: { $0.id == created.operationId }) else {
                     throw ValidationError("the operation did not reach the phone")
                 }
-                try await device.approve(pending, deviceId: deviceID)
-                guard try await cloud.operation(id: created.operationId).status == .approved else {
+                try await devices[next()].approve(pending, deviceId: deviceID)
+                guard try await clouds[next()].operation(id: created.operationId).status == .approved else {
                     throw ValidationError("the operation is not APPROVED")
                 }
             }

@@ -73,7 +73,7 @@ struct ActionRequestsTests {
         }
     }
 
-    @Test("the token lives one minute and is bound to its action; 50 concurrent uses: exactly one succeeds; rejection")
+    @Test("the token lives one minute and is bound to its action and client; 50 concurrent uses: exactly one succeeds; rejection")
     func tokenLimits() async throws {
         try await TestServer.with { server in
             let secret = try await server.createClient()
@@ -98,6 +98,15 @@ struct ActionRequestsTests {
                 let other = try await confirmed()
                 #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": other,
                     "action": "bank:transfers:delete", "payload": Self.payload]).0.status == .forbidden)
+
+                // Another client can neither use nor spend this client's token (issue 7: found by
+                // conformance/test_isolation.py); its owner still uses it once.
+                let foreignSecret = try await server.createClient("foreign")
+                let stolen = try await confirmed()
+                #expect(try await Self.post(client, verify, ["client_id": "foreign", "client_secret": foreignSecret, "token": stolen,
+                    "action": "bank:transfers:create", "payload": Self.payload]).0.status == .forbidden)
+                #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": stolen,
+                    "action": "bank:transfers:create", "payload": Self.payload]).0.status == .ok)
 
                 let raced = try await confirmed()
                 let wins = try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -92,12 +92,14 @@ struct ApprovalStoreTests {
                 tokenHash: "h1", approvalID: confirmed.id, clientID: "shop", action: "bank:transfers:create", payloadHash: "p1",
                 expiresAt: Fixtures.epoch.addingTimeInterval(60))
             #expect(try await store.decideApproval(id: confirmed.id, to: .approved, reason: nil, webhooks: [], actionToken: token, at: Fixtures.epoch))
-            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", at: Fixtures.epoch) == nil)
-            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", at: Fixtures.epoch) == nil)
+            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", clientID: "shop", at: Fixtures.epoch) == nil)
+            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) == nil)
+            // Another client cannot use (nor spend) the token of this client's action request.
+            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "other", at: Fixtures.epoch) == nil)
             let uses = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<50 {
                     group.addTask {
-                        try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", at: Fixtures.epoch) != nil
+                        try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) != nil
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }

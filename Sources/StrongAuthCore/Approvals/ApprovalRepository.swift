@@ -23,7 +23,7 @@ public protocol ApprovalRepository: Sendable {
 
     /// Uses a short-lived action token once: only unused, unexpired, for this action and this
     /// exact payload, in one conditional update. Returns the action request's id, `nil` otherwise.
-    func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String?
+    func consumeActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, at now: Date) async throws -> String?
 
     /// PENDING approvals whose expiry has passed (for the sweeper), oldest first.
     func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval]

@@ -57,14 +57,18 @@ extension ApprovalService {
         "sa_st_" + tokenKey.hash("action-token:\(id)")
     }
 
-    /// Uses a short-lived token once, for `action` and exactly `payload`. Returns the action
-    /// request it confirmed; `nil` when unknown, used, expired, or for another action or payload.
-    public func consumeActionToken(_ token: String, action: String, payload: Any, source: String?) async throws -> Approval? {
+    /// Uses a short-lived token once, for `action` and exactly `payload`, presented by the client
+    /// whose action request it confirmed. Returns that action request; `nil` when unknown, used,
+    /// expired, for another action or payload, or presented by another client (which leaves the
+    /// token unused for its owner).
+    public func consumeActionToken(_ token: String, action: String, payload: Any, clientID: String, source: String?) async throws
+        -> Approval?
+    {
         guard token.hasPrefix("sa_st_"), token.utf8.count < 200, let canonical = try? Self.canonicalJSON(payload) else { return nil }
         let now = time.now()
         guard
             let id = try await store.consumeActionToken(
-                tokenHash: secretHasher.hash(token), action: action, payloadHash: Self.payloadHash(canonical), at: now),
+                tokenHash: secretHasher.hash(token), action: action, payloadHash: Self.payloadHash(canonical), clientID: clientID, at: now),
             let approval = try await store.approval(id: id)
         else {
             try await store.append(

@@ -43,11 +43,13 @@ struct ActionRequestsController {
     /// For resource servers: is this token good for this action and payload? Valid once.
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
-        _ = try await authenticate(request, body: body, context: context)
+        let client = try await authenticate(request, body: body, context: context)
         guard let token = body["token"] as? String, let action = body["action"] as? String, let payload = body["payload"] else {
             throw ProblemDetails.badRequest("'token', 'action' and 'payload' are required.")
         }
-        guard let approval = try await runtime.approvals.consumeActionToken(token, action: action, payload: payload, source: context.remoteAddress)
+        guard
+            let approval = try await runtime.approvals.consumeActionToken(
+                token, action: action, payload: payload, clientID: client.id, source: context.remoteAddress)
         else { throw Self.tokenRefused }
         return try Self.envelope(
             ["valid": true, "authenticationActionRequestId": approval.id, "uid": approval.externalUserID, "action": approval.template],
@@ -57,14 +59,14 @@ struct ActionRequestsController {
     /// The seed's example resource: a transfer needs a bearer token and a short-lived token that
     /// confirmed `bank:transfers:create` with exactly this body.
     @Sendable func transfer(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
         guard let token = request.headers[.shortLivedToken] else {
             throw ProblemDetails(.forbidden, "Forbidden", detail: "This action needs strong customer authentication: send a short-lived-token.")
         }
         let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
         guard
             let approval = try await runtime.approvals.consumeActionToken(
-                token, action: "bank:transfers:create", payload: body, source: context.remoteAddress)
+                token, action: "bank:transfers:create", payload: body, clientID: claims.clientID, source: context.remoteAddress)
         else { throw Self.tokenRefused }
         var transfer = body
         transfer["id"] = UUID().uuidString.lowercased()

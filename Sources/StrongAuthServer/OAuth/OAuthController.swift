@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import StrongAuthAPI
 import StrongAuthCore
+import StrongAuthStore
 
 /// The OAuth 2.0 face: token (two paths), introspection, revocation, JWKS and metadata.
 ///
@@ -126,6 +127,11 @@ struct OAuthController {
         } catch let error as OAuthError {
             if let detail = error.detail { context.logger.info("oauth error", metadata: ["error": "\(error.code.rawValue)", "detail": "\(detail)"]) }
             return OAuthResponses.error(error)
+        } catch is DatabaseInputError {
+            return OAuthResponses.error(.invalidRequest(ProblemDetails.unstorableInput))
+        } catch is DatabaseUnavailableError {
+            // The pool has logged the outage once; every request during it need not.
+            return OAuthResponses.error(OAuthError(.temporarilyUnavailable, "The server cannot answer right now; try again."))
         } catch {
             context.logger.error("oauth request failed", metadata: ["error": "\(String(reflecting: error))"])
             return OAuthResponses.error(OAuthError(.temporarilyUnavailable, "The server cannot answer right now; try again."))

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import StrongAuthCore
+import StrongAuthStore
 
 /// PowerAuth's error shape, `{"status": "ERROR", "responseObject": {"code", "message"}}`: the
 /// error format of every route under `/powerauth-cloud` and `/enrollment-server` (SPEC 2.5).
@@ -85,6 +86,12 @@ struct PowerAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             throw PowerAuthErrorResponse(
                 error.status, code: Self.code(for: error.status), message: error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch is DatabaseInputError {
+            throw PowerAuthErrorResponse.badRequest(ProblemDetails.unstorableInput)
+        } catch is DatabaseUnavailableError {
+            let problem = ProblemDetails.databaseUnavailable
+            throw PowerAuthErrorResponse(
+                problem.status, code: "ERROR_SERVICE_UNAVAILABLE", message: problem.detail ?? problem.title, headers: problem.headers)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             throw PowerAuthErrorResponse(

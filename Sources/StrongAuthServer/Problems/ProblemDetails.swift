@@ -30,6 +30,14 @@ struct ProblemDetails: Error, HTTPResponseError {
         return response
     }
 
+    /// The database cannot be reached (restarting, failing over): 503, try again in a second.
+    static let databaseUnavailable = ProblemDetails(
+        .serviceUnavailable, "Service Unavailable", detail: "The database is not reachable right now; try again shortly.",
+        headers: [.retryAfter: "1"])
+
+    /// What a 400 for a `DatabaseInputError` says.
+    static let unstorableInput = "The request carries a value that cannot be stored (a NUL character, a number out of range)."
+
     static func badRequest(_ detail: String, errors: [ValidationError] = []) -> ProblemDetails {
         ProblemDetails(.badRequest, "Bad Request", detail: detail, errors: errors)
     }

@@ -24,6 +24,8 @@ public protocol DatabasePool: Sendable {
     func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection.
     func shutdown() async
+    /// `true` when the database answers a trivial query (for `/ready`), promptly either way.
+    func isReachable() async -> Bool
 }
 
 extension DatabasePool {

@@ -3,30 +3,74 @@ import Logging
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import Synchronization
 
 /// PostgreSQL through postgres-nio's `PostgresClient` (its own connection pool).
 ///
 /// The client must be running before connections are leased, so the pool runs it in a task
 /// of its own from creation until `shutdown()`: the server, the CLI and the tests all get a
 /// usable pool without wiring it into a service group.
+///
+/// **When the database goes away** (restarted, failed over, unreachable), `PostgresClient`
+/// reconnects by itself, but a lease waits meanwhile — up to its circuit breaker's minute —
+/// and a query on a connection the server closed fails. So the pool keeps one bit of health:
+/// a failure that means "no database" (a lost or refused connection, the server shutting down
+/// or starting up) marks it unavailable, and then every call fails at once with
+/// `DatabaseUnavailableError` (the faces answer 503) instead of queueing, while one recovery
+/// task asks the database `SELECT 1` (each try bounded by `probeTimeout`) until it answers and
+/// marks the pool available again. `isReachable()` (`/ready`) is such a bounded probe too.
+///
+/// When a probe times out, the database is really gone, and the recovery task replaces the
+/// `PostgresClient` with a fresh one and shuts the old one down: postgres-nio 1.33 can leave a
+/// lease queued across a restart that is never served (a request that hangs for ever and keeps
+/// a graceful shutdown waiting; seen in `conformance/test_faults.py`), and shutting the old
+/// client down fails such leases at once (503) instead. No node is restarted; nothing is
+/// decided from the health bit but "try again later".
 public final class PostgresPool: DatabasePool {
     public let engine = DatabaseEngine.postgres
-    private let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    private let configuration: PostgresClient.Configuration
+    private let logger: Logger
+    /// How long one probe (`/ready`, or the recovery loop) waits for a connection and `SELECT 1`.
+    public let probeTimeout: Duration
+    /// Read on every call (one relaxed atomic load); written only when the health changes.
+    private let available = Atomic<Bool>(true)
+    private let state: Mutex<State>
+
+    private struct State {
+        var client: PostgresClient
+        var runTask: Task<Void, Never>
+        /// Run tasks of replaced clients (cancelled; awaited at shutdown).
+        var retired: [Task<Void, Never>] = []
+        /// The recovery loop while the database is unreachable.
+        var recovery: Task<Void, Never>?
+        var isShutDown = false
+    }
 
     /// Connects to a `postgres://user:password@host:port/database[?sslmode=require]` URL.
     /// `searchPath` confines every connection to one schema (the conformance tests give each
     /// test a schema of its own).
-    public init(url: String, maximumConnections: Int = 20, searchPath: String? = nil, logger: Logger) throws {
+    public init(
+        url: String, maximumConnections: Int = 20, searchPath: String? = nil, probeTimeout: Duration = .seconds(2), logger: Logger
+    ) throws {
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
         if let searchPath {
             configuration.options.additionalStartupParameters.append(("search_path", searchPath))
         }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        runTask = Task { await client.run() }
+        self.configuration = configuration
+        self.logger = logger
+        self.probeTimeout = probeTimeout
+        let (client, runTask) = Self.startClient(configuration, logger: logger)
+        state = Mutex(State(client: client, runTask: runTask))
     }
+
+    private static func startClient(_ configuration: PostgresClient.Configuration, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return (client, Task { await client.run() })
+    }
+
+    private var client: PostgresClient { state.withLock { $0.client } }
 
     /// Parses a libpq-style URL into a client configuration.
     static func configuration(from url: String) throws -> PostgresClient.Configuration {
@@ -55,9 +99,121 @@ public final class PostgresPool: DatabasePool {
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(connection.sql())
+        guard available.load(ordering: .relaxed) else { throw DatabaseUnavailableError(reason: "the database is not reachable") }
+        do {
+            return try await client.withConnection { connection in
+                try await body(LiveConnectionDatabase(base: connection.sql(), connection: connection))
+            }
+        } catch where Self.meansUnavailable(error) {
+            markUnavailable(because: error)
+            throw DatabaseUnavailableError(reason: "the database connection failed")
+        } catch let error as PSQLError where error.code == .server && (error.serverInfo?[.sqlState] ?? "").hasPrefix("22") {
+            // SQLSTATE class 22, data exception: a value from the request that PostgreSQL cannot
+            // take (a NUL character in text, a number out of range). Bad input, not a fault.
+            throw DatabaseInputError(sqlState: error.serverInfo?[.sqlState] ?? "22000")
         }
+    }
+
+    /// Whether the database answers `SELECT 1` within `probeTimeout` (for `/ready`); also moves
+    /// the pool's health either way.
+    public func isReachable() async -> Bool {
+        if await probe() {
+            available.store(true, ordering: .relaxed)
+            return true
+        }
+        markUnavailable(because: nil)
+        return false
+    }
+
+    /// Whether calls fail at once with `DatabaseUnavailableError` right now.
+    public var isMarkedUnavailable: Bool { !available.load(ordering: .relaxed) }
+
+    /// One bounded `SELECT 1`. It does not wait for a lease or query that outlives the timeout:
+    /// after a restart, postgres-nio 1.33 can leave one that ignores cancellation for ever (it is
+    /// failed when its client is replaced).
+    private func probe(_ client: PostgresClient? = nil) async -> Bool {
+        let client = client ?? self.client
+        let timeout = probeTimeout
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let first = FirstAnswer(continuation)
+            let query = Task {
+                let answered = (try? await client.withConnection { connection in
+                    try await connection.sql().raw("SELECT 1 AS one").run()
+                }) != nil
+                first.resume(answered)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                query.cancel()
+                first.resume(false)
+            }
+        }
+    }
+
+    /// Marks the pool unavailable and starts the one recovery loop (if none runs).
+    private func markUnavailable(because error: (any Error)?) {
+        available.store(false, ordering: .relaxed)
+        let started: Bool = state.withLock { state in
+            guard state.recovery == nil, !state.isShutDown else { return false }
+            state.recovery = Task { [weak self] in
+                var replaced = false
+                while !Task.isCancelled {
+                    guard let self else { return }
+                    if await self.probe() {
+                        self.state.withLock { $0.recovery = nil }
+                        self.available.store(true, ordering: .relaxed)
+                        self.logger.notice("the database is reachable again")
+                        return
+                    }
+                    if !replaced {
+                        replaced = true
+                        self.replaceClient()
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
+            return true
+        }
+        if started {
+            logger.warning(
+                "the database is not reachable; calls fail with 503 until it answers again",
+                metadata: error.map { ["error": "\(String(reflecting: $0))"] } ?? [:])
+        }
+    }
+
+    /// A fresh client for everything from now on; the old one is shut down, which fails the
+    /// leases still queued in it.
+    private func replaceClient() {
+        let (client, runTask) = Self.startClient(configuration, logger: logger)
+        let replaced: Bool = state.withLock { state in
+            guard !state.isShutDown else { return false }
+            state.client = client
+            state.retired.append(state.runTask)
+            state.runTask.cancel()
+            state.runTask = runTask
+            return true
+        }
+        if !replaced { runTask.cancel() }
+    }
+
+    /// Errors that say "there is no database to talk to" rather than "this statement failed":
+    /// a lost, refused or closed connection, SQLSTATE classes 08 (connection exception) and 57
+    /// (the server shutting down, starting up, or cancelling for the operator), too many
+    /// connections (53300), and the pool's circuit breaker.
+    static func meansUnavailable(_ error: any Error) -> Bool {
+        if error is DatabaseUnavailableError { return true }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+                return true
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+            default:
+                return false
+            }
+        }
+        return String(describing: error).contains("CircuitBreakerTripped")
     }
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -71,9 +227,90 @@ public final class PostgresPool: DatabasePool {
     }
 
     public func shutdown() async {
-        runTask.cancel()
-        await runTask.value
+        let (recovery, tasks) = state.withLock { state in
+            state.isShutDown = true
+            defer { state.recovery = nil }
+            return (state.recovery, [state.runTask] + state.retired)
+        }
+        recovery?.cancel()
+        await recovery?.value
+        for task in tasks { task.cancel() }
+        // postgres-nio 1.33's `run()` may not return after a database restart (a connection left
+        // retrying in the pool; vapor/postgres-nio#599, fixed in later releases): wait for it a
+        // few seconds at most, so that SIGTERM still ends the server.
+        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let first = FirstAnswer(continuation)
+            Task {
+                for task in tasks { await task.value }
+                first.resume(true)
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(5))
+                first.resume(false)
+            }
+        }
+        if !finished {
+            logger.warning("the PostgreSQL client did not stop within 5 s; leaving it behind")
+        }
     }
+}
+
+/// A leased connection's `SQLDatabase` that refuses to send a statement once the connection is
+/// closed. postgres-nio 1.33 writes a query to a closed channel without failing its promise, so
+/// a statement sent after the server dropped the connection (the `ROLLBACK` after a failed
+/// statement of a transaction, while PostgreSQL restarts) never returns, holding its lease and
+/// keeping graceful shutdown waiting for ever (seen in `conformance/test_faults.py`). The check
+/// is one atomic read per statement.
+struct LiveConnectionDatabase: SQLDatabase {
+    let base: any SQLDatabase
+    let connection: PostgresConnection
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    static let closed = DatabaseUnavailableError(reason: "the database connection is closed")
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        guard !connection.isClosed else { return eventLoop.makeFailedFuture(Self.closed) }
+        return base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        guard !connection.isClosed else { throw Self.closed }
+        try await base.execute(sql: query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let connection = connection
+        return try await base.withSession { try await closure(LiveConnectionDatabase(base: $0, connection: connection)) }
+    }
+}
+
+/// Resumes a continuation with the first of several answers.
+private final class FirstAnswer: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+    init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = Mutex(continuation) }
+    func resume(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
+}
+
+/// The database cannot be reached right now (PostgreSQL restarting, the network down): the
+/// request may be retried shortly. The faces answer 503 with `Retry-After`.
+public struct DatabaseUnavailableError: Error, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "database unavailable: \(reason)" }
+}
+
+/// The database refused a value the request carried (PostgreSQL's SQLSTATE class 22: a NUL
+/// character in text, a number out of range, …). The faces answer 400: bad input never yields
+/// a 5xx (SPEC 3). SQLite stores such values, so this comes from PostgreSQL only.
+public struct DatabaseInputError: Error, CustomStringConvertible {
+    public var sqlState: String
+    public init(sqlState: String) { self.sqlState = sqlState }
+    public var description: String { "the database refused a value of the request (SQLSTATE \(sqlState))" }
 }
 
 /// A database URL that cannot be used.

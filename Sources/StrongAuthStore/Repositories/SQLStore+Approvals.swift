@@ -149,13 +149,15 @@ extension SQLStore: ApprovalRepository {
         }
     }
 
-    public func consumeActionToken(tokenHash: String, action: String, payloadHash: String, at now: Date) async throws -> String? {
+    public func consumeActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, at now: Date) async throws
+        -> String?
+    {
         try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 UPDATE action_tokens SET used_at = \(bind: now.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND used_at IS NULL AND expires_at > \(bind: now.epochMilliseconds)
-                  AND action = \(bind: action) AND payload_hash = \(bind: payloadHash)
+                  AND action = \(bind: action) AND payload_hash = \(bind: payloadHash) AND client_id = \(bind: clientID)
                 RETURNING approval_id
                 """
             ).first()?.string("approval_id")

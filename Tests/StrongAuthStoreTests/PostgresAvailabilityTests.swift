@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import SQLKit
+import StrongAuthStore
+import Testing
+
+/// A PostgreSQL pool whose database is not there (issue 7: PostgreSQL restarted under load): the
+/// readiness probe answers `false` within its timeout instead of waiting for a connection, and
+/// from then on every call fails at once with `DatabaseUnavailableError` (the faces' 503) instead
+/// of queueing behind the client's reconnection attempts. Recovery against a real server that
+/// comes back is `conformance/test_faults.py`.
+@Suite("PostgreSQL pool: an unreachable database")
+struct PostgresAvailabilityTests {
+    @Test("the probe gives up within its timeout; calls then fail fast with DatabaseUnavailableError")
+    func unreachable() async throws {
+        // Port 9 on loopback (discard): nothing listens, every connection attempt is refused.
+        let pool = try PostgresPool(
+            url: "postgres://sa:sa@127.0.0.1:9/sa", maximumConnections: 2, probeTimeout: .milliseconds(500),
+            logger: Logger(label: "test"))
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(await pool.isReachable() == false)
+        #expect(clock.now - started < .seconds(3))
+        #expect(pool.isMarkedUnavailable)
+
+        let call = clock.now
+        await #expect(throws: DatabaseUnavailableError.self) {
+            try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
+        }
+        #expect(clock.now - call < .milliseconds(200))
+        await pool.shutdown()
+    }
+
+    @Test("a reachable database is ready", .enabled(if: TestDatabases.postgresURL != nil))
+    func reachable() async throws {
+        let pool = try PostgresPool(url: try #require(TestDatabases.postgresURL), maximumConnections: 2, logger: Logger(label: "test"))
+        #expect(await pool.isReachable())
+        #expect(!pool.isMarkedUnavailable)
+        await pool.shutdown()
+    }
+}
