@@ -43,6 +43,8 @@ public final class PostgresPool: DatabasePool {
         var retired: [Task<Void, Never>] = []
         /// The recovery loop while the database is unreachable.
         var recovery: Task<Void, Never>?
+        /// The once-a-second health check.
+        var monitor: Task<Void, Never>?
         var isShutDown = false
     }
 
@@ -63,7 +65,27 @@ public final class PostgresPool: DatabasePool {
         self.probeTimeout = probeTimeout
         let (client, runTask) = Self.startClient(configuration, logger: logger)
         state = Mutex(State(client: client, runTask: runTask))
+        startMonitor()
     }
+
+    /// Once a second, while the pool is available: `SELECT 1` within `monitorTimeout`. An outage
+    /// that no request happened to notice (leases simply queue meanwhile) is found this way too,
+    /// so that the client gets replaced and its queued leases fail instead of hanging.
+    private func startMonitor() {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let self, !Task.isCancelled else { return }
+                if self.available.load(ordering: .relaxed), !(await self.probe(timeout: Self.monitorTimeout)) {
+                    self.markUnavailable(because: nil)
+                }
+            }
+        }
+        state.withLock { $0.monitor = task }
+    }
+
+    /// Generous: under load a lease may wait; only a database that does not answer for this long is down.
+    static let monitorTimeout: Duration = .seconds(5)
 
     private static func startClient(_ configuration: PostgresClient.Configuration, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -131,9 +153,9 @@ public final class PostgresPool: DatabasePool {
     /// One bounded `SELECT 1`. It does not wait for a lease or query that outlives the timeout:
     /// after a restart, postgres-nio 1.33 can leave one that ignores cancellation for ever (it is
     /// failed when its client is replaced).
-    private func probe(_ client: PostgresClient? = nil) async -> Bool {
+    private func probe(_ client: PostgresClient? = nil, timeout: Duration? = nil) async -> Bool {
         let client = client ?? self.client
-        let timeout = probeTimeout
+        let timeout = timeout ?? probeTimeout
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let first = FirstAnswer(continuation)
             let query = Task {
@@ -227,11 +249,12 @@ public final class PostgresPool: DatabasePool {
     }
 
     public func shutdown() async {
-        let (recovery, tasks) = state.withLock { state in
+        let (recovery, monitor, tasks) = state.withLock { state in
             state.isShutDown = true
-            defer { state.recovery = nil }
-            return (state.recovery, [state.runTask] + state.retired)
+            defer { state.recovery = nil; state.monitor = nil }
+            return (state.recovery, state.monitor, [state.runTask] + state.retired)
         }
+        monitor?.cancel()
         recovery?.cancel()
         await recovery?.value
         for task in tasks { task.cancel() }
