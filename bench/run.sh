@@ -33,7 +33,9 @@ done
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [[ "$NODES" == 1 || "$DATABASE" == postgres* ]] || die "--nodes $NODES needs --database postgres://… (nodes share one database)"
 # The command line for the record, without the database password.
-COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$([[ $NODES -gt 1 ]] && echo " --nodes $NODES") --duration $DURATION"
+NODES_ARG=""
+if [[ $NODES -gt 1 ]]; then NODES_ARG=" --nodes $NODES"; fi
+COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$NODES_ARG --duration $DURATION"
 # The server version of a PostgreSQL URL's database, when psql is at hand.
 psql_version() {
   local psql
