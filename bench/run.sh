@@ -33,7 +33,9 @@ done
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [[ "$NODES" == 1 || "$DATABASE" == postgres* ]] || die "--nodes $NODES needs --database postgres://… (nodes share one database)"
 # The command line for the record, without the database password.
-COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$([[ $NODES -gt 1 ]] && echo " --nodes $NODES") --duration $DURATION"
+NODES_ARG=""
+if [[ $NODES -gt 1 ]]; then NODES_ARG=" --nodes $NODES"; fi
+COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$NODES_ARG --duration $DURATION"
 # The server version of a PostgreSQL URL's database, when psql is at hand.
 psql_version() {
   local psql
@@ -210,11 +212,14 @@ results+=("| operation create → approve → status (flows) | $(json flowsPerSe
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
 # powerauth_verify.lua; an answer without "signatureValid":true fails the run).
 PA_REQUESTS=$(( DURATION * 12000 + 20000 ))
-PA_JSON="$("$BIN" bench powerauth-signatures --activations 128 --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
+# 64 activations per wrk thread: one activation's next signature is sent 64 requests after its
+# last, well beyond the thread's connections in flight, so signatures arrive in counter order.
+PA_ACTIVATIONS=$((64 * BENCH_THREADS))
+PA_JSON="$("$BIN" bench powerauth-signatures --activations "$PA_ACTIVATIONS" --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
   || die "preparing the PowerAuth signatures failed: $PA_JSON"
 echo "measuring PowerAuth signature verify for ${DURATION}s…" >&2
 rss_reset
-PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" BENCH_ACTIVATIONS=128 \
+PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" BENCH_ACTIVATIONS="$PA_ACTIVATIONS" \
   wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/powerauth_verify.lua" "$BASE/powerauth-cloud/v2/signature/verify")"
 alive || { logs; die "a server died during the PowerAuth run"; }
 PA_RPS="$(awk '/^Requests\/sec:/ {print $2}' <<<"$PA_OUT")"

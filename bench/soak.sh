@@ -141,6 +141,7 @@ for load in challenges flows; do
 done
 
 ANALYSIS="$(printf '%s\n' "${SAMPLES[@]}" | awk -v warmup="$WARMUP" -v margin="$MARGIN_MB" '
+  BEGIN { n = 0; peak = 0 }
   $1 >= warmup { t[n] = $1; m[n] = $2; n++ }
   { if ($2 > peak) peak = $2 }
   END {
