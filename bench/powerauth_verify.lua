@@ -48,6 +48,7 @@ end
 function response(status, headers, body)
   if status < 200 or status > 299 or not string.find(body, '"signatureValid":true', 1, true) then
     bad = bad + 1
+    if bad <= 3 then io.stderr:write(string.format("refused (%d): %s\n", status, body)) end
   end
 end
 
