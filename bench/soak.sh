@@ -63,7 +63,8 @@ DBARGS=()
 [[ -n "$DATABASE" ]] && DBARGS=(--database "$DATABASE")
 cd "$WORK"
 # Tokens must outlive the soak (introspection of one token, the phones' one login).
-export STRONGAUTH_PASSWORD_HASH_COST=10 STRONGAUTH_LOG_LEVEL=warning
+# Rate limits off, as in bench/run.sh: from one address they would shed the load being soaked.
+export STRONGAUTH_PASSWORD_HASH_COST=10 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_RATE_LIMITS_ENABLED=false
 export STRONGAUTH_TOKENS_ACCESS_LIFETIME_SECONDS=$((DURATION + 600))
 json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
@@ -157,11 +158,16 @@ ANALYSIS="$(printf '%s\n' "${SAMPLES[@]}" | awk -v warmup="$WARMUP" -v margin="$
 echo
 echo "StrongAuth soak — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem/ {print $2}') GiB"
-echo "database: ${DATABASE:+PostgreSQL at ${DATABASE#*@}}${DATABASE:-SQLite (WAL)}; command: $COMMAND"
+echo "database: $([[ -n "$DATABASE" ]] && echo "PostgreSQL at ${DATABASE#*@}" || echo "SQLite (WAL)"); command: $COMMAND"
 echo "load for ${DURATION}s: $GRANTS client_credentials grants, $INTROSPECTIONS introspections, $PAIRS device challenge pairs, $FLOWS operation flows"
 echo "RSS at start ${START_RSS} MB; samples every ${INTERVAL}s (t s: MB):"
 printf '%s\n' "${SAMPLES[@]}" | awk '{ printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
 echo "$ANALYSIS"
-if [[ $FAILED -ne 0 ]]; then echo "SOAK FAILED: requests failed"; exit 1; fi
+if [[ $FAILED -ne 0 ]]; then
+  # What the server said about it: its warnings and errors, most frequent first.
+  echo "server warnings and errors (count, message):"
+  grep -E ' (warning|error|critical) ' "$WORK/server.log" | sed -E 's/^[^ ]+ //; s/[0-9a-f]{8}-[0-9a-f-]{27}/<id>/g' | sort | uniq -c | sort -rn | head -n 20
+  echo "SOAK FAILED: requests failed"; exit 1
+fi
 if [[ $GROWTH_OK -ne 1 ]]; then echo "SOAK FAILED: memory grew by more than ${MARGIN_MB} MB after the warm-up"; exit 1; fi
 echo "soak passed: memory flat within ${MARGIN_MB} MB, every request succeeded"
