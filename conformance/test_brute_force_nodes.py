@@ -21,8 +21,8 @@ would check `limit` answers of its own); every count below is exact, so such a l
 | push MFA answers | 5 | `challenges.attempts` |
 | PowerAuth PIN at `/signature/verify` and at the mobile token API | 5 | `devices.failed_attempts` → BLOCKED |
 | PowerAuth activation OTP (key exchange, commit) | 5 | `devices.failed_attempts` → REMOVED |
-| approval answers (operation, Shine action request) | 5 | `approvals.failure_count` → FAILED |
-| ABN AMRO access tool (SOFTTOKEN) | 3 | `access_tools.attempts_left` → blocked |
+| approval answers: ECDSA phone (operation, Shine action request), PowerAuth phone (other data) | 5 | `approvals.failure_count` → FAILED |
+| ABN AMRO access tools (SOFTTOKEN, BOUNDDEVICE), each its own counter | 3 | `access_tools.attempts_left` → blocked |
 | operator password, operator TOTP (`/admin/login`) | 5 each | `operators.failed_*_attempts` → locked |
 | user password at the token endpoint *and* self-service | 5 together | `users.failed_password_attempts` |
 
@@ -37,10 +37,13 @@ PostgreSQL only, like test_multi_node.py: on SQLite one file has one writer per 
 import json
 import os
 import re
+import secrets
 import time
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import cluster
 import conftest
@@ -49,7 +52,7 @@ from test_action_requests import username_of
 from test_devices import Phone, bind, create_device, user_session
 from test_multi_node import nodes, on_nodes  # noqa: F401 (nodes is a fixture)
 from test_powerauth import KNOWLEDGE_FACTORS, Cloud, activated_phone, assert_powerauth_error, create_registration, new_phone
-from test_sessions import get_challenge, login_user, put_response, solve
+from test_sessions import CODE, SERVICE_V2, SERVICE_V4, solve
 from test_web_ui import totp
 
 pytestmark = pytest.mark.skipif(
@@ -133,6 +136,12 @@ def other_otps(otp: str, count: int) -> list:
     return [f"{(int(otp) + 1 + index) % 1_000_000:06d}" for index in range(count)]
 
 
+def authorize(base: str, body: bytes, header: str):
+    """Wultra's mobile token API: approve an operation with a signed `{"requestObject": {id, data}}`."""
+    return requests.post(base + "/enrollment-server/api/auth/token/app/operation/authorize", data=body, timeout=TIMEOUT,
+                         headers={"Content-Type": "application/json", "X-PowerAuth-Authorization": header})
+
+
 def integration(server, prefix: str):
     """A PowerAuth application and an integration user of it: (app, Cloud)."""
     app_id = server.unique(prefix)
@@ -189,10 +198,10 @@ def test_binding_factor_locks_binding_after_exactly_10_wrong_answers_across_chal
     attacked, spare = bindings[:3], bindings[3]
 
     # 6 wrong answers to each of three bindings: 18 requests, 15 of them within the challenges' 5.
-    requests_ = [(created, phone.sign(code)) for created, otp in attacked for code in other_otps(otp, 6)]
-    responses = on_nodes(nodes, len(requests_), lambda base, index: requests.post(
-        base + f"/api/user/devices/{requests_[index][0]['deviceId']}/verify", headers=headers, timeout=TIMEOUT,
-        json={"challengeId": requests_[index][0]["challengeId"], "signature": requests_[index][1]}))
+    answers = [(created, phone.sign(code)) for created, otp in attacked for code in other_otps(otp, 6)]
+    responses = on_nodes(nodes, len(answers), lambda base, index: requests.post(
+        base + f"/api/user/devices/{answers[index][0]['deviceId']}/verify", headers=headers, timeout=TIMEOUT,
+        json={"challengeId": answers[index][0]["challengeId"], "signature": answers[index][1]}))
     # 10 checked (403), 5 met the user's lock (429), 3 found their challenge used up (409).
     assert codes_of(responses) == [403] * 10 + [409] * 3 + [429] * 5, described(responses)
     assert sql(f"SELECT failed_binding_attempts, binding_locked_until > 0 FROM users WHERE id = {quoted(user_id)}") == "10|t"
@@ -316,22 +325,53 @@ def test_powerauth_wrong_pins_approving_an_operation_block_the_activation_after_
     body = json.dumps({"requestObject": {"id": operation_id, "data": "A1*A120.00EUR*IDE89370400440532013000"}}).encode()
     headers = [phone.sign("POST", "/operation/authorize", body, KNOWLEDGE_FACTORS, knowledge_key=os.urandom(16), advance=False)
                for _ in range(GUESSES)]
-
-    def authorize(base, header):
-        return requests.post(base + "/enrollment-server/api/auth/token/app/operation/authorize", data=body, timeout=TIMEOUT,
-                             headers={"Content-Type": "application/json", "X-PowerAuth-Authorization": header})
-
-    responses = on_nodes(nodes, GUESSES, lambda base, index: authorize(base, headers[index]))
+    responses = on_nodes(nodes, GUESSES, lambda base, index: authorize(base, body, headers[index]))
     assert codes_of(responses) == [401] * GUESSES, described(responses)
     assert sql(f"SELECT failed_attempts, status FROM devices WHERE id = {quoted(registration_id)}") == "5|BLOCKED"
     failed = audit("powerauth.signature", subject=f"device:{registration_id}")
     assert sorted(int(details["failed"]) for details in failed) == [1, 2, 3, 4, 5], failed
 
     for base in nodes:
-        right = authorize(base, phone.sign("POST", "/operation/authorize", body, KNOWLEDGE_FACTORS))
+        right = authorize(base, body, phone.sign("POST", "/operation/authorize", body, KNOWLEDGE_FACTORS))
         assert right.status_code == 401, right.text
     operation = requests.get(nodes[2] + f"/powerauth-cloud/v2/operations/{operation_id}", auth=cloud.session.auth, timeout=TIMEOUT)
     assert operation.json()["status"] == "PENDING" and operation.json()["failureCount"] == 0, operation.text
+
+
+def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_5_across_nodes(server, nodes):
+    """Wultra's mobile token API with valid signatures over other data than the operation's
+    (dynamic linking, RTS art. 5): each answer counts on the operation, FAILED at 5. Ten
+    activations of one user answer once each, so that no signature waits behind another on one
+    activation's counter (which would refuse it uncounted, as behind the counter)."""
+    app, cloud = integration(server, "bf-pa-data")
+    user_id = server.unique("bf-pa-data-user")
+    phones = [activated_phone(server, app, cloud, user_id=user_id)[0] for _ in range(10)]
+    created = cloud.session.post(cloud.url("/operations"), timeout=TIMEOUT, data=json.dumps({
+        "userId": user_id, "template": "default.payment",
+        "parameters": {"amount": "120.00", "currency": "EUR", "account": "DE89370400440532013000"}}))
+    assert created.status_code == 200, created.text
+    operation_id = created.json()["operationId"]
+    shown = json.dumps({"requestObject": {"id": operation_id, "data": "A1*A120.00EUR*IDE89370400440532013000"}}).encode()
+    other = json.dumps({"requestObject": {"id": operation_id, "data": "A1*A120.00EUR*IGB33BUKB20201555555555"}}).encode()
+    headers = [phone.sign("POST", "/operation/authorize", other, KNOWLEDGE_FACTORS) for phone in phones]
+
+    responses = on_nodes(nodes, len(phones), lambda base, index: authorize(base, other, headers[index]))
+    errors = sorted(assert_powerauth_error(response)["code"] for response in responses)
+    assert errors == ["OPERATION_ALREADY_FINISHED"] * 5 + ["OPERATION_FAILED"] * 5, described(responses)
+    assert attempts_left(responses) == [0, 1, 2, 3, 4], described(responses)
+    assert sql(f"SELECT failure_count, status FROM approvals WHERE id = {quoted(operation_id)}") == "5|FAILED"
+    failures = audit("approval.failure", subject=f"approval:{operation_id}")
+    assert sorted(int(details["failures"]) for details in failures) == [1, 2, 3, 4, 5], failures
+    # Other data is no wrong PIN: every activation stays ACTIVE with no failure counted.
+    assert sql(f"SELECT count(*) FROM devices d JOIN powerauth_activations a ON a.device_id = d.id "
+               f"WHERE a.application_id = {quoted(app['applicationId'])} AND d.status = 'ACTIVE' AND d.failed_attempts = 0") == "10"
+
+    # FAILED on every node: the data shown, validly signed, is refused too.
+    for base in nodes:
+        right = authorize(base, shown, phones[0].sign("POST", "/operation/authorize", shown, KNOWLEDGE_FACTORS))
+        assert_powerauth_error(right, "OPERATION_ALREADY_FINISHED")
+        operation = requests.get(base + f"/powerauth-cloud/v2/operations/{operation_id}", auth=cloud.session.auth, timeout=TIMEOUT)
+        assert (operation.json()["status"], operation.json()["failureCount"]) == ("FAILED", 5), operation.text
 
 
 @pytest.mark.parametrize("phase", ["ON_KEY_EXCHANGE", "ON_COMMIT"])
@@ -434,39 +474,86 @@ def test_wrong_signatures_fail_an_approval_after_exactly_5_across_nodes(server, 
 # --- ABN AMRO sessions --------------------------------------------------------------------------------
 
 
-def test_abn_amro_softtoken_blocks_after_exactly_3_wrong_responses_across_nodes(server, nodes):
-    account, card = login_user(server)
-    user_id = sql(f"SELECT user_id FROM login_identities WHERE account_number = {quoted('0' + account)} "
-                  f"AND card_number = {quoted(card)}")
+def abn_amro_user(server):
+    """A user with both ABN AMRO access tools: the soft token's identification code and a phone bound
+    through the Kontist face. Returns (account, card, user id, phone)."""
+    account, card = str(100_000_000 + secrets.randbelow(899_999_999)), str(100 + secrets.randbelow(899))
+    number = f"+49152{secrets.randbelow(10 ** 8):08d}"
+    created = server.cli("users", "create", "--username", server.unique("bf-abn"), "--password", "user-password",
+                         "--phone", number, "--account", account, "--card", card, "--identification-code", CODE)
+    token = requests.post(server.url("/oauth/token"), auth=server.create_client("bf-abn"), timeout=TIMEOUT, data={
+        "grant_type": "password", "username": created["username"], "password": "user-password"}).json()
+    phone = Phone()
+    bind(server, {"Authorization": "Bearer " + token["access_token"]}, phone, number)
+    return account, card, created["id"], phone
+
+
+def login_challenge(base, browser, account, card, usage, expect=200):
+    """test_sessions.get_challenge for either tool (the first bound phone for BOUNDDEVICE_*)."""
+    params = {"accountNumber": "0" + account, "cardNumber": card, "accessToolUsage": usage}
+    if usage != "SOFTTOKEN":
+        params["boundDeviceIndexNumber"] = "1"
+    response = browser.get(base + "/session/loginchallenge", headers=SERVICE_V2, params=params, timeout=TIMEOUT)
+    assert response.status_code == expect, response.text
+    return response.json()["loginChallenge"] if expect == 200 else response
+
+
+def login_response(base, session_token, account, card, usage, challenge, response_hex):
+    """test_sessions.put_response for either tool, with the session cookie of the challenges."""
+    return requests.put(base + "/session/loginresponse", headers=SERVICE_V4, cookies={"strongauth_session": session_token},
+                        timeout=TIMEOUT, json={
+                            "accountNumber": int(account), "cardNumber": int(card), "challengeHandle": challenge["challengeHandle"],
+                            "response": response_hex, "accessToolUsage": usage,
+                            "challengeDeviceDetails": challenge["challengeDeviceDetails"]})
+
+
+def login_answer(usage, challenge, phone, right: bool) -> str:
+    """The soft token's RSA answer with the right or a wrong code, or the bound phone's (or a
+    stranger's) signature over the challenge bytes."""
+    if usage == "SOFTTOKEN":
+        return solve(challenge, code=CODE if right else "13579")
+    key = phone.key if right else Phone().key
+    return key.sign(bytes.fromhex(challenge["challenge"]), ec.ECDSA(hashes.SHA256())).hex()
+
+
+@pytest.mark.parametrize("usage", ["SOFTTOKEN", "BOUNDDEVICE_USERPIN"])
+def test_abn_amro_access_tool_blocks_after_exactly_3_wrong_responses_across_nodes(server, nodes, usage):
+    account, card, user_id, phone = abn_amro_user(server)
+    tool, other_tool, other_usage = (("SOFTTOKEN", "BOUNDDEVICE", "BOUNDDEVICE_USERPIN") if usage == "SOFTTOKEN"
+                                     else ("BOUNDDEVICE", "SOFTTOKEN", "SOFTTOKEN"))
     browser = requests.Session()
     wrong_count, spare_count = 12, len(nodes)
-    challenges = [get_challenge(one_node(server, nodes[index % len(nodes)]), browser, account, card)
+    challenges = [login_challenge(nodes[index % len(nodes)], browser, account, card, usage)
                   for index in range(wrong_count + spare_count)]
     assert all(challenge["attemptsLeft"] == 3 for challenge in challenges)
-    cookie = {"strongauth_session": browser.cookies["strongauth_session"]}
-    wrong = [solve(challenge, code="13579") for challenge in challenges[:wrong_count]]
+    session_token = browser.cookies["strongauth_session"]
+    wrong = [login_answer(usage, challenge, phone, right=False) for challenge in challenges[:wrong_count]]
 
-    def answer(base, challenge, response_hex):
-        browser_on_node = requests.Session()
-        browser_on_node.cookies.update(cookie)
-        return put_response(one_node(server, base), browser_on_node, account, card, challenge, response_hex)
-
-    responses = on_nodes(nodes, wrong_count, lambda base, index: answer(base, challenges[index], wrong[index]))
+    responses = on_nodes(nodes, wrong_count, lambda base, index: login_response(
+        base, session_token, account, card, usage, challenges[index], wrong[index]))
     # 3 responses were checked (403, "2, 1, 0 attempts left"); the other 9 met the block (423).
     assert codes_of(responses) == [403] * 3 + [423] * (wrong_count - 3), described(responses)
     assert attempts_left(responses) == [0, 1, 2], described(responses)
-    assert sql(f"SELECT attempts_left FROM access_tools WHERE user_id = {quoted(user_id)} AND tool = 'SOFTTOKEN'") == "0"
 
-    # Blocked on every node: the right code is refused and no new challenge is issued.
+    # Blocked on every node: the right answer is refused and no new challenge is issued.
     for base, challenge in zip(nodes, challenges[wrong_count:]):
-        right = answer(base, challenge, solve(challenge))
+        right = login_response(base, session_token, account, card, usage, challenge, login_answer(usage, challenge, phone, right=True))
         assert right.status_code == 423, right.text
-        get_challenge(one_node(server, base), requests.Session(), account, card, expect=423)
+        login_challenge(base, requests.Session(), account, card, usage, expect=423)
+    tools = dict(line.split("|") for line in sql(
+        f"SELECT tool, attempts_left FROM access_tools WHERE user_id = {quoted(user_id)}").splitlines())
+    assert tools == {tool: "0", other_tool: "3"}, tools
     logins = audit("session.login", subject=f"user:{user_id}")
     assert sorted(int(details["attemptsLeft"]) for details in logins if details["reason"] == "wrong_response") == [0, 1, 2], logins
     assert reasons(logins) == {"wrong_response": 3, "blocked": wrong_count - 3 + spare_count}, logins
     assert len(audit("session.access_tool.blocked", subject=f"user:{user_id}", outcome="success")) == 1
-    assert sql(f"SELECT attempts_left FROM access_tools WHERE user_id = {quoted(user_id)} AND tool = 'SOFTTOKEN'") == "0"
+
+    # The other tool has its own counter: guessing one cannot block the other.
+    other = requests.Session()
+    challenge = login_challenge(nodes[1], other, account, card, other_usage)
+    logged_in = login_response(nodes[2], other.cookies["strongauth_session"], account, card, other_usage, challenge,
+                               login_answer(other_usage, challenge, phone, right=True))
+    assert logged_in.status_code == 200, logged_in.text
 
 
 # --- the web UI's sign-in forms -----------------------------------------------------------------------
