@@ -38,9 +38,7 @@ func bootstrapLogging(format: String, level: Logger.Level) -> Logger {
     guard first else { return Logger(label: "strongauth") }
     LoggingSystem.bootstrap { label in
         if format == "json" { return JSONLogHandler(label: label, level: level) }
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+        return TextLogHandler(label: label, level: level)
     }
     return Logger(label: "strongauth")
 }
