@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import StrongAuthClient
+import StrongAuthServer
 
 /// `strongauth bench …`: load generators for flows wrk cannot drive (they need a device key to
 /// sign each challenge). Used by `bench/run.sh`; prints one JSON object with the figures.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
-        subcommands: [DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self])
+        subcommands: [DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self, PasswordHash.self])
 
     /// Device challenge create + sign + verify pairs per second (SPEC 4: ≥ 3,000/s).
     struct DeviceChallenges: AsyncParsableCommand {
@@ -38,6 +39,37 @@ struct BenchCommand: AsyncParsableCommand {
             try printJSON([
                 "pairs": figures.completed, "failures": figures.failures, "seconds": figures.seconds,
                 "pairsPerSecond": figures.perSecond, "p50": figures.p50, "p99": figures.p99,
+            ])
+            if figures.failures > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+extension BenchCommand {
+    /// bcrypt verifications per second alone, through the server's own hasher (its thread pool,
+    /// one thread per core): the ceiling of the password grant (SPEC 4: the grant within 10 %).
+    struct PasswordHash: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "password-hash", abstract: "Verify one bcrypt hash in a loop and report verifications/s.")
+
+        @Option(help: "bcrypt cost, as the server's passwordHashCost.") var cost: UInt8 = 10
+        @Option(help: "Concurrent verifications (more than the cores: the thread pool has one per core).") var concurrency = 16
+        @Option(help: "Seconds to run.") var duration = 10.0
+
+        func validate() throws {
+            guard (4...31).contains(cost) else { throw ValidationError("--cost is between 4 and 31") }
+        }
+
+        func run() async throws {
+            let hasher = BcryptPasswordHasher(cost: cost)
+            let hash = try await hasher.hash("bench-password")
+            struct WrongAnswer: Error {}
+            let figures = try await LoadRun.measure(concurrency: concurrency, duration: duration) {
+                guard try await hasher.verify("bench-password", hash: hash) else { throw WrongAnswer() }
+            }
+            try printJSON([
+                "verifications": figures.completed, "failures": figures.failures, "seconds": figures.seconds,
+                "perSecond": figures.perSecond, "p50": figures.p50, "p99": figures.p99, "cost": Int(cost),
             ])
             if figures.failures > 0 { throw ExitCode(1) }
         }
