@@ -585,6 +585,19 @@ def create_operator(server, name: str) -> dict:
     return created
 
 
+def refused_everywhere_after_5(nodes, form, operator, wrong: str) -> list:
+    """The right password and code are refused on every node, and exactly 5 `wrong` answers were
+    checked (consecutive failures 1…5); returns the operator's sign-in audit events."""
+    for base in nodes:
+        right = post_sign_in(base, "admin", form, username=operator["username"], password="operator password",
+                             totp=totp(operator["totpSecret"], time.time()))
+        assert right.status_code == 401 and not signed_in(right), right.text
+    events = audit("operator.signin", subject=f"operator:{operator['id']}")
+    checked = sorted(int(details["consecutive_failures"]) for details in events if details["reason"] == wrong)
+    assert checked == [1, 2, 3, 4, 5], events
+    return events
+
+
 def test_operator_password_locks_after_exactly_5_wrong_passwords_across_nodes(server, nodes):
     operator = create_operator(server, "bf-op-password")
     form = sign_in_form(nodes[0], "admin")  # one node's form works on every node (the CSRF key is the installation's)
@@ -595,13 +608,7 @@ def test_operator_password_locks_after_exactly_5_wrong_passwords_across_nodes(se
                f"WHERE id = {quoted(operator['id'])}") == "5|t|0"
 
     # Locked on every node: the right password with the right code is refused too.
-    for base in nodes:
-        right = post_sign_in(base, "admin", form, username=operator["username"], password="operator password",
-                             totp=totp(operator["totpSecret"], time.time()))
-        assert right.status_code == 401 and not signed_in(right), right.text
-    events = audit("operator.signin", subject=f"operator:{operator['id']}")
-    checked = sorted(int(details["consecutive_failures"]) for details in events if details["reason"] == "wrong_password")
-    assert checked == [1, 2, 3, 4, 5], events
+    events = refused_everywhere_after_5(nodes, form, operator, "wrong_password")
     assert reasons(events) == {"wrong_password": 5, "password_locked": GUESSES - 5 + len(nodes)}, events
 
 
@@ -618,13 +625,7 @@ def test_operator_totp_locks_after_exactly_5_wrong_codes_across_nodes(server, no
     assert sql(f"SELECT failed_totp_attempts, totp_locked_until > 0, failed_password_attempts FROM operators "
                f"WHERE id = {quoted(operator['id'])}") == "5|t|0"
 
-    for base in nodes:
-        right = post_sign_in(base, "admin", form, username=operator["username"], password="operator password",
-                             totp=totp(operator["totpSecret"], time.time()))
-        assert right.status_code == 401 and not signed_in(right), right.text
-    events = audit("operator.signin", subject=f"operator:{operator['id']}")
-    checked = sorted(int(details["consecutive_failures"]) for details in events if details["reason"] == "wrong_totp")
-    assert checked == [1, 2, 3, 4, 5], events
+    events = refused_everywhere_after_5(nodes, form, operator, "wrong_totp")
     # Every other sign-in met a lock. Most met the TOTP's; a few of the concurrent ones may have met
     # the password's: its attempts are counted before the check too, so while 5 right passwords
     # are being checked at once a 6th is refused ("password_locked") until one of them resets the
