@@ -72,7 +72,7 @@ def test_bind_challenge_confirmed_tokens_and_refresh(server, app):
     body = tokens.json()
     jwks = jwt.PyJWKClient(server.url("/.well-known/jwks.json"))
     claims = jwt.decode(body["token"], jwks.get_signing_key_from_jwt(body["token"]).key, algorithms=["ES256"],
-                        options={"verify_aud": False})
+                        audience=app[0])  # confirmed tokens are for the same client (RFC 9068 aud)
     assert claims["cnf"] == {"kid": device_id}
     assert claims["amr"] == ["pwd", "hwk"]
     assert claims["acr"] == "urn:strongauth:acr:2fa"

@@ -196,6 +196,9 @@ def test_processes_and_users_belong_to_their_client(server, tenants):
     access_a = identities["a"][1]
     assert requests.post(server.url("/oauth/revoke"), auth=t.b, data={"token": access_a}, timeout=10).status_code == 200
     assert requests.post(server.url("/oauth/introspect"), auth=t.a, data={"token": access_a}, timeout=10).json()["active"] is True
+    # Nor learn anything about it by introspection (RFC 7662 §4): exactly what an unknown token gets.
+    assert requests.post(server.url("/oauth/introspect"), auth=t.b, data={"token": access_a}, timeout=10).json() == {
+        "active": False}
 
 
 # --- end users: devices, challenges, approvals ----------------------------------------------------

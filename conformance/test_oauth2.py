@@ -49,15 +49,16 @@ def introspect(server, client, token):
     return response.json()
 
 
-def verify_with_jwks(jwks_client, metadata, token):
-    """What a resource server does: fetch the JWKS, pick the key by kid, check ES256 and claims."""
+def verify_with_jwks(jwks_client, metadata, token, audience):
+    """What a resource server does: fetch the JWKS, pick the key by kid, check ES256 and claims —
+    including `aud` (RFC 9068 §4: a resource server rejects a token not meant for it)."""
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "ES256", header
     assert header.get("kid"), header
     signing_key = jwks_client.get_signing_key_from_jwt(token)  # raises if the kid is not in the JWKS
     assert signing_key.key_id == header["kid"]
-    claims = jwt.decode(token, signing_key.key, algorithms=["ES256"], issuer=metadata["issuer"],
-                        options={"verify_aud": False, "require": ["exp", "iat", "iss"]})
+    claims = jwt.decode(token, signing_key.key, algorithms=["ES256"], issuer=metadata["issuer"], audience=audience,
+                        options={"require": ["exp", "iat", "iss", "aud"]})
     assert claims["iss"] == metadata["issuer"]
     assert type(claims["exp"]) is int, claims  # NumericDate without a fraction
     assert type(claims["iat"]) is int, claims
@@ -127,7 +128,7 @@ def test_rfc6749_4_4_client_credentials_with_authlib(server, client, metadata, j
     jwks_kids = {key["kid"] for key in requests.get(server.url("/.well-known/jwks.json"), timeout=10).json()["keys"]}
     assert jwt.get_unverified_header(token["access_token"])["kid"] in jwks_kids
 
-    claims = verify_with_jwks(jwks_client, metadata, token["access_token"])
+    claims = verify_with_jwks(jwks_client, metadata, token["access_token"], audience=client_id)
     assert claims["client_id"] == client_id
     assert "accounts" in claims["scope"].split()
     assert "transfers" not in claims["scope"].split()  # only what was asked for
@@ -150,7 +151,7 @@ def test_rfc6749_4_3_password_and_6_refresh_with_authlib(server, client, metadat
     token = oauth.fetch_token(server.url("/oauth/token"), username=username, password="correct horse battery")
     assert token["access_token"] and token["refresh_token"]
     assert token["token_type"].lower() == "bearer"
-    claims = verify_with_jwks(jwks_client, metadata, token["access_token"])
+    claims = verify_with_jwks(jwks_client, metadata, token["access_token"], audience=client_id)
     assert claims["sub"] == user_id
     assert claims["client_id"] == client_id
     assert "accounts" in claims["scope"].split()
@@ -160,7 +161,7 @@ def test_rfc6749_4_3_password_and_6_refresh_with_authlib(server, client, metadat
     assert refreshed["access_token"] and refreshed["refresh_token"]
     assert refreshed["refresh_token"] != first_refresh, "refresh tokens rotate"
     assert refreshed["access_token"] != token["access_token"]
-    refreshed_claims = verify_with_jwks(jwks_client, metadata, refreshed["access_token"])
+    refreshed_claims = verify_with_jwks(jwks_client, metadata, refreshed["access_token"], audience=client_id)
     assert refreshed_claims["sub"] == user_id
     assert "accounts" in refreshed_claims["scope"].split()
 
@@ -227,6 +228,52 @@ def test_rfc7662_introspection_of_a_user_token(server, client):
     assert body["sub"] == user_id
     assert body["client_id"] == client_id
     assert body["token_type"] == "Bearer"
+
+
+# --- RFC 9068 §2.2 aud, RFC 8707 resource indicators, RFC 7662 §4 who may introspect ------------
+
+
+def test_rfc9068_aud_names_the_client_and_a_resource_server_rejects_other_audiences(server, client, metadata,
+                                                                                   jwks_client):
+    """A token issued to client A is not accepted where only client B's (or resource R's) are."""
+    client_id, _ = client
+    other_id, _ = server.create_client("aud-other")
+    token = session(client, scope="accounts").fetch_token(server.url("/oauth/token"), grant_type="client_credentials")
+    assert jwt.decode(token["access_token"], options={"verify_signature": False})["aud"] in (client_id, [client_id])
+    verify_with_jwks(jwks_client, metadata, token["access_token"], audience=client_id)
+    with pytest.raises(jwt.InvalidAudienceError):
+        verify_with_jwks(jwks_client, metadata, token["access_token"], audience=other_id)
+    with pytest.raises(jwt.InvalidAudienceError):
+        verify_with_jwks(jwks_client, metadata, token["access_token"], audience="https://payments.bank.example")
+
+
+def test_rfc8707_resource_indicators_join_the_audience(server, client, metadata, jwks_client):
+    client_id, _ = client
+    resource = "https://payments.bank.example/api"
+    body = assert_successful_token_response(post_token(
+        server, {"grant_type": "client_credentials", "resource": resource}, auth=client))
+    claims = verify_with_jwks(jwks_client, metadata, body["access_token"], audience=resource)
+    assert claims["aud"] == [client_id, resource]
+    assert_oauth_error(post_token(server, {"grant_type": "client_credentials", "resource": "payments"}, auth=client),
+                       400, "invalid_target")
+    assert_oauth_error(post_token(server, {"grant_type": "client_credentials", "resource": resource + "#x"},
+                                  auth=client), 400, "invalid_target")
+
+
+def test_rfc7662_4_only_the_issued_to_client_or_a_resource_server_learns_about_a_token(server, client):
+    username, _ = server.create_user("introspect-who", "introspect-password")
+    tokens = session(client, scope="accounts").fetch_token(
+        server.url("/oauth/token"), username=username, password="introspect-password")
+    other = server.create_client("introspect-other")
+    created = server.cli("clients", "create", "--id", server.unique("resource-api"), "--scopes", "accounts",
+                         "--grants", "client_credentials", "--introspect")
+    assert created["resourceServer"] is True, created
+    resource_server = (created["clientId"], created["clientSecret"])
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        assert introspect(server, client, token)["active"] is True
+        assert introspect(server, other, token) == {"active": False}, "a foreign client learns nothing"
+        seen = introspect(server, resource_server, token)
+        assert seen["active"] is True and seen["client_id"] == client[0], seen
 
 
 def test_rfc7662_introspection_requires_client_authentication(server, client):

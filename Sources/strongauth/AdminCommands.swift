@@ -21,6 +21,8 @@ struct ClientsCommand: AsyncParsableCommand {
         var grants: String = "client_credentials"
         @Option(help: "Where action request status changes are POSTed (signed with the printed webhookSecret).")
         var webhookURL: String?
+        @Flag(help: "A resource server: may introspect tokens issued to other clients (otherwise only its own).")
+        var introspect = false
 
         func run() async throws {
             let grantNames = Self.list(grants)
@@ -33,14 +35,16 @@ struct ClientsCommand: AsyncParsableCommand {
             guard let scopeSet = Scopes(parsing: Self.list(scopes).joined(separator: " ")) else {
                 throw ValidationError("invalid scope characters")
             }
-            let (id, name, webhookURL) = (id, name, webhookURL)
+            let (id, name, webhookURL, introspect) = (id, name, webhookURL, introspect)
             let created = try await withRuntime(common) { runtime in
                 try await runtime.administration.createClient(
-                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL, actor: "operator:cli")
+                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
+                    isResourceServer: introspect, actor: "operator:cli")
             }
             var output: [String: Any] = [
                 "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name,
                 "scopes": created.client.scopes.values.sorted(), "grants": created.client.grants.map(\.rawValue).sorted(),
+                "resourceServer": created.client.isResourceServer,
             ]
             if let url = created.client.webhookURL, let secret = created.webhookSecret {
                 output["webhookUrl"] = url

@@ -89,13 +89,14 @@ extension DeviceService {
         return resolved
     }
 
-    /// `POST /api/user/mfa/challenges/{id}/token`: confirmed tokens, once, for a VERIFIED challenge.
-    public func redeemPushChallenge(userID: String, client: OAuthClient, id: String) async throws -> IssuedTokens {
+    /// `POST /api/user/mfa/challenges/{id}/token`: confirmed tokens, once, for a VERIFIED challenge,
+    /// with at most the redeeming token's `scopes`.
+    public func redeemPushChallenge(userID: String, client: OAuthClient, scopes: Scopes, id: String) async throws -> IssuedTokens {
         let challenge = try await pushChallenge(userID: userID, id: id)
         guard challenge.status == .answered, challenge.expiresAt > time.now() else { throw DeviceError.challengeClosed }
         guard let deviceID = try await store.redeemChallenge(id: id) else { throw DeviceError.challengeClosed }
         return try await tokens.issueUserTokens(
-            userID: userID, client: client, scopes: client.scopes, amr: ["pwd", "hwk"],
+            userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
             withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: deviceID)
     }
 }

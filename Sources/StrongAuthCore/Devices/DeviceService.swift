@@ -186,16 +186,18 @@ public struct DeviceService: Sendable {
     }
 
     /// `POST …/challenges/{challengeId}/verify`: a correct signature over `stringToSign` yields
-    /// confirmed tokens bound to the device (`cnf.kid`), for the client the user token came from.
+    /// confirmed tokens bound to the device (`cnf.kid`), for the client the user token came from,
+    /// with at most that token's `scopes` (a derived token never widens the original).
     public func verifyChallenge(
-        userID: String, client: OAuthClient, deviceID: String, challengeID: String, signatureHex: String, source: String?
+        userID: String, client: OAuthClient, scopes: Scopes, deviceID: String, challengeID: String, signatureHex: String,
+        source: String?
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), activating: nil, source: source)
         try await store.touchDevice(id: device.id, at: time.now())
         return try await tokens.issueUserTokens(
-            userID: userID, client: client, scopes: client.scopes, amr: ["pwd", "hwk"],
+            userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
             withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: device.id)
     }
 

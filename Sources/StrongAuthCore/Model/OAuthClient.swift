@@ -23,11 +23,17 @@ public struct OAuthClient: Sendable, Equatable {
     /// The secret signing those webhooks, sealed under the master key (it must be read back to
     /// sign, so it cannot be a hash).
     public var sealedWebhookSecret: String?
+    /// A resource server of the realm (`clients create --introspect`): it may introspect tokens
+    /// issued to other clients. Every other client learns only about its own tokens (RFC 7662
+    /// §4: the server decides which clients may introspect which tokens).
+    public var isResourceServer: Bool
 
     public init(
         id: String, name: String, secretHash: String, grants: Set<GrantType>, scopes: Scopes,
-        status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil
+        status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil,
+        isResourceServer: Bool = false
     ) {
+        self.isResourceServer = isResourceServer
         self.id = id
         self.name = name
         self.secretHash = secretHash

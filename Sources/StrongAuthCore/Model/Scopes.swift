@@ -27,6 +27,10 @@ public struct Scopes: Sendable, Hashable, Codable {
 
     public func contains(_ scope: String) -> Bool { values.contains(scope) }
 
+    /// The scopes in both: how a derived token (confirmed, …) stays within the token it came from
+    /// and within what its client may still be granted.
+    public func intersection(_ other: Scopes) -> Scopes { Scopes(values.intersection(other.values)) }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(values.sorted())

@@ -10,6 +10,8 @@ public struct OAuthError: Error, Sendable, Equatable {
         case unsupportedGrantType = "unsupported_grant_type"
         case invalidScope = "invalid_scope"
         case unsupportedTokenType = "unsupported_token_type"
+        /// RFC 8707 §2: a `resource` that is not an absolute URI (or is refused).
+        case invalidTarget = "invalid_target"
         /// Not an RFC 6749 code: the server could not answer (storage down). Always a 503.
         case temporarilyUnavailable = "temporarily_unavailable"
     }

@@ -18,9 +18,16 @@ public struct TokenRequest: Sendable, Equatable {
     public var username: String?
     public var password: String?
     public var refreshToken: String?
+    /// RFC 8707 resource indicators: absolute URIs of the resource servers the token is for;
+    /// they join the client id in the access token's `aud`.
+    public var resources: [String]
 
-    public init(grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil) {
+    public init(
+        grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil,
+        resources: [String] = []
+    ) {
         self.grantType = grantType
+        self.resources = resources
         self.scope = scope
         self.username = username
         self.password = password

@@ -68,6 +68,7 @@ public struct TokenService: Sendable {
         guard client.grants.contains(grant) else {
             throw OAuthError(.unauthorizedClient, "The client is not allowed to use this grant type.")
         }
+        try Self.validateResources(request.resources)
         switch grant {
         case .clientCredentials:
             return try await clientCredentialsGrant(request, client: client)
@@ -75,6 +76,18 @@ public struct TokenService: Sendable {
             return try await passwordGrant(request, client: client, source: source)
         case .refreshToken:
             return try await refreshTokenGrant(request, client: client, source: source)
+        }
+    }
+
+    /// RFC 8707 §2: each `resource` is an absolute URI without a fragment. At most 5 per request.
+    static func validateResources(_ resources: [String]) throws {
+        guard resources.count <= 5 else { throw OAuthError(.invalidTarget, "At most 5 resource parameters are accepted.") }
+        for resource in resources {
+            guard resource.utf8.count <= 2048, !resource.contains(where: \.isWhitespace),
+                let url = URL(string: resource), let scheme = url.scheme, !scheme.isEmpty, url.host != nil, url.fragment == nil
+            else {
+                throw OAuthError(.invalidTarget, "Each resource must be an absolute URI without a fragment (RFC 8707).")
+            }
         }
     }
 
@@ -97,7 +110,7 @@ public struct TokenService: Sendable {
         let claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased())
+            id: UUID().uuidString.lowercased(), resources: request.resources)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
             refreshToken: nil, scope: scopes.wire)
@@ -146,7 +159,8 @@ public struct TokenService: Sendable {
         try await store.resetAttempts(userID: user.id, factor: .password)
         try await audit(.success, [:])
         return try await issueUserTokens(
-            userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken))
+            userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),
+            resources: request.resources)
     }
 
     private func refreshTokenGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
@@ -170,7 +184,7 @@ public struct TokenService: Sendable {
         case .rotated(let record):
             let accessToken = try await signAccessToken(
                 userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID,
-                confirmationDeviceID: record.deviceID, now: now)
+                confirmationDeviceID: record.deviceID, resources: request.resources, now: now)
             return IssuedTokens(
                 accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: successor,
                 scope: scopes.wire)
@@ -192,7 +206,7 @@ public struct TokenService: Sendable {
     /// `acr`), and so is every access token the refresh-token family yields later.
     public func issueUserTokens(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool,
-        confirmationDeviceID: String? = nil
+        confirmationDeviceID: String? = nil, resources: [String] = []
     ) async throws -> IssuedTokens {
         let now = time.now()
         var refreshToken: String?
@@ -210,7 +224,7 @@ public struct TokenService: Sendable {
         }
         let accessToken = try await signAccessToken(
             userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
-            confirmationDeviceID: confirmationDeviceID, now: now)
+            confirmationDeviceID: confirmationDeviceID, resources: resources, now: now)
         return IssuedTokens(
             accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
             scope: scopes.wire)
@@ -218,14 +232,14 @@ public struct TokenService: Sendable {
 
     private func signAccessToken(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
-        confirmationDeviceID: String?, now: Date
+        confirmationDeviceID: String?, resources: [String], now: Date
     ) async throws -> String {
         try await signer.sign(
             AccessTokenClaims(
                 issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
                 subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
                 id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
-                confirmationDeviceID: confirmationDeviceID))
+                confirmationDeviceID: confirmationDeviceID, resources: resources))
     }
 
     // MARK: Bearer tokens, introspection (RFC 7662) and revocation (RFC 7009)
@@ -241,13 +255,11 @@ public struct TokenService: Sendable {
         return liveness.isLive ? claims : nil
     }
 
-    /// RFC 7662: whether `token` (an access or a refresh token) is active, and what it says.
-    public func introspect(_ token: String) async throws -> IntrospectionResult {
-        if token.hasPrefix(SecretPrefix.refreshToken) {
-            return try await introspectRefreshToken(token)
-        }
-        guard let claims = try await validateAccessToken(token) else { return .inactive }
-        return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
+    /// Whether `client` may learn about a token issued to `issuedTo` (RFC 7662 §4): the client
+    /// the token was issued to, or a resource server (`clients create --introspect`). Anyone else
+    /// is told `active: false`, exactly as for an unknown token.
+    static func mayIntrospect(_ client: OAuthClient, tokenOf issuedTo: String) -> Bool {
+        client.id == issuedTo || client.isResourceServer
     }
 
     /// RFC 7662 for a client presenting `credentials`: authenticates the client and answers for
@@ -260,20 +272,22 @@ public struct TokenService: Sendable {
             let claims = try? await signer.verify(token),
             claims.iss.value == configuration.issuer, claims.exp.value > time.now()
         else {
-            _ = try await authenticateClient(credentials, source: source)
-            return token.hasPrefix(SecretPrefix.refreshToken) ? try await introspectRefreshToken(token) : .inactive
+            let client = try await authenticateClient(credentials, source: source)
+            return token.hasPrefix(SecretPrefix.refreshToken) ? try await introspectRefreshToken(token, by: client) : .inactive
         }
         let (client, liveness) = try await store.introspectionContext(
             introspectingClientID: credentials.clientID, jti: claims.jti.value, familyID: claims.sid,
             userID: claims.subjectType == .user ? claims.sub.value : nil, clientID: claims.clientID, deviceID: claims.cnf?.kid)
-        _ = try await checkClient(credentials, against: client, source: source)
-        return liveness.isLive ? IntrospectionResult(active: true, claims: claims, refreshToken: nil) : .inactive
+        let introspecting = try await checkClient(credentials, against: client, source: source)
+        guard liveness.isLive, Self.mayIntrospect(introspecting, tokenOf: claims.clientID) else { return .inactive }
+        return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
     }
 
-    private func introspectRefreshToken(_ token: String) async throws -> IntrospectionResult {
+    private func introspectRefreshToken(_ token: String, by client: OAuthClient) async throws -> IntrospectionResult {
         do {
             guard let record = try await store.refreshToken(hash: secretHasher.hash(token)),
-                record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now()
+                record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now(),
+                Self.mayIntrospect(client, tokenOf: record.clientID)
             else { return .inactive }
             return IntrospectionResult(active: true, claims: nil, refreshToken: record)
         }

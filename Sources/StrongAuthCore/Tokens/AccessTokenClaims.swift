@@ -49,11 +49,13 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
         issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
-        confirmationDeviceID: String? = nil
+        confirmationDeviceID: String? = nil, resources: [String] = []
     ) {
         iss = .init(value: issuer)
         sub = .init(value: subject)
-        aud = nil
+        // RFC 9068 §2.2: the audience is the client the token was issued to, plus the resource
+        // servers it asked for (RFC 8707 `resource`).
+        aud = .init(value: [clientID] + resources.filter { $0 != clientID })
         exp = .init(value: expiresAt.wholeSeconds)
         iat = .init(value: issuedAt.wholeSeconds)
         jti = .init(value: id)

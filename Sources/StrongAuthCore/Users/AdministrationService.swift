@@ -40,7 +40,8 @@ public struct AdministrationService: Sendable {
     /// as a keyed hash. With a webhook URL, also a webhook secret (returned once, stored sealed)
     /// that signs the client's action request callbacks.
     public func createClient(
-        id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil, actor: String
+        id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil,
+        isResourceServer: Bool = false, actor: String
     ) async throws -> (client: OAuthClient, secret: String, webhookSecret: String?) {
         try Validate.identifier(id, field: "id")
         guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
@@ -50,12 +51,15 @@ public struct AdministrationService: Sendable {
         let now = time.now()
         let client = OAuthClient(
             id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now,
-            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed)
+            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed, isResourceServer: isResourceServer)
         try await store.insertClient(client)
         try await store.append(
             AuditRecord(
                 actor: actor, action: "client.created", subject: "client:\(id)", outcome: .success,
-                details: ["grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire]),
+                details: [
+                    "grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire,
+                    "resource_server": String(isResourceServer),
+                ]),
             at: now)
         return (client, secret, webhookSecret?.secret)
     }

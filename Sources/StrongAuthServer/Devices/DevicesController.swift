@@ -70,7 +70,8 @@ struct DevicesController {
         let client = try await activeClient(of: claims)
         let issued = try await mapErrors {
             try await runtime.devices.verifyChallenge(
-                userID: claims.sub.value, client: client, deviceID: deviceID, challengeID: challengeID,
+                userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
+                challengeID: challengeID,
                 signatureHex: body.signature, source: context.remoteAddress)
         }
         return try JSONResponse.make(

@@ -47,7 +47,8 @@ struct MFAPushController {
         let id = try context.parameters.require("challengeId")
         let client = try await devices.activeClient(of: claims)
         let issued = try await devices.mapErrors {
-            try await runtime.devices.redeemPushChallenge(userID: claims.sub.value, client: client, id: id)
+            try await runtime.devices.redeemPushChallenge(
+                userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), id: id)
         }
         return try JSONResponse.make(
             Components.Schemas.ConfirmedTokens(

@@ -8,6 +8,15 @@ enum FormBody {
     /// The media type every OAuth endpoint accepts.
     static let mediaType = "application/x-www-form-urlencoded"
 
+    /// The parameters that may appear more than once (RFC 8707 §2: `resource`). Their values are
+    /// kept joined by NUL, which `decode` never lets into a value; read them with `values(_:in:)`.
+    static let repeatable: Set<String> = ["resource"]
+
+    /// Every value of a repeatable parameter, in the order sent.
+    static func values(_ name: String, in form: [String: String]) -> [String] {
+        form[name].map { $0.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init) } ?? []
+    }
+
     /// Parses `body`; any malformed byte, bad escape or repeated parameter is `invalid_request`.
     static func parse(_ body: ByteBuffer) throws -> [String: String] {
         var parameters: [String: String] = [:]
@@ -21,6 +30,10 @@ enum FormBody {
             }
             guard let value = parts.count == 2 ? decode(parts[1]) : "" else {
                 throw OAuthError.invalidRequest("The request body is not a well-formed form.")
+            }
+            if Self.repeatable.contains(name), let earlier = parameters[name] {
+                parameters[name] = earlier + "\u{0}" + value
+                continue
             }
             guard parameters.updateValue(value, forKey: name) == nil else {
                 throw OAuthError.invalidRequest("The parameter '\(Self.printable(name))' is included more than once.")

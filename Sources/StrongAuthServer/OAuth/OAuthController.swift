@@ -38,7 +38,7 @@ struct OAuthController {
             let issued = try await runtime.tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
-                    refreshToken: form["refresh_token"]),
+                    refreshToken: form["refresh_token"], resources: FormBody.values("resource", in: form)),
                 client: client, source: context.remoteAddress)
             return try OAuthResponses.json(
                 Components.Schemas.TokenResponse(
@@ -145,14 +145,14 @@ struct OAuthController {
                 active: true, scope: claims.scope, clientId: claims.clientID, sub: claims.sub.value,
                 subjectType: .init(rawValue: claims.subjectType.rawValue), tokenType: .bearer,
                 exp: Int(claims.exp.value.timeIntervalSince1970), iat: Int(claims.iat.value.timeIntervalSince1970),
-                iss: claims.iss.value, jti: claims.jti.value, amr: claims.amr, acr: claims.acr,
+                aud: claims.aud?.value, iss: claims.iss.value, jti: claims.jti.value, amr: claims.amr, acr: claims.acr,
                 cnf: claims.cnf.map { .init(kid: $0.kid) })
         }
         if let refresh = result.refreshToken {
             return .init(
                 active: true, scope: refresh.scopes.wire, clientId: refresh.clientID, sub: refresh.userID, subjectType: .user,
                 tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
-                iat: Int(refresh.issuedAt.timeIntervalSince1970), amr: refresh.amr,
+                iat: Int(refresh.issuedAt.timeIntervalSince1970), aud: [refresh.clientID], amr: refresh.amr,
                 acr: refresh.deviceID == nil ? nil : AccessTokenClaims.twoFactorACR,
                 cnf: refresh.deviceID.map { .init(kid: $0) })
         }

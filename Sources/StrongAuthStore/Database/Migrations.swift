@@ -322,5 +322,11 @@ public enum Migrator {
                 """,
                 "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
             ]),
+        Migration(
+            version: 11, name: "resource-server-clients",
+            statements: [
+                // Clients that may introspect tokens issued to other clients (issue 14).
+                "ALTER TABLE clients ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0",
+            ]),
     ]
 }

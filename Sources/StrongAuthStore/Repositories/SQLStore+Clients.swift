@@ -7,11 +7,11 @@ extension SQLStore: ClientRepository {
         let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret)
+                INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret, resource_server)
                 VALUES (\(bind: client.id), \(bind: client.name), \(bind: client.secretHash),
                         \(bind: client.grants.map(\.rawValue).sorted().joined(separator: " ")), \(bind: client.scopes.wire),
                         \(bind: client.status.rawValue), \(bind: client.createdAt.epochMilliseconds),
-                        \(bind: client.webhookURL), \(bind: client.sealedWebhookSecret))
+                        \(bind: client.webhookURL), \(bind: client.sealedWebhookSecret), \(bind: client.isResourceServer ? 1 : 0))
                 ON CONFLICT DO NOTHING RETURNING id
                 """
             ).first()
@@ -32,6 +32,7 @@ extension SQLStore: ClientRepository {
             scopes: Scopes(stored: try row.string("scopes")),
             status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
             createdAt: try row.date("created_at"), webhookURL: try row.optionalString("webhook_url"),
-            sealedWebhookSecret: try row.optionalString("sealed_webhook_secret"))
+            sealedWebhookSecret: try row.optionalString("sealed_webhook_secret"),
+            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0)
     }
 }
