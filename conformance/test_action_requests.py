@@ -15,12 +15,19 @@ def username_of(headers, server):
     return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
+def approval_message(approval_id, data):
+    """What an ECDSA-bound phone signs to approve: it names the approval, so it approves no other."""
+    return f"approve:{approval_id}:{data}"
+
+
 def approve_on_phone(server, headers, phone, device_id, approval_id):
     pending = requests.get(server.url("/api/user/approvals"), headers=headers, timeout=10)
     assert pending.status_code == 200, pending.text
     approval = next(item for item in pending.json() if item["id"] == approval_id)
+    # The phone signs the server's string to sign, after checking it names this approval and the shown data.
+    assert approval["stringToSign"] == approval_message(approval_id, approval["data"]), approval
     answer = requests.post(server.url(f"/api/user/approvals/{approval_id}/approve"), headers=headers, timeout=10,
-                           json={"deviceId": device_id, "data": approval["data"], "signature": phone.sign(approval["data"])})
+                           json={"deviceId": device_id, "data": approval["data"], "signature": phone.sign(approval["stringToSign"])})
     assert answer.status_code == 200, answer.text
     return approval
 
@@ -110,6 +117,42 @@ def test_seed_003_operation_flow_approved_by_a_bound_phone(server, app):
     approval = approve_on_phone(server, headers, phone, device_id, operation["operationId"])
     assert approval["data"] == "A1*A63.99EUR*ICZ32493745329497374923"
     assert requests.get(url, auth=auth, timeout=10).json()["status"] == "APPROVED"
+
+
+def test_an_approval_body_replayed_to_another_login_approves_nothing(server, app):
+    """Issue 21.1: every login's data is `A2`. The body that approved one login, sent to the next
+    login's URL (or with another device's id, or signed over the data alone), is refused and counted."""
+    headers, number = user_session(server, app, "replay")
+    phone = Phone()
+    device_id = bind(server, headers, phone, number)
+    app_id = server.unique("replay-app")
+    server.cli("apps", "create", "--id", app_id)
+    integration = server.cli("integration-users", "create", "--name", server.unique("replay-user"), "--app", app_id)
+    auth = (integration["name"], integration["password"])
+    logins = []
+    for _ in range(2):
+        created = requests.post(server.url("/powerauth-cloud/v2/operations"), auth=auth, timeout=10,
+                                json={"userId": f"replay-{server.run_id}", "template": "default.login"})
+        assert created.status_code == 200, created.text
+        logins.append(created.json()["operationId"])
+    pending = {item["id"]: item for item in requests.get(server.url("/api/user/approvals"), headers=headers, timeout=10).json()}
+    assert pending[logins[0]]["data"] == pending[logins[1]]["data"] == "A2"
+    assert pending[logins[0]]["stringToSign"] != pending[logins[1]]["stringToSign"]
+
+    captured = {"deviceId": device_id, "data": "A2", "signature": phone.sign(pending[logins[0]]["stringToSign"])}
+    assert requests.post(server.url(f"/api/user/approvals/{logins[0]}/approve"), headers=headers, timeout=10,
+                         json=captured).status_code == 200
+    second = server.url(f"/api/user/approvals/{logins[1]}/approve")
+    replayed = requests.post(second, headers=headers, timeout=10, json=captured)
+    assert replayed.status_code == 403, replayed.text
+    assert replayed.headers["Content-Type"].startswith("application/problem+json")
+    bare = requests.post(second, headers=headers, timeout=10, json={**captured, "signature": phone.sign("A2")})
+    assert bare.status_code == 403, bare.text
+    operation = requests.get(server.url(f"/powerauth-cloud/v2/operations/{logins[1]}"), auth=auth, timeout=10).json()
+    assert (operation["status"], operation["failureCount"]) == ("PENDING", 2), operation
+    own = requests.post(second, headers=headers, timeout=10,
+                        json={**captured, "signature": phone.sign(pending[logins[1]]["stringToSign"])})
+    assert own.status_code == 200 and own.json()["status"] == "APPROVED", own.text
 
 
 def test_cli_simulator_lists_approves_and_rejects(server, app):

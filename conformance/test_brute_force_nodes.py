@@ -449,7 +449,8 @@ def test_wrong_signatures_fail_an_approval_after_exactly_5_across_nodes(server, 
 
     url = f"/api/user/approvals/{approval_id}/approve"
     responses = on_nodes(nodes, GUESSES, lambda base, _: requests.post(
-        base + url, headers=headers, timeout=TIMEOUT, json={"deviceId": device_id, "data": data, "signature": thief.sign(data)}))
+        base + url, headers=headers, timeout=TIMEOUT,
+        json={"deviceId": device_id, "data": data, "signature": thief.sign(approval["stringToSign"])}))
     assert codes_of(responses) == [403] * 5 + [409] * (GUESSES - 5), described(responses)
     assert attempts_left(responses) == [0, 1, 2, 3, 4], described(responses)
     assert sql(f"SELECT failure_count, status FROM approvals WHERE id = {quoted(approval_id)}") == "5|FAILED"
@@ -459,7 +460,7 @@ def test_wrong_signatures_fail_an_approval_after_exactly_5_across_nodes(server, 
     # FAILED on every node: the phone's right signature over the right data is refused.
     for base in nodes:
         right = requests.post(base + url, headers=headers, timeout=TIMEOUT,
-                              json={"deviceId": device_id, "data": data, "signature": phone.sign(data)})
+                              json={"deviceId": device_id, "data": data, "signature": phone.sign(approval["stringToSign"])})
         assert right.status_code == 409, right.text
         if kind == "operation":
             shown = requests.get(base + f"/powerauth-cloud/v2/operations/{approval_id}", auth=cloud.session.auth, timeout=TIMEOUT)

@@ -156,7 +156,7 @@ def _kill_9_under_load(nodes, database, receiver):
             if index % 4 == 0:
                 continue  # some stay PENDING
             data = payment_data(parameters)
-            answer = {"deviceId": device_id, "data": data, "signature": phone.sign(data)}
+            answer = {"deviceId": device_id, "data": data, "signature": phone.sign(f"approve:{operation_id}:{data}")}
             # The same approval on two nodes at once: one decision at most.
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pair:
                 answers = list(pair.map(lambda _: post(f"/api/user/approvals/{operation_id}/approve", headers=headers,

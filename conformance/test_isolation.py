@@ -221,7 +221,7 @@ def test_end_users_reach_only_their_own_devices_and_approvals(server, tenants):
     # U2 approves U1's operation with U2's own device, and with U1's device id: both refused.
     for device_id, phone in ((t.u2_device, t.u2_phone), (u1_device, t.u2_phone)):
         refused(requests.post(server.url(f"/api/user/approvals/{operation_id}/approve"), headers=u2, timeout=10, json={
-            "deviceId": device_id, "data": data, "signature": phone.sign(data)}), 403, 404)
+            "deviceId": device_id, "data": data, "signature": phone.sign(approval["stringToSign"])}), 403, 404)
     refused(requests.post(server.url(f"/api/user/approvals/{operation_id}/reject"), headers=u2, timeout=10, json={
         "deviceId": t.u2_device, "signature": t.u2_phone.sign(f"{operation_id}:REJECTED")}), 403, 404)
     shown = t.x.session.get(t.x.url(f"/operations/{operation_id}")).json()

@@ -186,7 +186,7 @@ def test_concurrent_approvals_of_one_operation_on_three_nodes_approve_once(serve
     operation_id = created.json()["operationId"]
     pending = requests.get(nodes[1] + "/api/user/approvals", headers=headers, timeout=10).json()
     [approval] = [item for item in pending if item["id"] == operation_id]
-    answer = {"deviceId": device_id, "data": approval["data"], "signature": phone.sign(approval["data"])}
+    answer = {"deviceId": device_id, "data": approval["data"], "signature": phone.sign(approval["stringToSign"])}
 
     responses = on_nodes(nodes, RACERS, lambda base, _: requests.post(
         base + f"/api/user/approvals/{operation_id}/approve", headers=headers, json=answer, timeout=30))

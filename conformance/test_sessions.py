@@ -4,6 +4,8 @@ computed here from the public description of the scheme alone — an own TLV cod
 2-byte big-endian length, value, ended by id 0) and RSA PKCS#1 v1.5 encryption with the
 `cryptography` package under the modulus and exponent the challenge carries. Users come from the
 CLI (`strongauth users create --account … --card … --identification-code …`)."""
+import hashlib
+import json
 import secrets
 
 import requests
@@ -35,12 +37,21 @@ def tlv_encode(fields: list) -> bytes:
     return out
 
 
-def solve(challenge: dict, code: str = CODE, sorted_fields: bool = False) -> str:
+def scenario_hash(name: str, data) -> bytes:
+    """SHA-256 of "<name>\n<canonical JSON>" (sorted keys, no whitespace): what a scenario signs."""
+    return hashlib.sha256(f"{name}\n{json.dumps(data, sort_keys=True, separators=(',', ':'))}".encode()).digest()
+
+
+def solve(challenge: dict, code: str = CODE, sorted_fields: bool = False, scenario: bytes = None) -> str:
     """The response: RSA PKCS#1 v1.5 of {1: "1", 2: f2, 3: f3, 8: userId, 9: code, 0: ""} under
     the challenge's key. `sorted_fields` plays djc/abna (sorted, terminator appended); otherwise
-    kinnay/ABN-Amro (insertion order, explicit field 0)."""
+    kinnay/ABN-Amro (insertion order, explicit field 0). A scenario's answer also contains field
+    10, the hash of the scenario the client signs (`scenario`), which the challenge must carry."""
     fields = tlv_decode(bytes.fromhex(challenge["challenge"]))
+    assert fields.get(10) == scenario, "the challenge is for another scenario (or none)"
     plain = [(1, b"1"), (2, fields[2]), (3, fields[3]), (8, challenge["userId"].encode()), (9, code.encode())]
+    if scenario is not None:
+        plain.append((10, scenario))
     payload = tlv_encode(sorted(plain) if sorted_fields else plain + [(0, b"")])
     key = rsa.RSAPublicNumbers(int.from_bytes(fields[5], "big"), int.from_bytes(fields[4], "big")).public_key()
     return key.encrypt(payload, padding.PKCS1v15()).hex()
@@ -174,9 +185,20 @@ def test_scenario_step_up_inside_the_session(server):
                           json={"scenarioName": "ADD_PAYEE", "scenarioData": payee})
     assert issued.status_code == 200, issued.text
     scenario = issued.json()["scenarioChallenge"]
+    assert scenario["scenarioHash"] == scenario_hash("ADD_PAYEE", payee).hex()
+    # A login-shaped answer (no field 10) proves the code but not the data: refused (issue 21.5).
+    login_shaped = dict(scenario, challenge=tlv_encode(
+        [(i, v) for i, v in tlv_decode(bytes.fromhex(scenario["challenge"])).items() if i not in (0, 10)]).hex())
+    refused = browser.post(server.url("/usertokens/session/scenarioresponse"), json={
+        "scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": scenario["challengeHandle"],
+        "response": solve(login_shaped)})
+    assert refused.status_code == 403, refused.text
+    issued = browser.post(server.url("/usertokens/session/scenariochallenge"),
+                          json={"scenarioName": "ADD_PAYEE", "scenarioData": payee})
+    scenario = issued.json()["scenarioChallenge"]
     signed = browser.post(server.url("/usertokens/session/scenarioresponse"), json={
         "scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": scenario["challengeHandle"],
-        "response": solve(scenario)})
+        "response": solve(scenario, scenario=scenario_hash("ADD_PAYEE", payee))})
     assert signed.status_code == 200, signed.text
     assert signed.json()["scenarioResponse"]["status"] == "SIGNED"
     assert signed.json()["scenarioResponse"]["scenarioHash"] == scenario["scenarioHash"]

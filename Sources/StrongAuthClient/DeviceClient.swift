@@ -108,13 +108,16 @@ public struct DeviceClient: Sendable {
             try await transport.sendJSON(.GET, "/api/user/approvals", bearer: accessToken, Optional<String>.none))
     }
 
-    /// Approves what the user was shown: signs `approval.data` with the device key and sends both
-    /// (the server approves only if that is exactly the approval's data).
+    /// Approves what the user was shown: signs `"approve:<id>:<data>"` with the device key — the
+    /// approval's id and the shown data, so the signature approves this approval only — and sends
+    /// the data with it (the server approves only if that is exactly the approval's data).
     public func approve(_ approval: Components.Schemas.UserApproval, deviceId: String) async throws {
         try transport.expectSuccess(
             try await transport.sendJSON(
                 .POST, "/api/user/approvals/\(approval.id)/approve", bearer: accessToken,
-                Components.Schemas.UserApprovalAnswer(deviceId: deviceId, data: approval.data, signature: try sign(approval.data, deviceId: deviceId))))
+                Components.Schemas.UserApprovalAnswer(
+                    deviceId: deviceId, data: approval.data,
+                    signature: try sign("approve:\(approval.id):\(approval.data)", deviceId: deviceId))))
     }
 
     /// Rejects an approval, signing `"<id>:REJECTED"`.

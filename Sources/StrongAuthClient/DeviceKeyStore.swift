@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import StrongAuthProtocol
 
 /// Where a device keeps its private keys. On a phone this is the Secure Enclave or Android
 /// Keystore; the SDK on Linux (the simulator, tests) uses `FileDeviceKeyStore`.
@@ -9,8 +10,8 @@ public protocol DeviceKeyStore: Sendable {
     func deleteKey(named name: String) throws
 }
 
-/// Keys as PEM files (mode 0600) in a directory (mode 0700). For simulators and tests only:
-/// a file is not hardware-backed.
+/// Keys as PEM files (mode 0600 from creation, never overwritten) in a directory (mode 0700).
+/// For simulators and tests only: a file is not hardware-backed.
 public struct FileDeviceKeyStore: DeviceKeyStore {
     public let directory: URL
 
@@ -34,8 +35,8 @@ public struct FileDeviceKeyStore: DeviceKeyStore {
     public func saveKey(_ key: P256.Signing.PrivateKey, named name: String) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = try path(name)
-        guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
-        else { throw CocoaError(.fileWriteUnknown) }
+        // 0600 from the first byte; an existing key is never replaced (`SecretFile.Failure.exists`).
+        try SecretFile.create(atPath: path, contents: Array(key.pemRepresentation.utf8))
     }
 
     public func deleteKey(named name: String) throws {

@@ -208,21 +208,9 @@ public struct FilePowerAuthActivationStore: PowerAuthActivationStore {
     }
 
     /// Creates the file with mode 0600 from the first byte (no window with the umask's mode),
-    /// writes everything and fsyncs before closing.
+    /// writes everything and fsyncs before closing (`SecretFile`, shared with the other key files).
     private static func writeDurably(_ data: Data, to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission) }
-        defer { close(descriptor) }
-        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            var offset = 0
-            while offset < buffer.count {
-                guard let base = buffer.baseAddress else { break }
-                let written = write(descriptor, base + offset, buffer.count - offset)
-                guard written > 0 else { throw CocoaError(.fileWriteUnknown) }
-                offset += written
-            }
-        }
-        guard fsync(descriptor) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        try SecretFile.writeExclusively(Array(data), to: path)
     }
 
     public func delete(activationID: String) throws {

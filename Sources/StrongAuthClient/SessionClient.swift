@@ -85,18 +85,27 @@ public actor SessionClient {
             Components.Schemas.ScenarioChallengeEnvelope.self,
             try await send(.POST, "/usertokens/session/scenariochallenge", json: ChallengeRequest(scenarioName: name, scenarioData: data)))
         let challenge = issued.scenarioChallenge
+        // The hash of what this client is signing, computed here (the server's canonical JSON):
+        // the challenge must carry exactly it, and the encrypted answer then covers it.
+        let canonical = try JSONSerialization.data(withJSONObject: data, options: [.sortedKeys, .withoutEscapingSlashes])
+        let hash = SoftTokenScheme.scenarioHash(name: name, canonicalData: String(decoding: canonical, as: UTF8.self))
         let answer = ResponseRequest(
             scenarioName: name, scenarioData: data, challengeHandle: challenge.challengeHandle,
-            response: try Self.softTokenResponse(challenge: challenge.challenge, userID: challenge.userId, identificationCode: identificationCode))
+            response: try Self.softTokenResponse(
+                challenge: challenge.challenge, userID: challenge.userId, identificationCode: identificationCode, scenarioHash: hash))
         return try transport.decode(
             Components.Schemas.ScenarioResponseEnvelope.self, try await send(.POST, "/usertokens/session/scenarioresponse", json: answer)
         ).scenarioResponse
     }
 
-    /// The soft-token response (hex) to a challenge (hex).
-    public static func softTokenResponse(challenge: String, userID: String, identificationCode: String) throws -> String {
+    /// The soft-token response (hex) to a challenge (hex); for a scenario, with the hash of the
+    /// scenario being signed (`SoftTokenScheme.scenarioHash`).
+    public static func softTokenResponse(challenge: String, userID: String, identificationCode: String, scenarioHash: [UInt8]? = nil) throws
+        -> String
+    {
         guard let bytes = Hex.decode(challenge) else { throw LoginTLV.Failure.truncated }
-        return Hex.encode(try SoftTokenScheme.respond(toChallenge: bytes, userID: userID, identificationCode: identificationCode))
+        return Hex.encode(
+            try SoftTokenScheme.respond(toChallenge: bytes, userID: userID, identificationCode: identificationCode, scenarioHash: scenarioHash))
     }
 
     // MARK: Transport with the cookie

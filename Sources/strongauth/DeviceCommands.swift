@@ -79,7 +79,7 @@ struct DeviceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Approve a pending approval (operation or action request) — or, with --approver-device-id, a new device (RTS art. 24).",
             discussion: """
-                strongauth device approve APPROVAL_ID --device-id BOUND …   signs the approval's data with BOUND's key
+                strongauth device approve APPROVAL_ID --device-id BOUND …   signs "approve:<APPROVAL_ID>:<data>" with BOUND's key
                 strongauth device approve --device-id NEW --approver-device-id BOUND …   approves the user's new device
                 """)
 

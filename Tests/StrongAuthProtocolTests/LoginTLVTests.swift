@@ -59,6 +59,30 @@ struct LoginTLVTests {
         #expect(key.openResponse([1, 2, 3]).count == 48)
     }
 
+    @Test("soft token scenario: the answer contains the scenario hash the client computed; a client refuses a challenge for another scenario, and a login challenge stays as it was")
+    func softTokenScenario() throws {
+        let key = try SoftTokenKey.generate()
+        let (nonce8, nonce4) = SoftTokenScheme.freshNonces()
+        let hash = SoftTokenScheme.scenarioHash(name: "ADD_PAYEE", canonicalData: #"{"iban":"NL02ABNA0123456789"}"#)
+        let challenge = try SoftTokenScheme.challenge(nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent, scenarioHash: hash)
+        #expect(try LoginTLV.decode(challenge)[SoftTokenScheme.Field.scenarioHash] == hash)
+        let answer = try SoftTokenScheme.respond(toChallenge: challenge, userID: "0562813888_23", identificationCode: "12345", scenarioHash: hash)
+        #expect(try LoginTLV.decode(key.openResponse(answer))[SoftTokenScheme.Field.scenarioHash] == hash)
+
+        let other = SoftTokenScheme.scenarioHash(name: "ADD_PAYEE", canonicalData: #"{"iban":"NL91ABNA0417164300"}"#)
+        #expect(throws: SoftTokenScheme.Failure.scenarioMismatch) {
+            try SoftTokenScheme.respond(toChallenge: challenge, userID: "0562813888_23", identificationCode: "12345", scenarioHash: other)
+        }
+        #expect(throws: SoftTokenScheme.Failure.scenarioMismatch, "answering a scenario challenge as a login would sign unseen data") {
+            try SoftTokenScheme.respond(toChallenge: challenge, userID: "0562813888_23", identificationCode: "12345")
+        }
+        let login = try SoftTokenScheme.challenge(nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent)
+        #expect(try LoginTLV.decode(login).keys.sorted() == [2, 3, 4, 5], "the login challenge is unchanged for the public clients")
+        #expect(throws: SoftTokenScheme.Failure.scenarioMismatch) {
+            try SoftTokenScheme.respond(toChallenge: login, userID: "0562813888_23", identificationCode: "12345", scenarioHash: hash)
+        }
+    }
+
     @Test("bound device: the challenge carries purpose, nonces, user and scenario hash; only a signature over it verifies")
     func boundDevice() throws {
         let device = P256.Signing.PrivateKey()

@@ -75,7 +75,11 @@ struct SessionsTests {
     /// encrypt {1: "1", 2, 3, 8: userId, 9: code} under its modulus and exponent.
     static func softToken(_ challenge: [String: Any], code: String = code) throws -> String {
         let bytes = try Self.bytes(of: challenge)
-        return Hex.encode(try SoftTokenScheme.respond(toChallenge: bytes, userID: try #require(challenge["userId"] as? String), identificationCode: code))
+        // A scenario challenge's answer contains the scenario's hash (the client's own; here the stated one).
+        return Hex.encode(
+            try SoftTokenScheme.respond(
+                toChallenge: bytes, userID: try #require(challenge["userId"] as? String), identificationCode: code,
+                scenarioHash: (challenge["scenarioHash"] as? String).flatMap { Hex.decode($0) }))
     }
 
     static func withLoginUser(
@@ -289,6 +293,30 @@ struct SessionsTests {
             #expect(try await browser.challenge()["attemptsLeft"] as? Int == 3, "a success gives the tool its attempts back")
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
             #expect(events.contains { $0.record.action == "session.scenario" && $0.record.outcome == .success })
+        }
+    }
+
+    @Test("SOFTTOKEN scenario: the challenge carries the scenario's hash (field 10) and an answer that does not contain it — a login-shaped answer — is refused")
+    func softTokenScenarioAnswerCoversTheData() async throws {
+        try await Self.withLoginUser { server, browser in
+            _ = try await Self.login(&browser)
+            let payee: [String: Any] = ["iban": "NL02ABNA0123456789", "name": "Mallory"]
+            let (_, issued) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+            let challenge = try #require(issued["scenarioChallenge"] as? [String: Any])
+            let fields = try LoginTLV.decode(try Self.bytes(of: challenge))
+            #expect(fields[10].map { Hex.encode($0) } == challenge["scenarioHash"] as? String, "the challenge names the scenario")
+
+            // The answer a login client computes (the same nonces, user and code, no field 10):
+            // it proves the code, but not which data it approves.
+            let loginShaped = try LoginTLV.encode([2, 3, 4, 5].map { (UInt8($0), try #require(fields[UInt8($0)])) })
+            let answer = Hex.encode(
+                try SoftTokenScheme.respond(toChallenge: loginShaped, userID: try #require(challenge["userId"] as? String), identificationCode: Self.code))
+            let (refused, body) = try await browser.request(
+                .post, "/usertokens/session/scenarioresponse",
+                json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": challenge["challengeHandle"] ?? "", "response": answer])
+            #expect(refused.status == .forbidden, "\(body)")
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
+            #expect(!events.contains { $0.record.action == "session.scenario" && $0.record.outcome == .success })
         }
     }
 

@@ -38,19 +38,22 @@ struct UserApprovalsTests {
             let shown = try #require(pending.first { $0["id"] as? String == operationID }?["data"] as? String)
             #expect(shown == "A1*A63.99EUR*ICZ32")
 
+            let message = try #require(pending.first { $0["id"] as? String == operationID }?["stringToSign"] as? String)
+            #expect(message == ApprovalService.approvalMessage(id: operationID, data: shown))
+
             // Other data (a different amount), even properly signed: refused and counted.
             let other = "A1*A6399EUR*ICZ32"
             let (mismatch, _) = try await client.postJSON(
                 "/api/user/approvals/\(operationID)/approve", token: token,
-                ["deviceId": deviceID, "data": other, "signature": try phone.signDER(other)])
+                ["deviceId": deviceID, "data": other, "signature": try phone.signDER(ApprovalService.approvalMessage(id: operationID, data: other))])
             #expect(mismatch.status == .forbidden)
             // The right data signed by another key: refused and counted.
             let (stranger, _) = try await client.postJSON(
                 "/api/user/approvals/\(operationID)/approve", token: token,
-                ["deviceId": deviceID, "data": shown, "signature": try TestPhone().signDER(shown)])
+                ["deviceId": deviceID, "data": shown, "signature": try TestPhone().signDER(message)])
             #expect(stranger.status == .forbidden)
             let (approved, json) = try await client.postJSON(
-                "/api/user/approvals/\(operationID)/approve", token: token, ["deviceId": deviceID, "data": shown, "signature": try phone.signDER(shown)])
+                "/api/user/approvals/\(operationID)/approve", token: token, ["deviceId": deviceID, "data": shown, "signature": try phone.signDER(message)])
             #expect(approved.status == .ok && json["status"] as? String == "APPROVED")
             let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(operationID)", basic: integration)
             #expect(polled["status"] as? String == "APPROVED" && polled["failureCount"] as? Int == 2)
@@ -59,6 +62,62 @@ struct UserApprovalsTests {
                 "/api/user/approvals/\(actionID)/reject", token: token,
                 ["deviceId": deviceID, "signature": try phone.signRaw("\(actionID):REJECTED"), "reason": "NOT_ME"])
             #expect(rejected.status == .ok && rejectedJSON["status"] as? String == "REJECTED")
+        }
+    }
+
+    @Test("an approval's signature approves that approval only: replayed to another login's URL, under another device, or over the data alone, it is refused and counted")
+    func signatureNamesTheApproval() async throws {
+        try await DevicesTests.withUserToken { server, client, token, _ in
+            let phone = TestPhone()
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            let tablet = TestPhone()
+            let tabletID = try await DevicesTests.bind(tablet, server: server, client: client, token: token)
+            let (bound, _) = try await client.postJSON(
+                "/api/user/devices/\(tabletID)/approve", token: token,
+                ["approverDeviceId": deviceID, "signature": try phone.signDER(DeviceService.approvalMessage(deviceID: tabletID, publicKeyHex: tablet.publicKeyHex))])
+            #expect(bound.status == .noContent)
+            let (_, integration) = try await server.powerAuthSetup()
+
+            // Two logins for alice: the template's data is "A2" both times.
+            var ids: [String] = []
+            for _ in 0..<2 {
+                let (_, operation) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/operations", basic: integration, ["userId": "alice", "template": "default.login"])
+                ids.append(try #require(operation["operationId"] as? String))
+            }
+            let list = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
+            let pending = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
+            let first = try #require(pending.first { $0["id"] as? String == ids[0] })
+            let data = try #require(first["data"] as? String)
+            #expect(data == "A2" && pending.first { $0["id"] as? String == ids[1] }?["data"] as? String == "A2")
+            let stringToSign = try #require(first["stringToSign"] as? String)
+            #expect(stringToSign == "approve:\(ids[0]):A2")
+
+            // What the phone sent to approve the first login, captured.
+            let captured: [String: String] = ["deviceId": deviceID, "data": data, "signature": try phone.signDER(stringToSign)]
+            let (approved, _) = try await client.postJSON("/api/user/approvals/\(ids[0])/approve", token: token, captured)
+            #expect(approved.status == .ok)
+
+            // Replayed to the second login's URL: refused, counted, still PENDING.
+            let (replayed, _) = try await client.postJSON("/api/user/approvals/\(ids[1])/approve", token: token, captured)
+            #expect(replayed.status == .forbidden)
+            // The same signature claimed for the other device: its key did not sign it.
+            var otherDevice = captured
+            otherDevice["deviceId"] = tabletID
+            let (underTablet, _) = try await client.postJSON("/api/user/approvals/\(ids[1])/approve", token: token, otherDevice)
+            #expect(underTablet.status == .forbidden)
+            // A signature over the data alone (no approval id) approves nothing.
+            let (bare, _) = try await client.postJSON(
+                "/api/user/approvals/\(ids[1])/approve", token: token, ["deviceId": deviceID, "data": data, "signature": try phone.signDER(data)])
+            #expect(bare.status == .forbidden)
+            let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(ids[1])", basic: integration)
+            #expect(polled["status"] as? String == "PENDING" && polled["failureCount"] as? Int == 3)
+
+            // The second login's own message approves it.
+            let (own, json) = try await client.postJSON(
+                "/api/user/approvals/\(ids[1])/approve", token: token,
+                ["deviceId": tabletID, "data": data, "signature": try tablet.signDER("approve:\(ids[1]):A2")])
+            #expect(own.status == .ok && json["status"] as? String == "APPROVED")
         }
     }
 }

@@ -160,17 +160,25 @@ public struct ApprovalService: Sendable {
     static let announcement = "A new request awaits your approval in your banking app."
 
     /// An ECDSA-bound device (Kontist, SPEC 2.2) approves: it sends the data it showed and its
-    /// signature over exactly that data. A signature that does not verify, or other data than the
-    /// approval's, counts a failure.
+    /// signature over `approvalMessage(id:data:)` — the approval's id and exactly that data, so one
+    /// signature approves one approval, once (RTS art. 4 and 5). A signature over the data alone
+    /// would approve every later approval with the same data (every login's `A2`). A signature
+    /// that does not verify, or other data than the approval's, counts a failure.
     public func approveWithDevice(id: String, userID: String, deviceID: String, data: String, signatureHex: String, source: String?)
         async throws -> Approval
     {
         let (approval, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
-        guard key.isValidSignature(signature, for: Array(data.utf8)) else {
+        guard key.isValidSignature(signature, for: Array(Self.approvalMessage(id: approval.id, data: data).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
         return try await approve(id: id, userID: userID, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source)
     }
+
+    /// The message an ECDSA-bound device signs to approve: domain-separated (`approve:` can never
+    /// be a rejection, a device binding or a push answer), naming the approval, then its data
+    /// verbatim. The id is a UUID (no `:`), so the data after it is unambiguous. Served to the
+    /// device as `stringToSign` in the pending list.
+    public static func approvalMessage(id: String, data: String) -> String { "approve:\(id):\(data)" }
 
     /// The message an ECDSA-bound device signs to reject (it names the approval).
     public static func rejectionMessage(id: String) -> String { "\(id):REJECTED" }

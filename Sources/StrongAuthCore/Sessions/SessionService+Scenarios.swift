@@ -93,7 +93,7 @@ extension SessionService {
 
     /// SHA-256 of the scenario's name and canonical data: what a challenge is bound to.
     static func scenarioHash(name: String, data: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array("\(name)\n\(data)".utf8)))
+        SoftTokenScheme.scenarioHash(name: name, canonicalData: data)
     }
 
     static func validateScenarioName(_ name: String) throws {

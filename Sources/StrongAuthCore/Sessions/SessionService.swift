@@ -348,7 +348,8 @@ public struct SessionService: Sendable {
         switch usage.tool {
         case .softToken:
             let key = try await softTokenKey()
-            bytes = try SoftTokenScheme.challenge(nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent)
+            bytes = try SoftTokenScheme.challenge(
+                nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent, scenarioHash: scenario?.hash)
         case .boundDevice:
             bytes = try BoundDeviceScheme.challenge(
                 purpose: kind == .scenario ? .scenario : .login, nonce8: nonce8, nonce4: nonce4, userID: identity.loginUserID,
@@ -433,7 +434,8 @@ public struct SessionService: Sendable {
         }
     }
 
-    /// Decrypts a soft-token response and compares every field with what it must be, all in
+    /// Decrypts a soft-token response and compares every field with what it must be (for a
+    /// scenario, its hash too), all in
     /// constant time and all of them every time (no early exit tells which field was wrong).
     func softTokenAnswerIsCorrect(_ response: [UInt8], challenge: LoginChallenge, identity: LoginIdentity) async throws -> Bool {
         let key = try await softTokenKey()
@@ -444,7 +446,11 @@ public struct SessionService: Sendable {
         let user = ConstantTime.equals(fields[SoftTokenScheme.Field.userID] ?? [], Array(identity.loginUserID.utf8))
         let code = String(decoding: fields[SoftTokenScheme.Field.identificationCode] ?? [], as: UTF8.self)
         let codeMatches = codeHasher.matches(Self.codeHashInput(userID: identity.userID, code: code), storedHash: identity.identificationCodeHash ?? "")
-        return [version, nonce8, nonce4, user, codeMatches].allSatisfy { $0 }
+        // A scenario answer must contain the scenario's hash (field 10), so it covers the data;
+        // a login answer must not contain one (empty on both sides).
+        let scenario = ConstantTime.equals(
+            fields[SoftTokenScheme.Field.scenarioHash] ?? [], challenge.scenarioHash.flatMap { Hex.decode($0) } ?? [])
+        return [version, nonce8, nonce4, user, codeMatches, scenario].allSatisfy { $0 }
     }
 
     /// The response bytes from hex: at most 1 KiB, or a validation error (not counted).

@@ -1,3 +1,4 @@
+import Crypto
 import CryptoExtras
 import Foundation
 
@@ -11,6 +12,12 @@ import Foundation
 ///
 /// PKCS#1 v1.5 encryption is what the published clients do; it is weak against padding oracles,
 /// which is why the server answers every failure the same way and limits answers to 3 per tool.
+///
+/// Scenarios (ours; the public clients only log in): a scenario challenge also carries field 10,
+/// the SHA-256 of the scenario's name and canonical data, and the answer must contain the same
+/// field 10 inside the encryption — so the answer covers the data the client computed the hash
+/// of, not only a link the server keeps (dynamic linking, RTS art. 5; issue 21). Login
+/// challenges and answers are unchanged.
 public enum SoftTokenScheme {
     /// The challenge device details the seed names for `SOFTTOKEN`.
     public static let challengeDeviceDetails = "/schemes/ATT_5_55/CH_1"
@@ -23,6 +30,21 @@ public enum SoftTokenScheme {
         public static let exponent: UInt8 = 5
         public static let userID: UInt8 = 8
         public static let identificationCode: UInt8 = 9
+        /// Scenarios only: SHA-256 of `"<scenarioName>\n<canonical data>"`, in the challenge and the answer.
+        public static let scenarioHash: UInt8 = 10
+    }
+
+    /// Why a client refuses to answer a challenge.
+    public enum Failure: Error, Equatable, Sendable {
+        /// The challenge's scenario hash (field 10) is not the hash of the scenario the client
+        /// is about to sign, or one of the two is missing: answering would approve something else.
+        case scenarioMismatch
+    }
+
+    /// SHA-256 of `"<name>\n<canonical data>"` (canonical JSON: sorted keys, no insignificant
+    /// whitespace, slashes unescaped): what a scenario challenge and its answer are bound to.
+    public static func scenarioHash(name: String, canonicalData: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array("\(name)\n\(canonicalData)".utf8)))
     }
     /// The value of field 1 in a response.
     public static let responseVersion: [UInt8] = Array("1".utf8)
@@ -32,30 +54,45 @@ public enum SoftTokenScheme {
         (SecureRandom.bytes(8), SecureRandom.bytes(4))
     }
 
-    /// The challenge bytes: fields 2, 3, 4, 5 and the terminator.
-    public static func challenge(nonce8: [UInt8], nonce4: [UInt8], modulus: [UInt8], exponent: [UInt8]) throws -> [UInt8] {
-        try LoginTLV.encode([
+    /// The challenge bytes: fields 2, 3, 4, 5 (and 10 for a scenario) and the terminator.
+    public static func challenge(
+        nonce8: [UInt8], nonce4: [UInt8], modulus: [UInt8], exponent: [UInt8], scenarioHash: [UInt8]? = nil
+    ) throws -> [UInt8] {
+        var fields: [(id: UInt8, value: [UInt8])] = [
             (Field.nonce8, nonce8), (Field.nonce4, nonce4), (Field.modulus, modulus), (Field.exponent, exponent),
-        ])
+        ]
+        if let scenarioHash { fields.append((Field.scenarioHash, scenarioHash)) }
+        return try LoginTLV.encode(fields)
     }
 
-    /// The plaintext a client encrypts: {1: "1", 2: f2, 3: f3, 8: userId, 9: code, 0: ""}.
-    public static func responsePlaintext(nonce8: [UInt8], nonce4: [UInt8], userID: String, identificationCode: String) throws -> [UInt8] {
-        try LoginTLV.encode([
+    /// The plaintext a client encrypts: {1: "1", 2: f2, 3: f3, 8: userId, 9: code, (10: scenario hash,) 0: ""}.
+    public static func responsePlaintext(
+        nonce8: [UInt8], nonce4: [UInt8], userID: String, identificationCode: String, scenarioHash: [UInt8]? = nil
+    ) throws -> [UInt8] {
+        var fields: [(id: UInt8, value: [UInt8])] = [
             (Field.version, responseVersion), (Field.nonce8, nonce8), (Field.nonce4, nonce4),
             (Field.userID, Array(userID.utf8)), (Field.identificationCode, Array(identificationCode.utf8)),
-        ])
+        ]
+        if let scenarioHash { fields.append((Field.scenarioHash, scenarioHash)) }
+        return try LoginTLV.encode(fields)
     }
 
     /// The client's side (the Swift SDK, the demo and the tests): the response bytes for a
-    /// challenge, encrypted under the modulus and exponent the challenge carries.
-    public static func respond(toChallenge challenge: [UInt8], userID: String, identificationCode: String) throws -> [UInt8] {
+    /// challenge, encrypted under the modulus and exponent the challenge carries. To sign a
+    /// scenario, pass the hash of the scenario the user was shown (`scenarioHash(name:canonicalData:)`):
+    /// the challenge must carry exactly that hash, and the answer then covers it. A login
+    /// challenge with a scenario hash, or the reverse, is refused (`Failure.scenarioMismatch`).
+    public static func respond(
+        toChallenge challenge: [UInt8], userID: String, identificationCode: String, scenarioHash: [UInt8]? = nil
+    ) throws -> [UInt8] {
         let fields = try LoginTLV.decode(challenge)
         guard let nonce8 = fields[Field.nonce8], let nonce4 = fields[Field.nonce4], let modulus = fields[Field.modulus],
             let exponent = fields[Field.exponent]
         else { throw LoginTLV.Failure.truncated }
+        guard ConstantTime.equals(fields[Field.scenarioHash] ?? [], scenarioHash ?? []) else { throw Failure.scenarioMismatch }
         let key = try _RSA.Encryption.PublicKey(n: modulus, e: exponent)
-        let plaintext = try responsePlaintext(nonce8: nonce8, nonce4: nonce4, userID: userID, identificationCode: identificationCode)
+        let plaintext = try responsePlaintext(
+            nonce8: nonce8, nonce4: nonce4, userID: userID, identificationCode: identificationCode, scenarioHash: scenarioHash)
         return [UInt8](try key.encrypt(plaintext, padding: ._WEAK_AND_INSECURE_PKCS_V1_5))
     }
 }

@@ -18,8 +18,11 @@ struct UserApprovalsController {
         var id: String
         var kind: String
         var type: String
-        /// Exactly what the device must show, and sign to approve.
+        /// Exactly what the device must show (and send back to approve).
         var data: String
+        /// What the device signs to approve: `"approve:<id>:<data>"` (`ApprovalService.approvalMessage`),
+        /// so a signature approves this approval only, never another with the same data.
+        var stringToSign: String
         var status: String
         var createdAt: Date
         var expiresAt: Date
@@ -41,13 +44,14 @@ struct UserApprovalsController {
         return try JSONResponse.make(
             pending.map {
                 Pending(
-                    id: $0.id, kind: $0.kind.rawValue, type: $0.operationType, data: $0.data, status: $0.status.rawValue, createdAt: $0.createdAt,
+                    id: $0.id, kind: $0.kind.rawValue, type: $0.operationType, data: $0.data,
+                    stringToSign: ApprovalService.approvalMessage(id: $0.id, data: $0.data), status: $0.status.rawValue, createdAt: $0.createdAt,
                     expiresAt: $0.expiresAt, title: $0.title, message: $0.message)
             })
     }
 
-    /// `{deviceId, data, signature}`: hex ECDSA-SHA256 (DER or r‖s) of `data`, which must be the
-    /// approval's data exactly.
+    /// `{deviceId, data, signature}`: hex ECDSA-SHA256 (DER or r‖s) of `"approve:<approvalId>:<data>"`
+    /// (the pending list's `stringToSign`), where `data` must be the approval's data exactly.
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await userClaims(request)
         let body = try await JSONBody.decode(Answer.self, from: request, limit: runtime.settings.maxBodyBytes)

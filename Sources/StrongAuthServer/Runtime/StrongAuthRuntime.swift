@@ -120,9 +120,16 @@ public struct StrongAuthRuntime: Sendable {
         }
         try createPrivateDirectory(settings.dataDirectory)
         let key = MasterKey.generate()
-        guard FileManager.default.createFile(
-            atPath: path, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else { throw SettingsError("cannot write \(path)") }
+        do {
+            // 0600 from the first byte, and never over a key another node wrote meanwhile:
+            // whoever links first wins and everyone else reads that key.
+            try SecretFile.create(atPath: path, contents: Array((key.base64 + "\n").utf8))
+        } catch SecretFile.Failure.exists {
+            guard let existing = FileManager.default.contents(atPath: path) else { throw SettingsError("cannot read \(path)") }
+            return try MasterKey(base64: String(decoding: existing, as: UTF8.self))
+        } catch {
+            throw SettingsError("cannot write \(path): \(error)")
+        }
         logger.notice("generated a development master key", metadata: ["path": "\(path)"])
         return key
     }
