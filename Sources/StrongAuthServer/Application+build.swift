@@ -22,6 +22,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
+    app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (seed 003: never on the public internet).
         let integration = Application(

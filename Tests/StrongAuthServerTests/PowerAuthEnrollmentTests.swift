@@ -20,14 +20,16 @@ struct PowerAuthEnrollmentTests {
         var device: P256.KeyAgreement.PrivateKey
     }
 
-    static func prepare(code: String, application: OpenedApplication) throws -> PreparedActivation {
+    static func prepare(code: String, application: OpenedApplication, version: PowerAuthProtocolVersion = .v3_1) throws
+        -> PreparedActivation
+    {
         let master = try P256.KeyAgreement.PublicKey(
             x963Representation: try #require(Data(base64Encoded: application.application.masterPublicKey)))
         func encryptor(_ sharedInfo1: String) -> PowerAuthECIES.ClientEncryptor {
             PowerAuthECIES.ClientEncryptor(
                 publicKey: master,
                 parameters: .init(
-                    version: .v3_1, sharedInfo1: sharedInfo1, applicationKey: application.application.applicationKey,
+                    version: version, sharedInfo1: sharedInfo1, applicationKey: application.application.applicationKey,
                     applicationSecret: application.applicationSecret, scope: .application))
         }
         let device = P256.KeyAgreement.PrivateKey()
@@ -43,7 +45,7 @@ struct PowerAuthEnrollmentTests {
         let (layer1Request, layer1) = try encryptor(PowerAuthECIES.SharedInfo1.applicationScopeGeneric).encryptRequest(Array(layer1Plain))
         return PreparedActivation(
             body: PowerAuthECIES.EncryptedRequestBody(layer1Request),
-            header: #"PowerAuth version="3.1", application_key="\#(application.application.applicationKey)""#, layer1: layer1,
+            header: #"PowerAuth version="\#(version.rawValue)", application_key="\#(application.application.applicationKey)""#, layer1: layer1,
             layer2: layer2, device: device)
     }
 

@@ -19,10 +19,12 @@ struct PowerAuthTestPhone {
     var counterData: [UInt8]
 
     /// `X-PowerAuth-Authorization` over `body`, advancing the counter like a real phone. A
-    /// `wrongKnowledge` signs with a key derived from a wrong PIN.
+    /// `wrongKnowledge` signs with a key derived from a wrong PIN; `version` 3.0 writes the
+    /// signature in decimal groups.
     mutating func sign(
         method: String = "POST", uriID: String = "/login", body: [UInt8] = Array("{}".utf8),
-        factors: [PowerAuthSignature.Factor] = [.possession, .knowledge], wrongKnowledge: Bool = false, skip: Int = 0
+        factors: [PowerAuthSignature.Factor] = [.possession, .knowledge], wrongKnowledge: Bool = false, skip: Int = 0,
+        version: PowerAuthProtocolVersion = .v3_1
     ) -> String {
         for _ in 0..<skip { counterData = PowerAuthStatusBlob.nextCounterData(counterData) }
         let nonce = SecureRandom.bytes(16)
@@ -35,11 +37,12 @@ struct PowerAuthTestPhone {
             case .biometry: keys.biometry
             }
         }
-        let signature = PowerAuthSignature.compute(data: data, counterData: counterData, keys: factorKeys, format: .base64)
+        let signature = PowerAuthSignature.compute(
+            data: data, counterData: counterData, keys: factorKeys, format: version == .v3_0 ? .decimal(componentLength: 8) : .base64)
         counterData = PowerAuthStatusBlob.nextCounterData(counterData)
         let type = factors.map(\.rawValue).joined(separator: "_")
         return #"PowerAuth pa_activation_id="\#(registrationID)", pa_application_key="\#(applicationKey)", "#
-            + #"pa_nonce="\#(PowerAuthBase64.encode(nonce))", pa_signature_type="\#(type)", pa_signature="\#(signature)", pa_version="3.1""#
+            + #"pa_nonce="\#(PowerAuthBase64.encode(nonce))", pa_signature_type="\#(type)", pa_signature="\#(signature)", pa_version="\#(version.rawValue)""#
     }
 }
 
@@ -53,12 +56,14 @@ extension TestServer {
     }
 
     /// Runs the phone's key exchange for a CREATED registration with `code`.
-    func activate(code: String, application: OpenedApplication, otp: String? = nil) async throws -> PowerAuthTestPhone {
+    func activate(code: String, application: OpenedApplication, otp: String? = nil, protocolVersion: String = "3.1") async throws
+        -> PowerAuthTestPhone
+    {
         let device = P256.KeyAgreement.PrivateKey()
         let result = try await runtime.powerAuth.exchangeKeys(
             KeyExchangeRequest(
                 activationCode: code, activationOTP: otp, devicePublicKey: device.publicKey, activationName: "John's iPhone",
-                platform: "ios", deviceInfo: "iPhone10,6", extras: nil, protocolVersion: "3.1"),
+                platform: "ios", deviceInfo: "iPhone10,6", extras: nil, protocolVersion: protocolVersion),
             application: application, source: nil)
         let secret = try PowerAuthDerivedKeys.masterSecret(privateKey: device, publicKey: result.serverPublicKey)
         return PowerAuthTestPhone(
@@ -106,7 +111,7 @@ func expectPowerAuthError(_ response: TestResponse, _ json: [String: Any], statu
 struct PowerAuthTests {
     /// A server with `my-application`, its integration user and one ACTIVE registration of `end-user-1234`.
     static func withActive(
-        _ overrides: [String: ConfigContent] = [:],
+        _ overrides: [String: ConfigContent] = [:], protocolVersion: String = "3.1",
         _ body: @escaping @Sendable (TestServer, any TestClientProtocol, String, PowerAuthTestPhone) async throws -> Void
     ) async throws {
         try await TestServer.with(overrides) { server in
@@ -114,7 +119,8 @@ struct PowerAuthTests {
             try await server.test { client in
                 let (_, created) = try await client.integration(
                     .post, "/powerauth-cloud/v2/registrations", basic: basic, ["userId": "end-user-1234", "appId": "my-application"])
-                let phone = try await server.activate(code: try #require(created["activationCode"] as? String), application: application)
+                let phone = try await server.activate(
+                    code: try #require(created["activationCode"] as? String), application: application, protocolVersion: protocolVersion)
                 let (commit, committed) = try await client.integration(
                     .post, "/powerauth-cloud/v2/registrations/\(phone.registrationID)/commit", basic: basic, [:])
                 #expect(commit.status == .ok && committed["registrationStatus"] as? String == "ACTIVE")

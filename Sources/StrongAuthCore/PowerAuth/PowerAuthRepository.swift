@@ -76,6 +76,16 @@ public protocol PowerAuthRepository: Sendable {
     /// `webhooksIfBlocked` in the same transaction when it blocked. `nil` when not ACTIVE.
     func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
 
+    /// Takes one possession-only signature attempt of a registration, in one conditional update:
+    /// the attempts of the current fixed window (`window` long, restarted when it is over) + 1,
+    /// only while fewer than `limit`. `false` when the limit is reached (throttled) or there is
+    /// no such registration. Taken before the check, so concurrent guesses cannot all pass it.
+    func takePossessionAttempt(id: String, limit: Int, window: TimeInterval, at now: Date) async throws -> Bool
+
+    /// Gives back an attempt taken by `takePossessionAttempt` when the signature was valid: only
+    /// failures stay counted.
+    func returnPossessionAttempt(id: String) async throws
+
     /// Counts a wrong activation OTP of a CREATED registration: at the maximum it is REMOVED.
     func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
 

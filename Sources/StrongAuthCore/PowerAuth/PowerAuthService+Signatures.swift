@@ -27,9 +27,16 @@ extension PowerAuthService {
     /// A match moves the counter past the matched value in one conditional update (so a counter
     /// value is accepted once, across every node); a miss with a knowledge or biometry factor
     /// counts a failure, and the failure that reaches the maximum blocks the registration with
-    /// `MAX_FAILED_ATTEMPTS`. Possession-only misses are not counted (RTS art. 4 limits guessing
-    /// of the user's factors; the possession key cannot be guessed). A miss does not move the
-    /// counter, so nobody who knows an activation id can push the phone out of the window.
+    /// `MAX_FAILED_ATTEMPTS`. Possession-only misses are not counted towards the block (RTS art. 4
+    /// limits guessing of the user's factors, and a remote guesser must not lock the user out);
+    /// they are throttled per activation instead: `possessionAttemptLimit` failures per
+    /// `possessionAttemptWindow`, after which possession-only signatures are refused until the
+    /// window is over. A miss does not move the counter, so nobody who knows an activation id can
+    /// push the phone out of the window.
+    ///
+    /// A signature of a lower protocol version than the activation's (`pa_version="3.0"` on a 3.3
+    /// activation) is refused without being checked: 3.0 writes each factor as 8 decimal digits,
+    /// which is what makes a possession factor guessable; the activation's own version never does.
     ///
     /// `caller` is the integration user's credentials (`/v2/signature/verify`), checked here so
     /// that the user, the registration and its application are one database read; `nil` for the
@@ -42,7 +49,19 @@ extension PowerAuthService {
         guard !factors.isEmpty else {
             throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
         }
-        if let caller, let fast = try await verifyInStep(presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller) {
+        // A possession-only signature takes one of the activation's attempts first (atomically, so
+        // that concurrent guesses cannot all slip under the limit); a valid one gives it back.
+        let possessionOnly = factors == [.possession]
+        var mayTry = true
+        if possessionOnly {
+            mayTry = try await store.takePossessionAttempt(
+                id: presented.activationID, limit: configuration.possessionAttemptLimit, window: configuration.possessionAttemptWindow,
+                at: time.now())
+        }
+        if let caller, mayTry,
+            let fast = try await verifyInStep(presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller)
+        {
+            if possessionOnly { try await store.returnPossessionAttempt(id: presented.activationID) }
             return fast
         }
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
@@ -68,6 +87,17 @@ extension PowerAuthService {
         guard registration.status(at: now) == .active, presented.applicationKey == application.applicationKey else {
             return outcome(false, registration)
         }
+        // No downgrade below the version the phone activated with; neither counted nor checked.
+        if let activated = registration.activation.protocolVersion.flatMap(PowerAuthProtocolVersion.init(rawValue:)),
+            presented.version < activated
+        {
+            try await audit(
+                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "version_downgrade"])
+            return outcome(false, registration)
+        }
+        // Throttled: refused unchecked until the window is over (the registration stays ACTIVE).
+        guard mayTry else { return outcome(false, registration) }
         let applicationSecret = try applicationSecret(of: application)
         let secrets = try openSecrets(of: registration)
         let matcher = SignatureMatcher(
@@ -91,8 +121,10 @@ extension PowerAuthService {
                 hints.remember(
                     SignatureHints.Hint(
                         applicationID: application.id, applicationKey: application.applicationKey, applicationSecret: applicationSecret,
-                        secrets: secrets, externalUserID: registration.externalUserID, counterData: next, recentCounterData: history),
+                        secrets: secrets, externalUserID: registration.externalUserID, counterData: next, recentCounterData: history,
+                        protocolVersion: registration.activation.protocolVersion.flatMap(PowerAuthProtocolVersion.init(rawValue:))),
                     for: registration.id)
+                if possessionOnly { try await store.returnPossessionAttempt(id: registration.id) }
                 registration.counter.counter += steps
                 if resets { registration.counter.failedAttempts = 0 }
                 registration.device.lastUsedAt = now
@@ -148,7 +180,9 @@ extension PowerAuthService {
         _ presented: PowerAuthAuthorizationHeader, factors: [PowerAuthSignature.Factor], method: String, uriID: String, body: [UInt8],
         caller: IntegrationCredentials
     ) async throws -> SignatureVerification? {
-        guard let hint = hints[presented.activationID], presented.applicationKey == hint.applicationKey else { return nil }
+        guard let hint = hints[presented.activationID], presented.applicationKey == hint.applicationKey,
+            presented.version >= hint.protocolVersion ?? presented.version
+        else { return nil }
         let matcher = SignatureMatcher(
             presented, method: method, uriID: uriID, body: body, applicationSecret: hint.applicationSecret, keys: hint.secrets,
             lookahead: configuration.counterLookahead)

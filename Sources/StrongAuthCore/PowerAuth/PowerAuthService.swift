@@ -25,6 +25,8 @@ public enum PowerAuthServiceError: Error, Equatable, Sendable {
     case temporaryKey(String)
     /// The integration user's name or password is wrong (or the user is disabled).
     case unauthorized
+    /// An ECIES request outside the freshness window, or one already received (a replay).
+    case staleRequest(String)
 }
 
 /// HTTP Basic credentials of an integration user, as presented.
@@ -50,16 +52,29 @@ public struct PowerAuthConfiguration: Sendable, Equatable {
     public var tokenTimestampTolerance: TimeInterval
     /// How long a protocol 3.3 temporary encryption key may be used.
     public var temporaryKeyLifetime: TimeInterval
+    /// How far an ECIES request's timestamp (3.2+) may be from the server's clock, either way;
+    /// its nonce is remembered that long. The reference's `requestExpirationInMilliseconds`
+    /// (60 000 by default).
+    public var requestExpiration: TimeInterval
+    /// Possession-only signature attempts that may fail per activation within
+    /// `possessionAttemptWindow` before further possession-only signatures are refused until the
+    /// window is over. Never counted towards the block.
+    public var possessionAttemptLimit: Int
+    public var possessionAttemptWindow: TimeInterval
 
     public init(
         activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = 5, counterLookahead: Int = 20,
-        tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300
+        tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300, requestExpiration: TimeInterval = 60,
+        possessionAttemptLimit: Int = 10, possessionAttemptWindow: TimeInterval = 900
     ) {
         self.activationLifetime = activationLifetime
         self.maxFailedAttempts = maxFailedAttempts
         self.counterLookahead = counterLookahead
         self.tokenTimestampTolerance = tokenTimestampTolerance
         self.temporaryKeyLifetime = temporaryKeyLifetime
+        self.requestExpiration = requestExpiration
+        self.possessionAttemptLimit = possessionAttemptLimit
+        self.possessionAttemptWindow = possessionAttemptWindow
     }
 }
 
@@ -75,7 +90,7 @@ public struct OpenedApplication: Sendable {
 /// users, registrations and their lifecycle, the key exchange, signature and token verification.
 /// Every status change is audited and announced to the application's webhook.
 public struct PowerAuthService: Sendable {
-    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog
+    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog & ReplayGuardRepository
 
     let store: any Repositories
     let masterKey: MasterKey
@@ -84,6 +99,8 @@ public struct PowerAuthService: Sendable {
     public let configuration: PowerAuthConfiguration
     /// This node's shortcut for verifications in step with the phone (never a decision).
     let hints = SignatureHints()
+    /// ECIES nonces already received, shared by every node through the database.
+    public var replayGuard: ReplayGuard { ReplayGuard(store: store, time: time) }
 
     static let applicationSecretPurpose = "powerauth-app-secret"
     static let masterKeyPurpose = "powerauth-master-key"

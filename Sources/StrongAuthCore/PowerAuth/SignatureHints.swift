@@ -19,6 +19,8 @@ final class SignatureHints: Sendable {
         var externalUserID: String
         var counterData: [UInt8]
         var recentCounterData: [[UInt8]]
+        /// The version the activation was made with: an older signature takes the full path (refused).
+        var protocolVersion: PowerAuthProtocolVersion?
     }
 
     private let hints = Mutex<[String: Hint]>([:])

@@ -129,9 +129,15 @@ public struct ServerSettings: Sendable {
             activationLifetime: TimeInterval(config.int(forKey: "powerauth.activationLifetimeSeconds", default: 300)),
             maxFailedAttempts: config.int(forKey: "powerauth.maxFailedAttempts", default: 5),
             counterLookahead: config.int(forKey: "powerauth.counterLookahead", default: 20),
-            tokenTimestampTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampToleranceSeconds", default: 7200)))
+            tokenTimestampTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampToleranceSeconds", default: 7200)),
+            requestExpiration: TimeInterval(config.int(forKey: "powerauth.requestExpirationSeconds", default: 60)),
+            possessionAttemptLimit: config.int(forKey: "powerauth.possessionAttemptLimit", default: 10),
+            possessionAttemptWindow: TimeInterval(config.int(forKey: "powerauth.possessionAttemptWindowSeconds", default: 900)))
         guard powerAuth.activationLifetime > 0, (1...255).contains(powerAuth.maxFailedAttempts), (1...100).contains(powerAuth.counterLookahead)
         else { throw SettingsError("powerauth: activation lifetime must be positive, maxFailedAttempts 1–255, counterLookahead 1–100") }
+        guard powerAuth.requestExpiration > 0, powerAuth.possessionAttemptLimit > 0, powerAuth.possessionAttemptWindow > 0 else {
+            throw SettingsError("powerauth: requestExpirationSeconds, possessionAttemptLimit and possessionAttemptWindowSeconds must be positive")
+        }
         integrationPort = config.int(forKey: "powerauth.integrationPort")
         if let integrationPort, !(0...65535).contains(integrationPort) || integrationPort == port && port != 0 {
             throw SettingsError("powerauth.integrationPort must be 0–65535 and differ from http.port")

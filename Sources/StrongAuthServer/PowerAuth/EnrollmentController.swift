@@ -164,13 +164,22 @@ struct EnrollmentController {
         let parameters = PowerAuthECIES.Parameters(
             version: version, sharedInfo1: sharedInfo1, applicationKey: application.application.applicationKey,
             applicationSecret: application.applicationSecret, scope: scope, temporaryKeyID: body.temporaryKeyId)
+        let cryptogram: PowerAuthECIES.Cryptogram
+        let decrypted: PowerAuthECIES.DecryptedRequest
         do {
-            let decrypted = try PowerAuthECIES.ServerDecryptor(privateKey: privateKey, parameters: parameters)
-                .decryptRequest(try body.cryptogram())
-            return (decrypted.plaintext, decrypted.response)
+            cryptogram = try body.cryptogram()
+            decrypted = try PowerAuthECIES.ServerDecryptor(privateKey: privateKey, parameters: parameters).decryptRequest(cryptogram)
         } catch {
             throw PowerAuthErrorResponse(.badRequest, code: "ERR_ENCRYPTION", message: "The encrypted request is refused: \(error.description).")
         }
+        // Authentic, now fresh: 3.2+ timestamp window and nonce seen by no node before.
+        do {
+            try await runtime.powerAuth.checkFreshness(
+                of: cryptogram, version: version, identifier: activation?.id ?? application.application.applicationKey)
+        } catch let error as PowerAuthServiceError {
+            throw PowerAuthErrorResponse.integration(error)
+        }
+        return (decrypted.plaintext, decrypted.response)
     }
 
     private static func encrypt(_ value: some Encodable, with encryptor: PowerAuthECIES.ResponseEncryptor) throws

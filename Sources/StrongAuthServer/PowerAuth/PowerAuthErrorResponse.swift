@@ -66,6 +66,8 @@ struct PowerAuthErrorResponse: Error, HTTPResponseError {
             IntegrationAuthentication.unauthorized("The integration user's name or password is wrong.")
         case .temporaryKey(let reason):
             PowerAuthErrorResponse(.badRequest, code: "ERR_TEMPORARY_KEY", message: "Temporary key: \(reason).")
+        case .staleRequest(let reason):
+            PowerAuthErrorResponse(.badRequest, code: "ERR_ENCRYPTION", message: "The encrypted request is refused: \(reason).")
         }
     }
 }

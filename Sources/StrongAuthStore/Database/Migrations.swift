@@ -328,5 +328,21 @@ public enum Migrator {
                 // Clients that may introspect tokens issued to other clients (issue 14).
                 "ALTER TABLE clients ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0",
             ]),
+        Migration(
+            version: 12, name: "replay-guard",
+            statements: [
+                // Values that may be used once until they expire (ECIES request nonces, MAC-token
+                // digests): the primary key makes "remember it or say it was seen" one INSERT on
+                // every node. Only a hash of the value is kept.
+                """
+                CREATE TABLE replay_guard (
+                    scope TEXT NOT NULL, key_hash TEXT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (scope, key_hash))
+                """,
+                "CREATE INDEX replay_guard_expiry ON replay_guard (expires_at)",
+                // Possession-only signature attempts of an activation in a fixed window: they are
+                // throttled, never counted towards the block (a remote guesser must not lock the user out).
+                "ALTER TABLE powerauth_activations ADD COLUMN possession_attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE powerauth_activations ADD COLUMN possession_window_start BIGINT NOT NULL DEFAULT 0",
+            ]),
     ]
 }

@@ -340,6 +340,35 @@ extension SQLStore: PowerAuthRepository {
             id: id, in: ["ACTIVE"], atMaximum: .blocked, reason: BlockedReason.maxFailedAttempts, webhooks: webhooksIfBlocked)
     }
 
+    public func takePossessionAttempt(id: String, limit: Int, window: TimeInterval, at now: Date) async throws -> Bool {
+        // SET expressions read the row's old values on both engines: a window that is over
+        // (it started at or before `cutoff`) restarts at `now` with this attempt as its first.
+        let cutoff = now.epochMilliseconds - Int64(window * 1000)
+        return try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE powerauth_activations SET
+                    possession_attempts = CASE WHEN possession_window_start <= \(bind: cutoff) THEN 1 ELSE possession_attempts + 1 END,
+                    possession_window_start = CASE WHEN possession_window_start <= \(bind: cutoff) THEN \(bind: now.epochMilliseconds)
+                        ELSE possession_window_start END
+                WHERE device_id = \(bind: id) AND (possession_window_start <= \(bind: cutoff) OR possession_attempts < \(bind: limit))
+                RETURNING device_id
+                """
+            ).first() != nil
+        }
+    }
+
+    public func returnPossessionAttempt(id: String) async throws {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE powerauth_activations SET possession_attempts = possession_attempts - 1
+                WHERE device_id = \(bind: id) AND possession_attempts > 0
+                """
+            ).run()
+        }
+    }
+
     public func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws
         -> PowerAuthFailureCount?
     {

@@ -1,0 +1,27 @@
+import Logging
+import ServiceLifecycle
+import StrongAuthCore
+
+/// Deletes expired replay-guard entries once a minute. Refusing replays needs no sweeper (an
+/// entry is honoured until it expires, and an expired one is overwritten in the same INSERT);
+/// this only keeps the table small. Safe on several nodes at once.
+struct ReplayGuardSweeper: Service {
+    let replayGuard: ReplayGuard
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await replayGuard.sweep()
+                } catch is CancellationError {
+                    break
+                } catch {
+                    logger.warning("replay guard sweep failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
