@@ -322,5 +322,19 @@ public enum Migrator {
                 """,
                 "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
             ]),
+        Migration(
+            version: 11, name: "web-step-up",
+            statements: [
+                // Self-service step-up (issue 14): the session's assurance (auth_time and method of
+                // the last second factor) and the step-up it waits for (an approval or an SMS
+                // challenge, and the sensitive action it is for).
+                "ALTER TABLE web_sessions ADD COLUMN second_factor_at BIGINT",
+                "ALTER TABLE web_sessions ADD COLUMN second_factor_method TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_id TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_method TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_action TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_target TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_expires_at BIGINT",
+            ]),
     ]
 }
