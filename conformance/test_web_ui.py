@@ -5,7 +5,10 @@ One story, as an operator and a bank customer would live it: the operator signs 
 and TOTP (computed here from the printed secret, RFC 6238), creates a PowerAuth registration, and
 the QR code on the screen is photographed and decoded with `zbarimg`; the device simulator
 activates with what the QR code says; the page shows ACTIVE with the simulator's fingerprint; the
-operator blocks it and sees it blocked; the customer signs in to self-service and removes it.
+operator blocks it and sees it blocked; the customer signs in to self-service and removes it
+after a second factor (an SMS OTP: no ACTIVE device is left), binds a phone, and activates a new
+device once that phone approved the approval pushed to it (issue 14: a password alone never
+yields an ACTIVE device).
 
 Screenshots of the main screens go to $STRONGAUTH_SCREENSHOTS_DIR when set (docs/screens/ holds
 the committed ones: `STRONGAUTH_SCREENSHOTS_DIR=docs/screens scripts/test --no-postgres`).
@@ -113,7 +116,8 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     from selenium.webdriver.support.ui import Select
 
     app = server.cli("apps", "create", "--id", server.unique("web-app"), "--name", "Mobile banking")
-    username, user_id = server.create_user("web-customer", "customer password")
+    customer_phone = "+49151" + str(int(time.time() * 1000))[-8:]
+    username, user_id = server.create_user("web-customer", "customer password", phone=customer_phone)
     operator_name = server.unique("olga")
     operator = server.cli("operators", "create", "--username", operator_name, "--password", "operator password")
     assert operator["otpauthUri"].startswith("otpauth://totp/"), operator
@@ -199,7 +203,9 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     browser.get(server.url("/admin"))
     assert browser.current_url.endswith("/admin/login")
 
-    # --- the customer removes the device in self-service ----------------------------------
+    # --- the customer removes the device in self-service: a second factor first ----------
+    # (issue 14) The password is one factor. With no ACTIVE device left (the phone is blocked),
+    # the second is an SMS OTP to the registered phone.
     browser.delete_all_cookies()
     browser.get(server.url("/self-service"))
     assert browser.current_url.endswith("/self-service/login")
@@ -210,15 +216,109 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     row_status = browser.find_element(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
     assert row_status.text == "BLOCKED"
     shoot(browser, "self-service-devices")
+    sent_before = sms_count(server, customer_phone)
     click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f"[data-remove='{phone['activationId']}']"))
+    assert browser.current_url.endswith("/self-service/step-up")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Confirm it is you"
+    otp = new_sms(server, customer_phone, sent_before)
+    fill(browser, "otp", "000000" if otp != "000000" else "111111")
+    click_and_load(browser, browser.find_element(By.ID, "step-up-verify"))
+    assert "That code is wrong. 4 more tries" in browser.page_source
+    shoot(browser, "self-service-step-up-sms")
+    fill(browser, "otp", otp)
+    click_and_load(browser, browser.find_element(By.ID, "step-up-verify"))
     assert "The device is removed." in browser.page_source
     assert not browser.find_elements(By.CSS_SELECTOR, f"[data-device-status='{phone['activationId']}']")
     status = phone_cli(server, "device", "status", "--activation-id", phone["activationId"],
                        "--state-dir", str(tmp_path / "phone"))
     assert status["status"] == "REMOVED", status
 
-    # "Activate a new device": a code and QR code of the customer's own.
+    # --- a bound phone approves the activation of a new device -----------------------------
+    # The customer's phone bound with its own key (Kontist face, SMS OTP); activating another
+    # device from the browser pushes an approval to it, with what is being done as its text.
+    client_id, client_secret = server.create_client("web-phone-app")
+    phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="customer password")
+
+    def bound_phone(*args):
+        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
+                                 "--username", username, "--key-store", str(tmp_path / "bound-keys")],
+                                cwd=server.workdir, env=phone_env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
+        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
+        return json.loads(result.stdout)
+
+    bound = bound_phone("bind", "--name", "Customer's old phone")
+    assert bound["status"] == "ACTIVE", bound
+    browser.get(server.url("/self-service"))
     click_and_load(browser, browser.find_element(By.ID, "activate-new"))
+    assert browser.current_url.endswith("/self-service/step-up")
+    assert text_of(browser, "step-up-status") == "PENDING"
+    assert text_of(browser, "step-up-action") == "Activate a new device in self-service"
+    shoot(browser, "self-service-step-up")
+    pending = bound_phone("approvals")["approvals"]
+    assert len(pending) == 1 and "Activate a new device in self-service" in pending[0]["data"], pending
+    assert bound_phone("approve", pending[0]["id"], "--device-id", bound["deviceId"])["status"] == "APPROVED"
+    deadline = time.monotonic() + 10  # the page reloads itself every 3 s; a reload here is quicker
+    while not browser.find_elements(By.ID, "step-up-continue") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        browser.get(server.url("/self-service/step-up"))
+    assert text_of(browser, "step-up-status") == "APPROVED"
+    click_and_load(browser, browser.find_element(By.ID, "step-up-continue"))
+
+    # "Activate a new device": a code and QR code of the customer's own, activated by the phone.
     assert text_of(browser, "device-status") == "CREATED"
-    assert browser.find_element(By.ID, "activation-qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
+    qr = browser.find_element(By.ID, "activation-qr")
+    assert qr.get_attribute("src").startswith("data:image/svg+xml;base64,")
     shoot(browser, "self-service-activate")
+    new_device_url = browser.current_url.split("?")[0]
+    qr.screenshot(str(tmp_path / "qr-new.png"))
+    decoded = subprocess.run([ZBARIMG, "--quiet", "--raw", str(tmp_path / "qr-new.png")], capture_output=True, text=True, timeout=30)
+    assert decoded.returncode == 0, decoded.stderr
+    new_phone = phone_cli(server, "device", "activate", "--server", server.base, "--app-key", app["appKey"],
+                          "--app-secret", app["appSecret"], "--master-public-key", app["masterPublicKey"],
+                          "--code", decoded.stdout.strip(), "--pin", "1357", "--name", "Customer's new phone",
+                          "--state-dir", str(tmp_path / "new-phone"))
+    browser.get(new_device_url)
+    assert text_of(browser, "device-status") == "ACTIVE"
+    assert text_of(browser, "fingerprint") == new_phone["fingerprint"]
+
+
+def sms_count(server, phone: str) -> int:
+    """How many SMS went to `phone` so far (data/notifications.jsonl, the file channel)."""
+    path = server.workdir / "data" / "notifications.jsonl"
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if json.loads(line)["to"] == phone)
+
+
+def new_sms(server, phone: str, before: int, timeout: float = 10.0) -> str:
+    """The OTP of the first SMS to `phone` after the `before` ones already there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sms_count(server, phone) > before:
+            return server.sms_to(phone)
+        time.sleep(0.1)
+    pytest.fail(f"no new SMS to {phone} within {timeout} s")
+
+
+def test_password_alone_never_activates_a_device(server):
+    """Issue 14, attack 1, over real HTTP without a browser: the password signs in, "activate a
+    new device" leads to the step-up page — no activation code exists to run a key exchange with."""
+    import re
+    import requests
+    server.cli("apps", "create", "--id", server.unique("attack-app"), "--name", "Attack app")
+    username, _ = server.create_user("attack-customer", "customer password")
+    session = requests.Session()
+
+    def csrf(page):
+        return re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
+
+    login = session.get(server.url("/self-service/login"), timeout=10)
+    signed_in = session.post(server.url("/self-service/login"), timeout=10, allow_redirects=False,
+                             data={"_csrf": csrf(login), "username": username, "password": "customer password"})
+    assert signed_in.status_code == 303, signed_in.text
+    home = session.get(server.url("/self-service"), timeout=10)
+    made = session.post(server.url("/self-service/devices"), data={"_csrf": csrf(home)}, timeout=10, allow_redirects=False)
+    assert made.status_code == 303 and made.headers["Location"] == "/self-service/step-up", (made.status_code, made.headers)
+    step_up = session.get(server.url("/self-service/step-up"), timeout=10)
+    assert 'id="otp"' in step_up.text and "activation-code" not in step_up.text
+    assert "activation-code" not in session.get(server.url("/self-service"), timeout=10).text

@@ -239,11 +239,15 @@ struct WebUITests {
 
                 #expect(try await browser.post("/self-service/devices/\(alicesDevice)/block", ["_csrf": csrf, "reason": "USER_REQUEST"]).status == .seeOther)
                 #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .blocked)
-                #expect(try await browser.post("/self-service/devices/\(alicesDevice)/remove", ["_csrf": csrf]).status == .seeOther)
+                // Removing asks for a second factor first: with no ACTIVE device left, an SMS OTP.
+                #expect(try await browser.post("/self-service/devices/\(alicesDevice)/remove", ["_csrf": csrf]).headers[.location] == "/self-service/step-up")
+                #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .blocked)
+                #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": try await server.latestOTP()]).status == .seeOther)
                 #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .removed)
 
-                // Activate a new device: a registration of alice with its QR code.
-                let made = try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "mobile"])
+                // Activate a new device (a step-up of its own): a registration of alice with its QR code.
+                #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "mobile"]).headers[.location] == "/self-service/step-up")
+                let made = try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": try await server.latestOTP()])
                 #expect(made.status == .seeOther)
                 let page = try await browser.get(try #require(made.headers[.location]))
                 #expect(page.text.contains("data:image/svg+xml;base64,"))

@@ -58,13 +58,26 @@ public struct WebSession: Sendable, Equatable {
     public var principalID: String
     public var createdAt: Date
     public var expiresAt: Date
+    /// The assurance (`auth_time` of the last second factor; `nil`: the password alone, one
+    /// factor). A session counts as two-factor for `StepUpConfiguration.maxAge` after it.
+    public var secondFactorAt: Date?
+    /// How that second factor was given (`approval` or `sms_otp`): the session's `amr` beside the password.
+    public var secondFactorMethod: StepUpMethod?
+    /// The step-up this session waits for, if any (see `StepUpService`).
+    public var stepUp: WebStepUp?
 
-    public init(tokenHash: String, kind: WebSessionKind, principalID: String, createdAt: Date, expiresAt: Date) {
+    public init(
+        tokenHash: String, kind: WebSessionKind, principalID: String, createdAt: Date, expiresAt: Date, secondFactorAt: Date? = nil,
+        secondFactorMethod: StepUpMethod? = nil, stepUp: WebStepUp? = nil
+    ) {
         self.tokenHash = tokenHash
         self.kind = kind
         self.principalID = principalID
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.secondFactorAt = secondFactorAt
+        self.secondFactorMethod = secondFactorMethod
+        self.stepUp = stepUp
     }
 }
 
@@ -109,6 +122,13 @@ public protocol BackOfficeRepository: Sendable {
     /// update (`… WHERE expires_at > now AND created_at > notBefore`); `nil` when expired or unknown.
     func touchWebSession(tokenHash: String, at now: Date, newExpiry: Date, notCreatedBefore: Date) async throws -> WebSession?
     func deleteWebSession(tokenHash: String) async throws
+    /// Records the step-up the live session now waits for (replacing an earlier one); `false`
+    /// when the session is gone.
+    func beginWebStepUp(tokenHash: String, stepUp: WebStepUp, at now: Date) async throws -> Bool
+    /// Raises the live session to two factors at `now` and clears its step-up, in one conditional
+    /// update (`… WHERE step_up_id = stepUpID AND expires_at > now`): a step-up raises one
+    /// session once, also when several nodes complete it at the same time. `false` otherwise.
+    func completeWebStepUp(tokenHash: String, stepUpID: String, at now: Date) async throws -> Bool
     /// Deletes expired sessions; returns how many.
     @discardableResult
     func deleteExpiredWebSessions(at now: Date) async throws -> Int

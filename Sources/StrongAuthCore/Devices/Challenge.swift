@@ -19,6 +19,9 @@ public struct Challenge: Sendable, Equatable {
         /// MFA by push: any of the user's ACTIVE devices approves or denies with a signature over
         /// `"<challengeId>:<VERIFIED|DENIED>"`; the requester then fetches confirmed tokens once.
         case mfaPush = "mfa_push"
+        /// Self-service step-up of a user without an ACTIVE device: the SMS OTP (sealed, as for
+        /// binding) typed into the browser; `deviceID` is empty.
+        case webStepUp = "web_step_up"
     }
 
     public enum Status: String, Sendable {

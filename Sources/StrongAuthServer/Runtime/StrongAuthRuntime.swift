@@ -24,6 +24,8 @@ public struct StrongAuthRuntime: Sendable {
     public let webSessions: WebSessionService
     /// The use cases of the back office and self-service pages.
     public let backOffice: BackOfficeService
+    /// The second factor self-service asks for before sensitive actions (issue 14).
+    public let stepUp: StepUpService
     public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
@@ -63,12 +65,13 @@ public struct StrongAuthRuntime: Sendable {
             let webhooks = WebhookService(store: store, masterKey: masterKey, time: time)
             // Checked when a web sign-in names no one, so that costs what a wrong password costs.
             let decoyPasswordHash = try await passwordHasher.hash(SecureRandom.token(prefix: "decoy-"))
+            let approvals = ApprovalService(
+                store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
+                secretHasher: secretHasher, devices: devices)
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
                 administration: administration, devices: devices, powerAuth: powerAuth,
-                approvals: ApprovalService(
-                    store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
-                    secretHasher: secretHasher, devices: devices),
+                approvals: approvals,
                 webhooks: webhooks,
                 operators: OperatorService(
                     store: store, passwordHasher: passwordHasher, totp: HummingbirdTOTPGenerator(), masterKey: masterKey,
@@ -79,6 +82,7 @@ public struct StrongAuthRuntime: Sendable {
                 backOffice: BackOfficeService(
                     store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher, lockout: settings.lockout,
                     time: time, decoyPasswordHash: decoyPasswordHash),
+                stepUp: StepUpService(store: store, approvals: approvals, masterKey: masterKey, time: time),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
@@ -48,10 +49,33 @@ struct SelfServiceWebController: Sendable {
             try await web.action(request, context: context) { signedIn, form in
                 let applications = try await service.applications()
                 let chosen = form["applicationId"] ?? applications.first?.id ?? ""
-                let user = try await service.user(id: signedIn.principalID)
-                let registration = try await service.createRegistration(
-                    externalUserID: user.username, applicationID: chosen, actor: web.principalLabel(signedIn), source: context.remoteAddress)
-                return web.redirect(to: "/self-service/devices/\(registration.id)?done=created")
+                guard applications.contains(where: { $0.id == chosen }) else {
+                    throw BackOfficeError.validation(field: "applicationId", message: "no such active application")
+                }
+                return try await sensitive(.activateDevice(applicationID: chosen), signedIn, source: context.remoteAddress)
+            }
+        }
+        router.get("/self-service/step-up") { request, _ in try await web.page(request) { try await stepUpPage($0) } }
+        router.post("/self-service/step-up/continue") { request, context in
+            try await web.action(request, context: context) { signedIn, _ in
+                do {
+                    let action = try await stepUp.completeApproval(session: signedIn.session, source: context.remoteAddress)
+                    return try await perform(action, signedIn, source: context.remoteAddress)
+                } catch StepUpError.pending {
+                    return try await stepUpPage(signedIn, error: "The request is not approved yet.", status: .conflict)
+                }
+            }
+        }
+        router.post("/self-service/step-up/otp") { request, context in
+            try await web.action(request, context: context) { signedIn, form in
+                do {
+                    let action = try await stepUp.verifyOTP(session: signedIn.session, code: form["otp"] ?? "", source: context.remoteAddress)
+                    return try await perform(action, signedIn, source: context.remoteAddress)
+                } catch StepUpError.wrongCode(let remaining) {
+                    return try await stepUpPage(
+                        signedIn, error: "That code is wrong. \(remaining) more \(remaining == 1 ? "try" : "tries") with this code.",
+                        status: .unauthorized)
+                }
             }
         }
         router.post("/self-service/devices/{id}/block") { request, context in
@@ -66,10 +90,65 @@ struct SelfServiceWebController: Sendable {
         router.post("/self-service/devices/{id}/remove") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
-                try await service.removeDevice(id: id, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: context.remoteAddress)
-                return web.redirect(to: "/self-service?done=removed")
+                // Another user's device reads as absent before any step-up is started for it.
+                let overview = try await service.device(id: id, owner: signedIn.principalID)
+                guard overview.status != .removed else { throw BackOfficeError.invalidState("the device is REMOVED") }
+                return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
         }
+    }
+
+    private var stepUp: StepUpService { runtime.stepUp }
+
+    /// Does `action` at once on a session with a recent second factor, else starts the step-up
+    /// and shows its page (a new device always gets a step-up of its own: see `StepUpService`).
+    private func sensitive(_ action: SensitiveAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
+        if stepUp.allows(action, session: signedIn.session) { return try await perform(action, signedIn, source: source) }
+        _ = try await stepUp.begin(action, session: signedIn.session, source: source)
+        return web.redirect(to: "/self-service/step-up")
+    }
+
+    /// The action a completed step-up (or a two-factor session) was for.
+    private func perform(_ action: SensitiveAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
+        switch action {
+        case .activateDevice(let applicationID):
+            let user = try await service.user(id: signedIn.principalID)
+            let registration = try await service.createRegistration(
+                externalUserID: user.username, applicationID: applicationID, actor: web.principalLabel(signedIn), source: source)
+            return web.redirect(to: "/self-service/devices/\(registration.id)?done=created")
+        case .removeDevice(let id):
+            try await service.removeDevice(id: id, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: source)
+            return web.redirect(to: "/self-service?done=removed")
+        }
+    }
+
+    private func stepUpPage(_ signedIn: WebSignedIn, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+        guard let pending = signedIn.session.stepUp, let action = SensitiveAction(name: pending.action, target: pending.target) else {
+            return web.redirect(to: "/self-service")
+        }
+        let now = service.now
+        var context: [String: Any] = ["csrf": signedIn.csrf, "actionText": action.text, "expires": WebFormat.time(pending.expiresAt)]
+        var refresh: Int?
+        switch pending.method {
+        case .approval:
+            guard let approval = try await stepUp.approval(of: signedIn.session) else { return web.redirect(to: "/self-service") }
+            let approvalStatus = approval.status(at: now)
+            let names = try await service.devices(userID: signedIn.principalID, includeRemoved: false)
+                .filter { $0.status == .active }.map { WebFormat.label(of: $0) }
+            context["approval"] = [
+                "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
+                "ended": approvalStatus != .pending && approvalStatus != .approved,
+                "devices": names.isEmpty ? "your device" : names.joined(separator: ", "),
+            ] as [String: Any]
+            if approvalStatus == .pending { refresh = 3 }
+        case .smsOTP:
+            let phone = try await service.user(id: signedIn.principalID).phone ?? ""
+            context["sms"] = ["phone": phone.count > 4 ? String(repeating: "•", count: phone.count - 4) + phone.suffix(4) : phone]
+        }
+        var layout = web.layoutContext(title: "Confirm it is you", signedIn: signedIn, current: "/self-service")
+        if let error { layout["error"] = error }
+        if let refresh, error == nil { layout["refreshSeconds"] = refresh }
+        return web.renderer.page("self-step-up", context, layout: layout, status: status)
     }
 
     private func home(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {

@@ -135,6 +135,29 @@ struct WebPages: Sendable {
             return errorPage(.badRequest, "\(field): \(message).", signedIn: signedIn)
         } catch PowerAuthServiceError.registrationNotFound {
             return errorPage(.notFound, "There is no such registration.", signedIn: signedIn)
+        } catch let error as StepUpError {
+            return stepUpErrorPage(error, signedIn: signedIn)
+        }
+    }
+
+    /// The self-service step-up's refusals (issue 14), each with what to do next.
+    private func stepUpErrorPage(_ error: StepUpError, signedIn: WebSignedIn) -> Response {
+        switch error {
+        case .noSecondFactor:
+            errorPage(
+                .conflict,
+                "You have no active device and no phone number is registered, so we cannot confirm it is you beyond your password. "
+                    + "Please ask your bank to register your phone number.", signedIn: signedIn)
+        case .noStepUp:
+            errorPage(.conflict, "Nothing is waiting for confirmation (it may have been replaced by a newer request). Please start again.", signedIn: signedIn)
+        case .pending:
+            errorPage(.conflict, "The request is not approved yet.", signedIn: signedIn)
+        case .refused(let status):
+            errorPage(.forbidden, "The confirmation did not succeed (\(status)). Please start again.", signedIn: signedIn)
+        case .wrongCode(let remaining):
+            errorPage(.unauthorized, "That code is wrong. \(remaining) more tries with this code.", signedIn: signedIn)
+        case .closed:
+            errorPage(.forbidden, "The code has expired or was tried too often. Please start again to get a new code.", signedIn: signedIn)
         }
     }
 

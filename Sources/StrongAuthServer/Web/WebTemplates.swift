@@ -8,6 +8,7 @@ enum WebTemplates {
         "admin-devices": adminDevices, "admin-device": adminDevice, "admin-new-registration": adminNewRegistration,
         "admin-approvals": adminApprovals, "admin-approval": adminApproval, "admin-webhooks": adminWebhooks, "admin-audit": adminAudit,
         "self-login": selfLogin, "self-home": selfHome, "self-device": selfDevice, "device-table": deviceTable,
+        "self-step-up": selfStepUp,
         "approval-table": approvalTable,
     ]
 
@@ -17,6 +18,7 @@ enum WebTemplates {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
+        {{#refreshSeconds}}<meta http-equiv="refresh" content="{{refreshSeconds}}">{{/refreshSeconds}}
         <title>{{title}} · StrongAuth {{areaName}}</title>
         <link rel="stylesheet" href="/admin/assets/app.css">
         </head>
@@ -334,6 +336,42 @@ enum WebTemplates {
         {{#approvals}}<li><span class="mono">{{data}}</span> · {{operationType}} · expires {{expires}}</li>{{/approvals}}
         {{^approvals}}<li class="muted">Nothing is waiting.</li>{{/approvals}}
         </ul>
+        """
+
+    /// The step-up page (issue 14): the approval pushed to the user's device (the page reloads
+    /// itself every few seconds while it waits: no scripts) or the SMS code form.
+    static let selfStepUp = """
+        <h1>Confirm it is you</h1>
+        <p>You signed in with your password. To <strong id="step-up-action">{{actionText}}</strong> we need a second factor.</p>
+        {{#approval}}
+        <section class="card" aria-labelledby="approval-heading">
+        <h2 id="approval-heading">Approve on your phone</h2>
+        <p>We sent a request to {{devices}}. Open the app, check that it says “{{actionText}}”, and approve it.</p>
+        <dl class="facts">
+        <dt>Status</dt><dd><span class="status status-{{status}}" id="step-up-status">{{status}}</span></dd>
+        <dt>Valid until</dt><dd>{{expires}}</dd>
+        </dl>
+        {{#pending}}<p class="muted">This page checks again every few seconds; <a href="/self-service/step-up">check now</a>.</p>{{/pending}}
+        {{#approved}}<form method="post" action="/self-service/step-up/continue">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <p><button type="submit" id="step-up-continue">Continue</button></p>
+        </form>{{/approved}}
+        {{#ended}}<p>This request is {{status}}. Start again from <a href="/self-service">your devices</a>.</p>{{/ended}}
+        </section>
+        {{/approval}}
+        {{#sms}}
+        <section class="card" aria-labelledby="sms-heading">
+        <h2 id="sms-heading">Enter the code from the text message</h2>
+        <p>We sent a 6-digit code to your phone number {{phone}}. It is valid until {{expires}}.</p>
+        <form method="post" action="/self-service/step-up/otp">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <label for="otp">Code</label>
+        <input type="text" id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required>
+        <p><button type="submit" id="step-up-verify">Confirm</button></p>
+        </form>
+        </section>
+        {{/sms}}
+        <p><a href="/self-service">Cancel</a></p>
         """
 
     static let selfDevice = """

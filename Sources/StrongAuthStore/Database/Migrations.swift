@@ -344,5 +344,19 @@ public enum Migrator {
                 "ALTER TABLE powerauth_activations ADD COLUMN possession_attempts INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE powerauth_activations ADD COLUMN possession_window_start BIGINT NOT NULL DEFAULT 0",
             ]),
+        Migration(
+            version: 13, name: "web-step-up",
+            statements: [
+                // Self-service step-up (issue 14): the session's assurance (auth_time and method of
+                // the last second factor) and the step-up it waits for (an approval or an SMS
+                // challenge, and the sensitive action it is for).
+                "ALTER TABLE web_sessions ADD COLUMN second_factor_at BIGINT",
+                "ALTER TABLE web_sessions ADD COLUMN second_factor_method TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_id TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_method TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_action TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_target TEXT",
+                "ALTER TABLE web_sessions ADD COLUMN step_up_expires_at BIGINT",
+            ]),
     ]
 }

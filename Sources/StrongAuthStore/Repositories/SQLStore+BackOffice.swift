@@ -94,14 +94,50 @@ extension SQLStore: BackOfficeRepository {
                 UPDATE web_sessions SET last_seen_at = \(bind: now.epochMilliseconds), expires_at = \(bind: newExpiry.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND expires_at > \(bind: now.epochMilliseconds)
                   AND created_at > \(bind: notCreatedBefore.epochMilliseconds)
-                RETURNING token_hash, kind, principal_id, created_at, expires_at
+                RETURNING token_hash, kind, principal_id, created_at, expires_at, second_factor_at, second_factor_method,
+                          step_up_id, step_up_method, step_up_action, step_up_target, step_up_expires_at
                 """
             ).first()
         }
         guard let row, let kind = WebSessionKind(rawValue: try row.string("kind")) else { return nil }
+        var stepUp: WebStepUp?
+        if let id = try row.optionalString("step_up_id"), let method = StepUpMethod(rawValue: try row.optionalString("step_up_method") ?? ""),
+            let action = try row.optionalString("step_up_action"), let expiresAt = try row.optionalDate("step_up_expires_at")
+        {
+            stepUp = WebStepUp(id: id, method: method, action: action, target: try row.optionalString("step_up_target") ?? "", expiresAt: expiresAt)
+        }
         return WebSession(
             tokenHash: try row.string("token_hash"), kind: kind, principalID: try row.string("principal_id"),
-            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"))
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"),
+            secondFactorAt: try row.optionalDate("second_factor_at"),
+            secondFactorMethod: try row.optionalString("second_factor_method").flatMap(StepUpMethod.init(rawValue:)), stepUp: stepUp)
+    }
+
+    public func beginWebStepUp(tokenHash: String, stepUp: WebStepUp, at now: Date) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE web_sessions SET step_up_id = \(bind: stepUp.id), step_up_method = \(bind: stepUp.method.rawValue),
+                       step_up_action = \(bind: stepUp.action), step_up_target = \(bind: stepUp.target),
+                       step_up_expires_at = \(bind: stepUp.expiresAt.epochMilliseconds)
+                WHERE token_hash = \(bind: tokenHash) AND expires_at > \(bind: now.epochMilliseconds) RETURNING token_hash
+                """
+            ).first() != nil
+        }
+    }
+
+    public func completeWebStepUp(tokenHash: String, stepUpID: String, at now: Date) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE web_sessions SET second_factor_at = \(bind: now.epochMilliseconds), second_factor_method = step_up_method,
+                       step_up_id = NULL, step_up_method = NULL, step_up_action = NULL, step_up_target = NULL, step_up_expires_at = NULL
+                WHERE token_hash = \(bind: tokenHash) AND step_up_id = \(bind: stepUpID) AND expires_at > \(bind: now.epochMilliseconds)
+                  AND step_up_expires_at > \(bind: now.epochMilliseconds)
+                RETURNING token_hash
+                """
+            ).first() != nil
+        }
     }
 
     public func deleteWebSession(tokenHash: String) async throws {

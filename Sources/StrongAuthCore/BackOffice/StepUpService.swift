@@ -1,0 +1,269 @@
+import Foundation
+import StrongAuthProtocol
+
+/// How a self-service session proves a second factor beside the password.
+public enum StepUpMethod: String, Sendable {
+    /// An approval pushed to one of the user's ACTIVE devices, decided there with its signature.
+    case approval
+    /// An SMS OTP to the registered phone, for a user without an ACTIVE device.
+    case smsOTP = "sms_otp"
+}
+
+/// A step-up a self-service session waits for: the approval or SMS challenge (`id`), and the
+/// sensitive action it was asked for, done once it succeeds.
+public struct WebStepUp: Sendable, Equatable {
+    public var id: String
+    public var method: StepUpMethod
+    /// A `SensitiveAction` name (`activate_device`, `remove_device`).
+    public var action: String
+    /// What the action is about (the application of a new device, the device to remove).
+    public var target: String
+    /// After it, the step-up can no longer raise the session.
+    public var expiresAt: Date
+
+    public init(id: String, method: StepUpMethod, action: String, target: String, expiresAt: Date) {
+        self.id = id
+        self.method = method
+        self.action = action
+        self.target = target
+        self.expiresAt = expiresAt
+    }
+}
+
+/// What self-service does only on a two-factor session (PSD2 RTS art. 4, 24).
+public enum SensitiveAction: Sendable, Equatable {
+    /// A new PowerAuth registration of the application: the device becomes ACTIVE at its key exchange.
+    case activateDevice(applicationID: String)
+    case removeDevice(id: String)
+
+    public var name: String {
+        switch self {
+        case .activateDevice: "activate_device"
+        case .removeDevice: "remove_device"
+        }
+    }
+
+    public var target: String {
+        switch self {
+        case .activateDevice(let applicationID): applicationID
+        case .removeDevice(let id): id
+        }
+    }
+
+    public init?(name: String, target: String) {
+        switch name {
+        case "activate_device": self = .activateDevice(applicationID: target)
+        case "remove_device": self = .removeDevice(id: target)
+        default: return nil
+        }
+    }
+
+    /// What the device shows (and signs) and the SMS names: what is being done.
+    public var text: String {
+        switch self {
+        case .activateDevice: "Activate a new device in self-service"
+        case .removeDevice(let id): "Remove the device \(id.prefix(8)) in self-service"
+        }
+    }
+
+    /// Whether this action needs a step-up of its own even on a two-factor session: a new device
+    /// is bound only by the second factor asked for it (see `StepUpService`).
+    public var needsOwnStepUp: Bool {
+        if case .activateDevice = self { return true }
+        return false
+    }
+}
+
+/// Lifetimes and limits of the self-service step-up.
+public struct StepUpConfiguration: Sendable, Equatable {
+    /// How long a second factor keeps the session at two factors (`max_age`; 5 minutes).
+    /// Until the `assurance` policy (`assurance.maxAgeSeconds`) is merged, this is its local stand-in.
+    public var maxAge: TimeInterval
+    /// How long the pushed approval, or the SMS OTP, may be answered.
+    public var lifetime: TimeInterval
+    /// Wrong OTPs per SMS challenge.
+    public var maxOTPAttempts: Int
+    /// Wrong step-up OTPs per user across challenges before the factor locks (the device-binding
+    /// factor's counter: the step-up OTP is what binds a first device).
+    public var otpLockout: LockoutPolicy
+
+    public init(
+        maxAge: TimeInterval = 300, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
+        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600)
+    ) {
+        self.maxAge = maxAge
+        self.lifetime = lifetime
+        self.maxOTPAttempts = maxOTPAttempts
+        self.otpLockout = otpLockout
+    }
+}
+
+/// Why a step-up did not (yet) succeed.
+public enum StepUpError: Error, Equatable, Sendable {
+    /// No ACTIVE device and no registered phone: nothing can give a second factor; the bank must
+    /// register a phone number first.
+    case noSecondFactor
+    /// The session waits for no step-up of that kind (or another one replaced it).
+    case noStepUp
+    /// The device has not decided yet.
+    case pending
+    /// The approval was rejected, canceled or failed, or the step-up expired: start again.
+    case refused(String)
+    /// A wrong OTP; `remaining` more tries on this code.
+    case wrongCode(remaining: Int)
+    /// The SMS code is spent, expired or out of tries, or the user's OTP factor is locked.
+    case closed
+}
+
+/// The self-service step-up (issue 14): a password sign-in is one factor. Activating a new
+/// device or removing one first asks for a second factor — an approval pushed to an ACTIVE
+/// device of the user (the approval engine, with what is being done as its text) or, for a user
+/// without an ACTIVE device, an SMS OTP to the registered phone. Success raises the session to two
+/// factors for `maxAge` (its `auth_time` and method are stored on the session) and does the action.
+///
+/// A password-only session never yields an ACTIVE device: activation always waits for a step-up
+/// of its own, even on a session raised a minute ago for something else. When the user already
+/// has a bound device, the step-up approval decided on that device *is* the approval of the new
+/// device (RTS art. 24): the registration exists only after it, so its key exchange (which
+/// activates it at once) cannot happen without it. Blocking a device stays one-factor: anyone
+/// who finds a phone lost must be able to block it with what they remember.
+public struct StepUpService: Sendable {
+    public typealias Repositories = BackOfficeRepository & DeviceRepository & UserRepository & AuditLog & NotificationOutbox & ApprovalRepository
+
+    private let store: any Repositories
+    private let approvals: ApprovalService
+    private let masterKey: MasterKey
+    private let time: any TimeSource
+    public let configuration: StepUpConfiguration
+    static let otpPurpose = "otp"
+
+    public init(
+        store: any Repositories, approvals: ApprovalService, masterKey: MasterKey, time: any TimeSource,
+        configuration: StepUpConfiguration = StepUpConfiguration()
+    ) {
+        self.store = store
+        self.approvals = approvals
+        self.masterKey = masterKey
+        self.time = time
+        self.configuration = configuration
+    }
+
+    /// Whether the session has a second factor younger than `maxAge` (acr 2fa) for `action`.
+    public func allows(_ action: SensitiveAction, session: WebSession) -> Bool {
+        guard !action.needsOwnStepUp, let at = session.secondFactorAt else { return false }
+        let age = time.now().timeIntervalSince(at)
+        return age >= 0 && age < configuration.maxAge
+    }
+
+    /// Starts the step-up for `action`: an approval pushed to the user's ACTIVE devices, else an
+    /// SMS OTP to the registered phone, else `noSecondFactor`. The session then waits for it.
+    public func begin(_ action: SensitiveAction, session: WebSession, source: String?) async throws -> WebStepUp {
+        let userID = session.principalID
+        guard let user = try await store.user(id: userID) else { throw StepUpError.noSecondFactor }
+        let now = time.now()
+        let expiresAt = now.addingTimeInterval(configuration.lifetime)
+        let stepUp: WebStepUp
+        if try await store.devices(userID: userID).contains(where: { $0.status == .active }) {
+            let approval = try await approvals.createSelfServiceApproval(
+                user: user, text: action.text, lifetime: configuration.lifetime, source: source)
+            stepUp = WebStepUp(id: approval.id, method: .approval, action: action.name, target: action.target, expiresAt: approval.expiresAt)
+        } else if let phone = user.phone {
+            let otp = Self.generateOTP()
+            let challengeID = UUID().uuidString.lowercased()
+            let challenge = Challenge(
+                id: challengeID, kind: .webStepUp, userID: userID, deviceID: "",
+                payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
+                maxAttempts: configuration.maxOTPAttempts, createdAt: now, expiresAt: expiresAt)
+            // The code is named with what it confirms, so an SMS never authorizes something unseen.
+            let message = "Your StrongAuth code to confirm \"\(action.text)\" is \(otp). It is valid for \(Int(configuration.lifetime / 60)) minutes."
+            let notification = OutboxNotification(
+                id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
+                sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
+                nextAttemptAt: now, createdAt: now)
+            try await store.insertChallenge(challenge, notifications: [notification])
+            stepUp = WebStepUp(id: challengeID, method: .smsOTP, action: action.name, target: action.target, expiresAt: expiresAt)
+        } else {
+            try await audit(userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
+            throw StepUpError.noSecondFactor
+        }
+        guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: now) else { throw StepUpError.noStepUp }
+        try await audit(userID, "selfservice.stepup.started", outcome: .success, source: source, ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
+        return stepUp
+    }
+
+    /// The approval the session waits for (to show its status), `nil` for an SMS step-up.
+    public func approval(of session: WebSession) async throws -> Approval? {
+        guard let stepUp = session.stepUp, stepUp.method == .approval,
+            let approval = try await store.approval(id: stepUp.id), approval.userID == session.principalID
+        else { return nil }
+        return approval
+    }
+
+    /// Completes an approval step-up once the device approved it: raises the session (once) and
+    /// returns the action to do now.
+    public func completeApproval(session: WebSession, source: String?) async throws -> SensitiveAction {
+        guard let stepUp = session.stepUp, stepUp.method == .approval, let action = SensitiveAction(name: stepUp.action, target: stepUp.target),
+            let approval = try await store.approval(id: stepUp.id), approval.userID == session.principalID
+        else { throw StepUpError.noStepUp }
+        let now = time.now()
+        switch approval.status(at: now) {
+        case .pending: throw StepUpError.pending
+        case .approved: break
+        case let other:
+            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
+            throw StepUpError.refused(other.rawValue)
+        }
+        return try await raise(session, stepUp: stepUp, action: action, source: source)
+    }
+
+    /// Checks the SMS OTP typed into the browser: each try first reserves an attempt on the
+    /// challenge and on the user's OTP factor (atomic, counted before the check), so no number
+    /// of parallel guesses gets more than the limit. The right code raises the session (once).
+    public func verifyOTP(session: WebSession, code: String, source: String?) async throws -> SensitiveAction {
+        guard let stepUp = session.stepUp, stepUp.method == .smsOTP, let action = SensitiveAction(name: stepUp.action, target: stepUp.target),
+            let challenge = try await store.challenge(id: stepUp.id), challenge.kind == .webStepUp, challenge.userID == session.principalID
+        else { throw StepUpError.noStepUp }
+        let now = time.now()
+        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else { throw StepUpError.closed }
+        guard try await store.reserveAttempt(userID: session.principalID, factor: .deviceBinding, at: now, policy: configuration.otpLockout) != nil
+        else {
+            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
+            throw StepUpError.closed
+        }
+        let expected = String(decoding: try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id), as: UTF8.self)
+        let presented = code.trimmingCharacters(in: .whitespaces)
+        guard presented.utf8.count == expected.utf8.count, ConstantTime.equals(presented, expected) else {
+            try await store.failChallengeIfExhausted(id: challenge.id)
+            try await audit(
+                session.principalID, "selfservice.stepup", outcome: .failure, source: source,
+                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt)])
+            throw StepUpError.wrongCode(remaining: max(0, challenge.maxAttempts - attempt))
+        }
+        guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else { throw StepUpError.closed }
+        try await store.resetAttempts(userID: session.principalID, factor: .deviceBinding)
+        return try await raise(session, stepUp: stepUp, action: action, source: source)
+    }
+
+    private func raise(_ session: WebSession, stepUp: WebStepUp, action: SensitiveAction, source: String?) async throws -> SensitiveAction {
+        guard try await store.completeWebStepUp(tokenHash: session.tokenHash, stepUpID: stepUp.id, at: time.now()) else {
+            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
+            throw StepUpError.refused("EXPIRED")
+        }
+        try await audit(
+            session.principalID, "selfservice.stepup", outcome: .success, source: source,
+            ["stepUp": stepUp.id, "method": stepUp.method.rawValue, "action": stepUp.action])
+        return action
+    }
+
+    private func audit(_ userID: String, _ action: String, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
+        try await store.append(
+            AuditRecord(actor: "user:\(userID)", action: action, subject: "user:\(userID)", sourceAddress: source, outcome: outcome, details: details),
+            at: time.now())
+    }
+
+    /// A 6-digit OTP, uniformly drawn.
+    static func generateOTP() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
+    }
+}
