@@ -108,9 +108,13 @@ public struct AssurancePolicy: Sendable, Equatable {
     public func requirement(for action: SensitiveAction) -> AssuranceRequirement {
         switch action {
         case .removeDevice, .approveDevice, .deleteAccount, .changePhoneNumber, .changePassword:
-            AssuranceRequirement(level: .twoFactor, maxAge: maxAge)
+            freshTwoFactor
         case .bindFirstDevice, .blockDevice:
             AssuranceRequirement(level: .oneFactor)
         }
     }
+
+    /// The strongest requirement in the table: two factors within `maxAge`. A route that demands
+    /// it (`TwoFactorContext`) satisfies every action.
+    public var freshTwoFactor: AssuranceRequirement { AssuranceRequirement(level: .twoFactor, maxAge: maxAge) }
 }
