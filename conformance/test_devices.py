@@ -1,5 +1,6 @@
 """Device binding (Kontist, SPEC 2.2) with a phone played by Python `cryptography`: the key is
 generated here, the DER signatures are made here, the server only ever sees the public key."""
+import json
 import time
 
 import jwt
@@ -51,9 +52,26 @@ def create_device(server, headers, phone, key_hex=None):
     return response.json()
 
 
+def sms_count(server, number):
+    path = server.workdir / "data" / "notifications.jsonl"
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if json.loads(line)["to"] == number)
+
+
+def new_sms(server, number, before, timeout=5.0):
+    """The OTP of the SMS after the `before`-th to `number` (a second binding for the same user
+    must not read the first one's OTP)."""
+    deadline = time.time() + timeout
+    while sms_count(server, number) <= before and time.time() < deadline:
+        time.sleep(0.05)
+    return server.sms_to(number)
+
+
 def bind(server, headers, phone, number):
+    before = sms_count(server, number)
     created = create_device(server, headers, phone)
-    otp = server.sms_to(number)
+    otp = new_sms(server, number, before)
     verified = requests.post(server.url(f"/api/user/devices/{created['deviceId']}/verify"), headers=headers,
                              json={"challengeId": created["challengeId"], "signature": phone.sign(otp)})
     assert verified.status_code == 204, verified.text
@@ -225,17 +243,12 @@ def bind_concurrently(bases, headers, number, server, count=20):
     per-user binding factor, which admits at most 10 answers in flight (429). Returns the number
     checked and the user's device statuses."""
     import concurrent.futures
-    pending, previous = [], None
+    pending = []
     for _ in range(count):
         phone = Phone()
+        before = sms_count(server, number)
         created = create_device(server, headers, phone)
-        deadline = time.time() + 5
-        otp = server.sms_to(number)
-        while otp == previous and time.time() < deadline:  # wait for this device's SMS
-            time.sleep(0.05)
-            otp = server.sms_to(number)
-        previous = otp
-        pending.append((created, phone.sign(otp)))
+        pending.append((created, phone.sign(new_sms(server, number, before))))
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
         answers = list(pool.map(lambda item: requests.post(
             bases[item[0] % len(bases)] + f"/api/user/devices/{item[1][0]['deviceId']}/verify", headers=headers, timeout=30,
