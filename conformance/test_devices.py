@@ -1,5 +1,6 @@
 """Device binding (Kontist, SPEC 2.2) with a phone played by Python `cryptography`: the key is
 generated here, the DER signatures are made here, the server only ever sees the public key."""
+import json
 import time
 
 import jwt
@@ -51,13 +52,56 @@ def create_device(server, headers, phone, key_hex=None):
     return response.json()
 
 
+def sms_count(server, number):
+    path = server.workdir / "data" / "notifications.jsonl"
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if json.loads(line)["to"] == number)
+
+
+def new_sms(server, number, before, timeout=5.0):
+    """The OTP of the SMS after the `before`-th to `number` (a second binding for the same user
+    must not read the first one's OTP)."""
+    deadline = time.time() + timeout
+    while sms_count(server, number) <= before and time.time() < deadline:
+        time.sleep(0.05)
+    return server.sms_to(number)
+
+
 def bind(server, headers, phone, number):
+    before = sms_count(server, number)
     created = create_device(server, headers, phone)
-    otp = server.sms_to(number)
+    otp = new_sms(server, number, before)
     verified = requests.post(server.url(f"/api/user/devices/{created['deviceId']}/verify"), headers=headers,
                              json={"challengeId": created["challengeId"], "signature": phone.sign(otp)})
     assert verified.status_code == 204, verified.text
     return created["deviceId"]
+
+
+STEP_UP = ('Bearer error="insufficient_user_authentication", error_description="This action needs two-factor '
+           'authentication within the last 300 seconds.", acr_values="urn:strongauth:acr:2fa", max_age=300')
+
+
+def confirm(server, headers, phone, device_id):
+    """Signs a device challenge: the confirmed (two-factor) token response."""
+    challenge = requests.post(server.url(f"/api/user/devices/{device_id}/challenges"), headers=headers).json()
+    tokens = requests.post(server.url(f"/api/user/devices/{device_id}/challenges/{challenge['id']}/verify"), headers=headers,
+                           json={"signature": phone.sign(challenge["stringToSign"])})
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def confirmed_headers(server, headers, phone, device_id):
+    """Bearer headers with a fresh two-factor token, as removing or approving a device needs."""
+    return {"Authorization": "Bearer " + confirm(server, headers, phone, device_id)["token"]}
+
+
+def assert_step_up(response):
+    """RFC 9470: 401, the step-up challenge, the face's own problem body."""
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == STEP_UP
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 401
 
 
 def test_bind_challenge_confirmed_tokens_and_refresh(server, app):
@@ -151,8 +195,75 @@ def test_removed_device_ends_confirmed_tokens(server, app):
     listed = requests.get(server.url("/api/user/devices"), headers=headers).json()
     assert [device["id"] for device in listed] == [device_id]
 
-    assert requests.delete(server.url(f"/api/user/devices/{device_id}"), headers=headers).status_code == 204
+    # The password token may not remove a device (AssurancePolicy); the confirmed one may.
+    assert_step_up(requests.delete(server.url(f"/api/user/devices/{device_id}"), headers=headers))
+    confirmed = {"Authorization": "Bearer " + body["token"]}
+    assert requests.delete(server.url(f"/api/user/devices/{device_id}"), headers=confirmed).status_code == 204
     assert requests.post(server.url("/oauth/introspect"), auth=app, data={"token": body["token"]}).json() == {"active": False}
     refresh = requests.post(server.url("/oauth/token"), auth=app, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
     assert requests.get(server.url("/api/user/devices"), headers=headers).json() == []
+
+
+def test_password_only_token_cannot_take_over(server, app):
+    """Issue 14, attack 3: with the password (and an intercepted SMS OTP), not the phone, the
+    bound device can neither be removed nor bypassed; the account cannot be deleted."""
+    headers, number = user_session(server, app, "takeover")
+    phone = Phone()
+    device_id = bind(server, headers, phone, number)
+    assert_step_up(requests.delete(server.url(f"/api/user/devices/{device_id}"), headers=headers))
+    assert_step_up(requests.delete(server.url("/api/v2/users"), headers=headers))
+    attacker = Phone()
+    attacker_device = bind(server, headers, attacker, number)
+    statuses = {d["id"]: d["status"] for d in requests.get(server.url("/api/user/devices"), headers=headers).json()}
+    assert statuses == {device_id: "ACTIVE", attacker_device: "PENDING_COMMIT"}
+    assert_step_up(requests.post(server.url(f"/api/user/devices/{attacker_device}/approve"), headers=headers,
+                                 json={"approverDeviceId": device_id, "signature": attacker.sign("approve")}))
+
+
+def test_tokens_carry_acr_and_auth_time(server, app):
+    headers, number = user_session(server, app, "acr")
+    password = jwt.decode(headers["Authorization"][7:], options={"verify_signature": False})
+    assert password["acr"] == "urn:strongauth:acr:1fa" and password["auth_time"] == password["iat"]
+    phone = Phone()
+    device_id = bind(server, headers, phone, number)
+    body = confirm(server, headers, phone, device_id)
+    confirmed = jwt.decode(body["token"], options={"verify_signature": False})
+    assert confirmed["acr"] == "urn:strongauth:acr:2fa" and confirmed["auth_time"] >= password["auth_time"]
+    time.sleep(1.1)
+    refreshed = requests.post(server.url("/oauth/token"), auth=app,
+                              data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}).json()
+    renewed = jwt.decode(refreshed["access_token"], options={"verify_signature": False})
+    assert renewed["auth_time"] == confirmed["auth_time"] and renewed["iat"] > confirmed["auth_time"]
+
+
+def bind_concurrently(bases, headers, number, server, count=20):
+    """Creates `count` devices for one user, then sends their correct verify answers at once,
+    spread over `bases` (one or several nodes). Every answer is checked (204) or refused by the
+    per-user binding factor, which admits at most 10 answers in flight (429). Returns the number
+    checked and the user's device statuses."""
+    import concurrent.futures
+    pending = []
+    for _ in range(count):
+        phone = Phone()
+        before = sms_count(server, number)
+        created = create_device(server, headers, phone)
+        pending.append((created, phone.sign(new_sms(server, number, before))))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        answers = list(pool.map(lambda item: requests.post(
+            bases[item[0] % len(bases)] + f"/api/user/devices/{item[1][0]['deviceId']}/verify", headers=headers, timeout=30,
+            json={"challengeId": item[1][0]["challengeId"], "signature": item[1][1]}), enumerate(pending)))
+    codes = [a.status_code for a in answers]
+    assert set(codes) <= {204, 429}, [a.text for a in answers if a.status_code not in (204, 429)]
+    statuses = [d["status"] for d in requests.get(server.url("/api/user/devices"), headers=headers).json()]
+    return codes.count(204), statuses
+
+
+def test_concurrent_first_bindings_one_active(server, app):
+    """Issue 21 item 2: 20 first bindings verified at once → exactly one ACTIVE, every other
+    checked one PENDING_COMMIT awaiting its approval (RTS art. 24)."""
+    headers, number = user_session(server, app, "race")
+    checked, statuses = bind_concurrently([server.base], headers, number, server)
+    assert checked >= 2
+    assert statuses.count("ACTIVE") == 1, statuses
+    assert statuses.count("PENDING_COMMIT") == checked - 1, statuses

@@ -18,7 +18,7 @@ import requests
 
 import conftest
 from test_action_requests import approve_on_phone, username_of
-from test_devices import Phone, bind, user_session
+from test_devices import Phone, bind, confirmed_headers, user_session
 from test_powerauth import KNOWLEDGE_FACTORS, Cloud, activated_phone, create_registration
 
 
@@ -209,7 +209,9 @@ def test_end_users_reach_only_their_own_devices_and_approvals(server, tenants):
     u1_device, u2 = t.u1_device, t.u2_headers
     assert u1_device not in requests.get(server.url("/api/user/devices"), headers=u2, timeout=10).text
     refused(requests.post(server.url(f"/api/user/devices/{u1_device}/challenges"), headers=u2, timeout=10), 403, 404)
-    refused(requests.delete(server.url(f"/api/user/devices/{u1_device}"), headers=u2, timeout=10), 403, 404)
+    # With fresh two factors (as removing needs), u2 still cannot remove u1's device.
+    u2_confirmed = confirmed_headers(server, u2, t.u2_phone, t.u2_device)
+    refused(requests.delete(server.url(f"/api/user/devices/{u1_device}"), headers=u2_confirmed, timeout=10), 403, 404)
 
     created = t.x.session.post(t.x.url("/operations"), data=json.dumps({
         "userId": t.u1, "template": "default.payment", "parameters": {"amount": "6.00", "currency": "EUR", "account": "DE02"}}))

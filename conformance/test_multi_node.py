@@ -104,6 +104,18 @@ def test_tokens_of_one_node_are_live_on_every_node(server, nodes, client):
                              timeout=10).json() == {"active": False}, base
 
 
+def test_concurrent_first_bindings_over_three_nodes_one_active(server, nodes):
+    """Issue 21 item 2: 20 first bindings of one user verified at once over three nodes on one
+    PostgreSQL → exactly one ACTIVE (was: 2 to 6 in 43 of 44 rounds)."""
+    app = server.create_client("mn-first-binding")
+    for round_ in range(3):
+        headers, number = user_session(server, app, f"mn-first-binding-{round_}")
+        checked, statuses = test_devices.bind_concurrently(nodes, headers, number, server)
+        assert checked >= 2
+        assert statuses.count("ACTIVE") == 1, statuses
+        assert statuses.count("PENDING_COMMIT") == checked - 1, statuses
+
+
 def test_device_binding_challenges_and_confirmed_tokens_across_nodes(rr):
     app = rr.create_client("multi-node-phone")
     test_devices.test_bind_challenge_confirmed_tokens_and_refresh(rr, app)

@@ -50,14 +50,18 @@ public struct DeviceClient: Sendable {
 
     /// PSD2 RTS art. 24: approves the user's new device (PENDING_COMMIT) with the key of an
     /// already bound device, signing `"approve-device:<deviceId>:<new device key hex>"`.
-    public func approveDevice(_ deviceId: String, approverDeviceId: String) async throws {
+    /// Approving needs a fresh two-factor token (the server's `AssurancePolicy`): without
+    /// `confirmedAccessToken`, the approver first signs a challenge for one (`confirm`).
+    public func approveDevice(_ deviceId: String, approverDeviceId: String, confirmedAccessToken: String? = nil) async throws {
         guard let pending = try await devices().first(where: { $0.id == deviceId }), let publicKey = pending.publicKey else {
             throw StrongAuthClientError.problem(status: 404, title: "Not Found", detail: "No such device.")
         }
         let signature = try sign("approve-device:\(deviceId):\(publicKey.lowercased())", deviceId: approverDeviceId)
+        var bearer = confirmedAccessToken ?? ""
+        if confirmedAccessToken == nil { bearer = try await confirm(deviceId: approverDeviceId).token }
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/devices/\(deviceId)/approve", bearer: accessToken,
+                .POST, "/api/user/devices/\(deviceId)/approve", bearer: bearer,
                 Components.Schemas.DeviceApproval(approverDeviceId: approverDeviceId, signature: signature)))
     }
 
@@ -91,10 +95,12 @@ public struct DeviceClient: Sendable {
             [Components.Schemas.Device].self, try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, Optional<String>.none))
     }
 
-    /// Removes a device on the server and forgets its key.
-    public func deleteDevice(_ deviceId: String) async throws {
+    /// Removes a device on the server and forgets its key. Removing needs a fresh two-factor
+    /// token (`confirmedAccessToken`, from `confirm`); with the password token alone the server
+    /// answers 401 `insufficient_user_authentication` (RFC 9470).
+    public func deleteDevice(_ deviceId: String, confirmedAccessToken: String) async throws {
         try transport.expectSuccess(
-            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: accessToken, Optional<String>.none))
+            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: confirmedAccessToken, Optional<String>.none))
         try keyStore.deleteKey(named: deviceId)
     }
 

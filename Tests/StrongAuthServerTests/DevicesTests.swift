@@ -109,7 +109,8 @@ struct DevicesTests {
             #expect(list.count == 1 && list[0]["status"] as? String == "ACTIVE" && list[0]["lastUsedAt"] is String)
 
             // Removing the device ends its confirmed tokens, access and refresh.
-            let removed = try await client.executeRequest(uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(token), body: nil)
+            // (With the confirmed token: removing a device needs fresh two factors.)
+            let removed = try await client.executeRequest(uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(access), body: nil)
             #expect(removed.status == .noContent)
             let (_, afterRemoval) = try await client.token([("token", access)], basic: basic, path: "/oauth/introspect")
             #expect(afterRemoval["active"] as? Bool == false)
@@ -182,10 +183,14 @@ struct DevicesTests {
             let mallory = try #require(tokens["access_token"] as? String)
             let (challenge, _) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: mallory)
             #expect(challenge.status == .notFound)
-            let deleted = try await client.executeRequest(uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(mallory), body: nil)
-            #expect(deleted.status == .notFound)
             let list = try await client.executeRequest(uri: "/api/user/devices", method: .get, headers: HTTP.bearer(mallory), body: nil)
             #expect(String(buffer: list.body) == "[]")
+            // Even with fresh two factors (her own device), mallory cannot delete alice's device.
+            let malloryTwoFactor = try await AssuranceTests.twoFactorToken(server: server, client: client, token: mallory)
+            let deleted = try await client.executeRequest(
+                uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(malloryTwoFactor.access), body: nil)
+            #expect(deleted.status == .notFound)
+            #expect(try await server.runtime.store.device(id: deviceID)?.status == .active)
         }
     }
 
@@ -374,24 +379,31 @@ struct BindingProtectionTests {
             #expect(early.status == .conflict, "a device awaiting approval cannot pass MFA")
             #expect(try await server.count("notifications") == 3, "two SMS and one push asking the first device to approve")
 
+            // Approving needs fresh two factors: a token confirmed by the first device.
+            let (_, challenge) = try await client.postJSON("/api/user/devices/\(firstID)/challenges", token: token)
+            let (_, confirmed) = try await client.postJSON(
+                "/api/user/devices/\(firstID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
+                ["signature": try first.signDER(try #require(challenge["stringToSign"] as? String))])
+            let twoFactor = try #require(confirmed["token"] as? String)
+
             let message = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: second.publicKeyHex)
             let (selfApproval, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": secondID, "signature": try second.signDER(message)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": secondID, "signature": try second.signDER(message)])
             #expect(selfApproval.status == .notFound, "a device cannot approve itself")
             let (forged, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try TestPhone().signDER(message)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try TestPhone().signDER(message)])
             #expect(forged.status == .forbidden)
             let otherMessage = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: TestPhone().publicKeyHex)
             let (wrongKey, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(otherMessage)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try first.signDER(otherMessage)])
             #expect(wrongKey.status == .forbidden, "an approval names the key it approves")
 
             let (approved, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
             #expect(approved.status == .noContent)
             #expect(try await server.runtime.store.device(id: secondID)?.status == .active)
             let (again, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: token, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try first.signDER(message)])
             #expect(again.status == .conflict)
         }
     }

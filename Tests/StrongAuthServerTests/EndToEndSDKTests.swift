@@ -25,7 +25,8 @@ struct EndToEndSDKTests {
                 let clientToken = try await sdk.clientCredentials(scope: "accounts")
                 #expect(clientToken.tokenType == .bearer)
                 let user = try await sdk.createUser(
-                    .init(id: "e2e-user", password: "e2e-password", isAutoUpdateEnabled: false), clientAccessToken: clientToken.accessToken)
+                    .init(id: "e2e-user", password: "e2e-password", phone: "+4915100000001", isAutoUpdateEnabled: false),
+                    clientAccessToken: clientToken.accessToken)
                 #expect(user.id == "e2e-user")
 
                 let login = try await sdk.password(username: "e2e-user", password: "e2e-password")
@@ -42,7 +43,15 @@ struct EndToEndSDKTests {
                 #expect(try await sdk.introspect(clientToken.accessToken).active == false)
 
                 let fresh = try await sdk.password(username: "e2e-user", password: "e2e-password")
-                try await sdk.deleteAuthorisedUser(userAccessToken: fresh.accessToken)
+                // Deleting the account needs fresh two factors: refused with the password token,
+                // done with a token confirmed by a device bound with the SMS OTP.
+                await #expect(throws: StrongAuthClientError.self) { try await sdk.deleteAuthorisedUser(userAccessToken: fresh.accessToken) }
+                let device = DeviceClient(
+                    baseURL: "http://127.0.0.1:\(port)", accessToken: fresh.accessToken,
+                    keyStore: FileDeviceKeyStore(directory: server.directory.appendingPathComponent("keys")))
+                let created = try await device.createDevice(name: "e2e phone")
+                try await device.verifyDevice(created.deviceId, challengeId: created.challengeId, otp: try await server.latestOTP())
+                try await sdk.deleteAuthorisedUser(userAccessToken: try await device.confirm(deviceId: created.deviceId).token)
                 do {
                     _ = try await sdk.password(username: "e2e-user", password: "e2e-password")
                     Issue.record("a deleted user logged in")
@@ -85,7 +94,10 @@ struct EndToEndDeviceSDKTests {
                 #expect(try await integrator.introspect(refreshed.accessToken).cnf?.kid == created.deviceId)
 
                 #expect(try await device.devices().map(\.id) == [created.deviceId])
-                try await device.deleteDevice(created.deviceId)
+                await #expect(throws: StrongAuthClientError.self) {
+                    try await device.deleteDevice(created.deviceId, confirmedAccessToken: login.accessToken)
+                }
+                try await device.deleteDevice(created.deviceId, confirmedAccessToken: confirmed.token)
                 #expect(try keys.loadKey(named: created.deviceId) == nil)
                 #expect(try await integrator.introspect(refreshed.accessToken).active == false)
                 do {

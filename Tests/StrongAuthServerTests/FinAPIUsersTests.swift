@@ -36,7 +36,14 @@ struct FinAPIUsersTests {
                 #expect(shownBody["id"] as? String == "finapi-user")
                 #expect(shownBody["password"] as? String == "XXXXX")
 
-                let deleted = try await client.executeRequest(uri: "/api/v2/users", method: .delete, headers: HTTP.bearer(userToken), body: nil)
+                // Deleting the account needs fresh two factors (AssurancePolicy): the password token is
+                // refused with RFC 9470's step-up, a token confirmed by a bound device is not.
+                let oneFactor = try await client.executeRequest(uri: "/api/v2/users", method: .delete, headers: HTTP.bearer(userToken), body: nil)
+                #expect(oneFactor.status == .unauthorized)
+                #expect(oneFactor.headers[.wwwAuthenticate] == AssuranceTests.stepUp)
+                let confirmed = try await AssuranceTests.twoFactorToken(server: server, client: client, token: userToken)
+                let deleted = try await client.executeRequest(
+                    uri: "/api/v2/users", method: .delete, headers: HTTP.bearer(confirmed.access), body: nil)
                 #expect(deleted.status == .ok)
 
                 let (relogin, _) = try await client.token(

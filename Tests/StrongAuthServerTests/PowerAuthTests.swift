@@ -445,8 +445,10 @@ struct PowerAuthTests {
                 let (challenge, _) = try await client.postJSON("/api/user/devices/\(phone.registrationID)/challenges", token: userToken)
                 #expect(challenge.status == .conflict)
 
+                // Removing needs fresh two factors: a token confirmed by a bound Kontist device.
+                let twoFactor = try await AssuranceTests.twoFactorToken(server: server, client: client, token: userToken)
                 let removed = try await client.executeRequest(
-                    uri: "/api/user/devices/\(phone.registrationID)", method: .delete, headers: HTTP.bearer(userToken), body: nil)
+                    uri: "/api/user/devices/\(phone.registrationID)", method: .delete, headers: HTTP.bearer(twoFactor.access), body: nil)
                 #expect(removed.status == .noContent)
                 let (_, detail) = try await client.integration(.get, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic)
                 #expect(detail["registrationStatus"] as? String == "REMOVED")

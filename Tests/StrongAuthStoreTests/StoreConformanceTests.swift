@@ -396,4 +396,93 @@ struct DeviceStoreConformanceTests {
             #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
         }
     }
+
+    @Test("20 concurrent first bindings of one user: exactly one ACTIVE, the rest PENDING_COMMIT", arguments: TestDatabases.engines)
+    func concurrentFirstBindings(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            var challenges: [(device: String, challenge: String)] = []
+            for _ in 0..<20 {
+                let (device, challenge, notification) = Self.binding(user: alice.id)
+                try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+                challenges.append((device.id, challenge.id))
+            }
+            let outcomes = try await withThrowingTaskGroup(of: Device.Status?.self) { group in
+                for binding in challenges {
+                    group.addTask {
+                        try await store.completeBindingChallenge(
+                            id: binding.challenge, deviceID: binding.device, userID: alice.id, approvalRequired: true, at: Fixtures.epoch)
+                    }
+                }
+                return try await group.reduce(into: [Device.Status?]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .active }.count == 1)
+            #expect(outcomes.filter { $0 == .pendingCommit }.count == 19)
+            let stored = try await store.devices(userID: alice.id)
+            #expect(stored.filter { $0.status == .active }.count == 1)
+            #expect(stored.filter { $0.status == .pendingCommit }.count == 19)
+            #expect(stored.filter { $0.status == .active }.allSatisfy { $0.activatedAt == Fixtures.epoch })
+            // A completed challenge completes once.
+            let replay = try await store.completeBindingChallenge(
+                id: challenges[0].challenge, deviceID: challenges[0].device, userID: alice.id, approvalRequired: true, at: Fixtures.epoch)
+            #expect(replay == nil)
+        }
+    }
+
+    @Test("without required approval every binding activates; another user's ACTIVE device does not count", arguments: TestDatabases.engines)
+    func bindingDecisionScope(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let (bobDevice, bobChallenge, bobNotification) = Self.binding(user: "bob")
+            try await store.insertDeviceBinding(device: bobDevice, challenge: bobChallenge, notification: bobNotification)
+            #expect(try await store.completeBindingChallenge(
+                id: bobChallenge.id, deviceID: bobDevice.id, userID: "bob", approvalRequired: true, at: Fixtures.epoch) == .active)
+            for expected in [Device.Status.active, .active] {
+                let (device, challenge, notification) = Self.binding(user: alice.id)
+                try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+                #expect(try await store.completeBindingChallenge(
+                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: false, at: Fixtures.epoch) == expected)
+            }
+        }
+    }
+
+    @Test("a device leaving ACTIVE revokes its families for good: unblocked, they stay revoked; auth_time survives rotation",
+          arguments: TestDatabases.engines)
+    func blockRevokesFamilies(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            let (device, challenge, notification) = Self.binding(user: alice.id)
+            try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+            #expect(try await store.completeBindingChallenge(
+                id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
+            var token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
+            token.deviceID = device.id
+            token.authTime = Fixtures.epoch.addingTimeInterval(-30)
+            try await store.insertRefreshToken(token)
+            #expect(try await store.refreshToken(hash: "h1")?.authTime == token.authTime)
+            let rotated = try await store.rotateRefreshToken(
+                hash: "h1", clientID: "shop", at: Fixtures.epoch, successorID: "s1", successorHash: "h2",
+                successorExpiresAt: Fixtures.epoch.addingTimeInterval(60))
+            guard case .rotated(let successor) = rotated else {
+                Issue.record("expected rotation, got \(rotated)")
+                return
+            }
+            #expect(successor.authTime == token.authTime)
+
+            // Another family of the same user, not confirmed by the device, is untouched.
+            try await store.insertRefreshToken(Fixtures.refreshToken(user: alice.id, hash: "p1", family: "plain"))
+
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
+            #expect(try await store.transitionDevice(id: device.id, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
+            #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
+            #expect(try await store.rotateRefreshToken(
+                hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3",
+                successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
+            #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+            #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
+        }
+    }
 }

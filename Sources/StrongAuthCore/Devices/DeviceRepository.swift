@@ -28,6 +28,14 @@ public protocol DeviceRepository: Sendable {
     /// `open → answered`, and for a binding `CREATED → status` of the device, in one
     /// transaction; `false` when the challenge was no longer open (a replay lost the race).
     func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool
+    /// A binding's `open → answered` and its device's `CREATED → ACTIVE` — or `PENDING_COMMIT`
+    /// when `approvalRequired` and the user already has another ACTIVE `ecdsa-p256` device — in
+    /// one transaction under a per-user lock, so that the "first device" decision and the
+    /// activation are one step: any number of concurrent first bindings yield exactly one ACTIVE
+    /// device (RTS art. 24). Returns the device's new status, `nil` when the challenge was no
+    /// longer open.
+    func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date) async throws
+        -> Device.Status?
     /// `open → failed` once the attempts are used up.
     func failChallengeIfExhausted(id: String) async throws
 }

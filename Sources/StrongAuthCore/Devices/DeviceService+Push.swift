@@ -95,8 +95,11 @@ extension DeviceService {
         let challenge = try await pushChallenge(userID: userID, id: id)
         guard challenge.status == .answered, challenge.expiresAt > time.now() else { throw DeviceError.challengeClosed }
         guard let deviceID = try await store.redeemChallenge(id: id) else { throw DeviceError.challengeClosed }
+        // auth_time: the device signed somewhere between the challenge's creation and now; the
+        // store keeps no answer time, so take the earlier bound — an age limit then errs strict.
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
-            withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: deviceID)
+            withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: deviceID,
+            authenticatedAt: challenge.createdAt)
     }
 }

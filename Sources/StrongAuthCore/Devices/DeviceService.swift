@@ -120,15 +120,16 @@ public struct DeviceService: Sendable {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceBinding)
         guard device.status == .created else { throw DeviceError.deviceState(device.status) }
         let otp = try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id)
-        let approvers = try await store.devices(userID: userID).filter {
-            $0.kind == .ecdsaP256 && $0.status == .active && $0.id != deviceID
-        }
-        let target: Device.Status =
-            configuration.requireApprovalForAdditionalDevices && !approvers.isEmpty ? .pendingCommit : .active
-        try await answer(
-            challenge, device: device, signatureHex: signatureHex, message: otp, activating: target, source: source)
+        // Whether this is the user's first device is decided by the store in the step that
+        // activates it (`completeBindingChallenge`), never from an earlier read: two bindings
+        // verified at once must not both see "no device bound yet".
+        let target = try await answer(
+            challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, source: source) ?? .active
         if target == .pendingCommit {
             let now = time.now()
+            let approvers = try await store.devices(userID: userID).filter {
+                $0.kind == .ecdsaP256 && $0.status == .active && $0.id != deviceID
+            }
             let message = "Approve the new device \(device.name) on your account?"
             try await store.enqueue(try pushes(to: approvers, userID: userID, message: message, at: now))
         }
@@ -194,7 +195,7 @@ public struct DeviceService: Sendable {
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
-        try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), activating: nil, source: source)
+        _ = try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), binding: false, source: source)
         try await store.touchDevice(id: device.id, at: time.now())
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
@@ -235,9 +236,11 @@ public struct DeviceService: Sendable {
     /// Reserve an attempt, check the signature, then close the challenge — each step atomic.
     /// Binding answers also count against the user's device-binding factor. `activating` moves a
     /// CREATED device to that status in the same transaction as the challenge.
+    /// Checks one answer to a challenge; for a binding (`binding`) also moves the device out of
+    /// CREATED and returns where it went (ACTIVE, or PENDING_COMMIT awaiting approval).
     private func answer(
-        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], activating: Device.Status?, source: String?
-    ) async throws {
+        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], binding: Bool, source: String?
+    ) async throws -> Device.Status? {
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
         guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
@@ -255,8 +258,16 @@ public struct DeviceService: Sendable {
                 userID: device.userID, action: "\(challenge.kind.rawValue).answer", deviceID: device.id, source: source,
                 details: ["challenge": challenge.id, "attempt": String(attempt)])
         }
-        guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: activating.map { (device.id, $0) }) else {
-            throw DeviceError.challengeClosed
+        var status: Device.Status?
+        if binding {
+            status = try await store.completeBindingChallenge(
+                id: challenge.id, deviceID: device.id, userID: device.userID,
+                approvalRequired: configuration.requireApprovalForAdditionalDevices, at: now)
+            guard status != nil else { throw DeviceError.challengeClosed }
+        } else {
+            guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else {
+                throw DeviceError.challengeClosed
+            }
         }
         if challenge.kind == .deviceBinding {
             try await store.resetAttempts(userID: device.userID, factor: .deviceBinding)
@@ -266,6 +277,7 @@ public struct DeviceService: Sendable {
                 actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
+        return status
     }
 
     /// Records a signature that did not verify, then refuses the request.

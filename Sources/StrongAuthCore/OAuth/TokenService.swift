@@ -184,7 +184,7 @@ public struct TokenService: Sendable {
         case .rotated(let record):
             let accessToken = try await signAccessToken(
                 userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID,
-                confirmationDeviceID: record.deviceID, resources: request.resources, now: now)
+                confirmationDeviceID: record.deviceID, authTime: record.authTime, resources: request.resources, now: now)
             return IssuedTokens(
                 accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: successor,
                 scope: scopes.wire)
@@ -203,12 +203,16 @@ public struct TokenService: Sendable {
 
     /// Starts a new refresh-token family (when asked) and signs the access token bound to it.
     /// With `confirmationDeviceID`, the tokens are confirmed (RFC 7800 `cnf.kid`, two-factor
-    /// `acr`), and so is every access token the refresh-token family yields later.
+    /// `acr`), and so is every access token the refresh-token family yields later. The user has
+    /// just authenticated (password or device signature), so `auth_time` is now, kept by the
+    /// family for its refreshes. `authenticatedAt` overrides it when the authentication happened
+    /// earlier (a push answered before its token is redeemed).
     public func issueUserTokens(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool,
-        confirmationDeviceID: String? = nil, resources: [String] = []
+        confirmationDeviceID: String? = nil, authenticatedAt: Date? = nil, resources: [String] = []
     ) async throws -> IssuedTokens {
         let now = time.now()
+        let authTime = min(authenticatedAt ?? now, now).wholeSeconds
         var refreshToken: String?
         var familyID: String?
         if withRefreshToken {
@@ -218,28 +222,31 @@ public struct TokenService: Sendable {
                 RefreshTokenRecord(
                     id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
                     clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
-                    issuedAt: now, expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+                    authTime: authTime, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
             refreshToken = token
             familyID = family
         }
         let accessToken = try await signAccessToken(
             userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
-            confirmationDeviceID: confirmationDeviceID, resources: resources, now: now)
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, now: now)
         return IssuedTokens(
             accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
             scope: scopes.wire)
     }
 
+    /// Every user token says how (`acr`: 2fa when a device confirmed it, else 1fa) and when
+    /// (`auth_time`) the user authenticated, which is what `AssurancePolicy` checks.
     private func signAccessToken(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
-        confirmationDeviceID: String?, resources: [String], now: Date
+        confirmationDeviceID: String?, authTime: Date?, resources: [String], now: Date
     ) async throws -> String {
-        try await signer.sign(
-            AccessTokenClaims(
-                issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
-                subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-                id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
-                confirmationDeviceID: confirmationDeviceID, resources: resources))
+        var claims = AccessTokenClaims(
+            issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
+            subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
+            id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources)
+        claims.acr = (confirmationDeviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue
+        return try await signer.sign(claims)
     }
 
     // MARK: Bearer tokens, introspection (RFC 7662) and revocation (RFC 7009)

@@ -26,8 +26,13 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     /// Authentication methods (RFC 8176): `pwd` for the password grant, `pwd hwk` once a bound
     /// device signed a challenge.
     public var amr: [String]?
-    /// Authentication context: `urn:strongauth:acr:2fa` on confirmed (two-factor) tokens.
+    /// Authentication context (RFC 9470): `urn:strongauth:acr:2fa` on confirmed (two-factor)
+    /// tokens, `urn:strongauth:acr:1fa` on password-only ones (see `AssuranceLevel`).
     public var acr: String?
+    /// When the user last authenticated with the factors `acr` names (RFC 9470 / OIDC
+    /// `auth_time`, whole seconds): the password grant, or the device signature of a confirmed
+    /// token. A refresh keeps it, so refreshing never makes an old authentication look recent.
+    public var authTime: Date?
     /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token.
     public var cnf: Confirmation?
 
@@ -42,6 +47,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf
+        case authTime = "auth_time"
         case clientID = "client_id"
         case subjectType = "subject_type"
     }
@@ -49,7 +55,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
         issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
-        confirmationDeviceID: String? = nil, resources: [String] = []
+        confirmationDeviceID: String? = nil, authTime: Date? = nil, resources: [String] = []
     ) {
         iss = .init(value: issuer)
         sub = .init(value: subject)
@@ -66,6 +72,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         self.amr = amr
         cnf = confirmationDeviceID.map(Confirmation.init(kid:))
         acr = confirmationDeviceID == nil ? nil : Self.twoFactorACR
+        self.authTime = authTime?.wholeSeconds
     }
 
     /// Signature checking is jwt-kit's; expiry is checked by `TokenService` against its injected clock.

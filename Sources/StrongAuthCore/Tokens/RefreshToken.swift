@@ -18,6 +18,10 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     public var amr: [String]
     /// The device that confirmed the family's first token (its tokens are confirmed for life).
     public var deviceID: String?
+    /// When the user authenticated with the factors the family stands for (the password grant,
+    /// or the device signature): the `auth_time` of every access token the family yields. `nil`
+    /// for families from before it was recorded — they satisfy no age limit.
+    public var authTime: Date?
     public var issuedAt: Date
     public var expiresAt: Date
     public var usedAt: Date?
@@ -25,7 +29,7 @@ public struct RefreshTokenRecord: Sendable, Equatable {
 
     public init(
         id: String, tokenHash: String, familyID: String, clientID: String, userID: String, scopes: Scopes,
-        amr: [String], deviceID: String? = nil, issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
+        amr: [String], deviceID: String? = nil, authTime: Date? = nil, issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
         self.tokenHash = tokenHash
@@ -35,6 +39,7 @@ public struct RefreshTokenRecord: Sendable, Equatable {
         self.scopes = scopes
         self.amr = amr
         self.deviceID = deviceID
+        self.authTime = authTime
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.usedAt = usedAt

@@ -23,6 +23,9 @@ public struct ServerSettings: Sendable {
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
     public var lockout: LockoutPolicy
+    /// Which assurance each sensitive action needs; `assurance.maxAgeSeconds` is how recent the
+    /// two-factor authentication must be (RFC 9470 `max_age`).
+    public var assurance: AssurancePolicy
     public var passwordHashCost: Int
     public var maxBodyBytes: Int
     public var logLevel: Logger.Level
@@ -64,6 +67,9 @@ public struct ServerSettings: Sendable {
         lockout = LockoutPolicy(
             maxFailures: config.int(forKey: "lockout.maxFailures", default: 5),
             lockDuration: TimeInterval(config.int(forKey: "lockout.durationSeconds", default: 900)))
+        let assuranceMaxAge = config.int(forKey: "assurance.maxAgeSeconds", default: Int(AssurancePolicy.defaultMaxAge))
+        guard assuranceMaxAge > 0 else { throw SettingsError("assurance.maxAgeSeconds must be positive") }
+        assurance = AssurancePolicy(maxAge: TimeInterval(assuranceMaxAge))
         passwordHashCost = config.int(forKey: "password.hashCost", default: 11)
         guard (4...31).contains(passwordHashCost) else { throw SettingsError("password.hashCost must be 4–31") }
         maxBodyBytes = config.int(forKey: "http.maxBodyBytes", default: 64 * 1024)

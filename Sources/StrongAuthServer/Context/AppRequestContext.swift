@@ -7,6 +7,9 @@ public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address, if the transport has one.
     public let remoteAddress: String?
+    /// The verified user token on the routes of a user-token face (set by `UserTokenMiddleware`,
+    /// read by `UserTokenContext` and `TwoFactorContext`).
+    public var userToken: VerifiedUserToken?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

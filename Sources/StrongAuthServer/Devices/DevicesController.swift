@@ -5,22 +5,36 @@ import StrongAuthAPI
 import StrongAuthCore
 
 /// Kontist's device binding face (seed 000, SPEC 2.2), plus list and delete of one's own devices.
-/// Every route needs a user access token; errors are RFC 9457 problems.
+/// Every route needs a user access token; errors are RFC 9457 problems. What a route needs is
+/// its context type: `UserTokenContext` for any user token (binding the first device with the
+/// password token is the seed's flow — the SMS OTP signed by the new key is the second factor),
+/// `TwoFactorContext` for removing or approving a device (`AssurancePolicy`: fresh two factors).
 struct DevicesController {
     let runtime: StrongAuthRuntime
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.post("/api/user/devices", use: create)
-        router.get("/api/user/devices", use: list)
-        router.delete("/api/user/devices/:deviceId", use: remove)
-        router.post("/api/user/devices/:deviceId/verify", use: verify)
-        router.post("/api/user/devices/:deviceId/approve", use: approve)
-        router.post("/api/user/devices/:deviceId/challenges", use: createChallenge)
-        router.post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
+    /// The user-token group of this face (and of the push face beside it).
+    func userTokenGroup(of router: Router<AppRequestContext>) -> RouterGroup<AppRequestContext> {
+        router.group().add(
+            middleware: UserTokenMiddleware(
+                tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
+                wrongKind: "Devices belong to users: this needs a user token (password grant)."))
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let face = userTokenGroup(of: router)
+        face.group(context: UserTokenContext.self)
+            .post("/api/user/devices", use: create)
+            .get("/api/user/devices", use: list)
+            .post("/api/user/devices/:deviceId/verify", use: verify)
+            .post("/api/user/devices/:deviceId/challenges", use: createChallenge)
+            .post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
+        face.group(context: TwoFactorContext.self)
+            .delete("/api/user/devices/:deviceId", use: remove)
+            .post("/api/user/devices/:deviceId/approve", use: approve)
+    }
+
+    @Sendable func create(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let body = try await JSONBody.decode(Components.Schemas.DeviceCreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         let (device, challenge) = try await mapErrors {
             try await runtime.devices.createDevice(userID: claims.sub.value, name: body.name, publicKeyHex: body.key, source: context.remoteAddress)
@@ -28,8 +42,8 @@ struct DevicesController {
         return try JSONResponse.make(Components.Schemas.DeviceCreated(deviceId: device.id, challengeId: challenge.id), status: .created)
     }
 
-    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func verify(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         let body = try await JSONBody.decode(Components.Schemas.DeviceVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         _ = try await mapErrors {
@@ -41,8 +55,8 @@ struct DevicesController {
     }
 
     /// RTS art. 24: an already bound device approves a new one (PENDING_COMMIT → ACTIVE).
-    @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func approve(_ request: Request, context: TwoFactorContext) async throws -> Response {
+        let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         let body = try await JSONBody.decode(Components.Schemas.DeviceApproval.self, from: request, limit: runtime.settings.maxBodyBytes)
         try await mapErrors {
@@ -53,16 +67,16 @@ struct DevicesController {
         return Response(status: .noContent)
     }
 
-    @Sendable func createChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func createChallenge(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         let challenge = try await mapErrors { try await runtime.devices.createChallenge(userID: claims.sub.value, deviceID: deviceID) }
         return try JSONResponse.make(
             Components.Schemas.DeviceChallenge(id: challenge.id, stringToSign: challenge.payload), status: .created)
     }
 
-    @Sendable func verifyChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func verifyChallenge(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         let challengeID = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(
@@ -79,14 +93,14 @@ struct DevicesController {
                 token: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, scope: issued.scope))
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func list(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let devices = try await runtime.devices.devices(userID: claims.sub.value)
         return try JSONResponse.make(devices.map(Self.wire))
     }
 
-    @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func remove(_ request: Request, context: TwoFactorContext) async throws -> Response {
+        let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         // One self-service list, one remove: a PowerAuth activation is removed the PowerAuth way
         // (its tokens end, its integrator is told).
@@ -103,14 +117,6 @@ struct DevicesController {
     }
 
     // MARK: Helpers
-
-    func userClaims(_ request: Request) async throws -> AccessTokenClaims {
-        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
-        guard claims.subjectType == .user else {
-            throw BearerAuthentication.forbidden("Devices belong to users: this needs a user token (password grant).")
-        }
-        return claims
-    }
 
     /// The client a user token was issued to: confirmed tokens go to the same client.
     func activeClient(of claims: AccessTokenClaims) async throws -> OAuthClient {

@@ -9,28 +9,30 @@ struct MFAPushController {
     let devices: DevicesController
     var runtime: StrongAuthRuntime { devices.runtime }
 
+    /// Any user token: the push *is* the step-up that yields a two-factor token.
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.post("/api/user/mfa/challenges", use: create)
-        router.get("/api/user/mfa/challenges/:challengeId", use: show)
-        router.patch("/api/user/mfa/challenges/:challengeId", use: answer)
-        router.post("/api/user/mfa/challenges/:challengeId/token", use: token)
+        devices.userTokenGroup(of: router).group(context: UserTokenContext.self)
+            .post("/api/user/mfa/challenges", use: create)
+            .get("/api/user/mfa/challenges/:challengeId", use: show)
+            .patch("/api/user/mfa/challenges/:challengeId", use: answer)
+            .post("/api/user/mfa/challenges/:challengeId/token", use: token)
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await devices.userClaims(request)
+    @Sendable func create(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let challenge = try await devices.mapErrors { try await runtime.devices.createPushChallenge(userID: claims.sub.value) }
         return try JSONResponse.make(wire(challenge), status: .created)
     }
 
-    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await devices.userClaims(request)
+    @Sendable func show(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let id = try context.parameters.require("challengeId")
         let challenge = try await devices.mapErrors { try await runtime.devices.pushChallenge(userID: claims.sub.value, id: id) }
         return try JSONResponse.make(wire(challenge))
     }
 
-    @Sendable func answer(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await devices.userClaims(request)
+    @Sendable func answer(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let id = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(Components.Schemas.MFAChallengeAnswer.self, from: request, limit: runtime.settings.maxBodyBytes)
         let status: DeviceService.PushStatus = body.status == .verified ? .verified : .denied
@@ -42,8 +44,8 @@ struct MFAPushController {
         return try JSONResponse.make(wire(challenge))
     }
 
-    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await devices.userClaims(request)
+    @Sendable func token(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let claims = context.claims
         let id = try context.parameters.require("challengeId")
         let client = try await devices.activeClient(of: claims)
         let issued = try await devices.mapErrors {

@@ -146,15 +146,15 @@ struct OAuthController {
                 subjectType: .init(rawValue: claims.subjectType.rawValue), tokenType: .bearer,
                 exp: Int(claims.exp.value.timeIntervalSince1970), iat: Int(claims.iat.value.timeIntervalSince1970),
                 aud: claims.aud?.value, iss: claims.iss.value, jti: claims.jti.value, amr: claims.amr, acr: claims.acr,
-                cnf: claims.cnf.map { .init(kid: $0.kid) })
+                authTime: claims.authTime.map { Int($0.timeIntervalSince1970) }, cnf: claims.cnf.map { .init(kid: $0.kid) })
         }
         if let refresh = result.refreshToken {
             return .init(
                 active: true, scope: refresh.scopes.wire, clientId: refresh.clientID, sub: refresh.userID, subjectType: .user,
                 tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
                 iat: Int(refresh.issuedAt.timeIntervalSince1970), aud: [refresh.clientID], amr: refresh.amr,
-                acr: refresh.deviceID == nil ? nil : AccessTokenClaims.twoFactorACR,
-                cnf: refresh.deviceID.map { .init(kid: $0) })
+                acr: (refresh.deviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue,
+                authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) }, cnf: refresh.deviceID.map { .init(kid: $0) })
         }
         return .init(active: false)
     }

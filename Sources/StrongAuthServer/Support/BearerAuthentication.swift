@@ -6,6 +6,10 @@ import StrongAuthCore
 /// 401 problem with the `WWW-Authenticate` challenge the RFC defines.
 enum BearerAuthentication {
     static func claims(of request: Request, runtime: StrongAuthRuntime) async throws -> AccessTokenClaims {
+        try await claims(of: request, tokens: runtime.tokens)
+    }
+
+    static func claims(of request: Request, tokens: TokenService) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
             throw unauthorized(#"Bearer realm="strongauth""#, "An access token is required.")
         }
@@ -13,7 +17,7 @@ enum BearerAuthentication {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw unauthorized(#"Bearer realm="strongauth", error="invalid_request""#, "Use Authorization: Bearer <access token>.")
         }
-        guard let claims = try await runtime.tokens.validateAccessToken(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard let claims = try await tokens.validateAccessToken(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
             throw unauthorized(#"Bearer realm="strongauth", error="invalid_token""#, "The access token is invalid, expired or revoked.")
         }
         return claims

@@ -7,10 +7,16 @@ import StrongAuthCore
 struct FinAPIUsersController {
     let runtime: StrongAuthRuntime
 
+    /// Creating takes a client token; reading oneself any user token; deleting the account fresh
+    /// two factors (`AssurancePolicy`, `.deleteAccount`), declared by the route's context type.
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/api/v2/users", use: create)
-        router.get("/api/v2/users", use: show)
-        router.delete("/api/v2/users", use: delete)
+        let users = router.group().add(
+            middleware: UserTokenMiddleware(
+                tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
+                wrongKind: "This service needs a user token (password grant)."))
+        users.group(context: UserTokenContext.self).get("/api/v2/users", use: show)
+        users.group(context: TwoFactorContext.self).delete("/api/v2/users", use: delete)
     }
 
     /// `POST /api/v2/users` with a client token. The client owns the user: only it can log the user in.
@@ -39,26 +45,22 @@ struct FinAPIUsersController {
     }
 
     /// `GET /api/v2/users` with a user token: the authorised user, password masked.
-    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await authorisedUser(request)
+    @Sendable func show(_ request: Request, context: UserTokenContext) async throws -> Response {
+        let user = try await user(id: context.userID)
         return try JSONResponse.make(
             Components.Schemas.FinAPIUser(
                 id: user.username, password: "XXXXX", email: user.email, phone: user.phone, isAutoUpdateEnabled: false))
     }
 
     /// `DELETE /api/v2/users` with a user token: the user, its tokens and everything bound to it go.
-    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await authorisedUser(request)
+    @Sendable func delete(_ request: Request, context: TwoFactorContext) async throws -> Response {
+        let user = try await user(id: context.userID)
         try await runtime.administration.deleteUser(id: user.id, actor: "user:\(user.id)", source: context.remoteAddress)
         return try JSONResponse.make(Components.Schemas.FinAPIUserIdentifier(id: user.username))
     }
 
-    private func authorisedUser(_ request: Request) async throws -> User {
-        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
-        guard claims.subjectType == .user else {
-            throw BearerAuthentication.forbidden("This service needs a user token (password grant).")
-        }
-        guard let user = try await runtime.store.user(id: claims.sub.value) else {
+    private func user(id: String) async throws -> User {
+        guard let user = try await runtime.store.user(id: id) else {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The user no longer exists.")
         }
         return user

@@ -358,5 +358,40 @@ public enum Migrator {
                 "ALTER TABLE web_sessions ADD COLUMN step_up_target TEXT",
                 "ALTER TABLE web_sessions ADD COLUMN step_up_expires_at BIGINT",
             ]),
+        Migration(
+            version: 14, name: "assurance",
+            statements: [
+                // RFC 9470 auth_time of a refresh-token family (ms): a refresh keeps the original
+                // authentication time, so an old login never passes a max_age check.
+                "ALTER TABLE token_families ADD COLUMN auth_time BIGINT",
+            ],
+            // A device that leaves ACTIVE (blocked, removed — by the user, an operator, PowerAuth's
+            // failure count, whichever code path) revokes its confirmed refresh-token families in
+            // the same statement's transaction, so unblocking it later does not revive them. The
+            // time is the database's clock: it is recorded, never compared.
+            sqliteOnly: [
+                """
+                CREATE TRIGGER devices_leave_active_revoke_families AFTER UPDATE OF status ON devices
+                WHEN OLD.status = 'ACTIVE' AND NEW.status <> 'ACTIVE'
+                BEGIN
+                  UPDATE token_families SET revoked_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+                  WHERE device_id = NEW.id AND revoked_at IS NULL;
+                END
+                """,
+            ],
+            postgresOnly: [
+                """
+                CREATE FUNCTION devices_leave_active_revoke_families() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  UPDATE token_families SET revoked_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT
+                  WHERE device_id = NEW.id AND revoked_at IS NULL;
+                  RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER devices_leave_active_revoke_families AFTER UPDATE OF status ON devices FOR EACH ROW
+                WHEN (OLD.status = 'ACTIVE' AND NEW.status <> 'ACTIVE') EXECUTE FUNCTION devices_leave_active_revoke_families()
+                """,
+            ]),
     ]
 }

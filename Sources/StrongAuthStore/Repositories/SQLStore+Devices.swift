@@ -162,6 +162,42 @@ extension SQLStore: DeviceRepository {
         }
     }
 
+    public func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date)
+        async throws -> Device.Status?
+    {
+        try await pool.withTransaction { db in
+            let answered = try await db.raw(
+                "UPDATE challenges SET status = 'answered' WHERE id = \(bind: id) AND status = 'open' RETURNING id"
+            ).first()
+            guard answered != nil else { return nil }
+            // The per-user lock: concurrent bindings of one user queue on the user's row here
+            // (PostgreSQL row lock, held to commit; SQLite has one writer), and under READ
+            // COMMITTED the next statement sees every binding committed before the lock was
+            // granted. Without it two "first" devices each saw no ACTIVE one and both activated.
+            try await db.raw("UPDATE users SET status = status WHERE id = \(bind: userID)").run()
+            var target = Device.Status.active
+            if approvalRequired {
+                let bound = try await db.raw(
+                    """
+                    SELECT COUNT(*) AS n FROM devices
+                    WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
+                      AND status = 'ACTIVE'
+                    """
+                ).first()?.int("n") ?? 0
+                if bound > 0 { target = .pendingCommit }
+            }
+            let activatedAt: Int64? = target == .active ? now.epochMilliseconds : nil
+            let moved = try await db.raw(
+                """
+                UPDATE devices SET status = \(bind: target.rawValue), activated_at = \(bind: activatedAt)
+                WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'CREATED' RETURNING id
+                """
+            ).first()
+            guard moved != nil else { throw StoreError.conflict("device \(deviceID) is no longer CREATED") }
+            return target
+        }
+    }
+
     public func failChallengeIfExhausted(id: String) async throws {
         try await pool.withWriteConnection { db in
             try await db.raw(

@@ -7,9 +7,9 @@ extension SQLStore: TokenRepository {
         try await pool.withTransaction { db in
             try await db.raw(
                 """
-                INSERT INTO token_families (id, client_id, user_id, device_id, created_at)
+                INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time)
                 VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
-                        \(bind: record.issuedAt.epochMilliseconds))
+                        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds))
                 ON CONFLICT DO NOTHING
                 """
             ).run()
@@ -32,7 +32,7 @@ extension SQLStore: TokenRepository {
     /// A family counts as revoked once its confirming device has left ACTIVE (revoked_at 0 then).
     private static let refreshTokenColumns = """
         r.id, r.token_hash, r.family_id, r.client_id, r.user_id, r.scopes, r.amr, r.issued_at, r.expires_at,
-        r.used_at, f.device_id,
+        r.used_at, f.device_id, f.auth_time,
         CASE WHEN f.revoked_at IS NOT NULL THEN f.revoked_at
              WHEN f.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.status = 'ACTIVE') THEN 0
              ELSE NULL END AS revoked_at
@@ -44,7 +44,7 @@ extension SQLStore: TokenRepository {
             clientID: try row.string("client_id"), userID: try row.string("user_id"),
             scopes: Scopes(stored: try row.string("scopes")),
             amr: try row.string("amr").split(separator: " ").map(String.init), deviceID: try row.optionalString("device_id"),
-            issuedAt: try row.date("issued_at"),
+            authTime: try row.optionalDate("auth_time"), issuedAt: try row.date("issued_at"),
             expiresAt: try row.date("expires_at"), usedAt: try row.optionalDate("used_at"),
             revokedAt: try row.optionalDate("revoked_at"))
     }
@@ -81,14 +81,15 @@ extension SQLStore: TokenRepository {
             ).first()
             if let consumed {
                 let familyID = try consumed.string("family_id")
-                let deviceID = try await db.raw("SELECT device_id FROM token_families WHERE id = \(bind: familyID)").first()?
-                    .optionalString("device_id")
+                let family = try await db.raw("SELECT device_id, auth_time FROM token_families WHERE id = \(bind: familyID)").first()
+                let deviceID = try family?.optionalString("device_id")
+                let authTime = try family?.optionalDate("auth_time")
                 let successor = RefreshTokenRecord(
                     id: successorID, tokenHash: successorHash, familyID: try consumed.string("family_id"),
                     clientID: clientID, userID: try consumed.string("user_id"),
                     scopes: Scopes(stored: try consumed.string("scopes")),
-                    amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, issuedAt: now,
-                    expiresAt: successorExpiresAt)
+                    amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, authTime: authTime,
+                    issuedAt: now, expiresAt: successorExpiresAt)
                 try await Self.insert(successor, into: db)
                 return .rotated(successor)
             }

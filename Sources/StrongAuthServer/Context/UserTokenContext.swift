@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// A user access token that `UserTokenMiddleware` has verified for this request, with what the
+/// typed contexts need to judge its assurance without reaching for the runtime.
+public struct VerifiedUserToken: Sendable {
+    public var claims: AccessTokenClaims
+    /// The policy in force and the server's clock when the token was verified.
+    public var policy: AssurancePolicy
+    public var verifiedAt: Date
+}
+
+/// Verifies `Authorization: Bearer` as a live *user* token on every route of a user-token face
+/// and stores it on the context, so that `UserTokenContext` / `TwoFactorContext` (whose `init`
+/// cannot be async) can be built from it. Refusals are the faces' problem+json 401/403 with
+/// RFC 6750 challenges.
+struct UserTokenMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let tokens: TokenService
+    let policy: AssurancePolicy
+    let time: any TimeSource
+    /// The 403 sentence for a client token, in the face's words.
+    let wrongKind: String
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
+        async throws -> Response
+    {
+        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
+        guard claims.subjectType == .user else { throw BearerAuthentication.forbidden(wrongKind) }
+        var context = context
+        context.userToken = VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
+        return try await next(request, context)
+    }
+}
+
+/// The context of routes any live user token may call (list devices, bind one, …). A route
+/// declared with it cannot run without a verified user token.
+public struct UserTokenContext: ChildRequestContext {
+    public typealias ParentContext = AppRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: String?
+    public let token: VerifiedUserToken
+
+    public init(context: AppRequestContext) throws {
+        guard let token = context.userToken else { throw Self.missingToken }
+        coreContext = context.coreContext
+        remoteAddress = context.remoteAddress
+        self.token = token
+    }
+
+    public var claims: AccessTokenClaims { token.claims }
+    public var userID: String { token.claims.sub.value }
+    public var acr: String? { token.claims.acr }
+    public var authTime: Date? { token.claims.authTime }
+
+    /// Only reachable if a route was declared without `UserTokenMiddleware` in front of it: refuse
+    /// rather than run unauthenticated.
+    static var missingToken: ProblemDetails {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = #"Bearer realm="strongauth""#
+        return ProblemDetails(.unauthorized, "Unauthorized", detail: "An access token is required.", headers: headers)
+    }
+}
+
+/// The context of routes that change who can act for the user (remove or approve a device,
+/// delete the account): its `init` demands the policy's fresh two-factor authentication
+/// (`AssurancePolicy.freshTwoFactor`) and otherwise throws the RFC 9470 step-up refusal — 401,
+/// `WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values=…, max_age=…`.
+/// A route declared with this context type cannot forget the check.
+public struct TwoFactorContext: ChildRequestContext {
+    public typealias ParentContext = AppRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: String?
+    public let token: VerifiedUserToken
+
+    public init(context: AppRequestContext) throws {
+        guard let token = context.userToken else { throw UserTokenContext.missingToken }
+        let requirement = token.policy.freshTwoFactor
+        guard requirement.isSatisfied(acr: token.claims.acr, authTime: token.claims.authTime, now: token.verifiedAt) else {
+            throw Self.stepUp(requirement)
+        }
+        coreContext = context.coreContext
+        remoteAddress = context.remoteAddress
+        self.token = token
+    }
+
+    public var claims: AccessTokenClaims { token.claims }
+    public var userID: String { token.claims.sub.value }
+    /// The device that confirmed the token (`cnf.kid`).
+    public var confirmingDeviceID: String? { token.claims.cnf?.kid }
+
+    /// RFC 9470 §3: the refusal that tells the client which authentication to obtain.
+    static func stepUp(_ requirement: AssuranceRequirement) -> ProblemDetails {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = requirement.challenge
+        return ProblemDetails(
+            .unauthorized, "Unauthorized",
+            detail: requirement.description + " Sign a device challenge (or answer a push) for a confirmed token and retry.",
+            headers: headers)
+    }
+}
