@@ -14,7 +14,7 @@ public enum StepUpMethod: String, Sendable {
 public struct WebStepUp: Sendable, Equatable {
     public var id: String
     public var method: StepUpMethod
-    /// A `SensitiveAction` name (`activate_device`, `remove_device`).
+    /// A `SelfServiceAction` name (`activate_device`, `remove_device`).
     public var action: String
     /// What the action is about (the application of a new device, the device to remove).
     public var target: String
@@ -30,8 +30,9 @@ public struct WebStepUp: Sendable, Equatable {
     }
 }
 
-/// What self-service does only on a two-factor session (PSD2 RTS art. 4, 24).
-public enum SensitiveAction: Sendable, Equatable {
+/// What self-service does only on a two-factor session (PSD2 RTS art. 4, 24): the self-service
+/// form of an action in the core policy table (`policyAction`).
+public enum SelfServiceAction: Sendable, Equatable {
     /// A new PowerAuth registration of the application: the device becomes ACTIVE at its key exchange.
     case activateDevice(applicationID: String)
     case removeDevice(id: String)
@@ -58,6 +59,15 @@ public enum SensitiveAction: Sendable, Equatable {
         }
     }
 
+    /// The row of `AssurancePolicy` this action is: activating a new device is approving a new
+    /// device (RTS art. 24), removing one is removing one.
+    public var policyAction: SensitiveAction {
+        switch self {
+        case .activateDevice: .approveDevice
+        case .removeDevice: .removeDevice
+        }
+    }
+
     /// What the device shows (and signs) and the SMS names: what is being done.
     public var text: String {
         switch self {
@@ -76,9 +86,9 @@ public enum SensitiveAction: Sendable, Equatable {
 
 /// Lifetimes and limits of the self-service step-up.
 public struct StepUpConfiguration: Sendable, Equatable {
-    /// How long a second factor keeps the session at two factors (`max_age`; 5 minutes).
-    /// Until the `assurance` policy (`assurance.maxAgeSeconds`) is merged, this is its local stand-in.
-    public var maxAge: TimeInterval
+    /// The one policy table (`assurance.maxAgeSeconds`): which level each action needs and how
+    /// long a second factor keeps the session at two factors.
+    public var policy: AssurancePolicy
     /// How long the pushed approval, or the SMS OTP, may be answered.
     public var lifetime: TimeInterval
     /// Wrong OTPs per SMS challenge.
@@ -88,10 +98,10 @@ public struct StepUpConfiguration: Sendable, Equatable {
     public var otpLockout: LockoutPolicy
 
     public init(
-        maxAge: TimeInterval = 300, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
+        policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
         otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600)
     ) {
-        self.maxAge = maxAge
+        self.policy = policy
         self.lifetime = lifetime
         self.maxOTPAttempts = maxOTPAttempts
         self.otpLockout = otpLockout
@@ -148,16 +158,18 @@ public struct StepUpService: Sendable {
         self.configuration = configuration
     }
 
-    /// Whether the session has a second factor younger than `maxAge` (acr 2fa) for `action`.
-    public func allows(_ action: SensitiveAction, session: WebSession) -> Bool {
-        guard !action.needsOwnStepUp, let at = session.secondFactorAt else { return false }
-        let age = time.now().timeIntervalSince(at)
-        return age >= 0 && age < configuration.maxAge
+    /// Whether the session satisfies what the policy table asks for `action`: a second factor
+    /// (acr 2fa) younger than `max_age` — and never for an action that needs its own step-up.
+    public func allows(_ action: SelfServiceAction, session: WebSession) -> Bool {
+        guard !action.needsOwnStepUp else { return false }
+        let acr = session.secondFactorAt == nil ? AssuranceLevel.oneFactor : .twoFactor
+        return configuration.policy.requirement(for: action.policyAction).isSatisfied(
+            acr: acr.rawValue, authTime: session.secondFactorAt, now: time.now())
     }
 
     /// Starts the step-up for `action`: an approval pushed to the user's ACTIVE devices, else an
     /// SMS OTP to the registered phone, else `noSecondFactor`. The session then waits for it.
-    public func begin(_ action: SensitiveAction, session: WebSession, source: String?) async throws -> WebStepUp {
+    public func begin(_ action: SelfServiceAction, session: WebSession, source: String?) async throws -> WebStepUp {
         let userID = session.principalID
         guard let user = try await store.user(id: userID) else { throw StepUpError.noSecondFactor }
         let now = time.now()
@@ -201,8 +213,8 @@ public struct StepUpService: Sendable {
 
     /// Completes an approval step-up once the device approved it: raises the session (once) and
     /// returns the action to do now.
-    public func completeApproval(session: WebSession, source: String?) async throws -> SensitiveAction {
-        guard let stepUp = session.stepUp, stepUp.method == .approval, let action = SensitiveAction(name: stepUp.action, target: stepUp.target),
+    public func completeApproval(session: WebSession, source: String?) async throws -> SelfServiceAction {
+        guard let stepUp = session.stepUp, stepUp.method == .approval, let action = SelfServiceAction(name: stepUp.action, target: stepUp.target),
             let approval = try await store.approval(id: stepUp.id), approval.userID == session.principalID
         else { throw StepUpError.noStepUp }
         let now = time.now()
@@ -219,8 +231,8 @@ public struct StepUpService: Sendable {
     /// Checks the SMS OTP typed into the browser: each try first reserves an attempt on the
     /// challenge and on the user's OTP factor (atomic, counted before the check), so no number
     /// of parallel guesses gets more than the limit. The right code raises the session (once).
-    public func verifyOTP(session: WebSession, code: String, source: String?) async throws -> SensitiveAction {
-        guard let stepUp = session.stepUp, stepUp.method == .smsOTP, let action = SensitiveAction(name: stepUp.action, target: stepUp.target),
+    public func verifyOTP(session: WebSession, code: String, source: String?) async throws -> SelfServiceAction {
+        guard let stepUp = session.stepUp, stepUp.method == .smsOTP, let action = SelfServiceAction(name: stepUp.action, target: stepUp.target),
             let challenge = try await store.challenge(id: stepUp.id), challenge.kind == .webStepUp, challenge.userID == session.principalID
         else { throw StepUpError.noStepUp }
         let now = time.now()
@@ -244,7 +256,7 @@ public struct StepUpService: Sendable {
         return try await raise(session, stepUp: stepUp, action: action, source: source)
     }
 
-    private func raise(_ session: WebSession, stepUp: WebStepUp, action: SensitiveAction, source: String?) async throws -> SensitiveAction {
+    private func raise(_ session: WebSession, stepUp: WebStepUp, action: SelfServiceAction, source: String?) async throws -> SelfServiceAction {
         guard try await store.completeWebStepUp(tokenHash: session.tokenHash, stepUpID: stepUp.id, at: time.now()) else {
             try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
             throw StepUpError.refused("EXPIRED")

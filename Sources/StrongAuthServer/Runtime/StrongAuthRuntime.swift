@@ -82,7 +82,9 @@ public struct StrongAuthRuntime: Sendable {
                 backOffice: BackOfficeService(
                     store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher, lockout: settings.lockout,
                     time: time, decoyPasswordHash: decoyPasswordHash),
-                stepUp: StepUpService(store: store, approvals: approvals, masterKey: masterKey, time: time),
+                stepUp: StepUpService(
+                    store: store, approvals: approvals, masterKey: masterKey, time: time,
+                    configuration: StepUpConfiguration(policy: settings.assurance)),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)

@@ -102,14 +102,14 @@ struct SelfServiceWebController: Sendable {
 
     /// Does `action` at once on a session with a recent second factor, else starts the step-up
     /// and shows its page (a new device always gets a step-up of its own: see `StepUpService`).
-    private func sensitive(_ action: SensitiveAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
+    private func sensitive(_ action: SelfServiceAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
         if stepUp.allows(action, session: signedIn.session) { return try await perform(action, signedIn, source: source) }
         _ = try await stepUp.begin(action, session: signedIn.session, source: source)
         return web.redirect(to: "/self-service/step-up")
     }
 
     /// The action a completed step-up (or a two-factor session) was for.
-    private func perform(_ action: SensitiveAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
+    private func perform(_ action: SelfServiceAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
         switch action {
         case .activateDevice(let applicationID):
             let user = try await service.user(id: signedIn.principalID)
@@ -123,7 +123,7 @@ struct SelfServiceWebController: Sendable {
     }
 
     private func stepUpPage(_ signedIn: WebSignedIn, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
-        guard let pending = signedIn.session.stepUp, let action = SensitiveAction(name: pending.action, target: pending.target) else {
+        guard let pending = signedIn.session.stepUp, let action = SelfServiceAction(name: pending.action, target: pending.target) else {
             return web.redirect(to: "/self-service")
         }
         let now = service.now
