@@ -11,9 +11,9 @@ import Testing
 /// user without one — and a password-only session never yields an ACTIVE device.
 @Suite("Self-service step-up (issue 14)")
 struct SelfServiceStepUpTests {
-    /// What a bound ECDSA phone signs to approve an approval. The one place that builds it: the
-    /// message is expected to become `approve:<id>:<data>` (engineer `approvals`).
-    static func approvalMessage(id: String, data: String) -> String { data }
+    /// What a bound ECDSA phone signs to approve an approval: the core's message, which binds the
+    /// approval's id and its exact data (issue 21).
+    static func approvalMessage(id: String, data: String) -> String { ApprovalService.approvalMessage(id: id, data: data) }
 
     /// The user's registrations that the key exchange turned ACTIVE (or that are ACTIVE otherwise).
     static func activeRegistrations(_ server: TestServer, _ username: String) async throws -> Int {

@@ -72,8 +72,14 @@ struct UserApprovalsTests {
             let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
             let tablet = TestPhone()
             let tabletID = try await DevicesTests.bind(tablet, server: server, client: client, token: token)
+            // Approving the tablet needs fresh two factors (issue 14): a token the phone confirmed.
+            let (_, challenge) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token)
+            let (_, confirmed) = try await client.postJSON(
+                "/api/user/devices/\(deviceID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
+                ["signature": try phone.signDER(try #require(challenge["stringToSign"] as? String))])
+            let twoFactor = try #require(confirmed["token"] as? String)
             let (bound, _) = try await client.postJSON(
-                "/api/user/devices/\(tabletID)/approve", token: token,
+                "/api/user/devices/\(tabletID)/approve", token: twoFactor,
                 ["approverDeviceId": deviceID, "signature": try phone.signDER(DeviceService.approvalMessage(deviceID: tabletID, publicKeyHex: tablet.publicKeyHex))])
             #expect(bound.status == .noContent)
             let (_, integration) = try await server.powerAuthSetup()
