@@ -75,8 +75,14 @@ class Receiver:
 
 
 def distinct_events(posts):
-    """The events by Idempotency-Key (a repeat of one delivery counts once)."""
-    return {headers["Idempotency-Key"]: (headers, body) for headers, body in posts}
+    """The events by the signed body's eventId, as a receiver must dedupe (a repeat of one
+    delivery counts once); the unsigned Idempotency-Key header carries the same value."""
+    events = {}
+    for headers, body in posts:
+        event_id = json.loads(body)["eventId"]
+        assert headers["Idempotency-Key"] == event_id, (headers, body)
+        events[event_id] = (headers, body)
+    return events
 
 
 def test_operation_callbacks_wait_for_a_receiver_that_is_down(server):

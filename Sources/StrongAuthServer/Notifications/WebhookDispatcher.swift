@@ -76,14 +76,13 @@ public struct WebhookDispatcher: Service {
 
     private func post(_ delivery: WebhookDelivery) async throws -> Int {
         guard let secret = try await webhooks.secret(of: delivery.subscriber) else { throw WebhookError.noSecret }
-        let timestamp = String(Int64(time.now().timeIntervalSince1970))
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(delivery.body)".utf8), using: SymmetricKey(data: secret))
+        let signature = WebhookSignature.header(secret: secret, body: Array(delivery.body.utf8), timestamp: Int64(time.now().timeIntervalSince1970))
         var request = HTTPClientRequest(url: delivery.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: delivery.id)
         request.headers.add(name: "X-StrongAuth-Event", value: delivery.eventType)
-        request.headers.add(name: "X-StrongAuth-Signature", value: "t=\(timestamp),v1=\(Hex.encode(mac))")
+        request.headers.add(name: "X-StrongAuth-Signature", value: signature)
         request.body = .bytes(ByteBuffer(string: delivery.body))
         let response = try await Self.client.execute(request, timeout: .seconds(5))
         let code = Int(response.status.code)
