@@ -23,11 +23,15 @@ public struct OAuthClient: Sendable, Equatable {
     /// The secret signing those webhooks, sealed under the master key (it must be read back to
     /// sign, so it cannot be a hash).
     public var sealedWebhookSecret: String?
+    /// The realm the client acts in: it finds, creates and is told about that realm's users only.
+    public var realmID: String
 
     public init(
         id: String, name: String, secretHash: String, grants: Set<GrantType>, scopes: Scopes,
-        status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil
+        status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil,
+        realmID: String = Realm.defaultID
     ) {
+        self.realmID = realmID
         self.id = id
         self.name = name
         self.secretHash = secretHash

@@ -97,7 +97,7 @@ public struct TokenService: Sendable {
         let claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased())
+            id: UUID().uuidString.lowercased(), realm: client.realmID)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
             refreshToken: nil, scope: scopes.wire)
@@ -110,8 +110,9 @@ public struct TokenService: Sendable {
         let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
         let invalid = OAuthError.invalidGrant("The resource owner credentials are invalid or the account is temporarily locked.")
 
-        // A user created by one tenant client is invisible to every other client.
-        guard let user = try await store.user(username: username),
+        // Only the client's realm is searched; a user created by one tenant client is invisible
+        // to every other client.
+        guard let user = try await store.user(realm: client.realmID, username: username),
             user.ownerClientId == nil || user.ownerClientId == client.id
         else {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
@@ -225,7 +226,7 @@ public struct TokenService: Sendable {
                 issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
                 subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
                 id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
-                confirmationDeviceID: confirmationDeviceID))
+                confirmationDeviceID: confirmationDeviceID, realm: client.realmID))
     }
 
     // MARK: Bearer tokens, introspection (RFC 7662) and revocation (RFC 7009)

@@ -30,6 +30,9 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var acr: String?
     /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token.
     public var cnf: Confirmation?
+    /// The realm the token acts in (its client's, and its user's); absent on tokens issued
+    /// before realms existed, which are of the default realm.
+    public var realm: String?
 
     /// RFC 7800 confirmation claim.
     public struct Confirmation: Codable, Sendable, Equatable {
@@ -41,7 +44,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public static let twoFactorACR = "urn:strongauth:acr:2fa"
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf
+        case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf, realm
         case clientID = "client_id"
         case subjectType = "subject_type"
     }
@@ -49,8 +52,9 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
         issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
-        confirmationDeviceID: String? = nil
+        confirmationDeviceID: String? = nil, realm: String? = nil
     ) {
+        self.realm = realm
         iss = .init(value: issuer)
         sub = .init(value: subject)
         aud = nil
