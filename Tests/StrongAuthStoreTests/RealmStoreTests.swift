@@ -1,6 +1,6 @@
 import Foundation
 import StrongAuthCore
-import StrongAuthStore
+@testable import StrongAuthStore
 import Testing
 
 /// Realms (issue 14) on every database: usernames unique per realm, every lookup by an external
@@ -101,6 +101,50 @@ struct RealmStoreTests {
             #expect(Set(defaultEvents.map(\.record.action)) == ["a.thing", "keys.thing"])
             #expect(try await store.recentAuditEvents(realm: "bank-c", subject: nil, failuresOnly: false, before: nil, limit: 10).isEmpty)
             #expect(try await AuditVerification.verifyAll(store) == .intact(events: 3))
+        }
+    }
+}
+
+/// Migration 11 carries an existing installation into the default realm.
+@Suite("Store conformance: the realms migration")
+struct RealmMigrationTests {
+    @Test("existing users, clients, applications, integration users and operators land in the default realm; usernames become per realm",
+          arguments: TestDatabases.engines)
+    func existingDataMovesToTheDefaultRealm(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine, migrate: false) { store in
+            try await Migrator.migrate(store.pool, only: Migrator.all.filter { $0.version < 11 })
+            try await store.pool.withConnection { db in
+                try await db.raw(
+                    """
+                    INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, failed_binding_attempts, process_identity)
+                    VALUES ('u-1', 'alice', '!', 'shop', 'active', 1, 2, 0)
+                    """
+                ).run()
+                try await db.raw(
+                    "INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at) VALUES ('shop', 'Shop', 'h', 'password', '', 'active', 1)"
+                ).run()
+                try await db.raw(
+                    "INSERT INTO integration_users (name, password_hash, applications, status, created_at) VALUES ('iu', 'h', 'app', 'active', 1)"
+                ).run()
+                try await db.raw(
+                    "INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, created_at) VALUES ('o-1', 'olga', '!', 's', 'active', 1)"
+                ).run()
+            }
+            #expect(try await Migrator.migrate(store.pool) == ["realms"])
+            let alice = try #require(try await store.user(realm: Realm.defaultID, username: "alice"))
+            #expect(alice.id == "u-1" && alice.ownerClientId == "shop" && alice.realmID == Realm.defaultID)
+            #expect(try await store.client(id: "shop")?.realmID == Realm.defaultID)
+            #expect(try await store.integrationUser(name: "iu")?.realmID == Realm.defaultID)
+            #expect(try await store.operator(id: "o-1")?.realmID == Realm.defaultID)
+            // The old global UNIQUE is gone, the per-realm one holds.
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            try await store.insertUser(RealmStoreTests.user("alice", realm: "bank-b"))
+            await #expect(throws: StoreError.self) { try await store.insertUser(RealmStoreTests.user("alice", realm: Realm.defaultID)) }
+            // The rebuilt table kept the columns that later migrations added.
+            let binding = try await store.pool.withConnection { db in
+                try await db.raw("SELECT failed_binding_attempts FROM users WHERE id = 'u-1'").first()?.decode(column: "failed_binding_attempts", as: Int.self)
+            }
+            #expect(binding == 2)
         }
     }
 }

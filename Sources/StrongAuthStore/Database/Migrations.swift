@@ -17,6 +17,13 @@ public enum Migrator {
     /// Applies every pending migration in one transaction; returns the names applied.
     @discardableResult
     public static func migrate(_ pool: any DatabasePool) async throws -> [String] {
+        try await migrate(pool, only: all)
+    }
+
+    /// Applies the pending ones of `migrations` (tests stop before a migration to check how it
+    /// carries existing rows over).
+    @discardableResult
+    static func migrate(_ pool: any DatabasePool, only migrations: [Migration]) async throws -> [String] {
         let engine = pool.engine
         return try await pool.withTransaction { db in
             if engine == .postgres {
@@ -29,7 +36,7 @@ public enum Migrator {
             let applied = Set(
                 try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
             var names: [String] = []
-            for migration in all where !applied.contains(migration.version) {
+            for migration in migrations where !applied.contains(migration.version) {
                 let specific = engine == .sqlite ? migration.sqliteOnly : migration.postgresOnly
                 for statement in migration.statements + specific {
                     try await db.raw(SQLQueryString(statement)).run()
