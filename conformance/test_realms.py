@@ -149,3 +149,101 @@ def test_the_cli_refuses_an_unknown_realm(server):
                              server.unique("missing"), *conftest._database_args()], cwd=server.workdir, env=server.env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "realm" in (result.stderr + result.stdout)
+
+
+# --- two realms across the faces ------------------------------------------------------------------
+
+
+def totp(base32_secret: str, at: float) -> str:
+    """RFC 6238 (as conformance/test_web_ui.py computes it)."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(base32_secret + "=" * (-len(base32_secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def csrf_of(html: str) -> str:
+    import re
+    return re.search(r'name="_csrf" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(scope="module")
+def realm_b(server, realms):
+    """Realm B with its own application, integration user and operator, and its own alice."""
+    r = realms
+    app = server.cli("apps", "create", "--id", server.unique("realm-app-b"), "--realm", r.realm_b)
+    integration = server.cli("integration-users", "create", "--name", server.unique("realm-iu-b"),
+                             "--app", app["applicationId"], "--realm", r.realm_b)
+    cloud = Cloud(server, integration["name"], integration["password"])
+    phone, registration = activated_phone(server, app, cloud, user_id="alice")
+    operator = server.cli("operators", "create", "--username", server.unique("realm-op-b"), "--password", "operator password",
+                          "--realm", r.realm_b)
+    assert operator["realm"] == r.realm_b, operator
+    return {"app": app, "cloud": cloud, "phone": phone, "registration": registration, "operator": operator}
+
+
+def test_integration_users_of_two_realms_see_only_their_realms_alice(server, realms, realm_b):
+    r, b = realms, realm_b
+    x_rid, b_rid = r.x_registration["registrationId"], b["registration"]["registrationId"]
+    assert b_rid in b["cloud"].registrations("alice", removed=True).text
+    assert x_rid not in b["cloud"].registrations("alice", removed=True).text
+    assert b_rid not in r.x.registrations("alice", removed=True).text
+    # A registration id of the other realm reads as an unknown one.
+    foreign = b["cloud"].session.get(b["cloud"].url(f"/registrations/{x_rid}"), timeout=10)
+    unknown = b["cloud"].session.get(b["cloud"].url("/registrations/00000000-0000-0000-0000-000000000000"), timeout=10)
+    assert foreign.status_code == unknown.status_code == 404 and foreign.json() == unknown.json()
+    # B's operation for its alice is on B's phone only, and listed by B only.
+    created = b["cloud"].session.post(b["cloud"].url("/operations"), timeout=10, data=json.dumps({
+        "userId": "alice", "template": "default.payment", "parameters": {"amount": "2.00", "currency": "EUR", "account": "DE02"}}))
+    assert created.status_code == 200, created.text
+    operation_id = created.json()["operationId"]
+    assert operation_id in json.dumps(mobile_list(server, b["phone"]))
+    assert operation_id not in json.dumps(mobile_list(server, r.x_phone))
+    assert operation_id not in r.x.session.get(r.x.url("/operations"), params={"userId": "alice"}, timeout=10).text
+    assert operation_id not in requests.get(server.url("/api/user/approvals"), headers=r.c_alice, timeout=10).text
+
+
+def test_an_action_request_of_another_realm_reads_as_unknown(server, realms):
+    r = realms
+    created = action_request(server, r.c, "alice", amount=3)
+    request_id = created.json()["data"]["authenticationActionRequestId"]
+    poll = "/v2/authentication/oauth2/action_request/{}/poll"
+    foreign = requests.get(server.url(poll.format(request_id)), params={"client_id": r.b[0], "client_secret": r.b[1]}, timeout=10)
+    unknown = requests.get(server.url(poll.format("00000000-0000-0000-0000-000000000000")),
+                           params={"client_id": r.b[0], "client_secret": r.b[1]}, timeout=10)
+    assert foreign.status_code == unknown.status_code and foreign.status_code in (403, 404)
+
+
+def test_an_operator_of_realm_b_sees_and_counts_only_realm_b(server, realms, realm_b):
+    import time
+    r, b = realms, realm_b
+    c_alice_id = username_of(r.c_alice, server)
+    x_rid = r.x_registration["registrationId"]
+    browser = requests.Session()
+    form = browser.get(server.url("/admin/login"), timeout=10)
+    signed_in = browser.post(server.url("/admin/login"), allow_redirects=False, timeout=10, data={
+        "_csrf": csrf_of(form.text), "username": b["operator"]["username"], "password": "operator password",
+        "totp": totp(b["operator"]["totpSecret"], time.time())})
+    assert signed_in.status_code == 303, signed_in.text[:500]
+    users = browser.get(server.url("/admin/users"), params={"q": "alice"}, timeout=10).text
+    assert f"/admin/users/{c_alice_id}" not in users
+    for path in ("/admin", "/admin/devices", "/admin/approvals", "/admin/webhooks", "/admin/audit"):
+        page = browser.get(server.url(path), timeout=10)
+        assert page.status_code == 200, path
+        assert c_alice_id not in page.text and x_rid not in page.text, path
+    assert b["registration"]["registrationId"] in browser.get(server.url("/admin/devices"), timeout=10).text
+    foreign = browser.get(server.url(f"/admin/devices/{x_rid}"), timeout=10)
+    unknown = browser.get(server.url("/admin/devices/00000000-0000-0000-0000-000000000000"), timeout=10)
+    assert foreign.status_code == unknown.status_code == 404
+    assert browser.get(server.url(f"/admin/users/{c_alice_id}"), timeout=10).status_code == 404
+    csrf = csrf_of(browser.get(server.url("/admin"), timeout=10).text)
+    assert browser.post(server.url(f"/admin/devices/{x_rid}/block"), data={"_csrf": csrf, "reason": "FRAUD_SUSPECTED"},
+                        allow_redirects=False, timeout=10).status_code == 404
+    assert r.x.registration(x_rid)["registrationStatus"] == "ACTIVE"
+    # The dashboard counts realm B's one user (its alice, of every face) and nobody else.
+    dashboard = browser.get(server.url("/admin"), timeout=10).text
+    assert 'id="count-users">1<' in dashboard, dashboard[:3000]
