@@ -23,6 +23,7 @@ struct ClientsCommand: AsyncParsableCommand {
         var webhookURL: String?
         @Flag(help: "A resource server: may introspect tokens issued to other clients (otherwise only its own).")
         var introspect = false
+        @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 
         func run() async throws {
             let grantNames = Self.list(grants)
@@ -35,14 +36,14 @@ struct ClientsCommand: AsyncParsableCommand {
             guard let scopeSet = Scopes(parsing: Self.list(scopes).joined(separator: " ")) else {
                 throw ValidationError("invalid scope characters")
             }
-            let (id, name, webhookURL, introspect) = (id, name, webhookURL, introspect)
+            let (id, name, webhookURL, introspect, realm) = (id, name, webhookURL, introspect, realm)
             let created = try await withRuntime(common) { runtime in
                 try await runtime.administration.createClient(
                     id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
-                    isResourceServer: introspect, actor: "operator:cli")
+                    isResourceServer: introspect, realm: realm, actor: "operator:cli")
             }
             var output: [String: Any] = [
-                "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name,
+                "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name, "realm": created.client.realmID,
                 "scopes": created.client.scopes.values.sorted(), "grants": created.client.grants.map(\.rawValue).sorted(),
                 "resourceServer": created.client.isResourceServer,
             ]
@@ -55,6 +56,30 @@ struct ClientsCommand: AsyncParsableCommand {
 
         static func list(_ value: String) -> [String] {
             value.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        }
+    }
+}
+
+/// `strongauth realms …`: tenants (issue 14).
+struct RealmsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realms", abstract: "Manage realms (tenants): each owns its users, clients, applications and operators.",
+        subcommands: [Create.self])
+
+    /// `strongauth realms create --id ID`
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an empty realm. Create its clients, users, apps, integration users and operators with --realm ID.")
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Realm id (a–z 0–9 - _, at most 64).") var id: String
+
+        func run() async throws {
+            let id = id
+            try await withRuntime(common) { runtime in
+                try await runtime.administration.createRealm(id: id, actor: "operator:cli")
+            }
+            try printJSON(["id": id])
         }
     }
 }
@@ -77,6 +102,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "The card number of that login (with --account).") var card: String?
         @Option(name: .customLong("identification-code"), help: "The soft token's 5-digit identification code (with --account; stored only as a keyed hash).")
         var identificationCode: String?
+        @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 
         func validate() throws {
             if (account == nil) != (card == nil) { throw ValidationError("--account and --card go together") }
@@ -85,21 +111,21 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (username, password, phone, email) = (username, password, phone, email)
-            let (account, card, identificationCode) = (account, card, identificationCode)
+            let (account, card, identificationCode, realm) = (account, card, identificationCode, realm)
             let created = try await withRuntime(common) { runtime in
                 if let account, let card {
                     let created = try await runtime.sessions.createUser(
                         username: username, password: password, phone: phone, email: email, accountNumber: account, cardNumber: card,
-                        identificationCode: identificationCode, actor: "operator:cli")
+                        identificationCode: identificationCode, realm: realm, actor: "operator:cli")
                     return (created.user, created.password, Optional(created.identity))
                 }
                 let created = try await runtime.administration.createUser(
-                    username: username, password: password, phone: phone, email: email, ownerClientID: nil,
+                    username: username, password: password, phone: phone, email: email, ownerClientID: nil, realm: realm,
                     actor: "operator:cli")
                 return (created.user, created.password, LoginIdentity?.none)
             }
             let (user, generatedPassword, identity) = created
-            var output: [String: Any] = ["id": user.id, "username": user.username]
+            var output: [String: Any] = ["id": user.id, "username": user.username, "realm": user.realmID]
             if let phone = user.phone { output["phone"] = phone }
             if let email = user.email { output["email"] = email }
             if password == nil { output["password"] = generatedPassword }

@@ -17,14 +17,17 @@ struct OperatorsCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Option(help: "Username.") var username: String
         @Option(help: "Password (6–72 bytes); generated when omitted.") var password: String?
+        @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 
         func run() async throws {
-            let (username, password) = (username, password)
+            let (username, password, realm) = (username, password, realm)
             let created = try await withRuntime(common) { runtime in
-                try await runtime.operators.create(username: username, password: password, actor: "operator:cli")
+                try await runtime.administration.requireRealm(realm)
+                return try await runtime.operators.create(username: username, password: password, realm: realm, actor: "operator:cli")
             }
             var output: [String: Any] = [
-                "id": created.operator.id, "username": created.operator.username, "totpSecret": created.totpSecret,
+                "id": created.operator.id, "username": created.operator.username, "realm": created.operator.realmID,
+                "totpSecret": created.totpSecret,
                 "otpauthUri": created.otpauthURI,
             ]
             if password == nil { output["password"] = created.password }

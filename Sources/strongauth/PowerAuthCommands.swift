@@ -19,16 +19,19 @@ struct AppsCommand: AsyncParsableCommand {
         @Option(help: "Display name (default: the id).") var name: String?
         @Option(help: "Where registration status changes are POSTed (signed with the printed callbackSecret).")
         var callbackUrl: String?
+        @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 
         func run() async throws {
-            let (id, name, callbackURL) = (id, name, callbackUrl)
+            let (id, name, callbackURL, realm) = (id, name, callbackUrl, realm)
             let created = try await withRuntime(common) { runtime in
-                try await mapPowerAuthErrors {
-                    try await runtime.powerAuth.createApplication(id: id, name: name, callbackURL: callbackURL, actor: "operator:cli")
+                try await runtime.administration.requireRealm(realm)
+                return try await mapPowerAuthErrors {
+                    try await runtime.powerAuth.createApplication(
+                        id: id, name: name, callbackURL: callbackURL, realm: realm, actor: "operator:cli")
                 }
             }
             var output: [String: Any] = [
-                "applicationId": created.application.id, "name": created.application.name,
+                "applicationId": created.application.id, "name": created.application.name, "realm": created.application.realmID,
                 "appKey": created.application.applicationKey, "appSecret": created.applicationSecret,
                 "masterPublicKey": created.application.masterPublicKey,
             ]
@@ -55,16 +58,22 @@ struct IntegrationUsersCommand: AsyncParsableCommand {
         @Option(help: "User name (A–Z a–z 0–9 . _ ~ -).") var name: String
         @Option(name: .customLong("app"), help: "An application the user may act on (repeat, or comma-separated).")
         var apps: [String] = []
+        @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 
         func run() async throws {
-            let name = name
+            let (name, realm) = (name, realm)
             let applicationIDs = apps.flatMap { $0.split(separator: ",").map(String.init) }
             let created = try await withRuntime(common) { runtime in
-                try await mapPowerAuthErrors {
-                    try await runtime.powerAuth.createIntegrationUser(name: name, applicationIDs: applicationIDs, actor: "operator:cli")
+                try await runtime.administration.requireRealm(realm)
+                return try await mapPowerAuthErrors {
+                    try await runtime.powerAuth.createIntegrationUser(
+                        name: name, applicationIDs: applicationIDs, realm: realm, actor: "operator:cli")
                 }
             }
-            try printJSON(["name": created.user.name, "password": created.password, "applications": created.user.applicationIDs])
+            try printJSON([
+                "name": created.user.name, "password": created.password, "applications": created.user.applicationIDs,
+                "realm": created.user.realmID,
+            ])
         }
     }
 }

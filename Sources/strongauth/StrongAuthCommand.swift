@@ -12,7 +12,7 @@ struct StrongAuthCommand: AsyncParsableCommand {
             Configuration: flags > STRONGAUTH_* environment > --config FILE (JSON) > defaults.
             """,
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
+            ServeCommand.self, MigrateCommand.self, RealmsCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
             AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
             BenchCommand.self,
         ])

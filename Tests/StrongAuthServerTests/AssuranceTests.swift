@@ -229,8 +229,8 @@ struct AssuranceTests {
         try await Self.withBoundDevice { bound in
             let (access, refresh) = try await Self.confirm(bound)
             let backOffice = bound.server.runtime.backOffice
-            try await backOffice.blockDevice(id: bound.deviceID, reason: "LOST", actor: "user", source: nil)
-            try await backOffice.unblockDevice(id: bound.deviceID, actor: "operator:test", source: nil)
+            try await backOffice.blockDevice(id: bound.deviceID, realm: "default", reason: "LOST", actor: "user", source: nil)
+            try await backOffice.unblockDevice(id: bound.deviceID, realm: "default", actor: "operator:test", source: nil)
             #expect(try await bound.server.runtime.store.device(id: bound.deviceID)?.status == .active)
             let (refused, body) = try await bound.client.token(
                 [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: bound.basic)
@@ -270,7 +270,7 @@ struct AssuranceTests {
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
             }
             #expect(statuses.allSatisfy { $0 == .noContent })
-            let devices = try await server.runtime.store.devices(userID: try #require(try await server.runtime.store.user(username: "alice")).id)
+            let devices = try await server.runtime.store.devices(userID: try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id)
             #expect(devices.filter { $0.status == .active }.count == 1)
             #expect(devices.filter { $0.status == .pendingCommit }.count == 19)
         }

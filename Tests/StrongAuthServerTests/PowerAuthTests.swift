@@ -171,7 +171,7 @@ struct PowerAuthTests {
                 expectPowerAuthError(again, json, status: .conflict, code: "ERROR_REGISTRATION_STATE_CHANGE")
 
                 // The registration is one of the user's devices.
-                let user = try #require(try await server.runtime.store.user(username: "end-user-1234"))
+                let user = try #require(try await server.runtime.store.user(realm: "default", username: "end-user-1234"))
                 #expect(try await server.runtime.devices.devices(userID: user.id).map(\.kind) == [.powerauth])
             }
         }

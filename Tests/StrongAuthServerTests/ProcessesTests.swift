@@ -76,7 +76,7 @@ struct ProcessesTests {
                 #expect(introspection["active"] as? Bool == true)
                 #expect(introspection["client_id"] as? String == "shop")
                 #expect(introspection["scope"] as? String == "accounts transfers")
-                let identity = try #require(try await server.runtime.store.user(username: username))
+                let identity = try #require(try await server.runtime.store.user(realm: "default", username: username))
                 #expect(introspection["sub"] as? String == identity.id)
                 #expect(identity.ownerClientId == "shop")
 

@@ -17,14 +17,14 @@ struct SelfServiceStepUpTests {
 
     /// The user's registrations that the key exchange turned ACTIVE (or that are ACTIVE otherwise).
     static func activeRegistrations(_ server: TestServer, _ username: String) async throws -> Int {
-        try await server.runtime.store.registrations(externalUserID: username, includeRemoved: false)
+        try await server.runtime.store.registrations(realm: "default", externalUserID: username, includeRemoved: false)
             .filter { $0.status(at: server.time.now()) == .active }.count
     }
 
     /// Runs the key exchange with every activation code the user's registrations offer (what an
     /// attacker with the password would do with the code on the page).
     static func exchangeEveryCode(_ server: TestServer, _ username: String, _ application: OpenedApplication) async throws {
-        for registration in try await server.runtime.store.registrations(externalUserID: username, includeRemoved: false) {
+        for registration in try await server.runtime.store.registrations(realm: "default", externalUserID: username, includeRemoved: false) {
             guard let code = registration.activation.activationCode else { continue }
             _ = try? await server.activate(code: code, application: application)
         }
@@ -66,7 +66,7 @@ struct SelfServiceStepUpTests {
             let made = try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"])
             #expect(made.headers[.location] == "/self-service/step-up")
             #expect(try await server.count("notifications") == pushesBefore + 1)  // the push to the bound phone
-            #expect(try await server.runtime.store.registrations(externalUserID: "alice", includeRemoved: false).isEmpty)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).isEmpty)
 
             let waiting = try await browser.get("/self-service/step-up")
             #expect(waiting.status == .ok)
@@ -103,7 +103,7 @@ struct SelfServiceStepUpTests {
             #expect(try await Self.activeRegistrations(server, "alice") == 1)
             // The approval raised the session once: continuing again makes no second registration.
             #expect(try await browser.post("/self-service/step-up/continue", ["_csrf": csrf]).status == .conflict)
-            #expect(try await server.runtime.store.registrations(externalUserID: "alice", includeRemoved: false).count == 1)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).count == 1)
             // The next new device needs its own approval, even on this two-factor session.
             #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
                 == "/self-service/step-up")
@@ -120,7 +120,7 @@ struct SelfServiceStepUpTests {
             _ = try await browser.signInUser("alice", "correct horse")
             let csrf = try #require(try await browser.get("/self-service").csrf)
             _ = try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"])
-            let aliceID = try #require(try await server.runtime.store.user(username: "alice")).id
+            let aliceID = try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id
             let approvalID = try #require(try await server.runtime.approvals.pending(userID: aliceID).first?.id)
             let (rejected, _) = try await client.postJSON(
                 "/api/user/approvals/\(approvalID)/reject", token: token,
@@ -128,7 +128,7 @@ struct SelfServiceStepUpTests {
             #expect(rejected.status == .ok)
             #expect(try await browser.get("/self-service/step-up").text.contains("id=\"step-up-status\">REJECTED"))
             #expect(try await browser.post("/self-service/step-up/continue", ["_csrf": csrf]).status == .forbidden)
-            #expect(try await server.runtime.store.registrations(externalUserID: "alice", includeRemoved: false).isEmpty)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).isEmpty)
         }
     }
 
@@ -152,7 +152,7 @@ struct SelfServiceStepUpTests {
                     #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": wrong]).status == .unauthorized)
                 }
                 #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": otp]).status == .forbidden)
-                #expect(try await server.runtime.store.registrations(externalUserID: "bob", includeRemoved: false).isEmpty)
+                #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "bob", includeRemoved: false).isEmpty)
 
                 _ = try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"])
                 let fresh = try await server.latestOTP()
@@ -164,7 +164,7 @@ struct SelfServiceStepUpTests {
                 // The code is spent.
                 #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": fresh]).status == .conflict)
             }
-            let failures = try await server.runtime.backOffice.auditEvents(limit: 200).filter {
+            let failures = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
                 $0.record.action == "selfservice.stepup" && $0.record.outcome == .failure
             }
             #expect(failures.filter { $0.record.details["reason"] == "wrong_code" }.count == 5)
@@ -188,7 +188,7 @@ struct SelfServiceStepUpTests {
             _ = try await alice.signInUser("alice", "correct horse")
             let aliceCSRF = try #require(try await alice.get("/self-service").csrf)
             _ = try await alice.post("/self-service/devices", ["_csrf": aliceCSRF, "applicationId": "my-application"])
-            let aliceID = try #require(try await server.runtime.store.user(username: "alice")).id
+            let aliceID = try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id
             let approval = try #require(try await server.runtime.approvals.pending(userID: aliceID).first)
             let (approved, _) = try await client.postJSON(
                 "/api/user/approvals/\(approval.id)/approve", token: token,
@@ -202,8 +202,8 @@ struct SelfServiceStepUpTests {
             server.time.advance(by: 150)
             #expect(try await bob.post("/self-service/step-up/otp", ["_csrf": bobCSRF, "otp": otp]).status == .forbidden)
             #expect(try await alice.post("/self-service/step-up/continue", ["_csrf": aliceCSRF]).status == .forbidden)
-            #expect(try await server.runtime.store.registrations(externalUserID: "bob", includeRemoved: false).isEmpty)
-            #expect(try await server.runtime.store.registrations(externalUserID: "alice", includeRemoved: false).isEmpty)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "bob", includeRemoved: false).isEmpty)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).isEmpty)
         }
     }
 
@@ -221,7 +221,7 @@ struct SelfServiceStepUpTests {
                 #expect(refused.status == .conflict)
                 #expect(refused.text.contains("ask your bank to register your phone number"))
             }
-            #expect(try await server.runtime.store.registrations(externalUserID: "carol", includeRemoved: false).isEmpty)
+            #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "carol", includeRemoved: false).isEmpty)
             #expect(try await server.count("challenges") == 0)
         }
     }
@@ -231,7 +231,7 @@ struct SelfServiceStepUpTests {
         try await DevicesTests.withUserToken { server, client, token, _ in
             let phone = TestPhone()
             let bound = try await DevicesTests.bind(phone, server: server, client: client, token: token)
-            let aliceID = try #require(try await server.runtime.store.user(username: "alice")).id
+            let aliceID = try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id
             let spare = try await server.activeDevice(userID: aliceID)
             let third = try await server.activeDevice(userID: aliceID)
             var browser = Browser(client: client)

@@ -353,7 +353,7 @@ struct SessionsTests {
                 let (wrong, wrongBody) = try await browser.respond(
                     to: stranger, response: try sign(stranger, with: P256.Signing.PrivateKey()), tool: "BOUNDDEVICE_USERPIN")
                 #expect(wrong.status == .forbidden, "\(wrongBody)")
-                let alice = try #require(try await server.runtime.store.user(username: "alice"))
+                let alice = try #require(try await server.runtime.store.user(realm: "default", username: "alice"))
                 #expect(try await server.runtime.store.loginAttemptsLeft(userID: alice.id, tool: .boundDevice) == 2)
                 #expect(try await server.runtime.store.loginAttemptsLeft(userID: alice.id, tool: .softToken) == 3)
 

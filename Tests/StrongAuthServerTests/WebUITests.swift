@@ -62,7 +62,7 @@ struct WebUITests {
                 server.time.advance(by: 901)
                 #expect(try await browser.signInOperator("olga", "operator pw", code: server.totp(created)).status == .seeOther)
             }
-            let failures = try await server.runtime.backOffice.auditEvents(limit: 100).filter {
+            let failures = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).filter {
                 $0.record.action == "operator.signin" && $0.record.outcome == .failure
             }
             #expect(failures.contains { $0.record.details["reason"] == "password_locked" })
@@ -88,7 +88,7 @@ struct WebUITests {
                 let accepted = try await browser.post("/admin/users/\(user.id)/unlock", ["_csrf": csrf])
                 #expect(accepted.status == .seeOther)
             }
-            let actions = try await server.runtime.backOffice.auditEvents(limit: 100).map(\.record.action)
+            let actions = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).map(\.record.action)
             #expect(actions.filter { $0 == "web.csrf_refused" }.count == 2)
             #expect(actions.contains("user.unlocked"))
         }
@@ -165,7 +165,7 @@ struct WebUITests {
                 #expect(try await browser.get("/admin/devices/\(deviceID)").text.contains("id=\"device-status\">REMOVED"))
                 #expect(try await browser.get("/admin/devices/nope").status == .notFound)
             }
-            let actions = try await server.runtime.backOffice.auditEvents(subject: "device:\(try #require(try await server.runtime.backOffice.recentDevices(status: nil).first?.device.id))", limit: 10).map(\.record)
+            let actions = try await server.runtime.backOffice.auditEvents(realm: "default", subject: "device:\(try #require(try await server.runtime.backOffice.recentDevices(realm: "default", status: nil).first?.device.id))", limit: 10).map(\.record)
             #expect(actions.contains { $0.action == "powerauth.registration.created" && $0.actor.hasPrefix("operator:") })
             #expect(actions.contains { $0.action == "powerauth.registration.removed" && $0.actor.hasPrefix("operator:") })
         }
@@ -251,8 +251,8 @@ struct WebUITests {
                 #expect(made.status == .seeOther)
                 let page = try await browser.get(try #require(made.headers[.location]))
                 #expect(page.text.contains("data:image/svg+xml;base64,"))
-                #expect(try await server.runtime.store.registrations(externalUserID: "alice", includeRemoved: false).count == 1)
-                #expect(try await server.runtime.store.registrations(externalUserID: "bob", includeRemoved: false).isEmpty)
+                #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).count == 1)
+                #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "bob", includeRemoved: false).isEmpty)
             }
             #expect(try await server.runtime.store.user(id: alice.id)?.failedLoginAttempts == 0)
         }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Store conformance: approvals")
 struct ApprovalStoreTests {
     static func pending(_ store: SQLStore, maxFailures: Int = 5, expiresIn: TimeInterval = 300) async throws -> Approval {
-        let userID = try await store.ensureUser(externalUserID: "end-user-1234", at: Fixtures.epoch)
+        let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch)
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: "end-user-1234",
             applicationID: "my-application", template: "default.payment", operationType: "payment",

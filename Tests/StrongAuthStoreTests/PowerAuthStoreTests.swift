@@ -77,11 +77,11 @@ struct PowerAuthStoreTests {
     func ensureUser(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let ids = try await withThrowingTaskGroup(of: String.self) { group in
-                for _ in 0..<10 { group.addTask { try await store.ensureUser(externalUserID: "end-user-1234", at: Fixtures.epoch) } }
+                for _ in 0..<10 { group.addTask { try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch) } }
                 return try await group.reduce(into: Set<String>()) { $0.insert($1) }
             }
             #expect(ids.count == 1)
-            let user = try #require(try await store.user(username: "end-user-1234"))
+            let user = try #require(try await store.user(realm: "default", username: "end-user-1234"))
             #expect(ids == [user.id])
             #expect(user.passwordHash == "!")  // never a usable password
         }
@@ -91,7 +91,7 @@ struct PowerAuthStoreTests {
     func registrations(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "end-user-1234", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID, code: "AAAAA-BBBBB-CCCCC-DDDDD", webhooks: [Self.webhook()])
             let registration = try #require(try await store.registration(id: id))
             #expect(registration.device.kind == .powerauth && registration.device.status == .created)
@@ -106,14 +106,14 @@ struct PowerAuthStoreTests {
             await #expect(throws: StoreError.conflict("activation code")) {
                 try await Self.insertRegistration(store, userID: userID, code: "AAAAA-BBBBB-CCCCC-DDDDD", webhooks: [Self.webhook()])
             }
-            #expect(try await store.registrations(externalUserID: "end-user-1234", includeRemoved: true).count == 1)
+            #expect(try await store.registrations(realm: "default", externalUserID: "end-user-1234", includeRemoved: true).count == 1)
             #expect(try await Self.webhookCount(store) == 1)
 
             // Once the code is used it is free again.
             try await Self.activate(store, id: id)
             #expect(try await store.registration(activationCode: "AAAAA-BBBBB-CCCCC-DDDDD", applicationID: "my-application") == nil)
             try await Self.insertRegistration(store, userID: userID, code: "AAAAA-BBBBB-CCCCC-DDDDD")
-            #expect(try await store.registrations(externalUserID: "end-user-1234", includeRemoved: false).count == 2)
+            #expect(try await store.registrations(realm: "default", externalUserID: "end-user-1234", includeRemoved: false).count == 2)
         }
     }
 
@@ -121,7 +121,7 @@ struct PowerAuthStoreTests {
     func keyExchange(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             let activation = try #require(try await store.registration(id: id)).activation
             let results = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -150,7 +150,7 @@ struct PowerAuthStoreTests {
     func counterAcceptedOnce(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             let ctr = Array(repeating: UInt8(7), count: 16)
             try await Self.activate(store, id: id, ctr: ctr)
@@ -178,7 +178,7 @@ struct PowerAuthStoreTests {
     func failuresBlockOnce(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             try await Self.activate(store, id: id)
             let counts = try await withThrowingTaskGroup(of: PowerAuthFailureCount?.self) { group in
@@ -205,7 +205,7 @@ struct PowerAuthStoreTests {
     func transitions(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             // Not yet PENDING_COMMIT: no commit.
             #expect(
@@ -227,8 +227,8 @@ struct PowerAuthStoreTests {
                     webhooks: [Self.webhook()], at: Fixtures.epoch))
             #expect(try await store.token(id: "t1") == nil)
             #expect(try await Self.webhookCount(store) == 2)
-            #expect(try await store.registrations(externalUserID: "u", includeRemoved: false).isEmpty)
-            #expect(try await store.registrations(externalUserID: "u", includeRemoved: true).map(\.device.status) == [.removed])
+            #expect(try await store.registrations(realm: "default", externalUserID: "u", includeRemoved: false).isEmpty)
+            #expect(try await store.registrations(realm: "default", externalUserID: "u", includeRemoved: true).map(\.device.status) == [.removed])
         }
     }
 
@@ -236,7 +236,7 @@ struct PowerAuthStoreTests {
     func activationOTPFailures(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID, code: "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", maxFailures: 3)
             for attempt in 1...2 {
                 let count = try await store.countActivationOTPFailure(id: id, webhooksIfRemoved: [Self.webhook()], at: Fixtures.epoch)
@@ -254,7 +254,7 @@ struct PowerAuthStoreTests {
     func tokensAndTemporaryKeys(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             let token = PowerAuthToken(id: "t1", deviceID: id, sealedSecret: "s", signatureType: "possession_knowledge", createdAt: Fixtures.epoch)
             try await store.insertToken(token)
@@ -275,7 +275,7 @@ struct PowerAuthStoreTests {
     func webhookOutbox(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let first = Self.webhook()
             try await Self.insertRegistration(store, userID: userID, webhooks: [first])
             let claimed = try await store.claimDueWebhooks(at: Fixtures.epoch, limit: 10, lease: 30)
@@ -300,7 +300,7 @@ struct PowerAuthStoreTests {
     func webhookRetry(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let forApplication = Self.webhook()
             var forClient = Self.webhook(at: Fixtures.epoch.addingTimeInterval(1))
             forClient.subscriber = .client("shop")
@@ -340,7 +340,7 @@ struct PowerAuthStoreTests {
             try await store.insertApplication(Self.application())
             let user = IntegrationUser(name: "iu", passwordHash: "hash", applicationIDs: ["my-application"], createdAt: Fixtures.epoch)
             try await store.insertIntegrationUser(user)
-            let userID = try await store.ensureUser(externalUserID: "u", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             try await Self.activate(store, id: id)
 

@@ -58,7 +58,7 @@ struct ReplayGuardStoreTests {
     @Test("possession attempts: up to the limit per window, none for an unknown registration, given back, and a new window starts over", arguments: TestDatabases.engines)
     func possessionAttempts(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
-            let userID = try await store.ensureUser(externalUserID: "end-user", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user", at: Fixtures.epoch)
             try await store.insertApplication(PowerAuthStoreTests.application())
             let id = try await PowerAuthStoreTests.insertRegistration(store, userID: userID)
             try await PowerAuthStoreTests.activate(store, id: id)
@@ -82,7 +82,7 @@ struct ReplayGuardStoreTests {
     @Test("30 concurrent possession attempts with a limit of 10: exactly 10 are taken", arguments: TestDatabases.engines)
     func concurrentPossessionAttempts(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
-            let userID = try await store.ensureUser(externalUserID: "end-user", at: Fixtures.epoch)
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user", at: Fixtures.epoch)
             try await store.insertApplication(PowerAuthStoreTests.application())
             let id = try await PowerAuthStoreTests.insertRegistration(store, userID: userID)
             try await PowerAuthStoreTests.activate(store, id: id)

@@ -32,7 +32,7 @@ struct StoreConformanceTests {
             let alice = Fixtures.user()
             try await store.insertUser(alice)
             #expect(try await store.user(id: alice.id) == alice)
-            #expect(try await store.user(username: "alice") == alice)
+            #expect(try await store.user(realm: "default", username: "alice") == alice)
             await #expect(throws: StoreError.self) { try await store.insertUser(Fixtures.user()) }
         }
     }

@@ -15,7 +15,7 @@ enum TestDatabases {
     static let logger = Logger(label: "test")
 
     /// A fresh, migrated store of `engine`: a new SQLite file, or a new PostgreSQL schema.
-    static func withStore<T>(_ engine: DatabaseEngine, _ body: (SQLStore) async throws -> T) async throws -> T {
+    static func withStore<T>(_ engine: DatabaseEngine, migrate: Bool = true, _ body: (SQLStore) async throws -> T) async throws -> T {
         let store: SQLStore
         var cleanup: () async -> Void = {}
         switch engine {
@@ -38,7 +38,7 @@ enum TestDatabases {
             }
         }
         do {
-            try await Migrator.migrate(store.pool)
+            if migrate { try await Migrator.migrate(store.pool) }
             let result = try await body(store)
             await store.pool.shutdown()
             await cleanup()

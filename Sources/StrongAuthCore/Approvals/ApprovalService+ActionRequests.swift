@@ -26,9 +26,13 @@ extension ApprovalService {
         guard (1...128).contains(action.utf8.count), action.allSatisfy({ !$0.isWhitespace && !$0.isNewline }) else {
             throw ApprovalError.validation(field: "action", message: "1–128 characters without spaces")
         }
+        // Only a user of the client's realm, and not one another client of that realm owns: any
+        // other user answers exactly as one that does not exist.
         var found = try await store.user(id: uid)
-        if found == nil { found = try await store.user(username: uid) }
-        guard let user = found else { throw ApprovalError.validation(field: "uid", message: "no such user") }
+        if found == nil { found = try await store.user(realm: client.realmID, username: uid) }
+        guard let user = found, user.realmID == client.realmID, user.ownerClientId == nil || user.ownerClientId == client.id else {
+            throw ApprovalError.validation(field: "uid", message: "no such user")
+        }
         let canonical = try Self.canonicalJSON(payload)
         guard canonical.utf8.count <= 16_384 else { throw ApprovalError.validation(field: "payload", message: "at most 16 KiB") }
         let now = time.now()

@@ -59,7 +59,7 @@ public struct ApprovalService: Sendable {
             guard requestedExpiry > now else { throw ApprovalError.validation(field: "timestampExpires", message: "must be in the future") }
             expiresAt = min(expiresAt, requestedExpiry)
         }
-        let userID = try await store.ensureUser(externalUserID: externalUserID, at: now)
+        let userID = try await store.ensureUser(realm: integrationUser.realmID, externalUserID: externalUserID, at: now)
         let screen = template.screen(parameters)
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: externalUserID,
@@ -82,7 +82,7 @@ public struct ApprovalService: Sendable {
 
     /// The user's operations in the integration user's applications, newest first.
     public func operations(externalUserID: String, pendingOnly: Bool, for integrationUser: IntegrationUser) async throws -> [Approval] {
-        guard let user = try await store.user(username: externalUserID) else { return [] }
+        guard let user = try await store.user(realm: integrationUser.realmID, username: externalUserID) else { return [] }
         return try await store.approvals(userID: user.id, pendingOnly: pendingOnly, at: time.now(), limit: 100).filter {
             $0.kind == .operation && $0.applicationID.map(integrationUser.mayUse(applicationID:)) == true
         }

@@ -20,11 +20,17 @@ public struct AuditRecord: Sendable, Equatable {
     public var outcome: Outcome
     /// Non-secret details. Never put secrets, OTPs or tokens here.
     public var details: [String: String]
+    /// The realm the record concerns, which decides whose back office shows it. `nil` lets the
+    /// store derive it from the subject, else the actor (`user:`, `device:`, `client:`, …);
+    /// records of no realm are installation-wide. Stored beside the chain, not hashed into it,
+    /// so that the one chain and its existing links are unchanged.
+    public var realm: String?
 
     public init(
         actor: String, action: String, subject: String? = nil, sourceAddress: String? = nil,
-        outcome: Outcome, details: [String: String] = [:]
+        outcome: Outcome, details: [String: String] = [:], realm: String? = nil
     ) {
+        self.realm = realm
         self.actor = actor
         self.action = action
         self.subject = subject

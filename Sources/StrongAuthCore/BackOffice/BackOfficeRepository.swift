@@ -17,11 +17,14 @@ public struct Operator: Sendable, Equatable {
     /// The last TOTP time step accepted: a code is accepted once (RFC 6238 §5.2).
     public var lastTOTPStep: Int64
     public var createdAt: Date
+    /// The realm whose users, devices, approvals and audit records the operator sees and changes.
+    public var realmID: String
 
     public init(
         id: String, username: String, passwordHash: String, sealedTOTPSecret: String, status: Status = .active, lastTOTPStep: Int64 = 0,
-        createdAt: Date
+        createdAt: Date, realmID: String = Realm.defaultID
     ) {
+        self.realmID = realmID
         self.id = id
         self.username = username
         self.passwordHash = passwordHash
@@ -134,18 +137,26 @@ public protocol BackOfficeRepository: Sendable {
     func deleteExpiredWebSessions(at now: Date) async throws -> Int
 
     // MARK: Read models
+    //
+    // Every read model is of one realm (the operator's): another realm's objects are neither
+    // listed nor counted.
 
-    func backOfficeCounts(at now: Date) async throws -> BackOfficeCounts
-    /// Users whose username or id contains `query` (case-insensitive), newest first.
-    func searchUsers(query: String, limit: Int) async throws -> [User]
+    func backOfficeCounts(realm: String, at now: Date) async throws -> BackOfficeCounts
+    /// The realm's users whose username or id contains `query` (case-insensitive), newest first.
+    func searchUsers(realm: String, query: String, limit: Int) async throws -> [User]
     /// Every device of the user, REMOVED ones too, newest first.
     func allDevices(userID: String) async throws -> [Device]
-    /// The newest devices of every user, optionally of one status.
-    func recentDevices(status: Device.Status?, limit: Int) async throws -> [Device]
-    /// The newest approvals of every user (or of one user).
-    func recentApprovals(userID: String?, limit: Int) async throws -> [Approval]
-    /// Active PowerAuth applications.
-    func applications() async throws -> [PowerAuthApplication]
-    /// Audit events, newest first, optionally only failures or only those about `subject`.
-    func recentAuditEvents(subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws -> [AuditEvent]
+    /// The newest devices of the realm's users, optionally of one status.
+    func recentDevices(realm: String, status: Device.Status?, limit: Int) async throws -> [Device]
+    /// The newest approvals of the realm's users (or of one user).
+    func recentApprovals(realm: String, userID: String?, limit: Int) async throws -> [Approval]
+    /// The newest webhook deliveries of the realm's subscribers (applications and clients).
+    func webhookDeliveries(realm: String, limit: Int) async throws -> [WebhookDelivery]
+    /// The realm's active PowerAuth applications.
+    func applications(realm: String) async throws -> [PowerAuthApplication]
+    /// The realm's audit events, newest first, optionally only failures or only those about
+    /// `subject`. Installation-wide records (no realm: key rotation, records from before realms)
+    /// belong to the default realm's back office.
+    func recentAuditEvents(realm: String, subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws
+        -> [AuditEvent]
 }

@@ -54,8 +54,8 @@ public struct BackOfficeService: Sendable {
 
     /// An end user signs in with the password of the password grant; the password factor's
     /// counter and lock are the same ones the token endpoint uses.
-    public func signInUser(username: String, password: String, source: String?) async throws -> User {
-        guard let user = try await store.user(username: username), user.status == .active else {
+    public func signInUser(realm: String = Realm.defaultID, username: String, password: String, source: String?) async throws -> User {
+        guard let user = try await store.user(realm: realm, username: username), user.status == .active else {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
             throw OperatorSignInError.invalidCredentials
         }
@@ -81,18 +81,22 @@ public struct BackOfficeService: Sendable {
 
     // MARK: Reads
 
-    public func counts() async throws -> BackOfficeCounts { try await store.backOfficeCounts(at: time.now()) }
+    //
+    // Every read and action takes the realm of the operator (or signed-in user): another realm's
+    // user, device, approval or delivery reads as absent, exactly like one that does not exist.
 
-    public func recentFailures(limit: Int = 10) async throws -> [AuditEvent] {
-        try await store.recentAuditEvents(subject: nil, failuresOnly: true, before: nil, limit: limit)
+    public func counts(realm: String) async throws -> BackOfficeCounts { try await store.backOfficeCounts(realm: realm, at: time.now()) }
+
+    public func recentFailures(realm: String, limit: Int = 10) async throws -> [AuditEvent] {
+        try await store.recentAuditEvents(realm: realm, subject: nil, failuresOnly: true, before: nil, limit: limit)
     }
 
-    public func searchUsers(_ query: String, limit: Int = 50) async throws -> [User] {
-        try await store.searchUsers(query: String(query.prefix(128)), limit: limit)
+    public func searchUsers(_ query: String, realm: String, limit: Int = 50) async throws -> [User] {
+        try await store.searchUsers(realm: realm, query: String(query.prefix(128)), limit: limit)
     }
 
-    public func user(id: String) async throws -> User {
-        guard let user = try await store.user(id: id) else { throw BackOfficeError.notFound }
+    public func user(id: String, realm: String) async throws -> User {
+        guard let user = try await store.user(id: id), user.realmID == realm else { throw BackOfficeError.notFound }
         return user
     }
 
@@ -101,7 +105,8 @@ public struct BackOfficeService: Sendable {
     }
 
     /// The user's devices; without `includeRemoved` only those that are not REMOVED.
-    public func devices(userID: String, includeRemoved: Bool) async throws -> [DeviceOverview] {
+    public func devices(userID: String, realm: String, includeRemoved: Bool) async throws -> [DeviceOverview] {
+        _ = try await user(id: userID, realm: realm)
         var result: [DeviceOverview] = []
         for device in try await store.allDevices(userID: userID) {
             let overview = try await overview(of: device)
@@ -110,15 +115,19 @@ public struct BackOfficeService: Sendable {
         return result
     }
 
-    public func recentDevices(status: Device.Status?, limit: Int = 100) async throws -> [DeviceOverview] {
+    public func recentDevices(realm: String, status: Device.Status?, limit: Int = 100) async throws -> [DeviceOverview] {
         var result: [DeviceOverview] = []
-        for device in try await store.recentDevices(status: status, limit: limit) { result.append(try await overview(of: device)) }
+        for device in try await store.recentDevices(realm: realm, status: status, limit: limit) {
+            result.append(try await overview(of: device))
+        }
         return result
     }
 
-    /// One device; with `owner`, only if it is that user's.
-    public func device(id: String, owner: String? = nil) async throws -> DeviceOverview {
-        guard let device = try await store.device(id: id), owner == nil || device.userID == owner else { throw BackOfficeError.notFound }
+    /// One device of the realm; with `owner`, only if it is that user's.
+    public func device(id: String, realm: String, owner: String? = nil) async throws -> DeviceOverview {
+        guard let device = try await store.device(id: id), owner == nil || device.userID == owner,
+            try await store.user(id: device.userID)?.realmID == realm
+        else { throw BackOfficeError.notFound }
         return try await overview(of: device)
     }
 
@@ -131,33 +140,45 @@ public struct BackOfficeService: Sendable {
             fingerprint: powerAuth.fingerprint(of: registration))
     }
 
-    public func approvals(userID: String? = nil, limit: Int = 100) async throws -> [Approval] {
-        try await store.recentApprovals(userID: userID, limit: limit)
+    public func approvals(realm: String, userID: String? = nil, limit: Int = 100) async throws -> [Approval] {
+        try await store.recentApprovals(realm: realm, userID: userID, limit: limit)
     }
 
     public func pendingApprovals(userID: String) async throws -> [Approval] {
         try await store.approvals(userID: userID, pendingOnly: true, at: time.now(), limit: 50)
     }
 
-    public func approval(id: String) async throws -> Approval {
-        guard let approval = try await store.approval(id: id) else { throw BackOfficeError.notFound }
+    public func approval(id: String, realm: String) async throws -> Approval {
+        guard let approval = try await store.approval(id: id), try await store.user(id: approval.userID)?.realmID == realm else {
+            throw BackOfficeError.notFound
+        }
         return approval
     }
 
-    public func applications() async throws -> [PowerAuthApplication] { try await store.applications() }
+    public func applications(realm: String) async throws -> [PowerAuthApplication] { try await store.applications(realm: realm) }
 
-    public func deliveries(limit: Int = 100) async throws -> [WebhookDelivery] {
-        try await store.webhookDeliveries(subscriber: nil, limit: limit)
+    public func deliveries(realm: String, limit: Int = 100) async throws -> [WebhookDelivery] {
+        try await store.webhookDeliveries(realm: realm, limit: limit)
     }
 
-    public func delivery(id: String) async throws -> WebhookDelivery {
-        guard let delivery = try await store.webhookDelivery(id: id) else { throw BackOfficeError.notFound }
+    public func delivery(id: String, realm: String) async throws -> WebhookDelivery {
+        guard let delivery = try await store.webhookDelivery(id: id), try await self.realm(of: delivery.subscriber) == realm else {
+            throw BackOfficeError.notFound
+        }
         return delivery
     }
 
-    /// Audit events newest first, optionally about one subject (`device:<id>`, `approval:<id>`, …).
-    public func auditEvents(subject: String? = nil, before: Int64? = nil, limit: Int = 50) async throws -> [AuditEvent] {
-        try await store.recentAuditEvents(subject: subject, failuresOnly: false, before: before, limit: limit)
+    /// The realm of a webhook's subscriber (an application or a client), if it still exists.
+    private func realm(of subscriber: WebhookSubscriber) async throws -> String? {
+        switch subscriber {
+        case .application(let id): try await store.application(id: id)?.realmID
+        case .client(let id): try await store.client(id: id)?.realmID
+        }
+    }
+
+    /// The realm's audit events newest first, optionally about one subject (`device:<id>`, `approval:<id>`, …).
+    public func auditEvents(realm: String, subject: String? = nil, before: Int64? = nil, limit: Int = 50) async throws -> [AuditEvent] {
+        try await store.recentAuditEvents(realm: realm, subject: subject, failuresOnly: false, before: before, limit: limit)
     }
 
     public func verifyAuditChain() async throws -> AuditChain.Verification {
@@ -167,37 +188,39 @@ public struct BackOfficeService: Sendable {
     // MARK: Actions
 
     /// Ends a user's password and device-binding locks.
-    public func unlockUser(id: String, actor: String, source: String?) async throws {
-        let user = try await user(id: id)
+    public func unlockUser(id: String, realm: String, actor: String, source: String?) async throws {
+        let user = try await user(id: id, realm: realm)
         for factor in UserFactor.allCases { try await store.resetAttempts(userID: user.id, factor: factor) }
         try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
     }
 
     /// ACTIVE → BLOCKED with a reason (PowerAuth reasons: A–Z, 0–9, `_`, `-`).
-    public func blockDevice(id: String, reason: String, owner: String? = nil, actor: String, source: String?) async throws {
+    public func blockDevice(id: String, realm: String, reason: String, owner: String? = nil, actor: String, source: String?) async throws {
         let reason = reason.isEmpty ? BlockedReason.notSpecified : reason
         guard (1...64).contains(reason.utf8.count), reason.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
         else { throw BackOfficeError.validation(field: "reason", message: "1–64 of A–Z, 0–9, '_', '-'") }
-        try await move(id: id, owner: owner, from: [.active], to: .blocked, reason: reason, action: "blocked", actor: actor, source: source)
+        try await move(
+            id: id, realm: realm, owner: owner, from: [.active], to: .blocked, reason: reason, action: "blocked", actor: actor, source: source)
     }
 
     /// BLOCKED → ACTIVE (a PowerAuth registration's failure count starts over).
-    public func unblockDevice(id: String, actor: String, source: String?) async throws {
-        try await move(id: id, owner: nil, from: [.blocked], to: .active, reason: nil, action: "unblocked", actor: actor, source: source)
+    public func unblockDevice(id: String, realm: String, actor: String, source: String?) async throws {
+        try await move(
+            id: id, realm: realm, owner: nil, from: [.blocked], to: .active, reason: nil, action: "unblocked", actor: actor, source: source)
     }
 
     /// Any live status → REMOVED; its tokens and signatures die with it.
-    public func removeDevice(id: String, owner: String? = nil, actor: String, source: String?) async throws {
+    public func removeDevice(id: String, realm: String, owner: String? = nil, actor: String, source: String?) async throws {
         try await move(
-            id: id, owner: owner, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, action: "removed",
+            id: id, realm: realm, owner: owner, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, action: "removed",
             actor: actor, source: source)
     }
 
     private func move(
-        id: String, owner: String?, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String, actor: String,
-        source: String?
+        id: String, realm: String, owner: String?, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String,
+        actor: String, source: String?
     ) async throws {
-        let overview = try await device(id: id, owner: owner)
+        let overview = try await device(id: id, realm: realm, owner: owner)
         guard from.contains(overview.status) else {
             throw BackOfficeError.invalidState("the device is \(overview.status.rawValue)")
         }
@@ -219,15 +242,17 @@ public struct BackOfficeService: Sendable {
     /// A CREATED PowerAuth registration for the user `externalUserID` (the username): its
     /// activation code goes on screen as text and QR code. It becomes ACTIVE at the key exchange
     /// (the person at the screen is already signed in, so no separate commit is asked for).
-    public func createRegistration(externalUserID: String, applicationID: String, actor: String, source: String?) async throws
-        -> Registration
+    public func createRegistration(externalUserID: String, applicationID: String, realm: String, actor: String, source: String?)
+        async throws -> Registration
     {
         do {
             try Validate.username(externalUserID)
         } catch {
             throw BackOfficeError.validation(field: "userId", message: "must be 1–128 printable characters without spaces")
         }
-        guard let application = try await store.application(id: applicationID), application.status == .active else {
+        guard let application = try await store.application(id: applicationID), application.status == .active,
+            application.realmID == realm
+        else {
             throw BackOfficeError.validation(field: "applicationId", message: "no such active application")
         }
         return try await powerAuth.insertRegistration(
@@ -236,8 +261,8 @@ public struct BackOfficeService: Sendable {
     }
 
     /// Sends a dead webhook delivery again.
-    public func retryDelivery(id: String, actor: String, source: String?) async throws {
-        let delivery = try await delivery(id: id)
+    public func retryDelivery(id: String, realm: String, actor: String, source: String?) async throws {
+        let delivery = try await delivery(id: id, realm: realm)
         guard delivery.status == .dead else { throw BackOfficeError.invalidState("the delivery is \(delivery.status.rawValue)") }
         _ = try await webhooks.retry(id: id, by: [delivery.subscriber], actor: actor, source: source)
     }

@@ -62,7 +62,7 @@ public struct OperatorService: Sendable {
     }
 
     /// A new operator with a bcrypt password and a fresh TOTP secret sealed under the master key.
-    public func create(username: String, password: String?, actor: String) async throws -> CreatedOperator {
+    public func create(username: String, password: String?, realm: String = Realm.defaultID, actor: String) async throws -> CreatedOperator {
         try Validate.username(username)
         let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
         try Validate.password(password)
@@ -72,7 +72,8 @@ public struct OperatorService: Sendable {
         let now = time.now()
         let created = Operator(
             id: id, username: username, passwordHash: try await passwordHasher.hash(password),
-            sealedTOTPSecret: try masterKey.seal(Array(secret.utf8), purpose: Self.sealPurpose, associatedData: id), createdAt: now)
+            sealedTOTPSecret: try masterKey.seal(Array(secret.utf8), purpose: Self.sealPurpose, associatedData: id), createdAt: now,
+            realmID: realm)
         try await store.insertOperator(created)
         try await store.append(
             AuditRecord(actor: actor, action: "operator.created", subject: "operator:\(id)", outcome: .success, details: ["username": username]),

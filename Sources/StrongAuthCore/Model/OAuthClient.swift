@@ -27,13 +27,16 @@ public struct OAuthClient: Sendable, Equatable {
     /// issued to other clients. Every other client learns only about its own tokens (RFC 7662
     /// §4: the server decides which clients may introspect which tokens).
     public var isResourceServer: Bool
+    /// The realm the client acts in: it finds, creates and is told about that realm's users only.
+    public var realmID: String
 
     public init(
         id: String, name: String, secretHash: String, grants: Set<GrantType>, scopes: Scopes,
         status: Status = .active, createdAt: Date, webhookURL: String? = nil, sealedWebhookSecret: String? = nil,
-        isResourceServer: Bool = false
+        isResourceServer: Bool = false, realmID: String = Realm.defaultID
     ) {
         self.isResourceServer = isResourceServer
+        self.realmID = realmID
         self.id = id
         self.name = name
         self.secretHash = secretHash

@@ -28,12 +28,15 @@ public struct User: Sendable, Equatable {
     /// Set while device binding is blocked after too many wrong binding answers.
     public var bindingLockedUntil: Date?
     public var createdAt: Date
+    /// The realm that owns the user; the username is unique within it.
+    public var realmID: String
 
     public init(
         id: String, username: String, passwordHash: String, phone: String? = nil, email: String? = nil,
         ownerClientId: String? = nil, status: Status = .active, failedLoginAttempts: Int = 0,
-        lockedUntil: Date? = nil, bindingLockedUntil: Date? = nil, createdAt: Date
+        lockedUntil: Date? = nil, bindingLockedUntil: Date? = nil, createdAt: Date, realmID: String = Realm.defaultID
     ) {
+        self.realmID = realmID
         self.id = id
         self.username = username
         self.passwordHash = passwordHash

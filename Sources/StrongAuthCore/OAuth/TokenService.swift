@@ -110,7 +110,7 @@ public struct TokenService: Sendable {
         let claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased(), resources: request.resources)
+            id: UUID().uuidString.lowercased(), resources: request.resources, realm: client.realmID)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
             refreshToken: nil, scope: scopes.wire)
@@ -123,8 +123,9 @@ public struct TokenService: Sendable {
         let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
         let invalid = OAuthError.invalidGrant("The resource owner credentials are invalid or the account is temporarily locked.")
 
-        // A user created by one tenant client is invisible to every other client.
-        guard let user = try await store.user(username: username),
+        // Only the client's realm is searched; a user created by one tenant client is invisible
+        // to every other client.
+        guard let user = try await store.user(realm: client.realmID, username: username),
             user.ownerClientId == nil || user.ownerClientId == client.id
         else {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
@@ -244,7 +245,7 @@ public struct TokenService: Sendable {
             issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
             subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
             id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
-            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources)
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, realm: client.realmID)
         claims.acr = (confirmationDeviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue
         return try await signer.sign(claims)
     }
@@ -262,11 +263,11 @@ public struct TokenService: Sendable {
         return liveness.isLive ? claims : nil
     }
 
-    /// Whether `client` may learn about a token issued to `issuedTo` (RFC 7662 §4): the client
-    /// the token was issued to, or a resource server (`clients create --introspect`). Anyone else
-    /// is told `active: false`, exactly as for an unknown token.
-    static func mayIntrospect(_ client: OAuthClient, tokenOf issuedTo: String) -> Bool {
-        client.id == issuedTo || client.isResourceServer
+    /// Whether `client` may learn about a token issued to `issuedTo` in `realm` (RFC 7662 §4):
+    /// the client the token was issued to, or a resource server (`clients create --introspect`)
+    /// of the same realm. Anyone else is told `active: false`, exactly as for an unknown token.
+    static func mayIntrospect(_ client: OAuthClient, tokenOf issuedTo: String, realm: String?) -> Bool {
+        client.id == issuedTo || (client.isResourceServer && client.realmID == (realm ?? Realm.defaultID))
     }
 
     /// RFC 7662 for a client presenting `credentials`: authenticates the client and answers for
@@ -286,16 +287,20 @@ public struct TokenService: Sendable {
             introspectingClientID: credentials.clientID, jti: claims.jti.value, familyID: claims.sid,
             userID: claims.subjectType == .user ? claims.sub.value : nil, clientID: claims.clientID, deviceID: claims.cnf?.kid)
         let introspecting = try await checkClient(credentials, against: client, source: source)
-        guard liveness.isLive, Self.mayIntrospect(introspecting, tokenOf: claims.clientID) else { return .inactive }
+        guard liveness.isLive, Self.mayIntrospect(introspecting, tokenOf: claims.clientID, realm: claims.realm) else {
+            return .inactive
+        }
         return IntrospectionResult(active: true, claims: claims, refreshToken: nil)
     }
 
     private func introspectRefreshToken(_ token: String, by client: OAuthClient) async throws -> IntrospectionResult {
         do {
             guard let record = try await store.refreshToken(hash: secretHasher.hash(token)),
-                record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now(),
-                Self.mayIntrospect(client, tokenOf: record.clientID)
+                record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now()
             else { return .inactive }
+            // A refresh token names its client, not its realm: a resource server asks the client's.
+            let realm = record.clientID == client.id ? client.realmID : try await store.client(id: record.clientID)?.realmID
+            guard let realm, Self.mayIntrospect(client, tokenOf: record.clientID, realm: realm) else { return .inactive }
             return IntrospectionResult(active: true, claims: nil, refreshToken: record)
         }
     }

@@ -27,12 +27,15 @@ public struct PowerAuthApplication: Sendable, Equatable {
     public var sealedCallbackSecret: String?
     public var status: Status
     public var createdAt: Date
+    /// The realm whose users the application's registrations and operations belong to.
+    public var realmID: String
 
     public init(
         id: String, name: String, applicationKey: String, sealedApplicationSecret: String, sealedMasterPrivateKey: String,
         masterPublicKey: String, callbackURL: String? = nil, sealedCallbackSecret: String? = nil, status: Status = .active,
-        createdAt: Date
+        createdAt: Date, realmID: String = Realm.defaultID
     ) {
+        self.realmID = realmID
         self.id = id
         self.name = name
         self.applicationKey = applicationKey
@@ -61,8 +64,15 @@ public struct IntegrationUser: Sendable, Equatable {
     public var applicationIDs: [String]
     public var status: Status
     public var createdAt: Date
+    /// The realm of the integration user and of all its applications: PowerAuth `userId`s are
+    /// that realm's usernames.
+    public var realmID: String
 
-    public init(name: String, passwordHash: String, applicationIDs: [String], status: Status = .active, createdAt: Date) {
+    public init(
+        name: String, passwordHash: String, applicationIDs: [String], status: Status = .active, createdAt: Date,
+        realmID: String = Realm.defaultID
+    ) {
+        self.realmID = realmID
         self.name = name
         self.passwordHash = passwordHash
         self.applicationIDs = applicationIDs

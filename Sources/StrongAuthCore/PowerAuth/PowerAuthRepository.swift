@@ -20,8 +20,9 @@ public protocol PowerAuthRepository: Sendable {
     // MARK: Registrations
 
     /// The id of the user whose username is `externalUserID`, created on first use (PowerAuth's
-    /// `userId` is the integrator's own identifier; such a user has no password).
-    func ensureUser(externalUserID: String, at now: Date) async throws -> String
+    /// `userId` is the integrator's own identifier; such a user has no password), in `realm`:
+    /// the same `userId` in another realm is another user.
+    func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String
     /// Stores a CREATED registration (device + activation row + counter) and its webhook, in one
     /// transaction; `StoreError.conflict` when the activation code is already live.
     func insertRegistration(
@@ -34,8 +35,8 @@ public protocol PowerAuthRepository: Sendable {
 
     /// The registration holding the live activation code `code` of `applicationID`.
     func registration(activationCode: String, applicationID: String) async throws -> Registration?
-    /// The user's registrations, newest first; REMOVED ones only with `includeRemoved`.
-    func registrations(externalUserID: String, includeRemoved: Bool) async throws -> [Registration]
+    /// The registrations of `realm`'s user `externalUserID`, newest first; REMOVED ones only with `includeRemoved`.
+    func registrations(realm: String, externalUserID: String, includeRemoved: Bool) async throws -> [Registration]
 
     /// The key exchange: `CREATED → to` (PENDING_COMMIT or ACTIVE) in one conditional update,
     /// only while unexpired; stores the keys and device facts, frees the activation code.

@@ -62,7 +62,8 @@ extension PowerAuthService {
         let opened = try openApplication(application)
         let signingKey = try P256.Signing.PrivateKey(rawRepresentation: opened.masterPrivateKey.rawRepresentation)
         let now = time.now()
-        let userID = try await store.ensureUser(externalUserID: externalUserID, at: now)
+        // PowerAuth's userId is a username of the application's realm.
+        let userID = try await store.ensureUser(realm: application.realmID, externalUserID: externalUserID, at: now)
         let counter = PowerAuthCounter(
             counterData: [], counter: 0, failedAttempts: 0, maxFailedAttempts: configuration.maxFailedAttempts)
 
@@ -106,7 +107,9 @@ extension PowerAuthService {
         -> [Registration]
     {
         let now = time.now()
-        return try await store.registrations(externalUserID: externalUserID, includeRemoved: includeRemoved).filter {
+        return try await store.registrations(
+            realm: integrationUser.realmID, externalUserID: externalUserID, includeRemoved: includeRemoved
+        ).filter {
             integrationUser.mayUse(applicationID: $0.activation.applicationID) && (includeRemoved || $0.status(at: now) != .removed)
         }
     }

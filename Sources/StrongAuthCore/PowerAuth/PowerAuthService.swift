@@ -126,7 +126,8 @@ public struct PowerAuthService: Sendable {
     /// A new application: app key and secret (16 random bytes each, Base64) and a master P-256
     /// key pair. Returns the secret once; it is stored sealed. With a callback URL, also a
     /// callback secret (returned once) that signs every webhook.
-    public func createApplication(id: String, name: String?, callbackURL: String?, actor: String) async throws
+    public func createApplication(id: String, name: String?, callbackURL: String?, realm: String = Realm.defaultID, actor: String)
+        async throws
         -> (application: PowerAuthApplication, applicationSecret: String, callbackSecret: String?)
     {
         do {
@@ -153,7 +154,7 @@ public struct PowerAuthService: Sendable {
             masterPublicKey: masterPrivate.publicKey.x963Representation.base64EncodedString(),
             callbackURL: callbackURL,
             sealedCallbackSecret: callbackSecret?.sealed,
-            createdAt: now)
+            createdAt: now, realmID: realm)
         try await store.insertApplication(application)
         for template in OperationTemplate.defaults(applicationID: id) { try await store.upsertTemplate(template) }
         try await store.append(
@@ -192,7 +193,8 @@ public struct PowerAuthService: Sendable {
 
     /// A new integration user allowed to act on `applicationIDs`; its generated password
     /// (256 random bits) is returned once and stored as a keyed hash.
-    public func createIntegrationUser(name: String, applicationIDs: [String], actor: String) async throws
+    public func createIntegrationUser(name: String, applicationIDs: [String], realm: String = Realm.defaultID, actor: String)
+        async throws
         -> (user: IntegrationUser, password: String)
     {
         do {
@@ -203,13 +205,15 @@ public struct PowerAuthService: Sendable {
         guard !applicationIDs.isEmpty else {
             throw PowerAuthServiceError.validation(field: "app", message: "at least one application is required")
         }
-        for id in applicationIDs where try await store.application(id: id) == nil {
-            throw PowerAuthServiceError.validation(field: "app", message: "no application '\(id)'")
+        // An integration user acts in one realm: its applications must all be of that realm.
+        for id in applicationIDs where try await store.application(id: id)?.realmID != realm {
+            throw PowerAuthServiceError.validation(field: "app", message: "no application '\(id)' in realm '\(realm)'")
         }
         let password = SecureRandom.token(prefix: "sa_iu_")
         let now = time.now()
         let user = IntegrationUser(
-            name: name, passwordHash: secretHasher.hash(password), applicationIDs: Array(Set(applicationIDs)).sorted(), createdAt: now)
+            name: name, passwordHash: secretHasher.hash(password), applicationIDs: Array(Set(applicationIDs)).sorted(), createdAt: now,
+            realmID: realm)
         try await store.insertIntegrationUser(user)
         try await store.append(
             AuditRecord(

@@ -21,10 +21,12 @@ public protocol ClientRepository: Sendable {
 
 /// End users and their password-factor counters.
 public protocol UserRepository: Sendable {
-    /// Stores a new user; `StoreError.conflict` when the username is taken.
+    /// Stores a new user; `StoreError.conflict` when the username is taken in the user's realm.
     func insertUser(_ user: User) async throws
     func user(id: String) async throws -> User?
-    func user(username: String) async throws -> User?
+    /// The user of that username in that realm only: another realm's user of the same name is
+    /// not found (usernames are unique per realm, not per installation).
+    func user(realm: String, username: String) async throws -> User?
     /// Counts an attempt of one of the user's factors *before* it is checked, in one atomic
     /// conditional update: `nil` while that factor is locked. The attempt that reaches the
     /// policy's maximum sets the lock; a successful check then calls `resetAttempts`. Counting up
@@ -154,4 +156,4 @@ public protocol AuditLog: Sendable {
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
     & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository & WebhookOutbox
-    & ApprovalRepository & SessionRepository
+    & ApprovalRepository & SessionRepository & RealmRepository

@@ -7,7 +7,7 @@ extension SessionService {
     /// identification code of the soft token), stored with the user in one transaction.
     public func createUser(
         username: String, password: String?, phone: String?, email: String?, accountNumber: String, cardNumber: String,
-        identificationCode: String?, actor: String
+        identificationCode: String?, realm: String = Realm.defaultID, actor: String
     ) async throws -> (user: User, password: String, identity: LoginIdentity) {
         guard let account = LoginNumbers.account(accountNumber) else {
             throw ValidationError(field: "account", message: "must be 1–10 digits")
@@ -17,7 +17,7 @@ extension SessionService {
             throw ValidationError(field: "identification-code", message: "must be 5 digits")
         }
         let (user, password) = try await administration.newUser(
-            username: username, password: password, phone: phone, email: email, ownerClientID: nil)
+            username: username, password: password, phone: phone, email: email, ownerClientID: nil, realm: realm)
         let identity = LoginIdentity(
             userID: user.id, accountNumber: account, cardNumber: card,
             identificationCodeHash: identificationCode.map { codeHasher.hash(Self.codeHashInput(userID: user.id, code: $0)) })

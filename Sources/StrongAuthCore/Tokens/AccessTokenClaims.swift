@@ -35,6 +35,9 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var authTime: Date?
     /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token.
     public var cnf: Confirmation?
+    /// The realm the token acts in (its client's, and its user's); absent on tokens issued
+    /// before realms existed, which are of the default realm.
+    public var realm: String?
 
     /// RFC 7800 confirmation claim.
     public struct Confirmation: Codable, Sendable, Equatable {
@@ -46,7 +49,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public static let twoFactorACR = "urn:strongauth:acr:2fa"
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf
+        case iss, sub, aud, exp, iat, jti, scope, sid, amr, acr, cnf, realm
         case authTime = "auth_time"
         case clientID = "client_id"
         case subjectType = "subject_type"
@@ -55,8 +58,9 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
         issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
-        confirmationDeviceID: String? = nil, authTime: Date? = nil, resources: [String] = []
+        confirmationDeviceID: String? = nil, authTime: Date? = nil, resources: [String] = [], realm: String? = nil
     ) {
+        self.realm = realm
         iss = .init(value: issuer)
         sub = .init(value: subject)
         // RFC 9068 §2.2: the audience is the client the token was issued to, plus the resource

@@ -17,7 +17,7 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
 /// Creating and deleting clients and users: the use cases behind the CLI, `/api/v2/users` and
 /// (later) the admin API. Every change is audited.
 public struct AdministrationService: Sendable {
-    public typealias Repositories = ClientRepository & UserRepository & AuditLog
+    public typealias Repositories = ClientRepository & UserRepository & AuditLog & RealmRepository
 
     private let store: any Repositories
     private let secretHasher: KeyedHash
@@ -41,9 +41,10 @@ public struct AdministrationService: Sendable {
     /// that signs the client's action request callbacks.
     public func createClient(
         id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil,
-        isResourceServer: Bool = false, actor: String
+        isResourceServer: Bool = false, realm: String = Realm.defaultID, actor: String
     ) async throws -> (client: OAuthClient, secret: String, webhookSecret: String?) {
         try Validate.identifier(id, field: "id")
+        try await requireRealm(realm)
         guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
         if let webhookURL { try WebhookService.validate(url: webhookURL, field: "webhookUrl") }
         let secret = SecureRandom.token(prefix: SecretPrefix.clientSecret)
@@ -51,7 +52,7 @@ public struct AdministrationService: Sendable {
         let now = time.now()
         let client = OAuthClient(
             id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now,
-            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed, isResourceServer: isResourceServer)
+            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed, isResourceServer: isResourceServer, realmID: realm)
         try await store.insertClient(client)
         try await store.append(
             AuditRecord(
@@ -66,10 +67,11 @@ public struct AdministrationService: Sendable {
 
     /// A new user with a slow-hashed password. `password` nil generates one (returned once).
     public func createUser(
-        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, actor: String
+        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, realm: String = Realm.defaultID,
+        actor: String
     ) async throws -> (user: User, password: String) {
         let (user, password) = try await newUser(
-            username: username, password: password, phone: phone, email: email, ownerClientID: ownerClientID)
+            username: username, password: password, phone: phone, email: email, ownerClientID: ownerClientID, realm: realm)
         try await store.insertUser(user)
         try await store.append(
             AuditRecord(actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success), at: user.createdAt)
@@ -79,17 +81,35 @@ public struct AdministrationService: Sendable {
     /// A validated user with a slow-hashed password, not yet stored: for use cases that store the
     /// user together with more rows in one transaction (a login identity, issue 6).
     public func newUser(
-        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?
+        username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, realm: String = Realm.defaultID
     ) async throws -> (user: User, password: String) {
         try Validate.username(username)
+        try await requireRealm(realm)
         let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
         try Validate.password(password)
         if let phone { try Validate.phone(phone) }
         if let email { try Validate.email(email) }
         let user = User(
             id: UUID().uuidString.lowercased(), username: username, passwordHash: try await passwordHasher.hash(password),
-            phone: phone, email: email, ownerClientId: ownerClientID, createdAt: time.now())
+            phone: phone, email: email, ownerClientId: ownerClientID, createdAt: time.now(), realmID: realm)
         return (user, password)
+    }
+
+    /// `strongauth realms create --id ID`: a new, empty realm.
+    public func createRealm(id: String, actor: String) async throws {
+        guard Realm.isValid(id: id) else {
+            throw ValidationError(field: "id", message: "1–64 characters of a–z, 0–9, '-' and '_'")
+        }
+        let now = time.now()
+        try await store.insertRealm(id: id, at: now)
+        try await store.append(
+            AuditRecord(actor: actor, action: "realm.created", subject: "realm:\(id)", outcome: .success, realm: id), at: now)
+    }
+
+    /// Refuses a realm that does not exist: an object created in a mistyped realm would be
+    /// invisible to everything meant to find it.
+    public func requireRealm(_ id: String) async throws {
+        guard try await store.realmExists(id: id) else { throw ValidationError(field: "realm", message: "no realm '\(id)'") }
     }
 
     /// Deletes a user and everything bound to it; `false` if there was no such user.

@@ -19,7 +19,9 @@ struct FinAPIUsersController {
         users.group(context: TwoFactorContext.self).delete("/api/v2/users", use: delete)
     }
 
-    /// `POST /api/v2/users` with a client token. The client owns the user: only it can log the user in.
+    /// `POST /api/v2/users` with a client token. The client owns the user: only it can log the user
+    /// in. The user is of the client's realm (the token's `realm`), so the same id in another
+    /// realm neither conflicts nor is revealed.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
         guard claims.subjectType == .client else {
@@ -31,7 +33,8 @@ struct FinAPIUsersController {
         do {
             created = try await runtime.administration.createUser(
                 username: params.id ?? UUID().uuidString.lowercased(), password: params.password, phone: params.phone,
-                email: params.email, ownerClientID: claims.clientID, actor: "client:\(claims.clientID)")
+                email: params.email, ownerClientID: claims.clientID, realm: claims.realm ?? Realm.defaultID,
+                actor: "client:\(claims.clientID)")
         } catch let error as ValidationError {
             throw ProblemDetails.badRequest("The user cannot be created.", errors: [error])
         } catch StoreError.conflict {

@@ -44,7 +44,7 @@ struct AdminWebController: Sendable {
         router.post("/admin/users/{id}/unlock") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
-                try await service.unlockUser(id: id, actor: web.principalLabel(signedIn), source: context.remoteAddress)
+                try await service.unlockUser(id: id, realm: signedIn.realm, actor: web.principalLabel(signedIn), source: context.remoteAddress)
                 return web.redirect(to: "/admin/users/\(id)?done=unlocked")
             }
         }
@@ -59,13 +59,13 @@ struct AdminWebController: Sendable {
                     let actor = web.principalLabel(signedIn)
                     switch verb {
                     case "block":
-                        try await service.blockDevice(id: id, reason: form["reason"] ?? "", actor: actor, source: context.remoteAddress)
+                        try await service.blockDevice(id: id, realm: signedIn.realm, reason: form["reason"] ?? "", actor: actor, source: context.remoteAddress)
                         return web.redirect(to: "/admin/devices/\(id)?done=blocked")
                     case "unblock":
-                        try await service.unblockDevice(id: id, actor: actor, source: context.remoteAddress)
+                        try await service.unblockDevice(id: id, realm: signedIn.realm, actor: actor, source: context.remoteAddress)
                         return web.redirect(to: "/admin/devices/\(id)?done=unblocked")
                     default:
-                        try await service.removeDevice(id: id, actor: actor, source: context.remoteAddress)
+                        try await service.removeDevice(id: id, realm: signedIn.realm, actor: actor, source: context.remoteAddress)
                         return web.redirect(to: "/admin/devices/\(id)?done=removed")
                     }
                 }
@@ -75,7 +75,8 @@ struct AdminWebController: Sendable {
         router.post("/admin/registrations") { request, context in
             try await web.action(request, context: context) { signedIn, form in
                 let registration = try await service.createRegistration(
-                    externalUserID: form["userId"] ?? "", applicationID: form["applicationId"] ?? "", actor: web.principalLabel(signedIn),
+                    externalUserID: form["userId"] ?? "", applicationID: form["applicationId"] ?? "", realm: signedIn.realm,
+                    actor: web.principalLabel(signedIn),
                     source: context.remoteAddress)
                 return web.redirect(to: "/admin/devices/\(registration.id)?done=created")
             }
@@ -88,7 +89,7 @@ struct AdminWebController: Sendable {
         router.post("/admin/webhooks/{id}/retry") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
-                try await service.retryDelivery(id: id, actor: web.principalLabel(signedIn), source: context.remoteAddress)
+                try await service.retryDelivery(id: id, realm: signedIn.realm, actor: web.principalLabel(signedIn), source: context.remoteAddress)
                 return web.redirect(to: "/admin/webhooks?done=retried")
             }
         }
@@ -121,8 +122,8 @@ struct AdminWebController: Sendable {
     }
 
     private func dashboard(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
-        let counts = try await service.counts()
-        let failures = try await service.recentFailures()
+        let counts = try await service.counts(realm: signedIn.realm)
+        let failures = try await service.recentFailures(realm: signedIn.realm)
         let context: [String: Any] = [
             "users": counts.users, "active": counts.devicesByStatus["ACTIVE"] ?? 0, "blocked": counts.devicesByStatus["BLOCKED"] ?? 0,
             "waiting": (counts.devicesByStatus["CREATED"] ?? 0) + (counts.devicesByStatus["PENDING_COMMIT"] ?? 0),
@@ -135,7 +136,7 @@ struct AdminWebController: Sendable {
     private func users(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
         let query = request.uri.queryParameters.get("q") ?? ""
         let now = service.now
-        let found = try await service.searchUsers(query)
+        let found = try await service.searchUsers(query, realm: signedIn.realm)
         let context: [String: Any] = [
             "query": query,
             "users": found.map {
@@ -147,24 +148,24 @@ struct AdminWebController: Sendable {
     }
 
     private func user(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
-        let user = try await service.user(id: id)
+        let user = try await service.user(id: id, realm: signedIn.realm)
         let now = service.now
-        let devices = try await service.devices(userID: id, includeRemoved: true)
+        let devices = try await service.devices(userID: id, realm: signedIn.realm, includeRemoved: true)
         let context: [String: Any] = [
             "id": user.id, "username": user.username, "status": user.status.rawValue, "phone": user.phone ?? "—", "email": user.email ?? "—",
             "passwordLocked": user.isLocked(at: now) ? WebFormat.time(user.lockedUntil) : false,
             "bindingLocked": (user.bindingLockedUntil.map { $0 > now } ?? false) ? WebFormat.time(user.bindingLockedUntil) : false,
             "failedAttempts": user.failedLoginAttempts, "created": WebFormat.time(user.createdAt), "csrf": signedIn.csrf,
             "devices": devices.map { WebFormat.device($0, href: "/admin/devices/\($0.device.id)") },
-            "approvals": try await service.approvals(userID: id, limit: 20).map { WebFormat.approval($0, at: now) },
-            "events": try await service.auditEvents(subject: "user:\(id)", limit: 20).map(WebFormat.event),
+            "approvals": try await service.approvals(realm: signedIn.realm, userID: id, limit: 20).map { WebFormat.approval($0, at: now) },
+            "events": try await service.auditEvents(realm: signedIn.realm, subject: "user:\(id)", limit: 20).map(WebFormat.event),
         ]
         return web.renderer.page("admin-user", context, layout: layout("User \(user.username)", signedIn, "/admin/users", request))
     }
 
     private func devices(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
         let selected = request.uri.queryParameters.get("status").flatMap { Device.Status(rawValue: $0) }
-        let devices = try await service.recentDevices(status: selected)
+        let devices = try await service.recentDevices(realm: signedIn.realm, status: selected)
         var names: [String: String] = [:]
         for userID in Set(devices.map(\.device.userID)) { names[userID] = try await runtime.store.user(id: userID)?.username }
         let statuses: [[String: Any]] =
@@ -180,14 +181,14 @@ struct AdminWebController: Sendable {
     }
 
     private func device(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
-        let overview = try await service.device(id: id)
+        let overview = try await service.device(id: id, realm: signedIn.realm)
         let owner = try await runtime.store.user(id: overview.device.userID)
         var context = WebFormat.device(overview, href: "/admin/devices/\(id)", userLabel: owner?.username)
         context["kindName"] = overview.registration == nil ? "Device" : "Registration"
         context["csrf"] = signedIn.csrf
         context["actionBase"] = "/admin/devices/\(id)"
         context["reasons"] = ["NOT_SPECIFIED", "DEVICE_LOST", "DEVICE_STOLEN", "FRAUD_SUSPECTED", "USER_REQUEST"]
-        context["events"] = try await service.auditEvents(subject: "device:\(id)", limit: 50).reversed().map(WebFormat.event)
+        context["events"] = try await service.auditEvents(realm: signedIn.realm, subject: "device:\(id)", limit: 50).reversed().map(WebFormat.event)
         if let registration = overview.registration {
             context["application"] = registration.activation.applicationID
             context["platform"] = registration.activation.platform ?? false
@@ -201,7 +202,7 @@ struct AdminWebController: Sendable {
     }
 
     private func newRegistration(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
-        let applications = try await service.applications()
+        let applications = try await service.applications(realm: signedIn.realm)
         let context: [String: Any] = [
             "csrf": signedIn.csrf, "userId": request.uri.queryParameters.get("userId") ?? "", "noApplications": applications.isEmpty,
             "applications": applications.map { ["id": $0.id, "name": $0.name] },
@@ -212,12 +213,12 @@ struct AdminWebController: Sendable {
 
     private func approvals(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
         let now = service.now
-        let context: [String: Any] = ["approvals": try await service.approvals().map { WebFormat.approval($0, at: now) }]
+        let context: [String: Any] = ["approvals": try await service.approvals(realm: signedIn.realm).map { WebFormat.approval($0, at: now) }]
         return web.renderer.page("admin-approvals", context, layout: layout("Approvals", signedIn, "/admin/approvals", request))
     }
 
     private func approval(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
-        let approval = try await service.approval(id: id)
+        let approval = try await service.approval(id: id, realm: signedIn.realm)
         var context = WebFormat.approval(approval, at: service.now)
         context["kindName"] = approval.kind == .operation ? "Operation" : "Action request"
         context["userID"] = approval.userID
@@ -228,12 +229,12 @@ struct AdminWebController: Sendable {
         context["failureCount"] = approval.failureCount
         context["maxFailureCount"] = approval.maxFailureCount
         if let reason = approval.statusReason { context["statusReason"] = reason }
-        context["events"] = try await service.auditEvents(subject: "approval:\(id)", limit: 50).reversed().map(WebFormat.event)
+        context["events"] = try await service.auditEvents(realm: signedIn.realm, subject: "approval:\(id)", limit: 50).reversed().map(WebFormat.event)
         return web.renderer.page("admin-approval", context, layout: layout("Approval", signedIn, "/admin/approvals", request))
     }
 
     private func webhooks(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
-        let deliveries = try await service.deliveries()
+        let deliveries = try await service.deliveries(realm: signedIn.realm)
         let context: [String: Any] = [
             "deliveries": deliveries.map { delivery -> [String: Any] in
                 var answer = delivery.lastResponseStatus.map { "HTTP \($0)" } ?? "—"
@@ -250,13 +251,17 @@ struct AdminWebController: Sendable {
 
     private func audit(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
         let before = request.uri.queryParameters.get("before").flatMap { Int64($0) }
-        let events = try await service.auditEvents(before: before, limit: 50)
+        let events = try await service.auditEvents(realm: signedIn.realm, before: before, limit: 50)
         var context: [String: Any] = ["events": events.map(WebFormat.event)]
         if let last = events.last, last.sequence > 1, events.count == 50 { context["older"] = String(last.sequence) }
         if request.uri.queryParameters.get("verify") == "1" {
             switch try await service.verifyAuditChain() {
-            case .intact(let count):
+            // The chain is one for the installation: only the default realm's operators are told
+            // how many events it holds (other realms' events are not counted for them).
+            case .intact(let count) where signedIn.realm == Realm.defaultID:
                 context["verification"] = ["class": "flash", "text": "Intact: all \(count) events verify, each linked to the one before."]
+            case .intact:
+                context["verification"] = ["class": "flash", "text": "Intact: every event verifies, each linked to the one before."]
             case .broken(let sequence, let reason):
                 context["verification"] = ["class": "error", "text": "Broken at event \(sequence): \(reason)."]
             }

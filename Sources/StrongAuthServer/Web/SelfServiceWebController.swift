@@ -19,22 +19,26 @@ struct SelfServiceWebController: Sendable {
     private var service: BackOfficeService { runtime.backOffice }
 
     func addRoutes(to router: Router<AppRequestContext>) {
+        // `/self-service/login?realm=ID` signs in a user of realm ID; without it, of the default
+        // realm. An unknown realm answers as a wrong password does.
         router.get("/self-service/login") { request, _ in
             if try await web.signedIn(request) != nil { return web.redirect(to: "/self-service") }
-            return web.loginPage("self-login")
+            return web.loginPage("self-login", realm: request.uri.queryParameters["realm"].map(String.init))
         }
         router.post("/self-service/login") { request, context in
             guard let form = try await web.loginForm(request, context: context) else {
                 return web.loginPage("self-login", error: "The sign-in form expired. Please try again.", status: .forbidden)
             }
             let username = form["username"] ?? ""
+            let realm = form["realm"] ?? Realm.defaultID
             do {
-                let user = try await service.signInUser(username: username, password: form["password"] ?? "", source: context.remoteAddress)
+                let user = try await service.signInUser(
+                    realm: realm, username: username, password: form["password"] ?? "", source: context.remoteAddress)
                 return try await web.startSession(principalID: user.id)
             } catch OperatorSignInError.invalidCredentials {
                 return web.loginPage(
-                    "self-login", username: username, error: "Username or password is wrong, or the account is locked for a while.",
-                    status: .unauthorized)
+                    "self-login", username: username, realm: realm,
+                    error: "Username or password is wrong, or the account is locked for a while.", status: .unauthorized)
             }
         }
         router.post("/self-service/logout") { request, context in
@@ -47,7 +51,7 @@ struct SelfServiceWebController: Sendable {
         }
         router.post("/self-service/devices") { request, context in
             try await web.action(request, context: context) { signedIn, form in
-                let applications = try await service.applications()
+                let applications = try await service.applications(realm: signedIn.realm)
                 let chosen = form["applicationId"] ?? applications.first?.id ?? ""
                 guard applications.contains(where: { $0.id == chosen }) else {
                     throw BackOfficeError.validation(field: "applicationId", message: "no such active application")
@@ -82,7 +86,7 @@ struct SelfServiceWebController: Sendable {
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, form in
                 try await service.blockDevice(
-                    id: id, reason: form["reason"] ?? "USER_REQUEST", owner: signedIn.principalID, actor: web.principalLabel(signedIn),
+                    id: id, realm: signedIn.realm, reason: form["reason"] ?? "USER_REQUEST", owner: signedIn.principalID, actor: web.principalLabel(signedIn),
                     source: context.remoteAddress)
                 return web.redirect(to: "/self-service?done=blocked")
             }
@@ -91,7 +95,7 @@ struct SelfServiceWebController: Sendable {
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
                 // Another user's device reads as absent before any step-up is started for it.
-                let overview = try await service.device(id: id, owner: signedIn.principalID)
+                let overview = try await service.device(id: id, realm: signedIn.realm, owner: signedIn.principalID)
                 guard overview.status != .removed else { throw BackOfficeError.invalidState("the device is REMOVED") }
                 return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
@@ -112,12 +116,14 @@ struct SelfServiceWebController: Sendable {
     private func perform(_ action: SelfServiceAction, _ signedIn: WebSignedIn, source: String?) async throws -> Response {
         switch action {
         case .activateDevice(let applicationID):
-            let user = try await service.user(id: signedIn.principalID)
+            let user = try await service.user(id: signedIn.principalID, realm: signedIn.realm)
             let registration = try await service.createRegistration(
-                externalUserID: user.username, applicationID: applicationID, actor: web.principalLabel(signedIn), source: source)
+                externalUserID: user.username, applicationID: applicationID, realm: signedIn.realm, actor: web.principalLabel(signedIn),
+                source: source)
             return web.redirect(to: "/self-service/devices/\(registration.id)?done=created")
         case .removeDevice(let id):
-            try await service.removeDevice(id: id, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: source)
+            try await service.removeDevice(
+                id: id, realm: signedIn.realm, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: source)
             return web.redirect(to: "/self-service?done=removed")
         }
     }
@@ -133,7 +139,7 @@ struct SelfServiceWebController: Sendable {
         case .approval:
             guard let approval = try await stepUp.approval(of: signedIn.session) else { return web.redirect(to: "/self-service") }
             let approvalStatus = approval.status(at: now)
-            let names = try await service.devices(userID: signedIn.principalID, includeRemoved: false)
+            let names = try await service.devices(userID: signedIn.principalID, realm: signedIn.realm, includeRemoved: false)
                 .filter { $0.status == .active }.map { WebFormat.label(of: $0) }
             context["approval"] = [
                 "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
@@ -142,7 +148,7 @@ struct SelfServiceWebController: Sendable {
             ] as [String: Any]
             if approvalStatus == .pending { refresh = 3 }
         case .smsOTP:
-            let phone = try await service.user(id: signedIn.principalID).phone ?? ""
+            let phone = try await service.user(id: signedIn.principalID, realm: signedIn.realm).phone ?? ""
             context["sms"] = ["phone": phone.count > 4 ? String(repeating: "•", count: phone.count - 4) + phone.suffix(4) : phone]
         }
         var layout = web.layoutContext(title: "Confirm it is you", signedIn: signedIn, current: "/self-service")
@@ -153,8 +159,8 @@ struct SelfServiceWebController: Sendable {
 
     private func home(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
         let now = service.now
-        let devices = try await service.devices(userID: signedIn.principalID, includeRemoved: false)
-        let applications = try await service.applications()
+        let devices = try await service.devices(userID: signedIn.principalID, realm: signedIn.realm, includeRemoved: false)
+        let applications = try await service.applications(realm: signedIn.realm)
         let context: [String: Any] = [
             "csrf": signedIn.csrf,
             "devices": devices.map { device -> [String: Any] in
@@ -172,7 +178,7 @@ struct SelfServiceWebController: Sendable {
     }
 
     private func device(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
-        let overview = try await service.device(id: id, owner: signedIn.principalID)
+        let overview = try await service.device(id: id, realm: signedIn.realm, owner: signedIn.principalID)
         var context = WebFormat.device(overview, href: "/self-service/devices/\(id)")
         context["csrf"] = signedIn.csrf
         if let activation = WebFormat.activation(overview.registration, status: overview.status, refresh: "/self-service/devices/\(id)") {

@@ -28,6 +28,8 @@ struct WebSignedIn: Sendable {
     var csrf: String
     /// The operator's or user's name, for the page header.
     var name: String
+    /// The realm of the operator or user: the only one whose objects the pages show.
+    var realm: String
     var principalID: String { session.principalID }
 }
 
@@ -85,15 +87,16 @@ struct WebPages: Sendable {
             let session = try await runtime.webSessions.resume(token: token, kind: area.kind)
         else { return nil }
         let name: String
+        let realm: String
         switch area {
         case .admin:
             guard let found = try await runtime.store.operator(id: session.principalID), found.status == .active else { return nil }
-            name = found.username
+            (name, realm) = (found.username, found.realmID)
         case .selfService:
             guard let user = try await runtime.store.user(id: session.principalID), user.status == .active else { return nil }
-            name = user.username
+            (name, realm) = (user.username, user.realmID)
         }
-        return WebSignedIn(token: token, session: session, csrf: runtime.webSessions.csrfToken(for: token), name: name)
+        return WebSignedIn(token: token, session: session, csrf: runtime.webSessions.csrfToken(for: token), name: name, realm: realm)
     }
 
     /// A page that needs a session: without one, the browser goes to the sign-in page.
@@ -181,12 +184,16 @@ struct WebPages: Sendable {
     // MARK: Sign-in forms
 
     /// The sign-in page, with a pre-session cookie whose HMAC is the form's CSRF token.
-    func loginPage(_ template: String, username: String = "", error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+    func loginPage(
+        _ template: String, username: String = "", realm: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok
+    ) -> Response {
         let preSession = runtime.webSessions.newPreSession()
         var layout = layoutContext(title: "Sign in", signedIn: nil, current: nil)
         if let error { layout["error"] = error }
-        var response = renderer.page(
-            template, ["loginCSRF": runtime.webSessions.csrfToken(for: preSession), "username": username], layout: layout, status: status)
+        var fields = ["loginCSRF": runtime.webSessions.csrfToken(for: preSession), "username": username]
+        // A realm other than the default one travels as a hidden field of the form.
+        if let realm, realm != Realm.defaultID, Realm.isValid(id: realm) { fields["realm"] = realm }
+        var response = renderer.page(template, fields, layout: layout, status: status)
         response.setCookie(cookie(area.preSessionCookieName, preSession))
         return response
     }

@@ -299,6 +299,7 @@ enum WebTemplates {
         <h1>Your devices</h1>
         <form method="post" action="/self-service/login" class="card">
         <input type="hidden" name="_csrf" value="{{loginCSRF}}">
+        {{#realm}}<input type="hidden" name="realm" value="{{realm}}">{{/realm}}
         <label for="username">Username</label>
         <input type="text" id="username" name="username" autocomplete="username" required value="{{username}}">
         <label for="password">Password</label>

@@ -17,6 +17,13 @@ public enum Migrator {
     /// Applies every pending migration in one transaction; returns the names applied.
     @discardableResult
     public static func migrate(_ pool: any DatabasePool) async throws -> [String] {
+        try await migrate(pool, only: all)
+    }
+
+    /// Applies the pending ones of `migrations` (tests stop before a migration to check how it
+    /// carries existing rows over).
+    @discardableResult
+    static func migrate(_ pool: any DatabasePool, only migrations: [Migration]) async throws -> [String] {
         let engine = pool.engine
         return try await pool.withTransaction { db in
             if engine == .postgres {
@@ -29,7 +36,7 @@ public enum Migrator {
             let applied = Set(
                 try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
             var names: [String] = []
-            for migration in all where !applied.contains(migration.version) {
+            for migration in migrations where !applied.contains(migration.version) {
                 let specific = engine == .sqlite ? migration.sqliteOnly : migration.postgresOnly
                 for statement in migration.statements + specific {
                     try await db.raw(SQLQueryString(statement)).run()
@@ -392,6 +399,53 @@ public enum Migrator {
                 CREATE TRIGGER devices_leave_active_revoke_families AFTER UPDATE OF status ON devices FOR EACH ROW
                 WHEN (OLD.status = 'ACTIVE' AND NEW.status <> 'ACTIVE') EXECUTE FUNCTION devices_leave_active_revoke_families()
                 """,
+            ]),
+        Migration(
+            version: 15, name: "realms",
+            statements: [
+                // Tenants (issue 14): everything that existed before belongs to the realm 'default'.
+                "CREATE TABLE realms (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
+                "INSERT INTO realms (id, created_at) VALUES ('default', 0)",
+                // The roots of ownership carry their realm; objects hanging off a user id (devices,
+                // approvals, tokens, sessions) are in their user's realm.
+                "ALTER TABLE clients ADD COLUMN realm_id TEXT NOT NULL DEFAULT 'default'",
+                "ALTER TABLE powerauth_applications ADD COLUMN realm_id TEXT NOT NULL DEFAULT 'default'",
+                "ALTER TABLE integration_users ADD COLUMN realm_id TEXT NOT NULL DEFAULT 'default'",
+                "ALTER TABLE operators ADD COLUMN realm_id TEXT NOT NULL DEFAULT 'default'",
+                // The realm an audit record concerns (NULL: installation-wide); not part of the
+                // hash, so the one chain and every existing link stay as they are.
+                "ALTER TABLE audit_journal ADD COLUMN realm_id TEXT",
+                "ALTER TABLE audit_events ADD COLUMN realm_id TEXT",
+                "CREATE INDEX audit_events_realm ON audit_events (realm_id, sequence)",
+            ],
+            // Usernames become unique per realm. SQLite cannot drop a column's UNIQUE: the table
+            // is rebuilt (nothing references users by foreign key, and it has no other index).
+            sqliteOnly: [
+                """
+                CREATE TABLE users_realms (
+                    id TEXT PRIMARY KEY, username TEXT NOT NULL, password_hash TEXT NOT NULL,
+                    phone TEXT, email TEXT, owner_client_id TEXT, status TEXT NOT NULL,
+                    failed_password_attempts INTEGER NOT NULL DEFAULT 0, password_locked_until BIGINT,
+                    created_at BIGINT NOT NULL, failed_binding_attempts INTEGER NOT NULL DEFAULT 0,
+                    binding_locked_until BIGINT, process_identity INTEGER NOT NULL DEFAULT 0,
+                    realm_id TEXT NOT NULL DEFAULT 'default')
+                """,
+                """
+                INSERT INTO users_realms (id, username, password_hash, phone, email, owner_client_id, status,
+                    failed_password_attempts, password_locked_until, created_at, failed_binding_attempts,
+                    binding_locked_until, process_identity)
+                SELECT id, username, password_hash, phone, email, owner_client_id, status,
+                    failed_password_attempts, password_locked_until, created_at, failed_binding_attempts,
+                    binding_locked_until, process_identity FROM users
+                """,
+                "DROP TABLE users",
+                "ALTER TABLE users_realms RENAME TO users",
+                "CREATE UNIQUE INDEX users_realm_username ON users (realm_id, username)",
+            ],
+            postgresOnly: [
+                "ALTER TABLE users ADD COLUMN realm_id TEXT NOT NULL DEFAULT 'default'",
+                "ALTER TABLE users DROP CONSTRAINT users_username_key",
+                "CREATE UNIQUE INDEX users_realm_username ON users (realm_id, username)",
             ]),
     ]
 }

@@ -8,12 +8,40 @@ extension SQLStore: AuditLog {
         try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details)
+                INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
                 VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: now.epochMilliseconds), \(bind: record.actor),
                         \(bind: record.action), \(bind: record.subject), \(bind: record.sourceAddress),
-                        \(bind: record.outcome.rawValue), \(bind: details))
+                        \(bind: record.outcome.rawValue), \(bind: details),
+                        COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor))))
                 """
             ).run()
+        }
+    }
+
+    /// The realm of an audit reference (`user:<id>`, `device:<id>`, `client:<id>`, …), as a
+    /// scalar subquery: every append is attributed to a realm without each caller naming it.
+    /// NULL when the reference names nothing realm-owned (or nothing that still exists).
+    static func realmOf(_ reference: String?) -> SQLQueryString {
+        guard let reference, let colon = reference.firstIndex(of: ":") else { return "NULL" }
+        let id = String(reference[reference.index(after: colon)...])
+        switch reference[..<colon] {
+        case "user": return "(SELECT realm_id FROM users WHERE id = \(bind: id))"
+        case "device":
+            return "(SELECT u.realm_id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = \(bind: id))"
+        case "client": return "(SELECT realm_id FROM clients WHERE id = \(bind: id))"
+        case "integration-user": return "(SELECT realm_id FROM integration_users WHERE name = \(bind: id))"
+        case "application": return "(SELECT realm_id FROM powerauth_applications WHERE id = \(bind: id))"
+        case "operator": return "(SELECT realm_id FROM operators WHERE id = \(bind: id))"
+        case "approval":
+            return "(SELECT u.realm_id FROM approvals a JOIN users u ON u.id = a.user_id WHERE a.id = \(bind: id))"
+        case "family":
+            return "(SELECT u.realm_id FROM token_families f JOIN users u ON u.id = f.user_id WHERE f.id = \(bind: id))"
+        case "session":
+            return "(SELECT u.realm_id FROM login_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = \(bind: id))"
+        case "process":
+            return "(SELECT u.realm_id FROM processes p JOIN users u ON u.id = p.user_id WHERE p.id = \(bind: id))"
+        case "realm": return "(SELECT id FROM realms WHERE id = \(bind: id))"
+        default: return "NULL"
         }
     }
 
@@ -42,10 +70,11 @@ extension SQLStore: AuditLog {
                 let hash = AuditChain.hash(sequence: sequence, occurredAt: occurredAt, record: record, previousHash: previousHash)
                 try await db.raw(
                     """
-                    INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash, hash)
+                    INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash,
+                                              hash, realm_id)
                     VALUES (\(bind: sequence), \(bind: occurredAt.epochMilliseconds), \(bind: record.actor), \(bind: record.action),
                             \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: detailsJSON),
-                            \(bind: previousHash), \(bind: hash))
+                            \(bind: previousHash), \(bind: hash), \(bind: try row.optionalString("realm_id")))
                     """
                 ).run()
                 previousHash = hash

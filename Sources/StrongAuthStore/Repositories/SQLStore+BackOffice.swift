@@ -9,10 +9,10 @@ extension SQLStore: BackOfficeRepository {
         let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, last_totp_step, created_at)
+                INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, last_totp_step, created_at, realm_id)
                 VALUES (\(bind: `operator`.id), \(bind: `operator`.username), \(bind: `operator`.passwordHash),
                         \(bind: `operator`.sealedTOTPSecret), \(bind: `operator`.status.rawValue), \(bind: `operator`.lastTOTPStep),
-                        \(bind: `operator`.createdAt.epochMilliseconds))
+                        \(bind: `operator`.createdAt.epochMilliseconds), \(bind: `operator`.realmID))
                 ON CONFLICT DO NOTHING RETURNING id
                 """
             ).first()
@@ -37,7 +37,8 @@ extension SQLStore: BackOfficeRepository {
             id: try row.string("id"), username: try row.string("username"), passwordHash: try row.string("password_hash"),
             sealedTOTPSecret: try row.string("sealed_totp_secret"),
             status: Operator.Status(rawValue: try row.string("status")) ?? .disabled,
-            lastTOTPStep: try row.decode(column: "last_totp_step", as: Int64.self), createdAt: try row.date("created_at"))
+            lastTOTPStep: try row.decode(column: "last_totp_step", as: Int64.self), createdAt: try row.date("created_at"),
+            realmID: try row.string("realm_id"))
     }
 
     private static func columns(_ factor: OperatorFactor) -> (count: String, lock: String) {
@@ -154,33 +155,55 @@ extension SQLStore: BackOfficeRepository {
 
     // MARK: Read models
 
-    public func backOfficeCounts(at now: Date) async throws -> BackOfficeCounts {
+    public func backOfficeCounts(realm: String, at now: Date) async throws -> BackOfficeCounts {
         try await pool.withConnection { db in
-            let users = try await db.raw("SELECT COUNT(*) AS n FROM users").first()?.int("n") ?? 0
+            let users = try await db.raw("SELECT COUNT(*) AS n FROM users WHERE realm_id = \(bind: realm)").first()?.int("n") ?? 0
             var devices: [String: Int] = [:]
-            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM devices GROUP BY status").all() {
+            for row in try await db.raw(
+                """
+                SELECT d.status, COUNT(*) AS n FROM devices d JOIN users u ON u.id = d.user_id
+                WHERE u.realm_id = \(bind: realm) GROUP BY d.status
+                """
+            ).all() {
                 devices[try row.string("status")] = try row.int("n")
             }
             let pending =
                 try await db.raw(
-                    "SELECT COUNT(*) AS n FROM approvals WHERE status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)"
+                    """
+                    SELECT COUNT(*) AS n FROM approvals a JOIN users u ON u.id = a.user_id
+                    WHERE u.realm_id = \(bind: realm) AND a.status = 'PENDING' AND a.expires_at > \(bind: now.epochMilliseconds)
+                    """
                 ).first()?.int("n") ?? 0
             var webhooks: [String: Int] = [:]
-            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status").all() {
+            // A delivery is of the realm of its subscriber (a PowerAuth application or an OAuth client).
+            for row in try await db.raw(
+                "SELECT w.status, COUNT(*) AS n FROM webhook_deliveries w WHERE \(Self.webhookInRealm(realm)) GROUP BY w.status"
+            ).all() {
                 webhooks[try row.string("status")] = try row.int("n")
             }
             return BackOfficeCounts(users: users, devicesByStatus: devices, pendingApprovals: pending, webhooksByStatus: webhooks)
         }
     }
 
-    public func searchUsers(query: String, limit: Int) async throws -> [User] {
+    /// `webhook_deliveries w` belongs to `realm` through its subscriber.
+    static func webhookInRealm(_ realm: String) -> SQLQueryString {
+        """
+        ((w.subscriber_kind = 'application'
+            AND EXISTS (SELECT 1 FROM powerauth_applications p WHERE p.id = w.subscriber_id AND p.realm_id = \(bind: realm)))
+         OR (w.subscriber_kind = 'client'
+            AND EXISTS (SELECT 1 FROM clients c WHERE c.id = w.subscriber_id AND c.realm_id = \(bind: realm))))
+        """
+    }
+
+    public func searchUsers(realm: String, query: String, limit: Int) async throws -> [User] {
         // LIKE wildcards in the query are matched literally.
         let escaped = query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
         return try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT * FROM users WHERE LOWER(username) LIKE \(bind: "%\(escaped)%") ESCAPE '\\' OR id = \(bind: query)
+                SELECT * FROM users WHERE realm_id = \(bind: realm)
+                  AND (LOWER(username) LIKE \(bind: "%\(escaped)%") ESCAPE '\\' OR id = \(bind: query))
                 ORDER BY created_at DESC, id LIMIT \(bind: limit)
                 """
             ).all()
@@ -193,41 +216,62 @@ extension SQLStore: BackOfficeRepository {
         }.map(Self.device(from:))
     }
 
-    public func recentDevices(status: Device.Status?, limit: Int) async throws -> [Device] {
-        try await pool.withConnection { db in
-            if let status {
-                return try await db.raw(
-                    "SELECT * FROM devices WHERE status = \(bind: status.rawValue) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
-                ).all()
-            }
-            return try await db.raw("SELECT * FROM devices ORDER BY created_at DESC, id LIMIT \(bind: limit)").all()
+    public func recentDevices(realm: String, status: Device.Status?, limit: Int) async throws -> [Device] {
+        let statusCondition: SQLQueryString = status.map { "AND devices.status = \(bind: $0.rawValue)" } ?? ""
+        return try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT devices.* FROM devices JOIN users u ON u.id = devices.user_id
+                WHERE u.realm_id = \(bind: realm) \(statusCondition)
+                ORDER BY devices.created_at DESC, devices.id LIMIT \(bind: limit)
+                """
+            ).all()
         }.map(Self.device(from:))
     }
 
-    public func recentApprovals(userID: String?, limit: Int) async throws -> [Approval] {
-        try await pool.withConnection { db in
-            if let userID {
-                return try await db.raw(
-                    "SELECT * FROM approvals WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
-                ).all()
-            }
-            return try await db.raw("SELECT * FROM approvals ORDER BY created_at DESC, id LIMIT \(bind: limit)").all()
+    public func recentApprovals(realm: String, userID: String?, limit: Int) async throws -> [Approval] {
+        let userCondition: SQLQueryString = userID.map { "AND approvals.user_id = \(bind: $0)" } ?? ""
+        return try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT approvals.* FROM approvals JOIN users u ON u.id = approvals.user_id
+                WHERE u.realm_id = \(bind: realm) \(userCondition)
+                ORDER BY approvals.created_at DESC, approvals.id LIMIT \(bind: limit)
+                """
+            ).all()
         }.map(Self.approval(from:))
     }
 
-    public func applications() async throws -> [PowerAuthApplication] {
+    public func webhookDeliveries(realm: String, limit: Int) async throws -> [WebhookDelivery] {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM powerauth_applications WHERE status = 'active' ORDER BY id").all()
+            try await db.raw(
+                """
+                SELECT w.* FROM webhook_deliveries w WHERE \(Self.webhookInRealm(realm))
+                ORDER BY w.created_at DESC, w.id DESC LIMIT \(bind: limit)
+                """
+            ).all()
+        }.map(Self.webhook(from:))
+    }
+
+    public func applications(realm: String) async throws -> [PowerAuthApplication] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "SELECT * FROM powerauth_applications WHERE status = 'active' AND realm_id = \(bind: realm) ORDER BY id"
+            ).all()
         }.map(Self.application(from:))
     }
 
-    public func recentAuditEvents(subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws -> [AuditEvent] {
+    public func recentAuditEvents(realm: String, subject: String?, failuresOnly: Bool, before sequence: Int64?, limit: Int) async throws
+        -> [AuditEvent]
+    {
         while try await sealAuditJournal(limit: 500) > 0 {}
-        var conditions: [SQLQueryString] = []
+        var conditions: [SQLQueryString] = [
+            realm == Realm.defaultID ? "(realm_id = \(bind: realm) OR realm_id IS NULL)" : "realm_id = \(bind: realm)"
+        ]
         if let subject { conditions.append("subject = \(bind: subject)") }
         if failuresOnly { conditions.append("outcome = 'failure'") }
         if let sequence { conditions.append("sequence < \(bind: sequence)") }
-        let whereClause: SQLQueryString = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let whereClause: SQLQueryString = "WHERE " + conditions.joined(separator: " AND ")
         return try await pool.withConnection { db in
             try await db.raw("SELECT * FROM audit_events \(whereClause) ORDER BY sequence DESC LIMIT \(bind: limit)").all()
         }.map(Self.auditEvent(from:))

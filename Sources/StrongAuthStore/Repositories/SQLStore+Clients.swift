@@ -7,11 +7,13 @@ extension SQLStore: ClientRepository {
         let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret, resource_server)
+                INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret,
+                                     resource_server, realm_id)
                 VALUES (\(bind: client.id), \(bind: client.name), \(bind: client.secretHash),
                         \(bind: client.grants.map(\.rawValue).sorted().joined(separator: " ")), \(bind: client.scopes.wire),
                         \(bind: client.status.rawValue), \(bind: client.createdAt.epochMilliseconds),
-                        \(bind: client.webhookURL), \(bind: client.sealedWebhookSecret), \(bind: client.isResourceServer ? 1 : 0))
+                        \(bind: client.webhookURL), \(bind: client.sealedWebhookSecret), \(bind: client.isResourceServer ? 1 : 0),
+                        \(bind: client.realmID))
                 ON CONFLICT DO NOTHING RETURNING id
                 """
             ).first()
@@ -33,6 +35,6 @@ extension SQLStore: ClientRepository {
             status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
             createdAt: try row.date("created_at"), webhookURL: try row.optionalString("webhook_url"),
             sealedWebhookSecret: try row.optionalString("sealed_webhook_secret"),
-            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0)
+            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0, realmID: try row.string("realm_id"))
     }
 }

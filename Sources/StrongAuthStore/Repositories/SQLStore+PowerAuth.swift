@@ -10,11 +10,12 @@ extension SQLStore: PowerAuthRepository {
             try await db.raw(
                 """
                 INSERT INTO powerauth_applications (id, name, application_key, sealed_application_secret, sealed_master_private_key,
-                    master_public_key, callback_url, sealed_callback_secret, status, created_at)
+                    master_public_key, callback_url, sealed_callback_secret, status, created_at, realm_id)
                 VALUES (\(bind: application.id), \(bind: application.name), \(bind: application.applicationKey),
                         \(bind: application.sealedApplicationSecret), \(bind: application.sealedMasterPrivateKey),
                         \(bind: application.masterPublicKey), \(bind: application.callbackURL), \(bind: application.sealedCallbackSecret),
-                        \(bind: application.status.rawValue), \(bind: application.createdAt.epochMilliseconds))
+                        \(bind: application.status.rawValue), \(bind: application.createdAt.epochMilliseconds),
+                        \(bind: application.realmID))
                 ON CONFLICT DO NOTHING RETURNING id
                 """
             ).first()
@@ -40,16 +41,17 @@ extension SQLStore: PowerAuthRepository {
             sealedApplicationSecret: try row.string("sealed_application_secret"),
             sealedMasterPrivateKey: try row.string("sealed_master_private_key"), masterPublicKey: try row.string("master_public_key"),
             callbackURL: try row.optionalString("callback_url"), sealedCallbackSecret: try row.optionalString("sealed_callback_secret"),
-            status: PowerAuthApplication.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"))
+            status: PowerAuthApplication.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
+            realmID: try row.string("realm_id"))
     }
 
     public func insertIntegrationUser(_ user: IntegrationUser) async throws {
         let inserted = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO integration_users (name, password_hash, applications, status, created_at)
+                INSERT INTO integration_users (name, password_hash, applications, status, created_at, realm_id)
                 VALUES (\(bind: user.name), \(bind: user.passwordHash), \(bind: user.applicationIDs.joined(separator: " ")),
-                        \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds))
+                        \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds), \(bind: user.realmID))
                 ON CONFLICT DO NOTHING RETURNING name
                 """
             ).first()
@@ -64,23 +66,29 @@ extension SQLStore: PowerAuthRepository {
             IntegrationUser(
                 name: try row.string("name"), passwordHash: try row.string("password_hash"),
                 applicationIDs: try row.string("applications").split(separator: " ").map(String.init),
-                status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"))
+                status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
+                realmID: try row.string("realm_id"))
         }
     }
 
     // MARK: Registrations
 
-    public func ensureUser(externalUserID: String, at now: Date) async throws -> String {
+    public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
         try await pool.withWriteConnection { db in
             // '!' is no bcrypt hash: such a user can never log in with a password.
             try await db.raw(
                 """
-                INSERT INTO users (id, username, password_hash, status, created_at)
-                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds))
+                INSERT INTO users (id, username, password_hash, status, created_at, realm_id)
+                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds),
+                        \(bind: realm))
                 ON CONFLICT DO NOTHING
                 """
             ).run()
-            guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: externalUserID)").first() else {
+            guard
+                let row = try await db.raw(
+                    "SELECT id FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: externalUserID)"
+                ).first()
+            else {
                 throw StoreError.conflict("user '\(externalUserID)'")
             }
             return try row.string("id")
@@ -141,9 +149,9 @@ extension SQLStore: PowerAuthRepository {
                     p.sealed_application_secret AS app_sealed_application_secret,
                     p.sealed_master_private_key AS app_sealed_master_private_key, p.master_public_key AS app_master_public_key,
                     p.callback_url AS app_callback_url, p.sealed_callback_secret AS app_sealed_callback_secret,
-                    p.status AS app_status, p.created_at AS app_created_at,
+                    p.status AS app_status, p.created_at AS app_created_at, p.realm_id AS app_realm_id,
                     i.name AS iu_name, i.password_hash AS iu_password_hash, i.applications AS iu_applications,
-                    i.status AS iu_status, i.created_at AS iu_created_at
+                    i.status AS iu_status, i.created_at AS iu_created_at, i.realm_id AS iu_realm_id
                 FROM (SELECT 1 AS one) AS anchor
                 LEFT JOIN devices d ON d.id = \(bind: registrationID)
                 LEFT JOIN powerauth_activations a ON a.device_id = d.id
@@ -165,14 +173,15 @@ extension SQLStore: PowerAuthRepository {
                 masterPublicKey: try row.string("app_master_public_key"), callbackURL: try row.optionalString("app_callback_url"),
                 sealedCallbackSecret: try row.optionalString("app_sealed_callback_secret"),
                 status: PowerAuthApplication.Status(rawValue: try row.string("app_status")) ?? .disabled,
-                createdAt: try row.date("app_created_at"))
+                createdAt: try row.date("app_created_at"), realmID: try row.string("app_realm_id"))
         let integrationUser: IntegrationUser? =
             try row.optionalString("iu_name") == nil
             ? nil
             : IntegrationUser(
                 name: try row.string("iu_name"), passwordHash: try row.string("iu_password_hash"),
                 applicationIDs: try row.string("iu_applications").split(separator: " ").map(String.init),
-                status: IntegrationUser.Status(rawValue: try row.string("iu_status")) ?? .disabled, createdAt: try row.date("iu_created_at"))
+                status: IntegrationUser.Status(rawValue: try row.string("iu_status")) ?? .disabled, createdAt: try row.date("iu_created_at"),
+                realmID: try row.string("iu_realm_id"))
         return SignatureContext(
             registration: hasRegistration ? try Self.registration(from: row) : nil, application: application,
             integrationUser: integrationUser)
@@ -186,11 +195,11 @@ extension SQLStore: PowerAuthRepository {
         }.map(Self.registration(from:))
     }
 
-    public func registrations(externalUserID: String, includeRemoved: Bool) async throws -> [Registration] {
+    public func registrations(realm: String, externalUserID: String, includeRemoved: Bool) async throws -> [Registration] {
         try await pool.withConnection { db in
             try await db.raw(
                 """
-                \(unsafeRaw: Self.registrationSelect) WHERE u.username = \(bind: externalUserID)
+                \(unsafeRaw: Self.registrationSelect) WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: externalUserID)
                 \(unsafeRaw: includeRemoved ? "" : "AND d.status <> 'REMOVED'") ORDER BY d.created_at DESC, d.id
                 """
             ).all()

@@ -8,9 +8,9 @@ extension SQLStore: ProcessRepository {
             for user in identities {
                 let inserted = try await db.raw(
                     """
-                    INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, process_identity)
+                    INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, process_identity, realm_id)
                     VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.ownerClientId),
-                            \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds), 1)
+                            \(bind: user.status.rawValue), \(bind: user.createdAt.epochMilliseconds), 1, \(bind: user.realmID))
                     ON CONFLICT DO NOTHING RETURNING id
                     """
                 ).first()

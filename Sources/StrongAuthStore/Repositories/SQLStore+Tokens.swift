@@ -177,7 +177,8 @@ extension SQLStore: TokenRepository {
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT c.id, c.name, c.secret_hash, c.grants, c.scopes, c.status, c.created_at, c.webhook_url, c.sealed_webhook_secret, c.resource_server, \(columns)
+                SELECT c.id, c.name, c.secret_hash, c.grants, c.scopes, c.status, c.created_at, c.webhook_url, c.sealed_webhook_secret,
+                    c.resource_server, c.realm_id, \(columns)
                 FROM (SELECT 1 AS anchor) AS anchor LEFT JOIN clients c ON c.id = \(bind: introspectingClientID)
                 """
             ).first()

@@ -14,11 +14,11 @@ extension SQLStore: UserRepository {
         try await db.raw(
             """
             INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
-                               failed_password_attempts, password_locked_until, created_at)
+                               failed_password_attempts, password_locked_until, created_at, realm_id)
             VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.phone),
                     \(bind: user.email), \(bind: user.ownerClientId), \(bind: user.status.rawValue),
                     \(bind: user.failedLoginAttempts), \(bind: user.lockedUntil?.epochMilliseconds),
-                    \(bind: user.createdAt.epochMilliseconds))
+                    \(bind: user.createdAt.epochMilliseconds), \(bind: user.realmID))
             ON CONFLICT DO NOTHING RETURNING id
             """
         ).first() != nil
@@ -30,9 +30,9 @@ extension SQLStore: UserRepository {
         }.map(Self.user(from:))
     }
 
-    public func user(username: String) async throws -> User? {
+    public func user(realm: String, username: String) async throws -> User? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM users WHERE username = \(bind: username)").first()
+            try await db.raw("SELECT * FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: username)").first()
         }.map(Self.user(from:))
     }
 
@@ -44,7 +44,8 @@ extension SQLStore: UserRepository {
             status: User.Status(rawValue: try row.string("status")) ?? .disabled,
             failedLoginAttempts: try row.int("failed_password_attempts"),
             lockedUntil: try row.optionalDate("password_locked_until"),
-            bindingLockedUntil: try row.optionalDate("binding_locked_until"), createdAt: try row.date("created_at"))
+            bindingLockedUntil: try row.optionalDate("binding_locked_until"), createdAt: try row.date("created_at"),
+            realmID: try row.string("realm_id"))
     }
 
     /// The counter and lock columns of each factor.

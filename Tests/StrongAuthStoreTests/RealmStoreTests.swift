@@ -1,0 +1,150 @@
+import Foundation
+import StrongAuthCore
+@testable import StrongAuthStore
+import Testing
+
+/// Realms (issue 14) on every database: usernames unique per realm, every lookup by an external
+/// name within one realm, and the back office's read models of one realm only.
+@Suite("Store conformance: realms")
+struct RealmStoreTests {
+    static func user(_ username: String, realm: String, owner: String? = nil) -> User {
+        User(
+            id: UUID().uuidString.lowercased(), username: username, passwordHash: "!", ownerClientId: owner, createdAt: Fixtures.epoch,
+            realmID: realm)
+    }
+
+    /// A CREATED PowerAuth registration of the user.
+    static func registration(_ store: SQLStore, userID: String) async throws -> Device {
+        let device = Device(
+            id: UUID().uuidString.lowercased(), userID: userID, kind: .powerauth, name: "", publicKeyHex: "", status: .created,
+            createdAt: Fixtures.epoch)
+        let activation = PowerAuthActivation(
+            deviceID: device.id, applicationID: "bank-app", activationCode: UUID().uuidString, activationCodeSignature: nil,
+            expiresAt: Fixtures.epoch.addingTimeInterval(300))
+        try await store.insertRegistration(
+            device: device, activation: activation,
+            counter: PowerAuthCounter(counterData: [], counter: 0, failedAttempts: 0, maxFailedAttempts: 5), webhooks: [])
+        return device
+    }
+
+    @Test("realms: the default realm exists after migrating; a new one is created once", arguments: TestDatabases.engines)
+    func realms(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            #expect(try await store.realmExists(id: Realm.defaultID))
+            #expect(try await !store.realmExists(id: "bank-b"))
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            #expect(try await store.realmExists(id: "bank-b"))
+            await #expect(throws: StoreError.conflict("realm 'bank-b'")) { try await store.insertRealm(id: "bank-b", at: Fixtures.epoch) }
+        }
+    }
+
+    @Test("one username in two realms is two users; each realm finds only its own; a duplicate within a realm is refused",
+          arguments: TestDatabases.engines)
+    func usernamesPerRealm(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            let inDefault = Self.user("alice", realm: Realm.defaultID)
+            let inB = Self.user("alice", realm: "bank-b")
+            try await store.insertUser(inDefault)
+            try await store.insertUser(inB)
+            #expect(try await store.user(realm: Realm.defaultID, username: "alice") == inDefault)
+            #expect(try await store.user(realm: "bank-b", username: "alice") == inB)
+            #expect(try await store.user(realm: "bank-c", username: "alice") == nil)
+            await #expect(throws: StoreError.self) { try await store.insertUser(Self.user("alice", realm: "bank-b")) }
+        }
+    }
+
+    @Test("PowerAuth userId: ensureUser and registrations stay inside the realm", arguments: TestDatabases.engines)
+    func powerAuthUsersPerRealm(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            let clientsAlice = Self.user("alice", realm: Realm.defaultID, owner: "shop")
+            try await store.insertUser(clientsAlice)
+            // The integrator of realm bank-b registers its own "alice": a different user.
+            let bankAlice = try await store.ensureUser(realm: "bank-b", externalUserID: "alice", at: Fixtures.epoch)
+            #expect(bankAlice != clientsAlice.id)
+            #expect(try await store.ensureUser(realm: "bank-b", externalUserID: "alice", at: Fixtures.epoch) == bankAlice)
+            #expect(try await store.ensureUser(realm: Realm.defaultID, externalUserID: "alice", at: Fixtures.epoch) == clientsAlice.id)
+            #expect(try await store.user(id: bankAlice)?.realmID == "bank-b")
+
+            let device = try await Self.registration(store, userID: bankAlice)
+            #expect(try await store.registrations(realm: "bank-b", externalUserID: "alice", includeRemoved: true).map(\.id) == [device.id])
+            #expect(try await store.registrations(realm: Realm.defaultID, externalUserID: "alice", includeRemoved: true).isEmpty)
+            #expect(try await store.devices(userID: clientsAlice.id).isEmpty)
+        }
+    }
+
+    @Test("back office read models and audit records are of one realm", arguments: TestDatabases.engines)
+    func backOfficePerRealm(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            let inDefault = Self.user("alice", realm: Realm.defaultID)
+            let inB = Self.user("alice", realm: "bank-b")
+            try await store.insertUser(inDefault)
+            try await store.insertUser(inB)
+            for user in [inDefault, inB] { _ = try await Self.registration(store, userID: user.id) }
+            #expect(try await store.searchUsers(realm: "bank-b", query: "alice", limit: 10) == [inB])
+            #expect(try await store.searchUsers(realm: "bank-b", query: inDefault.id, limit: 10).isEmpty)
+            #expect(try await store.backOfficeCounts(realm: "bank-b", at: Fixtures.epoch).users == 1)
+            #expect(try await store.backOfficeCounts(realm: "bank-c", at: Fixtures.epoch).users == 0)
+            #expect(try await store.recentDevices(realm: "bank-b", status: nil, limit: 10).map(\.userID) == [inB.id])
+            #expect(try await store.recentDevices(realm: "bank-c", status: nil, limit: 10).isEmpty)
+
+            // The realm of a record follows from its subject (or actor); records of no realm are
+            // the default realm's. The chain stays one chain.
+            try await store.append(AuditRecord(actor: "user:\(inB.id)", action: "b.thing", subject: "user:\(inB.id)", outcome: .success), at: Fixtures.epoch)
+            try await store.append(AuditRecord(actor: "user:\(inDefault.id)", action: "a.thing", subject: "user:\(inDefault.id)", outcome: .success), at: Fixtures.epoch)
+            try await store.append(AuditRecord(actor: "operator:cli", action: "keys.thing", outcome: .success), at: Fixtures.epoch)
+            let bEvents = try await store.recentAuditEvents(realm: "bank-b", subject: nil, failuresOnly: false, before: nil, limit: 10)
+            #expect(bEvents.map(\.record.action) == ["b.thing"])
+            let defaultEvents = try await store.recentAuditEvents(realm: Realm.defaultID, subject: nil, failuresOnly: false, before: nil, limit: 10)
+            #expect(Set(defaultEvents.map(\.record.action)) == ["a.thing", "keys.thing"])
+            #expect(try await store.recentAuditEvents(realm: "bank-c", subject: nil, failuresOnly: false, before: nil, limit: 10).isEmpty)
+            #expect(try await AuditVerification.verifyAll(store) == .intact(events: 3))
+        }
+    }
+}
+
+/// Migration 11 carries an existing installation into the default realm.
+@Suite("Store conformance: the realms migration")
+struct RealmMigrationTests {
+    @Test("existing users, clients, applications, integration users and operators land in the default realm; usernames become per realm",
+          arguments: TestDatabases.engines)
+    func existingDataMovesToTheDefaultRealm(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine, migrate: false) { store in
+            try await Migrator.migrate(store.pool, only: Migrator.all.filter { $0.version < 11 })
+            try await store.pool.withConnection { db in
+                try await db.raw(
+                    """
+                    INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, failed_binding_attempts, process_identity)
+                    VALUES ('u-1', 'alice', '!', 'shop', 'active', 1, 2, 0)
+                    """
+                ).run()
+                try await db.raw(
+                    "INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at) VALUES ('shop', 'Shop', 'h', 'password', '', 'active', 1)"
+                ).run()
+                try await db.raw(
+                    "INSERT INTO integration_users (name, password_hash, applications, status, created_at) VALUES ('iu', 'h', 'app', 'active', 1)"
+                ).run()
+                try await db.raw(
+                    "INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, created_at) VALUES ('o-1', 'olga', '!', 's', 'active', 1)"
+                ).run()
+            }
+            #expect(try await Migrator.migrate(store.pool) == ["realms"])
+            let alice = try #require(try await store.user(realm: Realm.defaultID, username: "alice"))
+            #expect(alice.id == "u-1" && alice.ownerClientId == "shop" && alice.realmID == Realm.defaultID)
+            #expect(try await store.client(id: "shop")?.realmID == Realm.defaultID)
+            #expect(try await store.integrationUser(name: "iu")?.realmID == Realm.defaultID)
+            #expect(try await store.operator(id: "o-1")?.realmID == Realm.defaultID)
+            // The old global UNIQUE is gone, the per-realm one holds.
+            try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
+            try await store.insertUser(RealmStoreTests.user("alice", realm: "bank-b"))
+            await #expect(throws: StoreError.self) { try await store.insertUser(RealmStoreTests.user("alice", realm: Realm.defaultID)) }
+            // The rebuilt table kept the columns that later migrations added.
+            let binding = try await store.pool.withConnection { db in
+                try await db.raw("SELECT failed_binding_attempts FROM users WHERE id = 'u-1'").first()?.decode(column: "failed_binding_attempts", as: Int.self)
+            }
+            #expect(binding == 2)
+        }
+    }
+}
