@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import StrongAuthCore
+import StrongAuthProtocol
 import StrongAuthServer
 import Testing
 
@@ -107,6 +108,49 @@ struct SelfServiceStepUpTests {
             // The next new device needs its own approval, even on this two-factor session.
             #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
                 == "/self-service/step-up")
+        }
+    }
+
+    @Test("a bound PowerAuth phone sees the step-up in the mobile token API and approves it with its signature")
+    func approvalByPowerAuthPhone() async throws {
+        try await TestServer.with { server in
+            _ = try await server.createUser("alice")
+            let (application, basic) = try await server.powerAuthSetup()
+            try await server.test { client in
+                let (_, created) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/registrations", basic: basic, ["userId": "alice", "appId": "my-application"])
+                var phone = try await server.activate(code: try #require(created["activationCode"] as? String), application: application)
+                _ = try await client.integration(.post, "/powerauth-cloud/v2/registrations/\(phone.registrationID)/commit", basic: basic, [:])
+                #expect(try await Self.activeRegistrations(server, "alice") == 1)
+
+                var browser = Browser(client: client)
+                _ = try await browser.signInUser("alice", "correct horse")
+                let csrf = try #require(try await browser.get("/self-service").csrf)
+                #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
+                    == "/self-service/step-up")
+
+                let registration = try #require(try await server.runtime.store.registration(id: phone.registrationID))
+                let token = try await server.runtime.powerAuth.createToken(for: registration, signatureType: "possession")
+                let nonce = SecureRandom.bytes(16)
+                let timestamp = UInt64(server.time.now().epochMilliseconds)
+                let digest = PowerAuthTokenDigest.compute(tokenSecret: token.secret, nonce: nonce, timestamp: timestamp, version: .v3_1)
+                let tokenHeader = PowerAuthTokenHeader(tokenID: token.id, tokenDigest: digest, nonce: nonce, timestamp: timestamp, version: .v3_1)
+                let (_, list) = try await PowerAuthOperationsTests.mobile(
+                    client, "/list", header: ("X-PowerAuth-Token", tokenHeader.headerValue), body: Array("{}".utf8))
+                let operation = try #require((list["responseObject"] as? [[String: Any]])?.first)
+                let id = try #require(operation["id"] as? String)
+                let data = try #require(operation["data"] as? String)
+                #expect((operation["formData"] as? [String: Any])?["message"] as? String == "Activate a new device in self-service")
+                let body = try PowerAuthOperationsTests.json(["requestObject": ["id": id, "data": data]])
+                let (authorized, _) = try await PowerAuthOperationsTests.mobile(
+                    client, "/authorize", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/authorize", body: body)), body: body)
+                #expect(authorized.status == .ok)
+
+                let done = try await browser.post("/self-service/step-up/continue", ["_csrf": csrf])
+                #expect(done.headers[.location]?.hasSuffix("?done=created") == true)
+                try await Self.exchangeEveryCode(server, "alice", application)
+                #expect(try await Self.activeRegistrations(server, "alice") == 2)
+            }
         }
     }
 

@@ -195,11 +195,14 @@ public struct StepUpService: Sendable {
             try await store.insertChallenge(challenge, notifications: [notification])
             stepUp = WebStepUp(id: challengeID, method: .smsOTP, action: action.name, target: action.target, expiresAt: expiresAt)
         } else {
-            try await audit(userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
+            try await audit(
+                userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
             throw StepUpError.noSecondFactor
         }
         guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: now) else { throw StepUpError.noStepUp }
-        try await audit(userID, "selfservice.stepup.started", outcome: .success, source: source, ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
+        try await audit(
+            userID, "selfservice.stepup.started", outcome: .success, source: source,
+            ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
         return stepUp
     }
 

@@ -343,7 +343,7 @@ enum WebTemplates {
     /// itself every few seconds while it waits: no scripts) or the SMS code form.
     static let selfStepUp = """
         <h1>Confirm it is you</h1>
-        <p>You signed in with your password. To <strong id="step-up-action">{{actionText}}</strong> we need a second factor.</p>
+        <p>You signed in with your password. Before we do this, we need a second factor: <strong id="step-up-action">{{actionText}}</strong>.</p>
         {{#approval}}
         <section class="card" aria-labelledby="approval-heading">
         <h2 id="approval-heading">Approve on your phone</h2>
