@@ -107,6 +107,12 @@ struct PowerAuthHardeningTests {
 
     // MARK: ECIES freshness
 
+    /// Sets the server's manual clock to the real time (which the phone's ECIES timestamps use)
+    /// plus `offset`, so that the tests do not depend on how long the machine took to get here.
+    static func setClock(_ server: TestServer, toRealTimePlus offset: TimeInterval) {
+        server.time.advance(by: Date().addingTimeInterval(offset).timeIntervalSince(server.time.now()))
+    }
+
     /// A new CREATED registration: its activation code and id.
     static func createdCode(_ client: any TestClientProtocol, basic: String) async throws -> (code: String, id: String) {
         let (_, created) = try await client.integration(
@@ -120,6 +126,7 @@ struct PowerAuthHardeningTests {
         try await TestServer.with { server in
             let (application, basic) = try await server.powerAuthSetup()
             try await server.test { client in
+                Self.setClock(server, toRealTimePlus: 0)
                 // Refused for its content (no such code), but received: its nonce is used.
                 let prepared = try PowerAuthEnrollmentTests.prepare(code: "AAAAA-AAAAA-AAAAA-AAAAA", application: application, version: version)
                 let headers = ["X-PowerAuth-Encryption": prepared.header]
@@ -149,7 +156,7 @@ struct PowerAuthHardeningTests {
             try await server.test { client in
                 let (code, id) = try await Self.createdCode(client, basic: basic)
                 let prepared = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
-                server.time.advance(by: 61)
+                Self.setClock(server, toRealTimePlus: 65)
                 let (old, oldJSON) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: prepared.body, headers: ["X-PowerAuth-Encryption": prepared.header])
                 expectPowerAuthError(old, oldJSON, status: .badRequest, code: "ERR_ENCRYPTION")
@@ -157,14 +164,14 @@ struct PowerAuthHardeningTests {
                 #expect(detail["registrationStatus"] as? String == "CREATED")
 
                 // Ahead of the server's clock by more than the window: refused as well.
-                server.time.advance(by: -200)
+                Self.setClock(server, toRealTimePlus: -65)
                 let ahead = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
                 let (future, futureJSON) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: ahead.body, headers: ["X-PowerAuth-Encryption": ahead.header])
                 expectPowerAuthError(future, futureJSON, status: .badRequest, code: "ERR_ENCRYPTION")
 
                 // Within the window it goes through.
-                server.time.advance(by: 170)
+                Self.setClock(server, toRealTimePlus: 0)
                 let fresh = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
                 let (ok, _) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: fresh.body, headers: ["X-PowerAuth-Encryption": fresh.header])
