@@ -97,6 +97,21 @@ struct PowerAuthHardeningTests {
         }
     }
 
+    @Test("integration calls with wrong credentials do not use up an activation's possession attempts")
+    func unauthenticatedCallsDoNotThrottle() async throws {
+        try await PowerAuthTests.withActive { _, client, basic, phone in
+            var phone = phone
+            let wrong = HTTP.basic("integration-my-application", "not-the-password")
+            for _ in 0..<15 {
+                let (response, _) = try await client.verify(phone.sign(factors: [.possession]), basic: wrong)
+                #expect(response.status == .unauthorized)
+            }
+            // 15 values ahead is inside the lookahead window of 20: valid, and not throttled.
+            let (_, json) = try await client.verify(phone.sign(factors: [.possession]), basic: basic)
+            #expect(json["signatureValid"] as? Bool == true)
+        }
+    }
+
     static func validateSignature(_ client: any TestClientProtocol, header: String) async throws -> TestResponse {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
