@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import re
+import time
 import uuid
 
 import pytest
@@ -793,3 +794,77 @@ def test_cli_simulator_activates_signs_and_makes_tokens(server, app, cloud):
 
     token = phone_cli(server, "device", "token", "--activation-id", registration_id, *phone)
     assert cloud.verify_token(token["tokenHeader"])["tokenValid"] is True
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 21: protocol downgrade, possession throttle, ECIES freshness
+# --------------------------------------------------------------------------------------------------
+
+def downgraded_header(phone, factors, method="POST", uri_id="/login", body=b"{}") -> str:
+    """A correct signature in the 3.0 format (8 decimal digits per factor), with pa_version="3.0"."""
+    nonce = os.urandom(16)
+    data = pa.signature_base_string(method, uri_id, nonce, body, phone.app_secret)
+    signature = pa.decimal_signature(phone.factor_keys(factors), phone.ctr_data, data)
+    return pa.authorization_header(phone.activation_id, phone.app_key, nonce, phone.signature_type(factors), signature, "3.0")
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.3"])
+def test_signature_below_the_activation_version_is_refused(server, app, cloud, version):
+    phone, registration = activated_phone(server, app, cloud, version)
+    for factors in [("possession",), KNOWLEDGE_FACTORS]:
+        refused = cloud.verify("POST", "/login", downgraded_header(phone, factors), b"{}")
+        assert refused["signatureValid"] is False and refused["remainingAttempts"] == 5, refused
+    # The phone's own (unmoved) counter value still verifies in its own version.
+    assert sign_and_verify(cloud, phone)["signatureValid"] is True
+    # On the phone's endpoint: 401.
+    header = downgraded_header(phone, ("possession",), uri_id="/pa/signature/validate")
+    response = phone.transport.post("/pa/v3/signature/validate", b"{}", {"X-PowerAuth-Authorization": header})
+    assert_powerauth_error(response, "ERR_AUTHENTICATION")
+    assert response.status_code == 401
+    assert cloud.registration(registration["registrationId"])["registrationStatus"] == "ACTIVE"
+
+
+def test_possession_guessing_is_throttled_without_blocking(server, app, cloud):
+    phone, registration = activated_phone(server, app, cloud)
+    for _ in range(12):
+        wrong = sign_and_verify(cloud, phone, factors=("possession",), possession_key=os.urandom(16), advance=False)
+        assert wrong["signatureValid"] is False and wrong["remainingAttempts"] == 5, wrong
+    # Throttled: the phone's own possession signature is refused unchecked …
+    throttled = sign_and_verify(cloud, phone, factors=("possession",), advance=False)
+    assert throttled["signatureValid"] is False and throttled["registrationStatus"] == "ACTIVE", throttled
+    # … while the user is not locked out: the PIN works and nothing was counted.
+    valid = sign_and_verify(cloud, phone)
+    assert valid["signatureValid"] is True and valid["remainingAttempts"] == 5, valid
+    assert cloud.registration(registration["registrationId"])["registrationStatus"] == "ACTIVE"
+
+
+def test_ecies_request_replayed_is_refused(server, app, cloud):
+    registration = create_registration(cloud, app)
+    phone = new_phone(server, app, "3.2")
+    pending = phone.prepare_activation(registration["activationCode"])
+    first = phone.transport.post("/pa/v3/activation/create", pending.body_bytes(), pending.headers)
+    assert first.status_code == 200, first.text
+    replay = phone.transport.post("/pa/v3/activation/create", pending.body_bytes(), pending.headers)
+    error = assert_powerauth_error(replay, "ERR_ENCRYPTION")
+    assert "already received" in error["message"], error
+
+
+@pytest.mark.parametrize("offset_ms", [-120_000, 120_000])
+def test_ecies_request_outside_the_time_window_is_refused(server, app, cloud, offset_ms):
+    registration = create_registration(cloud, app)
+    phone = new_phone(server, app, "3.2")
+    layer1 = phone.application_encryptor(pa.SH1_ACTIVATION_LAYER_1)
+    layer2 = phone.application_encryptor(pa.SH1_ACTIVATION_LAYER_2)
+    inner = layer2.encrypt_json({"devicePublicKey": pa.b64e(pa.public_key_bytes(pa.generate_key_pair(), True)),
+                                 "activationName": "x", "platform": "ios", "deviceInfo": "x"})
+    plain = json.dumps({"type": "CODE", "identityAttributes": {"code": registration["activationCode"]},
+                        "customAttributes": {}, "activationData": inner}).encode()
+    body = layer1.encrypt_request(plain, timestamp=int(time.time() * 1000) + offset_ms)
+    response = phone.transport.post("/pa/v3/activation/create", json.dumps(body).encode(),
+                                    {"X-PowerAuth-Encryption": pa.encryption_header("3.2", app["appKey"])})
+    error = assert_powerauth_error(response, "ERR_ENCRYPTION")
+    assert "window" in error["message"], error
+    # Nothing happened: the code still activates a phone with a fresh request.
+    assert cloud.registration(registration["registrationId"])["registrationStatus"] == "CREATED"
+    phone.activate(registration["activationCode"])
+    assert cloud.registration(registration["registrationId"])["registrationStatus"] == "PENDING_COMMIT"

@@ -97,6 +97,21 @@ struct PowerAuthHardeningTests {
         }
     }
 
+    @Test("integration calls with wrong credentials do not use up an activation's possession attempts")
+    func unauthenticatedCallsDoNotThrottle() async throws {
+        try await PowerAuthTests.withActive { _, client, basic, phone in
+            var phone = phone
+            let wrong = HTTP.basic("integration-my-application", "not-the-password")
+            for _ in 0..<15 {
+                let (response, _) = try await client.verify(phone.sign(factors: [.possession]), basic: wrong)
+                #expect(response.status == .unauthorized)
+            }
+            // 15 values ahead is inside the lookahead window of 20: valid, and not throttled.
+            let (_, json) = try await client.verify(phone.sign(factors: [.possession]), basic: basic)
+            #expect(json["signatureValid"] as? Bool == true)
+        }
+    }
+
     static func validateSignature(_ client: any TestClientProtocol, header: String) async throws -> TestResponse {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
@@ -106,6 +121,12 @@ struct PowerAuthHardeningTests {
     }
 
     // MARK: ECIES freshness
+
+    /// Sets the server's manual clock to the real time (which the phone's ECIES timestamps use)
+    /// plus `offset`, so that the tests do not depend on how long the machine took to get here.
+    static func setClock(_ server: TestServer, toRealTimePlus offset: TimeInterval) {
+        server.time.advance(by: Date().addingTimeInterval(offset).timeIntervalSince(server.time.now()))
+    }
 
     /// A new CREATED registration: its activation code and id.
     static func createdCode(_ client: any TestClientProtocol, basic: String) async throws -> (code: String, id: String) {
@@ -120,6 +141,7 @@ struct PowerAuthHardeningTests {
         try await TestServer.with { server in
             let (application, basic) = try await server.powerAuthSetup()
             try await server.test { client in
+                Self.setClock(server, toRealTimePlus: 0)
                 // Refused for its content (no such code), but received: its nonce is used.
                 let prepared = try PowerAuthEnrollmentTests.prepare(code: "AAAAA-AAAAA-AAAAA-AAAAA", application: application, version: version)
                 let headers = ["X-PowerAuth-Encryption": prepared.header]
@@ -149,7 +171,7 @@ struct PowerAuthHardeningTests {
             try await server.test { client in
                 let (code, id) = try await Self.createdCode(client, basic: basic)
                 let prepared = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
-                server.time.advance(by: 61)
+                Self.setClock(server, toRealTimePlus: 65)
                 let (old, oldJSON) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: prepared.body, headers: ["X-PowerAuth-Encryption": prepared.header])
                 expectPowerAuthError(old, oldJSON, status: .badRequest, code: "ERR_ENCRYPTION")
@@ -157,14 +179,14 @@ struct PowerAuthHardeningTests {
                 #expect(detail["registrationStatus"] as? String == "CREATED")
 
                 // Ahead of the server's clock by more than the window: refused as well.
-                server.time.advance(by: -200)
+                Self.setClock(server, toRealTimePlus: -65)
                 let ahead = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
                 let (future, futureJSON) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: ahead.body, headers: ["X-PowerAuth-Encryption": ahead.header])
                 expectPowerAuthError(future, futureJSON, status: .badRequest, code: "ERR_ENCRYPTION")
 
                 // Within the window it goes through.
-                server.time.advance(by: 170)
+                Self.setClock(server, toRealTimePlus: 0)
                 let fresh = try PowerAuthEnrollmentTests.prepare(code: code, application: application, version: .v3_2)
                 let (ok, _) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: fresh.body, headers: ["X-PowerAuth-Encryption": fresh.header])

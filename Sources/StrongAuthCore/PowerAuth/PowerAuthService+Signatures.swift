@@ -66,12 +66,12 @@ extension PowerAuthService {
         }
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
         if let caller {
-            guard let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source) else {
-                throw PowerAuthServiceError.unauthorized
-            }
-            if let registration = context.registration, !user.mayUse(applicationID: registration.activation.applicationID) {
-                throw PowerAuthServiceError.registrationNotFound
-            }
+            // A caller who may not ask does not use up the activation's possession attempts.
+            let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
+            let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
+            if possessionOnly, mayTry, mayAsk != true { try await store.returnPossessionAttempt(id: presented.activationID) }
+            guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
+            guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
         }
         guard var registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
         guard let application = context.application else { throw PowerAuthServiceError.applicationNotFound }
