@@ -82,4 +82,19 @@ struct RealmsWebTests {
             }
         }
     }
+
+    @Test("the record of a deleted user stays in the user's realm's audit, not in the default realm's")
+    func deletedUsersAuditStaysInItsRealm() async throws {
+        try await TestServer.with { server in
+            try await server.runtime.administration.createRealm(id: "bank-b", actor: "test")
+            let bAlice = try await server.runtime.administration.createUser(
+                username: "alice", password: "b alice password", phone: nil, email: nil, ownerClientID: nil, realm: "bank-b", actor: "test"
+            ).user
+            // Deleted by herself (finAPI's DELETE /api/v2/users): neither subject nor actor exists afterwards.
+            #expect(try await server.runtime.administration.deleteUser(id: bAlice.id, actor: "user:\(bAlice.id)", source: nil))
+            let inB = try await server.runtime.backOffice.auditEvents(realm: "bank-b", subject: "user:\(bAlice.id)")
+            #expect(inB.map(\.record.action).contains("user.deleted"))
+            #expect(try await server.runtime.backOffice.auditEvents(realm: Realm.defaultID, subject: "user:\(bAlice.id)").isEmpty)
+        }
+    }
 }

@@ -137,13 +137,15 @@ public struct ProcessService: Sendable {
         let now = time.now()
         var deleted = 0
         for process in try await store.processesDueForDeletion(at: now, limit: limit) {
+            // Read before the identity is gone: the record then still belongs to its realm.
+            let realm = try await store.user(id: process.userID)?.realmID
             _ = try await store.deleteUser(id: process.userID)
             guard try await store.deleteProcess(id: process.id, at: now) else { continue }
             deleted += 1
             try await store.append(
                 AuditRecord(
                     actor: "system:retention", action: "process.deleted", subject: "user:\(process.userID)", outcome: .success,
-                    details: ["process": process.id, "client": process.clientID]),
+                    details: ["process": process.id, "client": process.clientID], realm: realm),
                 at: now)
         }
         return deleted

@@ -115,10 +115,13 @@ public struct AdministrationService: Sendable {
     /// Deletes a user and everything bound to it; `false` if there was no such user.
     @discardableResult
     public func deleteUser(id: String, actor: String, source: String?) async throws -> Bool {
+        // Read before the user is gone: the record then still belongs to the user's realm.
+        let realm = try await store.user(id: id)?.realmID
         let deleted = try await store.deleteUser(id: id)
         if deleted {
             try await store.append(
-                AuditRecord(actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success),
+                AuditRecord(
+                    actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success, realm: realm),
                 at: time.now())
         }
         return deleted
