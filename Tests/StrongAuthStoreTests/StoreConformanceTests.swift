@@ -485,4 +485,45 @@ struct DeviceStoreConformanceTests {
             #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
         }
     }
+
+    @Test("approval: PENDING_COMMIT → ACTIVE only while the approver is ACTIVE, and once", arguments: TestDatabases.engines)
+    func approvalNeedsActiveApprover(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let (device, challenge, notification) = Self.binding(user: alice.id)
+                try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+                _ = try await store.completeBindingChallenge(
+                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch)
+                ids.append(device.id)
+            }
+            let (approver, first, second) = (ids[0], ids[1], ids[2])
+            #expect(try await store.device(id: first)?.status == .pendingCommit)
+            // A blocked approver approves nothing.
+            #expect(try await store.transitionDevice(id: approver, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
+            #expect(try await !store.approvePendingDevice(id: first, approverID: approver, userID: alice.id, at: Fixtures.epoch))
+            #expect(try await store.device(id: first)?.status == .pendingCommit)
+            #expect(try await store.transitionDevice(id: approver, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
+            // Another user's id for the approver, or a pending device as approver: refused.
+            #expect(try await !store.approvePendingDevice(id: first, approverID: approver, userID: "bob", at: Fixtures.epoch))
+            #expect(try await !store.approvePendingDevice(id: first, approverID: second, userID: alice.id, at: Fixtures.epoch))
+            // 10 concurrent approvals of one device: one wins, the rest find it ACTIVE.
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            return try await store.approvePendingDevice(id: first, approverID: approver, userID: alice.id, at: Fixtures.epoch)
+                        } catch StoreError.conflict {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try await store.device(id: first)?.status == .active)
+        }
+    }
 }
