@@ -454,6 +454,7 @@ struct DeviceStoreConformanceTests {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
             try await store.insertUser(alice)
+            try await store.insertClient(Fixtures.client())  // so that liveness turns on the family alone
             let (device, challenge, notification) = Self.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             #expect(try await store.completeBindingChallenge(
@@ -483,6 +484,16 @@ struct DeviceStoreConformanceTests {
                 successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
             #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
             #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
+
+            // Tokens issued while the device is blocked (a challenge answered as the block lands)
+            // are born revoked and stay so after the unblock.
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
+            var late = Fixtures.refreshToken(user: alice.id, hash: "l1", family: "late")
+            late.deviceID = device.id
+            try await store.insertRefreshToken(late)
+            #expect(try await store.transitionDevice(id: device.id, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
+            #expect(try await store.refreshToken(hash: "l1")?.revokedAt != nil)
+            #expect(try await !store.accessTokenLiveness(jti: "k", familyID: "late", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
         }
     }
 
