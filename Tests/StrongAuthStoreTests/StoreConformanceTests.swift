@@ -454,6 +454,7 @@ struct DeviceStoreConformanceTests {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
             try await store.insertUser(alice)
+            try await store.insertClient(Fixtures.client())  // so that liveness turns on the family alone
             let (device, challenge, notification) = Self.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             #expect(try await store.completeBindingChallenge(
@@ -483,6 +484,57 @@ struct DeviceStoreConformanceTests {
                 successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
             #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
             #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
+
+            // Tokens issued while the device is blocked (a challenge answered as the block lands)
+            // are born revoked and stay so after the unblock.
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
+            var late = Fixtures.refreshToken(user: alice.id, hash: "l1", family: "late")
+            late.deviceID = device.id
+            try await store.insertRefreshToken(late)
+            #expect(try await store.transitionDevice(id: device.id, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
+            #expect(try await store.refreshToken(hash: "l1")?.revokedAt != nil)
+            #expect(try await !store.accessTokenLiveness(jti: "k", familyID: "late", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+        }
+    }
+
+    @Test("approval: PENDING_COMMIT → ACTIVE only while the approver is ACTIVE, and once", arguments: TestDatabases.engines)
+    func approvalNeedsActiveApprover(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user()
+            try await store.insertUser(alice)
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let (device, challenge, notification) = Self.binding(user: alice.id)
+                try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+                _ = try await store.completeBindingChallenge(
+                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch)
+                ids.append(device.id)
+            }
+            let (approver, first, second) = (ids[0], ids[1], ids[2])
+            #expect(try await store.device(id: first)?.status == .pendingCommit)
+            // A blocked approver approves nothing.
+            #expect(try await store.transitionDevice(id: approver, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
+            #expect(try await !store.approvePendingDevice(id: first, approverID: approver, userID: alice.id, at: Fixtures.epoch))
+            #expect(try await store.device(id: first)?.status == .pendingCommit)
+            #expect(try await store.transitionDevice(id: approver, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
+            // Another user's id for the approver, or a pending device as approver: refused.
+            #expect(try await !store.approvePendingDevice(id: first, approverID: approver, userID: "bob", at: Fixtures.epoch))
+            #expect(try await !store.approvePendingDevice(id: first, approverID: second, userID: alice.id, at: Fixtures.epoch))
+            // 10 concurrent approvals of one device: one wins, the rest find it ACTIVE.
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            return try await store.approvePendingDevice(id: first, approverID: approver, userID: alice.id, at: Fixtures.epoch)
+                        } catch StoreError.conflict {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try await store.device(id: first)?.status == .active)
         }
     }
 }

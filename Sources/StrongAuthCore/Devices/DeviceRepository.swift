@@ -34,7 +34,13 @@ public protocol DeviceRepository: Sendable {
     /// activation are one step: any number of concurrent first bindings yield exactly one ACTIVE
     /// device (RTS art. 24). Returns the device's new status, `nil` when the challenge was no
     /// longer open.
-    func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date) async throws
+    /// RTS art. 24 approval as one step: `PENDING_COMMIT → ACTIVE` for `deviceID` only while
+    /// `approverID` (same user, `ecdsa-p256`) is still ACTIVE — the approver's row is locked by
+    /// the same transaction (its `last_used_at` is touched), so an approver blocked or removed
+    /// at the same moment either waits for it or makes it fail. `false` when either side is no
+    /// longer in that state.
+    func approvePendingDevice(id deviceID: String, approverID: String, userID: String, at now: Date) async throws -> Bool
+        func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date) async throws
         -> Device.Status?
     /// `open → failed` once the attempts are used up.
     func failChallengeIfExhausted(id: String) async throws

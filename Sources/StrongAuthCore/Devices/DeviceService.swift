@@ -158,8 +158,14 @@ public struct DeviceService: Sendable {
             try await auditWrongSignature(
                 userID: userID, action: "device.approval", deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
         }
-        guard try await store.transitionDevice(id: deviceID, from: [.pendingCommit], to: .active, reason: nil, at: now) else {
-            throw DeviceError.deviceState(.active)
+        // The checks above are for clear errors; the decision is the store's single step, which
+        // activates the device only while the approver is still ACTIVE (not blocked meanwhile).
+        do {
+            guard try await store.approvePendingDevice(id: deviceID, approverID: approverDeviceID, userID: userID, at: now) else {
+                throw DeviceError.deviceState(try await store.device(id: approverDeviceID)?.status ?? .removed)
+            }
+        } catch StoreError.conflict {
+            throw DeviceError.deviceState(try await store.device(id: deviceID)?.status ?? .removed)
         }
         try await store.append(
             AuditRecord(

@@ -162,6 +162,27 @@ extension SQLStore: DeviceRepository {
         }
     }
 
+    public func approvePendingDevice(id deviceID: String, approverID: String, userID: String, at now: Date) async throws -> Bool {
+        try await pool.withTransaction { db in
+            let approver = try await db.raw(
+                """
+                UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: approverID) AND user_id = \(bind: userID) AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
+                  AND status = 'ACTIVE' RETURNING id
+                """
+            ).first()
+            guard approver != nil else { return false }
+            let approved = try await db.raw(
+                """
+                UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                """
+            ).first()
+            guard approved != nil else { throw StoreError.conflict("device \(deviceID) is no longer PENDING_COMMIT") }
+            return true
+        }
+    }
+
     public func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date)
         async throws -> Device.Status?
     {

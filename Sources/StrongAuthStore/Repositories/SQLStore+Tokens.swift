@@ -5,11 +5,24 @@ import StrongAuthCore
 extension SQLStore: TokenRepository {
     public func insertRefreshToken(_ record: RefreshTokenRecord) async throws {
         try await pool.withTransaction { db in
+            // A confirmed family is born revoked unless its device is ACTIVE at this moment: the
+            // device's row is locked here, so a block racing with the issue either waits for this
+            // insert (and its trigger revokes the family) or has already happened (and the family
+            // is stored revoked) — a family never outlives a block to revive on unblock.
+            var revokedAt: Int64?
+            if let deviceID = record.deviceID {
+                let active = try await db.raw(
+                    """
+                    UPDATE devices SET last_used_at = last_used_at WHERE id = \(bind: deviceID) AND status = 'ACTIVE' RETURNING id
+                    """
+                ).first()
+                if active == nil { revokedAt = record.issuedAt.epochMilliseconds }
+            }
             try await db.raw(
                 """
-                INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time)
+                INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time, revoked_at)
                 VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
-                        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds))
+                        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(bind: revokedAt))
                 ON CONFLICT DO NOTHING
                 """
             ).run()
