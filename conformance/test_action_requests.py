@@ -122,7 +122,7 @@ def test_seed_003_operation_flow_approved_by_a_bound_phone(server, app):
 def test_an_approval_body_replayed_to_another_login_approves_nothing(server, app):
     """Issue 21.1: every login's data is `A2`. The body that approved one login, sent to the next
     login's URL (or with another device's id, or signed over the data alone), is refused and counted."""
-    headers, number = user_session(server, app, "replay")
+    headers, number = user_session(server, app, "approval-replay")
     phone = Phone()
     device_id = bind(server, headers, phone, number)
     app_id = server.unique("replay-app")

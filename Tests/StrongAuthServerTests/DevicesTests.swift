@@ -57,6 +57,17 @@ struct DevicesTests {
         }
     }
 
+    /// Has the bound `phone` (device `deviceID`) sign a fresh challenge: the response and body of
+    /// the verification, which carry the confirmed (two-factor) tokens.
+    static func confirm(_ phone: TestPhone, deviceID: String, client: any TestClientProtocol, token: String) async throws
+        -> (TestResponse, [String: Any])
+    {
+        let (_, challenge) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token)
+        return try await client.postJSON(
+            "/api/user/devices/\(deviceID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
+            ["signature": try phone.signDER(try #require(challenge["stringToSign"] as? String))])
+    }
+
     /// Binds `phone` end to end; returns the device id.
     static func bind(_ phone: TestPhone, server: TestServer, client: any TestClientProtocol, token: String) async throws -> String {
         let (created, device) = try await client.postJSON("/api/user/devices", token: token, ["name": "iPhone XS", "key": phone.publicKeyHex])

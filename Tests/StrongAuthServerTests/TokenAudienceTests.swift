@@ -120,10 +120,7 @@ struct TokenAudienceTests {
                 #expect(narrow["scope"] as? String == "accounts")
                 let phone = TestPhone()
                 let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
-                let (_, challenge) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token)
-                let (verified, confirmed) = try await client.postJSON(
-                    "/api/user/devices/\(deviceID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
-                    ["signature": try phone.signDER(try #require(challenge["stringToSign"] as? String))])
+                let (verified, confirmed) = try await DevicesTests.confirm(phone, deviceID: deviceID, client: client, token: token)
                 #expect(verified.status == .ok)
                 #expect(confirmed["scope"] as? String == "accounts", "not the client's accounts and transfers")
                 #expect(try Self.payload(try #require(confirmed["token"] as? String))["scope"] as? String == "accounts")

@@ -73,10 +73,7 @@ struct UserApprovalsTests {
             let tablet = TestPhone()
             let tabletID = try await DevicesTests.bind(tablet, server: server, client: client, token: token)
             // Approving the tablet needs fresh two factors (issue 14): a token the phone confirmed.
-            let (_, challenge) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token)
-            let (_, confirmed) = try await client.postJSON(
-                "/api/user/devices/\(deviceID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
-                ["signature": try phone.signDER(try #require(challenge["stringToSign"] as? String))])
+            let (_, confirmed) = try await DevicesTests.confirm(phone, deviceID: deviceID, client: client, token: token)
             let twoFactor = try #require(confirmed["token"] as? String)
             let (bound, _) = try await client.postJSON(
                 "/api/user/devices/\(tabletID)/approve", token: twoFactor,
