@@ -132,7 +132,7 @@ def test_an_approval_body_replayed_to_another_login_approves_nothing(server, app
     logins = []
     for _ in range(2):
         created = requests.post(server.url("/powerauth-cloud/v2/operations"), auth=auth, timeout=10,
-                                json={"userId": f"replay-{server.run_id}", "template": "default.login"})
+                                json={"userId": f"approval-replay-{server.run_id}", "template": "default.login"})
         assert created.status_code == 200, created.text
         logins.append(created.json()["operationId"])
     pending = {item["id"]: item for item in requests.get(server.url("/api/user/approvals"), headers=headers, timeout=10).json()}
