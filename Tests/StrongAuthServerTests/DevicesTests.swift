@@ -391,10 +391,7 @@ struct BindingProtectionTests {
             #expect(try await server.count("notifications") == 3, "two SMS and one push asking the first device to approve")
 
             // Approving needs fresh two factors: a token confirmed by the first device.
-            let (_, challenge) = try await client.postJSON("/api/user/devices/\(firstID)/challenges", token: token)
-            let (_, confirmed) = try await client.postJSON(
-                "/api/user/devices/\(firstID)/challenges/\(try #require(challenge["id"] as? String))/verify", token: token,
-                ["signature": try first.signDER(try #require(challenge["stringToSign"] as? String))])
+            let (_, confirmed) = try await DevicesTests.confirm(first, deviceID: firstID, client: client, token: token)
             let twoFactor = try #require(confirmed["token"] as? String)
 
             let message = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: second.publicKeyHex)

@@ -298,9 +298,12 @@ public struct TokenService: Sendable {
             guard let record = try await store.refreshToken(hash: secretHasher.hash(token)),
                 record.usedAt == nil, record.revokedAt == nil, record.expiresAt > time.now()
             else { return .inactive }
-            // A refresh token names its client, not its realm: a resource server asks the client's.
-            let realm = record.clientID == client.id ? client.realmID : try await store.client(id: record.clientID)?.realmID
-            guard let realm, Self.mayIntrospect(client, tokenOf: record.clientID, realm: realm) else { return .inactive }
+            if record.clientID == client.id { return IntrospectionResult(active: true, claims: nil, refreshToken: record) }
+            // A refresh token names its client, not its realm: only a resource server, which may
+            // see other clients' tokens of its realm, needs the issuing client's read.
+            guard client.isResourceServer, let realm = try await store.client(id: record.clientID)?.realmID,
+                Self.mayIntrospect(client, tokenOf: record.clientID, realm: realm)
+            else { return .inactive }
             return IntrospectionResult(active: true, claims: nil, refreshToken: record)
         }
     }
