@@ -73,11 +73,22 @@ public final class PostgresPool: DatabasePool {
     /// so that the client gets replaced and its queued leases fail instead of hanging.
     private func startMonitor() {
         let task = Task { [weak self] in
+            var lastReplacement: ContinuousClock.Instant?
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self, !Task.isCancelled else { return }
                 if self.available.load(ordering: .relaxed), !(await self.probe(timeout: Self.monitorTimeout)) {
                     self.markUnavailable(because: nil)
+                }
+                if let waited = self.leases.longestWait(), waited > Self.leaseTimeout,
+                    lastReplacement.map({ ContinuousClock.now - $0 > Self.leaseTimeout }) ?? true
+                {
+                    lastReplacement = .now
+                    // One lease stuck while the probes pass: postgres-nio 1.33 can lose a lease
+                    // queued across a restart. Replacing the client fails it, and the call retries
+                    // on the fresh client (`withConnection`).
+                    self.logger.warning("a database lease waited \(waited); replacing the PostgreSQL client")
+                    self.replaceClient()
                 }
             }
         }
@@ -86,6 +97,14 @@ public final class PostgresPool: DatabasePool {
 
     /// Generous: under load a lease may wait; only a database that does not answer for this long is down.
     static let monitorTimeout: Duration = .seconds(5)
+
+    /// How long a call may wait for a connection before the watchdog replaces the client. Far
+    /// above any wait under load (a lease is served in milliseconds by a pool of 20), well below
+    /// a client's patience (HTTP clients and load balancers give up after 20–30 s).
+    static let leaseTimeout: Duration = .seconds(8)
+
+    /// The calls waiting for a connection right now, for the watchdog.
+    private let leases = LeaseWatch()
 
     private static func startClient(_ configuration: PostgresClient.Configuration, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -122,18 +141,41 @@ public final class PostgresPool: DatabasePool {
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard available.load(ordering: .relaxed) else { throw DatabaseUnavailableError(reason: "the database is not reachable") }
-        do {
-            return try await client.withConnection { connection in
-                try await body(LiveConnectionDatabase(base: connection.sql(), connection: connection))
+        var retried = false
+        while true {
+            let client = self.client
+            let lease = leases.begin()
+            do {
+                return try await client.withConnection { connection in
+                    leases.end(lease)
+                    return try await body(LiveConnectionDatabase(base: connection.sql(), connection: connection))
+                }
+            } catch {
+                // A lease the watchdog gave up on (its client was replaced while the database
+                // answers) never ran the body: nothing was sent, so it is safe to ask the fresh
+                // client once more. During an outage the call fails at once instead (503).
+                let neverStarted = leases.end(lease)
+                if neverStarted, !retried, client !== self.client, available.load(ordering: .relaxed) {
+                    retried = true
+                    continue
+                }
+                throw translated(error)
             }
-        } catch where Self.meansUnavailable(error) {
+        }
+    }
+
+    /// The errors of one call as the store's callers see them.
+    private func translated(_ error: any Error) -> any Error {
+        if Self.meansUnavailable(error) {
             markUnavailable(because: error)
-            throw DatabaseUnavailableError(reason: "the database connection failed")
-        } catch let error as PSQLError where error.code == .server && (error.serverInfo?[.sqlState] ?? "").hasPrefix("22") {
+            return DatabaseUnavailableError(reason: "the database connection failed")
+        }
+        if let error = error as? PSQLError, error.code == .server, let sqlState = error.serverInfo?[.sqlState], sqlState.hasPrefix("22") {
             // SQLSTATE class 22, data exception: a value from the request that PostgreSQL cannot
             // take (a NUL character in text, a number out of range). Bad input, not a fault.
-            throw DatabaseInputError(sqlState: error.serverInfo?[.sqlState] ?? "22000")
+            return DatabaseInputError(sqlState: sqlState)
         }
+        return error
     }
 
     /// Whether the database answers `SELECT 1` within `probeTimeout` (for `/ready`); also moves
@@ -309,6 +351,37 @@ struct LiveConnectionDatabase: SQLDatabase {
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = connection
         return try await base.withSession { try await closure(LiveConnectionDatabase(base: $0, connection: connection)) }
+    }
+}
+
+/// The calls waiting for a connection, with when each began: two short lock holds per call.
+final class LeaseWatch: Sendable {
+    private struct Waiting {
+        var next: UInt64 = 0
+        var since: [UInt64: ContinuousClock.Instant] = [:]
+    }
+    private let waiting = Mutex(Waiting())
+
+    /// Registers a call that is about to wait for a connection.
+    func begin() -> UInt64 {
+        let now = ContinuousClock.now
+        return waiting.withLock { waiting in
+            waiting.next &+= 1
+            waiting.since[waiting.next] = now
+            return waiting.next
+        }
+    }
+
+    /// The call got its connection or failed; true if it was still waiting (the body never ran).
+    @discardableResult
+    func end(_ id: UInt64) -> Bool {
+        waiting.withLock { $0.since.removeValue(forKey: id) != nil }
+    }
+
+    /// How long the longest waiting call has waited, if any waits.
+    func longestWait() -> Duration? {
+        let now = ContinuousClock.now
+        return waiting.withLock { $0.since.values.min() }.map { now - $0 }
     }
 }
 
