@@ -372,8 +372,10 @@ struct PowerAuthScenario: Sendable {
     let store: FilePowerAuthActivationStore
     let pin = "1234"
 
+    /// The server's clock ticks with the wall clock: the SDK stamps ECIES requests and tokens with
+    /// the wall clock, and a test may run longer than their window on a loaded machine.
     static func run(_ body: @escaping @Sendable (PowerAuthScenario) async throws -> Void) async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let app = try await server.runtime.powerAuth.createApplication(id: "my-application", name: nil, callbackURL: nil, actor: "test")
             let user = try await server.runtime.powerAuth.createIntegrationUser(
                 name: "integration-user", applicationIDs: ["my-application"], actor: "test")

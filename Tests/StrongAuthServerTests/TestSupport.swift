@@ -17,7 +17,7 @@ struct TestServer {
     let directory: URL
 
     static func with<T>(
-        _ overrides: [String: ConfigContent] = [:], _ body: (TestServer) async throws -> T
+        _ overrides: [String: ConfigContent] = [:], tickingClock: Bool = false, _ body: (TestServer) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-server-\(UUID().uuidString)")
         var flags: [String: ConfigContent] = [
@@ -26,7 +26,7 @@ struct TestServer {
         ]
         flags.merge(overrides) { $1 }
         let settings = try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:]))
-        let time = ManualTimeSource(Date().wholeSeconds)
+        let time = ManualTimeSource(Date().wholeSeconds, ticking: tickingClock)
         let runtime = try await StrongAuthRuntime.start(settings: settings, logger: Logger(label: "test"), time: time)
         let server = TestServer(runtime: runtime, time: time, directory: directory)
         do {

@@ -14,6 +14,12 @@ enum TestDatabases {
 
     static let logger = Logger(label: "test")
 
+    /// At most this many PostgreSQL stores at once. Swift Testing starts every test at once and a
+    /// test waiting on the database holds no thread, so without a gate the suite opens up to nine
+    /// connections per test case, all together, and on a fast machine runs past the server's
+    /// `max_connections` (every store call then fails as "unavailable").
+    static let postgresStores = TestGate(permits: 8)
+
     /// A fresh, migrated store of `engine`: a new SQLite file, or a new PostgreSQL schema.
     static func withStore<T>(_ engine: DatabaseEngine, migrate: Bool = true, _ body: (SQLStore) async throws -> T) async throws -> T {
         let store: SQLStore
@@ -28,13 +34,21 @@ enum TestDatabases {
             guard let url = postgresURL else {
                 throw TestSetupError("CI must run the PostgreSQL store suite: set STRONGAUTH_TEST_POSTGRES_URL (scripts/test does)")
             }
+            await postgresStores.acquire()
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let admin = try PostgresPool(url: url, maximumConnections: 1, logger: logger)
-            try await admin.withConnection { db in try await db.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            let admin: PostgresPool
+            do {
+                admin = try PostgresPool(url: url, maximumConnections: 1, logger: logger)
+                try await admin.withConnection { db in try await db.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            } catch {
+                await postgresStores.release()
+                throw error
+            }
             store = SQLStore(pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger))
             cleanup = {
                 try? await admin.withConnection { db in try await db.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
                 await admin.shutdown()
+                await postgresStores.release()
             }
         }
         do {
@@ -83,5 +97,29 @@ enum Fixtures {
         RefreshTokenRecord(
             id: UUID().uuidString, tokenHash: hash, familyID: family, clientID: client, userID: user,
             scopes: Scopes(["accounts"]), amr: ["pwd"], issuedAt: epoch, expiresAt: epoch.addingTimeInterval(expiresIn))
+    }
+}
+
+/// A counting semaphore for tests: `acquire` waits (without holding a thread) until a permit is free.
+actor TestGate {
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(permits: Int) { available = permits }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            available += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }

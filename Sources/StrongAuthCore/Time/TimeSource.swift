@@ -13,17 +13,25 @@ public struct SystemTimeSource: TimeSource {
     public func now() -> Date { Date() }
 }
 
-/// A clock that only moves when told to; for tests.
+/// A clock that only moves when told to; for tests. A `ticking` one also follows the wall clock
+/// from its start (plus what it was told): for live tests whose client stamps requests with the
+/// wall clock (PowerAuth ECIES and token timestamps), which a frozen server clock would refuse
+/// once the test has run longer than the timestamp window (a loaded CI machine).
 public final class ManualTimeSource: TimeSource, @unchecked Sendable {
     private let lock = NSLock()
     private var current: Date
+    /// When `ticking`: the wall-clock instant `current` was read at.
+    private let anchor: Date?
 
-    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000), ticking: Bool = false) {
         current = start
+        anchor = ticking ? Date() : nil
     }
 
     public func now() -> Date {
-        lock.withLock { current }
+        let base = lock.withLock { current }
+        guard let anchor else { return base }
+        return base.addingTimeInterval(Date().timeIntervalSince(anchor))
     }
 
     /// Moves the clock forward.
