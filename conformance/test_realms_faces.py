@@ -142,6 +142,17 @@ def test_realm_b_cannot_read_or_change_realm_a_registrations(server, a, b):
     assert [entry["registrationId"] for entry in listed] == [b.registration["registrationId"]]
 
 
+def test_realm_b_cannot_tell_realm_a_applications_from_unknown_ones(server, a, b):
+    # Application ids are installation-wide names; that one exists in another realm is not B's to learn.
+    def create(app_id):
+        return b.cloud.create_registration({"userId": "alice", "appId": app_id})
+    same(create(a.app["applicationId"]), create(server.unique("no-such-app")))
+    listed = a.cloud.registrations("alice", removed=True).json()["registrations"]
+    assert [entry["registrationId"] for entry in listed] == [a.registration["registrationId"]]
+    same(b.cloud.session.get(b.cloud.url("/webhooks/deliveries"), params={"applicationId": a.app["applicationId"]}, timeout=10),
+         b.cloud.session.get(b.cloud.url("/webhooks/deliveries"), params={"applicationId": server.unique("no-app")}, timeout=10))
+
+
 # --- 2. operations -----------------------------------------------------------------------------------
 
 
@@ -324,13 +335,20 @@ def test_realm_b_cannot_revoke_realm_a_tokens(server, a, b):
 # --- 7. audit and back office ------------------------------------------------------------------------
 
 
+_operator_browsers = {}
+
+
 def operator_browser(server, realm):
+    """The realm's operator, signed in once: a TOTP code is accepted once (replays are refused)."""
+    if realm.id in _operator_browsers:
+        return _operator_browsers[realm.id]
     browser = requests.Session()
     form = browser.get(server.url("/admin/login"), timeout=10)
     signed_in = browser.post(server.url("/admin/login"), allow_redirects=False, timeout=10, data={
         "_csrf": csrf_of(form.text), "username": realm.operator["username"], "password": "operator password",
         "totp": totp(realm.operator["totpSecret"], time.time())})
     assert signed_in.status_code == 303, signed_in.text[:500]
+    _operator_browsers[realm.id] = browser
     return browser
 
 
@@ -370,3 +388,30 @@ def test_realm_b_back_office_sees_none_of_realm_a_audit(server, a, b):
     # A's operator sees A's records (the test can fail).
     text = audit_page(server, operator_browser(server, a))
     assert a.login_user_id in text and operation_id in text
+
+
+def test_realm_b_back_office_cannot_count_other_realms_audit_events(server, a, b):
+    """The audit chain numbers every event of the installation: a realm's operator shown those
+    numbers (or paging by them) could count another realm's logins between two of its own."""
+    import re
+    for amount in range(55):  # more than a page of B's own events
+        create_operation(b, amount=f"{amount}.01")
+        create_operation(a, amount=f"{amount}.02")
+    browser = operator_browser(server, b)
+    deadline = time.time() + 10
+    while "Older events" not in (page := audit_page(server, browser)):
+        assert time.time() < deadline, "B's audit log never grew past one page"
+        time.sleep(0.3)
+    for text in (page, browser.get(server.url("/admin"), timeout=10).text):
+        assert not re.findall(r"<tr><td>\d+</td>", text), "the chain's global numbers are shown"
+    cursor = re.search(r'href="/admin/audit\?before=([^"]+)"', page).group(1)
+    assert not cursor.isdigit(), cursor
+    older = audit_page(server, browser, {"before": requests.utils.unquote(cursor)})
+    assert "approval.created" in older and a.app["applicationId"] not in older
+    assert not re.findall(r"<tr><td>\d+</td>", older)
+    # Nothing but its own cursors pages B's log: bogus ones and another realm's show B's newest events.
+    a_page = audit_page(server, operator_browser(server, a))
+    a_cursor = re.search(r'href="/admin/audit\?before=([^"]+)"', a_page).group(1)
+    for bogus in ("5", "-1", "x" * 40, requests.utils.unquote(a_cursor)):
+        answer = browser.get(server.url("/admin/audit"), params={"before": bogus}, timeout=10)
+        assert answer.status_code == 200 and a.app["applicationId"] not in answer.text
