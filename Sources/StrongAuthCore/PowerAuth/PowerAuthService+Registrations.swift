@@ -195,7 +195,11 @@ extension PowerAuthService {
     }
 
     func allowedApplication(_ id: String, for integrationUser: IntegrationUser) async throws -> PowerAuthApplication {
-        guard let application = try await store.application(id: id), application.status == .active else {
+        // Another realm's application is unknown here, exactly like a missing one: application ids
+        // are unique across the installation, and which exist elsewhere is not this realm's to learn.
+        guard let application = try await store.application(id: id), application.status == .active,
+            application.realmID == integrationUser.realmID
+        else {
             throw PowerAuthServiceError.applicationNotFound
         }
         guard integrationUser.mayUse(applicationID: id) else { throw PowerAuthServiceError.applicationForbidden }

@@ -128,7 +128,7 @@ struct AdminWebController: Sendable {
             "users": counts.users, "active": counts.devicesByStatus["ACTIVE"] ?? 0, "blocked": counts.devicesByStatus["BLOCKED"] ?? 0,
             "waiting": (counts.devicesByStatus["CREATED"] ?? 0) + (counts.devicesByStatus["PENDING_COMMIT"] ?? 0),
             "pendingApprovals": counts.pendingApprovals, "deadWebhooks": counts.webhooksByStatus["dead"] ?? 0,
-            "failures": failures.map(WebFormat.event),
+            "failures": rows(failures, signedIn),
         ]
         return web.renderer.page("admin-dashboard", context, layout: layout("Dashboard", signedIn, "/admin", request))
     }
@@ -158,7 +158,7 @@ struct AdminWebController: Sendable {
             "failedAttempts": user.failedLoginAttempts, "created": WebFormat.time(user.createdAt), "csrf": signedIn.csrf,
             "devices": devices.map { WebFormat.device($0, href: "/admin/devices/\($0.device.id)") },
             "approvals": try await service.approvals(realm: signedIn.realm, userID: id, limit: 20).map { WebFormat.approval($0, at: now) },
-            "events": try await service.auditEvents(realm: signedIn.realm, subject: "user:\(id)", limit: 20).map(WebFormat.event),
+            "events": rows(try await service.auditEvents(realm: signedIn.realm, subject: "user:\(id)", limit: 20), signedIn),
         ]
         return web.renderer.page("admin-user", context, layout: layout("User \(user.username)", signedIn, "/admin/users", request))
     }
@@ -188,7 +188,7 @@ struct AdminWebController: Sendable {
         context["csrf"] = signedIn.csrf
         context["actionBase"] = "/admin/devices/\(id)"
         context["reasons"] = ["NOT_SPECIFIED", "DEVICE_LOST", "DEVICE_STOLEN", "FRAUD_SUSPECTED", "USER_REQUEST"]
-        context["events"] = try await service.auditEvents(realm: signedIn.realm, subject: "device:\(id)", limit: 50).reversed().map(WebFormat.event)
+        context["events"] = rows(try await service.auditEvents(realm: signedIn.realm, subject: "device:\(id)", limit: 50).reversed(), signedIn)
         if let registration = overview.registration {
             context["application"] = registration.activation.applicationID
             context["platform"] = registration.activation.platform ?? false
@@ -229,7 +229,7 @@ struct AdminWebController: Sendable {
         context["failureCount"] = approval.failureCount
         context["maxFailureCount"] = approval.maxFailureCount
         if let reason = approval.statusReason { context["statusReason"] = reason }
-        context["events"] = try await service.auditEvents(realm: signedIn.realm, subject: "approval:\(id)", limit: 50).reversed().map(WebFormat.event)
+        context["events"] = rows(try await service.auditEvents(realm: signedIn.realm, subject: "approval:\(id)", limit: 50).reversed(), signedIn)
         return web.renderer.page("admin-approval", context, layout: layout("Approval", signedIn, "/admin/approvals", request))
     }
 
@@ -249,11 +249,43 @@ struct AdminWebController: Sendable {
         return web.renderer.page("admin-webhooks", context, layout: layout("Webhooks", signedIn, "/admin/webhooks", request))
     }
 
+    /// Audit events as the pages show them. The chain numbers every event of the installation,
+    /// so only the default realm's operators (who are told the chain's length anyway) see those
+    /// numbers: another realm's operator shown #120 and #127 would learn that six events of other
+    /// realms happened in between.
+    private func rows(_ events: some Sequence<AuditEvent>, _ signedIn: WebSignedIn) -> [[String: Any]] {
+        events.map { event in
+            var row = WebFormat.event(event)
+            if signedIn.realm != Realm.defaultID { row["sequence"] = "" }
+            return row
+        }
+    }
+
+    static let auditCursorPurpose = "admin-audit-cursor"
+
+    /// The "Older events" link's cursor: the last shown event's sequence number, sealed under the
+    /// master key for the operator's realm (base64url), so that the link does not tell the
+    /// chain's numbers either, and works in no other realm.
+    private func cursor(before sequence: Int64, _ signedIn: WebSignedIn) throws -> String {
+        try runtime.masterKey.seal(Array(String(sequence).utf8), purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The sequence number a cursor of this realm seals; `nil` (the newest page) for anything else.
+    private func sequence(ofCursor cursor: String?, _ signedIn: WebSignedIn) -> Int64? {
+        guard let cursor, (1...256).contains(cursor.utf8.count) else { return nil }
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let opened = try? runtime.masterKey.open(base64, purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
+        else { return nil }
+        return Int64(String(decoding: opened, as: UTF8.self))
+    }
+
     private func audit(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {
-        let before = request.uri.queryParameters.get("before").flatMap { Int64($0) }
+        let before = sequence(ofCursor: request.uri.queryParameters.get("before"), signedIn)
         let events = try await service.auditEvents(realm: signedIn.realm, before: before, limit: 50)
-        var context: [String: Any] = ["events": events.map(WebFormat.event)]
-        if let last = events.last, last.sequence > 1, events.count == 50 { context["older"] = String(last.sequence) }
+        var context: [String: Any] = ["events": rows(events, signedIn)]
+        if let last = events.last, last.sequence > 1, events.count == 50 { context["older"] = try cursor(before: last.sequence, signedIn) }
         if request.uri.queryParameters.get("verify") == "1" {
             switch try await service.verifyAuditChain() {
             // The chain is one for the installation: only the default realm's operators are told
