@@ -58,6 +58,17 @@ struct CrossFaceDeviceApprovalTests {
         return deviceID
     }
 
+    /// The PowerAuth phone approves the one pending new-device approval it lists (mobile token API).
+    static func approveWithPowerAuth(_ server: TestServer, _ client: any TestClientProtocol, _ phone: inout PowerAuthTestPhone) async throws {
+        let operation = try #require(try await mobileList(server, client, phone).first { $0["name"] as? String == "approve_device" })
+        let body = try PowerAuthOperationsTests.json([
+            "requestObject": ["id": try #require(operation["id"] as? String), "data": try #require(operation["data"] as? String)]
+        ])
+        let (authorized, json) = try await PowerAuthOperationsTests.mobile(
+            client, "/authorize", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/authorize", body: body)), body: body)
+        #expect(authorized.status == .ok, "\(json)")
+    }
+
     @Test("attack: password token + SMS OTP beside a bound PowerAuth phone → PENDING_COMMIT; the phone approves through the PowerAuth face")
     func powerAuthPhoneApproves() async throws {
         try await Self.withPowerAuthBound { server, client, token, phone in
