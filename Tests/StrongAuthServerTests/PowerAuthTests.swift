@@ -445,10 +445,17 @@ struct PowerAuthTests {
                 let (challenge, _) = try await client.postJSON("/api/user/devices/\(phone.registrationID)/challenges", token: userToken)
                 #expect(challenge.status == .conflict)
 
-                // Removing needs fresh two factors: a token confirmed by a bound Kontist device.
-                let twoFactor = try await AssuranceTests.twoFactorToken(server: server, client: client, token: userToken)
+                // Removing needs fresh two factors: a token confirmed by a bound Kontist device —
+                // which, bound beside the ACTIVE activation, the activation approves first (issue 14).
+                let kontist = TestPhone()
+                let kontistID = try await CrossFaceDeviceApprovalTests.bindKontist(
+                    kontist, name: "iPhone", server: server, client: client, token: userToken)
+                #expect(try await server.runtime.store.device(id: kontistID)?.status == .pendingCommit)
+                try await CrossFaceDeviceApprovalTests.approveWithPowerAuth(server, client, &phone)
+                let (_, confirmed) = try await DevicesTests.confirm(kontist, deviceID: kontistID, client: client, token: userToken)
+                let twoFactor = try #require(confirmed["token"] as? String)
                 let removed = try await client.executeRequest(
-                    uri: "/api/user/devices/\(phone.registrationID)", method: .delete, headers: HTTP.bearer(twoFactor.access), body: nil)
+                    uri: "/api/user/devices/\(phone.registrationID)", method: .delete, headers: HTTP.bearer(twoFactor), body: nil)
                 #expect(removed.status == .noContent)
                 let (_, detail) = try await client.integration(.get, "/powerauth-cloud/v2/registrations/\(phone.registrationID)", basic: basic)
                 #expect(detail["registrationStatus"] as? String == "REMOVED")

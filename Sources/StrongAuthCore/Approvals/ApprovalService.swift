@@ -112,6 +112,9 @@ public struct ApprovalService: Sendable {
         guard ConstantTime.equals(data, approval.data), approval.signatureTypes.contains(signatureType.lowercased()) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
+        if approval.template == Self.newDeviceTemplate, approval.applicationID == nil {
+            return try await decideNewDevice(approval, approve: true, approverID: deviceID, reason: nil, source: source)
+        }
         return try await decide(approval, to: .approved, reason: nil, actor: "device:\(deviceID)", source: source)
     }
 
@@ -120,6 +123,9 @@ public struct ApprovalService: Sendable {
         guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
         if let reason, !(1...64).contains(reason.utf8.count) {
             throw ApprovalError.validation(field: "reason", message: "1–64 characters")
+        }
+        if approval.template == Self.newDeviceTemplate, approval.applicationID == nil {
+            return try await decideNewDevice(approval, approve: false, approverID: deviceID, reason: reason, source: source)
         }
         return try await decide(approval, to: .rejected, reason: reason, actor: "device:\(deviceID)", source: source)
     }

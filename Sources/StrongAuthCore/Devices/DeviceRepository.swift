@@ -28,20 +28,32 @@ public protocol DeviceRepository: Sendable {
     /// `open → answered`, and for a binding `CREATED → status` of the device, in one
     /// transaction; `false` when the challenge was no longer open (a replay lost the race).
     func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool
-    /// A binding's `open → answered` and its device's `CREATED → ACTIVE` — or `PENDING_COMMIT`
-    /// when `approvalRequired` and the user already has another ACTIVE `ecdsa-p256` device — in
-    /// one transaction under a per-user lock, so that the "first device" decision and the
-    /// activation are one step: any number of concurrent first bindings yield exactly one ACTIVE
-    /// device (RTS art. 24). Returns the device's new status, `nil` when the challenge was no
-    /// longer open.
     /// RTS art. 24 approval as one step: `PENDING_COMMIT → ACTIVE` for `deviceID` only while
     /// `approverID` (same user, `ecdsa-p256`) is still ACTIVE — the approver's row is locked by
     /// the same transaction (its `last_used_at` is touched), so an approver blocked or removed
     /// at the same moment either waits for it or makes it fail. `false` when either side is no
-    /// longer in that state.
+    /// longer in that state. The device's pending approval in the engine (template
+    /// `device.approve`) is APPROVED in the same transaction, so no bound device is still asked.
     func approvePendingDevice(id deviceID: String, approverID: String, userID: String, at now: Date) async throws -> Bool
-        func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date) async throws
-        -> Device.Status?
+    /// A binding's `open → answered` and its device's `CREATED → ACTIVE` — or `PENDING_COMMIT`
+    /// when `approvalRequired` and the user already has another ACTIVE device of any kind (a
+    /// PowerAuth registration is a device of the user too, issue 14) — in one transaction under
+    /// a per-user lock, so that the "first device" decision and the activation are one step: any
+    /// number of concurrent first bindings yield exactly one ACTIVE device (RTS art. 24). When it
+    /// goes to PENDING_COMMIT, `approval` (the engine's approval of this device) is stored in the
+    /// same transaction, so a pending device never lacks the approval that can let it in.
+    /// Returns the device's new status, `nil` when the challenge was no longer open.
+    func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, approval: Approval?, at now: Date)
+        async throws -> Device.Status?
+    /// The decision of a bound device (`approverID`, either kind) on the approval of a new
+    /// device, in one transaction: the approver must be ACTIVE (its row is locked, so a block
+    /// landing at the same moment either waits or makes this fail), then the approval leaves
+    /// PENDING (unexpired) for APPROVED or REJECTED, then the device leaves PENDING_COMMIT for
+    /// ACTIVE or REMOVED. When the device was no longer PENDING_COMMIT (removed meanwhile), the
+    /// approval is CANCELED instead.
+    func decidePendingDeviceApproval(
+        approvalID: String, deviceID: String, approverID: String, userID: String, approve: Bool, reason: String?, at now: Date
+    ) async throws -> PendingDeviceDecision
     /// `open → failed` once the attempts are used up.
     func failChallengeIfExhausted(id: String) async throws
 }
@@ -56,4 +68,25 @@ public protocol NotificationOutbox: Sendable {
     func enqueue(_ notifications: [OutboxNotification]) async throws
     /// Schedules another attempt, or gives up (`dead`) after too many.
     func markNotificationFailed(id: String, nextAttemptAt: Date, dead: Bool) async throws
+}
+
+/// What came of a bound device's decision on a new device's approval.
+public enum PendingDeviceDecision: Sendable, Equatable {
+    /// The approval and the device moved together.
+    case decided
+    /// The approver is not an ACTIVE device of the user (blocked, removed, another user's, the new device itself).
+    case approverNotActive
+    /// The approval is no longer PENDING, or expired.
+    case approvalClosed
+    /// The new device left PENDING_COMMIT (e.g. removed); the approval is now CANCELED.
+    case deviceNotPending
+}
+
+extension DeviceRepository {
+    /// A binding without an approval to store (approval not required, or tests of the decision alone).
+    public func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date)
+        async throws -> Device.Status?
+    {
+        try await completeBindingChallenge(id: id, deviceID: deviceID, userID: userID, approvalRequired: approvalRequired, approval: nil, at: now)
+    }
 }

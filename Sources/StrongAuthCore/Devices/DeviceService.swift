@@ -110,9 +110,10 @@ public struct DeviceService: Sendable {
     }
 
     /// `POST /api/user/devices/{deviceId}/verify`: the device's signature over the SMS OTP
-    /// activates it — or, when the user already has an ACTIVE device and approval is required
-    /// (RTS art. 24), parks it in PENDING_COMMIT and asks the bound devices to approve it.
-    /// Returns the device's new status.
+    /// activates it — or, when the user already has an ACTIVE device of either kind and approval
+    /// is required (RTS art. 24), parks it in PENDING_COMMIT with an approval of the engine
+    /// (`ApprovalService.newDeviceApproval`, stored in the same step) and tells every bound
+    /// device. Returns the device's new status.
     @discardableResult
     public func verifyDevice(userID: String, deviceID: String, challengeID: String, signatureHex: String, source: String?) async throws
         -> Device.Status
@@ -123,13 +124,17 @@ public struct DeviceService: Sendable {
         // Whether this is the user's first device is decided by the store in the step that
         // activates it (`completeBindingChallenge`), never from an earlier read: two bindings
         // verified at once must not both see "no device bound yet".
+        // The approval that lets the device in if it ends up PENDING_COMMIT; stored only then.
+        let username = try await store.user(id: userID)?.username ?? userID
+        let approval = ApprovalService.newDeviceApproval(
+            for: device, username: username, lifetime: configuration.challengeLifetime, at: time.now())
         let target = try await answer(
-            challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, source: source) ?? .active
+            challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, approval: approval, source: source) ?? .active
         if target == .pendingCommit {
             let now = time.now()
-            let approvers = try await store.devices(userID: userID).filter {
-                $0.kind == .ecdsaP256 && $0.status == .active && $0.id != deviceID
-            }
+            // Every bound device, of either kind: a PowerAuth phone approves in the mobile token
+            // API, an ECDSA phone in `/api/user/approvals` or with `approve-device:…`.
+            let approvers = try await store.devices(userID: userID).filter { $0.status == .active && $0.id != deviceID }
             let message = "Approve the new device \(device.name) on your account?"
             try await store.enqueue(try pushes(to: approvers, userID: userID, message: message, at: now))
         }
@@ -140,6 +145,18 @@ public struct DeviceService: Sendable {
     /// and its key, so the approval cannot be moved to another device or key.
     public static func approvalMessage(deviceID: String, publicKeyHex: String) -> String {
         "approve-device:\(deviceID):\(publicKeyHex.lowercased())"
+    }
+
+    /// A short fingerprint of a device key for people to compare: the first 8 bytes of SHA-256
+    /// over the key's bytes (hex of `04‖X‖Y`), upper-case hex in groups of four. Shown and signed
+    /// in the approval of a new device, so the approving phone sees which key it lets in.
+    public static func keyFingerprint(publicKeyHex: String) -> String {
+        let bytes = Hex.decode(publicKeyHex) ?? Array(publicKeyHex.lowercased().utf8)
+        let hex = Hex.encode(Array(SHA256.hash(data: bytes)).prefix(8)).uppercased()
+        return stride(from: 0, to: hex.count, by: 4).map { offset -> String in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return String(hex[start..<hex.index(start, offsetBy: 4)])
+        }.joined(separator: " ")
     }
 
     /// `POST /api/user/devices/{deviceId}/approve`: an ACTIVE device of the same user approves a
@@ -201,7 +218,9 @@ public struct DeviceService: Sendable {
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
-        _ = try await answer(challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), binding: false, source: source)
+        _ = try await answer(
+            challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), binding: false, approval: nil,
+            source: source)
         try await store.touchDevice(id: device.id, at: time.now())
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
@@ -245,7 +264,7 @@ public struct DeviceService: Sendable {
     /// Checks one answer to a challenge; for a binding (`binding`) also moves the device out of
     /// CREATED and returns where it went (ACTIVE, or PENDING_COMMIT awaiting approval).
     private func answer(
-        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], binding: Bool, source: String?
+        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], binding: Bool, approval: Approval?, source: String?
     ) async throws -> Device.Status? {
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
@@ -268,7 +287,7 @@ public struct DeviceService: Sendable {
         if binding {
             status = try await store.completeBindingChallenge(
                 id: challenge.id, deviceID: device.id, userID: device.userID,
-                approvalRequired: configuration.requireApprovalForAdditionalDevices, at: now)
+                approvalRequired: configuration.requireApprovalForAdditionalDevices, approval: approval, at: now)
             guard status != nil else { throw DeviceError.challengeClosed }
         } else {
             guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else {

@@ -37,25 +37,31 @@ extension SQLStore: ApprovalRepository {
     }
 
     public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws {
-        let parameters = String(
-            decoding: try JSONSerialization.data(withJSONObject: approval.parameters, options: [.sortedKeys]), as: UTF8.self)
         try await pool.withTransaction { db in
-            try await db.raw(
-                """
-                INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
-                    status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at,
-                    client_id, payload, title, message)
-                VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
-                        \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
-                        \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
-                        \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
-                        \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
-                        \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
-                        \(bind: approval.clientID), \(bind: approval.payload), \(bind: approval.title), \(bind: approval.message))
-                """
-            ).run()
+            try await Self.insert(approval, into: db)
             try await Self.insert(webhooks, into: db)
         }
+    }
+
+    /// Inserts the approval row (also inside other transactions: a new device's approval is
+    /// stored with its binding).
+    static func insert(_ approval: Approval, into db: any SQLDatabase) async throws {
+        let parameters = String(
+            decoding: try JSONSerialization.data(withJSONObject: approval.parameters, options: [.sortedKeys]), as: UTF8.self)
+        try await db.raw(
+            """
+            INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
+                status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at,
+                client_id, payload, title, message)
+            VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
+                    \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
+                    \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
+                    \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
+                    \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
+                    \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
+                    \(bind: approval.clientID), \(bind: approval.payload), \(bind: approval.title), \(bind: approval.message))
+            """
+        ).run()
     }
 
     public func approval(id: String) async throws -> Approval? {

@@ -172,6 +172,15 @@ extension SQLStore: DeviceRepository {
                 """
             ).first()
             guard approver != nil else { return false }
+            // The device's approval in the engine is decided with it (before the device row, the
+            // same lock order as `decidePendingDeviceApproval`, so the two never deadlock).
+            try await db.raw(
+                """
+                UPDATE approvals SET status = 'APPROVED', updated_at = \(bind: now.epochMilliseconds)
+                WHERE user_id = \(bind: userID) AND template = \(bind: ApprovalService.newDeviceTemplate) AND external_id = \(bind: deviceID)
+                  AND status = 'PENDING'
+                """
+            ).run()
             let approved = try await db.raw(
                 """
                 UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: now.epochMilliseconds)
@@ -183,7 +192,7 @@ extension SQLStore: DeviceRepository {
         }
     }
 
-    public func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, at now: Date)
+    public func completeBindingChallenge(id: String, deviceID: String, userID: String, approvalRequired: Bool, approval: Approval?, at now: Date)
         async throws -> Device.Status?
     {
         try await pool.withTransaction { db in
@@ -198,11 +207,13 @@ extension SQLStore: DeviceRepository {
             try await db.raw("UPDATE users SET status = status WHERE id = \(bind: userID)").run()
             var target = Device.Status.active
             if approvalRequired {
+                // Any ACTIVE device of the user, of either kind: a PowerAuth registration is a
+                // device of the realm's user as much as a Kontist key (issue 14). Counting only
+                // `ecdsa-p256` let a password token plus the SMS OTP bind a device unapproved.
                 let bound = try await db.raw(
                     """
                     SELECT COUNT(*) AS n FROM devices
-                    WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
-                      AND status = 'ACTIVE'
+                    WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
                     """
                 ).first()?.int("n") ?? 0
                 if bound > 0 { target = .pendingCommit }
@@ -215,7 +226,61 @@ extension SQLStore: DeviceRepository {
                 """
             ).first()
             guard moved != nil else { throw StoreError.conflict("device \(deviceID) is no longer CREATED") }
+            if target == .pendingCommit, let approval {
+                try await Self.insert(approval, into: db)
+            }
             return target
+        }
+    }
+
+    public func decidePendingDeviceApproval(
+        approvalID: String, deviceID: String, approverID: String, userID: String, approve: Bool, reason: String?, at now: Date
+    ) async throws -> PendingDeviceDecision {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            // Lock order: approver, approval, new device (as `approvePendingDevice`).
+            let approver = try await db.raw(
+                """
+                UPDATE devices SET last_used_at = \(bind: nowMs)
+                WHERE id = \(bind: approverID) AND user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
+                RETURNING id
+                """
+            ).first()
+            guard approver != nil else { return .approverNotActive }
+            let decision = approve ? Approval.Status.approved : .rejected
+            let decided = try await db.raw(
+                """
+                UPDATE approvals SET status = \(bind: decision.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
+                WHERE id = \(bind: approvalID) AND user_id = \(bind: userID) AND template = \(bind: ApprovalService.newDeviceTemplate)
+                  AND external_id = \(bind: deviceID) AND status = 'PENDING' AND expires_at > \(bind: nowMs)
+                RETURNING id
+                """
+            ).first()
+            guard decided != nil else { return .approvalClosed }
+            let moved =
+                approve
+                ? try await db.raw(
+                    """
+                    UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: nowMs)
+                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                    """
+                ).first()
+                : try await db.raw(
+                    """
+                    UPDATE devices SET status = 'REMOVED'
+                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                    """
+                ).first()
+            guard moved != nil else {
+                try await db.raw(
+                    """
+                    UPDATE approvals SET status = 'CANCELED', status_reason = 'DEVICE_NOT_PENDING', updated_at = \(bind: nowMs)
+                    WHERE id = \(bind: approvalID)
+                    """
+                ).run()
+                return .deviceNotPending
+            }
+            return .decided
         }
     }
 
