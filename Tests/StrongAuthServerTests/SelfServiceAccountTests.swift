@@ -230,7 +230,8 @@ struct SelfServiceAccountTests {
             let audit = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 300).filter {
                 $0.record.action == "user.password_changed"
             }
-            #expect(audit.map(\.record.outcome) == [.success, .failure])  // newest first
+            #expect(audit.filter { $0.record.outcome == .failure }.map { $0.record.details["reason"] } == ["wrong_password"])
+            #expect(audit.filter { $0.record.outcome == .success }.count == 1)
         }
     }
 
