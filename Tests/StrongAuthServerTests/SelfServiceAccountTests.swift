@@ -50,6 +50,9 @@ struct SelfServiceAccountTests {
             #expect(SelfServiceAction(name: action.name, target: action.target) == action)
         }
         #expect(SelfServiceAction.deleteAccount.text == "Delete your account")
+        // Irreversible: confirmed by a step-up of its own even on a freshly raised session.
+        #expect(SelfServiceAction.deleteAccount.needsOwnStepUp)
+        #expect(!SelfServiceAction.changePassword.needsOwnStepUp && !SelfServiceAction.changePhoneNumber("+4917012345678").needsOwnStepUp)
         #expect(SelfServiceAction.changePhoneNumber("+4917012345678").text == "Change the phone number to +49…78")
     }
 

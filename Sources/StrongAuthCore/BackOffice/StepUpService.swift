@@ -100,10 +100,14 @@ public enum SelfServiceAction: Sendable, Equatable {
     }
 
     /// Whether this action needs a step-up of its own even on a two-factor session: a new device
-    /// is bound only by the second factor asked for it (see `StepUpService`).
+    /// is bound only by the second factor asked for it (see `StepUpService`), and deleting the
+    /// account cannot be undone, so the phone confirms "Delete your account" itself rather than a
+    /// session raised minutes ago for something else.
     public var needsOwnStepUp: Bool {
-        if case .activateDevice = self { return true }
-        return false
+        switch self {
+        case .activateDevice, .deleteAccount: true
+        case .removeDevice, .changePassword, .changePhoneNumber: false
+        }
     }
 }
 
@@ -154,10 +158,12 @@ public enum StepUpError: Error, Equatable, Sendable {
 }
 
 /// The self-service step-up (issue 14): a password sign-in is one factor. Activating a new
-/// device or removing one first asks for a second factor — an approval pushed to an ACTIVE
-/// device of the user (the approval engine, with what is being done as its text) or, for a user
-/// without an ACTIVE device, an SMS OTP to the registered phone. Success raises the session to two
-/// factors for `maxAge` (its `auth_time` and method are stored on the session) and does the action.
+/// device, removing one, deleting the account or changing the password or phone number first
+/// asks for a second factor — an approval pushed to an ACTIVE device of the user (the approval
+/// engine, with what is being done as its text) or, for a user without an ACTIVE device, an SMS
+/// OTP to the registered phone (at most `smsLimit` per user and window). Success raises the
+/// session to two factors for `maxAge` (its `auth_time` and method are stored on the session)
+/// and does the action.
 ///
 /// A password-only session never yields an ACTIVE device: activation always waits for a step-up
 /// of its own, even on a session raised a minute ago for something else. When the user already

@@ -140,6 +140,10 @@ struct WebPages: Sendable {
             return errorPage(.notFound, "There is no such registration.", signedIn: signedIn)
         } catch let error as StepUpError {
             return stepUpErrorPage(error, signedIn: signedIn)
+        } catch AccountError.changedConcurrently {
+            return errorPage(.conflict, "Your account was changed meanwhile. Please reload the page and try again.", signedIn: signedIn)
+        } catch AccountError.noSuchUser {
+            return errorPage(.notFound, "There is no such account.", signedIn: signedIn)
         }
     }
 
