@@ -285,6 +285,70 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     assert new_phone["fingerprint"] in browser.page_source
 
 
+def test_customer_deletes_account_after_bound_phone_approves(server, browser, tmp_path):
+    """Issue 14, self-service "Delete my account": the password session gets the step-up; the
+    approval pushed to the customer's bound Kontist ECDSA phone says "Delete your account"; once
+    the phone approved it, the account, its device and its sessions are gone, the browser is
+    signed out, the password no longer signs in, and the username is free again."""
+    from selenium.webdriver.common.by import By
+
+    username, user_id = server.create_user("delete-customer", "customer password")
+    client_id, client_secret = server.create_client("delete-phone-app")
+    phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="customer password")
+
+    def bound_phone(*args, check=True):
+        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
+                                 "--username", username, "--key-store", str(tmp_path / "delete-keys")],
+                                cwd=server.workdir, env=phone_env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
+        if not check:
+            return result
+        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
+        return json.loads(result.stdout)
+
+    bound = bound_phone("bind", "--name", "Customer's phone")
+    assert bound["status"] == "ACTIVE", bound
+
+    browser.delete_all_cookies()
+    browser.get(server.url("/self-service/login"))
+    fill(browser, "username", username)
+    fill(browser, "password", "customer password")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "Account"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your account"
+    shoot(browser, "self-service-account")
+
+    # One factor: the step-up, with the approval pushed to the bound phone.
+    click_and_load(browser, browser.find_element(By.ID, "delete-account"))
+    assert browser.current_url.endswith("/self-service/step-up")
+    assert text_of(browser, "step-up-action") == "Delete your account"
+    assert text_of(browser, "step-up-status") == "PENDING"
+    pending = bound_phone("approvals")["approvals"]
+    assert len(pending) == 1 and "Delete your account" in pending[0]["data"], pending
+    assert bound_phone("approve", pending[0]["id"], "--device-id", bound["deviceId"])["status"] == "APPROVED"
+    deadline = time.monotonic() + 10
+    while not browser.find_elements(By.ID, "step-up-continue") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        browser.get(server.url("/self-service/step-up"))
+    assert text_of(browser, "step-up-status") == "APPROVED"
+    click_and_load(browser, browser.find_element(By.ID, "step-up-continue"))
+
+    # Deleted and signed out.
+    assert browser.current_url.endswith("/self-service/login?done=deleted"), browser.current_url
+    assert "Your account is deleted" in browser.page_source
+    assert browser.get_cookie("sa_self") is None
+    browser.get(server.url("/self-service"))
+    assert browser.current_url.endswith("/self-service/login")
+    fill(browser, "username", username)
+    fill(browser, "password", "customer password")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert "Username or password is wrong" in browser.page_source
+    # The phone's tokens are dead with the account; the username can be registered again.
+    assert bound_phone("approvals", check=False).returncode != 0
+    created = server.cli("users", "create", "--username", username, "--password", "another password", "--phone", "+4915112345678")
+    assert created.get("id") and created["id"] != user_id, created
+
+
 def sms_count(server, phone: str) -> int:
     """How many SMS went to `phone` so far (data/notifications.jsonl, the file channel)."""
     path = server.workdir / "data" / "notifications.jsonl"

@@ -50,6 +50,13 @@ struct ServerSettingsTests {
         await #expect(throws: SettingsError.self) { try await settings(environment: ["STRONGAUTH_PASSWORD_HASH_COST": "40"]) }
     }
 
+    @Test("the step-up SMS limit: 5 per hour by default, STRONGAUTH_WEB_STEP_UP_SMS_PER_HOUR sets it, 0 is refused")
+    func stepUpSMSLimit() async throws {
+        #expect(try await settings().web.stepUpSMSPerHour == 5)
+        #expect(try await settings(environment: ["STRONGAUTH_WEB_STEP_UP_SMS_PER_HOUR": "7"]).web.stepUpSMSPerHour == 7)
+        await #expect(throws: SettingsError.self) { try await settings(flags: ["web.stepUpSmsPerHour": .int(0)]) }
+    }
+
     @Test("production mode refuses to start without an explicit master key")
     func productionNeedsMasterKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-prod-\(UUID().uuidString)")

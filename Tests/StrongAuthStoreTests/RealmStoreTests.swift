@@ -112,7 +112,7 @@ struct RealmMigrationTests {
           arguments: TestDatabases.engines)
     func existingDataMovesToTheDefaultRealm(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine, migrate: false) { store in
-            try await Migrator.migrate(store.pool, only: Migrator.all.filter { $0.name != "realms" })
+            try await Migrator.migrate(store.pool, only: Migrator.all.filter { $0.version < 15 })
             try await store.pool.withConnection { db in
                 try await db.raw(
                     """
@@ -130,7 +130,7 @@ struct RealmMigrationTests {
                     "INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, created_at) VALUES ('o-1', 'olga', '!', 's', 'active', 1)"
                 ).run()
             }
-            #expect(try await Migrator.migrate(store.pool) == ["realms"])
+            #expect(try await Migrator.migrate(store.pool).first == "realms")
             let alice = try #require(try await store.user(realm: Realm.defaultID, username: "alice"))
             #expect(alice.id == "u-1" && alice.ownerClientId == "shop" && alice.realmID == Realm.defaultID)
             #expect(try await store.client(id: "shop")?.realmID == Realm.defaultID)

@@ -14,7 +14,8 @@ public enum StepUpMethod: String, Sendable {
 public struct WebStepUp: Sendable, Equatable {
     public var id: String
     public var method: StepUpMethod
-    /// A `SelfServiceAction` name (`activate_device`, `remove_device`).
+    /// A `SelfServiceAction` name (`activate_device`, `remove_device`, `delete_account`,
+    /// `change_password`, `change_phone`).
     public var action: String
     /// What the action is about (the application of a new device, the device to remove).
     public var target: String
@@ -36,11 +37,21 @@ public enum SelfServiceAction: Sendable, Equatable {
     /// A new PowerAuth registration of the application: the device becomes ACTIVE at its key exchange.
     case activateDevice(applicationID: String)
     case removeDevice(id: String)
+    /// Delete the account: devices, tokens and sessions go, the username becomes free.
+    case deleteAccount
+    /// Allow a password change: the new password is typed after the step-up, on the two-factor
+    /// session (so it never waits in the session row), together with the current one.
+    case changePassword
+    /// Change the phone number to `number` (E.164, validated before the step-up starts).
+    case changePhoneNumber(String)
 
     public var name: String {
         switch self {
         case .activateDevice: "activate_device"
         case .removeDevice: "remove_device"
+        case .deleteAccount: "delete_account"
+        case .changePassword: "change_password"
+        case .changePhoneNumber: "change_phone"
         }
     }
 
@@ -48,6 +59,8 @@ public enum SelfServiceAction: Sendable, Equatable {
         switch self {
         case .activateDevice(let applicationID): applicationID
         case .removeDevice(let id): id
+        case .deleteAccount, .changePassword: ""
+        case .changePhoneNumber(let number): number
         }
     }
 
@@ -55,6 +68,9 @@ public enum SelfServiceAction: Sendable, Equatable {
         switch name {
         case "activate_device": self = .activateDevice(applicationID: target)
         case "remove_device": self = .removeDevice(id: target)
+        case "delete_account": self = .deleteAccount
+        case "change_password": self = .changePassword
+        case "change_phone": self = .changePhoneNumber(target)
         default: return nil
         }
     }
@@ -65,6 +81,9 @@ public enum SelfServiceAction: Sendable, Equatable {
         switch self {
         case .activateDevice: .approveDevice
         case .removeDevice: .removeDevice
+        case .deleteAccount: .deleteAccount
+        case .changePassword: .changePassword
+        case .changePhoneNumber: .changePhoneNumber
         }
     }
 
@@ -73,14 +92,22 @@ public enum SelfServiceAction: Sendable, Equatable {
         switch self {
         case .activateDevice: "Activate a new device in self-service"
         case .removeDevice(let id): "Remove the device \(id.prefix(8)) in self-service"
+        case .deleteAccount: "Delete your account"
+        case .changePassword: "Change your password"
+        // The new number only partly: the approval travels through push services and lands in logs.
+        case .changePhoneNumber(let number): "Change the phone number to \(AccountService.mask(number))"
         }
     }
 
     /// Whether this action needs a step-up of its own even on a two-factor session: a new device
-    /// is bound only by the second factor asked for it (see `StepUpService`).
+    /// is bound only by the second factor asked for it (see `StepUpService`), and deleting the
+    /// account cannot be undone, so the phone confirms "Delete your account" itself rather than a
+    /// session raised minutes ago for something else.
     public var needsOwnStepUp: Bool {
-        if case .activateDevice = self { return true }
-        return false
+        switch self {
+        case .activateDevice, .deleteAccount: true
+        case .removeDevice, .changePassword, .changePhoneNumber: false
+        }
     }
 }
 
@@ -96,15 +123,18 @@ public struct StepUpConfiguration: Sendable, Equatable {
     /// Wrong step-up OTPs per user across challenges before the factor locks (the device-binding
     /// factor's counter: the step-up OTP is what binds a first device).
     public var otpLockout: LockoutPolicy
+    /// Step-up SMS OTPs sent per user and window (`web.stepUpSmsPerHour`): SMS pumping and cost.
+    public var smsLimit: SMSSendLimit
 
     public init(
         policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
-        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600)
+        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600), smsLimit: SMSSendLimit = SMSSendLimit()
     ) {
         self.policy = policy
         self.lifetime = lifetime
         self.maxOTPAttempts = maxOTPAttempts
         self.otpLockout = otpLockout
+        self.smsLimit = smsLimit
     }
 }
 
@@ -123,13 +153,17 @@ public enum StepUpError: Error, Equatable, Sendable {
     case wrongCode(remaining: Int)
     /// The SMS code is spent, expired or out of tries, or the user's OTP factor is locked.
     case closed
+    /// The user was sent as many step-up SMS as `StepUpConfiguration.smsLimit` allows.
+    case tooManySMS
 }
 
 /// The self-service step-up (issue 14): a password sign-in is one factor. Activating a new
-/// device or removing one first asks for a second factor — an approval pushed to an ACTIVE
-/// device of the user (the approval engine, with what is being done as its text) or, for a user
-/// without an ACTIVE device, an SMS OTP to the registered phone. Success raises the session to two
-/// factors for `maxAge` (its `auth_time` and method are stored on the session) and does the action.
+/// device, removing one, deleting the account or changing the password or phone number first
+/// asks for a second factor — an approval pushed to an ACTIVE device of the user (the approval
+/// engine, with what is being done as its text) or, for a user without an ACTIVE device, an SMS
+/// OTP to the registered phone (at most `smsLimit` per user and window). Success raises the
+/// session to two factors for `maxAge` (its `auth_time` and method are stored on the session)
+/// and does the action.
 ///
 /// A password-only session never yields an ACTIVE device: activation always waits for a step-up
 /// of its own, even on a session raised a minute ago for something else. When the user already
@@ -139,6 +173,7 @@ public enum StepUpError: Error, Equatable, Sendable {
 /// who finds a phone lost must be able to block it with what they remember.
 public struct StepUpService: Sendable {
     public typealias Repositories = BackOfficeRepository & DeviceRepository & UserRepository & AuditLog & NotificationOutbox & ApprovalRepository
+        & AccountRepository
 
     private let store: any Repositories
     private let approvals: ApprovalService
@@ -180,6 +215,16 @@ public struct StepUpService: Sendable {
                 user: user, text: action.text, lifetime: configuration.lifetime, source: source)
             stepUp = WebStepUp(id: approval.id, method: .approval, action: action.name, target: action.target, expiresAt: approval.expiresAt)
         } else if let phone = user.phone {
+            // Counted before anything is sent, in the store (one conditional update), so several
+            // nodes together send no more than the limit either.
+            guard
+                try await store.reserveStepUpSMS(
+                    userID: userID, at: now, limit: configuration.smsLimit.maxPerWindow, window: configuration.smsLimit.window)
+            else {
+                try await audit(
+                    userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
+                throw StepUpError.tooManySMS
+            }
             let otp = Self.generateOTP()
             let challengeID = UUID().uuidString.lowercased()
             let challenge = Challenge(

@@ -13,6 +13,8 @@ import Foundation
 public struct OutboxNotification: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case smsOTP = "sms_otp"
+        /// An SMS that only informs (the phone number was changed): no code in it.
+        case smsNotice = "sms_notice"
         /// A push to one device (recipient = device id).
         case push
     }

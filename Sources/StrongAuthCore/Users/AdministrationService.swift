@@ -112,16 +112,21 @@ public struct AdministrationService: Sendable {
         guard try await store.realmExists(id: id) else { throw ValidationError(field: "realm", message: "no realm '\(id)'") }
     }
 
-    /// Deletes a user and everything bound to it; `false` if there was no such user.
+    /// Deletes a user and everything bound to it; `false` if there was no such user. `via` names
+    /// the face that asked (`self-service`) in the audit record.
     @discardableResult
-    public func deleteUser(id: String, actor: String, source: String?) async throws -> Bool {
+    public func deleteUser(id: String, actor: String, source: String?, via: String? = nil) async throws -> Bool {
         // Read before the user is gone: the record then still belongs to the user's realm.
-        let realm = try await store.user(id: id)?.realmID
+        let user = try await store.user(id: id)
         let deleted = try await store.deleteUser(id: id)
         if deleted {
+            var details: [String: String] = [:]
+            if let via { details["via"] = via }
+            if let username = user?.username { details["username"] = username }
             try await store.append(
                 AuditRecord(
-                    actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success, realm: realm),
+                    actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success,
+                    details: details, realm: user?.realmID),
                 at: time.now())
         }
         return deleted
@@ -157,6 +162,15 @@ public enum Validate {
         guard value.count <= 32, value.allSatisfy({ allowed.contains($0) }), value.filter(\.isNumber).count >= 5 else {
             throw ValidationError(field: "phone", message: "must be a phone number such as +49 151 12345678")
         }
+    }
+
+    /// Phone numbers a user sets in self-service: E.164 (`+`, a country code not starting with 0,
+    /// at most 15 digits, no separators), so the SMS gateway gets exactly one spelling of a number.
+    public static func e164Phone(_ value: String) throws {
+        let digits = value.dropFirst()
+        guard value.first == "+", (7...15).contains(digits.count), digits.first != "0",
+            digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) })
+        else { throw ValidationError(field: "phone", message: "must be an international number such as +4915112345678") }
     }
 
     /// E-mail addresses: a plausibility check only (`local@domain`, ≤ 254 bytes).

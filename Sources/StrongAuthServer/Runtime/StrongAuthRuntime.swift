@@ -26,6 +26,8 @@ public struct StrongAuthRuntime: Sendable {
     public let backOffice: BackOfficeService
     /// The second factor self-service asks for before sensitive actions (issue 14).
     public let stepUp: StepUpService
+    /// Self-service account changes behind the step-up: delete, password, phone number (issue 14).
+    public let account: AccountService
     public let sessions: SessionService
     public let time: any TimeSource
     public let logger: Logger
@@ -84,7 +86,11 @@ public struct StrongAuthRuntime: Sendable {
                     time: time, decoyPasswordHash: decoyPasswordHash),
                 stepUp: StepUpService(
                     store: store, approvals: approvals, masterKey: masterKey, time: time,
-                    configuration: StepUpConfiguration(policy: settings.assurance)),
+                    configuration: StepUpConfiguration(
+                        policy: settings.assurance, smsLimit: SMSSendLimit(maxPerWindow: settings.web.stepUpSMSPerHour, window: 3600))),
+                account: AccountService(
+                    store: store, administration: administration, passwordHasher: passwordHasher, masterKey: masterKey,
+                    lockout: settings.lockout, time: time),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)

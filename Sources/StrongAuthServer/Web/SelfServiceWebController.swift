@@ -5,8 +5,9 @@ import StrongAuthCore
 
 /// The end users' self-service under `/self-service` (seed 003, "Implement Mobile Device
 /// Self-Service"): their own devices with last use, block, remove, activating a new one with a
-/// QR code, and what waits for their approval. Every device is looked up with the signed-in
-/// user as owner, so another user's device reads as absent.
+/// QR code, and what waits for their approval; and their account (issue 14): delete it, change
+/// the password or the phone number. Every device is looked up with the signed-in user as
+/// owner, so another user's device reads as absent.
 struct SelfServiceWebController: Sendable {
     let runtime: StrongAuthRuntime
     let web: WebPages
@@ -23,7 +24,8 @@ struct SelfServiceWebController: Sendable {
         // realm. An unknown realm answers as a wrong password does.
         router.get("/self-service/login") { request, _ in
             if try await web.signedIn(request) != nil { return web.redirect(to: "/self-service") }
-            return web.loginPage("self-login", realm: request.uri.queryParameters["realm"].map(String.init))
+            return web.loginPage(
+                "self-login", realm: request.uri.queryParameters["realm"].map(String.init), flash: WebPages.flash(request))
         }
         router.post("/self-service/login") { request, context in
             guard let form = try await web.loginForm(request, context: context) else {
@@ -100,9 +102,60 @@ struct SelfServiceWebController: Sendable {
                 return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
         }
+        addAccountRoutes(to: router)
     }
 
     private var stepUp: StepUpService { runtime.stepUp }
+    private var account: AccountService { runtime.account }
+
+    /// The account page and its three sensitive forms. Each needs a recent second factor
+    /// (`AssurancePolicy`: delete account, change phone number, change password); on a one-factor
+    /// session each starts the step-up first.
+    private func addAccountRoutes(to router: Router<AppRequestContext>) {
+        router.get("/self-service/account") { request, _ in try await web.page(request) { try await accountPage(request, $0) } }
+        router.post("/self-service/account/delete") { request, context in
+            try await web.action(request, context: context) { signedIn, _ in
+                try await sensitive(.deleteAccount, signedIn, source: context.remoteAddress)
+            }
+        }
+        router.post("/self-service/account/phone") { request, context in
+            try await web.action(request, context: context) { signedIn, form in
+                // Validated before any step-up: the approval (or SMS) names the number it confirms.
+                let phone = (form["phone"] ?? "").trimmingCharacters(in: .whitespaces)
+                do {
+                    try Validate.e164Phone(phone)
+                } catch let error as ValidationError {
+                    return try await accountPage(nil, signedIn, error: "Phone number: \(error.message).", status: .badRequest)
+                }
+                return try await sensitive(.changePhoneNumber(phone), signedIn, source: context.remoteAddress)
+            }
+        }
+        router.post("/self-service/account/password") { request, context in
+            try await web.action(request, context: context) { signedIn, form in
+                // The step-up comes first and the passwords after it, on the two-factor session:
+                // the new password never waits in the session row for an approval.
+                guard stepUp.allows(.changePassword, session: signedIn.session) else {
+                    _ = try await stepUp.begin(.changePassword, session: signedIn.session, source: context.remoteAddress)
+                    return web.redirect(to: "/self-service/step-up")
+                }
+                let new = form["new"] ?? ""
+                guard new == form["repeat"] else {
+                    return try await accountPage(nil, signedIn, error: "The new passwords do not match.", status: .badRequest)
+                }
+                do {
+                    try await account.changePassword(
+                        userID: signedIn.principalID, current: form["current"] ?? "", new: new, keepingWebSession: signedIn.session.tokenHash,
+                        source: context.remoteAddress)
+                } catch AccountError.wrongPassword {
+                    return try await accountPage(
+                        nil, signedIn, error: "Your current password is wrong, or it is locked for a while.", status: .unauthorized)
+                } catch let error as ValidationError {
+                    return try await accountPage(nil, signedIn, error: "New password: \(error.message).", status: .badRequest)
+                }
+                return web.redirect(to: "/self-service/account?done=password")
+            }
+        }
+    }
 
     /// Does `action` at once on a session with a recent second factor, else starts the step-up
     /// and shows its page (a new device always gets a step-up of its own: see `StepUpService`).
@@ -125,7 +178,37 @@ struct SelfServiceWebController: Sendable {
             try await service.removeDevice(
                 id: id, realm: signedIn.realm, owner: signedIn.principalID, actor: web.principalLabel(signedIn), source: source)
             return web.redirect(to: "/self-service?done=removed")
+        case .deleteAccount:
+            try await account.deleteAccount(userID: signedIn.principalID, source: source)
+            // The store ended every session of the user, this one included: the cookie goes too.
+            var response = web.redirect(to: "/self-service/login?done=deleted")
+            response.setCookie(web.cookie(WebArea.selfService.cookieName, "", maxAge: 0))
+            return response
+        case .changePassword:
+            // The step-up only allowed it: the passwords are asked for now, on the raised session.
+            return web.redirect(to: "/self-service/account?done=confirmed")
+        case .changePhoneNumber(let number):
+            do {
+                try await account.changePhone(userID: signedIn.principalID, to: number, source: source)
+            } catch let error as ValidationError {
+                return try await accountPage(nil, signedIn, error: "Phone number: \(error.message).", status: .badRequest)
+            }
+            return web.redirect(to: "/self-service/account?done=phone")
         }
+    }
+
+    private func accountPage(
+        _ request: Request?, _ signedIn: WebSignedIn, error: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let user = try await service.user(id: signedIn.principalID, realm: signedIn.realm)
+        let context: [String: Any] = [
+            "csrf": signedIn.csrf, "phone": user.phone.map(AccountService.mask) ?? "", "hasPhone": user.phone != nil,
+            "canChangePassword": stepUp.allows(.changePassword, session: signedIn.session),
+        ]
+        var layout = web.layoutContext(
+            title: "Your account", signedIn: signedIn, current: "/self-service/account", flash: request.flatMap(WebPages.flash))
+        if let error { layout["error"] = error }
+        return web.renderer.page("self-account", context, layout: layout, status: status)
     }
 
     private func stepUpPage(_ signedIn: WebSignedIn, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {

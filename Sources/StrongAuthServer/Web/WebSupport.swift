@@ -140,6 +140,10 @@ struct WebPages: Sendable {
             return errorPage(.notFound, "There is no such registration.", signedIn: signedIn)
         } catch let error as StepUpError {
             return stepUpErrorPage(error, signedIn: signedIn)
+        } catch AccountError.changedConcurrently {
+            return errorPage(.conflict, "Your account was changed meanwhile. Please reload the page and try again.", signedIn: signedIn)
+        } catch AccountError.noSuchUser {
+            return errorPage(.notFound, "There is no such account.", signedIn: signedIn)
         }
     }
 
@@ -161,6 +165,10 @@ struct WebPages: Sendable {
             errorPage(.unauthorized, "That code is wrong. \(remaining) more tries with this code.", signedIn: signedIn)
         case .closed:
             errorPage(.forbidden, "The code has expired or was tried too often. Please start again to get a new code.", signedIn: signedIn)
+        case .tooManySMS:
+            errorPage(
+                .tooManyRequests, "We have sent as many codes to your phone as we may within an hour. Please try again later.",
+                signedIn: signedIn)
         }
     }
 
@@ -185,10 +193,11 @@ struct WebPages: Sendable {
 
     /// The sign-in page, with a pre-session cookie whose HMAC is the form's CSRF token.
     func loginPage(
-        _ template: String, username: String = "", realm: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok
+        _ template: String, username: String = "", realm: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok,
+        flash: String? = nil
     ) -> Response {
         let preSession = runtime.webSessions.newPreSession()
-        var layout = layoutContext(title: "Sign in", signedIn: nil, current: nil)
+        var layout = layoutContext(title: "Sign in", signedIn: nil, current: nil, flash: flash)
         if let error { layout["error"] = error }
         var fields = ["loginCSRF": runtime.webSessions.csrfToken(for: preSession), "username": username]
         // A realm other than the default one travels as a hidden field of the form.
@@ -241,7 +250,7 @@ struct WebPages: Sendable {
                 ("/admin", "Dashboard"), ("/admin/users", "Users"), ("/admin/devices", "Devices"),
                 ("/admin/registrations/new", "New registration"), ("/admin/approvals", "Approvals"), ("/admin/webhooks", "Webhooks"),
                 ("/admin/audit", "Audit log"),
-            ] : [("/self-service", "Devices")]
+            ] : [("/self-service", "Devices"), ("/self-service/account", "Account")]
         var context: [String: Any] = [
             "title": title, "areaName": area.name, "idleMinutes": Int(runtime.settings.web.sessionIdleTimeout / 60),
         ]
@@ -265,6 +274,10 @@ struct WebPages: Sendable {
         case "unlocked": "The user's locks are cleared."
         case "retried": "The delivery is queued again."
         case "created": "The registration is created: show the code to the user's phone."
+        case "deleted": "Your account is deleted. Your devices are removed and every app is signed out."
+        case "password": "Your password is changed. Your apps will ask you to sign in again."
+        case "phone": "Your phone number is changed. We told your old number by text message."
+        case "confirmed": "Thank you. You can now change your password."
         default: nil
         }
     }

@@ -8,7 +8,7 @@ enum WebTemplates {
         "admin-devices": adminDevices, "admin-device": adminDevice, "admin-new-registration": adminNewRegistration,
         "admin-approvals": adminApprovals, "admin-approval": adminApproval, "admin-webhooks": adminWebhooks, "admin-audit": adminAudit,
         "self-login": selfLogin, "self-home": selfHome, "self-device": selfDevice, "device-table": deviceTable,
-        "self-step-up": selfStepUp,
+        "self-step-up": selfStepUp, "self-account": selfAccount,
         "approval-table": approvalTable,
     ]
 
@@ -341,6 +341,52 @@ enum WebTemplates {
 
     /// The step-up page (issue 14): the approval pushed to the user's device (the page reloads
     /// itself every few seconds while it waits: no scripts) or the SMS code form.
+    static let selfAccount = """
+        <h1>Your account</h1>
+        <section class="card" aria-labelledby="phone-heading">
+        <h2 id="phone-heading">Phone number</h2>
+        {{#hasPhone}}<p>Text messages go to <span id="current-phone">{{phone}}</span>.</p>{{/hasPhone}}
+        {{^hasPhone}}<p class="muted">No phone number is registered.</p>{{/hasPhone}}
+        <form method="post" action="/self-service/account/phone">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <label for="phone">New phone number, international (for example +4915112345678)</label>
+        <input type="tel" id="phone" name="phone" autocomplete="tel" maxlength="16" required>
+        <p><button type="submit" id="change-phone">Change the phone number</button></p>
+        </form>
+        </section>
+        <section class="card" aria-labelledby="password-heading">
+        <h2 id="password-heading">Password</h2>
+        {{#canChangePassword}}
+        <form method="post" action="/self-service/account/password">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <label for="current-password">Current password</label>
+        <input type="password" id="current-password" name="current" autocomplete="current-password" required>
+        <label for="new-password">New password</label>
+        <input type="password" id="new-password" name="new" autocomplete="new-password" minlength="6" maxlength="72" required>
+        <label for="repeat-password">New password again</label>
+        <input type="password" id="repeat-password" name="repeat" autocomplete="new-password" required>
+        <p><button type="submit" id="change-password">Change the password</button></p>
+        </form>
+        <p class="muted">Your apps will ask you to sign in again; other browsers are signed out.</p>
+        {{/canChangePassword}}
+        {{^canChangePassword}}
+        <p>Before you change your password, we confirm it is you with your phone.</p>
+        <form method="post" action="/self-service/account/password">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <p><button type="submit" id="confirm-password-change">Change the password</button></p>
+        </form>
+        {{/canChangePassword}}
+        </section>
+        <section class="card" aria-labelledby="delete-heading">
+        <h2 id="delete-heading">Delete your account</h2>
+        <p>Your devices are removed, every app and browser is signed out, and you cannot sign in again. This cannot be undone.</p>
+        <form method="post" action="/self-service/account/delete">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <p><button type="submit" class="danger" id="delete-account">Delete my account</button></p>
+        </form>
+        </section>
+        """
+
     static let selfStepUp = """
         <h1>Confirm it is you</h1>
         <p>You signed in with your password. Before we do this, we need a second factor: <strong id="step-up-action">{{actionText}}</strong>.</p>
@@ -357,7 +403,7 @@ enum WebTemplates {
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <p><button type="submit" id="step-up-continue">Continue</button></p>
         </form>{{/approved}}
-        {{#ended}}<p>This request is {{status}}. Start again from <a href="/self-service">your devices</a>.</p>{{/ended}}
+        {{#ended}}<p>This request is {{status}}. Start again from <a href="/self-service">your devices</a> or <a href="/self-service/account">your account</a>.</p>{{/ended}}
         </section>
         {{/approval}}
         {{#sms}}

@@ -447,5 +447,13 @@ public enum Migrator {
                 "ALTER TABLE users DROP CONSTRAINT users_username_key",
                 "CREATE UNIQUE INDEX users_realm_username ON users (realm_id, username)",
             ]),
+        Migration(
+            version: 16, name: "step-up-sms-limit",
+            statements: [
+                // Step-up SMS OTPs sent to the user in a fixed window (issue 14): SMS pumping and
+                // cost. One conditional UPDATE of the user's row counts a send on every node.
+                "ALTER TABLE users ADD COLUMN step_up_sms_count INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE users ADD COLUMN step_up_sms_window_start BIGINT NOT NULL DEFAULT 0",
+            ]),
     ]
 }

@@ -113,6 +113,8 @@ extension SQLStore: UserRepository {
                 "DELETE FROM powerauth_activations WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))").run()
             try await db.raw("DELETE FROM devices WHERE user_id = \(bind: id)").run()
             try await Self.deleteLoginState(userID: id, in: db)
+            // Every self-service session of the user ends with it (on whichever node it lives).
+            try await db.raw("DELETE FROM web_sessions WHERE kind = 'user' AND principal_id = \(bind: id)").run()
             return try await db.raw("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
         }
     }

@@ -1,0 +1,65 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+
+extension SQLStore: AccountRepository {
+    public func changePassword(userID: String, from oldHash: String, to newHash: String, keepingWebSession tokenHash: String?, at now: Date)
+        async throws -> Bool
+    {
+        try await pool.withTransaction { db in
+            // The compare-and-set decides; only when it changed the row do the revocations follow.
+            guard
+                try await db.raw(
+                    """
+                    UPDATE users SET password_hash = \(bind: newHash)
+                    WHERE id = \(bind: userID) AND password_hash = \(bind: oldHash) RETURNING id
+                    """
+                ).first() != nil
+            else { return false }
+            try await db.raw(
+                """
+                UPDATE token_families SET revoked_at = \(bind: now.epochMilliseconds)
+                WHERE user_id = \(bind: userID) AND revoked_at IS NULL
+                """
+            ).run()
+            try await db.raw(
+                """
+                DELETE FROM web_sessions WHERE kind = 'user' AND principal_id = \(bind: userID)
+                  AND token_hash <> \(bind: tokenHash ?? "")
+                """
+            ).run()
+            return true
+        }
+    }
+
+    public func changePhone(userID: String, from oldPhone: String?, to newPhone: String, notice: OutboxNotification?) async throws -> Bool {
+        try await pool.withTransaction { db in
+            let unchanged: SQLQueryString = oldPhone.map { "phone = \(bind: $0)" } ?? "phone IS NULL"
+            guard
+                try await db.raw(
+                    "UPDATE users SET phone = \(bind: newPhone) WHERE id = \(bind: userID) AND \(unchanged) RETURNING id"
+                ).first() != nil
+            else { return false }
+            if let notice { try await Self.insert(notice, into: db) }
+            return true
+        }
+    }
+
+    public func reserveStepUpSMS(userID: String, at now: Date, limit: Int, window: TimeInterval) async throws -> Bool {
+        // As `takePossessionAttempt`: SET expressions read the old values on both engines; a
+        // window that started at or before `cutoff` restarts at `now` with this SMS as its first.
+        let cutoff = now.epochMilliseconds - Int64(window * 1000)
+        return try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                UPDATE users SET
+                    step_up_sms_count = CASE WHEN step_up_sms_window_start <= \(bind: cutoff) THEN 1 ELSE step_up_sms_count + 1 END,
+                    step_up_sms_window_start = CASE WHEN step_up_sms_window_start <= \(bind: cutoff) THEN \(bind: now.epochMilliseconds)
+                        ELSE step_up_sms_window_start END
+                WHERE id = \(bind: userID) AND (step_up_sms_window_start <= \(bind: cutoff) OR step_up_sms_count < \(bind: limit))
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+}

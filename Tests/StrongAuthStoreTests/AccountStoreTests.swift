@@ -1,0 +1,146 @@
+import Foundation
+import SQLKit
+import StrongAuthCore
+import StrongAuthStore
+import Testing
+
+/// The self-service account changes on every database (issue 14): each is one atomic store step,
+/// correct when several nodes do it at once.
+@Suite("Store conformance: account changes")
+struct AccountStoreTests {
+    static func session(_ store: SQLStore, _ hash: String, kind: WebSessionKind = .user, principal: String) async throws {
+        try await store.insertWebSession(
+            WebSession(tokenHash: hash, kind: kind, principalID: principal, createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(300)))
+    }
+
+    static func sessionHashes(_ store: SQLStore) async throws -> Set<String> {
+        try await store.pool.withConnection { db in
+            Set(try await db.raw("SELECT token_hash FROM web_sessions").all().map { try $0.decode(column: "token_hash", as: String.self) })
+        }
+    }
+
+    static func revokedFamilies(_ store: SQLStore, user: String) async throws -> Int {
+        try await store.pool.withConnection { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM token_families WHERE user_id = \(bind: user) AND revoked_at IS NOT NULL")
+                .first()?.decode(column: "n", as: Int.self) ?? -1
+        }
+    }
+
+    static func notice(_ user: String, to phone: String) -> OutboxNotification {
+        OutboxNotification(
+            id: UUID().uuidString, kind: .smsNotice, userID: user, recipient: phone, sealedBody: "sealed", nextAttemptAt: Fixtures.epoch,
+            createdAt: Fixtures.epoch)
+    }
+
+    @Test("step-up SMS: 30 concurrent sends of one user count exactly the limit; the next window starts afresh", arguments: TestDatabases.engines)
+    func smsLimit(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user("alice")
+            let bob = Fixtures.user("bob")
+            try await store.insertUser(alice)
+            try await store.insertUser(bob)
+            let now = Fixtures.epoch
+            let sent = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<30 { group.addTask { try await store.reserveStepUpSMS(userID: alice.id, at: now, limit: 5, window: 3600) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(sent == 5)
+            #expect(try await store.reserveStepUpSMS(userID: alice.id, at: now.addingTimeInterval(3599), limit: 5, window: 3600) == false)
+            // Another user has a count of its own; an unknown user is never sent anything.
+            #expect(try await store.reserveStepUpSMS(userID: bob.id, at: now, limit: 5, window: 3600))
+            #expect(try await store.reserveStepUpSMS(userID: "nobody", at: now, limit: 5, window: 3600) == false)
+            // The window (started at `now`) is over an hour later: a new one of 5.
+            let later = now.addingTimeInterval(3600)
+            for _ in 0..<5 { #expect(try await store.reserveStepUpSMS(userID: alice.id, at: later, limit: 5, window: 3600)) }
+            #expect(try await store.reserveStepUpSMS(userID: alice.id, at: later.addingTimeInterval(1), limit: 5, window: 3600) == false)
+        }
+    }
+
+    @Test("password change: a compare-and-set (one of 10 concurrent wins); all the user's families revoked; other sessions end", arguments: TestDatabases.engines)
+    func changePassword(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertClient(Fixtures.client())
+            let alice = Fixtures.user("alice")
+            let bob = Fixtures.user("bob")
+            try await store.insertUser(alice)
+            try await store.insertUser(bob)
+            for user in [alice.id, alice.id, bob.id] { try await store.insertRefreshToken(Fixtures.refreshToken(user: user)) }
+            try await Self.session(store, "alice-here", principal: alice.id)
+            try await Self.session(store, "alice-elsewhere", principal: alice.id)
+            try await Self.session(store, "bob", principal: bob.id)
+            try await Self.session(store, "operator", kind: .operator, principal: alice.id)
+
+            #expect(
+                try await store.changePassword(userID: alice.id, from: "wrong", to: "h2", keepingWebSession: "alice-here", at: Fixtures.epoch)
+                    == false)
+            #expect(try await Self.revokedFamilies(store, user: alice.id) == 0)
+            #expect(try await Self.sessionHashes(store).count == 4)
+
+            let won = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        try await store.changePassword(
+                            userID: alice.id, from: alice.passwordHash, to: "new-\(index)", keepingWebSession: "alice-here", at: Fixtures.epoch)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(won == 1)
+            #expect(try await store.user(id: alice.id)?.passwordHash.hasPrefix("new-") == true)
+            #expect(try await Self.revokedFamilies(store, user: alice.id) == 2)
+            #expect(try await Self.revokedFamilies(store, user: bob.id) == 0)
+            #expect(try await Self.sessionHashes(store) == ["alice-here", "bob", "operator"])
+        }
+    }
+
+    @Test("phone change: only from the number read; the notice is queued with it, and only with it", arguments: TestDatabases.engines)
+    func changePhone(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user("alice")
+            var carol = Fixtures.user("carol")
+            carol.phone = nil
+            try await store.insertUser(alice)
+            try await store.insertUser(carol)
+            let old = try #require(alice.phone)
+
+            #expect(
+                try await store.changePhone(userID: alice.id, from: "+4900000000", to: "+4917098765432", notice: Self.notice(alice.id, to: old))
+                    == false)
+            #expect(try await TestDatabases.count("notifications", in: store) == 0)
+            #expect(try await store.changePhone(userID: carol.id, from: old, to: "+4917098765432", notice: nil) == false)
+
+            let won = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        try await store.changePhone(userID: alice.id, from: old, to: "+491709876543\(index)", notice: Self.notice(alice.id, to: old))
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(won == 1)
+            #expect(try await store.user(id: alice.id)?.phone?.hasPrefix("+491709876543") == true)
+            #expect(try await TestDatabases.count("notifications", in: store) == 1)
+            // A user without a phone gets one (no one to notify).
+            #expect(try await store.changePhone(userID: carol.id, from: nil, to: "+4917011111111", notice: nil))
+            #expect(try await store.user(id: carol.id)?.phone == "+4917011111111")
+        }
+    }
+
+    @Test("deleting a user ends its self-service sessions (not an operator's of the same id, not another user's)", arguments: TestDatabases.engines)
+    func deleteUserEndsSessions(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user("alice")
+            let bob = Fixtures.user("bob")
+            try await store.insertUser(alice)
+            try await store.insertUser(bob)
+            try await Self.session(store, "alice-1", principal: alice.id)
+            try await Self.session(store, "alice-2", principal: alice.id)
+            try await Self.session(store, "bob", principal: bob.id)
+            try await Self.session(store, "operator", kind: .operator, principal: alice.id)
+            #expect(try await store.deleteUser(id: alice.id))
+            #expect(try await Self.sessionHashes(store) == ["bob", "operator"])
+            // The username is free again.
+            try await store.insertUser(Fixtures.user("alice"))
+        }
+    }
+}
