@@ -357,7 +357,7 @@ def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_
 
     responses = on_nodes(nodes, len(phones), lambda base, index: authorize(base, other, headers[index]))
     errors = sorted(assert_powerauth_error(response)["code"] for response in responses)
-    assert errors == ["OPERATION_ALREADY_FINISHED"] * 5 + ["OPERATION_FAILED"] * 5, described(responses)
+    assert errors == ["OPERATION_ALREADY_FAILED"] * 5 + ["OPERATION_FAILED"] * 5, described(responses)
     assert attempts_left(responses) == [0, 1, 2, 3, 4], described(responses)
     assert sql(f"SELECT failure_count, status FROM approvals WHERE id = {quoted(operation_id)}") == "5|FAILED"
     failures = audit("approval.failure", subject=f"approval:{operation_id}")
@@ -369,7 +369,7 @@ def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_
     # FAILED on every node: the data shown, validly signed, is refused too.
     for base in nodes:
         right = authorize(base, shown, phones[0].sign("POST", "/operation/authorize", shown, KNOWLEDGE_FACTORS))
-        assert_powerauth_error(right, "OPERATION_ALREADY_FINISHED")
+        assert_powerauth_error(right, "OPERATION_ALREADY_FAILED")
         operation = requests.get(base + f"/powerauth-cloud/v2/operations/{operation_id}", auth=cloud.session.auth, timeout=TIMEOUT)
         assert (operation.json()["status"], operation.json()["failureCount"]) == ("FAILED", 5), operation.text
 
