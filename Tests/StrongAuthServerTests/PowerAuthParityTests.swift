@@ -120,6 +120,8 @@ struct PowerAuthParityTests {
             let header = try await Self.token(server, phone)
             let (_, json) = try await client.integration(.post, "/powerauth-cloud/v2/token/verify", basic: basic, ["tokenHeader": header(3600).1])
             #expect(json["tokenValid"] as? Bool == true)
+            let (_, beyond) = try await client.integration(.post, "/powerauth-cloud/v2/token/verify", basic: basic, ["tokenHeader": header(3800).1])
+            #expect(beyond["tokenValid"] as? Bool == false)
         }
     }
 
