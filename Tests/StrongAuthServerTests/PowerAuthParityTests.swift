@@ -73,6 +73,26 @@ struct PowerAuthParityTests {
         }
     }
 
+    @Test("on a 3.0 activation (8-digit components) garbage 2FA signatures share the possession throttle: uncounted, but no free guesses at the possession component")
+    func decimalGarbageIsThrottled() async throws {
+        try await PowerAuthTests.withActive(["powerauth.possessionAttemptLimit": .int(3)], protocolVersion: "3.0") { server, client, basic, phone in
+            var phone = phone
+            for _ in 0..<5 {
+                let header = Self.garbage(phone, signature: Self.randomDigits()).replacingOccurrences(of: #"pa_version="3.1""#, with: #"pa_version="3.0""#)
+                let (_, json) = try await client.verify(header, basic: basic)
+                #expect(json["signatureValid"] as? Bool == false && json["remainingAttempts"] as? Int == 5)
+                #expect(json["registrationStatus"] as? String == "ACTIVE")
+            }
+            // The limit is used up: even the phone's own possession-only signature waits for the window.
+            let (_, throttled) = try await client.verify(phone.sign(factors: [.possession], version: .v3_0), basic: basic)
+            #expect(throttled["signatureValid"] as? Bool == false)
+            server.time.advance(by: 901)
+            #expect(try await client.verify(phone.sign(version: .v3_0), basic: basic).1["signatureValid"] as? Bool == true)
+            let (_, wrong) = try await client.verify(phone.sign(wrongKnowledge: true, version: .v3_0), basic: basic)
+            #expect(wrong["signatureValid"] as? Bool == false && wrong["remainingAttempts"] as? Int == 4)
+        }
+    }
+
     /// A MAC token of the phone's registration and a header maker for it.
     static func token(_ server: TestServer, _ phone: PowerAuthTestPhone) async throws -> @Sendable (TimeInterval) -> (String, String) {
         let registration = try #require(try await server.runtime.store.registration(id: phone.registrationID))
