@@ -312,8 +312,9 @@ def test_powerauth_wrong_pins_at_signature_verify_block_after_exactly_5_across_n
 
 def test_powerauth_wrong_pins_approving_an_operation_block_the_activation_after_exactly_5_across_nodes(server, nodes):
     """Wultra's mobile token API: a wrong PIN on `/operation/authorize` counts on the activation
-    (the PIN's factor), not on the operation; at 5 the activation is BLOCKED and even the right PIN
-    with the right data cannot approve."""
+    (the PIN's factor) and, as the enrollment server does, on the operation (issue 15); at 5 the
+    activation is BLOCKED and the operation FAILED — exactly 5 on both, however many guesses went
+    out — and even the right PIN with the right data cannot approve."""
     app, cloud = integration(server, "bf-pa-op")
     phone, registration = activated_phone(server, app, cloud)
     registration_id = registration["registrationId"]
@@ -335,7 +336,7 @@ def test_powerauth_wrong_pins_approving_an_operation_block_the_activation_after_
         right = authorize(base, body, phone.sign("POST", "/operation/authorize", body, KNOWLEDGE_FACTORS))
         assert right.status_code == 401, right.text
     operation = requests.get(nodes[2] + f"/powerauth-cloud/v2/operations/{operation_id}", auth=cloud.session.auth, timeout=TIMEOUT)
-    assert operation.json()["status"] == "PENDING" and operation.json()["failureCount"] == 0, operation.text
+    assert operation.json()["status"] == "FAILED" and operation.json()["failureCount"] == 5, operation.text
 
 
 def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_5_across_nodes(server, nodes):
@@ -357,7 +358,7 @@ def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_
 
     responses = on_nodes(nodes, len(phones), lambda base, index: authorize(base, other, headers[index]))
     errors = sorted(assert_powerauth_error(response)["code"] for response in responses)
-    assert errors == ["OPERATION_ALREADY_FINISHED"] * 5 + ["OPERATION_FAILED"] * 5, described(responses)
+    assert errors == ["OPERATION_ALREADY_FAILED"] * 5 + ["OPERATION_FAILED"] * 5, described(responses)
     assert attempts_left(responses) == [0, 1, 2, 3, 4], described(responses)
     assert sql(f"SELECT failure_count, status FROM approvals WHERE id = {quoted(operation_id)}") == "5|FAILED"
     failures = audit("approval.failure", subject=f"approval:{operation_id}")
@@ -369,7 +370,7 @@ def test_powerauth_phones_approving_other_data_fail_the_operation_after_exactly_
     # FAILED on every node: the data shown, validly signed, is refused too.
     for base in nodes:
         right = authorize(base, shown, phones[0].sign("POST", "/operation/authorize", shown, KNOWLEDGE_FACTORS))
-        assert_powerauth_error(right, "OPERATION_ALREADY_FINISHED")
+        assert_powerauth_error(right, "OPERATION_ALREADY_FAILED")
         operation = requests.get(base + f"/powerauth-cloud/v2/operations/{operation_id}", auth=cloud.session.auth, timeout=TIMEOUT)
         assert (operation.json()["status"], operation.json()["failureCount"]) == ("FAILED", 5), operation.text
 

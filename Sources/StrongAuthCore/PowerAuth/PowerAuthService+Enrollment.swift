@@ -192,8 +192,20 @@ extension PowerAuthService {
         guard try await store.deleteToken(id: id, deviceID: registration.id) else { throw PowerAuthServiceError.tokenNotFound }
     }
 
-    /// `POST /v2/token/verify`: checks a token digest (HMAC of the token secret over the nonce
-    /// and timestamp) of an ACTIVE registration; the timestamp must be near the server's clock.
+    /// The replay-guard scope of MAC token nonces.
+    static let tokenReplayScope = "powerauth.token"
+
+    /// `POST /v2/token/verify` and the mobile token API: checks a token digest (HMAC of the token
+    /// secret over the nonce and timestamp) of an ACTIVE registration.
+    ///
+    /// As the reference server: the timestamp may be at most `tokenTimestampTolerance` (2 h) in
+    /// the past and `tokenTimestampForwardTolerance` (30 min) in the future, and a nonce is
+    /// accepted once ("`nonce` - Random cryptographic nonce, 16B long", MAC-Token-Based-
+    /// Authentication.md; the reference refuses a repeated nonce). The nonce is remembered per
+    /// token in the shared `replay_guard` table — one conditional insert, so a header accepted
+    /// by one node is refused by every other — until its timestamp leaves the window (then the
+    /// timestamp refuses it, and the sweeper deletes the row). Only a correct digest is
+    /// remembered: garbage never reaches the table, and a wrong digest never uses up a nonce.
     public func verifyToken(
         tokenID: String, digest: [UInt8], nonce: [UInt8], timestamp: UInt64, version: PowerAuthProtocolVersion,
         integrationUser: IntegrationUser?
@@ -203,13 +215,22 @@ extension PowerAuthService {
             integrationUser?.mayUse(applicationID: registration.activation.applicationID) ?? true
         else { return TokenVerification(valid: false, registration: nil, signatureType: nil) }
         let now = time.now()
-        let skew = abs(Double(timestamp) / 1000 - now.timeIntervalSince1970)
-        guard registration.status(at: now) == .active, skew <= configuration.tokenTimestampTolerance else {
+        let sent = Date(timeIntervalSince1970: Double(timestamp) / 1000)
+        let age = now.timeIntervalSince(sent)
+        guard registration.status(at: now) == .active, age <= configuration.tokenTimestampTolerance,
+            -age <= configuration.tokenTimestampForwardTolerance
+        else {
             return TokenVerification(valid: false, registration: registration, signatureType: token.signatureType)
         }
         let secret = try masterKey.open(token.sealedSecret, purpose: Self.tokenSecretPurpose, associatedData: token.id)
         let expected = PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: version)
-        let valid = ConstantTime.equals(expected, digest)
-        return TokenVerification(valid: valid, registration: registration, signatureType: token.signatureType)
+        guard ConstantTime.equals(expected, digest) else {
+            return TokenVerification(valid: false, registration: registration, signatureType: token.signatureType)
+        }
+        // Remembered while its timestamp is acceptable (one second more against rounding).
+        let fresh = try await replayGuard.firstUse(
+            scope: Self.tokenReplayScope, value: Array(token.id.utf8) + [0] + nonce,
+            until: sent.addingTimeInterval(configuration.tokenTimestampTolerance + 1))
+        return TokenVerification(valid: fresh, registration: registration, signatureType: token.signatureType)
     }
 }

@@ -16,6 +16,11 @@ public struct SignatureVerification: Sendable, Equatable {
     /// The registration as read — `nil` when a verification in step took the fast path (only
     /// the integration API's; the phone's signed requests always read it).
     public var registration: Registration?
+    /// Whether this refusal was counted as a failed attempt of the user's factor: the device's
+    /// possession component was right and the knowledge or biometry one wrong (a wrong PIN).
+    /// The mobile token API counts exactly these against the operation being authorized, as the
+    /// enrollment server does; a replay or a signature without the device counts nothing.
+    public var countedFailure = false
 }
 
 /// Request signatures (seed 003 "Implement Protected API Resources"; `/v2/signature/verify` and
@@ -33,6 +38,19 @@ extension PowerAuthService {
     /// `possessionAttemptWindow`, after which possession-only signatures are refused until the
     /// window is over. A miss does not move the counter, so nobody who knows an activation id can
     /// push the phone out of the window.
+    ///
+    /// The possession component is checked first (a deliberate improvement over the reference,
+    /// which counts any failed multi-factor signature): a multi-factor signature whose possession
+    /// component matches none of the counter values ahead was not made with the device, so it is
+    /// refused without counting a knowledge or biometry attempt — whoever merely knows an
+    /// activation id cannot block it. Whoever has the device and guesses the PIN still counts,
+    /// and is blocked at the maximum. The components are independent HMACs ("Computing and
+    /// Validating Signatures": the possession component uses only `KEY_SIGNATURE_POSSESSION`), so
+    /// the check reveals nothing about the other factors. In protocol 3.0's decimal format the
+    /// possession component is 8 digits, so those signatures share the possession throttle (else
+    /// a 2FA signature would be a free guess at a possession-only one); in Base64 it is 128 bits
+    /// and nothing is throttled, so garbage cannot keep the user's own 2FA signatures out either.
+    /// A signature without the possession factor proves no device and is refused uncounted.
     ///
     /// A signature of a lower protocol version than the activation's (`pa_version="3.0"` on a 3.3
     /// activation) is refused without being checked: 3.0 writes each factor as 8 decimal digits,
@@ -52,8 +70,13 @@ extension PowerAuthService {
         // A possession-only signature takes one of the activation's attempts first (atomically, so
         // that concurrent guesses cannot all slip under the limit); a valid one gives it back.
         let possessionOnly = factors == [.possession]
+        // Without the device's factor a signature cannot tell the phone from a guesser.
+        guard factors.first == .possession else {
+            return try await refuseWithoutPossession(presented, caller: caller, source: source)
+        }
+        let throttled = possessionOnly || presented.version == .v3_0
         var mayTry = true
-        if possessionOnly {
+        if throttled {
             mayTry = try await store.takePossessionAttempt(
                 id: presented.activationID, limit: configuration.possessionAttemptLimit, window: configuration.possessionAttemptWindow,
                 at: time.now())
@@ -61,7 +84,7 @@ extension PowerAuthService {
         if let caller, mayTry,
             let fast = try await verifyInStep(presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller)
         {
-            if possessionOnly { try await store.returnPossessionAttempt(id: presented.activationID) }
+            if throttled { try await store.returnPossessionAttempt(id: presented.activationID) }
             return fast
         }
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
@@ -69,7 +92,7 @@ extension PowerAuthService {
             // A caller who may not ask does not use up the activation's possession attempts.
             let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
             let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
-            if possessionOnly, mayTry, mayAsk != true { try await store.returnPossessionAttempt(id: presented.activationID) }
+            if throttled, mayTry, mayAsk != true { try await store.returnPossessionAttempt(id: presented.activationID) }
             guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
             guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
         }
@@ -124,7 +147,7 @@ extension PowerAuthService {
                         secrets: secrets, externalUserID: registration.externalUserID, counterData: next, recentCounterData: history,
                         protocolVersion: registration.activation.protocolVersion.flatMap(PowerAuthProtocolVersion.init(rawValue:))),
                     for: registration.id)
-                if possessionOnly { try await store.returnPossessionAttempt(id: registration.id) }
+                if throttled { try await store.returnPossessionAttempt(id: registration.id) }
                 registration.counter.counter += steps
                 if resets { registration.counter.failedAttempts = 0 }
                 registration.device.lastUsedAt = now
@@ -141,11 +164,23 @@ extension PowerAuthService {
         // whoever sees one request block the user by sending it five times.
         guard factors != [.possession] else { return outcome(false, registration) }
         if registration.counter.recentCounterData.contains(where: matcher.matches) {
+            if throttled { try await store.returnPossessionAttempt(id: registration.id) }
             try await audit(
                 registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "replay"])
             return outcome(false, registration)
         }
+        // Possession first: only a possession component made for a counter value ahead (the
+        // device's next signatures) lets the other factors count; a captured older request's
+        // component is behind the counter and counts nothing either.
+        guard matcher.possessionMatchesAhead(of: registration.counter.counterData) else {
+            try await audit(
+                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "possession_mismatch"])
+            return outcome(false, registration)
+        }
+        if throttled { try await store.returnPossessionAttempt(id: registration.id) }
+        var counted = false
         var blocked = registration
         blocked.device.status = .blocked
         blocked.device.blockedReason = BlockedReason.maxFailedAttempts
@@ -155,6 +190,7 @@ extension PowerAuthService {
         if let count {
             registration.counter.failedAttempts = count.failedAttempts
             registration.device.status = count.status
+            counted = true
             if count.status == .blocked { registration.device.blockedReason = BlockedReason.maxFailedAttempts }
         } else if let latest = try await store.registration(id: registration.id) {
             // It left ACTIVE meanwhile (another request blocked it): report what it is now.
@@ -168,7 +204,34 @@ extension PowerAuthService {
                 registration, action: "powerauth.registration.blocked", actor: "device:\(registration.id)", source: source,
                 details: ["reason": BlockedReason.maxFailedAttempts])
         }
-        return outcome(false, registration)
+        var result = outcome(false, registration)
+        result.countedFailure = counted
+        return result
+    }
+
+    /// The answer to a signature that cannot count (no possession factor): invalid, nothing changed.
+    private func refusal(_ presented: PowerAuthAuthorizationHeader, _ registration: Registration) -> SignatureVerification {
+        let status = registration.status(at: time.now())
+        return SignatureVerification(
+            valid: false, registrationID: registration.id, userID: registration.externalUserID, status: status,
+            blockedReason: status == .blocked ? registration.device.blockedReason : nil, signatureType: presented.signatureType,
+            remainingAttempts: registration.counter.remainingAttempts, registration: registration)
+    }
+
+    /// A signature without possession through the integration API: the caller's access is
+    /// decided as for any other signature, then it is refused uncounted.
+    private func refuseWithoutPossession(_ presented: PowerAuthAuthorizationHeader, caller: IntegrationCredentials?, source: String?)
+        async throws -> SignatureVerification
+    {
+        let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
+        if let caller {
+            let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
+            let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
+            guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
+            guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
+        }
+        guard let registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
+        return refusal(presented, registration)
     }
 
     /// The fast path of the integration API: with this node's hint for the activation, the
@@ -253,6 +316,33 @@ struct SignatureMatcher {
         self.keys = presented.factors.map(keys.key(for:))
         format = presented.version == .v3_0 ? .decimal(componentLength: 8) : .base64
         self.lookahead = max(1, lookahead)
+    }
+
+    /// Whether the presented signature's possession component (its first) was made with one of
+    /// the `lookahead` counter values from `counterData`. Only meaningful when the signature has
+    /// the possession factor, which is always computed first and from its own key alone.
+    func possessionMatchesAhead(of counterData: [UInt8]) -> Bool {
+        guard let presentedComponent = possessionComponent(of: signature) else { return false }
+        var current = counterData
+        var found = false
+        for _ in 1...lookahead {
+            let expected = PowerAuthSignature.compute(data: data, counterData: current, keys: [keys[0]], format: format)
+            // No early exit: the time taken does not depend on where (or whether) it matched.
+            if PowerAuthSignature.matches(presentedComponent, expected: expected) { found = true }
+            current = PowerAuthStatusBlob.nextCounterData(current)
+        }
+        return found
+    }
+
+    /// The first component of a presented signature, written as a one-factor signature would be.
+    private func possessionComponent(of signature: String) -> String? {
+        switch format {
+        case .decimal:
+            return signature.split(separator: "-", omittingEmptySubsequences: false).first.map(String.init)
+        case .base64:
+            guard let raw = Data(base64Encoded: signature), raw.count == 16 * keys.count else { return nil }
+            return Data(raw.prefix(16)).base64EncodedString()
+        }
     }
 
     /// Whether the signature was made with `counterData`.

@@ -48,8 +48,12 @@ public struct PowerAuthConfiguration: Sendable, Equatable {
     public var maxFailedAttempts: Int
     /// How far ahead of the server's counter a phone's signature may be.
     public var counterLookahead: Int
-    /// How far a token digest's timestamp may be from the server's clock.
+    /// How far in the past a token digest's timestamp may be (the reference's
+    /// `powerauth.service.token.timestamp.validity`, 2 h by default); its nonce is remembered that long.
     public var tokenTimestampTolerance: TimeInterval
+    /// How far in the future a token digest's timestamp may be (the reference's
+    /// `powerauth.service.token.timestamp.forward.validity`, 30 min by default).
+    public var tokenTimestampForwardTolerance: TimeInterval
     /// How long a protocol 3.3 temporary encryption key may be used.
     public var temporaryKeyLifetime: TimeInterval
     /// How far an ECIES request's timestamp (3.2+) may be from the server's clock, either way;
@@ -65,8 +69,9 @@ public struct PowerAuthConfiguration: Sendable, Equatable {
     public init(
         activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = 5, counterLookahead: Int = 20,
         tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300, requestExpiration: TimeInterval = 60,
-        possessionAttemptLimit: Int = 10, possessionAttemptWindow: TimeInterval = 900
+        possessionAttemptLimit: Int = 10, possessionAttemptWindow: TimeInterval = 900, tokenTimestampForwardTolerance: TimeInterval = 1800
     ) {
+        self.tokenTimestampForwardTolerance = tokenTimestampForwardTolerance
         self.activationLifetime = activationLifetime
         self.maxFailedAttempts = maxFailedAttempts
         self.counterLookahead = counterLookahead

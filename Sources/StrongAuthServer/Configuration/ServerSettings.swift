@@ -138,9 +138,13 @@ public struct ServerSettings: Sendable {
             tokenTimestampTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampToleranceSeconds", default: 7200)),
             requestExpiration: TimeInterval(config.int(forKey: "powerauth.requestExpirationSeconds", default: 60)),
             possessionAttemptLimit: config.int(forKey: "powerauth.possessionAttemptLimit", default: 10),
-            possessionAttemptWindow: TimeInterval(config.int(forKey: "powerauth.possessionAttemptWindowSeconds", default: 900)))
+            possessionAttemptWindow: TimeInterval(config.int(forKey: "powerauth.possessionAttemptWindowSeconds", default: 900)),
+            tokenTimestampForwardTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampForwardToleranceSeconds", default: 1800)))
         guard powerAuth.activationLifetime > 0, (1...255).contains(powerAuth.maxFailedAttempts), (1...100).contains(powerAuth.counterLookahead)
         else { throw SettingsError("powerauth: activation lifetime must be positive, maxFailedAttempts 1–255, counterLookahead 1–100") }
+        guard powerAuth.tokenTimestampTolerance > 0, powerAuth.tokenTimestampForwardTolerance >= 0 else {
+            throw SettingsError("powerauth: tokenTimestampToleranceSeconds must be positive, tokenTimestampForwardToleranceSeconds not negative")
+        }
         guard powerAuth.requestExpiration > 0, powerAuth.possessionAttemptLimit > 0, powerAuth.possessionAttemptWindow > 0 else {
             throw SettingsError("powerauth: requestExpirationSeconds, possessionAttemptLimit and possessionAttemptWindowSeconds must be positive")
         }

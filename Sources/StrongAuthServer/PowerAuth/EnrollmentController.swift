@@ -65,13 +65,24 @@ struct EnrollmentController {
 
     /// `{"requestObject": {"activationId", "challenge"}}` → the status blob encrypted under the
     /// transport key with an IV from the phone's challenge and the server's nonce.
+    ///
+    /// An unknown activation id, or one without keys yet (CREATED), is answered like any other:
+    /// 32 random bytes as the "blob" and a random nonce, as the reference server does for CREATED
+    /// activations — no existence oracle for activation ids. Only the phone holding the
+    /// transport key can tell (it cannot decrypt the blob, which the SDK treats as removed).
     @Sendable func activationStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(ObjectRequest<ActivationStatusRequest>.self, from: request, limit: runtime.settings.maxBodyBytes)
         guard let challengeText = body.requestObject.challenge, let challenge = PowerAuthBase64.decode(challengeText), challenge.count == 16
         else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "challenge must be Base64 of 16 bytes.") }
         guard let registration = try await runtime.store.registration(id: body.requestObject.activationId),
             registration.activation.sealedDerivedKeys != nil
-        else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "No such activation.") }
+        else {
+            return try JSONResponse.make(
+                ObjectResponse(
+                    responseObject: ActivationStatusResponse(
+                        activationId: body.requestObject.activationId, encryptedStatusBlob: PowerAuthBase64.encode(SecureRandom.bytes(32)),
+                        nonce: PowerAuthBase64.encode(SecureRandom.bytes(16)), customObject: [:])))
+        }
         let secrets = try runtime.powerAuth.openSecrets(of: registration)
         let nonce = SecureRandom.bytes(16)
         let blob = try runtime.powerAuth.statusBlob(of: registration, transportKey: secrets.transport)

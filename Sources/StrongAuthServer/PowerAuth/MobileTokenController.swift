@@ -7,7 +7,13 @@ import StrongAuthProtocol
 /// app/operation/…`): the user's pending approvals, their detail (MAC token), approval
 /// (`/operation/authorize`, a PowerAuth signature over `{"requestObject": {id, data}}`) and
 /// rejection (`/operation/cancel`, signed). The device approves exactly what it was shown: other
-/// `data` counts a failure of the operation; a failed signature counts on the activation (issue 5).
+/// `data` counts a failure of the operation; a failed signature counts on the activation (issue 5),
+/// and a wrong PIN also on the operation (issue 15).
+///
+/// Errors are the enrollment server's Mobile Token API codes (wultra/enrollment-server
+/// `Mobile-Token-API.md`, "Mobile API Error Codes"): `INVALID_REQUEST` 400, `POWERAUTH_AUTH_FAIL`
+/// 401, `OPERATION_ALREADY_FINISHED` / `OPERATION_ALREADY_FAILED` / `OPERATION_ALREADY_CANCELED` /
+/// `OPERATION_EXPIRED` 400 — the mobile token SDKs branch on them.
 struct MobileTokenController {
     let runtime: StrongAuthRuntime
 
@@ -57,12 +63,20 @@ struct MobileTokenController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await Self.mobileErrors { try await listed(request) }
+    }
+
+    private func listed(_ request: Request) async throws -> Response {
         let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
         let pending = try await runtime.approvals.pending(userID: registration.device.userID)
         return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
     }
 
     @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await Self.mobileErrors { try await detailed(request) }
+    }
+
+    private func detailed(_ request: Request) async throws -> Response {
         let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
         let body = try PhoneAuthentication.decodeJSON(
             ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: runtime.settings.maxBodyBytes),
@@ -74,15 +88,30 @@ struct MobileTokenController {
 
     /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await Self.mobileErrors { try await authorized(request, context: context) }
+    }
+
+    private func authorized(_ request: Request, context: AppRequestContext) async throws -> Response {
         let signed = try await PhoneAuthentication.signedRequest(
             request, context: context, runtime: runtime, uriID: "/operation/authorize", twoFactors: true)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
         let verification = try signedVerdict(signed)
         guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == verification.userID
         else { throw Self.notFound }
-        // A failed signature is counted on the activation (the PIN's factor), not on the
-        // operation: a signature that merely arrived after a newer one is no wrong answer.
-        guard verification.valid else { throw PhoneAuthentication.authenticationFailed }
+        // A wrong PIN (counted on the activation: the device's possession component was right)
+        // also counts on the operation, FAILED at its maximum — as the enrollment server does
+        // (seed 003's FAILED). A replay, a signature that merely arrived after a newer one, or one
+        // made without the device counts on neither: it is no wrong answer of the user's.
+        guard verification.valid else {
+            if verification.countedFailure, approval.status(at: runtime.time.now()) == .pending {
+                do {
+                    _ = try await runtime.approvals.countFailure(approval, deviceID: verification.registrationID, source: context.remoteAddress)
+                } catch is ApprovalError {
+                    // Counted (or it ended meanwhile); the answer is the failed authentication.
+                }
+            }
+            throw PhoneAuthentication.authenticationFailed
+        }
         try await mapped {
             _ = try await runtime.approvals.approve(
                 id: approval.id, userID: verification.userID, deviceID: verification.registrationID, data: body.requestObject.data,
@@ -93,6 +122,10 @@ struct MobileTokenController {
 
     /// Signed with `uriId` `/operation/cancel` (possession suffices): the user rejects.
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await Self.mobileErrors { try await canceled(request, context: context) }
+    }
+
+    private func canceled(_ request: Request, context: AppRequestContext) async throws -> Response {
         let signed = try await PhoneAuthentication.signedRequest(
             request, context: context, runtime: runtime, uriID: "/operation/cancel", twoFactors: false)
         let registration = try signed.validRegistration()
@@ -106,10 +139,29 @@ struct MobileTokenController {
     }
 
     /// The user behind a signed request, valid or not (unknown activations are a 401).
-    private func signedVerdict(_ signed: PhoneAuthentication.SignedRequest) throws -> (valid: Bool, userID: String, registrationID: String) {
+    private func signedVerdict(_ signed: PhoneAuthentication.SignedRequest) throws -> (
+        valid: Bool, countedFailure: Bool, userID: String, registrationID: String
+    ) {
         guard let verification = signed.verification else { throw PhoneAuthentication.authenticationFailed }
         guard let registration = verification.registration else { throw PhoneAuthentication.authenticationFailed }
-        return (verification.valid, registration.device.userID, registration.id)
+        return (verification.valid, verification.countedFailure, registration.device.userID, registration.id)
+    }
+
+    /// The shared phone authentication answers in the PowerAuth standard API's codes
+    /// (`ERR_AUTHENTICATION`, `ERROR_REQUEST`); here they are the Mobile Token API's.
+    static func mobileErrors(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as PowerAuthErrorResponse {
+            switch error.code {
+            case "ERR_AUTHENTICATION":
+                throw PowerAuthErrorResponse(.unauthorized, code: "POWERAUTH_AUTH_FAIL", message: error.message, headers: error.headers)
+            case "ERROR_REQUEST":
+                throw PowerAuthErrorResponse(.badRequest, code: "INVALID_REQUEST", message: error.message, headers: error.headers)
+            default:
+                throw error
+            }
+        }
     }
 
     func wire(_ approval: Approval) -> MobileOperation {
@@ -126,6 +178,16 @@ struct MobileTokenController {
                 message: approval.message.flatMap { $0.isEmpty ? nil : $0 } ?? approval.data, attributes: attributes))
     }
 
+    /// The Mobile Token API's code for an operation that is no longer PENDING.
+    static func stateCode(_ status: Approval.Status) -> String {
+        switch status {
+        case .failed: "OPERATION_ALREADY_FAILED"
+        case .canceled: "OPERATION_ALREADY_CANCELED"
+        case .expired: "OPERATION_EXPIRED"
+        case .approved, .rejected, .pending: "OPERATION_ALREADY_FINISHED"
+        }
+    }
+
     static let notFound = PowerAuthErrorResponse(.badRequest, code: "OPERATION_NOT_FOUND", message: "No such operation for this user.")
 
     private func mapped(_ body: () async throws -> Void) async throws {
@@ -135,8 +197,7 @@ struct MobileTokenController {
             switch error {
             case .notFound: throw Self.notFound
             case .state(let status):
-                throw PowerAuthErrorResponse(
-                    .badRequest, code: "OPERATION_ALREADY_FINISHED", message: "The operation is \(status.rawValue).")
+                throw PowerAuthErrorResponse(.badRequest, code: Self.stateCode(status), message: "The operation is \(status.rawValue).")
             case .dataMismatch(let remaining):
                 throw PowerAuthErrorResponse(
                     .badRequest, code: "OPERATION_FAILED", message: "The data differs from the operation's; \(remaining) attempts left.")
