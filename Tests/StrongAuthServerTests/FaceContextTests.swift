@@ -54,4 +54,41 @@ struct FaceContextTests {
             }
         }
     }
+
+    /// The phone contexts refuse to exist without their middleware: PowerAuth's 401
+    /// `ERR_AUTHENTICATION`, the handler never runs.
+    @Test("PhoneSignedContext and PhoneTokenContext without their middleware refuse")
+    func phoneContextsRequireMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        let group = router.group("/enrollment-server").add(middleware: PowerAuthErrorMiddleware())
+        group.group(context: PhoneSignedContext.self).post("/signed") { _, context in context.registration.id }
+        group.group(context: PhoneTokenContext.self).post("/token") { _, context in context.registration.id }
+        try await Application(router: router).test(.router) { client in
+            for uri in ["/enrollment-server/signed", "/enrollment-server/token"] {
+                let response = try await client.execute(uri: uri, method: .post)
+                expectPowerAuthError(response, try HTTP.json(response.body), status: .unauthorized, code: "ERR_AUTHENTICATION")
+            }
+        }
+    }
+
+    /// Every signed or token-authenticated phone route refuses a request without its signature or
+    /// token before it decodes the body: the 401, not a 400 for the malformed body.
+    @Test("every authenticated phone route refuses an unsigned request before reading the body")
+    func phoneRoutesAuthenticateFirst() async throws {
+        let routes = [
+            "/enrollment-server/pa/v3/activation/remove", "/enrollment-server/pa/v3/token/create",
+            "/enrollment-server/pa/v3/token/remove", "/enrollment-server/pa/v3/signature/validate",
+            "/enrollment-server/api/auth/token/app/operation/list", "/enrollment-server/api/auth/token/app/operation/detail",
+            "/enrollment-server/api/auth/token/app/operation/authorize", "/enrollment-server/api/auth/token/app/operation/cancel",
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for uri in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{not json"))
+                    expectPowerAuthError(response, try HTTP.json(response.body), status: .unauthorized, code: "ERR_AUTHENTICATION")
+                }
+            }
+        }
+    }
 }

@@ -14,6 +14,10 @@ public struct AppRequestContext: RequestContext {
     /// The authenticated integration user on the routes of the PowerAuth integration face (set by
     /// `IntegrationUserMiddleware`, read by `IntegrationUserContext`).
     public var integrationUser: IntegrationUser?
+    /// The verified PowerAuth signature or MAC token on the phone face's authenticated routes (set
+    /// by `PhoneSignatureMiddleware` / `PhoneTokenMiddleware`, read by `PhoneSignedContext` /
+    /// `PhoneTokenContext`).
+    var phone: VerifiedPhone?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

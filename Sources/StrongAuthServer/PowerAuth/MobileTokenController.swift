@@ -11,12 +11,17 @@ import StrongAuthProtocol
 struct MobileTokenController {
     let runtime: StrongAuthRuntime
 
+    /// List and detail need the MAC token (`PhoneTokenContext`), cancel a valid signature
+    /// (`PhoneSignedContext`). Authorize verifies its signature itself: an invalid signature from a
+    /// known activation must still be judged against the operation (`signedVerdict`).
     func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/enrollment-server/api/auth/token/app/operation").add(middleware: PowerAuthErrorMiddleware())
-        group.post("/list", use: list)
-        group.post("/detail", use: detail)
-        group.post("/authorize", use: authorize)
-        group.post("/cancel", use: cancel)
+        let face = PhoneFace(
+            router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: runtime.powerAuth,
+            maxBodyBytes: runtime.settings.maxBodyBytes)
+        face.token().post("/list", use: list)
+        face.token().post("/detail", use: detail)
+        face.group.post("/authorize", use: authorize)
+        face.signed("/operation/cancel", twoFactors: false).post("/cancel", use: cancel)
     }
 
     struct IDRequest: Decodable, Sendable { var id: String }
@@ -56,14 +61,14 @@ struct MobileTokenController {
         var formData: FormData
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+    @Sendable func list(_ request: Request, context: PhoneTokenContext) async throws -> Response {
+        let registration = context.registration
         let pending = try await runtime.approvals.pending(userID: registration.device.userID)
         return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
     }
 
-    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+    @Sendable func detail(_ request: Request, context: PhoneTokenContext) async throws -> Response {
+        let registration = context.registration
         let body = try PhoneAuthentication.decodeJSON(
             ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: runtime.settings.maxBodyBytes),
             what: "the request body")
@@ -75,7 +80,8 @@ struct MobileTokenController {
     /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
         let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, runtime: runtime, uriID: "/operation/authorize", twoFactors: true)
+            request, context: context, powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes,
+            uriID: "/operation/authorize", twoFactors: true)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
         let verification = try signedVerdict(signed)
         guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == verification.userID
@@ -92,11 +98,9 @@ struct MobileTokenController {
     }
 
     /// Signed with `uriId` `/operation/cancel` (possession suffices): the user rejects.
-    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, runtime: runtime, uriID: "/operation/cancel", twoFactors: false)
-        let registration = try signed.validRegistration()
-        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: signed.body, what: "the request body")
+    @Sendable func cancel(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let registration = context.registration
+        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: context.body, what: "the request body")
         try await mapped {
             _ = try await runtime.approvals.reject(
                 id: body.requestObject.id, userID: registration.device.userID, deviceID: registration.id, reason: body.requestObject.reason,
