@@ -91,4 +91,40 @@ struct FaceContextTests {
             }
         }
     }
+
+    /// `OperatorContext` refuses to exist without `WebSessionMiddleware`: the handler never runs.
+    @Test("OperatorContext without its middleware refuses")
+    func operatorContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.group(context: OperatorContext.self).get("/admin/anything") { _, context in context.signedIn.name }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/admin/anything", method: .get)
+            #expect(response.status == .unauthorized)
+        }
+    }
+
+    /// Every signed-in back-office route sends a browser without an operator session to the
+    /// sign-in page, form posts included, before it reads the form.
+    @Test("every signed-in back-office route redirects a browser without a session to the sign-in page")
+    func adminRoutesNeedASession() async throws {
+        let routes: [(HTTPRequest.Method, String)] = [
+            (.get, "/admin"), (.get, "/admin/users"), (.get, "/admin/users/u"), (.post, "/admin/users/u/unlock"),
+            (.get, "/admin/devices"), (.get, "/admin/devices/d"), (.post, "/admin/devices/d/block"), (.post, "/admin/devices/d/unblock"),
+            (.post, "/admin/devices/d/remove"), (.get, "/admin/registrations/new"), (.post, "/admin/registrations"),
+            (.get, "/admin/approvals"), (.get, "/admin/approvals/a"), (.get, "/admin/webhooks"), (.post, "/admin/webhooks/w/retry"),
+            (.get, "/admin/audit"), (.post, "/admin/logout"),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "sa_admin=forged"],
+                        body: ByteBuffer(string: "_csrf=x"))
+                    #expect(response.status == .seeOther, "\(method) \(uri)")
+                    #expect(response.headers[.location] == "/admin/login", "\(method) \(uri)")
+                }
+            }
+        }
+    }
 }

@@ -18,6 +18,9 @@ public struct AppRequestContext: RequestContext {
     /// by `PhoneSignatureMiddleware` / `PhoneTokenMiddleware`, read by `PhoneSignedContext` /
     /// `PhoneTokenContext`).
     var phone: VerifiedPhone?
+    /// The signed-in browser on the web areas' signed-in routes (set by `WebSessionMiddleware`,
+    /// read by `OperatorContext`).
+    var webSignedIn: WebSignedIn?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
