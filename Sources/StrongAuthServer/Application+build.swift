@@ -38,10 +38,17 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
 public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router)
-    RegistrationsController(runtime: runtime).addRoutes(to: router)
-    PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
-    WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: router)
+    addIntegrationFace(to: router, runtime: runtime)
     return router
+}
+
+/// The PowerAuth integration face (`/powerauth-cloud`): one group with PowerAuth's error shape,
+/// the authenticated integration user in `IntegrationUserContext` (see `IntegrationFace`).
+func addIntegrationFace(to router: Router<AppRequestContext>, runtime: StrongAuthRuntime) {
+    let face = IntegrationFace(router: router, powerAuth: runtime.powerAuth)
+    RegistrationsController(runtime: runtime).addRoutes(to: face)
+    PowerAuthOperationsController(runtime: runtime).addRoutes(to: face)
+    WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: face)
 }
 
 /// Request ids, the access log, metrics and the problem+json last line of defence.
@@ -68,9 +75,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)
     if runtime.settings.integrationPort == nil {
-        RegistrationsController(runtime: runtime).addRoutes(to: router)
-        PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
-        WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: router)
+        addIntegrationFace(to: router, runtime: runtime)
     }
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)

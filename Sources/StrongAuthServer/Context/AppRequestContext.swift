@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import StrongAuthCore
 
 /// The request context of every StrongAuth route: Hummingbird's core storage plus the peer
 /// address (for audit events and, later, rate limits).
@@ -10,6 +11,16 @@ public struct AppRequestContext: RequestContext {
     /// The verified user token on the routes of a user-token face (set by `UserTokenMiddleware`,
     /// read by `UserTokenContext` and `TwoFactorContext`).
     public var userToken: VerifiedUserToken?
+    /// The authenticated integration user on the routes of the PowerAuth integration face (set by
+    /// `IntegrationUserMiddleware`, read by `IntegrationUserContext`).
+    public var integrationUser: IntegrationUser?
+    /// The verified PowerAuth signature or MAC token on the phone face's authenticated routes (set
+    /// by `PhoneSignatureMiddleware` / `PhoneTokenMiddleware`, read by `PhoneSignedContext` /
+    /// `PhoneTokenContext`).
+    var phone: VerifiedPhone?
+    /// The signed-in browser on the web areas' signed-in routes (set by `WebSessionMiddleware`,
+    /// read by `OperatorContext`).
+    var webSignedIn: WebSignedIn?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

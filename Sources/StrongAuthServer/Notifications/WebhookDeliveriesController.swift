@@ -11,10 +11,9 @@ struct WebhookDeliveriesController {
     let runtime: StrongAuthRuntime
 
     /// `/powerauth-cloud/v2/webhooks/deliveries` (integration API: HTTP Basic integration users).
-    func addIntegrationRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
-        group.get("/v2/webhooks/deliveries", use: integrationList)
-        group.post("/v2/webhooks/deliveries/:deliveryId/retry", use: integrationRetry)
+    func addIntegrationRoutes(to face: IntegrationFace) {
+        face.users.get("/v2/webhooks/deliveries", use: integrationList)
+        face.users.post("/v2/webhooks/deliveries/:deliveryId/retry", use: integrationRetry)
     }
 
     /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint).
@@ -44,8 +43,8 @@ struct WebhookDeliveriesController {
 
     // MARK: PowerAuth face
 
-    @Sendable func integrationList(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func integrationList(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         var applications = user.applicationIDs
         if let only = request.uri.queryParameters.get("applicationId") {
             guard user.mayUse(applicationID: only) else {
@@ -58,8 +57,8 @@ struct WebhookDeliveriesController {
         return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
     }
 
-    @Sendable func integrationRetry(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func integrationRetry(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         guard
             let delivery = try await runtime.webhooks.retry(
                 id: try context.parameters.require("deliveryId"), by: user.applicationIDs.map(WebhookSubscriber.application),

@@ -12,15 +12,18 @@ import StrongAuthProtocol
 struct EnrollmentController {
     let runtime: StrongAuthRuntime
 
+    /// The signed routes are declared on `PhoneSignedContext` groups (one per signed `uriId`), so
+    /// their handlers run only for a valid signature of a known activation.
     func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/enrollment-server/pa/v3").add(middleware: PowerAuthErrorMiddleware())
-        group.post("/activation/create", use: createActivation)
-        group.post("/activation/status", use: activationStatus)
-        group.post("/activation/remove", use: removeActivation)
-        group.post("/token/create", use: createToken)
-        group.post("/token/remove", use: removeToken)
-        group.post("/signature/validate", use: validateSignature)
-        group.post("/keystore/create", use: createTemporaryKey)
+        let face = PhoneFace(
+            router: router, path: "/enrollment-server/pa/v3", powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes)
+        face.group.post("/activation/create", use: createActivation)
+        face.group.post("/activation/status", use: activationStatus)
+        face.signed("/pa/activation/remove", twoFactors: true).post("/activation/remove", use: removeActivation)
+        face.signed("/pa/token/create", twoFactors: false).post("/token/create", use: createToken)
+        face.signed("/pa/token/remove", twoFactors: false).post("/token/remove", use: removeToken)
+        face.signed("/pa/signature/validate", twoFactors: false).post("/signature/validate", use: validateSignature)
+        face.group.post("/keystore/create", use: createTemporaryKey)
     }
 
     // MARK: Activation
@@ -95,8 +98,8 @@ struct EnrollmentController {
     }
 
     /// Signed (`/pa/activation/remove`, at least two factors): the phone removes its activation.
-    @Sendable func removeActivation(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (registration, _, _) = try await signed(request, context: context, uriID: "/pa/activation/remove", twoFactors: true)
+    @Sendable func removeActivation(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let registration = context.registration
         try await mapped { try await runtime.powerAuth.removeBySignedRequest(registration, source: context.remoteAddress) }
         return try JSONResponse.make(ObjectResponse(responseObject: ["activationId": registration.id]))
     }
@@ -105,8 +108,8 @@ struct EnrollmentController {
 
     /// Signed (`/pa/token/create`) over the encrypted body (encrypt-then-sign); the ECIES is
     /// activation scope (`/pa/token/create`), the answer `{tokenId, tokenSecret}` encrypted back.
-    @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (registration, presented, raw) = try await signed(request, context: context, uriID: "/pa/token/create", twoFactors: false)
+    @Sendable func createToken(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let (registration, presented, raw) = (context.registration, context.header, context.body)
         let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
         let application = try await mapped {
             try await runtime.powerAuth.openApplication(key: presented.applicationKey)
@@ -120,8 +123,8 @@ struct EnrollmentController {
     }
 
     /// Signed (`/pa/token/remove`): `{"requestObject": {"tokenId"}}`.
-    @Sendable func removeToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (registration, _, raw) = try await signed(request, context: context, uriID: "/pa/token/remove", twoFactors: false)
+    @Sendable func removeToken(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let (registration, raw) = (context.registration, context.body)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
         try await mapped { try await runtime.powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
         return try JSONResponse.make(ObjectResponse(responseObject: ["tokenId": body.requestObject.tokenId]))
@@ -129,8 +132,7 @@ struct EnrollmentController {
 
     /// Signed (`/pa/signature/validate`): answers OK when the signature is valid (the SDK checks a
     /// PIN this way).
-    @Sendable func validateSignature(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try await signed(request, context: context, uriID: "/pa/signature/validate", twoFactors: false)
+    @Sendable func validateSignature(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         return try JSONResponse.make(StatusOnly())
     }
 
@@ -142,15 +144,6 @@ struct EnrollmentController {
     }
 
     // MARK: Shared
-
-    /// The phone's signed request, valid, or a 401 `ERR_AUTHENTICATION`.
-    private func signed(_ request: Request, context: AppRequestContext, uriID: String, twoFactors: Bool) async throws
-        -> (Registration, PowerAuthAuthorizationHeader, [UInt8])
-    {
-        let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, runtime: runtime, uriID: uriID, twoFactors: twoFactors)
-        return (try signed.validRegistration(), signed.header, signed.body)
-    }
 
     /// Decrypts one ECIES request with the master key (application scope) or the activation's
     /// server key (activation scope) — or, in 3.3, the temporary key the cryptogram names.

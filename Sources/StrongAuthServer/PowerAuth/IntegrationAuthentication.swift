@@ -6,10 +6,10 @@ import StrongAuthCore
 /// HTTP Basic authentication of integration users on `/powerauth-cloud` (seed 003: "Access is
 /// protected with basic HTTP authentication").
 enum IntegrationAuthentication {
-    static func user(of request: Request, context: AppRequestContext, runtime: StrongAuthRuntime) async throws -> IntegrationUser {
+    static func user(of request: Request, context: AppRequestContext, powerAuth: PowerAuthService) async throws -> IntegrationUser {
         let presented = try credentials(of: request)
         guard
-            let user = try await runtime.powerAuth.authenticateIntegrationUser(
+            let user = try await powerAuth.authenticateIntegrationUser(
                 name: presented.name, password: presented.password, source: context.remoteAddress)
         else { throw unauthorized("The integration user's name or password is wrong.") }
         return user

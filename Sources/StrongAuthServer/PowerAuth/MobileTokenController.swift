@@ -17,12 +17,17 @@ import StrongAuthProtocol
 struct MobileTokenController {
     let runtime: StrongAuthRuntime
 
+    /// List and detail need the MAC token (`PhoneTokenContext`), cancel a valid signature
+    /// (`PhoneSignedContext`). Authorize verifies its signature itself: an invalid signature from a
+    /// known activation must still be judged against the operation (`signedVerdict`).
     func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/enrollment-server/api/auth/token/app/operation").add(middleware: PowerAuthErrorMiddleware())
-        group.post("/list", use: list)
-        group.post("/detail", use: detail)
-        group.post("/authorize", use: authorize)
-        group.post("/cancel", use: cancel)
+        let face = PhoneFace(
+            router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: runtime.powerAuth,
+            maxBodyBytes: runtime.settings.maxBodyBytes, errors: MobileTokenErrorMiddleware())
+        face.token().post("/list", use: list)
+        face.token().post("/detail", use: detail)
+        face.group.post("/authorize", use: authorize)
+        face.signed("/operation/cancel", twoFactors: false).post("/cancel", use: cancel)
     }
 
     struct IDRequest: Decodable, Sendable { var id: String }
@@ -62,22 +67,14 @@ struct MobileTokenController {
         var formData: FormData
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await Self.mobileErrors { try await listed(request) }
-    }
-
-    private func listed(_ request: Request) async throws -> Response {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+    @Sendable func list(_ request: Request, context: PhoneTokenContext) async throws -> Response {
+        let registration = context.registration
         let pending = try await runtime.approvals.pending(userID: registration.device.userID)
         return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
     }
 
-    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await Self.mobileErrors { try await detailed(request) }
-    }
-
-    private func detailed(_ request: Request) async throws -> Response {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, runtime: runtime)
+    @Sendable func detail(_ request: Request, context: PhoneTokenContext) async throws -> Response {
+        let registration = context.registration
         let body = try PhoneAuthentication.decodeJSON(
             ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: runtime.settings.maxBodyBytes),
             what: "the request body")
@@ -88,12 +85,9 @@ struct MobileTokenController {
 
     /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await Self.mobileErrors { try await authorized(request, context: context) }
-    }
-
-    private func authorized(_ request: Request, context: AppRequestContext) async throws -> Response {
         let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, runtime: runtime, uriID: "/operation/authorize", twoFactors: true)
+            request, context: context, powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes,
+            uriID: "/operation/authorize", twoFactors: true)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
         let verification = try signedVerdict(signed)
         guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == verification.userID
@@ -121,15 +115,9 @@ struct MobileTokenController {
     }
 
     /// Signed with `uriId` `/operation/cancel` (possession suffices): the user rejects.
-    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await Self.mobileErrors { try await canceled(request, context: context) }
-    }
-
-    private func canceled(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, runtime: runtime, uriID: "/operation/cancel", twoFactors: false)
-        let registration = try signed.validRegistration()
-        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: signed.body, what: "the request body")
+    @Sendable func cancel(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let registration = context.registration
+        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: context.body, what: "the request body")
         try await mapped {
             _ = try await runtime.approvals.reject(
                 id: body.requestObject.id, userID: registration.device.userID, deviceID: registration.id, reason: body.requestObject.reason,
@@ -145,23 +133,6 @@ struct MobileTokenController {
         guard let verification = signed.verification else { throw PhoneAuthentication.authenticationFailed }
         guard let registration = verification.registration else { throw PhoneAuthentication.authenticationFailed }
         return (verification.valid, verification.countedFailure, registration.device.userID, registration.id)
-    }
-
-    /// The shared phone authentication answers in the PowerAuth standard API's codes
-    /// (`ERR_AUTHENTICATION`, `ERROR_REQUEST`); here they are the Mobile Token API's.
-    static func mobileErrors(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as PowerAuthErrorResponse {
-            switch error.code {
-            case "ERR_AUTHENTICATION":
-                throw PowerAuthErrorResponse(.unauthorized, code: "POWERAUTH_AUTH_FAIL", message: error.message, headers: error.headers)
-            case "ERROR_REQUEST":
-                throw PowerAuthErrorResponse(.badRequest, code: "INVALID_REQUEST", message: error.message, headers: error.headers)
-            default:
-                throw error
-            }
-        }
     }
 
     func wire(_ approval: Approval) -> MobileOperation {
@@ -205,6 +176,27 @@ struct MobileTokenController {
                 throw PowerAuthErrorResponse.badRequest("\(field): \(message)")
             case .templateNotFound:
                 throw Self.notFound
+            }
+        }
+    }
+}
+
+/// Puts the Mobile Token API's codes on the errors of its group, including those thrown by the
+/// authentication middlewares (`PhoneTokenMiddleware`, `PhoneSignatureMiddleware`): the enrollment
+/// server answers `POWERAUTH_AUTH_FAIL` (401) and `INVALID_REQUEST` (400) where the other
+/// PowerAuth faces say `ERR_AUTHENTICATION` and `ERROR_REQUEST`.
+struct MobileTokenErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as PowerAuthErrorResponse {
+            switch error.code {
+            case "ERR_AUTHENTICATION":
+                throw PowerAuthErrorResponse(.unauthorized, code: "POWERAUTH_AUTH_FAIL", message: error.message, headers: error.headers)
+            case "ERROR_REQUEST":
+                throw PowerAuthErrorResponse(.badRequest, code: "INVALID_REQUEST", message: error.message, headers: error.headers)
+            default:
+                throw error
             }
         }
     }

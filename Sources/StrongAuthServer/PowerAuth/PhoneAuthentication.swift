@@ -27,7 +27,7 @@ enum PhoneAuthentication {
     /// Checks the signature over `method`, `uriID` and the raw body. An unknown activation has no
     /// verdict (`verification == nil`); a malformed header is a 401.
     static func signedRequest(
-        _ request: Request, context: AppRequestContext, runtime: StrongAuthRuntime, uriID: String, twoFactors: Bool
+        _ request: Request, context: AppRequestContext, powerAuth: PowerAuthService, maxBodyBytes: Int, uriID: String, twoFactors: Bool
     ) async throws -> SignedRequest {
         guard let value = request.headers[.powerAuthAuthorization] else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
@@ -36,9 +36,9 @@ enum PhoneAuthentication {
         if twoFactors, header.factors.count < 2 {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "This needs a two-factor signature.")
         }
-        let body = try await rawBody(request, limit: runtime.settings.maxBodyBytes)
+        let body = try await rawBody(request, limit: maxBodyBytes)
         do {
-            let verification = try await runtime.powerAuth.verifySignature(
+            let verification = try await powerAuth.verifySignature(
                 header, method: "POST", uriID: uriID, body: body, caller: nil, source: context.remoteAddress)
             return SignedRequest(header: header, body: body, verification: verification)
         } catch PowerAuthServiceError.registrationNotFound {
@@ -49,7 +49,7 @@ enum PhoneAuthentication {
     }
 
     /// The ACTIVE registration whose MAC token signs this request (`X-PowerAuth-Token`).
-    static func tokenRegistration(_ request: Request, runtime: StrongAuthRuntime) async throws -> Registration {
+    static func tokenRegistration(_ request: Request, powerAuth: PowerAuthService) async throws -> Registration {
         guard let value = request.headers[.powerAuthToken] else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Token is required.")
         }
@@ -59,7 +59,7 @@ enum PhoneAuthentication {
         } catch {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Token: \(error.description)")
         }
-        let verification = try await runtime.powerAuth.verifyToken(
+        let verification = try await powerAuth.verifyToken(
             tokenID: token.tokenID, digest: token.tokenDigest, nonce: token.nonce, timestamp: token.timestamp, version: token.version,
             integrationUser: nil)
         guard verification.valid, let registration = verification.registration else { throw authenticationFailed }

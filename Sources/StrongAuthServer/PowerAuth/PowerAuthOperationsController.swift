@@ -8,12 +8,11 @@ import StrongAuthCore
 struct PowerAuthOperationsController {
     let runtime: StrongAuthRuntime
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
-        group.post("/v2/operations", use: create)
-        group.get("/v2/operations", use: list)
-        group.get("/v2/operations/:operationId", use: detail)
-        group.delete("/v2/operations/:operationId", use: cancel)
+    func addRoutes(to face: IntegrationFace) {
+        face.users.post("/v2/operations", use: create)
+        face.users.get("/v2/operations", use: list)
+        face.users.get("/v2/operations/:operationId", use: detail)
+        face.users.delete("/v2/operations/:operationId", use: cancel)
     }
 
     struct CreateRequest: Decodable {
@@ -40,8 +39,8 @@ struct PowerAuthOperationsController {
         var timestampExpires: Int64
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         let approval = try await mapped {
             try await runtime.approvals.createOperation(
@@ -51,14 +50,14 @@ struct PowerAuthOperationsController {
         return try JSONResponse.make(wire(approval))
     }
 
-    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func detail(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let id = try context.parameters.require("operationId")
         return try JSONResponse.make(wire(try await mapped { try await runtime.approvals.operation(id: id, for: user) }))
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func list(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         guard let userID = request.uri.queryParameters.get("userId"), !userID.isEmpty else {
             throw PowerAuthErrorResponse.badRequest("userId: the query parameter is required.")
         }
@@ -68,8 +67,8 @@ struct PowerAuthOperationsController {
         return try JSONResponse.make(List(operations: operations.map(wire)))
     }
 
-    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func cancel(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let id = try context.parameters.require("operationId")
         return try JSONResponse.make(
             wire(try await mapped { try await runtime.approvals.cancel(id: id, by: user, source: context.remoteAddress) }))

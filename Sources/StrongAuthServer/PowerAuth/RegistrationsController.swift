@@ -11,20 +11,22 @@ import StrongAuthProtocol
 struct RegistrationsController {
     let runtime: StrongAuthRuntime
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        let group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
-        group.post("/v2/registrations", use: create)
-        group.get("/v2/registrations", use: list)
-        group.get("/v2/registrations/:registrationId", use: detail)
-        group.put("/v2/registrations/:registrationId", use: change)
-        group.delete("/v2/registrations/:registrationId", use: remove)
-        group.post("/v2/registrations/:registrationId/commit", use: commit)
-        group.post("/v2/signature/verify", use: verifySignature)
-        group.post("/v2/token/verify", use: verifyToken)
+    /// Every route but signature verification needs the authenticated integration user
+    /// (`IntegrationUserContext`); `/v2/signature/verify` passes the presented credentials to the
+    /// core, which checks them together with the registration.
+    func addRoutes(to face: IntegrationFace) {
+        face.users.post("/v2/registrations", use: create)
+        face.users.get("/v2/registrations", use: list)
+        face.users.get("/v2/registrations/:registrationId", use: detail)
+        face.users.put("/v2/registrations/:registrationId", use: change)
+        face.users.delete("/v2/registrations/:registrationId", use: remove)
+        face.users.post("/v2/registrations/:registrationId/commit", use: commit)
+        face.group.post("/v2/signature/verify", use: verifySignature)
+        face.users.post("/v2/token/verify", use: verifyToken)
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let body = try await JSONBody.decode(
             Components.Schemas.RegistrationCreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         let registration = try await runtime.powerAuth.createRegistration(
@@ -40,8 +42,8 @@ struct RegistrationsController {
                 registrationId: registration.id))
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func list(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         guard let userID = request.uri.queryParameters.get("userId"), !userID.isEmpty else {
             throw PowerAuthErrorResponse.badRequest("userId: the query parameter is required.")
         }
@@ -54,14 +56,14 @@ struct RegistrationsController {
         return try JSONResponse.make(Components.Schemas.RegistrationList(registrations: registrations.map(wire)))
     }
 
-    @Sendable func detail(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func detail(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let registration = try await runtime.powerAuth.registration(id: try context.parameters.require("registrationId"), for: user)
         return try JSONResponse.make(wire(registration))
     }
 
-    @Sendable func change(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func change(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let id = try context.parameters.require("registrationId")
         let body = try await JSONBody.decode(
             Components.Schemas.RegistrationChangeRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
@@ -73,15 +75,15 @@ struct RegistrationsController {
         return try JSONResponse.make(wire(registration))
     }
 
-    @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func remove(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let registration = try await runtime.powerAuth.remove(
             id: try context.parameters.require("registrationId"), by: user, source: context.remoteAddress)
         return try JSONResponse.make(wire(registration))
     }
 
-    @Sendable func commit(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func commit(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let id = try context.parameters.require("registrationId")
         // The seed commits with `{}`; an empty body is fine too.
         let body = try await JSONBody.decodeIfPresent(
@@ -128,8 +130,8 @@ struct RegistrationsController {
                 signatureType: verification.signatureType, remainingAttempts: verification.remainingAttempts))
     }
 
-    @Sendable func verifyToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, runtime: runtime)
+    @Sendable func verifyToken(_ request: Request, context: IntegrationUserContext) async throws -> Response {
+        let user = context.user
         let body = try await JSONBody.decode(Components.Schemas.TokenVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
         let token = try PowerAuthHeaders.token(body.tokenHeader)
         let verification = try await runtime.powerAuth.verifyToken(

@@ -30,30 +30,32 @@ struct AdminWebController: Sendable {
             return web.loginPage("admin-login")
         }
         router.post("/admin/login") { request, context in try await signIn(request, context: context) }
-        router.post("/admin/logout") { request, context in
+        // Everything else needs an operator session: `OperatorContext`.
+        let admin = router.group().add(middleware: WebSessionMiddleware(web: web)).group(context: OperatorContext.self)
+        admin.post("/admin/logout") { request, context in
             try await web.action(request, context: context) { signedIn, _ in
                 try await service.audit(actor: web.principalLabel(signedIn), action: "operator.signout", subject: nil, source: context.remoteAddress)
                 return try await web.endSession(signedIn)
             }
         }
-        router.get("/admin") { request, _ in try await web.page(request) { try await dashboard(request, $0) } }
-        router.get("/admin/users") { request, _ in try await web.page(request) { try await users(request, $0) } }
-        router.get("/admin/users/{id}") { request, context in
-            try await web.page(request) { try await user(request, $0, id: try context.parameters.require("id")) }
+        admin.get("/admin") { request, context in try await web.page(context) { try await dashboard(request, $0) } }
+        admin.get("/admin/users") { request, context in try await web.page(context) { try await users(request, $0) } }
+        admin.get("/admin/users/{id}") { request, context in
+            try await web.page(context) { try await user(request, $0, id: try context.parameters.require("id")) }
         }
-        router.post("/admin/users/{id}/unlock") { request, context in
+        admin.post("/admin/users/{id}/unlock") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
                 try await service.unlockUser(id: id, realm: signedIn.realm, actor: web.principalLabel(signedIn), source: context.remoteAddress)
                 return web.redirect(to: "/admin/users/\(id)?done=unlocked")
             }
         }
-        router.get("/admin/devices") { request, _ in try await web.page(request) { try await devices(request, $0) } }
-        router.get("/admin/devices/{id}") { request, context in
-            try await web.page(request) { try await device(request, $0, id: try context.parameters.require("id")) }
+        admin.get("/admin/devices") { request, context in try await web.page(context) { try await devices(request, $0) } }
+        admin.get("/admin/devices/{id}") { request, context in
+            try await web.page(context) { try await device(request, $0, id: try context.parameters.require("id")) }
         }
         for verb in ["block", "unblock", "remove"] {
-            router.post("/admin/devices/{id}/\(verb)") { request, context in
+            admin.post("/admin/devices/{id}/\(verb)") { request, context in
                 let id = try context.parameters.require("id")
                 return try await web.action(request, context: context) { signedIn, form in
                     let actor = web.principalLabel(signedIn)
@@ -71,8 +73,8 @@ struct AdminWebController: Sendable {
                 }
             }
         }
-        router.get("/admin/registrations/new") { request, _ in try await web.page(request) { try await newRegistration(request, $0) } }
-        router.post("/admin/registrations") { request, context in
+        admin.get("/admin/registrations/new") { request, context in try await web.page(context) { try await newRegistration(request, $0) } }
+        admin.post("/admin/registrations") { request, context in
             try await web.action(request, context: context) { signedIn, form in
                 let registration = try await service.createRegistration(
                     externalUserID: form["userId"] ?? "", applicationID: form["applicationId"] ?? "", realm: signedIn.realm,
@@ -81,19 +83,19 @@ struct AdminWebController: Sendable {
                 return web.redirect(to: "/admin/devices/\(registration.id)?done=created")
             }
         }
-        router.get("/admin/approvals") { request, _ in try await web.page(request) { try await approvals(request, $0) } }
-        router.get("/admin/approvals/{id}") { request, context in
-            try await web.page(request) { try await approval(request, $0, id: try context.parameters.require("id")) }
+        admin.get("/admin/approvals") { request, context in try await web.page(context) { try await approvals(request, $0) } }
+        admin.get("/admin/approvals/{id}") { request, context in
+            try await web.page(context) { try await approval(request, $0, id: try context.parameters.require("id")) }
         }
-        router.get("/admin/webhooks") { request, _ in try await web.page(request) { try await webhooks(request, $0) } }
-        router.post("/admin/webhooks/{id}/retry") { request, context in
+        admin.get("/admin/webhooks") { request, context in try await web.page(context) { try await webhooks(request, $0) } }
+        admin.post("/admin/webhooks/{id}/retry") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
                 try await service.retryDelivery(id: id, realm: signedIn.realm, actor: web.principalLabel(signedIn), source: context.remoteAddress)
                 return web.redirect(to: "/admin/webhooks?done=retried")
             }
         }
-        router.get("/admin/audit") { request, _ in try await web.page(request) { try await audit(request, $0) } }
+        admin.get("/admin/audit") { request, context in try await web.page(context) { try await audit(request, $0) } }
     }
 
     // MARK: Sign-in

@@ -110,12 +110,31 @@ struct WebPages: Sendable {
         async throws -> Response
     {
         guard let signedIn = try await signedIn(request) else { return redirect(to: "\(area.path)/login") }
-        guard let form = try await readForm(request, context: context) else {
+        return try await checkedAction(request, signedIn: signedIn, source: context.remoteAddress, body)
+    }
+
+    /// A page on a signed-in route: the session is the context's (`WebSessionMiddleware`).
+    func page(_ context: some WebSignedInContext, _ body: (WebSignedIn) async throws -> Response) async throws -> Response {
+        try await handlingErrors(context.signedIn) { try await body(context.signedIn) }
+    }
+
+    /// A form post on a signed-in route: the session is the context's; the CSRF check is here.
+    func action(_ request: Request, context: some WebSignedInContext, _ body: (WebSignedIn, [String: String]) async throws -> Response)
+        async throws -> Response
+    {
+        try await checkedAction(request, signedIn: context.signedIn, source: context.remoteAddress, body)
+    }
+
+    /// The form and its CSRF token checked, then `body`.
+    private func checkedAction(
+        _ request: Request, signedIn: WebSignedIn, source: String?, _ body: (WebSignedIn, [String: String]) async throws -> Response
+    ) async throws -> Response {
+        guard let form = try await readForm(request) else {
             return errorPage(.badRequest, "The form could not be read.", signedIn: signedIn)
         }
         guard runtime.webSessions.checkCSRF(form["_csrf"], for: signedIn.token) else {
             try await runtime.backOffice.audit(
-                actor: principalLabel(signedIn), action: "web.csrf_refused", subject: nil, source: context.remoteAddress,
+                actor: principalLabel(signedIn), action: "web.csrf_refused", subject: nil, source: source,
                 details: ["path": request.uri.path])
             return errorPage(.forbidden, "This form has expired or did not come from this site. Reload the page and try again.", signedIn: signedIn)
         }
@@ -210,7 +229,7 @@ struct WebPages: Sendable {
     /// The sign-in form's fields if its CSRF token matches the pre-session cookie, else `nil`.
     func loginForm(_ request: Request, context: AppRequestContext) async throws -> [String: String]? {
         guard let preSession = request.cookies[area.preSessionCookieName]?.value, !preSession.isEmpty,
-            let form = try await readForm(request, context: context), runtime.webSessions.checkCSRF(form["_csrf"], for: preSession)
+            let form = try await readForm(request), runtime.webSessions.checkCSRF(form["_csrf"], for: preSession)
         else { return nil }
         return form
     }
@@ -218,7 +237,7 @@ struct WebPages: Sendable {
     // MARK: Plumbing
 
     /// The `application/x-www-form-urlencoded` body, `nil` when it is not one (or too large).
-    func readForm(_ request: Request, context: AppRequestContext) async throws -> [String: String]? {
+    func readForm(_ request: Request) async throws -> [String: String]? {
         guard request.headers[.contentType]?.lowercased().hasPrefix(FormBody.mediaType) == true else { return nil }
         guard let body = try? await request.body.collect(upTo: runtime.settings.maxBodyBytes) else { return nil }
         return try? FormBody.parse(body)

@@ -1,0 +1,66 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StrongAuthCore
+
+/// Authenticates the integration user (HTTP Basic, seed 003) once for every route of the
+/// PowerAuth integration face and stores it on the context, so that `IntegrationUserContext`
+/// (whose `init` cannot be async) can be built from it. A handler of that face therefore cannot
+/// run for an unauthenticated caller. Refusals are PowerAuth's 401 `ERROR_UNAUTHORIZED` with a
+/// Basic challenge, exactly as when each handler authenticated itself.
+struct IntegrationUserMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let powerAuth: PowerAuthService
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
+        async throws -> Response
+    {
+        let user = try await IntegrationAuthentication.user(of: request, context: context, powerAuth: powerAuth)
+        var context = context
+        context.integrationUser = user
+        return try await next(request, context)
+    }
+}
+
+/// The context of the PowerAuth integration routes (`/powerauth-cloud/v2/…` registrations,
+/// operations, token verification, webhook deliveries): the authenticated integration user, whose
+/// realm and applications scope everything the route may touch.
+public struct IntegrationUserContext: ChildRequestContext {
+    public typealias ParentContext = AppRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: String?
+    public let user: IntegrationUser
+
+    public init(context: AppRequestContext) throws {
+        // Only reachable if a route was declared without `IntegrationUserMiddleware`: refuse
+        // rather than run unauthenticated.
+        guard let user = context.integrationUser else {
+            throw IntegrationAuthentication.unauthorized("HTTP Basic credentials of an integration user are required.")
+        }
+        coreContext = context.coreContext
+        remoteAddress = context.remoteAddress
+        self.user = user
+    }
+
+    /// The realm of the user and of all its applications.
+    public var realmID: String { user.realmID }
+    /// The applications the user may act on.
+    public var applicationIDs: [String] { user.applicationIDs }
+}
+
+/// The route groups of the PowerAuth integration face, built once (in `buildRouter` or
+/// `buildIntegrationRouter`) and handed to its controllers: one `/powerauth-cloud` group with
+/// PowerAuth's error middleware, and within it the routes that need an authenticated integration
+/// user. `/v2/signature/verify` stays on the outer group: the core checks the presented credentials
+/// together with the registration (`PowerAuthService.verifySignature(caller:)`).
+struct IntegrationFace {
+    /// `/powerauth-cloud`, PowerAuth's error shape, no authentication of its own.
+    let group: RouterGroup<AppRequestContext>
+    /// The same prefix, every route behind `IntegrationUserMiddleware`.
+    let users: RouterGroup<IntegrationUserContext>
+
+    init(router: Router<AppRequestContext>, powerAuth: PowerAuthService) {
+        group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
+        users = group.group().add(middleware: IntegrationUserMiddleware(powerAuth: powerAuth)).group(context: IntegrationUserContext.self)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import StrongAuthServer
+
+/// The faces as typed request contexts (issue 14): a route declares what authentication it needs
+/// by its context type. These tests pin the two halves of that promise — a context refuses to
+/// exist without its face's middleware (so a route wired to the wrong group cannot run
+/// unauthenticated), and every route of a face refuses an unauthenticated caller before it reads
+/// the body, in the face's own error shape.
+@Suite("Faces as typed request contexts")
+struct FaceContextTests {
+    /// A route declared with `IntegrationUserContext` but without `IntegrationUserMiddleware` in
+    /// front of it is refused with PowerAuth's 401 and a Basic challenge, never run.
+    @Test("IntegrationUserContext without its middleware refuses")
+    func integrationContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware()).group(context: IntegrationUserContext.self)
+            .get("/v2/anything") { _, context in context.user.name }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/powerauth-cloud/v2/anything", method: .get)
+            let json = try HTTP.json(response.body)
+            expectPowerAuthError(response, json, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
+        }
+    }
+
+    /// Every route of the integration face but signature verification authenticates the
+    /// integration user first: no credentials and a malformed body is still the 401.
+    @Test("every integration route refuses an unauthenticated caller before reading the body")
+    func integrationRoutesAuthenticateFirst() async throws {
+        let routes: [(HTTPRequest.Method, String)] = [
+            (.post, "/powerauth-cloud/v2/registrations"), (.get, "/powerauth-cloud/v2/registrations?userId=u"),
+            (.get, "/powerauth-cloud/v2/registrations/r"), (.put, "/powerauth-cloud/v2/registrations/r"),
+            (.delete, "/powerauth-cloud/v2/registrations/r"), (.post, "/powerauth-cloud/v2/registrations/r/commit"),
+            (.post, "/powerauth-cloud/v2/signature/verify"), (.post, "/powerauth-cloud/v2/token/verify"),
+            (.post, "/powerauth-cloud/v2/operations"), (.get, "/powerauth-cloud/v2/operations?userId=u"),
+            (.get, "/powerauth-cloud/v2/operations/o"), (.delete, "/powerauth-cloud/v2/operations/o"),
+            (.get, "/powerauth-cloud/v2/webhooks/deliveries"), (.post, "/powerauth-cloud/v2/webhooks/deliveries/d/retry"),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{not json"))
+                    let json = try HTTP.json(response.body)
+                    expectPowerAuthError(response, json, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+                    #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true, "\(method) \(uri)")
+                }
+            }
+        }
+    }
+
+    /// The phone contexts refuse to exist without their middleware: PowerAuth's 401
+    /// `ERR_AUTHENTICATION`, the handler never runs.
+    @Test("PhoneSignedContext and PhoneTokenContext without their middleware refuse")
+    func phoneContextsRequireMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        let group = router.group("/enrollment-server").add(middleware: PowerAuthErrorMiddleware())
+        group.group(context: PhoneSignedContext.self).post("/signed") { _, context in context.registration.id }
+        group.group(context: PhoneTokenContext.self).post("/token") { _, context in context.registration.id }
+        try await Application(router: router).test(.router) { client in
+            for uri in ["/enrollment-server/signed", "/enrollment-server/token"] {
+                let response = try await client.execute(uri: uri, method: .post)
+                expectPowerAuthError(response, try HTTP.json(response.body), status: .unauthorized, code: "ERR_AUTHENTICATION")
+            }
+        }
+    }
+
+    /// Every signed or token-authenticated phone route refuses a request without its signature or
+    /// token before it decodes the body: the 401, not a 400 for the malformed body.
+    @Test("every authenticated phone route refuses an unsigned request before reading the body")
+    func phoneRoutesAuthenticateFirst() async throws {
+        let routes = [
+            "/enrollment-server/pa/v3/activation/remove", "/enrollment-server/pa/v3/token/create",
+            "/enrollment-server/pa/v3/token/remove", "/enrollment-server/pa/v3/signature/validate",
+            "/enrollment-server/api/auth/token/app/operation/list", "/enrollment-server/api/auth/token/app/operation/detail",
+            "/enrollment-server/api/auth/token/app/operation/authorize", "/enrollment-server/api/auth/token/app/operation/cancel",
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for uri in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{not json"))
+                    expectPowerAuthError(response, try HTTP.json(response.body), status: .unauthorized, code: "ERR_AUTHENTICATION")
+                }
+            }
+        }
+    }
+
+    /// `OperatorContext` refuses to exist without `WebSessionMiddleware`: the handler never runs.
+    @Test("OperatorContext without its middleware refuses")
+    func operatorContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.group(context: OperatorContext.self).get("/admin/anything") { _, context in context.signedIn.name }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/admin/anything", method: .get)
+            #expect(response.status == .unauthorized)
+        }
+    }
+
+    /// Every signed-in back-office route sends a browser without an operator session to the
+    /// sign-in page, form posts included, before it reads the form.
+    @Test("every signed-in back-office route redirects a browser without a session to the sign-in page")
+    func adminRoutesNeedASession() async throws {
+        let routes: [(HTTPRequest.Method, String)] = [
+            (.get, "/admin"), (.get, "/admin/users"), (.get, "/admin/users/u"), (.post, "/admin/users/u/unlock"),
+            (.get, "/admin/devices"), (.get, "/admin/devices/d"), (.post, "/admin/devices/d/block"), (.post, "/admin/devices/d/unblock"),
+            (.post, "/admin/devices/d/remove"), (.get, "/admin/registrations/new"), (.post, "/admin/registrations"),
+            (.get, "/admin/approvals"), (.get, "/admin/approvals/a"), (.get, "/admin/webhooks"), (.post, "/admin/webhooks/w/retry"),
+            (.get, "/admin/audit"), (.post, "/admin/logout"),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "sa_admin=forged"],
+                        body: ByteBuffer(string: "_csrf=x"))
+                    #expect(response.status == .seeOther, "\(method) \(uri)")
+                    #expect(response.headers[.location] == "/admin/login", "\(method) \(uri)")
+                }
+            }
+        }
+    }
+}
