@@ -172,15 +172,17 @@ struct SessionsController {
         return value
     }
 
-    /// Turns the core's `SessionError` into the problem a client can act on.
+    /// Turns the core's `SessionError` into the face's error a client can act on (its key names
+    /// the refusal; `problem(for:)` gives its status and text).
     func mapped<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as SessionError {
-            throw Self.problem(for: error)
+            throw ABNAMROError(error)
         }
     }
 
+    /// The status and text of each refusal (`ABNAMROError` wears them in the face's shape).
     static func problem(for error: SessionError) -> ProblemDetails {
         switch error {
         case .validation(let field, let message):
