@@ -73,6 +73,36 @@ struct AbuseResistanceTests {
         }
     }
 
+    @Test("the other header parsers (Basic, Bearer, cookies, request id, content type) answer 60 KB values of each shape with their 4xx, never a 5xx")
+    func otherHeaderParsers() async throws {
+        let shapes = Self.oversized.map { String($0.dropFirst("PowerAuth ".count)) } + [
+            String(repeating: "=", count: 60_000), String(repeating: " ", count: 30_000) + "x", String(repeating: "%", count: 60_000),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for junk in shapes {
+                    let cases: [(String, HTTPRequest.Method, HTTPField.Name, String, [Int])] = [
+                        ("/oauth/token", .post, .authorization, "Basic " + junk, [400, 401]),
+                        ("/oauth/token", .post, .authorization, "Basic " + Data(junk.utf8).base64EncodedString(), [400, 401]),
+                        ("/powerauth-cloud/v2/registrations", .get, .authorization, "Basic " + junk, [401]),
+                        ("/api/user/devices", .get, .authorization, "Bearer " + junk, [401]),
+                        ("/session", .get, .cookie, "strongauth_session=sa_ss_" + junk, [401]),
+                        ("/session/loginresponse", .put, .contentType, "application/json;" + junk, [400, 413]),
+                        ("/health", .get, HTTPField.Name("X-Request-Id")!, junk, [200]),
+                    ]
+                    for (uri, method, name, value, statuses) in cases {
+                        var headers = HTTPFields()
+                        headers[name] = value
+                        if name != .contentType { headers[.contentType] = "application/x-www-form-urlencoded" }
+                        let body = method == .get ? nil : ByteBuffer(string: name == .contentType ? "{}" : "grant_type=client_credentials")
+                        let response = try await client.executeRequest(uri: uri, method: method, headers: headers, body: body)
+                        #expect(statuses.contains(response.status.code), "\(method) \(uri) \(name): \(response.status)")
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: ABN AMRO
 
     /// The wiki's error shape: `{"messages": [{"messageKey", "messageType": "ERROR", "messageText", "params"}]}`, as JSON.
