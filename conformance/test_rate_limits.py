@@ -56,14 +56,15 @@ def test_token_and_login_endpoints_answer_429_with_retry_after():
         assert requests.post(base + "/oauth/token", auth=(other["clientId"], other["clientSecret"]),
                              data={"grant_type": "client_credentials"}, timeout=10).status_code == 200
 
-        # Per address, on the login face: 5 challenges, then problem+json 429.
+        # Per address, on the login face: 5 challenges, then a 429 in the face's messages shape.
         statuses = [requests.get(base + "/session/loginchallenge", timeout=10,
                                  params={"accountNumber": "1", "cardNumber": "2", "accessToolUsage": "SOFTTOKEN"}).status_code
                     for _ in range(6)]
         assert 429 not in statuses[:5] and statuses[5] == 429, statuses
         limited = requests.get(base + "/session/loginchallenge", timeout=10,
                                params={"accountNumber": "1", "cardNumber": "2", "accessToolUsage": "SOFTTOKEN"})
-        assert limited.headers["Content-Type"].startswith("application/problem+json") and limited.json()["status"] == 429
+        assert limited.headers["Content-Type"] == "application/json" and limited.headers["Retry-After"]
+        assert limited.json()["messages"][0]["messageKey"] == "MESSAGE_TOO_MANY_REQUESTS"
 
         # It recovers: 2 per second refill.
         time.sleep(1.2)

@@ -123,7 +123,8 @@ def test_softtoken_login_session_and_logout(server):
     assert browser.delete(server.url("/session")).status_code == 204
     gone = browser.get(server.url("/session"))
     assert gone.status_code == 401
-    assert gone.headers["Content-Type"] == "application/problem+json"
+    assert gone.headers["Content-Type"] == "application/json"
+    assert gone.json()["messages"][0]["messageType"] == "ERROR"
 
 
 def test_djc_style_sorted_fields_log_in_too(server):
@@ -141,7 +142,7 @@ def test_wrong_codes_count_down_to_a_block_until_the_operator_unblocks(server):
     for index, left in enumerate([2, 1, 0]):
         wrong = put_response(server, browser, account, card, challenges[index], solve(challenges[index], code="13579"))
         assert wrong.status_code == 403, wrong.text
-        assert f"{left} attempts left" in wrong.json()["detail"]
+        assert f"{left} attempts left" in wrong.json()["messages"][0]["messageText"]
         if left:
             assert get_challenge(server, browser, account, card)["attemptsLeft"] == left
     # Blocked: even the right code is refused, and no new challenge is issued.
@@ -204,17 +205,17 @@ def test_scenario_step_up_inside_the_session(server):
     assert signed.json()["scenarioResponse"]["scenarioHash"] == scenario["scenarioHash"]
 
 
-def test_bad_input_gets_4xx_problems(server):
+def test_bad_input_gets_4xx_in_the_apis_error_shape(server):
     browser = requests.Session()
     for params, status in [
         ({"accountNumber": "123"}, 400),
         ({"accountNumber": "12x", "cardNumber": "1", "accessToolUsage": "SOFTTOKEN"}, 400),
         ({"accountNumber": "123", "cardNumber": "1", "accessToolUsage": "EDENTIFIER1"}, 400),
-        ({"accountNumber": "999999999", "cardNumber": "999", "accessToolUsage": "SOFTTOKEN"}, 404),
     ]:
         response = browser.get(server.url("/session/loginchallenge"), params=params)
         assert response.status_code == status, (params, response.text)
-        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json()["messages"][0]["messageKey"] == "MESSAGE_INVALID_REQUEST"
     assert browser.put(server.url("/session/loginresponse"), data="{", headers={"Content-Type": "application/json"}).status_code == 400
     assert browser.put(server.url("/session/loginresponse"), json={"accountNumber": 1}).status_code == 400
     assert browser.delete(server.url("/session")).status_code == 401

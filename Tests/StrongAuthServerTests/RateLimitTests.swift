@@ -30,7 +30,7 @@ struct RateLimitTests {
         for index in 0..<1_000 { #expect(limiter.take("address-\(index)", limit: limit) == nil) }
     }
 
-    @Test("per source address: the token endpoint answers RFC 6749 JSON, device and session endpoints problem+json, the PowerAuth phone face its own shape — all 429 with Retry-After")
+    @Test("per source address: the token endpoint answers RFC 6749 JSON, device endpoints problem+json, the ABN AMRO session face its messages shape, the PowerAuth phone face its own shape — all 429 with Retry-After")
     func perAddress() async throws {
         try await TestServer.with(["rateLimits.addressPerMinute": .int(1), "rateLimits.addressBurst": .int(2)]) { server in
             let secret = try await server.createClient()
@@ -65,7 +65,7 @@ struct RateLimitTests {
                 }
                 let session = try await client.executeRequest(
                     uri: "/session/loginchallenge?accountNumber=1&cardNumber=2&accessToolUsage=SOFTTOKEN", method: .get, headers: [:], body: nil)
-                #expect(session.status == .tooManyRequests && session.headers[.contentType] == "application/problem+json")
+                #expect(session.status == .tooManyRequests && session.headers[.contentType] == "application/json")
                 #expect(session.headers[.retryAfter] != nil)
 
                 // Endpoints that present no credential are not limited.

@@ -152,7 +152,14 @@ public struct SessionService: Sendable {
         sessionToken: String?, accountNumber: String, cardNumber: String, accessToolUsage: String, boundDeviceIndexNumber: String?
     ) async throws -> IssuedChallenge {
         let usage = try Self.usage(accessToolUsage)
-        let identity = try await identity(accountNumber: accountNumber, cardNumber: cardNumber)
+        let identity: LoginIdentity
+        do {
+            identity = try await self.identity(accountNumber: accountNumber, cardNumber: cardNumber)
+        } catch SessionError.unknownUser {
+            // Issue 15: an unknown account/card gets a challenge like a known one (a decoy that no
+            // answer opens), so the challenge endpoint does not tell which accounts exist.
+            identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
+        }
         let deviceID = try await boundDevice(for: usage, userID: identity.userID, index: boundDeviceIndexNumber)
         try await checkUsable(usage, identity: identity)
         let now = time.now()
@@ -208,6 +215,9 @@ public struct SessionService: Sendable {
         guard let session = try await store.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
         else { throw SessionError.unauthorized }
         let challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
+        if challenge.userID.hasPrefix(Self.decoyUserIDPrefix) {
+            try await answerDecoy(challenge, account: account, card: card, usage: usage, details: answer.challengeDeviceDetails, at: now)
+        }
         guard let identity = try await store.loginIdentity(userID: challenge.userID) else { throw SessionError.challengeClosed }
         guard identity.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
         guard identity.cardNumber == card else { throw SessionError.mismatch(field: "cardNumber") }
@@ -298,6 +308,32 @@ public struct SessionService: Sendable {
         return identity
     }
 
+    /// The `user_id` of a decoy challenge starts with this (never a user's ID, which is a UUID);
+    /// the rest is the seed's `ACCOUNT_CARD` the challenge was asked for.
+    static let decoyUserIDPrefix = "(unknown):"
+
+    /// The stand-in for an account/card no active user has: it is issued challenges exactly as a
+    /// user with an identification code and no failed attempts, and every answer to them is wrong.
+    static func decoyIdentity(accountNumber: String, cardNumber: String) throws -> LoginIdentity {
+        let (account, card) = try numbers(accountNumber: accountNumber, cardNumber: cardNumber)
+        return LoginIdentity(userID: decoyUserIDPrefix + "\(account)_\(card)", accountNumber: account, cardNumber: card, identificationCodeHash: nil)
+    }
+
+    /// Answers a decoy challenge as a wrong answer of a known user is answered: the same checks of
+    /// the numbers, tool and details first, the challenge used once (so a replay is closed, as for
+    /// a real one), then `wrongResponse` with the attempts a first wrong answer leaves. Always throws.
+    func answerDecoy(_ challenge: LoginChallenge, account: String, card: String, usage: AccessToolUsage, details: String?, at now: Date) async throws {
+        let loginUserID = String(challenge.userID.dropFirst(Self.decoyUserIDPrefix.count))
+        guard loginUserID.hasPrefix("\(account)_") else { throw SessionError.mismatch(field: "accountNumber") }
+        guard loginUserID == "\(account)_\(card)" else { throw SessionError.mismatch(field: "cardNumber") }
+        guard challenge.accessToolUsage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
+        if let details, !details.isEmpty, details != usage.challengeDeviceDetails { throw SessionError.mismatch(field: "challengeDeviceDetails") }
+        guard try await store.useLoginChallenge(handle: challenge.handle, sessionID: challenge.sessionID, at: now) else {
+            throw SessionError.challengeClosed
+        }
+        throw SessionError.wrongResponse(attemptsLeft: max(configuration.maxAttempts - 1, 0))
+    }
+
     /// The normalised account and card numbers, or a validation error naming the bad one.
     static func numbers(accountNumber: String, cardNumber: String) throws -> (account: String, card: String) {
         guard let account = LoginNumbers.account(accountNumber) else {
@@ -369,6 +405,8 @@ public struct SessionService: Sendable {
     /// Whether the identity has this tool and it is not blocked; returns its attempts left.
     @discardableResult
     func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity) async throws -> Int {
+        // A decoy looks like a known user who has not failed yet.
+        if identity.userID.hasPrefix(Self.decoyUserIDPrefix) { return configuration.maxAttempts }
         if usage == .softToken, identity.identificationCodeHash == nil {
             throw SessionError.accessToolNotSetUp("the user has no identification code")
         }

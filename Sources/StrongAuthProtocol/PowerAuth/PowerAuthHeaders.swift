@@ -13,6 +13,8 @@ public struct PowerAuthHeaderError: Error, Equatable, Sendable, CustomStringConv
         case invalid
         /// A field is present where the scope forbids it (`activation_id` in application scope).
         case unexpected
+        /// The whole value is longer than `PowerAuthHeaderSyntax.maxHeaderBytes`; refused unread.
+        case tooLong
     }
 
     public let kind: Kind
@@ -33,6 +35,7 @@ public struct PowerAuthHeaderError: Error, Equatable, Sendable, CustomStringConv
         case .missing: "\(field) is missing (\(code))"
         case .invalid: "\(field) is malformed (\(code))"
         case .unexpected: "\(field) is not allowed here (\(code))"
+        case .tooLong: "\(field) is longer than \(PowerAuthHeaderSyntax.maxHeaderBytes) bytes (\(code))"
         }
     }
 }
@@ -41,29 +44,126 @@ public struct PowerAuthHeaderError: Error, Equatable, Sendable, CustomStringConv
 /// `PowerAuthHttpHeader.parseHttpHeader` does: trim, require the `PowerAuth ` prefix, then collect
 /// every match of `(\w+)="*((?<=")[^"]+(?=")|([^\s]+)),*"*` (last one wins, unknown keys ignored).
 ///
-/// The regular expression is kept verbatim (with Java's ASCII `\w` and `\s` spelled out) because
-/// its tolerance is the protocol: commas between fields are optional, quotes are optional, and
-/// whitespace may separate fields. Anything this accepts, the reference accepts, and vice versa.
+/// The regular expression's tolerance is the protocol (commas between fields are optional, quotes
+/// are optional, whitespace may separate fields), so its matches are reproduced exactly, but by a
+/// hand-written scanner (`scan`) in one pass: run through a backtracking engine, the expression
+/// retries every start inside a run of word characters, which made a 60 KB `PowerAuth aaaa…`
+/// header cost a worker over ten seconds (issue 15). The expression is kept in `pattern` as the
+/// oracle the tests compare the scanner with.
 enum PowerAuthHeaderSyntax {
     static let prefix = "PowerAuth "
+    /// The reference's expression, with Java's ASCII `\w` and `\s` spelled out. Not used to parse.
     static let pattern = #"([A-Za-z0-9_]+)="*((?<=")[^"]+(?=")|([^ \t\n\x0B\f\r]+)),*"*"#
 
-    /// `nil` when the prefix is missing (the reference returns an empty map then).
+    /// The longest header value read, in UTF-8 bytes. A genuine header is under 400 bytes (the
+    /// reference's builders write the fields once, with short values); anything longer is refused
+    /// before it is scanned, so a header costs at most this much work whatever is sent.
+    public static let maxHeaderBytes = 4096
+
+    /// The fields, or the refusal of a header that is too long (`tooLong`) or lacks the prefix
+    /// (`notPowerAuth`); `header` names the header, `code` is the code of its whole-header refusal.
+    static func map(of value: String, header: String, code: String) throws(PowerAuthHeaderError) -> [String: String] {
+        guard value.utf8.count <= maxHeaderBytes else {
+            throw PowerAuthHeaderError(kind: .tooLong, field: header, code: code)
+        }
+        guard let map = fields(of: value) else { throw PowerAuthHeaderError(kind: .notPowerAuth, field: header, code: code) }
+        return map
+    }
+
+    /// `nil` when the prefix is missing (the reference returns an empty map then). Linear in the
+    /// input; callers bound it with `maxHeaderBytes` first.
     static func fields(of header: String) -> [String: String]? {
-        let trimmed = javaTrim(header)
-        guard trimmed.hasPrefix(prefix) else { return nil }
-        let body = javaTrim(String(trimmed.dropFirst(prefix.count)))
-        // A constant pattern; if it ever failed to compile every header would be refused (fail closed).
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return [:] }
-        let string = body as NSString
+        // Java's trim strips code units up to U+0020; in UTF-8 those are exactly the bytes up to
+        // 0x20 (every byte of a multi-byte sequence is 0x80 or more), so bytes can be trimmed.
+        let bytes = Array(header.utf8)
+        var low = 0
+        var high = bytes.count
+        while low < high, bytes[low] <= 0x20 { low += 1 }
+        while high > low, bytes[high - 1] <= 0x20 { high -= 1 }
+        // `startsWith` of Java compares code units, not Swift's grapheme clusters.
+        let prefixBytes = Array(prefix.utf8)
+        guard high - low >= prefixBytes.count, bytes[low..<(low + prefixBytes.count)].elementsEqual(prefixBytes) else { return nil }
+        low += prefixBytes.count
+        while low < high, bytes[low] <= 0x20 { low += 1 }
         var result: [String: String] = [:]
-        for match in regex.matches(in: body, range: NSRange(location: 0, length: string.length)) {
-            let key = match.range(at: 1)
-            let value = match.range(at: 2)
-            guard key.location != NSNotFound, value.location != NSNotFound else { continue }
-            result[string.substring(with: key)] = string.substring(with: value)
+        for (key, value) in scan(bytes[low..<high]) {
+            result[String(decoding: bytes[key], as: UTF8.self)] = String(decoding: bytes[value], as: UTF8.self)
         }
         return result
+    }
+
+    /// Every match of `pattern` in `body`, leftmost first and non-overlapping as a regex engine
+    /// reports them, as (key range, value range). One pass, no backtracking: each byte is looked
+    /// at a bounded number of times.
+    ///
+    /// Why this equals the expression, piece by piece (q is just after `=`, r after its quotes):
+    /// - `(\w+)=`: a key can only be a whole run of word characters followed by `=`, since a
+    ///   shorter key would be followed by a word character. What follows `=` does not depend on
+    ///   where in the run the match starts, so if the run's first byte cannot start a match, none
+    ///   of its bytes can, and the scan moves past the run.
+    /// - `"*` is greedy; the engine first tries all the quotes (up to r).
+    /// - `(?<=")[^"]+(?=")` needs a quote before r (at least one quote taken) and a closing quote
+    ///   after at least one non-quote: the value is r up to the next quote.
+    /// - else `[^\s]+`: a non-whitespace byte at r, the value runs to the next whitespace.
+    /// - else, with quotes taken, the engine gives one back: the lookaround branch fails (a quote
+    ///   at r-1), `[^\s]+` matches from that quote to the next whitespace.
+    /// - with no quote taken and whitespace (or nothing) at q, there is no match at this start.
+    /// - `,*"*` then takes the closing quote run (after the first branch) or nothing (after the
+    ///   second: it stops at whitespace or the end).
+    /// The classes are ASCII, so matching on UTF-8 bytes cuts only between ASCII bytes, never
+    /// inside a multi-byte character, exactly where the engine cuts the UTF-16 string.
+    static func scan(_ body: ArraySlice<UInt8>) -> [(key: Range<Int>, value: Range<Int>)] {
+        func isWord(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x5F
+        }
+        // Java's `\s`: space, \t, \n, \x0B, \f, \r.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        let quote = UInt8(ascii: "\""), equals = UInt8(ascii: "=")
+        let end = body.endIndex
+        /// The first index at or after `from` whose byte satisfies `predicate`, or `end`.
+        func next(from: Int, _ predicate: (UInt8) -> Bool) -> Int {
+            var index = from
+            while index < end, !predicate(body[index]) { index += 1 }
+            return index
+        }
+        var matches: [(key: Range<Int>, value: Range<Int>)] = []
+        var position = body.startIndex
+        // The first quote at or after an index, remembered so that a run of unclosed quoted values
+        // is not searched again for each of them (keeps the scan linear).
+        var nextQuote = (from: body.startIndex, at: next(from: body.startIndex) { $0 == quote })
+        func quoteAtOrAfter(_ index: Int) -> Int {
+            if index > nextQuote.at || index < nextQuote.from { nextQuote = (index, next(from: index) { $0 == quote }) }
+            return nextQuote.at
+        }
+        while position < end {
+            guard isWord(body[position]) else {
+                position += 1
+                continue
+            }
+            let keyStart = position
+            let keyEnd = next(from: keyStart) { !isWord($0) }
+            position = keyEnd
+            guard keyEnd < end, body[keyEnd] == equals else { continue }
+            let q = keyEnd + 1
+            let r = next(from: q) { $0 != quote }
+            let value: Range<Int>
+            var matchEnd: Int
+            if r > q, r < end, case let closing = quoteAtOrAfter(r), closing < end {
+                value = r..<closing
+                matchEnd = next(from: closing) { $0 != quote }
+            } else if r < end, !isSpace(body[r]) {
+                matchEnd = next(from: r, isSpace)
+                value = r..<matchEnd
+            } else if r > q {
+                matchEnd = next(from: r, isSpace)
+                value = (r - 1)..<matchEnd
+            } else {
+                continue
+            }
+            matches.append((keyStart..<keyEnd, value))
+            position = matchEnd
+        }
+        return matches
     }
 
     /// `String.trim()` of Java: strips every character up to U+0020 from both ends.
@@ -142,9 +242,7 @@ public struct PowerAuthAuthorizationHeader: Sendable, Equatable {
     /// signature, application key, version.
     public static func parse(_ value: String) throws(PowerAuthHeaderError) -> PowerAuthAuthorizationHeader {
         typealias S = PowerAuthHeaderSyntax
-        guard let map = S.fields(of: value) else {
-            throw PowerAuthHeaderError(kind: .notPowerAuth, field: headerName, code: "POWER_AUTH_SIGNATURE_INVALID_EMPTY")
-        }
+        let map = try S.map(of: value, header: headerName, code: "POWER_AUTH_SIGNATURE_INVALID_EMPTY")
         let activationID = try S.uuid(
             try S.field(map["pa_activation_id"], "pa_activation_id", missing: "POWER_AUTH_ACTIVATION_ID_EMPTY"), "pa_activation_id",
             invalid: "POWER_AUTH_ACTIVATION_ID_INVALID")
@@ -221,9 +319,7 @@ public struct PowerAuthTokenHeader: Sendable, Equatable {
     /// Parses and validates in the reference's order: token ID, digest, nonce, timestamp, version.
     public static func parse(_ value: String) throws(PowerAuthHeaderError) -> PowerAuthTokenHeader {
         typealias S = PowerAuthHeaderSyntax
-        guard let map = S.fields(of: value) else {
-            throw PowerAuthHeaderError(kind: .notPowerAuth, field: headerName, code: "POWER_AUTH_TOKEN_INVALID_EMPTY")
-        }
+        let map = try S.map(of: value, header: headerName, code: "POWER_AUTH_TOKEN_INVALID_EMPTY")
         let tokenID = try S.uuid(
             try S.field(map["token_id"], "token_id", missing: "POWER_AUTH_TOKEN_ID_EMPTY"), "token_id", invalid: "POWER_AUTH_TOKEN_ID_INVALID")
         let digest = try S.base64(
@@ -283,9 +379,7 @@ public struct PowerAuthEncryptionHeader: Sendable, Equatable {
     /// activation ID (required in activation scope, refused in application scope), version.
     public static func parse(_ value: String, scope: PowerAuthEncryptorScope) throws(PowerAuthHeaderError) -> PowerAuthEncryptionHeader {
         typealias S = PowerAuthHeaderSyntax
-        guard let map = S.fields(of: value) else {
-            throw PowerAuthHeaderError(kind: .notPowerAuth, field: headerName, code: "POWER_AUTH_ENCRYPTION_INVALID_EMPTY")
-        }
+        let map = try S.map(of: value, header: headerName, code: "POWER_AUTH_ENCRYPTION_INVALID_EMPTY")
         let applicationKey = try S.field(map["application_key"], "application_key", missing: "POWER_AUTH_ENCRYPTION_APPLICATION_KEY_EMPTY")
         _ = try S.base64(applicationKey, length: 16, "application_key", invalid: "POWER_AUTH_ENCRYPTION_APPLICATION_KEY_INVALID")
         let activationID = map["activation_id"]

@@ -15,6 +15,8 @@ struct RateLimitMiddleware: RouterMiddleware {
         case oauth
         case problem
         case powerAuth
+        /// The ABN AMRO login face: its `messages` shape (`ABNAMROError`).
+        case abnAMRO
     }
 
     let limiter: RateLimiter
@@ -45,7 +47,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         case .get where path == "/session/loginchallenge" || path == "/session/sessionhandoverchallenge",
             .put where path == "/session/loginresponse",
             .post where path.hasPrefix("/usertokens/session/"):
-            return ("login", .problem)
+            return ("login", .abnAMRO)
         case .post where path == "/enrollment-server/pa/v3/activation/create" || path == "/enrollment-server/pa/v3/signature/validate"
             || path == "/enrollment-server/api/auth/token/app/operation/authorize":
             return ("powerauth", .powerAuth)
@@ -67,6 +69,8 @@ struct RateLimitMiddleware: RouterMiddleware {
             throw ProblemDetails(.tooManyRequests, "Too Many Requests", detail: message, headers: headers)
         case .powerAuth:
             throw PowerAuthErrorResponse(.tooManyRequests, code: "ERROR_TOO_MANY_REQUESTS", message: message, headers: headers)
+        case .abnAMRO:
+            return try ABNAMROError(status: .tooManyRequests, key: "MESSAGE_TOO_MANY_REQUESTS", text: message, headers: headers).response()
         }
     }
 }

@@ -32,7 +32,7 @@ enum PhoneAuthentication {
         guard let value = request.headers[.powerAuthAuthorization] else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
         }
-        let header = try PowerAuthHeaders.authorization(value, code: "ERR_AUTHENTICATION")
+        let header = try PowerAuthHeaders.authorization(value, code: "ERR_AUTHENTICATION", inHeader: true)
         if twoFactors, header.factors.count < 2 {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "This needs a two-factor signature.")
         }
@@ -57,7 +57,9 @@ enum PhoneAuthentication {
         do {
             token = try PowerAuthTokenHeader.parse(value)
         } catch {
-            throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Token: \(error.description)")
+            throw PowerAuthErrorResponse(
+                PowerAuthHeaders.status(of: error, inHeader: true, otherwise: .unauthorized), code: "ERR_AUTHENTICATION",
+                message: "X-PowerAuth-Token: \(error.description)")
         }
         let verification = try await powerAuth.verifyToken(
             tokenID: token.tokenID, digest: token.tokenDigest, nonce: token.nonce, timestamp: token.timestamp, version: token.version,

@@ -5,8 +5,8 @@ import StrongAuthCore
 
 /// ABN AMRO's authorization service (seed 004, SPEC 2.6): login challenges and responses, the
 /// cookie session, session handover and step-up signing of scenarios. Paths, fields and the
-/// `x-aab-serviceversion` header (accepted, any version) are the seed's; errors are RFC 9457
-/// problems (the seed shows no error shape).
+/// `x-aab-serviceversion` header (accepted, any version) are the seed's; every error is the API's
+/// documented `messages` shape (`ABNAMROError`), with the HTTP status of the failure.
 struct SessionsController {
     let runtime: StrongAuthRuntime
 
@@ -15,14 +15,14 @@ struct SessionsController {
     static let cookieName = "strongauth_session"
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/session", use: current)
-        router.delete("/session", use: end)
-        router.get("/session/loginchallenge", use: loginChallenge)
-        router.put("/session/loginresponse", use: loginResponse)
-        router.get("/session/sessionhandoverchallenge", use: handoverChallenge)
-        router.post("/usertokens/session/scenariosigningmethod", use: scenarioSigningMethod)
-        router.post("/usertokens/session/scenariochallenge", use: scenarioChallenge)
-        router.post("/usertokens/session/scenarioresponse", use: scenarioResponse)
+        router.get("/session", use: Self.abnAMRO(current))
+        router.delete("/session", use: Self.abnAMRO(end))
+        router.get("/session/loginchallenge", use: Self.abnAMRO(loginChallenge))
+        router.put("/session/loginresponse", use: Self.abnAMRO(loginResponse))
+        router.get("/session/sessionhandoverchallenge", use: Self.abnAMRO(handoverChallenge))
+        router.post("/usertokens/session/scenariosigningmethod", use: Self.abnAMRO(scenarioSigningMethod))
+        router.post("/usertokens/session/scenariochallenge", use: Self.abnAMRO(scenarioChallenge))
+        router.post("/usertokens/session/scenarioresponse", use: Self.abnAMRO(scenarioResponse))
     }
 
     var sessions: SessionService { runtime.sessions }
@@ -172,15 +172,17 @@ struct SessionsController {
         return value
     }
 
-    /// Turns the core's `SessionError` into the problem a client can act on.
+    /// Turns the core's `SessionError` into the face's error a client can act on (its key names
+    /// the refusal; `problem(for:)` gives its status and text).
     func mapped<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as SessionError {
-            throw Self.problem(for: error)
+            throw ABNAMROError(error)
         }
     }
 
+    /// The status and text of each refusal (`ABNAMROError` wears them in the face's shape).
     static func problem(for error: SessionError) -> ProblemDetails {
         switch error {
         case .validation(let field, let message):
