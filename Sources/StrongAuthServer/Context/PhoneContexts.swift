@@ -97,14 +97,11 @@ struct PhoneFace {
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
 
-    /// `errors`: a face's own error codes (the Mobile Token API's), inside the PowerAuth error
+    /// `mobileTokenErrors`: the Mobile Token API's own error codes, inside the PowerAuth error
     /// shape and outside the authentication, so they apply to its failures too.
-    init(
-        router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int,
-        errors: (any RouterMiddleware<AppRequestContext>)? = nil
-    ) {
+    init(router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int, mobileTokenErrors: Bool = false) {
         let outer = router.group(path).add(middleware: PowerAuthErrorMiddleware())
-        group = errors.map { outer.add(middleware: $0) } ?? outer
+        group = mobileTokenErrors ? outer.add(middleware: MobileTokenErrorMiddleware()) : outer
         self.powerAuth = powerAuth
         self.maxBodyBytes = maxBodyBytes
     }

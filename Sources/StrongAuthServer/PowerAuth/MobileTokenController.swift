@@ -23,7 +23,7 @@ struct MobileTokenController {
     func addRoutes(to router: Router<AppRequestContext>) {
         let face = PhoneFace(
             router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: runtime.powerAuth,
-            maxBodyBytes: runtime.settings.maxBodyBytes, errors: MobileTokenErrorMiddleware())
+            maxBodyBytes: runtime.settings.maxBodyBytes, mobileTokenErrors: true)
         face.token().post("/list", use: list)
         face.token().post("/detail", use: detail)
         face.group.post("/authorize", use: authorize)
