@@ -192,9 +192,10 @@ struct MobileTokenErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as PowerAuthErrorResponse {
             switch error.code {
             case "ERR_AUTHENTICATION":
-                throw PowerAuthErrorResponse(.unauthorized, code: "POWERAUTH_AUTH_FAIL", message: error.message, headers: error.headers)
+                // The status stays (401, or 431 for an oversized header); only the code is the API's.
+                throw PowerAuthErrorResponse(error.status, code: "POWERAUTH_AUTH_FAIL", message: error.message, headers: error.headers)
             case "ERROR_REQUEST":
-                throw PowerAuthErrorResponse(.badRequest, code: "INVALID_REQUEST", message: error.message, headers: error.headers)
+                throw PowerAuthErrorResponse(error.status, code: "INVALID_REQUEST", message: error.message, headers: error.headers)
             default:
                 throw error
             }
