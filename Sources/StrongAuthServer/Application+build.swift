@@ -37,15 +37,17 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
 /// The router of the integration API alone, for `powerauth.integrationPort`.
 public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    addCommonMiddleware(to: router)
+    addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
     RegistrationsController(runtime: runtime).addRoutes(to: router)
     PowerAuthOperationsController(runtime: runtime).addRoutes(to: router)
     WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: router)
     return router
 }
 
-/// Request ids, the access log, metrics and the problem+json last line of defence.
-func addCommonMiddleware(to router: Router<AppRequestContext>) {
+/// The client address (behind trusted proxies), request ids, the access log, metrics and the
+/// problem+json last line of defence.
+func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: TrustedProxies) {
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware(level: .info))
     _ = PrometheusMetrics.registry
@@ -56,7 +58,7 @@ func addCommonMiddleware(to router: Router<AppRequestContext>) {
 /// The router with every route and middleware; separate so tests can inspect it.
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    addCommonMiddleware(to: router)
+    addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
     if runtime.settings.rateLimits.enabled {
         router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
     }

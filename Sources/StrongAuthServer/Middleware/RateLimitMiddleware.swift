@@ -33,7 +33,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     /// The limited endpoints: tokens, device OTPs and challenges, session logins and scenario
-    /// answers, PowerAuth activation and signature-checked phone calls. Integration APIs
+    /// answers, the back-office and self-service sign-in forms, PowerAuth activation and signature-checked phone calls. Integration APIs
     /// (trusted back ends) and reads are not limited here.
     static func classify(method: HTTPRequest.Method, path: String) -> (String, Face)? {
         switch method {
@@ -46,6 +46,9 @@ struct RateLimitMiddleware: RouterMiddleware {
             .put where path == "/session/loginresponse",
             .post where path.hasPrefix("/usertokens/session/"):
             return ("login", .problem)
+        case .post where path == "/admin/login" || path == "/self-service/login":
+            // bcrypt per try, unauthenticated: without a limit, a cheap CPU flood.
+            return ("weblogin", .problem)
         case .post where path == "/enrollment-server/pa/v3/activation/create" || path == "/enrollment-server/pa/v3/signature/validate"
             || path == "/enrollment-server/api/auth/token/app/operation/authorize":
             return ("powerauth", .powerAuth)
