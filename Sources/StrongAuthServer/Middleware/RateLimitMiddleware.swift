@@ -47,8 +47,9 @@ struct RateLimitMiddleware: RouterMiddleware {
             .post where path.hasPrefix("/usertokens/session/"):
             return ("login", .problem)
         case .post where path == "/admin/login" || path == "/self-service/login":
-            // bcrypt per try, unauthenticated: without a limit, a cheap CPU flood.
-            return ("weblogin", .problem)
+            // bcrypt per try, unauthenticated: without a limit, a cheap CPU flood. One bucket per
+            // form, so a flood of one does not lock the other's users out.
+            return (path == "/admin/login" ? "admin-login" : "self-service-login", .problem)
         case .post where path == "/enrollment-server/pa/v3/activation/create" || path == "/enrollment-server/pa/v3/signature/validate"
             || path == "/enrollment-server/api/auth/token/app/operation/authorize":
             return ("powerauth", .powerAuth)
