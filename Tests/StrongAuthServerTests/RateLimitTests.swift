@@ -233,4 +233,22 @@ struct RateLimitTests {
             }
         }
     }
+
+    @Test("wrong integration-user passwords are limited per name and address; the back end elsewhere is not refused")
+    func failedIntegrationAuthentication() async throws {
+        try await TestServer.with(["rateLimits.clientFailureBurst": .int(2), "rateLimits.clientFailurePerMinute": .int(1)]) { server in
+            let (_, basic) = try await server.powerAuthSetup()
+            let name = String(decoding: Data(base64Encoded: String(basic.dropFirst("Basic ".count)))!, as: UTF8.self).split(separator: ":")[0]
+            let wrong = HTTP.basic(String(name), "wrong")
+            try await server.test { client in
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<4 { statuses.append(try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: wrong).0.status) }
+                #expect(statuses == [.unauthorized, .unauthorized, .tooManyRequests, .tooManyRequests])
+            }
+            try await buildApplication(runtime: server.runtime).test(.live) { client in
+                let status = try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: basic).0.status
+                #expect(status == .notFound)
+            }
+        }
+    }
 }

@@ -8,10 +8,23 @@ import StrongAuthCore
 enum IntegrationAuthentication {
     static func user(of request: Request, context: AppRequestContext, runtime: StrongAuthRuntime) async throws -> IntegrationUser {
         let presented = try credentials(of: request)
+        // Wrong passwords (bcrypt each, and an audit record) are limited per (name, address),
+        // like failed client authentication: checked first, charged only on failure, so the
+        // real back end elsewhere is never refused for someone else's guesses.
+        let limits = runtime.settings.rateLimits
+        let failureKey = "integration-failure:\(presented.name):\(context.remoteAddress ?? "unknown")"
+        if limits.enabled, let retryAfter = runtime.rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
+            throw PowerAuthErrorResponse(
+                .tooManyRequests, code: "ERROR_TOO_MANY_REQUESTS", message: "Too many requests; retry after \(retryAfter) s.",
+                headers: [.retryAfter: String(retryAfter)])
+        }
         guard
             let user = try await runtime.powerAuth.authenticateIntegrationUser(
                 name: presented.name, password: presented.password, source: context.remoteAddress)
-        else { throw unauthorized("The integration user's name or password is wrong.") }
+        else {
+            if limits.enabled { _ = runtime.rateLimiter.take(failureKey, limit: limits.perClientFailure) }
+            throw unauthorized("The integration user's name or password is wrong.")
+        }
         return user
     }
 
