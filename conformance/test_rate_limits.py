@@ -74,3 +74,84 @@ def test_token_and_login_endpoints_answer_429_with_retry_after():
     finally:
         process.terminate()
         process.wait(15)
+
+
+class _Served:
+    """`strongauth serve` on a fresh SQLite directory with `env` added; `cli` runs the CLI there."""
+
+    def __init__(self, env):
+        self.env = {**ENV, **env}
+        self.workdir = Path(tempfile.mkdtemp(prefix="strongauth-proxy-"))
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args):
+        result = subprocess.run([str(BINARY), *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def __enter__(self):
+        self.process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(self.port)], cwd=self.workdir, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.base + "/ready", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline and self.process.poll() is None, "server not ready"
+            time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(15)
+
+
+def _challenges(base, forwarded_for):
+    return [requests.get(base + "/session/loginchallenge", timeout=10, headers={"X-Forwarded-For": address},
+                         params={"accountNumber": "1", "cardNumber": "2", "accessToolUsage": "SOFTTOKEN"}).status_code
+            for address in forwarded_for]
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies():
+    # Ten different clients behind the proxy (127.0.0.1), 5 requests of burst: none is refused.
+    clients = [f"198.51.100.{index}" for index in range(1, 11)]
+    with _Served({"STRONGAUTH_HTTP_TRUSTED_PROXIES": "127.0.0.1,::1"}) as served:
+        assert 429 not in _challenges(served.base, clients)
+        # One client still has its own limit, whatever it writes left of the proxy's entry.
+        spoofed = [f"203.0.113.{index}, 198.51.100.1" for index in range(6)]
+        assert _challenges(served.base, spoofed)[-2:] == [429, 429]
+        # Forwarded (RFC 7239) is understood as well.
+        forwarded = requests.get(served.base + "/session/loginchallenge", timeout=10,
+                                 headers={"Forwarded": 'for="[2001:db8::7]:4711";proto=https'},
+                                 params={"accountNumber": "1", "cardNumber": "2", "accessToolUsage": "SOFTTOKEN"})
+        assert forwarded.status_code != 429
+    # Without the setting the header is ignored: every request is 127.0.0.1's, refused after 5.
+    with _Served({}) as served:
+        statuses = _challenges(served.base, clients)
+        assert 429 not in statuses[:5] and statuses[5:] == [429] * 5, statuses
+
+
+def test_wrong_secrets_under_a_client_id_do_not_spend_its_quota():
+    env = {"STRONGAUTH_HTTP_TRUSTED_PROXIES": "127.0.0.1", "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_BURST": "3",
+           "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_PER_MINUTE": "1"}
+    with _Served(env) as served:
+        shop = served.cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
+        attacker = {"X-Forwarded-For": "203.0.113.66"}
+        guesses = [requests.post(served.base + "/oauth/token", auth=("shop", "guess"), headers=attacker,
+                                 data={"grant_type": "client_credentials"}, timeout=10).status_code for _ in range(5)]
+        assert guesses == [401, 401, 401, 429, 429], guesses
+        # The client, from its own address, still gets its 3 tokens (client burst 3).
+        statuses = [requests.post(served.base + "/oauth/token", auth=(shop["clientId"], shop["clientSecret"]),
+                                  headers={"X-Forwarded-For": "198.51.100.20"},
+                                  data={"grant_type": "client_credentials"}, timeout=10).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429], statuses
+
+
+def test_sign_in_forms_are_rate_limited():
+    with _Served({}) as served:
+        for path in ["/admin/login", "/self-service/login"]:
+            statuses = [requests.post(served.base + path, data={"username": "nobody", "password": "wrong"}, timeout=10,
+                                      allow_redirects=False).status_code for _ in range(6)]
+            assert 429 not in statuses[:5] and statuses[5] == 429, (path, statuses)

@@ -37,7 +37,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
 /// The router of the integration API alone, for `powerauth.integrationPort`.
 public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    addCommonMiddleware(to: router)
+    addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
     addIntegrationFace(to: router, runtime: runtime)
     return router
 }
@@ -45,14 +45,18 @@ public func buildIntegrationRouter(runtime: StrongAuthRuntime) throws -> Router<
 /// The PowerAuth integration face (`/powerauth-cloud`): one group with PowerAuth's error shape,
 /// the authenticated integration user in `IntegrationUserContext` (see `IntegrationFace`).
 func addIntegrationFace(to router: Router<AppRequestContext>, runtime: StrongAuthRuntime) {
-    let face = IntegrationFace(router: router, powerAuth: runtime.powerAuth)
+    let face = IntegrationFace(
+        router: router, powerAuth: runtime.powerAuth,
+        failureLimit: FailedAuthenticationLimit(settings: runtime.settings.rateLimits, limiter: runtime.rateLimiter))
     RegistrationsController(runtime: runtime).addRoutes(to: face)
     PowerAuthOperationsController(runtime: runtime).addRoutes(to: face)
     WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: face)
 }
 
-/// Request ids, the access log, metrics and the problem+json last line of defence.
-func addCommonMiddleware(to router: Router<AppRequestContext>) {
+/// The client address (behind trusted proxies), request ids, the access log, metrics and the
+/// problem+json last line of defence.
+func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: TrustedProxies) {
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware(level: .info))
     _ = PrometheusMetrics.registry
@@ -63,7 +67,7 @@ func addCommonMiddleware(to router: Router<AppRequestContext>) {
 /// The router with every route and middleware; separate so tests can inspect it.
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    addCommonMiddleware(to: router)
+    addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
     if runtime.settings.rateLimits.enabled {
         router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
     }

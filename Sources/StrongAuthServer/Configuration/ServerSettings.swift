@@ -47,6 +47,8 @@ public struct ServerSettings: Sendable {
     public var sessions: SessionConfiguration
     /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
     public var rateLimits: RateLimitSettings
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` are believed (`http.trustedProxies`).
+    public var trustedProxies: TrustedProxies = .none
     /// The back office and self-service pages (`web.*`).
     public var web: WebSettings
 

@@ -6,8 +6,12 @@ import StrongAuthCore
 /// address (for audit events and, later, rate limits).
 public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The peer's IP address, if the transport has one.
-    public let remoteAddress: String?
+    /// The client's IP address: the TCP peer, or — behind a trusted proxy — the address the
+    /// proxy forwarded (`ClientAddressMiddleware`, `TrustedProxies.clientAddress`). What rate
+    /// limits, audit events and logs use.
+    public internal(set) var remoteAddress: String?
+    /// The TCP peer's IP address, if the transport has one (the proxy, behind one).
+    public let peerAddress: String?
     /// The verified user token on the routes of a user-token face (set by `UserTokenMiddleware`,
     /// read by `UserTokenContext` and `TwoFactorContext`).
     public var userToken: VerifiedUserToken?
@@ -24,6 +28,7 @@ public struct AppRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress?.ipAddress
+        peerAddress = source.channel.remoteAddress?.ipAddress
+        remoteAddress = peerAddress
     }
 }

@@ -11,11 +11,13 @@ import StrongAuthCore
 struct IntegrationUserMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let powerAuth: PowerAuthService
+    let failureLimit: FailedAuthenticationLimit
 
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
         async throws -> Response
     {
-        let user = try await IntegrationAuthentication.user(of: request, context: context, powerAuth: powerAuth)
+        let user = try await IntegrationAuthentication.user(
+            of: request, context: context, powerAuth: powerAuth, failureLimit: failureLimit)
         var context = context
         context.integrationUser = user
         return try await next(request, context)
@@ -59,8 +61,9 @@ struct IntegrationFace {
     /// The same prefix, every route behind `IntegrationUserMiddleware`.
     let users: RouterGroup<IntegrationUserContext>
 
-    init(router: Router<AppRequestContext>, powerAuth: PowerAuthService) {
+    init(router: Router<AppRequestContext>, powerAuth: PowerAuthService, failureLimit: FailedAuthenticationLimit) {
         group = router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware())
-        users = group.group().add(middleware: IntegrationUserMiddleware(powerAuth: powerAuth)).group(context: IntegrationUserContext.self)
+        users = group.group().add(middleware: IntegrationUserMiddleware(powerAuth: powerAuth, failureLimit: failureLimit))
+            .group(context: IntegrationUserContext.self)
     }
 }

@@ -35,7 +35,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     /// The limited endpoints: tokens, device OTPs and challenges, session logins and scenario
-    /// answers, PowerAuth activation and signature-checked phone calls. Integration APIs
+    /// answers, the back-office and self-service sign-in forms, PowerAuth activation and signature-checked phone calls. Integration APIs
     /// (trusted back ends) and reads are not limited here.
     static func classify(method: HTTPRequest.Method, path: String) -> (String, Face)? {
         switch method {
@@ -48,6 +48,10 @@ struct RateLimitMiddleware: RouterMiddleware {
             .put where path == "/session/loginresponse",
             .post where path.hasPrefix("/usertokens/session/"):
             return ("login", .abnAMRO)
+        case .post where path == "/admin/login" || path == "/self-service/login":
+            // bcrypt per try, unauthenticated: without a limit, a cheap CPU flood. One bucket per
+            // form, so a flood of one does not lock the other's users out.
+            return (path == "/admin/login" ? "admin-login" : "self-service-login", .problem)
         case .post where path == "/enrollment-server/pa/v3/activation/create" || path == "/enrollment-server/pa/v3/signature/validate"
             || path == "/enrollment-server/api/auth/token/app/operation/authorize":
             return ("powerauth", .powerAuth)

@@ -59,6 +59,21 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// The seconds until `key`'s bucket has a token, without taking one; `nil` if it has one now.
+    /// For limits charged only after the fact (failed client authentication): check first, then
+    /// `take` when the attempt turns out to count.
+    public func wait(_ key: String, limit: Limit) -> Int? {
+        let now = clock.now
+        let refillPerSecond = limit.perMinute / 60
+        return buckets.withLock { buckets in
+            guard let bucket = buckets[key] else { return nil }
+            let elapsed = Double((now - bucket.updated).components.seconds)
+                + Double((now - bucket.updated).components.attoseconds) / 1e18
+            let tokens = min(limit.burst, bucket.tokens + elapsed * refillPerSecond)
+            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / refillPerSecond).rounded(.up)))
+        }
+    }
+
     /// Drops the buckets that would be full by now.
     private static func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant, limit: Limit) {
         let refillPerSecond = limit.perMinute / 60

@@ -29,12 +29,24 @@ struct OAuthController {
                 throw OAuthError.invalidRequest("The grant_type parameter is missing.")
             }
             let credentials = try ClientAuthentication.credentials(from: request, form: form)
-            if runtime.settings.rateLimits.enabled,
-                let retryAfter = runtime.rateLimiter.take("client:\(credentials.clientID)", limit: runtime.settings.rateLimits.perClient)
-            {
+            let limits = runtime.settings.rateLimits
+            // Failed authentications are limited per (client id, address), checked before the
+            // hash and charged only on failure; the client's own bucket is charged only once it
+            // has proved its secret, so nobody else can spend it.
+            let failureKey = "client-failure:\(credentials.clientID):\(context.remoteAddress ?? "unknown")"
+            if limits.enabled, let retryAfter = runtime.rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
                 return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
             }
-            let client = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+            let client: OAuthClient
+            do {
+                client = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+            } catch let error as OAuthError where error.code == .invalidClient {
+                if limits.enabled { _ = runtime.rateLimiter.take(failureKey, limit: limits.perClientFailure) }
+                throw error
+            }
+            if limits.enabled, let retryAfter = runtime.rateLimiter.take("client:\(client.id)", limit: limits.perClient) {
+                return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
+            }
             let issued = try await runtime.tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],

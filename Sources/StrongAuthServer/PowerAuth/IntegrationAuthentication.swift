@@ -6,12 +6,27 @@ import StrongAuthCore
 /// HTTP Basic authentication of integration users on `/powerauth-cloud` (seed 003: "Access is
 /// protected with basic HTTP authentication").
 enum IntegrationAuthentication {
-    static func user(of request: Request, context: AppRequestContext, powerAuth: PowerAuthService) async throws -> IntegrationUser {
+    static func user(
+        of request: Request, context: AppRequestContext, powerAuth: PowerAuthService, failureLimit: FailedAuthenticationLimit
+    ) async throws -> IntegrationUser {
         let presented = try credentials(of: request)
+        // Wrong passwords (bcrypt each, and an audit record) are limited per (name, address),
+        // like failed client authentication: checked first, charged only on failure, so the
+        // real back end elsewhere is never refused for someone else's guesses.
+        let limits = failureLimit.settings
+        let failureKey = "integration-failure:\(presented.name):\(context.remoteAddress ?? "unknown")"
+        if limits.enabled, let retryAfter = failureLimit.limiter.wait(failureKey, limit: limits.perClientFailure) {
+            throw PowerAuthErrorResponse(
+                .tooManyRequests, code: "ERROR_TOO_MANY_REQUESTS", message: "Too many requests; retry after \(retryAfter) s.",
+                headers: [.retryAfter: String(retryAfter)])
+        }
         guard
             let user = try await powerAuth.authenticateIntegrationUser(
                 name: presented.name, password: presented.password, source: context.remoteAddress)
-        else { throw unauthorized("The integration user's name or password is wrong.") }
+        else {
+            if limits.enabled { _ = failureLimit.limiter.take(failureKey, limit: limits.perClientFailure) }
+            throw unauthorized("The integration user's name or password is wrong.")
+        }
         return user
     }
 
@@ -33,4 +48,11 @@ enum IntegrationAuthentication {
         headers[.wwwAuthenticate] = "Basic realm=\"powerauth-cloud\", charset=\"UTF-8\""
         return PowerAuthErrorResponse(.unauthorized, code: "ERROR_UNAUTHORIZED", message: message, headers: headers)
     }
+}
+
+/// What limits failed authentications per (name, address): the rate-limit settings and the
+/// node's limiter (`RateLimitSettings.perClientFailure`).
+struct FailedAuthenticationLimit: Sendable {
+    let settings: RateLimitSettings
+    let limiter: RateLimiter
 }
