@@ -232,7 +232,7 @@ public struct StepUpService: Sendable {
             if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
                 try await audit(
                     userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
-                throw StepUpError.tooManySMS(retryAfter: max(1, Int(retryAt.timeIntervalSince(now).rounded(.up))))
+                throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
             let challengeID = UUID().uuidString.lowercased()

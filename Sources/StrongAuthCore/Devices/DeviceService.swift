@@ -131,10 +131,10 @@ public struct DeviceService: Sendable {
             break
         case .tooManyPending(let retryAt):
             try await auditRefusedBinding(userID: userID, reason: "pending_limit", source: source, at: now)
-            throw DeviceError.tooManyPendingDevices(retryAfter: Self.seconds(until: retryAt, from: now))
+            throw DeviceError.tooManyPendingDevices(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.pendingLifetime))
         case .smsExhausted(let retryAt):
             try await auditRefusedBinding(userID: userID, reason: "sms_limit", source: source, at: now)
-            throw DeviceError.tooManySMS(retryAfter: Self.seconds(until: retryAt, from: now))
+            throw DeviceError.tooManySMS(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
         }
         try await store.append(
             AuditRecord(actor: "user:\(userID)", action: "device.created", subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
@@ -150,9 +150,10 @@ public struct DeviceService: Sendable {
             at: now)
     }
 
-    /// Whole seconds from `now` until `date`, at least 1 (a `Retry-After` value).
-    static func seconds(until date: Date, from now: Date) -> Int {
-        max(1, Int(date.timeIntervalSince(now).rounded(.up)))
+    /// Whole seconds from `now` until `date`, 1 to `limit` (a `Retry-After` value): another node
+    /// may have started the window a moment after this request's `now`.
+    public static func seconds(until date: Date, from now: Date, atMost limit: TimeInterval) -> Int {
+        min(max(1, Int(limit)), max(1, Int(date.timeIntervalSince(now).rounded(.up))))
     }
 
     /// `POST /api/user/devices/{deviceId}/verify`: the device's signature over the SMS OTP
