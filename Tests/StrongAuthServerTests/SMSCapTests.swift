@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import StrongAuthCore
+import StrongAuthServer
 import Testing
 
 /// SMS pumping (issue 15): every OTP SMS the server sends is counted per user and per phone
@@ -125,6 +126,28 @@ struct SMSCapTests {
             #expect(!message.contains("PRIZE"))
             #expect(!message.contains("909"))
             #expect(message.firstMatch(of: #/ is (\d{6})\./#) != nil)
+        }
+    }
+}
+
+@Suite("OTP SMS cap settings (issue 15)")
+struct SMSCapSettingsTests {
+    static func settings(_ environment: [String: String]) async throws -> ServerSettings {
+        try ServerSettings(reader: try await ServerSettings.reader(flags: [:], environment: environment))
+    }
+
+    @Test("sms.otpPerUserPerHour, sms.otpPerPhonePerHour (5) and devices.maxPendingPerUser (3) by default; set by env; 0 is refused")
+    func capSettings() async throws {
+        let defaults = try await Self.settings([:])
+        #expect(defaults.devices.sms == SMSLimits(perUser: 5, perPhone: 5, window: 3600))
+        #expect(defaults.devices.maxPendingPerUser == 3)
+        let set = try await Self.settings([
+            "STRONGAUTH_SMS_OTP_PER_USER_PER_HOUR": "7", "STRONGAUTH_SMS_OTP_PER_PHONE_PER_HOUR": "9", "STRONGAUTH_DEVICES_MAX_PENDING_PER_USER": "2",
+        ])
+        #expect(set.devices.sms == SMSLimits(perUser: 7, perPhone: 9, window: 3600))
+        #expect(set.devices.maxPendingPerUser == 2)
+        for bad in ["STRONGAUTH_SMS_OTP_PER_USER_PER_HOUR", "STRONGAUTH_SMS_OTP_PER_PHONE_PER_HOUR", "STRONGAUTH_DEVICES_MAX_PENDING_PER_USER"] {
+            await #expect(throws: SettingsError.self) { try await Self.settings([bad: "0"]) }
         }
     }
 }
