@@ -49,7 +49,7 @@ import cluster
 import conftest
 import powerauth_phone as pa
 from test_action_requests import username_of
-from test_devices import Phone, bind, create_device, user_session
+from test_devices import Phone, bind, create_device, new_sms, sms_count, user_session
 from test_multi_node import nodes, on_nodes  # noqa: F401 (nodes is a fixture)
 from test_powerauth import KNOWLEDGE_FACTORS, Cloud, activated_phone, assert_powerauth_error, create_registration, new_phone
 from test_sessions import CODE, SERVICE_V2, SERVICE_V4, solve
@@ -117,20 +117,6 @@ def one_node(server, base):
     return cluster.RoundRobin(server, [base])
 
 
-def otp_for_device(server, phone_number: str, device_name: str) -> str:
-    """The binding OTP sent to `phone_number` for the device named `device_name` (the SMS names it)."""
-    path = server.workdir / "data" / "notifications.jsonl"
-    needle = f"bind the device {device_name} is "
-    for _ in range(100):
-        if path.exists():
-            for line in reversed(path.read_text().splitlines()):
-                record = json.loads(line)
-                if record["to"] == phone_number and needle in record["message"]:
-                    return record["message"].split(needle)[1][:6]
-        time.sleep(0.05)
-    pytest.fail(f"no SMS to {phone_number} for device {device_name}")
-
-
 def other_otps(otp: str, count: int) -> list:
     """`count` six-digit codes that are not `otp`."""
     return [f"{(int(otp) + 1 + index) % 1_000_000:06d}" for index in range(count)]
@@ -190,11 +176,12 @@ def test_binding_factor_locks_binding_after_exactly_10_wrong_answers_across_chal
     phone = Phone()
     bindings = []
     for index in range(4):
-        name = f"Phone {index + 1}"
+        # The SMS names no device (issue 15): each binding's OTP is the next SMS to the number.
+        before = sms_count(server, number)
         created = requests.post(server.url("/api/user/devices"), headers=headers, timeout=TIMEOUT,
-                                json={"name": name, "key": phone.public_key_hex})
+                                json={"name": f"Phone {index + 1}", "key": phone.public_key_hex})
         assert created.status_code == 201, created.text
-        bindings.append((created.json(), otp_for_device(server, number, name)))
+        bindings.append((created.json(), new_sms(server, number, before)))
     attacked, spare = bindings[:3], bindings[3]
 
     # 6 wrong answers to each of three bindings: 18 requests, 15 of them within the challenges' 5.

@@ -124,12 +124,18 @@ public struct StepUpConfiguration: Sendable, Equatable {
     /// factor's counter: the step-up OTP is what binds a first device).
     public var otpLockout: LockoutPolicy
     /// Step-up SMS OTPs sent per user and window (`web.stepUpSmsPerHour`): SMS pumping and cost.
+    /// Counted as a budget `stepup:<user>` next to the OTP SMS budgets of `sms`, in the same step.
     public var smsLimit: SMSSendLimit
+    /// The OTP SMS budgets per user and per phone number that every OTP SMS draws on (`sms.*`):
+    /// a step-up SMS and a device binding SMS count against the same ones.
+    public var sms: SMSLimits
 
     public init(
         policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
-        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600), smsLimit: SMSSendLimit = SMSSendLimit()
+        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600), smsLimit: SMSSendLimit = SMSSendLimit(),
+        sms: SMSLimits = SMSLimits()
     ) {
+        self.sms = sms
         self.policy = policy
         self.lifetime = lifetime
         self.maxOTPAttempts = maxOTPAttempts
@@ -153,8 +159,10 @@ public enum StepUpError: Error, Equatable, Sendable {
     case wrongCode(remaining: Int)
     /// The SMS code is spent, expired or out of tries, or the user's OTP factor is locked.
     case closed
-    /// The user was sent as many step-up SMS as `StepUpConfiguration.smsLimit` allows.
-    case tooManySMS
+    /// The user was sent as many step-up SMS as `StepUpConfiguration.smsLimit` allows, or the
+    /// user's or the phone number's OTP SMS budget (`StepUpConfiguration.sms`) is spent: try
+    /// again in `retryAfter` seconds.
+    case tooManySMS(retryAfter: Int)
 }
 
 /// The self-service step-up (issue 14): a password sign-in is one factor. Activating a new
@@ -173,7 +181,7 @@ public enum StepUpError: Error, Equatable, Sendable {
 /// who finds a phone lost must be able to block it with what they remember.
 public struct StepUpService: Sendable {
     public typealias Repositories = BackOfficeRepository & DeviceRepository & UserRepository & AuditLog & NotificationOutbox & ApprovalRepository
-        & AccountRepository
+        & AccountRepository & SMSBudgetRepository
 
     private let store: any Repositories
     private let approvals: ApprovalService
@@ -215,15 +223,16 @@ public struct StepUpService: Sendable {
                 user: user, text: action.text, lifetime: configuration.lifetime, source: source)
             stepUp = WebStepUp(id: approval.id, method: .approval, action: action.name, target: action.target, expiresAt: approval.expiresAt)
         } else if let phone = user.phone {
-            // Counted before anything is sent, in the store (one conditional update), so several
-            // nodes together send no more than the limit either.
-            guard
-                try await store.reserveStepUpSMS(
-                    userID: userID, at: now, limit: configuration.smsLimit.maxPerWindow, window: configuration.smsLimit.window)
-            else {
+            // Counted before anything is sent, in the store (one conditional upsert per budget,
+            // all or none), so several nodes together send no more than the limits either: the
+            // step-up's own per-user limit and the OTP SMS budgets of the user and the number.
+            let budgets =
+                [SMSBudget(key: "stepup:\(userID)", limit: configuration.smsLimit.maxPerWindow)]
+                + configuration.sms.budgets(userID: userID, phone: phone, masterKey: masterKey)
+            if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
                 try await audit(
                     userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
-                throw StepUpError.tooManySMS
+                throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
             let challengeID = UUID().uuidString.lowercased()

@@ -3,8 +3,11 @@ import Foundation
 /// Devices and their challenges.
 public protocol DeviceRepository: Sendable {
     /// Stores a new device, its binding challenge and the SMS that carries the OTP, in one
-    /// transaction: either the OTP is promised and will be sent, or nothing happened.
-    func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification) async throws
+    /// transaction: either the OTP is promised and will be sent, or nothing happened. With
+    /// `limits` (issue 15) the same transaction first checks the user's unfinished devices and
+    /// counts the SMS on its budgets; over either cap nothing is stored or counted.
+    func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification, limits: DeviceBindingLimits?)
+        async throws -> DeviceBindingOutcome
     func device(id: String) async throws -> Device?
     /// The user's devices that are not REMOVED, oldest first.
     func devices(userID: String) async throws -> [Device]
@@ -88,5 +91,12 @@ extension DeviceRepository {
         async throws -> Device.Status?
     {
         try await completeBindingChallenge(id: id, deviceID: deviceID, userID: userID, approvalRequired: approvalRequired, approval: nil, at: now)
+    }
+}
+
+extension DeviceRepository {
+    /// A binding without caps (fixtures and tests of other steps).
+    public func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification) async throws {
+        _ = try await insertDeviceBinding(device: device, challenge: challenge, notification: notification, limits: nil)
     }
 }

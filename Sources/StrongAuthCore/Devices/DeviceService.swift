@@ -18,6 +18,10 @@ public enum DeviceError: Error, Equatable, Sendable {
     case wrongSignature
     /// Too many wrong answers: binding or challenges are blocked until `until`.
     case locked(until: Date?)
+    /// An OTP SMS budget of the user or the phone number is spent (issue 15, SMS pumping), or
+    /// the user has `maxPendingPerUser` unfinished devices: try again in `retryAfter` seconds.
+    case tooManySMS(retryAfter: Int)
+    case tooManyPendingDevices(retryAfter: Int)
     /// A push answer other than VERIFIED or DENIED.
     case invalidAnswer
     /// A PowerAuth activation: it signs with PowerAuth signatures, not with an ECDSA key here.
@@ -33,12 +37,24 @@ public struct DeviceConfiguration: Sendable, Equatable {
     public var bindingLockout: LockoutPolicy
     /// PSD2 RTS art. 24: a second device also needs approval from an already bound one.
     public var requireApprovalForAdditionalDevices: Bool
+    /// Devices in CREATED or PENDING_COMMIT per user (`devices.maxPendingPerUser`): each binding
+    /// sends an SMS and leaves a row, so they must not pile up. A device counts until it could
+    /// no longer finish (`pendingLifetime`).
+    public var maxPendingPerUser: Int
+    /// The OTP SMS budgets per user and per phone number (`sms.*`), shared with the step-up.
+    public var sms: SMSLimits
+
+    /// How long an unfinished device counts against `maxPendingPerUser`: its OTP's lifetime and
+    /// then the approval's (created when the OTP is answered, `challengeLifetime`).
+    public var pendingLifetime: TimeInterval { otpLifetime + challengeLifetime }
 
     public init(
         otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5,
         bindingLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600),
-        requireApprovalForAdditionalDevices: Bool = true
+        requireApprovalForAdditionalDevices: Bool = true, maxPendingPerUser: Int = 3, sms: SMSLimits = SMSLimits()
     ) {
+        self.maxPendingPerUser = max(1, maxPendingPerUser)
+        self.sms = sms
         self.otpLifetime = otpLifetime
         self.challengeLifetime = challengeLifetime
         self.maxAttemptsPerChallenge = maxAttemptsPerChallenge
@@ -97,16 +113,47 @@ public struct DeviceService: Sendable {
             payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
             maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.otpLifetime))
-        let message = "Your StrongAuth code to bind the device \(trimmedName) is \(otp). It is valid for \(Int(configuration.otpLifetime / 60)) minutes."
+        // Only server-chosen text: a caller-chosen device name would turn the SMS into a free
+        // text message to the user's phone (spam, phishing links) paid by the bank.
+        let message = "Your StrongAuth code to bind a new device is \(otp). It is valid for \(Int(configuration.otpLifetime / 60)) minutes."
         let notification = OutboxNotification(
             id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
             sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
             nextAttemptAt: now, createdAt: now)
-        try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
+        // The caps are checked and the SMS counted in the transaction that stores the binding:
+        // concurrent bindings on any number of nodes together stay within them.
+        let limits = DeviceBindingLimits(
+            maxPending: configuration.maxPendingPerUser, pendingSince: now.addingTimeInterval(-configuration.pendingLifetime),
+            pendingLifetime: configuration.pendingLifetime, sms: configuration.sms.budgets(userID: userID, phone: phone, masterKey: masterKey),
+            smsWindow: configuration.sms.window)
+        switch try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification, limits: limits) {
+        case .inserted:
+            break
+        case .tooManyPending(let retryAt):
+            try await auditRefusedBinding(userID: userID, reason: "pending_limit", source: source, at: now)
+            throw DeviceError.tooManyPendingDevices(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.pendingLifetime))
+        case .smsExhausted(let retryAt):
+            try await auditRefusedBinding(userID: userID, reason: "sms_limit", source: source, at: now)
+            throw DeviceError.tooManySMS(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
+        }
         try await store.append(
             AuditRecord(actor: "user:\(userID)", action: "device.created", subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
             at: now)
         return (device, challenge)
+    }
+
+    private func auditRefusedBinding(userID: String, reason: String, source: String?, at now: Date) async throws {
+        try await store.append(
+            AuditRecord(
+                actor: "user:\(userID)", action: "device.created", subject: "user:\(userID)", sourceAddress: source, outcome: .failure,
+                details: ["reason": reason]),
+            at: now)
+    }
+
+    /// Whole seconds from `now` until `date`, 1 to `limit` (a `Retry-After` value): another node
+    /// may have started the window a moment after this request's `now`.
+    public static func seconds(until date: Date, from now: Date, atMost limit: TimeInterval) -> Int {
+        min(max(1, Int(limit)), max(1, Int(date.timeIntervalSince(now).rounded(.up))))
     }
 
     /// `POST /api/user/devices/{deviceId}/verify`: the device's signature over the SMS OTP

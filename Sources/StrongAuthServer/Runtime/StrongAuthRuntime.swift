@@ -87,7 +87,8 @@ public struct StrongAuthRuntime: Sendable {
                 stepUp: StepUpService(
                     store: store, approvals: approvals, masterKey: masterKey, time: time,
                     configuration: StepUpConfiguration(
-                        policy: settings.assurance, smsLimit: SMSSendLimit(maxPerWindow: settings.web.stepUpSMSPerHour, window: 3600))),
+                        policy: settings.assurance, smsLimit: SMSSendLimit(maxPerWindow: settings.web.stepUpSMSPerHour, window: 3600),
+                        sms: settings.devices.sms)),
                 account: AccountService(
                     store: store, administration: administration, passwordHasher: passwordHasher, masterKey: masterKey,
                     lockout: settings.lockout, time: time),

@@ -184,10 +184,12 @@ struct WebPages: Sendable {
             errorPage(.unauthorized, "That code is wrong. \(remaining) more tries with this code.", signedIn: signedIn)
         case .closed:
             errorPage(.forbidden, "The code has expired or was tried too often. Please start again to get a new code.", signedIn: signedIn)
-        case .tooManySMS:
-            errorPage(
-                .tooManyRequests, "We have sent as many codes to your phone as we may within an hour. Please try again later.",
-                signedIn: signedIn)
+        case .tooManySMS(let retryAfter):
+            retrying(
+                after: retryAfter,
+                errorPage(
+                    .tooManyRequests, "We have sent as many codes to your phone as we may within an hour. Please try again later.",
+                    signedIn: signedIn))
         }
     }
 
@@ -363,4 +365,11 @@ enum WebFormat {
             "expiresAt": time(registration.activation.expiresAt), "refresh": refresh,
         ]
     }
+}
+
+/// `response` with `Retry-After: seconds` (a 429 page of the web area, RFC 6585).
+private func retrying(after seconds: Int, _ response: Response) -> Response {
+    var response = response
+    response.headers[.retryAfter] = String(seconds)
+    return response
 }

@@ -455,5 +455,20 @@ public enum Migrator {
                 "ALTER TABLE users ADD COLUMN step_up_sms_count INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE users ADD COLUMN step_up_sms_window_start BIGINT NOT NULL DEFAULT 0",
             ]),
+        Migration(
+            version: 17, name: "sms-otp-budgets",
+            statements: [
+                // OTP SMS sent per budget in a fixed window (issue 15, SMS pumping): `user:<id>`,
+                // `phone:<HMAC of the number>` (never the number in clear), `stepup:<id>`. One
+                // conditional upsert per budget counts a send on every node; windows that are
+                // over are restarted in place or swept (`window_start` index).
+                """
+                CREATE TABLE sms_budgets (
+                    budget_key TEXT PRIMARY KEY, window_start BIGINT NOT NULL, sent INTEGER NOT NULL)
+                """,
+                "CREATE INDEX sms_budgets_window_start ON sms_budgets (window_start)",
+                // The pending-device cap counts a user's CREATED and PENDING_COMMIT devices.
+                "CREATE INDEX devices_user_status ON devices (user_id, status, created_at)",
+            ]),
     ]
 }

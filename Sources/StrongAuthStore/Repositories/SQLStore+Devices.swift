@@ -3,20 +3,62 @@ import SQLKit
 import StrongAuthCore
 
 extension SQLStore: DeviceRepository {
-    public func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification) async throws {
-        try await pool.withTransaction { db in
-            try await db.raw(
-                """
-                INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
-                VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
-                        \(bind: device.publicKeyHex), \(bind: device.status.rawValue), \(bind: device.blockedReason),
-                        \(bind: device.createdAt.epochMilliseconds), \(bind: device.activatedAt?.epochMilliseconds),
-                        \(bind: device.lastUsedAt?.epochMilliseconds))
-                """
-            ).run()
-            try await Self.insert(challenge, into: db)
-            try await Self.insert(notification, into: db)
+    public func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification, limits: DeviceBindingLimits?)
+        async throws -> DeviceBindingOutcome
+    {
+        let lockUser = pool.engine == .postgres
+        do {
+            try await pool.withTransaction { db in
+                if let limits {
+                    try await Self.checkBindingLimits(limits, userID: device.userID, lockUser: lockUser, at: device.createdAt, on: db)
+                }
+                try await Self.insertBinding(device: device, challenge: challenge, notification: notification, on: db)
+            }
+        } catch let refusal as SMSRefusal {
+            return refusal.outcome
         }
+        if let limits { await sweepSMSBudgets(before: device.createdAt, window: limits.smsWindow) }
+        return .inserted
+    }
+
+    /// The caps of a new binding, inside its transaction; throws `SMSRefusal` (rolling back what
+    /// was counted) over one. On PostgreSQL the user's row is locked first, so two bindings of
+    /// one user on any nodes count the unfinished devices one after the other (on SQLite the
+    /// transaction holds the one writer lock already, BEGIN IMMEDIATE).
+    static func checkBindingLimits(_ limits: DeviceBindingLimits, userID: String, lockUser: Bool, at now: Date, on db: any SQLDatabase)
+        async throws
+    {
+        if lockUser { _ = try await db.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").first() }
+        let row = try await db.raw(
+            """
+            SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM devices
+            WHERE user_id = \(bind: userID) AND status IN ('CREATED', 'PENDING_COMMIT')
+                AND created_at > \(bind: limits.pendingSince.epochMilliseconds)
+            """
+        ).first()
+        let pending = try row?.decode(column: "pending", as: Int.self) ?? 0
+        if pending >= limits.maxPending {
+            let oldest = try row?.decode(column: "oldest", as: Int64?.self) ?? now.epochMilliseconds
+            let retryAt = Date(timeIntervalSince1970: TimeInterval(oldest) / 1000 + limits.pendingLifetime)
+            throw SMSRefusal(outcome: .tooManyPending(retryAt: retryAt))
+        }
+        if let retryAt = try await reserve(limits.sms, at: now, window: limits.smsWindow, on: db) {
+            throw SMSRefusal(outcome: .smsExhausted(retryAt: retryAt))
+        }
+    }
+
+    static func insertBinding(device: Device, challenge: Challenge, notification: OutboxNotification, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
+            VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
+                    \(bind: device.publicKeyHex), \(bind: device.status.rawValue), \(bind: device.blockedReason),
+                    \(bind: device.createdAt.epochMilliseconds), \(bind: device.activatedAt?.epochMilliseconds),
+                    \(bind: device.lastUsedAt?.epochMilliseconds))
+            """
+        ).run()
+        try await Self.insert(challenge, into: db)
+        try await Self.insert(notification, into: db)
     }
 
     public func device(id: String) async throws -> Device? {
