@@ -32,30 +32,6 @@ struct AccountStoreTests {
             createdAt: Fixtures.epoch)
     }
 
-    @Test("step-up SMS: 30 concurrent sends of one user count exactly the limit; the next window starts afresh", arguments: TestDatabases.engines)
-    func smsLimit(engine: DatabaseEngine) async throws {
-        try await TestDatabases.withStore(engine) { store in
-            let alice = Fixtures.user("alice")
-            let bob = Fixtures.user("bob")
-            try await store.insertUser(alice)
-            try await store.insertUser(bob)
-            let now = Fixtures.epoch
-            let sent = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for _ in 0..<30 { group.addTask { try await store.reserveStepUpSMS(userID: alice.id, at: now, limit: 5, window: 3600) } }
-                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-            }
-            #expect(sent == 5)
-            #expect(try await store.reserveStepUpSMS(userID: alice.id, at: now.addingTimeInterval(3599), limit: 5, window: 3600) == false)
-            // Another user has a count of its own; an unknown user is never sent anything.
-            #expect(try await store.reserveStepUpSMS(userID: bob.id, at: now, limit: 5, window: 3600))
-            #expect(try await store.reserveStepUpSMS(userID: "nobody", at: now, limit: 5, window: 3600) == false)
-            // The window (started at `now`) is over an hour later: a new one of 5.
-            let later = now.addingTimeInterval(3600)
-            for _ in 0..<5 { #expect(try await store.reserveStepUpSMS(userID: alice.id, at: later, limit: 5, window: 3600)) }
-            #expect(try await store.reserveStepUpSMS(userID: alice.id, at: later.addingTimeInterval(1), limit: 5, window: 3600) == false)
-        }
-    }
-
     @Test("password change: a compare-and-set (one of 10 concurrent wins); all the user's families revoked; other sessions end", arguments: TestDatabases.engines)
     func changePassword(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

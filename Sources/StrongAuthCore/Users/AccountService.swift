@@ -14,10 +14,6 @@ public protocol AccountRepository: Sendable {
     /// `notice` (the SMS to the old number) in the same transaction, so the notice is sent
     /// exactly when the change happened. `false` (nothing changed, nothing queued) otherwise.
     func changePhone(userID: String, from oldPhone: String?, to newPhone: String, notice: OutboxNotification?) async throws -> Bool
-    /// Counts one step-up SMS of the user in a fixed window, in one conditional update: `false`
-    /// (nothing counted) when `limit` were already sent in the window that started at most
-    /// `window` ago. A window that has run out restarts at `now` with this SMS as its first.
-    func reserveStepUpSMS(userID: String, at now: Date, limit: Int, window: TimeInterval) async throws -> Bool
 }
 
 /// How many step-up SMS OTPs one user may be sent (`web.stepUpSmsPerHour`): each costs the bank

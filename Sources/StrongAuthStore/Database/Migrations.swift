@@ -448,18 +448,11 @@ public enum Migrator {
                 "CREATE UNIQUE INDEX users_realm_username ON users (realm_id, username)",
             ]),
         Migration(
-            version: 16, name: "step-up-sms-limit",
-            statements: [
-                // Step-up SMS OTPs sent to the user in a fixed window (issue 14): SMS pumping and
-                // cost. One conditional UPDATE of the user's row counts a send on every node.
-                "ALTER TABLE users ADD COLUMN step_up_sms_count INTEGER NOT NULL DEFAULT 0",
-                "ALTER TABLE users ADD COLUMN step_up_sms_window_start BIGINT NOT NULL DEFAULT 0",
-            ]),
-        Migration(
-            version: 17, name: "sms-otp-budgets",
+            version: 16, name: "sms-otp-budgets",
             statements: [
                 // OTP SMS sent per budget in a fixed window (issue 15, SMS pumping): `user:<id>`,
-                // `phone:<HMAC of the number>` (never the number in clear), `stepup:<id>`. One
+                // `phone:<HMAC of the number>` (never the number in clear), `stepup:<id>` (the self-service
+                // step-up's own limit, `web.stepUpSmsPerHour`, issue 14). One
                 // conditional upsert per budget counts a send on every node; windows that are
                 // over are restarted in place or swept (`window_start` index).
                 """

@@ -44,22 +44,4 @@ extension SQLStore: AccountRepository {
             return true
         }
     }
-
-    public func reserveStepUpSMS(userID: String, at now: Date, limit: Int, window: TimeInterval) async throws -> Bool {
-        // As `takePossessionAttempt`: SET expressions read the old values on both engines; a
-        // window that started at or before `cutoff` restarts at `now` with this SMS as its first.
-        let cutoff = now.epochMilliseconds - Int64(window * 1000)
-        return try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE users SET
-                    step_up_sms_count = CASE WHEN step_up_sms_window_start <= \(bind: cutoff) THEN 1 ELSE step_up_sms_count + 1 END,
-                    step_up_sms_window_start = CASE WHEN step_up_sms_window_start <= \(bind: cutoff) THEN \(bind: now.epochMilliseconds)
-                        ELSE step_up_sms_window_start END
-                WHERE id = \(bind: userID) AND (step_up_sms_window_start <= \(bind: cutoff) OR step_up_sms_count < \(bind: limit))
-                RETURNING id
-                """
-            ).first() != nil
-        }
-    }
 }
