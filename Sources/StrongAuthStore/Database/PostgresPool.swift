@@ -24,8 +24,10 @@ import Synchronization
 /// `PostgresClient` with a fresh one and shuts the old one down: postgres-nio 1.33 can leave a
 /// lease queued across a restart that is never served (a request that hangs for ever and keeps
 /// a graceful shutdown waiting; seen in `conformance/test_faults.py`), and shutting the old
-/// client down fails such leases at once (503) instead. No node is restarted; nothing is
-/// decided from the health bit but "try again later".
+/// client down fails such leases at once (503) instead. The once-a-second monitor also watches
+/// the calls waiting for a connection (`LeaseWatch`): one that waits over `leaseTimeout` while the
+/// database answers gets the client replaced too, and retries once on the fresh client (its body
+/// never ran). No node is restarted; nothing is decided from the health bit but "try again later".
 public final class PostgresPool: DatabasePool {
     public let engine = DatabaseEngine.postgres
     private let configuration: PostgresClient.Configuration
