@@ -15,8 +15,9 @@ public final class SQLStore: Sendable {
         self.pool = pool
     }
 
-    /// Opens the database named by `url`: `sqlite:PATH` (or a bare path) or `postgres://…`.
-    public static func open(url: String, logger: Logger) async throws -> SQLStore {
+    /// Opens the database named by `url`: `sqlite:PATH` (or a bare path) or `postgres://…`;
+    /// `sqliteReaders` reader connections on SQLite (each holds two open files).
+    public static func open(url: String, sqliteReaders: Int = SQLitePool.defaultReaders, logger: Logger) async throws -> SQLStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return SQLStore(pool: try PostgresPool(url: url, logger: logger))
         }
@@ -26,7 +27,7 @@ public final class SQLStore: Sendable {
             throw DatabaseURLError.unsupportedScheme(String(url[..<colon]))
         }
         let path = url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url
-        return SQLStore(pool: try await SQLitePool.open(path: path, logger: logger))
+        return SQLStore(pool: try await SQLitePool.open(path: path, readers: sqliteReaders, logger: logger))
     }
 }
 

@@ -58,7 +58,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await common.settings()
         let logger = bootstrapLogging(format: settings.logFormat, level: .warning)
-        let store = try await SQLStore.open(url: settings.databaseURL, logger: logger)
+        let store = try await SQLStore.open(url: settings.databaseURL, sqliteReaders: 1, logger: logger)
         do {
             let applied = try await Migrator.migrate(store.pool)
             await store.pool.shutdown()

@@ -23,6 +23,8 @@ struct TestServer {
         var flags: [String: ConfigContent] = [
             "data.dir": .string(directory.path), "password.hashCost": .int(4), "http.port": .int(0),
             "issuer": .string("https://auth.test"),
+            // Hundreds of test servers run at once: two readers each keep the open files low.
+            "database.sqliteReaders": .int(2),
         ]
         flags.merge(overrides) { $1 }
         let settings = try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:]))

@@ -28,7 +28,8 @@ enum TestDatabases {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", logger: logger)
+            // Two readers: hundreds of stores are open at once (each connection holds two files).
+            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", sqliteReaders: 2, logger: logger)
             cleanup = { try? FileManager.default.removeItem(at: directory) }
         case .postgres:
             guard let url = postgresURL else {

@@ -17,6 +17,9 @@ public struct ServerSettings: Sendable {
     public var port: Int
     public var dataDirectory: String
     public var databaseURL: String
+    /// Reader connections on SQLite (`database.sqliteReaders`, 1–64, default 16); each holds two
+    /// open files. The test suites, which open hundreds of databases at once, use 2.
+    public var sqliteReaders: Int
     /// Base64 of 32 bytes; `nil` means `data/master.key` (generated in development).
     public var masterKey: String?
     public var issuer: String
@@ -61,6 +64,8 @@ public struct ServerSettings: Sendable {
         dataDirectory = config.string(forKey: "data.dir", default: "data")
         databaseURL = config.string(
             forKey: "database.url", isSecret: true, default: "sqlite:\(dataDirectory)/strongauth.sqlite")
+        sqliteReaders = config.int(forKey: "database.sqliteReaders", default: 16)
+        guard (1...64).contains(sqliteReaders) else { throw SettingsError("database.sqliteReaders must be 1–64") }
         masterKey = config.string(forKey: "master.key", isSecret: true)
         let publicHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
         issuer = config.string(forKey: "issuer", default: "http://\(publicHost):\(port)")
