@@ -105,7 +105,7 @@ def test_production_serves_metrics_only_on_the_metrics_port(workdir):
             assert metrics.headers["Content-Type"].startswith("text/plain"), metrics.headers
             assert "http_server_request" in metrics.text, metrics.text[:500]
             # The metrics listener serves nothing else: no API, no back office.
-            for path in ("/health", "/oauth2/token", "/admin/login", "/openapi.yaml"):
+            for path in ("/health", "/.well-known/jwks.json", "/admin/login", "/openapi.yaml"):
                 assert requests.get(f"http://127.0.0.1:{metrics_port}{path}", timeout=5).status_code == 404, path
         finally:
             code = node.stop()
