@@ -31,6 +31,15 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
             logger: runtime.logger)
         app.addServices(integration)
     }
+    runtime.settings.logProductionNotices(runtime.logger)
+    if let metricsPort = runtime.settings.metrics.port {
+        // Prometheus metrics on their own listener, off the public port (issue 15).
+        app.addServices(
+            Application(
+                router: try buildMetricsRouter(runtime: runtime),
+                configuration: .init(address: .hostname(runtime.settings.metrics.host, port: metricsPort), serverName: "StrongAuth"),
+                logger: runtime.logger))
+    }
     return app
 }
 

@@ -60,7 +60,8 @@ struct ServerSettingsTests {
     @Test("production mode refuses to start without an explicit master key")
     func productionNeedsMasterKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-prod-\(UUID().uuidString)")
-        let production = try await settings(flags: ["mode": .string("production"), "data.dir": .string(directory.path)])
+        let production = try await settings(
+            flags: ["mode": .string("production"), "data.dir": .string(directory.path), "notifications.channel": .string("log")])
         await #expect(throws: SettingsError.self) {
             _ = try await StrongAuthRuntime.start(settings: production, logger: Logger(label: "test"))
         }

@@ -54,6 +54,11 @@ public struct ServerSettings: Sendable {
     public var trustedProxies: TrustedProxies = .none
     /// The back office and self-service pages (`web.*`).
     public var web: WebSettings
+    /// Whether production mode may use the `file` notification channel
+    /// (`notifications.allowFileInProduction`; see `readProductionSafety`).
+    public var allowFileNotificationsInProduction = false
+    /// The metrics listener (`metrics.*`); see `metricsOnMainPort`.
+    public var metrics = MetricsSettings()
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -122,6 +127,7 @@ public struct ServerSettings: Sendable {
         try readRateLimits(config)
         try readWeb(config)
         try readSMSLimits(config)
+        try readProductionSafety(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

@@ -20,12 +20,8 @@ struct OperationsController {
                 Components.Schemas.Health(status: reachable ? .ok : .unavailable, database: runtime.store.pool.engine.rawValue),
                 status: reachable ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
-            var bytes: [UInt8] = []
-            PrometheusMetrics.registry.emit(into: &bytes)
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        if runtime.settings.metricsOnMainPort {
+            Self.addMetricsRoute(to: router)
         }
         router.get("/openapi.yaml") { _, _ in
             var headers = HTTPFields()
@@ -33,6 +29,31 @@ struct OperationsController {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: openAPIDocument))
         }
     }
+}
+
+extension OperationsController {
+    /// `GET /metrics` in the Prometheus text format: on the main router only in development
+    /// without `metrics.port` (`ServerSettings.metricsOnMainPort`), else on the metrics listener.
+    static func addMetricsRoute<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            PrometheusMetrics.registry.emit(into: &bytes)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+}
+
+/// The router of the metrics listener (`metrics.port`): `GET /metrics` and nothing else — no
+/// API, no back office, no access log line per scrape; unknown paths are 404 problem+json.
+public func buildMetricsRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    _ = PrometheusMetrics.registry
+    OperationsController.addMetricsRoute(to: router)
+    return router
 }
 
 /// The process-wide Prometheus registry behind swift-metrics. Bootstrapped on first use, once
