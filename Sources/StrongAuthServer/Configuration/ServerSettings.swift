@@ -52,6 +52,8 @@ public struct ServerSettings: Sendable {
     public var rateLimits: RateLimitSettings
     /// The proxies whose `Forwarded` / `X-Forwarded-For` are believed (`http.trustedProxies`).
     public var trustedProxies: TrustedProxies = .none
+    /// How failed authentications are counted per window before the audit chain (`audit.*`).
+    public var auditFailures: AuditFailurePolicy = .standard
     /// The back office and self-service pages (`web.*`).
     public var web: WebSettings
 
@@ -122,6 +124,7 @@ public struct ServerSettings: Sendable {
         try readRateLimits(config)
         try readWeb(config)
         try readSMSLimits(config)
+        try readAuditFailures(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the
