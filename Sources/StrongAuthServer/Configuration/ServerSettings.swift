@@ -123,8 +123,8 @@ public struct ServerSettings: Sendable {
         try readSessions(config)
         try readRateLimits(config)
         try readWeb(config)
-        try readSMSLimits(config)
         try readAuditFailures(config)
+        try readSMSLimits(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the
