@@ -30,6 +30,18 @@ struct AuditAggregationTests {
         return try await server.runtime.store.auditEvents(after: 0, limit: 10_000)
     }
 
+    @Test("audit.failureWindowSeconds / audit.failureKeysPerWindow: 60 and 1000 by default, STRONGAUTH_AUDIT_* set them, out of range is refused")
+    func settings() async throws {
+        func read(flags: [String: ConfigContent] = [:], environment: [String: String] = [:]) async throws -> ServerSettings {
+            try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: environment, configFile: nil))
+        }
+        #expect(try await read().auditFailures == AuditFailurePolicy(windowSeconds: 60, maxKeysPerWindow: 1000))
+        let set = try await read(environment: ["STRONGAUTH_AUDIT_FAILURE_WINDOW_SECONDS": "300", "STRONGAUTH_AUDIT_FAILURE_KEYS_PER_WINDOW": "50"])
+        #expect(set.auditFailures == AuditFailurePolicy(windowSeconds: 300, maxKeysPerWindow: 50))
+        await #expect(throws: SettingsError.self) { try await read(flags: ["audit.failureWindowSeconds": .int(0)]) }
+        await #expect(throws: SettingsError.self) { try await read(flags: ["audit.failureKeysPerWindow": .int(5)]) }
+    }
+
     @Test("N wrong client secrets from one address in one window: the audit grows by one record, with count N, when the window is sealed")
     func wrongClientSecrets() async throws {
         try await TestServer.with(Self.noRateLimits) { server in
