@@ -77,20 +77,27 @@ def quoted(value: str) -> str:
 
 def audit(action: str, subject: str = None, actor: str = None, outcome: str = "failure") -> list:
     """The details of the audit events with this action (and subject, actor, outcome), from the
-    journal and the sealed chain alike."""
-    where = f"action = {quoted(action)} AND outcome = {quoted(outcome)}"
+    journal and the sealed chain alike, and the failures still counted in open windows
+    (`audit_failures`, issue 15: tries against a lock are one record with a `count`)."""
+    where = f"action = {quoted(action)}"
     if subject:
         where += f" AND subject = {quoted(subject)}"
     if actor:
         where += f" AND actor = {quoted(actor)}"
-    output = sql(f"SELECT details FROM audit_journal WHERE {where} UNION ALL SELECT details FROM audit_events WHERE {where}")
+    query = (f"SELECT details FROM audit_journal WHERE {where} AND outcome = {quoted(outcome)} "
+             f"UNION ALL SELECT details FROM audit_events WHERE {where} AND outcome = {quoted(outcome)}")
+    if outcome == "failure":
+        query += (f" UNION ALL SELECT json_build_object('reason', reason, 'count', failures::text)::text "
+                  f"FROM audit_failures WHERE {where}")
+    output = sql(query)
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
 def reasons(events: list) -> dict:
+    """How many failures of each reason (an aggregated record counts `count`)."""
     counts = {}
     for details in events:
-        counts[details.get("reason")] = counts.get(details.get("reason"), 0) + 1
+        counts[details.get("reason")] = counts.get(details.get("reason"), 0) + int(details.get("count", "1"))
     return counts
 
 

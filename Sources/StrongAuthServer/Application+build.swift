@@ -19,7 +19,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
-        AuditSealer(audit: runtime.store, logger: runtime.logger), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
+        AuditSealer(audit: runtime.store, logger: runtime.logger, time: runtime.time), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))

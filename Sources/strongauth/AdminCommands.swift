@@ -168,9 +168,51 @@ struct UsersCommand: AsyncParsableCommand {
 }
 
 /// `strongauth audit verify`: checks the audit log's hash chain end to end.
+/// `strongauth audit failures`: failed authentications counted per window (issue 15).
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Inspect the audit log.", subcommands: [Verify.self])
+        commandName: "audit", abstract: "Inspect the audit log.", subcommands: [Verify.self, Failures.self])
+
+    /// Failed authentications of unauthenticated callers are counted per window and source, not
+    /// chained one by one; this shows the windows still counting (every realm) and the latest
+    /// records they were sealed into (one realm: the chain's records carry `count`).
+    struct Failures: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show failed authentications counted per window: those still counting, and the latest sealed into the chain.")
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The realm whose sealed records are shown.") var realm: String = Realm.defaultID
+        @Option(help: "At most this many of each.") var limit: Int = 50
+
+        func run() async throws {
+            let limit = max(1, min(limit, 1000))
+            let realm = realm
+            let (open, sealed) = try await withRuntime(common) { runtime in
+                let open = try await runtime.store.openFailureWindows(realm: nil, limit: limit)
+                let failures = try await runtime.store.recentAuditEvents(realm: realm, subject: nil, failuresOnly: true, before: nil, limit: 1000)
+                return (open, Array(failures.filter { $0.record.details["count"] != nil }.prefix(limit)))
+            }
+            func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+            try printJSON([
+                "open": open.map { count -> [String: Any] in
+                    [
+                        "windowStart": iso(count.windowStart), "windowEnd": iso(count.windowEnd), "realm": count.realm ?? NSNull(),
+                        "action": count.action, "actor": count.actor, "subject": count.subject ?? NSNull(),
+                        "sourceAddress": count.sourceAddress ?? NSNull(), "reason": count.reason, "count": count.count,
+                        "firstSeen": iso(count.firstSeen), "lastSeen": iso(count.lastSeen),
+                    ]
+                },
+                "sealed": sealed.map { event -> [String: Any] in
+                    [
+                        "sequence": event.sequence, "action": event.record.action, "actor": event.record.actor,
+                        "subject": event.record.subject ?? NSNull(), "sourceAddress": event.record.sourceAddress ?? NSNull(),
+                        "count": Int(event.record.details["count"] ?? "") ?? 0, "reason": event.record.details["reason"] ?? NSNull(),
+                        "windowStart": event.record.details["window_start"] ?? NSNull(), "windowEnd": event.record.details["window_end"] ?? NSNull(),
+                    ]
+                },
+            ])
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain.")

@@ -176,10 +176,12 @@ struct RateLimitTests {
         try await TestServer.with(["rateLimits.addressBurst": .int(1), "rateLimits.addressPerMinute": .int(1), "http.trustedProxies": .stringArray(["127.0.0.1", "::1"])]) { server in
             let basic = HTTP.basic("shop", try await server.createClient())
             #expect(try await Self.liveTokens(server, forwardedFor: addresses, basic: basic) == [.ok, .ok, .ok, .ok])
-            // The audit names the forwarded client, not the proxy.
+            // The audit names the forwarded client, not the proxy (in the records the counted
+            // windows are sealed into).
             let guessers = ["192.0.2.1", "192.0.2.2"]
             let wrong = HTTP.basic("shop", "wrong")
             #expect(try await Self.liveTokens(server, forwardedFor: guessers, basic: wrong) == [.unauthorized, .unauthorized])
+            try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action == "client.authentication" }
             #expect(Set(events.map(\.record.sourceAddress)) == Set(guessers) && events.count == 2)
         }
@@ -190,6 +192,7 @@ struct RateLimitTests {
         try await TestServer.with() { server in
             _ = try await server.createClient()
             #expect(try await Self.liveTokens(server, forwardedFor: ["192.0.2.1"], basic: HTTP.basic("shop", "wrong")) == [.unauthorized])
+            try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action == "client.authentication" }
             #expect(events.count == 1 && events.allSatisfy { $0.record.sourceAddress == "127.0.0.1" })
         }

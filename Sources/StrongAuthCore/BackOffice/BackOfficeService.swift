@@ -67,7 +67,13 @@ public struct BackOfficeService: Sendable {
                 at: time.now())
         }
         guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
-            try await audit(.failure, ["reason": "locked"])
+            // Not bounded by the lock (it is what refuses them): counted per window and source
+            // (issue 15). Wrong passwords stay one record each, bounded by the lockout.
+            try await store.recordFailure(
+                AuditRecord(
+                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    outcome: .failure, details: ["reason": "locked"]),
+                at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
@@ -179,6 +185,12 @@ public struct BackOfficeService: Sendable {
     /// The realm's audit events newest first, optionally about one subject (`device:<id>`, `approval:<id>`, …).
     public func auditEvents(realm: String, subject: String? = nil, before: Int64? = nil, limit: Int = 50) async throws -> [AuditEvent] {
         try await store.recentAuditEvents(realm: realm, subject: subject, failuresOnly: false, before: before, limit: limit)
+    }
+
+    /// The failed authentications counted in windows not yet sealed into the chain (issue 15):
+    /// the realm's own, and for the default realm also those naming no realm (unknown client ids).
+    public func openFailureWindows(realm: String, limit: Int = 50) async throws -> [AuditFailureCount] {
+        try await store.openFailureWindows(realm: realm, limit: limit)
     }
 
     public func verifyAuditChain() async throws -> AuditChain.Verification {

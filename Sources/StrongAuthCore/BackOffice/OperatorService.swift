@@ -83,11 +83,17 @@ public struct OperatorService: Sendable {
             otpauthURI: totp.authenticatorURL(secret: secret, label: "\(issuer):\(username)", issuer: issuer))
     }
 
-    /// Checks username, password and TOTP code; every outcome is audited.
+    /// Checks username, password and TOTP code; every outcome is audited. Failures nothing bounds
+    /// (an unknown name, a disabled operator, a locked factor) are counted per window and source
+    /// (issue 15); wrong passwords and codes stay one record each, bounded by the lockout.
     public func signIn(username: String, password: String, code: String, source: String?) async throws -> Operator {
         guard let found = try await store.operator(username: username) else {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
-            try await audit("operator.signin", subject: nil, source: source, outcome: .failure, ["reason": "unknown_operator"])
+            try await store.recordFailure(
+                AuditRecord(
+                    actor: "anonymous", action: "operator.signin", sourceAddress: source, outcome: .failure,
+                    details: ["reason": "unknown_operator"]),
+                at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         let subject = "operator:\(found.id)"
@@ -95,16 +101,24 @@ public struct OperatorService: Sendable {
             try await audit("operator.signin", subject: subject, source: source, outcome: .failure, extra.merging(["reason": reason]) { $1 })
             throw OperatorSignInError.invalidCredentials
         }
-        guard found.status == .active else { try await fail("operator_disabled") }
+        func countFailure(_ reason: String) async throws -> Never {
+            try await store.recordFailure(
+                AuditRecord(
+                    actor: subject, action: "operator.signin", subject: subject, sourceAddress: source, outcome: .failure,
+                    details: ["reason": reason]),
+                at: time.now())
+            throw OperatorSignInError.invalidCredentials
+        }
+        guard found.status == .active else { try await countFailure("operator_disabled") }
         guard let passwordAttempt = try await store.reserveOperatorAttempt(
             operatorID: found.id, factor: .password, at: time.now(), policy: lockout)
-        else { try await fail("password_locked") }
+        else { try await countFailure("password_locked") }
         guard try await passwordHasher.verify(password, hash: found.passwordHash) else {
             try await fail("wrong_password", lockDetails(passwordAttempt))
         }
         try await store.resetOperatorAttempts(operatorID: found.id, factor: .password)
         guard let totpAttempt = try await store.reserveOperatorAttempt(operatorID: found.id, factor: .totp, at: time.now(), policy: lockout)
-        else { try await fail("totp_locked") }
+        else { try await countFailure("totp_locked") }
         guard let step = try matchingStep(code: code, of: found), try await store.acceptTOTPStep(operatorID: found.id, step: step) else {
             try await fail("wrong_totp", lockDetails(totpAttempt))
         }

@@ -47,7 +47,9 @@ public struct TokenService: Sendable {
         // Hash even for unknown clients so the two cases cost the same.
         let matches = secretHasher.matches(credentials.clientSecret, storedHash: client?.secretHash ?? "")
         guard let client, matches, client.status == .active else {
-            try await store.append(
+            // Counted per window and source, not a chained row each (issue 15): anyone can send
+            // wrong secrets, and every chained row is kept forever.
+            try await store.recordFailure(
                 AuditRecord(
                     actor: "anonymous", action: "client.authentication", subject: "client:\(credentials.clientID)",
                     sourceAddress: source, outcome: .failure,
@@ -138,15 +140,25 @@ public struct TokenService: Sendable {
                     sourceAddress: source, outcome: outcome, details: details),
                 at: time.now())
         }
+        // Tries against a disabled user or a locked factor are not bounded by the lockout (it
+        // is what refuses them): they are counted per window and source (issue 15). Wrong
+        // passwords stay one record each — at most `lockout.maxFailures` per lock period.
+        func countFailure(_ reason: String) async throws {
+            try await store.recordFailure(
+                AuditRecord(
+                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    sourceAddress: source, outcome: .failure, details: ["reason": reason]),
+                at: time.now())
+        }
         guard user.status == .active else {
-            try await audit(.failure, ["reason": "user_disabled"])
+            try await countFailure("user_disabled")
             throw invalid
         }
         // The attempt is counted before the password is checked; a locked factor is not checked at all.
         guard let attempt = try await store.reserveAttempt(
             userID: user.id, factor: .password, at: time.now(), policy: configuration.lockout)
         else {
-            try await audit(.failure, ["reason": "locked"])
+            try await countFailure("locked")
             throw invalid
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {

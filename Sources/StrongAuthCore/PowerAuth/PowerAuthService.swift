@@ -241,7 +241,8 @@ public struct PowerAuthService: Sendable {
     {
         let matches = secretHasher.matches(credentials.password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
         guard let user, matches, user.status == .active else {
-            try await store.append(
+            // Counted per window and source (issue 15): anyone can send wrong passwords.
+            try await store.recordFailure(
                 AuditRecord(
                     actor: "integration-user:\(credentials.name.prefix(128))", action: "powerauth.integration_user.authentication",
                     sourceAddress: source, outcome: .failure),

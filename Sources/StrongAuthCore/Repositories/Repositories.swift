@@ -151,6 +151,27 @@ public protocol AuditLog: Sendable {
     /// Events in ascending order, starting after `sequence` (the journal is sealed first, so
     /// everything appended before the call is there).
     func auditEvents(after sequence: Int64, limit: Int) async throws -> [AuditEvent]
+    /// Counts one failed authentication of an unauthenticated caller in its window (one atomic
+    /// upsert, correct on several nodes), instead of journaling a record per failure; `record`'s
+    /// `details["reason"]` is part of the key, its other details are dropped (see
+    /// `AuditFailurePolicy`).
+    func recordFailure(_ record: AuditRecord, at now: Date, policy: AuditFailurePolicy) async throws
+    /// Journals every window that is over by `now` as ONE audit record with its count, and removes
+    /// it, in one transaction: a window is written exactly once, whichever node gets there first.
+    @discardableResult
+    func sealFailureWindows(closedBy now: Date) async throws -> Int
+    /// The counts of windows not yet sealed, newest first; `realm` `nil`: all of them.
+    func openFailureWindows(realm: String?, limit: Int) async throws -> [AuditFailureCount]
+    /// The window and key cap of this installation (`audit.failureWindowSeconds`,
+    /// `audit.failureKeysPerWindow`).
+    var failurePolicy: AuditFailurePolicy { get }
+}
+
+extension AuditLog {
+    /// `recordFailure` with the installation's window and key cap.
+    public func recordFailure(_ record: AuditRecord, at now: Date) async throws {
+        try await recordFailure(record, at: now, policy: failurePolicy)
+    }
 }
 
 /// Everything the core needs from storage.

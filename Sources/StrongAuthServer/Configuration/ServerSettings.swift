@@ -52,6 +52,8 @@ public struct ServerSettings: Sendable {
     public var rateLimits: RateLimitSettings
     /// The proxies whose `Forwarded` / `X-Forwarded-For` are believed (`http.trustedProxies`).
     public var trustedProxies: TrustedProxies = .none
+    /// How failed authentications are counted per window before the audit chain (`audit.*`).
+    public var auditFailures: AuditFailurePolicy = .standard
     /// The back office and self-service pages (`web.*`).
     public var web: WebSettings
     /// Whether production mode may use the `file` notification channel
@@ -126,6 +128,7 @@ public struct ServerSettings: Sendable {
         try readSessions(config)
         try readRateLimits(config)
         try readWeb(config)
+        try readAuditFailures(config)
         try readSMSLimits(config)
         try readProductionSafety(config)
     }

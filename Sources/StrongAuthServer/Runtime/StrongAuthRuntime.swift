@@ -43,7 +43,8 @@ public struct StrongAuthRuntime: Sendable {
             try createPrivateDirectory(
                 URL(fileURLWithPath: String(settings.databaseURL.dropFirst("sqlite:".count))).deletingLastPathComponent().path)
         }
-        let store = try await SQLStore.open(url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, logger: logger)
+        let store = try await SQLStore.open(
+            url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, failurePolicy: settings.auditFailures, logger: logger)
         do {
             let applied = try await Migrator.migrate(store.pool)
             if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)"]) }

@@ -287,6 +287,15 @@ struct AdminWebController: Sendable {
         let before = sequence(ofCursor: request.uri.queryParameters.get("before"), signedIn)
         let events = try await service.auditEvents(realm: signedIn.realm, before: before, limit: 50)
         var context: [String: Any] = ["events": rows(events, signedIn)]
+        // Failed authentications still being counted: each row becomes one chained record with
+        // its count when its window is over.
+        context["failureWindows"] = try await service.openFailureWindows(realm: signedIn.realm).map { count in
+            [
+                "window": "\(WebFormat.time(count.windowStart)) – \(WebFormat.time(count.windowEnd))", "action": count.action,
+                "actor": count.actor, "subject": count.subject ?? "", "source": count.sourceAddress ?? "", "reason": count.reason,
+                "count": String(count.count), "lastSeen": WebFormat.time(count.lastSeen),
+            ] as [String: Any]
+        }
         if let last = events.last, last.sequence > 1, events.count == 50 { context["older"] = try cursor(before: last.sequence, signedIn) }
         if request.uri.queryParameters.get("verify") == "1" {
             switch try await service.verifyAuditChain() {

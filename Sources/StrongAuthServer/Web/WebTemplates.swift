@@ -293,6 +293,14 @@ enum WebTemplates {
         {{#events}}<tr><td>{{sequence}}</td><td>{{time}}</td><td>{{action}}</td><td><span class="status status-{{outcome}}">{{outcome}}</span></td><td class="mono">{{actor}}</td><td class="mono">{{subject}}</td><td>{{details}}</td><td class="mono" title="{{hash}}">{{shortHash}}</td></tr>{{/events}}
         </tbody></table></div>
         {{#older}}<p><a href="/admin/audit?before={{older}}">Older events</a></p>{{/older}}
+        <h2 id="failure-windows">Failed authentications being counted</h2>
+        <div class="table-wrap"><table aria-labelledby="failure-windows">
+        <caption class="muted">Counted per window and source; each row becomes one audit event with its count when its window is over</caption>
+        <thead><tr><th scope="col">Window</th><th scope="col">Action</th><th scope="col">Actor</th><th scope="col">Subject</th><th scope="col">Source</th><th scope="col">Reason</th><th scope="col">Count</th><th scope="col">Last</th></tr></thead>
+        <tbody>
+        {{#failureWindows}}<tr><td>{{window}}</td><td>{{action}}</td><td class="mono">{{actor}}</td><td class="mono">{{subject}}</td><td class="mono">{{source}}</td><td>{{reason}}</td><td>{{count}}</td><td>{{lastSeen}}</td></tr>{{/failureWindows}}
+        {{^failureWindows}}<tr><td colspan="8" class="muted">None.</td></tr>{{/failureWindows}}
+        </tbody></table></div>
         """
 
     static let selfLogin = """

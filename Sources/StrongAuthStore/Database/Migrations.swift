@@ -463,5 +463,21 @@ public enum Migrator {
                 // The pending-device cap counts a user's CREATED and PENDING_COMMIT devices.
                 "CREATE INDEX devices_user_status ON devices (user_id, status, created_at)",
             ]),
+        Migration(
+            version: 17, name: "audit-failures",
+            statements: [
+                // Failed authentications of unauthenticated callers, counted per window (issue 15:
+                // a row per wrong client secret in the append-only chain filled the disk). One
+                // atomic upsert per failure; a closed window becomes ONE chained audit record and
+                // its row is deleted (`window_end` index). Absent values are '' (part of the key).
+                """
+                CREATE TABLE audit_failures (
+                    window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, realm_id TEXT NOT NULL, action TEXT NOT NULL,
+                    actor TEXT NOT NULL, subject TEXT NOT NULL, source_address TEXT NOT NULL, reason TEXT NOT NULL,
+                    failures INTEGER NOT NULL, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+                    PRIMARY KEY (window_start, realm_id, action, actor, subject, source_address, reason))
+                """,
+                "CREATE INDEX audit_failures_window_end ON audit_failures (window_end)",
+            ]),
     ]
 }
