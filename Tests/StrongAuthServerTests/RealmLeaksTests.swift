@@ -81,4 +81,32 @@ struct RealmLeaksTests {
             #expect(refused == 0, "realm B's guesses throttled A's phone")
         }
     }
+
+    @Test("one realm's users cannot spend another realm's per-number SMS budget for a shared phone number (nor learn from a 429 that it got codes there)")
+    func smsPhoneBudgetIsPerRealm() async throws {
+        try await TestServer.with(["sms.otpPerPhonePerHour": .int(2), "sms.otpPerUserPerHour": .int(10)]) { server in
+            try await server.runtime.administration.createRealm(id: "bank-b", actor: "test")
+            let alice = try await server.createUser()  // +4915112345678, realm default
+            let bMallory = try await server.runtime.administration.createUser(
+                username: "mallory", password: "mallory password", phone: "+49 151 1234 5678", email: nil, ownerClientID: nil, realm: "bank-b",
+                actor: "test"
+            ).user
+            let bCarol = try await server.runtime.administration.createUser(
+                username: "carol", password: "carol password", phone: "+4915112345678", email: nil, ownerClientID: nil, realm: "bank-b",
+                actor: "test"
+            ).user
+            func bind(_ userID: String) async throws {
+                _ = try await server.runtime.devices.createDevice(
+                    userID: userID, name: "phone", publicKeyHex: Hex.encode(P256.Signing.PrivateKey().publicKey.x963Representation), source: nil)
+            }
+            // Realm B's users spend B's budget for the number …
+            try await bind(bMallory.id)
+            try await bind(bMallory.id)
+            await #expect(throws: DeviceError.self) { try await bind(bCarol.id) }
+            // … and the default realm's alice, with the same number, still gets her codes.
+            try await bind(alice.id)
+            try await bind(alice.id)
+            await #expect(throws: DeviceError.self) { try await bind(alice.id) }
+        }
+    }
 }
