@@ -451,3 +451,15 @@ def test_realm_b_back_office_cannot_count_other_realms_audit_events(server, a, b
     for bogus in ("5", "-1", "x" * 40, requests.utils.unquote(a_cursor)):
         answer = browser.get(server.url("/admin/audit"), params={"before": bogus}, timeout=10)
         assert answer.status_code == 200 and a.app["applicationId"] not in answer.text
+
+
+def test_audit_verify_in_a_realms_view_counts_only_its_events(server, a, b):
+    """`strongauth audit verify --realm` is told the realm's own events, never the chain's length
+    (which counts every realm's events); without `--realm` it is the installation's view."""
+    whole = server.cli("audit", "verify")
+    assert whole["intact"] is True
+    own = server.cli("audit", "verify", "--realm", b.id)
+    assert own["intact"] is True and own["realm"] == b.id, own
+    assert "events" not in own and "brokenAt" not in own, own
+    assert 0 < own["realmEvents"] < whole["events"], (own, whole)
+    assert server.cli("audit", "verify", "--realm", "no-such-realm") == {"intact": True, "realm": "no-such-realm", "realmEvents": 0}

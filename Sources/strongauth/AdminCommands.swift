@@ -218,8 +218,33 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain.")
 
         @OptionGroup var common: CommonOptions
+        @Option(
+            help: """
+                Report in this realm's view, for its auditor: its own events' count and position, no global sequence numbers \
+                (the chain numbers every realm's events). Without it: the installation's view.
+                """)
+        var realm: String?
 
         func run() async throws {
+            if let realm {
+                let result = try await withRuntime(common) { runtime in
+                    try await AuditVerification.verifyAll(runtime.store, realm: realm)
+                }
+                switch result {
+                case .intact(let events):
+                    try printJSON(["intact": true, "realm": realm, "realmEvents": events])
+                case .brokenAtRealmEvent(let position, let occurredAt, let reason):
+                    try printJSON([
+                        "intact": false, "realm": realm, "brokenAtRealmEvent": position,
+                        "occurredAt": ISO8601DateFormatter().string(from: occurredAt), "reason": reason,
+                    ])
+                    throw ExitCode(1)
+                case .brokenOutsideRealm:
+                    try printJSON(["intact": false, "realm": realm, "brokenOutsideRealm": true])
+                    throw ExitCode(1)
+                }
+                return
+            }
             let result = try await withRuntime(common) { runtime in
                 try await AuditVerification.verifyAll(runtime.store)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SQLKit
 import StrongAuthCore
 @testable import StrongAuthStore
 import Testing
@@ -145,6 +146,42 @@ struct RealmMigrationTests {
                 try await db.raw("SELECT failed_binding_attempts FROM users WHERE id = 'u-1'").first()?.decode(column: "failed_binding_attempts", as: Int.self)
             }
             #expect(binding == 2)
+        }
+    }
+
+    @Test("audit chain in a realm's view: read events carry their realm; a break is told by the realm's own position, or without a number outside it", arguments: TestDatabases.engines)
+    func auditVerificationInRealmView(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            // Events 1…6 of the chain: realm a, b, a, b, none (installation-wide), b.
+            for (index, realm) in ["a", "b", "a", "b", nil, "b"].enumerated() {
+                try await store.append(
+                    AuditRecord(actor: "operator:cli", action: "thing.\(index)", outcome: .success, realm: realm),
+                    at: Fixtures.epoch.addingTimeInterval(Double(index)))
+            }
+            let events = try await store.auditEvents(after: 0, limit: 10)
+            #expect(events.map(\.record.realm) == ["a", "b", "a", "b", nil, "b"])
+            #expect(try await AuditVerification.verifyAll(store, realm: "b") == .intact(realmEvents: 3))
+            #expect(try await AuditVerification.verifyAll(store, realm: "b", pageSize: 2) == .intact(realmEvents: 3))
+            #expect(try await AuditVerification.verifyAll(store, realm: "c") == .intact(realmEvents: 0))
+            func tamper(_ sequence: Int64) async throws {
+                try await store.pool.withWriteConnection { db in
+                    switch engine {
+                    case .sqlite: try await db.raw("DROP TRIGGER IF EXISTS audit_events_no_update").run()
+                    case .postgres: try await db.raw("DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events").run()
+                    }
+                    try await db.raw("UPDATE audit_events SET action = 'forged' WHERE sequence = \(bind: sequence)").run()
+                }
+            }
+            // Event 4 is b's second: b is told "its event 2" (never 4); a is told only that it is broken elsewhere.
+            try await tamper(4)
+            for pageSize in [1000, 3] {
+                #expect(
+                    try await AuditVerification.verifyAll(store, realm: "b", pageSize: pageSize)
+                        == .brokenAtRealmEvent(position: 2, occurredAt: Fixtures.epoch.addingTimeInterval(3), reason: "content does not match its hash"))
+                #expect(try await AuditVerification.verifyAll(store, realm: "a", pageSize: pageSize) == .brokenOutsideRealm)
+            }
+            // The installation's view still names the chain's event.
+            #expect(try await AuditVerification.verifyAll(store) == .broken(atSequence: 4, reason: "content does not match its hash"))
         }
     }
 }

@@ -96,4 +96,34 @@ struct ReplayGuardStoreTests {
             #expect(taken == 10)
         }
     }
+
+    @Test("the integration API's fast path accepts a throttled signature only while the activation's possession window has room, and takes no attempt", arguments: TestDatabases.engines)
+    func fastPathRespectsPossessionThrottle(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertApplication(PowerAuthStoreTests.application())
+            try await store.insertIntegrationUser(
+                IntegrationUser(name: "iu", passwordHash: "hash", applicationIDs: ["my-application"], createdAt: Fixtures.epoch))
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user", at: Fixtures.epoch)
+            let id = try await PowerAuthStoreTests.insertRegistration(store, userID: userID)
+            let ctr = [UInt8](repeating: 7, count: 16)
+            try await PowerAuthStoreTests.activate(store, id: id, ctr: ctr)
+            let now = Fixtures.epoch.addingTimeInterval(10)
+            func accept(_ expected: [UInt8], _ next: [UInt8], throttle: (limit: Int, window: TimeInterval)?, at date: Date) async throws -> Bool {
+                try await store.acceptSignatureIfCurrent(
+                    id: id, expected: expected, next: next, steps: 1, history: [expected], resetFailures: false,
+                    applicationID: "my-application", caller: ("iu", "hash"), possessionThrottle: throttle, at: date) != nil
+            }
+            // Room in the window: accepted, and no attempt was taken (the limit of 1 is still free).
+            let second = [UInt8](repeating: 8, count: 16)
+            #expect(try await accept(ctr, second, throttle: (1, 900), at: now))
+            #expect(try await store.takePossessionAttempt(id: id, limit: 1, window: 900, at: now))
+            // The window is spent: refused, the counter unmoved; a signature that is not throttled still passes.
+            let third = [UInt8](repeating: 9, count: 16)
+            #expect(try await !accept(second, third, throttle: (1, 900), at: now.addingTimeInterval(899)))
+            #expect(try await store.registration(id: id)?.counter.counterData == second)
+            #expect(try await accept(second, third, throttle: nil, at: now.addingTimeInterval(899)))
+            // The window is over: accepted again.
+            #expect(try await accept(third, second, throttle: (1, 900), at: now.addingTimeInterval(900)))
+        }
+    }
 }

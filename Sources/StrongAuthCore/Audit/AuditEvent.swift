@@ -122,8 +122,44 @@ public enum AuditChain {
     }
 }
 
+/// How the installation's chain verifies as told to one realm's auditor (issue 14): the chain
+/// numbers every event of every realm, so its sequence numbers would count other realms' events.
+/// A realm is told a break at one of its own events by that event's position among the realm's
+/// events (1 = its first) and time; a break anywhere else only that there is one.
+public enum RealmAuditVerification: Sendable, Equatable {
+    /// Every event of the installation verifies; `realmEvents` of them are the realm's.
+    case intact(realmEvents: Int)
+    /// The chain first fails at the realm's own event number `position` (counted in the realm).
+    case brokenAtRealmEvent(position: Int, occurredAt: Date, reason: String)
+    /// The chain first fails outside the realm's records (another realm's event, an
+    /// installation-wide one or a missing one): no number, no time — the realm's later records
+    /// are unproven all the same, and the installation's operator locates the break.
+    case brokenOutsideRealm
+}
+
 /// Verifies a whole stored audit log, page by page.
 public enum AuditVerification {
+    /// The whole chain verified as `verifyAll` does, told in `realm`'s view.
+    public static func verifyAll(_ log: any AuditLog, realm: String, pageSize: Int = 1000) async throws -> RealmAuditVerification {
+        var previousHash = AuditChain.genesisHash
+        var lastSequence: Int64 = 0
+        var realmEvents = 0
+        while true {
+            let page = try await log.auditEvents(after: lastSequence, limit: pageSize)
+            if page.isEmpty { return .intact(realmEvents: realmEvents) }
+            if case .broken(let at, let reason) = AuditChain.verify(page, previousHash: previousHash, firstSequence: lastSequence + 1) {
+                // A missing event has no stored realm: it is outside.
+                guard let event = page.first(where: { $0.sequence == at }), event.record.realm == realm else { return .brokenOutsideRealm }
+                let before = page.prefix { $0.sequence < at }.filter { $0.record.realm == realm }.count
+                return .brokenAtRealmEvent(position: realmEvents + before + 1, occurredAt: event.occurredAt, reason: reason)
+            }
+            realmEvents += page.filter { $0.record.realm == realm }.count
+            previousHash = page[page.count - 1].hash
+            lastSequence = page[page.count - 1].sequence
+        }
+    }
+
+
     public static func verifyAll(_ log: any AuditLog, pageSize: Int = 1000) async throws -> AuditChain.Verification {
         var previousHash = AuditChain.genesisHash
         var lastSequence: Int64 = 0

@@ -197,6 +197,11 @@ public struct BackOfficeService: Sendable {
         try await AuditVerification.verifyAll(store)
     }
 
+    /// The chain's verification as `realm`'s operators are told it: no global sequence numbers.
+    public func verifyAuditChain(realm: String) async throws -> RealmAuditVerification {
+        try await AuditVerification.verifyAll(store, realm: realm)
+    }
+
     // MARK: Actions
 
     /// Ends a user's password and device-binding locks.

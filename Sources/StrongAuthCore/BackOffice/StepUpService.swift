@@ -228,7 +228,7 @@ public struct StepUpService: Sendable {
             // step-up's own per-user limit and the OTP SMS budgets of the user and the number.
             let budgets =
                 [SMSBudget(key: "stepup:\(userID)", limit: configuration.smsLimit.maxPerWindow)]
-                + configuration.sms.budgets(userID: userID, phone: phone, masterKey: masterKey)
+                + configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey)
             if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
                 try await audit(
                     userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])

@@ -124,7 +124,7 @@ public struct DeviceService: Sendable {
         // concurrent bindings on any number of nodes together stay within them.
         let limits = DeviceBindingLimits(
             maxPending: configuration.maxPendingPerUser, pendingSince: now.addingTimeInterval(-configuration.pendingLifetime),
-            pendingLifetime: configuration.pendingLifetime, sms: configuration.sms.budgets(userID: userID, phone: phone, masterKey: masterKey),
+            pendingLifetime: configuration.pendingLifetime, sms: configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey),
             smsWindow: configuration.sms.window)
         switch try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification, limits: limits) {
         case .inserted:

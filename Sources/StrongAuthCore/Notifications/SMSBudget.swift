@@ -49,16 +49,24 @@ public struct SMSLimits: Sendable, Equatable {
 
     /// The user's and the number's budgets. The number is keyed by an HMAC under a key derived
     /// from the master key: the counter table never holds phone numbers, and the few billion
-    /// possible numbers cannot be hashed through without that key.
-    public func budgets(userID: String, phone: String, masterKey: MasterKey) -> [SMSBudget] {
-        [SMSBudget(key: "user:\(userID)", limit: perUser), SMSBudget(key: Self.phoneKey(phone, masterKey: masterKey), limit: perPhone)]
+    /// possible numbers cannot be hashed through without that key. The number's budget is the
+    /// user's `realm`'s (issue 14): two banks' customers may share a phone, and one realm's users
+    /// must neither spend the number's codes at another realm nor learn from a refusal that the
+    /// number received codes there.
+    public func budgets(userID: String, realm: String, phone: String, masterKey: MasterKey) -> [SMSBudget] {
+        [
+            SMSBudget(key: "user:\(userID)", limit: perUser),
+            SMSBudget(key: Self.phoneKey(phone, realm: realm, masterKey: masterKey), limit: perPhone),
+        ]
     }
 
     /// `phone:` and the hex HMAC-SHA256 of the number with everything but digits and `+` removed
-    /// (so "+49 151 …" and "+49151…" share a budget).
-    public static func phoneKey(_ phone: String, masterKey: MasterKey) -> String {
+    /// (so "+49 151 …" and "+49151…" share a budget), preceded by the realm and a NUL outside the
+    /// default realm (whose keys stay those from before realms, so no budget restarts).
+    public static func phoneKey(_ phone: String, realm: String, masterKey: MasterKey) -> String {
         let normalized = String(phone.unicodeScalars.filter { $0 == "+" || ("0"..."9").contains($0) }.map(Character.init))
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(normalized.utf8), using: masterKey.derive(purpose: "sms-budget-phone"))
+        let input = realm == Realm.defaultID ? normalized : realm + "\u{0}" + normalized
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: masterKey.derive(purpose: "sms-budget-phone"))
         return "phone:" + Hex.encode(Array(mac))
     }
 }

@@ -65,11 +65,13 @@ public protocol PowerAuthRepository: Sendable {
     /// The fast path of `acceptSignature` for the integration API, without a prior read: it moves
     /// the counter only if, at that moment, the registration is ACTIVE with counter data
     /// `expected`, its application is active, and an active integration user `caller` with that
-    /// password hash may use the application. Returns the failure count after the update, `nil`
-    /// when any condition failed (the caller then takes the full path).
+    /// password hash may use the application — and, with `possessionThrottle`, the activation's
+    /// possession window (as `takePossessionAttempt` keeps it) is over or has room, so that a
+    /// throttled signature is accepted without taking an attempt. Returns the failure count after
+    /// the update, `nil` when any condition failed (the caller then takes the full path).
     func acceptSignatureIfCurrent(
         id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, applicationID: String,
-        caller: (name: String, passwordHash: String), at now: Date
+        caller: (name: String, passwordHash: String), possessionThrottle: (limit: Int, window: TimeInterval)?, at now: Date
     ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)?
 
     /// Counts a failed signature of an ACTIVE registration: failures + 1 and, at the maximum,

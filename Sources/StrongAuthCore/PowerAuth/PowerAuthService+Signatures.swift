@@ -58,7 +58,10 @@ extension PowerAuthService {
     ///
     /// `caller` is the integration user's credentials (`/v2/signature/verify`), checked here so
     /// that the user, the registration and its application are one database read; `nil` for the
-    /// phone's own signed requests.
+    /// phone's own signed requests. The caller's realm and application are decided before any of
+    /// the registration's counters (possession attempts, failures, the counter itself) is
+    /// touched: a caller of another realm naming an activation id is answered exactly as for an
+    /// unknown one, and does not even briefly hold one of the phone's attempts (issue 14).
     public func verifySignature(
         _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], caller: IntegrationCredentials?,
         source: String?
@@ -67,32 +70,26 @@ extension PowerAuthService {
         guard !factors.isEmpty else {
             throw PowerAuthServiceError.validation(field: "pa_signature_type", message: "unknown signature type")
         }
-        // A possession-only signature takes one of the activation's attempts first (atomically, so
-        // that concurrent guesses cannot all slip under the limit); a valid one gives it back.
-        let possessionOnly = factors == [.possession]
         // Without the device's factor a signature cannot tell the phone from a guesser.
         guard factors.first == .possession else {
             return try await refuseWithoutPossession(presented, caller: caller, source: source)
         }
-        let throttled = possessionOnly || presented.version == .v3_0
-        var mayTry = true
-        if throttled {
-            mayTry = try await store.takePossessionAttempt(
-                id: presented.activationID, limit: configuration.possessionAttemptLimit, window: configuration.possessionAttemptWindow,
-                at: time.now())
-        }
-        if let caller, mayTry,
-            let fast = try await verifyInStep(presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller)
+        // Possession only, or 3.0's 8 decimal digits per factor: throttled per activation.
+        let throttled = factors == [.possession] || presented.version == .v3_0
+        // The fast path takes no attempt: its one conditional update requires the window's room.
+        if let caller,
+            let fast = try await verifyInStep(
+                presented, factors: factors, method: method, uriID: uriID, body: body, caller: caller, throttled: throttled)
         {
-            if throttled { try await store.returnPossessionAttempt(id: presented.activationID) }
             return fast
         }
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
         if let caller {
-            // A caller who may not ask does not use up the activation's possession attempts.
+            // Decided before any of the registration's counters is touched: an integration user of
+            // another realm or application changes nothing of it, not even for the duration of the
+            // request, and is answered exactly as for an unknown id (the same read, the same error).
             let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
             let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
-            if throttled, mayTry, mayAsk != true { try await store.returnPossessionAttempt(id: presented.activationID) }
             guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
             guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
         }
@@ -119,8 +116,15 @@ extension PowerAuthService {
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "version_downgrade"])
             return outcome(false, registration)
         }
-        // Throttled: refused unchecked until the window is over (the registration stays ACTIVE).
-        guard mayTry else { return outcome(false, registration) }
+        // Throttled: one attempt taken now, before the check and atomically (so that concurrent
+        // guesses cannot all slip under the limit; a valid signature gives it back); refused
+        // unchecked while the window is spent (the registration stays ACTIVE).
+        if throttled {
+            guard
+                try await store.takePossessionAttempt(
+                    id: registration.id, limit: configuration.possessionAttemptLimit, window: configuration.possessionAttemptWindow, at: now)
+            else { return outcome(false, registration) }
+        }
         let applicationSecret = try applicationSecret(of: application)
         let secrets = try openSecrets(of: registration)
         let matcher = SignatureMatcher(
@@ -237,11 +241,13 @@ extension PowerAuthService {
     /// The fast path of the integration API: with this node's hint for the activation, the
     /// signature is searched from the hinted counter and accepted by one conditional update that
     /// also checks, in the database, that the registration is still ACTIVE at that counter, the
-    /// application active and the integration user valid. `nil` sends the request down the full
+    /// application active, the integration user valid and — for a `throttled` signature — the
+    /// activation's possession window not spent (a valid signature takes no attempt, so it takes
+    /// none that another realm's caller or a guesser could see counted). `nil` sends the request down the full
     /// path (no hint, no match, or any condition failed) — which decides everything itself.
     private func verifyInStep(
         _ presented: PowerAuthAuthorizationHeader, factors: [PowerAuthSignature.Factor], method: String, uriID: String, body: [UInt8],
-        caller: IntegrationCredentials
+        caller: IntegrationCredentials, throttled: Bool
     ) async throws -> SignatureVerification? {
         guard let hint = hints[presented.activationID], presented.applicationKey == hint.applicationKey,
             presented.version >= hint.protocolVersion ?? presented.version
@@ -254,7 +260,9 @@ extension PowerAuthService {
             let accepted = try await store.acceptSignatureIfCurrent(
                 id: presented.activationID, expected: hint.counterData, next: match.next, steps: match.steps, history: match.history,
                 resetFailures: factors != [.possession], applicationID: hint.applicationID,
-                caller: (caller.name, secretHasher.hash(caller.password)), at: time.now())
+                caller: (caller.name, secretHasher.hash(caller.password)),
+                possessionThrottle: throttled ? (configuration.possessionAttemptLimit, configuration.possessionAttemptWindow) : nil,
+                at: time.now())
         else {
             hints.forget(presented.activationID)
             return nil

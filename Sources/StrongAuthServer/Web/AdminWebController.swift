@@ -298,15 +298,34 @@ struct AdminWebController: Sendable {
         }
         if let last = events.last, last.sequence > 1, events.count == 50 { context["older"] = try cursor(before: last.sequence, signedIn) }
         if request.uri.queryParameters.get("verify") == "1" {
-            switch try await service.verifyAuditChain() {
             // The chain is one for the installation: only the default realm's operators are told
-            // how many events it holds (other realms' events are not counted for them).
-            case .intact(let count) where signedIn.realm == Realm.defaultID:
-                context["verification"] = ["class": "flash", "text": "Intact: all \(count) events verify, each linked to the one before."]
-            case .intact:
-                context["verification"] = ["class": "flash", "text": "Intact: every event verifies, each linked to the one before."]
-            case .broken(let sequence, let reason):
-                context["verification"] = ["class": "error", "text": "Broken at event \(sequence): \(reason)."]
+            // its numbers (how many events it holds, where it breaks); another realm's operators
+            // are told their own events' count and position, never other realms' (issue 14).
+            if signedIn.realm == Realm.defaultID {
+                switch try await service.verifyAuditChain() {
+                case .intact(let count):
+                    context["verification"] = ["class": "flash", "text": "Intact: all \(count) events verify, each linked to the one before."]
+                case .broken(let sequence, let reason):
+                    context["verification"] = ["class": "error", "text": "Broken at event \(sequence): \(reason)."]
+                }
+            } else {
+                switch try await service.verifyAuditChain(realm: signedIn.realm) {
+                case .intact(let count):
+                    context["verification"] = [
+                        "class": "flash", "text": "Intact: every event verifies, each linked to the one before (\(count) of them this realm's).",
+                    ]
+                case .brokenAtRealmEvent(let position, let occurredAt, let reason):
+                    context["verification"] = [
+                        "class": "error",
+                        "text": "Broken at this realm's event \(position) (counted from its first, recorded \(WebFormat.time(occurredAt))): \(reason).",
+                    ]
+                case .brokenOutsideRealm:
+                    context["verification"] = [
+                        "class": "error",
+                        "text": "Broken outside this realm's records: the installation's chain does not verify, so this realm's "
+                            + "later records are not proven either. The installation's operator locates the break (strongauth audit verify).",
+                    ]
+                }
             }
             try await service.audit(actor: web.principalLabel(signedIn), action: "audit.verified", subject: nil, source: nil)
         }

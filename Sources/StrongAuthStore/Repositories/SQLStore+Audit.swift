@@ -102,7 +102,8 @@ extension SQLStore: AuditLog {
             record: AuditRecord(
                 actor: try row.string("actor"), action: try row.string("action"), subject: try row.optionalString("subject"),
                 sourceAddress: try row.optionalString("source_address"),
-                outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details),
+                outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details,
+                realm: try row.optionalString("realm_id")),
             previousHash: try row.string("previous_hash"), hash: try row.string("hash"))
     }
 }

@@ -317,11 +317,21 @@ extension SQLStore: PowerAuthRepository {
 
     public func acceptSignatureIfCurrent(
         id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, applicationID: String,
-        caller: (name: String, passwordHash: String), at now: Date
+        caller: (name: String, passwordHash: String), possessionThrottle: (limit: Int, window: TimeInterval)?, at now: Date
     ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)? {
         // The application list is space-separated identifiers; '_' is a LIKE wildcard, so escaped.
         let member = "% " + applicationID.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "_", with: "!_")
             .replacingOccurrences(of: "%", with: "!%") + " %"
+        // The same window as `takePossessionAttempt`'s: over (started at or before the cutoff) or with room.
+        let throttle: SQLQueryString =
+            possessionThrottle.map { throttle in
+                let cutoff = now.epochMilliseconds - Int64(throttle.window * 1000)
+                return """
+                    AND EXISTS (
+                        SELECT 1 FROM powerauth_activations WHERE device_id = \(bind: id)
+                          AND (possession_window_start <= \(bind: cutoff) OR possession_attempts < \(bind: throttle.limit)))
+                    """
+            } ?? ""
         let row = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
@@ -334,6 +344,7 @@ extension SQLStore: PowerAuthRepository {
                   AND EXISTS (
                     SELECT 1 FROM integration_users WHERE name = \(bind: caller.name) AND password_hash = \(bind: caller.passwordHash)
                       AND status = 'active' AND (' ' || applications || ' ') LIKE \(bind: member) ESCAPE '!')
+                  \(throttle)
                 RETURNING failed_attempts, max_failed_attempts
                 """
             ).first()
