@@ -10,7 +10,8 @@ import os
 import pytest
 
 import powerauth_phone as pa
-from test_powerauth import VERSIONS, activated_phone, app, assert_powerauth_error, cloud  # noqa: F401 (fixtures)
+from test_powerauth import (VERSIONS, activated_phone, app, assert_powerauth_error, cloud,  # noqa: F401 (fixtures)
+                            create_registration, phone_cli)
 
 
 def post(phone, body: bytes, header: str):
@@ -58,3 +59,17 @@ def test_vault_unlock_malformed_request_is_a_400(server, app, cloud, plaintext):
     response = post(phone, body, header)
     assert response.status_code == 400, response.text
     assert_powerauth_error(response)
+
+
+def test_cli_simulator_unlocks_the_vault(server, app, cloud):
+    registration = create_registration(cloud, app)
+    registration_id = registration["registrationId"]
+    phone_cli(server, "device", "activate", "--server", server.base, "--app-key", app["appKey"],
+              "--app-secret", app["appSecret"], "--master-public-key", app["masterPublicKey"],
+              "--code", registration["activationQrCodeData"], "--pin", "2468")
+    assert cloud.commit(registration_id).status_code == 200
+    unlocked = phone_cli(server, "device", "vault-unlock", "--activation-id", registration_id, "--pin", "2468",
+                         "--reason", "ADD_BIOMETRY")
+    assert unlocked == {"activationId": registration_id, "reason": "ADD_BIOMETRY", "vaultUnlocked": True}
+    # Without a PIN the simulator signs possession + biometry.
+    assert phone_cli(server, "device", "vault-unlock", "--activation-id", registration_id)["vaultUnlocked"] is True
