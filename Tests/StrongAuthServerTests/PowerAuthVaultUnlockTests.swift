@@ -47,10 +47,14 @@ struct PowerAuthVaultUnlockTests {
     }
 
     static func post(_ client: any TestClientProtocol, _ prepared: Prepared) async throws -> (TestResponse, [String: Any]) {
+        try await post(client, body: prepared.body, header: prepared.header)
+    }
+
+    static func post(_ client: any TestClientProtocol, body: [UInt8], header: String) async throws -> (TestResponse, [String: Any]) {
         let response = try await client.executeRequest(
             uri: "/enrollment-server/pa/v3/vault/unlock", method: .post,
-            headers: [.contentType: "application/json", try #require(HTTPField.Name("X-PowerAuth-Authorization")): prepared.header],
-            body: ByteBuffer(bytes: prepared.body))
+            headers: [.contentType: "application/json", try #require(HTTPField.Name("X-PowerAuth-Authorization")): header],
+            body: ByteBuffer(bytes: body))
         return (response, try HTTP.json(response.body))
     }
 
@@ -172,7 +176,7 @@ struct PowerAuthVaultUnlockTests {
             // A body that is no ECIES envelope at all, correctly signed.
             let raw = Array(#"{"encryptedData": "AAAA"}"#.utf8)
             let header = phone.sign(uriID: "/pa/vault/unlock", body: raw)
-            let (garbage, garbageJSON) = try await Self.post(client, Prepared(body: raw, header: header, decryptor: try await Self.prepare(server, &phone).decryptor))
+            let (garbage, garbageJSON) = try await Self.post(client, body: raw, header: header)
             expectPowerAuthError(garbage, garbageJSON, status: .badRequest)
             let unlocked = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter { $0.record.action == "powerauth.vault.unlocked" }
             #expect(unlocked.isEmpty)
