@@ -52,6 +52,7 @@ KDF_INDEX_CTR_DATA_HASH = 4000
 SH1_ACTIVATION_LAYER_1 = "/pa/generic/application"
 SH1_ACTIVATION_LAYER_2 = "/pa/activation"
 SH1_TOKEN_CREATE = "/pa/token/create"
+SH1_VAULT_UNLOCK = "/pa/vault/unlock"
 SH1_GENERIC_APPLICATION = "/pa/generic/application"
 SH1_GENERIC_ACTIVATION = "/pa/generic/activation"
 
@@ -1037,3 +1038,36 @@ class PowerAuthPhone:
         if response.status_code != 200:
             raise PowerAuthHttpError("token/remove", response)
         return response.json()
+
+    def vault_unlock_request(self, reason: Optional[str] = "NOT_SPECIFIED",
+                             factors: Sequence[str] = ("possession", "knowledge"), plaintext: Optional[bytes] = None,
+                             **sign_args) -> tuple:
+        """The body, signature header and encryptor of a POST /pa/v3/vault/unlock: ECIES (activation
+        scope, sh1 /pa/vault/unlock) over `{"reason"}`, then the signature (uriId /pa/vault/unlock)
+        over the encrypted body (encrypt-then-sign), as the SDKs send it."""
+        encryptor = self.activation_encryptor(SH1_VAULT_UNLOCK)
+        if plaintext is None:
+            plaintext = _json_bytes({} if reason is None else {"reason": reason})
+        body = _json_bytes(encryptor.encrypt_request(plaintext))
+        header = self.sign("POST", "/pa/vault/unlock", body, factors, **sign_args)
+        return body, header, encryptor
+
+    def decrypt_vault_key(self, encryptor: "EciesEncryptor", response) -> bytes:
+        """KEY_ENCRYPTION_VAULT from a vault/unlock answer: the ECIES envelope, then AES-CBC with a
+        zero IV and PKCS#7 under KEY_TRANSPORT (PowerAuthServerVault.encryptVaultEncryptionKey)."""
+        if response.status_code != 200:
+            raise PowerAuthHttpError("vault/unlock", response)
+        answer = encryptor.decrypt_json(response.json())
+        if answer.get("signatureValid") is not True or not answer.get("encryptedVaultEncryptionKey"):
+            raise PowerAuthError(f"vault/unlock decrypted to {answer!r}")
+        encrypted = b64d(answer["encryptedVaultEncryptionKey"])
+        if len(encrypted) != 32:
+            raise PowerAuthError(f"encryptedVaultEncryptionKey is {len(encrypted)} bytes, expected 32")
+        return aes_cbc_decrypt(self.keys["transport"], bytes(16), encrypted)
+
+    def unlock_vault(self, reason: Optional[str] = "NOT_SPECIFIED", factors: Sequence[str] = ("possession", "knowledge"),
+                     **sign_args) -> bytes:
+        """POST /pa/v3/vault/unlock; returns KEY_ENCRYPTION_VAULT as the server sent it."""
+        body, header, encryptor = self.vault_unlock_request(reason, factors, **sign_args)
+        response = self._require_transport().post("/pa/v3/vault/unlock", body, {"X-PowerAuth-Authorization": header})
+        return self.decrypt_vault_key(encryptor, response)

@@ -124,7 +124,8 @@ public struct PowerAuthActivationRecord: Codable, Sendable, Equatable {
     public var biometryKey: Data
     /// `KEY_TRANSPORT`: activation-scope ECIES, status blob, counter hash.
     public var transportKey: Data
-    /// `KEY_ENCRYPTION_VAULT_TRANSPORT`.
+    /// `KEY_ENCRYPTION_VAULT` (KDF index 2000 of the master secret): what `/pa/v3/vault/unlock`
+    /// sends back, kept here to check that answer.
     public var vaultKey: Data
     /// `CTR_DATA`: the next hash-based counter value to sign with.
     public var counterData: Data

@@ -327,6 +327,42 @@ public actor PowerAuthDevice {
         try store.save(record)
     }
 
+    // MARK: Vault
+
+    /// `POST /pa/v3/vault/unlock`: ECIES in activation scope (`/pa/vault/unlock`) over
+    /// `{"reason"}`, then a two-factor signature over the encrypted body (uriId
+    /// `/pa/vault/unlock`) — possession + knowledge with a PIN, possession + biometry without.
+    /// Returns `KEY_ENCRYPTION_VAULT`, which the server sends under `KEY_TRANSPORT`; the mobile
+    /// SDKs use it to add biometry after activation or to open the device private key.
+    ///
+    /// This SDK also keeps the key it derived at activation, so the server's answer is checked
+    /// against it (constant time): a server that answers another key is an invalid response. A
+    /// wrong PIN is a 401 the server counts, as for any signed call. `reason` is logged by the
+    /// server: 3–255 of `A-Z a-z 0-9 _ - .` (the SDKs send `ADD_BIOMETRY`,
+    /// `FETCH_ENCRYPTION_KEY`, `SIGN_WITH_DEVICE_PRIVATE_KEY`).
+    public func unlockVault(pin: String?, reason: String = "NOT_SPECIFIED") async throws -> Data {
+        var record = try requireRecord()
+        let (encryptionKey, temporaryKeyID) = try await encryptionKey(for: record)
+        let encryptor = PowerAuthECIES.ClientEncryptor(
+            publicKey: encryptionKey,
+            parameters: parameters(
+                sharedInfo1: PowerAuthECIES.SharedInfo1.vaultUnlock,
+                scope: .activation(activationID: record.activationID, transportKey: Array(record.transportKey)),
+                temporaryKeyID: temporaryKeyID))
+        let (request, responseDecryptor) = try encryptor.encryptRequest(try Self.json(VaultUnlockRequest(reason: reason)))
+        let body = try Self.json(PowerAuthECIES.EncryptedRequestBody(request))
+        let factors: [PowerAuthSignature.Factor] = pin == nil ? [.possession, .biometry] : [.possession, .knowledge]
+        let header = try sign(&record, method: "POST", uriId: "/pa/vault/unlock", body: body, factors: factors, pin: pin)
+        let answer = try await post("/pa/v3/vault/unlock", body: body, headers: [(PowerAuthAuthorizationHeader.headerName, header)])
+        let plaintext = try responseDecryptor.decryptResponse(try Self.decode(PowerAuthECIES.EncryptedResponseBody.self, answer).cryptogram())
+        let unlocked = try Self.decode(VaultUnlockResponse.self, plaintext)
+        guard unlocked.signatureValid != false, let encrypted = PowerAuthBase64.decode(unlocked.encryptedVaultEncryptionKey),
+            let vaultKey = try? PowerAuthVault.decryptVaultKey(encrypted, transportKey: Array(record.transportKey)),
+            ConstantTime.equals(vaultKey, Array(record.vaultKey))
+        else { throw PowerAuthDeviceError.invalidResponse("encryptedVaultEncryptionKey is not this activation's vault key") }
+        return Data(vaultKey)
+    }
+
     // MARK: Removal
 
     /// `POST /pa/v3/activation/remove`, signed possession + knowledge (`/pa/activation/remove`):
@@ -566,6 +602,15 @@ private struct StatusResponse: Decodable {
 private struct TokenCreateResponse: Decodable {
     var tokenId: String
     var tokenSecret: String
+}
+
+private struct VaultUnlockRequest: Encodable {
+    var reason: String
+}
+
+private struct VaultUnlockResponse: Decodable {
+    var encryptedVaultEncryptionKey: String
+    var signatureValid: Bool?
 }
 
 private struct TokenRemoveRequest: Encodable {

@@ -14,6 +14,7 @@ struct DeviceCommand: AsyncParsableCommand {
         subcommands: [
             Bind.self, Approve.self, Approvals.self, Reject.self, Challenge.self, List.self,
             PowerAuthActivateCommand.self, PowerAuthSignCommand.self, PowerAuthStatusCommand.self, PowerAuthTokenCommand.self,
+            PowerAuthVaultUnlockCommand.self,
         ])
 
     /// Login and key-store options every device command needs.

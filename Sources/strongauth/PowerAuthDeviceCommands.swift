@@ -138,3 +138,24 @@ struct PowerAuthTokenCommand: AsyncParsableCommand {
         try printJSON(["tokenId": tokenID, "tokenHeader": try await device.tokenHeader(for: tokenID)])
     }
 }
+
+/// `strongauth device vault-unlock`: `/pa/v3/vault/unlock`, as the SDKs call it to add biometry.
+struct PowerAuthVaultUnlockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vault-unlock",
+        abstract: "PowerAuth: unlock the secure vault (possession + knowledge with a PIN, else possession + biometry); prints {activationId, reason, vaultUnlocked}.",
+        discussion: """
+            The server sends the vault key under the transport key; the simulator checks it against the key it derived at \
+            activation. The key itself is not printed. A wrong PIN counts as a failed attempt.
+            """)
+
+    @OptionGroup var phone: PowerAuthPhoneOptions
+    @Option(name: .customLong("activation-id"), help: "The stored activation.") var activationID: String
+    @Option(help: "The reason the server records: ADD_BIOMETRY, FETCH_ENCRYPTION_KEY, SIGN_WITH_DEVICE_PRIVATE_KEY …")
+    var reason = "NOT_SPECIFIED"
+
+    func run() async throws {
+        _ = try await phone.device(activationID: activationID).unlockVault(pin: phone.resolvedPIN, reason: reason)
+        try printJSON(["activationId": activationID, "reason": reason, "vaultUnlocked": true])
+    }
+}

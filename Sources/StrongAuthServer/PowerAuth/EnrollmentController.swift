@@ -23,6 +23,7 @@ struct EnrollmentController {
         face.signed("/pa/token/create", twoFactors: false).post("/token/create", use: createToken)
         face.signed("/pa/token/remove", twoFactors: false).post("/token/remove", use: removeToken)
         face.signed("/pa/signature/validate", twoFactors: false).post("/signature/validate", use: validateSignature)
+        face.signed(PowerAuthECIES.SharedInfo1.vaultUnlock, twoFactors: true).post("/vault/unlock", use: unlockVault)
         face.group.post("/keystore/create", use: createTemporaryKey)
     }
 
@@ -134,6 +135,39 @@ struct EnrollmentController {
     /// PIN this way).
     @Sendable func validateSignature(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         return try JSONResponse.make(StatusOnly())
+    }
+
+    // MARK: Vault
+
+    /// Signed (`/pa/vault/unlock`, two factors: the SDKs call it to add biometry or to use the
+    /// device private key) over the encrypted body; activation-scope ECIES (`/pa/vault/unlock`)
+    /// around `{"reason"}`. The answer, encrypted back, is the reference's
+    /// `{"encryptedVaultEncryptionKey", "signatureValid": true}` — `KEY_ENCRYPTION_VAULT` under
+    /// `KEY_TRANSPORT`. A wrong signature never gets here: the signature middleware answers 401
+    /// and counts it like any signed call (replays refused and not counted).
+    @Sendable func unlockVault(_ request: Request, context: PhoneSignedContext) async throws -> Response {
+        let (registration, presented, raw) = (context.registration, context.header, context.body)
+        let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
+        let application = try await mapped {
+            try await runtime.powerAuth.openApplication(key: presented.applicationKey)
+        }
+        let (plaintext, response) = try await decrypt(
+            body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.vaultUnlock, application: application,
+            activation: registration)
+        let unlock = try PhoneAuthentication.decodeJSON(VaultUnlockRequest.self, from: plaintext, what: "the vault unlock request")
+        let encrypted: [UInt8]
+        do {
+            encrypted = try await runtime.powerAuth.unlockVault(
+                registration, signatureType: presented.signatureType, reason: unlock.reason, source: context.remoteAddress)
+        } catch PowerAuthServiceError.validation(let field, let message) {
+            // The reference integration's code for a refused vault request.
+            throw PowerAuthErrorResponse(.badRequest, code: "ERR_SECURE_VAULT", message: "\(field): \(message)")
+        } catch PowerAuthServiceError.authenticationFailed {
+            throw PhoneAuthentication.authenticationFailed
+        }
+        return try JSONResponse.make(
+            try Self.encrypt(
+                VaultUnlockResponse(encryptedVaultEncryptionKey: PowerAuthBase64.encode(encrypted), signatureValid: true), with: response))
     }
 
     /// Protocol 3.3: `{"requestObject": {"jwt"}}` → `{"responseObject": {"jwt"}}`.
@@ -284,6 +318,16 @@ struct TokenCreateResponse: Encodable, Sendable {
 
 struct TokenRemoveRequest: Decodable, Sendable {
     var tokenId: String
+}
+
+/// The decrypted `/pa/v3/vault/unlock` request; no reason is the reference's `NOT_SPECIFIED`.
+struct VaultUnlockRequest: Decodable, Sendable {
+    var reason: String?
+}
+
+struct VaultUnlockResponse: Encodable, Sendable {
+    var encryptedVaultEncryptionKey: String
+    var signatureValid: Bool
 }
 
 struct JWTObject: Codable, Sendable {
