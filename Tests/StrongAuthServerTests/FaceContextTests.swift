@@ -168,4 +168,47 @@ struct FaceContextTests {
             }
         }
     }
+    /// `ClientContext` refuses to exist without `ClientMiddleware`: a problem+json 401, the handler
+    /// never runs.
+    @Test("ClientContext without its middleware refuses")
+    func clientContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.group(context: ClientContext.self).get("/v2/anything") { _, context in context.client.id }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/v2/anything", method: .get)
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    /// Every route of the client faces (action requests, process creation, the client webhook
+    /// log) refuses a caller without valid client credentials with a problem+json 401; a
+    /// malformed body is still refused first as before (400), since the credentials may be in it.
+    @Test("every client route refuses a caller without client credentials in problem+json")
+    func clientRoutesAuthenticate() async throws {
+        let processes = #"{"clientId":"nobody","clientSecret":"wrong","clientReferences":[{"clientReference":"r"}],"processId":"USER_ONLY"}"#
+        let routes: [(HTTPRequest.Method, String, String)] = [
+            (.post, "/v2/authentication/oauth2/action_request", #"{"action":"a","uid":"u","payload":{}}"#),
+            (.get, "/v2/authentication/oauth2/action_request/x/poll", ""),
+            (.post, "/v2/authentication/oauth2/action_request/x/poll", ""),
+            (.post, "/v2/authentication/oauth2/action_request/verify", #"{"token":"t","action":"a","payload":{}}"#),
+            (.get, "/v2/webhooks/deliveries", ""), (.post, "/v2/webhooks/deliveries/d/retry", ""),
+            (.post, "/api/v1/processes", processes),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri, body) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                    #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    #expect(response.headers[.contentType] == "application/problem+json", "\(method) \(uri)")
+                }
+                let malformed = try await client.execute(
+                    uri: "/v2/authentication/oauth2/action_request", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: "{not json"))
+                #expect(malformed.status == .badRequest)
+            }
+        }
+    }
 }

@@ -18,8 +18,9 @@ struct WebhookDeliveriesController {
 
     /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint).
     func addClientRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v2/webhooks/deliveries", use: clientList)
-        router.post("/v2/webhooks/deliveries/:deliveryId/retry", use: clientRetry)
+        ActionRequestsController.clients(of: router, body: .none, runtime: runtime)
+            .get("/v2/webhooks/deliveries", use: clientList)
+            .post("/v2/webhooks/deliveries/:deliveryId/retry", use: clientRetry)
     }
 
     /// One delivery as the log shows it; `body` is exactly what was signed and sent.
@@ -69,15 +70,15 @@ struct WebhookDeliveriesController {
 
     // MARK: OAuth client face
 
-    @Sendable func clientList(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+    @Sendable func clientList(_ request: Request, context: ClientContext) async throws -> Response {
+        let client = context.client
         let limit = try Self.limit(request) { ProblemDetails.badRequest($0) }
         let deliveries = try await runtime.webhooks.deliveries(of: [.client(client.id)], limit: limit)
         return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
     }
 
-    @Sendable func clientRetry(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+    @Sendable func clientRetry(_ request: Request, context: ClientContext) async throws -> Response {
+        let client = context.client
         guard
             let delivery = try await runtime.webhooks.retry(
                 id: try context.parameters.require("deliveryId"), by: [.client(client.id)], actor: "client:\(client.id)",
