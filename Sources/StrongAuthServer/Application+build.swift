@@ -68,9 +68,8 @@ func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: T
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
-    if runtime.settings.rateLimits.enabled {
-        router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
-    }
+    // The per-address rate-limit buckets are attached by each face to the routes it limits
+    // (`RateLimitMiddleware`), in front of their authentication.
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)

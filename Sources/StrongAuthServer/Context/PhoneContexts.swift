@@ -96,21 +96,35 @@ struct PhoneFace {
     let group: RouterGroup<AppRequestContext>
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
+    /// The `powerauth` bucket per address, for the routes `rateLimited()` / `signed(_:twoFactors:rateLimited:)` give.
+    let rateLimit: RateLimitMiddleware
 
     /// `mobileTokenErrors`: the Mobile Token API's own error codes, inside the PowerAuth error
     /// shape and outside the authentication, so they apply to its failures too.
-    init(router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int, mobileTokenErrors: Bool = false) {
+    init(
+        router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int, rateLimit: RateLimitMiddleware,
+        mobileTokenErrors: Bool = false
+    ) {
         let outer = router.group(path).add(middleware: PowerAuthErrorMiddleware())
         group = mobileTokenErrors ? outer.add(middleware: MobileTokenErrorMiddleware()) : outer
         self.powerAuth = powerAuth
         self.maxBodyBytes = maxBodyBytes
+        self.rateLimit = rateLimit
     }
 
-    /// Routes signed with `uriID` (at least two factors if `twoFactors`).
-    func signed(_ uriID: String, twoFactors: Bool) -> RouterGroup<PhoneSignedContext> {
-        group.group().add(
+    /// Routes signed with `uriID` (at least two factors if `twoFactors`); with `rateLimited`, the
+    /// `powerauth` bucket in front of the signature check.
+    func signed(_ uriID: String, twoFactors: Bool, rateLimited: Bool = false) -> RouterGroup<PhoneSignedContext> {
+        let routes = rateLimited ? self.rateLimited() : group.group()
+        return routes.add(
             middleware: PhoneSignatureMiddleware(powerAuth: powerAuth, maxBodyBytes: maxBodyBytes, uriID: uriID, twoFactors: twoFactors)
         ).group(context: PhoneSignedContext.self)
+    }
+
+    /// Routes in the `powerauth` bucket (inside the face's error shape: the 429 is PowerAuth's
+    /// `ERROR_TOO_MANY_REQUESTS`, which the Mobile Token codes leave as it is).
+    func rateLimited() -> RouterGroup<AppRequestContext> {
+        group.group().add(middleware: rateLimit)
     }
 
     /// Routes authenticated by a MAC token.

@@ -12,9 +12,16 @@ import StrongAuthCore
 struct DevicesController {
     let runtime: StrongAuthRuntime
 
-    /// The user-token group of this face (and of the push face beside it).
-    func userTokenGroup(of router: Router<AppRequestContext>) -> RouterGroup<AppRequestContext> {
-        router.group().add(
+    /// The user-token group of this face (and of the push face beside it); with `rateLimited`, the
+    /// `device` bucket per address in front of the token check (OTP and challenge answers).
+    func userTokenGroup(of router: Router<AppRequestContext>, rateLimited: Bool = false) -> RouterGroup<AppRequestContext> {
+        let group = router.group()
+        if rateLimited {
+            group.add(
+                middleware: RateLimitMiddleware(
+                    bucket: "device", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+        }
+        return group.add(
             middleware: UserTokenMiddleware(
                 tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
                 wrongKind: "Devices belong to users: this needs a user token (password grant)."))
@@ -25,6 +32,7 @@ struct DevicesController {
         face.group(context: UserTokenContext.self)
             .post("/api/user/devices", use: create)
             .get("/api/user/devices", use: list)
+        userTokenGroup(of: router, rateLimited: true).group(context: UserTokenContext.self)
             .post("/api/user/devices/:deviceId/verify", use: verify)
             .post("/api/user/devices/:deviceId/challenges", use: createChallenge)
             .post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)

@@ -11,11 +11,12 @@ struct MFAPushController {
 
     /// Any user token: the push *is* the step-up that yields a two-factor token.
     func addRoutes(to router: Router<AppRequestContext>) {
-        devices.userTokenGroup(of: router).group(context: UserTokenContext.self)
+        devices.userTokenGroup(of: router, rateLimited: true).group(context: UserTokenContext.self)
             .post("/api/user/mfa/challenges", use: create)
+            .post("/api/user/mfa/challenges/:challengeId/token", use: token)
+        devices.userTokenGroup(of: router).group(context: UserTokenContext.self)
             .get("/api/user/mfa/challenges/:challengeId", use: show)
             .patch("/api/user/mfa/challenges/:challengeId", use: answer)
-            .post("/api/user/mfa/challenges/:challengeId/token", use: token)
     }
 
     @Sendable func create(_ request: Request, context: UserTokenContext) async throws -> Response {

@@ -27,7 +27,12 @@ struct SelfServiceWebController: Sendable {
             return web.loginPage(
                 "self-login", realm: request.uri.queryParameters["realm"].map(String.init), flash: WebPages.flash(request))
         }
-        router.post("/self-service/login") { request, context in
+        // bcrypt per try, unauthenticated: the `self-service-login` bucket per address (not the
+        // back office's: a flood of one form does not lock the other's users out).
+        router.group().add(
+            middleware: RateLimitMiddleware(
+                bucket: "self-service-login", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits)
+        ).post("/self-service/login") { request, context in
             guard let form = try await web.loginForm(request, context: context) else {
                 return web.loginPage("self-login", error: "The sign-in form expired. Please try again.", status: .forbidden)
             }
