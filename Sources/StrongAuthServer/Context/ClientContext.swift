@@ -9,19 +9,18 @@ import StrongAuthCore
 /// query or the JSON body, in that face's field names), so each face gives its reader; the reader
 /// reads and checks the body exactly as the handler did before (same refusals, same order) and
 /// leaves it buffered on the request, so the handler reads it again.
-struct ClientMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct ClientMiddleware: FaceAuthenticationMiddleware {
     /// The face's credentials, authenticated as at the token endpoint; refusals in the face's shape.
-    let authenticate: @Sendable (inout Request, AppRequestContext) async throws -> OAuthClient
+    let reader: @Sendable (inout Request, AppRequestContext) async throws -> OAuthClient
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
-        var request = request
-        let client = try await authenticate(&request, context)
-        var context = context
-        context.client = client
-        return try await next(request, context)
+    init(_ reader: @escaping @Sendable (inout Request, AppRequestContext) async throws -> OAuthClient) {
+        self.reader = reader
+    }
+
+    static var proof: WritableKeyPath<AppRequestContext, OAuthClient?> { \.client }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> OAuthClient {
+        try await reader(&request, context)
     }
 }
 

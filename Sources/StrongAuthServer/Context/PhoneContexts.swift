@@ -17,37 +17,30 @@ struct VerifiedPhone: Sendable {
 /// context for `PhoneSignedContext`. The signed data differs per route (`uriID`, factors), so the
 /// middleware is per route (`PhoneFace.signed(_:twoFactors:)`). Refusals are 401
 /// `ERR_AUTHENTICATION`, as when each handler verified itself.
-struct PhoneSignatureMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct PhoneSignatureMiddleware: FaceAuthenticationMiddleware {
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
     let uriID: String
     let twoFactors: Bool
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
+    static var proof: WritableKeyPath<AppRequestContext, VerifiedPhone?> { \.phone }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedPhone {
         let signed = try await PhoneAuthentication.signedRequest(
             request, context: context, powerAuth: powerAuth, maxBodyBytes: maxBodyBytes, uriID: uriID, twoFactors: twoFactors)
-        var context = context
-        context.phone = VerifiedPhone(registration: try signed.validRegistration(), signature: (signed.header, signed.body))
-        return try await next(request, context)
+        return VerifiedPhone(registration: try signed.validRegistration(), signature: (signed.header, signed.body))
     }
 }
 
 /// Verifies the MAC token (`X-PowerAuth-Token`) of the phone's token-authenticated routes and
 /// stores its ACTIVE registration on the context for `PhoneTokenContext`.
-struct PhoneTokenMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct PhoneTokenMiddleware: FaceAuthenticationMiddleware {
     let powerAuth: PowerAuthService
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, powerAuth: powerAuth)
-        var context = context
-        context.phone = VerifiedPhone(registration: registration, signature: nil)
-        return try await next(request, context)
+    static var proof: WritableKeyPath<AppRequestContext, VerifiedPhone?> { \.phone }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedPhone {
+        VerifiedPhone(registration: try await PhoneAuthentication.tokenRegistration(request, powerAuth: powerAuth), signature: nil)
     }
 }
 
