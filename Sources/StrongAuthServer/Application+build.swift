@@ -48,9 +48,10 @@ func addIntegrationFace(to router: Router<AppRequestContext>, runtime: StrongAut
     let face = IntegrationFace(
         router: router, powerAuth: runtime.powerAuth,
         failureLimit: FailedAuthenticationLimit(settings: runtime.settings.rateLimits, limiter: runtime.rateLimiter))
-    RegistrationsController(runtime: runtime).addRoutes(to: face)
-    PowerAuthOperationsController(runtime: runtime).addRoutes(to: face)
-    WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: face)
+    let maxBodyBytes = runtime.settings.maxBodyBytes
+    RegistrationsController(powerAuth: runtime.powerAuth, maxBodyBytes: maxBodyBytes, time: runtime.time).addRoutes(to: face)
+    PowerAuthOperationsController(approvals: runtime.approvals, maxBodyBytes: maxBodyBytes, time: runtime.time).addRoutes(to: face)
+    WebhookDeliveriesController(webhooks: runtime.webhooks).addIntegrationRoutes(to: face)
 }
 
 /// The client address (behind trusted proxies), request ids, the access log, metrics and the
@@ -74,7 +75,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
     FinAPIUsersController(runtime: runtime).addRoutes(to: router)
-    let devices = DevicesController(runtime: runtime)
+    let devices = DevicesController(
+        devices: runtime.devices, powerAuth: runtime.powerAuth, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
+        rateLimiter: runtime.rateLimiter, time: runtime.time)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)
     if runtime.settings.integrationPort == nil {
@@ -84,8 +87,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
     UserApprovalsController(runtime: runtime).addRoutes(to: router)
-    WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
-    ProcessesController(runtime: runtime).addRoutes(to: router)
+    WebhookDeliveriesController(webhooks: runtime.webhooks)
+        .addClientRoutes(to: ActionRequestsController.clients(of: router, body: .none, runtime: runtime))
+    ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
     SessionsController(runtime: runtime).addRoutes(to: router)
     let renderer = try WebRenderer()
     AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
