@@ -74,7 +74,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
-    FinAPIUsersController(runtime: runtime).addRoutes(to: router)
+    FinAPIUsersController(
+        administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
+    ).addRoutes(to: router)
     let devices = DevicesController(
         devices: runtime.devices, powerAuth: runtime.powerAuth, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
         rateLimiter: runtime.rateLimiter, time: runtime.time)
@@ -86,7 +88,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
-    UserApprovalsController(runtime: runtime).addRoutes(to: router)
+    UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
+        .addRoutes(to: router)
     WebhookDeliveriesController(webhooks: runtime.webhooks)
         .addClientRoutes(to: ActionRequestsController.clients(of: router, body: .none, runtime: runtime))
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
