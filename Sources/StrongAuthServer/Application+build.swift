@@ -57,9 +57,10 @@ func addIntegrationFace(to router: Router<AppRequestContext>, runtime: StrongAut
     let face = IntegrationFace(
         router: router, powerAuth: runtime.powerAuth,
         failureLimit: FailedAuthenticationLimit(settings: runtime.settings.rateLimits, limiter: runtime.rateLimiter))
-    RegistrationsController(runtime: runtime).addRoutes(to: face)
-    PowerAuthOperationsController(runtime: runtime).addRoutes(to: face)
-    WebhookDeliveriesController(runtime: runtime).addIntegrationRoutes(to: face)
+    let maxBodyBytes = runtime.settings.maxBodyBytes
+    RegistrationsController(powerAuth: runtime.powerAuth, maxBodyBytes: maxBodyBytes, time: runtime.time).addRoutes(to: face)
+    PowerAuthOperationsController(approvals: runtime.approvals, maxBodyBytes: maxBodyBytes, time: runtime.time).addRoutes(to: face)
+    WebhookDeliveriesController(webhooks: runtime.webhooks).addIntegrationRoutes(to: face)
 }
 
 /// The client address (behind trusted proxies), request ids, the access log, metrics and the
@@ -77,14 +78,17 @@ func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: T
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
-    if runtime.settings.rateLimits.enabled {
-        router.add(middleware: RateLimitMiddleware(limiter: runtime.rateLimiter, limit: runtime.settings.rateLimits.perAddress))
-    }
+    // The per-address rate-limit buckets are attached by each face to the routes it limits
+    // (`RateLimitMiddleware`), in front of their authentication.
 
     OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
-    FinAPIUsersController(runtime: runtime).addRoutes(to: router)
-    let devices = DevicesController(runtime: runtime)
+    FinAPIUsersController(
+        administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
+    ).addRoutes(to: router)
+    let devices = DevicesController(
+        devices: runtime.devices, powerAuth: runtime.powerAuth, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
+        rateLimiter: runtime.rateLimiter, time: runtime.time)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)
     if runtime.settings.integrationPort == nil {
@@ -93,9 +97,11 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)
     ActionRequestsController(runtime: runtime).addRoutes(to: router)
-    UserApprovalsController(runtime: runtime).addRoutes(to: router)
-    WebhookDeliveriesController(runtime: runtime).addClientRoutes(to: router)
-    ProcessesController(runtime: runtime).addRoutes(to: router)
+    UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
+        .addRoutes(to: router)
+    WebhookDeliveriesController(webhooks: runtime.webhooks)
+        .addClientRoutes(to: ActionRequestsController.clients(of: router, body: .none, runtime: runtime))
+    ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
     SessionsController(runtime: runtime).addRoutes(to: router)
     let renderer = try WebRenderer()
     AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)

@@ -129,4 +129,86 @@ struct FaceContextTests {
             }
         }
     }
+    /// `SelfServiceContext` refuses to exist without `WebSessionMiddleware`: the handler never runs.
+    @Test("SelfServiceContext without its middleware refuses")
+    func selfServiceContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.group(context: SelfServiceContext.self).get("/self-service/anything") { _, context in context.signedIn.name }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/self-service/anything", method: .get)
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    /// Every signed-in self-service route sends a browser without a user session to the sign-in
+    /// page, form posts included, before it reads the form; the sign-in form stays reachable.
+    @Test("every signed-in self-service route redirects a browser without a session to the sign-in page")
+    func selfServiceRoutesNeedASession() async throws {
+        let routes: [(HTTPRequest.Method, String)] = [
+            (.get, "/self-service"), (.get, "/self-service/devices/d"), (.post, "/self-service/devices"),
+            (.get, "/self-service/step-up"), (.post, "/self-service/step-up/continue"), (.post, "/self-service/step-up/otp"),
+            (.post, "/self-service/devices/d/block"), (.post, "/self-service/devices/d/remove"), (.get, "/self-service/account"),
+            (.post, "/self-service/account/delete"), (.post, "/self-service/account/phone"), (.post, "/self-service/account/password"),
+            (.post, "/self-service/logout"),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method,
+                        headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "sa_self=forged"],
+                        body: ByteBuffer(string: "_csrf=x"))
+                    #expect(response.status == .seeOther, "\(method) \(uri)")
+                    #expect(response.headers[.location] == "/self-service/login", "\(method) \(uri)")
+                }
+                let login = try await client.execute(uri: "/self-service/login", method: .get)
+                #expect(login.status == .ok)
+            }
+        }
+    }
+    /// `ClientContext` refuses to exist without `ClientMiddleware`: a problem+json 401, the handler
+    /// never runs.
+    @Test("ClientContext without its middleware refuses")
+    func clientContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.group(context: ClientContext.self).get("/v2/anything") { _, context in context.client.id }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(uri: "/v2/anything", method: .get)
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    /// Every route of the client faces (action requests, process creation, the client webhook
+    /// log) refuses a caller without valid client credentials with a problem+json 401; a
+    /// malformed body is still refused first as before (400), since the credentials may be in it.
+    @Test("every client route refuses a caller without client credentials in problem+json")
+    func clientRoutesAuthenticate() async throws {
+        let processes = #"{"clientId":"nobody","clientSecret":"wrong","clientReferences":[{"clientReference":"r"}],"processId":"USER_ONLY"}"#
+        let routes: [(HTTPRequest.Method, String, String)] = [
+            (.post, "/v2/authentication/oauth2/action_request", #"{"action":"a","uid":"u","payload":{}}"#),
+            (.get, "/v2/authentication/oauth2/action_request/x/poll", ""),
+            (.post, "/v2/authentication/oauth2/action_request/x/poll", ""),
+            (.post, "/v2/authentication/oauth2/action_request/verify", #"{"token":"t","action":"a","payload":{}}"#),
+            (.get, "/v2/webhooks/deliveries", ""), (.post, "/v2/webhooks/deliveries/d/retry", ""),
+            (.post, "/api/v1/processes", processes),
+        ]
+        try await TestServer.with { server in
+            try await server.test { client in
+                for (method, uri, body) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                    #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    #expect(response.headers[.contentType] == "application/problem+json", "\(method) \(uri)")
+                }
+                let malformed = try await client.execute(
+                    uri: "/v2/authentication/oauth2/action_request", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: "{not json"))
+                #expect(malformed.status == .badRequest)
+            }
+        }
+    }
 }

@@ -5,22 +5,59 @@ import StrongAuthCore
 
 /// Shine's SCA action requests (seed 001, SPEC 2.3): create, poll (GET and POST), verify the
 /// short-lived token, and the seed's own demo resource `POST /v3/bank/transfers`. Clients
-/// authenticate with `client_id`/`client_secret` (in the body, the query, or HTTP Basic).
+/// authenticate with `client_id`/`client_secret` (in the body, the query, or HTTP Basic), checked by
+/// `ClientMiddleware` before the handler: the action request routes are `ClientContext` routes.
 /// Errors are RFC 9457 problems.
 struct ActionRequestsController {
     let runtime: StrongAuthRuntime
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.post("/v2/authentication/oauth2/action_request", use: create)
-        router.get("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
-        router.post("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
-        router.post("/v2/authentication/oauth2/action_request/verify", use: verify)
+        clients(of: router, body: .required)
+            .post("/v2/authentication/oauth2/action_request", use: create)
+            .post("/v2/authentication/oauth2/action_request/verify", use: verify)
+        clients(of: router, body: .optionalOnPost)
+            .get("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
+            .post("/v2/authentication/oauth2/action_request/:id/poll", use: poll)
+        // A resource route: a bearer token and a short-lived token, no client credentials.
         router.post("/v3/bank/transfers", use: transfer)
     }
 
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+    /// Whether a route's JSON body (where `client_id`/`client_secret` may be) is read before the
+    /// client is authenticated.
+    enum ClientBody {
+        case none
+        case required
+        /// Poll: GET has none, POST may have one.
+        case optionalOnPost
+    }
+
+    /// The routes an OAuth client calls with its credentials (here, and the client webhook log):
+    /// HTTP Basic, or `client_id`/`client_secret` in the query or the JSON body. The body is read
+    /// and checked first (as the handlers did: a malformed body is a 400 before any 401) and stays
+    /// buffered for the handler.
+    static func clients(of router: Router<AppRequestContext>, body: ClientBody, runtime: StrongAuthRuntime) -> RouterGroup<ClientContext> {
+        let limit = runtime.settings.maxBodyBytes
+        return router.group().add(
+            middleware: ClientMiddleware { request, context in
+                let object: [String: Any]
+                switch body {
+                case .none: object = [:]
+                case .required: object = try await jsonObject(buffering: &request, limit: limit)
+                case .optionalOnPost:
+                    object = request.method == .post ? try await jsonObject(buffering: &request, limit: limit, optional: true) : [:]
+                }
+                return try await ClientAuthentication.client(of: request, body: object, context: context, runtime: runtime)
+            }
+        ).group(context: ClientContext.self)
+    }
+
+    func clients(of router: Router<AppRequestContext>, body: ClientBody) -> RouterGroup<ClientContext> {
+        Self.clients(of: router, body: body, runtime: runtime)
+    }
+
+    @Sendable func create(_ request: Request, context: ClientContext) async throws -> Response {
         let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
-        let client = try await authenticate(request, body: body, context: context)
+        let client = context.client
         guard let action = body["action"] as? String else { throw ProblemDetails.badRequest("'action' is missing.") }
         guard let uid = body["uid"] as? String else { throw ProblemDetails.badRequest("'uid' is missing.") }
         guard let payload = body["payload"] else { throw ProblemDetails.badRequest("'payload' is missing.") }
@@ -31,9 +68,8 @@ struct ActionRequestsController {
         return try wire(approval, status: .created)
     }
 
-    @Sendable func poll(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = request.method == .post ? try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes, optional: true) : [:]
-        let client = try await authenticate(request, body: body, context: context)
+    @Sendable func poll(_ request: Request, context: ClientContext) async throws -> Response {
+        let client = context.client
         let approval = try await mapped {
             try await runtime.approvals.actionRequest(id: try context.parameters.require("id"), client: client)
         }
@@ -41,9 +77,9 @@ struct ActionRequestsController {
     }
 
     /// For resource servers: is this token good for this action and payload? Valid once.
-    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func verify(_ request: Request, context: ClientContext) async throws -> Response {
         let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
-        let client = try await authenticate(request, body: body, context: context)
+        let client = context.client
         guard let token = body["token"] as? String, let action = body["action"] as? String, let payload = body["payload"] else {
             throw ProblemDetails.badRequest("'token', 'action' and 'payload' are required.")
         }
@@ -106,8 +142,15 @@ struct ActionRequestsController {
         return try Self.envelope(data, status: status)
     }
 
-    func authenticate(_ request: Request, body: [String: Any], context: AppRequestContext) async throws -> OAuthClient {
-        try await ClientAuthentication.client(of: request, body: body, context: context, runtime: runtime)
+    /// Like `jsonObject(_:limit:optional:)` (same refusals, same order), and the body stays on
+    /// `request`, read, for the handler.
+    static func jsonObject(buffering request: inout Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
+        do {
+            _ = try await request.collectBody(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        return try await jsonObject(request, limit: limit, optional: optional)
     }
 
     static func jsonObject(_ request: Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {

@@ -22,6 +22,9 @@ public struct AppRequestContext: RequestContext {
     /// by `PhoneSignatureMiddleware` / `PhoneTokenMiddleware`, read by `PhoneSignedContext` /
     /// `PhoneTokenContext`).
     var phone: VerifiedPhone?
+    /// The authenticated OAuth client on the routes of a client face (set by `ClientMiddleware`,
+    /// read by `ClientContext`).
+    var client: OAuthClient?
     /// The signed-in browser on the web areas' signed-in routes (set by `WebSessionMiddleware`,
     /// read by `OperatorContext`).
     var webSignedIn: WebSignedIn?

@@ -8,19 +8,14 @@ import StrongAuthCore
 /// (whose `init` cannot be async) can be built from it. A handler of that face therefore cannot
 /// run for an unauthenticated caller. Refusals are PowerAuth's 401 `ERROR_UNAUTHORIZED` with a
 /// Basic challenge, exactly as when each handler authenticated itself.
-struct IntegrationUserMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct IntegrationUserMiddleware: FaceAuthenticationMiddleware {
     let powerAuth: PowerAuthService
     let failureLimit: FailedAuthenticationLimit
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
-        let user = try await IntegrationAuthentication.user(
-            of: request, context: context, powerAuth: powerAuth, failureLimit: failureLimit)
-        var context = context
-        context.integrationUser = user
-        return try await next(request, context)
+    static var proof: WritableKeyPath<AppRequestContext, IntegrationUser?> { \.integrationUser }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> IntegrationUser {
+        try await IntegrationAuthentication.user(of: request, context: context, powerAuth: powerAuth, failureLimit: failureLimit)
     }
 }
 

@@ -17,37 +17,30 @@ struct VerifiedPhone: Sendable {
 /// context for `PhoneSignedContext`. The signed data differs per route (`uriID`, factors), so the
 /// middleware is per route (`PhoneFace.signed(_:twoFactors:)`). Refusals are 401
 /// `ERR_AUTHENTICATION`, as when each handler verified itself.
-struct PhoneSignatureMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct PhoneSignatureMiddleware: FaceAuthenticationMiddleware {
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
     let uriID: String
     let twoFactors: Bool
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
+    static var proof: WritableKeyPath<AppRequestContext, VerifiedPhone?> { \.phone }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedPhone {
         let signed = try await PhoneAuthentication.signedRequest(
             request, context: context, powerAuth: powerAuth, maxBodyBytes: maxBodyBytes, uriID: uriID, twoFactors: twoFactors)
-        var context = context
-        context.phone = VerifiedPhone(registration: try signed.validRegistration(), signature: (signed.header, signed.body))
-        return try await next(request, context)
+        return VerifiedPhone(registration: try signed.validRegistration(), signature: (signed.header, signed.body))
     }
 }
 
 /// Verifies the MAC token (`X-PowerAuth-Token`) of the phone's token-authenticated routes and
 /// stores its ACTIVE registration on the context for `PhoneTokenContext`.
-struct PhoneTokenMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct PhoneTokenMiddleware: FaceAuthenticationMiddleware {
     let powerAuth: PowerAuthService
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
-        let registration = try await PhoneAuthentication.tokenRegistration(request, powerAuth: powerAuth)
-        var context = context
-        context.phone = VerifiedPhone(registration: registration, signature: nil)
-        return try await next(request, context)
+    static var proof: WritableKeyPath<AppRequestContext, VerifiedPhone?> { \.phone }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedPhone {
+        VerifiedPhone(registration: try await PhoneAuthentication.tokenRegistration(request, powerAuth: powerAuth), signature: nil)
     }
 }
 
@@ -96,21 +89,35 @@ struct PhoneFace {
     let group: RouterGroup<AppRequestContext>
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
+    /// The `powerauth` bucket per address, for the routes `rateLimited()` / `signed(_:twoFactors:rateLimited:)` give.
+    let rateLimit: RateLimitMiddleware
 
     /// `mobileTokenErrors`: the Mobile Token API's own error codes, inside the PowerAuth error
     /// shape and outside the authentication, so they apply to its failures too.
-    init(router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int, mobileTokenErrors: Bool = false) {
+    init(
+        router: Router<AppRequestContext>, path: RouterPath, powerAuth: PowerAuthService, maxBodyBytes: Int, rateLimit: RateLimitMiddleware,
+        mobileTokenErrors: Bool = false
+    ) {
         let outer = router.group(path).add(middleware: PowerAuthErrorMiddleware())
         group = mobileTokenErrors ? outer.add(middleware: MobileTokenErrorMiddleware()) : outer
         self.powerAuth = powerAuth
         self.maxBodyBytes = maxBodyBytes
+        self.rateLimit = rateLimit
     }
 
-    /// Routes signed with `uriID` (at least two factors if `twoFactors`).
-    func signed(_ uriID: String, twoFactors: Bool) -> RouterGroup<PhoneSignedContext> {
-        group.group().add(
+    /// Routes signed with `uriID` (at least two factors if `twoFactors`); with `rateLimited`, the
+    /// `powerauth` bucket in front of the signature check.
+    func signed(_ uriID: String, twoFactors: Bool, rateLimited: Bool = false) -> RouterGroup<PhoneSignedContext> {
+        let routes = rateLimited ? self.rateLimited() : group.group()
+        return routes.add(
             middleware: PhoneSignatureMiddleware(powerAuth: powerAuth, maxBodyBytes: maxBodyBytes, uriID: uriID, twoFactors: twoFactors)
         ).group(context: PhoneSignedContext.self)
+    }
+
+    /// Routes in the `powerauth` bucket (inside the face's error shape: the 429 is PowerAuth's
+    /// `ERROR_TOO_MANY_REQUESTS`, which the Mobile Token codes leave as it is).
+    func rateLimited() -> RouterGroup<AppRequestContext> {
+        group.group().add(middleware: rateLimit)
     }
 
     /// Routes authenticated by a MAC token.

@@ -16,22 +16,19 @@ public struct VerifiedUserToken: Sendable {
 /// and stores it on the context, so that `UserTokenContext` / `TwoFactorContext` (whose `init`
 /// cannot be async) can be built from it. Refusals are the faces' problem+json 401/403 with
 /// RFC 6750 challenges.
-struct UserTokenMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct UserTokenMiddleware: FaceAuthenticationMiddleware {
     let tokens: TokenService
     let policy: AssurancePolicy
     let time: any TimeSource
     /// The 403 sentence for a client token, in the face's words.
     let wrongKind: String
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
-        async throws -> Response
-    {
+    static var proof: WritableKeyPath<AppRequestContext, VerifiedUserToken?> { \.userToken }
+
+    func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedUserToken {
         let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
         guard claims.subjectType == .user else { throw BearerAuthentication.forbidden(wrongKind) }
-        var context = context
-        context.userToken = VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
-        return try await next(request, context)
+        return VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
     }
 }
 

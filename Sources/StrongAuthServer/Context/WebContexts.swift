@@ -47,3 +47,24 @@ struct OperatorContext: ChildRequestContext, WebSignedInContext {
         self.signedIn = signedIn
     }
 }
+
+/// The context of the self-service area's signed-in routes (`/self-service/…` but sign-in): the
+/// end user's web session, name and realm. A route declared with it cannot run for a browser
+/// without a user session; the sign-in form stays outside the group.
+struct SelfServiceContext: ChildRequestContext, WebSignedInContext {
+    typealias ParentContext = AppRequestContext
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: String?
+    let signedIn: WebSignedIn
+
+    init(context: AppRequestContext) throws {
+        // Only reachable without `WebSessionMiddleware` (of the self-service area) in front:
+        // refuse. An operator's session is not a user's, even if one were on the context.
+        guard let signedIn = context.webSignedIn, signedIn.session.kind == .user else {
+            throw ProblemDetails(.unauthorized, "Unauthorized", detail: "A self-service session is required.")
+        }
+        coreContext = context.coreContext
+        remoteAddress = context.remoteAddress
+        self.signedIn = signedIn
+    }
+}

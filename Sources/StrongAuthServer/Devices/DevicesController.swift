@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
+import StrongAuthStore
 
 /// Kontist's device binding face (seed 000, SPEC 2.2), plus list and delete of one's own devices.
 /// Every route needs a user access token; errors are RFC 9457 problems. What a route needs is
@@ -10,13 +11,27 @@ import StrongAuthCore
 /// password token is the seed's flow — the SMS OTP signed by the new key is the second factor),
 /// `TwoFactorContext` for removing or approving a device (`AssurancePolicy`: fresh two factors).
 struct DevicesController {
-    let runtime: StrongAuthRuntime
+    let devices: DeviceService
+    let powerAuth: PowerAuthService
+    let tokens: TokenService
+    /// Device and client lookups (a PowerAuth device is removed through `powerAuth`).
+    let store: SQLStore
+    let settings: ServerSettings
+    let rateLimiter: RateLimiter
+    let time: any TimeSource
 
-    /// The user-token group of this face (and of the push face beside it).
-    func userTokenGroup(of router: Router<AppRequestContext>) -> RouterGroup<AppRequestContext> {
-        router.group().add(
+    /// The user-token group of this face (and of the push face beside it); with `rateLimited`, the
+    /// `device` bucket per address in front of the token check (OTP and challenge answers).
+    func userTokenGroup(of router: Router<AppRequestContext>, rateLimited: Bool = false) -> RouterGroup<AppRequestContext> {
+        let group = router.group()
+        if rateLimited {
+            group.add(
+                middleware: RateLimitMiddleware(
+                    bucket: "device", face: .problem, limiter: rateLimiter, settings: settings.rateLimits))
+        }
+        return group.add(
             middleware: UserTokenMiddleware(
-                tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
+                tokens: tokens, policy: settings.assurance, time: time,
                 wrongKind: "Devices belong to users: this needs a user token (password grant)."))
     }
 
@@ -25,6 +40,7 @@ struct DevicesController {
         face.group(context: UserTokenContext.self)
             .post("/api/user/devices", use: create)
             .get("/api/user/devices", use: list)
+        userTokenGroup(of: router, rateLimited: true).group(context: UserTokenContext.self)
             .post("/api/user/devices/:deviceId/verify", use: verify)
             .post("/api/user/devices/:deviceId/challenges", use: createChallenge)
             .post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
@@ -35,9 +51,9 @@ struct DevicesController {
 
     @Sendable func create(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
-        let body = try await JSONBody.decode(Components.Schemas.DeviceCreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.DeviceCreateRequest.self, from: request, limit: settings.maxBodyBytes)
         let (device, challenge) = try await mapErrors {
-            try await runtime.devices.createDevice(userID: claims.sub.value, name: body.name, publicKeyHex: body.key, source: context.remoteAddress)
+            try await devices.createDevice(userID: claims.sub.value, name: body.name, publicKeyHex: body.key, source: context.remoteAddress)
         }
         return try JSONResponse.make(Components.Schemas.DeviceCreated(deviceId: device.id, challengeId: challenge.id), status: .created)
     }
@@ -45,9 +61,9 @@ struct DevicesController {
     @Sendable func verify(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
-        let body = try await JSONBody.decode(Components.Schemas.DeviceVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.DeviceVerifyRequest.self, from: request, limit: settings.maxBodyBytes)
         _ = try await mapErrors {
-            try await runtime.devices.verifyDevice(
+            try await devices.verifyDevice(
                 userID: claims.sub.value, deviceID: deviceID, challengeID: body.challengeId, signatureHex: body.signature,
                 source: context.remoteAddress)
         }
@@ -58,9 +74,9 @@ struct DevicesController {
     @Sendable func approve(_ request: Request, context: TwoFactorContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
-        let body = try await JSONBody.decode(Components.Schemas.DeviceApproval.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.DeviceApproval.self, from: request, limit: settings.maxBodyBytes)
         try await mapErrors {
-            try await runtime.devices.approveDevice(
+            try await devices.approveDevice(
                 userID: claims.sub.value, deviceID: deviceID, approverDeviceID: body.approverDeviceId, signatureHex: body.signature,
                 source: context.remoteAddress)
         }
@@ -70,7 +86,7 @@ struct DevicesController {
     @Sendable func createChallenge(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
-        let challenge = try await mapErrors { try await runtime.devices.createChallenge(userID: claims.sub.value, deviceID: deviceID) }
+        let challenge = try await mapErrors { try await devices.createChallenge(userID: claims.sub.value, deviceID: deviceID) }
         return try JSONResponse.make(
             Components.Schemas.DeviceChallenge(id: challenge.id, stringToSign: challenge.payload), status: .created)
     }
@@ -80,10 +96,10 @@ struct DevicesController {
         let deviceID = try context.parameters.require("deviceId")
         let challengeID = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(
-            Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+            Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: settings.maxBodyBytes)
         let client = try await activeClient(of: claims)
         let issued = try await mapErrors {
-            try await runtime.devices.verifyChallenge(
+            try await devices.verifyChallenge(
                 userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
                 challengeID: challengeID,
                 signatureHex: body.signature, source: context.remoteAddress)
@@ -95,7 +111,7 @@ struct DevicesController {
 
     @Sendable func list(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
-        let devices = try await runtime.devices.devices(userID: claims.sub.value)
+        let devices = try await self.devices.devices(userID: claims.sub.value)
         return try JSONResponse.make(devices.map(Self.wire))
     }
 
@@ -104,15 +120,15 @@ struct DevicesController {
         let deviceID = try context.parameters.require("deviceId")
         // One self-service list, one remove: a PowerAuth activation is removed the PowerAuth way
         // (its tokens end, its integrator is told).
-        if let device = try await runtime.store.device(id: deviceID), device.kind == .powerauth, device.userID == claims.sub.value {
+        if let device = try await store.device(id: deviceID), device.kind == .powerauth, device.userID == claims.sub.value {
             do {
-                try await runtime.powerAuth.removeByUser(deviceID: deviceID, userID: claims.sub.value, source: context.remoteAddress)
+                try await powerAuth.removeByUser(deviceID: deviceID, userID: claims.sub.value, source: context.remoteAddress)
             } catch PowerAuthServiceError.registrationState, PowerAuthServiceError.registrationNotFound {
                 throw Self.problem(for: .deviceNotFound)
             }
             return Response(status: .noContent)
         }
-        try await mapErrors { try await runtime.devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
+        try await mapErrors { try await devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
         return Response(status: .noContent)
     }
 
@@ -120,7 +136,7 @@ struct DevicesController {
 
     /// The client a user token was issued to: confirmed tokens go to the same client.
     func activeClient(of claims: AccessTokenClaims) async throws -> OAuthClient {
-        guard let client = try await runtime.store.client(id: claims.clientID), client.status == .active else {
+        guard let client = try await store.client(id: claims.clientID), client.status == .active else {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
         }
         return client

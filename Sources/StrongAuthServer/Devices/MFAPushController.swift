@@ -7,37 +7,39 @@ import StrongAuthCore
 /// device answers with a signature, the app polls and fetches confirmed tokens once.
 struct MFAPushController {
     let devices: DevicesController
-    var runtime: StrongAuthRuntime { devices.runtime }
+    /// The device service of the devices face it sits beside (whose settings and clock it uses too).
+    var service: DeviceService { devices.devices }
 
     /// Any user token: the push *is* the step-up that yields a two-factor token.
     func addRoutes(to router: Router<AppRequestContext>) {
-        devices.userTokenGroup(of: router).group(context: UserTokenContext.self)
+        devices.userTokenGroup(of: router, rateLimited: true).group(context: UserTokenContext.self)
             .post("/api/user/mfa/challenges", use: create)
+            .post("/api/user/mfa/challenges/:challengeId/token", use: token)
+        devices.userTokenGroup(of: router).group(context: UserTokenContext.self)
             .get("/api/user/mfa/challenges/:challengeId", use: show)
             .patch("/api/user/mfa/challenges/:challengeId", use: answer)
-            .post("/api/user/mfa/challenges/:challengeId/token", use: token)
     }
 
     @Sendable func create(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
-        let challenge = try await devices.mapErrors { try await runtime.devices.createPushChallenge(userID: claims.sub.value) }
+        let challenge = try await devices.mapErrors { try await service.createPushChallenge(userID: claims.sub.value) }
         return try JSONResponse.make(wire(challenge), status: .created)
     }
 
     @Sendable func show(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
         let id = try context.parameters.require("challengeId")
-        let challenge = try await devices.mapErrors { try await runtime.devices.pushChallenge(userID: claims.sub.value, id: id) }
+        let challenge = try await devices.mapErrors { try await service.pushChallenge(userID: claims.sub.value, id: id) }
         return try JSONResponse.make(wire(challenge))
     }
 
     @Sendable func answer(_ request: Request, context: UserTokenContext) async throws -> Response {
         let claims = context.claims
         let id = try context.parameters.require("challengeId")
-        let body = try await JSONBody.decode(Components.Schemas.MFAChallengeAnswer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.MFAChallengeAnswer.self, from: request, limit: devices.settings.maxBodyBytes)
         let status: DeviceService.PushStatus = body.status == .verified ? .verified : .denied
         let challenge = try await devices.mapErrors {
-            try await runtime.devices.answerPushChallenge(
+            try await service.answerPushChallenge(
                 userID: claims.sub.value, id: id, deviceID: body.deviceId, status: status, signatureHex: body.signature,
                 source: context.remoteAddress)
         }
@@ -49,7 +51,7 @@ struct MFAPushController {
         let id = try context.parameters.require("challengeId")
         let client = try await devices.activeClient(of: claims)
         let issued = try await devices.mapErrors {
-            try await runtime.devices.redeemPushChallenge(
+            try await service.redeemPushChallenge(
                 userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), id: id)
         }
         return try JSONResponse.make(
@@ -58,7 +60,7 @@ struct MFAPushController {
     }
 
     private func wire(_ challenge: Challenge) -> Components.Schemas.MFAChallenge {
-        let status = runtime.devices.pushStatus(of: challenge, at: runtime.time.now())
+        let status = service.pushStatus(of: challenge, at: devices.time.now())
         return Components.Schemas.MFAChallenge(
             id: challenge.id, status: .init(rawValue: status.rawValue) ?? .expired, expiresAt: challenge.expiresAt)
     }

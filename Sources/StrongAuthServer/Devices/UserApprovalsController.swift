@@ -6,7 +6,9 @@ import StrongAuthCore
 /// the same approvals a PowerAuth phone sees through the mobile token API — operations and
 /// action requests together. User token; RFC 9457 problems.
 struct UserApprovalsController {
-    let runtime: StrongAuthRuntime
+    let approvals: ApprovalService
+    let tokens: TokenService
+    let maxBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/api/user/approvals", use: list)
@@ -40,7 +42,7 @@ struct UserApprovalsController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await userClaims(request)
-        let pending = try await runtime.approvals.pending(userID: claims.sub.value)
+        let pending = try await approvals.pending(userID: claims.sub.value)
         return try JSONResponse.make(
             pending.map {
                 Pending(
@@ -54,10 +56,10 @@ struct UserApprovalsController {
     /// (the pending list's `stringToSign`), where `data` must be the approval's data exactly.
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await userClaims(request)
-        let body = try await JSONBody.decode(Answer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Answer.self, from: request, limit: maxBodyBytes)
         guard let data = body.data else { throw ProblemDetails.badRequest("'data' is missing: send what the device showed.") }
         let approval = try await mapped {
-            try await runtime.approvals.approveWithDevice(
+            try await approvals.approveWithDevice(
                 id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId, data: data,
                 signatureHex: body.signature, source: context.remoteAddress)
         }
@@ -67,9 +69,9 @@ struct UserApprovalsController {
     /// `{deviceId, signature, reason?}`: the signature is over `"<approvalId>:REJECTED"`.
     @Sendable func reject(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await userClaims(request)
-        let body = try await JSONBody.decode(Answer.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Answer.self, from: request, limit: maxBodyBytes)
         let approval = try await mapped {
-            try await runtime.approvals.rejectWithDevice(
+            try await approvals.rejectWithDevice(
                 id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId,
                 signatureHex: body.signature, reason: body.reason, source: context.remoteAddress)
         }
@@ -77,7 +79,7 @@ struct UserApprovalsController {
     }
 
     func userClaims(_ request: Request) async throws -> AccessTokenClaims {
-        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
         guard claims.subjectType == .user else {
             throw BearerAuthentication.forbidden("Approvals belong to users: this needs a user token.")
         }

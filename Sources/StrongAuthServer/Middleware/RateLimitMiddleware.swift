@@ -3,14 +3,21 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthAPI
 
-/// Applies the per-source-address limit (`RateLimiter`) to the endpoints where a credential, an
-/// OTP or a challenge answer is presented, and answers `429` with `Retry-After` in the face's
-/// own error format. The per-client limit of the token endpoint is applied by `OAuthController`
-/// once it knows the client.
+/// One per-source-address bucket (`RateLimiter`) attached to the routes of one face where a
+/// credential, an OTP or a challenge answer is presented, answering `429` with `Retry-After` in
+/// that face's own error format. Each face adds an instance to the group (or route set) it limits,
+/// where its routes are built, in front of its authentication, so a flood is refused before any
+/// hash or signature is checked. Instances with the same bucket name share one bucket per address.
+/// The buckets: `token` (OAuth token endpoint, both paths), `device` (device OTP and challenge
+/// answers, push challenges), `login` (ABN AMRO login and scenario answers), `admin-login` and
+/// `self-service-login` (the sign-in forms: bcrypt per try, one bucket per form so a flood of one
+/// does not lock the other's users out), `powerauth` (activation, signature validation, operation
+/// approval). Integration APIs (trusted back ends) and reads are not limited. The per-client limit
+/// of the token endpoint is applied by `OAuthController` once it knows the client.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
-    /// Which endpoints are limited, as one bucket per class and address, and how a refusal looks.
+    /// How a refusal looks: the face's error shape.
     enum Face {
         case oauth
         case problem
@@ -19,45 +26,27 @@ struct RateLimitMiddleware: RouterMiddleware {
         case abnAMRO
     }
 
+    let bucket: String
+    let face: Face
     let limiter: RateLimiter
-    let limit: RateLimiter.Limit
+    /// `nil` when rate limits are off (`rateLimits.enabled = false`): everything passes.
+    let limit: RateLimiter.Limit?
+
+    init(bucket: String, face: Face, limiter: RateLimiter, settings: RateLimitSettings) {
+        self.bucket = bucket
+        self.face = face
+        self.limiter = limiter
+        limit = settings.enabled ? settings.perAddress : nil
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let (bucket, face) = Self.classify(method: request.method, path: request.uri.path) else {
-            return try await next(request, context)
-        }
+        guard let limit else { return try await next(request, context) }
         let address = context.remoteAddress ?? "unknown"
         if let retryAfter = limiter.take("\(bucket):\(address)", limit: limit) {
             context.logger.notice("rate limited", metadata: ["bucket": "\(bucket)", "source": "\(address)"])
             return try Self.refusal(face, retryAfter: retryAfter)
         }
         return try await next(request, context)
-    }
-
-    /// The limited endpoints: tokens, device OTPs and challenges, session logins and scenario
-    /// answers, the back-office and self-service sign-in forms, PowerAuth activation and signature-checked phone calls. Integration APIs
-    /// (trusted back ends) and reads are not limited here.
-    static func classify(method: HTTPRequest.Method, path: String) -> (String, Face)? {
-        switch method {
-        case .post where path == "/oauth/token" || path == "/api/v2/oauth/token":
-            return ("token", .oauth)
-        case .post where path.hasPrefix("/api/user/devices/") && (path.hasSuffix("/verify") || path.contains("/challenges")),
-            .post where path.hasPrefix("/api/user/mfa/challenges"):
-            return ("device", .problem)
-        case .get where path == "/session/loginchallenge" || path == "/session/sessionhandoverchallenge",
-            .put where path == "/session/loginresponse",
-            .post where path.hasPrefix("/usertokens/session/"):
-            return ("login", .abnAMRO)
-        case .post where path == "/admin/login" || path == "/self-service/login":
-            // bcrypt per try, unauthenticated: without a limit, a cheap CPU flood. One bucket per
-            // form, so a flood of one does not lock the other's users out.
-            return (path == "/admin/login" ? "admin-login" : "self-service-login", .problem)
-        case .post where path == "/enrollment-server/pa/v3/activation/create" || path == "/enrollment-server/pa/v3/signature/validate"
-            || path == "/enrollment-server/api/auth/token/app/operation/authorize":
-            return ("powerauth", .powerAuth)
-        default:
-            return nil
-        }
     }
 
     static func refusal(_ face: Face, retryAfter: Int) throws -> Response {

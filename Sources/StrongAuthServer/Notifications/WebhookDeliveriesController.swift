@@ -8,7 +8,7 @@ import StrongAuthCore
 /// PowerAuth integration users see their applications' callbacks (PowerAuth's error shape), OAuth
 /// clients their action request callbacks (RFC 9457 problems). Nobody sees another's deliveries.
 struct WebhookDeliveriesController {
-    let runtime: StrongAuthRuntime
+    let webhooks: WebhookService
 
     /// `/powerauth-cloud/v2/webhooks/deliveries` (integration API: HTTP Basic integration users).
     func addIntegrationRoutes(to face: IntegrationFace) {
@@ -16,10 +16,12 @@ struct WebhookDeliveriesController {
         face.users.post("/v2/webhooks/deliveries/:deliveryId/retry", use: integrationRetry)
     }
 
-    /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint).
-    func addClientRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v2/webhooks/deliveries", use: clientList)
-        router.post("/v2/webhooks/deliveries/:deliveryId/retry", use: clientRetry)
+    /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint:
+    /// `ActionRequestsController.clients(of:body:runtime:)` with no body).
+    func addClientRoutes(to clients: RouterGroup<ClientContext>) {
+        clients
+            .get("/v2/webhooks/deliveries", use: clientList)
+            .post("/v2/webhooks/deliveries/:deliveryId/retry", use: clientRetry)
     }
 
     /// One delivery as the log shows it; `body` is exactly what was signed and sent.
@@ -53,14 +55,14 @@ struct WebhookDeliveriesController {
             applications = [only]
         }
         let limit = try Self.limit(request) { PowerAuthErrorResponse.badRequest($0) }
-        let deliveries = try await runtime.webhooks.deliveries(of: applications.map(WebhookSubscriber.application), limit: limit)
+        let deliveries = try await webhooks.deliveries(of: applications.map(WebhookSubscriber.application), limit: limit)
         return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
     }
 
     @Sendable func integrationRetry(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
         guard
-            let delivery = try await runtime.webhooks.retry(
+            let delivery = try await webhooks.retry(
                 id: try context.parameters.require("deliveryId"), by: user.applicationIDs.map(WebhookSubscriber.application),
                 actor: "integration-user:\(user.name)", source: context.remoteAddress)
         else { throw PowerAuthErrorResponse(.notFound, code: "ERROR_NOT_FOUND", message: "No such webhook delivery.") }
@@ -69,17 +71,17 @@ struct WebhookDeliveriesController {
 
     // MARK: OAuth client face
 
-    @Sendable func clientList(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+    @Sendable func clientList(_ request: Request, context: ClientContext) async throws -> Response {
+        let client = context.client
         let limit = try Self.limit(request) { ProblemDetails.badRequest($0) }
-        let deliveries = try await runtime.webhooks.deliveries(of: [.client(client.id)], limit: limit)
+        let deliveries = try await webhooks.deliveries(of: [.client(client.id)], limit: limit)
         return try JSONResponse.make(DeliveryList(deliveries: deliveries.map(Self.wire)))
     }
 
-    @Sendable func clientRetry(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let client = try await ClientAuthentication.client(of: request, context: context, runtime: runtime)
+    @Sendable func clientRetry(_ request: Request, context: ClientContext) async throws -> Response {
+        let client = context.client
         guard
-            let delivery = try await runtime.webhooks.retry(
+            let delivery = try await webhooks.retry(
                 id: try context.parameters.require("deliveryId"), by: [.client(client.id)], actor: "client:\(client.id)",
                 source: context.remoteAddress)
         else { throw ProblemDetails(.notFound, "Not Found", detail: "No such webhook delivery.") }

@@ -13,8 +13,11 @@ struct OAuthController {
     let runtime: StrongAuthRuntime
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.post("/oauth/token", use: token)
-        router.post("/api/v2/oauth/token", use: token)
+        // The `token` bucket per address; the per-client limits are in `token` itself.
+        let limited = router.group().add(
+            middleware: RateLimitMiddleware(bucket: "token", face: .oauth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+        limited.post("/oauth/token", use: token)
+        limited.post("/api/v2/oauth/token", use: token)
         router.post("/oauth/introspect", use: introspect)
         router.post("/oauth/revoke", use: revoke)
         router.get("/.well-known/jwks.json", use: jwks)

@@ -16,13 +16,15 @@ struct EnrollmentController {
     /// their handlers run only for a valid signature of a known activation.
     func addRoutes(to router: Router<AppRequestContext>) {
         let face = PhoneFace(
-            router: router, path: "/enrollment-server/pa/v3", powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes)
-        face.group.post("/activation/create", use: createActivation)
+            router: router, path: "/enrollment-server/pa/v3", powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes,
+            rateLimit: RateLimitMiddleware(
+                bucket: "powerauth", face: .powerAuth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+        face.rateLimited().post("/activation/create", use: createActivation)
         face.group.post("/activation/status", use: activationStatus)
         face.signed("/pa/activation/remove", twoFactors: true).post("/activation/remove", use: removeActivation)
         face.signed("/pa/token/create", twoFactors: false).post("/token/create", use: createToken)
         face.signed("/pa/token/remove", twoFactors: false).post("/token/remove", use: removeToken)
-        face.signed("/pa/signature/validate", twoFactors: false).post("/signature/validate", use: validateSignature)
+        face.signed("/pa/signature/validate", twoFactors: false, rateLimited: true).post("/signature/validate", use: validateSignature)
         face.signed(PowerAuthECIES.SharedInfo1.vaultUnlock, twoFactors: true).post("/vault/unlock", use: unlockVault)
         face.group.post("/keystore/create", use: createTemporaryKey)
     }

@@ -23,10 +23,13 @@ struct MobileTokenController {
     func addRoutes(to router: Router<AppRequestContext>) {
         let face = PhoneFace(
             router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: runtime.powerAuth,
-            maxBodyBytes: runtime.settings.maxBodyBytes, mobileTokenErrors: true)
+            maxBodyBytes: runtime.settings.maxBodyBytes,
+            rateLimit: RateLimitMiddleware(
+                bucket: "powerauth", face: .powerAuth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits),
+            mobileTokenErrors: true)
         face.token().post("/list", use: list)
         face.token().post("/detail", use: detail)
-        face.group.post("/authorize", use: authorize)
+        face.rateLimited().post("/authorize", use: authorize)
         face.signed("/operation/cancel", twoFactors: false).post("/cancel", use: cancel)
     }
 

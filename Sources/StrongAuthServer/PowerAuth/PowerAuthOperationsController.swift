@@ -6,7 +6,9 @@ import StrongAuthCore
 /// operation from a template, poll it, cancel it. Integration users over HTTP Basic; PowerAuth's
 /// error shape. The device side decides them (issue 5, in progress).
 struct PowerAuthOperationsController {
-    let runtime: StrongAuthRuntime
+    let approvals: ApprovalService
+    let maxBodyBytes: Int
+    let time: any TimeSource
 
     func addRoutes(to face: IntegrationFace) {
         face.users.post("/v2/operations", use: create)
@@ -41,9 +43,9 @@ struct PowerAuthOperationsController {
 
     @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
-        let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: maxBodyBytes)
         let approval = try await mapped {
-            try await runtime.approvals.createOperation(
+            try await approvals.createOperation(
                 by: user, userID: body.userId, templateName: body.template, parameters: body.parameters ?? [:], externalID: body.externalId,
                 expiresAt: body.timestampExpires.map(Date.init(epochMilliseconds:)), source: context.remoteAddress)
         }
@@ -53,7 +55,7 @@ struct PowerAuthOperationsController {
     @Sendable func detail(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
         let id = try context.parameters.require("operationId")
-        return try JSONResponse.make(wire(try await mapped { try await runtime.approvals.operation(id: id, for: user) }))
+        return try JSONResponse.make(wire(try await mapped { try await approvals.operation(id: id, for: user) }))
     }
 
     @Sendable func list(_ request: Request, context: IntegrationUserContext) async throws -> Response {
@@ -62,7 +64,7 @@ struct PowerAuthOperationsController {
             throw PowerAuthErrorResponse.badRequest("userId: the query parameter is required.")
         }
         let pendingOnly = request.uri.queryParameters.get("pendingOnly") == "true"
-        let operations = try await runtime.approvals.operations(externalUserID: userID, pendingOnly: pendingOnly, for: user)
+        let operations = try await approvals.operations(externalUserID: userID, pendingOnly: pendingOnly, for: user)
         struct List: Encodable { var operations: [Operation] }
         return try JSONResponse.make(List(operations: operations.map(wire)))
     }
@@ -71,13 +73,13 @@ struct PowerAuthOperationsController {
         let user = context.user
         let id = try context.parameters.require("operationId")
         return try JSONResponse.make(
-            wire(try await mapped { try await runtime.approvals.cancel(id: id, by: user, source: context.remoteAddress) }))
+            wire(try await mapped { try await approvals.cancel(id: id, by: user, source: context.remoteAddress) }))
     }
 
     func wire(_ approval: Approval) -> Operation {
         Operation(
             operationId: approval.id, userId: approval.externalUserID, externalId: approval.externalID,
-            status: approval.status(at: runtime.time.now()).rawValue, template: approval.template, operationType: approval.operationType,
+            status: approval.status(at: time.now()).rawValue, template: approval.template, operationType: approval.operationType,
             parameters: approval.parameters, additionalData: [:], failureCount: approval.failureCount,
             maxFailureCount: approval.maxFailureCount, timestampCreated: approval.createdAt.epochMilliseconds,
             timestampExpires: approval.expiresAt.epochMilliseconds)

@@ -9,7 +9,9 @@ import StrongAuthProtocol
 /// verification, for integration users over HTTP Basic. Bodies and answers are bare JSON objects
 /// as in the seed; errors are PowerAuth's shape.
 struct RegistrationsController {
-    let runtime: StrongAuthRuntime
+    let powerAuth: PowerAuthService
+    let maxBodyBytes: Int
+    let time: any TimeSource
 
     /// Every route but signature verification needs the authenticated integration user
     /// (`IntegrationUserContext`); `/v2/signature/verify` passes the presented credentials to the
@@ -28,8 +30,8 @@ struct RegistrationsController {
     @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
         let body = try await JSONBody.decode(
-            Components.Schemas.RegistrationCreateRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
-        let registration = try await runtime.powerAuth.createRegistration(
+            Components.Schemas.RegistrationCreateRequest.self, from: request, limit: maxBodyBytes)
+        let registration = try await powerAuth.createRegistration(
             by: user, userID: body.userId, applicationID: body.appId, otp: body.otp,
             otpValidation: body.otpValidation.flatMap { ActivationOTPValidation(rawValue: $0.rawValue) },
             commitPhase: body.commitPhase.flatMap { ActivationCommitPhase(rawValue: $0.rawValue) }, flags: body.flags,
@@ -51,14 +53,14 @@ struct RegistrationsController {
         guard removed == nil || removed == "true" || removed == "false" else {
             throw PowerAuthErrorResponse.badRequest("removed: must be true or false.")
         }
-        let registrations = try await runtime.powerAuth.registrations(
+        let registrations = try await powerAuth.registrations(
             externalUserID: userID, includeRemoved: removed == "true", for: user)
         return try JSONResponse.make(Components.Schemas.RegistrationList(registrations: registrations.map(wire)))
     }
 
     @Sendable func detail(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
-        let registration = try await runtime.powerAuth.registration(id: try context.parameters.require("registrationId"), for: user)
+        let registration = try await powerAuth.registration(id: try context.parameters.require("registrationId"), for: user)
         return try JSONResponse.make(wire(registration))
     }
 
@@ -66,18 +68,18 @@ struct RegistrationsController {
         let user = context.user
         let id = try context.parameters.require("registrationId")
         let body = try await JSONBody.decode(
-            Components.Schemas.RegistrationChangeRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+            Components.Schemas.RegistrationChangeRequest.self, from: request, limit: maxBodyBytes)
         guard let change = RegistrationChange(rawValue: body.change.rawValue) else {
             throw PowerAuthErrorResponse.badRequest("change: must be BLOCK or UNBLOCK.")
         }
-        let registration = try await runtime.powerAuth.change(
+        let registration = try await powerAuth.change(
             id: id, change: change, blockedReason: body.blockedReason, by: user, source: context.remoteAddress)
         return try JSONResponse.make(wire(registration))
     }
 
     @Sendable func remove(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
-        let registration = try await runtime.powerAuth.remove(
+        let registration = try await powerAuth.remove(
             id: try context.parameters.require("registrationId"), by: user, source: context.remoteAddress)
         return try JSONResponse.make(wire(registration))
     }
@@ -87,15 +89,15 @@ struct RegistrationsController {
         let id = try context.parameters.require("registrationId")
         // The seed commits with `{}`; an empty body is fine too.
         let body = try await JSONBody.decodeIfPresent(
-            Components.Schemas.RegistrationCommitRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
-        let registration = try await runtime.powerAuth.commit(id: id, otp: body?.otp, by: user, source: context.remoteAddress)
+            Components.Schemas.RegistrationCommitRequest.self, from: request, limit: maxBodyBytes)
+        let registration = try await powerAuth.commit(id: id, otp: body?.otp, by: user, source: context.remoteAddress)
         return try JSONResponse.make(wire(registration))
     }
 
     @Sendable func verifySignature(_ request: Request, context: AppRequestContext) async throws -> Response {
         let credentials = try IntegrationAuthentication.credentials(of: request)
         let body = try await JSONBody.decode(
-            Components.Schemas.SignatureVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+            Components.Schemas.SignatureVerifyRequest.self, from: request, limit: maxBodyBytes)
         let header = try PowerAuthHeaders.authorization(body.authHeader)
         let signedBytes: [UInt8]
         if let requestBody = body.requestBody, !requestBody.isEmpty {
@@ -117,7 +119,7 @@ struct RegistrationsController {
         }
         let verification: SignatureVerification
         do {
-            verification = try await runtime.powerAuth.verifySignature(
+            verification = try await powerAuth.verifySignature(
                 header, method: body.method.uppercased(), uriID: body.uriId, body: signedBytes, caller: credentials,
                 source: context.remoteAddress)
         } catch PowerAuthServiceError.unauthorized {
@@ -132,23 +134,23 @@ struct RegistrationsController {
 
     @Sendable func verifyToken(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
-        let body = try await JSONBody.decode(Components.Schemas.TokenVerifyRequest.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.TokenVerifyRequest.self, from: request, limit: maxBodyBytes)
         let token = try PowerAuthHeaders.token(body.tokenHeader)
-        let verification = try await runtime.powerAuth.verifyToken(
+        let verification = try await powerAuth.verifyToken(
             tokenID: token.tokenID, digest: token.tokenDigest, nonce: token.nonce, timestamp: token.timestamp, version: token.version,
             integrationUser: user)
         let registration = verification.registration
         return try JSONResponse.make(
             Components.Schemas.TokenVerifyResponse(
                 tokenValid: verification.valid, userId: registration?.externalUserID, registrationId: registration?.id,
-                registrationStatus: registration.flatMap { .init(rawValue: $0.status(at: runtime.time.now()).rawValue) },
+                registrationStatus: registration.flatMap { .init(rawValue: $0.status(at: time.now()).rawValue) },
                 signatureType: verification.signatureType))
     }
 
     /// The seed's registration object: activation code fields only while CREATED, the
     /// fingerprint from PENDING_COMMIT on, the reason only while BLOCKED.
     func wire(_ registration: Registration) -> Components.Schemas.Registration {
-        let status = registration.status(at: runtime.time.now())
+        let status = registration.status(at: time.now())
         let code = status == .created ? registration.activation.activationCode : nil
         let signature = code == nil ? nil : registration.activation.activationCodeSignature
         return Components.Schemas.Registration(
@@ -161,6 +163,6 @@ struct RegistrationsController {
             timestampCreated: registration.device.createdAt.epochMilliseconds,
             timestampLastUsed: (registration.device.lastUsedAt ?? registration.device.createdAt).epochMilliseconds,
             activationQrCodeData: code.map { "\($0)#\(signature ?? "")" }, activationCode: code, activationCodeSignature: signature,
-            activationFingerprint: status == .pendingCommit ? runtime.powerAuth.fingerprint(of: registration) : nil)
+            activationFingerprint: status == .pendingCommit ? powerAuth.fingerprint(of: registration) : nil)
     }
 }

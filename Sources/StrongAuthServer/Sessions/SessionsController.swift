@@ -17,12 +17,15 @@ struct SessionsController {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/session", use: Self.abnAMRO(current))
         router.delete("/session", use: Self.abnAMRO(end))
-        router.get("/session/loginchallenge", use: Self.abnAMRO(loginChallenge))
-        router.put("/session/loginresponse", use: Self.abnAMRO(loginResponse))
-        router.get("/session/sessionhandoverchallenge", use: Self.abnAMRO(handoverChallenge))
-        router.post("/usertokens/session/scenariosigningmethod", use: Self.abnAMRO(scenarioSigningMethod))
-        router.post("/usertokens/session/scenariochallenge", use: Self.abnAMRO(scenarioChallenge))
-        router.post("/usertokens/session/scenarioresponse", use: Self.abnAMRO(scenarioResponse))
+        // The `login` bucket per address: login, handover and scenario answers.
+        let limited = router.group().add(
+            middleware: RateLimitMiddleware(bucket: "login", face: .abnAMRO, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+        limited.get("/session/loginchallenge", use: Self.abnAMRO(loginChallenge))
+        limited.put("/session/loginresponse", use: Self.abnAMRO(loginResponse))
+        limited.get("/session/sessionhandoverchallenge", use: Self.abnAMRO(handoverChallenge))
+        limited.post("/usertokens/session/scenariosigningmethod", use: Self.abnAMRO(scenarioSigningMethod))
+        limited.post("/usertokens/session/scenariochallenge", use: Self.abnAMRO(scenarioChallenge))
+        limited.post("/usertokens/session/scenarioresponse", use: Self.abnAMRO(scenarioResponse))
     }
 
     var sessions: SessionService { runtime.sessions }

@@ -5,11 +5,7 @@ import Hummingbird
 /// limit, decodable — or a 4xx problem that says which.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        guard contentType == "application/json" || (contentType?.hasSuffix("+json") ?? false) else {
-            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
-        }
+        try requireJSONMediaType(request)
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
@@ -22,6 +18,27 @@ enum JSONBody {
             throw ProblemDetails.badRequest("The request body is not valid: \(describe(error))")
         } catch {
             throw ProblemDetails.badRequest("The request body is not valid JSON.")
+        }
+    }
+
+    /// Like `decode` (same refusals, same order), and the body stays on `request`, read, for the
+    /// next reader: a middleware that authenticates from the body (`ClientMiddleware`), then the
+    /// handler.
+    static func decode<T: Decodable>(_ type: T.Type, buffering request: inout Request, limit: Int) async throws -> T {
+        try requireJSONMediaType(request)
+        do {
+            _ = try await request.collectBody(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        return try await decode(type, from: request, limit: limit)
+    }
+
+    private static func requireJSONMediaType(_ request: Request) throws {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == "application/json" || (contentType?.hasSuffix("+json") ?? false) else {
+            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }
     }
 

@@ -2,10 +2,15 @@ import Foundation
 import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
+import StrongAuthStore
 
 /// finAPI's user management (seed 002): a client creates users, a user reads and deletes itself.
 struct FinAPIUsersController {
-    let runtime: StrongAuthRuntime
+    let administration: AdministrationService
+    let tokens: TokenService
+    let store: SQLStore
+    let settings: ServerSettings
+    let time: any TimeSource
 
     /// Creating takes a client token; reading oneself any user token; deleting the account fresh
     /// two factors (`AssurancePolicy`, `.deleteAccount`), declared by the route's context type.
@@ -13,7 +18,7 @@ struct FinAPIUsersController {
         router.post("/api/v2/users", use: create)
         let users = router.group().add(
             middleware: UserTokenMiddleware(
-                tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
+                tokens: tokens, policy: settings.assurance, time: time,
                 wrongKind: "This service needs a user token (password grant)."))
         users.group(context: UserTokenContext.self).get("/api/v2/users", use: show)
         users.group(context: TwoFactorContext.self).delete("/api/v2/users", use: delete)
@@ -23,15 +28,15 @@ struct FinAPIUsersController {
     /// in. The user is of the client's realm (the token's `realm`), so the same id in another
     /// realm neither conflicts nor is revealed.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
         guard claims.subjectType == .client else {
             throw BearerAuthentication.forbidden("Creating users needs a client token (client_credentials grant).")
         }
         let params = try await JSONBody.decode(
-            Components.Schemas.FinAPIUserCreateParams.self, from: request, limit: runtime.settings.maxBodyBytes)
+            Components.Schemas.FinAPIUserCreateParams.self, from: request, limit: settings.maxBodyBytes)
         let created: (user: User, password: String)
         do {
-            created = try await runtime.administration.createUser(
+            created = try await administration.createUser(
                 username: params.id ?? UUID().uuidString.lowercased(), password: params.password, phone: params.phone,
                 email: params.email, ownerClientID: claims.clientID, realm: claims.realm ?? Realm.defaultID,
                 actor: "client:\(claims.clientID)")
@@ -58,12 +63,12 @@ struct FinAPIUsersController {
     /// `DELETE /api/v2/users` with a user token: the user, its tokens and everything bound to it go.
     @Sendable func delete(_ request: Request, context: TwoFactorContext) async throws -> Response {
         let user = try await user(id: context.userID)
-        try await runtime.administration.deleteUser(id: user.id, actor: "user:\(user.id)", source: context.remoteAddress)
+        try await administration.deleteUser(id: user.id, actor: "user:\(user.id)", source: context.remoteAddress)
         return try JSONResponse.make(Components.Schemas.FinAPIUserIdentifier(id: user.username))
     }
 
     private func user(id: String) async throws -> User {
-        guard let user = try await runtime.store.user(id: id) else {
+        guard let user = try await store.user(id: id) else {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The user no longer exists.")
         }
         return user

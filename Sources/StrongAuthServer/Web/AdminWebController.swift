@@ -29,7 +29,11 @@ struct AdminWebController: Sendable {
             if try await web.signedIn(request) != nil { return web.redirect(to: "/admin") }
             return web.loginPage("admin-login")
         }
-        router.post("/admin/login") { request, context in try await signIn(request, context: context) }
+        // bcrypt per try, unauthenticated: the `admin-login` bucket per address.
+        router.group().add(
+            middleware: RateLimitMiddleware(
+                bucket: "admin-login", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits)
+        ).post("/admin/login") { request, context in try await signIn(request, context: context) }
         // Everything else needs an operator session: `OperatorContext`.
         let admin = router.group().add(middleware: WebSessionMiddleware(web: web)).group(context: OperatorContext.self)
         admin.post("/admin/logout") { request, context in

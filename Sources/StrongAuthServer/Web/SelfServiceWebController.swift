@@ -27,7 +27,12 @@ struct SelfServiceWebController: Sendable {
             return web.loginPage(
                 "self-login", realm: request.uri.queryParameters["realm"].map(String.init), flash: WebPages.flash(request))
         }
-        router.post("/self-service/login") { request, context in
+        // bcrypt per try, unauthenticated: the `self-service-login` bucket per address (not the
+        // back office's: a flood of one form does not lock the other's users out).
+        router.group().add(
+            middleware: RateLimitMiddleware(
+                bucket: "self-service-login", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits)
+        ).post("/self-service/login") { request, context in
             guard let form = try await web.loginForm(request, context: context) else {
                 return web.loginPage("self-login", error: "The sign-in form expired. Please try again.", status: .forbidden)
             }
@@ -43,15 +48,17 @@ struct SelfServiceWebController: Sendable {
                     error: "Username or password is wrong, or the account is locked for a while.", status: .unauthorized)
             }
         }
-        router.post("/self-service/logout") { request, context in
+        // Everything else needs a user session: `SelfServiceContext`.
+        let user = router.group().add(middleware: WebSessionMiddleware(web: web)).group(context: SelfServiceContext.self)
+        user.post("/self-service/logout") { request, context in
             try await web.action(request, context: context) { signedIn, _ in try await web.endSession(signedIn) }
         }
-        router.get("/self-service") { request, _ in try await web.page(request) { try await home(request, $0) } }
-        router.get("/self-service/devices/{id}") { request, context in
+        user.get("/self-service") { request, context in try await web.page(context) { try await home(request, $0) } }
+        user.get("/self-service/devices/{id}") { request, context in
             let id = try context.parameters.require("id")
-            return try await web.page(request) { try await device(request, $0, id: id) }
+            return try await web.page(context) { try await device(request, $0, id: id) }
         }
-        router.post("/self-service/devices") { request, context in
+        user.post("/self-service/devices") { request, context in
             try await web.action(request, context: context) { signedIn, form in
                 let applications = try await service.applications(realm: signedIn.realm)
                 let chosen = form["applicationId"] ?? applications.first?.id ?? ""
@@ -61,8 +68,8 @@ struct SelfServiceWebController: Sendable {
                 return try await sensitive(.activateDevice(applicationID: chosen), signedIn, source: context.remoteAddress)
             }
         }
-        router.get("/self-service/step-up") { request, _ in try await web.page(request) { try await stepUpPage($0) } }
-        router.post("/self-service/step-up/continue") { request, context in
+        user.get("/self-service/step-up") { request, context in try await web.page(context) { try await stepUpPage($0) } }
+        user.post("/self-service/step-up/continue") { request, context in
             try await web.action(request, context: context) { signedIn, _ in
                 do {
                     let action = try await stepUp.completeApproval(session: signedIn.session, source: context.remoteAddress)
@@ -72,7 +79,7 @@ struct SelfServiceWebController: Sendable {
                 }
             }
         }
-        router.post("/self-service/step-up/otp") { request, context in
+        user.post("/self-service/step-up/otp") { request, context in
             try await web.action(request, context: context) { signedIn, form in
                 do {
                     let action = try await stepUp.verifyOTP(session: signedIn.session, code: form["otp"] ?? "", source: context.remoteAddress)
@@ -84,7 +91,7 @@ struct SelfServiceWebController: Sendable {
                 }
             }
         }
-        router.post("/self-service/devices/{id}/block") { request, context in
+        user.post("/self-service/devices/{id}/block") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, form in
                 try await service.blockDevice(
@@ -93,7 +100,7 @@ struct SelfServiceWebController: Sendable {
                 return web.redirect(to: "/self-service?done=blocked")
             }
         }
-        router.post("/self-service/devices/{id}/remove") { request, context in
+        user.post("/self-service/devices/{id}/remove") { request, context in
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, _ in
                 // Another user's device reads as absent before any step-up is started for it.
@@ -102,7 +109,7 @@ struct SelfServiceWebController: Sendable {
                 return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
         }
-        addAccountRoutes(to: router)
+        addAccountRoutes(to: user)
     }
 
     private var stepUp: StepUpService { runtime.stepUp }
@@ -111,8 +118,8 @@ struct SelfServiceWebController: Sendable {
     /// The account page and its three sensitive forms. Each needs a recent second factor
     /// (`AssurancePolicy`: delete account, change phone number, change password); on a one-factor
     /// session each starts the step-up first.
-    private func addAccountRoutes(to router: Router<AppRequestContext>) {
-        router.get("/self-service/account") { request, _ in try await web.page(request) { try await accountPage(request, $0) } }
+    private func addAccountRoutes(to router: RouterGroup<SelfServiceContext>) {
+        router.get("/self-service/account") { request, context in try await web.page(context) { try await accountPage(request, $0) } }
         router.post("/self-service/account/delete") { request, context in
             try await web.action(request, context: context) { signedIn, _ in
                 try await sensitive(.deleteAccount, signedIn, source: context.remoteAddress)

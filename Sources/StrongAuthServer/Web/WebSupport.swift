@@ -99,21 +99,9 @@ struct WebPages: Sendable {
         return WebSignedIn(token: token, session: session, csrf: runtime.webSessions.csrfToken(for: token), name: name, realm: realm)
     }
 
-    /// A page that needs a session: without one, the browser goes to the sign-in page.
-    func page(_ request: Request, _ body: (WebSignedIn) async throws -> Response) async throws -> Response {
-        guard let signedIn = try await signedIn(request) else { return redirect(to: "\(area.path)/login") }
-        return try await handlingErrors(signedIn) { try await body(signedIn) }
-    }
-
-    /// A form post that needs a session and its CSRF token; the form's fields go to `body`.
-    func action(_ request: Request, context: AppRequestContext, _ body: (WebSignedIn, [String: String]) async throws -> Response)
-        async throws -> Response
-    {
-        guard let signedIn = try await signedIn(request) else { return redirect(to: "\(area.path)/login") }
-        return try await checkedAction(request, signedIn: signedIn, source: context.remoteAddress, body)
-    }
-
-    /// A page on a signed-in route: the session is the context's (`WebSessionMiddleware`).
+    /// A page on a signed-in route: the session is the context's (`WebSessionMiddleware`). There is
+    /// no variant that resumes the session itself: a signed-in page is declared on its area's
+    /// group (`OperatorContext`, `SelfServiceContext`), so none can forget the session.
     func page(_ context: some WebSignedInContext, _ body: (WebSignedIn) async throws -> Response) async throws -> Response {
         try await handlingErrors(context.signedIn) { try await body(context.signedIn) }
     }
