@@ -100,7 +100,7 @@ def unknown_account():
 
 def test_an_unknown_account_or_card_is_answered_as_a_known_one_with_a_wrong_answer(server):
     account, card = login_user(server)
-    known = [service_error(server, account, card, "13579"), service_error(server, account, card, "24680")]
+    known = [service_error(server, account, card, "13579"), service_error(server, account, card, "97531")]
     assert [message["messageText"] for _, message in known][1].endswith("1 attempts left."), known
     other_card = str(int(card) + 1) if int(card) < 999 else "100"
     for unknown, unknown_card in [(unknown_account(), card), (account, other_card)]:
