@@ -552,6 +552,41 @@ def test_abn_amro_access_tool_blocks_after_exactly_3_wrong_responses_across_node
     assert logged_in.status_code == 200, logged_in.text
 
 
+@pytest.mark.parametrize("usage", ["SOFTTOKEN", "BOUNDDEVICE_USERPIN"])
+def test_an_unknown_accounts_decoy_blocks_after_exactly_3_wrong_responses_across_nodes(server, nodes, usage):
+    """Issue 15: a decoy challenge issued by one node is answered on another (nothing is stored for
+    it), and its wrong answers count down and block exactly as a known account's above."""
+    account, card = "2" + f"{secrets.randbelow(10 ** 9):09d}", str(100 + secrets.randbelow(899))
+    browser = requests.Session()
+    wrong_count, spare_count = 12, len(nodes)
+    # Ten digits starting with 2: no user's account (login_challenge would prefix a 0 to nine).
+    params = {"accountNumber": account, "cardNumber": card, "accessToolUsage": usage, "boundDeviceIndexNumber": "1"}
+    challenges = []
+    for index in range(wrong_count + spare_count):
+        response = browser.get(nodes[index % len(nodes)] + "/session/loginchallenge", headers=SERVICE_V2, params=params, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        challenges.append(response.json()["loginChallenge"])
+    assert all(challenge["attemptsLeft"] == 3 and challenge["userId"] == f"{account}_{card}" for challenge in challenges)
+    assert sql(f"SELECT COUNT(*) FROM login_challenges WHERE user_id LIKE {quoted('%' + account + '%')}") == "0"
+    session_token = browser.cookies["strongauth_session"]
+    phone = Phone()
+    wrong = [login_answer(usage, challenge, phone, right=False) for challenge in challenges[:wrong_count]]
+
+    responses = on_nodes(nodes, wrong_count, lambda base, index: login_response(
+        nodes[(nodes.index(base) + 1) % len(nodes)], session_token, account, card, usage, challenges[index], wrong[index]))
+    assert codes_of(responses) == [403] * 3 + [423] * (wrong_count - 3), described(responses)
+    assert attempts_left(responses) == [0, 1, 2], described(responses)
+    for base, challenge in zip(nodes, challenges[wrong_count:]):
+        answered = login_response(base, session_token, account, card, usage, challenge, login_answer(usage, challenge, phone, right=True))
+        assert answered.status_code == 423, answered.text
+        blocked = requests.get(base + "/session/loginchallenge", headers=SERVICE_V2, params=params, timeout=TIMEOUT)
+        assert blocked.status_code == 423, blocked.text
+    tool = "SOFTTOKEN" if usage == "SOFTTOKEN" else "BOUNDDEVICE"
+    # The counter is stored under an HMAC of the account and card, never the number itself.
+    assert int(sql(f"SELECT COUNT(*) FROM decoy_login_attempts WHERE tool = {quoted(tool)} AND attempts_left = 0")) >= 1
+    assert sql(f"SELECT COUNT(*) FROM decoy_login_attempts WHERE subject_hash LIKE {quoted('%' + account + '%')}") == "0"
+
+
 # --- the web UI's sign-in forms -----------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ face answers in the API's documented error shape, which the public `abnamro` cli
 (kinnay/ABN-Amro, from PyPI) consumes as its own `ServiceError`; an unknown account/card gets the
 same answers as a known one."""
 import asyncio
+import secrets
 
 import abnamro
 import pytest
@@ -92,14 +93,19 @@ def test_the_abnamro_client_logs_in_and_reads_a_wrong_answer_as_its_service_erro
     assert "2 attempts left" in message["messageText"]
 
 
+def unknown_account():
+    """Ten digits starting with 2: no `login_user` account (nine digits) can be it."""
+    return "2" + str(secrets.randbelow(10**9)).zfill(9)
+
+
 def test_an_unknown_account_or_card_is_answered_as_a_known_one_with_a_wrong_answer(server):
     account, card = login_user(server)
-    known = service_error(server, account, card, "13579")
+    known = [service_error(server, account, card, "13579"), service_error(server, account, card, "97531")]
+    assert [message["messageText"] for _, message in known][1].endswith("1 attempts left."), known
     other_card = str(int(card) + 1) if int(card) < 999 else "100"
-    for unknown_account, unknown_card in [("999999999", card), (account, other_card)]:
-        assert service_error(server, unknown_account, unknown_card, "13579") == known
-        # The right code of another user does not help either.
-        assert service_error(server, unknown_account, unknown_card, CODE) == known
+    for unknown, unknown_card in [(unknown_account(), card), (account, other_card)]:
+        # The decoy counts down as the known account does; the right code of another user does not help.
+        assert [service_error(server, unknown, unknown_card, "13579"), service_error(server, unknown, unknown_card, CODE)] == known
 
     # The challenges themselves have the same shape and values.
     def challenge(account_number, card_number):
@@ -108,10 +114,31 @@ def test_an_unknown_account_or_card_is_answered_as_a_known_one_with_a_wrong_answ
         assert response.status_code == 200, response.text
         assert "strongauth_session" in response.cookies
         return response.json()["loginChallenge"]
-    real, decoy = challenge(account, card), challenge("999999999", card)
-    assert sorted(real) == sorted(decoy)
-    assert real["attemptsLeft"] == 2 and decoy["attemptsLeft"] == 3  # the known account had one wrong answer above
-    assert decoy["userId"] == f"0999999999_{card}" and len(decoy["challenge"]) == len(real["challenge"])
+    fresh = unknown_account()
+    real, decoy, untried = challenge(account, card), challenge(account, other_card), challenge(fresh, card)
+    assert sorted(real) == sorted(decoy) == sorted(untried)
+    assert real["attemptsLeft"] == decoy["attemptsLeft"] == 1 and untried["attemptsLeft"] == 3
+    assert untried["userId"] == f"{fresh}_{card}" and len(untried["challenge"]) == len(real["challenge"])
+    assert len(untried["challengeHandle"]) == len(real["challengeHandle"])
+
+
+def test_an_unknown_account_blocks_as_a_known_one_and_a_user_without_the_tool_looks_unknown(server):
+    """Issue 15: repeated wrong answers, and the access tools a user has, do not tell accounts apart."""
+    account, card = login_user(server)
+    unknown = unknown_account()
+    no_code = str(100_000_000 + secrets.randbelow(899_999_999))
+    created = server.cli("users", "create", "--username", server.unique("abn-no-code"), "--account", no_code, "--card", card)
+    assert created["softToken"] is False, created
+    seen = {}
+    for name, number in [("known", account), ("unknown", unknown), ("no tool", no_code)]:
+        answers = [service_error(server, number, card, "13579") for _ in range(3)]
+        blocked = service_error(server, number, card, "13579")
+        seen[name] = answers + [blocked]
+    assert seen["known"][-1][0] == 423 and seen["known"][-1][1]["messageKey"] == "MESSAGE_ACCESS_TOOL_BLOCKED"
+    # A known user without a soft token gets what an unknown account gets, not a 409.
+    assert seen["known"] == seen["unknown"] == seen["no tool"]
+    # The right code does not open a blocked known account; a blocked decoy stays blocked too.
+    assert service_error(server, account, card, CODE) == service_error(server, unknown, card, CODE)
 
 
 def test_every_error_of_the_face_is_the_messages_shape(server):

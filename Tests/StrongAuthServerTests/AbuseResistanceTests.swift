@@ -200,4 +200,97 @@ struct AbuseResistanceTests {
             #expect(try await browser.request(.get, "/session").0.status == .unauthorized)
         }
     }
+
+    /// What a login-guessing client observes of one account/card: each challenge's attempts
+    /// left, each wrong answer's status and text, until the challenge itself is refused.
+    static func observe(
+        _ browser: inout CookieClient, account: String, card: String = "23", tool: String = "SOFTTOKEN", deviceIndex: Int? = nil
+    ) async throws -> [String] {
+        var seen: [String] = []
+        for _ in 0..<4 {
+            var uri = "/session/loginchallenge?accountNumber=\(account)&cardNumber=\(card)&accessToolUsage=\(tool)"
+            if let deviceIndex { uri += "&boundDeviceIndexNumber=\(deviceIndex)" }
+            let (issued, body) = try await browser.request(.get, uri)
+            guard issued.status == .ok, let challenge = body["loginChallenge"] as? [String: Any] else {
+                seen.append("challenge \(issued.status.code) \(SessionsTests.detail(body))")
+                break
+            }
+            seen.append("challenge attemptsLeft=\(challenge["attemptsLeft"] as? Int ?? -1) handle=\((challenge["challengeHandle"] as? String)?.count ?? 0)")
+            let (answered, answeredBody) = try await browser.respond(
+                to: challenge, response: "00", account: Int(account)!, card: Int(card)!, tool: tool)
+            seen.append("answer \(answered.status.code) \(SessionsTests.detail(answeredBody))")
+            let (replayed, replayedBody) = try await browser.respond(
+                to: challenge, response: "00", account: Int(account)!, card: Int(card)!, tool: tool)
+            seen.append("replay \(replayed.status.code) \(SessionsTests.detail(replayedBody))")
+        }
+        return seen
+    }
+
+    @Test("an unknown account's wrong answers count down and block it exactly as a known account's do (issue 15)")
+    func decoyAttemptsCountDown() async throws {
+        try await SessionsTests.withLoginUser { _, known in
+            var unknown = known
+            unknown.cookie = nil
+            let real = try await Self.observe(&known, account: "562813888")
+            let decoy = try await Self.observe(&unknown, account: "123456789")
+            #expect(real.count == 10 && real.last?.hasPrefix("challenge 423") == true, "\(real)")
+            #expect(decoy == real)
+            // A blocked decoy stays blocked for a new browser too (the count is the account's, not the session's).
+            var other = unknown
+            other.cookie = nil
+            _ = try await other.challenge(account: "123456789", expect: .init(code: 423))
+        }
+    }
+
+    @Test("a known user without the access tool (no identification code, no such bound device) is answered as an unknown account (issue 15)")
+    func knownWithoutToolLooksUnknown() async throws {
+        try await TestServer.with { server in
+            _ = try await server.runtime.sessions.createUser(
+                username: "alice", password: "correct horse", phone: "+4915112345678", email: nil, accountNumber: "562813888",
+                cardNumber: "23", identificationCode: nil, actor: "test")
+            try await server.test { client in
+                // The two bound-device usages share one counter (blocked by the second round), for both.
+                for (tool, index, opening) in [
+                    ("SOFTTOKEN", nil, "challenge attemptsLeft=3"), ("BOUNDDEVICE_USERPIN", 1, "challenge attemptsLeft=3"),
+                    ("BOUNDDEVICE_TOUCHIDPIN", 3, "challenge 423"),
+                ] as [(String, Int?, String)] {
+                    var first = CookieClient(client)
+                    var second = CookieClient(client)
+                    let known = try await Self.observe(&first, account: "562813888", tool: tool, deviceIndex: index)
+                    let unknown = try await Self.observe(&second, account: "123456789", tool: tool, deviceIndex: index)
+                    #expect(known.first?.hasPrefix(opening) == true, "\(tool): \(known)")
+                    #expect(known == unknown, "\(tool)")
+                }
+            }
+        }
+    }
+
+    @Test("decoy challenges store nothing: many of them leave no challenge rows; a made-up handle is closed as for a known account (issue 15)")
+    func decoysAreStateless() async throws {
+        try await SessionsTests.withLoginUser { server, browser in
+            for _ in 0..<5 { _ = try await browser.challenge(account: "123456789") }
+            let far = Date().addingTimeInterval(86_400 * 365)
+            // Only the browser's one anonymous session is left to purge, no challenge row.
+            #expect(try await server.runtime.store.purgeLoginState(idleCutoff: far, at: far) == 1)
+
+            let decoy = try await browser.challenge(account: "123456789")
+            var forged = decoy
+            let handle = try #require(decoy["challengeHandle"] as? String)
+            forged["challengeHandle"] = String(handle.dropLast()) + (handle.last == "1" ? "2" : "1")
+            let (made, madeBody) = try await browser.respond(to: forged, response: "00", account: 123_456_789, card: 23)
+            Self.expectABNError(made, madeBody, status: .conflict, key: "MESSAGE_CHALLENGE_CLOSED")
+            let real = try await browser.challenge()
+            forged["challengeHandle"] = String((real["challengeHandle"] as? String ?? "").dropLast()) + "0"
+            let (madeKnown, madeKnownBody) = try await browser.respond(to: forged, response: "00")
+            Self.expectABNError(madeKnown, madeKnownBody, status: .conflict, key: "MESSAGE_CHALLENGE_CLOSED")
+            // The decoy itself is still answered as a wrong answer, from another browser's session it is closed.
+            var stranger = browser
+            stranger.cookie = nil
+            _ = try await stranger.challenge()
+            let (foreign, foreignBody) = try await stranger.respond(to: decoy, response: "00", account: 123_456_789, card: 23)
+            Self.expectABNError(foreign, foreignBody, status: .conflict, key: "MESSAGE_CHALLENGE_CLOSED")
+            let (wrong, wrongBody) = try await browser.respond(to: decoy, response: "00", account: 123_456_789, card: 23)
+            Self.expectABNError(wrong, wrongBody, status: .forbidden, key: "MESSAGE_WRONG_RESPONSE")
+        }
+    }
 }

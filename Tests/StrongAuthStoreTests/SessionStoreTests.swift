@@ -163,4 +163,52 @@ struct SessionStoreTests {
             #expect(try await store.sealedServerKey(id: "k") == "first")
         }
     }
+
+    @Test("decoy counters: wrong answers count 2, 1, 0 then blocked; a handle answers once; 20 concurrent answers count exactly 3", arguments: TestDatabases.engines)
+    func decoyCounters(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let now = Fixtures.epoch
+            let fresh = now.addingTimeInterval(-3600)
+            func answer(_ subject: String, _ handle: String, capacity: Int = 100, at time: Date = now) async throws -> DecoyLoginAnswer {
+                try await store.answerDecoyLogin(
+                    subjectHash: subject, tool: .softToken, handle: handle, maxAttempts: 3, capacity: capacity, freshAfter: time.addingTimeInterval(-3600),
+                    at: time)
+            }
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: fresh) == nil)
+            #expect(try await answer("a", "11") == .counted(attemptsLeft: 2))
+            #expect(try await answer("a", "11") == .replayed)
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: fresh) == 2)
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .boundDevice, freshAfter: fresh) == nil)
+            #expect(try await answer("a", "1") == .counted(attemptsLeft: 1))  // a prefix of a used handle is another handle
+            #expect(try await answer("a", "111") == .counted(attemptsLeft: 0))
+            #expect(try await answer("a", "12") == .blocked)
+            #expect(try await answer("a", "111") == .replayed)
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: fresh) == 0)
+
+            // Concurrent answers with distinct handles, as from several nodes: exactly 3 count.
+            let outcomes = try await withThrowingTaskGroup(of: DecoyLoginAnswer.self) { group in
+                for index in 0..<20 { group.addTask { try await answer("b", "2\(index)") } }
+                return try await group.reduce(into: [DecoyLoginAnswer]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 != .blocked }.sorted { "\($0)" < "\($1)" } == [.counted(attemptsLeft: 0), .counted(attemptsLeft: 1), .counted(attemptsLeft: 2)])
+            // The same handle answered concurrently counts once.
+            let same = try await withThrowingTaskGroup(of: DecoyLoginAnswer.self) { group in
+                for _ in 0..<10 { group.addTask { try await answer("c", "3") } }
+                return try await group.reduce(into: [DecoyLoginAnswer]()) { $0.append($1) }
+            }
+            #expect(same.filter { $0 == .counted(attemptsLeft: 2) }.count == 1 && same.filter { $0 == .replayed }.count == 9)
+
+            // Capacity: three counters exist; a fourth account is answered but not stored.
+            #expect(try await answer("d", "4", capacity: 3) == .full)
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "d", tool: .softToken, freshAfter: fresh) == nil)
+            #expect(try await answer("a", "13", capacity: 3) == .blocked)
+
+            // After the retention a counter starts over, and the sweep removes it.
+            let later = now.addingTimeInterval(7200)
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: later.addingTimeInterval(-3600)) == nil)
+            #expect(try await answer("a", "14", at: later) == .counted(attemptsLeft: 2))
+            #expect(try await store.purgeDecoyLoginAttempts(updatedBefore: later.addingTimeInterval(-3600)) == 2)  // b and c
+            #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: later.addingTimeInterval(-3600)) == 2)
+        }
+    }
 }

@@ -46,6 +46,20 @@ public protocol SessionRepository: Sendable {
     /// before `now`; returns how many rows went.
     func purgeLoginState(idleCutoff: Date, at now: Date) async throws -> Int
 
+    /// The attempts left of an unknown account/card's decoy counter (`subjectHash`: the keyed
+    /// hash of `ACCOUNT_CARD`) updated after `freshAfter`; `nil` when it has none (full).
+    func decoyLoginAttemptsLeft(subjectHash: String, tool: AccessTool, freshAfter: Date) async throws -> Int?
+    /// Counts a wrong answer to a decoy challenge as `reserveLoginAttempt` counts a real one, and
+    /// uses its handle once: `counted` (attempts left after it), `replayed` (the handle was
+    /// answered before), `blocked` (no attempts left), or `full` when the account has no counter
+    /// and `capacity` counters exist (nothing stored). A counter last updated at or before
+    /// `freshAfter` starts over. Each step is one conditional statement.
+    func answerDecoyLogin(
+        subjectHash: String, tool: AccessTool, handle: String, maxAttempts: Int, capacity: Int, freshAfter: Date, at now: Date
+    ) async throws -> DecoyLoginAnswer
+    /// Deletes decoy counters last updated at or before `cutoff`; returns how many went.
+    func purgeDecoyLoginAttempts(updatedBefore cutoff: Date) async throws -> Int
+
     /// The user's devices with an ECDSA key in every status (REMOVED too), oldest first: the
     /// stable order behind `boundDeviceIndexNumber`.
     func ecdsaDevicesEverBound(userID: String) async throws -> [Device]
@@ -54,4 +68,12 @@ public protocol SessionRepository: Sendable {
     func sealedServerKey(id: String) async throws -> String?
     /// Stores a sealed server key unless one with this id exists (the first node's key wins).
     func insertSealedServerKey(id: String, sealed: String, at now: Date) async throws
+}
+
+/// What a wrong answer to a decoy challenge did (see `SessionRepository.answerDecoyLogin`).
+public enum DecoyLoginAnswer: Sendable, Equatable {
+    case counted(attemptsLeft: Int)
+    case replayed
+    case blocked
+    case full
 }

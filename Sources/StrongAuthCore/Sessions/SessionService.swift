@@ -13,12 +13,24 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var maxAttempts: Int
     /// Whether the session cookie carries `Secure` (on when the server is reached over TLS).
     public var secureCookie: Bool
+    /// How long an unknown account/card's decoy counter is kept after its last wrong answer
+    /// (issue 15): until then it shows the attempts left and stays blocked as a known account
+    /// would; afterwards it starts over (a known account stays blocked until an operator acts).
+    public var decoyRetention: TimeInterval
+    /// At most this many decoy counters are stored (one per unknown account/card and tool that
+    /// had a wrong answer); beyond it, a decoy's wrong answer is answered but not counted.
+    public var decoyCapacity: Int
 
-    public init(idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = 3, secureCookie: Bool = false) {
+    public init(
+        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = 3, secureCookie: Bool = false,
+        decoyRetention: TimeInterval = 30 * 86_400, decoyCapacity: Int = 100_000
+    ) {
         self.idleTimeout = idleTimeout
         self.challengeLifetime = challengeLifetime
         self.maxAttempts = maxAttempts
         self.secureCookie = secureCookie
+        self.decoyRetention = decoyRetention
+        self.decoyCapacity = decoyCapacity
     }
 }
 
@@ -128,6 +140,10 @@ public struct SessionService: Sendable {
     let tokenHasher: KeyedHash
     /// Keys the hashes of identification codes.
     let codeHasher: KeyedHash
+    /// Keys the hashes that name an unknown account/card's decoy counter.
+    let decoyHasher: KeyedHash
+    /// Seals and opens decoy challenge handles.
+    let handles: ChallengeHandles
     private let keyCache: KeyCache
 
     public init(
@@ -141,6 +157,8 @@ public struct SessionService: Sendable {
         self.configuration = configuration
         tokenHasher = KeyedHash(key: masterKey.derive(purpose: "session-token"))
         codeHasher = KeyedHash(key: masterKey.derive(purpose: "identification-code"))
+        decoyHasher = KeyedHash(key: masterKey.derive(purpose: "decoy-login-attempts"))
+        handles = ChallengeHandles(key: masterKey.derive(purpose: "decoy-challenge-handle"))
         keyCache = KeyCache()
     }
 
@@ -152,16 +170,29 @@ public struct SessionService: Sendable {
         sessionToken: String?, accountNumber: String, cardNumber: String, accessToolUsage: String, boundDeviceIndexNumber: String?
     ) async throws -> IssuedChallenge {
         let usage = try Self.usage(accessToolUsage)
-        let identity: LoginIdentity
+        let deviceIndex = try Self.deviceIndex(for: usage, raw: boundDeviceIndexNumber)
+        // Issue 15: an unknown account/card, and a known user without this access tool, get a
+        // challenge like a usable one (a decoy that no answer opens, counted and blocked as a real
+        // one), so the challenge endpoint does not tell which accounts exist or what tools they have.
+        var identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
+        var decoy = true
+        var deviceID: String?
+        let known: LoginIdentity?
         do {
-            identity = try await self.identity(accountNumber: accountNumber, cardNumber: cardNumber)
+            known = try await self.identity(accountNumber: accountNumber, cardNumber: cardNumber)
         } catch SessionError.unknownUser {
-            // Issue 15: an unknown account/card gets a challenge like a known one (a decoy that no
-            // answer opens), so the challenge endpoint does not tell which accounts exist.
-            identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
+            known = nil
         }
-        let deviceID = try await boundDevice(for: usage, userID: identity.userID, index: boundDeviceIndexNumber)
-        try await checkUsable(usage, identity: identity)
+        if let known {
+            if let deviceIndex {
+                deviceID = try await activeBoundDevice(userID: known.userID, index: deviceIndex)
+                decoy = deviceID == nil
+            } else {
+                decoy = known.identificationCodeHash == nil
+            }
+            if !decoy { identity = known }
+        }
+        try await checkUsable(usage, identity: identity, decoy: decoy)
         let now = time.now()
         var session: LoginSession?
         if let sessionToken {
@@ -178,7 +209,7 @@ public struct SessionService: Sendable {
             newToken = token
         }
         guard let session else { throw SessionError.unauthorized }
-        var issued = try await issue(.login, session: session, identity: identity, usage: usage, deviceID: deviceID)
+        var issued = try await issue(.login, session: session, identity: identity, usage: usage, deviceID: deviceID, decoy: decoy)
         issued.newSessionToken = newToken
         return issued
     }
@@ -214,9 +245,18 @@ public struct SessionService: Sendable {
         let tokenHash = tokenHasher.hash(sessionToken)
         guard let session = try await store.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
         else { throw SessionError.unauthorized }
-        let challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
-        if challenge.userID.hasPrefix(Self.decoyUserIDPrefix) {
-            try await answerDecoy(challenge, account: account, card: card, usage: usage, details: answer.challengeDeviceDetails, at: now)
+        let challenge: LoginChallenge
+        do {
+            challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
+        } catch SessionError.challengeClosed {
+            // No stored challenge: a decoy's handle (stateless) for this session, or closed.
+            let second = UInt32(clamping: Int64(now.timeIntervalSince1970))
+            guard let decoy = handles.open(answer.challengeHandle, sessionID: session.id, now: second), isLive(decoy, at: now) else {
+                throw SessionError.challengeClosed
+            }
+            try await answerDecoy(
+                decoy, handle: answer.challengeHandle, account: account, card: card, usage: usage, details: answer.challengeDeviceDetails,
+                response: response, source: source, at: now)
         }
         guard let identity = try await store.loginIdentity(userID: challenge.userID) else { throw SessionError.challengeClosed }
         guard identity.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
@@ -281,7 +321,8 @@ public struct SessionService: Sendable {
     @discardableResult
     public func purgeExpired() async throws -> Int {
         let now = time.now()
-        return try await store.purgeLoginState(idleCutoff: idleCutoff(now), at: now)
+        let decoys = try await store.purgeDecoyLoginAttempts(updatedBefore: now.addingTimeInterval(-configuration.decoyRetention))
+        return try await store.purgeLoginState(idleCutoff: idleCutoff(now), at: now) + decoys
     }
 
     // MARK: Shared
@@ -308,30 +349,81 @@ public struct SessionService: Sendable {
         return identity
     }
 
-    /// The `user_id` of a decoy challenge starts with this (never a user's ID, which is a UUID);
-    /// the rest is the seed's `ACCOUNT_CARD` the challenge was asked for.
+    /// The `user_id` a decoy identity carries (never a user's ID, which is a UUID); the rest is
+    /// the seed's `ACCOUNT_CARD` the challenge was asked for. Nothing is stored under it.
     static let decoyUserIDPrefix = "(unknown):"
 
-    /// The stand-in for an account/card no active user has: it is issued challenges exactly as a
-    /// user with an identification code and no failed attempts, and every answer to them is wrong.
+    /// The stand-in for an account/card no active user has (or a known user without the tool):
+    /// it is issued challenges exactly as a usable user is, and every answer to them is wrong.
     static func decoyIdentity(accountNumber: String, cardNumber: String) throws -> LoginIdentity {
         let (account, card) = try numbers(accountNumber: accountNumber, cardNumber: cardNumber)
         return LoginIdentity(userID: decoyUserIDPrefix + "\(account)_\(card)", accountNumber: account, cardNumber: card, identificationCodeHash: nil)
     }
 
+    /// The keyed hash naming a decoy's counter: the account and card, never stored in clear.
+    func decoySubject(_ identity: LoginIdentity) -> String { decoyHasher.hash(identity.loginUserID) }
+
+    /// Whether a decoy's handle is still answerable: as a real challenge, for `challengeLifetime`
+    /// from its issue (to the second).
+    func isLive(_ decoy: ChallengeHandles.Decoy, at now: Date) -> Bool {
+        let issued = Date(timeIntervalSince1970: TimeInterval(decoy.issuedAt))
+        return issued <= now.addingTimeInterval(1) && issued.addingTimeInterval(configuration.challengeLifetime) > now
+    }
+
+    /// A stand-in key for the decoy's signature check, so that a decoy's answer costs what a
+    /// bound device's does.
+    static let decoyDeviceKey = P256.Signing.PrivateKey().publicKey
+
     /// Answers a decoy challenge as a wrong answer of a known user is answered: the same checks of
-    /// the numbers, tool and details first, the challenge used once (so a replay is closed, as for
-    /// a real one), then `wrongResponse` with the attempts a first wrong answer leaves. Always throws.
-    func answerDecoy(_ challenge: LoginChallenge, account: String, card: String, usage: AccessToolUsage, details: String?, at now: Date) async throws {
-        let loginUserID = String(challenge.userID.dropFirst(Self.decoyUserIDPrefix.count))
-        guard loginUserID.hasPrefix("\(account)_") else { throw SessionError.mismatch(field: "accountNumber") }
-        guard loginUserID == "\(account)_\(card)" else { throw SessionError.mismatch(field: "cardNumber") }
-        guard challenge.accessToolUsage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
+    /// the numbers, tool and details first, the same cryptographic work (the soft token's RSA
+    /// decryption and keyed hash, or a signature check), then the account/card's decoy counter
+    /// counts it down and uses the handle once (`answerDecoyLogin`): 403 with the attempts left,
+    /// 423 when blocked, 409 for a replay. Audited as a failed login of the unknown account
+    /// (named by its keyed hash). Always throws.
+    func answerDecoy(
+        _ decoy: ChallengeHandles.Decoy, handle: String, account: String, card: String, usage: AccessToolUsage, details: String?,
+        response: [UInt8], source: String?, at now: Date
+    ) async throws -> Never {
+        guard decoy.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
+        guard decoy.cardNumber == card else { throw SessionError.mismatch(field: "cardNumber") }
+        guard decoy.usage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
         if let details, !details.isEmpty, details != usage.challengeDeviceDetails { throw SessionError.mismatch(field: "challengeDeviceDetails") }
-        guard try await store.useLoginChallenge(handle: challenge.handle, sessionID: challenge.sessionID, at: now) else {
-            throw SessionError.challengeClosed
+        let identity = try Self.decoyIdentity(accountNumber: account, cardNumber: card)
+        switch usage.tool {
+        case .softToken:
+            let standIn = LoginChallenge(
+                handle: handle, kind: .login, sessionID: "", userID: identity.userID, accessToolUsage: usage, deviceID: nil,
+                nonce: [UInt8](repeating: 0, count: 12), createdAt: now, expiresAt: now)
+            _ = try await softTokenAnswerIsCorrect(response, challenge: standIn, identity: identity)
+        case .boundDevice:
+            _ = BoundDeviceScheme.verify(signatureHex: Hex.encode(response), challenge: Array(handle.utf8), publicKey: Self.decoyDeviceKey)
         }
-        throw SessionError.wrongResponse(attemptsLeft: max(configuration.maxAttempts - 1, 0))
+        let subject = decoySubject(identity)
+        let audited = LoginIdentity(userID: "unknown-login:\(subject.prefix(16))", accountNumber: account, cardNumber: card, identificationCodeHash: nil)
+        let auditDetails = ["accessTool": usage.rawValue, "kind": LoginChallenge.Kind.login.rawValue]
+        let outcome = try await store.answerDecoyLogin(
+            subjectHash: subject, tool: usage.tool, handle: handle, maxAttempts: configuration.maxAttempts,
+            capacity: configuration.decoyCapacity, freshAfter: now.addingTimeInterval(-configuration.decoyRetention), at: now)
+        switch outcome {
+        case .replayed:
+            throw SessionError.challengeClosed
+        case .blocked:
+            try await audit(audited, "session.login", .failure, source: source, details: auditDetails.merging(["reason": "blocked"]) { $1 })
+            throw SessionError.blocked
+        case .counted(let attemptsLeft):
+            try await audit(
+                audited, "session.login", .failure, source: source,
+                details: auditDetails.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
+            if attemptsLeft == 0 {
+                try await audit(audited, "session.access_tool.blocked", .success, source: source, details: ["accessTool": usage.tool.rawValue])
+            }
+            throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
+        case .full:
+            try await audit(
+                audited, "session.login", .failure, source: source,
+                details: auditDetails.merging(["reason": "wrong_response", "uncounted": "decoy capacity reached"]) { $1 })
+            throw SessionError.wrongResponse(attemptsLeft: max(configuration.maxAttempts - 1, 0))
+        }
     }
 
     /// The normalised account and card numbers, or a validation error naming the bad one.
@@ -357,14 +449,26 @@ public struct SessionService: Sendable {
     /// device the user ever bound with an ECDSA key, oldest first, counting removed ones, so a
     /// number never moves to another device; it must be ACTIVE. `nil` for `SOFTTOKEN`.
     func boundDevice(for usage: AccessToolUsage, userID: String, index raw: String?) async throws -> String? {
+        guard let index = try Self.deviceIndex(for: usage, raw: raw) else { return nil }
+        guard let deviceID = try await activeBoundDevice(userID: userID, index: index) else {
+            throw SessionError.accessToolNotSetUp("no active bound device number \(index)")
+        }
+        return deviceID
+    }
+
+    /// The validated `boundDeviceIndexNumber` for a `BOUNDDEVICE_*` usage; `nil` for `SOFTTOKEN`.
+    static func deviceIndex(for usage: AccessToolUsage, raw: String?) throws -> Int? {
         guard usage.tool == .boundDevice else { return nil }
         guard let raw, let index = Int(raw), (1...1000).contains(index) else {
             throw SessionError.validation(field: "boundDeviceIndexNumber", message: "a bound device's number (1, 2, …) is required")
         }
+        return index
+    }
+
+    /// The id of the user's active device with this index; `nil` when there is none.
+    func activeBoundDevice(userID: String, index: Int) async throws -> String? {
         let devices = try await store.ecdsaDevicesEverBound(userID: userID)
-        guard index <= devices.count, devices[index - 1].status == .active else {
-            throw SessionError.accessToolNotSetUp("no active bound device number \(index)")
-        }
+        guard index <= devices.count, devices[index - 1].status == .active else { return nil }
         return devices[index - 1].id
     }
 
@@ -376,9 +480,9 @@ public struct SessionService: Sendable {
     /// Stores and describes a fresh challenge of `kind` for the identity's `usage`.
     func issue(
         _ kind: LoginChallenge.Kind, session: LoginSession, identity: LoginIdentity, usage: AccessToolUsage, deviceID: String?,
-        scenario: (name: String, hash: [UInt8])? = nil
+        scenario: (name: String, hash: [UInt8])? = nil, decoy: Bool = false
     ) async throws -> IssuedChallenge {
-        let attemptsLeft = try await checkUsable(usage, identity: identity)
+        let attemptsLeft = try await checkUsable(usage, identity: identity, decoy: decoy)
         let (nonce8, nonce4) = SoftTokenScheme.freshNonces()
         let bytes: [UInt8]
         switch usage.tool {
@@ -392,21 +496,36 @@ public struct SessionService: Sendable {
                 scenarioHash: scenario?.hash)
         }
         let now = time.now()
-        let challenge = LoginChallenge(
+        var challenge = LoginChallenge(
             handle: Self.newHandle(), kind: kind, sessionID: session.id, userID: identity.userID, accessToolUsage: usage,
             deviceID: deviceID, nonce: nonce8 + nonce4, scenarioName: scenario?.name, scenarioHash: scenario.map { Hex.encode($0.hash) },
             createdAt: now, expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
-        try await store.insertLoginChallenge(challenge)
+        if decoy {
+            // Nothing stored: the handle itself says what the decoy is for (`ChallengeHandles`).
+            let sealed = ChallengeHandles.Decoy(
+                issuedAt: UInt32(clamping: Int64(now.timeIntervalSince1970)), accountNumber: identity.accountNumber,
+                cardNumber: identity.cardNumber, usage: usage)
+            guard let handle = handles.seal(sealed, sessionID: session.id) else { throw SessionError.unknownUser }
+            challenge.handle = handle
+        } else {
+            try await store.insertLoginChallenge(challenge)
+        }
         return IssuedChallenge(
             userID: identity.loginUserID, attemptsLeft: attemptsLeft, challenge: Hex.encode(bytes), challengeHandle: challenge.handle,
             challengeDeviceDetails: usage.challengeDeviceDetails, scenarioName: scenario?.name, scenarioHash: challenge.scenarioHash)
     }
 
     /// Whether the identity has this tool and it is not blocked; returns its attempts left.
+    /// A decoy's are its counter's (full when it has none).
     @discardableResult
-    func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity) async throws -> Int {
-        // A decoy looks like a known user who has not failed yet.
-        if identity.userID.hasPrefix(Self.decoyUserIDPrefix) { return configuration.maxAttempts }
+    func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity, decoy: Bool = false) async throws -> Int {
+        if decoy {
+            let attemptsLeft = try await store.decoyLoginAttemptsLeft(
+                subjectHash: decoySubject(identity), tool: usage.tool,
+                freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts
+            guard attemptsLeft > 0 else { throw SessionError.blocked }
+            return attemptsLeft
+        }
         if usage == .softToken, identity.identificationCodeHash == nil {
             throw SessionError.accessToolNotSetUp("the user has no identification code")
         }
@@ -418,7 +537,7 @@ public struct SessionService: Sendable {
     /// The session's challenge with this handle, of one of `kinds`; `challengeClosed` otherwise.
     /// Whether it is still open is decided when it is used.
     func openChallenge(_ handle: String, session: LoginSession, kinds: Set<LoginChallenge.Kind>) async throws -> LoginChallenge {
-        guard (1...32).contains(handle.utf8.count), handle.utf8.allSatisfy({ (48...57).contains($0) }) else {
+        guard (1...40).contains(handle.utf8.count), handle.utf8.allSatisfy({ (48...57).contains($0) }) else {
             throw SessionError.validation(field: "challengeHandle", message: "must be the challenge's handle")
         }
         guard let challenge = try await store.loginChallenge(handle: handle), challenge.sessionID == session.id,
@@ -503,11 +622,9 @@ public struct SessionService: Sendable {
     /// have unrelated hashes.
     static func codeHashInput(userID: String, code: String) -> String { "\(userID):\(code)" }
 
-    /// 18 random decimal digits (the seed's handles are decimal strings).
-    static func newHandle() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String(UInt64.random(in: 100_000_000_000_000_000...999_999_999_999_999_999, using: &generator))
-    }
+    /// 40 decimal digits, 128 random bits (the seed's handles are decimal strings; a decoy's has
+    /// the same form, `ChallengeHandles`).
+    static func newHandle() -> String { ChallengeHandles.random() }
 
     static func roundedToMinute(_ date: Date) -> Date {
         Date(epochMilliseconds: date.epochMilliseconds / 60_000 * 60_000)

@@ -479,5 +479,19 @@ public enum Migrator {
                 """,
                 "CREATE INDEX audit_failures_window_end ON audit_failures (window_end)",
             ]),
+        Migration(
+            version: 18, name: "decoy-login-attempts",
+            statements: [
+                // Issue 15: wrong answers to the decoy challenges of an unknown ABN AMRO account/card
+                // count down and block as a known one's do. Keyed by the HMAC of ACCOUNT_CARD (no
+                // account number in clear); `used_handles` (`,h1,h2,`) makes each decoy handle
+                // answer once. Capped in number and swept after `sessions.decoyRetention`.
+                """
+                CREATE TABLE decoy_login_attempts (
+                    subject_hash TEXT NOT NULL, tool TEXT NOT NULL, attempts_left INTEGER NOT NULL, used_handles TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL, PRIMARY KEY (subject_hash, tool))
+                """,
+                "CREATE INDEX decoy_login_attempts_updated ON decoy_login_attempts (updated_at)",
+            ]),
     ]
 }

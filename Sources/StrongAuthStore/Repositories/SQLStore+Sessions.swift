@@ -210,6 +210,80 @@ extension SQLStore: SessionRepository {
         } != nil
     }
 
+    // MARK: Decoy counters (issue 15)
+
+    public func decoyLoginAttemptsLeft(subjectHash: String, tool: AccessTool, freshAfter: Date) async throws -> Int? {
+        try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT attempts_left FROM decoy_login_attempts
+                WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue) AND updated_at > \(bind: freshAfter.epochMilliseconds)
+                """
+            ).first()
+        }.map { try $0.int("attempts_left") }
+    }
+
+    public func answerDecoyLogin(
+        subjectHash: String, tool: AccessTool, handle: String, maxAttempts: Int, capacity: Int, freshAfter: Date, at now: Date
+    ) async throws -> DecoyLoginAnswer {
+        let used = ",\(handle),"
+        return try await pool.withWriteConnection { db in
+            // A counter past the retention starts over, as if swept.
+            try await db.raw(
+                """
+                DELETE FROM decoy_login_attempts
+                WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue) AND updated_at <= \(bind: freshAfter.epochMilliseconds)
+                """
+            ).run()
+            // Every step only counts down or adds a used handle, so a lost race is decided by the next step.
+            for _ in 0..<3 {
+                if let counted = try await db.raw(
+                    """
+                    UPDATE decoy_login_attempts
+                    SET attempts_left = attempts_left - 1, used_handles = used_handles || CAST(\(bind: "\(handle),") AS TEXT),
+                        updated_at = \(bind: now.epochMilliseconds)
+                    WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
+                      AND used_handles NOT LIKE CAST(\(bind: "%\(used)%") AS TEXT)
+                    RETURNING attempts_left
+                    """
+                ).first() {
+                    return .counted(attemptsLeft: try counted.int("attempts_left"))
+                }
+                if let row = try await db.raw(
+                    """
+                    SELECT attempts_left, used_handles FROM decoy_login_attempts
+                    WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue)
+                    """
+                ).first() {
+                    if try row.decode(column: "used_handles", as: String.self).contains(used) { return .replayed }
+                    if try row.int("attempts_left") <= 0 { return .blocked }
+                    continue
+                }
+                if let inserted = try await db.raw(
+                    """
+                    INSERT INTO decoy_login_attempts (subject_hash, tool, attempts_left, used_handles, updated_at)
+                    SELECT \(bind: subjectHash), \(bind: tool.rawValue), \(bind: max(maxAttempts - 1, 0)), \(bind: used), \(bind: now.epochMilliseconds)
+                    WHERE (SELECT COUNT(*) FROM decoy_login_attempts) < \(bind: capacity)
+                    ON CONFLICT DO NOTHING RETURNING attempts_left
+                    """
+                ).first() {
+                    return .counted(attemptsLeft: try inserted.int("attempts_left"))
+                }
+                let count = try await db.raw("SELECT COUNT(*) AS n FROM decoy_login_attempts").first().map { try $0.int("n") } ?? 0
+                if count >= capacity { return .full }
+            }
+            return .replayed
+        }
+    }
+
+    public func purgeDecoyLoginAttempts(updatedBefore cutoff: Date) async throws -> Int {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "DELETE FROM decoy_login_attempts WHERE updated_at <= \(bind: cutoff.epochMilliseconds) RETURNING subject_hash"
+            ).all().count
+        }
+    }
+
     public func purgeLoginState(idleCutoff: Date, at now: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
             let sessions = try await db.raw(
