@@ -81,7 +81,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     // The per-address rate-limit buckets are attached by each face to the routes it limits
     // (`RateLimitMiddleware`), in front of their authentication.
 
-    OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
+    OperationsController(
+        pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
+        openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
     OAuthController(runtime: runtime).addRoutes(to: router)
     FinAPIUsersController(
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
