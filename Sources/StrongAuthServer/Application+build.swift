@@ -84,7 +84,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     OperationsController(
         pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
         openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
-    OAuthController(runtime: runtime).addRoutes(to: router)
+    OAuthController(tokens: runtime.tokens, signer: runtime.signer, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
+        .addRoutes(to: router)
     FinAPIUsersController(
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
@@ -98,13 +99,15 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     }
     EnrollmentController(runtime: runtime).addRoutes(to: router)
     MobileTokenController(runtime: runtime).addRoutes(to: router)
-    ActionRequestsController(runtime: runtime).addRoutes(to: router)
+    ActionRequestsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
+        .addRoutes(to: router)
     UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
         .addRoutes(to: router)
     WebhookDeliveriesController(webhooks: runtime.webhooks)
-        .addClientRoutes(to: ActionRequestsController.clients(of: router, body: .none, runtime: runtime))
+        .addClientRoutes(to: ActionRequestsController.clients(
+            of: router, body: .none, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes))
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
-    SessionsController(runtime: runtime).addRoutes(to: router)
+    SessionsController(sessions: runtime.sessions, rateLimiter: runtime.rateLimiter, settings: runtime.settings).addRoutes(to: router)
     let renderer = try WebRenderer()
     AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
     SelfServiceWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
