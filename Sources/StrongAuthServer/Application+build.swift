@@ -97,8 +97,12 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     if runtime.settings.integrationPort == nil {
         addIntegrationFace(to: router, runtime: runtime)
     }
-    EnrollmentController(runtime: runtime).addRoutes(to: router)
-    MobileTokenController(runtime: runtime).addRoutes(to: router)
+    EnrollmentController(powerAuth: runtime.powerAuth, store: runtime.store, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
+        .addRoutes(to: router)
+    MobileTokenController(
+        powerAuth: runtime.powerAuth, approvals: runtime.approvals, store: runtime.store, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings, time: runtime.time
+    ).addRoutes(to: router)
     ActionRequestsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
         .addRoutes(to: router)
     UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
