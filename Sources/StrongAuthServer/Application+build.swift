@@ -113,7 +113,18 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
     SessionsController(sessions: runtime.sessions, rateLimiter: runtime.rateLimiter, settings: runtime.settings).addRoutes(to: router)
     let renderer = try WebRenderer()
-    AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
-    SelfServiceWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
+    func pages(_ area: WebArea) -> WebPages {
+        WebPages(
+            webSessions: runtime.webSessions, store: runtime.store, backOffice: runtime.backOffice, settings: runtime.settings,
+            renderer: renderer, area: area)
+    }
+    AdminWebController(
+        web: pages(.admin), service: runtime.backOffice, operators: runtime.operators, store: runtime.store, masterKey: runtime.masterKey,
+        rateLimiter: runtime.rateLimiter, settings: runtime.settings
+    ).addRoutes(to: router)
+    SelfServiceWebController(
+        web: pages(.selfService), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
+        rateLimiter: runtime.rateLimiter, settings: runtime.settings
+    ).addRoutes(to: router)
     return router
 }
