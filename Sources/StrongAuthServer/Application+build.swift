@@ -81,8 +81,11 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     // The per-address rate-limit buckets are attached by each face to the routes it limits
     // (`RateLimitMiddleware`), in front of their authentication.
 
-    OperationsController(runtime: runtime, openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
-    OAuthController(runtime: runtime).addRoutes(to: router)
+    OperationsController(
+        pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
+        openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
+    OAuthController(tokens: runtime.tokens, signer: runtime.signer, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
+        .addRoutes(to: router)
     FinAPIUsersController(
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
@@ -94,17 +97,34 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     if runtime.settings.integrationPort == nil {
         addIntegrationFace(to: router, runtime: runtime)
     }
-    EnrollmentController(runtime: runtime).addRoutes(to: router)
-    MobileTokenController(runtime: runtime).addRoutes(to: router)
-    ActionRequestsController(runtime: runtime).addRoutes(to: router)
+    EnrollmentController(powerAuth: runtime.powerAuth, store: runtime.store, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
+        .addRoutes(to: router)
+    MobileTokenController(
+        powerAuth: runtime.powerAuth, approvals: runtime.approvals, store: runtime.store, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings, time: runtime.time
+    ).addRoutes(to: router)
+    ActionRequestsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
+        .addRoutes(to: router)
     UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
         .addRoutes(to: router)
     WebhookDeliveriesController(webhooks: runtime.webhooks)
-        .addClientRoutes(to: ActionRequestsController.clients(of: router, body: .none, runtime: runtime))
+        .addClientRoutes(to: ActionRequestsController.clients(
+            of: router, body: .none, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes))
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
-    SessionsController(runtime: runtime).addRoutes(to: router)
+    SessionsController(sessions: runtime.sessions, rateLimiter: runtime.rateLimiter, settings: runtime.settings).addRoutes(to: router)
     let renderer = try WebRenderer()
-    AdminWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
-    SelfServiceWebController(runtime: runtime, renderer: renderer).addRoutes(to: router)
+    func pages(_ area: WebArea) -> WebPages {
+        WebPages(
+            webSessions: runtime.webSessions, store: runtime.store, backOffice: runtime.backOffice, settings: runtime.settings,
+            renderer: renderer, area: area)
+    }
+    AdminWebController(
+        web: pages(.admin), service: runtime.backOffice, operators: runtime.operators, store: runtime.store, masterKey: runtime.masterKey,
+        rateLimiter: runtime.rateLimiter, settings: runtime.settings
+    ).addRoutes(to: router)
+    SelfServiceWebController(
+        web: pages(.selfService), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
+        rateLimiter: runtime.rateLimiter, settings: runtime.settings
+    ).addRoutes(to: router)
     return router
 }

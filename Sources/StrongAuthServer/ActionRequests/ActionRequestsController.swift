@@ -9,7 +9,10 @@ import StrongAuthCore
 /// `ClientMiddleware` before the handler: the action request routes are `ClientContext` routes.
 /// Errors are RFC 9457 problems.
 struct ActionRequestsController {
-    let runtime: StrongAuthRuntime
+    let approvals: ApprovalService
+    /// Client authentication (the `clients` groups) and the transfer route's bearer token.
+    let tokens: TokenService
+    let maxBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
         clients(of: router, body: .required)
@@ -35,8 +38,9 @@ struct ActionRequestsController {
     /// HTTP Basic, or `client_id`/`client_secret` in the query or the JSON body. The body is read
     /// and checked first (as the handlers did: a malformed body is a 400 before any 401) and stays
     /// buffered for the handler.
-    static func clients(of router: Router<AppRequestContext>, body: ClientBody, runtime: StrongAuthRuntime) -> RouterGroup<ClientContext> {
-        let limit = runtime.settings.maxBodyBytes
+    static func clients(of router: Router<AppRequestContext>, body: ClientBody, tokens: TokenService, maxBodyBytes limit: Int)
+        -> RouterGroup<ClientContext>
+    {
         return router.group().add(
             middleware: ClientMiddleware { request, context in
                 let object: [String: Any]
@@ -46,23 +50,23 @@ struct ActionRequestsController {
                 case .optionalOnPost:
                     object = request.method == .post ? try await jsonObject(buffering: &request, limit: limit, optional: true) : [:]
                 }
-                return try await ClientAuthentication.client(of: request, body: object, context: context, runtime: runtime)
+                return try await ClientAuthentication.client(of: request, body: object, context: context, tokens: tokens)
             }
         ).group(context: ClientContext.self)
     }
 
     func clients(of router: Router<AppRequestContext>, body: ClientBody) -> RouterGroup<ClientContext> {
-        Self.clients(of: router, body: body, runtime: runtime)
+        Self.clients(of: router, body: body, tokens: tokens, maxBodyBytes: maxBodyBytes)
     }
 
     @Sendable func create(_ request: Request, context: ClientContext) async throws -> Response {
-        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        let body = try await Self.jsonObject(request, limit: maxBodyBytes)
         let client = context.client
         guard let action = body["action"] as? String else { throw ProblemDetails.badRequest("'action' is missing.") }
         guard let uid = body["uid"] as? String else { throw ProblemDetails.badRequest("'uid' is missing.") }
         guard let payload = body["payload"] else { throw ProblemDetails.badRequest("'payload' is missing.") }
         let approval = try await mapped {
-            try await runtime.approvals.createActionRequest(
+            try await approvals.createActionRequest(
                 client: client, uid: uid, action: action, payload: payload, source: context.remoteAddress)
         }
         return try wire(approval, status: .created)
@@ -71,20 +75,20 @@ struct ActionRequestsController {
     @Sendable func poll(_ request: Request, context: ClientContext) async throws -> Response {
         let client = context.client
         let approval = try await mapped {
-            try await runtime.approvals.actionRequest(id: try context.parameters.require("id"), client: client)
+            try await approvals.actionRequest(id: try context.parameters.require("id"), client: client)
         }
         return try wire(approval, status: .ok)
     }
 
     /// For resource servers: is this token good for this action and payload? Valid once.
     @Sendable func verify(_ request: Request, context: ClientContext) async throws -> Response {
-        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        let body = try await Self.jsonObject(request, limit: maxBodyBytes)
         let client = context.client
         guard let token = body["token"] as? String, let action = body["action"] as? String, let payload = body["payload"] else {
             throw ProblemDetails.badRequest("'token', 'action' and 'payload' are required.")
         }
         guard
-            let approval = try await runtime.approvals.consumeActionToken(
+            let approval = try await approvals.consumeActionToken(
                 token, action: action, payload: payload, clientID: client.id, source: context.remoteAddress)
         else { throw Self.tokenRefused }
         return try Self.envelope(
@@ -95,13 +99,13 @@ struct ActionRequestsController {
     /// The seed's example resource: a transfer needs a bearer token and a short-lived token that
     /// confirmed `bank:transfers:create` with exactly this body.
     @Sendable func transfer(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await BearerAuthentication.claims(of: request, runtime: runtime)
+        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
         guard let token = request.headers[.shortLivedToken] else {
             throw ProblemDetails(.forbidden, "Forbidden", detail: "This action needs strong customer authentication: send a short-lived-token.")
         }
-        let body = try await Self.jsonObject(request, limit: runtime.settings.maxBodyBytes)
+        let body = try await Self.jsonObject(request, limit: maxBodyBytes)
         guard
-            let approval = try await runtime.approvals.consumeActionToken(
+            let approval = try await approvals.consumeActionToken(
                 token, action: "bank:transfers:create", payload: body, clientID: claims.clientID, source: context.remoteAddress)
         else { throw Self.tokenRefused }
         var transfer = body
@@ -138,7 +142,7 @@ struct ActionRequestsController {
             "createdAt": formatter.string(from: approval.createdAt), "updatedAt": formatter.string(from: approval.updatedAt),
             "expiresAt": formatter.string(from: approval.expiresAt),
         ]
-        if approval.status == .approved { data["token"] = runtime.approvals.actionRequestToken(for: approval.id) }
+        if approval.status == .approved { data["token"] = approvals.actionRequestToken(for: approval.id) }
         return try Self.envelope(data, status: status)
     }
 

@@ -17,7 +17,7 @@ struct WebhookDeliveriesController {
     }
 
     /// `/v2/webhooks/deliveries` (OAuth clients, authenticated as at the token endpoint:
-    /// `ActionRequestsController.clients(of:body:runtime:)` with no body).
+    /// `ActionRequestsController.clients(of:body:tokens:maxBodyBytes:)` with no body).
     func addClientRoutes(to clients: RouterGroup<ClientContext>) {
         clients
             .get("/v2/webhooks/deliveries", use: clientList)

@@ -53,7 +53,7 @@ extension ClientAuthentication {
     /// delivery log), authenticated exactly as the token endpoint does it: HTTP Basic, or
     /// `client_id`/`client_secret` — here from the JSON body or the query. Refusals are a 401
     /// problem that does not say which part was wrong.
-    static func client(of request: Request, body: [String: Any] = [:], context: AppRequestContext, runtime: StrongAuthRuntime)
+    static func client(of request: Request, body: [String: Any] = [:], context: AppRequestContext, tokens: TokenService)
         async throws -> OAuthClient
     {
         var form: [String: String] = [:]
@@ -62,7 +62,7 @@ extension ClientAuthentication {
         }
         do {
             let credentials = try credentials(from: request, form: form)
-            return try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+            return try await tokens.authenticateClient(credentials, source: context.remoteAddress)
         } catch is OAuthError {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "Valid client_id and client_secret are required.")
         }

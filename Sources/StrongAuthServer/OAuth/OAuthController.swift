@@ -10,12 +10,17 @@ import StrongAuthStore
 ///
 /// Thin by design: parse and check the HTTP, call `TokenService`, render RFC 6749 JSON.
 struct OAuthController {
-    let runtime: StrongAuthRuntime
+    let tokens: TokenService
+    /// The public keys published at the JWKS endpoint.
+    let signer: AccessTokenSigner
+    let rateLimiter: RateLimiter
+    /// Rate limits, the issuer and the body limit.
+    let settings: ServerSettings
 
     func addRoutes(to router: Router<AppRequestContext>) {
         // The `token` bucket per address; the per-client limits are in `token` itself.
         let limited = router.group().add(
-            middleware: RateLimitMiddleware(bucket: "token", face: .oauth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+            middleware: RateLimitMiddleware(bucket: "token", face: .oauth, limiter: rateLimiter, settings: settings.rateLimits))
         limited.post("/oauth/token", use: token)
         limited.post("/api/v2/oauth/token", use: token)
         router.post("/oauth/introspect", use: introspect)
@@ -32,25 +37,25 @@ struct OAuthController {
                 throw OAuthError.invalidRequest("The grant_type parameter is missing.")
             }
             let credentials = try ClientAuthentication.credentials(from: request, form: form)
-            let limits = runtime.settings.rateLimits
+            let limits = settings.rateLimits
             // Failed authentications are limited per (client id, address), checked before the
             // hash and charged only on failure; the client's own bucket is charged only once it
             // has proved its secret, so nobody else can spend it.
             let failureKey = "client-failure:\(credentials.clientID):\(context.remoteAddress ?? "unknown")"
-            if limits.enabled, let retryAfter = runtime.rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
+            if limits.enabled, let retryAfter = rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
                 return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
             }
             let client: OAuthClient
             do {
-                client = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+                client = try await tokens.authenticateClient(credentials, source: context.remoteAddress)
             } catch let error as OAuthError where error.code == .invalidClient {
-                if limits.enabled { _ = runtime.rateLimiter.take(failureKey, limit: limits.perClientFailure) }
+                if limits.enabled { _ = rateLimiter.take(failureKey, limit: limits.perClientFailure) }
                 throw error
             }
-            if limits.enabled, let retryAfter = runtime.rateLimiter.take("client:\(client.id)", limit: limits.perClient) {
+            if limits.enabled, let retryAfter = rateLimiter.take("client:\(client.id)", limit: limits.perClient) {
                 return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
             }
-            let issued = try await runtime.tokens.issueTokens(
+            let issued = try await tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
                     refreshToken: form["refresh_token"], resources: FormBody.values("resource", in: form)),
@@ -66,17 +71,17 @@ struct OAuthController {
         await respond(request, context) { form in
             let credentials = try ClientAuthentication.credentials(from: request, form: form)
             guard let token = form["token"], !token.isEmpty else {
-                _ = try await runtime.tokens.authenticateClient(credentials, source: context.remoteAddress)
+                _ = try await tokens.authenticateClient(credentials, source: context.remoteAddress)
                 throw OAuthError.invalidRequest("The token parameter is missing.")
             }
-            let result = try await runtime.tokens.introspect(token, authenticating: credentials, source: context.remoteAddress)
+            let result = try await tokens.introspect(token, authenticating: credentials, source: context.remoteAddress)
             return try OAuthResponses.json(Self.introspectionBody(result))
         }
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         await respond(request, context) { form in
-            let client = try await runtime.tokens.authenticateClient(
+            let client = try await tokens.authenticateClient(
                 try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
             guard let token = form["token"], !token.isEmpty else {
                 throw OAuthError.invalidRequest("The token parameter is missing.")
@@ -84,7 +89,7 @@ struct OAuthController {
             if let hint = form["token_type_hint"], hint != "access_token", hint != "refresh_token" {
                 throw OAuthError(.unsupportedTokenType, "token_type_hint must be access_token or refresh_token.")
             }
-            try await runtime.tokens.revoke(token, by: client, source: context.remoteAddress)
+            try await tokens.revoke(token, by: client, source: context.remoteAddress)
             var response = Response(status: .ok)
             response.headers[.cacheControl] = "no-store"
             return response
@@ -92,7 +97,7 @@ struct OAuthController {
     }
 
     @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let keys = runtime.signer.publicJWKs.map { jwk in
+        let keys = signer.publicJWKs.map { jwk in
             Components.Schemas.Jwk(
                 kty: jwk["kty"] ?? "EC", crv: jwk["crv"], alg: jwk["alg"], use: jwk["use"], kid: jwk["kid"] ?? "",
                 x: jwk["x"], y: jwk["y"])
@@ -104,7 +109,7 @@ struct OAuthController {
     }
 
     @Sendable func metadata(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let issuer = runtime.settings.issuer
+        let issuer = settings.issuer
         let methods = ["client_secret_basic", "client_secret_post"]
         var response = try OAuthResponses.json(
             Components.Schemas.AuthorizationServerMetadata(
@@ -132,10 +137,10 @@ struct OAuthController {
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: runtime.settings.maxBodyBytes)
+            buffer = try await request.body.collect(upTo: settings.maxBodyBytes)
         } catch {
             return OAuthResponses.error(
-                .invalidRequest("The request body exceeds \(runtime.settings.maxBodyBytes) bytes."), bodyTooLarge: true)
+                .invalidRequest("The request body exceeds \(settings.maxBodyBytes) bytes."), bodyTooLarge: true)
         }
         do {
             return try await body(try FormBody.parse(buffer))

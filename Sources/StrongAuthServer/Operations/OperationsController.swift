@@ -7,7 +7,9 @@ import StrongAuthStore
 
 /// Liveness, readiness, Prometheus metrics and the OpenAPI document.
 struct OperationsController {
-    let runtime: StrongAuthRuntime
+    /// The database whose reachability `/ready` reports.
+    let pool: any DatabasePool
+    let metricsOnMainPort: Bool
     let openAPIDocument: ByteBuffer
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -15,12 +17,12 @@ struct OperationsController {
             try JSONResponse.make(Components.Schemas.Health(status: .ok))
         }
         router.get("/ready") { _, _ in
-            let reachable = await runtime.store.pool.isReachable()
+            let reachable = await pool.isReachable()
             return try JSONResponse.make(
-                Components.Schemas.Health(status: reachable ? .ok : .unavailable, database: runtime.store.pool.engine.rawValue),
+                Components.Schemas.Health(status: reachable ? .ok : .unavailable, database: pool.engine.rawValue),
                 status: reachable ? .ok : .serviceUnavailable)
         }
-        if runtime.settings.metricsOnMainPort {
+        if metricsOnMainPort {
             Self.addMetricsRoute(to: router)
         }
         router.get("/openapi.yaml") { _, _ in

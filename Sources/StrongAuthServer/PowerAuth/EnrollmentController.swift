@@ -4,21 +4,27 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 import StrongAuthProtocol
+import StrongAuthStore
 
 /// The PowerAuth 3.x Standard RESTful API for the mobile apps (`/enrollment-server/pa/v3/…`,
 /// seed 003 and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
 /// `docs/powerauth-protocol.md`). The ECIES layers and signature headers are unwrapped here; the
 /// decisions are the core's. Errors are PowerAuth's shape.
 struct EnrollmentController {
-    let runtime: StrongAuthRuntime
+    let powerAuth: PowerAuthService
+    /// Activation lookups for the status endpoint.
+    let store: SQLStore
+    let rateLimiter: RateLimiter
+    /// Body and rate limits.
+    let settings: ServerSettings
 
     /// The signed routes are declared on `PhoneSignedContext` groups (one per signed `uriId`), so
     /// their handlers run only for a valid signature of a known activation.
     func addRoutes(to router: Router<AppRequestContext>) {
         let face = PhoneFace(
-            router: router, path: "/enrollment-server/pa/v3", powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes,
+            router: router, path: "/enrollment-server/pa/v3", powerAuth: powerAuth, maxBodyBytes: settings.maxBodyBytes,
             rateLimit: RateLimitMiddleware(
-                bucket: "powerauth", face: .powerAuth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+                bucket: "powerauth", face: .powerAuth, limiter: rateLimiter, settings: settings.rateLimits))
         face.rateLimited().post("/activation/create", use: createActivation)
         face.group.post("/activation/status", use: activationStatus)
         face.signed("/pa/activation/remove", twoFactors: true).post("/activation/remove", use: removeActivation)
@@ -36,8 +42,8 @@ struct EnrollmentController {
     /// device's public key; both are application scope, both answers go back the same way.
     @Sendable func createActivation(_ request: Request, context: AppRequestContext) async throws -> Response {
         let header = try PowerAuthHeaders.encryption(request.headers[.powerAuthEncryption], scope: .application)
-        let application = try await mapped { try await runtime.powerAuth.openApplication(key: header.applicationKey) }
-        let outer = try await Self.decode(PowerAuthECIES.EncryptedRequestBody.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let application = try await mapped { try await powerAuth.openApplication(key: header.applicationKey) }
+        let outer = try await Self.decode(PowerAuthECIES.EncryptedRequestBody.self, from: request, limit: settings.maxBodyBytes)
         let (layer1Bytes, layer1Response) = try await decrypt(
             outer, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, application: application)
         let layer1 = try PhoneAuthentication.decodeJSON(ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
@@ -54,7 +60,7 @@ struct EnrollmentController {
         else { throw Self.activationError("devicePublicKey is not a P-256 point.") }
 
         let result = try await mapped {
-            try await runtime.powerAuth.exchangeKeys(
+            try await powerAuth.exchangeKeys(
                 KeyExchangeRequest(
                     activationCode: code, activationOTP: layer2.activationOtp ?? layer1.activationOtp, devicePublicKey: devicePublicKey,
                     activationName: layer2.activationName ?? "", platform: layer2.platform, deviceInfo: layer2.deviceInfo,
@@ -77,10 +83,10 @@ struct EnrollmentController {
     /// activations — no existence oracle for activation ids. Only the phone holding the
     /// transport key can tell (it cannot decrypt the blob, which the SDK treats as removed).
     @Sendable func activationStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await Self.decode(ObjectRequest<ActivationStatusRequest>.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await Self.decode(ObjectRequest<ActivationStatusRequest>.self, from: request, limit: settings.maxBodyBytes)
         guard let challengeText = body.requestObject.challenge, let challenge = PowerAuthBase64.decode(challengeText), challenge.count == 16
         else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "challenge must be Base64 of 16 bytes.") }
-        guard let registration = try await runtime.store.registration(id: body.requestObject.activationId),
+        guard let registration = try await store.registration(id: body.requestObject.activationId),
             registration.activation.sealedDerivedKeys != nil
         else {
             return try JSONResponse.make(
@@ -89,9 +95,9 @@ struct EnrollmentController {
                         activationId: body.requestObject.activationId, encryptedStatusBlob: PowerAuthBase64.encode(SecureRandom.bytes(32)),
                         nonce: PowerAuthBase64.encode(SecureRandom.bytes(16)), customObject: [:])))
         }
-        let secrets = try runtime.powerAuth.openSecrets(of: registration)
+        let secrets = try powerAuth.openSecrets(of: registration)
         let nonce = SecureRandom.bytes(16)
-        let blob = try runtime.powerAuth.statusBlob(of: registration, transportKey: secrets.transport)
+        let blob = try powerAuth.statusBlob(of: registration, transportKey: secrets.transport)
         let encrypted = try blob.encrypt(transportKey: secrets.transport, challenge: challenge, nonce: nonce)
         return try JSONResponse.make(
             ObjectResponse(
@@ -103,7 +109,7 @@ struct EnrollmentController {
     /// Signed (`/pa/activation/remove`, at least two factors): the phone removes its activation.
     @Sendable func removeActivation(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let registration = context.registration
-        try await mapped { try await runtime.powerAuth.removeBySignedRequest(registration, source: context.remoteAddress) }
+        try await mapped { try await powerAuth.removeBySignedRequest(registration, source: context.remoteAddress) }
         return try JSONResponse.make(ObjectResponse(responseObject: ["activationId": registration.id]))
     }
 
@@ -115,12 +121,12 @@ struct EnrollmentController {
         let (registration, presented, raw) = (context.registration, context.header, context.body)
         let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
         let application = try await mapped {
-            try await runtime.powerAuth.openApplication(key: presented.applicationKey)
+            try await powerAuth.openApplication(key: presented.applicationKey)
         }
         let (_, response) = try await decrypt(
             body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.createToken, application: application,
             activation: registration)
-        let token = try await runtime.powerAuth.createToken(for: registration, signatureType: presented.signatureType)
+        let token = try await powerAuth.createToken(for: registration, signatureType: presented.signatureType)
         return try JSONResponse.make(
             try Self.encrypt(TokenCreateResponse(tokenId: token.id, tokenSecret: PowerAuthBase64.encode(token.secret)), with: response))
     }
@@ -129,7 +135,7 @@ struct EnrollmentController {
     @Sendable func removeToken(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let (registration, raw) = (context.registration, context.body)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
-        try await mapped { try await runtime.powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
+        try await mapped { try await powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
         return try JSONResponse.make(ObjectResponse(responseObject: ["tokenId": body.requestObject.tokenId]))
     }
 
@@ -151,7 +157,7 @@ struct EnrollmentController {
         let (registration, presented, raw) = (context.registration, context.header, context.body)
         let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
         let application = try await mapped {
-            try await runtime.powerAuth.openApplication(key: presented.applicationKey)
+            try await powerAuth.openApplication(key: presented.applicationKey)
         }
         let (plaintext, response) = try await decrypt(
             body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.vaultUnlock, application: application,
@@ -159,7 +165,7 @@ struct EnrollmentController {
         let unlock = try PhoneAuthentication.decodeJSON(VaultUnlockRequest.self, from: plaintext, what: "the vault unlock request")
         let encrypted: [UInt8]
         do {
-            encrypted = try await runtime.powerAuth.unlockVault(
+            encrypted = try await powerAuth.unlockVault(
                 registration, signatureType: presented.signatureType, reason: unlock.reason, source: context.remoteAddress)
         } catch PowerAuthServiceError.validation(let field, let message) {
             // The reference integration's code for a refused vault request.
@@ -174,8 +180,8 @@ struct EnrollmentController {
 
     /// Protocol 3.3: `{"requestObject": {"jwt"}}` → `{"responseObject": {"jwt"}}`.
     @Sendable func createTemporaryKey(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await Self.decode(ObjectRequest<JWTObject>.self, from: request, limit: runtime.settings.maxBodyBytes)
-        let jwt = try await mapped { try await runtime.powerAuth.createTemporaryKey(requestJWT: body.requestObject.jwt) }
+        let body = try await Self.decode(ObjectRequest<JWTObject>.self, from: request, limit: settings.maxBodyBytes)
+        let jwt = try await mapped { try await powerAuth.createTemporaryKey(requestJWT: body.requestObject.jwt) }
         return try JSONResponse.make(ObjectResponse(responseObject: JWTObject(jwt: jwt)))
     }
 
@@ -190,15 +196,15 @@ struct EnrollmentController {
         let scope: PowerAuthECIES.Scope
         var privateKey: P256.KeyAgreement.PrivateKey
         if let activation {
-            scope = .activation(activationID: activation.id, transportKey: try runtime.powerAuth.openSecrets(of: activation).transport)
-            privateKey = try runtime.powerAuth.openServerPrivateKey(of: activation)
+            scope = .activation(activationID: activation.id, transportKey: try powerAuth.openSecrets(of: activation).transport)
+            privateKey = try powerAuth.openServerPrivateKey(of: activation)
         } else {
             scope = .application
             privateKey = application.masterPrivateKey
         }
         if let keyID = body.temporaryKeyId {
             privateKey = try await mapped {
-                try await runtime.powerAuth.temporaryPrivateKey(id: keyID, application: application.application, activationID: activation?.id)
+                try await powerAuth.temporaryPrivateKey(id: keyID, application: application.application, activationID: activation?.id)
             }
         }
         let parameters = PowerAuthECIES.Parameters(
@@ -214,7 +220,7 @@ struct EnrollmentController {
         }
         // Authentic, now fresh: 3.2+ timestamp window and nonce seen by no node before.
         do {
-            try await runtime.powerAuth.checkFreshness(
+            try await powerAuth.checkFreshness(
                 of: cryptogram, version: version, identifier: activation?.id ?? application.application.applicationKey)
         } catch let error as PowerAuthServiceError {
             throw PowerAuthErrorResponse.integration(error)

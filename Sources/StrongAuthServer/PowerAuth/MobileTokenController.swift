@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import StrongAuthCore
 import StrongAuthProtocol
+import StrongAuthStore
 
 /// Wultra's mobile token API for PowerAuth-activated phones (`/enrollment-server/api/auth/token/
 /// app/operation/…`): the user's pending approvals, their detail (MAC token), approval
@@ -15,17 +16,24 @@ import StrongAuthProtocol
 /// 401, `OPERATION_ALREADY_FINISHED` / `OPERATION_ALREADY_FAILED` / `OPERATION_ALREADY_CANCELED` /
 /// `OPERATION_EXPIRED` 400 — the mobile token SDKs branch on them.
 struct MobileTokenController {
-    let runtime: StrongAuthRuntime
+    let powerAuth: PowerAuthService
+    let approvals: ApprovalService
+    /// Operation lookups by id.
+    let store: SQLStore
+    let rateLimiter: RateLimiter
+    /// Body and rate limits.
+    let settings: ServerSettings
+    let time: any TimeSource
 
     /// List and detail need the MAC token (`PhoneTokenContext`), cancel a valid signature
     /// (`PhoneSignedContext`). Authorize verifies its signature itself: an invalid signature from a
     /// known activation must still be judged against the operation (`signedVerdict`).
     func addRoutes(to router: Router<AppRequestContext>) {
         let face = PhoneFace(
-            router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: runtime.powerAuth,
-            maxBodyBytes: runtime.settings.maxBodyBytes,
+            router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: powerAuth,
+            maxBodyBytes: settings.maxBodyBytes,
             rateLimit: RateLimitMiddleware(
-                bucket: "powerauth", face: .powerAuth, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits),
+                bucket: "powerauth", face: .powerAuth, limiter: rateLimiter, settings: settings.rateLimits),
             mobileTokenErrors: true)
         face.token().post("/list", use: list)
         face.token().post("/detail", use: detail)
@@ -72,16 +80,16 @@ struct MobileTokenController {
 
     @Sendable func list(_ request: Request, context: PhoneTokenContext) async throws -> Response {
         let registration = context.registration
-        let pending = try await runtime.approvals.pending(userID: registration.device.userID)
+        let pending = try await approvals.pending(userID: registration.device.userID)
         return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
     }
 
     @Sendable func detail(_ request: Request, context: PhoneTokenContext) async throws -> Response {
         let registration = context.registration
         let body = try PhoneAuthentication.decodeJSON(
-            ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: runtime.settings.maxBodyBytes),
+            ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes),
             what: "the request body")
-        guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == registration.device.userID
+        guard let approval = try await store.approval(id: body.requestObject.id), approval.userID == registration.device.userID
         else { throw Self.notFound }
         return try JSONResponse.make(ObjectResponse(responseObject: wire(approval)))
     }
@@ -89,20 +97,20 @@ struct MobileTokenController {
     /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
         let signed = try await PhoneAuthentication.signedRequest(
-            request, context: context, powerAuth: runtime.powerAuth, maxBodyBytes: runtime.settings.maxBodyBytes,
+            request, context: context, powerAuth: powerAuth, maxBodyBytes: settings.maxBodyBytes,
             uriID: "/operation/authorize", twoFactors: true)
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
         let verification = try signedVerdict(signed)
-        guard let approval = try await runtime.store.approval(id: body.requestObject.id), approval.userID == verification.userID
+        guard let approval = try await store.approval(id: body.requestObject.id), approval.userID == verification.userID
         else { throw Self.notFound }
         // A wrong PIN (counted on the activation: the device's possession component was right)
         // also counts on the operation, FAILED at its maximum — as the enrollment server does
         // (seed 003's FAILED). A replay, a signature that merely arrived after a newer one, or one
         // made without the device counts on neither: it is no wrong answer of the user's.
         guard verification.valid else {
-            if verification.countedFailure, approval.status(at: runtime.time.now()) == .pending {
+            if verification.countedFailure, approval.status(at: time.now()) == .pending {
                 do {
-                    _ = try await runtime.approvals.countFailure(approval, deviceID: verification.registrationID, source: context.remoteAddress)
+                    _ = try await approvals.countFailure(approval, deviceID: verification.registrationID, source: context.remoteAddress)
                 } catch is ApprovalError {
                     // Counted (or it ended meanwhile); the answer is the failed authentication.
                 }
@@ -110,7 +118,7 @@ struct MobileTokenController {
             throw PhoneAuthentication.authenticationFailed
         }
         try await mapped {
-            _ = try await runtime.approvals.approve(
+            _ = try await approvals.approve(
                 id: approval.id, userID: verification.userID, deviceID: verification.registrationID, data: body.requestObject.data,
                 signatureType: signed.header.signatureType, source: context.remoteAddress)
         }
@@ -122,7 +130,7 @@ struct MobileTokenController {
         let registration = context.registration
         let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: context.body, what: "the request body")
         try await mapped {
-            _ = try await runtime.approvals.reject(
+            _ = try await approvals.reject(
                 id: body.requestObject.id, userID: registration.device.userID, deviceID: registration.id, reason: body.requestObject.reason,
                 source: context.remoteAddress)
         }
@@ -144,7 +152,7 @@ struct MobileTokenController {
             MobileOperation.Attribute(id: "operation.\($0.key)", label: $0.key, value: $0.value)
         }
         return MobileOperation(
-            id: approval.id, name: approval.operationType, data: approval.data, status: approval.status(at: runtime.time.now()).rawValue,
+            id: approval.id, name: approval.operationType, data: approval.data, status: approval.status(at: time.now()).rawValue,
             operationCreated: formatter.string(from: approval.createdAt), operationExpires: formatter.string(from: approval.expiresAt),
             allowedSignatureType: .init(type: "2FA", variants: approval.signatureTypes),
             formData: .init(

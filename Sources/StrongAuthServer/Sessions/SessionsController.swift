@@ -8,7 +8,10 @@ import StrongAuthCore
 /// `x-aab-serviceversion` header (accepted, any version) are the seed's; every error is the API's
 /// documented `messages` shape (`ABNAMROError`), with the HTTP status of the failure.
 struct SessionsController {
-    let runtime: StrongAuthRuntime
+    let sessions: SessionService
+    let rateLimiter: RateLimiter
+    /// Body limit, rate limits and the cookie's `Secure` flag.
+    let settings: ServerSettings
 
     /// The session cookie. HttpOnly, SameSite=Strict, Path=/, Secure when served over TLS; no
     /// Max-Age: the server decides expiry (5 minutes idle), the browser forgets it on close.
@@ -19,7 +22,7 @@ struct SessionsController {
         router.delete("/session", use: Self.abnAMRO(end))
         // The `login` bucket per address: login, handover and scenario answers.
         let limited = router.group().add(
-            middleware: RateLimitMiddleware(bucket: "login", face: .abnAMRO, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits))
+            middleware: RateLimitMiddleware(bucket: "login", face: .abnAMRO, limiter: rateLimiter, settings: settings.rateLimits))
         limited.get("/session/loginchallenge", use: Self.abnAMRO(loginChallenge))
         limited.put("/session/loginresponse", use: Self.abnAMRO(loginResponse))
         limited.get("/session/sessionhandoverchallenge", use: Self.abnAMRO(handoverChallenge))
@@ -27,8 +30,6 @@ struct SessionsController {
         limited.post("/usertokens/session/scenariochallenge", use: Self.abnAMRO(scenarioChallenge))
         limited.post("/usertokens/session/scenarioresponse", use: Self.abnAMRO(scenarioResponse))
     }
-
-    var sessions: SessionService { runtime.sessions }
 
     // MARK: Login
 
@@ -54,7 +55,7 @@ struct SessionsController {
     }
 
     @Sendable func loginResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(LoginResponseBody.self, from: request, limit: runtime.settings.maxBodyBytes)
+        let body = try await JSONBody.decode(LoginResponseBody.self, from: request, limit: settings.maxBodyBytes)
         let session = try await mapped {
             try await sessions.loginResponse(
                 sessionToken: Self.sessionToken(request),
@@ -89,7 +90,7 @@ struct SessionsController {
     // MARK: Scenarios
 
     @Sendable func scenarioSigningMethod(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: false)
+        let body = try await ScenarioBody.parse(request, limit: settings.maxBodyBytes, withData: false)
         let method = try await mapped {
             try await sessions.scenarioSigningMethod(sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName)
         }
@@ -102,7 +103,7 @@ struct SessionsController {
     }
 
     @Sendable func scenarioChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: true)
+        let body = try await ScenarioBody.parse(request, limit: settings.maxBodyBytes, withData: true)
         let issued = try await mapped {
             try await sessions.scenarioChallenge(
                 sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName, scenarioData: body.scenarioData,
@@ -115,7 +116,7 @@ struct SessionsController {
     }
 
     @Sendable func scenarioResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await ScenarioBody.parse(request, limit: runtime.settings.maxBodyBytes, withData: true)
+        let body = try await ScenarioBody.parse(request, limit: settings.maxBodyBytes, withData: true)
         guard let handle = body.challengeHandle?.text, let response = body.response else {
             throw ProblemDetails.badRequest(
                 "'challengeHandle' and 'response' are required.",
@@ -153,7 +154,7 @@ struct SessionsController {
 
     func cookie(value: String, maxAge: Int? = nil) -> Cookie {
         Cookie(
-            name: Self.cookieName, value: value, maxAge: maxAge, path: "/", secure: runtime.settings.sessions.secureCookie,
+            name: Self.cookieName, value: value, maxAge: maxAge, path: "/", secure: settings.sessions.secureCookie,
             httpOnly: true, sameSite: .strict)
     }
 

@@ -5,10 +5,6 @@ import StrongAuthCore
 /// `Authorization: Bearer` on the resource faces (RFC 6750): a live StrongAuth access token or a
 /// 401 problem with the `WWW-Authenticate` challenge the RFC defines.
 enum BearerAuthentication {
-    static func claims(of request: Request, runtime: StrongAuthRuntime) async throws -> AccessTokenClaims {
-        try await claims(of: request, tokens: runtime.tokens)
-    }
-
     static func claims(of request: Request, tokens: TokenService) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
             throw unauthorized(#"Bearer realm="strongauth""#, "An access token is required.")

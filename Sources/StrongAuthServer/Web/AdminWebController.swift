@@ -3,19 +3,21 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StrongAuthCore
+import StrongAuthStore
 
 /// The operators' back office under `/admin`: server-rendered pages, every change a CSRF-checked
 /// form post, every action audited with the operator as actor.
 struct AdminWebController: Sendable {
-    let runtime: StrongAuthRuntime
     let web: WebPages
-
-    init(runtime: StrongAuthRuntime, renderer: WebRenderer) {
-        self.runtime = runtime
-        web = WebPages(runtime: runtime, renderer: renderer, area: .admin)
-    }
-
-    private var service: BackOfficeService { runtime.backOffice }
+    let service: BackOfficeService
+    let operators: OperatorService
+    /// User names for the device pages.
+    let store: SQLStore
+    /// Seals the audit log's paging cursor.
+    let masterKey: MasterKey
+    let rateLimiter: RateLimiter
+    /// The admin login's rate limits.
+    let settings: ServerSettings
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/admin/assets/app.css") { _, _ in
@@ -32,7 +34,7 @@ struct AdminWebController: Sendable {
         // bcrypt per try, unauthenticated: the `admin-login` bucket per address.
         router.group().add(
             middleware: RateLimitMiddleware(
-                bucket: "admin-login", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits)
+                bucket: "admin-login", face: .problem, limiter: rateLimiter, settings: settings.rateLimits)
         ).post("/admin/login") { request, context in try await signIn(request, context: context) }
         // Everything else needs an operator session: `OperatorContext`.
         let admin = router.group().add(middleware: WebSessionMiddleware(web: web)).group(context: OperatorContext.self)
@@ -110,7 +112,7 @@ struct AdminWebController: Sendable {
         }
         let username = form["username"] ?? ""
         do {
-            let signedIn = try await runtime.operators.signIn(
+            let signedIn = try await operators.signIn(
                 username: username, password: form["password"] ?? "", code: form["totp"] ?? "", source: context.remoteAddress)
             return try await web.startSession(principalID: signedIn.id)
         } catch OperatorSignInError.invalidCredentials {
@@ -173,7 +175,7 @@ struct AdminWebController: Sendable {
         let selected = request.uri.queryParameters.get("status").flatMap { Device.Status(rawValue: $0) }
         let devices = try await service.recentDevices(realm: signedIn.realm, status: selected)
         var names: [String: String] = [:]
-        for userID in Set(devices.map(\.device.userID)) { names[userID] = try await runtime.store.user(id: userID)?.username }
+        for userID in Set(devices.map(\.device.userID)) { names[userID] = try await store.user(id: userID)?.username }
         let statuses: [[String: Any]] =
             [["value": "", "label": "Any status", "selected": selected == nil]]
             + [Device.Status.created, .pendingCommit, .active, .blocked, .removed].map {
@@ -188,7 +190,7 @@ struct AdminWebController: Sendable {
 
     private func device(_ request: Request, _ signedIn: WebSignedIn, id: String) async throws -> Response {
         let overview = try await service.device(id: id, realm: signedIn.realm)
-        let owner = try await runtime.store.user(id: overview.device.userID)
+        let owner = try await store.user(id: overview.device.userID)
         var context = WebFormat.device(overview, href: "/admin/devices/\(id)", userLabel: owner?.username)
         context["kindName"] = overview.registration == nil ? "Device" : "Registration"
         context["csrf"] = signedIn.csrf
@@ -273,7 +275,7 @@ struct AdminWebController: Sendable {
     /// master key for the operator's realm (base64url), so that the link does not tell the
     /// chain's numbers either, and works in no other realm.
     private func cursor(before sequence: Int64, _ signedIn: WebSignedIn) throws -> String {
-        try runtime.masterKey.seal(Array(String(sequence).utf8), purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
+        try masterKey.seal(Array(String(sequence).utf8), purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
@@ -282,7 +284,7 @@ struct AdminWebController: Sendable {
         guard let cursor, (1...256).contains(cursor.utf8.count) else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let opened = try? runtime.masterKey.open(base64, purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
+        guard let opened = try? masterKey.open(base64, purpose: Self.auditCursorPurpose, associatedData: signedIn.realm)
         else { return nil }
         return Int64(String(decoding: opened, as: UTF8.self))
     }

@@ -9,15 +9,13 @@ import StrongAuthCore
 /// the password or the phone number. Every device is looked up with the signed-in user as
 /// owner, so another user's device reads as absent.
 struct SelfServiceWebController: Sendable {
-    let runtime: StrongAuthRuntime
     let web: WebPages
-
-    init(runtime: StrongAuthRuntime, renderer: WebRenderer) {
-        self.runtime = runtime
-        web = WebPages(runtime: runtime, renderer: renderer, area: .selfService)
-    }
-
-    private var service: BackOfficeService { runtime.backOffice }
+    let service: BackOfficeService
+    let stepUp: StepUpService
+    let account: AccountService
+    let rateLimiter: RateLimiter
+    /// The self-service login's rate limits.
+    let settings: ServerSettings
 
     func addRoutes(to router: Router<AppRequestContext>) {
         // `/self-service/login?realm=ID` signs in a user of realm ID; without it, of the default
@@ -31,7 +29,7 @@ struct SelfServiceWebController: Sendable {
         // back office's: a flood of one form does not lock the other's users out).
         router.group().add(
             middleware: RateLimitMiddleware(
-                bucket: "self-service-login", face: .problem, limiter: runtime.rateLimiter, settings: runtime.settings.rateLimits)
+                bucket: "self-service-login", face: .problem, limiter: rateLimiter, settings: settings.rateLimits)
         ).post("/self-service/login") { request, context in
             guard let form = try await web.loginForm(request, context: context) else {
                 return web.loginPage("self-login", error: "The sign-in form expired. Please try again.", status: .forbidden)
@@ -112,8 +110,6 @@ struct SelfServiceWebController: Sendable {
         addAccountRoutes(to: user)
     }
 
-    private var stepUp: StepUpService { runtime.stepUp }
-    private var account: AccountService { runtime.account }
 
     /// The account page and its three sensitive forms. Each needs a recent second factor
     /// (`AssurancePolicy`: delete account, change phone number, change password); on a one-factor

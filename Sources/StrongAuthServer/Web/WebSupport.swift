@@ -5,6 +5,7 @@ import Mustache
 import NIOCore
 import StrongAuthCore
 import StrongAuthProtocol
+import StrongAuthStore
 
 /// One area of pages: the operators' back office or the end users' self-service. Each has its
 /// own cookie (scoped to its path) and its own kind of session, so neither can use the other's.
@@ -73,30 +74,36 @@ struct WebRenderer: Sendable {
 
 /// What both areas' controllers share: sessions, CSRF, forms, redirects, cookies and formatting.
 struct WebPages: Sendable {
-    let runtime: StrongAuthRuntime
+    let webSessions: WebSessionService
+    /// The signed-in operator or user behind a session.
+    let store: SQLStore
+    /// Audits refused CSRF checks.
+    let backOffice: BackOfficeService
+    /// The web session settings and the body limit.
+    let settings: ServerSettings
     let renderer: WebRenderer
     let area: WebArea
 
-    var secureCookies: Bool { runtime.settings.web.secureCookies }
+    var secureCookies: Bool { settings.web.secureCookies }
 
     // MARK: Sessions
 
     /// The signed-in principal of this area, if the cookie names a live session of a still-active one.
     func signedIn(_ request: Request) async throws -> WebSignedIn? {
         guard let token = request.cookies[area.cookieName]?.value,
-            let session = try await runtime.webSessions.resume(token: token, kind: area.kind)
+            let session = try await webSessions.resume(token: token, kind: area.kind)
         else { return nil }
         let name: String
         let realm: String
         switch area {
         case .admin:
-            guard let found = try await runtime.store.operator(id: session.principalID), found.status == .active else { return nil }
+            guard let found = try await store.operator(id: session.principalID), found.status == .active else { return nil }
             (name, realm) = (found.username, found.realmID)
         case .selfService:
-            guard let user = try await runtime.store.user(id: session.principalID), user.status == .active else { return nil }
+            guard let user = try await store.user(id: session.principalID), user.status == .active else { return nil }
             (name, realm) = (user.username, user.realmID)
         }
-        return WebSignedIn(token: token, session: session, csrf: runtime.webSessions.csrfToken(for: token), name: name, realm: realm)
+        return WebSignedIn(token: token, session: session, csrf: webSessions.csrfToken(for: token), name: name, realm: realm)
     }
 
     /// A page on a signed-in route: the session is the context's (`WebSessionMiddleware`). There is
@@ -120,8 +127,8 @@ struct WebPages: Sendable {
         guard let form = try await readForm(request) else {
             return errorPage(.badRequest, "The form could not be read.", signedIn: signedIn)
         }
-        guard runtime.webSessions.checkCSRF(form["_csrf"], for: signedIn.token) else {
-            try await runtime.backOffice.audit(
+        guard webSessions.checkCSRF(form["_csrf"], for: signedIn.token) else {
+            try await backOffice.audit(
                 actor: principalLabel(signedIn), action: "web.csrf_refused", subject: nil, source: source,
                 details: ["path": request.uri.path])
             return errorPage(.forbidden, "This form has expired or did not come from this site. Reload the page and try again.", signedIn: signedIn)
@@ -184,7 +191,7 @@ struct WebPages: Sendable {
     /// Starts a session after a successful sign-in: a new cookie (a fresh token, so a token
     /// planted before sign-in is useless), the pre-session cookie cleared.
     func startSession(principalID: String) async throws -> Response {
-        let token = try await runtime.webSessions.start(kind: area.kind, principalID: principalID)
+        let token = try await webSessions.start(kind: area.kind, principalID: principalID)
         var response = redirect(to: area.path)
         response.setCookie(cookie(area.cookieName, token))
         response.setCookie(cookie(area.preSessionCookieName, "", maxAge: 0))
@@ -192,7 +199,7 @@ struct WebPages: Sendable {
     }
 
     func endSession(_ signedIn: WebSignedIn) async throws -> Response {
-        try await runtime.webSessions.end(token: signedIn.token)
+        try await webSessions.end(token: signedIn.token)
         var response = redirect(to: "\(area.path)/login")
         response.setCookie(cookie(area.cookieName, "", maxAge: 0))
         return response
@@ -205,10 +212,10 @@ struct WebPages: Sendable {
         _ template: String, username: String = "", realm: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok,
         flash: String? = nil
     ) -> Response {
-        let preSession = runtime.webSessions.newPreSession()
+        let preSession = webSessions.newPreSession()
         var layout = layoutContext(title: "Sign in", signedIn: nil, current: nil, flash: flash)
         if let error { layout["error"] = error }
-        var fields = ["loginCSRF": runtime.webSessions.csrfToken(for: preSession), "username": username]
+        var fields = ["loginCSRF": webSessions.csrfToken(for: preSession), "username": username]
         // A realm other than the default one travels as a hidden field of the form.
         if let realm, realm != Realm.defaultID, Realm.isValid(id: realm) { fields["realm"] = realm }
         var response = renderer.page(template, fields, layout: layout, status: status)
@@ -219,7 +226,7 @@ struct WebPages: Sendable {
     /// The sign-in form's fields if its CSRF token matches the pre-session cookie, else `nil`.
     func loginForm(_ request: Request, context: AppRequestContext) async throws -> [String: String]? {
         guard let preSession = request.cookies[area.preSessionCookieName]?.value, !preSession.isEmpty,
-            let form = try await readForm(request), runtime.webSessions.checkCSRF(form["_csrf"], for: preSession)
+            let form = try await readForm(request), webSessions.checkCSRF(form["_csrf"], for: preSession)
         else { return nil }
         return form
     }
@@ -229,7 +236,7 @@ struct WebPages: Sendable {
     /// The `application/x-www-form-urlencoded` body, `nil` when it is not one (or too large).
     func readForm(_ request: Request) async throws -> [String: String]? {
         guard request.headers[.contentType]?.lowercased().hasPrefix(FormBody.mediaType) == true else { return nil }
-        guard let body = try? await request.body.collect(upTo: runtime.settings.maxBodyBytes) else { return nil }
+        guard let body = try? await request.body.collect(upTo: settings.maxBodyBytes) else { return nil }
         return try? FormBody.parse(body)
     }
 
@@ -261,7 +268,7 @@ struct WebPages: Sendable {
                 ("/admin/audit", "Audit log"),
             ] : [("/self-service", "Devices"), ("/self-service/account", "Account")]
         var context: [String: Any] = [
-            "title": title, "areaName": area.name, "idleMinutes": Int(runtime.settings.web.sessionIdleTimeout / 60),
+            "title": title, "areaName": area.name, "idleMinutes": Int(settings.web.sessionIdleTimeout / 60),
         ]
         if let signedIn {
             context["signedIn"] = true
