@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 import StrongAuthProtocol
 
@@ -11,9 +12,9 @@ import StrongAuthProtocol
 /// binds it to the session that asked. So nothing is stored for a decoy (the number of decoys is
 /// not bounded by a table, only by the rate limit, and costs no row), yet its answer is checked
 /// as a real one's is: the session, the numbers, the tool, the lifetime. Any node with the same
-/// master key opens it. The cipher is a four-round Feistel network over two 64-bit halves with
-/// HMAC-SHA256 as the round function (Luby–Rackoff: a pseudorandom permutation), so without the
-/// key a decoy's handle cannot be told from a random one.
+/// master key opens it. The cipher is one AES-256 block (swift-crypto's AES block function: the
+/// handle is exactly 128 bits), a pseudorandom permutation, so without the key a decoy's handle
+/// cannot be told from a random one.
 struct ChallengeHandles: Sendable {
     /// What a decoy challenge was issued for.
     struct Decoy: Equatable {
@@ -51,7 +52,8 @@ struct ChallengeHandles: Sendable {
         fields |= UInt128(usage) << 19 | UInt128(random)
         let upper = Self.bytes(fields)[4..<16]
         let value = Self.number(Array(upper) + tag(Array(upper), sessionID: sessionID))
-        return Self.format(encrypt(value))
+        guard let sealed = encrypt(value) else { return nil }
+        return Self.format(sealed)
     }
 
     /// The decoy a handle names for `sessionID`, its second of issue the latest one at or before
@@ -61,7 +63,8 @@ struct ChallengeHandles: Sendable {
     func open(_ handle: String, sessionID: String, now: UInt32) -> Decoy? {
         let digits = handle.utf8
         guard digits.count == 40, digits.first == UInt8(ascii: "1"), let value = UInt128(handle.dropFirst()) else { return nil }
-        let payload = Self.bytes(decrypt(value))
+        guard let decrypted = decrypt(value) else { return nil }
+        let payload = Self.bytes(decrypted)
         guard ConstantTime.equals(Array(payload[12..<16]), tag(Array(payload[0..<12]), sessionID: sessionID)) else { return nil }
         let fields = Self.number(Array(payload[0..<12]))
         let usage = Int(fields >> 19 & 3)
@@ -81,20 +84,18 @@ struct ChallengeHandles: Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: Array("tag:\(sessionID):".utf8) + payload, using: key).prefix(4))
     }
 
-    private func round(_ index: UInt8, _ half: UInt64) -> UInt64 {
-        UInt64(Self.integer(Array(HMAC<SHA256>.authenticationCode(for: [index] + Self.bytes(half, count: 8), using: key).prefix(8))))
+    /// One AES block over the 128-bit number (the key is 256 bits); `nil` only if the library
+    /// refused the block, which a 16-byte block and a 32-byte key never are.
+    private func encrypt(_ value: UInt128) -> UInt128? {
+        var block = Self.bytes(value)
+        guard (try? AES.permute(&block, key: key)) != nil else { return nil }
+        return Self.number(block)
     }
 
-    private func encrypt(_ value: UInt128) -> UInt128 {
-        var (left, right) = (UInt64(truncatingIfNeeded: value >> 64), UInt64(truncatingIfNeeded: value))
-        for index in UInt8(0)..<4 { (left, right) = (right, left ^ round(index, right)) }
-        return UInt128(left) << 64 | UInt128(right)
-    }
-
-    private func decrypt(_ value: UInt128) -> UInt128 {
-        var (left, right) = (UInt64(truncatingIfNeeded: value >> 64), UInt64(truncatingIfNeeded: value))
-        for index in (UInt8(0)..<4).reversed() { (left, right) = (right ^ round(index, left), left) }
-        return UInt128(left) << 64 | UInt128(right)
+    private func decrypt(_ value: UInt128) -> UInt128? {
+        var block = Self.bytes(value)
+        guard (try? AES.inversePermute(&block, key: key)) != nil else { return nil }
+        return Self.number(block)
     }
 
     // MARK: Numbers and bytes
@@ -114,9 +115,5 @@ struct ChallengeHandles: Sendable {
 
     private static func number(_ bytes: [UInt8]) -> UInt128 {
         bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
-    }
-
-    private static func integer<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt64 {
-        bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 }
