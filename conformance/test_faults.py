@@ -39,10 +39,12 @@ class HoldingReceiver:
     """A webhook receiver that records every POST on arrival and answers 204 — except while
     `hold()` is on: then it keeps the sender waiting until `release()`. Holding just before a
     `kill -9` leaves the victim node with deliveries in flight, which the survivors must send
-    again once the dead node's lease runs out."""
+    again once the dead node's lease runs out. Each POST is recorded with the sender's source
+    port, so the test can tell which held deliveries are the victim's (`held_from`)."""
 
     def __init__(self):
-        self.posts = []
+        self.posts = []  # (headers, body, sender's source port)
+        self.held = {}  # sender's source port -> Idempotency-Key, while its POST is held
         self.lock = threading.Lock()
         self.released = threading.Event()
         self.released.set()
@@ -51,9 +53,14 @@ class HoldingReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                port = self.client_address[1]
                 with receiver.lock:
-                    receiver.posts.append((dict(self.headers), body))
+                    receiver.posts.append((dict(self.headers), body, port))
+                    if not receiver.released.is_set():
+                        receiver.held[port] = self.headers["Idempotency-Key"]
                 receiver.released.wait(30)
+                with receiver.lock:
+                    receiver.held.pop(port, None)
                 try:
                     self.send_response(204)
                     self.send_header("Content-Length", "0")
@@ -72,13 +79,22 @@ class HoldingReceiver:
     def hold(self):
         self.released.clear()
 
+    def held_from(self, ports: set) -> set:
+        """The Idempotency-Keys of the POSTs held right now whose sender uses one of `ports`."""
+        with self.lock:
+            return {key for port, key in self.held.items() if port in ports}
+
     def release(self):
         self.released.set()
 
     def events(self) -> dict:
         """Distinct events by Idempotency-Key."""
         with self.lock:
-            return {headers["Idempotency-Key"]: (headers, body) for headers, body in self.posts}
+            return {headers["Idempotency-Key"]: (headers, body) for headers, body, _ in self.posts}
+
+    def post_count(self, key: str) -> int:
+        with self.lock:
+            return sum(1 for headers, _, _ in self.posts if headers["Idempotency-Key"] == key)
 
     def close(self):
         self.release()
@@ -89,6 +105,29 @@ class HoldingReceiver:
 @pytest.fixture
 def workdir():
     return Path(tempfile.mkdtemp(prefix="strongauth-faults-"))
+
+
+def local_tcp_ports(pid: int) -> set:
+    """The local ports of the TCP sockets process `pid` has open (Linux: its fds' socket inodes,
+    looked up in /proc/net/tcp{,6})."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = (fd_dir / fd.name).readlink()
+        except OSError:
+            continue  # closed meanwhile
+        if str(target).startswith("socket:["):
+            inodes.add(str(target)[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def payment(index: int) -> dict:
@@ -130,7 +169,7 @@ def _kill_9_under_load(nodes, database, receiver):
     approved = {}  # operation id -> number of 2xx approvals
     lock = threading.Lock()
     victim = nodes.nodes[1]
-    stop_at = time.monotonic() + 8
+    stop_at = time.monotonic() + 10
     killed_at = time.monotonic() + 3
 
     def post(path, **kwargs):
@@ -170,7 +209,13 @@ def _kill_9_under_load(nodes, database, receiver):
         while time.monotonic() < killed_at - 1:
             time.sleep(0.05)
         receiver.hold()  # deliveries pile up in flight on every node…
-        time.sleep(1)
+        # …until the victim holds some (under its 5 s read timeout; on a slow machine the other
+        # nodes may claim every due delivery for a while)…
+        held_deadline = time.monotonic() + 4
+        victim_held = set()
+        while not victim_held and time.monotonic() < held_deadline:
+            time.sleep(0.1)
+            victim_held = receiver.held_from(local_tcp_ports(victim.process.pid))
         before = len(created)
         victim.kill()  # …and the victim dies with its own
         receiver.release()
@@ -214,9 +259,11 @@ def _kill_9_under_load(nodes, database, receiver):
         assert time.monotonic() < deadline, f"the outbox did not finish: {by_status}\n{nodes.logs()}"
         time.sleep(0.25)
     events = receiver.events()
-    print(f"outbox: {len(receiver.posts)} posts for {len(events)} deliveries")
+    print(f"outbox: {len(receiver.posts)} posts for {len(events)} deliveries; {len(victim_held)} held by the victim at its death")
     # Deliveries the victim had in flight were sent again by the survivors, with the same key.
-    assert len(receiver.posts) > len(events), "no delivery was in flight on the killed node: the test proved nothing"
+    assert victim_held, "no delivery was in flight on the killed node within 4 s of holding: the test proved nothing"
+    assert all(receiver.post_count(key) >= 2 for key in victim_held), \
+        {key: receiver.post_count(key) for key in victim_held}
     expected = cluster.psql(database.url, "SELECT id FROM webhook_deliveries").split()
     assert set(events) == set(expected), f"{len(set(expected) - set(events))} deliveries never reached the receiver"
     seen = {}
