@@ -17,14 +17,32 @@ struct TestPhone {
 }
 
 extension TestServer {
-    /// Delivers the outbox to data/notifications.jsonl and returns the newest OTP sent there.
-    func latestOTP() async throws -> String {
-        try await runtime.notificationDispatcher.dispatchDue()
+    /// Delivers the outbox to data/notifications.jsonl and returns every notification written
+    /// there so far, oldest first.
+    ///
+    /// The application's own dispatcher runs too (HummingbirdTesting runs its services): one it
+    /// has claimed but not yet written would be missing from the file, and the last line an older
+    /// code. So this waits until nothing is claimed and unsent; a failed delivery (retried only
+    /// when the manual clock moves) times it out, and the log line says why.
+    func deliveredNotifications() async throws -> [[String: String]] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            try await runtime.notificationDispatcher.dispatchDue()
+            let unsent = try await count("notifications WHERE status <> 'sent' AND attempts > 0")
+            if unsent == 0 { break }
+            try #require(ContinuousClock.now < deadline, "\(unsent) notification(s) claimed but never written: see 'notification delivery failed'")
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let path = directory.appendingPathComponent("notifications.jsonl").path
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        let last = try #require(lines.last)
-        let record = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: String])
-        let message = try #require(record["message"])
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
+        }
+    }
+
+    /// The newest OTP delivered to the notifications file.
+    func latestOTP() async throws -> String {
+        let message = try #require(try await deliveredNotifications().last?["message"])
         let match = try #require(message.firstMatch(of: #/ is (\d{6})\./#))
         return String(match.1)
     }

@@ -12,13 +12,7 @@ import Testing
 struct SMSCapTests {
     /// The messages written to the file channel so far (the outbox delivered first).
     static func sentMessages(_ server: TestServer) async throws -> [String] {
-        try await server.runtime.notificationDispatcher.dispatchDue()
-        let path = server.directory.appendingPathComponent("notifications.jsonl").path
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { line in
-            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
-            return try #require(record["message"])
-        }
+        try await server.deliveredNotifications().map { try #require($0["message"]) }
     }
 
     /// A 429 in the Kontist face's format with a `Retry-After` of at most `limit` seconds.

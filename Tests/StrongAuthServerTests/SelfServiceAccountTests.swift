@@ -14,12 +14,7 @@ import Testing
 struct SelfServiceAccountTests {
     /// Every notification the outbox delivered so far (the file channel), oldest first.
     static func sentNotifications(_ server: TestServer) async throws -> [[String: String]] {
-        try await server.runtime.notificationDispatcher.dispatchDue()
-        let path = server.directory.appendingPathComponent("notifications.jsonl").path
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map {
-            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
-        }
+        try await server.deliveredNotifications()
     }
 
     /// Approves alice's pending step-up approval with the bound `phone` (device `deviceID`).

@@ -61,7 +61,10 @@ public struct NotificationDispatcher: Service {
                 let delay = min(600, pow(2, Double(max(0, notification.attempts - 1))))
                 let dead = notification.attempts >= maxAttempts
                 logger.warning(
-                    "notification delivery failed", metadata: ["notification": "\(notification.id)", "attempt": "\(notification.attempts)", "dead": "\(dead)"])
+                    "notification delivery failed",
+                    metadata: [
+                        "notification": "\(notification.id)", "attempt": "\(notification.attempts)", "dead": "\(dead)", "error": "\(error)",
+                    ])
                 try await outbox.markNotificationFailed(id: notification.id, nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
             }
         }
@@ -94,9 +97,17 @@ public struct NotificationDispatcher: Service {
     }
 }
 
-enum NotificationError: Error {
+/// Why a delivery failed, for the log (never the message: it carries the code).
+enum NotificationError: Error, CustomStringConvertible {
     case gatewayRefused(Int)
-    case cannotOpenFile(String)
+    case cannotWriteFile(path: String, errno: Int32)
+
+    var description: String {
+        switch self {
+        case .gatewayRefused(let status): "the gateway answered \(status)"
+        case .cannotWriteFile(let path, let code): "cannot append to \(path): \(String(cString: strerror(code)))"
+        }
+    }
 }
 
 /// Appending to the notifications file: created 0600, one write per line. A returned write is in
@@ -116,9 +127,9 @@ enum NotificationFile {
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw NotificationError.cannotOpenFile(path) }
+        guard descriptor >= 0 else { throw NotificationError.cannotWriteFile(path: path, errno: errno) }
         defer { close(descriptor) }
         let written = line.withUnsafeBytes { bytes in write(descriptor, bytes.baseAddress, bytes.count) }
-        guard written == line.count else { throw NotificationError.cannotOpenFile(path) }
+        guard written == line.count else { throw NotificationError.cannotWriteFile(path: path, errno: written < 0 ? errno : EIO) }
     }
 }
