@@ -135,6 +135,12 @@ let package = Package(
             dependencies: ["StrongAuthProtocol"],
             swiftSettings: swiftSettings
         ),
+        // The pure domain of the core: state machines, policies, matchers — no database, no HTTP.
+        .testTarget(
+            name: "StrongAuthCoreTests",
+            dependencies: ["StrongAuthCore", "StrongAuthProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StrongAuthStoreTests",
             dependencies: ["StrongAuthStore", "StrongAuthCore"],
