@@ -280,7 +280,9 @@ struct AbuseResistanceTests {
             let (made, madeBody) = try await browser.respond(to: forged, response: "00", account: 123_456_789, card: 23)
             Self.expectABNError(made, madeBody, status: .conflict, key: "MESSAGE_CHALLENGE_CLOSED")
             let real = try await browser.challenge()
-            forged["challengeHandle"] = String((real["challengeHandle"] as? String ?? "").dropLast()) + "0"
+            let realHandle = try #require(real["challengeHandle"] as? String)
+            // Another last digit (a fixed "0" was the real handle itself one time in ten).
+            forged["challengeHandle"] = String(realHandle.dropLast()) + (realHandle.last == "0" ? "1" : "0")
             let (madeKnown, madeKnownBody) = try await browser.respond(to: forged, response: "00")
             Self.expectABNError(madeKnown, madeKnownBody, status: .conflict, key: "MESSAGE_CHALLENGE_CLOSED")
             // The decoy itself is still answered as a wrong answer, from another browser's session it is closed.
