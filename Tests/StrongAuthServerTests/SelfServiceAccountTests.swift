@@ -12,11 +12,6 @@ import Testing
 /// per user are limited.
 @Suite("Self-service account actions (issue 14)")
 struct SelfServiceAccountTests {
-    /// Every notification the outbox delivered so far (the file channel), oldest first.
-    static func sentNotifications(_ server: TestServer) async throws -> [[String: String]] {
-        try await server.deliveredNotifications()
-    }
-
     /// Approves alice's pending step-up approval with the bound `phone` (device `deviceID`).
     static func approvePending(
         _ server: TestServer, _ client: any TestClientProtocol, token: String, phone: TestPhone, deviceID: String, expecting text: String
@@ -149,7 +144,7 @@ struct SelfServiceAccountTests {
                 #expect(asked.headers[.location] == "/self-service/step-up")
                 #expect(try await server.runtime.store.user(id: bob.id)?.phone == "+4915112345678")
                 let otp = try await server.latestOTP()
-                let code = try #require(try await Self.sentNotifications(server).last)
+                let code = try #require(try await server.deliveredNotifications().last)
                 #expect(code["to"] == "+4915112345678")
                 #expect(code["message"]?.contains("Change the phone number to +49…32") == true)
                 #expect(code["message"]?.contains("+4917098765432") == false)
@@ -157,7 +152,7 @@ struct SelfServiceAccountTests {
                 let done = try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": otp])
                 #expect(done.headers[.location] == "/self-service/account?done=phone")
                 #expect(try await server.runtime.store.user(id: bob.id)?.phone == "+4917098765432")
-                let notice = try #require(try await Self.sentNotifications(server).last)
+                let notice = try #require(try await server.deliveredNotifications().last)
                 #expect(notice["kind"] == "sms_notice")
                 #expect(notice["to"] == "+4915112345678")
                 #expect(notice["message"]?.contains("was changed to +49…32") == true)
