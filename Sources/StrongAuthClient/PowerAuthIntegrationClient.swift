@@ -189,22 +189,14 @@ enum PowerAuthWire {
         var responseObject: Object
     }
 
-    /// `{"status": "OK", "responseObject": …}` of the enrollment API.
-    struct ObjectResponse<T: Decodable>: Decodable {
-        var status: String
-        var responseObject: T
-    }
-
-    /// `{"requestObject": …}` of the enrollment API.
-    struct ObjectRequest<T: Encodable>: Encodable {
-        var requestObject: T
-    }
-
     /// The answer as `T` when it is a 2xx; PowerAuth's error otherwise.
     static func decode<T: Decodable>(_ type: T.Type, _ response: Transport.RawResponse) throws -> T {
         try expectSuccess(response)
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            // `format: date-time` fields (generated as `Date`) are RFC 3339.
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(T.self, from: response.body)
         } catch {
             throw PowerAuthServerError(
                 status: Int(response.status.code), code: "UNEXPECTED_RESPONSE",
