@@ -117,17 +117,19 @@ struct OperationsTests {
     }
 
     /// Full samples of the schemas a shared (`StrongAuthProtocol`) type stands for.
-    static var sharedSamples: [String: [String: Any]] { [
-        "EciesEncryptedRequest": [
-            "temporaryKeyId": "5a3c5f1e-0000-4000-8000-000000000000", "ephemeralPublicKey": "AhntJuqdqTli2sOwb3GtGR7qD0jElYpVI2AlpyNGOiH4",
-            "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
-            "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
-        ],
-        "EciesEncryptedResponse": [
-            "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
-            "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
-        ],
-    ] }
+    static var sharedSamples: [String: [String: Any]] {
+        [
+            "EciesEncryptedRequest": [
+                "temporaryKeyId": "5a3c5f1e-0000-4000-8000-000000000000", "ephemeralPublicKey": "AhntJuqdqTli2sOwb3GtGR7qD0jElYpVI2AlpyNGOiH4",
+                "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
+                "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
+            ],
+            "EciesEncryptedResponse": [
+                "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
+                "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
+            ],
+        ]
+    }
 
     @Test("each PowerAuth enrollment route decodes and answers the very types /openapi.yaml documents")
     func routeBodiesAreTheDocumentedTypes() throws {

@@ -111,8 +111,12 @@ extension WireBodyType {
         if T.self == NoBody.self { return nil }
         if let described = T.self as? any SchemaDescribed.Type { return shared(described) }
         if let codable = T.self as? any Codable.Type { return generated(codable) }
-        return WireBodyType(
-            schemaType: String(reflecting: T.self), sharedType: nil, accepts: { _ in }, roundTrip: { $0 }, schemaRoundTrip: { $0 })
+        return opaque(T.self)
+    }
+
+    /// A type that is neither generated nor shared: only its name, which matches no schema.
+    static func opaque<T>(_ type: T.Type) -> WireBodyType {
+        WireBodyType(schemaType: String(reflecting: T.self), sharedType: nil, accepts: { _ in }, roundTrip: { $0 }, schemaRoundTrip: { $0 })
     }
 }
 
@@ -120,10 +124,7 @@ extension WireRoute {
     var bodies: WireRouteBodies {
         WireRouteBodies(
             method: method, path: path, request: WireBodyType.of(RequestBody.self),
-            response: WireBodyType.of(ResponseBody.self)
-                ?? WireBodyType(
-                    schemaType: String(reflecting: ResponseBody.self), sharedType: nil, accepts: { _ in }, roundTrip: { $0 },
-                    schemaRoundTrip: { $0 }))
+            response: WireBodyType.of(ResponseBody.self) ?? .opaque(ResponseBody.self))
     }
 }
 
