@@ -180,15 +180,6 @@ public struct PowerAuthServerError: Error, Equatable, Sendable, CustomStringConv
 
 /// PowerAuth's JSON envelopes, shared by the integration client and the phone.
 enum PowerAuthWire {
-    struct ErrorBody: Decodable {
-        struct Object: Decodable {
-            var code: String
-            var message: String?
-        }
-        var status: String
-        var responseObject: Object
-    }
-
     /// The answer as `T` when it is a 2xx; PowerAuth's error otherwise.
     static func decode<T: Decodable>(_ type: T.Type, _ response: Transport.RawResponse) throws -> T {
         try expectSuccess(response)
@@ -210,8 +201,8 @@ enum PowerAuthWire {
 
     static func error(from response: Transport.RawResponse) -> PowerAuthServerError {
         let status = Int(response.status.code)
-        if let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
-            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message ?? "")
+        if let body = try? JSONDecoder().decode(Components.Schemas.PowerAuthErrorResponse.self, from: response.body) {
+            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message)
         }
         return PowerAuthServerError(status: status, code: "UNEXPECTED_RESPONSE", message: String(String(buffer: response.body).prefix(200)))
     }
