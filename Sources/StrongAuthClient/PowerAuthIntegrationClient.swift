@@ -180,31 +180,14 @@ public struct PowerAuthServerError: Error, Equatable, Sendable, CustomStringConv
 
 /// PowerAuth's JSON envelopes, shared by the integration client and the phone.
 enum PowerAuthWire {
-    struct ErrorBody: Decodable {
-        struct Object: Decodable {
-            var code: String
-            var message: String?
-        }
-        var status: String
-        var responseObject: Object
-    }
-
-    /// `{"status": "OK", "responseObject": …}` of the enrollment API.
-    struct ObjectResponse<T: Decodable>: Decodable {
-        var status: String
-        var responseObject: T
-    }
-
-    /// `{"requestObject": …}` of the enrollment API.
-    struct ObjectRequest<T: Encodable>: Encodable {
-        var requestObject: T
-    }
-
     /// The answer as `T` when it is a 2xx; PowerAuth's error otherwise.
     static func decode<T: Decodable>(_ type: T.Type, _ response: Transport.RawResponse) throws -> T {
         try expectSuccess(response)
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            // `format: date-time` fields (generated as `Date`) are RFC 3339.
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(T.self, from: response.body)
         } catch {
             throw PowerAuthServerError(
                 status: Int(response.status.code), code: "UNEXPECTED_RESPONSE",
@@ -218,8 +201,8 @@ enum PowerAuthWire {
 
     static func error(from response: Transport.RawResponse) -> PowerAuthServerError {
         let status = Int(response.status.code)
-        if let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
-            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message ?? "")
+        if let body = try? JSONDecoder().decode(Components.Schemas.PowerAuthErrorResponse.self, from: response.body) {
+            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message)
         }
         return PowerAuthServerError(status: status, code: "UNEXPECTED_RESPONSE", message: String(String(buffer: response.body).prefix(200)))
     }

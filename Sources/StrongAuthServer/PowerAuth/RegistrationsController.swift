@@ -107,7 +107,7 @@ struct RegistrationsController {
             }
             signedBytes = decoded
         } else if let query = body.queryParams?.additionalProperties, !query.isEmpty {
-            signedBytes = Array(PowerAuthHeaders.canonicalQuery(query).utf8)
+            signedBytes = Array(PowerAuthSignature.canonicalQuery(query).utf8)
         } else {
             signedBytes = []
         }
