@@ -84,12 +84,16 @@ extension SQLStore: PowerAuthRepository {
 
     /// SQL for `IntegrationUser.mayUse(applicationID:)` on a row of `integration_users`, whose
     /// `applications` column is the identifiers joined by single spaces
-    /// (`insertIntegrationUser`): true when one of them is exactly `applicationID`.
+    /// (`insertIntegrationUser`): true when one of them is exactly `applicationID`, i.e. when
+    /// `" <id> "` occurs in `" <applications> "`. Tested as `REPLACE(…) <> …`, which compares
+    /// bytes on both engines and has no metacharacters: `LIKE` matched case-insensitively on
+    /// SQLite (an integration user of `app` passed for `App`) and needed `%`/`_` escaped. An id
+    /// that is empty or holds whitespace is no member of a space-separated list in Swift either.
     static func integrationUserMayUse(_ applicationID: String) -> SQLQueryString {
-        // The application list is space-separated identifiers; '_' is a LIKE wildcard, so escaped.
-        let member = "% " + applicationID.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "_", with: "!_")
-            .replacingOccurrences(of: "%", with: "!%") + " %"
-        return "(' ' || applications || ' ') LIKE \(bind: member) ESCAPE '!'"
+        guard !applicationID.isEmpty, !applicationID.contains(where: \.isWhitespace) else { return "1 = 0" }
+        return """
+            REPLACE(' ' || applications || ' ', CAST(\(bind: " \(applicationID) ") AS TEXT), '') <> (' ' || applications || ' ')
+            """
     }
 
     // MARK: Registrations
