@@ -215,7 +215,7 @@ public struct DeviceService: Sendable {
             let approver = try await store.device(id: approverDeviceID), approver.userID == userID, approver.id != deviceID
         else { throw DeviceError.deviceNotFound }
         guard device.kind == .ecdsaP256, approver.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
-        guard device.status == .pendingCommit else { throw DeviceError.deviceState(device.status) }
+        guard DeviceAction.commit.allows(from: device.status) else { throw DeviceError.deviceState(device.status) }
         guard approver.status == .active else { throw DeviceError.deviceState(approver.status) }
         let signature = try Self.parseSignature(signatureHex)
         let message = Array(Self.approvalMessage(deviceID: deviceID, publicKeyHex: device.publicKeyHex).utf8)

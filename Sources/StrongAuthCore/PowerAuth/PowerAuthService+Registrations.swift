@@ -112,7 +112,8 @@ extension PowerAuthService {
     public func commit(id: String, otp: String?, by integrationUser: IntegrationUser, source: String?) async throws -> Registration {
         let registration = try await registration(id: id, for: integrationUser)
         let now = time.now()
-        guard registration.status(at: now) == .pendingCommit else {
+        // Checked before the OTP, so that a wrong OTP is counted only against a committable one.
+        guard DeviceAction.commit.allows(from: registration.status(at: now)) else {
             throw PowerAuthServiceError.registrationState(registration.status(at: now))
         }
         if registration.activation.otpValidation == .onCommit {
