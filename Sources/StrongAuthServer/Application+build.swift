@@ -90,7 +90,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
     let devices = DevicesController(
-        devices: runtime.devices, powerAuth: runtime.powerAuth, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
+        devices: runtime.devices, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
         rateLimiter: runtime.rateLimiter, time: runtime.time)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)

@@ -286,6 +286,21 @@ struct PowerAuthTests {
         }
     }
 
+    @Test("a blocked reason is 1–64 ASCII letters, digits, '_', '-' on the integration API as in the back office")
+    func blockedReasonIsASCII() async throws {
+        // Both faces block through the one lifecycle; the integration API used to take any
+        // Unicode letter or digit ("É", "½", Arabic-Indic digits) that the back office refuses.
+        try await Self.withActive { _, client, basic, phone in
+            let path = "/powerauth-cloud/v2/registrations/\(phone.registrationID)"
+            for reason in ["LOST_É", "LOST½", "LOST\u{0663}", "", String(repeating: "A", count: 65), "LOST REASON"] {
+                let (response, json) = try await client.integration(.put, path, basic: basic, ["change": "BLOCK", "blockedReason": reason])
+                #expect(response.status == .badRequest, "\(reason) was accepted: \(json)")
+            }
+            let (_, blocked) = try await client.integration(.put, path, basic: basic, ["change": "BLOCK", "blockedReason": "LOST-1_A"])
+            #expect(blocked["registrationStatus"] as? String == "BLOCKED" && blocked["blockedReason"] as? String == "LOST-1_A")
+        }
+    }
+
     @Test("an unused code expires: the registration reads REMOVED and can no longer be activated")
     func expiry() async throws {
         try await TestServer.with(["powerauth.activationLifetimeSeconds": .int(60)]) { server in

@@ -80,6 +80,9 @@ public struct IntegrationUser: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
+    /// Whether the user may act on `applicationID`: exact, case-sensitive membership. The signature
+    /// fast path decides the same in SQL (`SQLStore.integrationUserMayUse`), held to this by
+    /// the store suite (`IntegrationUserScopeStoreTests`).
     public func mayUse(applicationID: String) -> Bool { applicationIDs.contains(applicationID) }
 }
 

@@ -95,7 +95,7 @@ public struct OpenedApplication: Sendable {
 /// users, registrations and their lifecycle, the key exchange, signature and token verification.
 /// Every status change is audited and announced to the application's webhook.
 public struct PowerAuthService: Sendable {
-    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog & ReplayGuardRepository
+    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog & ReplayGuardRepository & DeviceRepository
 
     let store: any Repositories
     let masterKey: MasterKey
@@ -106,6 +106,8 @@ public struct PowerAuthService: Sendable {
     let hints = SignatureHints()
     /// ECIES nonces already received, shared by every node through the database.
     public var replayGuard: ReplayGuard { ReplayGuard(store: store, time: time) }
+    /// Commit, block, unblock and remove: the one lifecycle of every device kind.
+    var lifecycle: DeviceLifecycle { DeviceLifecycle(store: store, time: time) }
 
     static let applicationSecretPurpose = "powerauth-app-secret"
     static let masterKeyPurpose = "powerauth-master-key"

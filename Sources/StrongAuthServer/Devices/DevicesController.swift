@@ -12,9 +12,8 @@ import StrongAuthStore
 /// `TwoFactorContext` for removing or approving a device (`AssurancePolicy`: fresh two factors).
 struct DevicesController {
     let devices: DeviceService
-    let powerAuth: PowerAuthService
     let tokens: TokenService
-    /// Device and client lookups (a PowerAuth device is removed through `powerAuth`).
+    /// Client lookups.
     let store: SQLStore
     let settings: ServerSettings
     let rateLimiter: RateLimiter
@@ -118,16 +117,7 @@ struct DevicesController {
     @Sendable func remove(_ request: Request, context: TwoFactorContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
-        // One self-service list, one remove: a PowerAuth activation is removed the PowerAuth way
-        // (its tokens end, its integrator is told).
-        if let device = try await store.device(id: deviceID), device.kind == .powerauth, device.userID == claims.sub.value {
-            do {
-                try await powerAuth.removeByUser(deviceID: deviceID, userID: claims.sub.value, source: context.remoteAddress)
-            } catch PowerAuthServiceError.registrationState, PowerAuthServiceError.registrationNotFound {
-                throw Self.problem(for: .deviceNotFound)
-            }
-            return Response(status: .noContent)
-        }
+        // One self-service list, one remove, of either kind (`DeviceLifecycle`).
         try await mapErrors { try await devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
         return Response(status: .noContent)
     }

@@ -103,7 +103,9 @@ struct SelfServiceWebController: Sendable {
             return try await web.action(request, context: context) { signedIn, _ in
                 // Another user's device reads as absent before any step-up is started for it.
                 let overview = try await service.device(id: id, realm: signedIn.realm, owner: signedIn.principalID)
-                guard overview.status != .removed else { throw BackOfficeError.invalidState("the device is REMOVED") }
+                guard DeviceAction.remove.allows(from: overview.status) else {
+                    throw BackOfficeError.invalidState("the device is \(overview.status.rawValue)")
+                }
                 return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
         }

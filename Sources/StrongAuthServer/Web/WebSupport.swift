@@ -330,7 +330,8 @@ enum WebFormat {
             "status": overview.status.rawValue, "fingerprint": overview.fingerprint ?? "—", "lastUsed": time(device.lastUsedAt),
             "activated": time(device.activatedAt), "created": time(device.createdAt), "userID": device.userID,
             "userLabel": userLabel ?? device.userID,
-            "canBlock": overview.status == .active, "canUnblock": overview.status == .blocked, "canRemove": overview.status != .removed,
+            "canBlock": DeviceAction.block.allows(from: overview.status), "canUnblock": DeviceAction.unblock.allows(from: overview.status),
+            "canRemove": DeviceAction.remove.allows(from: overview.status),
         ]
         if overview.status == .blocked, let reason = device.blockedReason { context["blockedReason"] = reason }
         return context
