@@ -188,8 +188,10 @@ struct AuditCommand: AsyncParsableCommand {
             let limit = max(1, min(limit, 1000))
             let realm = realm
             let (open, sealed) = try await withRuntime(common) { runtime in
-                let open = try await runtime.store.openFailureWindows(realm: nil, limit: limit)
+                // Sealed first: a window sealed between the two reads then shows in neither list for
+                // a moment, never in both (read the other way round it could be counted twice).
                 let failures = try await runtime.store.recentAuditEvents(realm: realm, subject: nil, failuresOnly: true, before: nil, limit: 1000)
+                let open = try await runtime.store.openFailureWindows(realm: nil, limit: limit)
                 return (open, Array(failures.filter { $0.record.details["count"] != nil }.prefix(limit)))
             }
             func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
