@@ -562,7 +562,7 @@ public enum PowerAuthDeviceError: Error, Equatable, Sendable, CustomStringConver
     }
 }
 
-// MARK: - Approvals (Wultra's mobile token API, issue 5)
+// MARK: - Approvals (Wultra's mobile token API)
 
 /// A pending approval as the mobile token API lists it (`Components.Schemas.MobileOperation` on
 /// the wire): `data` is exactly what the phone must show and, to approve, sign.

@@ -86,7 +86,7 @@ extension TestClientProtocol {
         return (response, try HTTP.json(response.body))
     }
 
-    /// `POST /powerauth-cloud/v2/signature/verify` in the seed's request shape.
+    /// `POST /powerauth-cloud/v2/signature/verify` in PowerAuth Cloud's request shape.
     func verify(_ header: String, basic: String, uriID: String = "/login", body: [UInt8] = Array("{}".utf8)) async throws
         -> (TestResponse, [String: Any])
     {
@@ -107,7 +107,7 @@ func expectPowerAuthError(_ response: TestResponse, _ json: [String: Any], statu
     if let code { #expect(object?["code"] as? String == code, sourceLocation: sourceLocation) }
 }
 
-@Suite("PowerAuth integration API (seed 003)")
+@Suite("PowerAuth integration API (PowerAuth Cloud REST API)")
 struct PowerAuthTests {
     /// A server with `my-application`, its integration user and one ACTIVE registration of `end-user-1234`.
     static func withActive(
@@ -129,7 +129,7 @@ struct PowerAuthTests {
         }
     }
 
-    @Test("the seed's registration flow: CREATED with a signed code, PENDING_COMMIT with the fingerprint, commit → ACTIVE")
+    @Test("PowerAuth Cloud's registration flow: CREATED with a signed code, PENDING_COMMIT with the fingerprint, commit → ACTIVE")
     func seedRegistrationFlow() async throws {
         try await TestServer.with { server in
             let (application, basic) = try await server.powerAuthSetup()
@@ -461,7 +461,7 @@ struct PowerAuthTests {
                 #expect(challenge.status == .conflict)
 
                 // Removing needs fresh two factors: a token confirmed by a bound Kontist device —
-                // which, bound beside the ACTIVE activation, the activation approves first (issue 14).
+                // which, bound beside the ACTIVE activation, the activation approves first (docs/security-model.md).
                 let kontist = TestPhone()
                 let kontistID = try await CrossFaceDeviceApprovalTests.bindKontist(
                     kontist, name: "iPhone", server: server, client: client, token: userToken)

@@ -70,7 +70,7 @@ public struct BackOfficeService: Sendable {
         }
         guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
             // Not bounded by the lock (it is what refuses them): counted per window and source
-            // (issue 15). Wrong passwords stay one record each, bounded by the lockout.
+            // (SECURITY.md). Wrong passwords stay one record each, bounded by the lockout.
             try await store.recordFailure(
                 AuditRecord(
                     actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
@@ -189,7 +189,7 @@ public struct BackOfficeService: Sendable {
         try await store.recentAuditEvents(realm: realm, subject: subject, failuresOnly: false, before: before, limit: limit)
     }
 
-    /// The failed authentications counted in windows not yet sealed into the chain (issue 15):
+    /// The failed authentications counted in windows not yet sealed into the chain (SECURITY.md):
     /// the realm's own, and for the default realm also those naming no realm (unknown client ids).
     public func openFailureWindows(realm: String, limit: Int = 50) async throws -> [AuditFailureCount] {
         try await store.openFailureWindows(realm: realm, limit: limit)

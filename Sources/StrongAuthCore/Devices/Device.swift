@@ -5,9 +5,9 @@ import Foundation
 public struct Device: Sendable, Equatable {
     /// What kind of credential the device holds.
     public enum Kind: String, Sendable {
-        /// A hardware-backed P-256 key (seed 000, SPEC 2.2).
+        /// A hardware-backed P-256 key (Kontist's public JS SDK, docs/devices.md).
         case ecdsaP256 = "ecdsa-p256"
-        /// A PowerAuth activation (seed 003, SPEC 2.5).
+        /// A PowerAuth activation (PowerAuth Cloud REST API, docs/powerauth.md).
         case powerauth
     }
 

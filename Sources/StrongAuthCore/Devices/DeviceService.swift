@@ -18,7 +18,7 @@ public enum DeviceError: Error, Equatable, Sendable {
     case wrongSignature
     /// Too many wrong answers: binding or challenges are blocked until `until`.
     case locked(until: Date?)
-    /// An OTP SMS budget of the user or the phone number is spent (issue 15, SMS pumping), or
+    /// An OTP SMS budget of the user or the phone number is spent (SMS pumping), or
     /// the user has `maxPendingPerUser` unfinished devices: try again in `retryAfter` seconds.
     case tooManySMS(retryAfter: Int)
     case tooManyPendingDevices(retryAfter: Int)
@@ -63,7 +63,7 @@ public struct DeviceConfiguration: Sendable, Equatable {
     }
 }
 
-/// Device binding with P-256 keys (Kontist, SPEC 2.2): bind a key with an SMS OTP signed by it,
+/// Device binding with P-256 keys (Kontist, docs/devices.md): bind a key with an SMS OTP signed by it,
 /// then pass MFA by signing device challenges and receive confirmed tokens.
 public struct DeviceService: Sendable {
     public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox & PowerAuthRepository

@@ -91,7 +91,7 @@ public struct OpenedApplication: Sendable {
     public var masterPrivateKey: P256.KeyAgreement.PrivateKey
 }
 
-/// PowerAuth (seed 003, SPEC 2.5) over the one device model: applications and integration
+/// PowerAuth (PowerAuth Cloud REST API, docs/powerauth.md) over the one device model: applications and integration
 /// users, registrations and their lifecycle, the key exchange, signature and token verification.
 /// Every status change is audited and announced to the application's webhook.
 public struct PowerAuthService: Sendable {
@@ -243,7 +243,7 @@ public struct PowerAuthService: Sendable {
     {
         let matches = secretHasher.matches(credentials.password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
         guard let user, matches, user.status == .active else {
-            // Counted per window and source (issue 15): anyone can send wrong passwords.
+            // Counted per window and source (SECURITY.md): anyone can send wrong passwords.
             try await store.recordFailure(
                 AuditRecord(
                     actor: "integration-user:\(credentials.name.prefix(128))", action: "powerauth.integration_user.authentication",

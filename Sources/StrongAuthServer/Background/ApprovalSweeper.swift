@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import StrongAuthCore
 
-/// Moves expired approvals to EXPIRED and announces them (issue 5: "expiry enforced on every read
+/// Moves expired approvals to EXPIRED and announces them ("expiry enforced on every read
 /// and by a sweeper"). Runs on every node; the conditional update makes each expiry happen once.
 public struct ApprovalSweeper: Service {
     let approvals: ApprovalService

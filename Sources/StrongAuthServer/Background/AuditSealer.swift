@@ -9,7 +9,7 @@ import Synchronization
 /// the journal in the transaction that chains it).
 ///
 /// Every `failureInterval` it also journals the windows of counted failed authentications that
-/// are over (`AuditLog.sealFailureWindows`, issue 15): each becomes ONE record with its count,
+/// are over (`AuditLog.sealFailureWindows`): each becomes ONE record with its count,
 /// exactly once whichever node claims it, and is chained on the next pass.
 public struct AuditSealer: Service {
     let audit: any AuditLog

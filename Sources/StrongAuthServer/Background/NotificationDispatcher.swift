@@ -5,7 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import StrongAuthCore
 
-/// Where notifications go (SPEC 2.7).
+/// Where notifications go (docs/architecture.md).
 public enum NotificationChannel: Sendable, Equatable {
     /// JSON lines appended to a file (mode 0600): the zero-config default; demos and tests read the OTP there.
     case file(path: String)
@@ -100,7 +100,7 @@ enum NotificationError: Error, CustomStringConvertible {
 }
 
 /// Appending to the notifications file: created 0600, one write per line. A returned write is in
-/// the page cache and survives `kill -9` of the server (SPEC 3's promise); it is not fsynced per
+/// the page cache and survives `kill -9` of the server (the promise in docs/architecture.md); it is not fsynced per
 /// line — this is the development and test channel, and an fsync per push cost the busiest
 /// benchmark (operation flows) 5 % of the server's CPU.
 ///

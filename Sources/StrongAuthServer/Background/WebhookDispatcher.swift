@@ -7,7 +7,7 @@ import ServiceLifecycle
 import StrongAuthCore
 import StrongAuthProtocol
 
-/// Delivers the durable webhook outbox (SPEC 2.7): signed callbacks to integrators.
+/// Delivers the durable webhook outbox (docs/webhooks.md): signed callbacks to integrators.
 ///
 /// Every node runs one; each pass leases due deliveries (`FOR UPDATE SKIP LOCKED` on
 /// PostgreSQL), so no two nodes send the same one at once, and one whose sender died is sent

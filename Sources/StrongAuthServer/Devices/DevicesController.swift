@@ -5,10 +5,10 @@ import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthStore
 
-/// Kontist's device binding face (seed 000, SPEC 2.2), plus list and delete of one's own devices.
+/// Kontist's device binding face (Kontist's public JS SDK, docs/devices.md), plus list and delete of one's own devices.
 /// Every route needs a user access token; errors are RFC 9457 problems. What a route needs is
 /// its context type: `UserTokenContext` for any user token (binding the first device with the
-/// password token is the seed's flow — the SMS OTP signed by the new key is the second factor),
+/// password token is Kontist's flow — the SMS OTP signed by the new key is the second factor),
 /// `TwoFactorContext` for removing or approving a device (`AssurancePolicy`: fresh two factors).
 struct DevicesController {
     let devices: DeviceService

@@ -7,7 +7,7 @@ import StrongAuthProtocol
 import StrongAuthStore
 
 /// The PowerAuth 3.x Standard RESTful API for the mobile apps (`/enrollment-server/pa/v3/…`,
-/// seed 003 and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
+/// PowerAuth Cloud REST API and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
 /// `docs/powerauth-protocol.md`). The ECIES layers and signature headers are unwrapped here; the
 /// decisions are the core's. Errors are PowerAuth's shape.
 struct EnrollmentController {

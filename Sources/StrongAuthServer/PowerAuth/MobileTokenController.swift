@@ -9,8 +9,8 @@ import StrongAuthStore
 /// app/operation/…`): the user's pending approvals, their detail (MAC token), approval
 /// (`/operation/authorize`, a PowerAuth signature over `{"requestObject": {id, data}}`) and
 /// rejection (`/operation/cancel`, signed). The device approves exactly what it was shown: other
-/// `data` counts a failure of the operation; a failed signature counts on the activation (issue 5),
-/// and a wrong PIN also on the operation (issue 15).
+/// `data` counts a failure of the operation; a failed signature counts on the activation (docs/approvals.md),
+/// and a wrong PIN also on the operation (SECURITY.md).
 ///
 /// Errors are the enrollment server's Mobile Token API codes (wultra/enrollment-server
 /// `Mobile-Token-API.md`, "Mobile API Error Codes"): `INVALID_REQUEST` 400, `POWERAUTH_AUTH_FAIL`
@@ -73,7 +73,7 @@ struct MobileTokenController {
         else { throw Self.notFound }
         // A wrong PIN (counted on the activation: the device's possession component was right)
         // also counts on the operation, FAILED at its maximum — as the enrollment server does
-        // (seed 003's FAILED). A replay, a signature that merely arrived after a newer one, or one
+        // (PowerAuth Cloud's FAILED). A replay, a signature that merely arrived after a newer one, or one
         // made without the device counts on neither: it is no wrong answer of the user's.
         guard verification.valid else {
             if verification.countedFailure, approval.status(at: time.now()) == .pending {

@@ -6,7 +6,7 @@ import StrongAuthCore
 import StrongAuthStore
 
 /// PowerAuth's error shape, `{"status": "ERROR", "responseObject": {"code", "message"}}`: the
-/// error format of every route under `/powerauth-cloud` and `/enrollment-server` (SPEC 2.5).
+/// error format of every route under `/powerauth-cloud` and `/enrollment-server` (docs/powerauth.md).
 struct PowerAuthErrorResponse: Error, HTTPResponseError {
     var status: HTTPResponse.Status
     var code: String

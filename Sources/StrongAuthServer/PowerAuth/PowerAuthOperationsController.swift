@@ -3,9 +3,9 @@ import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
 
-/// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals"): create an
+/// PowerAuth Cloud's operations API (PowerAuth Cloud REST API, "Implement Out-of-Band Approvals"): create an
 /// operation from a template, poll it, cancel it. Integration users over HTTP Basic; PowerAuth's
-/// error shape. The device side decides them (issue 5, in progress).
+/// error shape. The device side decides them (in progress).
 struct PowerAuthOperationsController {
     let approvals: ApprovalService
     let maxBodyBytes: Int

@@ -161,7 +161,7 @@ struct WebPages: Sendable {
         }
     }
 
-    /// The self-service step-up's refusals (issue 14), each with what to do next.
+    /// The self-service step-up's refusals (docs/security-model.md), each with what to do next.
     private func stepUpErrorPage(_ error: StepUpError, signedIn: WebSignedIn) -> Response {
         switch error {
         case .noSecondFactor:

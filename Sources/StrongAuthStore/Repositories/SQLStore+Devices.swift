@@ -252,7 +252,7 @@ extension SQLStore: DeviceRepository {
             var target = Device.Status.active
             if approvalRequired {
                 // Any ACTIVE device of the user, of either kind: a PowerAuth registration is a
-                // device of the realm's user as much as a Kontist key (issue 14). Counting only
+                // device of the realm's user as much as a Kontist key (docs/security-model.md). Counting only
                 // `ecdsa-p256` let a password token plus the SMS OTP bind a device unapproved.
                 let bound = try await db.raw(
                     """
