@@ -103,7 +103,7 @@ done
 SERVER="${SERVERS[0]}"
 alive() { for pid in "${SERVERS[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done; }
 logs() { for ((i = 0; i < NODES; i++)); do echo "--- node $i"; tail -n 40 "$WORK/server-$i.log"; done >&2; }
-# Cold start (SPEC 4: ready in ≤ 1 s): from launching node 0 to its first 200 from /ready, polled
+# Cold start (target in docs/benchmarks.md: ready in ≤ 1 s): from launching node 0 to its first 200 from /ready, polled
 # every 10 ms (the database is already migrated by the CLI above, as on every start but the first).
 READY_MS=""
 for url in "${URLS[@]}"; do
@@ -189,7 +189,7 @@ curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d "token=$TOKEN" "$BASE/oauth/introspe
   || die "introspection does not answer 2xx with \"active\":true; not benchmarking errors"
 measure "introspection (JWT)" "≥ 15,000" "$BASE/oauth/introspect" "token=$TOKEN" '"active":true'
 
-# The password grant (SPEC 4: within 10 % of the password hash's own cost). bcrypt alone, at the
+# The password grant (target in docs/benchmarks.md: within 10 % of the password hash's own cost). bcrypt alone, at the
 # same cost, on this machine's cores and through the same thread pool as the server, is measured
 # first by `strongauth bench password-hash` (the servers idle meanwhile); a grant is that one
 # verification plus a form, a read, a refresh-token insert and an ES256 signature.
@@ -208,7 +208,7 @@ measure "password grant (bcrypt cost 10)" "≥ $(( HASH_RATE * 9 / 10 )) (90 % o
   "$BASE/oauth/token" "grant_type=password&username=$BENCH_USER-pw-{n}&password=bench-password" '"access_token"'
 unset BENCH_ROTATE
 
-# Device challenge create + sign + verify pairs (SPEC 4: ≥ 3,000/s). wrk cannot sign, so the
+# Device challenge create + sign + verify pairs (target in docs/benchmarks.md: ≥ 3,000/s). wrk cannot sign, so the
 # SDK drives it (`strongauth bench device-challenges`): the user above, a device bound through
 # the real flow (OTP read from the file channel in $WORK/data), then 32 phones looping for DURATION s.
 export STRONGAUTH_CLIENT_SECRET="$CLIENT_SECRET" STRONGAUTH_USER_PASSWORD=bench-password
@@ -220,7 +220,7 @@ PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LI
   || die "the device-challenge run failed: $PAIRS_JSON"
 results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<<"$PAIRS_JSON") | $(json p50 <<<"$PAIRS_JSON") | $(json p99 <<<"$PAIRS_JSON") | $(rss_peak) | ≥ 3,000 |")
 
-# Operation create → approve → status flows (SPEC 4: ≥ 2,000/s), through the SDK: the integrator
+# Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
 # creates, the bound phone above lists and approves with its key, the integrator reads APPROVED.
 OPS_APP="bench-ops-$RANDOM"
 "$BIN" apps create --id "$OPS_APP" "${DBARGS[@]}" >/dev/null
@@ -232,7 +232,7 @@ FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --servers "$SERVER_LIST
   --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
 results+=("| operation create → approve → status (flows) | $(json flowsPerSecond <<<"$FLOWS_JSON") | $(json p50 <<<"$FLOWS_JSON") | $(json p99 <<<"$FLOWS_JSON") | $(rss_peak) | ≥ 2,000 |")
 
-# PowerAuth signature verification through the integration API (SPEC 4: ≥ 6,000/s), each request
+# PowerAuth signature verification through the integration API (target in docs/benchmarks.md: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
 # powerauth_verify.lua; an answer without "signatureValid":true fails the run).
 PA_REQUESTS=$(( DURATION * 12000 + 20000 ))

@@ -1,5 +1,5 @@
-"""Seed 001 (Shine) literally, with `requests` as the integrator and a Python `cryptography` phone
-bound through the Kontist face approving on the one pending list (issue 5); and the seed 003
+"""Shine's API documentation literally, with `requests` as the integrator and a Python `cryptography` phone
+bound through the Kontist face approving on the one pending list (docs/approvals.md); and the PowerAuth Cloud REST API
 operation flow, approved by the same phone."""
 import concurrent.futures
 import time
@@ -40,7 +40,7 @@ def test_seed_001_flow_literally(server, app):
     uid = username_of(headers, server)
     payload = {"amount": 234, "bankTransferRecipientId": "BANK_TRANSFER_RECIPIENT_ID", "uid": uid}
 
-    # 1. Create an Action Request (the seed's axios call, as JSON).
+    # 1. Create an Action Request (Shine's axios call, as JSON).
     created = requests.post(server.url("/v2/authentication/oauth2/action_request"), timeout=10, json={
         "action": "bank:transfers:create", "client_id": client_id, "client_secret": client_secret, "uid": uid, "payload": payload})
     assert created.status_code in (200, 201), created.text
@@ -103,7 +103,7 @@ def test_seed_003_operation_flow_approved_by_a_bound_phone(server, app):
     server.cli("apps", "create", "--id", app_id)
     integration = server.cli("integration-users", "create", "--name", server.unique("ops-user"), "--app", app_id)
     auth = (integration["name"], integration["password"])
-    # The seed's curl body (userId is the bank's id of the user: here her username).
+    # Shine's curl body (userId is the bank's id of the user: here her username).
     created = requests.post(server.url("/powerauth-cloud/v2/operations"), auth=auth, timeout=10, json={
         "userId": uid, "template": "default.payment",
         "parameters": {"amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"}})
@@ -120,7 +120,7 @@ def test_seed_003_operation_flow_approved_by_a_bound_phone(server, app):
 
 
 def test_an_approval_body_replayed_to_another_login_approves_nothing(server, app):
-    """Issue 21.1: every login's data is `A2`. The body that approved one login, sent to the next
+    """Every login's data is `A2`. The body that approved one login, sent to the next
     login's URL (or with another device's id, or signed over the data alone), is refused and counted."""
     headers, number = user_session(server, app, "approval-replay")
     phone = Phone()

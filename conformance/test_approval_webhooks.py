@@ -1,8 +1,8 @@
-"""Webhooks of the approval engine (issue 5, SPEC 2.7) against real HTTP receivers.
+"""Webhooks of the approval engine (docs/webhooks.md) against real HTTP receivers.
 
 - Operation callbacks while the receiver is down: polling and the delivery log keep working, and
   once the receiver is back every event arrives, signed, each with its own Idempotency-Key.
-- Action request callbacks to an OAuth client's webhook URL (seed 001 clients), signed with the
+- Action request callbacks to an OAuth client's webhook URL (Shine clients), signed with the
   client's webhook secret, never carrying the short-lived token.
 - `kill -9` of the server while it waits on the receiver: the next server on the same data
   delivers the event again, with the same Idempotency-Key, once the dead node's lease ran out.

@@ -1,4 +1,4 @@
-"""Failed authentications in the audit log (issue 15): wrong client secrets sent with `requests`
+"""Failed authentications in the audit log (SECURITY.md): wrong client secrets sent with `requests`
 to a live server do not append one chained row each; they are counted per window and source,
 and the closed window is sealed (by the running node's AuditSealer) into ONE audit record with
 its count, which `strongauth audit failures` shows and `strongauth audit verify` checks."""

@@ -1,4 +1,4 @@
-"""Brute force on every factor stops at its limit across three nodes (issue 7, SPEC 3).
+"""Brute force on every factor stops at its limit across three nodes (docs/architecture.md).
 
 Three `strongauth serve` nodes share one PostgreSQL (the session's server and two peers, the
 `nodes` fixture of test_multi_node.py). For each factor that has an attempt limit, many wrong
@@ -78,7 +78,7 @@ def quoted(value: str) -> str:
 def audit(action: str, subject: str = None, actor: str = None, outcome: str = "failure") -> list:
     """The details of the audit events with this action (and subject, actor, outcome), from the
     journal and the sealed chain alike, and the failures still counted in open windows
-    (`audit_failures`, issue 15: tries against a lock are one record with a `count`)."""
+    (`audit_failures`, tries against a lock are one record with a `count`)."""
     where = f"action = {quoted(action)}"
     if subject:
         where += f" AND subject = {quoted(subject)}"
@@ -183,7 +183,7 @@ def test_binding_factor_locks_binding_after_exactly_10_wrong_answers_across_chal
     phone = Phone()
     bindings = []
     for index in range(4):
-        # The SMS names no device (issue 15): each binding's OTP is the next SMS to the number.
+        # The SMS names no device (SECURITY.md): each binding's OTP is the next SMS to the number.
         before = sms_count(server, number)
         created = requests.post(server.url("/api/user/devices"), headers=headers, timeout=TIMEOUT,
                                 json={"name": f"Phone {index + 1}", "key": phone.public_key_hex})
@@ -306,7 +306,7 @@ def test_powerauth_wrong_pins_at_signature_verify_block_after_exactly_5_across_n
 
 def test_powerauth_wrong_pins_approving_an_operation_block_the_activation_after_exactly_5_across_nodes(server, nodes):
     """Wultra's mobile token API: a wrong PIN on `/operation/authorize` counts on the activation
-    (the PIN's factor) and, as the enrollment server does, on the operation (issue 15); at 5 the
+    (the PIN's factor) and, as the enrollment server does, on the operation (SECURITY.md); at 5 the
     activation is BLOCKED and the operation FAILED — exactly 5 on both, however many guesses went
     out — and even the right PIN with the right data cannot approve."""
     app, cloud = integration(server, "bf-pa-op")
@@ -554,7 +554,7 @@ def test_abn_amro_access_tool_blocks_after_exactly_3_wrong_responses_across_node
 
 @pytest.mark.parametrize("usage", ["SOFTTOKEN", "BOUNDDEVICE_USERPIN"])
 def test_an_unknown_accounts_decoy_blocks_after_exactly_3_wrong_responses_across_nodes(server, nodes, usage):
-    """Issue 15: a decoy challenge issued by one node is answered on another (nothing is stored for
+    """A decoy challenge issued by one node is answered on another (nothing is stored for
     it), and its wrong answers count down and block exactly as a known account's above."""
     account, card = "2" + f"{secrets.randbelow(10 ** 9):09d}", str(100 + secrets.randbelow(899))
     browser = requests.Session()

@@ -1,4 +1,4 @@
-"""Issue 14, one security model: a PowerAuth registration of `userId X` is a device of the realm's
+"""One security model: a PowerAuth registration of `userId X` is a device of the realm's
 user X. A Kontist device bound with a password token and the SMS OTP beside an ACTIVE PowerAuth
 phone waits in PENDING_COMMIT until that phone approves it through the PowerAuth face (mobile
 token API, signed 2FA); a rejection leaves it not ACTIVE. The PowerAuth phone is played by

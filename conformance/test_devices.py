@@ -1,4 +1,4 @@
-"""Device binding (Kontist, SPEC 2.2) with a phone played by Python `cryptography`: the key is
+"""Device binding (Kontist, docs/devices.md) with a phone played by Python `cryptography`: the key is
 generated here, the DER signatures are made here, the server only ever sees the public key."""
 import json
 import time
@@ -16,7 +16,7 @@ class Phone:
         self.key = ec.generate_private_key(ec.SECP256R1())
 
     @property
-    def public_key_hex(self):  # the seed's "hex-encoded public key without header": 04‖X‖Y
+    def public_key_hex(self):  # Kontist's "hex-encoded public key without header": 04‖X‖Y
         return self.key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint).hex()
 
     @property
@@ -206,7 +206,7 @@ def test_removed_device_ends_confirmed_tokens(server, app):
 
 
 def test_password_only_token_cannot_take_over(server, app):
-    """Issue 14, attack 3: with the password (and an intercepted SMS OTP), not the phone, the
+    """With the password (and an intercepted SMS OTP), not the phone, the
     bound device can neither be removed nor bypassed; the account cannot be deleted."""
     headers, number = user_session(server, app, "takeover")
     phone = Phone()
@@ -260,7 +260,7 @@ def bind_concurrently(bases, headers, number, server, count=20):
 
 
 def test_concurrent_first_bindings_one_active(server, app):
-    """Issue 21 item 2: 20 first bindings verified at once → exactly one ACTIVE, every other
+    """20 first bindings verified at once → exactly one ACTIVE, every other
     checked one PENDING_COMMIT awaiting its approval (RTS art. 24)."""
     headers, number = user_session(server, app, "race")
     checked, statuses = bind_concurrently([server.base], headers, number, server)

@@ -1,4 +1,4 @@
-"""Faults under load, on PostgreSQL (SPEC 3, issue 7).
+"""Faults under load, on PostgreSQL (docs/architecture.md).
 
 1. `kill -9` of one of three nodes while clients create and approve operations round-robin: every
    operation acknowledged with a 2xx exists afterwards with its final status, none is approved twice

@@ -1,4 +1,4 @@
-"""Tenants never reach each other's data (issue 7, abuse).
+"""Tenants never reach each other's data (abuse).
 
 Two OAuth clients (A, B), two PowerAuth applications with an integration user each (X for app
 X, Y for app Y), two end users with a bound phone each (U1, U2). Every attempt of one tenant to

@@ -1,4 +1,4 @@
-"""`strongauth keys rotate` on a running server (issue 7): no downtime. A resource server with
+"""`strongauth keys rotate` on a running server (docs/architecture.md): no downtime. A resource server with
 pyjwt keeps verifying the tokens signed before the rotation against the JWKS, and verifies the
 new key's tokens once the server signs with it; introspection answers active for both."""
 import time

@@ -1,4 +1,4 @@
-"""Three `strongauth serve` nodes on one PostgreSQL (SPEC 3 scale-out, issue 7).
+"""Three `strongauth serve` nodes on one PostgreSQL (scale-out, docs/architecture.md).
 
 The session's server is node 1; two more nodes start on the same database with the same master key
 and issuer. Every flow below sends its consecutive requests to different nodes: the flows of the
@@ -105,7 +105,7 @@ def test_tokens_of_one_node_are_live_on_every_node(server, nodes, client):
 
 
 def test_concurrent_first_bindings_over_three_nodes_one_active(server, nodes):
-    """Issue 21 item 2: 20 first bindings of one user verified at once over three nodes on one
+    """20 first bindings of one user verified at once over three nodes on one
     PostgreSQL → exactly one ACTIVE (was: 2 to 6 in 43 of 44 rounds)."""
     app = server.create_client("mn-first-binding")
     for round_ in range(3):
@@ -140,7 +140,7 @@ def test_abn_amro_session_across_nodes(rr):
 
 
 def test_operation_created_on_node_1_approved_by_a_powerauth_phone_on_node_2_status_on_node_3(server, nodes):
-    """Seed 003: the bank creates an operation on node 1; a PowerAuth phone activated across the
+    """PowerAuth Cloud REST API: the bank creates an operation on node 1; a PowerAuth phone activated across the
     nodes lists it (MAC token) and authorizes it (signed 2FA) through the mobile token API on node
     2; the bank reads APPROVED on node 3."""
     app_id = server.unique("mn-pa-app")
@@ -259,7 +259,7 @@ def test_password_brute_force_on_three_nodes_stops_at_the_lockout_limit_exactly(
     events = _audit_details(f"user:{user_id}", "login.password")
     checked = sorted(int(details["consecutive_failures"]) for details in events if details.get("reason") == "wrong_password")
     assert checked == [1, 2, 3, 4, 5], events
-    # Tries against the lock are counted per window (issue 15): a record with a `count`.
+    # Tries against the lock are counted per window (SECURITY.md): a record with a `count`.
     locked = sum(int(details.get("count", "1")) for details in events if details.get("reason") == "locked")
     assert locked == guesses - 5 + len(nodes), events
 

@@ -1,4 +1,4 @@
-"""OAuth 2.0 conformance (SPEC 2.1), driven by authlib (the client integrators run) and pyjwt (a
+"""OAuth 2.0 conformance (RFC 6749), driven by authlib (the client integrators run) and pyjwt (a
 resource server verifying our tokens against our JWKS). Tests are named after the RFC sections
 they check."""
 import jwt
@@ -406,7 +406,7 @@ def test_five_wrong_passwords_lock_the_account(server, client):
     assert_oauth_error(locked, 400, "invalid_grant")
 
 
-# --- finAPI users (SPEC 2.1) ---------------------------------------------------------------------
+# --- finAPI users (finAPI's API documentation) ---------------------------------------------------------------------
 
 
 def test_finapi_users_lifecycle(server, client):
@@ -433,7 +433,7 @@ def test_finapi_users_lifecycle(server, client):
     assert requests.get(server.url("/api/v2/users"), headers=client_bearer, timeout=10).status_code in (401, 403)
     assert requests.get(server.url("/api/v2/users"), timeout=10).status_code == 401
 
-    # Deleting the account needs fresh two factors (issue 14): the password token gets RFC 9470's
+    # Deleting the account needs fresh two factors (docs/security-model.md): the password token gets RFC 9470's
     # step-up; a token confirmed by a device bound with the SMS OTP may.
     from test_devices import Phone, assert_step_up, bind, confirmed_headers
     assert_step_up(requests.delete(server.url("/api/v2/users"), headers=user_bearer, timeout=10))

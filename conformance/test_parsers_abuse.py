@@ -1,4 +1,4 @@
-"""Issue 15, over HTTP with real clients: 64 KB PowerAuth headers are answered at once (the old
+"""Over HTTP with real clients: 64 KB PowerAuth headers are answered at once (the old
 parser's backtracking regular expression spent over ten seconds on one), and the ABN AMRO login
 face answers in the API's documented error shape, which the public `abnamro` client
 (kinnay/ABN-Amro, from PyPI) consumes as its own `ServiceError`; an unknown account/card gets the
@@ -123,7 +123,7 @@ def test_an_unknown_account_or_card_is_answered_as_a_known_one_with_a_wrong_answ
 
 
 def test_an_unknown_account_blocks_as_a_known_one_and_a_user_without_the_tool_looks_unknown(server):
-    """Issue 15: repeated wrong answers, and the access tools a user has, do not tell accounts apart."""
+    """Repeated wrong answers, and the access tools a user has, do not tell accounts apart."""
     account, card = login_user(server)
     unknown = unknown_account()
     no_code = str(100_000_000 + secrets.randbelow(899_999_999))

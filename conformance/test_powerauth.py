@@ -1,4 +1,4 @@
-"""PowerAuth (seed 003) against the live server, with the phone played by conformance/powerauth_phone.py.
+"""PowerAuth (PowerAuth Cloud REST API) against the live server, with the phone played by conformance/powerauth_phone.py.
 
 The phone is an independent Python implementation of the PowerAuth 3.x mobile client written from the
 public specification and checked against the reference vectors (test_powerauth_vectors.py), not from
@@ -6,7 +6,7 @@ StrongAuth's Swift code: the server's crypto meets a second implementation here,
 
 Faces used:
   * CLI: `strongauth apps create --id`, `strongauth integration-users create --name --app`;
-  * private integration API `/powerauth-cloud/v2/...` with HTTP Basic (the seed's curl calls);
+  * private integration API `/powerauth-cloud/v2/...` with HTTP Basic (PowerAuth Cloud's curl calls);
   * public enrollment API `/enrollment-server/pa/v3/...` (PowerAuth Standard RESTful API, 3.x).
 """
 import base64
@@ -47,7 +47,7 @@ def assert_powerauth_error(response, code=None):
 
 
 class Cloud:
-    """The integration API (`/powerauth-cloud/v2`) as the seed's curl examples call it."""
+    """The integration API (`/powerauth-cloud/v2`) as PowerAuth Cloud's curl examples call it."""
 
     def __init__(self, server, user: str, password: str):
         self.server = server
@@ -88,7 +88,7 @@ class Cloud:
         return self.session.post(self.url("/signature/verify"), data=json.dumps(body))
 
     def verify(self, method: str, uri_id: str, header: str, body: bytes) -> dict:
-        """The seed's request shape: {method, uriId, authHeader, requestBody (Base64 of the raw body)}."""
+        """PowerAuth Cloud's request shape: {method, uriId, authHeader, requestBody (Base64 of the raw body)}."""
         response = self.verify_raw({"method": method, "uriId": uri_id, "authHeader": header,
                                     "requestBody": base64.b64encode(body).decode("ascii")})
         assert response.status_code == 200, response.text
@@ -156,13 +156,13 @@ def sign_and_verify(cloud, phone, body=b"{}", factors=KNOWLEDGE_FACTORS, method=
 
 
 # --------------------------------------------------------------------------------------------------
-# 1. The seed flow: code, signature, activation, fingerprint, commit
+# 1. The PowerAuth Cloud flow: code, signature, activation, fingerprint, commit
 # --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_seed_registration_flow(server, app, cloud, version):
     user_id = server.unique("end-user")
-    response = cloud.create_registration({"userId": user_id, "appId": app["applicationId"]})  # the seed's body
+    response = cloud.create_registration({"userId": user_id, "appId": app["applicationId"]})  # PowerAuth Cloud's body
     assert response.status_code == 200, response.text
     created = response.json()
     code, signature = created["activationCode"], created["activationCodeSignature"]
@@ -189,7 +189,7 @@ def test_seed_registration_flow(server, app, cloud, version):
 
     phone = new_phone(server, app, version)
     phone.activate(code, name="John's iPhone", platform="ios", device_info="iPhone10,6")
-    # PowerAuth Cloud's registration id is the activation id (the seed's authHeader carries it).
+    # PowerAuth Cloud's registration id is the activation id (PowerAuth Cloud's authHeader carries it).
     assert phone.activation_id == registration_id
 
     pending = cloud.registration(registration_id)
@@ -247,7 +247,7 @@ def test_signature_verify(server, app, cloud, version):
 
     header = phone.sign("POST", "/login", b"{}")
     assert pa.parse_powerauth_header(header)["pa_version"] == version
-    # The seed's exact request: requestBody "e30=" is Base64 of "{}".
+    # PowerAuth Cloud's exact request: requestBody "e30=" is Base64 of "{}".
     verified = cloud.verify("POST", "/login", header, b"{}")
     assert verified["signatureValid"] is True, verified
     assert verified["userId"] == registration["userId"]
@@ -308,7 +308,7 @@ def test_signature_of_another_activation_and_seed_header_formatting(server, app,
                         knowledge_key=phone.keys["knowledge"])
     assert cloud.verify("POST", "/login", header, b"{}")["signatureValid"] is False
 
-    # The seed writes the header as `pa_activation_id="…",pa_application_key="…", … pa_signature_type="…" pa_signature="…"`
+    # The PowerAuth Cloud documentation writes the header as `pa_activation_id="…",pa_application_key="…", … pa_signature_type="…" pa_signature="…"`
     # (one comma without a space, one separator missing); the reference parser reads key="value" pairs.
     parts = pa.parse_powerauth_header(phone.sign("POST", "/login", b"{}"))
     seed_style = (f'PowerAuth pa_activation_id="{parts["pa_activation_id"]}",pa_application_key="{parts["pa_application_key"]}", '
@@ -797,7 +797,7 @@ def test_cli_simulator_activates_signs_and_makes_tokens(server, app, cloud):
 
 
 # --------------------------------------------------------------------------------------------------
-# Issue 21: protocol downgrade, possession throttle, ECIES freshness
+# Protocol downgrade, possession throttle, ECIES freshness
 # --------------------------------------------------------------------------------------------------
 
 def downgraded_header(phone, factors, method="POST", uri_id="/login", body=b"{}") -> str:

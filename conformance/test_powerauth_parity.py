@@ -1,4 +1,4 @@
-"""PowerAuth parity and abuse resistance (issue 15), driven like a mobile SDK and an integrator.
+"""PowerAuth parity and abuse resistance (SECURITY.md), driven like a mobile SDK and an integrator.
 
 - Whoever knows an activation id cannot block it: garbage `possession_knowledge` signatures are
   refused without counting (the possession component is checked first); the real phone's wrong

@@ -1,4 +1,4 @@
-"""Two server nodes on one database verify signatures of one phone at once (SPEC 3, issue 4).
+"""Two server nodes on one database verify signatures of one phone at once (docs/architecture.md).
 
 A second `strongauth serve` runs beside the session's server on the same database (the same
 SQLite file, or the same PostgreSQL). The same signature is presented to both nodes many times in

@@ -1,4 +1,4 @@
-"""`/pa/v3/vault/unlock` (issue 15) with the conformance phone (conformance/powerauth_phone.py).
+"""`/pa/v3/vault/unlock` (SECURITY.md) with the conformance phone (conformance/powerauth_phone.py).
 
 The phone derives KEY_ENCRYPTION_VAULT itself at activation (KDF index 2000 of the master
 secret); the server sends it encrypted under KEY_TRANSPORT (AES-CBC, zero IV, PKCS#7) inside an

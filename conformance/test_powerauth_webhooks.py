@@ -1,4 +1,4 @@
-"""Registration callbacks (SPEC 2.7, seed 003 "registration callbacks") against a real HTTP receiver.
+"""Registration callbacks (docs/webhooks.md, PowerAuth Cloud REST API, "registration callbacks") against a real HTTP receiver.
 
 The application is created with a callback URL pointing at a small receiver in this process. The
 receiver refuses the first deliveries with 503 and then accepts: every status change must still

@@ -1,4 +1,4 @@
-"""finAPI process controller (seed 002, SPEC 2.4) against the live server: the seed's two steps
+"""finAPI process controller (finAPI's API documentation, docs/processes.md) against the live server: finAPI's two steps
 with `requests`, the access token verified the way a resource server would (pyjwt against the
 JWKS), the limit of 10 exchanges, invalidate=true, and client authentication."""
 import concurrent.futures
@@ -20,7 +20,7 @@ def jwks_client(server):
 
 def create(server, client, references, process_id="USER_ONLY"):
     client_id, client_secret = client
-    # The seed's request body, literally.
+    # finAPI's request body, literally.
     return requests.post(server.url("/api/v1/processes"), timeout=10, json={
         "clientId": client_id, "clientSecret": client_secret,
         "clientReferences": [{"clientReference": reference} for reference in references],

@@ -1,4 +1,4 @@
-"""Production mode (issue 15), through the binary: the `file` notification channel (SMS codes in
+"""Production mode (SECURITY.md), through the binary: the `file` notification channel (SMS codes in
 a plain file) is refused unless explicitly allowed, and `/metrics` is never on the main port —
 with `metrics.port` it is served there only.
 

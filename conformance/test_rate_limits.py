@@ -1,4 +1,4 @@
-"""Rate limits on a live server with small limits (issue 7): authlib's token requests and a
+"""Rate limits on a live server with small limits (docs/architecture.md): authlib's token requests and a
 `requests` session client get RFC 6585 429 with Retry-After in each face's format, per source
 address and per client; the limit recovers with time."""
 import json

@@ -1,4 +1,4 @@
-"""Realms (issue 14, item 2): tenants no longer share one username namespace.
+"""Realms (docs/security-model.md): tenants no longer share one username namespace.
 
 Before realms, the integration user of application X registering `userId: "alice"` made a device
 of the `alice` an OAuth client C had created through `/api/v2/users`: it listed in her

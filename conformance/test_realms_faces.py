@@ -1,4 +1,4 @@
-"""Two realms across every face (issue 14, "one security model"): realm B can neither read, change,
+"""Two realms across every face ("one security model"): realm B can neither read, change,
 count nor tell apart realm A's objects — request signatures and MAC tokens, out-of-band
 operations, login sessions, finAPI processes, webhook deliveries, introspection and revocation,
 and the audit log. Each check compares B's answer about A's object with B's answer about an

@@ -1,4 +1,4 @@
-"""Schemathesis over the served `/openapi.yaml` against the live server (issue 7, abuse).
+"""Schemathesis over the served `/openapi.yaml` against the live server (abuse).
 
 Schemathesis (a fuzzer other people wrote) generates requests from the document — valid ones,
 boundary values and invalid ones — and checks every answer: no 5xx, and the status code, content

@@ -1,4 +1,4 @@
-"""ABN AMRO's challenge-response sessions (seed 004, SPEC 2.6), driven the way the published
+"""ABN AMRO's challenge-response sessions (ABN AMRO login protocol, docs/sessions.md), driven the way the published
 Python clients drive ABN AMRO: `requests.Session` keeps the cookie, and the SOFTTOKEN response is
 computed here from the public description of the scheme alone — an own TLV codec (1-byte id,
 2-byte big-endian length, value, ended by id 0) and RSA PKCS#1 v1.5 encryption with the
@@ -187,7 +187,7 @@ def test_scenario_step_up_inside_the_session(server):
     assert issued.status_code == 200, issued.text
     scenario = issued.json()["scenarioChallenge"]
     assert scenario["scenarioHash"] == scenario_hash("ADD_PAYEE", payee).hex()
-    # A login-shaped answer (no field 10) proves the code but not the data: refused (issue 21.5).
+    # A login-shaped answer (no field 10) proves the code but not the data: refused (SECURITY.md).
     login_shaped = dict(scenario, challenge=tlv_encode(
         [(i, v) for i, v in tlv_decode(bytes.fromhex(scenario["challenge"])).items() if i not in (0, 10)]).hex())
     refused = browser.post(server.url("/usertokens/session/scenarioresponse"), json={

@@ -1,4 +1,4 @@
-"""SMS pumping (issue 15): OTP SMS are capped per user and per phone number, and unfinished
+"""SMS pumping (SECURITY.md): OTP SMS are capped per user and per phone number, and unfinished
 devices per user, on two nodes that share one database (PostgreSQL; on SQLite two processes on
 one file). Concurrent device bindings spread over both nodes send at most the cap; the rest are
 429 problem+json with Retry-After, and nothing is sent for them.

@@ -7,7 +7,7 @@ the QR code on the screen is photographed and decoded with `zbarimg`; the device
 activates with what the QR code says; the page shows ACTIVE with the simulator's fingerprint; the
 operator blocks it and sees it blocked; the customer signs in to self-service and removes it
 after a second factor (an SMS OTP: no ACTIVE device is left), binds a phone, and activates a new
-device once that phone approved the approval pushed to it (issue 14: a password alone never
+device once that phone approved the approval pushed to it (a password alone never
 yields an ACTIVE device).
 
 Screenshots of the main screens go to $STRONGAUTH_SCREENSHOTS_DIR when set (docs/screens/ holds
@@ -204,7 +204,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     assert browser.current_url.endswith("/admin/login")
 
     # --- the customer removes the device in self-service: a second factor first ----------
-    # (issue 14) The password is one factor. With no ACTIVE device left (the phone is blocked),
+    # (docs/security-model.md) The password is one factor. With no ACTIVE device left (the phone is blocked),
     # the second is an SMS OTP to the registered phone.
     browser.delete_all_cookies()
     browser.get(server.url("/self-service"))
@@ -286,7 +286,7 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
 
 
 def test_customer_deletes_account_after_bound_phone_approves(server, browser, tmp_path):
-    """Issue 14, self-service "Delete my account": the password session gets the step-up; the
+    """Self-service "Delete my account": the password session gets the step-up; the
     approval pushed to the customer's bound Kontist ECDSA phone says "Delete your account"; once
     the phone approved it, the account, its device and its sessions are gone, the browser is
     signed out, the password no longer signs in, and the username is free again."""
@@ -368,7 +368,7 @@ def new_sms(server, phone: str, before: int, timeout: float = 10.0) -> str:
 
 
 def test_password_alone_never_activates_a_device(server):
-    """Issue 14, attack 1, over real HTTP without a browser: the password signs in, "activate a
+    """Over real HTTP without a browser: the password signs in, "activate a
     new device" leads to the step-up page — no activation code exists to run a key exchange with."""
     import re
     import requests

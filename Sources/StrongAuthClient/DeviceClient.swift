@@ -4,8 +4,8 @@ import Foundation
 import StrongAuthAPI
 import StrongAuthProtocol
 
-/// The device side of the StrongAuth SDK for Kontist-style device binding (SPEC 2.2): the
-/// seed's `createDevice`, `verifyDevice`, `createDeviceChallenge` and `verifyDeviceChallenge`,
+/// The device side of the StrongAuth SDK for Kontist-style device binding (docs/devices.md): the
+/// Kontist SDK's `createDevice`, `verifyDevice`, `createDeviceChallenge` and `verifyDeviceChallenge`,
 /// with the signing done here by a key from a `DeviceKeyStore`.
 ///
 /// ```swift
@@ -16,7 +16,7 @@ import StrongAuthProtocol
 /// ```
 public struct DeviceClient: Sendable {
     private let transport: Transport
-    /// The user's access token (password grant), as the seed's SDK holds it.
+    /// The user's access token (password grant), as Kontist's SDK holds it.
     public var accessToken: String
     public let keyStore: any DeviceKeyStore
 
@@ -104,7 +104,7 @@ public struct DeviceClient: Sendable {
         try keyStore.deleteKey(named: deviceId)
     }
 
-    // MARK: Approvals (issue 5)
+    // MARK: Approvals
 
     /// The user's pending approvals — PowerAuth operations and Shine action requests — with
     /// the exact data to show.

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import StrongAuthAPI
 import StrongAuthProtocol
 
 /// The phone's side of PowerAuth 3.1–3.3 (the Standard RESTful API under `/enrollment-server/pa/v3`),
@@ -94,17 +95,17 @@ public actor PowerAuthDevice {
             parameters: parameters(sharedInfo1: PowerAuthECIES.SharedInfo1.activationLayer2, scope: .application, temporaryKeyID: temporaryKeyID))
         let (layer2Request, layer2Response) = try layer2.encryptRequest(
             try Self.json(
-                ActivationLayer2Request(
+                PowerAuthPayloads.ActivationLayer2Request(
                     devicePublicKey: PowerAuthBase64.encode(devicePrivateKey.publicKey.compressedRepresentation), activationName: name,
-                    platform: platform, deviceInfo: deviceInfo, activationOtp: otp)))
+                    activationOtp: otp, platform: platform, deviceInfo: deviceInfo)))
         let layer1 = PowerAuthECIES.ClientEncryptor(
             publicKey: encryptionKey,
             parameters: parameters(
                 sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, scope: .application, temporaryKeyID: temporaryKeyID))
         let (layer1Request, layer1Response) = try layer1.encryptRequest(
             try Self.json(
-                ActivationLayer1Request(
-                    identityAttributes: ["code": activationCode],
+                PowerAuthPayloads.ActivationLayer1Request(
+                    type: "CODE", identityAttributes: ["code": activationCode], customAttributes: [:],
                     activationData: PowerAuthECIES.EncryptedRequestBody(layer2Request))))
 
         let header = PowerAuthEncryptionHeader(applicationKey: configuration.applicationKey, version: configuration.protocolVersion)
@@ -112,9 +113,9 @@ public actor PowerAuthDevice {
             "/pa/v3/activation/create", body: try Self.json(PowerAuthECIES.EncryptedRequestBody(layer1Request)),
             headers: [(PowerAuthEncryptionHeader.headerName, header.headerValue)])
         let outer = try layer1Response.decryptResponse(try Self.decode(PowerAuthECIES.EncryptedResponseBody.self, answer).cryptogram())
-        let layer1Answer = try Self.decode(ActivationLayer1Response.self, outer)
+        let layer1Answer = try Self.decode(PowerAuthPayloads.ActivationLayer1Response.self, outer)
         let inner = try layer2Response.decryptResponse(try layer1Answer.activationData.cryptogram())
-        let layer2Answer = try Self.decode(ActivationLayer2Response.self, inner)
+        let layer2Answer = try Self.decode(PowerAuthPayloads.ActivationLayer2Response.self, inner)
 
         guard let serverKeyBytes = PowerAuthBase64.decode(layer2Answer.serverPublicKey) else {
             throw PowerAuthDeviceError.invalidResponse("serverPublicKey is not Base64")
@@ -227,9 +228,9 @@ public actor PowerAuthDevice {
         let answer = try await post(
             "/pa/v3/activation/status",
             body: try Self.json(
-                PowerAuthWire.ObjectRequest(
-                    requestObject: StatusRequest(activationId: record.activationID, challenge: PowerAuthBase64.encode(challenge)))))
-        let response = try Self.decode(PowerAuthWire.ObjectResponse<StatusResponse>.self, answer).responseObject
+                Components.Schemas.ActivationStatusRequest(
+                    requestObject: .init(activationId: record.activationID, challenge: PowerAuthBase64.encode(challenge)))))
+        let response = try Self.decode(Components.Schemas.ActivationStatusResponse.self, answer).responseObject
         guard response.activationId == record.activationID else {
             throw PowerAuthDeviceError.invalidResponse("the status is about another activation")
         }
@@ -289,7 +290,7 @@ public actor PowerAuthDevice {
         let header = try sign(&record, method: "POST", uriId: "/pa/token/create", body: body, factors: factors, pin: pin)
         let answer = try await post("/pa/v3/token/create", body: body, headers: [(PowerAuthAuthorizationHeader.headerName, header)])
         let plaintext = try responseDecryptor.decryptResponse(try Self.decode(PowerAuthECIES.EncryptedResponseBody.self, answer).cryptogram())
-        let token = try Self.decode(TokenCreateResponse.self, plaintext)
+        let token = try Self.decode(PowerAuthPayloads.TokenCreateResponse.self, plaintext)
         guard let secret = PowerAuthBase64.decode(token.tokenSecret), secret.count == 16 else {
             throw PowerAuthDeviceError.invalidResponse("tokenSecret is not Base64 of 16 bytes")
         }
@@ -320,7 +321,7 @@ public actor PowerAuthDevice {
     /// server forgets the token, then so does the phone.
     public func removeToken(_ tokenID: String) async throws {
         var record = try requireRecord()
-        let body = try Self.json(PowerAuthWire.ObjectRequest(requestObject: TokenRemoveRequest(tokenId: tokenID)))
+        let body = try Self.json(Components.Schemas.TokenRemoveRequest(requestObject: .init(tokenId: tokenID)))
         let header = try sign(&record, method: "POST", uriId: "/pa/token/remove", body: body, factors: [.possession], pin: nil)
         _ = try await post("/pa/v3/token/remove", body: body, headers: [(PowerAuthAuthorizationHeader.headerName, header)])
         record.tokens[tokenID] = nil
@@ -349,13 +350,13 @@ public actor PowerAuthDevice {
                 sharedInfo1: PowerAuthECIES.SharedInfo1.vaultUnlock,
                 scope: .activation(activationID: record.activationID, transportKey: Array(record.transportKey)),
                 temporaryKeyID: temporaryKeyID))
-        let (request, responseDecryptor) = try encryptor.encryptRequest(try Self.json(VaultUnlockRequest(reason: reason)))
+        let (request, responseDecryptor) = try encryptor.encryptRequest(try Self.json(PowerAuthPayloads.VaultUnlockRequest(reason: reason)))
         let body = try Self.json(PowerAuthECIES.EncryptedRequestBody(request))
         let factors: [PowerAuthSignature.Factor] = pin == nil ? [.possession, .biometry] : [.possession, .knowledge]
         let header = try sign(&record, method: "POST", uriId: "/pa/vault/unlock", body: body, factors: factors, pin: pin)
         let answer = try await post("/pa/v3/vault/unlock", body: body, headers: [(PowerAuthAuthorizationHeader.headerName, header)])
         let plaintext = try responseDecryptor.decryptResponse(try Self.decode(PowerAuthECIES.EncryptedResponseBody.self, answer).cryptogram())
-        let unlocked = try Self.decode(VaultUnlockResponse.self, plaintext)
+        let unlocked = try Self.decode(PowerAuthPayloads.VaultUnlockResponse.self, plaintext)
         guard unlocked.signatureValid != false, let encrypted = PowerAuthBase64.decode(unlocked.encryptedVaultEncryptionKey),
             let vaultKey = try? PowerAuthVault.decryptVaultKey(encrypted, transportKey: Array(record.transportKey)),
             ConstantTime.equals(vaultKey, Array(record.vaultKey))
@@ -442,8 +443,8 @@ public actor PowerAuthDevice {
             }
         let jwt = try PowerAuthTemporaryKey.makeRequestJWT(request, signingKey: signingKey, issuedAt: now / 1000)
         let answer = try await post(
-            "/pa/v3/keystore/create", body: try Self.json(PowerAuthWire.ObjectRequest(requestObject: JWTObject(jwt: jwt))))
-        let responseJWT = try Self.decode(PowerAuthWire.ObjectResponse<JWTObject>.self, answer).responseObject.jwt
+            "/pa/v3/keystore/create", body: try Self.json(Components.Schemas.JWTRequest(requestObject: .init(jwt: jwt))))
+        let responseJWT = try Self.decode(Components.Schemas.JWTResponse.self, answer).responseObject.jwt
         let grant = try PowerAuthTemporaryKey.verifyResponseJWT(
             responseJWT, publicKey: try P256.Signing.PublicKey(rawRepresentation: serverKey.rawRepresentation), request: request)
         let key = TemporaryKey(id: grant.keyID, publicKey: try PowerAuthECIES.publicKey(fromSEC1: grant.publicKey), expiresAt: grant.expiresAt)
@@ -561,74 +562,14 @@ public enum PowerAuthDeviceError: Error, Equatable, Sendable, CustomStringConver
     }
 }
 
-// MARK: - Wire shapes of the Standard RESTful API (the phone's side)
+// MARK: - Approvals (Wultra's mobile token API)
 
-private struct ActivationLayer1Request: Encodable {
-    var type = "CODE"
-    var identityAttributes: [String: String]
-    var customAttributes: [String: String] = [:]
-    var activationData: PowerAuthECIES.EncryptedRequestBody
-}
-
-private struct ActivationLayer2Request: Encodable {
-    var devicePublicKey: String
-    var activationName: String
-    var platform: String
-    var deviceInfo: String
-    var activationOtp: String?
-}
-
-private struct ActivationLayer1Response: Decodable {
-    var activationData: PowerAuthECIES.EncryptedResponseBody
-}
-
-private struct ActivationLayer2Response: Decodable {
-    var activationId: String
-    var serverPublicKey: String
-    var ctrData: String
-}
-
-private struct StatusRequest: Encodable {
-    var activationId: String
-    var challenge: String
-}
-
-private struct StatusResponse: Decodable {
-    var activationId: String
-    var encryptedStatusBlob: String
-    var nonce: String
-}
-
-private struct TokenCreateResponse: Decodable {
-    var tokenId: String
-    var tokenSecret: String
-}
-
-private struct VaultUnlockRequest: Encodable {
-    var reason: String
-}
-
-private struct VaultUnlockResponse: Decodable {
-    var encryptedVaultEncryptionKey: String
-    var signatureValid: Bool?
-}
-
-private struct TokenRemoveRequest: Encodable {
-    var tokenId: String
-}
-
-private struct JWTObject: Codable {
-    var jwt: String
-}
-
-// MARK: - Approvals (Wultra's mobile token API, issue 5)
-
-/// A pending approval as the mobile token API lists it: `data` is exactly what the phone must
-/// show and, to approve, sign.
-public struct PowerAuthPendingOperation: Decodable, Sendable, Equatable {
+/// A pending approval as the mobile token API lists it (`Components.Schemas.MobileOperation` on
+/// the wire): `data` is exactly what the phone must show and, to approve, sign.
+public struct PowerAuthPendingOperation: Sendable, Equatable {
     /// What the screen shows: a title, a message and labelled values (from the operation's template).
-    public struct FormData: Decodable, Sendable, Equatable {
-        public struct Attribute: Decodable, Sendable, Equatable {
+    public struct FormData: Sendable, Equatable {
+        public struct Attribute: Sendable, Equatable {
             public var id: String
             public var label: String
             public var value: String
@@ -643,38 +584,40 @@ public struct PowerAuthPendingOperation: Decodable, Sendable, Equatable {
     public var data: String
     public var status: String
     public var formData: FormData?
+
+    /// The SDK's view of the wire type.
+    init(_ wire: Components.Schemas.MobileOperation) {
+        id = wire.id
+        name = wire.name
+        data = wire.data
+        status = wire.status
+        formData = FormData(
+            title: wire.formData.title, message: wire.formData.message,
+            attributes: wire.formData.attributes.map { .init(id: $0.id, label: $0.label, value: $0.value) })
+    }
 }
 
 extension PowerAuthDevice {
-    private struct OperationList: Decodable { var responseObject: [PowerAuthPendingOperation] }
-    private struct Authorize: Encodable {
-        var id: String
-        var data: String
-    }
-    private struct Reject: Encodable {
-        var id: String
-        var reason: String?
-    }
-
     /// The user's pending approvals (`…/operation/list`, authenticated with the MAC token `tokenID`).
     public func pendingOperations(tokenID: String) async throws -> [PowerAuthPendingOperation] {
         let answer = try await post(
             "/api/auth/token/app/operation/list", body: Array("{}".utf8),
             headers: [(PowerAuthTokenHeader.headerName, try tokenHeader(for: tokenID))])
-        return try Self.decode(OperationList.self, answer).responseObject
+        return try Self.decode(Components.Schemas.MobileOperationList.self, answer).responseObject.map(PowerAuthPendingOperation.init)
     }
 
     /// Approves what was shown: `…/operation/authorize` with `{id, data}` signed possession +
     /// knowledge (uriId `/operation/authorize`). The server approves only this exact data.
     public func authorize(_ operation: PowerAuthPendingOperation, pin: String) async throws {
-        let body = try Self.json(PowerAuthWire.ObjectRequest(requestObject: Authorize(id: operation.id, data: operation.data)))
+        let body = try Self.json(
+            Components.Schemas.MobileOperationAuthorizeRequest(requestObject: .init(id: operation.id, data: operation.data)))
         _ = try await signedPost(
             "/api/auth/token/app/operation/authorize", uriId: "/operation/authorize", body: body, factors: [.possession, .knowledge], pin: pin)
     }
 
     /// Rejects (`…/operation/cancel`, signed possession, uriId `/operation/cancel`).
     public func reject(operationID: String, reason: String? = nil) async throws {
-        let body = try Self.json(PowerAuthWire.ObjectRequest(requestObject: Reject(id: operationID, reason: reason)))
+        let body = try Self.json(Components.Schemas.MobileOperationCancelRequest(requestObject: .init(id: operationID, reason: reason)))
         _ = try await signedPost("/api/auth/token/app/operation/cancel", uriId: "/operation/cancel", body: body, factors: [.possession], pin: nil)
     }
 }

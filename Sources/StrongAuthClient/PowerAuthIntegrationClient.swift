@@ -5,11 +5,11 @@ import NIOFoundationCompat
 import NIOHTTP1
 import StrongAuthAPI
 
-/// The integrator side of PowerAuth (seed 003, "Integrating with Your Back-End Applications"):
+/// The integrator side of PowerAuth (PowerAuth Cloud REST API, "Integrating with Your Back-End Applications"):
 /// registrations and their lifecycle, and verification of the signatures and MAC tokens that
 /// phones send to the integrator's own API. Every call is HTTP Basic with an integration user.
 ///
-/// The base URL is the PowerAuth Cloud context itself (the seed's
+/// The base URL is the PowerAuth Cloud context itself (PowerAuth Cloud's
 /// `http://localhost:8080/powerauth-cloud`), because deployments publish it on an internal host
 /// apart from the phones' `/enrollment-server`.
 ///
@@ -43,7 +43,7 @@ public struct PowerAuthIntegrationClient: Sendable {
 
     /// `POST /v2/registrations`: a CREATED registration and its activation code for the phone.
     /// With `otp` and `otpValidation: .onKeyExchange` the phone's key exchange commits it at once
-    /// (the seed's mobile-only flow).
+    /// (PowerAuth Cloud's mobile-only flow).
     public func createRegistration(
         userId: String, appId: String, otp: String? = nil, otpValidation: OTPValidation? = nil, commitPhase: CommitPhase? = nil,
         flags: [String]? = nil
@@ -60,7 +60,7 @@ public struct PowerAuthIntegrationClient: Sendable {
     }
 
     /// `GET /v2/registrations?userId=…[&removed=true]`: the user's registrations; REMOVED ones only
-    /// when asked for (the seed's "Listing Active Devices").
+    /// when asked for (PowerAuth Cloud's "Listing Active Devices").
     public func registrations(userId: String, includeRemoved: Bool = false) async throws -> [Components.Schemas.Registration] {
         var query = "userId=\(IntegratorClient.formEncode(userId))"
         if includeRemoved { query += "&removed=true" }
@@ -69,7 +69,7 @@ public struct PowerAuthIntegrationClient: Sendable {
     }
 
     /// `POST /v2/registrations/{id}/commit`: PENDING_COMMIT → ACTIVE (with the OTP when the
-    /// registration validates it ON_COMMIT). The seed sends `{}`, and so do we without an OTP.
+    /// registration validates it ON_COMMIT). The PowerAuth Cloud documentation sends `{}`, and so do we without an OTP.
     public func commit(id: String, otp: String? = nil) async throws -> Components.Schemas.Registration {
         try await call(
             .POST, "/v2/registrations/\(try Self.pathSegment(id))/commit",
@@ -97,7 +97,7 @@ public struct PowerAuthIntegrationClient: Sendable {
 
     // MARK: Verification
 
-    /// `POST /v2/signature/verify` with the seed's request shape: the integrator hands over the
+    /// `POST /v2/signature/verify` with PowerAuth Cloud's request shape: the integrator hands over the
     /// raw bytes of the request body it received (sent as Base64, so nothing re-serializes them)
     /// and the `X-PowerAuth-Authorization` value. An invalid signature is an answer
     /// (`signatureValid: false`), not an error; errors are malformed input or credentials.
@@ -115,7 +115,7 @@ public struct PowerAuthIntegrationClient: Sendable {
         try await call(.POST, "/v2/token/verify", body: Components.Schemas.TokenVerifyRequest(tokenHeader: tokenHeader))
     }
 
-    // MARK: Operations (issue 5)
+    // MARK: Operations
 
     /// `POST /v2/operations`: a PENDING operation from a template (e.g. `default.payment`).
     public func createOperation(userId: String, template: String, parameters: [String: String], externalId: String? = nil) async throws
@@ -180,31 +180,14 @@ public struct PowerAuthServerError: Error, Equatable, Sendable, CustomStringConv
 
 /// PowerAuth's JSON envelopes, shared by the integration client and the phone.
 enum PowerAuthWire {
-    struct ErrorBody: Decodable {
-        struct Object: Decodable {
-            var code: String
-            var message: String?
-        }
-        var status: String
-        var responseObject: Object
-    }
-
-    /// `{"status": "OK", "responseObject": …}` of the enrollment API.
-    struct ObjectResponse<T: Decodable>: Decodable {
-        var status: String
-        var responseObject: T
-    }
-
-    /// `{"requestObject": …}` of the enrollment API.
-    struct ObjectRequest<T: Encodable>: Encodable {
-        var requestObject: T
-    }
-
     /// The answer as `T` when it is a 2xx; PowerAuth's error otherwise.
     static func decode<T: Decodable>(_ type: T.Type, _ response: Transport.RawResponse) throws -> T {
         try expectSuccess(response)
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            // `format: date-time` fields (generated as `Date`) are RFC 3339.
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(T.self, from: response.body)
         } catch {
             throw PowerAuthServerError(
                 status: Int(response.status.code), code: "UNEXPECTED_RESPONSE",
@@ -218,8 +201,8 @@ enum PowerAuthWire {
 
     static func error(from response: Transport.RawResponse) -> PowerAuthServerError {
         let status = Int(response.status.code)
-        if let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
-            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message ?? "")
+        if let body = try? JSONDecoder().decode(Components.Schemas.PowerAuthErrorResponse.self, from: response.body) {
+            return PowerAuthServerError(status: status, code: body.responseObject.code, message: body.responseObject.message)
         }
         return PowerAuthServerError(status: status, code: "UNEXPECTED_RESPONSE", message: String(String(buffer: response.body).prefix(200)))
     }

@@ -5,7 +5,7 @@ import NIOHTTP1
 import StrongAuthAPI
 import StrongAuthProtocol
 
-/// The ABN AMRO face from the user's side (seed 004, SPEC 2.6): a login with the soft token
+/// The ABN AMRO face from the user's side (ABN AMRO login protocol, docs/sessions.md): a login with the soft token
 /// (the identification code, RSA-encrypted per the public scheme), the cookie session, and
 /// step-up signing of scenarios. Holds the session cookie like a browser's cookie jar.
 ///

@@ -24,7 +24,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
-        // The private integration API on its own port (seed 003: never on the public internet).
+        // The private integration API on its own port (PowerAuth Cloud REST API: never on the public internet).
         let integration = Application(
             router: try buildIntegrationRouter(runtime: runtime),
             configuration: .init(address: .hostname(runtime.settings.host, port: integrationPort), serverName: "StrongAuth"),
@@ -33,7 +33,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     }
     runtime.settings.logProductionNotices(runtime.logger)
     if let metricsPort = runtime.settings.metrics.port {
-        // Prometheus metrics on their own listener, off the public port (issue 15).
+        // Prometheus metrics on their own listener, off the public port (SECURITY.md).
         app.addServices(
             Application(
                 router: try buildMetricsRouter(runtime: runtime),
@@ -90,7 +90,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
     let devices = DevicesController(
-        devices: runtime.devices, powerAuth: runtime.powerAuth, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
+        devices: runtime.devices, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
         rateLimiter: runtime.rateLimiter, time: runtime.time)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)

@@ -60,7 +60,7 @@ struct ClientsCommand: AsyncParsableCommand {
     }
 }
 
-/// `strongauth realms …`: tenants (issue 14).
+/// `strongauth realms …`: tenants (docs/security-model.md).
 struct RealmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "realms", abstract: "Manage realms (tenants): each owns its users, clients, applications and operators.",
@@ -98,7 +98,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "Password (6–72 bytes); generated when omitted.") var password: String?
         @Option(help: "Phone number for SMS one-time passwords, e.g. +4915112345678.") var phone: String?
         @Option(help: "E-mail address.") var email: String?
-        @Option(help: "ABN AMRO-style login (seed 004): the account number, the IBAN part after the bank code.") var account: String?
+        @Option(help: "ABN AMRO-style login (ABN AMRO login protocol): the account number, the IBAN part after the bank code.") var account: String?
         @Option(help: "The card number of that login (with --account).") var card: String?
         @Option(name: .customLong("identification-code"), help: "The soft token's 5-digit identification code (with --account; stored only as a keyed hash).")
         var identificationCode: String?
@@ -143,7 +143,7 @@ struct UsersCommand: AsyncParsableCommand {
     struct UnblockAccessTool: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "unblock-access-tool",
-            abstract: "Give a login access tool blocked after wrong responses its attempts back (seed 004).")
+            abstract: "Give a login access tool blocked after wrong responses its attempts back (ABN AMRO login protocol).")
 
         @OptionGroup var common: CommonOptions
         @Option(help: "The account number of the login.") var account: String
@@ -168,7 +168,7 @@ struct UsersCommand: AsyncParsableCommand {
 }
 
 /// `strongauth audit verify`: checks the audit log's hash chain end to end.
-/// `strongauth audit failures`: failed authentications counted per window (issue 15).
+/// `strongauth audit failures`: failed authentications counted per window (SECURITY.md).
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Inspect the audit log.", subcommands: [Verify.self, Failures.self])
@@ -188,8 +188,10 @@ struct AuditCommand: AsyncParsableCommand {
             let limit = max(1, min(limit, 1000))
             let realm = realm
             let (open, sealed) = try await withRuntime(common) { runtime in
-                let open = try await runtime.store.openFailureWindows(realm: nil, limit: limit)
+                // Sealed first: a window sealed between the two reads then shows in neither list for
+                // a moment, never in both (read the other way round it could be counted twice).
                 let failures = try await runtime.store.recentAuditEvents(realm: realm, subject: nil, failuresOnly: true, before: nil, limit: 1000)
+                let open = try await runtime.store.openFailureWindows(realm: nil, limit: limit)
                 return (open, Array(failures.filter { $0.record.details["count"] != nil }.prefix(limit)))
             }
             func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
         subcommands: [DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self, PasswordHash.self])
 
-    /// Device challenge create + sign + verify pairs per second (SPEC 4: ≥ 3,000/s).
+    /// Device challenge create + sign + verify pairs per second (target in docs/benchmarks.md: ≥ 3,000/s).
     struct DeviceChallenges: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "device-challenges", abstract: "Create + verify device challenges in a loop and report pairs/s.")
@@ -47,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
 
 extension BenchCommand {
     /// bcrypt verifications per second alone, through the server's own hasher (its thread pool,
-    /// one thread per core): the ceiling of the password grant (SPEC 4: the grant within 10 %).
+    /// one thread per core): the ceiling of the password grant (target in docs/benchmarks.md: the grant within 10 %).
     struct PasswordHash: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "password-hash", abstract: "Verify one bcrypt hash in a loop and report verifications/s.")

@@ -3,7 +3,7 @@ import Foundation
 import StrongAuthClient
 
 extension BenchCommand {
-    /// Operation create → approve → status flows per second (SPEC 4: ≥ 2,000/s): the integrator
+    /// Operation create → approve → status flows per second (target in docs/benchmarks.md: ≥ 2,000/s): the integrator
     /// creates a `default.payment` operation, the user's ECDSA-bound phone lists its pending
     /// approvals and approves that one (signing the exact data), the integrator reads APPROVED.
     /// Four HTTP requests per flow, `concurrency` flows at once.

@@ -6,7 +6,7 @@ import StrongAuthProtocol
 import StrongAuthServer
 
 extension BenchCommand {
-    /// Prepares the PowerAuth signature-verification benchmark (SPEC 4: ≥ 6,000/s through the
+    /// Prepares the PowerAuth signature-verification benchmark (target in docs/benchmarks.md: ≥ 6,000/s through the
     /// integration API). wrk cannot sign, and every valid signature is good exactly once, so the
     /// signatures are made ahead: an application, an integration user and `activations` ACTIVE
     /// registrations (key exchange in process, as a phone would do it), then `count` request

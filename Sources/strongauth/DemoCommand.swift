@@ -108,7 +108,7 @@ struct DemoCommand: AsyncParsableCommand {
         step("Done. The audit log of all this: strongauth audit verify")
     }
 
-    /// PowerAuth (seed 003): the bank creates a registration, the phone activates with the code,
+    /// PowerAuth (PowerAuth Cloud REST API): the bank creates a registration, the phone activates with the code,
     /// the bank commits, the phone signs a request and the bank verifies it; a wrong PIN counts.
     private func powerAuth(suffix: String) async throws {
         let appID = "demo-app-\(suffix)"
@@ -152,7 +152,7 @@ struct DemoCommand: AsyncParsableCommand {
         step("25. DELETE …/registrations/{id} → \(removed.registrationStatus.rawValue)")
     }
 
-    /// ABN AMRO sessions (seed 004): a login with the soft token (the identification code,
+    /// ABN AMRO sessions (ABN AMRO login protocol, docs/sessions.md): a login with the soft token (the identification code,
     /// RSA-encrypted under the challenge's key), the cookie session, a signed scenario, logout.
     private func sessions(suffix: String) async throws {
         let account = String(UInt32.random(in: 100_000_000...999_999_999))

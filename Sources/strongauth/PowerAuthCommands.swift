@@ -3,7 +3,7 @@ import Foundation
 import StrongAuthCore
 import StrongAuthServer
 
-/// `strongauth apps …`: PowerAuth applications (seed 003 `appId`).
+/// `strongauth apps …`: PowerAuth applications (PowerAuth Cloud `appId`).
 struct AppsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apps", abstract: "Manage PowerAuth mobile applications.", subcommands: [Create.self])

@@ -3,7 +3,7 @@ import Testing
 
 @testable import StrongAuthCore
 
-/// Decoy challenge handles (ABN AMRO face, issue 15): what a handle seals opens again only for
+/// Decoy challenge handles (ABN AMRO face): what a handle seals opens again only for
 /// its session and key, and a handle looks like any other 40-digit one.
 @Suite("Decoy challenge handles")
 struct ChallengeHandlesTests {

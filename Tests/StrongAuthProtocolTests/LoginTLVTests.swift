@@ -3,14 +3,14 @@ import Foundation
 import StrongAuthProtocol
 import Testing
 
-/// The field list and the soft-token scheme of seed 004 (SPEC 2.6).
+/// The field list and the soft-token scheme of the ABN AMRO login protocol (docs/sessions.md).
 @Suite("ABN AMRO login challenge encoding")
 struct LoginTLVTests {
-    /// The seed's own example challenge (kinnay/ABN-Amro wiki, "Authorization Service").
+    /// The ABN AMRO API's own example challenge (kinnay/ABN-Amro wiki, "Authorization Service").
     static let seedChallenge =
         "02000889e720b93a634fbb03000406e9fb69040100c50e0f7ed8b1d0f1434fbed7ac74ba9ce4ecd0c60dd03a6a7f12d19496ed0ac587feedd4f38581494cb2d18acc8e4f4b2f55c0054cc5fb491960bcd20f73a8df38a1b1e50628b29756abb58f894574bb463f6f4b753ddae27840dcebc197cf908c705946484e5cd6994f004fa4555d0e80011912dc9e52e5c8f46aec19cdeab39d5eda08502eaf680dd7db40e72ebc02efd2b1f9949fe482f7500c93baf2db40ca8c16342824ec340cfd34fa4f1faa45cf2cafad77e3b1b8472c1a5e6a2f1aad37d17e3553d1c76b71806a41dcd0f6316acf27fef734767931e1bf74fd107f09f990e6b1a929cd9379dc8993b9a07f91bcacd700c94712780ea98294c96b9729050003010001000000"
 
-    @Test("the seed's example challenge decodes to fields 2 (8 bytes), 3 (4), 4 (256-byte modulus), 5 (65537) and re-encodes byte for byte")
+    @Test("the ABN AMRO API's example challenge decodes to fields 2 (8 bytes), 3 (4), 4 (256-byte modulus), 5 (65537) and re-encodes byte for byte")
     func seedExample() throws {
         let bytes = try #require(Hex.decode(Self.seedChallenge))
         let fields = try LoginTLV.decode(bytes)
@@ -21,7 +21,7 @@ struct LoginTLVTests {
         let reencoded = try SoftTokenScheme.challenge(
             nonce8: try #require(fields[2]), nonce4: try #require(fields[3]), modulus: try #require(fields[4]), exponent: try #require(fields[5]))
         #expect(reencoded == bytes)
-        // A client can encrypt a response under the seed's key (we cannot decrypt it, of course).
+        // A client can encrypt a response under the ABN AMRO API's key (we cannot decrypt it, of course).
         let response = try SoftTokenScheme.respond(toChallenge: bytes, userID: "0562813888_23", identificationCode: "12345")
         #expect(response.count == 256)
     }

@@ -3,7 +3,7 @@ import Testing
 
 @testable import StrongAuthProtocol
 
-/// Issue 15: the PowerAuth header parser is a linear scanner. It must give exactly the reference
+/// The PowerAuth header parser is a linear scanner. It must give exactly the reference
 /// expression's matches (checked against a regex engine running that expression on many random
 /// small inputs), refuse an oversized value before reading it, and read 64 KB of any adversarial
 /// shape in one pass (the old backtracking expression needed over ten seconds for one of them;

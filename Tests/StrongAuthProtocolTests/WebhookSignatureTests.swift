@@ -3,7 +3,7 @@ import Foundation
 import StrongAuthProtocol
 import Testing
 
-/// The receiver's side of webhook signatures (issue 21): ±5 minutes, dedupe on the signed eventId.
+/// The receiver's side of webhook signatures (SECURITY.md): ±5 minutes, dedupe on the signed eventId.
 @Suite("Webhook signatures: HMAC over t and body, ±5 minutes, the signed eventId")
 struct WebhookSignatureTests {
     let secret = Array("sa_whs_test-secret".utf8)

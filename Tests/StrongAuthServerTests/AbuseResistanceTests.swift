@@ -5,7 +5,7 @@ import NIOCore
 import StrongAuthCore
 import Testing
 
-/// Issue 15 at the router: oversized PowerAuth headers answered at once in the face's format, and
+/// At the router: oversized PowerAuth headers answered at once in the face's format, and
 /// the ABN AMRO face's documented error shape and its uniform answer for unknown accounts.
 @Suite("Abuse resistance: header parsers, ABN AMRO error parity")
 struct AbuseResistanceTests {
@@ -226,7 +226,7 @@ struct AbuseResistanceTests {
         return seen
     }
 
-    @Test("an unknown account's wrong answers count down and block it exactly as a known account's do (issue 15)")
+    @Test("an unknown account's wrong answers count down and block it exactly as a known account's do")
     func decoyAttemptsCountDown() async throws {
         try await SessionsTests.withLoginUser { _, known in
             var unknown = known
@@ -242,7 +242,7 @@ struct AbuseResistanceTests {
         }
     }
 
-    @Test("a known user without the access tool (no identification code, no such bound device) is answered as an unknown account (issue 15)")
+    @Test("a known user without the access tool (no identification code, no such bound device) is answered as an unknown account")
     func knownWithoutToolLooksUnknown() async throws {
         try await TestServer.with { server in
             _ = try await server.runtime.sessions.createUser(
@@ -265,7 +265,7 @@ struct AbuseResistanceTests {
         }
     }
 
-    @Test("decoy challenges store nothing: many of them leave no challenge rows; a made-up handle is closed as for a known account (issue 15)")
+    @Test("decoy challenges store nothing: many of them leave no challenge rows; a made-up handle is closed as for a known account")
     func decoysAreStateless() async throws {
         try await SessionsTests.withLoginUser { server, browser in
             for _ in 0..<5 { _ = try await browser.challenge(account: "123456789") }

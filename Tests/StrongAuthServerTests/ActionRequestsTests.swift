@@ -5,8 +5,8 @@ import NIOCore
 import StrongAuthCore
 import Testing
 
-/// Shine's SCA action requests (seed 001) on the one approval engine — issue 5.
-@Suite("Action requests and short-lived tokens (Shine, seed 001)")
+/// Shine's SCA action requests (Shine's API documentation) on the one approval engine.
+@Suite("Action requests and short-lived tokens (Shine's API documentation)")
 struct ActionRequestsTests {
     static func post(_ client: any TestClientProtocol, _ uri: String, _ body: [String: Any], headers extra: HTTPFields = [:]) async throws
         -> (TestResponse, [String: Any])
@@ -20,7 +20,7 @@ struct ActionRequestsTests {
 
     static var payload: [String: Any] { ["amount": 234, "bankTransferRecipientId": "BANK_TRANSFER_RECIPIENT_ID", "uid": "alice"] }
 
-    @Test("the seed's flow literally: create, poll PENDING, confirm on a device, poll CONFIRMED with a token, transfer once; again, other payload, late: refused")
+    @Test("Shine's flow literally: create, poll PENDING, confirm on a device, poll CONFIRMED with a token, transfer once; again, other payload, late: refused")
     func seedFlow() async throws {
         try await TestServer.with { server in
             let secret = try await server.createClient()
@@ -99,7 +99,7 @@ struct ActionRequestsTests {
                 #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": other,
                     "action": "bank:transfers:delete", "payload": Self.payload]).0.status == .forbidden)
 
-                // Another client can neither use nor spend this client's token (issue 7: found by
+                // Another client can neither use nor spend this client's token (found by
                 // conformance/test_isolation.py); its owner still uses it once.
                 let foreignSecret = try await server.createClient("foreign")
                 let stolen = try await confirmed()

@@ -24,7 +24,7 @@ enum TwoFactorRoute: String, CaseIterable, Sendable, CustomTestStringConvertible
     }
 }
 
-@Suite("Assurance levels and step-up (issue 14: RFC 9470 on the Kontist devices and finAPI users faces)")
+@Suite("Assurance levels and step-up (RFC 9470 on the Kontist devices and finAPI users faces)")
 struct AssuranceTests {
     static let stepUp =
         #"Bearer error="insufficient_user_authentication", error_description="This action needs two-factor authentication within the last 300 seconds.", acr_values="urn:strongauth:acr:2fa", max_age=300"#
@@ -249,7 +249,7 @@ struct AssuranceTests {
     @Test("20 first bindings verified at once: exactly one ACTIVE, the rest PENDING_COMMIT")
     func concurrentFirstBindings() async throws {
         // The binding factor counts answers in flight (10 by default); room for all 20 here, and
-        // for 20 binding SMS and unfinished devices (the issue 15 caps, 5 and 3 by default).
+        // for 20 binding SMS and unfinished devices (the caps, 5 and 3 by default).
         try await DevicesTests.withUserToken([
             "devices.bindingMaxFailures": .int(50), "sms.otpPerUserPerHour": .int(100), "sms.otpPerPhonePerHour": .int(100),
             "devices.maxPendingPerUser": .int(50),

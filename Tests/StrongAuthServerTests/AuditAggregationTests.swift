@@ -10,7 +10,7 @@ import StrongAuthStore
 import Testing
 
 /// Failed authentications of unauthenticated callers no longer append a row each to the
-/// append-only audit chain (issue 15: anyone could fill the disk with rows that can never be
+/// append-only audit chain (anyone could fill the disk with rows that can never be
 /// deleted): they are counted per window and source, and each closed window is ONE chained
 /// record with its count.
 @Suite("Audit: aggregated failed authentications")

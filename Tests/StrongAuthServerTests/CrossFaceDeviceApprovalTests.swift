@@ -7,11 +7,11 @@ import StrongAuthCore
 import StrongAuthProtocol
 import Testing
 
-/// Issue 14, one security model: a PowerAuth registration of `userId X` is a device of the
+/// One security model: a PowerAuth registration of `userId X` is a device of the
 /// realm's user X. A Kontist device bound while only a PowerAuth phone is ACTIVE must wait for
 /// that phone's approval (RTS art. 24) — before, `completeBindingChallenge` counted only
 /// `ecdsa-p256` devices and the password token plus an SMS OTP yielded an ACTIVE device at once.
-@Suite("A new Kontist device needs the approval of a bound PowerAuth phone (issue 14)")
+@Suite("A new Kontist device needs the approval of a bound PowerAuth phone")
 struct CrossFaceDeviceApprovalTests {
     /// A user `alice` with a password token and an ACTIVE PowerAuth registration (committed).
     static func withPowerAuthBound(

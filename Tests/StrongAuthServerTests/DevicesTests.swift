@@ -58,7 +58,7 @@ extension TestClientProtocol {
     }
 }
 
-@Suite("Device binding and confirmed tokens (Kontist, SPEC 2.2)")
+@Suite("Device binding and confirmed tokens (Kontist)")
 struct DevicesTests {
     /// A server with a client, a user with a phone, and that user's (unconfirmed) access token.
     static func withUserToken(
@@ -314,7 +314,7 @@ extension TestClientProtocol {
     }
 }
 
-@Suite("Push MFA challenges (SPEC 2.2, the push alternative)")
+@Suite("Push MFA challenges (the push alternative)")
 struct PushMFATests {
     @Test("approve on the bound device, poll VERIFIED, fetch confirmed tokens once")
     func approve() async throws {

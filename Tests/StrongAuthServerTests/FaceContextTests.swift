@@ -7,7 +7,7 @@ import Testing
 
 @testable import StrongAuthServer
 
-/// The faces as typed request contexts (issue 14): a route declares what authentication it needs
+/// The faces as typed request contexts (docs/security-model.md): a route declares what authentication it needs
 /// by its context type. These tests pin the two halves of that promise — a context refuses to
 /// exist without its face's middleware (so a route wired to the wrong group cannot run
 /// unauthenticated), and every route of a face refuses an unauthenticated caller before it reads

@@ -9,7 +9,7 @@ import StrongAuthProtocol
 import StrongAuthServer
 import Testing
 
-/// `strongauth keys rotate` without downtime (issue 7): the new key signs, the old one keeps
+/// `strongauth keys rotate` without downtime (docs/architecture.md): the new key signs, the old one keeps
 /// verifying its tokens, the JWKS publishes both, and a node that has not refreshed yet still
 /// verifies tokens signed with the new key.
 @Suite("Signing key rotation")

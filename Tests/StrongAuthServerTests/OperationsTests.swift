@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import StrongAuthAPI
-import StrongAuthServer
+@testable import StrongAuthServer
 import Testing
 
 @Suite("Operations: health, readiness, metrics, request ids, OpenAPI")
@@ -74,6 +74,98 @@ struct OperationsTests {
             #expect(!served.isEmpty)
             #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
             #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+        }
+    }
+
+    /// The schema names of each documented route's JSON request body and 200 answer, read from
+    /// `/openapi.yaml` (`"post /path"` → names; `nil` where the route has no JSON body).
+    static func documentedBodies() throws -> [String: (request: String?, response: String?)] {
+        let yaml = String(decoding: try OpenAPIDocument.yaml(), as: UTF8.self)
+        var result: [String: (request: String?, response: String?)] = [:]
+        var path: String?
+        var route: String?
+        var section = ""
+        func schema(_ line: Substring) -> String? {
+            guard let range = line.range(of: "#/components/schemas/") else { return nil }
+            return String(line[range.upperBound...].prefix { $0.isLetter || $0.isNumber })
+        }
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("components:") { break }
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+                route = nil
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "),
+                let method = ["get", "post", "put", "patch", "delete"].first(where: { line == "    \($0):" })
+            {
+                route = "\(method) \(path)"
+                result[route!] = (nil, nil)
+                section = ""
+            } else if let route {
+                let trimmed = line.drop { $0 == " " }
+                if line.hasPrefix("      "), !line.hasPrefix("       ") {
+                    section = String(trimmed.prefix { $0 != ":" })
+                } else if line.hasPrefix("        "), !line.hasPrefix("         "), section == "responses" {
+                    section = trimmed.hasPrefix("'200'") ? "200" : "responses"
+                }
+                if let name = schema(trimmed) {
+                    if section == "requestBody", result[route]?.request == nil { result[route]?.request = name }
+                    if section == "200", result[route]?.response == nil { result[route]?.response = name }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Full samples of the schemas a shared (`StrongAuthProtocol`) type stands for.
+    static var sharedSamples: [String: [String: Any]] {
+        [
+            "EciesEncryptedRequest": [
+                "temporaryKeyId": "5a3c5f1e-0000-4000-8000-000000000000", "ephemeralPublicKey": "AhntJuqdqTli2sOwb3GtGR7qD0jElYpVI2AlpyNGOiH4",
+                "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
+                "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
+            ],
+            "EciesEncryptedResponse": [
+                "encryptedData": "AAECAwQFBgcICQoLDA0ODw==", "mac": "AAECAwQFBgcICQoLDA0ODwABAgMEBQYHCAkKCwwNDg8=",
+                "nonce": "AAECAwQFBgcICQoLDA0ODw==", "timestamp": 1_700_000_000_000,
+            ],
+        ]
+    }
+
+    @Test("each PowerAuth enrollment route decodes and answers the very types /openapi.yaml documents")
+    func routeBodiesAreTheDocumentedTypes() throws {
+        let documented = try Self.documentedBodies().filter { $0.key.hasPrefix("post /enrollment-server/") }
+        let registered = Dictionary(uniqueKeysWithValues: PowerAuthWireRoutes.all.map { ("\($0.method.rawValue.lowercased()) \($0.path)", $0) })
+        #expect(!documented.isEmpty)
+        #expect(Set(documented.keys) == Set(registered.keys), "documented \(documented.keys.sorted()), registered \(registered.keys.sorted())")
+        let prefix = "StrongAuthAPI.Components.Schemas."
+        for (route, bodies) in registered {
+            guard let names = documented[route] else { continue }
+            for (what, name, type) in [("request", names.request, bodies.request), ("response", names.response, Optional(bodies.response))] {
+                #expect(
+                    type?.schemaType == name.map { prefix + $0 },
+                    "\(route) \(what): the handler's type is \(type.map { $0.sharedType ?? $0.schemaType } ?? "none"), the document's schema \(name ?? "none")")
+                guard let type, let name, let shared = type.sharedType else { continue }
+                // A shared type must have exactly the schema's properties and required-ness.
+                guard let sample = Self.sharedSamples[name] else {
+                    Issue.record("\(route): \(shared) stands for \(name), which has no sample here")
+                    continue
+                }
+                func keys(_ data: Data) throws -> Set<String> {
+                    Set((try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]).keys)
+                }
+                let full = try JSONSerialization.data(withJSONObject: sample)
+                #expect(throws: Never.self) { try type.accepts(full) }
+                #expect(try keys(type.roundTrip(full)) == Set(sample.keys), "\(shared) drops or adds properties of \(name)")
+                #expect(try keys(type.schemaRoundTrip(full)) == Set(sample.keys), "the sample of \(name) is not the schema's")
+                for key in sample.keys {
+                    var partial = sample
+                    partial[key] = nil
+                    let data = try JSONSerialization.data(withJSONObject: partial)
+                    let server = (try? type.accepts(data)) != nil
+                    let schema = (try? type.schemaRoundTrip(data)) != nil
+                    #expect(server == schema, "\(route) without \(key): the server \(server ? "accepts" : "refuses"), \(name) says \(schema ? "optional" : "required")")
+                }
+            }
         }
     }
 }

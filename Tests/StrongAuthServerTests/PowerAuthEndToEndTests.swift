@@ -16,9 +16,9 @@ import Testing
 struct PowerAuthEndToEndTests {
     typealias Status = Components.Schemas.Registration.RegistrationStatusPayload
 
-    // MARK: Registration (seed 003, "Implement Mobile Device Registration")
+    // MARK: Registration (PowerAuth Cloud REST API, "Implement Mobile Device Registration")
 
-    @Test("seed flow: CREATED with the code, 3.1 key exchange → PENDING_COMMIT with the phone's fingerprint, commit → ACTIVE")
+    @Test("PowerAuth Cloud flow: CREATED with the code, 3.1 key exchange → PENDING_COMMIT with the phone's fingerprint, commit → ACTIVE")
     func seedRegistrationFlow() async throws {
         try await PowerAuthScenario.run { scenario in
             let created = try await scenario.cloud.createRegistration(userId: "end-user-1234", appId: "my-application")
@@ -72,7 +72,7 @@ struct PowerAuthEndToEndTests {
         }
     }
 
-    @Test("the seed's operation flow through the SDK: the integrator creates, the phone lists (token) and authorizes with its PIN, the integrator reads APPROVED; a rejection reads REJECTED")
+    @Test("PowerAuth Cloud's operation flow through the SDK: the integrator creates, the phone lists (token) and authorizes with its PIN, the integrator reads APPROVED; a rejection reads REJECTED")
     func operationsThroughTheSDK() async throws {
         try await PowerAuthScenario.run { scenario in
             let (phone, _) = try await scenario.activeRegistration(.v3_2)
@@ -116,7 +116,7 @@ struct PowerAuthEndToEndTests {
         }
     }
 
-    // MARK: Signatures (seed 003, "Implement Protected API Resources")
+    // MARK: Signatures (PowerAuth Cloud REST API, "Implement Protected API Resources")
 
     @Test("a signature over the raw body verifies through /v2/signature/verify")
     func signatureVerifies() async throws {
@@ -361,7 +361,7 @@ struct PowerAuthEndToEndTests {
 
 // MARK: - Test support for the PowerAuth face (kept here, apart from TestSupport.swift)
 
-/// A live server with the seed's application (`my-application`) and an integration user, and
+/// A live server with PowerAuth Cloud's application (`my-application`) and an integration user, and
 /// the SDK's two sides pointed at it.
 struct PowerAuthScenario: Sendable {
     let cloud: PowerAuthIntegrationClient
@@ -402,7 +402,7 @@ struct PowerAuthScenario: Sendable {
             store: store, pinIterations: PowerAuthProtectedKnowledgeKey.minimumIterations)
     }
 
-    /// The seed's registration, activated by a new phone and committed.
+    /// PowerAuth Cloud's registration, activated by a new phone and committed.
     func activeRegistration(_ version: PowerAuthProtocolVersion = .v3_1) async throws -> (PowerAuthDevice, String) {
         let created = try await cloud.createRegistration(userId: "end-user-1234", appId: "my-application")
         let phone = phone(version)

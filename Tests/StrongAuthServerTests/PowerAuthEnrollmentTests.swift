@@ -203,7 +203,11 @@ struct PowerAuthEnrollmentTests {
             #expect(unknown.status == .ok)
             let (short, shortJSON) = try await Self.post(
                 client, "/activation/status", body: ["requestObject": ["activationId": phone.registrationID, "challenge": "AAAA"]])
-            expectPowerAuthError(short, shortJSON, status: .badRequest)
+            expectPowerAuthError(short, shortJSON, status: .badRequest, code: "ERR_ACTIVATION")
+            // /openapi.yaml requires the challenge (protocol 3.1+ status): without it the body is not the documented shape.
+            let (missing, missingJSON) = try await Self.post(
+                client, "/activation/status", body: ["requestObject": ["activationId": phone.registrationID]])
+            expectPowerAuthError(missing, missingJSON, status: .badRequest, code: "ERROR_REQUEST")
             _ = basic
         }
     }

@@ -7,7 +7,7 @@ import NIOCore
 import StrongAuthProtocol
 import Testing
 
-/// Issue 21, items 3 and 4: no signature below the activation's protocol version, possession-only
+/// No signature below the activation's protocol version, possession-only
 /// guesses throttled without blocking the user, and ECIES requests (3.2+) fresh and used once.
 @Suite("PowerAuth hardening: downgrade, possession throttle, ECIES freshness")
 struct PowerAuthHardeningTests {

@@ -6,16 +6,16 @@ import StrongAuthCore
 import StrongAuthProtocol
 import Testing
 
-/// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals") — issue 5's
+/// PowerAuth Cloud's operations API (PowerAuth Cloud REST API, "Implement Out-of-Band Approvals") — the
 /// first slice: create from a template, poll, cancel, expiry; decisions through the core.
-@Suite("PowerAuth operations (seed 003)")
+@Suite("PowerAuth operations (PowerAuth Cloud REST API)")
 struct PowerAuthOperationsTests {
     static var seedBody: [String: Any] { [
         "userId": "end-user-1234", "template": "default.payment",
         "parameters": ["amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"],
     ] }
 
-    @Test("the seed's operation flow: create → PENDING with the seed's fields, poll, cancel → CANCELED")
+    @Test("PowerAuth Cloud's operation flow: create → PENDING with PowerAuth Cloud's fields, poll, cancel → CANCELED")
     func seedOperationFlow() async throws {
         try await TestServer.with { server in
             let (_, basic) = try await server.powerAuthSetup()

@@ -6,11 +6,11 @@ import StrongAuthCore
 import StrongAuthProtocol
 import Testing
 
-/// Issue 15, PowerAuth parity and abuse resistance: a remote guesser without the device cannot
+/// PowerAuth parity and abuse resistance: a remote guesser without the device cannot
 /// block an activation; MAC token headers are accepted once and only within the reference's
 /// timestamp window; wrong PINs count on the operation being authorized; the mobile token API
 /// answers in the enrollment server's codes; an unknown activation's status is no oracle.
-@Suite("PowerAuth parity (issue 15)")
+@Suite("PowerAuth parity")
 struct PowerAuthParityTests {
     /// A `possession_knowledge` header for the activation with `signature` as its value.
     static func garbage(_ phone: PowerAuthTestPhone, signature: String) -> String {

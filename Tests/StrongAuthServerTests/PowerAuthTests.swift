@@ -86,7 +86,7 @@ extension TestClientProtocol {
         return (response, try HTTP.json(response.body))
     }
 
-    /// `POST /powerauth-cloud/v2/signature/verify` in the seed's request shape.
+    /// `POST /powerauth-cloud/v2/signature/verify` in PowerAuth Cloud's request shape.
     func verify(_ header: String, basic: String, uriID: String = "/login", body: [UInt8] = Array("{}".utf8)) async throws
         -> (TestResponse, [String: Any])
     {
@@ -107,7 +107,7 @@ func expectPowerAuthError(_ response: TestResponse, _ json: [String: Any], statu
     if let code { #expect(object?["code"] as? String == code, sourceLocation: sourceLocation) }
 }
 
-@Suite("PowerAuth integration API (seed 003)")
+@Suite("PowerAuth integration API (PowerAuth Cloud REST API)")
 struct PowerAuthTests {
     /// A server with `my-application`, its integration user and one ACTIVE registration of `end-user-1234`.
     static func withActive(
@@ -129,7 +129,7 @@ struct PowerAuthTests {
         }
     }
 
-    @Test("the seed's registration flow: CREATED with a signed code, PENDING_COMMIT with the fingerprint, commit → ACTIVE")
+    @Test("PowerAuth Cloud's registration flow: CREATED with a signed code, PENDING_COMMIT with the fingerprint, commit → ACTIVE")
     func seedRegistrationFlow() async throws {
         try await TestServer.with { server in
             let (application, basic) = try await server.powerAuthSetup()
@@ -283,6 +283,21 @@ struct PowerAuthTests {
             let verdict = try await AuditVerification.verifyAll(server.runtime.store)
             #expect(try await server.count("audit_events") > 5)
             #expect(verdict == .intact(events: try await server.count("audit_events")))
+        }
+    }
+
+    @Test("a blocked reason is 1–64 ASCII letters, digits, '_', '-' on the integration API as in the back office")
+    func blockedReasonIsASCII() async throws {
+        // Both faces block through the one lifecycle; the integration API used to take any
+        // Unicode letter or digit ("É", "½", Arabic-Indic digits) that the back office refuses.
+        try await Self.withActive { _, client, basic, phone in
+            let path = "/powerauth-cloud/v2/registrations/\(phone.registrationID)"
+            for reason in ["LOST_É", "LOST½", "LOST\u{0663}", "", String(repeating: "A", count: 65), "LOST REASON"] {
+                let (response, json) = try await client.integration(.put, path, basic: basic, ["change": "BLOCK", "blockedReason": reason])
+                #expect(response.status == .badRequest, "\(reason) was accepted: \(json)")
+            }
+            let (_, blocked) = try await client.integration(.put, path, basic: basic, ["change": "BLOCK", "blockedReason": "LOST-1_A"])
+            #expect(blocked["registrationStatus"] as? String == "BLOCKED" && blocked["blockedReason"] as? String == "LOST-1_A")
         }
     }
 
@@ -446,7 +461,7 @@ struct PowerAuthTests {
                 #expect(challenge.status == .conflict)
 
                 // Removing needs fresh two factors: a token confirmed by a bound Kontist device —
-                // which, bound beside the ACTIVE activation, the activation approves first (issue 14).
+                // which, bound beside the ACTIVE activation, the activation approves first (docs/security-model.md).
                 let kontist = TestPhone()
                 let kontistID = try await CrossFaceDeviceApprovalTests.bindKontist(
                     kontist, name: "iPhone", server: server, client: client, token: userToken)

@@ -4,7 +4,7 @@ import StrongAuthProtocol
 import Testing
 
 /// `/pa/v3/vault/unlock` through the Swift SDK (`PowerAuthDevice.unlockVault`) against a live
-/// server (issue 15).
+/// server (SECURITY.md).
 @Suite("PowerAuth vault unlock through the Swift SDK")
 struct PowerAuthVaultEndToEndTests {
     @Test("unlockVault: with the PIN or biometry the phone gets the vault key it derived at activation; a wrong PIN is a counted 401", arguments: [

@@ -8,13 +8,13 @@ import StrongAuthCore
 import StrongAuthProtocol
 import Testing
 
-/// Issue 15: `/pa/v3/vault/unlock` through the router, as the official SDKs call it (to add
+/// `/pa/v3/vault/unlock` through the router, as the official SDKs call it (to add
 /// biometry after activation, to use the device private key): activation-scope ECIES
 /// (`/pa/vault/unlock`) around `{"reason"}`, signed over the encrypted body with two factors;
 /// the answer carries `KEY_ENCRYPTION_VAULT` under `KEY_TRANSPORT` (AES-128-CBC, zero IV,
 /// PKCS#7 — powerauth-crypto's `PowerAuthServerVault`), which the phone checks against the key
 /// it derived itself at activation.
-@Suite("PowerAuth vault unlock (issue 15)")
+@Suite("PowerAuth vault unlock")
 struct PowerAuthVaultUnlockTests {
     /// One vault unlock request: the encrypted body, its header, and the response decryptor.
     struct Prepared {

@@ -8,7 +8,7 @@ import StrongAuthCore
 import StrongAuthServer
 import Testing
 
-/// finAPI's process controller (seed 002, SPEC 2.4): process tokens exchanged for access tokens
+/// finAPI's process controller (finAPI's API documentation, docs/processes.md): process tokens exchanged for access tokens
 /// of transparently created identities, a limited number of times, then deleted.
 @Suite("finAPI process controller (/api/v1/processes)")
 struct ProcessesTests {
@@ -23,7 +23,7 @@ struct ProcessesTests {
         return (response, try HTTP.json(response.body))
     }
 
-    /// The seed's request for `references` of client `clientID`.
+    /// finAPI's request for `references` of client `clientID`.
     static func body(_ clientID: String, _ secret: String, references: [String] = ["customer-reference"]) -> [String: Any] {
         ["clientId": clientID, "clientSecret": secret, "clientReferences": references.map { ["clientReference": $0] }, "processId": "USER_ONLY"]
     }
@@ -47,7 +47,7 @@ struct ProcessesTests {
         try await server.runtime.store.auditEvents(after: 0, limit: 10_000).map(\.record.action)
     }
 
-    @Test("the seed's flow: create, exchange for a working access token, 10 exchanges and no 11th")
+    @Test("finAPI's flow: create, exchange for a working access token, 10 exchanges and no 11th")
     func seedFlow() async throws {
         try await TestServer.with { server in
             let secret = try await server.createClient()

@@ -8,7 +8,7 @@ import NIOCore
 import StrongAuthServer
 import Testing
 
-/// Issue 15: production mode refuses the development conveniences that leak secrets or internals —
+/// Production mode refuses the development conveniences that leak secrets or internals —
 /// the `file` notification channel (SMS codes in a plain file) unless explicitly allowed, and
 /// `/metrics` on the public port (it is served only on `metrics.port`).
 @Suite("Production mode: no file notifications unless allowed, /metrics only on its own listener")

@@ -5,7 +5,7 @@ import NIOCore
 import StrongAuthServer
 import Testing
 
-/// Rate limits on the credential endpoints (issue 7): 429 with Retry-After in each face's error
+/// Rate limits on the credential endpoints (docs/architecture.md): 429 with Retry-After in each face's error
 /// format, per source address and per client, on top of the lockouts.
 @Suite("Rate limits")
 struct RateLimitTests {
@@ -103,7 +103,7 @@ struct RateLimitTests {
         }
     }
 
-    // MARK: Behind a proxy (issue 15)
+    // MARK: Behind a proxy
 
     @Test("the client address is the peer unless the peer is a trusted proxy; then the right-most untrusted forwarded address")
     func clientAddress() throws {

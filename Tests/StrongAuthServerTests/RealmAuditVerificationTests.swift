@@ -4,7 +4,7 @@ import SQLKit
 @testable import StrongAuthCore
 import Testing
 
-/// Verifying the audit chain in the back office (issue 14): the chain is one for the
+/// Verifying the audit chain in the back office (docs/security-model.md): the chain is one for the
 /// installation, but a realm's operator is told only what concerns the realm — a break at one of
 /// its own events by the realm's own position, a break elsewhere without any number — never the
 /// chain's global sequence numbers, which would count every realm's events.

@@ -7,7 +7,7 @@ import SQLKit
 import StrongAuthProtocol
 import Testing
 
-/// The last cross-realm leaks of issue 14: across realms nothing is shared, found, counted or told
+/// The last cross-realm leaks: across realms nothing is shared, found, counted or told
 /// apart — not even for the duration of one request.
 @Suite("Realms: nothing counted across realms")
 struct RealmLeaksTests {

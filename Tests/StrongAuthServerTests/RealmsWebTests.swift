@@ -6,7 +6,7 @@ import StrongAuthCore
 import StrongAuthServer
 import Testing
 
-/// Realms in the back office and self-service (issue 14): an operator of realm R sees, counts and
+/// Realms in the back office and self-service (docs/security-model.md): an operator of realm R sees, counts and
 /// changes only R's users, devices and audit records; another realm's object reads exactly as an
 /// unknown one. A self-service user signs in within one realm.
 @Suite("Web UI: realms")

@@ -6,9 +6,9 @@ import StrongAuthCore
 import StrongAuthServer
 import Testing
 
-/// SMS pumping (issue 15): every OTP SMS the server sends is counted per user and per phone
+/// SMS pumping (SECURITY.md): every OTP SMS the server sends is counted per user and per phone
 /// number, and a user cannot pile up unfinished devices.
-@Suite("OTP SMS caps and the pending-device cap (issue 15)")
+@Suite("OTP SMS caps and the pending-device cap")
 struct SMSCapTests {
     /// The messages written to the file channel so far (the outbox delivered first).
     static func sentMessages(_ server: TestServer) async throws -> [String] {
@@ -124,7 +124,7 @@ struct SMSCapTests {
     }
 }
 
-@Suite("OTP SMS cap settings (issue 15)")
+@Suite("OTP SMS cap settings")
 struct SMSCapSettingsTests {
     static func settings(_ environment: [String: String]) async throws -> ServerSettings {
         try ServerSettings(reader: try await ServerSettings.reader(flags: [:], environment: environment))

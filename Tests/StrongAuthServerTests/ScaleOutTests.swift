@@ -8,7 +8,7 @@ import Testing
 
 @testable import StrongAuthServer
 
-/// Server pieces that several nodes share or that a database outage reaches (issue 7).
+/// Server pieces that several nodes share or that a database outage reaches (docs/architecture.md).
 @Suite("Scale-out: shared notification file, database outages")
 struct ScaleOutTests {
     @Test("concurrent appends to one notifications file keep every line (several nodes share it)")

@@ -7,7 +7,7 @@ import Testing
 @testable import StrongAuthServer
 
 /// Secret files (the development master key, the simulator's device keys) are created with
-/// mode 0600 from the first byte and never replace an existing file (issue 21, item 5).
+/// mode 0600 from the first byte and never replace an existing file (SECURITY.md).
 @Suite("Secret files: 0600 from creation, never overwritten", .serialized)
 struct SecretFilesTests {
     /// A fresh directory that exists before the secret is written (the case the issue names).

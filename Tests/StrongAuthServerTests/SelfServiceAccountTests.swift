@@ -6,11 +6,11 @@ import StrongAuthCore
 import StrongAuthServer
 import Testing
 
-/// Issue 14, self-service account actions: deleting the account, changing the password and
+/// Self-service account actions: deleting the account, changing the password and
 /// changing the phone number need fresh two factors (`AssurancePolicy`); a password sign-in first
 /// gets the step-up (an approval pushed to a bound device, or an SMS OTP), and the step-up SMS
 /// per user are limited.
-@Suite("Self-service account actions (issue 14)")
+@Suite("Self-service account actions")
 struct SelfServiceAccountTests {
     /// Approves alice's pending step-up approval with the bound `phone` (device `deviceID`).
     static func approvePending(

@@ -7,13 +7,13 @@ import StrongAuthProtocol
 import StrongAuthServer
 import Testing
 
-/// Issue 14, self-service: a password sign-in is one factor. Activating a new device or removing
+/// Self-service: a password sign-in is one factor. Activating a new device or removing
 /// one first asks for a second factor — an approval pushed to a bound device, or an SMS OTP for a
 /// user without one — and a password-only session never yields an ACTIVE device.
-@Suite("Self-service step-up (issue 14)")
+@Suite("Self-service step-up")
 struct SelfServiceStepUpTests {
     /// What a bound ECDSA phone signs to approve an approval: the core's message, which binds the
-    /// approval's id and its exact data (issue 21).
+    /// approval's id and its exact data (SECURITY.md).
     static func approvalMessage(id: String, data: String) -> String { ApprovalService.approvalMessage(id: id, data: data) }
 
     /// The user's registrations that the key exchange turned ACTIVE (or that are ACTIVE otherwise).

@@ -66,7 +66,7 @@ struct CookieClient {
     }
 }
 
-@Suite("Challenge-response sessions (ABN AMRO, SPEC 2.6)")
+@Suite("Challenge-response sessions (ABN AMRO)")
 struct SessionsTests {
     static let cookieName = "strongauth_session"
     static let code = "12345"
@@ -115,7 +115,7 @@ struct SessionsTests {
         ((body["messages"] as? [[String: Any]])?.first?["messageText"] as? String) ?? ""
     }
 
-    @Test("SOFTTOKEN: the seed's challenge, a client written from the public scheme logs in, the cookie session is authorized")
+    @Test("SOFTTOKEN: the ABN AMRO API's challenge, a client written from the public scheme logs in, the cookie session is authorized")
     func softTokenLogin() async throws {
         try await Self.withLoginUser { server, browser in
             let (before, _) = try await browser.request(.get, "/session")
@@ -338,7 +338,7 @@ struct SessionsTests {
 
                 var browser = CookieClient(client)
                 // No identification code, no device number 2: answered as an unknown account is (a
-                // decoy challenge, issue 15; AbuseResistanceTests.knownWithoutToolLooksUnknown).
+                // decoy challenge; AbuseResistanceTests.knownWithoutToolLooksUnknown).
                 _ = try await browser.challenge(expect: .ok)
                 _ = try await browser.challenge(tool: "BOUNDDEVICE_USERPIN", expect: .badRequest)
                 _ = try await browser.challenge(tool: "BOUNDDEVICE_USERPIN", deviceIndex: 2, expect: .ok)
@@ -413,7 +413,7 @@ struct SessionsTests {
             _ = try await browser.challenge(account: "12345678901", expect: .badRequest)
             _ = try await browser.challenge(card: "-1", expect: .badRequest)
             _ = try await browser.challenge(tool: "EDENTIFIER1", expect: .badRequest)
-            // An unknown account gets a (decoy) challenge like a known one (issue 15; AbuseResistanceTests).
+            // An unknown account gets a (decoy) challenge like a known one (AbuseResistanceTests).
             _ = try await browser.challenge(account: "123456789", expect: .ok)
 
             // No cookie: no session to authorize.

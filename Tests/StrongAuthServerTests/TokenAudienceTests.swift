@@ -6,7 +6,7 @@ import NIOCore
 import StrongAuthCore
 import Testing
 
-/// Issue 14, item 4: who a token is for, and who may learn about it.
+/// Who a token is for, and who may learn about it.
 @Suite("Token audience (RFC 9068 §2.2, RFC 8707) and introspection by whom (RFC 7662 §4)")
 struct TokenAudienceTests {
     /// The claims of a JWT, unverified (the tests only read what the server put there).

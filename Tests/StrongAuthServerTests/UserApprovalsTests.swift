@@ -7,7 +7,7 @@ import Testing
 
 /// One approval engine, every face: a PowerAuth operation and a Shine action request wait in one
 /// list, and a phone bound through the Kontist face approves or rejects them with its ECDSA key.
-@Suite("One pending list across faces (issue 5)")
+@Suite("One pending list across faces")
 struct UserApprovalsTests {
     @Test("a Kontist-bound phone is told by push, lists both kinds, approves the exact data, and cannot approve other data or without its key")
     func crossFaceApproval() async throws {
@@ -72,7 +72,7 @@ struct UserApprovalsTests {
             let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
             let tablet = TestPhone()
             let tabletID = try await DevicesTests.bind(tablet, server: server, client: client, token: token)
-            // Approving the tablet needs fresh two factors (issue 14): a token the phone confirmed.
+            // Approving the tablet needs fresh two factors (docs/security-model.md): a token the phone confirmed.
             let (_, confirmed) = try await DevicesTests.confirm(phone, deviceID: deviceID, client: client, token: token)
             let twoFactor = try #require(confirmed["token"] as? String)
             let (bound, _) = try await client.postJSON(

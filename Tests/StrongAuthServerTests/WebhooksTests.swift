@@ -5,7 +5,7 @@ import NIOCore
 import StrongAuthCore
 import Testing
 
-/// Webhooks to integrators (SPEC 2.7, issue 5): action request callbacks to OAuth clients, and
+/// Webhooks to integrators (docs/webhooks.md): action request callbacks to OAuth clients, and
 /// the delivery log with retry on both faces. Delivery itself (signature, backoff, kill -9) is
 /// exercised against a real receiver in conformance/test_approval_webhooks.py.
 @Suite("Webhooks: action request callbacks and the delivery log")

@@ -4,7 +4,7 @@ import StrongAuthCore
 import StrongAuthStore
 import Testing
 
-/// The self-service account changes on every database (issue 14): each is one atomic store step,
+/// The self-service account changes on every database (docs/security-model.md): each is one atomic store step,
 /// correct when several nodes do it at once.
 @Suite("Store conformance: account changes")
 struct AccountStoreTests {

@@ -4,7 +4,7 @@ import StrongAuthCore
 import StrongAuthStore
 import Testing
 
-/// Failed authentications counted per window on every database (issue 15: a row per wrong
+/// Failed authentications counted per window on every database (a row per wrong
 /// client secret in the append-only audit chain filled the disk): one atomic upsert per failure,
 /// a bounded number of rows per window, and ONE chained record per closed key, written once.
 @Suite("Store conformance: aggregated failed authentications")

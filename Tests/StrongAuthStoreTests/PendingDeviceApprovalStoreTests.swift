@@ -3,7 +3,7 @@ import StrongAuthCore
 import StrongAuthStore
 import Testing
 
-/// Issue 14: a new device waits for any bound device (either kind), and the engine's approval
+/// A new device waits for any bound device (either kind), and the engine's approval
 /// of it and its activation move in one transaction — on SQLite and PostgreSQL.
 @Suite("Store: a new device's approval by a bound device of either kind")
 struct PendingDeviceApprovalStoreTests {

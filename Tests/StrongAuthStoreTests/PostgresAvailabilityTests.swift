@@ -4,7 +4,7 @@ import SQLKit
 import StrongAuthStore
 import Testing
 
-/// A PostgreSQL pool whose database is not there (issue 7: PostgreSQL restarted under load): the
+/// A PostgreSQL pool whose database is not there (PostgreSQL restarted under load): the
 /// readiness probe answers `false` within its timeout instead of waiting for a connection, and
 /// from then on every call fails at once with `DatabaseUnavailableError` (the faces' 503) instead
 /// of queueing behind the client's reconnection attempts. Recovery against a real server that

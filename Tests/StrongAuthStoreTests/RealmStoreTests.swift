@@ -4,7 +4,7 @@ import StrongAuthCore
 @testable import StrongAuthStore
 import Testing
 
-/// Realms (issue 14) on every database: usernames unique per realm, every lookup by an external
+/// Realms (docs/security-model.md) on every database: usernames unique per realm, every lookup by an external
 /// name within one realm, and the back office's read models of one realm only.
 @Suite("Store conformance: realms")
 struct RealmStoreTests {

@@ -4,7 +4,7 @@ import StrongAuthCore
 import StrongAuthStore
 import Testing
 
-/// The OTP SMS budgets and the pending-device cap on every database (issue 15, SMS pumping):
+/// The OTP SMS budgets and the pending-device cap on every database (SMS pumping):
 /// each a count in one atomic step, correct when several nodes send at once.
 @Suite("Store conformance: OTP SMS budgets and pending devices")
 struct SMSBudgetStoreTests {

@@ -3,7 +3,7 @@ import StrongAuthCore
 import StrongAuthStore
 import Testing
 
-/// The self-service step-up's session state on every database (issue 14): a step-up raises its
+/// The self-service step-up's session state on every database (docs/security-model.md): a step-up raises its
 /// session exactly once, also when many requests (on several nodes) complete it together, and
 /// never after it, or the session, expired.
 @Suite("Store conformance: web step-up")

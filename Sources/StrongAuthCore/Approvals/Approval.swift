@@ -1,7 +1,7 @@
 import Foundation
 
-/// Something a user must approve on a device (SPEC 1): a PowerAuth operation (seed 003) or a
-/// Shine action request (seed 001). One model and one state machine for both faces, so both
+/// Something a user must approve on a device (docs/architecture.md): a PowerAuth operation (PowerAuth Cloud REST API) or a
+/// Shine action request (Shine's API documentation). One model and one state machine for both faces, so both
 /// show up in one pending list and are decided by the same conditional updates.
 ///
 /// ```
@@ -98,8 +98,8 @@ public struct Approval: Sendable, Equatable {
         status == .pending && expiresAt <= now ? .expired : status
     }
 
-    /// Seed 001's statuses for an action request: PENDING (also once `expiresAt` has passed —
-    /// the seed has clients check it), CONFIRMED, REJECTED; the engine's other end states read
+    /// Shine's statuses for an action request: PENDING (also once `expiresAt` has passed —
+    /// Shine's API documentation has clients check it), CONFIRMED, REJECTED; the engine's other end states read
     /// REJECTED.
     public static func shineStatus(_ status: Status) -> String {
         switch status {

@@ -2,11 +2,11 @@ import Crypto
 import Foundation
 import StrongAuthProtocol
 
-/// Lifetimes of action requests (SPEC 2.3).
+/// Lifetimes of action requests (docs/approvals.md).
 public struct ApprovalConfiguration: Sendable, Equatable {
-    /// How long an action request may be confirmed (seed 001: three minutes).
+    /// How long an action request may be confirmed (Shine's API documentation: three minutes).
     public var actionRequestLifetime: TimeInterval
-    /// How long a confirmed request's short-lived token lives (seed 001: one minute).
+    /// How long a confirmed request's short-lived token lives (Shine's API documentation: one minute).
     public var actionTokenLifetime: TimeInterval
 
     public init(actionRequestLifetime: TimeInterval = 180, actionTokenLifetime: TimeInterval = 60) {
@@ -15,7 +15,7 @@ public struct ApprovalConfiguration: Sendable, Equatable {
     }
 }
 
-/// Shine's SCA action requests (seed 001, SPEC 2.3) on the one approval engine: the client asks,
+/// Shine's SCA action requests (Shine's API documentation, docs/approvals.md) on the one approval engine: the client asks,
 /// the user confirms on a device what was shown (action and exact payload), the client polls and
 /// gets a short-lived token that works once, for that action and that payload only.
 extension ApprovalService {

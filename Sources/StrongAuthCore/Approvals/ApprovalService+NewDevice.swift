@@ -1,6 +1,6 @@
 import Foundation
 
-/// RTS art. 24 across the faces (issue 14): a Kontist device bound while the user already has an
+/// RTS art. 24 across the faces (docs/security-model.md): a Kontist device bound while the user already has an
 /// ACTIVE device — of either kind — waits in PENDING_COMMIT, and an approval of the engine asks
 /// the bound devices to let it in. Every bound device sees it where it sees approvals (a PowerAuth
 /// phone in the mobile token API, an ECDSA phone in `GET /api/user/approvals`) and decides it with

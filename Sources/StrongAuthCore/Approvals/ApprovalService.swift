@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import StrongAuthProtocol
 
-/// The approval engine (SPEC 2.3, 2.5; issue 5): operations created by integrators, decided on
+/// The approval engine (docs/approvals.md, docs/powerauth.md): operations created by integrators, decided on
 /// a user's device. Every decision is one conditional update; what the device approves must be
 /// exactly the data it was shown (dynamic linking, RTS art. 5), or the failure count rises and,
 /// at the maximum, the operation FAILS.
@@ -165,7 +165,7 @@ public struct ApprovalService: Sendable {
     /// What a device is told when something awaits its approval (no data of the request itself).
     static let announcement = "A new request awaits your approval in your banking app."
 
-    /// An ECDSA-bound device (Kontist, SPEC 2.2) approves: it sends the data it showed and its
+    /// An ECDSA-bound device (Kontist, docs/devices.md) approves: it sends the data it showed and its
     /// signature over `approvalMessage(id:data:)` — the approval's id and exactly that data, so one
     /// signature approves one approval, once (RTS art. 4 and 5). A signature over the data alone
     /// would approve every later approval with the same data (every login's `A2`). A signature
@@ -245,7 +245,7 @@ public struct ApprovalService: Sendable {
 
     /// The callback announcing the approval's new status to whoever created it: an operation's
     /// application (`OPERATION_STATUS_CHANGED`) or an action request's client
-    /// (`ACTION_REQUEST_STATUS_CHANGED`, with the seed's status names; `EXPIRED` when it ran out),
+    /// (`ACTION_REQUEST_STATUS_CHANGED`, with Shine's status names; `EXPIRED` when it ran out),
     /// if they have a callback URL. Never the short-lived token: polling hands that out.
     func webhooks(for approval: Approval, status: Approval.Status, at now: Date) async throws -> [WebhookDelivery] {
         switch approval.kind {

@@ -122,7 +122,7 @@ public enum AuditChain {
     }
 }
 
-/// How the installation's chain verifies as told to one realm's auditor (issue 14): the chain
+/// How the installation's chain verifies as told to one realm's auditor (docs/security-model.md): the chain
 /// numbers every event of every realm, so its sequence numbers would count other realms' events.
 /// A realm is told a break at one of its own events by that event's position among the realm's
 /// events (1 = its first) and time; a break anywhere else only that there is one.

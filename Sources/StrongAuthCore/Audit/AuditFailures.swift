@@ -1,7 +1,7 @@
 import Foundation
 
 /// How failed authentications of unauthenticated callers are aggregated before they reach the
-/// append-only audit chain (issue 15: every wrong client secret used to append a row that can
+/// append-only audit chain (every wrong client secret used to append a row that can
 /// never be deleted, so anyone could fill the disk).
 ///
 /// A failure is counted in a per-window row keyed by (window, realm, action, actor, subject,

@@ -49,6 +49,8 @@ public struct BackOfficeService: Sendable {
     }
 
     public var now: Date { time.now() }
+    /// Commit, block, unblock and remove: the one lifecycle of every device kind.
+    var lifecycle: DeviceLifecycle { DeviceLifecycle(store: store, time: time) }
 
     // MARK: Self-service sign-in
 
@@ -68,7 +70,7 @@ public struct BackOfficeService: Sendable {
         }
         guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
             // Not bounded by the lock (it is what refuses them): counted per window and source
-            // (issue 15). Wrong passwords stay one record each, bounded by the lockout.
+            // (SECURITY.md). Wrong passwords stay one record each, bounded by the lockout.
             try await store.recordFailure(
                 AuditRecord(
                     actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
@@ -187,7 +189,7 @@ public struct BackOfficeService: Sendable {
         try await store.recentAuditEvents(realm: realm, subject: subject, failuresOnly: false, before: before, limit: limit)
     }
 
-    /// The failed authentications counted in windows not yet sealed into the chain (issue 15):
+    /// The failed authentications counted in windows not yet sealed into the chain (SECURITY.md):
     /// the realm's own, and for the default realm also those naming no realm (unknown client ids).
     public func openFailureWindows(realm: String, limit: Int = 50) async throws -> [AuditFailureCount] {
         try await store.openFailureWindows(realm: realm, limit: limit)
@@ -211,49 +213,35 @@ public struct BackOfficeService: Sendable {
         try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
     }
 
-    /// ACTIVE → BLOCKED with a reason (PowerAuth reasons: A–Z, 0–9, `_`, `-`).
+    /// ACTIVE → BLOCKED with a reason (PowerAuth's rule for every kind: `BlockedReason.isValid`).
     public func blockDevice(id: String, realm: String, reason: String, owner: String? = nil, actor: String, source: String?) async throws {
         let reason = reason.isEmpty ? BlockedReason.notSpecified : reason
-        guard (1...64).contains(reason.utf8.count), reason.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
-        else { throw BackOfficeError.validation(field: "reason", message: "1–64 of A–Z, 0–9, '_', '-'") }
-        try await move(
-            id: id, realm: realm, owner: owner, from: [.active], to: .blocked, reason: reason, action: "blocked", actor: actor, source: source)
+        guard BlockedReason.isValid(reason) else { throw BackOfficeError.validation(field: "reason", message: "1–64 of A–Z, 0–9, '_', '-'") }
+        try await apply(.block, id: id, realm: realm, owner: owner, reason: reason, actor: actor, source: source)
     }
 
     /// BLOCKED → ACTIVE (a PowerAuth registration's failure count starts over).
     public func unblockDevice(id: String, realm: String, actor: String, source: String?) async throws {
-        try await move(
-            id: id, realm: realm, owner: nil, from: [.blocked], to: .active, reason: nil, action: "unblocked", actor: actor, source: source)
+        try await apply(.unblock, id: id, realm: realm, owner: nil, reason: nil, actor: actor, source: source)
     }
 
     /// Any live status → REMOVED; its tokens and signatures die with it.
     public func removeDevice(id: String, realm: String, owner: String? = nil, actor: String, source: String?) async throws {
-        try await move(
-            id: id, realm: realm, owner: owner, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, action: "removed",
-            actor: actor, source: source)
+        try await apply(.remove, id: id, realm: realm, owner: owner, reason: nil, actor: actor, source: source)
     }
 
-    private func move(
-        id: String, realm: String, owner: String?, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String,
-        actor: String, source: String?
+    /// `action` through the lifecycle on a device of `realm` (and of `owner`, when given).
+    private func apply(
+        _ action: DeviceAction, id: String, realm: String, owner: String?, reason: String?, actor: String, source: String?
     ) async throws {
         let overview = try await device(id: id, realm: realm, owner: owner)
-        guard from.contains(overview.status) else {
-            throw BackOfficeError.invalidState("the device is \(overview.status.rawValue)")
+        do {
+            try await lifecycle.apply(action, to: overview.device, reason: reason, actor: actor, source: source)
+        } catch DeviceLifecycleError.state(let status) {
+            throw BackOfficeError.invalidState("the device is \(status.rawValue)")
+        } catch DeviceLifecycleError.approvalRequired {
+            throw BackOfficeError.invalidState("the device waits for a bound device's approval")
         }
-        if let registration = overview.registration {
-            do {
-                _ = try await powerAuth.transition(
-                    registration, from: from, to: to, reason: reason, action: "powerauth.registration.\(action)", actor: actor, source: source)
-            } catch PowerAuthServiceError.registrationState(let status) {
-                throw BackOfficeError.invalidState("the device is \(status.rawValue)")
-            }
-            return
-        }
-        guard try await store.transitionDevice(id: id, from: from, to: to, reason: reason, at: time.now()) else {
-            throw BackOfficeError.invalidState("the device changed meanwhile")
-        }
-        try await audit(actor: actor, action: "device.\(action)", subject: "device:\(id)", source: source, details: reason.map { ["reason": $0] } ?? [:])
     }
 
     /// A CREATED PowerAuth registration for the user `externalUserID` (the username): its

@@ -85,7 +85,7 @@ public struct OperatorService: Sendable {
 
     /// Checks username, password and TOTP code; every outcome is audited. Failures nothing bounds
     /// (an unknown name, a disabled operator, a locked factor) are counted per window and source
-    /// (issue 15); wrong passwords and codes stay one record each, bounded by the lockout.
+    /// (SECURITY.md); wrong passwords and codes stay one record each, bounded by the lockout.
     public func signIn(username: String, password: String, code: String, source: String?) async throws -> Operator {
         guard let found = try await store.operator(username: username) else {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)

@@ -165,7 +165,7 @@ public enum StepUpError: Error, Equatable, Sendable {
     case tooManySMS(retryAfter: Int)
 }
 
-/// The self-service step-up (issue 14): a password sign-in is one factor. Activating a new
+/// The self-service step-up (docs/security-model.md): a password sign-in is one factor. Activating a new
 /// device, removing one, deleting the account or changing the password or phone number first
 /// asks for a second factor — an approval pushed to an ACTIVE device of the user (the approval
 /// engine, with what is being done as its text) or, for a user without an ACTIVE device, an SMS

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a new device binding is checked against in the store, in the transaction that stores it
-/// (issue 15): the number of the user's unfinished devices and the OTP SMS budgets.
+/// (SECURITY.md): the number of the user's unfinished devices and the OTP SMS budgets.
 public struct DeviceBindingLimits: Sendable, Equatable {
     /// Devices in CREATED or PENDING_COMMIT per user, counting only those created after
     /// `pendingSince` (older ones can no longer be finished).

@@ -4,7 +4,7 @@ import Foundation
 public protocol DeviceRepository: Sendable {
     /// Stores a new device, its binding challenge and the SMS that carries the OTP, in one
     /// transaction: either the OTP is promised and will be sent, or nothing happened. With
-    /// `limits` (issue 15) the same transaction first checks the user's unfinished devices and
+    /// `limits` (SECURITY.md) the same transaction first checks the user's unfinished devices and
     /// counts the SMS on its budgets; over either cap nothing is stored or counted.
     func insertDeviceBinding(device: Device, challenge: Challenge, notification: OutboxNotification, limits: DeviceBindingLimits?)
         async throws -> DeviceBindingOutcome
@@ -40,7 +40,7 @@ public protocol DeviceRepository: Sendable {
     func approvePendingDevice(id deviceID: String, approverID: String, userID: String, at now: Date) async throws -> Bool
     /// A binding's `open → answered` and its device's `CREATED → ACTIVE` — or `PENDING_COMMIT`
     /// when `approvalRequired` and the user already has another ACTIVE device of any kind (a
-    /// PowerAuth registration is a device of the user too, issue 14) — in one transaction under
+    /// PowerAuth registration is a device of the user too) — in one transaction under
     /// a per-user lock, so that the "first device" decision and the activation are one step: any
     /// number of concurrent first bindings yield exactly one ACTIVE device (RTS art. 24). When it
     /// goes to PENDING_COMMIT, `approval` (the engine's approval of this device) is stored in the

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import StrongAuthProtocol
 
-/// The push alternative of SPEC 2.2: the app asks for MFA, the user's bound device approves or
+/// The push alternative of docs/devices.md: the app asks for MFA, the user's bound device approves or
 /// denies with its key, the app polls and then fetches confirmed tokens once.
 extension DeviceService {
     /// What the requester sees while polling.
@@ -32,7 +32,7 @@ extension DeviceService {
 
     /// `POST /api/user/mfa/challenges`: a push to each of the user's ACTIVE devices.
     public func createPushChallenge(userID: String) async throws -> Challenge {
-        // Only devices with an ECDSA key can sign an answer (PowerAuth ones approve operations, issue 5).
+        // Only devices with an ECDSA key can sign an answer (PowerAuth ones approve operations).
         let active = try await store.devices(userID: userID).filter { $0.kind == .ecdsaP256 && $0.status == .active }
         guard !active.isEmpty else { throw DeviceError.deviceNotFound }
         let now = time.now()

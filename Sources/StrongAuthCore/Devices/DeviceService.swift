@@ -18,7 +18,7 @@ public enum DeviceError: Error, Equatable, Sendable {
     case wrongSignature
     /// Too many wrong answers: binding or challenges are blocked until `until`.
     case locked(until: Date?)
-    /// An OTP SMS budget of the user or the phone number is spent (issue 15, SMS pumping), or
+    /// An OTP SMS budget of the user or the phone number is spent (SMS pumping), or
     /// the user has `maxPendingPerUser` unfinished devices: try again in `retryAfter` seconds.
     case tooManySMS(retryAfter: Int)
     case tooManyPendingDevices(retryAfter: Int)
@@ -63,10 +63,10 @@ public struct DeviceConfiguration: Sendable, Equatable {
     }
 }
 
-/// Device binding with P-256 keys (Kontist, SPEC 2.2): bind a key with an SMS OTP signed by it,
+/// Device binding with P-256 keys (Kontist, docs/devices.md): bind a key with an SMS OTP signed by it,
 /// then pass MFA by signing device challenges and receive confirmed tokens.
 public struct DeviceService: Sendable {
-    public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox
+    public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox & PowerAuthRepository
 
     let store: any Repositories
     let tokens: TokenService
@@ -74,6 +74,8 @@ public struct DeviceService: Sendable {
     let time: any TimeSource
     public let configuration: DeviceConfiguration
     static let otpPurpose = "otp"
+    /// Commit, block, unblock and remove: the one lifecycle of every device kind.
+    var lifecycle: DeviceLifecycle { DeviceLifecycle(store: store, time: time) }
 
     public init(store: any Repositories, tokens: TokenService, masterKey: MasterKey, time: any TimeSource, configuration: DeviceConfiguration) {
         self.store = store
@@ -213,7 +215,7 @@ public struct DeviceService: Sendable {
             let approver = try await store.device(id: approverDeviceID), approver.userID == userID, approver.id != deviceID
         else { throw DeviceError.deviceNotFound }
         guard device.kind == .ecdsaP256, approver.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
-        guard device.status == .pendingCommit else { throw DeviceError.deviceState(device.status) }
+        guard DeviceAction.commit.allows(from: device.status) else { throw DeviceError.deviceState(device.status) }
         guard approver.status == .active else { throw DeviceError.deviceState(approver.status) }
         let signature = try Self.parseSignature(signatureHex)
         let message = Array(Self.approvalMessage(deviceID: deviceID, publicKeyHex: device.publicKeyHex).utf8)
@@ -280,17 +282,17 @@ public struct DeviceService: Sendable {
         try await store.devices(userID: userID)
     }
 
-    /// Removes one of the user's own devices; its confirmed tokens stop working at once.
+    /// Removes one of the user's own devices of either kind (`DELETE /api/user/devices/{id}`):
+    /// its confirmed tokens stop working at once, and a PowerAuth activation is removed the
+    /// PowerAuth way (its MAC tokens deleted, its integrator called back). A device that is not
+    /// the user's, or that cannot be removed (already REMOVED, or expired unfinished), is absent.
     public func removeDevice(userID: String, deviceID: String, source: String?) async throws {
-        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
+        guard let device = try await store.device(id: deviceID), device.userID == userID else { throw DeviceError.deviceNotFound }
+        do {
+            try await lifecycle.apply(.remove, to: device, actor: "user:\(userID)", source: source)
+        } catch is DeviceLifecycleError {
             throw DeviceError.deviceNotFound
         }
-        let removed = try await store.transitionDevice(
-            id: deviceID, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil, at: time.now())
-        guard removed else { throw DeviceError.deviceNotFound }
-        try await store.append(
-            AuditRecord(actor: "user:\(userID)", action: "device.removed", subject: "device:\(deviceID)", sourceAddress: source, outcome: .success),
-            at: time.now())
     }
 
     // MARK: Shared

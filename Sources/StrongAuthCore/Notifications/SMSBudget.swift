@@ -23,7 +23,7 @@ public enum SMSReservation: Sendable, Equatable {
     case exhausted(retryAt: Date)
 }
 
-/// The fixed-window counters of OTP SMS (issue 15, SMS pumping), one row per budget key.
+/// The fixed-window counters of OTP SMS (SMS pumping), one row per budget key.
 public protocol SMSBudgetRepository: Sendable {
     /// Counts one SMS on every budget, or on none: all-or-nothing, each counter one conditional
     /// upsert (correct with several nodes on one database). A counter whose window started
@@ -50,7 +50,7 @@ public struct SMSLimits: Sendable, Equatable {
     /// The user's and the number's budgets. The number is keyed by an HMAC under a key derived
     /// from the master key: the counter table never holds phone numbers, and the few billion
     /// possible numbers cannot be hashed through without that key. The number's budget is the
-    /// user's `realm`'s (issue 14): two banks' customers may share a phone, and one realm's users
+    /// user's `realm`'s (docs/security-model.md): two banks' customers may share a phone, and one realm's users
     /// must neither spend the number's codes at another realm nor learn from a refusal that the
     /// number received codes there.
     public func budgets(userID: String, realm: String, phone: String, masterKey: MasterKey) -> [SMSBudget] {

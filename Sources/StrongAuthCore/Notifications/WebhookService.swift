@@ -1,7 +1,7 @@
 import Foundation
 import StrongAuthProtocol
 
-/// The integrator's side of webhooks (SPEC 2.7): the secrets that sign them, the delivery log
+/// The integrator's side of webhooks (docs/webhooks.md): the secrets that sign them, the delivery log
 /// and retrying a delivery that was given up. Deliveries themselves are written by the services
 /// whose state changes they report, in the same transaction.
 public struct WebhookService: Sendable {

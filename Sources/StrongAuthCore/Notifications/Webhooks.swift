@@ -1,8 +1,8 @@
 import Foundation
 
 /// Who a webhook is for, and so whose secret signs it and who may read its delivery log: a
-/// PowerAuth application (registration and operation callbacks, seed 003) or an OAuth client
-/// (action request callbacks, seed 001).
+/// PowerAuth application (registration and operation callbacks, PowerAuth Cloud REST API) or an OAuth client
+/// (action request callbacks, Shine's API documentation).
 public enum WebhookSubscriber: Sendable, Hashable, CustomStringConvertible {
     case application(String)
     case client(String)

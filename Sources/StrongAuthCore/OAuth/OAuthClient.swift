@@ -18,7 +18,7 @@ public struct OAuthClient: Sendable, Equatable {
     public var scopes: Scopes
     public var status: Status
     public var createdAt: Date
-    /// Where action request status changes are POSTed (seed 001 clients), if anywhere.
+    /// Where action request status changes are POSTed (Shine clients), if anywhere.
     public var webhookURL: String?
     /// The secret signing those webhooks, sealed under the master key (it must be read back to
     /// sign, so it cannot be a hash).

@@ -47,7 +47,7 @@ public struct TokenService: Sendable {
         // Hash even for unknown clients so the two cases cost the same.
         let matches = secretHasher.matches(credentials.clientSecret, storedHash: client?.secretHash ?? "")
         guard let client, matches, client.status == .active else {
-            // Counted per window and source, not a chained row each (issue 15): anyone can send
+            // Counted per window and source, not a chained row each (SECURITY.md): anyone can send
             // wrong secrets, and every chained row is kept forever.
             try await store.recordFailure(
                 AuditRecord(
@@ -141,7 +141,7 @@ public struct TokenService: Sendable {
                 at: time.now())
         }
         // Tries against a disabled user or a locked factor are not bounded by the lockout (it
-        // is what refuses them): they are counted per window and source (issue 15). Wrong
+        // is what refuses them): they are counted per window and source (SECURITY.md). Wrong
         // passwords stay one record each — at most `lockout.maxFailures` per lock period.
         func countFailure(_ reason: String) async throws {
             try await store.recordFailure(

@@ -30,7 +30,7 @@ public enum SensitiveAction: String, Sendable, CaseIterable {
     case removeDevice
     /// Approve a new device while another one is bound (RTS art. 24).
     case approveDevice
-    /// Bind the user's first device: the seed's flow, where the SMS OTP signed by the new key is
+    /// Bind the user's first device: Kontist's flow, where the SMS OTP signed by the new key is
     /// the second factor, so a one-factor token is enough to start it.
     case bindFirstDevice
     /// Delete the account (`DELETE /api/v2/users`).
@@ -89,7 +89,7 @@ public struct AssuranceRequirement: Sendable, Equatable {
     }
 }
 
-/// The one table of sensitive actions and the assurance each needs (issue 14). The age limit
+/// The one table of sensitive actions and the assurance each needs (docs/security-model.md). The age limit
 /// is configurable (`assurance.maxAgeSeconds`, default 300); the levels are not, since lowering
 /// them would undo RTS art. 24 (a one-factor token could remove the devices that approve new
 /// ones and then bind its own).

@@ -2,7 +2,7 @@ import Foundation
 
 /// A mobile application in PowerAuth's sense (`appId`): the app key and secret baked into the
 /// app, and the master P-256 key pair whose private half signs activation codes and decrypts the
-/// application-scope ECIES of activation requests (SPEC 1, 2.5).
+/// application-scope ECIES of activation requests (docs/architecture.md, docs/powerauth.md).
 public struct PowerAuthApplication: Sendable, Equatable {
     public enum Status: String, Sendable {
         case active
@@ -21,7 +21,7 @@ public struct PowerAuthApplication: Sendable, Equatable {
     public var sealedMasterPrivateKey: String
     /// Base64 of the master public key as an uncompressed point (`04‖X‖Y`), as the SDKs take it.
     public var masterPublicKey: String
-    /// Where registration status changes are POSTed (SPEC 2.7), if anywhere.
+    /// Where registration status changes are POSTed (docs/architecture.md), if anywhere.
     public var callbackURL: String?
     /// The HMAC key for callbacks, sealed under the master key.
     public var sealedCallbackSecret: String?
@@ -80,6 +80,9 @@ public struct IntegrationUser: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
+    /// Whether the user may act on `applicationID`: exact, case-sensitive membership. The signature
+    /// fast path decides the same in SQL (`SQLStore.integrationUserMayUse`), held to this by
+    /// the store suite (`IntegrationUserScopeStoreTests`).
     public func mayUse(applicationID: String) -> Bool { applicationIDs.contains(applicationID) }
 }
 
@@ -103,7 +106,7 @@ public enum ActivationCommitPhase: String, Sendable, CaseIterable {
 
 /// The PowerAuth side of a device: everything of an activation that the `devices` row does not hold.
 ///
-/// A registration *is* a `Device` of kind `.powerauth` (one device model, SPEC 1): its id is the
+/// A registration *is* a `Device` of kind `.powerauth` (one device model, docs/architecture.md): its id is the
 /// `registrationId`/`activationId`, its status is the device status, its public key the device's.
 public struct PowerAuthActivation: Sendable, Equatable {
     public var deviceID: String

@@ -157,19 +157,7 @@ extension PowerAuthService {
 
     /// `/pa/v3/activation/remove`, after the face verified the phone's signature.
     public func removeBySignedRequest(_ registration: Registration, source: String?) async throws {
-        _ = try await transition(
-            registration, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil,
-            action: "powerauth.registration.removed", actor: "device:\(registration.id)", source: source)
-    }
-
-    /// The user removes one of their own activations from self-service (`DELETE /api/user/devices/{id}`).
-    public func removeByUser(deviceID: String, userID: String, source: String?) async throws {
-        guard let registration = try await store.registration(id: deviceID), registration.device.userID == userID else {
-            throw PowerAuthServiceError.registrationNotFound
-        }
-        _ = try await transition(
-            registration, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil,
-            action: "powerauth.registration.removed", actor: "user:\(userID)", source: source)
+        _ = try await transition(.remove, registration, actor: "device:\(registration.id)", source: source)
     }
 
     // MARK: Tokens

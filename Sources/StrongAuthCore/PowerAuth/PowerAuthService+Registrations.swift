@@ -8,16 +8,9 @@ public enum RegistrationChange: String, Sendable {
     case unblock = "UNBLOCK"
 }
 
-/// The integration API's registration lifecycle (seed 003, "Implement Mobile Device Registration"
-/// and "Self-Service").
-///
-/// ```
-/// CREATED ──(phone: key exchange)──▶ PENDING_COMMIT ──(commit)──▶ ACTIVE ◀──(UNBLOCK)──┐
-///    │      └─(commitPhase / OTP ON_KEY_EXCHANGE)──────────────────▶ │                 │
-///    │                                                               └─(BLOCK, or 5 wrong
-///    │                                                                  signatures)──▶ BLOCKED
-///    └── expiry (CREATED, PENDING_COMMIT), DELETE, too many wrong OTPs ─────────▶ REMOVED
-/// ```
+/// The integration API's registrations (Wultra PowerAuth Cloud, "Implement Mobile Device
+/// Registration" and "Self-Service"). Their statuses are those of every device (the diagram on
+/// `Device.Status`); commit, block, unblock and remove go through `DeviceLifecycle`.
 extension PowerAuthService {
     /// `POST /v2/registrations`: a CREATED registration with a fresh activation code signed by
     /// the application's master key.
@@ -119,7 +112,8 @@ extension PowerAuthService {
     public func commit(id: String, otp: String?, by integrationUser: IntegrationUser, source: String?) async throws -> Registration {
         let registration = try await registration(id: id, for: integrationUser)
         let now = time.now()
-        guard registration.status(at: now) == .pendingCommit else {
+        // Checked before the OTP, so that a wrong OTP is counted only against a committable one.
+        guard DeviceAction.commit.allows(from: registration.status(at: now)) else {
             throw PowerAuthServiceError.registrationState(registration.status(at: now))
         }
         if registration.activation.otpValidation == .onCommit {
@@ -131,9 +125,7 @@ extension PowerAuthService {
                 throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remainingAttempts ?? 0)
             }
         }
-        return try await transition(
-            registration, from: [.pendingCommit], to: .active, reason: nil, action: "powerauth.registration.committed",
-            actor: "integration-user:\(integrationUser.name)", source: source)
+        return try await transition(.commit, registration, actor: "integration-user:\(integrationUser.name)", source: source)
     }
 
     /// `PUT /v2/registrations/{id}` with BLOCK (ACTIVE → BLOCKED, with a reason) or UNBLOCK
@@ -145,53 +137,35 @@ extension PowerAuthService {
         let actor = "integration-user:\(integrationUser.name)"
         switch change {
         case .block:
+            // The same rule as the back office's (`BlockedReason.isValid`): ASCII only.
             let reason = blockedReason ?? BlockedReason.notSpecified
-            guard (1...64).contains(reason.utf8.count), reason.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+            guard BlockedReason.isValid(reason) else {
                 throw PowerAuthServiceError.validation(field: "blockedReason", message: "must be 1–64 of A–Z, 0–9, '_', '-'")
             }
-            return try await transition(
-                registration, from: [.active], to: .blocked, reason: reason, action: "powerauth.registration.blocked", actor: actor,
-                source: source)
+            return try await transition(.block, registration, reason: reason, actor: actor, source: source)
         case .unblock:
-            return try await transition(
-                registration, from: [.blocked], to: .active, reason: nil, action: "powerauth.registration.unblocked", actor: actor,
-                source: source)
+            return try await transition(.unblock, registration, actor: actor, source: source)
         }
     }
 
     /// `DELETE /v2/registrations/{id}`: any status → REMOVED; its tokens and signatures die.
     public func remove(id: String, by integrationUser: IntegrationUser, source: String?) async throws -> Registration {
         let registration = try await registration(id: id, for: integrationUser)
-        return try await transition(
-            registration, from: [.created, .pendingCommit, .active, .blocked], to: .removed, reason: nil,
-            action: "powerauth.registration.removed", actor: "integration-user:\(integrationUser.name)", source: source)
+        return try await transition(.remove, registration, actor: "integration-user:\(integrationUser.name)", source: source)
     }
 
     // MARK: Shared
 
-    /// One conditional status change, audited and announced; `registrationState` when the
-    /// registration was not in `from` (also when an unfinished one has expired).
-    func transition(
-        _ registration: Registration, from: Set<Device.Status>, to: Device.Status, reason: String?, action: String, actor: String,
-        source: String?
-    ) async throws -> Registration {
-        let now = time.now()
-        let current = registration.status(at: now)
-        guard from.contains(current) else { throw PowerAuthServiceError.registrationState(current) }
-        var changed = registration
-        changed.device.status = to
-        changed.device.blockedReason = reason
-        if to == .active { changed.counter.failedAttempts = 0 }
-        if to != .created { changed.activation.activationCode = nil }
-        let moved = try await store.transitionRegistration(
-            id: registration.id, from: from, to: to, reason: reason, resetFailures: to == .active,
-            webhooks: try registrationWebhooks(changed, status: to, at: now), at: now)
-        guard moved else {
-            let latest = try await store.registration(id: registration.id)
-            throw PowerAuthServiceError.registrationState(latest?.status(at: now) ?? .removed)
+    /// `action` through the lifecycle, refused in PowerAuth's terms: `registrationState` when the
+    /// registration is not in the action's from-set (also when an unfinished one has expired).
+    func transition(_ action: DeviceAction, _ registration: Registration, reason: String? = nil, actor: String, source: String?)
+        async throws -> Registration
+    {
+        do {
+            return try await lifecycle.apply(action, to: registration, reason: reason, actor: actor, source: source)
+        } catch DeviceLifecycleError.state(let status) {
+            throw PowerAuthServiceError.registrationState(status)
         }
-        try await audit(changed, action: action, actor: actor, source: source, details: reason.map { ["reason": $0] } ?? [:])
-        return changed
     }
 
     func allowedApplication(_ id: String, for integrationUser: IntegrationUser) async throws -> PowerAuthApplication {
@@ -216,6 +190,14 @@ extension PowerAuthService {
     func registrationWebhooks(
         _ registration: Registration, status: Device.Status, application: PowerAuthApplication? = nil, at now: Date
     ) async throws -> [WebhookDelivery] {
+        try await Self.registrationWebhooks(registration, status: status, application: application, store: store, at: now)
+    }
+
+    /// The callback announcing a registration's new status (shared with `DeviceLifecycle`).
+    static func registrationWebhooks(
+        _ registration: Registration, status: Device.Status, application: PowerAuthApplication? = nil, store: any PowerAuthRepository,
+        at now: Date
+    ) async throws -> [WebhookDelivery] {
         let owner: PowerAuthApplication?
         if let application {
             owner = application
@@ -236,9 +218,16 @@ extension PowerAuthService {
         details: [String: String] = [:]
     ) async throws {
         try await store.append(
-            AuditRecord(
-                actor: actor, action: action, subject: "device:\(registration.id)", sourceAddress: source, outcome: outcome,
-                details: details.merging(["application": registration.activation.applicationID]) { first, _ in first }),
-            at: time.now())
+            Self.auditRecord(registration, action: action, actor: actor, source: source, outcome: outcome, details: details), at: time.now())
+    }
+
+    /// A registration's audit record: subject `device:<id>`, its application in the details.
+    static func auditRecord(
+        _ registration: Registration, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        details: [String: String] = [:]
+    ) -> AuditRecord {
+        AuditRecord(
+            actor: actor, action: action, subject: "device:\(registration.id)", sourceAddress: source, outcome: outcome,
+            details: details.merging(["application": registration.activation.applicationID]) { first, _ in first })
     }
 }

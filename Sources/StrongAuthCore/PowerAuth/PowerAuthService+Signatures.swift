@@ -23,7 +23,7 @@ public struct SignatureVerification: Sendable, Equatable {
     public var countedFailure = false
 }
 
-/// Request signatures (seed 003 "Implement Protected API Resources"; `/v2/signature/verify` and
+/// Request signatures (PowerAuth Cloud REST API, "Implement Protected API Resources"; `/v2/signature/verify` and
 /// every signed enrollment endpoint).
 extension PowerAuthService {
     /// Checks a signature over `method`, `uriID` and the raw `body` against the registration's
@@ -61,7 +61,7 @@ extension PowerAuthService {
     /// phone's own signed requests. The caller's realm and application are decided before any of
     /// the registration's counters (possession attempts, failures, the counter itself) is
     /// touched: a caller of another realm naming an activation id is answered exactly as for an
-    /// unknown one, and does not even briefly hold one of the phone's attempts (issue 14).
+    /// unknown one, and does not even briefly hold one of the phone's attempts (docs/security-model.md).
     public func verifySignature(
         _ presented: PowerAuthAuthorizationHeader, method: String, uriID: String, body: [UInt8], caller: IntegrationCredentials?,
         source: String?

@@ -91,11 +91,11 @@ public struct OpenedApplication: Sendable {
     public var masterPrivateKey: P256.KeyAgreement.PrivateKey
 }
 
-/// PowerAuth (seed 003, SPEC 2.5) over the one device model: applications and integration
+/// PowerAuth (PowerAuth Cloud REST API, docs/powerauth.md) over the one device model: applications and integration
 /// users, registrations and their lifecycle, the key exchange, signature and token verification.
 /// Every status change is audited and announced to the application's webhook.
 public struct PowerAuthService: Sendable {
-    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog & ReplayGuardRepository
+    public typealias Repositories = PowerAuthRepository & ApprovalRepository & AuditLog & ReplayGuardRepository & DeviceRepository
 
     let store: any Repositories
     let masterKey: MasterKey
@@ -106,6 +106,8 @@ public struct PowerAuthService: Sendable {
     let hints = SignatureHints()
     /// ECIES nonces already received, shared by every node through the database.
     public var replayGuard: ReplayGuard { ReplayGuard(store: store, time: time) }
+    /// Commit, block, unblock and remove: the one lifecycle of every device kind.
+    var lifecycle: DeviceLifecycle { DeviceLifecycle(store: store, time: time) }
 
     static let applicationSecretPurpose = "powerauth-app-secret"
     static let masterKeyPurpose = "powerauth-master-key"
@@ -241,7 +243,7 @@ public struct PowerAuthService: Sendable {
     {
         let matches = secretHasher.matches(credentials.password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
         guard let user, matches, user.status == .active else {
-            // Counted per window and source (issue 15): anyone can send wrong passwords.
+            // Counted per window and source (SECURITY.md): anyone can send wrong passwords.
             try await store.recordFailure(
                 AuditRecord(
                     actor: "integration-user:\(credentials.name.prefix(128))", action: "powerauth.integration_user.authentication",

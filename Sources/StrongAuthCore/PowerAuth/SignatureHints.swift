@@ -9,7 +9,7 @@ import Synchronization
 /// Nothing here decides anything. A verification that uses a hint succeeds only through the
 /// conditional update `… WHERE status = 'ACTIVE' AND ctr_data = <hint> AND <the integration user
 /// and the application are still valid>`, in the database, on every node; a stale or wrong hint
-/// just fails that update and the verification takes the full path (SPEC 3).
+/// just fails that update and the verification takes the full path (docs/architecture.md).
 final class SignatureHints: Sendable {
     struct Hint: Sendable {
         var applicationID: String

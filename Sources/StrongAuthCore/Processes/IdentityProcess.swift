@@ -1,6 +1,6 @@
 import Foundation
 
-/// A finAPI process (seed 002, SPEC 2.4): a bearer process token that a client hands to a
+/// A finAPI process (finAPI's API documentation, docs/processes.md): a bearer process token that a client hands to a
 /// front end, exchangeable a few times for an access token of an identity created for it.
 ///
 /// ```

@@ -10,7 +10,7 @@ public enum ProcessError: Error, Sendable, Equatable {
     case notExchangeable
 }
 
-/// finAPI's process controller (seed 002, SPEC 2.4): a client creates processes, each with a
+/// finAPI's process controller (finAPI's API documentation, docs/processes.md): a client creates processes, each with a
 /// transparently created identity; whoever holds a process token exchanges it for that
 /// identity's access token a limited number of times; the retention job deletes the identities.
 public struct ProcessService: Sendable {

@@ -3,7 +3,7 @@ import CryptoExtras
 import Foundation
 import StrongAuthProtocol
 
-/// Challenge handles, and the decoy challenges that need no row (issue 15).
+/// Challenge handles, and the decoy challenges that need no row (SECURITY.md).
 ///
 /// Every handle is `1` followed by 39 decimal digits: a 128-bit number. A real challenge's is
 /// random; its row is what makes it answerable. A decoy's (the challenge an unknown account/card,

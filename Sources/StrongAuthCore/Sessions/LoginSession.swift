@@ -1,11 +1,11 @@
 import Foundation
 import StrongAuthProtocol
 
-/// How a user answers a login or scenario challenge (seed 004's `accessToolUsage`).
+/// How a user answers a login or scenario challenge (the ABN AMRO login protocol's `accessToolUsage`).
 public enum AccessToolUsage: String, Sendable, CaseIterable {
     /// The identification code, RSA-encrypted per the public soft-token scheme.
     case softToken = "SOFTTOKEN"
-    /// A device bound with a P-256 key (SPEC 2.2), unlocked by the user's PIN on the phone.
+    /// A device bound with a P-256 key (docs/devices.md), unlocked by the user's PIN on the phone.
     case boundDeviceUserPIN = "BOUNDDEVICE_USERPIN"
     /// The same, unlocked by biometry.
     case boundDeviceTouchIDPIN = "BOUNDDEVICE_TOUCHIDPIN"
@@ -15,7 +15,7 @@ public enum AccessToolUsage: String, Sendable, CaseIterable {
         self == .softToken ? .softToken : .boundDevice
     }
 
-    /// The seed's `challengeDeviceDetails` for this usage.
+    /// The ABN AMRO API's `challengeDeviceDetails` for this usage.
     public var challengeDeviceDetails: String {
         switch self {
         case .softToken: SoftTokenScheme.challengeDeviceDetails
@@ -55,7 +55,7 @@ public struct LoginIdentity: Sendable, Equatable {
         self.lastLogonAt = lastLogonAt
     }
 
-    /// The seed's `userId`: `ACCOUNT_CARD`, e.g. `0562813888_23`.
+    /// The ABN AMRO API's `userId`: `ACCOUNT_CARD`, e.g. `0562813888_23`.
     public var loginUserID: String { "\(accountNumber)_\(cardNumber)" }
 }
 
@@ -81,7 +81,7 @@ public struct LoginSession: Sendable, Equatable {
     public var accessToolUsage: AccessToolUsage?
     /// The bound device that authorized the session, for `BOUNDDEVICE_*`.
     public var deviceID: String?
-    /// The seed's `lastLogonDate`: the user's previous logon (this one for a first logon),
+    /// The ABN AMRO API's `lastLogonDate`: the user's previous logon (this one for a first logon),
     /// rounded down to the minute.
     public var lastLogonDate: Date?
     public var createdAt: Date
@@ -122,7 +122,7 @@ public struct LoginChallenge: Sendable, Equatable {
         case used
     }
 
-    /// The seed's `challengeHandle`: 18 random decimal digits.
+    /// The ABN AMRO API's `challengeHandle`: 18 random decimal digits.
     public var handle: String
     public var kind: Kind
     public var sessionID: String
@@ -166,7 +166,7 @@ extension LoginChallenge {
     public static func nonce(hex: String) -> [UInt8] { Hex.decode(hex) ?? [] }
 }
 
-/// The account and card numbers of the seed, normalised so that `562813888` (finAPI-style,
+/// The account and card numbers of the ABN AMRO login protocol, normalised so that `562813888` (finAPI-style,
 /// without the leading zero, as a JSON number) and `"0562813888"` name the same account.
 public enum LoginNumbers {
     /// 1–10 digits → ten digits, zero-padded; `nil` for anything else.
@@ -184,7 +184,7 @@ public enum LoginNumbers {
         return stripped.isEmpty ? "0" : String(stripped)
     }
 
-    /// Exactly five digits: the seed's identification code.
+    /// Exactly five digits: the ABN AMRO API's identification code.
     public static func isIdentificationCode(_ raw: String) -> Bool {
         raw.utf8.count == 5 && raw.utf8.allSatisfy(isDigit)
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Login identities, access-tool counters, sessions and their challenges (seed 004). Every
+/// Login identities, access-tool counters, sessions and their challenges (ABN AMRO login protocol, docs/sessions.md). Every
 /// security decision is one conditional update, so any number of nodes on one database agree.
 public protocol SessionRepository: Sendable {
     /// Stores a new user, its login identity and a full counter for each access tool in one

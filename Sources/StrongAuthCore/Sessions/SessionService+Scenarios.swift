@@ -3,7 +3,7 @@ import Foundation
 import StrongAuthProtocol
 
 /// Step-up signing of a scenario (adding a payee, raising a limit, …) inside an authorized
-/// session (seed 004's `/usertokens/session/scenario*`). The seed names the endpoints only; the
+/// session (the ABN AMRO login protocol's `/usertokens/session/scenario*`). The ABN AMRO login protocol names the endpoints only; the
 /// shapes are ours (docs/sessions.md). What is signed is bound to the scenario's name and exact
 /// data (PSD2 RTS art. 5): the data sent with the answer must hash to what was challenged.
 extension SessionService {

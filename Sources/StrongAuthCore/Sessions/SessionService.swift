@@ -3,18 +3,18 @@ import Foundation
 import StrongAuthProtocol
 import Synchronization
 
-/// Lifetimes and limits of challenge-response sessions (SPEC 2.6).
+/// Lifetimes and limits of challenge-response sessions (docs/sessions.md).
 public struct SessionConfiguration: Sendable, Equatable {
     /// A session ends after this long without an authorized request (PSD2 RTS art. 4(3)(d): 5 minutes).
     public var idleTimeout: TimeInterval
     /// How long a login, handover or scenario challenge may be answered.
     public var challengeLifetime: TimeInterval
-    /// Wrong answers per access tool before it is blocked (seed 004: `attemptsLeft` starts at 3).
+    /// Wrong answers per access tool before it is blocked (ABN AMRO login protocol: `attemptsLeft` starts at 3).
     public var maxAttempts: Int
     /// Whether the session cookie carries `Secure` (on when the server is reached over TLS).
     public var secureCookie: Bool
     /// How long an unknown account/card's decoy counter is kept after its last wrong answer
-    /// (issue 15): until then it shows the attempts left and stays blocked as a known account
+    /// (SECURITY.md): until then it shows the attempts left and stays blocked as a known account
     /// would; afterwards it starts over (a known account stays blocked until an operator acts).
     public var decoyRetention: TimeInterval
     /// At most this many decoy counters are stored (one per unknown account/card and tool that
@@ -71,7 +71,7 @@ extension SessionError: CustomStringConvertible {
     }
 }
 
-/// A challenge as the face shows it: the seed's `loginChallenge` (and the scenario challenge).
+/// A challenge as the face shows it: the ABN AMRO API's `loginChallenge` (and the scenario challenge).
 public struct IssuedChallenge: Sendable, Equatable {
     /// `ACCOUNT_CARD`.
     public var userID: String
@@ -86,12 +86,12 @@ public struct IssuedChallenge: Sendable, Equatable {
     public var newSessionToken: String?
 }
 
-/// An authorized session as the face shows it (the seed's `session`).
+/// An authorized session as the face shows it (the ABN AMRO API's `session`).
 public struct SessionView: Sendable, Equatable {
     /// The user's previous logon (this one for a first logon), rounded down to the minute.
     public var lastLogonDate: Date
     public var accessToolUsage: AccessToolUsage
-    /// The StrongAuth user id: the seed's customer references.
+    /// The StrongAuth user id: the ABN AMRO API's customer references.
     public var customerReference: String
     /// After a login the rotated cookie token (session fixation defence); `nil` otherwise.
     public var newSessionToken: String?
@@ -119,7 +119,7 @@ public struct LoginAnswer: Sendable, Equatable {
     }
 }
 
-/// ABN AMRO's challenge-response sessions (seed 004, SPEC 2.6): a login challenge for an account
+/// ABN AMRO's challenge-response sessions (ABN AMRO login protocol, docs/sessions.md): a login challenge for an account
 /// and card, answered with the soft token (RSA) or a bound device (ECDSA), authorizes a
 /// server-side session that ends when deleted or after 5 minutes idle; inside it, scenarios
 /// (adding a payee, …) are signed the same way.
@@ -171,7 +171,7 @@ public struct SessionService: Sendable {
     ) async throws -> IssuedChallenge {
         let usage = try Self.usage(accessToolUsage)
         let deviceIndex = try Self.deviceIndex(for: usage, raw: boundDeviceIndexNumber)
-        // Issue 15: an unknown account/card, and a known user without this access tool, get a
+        // An unknown account/card, and a known user without this access tool, get a
         // challenge like a usable one (a decoy that no answer opens, counted and blocked as a real
         // one), so the challenge endpoint does not tell which accounts exist or what tools they have.
         var identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
@@ -350,7 +350,7 @@ public struct SessionService: Sendable {
     }
 
     /// The `user_id` a decoy identity carries (never a user's ID, which is a UUID); the rest is
-    /// the seed's `ACCOUNT_CARD` the challenge was asked for. Nothing is stored under it.
+    /// the ABN AMRO API's `ACCOUNT_CARD` the challenge was asked for. Nothing is stored under it.
     static let decoyUserIDPrefix = "(unknown):"
 
     /// The stand-in for an account/card no active user has (or a known user without the tool):
@@ -622,7 +622,7 @@ public struct SessionService: Sendable {
     /// have unrelated hashes.
     static func codeHashInput(userID: String, code: String) -> String { "\(userID):\(code)" }
 
-    /// 40 decimal digits, 128 random bits (the seed's handles are decimal strings; a decoy's has
+    /// 40 decimal digits, 128 random bits (the ABN AMRO API's handles are decimal strings; a decoy's has
     /// the same form, `ChallengeHandles`).
     static func newHandle() -> String { ChallengeHandles.random() }
 

@@ -1,7 +1,7 @@
 import Foundation
 import StrongAuthProtocol
 
-/// The user's own account changes, each one atomic store step (issue 14, self-service). The
+/// The user's own account changes, each one atomic store step (self-service). The
 /// step-up in front of them is `StepUpService`'s; the store steps here never check assurance.
 public protocol AccountRepository: Sendable {
     /// Sets the password hash if it is still `oldHash` (a compare-and-set: of two concurrent

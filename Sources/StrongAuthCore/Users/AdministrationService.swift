@@ -79,7 +79,7 @@ public struct AdministrationService: Sendable {
     }
 
     /// A validated user with a slow-hashed password, not yet stored: for use cases that store the
-    /// user together with more rows in one transaction (a login identity, issue 6).
+    /// user together with more rows in one transaction (a login identity).
     public func newUser(
         username: String, password: String?, phone: String?, email: String?, ownerClientID: String?, realm: String = Realm.defaultID
     ) async throws -> (user: User, password: String) {

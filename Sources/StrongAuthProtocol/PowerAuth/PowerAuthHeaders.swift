@@ -48,7 +48,7 @@ public struct PowerAuthHeaderError: Error, Equatable, Sendable, CustomStringConv
 /// are optional, whitespace may separate fields), so its matches are reproduced exactly, but by a
 /// hand-written scanner (`scan`) in one pass: run through a backtracking engine, the expression
 /// retries every start inside a run of word characters, which made a 60 KB `PowerAuth aaaa…`
-/// header cost a worker over ten seconds (issue 15). The expression is kept in `pattern` as the
+/// header cost a worker over ten seconds (SECURITY.md). The expression is kept in `pattern` as the
 /// oracle the tests compare the scanner with.
 enum PowerAuthHeaderSyntax {
     static let prefix = "PowerAuth "

@@ -22,6 +22,20 @@ extension PowerAuthSignature {
     public static func baseString(method: String, uriID: String, nonce: [UInt8], body: [UInt8], applicationSecret: String) -> String {
         requestData(method: method, uriID: uriID, nonce: nonce, body: body) + "&" + applicationSecret
     }
+
+    /// The signed data of a GET request: its query parameters sorted by name then value,
+    /// form-encoded (`application/x-www-form-urlencoded`: space as `+`, only `A–Z a–z 0–9 - . _ *`
+    /// left as they are) and joined by `&` — the reference's `canonizeGetParameters`. Server and
+    /// SDK must build the same bytes, so the rule lives here.
+    public static func canonicalQuery(_ parameters: [String: String]) -> String {
+        func encode(_ text: String) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._*")
+            return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: "%20", with: "+")
+        }
+        return parameters.sorted { ($0.key, $0.value) < ($1.key, $1.value) }.map { "\(encode($0.key))=\(encode($0.value))" }
+            .joined(separator: "&")
+    }
 }
 
 /// MAC-token digests (`TokenUtils.computeTokenDigest` of the reference, protocol 3.x).

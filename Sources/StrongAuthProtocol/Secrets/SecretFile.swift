@@ -12,7 +12,7 @@
 /// `FileManager.createFile(…attributes: [.posixPermissions: 0o600])` writes a temporary file
 /// with the umask's mode (0644, or 0666 under umask 000) and only then sets 0600, so there is a
 /// window in which another local user may open it; it also replaces whatever was at the path,
-/// so two processes generating a key at once each believe in their own (issue 21, item 5).
+/// so two processes generating a key at once each believe in their own (SECURITY.md).
 ///
 /// Here the secret is written to a temporary file opened with `O_CREAT|O_EXCL|O_NOFOLLOW`,
 /// mode 0600, fsynced, then hard-linked to its name: `link(2)` fails if the name exists, so the

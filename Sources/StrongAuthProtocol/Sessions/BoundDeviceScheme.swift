@@ -1,12 +1,12 @@
 import Crypto
 
-/// StrongAuth's `BOUNDDEVICE_*` login and scenario challenges (SPEC 2.6). ABN AMRO does not
+/// StrongAuth's `BOUNDDEVICE_*` login and scenario challenges (docs/sessions.md). ABN AMRO does not
 /// publish this scheme, so it is ours, in the same field-list encoding as `SOFTTOKEN`:
 ///
 /// `{1: purpose ("1" login, "2" scenario), 2: 8 random bytes, 3: 4 random bytes, 8: userId,
 ///   10: SHA-256 of the scenario (scenarios only), 0: ""}`
 ///
-/// A device bound with a P-256 key (SPEC 2.2) answers with its ECDSA-SHA256 signature over the
+/// A device bound with a P-256 key (docs/devices.md) answers with its ECDSA-SHA256 signature over the
 /// challenge bytes (hex, DER or raw r‖s). The purpose, the user and the scenario's hash are
 /// inside what is signed, so a login signature can never sign a scenario, and a scenario
 /// signature covers exactly the data shown (dynamic linking, PSD2 RTS art. 5).

@@ -1,4 +1,4 @@
-/// The field list of ABN AMRO's login challenges and responses (seed 004, SPEC 2.6).
+/// The field list of ABN AMRO's login challenges and responses (ABN AMRO login protocol, docs/sessions.md).
 ///
 /// Each field is a 1-byte id, a 2-byte big-endian length and the value; the list ends with the
 /// field id 0 and an empty value. Hand-written because it is three lines of framing and no

@@ -16,10 +16,10 @@ import Foundation
 /// Scenarios (ours; the public clients only log in): a scenario challenge also carries field 10,
 /// the SHA-256 of the scenario's name and canonical data, and the answer must contain the same
 /// field 10 inside the encryption — so the answer covers the data the client computed the hash
-/// of, not only a link the server keeps (dynamic linking, RTS art. 5; issue 21). Login
+/// of, not only a link the server keeps (dynamic linking, RTS art. 5). Login
 /// challenges and answers are unchanged.
 public enum SoftTokenScheme {
-    /// The challenge device details the seed names for `SOFTTOKEN`.
+    /// The challenge device details the ABN AMRO login protocol names for `SOFTTOKEN`.
     public static let challengeDeviceDetails = "/schemes/ATT_5_55/CH_1"
     /// Field ids of the challenge and the response.
     public enum Field {

@@ -5,7 +5,7 @@ import Foundation
 /// HMAC-SHA256(secret, "<t>.<body>")>`. The server signs with it; a receiver (the SDK, an
 /// integrator's Swift service) verifies with it.
 ///
-/// What a receiver must check, and why (issue 21): the MAC in constant time; `t` within
+/// What a receiver must check, and why (SECURITY.md): the MAC in constant time; `t` within
 /// `tolerance` (±5 minutes) of its own clock, so a captured delivery cannot be replayed later; and
 /// it must drop repeats by the `eventId` *inside the signed body* — the `Idempotency-Key` header
 /// carries the same value but is not signed, so an attacker replaying within the tolerance could

@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// Shine's SCA action requests (seed 001, SPEC 2.3): create, poll (GET and POST), verify the
-/// short-lived token, and the seed's own demo resource `POST /v3/bank/transfers`. Clients
+/// Shine's SCA action requests (Shine's API documentation, docs/approvals.md): create, poll (GET and POST), verify the
+/// short-lived token, and Shine's own demo resource `POST /v3/bank/transfers`. Clients
 /// authenticate with `client_id`/`client_secret` (in the body, the query, or HTTP Basic), checked by
 /// `ClientMiddleware` before the handler: the action request routes are `ClientContext` routes.
 /// Errors are RFC 9457 problems.
@@ -96,7 +96,7 @@ struct ActionRequestsController {
             status: .ok)
     }
 
-    /// The seed's example resource: a transfer needs a bearer token and a short-lived token that
+    /// Shine's example resource: a transfer needs a bearer token and a short-lived token that
     /// confirmed `bank:transfers:create` with exactly this body.
     @Sendable func transfer(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
@@ -131,7 +131,7 @@ struct ActionRequestsController {
     static let tokenRefused = ProblemDetails(
         .forbidden, "Forbidden", detail: "The short-lived token is unknown, used, expired, or for another action or payload.")
 
-    /// The seed's action request object.
+    /// Shine's action request object.
     func wire(_ approval: Approval, status: HTTPResponse.Status) throws -> Response {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -185,6 +185,6 @@ struct ActionRequestsController {
 }
 
 extension HTTPField.Name {
-    /// Seed 001's header for the short-lived token.
+    /// Shine's header for the short-lived token.
     public static let shortLivedToken = Self("short-lived-token")!
 }

@@ -11,20 +11,15 @@ public struct SigningKeyRefresher: Service {
     let logger: Logger
     var interval: Duration = .seconds(5)
 
+    /// The keys were loaded when the runtime started: the first refresh is one interval later.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                do {
-                    if try await signer.refresh() {
-                        logger.notice("signing keys changed", metadata: ["activeKid": "\(signer.activeKID)"])
-                    }
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.warning("signing key refresh failed", metadata: ["error": "\(error)"])
-                }
-            }
+        try await PeriodicJob(name: "signing key refresh", interval: interval, waitsBeforeFirstPass: true, logger: logger, pass: pass).run()
+    }
+
+    func pass() async throws -> PassOutcome {
+        if try await signer.refresh() {
+            logger.notice("signing keys changed", metadata: ["activeKid": "\(signer.activeKID)"])
         }
+        return .idle
     }
 }

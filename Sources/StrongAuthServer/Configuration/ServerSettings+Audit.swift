@@ -4,7 +4,7 @@ import StrongAuthCore
 
 extension ServerSettings {
     /// How failed authentications of unauthenticated callers are aggregated before they reach the
-    /// append-only audit chain (issue 15): `audit.failureWindowSeconds` (60, 1–3600), the window
+    /// append-only audit chain (SECURITY.md): `audit.failureWindowSeconds` (60, 1–3600), the window
     /// whose failures become one chained record with a count; `audit.failureKeysPerWindow`
     /// (1000, 10–100000), the distinct (action, client or user name, address, reason) counted
     /// per window before the rest goes to one overflow record per action.

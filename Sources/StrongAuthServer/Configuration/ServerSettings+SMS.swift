@@ -3,7 +3,7 @@ import Foundation
 import StrongAuthCore
 
 extension ServerSettings {
-    /// The OTP SMS caps (issue 15, SMS pumping): `sms.otpPerUserPerHour` (5, 1–1000),
+    /// The OTP SMS caps (SMS pumping): `sms.otpPerUserPerHour` (5, 1–1000),
     /// `sms.otpPerPhonePerHour` (5, 1–1000) — every OTP SMS (device binding, self-service
     /// step-up) counts on both — and `devices.maxPendingPerUser` (3, 1–100), the devices in
     /// CREATED or PENDING_COMMIT one user may have.

@@ -10,7 +10,7 @@ public struct WebSettings: Sendable, Equatable {
     /// Whether cookies carry `Secure` (only sent over TLS). On in production mode: StrongAuth
     /// serves plain HTTP behind a TLS-terminating proxy, and a production browser talks TLS.
     public var secureCookies = false
-    /// Step-up SMS OTPs one user may be sent per hour (issue 14): each costs money and lands on
+    /// Step-up SMS OTPs one user may be sent per hour (docs/security-model.md): each costs money and lands on
     /// a phone, so someone with the password alone must not be able to pump them.
     public var stepUpSMSPerHour = 5
     public init() {}

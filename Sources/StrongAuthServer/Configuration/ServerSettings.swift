@@ -37,7 +37,7 @@ public struct ServerSettings: Sendable {
     public var notificationChannel: NotificationChannel
     public var powerAuth: PowerAuthConfiguration
     /// A separate port for the private integration API (`/powerauth-cloud`); `nil` serves it on
-    /// the main port. Seed 003: it "must not be published to the public internet".
+    /// the main port. PowerAuth Cloud REST API: it "must not be published to the public internet".
     public var integrationPort: Int?
     /// Delivery attempts of one webhook before it is given up (`dead`).
     public var webhookMaxAttempts: Int
@@ -46,7 +46,7 @@ public struct ServerSettings: Sendable {
     public var webhookLease: TimeInterval
     /// finAPI process controller limits (`processes.*`).
     public var processes: ProcessConfiguration
-    /// Challenge-response sessions (seed 004): idle timeout, challenge lifetime, attempts, cookie.
+    /// Challenge-response sessions (ABN AMRO login protocol, docs/sessions.md): idle timeout, challenge lifetime, attempts, cookie.
     public var sessions: SessionConfiguration
     /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
     public var rateLimits: RateLimitSettings

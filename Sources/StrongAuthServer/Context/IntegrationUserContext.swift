@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// Authenticates the integration user (HTTP Basic, seed 003) once for every route of the
+/// Authenticates the integration user (HTTP Basic, PowerAuth Cloud REST API) once for every route of the
 /// PowerAuth integration face and stores it on the context, so that `IntegrationUserContext`
 /// (whose `init` cannot be async) can be built from it. A handler of that face therefore cannot
 /// run for an unauthenticated caller. Refusals are PowerAuth's 401 `ERROR_UNAUTHORIZED` with a

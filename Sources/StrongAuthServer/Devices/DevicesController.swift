@@ -5,16 +5,15 @@ import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthStore
 
-/// Kontist's device binding face (seed 000, SPEC 2.2), plus list and delete of one's own devices.
+/// Kontist's device binding face (Kontist's public JS SDK, docs/devices.md), plus list and delete of one's own devices.
 /// Every route needs a user access token; errors are RFC 9457 problems. What a route needs is
 /// its context type: `UserTokenContext` for any user token (binding the first device with the
-/// password token is the seed's flow — the SMS OTP signed by the new key is the second factor),
+/// password token is Kontist's flow — the SMS OTP signed by the new key is the second factor),
 /// `TwoFactorContext` for removing or approving a device (`AssurancePolicy`: fresh two factors).
 struct DevicesController {
     let devices: DeviceService
-    let powerAuth: PowerAuthService
     let tokens: TokenService
-    /// Device and client lookups (a PowerAuth device is removed through `powerAuth`).
+    /// Client lookups.
     let store: SQLStore
     let settings: ServerSettings
     let rateLimiter: RateLimiter
@@ -118,16 +117,7 @@ struct DevicesController {
     @Sendable func remove(_ request: Request, context: TwoFactorContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
-        // One self-service list, one remove: a PowerAuth activation is removed the PowerAuth way
-        // (its tokens end, its integrator is told).
-        if let device = try await store.device(id: deviceID), device.kind == .powerauth, device.userID == claims.sub.value {
-            do {
-                try await powerAuth.removeByUser(deviceID: deviceID, userID: claims.sub.value, source: context.remoteAddress)
-            } catch PowerAuthServiceError.registrationState, PowerAuthServiceError.registrationNotFound {
-                throw Self.problem(for: .deviceNotFound)
-            }
-            return Response(status: .noContent)
-        }
+        // One self-service list, one remove, of either kind (`DeviceLifecycle`).
         try await mapErrors { try await devices.removeDevice(userID: claims.sub.value, deviceID: deviceID, source: context.remoteAddress) }
         return Response(status: .noContent)
     }

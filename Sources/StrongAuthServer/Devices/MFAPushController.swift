@@ -3,7 +3,7 @@ import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
 
-/// The push alternative of SPEC 2.2 under `/api/user/mfa/challenges`: the app asks, a bound
+/// The push alternative of Kontist's device binding (docs/devices.md) under `/api/user/mfa/challenges`: the app asks, a bound
 /// device answers with a signature, the app polls and fetches confirmed tokens once.
 struct MFAPushController {
     let devices: DevicesController

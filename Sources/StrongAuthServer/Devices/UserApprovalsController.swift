@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import StrongAuthCore
 
-/// The pending-approval list for devices bound with an ECDSA key (Kontist face, SPEC 2.2/2.5):
+/// The pending-approval list for devices bound with an ECDSA key (Kontist face, docs/devices.md, docs/powerauth.md):
 /// the same approvals a PowerAuth phone sees through the mobile token API — operations and
 /// action requests together. User token; RFC 9457 problems.
 struct UserApprovalsController {

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Token-bucket rate limits (SPEC 3, issue 7): on top of the per-factor lockouts, the endpoints
+/// Token-bucket rate limits (docs/architecture.md): on top of the per-factor lockouts, the endpoints
 /// where credentials, OTPs and challenge answers are presented admit at most a configured rate
 /// per source address and per OAuth client, and answer RFC 6585 `429 Too Many Requests` with
 /// `Retry-After` beyond it.

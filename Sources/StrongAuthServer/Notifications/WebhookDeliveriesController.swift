@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// The webhook delivery log for integrators (SPEC 2.7): every callback sent to them, its attempts
+/// The webhook delivery log for integrators (docs/webhooks.md): every callback sent to them, its attempts
 /// and last answer, and a retry for one that was given up. Two faces over one `WebhookService`:
 /// PowerAuth integration users see their applications' callbacks (PowerAuth's error shape), OAuth
 /// clients their action request callbacks (RFC 9457 problems). Nobody sees another's deliveries.

@@ -7,7 +7,7 @@ import StrongAuthProtocol
 import StrongAuthStore
 
 /// The PowerAuth 3.x Standard RESTful API for the mobile apps (`/enrollment-server/pa/v3/…`,
-/// seed 003 and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
+/// PowerAuth Cloud REST API and wultra/powerauth-crypto `docs/Standard-RESTful-API.md`; see
 /// `docs/powerauth-protocol.md`). The ECIES layers and signature headers are unwrapped here; the
 /// decisions are the core's. Errors are PowerAuth's shape.
 struct EnrollmentController {
@@ -21,19 +21,24 @@ struct EnrollmentController {
     /// The signed routes are declared on `PhoneSignedContext` groups (one per signed `uriId`), so
     /// their handlers run only for a valid signature of a known activation.
     func addRoutes(to router: Router<AppRequestContext>) {
+        let prefix = Routes.standard
         let face = PhoneFace(
-            router: router, path: "/enrollment-server/pa/v3", powerAuth: powerAuth, maxBodyBytes: settings.maxBodyBytes,
+            router: router, path: RouterPath(prefix), powerAuth: powerAuth, maxBodyBytes: settings.maxBodyBytes,
             rateLimit: RateLimitMiddleware(
                 bucket: "powerauth", face: .powerAuth, limiter: rateLimiter, settings: settings.rateLimits))
-        face.rateLimited().post("/activation/create", use: createActivation)
-        face.group.post("/activation/status", use: activationStatus)
-        face.signed("/pa/activation/remove", twoFactors: true).post("/activation/remove", use: removeActivation)
-        face.signed("/pa/token/create", twoFactors: false).post("/token/create", use: createToken)
-        face.signed("/pa/token/remove", twoFactors: false).post("/token/remove", use: removeToken)
-        face.signed("/pa/signature/validate", twoFactors: false, rateLimited: true).post("/signature/validate", use: validateSignature)
-        face.signed(PowerAuthECIES.SharedInfo1.vaultUnlock, twoFactors: true).post("/vault/unlock", use: unlockVault)
-        face.group.post("/keystore/create", use: createTemporaryKey)
+        face.rateLimited().post(Routes.activationCreate.path(below: prefix), use: createActivation)
+        face.group.post(Routes.activationStatus.path(below: prefix), use: activationStatus)
+        face.signed("/pa/activation/remove", twoFactors: true).post(Routes.activationRemove.path(below: prefix), use: removeActivation)
+        face.signed("/pa/token/create", twoFactors: false).post(Routes.tokenCreate.path(below: prefix), use: createToken)
+        face.signed("/pa/token/remove", twoFactors: false).post(Routes.tokenRemove.path(below: prefix), use: removeToken)
+        face.signed("/pa/signature/validate", twoFactors: false, rateLimited: true).post(
+            Routes.signatureValidate.path(below: prefix), use: validateSignature)
+        face.signed(PowerAuthECIES.SharedInfo1.vaultUnlock, twoFactors: true).post(Routes.vaultUnlock.path(below: prefix), use: unlockVault)
+        face.group.post(Routes.keystoreCreate.path(below: prefix), use: createTemporaryKey)
     }
+
+    /// The routes and their body types (`PowerAuthWireRoutes`).
+    typealias Routes = PowerAuthWireRoutes
 
     // MARK: Activation
 
@@ -43,10 +48,10 @@ struct EnrollmentController {
     @Sendable func createActivation(_ request: Request, context: AppRequestContext) async throws -> Response {
         let header = try PowerAuthHeaders.encryption(request.headers[.powerAuthEncryption], scope: .application)
         let application = try await mapped { try await powerAuth.openApplication(key: header.applicationKey) }
-        let outer = try await Self.decode(PowerAuthECIES.EncryptedRequestBody.self, from: request, limit: settings.maxBodyBytes)
+        let outer = try Routes.activationCreate.decode(try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes))
         let (layer1Bytes, layer1Response) = try await decrypt(
             outer, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, application: application)
-        let layer1 = try PhoneAuthentication.decodeJSON(ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
+        let layer1 = try PhoneAuthentication.decodeJSON(PowerAuthPayloads.ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
         guard layer1.type == "CODE" else {
             throw Self.activationError("Only activation by activation code (type CODE) is supported.")
         }
@@ -54,7 +59,7 @@ struct EnrollmentController {
         guard let inner = layer1.activationData else { throw Self.activationError("activationData is missing.") }
         let (layer2Bytes, layer2Response) = try await decrypt(
             inner, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.activationLayer2, application: application)
-        let layer2 = try PhoneAuthentication.decodeJSON(ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
+        let layer2 = try PhoneAuthentication.decodeJSON(PowerAuthPayloads.ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
         guard let keyBytes = PowerAuthBase64.decode(layer2.devicePublicKey),
             let devicePublicKey = try? PowerAuthECIES.publicKey(fromSEC1: keyBytes)
         else { throw Self.activationError("devicePublicKey is not a P-256 point.") }
@@ -67,12 +72,13 @@ struct EnrollmentController {
                     extras: layer2.extras, protocolVersion: header.version.rawValue),
                 application: application, source: context.remoteAddress)
         }
-        let layer2Answer = ActivationLayer2Response(
+        let layer2Answer = PowerAuthPayloads.ActivationLayer2Response(
             activationId: result.registration.id, serverPublicKey: PowerAuthBase64.encode(result.serverPublicKey.x963Representation),
             ctrData: PowerAuthBase64.encode(result.counterData), activationRecovery: nil)
         let encryptedLayer2 = try Self.encrypt(layer2Answer, with: layer2Response)
-        let layer1Answer = ActivationLayer1Response(customAttributes: layer1.customAttributes ?? [:], activationData: encryptedLayer2)
-        return try JSONResponse.make(try Self.encrypt(layer1Answer, with: layer1Response))
+        let layer1Answer = PowerAuthPayloads.ActivationLayer1Response(
+            customAttributes: layer1.customAttributes ?? [:], activationData: encryptedLayer2)
+        return try Routes.activationCreate.respond(try Self.encrypt(layer1Answer, with: layer1Response))
     }
 
     /// `{"requestObject": {"activationId", "challenge"}}` → the status blob encrypted under the
@@ -83,34 +89,36 @@ struct EnrollmentController {
     /// activations — no existence oracle for activation ids. Only the phone holding the
     /// transport key can tell (it cannot decrypt the blob, which the SDK treats as removed).
     @Sendable func activationStatus(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await Self.decode(ObjectRequest<ActivationStatusRequest>.self, from: request, limit: settings.maxBodyBytes)
-        guard let challengeText = body.requestObject.challenge, let challenge = PowerAuthBase64.decode(challengeText), challenge.count == 16
+        let body = try Routes.activationStatus.decode(try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes))
+        guard let challenge = PowerAuthBase64.decode(body.requestObject.challenge), challenge.count == 16
         else { throw PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: "challenge must be Base64 of 16 bytes.") }
         guard let registration = try await store.registration(id: body.requestObject.activationId),
             registration.activation.sealedDerivedKeys != nil
         else {
-            return try JSONResponse.make(
-                ObjectResponse(
-                    responseObject: ActivationStatusResponse(
+            return try Routes.activationStatus.respond(
+                .init(
+                    status: .ok,
+                    responseObject: .init(
                         activationId: body.requestObject.activationId, encryptedStatusBlob: PowerAuthBase64.encode(SecureRandom.bytes(32)),
-                        nonce: PowerAuthBase64.encode(SecureRandom.bytes(16)), customObject: [:])))
+                        nonce: PowerAuthBase64.encode(SecureRandom.bytes(16)), customObject: .init())))
         }
         let secrets = try powerAuth.openSecrets(of: registration)
         let nonce = SecureRandom.bytes(16)
         let blob = try powerAuth.statusBlob(of: registration, transportKey: secrets.transport)
         let encrypted = try blob.encrypt(transportKey: secrets.transport, challenge: challenge, nonce: nonce)
-        return try JSONResponse.make(
-            ObjectResponse(
-                responseObject: ActivationStatusResponse(
+        return try Routes.activationStatus.respond(
+            .init(
+                status: .ok,
+                responseObject: .init(
                     activationId: registration.id, encryptedStatusBlob: PowerAuthBase64.encode(encrypted), nonce: PowerAuthBase64.encode(nonce),
-                    customObject: [:])))
+                    customObject: .init())))
     }
 
     /// Signed (`/pa/activation/remove`, at least two factors): the phone removes its activation.
     @Sendable func removeActivation(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let registration = context.registration
         try await mapped { try await powerAuth.removeBySignedRequest(registration, source: context.remoteAddress) }
-        return try JSONResponse.make(ObjectResponse(responseObject: ["activationId": registration.id]))
+        return try Routes.activationRemove.respond(.init(status: .ok, responseObject: .init(activationId: registration.id)))
     }
 
     // MARK: Tokens
@@ -119,7 +127,7 @@ struct EnrollmentController {
     /// activation scope (`/pa/token/create`), the answer `{tokenId, tokenSecret}` encrypted back.
     @Sendable func createToken(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let (registration, presented, raw) = (context.registration, context.header, context.body)
-        let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
+        let body = try Routes.tokenCreate.decode(raw)
         let application = try await mapped {
             try await powerAuth.openApplication(key: presented.applicationKey)
         }
@@ -127,22 +135,23 @@ struct EnrollmentController {
             body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.createToken, application: application,
             activation: registration)
         let token = try await powerAuth.createToken(for: registration, signatureType: presented.signatureType)
-        return try JSONResponse.make(
-            try Self.encrypt(TokenCreateResponse(tokenId: token.id, tokenSecret: PowerAuthBase64.encode(token.secret)), with: response))
+        return try Routes.tokenCreate.respond(
+            try Self.encrypt(
+                PowerAuthPayloads.TokenCreateResponse(tokenId: token.id, tokenSecret: PowerAuthBase64.encode(token.secret)), with: response))
     }
 
     /// Signed (`/pa/token/remove`): `{"requestObject": {"tokenId"}}`.
     @Sendable func removeToken(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let (registration, raw) = (context.registration, context.body)
-        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<TokenRemoveRequest>.self, from: raw, what: "the request body")
+        let body = try Routes.tokenRemove.decode(raw)
         try await mapped { try await powerAuth.removeToken(id: body.requestObject.tokenId, of: registration) }
-        return try JSONResponse.make(ObjectResponse(responseObject: ["tokenId": body.requestObject.tokenId]))
+        return try Routes.tokenRemove.respond(.init(status: .ok, responseObject: .init(tokenId: body.requestObject.tokenId)))
     }
 
     /// Signed (`/pa/signature/validate`): answers OK when the signature is valid (the SDK checks a
     /// PIN this way).
     @Sendable func validateSignature(_ request: Request, context: PhoneSignedContext) async throws -> Response {
-        return try JSONResponse.make(StatusOnly())
+        return try Routes.signatureValidate.respond(.init(status: .ok))
     }
 
     // MARK: Vault
@@ -155,14 +164,14 @@ struct EnrollmentController {
     /// and counts it like any signed call (replays refused and not counted).
     @Sendable func unlockVault(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let (registration, presented, raw) = (context.registration, context.header, context.body)
-        let body = try PhoneAuthentication.decodeJSON(PowerAuthECIES.EncryptedRequestBody.self, from: raw, what: "the request body")
+        let body = try Routes.vaultUnlock.decode(raw)
         let application = try await mapped {
             try await powerAuth.openApplication(key: presented.applicationKey)
         }
         let (plaintext, response) = try await decrypt(
             body, version: presented.version, sharedInfo1: PowerAuthECIES.SharedInfo1.vaultUnlock, application: application,
             activation: registration)
-        let unlock = try PhoneAuthentication.decodeJSON(VaultUnlockRequest.self, from: plaintext, what: "the vault unlock request")
+        let unlock = try PhoneAuthentication.decodeJSON(PowerAuthPayloads.VaultUnlockRequest.self, from: plaintext, what: "the vault unlock request")
         let encrypted: [UInt8]
         do {
             encrypted = try await powerAuth.unlockVault(
@@ -173,16 +182,17 @@ struct EnrollmentController {
         } catch PowerAuthServiceError.authenticationFailed {
             throw PhoneAuthentication.authenticationFailed
         }
-        return try JSONResponse.make(
+        return try Routes.vaultUnlock.respond(
             try Self.encrypt(
-                VaultUnlockResponse(encryptedVaultEncryptionKey: PowerAuthBase64.encode(encrypted), signatureValid: true), with: response))
+                PowerAuthPayloads.VaultUnlockResponse(encryptedVaultEncryptionKey: PowerAuthBase64.encode(encrypted), signatureValid: true),
+                with: response))
     }
 
     /// Protocol 3.3: `{"requestObject": {"jwt"}}` → `{"responseObject": {"jwt"}}`.
     @Sendable func createTemporaryKey(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await Self.decode(ObjectRequest<JWTObject>.self, from: request, limit: settings.maxBodyBytes)
+        let body = try Routes.keystoreCreate.decode(try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes))
         let jwt = try await mapped { try await powerAuth.createTemporaryKey(requestJWT: body.requestObject.jwt) }
-        return try JSONResponse.make(ObjectResponse(responseObject: JWTObject(jwt: jwt)))
+        return try Routes.keystoreCreate.respond(.init(status: .ok, responseObject: .init(jwt: jwt)))
     }
 
     // MARK: Shared
@@ -236,10 +246,6 @@ struct EnrollmentController {
         return PowerAuthECIES.EncryptedResponseBody(try encryptor.encryptResponse(Array(try encoder.encode(value))))
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        try PhoneAuthentication.decodeJSON(type, from: try await PhoneAuthentication.rawBody(request, limit: limit), what: "the request body")
-    }
-
     /// Core refusals on this face: activation problems are `ERR_ACTIVATION`.
     private func mapped<T>(_ body: () async throws -> T) async throws -> T {
         do {
@@ -258,126 +264,6 @@ struct EnrollmentController {
 
     private static func activationError(_ message: String) -> PowerAuthErrorResponse {
         PowerAuthErrorResponse(.badRequest, code: "ERR_ACTIVATION", message: message)
-    }
-}
-
-// MARK: - Wire shapes of the 3.x Standard RESTful API
-
-/// `{"requestObject": …}`
-struct ObjectRequest<T: Decodable & Sendable>: Decodable, Sendable {
-    var requestObject: T
-}
-
-/// `{"status": "OK", "responseObject": …}`
-struct ObjectResponse<T: Encodable & Sendable>: Encodable, Sendable {
-    var status = "OK"
-    var responseObject: T
-}
-
-struct StatusOnly: Encodable, Sendable {
-    var status = "OK"
-}
-
-struct ActivationLayer1Request: Decodable, Sendable {
-    var type: String
-    var identityAttributes: [String: String]?
-    var customAttributes: [String: JSONValue]?
-    var activationOtp: String?
-    var activationData: PowerAuthECIES.EncryptedRequestBody?
-}
-
-struct ActivationLayer2Request: Decodable, Sendable {
-    var devicePublicKey: String
-    var activationName: String?
-    var extras: String?
-    var activationOtp: String?
-    var platform: String?
-    var deviceInfo: String?
-}
-
-struct ActivationLayer1Response: Encodable, Sendable {
-    var customAttributes: [String: JSONValue]
-    var activationData: PowerAuthECIES.EncryptedResponseBody
-}
-
-struct ActivationLayer2Response: Encodable, Sendable {
-    var activationId: String
-    var serverPublicKey: String
-    var ctrData: String
-    var activationRecovery: String?
-}
-
-struct ActivationStatusRequest: Decodable, Sendable {
-    var activationId: String
-    var challenge: String?
-}
-
-struct ActivationStatusResponse: Encodable, Sendable {
-    var activationId: String
-    var encryptedStatusBlob: String
-    var nonce: String
-    var customObject: [String: String]
-}
-
-struct TokenCreateResponse: Encodable, Sendable {
-    var tokenId: String
-    var tokenSecret: String
-}
-
-struct TokenRemoveRequest: Decodable, Sendable {
-    var tokenId: String
-}
-
-/// The decrypted `/pa/v3/vault/unlock` request; no reason is the reference's `NOT_SPECIFIED`.
-struct VaultUnlockRequest: Decodable, Sendable {
-    var reason: String?
-}
-
-struct VaultUnlockResponse: Encodable, Sendable {
-    var encryptedVaultEncryptionKey: String
-    var signatureValid: Bool
-}
-
-struct JWTObject: Codable, Sendable {
-    var jwt: String
-}
-
-/// Any JSON value, for application-specific `customAttributes` that are passed through.
-enum JSONValue: Codable, Sendable, Equatable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case object([String: JSONValue])
-    case array([JSONValue])
-    case null
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .bool(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        }
     }
 }
 

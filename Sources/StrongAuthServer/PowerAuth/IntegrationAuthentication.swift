@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// HTTP Basic authentication of integration users on `/powerauth-cloud` (seed 003: "Access is
+/// HTTP Basic authentication of integration users on `/powerauth-cloud` (PowerAuth Cloud REST API: "Access is
 /// protected with basic HTTP authentication").
 enum IntegrationAuthentication {
     static func user(

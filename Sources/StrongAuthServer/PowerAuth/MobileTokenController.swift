@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthProtocol
 import StrongAuthStore
@@ -8,8 +9,8 @@ import StrongAuthStore
 /// app/operation/…`): the user's pending approvals, their detail (MAC token), approval
 /// (`/operation/authorize`, a PowerAuth signature over `{"requestObject": {id, data}}`) and
 /// rejection (`/operation/cancel`, signed). The device approves exactly what it was shown: other
-/// `data` counts a failure of the operation; a failed signature counts on the activation (issue 5),
-/// and a wrong PIN also on the operation (issue 15).
+/// `data` counts a failure of the operation; a failed signature counts on the activation (docs/approvals.md),
+/// and a wrong PIN also on the operation (SECURITY.md).
 ///
 /// Errors are the enrollment server's Mobile Token API codes (wultra/enrollment-server
 /// `Mobile-Token-API.md`, "Mobile API Error Codes"): `INVALID_REQUEST` 400, `POWERAUTH_AUTH_FAIL`
@@ -29,69 +30,36 @@ struct MobileTokenController {
     /// (`PhoneSignedContext`). Authorize verifies its signature itself: an invalid signature from a
     /// known activation must still be judged against the operation (`signedVerdict`).
     func addRoutes(to router: Router<AppRequestContext>) {
+        let prefix = Routes.mobileToken
         let face = PhoneFace(
-            router: router, path: "/enrollment-server/api/auth/token/app/operation", powerAuth: powerAuth,
+            router: router, path: RouterPath(prefix), powerAuth: powerAuth,
             maxBodyBytes: settings.maxBodyBytes,
             rateLimit: RateLimitMiddleware(
                 bucket: "powerauth", face: .powerAuth, limiter: rateLimiter, settings: settings.rateLimits),
             mobileTokenErrors: true)
-        face.token().post("/list", use: list)
-        face.token().post("/detail", use: detail)
-        face.rateLimited().post("/authorize", use: authorize)
-        face.signed("/operation/cancel", twoFactors: false).post("/cancel", use: cancel)
+        face.token().post(Routes.operationList.path(below: prefix), use: list)
+        face.token().post(Routes.operationDetail.path(below: prefix), use: detail)
+        face.rateLimited().post(Routes.operationAuthorize.path(below: prefix), use: authorize)
+        face.signed("/operation/cancel", twoFactors: false).post(Routes.operationCancel.path(below: prefix), use: cancel)
     }
 
-    struct IDRequest: Decodable, Sendable { var id: String }
-    struct AuthorizeRequest: Decodable, Sendable {
-        var id: String
-        var data: String
-    }
-    struct CancelRequest: Decodable, Sendable {
-        var id: String
-        var reason: String?
-    }
-
-    /// An operation as the mobile token SDK lists it.
-    struct MobileOperation: Encodable, Sendable {
-        struct AllowedSignatureType: Encodable, Sendable {
-            var type: String
-            var variants: [String]
-        }
-        struct FormData: Encodable, Sendable {
-            var title: String
-            var message: String
-            var attributes: [Attribute]
-        }
-        struct Attribute: Encodable, Sendable {
-            var type = "KEY_VALUE"
-            var id: String
-            var label: String
-            var value: String
-        }
-        var id: String
-        var name: String
-        var data: String
-        var status: String
-        var operationCreated: String
-        var operationExpires: String
-        var allowedSignatureType: AllowedSignatureType
-        var formData: FormData
-    }
+    /// The routes and their body types (`PowerAuthWireRoutes`).
+    typealias Routes = PowerAuthWireRoutes
+    /// An operation as the mobile token SDK lists it (generated from `openapi.yaml`).
+    typealias MobileOperation = Components.Schemas.MobileOperation
 
     @Sendable func list(_ request: Request, context: PhoneTokenContext) async throws -> Response {
         let registration = context.registration
         let pending = try await approvals.pending(userID: registration.device.userID)
-        return try JSONResponse.make(ObjectResponse(responseObject: pending.map(wire)))
+        return try Routes.operationList.respond(.init(status: .ok, responseObject: pending.map(wire)))
     }
 
     @Sendable func detail(_ request: Request, context: PhoneTokenContext) async throws -> Response {
         let registration = context.registration
-        let body = try PhoneAuthentication.decodeJSON(
-            ObjectRequest<IDRequest>.self, from: try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes),
-            what: "the request body")
+        let body = try Routes.operationDetail.decode(try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes))
         guard let approval = try await store.approval(id: body.requestObject.id), approval.userID == registration.device.userID
         else { throw Self.notFound }
-        return try JSONResponse.make(ObjectResponse(responseObject: wire(approval)))
+        return try Routes.operationDetail.respond(.init(status: .ok, responseObject: wire(approval)))
     }
 
     /// Signed with `uriId` `/operation/authorize`; the data signed is the operation data shown.
@@ -99,13 +67,13 @@ struct MobileTokenController {
         let signed = try await PhoneAuthentication.signedRequest(
             request, context: context, powerAuth: powerAuth, maxBodyBytes: settings.maxBodyBytes,
             uriID: "/operation/authorize", twoFactors: true)
-        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<AuthorizeRequest>.self, from: signed.body, what: "the request body")
+        let body = try Routes.operationAuthorize.decode(signed.body)
         let verification = try signedVerdict(signed)
         guard let approval = try await store.approval(id: body.requestObject.id), approval.userID == verification.userID
         else { throw Self.notFound }
         // A wrong PIN (counted on the activation: the device's possession component was right)
         // also counts on the operation, FAILED at its maximum — as the enrollment server does
-        // (seed 003's FAILED). A replay, a signature that merely arrived after a newer one, or one
+        // (PowerAuth Cloud's FAILED). A replay, a signature that merely arrived after a newer one, or one
         // made without the device counts on neither: it is no wrong answer of the user's.
         guard verification.valid else {
             if verification.countedFailure, approval.status(at: time.now()) == .pending {
@@ -122,19 +90,19 @@ struct MobileTokenController {
                 id: approval.id, userID: verification.userID, deviceID: verification.registrationID, data: body.requestObject.data,
                 signatureType: signed.header.signatureType, source: context.remoteAddress)
         }
-        return try JSONResponse.make(StatusOnly())
+        return try Routes.operationAuthorize.respond(.init(status: .ok))
     }
 
     /// Signed with `uriId` `/operation/cancel` (possession suffices): the user rejects.
     @Sendable func cancel(_ request: Request, context: PhoneSignedContext) async throws -> Response {
         let registration = context.registration
-        let body = try PhoneAuthentication.decodeJSON(ObjectRequest<CancelRequest>.self, from: context.body, what: "the request body")
+        let body = try Routes.operationCancel.decode(context.body)
         try await mapped {
             _ = try await approvals.reject(
                 id: body.requestObject.id, userID: registration.device.userID, deviceID: registration.id, reason: body.requestObject.reason,
                 source: context.remoteAddress)
         }
-        return try JSONResponse.make(StatusOnly())
+        return try Routes.operationCancel.respond(.init(status: .ok))
     }
 
     /// The user behind a signed request, valid or not (unknown activations are a 401).
@@ -146,15 +114,16 @@ struct MobileTokenController {
         return (verification.valid, verification.countedFailure, registration.device.userID, registration.id)
     }
 
+    /// `operationCreated`/`operationExpires` are `Date`s the response encodes as RFC 3339 (whole seconds, `Z`).
     func wire(_ approval: Approval) -> MobileOperation {
-        let formatter = ISO8601DateFormatter()
         let attributes = approval.parameters.sorted { $0.key < $1.key }.map {
-            MobileOperation.Attribute(id: "operation.\($0.key)", label: $0.key, value: $0.value)
+            MobileOperation.FormDataPayload.AttributesPayloadPayload(
+                _type: "KEY_VALUE", id: "operation.\($0.key)", label: $0.key, value: $0.value)
         }
         return MobileOperation(
             id: approval.id, name: approval.operationType, data: approval.data, status: approval.status(at: time.now()).rawValue,
-            operationCreated: formatter.string(from: approval.createdAt), operationExpires: formatter.string(from: approval.expiresAt),
-            allowedSignatureType: .init(type: "2FA", variants: approval.signatureTypes),
+            operationCreated: approval.createdAt, operationExpires: approval.expiresAt,
+            allowedSignatureType: .init(_type: "2FA", variants: approval.signatureTypes),
             formData: .init(
                 title: approval.title.flatMap { $0.isEmpty ? nil : $0 } ?? approval.template,
                 message: approval.message.flatMap { $0.isEmpty ? nil : $0 } ?? approval.data, attributes: attributes))

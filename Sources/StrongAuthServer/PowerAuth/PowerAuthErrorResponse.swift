@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthStore
 
 /// PowerAuth's error shape, `{"status": "ERROR", "responseObject": {"code", "message"}}`: the
-/// error format of every route under `/powerauth-cloud` and `/enrollment-server` (SPEC 2.5).
+/// error format of every route under `/powerauth-cloud` and `/enrollment-server` (docs/powerauth.md).
 struct PowerAuthErrorResponse: Error, HTTPResponseError {
     var status: HTTPResponse.Status
     var code: String
@@ -19,17 +20,9 @@ struct PowerAuthErrorResponse: Error, HTTPResponseError {
         self.headers = headers
     }
 
-    private struct Body: Encodable {
-        struct Object: Encodable {
-            var code: String
-            var message: String
-        }
-        var status = "ERROR"
-        var responseObject: Object
-    }
-
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try JSONResponse.make(Body(responseObject: .init(code: code, message: message)), status: status)
+        var response = try JSONResponse.make(
+            Components.Schemas.PowerAuthErrorResponse(status: .error, responseObject: .init(code: code, message: message)), status: status)
         response.headers.append(contentsOf: headers)
         return response
     }

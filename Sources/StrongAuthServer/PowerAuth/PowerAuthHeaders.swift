@@ -49,16 +49,4 @@ enum PowerAuthHeaders {
             throw PowerAuthErrorResponse(Self.status(of: error, inHeader: true, otherwise: .badRequest), code: "ERR_ENCRYPTION", message: "X-PowerAuth-Encryption: \(error.description)")
         }
     }
-
-    /// The signed data of a GET request: its query parameters sorted by name then value,
-    /// form-encoded and joined by `&` (the reference's `canonizeGetParameters`).
-    static func canonicalQuery(_ parameters: [String: String]) -> String {
-        func encode(_ text: String) -> String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._*")
-            return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: "%20", with: "+")
-        }
-        return parameters.sorted { ($0.key, $0.value) < ($1.key, $1.value) }.map { "\(encode($0.key))=\(encode($0.value))" }
-            .joined(separator: "&")
-    }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
+import StrongAuthAPI
 import StrongAuthCore
 
-/// PowerAuth Cloud's operations API (seed 003, "Implement Out-of-Band Approvals"): create an
+/// PowerAuth Cloud's operations API (PowerAuth Cloud REST API, "Implement Out-of-Band Approvals"): create an
 /// operation from a template, poll it, cancel it. Integration users over HTTP Basic; PowerAuth's
-/// error shape. The device side decides them (issue 5, in progress).
+/// error shape. The device side decides them (in progress).
 struct PowerAuthOperationsController {
     let approvals: ApprovalService
     let maxBodyBytes: Int
@@ -17,36 +18,16 @@ struct PowerAuthOperationsController {
         face.users.delete("/v2/operations/:operationId", use: cancel)
     }
 
-    struct CreateRequest: Decodable {
-        var userId: String
-        var template: String
-        var parameters: [String: String]?
-        var externalId: String?
-        var timestampExpires: Int64?
-    }
-
-    /// The seed's operation object.
-    struct Operation: Encodable {
-        var operationId: String
-        var userId: String
-        var externalId: String?
-        var status: String
-        var template: String
-        var operationType: String
-        var parameters: [String: String]
-        var additionalData: [String: String]
-        var failureCount: Int
-        var maxFailureCount: Int
-        var timestampCreated: Int64
-        var timestampExpires: Int64
-    }
+    /// The operation object of PowerAuth Cloud's operations API (generated from `openapi.yaml`,
+    /// as the SDK's `PowerAuthIntegrationClient` reads it).
+    typealias Operation = Components.Schemas.Operation
 
     @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
-        let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: maxBodyBytes)
+        let body = try await JSONBody.decode(Components.Schemas.OperationCreateRequest.self, from: request, limit: maxBodyBytes)
         let approval = try await mapped {
             try await approvals.createOperation(
-                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters ?? [:], externalID: body.externalId,
+                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters?.additionalProperties ?? [:], externalID: body.externalId,
                 expiresAt: body.timestampExpires.map(Date.init(epochMilliseconds:)), source: context.remoteAddress)
         }
         return try JSONResponse.make(wire(approval))
@@ -65,8 +46,7 @@ struct PowerAuthOperationsController {
         }
         let pendingOnly = request.uri.queryParameters.get("pendingOnly") == "true"
         let operations = try await approvals.operations(externalUserID: userID, pendingOnly: pendingOnly, for: user)
-        struct List: Encodable { var operations: [Operation] }
-        return try JSONResponse.make(List(operations: operations.map(wire)))
+        return try JSONResponse.make(Components.Schemas.OperationList(operations: operations.map(wire)))
     }
 
     @Sendable func cancel(_ request: Request, context: IntegrationUserContext) async throws -> Response {
@@ -79,8 +59,9 @@ struct PowerAuthOperationsController {
     func wire(_ approval: Approval) -> Operation {
         Operation(
             operationId: approval.id, userId: approval.externalUserID, externalId: approval.externalID,
-            status: approval.status(at: time.now()).rawValue, template: approval.template, operationType: approval.operationType,
-            parameters: approval.parameters, additionalData: [:], failureCount: approval.failureCount,
+            status: Operation.StatusPayload(approval.status(at: time.now())), template: approval.template,
+            operationType: approval.operationType, parameters: .init(additionalProperties: approval.parameters),
+            additionalData: .init(), failureCount: approval.failureCount,
             maxFailureCount: approval.maxFailureCount, timestampCreated: approval.createdAt.epochMilliseconds,
             timestampExpires: approval.expiresAt.epochMilliseconds)
     }
@@ -103,6 +84,20 @@ struct PowerAuthOperationsController {
                 throw PowerAuthErrorResponse(
                     .badRequest, code: "ERROR_OPERATION_DATA", message: "The approved data differs from the operation's; \(remaining) attempts left.")
             }
+        }
+    }
+}
+
+extension Components.Schemas.Operation.StatusPayload {
+    /// The same six states, by name.
+    init(_ status: Approval.Status) {
+        switch status {
+        case .pending: self = .pending
+        case .approved: self = .approved
+        case .rejected: self = .rejected
+        case .canceled: self = .canceled
+        case .expired: self = .expired
+        case .failed: self = .failed
         }
     }
 }

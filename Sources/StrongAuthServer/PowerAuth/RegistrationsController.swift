@@ -5,9 +5,9 @@ import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthProtocol
 
-/// The PowerAuth Cloud integration API (seed 003): registrations, signature and token
+/// The PowerAuth Cloud integration API (PowerAuth Cloud REST API): registrations, signature and token
 /// verification, for integration users over HTTP Basic. Bodies and answers are bare JSON objects
-/// as in the seed; errors are PowerAuth's shape.
+/// as in the PowerAuth Cloud documentation; errors are PowerAuth's shape.
 struct RegistrationsController {
     let powerAuth: PowerAuthService
     let maxBodyBytes: Int
@@ -87,7 +87,7 @@ struct RegistrationsController {
     @Sendable func commit(_ request: Request, context: IntegrationUserContext) async throws -> Response {
         let user = context.user
         let id = try context.parameters.require("registrationId")
-        // The seed commits with `{}`; an empty body is fine too.
+        // The PowerAuth Cloud documentation commits with `{}`; an empty body is fine too.
         let body = try await JSONBody.decodeIfPresent(
             Components.Schemas.RegistrationCommitRequest.self, from: request, limit: maxBodyBytes)
         let registration = try await powerAuth.commit(id: id, otp: body?.otp, by: user, source: context.remoteAddress)
@@ -107,7 +107,7 @@ struct RegistrationsController {
             }
             signedBytes = decoded
         } else if let query = body.queryParams?.additionalProperties, !query.isEmpty {
-            signedBytes = Array(PowerAuthHeaders.canonicalQuery(query).utf8)
+            signedBytes = Array(PowerAuthSignature.canonicalQuery(query).utf8)
         } else {
             signedBytes = []
         }
@@ -147,7 +147,7 @@ struct RegistrationsController {
                 signatureType: verification.signatureType))
     }
 
-    /// The seed's registration object: activation code fields only while CREATED, the
+    /// PowerAuth Cloud's registration object: activation code fields only while CREATED, the
     /// fingerprint from PENDING_COMMIT on, the reason only while BLOCKED.
     func wire(_ registration: Registration) -> Components.Schemas.Registration {
         let status = registration.status(at: time.now())

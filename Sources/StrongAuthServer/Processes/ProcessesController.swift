@@ -3,7 +3,7 @@ import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
 
-/// finAPI's process controller (seed 002, SPEC 2.4): `POST /api/v1/processes` creates processes
+/// finAPI's process controller (finAPI's API documentation, docs/processes.md): `POST /api/v1/processes` creates processes
 /// with client credentials in the body; `GET /api/v1/processes/{processToken}` exchanges a
 /// process token for an access token. Errors are RFC 9457 problems, like finAPI's user face.
 struct ProcessesController {

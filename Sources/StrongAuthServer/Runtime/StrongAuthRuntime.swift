@@ -24,9 +24,9 @@ public struct StrongAuthRuntime: Sendable {
     public let webSessions: WebSessionService
     /// The use cases of the back office and self-service pages.
     public let backOffice: BackOfficeService
-    /// The second factor self-service asks for before sensitive actions (issue 14).
+    /// The second factor self-service asks for before sensitive actions (docs/security-model.md).
     public let stepUp: StepUpService
-    /// Self-service account changes behind the step-up: delete, password, phone number (issue 14).
+    /// Self-service account changes behind the step-up: delete, password, phone number (docs/security-model.md).
     public let account: AccountService
     public let sessions: SessionService
     public let time: any TimeSource

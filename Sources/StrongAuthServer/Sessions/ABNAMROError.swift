@@ -13,7 +13,7 @@ import StrongAuthStore
 /// ```
 ///
 /// served as `application/json` with the HTTP status of the failure. Every error of the ABN AMRO
-/// login face has this shape (issue 15): its clients recognise only this one (the `abnamro`
+/// login face has this shape (SECURITY.md): its clients recognise only this one (the `abnamro`
 /// package raises its `ServiceError` when the JSON body has `messages`, and an opaque HTTP error
 /// for anything else, RFC 9457 problems included). The keys are StrongAuth's own, in the API's
 /// `MESSAGE_…` style; the text never echoes input.

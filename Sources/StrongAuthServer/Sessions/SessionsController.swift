@@ -3,9 +3,9 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// ABN AMRO's authorization service (seed 004, SPEC 2.6): login challenges and responses, the
+/// ABN AMRO's authorization service (ABN AMRO login protocol, docs/sessions.md): login challenges and responses, the
 /// cookie session, session handover and step-up signing of scenarios. Paths, fields and the
-/// `x-aab-serviceversion` header (accepted, any version) are the seed's; every error is the API's
+/// `x-aab-serviceversion` header (accepted, any version) are the ABN AMRO API's; every error is the API's
 /// documented `messages` shape (`ABNAMROError`), with the HTTP status of the failure.
 struct SessionsController {
     let sessions: SessionService
@@ -137,7 +137,7 @@ struct SessionsController {
 
     // MARK: Helpers
 
-    /// The seed's `loginChallenge` object, the `eig…` fields explicitly null.
+    /// The ABN AMRO API's `loginChallenge` object, the `eig…` fields explicitly null.
     static func wire(_ issued: IssuedChallenge) -> [String: Any] {
         [
             "userId": issued.userID, "attemptsLeft": issued.attemptsLeft, "challenge": issued.challenge,

@@ -4,7 +4,7 @@ import StrongAuthAPI
 import StrongAuthCore
 import StrongAuthStore
 
-/// finAPI's user management (seed 002): a client creates users, a user reads and deletes itself.
+/// finAPI's user management (finAPI's API documentation): a client creates users, a user reads and deletes itself.
 struct FinAPIUsersController {
     let administration: AdministrationService
     let tokens: TokenService

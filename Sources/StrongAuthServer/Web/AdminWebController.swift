@@ -306,7 +306,7 @@ struct AdminWebController: Sendable {
         if request.uri.queryParameters.get("verify") == "1" {
             // The chain is one for the installation: only the default realm's operators are told
             // its numbers (how many events it holds, where it breaks); another realm's operators
-            // are told their own events' count and position, never other realms' (issue 14).
+            // are told their own events' count and position, never other realms' (docs/security-model.md).
             if signedIn.realm == Realm.defaultID {
                 switch try await service.verifyAuditChain() {
                 case .intact(let count):

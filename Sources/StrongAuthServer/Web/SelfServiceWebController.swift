@@ -3,9 +3,9 @@ import HTTPTypes
 import Hummingbird
 import StrongAuthCore
 
-/// The end users' self-service under `/self-service` (seed 003, "Implement Mobile Device
+/// The end users' self-service under `/self-service` (PowerAuth Cloud REST API, "Implement Mobile Device
 /// Self-Service"): their own devices with last use, block, remove, activating a new one with a
-/// QR code, and what waits for their approval; and their account (issue 14): delete it, change
+/// QR code, and what waits for their approval; and their account (docs/security-model.md): delete it, change
 /// the password or the phone number. Every device is looked up with the signed-in user as
 /// owner, so another user's device reads as absent.
 struct SelfServiceWebController: Sendable {
@@ -103,7 +103,9 @@ struct SelfServiceWebController: Sendable {
             return try await web.action(request, context: context) { signedIn, _ in
                 // Another user's device reads as absent before any step-up is started for it.
                 let overview = try await service.device(id: id, realm: signedIn.realm, owner: signedIn.principalID)
-                guard overview.status != .removed else { throw BackOfficeError.invalidState("the device is REMOVED") }
+                guard DeviceAction.remove.allows(from: overview.status) else {
+                    throw BackOfficeError.invalidState("the device is \(overview.status.rawValue)")
+                }
                 return try await sensitive(.removeDevice(id: id), signedIn, source: context.remoteAddress)
             }
         }

@@ -161,7 +161,7 @@ struct WebPages: Sendable {
         }
     }
 
-    /// The self-service step-up's refusals (issue 14), each with what to do next.
+    /// The self-service step-up's refusals (docs/security-model.md), each with what to do next.
     private func stepUpErrorPage(_ error: StepUpError, signedIn: WebSignedIn) -> Response {
         switch error {
         case .noSecondFactor:
@@ -330,7 +330,8 @@ enum WebFormat {
             "status": overview.status.rawValue, "fingerprint": overview.fingerprint ?? "—", "lastUsed": time(device.lastUsedAt),
             "activated": time(device.activatedAt), "created": time(device.createdAt), "userID": device.userID,
             "userLabel": userLabel ?? device.userID,
-            "canBlock": overview.status == .active, "canUnblock": overview.status == .blocked, "canRemove": overview.status != .removed,
+            "canBlock": DeviceAction.block.allows(from: overview.status), "canUnblock": DeviceAction.unblock.allows(from: overview.status),
+            "canRemove": DeviceAction.remove.allows(from: overview.status),
         ]
         if overview.status == .blocked, let reason = device.blockedReason { context["blockedReason"] = reason }
         return context

@@ -347,7 +347,7 @@ enum WebTemplates {
         </ul>
         """
 
-    /// The step-up page (issue 14): the approval pushed to the user's device (the page reloads
+    /// The step-up page (docs/security-model.md): the approval pushed to the user's device (the page reloads
     /// itself every few seconds while it waits: no scripts) or the SMS code form.
     static let selfAccount = """
         <h1>Your account</h1>

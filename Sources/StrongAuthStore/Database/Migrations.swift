@@ -234,7 +234,7 @@ public enum Migrator {
         Migration(
             version: 6, name: "sessions",
             statements: [
-                // ABN AMRO login identities (seed 004): the identification code only as a keyed hash.
+                // ABN AMRO login identities (ABN AMRO login protocol, docs/sessions.md): the identification code only as a keyed hash.
                 """
                 CREATE TABLE login_identities (
                     user_id TEXT PRIMARY KEY, account_number TEXT NOT NULL, card_number TEXT NOT NULL,
@@ -332,7 +332,7 @@ public enum Migrator {
         Migration(
             version: 11, name: "resource-server-clients",
             statements: [
-                // Clients that may introspect tokens issued to other clients (issue 14).
+                // Clients that may introspect tokens issued to other clients (docs/security-model.md).
                 "ALTER TABLE clients ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0",
             ]),
         Migration(
@@ -354,7 +354,7 @@ public enum Migrator {
         Migration(
             version: 13, name: "web-step-up",
             statements: [
-                // Self-service step-up (issue 14): the session's assurance (auth_time and method of
+                // Self-service step-up (docs/security-model.md): the session's assurance (auth_time and method of
                 // the last second factor) and the step-up it waits for (an approval or an SMS
                 // challenge, and the sensitive action it is for).
                 "ALTER TABLE web_sessions ADD COLUMN second_factor_at BIGINT",
@@ -403,7 +403,7 @@ public enum Migrator {
         Migration(
             version: 15, name: "realms",
             statements: [
-                // Tenants (issue 14): everything that existed before belongs to the realm 'default'.
+                // Tenants (docs/security-model.md): everything that existed before belongs to the realm 'default'.
                 "CREATE TABLE realms (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)",
                 "INSERT INTO realms (id, created_at) VALUES ('default', 0)",
                 // The roots of ownership carry their realm; objects hanging off a user id (devices,
@@ -450,9 +450,9 @@ public enum Migrator {
         Migration(
             version: 16, name: "sms-otp-budgets",
             statements: [
-                // OTP SMS sent per budget in a fixed window (issue 15, SMS pumping): `user:<id>`,
+                // OTP SMS sent per budget in a fixed window (SMS pumping): `user:<id>`,
                 // `phone:<HMAC of the number>` (never the number in clear), `stepup:<id>` (the self-service
-                // step-up's own limit, `web.stepUpSmsPerHour`, issue 14). One
+                // step-up's own limit, `web.stepUpSmsPerHour`). One
                 // conditional upsert per budget counts a send on every node; windows that are
                 // over are restarted in place or swept (`window_start` index).
                 """
@@ -466,7 +466,7 @@ public enum Migrator {
         Migration(
             version: 17, name: "audit-failures",
             statements: [
-                // Failed authentications of unauthenticated callers, counted per window (issue 15:
+                // Failed authentications of unauthenticated callers, counted per window (
                 // a row per wrong client secret in the append-only chain filled the disk). One
                 // atomic upsert per failure; a closed window becomes ONE chained audit record and
                 // its row is deleted (`window_end` index). Absent values are '' (part of the key).
@@ -482,7 +482,7 @@ public enum Migrator {
         Migration(
             version: 18, name: "decoy-login-attempts",
             statements: [
-                // Issue 15: wrong answers to the decoy challenges of an unknown ABN AMRO account/card
+                // Wrong answers to the decoy challenges of an unknown ABN AMRO account/card
                 // count down and block as a known one's do. Keyed by the HMAC of ACCOUNT_CARD (no
                 // account number in clear); `used_handles` (`,h1,h2,`) makes each decoy handle
                 // answer once. Capped in number and swept after `sessions.decoyRetention`.

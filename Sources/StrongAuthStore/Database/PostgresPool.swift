@@ -432,7 +432,7 @@ public struct DatabaseUnavailableError: Error, CustomStringConvertible {
 
 /// The database refused a value the request carried (PostgreSQL's SQLSTATE class 22: a NUL
 /// character in text, a number out of range, …). The faces answer 400: bad input never yields
-/// a 5xx (SPEC 3). SQLite stores such values, so this comes from PostgreSQL only.
+/// a 5xx (docs/architecture.md). SQLite stores such values, so this comes from PostgreSQL only.
 public struct DatabaseInputError: Error, CustomStringConvertible {
     public var sqlState: String
     public init(sqlState: String) { self.sqlState = sqlState }

@@ -3,7 +3,7 @@ import SQLKit
 import StrongAuthCore
 
 /// Failed authentications of unauthenticated callers, counted per window (see
-/// `AuditFailurePolicy`) instead of one append-only audit row each (issue 15).
+/// `AuditFailurePolicy`) instead of one append-only audit row each (SECURITY.md).
 extension SQLStore {
     /// Key columns are at most this long: an attacker chooses client ids and user names, and a
     /// PostgreSQL index entry has a size limit (the record says which prefix was presented).

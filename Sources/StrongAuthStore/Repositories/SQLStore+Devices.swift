@@ -223,10 +223,12 @@ extension SQLStore: DeviceRepository {
                   AND status = 'PENDING'
                 """
             ).run()
+            // A Kontist device's commit (`DeviceAction.commit`), only in the approval's transaction.
             let approved = try await db.raw(
                 """
-                UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: now.epochMilliseconds)
-                WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                UPDATE devices SET status = \(bind: DeviceAction.commit.to.rawValue), activated_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
+                RETURNING id
                 """
             ).first()
             guard approved != nil else { throw StoreError.conflict("device \(deviceID) is no longer PENDING_COMMIT") }
@@ -250,7 +252,7 @@ extension SQLStore: DeviceRepository {
             var target = Device.Status.active
             if approvalRequired {
                 // Any ACTIVE device of the user, of either kind: a PowerAuth registration is a
-                // device of the realm's user as much as a Kontist key (issue 14). Counting only
+                // device of the realm's user as much as a Kontist key (docs/security-model.md). Counting only
                 // `ecdsa-p256` let a password token plus the SMS OTP bind a device unapproved.
                 let bound = try await db.raw(
                     """
@@ -299,18 +301,22 @@ extension SQLStore: DeviceRepository {
                 """
             ).first()
             guard decided != nil else { return .approvalClosed }
+            // Approved: the device's commit (`DeviceAction.commit`); rejected: it is removed from
+            // the same from-set (a device no longer waiting is not removed by a rejection).
             let moved =
                 approve
                 ? try await db.raw(
                     """
-                    UPDATE devices SET status = 'ACTIVE', activated_at = \(bind: nowMs)
-                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                    UPDATE devices SET status = \(bind: DeviceAction.commit.to.rawValue), activated_at = \(bind: nowMs)
+                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
+                    RETURNING id
                     """
                 ).first()
                 : try await db.raw(
                     """
-                    UPDATE devices SET status = 'REMOVED'
-                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'PENDING_COMMIT' RETURNING id
+                    UPDATE devices SET status = \(bind: DeviceAction.remove.to.rawValue)
+                    WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
+                    RETURNING id
                     """
                 ).first()
             guard moved != nil else {

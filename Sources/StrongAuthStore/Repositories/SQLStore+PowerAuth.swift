@@ -71,6 +71,31 @@ extension SQLStore: PowerAuthRepository {
         }
     }
 
+    /// The names of the integration users (active or not) that may use `applicationID`, by the
+    /// same SQL condition the signature fast path checks (`integrationUserMayUse`); the store
+    /// suite holds it to `IntegrationUser.mayUse` on every engine.
+    public func integrationUserNames(mayUse applicationID: String) async throws -> [String] {
+        try await pool.withConnection { db in
+            try await db.raw(
+                "SELECT name FROM integration_users WHERE \(Self.integrationUserMayUse(applicationID)) ORDER BY name"
+            ).all()
+        }.map { try $0.string("name") }
+    }
+
+    /// SQL for `IntegrationUser.mayUse(applicationID:)` on a row of `integration_users`, whose
+    /// `applications` column is the identifiers joined by single spaces
+    /// (`insertIntegrationUser`): true when one of them is exactly `applicationID`, i.e. when
+    /// `" <id> "` occurs in `" <applications> "`. Tested as `REPLACE(…) <> …`, which compares
+    /// bytes on both engines and has no metacharacters: `LIKE` matched case-insensitively on
+    /// SQLite (an integration user of `app` passed for `App`) and needed `%`/`_` escaped. An id
+    /// that is empty or holds whitespace is no member of a space-separated list in Swift either.
+    static func integrationUserMayUse(_ applicationID: String) -> SQLQueryString {
+        guard !applicationID.isEmpty, !applicationID.contains(where: \.isWhitespace) else { return "1 = 0" }
+        return """
+            REPLACE(' ' || applications || ' ', CAST(\(bind: " \(applicationID) ") AS TEXT), '') <> (' ' || applications || ' ')
+            """
+    }
+
     // MARK: Registrations
 
     public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
@@ -319,9 +344,6 @@ extension SQLStore: PowerAuthRepository {
         id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, applicationID: String,
         caller: (name: String, passwordHash: String), possessionThrottle: (limit: Int, window: TimeInterval)?, at now: Date
     ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)? {
-        // The application list is space-separated identifiers; '_' is a LIKE wildcard, so escaped.
-        let member = "% " + applicationID.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "_", with: "!_")
-            .replacingOccurrences(of: "%", with: "!%") + " %"
         // The same window as `takePossessionAttempt`'s: over (started at or before the cutoff) or with room.
         let throttle: SQLQueryString =
             possessionThrottle.map { throttle in
@@ -343,7 +365,7 @@ extension SQLStore: PowerAuthRepository {
                   AND EXISTS (SELECT 1 FROM powerauth_applications WHERE id = \(bind: applicationID) AND status = 'active')
                   AND EXISTS (
                     SELECT 1 FROM integration_users WHERE name = \(bind: caller.name) AND password_hash = \(bind: caller.passwordHash)
-                      AND status = 'active' AND (' ' || applications || ' ') LIKE \(bind: member) ESCAPE '!')
+                      AND status = 'active' AND \(Self.integrationUserMayUse(applicationID)))
                   \(throttle)
                 RETURNING failed_attempts, max_failed_attempts
                 """

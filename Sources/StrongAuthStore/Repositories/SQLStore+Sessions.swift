@@ -210,7 +210,7 @@ extension SQLStore: SessionRepository {
         } != nil
     }
 
-    // MARK: Decoy counters (issue 15)
+    // MARK: Decoy counters
 
     public func decoyLoginAttemptsLeft(subjectHash: String, tool: AccessTool, freshAfter: Date) async throws -> Int? {
         try await pool.withConnection { db in

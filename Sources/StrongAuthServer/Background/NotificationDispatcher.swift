@@ -5,7 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import StrongAuthCore
 
-/// Where notifications go (SPEC 2.7).
+/// Where notifications go (docs/architecture.md).
 public enum NotificationChannel: Sendable, Equatable {
     /// JSON lines appended to a file (mode 0600): the zero-config default; demos and tests read the OTP there.
     case file(path: String)
@@ -28,19 +28,9 @@ public struct NotificationDispatcher: Service {
     var maxAttempts = 10
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let delivered = try await dispatchDue()
-                    if delivered > 0 { continue }
-                } catch is CancellationError {
-                    break  // shutting down
-                } catch {
-                    logger.warning("notification dispatch failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: pollInterval)
-            }
-        }
+        try await PeriodicJob(name: "notification dispatch", interval: pollInterval, logger: logger) {
+            try await dispatchDue() > 0 ? .moreDue : .idle
+        }.run()
     }
 
     /// One pass over the due notifications; returns how many were delivered.
@@ -57,8 +47,7 @@ public struct NotificationDispatcher: Service {
                 try await outbox.markNotificationSent(id: notification.id, at: time.now())
                 delivered += 1
             } catch {
-                // Exponential backoff: 1 s, 2 s, 4 s … capped at 10 minutes.
-                let delay = min(600, pow(2, Double(max(0, notification.attempts - 1))))
+                let delay = Backoff.delivery.delay(afterAttempts: notification.attempts)
                 let dead = notification.attempts >= maxAttempts
                 logger.warning(
                     "notification delivery failed",
@@ -111,7 +100,7 @@ enum NotificationError: Error, CustomStringConvertible {
 }
 
 /// Appending to the notifications file: created 0600, one write per line. A returned write is in
-/// the page cache and survives `kill -9` of the server (SPEC 3's promise); it is not fsynced per
+/// the page cache and survives `kill -9` of the server (the promise in docs/architecture.md); it is not fsynced per
 /// line — this is the development and test channel, and an fsync per push cost the busiest
 /// benchmark (operation flows) 5 % of the server's CPU.
 ///

@@ -7,14 +7,14 @@ import ServiceLifecycle
 import StrongAuthCore
 import StrongAuthProtocol
 
-/// Delivers the durable webhook outbox (SPEC 2.7): signed callbacks to integrators.
+/// Delivers the durable webhook outbox (docs/webhooks.md): signed callbacks to integrators.
 ///
 /// Every node runs one; each pass leases due deliveries (`FOR UPDATE SKIP LOCKED` on
 /// PostgreSQL), so no two nodes send the same one at once, and one whose sender died is sent
 /// again when its lease runs out. Each POST carries the JSON body, `Idempotency-Key` (the
 /// delivery id: a receiver drops repeats), and `X-StrongAuth-Signature: t=<unix seconds>,
 /// v1=<hex HMAC-SHA256(callback secret, "<t>.<body>")>`. A non-2xx answer or a network error
-/// is retried with exponential backoff (1 s, 2 s, 4 s … capped at 10 minutes) until
+/// is retried with exponential backoff (`Backoff.delivery`: 1 s, 2 s, 4 s … capped at 10 minutes) until
 /// `maxAttempts`, then the delivery is `dead`; every attempt's result stays in the delivery log.
 public struct WebhookDispatcher: Service {
     let outbox: any WebhookOutbox
@@ -28,18 +28,9 @@ public struct WebhookDispatcher: Service {
     var pollInterval: Duration = .milliseconds(200)
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    if try await dispatchDue() > 0 { continue }
-                } catch is CancellationError {
-                    break  // shutting down
-                } catch {
-                    logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: pollInterval)
-            }
-        }
+        try await PeriodicJob(name: "webhook dispatch", interval: pollInterval, logger: logger) {
+            try await dispatchDue() > 0 ? .moreDue : .idle
+        }.run()
     }
 
     /// One pass over the due deliveries, sent concurrently (one slow or dead receiver does not
@@ -62,7 +53,7 @@ public struct WebhookDispatcher: Service {
             try await outbox.markWebhookDelivered(id: delivery.id, responseStatus: status, at: time.now())
             return true
         } catch {
-            let delay = min(600, pow(2, Double(max(0, delivery.attempts - 1))))
+            let delay = Backoff.delivery.delay(afterAttempts: delivery.attempts)
             let dead = delivery.attempts >= maxAttempts
             let status = (error as? WebhookError).flatMap { if case .refused(let code) = $0 { code } else { nil } }
             logger.warning(

@@ -11,17 +11,11 @@ struct ReplayGuardSweeper: Service {
     var interval: Duration = .seconds(60)
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await replayGuard.sweep()
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.warning("replay guard sweep failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        try await PeriodicJob(name: "replay guard sweep", interval: interval, logger: logger, pass: pass).run()
+    }
+
+    func pass() async throws -> PassOutcome {
+        try await replayGuard.sweep()
+        return .idle
     }
 }

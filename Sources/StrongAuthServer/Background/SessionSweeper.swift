@@ -11,17 +11,11 @@ public struct SessionSweeper: Service {
     var interval: Duration = .seconds(60)
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await sessions.purgeExpired()
-                } catch is CancellationError {
-                    break  // shutting down
-                } catch {
-                    logger.warning("session sweep failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        try await PeriodicJob(name: "session sweep", interval: interval, logger: logger, pass: pass).run()
+    }
+
+    func pass() async throws -> PassOutcome {
+        try await sessions.purgeExpired()
+        return .idle
     }
 }
