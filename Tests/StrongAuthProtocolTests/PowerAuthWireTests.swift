@@ -15,6 +15,18 @@ struct PowerAuthWireTests {
         #expect(PowerAuthSignature.canonicalQuery(["a b": "x"]) == "a+b=x")
     }
 
+    /// Java's `URLEncoder.encode(_, UTF_8)` leaves only ASCII letters and digits as they are:
+    /// every other character is its UTF-8 bytes percent-encoded, whatever Unicode calls it.
+    /// And `String.compareTo` orders by UTF-16 code units, so a character outside the Basic
+    /// Multilingual Plane (a surrogate pair, D800–DFFF) sorts before U+E000–U+FFFF.
+    @Test("non-ASCII letters and digits are percent-encoded as UTF-8, and sorted as Java sorts (UTF-16 code units)")
+    func canonicalQueryBeyondASCII() {
+        #expect(PowerAuthSignature.canonicalQuery(["k": "é"]) == "k=%C3%A9")
+        #expect(PowerAuthSignature.canonicalQuery(["ü": "٣"]) == "%C3%BC=%D9%A3")
+        #expect(PowerAuthSignature.canonicalQuery(["k": "Ａ"]) == "k=%EF%BC%A1")
+        #expect(PowerAuthSignature.canonicalQuery(["\u{FF61}": "1", "\u{1F600}": "2"]) == "%F0%9F%98%80=2&%EF%BD%A1=1")
+    }
+
     @Test("absent optionals are omitted, as the reference omits nulls; the document's level 1 example decodes")
     func payloads() throws {
         let encoded = try JSONEncoder().encode(PowerAuthPayloads.ActivationLayer2Response(activationId: "a", serverPublicKey: "b", ctrData: "c"))

@@ -26,15 +26,24 @@ extension PowerAuthSignature {
     /// The signed data of a GET request: its query parameters sorted by name then value,
     /// form-encoded (`application/x-www-form-urlencoded`: space as `+`, only `A–Z a–z 0–9 - . _ *`
     /// left as they are) and joined by `&` — the reference's `canonizeGetParameters`. Server and
-    /// SDK must build the same bytes, so the rule lives here.
+    /// SDK must build the same bytes, so the rule lives here. Both halves are Java's: the order
+    /// is `String.compareTo` (UTF-16 code units, not Swift's Unicode-aware `<`), and every
+    /// non-ASCII character is percent-encoded as UTF-8, as `URLEncoder.encode(_, UTF_8)` does.
     public static func canonicalQuery(_ parameters: [String: String]) -> String {
-        func encode(_ text: String) -> String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._*")
-            return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: "%20", with: "+")
+        parameters.sorted { left, right in
+            left.key == right.key
+                ? left.value.utf16.lexicographicallyPrecedes(right.value.utf16)
+                : left.key.utf16.lexicographicallyPrecedes(right.key.utf16)
         }
-        return parameters.sorted { ($0.key, $0.value) < ($1.key, $1.value) }.map { "\(encode($0.key))=\(encode($0.value))" }
-            .joined(separator: "&")
+        .map { "\(formEncode($0.key))=\(formEncode($0.value))" }
+        .joined(separator: "&")
+    }
+
+    /// The characters `URLEncoder` leaves as they are: ASCII letters and digits and `- . _ *`.
+    private static let formUnreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._*")
+
+    private static func formEncode(_ text: String) -> String {
+        (text.addingPercentEncoding(withAllowedCharacters: formUnreserved) ?? text).replacingOccurrences(of: "%20", with: "+")
     }
 }
 
