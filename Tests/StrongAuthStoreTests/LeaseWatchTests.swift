@@ -21,6 +21,18 @@ struct LeaseWatchTests {
         #expect(watch.end(queued), "it was still waiting: its body never ran")
     }
 
+    @Test("the pool serves its queue only when a waiting call gets a connection, not when one fails")
+    func servedSince() {
+        let watch = LeaseWatch()
+        let start = ContinuousClock.now
+        #expect(!watch.served(since: start), "nothing served yet")
+        watch.end(watch.begin())  // failed while waiting: an outage fails calls fast
+        #expect(!watch.served(since: start))
+        watch.end(watch.begin(), served: true)
+        #expect(watch.served(since: start))
+        #expect(!watch.served(since: .now), "nothing served after now")
+    }
+
     @Test("a call waiting while no call at all is served is lost once it has waited over the limit")
     func stuckPool() async throws {
         let watch = LeaseWatch()

@@ -40,4 +40,30 @@ struct PostgresAvailabilityTests {
         #expect(!pool.isMarkedUnavailable)
         await pool.shutdown()
     }
+
+    /// A saturated pool is busy, not down: the probe queues behind the calls holding every
+    /// connection and may outwait its timeout, but those calls are being served. Taking that for
+    /// an outage failed every call with 503 and then replaced the client, which failed the
+    /// transactions already running on it (`poolShutdown`, seen on a loaded machine with 30
+    /// concurrent transactions on one row).
+    @Test("a pool whose connections are all busy but served in turn stays available", .enabled(if: TestDatabases.postgresURL != nil))
+    func saturatedButServing() async throws {
+        let pool = try PostgresPool(
+            url: try #require(TestDatabases.postgresURL), maximumConnections: 1, probeTimeout: .milliseconds(300),
+            logger: Logger(label: "test"))
+        // Warm the one connection so the queue below is served by it from the start.
+        try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Twelve calls of 0.1 s each through one connection: a queue that moves for 1.2 s.
+            for _ in 0..<12 {
+                group.addTask { try await pool.withConnection { db in try await db.raw("SELECT pg_sleep(0.1)").run() } }
+            }
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(await pool.isReachable(), "a busy pool that serves its queue is reachable")
+            #expect(!pool.isMarkedUnavailable)
+            try await group.waitForAll()
+        }
+        try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
+        await pool.shutdown()
+    }
 }

@@ -28,7 +28,8 @@ import Synchronization
 /// the calls waiting for a connection (`LeaseWatch`): one that waits over `leaseTimeout` and is
 /// lost — it began before an outage, or no call at all got a connection meanwhile — gets the
 /// client replaced too, and retries once on the fresh client (its body never ran). A call that
-/// merely waits its turn in a busy pool is left alone. No node is restarted; nothing is decided
+/// merely waits its turn in a busy pool is left alone, and so is a probe that times out while
+/// queued calls are being served: a saturated pool is busy, not down. No node is restarted; nothing is decided
 /// from the health bit but "try again later".
 public final class PostgresPool: DatabasePool {
     public let engine = DatabaseEngine.postgres
@@ -81,7 +82,7 @@ public final class PostgresPool: DatabasePool {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self, !Task.isCancelled else { return }
-                if self.available.load(ordering: .relaxed), !(await self.probe(timeout: Self.monitorTimeout)) {
+                if self.available.load(ordering: .relaxed), !(await self.answers(timeout: Self.monitorTimeout)) {
                     self.markUnavailable(because: nil)
                 }
                 if let waited = self.leases.lostWait(longerThan: Self.leaseTimeout),
@@ -152,7 +153,7 @@ public final class PostgresPool: DatabasePool {
             let lease = leases.begin()
             do {
                 return try await client.withConnection { connection in
-                    leases.end(lease)
+                    leases.end(lease, served: true)
                     return try await body(LiveConnectionDatabase(base: connection.sql(), connection: connection))
                 }
             } catch {
@@ -186,7 +187,7 @@ public final class PostgresPool: DatabasePool {
     /// Whether the database answers `SELECT 1` within `probeTimeout` (for `/ready`); also moves
     /// the pool's health either way.
     public func isReachable() async -> Bool {
-        if await probe() {
+        if await answers() {
             available.store(true, ordering: .relaxed)
             return true
         }
@@ -196,6 +197,18 @@ public final class PostgresPool: DatabasePool {
 
     /// Whether calls fail at once with `DatabaseUnavailableError` right now.
     public var isMarkedUnavailable: Bool { !available.load(ordering: .relaxed) }
+
+    /// Whether the database answers: `SELECT 1` within the timeout, or a call waiting for a
+    /// connection got one while the probe waited. In a saturated pool the probe queues behind
+    /// the calls holding every connection and may outwait its timeout; a pool that serves its
+    /// queue is busy, not down (taking it for an outage failed every call with 503, then the
+    /// client's replacement failed the transactions running on it). Calls that merely *fail*
+    /// do not count: during an outage they fail fast.
+    private func answers(timeout: Duration? = nil) async -> Bool {
+        let started = ContinuousClock.now
+        if await probe(timeout: timeout) { return true }
+        return leases.served(since: started)
+    }
 
     /// One bounded `SELECT 1`. It does not wait for a lease or query that outlives the timeout:
     /// after a restart, postgres-nio 1.33 can leave one that ignores cancellation for ever (it is
@@ -229,7 +242,7 @@ public final class PostgresPool: DatabasePool {
                 var replaced = false
                 while !Task.isCancelled {
                     guard let self else { return }
-                    if await self.probe() {
+                    if await self.answers() {
                         self.state.withLock { $0.recovery = nil }
                         self.available.store(true, ordering: .relaxed)
                         self.logger.notice("the database is reachable again")
@@ -373,6 +386,8 @@ final class LeaseWatch: Sendable {
         var outages: UInt64 = 0
         /// When a waiting call last left the queue (served, or failed).
         var lastProgress = ContinuousClock.now
+        /// When a waiting call last got a connection.
+        var lastServed: ContinuousClock.Instant?
     }
     private let waiting = Mutex(Waiting())
 
@@ -386,15 +401,22 @@ final class LeaseWatch: Sendable {
         }
     }
 
-    /// The call got its connection or failed; true if it was still waiting (the body never ran).
+    /// The call got its connection (`served`) or failed; true if it was still waiting (the body
+    /// never ran).
     @discardableResult
-    func end(_ id: UInt64) -> Bool {
+    func end(_ id: UInt64, served: Bool = false) -> Bool {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
             guard waiting.since.removeValue(forKey: id) != nil else { return false }
             waiting.lastProgress = now
+            if served { waiting.lastServed = now }
             return true
         }
+    }
+
+    /// Whether a waiting call got a connection after `instant`: the pool is serving its queue.
+    func served(since instant: ContinuousClock.Instant) -> Bool {
+        waiting.withLock { waiting in waiting.lastServed.map { $0 > instant } ?? false }
     }
 
     /// The pool has just been marked unavailable: calls waiting now began before an outage.
