@@ -83,16 +83,7 @@ extension PowerAuthService {
         {
             return fast
         }
-        let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
-        if let caller {
-            // Decided before any of the registration's counters is touched: an integration user of
-            // another realm or application changes nothing of it, not even for the duration of the
-            // request, and is answered exactly as for an unknown id (the same read, the same error).
-            let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
-            let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
-            guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
-            guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
-        }
+        let context = try await signatureContext(presented, caller: caller, source: source)
         guard var registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
         guard let application = context.application else { throw PowerAuthServiceError.applicationNotFound }
         let now = time.now()
@@ -227,6 +218,19 @@ extension PowerAuthService {
     private func refuseWithoutPossession(_ presented: PowerAuthAuthorizationHeader, caller: IntegrationCredentials?, source: String?)
         async throws -> SignatureVerification
     {
+        let context = try await signatureContext(presented, caller: caller, source: source)
+        guard let registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
+        return refusal(presented, registration)
+    }
+
+    /// The registration, its application and the integration caller, read once, with the
+    /// caller's access decided before any of the registration's counters is touched: an
+    /// integration user of another realm or application changes nothing of it, not even for the
+    /// duration of the request, and is answered exactly as for an unknown id (the same read, the
+    /// same error).
+    private func signatureContext(_ presented: PowerAuthAuthorizationHeader, caller: IntegrationCredentials?, source: String?)
+        async throws -> SignatureContext
+    {
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
         if let caller {
             let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
@@ -234,8 +238,7 @@ extension PowerAuthService {
             guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
             guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }
         }
-        guard let registration = context.registration else { throw PowerAuthServiceError.registrationNotFound }
-        return refusal(presented, registration)
+        return context
     }
 
     /// The fast path of the integration API: with this node's hint for the activation, the
