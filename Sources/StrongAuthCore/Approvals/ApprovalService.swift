@@ -136,13 +136,14 @@ public struct ApprovalService: Sendable {
         var failed = approval
         failed.status = .failed
         guard
-            let count = try await store.countApprovalFailure(
-                id: approval.id, webhooksIfFailed: try await webhooks(for: failed, status: .failed, at: now), at: now)
+            let count = try await store.reserveAttempt(
+                .approvalAnswer, subject: .approval(id: approval.id, webhooksAtLimit: try await webhooks(for: failed, status: .failed, at: now)),
+                at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
         try await audit(
             approval, action: "approval.failure", actor: "device:\(deviceID)", source: source, outcome: .failure,
-            details: ["failures": String(count.failureCount)])
-        throw ApprovalError.dataMismatch(remainingAttempts: max(0, approval.maxFailureCount - count.failureCount))
+            details: ["failures": String(count.attempts ?? 0)])
+        throw ApprovalError.dataMismatch(remainingAttempts: count.remaining)
     }
 
     /// The sweeper's pass: every PENDING approval past its expiry becomes EXPIRED (and its

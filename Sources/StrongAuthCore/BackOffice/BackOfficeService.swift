@@ -31,19 +31,17 @@ public struct BackOfficeService: Sendable {
     private let powerAuth: PowerAuthService
     private let webhooks: WebhookService
     private let passwordHasher: any PasswordHasher
-    private let lockout: LockoutPolicy
     private let time: any TimeSource
     private let decoyPasswordHash: String
 
     public init(
         store: any Repositories, powerAuth: PowerAuthService, webhooks: WebhookService, passwordHasher: any PasswordHasher,
-        lockout: LockoutPolicy, time: any TimeSource, decoyPasswordHash: String
+        time: any TimeSource, decoyPasswordHash: String
     ) {
         self.store = store
         self.powerAuth = powerAuth
         self.webhooks = webhooks
         self.passwordHasher = passwordHasher
-        self.lockout = lockout
         self.time = time
         self.decoyPasswordHash = decoyPasswordHash
     }
@@ -68,7 +66,7 @@ public struct BackOfficeService: Sendable {
                     outcome: outcome, details: details),
                 at: time.now())
         }
-        guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
+        guard let attempt = try await store.reserveAttempt(.password, subject: .user(id: user.id), at: time.now()) else {
             // Not bounded by the lock (it is what refuses them): counted per window and source
             // (SECURITY.md). Wrong passwords stay one record each, bounded by the lockout.
             try await store.recordFailure(
@@ -79,10 +77,10 @@ public struct BackOfficeService: Sendable {
             throw OperatorSignInError.invalidCredentials
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
-            try await audit(.failure, ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)])
+            try await audit(.failure, ["reason": "wrong_password", "consecutive_failures": String(attempt.attempts ?? 0)])
             throw OperatorSignInError.invalidCredentials
         }
-        try await store.resetAttempts(userID: user.id, factor: .password)
+        try await store.resetAttempts(.password, subject: .user(id: user.id))
         try await audit(.success, [:])
         return user
     }
@@ -209,7 +207,7 @@ public struct BackOfficeService: Sendable {
     /// Ends a user's password and device-binding locks.
     public func unlockUser(id: String, realm: String, actor: String, source: String?) async throws {
         let user = try await user(id: id, realm: realm)
-        for factor in UserFactor.allCases { try await store.resetAttempts(userID: user.id, factor: factor) }
+        for factor in Factor.userLockouts { try await store.resetAttempts(factor, subject: .user(id: user.id)) }
         try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
     }
 

@@ -120,9 +120,6 @@ public struct StepUpConfiguration: Sendable, Equatable {
     public var lifetime: TimeInterval
     /// Wrong OTPs per SMS challenge.
     public var maxOTPAttempts: Int
-    /// Wrong step-up OTPs per user across challenges before the factor locks (the device-binding
-    /// factor's counter: the step-up OTP is what binds a first device).
-    public var otpLockout: LockoutPolicy
     /// Step-up SMS OTPs sent per user and window (`web.stepUpSmsPerHour`): SMS pumping and cost.
     /// Counted as a budget `stepup:<user>` next to the OTP SMS budgets of `sms`, in the same step.
     public var smsLimit: SMSSendLimit
@@ -131,15 +128,14 @@ public struct StepUpConfiguration: Sendable, Equatable {
     public var sms: SMSLimits
 
     public init(
-        policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
-        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600), smsLimit: SMSSendLimit = SMSSendLimit(),
+        policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = AttemptLimits.standard.challenge,
+        smsLimit: SMSSendLimit = SMSSendLimit(),
         sms: SMSLimits = SMSLimits()
     ) {
         self.sms = sms
         self.policy = policy
         self.lifetime = lifetime
         self.maxOTPAttempts = maxOTPAttempts
-        self.otpLockout = otpLockout
         self.smsLimit = smsLimit
     }
 }
@@ -293,9 +289,12 @@ public struct StepUpService: Sendable {
             let challenge = try await store.challenge(id: stepUp.id), challenge.kind == .webStepUp, challenge.userID == session.principalID
         else { throw StepUpError.noStepUp }
         let now = time.now()
-        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else { throw StepUpError.closed }
-        guard try await store.reserveAttempt(userID: session.principalID, factor: .deviceBinding, at: now, policy: configuration.otpLockout) != nil
-        else {
+        // Wrong step-up OTPs per user across challenges count on the `bindingOTP` factor: the
+        // step-up OTP is what binds a first device.
+        guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now) else {
+            throw StepUpError.closed
+        }
+        guard try await store.reserveAttempt(.bindingOTP, subject: .user(id: session.principalID), at: now) != nil else {
             try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
             throw StepUpError.closed
         }
@@ -305,11 +304,11 @@ public struct StepUpService: Sendable {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await audit(
                 session.principalID, "selfservice.stepup", outcome: .failure, source: source,
-                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt)])
-            throw StepUpError.wrongCode(remaining: max(0, challenge.maxAttempts - attempt))
+                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt.attempts ?? 0)])
+            throw StepUpError.wrongCode(remaining: attempt.remaining)
         }
         guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else { throw StepUpError.closed }
-        try await store.resetAttempts(userID: session.principalID, factor: .deviceBinding)
+        try await store.resetAttempts(.bindingOTP, subject: .user(id: session.principalID))
         return try await raise(session, stepUp: stepUp, action: action, source: source)
     }
 

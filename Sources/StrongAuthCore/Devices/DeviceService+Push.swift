@@ -66,7 +66,7 @@ extension DeviceService {
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
-        guard try await store.reserveChallengeAttempt(id: id, at: now) != nil else { throw DeviceError.challengeClosed }
+        guard try await store.reserveAttempt(.challenge, subject: .challenge(id: id), at: now) != nil else { throw DeviceError.challengeClosed }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         let message = Array(Self.pushAnswerMessage(challengeID: id, status: status).utf8)
         guard key.isValidSignature(signature, for: message) else {

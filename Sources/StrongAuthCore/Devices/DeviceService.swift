@@ -32,9 +32,9 @@ public enum DeviceError: Error, Equatable, Sendable {
 public struct DeviceConfiguration: Sendable, Equatable {
     public var otpLifetime: TimeInterval
     public var challengeLifetime: TimeInterval
+    /// Answers per challenge; the wrong binding answers per user across challenges are the
+    /// `bindingOTP` factor's (`AttemptLimits`).
     public var maxAttemptsPerChallenge: Int
-    /// Wrong binding answers per user, across challenges, before binding is blocked.
-    public var bindingLockout: LockoutPolicy
     /// PSD2 RTS art. 24: a second device also needs approval from an already bound one.
     public var requireApprovalForAdditionalDevices: Bool
     /// Devices in CREATED or PENDING_COMMIT per user (`devices.maxPendingPerUser`): each binding
@@ -49,8 +49,7 @@ public struct DeviceConfiguration: Sendable, Equatable {
     public var pendingLifetime: TimeInterval { otpLifetime + challengeLifetime }
 
     public init(
-        otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5,
-        bindingLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600),
+        otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = AttemptLimits.standard.challenge,
         requireApprovalForAdditionalDevices: Bool = true, maxPendingPerUser: Int = 3, sms: SMSLimits = SMSLimits()
     ) {
         self.maxPendingPerUser = max(1, maxPendingPerUser)
@@ -58,7 +57,6 @@ public struct DeviceConfiguration: Sendable, Equatable {
         self.otpLifetime = otpLifetime
         self.challengeLifetime = challengeLifetime
         self.maxAttemptsPerChallenge = maxAttemptsPerChallenge
-        self.bindingLockout = bindingLockout
         self.requireApprovalForAdditionalDevices = requireApprovalForAdditionalDevices
     }
 }
@@ -317,12 +315,11 @@ public struct DeviceService: Sendable {
     ) async throws -> Device.Status? {
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
-        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
+        guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now)?.attempts else {
             throw DeviceError.challengeClosed
         }
         if challenge.kind == .deviceBinding {
-            let counted = try await store.reserveAttempt(
-                userID: device.userID, factor: .deviceBinding, at: now, policy: configuration.bindingLockout)
+            let counted = try await store.reserveAttempt(.bindingOTP, subject: .user(id: device.userID), at: now)
             guard counted != nil else { throw DeviceError.locked(until: nil) }
         }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
@@ -344,7 +341,7 @@ public struct DeviceService: Sendable {
             }
         }
         if challenge.kind == .deviceBinding {
-            try await store.resetAttempts(userID: device.userID, factor: .deviceBinding)
+            try await store.resetAttempts(.bindingOTP, subject: .user(id: device.userID))
         }
         try await store.append(
             AuditRecord(

@@ -142,7 +142,7 @@ public struct TokenService: Sendable {
         }
         // Tries against a disabled user or a locked factor are not bounded by the lockout (it
         // is what refuses them): they are counted per window and source (SECURITY.md). Wrong
-        // passwords stay one record each — at most `lockout.maxFailures` per lock period.
+        // passwords stay one record each — at most `AttemptLimits.password.maxFailures` per lock.
         func countFailure(_ reason: String) async throws {
             try await store.recordFailure(
                 AuditRecord(
@@ -155,21 +155,15 @@ public struct TokenService: Sendable {
             throw invalid
         }
         // The attempt is counted before the password is checked; a locked factor is not checked at all.
-        guard let attempt = try await store.reserveAttempt(
-            userID: user.id, factor: .password, at: time.now(), policy: configuration.lockout)
-        else {
+        guard let attempt = try await store.reserveAttempt(.password, subject: .user(id: user.id), at: time.now()) else {
             try await countFailure("locked")
             throw invalid
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
-            var details = ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)]
-            if let lockedUntil = attempt.lockedUntil {
-                details["locked_until"] = ISO8601DateFormatter().string(from: lockedUntil)
-            }
-            try await audit(.failure, details)
+            try await audit(.failure, attempt.lockDetails.merging(["reason": "wrong_password"]) { $1 })
             throw invalid
         }
-        try await store.resetAttempts(userID: user.id, factor: .password)
+        try await store.resetAttempts(.password, subject: .user(id: user.id))
         try await audit(.success, [:])
         return try await issueUserTokens(
             userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),

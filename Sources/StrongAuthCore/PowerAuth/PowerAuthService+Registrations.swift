@@ -118,11 +118,13 @@ extension PowerAuthService {
         }
         if registration.activation.otpValidation == .onCommit {
             guard let otp, otpMatches(otp, of: registration) else {
-                let count = try await store.countActivationOTPFailure(
-                    id: id, webhooksIfRemoved: try registrationWebhooks(registration, status: .removed, at: now), at: now)
+                let count = try await store.reserveAttempt(
+                    .powerAuthActivationOTP,
+                    subject: .activation(id: id, webhooksAtLimit: try registrationWebhooks(registration, status: .removed, at: now)),
+                    at: now)
                 try await audit(registration, action: "powerauth.registration.commit", actor: "integration-user:\(integrationUser.name)",
                     source: source, outcome: .failure, details: ["reason": "wrong_otp"])
-                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remainingAttempts ?? 0)
+                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remaining ?? 0)
             }
         }
         return try await transition(.commit, registration, actor: "integration-user:\(integrationUser.name)", source: source)

@@ -188,14 +188,19 @@ extension PowerAuthService {
         var blocked = registration
         blocked.device.status = .blocked
         blocked.device.blockedReason = BlockedReason.maxFailedAttempts
-        let count = try await store.countSignatureFailure(
-            id: registration.id, webhooksIfBlocked: try registrationWebhooks(blocked, status: .blocked, application: application, at: now),
+        let count = try await store.reserveAttempt(
+            .powerAuthSignature,
+            subject: .activation(
+                id: registration.id,
+                webhooksAtLimit: try registrationWebhooks(blocked, status: .blocked, application: application, at: now)),
             at: now)
         if let count {
-            registration.counter.failedAttempts = count.failedAttempts
-            registration.device.status = count.status
+            registration.counter.failedAttempts = count.attempts ?? registration.counter.failedAttempts + 1
             counted = true
-            if count.status == .blocked { registration.device.blockedReason = BlockedReason.maxFailedAttempts }
+            if count.limitReached {
+                registration.device.status = .blocked
+                registration.device.blockedReason = BlockedReason.maxFailedAttempts
+            }
         } else if let latest = try await store.registration(id: registration.id) {
             // It left ACTIVE meanwhile (another request blocked it): report what it is now.
             return outcome(false, latest)

@@ -67,7 +67,7 @@ public struct PowerAuthConfiguration: Sendable, Equatable {
     public var possessionAttemptWindow: TimeInterval
 
     public init(
-        activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = 5, counterLookahead: Int = 20,
+        activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = AttemptLimits.standard.powerAuth, counterLookahead: Int = 20,
         tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300, requestExpiration: TimeInterval = 60,
         possessionAttemptLimit: Int = 10, possessionAttemptWindow: TimeInterval = 900, tokenTimestampForwardTolerance: TimeInterval = 1800
     ) {

@@ -19,47 +19,17 @@ public protocol ClientRepository: Sendable {
     func client(id: String) async throws -> OAuthClient?
 }
 
-/// End users and their password-factor counters.
-public protocol UserRepository: Sendable {
+/// End users (their factors' counters: `AttemptRepository`).
+public protocol UserRepository: AttemptRepository {
     /// Stores a new user; `StoreError.conflict` when the username is taken in the user's realm.
     func insertUser(_ user: User) async throws
     func user(id: String) async throws -> User?
     /// The user of that username in that realm only: another realm's user of the same name is
     /// not found (usernames are unique per realm, not per installation).
     func user(realm: String, username: String) async throws -> User?
-    /// Counts an attempt of one of the user's factors *before* it is checked, in one atomic
-    /// conditional update: `nil` while that factor is locked. The attempt that reaches the
-    /// policy's maximum sets the lock; a successful check then calls `resetAttempts`. Counting up
-    /// front means concurrent guesses on several nodes can never exceed the limit, and counters
-    /// are per factor, so guessing passwords cannot lock out device binding (PSD2 RTS art. 4).
-    func reserveAttempt(userID: String, factor: UserFactor, at now: Date, policy: LockoutPolicy) async throws
-        -> PasswordAttemptReservation?
-    /// Resets the factor's consecutive-failure count after a success.
-    func resetAttempts(userID: String, factor: UserFactor) async throws
     /// Deletes the user and everything bound to it (refresh tokens and their families) in one
     /// transaction. `false` when there was no such user.
     func deleteUser(id: String) async throws -> Bool
-}
-
-/// A factor of a user whose failures are counted and limited on their own.
-public enum UserFactor: String, Sendable, CaseIterable {
-    /// The password of the password grant.
-    case password
-    /// Answers to device-binding OTP challenges, across all of the user's bindings.
-    case deviceBinding = "device_binding"
-}
-
-/// A counted attempt of one factor.
-public struct PasswordAttemptReservation: Sendable, Equatable {
-    /// Consecutive attempts including this one (reset to 0 by a success).
-    public var consecutiveAttempts: Int
-    /// Set when this attempt reached the limit: the lock that applies if the password is wrong.
-    public var lockedUntil: Date?
-
-    public init(consecutiveAttempts: Int, lockedUntil: Date?) {
-        self.consecutiveAttempts = consecutiveAttempts
-        self.lockedUntil = lockedUntil
-    }
 }
 
 /// Whether a presented access token is still live beyond its signature and expiry.

@@ -22,7 +22,7 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var decoyCapacity: Int
 
     public init(
-        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = 3, secureCookie: Bool = false,
+        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = AttemptLimits.standard.accessTool, secureCookie: Bool = false,
         decoyRetention: TimeInterval = 30 * 86_400, decoyCapacity: Int = 100_000
     ) {
         self.idleTimeout = idleTimeout
@@ -564,7 +564,8 @@ public struct SessionService: Sendable {
             throw SessionError.challengeClosed
         }
         let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
-        guard let attemptsLeft = try await store.reserveLoginAttempt(userID: identity.userID, tool: tool, at: now) else {
+        guard let attemptsLeft = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: tool), at: now)?.remaining
+        else {
             try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
         }
