@@ -185,7 +185,7 @@ struct StoreConformanceTests {
                 for index in 0..<25 {
                     group.addTask {
                         try await store.append(
-                            AuditRecord(actor: "test", action: "event.\(index)", subject: "user:\(index)", sourceAddress: "127.0.0.1",
+                            AuditRecord(actor: "test", action: AuditAction(rawValue: "event.\(index)"), subject: "user:\(index)", sourceAddress: "127.0.0.1",
                                         outcome: .success, details: ["n": "\(index)"]),
                             at: Fixtures.epoch)
                     }
@@ -207,7 +207,7 @@ struct StoreConformanceTests {
             #expect(sealed == 25)
             #expect(try await TestDatabases.count("audit_journal", in: store) == 0)
             #expect(try await AuditVerification.verifyAll(store, pageSize: 7) == .intact(events: 25))
-            #expect(Set(try await store.auditEvents(after: 0, limit: 100).map(\.record.action)) == Set((0..<25).map { "event.\($0)" }))
+            #expect(Set(try await store.auditEvents(after: 0, limit: 100).map(\.record.action.rawValue)) == Set((0..<25).map { "event.\($0)" }))
             let events = try await store.auditEvents(after: 0, limit: 100)
             #expect(events.map(\.sequence) == Array(1...25))
 
@@ -230,7 +230,7 @@ struct AuditChainTests {
         var events: [AuditEvent] = []
         var previous = AuditChain.genesisHash
         for sequence in 1...Int64(count) {
-            let record = AuditRecord(actor: "a", action: "x", outcome: .success, details: ["k": "\(sequence)"])
+            let record = AuditRecord(actor: "a", action: AuditAction(rawValue: "x"), outcome: .success, details: ["k": "\(sequence)"])
             let hash = AuditChain.hash(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous)
             events.append(AuditEvent(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous, hash: hash))
             previous = hash

@@ -51,10 +51,10 @@ extension ApprovalService {
         decided.status = approve ? .approved : .rejected
         decided.statusReason = reason
         decided.updatedAt = now
-        try await audit(decided, action: "approval.\(decided.status.rawValue.lowercased())", actor: "device:\(approverID)", source: source)
+        try await audit(decided, action: .approval(decided.status), actor: "device:\(approverID)", source: source)
         try await store.append(
             AuditRecord(
-                actor: "user:\(approval.userID)", action: approve ? "device.approval" : "device.rejection", subject: "device:\(deviceID)",
+                actor: "user:\(approval.userID)", action: approve ? .deviceApproval : .deviceRejection, subject: "device:\(deviceID)",
                 sourceAddress: source, outcome: approve ? .success : .failure, details: ["approver": approverID, "approval": approval.id]),
             at: now)
         return decided

@@ -16,7 +16,7 @@ extension ApprovalService {
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
             updatedAt: now, title: "Self-service", message: text)
         try await store.insertApproval(approval, webhooks: [])
-        try await audit(approval, action: "approval.created", actor: "user:\(user.id)", source: source)
+        try await audit(approval, action: .approvalCreated, actor: "user:\(user.id)", source: source)
         try await devices.announce(userID: user.id, message: Self.announcement)
         return approval
     }

@@ -67,7 +67,7 @@ public struct ApprovalService: Sendable {
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
-        try await audit(approval, action: "approval.created", actor: "integration-user:\(integrationUser.name)", source: source)
+        try await audit(approval, action: .approvalCreated, actor: "integration-user:\(integrationUser.name)", source: source)
         try await devices.announce(userID: userID, message: Self.announcement)
         return approval
     }
@@ -141,7 +141,7 @@ public struct ApprovalService: Sendable {
                 at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
         try await audit(
-            approval, action: "approval.failure", actor: "device:\(deviceID)", source: source, outcome: .failure,
+            approval, action: .approvalFailure, actor: "device:\(deviceID)", source: source, outcome: .failure,
             details: ["failures": String(count.attempts ?? 0)])
         throw ApprovalError.dataMismatch(remainingAttempts: count.remaining)
     }
@@ -240,7 +240,7 @@ public struct ApprovalService: Sendable {
                 id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now),
                 actionToken: actionToken, at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
-        try await audit(decided, action: "approval.\(status.rawValue.lowercased())", actor: actor, source: source)
+        try await audit(decided, action: .approval(status), actor: actor, source: source)
         return decided
     }
 
@@ -272,7 +272,7 @@ public struct ApprovalService: Sendable {
     }
 
     func audit(
-        _ approval: Approval, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        _ approval: Approval, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
         details: [String: String] = [:]
     ) async throws {
         try await store.append(

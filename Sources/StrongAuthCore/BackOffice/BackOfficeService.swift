@@ -62,7 +62,7 @@ public struct BackOfficeService: Sendable {
         func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
             try await store.append(
                 AuditRecord(
-                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    actor: "user:\(user.id)", action: .selfServiceSignIn, subject: "user:\(user.id)", sourceAddress: source,
                     outcome: outcome, details: details),
                 at: time.now())
         }
@@ -71,7 +71,7 @@ public struct BackOfficeService: Sendable {
             // (SECURITY.md). Wrong passwords stay one record each, bounded by the lockout.
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    actor: "user:\(user.id)", action: .selfServiceSignIn, subject: "user:\(user.id)", sourceAddress: source,
                     outcome: .failure, details: ["reason": "locked"]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
@@ -208,7 +208,7 @@ public struct BackOfficeService: Sendable {
     public func unlockUser(id: String, realm: String, actor: String, source: String?) async throws {
         let user = try await user(id: id, realm: realm)
         for factor in Factor.userLockouts { try await store.resetAttempts(factor, subject: .user(id: user.id)) }
-        try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
+        try await audit(actor: actor, action: .userUnlocked, subject: "user:\(user.id)", source: source)
     }
 
     /// ACTIVE → BLOCKED with a reason (PowerAuth's rule for every kind: `BlockedReason.isValid`).
@@ -271,7 +271,7 @@ public struct BackOfficeService: Sendable {
     }
 
     /// Records an operator's act that changes nothing else (sign-out, a viewed secret …).
-    public func audit(actor: String, action: String, subject: String?, source: String?, details: [String: String] = [:]) async throws {
+    public func audit(actor: String, action: AuditAction, subject: String?, source: String?, details: [String: String] = [:]) async throws {
         try await store.append(
             AuditRecord(actor: actor, action: action, subject: subject, sourceAddress: source, outcome: .success, details: details),
             at: time.now())

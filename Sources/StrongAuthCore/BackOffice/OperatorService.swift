@@ -74,7 +74,7 @@ public struct OperatorService: Sendable {
             realmID: realm)
         try await store.insertOperator(created)
         try await store.append(
-            AuditRecord(actor: actor, action: "operator.created", subject: "operator:\(id)", outcome: .success, details: ["username": username]),
+            AuditRecord(actor: actor, action: .operatorCreated, subject: "operator:\(id)", outcome: .success, details: ["username": username]),
             at: now)
         return CreatedOperator(
             operator: created, password: password, totpSecret: Base32.encode(Array(secret.utf8)),
@@ -89,20 +89,20 @@ public struct OperatorService: Sendable {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "anonymous", action: "operator.signin", sourceAddress: source, outcome: .failure,
+                    actor: "anonymous", action: .operatorSignIn, sourceAddress: source, outcome: .failure,
                     details: ["reason": "unknown_operator"]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         let subject = "operator:\(found.id)"
         func fail(_ reason: String, _ extra: [String: String] = [:]) async throws -> Never {
-            try await audit("operator.signin", subject: subject, source: source, outcome: .failure, extra.merging(["reason": reason]) { $1 })
+            try await audit(.operatorSignIn, subject: subject, source: source, outcome: .failure, extra.merging(["reason": reason]) { $1 })
             throw OperatorSignInError.invalidCredentials
         }
         func countFailure(_ reason: String) async throws -> Never {
             try await store.recordFailure(
                 AuditRecord(
-                    actor: subject, action: "operator.signin", subject: subject, sourceAddress: source, outcome: .failure,
+                    actor: subject, action: .operatorSignIn, subject: subject, sourceAddress: source, outcome: .failure,
                     details: ["reason": reason]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
@@ -120,7 +120,7 @@ public struct OperatorService: Sendable {
             try await fail("wrong_totp", totpAttempt.lockDetails)
         }
         try await store.resetAttempts(.operatorTOTP, subject: .operator(id: found.id))
-        try await audit("operator.signin", subject: subject, source: source, outcome: .success, [:])
+        try await audit(.operatorSignIn, subject: subject, source: source, outcome: .success, [:])
         return found
     }
 
@@ -140,7 +140,7 @@ public struct OperatorService: Sendable {
         return matched
     }
 
-    private func audit(_ action: String, subject: String?, source: String?, outcome: AuditRecord.Outcome, _ details: [String: String])
+    private func audit(_ action: AuditAction, subject: String?, source: String?, outcome: AuditRecord.Outcome, _ details: [String: String])
         async throws
     {
         try await store.append(

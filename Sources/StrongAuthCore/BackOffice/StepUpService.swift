@@ -227,7 +227,7 @@ public struct StepUpService: Sendable {
                 + configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey)
             if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
                 try await audit(
-                    userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
+                    userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
                 throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
@@ -246,12 +246,12 @@ public struct StepUpService: Sendable {
             stepUp = WebStepUp(id: challengeID, method: .smsOTP, action: action.name, target: action.target, expiresAt: expiresAt)
         } else {
             try await audit(
-                userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
+                userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
             throw StepUpError.noSecondFactor
         }
         guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: now) else { throw StepUpError.noStepUp }
         try await audit(
-            userID, "selfservice.stepup.started", outcome: .success, source: source,
+            userID, .selfServiceStepUpStarted, outcome: .success, source: source,
             ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
         return stepUp
     }
@@ -275,7 +275,7 @@ public struct StepUpService: Sendable {
         case .pending: throw StepUpError.pending
         case .approved: break
         case let other:
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
             throw StepUpError.refused(other.rawValue)
         }
         return try await raise(session, stepUp: stepUp, action: action, source: source)
@@ -295,7 +295,7 @@ public struct StepUpService: Sendable {
             throw StepUpError.closed
         }
         guard try await store.reserveAttempt(.bindingOTP, subject: .user(id: session.principalID), at: now) != nil else {
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
             throw StepUpError.closed
         }
         let expected = String(decoding: try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id), as: UTF8.self)
@@ -303,7 +303,7 @@ public struct StepUpService: Sendable {
         guard presented.utf8.count == expected.utf8.count, ConstantTime.equals(presented, expected) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await audit(
-                session.principalID, "selfservice.stepup", outcome: .failure, source: source,
+                session.principalID, .selfServiceStepUp, outcome: .failure, source: source,
                 ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt.attempts ?? 0)])
             throw StepUpError.wrongCode(remaining: attempt.remaining)
         }
@@ -314,16 +314,16 @@ public struct StepUpService: Sendable {
 
     private func raise(_ session: WebSession, stepUp: WebStepUp, action: SelfServiceAction, source: String?) async throws -> SelfServiceAction {
         guard try await store.completeWebStepUp(tokenHash: session.tokenHash, stepUpID: stepUp.id, at: time.now()) else {
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
             throw StepUpError.refused("EXPIRED")
         }
         try await audit(
-            session.principalID, "selfservice.stepup", outcome: .success, source: source,
+            session.principalID, .selfServiceStepUp, outcome: .success, source: source,
             ["stepUp": stepUp.id, "method": stepUp.method.rawValue, "action": stepUp.action])
         return action
     }
 
-    private func audit(_ userID: String, _ action: String, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
+    private func audit(_ userID: String, _ action: AuditAction, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
         try await store.append(
             AuditRecord(actor: "user:\(userID)", action: action, subject: "user:\(userID)", sourceAddress: source, outcome: outcome, details: details),
             at: time.now())

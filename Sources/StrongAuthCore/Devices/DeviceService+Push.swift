@@ -72,7 +72,7 @@ extension DeviceService {
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: id)
             try await auditWrongSignature(
-                userID: userID, action: "mfa_push.answer", deviceID: deviceID, source: source, details: ["challenge": id])
+                userID: userID, action: .challengeAnswer(.mfaPush), deviceID: deviceID, source: source, details: ["challenge": id])
         }
         guard try await store.resolveChallenge(id: id, to: status == .verified ? .answered : .denied, deviceID: deviceID, at: now) else {
             throw DeviceError.challengeClosed
@@ -80,7 +80,7 @@ extension DeviceService {
         try await store.touchDevice(id: deviceID, at: now)
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "mfa_push.answer", subject: "device:\(deviceID)", sourceAddress: source,
+                actor: "user:\(userID)", action: .challengeAnswer(.mfaPush), subject: "device:\(deviceID)", sourceAddress: source,
                 outcome: status == .verified ? .success : .failure, details: ["challenge": id, "answer": status.rawValue]),
             at: now)
         var resolved = challenge

@@ -137,7 +137,7 @@ public struct DeviceService: Sendable {
             throw DeviceError.tooManySMS(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
         }
         try await store.append(
-            AuditRecord(actor: "user:\(userID)", action: "device.created", subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
+            AuditRecord(actor: "user:\(userID)", action: .deviceCreated, subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
             at: now)
         return (device, challenge)
     }
@@ -145,7 +145,7 @@ public struct DeviceService: Sendable {
     private func auditRefusedBinding(userID: String, reason: String, source: String?, at now: Date) async throws {
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "device.created", subject: "user:\(userID)", sourceAddress: source, outcome: .failure,
+                actor: "user:\(userID)", action: .deviceCreated, subject: "user:\(userID)", sourceAddress: source, outcome: .failure,
                 details: ["reason": reason]),
             at: now)
     }
@@ -220,7 +220,7 @@ public struct DeviceService: Sendable {
         let now = time.now()
         guard try P256Codec.publicKey(hex: approver.publicKeyHex).isValidSignature(signature, for: message) else {
             try await auditWrongSignature(
-                userID: userID, action: "device.approval", deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
+                userID: userID, action: .deviceApproval, deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
         }
         // The checks above are for clear errors; the decision is the store's single step, which
         // activates the device only while the approver is still ACTIVE (not blocked meanwhile).
@@ -233,7 +233,7 @@ public struct DeviceService: Sendable {
         }
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "device.approval", subject: "device:\(deviceID)", sourceAddress: source,
+                actor: "user:\(userID)", action: .deviceApproval, subject: "device:\(deviceID)", sourceAddress: source,
                 outcome: .success, details: ["approver": approverDeviceID]),
             at: now)
     }
@@ -326,7 +326,7 @@ public struct DeviceService: Sendable {
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await auditWrongSignature(
-                userID: device.userID, action: "\(challenge.kind.rawValue).answer", deviceID: device.id, source: source,
+                userID: device.userID, action: .challengeAnswer(challenge.kind), deviceID: device.id, source: source,
                 details: ["challenge": challenge.id, "attempt": String(attempt)])
         }
         var status: Device.Status?
@@ -345,7 +345,7 @@ public struct DeviceService: Sendable {
         }
         try await store.append(
             AuditRecord(
-                actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
+                actor: "user:\(device.userID)", action: .challengeAnswer(challenge.kind), subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
         return status
@@ -353,7 +353,7 @@ public struct DeviceService: Sendable {
 
     /// Records a signature that did not verify, then refuses the request.
     func auditWrongSignature(
-        userID: String, action: String, deviceID: String, source: String?, details: [String: String]
+        userID: String, action: AuditAction, deviceID: String, source: String?, details: [String: String]
     ) async throws -> Never {
         try await store.append(
             AuditRecord(

@@ -51,7 +51,7 @@ public struct TokenService: Sendable {
             // wrong secrets, and every chained row is kept forever.
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "anonymous", action: "client.authentication", subject: "client:\(credentials.clientID)",
+                    actor: "anonymous", action: .clientAuthentication, subject: "client:\(credentials.clientID)",
                     sourceAddress: source, outcome: .failure,
                     details: ["reason": client == nil ? "unknown_client" : (matches ? "client_disabled" : "wrong_secret")]),
                 at: time.now())
@@ -136,7 +136,7 @@ public struct TokenService: Sendable {
         func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    actor: "client:\(client.id)", action: .loginPassword, subject: "user:\(user.id)",
                     sourceAddress: source, outcome: outcome, details: details),
                 at: time.now())
         }
@@ -146,7 +146,7 @@ public struct TokenService: Sendable {
         func countFailure(_ reason: String) async throws {
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    actor: "client:\(client.id)", action: .loginPassword, subject: "user:\(user.id)",
                     sourceAddress: source, outcome: .failure, details: ["reason": reason]),
                 at: time.now())
         }
@@ -199,7 +199,7 @@ public struct TokenService: Sendable {
             logger.warning("refresh token reuse detected; family revoked", metadata: ["family": "\(familyID)", "client": "\(client.id)"])
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "refresh.reuse_detected", subject: "family:\(familyID)",
+                    actor: "client:\(client.id)", action: .refreshReuseDetected, subject: "family:\(familyID)",
                     sourceAddress: source, outcome: .failure, details: ["user": current.userID]),
                 at: now)
             throw invalid
@@ -324,7 +324,7 @@ public struct TokenService: Sendable {
             try await store.revokeFamily(id: record.familyID, at: now)
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "token.revoked", subject: "family:\(record.familyID)",
+                    actor: "client:\(client.id)", action: .tokenRevoked, subject: "family:\(record.familyID)",
                     sourceAddress: source, outcome: .success, details: ["token_type": "refresh_token"]),
                 at: now)
             return
@@ -335,7 +335,7 @@ public struct TokenService: Sendable {
         try await store.revokeAccessToken(jti: claims.jti.value, expiresAt: claims.exp.value, at: now)
         try await store.append(
             AuditRecord(
-                actor: "client:\(client.id)", action: "token.revoked", subject: "jti:\(claims.jti.value)",
+                actor: "client:\(client.id)", action: .tokenRevoked, subject: "jti:\(claims.jti.value)",
                 sourceAddress: source, outcome: .success, details: ["token_type": "access_token"]),
             at: now)
     }

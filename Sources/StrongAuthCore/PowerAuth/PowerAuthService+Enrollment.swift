@@ -79,7 +79,7 @@ extension PowerAuthService {
                     subject: .activation(id: registration.id, webhooksAtLimit: try registrationWebhooks(registration, status: .removed, at: now)),
                     at: now)
                 try await audit(
-                    registration, action: "powerauth.activation.key_exchange", actor: "device:\(registration.id)", source: source,
+                    registration, action: .powerAuthActivationKeyExchange, actor: "device:\(registration.id)", source: source,
                     outcome: .failure, details: ["reason": "wrong_otp"])
                 throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remaining ?? 0)
             }
@@ -114,7 +114,7 @@ extension PowerAuthService {
             webhooks: try registrationWebhooks(exchanged, status: target, application: application.application, at: now), at: now)
         guard completed else { throw PowerAuthServiceError.activationCodeNotFound }
         try await audit(
-            exchanged, action: "powerauth.activation.key_exchange", actor: "device:\(registration.id)", source: source,
+            exchanged, action: .powerAuthActivationKeyExchange, actor: "device:\(registration.id)", source: source,
             details: ["status": target.rawValue, "version": request.protocolVersion])
         return KeyExchangeResult(registration: exchanged, serverPublicKey: serverKey.publicKey, counterData: counterData)
     }

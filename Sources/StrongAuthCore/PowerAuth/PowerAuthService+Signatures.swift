@@ -112,7 +112,7 @@ extension PowerAuthService {
             presented.version < activated
         {
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "version_downgrade"])
             return outcome(false, registration)
         }
@@ -170,7 +170,7 @@ extension PowerAuthService {
         if registration.counter.recentCounterData.contains(where: matcher.matches) {
             if throttled { try await store.returnPossessionAttempt(id: registration.id) }
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "replay"])
             return outcome(false, registration)
         }
@@ -179,7 +179,7 @@ extension PowerAuthService {
         // component is behind the counter and counts nothing either.
         guard matcher.possessionMatchesAhead(of: registration.counter.counterData) else {
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "possession_mismatch"])
             return outcome(false, registration)
         }
@@ -206,11 +206,11 @@ extension PowerAuthService {
             return outcome(false, latest)
         }
         try await audit(
-            registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+            registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
             details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "failed": String(registration.counter.failedAttempts)])
         if registration.device.status == .blocked {
             try await audit(
-                registration, action: "powerauth.registration.blocked", actor: "device:\(registration.id)", source: source,
+                registration, action: .registration(.block), actor: "device:\(registration.id)", source: source,
                 details: ["reason": BlockedReason.maxFailedAttempts])
         }
         var result = outcome(false, registration)
