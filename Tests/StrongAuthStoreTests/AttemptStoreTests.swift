@@ -47,11 +47,22 @@ struct AttemptStoreTests {
         }
     }
 
-    @Test("every factor counts 1…max on its subject, reports the limit on the last, then refuses", arguments: TestDatabases.engines)
+    @Test(
+        "every factor counts 1…max on its subject, reports the limit on the last, then refuses; one user's (or operator's) factors count apart",
+        arguments: TestDatabases.engines)
     func everyFactorStopsAtItsLimit(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine, attemptLimits: Self.limits) { store in
+            // One user for both user factors and one operator for both operator factors: a factor
+            // counted on another's columns finds them locked already (PSD2 RTS art. 4).
+            var shared: [AttemptSubject.Kind: AttemptSubject] = [:]
             for factor in Factor.allCases {
-                let subject = try await Self.subject(of: factor, in: store)
+                let subject: AttemptSubject
+                if let reused = shared[factor.subjectKind] {
+                    subject = reused
+                } else {
+                    subject = try await Self.subject(of: factor, in: store)
+                    if [.user, .operator].contains(factor.subjectKind) { shared[factor.subjectKind] = subject }
+                }
                 let max = Self.limits.maxAttempts(factor)
                 for attempt in 1...max {
                     let reservation = try #require(
