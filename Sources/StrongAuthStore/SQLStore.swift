@@ -12,19 +12,23 @@ public final class SQLStore: Sendable {
     public let pool: any DatabasePool
     /// How failed authentications are counted per window (`recordFailure`).
     public let failurePolicy: AuditFailurePolicy
+    /// The timed locks `reserveAttempt` applies (`AttemptLimits`).
+    public let attemptLimits: AttemptLimits
 
-    public init(pool: any DatabasePool, failurePolicy: AuditFailurePolicy = .standard) {
+    public init(pool: any DatabasePool, failurePolicy: AuditFailurePolicy = .standard, attemptLimits: AttemptLimits = .standard) {
         self.pool = pool
         self.failurePolicy = failurePolicy
+        self.attemptLimits = attemptLimits
     }
 
     /// Opens the database named by `url`: `sqlite:PATH` (or a bare path) or `postgres://…`;
     /// `sqliteReaders` reader connections on SQLite (each holds two open files).
     public static func open(
-        url: String, sqliteReaders: Int = SQLitePool.defaultReaders, failurePolicy: AuditFailurePolicy = .standard, logger: Logger
+        url: String, sqliteReaders: Int = SQLitePool.defaultReaders, failurePolicy: AuditFailurePolicy = .standard,
+        attemptLimits: AttemptLimits = .standard, logger: Logger
     ) async throws -> SQLStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return SQLStore(pool: try PostgresPool(url: url, logger: logger), failurePolicy: failurePolicy)
+            return SQLStore(pool: try PostgresPool(url: url, logger: logger), failurePolicy: failurePolicy, attemptLimits: attemptLimits)
         }
         if let colon = url.firstIndex(of: ":"), url[..<colon].allSatisfy(\.isLetter), url[..<colon].count > 1,
             !url.hasPrefix("sqlite:")
@@ -32,7 +36,7 @@ public final class SQLStore: Sendable {
             throw DatabaseURLError.unsupportedScheme(String(url[..<colon]))
         }
         let path = url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url
-        return SQLStore(pool: try await SQLitePool.open(path: path, readers: sqliteReaders, logger: logger), failurePolicy: failurePolicy)
+        return SQLStore(pool: try await SQLitePool.open(path: path, readers: sqliteReaders, logger: logger), failurePolicy: failurePolicy, attemptLimits: attemptLimits)
     }
 }
 

@@ -199,14 +199,14 @@ struct AuditCommand: AsyncParsableCommand {
                 "open": open.map { count -> [String: Any] in
                     [
                         "windowStart": iso(count.windowStart), "windowEnd": iso(count.windowEnd), "realm": count.realm ?? NSNull(),
-                        "action": count.action, "actor": count.actor, "subject": count.subject ?? NSNull(),
+                        "action": count.action.rawValue, "actor": count.actor, "subject": count.subject ?? NSNull(),
                         "sourceAddress": count.sourceAddress ?? NSNull(), "reason": count.reason, "count": count.count,
                         "firstSeen": iso(count.firstSeen), "lastSeen": iso(count.lastSeen),
                     ]
                 },
                 "sealed": sealed.map { event -> [String: Any] in
                     [
-                        "sequence": event.sequence, "action": event.record.action, "actor": event.record.actor,
+                        "sequence": event.sequence, "action": event.record.action.rawValue, "actor": event.record.actor,
                         "subject": event.record.subject ?? NSNull(), "sourceAddress": event.record.sourceAddress ?? NSNull(),
                         "count": Int(event.record.details["count"] ?? "") ?? 0, "reason": event.record.details["reason"] ?? NSNull(),
                         "windowStart": event.record.details["window_start"] ?? NSNull(), "windowEnd": event.record.details["window_end"] ?? NSNull(),
@@ -279,7 +279,7 @@ struct KeysCommand: AsyncParsableCommand {
                 let rotated = try await keys.rotate()
                 try await runtime.store.append(
                     AuditRecord(
-                        actor: "operator:cli", action: "signing_key.rotated", subject: "signing-key:\(rotated.active.kid)", outcome: .success,
+                        actor: "operator:cli", action: .signingKeyRotated, subject: "signing-key:\(rotated.active.kid)", outcome: .success,
                         details: ["retired": rotated.retired.joined(separator: " ")]),
                     at: runtime.time.now())
                 return (rotated.active.kid, rotated.retired)

@@ -28,7 +28,6 @@ struct DomainRulesTests {
     @Test("lockout: at least one failure and one second, whatever the configuration says")
     func lockoutClamps() {
         #expect(LockoutPolicy(maxFailures: 0, lockDuration: -5) == LockoutPolicy(maxFailures: 1, lockDuration: 1))
-        #expect(LockoutPolicy() == LockoutPolicy(maxFailures: 5, lockDuration: 300))
     }
 
     static func approval(status: Approval.Status, expiresIn: TimeInterval) -> Approval {

@@ -59,7 +59,7 @@ struct AuditAggregationTests {
             let after = try await Self.sealClosedWindows(server)
             #expect(after.count == before + 1)
             let record = try #require(after.last?.record)
-            #expect(record.action == "client.authentication" && record.subject == "client:shop" && record.outcome == .failure)
+            #expect(record.action.rawValue == "client.authentication" && record.subject == "client:shop" && record.outcome == .failure)
             #expect(record.details["count"] == "25" && record.details["reason"] == "wrong_secret")
             #expect(try await AuditVerification.verifyAll(server.runtime.store) == .intact(events: before + 1))
         }
@@ -100,7 +100,7 @@ struct AuditAggregationTests {
             }
             #expect(try await server.runtime.store.auditEvents(after: 0, limit: 10_000).count == before)
             let after = try await Self.sealClosedWindows(server)
-            let failures = after.filter { $0.record.action == "powerauth.integration_user.authentication" }
+            let failures = after.filter { $0.record.action.rawValue == "powerauth.integration_user.authentication" }
             #expect(failures.count == 1 && failures.first?.record.details["count"] == "15")
             #expect(failures.first?.record.actor == "integration-user:\(name)")
         }
@@ -116,9 +116,9 @@ struct AuditAggregationTests {
                     _ = try await client.token([("grant_type", "password"), ("username", "alice"), ("password", "wrong")], basic: basic)
                 }
             }
-            let individual = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action == "login.password" }
+            let individual = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "login.password" }
             #expect(individual.count == 5 && individual.allSatisfy { $0.record.details["reason"] == "wrong_password" })
-            let after = try await Self.sealClosedWindows(server).filter { $0.record.action == "login.password" }
+            let after = try await Self.sealClosedWindows(server).filter { $0.record.action.rawValue == "login.password" }
             #expect(after.count == 6)
             #expect(after.last?.record.details["reason"] == "locked" && after.last?.record.details["count"] == "20")
             #expect(after.last?.record.subject?.hasPrefix("user:") == true)
@@ -140,7 +140,7 @@ struct AuditAggregationTests {
                 #expect(page.text.contains("id=\"failure-windows\""))
                 #expect(page.text.contains("operator.signin") && page.text.contains("unknown_operator") && page.text.contains(">12<"))
             }
-            let after = try await Self.sealClosedWindows(server).filter { $0.record.action == "operator.signin" && $0.record.outcome == .failure }
+            let after = try await Self.sealClosedWindows(server).filter { $0.record.action.rawValue == "operator.signin" && $0.record.outcome == .failure }
             #expect(after.count == 1 && after.first?.record.details["count"] == "12" && after.first?.record.details["reason"] == "unknown_operator")
         }
     }

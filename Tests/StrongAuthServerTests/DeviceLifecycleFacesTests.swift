@@ -33,7 +33,7 @@ struct DeviceLifecycleFacesTests {
                 let deliveries = try await runtime.store.webhookDeliveries(subscriber: .application("my-application"), limit: 100)
                 for (id, actor) in zip(ids, actors) {
                     #expect(try await runtime.store.registration(id: id)?.device.status == .removed)
-                    let removals = events.filter { $0.subject == "device:\(id)" && $0.action == "powerauth.registration.removed" }
+                    let removals = events.filter { $0.subject == "device:\(id)" && $0.action.rawValue == "powerauth.registration.removed" }
                     #expect(removals.map(\.actor) == [actor], "\(id)")
                     #expect(removals.first?.details["application"] == "my-application")
                     let removed = try deliveries.filter { delivery in

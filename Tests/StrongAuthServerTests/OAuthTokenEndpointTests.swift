@@ -193,7 +193,7 @@ struct OAuthTokenEndpointTests {
                 #expect(introspection["active"] as? Bool == false)
             }
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
-            #expect(events.contains { $0.record.action == "refresh.reuse_detected" })
+            #expect(events.contains { $0.record.action.rawValue == "refresh.reuse_detected" })
         }
     }
 
@@ -242,7 +242,7 @@ struct OAuthTokenEndpointTests {
             // The try against the lock is counted per window; the chain has it once it is over.
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
             let failures = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter {
-                $0.record.action == "login.password" && $0.record.outcome == .failure
+                $0.record.action.rawValue == "login.password" && $0.record.outcome == .failure
             }
             #expect(failures.count == 6)
             #expect(failures.last?.record.details["reason"] == "locked")

@@ -44,7 +44,7 @@ struct ProcessesTests {
     }
 
     static func auditActions(_ server: TestServer) async throws -> [String] {
-        try await server.runtime.store.auditEvents(after: 0, limit: 10_000).map(\.record.action)
+        try await server.runtime.store.auditEvents(after: 0, limit: 10_000).map(\.record.action.rawValue)
     }
 
     @Test("finAPI's flow: create, exchange for a working access token, 10 exchanges and no 11th")
@@ -93,7 +93,7 @@ struct ProcessesTests {
             let actions = try await Self.auditActions(server)
             #expect(actions.filter { $0 == "process.created" }.count == 2)
             #expect(actions.filter { $0 == "process.exchanged" }.count == 11)
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
             #expect(refused.map { $0.record.details["reason"] } == ["exhausted"])
             #expect(try await server.count("users WHERE process_identity = 1") == 2)
         }
@@ -124,7 +124,7 @@ struct ProcessesTests {
                     #expect(json["detail"] as? String == afterJSON["detail"] as? String)
                 }
             }
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
             #expect(refused.map { $0.record.details["reason"] } == ["invalidated", "invalidated"])
             #expect(try await Self.auditActions(server).contains("process.invalidated"))
         }
@@ -141,7 +141,7 @@ struct ProcessesTests {
                 server.time.advance(by: 1)
                 #expect(try await Self.exchange(client, token).0.status == .notFound)
             }
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
             #expect(refused.map { $0.record.details["reason"] } == ["expired"])
         }
     }
@@ -196,7 +196,7 @@ struct ProcessesTests {
                 #expect(remaining == 0)
                 #expect(try await server.count("users WHERE process_identity = 1") == 0)
             }
-            let deleted = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action == "process.deleted" }
+            let deleted = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.deleted" }
             #expect(deleted.count == 3)
             #expect(deleted.allSatisfy { $0.record.actor == "system:retention" })
         }

@@ -182,7 +182,7 @@ struct RateLimitTests {
             let wrong = HTTP.basic("shop", "wrong")
             #expect(try await Self.liveTokens(server, forwardedFor: guessers, basic: wrong) == [.unauthorized, .unauthorized])
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
-            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action == "client.authentication" }
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action.rawValue == "client.authentication" }
             #expect(Set(events.map(\.record.sourceAddress)) == Set(guessers) && events.count == 2)
         }
         try await TestServer.with(["rateLimits.addressBurst": .int(1), "rateLimits.addressPerMinute": .int(1)]) { server in
@@ -193,7 +193,7 @@ struct RateLimitTests {
             _ = try await server.createClient()
             #expect(try await Self.liveTokens(server, forwardedFor: ["192.0.2.1"], basic: HTTP.basic("shop", "wrong")) == [.unauthorized])
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
-            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action == "client.authentication" }
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action.rawValue == "client.authentication" }
             #expect(events.count == 1 && events.allSatisfy { $0.record.sourceAddress == "127.0.0.1" })
         }
     }

@@ -93,7 +93,7 @@ struct RealmsWebTests {
             // Deleted by herself (finAPI's DELETE /api/v2/users): neither subject nor actor exists afterwards.
             #expect(try await server.runtime.administration.deleteUser(id: bAlice.id, actor: "user:\(bAlice.id)", source: nil))
             let inB = try await server.runtime.backOffice.auditEvents(realm: "bank-b", subject: "user:\(bAlice.id)")
-            #expect(inB.map(\.record.action).contains("user.deleted"))
+            #expect(inB.map(\.record.action.rawValue).contains("user.deleted"))
             #expect(try await server.runtime.backOffice.auditEvents(realm: Realm.defaultID, subject: "user:\(bAlice.id)").isEmpty)
         }
     }

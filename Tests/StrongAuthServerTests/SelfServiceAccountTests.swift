@@ -94,7 +94,7 @@ struct SelfServiceAccountTests {
             #expect(try await server.createUser("alice").id != aliceID)
 
             let deleted = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
-                $0.record.action == "user.deleted" && $0.record.subject == "user:\(aliceID)"
+                $0.record.action.rawValue == "user.deleted" && $0.record.subject == "user:\(aliceID)"
             }
             #expect(deleted.count == 1)
             #expect(deleted.first?.record.actor == "user:\(aliceID)")
@@ -161,7 +161,7 @@ struct SelfServiceAccountTests {
                 #expect(again.status == .badRequest)  // already the number: nothing to confirm
             }
             let changed = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
-                $0.record.action == "user.phone_changed"
+                $0.record.action.rawValue == "user.phone_changed"
             }
             #expect(changed.count == 1)
             #expect(changed.first?.record.details["to"] == "+49…32")
@@ -221,7 +221,7 @@ struct SelfServiceAccountTests {
                 [("grant_type", "password"), ("username", "alice"), ("password", "battery staple")], basic: basic)
             #expect(newGrant.status == .ok)
             let audit = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 300).filter {
-                $0.record.action == "user.password_changed"
+                $0.record.action.rawValue == "user.password_changed"
             }
             #expect(audit.filter { $0.record.outcome == .failure }.map { $0.record.details["reason"] } == ["wrong_password"])
             #expect(audit.filter { $0.record.outcome == .success }.count == 1)
@@ -267,7 +267,7 @@ struct SelfServiceAccountTests {
                 #expect(try await later.post("/self-service/account/delete", ["_csrf": laterCSRF]).headers[.location] == "/self-service/step-up")
             }
             let limited = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
-                $0.record.action == "selfservice.stepup.started" && $0.record.details["reason"] == "sms_limit"
+                $0.record.action.rawValue == "selfservice.stepup.started" && $0.record.details["reason"] == "sms_limit"
             }
             #expect(limited.count == 2)
         }

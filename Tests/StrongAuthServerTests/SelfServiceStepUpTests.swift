@@ -209,7 +209,7 @@ struct SelfServiceStepUpTests {
                 #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": fresh]).status == .conflict)
             }
             let failures = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
-                $0.record.action == "selfservice.stepup" && $0.record.outcome == .failure
+                $0.record.action.rawValue == "selfservice.stepup" && $0.record.outcome == .failure
             }
             #expect(failures.filter { $0.record.details["reason"] == "wrong_code" }.count == 5)
         }

@@ -169,7 +169,7 @@ struct SessionsTests {
             #expect(again["lastLogonDate"] as? Int64 == lastLogon)
 
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
-            #expect(events.filter { $0.record.action == "session.login" && $0.record.outcome == .success }.count == 2)
+            #expect(events.filter { $0.record.action.rawValue == "session.login" && $0.record.outcome == .success }.count == 2)
             #expect(!events.contains { $0.record.details.values.contains(Self.code) })
         }
     }
@@ -190,8 +190,8 @@ struct SessionsTests {
             #expect(try await browser.request(.get, "/session").0.status == .unauthorized)
             _ = try await browser.challenge(expect: HTTPResponse.Status(code: 423))
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
-            #expect(events.filter { $0.record.action == "session.access_tool.blocked" }.count == 1)
-            #expect(events.filter { $0.record.action == "session.login" && $0.record.outcome == .failure }.count == 4)
+            #expect(events.filter { $0.record.action.rawValue == "session.access_tool.blocked" }.count == 1)
+            #expect(events.filter { $0.record.action.rawValue == "session.login" && $0.record.outcome == .failure }.count == 4)
 
             let unblocked = try await server.runtime.sessions.unblockAccessTool(
                 accountNumber: "562813888", cardNumber: "023", tool: .softToken, actor: "test")
@@ -295,7 +295,7 @@ struct SessionsTests {
             #expect(result["scenarioHash"] as? String == last["scenarioHash"] as? String)
             #expect(try await browser.challenge()["attemptsLeft"] as? Int == 3, "a success gives the tool its attempts back")
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
-            #expect(events.contains { $0.record.action == "session.scenario" && $0.record.outcome == .success })
+            #expect(events.contains { $0.record.action.rawValue == "session.scenario" && $0.record.outcome == .success })
         }
     }
 
@@ -319,7 +319,7 @@ struct SessionsTests {
                 json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": challenge["challengeHandle"] ?? "", "response": answer])
             #expect(refused.status == .forbidden, "\(body)")
             let events = try await server.runtime.store.auditEvents(after: 0, limit: 100)
-            #expect(!events.contains { $0.record.action == "session.scenario" && $0.record.outcome == .success })
+            #expect(!events.contains { $0.record.action.rawValue == "session.scenario" && $0.record.outcome == .success })
         }
     }
 

@@ -65,7 +65,7 @@ struct WebUITests {
             // Tries against a lock are counted per window; the chain has them once it is over.
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
             let failures = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).filter {
-                $0.record.action == "operator.signin" && $0.record.outcome == .failure
+                $0.record.action.rawValue == "operator.signin" && $0.record.outcome == .failure
             }
             #expect(failures.contains { $0.record.details["reason"] == "password_locked" })
             #expect(failures.contains { $0.record.details["reason"] == "totp_locked" })
@@ -90,7 +90,7 @@ struct WebUITests {
                 let accepted = try await browser.post("/admin/users/\(user.id)/unlock", ["_csrf": csrf])
                 #expect(accepted.status == .seeOther)
             }
-            let actions = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).map(\.record.action)
+            let actions = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).map(\.record.action.rawValue)
             #expect(actions.filter { $0 == "web.csrf_refused" }.count == 2)
             #expect(actions.contains("user.unlocked"))
         }
@@ -168,8 +168,8 @@ struct WebUITests {
                 #expect(try await browser.get("/admin/devices/nope").status == .notFound)
             }
             let actions = try await server.runtime.backOffice.auditEvents(realm: "default", subject: "device:\(try #require(try await server.runtime.backOffice.recentDevices(realm: "default", status: nil).first?.device.id))", limit: 10).map(\.record)
-            #expect(actions.contains { $0.action == "powerauth.registration.created" && $0.actor.hasPrefix("operator:") })
-            #expect(actions.contains { $0.action == "powerauth.registration.removed" && $0.actor.hasPrefix("operator:") })
+            #expect(actions.contains { $0.action.rawValue == "powerauth.registration.created" && $0.actor.hasPrefix("operator:") })
+            #expect(actions.contains { $0.action.rawValue == "powerauth.registration.removed" && $0.actor.hasPrefix("operator:") })
         }
     }
 

@@ -62,7 +62,10 @@ struct ApprovalStoreTests {
             let approval = try await Self.pending(store, maxFailures: 5)
             let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<20 {
-                    group.addTask { try await store.countApprovalFailure(id: approval.id, webhooksIfFailed: [], at: Fixtures.epoch)?.failureCount }
+                    group.addTask {
+                        try await store.reserveAttempt(.approvalAnswer, subject: .approval(id: approval.id, webhooksAtLimit: []), at: Fixtures.epoch)?
+                            .attempts
+                    }
                 }
                 return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
             }

@@ -11,7 +11,7 @@ import Testing
 struct AuditFailureStoreTests {
     static func wrongSecret(_ clientID: String = "shop", from source: String = "192.0.2.1") -> AuditRecord {
         AuditRecord(
-            actor: "anonymous", action: "client.authentication", subject: "client:\(clientID)", sourceAddress: source, outcome: .failure,
+            actor: "anonymous", action: AuditAction(rawValue: "client.authentication"), subject: "client:\(clientID)", sourceAddress: source, outcome: .failure,
             details: ["reason": "wrong_secret"])
     }
 
@@ -44,7 +44,7 @@ struct AuditFailureStoreTests {
             let events = try await store.auditEvents(after: 0, limit: 100)
             #expect(events.count == before + 1)
             let record = try #require(events.last?.record)
-            #expect(record.action == "client.authentication" && record.subject == "client:shop" && record.sourceAddress == "192.0.2.1")
+            #expect(record.action.rawValue == "client.authentication" && record.subject == "client:shop" && record.sourceAddress == "192.0.2.1")
             #expect(record.outcome == .failure && record.details["count"] == "30" && record.details["reason"] == "wrong_secret")
             #expect(record.details["window_start"] == "2027-01-15T08:00:00Z" && record.details["window_end"] == "2027-01-15T08:01:00Z")
             #expect(try await Self.failureRows(store) == 0)
@@ -64,7 +64,7 @@ struct AuditFailureStoreTests {
             }
             try await store.recordFailure(Self.wrongSecret("random-0", from: "198.51.100.0"), at: now, policy: policy)
             let integration = AuditRecord(
-                actor: "integration-user:nobody", action: "powerauth.integration_user.authentication", sourceAddress: "192.0.2.9",
+                actor: "integration-user:nobody", action: AuditAction(rawValue: "powerauth.integration_user.authentication"), sourceAddress: "192.0.2.9",
                 outcome: .failure)
             for _ in 0..<3 { try await store.recordFailure(integration, at: now, policy: policy) }
             // Five keys of the window (random-0 … random-4), then one overflow row per action.
@@ -72,9 +72,9 @@ struct AuditFailureStoreTests {
             let open = try await store.openFailureWindows(realm: nil, limit: 100)
             #expect(open.first(where: { $0.subject == "client:random-0" })?.count == 2)
             let overflow = open.filter(\.isOverflow)
-            #expect(Set(overflow.map(\.action)) == ["client.authentication", "powerauth.integration_user.authentication"])
-            #expect(overflow.first(where: { $0.action == "client.authentication" })?.count == 45)
-            #expect(overflow.first(where: { $0.action == "powerauth.integration_user.authentication" })?.count == 3)
+            #expect(Set(overflow.map(\.action.rawValue)) == ["client.authentication", "powerauth.integration_user.authentication"])
+            #expect(overflow.first(where: { $0.action.rawValue == "client.authentication" })?.count == 45)
+            #expect(overflow.first(where: { $0.action.rawValue == "powerauth.integration_user.authentication" })?.count == 3)
             #expect(open.reduce(0) { $0 + $1.count } == 54)
 
             // Concurrently (30 calls, several connections): no failure is lost, and the rows stay
@@ -95,7 +95,7 @@ struct AuditFailureStoreTests {
             #expect(try await store.sealFailureWindows(closedBy: later) == 7)
             let sealed = try await store.auditEvents(after: 0, limit: 100)
             #expect(sealed.filter { $0.record.details["overflow"] == "true" }.count == 2)
-            #expect(sealed.first(where: { $0.record.details["overflow"] == "true" && $0.record.action == "client.authentication" })?.record.details["count"] == "45")
+            #expect(sealed.first(where: { $0.record.details["overflow"] == "true" && $0.record.action.rawValue == "client.authentication" })?.record.details["count"] == "45")
             #expect(try await Self.failureRows(store) == flood.count)
         }
     }

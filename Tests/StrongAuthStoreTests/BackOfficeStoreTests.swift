@@ -27,21 +27,21 @@ struct BackOfficeStoreTests {
 
     @Test("40 concurrent TOTP guesses get exactly 5 tries; the factors count apart", arguments: TestDatabases.engines)
     func attemptsAreExact(engine: DatabaseEngine) async throws {
-        try await TestDatabases.withStore(engine) { store in
+        let limits = AttemptLimits(password: LockoutPolicy(maxFailures: 5, lockDuration: 60))
+        try await TestDatabases.withStore(engine, attemptLimits: limits) { store in
             let created = try await Self.insertOperator(store)
-            let policy = LockoutPolicy(maxFailures: 5, lockDuration: 60)
             let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        try await store.reserveOperatorAttempt(operatorID: created.id, factor: .totp, at: Fixtures.epoch, policy: policy) != nil
+                        try await store.reserveAttempt(.operatorTOTP, subject: .operator(id: created.id), at: Fixtures.epoch) != nil
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(granted == 5)
             // The password factor is untouched; the TOTP lock ends by itself.
-            #expect(try await store.reserveOperatorAttempt(operatorID: created.id, factor: .password, at: Fixtures.epoch, policy: policy) != nil)
-            #expect(try await store.reserveOperatorAttempt(operatorID: created.id, factor: .totp, at: Fixtures.epoch.addingTimeInterval(61), policy: policy)?.consecutiveAttempts == 1)
+            #expect(try await store.reserveAttempt(.operatorPassword, subject: .operator(id: created.id), at: Fixtures.epoch) != nil)
+            #expect(try await store.reserveAttempt(.operatorTOTP, subject: .operator(id: created.id), at: Fixtures.epoch.addingTimeInterval(61))?.attempts == 1)
         }
     }
 

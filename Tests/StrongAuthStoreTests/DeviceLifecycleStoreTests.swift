@@ -55,7 +55,7 @@ struct DeviceLifecycleStoreTests {
             }
             // One record per change (journaled at the same instant here, so compared as a set).
             let records = try await Self.actions(store, subject: "device:\(device.id)")
-            let seen = records.map { "\($0.action) \($0.actor) \($0.details.sorted { $0.key < $1.key }) \($0.sourceAddress ?? "-")" }.sorted()
+            let seen = records.map { "\($0.action.rawValue) \($0.actor) \($0.details.sorted { $0.key < $1.key }) \($0.sourceAddress ?? "-")" }.sorted()
             let expected = [
                 "device.blocked user:x [(key: \"reason\", value: \"LOST\")] 192.0.2.1",
                 "device.removed user:x [] -",
@@ -106,7 +106,7 @@ struct DeviceLifecycleStoreTests {
             #expect(won.filter { $0 == .remove }.count == 1)
             #expect(won.filter { $0 == .block }.count <= 1)
             #expect(try await store.device(id: device.id)?.status == .removed)
-            let audited = try await Self.actions(store, subject: "device:\(device.id)").map(\.action)
+            let audited = try await Self.actions(store, subject: "device:\(device.id)").map(\.action.rawValue)
             #expect(audited.sorted() == won.map { "device.\($0.pastTense)" }.sorted())
         }
     }

@@ -181,15 +181,18 @@ struct PowerAuthStoreTests {
             let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID)
             try await Self.activate(store, id: id)
-            let counts = try await withThrowingTaskGroup(of: PowerAuthFailureCount?.self) { group in
+            let counts = try await withThrowingTaskGroup(of: AttemptReservation?.self) { group in
                 for _ in 0..<40 {
-                    group.addTask { try await store.countSignatureFailure(id: id, webhooksIfBlocked: [Self.webhook()], at: Fixtures.epoch) }
+                    group.addTask {
+                        try await store.reserveAttempt(
+                            .powerAuthSignature, subject: .activation(id: id, webhooksAtLimit: [Self.webhook()]), at: Fixtures.epoch)
+                    }
                 }
-                return try await group.reduce(into: [PowerAuthFailureCount]()) { if let count = $1 { $0.append(count) } }
+                return try await group.reduce(into: [AttemptReservation]()) { if let count = $1 { $0.append(count) } }
             }
             #expect(counts.count == 5)
-            #expect(counts.map(\.failedAttempts).sorted() == [1, 2, 3, 4, 5])
-            #expect(counts.filter { $0.status == .blocked }.count == 1)
+            #expect(counts.compactMap(\.attempts).sorted() == [1, 2, 3, 4, 5])
+            #expect(counts.filter(\.limitReached).count == 1)
             let blocked = try #require(try await store.registration(id: id))
             #expect(blocked.device.status == .blocked && blocked.device.blockedReason == BlockedReason.maxFailedAttempts)
             #expect(try await Self.webhookCount(store) == 1)
@@ -238,14 +241,19 @@ struct PowerAuthStoreTests {
             try await store.insertApplication(Self.application())
             let userID = try await store.ensureUser(realm: "default", externalUserID: "u", at: Fixtures.epoch)
             let id = try await Self.insertRegistration(store, userID: userID, code: "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", maxFailures: 3)
+            let subject = AttemptSubject.activation(id: id, webhooksAtLimit: [Self.webhook()])
             for attempt in 1...2 {
-                let count = try await store.countActivationOTPFailure(id: id, webhooksIfRemoved: [Self.webhook()], at: Fixtures.epoch)
-                #expect(count == PowerAuthFailureCount(failedAttempts: attempt, maxFailedAttempts: 3, status: .created))
+                let count = try await store.reserveAttempt(.powerAuthActivationOTP, subject: subject, at: Fixtures.epoch)
+                #expect(count == AttemptReservation(attempts: attempt, remaining: 3 - attempt))
+                #expect(try await store.registration(id: id)?.device.status == .created)
             }
-            let last = try await store.countActivationOTPFailure(id: id, webhooksIfRemoved: [Self.webhook()], at: Fixtures.epoch)
-            #expect(last?.status == .removed)
+            let last = try await store.reserveAttempt(.powerAuthActivationOTP, subject: subject, at: Fixtures.epoch)
+            #expect(last?.limitReached == true)
+            #expect(try await store.registration(id: id)?.device.status == .removed)
             #expect(try await store.registration(activationCode: "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", applicationID: "my-application") == nil)
-            #expect(try await store.countActivationOTPFailure(id: id, webhooksIfRemoved: [], at: Fixtures.epoch) == nil)
+            #expect(
+                try await store.reserveAttempt(.powerAuthActivationOTP, subject: .activation(id: id, webhooksAtLimit: []), at: Fixtures.epoch)
+                    == nil)
             #expect(try await Self.webhookCount(store) == 1)
         }
     }

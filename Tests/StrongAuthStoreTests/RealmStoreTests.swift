@@ -93,13 +93,13 @@ struct RealmStoreTests {
 
             // The realm of a record follows from its subject (or actor); records of no realm are
             // the default realm's. The chain stays one chain.
-            try await store.append(AuditRecord(actor: "user:\(inB.id)", action: "b.thing", subject: "user:\(inB.id)", outcome: .success), at: Fixtures.epoch)
-            try await store.append(AuditRecord(actor: "user:\(inDefault.id)", action: "a.thing", subject: "user:\(inDefault.id)", outcome: .success), at: Fixtures.epoch)
-            try await store.append(AuditRecord(actor: "operator:cli", action: "keys.thing", outcome: .success), at: Fixtures.epoch)
+            try await store.append(AuditRecord(actor: "user:\(inB.id)", action: AuditAction(rawValue: "b.thing"), subject: "user:\(inB.id)", outcome: .success), at: Fixtures.epoch)
+            try await store.append(AuditRecord(actor: "user:\(inDefault.id)", action: AuditAction(rawValue: "a.thing"), subject: "user:\(inDefault.id)", outcome: .success), at: Fixtures.epoch)
+            try await store.append(AuditRecord(actor: "operator:cli", action: AuditAction(rawValue: "keys.thing"), outcome: .success), at: Fixtures.epoch)
             let bEvents = try await store.recentAuditEvents(realm: "bank-b", subject: nil, failuresOnly: false, before: nil, limit: 10)
-            #expect(bEvents.map(\.record.action) == ["b.thing"])
+            #expect(bEvents.map(\.record.action.rawValue) == ["b.thing"])
             let defaultEvents = try await store.recentAuditEvents(realm: Realm.defaultID, subject: nil, failuresOnly: false, before: nil, limit: 10)
-            #expect(Set(defaultEvents.map(\.record.action)) == ["a.thing", "keys.thing"])
+            #expect(Set(defaultEvents.map(\.record.action.rawValue)) == ["a.thing", "keys.thing"])
             #expect(try await store.recentAuditEvents(realm: "bank-c", subject: nil, failuresOnly: false, before: nil, limit: 10).isEmpty)
             #expect(try await AuditVerification.verifyAll(store) == .intact(events: 3))
         }
@@ -155,7 +155,7 @@ struct RealmMigrationTests {
             // Events 1…6 of the chain: realm a, b, a, b, none (installation-wide), b.
             for (index, realm) in ["a", "b", "a", "b", nil, "b"].enumerated() {
                 try await store.append(
-                    AuditRecord(actor: "operator:cli", action: "thing.\(index)", outcome: .success, realm: realm),
+                    AuditRecord(actor: "operator:cli", action: AuditAction(rawValue: "thing.\(index)"), outcome: .success, realm: realm),
                     at: Fixtures.epoch.addingTimeInterval(Double(index)))
             }
             let events = try await store.auditEvents(after: 0, limit: 10)

@@ -61,7 +61,10 @@ struct SessionStoreTests {
             let identity = try await Self.userWithLogin(store)
             let left = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<20 {
-                    group.addTask { try await store.reserveLoginAttempt(userID: identity.userID, tool: .softToken, at: Fixtures.epoch) }
+                    group.addTask {
+                        try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: Fixtures.epoch)?
+                            .remaining
+                    }
                 }
                 return try await group.reduce(into: [Int?]()) { $0.append($1) }
             }
@@ -71,7 +74,9 @@ struct SessionStoreTests {
             // Per factor: the bound-device counter is untouched.
             #expect(try await store.loginAttemptsLeft(userID: identity.userID, tool: .boundDevice) == 3)
             #expect(try await store.resetLoginAttempts(userID: identity.userID, tool: .softToken, maxAttempts: 3, at: Fixtures.epoch))
-            #expect(try await store.reserveLoginAttempt(userID: identity.userID, tool: .softToken, at: Fixtures.epoch) == 2)
+            #expect(
+                try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: Fixtures.epoch)?
+                    .remaining == 2)
             #expect(try await !store.resetLoginAttempts(userID: "nobody", tool: .softToken, maxAttempts: 3, at: Fixtures.epoch))
         }
     }
@@ -116,7 +121,7 @@ struct SessionStoreTests {
             #expect(try await !store.authorizeLoginSession(
                 id: session.id, tokenHash: "wrong", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
                 deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
-            _ = try await store.reserveLoginAttempt(userID: identity.userID, tool: .softToken, at: t2)
+            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: t2)
             #expect(try await store.authorizeLoginSession(
                 id: session.id, tokenHash: "old", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
                 deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))

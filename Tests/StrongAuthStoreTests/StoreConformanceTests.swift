@@ -39,22 +39,22 @@ struct StoreConformanceTests {
 
     @Test("password attempts: the 5th sets the lock, the 6th is refused, expiry restarts the count", arguments: TestDatabases.engines)
     func passwordLockout(engine: DatabaseEngine) async throws {
-        try await TestDatabases.withStore(engine) { store in
+        let limits = AttemptLimits(password: LockoutPolicy(maxFailures: 5, lockDuration: 60))
+        try await TestDatabases.withStore(engine, attemptLimits: limits) { store in
             let alice = Fixtures.user()
             try await store.insertUser(alice)
-            let policy = LockoutPolicy(maxFailures: 5, lockDuration: 60)
             let now = Fixtures.epoch
             for attempt in 1...4 {
-                let reservation = try await store.reserveAttempt(userID: alice.id, factor: .password, at: now, policy: policy)
-                #expect(reservation == PasswordAttemptReservation(consecutiveAttempts: attempt, lockedUntil: nil))
+                let reservation = try await store.reserveAttempt(.password, subject: .user(id: alice.id), at: now)
+                #expect(reservation == AttemptReservation(attempts: attempt, remaining: 5 - attempt, lockedUntil: nil))
             }
-            let fifth = try #require(try await store.reserveAttempt(userID: alice.id, factor: .password, at: now, policy: policy))
-            #expect(fifth.consecutiveAttempts == 5)
+            let fifth = try #require(try await store.reserveAttempt(.password, subject: .user(id: alice.id), at: now))
+            #expect(fifth.attempts == 5 && fifth.limitReached)
             #expect(fifth.lockedUntil == now.addingTimeInterval(60))
-            #expect(try await store.reserveAttempt(userID: alice.id, factor: .password, at: now.addingTimeInterval(59), policy: policy) == nil)
-            let afterLock = try await store.reserveAttempt(userID: alice.id, factor: .password, at: now.addingTimeInterval(61), policy: policy)
-            #expect(afterLock?.consecutiveAttempts == 1)
-            try await store.resetAttempts(userID: alice.id, factor: .password)
+            #expect(try await store.reserveAttempt(.password, subject: .user(id: alice.id), at: now.addingTimeInterval(59)) == nil)
+            let afterLock = try await store.reserveAttempt(.password, subject: .user(id: alice.id), at: now.addingTimeInterval(61))
+            #expect(afterLock?.attempts == 1)
+            try await store.resetAttempts(.password, subject: .user(id: alice.id))
             #expect(try await store.user(id: alice.id)?.failedLoginAttempts == 0)
         }
     }
@@ -64,11 +64,10 @@ struct StoreConformanceTests {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
             try await store.insertUser(alice)
-            let policy = LockoutPolicy(maxFailures: 5, lockDuration: 600)
             let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        try await store.reserveAttempt(userID: alice.id, factor: .password, at: Fixtures.epoch, policy: policy) != nil
+                        try await store.reserveAttempt(.password, subject: .user(id: alice.id), at: Fixtures.epoch) != nil
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -186,7 +185,7 @@ struct StoreConformanceTests {
                 for index in 0..<25 {
                     group.addTask {
                         try await store.append(
-                            AuditRecord(actor: "test", action: "event.\(index)", subject: "user:\(index)", sourceAddress: "127.0.0.1",
+                            AuditRecord(actor: "test", action: AuditAction(rawValue: "event.\(index)"), subject: "user:\(index)", sourceAddress: "127.0.0.1",
                                         outcome: .success, details: ["n": "\(index)"]),
                             at: Fixtures.epoch)
                     }
@@ -208,7 +207,7 @@ struct StoreConformanceTests {
             #expect(sealed == 25)
             #expect(try await TestDatabases.count("audit_journal", in: store) == 0)
             #expect(try await AuditVerification.verifyAll(store, pageSize: 7) == .intact(events: 25))
-            #expect(Set(try await store.auditEvents(after: 0, limit: 100).map(\.record.action)) == Set((0..<25).map { "event.\($0)" }))
+            #expect(Set(try await store.auditEvents(after: 0, limit: 100).map(\.record.action.rawValue)) == Set((0..<25).map { "event.\($0)" }))
             let events = try await store.auditEvents(after: 0, limit: 100)
             #expect(events.map(\.sequence) == Array(1...25))
 
@@ -231,7 +230,7 @@ struct AuditChainTests {
         var events: [AuditEvent] = []
         var previous = AuditChain.genesisHash
         for sequence in 1...Int64(count) {
-            let record = AuditRecord(actor: "a", action: "x", outcome: .success, details: ["k": "\(sequence)"])
+            let record = AuditRecord(actor: "a", action: AuditAction(rawValue: "x"), outcome: .success, details: ["k": "\(sequence)"])
             let hash = AuditChain.hash(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous)
             events.append(AuditEvent(sequence: sequence, occurredAt: Fixtures.epoch, record: record, previousHash: previous, hash: hash))
             previous = hash
@@ -312,11 +311,11 @@ struct DeviceStoreConformanceTests {
             #expect(try await store.challenge(id: challenge.id) == challenge)
             #expect(try await store.devices(userID: "u1").map(\.id) == [device.id])
 
-            #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == 1)
+            #expect(try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)?.attempts == 1)
             #expect(try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active)))
             #expect(try await store.device(id: device.id)?.status == .active)
             #expect(try await !store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active)))
-            #expect(try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) == nil)
+            #expect(try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch) == nil)
 
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
             #expect(try await !store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "x", at: Fixtures.epoch))
@@ -330,7 +329,7 @@ struct DeviceStoreConformanceTests {
             let (device, challenge, notification) = Self.binding(user: "u1")
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             let reserved = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for _ in 0..<30 { group.addTask { try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch) } }
+                for _ in 0..<30 { group.addTask { try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)?.attempts } }
                 return try await group.reduce(into: [Int]()) { if let attempt = $1 { $0.append(attempt) } }
             }
             #expect(reserved.sorted() == [1, 2, 3, 4, 5])
@@ -339,7 +338,7 @@ struct DeviceStoreConformanceTests {
 
             let (device2, challenge2, notification2) = Self.binding(user: "u1")
             try await store.insertDeviceBinding(device: device2, challenge: challenge2, notification: notification2)
-            #expect(try await store.reserveChallengeAttempt(id: challenge2.id, at: Fixtures.epoch.addingTimeInterval(301)) == nil)
+            #expect(try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge2.id), at: Fixtures.epoch.addingTimeInterval(301)) == nil)
         }
     }
 
@@ -374,7 +373,7 @@ struct DeviceStoreConformanceTests {
             try await store.insertUser(alice)
             let (device, challenge, notification) = Self.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
-            _ = try await store.reserveChallengeAttempt(id: challenge.id, at: Fixtures.epoch)
+            _ = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)
             _ = try await store.completeChallenge(id: challenge.id, at: Fixtures.epoch, activatingDevice: (device.id, .active))
             var token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
             token.deviceID = device.id

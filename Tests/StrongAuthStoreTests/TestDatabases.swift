@@ -21,7 +21,9 @@ enum TestDatabases {
     static let postgresStores = TestGate(permits: 8)
 
     /// A fresh, migrated store of `engine`: a new SQLite file, or a new PostgreSQL schema.
-    static func withStore<T>(_ engine: DatabaseEngine, migrate: Bool = true, _ body: (SQLStore) async throws -> T) async throws -> T {
+    static func withStore<T>(
+        _ engine: DatabaseEngine, migrate: Bool = true, attemptLimits: AttemptLimits = .standard, _ body: (SQLStore) async throws -> T
+    ) async throws -> T {
         let store: SQLStore
         var cleanup: () async -> Void = {}
         switch engine {
@@ -29,7 +31,7 @@ enum TestDatabases {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             // Two readers: hundreds of stores are open at once (each connection holds two files).
-            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", sqliteReaders: 2, logger: logger)
+            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", sqliteReaders: 2, attemptLimits: attemptLimits, logger: logger)
             cleanup = { try? FileManager.default.removeItem(at: directory) }
         case .postgres:
             guard let url = postgresURL else {
@@ -45,7 +47,7 @@ enum TestDatabases {
                 await postgresStores.release()
                 throw error
             }
-            store = SQLStore(pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger))
+            store = SQLStore(pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger), attemptLimits: attemptLimits)
             cleanup = {
                 try? await admin.withConnection { db in try await db.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
                 await admin.shutdown()

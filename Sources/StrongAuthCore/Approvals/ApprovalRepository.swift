@@ -2,7 +2,7 @@ import Foundation
 
 /// Approvals and operation templates. Every way out of PENDING is one conditional update that
 /// also refuses an expired approval, so two nodes can never both decide one approval.
-public protocol ApprovalRepository: Sendable {
+public protocol ApprovalRepository: AttemptRepository {
     /// Stores a template; replaces one of the same application and name.
     func upsertTemplate(_ template: OperationTemplate) async throws
     func template(applicationID: String, name: String) async throws -> OperationTemplate?
@@ -29,10 +29,6 @@ public protocol ApprovalRepository: Sendable {
     func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval]
     /// `PENDING → EXPIRED` once the expiry has passed, in one conditional update, with `webhooks`.
     func expireApproval(id: String, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool
-
-    /// A wrong answer (other data than shown, or a failed signature): failures + 1 and, at the
-    /// maximum, `PENDING → FAILED`, in one conditional update. `nil` when not PENDING.
-    func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws -> (failureCount: Int, status: Approval.Status)?
 }
 
 /// The short-lived token of a confirmed action request (Shine), as stored: by hash.

@@ -38,11 +38,11 @@ extension ApprovalService {
         let now = time.now()
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .actionRequest, userID: user.id, externalUserID: uid, applicationID: nil,
-            template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)", maxFailureCount: 5,
+            template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
-        try await audit(approval, action: "approval.created", actor: "client:\(client.id)", source: source)
+        try await audit(approval, action: .approvalCreated, actor: "client:\(client.id)", source: source)
         try await devices.announce(userID: user.id, message: Self.announcement)
         return approval
     }
@@ -76,10 +76,10 @@ extension ApprovalService {
             let approval = try await store.approval(id: id)
         else {
             try await store.append(
-                AuditRecord(actor: "anonymous", action: "action_token.use", sourceAddress: source, outcome: .failure), at: now)
+                AuditRecord(actor: "anonymous", action: .actionTokenUse, sourceAddress: source, outcome: .failure), at: now)
             return nil
         }
-        try await audit(approval, action: "action_token.used", actor: "client:\(approval.clientID ?? "-")", source: source)
+        try await audit(approval, action: .actionTokenUsed, actor: "client:\(approval.clientID ?? "-")", source: source)
         return approval
     }
 

@@ -21,7 +21,7 @@ extension ApprovalService {
         return Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: device.userID, externalUserID: username, applicationID: nil,
             template: newDeviceTemplate, operationType: "approve_device", parameters: ["device": device.name, "keyFingerprint": fingerprint],
-            data: "A2*N\(escaped)", maxFailureCount: 5, signatureTypes: ["possession_knowledge", "possession_biometry"],
+            data: "A2*N\(escaped)", maxFailureCount: AttemptLimits.standard.approvalAnswer, signatureTypes: ["possession_knowledge", "possession_biometry"],
             externalID: device.id, createdAt: now, expiresAt: now.addingTimeInterval(lifetime), updatedAt: now, title: "New device",
             message: text)
     }
@@ -51,10 +51,10 @@ extension ApprovalService {
         decided.status = approve ? .approved : .rejected
         decided.statusReason = reason
         decided.updatedAt = now
-        try await audit(decided, action: "approval.\(decided.status.rawValue.lowercased())", actor: "device:\(approverID)", source: source)
+        try await audit(decided, action: .approval(decided.status), actor: "device:\(approverID)", source: source)
         try await store.append(
             AuditRecord(
-                actor: "user:\(approval.userID)", action: approve ? "device.approval" : "device.rejection", subject: "device:\(deviceID)",
+                actor: "user:\(approval.userID)", action: approve ? .deviceApproval : .deviceRejection, subject: "device:\(deviceID)",
                 sourceAddress: source, outcome: approve ? .success : .failure, details: ["approver": approverID, "approval": approval.id]),
             at: now)
         return decided

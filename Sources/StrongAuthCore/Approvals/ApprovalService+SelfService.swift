@@ -12,11 +12,11 @@ extension ApprovalService {
         let now = time.now()
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: user.id, externalUserID: user.username, applicationID: nil,
-            template: Self.selfServiceTemplate, operationType: "authorization", parameters: [:], data: "A2*N\(text)", maxFailureCount: 5,
+            template: Self.selfServiceTemplate, operationType: "authorization", parameters: [:], data: "A2*N\(text)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
             updatedAt: now, title: "Self-service", message: text)
         try await store.insertApproval(approval, webhooks: [])
-        try await audit(approval, action: "approval.created", actor: "user:\(user.id)", source: source)
+        try await audit(approval, action: .approvalCreated, actor: "user:\(user.id)", source: source)
         try await devices.announce(userID: user.id, message: Self.announcement)
         return approval
     }

@@ -67,7 +67,7 @@ public struct ApprovalService: Sendable {
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
-        try await audit(approval, action: "approval.created", actor: "integration-user:\(integrationUser.name)", source: source)
+        try await audit(approval, action: .approvalCreated, actor: "integration-user:\(integrationUser.name)", source: source)
         try await devices.announce(userID: userID, message: Self.announcement)
         return approval
     }
@@ -136,13 +136,14 @@ public struct ApprovalService: Sendable {
         var failed = approval
         failed.status = .failed
         guard
-            let count = try await store.countApprovalFailure(
-                id: approval.id, webhooksIfFailed: try await webhooks(for: failed, status: .failed, at: now), at: now)
+            let count = try await store.reserveAttempt(
+                .approvalAnswer, subject: .approval(id: approval.id, webhooksAtLimit: try await webhooks(for: failed, status: .failed, at: now)),
+                at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
         try await audit(
-            approval, action: "approval.failure", actor: "device:\(deviceID)", source: source, outcome: .failure,
-            details: ["failures": String(count.failureCount)])
-        throw ApprovalError.dataMismatch(remainingAttempts: max(0, approval.maxFailureCount - count.failureCount))
+            approval, action: .approvalFailure, actor: "device:\(deviceID)", source: source, outcome: .failure,
+            details: ["failures": String(count.attempts ?? 0)])
+        throw ApprovalError.dataMismatch(remainingAttempts: count.remaining)
     }
 
     /// The sweeper's pass: every PENDING approval past its expiry becomes EXPIRED (and its
@@ -239,7 +240,7 @@ public struct ApprovalService: Sendable {
                 id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now),
                 actionToken: actionToken, at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
-        try await audit(decided, action: "approval.\(status.rawValue.lowercased())", actor: actor, source: source)
+        try await audit(decided, action: .approval(status), actor: actor, source: source)
         return decided
     }
 
@@ -271,7 +272,7 @@ public struct ApprovalService: Sendable {
     }
 
     func audit(
-        _ approval: Approval, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        _ approval: Approval, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
         details: [String: String] = [:]
     ) async throws {
         try await store.append(

@@ -12,8 +12,8 @@ public struct AuditRecord: Sendable, Equatable {
 
     /// `client:<id>`, `user:<id>`, `operator:cli`, `anonymous`.
     public var actor: String
-    /// A dotted verb: `client.created`, `token.password.failed`, `refresh.reuse_detected`, …
-    public var action: String
+    /// A dotted verb: `client.created`, `login.password`, `refresh.reuse_detected`, …
+    public var action: AuditAction
     /// The thing acted on (`user:<id>`, `client:<id>`, `family:<id>`), if any.
     public var subject: String?
     public var sourceAddress: String?
@@ -27,7 +27,7 @@ public struct AuditRecord: Sendable, Equatable {
     public var realm: String?
 
     public init(
-        actor: String, action: String, subject: String? = nil, sourceAddress: String? = nil,
+        actor: String, action: AuditAction, subject: String? = nil, sourceAddress: String? = nil,
         outcome: Outcome, details: [String: String] = [:], realm: String? = nil
     ) {
         self.realm = realm
@@ -78,7 +78,7 @@ public enum AuditChain {
         field(String(sequence))
         field(String(occurredAt.epochMilliseconds))
         field(record.actor)
-        field(record.action)
+        field(record.action.rawValue)
         field(record.subject)
         field(record.sourceAddress)
         field(record.outcome.rawValue)

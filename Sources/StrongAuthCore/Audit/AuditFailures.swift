@@ -41,7 +41,7 @@ public struct AuditFailureCount: Sendable, Equatable {
     public var windowEnd: Date
     /// `nil`: installation-wide (e.g. an unknown client id, which names no realm).
     public var realm: String?
-    public var action: String
+    public var action: AuditAction
     public var actor: String
     public var subject: String?
     public var sourceAddress: String?
@@ -51,7 +51,7 @@ public struct AuditFailureCount: Sendable, Equatable {
     public var lastSeen: Date
 
     public init(
-        windowStart: Date, windowEnd: Date, realm: String?, action: String, actor: String, subject: String?, sourceAddress: String?,
+        windowStart: Date, windowEnd: Date, realm: String?, action: AuditAction, actor: String, subject: String?, sourceAddress: String?,
         reason: String, count: Int, firstSeen: Date, lastSeen: Date
     ) {
         self.windowStart = windowStart

@@ -35,12 +35,6 @@ public struct Operator: Sendable, Equatable {
     }
 }
 
-/// The factors of an operator whose failures are counted on their own (5 then a lock, as for users).
-public enum OperatorFactor: String, Sendable, CaseIterable {
-    case password
-    case totp
-}
-
 /// Who a web session belongs to: an operator (`/admin`) or an end user (`/self-service`).
 public enum WebSessionKind: String, Sendable {
     case `operator`
@@ -103,18 +97,13 @@ public struct BackOfficeCounts: Sendable, Equatable {
 
 /// What the back office and self-service need from storage: operators, web sessions, and the
 /// read models of the screens (searches and recent lists across users).
-public protocol BackOfficeRepository: Sendable {
+public protocol BackOfficeRepository: AttemptRepository {
     // MARK: Operators
 
     /// Stores a new operator; `StoreError.conflict` when the username is taken.
     func insertOperator(_ operator: Operator) async throws
     func `operator`(id: String) async throws -> Operator?
     func `operator`(username: String) async throws -> Operator?
-    /// Counts an attempt of one of the operator's factors before it is checked, as
-    /// `UserRepository.reserveAttempt` does for users: `nil` while that factor is locked.
-    func reserveOperatorAttempt(operatorID: String, factor: OperatorFactor, at now: Date, policy: LockoutPolicy) async throws
-        -> PasswordAttemptReservation?
-    func resetOperatorAttempts(operatorID: String, factor: OperatorFactor) async throws
     /// Accepts TOTP time step `step` once: `false` when that step or a later one was already used.
     func acceptTOTPStep(operatorID: String, step: Int64) async throws -> Bool
 

@@ -31,19 +31,17 @@ public struct BackOfficeService: Sendable {
     private let powerAuth: PowerAuthService
     private let webhooks: WebhookService
     private let passwordHasher: any PasswordHasher
-    private let lockout: LockoutPolicy
     private let time: any TimeSource
     private let decoyPasswordHash: String
 
     public init(
         store: any Repositories, powerAuth: PowerAuthService, webhooks: WebhookService, passwordHasher: any PasswordHasher,
-        lockout: LockoutPolicy, time: any TimeSource, decoyPasswordHash: String
+        time: any TimeSource, decoyPasswordHash: String
     ) {
         self.store = store
         self.powerAuth = powerAuth
         self.webhooks = webhooks
         self.passwordHasher = passwordHasher
-        self.lockout = lockout
         self.time = time
         self.decoyPasswordHash = decoyPasswordHash
     }
@@ -64,25 +62,25 @@ public struct BackOfficeService: Sendable {
         func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
             try await store.append(
                 AuditRecord(
-                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    actor: "user:\(user.id)", action: .selfServiceSignIn, subject: "user:\(user.id)", sourceAddress: source,
                     outcome: outcome, details: details),
                 at: time.now())
         }
-        guard let attempt = try await store.reserveAttempt(userID: user.id, factor: .password, at: time.now(), policy: lockout) else {
+        guard let attempt = try await store.reserveAttempt(.password, subject: .user(id: user.id), at: time.now()) else {
             // Not bounded by the lock (it is what refuses them): counted per window and source
             // (SECURITY.md). Wrong passwords stay one record each, bounded by the lockout.
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "user:\(user.id)", action: "selfservice.signin", subject: "user:\(user.id)", sourceAddress: source,
+                    actor: "user:\(user.id)", action: .selfServiceSignIn, subject: "user:\(user.id)", sourceAddress: source,
                     outcome: .failure, details: ["reason": "locked"]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
-            try await audit(.failure, ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)])
+            try await audit(.failure, ["reason": "wrong_password", "consecutive_failures": String(attempt.attempts ?? 0)])
             throw OperatorSignInError.invalidCredentials
         }
-        try await store.resetAttempts(userID: user.id, factor: .password)
+        try await store.resetAttempts(.password, subject: .user(id: user.id))
         try await audit(.success, [:])
         return user
     }
@@ -209,8 +207,8 @@ public struct BackOfficeService: Sendable {
     /// Ends a user's password and device-binding locks.
     public func unlockUser(id: String, realm: String, actor: String, source: String?) async throws {
         let user = try await user(id: id, realm: realm)
-        for factor in UserFactor.allCases { try await store.resetAttempts(userID: user.id, factor: factor) }
-        try await audit(actor: actor, action: "user.unlocked", subject: "user:\(user.id)", source: source)
+        for factor in Factor.userLockouts { try await store.resetAttempts(factor, subject: .user(id: user.id)) }
+        try await audit(actor: actor, action: .userUnlocked, subject: "user:\(user.id)", source: source)
     }
 
     /// ACTIVE → BLOCKED with a reason (PowerAuth's rule for every kind: `BlockedReason.isValid`).
@@ -273,7 +271,7 @@ public struct BackOfficeService: Sendable {
     }
 
     /// Records an operator's act that changes nothing else (sign-out, a viewed secret …).
-    public func audit(actor: String, action: String, subject: String?, source: String?, details: [String: String] = [:]) async throws {
+    public func audit(actor: String, action: AuditAction, subject: String?, source: String?, details: [String: String] = [:]) async throws {
         try await store.append(
             AuditRecord(actor: actor, action: action, subject: subject, sourceAddress: source, outcome: .success, details: details),
             at: time.now())

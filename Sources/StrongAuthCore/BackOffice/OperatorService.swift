@@ -41,21 +41,19 @@ public struct OperatorService: Sendable {
     private let passwordHasher: any PasswordHasher
     private let totp: any TOTPGenerator
     private let masterKey: MasterKey
-    private let lockout: LockoutPolicy
     private let time: any TimeSource
     private let issuer: String
     /// Verified when the username is unknown, so that costs as long as a wrong password.
     private let decoyPasswordHash: String
 
     public init(
-        store: any Repositories, passwordHasher: any PasswordHasher, totp: any TOTPGenerator, masterKey: MasterKey, lockout: LockoutPolicy,
+        store: any Repositories, passwordHasher: any PasswordHasher, totp: any TOTPGenerator, masterKey: MasterKey,
         time: any TimeSource, decoyPasswordHash: String, issuer: String = "StrongAuth"
     ) {
         self.store = store
         self.passwordHasher = passwordHasher
         self.totp = totp
         self.masterKey = masterKey
-        self.lockout = lockout
         self.time = time
         self.issuer = issuer
         self.decoyPasswordHash = decoyPasswordHash
@@ -76,7 +74,7 @@ public struct OperatorService: Sendable {
             realmID: realm)
         try await store.insertOperator(created)
         try await store.append(
-            AuditRecord(actor: actor, action: "operator.created", subject: "operator:\(id)", outcome: .success, details: ["username": username]),
+            AuditRecord(actor: actor, action: .operatorCreated, subject: "operator:\(id)", outcome: .success, details: ["username": username]),
             at: now)
         return CreatedOperator(
             operator: created, password: password, totpSecret: Base32.encode(Array(secret.utf8)),
@@ -91,39 +89,38 @@ public struct OperatorService: Sendable {
             _ = try await passwordHasher.verify(password, hash: decoyPasswordHash)
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "anonymous", action: "operator.signin", sourceAddress: source, outcome: .failure,
+                    actor: "anonymous", action: .operatorSignIn, sourceAddress: source, outcome: .failure,
                     details: ["reason": "unknown_operator"]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         let subject = "operator:\(found.id)"
         func fail(_ reason: String, _ extra: [String: String] = [:]) async throws -> Never {
-            try await audit("operator.signin", subject: subject, source: source, outcome: .failure, extra.merging(["reason": reason]) { $1 })
+            try await audit(.operatorSignIn, subject: subject, source: source, outcome: .failure, extra.merging(["reason": reason]) { $1 })
             throw OperatorSignInError.invalidCredentials
         }
         func countFailure(_ reason: String) async throws -> Never {
             try await store.recordFailure(
                 AuditRecord(
-                    actor: subject, action: "operator.signin", subject: subject, sourceAddress: source, outcome: .failure,
+                    actor: subject, action: .operatorSignIn, subject: subject, sourceAddress: source, outcome: .failure,
                     details: ["reason": reason]),
                 at: time.now())
             throw OperatorSignInError.invalidCredentials
         }
         guard found.status == .active else { try await countFailure("operator_disabled") }
-        guard let passwordAttempt = try await store.reserveOperatorAttempt(
-            operatorID: found.id, factor: .password, at: time.now(), policy: lockout)
+        guard let passwordAttempt = try await store.reserveAttempt(.operatorPassword, subject: .operator(id: found.id), at: time.now())
         else { try await countFailure("password_locked") }
         guard try await passwordHasher.verify(password, hash: found.passwordHash) else {
-            try await fail("wrong_password", lockDetails(passwordAttempt))
+            try await fail("wrong_password", passwordAttempt.lockDetails)
         }
-        try await store.resetOperatorAttempts(operatorID: found.id, factor: .password)
-        guard let totpAttempt = try await store.reserveOperatorAttempt(operatorID: found.id, factor: .totp, at: time.now(), policy: lockout)
+        try await store.resetAttempts(.operatorPassword, subject: .operator(id: found.id))
+        guard let totpAttempt = try await store.reserveAttempt(.operatorTOTP, subject: .operator(id: found.id), at: time.now())
         else { try await countFailure("totp_locked") }
         guard let step = try matchingStep(code: code, of: found), try await store.acceptTOTPStep(operatorID: found.id, step: step) else {
-            try await fail("wrong_totp", lockDetails(totpAttempt))
+            try await fail("wrong_totp", totpAttempt.lockDetails)
         }
-        try await store.resetOperatorAttempts(operatorID: found.id, factor: .totp)
-        try await audit("operator.signin", subject: subject, source: source, outcome: .success, [:])
+        try await store.resetAttempts(.operatorTOTP, subject: .operator(id: found.id))
+        try await audit(.operatorSignIn, subject: subject, source: source, outcome: .success, [:])
         return found
     }
 
@@ -143,13 +140,7 @@ public struct OperatorService: Sendable {
         return matched
     }
 
-    private func lockDetails(_ attempt: PasswordAttemptReservation) -> [String: String] {
-        var details = ["consecutive_failures": String(attempt.consecutiveAttempts)]
-        if let lockedUntil = attempt.lockedUntil { details["locked_until"] = ISO8601DateFormatter().string(from: lockedUntil) }
-        return details
-    }
-
-    private func audit(_ action: String, subject: String?, source: String?, outcome: AuditRecord.Outcome, _ details: [String: String])
+    private func audit(_ action: AuditAction, subject: String?, source: String?, outcome: AuditRecord.Outcome, _ details: [String: String])
         async throws
     {
         try await store.append(

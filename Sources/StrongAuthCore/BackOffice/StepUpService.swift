@@ -120,9 +120,6 @@ public struct StepUpConfiguration: Sendable, Equatable {
     public var lifetime: TimeInterval
     /// Wrong OTPs per SMS challenge.
     public var maxOTPAttempts: Int
-    /// Wrong step-up OTPs per user across challenges before the factor locks (the device-binding
-    /// factor's counter: the step-up OTP is what binds a first device).
-    public var otpLockout: LockoutPolicy
     /// Step-up SMS OTPs sent per user and window (`web.stepUpSmsPerHour`): SMS pumping and cost.
     /// Counted as a budget `stepup:<user>` next to the OTP SMS budgets of `sms`, in the same step.
     public var smsLimit: SMSSendLimit
@@ -131,15 +128,14 @@ public struct StepUpConfiguration: Sendable, Equatable {
     public var sms: SMSLimits
 
     public init(
-        policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = 5,
-        otpLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600), smsLimit: SMSSendLimit = SMSSendLimit(),
+        policy: AssurancePolicy = .default, lifetime: TimeInterval = 300, maxOTPAttempts: Int = AttemptLimits.standard.challenge,
+        smsLimit: SMSSendLimit = SMSSendLimit(),
         sms: SMSLimits = SMSLimits()
     ) {
         self.sms = sms
         self.policy = policy
         self.lifetime = lifetime
         self.maxOTPAttempts = maxOTPAttempts
-        self.otpLockout = otpLockout
         self.smsLimit = smsLimit
     }
 }
@@ -231,7 +227,7 @@ public struct StepUpService: Sendable {
                 + configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey)
             if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
                 try await audit(
-                    userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
+                    userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
                 throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
@@ -250,12 +246,12 @@ public struct StepUpService: Sendable {
             stepUp = WebStepUp(id: challengeID, method: .smsOTP, action: action.name, target: action.target, expiresAt: expiresAt)
         } else {
             try await audit(
-                userID, "selfservice.stepup.started", outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
+                userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
             throw StepUpError.noSecondFactor
         }
         guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: now) else { throw StepUpError.noStepUp }
         try await audit(
-            userID, "selfservice.stepup.started", outcome: .success, source: source,
+            userID, .selfServiceStepUpStarted, outcome: .success, source: source,
             ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
         return stepUp
     }
@@ -279,7 +275,7 @@ public struct StepUpService: Sendable {
         case .pending: throw StepUpError.pending
         case .approved: break
         case let other:
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
             throw StepUpError.refused(other.rawValue)
         }
         return try await raise(session, stepUp: stepUp, action: action, source: source)
@@ -293,10 +289,13 @@ public struct StepUpService: Sendable {
             let challenge = try await store.challenge(id: stepUp.id), challenge.kind == .webStepUp, challenge.userID == session.principalID
         else { throw StepUpError.noStepUp }
         let now = time.now()
-        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else { throw StepUpError.closed }
-        guard try await store.reserveAttempt(userID: session.principalID, factor: .deviceBinding, at: now, policy: configuration.otpLockout) != nil
-        else {
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
+        // Wrong step-up OTPs per user across challenges count on the `bindingOTP` factor: the
+        // step-up OTP is what binds a first device.
+        guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now) else {
+            throw StepUpError.closed
+        }
+        guard try await store.reserveAttempt(.bindingOTP, subject: .user(id: session.principalID), at: now) != nil else {
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
             throw StepUpError.closed
         }
         let expected = String(decoding: try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id), as: UTF8.self)
@@ -304,27 +303,27 @@ public struct StepUpService: Sendable {
         guard presented.utf8.count == expected.utf8.count, ConstantTime.equals(presented, expected) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await audit(
-                session.principalID, "selfservice.stepup", outcome: .failure, source: source,
-                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt)])
-            throw StepUpError.wrongCode(remaining: max(0, challenge.maxAttempts - attempt))
+                session.principalID, .selfServiceStepUp, outcome: .failure, source: source,
+                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt.attempts ?? 0)])
+            throw StepUpError.wrongCode(remaining: attempt.remaining)
         }
         guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else { throw StepUpError.closed }
-        try await store.resetAttempts(userID: session.principalID, factor: .deviceBinding)
+        try await store.resetAttempts(.bindingOTP, subject: .user(id: session.principalID))
         return try await raise(session, stepUp: stepUp, action: action, source: source)
     }
 
     private func raise(_ session: WebSession, stepUp: WebStepUp, action: SelfServiceAction, source: String?) async throws -> SelfServiceAction {
         guard try await store.completeWebStepUp(tokenHash: session.tokenHash, stepUpID: stepUp.id, at: time.now()) else {
-            try await audit(session.principalID, "selfservice.stepup", outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
+            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "expired"])
             throw StepUpError.refused("EXPIRED")
         }
         try await audit(
-            session.principalID, "selfservice.stepup", outcome: .success, source: source,
+            session.principalID, .selfServiceStepUp, outcome: .success, source: source,
             ["stepUp": stepUp.id, "method": stepUp.method.rawValue, "action": stepUp.action])
         return action
     }
 
-    private func audit(_ userID: String, _ action: String, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
+    private func audit(_ userID: String, _ action: AuditAction, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
         try await store.append(
             AuditRecord(actor: "user:\(userID)", action: action, subject: "user:\(userID)", sourceAddress: source, outcome: outcome, details: details),
             at: time.now())

@@ -11,7 +11,7 @@ import Foundation
 /// Every answer first reserves an attempt in one conditional update, so concurrent answers can
 /// never exceed `maxAttempts`, and only one answer can move `open → answered`.
 public struct Challenge: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
         /// Device binding: the device signs the SMS OTP (the payload is the sealed OTP).
         case deviceBinding = "device_binding"
         /// MFA: the device signs `stringToSign` and receives confirmed tokens.

@@ -132,7 +132,7 @@ public struct DeviceLifecycle: Sendable {
         }
         try await store.append(
             PowerAuthService.auditRecord(
-                changed, action: "powerauth.registration.\(action.pastTense)", actor: actor, source: source,
+                changed, action: .registration(action), actor: actor, source: source,
                 details: reason.map { ["reason": $0] } ?? [:]),
             at: time.now())
         return changed
@@ -149,7 +149,7 @@ public struct DeviceLifecycle: Sendable {
         }
         try await store.append(
             AuditRecord(
-                actor: actor, action: "device.\(action.pastTense)", subject: "device:\(device.id)", sourceAddress: source, outcome: .success,
+                actor: actor, action: .device(action), subject: "device:\(device.id)", sourceAddress: source, outcome: .success,
                 details: reason.map { ["reason": $0] } ?? [:]),
             at: time.now())
         return action.to

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Devices and their challenges.
-public protocol DeviceRepository: Sendable {
+public protocol DeviceRepository: AttemptRepository {
     /// Stores a new device, its binding challenge and the SMS that carries the OTP, in one
     /// transaction: either the OTP is promised and will be sent, or nothing happened. With
     /// `limits` (SECURITY.md) the same transaction first checks the user's unfinished devices and
@@ -25,9 +25,6 @@ public protocol DeviceRepository: Sendable {
     /// the challenge was not answered (or already redeemed).
     func redeemChallenge(id: String) async throws -> String?
     func challenge(id: String) async throws -> Challenge?
-    /// Counts one answer before it is checked: `nil` unless the challenge is open, unexpired and
-    /// has attempts left. Returns the attempts used including this one.
-    func reserveChallengeAttempt(id: String, at now: Date) async throws -> Int?
     /// `open → answered`, and for a binding `CREATED → status` of the device, in one
     /// transaction; `false` when the challenge was no longer open (a replay lost the race).
     func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool

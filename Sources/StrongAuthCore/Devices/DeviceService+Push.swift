@@ -66,13 +66,13 @@ extension DeviceService {
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
-        guard try await store.reserveChallengeAttempt(id: id, at: now) != nil else { throw DeviceError.challengeClosed }
+        guard try await store.reserveAttempt(.challenge, subject: .challenge(id: id), at: now) != nil else { throw DeviceError.challengeClosed }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         let message = Array(Self.pushAnswerMessage(challengeID: id, status: status).utf8)
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: id)
             try await auditWrongSignature(
-                userID: userID, action: "mfa_push.answer", deviceID: deviceID, source: source, details: ["challenge": id])
+                userID: userID, action: .challengeAnswer(.mfaPush), deviceID: deviceID, source: source, details: ["challenge": id])
         }
         guard try await store.resolveChallenge(id: id, to: status == .verified ? .answered : .denied, deviceID: deviceID, at: now) else {
             throw DeviceError.challengeClosed
@@ -80,7 +80,7 @@ extension DeviceService {
         try await store.touchDevice(id: deviceID, at: now)
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "mfa_push.answer", subject: "device:\(deviceID)", sourceAddress: source,
+                actor: "user:\(userID)", action: .challengeAnswer(.mfaPush), subject: "device:\(deviceID)", sourceAddress: source,
                 outcome: status == .verified ? .success : .failure, details: ["challenge": id, "answer": status.rawValue]),
             at: now)
         var resolved = challenge

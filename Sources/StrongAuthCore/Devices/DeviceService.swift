@@ -32,9 +32,9 @@ public enum DeviceError: Error, Equatable, Sendable {
 public struct DeviceConfiguration: Sendable, Equatable {
     public var otpLifetime: TimeInterval
     public var challengeLifetime: TimeInterval
+    /// Answers per challenge; the wrong binding answers per user across challenges are the
+    /// `bindingOTP` factor's (`AttemptLimits`).
     public var maxAttemptsPerChallenge: Int
-    /// Wrong binding answers per user, across challenges, before binding is blocked.
-    public var bindingLockout: LockoutPolicy
     /// PSD2 RTS art. 24: a second device also needs approval from an already bound one.
     public var requireApprovalForAdditionalDevices: Bool
     /// Devices in CREATED or PENDING_COMMIT per user (`devices.maxPendingPerUser`): each binding
@@ -49,8 +49,7 @@ public struct DeviceConfiguration: Sendable, Equatable {
     public var pendingLifetime: TimeInterval { otpLifetime + challengeLifetime }
 
     public init(
-        otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = 5,
-        bindingLockout: LockoutPolicy = LockoutPolicy(maxFailures: 10, lockDuration: 3600),
+        otpLifetime: TimeInterval = 300, challengeLifetime: TimeInterval = 300, maxAttemptsPerChallenge: Int = AttemptLimits.standard.challenge,
         requireApprovalForAdditionalDevices: Bool = true, maxPendingPerUser: Int = 3, sms: SMSLimits = SMSLimits()
     ) {
         self.maxPendingPerUser = max(1, maxPendingPerUser)
@@ -58,7 +57,6 @@ public struct DeviceConfiguration: Sendable, Equatable {
         self.otpLifetime = otpLifetime
         self.challengeLifetime = challengeLifetime
         self.maxAttemptsPerChallenge = maxAttemptsPerChallenge
-        self.bindingLockout = bindingLockout
         self.requireApprovalForAdditionalDevices = requireApprovalForAdditionalDevices
     }
 }
@@ -139,7 +137,7 @@ public struct DeviceService: Sendable {
             throw DeviceError.tooManySMS(retryAfter: Self.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
         }
         try await store.append(
-            AuditRecord(actor: "user:\(userID)", action: "device.created", subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
+            AuditRecord(actor: "user:\(userID)", action: .deviceCreated, subject: "device:\(device.id)", sourceAddress: source, outcome: .success),
             at: now)
         return (device, challenge)
     }
@@ -147,7 +145,7 @@ public struct DeviceService: Sendable {
     private func auditRefusedBinding(userID: String, reason: String, source: String?, at now: Date) async throws {
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "device.created", subject: "user:\(userID)", sourceAddress: source, outcome: .failure,
+                actor: "user:\(userID)", action: .deviceCreated, subject: "user:\(userID)", sourceAddress: source, outcome: .failure,
                 details: ["reason": reason]),
             at: now)
     }
@@ -222,7 +220,7 @@ public struct DeviceService: Sendable {
         let now = time.now()
         guard try P256Codec.publicKey(hex: approver.publicKeyHex).isValidSignature(signature, for: message) else {
             try await auditWrongSignature(
-                userID: userID, action: "device.approval", deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
+                userID: userID, action: .deviceApproval, deviceID: deviceID, source: source, details: ["approver": approverDeviceID])
         }
         // The checks above are for clear errors; the decision is the store's single step, which
         // activates the device only while the approver is still ACTIVE (not blocked meanwhile).
@@ -235,7 +233,7 @@ public struct DeviceService: Sendable {
         }
         try await store.append(
             AuditRecord(
-                actor: "user:\(userID)", action: "device.approval", subject: "device:\(deviceID)", sourceAddress: source,
+                actor: "user:\(userID)", action: .deviceApproval, subject: "device:\(deviceID)", sourceAddress: source,
                 outcome: .success, details: ["approver": approverDeviceID]),
             at: now)
     }
@@ -317,19 +315,18 @@ public struct DeviceService: Sendable {
     ) async throws -> Device.Status? {
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
-        guard let attempt = try await store.reserveChallengeAttempt(id: challenge.id, at: now) else {
+        guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now)?.attempts else {
             throw DeviceError.challengeClosed
         }
         if challenge.kind == .deviceBinding {
-            let counted = try await store.reserveAttempt(
-                userID: device.userID, factor: .deviceBinding, at: now, policy: configuration.bindingLockout)
+            let counted = try await store.reserveAttempt(.bindingOTP, subject: .user(id: device.userID), at: now)
             guard counted != nil else { throw DeviceError.locked(until: nil) }
         }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await auditWrongSignature(
-                userID: device.userID, action: "\(challenge.kind.rawValue).answer", deviceID: device.id, source: source,
+                userID: device.userID, action: .challengeAnswer(challenge.kind), deviceID: device.id, source: source,
                 details: ["challenge": challenge.id, "attempt": String(attempt)])
         }
         var status: Device.Status?
@@ -344,11 +341,11 @@ public struct DeviceService: Sendable {
             }
         }
         if challenge.kind == .deviceBinding {
-            try await store.resetAttempts(userID: device.userID, factor: .deviceBinding)
+            try await store.resetAttempts(.bindingOTP, subject: .user(id: device.userID))
         }
         try await store.append(
             AuditRecord(
-                actor: "user:\(device.userID)", action: "\(challenge.kind.rawValue).answer", subject: "device:\(device.id)",
+                actor: "user:\(device.userID)", action: .challengeAnswer(challenge.kind), subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
         return status
@@ -356,7 +353,7 @@ public struct DeviceService: Sendable {
 
     /// Records a signature that did not verify, then refuses the request.
     func auditWrongSignature(
-        userID: String, action: String, deviceID: String, source: String?, details: [String: String]
+        userID: String, action: AuditAction, deviceID: String, source: String?, details: [String: String]
     ) async throws -> Never {
         try await store.append(
             AuditRecord(

@@ -67,7 +67,7 @@ public struct WebhookService: Sendable {
         if try await store.retryWebhook(id: id, subscriber: delivery.subscriber, at: now) {
             try await store.append(
                 AuditRecord(
-                    actor: actor, action: "webhook.retried", subject: "webhook:\(id)", sourceAddress: source, outcome: .success,
+                    actor: actor, action: .webhookRetried, subject: "webhook:\(id)", sourceAddress: source, outcome: .success,
                     details: ["subscriber": delivery.subscriber.description]),
                 at: now)
         }

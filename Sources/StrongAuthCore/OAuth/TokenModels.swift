@@ -53,21 +53,16 @@ public struct IntrospectionResult: Sendable, Equatable {
     public static let inactive = IntrospectionResult(active: false, claims: nil, refreshToken: nil)
 }
 
-/// Lifetimes, issuer and attempt limits of the OAuth core.
+/// Lifetimes and issuer of the OAuth core (the password's lockout: `AttemptLimits`).
 public struct OAuthConfiguration: Sendable, Equatable {
     public var issuer: String
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
-    public var lockout: LockoutPolicy
 
-    public init(
-        issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400,
-        lockout: LockoutPolicy = .init()
-    ) {
+    public init(issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400) {
         self.issuer = issuer
         self.accessTokenLifetime = accessTokenLifetime
         self.refreshTokenLifetime = refreshTokenLifetime
-        self.lockout = lockout
     }
 }
 

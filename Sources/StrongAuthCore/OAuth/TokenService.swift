@@ -51,7 +51,7 @@ public struct TokenService: Sendable {
             // wrong secrets, and every chained row is kept forever.
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "anonymous", action: "client.authentication", subject: "client:\(credentials.clientID)",
+                    actor: "anonymous", action: .clientAuthentication, subject: "client:\(credentials.clientID)",
                     sourceAddress: source, outcome: .failure,
                     details: ["reason": client == nil ? "unknown_client" : (matches ? "client_disabled" : "wrong_secret")]),
                 at: time.now())
@@ -136,17 +136,17 @@ public struct TokenService: Sendable {
         func audit(_ outcome: AuditRecord.Outcome, _ details: [String: String]) async throws {
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    actor: "client:\(client.id)", action: .loginPassword, subject: "user:\(user.id)",
                     sourceAddress: source, outcome: outcome, details: details),
                 at: time.now())
         }
         // Tries against a disabled user or a locked factor are not bounded by the lockout (it
         // is what refuses them): they are counted per window and source (SECURITY.md). Wrong
-        // passwords stay one record each — at most `lockout.maxFailures` per lock period.
+        // passwords stay one record each — at most `AttemptLimits.password.maxFailures` per lock.
         func countFailure(_ reason: String) async throws {
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "login.password", subject: "user:\(user.id)",
+                    actor: "client:\(client.id)", action: .loginPassword, subject: "user:\(user.id)",
                     sourceAddress: source, outcome: .failure, details: ["reason": reason]),
                 at: time.now())
         }
@@ -155,21 +155,15 @@ public struct TokenService: Sendable {
             throw invalid
         }
         // The attempt is counted before the password is checked; a locked factor is not checked at all.
-        guard let attempt = try await store.reserveAttempt(
-            userID: user.id, factor: .password, at: time.now(), policy: configuration.lockout)
-        else {
+        guard let attempt = try await store.reserveAttempt(.password, subject: .user(id: user.id), at: time.now()) else {
             try await countFailure("locked")
             throw invalid
         }
         guard try await passwordHasher.verify(password, hash: user.passwordHash) else {
-            var details = ["reason": "wrong_password", "consecutive_failures": String(attempt.consecutiveAttempts)]
-            if let lockedUntil = attempt.lockedUntil {
-                details["locked_until"] = ISO8601DateFormatter().string(from: lockedUntil)
-            }
-            try await audit(.failure, details)
+            try await audit(.failure, attempt.lockDetails.merging(["reason": "wrong_password"]) { $1 })
             throw invalid
         }
-        try await store.resetAttempts(userID: user.id, factor: .password)
+        try await store.resetAttempts(.password, subject: .user(id: user.id))
         try await audit(.success, [:])
         return try await issueUserTokens(
             userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),
@@ -205,7 +199,7 @@ public struct TokenService: Sendable {
             logger.warning("refresh token reuse detected; family revoked", metadata: ["family": "\(familyID)", "client": "\(client.id)"])
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "refresh.reuse_detected", subject: "family:\(familyID)",
+                    actor: "client:\(client.id)", action: .refreshReuseDetected, subject: "family:\(familyID)",
                     sourceAddress: source, outcome: .failure, details: ["user": current.userID]),
                 at: now)
             throw invalid
@@ -330,7 +324,7 @@ public struct TokenService: Sendable {
             try await store.revokeFamily(id: record.familyID, at: now)
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "token.revoked", subject: "family:\(record.familyID)",
+                    actor: "client:\(client.id)", action: .tokenRevoked, subject: "family:\(record.familyID)",
                     sourceAddress: source, outcome: .success, details: ["token_type": "refresh_token"]),
                 at: now)
             return
@@ -341,7 +335,7 @@ public struct TokenService: Sendable {
         try await store.revokeAccessToken(jti: claims.jti.value, expiresAt: claims.exp.value, at: now)
         try await store.append(
             AuditRecord(
-                actor: "client:\(client.id)", action: "token.revoked", subject: "jti:\(claims.jti.value)",
+                actor: "client:\(client.id)", action: .tokenRevoked, subject: "jti:\(claims.jti.value)",
                 sourceAddress: source, outcome: .success, details: ["token_type": "access_token"]),
             at: now)
     }

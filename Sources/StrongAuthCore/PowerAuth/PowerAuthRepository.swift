@@ -6,7 +6,7 @@ import Foundation
 /// Every method that decides security (accept a counter value, count a failure, block, change a
 /// status) is one conditional update of the device row, so several nodes on one PostgreSQL can
 /// never both accept a counter value or both miss a block.
-public protocol PowerAuthRepository: Sendable {
+public protocol PowerAuthRepository: AttemptRepository {
     // MARK: Applications and integration users
 
     /// Stores a new application; `StoreError.conflict` when the id is taken.
@@ -74,11 +74,6 @@ public protocol PowerAuthRepository: Sendable {
         caller: (name: String, passwordHash: String), possessionThrottle: (limit: Int, window: TimeInterval)?, at now: Date
     ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)?
 
-    /// Counts a failed signature of an ACTIVE registration: failures + 1 and, at the maximum,
-    /// `ACTIVE → BLOCKED` with `MAX_FAILED_ATTEMPTS`, in one conditional update; queues
-    /// `webhooksIfBlocked` in the same transaction when it blocked. `nil` when not ACTIVE.
-    func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
-
     /// Takes one possession-only signature attempt of a registration, in one conditional update:
     /// the attempts of the current fixed window (`window` long, restarted when it is over) + 1,
     /// only while fewer than `limit`. `false` when the limit is reached (throttled) or there is
@@ -88,9 +83,6 @@ public protocol PowerAuthRepository: Sendable {
     /// Gives back an attempt taken by `takePossessionAttempt` when the signature was valid: only
     /// failures stay counted.
     func returnPossessionAttempt(id: String) async throws
-
-    /// Counts a wrong activation OTP of a CREATED registration: at the maximum it is REMOVED.
-    func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws -> PowerAuthFailureCount?
 
     // MARK: MAC tokens
 
@@ -118,20 +110,6 @@ public struct SignatureContext: Sendable {
     }
 }
 
-/// The failure count after a counted failure, and the status it left the registration in.
-public struct PowerAuthFailureCount: Sendable, Equatable {
-    public var failedAttempts: Int
-    public var maxFailedAttempts: Int
-    public var status: Device.Status
-
-    public init(failedAttempts: Int, maxFailedAttempts: Int, status: Device.Status) {
-        self.failedAttempts = failedAttempts
-        self.maxFailedAttempts = maxFailedAttempts
-        self.status = status
-    }
-
-    public var remainingAttempts: Int { max(0, maxFailedAttempts - failedAttempts) }
-}
 
 /// A MAC token (PowerAuth "token-based authentication"): the phone proves possession of
 /// `tokenSecret` with a digest over a nonce and a timestamp, without a counter.

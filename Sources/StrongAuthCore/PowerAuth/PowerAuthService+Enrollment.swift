@@ -74,12 +74,14 @@ extension PowerAuthService {
         var target: Device.Status = registration.activation.commitPhase == .onKeyExchange ? .active : .pendingCommit
         if registration.activation.otpValidation == .onKeyExchange {
             guard let otp = request.activationOTP, otpMatches(otp, of: registration) else {
-                let count = try await store.countActivationOTPFailure(
-                    id: registration.id, webhooksIfRemoved: try registrationWebhooks(registration, status: .removed, at: now), at: now)
+                let count = try await store.reserveAttempt(
+                    .powerAuthActivationOTP,
+                    subject: .activation(id: registration.id, webhooksAtLimit: try registrationWebhooks(registration, status: .removed, at: now)),
+                    at: now)
                 try await audit(
-                    registration, action: "powerauth.activation.key_exchange", actor: "device:\(registration.id)", source: source,
+                    registration, action: .powerAuthActivationKeyExchange, actor: "device:\(registration.id)", source: source,
                     outcome: .failure, details: ["reason": "wrong_otp"])
-                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remainingAttempts ?? 0)
+                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remaining ?? 0)
             }
             target = .active
         }
@@ -112,7 +114,7 @@ extension PowerAuthService {
             webhooks: try registrationWebhooks(exchanged, status: target, application: application.application, at: now), at: now)
         guard completed else { throw PowerAuthServiceError.activationCodeNotFound }
         try await audit(
-            exchanged, action: "powerauth.activation.key_exchange", actor: "device:\(registration.id)", source: source,
+            exchanged, action: .powerAuthActivationKeyExchange, actor: "device:\(registration.id)", source: source,
             details: ["status": target.rawValue, "version": request.protocolVersion])
         return KeyExchangeResult(registration: exchanged, serverPublicKey: serverKey.publicKey, counterData: counterData)
     }

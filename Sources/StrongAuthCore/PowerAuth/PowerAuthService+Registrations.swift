@@ -80,7 +80,7 @@ extension PowerAuthService {
             } catch StoreError.conflict {
                 continue
             }
-            try await audit(registration, action: "powerauth.registration.created", actor: actor, source: source)
+            try await audit(registration, action: .powerAuthRegistrationCreated, actor: actor, source: source)
             return registration
         }
         throw StoreError.conflict("activation code")
@@ -118,11 +118,13 @@ extension PowerAuthService {
         }
         if registration.activation.otpValidation == .onCommit {
             guard let otp, otpMatches(otp, of: registration) else {
-                let count = try await store.countActivationOTPFailure(
-                    id: id, webhooksIfRemoved: try registrationWebhooks(registration, status: .removed, at: now), at: now)
-                try await audit(registration, action: "powerauth.registration.commit", actor: "integration-user:\(integrationUser.name)",
+                let count = try await store.reserveAttempt(
+                    .powerAuthActivationOTP,
+                    subject: .activation(id: id, webhooksAtLimit: try registrationWebhooks(registration, status: .removed, at: now)),
+                    at: now)
+                try await audit(registration, action: .powerAuthRegistrationCommit, actor: "integration-user:\(integrationUser.name)",
                     source: source, outcome: .failure, details: ["reason": "wrong_otp"])
-                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remainingAttempts ?? 0)
+                throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remaining ?? 0)
             }
         }
         return try await transition(.commit, registration, actor: "integration-user:\(integrationUser.name)", source: source)
@@ -214,7 +216,7 @@ extension PowerAuthService {
     }
 
     func audit(
-        _ registration: Registration, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        _ registration: Registration, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
         details: [String: String] = [:]
     ) async throws {
         try await store.append(
@@ -223,7 +225,7 @@ extension PowerAuthService {
 
     /// A registration's audit record: subject `device:<id>`, its application in the details.
     static func auditRecord(
-        _ registration: Registration, action: String, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        _ registration: Registration, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
         details: [String: String] = [:]
     ) -> AuditRecord {
         AuditRecord(

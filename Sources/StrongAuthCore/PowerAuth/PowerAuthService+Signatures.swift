@@ -103,7 +103,7 @@ extension PowerAuthService {
             presented.version < activated
         {
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "version_downgrade"])
             return outcome(false, registration)
         }
@@ -161,7 +161,7 @@ extension PowerAuthService {
         if registration.counter.recentCounterData.contains(where: matcher.matches) {
             if throttled { try await store.returnPossessionAttempt(id: registration.id) }
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "replay"])
             return outcome(false, registration)
         }
@@ -170,7 +170,7 @@ extension PowerAuthService {
         // component is behind the counter and counts nothing either.
         guard matcher.possessionMatchesAhead(of: registration.counter.counterData) else {
             try await audit(
-                registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+                registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
                 details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "reason": "possession_mismatch"])
             return outcome(false, registration)
         }
@@ -179,24 +179,29 @@ extension PowerAuthService {
         var blocked = registration
         blocked.device.status = .blocked
         blocked.device.blockedReason = BlockedReason.maxFailedAttempts
-        let count = try await store.countSignatureFailure(
-            id: registration.id, webhooksIfBlocked: try registrationWebhooks(blocked, status: .blocked, application: application, at: now),
+        let count = try await store.reserveAttempt(
+            .powerAuthSignature,
+            subject: .activation(
+                id: registration.id,
+                webhooksAtLimit: try registrationWebhooks(blocked, status: .blocked, application: application, at: now)),
             at: now)
         if let count {
-            registration.counter.failedAttempts = count.failedAttempts
-            registration.device.status = count.status
+            registration.counter.failedAttempts = count.attempts ?? registration.counter.failedAttempts + 1
             counted = true
-            if count.status == .blocked { registration.device.blockedReason = BlockedReason.maxFailedAttempts }
+            if count.limitReached {
+                registration.device.status = .blocked
+                registration.device.blockedReason = BlockedReason.maxFailedAttempts
+            }
         } else if let latest = try await store.registration(id: registration.id) {
             // It left ACTIVE meanwhile (another request blocked it): report what it is now.
             return outcome(false, latest)
         }
         try await audit(
-            registration, action: "powerauth.signature", actor: "device:\(registration.id)", source: source, outcome: .failure,
+            registration, action: .powerAuthSignature, actor: "device:\(registration.id)", source: source, outcome: .failure,
             details: ["type": presented.signatureType, "uri": String(uriID.prefix(128)), "failed": String(registration.counter.failedAttempts)])
         if registration.device.status == .blocked {
             try await audit(
-                registration, action: "powerauth.registration.blocked", actor: "device:\(registration.id)", source: source,
+                registration, action: .registration(.block), actor: "device:\(registration.id)", source: source,
                 details: ["reason": BlockedReason.maxFailedAttempts])
         }
         var result = outcome(false, registration)

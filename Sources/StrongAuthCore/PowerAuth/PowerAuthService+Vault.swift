@@ -27,7 +27,7 @@ extension PowerAuthService {
         let secrets = try openSecrets(of: registration)
         let encrypted = try PowerAuthVault.encryptVaultKey(secrets.vault, transportKey: secrets.transport)
         try await audit(
-            registration, action: "powerauth.vault.unlocked", actor: "device:\(registration.id)", source: source,
+            registration, action: .powerAuthVaultUnlocked, actor: "device:\(registration.id)", source: source,
             details: ["reason": reason, "type": signatureType])
         return encrypted
     }

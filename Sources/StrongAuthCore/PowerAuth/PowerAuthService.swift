@@ -67,7 +67,7 @@ public struct PowerAuthConfiguration: Sendable, Equatable {
     public var possessionAttemptWindow: TimeInterval
 
     public init(
-        activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = 5, counterLookahead: Int = 20,
+        activationLifetime: TimeInterval = 300, maxFailedAttempts: Int = AttemptLimits.standard.powerAuth, counterLookahead: Int = 20,
         tokenTimestampTolerance: TimeInterval = 7200, temporaryKeyLifetime: TimeInterval = 300, requestExpiration: TimeInterval = 60,
         possessionAttemptLimit: Int = 10, possessionAttemptWindow: TimeInterval = 900, tokenTimestampForwardTolerance: TimeInterval = 1800
     ) {
@@ -165,7 +165,7 @@ public struct PowerAuthService: Sendable {
         try await store.insertApplication(application)
         for template in OperationTemplate.defaults(applicationID: id) { try await store.upsertTemplate(template) }
         try await store.append(
-            AuditRecord(actor: actor, action: "powerauth.application.created", subject: "application:\(id)", outcome: .success), at: now)
+            AuditRecord(actor: actor, action: .powerAuthApplicationCreated, subject: "application:\(id)", outcome: .success), at: now)
         return (application, secret, callbackSecret?.secret)
     }
 
@@ -224,7 +224,7 @@ public struct PowerAuthService: Sendable {
         try await store.insertIntegrationUser(user)
         try await store.append(
             AuditRecord(
-                actor: actor, action: "powerauth.integration_user.created", subject: "integration-user:\(name)", outcome: .success,
+                actor: actor, action: .powerAuthIntegrationUserCreated, subject: "integration-user:\(name)", outcome: .success,
                 details: ["applications": user.applicationIDs.joined(separator: " ")]),
             at: now)
         return (user, password)
@@ -246,7 +246,7 @@ public struct PowerAuthService: Sendable {
             // Counted per window and source (SECURITY.md): anyone can send wrong passwords.
             try await store.recordFailure(
                 AuditRecord(
-                    actor: "integration-user:\(credentials.name.prefix(128))", action: "powerauth.integration_user.authentication",
+                    actor: "integration-user:\(credentials.name.prefix(128))", action: .powerAuthIntegrationUserAuthentication,
                     sourceAddress: source, outcome: .failure),
                 at: time.now())
             return nil

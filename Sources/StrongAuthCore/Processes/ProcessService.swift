@@ -80,7 +80,7 @@ public struct ProcessService: Sendable {
         for process in processes {
             try await store.append(
                 AuditRecord(
-                    actor: "client:\(client.id)", action: "process.created", subject: "user:\(process.userID)", sourceAddress: source,
+                    actor: "client:\(client.id)", action: .processCreated, subject: "user:\(process.userID)", sourceAddress: source,
                     outcome: .success, details: ["process": process.id, "process_type": processType]),
                 at: now)
         }
@@ -107,7 +107,7 @@ public struct ProcessService: Sendable {
                 let state = known.state(at: now)
                 try await store.append(
                     AuditRecord(
-                        actor: "process:\(known.id)", action: "process.exchange_refused", subject: "user:\(known.userID)",
+                        actor: "process:\(known.id)", action: .processExchangeRefused, subject: "user:\(known.userID)",
                         sourceAddress: source, outcome: .failure,
                         details: ["process": known.id, "reason": state == .live ? "identity_or_client_inactive" : state.rawValue]),
                     at: now)
@@ -120,7 +120,7 @@ public struct ProcessService: Sendable {
             userID: process.userID, client: client, scopes: client.scopes, amr: ["process"], withRefreshToken: false)
         try await store.append(
             AuditRecord(
-                actor: "process:\(process.id)", action: invalidate ? "process.invalidated" : "process.exchanged",
+                actor: "process:\(process.id)", action: invalidate ? .processInvalidated : .processExchanged,
                 subject: "user:\(process.userID)", sourceAddress: source, outcome: .success,
                 details: ["process": process.id, "exchanges": String(process.exchanges), "max_exchanges": String(process.maxExchanges)]),
             at: now)
@@ -144,7 +144,7 @@ public struct ProcessService: Sendable {
             deleted += 1
             try await store.append(
                 AuditRecord(
-                    actor: "system:retention", action: "process.deleted", subject: "user:\(process.userID)", outcome: .success,
+                    actor: "system:retention", action: .processDeleted, subject: "user:\(process.userID)", outcome: .success,
                     details: ["process": process.id, "client": process.clientID], realm: realm),
                 at: now)
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Login identities, access-tool counters, sessions and their challenges (ABN AMRO login protocol, docs/sessions.md). Every
 /// security decision is one conditional update, so any number of nodes on one database agree.
-public protocol SessionRepository: Sendable {
+public protocol SessionRepository: AttemptRepository {
     /// Stores a new user, its login identity and a full counter for each access tool in one
     /// transaction; `StoreError.conflict` when the username or the account and card are taken.
     func insertUser(_ user: User, loginIdentity: LoginIdentity, maxAttempts: Int) async throws
@@ -11,10 +11,6 @@ public protocol SessionRepository: Sendable {
 
     /// The attempts left of one access tool of the user; `nil` when it has none.
     func loginAttemptsLeft(userID: String, tool: AccessTool) async throws -> Int?
-    /// Counts one answer *before* it is checked: `attempts_left - 1 WHERE attempts_left > 0`, in
-    /// one conditional update. Returns the attempts left after this one (0: this was the last,
-    /// and a wrong answer leaves the tool blocked); `nil` when the tool is blocked already.
-    func reserveLoginAttempt(userID: String, tool: AccessTool, at now: Date) async throws -> Int?
     /// Gives the tool its full attempts again (after a correct answer, or an operator's unblock).
     /// `false` when the user has no such tool.
     func resetLoginAttempts(userID: String, tool: AccessTool, maxAttempts: Int, at now: Date) async throws -> Bool

@@ -24,7 +24,7 @@ extension SessionService {
         try await store.insertUser(user, loginIdentity: identity, maxAttempts: configuration.maxAttempts)
         try await store.append(
             AuditRecord(
-                actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success,
+                actor: actor, action: .userCreated, subject: "user:\(user.id)", outcome: .success,
                 details: ["loginIdentity": "true", "softToken": identificationCode == nil ? "false" : "true"]),
             at: user.createdAt)
         return (user, password, identity)
@@ -40,7 +40,7 @@ extension SessionService {
         else { throw SessionError.accessToolNotSetUp(tool.rawValue) }
         try await store.append(
             AuditRecord(
-                actor: actor, action: "session.access_tool.unblocked", subject: "user:\(identity.userID)", outcome: .success,
+                actor: actor, action: .sessionAccessToolUnblocked, subject: "user:\(identity.userID)", outcome: .success,
                 details: ["accessTool": tool.rawValue]),
             at: now)
         return (identity, configuration.maxAttempts)

@@ -77,16 +77,16 @@ extension SessionService {
         guard let expected = challenge.scenarioHash, ConstantTime.equals(hash, expected) else {
             _ = try await store.useLoginChallenge(handle: challenge.handle, sessionID: session.id, at: time.now())
             try await audit(
-                identity, "session.scenario", .failure, source: source,
+                identity, .sessionScenario, .failure, source: source,
                 details: ["scenario": challenge.scenarioName ?? "", "reason": "scenario_mismatch"])
             throw SessionError.scenarioMismatch
         }
-        try await answerChallenge(challenge, identity: identity, response: bytes, source: source, action: "session.scenario")
+        try await answerChallenge(challenge, identity: identity, response: bytes, source: source, action: .sessionScenario)
         let now = time.now()
         _ = try await store.resetLoginAttempts(
             userID: identity.userID, tool: challenge.accessToolUsage.tool, maxAttempts: configuration.maxAttempts, at: now)
         try await audit(
-            identity, "session.scenario", .success, source: source,
+            identity, .sessionScenario, .success, source: source,
             details: ["scenario": scenarioName, "scenarioHash": hash, "accessTool": challenge.accessToolUsage.rawValue])
         return SignedScenario(scenarioName: scenarioName, scenarioHash: hash, signedAt: now)
     }

@@ -22,7 +22,7 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var decoyCapacity: Int
 
     public init(
-        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = 3, secureCookie: Bool = false,
+        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = AttemptLimits.standard.accessTool, secureCookie: Bool = false,
         decoyRetention: TimeInterval = 30 * 86_400, decoyCapacity: Int = 100_000
     ) {
         self.idleTimeout = idleTimeout
@@ -267,7 +267,7 @@ public struct SessionService: Sendable {
             throw SessionError.mismatch(field: "challengeDeviceDetails")
         }
 
-        try await answerChallenge(challenge, identity: identity, response: response, source: source, action: "session.login")
+        try await answerChallenge(challenge, identity: identity, response: response, source: source, action: .sessionLogin)
 
         let newToken = SecureRandom.token(prefix: Self.tokenPrefix)
         let lastLogon = Self.roundedToMinute(identity.lastLogonAt ?? now)
@@ -284,7 +284,7 @@ public struct SessionService: Sendable {
         if let deviceID = challenge.deviceID { try await store.touchDevice(id: deviceID, at: now) }
         try await store.append(
             AuditRecord(
-                actor: "user:\(identity.userID)", action: "session.login", subject: "session:\(session.id)", sourceAddress: source,
+                actor: "user:\(identity.userID)", action: .sessionLogin, subject: "session:\(session.id)", sourceAddress: source,
                 outcome: .success, details: ["accessTool": usage.rawValue, "kind": challenge.kind.rawValue]),
             at: now)
         return SessionView(lastLogonDate: lastLogon, accessToolUsage: usage, customerReference: identity.userID, newSessionToken: newToken)
@@ -311,7 +311,7 @@ public struct SessionService: Sendable {
         if let userID = ended.userID {
             try await store.append(
                 AuditRecord(
-                    actor: "user:\(userID)", action: "session.ended", subject: "session:\(ended.id)", sourceAddress: source,
+                    actor: "user:\(userID)", action: .sessionEnded, subject: "session:\(ended.id)", sourceAddress: source,
                     outcome: .success),
                 at: now)
         }
@@ -408,19 +408,19 @@ public struct SessionService: Sendable {
         case .replayed:
             throw SessionError.challengeClosed
         case .blocked:
-            try await audit(audited, "session.login", .failure, source: source, details: auditDetails.merging(["reason": "blocked"]) { $1 })
+            try await audit(audited, .sessionLogin, .failure, source: source, details: auditDetails.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
         case .counted(let attemptsLeft):
             try await audit(
-                audited, "session.login", .failure, source: source,
+                audited, .sessionLogin, .failure, source: source,
                 details: auditDetails.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
             if attemptsLeft == 0 {
-                try await audit(audited, "session.access_tool.blocked", .success, source: source, details: ["accessTool": usage.tool.rawValue])
+                try await audit(audited, .sessionAccessToolBlocked, .success, source: source, details: ["accessTool": usage.tool.rawValue])
             }
             throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
         case .full:
             try await audit(
-                audited, "session.login", .failure, source: source,
+                audited, .sessionLogin, .failure, source: source,
                 details: auditDetails.merging(["reason": "wrong_response", "uncounted": "decoy capacity reached"]) { $1 })
             throw SessionError.wrongResponse(attemptsLeft: max(configuration.maxAttempts - 1, 0))
         }
@@ -548,7 +548,7 @@ public struct SessionService: Sendable {
 
     /// Uses the challenge once, counts the answer against the tool, then checks it. Returns
     /// normally only for a correct answer; audits every failure and the block.
-    func answerChallenge(_ challenge: LoginChallenge, identity: LoginIdentity, response: [UInt8], source: String?, action: String)
+    func answerChallenge(_ challenge: LoginChallenge, identity: LoginIdentity, response: [UInt8], source: String?, action: AuditAction)
         async throws
     {
         let tool = challenge.accessToolUsage.tool
@@ -564,7 +564,8 @@ public struct SessionService: Sendable {
             throw SessionError.challengeClosed
         }
         let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
-        guard let attemptsLeft = try await store.reserveLoginAttempt(userID: identity.userID, tool: tool, at: now) else {
+        guard let attemptsLeft = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: tool), at: now)?.remaining
+        else {
             try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
         }
@@ -585,7 +586,7 @@ public struct SessionService: Sendable {
                 identity, action, .failure, source: source,
                 details: details.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
             if attemptsLeft == 0 {
-                try await audit(identity, "session.access_tool.blocked", .success, source: source, details: ["accessTool": tool.rawValue])
+                try await audit(identity, .sessionAccessToolBlocked, .success, source: source, details: ["accessTool": tool.rawValue])
             }
             throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
         }
@@ -630,7 +631,7 @@ public struct SessionService: Sendable {
         Date(epochMilliseconds: date.epochMilliseconds / 60_000 * 60_000)
     }
 
-    func audit(_ identity: LoginIdentity, _ action: String, _ outcome: AuditRecord.Outcome, source: String?, details: [String: String]) async throws {
+    func audit(_ identity: LoginIdentity, _ action: AuditAction, _ outcome: AuditRecord.Outcome, source: String?, details: [String: String]) async throws {
         try await store.append(
             AuditRecord(
                 actor: "user:\(identity.userID)", action: action, subject: "user:\(identity.userID)", sourceAddress: source,

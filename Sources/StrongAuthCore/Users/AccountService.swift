@@ -49,18 +49,16 @@ public struct AccountService: Sendable {
     private let administration: AdministrationService
     private let passwordHasher: any PasswordHasher
     private let masterKey: MasterKey
-    private let lockout: LockoutPolicy
     private let time: any TimeSource
 
     public init(
         store: any Repositories, administration: AdministrationService, passwordHasher: any PasswordHasher, masterKey: MasterKey,
-        lockout: LockoutPolicy, time: any TimeSource
+        time: any TimeSource
     ) {
         self.store = store
         self.administration = administration
         self.passwordHasher = passwordHasher
         self.masterKey = masterKey
-        self.lockout = lockout
         self.time = time
     }
 
@@ -85,17 +83,17 @@ public struct AccountService: Sendable {
     ) async throws {
         try Validate.password(new)
         guard let user = try await store.user(id: userID) else { throw AccountError.noSuchUser }
-        guard try await store.reserveAttempt(userID: userID, factor: .password, at: time.now(), policy: lockout) != nil,
+        guard try await store.reserveAttempt(.password, subject: .user(id: userID), at: time.now()) != nil,
             try await passwordHasher.verify(current, hash: user.passwordHash)
         else {
-            try await audit(userID, "user.password_changed", outcome: .failure, source: source, ["reason": "wrong_password"], realm: user.realmID)
+            try await audit(userID, .userPasswordChanged, outcome: .failure, source: source, ["reason": "wrong_password"], realm: user.realmID)
             throw AccountError.wrongPassword
         }
-        try await store.resetAttempts(userID: userID, factor: .password)
+        try await store.resetAttempts(.password, subject: .user(id: userID))
         let newHash = try await passwordHasher.hash(new)
         guard try await store.changePassword(userID: userID, from: user.passwordHash, to: newHash, keepingWebSession: tokenHash, at: time.now())
         else { throw AccountError.changedConcurrently }
-        try await audit(userID, "user.password_changed", outcome: .success, source: source, ["via": "self-service"], realm: user.realmID)
+        try await audit(userID, .userPasswordChanged, outcome: .success, source: source, ["via": "self-service"], realm: user.realmID)
     }
 
     /// Changes the phone number to an E.164 number (`Validate.e164Phone`). The old number, if
@@ -118,7 +116,7 @@ public struct AccountService: Sendable {
             throw AccountError.changedConcurrently
         }
         try await audit(
-            userID, "user.phone_changed", outcome: .success, source: source,
+            userID, .userPhoneChanged, outcome: .success, source: source,
             ["via": "self-service", "from": user.phone.map(Self.mask) ?? "none", "to": Self.mask(newPhone)], realm: user.realmID)
     }
 
@@ -129,7 +127,7 @@ public struct AccountService: Sendable {
     }
 
     private func audit(
-        _ userID: String, _ action: String, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String], realm: String
+        _ userID: String, _ action: AuditAction, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String], realm: String
     ) async throws {
         try await store.append(
             AuditRecord(

@@ -56,7 +56,7 @@ public struct AdministrationService: Sendable {
         try await store.insertClient(client)
         try await store.append(
             AuditRecord(
-                actor: actor, action: "client.created", subject: "client:\(id)", outcome: .success,
+                actor: actor, action: .clientCreated, subject: "client:\(id)", outcome: .success,
                 details: [
                     "grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire,
                     "resource_server": String(isResourceServer),
@@ -74,7 +74,7 @@ public struct AdministrationService: Sendable {
             username: username, password: password, phone: phone, email: email, ownerClientID: ownerClientID, realm: realm)
         try await store.insertUser(user)
         try await store.append(
-            AuditRecord(actor: actor, action: "user.created", subject: "user:\(user.id)", outcome: .success), at: user.createdAt)
+            AuditRecord(actor: actor, action: .userCreated, subject: "user:\(user.id)", outcome: .success), at: user.createdAt)
         return (user, password)
     }
 
@@ -103,7 +103,7 @@ public struct AdministrationService: Sendable {
         let now = time.now()
         try await store.insertRealm(id: id, at: now)
         try await store.append(
-            AuditRecord(actor: actor, action: "realm.created", subject: "realm:\(id)", outcome: .success, realm: id), at: now)
+            AuditRecord(actor: actor, action: .realmCreated, subject: "realm:\(id)", outcome: .success, realm: id), at: now)
     }
 
     /// Refuses a realm that does not exist: an object created in a mistyped realm would be
@@ -125,7 +125,7 @@ public struct AdministrationService: Sendable {
             if let username = user?.username { details["username"] = username }
             try await store.append(
                 AuditRecord(
-                    actor: actor, action: "user.deleted", subject: "user:\(id)", sourceAddress: source, outcome: .success,
+                    actor: actor, action: .userDeleted, subject: "user:\(id)", sourceAddress: source, outcome: .success,
                     details: details, realm: user?.realmID),
                 at: time.now())
         }

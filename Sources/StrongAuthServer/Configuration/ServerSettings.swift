@@ -25,7 +25,10 @@ public struct ServerSettings: Sendable {
     public var issuer: String
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
+    /// The password's lockout (`lockout.*`), also the operators' password and TOTP.
     public var lockout: LockoutPolicy
+    /// Wrong device-binding answers and step-up OTPs per user (`devices.binding*`).
+    public var bindingLockout: LockoutPolicy
     /// Which assurance each sensitive action needs; `assurance.maxAgeSeconds` is how recent the
     /// two-factor authentication must be (RFC 9470 `max_age`).
     public var assurance: AssurancePolicy
@@ -62,6 +65,15 @@ public struct ServerSettings: Sendable {
     /// The metrics listener (`metrics.*`); see `metricsOnMainPort`.
     public var metrics = MetricsSettings()
 
+    /// The one table of attempt limits (`AttemptLimits`) as configured: the timed locks the store
+    /// applies, and the maximums the services write into new challenges, access tools and
+    /// activations.
+    public var attemptLimits: AttemptLimits {
+        AttemptLimits(
+            password: lockout, bindingOTP: bindingLockout, challenge: devices.maxAttemptsPerChallenge, accessTool: sessions.maxAttempts,
+            powerAuth: powerAuth.maxFailedAttempts)
+    }
+
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
         mode = Mode(rawValue: config.string(forKey: "mode", default: "development")) ?? .development
@@ -78,9 +90,10 @@ public struct ServerSettings: Sendable {
         issuer = config.string(forKey: "issuer", default: "http://\(publicHost):\(port)")
         accessTokenLifetime = TimeInterval(config.int(forKey: "tokens.accessLifetimeSeconds", default: 900))
         refreshTokenLifetime = TimeInterval(config.int(forKey: "tokens.refreshLifetimeSeconds", default: 30 * 86_400))
+        let standard = AttemptLimits.standard
         lockout = LockoutPolicy(
-            maxFailures: config.int(forKey: "lockout.maxFailures", default: 5),
-            lockDuration: TimeInterval(config.int(forKey: "lockout.durationSeconds", default: 900)))
+            maxFailures: config.int(forKey: "lockout.maxFailures", default: standard.password.maxFailures),
+            lockDuration: TimeInterval(config.int(forKey: "lockout.durationSeconds", default: Int(standard.password.lockDuration))))
         let assuranceMaxAge = config.int(forKey: "assurance.maxAgeSeconds", default: Int(AssurancePolicy.defaultMaxAge))
         guard assuranceMaxAge > 0 else { throw SettingsError("assurance.maxAgeSeconds must be positive") }
         assurance = AssurancePolicy(maxAge: TimeInterval(assuranceMaxAge))
@@ -93,11 +106,11 @@ public struct ServerSettings: Sendable {
         devices = DeviceConfiguration(
             otpLifetime: TimeInterval(config.int(forKey: "devices.otpLifetimeSeconds", default: 300)),
             challengeLifetime: TimeInterval(config.int(forKey: "devices.challengeLifetimeSeconds", default: 300)),
-            maxAttemptsPerChallenge: config.int(forKey: "devices.maxAttempts", default: 5),
-            bindingLockout: LockoutPolicy(
-                maxFailures: config.int(forKey: "devices.bindingMaxFailures", default: 10),
-                lockDuration: TimeInterval(config.int(forKey: "devices.bindingLockSeconds", default: 3600))),
+            maxAttemptsPerChallenge: config.int(forKey: "devices.maxAttempts", default: standard.challenge),
             requireApprovalForAdditionalDevices: config.bool(forKey: "devices.requireApproval", default: true))
+        bindingLockout = LockoutPolicy(
+            maxFailures: config.int(forKey: "devices.bindingMaxFailures", default: standard.bindingOTP.maxFailures),
+            lockDuration: TimeInterval(config.int(forKey: "devices.bindingLockSeconds", default: Int(standard.bindingOTP.lockDuration))))
         guard devices.otpLifetime > 0, devices.challengeLifetime > 0, devices.maxAttemptsPerChallenge > 0 else {
             throw SettingsError("device lifetimes and attempts must be positive")
         }
@@ -139,7 +152,7 @@ public struct ServerSettings: Sendable {
         sessions = SessionConfiguration(
             idleTimeout: TimeInterval(config.int(forKey: "sessions.idleTimeoutSeconds", default: 300)),
             challengeLifetime: TimeInterval(config.int(forKey: "sessions.challengeLifetimeSeconds", default: 120)),
-            maxAttempts: config.int(forKey: "sessions.maxAttempts", default: 3),
+            maxAttempts: config.int(forKey: "sessions.maxAttempts", default: AttemptLimits.standard.accessTool),
             secureCookie: config.bool(forKey: "sessions.secureCookie", default: issuer.lowercased().hasPrefix("https://")))
         guard sessions.idleTimeout > 0, sessions.challengeLifetime > 0, (1...99).contains(sessions.maxAttempts) else {
             throw SettingsError("sessions: idle timeout and challenge lifetime must be positive, maxAttempts 1–99")
@@ -150,7 +163,7 @@ public struct ServerSettings: Sendable {
     mutating func readPowerAuth(_ config: ConfigReader) throws {
         powerAuth = PowerAuthConfiguration(
             activationLifetime: TimeInterval(config.int(forKey: "powerauth.activationLifetimeSeconds", default: 300)),
-            maxFailedAttempts: config.int(forKey: "powerauth.maxFailedAttempts", default: 5),
+            maxFailedAttempts: config.int(forKey: "powerauth.maxFailedAttempts", default: AttemptLimits.standard.powerAuth),
             counterLookahead: config.int(forKey: "powerauth.counterLookahead", default: 20),
             tokenTimestampTolerance: TimeInterval(config.int(forKey: "powerauth.tokenTimestampToleranceSeconds", default: 7200)),
             requestExpiration: TimeInterval(config.int(forKey: "powerauth.requestExpirationSeconds", default: 60)),

@@ -44,7 +44,8 @@ public struct StrongAuthRuntime: Sendable {
                 URL(fileURLWithPath: String(settings.databaseURL.dropFirst("sqlite:".count))).deletingLastPathComponent().path)
         }
         let store = try await SQLStore.open(
-            url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, failurePolicy: settings.auditFailures, logger: logger)
+            url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, failurePolicy: settings.auditFailures,
+            attemptLimits: settings.attemptLimits, logger: logger)
         do {
             let applied = try await Migrator.migrate(store.pool)
             if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)"]) }
@@ -57,7 +58,7 @@ public struct StrongAuthRuntime: Sendable {
                 store: store, signer: signer, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time,
                 configuration: OAuthConfiguration(
                     issuer: settings.issuer, accessTokenLifetime: settings.accessTokenLifetime,
-                    refreshTokenLifetime: settings.refreshTokenLifetime, lockout: settings.lockout),
+                    refreshTokenLifetime: settings.refreshTokenLifetime),
                 logger: logger)
             let administration = AdministrationService(
                 store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, masterKey: masterKey, time: time)
@@ -78,12 +79,12 @@ public struct StrongAuthRuntime: Sendable {
                 webhooks: webhooks,
                 operators: OperatorService(
                     store: store, passwordHasher: passwordHasher, totp: HummingbirdTOTPGenerator(), masterKey: masterKey,
-                    lockout: settings.lockout, time: time, decoyPasswordHash: decoyPasswordHash),
+                    time: time, decoyPasswordHash: decoyPasswordHash),
                 webSessions: WebSessionService(
                     store: store, masterKey: masterKey, time: time, idleTimeout: settings.web.sessionIdleTimeout,
                     absoluteLifetime: settings.web.sessionAbsoluteLifetime),
                 backOffice: BackOfficeService(
-                    store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher, lockout: settings.lockout,
+                    store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher,
                     time: time, decoyPasswordHash: decoyPasswordHash),
                 stepUp: StepUpService(
                     store: store, approvals: approvals, masterKey: masterKey, time: time,
@@ -92,7 +93,7 @@ public struct StrongAuthRuntime: Sendable {
                         sms: settings.devices.sms)),
                 account: AccountService(
                     store: store, administration: administration, passwordHasher: passwordHasher, masterKey: masterKey,
-                    lockout: settings.lockout, time: time),
+                    time: time),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 time: time, logger: logger)

@@ -40,7 +40,7 @@ struct AdminWebController: Sendable {
         let admin = router.group().add(middleware: WebSessionMiddleware(web: web)).group(context: OperatorContext.self)
         admin.post("/admin/logout") { request, context in
             try await web.action(request, context: context) { signedIn, _ in
-                try await service.audit(actor: web.principalLabel(signedIn), action: "operator.signout", subject: nil, source: context.remoteAddress)
+                try await service.audit(actor: web.principalLabel(signedIn), action: .operatorSignOut, subject: nil, source: context.remoteAddress)
                 return try await web.endSession(signedIn)
             }
         }
@@ -297,7 +297,7 @@ struct AdminWebController: Sendable {
         // its count when its window is over.
         context["failureWindows"] = try await service.openFailureWindows(realm: signedIn.realm).map { count in
             [
-                "window": "\(WebFormat.time(count.windowStart)) – \(WebFormat.time(count.windowEnd))", "action": count.action,
+                "window": "\(WebFormat.time(count.windowStart)) – \(WebFormat.time(count.windowEnd))", "action": count.action.rawValue,
                 "actor": count.actor, "subject": count.subject ?? "", "source": count.sourceAddress ?? "", "reason": count.reason,
                 "count": String(count.count), "lastSeen": WebFormat.time(count.lastSeen),
             ] as [String: Any]
@@ -333,7 +333,7 @@ struct AdminWebController: Sendable {
                     ]
                 }
             }
-            try await service.audit(actor: web.principalLabel(signedIn), action: "audit.verified", subject: nil, source: nil)
+            try await service.audit(actor: web.principalLabel(signedIn), action: .auditVerified, subject: nil, source: nil)
         }
         return web.renderer.page("admin-audit", context, layout: layout("Audit log", signedIn, "/admin/audit", request))
     }

@@ -129,7 +129,7 @@ struct WebPages: Sendable {
         }
         guard webSessions.checkCSRF(form["_csrf"], for: signedIn.token) else {
             try await backOffice.audit(
-                actor: principalLabel(signedIn), action: "web.csrf_refused", subject: nil, source: source,
+                actor: principalLabel(signedIn), action: .webCSRFRefused, subject: nil, source: source,
                 details: ["path": request.uri.path])
             return errorPage(.forbidden, "This form has expired or did not come from this site. Reload the page and try again.", signedIn: signedIn)
         }
@@ -317,7 +317,7 @@ enum WebFormat {
 
     static func event(_ event: AuditEvent) -> [String: Any] {
         [
-            "sequence": String(event.sequence), "time": time(event.occurredAt), "iso": iso(event.occurredAt), "action": event.record.action,
+            "sequence": String(event.sequence), "time": time(event.occurredAt), "iso": iso(event.occurredAt), "action": event.record.action.rawValue,
             "outcome": event.record.outcome.rawValue, "actor": event.record.actor, "subject": event.record.subject ?? "",
             "details": details(event.record.details), "hash": event.hash, "shortHash": String(event.hash.prefix(12)) + "…",
         ]

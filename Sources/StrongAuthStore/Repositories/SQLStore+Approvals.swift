@@ -170,25 +170,4 @@ extension SQLStore: ApprovalRepository {
         }
     }
 
-    public func countApprovalFailure(id: String, webhooksIfFailed: [WebhookDelivery], at now: Date) async throws
-        -> (failureCount: Int, status: Approval.Status)?
-    {
-        let nowMs = now.epochMilliseconds
-        return try await pool.withTransaction { db in
-            guard
-                let row = try await db.raw(
-                    """
-                    UPDATE approvals SET failure_count = failure_count + 1,
-                        status = CASE WHEN failure_count + 1 >= max_failure_count THEN 'FAILED' ELSE status END,
-                        updated_at = \(bind: nowMs)
-                    WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs)
-                    RETURNING failure_count, status
-                    """
-                ).first()
-            else { return nil }
-            let status = Approval.Status(rawValue: try row.string("status")) ?? .failed
-            if status == .failed { try await Self.insert(webhooksIfFailed, into: db) }
-            return (try row.int("failure_count"), status)
-        }
-    }
 }

@@ -10,7 +10,7 @@ extension SQLStore: AuditLog {
                 """
                 INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
                 VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: now.epochMilliseconds), \(bind: record.actor),
-                        \(bind: record.action), \(bind: record.subject), \(bind: record.sourceAddress),
+                        \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress),
                         \(bind: record.outcome.rawValue), \(bind: details),
                         COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor))))
                 """
@@ -63,7 +63,7 @@ extension SQLStore: AuditLog {
                 let occurredAt = try row.date("occurred_at")
                 let detailsJSON = try row.string("details")
                 let record = AuditRecord(
-                    actor: try row.string("actor"), action: try row.string("action"), subject: try row.optionalString("subject"),
+                    actor: try row.string("actor"), action: AuditAction(rawValue: try row.string("action")), subject: try row.optionalString("subject"),
                     sourceAddress: try row.optionalString("source_address"),
                     outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure,
                     details: (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:])
@@ -72,7 +72,7 @@ extension SQLStore: AuditLog {
                     """
                     INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash,
                                               hash, realm_id)
-                    VALUES (\(bind: sequence), \(bind: occurredAt.epochMilliseconds), \(bind: record.actor), \(bind: record.action),
+                    VALUES (\(bind: sequence), \(bind: occurredAt.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
                             \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: detailsJSON),
                             \(bind: previousHash), \(bind: hash), \(bind: try row.optionalString("realm_id")))
                     """
@@ -100,7 +100,7 @@ extension SQLStore: AuditLog {
         return AuditEvent(
             sequence: try row.decode(column: "sequence", as: Int64.self), occurredAt: try row.date("occurred_at"),
             record: AuditRecord(
-                actor: try row.string("actor"), action: try row.string("action"), subject: try row.optionalString("subject"),
+                actor: try row.string("actor"), action: AuditAction(rawValue: try row.string("action")), subject: try row.optionalString("subject"),
                 sourceAddress: try row.optionalString("source_address"),
                 outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details,
                 realm: try row.optionalString("realm_id")),

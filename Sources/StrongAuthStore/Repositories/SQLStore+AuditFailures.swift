@@ -25,7 +25,7 @@ extension SQLStore {
                 """
                 INSERT INTO audit_failures (window_start, window_end, realm_id, action, actor, subject, source_address, reason,
                                             failures, first_seen, last_seen)
-                SELECT \(bind: start), \(bind: end), CASE WHEN k.fits THEN k.realm ELSE '' END, \(bind: record.action),
+                SELECT \(bind: start), \(bind: end), CASE WHEN k.fits THEN k.realm ELSE '' END, \(bind: record.action.rawValue),
                        CASE WHEN k.fits THEN \(bind: actor) ELSE \(bind: overflow) END,
                        CASE WHEN k.fits THEN \(bind: subject) ELSE \(bind: overflow) END,
                        CASE WHEN k.fits THEN \(bind: source) ELSE \(bind: overflow) END,
@@ -34,7 +34,7 @@ extension SQLStore {
                 FROM (
                     SELECT r.realm AS realm,
                            (EXISTS (SELECT 1 FROM audit_failures f
-                                    WHERE f.window_start = \(bind: start) AND f.realm_id = r.realm AND f.action = \(bind: record.action)
+                                    WHERE f.window_start = \(bind: start) AND f.realm_id = r.realm AND f.action = \(bind: record.action.rawValue)
                                       AND f.actor = \(bind: actor) AND f.subject = \(bind: subject)
                                       AND f.source_address = \(bind: source) AND f.reason = \(bind: reason))
                             OR (SELECT COUNT(*) FROM audit_failures f WHERE f.window_start = \(bind: start)) < \(bind: policy.maxKeysPerWindow))
@@ -63,7 +63,7 @@ extension SQLStore {
             let rows = try await db.raw("DELETE FROM audit_failures WHERE window_end <= \(bind: nowMs) RETURNING *").all()
             // In a fixed order, so that every node would journal a window's records alike.
             func order(_ count: AuditFailureCount) -> String {
-                [count.action, count.realm ?? "", count.actor, count.subject ?? "", count.sourceAddress ?? "", count.reason]
+                [count.action.rawValue, count.realm ?? "", count.actor, count.subject ?? "", count.sourceAddress ?? "", count.reason]
                     .joined(separator: "\u{0}")
             }
             let counts = try rows.map(Self.failureCount(from:)).sorted {
@@ -76,7 +76,7 @@ extension SQLStore {
                     """
                     INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
                     VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: count.windowEnd.epochMilliseconds), \(bind: record.actor),
-                            \(bind: record.action), \(bind: record.subject), \(bind: record.sourceAddress), 'failure', \(bind: details),
+                            \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress), 'failure', \(bind: details),
                             \(bind: count.realm))
                     """
                 ).run()
@@ -107,7 +107,7 @@ extension SQLStore {
         }
         return AuditFailureCount(
             windowStart: try row.date("window_start"), windowEnd: try row.date("window_end"), realm: try optional("realm_id"),
-            action: try row.string("action"), actor: try row.string("actor"), subject: try optional("subject"),
+            action: AuditAction(rawValue: try row.string("action")), actor: try row.string("actor"), subject: try optional("subject"),
             sourceAddress: try optional("source_address"), reason: try row.string("reason"),
             count: try row.decode(column: "failures", as: Int.self), firstSeen: try row.date("first_seen"), lastSeen: try row.date("last_seen"))
     }

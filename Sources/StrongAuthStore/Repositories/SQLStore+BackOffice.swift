@@ -41,27 +41,6 @@ extension SQLStore: BackOfficeRepository {
             realmID: try row.string("realm_id"))
     }
 
-    private static func columns(_ factor: OperatorFactor) -> (count: String, lock: String) {
-        switch factor {
-        case .password: ("failed_password_attempts", "password_locked_until")
-        case .totp: ("failed_totp_attempts", "totp_locked_until")
-        }
-    }
-
-    public func reserveOperatorAttempt(operatorID: String, factor: OperatorFactor, at now: Date, policy: LockoutPolicy) async throws
-        -> PasswordAttemptReservation?
-    {
-        let (count, lock) = Self.columns(factor)
-        return try await reserveAttempt(table: "operators", id: operatorID, count: count, lock: lock, at: now, policy: policy)
-    }
-
-    public func resetOperatorAttempts(operatorID: String, factor: OperatorFactor) async throws {
-        let (count, lock) = Self.columns(factor)
-        try await pool.withWriteConnection { db in
-            try await db.raw("UPDATE operators SET \(unsafeRaw: count) = 0, \(unsafeRaw: lock) = NULL WHERE id = \(bind: operatorID)").run()
-        }
-    }
-
     public func acceptTOTPStep(operatorID: String, step: Int64) async throws -> Bool {
         try await pool.withWriteConnection { db in
             try await db.raw(

@@ -172,18 +172,6 @@ extension SQLStore: DeviceRepository {
         }
     }
 
-    public func reserveChallengeAttempt(id: String, at now: Date) async throws -> Int? {
-        try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE challenges SET attempts = attempts + 1
-                WHERE id = \(bind: id) AND status = 'open' AND attempts < max_attempts AND expires_at > \(bind: now.epochMilliseconds)
-                RETURNING attempts
-                """
-            ).first()?.int("attempts")
-        }
-    }
-
     public func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool {
         try await pool.withTransaction { db in
             let answered = try await db.raw(

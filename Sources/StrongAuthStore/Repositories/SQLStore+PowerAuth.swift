@@ -375,13 +375,6 @@ extension SQLStore: PowerAuthRepository {
         return (try row.int("failed_attempts"), try row.int("max_failed_attempts"))
     }
 
-    public func countSignatureFailure(id: String, webhooksIfBlocked: [WebhookDelivery], at now: Date) async throws
-        -> PowerAuthFailureCount?
-    {
-        try await countFailure(
-            id: id, in: ["ACTIVE"], atMaximum: .blocked, reason: BlockedReason.maxFailedAttempts, webhooks: webhooksIfBlocked)
-    }
-
     public func takePossessionAttempt(id: String, limit: Int, window: TimeInterval, at now: Date) async throws -> Bool {
         // SET expressions read the row's old values on both engines: a window that is over
         // (it started at or before `cutoff`) restarts at `now` with this attempt as its first.
@@ -408,40 +401,6 @@ extension SQLStore: PowerAuthRepository {
                 WHERE device_id = \(bind: id) AND possession_attempts > 0
                 """
             ).run()
-        }
-    }
-
-    public func countActivationOTPFailure(id: String, webhooksIfRemoved: [WebhookDelivery], at now: Date) async throws
-        -> PowerAuthFailureCount?
-    {
-        try await countFailure(id: id, in: ["CREATED", "PENDING_COMMIT"], atMaximum: .removed, reason: nil, webhooks: webhooksIfRemoved)
-    }
-
-    /// failures + 1, and `→ atMaximum` when that reaches the maximum, in one conditional update
-    /// (SET expressions read the row's old values on both engines).
-    private func countFailure(
-        id: String, in statuses: [String], atMaximum: Device.Status, reason: String?, webhooks: [WebhookDelivery]
-    ) async throws -> PowerAuthFailureCount? {
-        try await pool.withTransaction { db in
-            guard
-                let row = try await db.raw(
-                    """
-                    UPDATE devices SET failed_attempts = failed_attempts + 1,
-                        status = CASE WHEN failed_attempts + 1 >= max_failed_attempts THEN \(bind: atMaximum.rawValue) ELSE status END,
-                        blocked_reason = CASE WHEN failed_attempts + 1 >= max_failed_attempts THEN \(bind: reason) ELSE blocked_reason END
-                    WHERE id = \(bind: id) AND status IN (\(binds: statuses))
-                    RETURNING failed_attempts, max_failed_attempts, status
-                    """
-                ).first()
-            else { return nil }
-            let count = PowerAuthFailureCount(
-                failedAttempts: try row.int("failed_attempts"), maxFailedAttempts: try row.int("max_failed_attempts"),
-                status: Device.Status(rawValue: try row.string("status")) ?? .removed)
-            if count.status == atMaximum {
-                try await db.raw("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
-                try await Self.insert(webhooks, into: db)
-            }
-            return count
         }
     }
 

@@ -59,18 +59,6 @@ extension SQLStore: SessionRepository {
         }.map { try $0.int("attempts_left") }
     }
 
-    public func reserveLoginAttempt(userID: String, tool: AccessTool, at now: Date) async throws -> Int? {
-        try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
-                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
-                RETURNING attempts_left
-                """
-            ).first()
-        }.map { try $0.int("attempts_left") }
-    }
-
     public func resetLoginAttempts(userID: String, tool: AccessTool, maxAttempts: Int, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
             try await db.raw(

@@ -48,58 +48,6 @@ extension SQLStore: UserRepository {
             realmID: try row.string("realm_id"))
     }
 
-    /// The counter and lock columns of each factor.
-    private static func columns(_ factor: UserFactor) -> (count: String, lock: String) {
-        switch factor {
-        case .password: ("failed_password_attempts", "password_locked_until")
-        case .deviceBinding: ("failed_binding_attempts", "binding_locked_until")
-        }
-    }
-
-    public func reserveAttempt(userID: String, factor: UserFactor, at now: Date, policy: LockoutPolicy) async throws
-        -> PasswordAttemptReservation?
-    {
-        let (count, lock) = Self.columns(factor)
-        return try await reserveAttempt(table: "users", id: userID, count: count, lock: lock, at: now, policy: policy)
-    }
-
-    /// Counts one attempt of a factor whose counter and lock are the columns `count` and `lock`
-    /// of the row `id` of `table` (users, operators).
-    func reserveAttempt(table: String, id: String, count: String, lock: String, at now: Date, policy: LockoutPolicy) async throws
-        -> PasswordAttemptReservation?
-    {
-        let lockUntil = now.addingTimeInterval(policy.lockDuration).epochMilliseconds
-        // One conditional UPDATE: refused while locked; a lock that has run out restarts the
-        // count; the attempt that reaches the maximum sets the lock. Old values on the right.
-        let row = try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE \(unsafeRaw: table) SET
-                  \(unsafeRaw: count) = CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END,
-                  \(unsafeRaw: lock) = CASE
-                    WHEN (CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END)
-                         >= \(bind: policy.maxFailures) THEN \(bind: lockUntil)
-                    ELSE NULL END
-                WHERE id = \(bind: id)
-                  AND (\(unsafeRaw: lock) IS NULL OR \(unsafeRaw: lock) <= \(bind: now.epochMilliseconds))
-                RETURNING \(unsafeRaw: count) AS attempts, \(unsafeRaw: lock) AS locked_until
-                """
-            ).first()
-        }
-        guard let row else { return nil }
-        return PasswordAttemptReservation(
-            consecutiveAttempts: try row.int("attempts"), lockedUntil: try row.optionalDate("locked_until"))
-    }
-
-    public func resetAttempts(userID: String, factor: UserFactor) async throws {
-        let (count, lock) = Self.columns(factor)
-        try await pool.withWriteConnection { db in
-            try await db.raw(
-                "UPDATE users SET \(unsafeRaw: count) = 0, \(unsafeRaw: lock) = NULL WHERE id = \(bind: userID)"
-            ).run()
-        }
-    }
-
     public func deleteUser(id: String) async throws -> Bool {
         try await pool.withTransaction { db in
             try await db.raw("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
