@@ -2,6 +2,10 @@
 
 - `Node`: one `strongauth serve` process on a free port, started in a work directory with an
   environment, waited for until `/ready` answers 200; stopped with SIGTERM or killed with SIGKILL.
+  It logs to a file in its work directory; conftest attaches the log of every node a failed test
+  started (and of every node still running) to the test's report. The session's server is one too.
+- `cli()`: the `strongauth` CLI in a work directory, on a node's database; its JSON output
+  (`run_cli()`: the finished process, for a test that expects the CLI to refuse).
 - `RoundRobin`: the session's `Server` (conftest) with `url()` rotating over several nodes, so that
   the helpers of the other conformance modules (which all build URLs with `server.url(path)`)
   send consecutive requests of one flow to different nodes. Everything else (the CLI, the SMS
@@ -33,21 +37,36 @@ PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 
 
 class Node:
-    """One `strongauth serve` process."""
+    """One `strongauth serve` process.
 
-    def __init__(self, name: str, workdir: Path, env: dict, port: int = None, database_url: str = None):
+    `database_url`: None is the suite's database (conftest.DATABASE_URL: PostgreSQL, or on a
+    SQLite run the work directory's own file), "" the work directory's own SQLite file whatever
+    the suite runs on, anything else that database. `env` is the node's whole environment
+    (conftest.caller_env() builds one). Used as a context manager, it is started on entry and
+    stopped with SIGTERM on exit."""
+
+    # Every node started in this session, in order: conftest shows the logs of those a failed
+    # test started.
+    started: list = []
+
+    def __init__(self, name: str, workdir: Path, env: dict, port: int = None, database_url: str = None,
+                 log_path: Path = None):
         self.name = name
         self.workdir = Path(workdir)
         self.env = dict(env)
         self.port = port or conftest._free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url if database_url is not None else conftest.DATABASE_URL
-        self.log_path = self.workdir / f"node-{name}-{self.port}.log"
+        self.log_path = Path(log_path) if log_path else self.workdir / f"node-{name}-{self.port}.log"
         self.process = None
         self._log = None
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def cli(self, *args: str) -> dict:
+        """`strongauth ARGS` in the node's work directory with its environment and database."""
+        return cli(self.workdir, self.env, self.database_url, *args)
 
     def start(self, wait: bool = True) -> "Node":
         self._log = open(self.log_path, "ab")
@@ -56,9 +75,26 @@ class Node:
             command += ["--database", self.database_url]
         self.process = subprocess.Popen(command, cwd=self.workdir, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        Node.started.append(self)
         if wait:
             self.wait_ready()
         return self
+
+    def __enter__(self) -> "Node":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def status(self) -> str:
+        if self.process is None:
+            return "not started"
+        code = self.process.poll()
+        return "running" if code is None else f"exited with {code}"
 
     def ready_status(self, timeout: float = 2.0):
         """The status code of GET /ready, or None when the node does not answer."""
@@ -70,12 +106,15 @@ class Node:
     def wait_ready(self, timeout: float = conftest.READY_TIMEOUT):
         deadline = time.monotonic() + timeout
         while True:
-            if self.ready_status(timeout=1) == 200:
+            status = self.ready_status(timeout=1)
+            if status == 200:
                 return
             if self.process.poll() is not None:
-                pytest.fail(f"node {self.name} exited ({self.process.returncode}) before it was ready:\n{self.log_tail()}")
+                pytest.fail(f"node {self.name} exited ({self.process.returncode}) before it was ready; "
+                            f"workdir {self.workdir}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                pytest.fail(f"node {self.name}: GET /ready was not 200 within {timeout:.0f} s:\n{self.log_tail()}")
+                pytest.fail(f"node {self.name}: GET /ready was not 200 within {timeout:.0f} s "
+                            f"(last: {status or 'no answer'}); workdir {self.workdir}:\n{self.log_tail()}")
             time.sleep(0.1)
 
     def alive(self) -> bool:
@@ -110,11 +149,7 @@ class Node:
             self._log = None
 
     def log_tail(self, limit: int = 4000) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as error:
-            return f"(no log: {error})"
-        return text if len(text) <= limit else "…\n" + text[-limit:]
+        return conftest.file_tail(self.log_path, limit)
 
 
 def peer_env(server, **extra) -> dict:
@@ -203,16 +238,37 @@ def scratch_database(prefix: str = "sa_scratch"):
     return manager()
 
 
-def cli(workdir: Path, env: dict, database_url: str, *args: str) -> dict:
-    """`strongauth ARGS --database URL` in `workdir`; its JSON output."""
-    import json
+def run_cli(workdir: Path, env: dict, database_url: str, *args: str) -> subprocess.CompletedProcess:
+    """`strongauth ARGS [--database URL]` in `workdir`, finished (text output, not checked).
+
+    `database_url` "" or None: no --database (the work directory's own SQLite file, or a command
+    that is an HTTP client of a server, such as `strongauth device …`)."""
     command = [str(conftest.BINARY), *args]
     if database_url:
         command += ["--database", database_url]
-    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
+    try:
+        return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
+    except subprocess.TimeoutExpired as timeout:
+        pytest.fail(f"`strongauth {' '.join(args)}` did not finish in {conftest.CLI_TIMEOUT:.0f} s:\n"
+                    f"stdout:\n{timeout.stdout}\nstderr:\n{timeout.stderr}")
+
+
+def cli(workdir: Path, env: dict, database_url: str, *args: str) -> dict:
+    """`strongauth ARGS [--database URL]` in `workdir` (see `run_cli`); the JSON object it printed.
+    A failure, or output that is not one JSON object, fails the test."""
+    import json
+    result = run_cli(workdir, env, database_url, *args)
     if result.returncode != 0:
-        pytest.fail(f"`strongauth {' '.join(args)}` exited {result.returncode}:\n{result.stderr}\n{result.stdout}")
-    return json.loads(result.stdout)
+        pytest.fail(f"`strongauth {' '.join(args)}` exited {result.returncode}:\n"
+                    f"stderr:\n{result.stderr}\nstdout:\n{result.stdout}")
+    try:
+        output = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        pytest.fail(f"`strongauth {' '.join(args)}` did not print one JSON object ({error}):\n"
+                    f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    if not isinstance(output, dict):
+        pytest.fail(f"`strongauth {' '.join(args)}` printed JSON that is not an object: {output!r}")
+    return output
 
 
 class Cluster(conftest.Server):
@@ -221,14 +277,10 @@ class Cluster(conftest.Server):
     the nodes that are alive and whose `cli()` uses the cluster's database."""
 
     def __init__(self, workdir: Path, database_url: str, count: int, **extra_env):
-        env = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-        env.update(conftest.SERVER_ENV)
-        env["STRONGAUTH_MASTER_KEY"] = conftest.TEST_MASTER_KEY
-        env.update({key: str(value) for key, value in extra_env.items()})
+        env = conftest.caller_env(conftest.SERVER_ENV, {"STRONGAUTH_MASTER_KEY": conftest.TEST_MASTER_KEY}, extra_env)
         ports = [conftest._free_port() for _ in range(count)]
         env["STRONGAUTH_ISSUER"] = f"http://127.0.0.1:{ports[0]}"
-        super().__init__(Path(workdir), ports[0], env, Path(workdir) / "cluster.log")
-        self.database_url = database_url
+        super().__init__(Path(workdir), ports[0], env, Path(workdir) / "cluster.log", database_url)
         self.nodes = [Node(f"n{index + 1}", workdir, env, port, database_url) for index, port in enumerate(ports)]
         self._counter = itertools.count()
         self._lock = threading.Lock()
@@ -252,9 +304,6 @@ class Cluster(conftest.Server):
 
     def url(self, path: str) -> str:
         return self.next_node().url(path)
-
-    def cli(self, *args: str) -> dict:
-        return cli(self.workdir, self.env, self.database_url, *args)
 
     def stop(self) -> list:
         return [node.stop() for node in self.nodes]

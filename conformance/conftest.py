@@ -23,15 +23,12 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.environ.get("STRONGAUTH_BIN") or ROOT / ".build" / "debug" / "strongauth")
@@ -72,9 +69,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _child_env() -> dict:
+def caller_env(*layers: dict, **settings) -> dict:
+    """This process's environment without its STRONGAUTH_* variables (a developer's shell
+    configuration must not leak into a test's server or CLI), with `layers` and then `settings`
+    added in order (values as strings)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-    env.update(SERVER_ENV)
+    for layer in (*layers, settings):
+        env.update({key: str(value) for key, value in layer.items()})
+    return env
+
+
+def _child_env() -> dict:
+    env = caller_env(SERVER_ENV)
     if DATABASE_URL:
         env["STRONGAUTH_MASTER_KEY"] = TEST_MASTER_KEY
     return env
@@ -84,17 +90,28 @@ def _database_args() -> list:
     return ["--database", DATABASE_URL] if DATABASE_URL else []
 
 
-class Server:
-    """A running `strongauth serve` and the CLI beside it."""
+def file_tail(path: Path, limit: int) -> str:
+    """The last `limit` characters of a log file."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"(no log: {error})"
+    return text if len(text) <= limit else "…\n" + text[-limit:]
 
-    def __init__(self, workdir: Path, port: int, env: dict, log_path: Path):
+
+class Server:
+    """A running `strongauth serve` and the CLI beside it (on `database_url`: the suite's
+    database by default)."""
+
+    def __init__(self, workdir: Path, port: int, env: dict, log_path: Path, database_url: str = None):
         self.workdir = workdir
         self.port = port
         self.env = env
         self.log_path = log_path
+        self.database_url = database_url if database_url is not None else DATABASE_URL
         self.base = f"http://127.0.0.1:{port}"
         self.run_id = secrets.token_hex(4)
-        self.process = None
+        self.node = None  # the session's server: its cluster.Node
 
     # --- names -------------------------------------------------------------------------------
 
@@ -106,24 +123,8 @@ class Server:
 
     def cli(self, *args: str) -> dict:
         """Runs `strongauth ARGS --database …` in the work directory; returns its JSON output."""
-        command = [str(BINARY), *args, *_database_args()]
-        try:
-            result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True,
-                                    text=True, timeout=CLI_TIMEOUT)
-        except subprocess.TimeoutExpired as timeout:
-            pytest.fail(f"`strongauth {' '.join(args)}` did not finish in {CLI_TIMEOUT:.0f} s:\n"
-                        f"stdout:\n{timeout.stdout}\nstderr:\n{timeout.stderr}")
-        if result.returncode != 0:
-            pytest.fail(f"`strongauth {' '.join(args)}` exited {result.returncode}:\n"
-                        f"stderr:\n{result.stderr}\nstdout:\n{result.stdout}")
-        try:
-            output = json.loads(result.stdout)
-        except json.JSONDecodeError as error:
-            pytest.fail(f"`strongauth {' '.join(args)}` did not print one JSON object ({error}):\n"
-                        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-        if not isinstance(output, dict):
-            pytest.fail(f"`strongauth {' '.join(args)}` printed JSON that is not an object: {output!r}")
-        return output
+        import cluster
+        return cluster.cli(self.workdir, self.env, self.database_url, *args)
 
     def create_client(self, name: str, scopes: str = "accounts,transfers",
                       grants: str = "client_credentials,password,refresh_token"):
@@ -162,17 +163,7 @@ class Server:
     # --- diagnostics -------------------------------------------------------------------------
 
     def log_tail(self, limit: int = LOG_TAIL) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as error:
-            return f"(no server log: {error})"
-        return text if len(text) <= limit else "…\n" + text[-limit:]
-
-    def status(self) -> str:
-        if self.process is None:
-            return "not started"
-        code = self.process.poll()
-        return "running" if code is None else f"exited with {code}"
+        return file_tail(self.log_path, limit)
 
 
 _server_instance = None
@@ -181,6 +172,7 @@ _server_instance = None
 @pytest.fixture(scope="session")
 def server(request):
     global _server_instance
+    import cluster
     if not BINARY.exists():
         pytest.fail(f"{BINARY} does not exist: build it first (`swift build`; scripts/test does), "
                     f"or point STRONGAUTH_BIN at it")
@@ -188,44 +180,13 @@ def server(request):
     port = _free_port()
     log_path = workdir / "server.log"
     instance = Server(workdir, port, _child_env(), log_path)
-
-    command = [str(BINARY), "serve", "--http-port", str(port), *_database_args()]
-    log = open(log_path, "wb")
-    instance.process = subprocess.Popen(command, cwd=workdir, env=instance.env, stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    instance.node = cluster.Node("server", workdir, instance.env, port, log_path=log_path)
     _server_instance = instance
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        last = "no answer"
-        while True:
-            try:
-                response = requests.get(instance.url("/ready"), timeout=1)
-                if response.status_code == 200:
-                    break
-                last = f"{response.status_code} {response.text[:200]}"
-            except requests.RequestException as error:
-                last = str(error)
-            if instance.process.poll() is not None:
-                pytest.fail(f"the server exited ({instance.process.returncode}) before it was ready; "
-                            f"workdir {workdir}:\n{instance.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"GET /ready was not 200 within {READY_TIMEOUT:.0f} s (last: {last}); "
-                            f"workdir {workdir}:\n{instance.log_tail()}")
-            time.sleep(0.1)
-
+        instance.node.start()
         yield instance
     finally:
-        process = instance.process
-        code = process.poll()
-        if code is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(timeout=SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                code = "killed"
-        log.close()
+        code = instance.node.stop()
         _server_instance = None
 
     if code != 0:
@@ -235,14 +196,33 @@ def server(request):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+_first_node_of_test = 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Marks where the nodes this test starts begin in `cluster.Node.started`."""
+    global _first_node_of_test
+    import cluster
+    _first_node_of_test = len(cluster.Node.started)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Attaches the server's log (stdout and stderr) to every failed test's report."""
+    """Attaches the session server's log (stdout and stderr) to every failed test's report, and
+    the log of every other node the test started or that is still running."""
     outcome = yield
     report = outcome.get_result()
+    if not report.failed:
+        return
+    import cluster
     instance = _server_instance
-    if report.failed and instance is not None:
+    if instance is not None:
         report.sections.append((
-            f"strongauth server log ({instance.status()}; {instance.log_path})",
+            f"strongauth server log ({instance.node.status()}; {instance.log_path})",
             instance.log_tail(),
         ))
+    started = cluster.Node.started
+    for index, node in enumerate(started):
+        if (instance is None or node is not instance.node) and (index >= _first_node_of_test or node.alive()):
+            report.sections.append((f"strongauth node {node.name} log ({node.status()}; {node.log_path})", node.log_tail()))

@@ -157,20 +157,15 @@ def test_an_approval_body_replayed_to_another_login_approves_nothing(server, app
 
 def test_cli_simulator_lists_approves_and_rejects(server, app):
     """`strongauth device bind | approvals | approve ID | reject ID` — the phone simulator on the one list."""
-    import json
-    import subprocess
-    import conftest
+    import cluster
     client_id, client_secret = app
     username = server.unique("cli-approver")
     server.cli("users", "create", "--username", username, "--password", "cli-password", "--phone", "+4915100001234")
     env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="cli-password")
 
     def device(*args):
-        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
-                                 "--username", username], cwd=server.workdir, env=env, capture_output=True, text=True,
-                                timeout=conftest.CLI_TIMEOUT)
-        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
-        return json.loads(result.stdout)
+        return cluster.cli(server.workdir, env, "", "device", *args, "--server", server.base, "--client-id", client_id,
+                           "--username", username)
 
     device_id = device("bind", "--name", "CLI phone")["deviceId"]
     app_id = server.unique("cli-ops-app")

@@ -8,9 +8,6 @@
   delivers the event again, with the same Idempotency-Key, once the dead node's lease ran out.
 """
 import json
-import os
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BINARY, _free_port
+import cluster
+from conftest import _free_port, caller_env
 from test_action_requests import approve_on_phone, username_of
 from test_devices import Phone, app, bind, user_session  # noqa: F401 (app is a fixture)
 from test_powerauth_webhooks import verify_signature
@@ -182,30 +180,7 @@ def test_action_request_callbacks_go_to_the_clients_webhook(server, app):
         receiver.close()
 
 
-ENV = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-ENV.update({"STRONGAUTH_PASSWORD_HASH_COST": "4", "STRONGAUTH_WEBHOOKS_LEASE_SECONDS": "3"})
-
-
-def _cli(workdir, *args):
-    result = subprocess.run([str(BINARY), *args], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def _start(workdir, port):
-    log = open(workdir / f"server-{port}.log", "wb")
-    process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(port)], cwd=workdir, env=ENV,
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return process
-        except requests.RequestException:
-            pass
-        assert process.poll() is None, (workdir / f"server-{port}.log").read_text()
-        time.sleep(0.1)
-    raise AssertionError("server not ready")
+ENV = caller_env(STRONGAUTH_PASSWORD_HASH_COST=4, STRONGAUTH_WEBHOOKS_LEASE_SECONDS=3)
 
 
 def test_a_callback_in_flight_survives_kill_9_of_the_server():
@@ -213,15 +188,16 @@ def test_a_callback_in_flight_survives_kill_9_of_the_server():
     workdir = Path(tempfile.mkdtemp(prefix="strongauth-webhook-kill-"))
     receiver_port = _free_port()
     receiver = Receiver(receiver_port, hang_first=True)
-    first = second = None
+    # Both nodes on the work directory's own SQLite file, one after the other.
+    first = cluster.Node("first", workdir, ENV, database_url="")
+    second = cluster.Node("second", workdir, ENV, database_url="")
     try:
-        created_app = _cli(workdir, "apps", "create", "--id", "kill-app", "--callback-url", f"http://127.0.0.1:{receiver_port}/h")
-        integration = _cli(workdir, "integration-users", "create", "--name", "kill-user", "--app", "kill-app")
+        created_app = first.cli("apps", "create", "--id", "kill-app", "--callback-url", f"http://127.0.0.1:{receiver_port}/h")
+        integration = first.cli("integration-users", "create", "--name", "kill-user", "--app", "kill-app")
         auth = (integration["name"], integration["password"])
 
-        port = _free_port()
-        first = _start(workdir, port)
-        created = requests.post(f"http://127.0.0.1:{port}/powerauth-cloud/v2/operations", auth=auth, timeout=10,
+        first.start()
+        created = requests.post(first.url("/powerauth-cloud/v2/operations"), auth=auth, timeout=10,
                                 json={"userId": "victim", "template": "default.login"})
         assert created.status_code == 200, created.text
         operation_id = created.json()["operationId"]
@@ -229,13 +205,11 @@ def test_a_callback_in_flight_survives_kill_9_of_the_server():
         # The server is now waiting on the receiver's answer: kill it mid-delivery.
         posts = receiver.wait_for(lambda p: len(p) >= 1, 15, "the first delivery attempt")
         key = posts[0][0]["Idempotency-Key"]
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.kill()
 
-        port = _free_port()
-        second = _start(workdir, port)
+        second.start()
         # The acknowledged operation survived, and its callback is delivered again, same key.
-        polled = requests.get(f"http://127.0.0.1:{port}/powerauth-cloud/v2/operations/{operation_id}", auth=auth, timeout=10)
+        polled = requests.get(second.url(f"/powerauth-cloud/v2/operations/{operation_id}"), auth=auth, timeout=10)
         assert polled.status_code == 200 and polled.json()["status"] == "PENDING", polled.text
         posts = receiver.wait_for(lambda p: len(p) >= 2, 30, "the delivery after the restart")
         assert [headers["Idempotency-Key"] for headers, _ in posts[:2]] == [key, key]
@@ -243,15 +217,13 @@ def test_a_callback_in_flight_survives_kill_9_of_the_server():
         assert json.loads(posts[1][1])["operationId"] == operation_id
         deadline = time.time() + 10
         while True:
-            log = requests.get(f"http://127.0.0.1:{port}/powerauth-cloud/v2/webhooks/deliveries", auth=auth, timeout=10).json()
+            log = requests.get(second.url("/powerauth-cloud/v2/webhooks/deliveries"), auth=auth, timeout=10).json()
             if log["deliveries"][0]["status"] == "delivered":
                 break
             assert time.time() < deadline, log
             time.sleep(0.2)
         assert log["deliveries"][0]["id"] == key and log["deliveries"][0]["attempts"] == 2
     finally:
-        for process in (first, second):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(15)
+        for node in (first, second):
+            node.stop()
         receiver.close()

@@ -2,48 +2,26 @@
 to a live server do not append one chained row each; they are counted per window and source,
 and the closed window is sealed (by the running node's AuditSealer) into ONE audit record with
 its count, which `strongauth audit failures` shows and `strongauth audit verify` checks."""
-import json
-import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-from conftest import BINARY, _free_port
+import cluster
+from conftest import caller_env
 
-ENV = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-ENV.update({"STRONGAUTH_PASSWORD_HASH_COST": "4", "STRONGAUTH_AUDIT_FAILURE_WINDOW_SECONDS": "2",
-            "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_BURST": "1000", "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_PER_MINUTE": "1000"})
+ENV = caller_env(STRONGAUTH_PASSWORD_HASH_COST=4, STRONGAUTH_AUDIT_FAILURE_WINDOW_SECONDS=2,
+                 STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_BURST=1000, STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_PER_MINUTE=1000)
 WRONG = 20
 
 
 def test_wrong_client_secrets_become_one_counted_audit_record():
-    workdir = Path(tempfile.mkdtemp(prefix="strongauth-auditfailures-"))
-
-    def cli(*args):
-        result = subprocess.run([str(BINARY), *args], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
-    before = cli("audit", "verify")["events"]
-    port = _free_port()
-    process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(port)], cwd=workdir, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base + "/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "server not ready"
-            time.sleep(0.1)
-
+    node = cluster.Node("auditfailures", Path(tempfile.mkdtemp(prefix="strongauth-auditfailures-")), ENV, database_url="")
+    node.cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
+    before = node.cli("audit", "verify")["events"]
+    with node:
+        base = node.base
         # All in one 2-second window (aligned to the epoch: start just after a boundary).
         time.sleep(2 - time.time() % 2 + 0.05)
         with requests.Session() as session:
@@ -55,7 +33,7 @@ def test_wrong_client_secrets_become_one_counted_audit_record():
         # The running node seals the window within a few seconds of its end (every 5 s).
         deadline = time.monotonic() + 20
         while True:
-            failures = cli("audit", "failures")
+            failures = node.cli("audit", "failures")
             sealed = [record for record in failures["sealed"] if record["action"] == "client.authentication"]
             if sealed or time.monotonic() > deadline:
                 break
@@ -65,8 +43,5 @@ def test_wrong_client_secrets_become_one_counted_audit_record():
         assert sealed[0]["sourceAddress"] == "127.0.0.1" and sealed[0]["reason"] == "wrong_secret", sealed
         assert not [row for row in failures["open"] if row["action"] == "client.authentication"], failures
         # The chain grew by that one record only (and still verifies).
-        verified = cli("audit", "verify")
+        verified = node.cli("audit", "verify")
         assert verified == {"intact": True, "events": before + 1}, verified
-    finally:
-        process.terminate()
-        process.wait(15)

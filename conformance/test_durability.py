@@ -1,10 +1,7 @@
 """A promised SMS OTP survives `kill -9`: the server that promised it dies before it could be
 delivered (its SMS gateway refuses), and the next server on the same data delivers it."""
 import json
-import os
-import signal
 import sqlite3
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -13,45 +10,23 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import BINARY, _free_port
+import cluster
+from conftest import caller_env
 
-ENV = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-ENV["STRONGAUTH_PASSWORD_HASH_COST"] = "4"
-
-
-def cli(workdir, *args):
-    result = subprocess.run([str(BINARY), *args], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def start(workdir, port, extra_env):
-    log = open(workdir / f"server-{port}.log", "wb")
-    process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(port)], cwd=workdir, env={**ENV, **extra_env},
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return process
-        except requests.RequestException:
-            pass
-        assert process.poll() is None, (workdir / f"server-{port}.log").read_text()
-        time.sleep(0.1)
-    raise AssertionError("server not ready")
+ENV = caller_env(STRONGAUTH_PASSWORD_HASH_COST=4)
 
 
 def test_promised_otp_is_sent_after_kill_9():
     workdir = Path(tempfile.mkdtemp(prefix="strongauth-durability-"))
-    client = cli(workdir, "clients", "create", "--id", "app", "--scopes", "accounts", "--grants", "password")
-    cli(workdir, "users", "create", "--username", "eve", "--password", "eve-password", "--phone", "+4915199999999")
+    client = cluster.cli(workdir, ENV, "", "clients", "create", "--id", "app", "--scopes", "accounts", "--grants", "password")
+    cluster.cli(workdir, ENV, "", "users", "create", "--username", "eve", "--password", "eve-password", "--phone", "+4915199999999")
 
     # Server A: its SMS gateway refuses every delivery.
-    port_a = _free_port()
-    server_a = start(workdir, port_a, {"STRONGAUTH_NOTIFICATIONS_CHANNEL": "http",
-                                       "STRONGAUTH_NOTIFICATIONS_HTTP_URL": "http://127.0.0.1:9/sms"})
+    server_a = cluster.Node("a", workdir, {**ENV, "STRONGAUTH_NOTIFICATIONS_CHANNEL": "http",
+                                           "STRONGAUTH_NOTIFICATIONS_HTTP_URL": "http://127.0.0.1:9/sms"}, database_url="")
+    server_a.start()
     try:
-        base = f"http://127.0.0.1:{port_a}"
+        base = server_a.base
         token = requests.post(base + "/oauth/token", auth=(client["clientId"], client["clientSecret"]),
                               data={"grant_type": "password", "username": "eve", "password": "eve-password"}).json()["access_token"]
         key = ec.generate_private_key(ec.SECP256R1())
@@ -73,13 +48,11 @@ def test_promised_otp_is_sent_after_kill_9():
             time.sleep(0.02)
         database.close()
     finally:
-        server_a.send_signal(signal.SIGKILL)
-        server_a.wait()
+        server_a.kill()
     assert not (workdir / "data" / "notifications.jsonl").exists(), "nothing was delivered before the crash"
 
     # Server B: the zero-config file channel. It must deliver what A promised.
-    port_b = _free_port()
-    server_b = start(workdir, port_b, {})
+    server_b = cluster.Node("b", workdir, ENV, database_url="").start()
     try:
         path = workdir / "data" / "notifications.jsonl"
         deadline = time.monotonic() + 45  # at worst A held a 30 s delivery lease when it died
@@ -90,7 +63,7 @@ def test_promised_otp_is_sent_after_kill_9():
         assert record["to"] == "+4915199999999"
         otp = record["message"].split(" is ")[1][:6]
 
-        base = f"http://127.0.0.1:{port_b}"
+        base = server_b.base
         token = requests.post(base + "/oauth/token", auth=(client["clientId"], client["clientSecret"]),
                               data={"grant_type": "password", "username": "eve", "password": "eve-password"}).json()["access_token"]
         verified = requests.post(base + f"/api/user/devices/{device['deviceId']}/verify",
@@ -99,5 +72,4 @@ def test_promised_otp_is_sent_after_kill_9():
                                        "signature": key.sign(otp.encode(), ec.ECDSA(hashes.SHA256())).hex()})
         assert verified.status_code == 204, verified.text
     finally:
-        server_b.send_signal(signal.SIGTERM)
-        assert server_b.wait(timeout=10) == 0
+        assert server_b.stop() == 0, server_b.log_tail()

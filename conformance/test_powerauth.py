@@ -764,12 +764,8 @@ def test_integration_api_authentication(server, app, cloud):
 
 def phone_cli(server, *args) -> dict:
     """Runs a `strongauth device …` command: an HTTP client of the server, so no --database."""
-    import subprocess
-    import conftest
-    result = subprocess.run([str(conftest.BINARY), *args], cwd=server.workdir, env=server.env, capture_output=True,
-                            text=True, timeout=conftest.CLI_TIMEOUT)
-    assert result.returncode == 0, f"strongauth {' '.join(args[:2])} exited {result.returncode}: {result.stderr}"
-    return json.loads(result.stdout)
+    import cluster
+    return cluster.cli(server.workdir, server.env, "", *args)
 
 
 def test_cli_simulator_activates_signs_and_makes_tokens(server, app, cloud):

@@ -7,46 +7,18 @@ conditional update. Wrong PINs sent to both nodes in parallel are counted exactl
 blocks after the 5th, never later, and remainingAttempts never goes below zero.
 """
 import concurrent.futures
-import os
-import signal
-import subprocess
-import time
 
 import pytest
-import requests
 
-import conftest
+import cluster
 from test_powerauth import KNOWLEDGE_FACTORS, activated_phone, app, cloud  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")
 def second_node(server):
-    port = conftest._free_port()
-    log_path = server.workdir / "second-node.log"
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        [str(conftest.BINARY), "serve", "--http-port", str(port), *conftest._database_args()],
-        cwd=server.workdir, env=server.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + conftest.READY_TIMEOUT
-    while True:
-        try:
-            if requests.get(base + "/ready", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail(f"the second node did not become ready:\n{log_path.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.1)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=conftest.SHUTDOWN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    """A second node of the session's server: its work directory, environment and database."""
+    with cluster.Node("second", server.workdir, server.env) as node:
+        yield node.base
 
 
 def verify_on(base, cloud, header, body=b"{}"):

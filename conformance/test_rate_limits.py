@@ -1,9 +1,6 @@
 """Rate limits on a live server with small limits (docs/architecture.md): authlib's token requests and a
 `requests` session client get RFC 6585 429 with Retry-After in each face's format, per source
 address and per client; the limit recovers with time."""
-import json
-import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -11,39 +8,25 @@ from pathlib import Path
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from conftest import BINARY, _free_port
+import cluster
+from conftest import caller_env
 
-ENV = {key: value for key, value in os.environ.items() if not key.startswith("STRONGAUTH_")}
-ENV.update({"STRONGAUTH_PASSWORD_HASH_COST": "4", "STRONGAUTH_RATE_LIMITS_ADDRESS_PER_MINUTE": "12",
-            "STRONGAUTH_RATE_LIMITS_ADDRESS_BURST": "5", "STRONGAUTH_RATE_LIMITS_CLIENT_PER_MINUTE": "120",
-            "STRONGAUTH_RATE_LIMITS_CLIENT_BURST": "3"})
+ENV = caller_env(STRONGAUTH_PASSWORD_HASH_COST=4, STRONGAUTH_RATE_LIMITS_ADDRESS_PER_MINUTE=12,
+                 STRONGAUTH_RATE_LIMITS_ADDRESS_BURST=5, STRONGAUTH_RATE_LIMITS_CLIENT_PER_MINUTE=120,
+                 STRONGAUTH_RATE_LIMITS_CLIENT_BURST=3)
+
+
+def _served(env: dict) -> cluster.Node:
+    """`strongauth serve` on a fresh SQLite directory with `env` added (not started yet)."""
+    return cluster.Node("ratelimits", Path(tempfile.mkdtemp(prefix="strongauth-ratelimit-")), {**ENV, **env}, database_url="")
 
 
 def test_token_and_login_endpoints_answer_429_with_retry_after():
-    workdir = Path(tempfile.mkdtemp(prefix="strongauth-ratelimit-"))
-
-    def cli(*args):
-        result = subprocess.run([str(BINARY), *args], cwd=workdir, env=ENV, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    shop = cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
-    other = cli("clients", "create", "--id", "other", "--grants", "client_credentials")
-    port = _free_port()
-    process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(port)], cwd=workdir, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base + "/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "server not ready"
-            time.sleep(0.1)
-
+    node = _served({})
+    shop = node.cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
+    other = node.cli("clients", "create", "--id", "other", "--grants", "client_credentials")
+    with node:
+        base = node.base
         # Per client: authlib's client gets 3 tokens, then 429 (RFC 6749 JSON + Retry-After).
         session = OAuth2Session(shop["clientId"], shop["clientSecret"])
         for _ in range(3):
@@ -71,41 +54,6 @@ def test_token_and_login_endpoints_answer_429_with_retry_after():
         time.sleep(5.5)
         assert requests.post(base + "/oauth/token", auth=(shop["clientId"], shop["clientSecret"]),
                              data={"grant_type": "client_credentials"}, timeout=10).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(15)
-
-
-class _Served:
-    """`strongauth serve` on a fresh SQLite directory with `env` added; `cli` runs the CLI there."""
-
-    def __init__(self, env):
-        self.env = {**ENV, **env}
-        self.workdir = Path(tempfile.mkdtemp(prefix="strongauth-proxy-"))
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args):
-        result = subprocess.run([str(BINARY), *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def __enter__(self):
-        self.process = subprocess.Popen([str(BINARY), "serve", "--http-port", str(self.port)], cwd=self.workdir, env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(self.base + "/ready", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and self.process.poll() is None, "server not ready"
-            time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(15)
 
 
 def _challenges(base, forwarded_for):
@@ -117,7 +65,7 @@ def _challenges(base, forwarded_for):
 def test_forwarded_addresses_are_believed_only_from_trusted_proxies():
     # Ten different clients behind the proxy (127.0.0.1), 5 requests of burst: none is refused.
     clients = [f"198.51.100.{index}" for index in range(1, 11)]
-    with _Served({"STRONGAUTH_HTTP_TRUSTED_PROXIES": "127.0.0.1,::1"}) as served:
+    with _served({"STRONGAUTH_HTTP_TRUSTED_PROXIES": "127.0.0.1,::1"}) as served:
         assert 429 not in _challenges(served.base, clients)
         # One client still has its own limit, whatever it writes left of the proxy's entry.
         spoofed = [f"203.0.113.{index}, 198.51.100.1" for index in range(6)]
@@ -128,7 +76,7 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies():
                                  params={"accountNumber": "1", "cardNumber": "2", "accessToolUsage": "SOFTTOKEN"})
         assert forwarded.status_code != 429
     # Without the setting the header is ignored: every request is 127.0.0.1's, refused after 5.
-    with _Served({}) as served:
+    with _served({}) as served:
         statuses = _challenges(served.base, clients)
         assert 429 not in statuses[:5] and statuses[5:] == [429] * 5, statuses
 
@@ -136,7 +84,7 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies():
 def test_wrong_secrets_under_a_client_id_do_not_spend_its_quota():
     env = {"STRONGAUTH_HTTP_TRUSTED_PROXIES": "127.0.0.1", "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_BURST": "3",
            "STRONGAUTH_RATE_LIMITS_CLIENT_FAILURE_PER_MINUTE": "1"}
-    with _Served(env) as served:
+    with _served(env) as served:
         shop = served.cli("clients", "create", "--id", "shop", "--grants", "client_credentials")
         attacker = {"X-Forwarded-For": "203.0.113.66"}
         guesses = [requests.post(served.base + "/oauth/token", auth=("shop", "guess"), headers=attacker,
@@ -150,7 +98,7 @@ def test_wrong_secrets_under_a_client_id_do_not_spend_its_quota():
 
 
 def test_sign_in_forms_are_rate_limited():
-    with _Served({}) as served:
+    with _served({}) as served:
         for path in ["/admin/login", "/self-service/login"]:
             statuses = [requests.post(served.base + path, data={"username": "nobody", "password": "wrong"}, timeout=10,
                                       allow_redirects=False).status_code for _ in range(6)]

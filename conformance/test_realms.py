@@ -142,12 +142,9 @@ def test_usernames_are_unique_per_realm_not_per_installation(server, realms):
 
 
 def test_the_cli_refuses_an_unknown_realm(server):
-    import subprocess
-
-    import conftest
-    result = subprocess.run([str(conftest.BINARY), "clients", "create", "--id", server.unique("no-realm"), "--realm",
-                             server.unique("missing"), *conftest._database_args()], cwd=server.workdir, env=server.env,
-                            capture_output=True, text=True, timeout=60)
+    import cluster
+    result = cluster.run_cli(server.workdir, server.env, server.database_url, "clients", "create", "--id",
+                             server.unique("no-realm"), "--realm", server.unique("missing"))
     assert result.returncode != 0 and "realm" in (result.stderr + result.stdout)
 
 

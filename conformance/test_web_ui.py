@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-import conftest
+import cluster
+from test_powerauth import phone_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -101,14 +102,6 @@ def click_and_load(driver, element):
 def text_of(driver, element_id: str) -> str:
     from selenium.webdriver.common.by import By
     return driver.find_element(By.ID, element_id).text
-
-
-def phone_cli(server, *args) -> dict:
-    """`strongauth device …` is an HTTP client of the server: no --database."""
-    result = subprocess.run([str(conftest.BINARY), *args], cwd=server.workdir, env=server.env, capture_output=True,
-                            text=True, timeout=conftest.CLI_TIMEOUT)
-    assert result.returncode == 0, f"strongauth {' '.join(args[:2])} exited {result.returncode}: {result.stderr}"
-    return json.loads(result.stdout)
 
 
 def test_operator_registers_activates_blocks_and_customer_removes(server, browser, tmp_path):
@@ -240,11 +233,8 @@ def test_operator_registers_activates_blocks_and_customer_removes(server, browse
     phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="customer password")
 
     def bound_phone(*args):
-        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
-                                 "--username", username, "--key-store", str(tmp_path / "bound-keys")],
-                                cwd=server.workdir, env=phone_env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
-        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
-        return json.loads(result.stdout)
+        return cluster.cli(server.workdir, phone_env, "", "device", *args, "--server", server.base, "--client-id", client_id,
+                           "--username", username, "--key-store", str(tmp_path / "bound-keys"))
 
     bound = bound_phone("bind", "--name", "Customer's old phone")
     assert bound["status"] == "ACTIVE", bound
@@ -297,13 +287,9 @@ def test_customer_deletes_account_after_bound_phone_approves(server, browser, tm
     phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=client_secret, STRONGAUTH_USER_PASSWORD="customer password")
 
     def bound_phone(*args, check=True):
-        result = subprocess.run([str(conftest.BINARY), "device", *args, "--server", server.base, "--client-id", client_id,
-                                 "--username", username, "--key-store", str(tmp_path / "delete-keys")],
-                                cwd=server.workdir, env=phone_env, capture_output=True, text=True, timeout=conftest.CLI_TIMEOUT)
-        if not check:
-            return result
-        assert result.returncode == 0, f"device {args[0]} exited {result.returncode}: {result.stderr}"
-        return json.loads(result.stdout)
+        run = cluster.cli if check else cluster.run_cli
+        return run(server.workdir, phone_env, "", "device", *args, "--server", server.base, "--client-id", client_id,
+                   "--username", username, "--key-store", str(tmp_path / "delete-keys"))
 
     bound = bound_phone("bind", "--name", "Customer's phone")
     assert bound["status"] == "ACTIVE", bound
