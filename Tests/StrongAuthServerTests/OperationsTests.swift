@@ -16,6 +16,8 @@ struct OperationsTests {
                 let health = try await client.executeRequest(uri: "/health", method: .get, headers: [:], body: nil)
                 #expect(health.status == .ok)
                 #expect(try HTTP.json(health.body)["status"] as? String == "ok")
+                // The version an operator sees is the released one: CHANGELOG.md's newest entry.
+                #expect(try HTTP.json(health.body)["version"] as? String == Self.changelogVersion())
                 let ready = try await client.executeRequest(uri: "/ready", method: .get, headers: [:], body: nil)
                 #expect(ready.status == .ok)
                 #expect(try HTTP.json(ready.body)["database"] as? String == "sqlite")
@@ -27,6 +29,17 @@ struct OperationsTests {
                 #expect(String(buffer: document.body).hasPrefix("openapi: 3.1"))
             }
         }
+    }
+
+    /// The newest released version in CHANGELOG.md: the first `## [X.Y.Z]` heading that is not
+    /// `[Unreleased]` (Keep a Changelog 1.1.0).
+    static func changelogVersion() throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let changelog = try String(contentsOf: root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        for line in changelog.split(separator: "\n") where line.hasPrefix("## [") && !line.hasPrefix("## [Unreleased]") {
+            return String(line.dropFirst(4).prefix { $0 != "]" })
+        }
+        throw CocoaError(.fileReadCorruptFile)
     }
 
     @Test("every response carries a request id; a well-formed incoming one is kept")

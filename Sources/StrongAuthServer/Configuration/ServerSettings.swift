@@ -61,6 +61,12 @@ public struct ServerSettings: Sendable {
     public var allowFileNotificationsInProduction = false
     /// The metrics listener (`metrics.*`); see `metricsOnMainPort`.
     public var metrics = MetricsSettings()
+    /// The back-office listener (`admin.*`); see `adminOnMainPort`.
+    public var adminListener = AdminListenerSettings()
+    /// Whether production mode may run with an `http://` issuer (`http.allowHttpIssuerInProduction`).
+    public var allowHTTPIssuerInProduction = false
+    /// Whether production mode may run on SQLite (`database.allowSqliteInProduction`).
+    public var allowSQLiteInProduction = false
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
