@@ -39,6 +39,16 @@ def tarball():
     shutil.rmtree(out, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def unpacked(tarball):
+    """The tarball unpacked once (the debug binary is large): the `strongauth-<version>` directory."""
+    directory = Path(tempfile.mkdtemp(prefix="strongauth-unpacked-"))
+    with tarfile.open(tarball) as archive:
+        archive.extractall(directory, filter="data")
+    yield directory / f"strongauth-{version_constant()}"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_the_tarball_is_named_after_the_version_and_holds_the_documented_layout(tarball):
     version = version_constant()
     arch = subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip()
@@ -56,10 +66,8 @@ def test_the_tarball_is_named_after_the_version_and_holds_the_documented_layout(
     assert all(member.uid == 0 and member.gid == 0 for member in members.values()), "owned by root, not the builder"
 
 
-def test_the_packed_binary_reports_its_version_and_the_checksums_match(tarball, tmp_path):
-    with tarfile.open(tarball) as archive:
-        archive.extractall(tmp_path, filter="data")
-    root = tmp_path / f"strongauth-{version_constant()}"
+def test_the_packed_binary_reports_its_version_and_the_checksums_match(unpacked):
+    root = unpacked
     reported = subprocess.run([str(root / "bin/strongauth"), "--version"], capture_output=True, text=True, timeout=30)
     assert reported.stdout.strip() == version_constant(), reported
     checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=root, capture_output=True, text=True)
@@ -71,10 +79,8 @@ def test_the_packed_binary_reports_its_version_and_the_checksums_match(tarball, 
     assert "Apache License" in (root / "LICENSE").read_text()
 
 
-def test_the_systemd_unit_is_hardened(tarball, tmp_path):
-    with tarfile.open(tarball) as archive:
-        archive.extractall(tmp_path, filter="data")
-    unit_path = tmp_path / f"strongauth-{version_constant()}/systemd/strongauth.service"
+def test_the_systemd_unit_is_hardened(unpacked):
+    unit_path = unpacked / "systemd/strongauth.service"
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str
     # Repeated keys (SystemCallFilter=) are legal in a unit; keep the last for this check.
@@ -95,13 +101,11 @@ def test_the_systemd_unit_is_hardened(tarball, tmp_path):
         assert not [line for line in problems if "Unknown" in line or "Invalid" in line or "Failed to parse" in line], problems
 
 
-def test_the_example_production_configuration_passes_production_mode(tarball, tmp_path):
+def test_the_example_production_configuration_passes_production_mode(unpacked, tmp_path):
     """The example configuration, with the secrets its env file names, is a production
     configuration the server accepts: `strongauth settings`-level checks run at start-up, so a
     start that gets as far as the database proves it (the example's database host is not here)."""
-    with tarfile.open(tarball) as archive:
-        archive.extractall(tmp_path, filter="data")
-    root = tmp_path / f"strongauth-{version_constant()}"
+    root = unpacked
     config = json.loads((root / "config/strongauth.json").read_text())
     assert config["mode"] == "production" and config["issuer"].startswith("https://")
     env = conftest._child_env()
