@@ -53,6 +53,19 @@ def production_env(**extra) -> dict:
     return {key: value for key, value in env.items() if value != "None"}
 
 
+@contextlib.contextmanager
+def serving(name, workdir, env):
+    """A production node on the test's own database, ready; stopped at the end, which must be clean."""
+    with database() as url:
+        node = cluster.Node(name, workdir, env, database_url=url)
+        node.start()
+        try:
+            yield node
+        finally:
+            code = node.stop()
+        assert code == 0, node.log_tail()
+
+
 def wait_exit(node, timeout=conftest.READY_TIMEOUT):
     deadline = time.monotonic() + timeout
     while node.process.poll() is None:
@@ -64,74 +77,7 @@ def wait_exit(node, timeout=conftest.READY_TIMEOUT):
     return node.process.returncode
 
 
-def test_production_refuses_the_file_notification_channel(workdir):
-    for name, extra in [("implicit", {}), ("explicit", {"STRONGAUTH_NOTIFICATIONS_CHANNEL": "file"}),
-                        ("not-allowed", {"STRONGAUTH_NOTIFICATIONS_ALLOW_FILE_IN_PRODUCTION": "false"})]:
-        node = cluster.Node(f"prod-file-{name}", workdir, production_env(**extra), database_url="")
-        node.start(wait=False)
-        try:
-            code = wait_exit(node)
-        finally:
-            node.stop()
-        assert code not in (None, 0), f"{name}: a production server with the file channel started:\n{node.log_tail()}"
-        log = node.log_tail()
-        assert "notifications.allowFileInProduction" in log and "notifications.channel" in log, log
-        assert not (workdir / "data" / "notifications.jsonl").exists()
-
-
-def test_production_with_the_file_channel_allowed_starts_and_warns(workdir):
-    with database() as url:
-        node = cluster.Node("prod-file-allowed", workdir,
-                            production_env(STRONGAUTH_NOTIFICATIONS_ALLOW_FILE_IN_PRODUCTION="true"), database_url=url)
-        node.start()
-        try:
-            assert requests.get(node.url("/health"), timeout=5).status_code == 200
-        finally:
-            code = node.stop()
-        assert code == 0, node.log_tail()
-        log = node.log_tail()
-        assert "warning" in log.lower() and "notifications.allowFileInProduction" in log, log
-
-
-def test_production_serves_metrics_only_on_the_metrics_port(workdir):
-    metrics_port = conftest._free_port()
-    with database() as url:
-        node = cluster.Node("prod-metrics", workdir,
-                            production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_METRICS_PORT=metrics_port),
-                            database_url=url)
-        node.start()
-        try:
-            main = requests.get(node.url("/metrics"), timeout=5)
-            assert main.status_code == 404, main.text[:300]
-            assert main.headers["Content-Type"].startswith("application/problem+json"), main.headers
-            assert "http_server_request" not in main.text
-            assert requests.get(node.url("/health"), timeout=5).status_code == 200
-
-            metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
-            assert metrics.status_code == 200, metrics.text[:300]
-            assert metrics.headers["Content-Type"].startswith("text/plain"), metrics.headers
-            assert "http_server_request" in metrics.text, metrics.text[:500]
-            # The metrics listener serves nothing else: no API, no back office.
-            for path in ("/health", "/.well-known/jwks.json", "/admin/login", "/openapi.yaml"):
-                assert requests.get(f"http://127.0.0.1:{metrics_port}{path}", timeout=5).status_code == 404, path
-        finally:
-            code = node.stop()
-        assert code == 0, node.log_tail()
-
-
-def test_production_without_a_metrics_port_serves_no_metrics_and_says_so(workdir):
-    with database() as url:
-        node = cluster.Node("prod-no-metrics", workdir, production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log"), database_url=url)
-        node.start()
-        try:
-            assert requests.get(node.url("/metrics"), timeout=5).status_code == 404
-        finally:
-            code = node.stop()
-        assert code == 0, node.log_tail()
-        assert "metrics.port" in node.log_tail(), node.log_tail()
-
-
-def refused(workdir, name, env, args=()):
+def refused(workdir, name, env):
     """Starts a node that must not start; returns its log."""
     node = cluster.Node(name, workdir, env, database_url="")
     node.start(wait=False)
@@ -141,6 +87,46 @@ def refused(workdir, name, env, args=()):
         node.stop()
     assert code not in (None, 0), f"{name}: the production server started:\n{node.log_tail()}"
     return node.log_tail()
+
+
+def test_production_refuses_the_file_notification_channel(workdir):
+    for name, extra in [("implicit", {}), ("explicit", {"STRONGAUTH_NOTIFICATIONS_CHANNEL": "file"}),
+                        ("not-allowed", {"STRONGAUTH_NOTIFICATIONS_ALLOW_FILE_IN_PRODUCTION": "false"})]:
+        log = refused(workdir, f"prod-file-{name}", production_env(**extra))
+        assert "notifications.allowFileInProduction" in log and "notifications.channel" in log, log
+        assert not (workdir / "data" / "notifications.jsonl").exists()
+
+
+def test_production_with_the_file_channel_allowed_starts_and_warns(workdir):
+    with serving("prod-file-allowed", workdir, production_env(STRONGAUTH_NOTIFICATIONS_ALLOW_FILE_IN_PRODUCTION="true")) as node:
+        assert requests.get(node.url("/health"), timeout=5).status_code == 200
+    log = node.log_tail()
+    assert "warning" in log.lower() and "notifications.allowFileInProduction" in log, log
+
+
+def test_production_serves_metrics_only_on_the_metrics_port(workdir):
+    metrics_port = conftest._free_port()
+    with serving("prod-metrics", workdir,
+                 production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_METRICS_PORT=metrics_port)) as node:
+        main = requests.get(node.url("/metrics"), timeout=5)
+        assert main.status_code == 404, main.text[:300]
+        assert main.headers["Content-Type"].startswith("application/problem+json"), main.headers
+        assert "http_server_request" not in main.text
+        assert requests.get(node.url("/health"), timeout=5).status_code == 200
+
+        metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+        assert metrics.status_code == 200, metrics.text[:300]
+        assert metrics.headers["Content-Type"].startswith("text/plain"), metrics.headers
+        assert "http_server_request" in metrics.text, metrics.text[:500]
+        # The metrics listener serves nothing else: no API, no back office.
+        for path in ("/health", "/.well-known/jwks.json", "/admin/login", "/openapi.yaml"):
+            assert requests.get(f"http://127.0.0.1:{metrics_port}{path}", timeout=5).status_code == 404, path
+
+
+def test_production_without_a_metrics_port_serves_no_metrics_and_says_so(workdir):
+    with serving("prod-no-metrics", workdir, production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log")) as node:
+        assert requests.get(node.url("/metrics"), timeout=5).status_code == 404
+    assert "metrics.port" in node.log_tail(), node.log_tail()
 
 
 def test_production_refuses_an_http_issuer_sqlite_and_admin_on_the_public_port(workdir):
@@ -156,19 +142,13 @@ def test_production_refuses_an_http_issuer_sqlite_and_admin_on_the_public_port(w
 
 
 def test_production_starts_when_each_is_allowed_by_its_setting(workdir):
-    with database() as url:
-        env = production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_ISSUER="http://sca.bank.internal",
-                             STRONGAUTH_HTTP_ALLOW_HTTP_ISSUER_IN_PRODUCTION="true", STRONGAUTH_ADMIN_PORT=None,
-                             STRONGAUTH_ADMIN_ALLOW_ON_MAIN_PORT_IN_PRODUCTION="true")
-        node = cluster.Node("prod-allowed", workdir, env, database_url=url)
-        node.start()
-        try:
-            assert requests.get(node.url("/admin/login"), timeout=5).status_code == 200
-            metadata = requests.get(node.url("/.well-known/oauth-authorization-server"), timeout=5).json()
-            assert metadata["issuer"] == "http://sca.bank.internal"
-        finally:
-            code = node.stop()
-        assert code == 0, node.log_tail()
+    env = production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_ISSUER="http://sca.bank.internal",
+                         STRONGAUTH_HTTP_ALLOW_HTTP_ISSUER_IN_PRODUCTION="true", STRONGAUTH_ADMIN_PORT=None,
+                         STRONGAUTH_ADMIN_ALLOW_ON_MAIN_PORT_IN_PRODUCTION="true")
+    with serving("prod-allowed", workdir, env) as node:
+        assert requests.get(node.url("/admin/login"), timeout=5).status_code == 200
+        metadata = requests.get(node.url("/.well-known/oauth-authorization-server"), timeout=5).json()
+        assert metadata["issuer"] == "http://sca.bank.internal"
 
 
 def test_serve_allow_sqlite_in_production_flag(workdir):
@@ -195,19 +175,12 @@ def test_serve_allow_sqlite_in_production_flag(workdir):
 
 def test_production_serves_admin_only_on_the_admin_port(workdir):
     admin_port = conftest._free_port()
-    with database() as url:
-        node = cluster.Node("prod-admin-port", workdir,
-                            production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_ADMIN_PORT=admin_port),
-                            database_url=url)
-        node.start()
-        try:
-            main = requests.get(node.url("/admin/login"), timeout=5)
-            assert main.status_code == 404 and main.headers["Content-Type"].startswith("application/problem+json")
-            assert requests.get(node.url("/self-service/login"), timeout=5).status_code == 200
-            admin = requests.get(f"http://127.0.0.1:{admin_port}/admin/login", timeout=5)
-            assert admin.status_code == 200 and "<form" in admin.text, admin.text[:300]
-            for path in ("/health", "/oauth/token", "/self-service/login", "/metrics"):
-                assert requests.get(f"http://127.0.0.1:{admin_port}{path}", timeout=5).status_code == 404, path
-        finally:
-            code = node.stop()
-        assert code == 0, node.log_tail()
+    with serving("prod-admin-port", workdir,
+                 production_env(STRONGAUTH_NOTIFICATIONS_CHANNEL="log", STRONGAUTH_ADMIN_PORT=admin_port)) as node:
+        main = requests.get(node.url("/admin/login"), timeout=5)
+        assert main.status_code == 404 and main.headers["Content-Type"].startswith("application/problem+json")
+        assert requests.get(node.url("/self-service/login"), timeout=5).status_code == 200
+        admin = requests.get(f"http://127.0.0.1:{admin_port}/admin/login", timeout=5)
+        assert admin.status_code == 200 and "<form" in admin.text, admin.text[:300]
+        for path in ("/health", "/oauth/token", "/self-service/login", "/metrics"):
+            assert requests.get(f"http://127.0.0.1:{admin_port}{path}", timeout=5).status_code == 404, path

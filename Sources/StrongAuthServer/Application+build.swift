@@ -25,30 +25,26 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (PowerAuth Cloud REST API: never on the public internet).
-        let integration = Application(
-            router: try buildIntegrationRouter(runtime: runtime),
-            configuration: .init(address: .hostname(runtime.settings.host, port: integrationPort), serverName: "StrongAuth"),
-            logger: runtime.logger)
-        app.addServices(integration)
+        app.addServices(sideListener(try buildIntegrationRouter(runtime: runtime), host: runtime.settings.host, port: integrationPort, runtime))
     }
     runtime.settings.logProductionNotices(runtime.logger)
     if let metricsPort = runtime.settings.metrics.port {
         // Prometheus metrics on their own listener, off the public port (SECURITY.md).
-        app.addServices(
-            Application(
-                router: try buildMetricsRouter(runtime: runtime),
-                configuration: .init(address: .hostname(runtime.settings.metrics.host, port: metricsPort), serverName: "StrongAuth"),
-                logger: runtime.logger))
+        app.addServices(sideListener(try buildMetricsRouter(runtime: runtime), host: runtime.settings.metrics.host, port: metricsPort, runtime))
     }
     if let adminPort = runtime.settings.adminListener.port {
         // The back office on its own listener, off the public port (docs/operations.md).
-        app.addServices(
-            Application(
-                router: try buildAdminRouter(runtime: runtime),
-                configuration: .init(address: .hostname(runtime.settings.adminListener.host, port: adminPort), serverName: "StrongAuth"),
-                logger: runtime.logger))
+        app.addServices(sideListener(try buildAdminRouter(runtime: runtime), host: runtime.settings.adminListener.host, port: adminPort, runtime))
     }
     return app
+}
+
+/// A listener beside the main one (integration, metrics, admin), run as a service of the main
+/// application: it starts and stops with it.
+func sideListener(_ router: Router<AppRequestContext>, host: String, port: Int, _ runtime: StrongAuthRuntime)
+    -> Application<RouterResponder<AppRequestContext>>
+{
+    Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "StrongAuth"), logger: runtime.logger)
 }
 
 /// The router of the admin listener (`admin.port`): the back office (`/admin`) alone.
