@@ -20,6 +20,10 @@ import conftest
 
 ROOT = conftest.ROOT
 
+# The package does not depend on the database: the SQLite run checks it, the PostgreSQL run of the
+# suite need not pack the same 200 MB again.
+pytestmark = pytest.mark.skipif(conftest.DATABASE_URL is not None, reason="database-independent: checked in the SQLite run")
+
 
 def version_constant() -> str:
     source = (ROOT / "Sources/StrongAuthServer/Support/StrongAuthVersion.swift").read_text()

@@ -42,6 +42,12 @@ struct OperationsTests {
         throw CocoaError(.fileReadCorruptFile)
     }
 
+    @Test("the version constant is CHANGELOG.md's newest release")
+    func versionMatchesChangelog() throws {
+        #expect(StrongAuthVersion.current == (try Self.changelogVersion()))
+        #expect(StrongAuthVersion.current.split(separator: ".").count == 3, "MAJOR.MINOR.PATCH")
+    }
+
     @Test("every response carries a request id; a well-formed incoming one is kept")
     func requestIDs() async throws {
         try await TestServer.with { server in
