@@ -59,7 +59,7 @@ extension ServerSettings {
         .init("database.sqliteReaders", default: "16", "SQLite reader connections (1–64); each holds two open files"),
         .init(
             "database.allowSqliteInProduction", flag: "--allow-sqlite-in-production", default: "false",
-            "let production mode run on SQLite (one node, no failover); without it production refuses to start on SQLite"),
+            "let production mode run on SQLite (one node, no failover); without it production refuses to start on SQLite (the flag is `serve`'s)"),
         .init(
             "master.key", default: "data/master.key (generated in development)",
             "base64 of 32 bytes; seals signing keys, keys the secret hashes; every node needs the same"),
