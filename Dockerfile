@@ -13,8 +13,8 @@ FROM debian:12-slim
 ARG VERSION=1.0.0
 ARG ARCH=x86_64
 
-# The Swift runtime is linked statically; the binary needs glibc, libstdc++ (in the base image)
-# and CA certificates for the SMS gateway and PostgreSQL over TLS.
+# The Swift runtime is linked statically; the binary needs glibc, libstdc++ and zlib (in the base
+# image) and CA certificates for the SMS gateway and PostgreSQL over TLS.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/*

@@ -60,7 +60,13 @@ def test_the_tarball_is_named_after_the_version_and_holds_the_documented_layout(
     with tarfile.open(tarball) as archive:
         members = {member.name: member for member in archive.getmembers()}
     top = f"strongauth-{version}"
-    expected = {"bin/strongauth", "systemd/strongauth.service", "nginx/strongauth.conf", "config/strongauth.json",
+    # Every resource bundle beside the built binary goes beside the packed one: the binary looks
+    # there first, then in a build directory that the target machine does not have (a release
+    # binary without them aborts at start — the debug suite never notices, its build directory exists).
+    build = conftest.BINARY.resolve().parent
+    bundles = {str(path.relative_to(build)) for bundle in build.glob("*.resources") for path in bundle.rglob("*") if path.is_file()}
+    assert any(name.endswith("/openapi.yaml") for name in bundles), bundles
+    expected = {f"bin/{name}" for name in bundles} | {"bin/strongauth", "systemd/strongauth.service", "nginx/strongauth.conf", "config/strongauth.json",
                 "config/strongauth.env.example", "docs/operations.md", "README.md", "SECURITY.md", "CHANGELOG.md",
                 "LICENSE", "SHA256SUMS"}
     files = {name[len(top) + 1:] for name, member in members.items() if member.isfile()}
@@ -76,7 +82,8 @@ def test_the_packed_binary_reports_its_version_and_the_checksums_match(unpacked)
     assert reported.stdout.strip() == version_constant(), reported
     checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=root, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert len(checked.stdout.splitlines()) == 10, checked.stdout
+    packed = [path for path in root.rglob("*") if path.is_file() and path.name != "SHA256SUMS"]
+    assert len(checked.stdout.splitlines()) == len(packed), checked.stdout
     # The changelog's newest release is the binary's version.
     newest = re.search(r"^## \[(\d[^\]]*)\]", (root / "CHANGELOG.md").read_text(), re.M).group(1)
     assert newest == version_constant()
