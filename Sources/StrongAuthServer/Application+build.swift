@@ -25,22 +25,50 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (PowerAuth Cloud REST API: never on the public internet).
-        let integration = Application(
-            router: try buildIntegrationRouter(runtime: runtime),
-            configuration: .init(address: .hostname(runtime.settings.host, port: integrationPort), serverName: "StrongAuth"),
-            logger: runtime.logger)
-        app.addServices(integration)
+        app.addServices(sideListener(try buildIntegrationRouter(runtime: runtime), host: runtime.settings.host, port: integrationPort, runtime))
     }
     runtime.settings.logProductionNotices(runtime.logger)
     if let metricsPort = runtime.settings.metrics.port {
         // Prometheus metrics on their own listener, off the public port (SECURITY.md).
-        app.addServices(
-            Application(
-                router: try buildMetricsRouter(runtime: runtime),
-                configuration: .init(address: .hostname(runtime.settings.metrics.host, port: metricsPort), serverName: "StrongAuth"),
-                logger: runtime.logger))
+        app.addServices(sideListener(try buildMetricsRouter(runtime: runtime), host: runtime.settings.metrics.host, port: metricsPort, runtime))
+    }
+    if let adminPort = runtime.settings.adminListener.port {
+        // The back office on its own listener, off the public port (docs/operations.md).
+        app.addServices(sideListener(try buildAdminRouter(runtime: runtime), host: runtime.settings.adminListener.host, port: adminPort, runtime))
     }
     return app
+}
+
+/// A listener beside the main one (integration, metrics, admin), run as a service of the main
+/// application: it starts and stops with it.
+func sideListener(_ router: Router<AppRequestContext>, host: String, port: Int, _ runtime: StrongAuthRuntime)
+    -> Application<RouterResponder<AppRequestContext>>
+{
+    Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "StrongAuth"), logger: runtime.logger)
+}
+
+/// The router of the admin listener (`admin.port`): the back office (`/admin`) alone.
+public func buildAdminRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
+    addAdminFace(to: router, runtime: runtime, renderer: try WebRenderer())
+    return router
+}
+
+/// The back office (`/admin`): on the main router, or alone on the admin listener
+/// (`ServerSettings.adminOnMainPort`). Everything under `/admin` belongs here.
+func addAdminFace(to router: Router<AppRequestContext>, runtime: StrongAuthRuntime, renderer: WebRenderer) {
+    AdminWebController(
+        web: webPages(.admin, runtime: runtime, renderer: renderer), service: runtime.backOffice, operators: runtime.operators,
+        store: runtime.store, masterKey: runtime.masterKey, rateLimiter: runtime.rateLimiter, settings: runtime.settings
+    ).addRoutes(to: router)
+}
+
+/// The page helpers of one web area (`/admin` or `/self-service`).
+func webPages(_ area: WebArea, runtime: StrongAuthRuntime, renderer: WebRenderer) -> WebPages {
+    WebPages(
+        webSessions: runtime.webSessions, store: runtime.store, backOffice: runtime.backOffice, settings: runtime.settings,
+        renderer: renderer, area: area)
 }
 
 /// The router of the integration API alone, for `powerauth.integrationPort`.
@@ -113,17 +141,11 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
     SessionsController(sessions: runtime.sessions, rateLimiter: runtime.rateLimiter, settings: runtime.settings).addRoutes(to: router)
     let renderer = try WebRenderer()
-    func pages(_ area: WebArea) -> WebPages {
-        WebPages(
-            webSessions: runtime.webSessions, store: runtime.store, backOffice: runtime.backOffice, settings: runtime.settings,
-            renderer: renderer, area: area)
+    if runtime.settings.adminOnMainPort {
+        addAdminFace(to: router, runtime: runtime, renderer: renderer)
     }
-    AdminWebController(
-        web: pages(.admin), service: runtime.backOffice, operators: runtime.operators, store: runtime.store, masterKey: runtime.masterKey,
-        rateLimiter: runtime.rateLimiter, settings: runtime.settings
-    ).addRoutes(to: router)
     SelfServiceWebController(
-        web: pages(.selfService), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
+        web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
         rateLimiter: runtime.rateLimiter, settings: runtime.settings
     ).addRoutes(to: router)
     return router

@@ -19,10 +19,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-host"), help: "Address to listen on (default 127.0.0.1; env STRONGAUTH_HTTP_HOST).")
     var host: String?
 
+    @Flag(
+        name: .customLong("allow-sqlite-in-production"),
+        help: "Let production mode run on SQLite: one node, no failover (database.allowSqliteInProduction).")
+    var allowSQLiteInProduction = false
+
     func run() async throws {
         var flags: [String: ConfigContent] = [:]
         if let port { flags["http.port"] = .int(port) }
         if let host { flags["http.host"] = .string(host) }
+        if allowSQLiteInProduction { flags["database.allowSqliteInProduction"] = .bool(true) }
         let settings = try await common.settings(extra: flags)
         let logger = bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
         let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StrongAuthServer
 
 /// `strongauth`: the server, its administration and a device simulator, in one binary.
 @main
@@ -11,9 +12,10 @@ struct StrongAuthCommand: AsyncParsableCommand {
             (data/strongauth.sqlite by default; --database postgres://… for PostgreSQL).
             Configuration: flags > STRONGAUTH_* environment > --config FILE (JSON) > defaults.
             """,
+        version: StrongAuthVersion.current,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, RealmsCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
             AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, SettingsCommand.self,
         ])
 }

@@ -16,6 +16,8 @@ struct OperationsTests {
                 let health = try await client.executeRequest(uri: "/health", method: .get, headers: [:], body: nil)
                 #expect(health.status == .ok)
                 #expect(try HTTP.json(health.body)["status"] as? String == "ok")
+                // The version an operator sees is the released one: CHANGELOG.md's newest entry.
+                #expect(try HTTP.json(health.body)["version"] as? String == Self.changelogVersion())
                 let ready = try await client.executeRequest(uri: "/ready", method: .get, headers: [:], body: nil)
                 #expect(ready.status == .ok)
                 #expect(try HTTP.json(ready.body)["database"] as? String == "sqlite")
@@ -27,6 +29,23 @@ struct OperationsTests {
                 #expect(String(buffer: document.body).hasPrefix("openapi: 3.1"))
             }
         }
+    }
+
+    /// The newest released version in CHANGELOG.md: the first `## [X.Y.Z]` heading that is not
+    /// `[Unreleased]` (Keep a Changelog 1.1.0).
+    static func changelogVersion() throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let changelog = try String(contentsOf: root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        for line in changelog.split(separator: "\n") where line.hasPrefix("## [") && !line.hasPrefix("## [Unreleased]") {
+            return String(line.dropFirst(4).prefix { $0 != "]" })
+        }
+        throw CocoaError(.fileReadCorruptFile)
+    }
+
+    @Test("the version constant is CHANGELOG.md's newest release")
+    func versionMatchesChangelog() throws {
+        #expect(StrongAuthVersion.current == (try Self.changelogVersion()))
+        #expect(StrongAuthVersion.current.split(separator: ".").count == 3, "MAJOR.MINOR.PATCH")
     }
 
     @Test("every response carries a request id; a well-formed incoming one is kept")

@@ -61,7 +61,10 @@ struct ServerSettingsTests {
     func productionNeedsMasterKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-prod-\(UUID().uuidString)")
         let production = try await settings(
-            flags: ["mode": .string("production"), "data.dir": .string(directory.path), "notifications.channel": .string("log")])
+            flags: [
+                "mode": .string("production"), "data.dir": .string(directory.path), "notifications.channel": .string("log"),
+                "issuer": .string("https://auth.test"), "database.allowSqliteInProduction": .bool(true), "admin.port": .int(0),
+            ])
         await #expect(throws: SettingsError.self) {
             _ = try await StrongAuthRuntime.start(settings: production, logger: Logger(label: "test"))
         }

@@ -64,6 +64,12 @@ public struct ServerSettings: Sendable {
     public var allowFileNotificationsInProduction = false
     /// The metrics listener (`metrics.*`); see `metricsOnMainPort`.
     public var metrics = MetricsSettings()
+    /// The back-office listener (`admin.*`); see `adminOnMainPort`.
+    public var adminListener = AdminListenerSettings()
+    /// Whether production mode may run with an `http://` issuer (`http.allowHttpIssuerInProduction`).
+    public var allowHTTPIssuerInProduction = false
+    /// Whether production mode may run on SQLite (`database.allowSqliteInProduction`).
+    public var allowSQLiteInProduction = false
 
     /// The one table of attempt limits (`AttemptLimits`) as configured: the timed locks the store
     /// applies, and the maximums the services write into new challenges, access tools and

@@ -14,7 +14,8 @@ struct OperationsController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/health") { _, _ in
-            try JSONResponse.make(Components.Schemas.Health(status: .ok))
+            // The version lets an operator see which nodes a rolling upgrade has reached.
+            try JSONResponse.make(Components.Schemas.Health(status: .ok, version: StrongAuthVersion.current))
         }
         router.get("/ready") { _, _ in
             let reachable = await pool.isReachable()
