@@ -14,6 +14,6 @@ struct StrongAuthCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MigrateCommand.self, RealmsCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
             AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, BackupCommand.self, RestoreCommand.self,
         ])
 }

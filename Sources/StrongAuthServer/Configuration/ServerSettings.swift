@@ -61,6 +61,9 @@ public struct ServerSettings: Sendable {
     public var allowFileNotificationsInProduction = false
     /// The metrics listener (`metrics.*`); see `metricsOnMainPort`.
     public var metrics = MetricsSettings()
+    /// How long a retired signing key is kept before it is deleted (`keys.retiredRetentionSeconds`;
+    /// see `readKeys`).
+    public var retiredSigningKeyRetention: TimeInterval = 0
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -131,6 +134,7 @@ public struct ServerSettings: Sendable {
         try readAuditFailures(config)
         try readSMSLimits(config)
         try readProductionSafety(config)
+        try readKeys(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

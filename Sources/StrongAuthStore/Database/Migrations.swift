@@ -493,5 +493,13 @@ public enum Migrator {
                 """,
                 "CREATE INDEX decoy_login_attempts_updated ON decoy_login_attempts (updated_at)",
             ]),
+        Migration(
+            version: 19, name: "signing-key-retirement",
+            statements: [
+                // When a signing key was retired, so that it is deleted (and leaves the JWKS) once
+                // no unexpired token can carry it (`keys.retiredRetentionSeconds`, docs/keys.md).
+                // NULL for keys retired before this column existed: the pruner stamps them.
+                "ALTER TABLE signing_keys ADD COLUMN retired_at BIGINT",
+            ]),
     ]
 }
