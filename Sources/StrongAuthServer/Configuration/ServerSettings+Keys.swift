@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import StrongAuthCore
 
 extension ServerSettings {
     /// The signing-key lifecycle (docs/keys.md). `keys.retiredRetentionSeconds` (default: the
@@ -15,5 +16,10 @@ extension ServerSettings {
             throw SettingsError("keys.retiredRetentionSeconds must be at least tokens.accessLifetimeSeconds + 60 (\(minimum))")
         }
         retiredSigningKeyRetention = TimeInterval(retention)
+        previousMasterKeys = (config.string(forKey: "master.previousKeys", isSecret: true) ?? "")
+            .split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
+        for key in previousMasterKeys {
+            guard (try? MasterKey(base64: key)) != nil else { throw SettingsError("master.previousKeys: each key must be base64 of 32 bytes") }
+        }
     }
 }

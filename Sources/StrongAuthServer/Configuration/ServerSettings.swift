@@ -64,6 +64,10 @@ public struct ServerSettings: Sendable {
     /// How long a retired signing key is kept before it is deleted (`keys.retiredRetentionSeconds`;
     /// see `readKeys`).
     public var retiredSigningKeyRetention: TimeInterval = 0
+    /// Further master keys (base64, `master.previousKeys`, comma-separated) that open sealed
+    /// values but never seal: the old key while a rotation re-seals, or the next key before it
+    /// becomes current (docs/keys.md).
+    public var previousMasterKeys: [String] = []
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
