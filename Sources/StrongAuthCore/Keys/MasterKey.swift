@@ -15,8 +15,9 @@ import Foundation
 ///
 /// The keyed hashes (refresh tokens, client secrets, …) cannot be recomputed under a new key —
 /// the server never keeps the bearer secrets — so they use a *hash root* that outlives
-/// rotations: the key the database was first used with, stored sealed in the database and
-/// re-sealed like every other secret (`StrongAuthRuntime`, docs/keys.md).
+/// rotations: random for a new database (the master key itself for one from before the ring),
+/// stored sealed in the database and re-sealed like every other secret (`MasterKeyRotation`,
+/// docs/keys.md).
 public struct MasterKey: Sendable {
     /// One key of the ring and its id.
     private struct Entry: Sendable {

@@ -6,14 +6,15 @@ import StrongAuthCore
 /// re-sealing of every sealed value under a new master key while the nodes serve.
 public enum MasterKeyRotation {
     /// The ring with this database's hash root. A database used before the root was stored
-    /// made its keyed hashes under the key its oldest signing key is sealed with; a new one
-    /// under the current key. Nodes starting together store one root (insert-if-absent) and
-    /// all read that one back.
+    /// made its keyed hashes under the key its oldest signing key is sealed with, so that key
+    /// becomes its root; a new database gets a random root, which a later master-key rotation
+    /// re-seals — an old master key that leaks then opens nothing of the rotated database.
+    /// Nodes starting together store one root (insert-if-absent) and all read that one back.
     public static func withHashRoot(_ ring: MasterKey, store: SQLStore, now: Date) async throws -> MasterKey {
         let column = SealedColumn.hashRoot
         let ad = column.associatedData(rowKey: "hash")
         if try await store.sealedHashRoot() == nil {
-            var root = ring.currentKeyBytes
+            var root = MasterKey.generate().currentKeyBytes
             if let oldest = try await store.signingKeys().first {
                 guard let bytes = ring.keyBytes(opening: oldest.sealedPrivateKey, purpose: "signing-key", associatedData: oldest.kid) else {
                     throw KeyManagementError.masterKeyMismatch(kid: oldest.kid)
