@@ -108,10 +108,24 @@ def check_restored(restored, state):
     assert shown["registrationStatus"] == "ACTIVE", shown
 
 
-def same_issuer(restored, source):
-    """The restored node answers at another port, but it is the same installation (same `iss`)."""
+def start_restored(workdir, database_url, source, state):
+    """A node on the restored data, checked, stopped. It answers at another port, but it is the
+    same installation: the same issuer (`iss`) as the source."""
+    restored = cluster.Cluster(workdir, database_url, 1)
     for target in [restored, *restored.nodes]:
         target.env["STRONGAUTH_ISSUER"] = source.env["STRONGAUTH_ISSUER"]
+    restored.start()
+    try:
+        check_restored(restored, state)
+    finally:
+        restored.stop()
+
+
+def refused(workdir, env, *args) -> str:
+    """Runs `strongauth ARGS`, which must fail; returns its standard error."""
+    result = subprocess.run([str(conftest.BINARY), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
 
 
 def test_sqlite_backup_under_load_restores_into_a_fresh_directory():
@@ -124,28 +138,18 @@ def test_sqlite_backup_under_load_restores_into_a_fresh_directory():
         state = prepare(source)
         backed_up_under_load(source, lambda: source.cli("backup", "--to", str(backup)))
         # A second backup never overwrites the first.
-        refused = subprocess.run([str(conftest.BINARY), "backup", "--to", str(backup), "--database", source.database_url],
-                                 cwd=source.workdir, env=source.env, capture_output=True, text=True, timeout=60)
-        assert refused.returncode != 0 and "already exists" in refused.stderr, refused.stderr
+        assert "already exists" in refused(source.workdir, source.env, "backup", "--to", str(backup), "--database", source.database_url)
     finally:
         source.stop()
     assert oct(backup.stat().st_mode & 0o777) == "0o600"
 
     target = workdir / "restored"
     target.mkdir()
-    restored = cluster.Cluster(target, sqlite_url(target), 1)
-    same_issuer(restored, source)
-    summary = restored.cli("restore", "--from", str(backup))
+    summary = cluster.cli(target, source.env, sqlite_url(target), "restore", "--from", str(backup))
     assert summary["pendingMigrations"] == 0, summary
     # Restoring again over the restored data is refused without --force.
-    refused = subprocess.run([str(conftest.BINARY), "restore", "--from", str(backup), "--database", restored.database_url],
-                             cwd=target, env=restored.env, capture_output=True, text=True, timeout=60)
-    assert refused.returncode != 0 and "--force" in refused.stderr, refused.stderr
-    restored.start()
-    try:
-        check_restored(restored, state)
-    finally:
-        restored.stop()
+    assert "--force" in refused(target, source.env, "restore", "--from", str(backup), "--database", sqlite_url(target))
+    start_restored(target, sqlite_url(target), source, state)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -160,9 +164,7 @@ def test_postgres_backup_under_load_with_pg_dump_and_pg_restore():
         try:
             state = prepare(source)
             # `strongauth backup` says what to use instead of half-doing it.
-            refused = subprocess.run([str(conftest.BINARY), "backup", "--to", str(workdir / "x"), "--database", source_db.url],
-                                     cwd=workdir, env=source.env, capture_output=True, text=True, timeout=60)
-            assert refused.returncode != 0 and "pg_dump -Fc" in refused.stderr, refused.stderr
+            assert "pg_dump -Fc" in refused(workdir, source.env, "backup", "--to", str(workdir / "x"), "--database", source_db.url)
 
             def pg_dump():
                 subprocess.run([PG_DUMP, "-Fc", "--file", str(backup), source_db.url], check=True, timeout=120,
@@ -172,11 +174,5 @@ def test_postgres_backup_under_load_with_pg_dump_and_pg_restore():
             source.stop()
         subprocess.run([PG_RESTORE, "--no-owner", "--exit-on-error", "--dbname", target_db.url, str(backup)], check=True,
                        timeout=120, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
-        restored = cluster.Cluster(workdir, target_db.url, 1)
-        same_issuer(restored, source)
-        restored.start()
-        try:
-            check_restored(restored, state)
-        finally:
-            restored.stop()
+        start_restored(workdir, target_db.url, source, state)
     shutil.rmtree(workdir, ignore_errors=True)
