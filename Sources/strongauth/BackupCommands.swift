@@ -70,6 +70,7 @@ struct RestoreCommand: AsyncParsableCommand {
         try printJSON([
             "restored": path, "from": from, "engine": "sqlite", "schemaVersion": summary.schemaVersion,
             "pendingMigrations": max(0, SQLiteBackup.knownSchemaVersion - summary.schemaVersion),
+            "masterKey": "start the nodes with the master key the backup was made under; no other key opens it (docs/backup.md)",
         ])
     }
 }
