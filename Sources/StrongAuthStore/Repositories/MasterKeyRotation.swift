@@ -55,9 +55,7 @@ public enum MasterKeyRotation {
         for _ in 0..<maxPasses {
             var found = 0
             for column in SealedColumn.all {
-                var after: String?
-                while true {
-                    let page = try await store.sealedValues(in: column, notUnder: ring.keyID, after: after, limit: batch)
+                try await forEachPage(of: column, notUnder: ring.keyID, in: store, batch: batch) { page in
                     for (key, old) in page {
                         found += 1
                         let ad = column.associatedData(rowKey: key)
@@ -74,8 +72,6 @@ public enum MasterKeyRotation {
                             report.conflicts += 1
                         }
                     }
-                    guard page.count == batch, let last = page.last else { break }
-                    after = last.key
                 }
             }
             if found == 0 { return report }
@@ -89,15 +85,24 @@ public enum MasterKeyRotation {
     public static func remaining(store: SQLStore, keyID: String) async throws -> Int {
         var count = 0
         for column in SealedColumn.all {
-            var after: String?
-            while true {
-                let page = try await store.sealedValues(in: column, notUnder: keyID, after: after, limit: 500)
-                count += page.count
-                guard page.count == 500, let last = page.last else { break }
-                after = last.key
-            }
+            try await forEachPage(of: column, notUnder: keyID, in: store, batch: 500) { count += $0.count }
         }
         return count
+    }
+
+    /// The values of `column` not under `keyID`, page by page in key order (keyset pagination:
+    /// a value re-sealed meanwhile drops out of the filter without shifting the pages).
+    private static func forEachPage(
+        of column: SealedColumn, notUnder keyID: String, in store: SQLStore, batch: Int,
+        _ body: ([(key: String, sealed: String)]) async throws -> Void
+    ) async throws {
+        var after: String?
+        while true {
+            let page = try await store.sealedValues(in: column, notUnder: keyID, after: after, limit: batch)
+            try await body(page)
+            guard page.count == batch, let last = page.last else { return }
+            after = last.key
+        }
     }
 }
 
