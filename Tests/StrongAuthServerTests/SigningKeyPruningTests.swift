@@ -4,8 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import StrongAuthCore
-import StrongAuthServer
 import Testing
+@testable import StrongAuthServer
 
 /// Retired signing keys leave the database and the JWKS once no unexpired token can carry them
 /// (`keys.retiredRetentionSeconds`, docs/keys.md), and no earlier.
@@ -37,6 +37,27 @@ struct SigningKeyPruningTests {
             #expect(try await server.runtime.signer.refresh())
             #expect(try await Self.jwksKIDs(server) == [rotated.active.kid])
             #expect(try await keys.pruneRetiredKeys(retention: 0) == [], "the active key is never pruned")
+        }
+    }
+
+    @Test("the background pass deletes the expired retired key, audits it and drops it from this node's JWKS at once")
+    func prunerPass() async throws {
+        try await TestServer.with(["tokens.accessLifetimeSeconds": .int(600), "keys.retiredRetentionSeconds": .int(900)]) { server in
+            let runtime = server.runtime
+            let keys = KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: server.time)
+            let oldKID = runtime.signer.activeKID
+            let rotated = try await keys.rotate()
+            _ = try await runtime.signer.refresh()
+            let pruner = SigningKeyPruner(
+                keys: keys, signer: runtime.signer, audit: runtime.store, time: server.time,
+                retention: runtime.settings.retiredSigningKeyRetention, logger: runtime.logger)
+            #expect(try await pruner.pass() == .idle)
+            #expect(try await Self.jwksKIDs(server) == [oldKID, rotated.active.kid])
+            server.time.advance(by: 900)
+            #expect(try await pruner.pass() == .idle)
+            #expect(try await Self.jwksKIDs(server) == [rotated.active.kid])
+            let pruned = try await runtime.backOffice.auditEvents(realm: "default", limit: 100).filter { $0.record.action == "signing_key.pruned" }
+            #expect(pruned.map(\.record.subject) == ["signing-key:\(oldKID)"])
         }
     }
 
