@@ -112,7 +112,7 @@ public struct MasterKey: Sendable {
         return nil
     }
 
-    /// The raw bytes of the current key (what a new database's hash root is).
+    /// The raw bytes of the current key (a fresh key's bytes are a new database's random hash root).
     public var currentKeyBytes: [UInt8] { current.key.withUnsafeBytes { Array($0) } }
 
     /// A subkey for one purpose (HKDF-SHA256, RFC 5869); different purposes never share keys.
