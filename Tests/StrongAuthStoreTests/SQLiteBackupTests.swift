@@ -111,7 +111,7 @@ struct SQLiteBackupTests {
         }
     }
 
-    @Test("restore refuses to replace a database holding data unless forced; forced, the backup replaces it whole")
+    @Test("restore refuses to replace a database holding data unless forced, and a database a process has open even then; forced, the backup replaces it whole")
     func restoreRefusesANonEmptyTargetUnlessForced() async throws {
         try await Self.inDirectory { directory in
             let source = directory + "/backup.sqlite"
@@ -121,6 +121,12 @@ struct SQLiteBackupTests {
             await #expect(throws: SQLiteBackup.Refusal.targetNotEmpty(path: target)) { try await SQLiteBackup.restore(from: source, to: target, force: false) }
             #expect(try await Self.usernames(target) == ["already-here"])
 
+            // Not even forced while a node has the database open: it would write on into the replaced file.
+            let node = try await SQLitePool.open(path: target, readers: 1, logger: Self.logger)
+            await #expect(throws: SQLiteBackup.Refusal.inUse(path: target, pid: getpid())) {
+                try await SQLiteBackup.restore(from: source, to: target, force: true)
+            }
+            await node.shutdown()
             try await SQLiteBackup.restore(from: source, to: target, force: true)
             #expect(try await Self.usernames(target) == ["from-backup"])
             // An empty file (a database opened once, never migrated) is not data: no --force needed.

@@ -42,6 +42,7 @@ public enum SQLiteBackup {
         case newerSchema(path: String, found: Int, known: Int)
         case targetNotEmpty(path: String)
         case targetExists(path: String)
+        case inUse(path: String, pid: Int32)
 
         public var description: String {
             switch self {
@@ -54,6 +55,8 @@ public enum SQLiteBackup {
             case .targetNotEmpty(let path):
                 "\(path) already holds a StrongAuth database; stop every node and pass --force to replace it"
             case .targetExists(let path): "\(path) already exists; a backup never overwrites a file"
+            case .inUse(let path, let pid):
+                "\(path) is open in process \(pid): stop every node (and anything else using the database) before a restore"
             }
         }
     }
@@ -103,6 +106,7 @@ public enum SQLiteBackup {
     @discardableResult
     public static func restore(from source: String, to target: String, force: Bool) async throws -> Summary {
         let summary = try await inspect(source)
+        if let pid = processHoldingOpen(target) { throw Refusal.inUse(path: target, pid: pid) }
         if !force, try await holdsTables(target) { throw Refusal.targetNotEmpty(path: target) }
         let staging = target + ".restore-\(UUID().uuidString.prefix(8))"
         try createEmptyPrivateFile(staging)
@@ -133,6 +137,27 @@ public enum SQLiteBackup {
         return try await withReadOnlyConnection(path) { connection in
             !(try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1").isEmpty)
         }
+    }
+
+    /// A process that has the database at `path` (or its write-ahead log) open, seen in
+    /// `/proc/<pid>/fd` (Linux): a node still running would go on writing the replaced file and
+    /// lose everything it wrote. Every SQLite node runs on this machine (one file), so this sees
+    /// them — unless they run as another user whose `/proc` entries are hidden from this one,
+    /// hence docs/backup.md still says to stop them first. `nil` when none is seen.
+    static func processHoldingOpen(_ path: String) -> Int32? {
+        let files = FileManager.default
+        guard files.fileExists(atPath: path) else { return nil }
+        let database = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let held: Set<String> = [database, database + "-wal"]
+        for entry in (try? files.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry) else { continue }
+            for fd in (try? files.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? [] {
+                if let target = try? files.destinationOfSymbolicLink(atPath: "/proc/\(entry)/fd/\(fd)"), held.contains(target) {
+                    return pid
+                }
+            }
+        }
+        return nil
     }
 
     /// `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600: never over an existing file or a planted symlink.
