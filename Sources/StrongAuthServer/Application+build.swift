@@ -23,6 +23,10 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
+    app.addServices(
+        SigningKeyPruner(
+            keys: KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time), signer: runtime.signer,
+            audit: runtime.store, time: runtime.time, retention: runtime.settings.retiredSigningKeyRetention, logger: runtime.logger))
     if let integrationPort = runtime.settings.integrationPort {
         // The private integration API on its own port (PowerAuth Cloud REST API: never on the public internet).
         app.addServices(sideListener(try buildIntegrationRouter(runtime: runtime), host: runtime.settings.host, port: integrationPort, runtime))

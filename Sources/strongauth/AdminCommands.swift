@@ -264,7 +264,8 @@ struct AuditCommand: AsyncParsableCommand {
 /// `strongauth keys …`
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Manage the token-signing keys.", subcommands: [Rotate.self])
+        commandName: "keys", abstract: "Manage the token-signing keys and the master key.",
+        subcommands: [Rotate.self, NewMaster.self, RotateMaster.self])
 
     /// `strongauth keys rotate`: a new active signing key; the old one keeps verifying.
     struct Rotate: AsyncParsableCommand {

@@ -28,6 +28,10 @@ extension AuditAction {
     /// RFC 7009 revocation.
     public static let tokenRevoked = AuditAction(rawValue: "token.revoked")
     public static let signingKeyRotated = AuditAction(rawValue: "signing_key.rotated")
+    /// A retired signing key deleted once no unexpired token can carry it (docs/keys.md).
+    public static let signingKeyPruned = AuditAction(rawValue: "signing_key.pruned")
+    /// Every sealed secret re-sealed under a new master key (`keys rotate-master`, docs/keys.md).
+    public static let masterKeyRotated = AuditAction(rawValue: "master_key.rotated")
     public static let auditVerified = AuditAction(rawValue: "audit.verified")
     public static let realmCreated = AuditAction(rawValue: "realm.created")
 
@@ -124,4 +128,5 @@ extension AuditAction {
             sessionEnded, sessionAccessToolBlocked, sessionAccessToolUnblocked, operatorCreated, operatorSignIn, operatorSignOut,
             selfServiceSignIn, selfServiceStepUp, selfServiceStepUpStarted, webCSRFRefused,
         ]
+        + [signingKeyPruned, masterKeyRotated]
 }

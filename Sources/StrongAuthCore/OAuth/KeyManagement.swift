@@ -43,6 +43,16 @@ public struct KeyManagement: Sendable {
         return (key, retired)
     }
 
+    /// Deletes the retired keys whose tokens have all expired: retired more than `retention` ago
+    /// (docs/keys.md). A token is signed with the active key only, and lives at most the access
+    /// token lifetime, so `retention` must exceed that lifetime plus the time a node may still
+    /// sign with a key after its retirement (`SigningKeyRefresher`'s interval); the settings
+    /// refuse less. Returns the deleted kids; the JWKS drops them on the next refresh.
+    public func pruneRetiredKeys(retention: TimeInterval) async throws -> [String] {
+        let now = time.now()
+        return try await store.pruneSigningKeys(retiredBefore: now.addingTimeInterval(-retention), now: now)
+    }
+
     private func seal(_ key: SigningKey) throws -> SealedSigningKey {
         SealedSigningKey(
             kid: key.kid,

@@ -23,4 +23,8 @@ public protocol SigningKeyRepository: Sendable {
     /// In one transaction: the active key becomes `retired` (it keeps verifying) and `key`
     /// becomes the active one. Returns the retired kids.
     func rotateSigningKey(to key: SealedSigningKey) async throws -> [String]
+    /// Deletes the retired keys retired at or before `cutoff` and returns their kids; keys retired
+    /// before the retirement time was recorded are stamped `now` first (they are kept one more
+    /// full retention). The active key is never deleted.
+    func pruneSigningKeys(retiredBefore cutoff: Date, now: Date) async throws -> [String]
 }

@@ -79,6 +79,13 @@ public struct ServerSettings: Sendable {
             password: lockout, bindingOTP: bindingLockout, challenge: devices.maxAttemptsPerChallenge, accessTool: sessions.maxAttempts,
             powerAuth: powerAuth.maxFailedAttempts)
     }
+    /// How long a retired signing key is kept before it is deleted (`keys.retiredRetentionSeconds`;
+    /// see `readKeys`).
+    public var retiredSigningKeyRetention: TimeInterval = 0
+    /// Further master keys (base64, `master.previousKeys`, comma-separated) that open sealed
+    /// values but never seal: the old key while a rotation re-seals, or the next key before it
+    /// becomes current (docs/keys.md).
+    public var previousMasterKeys: [String] = []
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -150,6 +157,7 @@ public struct ServerSettings: Sendable {
         try readAuditFailures(config)
         try readSMSLimits(config)
         try readProductionSafety(config)
+        try readKeys(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

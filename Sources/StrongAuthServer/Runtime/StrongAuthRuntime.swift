@@ -38,7 +38,7 @@ public struct StrongAuthRuntime: Sendable {
     public static func start(
         settings: ServerSettings, logger: Logger, time: any TimeSource = SystemTimeSource()
     ) async throws -> StrongAuthRuntime {
-        let masterKey = try loadMasterKey(settings: settings, logger: logger)
+        let keyring = try loadMasterKey(settings: settings, logger: logger)
         if settings.databaseURL.hasPrefix("sqlite:") {
             try createPrivateDirectory(
                 URL(fileURLWithPath: String(settings.databaseURL.dropFirst("sqlite:".count))).deletingLastPathComponent().path)
@@ -49,6 +49,7 @@ public struct StrongAuthRuntime: Sendable {
         do {
             let applied = try await Migrator.migrate(store.pool)
             if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)"]) }
+            let masterKey = try await MasterKeyRotation.withHashRoot(keyring, store: store, now: time.now())
             let keyManagement = KeyManagement(store: store, masterKey: masterKey, time: time)
             let signer = try await AccessTokenSigner(
                 keys: try await keyManagement.loadOrCreateSigningKeys(), reload: { try await keyManagement.loadSigningKeys() })
@@ -121,8 +122,15 @@ public struct StrongAuthRuntime: Sendable {
         await store.pool.shutdown()
     }
 
-    /// The master key from configuration, else from `data/master.key`, generated (0600) in development.
+    /// The master keyring: the current key (below) and `master.previousKeys`, which open sealed
+    /// values but never seal (docs/keys.md).
     static func loadMasterKey(settings: ServerSettings, logger: Logger) throws -> MasterKey {
+        let current = try loadCurrentMasterKey(settings: settings, logger: logger)
+        return current.addingKeys(try settings.previousMasterKeys.map { try MasterKey(base64: $0) })
+    }
+
+    /// The master key from configuration, else from `data/master.key`, generated (0600) in development.
+    static func loadCurrentMasterKey(settings: ServerSettings, logger: Logger) throws -> MasterKey {
         if let configured = settings.masterKey {
             return try MasterKey(base64: configured)
         }

@@ -493,5 +493,20 @@ public enum Migrator {
                 """,
                 "CREATE INDEX decoy_login_attempts_updated ON decoy_login_attempts (updated_at)",
             ]),
+        Migration(
+            version: 19, name: "key-lifecycle",
+            statements: [
+                // When a signing key was retired, so that it is deleted (and leaves the JWKS) once
+                // no unexpired token can carry it (`keys.retiredRetentionSeconds`, docs/keys.md).
+                // NULL for keys retired before this column existed: the pruner stamps them.
+                "ALTER TABLE signing_keys ADD COLUMN retired_at BIGINT",
+                // The key the keyed hashes of bearer secrets are made under, sealed under the
+                // master key: it outlives master-key rotations, which re-seal it (docs/keys.md).
+                // One row, `hash`; the first node to start on the database writes it.
+                """
+                CREATE TABLE master_key_roots (
+                    id TEXT PRIMARY KEY, sealed_root TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+            ]),
     ]
 }

@@ -28,8 +28,9 @@ extension SQLStore: SigningKeyRepository {
 
     public func rotateSigningKey(to key: SealedSigningKey) async throws -> [String] {
         try await pool.withTransaction { db in
-            let retired = try await db.raw("UPDATE signing_keys SET status = 'retired' WHERE status = 'active' RETURNING kid").all()
-                .map { try $0.string("kid") }
+            let retired = try await db.raw(
+                "UPDATE signing_keys SET status = 'retired', retired_at = \(bind: key.createdAt.epochMilliseconds) WHERE status = 'active' RETURNING kid"
+            ).all().map { try $0.string("kid") }
             try await db.raw(
                 """
                 INSERT INTO signing_keys (kid, sealed_private_key, status, created_at)
@@ -37,6 +38,19 @@ extension SQLStore: SigningKeyRepository {
                 """
             ).run()
             return retired
+        }
+    }
+
+    /// Two single statements, each atomic, so several nodes pruning at once delete each key once
+    /// and never the active one (`status = 'retired'` is part of every condition).
+    public func pruneSigningKeys(retiredBefore cutoff: Date, now: Date) async throws -> [String] {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                "UPDATE signing_keys SET retired_at = \(bind: now.epochMilliseconds) WHERE status = 'retired' AND retired_at IS NULL"
+            ).run()
+            return try await db.raw(
+                "DELETE FROM signing_keys WHERE status = 'retired' AND retired_at <= \(bind: cutoff.epochMilliseconds) RETURNING kid"
+            ).all().map { try $0.string("kid") }
         }
     }
 }
