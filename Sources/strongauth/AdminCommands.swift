@@ -6,7 +6,8 @@ import StrongAuthServer
 /// `strongauth clients …`
 struct ClientsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "clients", abstract: "Manage OAuth clients.", subcommands: [Create.self])
+        commandName: "clients", abstract: "Manage OAuth clients.",
+        subcommands: [Create.self, ListCommand<ClientKind>.self, ShowCommand<ClientKind>.self, SwitchCommand<ClientKind, Disable>.self, SwitchCommand<ClientKind, Enable>.self, DeleteCommand<ClientKind>.self, RotateCommand<ClientKind>.self])
 
     /// `strongauth clients create --id … --scopes … --grants …`
     struct Create: AsyncParsableCommand {
@@ -87,7 +88,8 @@ struct RealmsCommand: AsyncParsableCommand {
 /// `strongauth users …`
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Manage end users.", subcommands: [Create.self, UnblockAccessTool.self])
+        commandName: "users", abstract: "Manage end users.",
+        subcommands: [Create.self, UnblockAccessTool.self, ListCommand<UserKind>.self, ShowCommand<UserKind>.self, SwitchCommand<UserKind, Lock>.self, SwitchCommand<UserKind, Unlock>.self, DeleteCommand<UserKind>.self])
 
     /// `strongauth users create --username … --password … --phone …`
     struct Create: AsyncParsableCommand {
