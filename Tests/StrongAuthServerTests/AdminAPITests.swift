@@ -196,7 +196,7 @@ struct AdminAPITests {
         }
     }
 
-    @Test("users: list, show, lock (sign-in refused), unlock, delete")
+    @Test("users: list, show, lock (sign-in and refresh refused), unlock, delete")
     func users() async throws {
         try await TestServer.with { server in
             let shop = try await server.createClient("shop")
@@ -212,9 +212,13 @@ struct AdminAPITests {
                 #expect((rest.body["users"] as? [[String: Any]])?.first?["username"] as? String == "bob")
                 #expect(try await Self.call(client, .get, "/admin/v1/users/\(alice.id)", token: token).body["username"] as? String == "alice")
 
-                #expect(try await Self.call(client, .post, "/admin/v1/users/alice/lock", token: token).body["status"] as? String == "disabled")
                 let login = [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")]
+                let before = try await client.token(login, basic: HTTP.basic("shop", shop)).1
+                #expect(try await Self.call(client, .post, "/admin/v1/users/alice/lock", token: token).body["status"] as? String == "disabled")
                 #expect(try await client.token(login, basic: HTTP.basic("shop", shop)).0.status != .ok)
+                // A refresh token issued before the lock does not outlive it.
+                let refresh = [("grant_type", "refresh_token"), ("refresh_token", before["refresh_token"] as? String ?? "")]
+                #expect(try await client.token(refresh, basic: HTTP.basic("shop", shop)).0.status != .ok)
                 #expect(try await Self.call(client, .post, "/admin/v1/users/alice/unlock", token: token).body["status"] as? String == "active")
                 #expect(try await client.token(login, basic: HTTP.basic("shop", shop)).0.status == .ok)
                 #expect(try await Self.audited(server, "user.locked", actor: "client:admin") == 1)
@@ -252,11 +256,11 @@ struct AdminAPITests {
 
                 let rotated = try await Self.call(client, .post, "/admin/v1/integration-users/integration-user/rotate-password", token: token)
                 let password = rotated.body["secret"] as? String ?? ""
-                func registrations(_ password: String) async throws -> HTTPResponse.Status {
-                    try await client.executeRequest(
+                let registrations = { @Sendable (password: String) async throws -> HTTPResponse.Status in
+                    let response = try await client.executeRequest(
                         uri: "/powerauth-cloud/v2/registrations?userId=end-user-1234", method: .get,
-                        headers: [.authorization: HTTP.basic("integration-user", password)], body: nil
-                    ).status
+                        headers: [.authorization: HTTP.basic("integration-user", password)], body: nil)
+                    return response.status
                 }
                 #expect(try await registrations(created.password) == .unauthorized)
                 #expect(try await registrations(password) != .unauthorized)

@@ -36,12 +36,12 @@ struct CredentialLifecycleStoreTests {
             try await store.insertRealm(id: "other", at: Fixtures.epoch)
             try await store.insertClient(Fixtures.client("shop"))
             try await store.insertClient(Self.inRealm(Fixtures.client("theirs"), "other"))
-            #expect(try await store.setStatus(.client, id: "shop", realm: "other", active: false) == .notFound)
+            #expect(try await store.setStatus(.client, id: "shop", realm: "other", active: false, at: Fixtures.epoch) == .notFound)
             #expect(try await store.client(id: "shop")?.status == .active)
-            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: false) == .changed)
-            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: false) == .unchanged)
+            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
+            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .unchanged)
             #expect(try await store.client(id: "shop")?.status == .disabled)
-            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: true) == .changed)
+            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: true, at: Fixtures.epoch) == .changed)
             #expect(try await store.client(id: "shop")?.status == .active)
             #expect(try await store.clients(realm: Realm.defaultID).map(\.id) == ["shop"])
             #expect(try await store.clients(realm: "other").map(\.id) == ["theirs"])
@@ -59,7 +59,7 @@ struct CredentialLifecycleStoreTests {
             #expect(try await store.client(id: "shop")?.secretHash == "new-hash")
             #expect(try await store.delete(.client, id: "shop", realm: Realm.defaultID, at: Fixtures.epoch) == .changed)
             #expect(try await !store.replaceSecretHash(.client, id: "shop", realm: Realm.defaultID, hash: "revived"))
-            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: true) == .notFound)
+            #expect(try await store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: true, at: Fixtures.epoch) == .notFound)
         }
     }
 
@@ -96,7 +96,7 @@ struct CredentialLifecycleStoreTests {
             let oscar = try await BackOfficeStoreTests.insertOperator(store, "oscar")
             try await Self.insertSession(store, kind: .operator, principal: olga.id)
             try await Self.insertSession(store, kind: .operator, principal: oscar.id)
-            #expect(try await store.setStatus(.operator, id: olga.id, realm: Realm.defaultID, active: false) == .changed)
+            #expect(try await store.setStatus(.operator, id: olga.id, realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
             #expect(try await Self.webSessions(of: olga.id, in: store) == 0)
             #expect(try await Self.webSessions(of: oscar.id, in: store) == 1)
 
@@ -119,7 +119,7 @@ struct CredentialLifecycleStoreTests {
         }
     }
 
-    @Test("locking a user ends their sessions; unlocking clears the password lockout", arguments: TestDatabases.engines)
+    @Test("locking a user ends their web sessions and refresh-token families; unlocking clears the password lockout", arguments: TestDatabases.engines)
     func users(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user("alice")
@@ -127,13 +127,17 @@ struct CredentialLifecycleStoreTests {
             try await store.insertUser(Fixtures.user("bob"))
             try await store.insertUser(Fixtures.user("carol"))
             try await Self.insertSession(store, kind: .user, principal: alice.id)
+            let refresh = Fixtures.refreshToken(user: alice.id)
+            try await store.insertRefreshToken(refresh)
             let lock = LockoutPolicy(maxFailures: 1, lockDuration: 600)
             _ = try await store.reserveAttempt(userID: alice.id, factor: .password, at: Fixtures.epoch, policy: lock)
-            #expect(try await store.setStatus(.user, id: alice.id, realm: "nowhere", active: false) == .notFound)
-            #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: false) == .changed)
+            #expect(try await store.setStatus(.user, id: alice.id, realm: "nowhere", active: false, at: Fixtures.epoch) == .notFound)
+            #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
             #expect(try await store.user(id: alice.id)?.status == .disabled)
             #expect(try await Self.webSessions(of: alice.id, in: store) == 0)
-            #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: true) == .changed)
+            let family = try await store.accessTokenLiveness(jti: "j", familyID: refresh.familyID, userID: nil, clientID: "x", deviceID: nil)
+            #expect(family.familyRevoked)
+            #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: true, at: Fixtures.epoch) == .changed)
             let unlocked = try await store.user(id: alice.id)
             #expect(unlocked?.status == .active && unlocked?.lockedUntil == nil && unlocked?.failedLoginAttempts == 0)
 
@@ -153,7 +157,7 @@ struct CredentialLifecycleStoreTests {
             #expect(try await store.delete(.application, id: "my-application", realm: "nowhere", at: Fixtures.epoch) == .notFound)
             #expect(try await store.delete(.application, id: "my-application", realm: Realm.defaultID, at: Fixtures.epoch) == .unchanged)
             #expect(try await store.application(id: "my-application")?.status == .active)
-            #expect(try await store.setStatus(.application, id: "my-application", realm: Realm.defaultID, active: false) == .changed)
+            #expect(try await store.setStatus(.application, id: "my-application", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
 
             try await store.insertApplication(PowerAuthStoreTests.application("unused", callback: nil))
             #expect(try await store.delete(.application, id: "unused", realm: Realm.defaultID, at: Fixtures.epoch) == .changed)
@@ -173,7 +177,7 @@ struct CredentialLifecycleStoreTests {
             #expect(try await !store.replaceSecretHash(.integrationUser, id: "integration-user", realm: "nowhere", hash: "x"))
             #expect(try await store.replaceSecretHash(.integrationUser, id: "integration-user", realm: Realm.defaultID, hash: "new"))
             #expect(try await store.integrationUser(name: "integration-user")?.passwordHash == "new")
-            #expect(try await store.setStatus(.integrationUser, id: "integration-user", realm: Realm.defaultID, active: false) == .changed)
+            #expect(try await store.setStatus(.integrationUser, id: "integration-user", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
             #expect(try await store.integrationUser(name: "integration-user")?.status == .disabled)
             #expect(try await store.integrationUsers(realm: Realm.defaultID).map(\.name) == ["integration-user"])
             #expect(try await store.delete(.integrationUser, id: "integration-user", realm: "nowhere", at: Fixtures.epoch) == .notFound)

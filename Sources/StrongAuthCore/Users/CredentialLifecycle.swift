@@ -42,9 +42,10 @@ public protocol CredentialLifecycleRepository: Sendable {
     /// Up to `limit` of the realm's users by username, after `after` (a username) if given.
     func users(realm: String, after: String?, limit: Int) async throws -> [User]
     /// `active ⇄ disabled` (users: `disabled` is the operator's lock). Disabling an operator or a
-    /// user ends their web sessions in the same transaction; unlocking a user also clears the
-    /// password and device-binding lockouts.
-    func setStatus(_ kind: ManagedKind, id: String, realm: String, active: Bool) async throws -> LifecycleOutcome
+    /// user ends their web sessions in the same transaction, locking a user also revokes their
+    /// refresh-token families (at `now`); unlocking a user clears the password and device-binding
+    /// lockouts.
+    func setStatus(_ kind: ManagedKind, id: String, realm: String, active: Bool, at now: Date) async throws -> LifecycleOutcome
     /// A new keyed hash of a client secret or an integration user's password; the old one
     /// stops matching with this statement. `false`: no such live holder in the realm.
     func replaceSecretHash(_ kind: ManagedKind, id: String, realm: String, hash: String) async throws -> Bool
@@ -141,7 +142,7 @@ public struct CredentialLifecycleService: Sendable {
         async throws
     {
         let key = try await key(kind, id, realm: realm)
-        switch try await store.setStatus(kind, id: key, realm: realm, active: active) {
+        switch try await store.setStatus(kind, id: key, realm: realm, active: active, at: time.now()) {
         case .notFound: throw LifecycleError.notFound(kind, id)
         case .unchanged: return
         case .changed:

@@ -55,7 +55,7 @@ extension SQLStore: CredentialLifecycleRepository {
 
     // MARK: Changes
 
-    public func setStatus(_ kind: ManagedKind, id: String, realm: String, active: Bool) async throws -> LifecycleOutcome {
+    public func setStatus(_ kind: ManagedKind, id: String, realm: String, active: Bool, at now: Date) async throws -> LifecycleOutcome {
         let (table, key) = Self.table(kind)
         let (from, to) = active ? ("disabled", "active") : ("active", "disabled")
         return try await pool.withTransaction { db in
@@ -86,9 +86,15 @@ extension SQLStore: CredentialLifecycleRepository {
                 ).first()
                 return exists == nil ? .notFound : .unchanged
             }
-            // A locked user or disabled operator is signed out everywhere at once.
+            // A locked user or disabled operator is signed out everywhere at once; a locked user's
+            // refresh-token families die too (refresh itself does not look at the user's status).
             if !active, kind == .user || kind == .operator {
                 try await Self.endWebSessions(kind, id: id, in: db)
+            }
+            if !active, kind == .user {
+                try await db.raw(
+                    "UPDATE token_families SET revoked_at = \(bind: now.epochMilliseconds) WHERE user_id = \(bind: id) AND revoked_at IS NULL"
+                ).run()
             }
             return .changed
         }
