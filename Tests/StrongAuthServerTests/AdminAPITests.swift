@@ -29,16 +29,38 @@ struct AdminAPITests {
         return (response.status, try HTTP.json(response.body), response.headers)
     }
 
+    /// Audit records of `action` by `actor`, journalled or sealed, counted in one statement (a
+    /// record sealed between two reads would otherwise be counted twice or not at all).
     static func audited(_ server: TestServer, _ action: String, actor: String) async throws -> Int {
         try await server.runtime.store.pool.withConnection { db in
             try await db.raw(
-                "SELECT COUNT(*) AS n FROM audit_journal WHERE action = \(bind: action) AND actor = \(bind: actor)"
+                """
+                SELECT (SELECT COUNT(*) FROM audit_journal WHERE action = \(bind: action) AND actor = \(bind: actor))
+                     + (SELECT COUNT(*) FROM audit_events WHERE action = \(bind: action) AND actor = \(bind: actor)) AS n
+                """
             ).first()?.decode(column: "n", as: Int.self) ?? 0
-        } + (try await server.runtime.store.pool.withConnection { db in
-            try await db.raw(
-                "SELECT COUNT(*) AS n FROM audit_events WHERE action = \(bind: action) AND actor = \(bind: actor)"
-            ).first()?.decode(column: "n", as: Int.self) ?? 0
-        })
+        }
+    }
+
+    /// A server with the client `shop` (every grant), the user alice, and an `admin` client's token.
+    static func withShopAndAdmin(
+        _ body: @Sendable (TestServer, any TestClientProtocol, _ shopSecret: String, _ adminSecret: String, _ adminToken: String) async throws
+            -> Void
+    ) async throws {
+        try await TestServer.with { server in
+            let shop = try await server.createClient("shop")
+            let admin = try await server.createClient("admin", scopes: ["admin"], grants: [.clientCredentials])
+            try await server.createUser("alice")
+            try await server.test { client in
+                try await body(server, client, shop, admin, try await clientToken(client, "admin", admin, scope: "admin"))
+            }
+        }
+    }
+
+    /// Alice's password-grant answer through `shop`.
+    static func aliceLogin(_ client: any TestClientProtocol, shop: String) async throws -> [String: Any] {
+        try await client.token(
+            [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop)).1
     }
 
     @Test("no token 401; a token without the admin scope, or a user's token, 403; the banner's admin client works")
@@ -71,40 +93,33 @@ struct AdminAPITests {
 
     @Test("disable: the client is refused at once, its tokens introspect inactive and stop refreshing; enable restores")
     func disableClient() async throws {
-        try await TestServer.with { server in
-            let shop = try await server.createClient("shop")
-            let admin = try await server.createClient("admin", scopes: ["admin"], grants: [.clientCredentials])
-            try await server.createUser("alice")
-            try await server.test { client in
-                let token = try await Self.clientToken(client, "admin", admin, scope: "admin")
-                let (_, login) = try await client.token(
-                    [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop))
-                let access = login["access_token"] as? String ?? ""
-                let refresh = login["refresh_token"] as? String ?? ""
+        try await Self.withShopAndAdmin { server, client, shop, admin, token in
+            let login = try await Self.aliceLogin(client, shop: shop)
+            let access = login["access_token"] as? String ?? ""
+            let refresh = login["refresh_token"] as? String ?? ""
 
-                let disabled = try await Self.call(client, .post, "/admin/v1/clients/shop/disable", token: token)
-                #expect(disabled.status == .ok)
-                #expect(disabled.body["status"] as? String == "disabled")
-                #expect(try await Self.audited(server, "client.disabled", actor: "client:admin") == 1)
-                // Twice is one change: one audit record.
-                #expect(try await Self.call(client, .post, "/admin/v1/clients/shop/disable", token: token).status == .ok)
-                #expect(try await Self.audited(server, "client.disabled", actor: "client:admin") == 1)
+            let disabled = try await Self.call(client, .post, "/admin/v1/clients/shop/disable", token: token)
+            #expect(disabled.status == .ok)
+            #expect(disabled.body["status"] as? String == "disabled")
+            #expect(try await Self.audited(server, "client.disabled", actor: "client:admin") == 1)
+            // Twice is one change: one audit record.
+            #expect(try await Self.call(client, .post, "/admin/v1/clients/shop/disable", token: token).status == .ok)
+            #expect(try await Self.audited(server, "client.disabled", actor: "client:admin") == 1)
 
-                let (denied, _) = try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("shop", shop))
-                #expect(denied.status == .unauthorized)
-                let (refreshed, _) = try await client.token(
-                    [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: HTTP.basic("shop", shop))
-                #expect(refreshed.status != .ok)
-                let (_, introspected) = try await client.token(
-                    [("token", access)], basic: HTTP.basic("admin", admin), path: "/oauth/introspect")
-                #expect(introspected["active"] as? Bool == false)
-                let me = try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(access), body: nil)
-                #expect(me.status == .unauthorized)
+            let (denied, _) = try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("shop", shop))
+            #expect(denied.status == .unauthorized)
+            let (refreshed, _) = try await client.token(
+                [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: HTTP.basic("shop", shop))
+            #expect(refreshed.status != .ok)
+            let (_, introspected) = try await client.token(
+                [("token", access)], basic: HTTP.basic("admin", admin), path: "/oauth/introspect")
+            #expect(introspected["active"] as? Bool == false)
+            let me = try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(access), body: nil)
+            #expect(me.status == .unauthorized)
 
-                #expect(try await Self.call(client, .post, "/admin/v1/clients/shop/enable", token: token).body["status"] as? String == "active")
-                let (again, _) = try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("shop", shop))
-                #expect(again.status == .ok)
-            }
+            #expect(try await Self.call(client, .post, "/admin/v1/clients/shop/enable", token: token).body["status"] as? String == "active")
+            let (again, _) = try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("shop", shop))
+            #expect(again.status == .ok)
         }
     }
 
@@ -129,28 +144,21 @@ struct AdminAPITests {
 
     @Test("delete: refresh tokens revoked with the client, its id never given out again")
     func deleteClient() async throws {
-        try await TestServer.with { server in
-            let shop = try await server.createClient("shop")
-            let admin = try await server.createClient("admin", scopes: ["admin"], grants: [.clientCredentials])
-            try await server.createUser("alice")
-            try await server.test { client in
-                let token = try await Self.clientToken(client, "admin", admin, scope: "admin")
-                let (_, login) = try await client.token(
-                    [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop))
-                #expect(try await Self.call(client, .delete, "/admin/v1/clients/shop", token: token).status == .noContent)
-                #expect(try await Self.call(client, .get, "/admin/v1/clients/shop", token: token).status == .notFound)
-                #expect(try await Self.call(client, .delete, "/admin/v1/clients/shop", token: token).status == .notFound)
-                let families = try await server.runtime.store.pool.withConnection { db in
-                    try await db.raw("SELECT COUNT(*) AS n FROM token_families WHERE client_id = 'shop' AND revoked_at IS NULL").first()?
-                        .decode(column: "n", as: Int.self) ?? -1
-                }
-                #expect(families == 0)
-                await #expect(throws: StoreError.self) { try await server.createClient("shop") }
-                let (_, introspected) = try await client.token(
-                    [("token", login["access_token"] as? String ?? "")], basic: HTTP.basic("admin", admin), path: "/oauth/introspect")
-                #expect(introspected["active"] as? Bool == false)
-                #expect(try await Self.audited(server, "client.deleted", actor: "client:admin") == 1)
+        try await Self.withShopAndAdmin { server, client, shop, admin, token in
+            let login = try await Self.aliceLogin(client, shop: shop)
+            #expect(try await Self.call(client, .delete, "/admin/v1/clients/shop", token: token).status == .noContent)
+            #expect(try await Self.call(client, .get, "/admin/v1/clients/shop", token: token).status == .notFound)
+            #expect(try await Self.call(client, .delete, "/admin/v1/clients/shop", token: token).status == .notFound)
+            let families = try await server.runtime.store.pool.withConnection { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM token_families WHERE client_id = 'shop' AND revoked_at IS NULL").first()?
+                    .decode(column: "n", as: Int.self) ?? -1
             }
+            #expect(families == 0)
+            await #expect(throws: StoreError.self) { try await server.createClient("shop") }
+            let (_, introspected) = try await client.token(
+                [("token", login["access_token"] as? String ?? "")], basic: HTTP.basic("admin", admin), path: "/oauth/introspect")
+            #expect(introspected["active"] as? Bool == false)
+            #expect(try await Self.audited(server, "client.deleted", actor: "client:admin") == 1)
         }
     }
 
