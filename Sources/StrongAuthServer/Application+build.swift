@@ -122,7 +122,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         web: pages(.admin), service: runtime.backOffice, operators: runtime.operators, store: runtime.store, masterKey: runtime.masterKey,
         rateLimiter: runtime.rateLimiter, settings: runtime.settings
     ).addRoutes(to: router)
-    AdminAPIController(lifecycle: runtime.lifecycle, store: runtime.store, tokens: runtime.tokens, web: pages(.admin)).addRoutes(to: router)
+    AdminAPIController(
+        lifecycle: runtime.lifecycle, administration: runtime.administration, maxBodyBytes: runtime.settings.maxBodyBytes, store: runtime.store,
+        tokens: runtime.tokens, web: pages(.admin)
+    ).addRoutes(to: router)
     SelfServiceWebController(
         web: pages(.selfService), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
         rateLimiter: runtime.rateLimiter, settings: runtime.settings

@@ -123,6 +123,29 @@ struct AdminAPITests {
         }
     }
 
+    @Test("create: a client in the admin's realm, its secret once; bad input 400, a taken id 409")
+    func createClient() async throws {
+        try await Self.withShopAndAdmin { server, client, _, _, token in
+            func create(_ json: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+                var headers = HTTP.bearer(token, json: true)
+                headers[.contentType] = "application/json"
+                let response = try await client.executeRequest(uri: "/admin/v1/clients", method: .post, headers: headers, body: ByteBuffer(string: json))
+                return (response.status, try HTTP.json(response.body))
+            }
+            let (status, created) = try await create(#"{"clientId": "webshop", "scopes": ["accounts"], "grants": ["client_credentials"]}"#)
+            #expect(status == .created)
+            let secret = created["clientSecret"] as? String ?? ""
+            #expect((created["client"] as? [String: Any])?["realm"] as? String == Realm.defaultID)
+            #expect(try await client.token([("grant_type", "client_credentials")], basic: HTTP.basic("webshop", secret)).0.status == .ok)
+            #expect(try await Self.audited(server, "client.created", actor: "client:admin") == 1)
+            #expect(try await create(#"{"clientId": "webshop", "grants": ["client_credentials"]}"#).0 == .conflict)
+            #expect(try await create(#"{"clientId": "bad id", "grants": ["client_credentials"]}"#).0 == .badRequest)
+            #expect(try await create(#"{"clientId": "x", "grants": []}"#).0 == .badRequest)
+            #expect(try await create(#"{"clientId": "x", "grants": ["implicit"]}"#).0 == .badRequest)
+            #expect(try await create(#"{"clientId": 1}"#).0 == .badRequest)
+        }
+    }
+
     @Test("rotate-secret: the old secret is refused at once, the new one accepted, shown once")
     func rotateSecret() async throws {
         try await TestServer.with { server in

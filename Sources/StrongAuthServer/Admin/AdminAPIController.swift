@@ -65,6 +65,9 @@ struct AdminContext: ChildRequestContext {
 /// realm only — another realm's object answers 404 exactly like a missing one. Errors are RFC 9457.
 struct AdminAPIController {
     let lifecycle: CredentialLifecycleService
+    /// Creates clients (`POST /admin/v1/clients`), as `strongauth clients create` does.
+    let administration: AdministrationService
+    let maxBodyBytes: Int
     let store: any CredentialLifecycleRepository
     let tokens: TokenService
     let web: WebPages
@@ -131,6 +134,7 @@ struct AdminAPIController {
                 }
             }
         }
+        admin.post("/admin/v1/clients") { request, context in try await createClient(request, context: context) }
         admin.post("/admin/v1/operators/{operatorId}/reset-totp") { _, context in
             let id = try context.parameters.require("operatorId")
             return try await respond(context) {
@@ -138,6 +142,35 @@ struct AdminAPIController {
                     operatorID: id, realm: context.admin.realm, actor: context.admin.actor, source: context.remoteAddress)
                 return AdminViews.issued(id: id, issued)
             }
+        }
+    }
+
+    /// `POST /admin/v1/clients`: a confidential client in the caller's realm, its secret shown once.
+    private func createClient(_ request: Request, context: AdminContext) async throws -> Response {
+        let body = try await JSONBody.decode(Components.Schemas.AdminClientCreate.self, from: request, limit: maxBodyBytes)
+        var grants = Set<GrantType>()
+        for name in body.grants.map(\.rawValue) {
+            guard let grant = GrantType(rawValue: name) else {
+                throw ProblemDetails.badRequest("The client cannot be created.", errors: [ValidationError(field: "grants", message: "unknown grant '\(name)'")])
+            }
+            grants.insert(grant)
+        }
+        guard let scopes = Scopes(parsing: (body.scopes ?? []).joined(separator: " ")) else {
+            throw ProblemDetails.badRequest("The client cannot be created.", errors: [ValidationError(field: "scopes", message: "invalid scope characters")])
+        }
+        do {
+            let created = try await administration.createClient(
+                id: body.clientId, name: body.name, scopes: scopes, grants: grants, webhookURL: body.webhookUrl,
+                isResourceServer: body.resourceServer ?? false, realm: context.admin.realm, actor: context.admin.actor)
+            return try await respond(context, status: .created) {
+                Components.Schemas.AdminClientCreated(
+                    client: AdminViews.client(created.client), clientSecret: created.secret, webhookSecret: created.webhookSecret)
+            }
+        } catch let error as ValidationError {
+            throw ProblemDetails.badRequest("The client cannot be created.", errors: [error])
+        } catch StoreError.conflict {
+            // Deleted clients' ids stay taken (docs/admin-api.md), in whichever realm.
+            throw ProblemDetails(.conflict, "Conflict", detail: "The client id is taken (ids of deleted clients are never reused).")
         }
     }
 
