@@ -39,9 +39,14 @@ struct ClientsCommand: AsyncParsableCommand {
             }
             let (id, name, webhookURL, introspect, realm) = (id, name, webhookURL, introspect, realm)
             let created = try await withRuntime(common) { runtime in
-                try await runtime.administration.createClient(
-                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
-                    isResourceServer: introspect, realm: realm, actor: "operator:cli")
+                do {
+                    return try await runtime.administration.createClient(
+                        id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
+                        isResourceServer: introspect, realm: realm, actor: "operator:cli")
+                } catch StoreError.conflict(let what) {
+                    // A deleted client's id stays taken, so none of its tokens can come back (docs/admin-api.md).
+                    throw ValidationError("\(what) (the ids of deleted clients are never reused); see `strongauth clients list`")
+                }
             }
             var output: [String: Any] = [
                 "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name, "realm": created.client.realmID,
