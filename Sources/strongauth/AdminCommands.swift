@@ -43,9 +43,9 @@ struct ClientsCommand: AsyncParsableCommand {
                     return try await runtime.administration.createClient(
                         id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
                         isResourceServer: introspect, realm: realm, actor: "operator:cli")
-                } catch StoreError.conflict(let what) {
+                } catch let error as StoreError {
                     // A deleted client's id stays taken, so none of its tokens can come back (docs/admin-api.md).
-                    throw ValidationError("\(what) (the ids of deleted clients are never reused); see `strongauth clients list`")
+                    throw ValidationError("\(error) (the ids of deleted clients are never reused too; see `strongauth clients list`)")
                 }
             }
             var output: [String: Any] = [
