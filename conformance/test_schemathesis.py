@@ -99,3 +99,15 @@ def test_nul_characters_are_bad_input_on_every_face(server, integration_user):
     }
     for what, response in answers.items():
         assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
+def test_schemathesis_admin_api(server):
+    """The admin API (docs/admin-api.md) with an admin client's token, in a realm of its own so that
+    what the fuzzer disables or deletes is only ever its own (404 for everything else)."""
+    realm = server.unique("fuzz-realm").lower()
+    server.cli("realms", "create", "--id", realm)
+    created = server.cli("clients", "create", "--id", server.unique("fuzz-admin"), "--scopes", "admin", "--realm", realm)
+    token = requests.post(server.url("/oauth/token"), auth=(created["clientId"], created["clientSecret"]), timeout=10,
+                          data={"grant_type": "client_credentials", "scope": "admin"})
+    assert token.status_code == 200, token.text
+    run(server, "--include-path-regex", "^/admin/v1/", "--header", f"Authorization: Bearer {token.json()['access_token']}")

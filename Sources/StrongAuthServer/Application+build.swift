@@ -66,6 +66,11 @@ func addAdminFace(to router: Router<AppRequestContext>, runtime: StrongAuthRunti
         web: webPages(.admin, runtime: runtime, renderer: renderer), service: runtime.backOffice, operators: runtime.operators,
         store: runtime.store, masterKey: runtime.masterKey, rateLimiter: runtime.rateLimiter, settings: runtime.settings
     ).addRoutes(to: router)
+    // The admin JSON API is the back office's too: it moves with it to `admin.port`.
+    AdminAPIController(
+        lifecycle: runtime.lifecycle, administration: runtime.administration, maxBodyBytes: runtime.settings.maxBodyBytes, store: runtime.store,
+        tokens: runtime.tokens, web: webPages(.admin, runtime: runtime, renderer: renderer)
+    ).addRoutes(to: router)
 }
 
 /// The page helpers of one web area (`/admin` or `/self-service`).

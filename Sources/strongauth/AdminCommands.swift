@@ -6,7 +6,8 @@ import StrongAuthServer
 /// `strongauth clients …`
 struct ClientsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "clients", abstract: "Manage OAuth clients.", subcommands: [Create.self])
+        commandName: "clients", abstract: "Manage OAuth clients.",
+        subcommands: [Create.self, ListCommand<ClientKind>.self, ShowCommand<ClientKind>.self, SwitchCommand<ClientKind, Disable>.self, SwitchCommand<ClientKind, Enable>.self, DeleteCommand<ClientKind>.self, RotateCommand<ClientKind>.self])
 
     /// `strongauth clients create --id … --scopes … --grants …`
     struct Create: AsyncParsableCommand {
@@ -38,9 +39,14 @@ struct ClientsCommand: AsyncParsableCommand {
             }
             let (id, name, webhookURL, introspect, realm) = (id, name, webhookURL, introspect, realm)
             let created = try await withRuntime(common) { runtime in
-                try await runtime.administration.createClient(
-                    id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
-                    isResourceServer: introspect, realm: realm, actor: "operator:cli")
+                do {
+                    return try await runtime.administration.createClient(
+                        id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
+                        isResourceServer: introspect, realm: realm, actor: "operator:cli")
+                } catch let error as StoreError {
+                    // A deleted client's id stays taken, so none of its tokens can come back (docs/admin-api.md).
+                    throw ValidationError("\(error) (the ids of deleted clients are never reused too; see `strongauth clients list`)")
+                }
             }
             var output: [String: Any] = [
                 "clientId": created.client.id, "clientSecret": created.secret, "name": created.client.name, "realm": created.client.realmID,
@@ -87,7 +93,8 @@ struct RealmsCommand: AsyncParsableCommand {
 /// `strongauth users …`
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Manage end users.", subcommands: [Create.self, UnblockAccessTool.self])
+        commandName: "users", abstract: "Manage end users.",
+        subcommands: [Create.self, UnblockAccessTool.self, ListCommand<UserKind>.self, ShowCommand<UserKind>.self, SwitchCommand<UserKind, Lock>.self, SwitchCommand<UserKind, Unlock>.self, DeleteCommand<UserKind>.self])
 
     /// `strongauth users create --username … --password … --phone …`
     struct Create: AsyncParsableCommand {

@@ -6,7 +6,8 @@ import StrongAuthServer
 /// `strongauth operators …`
 struct OperatorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "operators", abstract: "Manage back-office operators (/admin).", subcommands: [Create.self])
+        commandName: "operators", abstract: "Manage back-office operators (/admin).",
+        subcommands: [Create.self, ListCommand<OperatorKind>.self, ShowCommand<OperatorKind>.self, SwitchCommand<OperatorKind, Disable>.self, SwitchCommand<OperatorKind, Enable>.self, DeleteCommand<OperatorKind>.self, RotateCommand<OperatorKind>.self])
 
     /// `strongauth operators create --username … [--password …]`
     struct Create: AsyncParsableCommand {

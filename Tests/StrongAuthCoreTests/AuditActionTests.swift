@@ -41,6 +41,11 @@ struct AuditActionTests {
         #expect(AuditAction.registration(.block) == AuditAction(rawValue: "powerauth.registration.blocked"))
         #expect(AuditAction.approval(.approved).rawValue == "approval.approved")
         #expect(AuditAction.challengeAnswer(.mfaPush).rawValue == "mfa_push.answer")
+        #expect(AuditAction.lifecycle(.client, .disabled).rawValue == "client.disabled")
+        #expect(AuditAction.lifecycle(.user, .locked).rawValue == "user.locked")
+        #expect(AuditAction.lifecycle(.operator, .totpReset).rawValue == "operator.totp_reset")
+        #expect(AuditAction.lifecycle(.application, .deleted).rawValue == "powerauth.application.deleted")
+        #expect(AuditAction.lifecycle(.integrationUser, .secretRotated).rawValue == "powerauth.integration_user.secret_rotated")
         #expect(AuditAction.all.allSatisfy { $0.rawValue.contains(".") && $0.rawValue == $0.description })
     }
 }

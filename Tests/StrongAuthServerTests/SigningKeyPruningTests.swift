@@ -56,7 +56,7 @@ struct SigningKeyPruningTests {
             server.time.advance(by: 900)
             #expect(try await pruner.pass() == .idle)
             #expect(try await Self.jwksKIDs(server) == [rotated.active.kid])
-            let pruned = try await runtime.backOffice.auditEvents(realm: "default", limit: 100).filter { $0.record.action == "signing_key.pruned" }
+            let pruned = try await runtime.backOffice.auditEvents(realm: "default", limit: 100).filter { $0.record.action.rawValue == "signing_key.pruned" }
             #expect(pruned.map(\.record.subject) == ["signing-key:\(oldKID)"])
         }
     }

@@ -111,6 +111,12 @@ extension AuditAction {
 
     /// Every action the server writes, the functions expanded over their arguments: what the
     /// Core test lists, so that a rename is a visible diff. A new member belongs here too.
+    /// A credential lifecycle change (CLI or `/admin/v1`, docs/admin-api.md): `client.disabled`,
+    /// `user.locked`, `powerauth.integration_user.secret_rotated`, …
+    public static func lifecycle(_ kind: ManagedKind, _ change: LifecycleChange) -> AuditAction {
+        AuditAction(rawValue: "\(kind.actionName).\(change.rawValue)")
+    }
+
     public static let all: [AuditAction] =
         [
             clientCreated, clientAuthentication, loginPassword, refreshReuseDetected, tokenRevoked, signingKeyRotated, auditVerified,

@@ -59,26 +59,34 @@ public struct OperatorService: Sendable {
         self.decoyPasswordHash = decoyPasswordHash
     }
 
+    /// A fresh TOTP secret for the operator `id`: sealed for the store, and as an authenticator
+    /// reads it (Base32 and an otpauth:// URI), shown once. Shared by `create` and the TOTP reset
+    /// (docs/admin-api.md).
+    public func newTOTPSecret(operatorID id: String, username: String) throws -> (sealed: String, base32: String, otpauthURI: String) {
+        // 192 random bits as ASCII: hummingbird-auth's TOTP keys HMAC with the secret's UTF-8 bytes.
+        let secret = SecureRandom.token(prefix: "", byteCount: 24)
+        return (
+            try masterKey.seal(Array(secret.utf8), purpose: Self.sealPurpose, associatedData: id), Base32.encode(Array(secret.utf8)),
+            totp.authenticatorURL(secret: secret, label: "\(issuer):\(username)", issuer: issuer)
+        )
+    }
+
     /// A new operator with a bcrypt password and a fresh TOTP secret sealed under the master key.
     public func create(username: String, password: String?, realm: String = Realm.defaultID, actor: String) async throws -> CreatedOperator {
         try Validate.username(username)
         let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
         try Validate.password(password)
-        // 192 random bits as ASCII: hummingbird-auth's TOTP keys HMAC with the secret's UTF-8 bytes.
-        let secret = SecureRandom.token(prefix: "", byteCount: 24)
         let id = UUID().uuidString.lowercased()
         let now = time.now()
+        let totpSecret = try newTOTPSecret(operatorID: id, username: username)
         let created = Operator(
-            id: id, username: username, passwordHash: try await passwordHasher.hash(password),
-            sealedTOTPSecret: try masterKey.seal(Array(secret.utf8), purpose: Self.sealPurpose, associatedData: id), createdAt: now,
-            realmID: realm)
+            id: id, username: username, passwordHash: try await passwordHasher.hash(password), sealedTOTPSecret: totpSecret.sealed,
+            createdAt: now, realmID: realm)
         try await store.insertOperator(created)
         try await store.append(
             AuditRecord(actor: actor, action: .operatorCreated, subject: "operator:\(id)", outcome: .success, details: ["username": username]),
             at: now)
-        return CreatedOperator(
-            operator: created, password: password, totpSecret: Base32.encode(Array(secret.utf8)),
-            otpauthURI: totp.authenticatorURL(secret: secret, label: "\(issuer):\(username)", issuer: issuer))
+        return CreatedOperator(operator: created, password: password, totpSecret: totpSecret.base32, otpauthURI: totpSecret.otpauthURI)
     }
 
     /// Checks username, password and TOTP code; every outcome is audited. Failures nothing bounds

@@ -4,11 +4,14 @@ import Foundation
 ///
 /// The secret is never stored: only its keyed hash (see `KeyedHash`).
 public struct OAuthClient: Sendable, Equatable {
-    /// Lifecycle of a client. `active → disabled` (an operator switch; a disabled client
-    /// authenticates nowhere and its tokens introspect as inactive).
+    /// Lifecycle of a client. `active ⇄ disabled` (an operator switch; a disabled client
+    /// authenticates nowhere and its tokens introspect as inactive) and `→ deleted`, a tombstone:
+    /// the id is never given out again, so no token issued to the deleted client can come back to
+    /// life under a new client of the same id (docs/admin-api.md).
     public enum Status: String, Sendable {
         case active
         case disabled
+        case deleted
     }
 
     public var id: String

@@ -4,9 +4,12 @@ import Foundation
 /// app, and the master P-256 key pair whose private half signs activation codes and decrypts the
 /// application-scope ECIES of activation requests (docs/architecture.md, docs/powerauth.md).
 public struct PowerAuthApplication: Sendable, Equatable {
+    /// `active ⇄ disabled`, and `→ deleted`: a tombstone, so the id (which registrations and
+    /// integration users name) is never given to another application (docs/admin-api.md).
     public enum Status: String, Sendable {
         case active
         case disabled
+        case deleted
     }
 
     /// The application id integrators use (`appId`, e.g. `my-application`).

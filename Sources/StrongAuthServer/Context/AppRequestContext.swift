@@ -28,6 +28,8 @@ public struct AppRequestContext: RequestContext {
     /// The signed-in browser on the web areas' signed-in routes (set by `WebSessionMiddleware`,
     /// read by `OperatorContext`).
     var webSignedIn: WebSignedIn?
+    /// The admin API's caller (set by `AdminMiddleware`, read by `AdminContext`).
+    var admin: AdminPrincipal?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

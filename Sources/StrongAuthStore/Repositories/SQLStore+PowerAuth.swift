@@ -62,13 +62,15 @@ extension SQLStore: PowerAuthRepository {
     public func integrationUser(name: String) async throws -> IntegrationUser? {
         try await pool.withConnection { db in
             try await db.raw("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
-        }.map { row in
-            IntegrationUser(
-                name: try row.string("name"), passwordHash: try row.string("password_hash"),
-                applicationIDs: try row.string("applications").split(separator: " ").map(String.init),
-                status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
-                realmID: try row.string("realm_id"))
-        }
+        }.map(Self.integrationUser(from:))
+    }
+
+    static func integrationUser(from row: any SQLRow) throws -> IntegrationUser {
+        IntegrationUser(
+            name: try row.string("name"), passwordHash: try row.string("password_hash"),
+            applicationIDs: try row.string("applications").split(separator: " ").map(String.init),
+            status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
+            realmID: try row.string("realm_id"))
     }
 
     /// The names of the integration users (active or not) that may use `applicationID`, by the
