@@ -63,6 +63,12 @@ extension ServerSettings {
         .init(
             "master.key", default: "data/master.key (generated in development)",
             "base64 of 32 bytes; seals signing keys, keys the secret hashes; every node needs the same"),
+        .init(
+            "master.previousKeys", default: "(none)",
+            "comma-separated base64 master keys that open sealed values but never seal: the old key while `keys rotate-master` re-seals (docs/keys.md)"),
+        .init(
+            "keys.retiredRetentionSeconds", default: "access-token lifetime + 86400",
+            "how long a retired signing key stays in the JWKS before it is deleted; at least the access-token lifetime + 60 (docs/keys.md)"),
         .init("tokens.accessLifetimeSeconds", default: "900", "access-token lifetime"),
         .init("tokens.refreshLifetimeSeconds", default: "2592000", "refresh-token lifetime (30 days)"),
         .init("lockout.maxFailures", default: "5", "consecutive password failures before a lock"),
