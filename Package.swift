@@ -7,7 +7,7 @@ import PackageDescription
 ///   strongauth (CLI) → StrongAuthServer → StrongAuthStore → StrongAuthCore → StrongAuthProtocol
 ///   StrongAuthClient (SDK) → StrongAuthAPI + StrongAuthProtocol
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "StrongAuthAPI",
             dependencies: [
-                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")
             ],
             resources: [.copy("openapi.yaml")],
             // Generated code only; the generator emits `public import`s that some files do not use.

@@ -19,7 +19,8 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
     // Background work runs beside the HTTP server and stops with it on SIGTERM.
     app.addServices(
         runtime.notificationDispatcher, runtime.webhookDispatcher, ApprovalSweeper(approvals: runtime.approvals, logger: runtime.logger),
-        AuditSealer(audit: runtime.store, logger: runtime.logger, time: runtime.time), SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
+        AuditSealer(audit: runtime.store, logger: runtime.logger, time: runtime.time),
+        SigningKeyRefresher(signer: runtime.signer, logger: runtime.logger),
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
@@ -120,7 +121,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
 
     OperationsController(
         pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
-        openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())).addRoutes(to: router)
+        openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())
+    ).addRoutes(to: router)
     OAuthController(tokens: runtime.tokens, signer: runtime.signer, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
         .addRoutes(to: router)
     FinAPIUsersController(
@@ -145,8 +147,9 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
         .addRoutes(to: router)
     WebhookDeliveriesController(webhooks: runtime.webhooks)
-        .addClientRoutes(to: ActionRequestsController.clients(
-            of: router, body: .none, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes))
+        .addClientRoutes(
+            to: ActionRequestsController.clients(
+                of: router, body: .none, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes))
     ProcessesController(processes: runtime.processes, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes).addRoutes(to: router)
     SessionsController(sessions: runtime.sessions, rateLimiter: runtime.rateLimiter, settings: runtime.settings).addRoutes(to: router)
     let renderer = try WebRenderer()
@@ -154,7 +157,8 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         addAdminFace(to: router, runtime: runtime, renderer: renderer)
     }
     SelfServiceWebController(
-        web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp, account: runtime.account,
+        web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp,
+        account: runtime.account,
         rateLimiter: runtime.rateLimiter, settings: runtime.settings
     ).addRoutes(to: router)
     return router

@@ -36,7 +36,9 @@ public final class SQLStore: Sendable {
             throw DatabaseURLError.unsupportedScheme(String(url[..<colon]))
         }
         let path = url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url
-        return SQLStore(pool: try await SQLitePool.open(path: path, readers: sqliteReaders, logger: logger), failurePolicy: failurePolicy, attemptLimits: attemptLimits)
+        return SQLStore(
+            pool: try await SQLitePool.open(path: path, readers: sqliteReaders, logger: logger), failurePolicy: failurePolicy,
+            attemptLimits: attemptLimits)
     }
 }
 

@@ -7,7 +7,10 @@ import StrongAuthServer
 struct ClientsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clients", abstract: "Manage OAuth clients.",
-        subcommands: [Create.self, ListCommand<ClientKind>.self, ShowCommand<ClientKind>.self, SwitchCommand<ClientKind, Disable>.self, SwitchCommand<ClientKind, Enable>.self, DeleteCommand<ClientKind>.self, RotateCommand<ClientKind>.self])
+        subcommands: [
+            Create.self, ListCommand<ClientKind>.self, ShowCommand<ClientKind>.self, SwitchCommand<ClientKind, Disable>.self,
+            SwitchCommand<ClientKind, Enable>.self, DeleteCommand<ClientKind>.self, RotateCommand<ClientKind>.self,
+        ])
 
     /// `strongauth clients create --id … --scopes … --grants …`
     struct Create: AsyncParsableCommand {
@@ -94,7 +97,10 @@ struct RealmsCommand: AsyncParsableCommand {
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Manage end users.",
-        subcommands: [Create.self, UnblockAccessTool.self, ListCommand<UserKind>.self, ShowCommand<UserKind>.self, SwitchCommand<UserKind, Lock>.self, SwitchCommand<UserKind, Unlock>.self, DeleteCommand<UserKind>.self])
+        subcommands: [
+            Create.self, UnblockAccessTool.self, ListCommand<UserKind>.self, ShowCommand<UserKind>.self, SwitchCommand<UserKind, Lock>.self,
+            SwitchCommand<UserKind, Unlock>.self, DeleteCommand<UserKind>.self,
+        ])
 
     /// `strongauth users create --username … --password … --phone …`
     struct Create: AsyncParsableCommand {
@@ -107,7 +113,9 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "E-mail address.") var email: String?
         @Option(help: "ABN AMRO-style login (ABN AMRO login protocol): the account number, the IBAN part after the bank code.") var account: String?
         @Option(help: "The card number of that login (with --account).") var card: String?
-        @Option(name: .customLong("identification-code"), help: "The soft token's 5-digit identification code (with --account; stored only as a keyed hash).")
+        @Option(
+            name: .customLong("identification-code"),
+            help: "The soft token's 5-digit identification code (with --account; stored only as a keyed hash).")
         var identificationCode: String?
         @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
 

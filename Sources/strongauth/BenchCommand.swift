@@ -134,7 +134,9 @@ enum LoadRun {
                     return (latencies, failures)
                 }
             }
-            return try await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+            return try await group.reduce(into: ([Duration](), 0)) {
+                $0.0 += $1.0; $0.1 += $1.1
+            }
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

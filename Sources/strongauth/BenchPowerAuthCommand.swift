@@ -49,7 +49,7 @@ extension BenchCommand {
                     let secret = try PowerAuthDerivedKeys.masterSecret(privateKey: device, publicKey: result.serverPublicKey)
                     phones.append((result.registration.id, try PowerAuthDerivedKeys(masterSecret: secret), result.counterData))
                 }
-                guard FileManager.default.createFile(atPath: output, contents: nil) , let file = FileHandle(forWritingAtPath: output) else {
+                guard FileManager.default.createFile(atPath: output, contents: nil), let file = FileHandle(forWritingAtPath: output) else {
                     throw ValidationError("cannot write \(output)")
                 }
                 defer { try? file.close() }

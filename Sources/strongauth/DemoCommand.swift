@@ -27,7 +27,9 @@ struct DemoCommand: AsyncParsableCommand {
         let sdk = IntegratorClient(baseURL: server, clientID: clientID, clientSecret: created.secret)
 
         let clientToken = try await sdk.clientCredentials(scope: "accounts")
-        step("2. client_credentials grant → ES256 JWT access token, expires in \(clientToken.expiresIn) s", detail: abbreviate(clientToken.accessToken))
+        step(
+            "2. client_credentials grant → ES256 JWT access token, expires in \(clientToken.expiresIn) s", detail: abbreviate(clientToken.accessToken)
+        )
 
         let username = "demo-user-\(suffix)"
         let password = "demo-password-\(suffix)"
@@ -82,7 +84,9 @@ struct DemoCommand: AsyncParsableCommand {
         step("12. the phone signs the OTP from the SMS (data/notifications.jsonl) → device ACTIVE")
         let confirmed = try await phone.confirm(deviceId: device.deviceId)
         let confirmedClaims = try await sdk.introspect(confirmed.token)
-        step("13. device challenge signed → confirmed token: cnf.kid=\(confirmedClaims.cnf?.kid ?? "-"), acr=\(confirmedClaims.acr ?? "-"), amr=\(confirmedClaims.amr ?? [])")
+        step(
+            "13. device challenge signed → confirmed token: cnf.kid=\(confirmedClaims.cnf?.kid ?? "-"), acr=\(confirmedClaims.acr ?? "-"), amr=\(confirmedClaims.amr ?? [])"
+        )
         if let confirmedRefresh = confirmed.refreshToken {
             let renewed = try await sdk.introspect(try await sdk.refresh(confirmedRefresh).accessToken)
             step("14. refreshing the confirmed refresh token → still confirmed by \(renewed.cnf?.kid ?? "-")")
@@ -96,7 +100,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         try await sdk.deleteAuthorisedUser(userAccessToken: confirmed.token)
         try? FileManager.default.removeItem(at: keyDirectory)
-        step("16. DELETE /api/v2/users with the confirmed token → the user, its device and tokens are gone: active=\(try await sdk.introspect(confirmed.token).active)")
+        step(
+            "16. DELETE /api/v2/users with the confirmed token → the user, its device and tokens are gone: active=\(try await sdk.introspect(confirmed.token).active)"
+        )
         do {
             _ = try await sdk.password(username: username, password: password)
         } catch let error as StrongAuthClientError {
@@ -114,7 +120,8 @@ struct DemoCommand: AsyncParsableCommand {
         let appID = "demo-app-\(suffix)"
         let (application, integration) = try await withRuntime(common) { runtime in
             let created = try await runtime.powerAuth.createApplication(id: appID, name: "Demo app", callbackURL: nil, actor: "operator:demo")
-            let user = try await runtime.powerAuth.createIntegrationUser(name: "demo-integration-\(suffix)", applicationIDs: [appID], actor: "operator:demo")
+            let user = try await runtime.powerAuth.createIntegrationUser(
+                name: "demo-integration-\(suffix)", applicationIDs: [appID], actor: "operator:demo")
             return (created, user)
         }
         step("18. PowerAuth: application '\(appID)' (strongauth apps create) and integration user '\(integration.user.name)'")
@@ -135,7 +142,8 @@ struct DemoCommand: AsyncParsableCommand {
         let activation = try await phone.activate(code: registration.activationCode, name: "Demo phone", pin: "1234")
         let pending = try await cloud.registration(id: activation.activationID)
         step(
-            "20. the phone activates (ECIES 3.2, ECDH) → \(pending.registrationStatus.rawValue), fingerprint phone \(activation.fingerprint) = server \(pending.activationFingerprint ?? "-")")
+            "20. the phone activates (ECIES 3.2, ECDH) → \(pending.registrationStatus.rawValue), fingerprint phone \(activation.fingerprint) = server \(pending.activationFingerprint ?? "-")"
+        )
         let committed = try await cloud.commit(id: activation.activationID)
         step("21. POST …/registrations/{id}/commit → \(committed.registrationStatus.rawValue)")
 
@@ -167,7 +175,9 @@ struct DemoCommand: AsyncParsableCommand {
         step("26. ABN AMRO login identity \(identity.loginUserID) (strongauth users create --account … --card … --identification-code …)")
         let browser = SessionClient(baseURL: server)
         let challenge = try await browser.loginChallenge(accountNumber: account, cardNumber: card)
-        step("27. GET /session/loginchallenge → SOFTTOKEN challenge (TLV: nonces + RSA-2048 key), attemptsLeft=\(challenge.attemptsLeft), session cookie set")
+        step(
+            "27. GET /session/loginchallenge → SOFTTOKEN challenge (TLV: nonces + RSA-2048 key), attemptsLeft=\(challenge.attemptsLeft), session cookie set"
+        )
         do {
             _ = try await browser.answer(challenge, accountNumber: account, cardNumber: card, identificationCode: code == "00000" ? "11111" : "00000")
         } catch let error as StrongAuthClientError {
@@ -176,7 +186,8 @@ struct DemoCommand: AsyncParsableCommand {
         let session = try await browser.loginWithSoftToken(accountNumber: account, cardNumber: card, identificationCode: code)
         step("29. PUT /session/loginresponse with the RSA-encrypted code → session authorized (deviceType \(session.deviceType)); attempts back to 3")
         step("30. GET /session → lastLogonDate \(try await browser.lastLogonDate())")
-        let signed = try await browser.signScenario("ADD_PAYEE", data: ["iban": "NL02ABNA0123456789", "name": "Demo payee"], identificationCode: code)
+        let signed = try await browser.signScenario(
+            "ADD_PAYEE", data: ["iban": "NL02ABNA0123456789", "name": "Demo payee"], identificationCode: code)
         step("31. step-up: scenario ADD_PAYEE signed with the soft token → \(signed.status.rawValue), hash \(signed.scenarioHash.prefix(16))…")
         try await browser.logout()
         do {

@@ -86,7 +86,8 @@ struct DeviceCommand: AsyncParsableCommand {
 
         @OptionGroup var phone: PhoneOptions
         @Argument(help: "The approval to approve (see `strongauth device approvals`).") var approvalID: String?
-        @Option(name: .customLong("device-id"), help: "The bound device that signs (with an approval id), or the new device (with --approver-device-id).")
+        @Option(
+            name: .customLong("device-id"), help: "The bound device that signs (with an approval id), or the new device (with --approver-device-id).")
         var deviceID: String
         @Option(name: .customLong("approver-device-id"), help: "The bound device whose key approves a new device.") var approverID: String?
 

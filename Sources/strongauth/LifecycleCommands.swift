@@ -101,7 +101,9 @@ struct ShowCommand<K: LifecycleKind>: AsyncParsableCommand {
 /// `<kind> enable|disable|lock|unlock --id ID`: takes effect on every node with this command.
 struct SwitchCommand<K: LifecycleKind, Verb: SwitchVerb>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: Verb.name, abstract: "\(Verb.name.prefix(1).uppercased() + Verb.name.dropFirst()) a \(K.noun) (audited; every node at once).")
+        CommandConfiguration(
+            commandName: Verb.name, abstract: "\(Verb.name.prefix(1).uppercased() + Verb.name.dropFirst()) a \(K.noun) (audited; every node at once)."
+        )
     }
 
     @OptionGroup var common: CommonOptions

@@ -65,7 +65,8 @@ extension KeysCommand {
                 "oldKeysRemovable": report.remaining == 0 ? others : [],
                 "next": report.remaining == 0
                     ? "every sealed value is under \(newKey.keyID): make it STRONGAUTH_MASTER_KEY on every node, then remove the old keys"
-                    : "\(report.remaining) values are still under an old key: make the new key STRONGAUTH_MASTER_KEY on every node and run this again",
+                    : "\(report.remaining) values are still under an old key: make the new key STRONGAUTH_MASTER_KEY on every node and run this again"
+                    ,
             ])
             if report.remaining > 0 { throw ExitCode(1) }
         }

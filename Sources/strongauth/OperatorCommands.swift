@@ -7,7 +7,10 @@ import StrongAuthServer
 struct OperatorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "operators", abstract: "Manage back-office operators (/admin).",
-        subcommands: [Create.self, ListCommand<OperatorKind>.self, ShowCommand<OperatorKind>.self, SwitchCommand<OperatorKind, Disable>.self, SwitchCommand<OperatorKind, Enable>.self, DeleteCommand<OperatorKind>.self, RotateCommand<OperatorKind>.self])
+        subcommands: [
+            Create.self, ListCommand<OperatorKind>.self, ShowCommand<OperatorKind>.self, SwitchCommand<OperatorKind, Disable>.self,
+            SwitchCommand<OperatorKind, Enable>.self, DeleteCommand<OperatorKind>.self, RotateCommand<OperatorKind>.self,
+        ])
 
     /// `strongauth operators create --username … [--password …]`
     struct Create: AsyncParsableCommand {

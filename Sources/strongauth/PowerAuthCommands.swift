@@ -7,7 +7,10 @@ import StrongAuthServer
 struct AppsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apps", abstract: "Manage PowerAuth mobile applications.",
-        subcommands: [Create.self, ListCommand<ApplicationKind>.self, ShowCommand<ApplicationKind>.self, SwitchCommand<ApplicationKind, Disable>.self, SwitchCommand<ApplicationKind, Enable>.self, DeleteCommand<ApplicationKind>.self])
+        subcommands: [
+            Create.self, ListCommand<ApplicationKind>.self, ShowCommand<ApplicationKind>.self, SwitchCommand<ApplicationKind, Disable>.self,
+            SwitchCommand<ApplicationKind, Enable>.self, DeleteCommand<ApplicationKind>.self,
+        ])
 
     /// `strongauth apps create --id my-application`
     struct Create: AsyncParsableCommand {
@@ -49,7 +52,11 @@ struct AppsCommand: AsyncParsableCommand {
 struct IntegrationUsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integration-users", abstract: "Manage integration users of the PowerAuth integration API.",
-        subcommands: [Create.self, ListCommand<IntegrationUserKind>.self, ShowCommand<IntegrationUserKind>.self, SwitchCommand<IntegrationUserKind, Disable>.self, SwitchCommand<IntegrationUserKind, Enable>.self, DeleteCommand<IntegrationUserKind>.self, RotateCommand<IntegrationUserKind>.self])
+        subcommands: [
+            Create.self, ListCommand<IntegrationUserKind>.self, ShowCommand<IntegrationUserKind>.self,
+            SwitchCommand<IntegrationUserKind, Disable>.self, SwitchCommand<IntegrationUserKind, Enable>.self,
+            DeleteCommand<IntegrationUserKind>.self, RotateCommand<IntegrationUserKind>.self,
+        ])
 
     /// `strongauth integration-users create --name integration-user --app my-application`
     struct Create: AsyncParsableCommand {

@@ -143,7 +143,8 @@ struct PowerAuthTokenCommand: AsyncParsableCommand {
 struct PowerAuthVaultUnlockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault-unlock",
-        abstract: "PowerAuth: unlock the secure vault (possession + knowledge with a PIN, else possession + biometry); prints {activationId, reason, vaultUnlocked}.",
+        abstract:
+            "PowerAuth: unlock the secure vault (possession + knowledge with a PIN, else possession + biometry); prints {activationId, reason, vaultUnlocked}.",
         discussion: """
             The server sends the vault key under the transport key; the simulator checks it against the key it derived at \
             activation. The key itself is not printed. A wrong PIN counts as a failed attempt.

@@ -32,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = try await common.settings(extra: flags)
         let logger = bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
         let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger)
-        let database = runtime.store.pool.engine == .sqlite
+        let database =
+            runtime.store.pool.engine == .sqlite
             ? settings.databaseURL : PostgresPool.redacted(settings.databaseURL)
         let app = try buildApplication(runtime: runtime) { port in
             print(

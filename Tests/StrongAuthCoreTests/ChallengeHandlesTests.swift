@@ -29,7 +29,8 @@ struct ChallengeHandlesTests {
 
     @Test("two decoys for the same account in the same second differ")
     func decoysDiffer() throws {
-        let decoy = ChallengeHandles.Decoy(issuedAt: 1_796_000_123, accountNumber: "0123456789", cardNumber: "123", usage: AccessToolUsage.allCases[0])
+        let decoy = ChallengeHandles.Decoy(
+            issuedAt: 1_796_000_123, accountNumber: "0123456789", cardNumber: "123", usage: AccessToolUsage.allCases[0])
         let first = try #require(Self.handles.seal(decoy, sessionID: "s"))
         let second = try #require(Self.handles.seal(decoy, sessionID: "s"))
         #expect(first != second)

@@ -46,7 +46,10 @@ struct DomainRulesTests {
             #expect(Self.approval(status: status, expiresIn: -100).status(at: Self.now) == status)
         }
         let shine = Dictionary(uniqueKeysWithValues: Approval.Status.allCases.map { ($0, Approval.shineStatus($0)) })
-        #expect(shine == [.pending: "PENDING", .expired: "PENDING", .approved: "CONFIRMED", .rejected: "REJECTED", .canceled: "REJECTED", .failed: "REJECTED"])
+        #expect(
+            shine == [
+                .pending: "PENDING", .expired: "PENDING", .approved: "CONFIRMED", .rejected: "REJECTED", .canceled: "REJECTED", .failed: "REJECTED",
+            ])
     }
 
     @Test("operation templates: every placeholder needs a value; values cannot smuggle separators or line breaks")

@@ -24,8 +24,10 @@ struct SignatureMatcherTests {
         version: PowerAuthProtocolVersion = .v3_1, lookahead: Int = 20
     ) -> SignatureMatcher {
         let data = Array(
-            PowerAuthSignature.baseString(method: "POST", uriID: "/pa/signature/validate", nonce: nonce, body: Array("{}".utf8), applicationSecret: "secret")
-                .utf8)
+            PowerAuthSignature.baseString(
+                method: "POST", uriID: "/pa/signature/validate", nonce: nonce, body: Array("{}".utf8), applicationSecret: "secret"
+            )
+            .utf8)
         let factors = PowerAuthSignature.factors(of: type) ?? []
         let format: PowerAuthSignature.Format = version == .v3_0 ? .decimal(componentLength: 8) : .base64
         let signature = PowerAuthSignature.compute(data: data, counterData: counterData, keys: factors.map(signingKeys.key(for:)), format: format)
@@ -53,8 +55,9 @@ struct SignatureMatcherTests {
         #expect(Self.matcher(signedAt: Self.start, lookahead: 0).search(from: Self.start, history: []) != nil, "a window of at least one")
     }
 
-    @Test("the possession pre-check: a wrong PIN (knowledge) with the right device still matches possession; another device does not",
-          arguments: [PowerAuthProtocolVersion.v3_0, .v3_1, .v3_3])
+    @Test(
+        "the possession pre-check: a wrong PIN (knowledge) with the right device still matches possession; another device does not",
+        arguments: [PowerAuthProtocolVersion.v3_0, .v3_1, .v3_3])
     func possessionPreCheck(version: PowerAuthProtocolVersion) throws {
         var wrongPIN = Self.keys
         wrongPIN.knowledge = [UInt8](repeating: 0xEE, count: 16)

@@ -62,12 +62,15 @@ struct LoginTLVTests {
         #expect(key.openResponse([1, 2, 3]).count == 48)
     }
 
-    @Test("soft token scenario: the answer contains the scenario hash the client computed; a client refuses a challenge for another scenario, and a login challenge stays as it was")
+    @Test(
+        "soft token scenario: the answer contains the scenario hash the client computed; a client refuses a challenge for another scenario, and a login challenge stays as it was"
+    )
     func softTokenScenario() throws {
         let key = try SoftTokenKey.generate()
         let (nonce8, nonce4) = SoftTokenScheme.freshNonces()
         let hash = SoftTokenScheme.scenarioHash(name: "ADD_PAYEE", canonicalData: #"{"iban":"NL02ABNA0123456789"}"#)
-        let challenge = try SoftTokenScheme.challenge(nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent, scenarioHash: hash)
+        let challenge = try SoftTokenScheme.challenge(
+            nonce8: nonce8, nonce4: nonce4, modulus: key.modulus, exponent: key.exponent, scenarioHash: hash)
         #expect(try LoginTLV.decode(challenge)[SoftTokenScheme.Field.scenarioHash] == hash)
         let answer = try SoftTokenScheme.respond(toChallenge: challenge, userID: "0562813888_23", identificationCode: "12345", scenarioHash: hash)
         #expect(try LoginTLV.decode(key.openResponse(answer))[SoftTokenScheme.Field.scenarioHash] == hash)
@@ -90,7 +93,8 @@ struct LoginTLVTests {
     func boundDevice() throws {
         let device = P256.Signing.PrivateKey()
         let hash = Array(SHA256.hash(data: Array("ADD_PAYEE\n{}".utf8)))
-        let login = try BoundDeviceScheme.challenge(purpose: .login, nonce8: Array(repeating: 1, count: 8), nonce4: [2, 2, 2, 2], userID: "0562813888_23")
+        let login = try BoundDeviceScheme.challenge(
+            purpose: .login, nonce8: Array(repeating: 1, count: 8), nonce4: [2, 2, 2, 2], userID: "0562813888_23")
         let scenario = try BoundDeviceScheme.challenge(
             purpose: .scenario, nonce8: Array(repeating: 1, count: 8), nonce4: [2, 2, 2, 2], userID: "0562813888_23", scenarioHash: hash)
         #expect(try LoginTLV.decode(scenario)[10] == hash)

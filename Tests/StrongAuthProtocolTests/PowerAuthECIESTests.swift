@@ -207,7 +207,9 @@ struct PowerAuthECIESTests {
         ]
         for (secret, info, expected) in cases {
             let output = try need(Hex.decode(expected))
-            #expect(PowerAuthECIES.x963KDF(secret: try need(Hex.decode(secret)), sharedInfo: try need(Hex.decode(info)), outputByteCount: output.count) == output)
+            #expect(
+                PowerAuthECIES.x963KDF(secret: try need(Hex.decode(secret)), sharedInfo: try need(Hex.decode(info)), outputByteCount: output.count)
+                    == output)
         }
     }
 
@@ -284,7 +286,8 @@ struct PowerAuthECIESTests {
         let ephemeral = P256.KeyAgreement.PrivateKey()
         let uncompressed = Array(ephemeral.publicKey.x963Representation)
         let shared = try ephemeral.sharedSecretFromKeyAgreement(with: serverKey.publicKey).withUnsafeBytes { Array($0) }
-        let envelope = try PowerAuthECIES.EnvelopeKey.derive(sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: uncompressed)
+        let envelope = try PowerAuthECIES.EnvelopeKey.derive(
+            sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: uncompressed)
         var (request, _) = try PowerAuthECIES.encryptRequest(
             Array("hello".utf8), envelopeKey: envelope, ephemeralPublicKey: uncompressed, nonce: SecureRandom.bytes(16),
             timestamp: version >= .v3_2 ? 1_749_762_293_560 : nil, parameters: parameters)
@@ -354,11 +357,15 @@ struct PowerAuthECIESTests {
             #expect(throws: PowerAuthECIESError.invalidMAC) { try context.decryptResponse(forged) }
             forged = response
             forged.nonce = nil
-            #expect(throws: PowerAuthECIESError.invalidResponse("nonce and timestamp are required from 3.2 on")) { try context.decryptResponse(forged) }
+            #expect(throws: PowerAuthECIESError.invalidResponse("nonce and timestamp are required from 3.2 on")) {
+                try context.decryptResponse(forged)
+            }
         } else {
             forged = response
             forged.nonce = request.nonce
-            #expect(throws: PowerAuthECIESError.invalidResponse("nonce and timestamp are not used before 3.2")) { try context.decryptResponse(forged) }
+            #expect(throws: PowerAuthECIESError.invalidResponse("nonce and timestamp are not used before 3.2")) {
+                try context.decryptResponse(forged)
+            }
         }
         // A response from another exchange does not open.
         let (otherRequest, _) = try PowerAuthECIES.ClientEncryptor(publicKey: serverKey.publicKey, parameters: parameters)

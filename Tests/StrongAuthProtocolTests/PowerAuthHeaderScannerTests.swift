@@ -53,11 +53,13 @@ struct PowerAuthHeaderScannerTests {
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5).map { $0.debugDescription })")
     }
 
-    @Test("the tolerant forms and the edge cases of the expression, one by one, as the regex engine reads them", arguments: [
-        #"PowerAuth a="b" c="d""#, #"PowerAuth a=b,c=d"#, #"PowerAuth a="" b="c""#, #"PowerAuth a="""#, #"PowerAuth a=""#, "PowerAuth a=\" b",
-        #"PowerAuth a="b c="d""#, #"PowerAuth a=""b"" c=d"#, #"PowerAuth x a==b =c= d="e"#, "PowerAuth a=\"b\nc\" d=e\u{01}",
-        "  PowerAuth \t a=b \u{02}", "PowerAuth", "PowerAuth ", "powerauth a=b", "Bearer a=b", #"PowerAuth é=1 aé=2 a=é"😀" b=😀"#,
-    ])
+    @Test(
+        "the tolerant forms and the edge cases of the expression, one by one, as the regex engine reads them",
+        arguments: [
+            #"PowerAuth a="b" c="d""#, #"PowerAuth a=b,c=d"#, #"PowerAuth a="" b="c""#, #"PowerAuth a="""#, #"PowerAuth a=""#, "PowerAuth a=\" b",
+            #"PowerAuth a="b c="d""#, #"PowerAuth a=""b"" c=d"#, #"PowerAuth x a==b =c= d="e"#, "PowerAuth a=\"b\nc\" d=e\u{01}",
+            "  PowerAuth \t a=b \u{02}", "PowerAuth", "PowerAuth ", "powerauth a=b", "Bearer a=b", #"PowerAuth é=1 aé=2 a=é"😀" b=😀"#,
+        ])
     func edgeCases(header: String) {
         #expect(PowerAuthHeaderSyntax.fields(of: header) == Self.oracle(header))
     }

@@ -60,7 +60,8 @@ struct PowerAuthHeaderTests {
 
     @Test("unquoted values followed by a comma keep the comma (the reference's regex does the same) and are refused")
     func unquotedWithCommas() {
-        let value = Self.fill(#"PowerAuth pa_activation_id={A}, pa_application_key={K}, pa_nonce={N}, pa_signature_type={T}, pa_signature={S}, pa_version=3.3"#)
+        let value = Self.fill(
+            #"PowerAuth pa_activation_id={A}, pa_application_key={K}, pa_nonce={N}, pa_signature_type={T}, pa_signature={S}, pa_version=3.3"#)
         #expect(throws: PowerAuthHeaderError(kind: .invalid, field: "pa_activation_id", code: "POWER_AUTH_ACTIVATION_ID_INVALID")) {
             try PowerAuthAuthorizationHeader.parse(value)
         }
@@ -129,7 +130,9 @@ struct PowerAuthHeaderTests {
         }
     }
 
-    @Test("garbage and other schemes are refused", arguments: ["", "   ", "PowerAuth", "Bearer abc", "powerauth pa_version=\"3.1\"", "PowerAuthpa_version=\"3.1\""])
+    @Test(
+        "garbage and other schemes are refused",
+        arguments: ["", "   ", "PowerAuth", "Bearer abc", "powerauth pa_version=\"3.1\"", "PowerAuthpa_version=\"3.1\""])
     func garbage(value: String) {
         #expect(throws: PowerAuthHeaderError.self) { try PowerAuthAuthorizationHeader.parse(value) }
         #expect(throws: PowerAuthHeaderError.self) { try PowerAuthTokenHeader.parse(value) }
@@ -148,7 +151,8 @@ struct PowerAuthHeaderTests {
     @Test("token header parses, builds and round-trips")
     func tokenHeader() throws {
         let digest = SecureRandom.bytes(32)
-        let value = #"PowerAuth token_id="d6561669-34d6-4fee-8913-89477687a5cb", token_digest=""#
+        let value =
+            #"PowerAuth token_id="d6561669-34d6-4fee-8913-89477687a5cb", token_digest=""#
             + PowerAuthBase64.encode(digest) + #"", nonce="kYjzVBB8Y0ZFabxSWbWovY==", timestamp="1691762307382", version="3.2""#
         let header = try PowerAuthTokenHeader.parse(value)
         #expect(header.tokenID == "d6561669-34d6-4fee-8913-89477687a5cb")
@@ -233,7 +237,10 @@ struct PowerAuthHeaderTests {
         #expect(
             PowerAuthSignature.requestData(method: "GET", uriID: "/x", nonce: nonce, body: [])
                 == "GET&L3g=&AAECAwQFBgcICQoLDA0ODw==&")
-        #expect(PowerAuthSignature.baseString(method: "GET", uriID: "/x", nonce: nonce, body: [], applicationSecret: PowerAuthSignature.offlineApplicationSecret)
+        #expect(
+            PowerAuthSignature.baseString(
+                method: "GET", uriID: "/x", nonce: nonce, body: [], applicationSecret: PowerAuthSignature.offlineApplicationSecret
+            )
             .hasSuffix("&&offline"))
     }
 
@@ -242,10 +249,14 @@ struct PowerAuthHeaderTests {
         let keys = [Array(repeating: UInt8(1), count: 16), Array(repeating: UInt8(2), count: 16)]
         let counter = Array(repeating: UInt8(3), count: 16)
         let header = try PowerAuthAuthorizationHeader.parse(Self.authorization(replacing: "pa_version", with: "3.2"))
-        let data = Array(PowerAuthSignature.baseString(method: "POST", uriID: "/pa/token/create", nonce: header.nonce, body: [], applicationSecret: "s").utf8)
+        let data = Array(
+            PowerAuthSignature.baseString(method: "POST", uriID: "/pa/token/create", nonce: header.nonce, body: [], applicationSecret: "s").utf8)
         let expected = PowerAuthSignature.compute(data: data, counterData: counter, keys: keys, format: .base64)
-        let tampered = Array(PowerAuthSignature.baseString(method: "POST", uriID: "/pa/token/remove", nonce: header.nonce, body: [], applicationSecret: "s").utf8)
-        #expect(!PowerAuthSignature.matches(PowerAuthSignature.compute(data: tampered, counterData: counter, keys: keys, format: .base64), expected: expected))
+        let tampered = Array(
+            PowerAuthSignature.baseString(method: "POST", uriID: "/pa/token/remove", nonce: header.nonce, body: [], applicationSecret: "s").utf8)
+        #expect(
+            !PowerAuthSignature.matches(
+                PowerAuthSignature.compute(data: tampered, counterData: counter, keys: keys, format: .base64), expected: expected))
     }
 
     @Test("token digest: HMAC(secret, nonce&timestamp) for 3.0/3.1, with &version from 3.2 (TokenUtils layout)")
@@ -254,9 +265,15 @@ struct PowerAuthHeaderTests {
         let nonce = Array(repeating: UInt8(0x07), count: 16)
         let timestamp: UInt64 = 1_691_762_307_382
         func hmac(_ data: [UInt8]) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: secret))) }
-        #expect(PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_1) == hmac(nonce + Array("&1691762307382".utf8)))
-        #expect(PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_2) == hmac(nonce + Array("&1691762307382&3.2".utf8)))
-        #expect(PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_3) == hmac(nonce + Array("&1691762307382&3.3".utf8)))
+        #expect(
+            PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_1)
+                == hmac(nonce + Array("&1691762307382".utf8)))
+        #expect(
+            PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_2)
+                == hmac(nonce + Array("&1691762307382&3.2".utf8)))
+        #expect(
+            PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_3)
+                == hmac(nonce + Array("&1691762307382&3.3".utf8)))
         let header = PowerAuthTokenHeader(
             tokenID: "d6561669-34d6-4fee-8913-89477687a5cb",
             tokenDigest: PowerAuthTokenDigest.compute(tokenSecret: secret, nonce: nonce, timestamp: timestamp, version: .v3_3), nonce: nonce,
@@ -278,7 +295,8 @@ struct PowerAuthHeaderTests {
         let transportKey = Array(repeating: UInt8(5), count: 16)
         let serverKey = P256.Signing.PrivateKey()
         for activationID in [nil, "c564e700-7e86-4a87-b6c8-a5a0cc89683f"] as [String?] {
-            let signingKey = activationID == nil
+            let signingKey =
+                activationID == nil
                 ? try PowerAuthTemporaryKey.applicationSigningKey(applicationSecret: secret)
                 : try PowerAuthTemporaryKey.activationSigningKey(applicationSecret: secret, transportKey: transportKey)
             let request = PowerAuthTemporaryKey.Request(
@@ -297,7 +315,8 @@ struct PowerAuthHeaderTests {
                 expiresAt: 1_700_000_300_123)
             let response = try PowerAuthTemporaryKey.makeResponseJWT(grant, signingKey: serverKey)
             #expect(try PowerAuthTemporaryKey.verifyResponseJWT(response, publicKey: serverKey.publicKey, request: request) == grant)
-            let claims = try need(JSONSerialization.jsonObject(with: Data(try need(Base64URL.decode(String(response.split(separator: ".")[1]))))) as? [String: Any])
+            let claims = try need(
+                JSONSerialization.jsonObject(with: Data(try need(Base64URL.decode(String(response.split(separator: ".")[1]))))) as? [String: Any])
             #expect(claims["iat"] as? Int == 1_700_000_000 && claims["exp_ms"] as? Int == 1_700_000_300_123)
             #expect((claims["activationId"] != nil) == (activationID != nil))
 
@@ -319,7 +338,9 @@ struct PowerAuthHeaderTests {
         #expect(try PowerAuthTemporaryKey.applicationSigningKey(applicationSecret: secret) == decoded)
         let transportKey = Array(repeating: UInt8(5), count: 16)
         let mac = Array(HMAC<SHA256>.authenticationCode(for: decoded, using: SymmetricKey(data: transportKey)))
-        #expect(try PowerAuthTemporaryKey.activationSigningKey(applicationSecret: secret, transportKey: transportKey) == (0..<16).map { mac[$0] ^ mac[$0 + 16] })
+        #expect(
+            try PowerAuthTemporaryKey.activationSigningKey(applicationSecret: secret, transportKey: transportKey)
+                == (0..<16).map { mac[$0] ^ mac[$0 + 16] })
         #expect(throws: PowerAuthJWTError.invalidKey) { try PowerAuthTemporaryKey.activationSigningKey(applicationSecret: secret, transportKey: [1]) }
         #expect(throws: PowerAuthJWTError.invalidKey) { try PowerAuthTemporaryKey.applicationSigningKey(applicationSecret: "#") }
     }
@@ -361,6 +382,7 @@ struct PowerAuthHeaderTests {
             publicKey: try PowerAuthECIES.publicKey(fromSEC1: received.publicKey), parameters: parameters
         ).encryptRequest(Array("{}".utf8))
         #expect(encrypted.temporaryKeyID == grant.keyID)
-        #expect(try PowerAuthECIES.ServerDecryptor(privateKey: temporary, parameters: parameters).decryptRequest(encrypted).plaintext == Array("{}".utf8))
+        #expect(
+            try PowerAuthECIES.ServerDecryptor(privateKey: temporary, parameters: parameters).decryptRequest(encrypted).plaintext == Array("{}".utf8))
     }
 }

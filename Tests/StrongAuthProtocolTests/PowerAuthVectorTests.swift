@@ -169,10 +169,14 @@ struct PowerAuthVectorTests {
             #expect(PowerAuthActivationCode.isValid(code))
             let masterPublic = try P256.Signing.PublicKey(x963Representation: try Self.bytes(input["masterPublicKey"]))
             #expect(PowerAuthActivationCode.verify(code, signatureBase64: try need(output["activationSignature"]), masterPublicKey: masterPublic))
-            #expect(!PowerAuthActivationCode.verify(code.lowercased(), signatureBase64: try need(output["activationSignature"]), masterPublicKey: masterPublic))
+            #expect(
+                !PowerAuthActivationCode.verify(
+                    code.lowercased(), signatureBase64: try need(output["activationSignature"]), masterPublicKey: masterPublic))
             // Our own signature with the same master private key verifies too.
             let masterPrivate = try P256.Signing.PrivateKey(rawRepresentation: try Self.scalar(input["masterPrivateKey"]))
-            #expect(PowerAuthActivationCode.verify(code, signatureBase64: try PowerAuthActivationCode.sign(code, masterKey: masterPrivate), masterPublicKey: masterPublic))
+            #expect(
+                PowerAuthActivationCode.verify(
+                    code, signatureBase64: try PowerAuthActivationCode.sign(code, masterKey: masterPrivate), masterPublicKey: masterPublic))
         }
         for _ in 0..<200 {
             let code = PowerAuthActivationCode.generate()

@@ -36,7 +36,9 @@ struct WebhookSignatureTests {
         let header = WebhookSignature.header(secret: secret, body: body, timestamp: 1_800_000_000)
         var changed = body
         changed[changed.count - 3] ^= 1
-        #expect(throws: WebhookSignature.Failure.badSignature) { try WebhookSignature.verify(header: header, body: changed, secret: secret, now: signedAt) }
+        #expect(throws: WebhookSignature.Failure.badSignature) {
+            try WebhookSignature.verify(header: header, body: changed, secret: secret, now: signedAt)
+        }
         let retimed = header.replacingOccurrences(of: "t=1800000000", with: "t=1800000100")
         #expect(throws: WebhookSignature.Failure.badSignature) {
             try WebhookSignature.verify(header: retimed, body: body, secret: secret, now: signedAt.addingTimeInterval(100))

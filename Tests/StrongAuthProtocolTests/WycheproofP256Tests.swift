@@ -75,7 +75,8 @@ struct WycheproofP256Tests {
             // Raw signatures are only taken at exactly 64 bytes; any other length is refused
             // rather than guessed as DER.
             let bytes = try #require(Hex.decode(testCase.signatureHex))
-            let verified = bytes.count == 64
+            let verified =
+                bytes.count == 64
                 && P256Codec.verify(signatureHex: testCase.signatureHex, message: testCase.message, publicKey: key)
             switch testCase.result {
             case "valid": #expect(verified, "tcId \(testCase.id) is valid and must verify")

@@ -75,9 +75,10 @@ struct AbuseResistanceTests {
 
     @Test("the other header parsers (Basic, Bearer, cookies, request id, content type) answer 60 KB values of each shape with their 4xx, never a 5xx")
     func otherHeaderParsers() async throws {
-        let shapes = Self.oversized.map { String($0.dropFirst("PowerAuth ".count)) } + [
-            String(repeating: "=", count: 60_000), String(repeating: " ", count: 30_000) + "x", String(repeating: "%", count: 60_000),
-        ]
+        let shapes =
+            Self.oversized.map { String($0.dropFirst("PowerAuth ".count)) } + [
+                String(repeating: "=", count: 60_000), String(repeating: " ", count: 30_000) + "x", String(repeating: "%", count: 60_000),
+            ]
         try await TestServer.with { server in
             try await server.test { client in
                 for junk in shapes {
@@ -146,7 +147,8 @@ struct AbuseResistanceTests {
             Self.expectABNError(form, formBody, status: .unsupportedMediaType)
             let (large, largeBody) = try await browser.request(.put, "/session/loginresponse", rawBody: String(repeating: " ", count: 70_000))
             Self.expectABNError(large, largeBody, status: .contentTooLarge)
-            let (scenario, scenarioBody) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "bad name!"])
+            let (scenario, scenarioBody) = try await browser.request(
+                .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "bad name!"])
             Self.expectABNError(scenario, scenarioBody, status: .badRequest)
             let (deleted, deletedBody) = try await anonymous.request(.delete, "/session")
             Self.expectABNError(deleted, deletedBody, status: .unauthorized)
@@ -191,7 +193,8 @@ struct AbuseResistanceTests {
     func decoyMismatch() async throws {
         try await SessionsTests.withLoginUser { _, browser in
             let decoy = try await browser.challenge(account: "123456789", card: "23")
-            let (other, otherBody) = try await browser.respond(to: decoy, response: try SessionsTests.softToken(decoy), account: 562_813_888, card: 23)
+            let (other, otherBody) = try await browser.respond(
+                to: decoy, response: try SessionsTests.softToken(decoy), account: 562_813_888, card: 23)
             Self.expectABNError(other, otherBody, status: .badRequest, key: "MESSAGE_CHALLENGE_MISMATCH")
             // Even an answer computed by the published scheme (with any code) is wrong.
             let (answered, answeredBody) = try await browser.respond(
@@ -215,7 +218,8 @@ struct AbuseResistanceTests {
                 seen.append("challenge \(issued.status.code) \(SessionsTests.detail(body))")
                 break
             }
-            seen.append("challenge attemptsLeft=\(challenge["attemptsLeft"] as? Int ?? -1) handle=\((challenge["challengeHandle"] as? String)?.count ?? 0)")
+            seen.append(
+                "challenge attemptsLeft=\(challenge["attemptsLeft"] as? Int ?? -1) handle=\((challenge["challengeHandle"] as? String)?.count ?? 0)")
             let (answered, answeredBody) = try await browser.respond(
                 to: challenge, response: "00", account: Int(account)!, card: Int(card)!, tool: tool)
             seen.append("answer \(answered.status.code) \(SessionsTests.detail(answeredBody))")

@@ -20,7 +20,9 @@ struct ActionRequestsTests {
 
     static var payload: [String: Any] { ["amount": 234, "bankTransferRecipientId": "BANK_TRANSFER_RECIPIENT_ID", "uid": "alice"] }
 
-    @Test("Shine's flow literally: create, poll PENDING, confirm on a device, poll CONFIRMED with a token, transfer once; again, other payload, late: refused")
+    @Test(
+        "Shine's flow literally: create, poll PENDING, confirm on a device, poll CONFIRMED with a token, transfer once; again, other payload, late: refused"
+    )
     func seedFlow() async throws {
         try await TestServer.with { server in
             let secret = try await server.createClient()
@@ -92,28 +94,57 @@ struct ActionRequestsTests {
                 let verify = "/v2/authentication/oauth2/action_request/verify"
                 let late = try await confirmed()
                 server.time.advance(by: 61)
-                #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": late,
-                    "action": "bank:transfers:create", "payload": Self.payload]).0.status == .forbidden)
+                #expect(
+                    try await Self.post(
+                        client, verify,
+                        [
+                            "client_id": "shop", "client_secret": secret, "token": late,
+                            "action": "bank:transfers:create", "payload": Self.payload,
+                        ]
+                    ).0.status == .forbidden)
 
                 let other = try await confirmed()
-                #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": other,
-                    "action": "bank:transfers:delete", "payload": Self.payload]).0.status == .forbidden)
+                #expect(
+                    try await Self.post(
+                        client, verify,
+                        [
+                            "client_id": "shop", "client_secret": secret, "token": other,
+                            "action": "bank:transfers:delete", "payload": Self.payload,
+                        ]
+                    ).0.status == .forbidden)
 
                 // Another client can neither use nor spend this client's token (found by
                 // conformance/test_isolation.py); its owner still uses it once.
                 let foreignSecret = try await server.createClient("foreign")
                 let stolen = try await confirmed()
-                #expect(try await Self.post(client, verify, ["client_id": "foreign", "client_secret": foreignSecret, "token": stolen,
-                    "action": "bank:transfers:create", "payload": Self.payload]).0.status == .forbidden)
-                #expect(try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": stolen,
-                    "action": "bank:transfers:create", "payload": Self.payload]).0.status == .ok)
+                #expect(
+                    try await Self.post(
+                        client, verify,
+                        [
+                            "client_id": "foreign", "client_secret": foreignSecret, "token": stolen,
+                            "action": "bank:transfers:create", "payload": Self.payload,
+                        ]
+                    ).0.status == .forbidden)
+                #expect(
+                    try await Self.post(
+                        client, verify,
+                        [
+                            "client_id": "shop", "client_secret": secret, "token": stolen,
+                            "action": "bank:transfers:create", "payload": Self.payload,
+                        ]
+                    ).0.status == .ok)
 
                 let raced = try await confirmed()
                 let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
                     for _ in 0..<50 {
                         group.addTask {
-                            try await Self.post(client, verify, ["client_id": "shop", "client_secret": secret, "token": raced,
-                                "action": "bank:transfers:create", "payload": Self.payload]).0.status == .ok
+                            try await Self.post(
+                                client, verify,
+                                [
+                                    "client_id": "shop", "client_secret": secret, "token": raced,
+                                    "action": "bank:transfers:create", "payload": Self.payload,
+                                ]
+                            ).0.status == .ok
                         }
                     }
                     return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }

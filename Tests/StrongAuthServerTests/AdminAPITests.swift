@@ -44,7 +44,8 @@ struct AdminAPITests {
 
     /// A server with the client `shop` (every grant), the user alice, and an `admin` client's token.
     static func withShopAndAdmin(
-        _ body: @Sendable (TestServer, any TestClientProtocol, _ shopSecret: String, _ adminSecret: String, _ adminToken: String) async throws
+        _ body:
+            @Sendable (TestServer, any TestClientProtocol, _ shopSecret: String, _ adminSecret: String, _ adminToken: String) async throws
             -> Void
     ) async throws {
         try await TestServer.with { server in
@@ -60,7 +61,8 @@ struct AdminAPITests {
     /// Alice's password-grant answer through `shop`.
     static func aliceLogin(_ client: any TestClientProtocol, shop: String) async throws -> [String: Any] {
         try await client.token(
-            [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop)).1
+            [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop)
+        ).1
     }
 
     @Test("no token 401; a token without the admin scope, or a user's token, 403; the banner's admin client works")
@@ -129,7 +131,8 @@ struct AdminAPITests {
             func create(_ json: String) async throws -> (HTTPResponse.Status, [String: Any]) {
                 var headers = HTTP.bearer(token, json: true)
                 headers[.contentType] = "application/json"
-                let response = try await client.executeRequest(uri: "/admin/v1/clients", method: .post, headers: headers, body: ByteBuffer(string: json))
+                let response = try await client.executeRequest(
+                    uri: "/admin/v1/clients", method: .post, headers: headers, body: ByteBuffer(string: json))
                 return (response.status, try HTTP.json(response.body))
             }
             let (status, created) = try await create(#"{"clientId": "webshop", "scopes": ["accounts"], "grants": ["client_credentials"]}"#)
@@ -280,10 +283,15 @@ struct AdminAPITests {
                 #expect(registration.status == .ok || registration.status == .created)
 
                 let apps = try await Self.call(client, .get, "/admin/v1/applications", token: token)
-                #expect((apps.body["applications"] as? [[String: Any]] ?? []).compactMap { $0["applicationId"] as? String } == ["my-application", "unused"])
+                #expect(
+                    (apps.body["applications"] as? [[String: Any]] ?? []).compactMap { $0["applicationId"] as? String } == [
+                        "my-application", "unused",
+                    ])
                 #expect(try await Self.call(client, .delete, "/admin/v1/applications/my-application", token: token).status == .conflict)
                 #expect(try await Self.call(client, .delete, "/admin/v1/applications/unused", token: token).status == .noContent)
-                #expect(try await Self.call(client, .post, "/admin/v1/applications/my-application/disable", token: token).body["status"] as? String == "disabled")
+                #expect(
+                    try await Self.call(client, .post, "/admin/v1/applications/my-application/disable", token: token).body["status"] as? String
+                        == "disabled")
 
                 let rotated = try await Self.call(client, .post, "/admin/v1/integration-users/integration-user/rotate-password", token: token)
                 let password = rotated.body["secret"] as? String ?? ""

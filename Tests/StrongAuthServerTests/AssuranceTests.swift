@@ -274,7 +274,8 @@ struct AssuranceTests {
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
             }
             #expect(statuses.allSatisfy { $0 == .noContent }, "\(statuses)")
-            let devices = try await server.runtime.store.devices(userID: try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id)
+            let devices = try await server.runtime.store.devices(
+                userID: try #require(try await server.runtime.store.user(realm: "default", username: "alice")).id)
             #expect(devices.filter { $0.status == .active }.count == 1)
             #expect(devices.filter { $0.status == .pendingCommit }.count == 19)
         }

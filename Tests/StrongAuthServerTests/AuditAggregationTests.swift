@@ -93,8 +93,10 @@ struct AuditAggregationTests {
             let before = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).count
             try await server.test { client in
                 for _ in 0..<15 {
-                    let status = try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: HTTP.basic(String(name), "wrong"))
-                        .0.status
+                    let status = try await client.integration(
+                        .get, "/powerauth-cloud/v2/registrations/none", basic: HTTP.basic(String(name), "wrong")
+                    )
+                    .0.status
                     #expect(status == .unauthorized)
                 }
             }
@@ -116,7 +118,9 @@ struct AuditAggregationTests {
                     _ = try await client.token([("grant_type", "password"), ("username", "alice"), ("password", "wrong")], basic: basic)
                 }
             }
-            let individual = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "login.password" }
+            let individual = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter {
+                $0.record.action.rawValue == "login.password"
+            }
             #expect(individual.count == 5 && individual.allSatisfy { $0.record.details["reason"] == "wrong_password" })
             let after = try await Self.sealClosedWindows(server).filter { $0.record.action.rawValue == "login.password" }
             #expect(after.count == 6)
@@ -140,7 +144,9 @@ struct AuditAggregationTests {
                 #expect(page.text.contains("id=\"failure-windows\""))
                 #expect(page.text.contains("operator.signin") && page.text.contains("unknown_operator") && page.text.contains(">12<"))
             }
-            let after = try await Self.sealClosedWindows(server).filter { $0.record.action.rawValue == "operator.signin" && $0.record.outcome == .failure }
+            let after = try await Self.sealClosedWindows(server).filter {
+                $0.record.action.rawValue == "operator.signin" && $0.record.outcome == .failure
+            }
             #expect(after.count == 1 && after.first?.record.details["count"] == "12" && after.first?.record.details["reason"] == "unknown_operator")
         }
     }

@@ -130,7 +130,8 @@ struct CrossFaceDeviceApprovalTests {
             let id = try #require(try await Self.mobileList(server, client, phone).first?["id"] as? String)
             let reject = try PowerAuthOperationsTests.json(["requestObject": ["id": id, "reason": "UNEXPECTED_OPERATION"]])
             let (rejected, rejectedJSON) = try await PowerAuthOperationsTests.mobile(
-                client, "/cancel", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
+                client, "/cancel",
+                header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
                 body: reject)
             #expect(rejected.status == .ok, "\(rejectedJSON)")
             #expect(try await server.runtime.store.device(id: newID)?.status == .removed)

@@ -62,7 +62,8 @@ extension TestClientProtocol {
 struct DevicesTests {
     /// A server with a client, a user with a phone, and that user's (unconfirmed) access token.
     static func withUserToken(
-        _ overrides: [String: ConfigContent] = [:], _ body: @escaping @Sendable (TestServer, any TestClientProtocol, String, String) async throws -> Void
+        _ overrides: [String: ConfigContent] = [:],
+        _ body: @escaping @Sendable (TestServer, any TestClientProtocol, String, String) async throws -> Void
     ) async throws {
         try await TestServer.with(overrides) { server in
             let basic = HTTP.basic("shop", try await server.createClient())
@@ -93,7 +94,8 @@ struct DevicesTests {
         let deviceID = try #require(device["deviceId"] as? String)
         let challengeID = try #require(device["challengeId"] as? String)
         let (verified, _) = try await client.postJSON(
-            "/api/user/devices/\(deviceID)/verify", token: token, ["challengeId": challengeID, "signature": try phone.signDER(try await server.latestOTP())])
+            "/api/user/devices/\(deviceID)/verify", token: token,
+            ["challengeId": challengeID, "signature": try phone.signDER(try await server.latestOTP())])
         #expect(verified.status == .noContent)
         return deviceID
     }
@@ -139,7 +141,8 @@ struct DevicesTests {
 
             // Removing the device ends its confirmed tokens, access and refresh.
             // (With the confirmed token: removing a device needs fresh two factors.)
-            let removed = try await client.executeRequest(uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(access), body: nil)
+            let removed = try await client.executeRequest(
+                uri: "/api/user/devices/\(deviceID)", method: .delete, headers: HTTP.bearer(access), body: nil)
             #expect(removed.status == .noContent)
             let (_, afterRemoval) = try await client.token([("token", access)], basic: basic, path: "/oauth/introspect")
             #expect(afterRemoval["active"] as? Bool == false)
@@ -304,9 +307,10 @@ struct DevicesTests {
     }
 }
 
-
 extension TestClientProtocol {
-    func sendJSON(_ method: HTTPRequest.Method, _ uri: String, token: String, _ body: [String: String]? = nil) async throws -> (TestResponse, [String: Any]) {
+    func sendJSON(_ method: HTTPRequest.Method, _ uri: String, token: String, _ body: [String: String]? = nil) async throws -> (
+        TestResponse, [String: Any]
+    ) {
         let data = try body.map { try JSONSerialization.data(withJSONObject: $0) }
         let response = try await executeRequest(
             uri: uri, method: method, headers: HTTP.bearer(token, json: true), body: data.map { ByteBuffer(data: $0) })
@@ -417,11 +421,13 @@ struct BindingProtectionTests {
                 "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": secondID, "signature": try second.signDER(message)])
             #expect(selfApproval.status == .notFound, "a device cannot approve itself")
             let (forged, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try TestPhone().signDER(message)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor,
+                ["approverDeviceId": firstID, "signature": try TestPhone().signDER(message)])
             #expect(forged.status == .forbidden)
             let otherMessage = DeviceService.approvalMessage(deviceID: secondID, publicKeyHex: TestPhone().publicKeyHex)
             let (wrongKey, _) = try await client.postJSON(
-                "/api/user/devices/\(secondID)/approve", token: twoFactor, ["approverDeviceId": firstID, "signature": try first.signDER(otherMessage)])
+                "/api/user/devices/\(secondID)/approve", token: twoFactor,
+                ["approverDeviceId": firstID, "signature": try first.signDER(otherMessage)])
             #expect(wrongKey.status == .forbidden, "an approval names the key it approves")
 
             let (approved, _) = try await client.postJSON(
@@ -445,7 +451,8 @@ struct BindingProtectionTests {
 
     @Test("wrong binding answers count per user across challenges; at the limit binding is blocked until the lock ends")
     func bindingLock() async throws {
-        try await DevicesTests.withUserToken(["devices.bindingMaxFailures": .int(3), "devices.bindingLockSeconds": .int(600)]) { server, client, token, _ in
+        try await DevicesTests.withUserToken(["devices.bindingMaxFailures": .int(3), "devices.bindingLockSeconds": .int(600)]) {
+            server, client, token, _ in
             let phone = TestPhone()
             var lastOTP = ""
             for round in 0..<3 {

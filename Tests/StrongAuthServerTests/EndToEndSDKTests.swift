@@ -56,7 +56,11 @@ struct EndToEndSDKTests {
                     _ = try await sdk.password(username: "e2e-user", password: "e2e-password")
                     Issue.record("a deleted user logged in")
                 } catch let error as StrongAuthClientError {
-                    #expect(error == .oauth(status: 400, error: "invalid_grant", description: "The resource owner credentials are invalid or the account is temporarily locked."))
+                    #expect(
+                        error
+                            == .oauth(
+                                status: 400, error: "invalid_grant",
+                                description: "The resource owner credentials are invalid or the account is temporarily locked."))
                 }
             }
             #expect(try await server.count("users") == 0)

@@ -6,7 +6,8 @@ import Testing
 
 @Suite("finAPI users (/api/v2/users)")
 struct FinAPIUsersTests {
-    static let createBody = #"{"id":"finapi-user","password":"s3cret-pass","email":"user@example.com","phone":"+49 99 999999-999","isAutoUpdateEnabled":false}"#
+    static let createBody =
+        #"{"id":"finapi-user","password":"s3cret-pass","email":"user@example.com","phone":"+49 99 999999-999","isAutoUpdateEnabled":false}"#
 
     @Test("a client creates a user; the user logs in, reads itself, deletes itself; its tokens die with it")
     func lifecycle() async throws {
@@ -112,15 +113,30 @@ struct FinAPIUsersTests {
 
     static let badCalls: [BadCall] = [
         .init(name: "create without a token", method: .post, token: .none, contentType: "application/json", body: createBody, status: .unauthorized),
-        .init(name: "create with a garbage token", method: .post, token: .garbage, contentType: "application/json", body: createBody, status: .unauthorized),
+        .init(
+            name: "create with a garbage token", method: .post, token: .garbage, contentType: "application/json", body: createBody,
+            status: .unauthorized),
         .init(name: "create with a user token", method: .post, token: .user, contentType: "application/json", body: createBody, status: .forbidden),
-        .init(name: "create with a form body", method: .post, token: .client, contentType: "application/x-www-form-urlencoded", body: "id=x", status: .unsupportedMediaType),
-        .init(name: "create with malformed JSON", method: .post, token: .client, contentType: "application/json", body: #"{"id": "#, status: .badRequest),
-        .init(name: "create with a wrongly typed field", method: .post, token: .client, contentType: "application/json", body: #"{"id": 42}"#, status: .badRequest),
-        .init(name: "create with a too short password", method: .post, token: .client, contentType: "application/json", body: #"{"id":"bob","password":"123"}"#, status: .badRequest),
-        .init(name: "create with an invalid phone", method: .post, token: .client, contentType: "application/json", body: #"{"id":"bob","phone":"call me"}"#, status: .badRequest),
-        .init(name: "create a duplicate", method: .post, token: .client, contentType: "application/json", body: #"{"id":"alice"}"#, status: .conflict),
-        .init(name: "create with a body over 64 KiB", method: .post, token: .client, contentType: "application/json", body: #"{"id":"x","pad":""# + String(repeating: "a", count: 70_000) + #""}"#, status: .contentTooLarge),
+        .init(
+            name: "create with a form body", method: .post, token: .client, contentType: "application/x-www-form-urlencoded", body: "id=x",
+            status: .unsupportedMediaType),
+        .init(
+            name: "create with malformed JSON", method: .post, token: .client, contentType: "application/json", body: #"{"id": "#, status: .badRequest
+        ),
+        .init(
+            name: "create with a wrongly typed field", method: .post, token: .client, contentType: "application/json", body: #"{"id": 42}"#,
+            status: .badRequest),
+        .init(
+            name: "create with a too short password", method: .post, token: .client, contentType: "application/json",
+            body: #"{"id":"bob","password":"123"}"#, status: .badRequest),
+        .init(
+            name: "create with an invalid phone", method: .post, token: .client, contentType: "application/json",
+            body: #"{"id":"bob","phone":"call me"}"#, status: .badRequest),
+        .init(
+            name: "create a duplicate", method: .post, token: .client, contentType: "application/json", body: #"{"id":"alice"}"#, status: .conflict),
+        .init(
+            name: "create with a body over 64 KiB", method: .post, token: .client, contentType: "application/json",
+            body: #"{"id":"x","pad":""# + String(repeating: "a", count: 70_000) + #""}"#, status: .contentTooLarge),
         .init(name: "read with a client token", method: .get, token: .client, status: .forbidden),
         .init(name: "read without a token", method: .get, token: .none, status: .unauthorized),
         .init(name: "delete with a client token", method: .delete, token: .client, status: .forbidden),
@@ -140,7 +156,8 @@ struct FinAPIUsersTests {
                     let (_, tokens) = try await client.token([("grant_type", "client_credentials")], basic: basic)
                     headers[.authorization] = "Bearer \(try #require(tokens["access_token"] as? String))"
                 case .user:
-                    let (_, tokens) = try await client.token([("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: basic)
+                    let (_, tokens) = try await client.token(
+                        [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: basic)
                     headers[.authorization] = "Bearer \(try #require(tokens["access_token"] as? String))"
                 }
                 if let contentType = bad.contentType { headers[.contentType] = contentType }

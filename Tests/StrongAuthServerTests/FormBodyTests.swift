@@ -24,9 +24,11 @@ struct FormBodyTests {
         #expect(try parse("") == [:])
     }
 
-    @Test("bad escapes, invalid UTF-8, control characters, empty names and repeats are refused", arguments: [
-        "a=%", "a=%4", "a=%zz", "a=%C3", "a=%FF", "a=%00", "a=x%0Ay", "a=x\ny", "=v", "a=1&a=2", "%41=1&A=2",
-    ])
+    @Test(
+        "bad escapes, invalid UTF-8, control characters, empty names and repeats are refused",
+        arguments: [
+            "a=%", "a=%4", "a=%zz", "a=%C3", "a=%FF", "a=%00", "a=x%0Ay", "a=x\ny", "=v", "a=1&a=2", "%41=1&A=2",
+        ])
     func refuses(_ body: String) {
         #expect(throws: OAuthError.self) { try parse(body) }
     }

@@ -86,12 +86,14 @@ struct IntrospectionRevocationTests {
                 let (_, stillActive) = try await client.token([("token", token)], basic: shop, path: "/oauth/introspect")
                 #expect(stillActive["active"] as? Bool == true)
 
-                let (revoked, _) = try await client.token([("token", token), ("token_type_hint", "access_token")], basic: shop, path: "/oauth/revoke")
+                let (revoked, _) = try await client.token(
+                    [("token", token), ("token_type_hint", "access_token")], basic: shop, path: "/oauth/revoke")
                 #expect(revoked.status == .ok)
                 let (_, inactive) = try await client.token([("token", token)], basic: shop, path: "/oauth/introspect")
                 #expect(inactive["active"] as? Bool == false)
 
-                let (unknownHint, body) = try await client.token([("token", token), ("token_type_hint", "id_token")], basic: shop, path: "/oauth/revoke")
+                let (unknownHint, body) = try await client.token(
+                    [("token", token), ("token_type_hint", "id_token")], basic: shop, path: "/oauth/revoke")
                 #expect(unknownHint.status == .badRequest)
                 #expect(body["error"] as? String == "unsupported_token_type")
             }

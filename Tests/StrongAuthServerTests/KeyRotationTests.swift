@@ -74,7 +74,9 @@ struct KeyRotationTests {
             }
             #expect(other.signer.activeKID == rotated.active.kid)
             // A forged kid does not make it reload more than once a second, and never verifies.
-            let forged = Base64URL.encode(Array(#"{"alg":"ES256","kid":"made-up","typ":"at+jwt"}"#.utf8)) + "." + newToken.split(separator: ".").dropFirst().joined(separator: ".")
+            let forged =
+                Base64URL.encode(Array(#"{"alg":"ES256","kid":"made-up","typ":"at+jwt"}"#.utf8)) + "."
+                + newToken.split(separator: ".").dropFirst().joined(separator: ".")
             await #expect(throws: (any Error).self) { try await other.signer.verify(forged) }
         }
     }

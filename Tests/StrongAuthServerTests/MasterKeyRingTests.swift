@@ -29,7 +29,8 @@ struct MasterKeyRingTests {
         #expect(throws: (any Error).self) { try new.open(legacy, purpose: "operator-totp", associatedData: "op-1") }
         // The keyed hashes are derived as before (HKDF of the key), and from the hash root once set.
         let raw = SymmetricKey(data: try #require(Data(base64Encoded: old.base64)))
-        let expected = HKDF<SHA256>.deriveKey(inputKeyMaterial: raw, salt: Array("strongauth".utf8), info: Array("secret-hash".utf8), outputByteCount: 32)
+        let expected = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: raw, salt: Array("strongauth".utf8), info: Array("secret-hash".utf8), outputByteCount: 32)
         #expect(old.derive(purpose: "secret-hash") == expected)
         #expect(try ring.withHashRoot(old.currentKeyBytes).derive(purpose: "secret-hash") == expected)
         #expect(ring.derive(purpose: "secret-hash") != expected)

@@ -73,26 +73,44 @@ struct OAuthTokenEndpointTests {
     }
 
     static let badRequests: [BadRequest] = [
-        .init(name: "wrong client secret", authorization: .wrongSecret, body: "grant_type=client_credentials", status: .unauthorized, error: "invalid_client"),
-        .init(name: "unknown client", authorization: .unknownClient, body: "grant_type=client_credentials", status: .unauthorized, error: "invalid_client"),
-        .init(name: "no client authentication", authorization: .none, body: "grant_type=client_credentials", status: .unauthorized, error: "invalid_client"),
-        .init(name: "malformed Basic header", authorization: .malformed, body: "grant_type=client_credentials", status: .unauthorized, error: "invalid_client"),
+        .init(
+            name: "wrong client secret", authorization: .wrongSecret, body: "grant_type=client_credentials", status: .unauthorized,
+            error: "invalid_client"),
+        .init(
+            name: "unknown client", authorization: .unknownClient, body: "grant_type=client_credentials", status: .unauthorized,
+            error: "invalid_client"),
+        .init(
+            name: "no client authentication", authorization: .none, body: "grant_type=client_credentials", status: .unauthorized,
+            error: "invalid_client"),
+        .init(
+            name: "malformed Basic header", authorization: .malformed, body: "grant_type=client_credentials", status: .unauthorized,
+            error: "invalid_client"),
         .init(name: "unknown grant type", body: "grant_type=authorization_code&code=x", status: .badRequest, error: "unsupported_grant_type"),
         .init(name: "scope beyond the client's", body: "grant_type=client_credentials&scope=admin", status: .badRequest, error: "invalid_scope"),
         .init(name: "malformed scope", body: "grant_type=client_credentials&scope=%22quoted%22", status: .badRequest, error: "invalid_scope"),
         .init(name: "missing grant_type", body: "scope=accounts", status: .badRequest, error: "invalid_request"),
-        .init(name: "JSON instead of a form", contentType: "application/json", body: #"{"grant_type":"client_credentials"}"#, status: .badRequest, error: "invalid_request"),
+        .init(
+            name: "JSON instead of a form", contentType: "application/json", body: #"{"grant_type":"client_credentials"}"#, status: .badRequest,
+            error: "invalid_request"),
         .init(name: "no content type", contentType: nil, body: "grant_type=client_credentials", status: .badRequest, error: "invalid_request"),
-        .init(name: "percent-encoded invalid UTF-8", body: "grant_type=client_credentials&scope=%FF%FE", status: .badRequest, error: "invalid_request"),
+        .init(
+            name: "percent-encoded invalid UTF-8", body: "grant_type=client_credentials&scope=%FF%FE", status: .badRequest, error: "invalid_request"),
         .init(name: "bad percent escape", body: "grant_type=client%zzcredentials", status: .badRequest, error: "invalid_request"),
         .init(name: "repeated parameter", body: "grant_type=client_credentials&grant_type=password", status: .badRequest, error: "invalid_request"),
-        .init(name: "Basic and client_secret together", body: "grant_type=client_credentials&client_secret=x", status: .badRequest, error: "invalid_request"),
+        .init(
+            name: "Basic and client_secret together", body: "grant_type=client_credentials&client_secret=x", status: .badRequest,
+            error: "invalid_request"),
         .init(name: "password grant without password", body: "grant_type=password&username=alice", status: .badRequest, error: "invalid_request"),
         .init(name: "refresh grant without token", body: "grant_type=refresh_token", status: .badRequest, error: "invalid_request"),
-        .init(name: "refresh grant with a garbage token", body: "grant_type=refresh_token&refresh_token=sa_rt_nope", status: .badRequest, error: "invalid_grant"),
-        .init(name: "wrong password", body: "grant_type=password&username=alice&password=wrong-password", status: .badRequest, error: "invalid_grant"),
+        .init(
+            name: "refresh grant with a garbage token", body: "grant_type=refresh_token&refresh_token=sa_rt_nope", status: .badRequest,
+            error: "invalid_grant"),
+        .init(
+            name: "wrong password", body: "grant_type=password&username=alice&password=wrong-password", status: .badRequest, error: "invalid_grant"),
         .init(name: "unknown user", body: "grant_type=password&username=mallory&password=whatever1", status: .badRequest, error: "invalid_grant"),
-        .init(name: "body over 64 KiB", body: "grant_type=client_credentials&pad=" + String(repeating: "a", count: 70_000), status: .contentTooLarge, error: "invalid_request"),
+        .init(
+            name: "body over 64 KiB", body: "grant_type=client_credentials&pad=" + String(repeating: "a", count: 70_000), status: .contentTooLarge,
+            error: "invalid_request"),
     ]
 
     @Test("bad input gets the RFC 6749 error, never a 5xx, and writes nothing", arguments: badRequests)
@@ -111,7 +129,8 @@ struct OAuthTokenEndpointTests {
                 case .malformed: headers[.authorization] = "Basic !!!not-base64"
                 case .none: break
                 }
-                let response = try await client.executeRequest(uri: "/oauth/token", method: .post, headers: headers, body: ByteBuffer(string: bad.body))
+                let response = try await client.executeRequest(
+                    uri: "/oauth/token", method: .post, headers: headers, body: ByteBuffer(string: bad.body))
                 #expect(response.status == bad.status)
                 let body = try HTTP.json(response.body)
                 #expect(body["error"] as? String == bad.error)
@@ -207,7 +226,8 @@ struct OAuthTokenEndpointTests {
                 let (_, tokens) = try await client.token(
                     [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: HTTP.basic("shop", shop))
                 let refresh = try #require(tokens["refresh_token"] as? String)
-                let (stolen, body) = try await client.token([("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: HTTP.basic("other", other))
+                let (stolen, body) = try await client.token(
+                    [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: HTTP.basic("other", other))
                 #expect(stolen.status == .badRequest)
                 #expect(body["error"] as? String == "invalid_grant")
                 // The rightful client still can: the attempt spent nothing.
@@ -260,7 +280,8 @@ struct OAuthTokenEndpointTests {
                     for _ in 1...4 {
                         _ = try await client.token([("grant_type", "password"), ("username", "alice"), ("password", "wrong-password")], basic: basic)
                     }
-                    let (ok, _) = try await client.token([("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: basic)
+                    let (ok, _) = try await client.token(
+                        [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: basic)
                     #expect(ok.status == .ok, "round \(round)")
                 }
             }

@@ -166,7 +166,8 @@ struct OperationsTests {
             for (what, name, type) in [("request", names.request, bodies.request), ("response", names.response, Optional(bodies.response))] {
                 #expect(
                     type?.schemaType == name.map { prefix + $0 },
-                    "\(route) \(what): the handler's type is \(type.map { $0.sharedType ?? $0.schemaType } ?? "none"), the document's schema \(name ?? "none")")
+                    "\(route) \(what): the handler's type is \(type.map { $0.sharedType ?? $0.schemaType } ?? "none"), the document's schema \(name ?? "none")"
+                )
                 guard let type, let name, let shared = type.sharedType else { continue }
                 // A shared type must have exactly the schema's properties and required-ness.
                 guard let sample = Self.sharedSamples[name] else {
@@ -186,7 +187,9 @@ struct OperationsTests {
                     let data = try JSONSerialization.data(withJSONObject: partial)
                     let server = (try? type.accepts(data)) != nil
                     let schema = (try? type.schemaRoundTrip(data)) != nil
-                    #expect(server == schema, "\(route) without \(key): the server \(server ? "accepts" : "refuses"), \(name) says \(schema ? "optional" : "required")")
+                    #expect(
+                        server == schema,
+                        "\(route) without \(key): the server \(server ? "accepts" : "refuses"), \(name) says \(schema ? "optional" : "required")")
                 }
             }
         }

@@ -72,7 +72,9 @@ struct PowerAuthEndToEndTests {
         }
     }
 
-    @Test("PowerAuth Cloud's operation flow through the SDK: the integrator creates, the phone lists (token) and authorizes with its PIN, the integrator reads APPROVED; a rejection reads REJECTED")
+    @Test(
+        "PowerAuth Cloud's operation flow through the SDK: the integrator creates, the phone lists (token) and authorizes with its PIN, the integrator reads APPROVED; a rejection reads REJECTED"
+    )
     func operationsThroughTheSDK() async throws {
         try await PowerAuthScenario.run { scenario in
             let (phone, _) = try await scenario.activeRegistration(.v3_2)
@@ -100,9 +102,11 @@ struct PowerAuthEndToEndTests {
         }
     }
 
-    @Test("protocol 3.2 and 3.3 (temporary keys in both scopes): activation, signature and token all work", arguments: [
-        PowerAuthProtocolVersion.v3_2, .v3_3,
-    ])
+    @Test(
+        "protocol 3.2 and 3.3 (temporary keys in both scopes): activation, signature and token all work",
+        arguments: [
+            PowerAuthProtocolVersion.v3_2, .v3_3,
+        ])
     func laterProtocolVersions(_ version: PowerAuthProtocolVersion) async throws {
         try await PowerAuthScenario.run { scenario in
             let (phone, registrationID) = try await scenario.activeRegistration(version)

@@ -158,7 +158,9 @@ struct PowerAuthEnrollmentTests {
                 expectPowerAuthError(missing, missingJSON, status: .badRequest)
                 let (unknown, unknownJSON) = try await Self.post(
                     client, "/activation/create", body: prepared.body,
-                    headers: ["X-PowerAuth-Encryption": #"PowerAuth version="3.1", application_key="\#(PowerAuthBase64.encode(SecureRandom.bytes(16)))""#])
+                    headers: [
+                        "X-PowerAuth-Encryption": #"PowerAuth version="3.1", application_key="\#(PowerAuthBase64.encode(SecureRandom.bytes(16)))""#
+                    ])
                 expectPowerAuthError(unknown, unknownJSON, status: .badRequest, code: "ERR_ACTIVATION")
                 let (version, versionJSON) = try await Self.post(
                     client, "/activation/create", body: prepared.body,
@@ -180,15 +182,18 @@ struct PowerAuthEnrollmentTests {
             let (none, noneJSON) = try await Self.post(client, "/signature/validate", body: [String: String]())
             expectPowerAuthError(none, noneJSON, status: .unauthorized, code: "ERR_AUTHENTICATION")
             let wrong = phone.sign(uriID: "/pa/signature/validate", wrongKnowledge: true)
-            let (bad, badJSON) = try await Self.post(client, "/signature/validate", body: [String: String](), headers: ["X-PowerAuth-Authorization": wrong])
+            let (bad, badJSON) = try await Self.post(
+                client, "/signature/validate", body: [String: String](), headers: ["X-PowerAuth-Authorization": wrong])
             expectPowerAuthError(bad, badJSON, status: .unauthorized, code: "ERR_AUTHENTICATION")
             let good = phone.sign(uriID: "/pa/signature/validate")
-            let (ok, okJSON) = try await Self.post(client, "/signature/validate", body: [String: String](), headers: ["X-PowerAuth-Authorization": good])
+            let (ok, okJSON) = try await Self.post(
+                client, "/signature/validate", body: [String: String](), headers: ["X-PowerAuth-Authorization": good])
             #expect(ok.status == .ok && okJSON["status"] as? String == "OK")
 
             // Removal needs two factors.
             let single = phone.sign(uriID: "/pa/activation/remove", body: Array("{}".utf8), factors: [.possession])
-            let (weak, weakJSON) = try await Self.post(client, "/activation/remove", body: [String: String](), headers: ["X-PowerAuth-Authorization": single])
+            let (weak, weakJSON) = try await Self.post(
+                client, "/activation/remove", body: [String: String](), headers: ["X-PowerAuth-Authorization": single])
             expectPowerAuthError(weak, weakJSON, status: .unauthorized)
             let remove = phone.sign(uriID: "/pa/activation/remove", body: Array("{}".utf8))
             let (removed, removedJSON) = try await Self.post(

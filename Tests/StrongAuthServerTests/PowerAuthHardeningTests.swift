@@ -47,7 +47,9 @@ struct PowerAuthHardeningTests {
 
     // MARK: Possession throttle
 
-    @Test("a flood of garbage possession signatures is throttled: even a correct one is refused, the registration stays ACTIVE with 5 attempts, the PIN still works, the window ends it")
+    @Test(
+        "a flood of garbage possession signatures is throttled: even a correct one is refused, the registration stays ACTIVE with 5 attempts, the PIN still works, the window ends it"
+    )
     func possessionFloodIsThrottled() async throws {
         try await PowerAuthTests.withActive { server, client, basic, phone in
             var phone = phone
@@ -159,7 +161,9 @@ struct PowerAuthHardeningTests {
                 let (replay, replayJSON) = try await PowerAuthEnrollmentTests.post(
                     client, "/activation/create", body: valid.body, headers: validHeaders)
                 expectPowerAuthError(replay, replayJSON, status: .badRequest, code: "ERR_ENCRYPTION")
-                #expect((replayJSON["responseObject"] as? [String: Any])?["message"] as? String == "The encrypted request is refused: it was already received.")
+                #expect(
+                    (replayJSON["responseObject"] as? [String: Any])?["message"] as? String
+                        == "The encrypted request is refused: it was already received.")
             }
         }
     }

@@ -10,10 +10,12 @@ import Testing
 /// first slice: create from a template, poll, cancel, expiry; decisions through the core.
 @Suite("PowerAuth operations (PowerAuth Cloud REST API)")
 struct PowerAuthOperationsTests {
-    static var seedBody: [String: Any] { [
-        "userId": "end-user-1234", "template": "default.payment",
-        "parameters": ["amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"],
-    ] }
+    static var seedBody: [String: Any] {
+        [
+            "userId": "end-user-1234", "template": "default.payment",
+            "parameters": ["amount": "63.99", "currency": "EUR", "account": "CZ32493745329497374923"],
+        ]
+    }
 
     @Test("PowerAuth Cloud's operation flow: create → PENDING with PowerAuth Cloud's fields, poll, cancel → CANCELED")
     func seedOperationFlow() async throws {
@@ -108,7 +110,10 @@ struct PowerAuthOperationsTests {
                 for (body, code) in [
                     (["userId": "u", "template": "nope"], "ERROR_OPERATION_TEMPLATE_NOT_FOUND"),
                     (["userId": "u", "template": "default.payment", "parameters": ["amount": "1"]], "ERROR_REQUEST"),
-                    (["userId": "u", "template": "default.payment", "parameters": ["amount": "1*2", "currency": "EUR", "account": "X"]], "ERROR_REQUEST"),
+                    (
+                        ["userId": "u", "template": "default.payment", "parameters": ["amount": "1*2", "currency": "EUR", "account": "X"]],
+                        "ERROR_REQUEST"
+                    ),
                     (["userId": "has space", "template": "default.login"], "ERROR_REQUEST"),
                 ] as [([String: Any], String)] {
                     let (response, json) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, body)
@@ -138,7 +143,9 @@ struct PowerAuthOperationsTests {
 
     static func json(_ object: [String: Any]) throws -> [UInt8] { Array(try JSONSerialization.data(withJSONObject: object)) }
 
-    @Test("mobile token API: the phone lists the operation (token), approves exactly the shown data (signature); other data counts; reject with a reason")
+    @Test(
+        "mobile token API: the phone lists the operation (token), approves exactly the shown data (signature); other data counts; reject with a reason"
+    )
     func mobileTokenAPI() async throws {
         try await PowerAuthTests.withActive { server, client, basic, phone in
             var phone = phone
@@ -148,7 +155,10 @@ struct PowerAuthOperationsTests {
                 let nonce = SecureRandom.bytes(16)
                 let timestamp = UInt64(server.time.now().epochMilliseconds)
                 let digest = PowerAuthTokenDigest.compute(tokenSecret: token.secret, nonce: nonce, timestamp: timestamp, version: .v3_1)
-                return ("X-PowerAuth-Token", PowerAuthTokenHeader(tokenID: token.id, tokenDigest: digest, nonce: nonce, timestamp: timestamp, version: .v3_1).headerValue)
+                return (
+                    "X-PowerAuth-Token",
+                    PowerAuthTokenHeader(tokenID: token.id, tokenDigest: digest, nonce: nonce, timestamp: timestamp, version: .v3_1).headerValue
+                )
             }
             let (_, created) = try await client.integration(.post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
             let id = try #require(created["operationId"] as? String)
@@ -187,10 +197,12 @@ struct PowerAuthOperationsTests {
             let secondID = try #require(second["operationId"] as? String)
             let reject = try Self.json(["requestObject": ["id": secondID, "reason": "UNEXPECTED_OPERATION"]])
             let (rejected, rejectedJSON) = try await Self.mobile(
-                client, "/cancel", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
+                client, "/cancel",
+                header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: reject, factors: [.possession])),
                 body: reject)
             #expect(rejected.status == .ok, "\(rejectedJSON)")
-            #expect(try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic).1["status"] as? String == "REJECTED")
+            #expect(
+                try await client.integration(.get, "/powerauth-cloud/v2/operations/\(secondID)", basic: basic).1["status"] as? String == "REJECTED")
         }
     }
 

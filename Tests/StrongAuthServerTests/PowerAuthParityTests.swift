@@ -26,7 +26,9 @@ struct PowerAuthParityTests {
         }.joined(separator: "-")
     }
 
-    @Test("7 garbage possession_knowledge signatures (random digits, random Base64, the device's keys at a counter far off) leave the registration ACTIVE with 5 attempts; 5 wrong PINs from the phone still block it")
+    @Test(
+        "7 garbage possession_knowledge signatures (random digits, random Base64, the device's keys at a counter far off) leave the registration ACTIVE with 5 attempts; 5 wrong PINs from the phone still block it"
+    )
     func garbageSignaturesDoNotBlock() async throws {
         try await PowerAuthTests.withActive { _, client, basic, phone in
             var phone = phone
@@ -73,12 +75,15 @@ struct PowerAuthParityTests {
         }
     }
 
-    @Test("on a 3.0 activation (8-digit components) garbage 2FA signatures share the possession throttle: uncounted, but no free guesses at the possession component")
+    @Test(
+        "on a 3.0 activation (8-digit components) garbage 2FA signatures share the possession throttle: uncounted, but no free guesses at the possession component"
+    )
     func decimalGarbageIsThrottled() async throws {
         try await PowerAuthTests.withActive(["powerauth.possessionAttemptLimit": .int(3)], protocolVersion: "3.0") { server, client, basic, phone in
             var phone = phone
             for _ in 0..<5 {
-                let header = Self.garbage(phone, signature: Self.randomDigits()).replacingOccurrences(of: #"pa_version="3.1""#, with: #"pa_version="3.0""#)
+                let header = Self.garbage(phone, signature: Self.randomDigits()).replacingOccurrences(
+                    of: #"pa_version="3.1""#, with: #"pa_version="3.0""#)
                 let (_, json) = try await client.verify(header, basic: basic)
                 #expect(json["signatureValid"] as? Bool == false && json["remainingAttempts"] as? Int == 5)
                 #expect(json["registrationStatus"] as? String == "ACTIVE")
@@ -198,7 +203,8 @@ struct PowerAuthParityTests {
 
             let broken = Array("{\"requestObject\": 1}".utf8)
             let (bad, badJSON) = try await PowerAuthOperationsTests.mobile(
-                client, "/cancel", header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: broken, factors: [.possession])),
+                client, "/cancel",
+                header: ("X-PowerAuth-Authorization", phone.sign(uriID: "/operation/cancel", body: broken, factors: [.possession])),
                 body: broken)
             expectPowerAuthError(bad, badJSON, status: .badRequest, code: "INVALID_REQUEST")
         }

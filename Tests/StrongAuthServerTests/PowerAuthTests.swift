@@ -97,7 +97,8 @@ extension TestClientProtocol {
 }
 
 /// PowerAuth's error shape, checked the same way everywhere.
-func expectPowerAuthError(_ response: TestResponse, _ json: [String: Any], status: HTTPResponse.Status, code: String? = nil,
+func expectPowerAuthError(
+    _ response: TestResponse, _ json: [String: Any], status: HTTPResponse.Status, code: String? = nil,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     #expect(response.status == status, sourceLocation: sourceLocation)
@@ -367,11 +368,26 @@ struct PowerAuthTests {
     static let malformedHeaders: [(String, String)] = [
         ("empty", ""),
         ("not PowerAuth", "Bearer abc"),
-        ("missing signature", #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="possession", pa_version="3.1""#),
-        ("wrong version", #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="possession", pa_signature="SIG", pa_version="2.1""#),
-        ("nonce not Base64", #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="!!!", pa_signature_type="possession", pa_signature="SIG", pa_version="3.1""#),
-        ("nonce too short", #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="AAAA", pa_signature_type="possession", pa_signature="SIG", pa_version="3.1""#),
-        ("unknown type", #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="telepathy", pa_signature="SIG", pa_version="3.1""#),
+        (
+            "missing signature",
+            #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="possession", pa_version="3.1""#
+        ),
+        (
+            "wrong version",
+            #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="possession", pa_signature="SIG", pa_version="2.1""#
+        ),
+        (
+            "nonce not Base64",
+            #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="!!!", pa_signature_type="possession", pa_signature="SIG", pa_version="3.1""#
+        ),
+        (
+            "nonce too short",
+            #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="AAAA", pa_signature_type="possession", pa_signature="SIG", pa_version="3.1""#
+        ),
+        (
+            "unknown type",
+            #"PowerAuth pa_activation_id="ID", pa_application_key="KEY", pa_nonce="NONCE", pa_signature_type="telepathy", pa_signature="SIG", pa_version="3.1""#
+        ),
         ("garbage", String(repeating: "\"=,", count: 500)),
     ]
 

@@ -7,9 +7,11 @@ import Testing
 /// server (SECURITY.md).
 @Suite("PowerAuth vault unlock through the Swift SDK")
 struct PowerAuthVaultEndToEndTests {
-    @Test("unlockVault: with the PIN or biometry the phone gets the vault key it derived at activation; a wrong PIN is a counted 401", arguments: [
-        PowerAuthProtocolVersion.v3_1, .v3_3,
-    ])
+    @Test(
+        "unlockVault: with the PIN or biometry the phone gets the vault key it derived at activation; a wrong PIN is a counted 401",
+        arguments: [
+            PowerAuthProtocolVersion.v3_1, .v3_3,
+        ])
     func unlockVault(_ version: PowerAuthProtocolVersion) async throws {
         try await PowerAuthScenario.run { scenario in
             let (phone, registrationID) = try await scenario.activeRegistration(version)

@@ -69,7 +69,9 @@ struct PowerAuthVaultUnlockTests {
         try await server.runtime.store.registration(id: phone.registrationID)?.counter.failedAttempts
     }
 
-    @Test("a valid 2FA signature: the phone decrypts KEY_ENCRYPTION_VAULT (AES-CBC, zero IV, under KEY_TRANSPORT) and it is the key it derived itself; audited with the reason")
+    @Test(
+        "a valid 2FA signature: the phone decrypts KEY_ENCRYPTION_VAULT (AES-CBC, zero IV, under KEY_TRANSPORT) and it is the key it derived itself; audited with the reason"
+    )
     func unlocks() async throws {
         try await PowerAuthTests.withActive { server, client, _, phone in
             var phone = phone
@@ -93,10 +95,13 @@ struct PowerAuthVaultUnlockTests {
             #expect(plain.status == .ok)
             #expect(try Self.answer(plainJSON, unspecified)["signatureValid"] as? Bool == true)
 
-            let events = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter { $0.record.action.rawValue == "powerauth.vault.unlocked" }
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter {
+                $0.record.action.rawValue == "powerauth.vault.unlocked"
+            }
             // The test clock stands still, so the three records share a timestamp: compare as sets.
             #expect(events.compactMap { $0.record.details["reason"] }.sorted() == ["ADD_BIOMETRY", "ADD_BIOMETRY", "NOT_SPECIFIED"])
-            #expect(events.compactMap { $0.record.details["type"] }.sorted() == ["possession_biometry", "possession_knowledge", "possession_knowledge"])
+            #expect(
+                events.compactMap { $0.record.details["type"] }.sorted() == ["possession_biometry", "possession_knowledge", "possession_knowledge"])
             #expect(events.allSatisfy { $0.record.subject == "device:\(phone.registrationID)" && $0.record.outcome == .success })
             #expect(try await Self.failedAttempts(server, phone) == 0)
         }
@@ -116,7 +121,9 @@ struct PowerAuthVaultUnlockTests {
             let right = try await Self.prepare(server, &phone)
             let (blocked, blockedJSON) = try await Self.post(client, right)
             expectPowerAuthError(blocked, blockedJSON, status: .unauthorized, code: "ERR_AUTHENTICATION")
-            let unlocked = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter { $0.record.action.rawValue == "powerauth.vault.unlocked" }
+            let unlocked = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter {
+                $0.record.action.rawValue == "powerauth.vault.unlocked"
+            }
             #expect(unlocked.isEmpty)
         }
     }
@@ -178,7 +185,9 @@ struct PowerAuthVaultUnlockTests {
             let header = phone.sign(uriID: "/pa/vault/unlock", body: raw)
             let (garbage, garbageJSON) = try await Self.post(client, body: raw, header: header)
             expectPowerAuthError(garbage, garbageJSON, status: .badRequest)
-            let unlocked = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter { $0.record.action.rawValue == "powerauth.vault.unlocked" }
+            let unlocked = try await server.runtime.store.auditEvents(after: 0, limit: 1000).filter {
+                $0.record.action.rawValue == "powerauth.vault.unlocked"
+            }
             #expect(unlocked.isEmpty)
         }
     }

@@ -72,7 +72,8 @@ struct ProcessesTests {
                 #expect(me.status == .ok)
                 let username = try #require(try HTTP.json(me.body)["id"] as? String)
                 #expect(username.hasPrefix("process:"))
-                let (_, introspection) = try await client.token([("token", accessToken)], basic: HTTP.basic("shop", secret), path: "/oauth/introspect")
+                let (_, introspection) = try await client.token(
+                    [("token", accessToken)], basic: HTTP.basic("shop", secret), path: "/oauth/introspect")
                 #expect(introspection["active"] as? Bool == true)
                 #expect(introspection["client_id"] as? String == "shop")
                 #expect(introspection["scope"] as? String == "accounts transfers")
@@ -93,7 +94,9 @@ struct ProcessesTests {
             let actions = try await Self.auditActions(server)
             #expect(actions.filter { $0 == "process.created" }.count == 2)
             #expect(actions.filter { $0 == "process.exchanged" }.count == 11)
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter {
+                $0.record.action.rawValue == "process.exchange_refused"
+            }
             #expect(refused.map { $0.record.details["reason"] } == ["exhausted"])
             #expect(try await server.count("users WHERE process_identity = 1") == 2)
         }
@@ -114,7 +117,8 @@ struct ProcessesTests {
                 #expect(after.status == .notFound)
                 #expect(try await Self.exchange(client, token, query: "?invalidate=true").0.status == .notFound)
                 // An access token issued before the end lives on until it expires.
-                #expect(try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(accessToken), body: nil).status == .ok)
+                #expect(
+                    try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(accessToken), body: nil).status == .ok)
 
                 // Unknown, malformed: the very same answer as the ended process.
                 let unknown = "sa_pt_" + String(repeating: "A", count: 43)
@@ -124,7 +128,9 @@ struct ProcessesTests {
                     #expect(json["detail"] as? String == afterJSON["detail"] as? String)
                 }
             }
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter {
+                $0.record.action.rawValue == "process.exchange_refused"
+            }
             #expect(refused.map { $0.record.details["reason"] } == ["invalidated", "invalidated"])
             #expect(try await Self.auditActions(server).contains("process.invalidated"))
         }
@@ -141,7 +147,9 @@ struct ProcessesTests {
                 server.time.advance(by: 1)
                 #expect(try await Self.exchange(client, token).0.status == .notFound)
             }
-            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.exchange_refused" }
+            let refused = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter {
+                $0.record.action.rawValue == "process.exchange_refused"
+            }
             #expect(refused.map { $0.record.details["reason"] } == ["expired"])
         }
     }
@@ -167,7 +175,8 @@ struct ProcessesTests {
 
                 server.time.advance(by: 86_400 - 1)
                 #expect(try await server.runtime.processes.deleteExpired() == 0)
-                #expect(try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(earlyAccess), body: nil).status == .ok)
+                #expect(
+                    try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(earlyAccess), body: nil).status == .ok)
                 server.time.advance(by: 1)
                 // The application's ProcessSweeper (every 60 s) may have come first on a slow run:
                 // the rows below are what must hold either way.
@@ -177,8 +186,11 @@ struct ProcessesTests {
                 #expect(try await server.count("processes") == 1)
                 #expect(try await server.runtime.store.user(id: person.id) != nil)
                 // The deleted identity's access token is dead at once; the other's lives.
-                #expect(try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(earlyAccess), body: nil).status == .unauthorized)
-                #expect(try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(lateAccess), body: nil).status == .ok)
+                #expect(
+                    try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(earlyAccess), body: nil).status
+                        == .unauthorized)
+                #expect(
+                    try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(lateAccess), body: nil).status == .ok)
                 #expect(try await Self.exchange(client, early[1]).0.status == .notFound)
 
                 // The background service does the same on its own.
@@ -196,7 +208,9 @@ struct ProcessesTests {
                 #expect(remaining == 0)
                 #expect(try await server.count("users WHERE process_identity = 1") == 0)
             }
-            let deleted = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter { $0.record.action.rawValue == "process.deleted" }
+            let deleted = try await server.runtime.store.auditEvents(after: 0, limit: 10_000).filter {
+                $0.record.action.rawValue == "process.deleted"
+            }
             #expect(deleted.count == 3)
             #expect(deleted.allSatisfy { $0.record.actor == "system:retention" })
         }
@@ -242,7 +256,8 @@ struct ProcessesTests {
                 }
                 var headers = HTTPFields()
                 headers[.contentType] = "application/json"
-                let malformed = try await client.executeRequest(uri: "/api/v1/processes", method: .post, headers: headers, body: ByteBuffer(string: "{\"clientId\":"))
+                let malformed = try await client.executeRequest(
+                    uri: "/api/v1/processes", method: .post, headers: headers, body: ByteBuffer(string: "{\"clientId\":"))
                 #expect(malformed.status == .badRequest)
                 let array = try await client.executeRequest(uri: "/api/v1/processes", method: .post, headers: headers, body: ByteBuffer(string: "[]"))
                 #expect(array.status == .badRequest)
@@ -295,7 +310,9 @@ struct ProcessesTests {
                     try await db.raw("UPDATE clients SET status = 'disabled' WHERE id = 'client-a'").run()
                 }
                 #expect(try await Self.exchange(client, tokens[1]).0.status == .notFound)
-                #expect(try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(accessToken), body: nil).status == .unauthorized)
+                #expect(
+                    try await client.executeRequest(uri: "/api/v2/users", method: .get, headers: HTTP.bearer(accessToken), body: nil).status
+                        == .unauthorized)
             }
             #expect(try await server.count("processes") == 2)
         }

@@ -45,9 +45,10 @@ struct ProductionModeTests {
         // The other channels, and development with any channel, are fine.
         #expect(await refusal(Self.acceptable(["notifications.channel": .string("log")])) == nil)
         #expect(
-            await refusal(Self.acceptable([
-                "notifications.channel": .string("http"), "notifications.httpURL": .string("https://sms.example/send"),
-            ])) == nil)
+            await refusal(
+                Self.acceptable([
+                    "notifications.channel": .string("http"), "notifications.httpURL": .string("https://sms.example/send"),
+                ])) == nil)
         #expect(await refusal(["notifications.channel": .string("file")]) == nil)
         #expect(try await settings().notificationFilePath == "data/notifications.jsonl")
     }
@@ -153,11 +154,13 @@ struct ProductionModeTests {
         // Allowed explicitly (a private network without TLS); not in development at all.
         #expect(await refusal(Self.acceptable(["issuer": .string("http://sca.internal"), "http.allowHttpIssuerInProduction": .bool(true)])) == nil)
         #expect(
-            await refusal([:], environment: [
-                "STRONGAUTH_MODE": "production", "STRONGAUTH_MASTER_KEY": Self.masterKey, "STRONGAUTH_NOTIFICATIONS_CHANNEL": "log",
-                "STRONGAUTH_ISSUER": "http://sca.internal", "STRONGAUTH_HTTP_ALLOW_HTTP_ISSUER_IN_PRODUCTION": "true",
-                "STRONGAUTH_DATABASE_URL": "postgres://strongauth@db.internal/strongauth", "STRONGAUTH_ADMIN_PORT": "9443",
-            ]) == nil)
+            await refusal(
+                [:],
+                environment: [
+                    "STRONGAUTH_MODE": "production", "STRONGAUTH_MASTER_KEY": Self.masterKey, "STRONGAUTH_NOTIFICATIONS_CHANNEL": "log",
+                    "STRONGAUTH_ISSUER": "http://sca.internal", "STRONGAUTH_HTTP_ALLOW_HTTP_ISSUER_IN_PRODUCTION": "true",
+                    "STRONGAUTH_DATABASE_URL": "postgres://strongauth@db.internal/strongauth", "STRONGAUTH_ADMIN_PORT": "9443",
+                ]) == nil)
         #expect(await refusal(["issuer": .string("http://127.0.0.1:8080")]) == nil)
     }
 

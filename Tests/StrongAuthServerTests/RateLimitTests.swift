@@ -30,7 +30,9 @@ struct RateLimitTests {
         for index in 0..<1_000 { #expect(limiter.take("address-\(index)", limit: limit) == nil) }
     }
 
-    @Test("per source address: the token endpoint answers RFC 6749 JSON, device endpoints problem+json, the ABN AMRO session face its messages shape, the PowerAuth phone face its own shape — all 429 with Retry-After")
+    @Test(
+        "per source address: the token endpoint answers RFC 6749 JSON, device endpoints problem+json, the ABN AMRO session face its messages shape, the PowerAuth phone face its own shape — all 429 with Retry-After"
+    )
     func perAddress() async throws {
         try await TestServer.with(["rateLimits.addressPerMinute": .int(1), "rateLimits.addressBurst": .int(2)]) { server in
             let secret = try await server.createClient()
@@ -61,7 +63,8 @@ struct RateLimitTests {
                 #expect((powerAuthJSON["responseObject"] as? [String: Any])?["code"] as? String == "ERROR_TOO_MANY_REQUESTS")
 
                 for _ in 0..<2 {
-                    _ = try await client.executeRequest(uri: "/session/loginchallenge?accountNumber=1&cardNumber=2&accessToolUsage=SOFTTOKEN", method: .get, headers: [:], body: nil)
+                    _ = try await client.executeRequest(
+                        uri: "/session/loginchallenge?accountNumber=1&cardNumber=2&accessToolUsage=SOFTTOKEN", method: .get, headers: [:], body: nil)
                 }
                 let session = try await client.executeRequest(
                     uri: "/session/loginchallenge?accountNumber=1&cardNumber=2&accessToolUsage=SOFTTOKEN", method: .get, headers: [:], body: nil)
@@ -92,7 +95,8 @@ struct RateLimitTests {
 
     @Test("rate limits can be switched off (benchmarks)")
     func disabled() async throws {
-        try await TestServer.with(["rateLimits.enabled": .bool(false), "rateLimits.addressBurst": .int(1), "rateLimits.clientBurst": .int(1)]) { server in
+        try await TestServer.with(["rateLimits.enabled": .bool(false), "rateLimits.addressBurst": .int(1), "rateLimits.clientBurst": .int(1)]) {
+            server in
             let basic = HTTP.basic("shop", try await server.createClient())
             try await server.test { client in
                 for _ in 0..<5 {
@@ -173,7 +177,9 @@ struct RateLimitTests {
     @Test("behind a trusted proxy each forwarded client has its own bucket and the audit names it; from an untrusted peer the header is ignored")
     func behindProxy() async throws {
         let addresses = ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"]
-        try await TestServer.with(["rateLimits.addressBurst": .int(1), "rateLimits.addressPerMinute": .int(1), "http.trustedProxies": .stringArray(["127.0.0.1", "::1"])]) { server in
+        try await TestServer.with([
+            "rateLimits.addressBurst": .int(1), "rateLimits.addressPerMinute": .int(1), "http.trustedProxies": .stringArray(["127.0.0.1", "::1"]),
+        ]) { server in
             let basic = HTTP.basic("shop", try await server.createClient())
             #expect(try await Self.liveTokens(server, forwardedFor: addresses, basic: basic) == [.ok, .ok, .ok, .ok])
             // The audit names the forwarded client, not the proxy (in the records the counted
@@ -182,25 +188,35 @@ struct RateLimitTests {
             let wrong = HTTP.basic("shop", "wrong")
             #expect(try await Self.liveTokens(server, forwardedFor: guessers, basic: wrong) == [.unauthorized, .unauthorized])
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
-            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action.rawValue == "client.authentication" }
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter {
+                $0.record.action.rawValue == "client.authentication"
+            }
             #expect(Set(events.map(\.record.sourceAddress)) == Set(guessers) && events.count == 2)
         }
         try await TestServer.with(["rateLimits.addressBurst": .int(1), "rateLimits.addressPerMinute": .int(1)]) { server in
             let basic = HTTP.basic("shop", try await server.createClient())
-            #expect(try await Self.liveTokens(server, forwardedFor: addresses, basic: basic) == [.ok, .tooManyRequests, .tooManyRequests, .tooManyRequests])
+            #expect(
+                try await Self.liveTokens(server, forwardedFor: addresses, basic: basic) == [
+                    .ok, .tooManyRequests, .tooManyRequests, .tooManyRequests,
+                ])
         }
         try await TestServer.with() { server in
             _ = try await server.createClient()
             #expect(try await Self.liveTokens(server, forwardedFor: ["192.0.2.1"], basic: HTTP.basic("shop", "wrong")) == [.unauthorized])
             try await server.runtime.store.sealFailureWindows(closedBy: server.time.now().addingTimeInterval(3600))
-            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter { $0.record.action.rawValue == "client.authentication" }
+            let events = try await server.runtime.store.auditEvents(after: 0, limit: 100).filter {
+                $0.record.action.rawValue == "client.authentication"
+            }
             #expect(events.count == 1 && events.allSatisfy { $0.record.sourceAddress == "127.0.0.1" })
         }
     }
 
     @Test("wrong secrets under a victim's client_id do not spend its quota; they are limited per client id and address")
     func failedClientAuthentication() async throws {
-        try await TestServer.with(["rateLimits.clientBurst": .int(2), "rateLimits.clientPerMinute": .int(1), "rateLimits.clientFailureBurst": .int(3), "rateLimits.clientFailurePerMinute": .int(1)]) { server in
+        try await TestServer.with([
+            "rateLimits.clientBurst": .int(2), "rateLimits.clientPerMinute": .int(1), "rateLimits.clientFailureBurst": .int(3),
+            "rateLimits.clientFailurePerMinute": .int(1),
+        ]) { server in
             let shop = HTTP.basic("shop", try await server.createClient("shop"))
             let wrong = HTTP.basic("shop", "not-the-secret")
             try await server.test { client in
@@ -245,7 +261,9 @@ struct RateLimitTests {
             let wrong = HTTP.basic(String(name), "wrong")
             try await server.test { client in
                 var statuses: [HTTPResponse.Status] = []
-                for _ in 0..<4 { statuses.append(try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: wrong).0.status) }
+                for _ in 0..<4 {
+                    statuses.append(try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: wrong).0.status)
+                }
                 #expect(statuses == [.unauthorized, .unauthorized, .tooManyRequests, .tooManyRequests])
             }
             try await buildApplication(runtime: server.runtime).test(.live) { client in

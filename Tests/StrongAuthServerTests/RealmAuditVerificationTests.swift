@@ -81,7 +81,9 @@ struct RealmAuditVerificationTests {
             let page = try await bob.get("/admin/audit?verify=1")
             #expect(!page.text.contains("event \(broken)"), "B is told the chain's global position")
             let told = "realm&#39;s event \(own.count) (counted from its first"
-            #expect(page.text.contains("Broken at this \(told)") || page.text.contains("Broken at this \(told.replacingOccurrences(of: "&#39;", with: "'"))"))
+            #expect(
+                page.text.contains("Broken at this \(told)")
+                    || page.text.contains("Broken at this \(told.replacingOccurrences(of: "&#39;", with: "'"))"))
             #expect(page.text.contains("content does not match its hash"))
             let verification = try await server.runtime.backOffice.verifyAuditChain(realm: "bank-b")
             guard case .brokenAtRealmEvent(let position, _, let reason) = verification else {

@@ -70,7 +70,11 @@ struct RealmLeaksTests {
             }
             let owns = (0..<10).map { _ in phone.sign(factors: [.possession]) }
             let refused = try await withThrowingTaskGroup(of: Int.self) { group in
-                for header in floods { group.addTask { _ = try await client.verify(header, basic: bBasic); return 0 } }
+                for header in floods {
+                    group.addTask {
+                        _ = try await client.verify(header, basic: bBasic); return 0
+                    }
+                }
                 group.addTask {
                     var refused = 0
                     for header in owns where try await client.verify(header, basic: basic).1["signatureValid"] as? Bool != true { refused += 1 }
@@ -82,7 +86,9 @@ struct RealmLeaksTests {
         }
     }
 
-    @Test("one realm's users cannot spend another realm's per-number SMS budget for a shared phone number (nor learn from a 429 that it got codes there)")
+    @Test(
+        "one realm's users cannot spend another realm's per-number SMS budget for a shared phone number (nor learn from a 429 that it got codes there)"
+    )
     func smsPhoneBudgetIsPerRealm() async throws {
         try await TestServer.with(["sms.otpPerPhonePerHour": .int(2), "sms.otpPerUserPerHour": .int(10)]) { server in
             try await server.runtime.administration.createRealm(id: "bank-b", actor: "test")

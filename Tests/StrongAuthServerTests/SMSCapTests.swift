@@ -57,14 +57,17 @@ struct SMSCapTests {
             _ = try await server.createUser("bob")
             try await server.test { client in
                 for (user, count) in [("alice", 2), ("bob", 1)] {
-                    let (_, tokens) = try await client.token([("grant_type", "password"), ("username", user), ("password", "correct horse")], basic: basic)
+                    let (_, tokens) = try await client.token(
+                        [("grant_type", "password"), ("username", user), ("password", "correct horse")], basic: basic)
                     let token = try #require(tokens["access_token"] as? String)
                     for _ in 0..<count {
-                        let (created, _) = try await client.postJSON("/api/user/devices", token: token, ["name": "Phone", "key": TestPhone().publicKeyHex])
+                        let (created, _) = try await client.postJSON(
+                            "/api/user/devices", token: token, ["name": "Phone", "key": TestPhone().publicKeyHex])
                         #expect(created.status == .created)
                     }
                 }
-                let (_, tokens) = try await client.token([("grant_type", "password"), ("username", "bob"), ("password", "correct horse")], basic: basic)
+                let (_, tokens) = try await client.token(
+                    [("grant_type", "password"), ("username", "bob"), ("password", "correct horse")], basic: basic)
                 let (refused, _) = try await client.postJSON(
                     "/api/user/devices", token: try #require(tokens["access_token"] as? String), ["name": "Phone", "key": TestPhone().publicKeyHex])
                 try Self.expectTooMany(refused, atMost: 3600)
@@ -86,7 +89,8 @@ struct SMSCapTests {
         try await DevicesTests.withUserToken { server, client, token, _ in
             var deviceIDs: [String] = []
             for _ in 0..<3 {
-                let (created, body) = try await client.postJSON("/api/user/devices", token: token, ["name": "Phone", "key": TestPhone().publicKeyHex])
+                let (created, body) = try await client.postJSON(
+                    "/api/user/devices", token: token, ["name": "Phone", "key": TestPhone().publicKeyHex])
                 #expect(created.status == .created)
                 deviceIDs.append(try #require(body["deviceId"] as? String))
             }

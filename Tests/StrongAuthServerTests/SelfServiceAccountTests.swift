@@ -136,7 +136,8 @@ struct SelfServiceAccountTests {
                 _ = try await browser.signInUser("bob", "correct horse")
                 let csrf = try #require(try await browser.get("/self-service/account").csrf)
                 for invalid in ["0151 12345678", "+49 151 12345678", "+0151123456", "+49", "4915112345678", "+49151123456789012"] {
-                    #expect(try await browser.post("/self-service/account/phone", ["_csrf": csrf, "phone": invalid]).status == .badRequest, "\(invalid)")
+                    #expect(
+                        try await browser.post("/self-service/account/phone", ["_csrf": csrf, "phone": invalid]).status == .badRequest, "\(invalid)")
                 }
                 #expect(try await server.count("challenges") == 0)
 
@@ -202,8 +203,10 @@ struct SelfServiceAccountTests {
             mismatch["repeat"] = "battery stapler"
             #expect(try await browser.post("/self-service/account/password", mismatch).status == .badRequest)
             #expect(
-                try await browser.post("/self-service/account/password", ["_csrf": csrf, "current": "correct horse", "new": "short", "repeat": "short"])
-                    .status == .badRequest)
+                try await browser.post(
+                    "/self-service/account/password", ["_csrf": csrf, "current": "correct horse", "new": "short", "repeat": "short"]
+                )
+                .status == .badRequest)
             #expect(try await server.runtime.store.user(id: aliceID)?.passwordHash == oldHash)
 
             let done = try await browser.post("/self-service/account/password", form)

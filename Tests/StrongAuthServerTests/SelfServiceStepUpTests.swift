@@ -106,8 +106,9 @@ struct SelfServiceStepUpTests {
             #expect(try await browser.post("/self-service/step-up/continue", ["_csrf": csrf]).status == .conflict)
             #expect(try await server.runtime.store.registrations(realm: "default", externalUserID: "alice", includeRemoved: false).count == 1)
             // The next new device needs its own approval, even on this two-factor session.
-            #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
-                == "/self-service/step-up")
+            #expect(
+                try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
+                    == "/self-service/step-up")
         }
     }
 
@@ -126,8 +127,9 @@ struct SelfServiceStepUpTests {
                 var browser = Browser(client: client)
                 _ = try await browser.signInUser("alice", "correct horse")
                 let csrf = try #require(try await browser.get("/self-service").csrf)
-                #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
-                    == "/self-service/step-up")
+                #expect(
+                    try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
+                        == "/self-service/step-up")
 
                 let registration = try #require(try await server.runtime.store.registration(id: phone.registrationID))
                 let token = try await server.runtime.powerAuth.createToken(for: registration, signatureType: "possession")
@@ -185,8 +187,9 @@ struct SelfServiceStepUpTests {
                 var browser = Browser(client: client)
                 _ = try await browser.signInUser("bob", "correct horse")
                 let csrf = try #require(try await browser.get("/self-service").csrf)
-                #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
-                    == "/self-service/step-up")
+                #expect(
+                    try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "my-application"]).headers[.location]
+                        == "/self-service/step-up")
                 let page = try await browser.get("/self-service/step-up")
                 #expect(page.text.contains("id=\"otp\""))
                 #expect(page.text.contains("5678"))
@@ -236,7 +239,10 @@ struct SelfServiceStepUpTests {
             let approval = try #require(try await server.runtime.approvals.pending(userID: aliceID).first)
             let (approved, _) = try await client.postJSON(
                 "/api/user/approvals/\(approval.id)/approve", token: token,
-                ["deviceId": deviceID, "data": approval.data, "signature": try phone.signDER(Self.approvalMessage(id: approval.id, data: approval.data))])
+                [
+                    "deviceId": deviceID, "data": approval.data,
+                    "signature": try phone.signDER(Self.approvalMessage(id: approval.id, data: approval.data)),
+                ])
             #expect(approved.status == .ok)
 
             // Both sessions stay alive (each request moves the idle expiry), the step-ups run out.
@@ -281,8 +287,9 @@ struct SelfServiceStepUpTests {
             var browser = Browser(client: client)
             _ = try await browser.signInUser("alice", "correct horse")
             let csrf = try #require(try await browser.get("/self-service").csrf)
-            #expect(try await browser.post("/self-service/devices/\(third)/block", ["_csrf": csrf, "reason": "USER_REQUEST"]).headers[.location]
-                == "/self-service?done=blocked")
+            #expect(
+                try await browser.post("/self-service/devices/\(third)/block", ["_csrf": csrf, "reason": "USER_REQUEST"]).headers[.location]
+                    == "/self-service?done=blocked")
 
             #expect(try await browser.post("/self-service/devices/\(spare)/remove", ["_csrf": csrf]).headers[.location] == "/self-service/step-up")
             #expect(try await server.runtime.store.device(id: spare)?.status == .active)
@@ -290,13 +297,17 @@ struct SelfServiceStepUpTests {
             #expect(approval.data.contains("Remove the device \(spare.prefix(8))"))
             _ = try await client.postJSON(
                 "/api/user/approvals/\(approval.id)/approve", token: token,
-                ["deviceId": bound, "data": approval.data, "signature": try phone.signDER(Self.approvalMessage(id: approval.id, data: approval.data))])
+                [
+                    "deviceId": bound, "data": approval.data,
+                    "signature": try phone.signDER(Self.approvalMessage(id: approval.id, data: approval.data)),
+                ])
             #expect(try await browser.post("/self-service/step-up/continue", ["_csrf": csrf]).headers[.location] == "/self-service?done=removed")
             #expect(try await server.runtime.store.device(id: spare)?.status == .removed)
 
             // Within max_age the session is two-factor: the next removal proceeds at once …
             server.time.advance(by: 200)
-            #expect(try await browser.post("/self-service/devices/\(third)/remove", ["_csrf": csrf]).headers[.location] == "/self-service?done=removed")
+            #expect(
+                try await browser.post("/self-service/devices/\(third)/remove", ["_csrf": csrf]).headers[.location] == "/self-service?done=removed")
             // … after it, a step-up again.
             server.time.advance(by: 150)
             #expect(try await browser.get("/self-service").status == .ok)

@@ -33,13 +33,16 @@ struct ServerSettingsTests {
         let fromFile = try await settings(file: file)
         #expect(fromFile.port == 7000 && fromFile.host == "0.0.0.0" && fromFile.lockout.maxFailures == 3)
 
-        let environment = ["STRONGAUTH_HTTP_PORT": "9000", "STRONGAUTH_LOCKOUT_MAX_FAILURES": "4", "HTTP_PORT": "1", "STRONGAUTH_PASSWORD_HASH_COST": "6"]
+        let environment = [
+            "STRONGAUTH_HTTP_PORT": "9000", "STRONGAUTH_LOCKOUT_MAX_FAILURES": "4", "HTTP_PORT": "1", "STRONGAUTH_PASSWORD_HASH_COST": "6",
+        ]
         let fromEnvironment = try await settings(environment: environment, file: file)
         #expect(fromEnvironment.port == 9000, "STRONGAUTH_ beats the file; unprefixed variables are ignored")
         #expect(fromEnvironment.lockout.maxFailures == 4 && fromEnvironment.lockout.lockDuration == 60)
         #expect(fromEnvironment.passwordHashCost == 6)
 
-        let fromFlags = try await settings(flags: ["http.port": .int(9100), "database.url": .string("postgres://x@db/y")], environment: environment, file: file)
+        let fromFlags = try await settings(
+            flags: ["http.port": .int(9100), "database.url": .string("postgres://x@db/y")], environment: environment, file: file)
         #expect(fromFlags.port == 9100 && fromFlags.databaseURL == "postgres://x@db/y")
         #expect(fromFlags.host == "0.0.0.0")
     }

@@ -18,8 +18,10 @@ struct CookieClient {
     init(_ client: any TestClientProtocol) { self.client = client }
 
     @discardableResult
-    mutating func request(_ method: HTTPRequest.Method, _ uri: String, json: [String: Any]? = nil, rawBody: String? = nil,
-                          contentType: String = "application/json") async throws -> (TestResponse, [String: Any]) {
+    mutating func request(
+        _ method: HTTPRequest.Method, _ uri: String, json: [String: Any]? = nil, rawBody: String? = nil,
+        contentType: String = "application/json"
+    ) async throws -> (TestResponse, [String: Any]) {
         var headers = HTTPFields()
         if let cookie { headers[.cookie] = "\(SessionsTests.cookieName)=\(cookie)" }
         headers[HTTPField.Name("x-aab-serviceversion")!] = "v4"
@@ -254,39 +256,50 @@ struct SessionsTests {
     func scenarioStepUp() async throws {
         try await Self.withLoginUser { server, browser in
             let payee: [String: Any] = ["iban": "NL02ABNA0123456789", "name": "Alice", "limit": 250]
-            #expect(try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee]).0.status == .unauthorized)
+            #expect(
+                try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+                    .0.status == .unauthorized)
             _ = try await Self.login(&browser)
 
-            let (methodResponse, method) = try await browser.request(.post, "/usertokens/session/scenariosigningmethod", json: ["scenarioName": "ADD_PAYEE"])
+            let (methodResponse, method) = try await browser.request(
+                .post, "/usertokens/session/scenariosigningmethod", json: ["scenarioName": "ADD_PAYEE"])
             #expect(methodResponse.status == .ok)
             let signing = try #require(method["scenarioSigningMethod"] as? [String: Any])
             #expect(signing["accessToolUsage"] as? String == "SOFTTOKEN")
             #expect(signing["boundDeviceIndexNumber"] is NSNull)
 
-            let (_, first) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+            let (_, first) = try await browser.request(
+                .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
             let challenge = try #require(first["scenarioChallenge"] as? [String: Any])
             var changed = payee
             changed["iban"] = "NL91ABNA0417164300"
             let (mismatch, mismatchBody) = try await browser.request(
                 .post, "/usertokens/session/scenarioresponse",
-                json: ["scenarioName": "ADD_PAYEE", "scenarioData": changed, "challengeHandle": challenge["challengeHandle"] ?? "",
-                       "response": try Self.softToken(challenge)])
+                json: [
+                    "scenarioName": "ADD_PAYEE", "scenarioData": changed, "challengeHandle": challenge["challengeHandle"] ?? "",
+                    "response": try Self.softToken(challenge),
+                ])
             #expect(mismatch.status == .conflict, "\(mismatchBody)")
 
-            let (_, second) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+            let (_, second) = try await browser.request(
+                .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
             let again = try #require(second["scenarioChallenge"] as? [String: Any])
             let (wrong, wrongBody) = try await browser.request(
                 .post, "/usertokens/session/scenarioresponse",
-                json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": again["challengeHandle"] ?? "",
-                       "response": try Self.softToken(again, code: "00000")])
+                json: [
+                    "scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": again["challengeHandle"] ?? "",
+                    "response": try Self.softToken(again, code: "00000"),
+                ])
             #expect(wrong.status == .forbidden)
             #expect(Self.detail(wrongBody).contains("2 attempts left"))
 
-            let (_, third) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+            let (_, third) = try await browser.request(
+                .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
             let last = try #require(third["scenarioChallenge"] as? [String: Any])
             #expect(last["attemptsLeft"] as? Int == 2)
             // The same payee with its keys in another order is the same scenario (canonical JSON).
-            let reordered = "{\"scenarioData\": {\"limit\": 250, \"name\": \"Alice\", \"iban\": \"NL02ABNA0123456789\"}, \"scenarioName\": \"ADD_PAYEE\", "
+            let reordered =
+                "{\"scenarioData\": {\"limit\": 250, \"name\": \"Alice\", \"iban\": \"NL02ABNA0123456789\"}, \"scenarioName\": \"ADD_PAYEE\", "
                 + "\"challengeHandle\": \"\(last["challengeHandle"] ?? "")\", \"response\": \"\(try Self.softToken(last))\"}"
             let (signed, signedBody) = try await browser.request(.post, "/usertokens/session/scenarioresponse", rawBody: reordered)
             #expect(signed.status == .ok, "\(signedBody)")
@@ -299,12 +312,15 @@ struct SessionsTests {
         }
     }
 
-    @Test("SOFTTOKEN scenario: the challenge carries the scenario's hash (field 10) and an answer that does not contain it — a login-shaped answer — is refused")
+    @Test(
+        "SOFTTOKEN scenario: the challenge carries the scenario's hash (field 10) and an answer that does not contain it — a login-shaped answer — is refused"
+    )
     func softTokenScenarioAnswerCoversTheData() async throws {
         try await Self.withLoginUser { server, browser in
             _ = try await Self.login(&browser)
             let payee: [String: Any] = ["iban": "NL02ABNA0123456789", "name": "Mallory"]
-            let (_, issued) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+            let (_, issued) = try await browser.request(
+                .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
             let challenge = try #require(issued["scenarioChallenge"] as? [String: Any])
             let fields = try LoginTLV.decode(try Self.bytes(of: challenge))
             #expect(fields[10].map { Hex.encode($0) } == challenge["scenarioHash"] as? String, "the challenge names the scenario")
@@ -313,7 +329,8 @@ struct SessionsTests {
             // it proves the code, but not which data it approves.
             let loginShaped = try LoginTLV.encode([2, 3, 4, 5].map { (UInt8($0), try #require(fields[UInt8($0)])) })
             let answer = Hex.encode(
-                try SoftTokenScheme.respond(toChallenge: loginShaped, userID: try #require(challenge["userId"] as? String), identificationCode: Self.code))
+                try SoftTokenScheme.respond(
+                    toChallenge: loginShaped, userID: try #require(challenge["userId"] as? String), identificationCode: Self.code))
             let (refused, body) = try await browser.request(
                 .post, "/usertokens/session/scenarioresponse",
                 json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": challenge["challengeHandle"] ?? "", "response": answer])
@@ -371,7 +388,8 @@ struct SessionsTests {
                 let (_, method) = try await browser.request(.post, "/usertokens/session/scenariosigningmethod", json: ["scenarioName": "ADD_PAYEE"])
                 #expect((method["scenarioSigningMethod"] as? [String: Any])?["boundDeviceIndexNumber"] as? Int == 1)
                 let payee = ["iban": "NL02ABNA0123456789", "name": "Carol"]
-                let (_, issued) = try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
+                let (_, issued) = try await browser.request(
+                    .post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee])
                 let scenario = try #require(issued["scenarioChallenge"] as? [String: Any])
                 let scenarioFields = try LoginTLV.decode(try Self.bytes(of: scenario))
                 #expect(scenarioFields[1] == Array("2".utf8))
@@ -379,8 +397,10 @@ struct SessionsTests {
                 // A login signature cannot sign a scenario: only a signature over this challenge does.
                 let (signed, signedBody) = try await browser.request(
                     .post, "/usertokens/session/scenarioresponse",
-                    json: ["scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": scenario["challengeHandle"] ?? "",
-                           "response": try sign(scenario)])
+                    json: [
+                        "scenarioName": "ADD_PAYEE", "scenarioData": payee, "challengeHandle": scenario["challengeHandle"] ?? "",
+                        "response": try sign(scenario),
+                    ])
                 #expect(signed.status == .ok, "\(signedBody)")
             }
         }
@@ -429,14 +449,20 @@ struct SessionsTests {
             #expect(try await browser.respond(to: challenge, response: try Self.softToken(challenge), account: true).0.status == .badRequest)
             #expect(try await browser.respond(to: challenge, response: try Self.softToken(challenge), account: 999).0.status == .badRequest)
             #expect(try await browser.request(.put, "/session/loginresponse", rawBody: "{not json").0.status == .badRequest)
-            #expect(try await browser.request(.put, "/session/loginresponse", rawBody: "a=b", contentType: "application/x-www-form-urlencoded").0.status == .unsupportedMediaType)
-            #expect(try await browser.request(.put, "/session/loginresponse", rawBody: String(repeating: " ", count: 70_000)).0.status == .contentTooLarge)
+            #expect(
+                try await browser.request(.put, "/session/loginresponse", rawBody: "a=b", contentType: "application/x-www-form-urlencoded").0.status
+                    == .unsupportedMediaType)
+            #expect(
+                try await browser.request(.put, "/session/loginresponse", rawBody: String(repeating: " ", count: 70_000)).0.status == .contentTooLarge
+            )
             // Random bytes, a short ciphertext, a ciphertext of other data: a wrong answer like any other (no padding oracle).
             #expect(try await browser.respond(to: challenge, response: Hex.encode(SecureRandom.bytes(256))).0.status == .forbidden)
             let (short, shortBody) = try await browser.respond(to: try await browser.challenge(), response: "00")
             #expect(short.status == .forbidden)
             #expect(Self.detail(shortBody).contains("attempts left"))
-            #expect(try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "bad name!"]).0.status == .badRequest)
+            #expect(
+                try await browser.request(.post, "/usertokens/session/scenariochallenge", json: ["scenarioName": "bad name!"]).0.status == .badRequest
+            )
             #expect(try await browser.request(.post, "/usertokens/session/scenariosigningmethod", json: ["scenarioName": 5]).0.status == .badRequest)
             _ = server
         }

@@ -22,7 +22,8 @@ struct SettingsReferenceTests {
     func keysRead(_ values: [String: ConfigValue]) throws -> Set<String> {
         let recorder = KeyRecorder()
         let provider = InMemoryProvider(
-            name: "test", values: Dictionary(uniqueKeysWithValues: values.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), $0.value) }))
+            name: "test",
+            values: Dictionary(uniqueKeysWithValues: values.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), $0.value) }))
         _ = try ServerSettings(reader: ConfigReader(provider: provider, accessReporter: recorder))
         return recorder.keys.withLock { $0 }
     }

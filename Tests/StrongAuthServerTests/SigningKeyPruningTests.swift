@@ -56,7 +56,9 @@ struct SigningKeyPruningTests {
             server.time.advance(by: 900)
             #expect(try await pruner.pass() == .idle)
             #expect(try await Self.jwksKIDs(server) == [rotated.active.kid])
-            let pruned = try await runtime.backOffice.auditEvents(realm: "default", limit: 100).filter { $0.record.action.rawValue == "signing_key.pruned" }
+            let pruned = try await runtime.backOffice.auditEvents(realm: "default", limit: 100).filter {
+                $0.record.action.rawValue == "signing_key.pruned"
+            }
             #expect(pruned.map(\.record.subject) == ["signing-key:\(oldKID)"])
         }
     }
@@ -67,7 +69,9 @@ struct SigningKeyPruningTests {
             try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:]))
         }
         #expect(try await settings(["tokens.accessLifetimeSeconds": .int(300)]).retiredSigningKeyRetention == 300 + 86_400)
-        #expect(try await settings(["tokens.accessLifetimeSeconds": .int(300), "keys.retiredRetentionSeconds": .int(360)]).retiredSigningKeyRetention == 360)
+        #expect(
+            try await settings(["tokens.accessLifetimeSeconds": .int(300), "keys.retiredRetentionSeconds": .int(360)]).retiredSigningKeyRetention
+                == 360)
         await #expect(throws: SettingsError.self) {
             try await settings(["tokens.accessLifetimeSeconds": .int(300), "keys.retiredRetentionSeconds": .int(359)])
         }

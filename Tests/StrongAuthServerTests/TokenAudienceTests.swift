@@ -34,8 +34,10 @@ struct TokenAudienceTests {
                 #expect(try Self.audience(try #require(clientToken["access_token"] as? String)) == ["shop"])
 
                 let (_, userTokens) = try await client.token(
-                    [("grant_type", "password"), ("username", "alice"), ("password", "correct horse"),
-                     ("resource", "https://api.bank.example/accounts"), ("resource", "https://api.bank.example/payments")],
+                    [
+                        ("grant_type", "password"), ("username", "alice"), ("password", "correct horse"),
+                        ("resource", "https://api.bank.example/accounts"), ("resource", "https://api.bank.example/payments"),
+                    ],
                     basic: basic)
                 #expect(
                     try Self.audience(try #require(userTokens["access_token"] as? String))

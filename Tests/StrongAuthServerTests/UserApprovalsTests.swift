@@ -27,8 +27,10 @@ struct UserApprovalsTests {
             let credentials = String(decoding: try #require(Data(base64Encoded: secret)), as: UTF8.self).split(separator: ":")
             let (_, action) = try await ActionRequestsTests.post(
                 client, "/v2/authentication/oauth2/action_request",
-                ["action": "bank:transfers:create", "client_id": String(credentials[0]), "client_secret": String(credentials[1]),
-                 "uid": "alice", "payload": ["amount": 234]])
+                [
+                    "action": "bank:transfers:create", "client_id": String(credentials[0]), "client_secret": String(credentials[1]),
+                    "uid": "alice", "payload": ["amount": 234],
+                ])
             let actionID = try #require((action["data"] as? [String: Any])?["authenticationActionRequestId"] as? String)
             #expect(try await server.count("notifications") == pushesBefore + 2)
 
@@ -53,7 +55,8 @@ struct UserApprovalsTests {
                 ["deviceId": deviceID, "data": shown, "signature": try TestPhone().signDER(message)])
             #expect(stranger.status == .forbidden)
             let (approved, json) = try await client.postJSON(
-                "/api/user/approvals/\(operationID)/approve", token: token, ["deviceId": deviceID, "data": shown, "signature": try phone.signDER(message)])
+                "/api/user/approvals/\(operationID)/approve", token: token,
+                ["deviceId": deviceID, "data": shown, "signature": try phone.signDER(message)])
             #expect(approved.status == .ok && json["status"] as? String == "APPROVED")
             let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(operationID)", basic: integration)
             #expect(polled["status"] as? String == "APPROVED" && polled["failureCount"] as? Int == 2)
@@ -65,7 +68,9 @@ struct UserApprovalsTests {
         }
     }
 
-    @Test("an approval's signature approves that approval only: replayed to another login's URL, under another device, or over the data alone, it is refused and counted")
+    @Test(
+        "an approval's signature approves that approval only: replayed to another login's URL, under another device, or over the data alone, it is refused and counted"
+    )
     func signatureNamesTheApproval() async throws {
         try await DevicesTests.withUserToken { server, client, token, _ in
             let phone = TestPhone()
@@ -77,7 +82,10 @@ struct UserApprovalsTests {
             let twoFactor = try #require(confirmed["token"] as? String)
             let (bound, _) = try await client.postJSON(
                 "/api/user/devices/\(tabletID)/approve", token: twoFactor,
-                ["approverDeviceId": deviceID, "signature": try phone.signDER(DeviceService.approvalMessage(deviceID: tabletID, publicKeyHex: tablet.publicKeyHex))])
+                [
+                    "approverDeviceId": deviceID,
+                    "signature": try phone.signDER(DeviceService.approvalMessage(deviceID: tabletID, publicKeyHex: tablet.publicKeyHex)),
+                ])
             #expect(bound.status == .noContent)
             let (_, integration) = try await server.powerAuthSetup()
 

@@ -167,7 +167,11 @@ struct WebUITests {
                 #expect(try await browser.get("/admin/devices/\(deviceID)").text.contains("id=\"device-status\">REMOVED"))
                 #expect(try await browser.get("/admin/devices/nope").status == .notFound)
             }
-            let actions = try await server.runtime.backOffice.auditEvents(realm: "default", subject: "device:\(try #require(try await server.runtime.backOffice.recentDevices(realm: "default", status: nil).first?.device.id))", limit: 10).map(\.record)
+            let actions = try await server.runtime.backOffice.auditEvents(
+                realm: "default",
+                subject: "device:\(try #require(try await server.runtime.backOffice.recentDevices(realm: "default", status: nil).first?.device.id))",
+                limit: 10
+            ).map(\.record)
             #expect(actions.contains { $0.action.rawValue == "powerauth.registration.created" && $0.actor.hasPrefix("operator:") })
             #expect(actions.contains { $0.action.rawValue == "powerauth.registration.removed" && $0.actor.hasPrefix("operator:") })
         }
@@ -239,16 +243,23 @@ struct WebUITests {
                 #expect(try await browser.post("/self-service/devices/\(bobsDevice)/remove", ["_csrf": csrf]).status == .notFound)
                 #expect(try await server.runtime.store.device(id: bobsDevice)?.status == .active)
 
-                #expect(try await browser.post("/self-service/devices/\(alicesDevice)/block", ["_csrf": csrf, "reason": "USER_REQUEST"]).status == .seeOther)
+                #expect(
+                    try await browser.post("/self-service/devices/\(alicesDevice)/block", ["_csrf": csrf, "reason": "USER_REQUEST"]).status
+                        == .seeOther)
                 #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .blocked)
                 // Removing asks for a second factor first: with no ACTIVE device left, an SMS OTP.
-                #expect(try await browser.post("/self-service/devices/\(alicesDevice)/remove", ["_csrf": csrf]).headers[.location] == "/self-service/step-up")
+                #expect(
+                    try await browser.post("/self-service/devices/\(alicesDevice)/remove", ["_csrf": csrf]).headers[.location]
+                        == "/self-service/step-up")
                 #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .blocked)
-                #expect(try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": try await server.latestOTP()]).status == .seeOther)
+                #expect(
+                    try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": try await server.latestOTP()]).status == .seeOther)
                 #expect(try await server.runtime.store.device(id: alicesDevice)?.status == .removed)
 
                 // Activate a new device (a step-up of its own): a registration of alice with its QR code.
-                #expect(try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "mobile"]).headers[.location] == "/self-service/step-up")
+                #expect(
+                    try await browser.post("/self-service/devices", ["_csrf": csrf, "applicationId": "mobile"]).headers[.location]
+                        == "/self-service/step-up")
                 let made = try await browser.post("/self-service/step-up/otp", ["_csrf": csrf, "otp": try await server.latestOTP()])
                 #expect(made.status == .seeOther)
                 let page = try await browser.get(try #require(made.headers[.location]))

@@ -24,8 +24,10 @@ struct WebhooksTests {
             try await server.test { client in
                 let (_, created) = try await ActionRequestsTests.post(
                     client, "/v2/authentication/oauth2/action_request",
-                    ["action": "bank:transfers:create", "client_id": "shop", "client_secret": shop.secret, "uid": "alice",
-                     "payload": ActionRequestsTests.payload])
+                    [
+                        "action": "bank:transfers:create", "client_id": "shop", "client_secret": shop.secret, "uid": "alice",
+                        "payload": ActionRequestsTests.payload,
+                    ])
                 let id = try #require((created["data"] as? [String: Any])?["authenticationActionRequestId"] as? String)
                 let shown = try #require(try await server.runtime.approvals.pending(userID: user.id).first?.data)
                 _ = try await server.runtime.approvals.approve(
@@ -36,7 +38,9 @@ struct WebhooksTests {
                 #expect(listed.status == .ok)
                 let deliveries = try #require(log["deliveries"] as? [[String: Any]])
                 #expect(deliveries.count == 2)
-                let events = try deliveries.map { try JSONSerialization.jsonObject(with: Data(($0["body"] as? String ?? "").utf8)) as? [String: Any] ?? [:] }
+                let events = try deliveries.map {
+                    try JSONSerialization.jsonObject(with: Data(($0["body"] as? String ?? "").utf8)) as? [String: Any] ?? [:]
+                }
                 #expect(Set(events.compactMap { $0["status"] as? String }) == ["PENDING", "CONFIRMED"])
                 for (delivery, event) in zip(deliveries, events) {
                     #expect(delivery["eventType"] as? String == "ACTION_REQUEST_STATUS_CHANGED" && delivery["status"] as? String == "pending")

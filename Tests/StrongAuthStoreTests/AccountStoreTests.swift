@@ -10,7 +10,8 @@ import Testing
 struct AccountStoreTests {
     static func session(_ store: SQLStore, _ hash: String, kind: WebSessionKind = .user, principal: String) async throws {
         try await store.insertWebSession(
-            WebSession(tokenHash: hash, kind: kind, principalID: principal, createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(300)))
+            WebSession(
+                tokenHash: hash, kind: kind, principalID: principal, createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(300)))
     }
 
     static func sessionHashes(_ store: SQLStore) async throws -> Set<String> {
@@ -32,7 +33,9 @@ struct AccountStoreTests {
             createdAt: Fixtures.epoch)
     }
 
-    @Test("password change: a compare-and-set (one of 10 concurrent wins); all the user's families revoked; other sessions end", arguments: TestDatabases.engines)
+    @Test(
+        "password change: a compare-and-set (one of 10 concurrent wins); all the user's families revoked; other sessions end",
+        arguments: TestDatabases.engines)
     func changePassword(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertClient(Fixtures.client())

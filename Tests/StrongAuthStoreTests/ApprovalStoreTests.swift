@@ -30,7 +30,8 @@ struct ApprovalStoreTests {
             let approval = try await Self.pending(store)
             #expect(try await store.approval(id: approval.id) == approval)
             #expect(try await store.approvals(userID: approval.userID, pendingOnly: true, at: Fixtures.epoch, limit: 10) == [approval])
-            #expect(try await store.approvals(userID: approval.userID, pendingOnly: true, at: Fixtures.epoch.addingTimeInterval(301), limit: 10).isEmpty)
+            #expect(
+                try await store.approvals(userID: approval.userID, pendingOnly: true, at: Fixtures.epoch.addingTimeInterval(301), limit: 10).isEmpty)
         }
     }
 
@@ -42,7 +43,8 @@ struct ApprovalStoreTests {
                 for index in 0..<50 {
                     group.addTask {
                         try await store.decideApproval(
-                            id: approval.id, to: index % 2 == 0 ? .approved : .rejected, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch)
+                            id: approval.id, to: index % 2 == 0 ? .approved : .rejected, reason: nil, webhooks: [], actionToken: nil,
+                            at: Fixtures.epoch)
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -56,7 +58,9 @@ struct ApprovalStoreTests {
     func expiryAndFailures(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let expiring = try await Self.pending(store, expiresIn: 10)
-            #expect(try await !store.decideApproval(id: expiring.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch.addingTimeInterval(10)))
+            #expect(
+                try await !store.decideApproval(
+                    id: expiring.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, at: Fixtures.epoch.addingTimeInterval(10)))
             #expect(try await store.approval(id: expiring.id)?.status(at: Fixtures.epoch.addingTimeInterval(10)) == .expired)
 
             let approval = try await Self.pending(store, maxFailures: 5)
@@ -75,7 +79,8 @@ struct ApprovalStoreTests {
         }
     }
 
-    @Test("the sweeper's expiry: only once, only after expiresAt, never for a decided approval; tokens are used once", arguments: TestDatabases.engines)
+    @Test(
+        "the sweeper's expiry: only once, only after expiresAt, never for a decided approval; tokens are used once", arguments: TestDatabases.engines)
     func expiryAndTokens(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let approval = try await Self.pending(store, expiresIn: 10)
@@ -94,15 +99,23 @@ struct ApprovalStoreTests {
             let token = ActionToken(
                 tokenHash: "h1", approvalID: confirmed.id, clientID: "shop", action: "bank:transfers:create", payloadHash: "p1",
                 expiresAt: Fixtures.epoch.addingTimeInterval(60))
-            #expect(try await store.decideApproval(id: confirmed.id, to: .approved, reason: nil, webhooks: [], actionToken: token, at: Fixtures.epoch))
-            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", clientID: "shop", at: Fixtures.epoch) == nil)
-            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) == nil)
+            #expect(
+                try await store.decideApproval(id: confirmed.id, to: .approved, reason: nil, webhooks: [], actionToken: token, at: Fixtures.epoch))
+            #expect(
+                try await store.consumeActionToken(
+                    tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", clientID: "shop", at: Fixtures.epoch) == nil)
+            #expect(
+                try await store.consumeActionToken(
+                    tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) == nil)
             // Another client cannot use (nor spend) the token of this client's action request.
-            #expect(try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "other", at: Fixtures.epoch) == nil)
+            #expect(
+                try await store.consumeActionToken(
+                    tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "other", at: Fixtures.epoch) == nil)
             let uses = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<50 {
                     group.addTask {
-                        try await store.consumeActionToken(tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) != nil
+                        try await store.consumeActionToken(
+                            tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) != nil
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }

@@ -11,13 +11,15 @@ import Testing
 struct AuditFailureStoreTests {
     static func wrongSecret(_ clientID: String = "shop", from source: String = "192.0.2.1") -> AuditRecord {
         AuditRecord(
-            actor: "anonymous", action: AuditAction(rawValue: "client.authentication"), subject: "client:\(clientID)", sourceAddress: source, outcome: .failure,
+            actor: "anonymous", action: AuditAction(rawValue: "client.authentication"), subject: "client:\(clientID)", sourceAddress: source,
+            outcome: .failure,
             details: ["reason": "wrong_secret"])
     }
 
     static func failureRows(_ store: SQLStore) async throws -> Int { try await TestDatabases.count("audit_failures", in: store) }
 
-    @Test("30 concurrent failures of one key are one row counting 30; two concurrent seals journal it once, as one record with count 30",
+    @Test(
+        "30 concurrent failures of one key are one row counting 30; two concurrent seals journal it once, as one record with count 30",
         arguments: TestDatabases.engines)
     func concurrentUpsert(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
@@ -53,7 +55,8 @@ struct AuditFailureStoreTests {
         }
     }
 
-    @Test("random client ids beyond the key cap are counted in one overflow row per action; known keys keep counting",
+    @Test(
+        "random client ids beyond the key cap are counted in one overflow row per action; known keys keep counting",
         arguments: TestDatabases.engines)
     func keyCap(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
@@ -64,7 +67,8 @@ struct AuditFailureStoreTests {
             }
             try await store.recordFailure(Self.wrongSecret("random-0", from: "198.51.100.0"), at: now, policy: policy)
             let integration = AuditRecord(
-                actor: "integration-user:nobody", action: AuditAction(rawValue: "powerauth.integration_user.authentication"), sourceAddress: "192.0.2.9",
+                actor: "integration-user:nobody", action: AuditAction(rawValue: "powerauth.integration_user.authentication"),
+                sourceAddress: "192.0.2.9",
                 outcome: .failure)
             for _ in 0..<3 { try await store.recordFailure(integration, at: now, policy: policy) }
             // Five keys of the window (random-0 … random-4), then one overflow row per action.
@@ -95,12 +99,15 @@ struct AuditFailureStoreTests {
             #expect(try await store.sealFailureWindows(closedBy: later) == 7)
             let sealed = try await store.auditEvents(after: 0, limit: 100)
             #expect(sealed.filter { $0.record.details["overflow"] == "true" }.count == 2)
-            #expect(sealed.first(where: { $0.record.details["overflow"] == "true" && $0.record.action.rawValue == "client.authentication" })?.record.details["count"] == "45")
+            #expect(
+                sealed.first(where: { $0.record.details["overflow"] == "true" && $0.record.action.rawValue == "client.authentication" })?.record
+                    .details["count"] == "45")
             #expect(try await Self.failureRows(store) == flood.count)
         }
     }
 
-    @Test("a failure naming a realm's client is that realm's; another realm does not see it; unknown ids are installation-wide",
+    @Test(
+        "a failure naming a realm's client is that realm's; another realm does not see it; unknown ids are installation-wide",
         arguments: TestDatabases.engines)
     func realms(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

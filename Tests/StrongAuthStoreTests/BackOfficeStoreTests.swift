@@ -41,7 +41,9 @@ struct BackOfficeStoreTests {
             #expect(granted == 5)
             // The password factor is untouched; the TOTP lock ends by itself.
             #expect(try await store.reserveAttempt(.operatorPassword, subject: .operator(id: created.id), at: Fixtures.epoch) != nil)
-            #expect(try await store.reserveAttempt(.operatorTOTP, subject: .operator(id: created.id), at: Fixtures.epoch.addingTimeInterval(61))?.attempts == 1)
+            #expect(
+                try await store.reserveAttempt(.operatorTOTP, subject: .operator(id: created.id), at: Fixtures.epoch.addingTimeInterval(61))?.attempts
+                    == 1)
         }
     }
 

@@ -120,7 +120,8 @@ struct CredentialLifecycleStoreTests {
         }
     }
 
-    @Test("locking a user ends their web sessions and refresh-token families; unlocking clears the password lockout", arguments: TestDatabases.engines)
+    @Test(
+        "locking a user ends their web sessions and refresh-token families; unlocking clears the password lockout", arguments: TestDatabases.engines)
     func users(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user("alice")
@@ -158,7 +159,8 @@ struct CredentialLifecycleStoreTests {
             #expect(try await store.delete(.application, id: "my-application", realm: "nowhere", at: Fixtures.epoch) == .notFound)
             #expect(try await store.delete(.application, id: "my-application", realm: Realm.defaultID, at: Fixtures.epoch) == .unchanged)
             #expect(try await store.application(id: "my-application")?.status == .active)
-            #expect(try await store.setStatus(.application, id: "my-application", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
+            #expect(
+                try await store.setStatus(.application, id: "my-application", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
 
             try await store.insertApplication(PowerAuthStoreTests.application("unused", callback: nil))
             #expect(try await store.delete(.application, id: "unused", realm: Realm.defaultID, at: Fixtures.epoch) == .changed)
@@ -178,7 +180,9 @@ struct CredentialLifecycleStoreTests {
             #expect(try await !store.replaceSecretHash(.integrationUser, id: "integration-user", realm: "nowhere", hash: "x"))
             #expect(try await store.replaceSecretHash(.integrationUser, id: "integration-user", realm: Realm.defaultID, hash: "new"))
             #expect(try await store.integrationUser(name: "integration-user")?.passwordHash == "new")
-            #expect(try await store.setStatus(.integrationUser, id: "integration-user", realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
+            #expect(
+                try await store.setStatus(.integrationUser, id: "integration-user", realm: Realm.defaultID, active: false, at: Fixtures.epoch)
+                    == .changed)
             #expect(try await store.integrationUser(name: "integration-user")?.status == .disabled)
             #expect(try await store.integrationUsers(realm: Realm.defaultID).map(\.name) == ["integration-user"])
             #expect(try await store.delete(.integrationUser, id: "integration-user", realm: "nowhere", at: Fixtures.epoch) == .notFound)

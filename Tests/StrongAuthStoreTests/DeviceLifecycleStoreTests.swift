@@ -14,8 +14,9 @@ struct DeviceLifecycleStoreTests {
         try await store.insertUser(alice)
         let (device, challenge, notification) = DeviceStoreConformanceTests.binding(user: alice.id)
         try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
-        #expect(try await store.completeBindingChallenge(
-            id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
+        #expect(
+            try await store.completeBindingChallenge(
+                id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
         return try #require(try await store.device(id: device.id))
     }
 
@@ -55,7 +56,8 @@ struct DeviceLifecycleStoreTests {
             }
             // One record per change (journaled at the same instant here, so compared as a set).
             let records = try await Self.actions(store, subject: "device:\(device.id)")
-            let seen = records.map { "\($0.action.rawValue) \($0.actor) \($0.details.sorted { $0.key < $1.key }) \($0.sourceAddress ?? "-")" }.sorted()
+            let seen = records.map { "\($0.action.rawValue) \($0.actor) \($0.details.sorted { $0.key < $1.key }) \($0.sourceAddress ?? "-")" }
+                .sorted()
             let expected = [
                 "device.blocked user:x [(key: \"reason\", value: \"LOST\")] 192.0.2.1",
                 "device.removed user:x [] -",

@@ -61,7 +61,9 @@ struct MasterKeyRotationStoreTests {
         }
     }
 
-    @Test("two rotations at once re-seal every value under the new key exactly; the new key alone opens them all afterwards", arguments: TestDatabases.engines)
+    @Test(
+        "two rotations at once re-seal every value under the new key exactly; the new key alone opens them all afterwards",
+        arguments: TestDatabases.engines)
     func resealUnderNewKey(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let old = MasterKey.generate()
@@ -108,7 +110,9 @@ struct MasterKeyRotationStoreTests {
         }
     }
 
-    @Test("a database from before the keyring keeps its keyed hashes: the hash root is the key its oldest secret is sealed under", arguments: TestDatabases.engines)
+    @Test(
+        "a database from before the keyring keeps its keyed hashes: the hash root is the key its oldest secret is sealed under",
+        arguments: TestDatabases.engines)
     func upgradedDatabaseKeepsItsHashRoot(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let old = MasterKey.generate()

@@ -26,8 +26,9 @@ struct PendingDeviceApprovalStoreTests {
         return (powerAuth.id, device.id, approval.id)
     }
 
-    @Test("an ACTIVE PowerAuth device makes the next binding PENDING_COMMIT; a first binding stores no approval",
-          arguments: TestDatabases.engines)
+    @Test(
+        "an ACTIVE PowerAuth device makes the next binding PENDING_COMMIT; a first binding stores no approval",
+        arguments: TestDatabases.engines)
     func powerAuthCounts(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
@@ -35,9 +36,10 @@ struct PendingDeviceApprovalStoreTests {
             let (first, firstChallenge, firstNotification) = DeviceStoreConformanceTests.binding(user: alice.id)
             try await store.insertDeviceBinding(device: first, challenge: firstChallenge, notification: firstNotification)
             let unused = ApprovalService.newDeviceApproval(for: first, username: alice.username, lifetime: 300, at: Fixtures.epoch)
-            #expect(try await store.completeBindingChallenge(
-                id: firstChallenge.id, deviceID: first.id, userID: alice.id, approvalRequired: true, approval: unused, at: Fixtures.epoch)
-                == .active)
+            #expect(
+                try await store.completeBindingChallenge(
+                    id: firstChallenge.id, deviceID: first.id, userID: alice.id, approvalRequired: true, approval: unused, at: Fixtures.epoch)
+                    == .active)
             #expect(try await store.approval(id: unused.id) == nil, "an ACTIVE first device needs no approval")
 
             let bob = Fixtures.user("bob")
@@ -46,8 +48,9 @@ struct PendingDeviceApprovalStoreTests {
         }
     }
 
-    @Test("decision: only an ACTIVE approver of the user; approve → ACTIVE with APPROVED, once; reject → REMOVED",
-          arguments: TestDatabases.engines)
+    @Test(
+        "decision: only an ACTIVE approver of the user; approve → ACTIVE with APPROVED, once; reject → REMOVED",
+        arguments: TestDatabases.engines)
     func decision(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
@@ -92,9 +95,10 @@ struct PendingDeviceApprovalStoreTests {
             let bob = Fixtures.user("bob")
             try await store.insertUser(bob)
             let (bobApprover, bobDevice, bobApproval) = try await Self.pendingBehindPowerAuth(store, user: bob)
-            #expect(try await store.decidePendingDeviceApproval(
-                approvalID: bobApproval, deviceID: bobDevice, approverID: bobApprover, userID: bob.id, approve: false, reason: "NO",
-                at: Fixtures.epoch) == .decided)
+            #expect(
+                try await store.decidePendingDeviceApproval(
+                    approvalID: bobApproval, deviceID: bobDevice, approverID: bobApprover, userID: bob.id, approve: false, reason: "NO",
+                    at: Fixtures.epoch) == .decided)
             #expect(try await store.device(id: bobDevice)?.status == .removed)
             #expect(try await store.approval(id: bobApproval)?.status == .rejected)
         }
@@ -107,16 +111,18 @@ struct PendingDeviceApprovalStoreTests {
             try await store.insertUser(alice)
             let (approver, device, approval) = try await Self.pendingBehindPowerAuth(store, user: alice)
             #expect(try await store.transitionDevice(id: device, from: [.pendingCommit], to: .removed, reason: nil, at: Fixtures.epoch))
-            #expect(try await store.decidePendingDeviceApproval(
-                approvalID: approval, deviceID: device, approverID: approver, userID: alice.id, approve: true, reason: nil,
-                at: Fixtures.epoch) == .deviceNotPending)
+            #expect(
+                try await store.decidePendingDeviceApproval(
+                    approvalID: approval, deviceID: device, approverID: approver, userID: alice.id, approve: true, reason: nil,
+                    at: Fixtures.epoch) == .deviceNotPending)
             #expect(try await store.device(id: device)?.status == .removed)
             #expect(try await store.approval(id: approval)?.status == .canceled)
         }
     }
 
-    @Test("approve racing a block of the approver: the device is ACTIVE only with the approval APPROVED and the approval won first",
-          arguments: TestDatabases.engines)
+    @Test(
+        "approve racing a block of the approver: the device is ACTIVE only with the approval APPROVED and the approval won first",
+        arguments: TestDatabases.engines)
     func approveRacesBlock(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             for round in 0..<8 {
@@ -148,14 +154,16 @@ struct PendingDeviceApprovalStoreTests {
             try await store.insertUser(alice)
             let (first, firstChallenge, firstNotification) = DeviceStoreConformanceTests.binding(user: alice.id)
             try await store.insertDeviceBinding(device: first, challenge: firstChallenge, notification: firstNotification)
-            #expect(try await store.completeBindingChallenge(
-                id: firstChallenge.id, deviceID: first.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
+            #expect(
+                try await store.completeBindingChallenge(
+                    id: firstChallenge.id, deviceID: first.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
             let (device, challenge, notification) = DeviceStoreConformanceTests.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             let approval = ApprovalService.newDeviceApproval(for: device, username: alice.username, lifetime: 300, at: Fixtures.epoch)
-            #expect(try await store.completeBindingChallenge(
-                id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, approval: approval, at: Fixtures.epoch)
-                == .pendingCommit)
+            #expect(
+                try await store.completeBindingChallenge(
+                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, approval: approval, at: Fixtures.epoch)
+                    == .pendingCommit)
             #expect(try await store.approvePendingDevice(id: device.id, approverID: first.id, userID: alice.id, at: Fixtures.epoch))
             #expect(try await store.device(id: device.id)?.status == .active)
             #expect(try await store.approval(id: approval.id)?.status == .approved)

@@ -66,7 +66,8 @@ struct PowerAuthStoreTests {
             #expect(try await store.application(key: "nope") == nil)
             await #expect(throws: StoreError.self) { try await store.insertApplication(Self.application()) }
 
-            let user = IntegrationUser(name: "integration-user", passwordHash: "hash", applicationIDs: ["a", "my-application"], createdAt: Fixtures.epoch)
+            let user = IntegrationUser(
+                name: "integration-user", passwordHash: "hash", applicationIDs: ["a", "my-application"], createdAt: Fixtures.epoch)
             try await store.insertIntegrationUser(user)
             #expect(try await store.integrationUser(name: "integration-user") == user)
             await #expect(throws: StoreError.self) { try await store.insertIntegrationUser(user) }
@@ -77,7 +78,9 @@ struct PowerAuthStoreTests {
     func ensureUser(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let ids = try await withThrowingTaskGroup(of: String.self) { group in
-                for _ in 0..<10 { group.addTask { try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch) } }
+                for _ in 0..<10 {
+                    group.addTask { try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch) }
+                }
                 return try await group.reduce(into: Set<String>()) { $0.insert($1) }
             }
             #expect(ids.count == 1)
@@ -222,7 +225,8 @@ struct PowerAuthStoreTests {
                     id: id, from: [.active], to: .blocked, reason: "DEVICE_LOST", resetFailures: false, webhooks: [Self.webhook()],
                     at: Fixtures.epoch))
             #expect(try await store.registration(id: id)?.device.blockedReason == "DEVICE_LOST")
-            try await store.insertToken(PowerAuthToken(id: "t1", deviceID: id, sealedSecret: "s", signatureType: "possession", createdAt: Fixtures.epoch))
+            try await store.insertToken(
+                PowerAuthToken(id: "t1", deviceID: id, sealedSecret: "s", signatureType: "possession", createdAt: Fixtures.epoch))
             #expect(try await store.token(id: "t1")?.deviceID == id)
             #expect(
                 try await store.transitionRegistration(
@@ -303,8 +307,9 @@ struct PowerAuthStoreTests {
         }
     }
 
-    @Test("webhook log and retry: per subscriber; only a dead delivery is retried, only by its own subscriber, once under 10 racers",
-          arguments: TestDatabases.engines)
+    @Test(
+        "webhook log and retry: per subscriber; only a dead delivery is retried, only by its own subscriber, once under 10 racers",
+        arguments: TestDatabases.engines)
     func webhookRetry(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(Self.application())

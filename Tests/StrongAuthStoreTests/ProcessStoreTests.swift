@@ -110,7 +110,8 @@ struct ProcessStoreTests {
                 maxExchanges: 10, createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(60),
                 deleteAfter: Fixtures.epoch.addingTimeInterval(60))
             try await store.insertProcesses(
-                [foreign], identities: [User(id: userID, username: "process:\(userID)", passwordHash: "!", ownerClientId: "other", createdAt: Fixtures.epoch)])
+                [foreign],
+                identities: [User(id: userID, username: "process:\(userID)", passwordHash: "!", ownerClientId: "other", createdAt: Fixtures.epoch)])
             #expect(try await store.exchangeProcess(tokenHash: "h3", invalidate: false, at: Fixtures.epoch) == nil)
             #expect(try await store.process(tokenHash: "h3")?.exchanges == 0)
         }

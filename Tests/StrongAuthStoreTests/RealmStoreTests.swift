@@ -39,8 +39,9 @@ struct RealmStoreTests {
         }
     }
 
-    @Test("one username in two realms is two users; each realm finds only its own; a duplicate within a realm is refused",
-          arguments: TestDatabases.engines)
+    @Test(
+        "one username in two realms is two users; each realm finds only its own; a duplicate within a realm is refused",
+        arguments: TestDatabases.engines)
     func usernamesPerRealm(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertRealm(id: "bank-b", at: Fixtures.epoch)
@@ -93,9 +94,15 @@ struct RealmStoreTests {
 
             // The realm of a record follows from its subject (or actor); records of no realm are
             // the default realm's. The chain stays one chain.
-            try await store.append(AuditRecord(actor: "user:\(inB.id)", action: AuditAction(rawValue: "b.thing"), subject: "user:\(inB.id)", outcome: .success), at: Fixtures.epoch)
-            try await store.append(AuditRecord(actor: "user:\(inDefault.id)", action: AuditAction(rawValue: "a.thing"), subject: "user:\(inDefault.id)", outcome: .success), at: Fixtures.epoch)
-            try await store.append(AuditRecord(actor: "operator:cli", action: AuditAction(rawValue: "keys.thing"), outcome: .success), at: Fixtures.epoch)
+            try await store.append(
+                AuditRecord(actor: "user:\(inB.id)", action: AuditAction(rawValue: "b.thing"), subject: "user:\(inB.id)", outcome: .success),
+                at: Fixtures.epoch)
+            try await store.append(
+                AuditRecord(
+                    actor: "user:\(inDefault.id)", action: AuditAction(rawValue: "a.thing"), subject: "user:\(inDefault.id)", outcome: .success),
+                at: Fixtures.epoch)
+            try await store.append(
+                AuditRecord(actor: "operator:cli", action: AuditAction(rawValue: "keys.thing"), outcome: .success), at: Fixtures.epoch)
             let bEvents = try await store.recentAuditEvents(realm: "bank-b", subject: nil, failuresOnly: false, before: nil, limit: 10)
             #expect(bEvents.map(\.record.action.rawValue) == ["b.thing"])
             let defaultEvents = try await store.recentAuditEvents(realm: Realm.defaultID, subject: nil, failuresOnly: false, before: nil, limit: 10)
@@ -109,8 +116,9 @@ struct RealmStoreTests {
 /// Migration 15 (`realms`) carries an existing installation into the default realm.
 @Suite("Store conformance: the realms migration")
 struct RealmMigrationTests {
-    @Test("existing users, clients, applications, integration users and operators land in the default realm; usernames become per realm",
-          arguments: TestDatabases.engines)
+    @Test(
+        "existing users, clients, applications, integration users and operators land in the default realm; usernames become per realm",
+        arguments: TestDatabases.engines)
     func existingDataMovesToTheDefaultRealm(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine, migrate: false) { store in
             try await Migrator.migrate(store.pool, only: Migrator.all.filter { $0.version < 15 })
@@ -143,13 +151,16 @@ struct RealmMigrationTests {
             await #expect(throws: StoreError.self) { try await store.insertUser(RealmStoreTests.user("alice", realm: Realm.defaultID)) }
             // The rebuilt table kept the columns that later migrations added.
             let binding = try await store.pool.withConnection { db in
-                try await db.raw("SELECT failed_binding_attempts FROM users WHERE id = 'u-1'").first()?.decode(column: "failed_binding_attempts", as: Int.self)
+                try await db.raw("SELECT failed_binding_attempts FROM users WHERE id = 'u-1'").first()?.decode(
+                    column: "failed_binding_attempts", as: Int.self)
             }
             #expect(binding == 2)
         }
     }
 
-    @Test("audit chain in a realm's view: read events carry their realm; a break is told by the realm's own position, or without a number outside it", arguments: TestDatabases.engines)
+    @Test(
+        "audit chain in a realm's view: read events carry their realm; a break is told by the realm's own position, or without a number outside it",
+        arguments: TestDatabases.engines)
     func auditVerificationInRealmView(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             // Events 1…6 of the chain: realm a, b, a, b, none (installation-wide), b.
@@ -177,7 +188,8 @@ struct RealmMigrationTests {
             for pageSize in [1000, 3] {
                 #expect(
                     try await AuditVerification.verifyAll(store, realm: "b", pageSize: pageSize)
-                        == .brokenAtRealmEvent(position: 2, occurredAt: Fixtures.epoch.addingTimeInterval(3), reason: "content does not match its hash"))
+                        == .brokenAtRealmEvent(
+                            position: 2, occurredAt: Fixtures.epoch.addingTimeInterval(3), reason: "content does not match its hash"))
                 #expect(try await AuditVerification.verifyAll(store, realm: "a", pageSize: pageSize) == .brokenOutsideRealm)
             }
             // The installation's view still names the chain's event.

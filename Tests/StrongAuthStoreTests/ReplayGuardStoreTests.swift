@@ -9,7 +9,9 @@ import Testing
 /// callers on several nodes get exactly one winner / never more attempts than the limit.
 @Suite("Store conformance: replay guard and possession throttle")
 struct ReplayGuardStoreTests {
-    @Test("rememberOnce: first use true, every later use false until it expires; scopes are separate; an expired entry is taken over", arguments: TestDatabases.engines)
+    @Test(
+        "rememberOnce: first use true, every later use false until it expires; scopes are separate; an expired entry is taken over",
+        arguments: TestDatabases.engines)
     func rememberOnce(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let now = Fixtures.epoch
@@ -17,13 +19,15 @@ struct ReplayGuardStoreTests {
             let first = try await store.rememberOnce(scope: "ecies", keyHash: "k1", until: until, at: now)
             #expect(first)
             #expect(try await !store.rememberOnce(scope: "ecies", keyHash: "k1", until: until, at: now))
-            #expect(try await !store.rememberOnce(scope: "ecies", keyHash: "k1", until: until.addingTimeInterval(600), at: now.addingTimeInterval(59)))
+            #expect(
+                try await !store.rememberOnce(scope: "ecies", keyHash: "k1", until: until.addingTimeInterval(600), at: now.addingTimeInterval(59)))
             #expect(try await store.rememberOnce(scope: "mac-token", keyHash: "k1", until: until, at: now))
             #expect(try await store.rememberOnce(scope: "ecies", keyHash: "k2", until: until, at: now))
             // Expired (not yet swept): a new use is a first use again, and holds until its own expiry.
             let later = now.addingTimeInterval(60)
             #expect(try await store.rememberOnce(scope: "ecies", keyHash: "k1", until: later.addingTimeInterval(60), at: later))
-            #expect(try await !store.rememberOnce(scope: "ecies", keyHash: "k1", until: later.addingTimeInterval(60), at: later.addingTimeInterval(30)))
+            #expect(
+                try await !store.rememberOnce(scope: "ecies", keyHash: "k1", until: later.addingTimeInterval(60), at: later.addingTimeInterval(30)))
         }
     }
 
@@ -55,7 +59,9 @@ struct ReplayGuardStoreTests {
         }
     }
 
-    @Test("possession attempts: up to the limit per window, none for an unknown registration, given back, and a new window starts over", arguments: TestDatabases.engines)
+    @Test(
+        "possession attempts: up to the limit per window, none for an unknown registration, given back, and a new window starts over",
+        arguments: TestDatabases.engines)
     func possessionAttempts(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user", at: Fixtures.epoch)
@@ -97,7 +103,9 @@ struct ReplayGuardStoreTests {
         }
     }
 
-    @Test("the integration API's fast path accepts a throttled signature only while the activation's possession window has room, and takes no attempt", arguments: TestDatabases.engines)
+    @Test(
+        "the integration API's fast path accepts a throttled signature only while the activation's possession window has room, and takes no attempt",
+        arguments: TestDatabases.engines)
     func fastPathRespectsPossessionThrottle(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await store.insertApplication(PowerAuthStoreTests.application())

@@ -10,11 +10,14 @@ import Testing
 struct SMSBudgetStoreTests {
     static func budgetRows(_ store: SQLStore) async throws -> [String] {
         try await store.pool.withConnection { db in
-            try await db.raw("SELECT budget_key FROM sms_budgets ORDER BY budget_key").all().map { try $0.decode(column: "budget_key", as: String.self) }
+            try await db.raw("SELECT budget_key FROM sms_budgets ORDER BY budget_key").all().map {
+                try $0.decode(column: "budget_key", as: String.self)
+            }
         }
     }
 
-    @Test("30 concurrent reservations on one budget count exactly the limit; the window's end is the retry time; a new window starts afresh",
+    @Test(
+        "30 concurrent reservations on one budget count exactly the limit; the window's end is the retry time; a new window starts afresh",
         arguments: TestDatabases.engines)
     func concurrentReservations(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
@@ -25,7 +28,9 @@ struct SMSBudgetStoreTests {
                 return try await group.reduce(0) { $0 + ($1 == .reserved ? 1 : 0) }
             }
             #expect(reserved == 5)
-            #expect(try await store.reserveSMS(budgets, at: now.addingTimeInterval(3599), window: 3600) == .exhausted(retryAt: now.addingTimeInterval(3600)))
+            #expect(
+                try await store.reserveSMS(budgets, at: now.addingTimeInterval(3599), window: 3600)
+                    == .exhausted(retryAt: now.addingTimeInterval(3600)))
             // Another user on the same number is refused by the number's budget.
             #expect(
                 try await store.reserveSMS([SMSBudget(key: "user:bob", limit: 5), SMSBudget(key: "phone:abc", limit: 5)], at: now, window: 3600)

@@ -88,13 +88,17 @@ struct SQLiteBackupTests {
             await #expect(throws: SQLiteBackup.Refusal.notSQLite(path: text)) { try await SQLiteBackup.restore(from: text, to: target, force: true) }
 
             let missing = directory + "/missing.sqlite"
-            await #expect(throws: SQLiteBackup.Refusal.missing(path: missing)) { try await SQLiteBackup.restore(from: missing, to: target, force: true) }
+            await #expect(throws: SQLiteBackup.Refusal.missing(path: missing)) {
+                try await SQLiteBackup.restore(from: missing, to: target, force: true)
+            }
 
             let foreign = directory + "/foreign.sqlite"
             let pool = try await SQLitePool.open(path: foreign, readers: 1, logger: Self.logger)
             try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE photos (id INTEGER PRIMARY KEY)").run() }
             await pool.shutdown()
-            await #expect(throws: SQLiteBackup.Refusal.notStrongAuth(path: foreign)) { try await SQLiteBackup.restore(from: foreign, to: target, force: true) }
+            await #expect(throws: SQLiteBackup.Refusal.notStrongAuth(path: foreign)) {
+                try await SQLiteBackup.restore(from: foreign, to: target, force: true)
+            }
 
             let newer = directory + "/newer.sqlite"
             try await Self.strongAuthDatabase(newer)
@@ -111,14 +115,18 @@ struct SQLiteBackupTests {
         }
     }
 
-    @Test("restore refuses to replace a database holding data unless forced, and a database a process has open even then; forced, the backup replaces it whole")
+    @Test(
+        "restore refuses to replace a database holding data unless forced, and a database a process has open even then; forced, the backup replaces it whole"
+    )
     func restoreRefusesANonEmptyTargetUnlessForced() async throws {
         try await Self.inDirectory { directory in
             let source = directory + "/backup.sqlite"
             try await Self.strongAuthDatabase(source, user: "from-backup")
             let target = directory + "/strongauth.sqlite"
             try await Self.strongAuthDatabase(target, user: "already-here")
-            await #expect(throws: SQLiteBackup.Refusal.targetNotEmpty(path: target)) { try await SQLiteBackup.restore(from: source, to: target, force: false) }
+            await #expect(throws: SQLiteBackup.Refusal.targetNotEmpty(path: target)) {
+                try await SQLiteBackup.restore(from: source, to: target, force: false)
+            }
             #expect(try await Self.usernames(target) == ["already-here"])
 
             // Not even forced while a node has the database open: it would write on into the replaced file.

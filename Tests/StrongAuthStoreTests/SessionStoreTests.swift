@@ -41,7 +41,8 @@ struct SessionStoreTests {
             let second = Fixtures.user("second")
             await #expect(throws: StoreError.self) {
                 try await store.insertUser(
-                    second, loginIdentity: LoginIdentity(userID: second.id, accountNumber: "0562813888", cardNumber: "23", identificationCodeHash: nil),
+                    second,
+                    loginIdentity: LoginIdentity(userID: second.id, accountNumber: "0562813888", cardNumber: "23", identificationCodeHash: nil),
                     maxAttempts: 3)
             }
             #expect(try await store.user(id: second.id) == nil)
@@ -62,7 +63,8 @@ struct SessionStoreTests {
             let left = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<20 {
                     group.addTask {
-                        try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: Fixtures.epoch)?
+                        try await store.reserveAttempt(
+                            .accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: Fixtures.epoch)?
                             .remaining
                     }
                 }
@@ -81,7 +83,9 @@ struct SessionStoreTests {
         }
     }
 
-    @Test("30 concurrent answers with one challenge handle: exactly one uses it; never after expiry or from another session", arguments: TestDatabases.engines)
+    @Test(
+        "30 concurrent answers with one challenge handle: exactly one uses it; never after expiry or from another session",
+        arguments: TestDatabases.engines)
     func handleOnce(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let identity = try await Self.userWithLogin(store)
@@ -105,7 +109,9 @@ struct SessionStoreTests {
         }
     }
 
-    @Test("sessions slide while live, are gone once idle, authorize with a rotated token for one user only, and end once", arguments: TestDatabases.engines)
+    @Test(
+        "sessions slide while live, are gone once idle, authorize with a rotated token for one user only, and end once",
+        arguments: TestDatabases.engines)
     func sessionLifecycle(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let identity = try await Self.userWithLogin(store)
@@ -115,42 +121,52 @@ struct SessionStoreTests {
             // Anonymous: live for any touch, not for authorized-only reads.
             #expect(try await store.touchLoginSession(tokenHash: "old", authorizedOnly: true, seenAfter: t0.addingTimeInterval(-idle), at: t0) == nil)
             let t1 = t0.addingTimeInterval(200)
-            #expect(try await store.touchLoginSession(tokenHash: "old", authorizedOnly: false, seenAfter: t1.addingTimeInterval(-idle), at: t1)?.id == session.id)
+            #expect(
+                try await store.touchLoginSession(tokenHash: "old", authorizedOnly: false, seenAfter: t1.addingTimeInterval(-idle), at: t1)?.id
+                    == session.id)
 
             let t2 = t1.addingTimeInterval(10)
-            #expect(try await !store.authorizeLoginSession(
-                id: session.id, tokenHash: "wrong", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
-                deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            #expect(
+                try await !store.authorizeLoginSession(
+                    id: session.id, tokenHash: "wrong", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
+                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
             _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: t2)
-            #expect(try await store.authorizeLoginSession(
-                id: session.id, tokenHash: "old", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
-                deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            #expect(
+                try await store.authorizeLoginSession(
+                    id: session.id, tokenHash: "old", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
+                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
             #expect(try await store.loginAttemptsLeft(userID: identity.userID, tool: .softToken) == 3)
             #expect(try await store.loginIdentity(userID: identity.userID)?.lastLogonAt == t2)
             // The old token is dead; the session belongs to this user now.
-            #expect(try await store.touchLoginSession(tokenHash: "old", authorizedOnly: false, seenAfter: t2.addingTimeInterval(-idle), at: t2) == nil)
-            #expect(try await !store.authorizeLoginSession(
-                id: session.id, tokenHash: "new", newTokenHash: "newer", userID: "another-user", accessToolUsage: .softToken,
-                deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            #expect(
+                try await store.touchLoginSession(tokenHash: "old", authorizedOnly: false, seenAfter: t2.addingTimeInterval(-idle), at: t2) == nil)
+            #expect(
+                try await !store.authorizeLoginSession(
+                    id: session.id, tokenHash: "new", newTokenHash: "newer", userID: "another-user", accessToolUsage: .softToken,
+                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
 
             // Sliding: each authorized touch within 5 minutes extends it…
             var now = t2
             for _ in 0..<3 {
                 now = now.addingTimeInterval(299)
-                let touched = try await store.touchLoginSession(tokenHash: "new", authorizedOnly: true, seenAfter: now.addingTimeInterval(-idle), at: now)
+                let touched = try await store.touchLoginSession(
+                    tokenHash: "new", authorizedOnly: true, seenAfter: now.addingTimeInterval(-idle), at: now)
                 #expect(touched?.status == .authorized)
                 #expect(touched?.userID == identity.userID)
                 #expect(touched?.lastLogonDate == t2)
             }
             // …and 5 minutes of silence end it.
             now = now.addingTimeInterval(300)
-            #expect(try await store.touchLoginSession(tokenHash: "new", authorizedOnly: true, seenAfter: now.addingTimeInterval(-idle), at: now) == nil)
+            #expect(
+                try await store.touchLoginSession(tokenHash: "new", authorizedOnly: true, seenAfter: now.addingTimeInterval(-idle), at: now) == nil)
             #expect(try await store.endLoginSession(tokenHash: "new", seenAfter: now.addingTimeInterval(-idle), at: now) == nil)
 
             let other = try await Self.session(store, tokenHash: "other", at: now)
             #expect(try await store.endLoginSession(tokenHash: "other", seenAfter: now.addingTimeInterval(-idle), at: now)?.id == other.id)
             #expect(try await store.endLoginSession(tokenHash: "other", seenAfter: now.addingTimeInterval(-idle), at: now) == nil)
-            #expect(try await store.touchLoginSession(tokenHash: "other", authorizedOnly: false, seenAfter: now.addingTimeInterval(-idle), at: now) == nil)
+            #expect(
+                try await store.touchLoginSession(tokenHash: "other", authorizedOnly: false, seenAfter: now.addingTimeInterval(-idle), at: now) == nil
+            )
 
             // The sweeper's purge removes both (one idle, one ended) and expired challenges.
             _ = try await Self.challenge(store, session: other, userID: identity.userID, expiresIn: 1)
@@ -169,14 +185,17 @@ struct SessionStoreTests {
         }
     }
 
-    @Test("decoy counters: wrong answers count 2, 1, 0 then blocked; a handle answers once; 20 concurrent answers count exactly 3", arguments: TestDatabases.engines)
+    @Test(
+        "decoy counters: wrong answers count 2, 1, 0 then blocked; a handle answers once; 20 concurrent answers count exactly 3",
+        arguments: TestDatabases.engines)
     func decoyCounters(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let now = Fixtures.epoch
             let fresh = now.addingTimeInterval(-3600)
             func answer(_ subject: String, _ handle: String, capacity: Int = 100, at time: Date = now) async throws -> DecoyLoginAnswer {
                 try await store.answerDecoyLogin(
-                    subjectHash: subject, tool: .softToken, handle: handle, maxAttempts: 3, capacity: capacity, freshAfter: time.addingTimeInterval(-3600),
+                    subjectHash: subject, tool: .softToken, handle: handle, maxAttempts: 3, capacity: capacity,
+                    freshAfter: time.addingTimeInterval(-3600),
                     at: time)
             }
             #expect(try await store.decoyLoginAttemptsLeft(subjectHash: "a", tool: .softToken, freshAfter: fresh) == nil)
@@ -195,7 +214,10 @@ struct SessionStoreTests {
                 for index in 0..<20 { group.addTask { try await answer("b", "2\(index)") } }
                 return try await group.reduce(into: [DecoyLoginAnswer]()) { $0.append($1) }
             }
-            #expect(outcomes.filter { $0 != .blocked }.sorted { "\($0)" < "\($1)" } == [.counted(attemptsLeft: 0), .counted(attemptsLeft: 1), .counted(attemptsLeft: 2)])
+            #expect(
+                outcomes.filter { $0 != .blocked }.sorted { "\($0)" < "\($1)" } == [
+                    .counted(attemptsLeft: 0), .counted(attemptsLeft: 1), .counted(attemptsLeft: 2),
+                ])
             // The same handle answered concurrently counts once.
             let same = try await withThrowingTaskGroup(of: DecoyLoginAnswer.self) { group in
                 for _ in 0..<10 { group.addTask { try await answer("c", "3") } }

@@ -49,7 +49,9 @@ struct SigningKeyPruningStoreTests {
         }
     }
 
-    @Test("a key retired before retirement times were recorded is kept one full retention from the first pruning pass", arguments: TestDatabases.engines)
+    @Test(
+        "a key retired before retirement times were recorded is kept one full retention from the first pruning pass", arguments: TestDatabases.engines
+    )
     func legacyRetiredKeyIsStampedFirst(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let t0 = Fixtures.epoch

@@ -112,10 +112,16 @@ struct StoreConformanceTests {
             try await store.insertUser(alice)
             try await store.insertRefreshToken(Fixtures.refreshToken(user: alice.id, hash: "h1", expiresIn: 60))
             let now = Fixtures.epoch
-            #expect(try await store.rotateRefreshToken(hash: "h1", clientID: "other", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
-            #expect(try await store.rotateRefreshToken(hash: "nope", clientID: "shop", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
+            #expect(
+                try await store.rotateRefreshToken(
+                    hash: "h1", clientID: "other", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
+            #expect(
+                try await store.rotateRefreshToken(
+                    hash: "nope", clientID: "shop", at: now, successorID: "x", successorHash: "y", successorExpiresAt: now) == .unknown)
             let later = now.addingTimeInterval(61)
-            #expect(try await store.rotateRefreshToken(hash: "h1", clientID: "shop", at: later, successorID: "x", successorHash: "y", successorExpiresAt: later) == .inactive)
+            #expect(
+                try await store.rotateRefreshToken(
+                    hash: "h1", clientID: "shop", at: later, successorID: "x", successorHash: "y", successorExpiresAt: later) == .inactive)
         }
     }
 
@@ -178,15 +184,18 @@ struct StoreConformanceTests {
         }
     }
 
-    @Test("audit log: journaled appends, sealed once by concurrent sealers into a hash chain that verifies, stays one line and refuses edits", arguments: TestDatabases.engines)
+    @Test(
+        "audit log: journaled appends, sealed once by concurrent sealers into a hash chain that verifies, stays one line and refuses edits",
+        arguments: TestDatabases.engines)
     func auditChain(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<25 {
                     group.addTask {
                         try await store.append(
-                            AuditRecord(actor: "test", action: AuditAction(rawValue: "event.\(index)"), subject: "user:\(index)", sourceAddress: "127.0.0.1",
-                                        outcome: .success, details: ["n": "\(index)"]),
+                            AuditRecord(
+                                actor: "test", action: AuditAction(rawValue: "event.\(index)"), subject: "user:\(index)", sourceAddress: "127.0.0.1",
+                                outcome: .success, details: ["n": "\(index)"]),
                             at: Fixtures.epoch)
                     }
                 }
@@ -329,7 +338,9 @@ struct DeviceStoreConformanceTests {
             let (device, challenge, notification) = Self.binding(user: "u1")
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
             let reserved = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for _ in 0..<30 { group.addTask { try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)?.attempts } }
+                for _ in 0..<30 {
+                    group.addTask { try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)?.attempts }
+                }
                 return try await group.reduce(into: [Int]()) { if let attempt = $1 { $0.append(attempt) } }
             }
             #expect(reserved.sorted() == [1, 2, 3, 4, 5])
@@ -338,7 +349,8 @@ struct DeviceStoreConformanceTests {
 
             let (device2, challenge2, notification2) = Self.binding(user: "u1")
             try await store.insertDeviceBinding(device: device2, challenge: challenge2, notification: notification2)
-            #expect(try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge2.id), at: Fixtures.epoch.addingTimeInterval(301)) == nil)
+            #expect(
+                try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge2.id), at: Fixtures.epoch.addingTimeInterval(301)) == nil)
         }
     }
 
@@ -380,18 +392,22 @@ struct DeviceStoreConformanceTests {
             try await store.insertRefreshToken(token)
 
             let rotated = try await store.rotateRefreshToken(
-                hash: "h1", clientID: "shop", at: Fixtures.epoch, successorID: "s1", successorHash: "h2", successorExpiresAt: Fixtures.epoch.addingTimeInterval(60))
+                hash: "h1", clientID: "shop", at: Fixtures.epoch, successorID: "s1", successorHash: "h2",
+                successorExpiresAt: Fixtures.epoch.addingTimeInterval(60))
             guard case .rotated(let successor) = rotated else {
                 Issue.record("expected rotation, got \(rotated)")
                 return
             }
             #expect(successor.deviceID == device.id)
-            #expect(try await store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).deviceActive)
+            #expect(
+                try await store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).deviceActive)
 
             _ = try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch)
             #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
-            #expect(try await store.rotateRefreshToken(
-                hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3", successorExpiresAt: Fixtures.epoch) == .inactive)
+            #expect(
+                try await store.rotateRefreshToken(
+                    hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3", successorExpiresAt: Fixtures.epoch)
+                    == .inactive)
             #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
         }
     }
@@ -436,19 +452,22 @@ struct DeviceStoreConformanceTests {
             try await store.insertUser(alice)
             let (bobDevice, bobChallenge, bobNotification) = Self.binding(user: "bob")
             try await store.insertDeviceBinding(device: bobDevice, challenge: bobChallenge, notification: bobNotification)
-            #expect(try await store.completeBindingChallenge(
-                id: bobChallenge.id, deviceID: bobDevice.id, userID: "bob", approvalRequired: true, at: Fixtures.epoch) == .active)
+            #expect(
+                try await store.completeBindingChallenge(
+                    id: bobChallenge.id, deviceID: bobDevice.id, userID: "bob", approvalRequired: true, at: Fixtures.epoch) == .active)
             for expected in [Device.Status.active, .active] {
                 let (device, challenge, notification) = Self.binding(user: alice.id)
                 try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
-                #expect(try await store.completeBindingChallenge(
-                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: false, at: Fixtures.epoch) == expected)
+                #expect(
+                    try await store.completeBindingChallenge(
+                        id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: false, at: Fixtures.epoch) == expected)
             }
         }
     }
 
-    @Test("a device leaving ACTIVE revokes its families for good: unblocked, they stay revoked; auth_time survives rotation",
-          arguments: TestDatabases.engines)
+    @Test(
+        "a device leaving ACTIVE revokes its families for good: unblocked, they stay revoked; auth_time survives rotation",
+        arguments: TestDatabases.engines)
     func blockRevokesFamilies(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let alice = Fixtures.user()
@@ -456,8 +475,9 @@ struct DeviceStoreConformanceTests {
             try await store.insertClient(Fixtures.client())  // so that liveness turns on the family alone
             let (device, challenge, notification) = Self.binding(user: alice.id)
             try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification)
-            #expect(try await store.completeBindingChallenge(
-                id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
+            #expect(
+                try await store.completeBindingChallenge(
+                    id: challenge.id, deviceID: device.id, userID: alice.id, approvalRequired: true, at: Fixtures.epoch) == .active)
             var token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
             token.deviceID = device.id
             token.authTime = Fixtures.epoch.addingTimeInterval(-30)
@@ -478,9 +498,10 @@ struct DeviceStoreConformanceTests {
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "LOST", at: Fixtures.epoch))
             #expect(try await store.transitionDevice(id: device.id, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
             #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
-            #expect(try await store.rotateRefreshToken(
-                hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3",
-                successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
+            #expect(
+                try await store.rotateRefreshToken(
+                    hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3",
+                    successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
             #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
             #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
 

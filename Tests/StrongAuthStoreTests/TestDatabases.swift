@@ -31,7 +31,8 @@ enum TestDatabases {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             // Two readers: hundreds of stores are open at once (each connection holds two files).
-            store = try await SQLStore.open(url: "sqlite:\(directory.path)/test.sqlite", sqliteReaders: 2, attemptLimits: attemptLimits, logger: logger)
+            store = try await SQLStore.open(
+                url: "sqlite:\(directory.path)/test.sqlite", sqliteReaders: 2, attemptLimits: attemptLimits, logger: logger)
             cleanup = { try? FileManager.default.removeItem(at: directory) }
         case .postgres:
             guard let url = postgresURL else {
@@ -47,7 +48,8 @@ enum TestDatabases {
                 await postgresStores.release()
                 throw error
             }
-            store = SQLStore(pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger), attemptLimits: attemptLimits)
+            store = SQLStore(
+                pool: try PostgresPool(url: url, maximumConnections: 8, searchPath: schema, logger: logger), attemptLimits: attemptLimits)
             cleanup = {
                 try? await admin.withConnection { db in try await db.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
                 await admin.shutdown()
@@ -96,7 +98,9 @@ enum Fixtures {
         User(id: id, username: username, passwordHash: "$2b$04$notarealhash", phone: "+4915112345678", createdAt: epoch)
     }
 
-    static func refreshToken(user: String, client: String = "shop", hash: String = UUID().uuidString, family: String = UUID().uuidString, expiresIn: TimeInterval = 3600) -> RefreshTokenRecord {
+    static func refreshToken(
+        user: String, client: String = "shop", hash: String = UUID().uuidString, family: String = UUID().uuidString, expiresIn: TimeInterval = 3600
+    ) -> RefreshTokenRecord {
         RefreshTokenRecord(
             id: UUID().uuidString, tokenHash: hash, familyID: family, clientID: client, userID: user,
             scopes: Scopes(["accounts"]), amr: ["pwd"], issuedAt: epoch, expiresAt: epoch.addingTimeInterval(expiresIn))

@@ -15,7 +15,8 @@ struct WebStepUpStoreTests {
 
     static func touch(_ store: SQLStore, _ hash: String, after seconds: TimeInterval = 1) async throws -> WebSession? {
         let now = Fixtures.epoch.addingTimeInterval(seconds)
-        return try await store.touchWebSession(tokenHash: hash, at: now, newExpiry: now.addingTimeInterval(300), notCreatedBefore: now.addingTimeInterval(-3600))
+        return try await store.touchWebSession(
+            tokenHash: hash, at: now, newExpiry: now.addingTimeInterval(300), notCreatedBefore: now.addingTimeInterval(-3600))
     }
 
     @Test("a step-up is recorded on the session and raises it once under 30 concurrent completions", arguments: TestDatabases.engines)
@@ -23,7 +24,8 @@ struct WebStepUpStoreTests {
         try await TestDatabases.withStore(engine) { store in
             try await Self.session(store, "h1")
             #expect(try await Self.touch(store, "h1")?.stepUp == nil)
-            let stepUp = WebStepUp(id: "s1", method: .smsOTP, action: "activate_device", target: "app", expiresAt: Fixtures.epoch.addingTimeInterval(200))
+            let stepUp = WebStepUp(
+                id: "s1", method: .smsOTP, action: "activate_device", target: "app", expiresAt: Fixtures.epoch.addingTimeInterval(200))
             #expect(try await store.beginWebStepUp(tokenHash: "h1", stepUp: stepUp, at: Fixtures.epoch))
             #expect(try await store.beginWebStepUp(tokenHash: "nobody", stepUp: stepUp, at: Fixtures.epoch) == false)
             let waiting = try #require(try await Self.touch(store, "h1"))
@@ -49,10 +51,12 @@ struct WebStepUpStoreTests {
         try await TestDatabases.withStore(engine) { store in
             try await Self.session(store, "h1")
             try await Self.session(store, "h2")
-            let stepUp = WebStepUp(id: "s1", method: .approval, action: "remove_device", target: "d", expiresAt: Fixtures.epoch.addingTimeInterval(100))
+            let stepUp = WebStepUp(
+                id: "s1", method: .approval, action: "remove_device", target: "d", expiresAt: Fixtures.epoch.addingTimeInterval(100))
             #expect(try await store.beginWebStepUp(tokenHash: "h1", stepUp: stepUp, at: Fixtures.epoch))
             #expect(try await store.completeWebStepUp(tokenHash: "h1", stepUpID: "s1", at: Fixtures.epoch.addingTimeInterval(100)) == false)
-            let later = WebStepUp(id: "s2", method: .approval, action: "remove_device", target: "d", expiresAt: Fixtures.epoch.addingTimeInterval(900))
+            let later = WebStepUp(
+                id: "s2", method: .approval, action: "remove_device", target: "d", expiresAt: Fixtures.epoch.addingTimeInterval(900))
             #expect(try await store.beginWebStepUp(tokenHash: "h2", stepUp: later, at: Fixtures.epoch))
             // The session idled out (300 s) before the step-up's own expiry.
             #expect(try await store.completeWebStepUp(tokenHash: "h2", stepUpID: "s2", at: Fixtures.epoch.addingTimeInterval(301)) == false)

@@ -166,8 +166,10 @@ public struct OperationTemplate: Sendable, Equatable {
     /// The title and message for `parameters` (placeholders without a value stay as they are:
     /// the text is shown, never signed).
     public func screen(_ parameters: [String: String]) -> (title: String, message: String) {
-        ((try? Self.fill(title, with: parameters, template: name, strict: false)) ?? title,
-         (try? Self.fill(message, with: parameters, template: name, strict: false)) ?? message)
+        (
+            (try? Self.fill(title, with: parameters, template: name, strict: false)) ?? title,
+            (try? Self.fill(message, with: parameters, template: name, strict: false)) ?? message
+        )
     }
 
     static func fill(_ text: String, with parameters: [String: String], template name: String, strict: Bool = true) throws -> String {

@@ -38,7 +38,8 @@ extension ApprovalService {
         let now = time.now()
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .actionRequest, userID: user.id, externalUserID: uid, applicationID: nil,
-            template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
+            template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)",
+            maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
         try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))

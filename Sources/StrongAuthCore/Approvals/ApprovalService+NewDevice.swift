@@ -21,7 +21,8 @@ extension ApprovalService {
         return Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: device.userID, externalUserID: username, applicationID: nil,
             template: newDeviceTemplate, operationType: "approve_device", parameters: ["device": device.name, "keyFingerprint": fingerprint],
-            data: "A2*N\(escaped)", maxFailureCount: AttemptLimits.standard.approvalAnswer, signatureTypes: ["possession_knowledge", "possession_biometry"],
+            data: "A2*N\(escaped)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
+            signatureTypes: ["possession_knowledge", "possession_biometry"],
             externalID: device.id, createdAt: now, expiresAt: now.addingTimeInterval(lifetime), updatedAt: now, title: "New device",
             message: text)
     }

@@ -12,7 +12,8 @@ extension ApprovalService {
         let now = time.now()
         let approval = Approval(
             id: UUID().uuidString.lowercased(), kind: .operation, userID: user.id, externalUserID: user.username, applicationID: nil,
-            template: Self.selfServiceTemplate, operationType: "authorization", parameters: [:], data: "A2*N\(text)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
+            template: Self.selfServiceTemplate, operationType: "authorization", parameters: [:], data: "A2*N\(text)",
+            maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
             updatedAt: now, title: "Self-service", message: text)
         try await store.insertApproval(approval, webhooks: [])

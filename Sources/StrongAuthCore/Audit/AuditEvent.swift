@@ -159,7 +159,6 @@ public enum AuditVerification {
         }
     }
 
-
     public static func verifyAll(_ log: any AuditLog, pageSize: Int = 1000) async throws -> AuditChain.Verification {
         var previousHash = AuditChain.genesisHash
         var lastSequence: Int64 = 0

@@ -275,7 +275,8 @@ public struct StepUpService: Sendable {
         case .pending: throw StepUpError.pending
         case .approved: break
         case let other:
-            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
+            try await audit(
+                session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": other.rawValue])
             throw StepUpError.refused(other.rawValue)
         }
         return try await raise(session, stepUp: stepUp, action: action, source: source)
@@ -323,9 +324,12 @@ public struct StepUpService: Sendable {
         return action
     }
 
-    private func audit(_ userID: String, _ action: AuditAction, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]) async throws {
+    private func audit(_ userID: String, _ action: AuditAction, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String])
+        async throws
+    {
         try await store.append(
-            AuditRecord(actor: "user:\(userID)", action: action, subject: "user:\(userID)", sourceAddress: source, outcome: outcome, details: details),
+            AuditRecord(
+                actor: "user:\(userID)", action: action, subject: "user:\(userID)", sourceAddress: source, outcome: outcome, details: details),
             at: time.now())
     }
 

@@ -40,7 +40,8 @@ public struct WebSessionService: Sendable {
         let token = SecureRandom.token(prefix: Self.tokenPrefix)
         let now = time.now()
         try await store.insertWebSession(
-            WebSession(tokenHash: tokenHasher.hash(token), kind: kind, principalID: principalID, createdAt: now,
+            WebSession(
+                tokenHash: tokenHasher.hash(token), kind: kind, principalID: principalID, createdAt: now,
                 expiresAt: now.addingTimeInterval(idleTimeout)))
         return token
     }
@@ -49,9 +50,10 @@ public struct WebSessionService: Sendable {
     public func resume(token: String, kind: WebSessionKind) async throws -> WebSession? {
         guard token.hasPrefix(Self.tokenPrefix), token.utf8.count < 100 else { return nil }
         let now = time.now()
-        guard let session = try await store.touchWebSession(
-            tokenHash: tokenHasher.hash(token), at: now, newExpiry: now.addingTimeInterval(idleTimeout),
-            notCreatedBefore: now.addingTimeInterval(-absoluteLifetime))
+        guard
+            let session = try await store.touchWebSession(
+                tokenHash: tokenHasher.hash(token), at: now, newExpiry: now.addingTimeInterval(idleTimeout),
+                notCreatedBefore: now.addingTimeInterval(-absoluteLifetime))
         else { return nil }
         return session.kind == kind ? session : nil
     }

@@ -124,7 +124,8 @@ public struct DeviceService: Sendable {
         // concurrent bindings on any number of nodes together stay within them.
         let limits = DeviceBindingLimits(
             maxPending: configuration.maxPendingPerUser, pendingSince: now.addingTimeInterval(-configuration.pendingLifetime),
-            pendingLifetime: configuration.pendingLifetime, sms: configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey),
+            pendingLifetime: configuration.pendingLifetime,
+            sms: configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey),
             smsWindow: configuration.sms.window)
         switch try await store.insertDeviceBinding(device: device, challenge: challenge, notification: notification, limits: limits) {
         case .inserted:
@@ -175,8 +176,9 @@ public struct DeviceService: Sendable {
         let username = try await store.user(id: userID)?.username ?? userID
         let approval = ApprovalService.newDeviceApproval(
             for: device, username: username, lifetime: configuration.challengeLifetime, at: time.now())
-        let target = try await answer(
-            challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, approval: approval, source: source) ?? .active
+        let target =
+            try await answer(
+                challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, approval: approval, source: source) ?? .active
         if target == .pendingCommit {
             let now = time.now()
             // Every bound device, of either kind: a PowerAuth phone approves in the mobile token

@@ -106,7 +106,8 @@ public struct MasterKey: Sendable {
     /// The raw bytes of the ring's key that opens `sealed`, if one does: the hash root of a
     /// database that predates it is the key its oldest secrets are sealed under.
     public func keyBytes(opening sealed: String, purpose: String, associatedData: String) -> [UInt8]? {
-        for entry in candidates(for: sealed) ?? [] where (try? Self.open(sealed, with: entry.key, purpose: purpose, associatedData: associatedData)) != nil {
+        for entry in candidates(for: sealed) ?? []
+        where (try? Self.open(sealed, with: entry.key, purpose: purpose, associatedData: associatedData)) != nil {
             return entry.key.withUnsafeBytes { Array($0) }
         }
         return nil

@@ -110,7 +110,6 @@ public struct SignatureContext: Sendable {
     }
 }
 
-
 /// A MAC token (PowerAuth "token-based authentication"): the phone proves possession of
 /// `tokenSecret` with a digest over a nonce and a timestamp, without a counter.
 public struct PowerAuthToken: Sendable, Equatable {

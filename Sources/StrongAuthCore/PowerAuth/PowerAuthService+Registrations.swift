@@ -34,7 +34,8 @@ extension PowerAuthService {
         }
         if validation != .none {
             guard let otp, (4...64).contains(otp.utf8.count) else {
-                throw PowerAuthServiceError.validation(field: "otp", message: "an OTP of 4–64 characters is required with otpValidation \(validation.rawValue)")
+                throw PowerAuthServiceError.validation(
+                    field: "otp", message: "an OTP of 4–64 characters is required with otpValidation \(validation.rawValue)")
             }
         } else if otp != nil {
             throw PowerAuthServiceError.validation(field: "otpValidation", message: "ON_KEY_EXCHANGE or ON_COMMIT is required with an otp")
@@ -122,7 +123,8 @@ extension PowerAuthService {
                     .powerAuthActivationOTP,
                     subject: .activation(id: id, webhooksAtLimit: try registrationWebhooks(registration, status: .removed, at: now)),
                     at: now)
-                try await audit(registration, action: .powerAuthRegistrationCommit, actor: "integration-user:\(integrationUser.name)",
+                try await audit(
+                    registration, action: .powerAuthRegistrationCommit, actor: "integration-user:\(integrationUser.name)",
                     source: source, outcome: .failure, details: ["reason": "wrong_otp"])
                 throw PowerAuthServiceError.wrongActivationOTP(remainingAttempts: count?.remaining ?? 0)
             }

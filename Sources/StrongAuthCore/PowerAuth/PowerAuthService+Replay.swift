@@ -26,7 +26,9 @@ extension PowerAuthService {
         }
         // Remembered while the timestamp is acceptable (one second more against rounding).
         let value = Array(identifier.utf8) + [0] + ephemeralKey + nonce
-        guard try await replayGuard.firstUse(scope: Self.eciesReplayScope, value: value, until: sent.addingTimeInterval(configuration.requestExpiration + 1))
+        guard
+            try await replayGuard.firstUse(
+                scope: Self.eciesReplayScope, value: value, until: sent.addingTimeInterval(configuration.requestExpiration + 1))
         else { throw PowerAuthServiceError.staleRequest("it was already received") }
     }
 }

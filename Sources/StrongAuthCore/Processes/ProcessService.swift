@@ -67,7 +67,9 @@ public struct ProcessService: Sendable {
             let token = SecureRandom.token(prefix: SecretPrefix.processToken)
             let userID = UUID().uuidString.lowercased()
             // '!' is no bcrypt hash: the identity can never log in with a password, only by its process.
-            identities.append(User(id: userID, username: "process:\(userID)", passwordHash: "!", ownerClientId: client.id, createdAt: now,
+            identities.append(
+                User(
+                    id: userID, username: "process:\(userID)", passwordHash: "!", ownerClientId: client.id, createdAt: now,
                     realmID: client.realmID))
             let process = IdentityProcess(
                 id: UUID().uuidString.lowercased(), tokenHash: tokenHasher.hash(token), clientID: client.id, processType: processType,

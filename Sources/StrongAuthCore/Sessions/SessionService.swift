@@ -22,7 +22,8 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var decoyCapacity: Int
 
     public init(
-        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = AttemptLimits.standard.accessTool, secureCookie: Bool = false,
+        idleTimeout: TimeInterval = 300, challengeLifetime: TimeInterval = 120, maxAttempts: Int = AttemptLimits.standard.accessTool,
+        secureCookie: Bool = false,
         decoyRetention: TimeInterval = 30 * 86_400, decoyCapacity: Int = 100_000
     ) {
         self.idleTimeout = idleTimeout
@@ -399,7 +400,8 @@ public struct SessionService: Sendable {
             _ = BoundDeviceScheme.verify(signatureHex: Hex.encode(response), challenge: Array(handle.utf8), publicKey: Self.decoyDeviceKey)
         }
         let subject = decoySubject(identity)
-        let audited = LoginIdentity(userID: "unknown-login:\(subject.prefix(16))", accountNumber: account, cardNumber: card, identificationCodeHash: nil)
+        let audited = LoginIdentity(
+            userID: "unknown-login:\(subject.prefix(16))", accountNumber: account, cardNumber: card, identificationCodeHash: nil)
         let auditDetails = ["accessTool": usage.rawValue, "kind": LoginChallenge.Kind.login.rawValue]
         let outcome = try await store.answerDecoyLogin(
             subjectHash: subject, tool: usage.tool, handle: handle, maxAttempts: configuration.maxAttempts,
@@ -520,9 +522,10 @@ public struct SessionService: Sendable {
     @discardableResult
     func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity, decoy: Bool = false) async throws -> Int {
         if decoy {
-            let attemptsLeft = try await store.decoyLoginAttemptsLeft(
-                subjectHash: decoySubject(identity), tool: usage.tool,
-                freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts
+            let attemptsLeft =
+                try await store.decoyLoginAttemptsLeft(
+                    subjectHash: decoySubject(identity), tool: usage.tool,
+                    freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts
             guard attemptsLeft > 0 else { throw SessionError.blocked }
             return attemptsLeft
         }
@@ -564,7 +567,9 @@ public struct SessionService: Sendable {
             throw SessionError.challengeClosed
         }
         let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
-        guard let attemptsLeft = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: tool), at: now)?.remaining
+        guard
+            let attemptsLeft = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: tool), at: now)?
+                .remaining
         else {
             try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
@@ -603,7 +608,8 @@ public struct SessionService: Sendable {
         let nonce4 = ConstantTime.equals(fields[SoftTokenScheme.Field.nonce4] ?? [], challenge.nonce.suffix(4))
         let user = ConstantTime.equals(fields[SoftTokenScheme.Field.userID] ?? [], Array(identity.loginUserID.utf8))
         let code = String(decoding: fields[SoftTokenScheme.Field.identificationCode] ?? [], as: UTF8.self)
-        let codeMatches = codeHasher.matches(Self.codeHashInput(userID: identity.userID, code: code), storedHash: identity.identificationCodeHash ?? "")
+        let codeMatches = codeHasher.matches(
+            Self.codeHashInput(userID: identity.userID, code: code), storedHash: identity.identificationCodeHash ?? "")
         // A scenario answer must contain the scenario's hash (field 10), so it covers the data;
         // a login answer must not contain one (empty on both sides).
         let scenario = ConstantTime.equals(
@@ -631,7 +637,9 @@ public struct SessionService: Sendable {
         Date(epochMilliseconds: date.epochMilliseconds / 60_000 * 60_000)
     }
 
-    func audit(_ identity: LoginIdentity, _ action: AuditAction, _ outcome: AuditRecord.Outcome, source: String?, details: [String: String]) async throws {
+    func audit(_ identity: LoginIdentity, _ action: AuditAction, _ outcome: AuditRecord.Outcome, source: String?, details: [String: String])
+        async throws
+    {
         try await store.append(
             AuditRecord(
                 actor: "user:\(identity.userID)", action: action, subject: "user:\(identity.userID)", sourceAddress: source,

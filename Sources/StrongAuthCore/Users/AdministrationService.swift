@@ -138,7 +138,9 @@ public enum Validate {
     /// Client ids and similar: 1–128 of `A–Z a–z 0–9 . _ ~ -` (RFC 3986 unreserved).
     public static func identifier(_ value: String, field: String) throws {
         guard (1...128).contains(value.utf8.count),
-            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "-") })
+            value.utf8.allSatisfy({
+                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "-")
+            })
         else { throw ValidationError(field: field, message: "must be 1–128 characters of A–Z, a–z, 0–9, '.', '_', '~', '-'") }
     }
 

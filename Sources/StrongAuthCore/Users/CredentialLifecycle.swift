@@ -206,7 +206,9 @@ public struct CredentialLifecycleService: Sendable {
         async throws
     {
         try await store.append(
-            AuditRecord(actor: actor, action: .lifecycle(kind, change), subject: "\(kind.rawValue):\(id)", sourceAddress: source, outcome: .success, realm: realm),
+            AuditRecord(
+                actor: actor, action: .lifecycle(kind, change), subject: "\(kind.rawValue):\(id)", sourceAddress: source, outcome: .success,
+                realm: realm),
             at: time.now())
     }
 }

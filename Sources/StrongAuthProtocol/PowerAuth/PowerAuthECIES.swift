@@ -236,7 +236,8 @@ public enum PowerAuthECIES {
             } catch {
                 throw .invalidPublicKey
             }
-            let envelopeKey = try EnvelopeKey.derive(sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: ephemeralPublicKey)
+            let envelopeKey = try EnvelopeKey.derive(
+                sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: ephemeralPublicKey)
             return try PowerAuthECIES.decryptRequest(request, envelopeKey: envelopeKey, parameters: parameters)
         }
     }
@@ -297,7 +298,8 @@ public enum PowerAuthECIES {
             } catch {
                 throw .invalidPublicKey
             }
-            let envelopeKey = try EnvelopeKey.derive(sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: ephemeralPublicKey)
+            let envelopeKey = try EnvelopeKey.derive(
+                sharedSecret: shared, sharedInfo1: parameters.kdfSharedInfo1, ephemeralPublicKey: ephemeralPublicKey)
             let timestamp = parameters.usesTimestamp ? PowerAuthECIES.currentTimestamp() : nil
             return try PowerAuthECIES.encryptRequest(
                 plaintext, envelopeKey: envelopeKey, ephemeralPublicKey: ephemeralPublicKey, nonce: SecureRandom.bytes(16),
@@ -352,12 +354,15 @@ public enum PowerAuthECIES {
         }
     }
 
-    static func decryptRequest(_ request: Cryptogram, envelopeKey: EnvelopeKey, parameters: Parameters) throws(PowerAuthECIESError) -> DecryptedRequest {
+    static func decryptRequest(_ request: Cryptogram, envelopeKey: EnvelopeKey, parameters: Parameters) throws(PowerAuthECIESError)
+        -> DecryptedRequest
+    {
         try validateRequestShape(request, parameters: parameters)
         guard let nonce = request.nonce else { throw .invalidRequest("nonce is missing") }
         let sharedInfo2 = parameters.sharedInfo2(nonce: nonce, timestamp: request.timestamp, ephemeralPublicKey: request.ephemeralPublicKey)
         let plaintext = try open(request, envelopeKey: envelopeKey, nonce: nonce, sharedInfo2: sharedInfo2)
-        return DecryptedRequest(plaintext: plaintext, response: ResponseEncryptor(envelopeKey: envelopeKey, parameters: parameters, requestNonce: nonce))
+        return DecryptedRequest(
+            plaintext: plaintext, response: ResponseEncryptor(envelopeKey: envelopeKey, parameters: parameters, requestNonce: nonce))
     }
 
     static func encryptRequest(
@@ -373,7 +378,9 @@ public enum PowerAuthECIES {
     }
 
     /// AES-128-CBC-PKCS7 then HMAC over data ‖ sharedInfo2 (`EciesEncryptor.encryptInternal`).
-    static func seal(_ plaintext: [UInt8], envelopeKey: EnvelopeKey, nonce: [UInt8], sharedInfo2: [UInt8]) throws(PowerAuthECIESError) -> (data: [UInt8], mac: [UInt8]) {
+    static func seal(_ plaintext: [UInt8], envelopeKey: EnvelopeKey, nonce: [UInt8], sharedInfo2: [UInt8]) throws(PowerAuthECIESError) -> (
+        data: [UInt8], mac: [UInt8]
+    ) {
         let iv = try envelopeKey.iv(nonce: nonce)
         let data: [UInt8]
         do {
@@ -387,13 +394,16 @@ public enum PowerAuthECIES {
 
     /// MAC first (constant time), decryption only after (`EciesDecryptor.decryptInternal`), so a
     /// forged payload never reaches the padding check.
-    static func open(_ cryptogram: Cryptogram, envelopeKey: EnvelopeKey, nonce: [UInt8], sharedInfo2: [UInt8]) throws(PowerAuthECIESError) -> [UInt8] {
+    static func open(_ cryptogram: Cryptogram, envelopeKey: EnvelopeKey, nonce: [UInt8], sharedInfo2: [UInt8]) throws(PowerAuthECIESError) -> [UInt8]
+    {
         let iv = try envelopeKey.iv(nonce: nonce)
-        let expected = Array(HMAC<SHA256>.authenticationCode(for: cryptogram.encryptedData + sharedInfo2, using: SymmetricKey(data: envelopeKey.macKey)))
+        let expected = Array(
+            HMAC<SHA256>.authenticationCode(for: cryptogram.encryptedData + sharedInfo2, using: SymmetricKey(data: envelopeKey.macKey)))
         guard ConstantTime.equals(expected, cryptogram.mac) else { throw .invalidMAC }
         guard !cryptogram.encryptedData.isEmpty, cryptogram.encryptedData.count % 16 == 0 else { throw .decryptionFailed }
         do {
-            return Array(try AES._CBC.decrypt(cryptogram.encryptedData, using: SymmetricKey(data: envelopeKey.encryptionKey), iv: AES._CBC.IV(ivBytes: iv)))
+            return Array(
+                try AES._CBC.decrypt(cryptogram.encryptedData, using: SymmetricKey(data: envelopeKey.encryptionKey), iv: AES._CBC.IV(ivBytes: iv)))
         } catch {
             throw .decryptionFailed
         }

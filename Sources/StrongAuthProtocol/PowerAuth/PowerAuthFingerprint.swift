@@ -5,7 +5,9 @@ import Foundation
 /// exchange: SHA-256(X(devicePub) ‖ UTF8(activationId) ‖ X(serverPub)), X as an unsigned big
 /// integer without leading zero bytes; last 4 bytes big-endian & 0x7FFFFFFF mod 10^8.
 public enum PowerAuthFingerprint {
-    public static func compute(devicePublicKey: P256.KeyAgreement.PublicKey, activationID: String, serverPublicKey: P256.KeyAgreement.PublicKey) -> String {
+    public static func compute(devicePublicKey: P256.KeyAgreement.PublicKey, activationID: String, serverPublicKey: P256.KeyAgreement.PublicKey)
+        -> String
+    {
         func x(_ key: P256.KeyAgreement.PublicKey) -> [UInt8] {
             Array(Array(key.rawRepresentation.prefix(32)).drop(while: { $0 == 0 }))
         }

@@ -151,12 +151,14 @@ struct AdminAPIController {
         var grants = Set<GrantType>()
         for name in body.grants.map(\.rawValue) {
             guard let grant = GrantType(rawValue: name) else {
-                throw ProblemDetails.badRequest("The client cannot be created.", errors: [ValidationError(field: "grants", message: "unknown grant '\(name)'")])
+                throw ProblemDetails.badRequest(
+                    "The client cannot be created.", errors: [ValidationError(field: "grants", message: "unknown grant '\(name)'")])
             }
             grants.insert(grant)
         }
         guard let scopes = Scopes(parsing: (body.scopes ?? []).joined(separator: " ")) else {
-            throw ProblemDetails.badRequest("The client cannot be created.", errors: [ValidationError(field: "scopes", message: "invalid scope characters")])
+            throw ProblemDetails.badRequest(
+                "The client cannot be created.", errors: [ValidationError(field: "scopes", message: "invalid scope characters")])
         }
         do {
             let created = try await administration.createClient(
@@ -251,7 +253,9 @@ public enum AdminViews {
     }
 
     public static func `operator`(_ found: Operator) -> Components.Schemas.AdminOperator {
-        .init(id: found.id, username: found.username, realm: found.realmID, status: found.status == .active ? .active : .disabled, createdAt: found.createdAt)
+        .init(
+            id: found.id, username: found.username, realm: found.realmID, status: found.status == .active ? .active : .disabled,
+            createdAt: found.createdAt)
     }
 
     public static func issued(id: String, _ issued: IssuedSecret) -> Components.Schemas.AdminIssuedSecret {

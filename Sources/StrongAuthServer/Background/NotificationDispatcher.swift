@@ -73,7 +73,8 @@ public struct NotificationDispatcher: Service {
             try NotificationFile.append(line, to: path)
         case .log:
             let masked = String(body.map { $0.isNumber ? "•" : $0 })
-            logger.info("notification", metadata: ["to": "\(notification.recipient)", "kind": "\(notification.kind.rawValue)", "message": "\(masked)"])
+            logger.info(
+                "notification", metadata: ["to": "\(notification.recipient)", "kind": "\(notification.kind.rawValue)", "message": "\(masked)"])
         case .http(let url):
             var request = HTTPClientRequest(url: url)
             request.method = .POST

@@ -41,13 +41,15 @@ extension ServerSettings {
     public static let reference: [SettingReference] = [
         .init(
             "mode", default: "development",
-            "`production` refuses to start without an explicit master key, with the `file` notification channel, with an `http://` issuer, on SQLite or with `/admin` on the main port unless the setting named in its message allows it; it never serves `/metrics` on the main port"),
+            "`production` refuses to start without an explicit master key, with the `file` notification channel, with an `http://` issuer, on SQLite or with `/admin` on the main port unless the setting named in its message allows it; it never serves `/metrics` on the main port"
+        ),
         .init("http.host", flag: "--http-host", default: "127.0.0.1", "listen address of the main port"),
         .init("http.port", flag: "--http-port", default: "8080", "listen port of the main (public, behind the TLS proxy) port"),
         .init("http.maxBodyBytes", default: "65536", "larger request bodies get 413"),
         .init(
             "http.trustedProxies", default: "— (none)",
-            "comma-separated IPv4/IPv6 addresses or CIDR blocks of the TLS-terminating proxies; only from these peers is `Forwarded` / `X-Forwarded-For` believed (right-most untrusted entry) for rate limits, audit and logs"),
+            "comma-separated IPv4/IPv6 addresses or CIDR blocks of the TLS-terminating proxies; only from these peers is `Forwarded` / `X-Forwarded-For` believed (right-most untrusted entry) for rate limits, audit and logs"
+        ),
         .init(
             "http.allowHttpIssuerInProduction", default: "false",
             "let production mode run with an `http://` issuer (a private network without TLS); without it production refuses to start"),
@@ -65,7 +67,8 @@ extension ServerSettings {
             "base64 of 32 bytes; seals signing keys, keys the secret hashes; every node needs the same"),
         .init(
             "master.previousKeys", default: "(none)",
-            "comma-separated base64 master keys that open sealed values but never seal: the old key while `keys rotate-master` re-seals (docs/keys.md)"),
+            "comma-separated base64 master keys that open sealed values but never seal: the old key while `keys rotate-master` re-seals (docs/keys.md)"
+        ),
         .init(
             "keys.retiredRetentionSeconds", default: "access-token lifetime + 86400",
             "how long a retired signing key stays in the JWKS before it is deleted; at least the access-token lifetime + 60 (docs/keys.md)"),

@@ -173,12 +173,14 @@ struct DevicesController {
             ProblemDetails(.tooManyRequests, "Too Many Requests", detail: "Too many wrong answers; try again later.")
         case .tooManySMS(let retryAfter):
             ProblemDetails(
-                .tooManyRequests, "Too Many Requests", detail: "As many SMS codes as allowed were sent to this user or phone number; try again later.",
+                .tooManyRequests, "Too Many Requests",
+                detail: "As many SMS codes as allowed were sent to this user or phone number; try again later.",
                 headers: [.retryAfter: String(retryAfter)])
         case .tooManyPendingDevices(let retryAfter):
             ProblemDetails(
                 .tooManyRequests, "Too Many Requests",
-                detail: "Too many devices are waiting to be bound; finish or remove one, or try again later.", headers: [.retryAfter: String(retryAfter)])
+                detail: "Too many devices are waiting to be bound; finish or remove one, or try again later.",
+                headers: [.retryAfter: String(retryAfter)])
         case .invalidAnswer:
             ProblemDetails.badRequest("status must be VERIFIED or DENIED.", errors: [.init(field: "status", message: "invalid")])
         case .powerAuthDevice:

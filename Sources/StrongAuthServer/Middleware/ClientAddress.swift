@@ -2,11 +2,11 @@ import HTTPTypes
 import Hummingbird
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (`http.trustedProxies`,

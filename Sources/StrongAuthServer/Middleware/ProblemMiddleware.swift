@@ -21,7 +21,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw ProblemDetails.badRequest(ProblemDetails.unstorableInput)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
-            throw ProblemDetails(.internalServerError, "Internal Server Error", detail: "The request id in X-Request-Id identifies this failure in the server log.")
+            throw ProblemDetails(
+                .internalServerError, "Internal Server Error", detail: "The request id in X-Request-Id identifies this failure in the server log.")
         }
     }
 }

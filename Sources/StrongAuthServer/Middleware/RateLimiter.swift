@@ -44,7 +44,8 @@ public final class RateLimiter: Sendable {
         let refillPerSecond = limit.perMinute / 60
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: limit.burst, updated: now)
-            let elapsed = Double((now - bucket.updated).components.seconds)
+            let elapsed =
+                Double((now - bucket.updated).components.seconds)
                 + Double((now - bucket.updated).components.attoseconds) / 1e18
             bucket.tokens = min(limit.burst, bucket.tokens + elapsed * refillPerSecond)
             bucket.updated = now
@@ -67,7 +68,8 @@ public final class RateLimiter: Sendable {
         let refillPerSecond = limit.perMinute / 60
         return buckets.withLock { buckets in
             guard let bucket = buckets[key] else { return nil }
-            let elapsed = Double((now - bucket.updated).components.seconds)
+            let elapsed =
+                Double((now - bucket.updated).components.seconds)
                 + Double((now - bucket.updated).components.attoseconds) / 1e18
             let tokens = min(limit.burst, bucket.tokens + elapsed * refillPerSecond)
             return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / refillPerSecond).rounded(.up)))

@@ -30,6 +30,8 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private static func isWellFormed(_ id: String) -> Bool {
         (1...128).contains(id.utf8.count)
-            && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
+            && id.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
+            }
     }
 }

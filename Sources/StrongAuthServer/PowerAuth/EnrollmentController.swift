@@ -51,7 +51,8 @@ struct EnrollmentController {
         let outer = try Routes.activationCreate.decode(try await PhoneAuthentication.rawBody(request, limit: settings.maxBodyBytes))
         let (layer1Bytes, layer1Response) = try await decrypt(
             outer, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.applicationScopeGeneric, application: application)
-        let layer1 = try PhoneAuthentication.decodeJSON(PowerAuthPayloads.ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
+        let layer1 = try PhoneAuthentication.decodeJSON(
+            PowerAuthPayloads.ActivationLayer1Request.self, from: layer1Bytes, what: "the activation request")
         guard layer1.type == "CODE" else {
             throw Self.activationError("Only activation by activation code (type CODE) is supported.")
         }
@@ -59,7 +60,8 @@ struct EnrollmentController {
         guard let inner = layer1.activationData else { throw Self.activationError("activationData is missing.") }
         let (layer2Bytes, layer2Response) = try await decrypt(
             inner, version: header.version, sharedInfo1: PowerAuthECIES.SharedInfo1.activationLayer2, application: application)
-        let layer2 = try PhoneAuthentication.decodeJSON(PowerAuthPayloads.ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
+        let layer2 = try PhoneAuthentication.decodeJSON(
+            PowerAuthPayloads.ActivationLayer2Request.self, from: layer2Bytes, what: "the activation data")
         guard let keyBytes = PowerAuthBase64.decode(layer2.devicePublicKey),
             let devicePublicKey = try? PowerAuthECIES.publicKey(fromSEC1: keyBytes)
         else { throw Self.activationError("devicePublicKey is not a P-256 point.") }

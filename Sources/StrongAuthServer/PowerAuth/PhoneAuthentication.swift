@@ -81,7 +81,8 @@ enum PhoneAuthentication {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch {
             throw PowerAuthErrorResponse(
-                .badRequest, code: "ERROR_REQUEST", message: "\(what.prefix(1).uppercased() + what.dropFirst()) is not valid JSON of the expected shape.")
+                .badRequest, code: "ERROR_REQUEST",
+                message: "\(what.prefix(1).uppercased() + what.dropFirst()) is not valid JSON of the expected shape.")
         }
     }
 }

@@ -46,7 +46,9 @@ enum PowerAuthHeaders {
         do {
             return try PowerAuthEncryptionHeader.parse(value, scope: scope)
         } catch {
-            throw PowerAuthErrorResponse(Self.status(of: error, inHeader: true, otherwise: .badRequest), code: "ERR_ENCRYPTION", message: "X-PowerAuth-Encryption: \(error.description)")
+            throw PowerAuthErrorResponse(
+                Self.status(of: error, inHeader: true, otherwise: .badRequest), code: "ERR_ENCRYPTION",
+                message: "X-PowerAuth-Encryption: \(error.description)")
         }
     }
 }

@@ -27,7 +27,8 @@ struct PowerAuthOperationsController {
         let body = try await JSONBody.decode(Components.Schemas.OperationCreateRequest.self, from: request, limit: maxBodyBytes)
         let approval = try await mapped {
             try await approvals.createOperation(
-                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters?.additionalProperties ?? [:], externalID: body.externalId,
+                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters?.additionalProperties ?? [:],
+                externalID: body.externalId,
                 expiresAt: body.timestampExpires.map(Date.init(epochMilliseconds:)), source: context.remoteAddress)
         }
         return try JSONResponse.make(wire(approval))

@@ -60,7 +60,9 @@ struct ProcessesController {
         switch request.uri.queryParameters.get("invalidate")?.lowercased() {
         case nil, "false": invalidate = false
         case "true": invalidate = true
-        default: throw ProblemDetails.badRequest("invalidate must be true or false.", errors: [.init(field: "invalidate", message: "must be true or false")])
+        default:
+            throw ProblemDetails.badRequest(
+                "invalidate must be true or false.", errors: [.init(field: "invalidate", message: "must be true or false")])
         }
         do {
             let issued = try await processes.exchange(

@@ -68,7 +68,8 @@ struct ABNAMROError: Error {
         case let error as SessionError:
             return ABNAMROError(error)
         case let problem as ProblemDetails:
-            return ABNAMROError(status: problem.status, key: key(for: problem.status), text: problem.detail ?? problem.title, headers: problem.headers)
+            return ABNAMROError(
+                status: problem.status, key: key(for: problem.status), text: problem.detail ?? problem.title, headers: problem.headers)
         case let error as HTTPError:
             return ABNAMROError(
                 status: error.status, key: key(for: error.status), text: error.body ?? error.status.reasonPhrase, headers: error.headers)
@@ -76,7 +77,8 @@ struct ABNAMROError: Error {
             return ABNAMROError(status: .badRequest, key: key(for: .badRequest), text: ProblemDetails.unstorableInput)
         case is DatabaseUnavailableError:
             let problem = ProblemDetails.databaseUnavailable
-            return ABNAMROError(status: problem.status, key: key(for: problem.status), text: problem.detail ?? problem.title, headers: problem.headers)
+            return ABNAMROError(
+                status: problem.status, key: key(for: problem.status), text: problem.detail ?? problem.title, headers: problem.headers)
         default:
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return ABNAMROError(

@@ -201,15 +201,18 @@ struct SessionsController {
                 detail: "The access tool is blocked after too many wrong responses; the bank must unblock it.")
         case .challengeClosed:
             ProblemDetails(
-                .conflict, "Conflict", detail: "The challenge handle is unknown, already used, expired, or of another session; request a new challenge.")
+                .conflict, "Conflict",
+                detail: "The challenge handle is unknown, already used, expired, or of another session; request a new challenge.")
         case .mismatch(let field):
-            ProblemDetails.badRequest("\(field) does not match the challenge.", errors: [.init(field: field, message: "does not match the challenge")])
+            ProblemDetails.badRequest(
+                "\(field) does not match the challenge.", errors: [.init(field: field, message: "does not match the challenge")])
         case .wrongResponse(let attemptsLeft):
             ProblemDetails(.forbidden, "Forbidden", detail: "The response is not correct; \(attemptsLeft) attempts left.")
         case .scenarioMismatch:
             ProblemDetails(.conflict, "Conflict", detail: "The scenario differs from the one the challenge was issued for; request a new challenge.")
         case .unauthorized:
-            ProblemDetails(.unauthorized, "Unauthorized", detail: "There is no authorized session for this cookie (absent, ended or idle for too long).")
+            ProblemDetails(
+                .unauthorized, "Unauthorized", detail: "There is no authorized session for this cookie (absent, ended or idle for too long).")
         }
     }
 }

@@ -67,7 +67,8 @@ struct AdminWebController: Sendable {
                     let actor = web.principalLabel(signedIn)
                     switch verb {
                     case "block":
-                        try await service.blockDevice(id: id, realm: signedIn.realm, reason: form["reason"] ?? "", actor: actor, source: context.remoteAddress)
+                        try await service.blockDevice(
+                            id: id, realm: signedIn.realm, reason: form["reason"] ?? "", actor: actor, source: context.remoteAddress)
                         return web.redirect(to: "/admin/devices/\(id)?done=blocked")
                     case "unblock":
                         try await service.unblockDevice(id: id, realm: signedIn.realm, actor: actor, source: context.remoteAddress)
@@ -148,7 +149,10 @@ struct AdminWebController: Sendable {
         let context: [String: Any] = [
             "query": query,
             "users": found.map {
-                ["id": $0.id, "username": $0.username, "status": $0.status.rawValue, "locked": $0.isLocked(at: now), "created": WebFormat.time($0.createdAt)]
+                [
+                    "id": $0.id, "username": $0.username, "status": $0.status.rawValue, "locked": $0.isLocked(at: now),
+                    "created": WebFormat.time($0.createdAt),
+                ]
                     as [String: Any]
             },
         ]
@@ -201,7 +205,8 @@ struct AdminWebController: Sendable {
             context["application"] = registration.activation.applicationID
             context["platform"] = registration.activation.platform ?? false
             context["deviceInfo"] = registration.activation.deviceInfo ?? ""
-            context["failures"] = overview.status == .created ? false : "\(registration.counter.failedAttempts) of \(registration.counter.maxFailedAttempts)"
+            context["failures"] =
+                overview.status == .created ? false : "\(registration.counter.failedAttempts) of \(registration.counter.maxFailedAttempts)"
             if let activation = WebFormat.activation(registration, status: overview.status, refresh: "/admin/devices/\(id)") {
                 context["activation"] = activation
             }
@@ -323,7 +328,8 @@ struct AdminWebController: Sendable {
                 case .brokenAtRealmEvent(let position, let occurredAt, let reason):
                     context["verification"] = [
                         "class": "error",
-                        "text": "Broken at this realm's event \(position) (counted from its first, recorded \(WebFormat.time(occurredAt))): \(reason).",
+                        "text":
+                            "Broken at this realm's event \(position) (counted from its first, recorded \(WebFormat.time(occurredAt))): \(reason).",
                     ]
                 case .brokenOutsideRealm:
                     context["verification"] = [

@@ -93,7 +93,8 @@ struct SelfServiceWebController: Sendable {
             let id = try context.parameters.require("id")
             return try await web.action(request, context: context) { signedIn, form in
                 try await service.blockDevice(
-                    id: id, realm: signedIn.realm, reason: form["reason"] ?? "USER_REQUEST", owner: signedIn.principalID, actor: web.principalLabel(signedIn),
+                    id: id, realm: signedIn.realm, reason: form["reason"] ?? "USER_REQUEST", owner: signedIn.principalID,
+                    actor: web.principalLabel(signedIn),
                     source: context.remoteAddress)
                 return web.redirect(to: "/self-service?done=blocked")
             }
@@ -111,7 +112,6 @@ struct SelfServiceWebController: Sendable {
         }
         addAccountRoutes(to: user)
     }
-
 
     /// The account page and its three sensitive forms. Each needs a recent second factor
     /// (`AssurancePolicy`: delete account, change phone number, change password); on a one-factor
@@ -229,11 +229,12 @@ struct SelfServiceWebController: Sendable {
             let approvalStatus = approval.status(at: now)
             let names = try await service.devices(userID: signedIn.principalID, realm: signedIn.realm, includeRemoved: false)
                 .filter { $0.status == .active }.map { WebFormat.label(of: $0) }
-            context["approval"] = [
-                "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
-                "ended": approvalStatus != .pending && approvalStatus != .approved,
-                "devices": names.isEmpty ? "your device" : names.joined(separator: ", "),
-            ] as [String: Any]
+            context["approval"] =
+                [
+                    "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
+                    "ended": approvalStatus != .pending && approvalStatus != .approved,
+                    "devices": names.isEmpty ? "your device" : names.joined(separator: ", "),
+                ] as [String: Any]
             if approvalStatus == .pending { refresh = 3 }
         case .smsOTP:
             let phone = try await service.user(id: signedIn.principalID, realm: signedIn.realm).phone ?? ""

@@ -170,7 +170,9 @@ struct WebPages: Sendable {
                 "You have no active device and no phone number is registered, so we cannot confirm it is you beyond your password. "
                     + "Please ask your bank to register your phone number.", signedIn: signedIn)
         case .noStepUp:
-            errorPage(.conflict, "Nothing is waiting for confirmation (it may have been replaced by a newer request). Please start again.", signedIn: signedIn)
+            errorPage(
+                .conflict, "Nothing is waiting for confirmation (it may have been replaced by a newer request). Please start again.",
+                signedIn: signedIn)
         case .pending:
             errorPage(.conflict, "The request is not approved yet.", signedIn: signedIn)
         case .refused(let status):

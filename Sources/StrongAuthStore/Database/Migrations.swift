@@ -333,7 +333,7 @@ public enum Migrator {
             version: 11, name: "resource-server-clients",
             statements: [
                 // Clients that may introspect tokens issued to other clients (docs/security-model.md).
-                "ALTER TABLE clients ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE clients ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0"
             ]),
         Migration(
             version: 12, name: "replay-guard",
@@ -370,7 +370,7 @@ public enum Migrator {
             statements: [
                 // RFC 9470 auth_time of a refresh-token family (ms): a refresh keeps the original
                 // authentication time, so an old login never passes a max_age check.
-                "ALTER TABLE token_families ADD COLUMN auth_time BIGINT",
+                "ALTER TABLE token_families ADD COLUMN auth_time BIGINT"
             ],
             // A device that leaves ACTIVE (blocked, removed — by the user, an operator, PowerAuth's
             // failure count, whichever code path) revokes its confirmed refresh-token families in
@@ -384,7 +384,7 @@ public enum Migrator {
                   UPDATE token_families SET revoked_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
                   WHERE device_id = NEW.id AND revoked_at IS NULL;
                 END
-                """,
+                """
             ],
             postgresOnly: [
                 """

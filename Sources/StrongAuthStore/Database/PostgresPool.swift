@@ -219,9 +219,10 @@ public final class PostgresPool: DatabasePool {
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let first = FirstAnswer(continuation)
             let query = Task {
-                let answered = (try? await client.withConnection { connection in
-                    try await connection.sql().raw("SELECT 1 AS one").run()
-                }) != nil
+                let answered =
+                    (try? await client.withConnection { connection in
+                        try await connection.sql().raw("SELECT 1 AS one").run()
+                    }) != nil
                 first.resume(answered)
             }
             Task {

@@ -29,7 +29,8 @@ public enum MasterKeyRotation {
             root = try ring.open(sealed, purpose: column.purpose, associatedData: ad)
         } catch {
             throw MasterKeyRotationError(
-                "the configured master keys do not open this database's hash root (\(error)); is STRONGAUTH_MASTER_KEY (or master.previousKeys) the key this database was created with?")
+                "the configured master keys do not open this database's hash root (\(error)); is STRONGAUTH_MASTER_KEY (or master.previousKeys) the key this database was created with?"
+            )
         }
         return try ring.withHashRoot(root)
     }

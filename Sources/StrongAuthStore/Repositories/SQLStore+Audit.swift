@@ -63,7 +63,8 @@ extension SQLStore: AuditLog {
                 let occurredAt = try row.date("occurred_at")
                 let detailsJSON = try row.string("details")
                 let record = AuditRecord(
-                    actor: try row.string("actor"), action: AuditAction(rawValue: try row.string("action")), subject: try row.optionalString("subject"),
+                    actor: try row.string("actor"), action: AuditAction(rawValue: try row.string("action")),
+                    subject: try row.optionalString("subject"),
                     sourceAddress: try row.optionalString("source_address"),
                     outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure,
                     details: (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:])

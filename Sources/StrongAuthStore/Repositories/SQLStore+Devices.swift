@@ -242,12 +242,13 @@ extension SQLStore: DeviceRepository {
                 // Any ACTIVE device of the user, of either kind: a PowerAuth registration is a
                 // device of the realm's user as much as a Kontist key (docs/security-model.md). Counting only
                 // `ecdsa-p256` let a password token plus the SMS OTP bind a device unapproved.
-                let bound = try await db.raw(
-                    """
-                    SELECT COUNT(*) AS n FROM devices
-                    WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
-                    """
-                ).first()?.int("n") ?? 0
+                let bound =
+                    try await db.raw(
+                        """
+                        SELECT COUNT(*) AS n FROM devices
+                        WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
+                        """
+                    ).first()?.int("n") ?? 0
                 if bound > 0 { target = .pendingCommit }
             }
             let activatedAt: Int64? = target == .active ? now.epochMilliseconds : nil

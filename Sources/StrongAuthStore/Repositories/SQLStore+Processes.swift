@@ -79,7 +79,8 @@ extension SQLStore: ProcessRepository {
             else { return false }
             let userID = try row.string("user_id")
             try await db.raw(
-                "DELETE FROM action_tokens WHERE approval_id IN (SELECT id FROM approvals WHERE user_id = \(bind: userID))").run()
+                "DELETE FROM action_tokens WHERE approval_id IN (SELECT id FROM approvals WHERE user_id = \(bind: userID))"
+            ).run()
             try await db.raw("DELETE FROM approvals WHERE user_id = \(bind: userID)").run()
             return try await db.raw(
                 "DELETE FROM processes WHERE id = \(bind: id) AND delete_after <= \(bind: now.epochMilliseconds) RETURNING id"

@@ -56,9 +56,11 @@ extension SQLStore: UserRepository {
             try await db.raw("DELETE FROM notifications WHERE user_id = \(bind: id)").run()
             // Explicit rather than ON DELETE CASCADE, which SQLite honours only with foreign_keys on.
             try await db.raw(
-                "DELETE FROM powerauth_tokens WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))").run()
+                "DELETE FROM powerauth_tokens WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))"
+            ).run()
             try await db.raw(
-                "DELETE FROM powerauth_activations WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))").run()
+                "DELETE FROM powerauth_activations WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))"
+            ).run()
             try await db.raw("DELETE FROM devices WHERE user_id = \(bind: id)").run()
             try await Self.deleteLoginState(userID: id, in: db)
             // Every self-service session of the user ends with it (on whichever node it lives).
