@@ -23,11 +23,20 @@ struct ProblemDetails: Error, HTTPResponseError {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = Components.Schemas.Problem(
-            _type: "about:blank", title: title, status: Int(status.code), detail: detail, instance: request.uri.path,
+            _type: "about:blank", title: title, status: Int(status.code), detail: detail, instance: Self.instance(request, context),
             errors: errors.isEmpty ? nil : errors.map { .init(field: $0.field, message: $0.message) })
         var response = try JSONResponse.make(body, status: status, contentType: "application/problem+json")
         response.headers.append(contentsOf: headers)
         return response
+    }
+
+    /// The problem's `instance` (RFC 9457 §3.1.5): the matched route's pattern
+    /// (`/api/v1/processes/{processToken}`), never the request's own path, which may carry a
+    /// secret (a process token, an activation code) into client logs. Unmatched paths keep the
+    /// path as sent.
+    static func instance(_ request: Request, _ context: some RequestContext) -> String {
+        if let route = context.endpointPath, route.hasPrefix("/") { return route }
+        return request.uri.path
     }
 
     /// The database cannot be reached (restarting, failing over): 503, try again in a second.
