@@ -15,37 +15,60 @@ struct ClientsCommand: AsyncParsableCommand {
     /// `strongauth clients create --id … --scopes … --grants …`
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a confidential client. Prints its secret once.")
+            abstract: "Create a client. Prints its secret once (a --public client has none).")
 
         @OptionGroup var common: CommonOptions
         @Option(help: "Client id (A–Z a–z 0–9 . _ ~ -).") var id: String
         @Option(help: "Display name (default: the id).") var name: String?
         @Option(help: "Allowed scopes, comma- or space-separated.") var scopes: String = ""
-        @Option(help: "Allowed grants: client_credentials,password,refresh_token.")
+        @Option(help: "Allowed grants: authorization_code,client_credentials,password,refresh_token.")
         var grants: String = "client_credentials"
         @Option(help: "Where action request status changes are POSTed (signed with the printed webhookSecret).")
         var webhookURL: String?
         @Flag(help: "A resource server: may introspect tokens issued to other clients (otherwise only its own).")
         var introspect = false
         @Option(help: "The realm (tenant) it belongs to; must exist (strongauth realms create).") var realm: String = Realm.defaultID
+        @Option(name: .customLong("redirect-uri"), help: "A redirect URI for the authorization endpoint, matched exactly (repeatable).")
+        var redirectURIs: [String] = []
+        @Flag(name: .customLong("public"), help: "A public client (native or browser app): no secret; PKCE and DPoP carry the proof.")
+        var isPublic = false
+        @Option(help: "A file holding the client's JWK Set, for private_key_jwt client authentication (RFC 7523).")
+        var jwks: String?
+        @Flag(help: "Every token request must carry a DPoP proof; its tokens are bound to that key (RFC 9449).")
+        var dpopRequired = false
+        @Flag(help: "Authorization requests must be pushed to /oauth/par first (RFC 9126).")
+        var requirePar = false
+        @Option(help: "The assurance of its logins when a request names none: urn:strongauth:acr:1fa or urn:strongauth:acr:2fa.")
+        var acr: String?
 
         func run() async throws {
             let grantNames = Self.list(grants)
             let parsedGrants = try grantNames.map { name in
                 guard let grant = GrantType(rawValue: name) else {
-                    throw ValidationError("unknown grant '\(name)'; use client_credentials, password, refresh_token")
+                    throw ValidationError(
+                        "unknown grant '\(name)'; use \(GrantType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return grant
             }
             guard let scopeSet = Scopes(parsing: Self.list(scopes).joined(separator: " ")) else {
                 throw ValidationError("invalid scope characters")
             }
+            var jwksText: String?
+            if let jwks {
+                guard let data = FileManager.default.contents(atPath: jwks), let text = String(data: data, encoding: .utf8) else {
+                    throw ValidationError("cannot read the JWK Set file '\(jwks)'")
+                }
+                jwksText = text
+            }
+            let registration = ClientRegistration(
+                redirectURIs: redirectURIs, isPublic: isPublic, jwks: jwksText, requiresDPoP: dpopRequired,
+                requiresPushedAuthorizationRequests: requirePar, defaultACR: acr)
             let (id, name, webhookURL, introspect, realm) = (id, name, webhookURL, introspect, realm)
             let created = try await withRuntime(common) { runtime in
                 do {
                     return try await runtime.administration.createClient(
                         id: id, name: name, scopes: scopeSet, grants: Set(parsedGrants), webhookURL: webhookURL,
-                        isResourceServer: introspect, realm: realm, actor: "operator:cli")
+                        isResourceServer: introspect, realm: realm, registration: registration, actor: "operator:cli")
                 } catch let error as StoreError {
                     // A deleted client's id stays taken, so none of its tokens can come back (docs/admin-api.md).
                     throw ValidationError("\(error) (the ids of deleted clients are never reused too; see `strongauth clients list`)")
@@ -56,6 +79,15 @@ struct ClientsCommand: AsyncParsableCommand {
                 "scopes": created.client.scopes.values.sorted(), "grants": created.client.grants.map(\.rawValue).sorted(),
                 "resourceServer": created.client.isResourceServer,
             ]
+            if created.client.isPublic {
+                output["clientSecret"] = nil
+                output["public"] = true
+            }
+            if !created.client.redirectURIs.isEmpty { output["redirectUris"] = created.client.redirectURIs }
+            if created.client.jwks != nil { output["tokenEndpointAuthMethod"] = "private_key_jwt" }
+            if created.client.requiresDPoP { output["dpopRequired"] = true }
+            if created.client.requiresPushedAuthorizationRequests { output["requirePushedAuthorizationRequests"] = true }
+            if let acr = created.client.defaultACR { output["acr"] = acr }
             if let url = created.client.webhookURL, let secret = created.webhookSecret {
                 output["webhookUrl"] = url
                 output["webhookSecret"] = secret

@@ -26,6 +26,27 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("clients: the login profile (redirect URIs, public, JWK Set, DPoP, PAR, acr) reads back on both reads", arguments: TestDatabases.engines)
+    func clientLoginProfile(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            var app = Fixtures.client("app")
+            app.secretHash = ""
+            app.grants = [.authorizationCode, .refreshToken]
+            app.redirectURIs = ["https://app.example/cb", "com.example.app:/cb"]
+            app.isPublic = true
+            app.jwks = #"{"keys":[{"kty":"EC"}]}"#
+            app.requiresDPoP = true
+            app.requiresPushedAuthorizationRequests = true
+            app.defaultACR = AssuranceLevel.twoFactor.rawValue
+            try await store.insertClient(app)
+            #expect(try await store.client(id: "app") == app)
+            // Introspection reads the introspecting client through its own statement.
+            let (read, _) = try await store.introspectionContext(
+                introspectingClientID: "app", jti: "j", familyID: nil, userID: nil, clientID: "app", deviceID: nil)
+            #expect(read == app)
+        }
+    }
+
     @Test("users: insert, find by id and username, refuse a duplicate username", arguments: TestDatabases.engines)
     func users(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

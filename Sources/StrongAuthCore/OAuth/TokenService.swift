@@ -72,6 +72,8 @@ public struct TokenService: Sendable {
         }
         try Self.validateResources(request.resources)
         switch grant {
+        case .authorizationCode:
+            throw OAuthError(.unsupportedGrantType, "The authorization code grant is not served yet.")
         case .clientCredentials:
             return try await clientCredentialsGrant(request, client: client)
         case .password:

@@ -37,31 +37,43 @@ public struct AdministrationService: Sendable {
     }
 
     /// A new client and its secret. The secret (256 random bits) is returned once and stored only
-    /// as a keyed hash. With a webhook URL, also a webhook secret (returned once, stored sealed)
-    /// that signs the client's action request callbacks.
+    /// as a keyed hash; a public client has none (the empty string is returned, and its stored
+    /// hash matches no secret). With a webhook URL, also a webhook secret (returned once, stored
+    /// sealed) that signs the client's action request callbacks.
     public func createClient(
         id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil,
-        isResourceServer: Bool = false, realm: String = Realm.defaultID, actor: String
+        isResourceServer: Bool = false, realm: String = Realm.defaultID, registration: ClientRegistration = .init(), actor: String
     ) async throws -> (client: OAuthClient, secret: String, webhookSecret: String?) {
         try Validate.identifier(id, field: "id")
         try await requireRealm(realm)
         guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
+        try registration.validate(grants: grants)
         if let webhookURL { try WebhookService.validate(url: webhookURL, field: "webhookUrl") }
-        let secret = SecureRandom.token(prefix: SecretPrefix.clientSecret)
+        let secret = registration.isPublic ? "" : SecureRandom.token(prefix: SecretPrefix.clientSecret)
         let webhookSecret = try webhookURL.map { _ in try WebhookService.newSecret(for: .client(id), masterKey: masterKey) }
         let now = time.now()
         let client = OAuthClient(
-            id: id, name: name ?? id, secretHash: secretHasher.hash(secret), grants: grants, scopes: scopes, createdAt: now,
-            webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed, isResourceServer: isResourceServer, realmID: realm)
+            id: id, name: name ?? id, secretHash: registration.isPublic ? "" : secretHasher.hash(secret), grants: grants,
+            scopes: scopes, createdAt: now, webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed,
+            isResourceServer: isResourceServer, realmID: realm, redirectURIs: registration.redirectURIs,
+            isPublic: registration.isPublic, jwks: registration.jwks, requiresDPoP: registration.requiresDPoP,
+            requiresPushedAuthorizationRequests: registration.requiresPushedAuthorizationRequests,
+            defaultACR: registration.defaultACR)
         try await store.insertClient(client)
+        var details = [
+            "grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire,
+            "resource_server": String(isResourceServer),
+        ]
+        if registration != ClientRegistration() {
+            details["redirect_uris"] = registration.redirectURIs.joined(separator: " ")
+            details["public"] = String(registration.isPublic)
+            details["private_key_jwt"] = String(registration.jwks != nil)
+            details["dpop_required"] = String(registration.requiresDPoP)
+            details["require_par"] = String(registration.requiresPushedAuthorizationRequests)
+            if let acr = registration.defaultACR { details["acr"] = acr }
+        }
         try await store.append(
-            AuditRecord(
-                actor: actor, action: .clientCreated, subject: "client:\(id)", outcome: .success,
-                details: [
-                    "grants": grants.map(\.rawValue).sorted().joined(separator: " "), "scopes": scopes.wire,
-                    "resource_server": String(isResourceServer),
-                ]),
-            at: now)
+            AuditRecord(actor: actor, action: .clientCreated, subject: "client:\(id)", outcome: .success, details: details), at: now)
         return (client, secret, webhookSecret?.secret)
     }
 

@@ -163,6 +163,11 @@ public struct CredentialLifecycleService: Sendable {
         case .integrationUser: prefix = "sa_iu_"
         default: throw LifecycleError.conflict("only clients and integration users have a secret to rotate")
         }
+        // A public client has no secret (RFC 6749 §2.1): giving it one would turn it into a
+        // confidential client behind the registration's back.
+        if kind == .client, let client = try await store.client(id: id), client.realmID == realm, client.isPublic {
+            throw LifecycleError.conflict("a public client has no secret to rotate")
+        }
         let secret = SecureRandom.token(prefix: prefix)
         guard try await store.replaceSecretHash(kind, id: id, realm: realm, hash: secretHasher.hash(secret)) else {
             throw LifecycleError.notFound(kind, id)

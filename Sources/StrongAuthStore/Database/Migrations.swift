@@ -508,5 +508,19 @@ public enum Migrator {
                     id TEXT PRIMARY KEY, sealed_root TEXT NOT NULL, created_at BIGINT NOT NULL)
                 """,
             ]),
+        Migration(
+            version: 20, name: "client-login-profile",
+            statements: [
+                // What a client needs for the authorization endpoint and sender-constrained tokens
+                // (docs/oauth.md): its exact redirect URIs (one per line), whether it is public (no
+                // secret), its JWK Set for private_key_jwt, whether DPoP and PAR are mandatory, and the
+                // assurance its logins get by default.
+                "ALTER TABLE clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE clients ADD COLUMN public_client INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE clients ADD COLUMN jwks TEXT",
+                "ALTER TABLE clients ADD COLUMN dpop_required INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE clients ADD COLUMN require_par INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE clients ADD COLUMN default_acr TEXT",
+            ]),
     ]
 }

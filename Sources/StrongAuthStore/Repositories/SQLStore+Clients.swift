@@ -8,12 +8,15 @@ extension SQLStore: ClientRepository {
             try await db.raw(
                 """
                 INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret,
-                                     resource_server, realm_id)
+                                     resource_server, realm_id, redirect_uris, public_client, jwks, dpop_required, require_par,
+                                     default_acr)
                 VALUES (\(bind: client.id), \(bind: client.name), \(bind: client.secretHash),
                         \(bind: client.grants.map(\.rawValue).sorted().joined(separator: " ")), \(bind: client.scopes.wire),
                         \(bind: client.status.rawValue), \(bind: client.createdAt.epochMilliseconds),
                         \(bind: client.webhookURL), \(bind: client.sealedWebhookSecret), \(bind: client.isResourceServer ? 1 : 0),
-                        \(bind: client.realmID))
+                        \(bind: client.realmID), \(bind: client.redirectURIs.joined(separator: "\n")), \(bind: client.isPublic ? 1 : 0),
+                        \(bind: client.jwks), \(bind: client.requiresDPoP ? 1 : 0),
+                        \(bind: client.requiresPushedAuthorizationRequests ? 1 : 0), \(bind: client.defaultACR))
                 ON CONFLICT DO NOTHING RETURNING id
                 """
             ).first()
@@ -35,6 +38,11 @@ extension SQLStore: ClientRepository {
             status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
             createdAt: try row.date("created_at"), webhookURL: try row.optionalString("webhook_url"),
             sealedWebhookSecret: try row.optionalString("sealed_webhook_secret"),
-            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0, realmID: try row.string("realm_id"))
+            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0, realmID: try row.string("realm_id"),
+            redirectURIs: try row.string("redirect_uris").split(separator: "\n").map(String.init),
+            isPublic: try row.decode(column: "public_client", as: Int.self) != 0, jwks: try row.optionalString("jwks"),
+            requiresDPoP: try row.decode(column: "dpop_required", as: Int.self) != 0,
+            requiresPushedAuthorizationRequests: try row.decode(column: "require_par", as: Int.self) != 0,
+            defaultACR: try row.optionalString("default_acr"))
     }
 }
