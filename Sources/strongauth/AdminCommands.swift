@@ -79,10 +79,8 @@ struct ClientsCommand: AsyncParsableCommand {
                 "scopes": created.client.scopes.values.sorted(), "grants": created.client.grants.map(\.rawValue).sorted(),
                 "resourceServer": created.client.isResourceServer,
             ]
-            if created.client.isPublic {
-                output["clientSecret"] = nil
-                output["public"] = true
-            }
+            if created.secret.isEmpty { output["clientSecret"] = nil }
+            if created.client.isPublic { output["public"] = true }
             if !created.client.redirectURIs.isEmpty { output["redirectUris"] = created.client.redirectURIs }
             if created.client.jwks != nil { output["tokenEndpointAuthMethod"] = "private_key_jwt" }
             if created.client.requiresDPoP { output["dpopRequired"] = true }

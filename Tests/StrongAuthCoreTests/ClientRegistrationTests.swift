@@ -49,7 +49,14 @@ struct ClientRegistrationTests {
     @Test("a JWK Set has keys, each with kty; the acr is a known level")
     func jwksAndACR() throws {
         try ClientRegistration(jwks: #"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#).validate(grants: [.clientCredentials])
-        for bad in ["", "[]", #"{"keys":[]}"#, #"{"keys":[{"crv":"P-256"}]}"#, "not json"] {
+        let bads = [
+            "", "[]", #"{"keys":[]}"#, #"{"keys":[{"crv":"P-256"}]}"#, "not json",
+            // A private key, a shared secret, a key missing a coordinate, a curve jwt-kit cannot verify with.
+            #"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"c"}]}"#, #"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#,
+            #"{"keys":[{"kty":"EC","crv":"P-256","x":"a"}]}"#, #"{"keys":[{"kty":"EC","crv":"secp256k1","x":"a","y":"b"}]}"#,
+            #"{"keys":[{"kty":"RSA","n":"a","e":"AQAB","p":"x"}]}"#,
+        ]
+        for bad in bads {
             #expect(throws: ValidationError.self) { try ClientRegistration(jwks: bad).validate(grants: [.clientCredentials]) }
         }
         try ClientRegistration(defaultACR: AssuranceLevel.twoFactor.rawValue).validate(grants: [.clientCredentials])

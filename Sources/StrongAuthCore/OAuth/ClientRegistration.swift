@@ -49,10 +49,31 @@ public struct ClientRegistration: Sendable, Equatable {
             else {
                 throw ValidationError(field: "jwks", message: "a JWK Set: {\"keys\": [ … ]} with at least one key, at most 64 KiB")
             }
+            // Public keys only: a private member means the client sent us its private key, and a
+            // symmetric ("oct") key would be a shared secret again (client_secret_jwt).
+            let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+            guard keys.allSatisfy({ key in key["kty"] as? String != "oct" && privateMembers.isDisjoint(with: key.keys) }) else {
+                throw ValidationError(field: "jwks", message: "public keys only (no private members, no symmetric keys)")
+            }
+            guard keys.allSatisfy(Self.isUsablePublicKey) else {
+                throw ValidationError(
+                    field: "jwks", message: "each key an EC (P-256, P-384, P-521), RSA or OKP (Ed25519) public key with its members")
+            }
         }
         if let defaultACR, AssuranceLevel(rawValue: defaultACR) == nil {
             throw ValidationError(
                 field: "acr", message: "one of \(AssuranceLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    /// The members RFC 7518 §6 and RFC 8037 §2 require for a public key of each type jwt-kit verifies with.
+    static func isUsablePublicKey(_ key: [String: Any]) -> Bool {
+        func has(_ names: String...) -> Bool { names.allSatisfy { (key[$0] as? String)?.isEmpty == false } }
+        switch key["kty"] as? String {
+        case "EC": return has("crv", "x", "y") && ["P-256", "P-384", "P-521"].contains(key["crv"] as? String ?? "")
+        case "RSA": return has("n", "e")
+        case "OKP": return has("x") && key["crv"] as? String == "Ed25519"
+        default: return false
         }
     }
 

@@ -1,13 +1,25 @@
 import Foundation
 
-/// Client credentials as presented (HTTP Basic or form body, RFC 6749 §2.3.1).
+/// Client credentials as presented: a secret (HTTP Basic or form body, RFC 6749 §2.3.1), a
+/// signed assertion (`private_key_jwt`, RFC 7523 §2.2), or only the client id (a public client,
+/// RFC 6749 §2.1, whose proof is PKCE or DPoP).
 public struct ClientCredentials: Sendable, Equatable {
+    public enum Proof: Sendable, Equatable {
+        case secret(String)
+        case assertion(String)
+        case none
+    }
+
     public var clientID: String
-    public var clientSecret: String
+    public var proof: Proof
+
+    public init(clientID: String, proof: Proof) {
+        self.clientID = clientID
+        self.proof = proof
+    }
 
     public init(clientID: String, clientSecret: String) {
-        self.clientID = clientID
-        self.clientSecret = clientSecret
+        self.init(clientID: clientID, proof: .secret(clientSecret))
     }
 }
 

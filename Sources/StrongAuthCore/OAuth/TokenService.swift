@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import StrongAuthProtocol
@@ -7,7 +8,7 @@ import StrongAuthProtocol
 /// Faces (`/oauth/token`, `/api/v2/oauth/token`, …) parse HTTP and call in here; every decision
 /// is made here and every security-relevant state change is one atomic update in the store.
 public struct TokenService: Sendable {
-    public typealias Repositories = ClientRepository & UserRepository & TokenRepository & AuditLog
+    public typealias Repositories = ClientRepository & UserRepository & TokenRepository & AuditLog & ReplayGuardRepository
 
     private let store: any Repositories
     private let signer: AccessTokenSigner
@@ -35,29 +36,91 @@ public struct TokenService: Sendable {
         decoyPasswordHash = try await passwordHasher.hash(SecureRandom.token(prefix: "decoy-"))
     }
 
-    // MARK: Client authentication (RFC 6749 §2.3.1)
+    // MARK: Client authentication (RFC 6749 §2.3, RFC 7523 §2.2)
 
-    /// The client, if its secret matches and it is active; otherwise `invalid_client`.
-    public func authenticateClient(_ credentials: ClientCredentials, source: String?) async throws -> OAuthClient {
-        try await checkClient(credentials, against: try await store.client(id: credentials.clientID), source: source)
+    /// Where a client authenticates: the URL it was sent to is one of the audiences a
+    /// `private_key_jwt` assertion may name, and only some endpoints serve public clients.
+    public enum ClientEndpoint: String, Sendable {
+        case token = "/oauth/token"
+        case pushedAuthorization = "/oauth/par"
+        case introspection = "/oauth/introspect"
+        case revocation = "/oauth/revoke"
+        /// A JSON face outside the OAuth endpoints (action requests, processes): secrets only.
+        case api = ""
+
+        /// A public client holds no credential: it may ask for tokens (its grants carry the proof),
+        /// push its own authorization requests and revoke its own tokens (RFC 7009 §2.1) — never
+        /// introspect or call a client API.
+        var servesPublicClients: Bool { self == .token || self == .pushedAuthorization || self == .revocation }
     }
 
-    /// The decision of client authentication, on a client record already read (or `nil`).
-    private func checkClient(_ credentials: ClientCredentials, against client: OAuthClient?, source: String?) async throws -> OAuthClient {
-        // Hash even for unknown clients so the two cases cost the same.
-        let matches = secretHasher.matches(credentials.clientSecret, storedHash: client?.secretHash ?? "")
-        guard let client, matches, client.status == .active else {
+    /// The client, if its credentials prove it and it is active; otherwise `invalid_client`.
+    public func authenticateClient(_ credentials: ClientCredentials, source: String?, at endpoint: ClientEndpoint = .api) async throws
+        -> OAuthClient
+    {
+        try await checkClient(credentials, against: try await store.client(id: credentials.clientID), source: source, at: endpoint)
+    }
+
+    /// The decision of client authentication, on a client record already read (or `nil`). Every
+    /// refusal is the same `invalid_client`; the reason goes to the audit only.
+    private func checkClient(_ credentials: ClientCredentials, against client: OAuthClient?, source: String?, at endpoint: ClientEndpoint)
+        async throws -> OAuthClient
+    {
+        var refusal: String?
+        switch credentials.proof {
+        case .secret(let secret):
+            // Hash even for unknown clients so the two cases cost the same. A public client's or a
+            // private_key_jwt client's stored hash is empty, which no secret's hash matches.
+            let matches = secretHasher.matches(secret, storedHash: client?.secretHash ?? "")
+            if client == nil { refusal = "unknown_client" } else if !matches { refusal = "wrong_secret" }
+        case .assertion(let assertion):
+            if let client {
+                refusal = try await checkAssertion(assertion, of: client, at: endpoint)
+            } else {
+                refusal = "unknown_client"
+            }
+        case .none:
+            if client == nil {
+                refusal = "unknown_client"
+            } else if client?.isPublic != true {
+                refusal = "authentication_required"
+            } else if !endpoint.servesPublicClients {
+                refusal = "public_client_not_allowed"
+            }
+        }
+        if refusal == nil, client?.status != .active { refusal = "client_disabled" }
+        guard let client, refusal == nil else {
             // Counted per window and source, not a chained row each (SECURITY.md): anyone can send
             // wrong secrets, and every chained row is kept forever.
             try await store.recordFailure(
                 AuditRecord(
                     actor: "anonymous", action: .clientAuthentication, subject: "client:\(credentials.clientID)",
-                    sourceAddress: source, outcome: .failure,
-                    details: ["reason": client == nil ? "unknown_client" : (matches ? "client_disabled" : "wrong_secret")]),
+                    sourceAddress: source, outcome: .failure, details: ["reason": refusal ?? "unknown_client"]),
                 at: time.now())
             throw OAuthError.invalidClient
         }
         return client
+    }
+
+    /// `nil` when `assertion` proves `client` (signature by a registered key, `iss`/`sub`, `aud`,
+    /// lifetime) and its `jti` is used for the first time on any node; otherwise the reason.
+    private func checkAssertion(_ assertion: String, of client: OAuthClient, at endpoint: ClientEndpoint) async throws -> String? {
+        let issuer = configuration.issuer
+        var audiences: Set<String> = [issuer, issuer + ClientEndpoint.token.rawValue]
+        if endpoint != .api { audiences.insert(issuer + endpoint.rawValue) }
+        let now = time.now()
+        do {
+            let verified = try await ClientAssertion.verify(
+                assertion, clientID: client.id, jwks: client.jwks, audiences: audiences, now: now)
+            // After the signature: nobody but the key holder can burn a jti.
+            let key = Hex.encode(SHA256.hash(data: Array("\(client.id)\n\(verified.jti)".utf8)))
+            guard try await store.rememberOnce(scope: "client-assertion", keyHash: key, until: verified.expiresAt, at: now) else {
+                return ClientAssertion.Refusal.replayed.rawValue
+            }
+            return nil
+        } catch let refusal as ClientAssertion.Refusal {
+            return refusal.rawValue
+        }
     }
 
     // MARK: Token endpoint (RFC 6749 §4.3, §4.4, §6)
@@ -288,13 +351,13 @@ public struct TokenService: Sendable {
             let claims = try? await signer.verify(token),
             claims.iss.value == configuration.issuer, claims.exp.value > time.now()
         else {
-            let client = try await authenticateClient(credentials, source: source)
+            let client = try await authenticateClient(credentials, source: source, at: .introspection)
             return token.hasPrefix(SecretPrefix.refreshToken) ? try await introspectRefreshToken(token, by: client) : .inactive
         }
         let (client, liveness) = try await store.introspectionContext(
             introspectingClientID: credentials.clientID, jti: claims.jti.value, familyID: claims.sid,
             userID: claims.subjectType == .user ? claims.sub.value : nil, clientID: claims.clientID, deviceID: claims.cnf?.kid)
-        let introspecting = try await checkClient(credentials, against: client, source: source)
+        let introspecting = try await checkClient(credentials, against: client, source: source, at: .introspection)
         guard liveness.isLive, Self.mayIntrospect(introspecting, tokenOf: claims.clientID, realm: claims.realm) else {
             return .inactive
         }

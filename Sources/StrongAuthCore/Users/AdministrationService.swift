@@ -37,8 +37,8 @@ public struct AdministrationService: Sendable {
     }
 
     /// A new client and its secret. The secret (256 random bits) is returned once and stored only
-    /// as a keyed hash; a public client has none (the empty string is returned, and its stored
-    /// hash matches no secret). With a webhook URL, also a webhook secret (returned once, stored
+    /// as a keyed hash; a public client and a private_key_jwt client have none (the empty string
+    /// is returned, and the stored hash matches no secret). With a webhook URL, also a webhook secret (returned once, stored
     /// sealed) that signs the client's action request callbacks.
     public func createClient(
         id: String, name: String?, scopes: Scopes, grants: Set<GrantType>, webhookURL: String? = nil,
@@ -49,11 +49,14 @@ public struct AdministrationService: Sendable {
         guard !grants.isEmpty else { throw ValidationError(field: "grants", message: "at least one grant is required") }
         try registration.validate(grants: grants)
         if let webhookURL { try WebhookService.validate(url: webhookURL, field: "webhookUrl") }
-        let secret = registration.isPublic ? "" : SecureRandom.token(prefix: SecretPrefix.clientSecret)
+        // A public client has no credential and a private_key_jwt client proves itself with its
+        // keys only (one registered method, RFC 7591 §2 token_endpoint_auth_method).
+        let hasSecret = !registration.isPublic && registration.jwks == nil
+        let secret = hasSecret ? SecureRandom.token(prefix: SecretPrefix.clientSecret) : ""
         let webhookSecret = try webhookURL.map { _ in try WebhookService.newSecret(for: .client(id), masterKey: masterKey) }
         let now = time.now()
         let client = OAuthClient(
-            id: id, name: name ?? id, secretHash: registration.isPublic ? "" : secretHasher.hash(secret), grants: grants,
+            id: id, name: name ?? id, secretHash: hasSecret ? secretHasher.hash(secret) : "", grants: grants,
             scopes: scopes, createdAt: now, webhookURL: webhookURL, sealedWebhookSecret: webhookSecret?.sealed,
             isResourceServer: isResourceServer, realmID: realm, redirectURIs: registration.redirectURIs,
             isPublic: registration.isPublic, jwks: registration.jwks, requiresDPoP: registration.requiresDPoP,

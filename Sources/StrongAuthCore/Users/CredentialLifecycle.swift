@@ -165,8 +165,8 @@ public struct CredentialLifecycleService: Sendable {
         }
         // A public client has no secret (RFC 6749 §2.1): giving it one would turn it into a
         // confidential client behind the registration's back.
-        if kind == .client, let client = try await store.client(id: id), client.realmID == realm, client.isPublic {
-            throw LifecycleError.conflict("a public client has no secret to rotate")
+        if kind == .client, let client = try await store.client(id: id), client.realmID == realm, client.isPublic || client.jwks != nil {
+            throw LifecycleError.conflict("a public or private_key_jwt client has no secret to rotate")
         }
         let secret = SecureRandom.token(prefix: prefix)
         guard try await store.replaceSecretHash(kind, id: id, realm: realm, hash: secretHasher.hash(secret)) else {

@@ -2,13 +2,20 @@ import Foundation
 import Hummingbird
 import StrongAuthCore
 
-/// Extracts client credentials from a request (RFC 6749 §2.3.1): HTTP Basic, with id and
-/// secret form-urlencoded inside it, or `client_id`/`client_secret` in the form body — one
-/// method only.
+/// Extracts client credentials from a request: HTTP Basic, with id and secret form-urlencoded
+/// inside it, or `client_id`/`client_secret` in the form body (RFC 6749 §2.3.1); a signed
+/// `client_assertion` (`private_key_jwt`, RFC 7523 §2.2); or `client_id` alone (a public client,
+/// §2.1) — one method only (§2.3).
 enum ClientAuthentication {
     static func credentials(from request: Request, form: [String: String]) throws -> ClientCredentials {
         let basic = try basicCredentials(request)
         let formSecret = form["client_secret"]
+        if form["client_assertion"] != nil || form["client_assertion_type"] != nil {
+            guard basic == nil, formSecret == nil else {
+                throw OAuthError.invalidRequest("Use one client authentication method, not a client assertion and a secret together.")
+            }
+            return try assertionCredentials(form)
+        }
         switch (basic, formSecret) {
         case (.some, .some):
             throw OAuthError.invalidRequest("Use one client authentication method, not HTTP Basic and client_secret together.")
@@ -23,8 +30,29 @@ enum ClientAuthentication {
             }
             return ClientCredentials(clientID: id, clientSecret: secret)
         case (.none, .none):
-            throw OAuthError(.invalidClient, "Client authentication is required (HTTP Basic or client_id and client_secret).")
+            // Only a public client may stop here; TokenService refuses every other client.
+            guard let id = form["client_id"], !id.isEmpty else {
+                throw OAuthError(.invalidClient, "Client authentication is required (HTTP Basic, client_secret or private_key_jwt).")
+            }
+            return ClientCredentials(clientID: id, proof: .none)
         }
+    }
+
+    /// RFC 7523 §2.2: the assertion type, the assertion, and the client it is about — `client_id`
+    /// if sent (RFC 7521 §4.2: then it must name the assertion's subject), else the `sub`.
+    private static func assertionCredentials(_ form: [String: String]) throws -> ClientCredentials {
+        guard form["client_assertion_type"] == ClientAssertion.type else {
+            throw OAuthError.invalidRequest("client_assertion_type must be \(ClientAssertion.type) (client_secret_jwt is not supported).")
+        }
+        guard let assertion = form["client_assertion"], !assertion.isEmpty else {
+            throw OAuthError.invalidRequest("The client_assertion parameter is missing.")
+        }
+        let subject = ClientAssertion.unverifiedClientID(assertion)
+        if let formID = form["client_id"], formID != subject {
+            throw OAuthError(.invalidClient, "client_id does not match the client assertion's subject.")
+        }
+        guard let id = subject, !id.isEmpty else { throw OAuthError(.invalidClient, "The client assertion names no client (sub).") }
+        return ClientCredentials(clientID: id, proof: .assertion(assertion))
     }
 
     /// The Basic credentials, `nil` when there is no `Authorization: Basic` header.
@@ -62,7 +90,7 @@ extension ClientAuthentication {
         }
         do {
             let credentials = try credentials(from: request, form: form)
-            return try await tokens.authenticateClient(credentials, source: context.remoteAddress)
+            return try await tokens.authenticateClient(credentials, source: context.remoteAddress, at: .api)
         } catch is OAuthError {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "Valid client_id and client_secret are required.")
         }

@@ -47,7 +47,7 @@ struct OAuthController {
             }
             let client: OAuthClient
             do {
-                client = try await tokens.authenticateClient(credentials, source: context.remoteAddress)
+                client = try await tokens.authenticateClient(credentials, source: context.remoteAddress, at: .token)
             } catch let error as OAuthError where error.code == .invalidClient {
                 if limits.enabled { _ = rateLimiter.take(failureKey, limit: limits.perClientFailure) }
                 throw error
@@ -71,7 +71,7 @@ struct OAuthController {
         await respond(request, context) { form in
             let credentials = try ClientAuthentication.credentials(from: request, form: form)
             guard let token = form["token"], !token.isEmpty else {
-                _ = try await tokens.authenticateClient(credentials, source: context.remoteAddress)
+                _ = try await tokens.authenticateClient(credentials, source: context.remoteAddress, at: .introspection)
                 throw OAuthError.invalidRequest("The token parameter is missing.")
             }
             let result = try await tokens.introspect(token, authenticating: credentials, source: context.remoteAddress)
@@ -82,7 +82,7 @@ struct OAuthController {
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         await respond(request, context) { form in
             let client = try await tokens.authenticateClient(
-                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress)
+                try ClientAuthentication.credentials(from: request, form: form), source: context.remoteAddress, at: .revocation)
             guard let token = form["token"], !token.isEmpty else {
                 throw OAuthError.invalidRequest("The token parameter is missing.")
             }
@@ -110,13 +110,16 @@ struct OAuthController {
 
     @Sendable func metadata(_ request: Request, context: AppRequestContext) async throws -> Response {
         let issuer = settings.issuer
-        let methods = ["client_secret_basic", "client_secret_post"]
+        // A public client authenticates nowhere ("none"): it may ask for tokens and revoke them,
+        // never introspect.
+        let methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
         var response = try OAuthResponses.json(
             Components.Schemas.AuthorizationServerMetadata(
                 issuer: issuer, tokenEndpoint: issuer + "/oauth/token", jwksUri: issuer + "/.well-known/jwks.json",
                 introspectionEndpoint: issuer + "/oauth/introspect", revocationEndpoint: issuer + "/oauth/revoke",
-                grantTypesSupported: GrantType.allCases.map(\.rawValue), tokenEndpointAuthMethodsSupported: methods,
-                introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods,
+                grantTypesSupported: GrantType.allCases.map(\.rawValue), tokenEndpointAuthMethodsSupported: methods + ["none"],
+                tokenEndpointAuthSigningAlgValuesSupported: ClientAssertion.algorithms,
+                introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods + ["none"],
                 responseTypesSupported: []))
         response.headers[.cacheControl] = "public, max-age=300"
         response.headers[OAuthResponses.pragma] = nil
