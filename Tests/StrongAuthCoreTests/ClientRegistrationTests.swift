@@ -10,16 +10,20 @@ import Testing
 struct ClientRegistrationTests {
     @Test(
         "redirect URIs: https, loopback http, reverse-domain private-use schemes",
-        arguments: ["https://app.example/cb", "https://app.example:8443/cb?x=1", "http://127.0.0.1:8080/cb", "http://localhost/cb",
-            "http://[::1]:9000/cb", "com.example.app:/oauth2redirect"])
+        arguments: [
+            "https://app.example/cb", "https://app.example:8443/cb?x=1", "http://127.0.0.1:8080/cb", "http://localhost/cb",
+            "http://[::1]:9000/cb", "com.example.app:/oauth2redirect",
+        ])
     func acceptedRedirectURIs(uri: String) throws {
         try ClientRegistration.validateRedirectURI(uri)
     }
 
     @Test(
         "redirect URIs refused: relative, fragment, plain http elsewhere, dangerous or dot-less schemes, whitespace",
-        arguments: ["/cb", "app.example/cb", "https://app.example/cb#frag", "http://app.example/cb", "http://10.0.0.1/cb",
-            "javascript:alert(1)", "myapp:/cb", "https://app.example/c b", "data:text/html,x", "https:///cb"])
+        arguments: [
+            "/cb", "app.example/cb", "https://app.example/cb#frag", "http://app.example/cb", "http://10.0.0.1/cb",
+            "javascript:alert(1)", "myapp:/cb", "https://app.example/c b", "data:text/html,x", "https:///cb",
+        ])
     func refusedRedirectURIs(uri: String) {
         #expect(throws: ValidationError.self) { try ClientRegistration.validateRedirectURI(uri) }
     }

@@ -13,8 +13,9 @@ public enum ClientAssertion {
     /// `none` no signature at all. The FAPI 2.0 set (PS256, ES256, EdDSA) plus the common ones.
     public static let algorithms = ["ES256", "ES384", "PS256", "RS256", "EdDSA"]
     /// An assertion may live at most this long (`exp - now`): its `jti` is remembered until `exp`,
-    /// so a far-future `exp` would make the replay table grow without bound.
-    public static let maximumLifetime: TimeInterval = 300
+    /// so a far-future `exp` would make the replay table grow without bound. An hour is what
+    /// client libraries sign by default (authlib's `expires_in`).
+    public static let maximumLifetime: TimeInterval = 3600
     /// Clock skew tolerated on `iat`/`nbf`.
     public static let leeway: TimeInterval = 30
 

@@ -83,7 +83,9 @@ public struct ClientRegistration: Sendable, Equatable {
     static func validateRedirectURI(_ uri: String) throws {
         let invalid = ValidationError(
             field: "redirectUris",
-            message: "'\(uri.prefix(100))': an absolute https URI without a fragment, http on 127.0.0.1/[::1]/localhost, or a private-use scheme like com.example.app:/cb")
+            message:
+                "'\(uri.prefix(100))': an absolute https URI without a fragment, http on 127.0.0.1/[::1]/localhost, or a private-use scheme like com.example.app:/cb"
+        )
         guard uri.utf8.count <= 2000, !uri.contains(where: { $0.isWhitespace || $0 == "#" }),
             let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased()
         else { throw invalid }

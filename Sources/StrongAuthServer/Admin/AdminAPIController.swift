@@ -145,7 +145,7 @@ struct AdminAPIController {
         }
     }
 
-    /// `POST /admin/v1/clients`: a confidential client in the caller's realm, its secret shown once.
+    /// `POST /admin/v1/clients`: a client in the caller's realm, its secret (if it has one) shown once.
     private func createClient(_ request: Request, context: AdminContext) async throws -> Response {
         let body = try await JSONBody.decode(Components.Schemas.AdminClientCreate.self, from: request, limit: maxBodyBytes)
         var grants = Set<GrantType>()
@@ -160,13 +160,22 @@ struct AdminAPIController {
             throw ProblemDetails.badRequest(
                 "The client cannot be created.", errors: [ValidationError(field: "scopes", message: "invalid scope characters")])
         }
+        var jwks: String?
+        if let set = body.jwks {
+            jwks = String(decoding: try JSONEncoder().encode(set), as: UTF8.self)
+        }
+        let registration = ClientRegistration(
+            redirectURIs: body.redirectUris ?? [], isPublic: body._public ?? false, jwks: jwks, requiresDPoP: body.dpopRequired ?? false,
+            requiresPushedAuthorizationRequests: body.requirePushedAuthorizationRequests ?? false, defaultACR: body.acr?.rawValue)
         do {
             let created = try await administration.createClient(
                 id: body.clientId, name: body.name, scopes: scopes, grants: grants, webhookURL: body.webhookUrl,
-                isResourceServer: body.resourceServer ?? false, realm: context.admin.realm, actor: context.admin.actor)
+                isResourceServer: body.resourceServer ?? false, realm: context.admin.realm, registration: registration,
+                actor: context.admin.actor)
             return try await respond(context, status: .created) {
                 Components.Schemas.AdminClientCreated(
-                    client: AdminViews.client(created.client), clientSecret: created.secret, webhookSecret: created.webhookSecret)
+                    client: AdminViews.client(created.client), clientSecret: created.secret.isEmpty ? nil : created.secret,
+                    webhookSecret: created.webhookSecret)
             }
         } catch let error as ValidationError {
             throw ProblemDetails.badRequest("The client cannot be created.", errors: [error])
@@ -236,7 +245,16 @@ public enum AdminViews {
         .init(
             clientId: client.id, name: client.name, realm: client.realmID, status: client.status == .active ? .active : .disabled,
             scopes: client.scopes.values.sorted(), grants: client.grants.map(\.rawValue).sorted(), resourceServer: client.isResourceServer,
-            webhookUrl: client.webhookURL, createdAt: client.createdAt)
+            webhookUrl: client.webhookURL, redirectUris: client.redirectURIs.isEmpty ? nil : client.redirectURIs,
+            tokenEndpointAuthMethod: authMethod(client),
+            dpopRequired: client.requiresDPoP, requirePushedAuthorizationRequests: client.requiresPushedAuthorizationRequests,
+            acr: client.defaultACR, createdAt: client.createdAt)
+    }
+
+    /// The RFC 7591 name of how `client` authenticates.
+    static func authMethod(_ client: OAuthClient) -> Components.Schemas.AdminClient.TokenEndpointAuthMethodPayload {
+        if client.isPublic { return .none }
+        return client.jwks != nil ? .privateKeyJwt : .clientSecretBasic
     }
 
     public static func application(_ application: PowerAuthApplication) -> Components.Schemas.AdminApplication {
