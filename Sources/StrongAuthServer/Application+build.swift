@@ -123,8 +123,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
         openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())
     ).addRoutes(to: router)
-    OAuthController(tokens: runtime.tokens, signer: runtime.signer, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
-        .addRoutes(to: router)
+    OAuthController(
+        tokens: runtime.tokens, authorization: runtime.authorization, signer: runtime.signer, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings
+    ).addRoutes(to: router)
     FinAPIUsersController(
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
@@ -156,6 +158,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     if runtime.settings.adminOnMainPort {
         addAdminFace(to: router, runtime: runtime, renderer: renderer)
     }
+    AuthorizationController(
+        authorization: runtime.authorization, webSessions: runtime.webSessions, renderer: renderer, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings
+    ).addRoutes(to: router)
     SelfServiceWebController(
         web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp,
         account: runtime.account,
