@@ -24,6 +24,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
+    app.addServices(AuthorizationCodeSweeper(authorization: runtime.authorization, logger: runtime.logger))
     app.addServices(
         SigningKeyPruner(
             keys: KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time), signer: runtime.signer,

@@ -231,6 +231,11 @@ public struct AuthorizationService: Sendable {
             to: login.request.redirectURI, [("code", code), ("state", login.request.state), ("iss", issuer)])
     }
 
+    /// Deletes what expired (`AuthorizationCodeRepository.sweepAuthorizationCodes`).
+    public func sweep() async throws {
+        _ = try await store.sweepAuthorizationCodes(at: time.now())
+    }
+
     private func audit(
         _ action: AuditAction, actor: String, subject: String, outcome: AuditRecord.Outcome, source: String?, _ details: [String: String]
     ) async throws {

@@ -31,11 +31,11 @@ extension WebTemplates {
         <dt>Valid until</dt><dd>{{expires}}</dd>
         </dl>
         {{#pending}}<p class="muted">This page checks again every few seconds; <a href="/oauth/authorize/wait?login={{login}}">check now</a>.</p>{{/pending}}
-        {{^pending}}<form method="post" action="/oauth/authorize/continue">
+        <form method="post" action="/oauth/authorize/continue">
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <input type="hidden" name="login" value="{{login}}">
-        <p><button type="submit" id="login-continue">Continue</button></p>
-        </form>{{/pending}}
+        <p><button type="submit" id="login-continue"{{#pending}} class="secondary"{{/pending}}>Continue</button></p>
+        </form>
         </section>
         {{/approval}}
         {{#sms}}
