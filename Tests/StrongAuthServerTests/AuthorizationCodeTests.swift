@@ -100,7 +100,10 @@ struct AuthorizationCodeTests {
 
                 let done = try await browser.post(
                     "/oauth/authorize/login",
-                    ["_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice", "password": "correct horse"])
+                    [
+                        "_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice",
+                        "password": "correct horse",
+                    ])
                 #expect(done.status == .seeOther)
                 #expect(done.headers[.location]?.hasPrefix(Self.redirectURI + "?") == true)
                 let response = try Self.redirectParameters(done)
@@ -300,7 +303,8 @@ struct AuthorizationCodeTests {
             try await server.createUser()
             try await server.test { client in
                 var browser = Browser(client: client)
-                let page = try await browser.get("/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                let page = try await browser.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
                 let login = try #require(Self.field("login", in: page))
                 let form = ["_csrf": page.csrf ?? "", "login": login, "username": "alice", "password": "correct horse"]
                 var stranger = Browser(client: client)
@@ -308,7 +312,8 @@ struct AuthorizationCodeTests {
                 #expect(noCookie.status == .badRequest)
                 #expect(noCookie.headers[.location] == nil)
                 // A browser of its own (its own cookie and CSRF token) with the stolen login handle.
-                let own = try await stranger.get("/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                let own = try await stranger.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
                 let theirs = try await stranger.post("/oauth/authorize/login", form.merging(["_csrf": own.csrf ?? ""]) { $1 })
                 #expect(theirs.status == .badRequest)
                 #expect(theirs.headers[.location] == nil)
@@ -331,7 +336,8 @@ struct AuthorizationCodeTests {
             let alice = try await server.createUser()
             try await server.test { client in
                 var browser = Browser(client: client)
-                let wrong = try await Self.signIn(&browser, Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier())), password: "nope")
+                let wrong = try await Self.signIn(
+                    &browser, Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier())), password: "nope")
                 #expect(wrong.status == .unauthorized)
                 #expect(wrong.headers[.location] == nil)
                 #expect(wrong.text.contains("Username or password is wrong"))
@@ -374,7 +380,8 @@ struct AuthorizationCodeTests {
                 let (noPKCE, noPKCEBody) = try await push(Self.parameters(challenge: "", dropping: ["code_challenge"]), basic: basic)
                 #expect(noPKCE.status == .badRequest)
                 #expect(noPKCEBody["error"] as? String == "invalid_request")
-                let (unauthenticated, _) = try await push(Self.parameters(challenge: PKCE.challenge(for: verifier)), basic: HTTP.basic("app", "wrong"))
+                let (unauthenticated, _) = try await push(
+                    Self.parameters(challenge: PKCE.challenge(for: verifier)), basic: HTTP.basic("app", "wrong"))
                 #expect(unauthenticated.status == .unauthorized)
 
                 let (pushed, body) = try await push(Self.parameters(challenge: PKCE.challenge(for: verifier)), basic: basic)
@@ -394,7 +401,10 @@ struct AuthorizationCodeTests {
                 #expect(reused.headers[.location] == nil)
                 let done = try await browser.post(
                     "/oauth/authorize/login",
-                    ["_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice", "password": "correct horse"])
+                    [
+                        "_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice",
+                        "password": "correct horse",
+                    ])
                 let code = try #require(try Self.redirectParameters(done)["code"])
                 let (issued, _) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
                 #expect(issued.status == .ok)

@@ -20,7 +20,7 @@ struct EndToEndSDKTests {
 
                 let metadata = try await sdk.metadata()
                 #expect(metadata.issuer == "https://auth.test")
-                #expect(Set(metadata.grantTypesSupported) == ["client_credentials", "password", "refresh_token"])
+                #expect(Set(metadata.grantTypesSupported) == ["authorization_code", "client_credentials", "password", "refresh_token"])
 
                 let clientToken = try await sdk.clientCredentials(scope: "accounts")
                 #expect(clientToken.tokenType == .bearer)

@@ -72,7 +72,8 @@ struct AuthorizationCodeStoreTests {
             #expect(try await store.authorizationLogin(id: "l1", browserHash: "b1", at: now) == nil)
             // An expired login takes no step.
             try await store.insertAuthorizationLogin(Self.login("l2"))
-            #expect(try await store.recordLoginPassword(id: "l2", browserHash: "b1", userID: "u1", at: Fixtures.epoch.addingTimeInterval(600)) == false)
+            #expect(
+                try await store.recordLoginPassword(id: "l2", browserHash: "b1", userID: "u1", at: Fixtures.epoch.addingTimeInterval(600)) == false)
         }
     }
 

@@ -52,7 +52,8 @@ extension TokenService {
         }
         guard let user = try await store.user(id: record.userID), user.status == .active else { throw invalid }
         let issued = try await issueUserTokens(
-            userID: user.id, client: client, scopes: (Scopes(parsing: record.request.scope) ?? Scopes([])).intersection(client.scopes), amr: record.amr,
+            userID: user.id, client: client, scopes: (Scopes(parsing: record.request.scope) ?? Scopes([])).intersection(client.scopes),
+            amr: record.amr,
             withRefreshToken: client.grants.contains(.refreshToken), authenticatedAt: record.authTime, resources: resources)
         if let accessTokenID = issued.accessTokenID, let expiresAt = issued.accessTokenExpiresAt,
             try await store.recordAuthorizationCodeTokens(

@@ -27,7 +27,10 @@ struct AuthorizationController: Sendable {
     static let cookiePath = "/oauth/authorize"
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/oauth/authorize", use: authorize)
+        // Every request writes a login row: the `authorize` bucket per address.
+        router.group().add(
+            middleware: RateLimitMiddleware(bucket: "authorize", face: .problem, limiter: rateLimiter, settings: settings.rateLimits)
+        ).get("/oauth/authorize", use: authorize)
         router.get("/oauth/authorize/wait", use: wait)
         router.post("/oauth/authorize/continue", use: continueAfterApproval)
         // bcrypt per password, a guess per OTP: the `authorize-login` bucket per address.
@@ -161,7 +164,8 @@ struct AuthorizationController: Sendable {
     }
 
     private func errorPage(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        renderer.page("authorize-error", ["heading": "The sign-in cannot go on", "message": message], layout: layout("Sign-in error"), status: status)
+        renderer.page(
+            "authorize-error", ["heading": "The sign-in cannot go on", "message": message], layout: layout("Sign-in error"), status: status)
     }
 
     private func goneResponse() -> Response {
