@@ -4,6 +4,7 @@ client, `requests` is the browser filling in the hosted login's HTML forms (no J
 Kontist-style phone of test_devices approves the second factor. Tests are named after the RFC
 sections they check."""
 import re
+import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -11,7 +12,9 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+import cluster
 from test_devices import Phone, bind, user_session
+from test_web_ui import browser, click_and_load, fill, shoot, text_of  # noqa: F401 (browser is a fixture)
 
 REDIRECT = "https://client.example/callback"
 TWO_FACTOR = "urn:strongauth:acr:2fa"
@@ -218,3 +221,51 @@ def test_another_browser_cannot_finish_the_login(server, metadata):
     answer = requests.post(server.url("/oauth/authorize/login"), allow_redirects=False, timeout=10,
                            data={**stolen, "username": username, "password": "user-password"})
     assert answer.status_code == 400 and "Location" not in answer.headers
+
+
+def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server, browser, tmp_path):
+    """A real browser (Debian's chromium, headless, no JavaScript needed): the hosted login with
+    the password, then the approval "Sign in to Banking App" decided on a bound phone (the device
+    simulator), ends at the client's redirect URI with a code — the pages' CSP lets the form's
+    redirect reach the client (form-action names its origin)."""
+    from selenium.webdriver.common.by import By
+
+    username, _ = server.create_user("authcode-chromium", "customer password")
+    password_client, password_secret = server.create_client("authcode-chromium-phone")
+    phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=password_secret, STRONGAUTH_USER_PASSWORD="customer password")
+
+    def bound_phone(*args):
+        return cluster.cli(server.workdir, phone_env, "", "device", *args, "--server", server.base, "--client-id", password_client,
+                           "--username", username, "--key-store", str(tmp_path / "authcode-keys"))
+
+    bound = bound_phone("bind", "--name", "Customer's phone")
+    assert bound["status"] == "ACTIVE", bound
+    # A loopback redirect URI (any port, RFC 8252 §7.3): this server's /health stands in for the app.
+    client_id = server.unique("authcode-chromium")
+    server.cli("clients", "create", "--id", client_id, "--name", "Banking App", "--scopes", "accounts",
+               "--grants", "authorization_code", "--redirect-uri", "http://127.0.0.1/health", "--acr", TWO_FACTOR)
+    session = OAuth2Session(client_id, "unused", scope="accounts", redirect_uri=f"http://127.0.0.1:{server.port}/health",
+                            code_challenge_method="S256")
+    url, state = session.create_authorization_url(server.url("/oauth/authorize"), code_verifier=generate_token(48))
+
+    browser.delete_all_cookies()
+    browser.get(url)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Banking App"
+    fill(browser, "username", username)
+    fill(browser, "password", "customer password")
+    click_and_load(browser, browser.find_element(By.ID, "sign-in"))
+    assert "/oauth/authorize/wait" in browser.current_url
+    assert text_of(browser, "login-status") == "PENDING"
+    shoot(browser, "hosted-login-approval")
+    pending = bound_phone("approvals")["approvals"]
+    assert len(pending) == 1 and "Sign in to Banking App" in pending[0]["data"], pending
+    assert bound_phone("approve", pending[0]["id"], "--device-id", bound["deviceId"])["status"] == "APPROVED"
+    deadline = time.monotonic() + 10
+    while text_of(browser, "login-status") != "APPROVED" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        browser.refresh()
+    click_and_load(browser, browser.find_element(By.ID, "login-continue"))
+    landed = browser.current_url
+    assert landed.startswith(f"http://127.0.0.1:{server.port}/health?"), landed
+    params = query(landed)
+    assert params["state"] == state and params["code"] and params["iss"]

@@ -95,6 +95,8 @@ struct AuthorizationCodeTests {
                 #expect(page.text.contains("Sign in to Banking App"))
                 #expect(!page.text.contains("<script"))
                 #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+                // Browsers check form-action on the redirect after the post: the client's origin, nothing else.
+                #expect(page.headers[.contentSecurityPolicy]?.contains("form-action 'self' https://app.example;") == true)
                 let cookie = try #require(page.headers[values: .setCookie].first { $0.hasPrefix("sa_authz=") })
                 #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"))
 

@@ -128,7 +128,34 @@ struct AuthorizationController: Sendable {
             "clientName": client.name, "scope": request.scope, "twoFactor": request.assurance == .twoFactor, "login": handle,
             "csrf": webSessions.csrfToken(for: browserSecret), "username": username,
         ]
-        return renderer.page("authorize-login", context, layout: layout("Sign in to \(client.name)", error: error), status: status)
+        return allowingRedirect(
+            to: request.redirectURI,
+            renderer.page("authorize-login", context, layout: layout("Sign in to \(client.name)", error: error), status: status))
+    }
+
+    /// The pages' CSP with the client's redirect URI added to `form-action`: browsers apply
+    /// `form-action` to the redirects that follow a form post too (CSP Level 3 §6.4.2), and the
+    /// forms here end at the client.
+    private func allowingRedirect(to redirectURI: String, _ response: Response) -> Response {
+        guard let source = Self.formActionSource(redirectURI), let policy = response.headers[.contentSecurityPolicy] else { return response }
+        var response = response
+        response.headers[.contentSecurityPolicy] = policy.replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' \(source)")
+        return response
+    }
+
+    /// The CSP source of a redirect URI: its origin for http(s), its scheme for an app's own
+    /// scheme (RFC 8252 §7.1); `nil` for anything that would not be a single source.
+    static func formActionSource(_ redirectURI: String) -> String? {
+        // Registered redirect URIs are validated already; this only keeps the header well formed.
+        let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "+-.[]:"))
+        guard let components = URLComponents(string: redirectURI), let scheme = components.scheme?.lowercased(),
+            scheme.unicodeScalars.allSatisfy({ $0.isASCII && safe.contains($0) })
+        else { return nil }
+        guard scheme == "http" || scheme == "https" else { return scheme + ":" }
+        guard let host = components.host, !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.isASCII && safe.contains($0) }) else {
+            return nil
+        }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 
     private func waitPage(handle: String, browserSecret: String, error: String? = nil, status: HTTPResponse.Status = .ok) async throws
@@ -154,7 +181,7 @@ struct AuthorizationController: Sendable {
         }
         var frame = layout("Confirm the sign-in", error: error)
         if let refresh, error == nil { frame["refreshSeconds"] = refresh }
-        return renderer.page("authorize-wait", context, layout: frame, status: status)
+        return allowingRedirect(to: login.request.redirectURI, renderer.page("authorize-wait", context, layout: frame, status: status))
     }
 
     private func layout(_ title: String, error: String? = nil) -> [String: Any] {
