@@ -227,8 +227,25 @@ def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server,
     """A real browser (Debian's chromium, headless, no JavaScript needed): the hosted login with
     the password, then the approval "Sign in to Banking App" decided on a bound phone (the device
     simulator), ends at the client's redirect URI with a code — the pages' CSP lets the form's
-    redirect reach the client (form-action names its origin)."""
+    redirect reach the client (form-action names its origin: the app below is another origin)."""
+    import http.server
+    import threading
+
     from selenium.webdriver.common.by import By
+
+    class App(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<h1>The app</h1>")
+
+        def log_message(self, *args):
+            pass
+
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    app_port = app.server_address[1]
 
     username, _ = server.create_user("authcode-chromium", "customer password")
     password_client, password_secret = server.create_client("authcode-chromium-phone")
@@ -240,11 +257,11 @@ def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server,
 
     bound = bound_phone("bind", "--name", "Customer's phone")
     assert bound["status"] == "ACTIVE", bound
-    # A loopback redirect URI (any port, RFC 8252 §7.3): this server's /health stands in for the app.
+    # A loopback redirect URI (any port, RFC 8252 §7.3): the little app above.
     client_id = server.unique("authcode-chromium")
     server.cli("clients", "create", "--id", client_id, "--name", "Banking App", "--scopes", "accounts",
-               "--grants", "authorization_code", "--redirect-uri", "http://127.0.0.1/health", "--acr", TWO_FACTOR)
-    session = OAuth2Session(client_id, "unused", scope="accounts", redirect_uri=f"http://127.0.0.1:{server.port}/health",
+               "--grants", "authorization_code", "--redirect-uri", "http://127.0.0.1/callback", "--acr", TWO_FACTOR)
+    session = OAuth2Session(client_id, "unused", scope="accounts", redirect_uri=f"http://127.0.0.1:{app_port}/callback",
                             code_challenge_method="S256")
     url, state = session.create_authorization_url(server.url("/oauth/authorize"), code_verifier=generate_token(48))
 
@@ -266,6 +283,8 @@ def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server,
         browser.refresh()
     click_and_load(browser, browser.find_element(By.ID, "login-continue"))
     landed = browser.current_url
-    assert landed.startswith(f"http://127.0.0.1:{server.port}/health?"), landed
+    app.shutdown()
+    assert landed.startswith(f"http://127.0.0.1:{app_port}/callback?"), landed
+    assert browser.find_element(By.TAG_NAME, "h1").text == "The app"
     params = query(landed)
     assert params["state"] == state and params["code"] and params["iss"]
