@@ -145,6 +145,8 @@ struct AuthorizationCodeTests {
             ("response_type token", [], [("response_type", "token")], "unsupported_response_type"),
             ("no response_type", ["response_type"], [], "invalid_request"),
             ("malformed challenge", [], [("code_challenge", "short")], "invalid_request"),
+            ("max_age negative", [], [("max_age", "-1")], "invalid_request"),
+            ("request objects", [], [("request", "eyJhbGciOiJub25lIn0.e30.")], "invalid_request"),
         ])
     func redirectedRefusals(name: String, dropping: [String], with extra: [(String, String)], error: String) async throws {
         try await TestServer.with { server in
@@ -185,6 +187,36 @@ struct AuthorizationCodeTests {
                 #expect(page.status == .badRequest, "\(name)")
                 #expect(page.headers[.location] == nil, "\(name)")
                 #expect(page.text.contains("id=\"authorize-error\""), "\(name)")
+            }
+        }
+    }
+
+    @Test("a repeated parameter (RFC 6749 §3.1) is shown on a page: nothing in the request can be trusted")
+    func repeatedParameter() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server)
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let pairs = Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))
+                let page = try await browser.get("/oauth/authorize?" + Self.query(pairs + [("redirect_uri", "https://evil.example/cb")]))
+                #expect(page.status == .badRequest)
+                #expect(page.headers[.location] == nil)
+            }
+        }
+    }
+
+    @Test("acr_values cannot lower the client's default of two factors; max_age is met by the fresh login")
+    func acrFloor() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server, defaultACR: AssuranceLevel.twoFactor.rawValue)
+            try await server.createUser()
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let pairs = Self.parameters(
+                    challenge: PKCE.challenge(for: PKCE.generateVerifier()),
+                    with: [("acr_values", AssuranceLevel.oneFactor.rawValue), ("max_age", "0")])
+                let started = try await Self.signIn(&browser, pairs)
+                #expect(started.headers[.location]?.hasPrefix("/oauth/authorize/wait?login=") == true)
             }
         }
     }
