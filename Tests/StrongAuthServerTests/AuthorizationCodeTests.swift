@@ -385,6 +385,8 @@ struct AuthorizationCodeTests {
             }
             #expect(records.map(\.record.outcome).contains(.failure))
             #expect(records.map(\.record.outcome).contains(.success))
+            let counted = try await server.count("audit_failures WHERE action = 'authorization.login' AND reason = 'invalid_credentials'")
+            #expect(counted == 1)
         }
     }
 

@@ -149,6 +149,13 @@ public struct AuthorizationService: Sendable {
         do {
             user = try await tokens.authenticateUser(username: username, password: password, client: client, source: source)
         } catch let error as OAuthError where error.code == .invalidGrant {
+            // `login.password` journaled the wrong password (bounded by the lockout); that it came
+            // through the hosted login is counted per window, as every unauthenticated failure.
+            try await store.recordFailure(
+                AuditRecord(
+                    actor: "client:\(client.id)", action: .authorizationLogin, subject: nil, sourceAddress: source, outcome: .failure,
+                    details: ["reason": "invalid_credentials"]),
+                at: time.now())
             throw AuthorizationLoginError.invalidCredentials
         }
         let now = time.now()
