@@ -252,10 +252,11 @@ struct AuthorizationController: Sendable {
     }
 
     /// HttpOnly and SameSite=Lax (the browser arrives from the client's site by a top-level
-    /// GET), scoped to the endpoint, Secure when the issuer is https; a session cookie.
+    /// GET), scoped to the endpoint, Secure when the issuer is https (or `web.secureCookies`); a
+    /// session cookie.
     private func cookie(_ value: String) -> Cookie {
         Cookie(
-            name: Self.cookieName, value: value, path: Self.cookiePath, secure: settings.issuer.hasPrefix("https://"), httpOnly: true,
+            name: Self.cookieName, value: value, path: Self.cookiePath, secure: settings.web.secureCookies || settings.issuer.hasPrefix("https://"), httpOnly: true,
             sameSite: .lax)
     }
 }
