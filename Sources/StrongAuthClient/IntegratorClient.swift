@@ -13,7 +13,7 @@ import StrongAuthAPI
 public struct IntegratorClient: Sendable {
     public let clientID: String
     private let clientSecret: String
-    private let transport: Transport
+    let transport: Transport
 
     /// - Parameter http: the AsyncHTTPClient to use; the shared singleton by default.
     public init(baseURL: String, clientID: String, clientSecret: String, http: HTTPClient = .shared) {
@@ -88,7 +88,7 @@ public struct IntegratorClient: Sendable {
 
     // MARK: Transport
 
-    private func postForm(_ path: String, _ parameters: [String: String?]) async throws -> Transport.RawResponse {
+    func postForm(_ path: String, _ parameters: [String: String?]) async throws -> Transport.RawResponse {
         let credentials = "\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))"
         let body = parameters.compactMap { key, value in value.map { "\(Self.formEncode(key))=\(Self.formEncode($0))" } }
             .joined(separator: "&")

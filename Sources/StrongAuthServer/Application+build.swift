@@ -24,6 +24,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         ProcessSweeper(processes: runtime.processes, logger: runtime.logger), SessionSweeper(sessions: runtime.sessions, logger: runtime.logger),
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
+    app.addServices(AuthorizationCodeSweeper(authorization: runtime.authorization, logger: runtime.logger))
     app.addServices(
         SigningKeyPruner(
             keys: KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time), signer: runtime.signer,
@@ -123,8 +124,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         pool: runtime.store.pool, metricsOnMainPort: runtime.settings.metricsOnMainPort,
         openAPIDocument: ByteBuffer(data: try OpenAPIDocument.yaml())
     ).addRoutes(to: router)
-    OAuthController(tokens: runtime.tokens, signer: runtime.signer, rateLimiter: runtime.rateLimiter, settings: runtime.settings)
-        .addRoutes(to: router)
+    OAuthController(
+        tokens: runtime.tokens, authorization: runtime.authorization, signer: runtime.signer, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings
+    ).addRoutes(to: router)
     FinAPIUsersController(
         administration: runtime.administration, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings, time: runtime.time
     ).addRoutes(to: router)
@@ -156,6 +159,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     if runtime.settings.adminOnMainPort {
         addAdminFace(to: router, runtime: runtime, renderer: renderer)
     }
+    AuthorizationController(
+        authorization: runtime.authorization, webSessions: runtime.webSessions, renderer: renderer, rateLimiter: runtime.rateLimiter,
+        settings: runtime.settings
+    ).addRoutes(to: router)
     SelfServiceWebController(
         web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp,
         account: runtime.account,

@@ -27,6 +27,7 @@ struct AuditActionTests {
         "operator.created", "operator.signin", "operator.signout", "selfservice.signin", "selfservice.stepup",
         "selfservice.stepup.started", "web.csrf_refused",
         "signing_key.pruned", "master_key.rotated",
+        "authorization.login", "authorization_code.issued", "authorization_code.reuse_detected",
     ]
 
     @Test("every action's stored value, in order; none twice")

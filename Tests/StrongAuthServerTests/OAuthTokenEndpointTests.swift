@@ -85,9 +85,10 @@ struct OAuthTokenEndpointTests {
         .init(
             name: "malformed Basic header", authorization: .malformed, body: "grant_type=client_credentials", status: .unauthorized,
             error: "invalid_client"),
+        .init(name: "unknown grant type", body: "grant_type=implicit&code=x", status: .badRequest, error: "unsupported_grant_type"),
         .init(
-            name: "unknown grant type", body: "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=x", status: .badRequest,
-            error: "unsupported_grant_type"),
+            name: "authorization_code for a client without that grant", body: "grant_type=authorization_code&code=x", status: .badRequest,
+            error: "unauthorized_client"),
         .init(name: "scope beyond the client's", body: "grant_type=client_credentials&scope=admin", status: .badRequest, error: "invalid_scope"),
         .init(name: "malformed scope", body: "grant_type=client_credentials&scope=%22quoted%22", status: .badRequest, error: "invalid_scope"),
         .init(name: "missing grant_type", body: "scope=accounts", status: .badRequest, error: "invalid_request"),

@@ -27,6 +27,13 @@ extension AuditAction {
     public static let refreshReuseDetected = AuditAction(rawValue: "refresh.reuse_detected")
     /// RFC 7009 revocation.
     public static let tokenRevoked = AuditAction(rawValue: "token.revoked")
+    /// An authorization code presented a second time: what its first use issued is revoked
+    /// (RFC 6749 §4.1.2).
+    public static let authorizationCodeReuseDetected = AuditAction(rawValue: "authorization_code.reuse_detected")
+    /// The hosted login issued an authorization code (RFC 6749 §4.1.2).
+    public static let authorizationCodeIssued = AuditAction(rawValue: "authorization_code.issued")
+    /// A sign-in at the hosted login page (password, then second factor), both outcomes.
+    public static let authorizationLogin = AuditAction(rawValue: "authorization.login")
     public static let signingKeyRotated = AuditAction(rawValue: "signing_key.rotated")
     /// A retired signing key deleted once no unexpired token can carry it (docs/keys.md).
     public static let signingKeyPruned = AuditAction(rawValue: "signing_key.pruned")
@@ -135,4 +142,5 @@ extension AuditAction {
             selfServiceSignIn, selfServiceStepUp, selfServiceStepUpStarted, webCSRFRefused,
         ]
         + [signingKeyPruned, masterKeyRotated]
+        + [authorizationLogin, authorizationCodeIssued, authorizationCodeReuseDetected]
 }

@@ -211,13 +211,31 @@ public struct StepUpService: Sendable {
     public func begin(_ action: SelfServiceAction, session: WebSession, source: String?) async throws -> WebStepUp {
         let userID = session.principalID
         guard let user = try await store.user(id: userID) else { throw StepUpError.noSecondFactor }
+        let started = try await startSecondFactor(
+            for: user, confirming: action.text, title: "Self-service", audit: .selfServiceStepUpStarted, details: ["action": action.name],
+            source: source)
+        let stepUp = WebStepUp(id: started.id, method: started.method, action: action.name, target: action.target, expiresAt: started.expiresAt)
+        guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: time.now()) else { throw StepUpError.noStepUp }
+        try await audit(
+            userID, .selfServiceStepUpStarted, outcome: .success, source: source,
+            ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
+        return stepUp
+    }
+
+    /// A second factor for `user` confirming `text` (what the device shows and signs, or the SMS
+    /// names): an approval pushed to the user's ACTIVE devices, else an SMS OTP to the registered
+    /// phone within its budgets, else `noSecondFactor`. Shared by the self-service step-up and the
+    /// hosted login (`AuthorizationService`); refusals are audited as `audit` with `details`.
+    public func startSecondFactor(
+        for user: User, confirming text: String, title: String, audit auditAction: AuditAction, details: [String: String], source: String?
+    ) async throws -> (id: String, method: StepUpMethod, expiresAt: Date) {
+        let userID = user.id
         let now = time.now()
         let expiresAt = now.addingTimeInterval(configuration.lifetime)
-        let stepUp: WebStepUp
         if try await store.devices(userID: userID).contains(where: { $0.status == .active }) {
             let approval = try await approvals.createSelfServiceApproval(
-                user: user, text: action.text, lifetime: configuration.lifetime, source: source)
-            stepUp = WebStepUp(id: approval.id, method: .approval, action: action.name, target: action.target, expiresAt: approval.expiresAt)
+                user: user, text: text, title: title, lifetime: configuration.lifetime, source: source)
+            return (approval.id, .approval, approval.expiresAt)
         } else if let phone = user.phone {
             // Counted before anything is sent, in the store (one conditional upsert per budget,
             // all or none), so several nodes together send no more than the limits either: the
@@ -226,8 +244,7 @@ public struct StepUpService: Sendable {
                 [SMSBudget(key: "stepup:\(userID)", limit: configuration.smsLimit.maxPerWindow)]
                 + configuration.sms.budgets(userID: userID, realm: user.realmID, phone: phone, masterKey: masterKey)
             if case .exhausted(let retryAt) = try await store.reserveSMS(budgets, at: now, window: configuration.sms.window) {
-                try await audit(
-                    userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "sms_limit"])
+                try await audit(userID, auditAction, outcome: .failure, source: source, details.merging(["reason": "sms_limit"]) { $1 })
                 throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
@@ -237,23 +254,17 @@ public struct StepUpService: Sendable {
                 payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
                 maxAttempts: configuration.maxOTPAttempts, createdAt: now, expiresAt: expiresAt)
             // The code is named with what it confirms, so an SMS never authorizes something unseen.
-            let message = "Your StrongAuth code to confirm \"\(action.text)\" is \(otp). It is valid for \(Int(configuration.lifetime / 60)) minutes."
+            let message = "Your StrongAuth code to confirm \"\(text)\" is \(otp). It is valid for \(Int(configuration.lifetime / 60)) minutes."
             let notification = OutboxNotification(
                 id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
             try await store.insertChallenge(challenge, notifications: [notification])
-            stepUp = WebStepUp(id: challengeID, method: .smsOTP, action: action.name, target: action.target, expiresAt: expiresAt)
+            return (challengeID, .smsOTP, expiresAt)
         } else {
-            try await audit(
-                userID, .selfServiceStepUpStarted, outcome: .failure, source: source, ["action": action.name, "reason": "no_second_factor"])
+            try await audit(userID, auditAction, outcome: .failure, source: source, details.merging(["reason": "no_second_factor"]) { $1 })
             throw StepUpError.noSecondFactor
         }
-        guard try await store.beginWebStepUp(tokenHash: session.tokenHash, stepUp: stepUp, at: now) else { throw StepUpError.noStepUp }
-        try await audit(
-            userID, .selfServiceStepUpStarted, outcome: .success, source: source,
-            ["action": action.name, "method": stepUp.method.rawValue, "stepUp": stepUp.id])
-        return stepUp
     }
 
     /// The approval the session waits for (to show its status), `nil` for an SMS step-up.
@@ -286,17 +297,28 @@ public struct StepUpService: Sendable {
     /// challenge and on the user's OTP factor (atomic, counted before the check), so no number
     /// of parallel guesses gets more than the limit. The right code raises the session (once).
     public func verifyOTP(session: WebSession, code: String, source: String?) async throws -> SelfServiceAction {
-        guard let stepUp = session.stepUp, stepUp.method == .smsOTP, let action = SelfServiceAction(name: stepUp.action, target: stepUp.target),
-            let challenge = try await store.challenge(id: stepUp.id), challenge.kind == .webStepUp, challenge.userID == session.principalID
+        guard let stepUp = session.stepUp, stepUp.method == .smsOTP, let action = SelfServiceAction(name: stepUp.action, target: stepUp.target)
         else { throw StepUpError.noStepUp }
+        try await checkOTP(challengeID: stepUp.id, userID: session.principalID, code: code, audit: .selfServiceStepUp, source: source)
+        return try await raise(session, stepUp: stepUp, action: action, source: source)
+    }
+
+    /// The SMS OTP check of `startSecondFactor`'s challenge `challengeID` for `userID`: each try
+    /// first reserves an attempt on the challenge and on the user's OTP factor (atomic, counted
+    /// before the check); the right code completes the challenge once. Refusals are audited as
+    /// `audit`; success is the caller's to record.
+    public func checkOTP(challengeID: String, userID: String, code: String, audit auditAction: AuditAction, source: String?) async throws {
+        guard let challenge = try await store.challenge(id: challengeID), challenge.kind == .webStepUp, challenge.userID == userID else {
+            throw StepUpError.noStepUp
+        }
         let now = time.now()
         // Wrong step-up OTPs per user across challenges count on the `bindingOTP` factor: the
         // step-up OTP is what binds a first device.
         guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now) else {
             throw StepUpError.closed
         }
-        guard try await store.reserveAttempt(.bindingOTP, subject: .user(id: session.principalID), at: now) != nil else {
-            try await audit(session.principalID, .selfServiceStepUp, outcome: .failure, source: source, ["stepUp": stepUp.id, "reason": "locked"])
+        guard try await store.reserveAttempt(.bindingOTP, subject: .user(id: userID), at: now) != nil else {
+            try await audit(userID, auditAction, outcome: .failure, source: source, ["stepUp": challengeID, "reason": "locked"])
             throw StepUpError.closed
         }
         let expected = String(decoding: try masterKey.open(challenge.payload, purpose: Self.otpPurpose, associatedData: challenge.id), as: UTF8.self)
@@ -304,13 +326,12 @@ public struct StepUpService: Sendable {
         guard presented.utf8.count == expected.utf8.count, ConstantTime.equals(presented, expected) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
             try await audit(
-                session.principalID, .selfServiceStepUp, outcome: .failure, source: source,
-                ["stepUp": stepUp.id, "reason": "wrong_code", "attempt": String(attempt.attempts ?? 0)])
+                userID, auditAction, outcome: .failure, source: source,
+                ["stepUp": challengeID, "reason": "wrong_code", "attempt": String(attempt.attempts ?? 0)])
             throw StepUpError.wrongCode(remaining: attempt.remaining)
         }
         guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else { throw StepUpError.closed }
-        try await store.resetAttempts(.bindingOTP, subject: .user(id: session.principalID))
-        return try await raise(session, stepUp: stepUp, action: action, source: source)
+        try await store.resetAttempts(.bindingOTP, subject: .user(id: userID))
     }
 
     private func raise(_ session: WebSession, stepUp: WebStepUp, action: SelfServiceAction, source: String?) async throws -> SelfServiceAction {

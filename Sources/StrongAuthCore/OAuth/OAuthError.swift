@@ -14,6 +14,12 @@ public struct OAuthError: Error, Sendable, Equatable {
         case invalidTarget = "invalid_target"
         /// Not an RFC 6749 code: the server could not answer (storage down). Always a 503.
         case temporarilyUnavailable = "temporarily_unavailable"
+        /// RFC 6749 §4.1.2.1: the authorization endpoint serves `response_type=code` only.
+        case unsupportedResponseType = "unsupported_response_type"
+        /// RFC 6749 §4.1.2.1: the user (or the login) refused the request.
+        case accessDenied = "access_denied"
+        /// RFC 9126 §2.2, RFC 9101 §10.2: the `request_uri` is unknown, expired or used.
+        case invalidRequestURI = "invalid_request_uri"
     }
 
     public var code: Code

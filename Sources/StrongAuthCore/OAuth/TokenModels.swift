@@ -33,11 +33,18 @@ public struct TokenRequest: Sendable, Equatable {
     /// RFC 8707 resource indicators: absolute URIs of the resource servers the token is for;
     /// they join the client id in the access token's `aud`.
     public var resources: [String]
+    /// The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    public var code: String?
+    public var redirectURI: String?
+    public var codeVerifier: String?
 
     public init(
         grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil,
-        resources: [String] = []
+        resources: [String] = [], code: String? = nil, redirectURI: String? = nil, codeVerifier: String? = nil
     ) {
+        self.code = code
+        self.redirectURI = redirectURI
+        self.codeVerifier = codeVerifier
         self.grantType = grantType
         self.resources = resources
         self.scope = scope
@@ -53,6 +60,10 @@ public struct IssuedTokens: Sendable, Equatable {
     public var expiresIn: Int
     public var refreshToken: String?
     public var scope: String
+    /// What was issued, for revoking it later (an authorization code presented twice).
+    public var familyID: String? = nil
+    public var accessTokenID: String? = nil
+    public var accessTokenExpiresAt: Date? = nil
 }
 
 /// The answer of RFC 7662 introspection: `active` and, when active, what the token says.

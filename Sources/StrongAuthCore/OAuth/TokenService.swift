@@ -8,15 +8,16 @@ import StrongAuthProtocol
 /// Faces (`/oauth/token`, `/api/v2/oauth/token`, …) parse HTTP and call in here; every decision
 /// is made here and every security-relevant state change is one atomic update in the store.
 public struct TokenService: Sendable {
-    public typealias Repositories = ClientRepository & UserRepository & TokenRepository & AuditLog & ReplayGuardRepository
+    public typealias Repositories =
+        ClientRepository & UserRepository & TokenRepository & AuditLog & ReplayGuardRepository & AuthorizationCodeRepository
 
-    private let store: any Repositories
+    let store: any Repositories
     private let signer: AccessTokenSigner
-    private let secretHasher: KeyedHash
+    let secretHasher: KeyedHash
     private let passwordHasher: any PasswordHasher
-    private let time: any TimeSource
+    let time: any TimeSource
     public let configuration: OAuthConfiguration
-    private let logger: Logger
+    let logger: Logger
     /// A real bcrypt hash of a random password: verified against when the user is unknown, so
     /// that "no such user" and "wrong password" take the same time.
     private let decoyPasswordHash: String
@@ -136,7 +137,7 @@ public struct TokenService: Sendable {
         try Self.validateResources(request.resources)
         switch grant {
         case .authorizationCode:
-            throw OAuthError(.unsupportedGrantType, "The authorization code grant is not served yet.")
+            return try await authorizationCodeGrant(request, client: client, source: source)
         case .clientCredentials:
             return try await clientCredentialsGrant(request, client: client)
         case .password:
@@ -188,6 +189,17 @@ public struct TokenService: Sendable {
             throw OAuthError.invalidRequest("The password grant needs username and password.")
         }
         let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
+        let user = try await authenticateUser(username: username, password: password, client: client, source: source)
+        return try await issueUserTokens(
+            userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),
+            resources: request.resources)
+    }
+
+    /// The password check of the password grant and the hosted login: the user of the client's
+    /// realm (and, for a tenant's user, of that client), the lockout counted before the
+    /// password is checked, every outcome audited as `login.password`. `invalid_grant` for
+    /// every failure, in the same time whether the user exists or not.
+    public func authenticateUser(username: String, password: String, client: OAuthClient, source: String?) async throws -> User {
         let invalid = OAuthError.invalidGrant("The resource owner credentials are invalid or the account is temporarily locked.")
 
         // Only the client's realm is searched; a user created by one tenant client is invisible
@@ -230,9 +242,7 @@ public struct TokenService: Sendable {
         }
         try await store.resetAttempts(.password, subject: .user(id: user.id))
         try await audit(.success, [:])
-        return try await issueUserTokens(
-            userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),
-            resources: request.resources)
+        return user
     }
 
     private func refreshTokenGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
@@ -298,26 +308,29 @@ public struct TokenService: Sendable {
             refreshToken = token
             familyID = family
         }
+        let accessTokenID = UUID().uuidString.lowercased()
         let accessToken = try await signAccessToken(
             userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
-            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, now: now)
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, now: now, id: accessTokenID)
         return IssuedTokens(
             accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
-            scope: scopes.wire)
+            scope: scopes.wire, familyID: familyID, accessTokenID: accessTokenID,
+            accessTokenExpiresAt: now.addingTimeInterval(configuration.accessTokenLifetime))
     }
 
-    /// Every user token says how (`acr`: 2fa when a device confirmed it, else 1fa) and when
-    /// (`auth_time`) the user authenticated, which is what `AssurancePolicy` checks.
+    /// Every user token says how (`acr`: 2fa when a device confirmed it or the login had a
+    /// second factor, else 1fa) and when (`auth_time`) the user authenticated, which is what
+    /// `AssurancePolicy` checks.
     private func signAccessToken(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
-        confirmationDeviceID: String?, authTime: Date?, resources: [String], now: Date
+        confirmationDeviceID: String?, authTime: Date?, resources: [String], now: Date, id: String = UUID().uuidString.lowercased()
     ) async throws -> String {
         var claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
             subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased(), familyID: familyID, amr: amr,
+            id: id, familyID: familyID, amr: amr,
             confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, realm: client.realmID)
-        claims.acr = (confirmationDeviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue
+        claims.acr = AssuranceLevel.of(amr: amr, confirmed: confirmationDeviceID != nil).rawValue
         return try await signer.sign(claims)
     }
 

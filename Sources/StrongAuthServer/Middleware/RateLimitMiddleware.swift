@@ -12,7 +12,8 @@ import StrongAuthAPI
 /// answers, push challenges), `login` (ABN AMRO login and scenario answers), `admin-login` and
 /// `self-service-login` (the sign-in forms: bcrypt per try, one bucket per form so a flood of one
 /// does not lock the other's users out), `powerauth` (activation, signature validation, operation
-/// approval). Integration APIs (trusted back ends) and reads are not limited. The per-client limit
+/// approval), `authorize` and `authorize-login` (the hosted login's pages and its password and
+/// OTP forms). Integration APIs (trusted back ends) and reads are not limited. The per-client limit
 /// of the token endpoint is applied by `OAuthController` once it knows the client.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import StrongAuthAPI
 import StrongAuthCore
+import StrongAuthProtocol
 import StrongAuthStore
 
 /// The OAuth 2.0 face: token (two paths), introspection, revocation, JWKS and metadata.
@@ -11,6 +12,8 @@ import StrongAuthStore
 /// Thin by design: parse and check the HTTP, call `TokenService`, render RFC 6749 JSON.
 struct OAuthController {
     let tokens: TokenService
+    /// Pushed authorization requests (RFC 9126).
+    let authorization: AuthorizationService
     /// The public keys published at the JWKS endpoint.
     let signer: AccessTokenSigner
     let rateLimiter: RateLimiter
@@ -23,6 +26,7 @@ struct OAuthController {
             middleware: RateLimitMiddleware(bucket: "token", face: .oauth, limiter: rateLimiter, settings: settings.rateLimits))
         limited.post("/oauth/token", use: token)
         limited.post("/api/v2/oauth/token", use: token)
+        limited.post("/oauth/par", use: pushedAuthorizationRequest)
         router.post("/oauth/introspect", use: introspect)
         router.post("/oauth/revoke", use: revoke)
         router.get("/.well-known/jwks.json", use: jwks)
@@ -36,35 +40,74 @@ struct OAuthController {
             guard let grantType = form["grant_type"], !grantType.isEmpty else {
                 throw OAuthError.invalidRequest("The grant_type parameter is missing.")
             }
-            let credentials = try ClientAuthentication.credentials(from: request, form: form)
-            let limits = settings.rateLimits
-            // Failed authentications are limited per (client id, address), checked before the
-            // hash and charged only on failure; the client's own bucket is charged only once it
-            // has proved its secret, so nobody else can spend it.
-            let failureKey = "client-failure:\(credentials.clientID):\(context.remoteAddress ?? "unknown")"
-            if limits.enabled, let retryAfter = rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
-                return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
-            }
             let client: OAuthClient
-            do {
-                client = try await tokens.authenticateClient(credentials, source: context.remoteAddress, at: .token)
-            } catch let error as OAuthError where error.code == .invalidClient {
-                if limits.enabled { _ = rateLimiter.take(failureKey, limit: limits.perClientFailure) }
-                throw error
-            }
-            if limits.enabled, let retryAfter = rateLimiter.take("client:\(client.id)", limit: limits.perClient) {
-                return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
+            switch try await authenticatedClient(request, form: form, context: context, at: .token) {
+            case .success(let authenticated): client = authenticated
+            case .failure(let refusal): return refusal.response
             }
             let issued = try await tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
-                    refreshToken: form["refresh_token"], resources: FormBody.values("resource", in: form)),
+                    refreshToken: form["refresh_token"], resources: FormBody.values("resource", in: form), code: form["code"],
+                    redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"]),
                 client: client, source: context.remoteAddress)
             return try OAuthResponses.json(
                 Components.Schemas.TokenResponse(
                     accessToken: issued.accessToken, tokenType: .bearer, expiresIn: issued.expiresIn,
                     refreshToken: issued.refreshToken, scope: issued.scope))
         }
+    }
+
+    /// RFC 9126: the client authenticates as at the token endpoint, the request is validated as
+    /// the authorization endpoint would, and a single-use `request_uri` comes back (201).
+    @Sendable func pushedAuthorizationRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await respond(request, context) { form in
+            let client: OAuthClient
+            switch try await authenticatedClient(request, form: form, context: context, at: .pushedAuthorization) {
+            case .success(let authenticated): client = authenticated
+            case .failure(let refusal): return refusal.response
+            }
+            var parameters = form
+            for name in ["client_secret", "client_assertion", "client_assertion_type", "resource"] { parameters[name] = nil }
+            let requestURI = try await authorization.push(parameters, resources: FormBody.values("resource", in: form), client: client)
+            return try OAuthResponses.json(
+                Components.Schemas.PushedAuthorizationResponse(
+                    requestUri: requestURI, expiresIn: Int(AuthorizationService.pushedRequestLifetime)),
+                status: .created)
+        }
+    }
+
+    /// A 429 already rendered, as the failure of `authenticatedClient`.
+    struct RateLimited: Error {
+        var response: Response
+    }
+
+    /// Client authentication of the token and PAR endpoints. Failed authentications are limited
+    /// per (client id, address), checked before the hash and charged only on failure; the
+    /// client's own bucket is charged only once it has proved its secret, so nobody else can
+    /// spend it.
+    private func authenticatedClient(
+        _ request: Request, form: [String: String], context: AppRequestContext, at endpoint: TokenService.ClientEndpoint
+    ) async throws
+        -> Result<OAuthClient, RateLimited>
+    {
+        let credentials = try ClientAuthentication.credentials(from: request, form: form)
+        let limits = settings.rateLimits
+        let failureKey = "client-failure:\(credentials.clientID):\(context.remoteAddress ?? "unknown")"
+        if limits.enabled, let retryAfter = rateLimiter.wait(failureKey, limit: limits.perClientFailure) {
+            return .failure(RateLimited(response: try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)))
+        }
+        let client: OAuthClient
+        do {
+            client = try await tokens.authenticateClient(credentials, source: context.remoteAddress, at: endpoint)
+        } catch let error as OAuthError where error.code == .invalidClient {
+            if limits.enabled { _ = rateLimiter.take(failureKey, limit: limits.perClientFailure) }
+            throw error
+        }
+        if limits.enabled, let retryAfter = rateLimiter.take("client:\(client.id)", limit: limits.perClient) {
+            return .failure(RateLimited(response: try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)))
+        }
+        return .success(client)
     }
 
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -120,7 +163,9 @@ struct OAuthController {
                 grantTypesSupported: GrantType.allCases.map(\.rawValue), tokenEndpointAuthMethodsSupported: methods + ["none"],
                 tokenEndpointAuthSigningAlgValuesSupported: ClientAssertion.algorithms,
                 introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods + ["none"],
-                responseTypesSupported: []))
+                responseTypesSupported: ["code"], authorizationEndpoint: issuer + "/oauth/authorize",
+                pushedAuthorizationRequestEndpoint: issuer + "/oauth/par", codeChallengeMethodsSupported: [PKCE.method],
+                authorizationResponseIssParameterSupported: true, acrValuesSupported: AssuranceLevel.allCases.map(\.rawValue)))
         response.headers[.cacheControl] = "public, max-age=300"
         response.headers[OAuthResponses.pragma] = nil
         return response
@@ -176,7 +221,7 @@ struct OAuthController {
                 active: true, scope: refresh.scopes.wire, clientId: refresh.clientID, sub: refresh.userID, subjectType: .user,
                 tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
                 iat: Int(refresh.issuedAt.timeIntervalSince1970), aud: [refresh.clientID], amr: refresh.amr,
-                acr: (refresh.deviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue,
+                acr: AssuranceLevel.of(amr: refresh.amr, confirmed: refresh.deviceID != nil).rawValue,
                 authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) }, cnf: refresh.deviceID.map { .init(kid: $0) })
         }
         return .init(active: false)

@@ -29,6 +29,8 @@ public struct StrongAuthRuntime: Sendable {
     /// Self-service account changes behind the step-up: delete, password, phone number (docs/security-model.md).
     public let account: AccountService
     public let sessions: SessionService
+    /// The authorization endpoint, PAR and the hosted login (RFC 6749 §4.1, RFC 9126).
+    public let authorization: AuthorizationService
     public let time: any TimeSource
     public let logger: Logger
     /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
@@ -73,6 +75,11 @@ public struct StrongAuthRuntime: Sendable {
             let approvals = ApprovalService(
                 store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
                 secretHasher: secretHasher, devices: devices)
+            let stepUp = StepUpService(
+                store: store, approvals: approvals, masterKey: masterKey, time: time,
+                configuration: StepUpConfiguration(
+                    policy: settings.assurance, smsLimit: SMSSendLimit(maxPerWindow: settings.web.stepUpSMSPerHour, window: 3600),
+                    sms: settings.devices.sms))
             return StrongAuthRuntime(
                 settings: settings, store: store, masterKey: masterKey, signer: signer, tokens: tokens,
                 administration: administration, devices: devices, powerAuth: powerAuth,
@@ -87,16 +94,14 @@ public struct StrongAuthRuntime: Sendable {
                 backOffice: BackOfficeService(
                     store: store, powerAuth: powerAuth, webhooks: webhooks, passwordHasher: passwordHasher,
                     time: time, decoyPasswordHash: decoyPasswordHash),
-                stepUp: StepUpService(
-                    store: store, approvals: approvals, masterKey: masterKey, time: time,
-                    configuration: StepUpConfiguration(
-                        policy: settings.assurance, smsLimit: SMSSendLimit(maxPerWindow: settings.web.stepUpSMSPerHour, window: 3600),
-                        sms: settings.devices.sms)),
+                stepUp: stepUp,
                 account: AccountService(
                     store: store, administration: administration, passwordHasher: passwordHasher, masterKey: masterKey,
                     time: time),
                 sessions: SessionService(
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
+                authorization: AuthorizationService(
+                    store: store, tokens: tokens, stepUp: stepUp, hasher: secretHasher, time: time, issuer: settings.issuer, logger: logger),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()

@@ -10,7 +10,7 @@ enum WebTemplates {
         "self-login": selfLogin, "self-home": selfHome, "self-device": selfDevice, "device-table": deviceTable,
         "self-step-up": selfStepUp, "self-account": selfAccount,
         "approval-table": approvalTable,
-    ]
+    ].merging(hostedLogin) { $1 }
 
     static let layout = """
         <!doctype html>

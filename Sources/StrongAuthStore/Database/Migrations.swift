@@ -522,5 +522,31 @@ public enum Migrator {
                 "ALTER TABLE clients ADD COLUMN require_par INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE clients ADD COLUMN default_acr TEXT",
             ]),
+        Migration(
+            version: 21, name: "authorization-codes",
+            statements: [
+                // Pushed authorization requests (RFC 9126) and logins at the hosted login page: the
+                // validated request as JSON, keyed by the keyed hash of an opaque handle (the
+                // request_uri, or the login's form field), bound to the browser's cookie (its keyed
+                // hash). Each step is one conditional update of the row; finished_at ends it.
+                """
+                CREATE TABLE authorization_requests (
+                    id TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL, pushed INTEGER NOT NULL,
+                    browser_hash TEXT, user_id TEXT, password_at BIGINT, second_factor TEXT, second_factor_id TEXT,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, finished_at BIGINT)
+                """,
+                "CREATE INDEX authorization_requests_expires ON authorization_requests (expires_at)",
+                // Authorization codes (RFC 6749 §4.1.2): the keyed hash of the code, what it is bound to
+                // and how the user authenticated; used_at makes it single use, and what its
+                // redemption issued is kept so that a second presentation revokes it.
+                """
+                CREATE TABLE authorization_codes (
+                    code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, user_id TEXT NOT NULL, request TEXT NOT NULL,
+                    acr TEXT NOT NULL, amr TEXT NOT NULL, auth_time BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL, used_at BIGINT, reuse_detected_at BIGINT, family_id TEXT, access_jti TEXT,
+                    access_expires_at BIGINT)
+                """,
+                "CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at)",
+            ]),
     ]
 }

@@ -1,0 +1,290 @@
+"""The authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636, RFC 9207) and pushed
+authorization requests (RFC 9126) against the live server: authlib's OAuth2Session is the
+client, `requests` is the browser filling in the hosted login's HTML forms (no JavaScript), the
+Kontist-style phone of test_devices approves the second factor. Tests are named after the RFC
+sections they check."""
+import re
+import time
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+
+import cluster
+from test_devices import Phone, bind, user_session
+from test_web_ui import browser, click_and_load, fill, shoot, text_of  # noqa: F401 (browser is a fixture)
+
+REDIRECT = "https://client.example/callback"
+TWO_FACTOR = "urn:strongauth:acr:2fa"
+
+
+def create_code_client(server, name, *extra):
+    """A confidential client with authorization_code and refresh_token; (client_id, secret)."""
+    client_id = server.unique(name)
+    created = server.cli("clients", "create", "--id", client_id, "--name", "Banking App", "--scopes", "accounts,transfers",
+                         "--grants", "authorization_code,refresh_token", "--redirect-uri", REDIRECT, *extra)
+    assert created.get("clientSecret"), created
+    return client_id, created["clientSecret"]
+
+
+def hidden_fields(html):
+    """The hidden inputs of the page's first form (html.parser would do; the pages are ours)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+def query(location):
+    return {key: values[0] for key, values in parse_qs(urlparse(location).query).items()}
+
+
+def sign_in(server, url, username, password="user-password"):
+    """Opens the authorization URL in a fresh browser and posts the password; (browser, answer)."""
+    browser = requests.Session()
+    page = browser.get(url, allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    assert "<script" not in page.text
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    answer = browser.post(server.url("/oauth/authorize/login"), allow_redirects=False, timeout=10,
+                          data={**hidden_fields(page.text), "username": username, "password": password})
+    return browser, answer
+
+
+@pytest.fixture(scope="module")
+def metadata(server):
+    return requests.get(server.url("/.well-known/oauth-authorization-server"), timeout=10).json()
+
+
+def test_rfc8414_metadata_names_the_authorization_code_flow(server, metadata):
+    assert metadata["authorization_endpoint"] == metadata["issuer"] + "/oauth/authorize"
+    assert metadata["pushed_authorization_request_endpoint"] == metadata["issuer"] + "/oauth/par"
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert "authorization_code" in metadata["grant_types_supported"]
+    assert TWO_FACTOR in metadata["acr_values_supported"]
+
+
+def test_rfc6749_4_1_code_with_pkce_s256_then_refresh_and_revocation(server, metadata):
+    client_id, secret = create_code_client(server, "authcode")
+    username, _ = server.create_user("authcode", "user-password")
+    session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    _, answer = sign_in(server, url, username)
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(REDIRECT + "?")
+    params = query(location)
+    assert params["state"] == state
+    assert params["iss"] == metadata["issuer"]  # RFC 9207
+
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    assert token["token_type"].lower() == "bearer"
+    assert token["scope"] == "accounts"
+    introspected = requests.post(server.url("/oauth/introspect"), auth=(client_id, secret),
+                                 data={"token": token["access_token"]}, timeout=10).json()
+    assert introspected["active"] is True
+    assert introspected["acr"] == "urn:strongauth:acr:1fa"
+    assert introspected["amr"] == ["pwd"]
+
+    refreshed = session.refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    session.revoke_token(server.url("/oauth/revoke"), refreshed["refresh_token"], token_type_hint="refresh_token")
+    again = requests.post(metadata["token_endpoint"], auth=(client_id, secret), timeout=10,
+                          data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+    # §4.1.2: the code presented again is refused, and what it issued is revoked.
+    reuse = requests.post(metadata["token_endpoint"], auth=(client_id, secret), timeout=10,
+                          data={"grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT,
+                                "code_verifier": verifier})
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    gone = requests.post(server.url("/oauth/introspect"), auth=(client_id, secret),
+                         data={"token": token["access_token"]}, timeout=10).json()
+    assert gone["active"] is False
+
+
+def test_rfc7636_4_6_wrong_verifier_and_rfc9700_plain_refused(server, metadata):
+    client_id, secret = create_code_client(server, "authcode-pkce")
+    username, _ = server.create_user("authcode-pkce", "user-password")
+    session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    url, _ = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=generate_token(48))
+    _, answer = sign_in(server, url, username)
+    code = query(answer.headers["Location"])["code"]
+    wrong = requests.post(metadata["token_endpoint"], auth=(client_id, secret), timeout=10,
+                          data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                "code_verifier": generate_token(48)})
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+
+    plain = requests.get(metadata["authorization_endpoint"], allow_redirects=False, timeout=10, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "xyz",
+        "code_challenge": generate_token(43), "code_challenge_method": "plain"})
+    assert plain.status_code == 302
+    assert query(plain.headers["Location"])["error"] == "invalid_request"
+    assert query(plain.headers["Location"])["state"] == "xyz"
+    missing = requests.get(metadata["authorization_endpoint"], allow_redirects=False, timeout=10, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT})
+    assert missing.status_code == 302 and query(missing.headers["Location"])["error"] == "invalid_request"
+    # An unregistered redirect URI is never redirected to.
+    evil = requests.get(metadata["authorization_endpoint"], allow_redirects=False, timeout=10, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "https://evil.example/cb",
+        "code_challenge": generate_token(43), "code_challenge_method": "S256"})
+    assert evil.status_code == 400 and "Location" not in evil.headers
+
+
+def test_rfc9126_pushed_request_then_code(server, metadata):
+    client_id, secret = create_code_client(server, "authcode-par", "--require-par")
+    username, _ = server.create_user("authcode-par", "user-password")
+    verifier = generate_token(48)
+    session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    direct = requests.get(url, allow_redirects=False, timeout=10)
+    assert direct.status_code == 302 and query(direct.headers["Location"])["error"] == "invalid_request"
+
+    pushed = requests.post(metadata["pushed_authorization_request_endpoint"], auth=(client_id, secret), timeout=10,
+                           data=query(url))
+    assert pushed.status_code == 201, pushed.text
+    body = pushed.json()
+    assert body["expires_in"] == 60
+    assert body["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    browser_url = metadata["authorization_endpoint"] + "?" + urlencode({"client_id": client_id, "request_uri": body["request_uri"]})
+    _, answer = sign_in(server, browser_url, username)
+    assert answer.status_code == 303
+    assert query(answer.headers["Location"])["state"] == state
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=answer.headers["Location"], code_verifier=verifier)
+    assert token["access_token"]
+    # Single use.
+    assert requests.get(browser_url, allow_redirects=False, timeout=10).status_code == 400
+
+
+def test_two_factors_approved_on_the_bound_device(server, metadata):
+    password_client = server.create_client("authcode-kontist")
+    headers, number = user_session(server, password_client, "authcode-2fa")
+    phone = Phone()
+    device_id = bind(server, headers, phone, number)
+    username = f"authcode-2fa-{server.run_id}"
+    client_id, secret = create_code_client(server, "authcode-2fa", "--acr", TWO_FACTOR)
+    session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    verifier = generate_token(48)
+    url, _ = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    browser, answer = sign_in(server, url, username)
+    assert answer.status_code == 303
+    wait_url = server.url(answer.headers["Location"])
+    waiting = browser.get(wait_url, timeout=10)
+    assert 'http-equiv="refresh"' in waiting.text and ">PENDING<" in waiting.text
+
+    approvals = requests.get(server.url("/api/user/approvals"), headers=headers, timeout=10).json()
+    approval = next(item for item in approvals if "Sign in to Banking App" in item["data"])
+    approved = requests.post(server.url(f"/api/user/approvals/{approval['id']}/approve"), headers=headers, timeout=10,
+                             json={"deviceId": device_id, "data": approval["data"],
+                                   "signature": phone.sign(f"approve:{approval['id']}:{approval['data']}")})
+    assert approved.status_code == 200, approved.text
+    page = browser.get(wait_url, timeout=10)
+    done = browser.post(server.url("/oauth/authorize/continue"), data=hidden_fields(page.text), allow_redirects=False, timeout=10)
+    assert done.status_code == 303 and done.headers["Location"].startswith(REDIRECT)
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=done.headers["Location"], code_verifier=verifier)
+    introspected = requests.post(server.url("/oauth/introspect"), auth=(client_id, secret),
+                                 data={"token": token["access_token"]}, timeout=10).json()
+    assert introspected["acr"] == TWO_FACTOR
+    assert introspected["amr"] == ["pwd", "hwk"]
+
+
+def test_two_factors_by_sms_for_a_user_without_a_device(server, metadata):
+    client_id, secret = create_code_client(server, "authcode-sms", "--acr", TWO_FACTOR)
+    number = "+49151" + str(abs(hash(("authcode-sms", server.run_id))) % 10**8).zfill(8)
+    username, _ = server.create_user("authcode-sms", "user-password", phone=number)
+    session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    verifier = generate_token(48)
+    url, _ = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    browser, answer = sign_in(server, url, username)
+    page = browser.get(server.url(answer.headers["Location"]), timeout=10)
+    assert 'name="otp"' in page.text
+    otp = server.sms_to(number)
+    done = browser.post(server.url("/oauth/authorize/otp"), data={**hidden_fields(page.text), "otp": otp},
+                        allow_redirects=False, timeout=10)
+    assert done.status_code == 303, done.text
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=done.headers["Location"], code_verifier=verifier)
+    introspected = requests.post(server.url("/oauth/introspect"), auth=(client_id, secret),
+                                 data={"token": token["access_token"]}, timeout=10).json()
+    assert introspected["acr"] == TWO_FACTOR
+    assert introspected["amr"] == ["pwd", "sms"]
+
+
+def test_another_browser_cannot_finish_the_login(server, metadata):
+    client_id, _ = create_code_client(server, "authcode-browser")
+    username, _ = server.create_user("authcode-browser", "user-password")
+    session = OAuth2Session(client_id, "unused", scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+    url, _ = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=generate_token(48))
+    page = requests.Session().get(url, timeout=10)
+    stolen = hidden_fields(page.text)
+    answer = requests.post(server.url("/oauth/authorize/login"), allow_redirects=False, timeout=10,
+                           data={**stolen, "username": username, "password": "user-password"})
+    assert answer.status_code == 400 and "Location" not in answer.headers
+
+
+def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server, browser, tmp_path):
+    """A real browser (Debian's chromium, headless, no JavaScript needed): the hosted login with
+    the password, then the approval "Sign in to Banking App" decided on a bound phone (the device
+    simulator), ends at the client's redirect URI with a code — the pages' CSP lets the form's
+    redirect reach the client (form-action names its origin: the app below is another origin)."""
+    import http.server
+    import threading
+
+    from selenium.webdriver.common.by import By
+
+    class App(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<h1>The app</h1>")
+
+        def log_message(self, *args):
+            pass
+
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    app_port = app.server_address[1]
+
+    username, _ = server.create_user("authcode-chromium", "customer password")
+    password_client, password_secret = server.create_client("authcode-chromium-phone")
+    phone_env = dict(server.env, STRONGAUTH_CLIENT_SECRET=password_secret, STRONGAUTH_USER_PASSWORD="customer password")
+
+    def bound_phone(*args):
+        return cluster.cli(server.workdir, phone_env, "", "device", *args, "--server", server.base, "--client-id", password_client,
+                           "--username", username, "--key-store", str(tmp_path / "authcode-keys"))
+
+    bound = bound_phone("bind", "--name", "Customer's phone")
+    assert bound["status"] == "ACTIVE", bound
+    # A loopback redirect URI (any port, RFC 8252 §7.3): the little app above.
+    client_id = server.unique("authcode-chromium")
+    server.cli("clients", "create", "--id", client_id, "--name", "Banking App", "--scopes", "accounts",
+               "--grants", "authorization_code", "--redirect-uri", "http://127.0.0.1/callback", "--acr", TWO_FACTOR)
+    session = OAuth2Session(client_id, "unused", scope="accounts", redirect_uri=f"http://127.0.0.1:{app_port}/callback",
+                            code_challenge_method="S256")
+    url, state = session.create_authorization_url(server.url("/oauth/authorize"), code_verifier=generate_token(48))
+
+    browser.delete_all_cookies()
+    browser.get(url)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to Banking App"
+    fill(browser, "username", username)
+    fill(browser, "password", "customer password")
+    click_and_load(browser, browser.find_element(By.ID, "sign-in"))
+    assert "/oauth/authorize/wait" in browser.current_url
+    assert text_of(browser, "login-status") == "PENDING"
+    shoot(browser, "hosted-login-approval")
+    pending = bound_phone("approvals")["approvals"]
+    assert len(pending) == 1 and "Sign in to Banking App" in pending[0]["data"], pending
+    assert bound_phone("approve", pending[0]["id"], "--device-id", bound["deviceId"])["status"] == "APPROVED"
+    deadline = time.monotonic() + 10
+    while text_of(browser, "login-status") != "APPROVED" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        browser.refresh()
+    click_and_load(browser, browser.find_element(By.ID, "login-continue"))
+    landed = browser.current_url
+    app.shutdown()
+    assert landed.startswith(f"http://127.0.0.1:{app_port}/callback?"), landed
+    assert browser.find_element(By.TAG_NAME, "h1").text == "The app"
+    params = query(landed)
+    assert params["state"] == state and params["code"] and params["iss"]
