@@ -561,6 +561,63 @@ struct AuthorizationCodeTests {
         }
     }
 
+    @Test("the SMS code: five wrong codes close it, the right one is refused after; no device and no phone is a page, not a code")
+    func smsLimitsAndNoSecondFactor() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server, defaultACR: AssuranceLevel.twoFactor.rawValue)
+            try await server.createUser()
+            _ = try await server.runtime.administration.createUser(
+                username: "nophone", password: "correct horse", phone: nil, email: nil, ownerClientID: nil, actor: "test")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let started = try await Self.signIn(&browser, Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier())))
+                let page = try await browser.get(try #require(started.headers[.location]))
+                let otp = try await server.latestOTP()
+                let form = ["_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page))]
+                for wrong in ["000000", "111111", "222222", "333333", "444444", "555555"].filter({ $0 != otp }).prefix(5) {
+                    #expect(try await browser.post("/oauth/authorize/otp", form.merging(["otp": wrong]) { $1 }).status == .unauthorized)
+                }
+                let closed = try await browser.post("/oauth/authorize/otp", form.merging(["otp": otp]) { $1 })
+                #expect(closed.status == .forbidden)
+                #expect(closed.headers[.location] == nil)
+
+                var other = Browser(client: client)
+                let page2 = try await other.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                let nothing = try await other.post(
+                    "/oauth/authorize/login",
+                    [
+                        "_csrf": page2.csrf ?? "", "login": try #require(Self.field("login", in: page2)), "username": "nophone",
+                        "password": "correct horse",
+                    ])
+                #expect(nothing.status == .conflict)
+                #expect(nothing.headers[.location] == nil)
+            }
+        }
+    }
+
+    @Test("a login not finished within 10 minutes is gone")
+    func loginExpires() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server)
+            try await server.createUser()
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let page = try await browser.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                server.time.advance(by: AuthorizationService.loginLifetime)
+                let late = try await browser.post(
+                    "/oauth/authorize/login",
+                    [
+                        "_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice",
+                        "password": "correct horse",
+                    ])
+                #expect(late.status == .badRequest)
+                #expect(late.headers[.location] == nil)
+            }
+        }
+    }
+
     @Test("RFC 8414 metadata names the authorization and PAR endpoints, code, S256, iss and the acr values")
     func metadata() async throws {
         try await TestServer.with { server in
