@@ -13,6 +13,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 import cluster
+import conftest
 from test_devices import Phone, bind, user_session
 from test_web_ui import browser, click_and_load, fill, shoot, text_of  # noqa: F401 (browser is a fixture)
 
@@ -288,3 +289,47 @@ def test_chromium_hosted_login_with_device_approval_ends_at_the_redirect(server,
     assert browser.find_element(By.TAG_NAME, "h1").text == "The app"
     params = query(landed)
     assert params["state"] == state and params["code"] and params["iss"]
+
+
+@pytest.mark.skipif(not conftest.DATABASE_URL, reason="two nodes share a PostgreSQL database (the PostgreSQL pass)")
+def test_two_nodes_login_moves_between_nodes_and_the_code_is_redeemed_once(server, metadata):
+    """Scale-out: the login page comes from one node, the password goes to the other (the login
+    lives in the database, bound to the browser's cookie), and 12 redemptions of the code spread
+    over both nodes at once yield at most one token response, and no live token (one conditional
+    update decides; the reuses revoke what it issued)."""
+    import concurrent.futures
+
+    peer = cluster.Node("authcode-peer", server.workdir, cluster.peer_env(server))
+    peer.start()
+    try:
+        client_id, secret = create_code_client(server, "authcode-nodes")
+        username, _ = server.create_user("authcode-nodes", "user-password")
+        session = OAuth2Session(client_id, secret, scope="accounts", redirect_uri=REDIRECT, code_challenge_method="S256")
+        verifier = generate_token(48)
+        url, _ = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+        browser = requests.Session()
+        page = browser.get(server.base + url[len(metadata["issuer"]):], timeout=10)
+        assert page.status_code == 200, page.text
+        answer = browser.post(peer.base + "/oauth/authorize/login", allow_redirects=False, timeout=10,
+                              data={**hidden_fields(page.text), "username": username, "password": "user-password"})
+        assert answer.status_code == 303, answer.text
+        code = query(answer.headers["Location"])["code"]
+        bases = [server.base, peer.base]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda index: requests.post(
+                bases[index % 2] + "/oauth/token", auth=(client_id, secret), timeout=30,
+                data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}),
+                range(12)))
+        # One redemption wins the conditional update; the others are reuses, which revoke what
+        # the winner issued (§4.1.2) — also when they come while it is being issued, so the
+        # winner itself is usually refused too. Never two token responses, never a live token.
+        issued = [response.json() for response in answers if response.status_code == 200]
+        refused = [response for response in answers if response.status_code != 200]
+        assert len(issued) <= 1, issued
+        assert all(response.status_code == 400 and response.json()["error"] == "invalid_grant" for response in refused), \
+            [response.text for response in refused]
+        for token in issued:
+            assert requests.post(server.url("/oauth/introspect"), auth=(client_id, secret), timeout=10,
+                                 data={"token": token["access_token"]}).json()["active"] is False
+    finally:
+        assert peer.stop() == 0, peer.log_tail()

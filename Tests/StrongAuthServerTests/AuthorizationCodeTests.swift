@@ -75,6 +75,29 @@ struct AuthorizationCodeTests {
         return try await client.token(pairs, basic: basic)
     }
 
+    /// The id and data of the user's newest pending approval (what the phone's app lists).
+    static func pendingApproval(_ client: any TestClientProtocol, token: String) async throws -> (id: String, data: String) {
+        let list = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
+        let pending = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
+        let approval = try #require(pending.first)
+        return (try #require(approval["id"] as? String), try #require(approval["data"] as? String))
+    }
+
+    /// A server with the client "app" and alice, and a fresh code of hers (one-factor login) with its verifier.
+    static func withCode(
+        _ body: @Sendable (TestServer, any TestClientProtocol, _ basic: String, _ code: String, _ verifier: String) async throws -> Void
+    ) async throws {
+        try await TestServer.with { server in
+            let basic = try await createApp(server)
+            try await server.createUser()
+            let verifier = PKCE.generateVerifier()
+            try await server.test { client in
+                var browser = Browser(client: client)
+                try await body(server, client, basic, try await code(&browser, challenge: PKCE.challenge(for: verifier)), verifier)
+            }
+        }
+    }
+
     /// A code for alice through the one-factor login.
     static func code(_ browser: inout Browser, challenge: String) async throws -> String {
         let done = try await signIn(&browser, parameters(challenge: challenge))
@@ -249,53 +272,39 @@ struct AuthorizationCodeTests {
 
     @Test("RFC 7636 §4.6: a wrong verifier is invalid_grant and uses the code up; so is a malformed one refused")
     func wrongVerifier() async throws {
-        try await TestServer.with { server in
-            let basic = try await Self.createApp(server)
-            try await server.createUser()
-            let verifier = PKCE.generateVerifier()
-            try await server.test { client in
-                var browser = Browser(client: client)
-                let code = try await Self.code(&browser, challenge: PKCE.challenge(for: verifier))
-                let (missing, missingBody) = try await client.token(
-                    [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirectURI)], basic: basic)
-                #expect(missing.status == .badRequest)
-                #expect(missingBody["error"] as? String == "invalid_request")
-                let (short, shortBody) = try await Self.exchange(client, code: code, verifier: "abc", basic: basic)
-                #expect(short.status == .badRequest)
-                #expect(shortBody["error"] as? String == "invalid_request")
-                let (wrong, body) = try await Self.exchange(client, code: code, verifier: PKCE.generateVerifier(), basic: basic)
-                #expect(wrong.status == .badRequest)
-                #expect(body["error"] as? String == "invalid_grant")
-                let (late, _) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
-                #expect(late.status == .badRequest)
-            }
+        try await Self.withCode { _, client, basic, code, verifier in
+            let (missing, missingBody) = try await client.token(
+                [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirectURI)], basic: basic)
+            #expect(missing.status == .badRequest)
+            #expect(missingBody["error"] as? String == "invalid_request")
+            let (short, shortBody) = try await Self.exchange(client, code: code, verifier: "abc", basic: basic)
+            #expect(short.status == .badRequest)
+            #expect(shortBody["error"] as? String == "invalid_request")
+            let (wrong, body) = try await Self.exchange(client, code: code, verifier: PKCE.generateVerifier(), basic: basic)
+            #expect(wrong.status == .badRequest)
+            #expect(body["error"] as? String == "invalid_grant")
+            let (late, _) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
+            #expect(late.status == .badRequest)
         }
     }
 
     @Test("§4.1.2: a code presented twice is refused and revokes the refresh token and access token its first use issued")
     func codeReuseRevokes() async throws {
-        try await TestServer.with { server in
-            let basic = try await Self.createApp(server)
-            try await server.createUser()
-            let verifier = PKCE.generateVerifier()
-            try await server.test { client in
-                var browser = Browser(client: client)
-                let code = try await Self.code(&browser, challenge: PKCE.challenge(for: verifier))
-                let (first, tokens) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
-                #expect(first.status == .ok)
-                let access = try #require(tokens["access_token"] as? String)
-                let refresh = try #require(tokens["refresh_token"] as? String)
-                #expect(try await server.runtime.tokens.validateAccessToken(access) != nil)
+        try await Self.withCode { server, client, basic, code, verifier in
+            let (first, tokens) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
+            #expect(first.status == .ok)
+            let access = try #require(tokens["access_token"] as? String)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+            #expect(try await server.runtime.tokens.validateAccessToken(access) != nil)
 
-                let (second, body) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
-                #expect(second.status == .badRequest)
-                #expect(body["error"] as? String == "invalid_grant")
-                #expect(try await server.runtime.tokens.validateAccessToken(access) == nil)
-                let (refreshed, refreshBody) = try await client.token(
-                    [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: basic)
-                #expect(refreshed.status == .badRequest)
-                #expect(refreshBody["error"] as? String == "invalid_grant")
-            }
+            let (second, body) = try await Self.exchange(client, code: code, verifier: verifier, basic: basic)
+            #expect(second.status == .badRequest)
+            #expect(body["error"] as? String == "invalid_grant")
+            #expect(try await server.runtime.tokens.validateAccessToken(access) == nil)
+            let (refreshed, refreshBody) = try await client.token(
+                [("grant_type", "refresh_token"), ("refresh_token", refresh)], basic: basic)
+            #expect(refreshed.status == .badRequest)
+            #expect(refreshBody["error"] as? String == "invalid_grant")
             let reuse = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 50).filter {
                 $0.record.action == .authorizationCodeReuseDetected
             }
@@ -475,11 +484,7 @@ struct AuthorizationCodeTests {
             let csrf = try #require(waiting.csrf)
             #expect(try await browser.post("/oauth/authorize/continue", ["_csrf": csrf, "login": login]).status == .conflict)
 
-            let list = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
-            let pending = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
-            let approval = try #require(pending.first)
-            let approvalID = try #require(approval["id"] as? String)
-            let data = try #require(approval["data"] as? String)
+            let (approvalID, data) = try await Self.pendingApproval(client, token: token)
             #expect(data.contains("Sign in to Banking App"))
             let (approved, _) = try await client.postJSON(
                 "/api/user/approvals/\(approvalID)/approve", token: token,
@@ -513,15 +518,11 @@ struct AuthorizationCodeTests {
                 &browser,
                 Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()), with: [("acr_values", AssuranceLevel.twoFactor.rawValue)]))
             let waiting = try await browser.get(try #require(started.headers[.location]))
-            let list = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
-            let pending = try #require(try JSONSerialization.jsonObject(with: Data(buffer: list.body)) as? [[String: Any]])
-            let approvalID = try #require(pending.first?["id"] as? String)
-            let data = try #require(pending.first?["data"] as? String)
+            let (approvalID, _) = try await Self.pendingApproval(client, token: token)
             let (rejected, _) = try await client.postJSON(
                 "/api/user/approvals/\(approvalID)/reject", token: token,
                 ["deviceId": deviceID, "signature": try phone.signDER(ApprovalService.rejectionMessage(id: approvalID))])
             #expect(rejected.status == .ok)
-            _ = data
             let done = try await browser.post(
                 "/oauth/authorize/continue", ["_csrf": waiting.csrf ?? "", "login": try #require(Self.field("login", in: waiting))])
             #expect(done.status == .seeOther)
@@ -556,6 +557,63 @@ struct AuthorizationCodeTests {
                 let claims = try await server.runtime.signer.verify(try #require(tokens["access_token"] as? String))
                 #expect(claims.acr == AssuranceLevel.twoFactor.rawValue)
                 #expect(claims.amr == ["pwd", "sms"])
+            }
+        }
+    }
+
+    @Test("the SMS code: five wrong codes close it, the right one is refused after; no device and no phone is a page, not a code")
+    func smsLimitsAndNoSecondFactor() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server, defaultACR: AssuranceLevel.twoFactor.rawValue)
+            try await server.createUser()
+            _ = try await server.runtime.administration.createUser(
+                username: "nophone", password: "correct horse", phone: nil, email: nil, ownerClientID: nil, actor: "test")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let started = try await Self.signIn(&browser, Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier())))
+                let page = try await browser.get(try #require(started.headers[.location]))
+                let otp = try await server.latestOTP()
+                let form = ["_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page))]
+                for wrong in ["000000", "111111", "222222", "333333", "444444", "555555"].filter({ $0 != otp }).prefix(5) {
+                    #expect(try await browser.post("/oauth/authorize/otp", form.merging(["otp": wrong]) { $1 }).status == .unauthorized)
+                }
+                let closed = try await browser.post("/oauth/authorize/otp", form.merging(["otp": otp]) { $1 })
+                #expect(closed.status == .forbidden)
+                #expect(closed.headers[.location] == nil)
+
+                var other = Browser(client: client)
+                let page2 = try await other.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                let nothing = try await other.post(
+                    "/oauth/authorize/login",
+                    [
+                        "_csrf": page2.csrf ?? "", "login": try #require(Self.field("login", in: page2)), "username": "nophone",
+                        "password": "correct horse",
+                    ])
+                #expect(nothing.status == .conflict)
+                #expect(nothing.headers[.location] == nil)
+            }
+        }
+    }
+
+    @Test("a login not finished within 10 minutes is gone")
+    func loginExpires() async throws {
+        try await TestServer.with { server in
+            try await Self.createApp(server)
+            try await server.createUser()
+            try await server.test { client in
+                var browser = Browser(client: client)
+                let page = try await browser.get(
+                    "/oauth/authorize?" + Self.query(Self.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))))
+                server.time.advance(by: AuthorizationService.loginLifetime)
+                let late = try await browser.post(
+                    "/oauth/authorize/login",
+                    [
+                        "_csrf": page.csrf ?? "", "login": try #require(Self.field("login", in: page)), "username": "alice",
+                        "password": "correct horse",
+                    ])
+                #expect(late.status == .badRequest)
+                #expect(late.headers[.location] == nil)
             }
         }
     }
