@@ -21,12 +21,16 @@ public struct TokenRequest: Sendable, Equatable {
     /// RFC 8707 resource indicators: absolute URIs of the resource servers the token is for;
     /// they join the client id in the access token's `aud`.
     public var resources: [String]
+    /// The thumbprint of the key of the DPoP proof the face verified (RFC 9449): the tokens are
+    /// bound to it. `nil` without a proof.
+    public var dpopKeyThumbprint: String?
 
     public init(
         grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil,
-        resources: [String] = []
+        resources: [String] = [], dpopKeyThumbprint: String? = nil
     ) {
         self.grantType = grantType
+        self.dpopKeyThumbprint = dpopKeyThumbprint
         self.resources = resources
         self.scope = scope
         self.username = username
@@ -41,6 +45,8 @@ public struct IssuedTokens: Sendable, Equatable {
     public var expiresIn: Int
     public var refreshToken: String?
     public var scope: String
+    /// The DPoP key the access token is bound to (`token_type: DPoP`), `nil` for a bearer token.
+    public var dpopKeyThumbprint: String? = nil
 }
 
 /// The answer of RFC 7662 introspection: `active` and, when active, what the token says.
@@ -58,9 +64,15 @@ public struct OAuthConfiguration: Sendable, Equatable {
     public var issuer: String
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
+    /// How DPoP proofs are judged.
+    public var dpop: DPoPConfiguration
 
-    public init(issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400) {
+    public init(
+        issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400,
+        dpop: DPoPConfiguration = DPoPConfiguration()
+    ) {
         self.issuer = issuer
+        self.dpop = dpop
         self.accessTokenLifetime = accessTokenLifetime
         self.refreshTokenLifetime = refreshTokenLifetime
     }

@@ -522,5 +522,12 @@ public enum Migrator {
                 "ALTER TABLE clients ADD COLUMN require_par INTEGER NOT NULL DEFAULT 0",
                 "ALTER TABLE clients ADD COLUMN default_acr TEXT",
             ]),
+        Migration(
+            version: 22, name: "dpop-refresh-binding",
+            statements: [
+                // The RFC 7638 thumbprint of the DPoP key a public client's refresh token is bound
+                // to (RFC 9449 §5); rotation copies it to the successor. NULL: not bound.
+                "ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT"
+            ]),
     ]
 }
