@@ -1,8 +1,10 @@
 import Configuration
 import Crypto
 import Foundation
+import Glibc
 import Hummingbird
-import HummingbirdTesting
+import Logging
+import ServiceLifecycle
 import StrongAuthAPI
 import StrongAuthClient
 import StrongAuthCore
@@ -43,13 +45,56 @@ struct DPoPSDKTests {
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// A port free right now, so that the issuer (the URL a proof's htu names) can be the
+    /// address the SDK calls.
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                guard bind(socket, raw, length) == 0, getsockname(socket, raw, &length) == 0 else { throw CocoaError(.fileReadUnknown) }
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs the server on its configured port (`.live` testing would pick another one) and
+    /// hands `body` its URL, which is its issuer.
+    static func live<T: Sendable>(_ server: TestServer, _ body: @Sendable (String) async throws -> T) async throws -> T {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try buildApplication(runtime: server.runtime) { port in continuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var waiting = ports.makeAsyncIterator()
+            _ = await waiting.next()
+            do {
+                let value = try await body(server.runtime.settings.issuer)
+                await group.triggerGracefulShutdown()
+                return value
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+        }
+    }
+
+    /// A server whose issuer is the loopback address it listens on.
+    static func settings(_ extra: [String: ConfigContent] = [:]) throws -> [String: ConfigContent] {
+        let port = try freePort()
+        return ["http.port": .int(port), "issuer": .string("http://127.0.0.1:\(port)")].merging(extra) { $1 }
+    }
+
     @Test("a phone's device key as its DPoP key: the token is bound to the key in the phone, and works only with its proofs")
     func deviceKeyAsDPoPKey() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(try Self.settings()) { server in
             let secret = try await server.createClient("sdk")
             try await server.createUser()
-            try await buildApplication(runtime: server.runtime).test(.live) { client in
-                let url = "http://127.0.0.1:\(try #require(client.port))"
+            try await Self.live(server) { url in
                 let sdk = IntegratorClient(baseURL: url, clientID: "sdk", clientSecret: secret)
                 let keys = FileDeviceKeyStore(directory: server.directory.appendingPathComponent("keys"))
                 let login = try await sdk.password(username: "alice", password: "correct horse")
@@ -82,11 +127,10 @@ struct DPoPSDKTests {
 
     @Test("with oauth.dpop.requireNonce the SDK retries once with the offered nonce, at the token endpoint and at resources")
     func nonceRetry() async throws {
-        try await TestServer.with(["oauth.dpop.requireNonce": .bool(true)]) { server in
+        try await TestServer.with(try Self.settings(["oauth.dpop.requireNonce": .bool(true)])) { server in
             let secret = try await server.createClient("sdk")
             try await server.createUser()
-            try await buildApplication(runtime: server.runtime).test(.live) { client in
-                let url = "http://127.0.0.1:\(try #require(client.port))"
+            try await Self.live(server) { url in
                 let signer = DPoPSigner()
                 let sdk = IntegratorClient(baseURL: url, clientID: "sdk", clientSecret: secret).withDPoP(signer)
                 #expect(signer.currentNonce == nil)
