@@ -95,7 +95,8 @@ public struct DeviceClient: Sendable {
     /// The user's devices.
     public func devices() async throws -> [Components.Schemas.Device] {
         try transport.decode(
-            [Components.Schemas.Device].self, try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, dpop: dpop, Optional<String>.none))
+            [Components.Schemas.Device].self,
+            try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, dpop: dpop, Optional<String>.none))
     }
 
     /// Removes a device on the server and forgets its key. Removing needs a fresh two-factor

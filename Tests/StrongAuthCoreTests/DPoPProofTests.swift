@@ -63,8 +63,10 @@ struct DPoPProofTests {
             time: time ?? self.time)
     }
 
-    func refusal(_ verifier: DPoPVerifier, _ proof: String, method: String = "POST", uri: String = "https://auth.test/oauth/token",
-                 token: String? = nil, boundTo: String? = nil) async -> DPoPError? {
+    func refusal(
+        _ verifier: DPoPVerifier, _ proof: String, method: String = "POST", uri: String = "https://auth.test/oauth/token",
+        token: String? = nil, boundTo: String? = nil
+    ) async -> DPoPError? {
         do {
             _ = try await verifier.verify(proof, method: method, uri: uri, accessToken: token, boundTo: boundTo)
             return nil
@@ -234,7 +236,8 @@ struct DPoPProofTests {
         let maker = ProofMaker()
         let verifier = verifier()
         func check(_ alg: String, _ jwk: [String: Any], _ sign: @escaping (String) throws -> [UInt8]) async throws -> DPoPError? {
-            await refusal(verifier, try maker.proof(header: ["typ": "dpop+jwt", "alg": alg, "jwk": jwk], claims: maker.claims(at: time.now()), signature: sign))
+            await refusal(
+                verifier, try maker.proof(header: ["typ": "dpop+jwt", "alg": alg, "jwk": jwk], claims: maker.claims(at: time.now()), signature: sign))
         }
         let p384 = P384.Signing.PrivateKey()
         let raw384 = Array(p384.publicKey.rawRepresentation)

@@ -57,7 +57,9 @@ struct DPoPTests {
 
     // MARK: Token endpoint
 
-    @Test("client_credentials with a proof: token_type DPoP, cnf.jkt, a DPoP-Nonce; introspection says so", arguments: ["/oauth/token", "/api/v2/oauth/token"])
+    @Test(
+        "client_credentials with a proof: token_type DPoP, cnf.jkt, a DPoP-Nonce; introspection says so",
+        arguments: ["/oauth/token", "/api/v2/oauth/token"])
     func clientCredentialsBound(path: String) async throws {
         try await TestServer.with { server in
             let secret = try await server.createClient()
@@ -172,7 +174,8 @@ struct DPoPTests {
             try await server.test { client in
                 let token = try await Self.userToken(client, secret: secret, signer: signer)
                 let url = Self.issuer + "/api/user/devices"
-                let ok = try await Self.resource(client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: token))
+                let ok = try await Self.resource(
+                    client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: token))
                 #expect(ok.status == .ok)
                 // finAPI's user resource too.
                 let finAPI = try await Self.resource(
@@ -200,14 +203,16 @@ struct DPoPTests {
                 }
                 expectRefused(try await Self.resource(client, authorization: "Bearer \(token)", proof: nil), "invalid_token", "as Bearer")
                 expectRefused(
-                    try await Self.resource(client, authorization: "Bearer \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: token)),
+                    try await Self.resource(
+                        client, authorization: "Bearer \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: token)),
                     "invalid_token", "as Bearer with a proof")
                 expectRefused(try await Self.resource(client, authorization: "DPoP \(token)", proof: nil), "invalid_dpop_proof", "no proof")
                 let used = try signer.proof(method: "GET", url: url, accessToken: token)
                 #expect(try await Self.resource(client, authorization: "DPoP \(token)", proof: used).status == .ok)
                 expectRefused(try await Self.resource(client, authorization: "DPoP \(token)", proof: used), "invalid_dpop_proof", "replayed")
                 expectRefused(
-                    try await Self.resource(client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: "other")),
+                    try await Self.resource(
+                        client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: "other")),
                     "invalid_dpop_proof", "wrong ath")
                 expectRefused(
                     try await Self.resource(client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url)),
@@ -217,18 +222,22 @@ struct DPoPTests {
                         client, authorization: "DPoP \(token)", proof: try DPoPSigner().proof(method: "GET", url: url, accessToken: token)),
                     "invalid_dpop_proof", "another key")
                 expectRefused(
-                    try await Self.resource(client, authorization: "DPoP \(token)", proof: try signer.proof(method: "POST", url: url, accessToken: token)),
+                    try await Self.resource(
+                        client, authorization: "DPoP \(token)", proof: try signer.proof(method: "POST", url: url, accessToken: token)),
                     "invalid_dpop_proof", "wrong htm")
                 expectRefused(
                     try await Self.resource(
-                        client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: Self.issuer + "/api/user/approvals", accessToken: token)),
+                        client, authorization: "DPoP \(token)",
+                        proof: try signer.proof(method: "GET", url: Self.issuer + "/api/user/approvals", accessToken: token)),
                     "invalid_dpop_proof", "wrong htu")
                 expectRefused(
                     try await Self.resource(
-                        client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: "https://evil.test/api/user/devices", accessToken: token)),
+                        client, authorization: "DPoP \(token)",
+                        proof: try signer.proof(method: "GET", url: "https://evil.test/api/user/devices", accessToken: token)),
                     "invalid_dpop_proof", "wrong host")
                 expectRefused(
-                    try await Self.resource(client, authorization: "DPoP \(token)x", proof: try signer.proof(method: "GET", url: url, accessToken: token + "x")),
+                    try await Self.resource(
+                        client, authorization: "DPoP \(token)x", proof: try signer.proof(method: "GET", url: url, accessToken: token + "x")),
                     "invalid_token", "broken token")
             }
         }
@@ -245,7 +254,8 @@ struct DPoPTests {
                 let token = try #require(body["access_token"] as? String)
                 let signer = DPoPSigner()
                 let refused = try await Self.resource(
-                    client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: Self.issuer + "/api/user/devices", accessToken: token))
+                    client, authorization: "DPoP \(token)",
+                    proof: try signer.proof(method: "GET", url: Self.issuer + "/api/user/devices", accessToken: token))
                 #expect(refused.status == .unauthorized)
                 #expect(refused.headers[.wwwAuthenticate]?.hasPrefix(#"DPoP error="invalid_token""#) == true)
                 let bearer = try await Self.resource(client, authorization: "Bearer \(token)", proof: nil)
@@ -290,7 +300,9 @@ struct DPoPTests {
 
     // MARK: Public clients' refresh tokens
 
-    @Test("a public client's refresh token is bound to the DPoP key: refused without a proof, refused (and not spent) with another key, refreshed with it")
+    @Test(
+        "a public client's refresh token is bound to the DPoP key: refused without a proof, refused (and not spent) with another key, refreshed with it"
+    )
     func publicClientRefreshBinding() async throws {
         try await TestServer.with { server in
             let tokens = server.runtime.tokens

@@ -256,7 +256,8 @@ public struct TokenService: Sendable {
                 RefreshTokenRecord(
                     id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
                     clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
-                    authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+                    authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
+                    expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
             refreshToken = token
             familyID = family
         }

@@ -194,7 +194,8 @@ struct OAuthController {
                 tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
                 iat: Int(refresh.issuedAt.timeIntervalSince1970), aud: [refresh.clientID], amr: refresh.amr,
                 acr: (refresh.deviceID == nil ? AssuranceLevel.oneFactor : .twoFactor).rawValue,
-                authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) }, cnf: refresh.deviceID == nil && refresh.dpopKeyThumbprint == nil
+                authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) },
+                cnf: refresh.deviceID == nil && refresh.dpopKeyThumbprint == nil
                     ? nil : .init(kid: refresh.deviceID, jkt: refresh.dpopKeyThumbprint))
         }
         return .init(active: false)
