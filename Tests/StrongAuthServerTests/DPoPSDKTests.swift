@@ -114,6 +114,11 @@ struct DPoPSDKTests {
                 var boundPhone = DeviceClient(baseURL: url, accessToken: bound.accessToken, keyStore: keys)
                 boundPhone.dpop = signer
                 #expect(try await boundPhone.devices().map(\.id) == [device.deviceId])
+                // The confirmed token the phone earns by signing a challenge stays bound to its key.
+                let confirmed = try await boundPhone.confirm(deviceId: device.deviceId)
+                let confirmedClaims = try await sdk.introspect(confirmed.token)
+                #expect(confirmedClaims.cnf?.kid == device.deviceId && confirmedClaims.cnf?.jkt == signer.thumbprint)
+                #expect(confirmedClaims.tokenType == .dPoP)
                 #expect(try await sdk.withDPoP(signer).authorisedUser(userAccessToken: bound.accessToken).id == "alice")
 
                 // Without the phone's key the token is worthless: as a bearer token, or with another key's proofs.
