@@ -265,6 +265,13 @@ struct DPoPProofTests {
             try await check("PS256", rsaJWK) {
                 Array(try rsa.signature(for: SHA256.hash(data: Array($0.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation)
             }?.kind == .invalidProof)
+        // RSA keys under 2048 bits, and exponents over 32 bits: refused before any verification.
+        var modulus = (0..<128).map { _ in UInt8.random(in: 0...255) }
+        modulus[0] |= 0x80
+        #expect(
+            try await check("RS256", ["kty": "RSA", "n": Base64URL.encode(modulus), "e": "AQAB"]) { _ in [] }?.description.contains("jwk") == true)
+        let hugeExponent: [String: Any] = ["kty": "RSA", "n": Base64URL.encode(n), "e": Base64URL.encode([1, 0, 0, 0, 0, 0, 0, 1] as [UInt8])]
+        #expect(try await check("RS256", hugeExponent) { _ in [] }?.description.contains("jwk") == true)
         // An EC key under an RSA alg: refused.
         #expect(try await check("RS256", maker.jwk) { _ in [] }?.description.contains("jwk") == true)
     }

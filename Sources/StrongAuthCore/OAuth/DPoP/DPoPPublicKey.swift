@@ -45,7 +45,10 @@ public struct DPoPPublicKey: Sendable, Equatable {
             else { return nil }
             members = .ec(crv: curve, x: x, y: y)
         case (.rs256, "RSA"), (.ps256, "RSA"):
-            guard let n = bytes("n"), let e = bytes("e"), !e.isEmpty, n.first != 0, n.count >= 256, n.count <= 1024 else { return nil }
+            // 2048 to 4096 bits, and an exponent of at most 32 bits: a huge exponent would make
+            // every verification expensive for whoever sends it.
+            guard let n = bytes("n"), let e = bytes("e"), (1...4).contains(e.count), e.first != 0, n.first != 0, (256...512).contains(n.count)
+            else { return nil }
             members = .rsa(n: n, e: e)
         case (.edDSA, "OKP"):
             guard jwk["crv"] as? String == "Ed25519", let x = bytes("x"), x.count == 32 else { return nil }
