@@ -177,6 +177,7 @@ struct DPoPTests {
                 let ok = try await Self.resource(
                     client, authorization: "DPoP \(token)", proof: try signer.proof(method: "GET", url: url, accessToken: token))
                 #expect(ok.status == .ok)
+                #expect(ok.headers[Self.dpopNonce] != nil)
                 // finAPI's user resource too.
                 let finAPI = try await Self.resource(
                     client, "/api/v2/users", authorization: "DPoP \(token)",
