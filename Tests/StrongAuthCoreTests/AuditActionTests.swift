@@ -26,7 +26,7 @@ struct AuditActionTests {
         "session.login", "session.scenario", "session.ended", "session.access_tool.blocked", "session.access_tool.unblocked",
         "operator.created", "operator.signin", "operator.signout", "selfservice.signin", "selfservice.stepup",
         "selfservice.stepup.started", "web.csrf_refused",
-        "signing_key.pruned", "master_key.rotated",
+        "signing_key.pruned", "master_key.rotated", "dpop.proof_replayed",
     ]
 
     @Test("every action's stored value, in order; none twice")

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import SQLKit
 import StrongAuthClient
 import StrongAuthCore
 import Testing
@@ -53,6 +54,14 @@ struct DPoPTests {
         #expect(response.status == .ok)
         #expect(body["token_type"] as? String == "DPoP")
         return try #require(body["access_token"] as? String)
+    }
+
+    /// Replayed proofs counted in the open audit failure windows.
+    static func replaysCounted(_ server: TestServer) async throws -> Int {
+        try await server.runtime.store.pool.withConnection { db in
+            try await db.raw("SELECT COALESCE(SUM(failures), 0) AS n FROM audit_failures WHERE action = 'dpop.proof_replayed'").first()?
+                .decode(column: "n", as: Int.self) ?? -1
+        }
     }
 
     // MARK: Token endpoint
@@ -109,8 +118,11 @@ struct DPoPTests {
                 #expect(getResponse.status == .badRequest)
                 let once = try signer.proof(method: "POST", url: Self.issuer + "/oauth/token")
                 #expect(try await Self.post(client, grant, basic: basic, proofs: [once]).0.status == .ok)
+                #expect(try await Self.replaysCounted(server) == 0)
                 let (replayed, replayedBody) = try await Self.post(client, grant, basic: basic, proofs: [once])
                 #expect(replayed.status == .badRequest && replayedBody["error"] as? String == "invalid_dpop_proof")
+                // The replay is counted in the audit log's failure windows.
+                #expect(try await Self.replaysCounted(server) == 1)
             }
         }
     }

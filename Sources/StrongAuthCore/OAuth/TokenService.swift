@@ -30,7 +30,7 @@ public struct TokenService: Sendable {
         passwordHasher: any PasswordHasher, time: any TimeSource, configuration: OAuthConfiguration,
         dpopNonceKey: SymmetricKey, logger: Logger
     ) async throws {
-        dpop = DPoPVerifier(configuration: configuration.dpop, nonces: DPoPNonces(key: dpopNonceKey), replay: store, time: time)
+        dpop = DPoPVerifier(configuration: configuration.dpop, nonces: DPoPNonces(key: dpopNonceKey), replay: store, audit: store, time: time)
         self.store = store
         self.signer = signer
         self.secretHasher = secretHasher

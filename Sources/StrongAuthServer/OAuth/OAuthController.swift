@@ -56,7 +56,7 @@ struct OAuthController {
                 return try RateLimitMiddleware.refusal(.oauth, retryAfter: retryAfter)
             }
             // Checked before the grant, so that a proof refused for its nonce costs no password attempt.
-            let dpopKey = try await verifyDPoPProof(of: request)
+            let dpopKey = try await verifyDPoPProof(of: request, source: context.remoteAddress)
             let issued = try await tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
@@ -75,13 +75,14 @@ struct OAuthController {
 
     /// The thumbprint of the key of the request's DPoP proof (RFC 9449 §4.3: `htm` POST, `htu`
     /// the token endpoint called), `nil` without one.
-    private func verifyDPoPProof(of request: Request) async throws -> String? {
+    private func verifyDPoPProof(of request: Request, source: String?) async throws -> String? {
         guard DPoPHTTP.isPresent(in: request) else { return nil }
         guard let proof = DPoPHTTP.proof(in: request) else {
             throw OAuthError(.invalidDPoPProof, "Send exactly one DPoP header.")
         }
         do {
-            return try await tokens.dpop.verify(proof, method: "POST", uri: DPoPHTTP.uri(of: request, issuer: settings.issuer)).keyThumbprint
+            let uri = DPoPHTTP.uri(of: request, issuer: settings.issuer)
+            return try await tokens.dpop.verify(proof, method: "POST", uri: uri, source: source).keyThumbprint
         } catch let error as DPoPError {
             throw OAuthError(error.kind == .useNonce ? .useDPoPNonce : .invalidDPoPProof, error.description)
         }

@@ -51,6 +51,8 @@ public struct DPoPVerifier: Sendable {
     public let configuration: DPoPConfiguration
     public let nonces: DPoPNonces
     private let replayGuard: ReplayGuard
+    /// Where replayed proofs are counted.
+    private let audit: (any AuditLog)?
     private let time: any TimeSource
 
     /// The largest proof accepted, in bytes (an RSA-4096 key and signature fit several times).
@@ -59,7 +61,11 @@ public struct DPoPVerifier: Sendable {
     /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1), in `WWW-Authenticate`'s `algs`.
     public static let supportedAlgorithms = DPoPPublicKey.Algorithm.allCases.map(\.rawValue)
 
-    public init(configuration: DPoPConfiguration, nonces: DPoPNonces, replay: any ReplayGuardRepository, time: any TimeSource) {
+    public init(
+        configuration: DPoPConfiguration, nonces: DPoPNonces, replay: any ReplayGuardRepository, audit: (any AuditLog)? = nil,
+        time: any TimeSource
+    ) {
+        self.audit = audit
         self.configuration = configuration
         self.nonces = nonces
         replayGuard = ReplayGuard(store: replay, time: time)
@@ -72,10 +78,11 @@ public struct DPoPVerifier: Sendable {
     /// Verifies `proof` for a request with `method` to `uri` (the issuer's public URL and the
     /// request's path). With `accessToken` (a resource request) the proof must hash it in `ath`;
     /// with `boundTo` its key must be that thumbprint. The `jti` is spent last, only by a proof
-    /// that passed everything else.
-    public func verify(_ proof: String, method: String, uri: String, accessToken: String? = nil, boundTo expectedThumbprint: String? = nil)
-        async throws -> VerifiedDPoPProof
-    {
+    /// that passed everything else; a replay is counted in the audit log against `source`.
+    public func verify(
+        _ proof: String, method: String, uri: String, accessToken: String? = nil, boundTo expectedThumbprint: String? = nil,
+        source: String? = nil
+    ) async throws -> VerifiedDPoPProof {
         let now = time.now()
         let (claims, key) = try Self.decode(proof)
         guard let jti = claims["jti"] as? String, !jti.isEmpty, jti.count <= 256 else {
@@ -111,6 +118,11 @@ public struct DPoPVerifier: Sendable {
         // Remembered until the proof's iat leaves the window (plus a second for rounding).
         let until = Date(timeIntervalSince1970: iat + configuration.proofMaxAge + 1)
         guard try await replayGuard.firstUse(scope: "dpop", value: Array("\(thumbprint) \(jti)".utf8), until: until) else {
+            try await audit?.recordFailure(
+                AuditRecord(
+                    actor: "anonymous", action: .dpopProofReplayed, subject: "jkt:\(thumbprint)", sourceAddress: source, outcome: .failure,
+                    details: ["reason": "replayed_jti"]),
+                at: now)
             throw DPoPError.invalid("The proof's jti has been used before.")
         }
         return VerifiedDPoPProof(keyThumbprint: thumbprint, jti: jti)
