@@ -19,8 +19,9 @@ public struct DeviceClient: Sendable {
     /// The user's access token (password grant), as Kontist's SDK holds it.
     public var accessToken: String
     public let keyStore: any DeviceKeyStore
-    /// Set when `accessToken` is DPoP-bound: every call with it carries a proof by this signer
-    /// (for a token bound to a device's own key, `DPoPSigner(keyStore:keyName:)` with its id).
+    /// Set when `accessToken` is DPoP-bound: every call carries a proof by this signer, also with
+    /// the confirmed tokens derived from it, which the server binds to the same key (for a token
+    /// bound to a device's own key, `DPoPSigner(keyStore:keyName:)` with its id).
     public var dpop: DPoPSigner?
 
     public init(baseURL: String, accessToken: String, keyStore: any DeviceKeyStore, http: HTTPClient = .shared) {
@@ -64,7 +65,7 @@ public struct DeviceClient: Sendable {
         if confirmedAccessToken == nil { bearer = try await confirm(deviceId: approverDeviceId).token }
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/devices/\(deviceId)/approve", bearer: bearer,
+                .POST, "/api/user/devices/\(deviceId)/approve", bearer: bearer, dpop: dpop,
                 Components.Schemas.DeviceApproval(approverDeviceId: approverDeviceId, signature: signature)))
     }
 
@@ -104,7 +105,7 @@ public struct DeviceClient: Sendable {
     /// answers 401 `insufficient_user_authentication` (RFC 9470).
     public func deleteDevice(_ deviceId: String, confirmedAccessToken: String) async throws {
         try transport.expectSuccess(
-            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: confirmedAccessToken, Optional<String>.none))
+            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: confirmedAccessToken, dpop: dpop, Optional<String>.none))
         try keyStore.deleteKey(named: deviceId)
     }
 

@@ -126,6 +126,10 @@ struct DPoPSDKTests {
                 await #expect(throws: StrongAuthClientError.self) { try await boundPhone.devices() }
                 boundPhone.dpop = DPoPSigner()
                 await #expect(throws: StrongAuthClientError.self) { try await boundPhone.devices() }
+                // The confirmed (two-factor, DPoP-bound) token removes the device, with the phone's proofs.
+                boundPhone.dpop = signer
+                try await boundPhone.deleteDevice(device.deviceId, confirmedAccessToken: confirmed.token)
+                #expect(try await boundPhone.devices().isEmpty)
             }
         }
     }
