@@ -333,3 +333,48 @@ def test_two_nodes_login_moves_between_nodes_and_the_code_is_redeemed_once(serve
                                  data={"token": token["access_token"]}).json()["active"] is False
     finally:
         assert peer.stop() == 0, peer.log_tail()
+
+
+def test_rfc6749_2_1_public_client_with_pkce_and_par(server, metadata):
+    """A public client (a native app: no secret) sends only its client_id: PKCE is what proves the
+    code is its own (RFC 7636 §1). It may push its request (RFC 9126 §2) and revoke its tokens
+    (RFC 7009 §2.1), never introspect."""
+    client_id = server.unique("authcode-public")
+    created = server.cli("clients", "create", "--id", client_id, "--public", "--scopes", "accounts",
+                         "--grants", "authorization_code,refresh_token", "--redirect-uri", "http://127.0.0.1/callback")
+    assert "clientSecret" not in created and created["public"] is True, created
+    username, _ = server.create_user("authcode-public", "user-password")
+    # A loopback redirect URI matches on any port (RFC 8252 §7.3): a native app's local listener.
+    redirect = "http://127.0.0.1:53682/callback"
+    session = OAuth2Session(client_id, scope="accounts", redirect_uri=redirect, code_challenge_method="S256",
+                            token_endpoint_auth_method="none")
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    _, answer = sign_in(server, url, username)
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(redirect + "?") and query(location)["state"] == state
+
+    # Without the verifier the code is worth nothing to whoever intercepted it.
+    stolen = requests.post(metadata["token_endpoint"], timeout=10, data={
+        "grant_type": "authorization_code", "code": query(location)["code"], "redirect_uri": redirect, "client_id": client_id})
+    assert stolen.status_code == 400 and stolen.json()["error"] in ("invalid_request", "invalid_grant"), stolen.text
+
+    # The stolen attempt used the code up (and revoked nothing, it issued nothing): a fresh login.
+    url, state = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    _, answer = sign_in(server, url, username)
+    token = session.fetch_token(metadata["token_endpoint"], authorization_response=answer.headers["Location"],
+                                code_verifier=verifier)
+    assert token["access_token"] and token["scope"] == "accounts"
+    introspect = requests.post(server.url("/oauth/introspect"), timeout=10,
+                               data={"token": token["access_token"], "client_id": client_id})
+    assert introspect.status_code == 401 and introspect.json()["error"] == "invalid_client"
+    revoked = requests.post(server.url("/oauth/revoke"), timeout=10,
+                            data={"token": token["access_token"], "client_id": client_id})
+    assert revoked.status_code == 200, revoked.text
+
+    pushed = requests.post(server.url("/oauth/par"), timeout=10, data={
+        "client_id": client_id, "response_type": "code", "redirect_uri": redirect, "scope": "accounts",
+        "code_challenge": generate_token(43), "code_challenge_method": "S256"})
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.json()["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")

@@ -19,6 +19,10 @@ public struct DeviceClient: Sendable {
     /// The user's access token (password grant), as Kontist's SDK holds it.
     public var accessToken: String
     public let keyStore: any DeviceKeyStore
+    /// Set when `accessToken` is DPoP-bound: every call carries a proof by this signer, also with
+    /// the confirmed tokens derived from it, which the server binds to the same key (for a token
+    /// bound to a device's own key, `DPoPSigner(keyStore:keyName:)` with its id).
+    public var dpop: DPoPSigner?
 
     public init(baseURL: String, accessToken: String, keyStore: any DeviceKeyStore, http: HTTPClient = .shared) {
         transport = Transport(baseURL: baseURL, http: http)
@@ -33,7 +37,7 @@ public struct DeviceClient: Sendable {
         let created = try transport.decode(
             Components.Schemas.DeviceCreated.self,
             try await transport.sendJSON(
-                .POST, "/api/user/devices", bearer: accessToken,
+                .POST, "/api/user/devices", bearer: accessToken, dpop: dpop,
                 Components.Schemas.DeviceCreateRequest(name: name, key: Hex.encode(key.publicKey.x963Representation))))
         try keyStore.saveKey(key, named: created.deviceId)
         return created
@@ -44,7 +48,7 @@ public struct DeviceClient: Sendable {
         let signature = try sign(otp, deviceId: deviceId)
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/devices/\(deviceId)/verify", bearer: accessToken,
+                .POST, "/api/user/devices/\(deviceId)/verify", bearer: accessToken, dpop: dpop,
                 Components.Schemas.DeviceVerifyRequest(challengeId: challengeId, signature: signature)))
     }
 
@@ -61,7 +65,7 @@ public struct DeviceClient: Sendable {
         if confirmedAccessToken == nil { bearer = try await confirm(deviceId: approverDeviceId).token }
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/devices/\(deviceId)/approve", bearer: bearer,
+                .POST, "/api/user/devices/\(deviceId)/approve", bearer: bearer, dpop: dpop,
                 Components.Schemas.DeviceApproval(approverDeviceId: approverDeviceId, signature: signature)))
     }
 
@@ -69,7 +73,7 @@ public struct DeviceClient: Sendable {
     public func createDeviceChallenge(_ deviceId: String) async throws -> Components.Schemas.DeviceChallenge {
         try transport.decode(
             Components.Schemas.DeviceChallenge.self,
-            try await transport.sendJSON(.POST, "/api/user/devices/\(deviceId)/challenges", bearer: accessToken, Optional<String>.none))
+            try await transport.sendJSON(.POST, "/api/user/devices/\(deviceId)/challenges", bearer: accessToken, dpop: dpop, Optional<String>.none))
     }
 
     /// Signs `stringToSign` and exchanges the signature for confirmed tokens.
@@ -80,7 +84,7 @@ public struct DeviceClient: Sendable {
         return try transport.decode(
             Components.Schemas.ConfirmedTokens.self,
             try await transport.sendJSON(
-                .POST, "/api/user/devices/\(deviceId)/challenges/\(challenge.id)/verify", bearer: accessToken,
+                .POST, "/api/user/devices/\(deviceId)/challenges/\(challenge.id)/verify", bearer: accessToken, dpop: dpop,
                 Components.Schemas.DeviceChallengeVerifyRequest(signature: signature)))
     }
 
@@ -92,7 +96,8 @@ public struct DeviceClient: Sendable {
     /// The user's devices.
     public func devices() async throws -> [Components.Schemas.Device] {
         try transport.decode(
-            [Components.Schemas.Device].self, try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, Optional<String>.none))
+            [Components.Schemas.Device].self,
+            try await transport.sendJSON(.GET, "/api/user/devices", bearer: accessToken, dpop: dpop, Optional<String>.none))
     }
 
     /// Removes a device on the server and forgets its key. Removing needs a fresh two-factor
@@ -100,7 +105,7 @@ public struct DeviceClient: Sendable {
     /// answers 401 `insufficient_user_authentication` (RFC 9470).
     public func deleteDevice(_ deviceId: String, confirmedAccessToken: String) async throws {
         try transport.expectSuccess(
-            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: confirmedAccessToken, Optional<String>.none))
+            try await transport.sendJSON(.DELETE, "/api/user/devices/\(deviceId)", bearer: confirmedAccessToken, dpop: dpop, Optional<String>.none))
         try keyStore.deleteKey(named: deviceId)
     }
 
@@ -111,7 +116,7 @@ public struct DeviceClient: Sendable {
     public func approvals() async throws -> [Components.Schemas.UserApproval] {
         try transport.decode(
             [Components.Schemas.UserApproval].self,
-            try await transport.sendJSON(.GET, "/api/user/approvals", bearer: accessToken, Optional<String>.none))
+            try await transport.sendJSON(.GET, "/api/user/approvals", bearer: accessToken, dpop: dpop, Optional<String>.none))
     }
 
     /// Approves what the user was shown: signs `"approve:<id>:<data>"` with the device key — the
@@ -120,7 +125,7 @@ public struct DeviceClient: Sendable {
     public func approve(_ approval: Components.Schemas.UserApproval, deviceId: String) async throws {
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/approvals/\(approval.id)/approve", bearer: accessToken,
+                .POST, "/api/user/approvals/\(approval.id)/approve", bearer: accessToken, dpop: dpop,
                 Components.Schemas.UserApprovalAnswer(
                     deviceId: deviceId, data: approval.data,
                     signature: try sign("approve:\(approval.id):\(approval.data)", deviceId: deviceId))))
@@ -130,7 +135,7 @@ public struct DeviceClient: Sendable {
     public func reject(approvalId: String, deviceId: String, reason: String? = nil) async throws {
         try transport.expectSuccess(
             try await transport.sendJSON(
-                .POST, "/api/user/approvals/\(approvalId)/reject", bearer: accessToken,
+                .POST, "/api/user/approvals/\(approvalId)/reject", bearer: accessToken, dpop: dpop,
                 Components.Schemas.UserApprovalAnswer(
                     deviceId: deviceId, signature: try sign("\(approvalId):REJECTED", deviceId: deviceId), reason: reason)))
     }

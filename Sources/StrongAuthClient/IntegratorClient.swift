@@ -14,6 +14,8 @@ public struct IntegratorClient: Sendable {
     public let clientID: String
     private let clientSecret: String
     let transport: Transport
+    /// Signs a DPoP proof for every token request and resource call (`withDPoP`).
+    public private(set) var dpop: DPoPSigner?
 
     /// - Parameter http: the AsyncHTTPClient to use; the shared singleton by default.
     public init(baseURL: String, clientID: String, clientSecret: String, http: HTTPClient = .shared) {
@@ -23,6 +25,14 @@ public struct IntegratorClient: Sendable {
     }
 
     public var baseURL: String { transport.baseURL }
+
+    /// The same client, asking for DPoP-bound tokens (RFC 9449) with `signer`'s key and using
+    /// them with proofs on the resource calls.
+    public func withDPoP(_ signer: DPoPSigner) -> IntegratorClient {
+        var copy = self
+        copy.dpop = signer
+        return copy
+    }
 
     // MARK: OAuth 2.0
 
@@ -59,7 +69,7 @@ public struct IntegratorClient: Sendable {
     }
 
     private func token(_ parameters: [String: String?]) async throws -> Components.Schemas.TokenResponse {
-        try transport.decode(Components.Schemas.TokenResponse.self, try await postForm("/oauth/token", parameters))
+        try transport.decode(Components.Schemas.TokenResponse.self, try await postForm("/oauth/token", parameters, dpop: dpop))
     }
 
     // MARK: finAPI users
@@ -69,36 +79,37 @@ public struct IntegratorClient: Sendable {
         _ params: Components.Schemas.FinAPIUserCreateParams, clientAccessToken: String
     ) async throws -> Components.Schemas.FinAPIUser {
         try transport.decode(
-            Components.Schemas.FinAPIUser.self, try await transport.sendJSON(.POST, "/api/v2/users", bearer: clientAccessToken, params))
+            Components.Schemas.FinAPIUser.self, try await transport.sendJSON(.POST, "/api/v2/users", bearer: clientAccessToken, dpop: dpop, params))
     }
 
     /// `GET /api/v2/users` with a user access token.
     public func authorisedUser(userAccessToken: String) async throws -> Components.Schemas.FinAPIUser {
         try transport.decode(
             Components.Schemas.FinAPIUser.self,
-            try await transport.sendJSON(.GET, "/api/v2/users", bearer: userAccessToken, Optional<String>.none))
+            try await transport.sendJSON(.GET, "/api/v2/users", bearer: userAccessToken, dpop: dpop, Optional<String>.none))
     }
 
     /// `DELETE /api/v2/users` with a user access token.
     public func deleteAuthorisedUser(userAccessToken: String) async throws {
         _ = try transport.decode(
             Components.Schemas.FinAPIUserIdentifier.self,
-            try await transport.sendJSON(.DELETE, "/api/v2/users", bearer: userAccessToken, Optional<String>.none))
+            try await transport.sendJSON(.DELETE, "/api/v2/users", bearer: userAccessToken, dpop: dpop, Optional<String>.none))
     }
 
     // MARK: Transport
 
-    func postForm(_ path: String, _ parameters: [String: String?]) async throws -> Transport.RawResponse {
+    func postForm(_ path: String, _ parameters: [String: String?], dpop: DPoPSigner? = nil) async throws -> Transport.RawResponse {
         let credentials = "\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))"
         let body = parameters.compactMap { key, value in value.map { "\(Self.formEncode(key))=\(Self.formEncode($0))" } }
             .joined(separator: "&")
-        return try await transport.send(
-            .POST, path,
-            headers: [
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()),
-            ],
-            body: ByteBuffer(string: body))
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()),
+        ]
+        guard let dpop else { return try await transport.send(.POST, path, headers: headers, body: ByteBuffer(string: body)) }
+        return try await transport.sendWithProof(dpop, .POST, path, accessToken: nil) { proof in
+            try await transport.send(.POST, path, headers: headers + [("DPoP", proof)], body: ByteBuffer(string: body))
+        }
     }
 
     /// `application/x-www-form-urlencoded` encoding of one component.

@@ -33,17 +33,46 @@ struct Transport: Sendable {
         return RawResponse(status: response.status, body: try await response.body.collect(upTo: 1 << 20), headers: response.headers)
     }
 
-    /// Sends `value` as JSON with a bearer token.
+    /// Sends `value` as JSON with a bearer token or, with `dpop`, a DPoP-bound token
+    /// (`Authorization: DPoP` and a proof for this request, RFC 9449 §7).
     func sendJSON(
-        _ method: HTTPMethod, _ path: String, bearer: String, _ value: (some Encodable)?
+        _ method: HTTPMethod, _ path: String, bearer: String, dpop: DPoPSigner? = nil, _ value: (some Encodable)?
     ) async throws -> RawResponse {
-        var headers = [("Authorization", "Bearer \(bearer)")]
+        var headers: [(String, String)] = []
         var body: ByteBuffer?
         if let value {
             headers.append(("Content-Type", "application/json"))
             body = ByteBuffer(data: try JSONEncoder().encode(value))
         }
-        return try await send(method, path, headers: headers, body: body)
+        guard let dpop else { return try await send(method, path, headers: [("Authorization", "Bearer \(bearer)")] + headers, body: body) }
+        return try await sendWithProof(dpop, method, path, accessToken: bearer) { proof in
+            try await send(method, path, headers: [("Authorization", "DPoP \(bearer)"), ("DPoP", proof)] + headers, body: body)
+        }
+    }
+
+    /// Sends a request carrying a fresh proof from `signer`, remembers the nonce the server
+    /// offers, and sends once more (with a new proof) when the server asked for a nonce
+    /// (`use_dpop_nonce`, RFC 9449 §8).
+    func sendWithProof(
+        _ signer: DPoPSigner, _ method: HTTPMethod, _ path: String, accessToken: String?, _ send: (String) async throws -> RawResponse
+    ) async throws -> RawResponse {
+        var response = try await send(try signer.proof(method: method.rawValue, url: baseURL + path, accessToken: accessToken))
+        let offered = response.headers.first(name: "DPoP-Nonce")
+        signer.remember(nonce: offered)
+        if offered != nil, Self.asksForNonce(response) {
+            response = try await send(try signer.proof(method: method.rawValue, url: baseURL + path, accessToken: accessToken))
+            signer.remember(nonce: response.headers.first(name: "DPoP-Nonce"))
+        }
+        return response
+    }
+
+    /// `use_dpop_nonce`: a 400 from the token endpoint or a 401 challenge from a resource.
+    static func asksForNonce(_ response: RawResponse) -> Bool {
+        if response.status == .unauthorized {
+            return response.headers[canonicalForm: "WWW-Authenticate"].contains { $0.contains(#"error="use_dpop_nonce""#) }
+        }
+        guard response.status == .badRequest else { return false }
+        return (try? JSONDecoder().decode(Components.Schemas.OAuthErrorResponse.self, from: response.body))?.error == .useDpopNonce
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: RawResponse) throws -> T {

@@ -117,6 +117,7 @@ func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: T
 public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     addCommonMiddleware(to: router, trustedProxies: runtime.settings.trustedProxies)
+    router.add(middleware: DPoPNonceMiddleware(dpop: runtime.tokens.dpop))
     // The per-address rate-limit buckets are attached by each face to the routes it limits
     // (`RateLimitMiddleware`), in front of their authentication.
 

@@ -28,6 +28,7 @@ struct AuditActionTests {
         "selfservice.stepup.started", "web.csrf_refused",
         "signing_key.pruned", "master_key.rotated",
         "authorization.login", "authorization_code.issued", "authorization_code.reuse_detected",
+        "dpop.proof_replayed",
     ]
 
     @Test("every action's stored value, in order; none twice")

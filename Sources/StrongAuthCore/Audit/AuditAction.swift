@@ -25,6 +25,9 @@ extension AuditAction {
     public static let loginPassword = AuditAction(rawValue: "login.password")
     /// A used refresh token presented again: its family is revoked (RFC 9700 §4.14.2).
     public static let refreshReuseDetected = AuditAction(rawValue: "refresh.reuse_detected")
+    /// A DPoP proof presented again (RFC 9449 §11.1: a captured request replayed), counted per
+    /// window (`AuditLog.recordFailure`).
+    public static let dpopProofReplayed = AuditAction(rawValue: "dpop.proof_replayed")
     /// RFC 7009 revocation.
     public static let tokenRevoked = AuditAction(rawValue: "token.revoked")
     /// An authorization code presented a second time: what its first use issued is revoked
@@ -143,4 +146,5 @@ extension AuditAction {
         ]
         + [signingKeyPruned, masterKeyRotated]
         + [authorizationLogin, authorizationCodeIssued, authorizationCodeReuseDetected]
+        + [dpopProofReplayed]
 }

@@ -90,8 +90,10 @@ extension DeviceService {
     }
 
     /// `POST /api/user/mfa/challenges/{id}/token`: confirmed tokens, once, for a VERIFIED challenge,
-    /// with at most the redeeming token's `scopes`.
-    public func redeemPushChallenge(userID: String, client: OAuthClient, scopes: Scopes, id: String) async throws -> IssuedTokens {
+    /// with at most the redeeming token's `scopes`, bound to its DPoP key if it was (`cnf.jkt`).
+    public func redeemPushChallenge(
+        userID: String, client: OAuthClient, scopes: Scopes, id: String, dpopKeyThumbprint: String? = nil
+    ) async throws -> IssuedTokens {
         let challenge = try await pushChallenge(userID: userID, id: id)
         guard challenge.status == .answered, challenge.expiresAt > time.now() else { throw DeviceError.challengeClosed }
         guard let deviceID = try await store.redeemChallenge(id: id) else { throw DeviceError.challengeClosed }
@@ -100,6 +102,6 @@ extension DeviceService {
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
             withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: deviceID,
-            authenticatedAt: challenge.createdAt)
+            authenticatedAt: challenge.createdAt, dpopKeyThumbprint: dpopKeyThumbprint)
     }
 }

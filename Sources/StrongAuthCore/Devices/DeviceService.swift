@@ -260,10 +260,11 @@ public struct DeviceService: Sendable {
 
     /// `POST …/challenges/{challengeId}/verify`: a correct signature over `stringToSign` yields
     /// confirmed tokens bound to the device (`cnf.kid`), for the client the user token came from,
-    /// with at most that token's `scopes` (a derived token never widens the original).
+    /// with at most that token's `scopes` (a derived token never widens the original), and bound
+    /// to the same DPoP key when that token was (`dpopKeyThumbprint`, its `cnf.jkt`).
     public func verifyChallenge(
         userID: String, client: OAuthClient, scopes: Scopes, deviceID: String, challengeID: String, signatureHex: String,
-        source: String?
+        source: String?, dpopKeyThumbprint: String? = nil
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
@@ -273,7 +274,7 @@ public struct DeviceService: Sendable {
         try await store.touchDevice(id: device.id, at: time.now())
         return try await tokens.issueUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
-            withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: device.id)
+            withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: device.id, dpopKeyThumbprint: dpopKeyThumbprint)
     }
 
     // MARK: Self-service

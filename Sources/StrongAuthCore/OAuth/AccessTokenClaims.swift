@@ -33,7 +33,8 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     /// `auth_time`, whole seconds): the password grant, or the device signature of a confirmed
     /// token. A refresh keeps it, so refreshing never makes an old authentication look recent.
     public var authTime: Date?
-    /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token.
+    /// Confirmation (RFC 7800): `kid` is the id of the device that confirmed the token, `jkt`
+    /// the thumbprint of the DPoP key the token is bound to (RFC 9449 §6); either or both.
     public var cnf: Confirmation?
     /// The realm the token acts in (its client's, and its user's); absent on tokens issued
     /// before realms existed, which are of the default realm.
@@ -41,8 +42,12 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
 
     /// RFC 7800 confirmation claim.
     public struct Confirmation: Codable, Sendable, Equatable {
-        public var kid: String
-        public init(kid: String) { self.kid = kid }
+        public var kid: String?
+        public var jkt: String?
+        public init(kid: String? = nil, jkt: String? = nil) {
+            self.kid = kid
+            self.jkt = jkt
+        }
     }
 
     /// The `acr` value of confirmed tokens.
@@ -58,7 +63,8 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         issuer: String, subject: String, clientID: String, scope: String, subjectType: SubjectType,
         issuedAt: Date, expiresAt: Date, id: String, familyID: String? = nil, amr: [String]? = nil,
-        confirmationDeviceID: String? = nil, authTime: Date? = nil, resources: [String] = [], realm: String? = nil
+        confirmationDeviceID: String? = nil, authTime: Date? = nil, resources: [String] = [], realm: String? = nil,
+        dpopKeyThumbprint: String? = nil
     ) {
         self.realm = realm
         iss = .init(value: issuer)
@@ -74,7 +80,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         self.subjectType = subjectType
         sid = familyID
         self.amr = amr
-        cnf = confirmationDeviceID.map(Confirmation.init(kid:))
+        cnf = confirmationDeviceID == nil && dpopKeyThumbprint == nil ? nil : Confirmation(kid: confirmationDeviceID, jkt: dpopKeyThumbprint)
         acr = confirmationDeviceID == nil ? nil : Self.twoFactorACR
         self.authTime = authTime?.wholeSeconds
     }

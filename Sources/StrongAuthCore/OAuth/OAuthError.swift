@@ -12,6 +12,10 @@ public struct OAuthError: Error, Sendable, Equatable {
         case unsupportedTokenType = "unsupported_token_type"
         /// RFC 8707 §2: a `resource` that is not an absolute URI (or is refused).
         case invalidTarget = "invalid_target"
+        /// RFC 9449 §5: the DPoP proof at the token endpoint is missing (where required) or invalid.
+        case invalidDPoPProof = "invalid_dpop_proof"
+        /// RFC 9449 §8: retry with the nonce in the `DPoP-Nonce` response header.
+        case useDPoPNonce = "use_dpop_nonce"
         /// Not an RFC 6749 code: the server could not answer (storage down). Always a 503.
         case temporarilyUnavailable = "temporarily_unavailable"
         /// RFC 6749 §4.1.2.1: the authorization endpoint serves `response_type=code` only.

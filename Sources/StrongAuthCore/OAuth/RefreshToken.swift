@@ -22,6 +22,9 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     /// or the device signature): the `auth_time` of every access token the family yields. `nil`
     /// for families from before it was recorded — they satisfy no age limit.
     public var authTime: Date?
+    /// The DPoP key a public client's refresh token is bound to (RFC 9449 §5): refreshing needs
+    /// a proof by that key. Carried to every successor.
+    public var dpopKeyThumbprint: String?
     public var issuedAt: Date
     public var expiresAt: Date
     public var usedAt: Date?
@@ -29,8 +32,10 @@ public struct RefreshTokenRecord: Sendable, Equatable {
 
     public init(
         id: String, tokenHash: String, familyID: String, clientID: String, userID: String, scopes: Scopes,
-        amr: [String], deviceID: String? = nil, authTime: Date? = nil, issuedAt: Date, expiresAt: Date, usedAt: Date? = nil, revokedAt: Date? = nil
+        amr: [String], deviceID: String? = nil, authTime: Date? = nil, dpopKeyThumbprint: String? = nil, issuedAt: Date, expiresAt: Date,
+        usedAt: Date? = nil, revokedAt: Date? = nil
     ) {
+        self.dpopKeyThumbprint = dpopKeyThumbprint
         self.id = id
         self.tokenHash = tokenHash
         self.familyID = familyID

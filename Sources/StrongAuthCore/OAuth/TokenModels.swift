@@ -37,15 +37,20 @@ public struct TokenRequest: Sendable, Equatable {
     public var code: String?
     public var redirectURI: String?
     public var codeVerifier: String?
+    /// The thumbprint of the key of the DPoP proof the face verified (RFC 9449): the tokens are
+    /// bound to it. `nil` without a proof.
+    public var dpopKeyThumbprint: String?
 
     public init(
         grantType: String, scope: String? = nil, username: String? = nil, password: String? = nil, refreshToken: String? = nil,
-        resources: [String] = [], code: String? = nil, redirectURI: String? = nil, codeVerifier: String? = nil
+        resources: [String] = [], code: String? = nil, redirectURI: String? = nil, codeVerifier: String? = nil,
+        dpopKeyThumbprint: String? = nil
     ) {
         self.code = code
         self.redirectURI = redirectURI
         self.codeVerifier = codeVerifier
         self.grantType = grantType
+        self.dpopKeyThumbprint = dpopKeyThumbprint
         self.resources = resources
         self.scope = scope
         self.username = username
@@ -64,6 +69,8 @@ public struct IssuedTokens: Sendable, Equatable {
     public var familyID: String? = nil
     public var accessTokenID: String? = nil
     public var accessTokenExpiresAt: Date? = nil
+    /// The DPoP key the access token is bound to (`token_type: DPoP`), `nil` for a bearer token.
+    public var dpopKeyThumbprint: String? = nil
 }
 
 /// The answer of RFC 7662 introspection: `active` and, when active, what the token says.
@@ -81,9 +88,15 @@ public struct OAuthConfiguration: Sendable, Equatable {
     public var issuer: String
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
+    /// How DPoP proofs are judged.
+    public var dpop: DPoPConfiguration
 
-    public init(issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400) {
+    public init(
+        issuer: String, accessTokenLifetime: TimeInterval = 900, refreshTokenLifetime: TimeInterval = 30 * 86_400,
+        dpop: DPoPConfiguration = DPoPConfiguration()
+    ) {
         self.issuer = issuer
+        self.dpop = dpop
         self.accessTokenLifetime = accessTokenLifetime
         self.refreshTokenLifetime = refreshTokenLifetime
     }

@@ -54,7 +54,8 @@ extension TokenService {
         let issued = try await issueUserTokens(
             userID: user.id, client: client, scopes: (Scopes(parsing: record.request.scope) ?? Scopes([])).intersection(client.scopes),
             amr: record.amr,
-            withRefreshToken: client.grants.contains(.refreshToken), authenticatedAt: record.authTime, resources: resources)
+            withRefreshToken: client.grants.contains(.refreshToken), authenticatedAt: record.authTime, resources: resources,
+            dpopKeyThumbprint: request.dpopKeyThumbprint)
         if let accessTokenID = issued.accessTokenID, let expiresAt = issued.accessTokenExpiresAt,
             try await store.recordAuthorizationCodeTokens(
                 hash: codeHash, familyID: issued.familyID, accessTokenID: accessTokenID, accessTokenExpiresAt: expiresAt)

@@ -21,12 +21,17 @@ public struct TokenService: Sendable {
     /// A real bcrypt hash of a random password: verified against when the user is unknown, so
     /// that "no such user" and "wrong password" take the same time.
     private let decoyPasswordHash: String
+    /// Checks DPoP proofs for the token endpoint and the resource faces (RFC 9449).
+    public let dpop: DPoPVerifier
 
+    /// `dpopNonceKey` must be the same on every node (derived from the hash root), so that a
+    /// nonce one node offers is accepted by all.
     public init(
         store: any Repositories, signer: AccessTokenSigner, secretHasher: KeyedHash,
         passwordHasher: any PasswordHasher, time: any TimeSource, configuration: OAuthConfiguration,
-        logger: Logger
+        dpopNonceKey: SymmetricKey, logger: Logger
     ) async throws {
+        dpop = DPoPVerifier(configuration: configuration.dpop, nonces: DPoPNonces(key: dpopNonceKey), replay: store, audit: store, time: time)
         self.store = store
         self.signer = signer
         self.secretHasher = secretHasher
@@ -135,6 +140,10 @@ public struct TokenService: Sendable {
             throw OAuthError(.unauthorizedClient, "The client is not allowed to use this grant type.")
         }
         try Self.validateResources(request.resources)
+        // RFC 9449 §5: a client registered with `--dpop-required` gets sender-constrained tokens only.
+        if client.requiresDPoP, request.dpopKeyThumbprint == nil {
+            throw OAuthError(.invalidDPoPProof, "This client must send a DPoP proof with every token request.")
+        }
         switch grant {
         case .authorizationCode:
             return try await authorizationCodeGrant(request, client: client, source: source)
@@ -178,10 +187,11 @@ public struct TokenService: Sendable {
         let claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased(), resources: request.resources, realm: client.realmID)
+            id: UUID().uuidString.lowercased(), resources: request.resources, realm: client.realmID,
+            dpopKeyThumbprint: request.dpopKeyThumbprint)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
-            refreshToken: nil, scope: scopes.wire)
+            refreshToken: nil, scope: scopes.wire, dpopKeyThumbprint: request.dpopKeyThumbprint)
     }
 
     private func passwordGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
@@ -192,7 +202,7 @@ public struct TokenService: Sendable {
         let user = try await authenticateUser(username: username, password: password, client: client, source: source)
         return try await issueUserTokens(
             userID: user.id, client: client, scopes: scopes, amr: ["pwd"], withRefreshToken: client.grants.contains(.refreshToken),
-            resources: request.resources)
+            resources: request.resources, dpopKeyThumbprint: request.dpopKeyThumbprint)
     }
 
     /// The password check of the password grant and the hosted login: the user of the client's
@@ -255,6 +265,16 @@ public struct TokenService: Sendable {
         guard let current = try await store.refreshToken(hash: presentedHash), current.clientID == client.id else {
             throw invalid
         }
+        // RFC 9449 §5: a bound refresh token (a public client's) is refreshed only by its key;
+        // checked before rotation, so a thief without the key cannot even spend it.
+        if let boundKey = current.dpopKeyThumbprint {
+            guard let presentedKey = request.dpopKeyThumbprint else {
+                throw OAuthError(.invalidDPoPProof, "This refresh token is bound to a DPoP key: send a proof signed with it.")
+            }
+            guard ConstantTime.equals(presentedKey, boundKey) else {
+                throw OAuthError.invalidGrant("The refresh token is bound to another DPoP key.")
+            }
+        }
         let scopes = try grantedScopes(requested: request.scope, allowed: current.scopes)
         let now = time.now()
         let successor = SecureRandom.token(prefix: SecretPrefix.refreshToken)
@@ -266,10 +286,11 @@ public struct TokenService: Sendable {
         case .rotated(let record):
             let accessToken = try await signAccessToken(
                 userID: record.userID, client: client, scopes: scopes, amr: record.amr, familyID: record.familyID,
-                confirmationDeviceID: record.deviceID, authTime: record.authTime, resources: request.resources, now: now)
+                confirmationDeviceID: record.deviceID, authTime: record.authTime, resources: request.resources,
+                dpopKeyThumbprint: request.dpopKeyThumbprint, now: now)
             return IssuedTokens(
                 accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: successor,
-                scope: scopes.wire)
+                scope: scopes.wire, dpopKeyThumbprint: request.dpopKeyThumbprint)
         case .reused(let familyID):
             logger.warning("refresh token reuse detected; family revoked", metadata: ["family": "\(familyID)", "client": "\(client.id)"])
             try await store.append(
@@ -288,10 +309,13 @@ public struct TokenService: Sendable {
     /// `acr`), and so is every access token the refresh-token family yields later. The user has
     /// just authenticated (password or device signature), so `auth_time` is now, kept by the
     /// family for its refreshes. `authenticatedAt` overrides it when the authentication happened
-    /// earlier (a push answered before its token is redeemed).
+    /// earlier (a push answered before its token is redeemed). With `dpopKeyThumbprint` (the
+    /// key of a verified DPoP proof) the access token is bound to that key (`cnf.jkt`), and so is
+    /// a public client's refresh-token family (RFC 9449 §5).
     public func issueUserTokens(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool,
-        confirmationDeviceID: String? = nil, authenticatedAt: Date? = nil, resources: [String] = []
+        confirmationDeviceID: String? = nil, authenticatedAt: Date? = nil, resources: [String] = [],
+        dpopKeyThumbprint: String? = nil
     ) async throws -> IssuedTokens {
         let now = time.now()
         let authTime = min(authenticatedAt ?? now, now).wholeSeconds
@@ -304,18 +328,20 @@ public struct TokenService: Sendable {
                 RefreshTokenRecord(
                     id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
                     clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
-                    authTime: authTime, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
+                    authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
+                    expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
             refreshToken = token
             familyID = family
         }
         let accessTokenID = UUID().uuidString.lowercased()
         let accessToken = try await signAccessToken(
             userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
-            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, now: now, id: accessTokenID)
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources,
+            dpopKeyThumbprint: dpopKeyThumbprint, now: now, id: accessTokenID)
         return IssuedTokens(
             accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
             scope: scopes.wire, familyID: familyID, accessTokenID: accessTokenID,
-            accessTokenExpiresAt: now.addingTimeInterval(configuration.accessTokenLifetime))
+            accessTokenExpiresAt: now.addingTimeInterval(configuration.accessTokenLifetime), dpopKeyThumbprint: dpopKeyThumbprint)
     }
 
     /// Every user token says how (`acr`: 2fa when a device confirmed it or the login had a
@@ -323,13 +349,15 @@ public struct TokenService: Sendable {
     /// `AssurancePolicy` checks.
     private func signAccessToken(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
-        confirmationDeviceID: String?, authTime: Date?, resources: [String], now: Date, id: String = UUID().uuidString.lowercased()
+        confirmationDeviceID: String?, authTime: Date?, resources: [String], dpopKeyThumbprint: String?, now: Date,
+        id: String = UUID().uuidString.lowercased()
     ) async throws -> String {
         var claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,
             subjectType: .user, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
             id: id, familyID: familyID, amr: amr,
-            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, realm: client.realmID)
+            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources, realm: client.realmID,
+            dpopKeyThumbprint: dpopKeyThumbprint)
         claims.acr = AssuranceLevel.of(amr: amr, confirmed: confirmationDeviceID != nil).rawValue
         return try await signer.sign(claims)
     }

@@ -86,6 +86,8 @@ public struct ServerSettings: Sendable {
     /// values but never seal: the old key while a rotation re-seals, or the next key before it
     /// becomes current (docs/keys.md).
     public var previousMasterKeys: [String] = []
+    /// How DPoP proofs are judged (`oauth.dpop.*`, RFC 9449).
+    public var dpop = DPoPConfiguration()
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -158,6 +160,7 @@ public struct ServerSettings: Sendable {
         try readSMSLimits(config)
         try readProductionSafety(config)
         try readKeys(config)
+        try readDPoP(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

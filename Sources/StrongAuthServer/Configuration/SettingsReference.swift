@@ -54,6 +54,13 @@ extension ServerSettings {
             "http.allowHttpIssuerInProduction", default: "false",
             "let production mode run with an `http://` issuer (a private network without TLS); without it production refuses to start"),
         .init("issuer", default: "http://HOST:PORT", "the public https:// URL: `iss` of tokens, RFC 8414 metadata, `Secure` session cookies"),
+        .init(
+            "oauth.dpop.requireNonce", default: "false",
+            "every DPoP proof must carry a server nonce (RFC 9449 §8; `use_dpop_nonce` otherwise); a valid nonce is always accepted and a fresh one always offered in `DPoP-Nonce`"
+        ),
+        .init(
+            "oauth.dpop.proofMaxAgeSeconds", default: "60",
+            "how far a DPoP proof's `iat` may lie from the server clock, either way (1–600); its `jti` is remembered that long"),
         .init("data.dir", flag: "--data-dir", default: "data", "SQLite file and development keys"),
         .init(
             "database.url", flag: "--database", default: "sqlite:data/strongauth.sqlite",

@@ -101,7 +101,7 @@ struct DevicesController {
             try await devices.verifyChallenge(
                 userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
                 challengeID: challengeID,
-                signatureHex: body.signature, source: context.remoteAddress)
+                signatureHex: body.signature, source: context.remoteAddress, dpopKeyThumbprint: claims.cnf?.jkt)
         }
         return try JSONResponse.make(
             Components.Schemas.ConfirmedTokens(

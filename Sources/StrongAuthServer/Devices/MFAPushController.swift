@@ -52,7 +52,8 @@ struct MFAPushController {
         let client = try await devices.activeClient(of: claims)
         let issued = try await devices.mapErrors {
             try await service.redeemPushChallenge(
-                userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), id: id)
+                userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), id: id,
+                dpopKeyThumbprint: claims.cnf?.jkt)
         }
         return try JSONResponse.make(
             Components.Schemas.ConfirmedTokens(

@@ -36,7 +36,7 @@ struct OAuthController {
     // MARK: Handlers
 
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
-        await respond(request, context) { form in
+        var response = await respond(request, context) { form in
             guard let grantType = form["grant_type"], !grantType.isEmpty else {
                 throw OAuthError.invalidRequest("The grant_type parameter is missing.")
             }
@@ -45,16 +45,36 @@ struct OAuthController {
             case .success(let authenticated): client = authenticated
             case .failure(let refusal): return refusal.response
             }
+            // Checked before the grant, so that a proof refused for its nonce costs no password attempt.
+            let dpopKey = try await verifyDPoPProof(of: request, source: context.remoteAddress)
             let issued = try await tokens.issueTokens(
                 for: TokenRequest(
                     grantType: grantType, scope: form["scope"], username: form["username"], password: form["password"],
                     refreshToken: form["refresh_token"], resources: FormBody.values("resource", in: form), code: form["code"],
-                    redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"]),
+                    redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"], dpopKeyThumbprint: dpopKey),
                 client: client, source: context.remoteAddress)
             return try OAuthResponses.json(
                 Components.Schemas.TokenResponse(
-                    accessToken: issued.accessToken, tokenType: .bearer, expiresIn: issued.expiresIn,
-                    refreshToken: issued.refreshToken, scope: issued.scope))
+                    accessToken: issued.accessToken, tokenType: issued.dpopKeyThumbprint == nil ? .bearer : .dPoP,
+                    expiresIn: issued.expiresIn, refreshToken: issued.refreshToken, scope: issued.scope))
+        }
+        // RFC 9449 §8: every answer to a proof offers a fresh nonce.
+        if DPoPHTTP.isPresent(in: request) { response.headers[DPoPHTTP.nonceHeader] = tokens.dpop.freshNonce() }
+        return response
+    }
+
+    /// The thumbprint of the key of the request's DPoP proof (RFC 9449 §4.3: `htm` POST, `htu`
+    /// the token endpoint called), `nil` without one.
+    private func verifyDPoPProof(of request: Request, source: String?) async throws -> String? {
+        guard DPoPHTTP.isPresent(in: request) else { return nil }
+        guard let proof = DPoPHTTP.proof(in: request) else {
+            throw OAuthError(.invalidDPoPProof, "Send exactly one DPoP header.")
+        }
+        do {
+            let uri = DPoPHTTP.uri(of: request, issuer: settings.issuer)
+            return try await tokens.dpop.verify(proof, method: "POST", uri: uri, source: source).keyThumbprint
+        } catch let error as DPoPError {
+            throw OAuthError(error.kind == .useNonce ? .useDPoPNonce : .invalidDPoPProof, error.description)
         }
     }
 
@@ -165,7 +185,8 @@ struct OAuthController {
                 introspectionEndpointAuthMethodsSupported: methods, revocationEndpointAuthMethodsSupported: methods + ["none"],
                 responseTypesSupported: ["code"], authorizationEndpoint: issuer + "/oauth/authorize",
                 pushedAuthorizationRequestEndpoint: issuer + "/oauth/par", codeChallengeMethodsSupported: [PKCE.method],
-                authorizationResponseIssParameterSupported: true, acrValuesSupported: AssuranceLevel.allCases.map(\.rawValue)))
+                authorizationResponseIssParameterSupported: true, acrValuesSupported: AssuranceLevel.allCases.map(\.rawValue),
+                dpopSigningAlgValuesSupported: DPoPVerifier.supportedAlgorithms))
         response.headers[.cacheControl] = "public, max-age=300"
         response.headers[OAuthResponses.pragma] = nil
         return response
@@ -211,10 +232,10 @@ struct OAuthController {
         if let claims = result.claims {
             return .init(
                 active: true, scope: claims.scope, clientId: claims.clientID, sub: claims.sub.value,
-                subjectType: .init(rawValue: claims.subjectType.rawValue), tokenType: .bearer,
+                subjectType: .init(rawValue: claims.subjectType.rawValue), tokenType: claims.cnf?.jkt == nil ? .bearer : .dPoP,
                 exp: Int(claims.exp.value.timeIntervalSince1970), iat: Int(claims.iat.value.timeIntervalSince1970),
                 aud: claims.aud?.value, iss: claims.iss.value, jti: claims.jti.value, amr: claims.amr, acr: claims.acr,
-                authTime: claims.authTime.map { Int($0.timeIntervalSince1970) }, cnf: claims.cnf.map { .init(kid: $0.kid) })
+                authTime: claims.authTime.map { Int($0.timeIntervalSince1970) }, cnf: claims.cnf.map { .init(kid: $0.kid, jkt: $0.jkt) })
         }
         if let refresh = result.refreshToken {
             return .init(
@@ -222,7 +243,9 @@ struct OAuthController {
                 tokenType: .refreshToken, exp: Int(refresh.expiresAt.timeIntervalSince1970),
                 iat: Int(refresh.issuedAt.timeIntervalSince1970), aud: [refresh.clientID], amr: refresh.amr,
                 acr: AssuranceLevel.of(amr: refresh.amr, confirmed: refresh.deviceID != nil).rawValue,
-                authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) }, cnf: refresh.deviceID.map { .init(kid: $0) })
+                authTime: refresh.authTime.map { Int($0.timeIntervalSince1970) },
+                cnf: refresh.deviceID == nil && refresh.dpopKeyThumbprint == nil
+                    ? nil : .init(kid: refresh.deviceID, jkt: refresh.dpopKeyThumbprint))
         }
         return .init(active: false)
     }

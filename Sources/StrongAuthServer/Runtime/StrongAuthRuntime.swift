@@ -61,8 +61,8 @@ public struct StrongAuthRuntime: Sendable {
                 store: store, signer: signer, secretHasher: secretHasher, passwordHasher: passwordHasher, time: time,
                 configuration: OAuthConfiguration(
                     issuer: settings.issuer, accessTokenLifetime: settings.accessTokenLifetime,
-                    refreshTokenLifetime: settings.refreshTokenLifetime),
-                logger: logger)
+                    refreshTokenLifetime: settings.refreshTokenLifetime, dpop: settings.dpop),
+                dpopNonceKey: masterKey.derive(purpose: "dpop-nonce"), logger: logger)
             let administration = AdministrationService(
                 store: store, secretHasher: secretHasher, passwordHasher: passwordHasher, masterKey: masterKey, time: time)
             let devices = DeviceService(

@@ -548,5 +548,12 @@ public enum Migrator {
                 """,
                 "CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at)",
             ]),
+        Migration(
+            version: 22, name: "dpop-refresh-binding",
+            statements: [
+                // The RFC 7638 thumbprint of the DPoP key a public client's refresh token is bound
+                // to (RFC 9449 §5); rotation copies it to the successor. NULL: not bound.
+                "ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT"
+            ]),
     ]
 }

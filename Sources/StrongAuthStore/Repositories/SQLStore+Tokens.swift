@@ -33,11 +33,12 @@ extension SQLStore: TokenRepository {
     private static func insert(_ record: RefreshTokenRecord, into db: any SQLDatabase) async throws {
         try await db.raw(
             """
-            INSERT INTO refresh_tokens (id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at)
+            INSERT INTO refresh_tokens (id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at,
+                                        dpop_jkt)
             VALUES (\(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID),
                     \(bind: record.userID), \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")),
                     \(bind: record.issuedAt.epochMilliseconds), \(bind: record.expiresAt.epochMilliseconds),
-                    \(bind: record.usedAt?.epochMilliseconds))
+                    \(bind: record.usedAt?.epochMilliseconds), \(bind: record.dpopKeyThumbprint))
             """
         ).run()
     }
@@ -45,7 +46,7 @@ extension SQLStore: TokenRepository {
     /// A family counts as revoked once its confirming device has left ACTIVE (revoked_at 0 then).
     private static let refreshTokenColumns = """
         r.id, r.token_hash, r.family_id, r.client_id, r.user_id, r.scopes, r.amr, r.issued_at, r.expires_at,
-        r.used_at, f.device_id, f.auth_time,
+        r.used_at, r.dpop_jkt, f.device_id, f.auth_time,
         CASE WHEN f.revoked_at IS NOT NULL THEN f.revoked_at
              WHEN f.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.status = 'ACTIVE') THEN 0
              ELSE NULL END AS revoked_at
@@ -57,7 +58,8 @@ extension SQLStore: TokenRepository {
             clientID: try row.string("client_id"), userID: try row.string("user_id"),
             scopes: Scopes(stored: try row.string("scopes")),
             amr: try row.string("amr").split(separator: " ").map(String.init), deviceID: try row.optionalString("device_id"),
-            authTime: try row.optionalDate("auth_time"), issuedAt: try row.date("issued_at"),
+            authTime: try row.optionalDate("auth_time"), dpopKeyThumbprint: try row.optionalString("dpop_jkt"),
+            issuedAt: try row.date("issued_at"),
             expiresAt: try row.date("expires_at"), usedAt: try row.optionalDate("used_at"),
             revokedAt: try row.optionalDate("revoked_at"))
     }
@@ -89,7 +91,7 @@ extension SQLStore: TokenRepository {
                   AND family_id IN (
                     SELECT f.id FROM token_families f WHERE f.revoked_at IS NULL
                       AND (f.device_id IS NULL OR EXISTS (SELECT 1 FROM devices d WHERE d.id = f.device_id AND d.status = 'ACTIVE')))
-                RETURNING id, family_id, user_id, scopes, amr
+                RETURNING id, family_id, user_id, scopes, amr, dpop_jkt
                 """
             ).first()
             if let consumed {
@@ -102,7 +104,7 @@ extension SQLStore: TokenRepository {
                     clientID: clientID, userID: try consumed.string("user_id"),
                     scopes: Scopes(stored: try consumed.string("scopes")),
                     amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, authTime: authTime,
-                    issuedAt: now, expiresAt: successorExpiresAt)
+                    dpopKeyThumbprint: try consumed.optionalString("dpop_jkt"), issuedAt: now, expiresAt: successorExpiresAt)
                 try await Self.insert(successor, into: db)
                 return .rotated(successor)
             }
