@@ -127,6 +127,8 @@ let package = Package(
             dependencies: [
                 "StrongAuthServer", "StrongAuthClient", "StrongAuthStore", "StrongAuthCore", "StrongAuthProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `strongauth login`'s loopback listener for the redirect (RFC 8252 §7.3).
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

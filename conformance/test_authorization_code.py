@@ -378,3 +378,38 @@ def test_rfc6749_2_1_public_client_with_pkce_and_par(server, metadata):
         "code_challenge": generate_token(43), "code_challenge_method": "S256"})
     assert pushed.status_code == 201, pushed.text
     assert pushed.json()["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+
+
+def test_strongauth_login_runs_the_flow_against_a_loopback_listener(server):
+    """`strongauth login` (a developer's smoke test): it listens on 127.0.0.1, prints the
+    authorization URL, and prints the tokens once the browser comes back with a code."""
+    import json
+    import subprocess
+    client_id = server.unique("cli-login")
+    server.cli("clients", "create", "--id", client_id, "--public", "--scopes", "accounts",
+               "--grants", "authorization_code,refresh_token", "--redirect-uri", "http://127.0.0.1/callback")
+    username, _ = server.create_user("cli-login", "user-password")
+    process = subprocess.Popen(
+        [str(conftest.BINARY), "login", "--server", server.base, "--client-id", client_id, "--scope", "accounts",
+         "--par", "--timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=server.env)
+    try:
+        url = None
+        for _ in range(20):
+            line = process.stderr.readline()
+            if line.startswith("http"):
+                url = line.strip()
+                break
+        assert url and "request_uri=" in url, url
+        _, answer = sign_in(server, url, username)
+        assert answer.status_code == 303, answer.text
+        callback = answer.headers["Location"]
+        assert callback.startswith("http://127.0.0.1:") and "/callback?" in callback
+        assert requests.get(callback, timeout=10).status_code == 200  # the browser reaches the listener
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    tokens = json.loads(out)
+    assert tokens["access_token"] and tokens["refresh_token"] and tokens["scope"] == "accounts"

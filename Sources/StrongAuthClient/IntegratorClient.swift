@@ -12,13 +12,17 @@ import StrongAuthAPI
 /// ```
 public struct IntegratorClient: Sendable {
     public let clientID: String
-    private let clientSecret: String
+    /// `nil` for a public client (RFC 6749 §2.1): it sends only `client_id`, and PKCE or DPoP
+    /// carries the proof.
+    private let clientSecret: String?
     let transport: Transport
     /// Signs a DPoP proof for every token request and resource call (`withDPoP`).
     public private(set) var dpop: DPoPSigner?
 
-    /// - Parameter http: the AsyncHTTPClient to use; the shared singleton by default.
-    public init(baseURL: String, clientID: String, clientSecret: String, http: HTTPClient = .shared) {
+    /// - Parameters:
+    ///   - clientSecret: the secret of a confidential client; `nil` for a public client.
+    ///   - http: the AsyncHTTPClient to use; the shared singleton by default.
+    public init(baseURL: String, clientID: String, clientSecret: String?, http: HTTPClient = .shared) {
         transport = Transport(baseURL: baseURL, http: http)
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -99,13 +103,16 @@ public struct IntegratorClient: Sendable {
     // MARK: Transport
 
     func postForm(_ path: String, _ parameters: [String: String?], dpop: DPoPSigner? = nil) async throws -> Transport.RawResponse {
-        let credentials = "\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))"
+        var parameters = parameters
+        var headers = [("Content-Type", "application/x-www-form-urlencoded")]
+        if let clientSecret {
+            let credentials = "\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))"
+            headers.append(("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()))
+        } else {
+            parameters["client_id"] = clientID
+        }
         let body = parameters.compactMap { key, value in value.map { "\(Self.formEncode(key))=\(Self.formEncode($0))" } }
             .joined(separator: "&")
-        let headers = [
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()),
-        ]
         guard let dpop else { return try await transport.send(.POST, path, headers: headers, body: ByteBuffer(string: body)) }
         return try await transport.sendWithProof(dpop, .POST, path, accessToken: nil) { proof in
             try await transport.send(.POST, path, headers: headers + [("DPoP", proof)], body: ByteBuffer(string: body))

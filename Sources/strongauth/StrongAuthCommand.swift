@@ -16,6 +16,6 @@ struct StrongAuthCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MigrateCommand.self, RealmsCommand.self, ClientsCommand.self, UsersCommand.self, AuditCommand.self, KeysCommand.self,
             AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
-            BenchCommand.self, SettingsCommand.self, BackupCommand.self, RestoreCommand.self,
+            BenchCommand.self, SettingsCommand.self, BackupCommand.self, RestoreCommand.self, LoginCommand.self,
         ])
 }
