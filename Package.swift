@@ -129,6 +129,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `strongauth login`'s loopback listener for the redirect (RFC 8252 §7.3).
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // `strongauth bench authorization-codes` drives the hosted login as a browser would.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

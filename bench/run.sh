@@ -177,6 +177,15 @@ measure() { # name target url [form body [expected text in each answer]]
 measure "GET /health (ceiling)" "—" "$BASE/health"
 measure "client_credentials grant" "≥ 8,000" "$BASE/oauth/token" "grant_type=client_credentials"
 
+# The same grant bound to a DPoP key (RFC 9449): a fresh ES256 proof per request (wrk cannot sign,
+# so the SDK drives it: `strongauth bench dpop-tokens`): the server verifies the proof, spends its
+# jti in the replay guard and signs a cnf.jkt-bound token.
+echo "measuring DPoP-bound grants for ${DURATION}s…" >&2
+rss_reset
+DPOP_JSON="$("$BIN" bench dpop-tokens --server "$BASE" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --concurrency 32 \
+  --duration "$DURATION")" || die "the DPoP grant run failed: $DPOP_JSON"
+results+=("| client_credentials grant, DPoP-bound (a fresh proof each) | $(json perSecond <<<"$DPOP_JSON") | $(json p50 <<<"$DPOP_JSON") | $(json p99 <<<"$DPOP_JSON") | $(rss_peak) | — |")
+
 # A fresh token for introspection, that must stay active for the whole run (else the run would
 # measure answers of {"active":false}; the Lua script counts those as failures too).
 TOKEN_JSON="$(token)" || die "the client_credentials grant is not 2xx"
@@ -207,6 +216,18 @@ export BENCH_ROTATE=128
 measure "password grant (bcrypt cost 10)" "≥ $(( HASH_RATE * 9 / 10 )) (90 % of bcrypt alone: $HASH_RATE/s)" \
   "$BASE/oauth/token" "grant_type=password&username=$BENCH_USER-pw-{n}&password=bench-password" '"access_token"'
 unset BENCH_ROTATE
+
+# The authorization code exchange (PKCE S256): codes are first made through the hosted login by
+# the 128 users above (a browser's GET /oauth/authorize and password form each: bcrypt-bound),
+# for at most 40 s (codes live 60 s), then all redeemed at the token endpoint as fast as it goes.
+CODE_CLIENT_JSON="$("$BIN" clients create --id "bench-code-$RANDOM" --scopes accounts --grants authorization_code \
+  --redirect-uri https://bench.example/cb "${DBARGS[@]}")"
+echo "measuring the authorization code exchange…" >&2
+rss_reset
+CODES_JSON="$("$BIN" bench authorization-codes --server "$BASE" --client-id "$(json clientId <<<"$CODE_CLIENT_JSON")" \
+  --client-secret "$(json clientSecret <<<"$CODE_CLIENT_JSON")" --username "$BENCH_USER-pw" --users 128 --password bench-password \
+  --prepare $(( DURATION < 40 ? DURATION : 40 )) --concurrency 32)" || die "the authorization code run failed: $CODES_JSON"
+results+=("| authorization code exchange (PKCE; $(json codes <<<"$CODES_JSON") codes from the hosted login at $(json loginsPerSecond <<<"$CODES_JSON")/s) | $(json perSecond <<<"$CODES_JSON") | $(json p50 <<<"$CODES_JSON") | $(json p99 <<<"$CODES_JSON") | $(rss_peak) | — |")
 
 # Device challenge create + sign + verify pairs (target in docs/benchmarks.md: ≥ 3,000/s). wrk cannot sign, so the
 # SDK drives it (`strongauth bench device-challenges`): the user above, a device bound through

@@ -120,7 +120,7 @@ public struct IntegratorClient: Sendable {
     }
 
     /// `application/x-www-form-urlencoded` encoding of one component.
-    static func formEncode(_ value: String) -> String {
+    public static func formEncode(_ value: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value

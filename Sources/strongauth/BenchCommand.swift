@@ -9,7 +9,10 @@ import StrongAuthServer
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
-        subcommands: [DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self, PasswordHash.self])
+        subcommands: [
+            DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self, PasswordHash.self, AuthorizationCodes.self,
+            DPoPTokens.self,
+        ])
 
     /// Device challenge create + sign + verify pairs per second (target in docs/benchmarks.md: ≥ 3,000/s).
     struct DeviceChallenges: AsyncParsableCommand {
@@ -114,6 +117,10 @@ enum LoadRun {
         var p99: String
     }
 
+    /// Thrown by a loop's body when there is no more work (a finite set of prepared requests):
+    /// that loop ends early, and the run is measured up to when the last loop ended.
+    struct Done: Error {}
+
     static func measure(concurrency: Int, duration: Double, _ body: @escaping @Sendable () async throws -> Void) async throws -> Figures {
         let deadline = ContinuousClock.now + .seconds(duration)
         let start = ContinuousClock.now
@@ -127,6 +134,8 @@ enum LoadRun {
                         do {
                             try await body()
                             latencies.append(ContinuousClock.now - begin)
+                        } catch is Done {
+                            break
                         } catch {
                             failures += 1
                         }
