@@ -256,7 +256,8 @@ struct AuthorizationController: Sendable {
     /// session cookie.
     private func cookie(_ value: String) -> Cookie {
         Cookie(
-            name: Self.cookieName, value: value, path: Self.cookiePath, secure: settings.web.secureCookies || settings.issuer.hasPrefix("https://"), httpOnly: true,
+            name: Self.cookieName, value: value, path: Self.cookiePath, secure: settings.web.secureCookies || settings.issuer.hasPrefix("https://"),
+            httpOnly: true,
             sameSite: .lax)
     }
 }
