@@ -413,3 +413,33 @@ def test_strongauth_login_runs_the_flow_against_a_loopback_listener(server):
     assert process.returncode == 0, err
     tokens = json.loads(out)
     assert tokens["access_token"] and tokens["refresh_token"] and tokens["scope"] == "accounts"
+
+
+def test_requests_oauth2client_par_dpop_code_and_refresh(server, metadata):
+    """requests-oauth2client (a second, independent client library) runs the FAPI-shaped flow:
+    a pushed request with PKCE, the hosted login, the code redeemed with a DPoP proof, the refresh
+    with the same key — the tokens bound to it (cnf.jkt) all along."""
+    import jwt as pyjwt
+    from requests_oauth2client import DPoPToken, OAuth2Client
+    client_id, secret = create_code_client(server, "authcode-roc", "--require-par", "--dpop-required")
+    username, _ = server.create_user("authcode-roc", "user-password")
+    oauth = OAuth2Client(
+        token_endpoint=metadata["token_endpoint"], authorization_endpoint=metadata["authorization_endpoint"],
+        pushed_authorization_request_endpoint=metadata["pushed_authorization_request_endpoint"],
+        issuer=metadata["issuer"], client_id=client_id, client_secret=secret, redirect_uri=REDIRECT,
+        dpop_bound_access_tokens=True, testing=True)  # testing: plain http on 127.0.0.1
+    request = oauth.authorization_request(scope="accounts", nonce=None)
+    pushed = oauth.pushed_authorization_request(request)
+    _, answer = sign_in(server, str(pushed.uri), username)
+    assert answer.status_code == 303, answer.text
+    token = oauth.authorization_code(request.validate_callback(answer.headers["Location"]))
+    assert isinstance(token, DPoPToken), token
+    jkt = token.dpop_key.dpop_jkt
+    assert pyjwt.decode(token.access_token, options={"verify_signature": False})["cnf"]["jkt"] == jkt
+    refreshed = oauth.refresh_token(token)
+    assert isinstance(refreshed, DPoPToken)
+    assert pyjwt.decode(refreshed.access_token, options={"verify_signature": False})["cnf"]["jkt"] == jkt
+    # Without a proof the client gets nothing: it is registered --dpop-required.
+    bare = requests.post(metadata["token_endpoint"], auth=(client_id, secret), timeout=10,
+                         data={"grant_type": "refresh_token", "refresh_token": refreshed.refresh_token})
+    assert bare.status_code == 400 and bare.json()["error"] in ("invalid_dpop_proof", "invalid_request"), bare.text
