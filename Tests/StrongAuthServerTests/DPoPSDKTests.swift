@@ -91,7 +91,7 @@ struct DPoPSDKTests {
 
     @Test("a phone's device key as its DPoP key: the token is bound to the key in the phone, and works only with its proofs")
     func deviceKeyAsDPoPKey() async throws {
-        try await TestServer.with(try Self.settings()) { server in
+        try await TestServer.with(try Self.settings(), tickingClock: true) { server in
             let secret = try await server.createClient("sdk")
             try await server.createUser()
             try await Self.live(server) { url in
@@ -136,7 +136,7 @@ struct DPoPSDKTests {
 
     @Test("with oauth.dpop.requireNonce the SDK retries once with the offered nonce, at the token endpoint and at resources")
     func nonceRetry() async throws {
-        try await TestServer.with(try Self.settings(["oauth.dpop.requireNonce": .bool(true)])) { server in
+        try await TestServer.with(try Self.settings(["oauth.dpop.requireNonce": .bool(true)]), tickingClock: true) { server in
             let secret = try await server.createClient("sdk")
             try await server.createUser()
             try await Self.live(server) { url in

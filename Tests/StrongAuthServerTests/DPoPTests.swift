@@ -11,6 +11,8 @@ import Testing
 
 /// DPoP (RFC 9449) on the token endpoint and the resource faces, in process. The proof checks
 /// themselves are in StrongAuthCoreTests/DPoPProofTests; here: what the HTTP faces make of them.
+/// The servers run a ticking clock: `DPoPSigner` stamps `iat` with the wall clock, which a frozen
+/// server clock would refuse once the (loaded) test run is older than the proof window.
 @Suite("DPoP: token binding and resource access (RFC 9449)")
 struct DPoPTests {
     static let issuer = "https://auth.test"
@@ -70,7 +72,7 @@ struct DPoPTests {
         "client_credentials with a proof: token_type DPoP, cnf.jkt, a DPoP-Nonce; introspection says so",
         arguments: ["/oauth/token", "/api/v2/oauth/token"])
     func clientCredentialsBound(path: String) async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.createClient()
             let signer = DPoPSigner()
             try await server.test { client in
@@ -98,7 +100,7 @@ struct DPoPTests {
 
     @Test("token endpoint refusals: a proof for the other token path, two proofs, a garbage proof → 400 invalid_dpop_proof, no token")
     func tokenEndpointRefusals() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.createClient()
             let signer = DPoPSigner()
             try await server.test { client in
@@ -129,7 +131,7 @@ struct DPoPTests {
 
     @Test("a client registered --dpop-required gets no token without a proof")
     func clientRequiresDPoP() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.runtime.administration.createClient(
                 id: "strict", name: nil, scopes: Scopes(["accounts"]), grants: [.clientCredentials],
                 registration: ClientRegistration(requiresDPoP: true), actor: "test"
@@ -147,7 +149,7 @@ struct DPoPTests {
 
     @Test("oauth.dpop.requireNonce: a proof without nonce → 400 use_dpop_nonce with DPoP-Nonce; the retry with it → 200")
     func tokenEndpointNonce() async throws {
-        try await TestServer.with(["oauth.dpop.requireNonce": .bool(true)]) { server in
+        try await TestServer.with(["oauth.dpop.requireNonce": .bool(true)], tickingClock: true) { server in
             let secret = try await server.createClient()
             let signer = DPoPSigner()
             try await server.test { client in
@@ -166,7 +168,7 @@ struct DPoPTests {
 
     @Test("metadata lists dpop_signing_alg_values_supported")
     func metadata() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             try await server.test { client in
                 let response = try await client.executeRequest(uri: "/.well-known/oauth-authorization-server", method: .get, headers: [:], body: nil)
                 let body = try HTTP.json(response.body)
@@ -179,7 +181,7 @@ struct DPoPTests {
 
     @Test("a bound user token works with Authorization: DPoP and a proof for the request")
     func boundTokenAtResource() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.createClient()
             try await server.createUser()
             let signer = DPoPSigner()
@@ -202,7 +204,7 @@ struct DPoPTests {
     /// One way each to present a bound token wrongly: 401, the DPoP challenge with its error.
     @Test("a bound token is refused: as Bearer, without proof, replayed proof, wrong ath, another key, wrong htm/htu")
     func boundTokenRefusals() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.createClient()
             try await server.createUser()
             let signer = DPoPSigner()
@@ -258,7 +260,7 @@ struct DPoPTests {
 
     @Test("an unbound token with the DPoP scheme is refused; as Bearer it is answered exactly as before")
     func unboundToken() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let secret = try await server.createClient()
             try await server.createUser()
             try await server.test { client in
@@ -281,7 +283,7 @@ struct DPoPTests {
 
     @Test("oauth.dpop.requireNonce at a resource: 401 use_dpop_nonce with DPoP-Nonce, then 200 with it")
     func resourceNonce() async throws {
-        try await TestServer.with(["oauth.dpop.requireNonce": .bool(true)]) { server in
+        try await TestServer.with(["oauth.dpop.requireNonce": .bool(true)], tickingClock: true) { server in
             let secret = try await server.createClient()
             try await server.createUser()
             let key = P256.Signing.PrivateKey()
@@ -317,7 +319,7 @@ struct DPoPTests {
         "a public client's refresh token is bound to the DPoP key: refused without a proof, refused (and not spent) with another key, refreshed with it"
     )
     func publicClientRefreshBinding() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(tickingClock: true) { server in
             let tokens = server.runtime.tokens
             let app = try await server.runtime.administration.createClient(
                 id: "app", name: nil, scopes: Scopes(["accounts"]), grants: [.authorizationCode, .refreshToken],
