@@ -61,11 +61,15 @@ public enum ClientAssertion {
     /// The `sub` of an assertion, read without verifying it: it names the client whose keys then
     /// verify it (RFC 7523 §3: `sub` is the client_id). `nil` when it is not a JWT.
     public static func unverifiedClientID(_ assertion: String) -> String? {
+        segment(1, of: assertion, as: Subject.self)?.sub
+    }
+
+    /// Segment `index` of a compact JWS (0 header, 1 payload) decoded as `T`; `nil` when the
+    /// assertion is not three base64url segments of JSON within the size limit.
+    private static func segment<T: Decodable>(_ index: Int, of assertion: String, as type: T.Type) -> T? {
         let parts = assertion.split(separator: ".", omittingEmptySubsequences: false)
-        guard assertion.utf8.count <= 8192, parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
-            let claims = try? JSONDecoder().decode(Subject.self, from: Data(payload))
-        else { return nil }
-        return claims.sub
+        guard assertion.utf8.count <= 8192, parts.count == 3, let bytes = Base64URL.decode(String(parts[index])) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(bytes))
     }
 
     struct Subject: Decodable {
@@ -78,11 +82,7 @@ public enum ClientAssertion {
     public static func verify(_ assertion: String, clientID: String, jwks: String?, audiences: Set<String>, now: Date) async throws
         -> Verified
     {
-        let parts = assertion.split(separator: ".", omittingEmptySubsequences: false)
-        guard assertion.utf8.count <= 8192, parts.count == 3,
-            let headerBytes = Base64URL.decode(String(parts[0])),
-            let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes))
-        else { throw Refusal.malformed }
+        guard let header = segment(0, of: assertion, as: Header.self) else { throw Refusal.malformed }
         guard let alg = header.alg, algorithms.contains(alg) else { throw Refusal.unsupportedAlgorithm }
         guard let jwks, let keys = try? await keyCollection(jwks) else { throw Refusal.noKeys }
         let claims: Claims
