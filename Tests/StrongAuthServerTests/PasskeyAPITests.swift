@@ -11,29 +11,10 @@ import Testing
 /// data (dynamic linking). Issuer https://auth.test: RP ID `auth.test`, origin `https://auth.test`.
 @Suite("Passkeys: API, assurance and dynamic linking")
 struct PasskeyAPITests {
-    struct RegistrationOptions: Decodable {
-        var ceremonyId: String
-        var otpRequired: Bool
-        var publicKey: PublicKeyCredentialCreationOptionsJSON
-    }
-
-    struct RequestOptions: Decodable {
-        var ceremonyId: String
-        var data: String?
-        var publicKey: PublicKeyCredentialRequestOptionsJSON
-    }
-
-    struct Registration: Encodable {
-        var ceremonyId: String
-        var otp: String?
-        var credential: RegistrationResponseJSON
-    }
-
-    struct Assertion: Encodable {
-        var ceremonyId: String
-        var data: String?
-        var credential: AuthenticationResponseJSON
-    }
+    typealias RegistrationOptions = PasskeyRegistrationOptions
+    typealias RequestOptions = PasskeyRequestOptions
+    typealias Registration = PasskeyRegistrationRequest
+    typealias Assertion = PasskeyAssertionRequest
 
     static func post(_ client: any TestClientProtocol, _ uri: String, token: String, _ body: some Encodable) async throws -> TestResponse {
         try await client.executeRequest(

@@ -173,3 +173,75 @@ public struct AuthenticationResponseJSON: Codable, Sendable, Equatable {
         self.authenticatorAttachment = authenticatorAttachment
     }
 }
+
+// MARK: StrongAuth's passkey API (docs/passkeys.md): the envelopes around the WebAuthn forms,
+// one definition for the server's routes, the Swift SDK and the tests.
+
+/// `POST /api/user/passkeys/registration/options` body.
+public struct PasskeyRegistrationOptionsRequest: Codable, Sendable, Equatable {
+    public var name: String?
+
+    public init(name: String? = nil) { self.name = name }
+}
+
+/// The answer of `POST /api/user/passkeys/registration/options`.
+public struct PasskeyRegistrationOptions: Codable, Sendable, Equatable {
+    public var ceremonyId: String
+    /// The registration needs `otp`: the SMS code sent for a first passkey (password token, no bound device).
+    public var otpRequired: Bool
+    public var publicKey: PublicKeyCredentialCreationOptionsJSON
+
+    public init(ceremonyId: String, otpRequired: Bool, publicKey: PublicKeyCredentialCreationOptionsJSON) {
+        self.ceremonyId = ceremonyId
+        self.otpRequired = otpRequired
+        self.publicKey = publicKey
+    }
+}
+
+/// `POST /api/user/passkeys/registration` body.
+public struct PasskeyRegistrationRequest: Codable, Sendable, Equatable {
+    public var ceremonyId: String
+    public var otp: String?
+    public var credential: RegistrationResponseJSON
+
+    public init(ceremonyId: String, otp: String? = nil, credential: RegistrationResponseJSON) {
+        self.ceremonyId = ceremonyId
+        self.otp = otp
+        self.credential = credential
+    }
+}
+
+/// The answer of `POST /api/user/passkeys/authentication/options` and of
+/// `POST /api/user/approvals/{id}/passkey/options` (which adds the data signed and its screen).
+public struct PasskeyRequestOptions: Codable, Sendable, Equatable {
+    public var ceremonyId: String
+    /// An approval's exact data: the challenge is SHA-256(`approve:<id>:<data>` ‖ a server nonce).
+    public var data: String?
+    public var title: String?
+    public var message: String?
+    public var publicKey: PublicKeyCredentialRequestOptionsJSON
+
+    public init(
+        ceremonyId: String, data: String? = nil, title: String? = nil, message: String? = nil, publicKey: PublicKeyCredentialRequestOptionsJSON
+    ) {
+        self.ceremonyId = ceremonyId
+        self.data = data
+        self.title = title
+        self.message = message
+        self.publicKey = publicKey
+    }
+}
+
+/// `POST /api/user/passkeys/authentication` and `POST /api/user/approvals/{id}/passkey` body
+/// (`data`: what the approval page showed).
+public struct PasskeyAssertionRequest: Codable, Sendable, Equatable {
+    public var ceremonyId: String
+    public var data: String?
+    public var credential: AuthenticationResponseJSON
+
+    public init(ceremonyId: String, data: String? = nil, credential: AuthenticationResponseJSON) {
+        self.ceremonyId = ceremonyId
+        self.data = data
+        self.credential = credential
+    }
+}

@@ -38,55 +38,12 @@ struct PasskeysController {
         face.post("/api/user/approvals/:approvalId/passkey", use: approve)
     }
 
-    // MARK: Wire types (the WebAuthn members are StrongAuthProtocol's JSON forms)
-
-    struct RegistrationOptionsRequest: Decodable {
-        var name: String?
-    }
-
-    struct RegistrationOptions: Encodable {
-        var ceremonyId: String
-        /// The registration needs `otp`: the SMS code sent for a first passkey.
-        var otpRequired: Bool
-        var publicKey: PublicKeyCredentialCreationOptionsJSON
-    }
-
-    struct RegistrationRequest: Decodable {
-        var ceremonyId: String
-        var otp: String?
-        var credential: RegistrationResponseJSON
-    }
-
-    struct AuthenticationOptions: Encodable {
-        var ceremonyId: String
-        var publicKey: PublicKeyCredentialRequestOptionsJSON
-    }
-
-    struct AuthenticationRequest: Decodable {
-        var ceremonyId: String
-        var credential: AuthenticationResponseJSON
-    }
-
-    struct ApprovalOptions: Encodable {
-        var ceremonyId: String
-        /// Exactly what the assertion approves: its challenge is SHA-256(`approve:<id>:<data>` ‖ nonce).
-        var data: String
-        var title: String?
-        var message: String?
-        var publicKey: PublicKeyCredentialRequestOptionsJSON
-    }
-
-    struct ApprovalRequest: Decodable {
-        var ceremonyId: String
-        /// The data the page showed (and the assertion signed).
-        var data: String
-        var credential: AuthenticationResponseJSON
-    }
+    // The wire types are StrongAuthProtocol's (WebAuthnJSON.swift), shared with the Swift SDK.
 
     // MARK: Routes
 
     @Sendable func registrationOptions(_ request: Request, context: UserTokenContext) async throws -> Response {
-        let body = try await JSONBody.decode(RegistrationOptionsRequest.self, from: request, limit: settings.maxBodyBytes)
+        let body = try await JSONBody.decode(PasskeyRegistrationOptionsRequest.self, from: request, limit: settings.maxBodyBytes)
         let requirement = context.token.policy.freshTwoFactor
         let fresh = requirement.isSatisfied(acr: context.acr, authTime: context.authTime, now: context.token.verifiedAt)
         let started = try await mapped(requirement) {
@@ -94,11 +51,11 @@ struct PasskeysController {
                 userID: context.userID, name: body.name, assurance: fresh ? .twoFactor : .oneFactor, source: context.remoteAddress)
         }
         return try JSONResponse.make(
-            RegistrationOptions(ceremonyId: started.ceremony.id, otpRequired: started.otpRequired, publicKey: started.options))
+            PasskeyRegistrationOptions(ceremonyId: started.ceremony.id, otpRequired: started.otpRequired, publicKey: started.options))
     }
 
     @Sendable func register(_ request: Request, context: UserTokenContext) async throws -> Response {
-        let body = try await JSONBody.decode(RegistrationRequest.self, from: request, limit: settings.maxBodyBytes)
+        let body = try await JSONBody.decode(PasskeyRegistrationRequest.self, from: request, limit: settings.maxBodyBytes)
         let device = try await mapped(context.token.policy.freshTwoFactor) {
             try await passkeys.register(
                 userID: context.userID, ceremonyID: body.ceremonyId, otp: body.otp, response: body.credential, source: context.remoteAddress)
@@ -110,12 +67,12 @@ struct PasskeysController {
         let started = try await mapped(context.token.policy.freshTwoFactor) {
             try await passkeys.authenticationOptions(for: .stepUp(userID: context.userID))
         }
-        return try JSONResponse.make(AuthenticationOptions(ceremonyId: started.ceremony.id, publicKey: started.options))
+        return try JSONResponse.make(PasskeyRequestOptions(ceremonyId: started.ceremony.id, publicKey: started.options))
     }
 
     /// The API step-up with a passkey: confirmed tokens, as a device challenge's verification gives.
     @Sendable func authenticate(_ request: Request, context: UserTokenContext) async throws -> Response {
-        let body = try await JSONBody.decode(AuthenticationRequest.self, from: request, limit: settings.maxBodyBytes)
+        let body = try await JSONBody.decode(PasskeyAssertionRequest.self, from: request, limit: settings.maxBodyBytes)
         guard let client = try await store.client(id: context.claims.clientID), client.status == .active else {
             throw ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
         }
@@ -136,17 +93,18 @@ struct PasskeysController {
             try await passkeys.approvalOptions(approvalID: approvalID, userID: context.userID)
         }
         return try JSONResponse.make(
-            ApprovalOptions(
+            PasskeyRequestOptions(
                 ceremonyId: started.ceremony.id, data: started.approval.data, title: started.approval.title, message: started.approval.message,
                 publicKey: started.options))
     }
 
     @Sendable func approve(_ request: Request, context: UserTokenContext) async throws -> Response {
         let approvalID = try context.parameters.require("approvalId")
-        let body = try await JSONBody.decode(ApprovalRequest.self, from: request, limit: settings.maxBodyBytes)
+        let body = try await JSONBody.decode(PasskeyAssertionRequest.self, from: request, limit: settings.maxBodyBytes)
+        guard let data = body.data else { throw ProblemDetails.badRequest("'data' is missing: send what the page showed.") }
         let approval = try await mapped(context.token.policy.freshTwoFactor) {
             try await passkeys.approve(
-                approvalID: approvalID, userID: context.userID, ceremonyID: body.ceremonyId, data: body.data, response: body.credential,
+                approvalID: approvalID, userID: context.userID, ceremonyID: body.ceremonyId, data: data, response: body.credential,
                 source: context.remoteAddress)
         }
         return try JSONResponse.make(["id": approval.id, "status": approval.status.rawValue])
