@@ -68,14 +68,14 @@ public enum DeviceLifecycleError: Error, Equatable, Sendable {
 /// transitions are legal (`DeviceAction.from`/`to`, a pure table) and what each does besides the
 /// status — dispatching on the device's kind in one place:
 ///
-/// - `ecdsa-p256` (Kontist): one conditional update of the device row, then the audit record
-///   `device.<past>`.
+/// - `ecdsa-p256` (Kontist) and `passkey` (WebAuthn): one conditional update of the device row,
+///   then the audit record `device.<past>`.
 /// - `powerauth` (Wultra PowerAuth "Activation Lifecycle"): one transaction that moves the row
 ///   (only while unexpired, unless removing), frees the activation code, resets the failure count
 ///   when it becomes ACTIVE, deletes the MAC tokens when REMOVED and queues the application's
 ///   `REGISTRATION_STATUS_CHANGED` callback; then the audit record `powerauth.registration.<past>`.
 ///
-/// For both kinds the database itself revokes the device's confirmed refresh-token families when
+/// For every kind the database itself revokes the device's confirmed refresh-token families when
 /// it leaves ACTIVE (trigger `devices_leave_active_revoke_families`, see
 /// `docs/security-model.md`), so every path ends them whoever moved the row. Who may act on which
 /// device (owner, realm, integration user's applications) is the face's check before calling this.
