@@ -67,9 +67,8 @@ public enum ClientAssertion {
     /// Segment `index` of a compact JWS (0 header, 1 payload) decoded as `T`; `nil` when the
     /// assertion is not three base64url segments of JSON within the size limit.
     private static func segment<T: Decodable>(_ index: Int, of assertion: String, as type: T.Type) -> T? {
-        let parts = assertion.split(separator: ".", omittingEmptySubsequences: false)
-        guard assertion.utf8.count <= 8192, parts.count == 3, let bytes = Base64URL.decode(String(parts[index])) else { return nil }
-        return try? JSONDecoder().decode(T.self, from: Data(bytes))
+        guard assertion.utf8.count <= 8192, let jws = CompactJWS(assertion) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(index == 0 ? jws.header : jws.payload))
     }
 
     struct Subject: Decodable {

@@ -179,14 +179,11 @@ public enum PowerAuthJWT {
         let signature: [UInt8]
 
         init(_ jwt: String) throws(PowerAuthJWTError) {
-            let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 3, let header = Base64URL.decode(String(parts[0])), let payload = Base64URL.decode(String(parts[1])),
-                let signature = Base64URL.decode(String(parts[2]))
-            else { throw .malformed }
-            self.signingInput = Array("\(parts[0]).\(parts[1])".utf8)
-            self.header = header
-            self.payload = payload
-            self.signature = signature
+            guard let jws = CompactJWS(jwt) else { throw .malformed }
+            self.signingInput = jws.signingInput
+            self.header = jws.header
+            self.payload = jws.payload
+            self.signature = jws.signature
         }
 
         func algorithm() throws(PowerAuthJWTError) -> String {

@@ -132,11 +132,9 @@ public struct DPoPVerifier: Sendable {
     /// the signature are right.
     static func decode(_ proof: String) throws -> (claims: [String: Any], key: DPoPPublicKey) {
         guard proof.utf8.count <= maxProofBytes else { throw DPoPError.invalid("The proof is too large.") }
-        let parts = proof.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerBytes = Base64URL.decode(String(parts[0])), let claimBytes = Base64URL.decode(String(parts[1])),
-            let signature = Base64URL.decode(String(parts[2])),
-            let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
-            let claims = try? JSONSerialization.jsonObject(with: Data(claimBytes)) as? [String: Any]
+        guard let jws = CompactJWS(proof),
+            let header = try? JSONSerialization.jsonObject(with: Data(jws.header)) as? [String: Any],
+            let claims = try? JSONSerialization.jsonObject(with: Data(jws.payload)) as? [String: Any]
         else { throw DPoPError.invalid("The proof is not a compact JWS with JSON header and claims.") }
         guard (header["typ"] as? String)?.lowercased() == "dpop+jwt" else { throw DPoPError.invalid("The proof's typ must be dpop+jwt.") }
         guard let name = header["alg"] as? String, let algorithm = DPoPPublicKey.Algorithm(rawValue: name) else {
@@ -146,7 +144,7 @@ public struct DPoPVerifier: Sendable {
         guard let jwk = header["jwk"] as? [String: Any], let key = DPoPPublicKey(jwk: jwk, algorithm: algorithm) else {
             throw DPoPError.invalid("The proof's jwk must be a public key for its alg.")
         }
-        guard (try? key.verifies(signature: signature, over: Array("\(parts[0]).\(parts[1])".utf8), algorithm: algorithm)) == true else {
+        guard (try? key.verifies(signature: jws.signature, over: jws.signingInput, algorithm: algorithm)) == true else {
             throw DPoPError.invalid("The proof's signature does not verify under its jwk.")
         }
         return (claims, key)
