@@ -71,6 +71,7 @@ export BENCH_LUA_DIR="$REPO/bench"
 WORK="$(mktemp -d)"
 SERVERS=()
 cleanup() {
+  [[ -z "${PEER_PID:-}" ]] || kill -TERM "$PEER_PID" 2>/dev/null || true
   for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -207,6 +208,28 @@ measure() { # name target url [form body [expected text in each answer]]
 
 measure "GET /health (ceiling)" "—" "$BASE/health"
 measure "client_credentials grant" "≥ 8,000" "$BASE/oauth/token" "grant_type=client_credentials"
+
+# The peer, in the same run on the same machine: glewlwyd 2.7 (Debian's package, an OAuth 2 server
+# in C) answering the same grant with ES256 tokens from SQLite (bench/glewlwyd.sh sets it up).
+if ! command -v glewlwyd >/dev/null && [[ $(id -u) -eq 0 ]]; then
+  echo "installing glewlwyd (the peer row)…" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq glewlwyd sqlite3 >/dev/null 2>&1 || true
+fi
+if command -v glewlwyd >/dev/null; then
+  PEER_PID="$("$REPO/bench/glewlwyd.sh" "$WORK/glewlwyd" 14593)" || die "glewlwyd could not be set up (see $WORK/glewlwyd/glewlwyd.log)"
+  OUR_SERVERS=("${SERVERS[@]}")
+  OUR_BASIC="$BENCH_BASIC"
+  SERVERS=("$PEER_PID")
+  BENCH_BASIC="$(printf 'bench:bench-secret' | base64 -w0)"
+  measure "peer: glewlwyd 2.7 client_credentials grant (ES256, SQLite)" "—" "http://127.0.0.1:14593/api/glwd/token" \
+    "grant_type=client_credentials&scope=accounts" '"access_token"'
+  kill -TERM "$PEER_PID" 2>/dev/null || true
+  wait "$PEER_PID" 2>/dev/null || true
+  SERVERS=("${OUR_SERVERS[@]}")
+  BENCH_BASIC="$OUR_BASIC"
+else
+  results+=("| peer: glewlwyd (not installed: apt-get install glewlwyd) | — | — | — | — | — | — | — | — |")
+fi
 
 # The same grant bound to a DPoP key (RFC 9449): a fresh ES256 proof per request (wrk cannot sign,
 # so the SDK drives it: `strongauth bench dpop-tokens`): the server verifies the proof, spends its
