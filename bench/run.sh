@@ -6,8 +6,9 @@
 # --nodes 3 (PostgreSQL only) starts three `strongauth serve` nodes on the one database (ports
 # 18080-18082, one issuer); wrk runs one thread per node (-t3 -c63, bench/nodes.lua) and the SDK
 # load generators send each request of a flow to the next node (--servers).
-# Prints one markdown table (req/s, p50, p99 and the servers' peak RSS during each workload, summed
-# over the nodes, beside the same build's /health ceiling) with the machine, commit and command;
+# Prints one markdown table (req/s and its share of /health's, the servers' CPU per operation and
+# its multiple of /health's, p50, p99 and the servers' peak RSS during each workload, summed over
+# the nodes, beside the same build's /health ceiling) with the machine, commit and command;
 # paste it into docs/benchmarks.md.
 set -euo pipefail
 cd -P "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -70,6 +71,7 @@ export BENCH_LUA_DIR="$REPO/bench"
 WORK="$(mktemp -d)"
 SERVERS=()
 cleanup() {
+  [[ -z "${PEER_PID:-}" ]] || kill -TERM "$PEER_PID" 2>/dev/null || true
   for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -143,6 +145,34 @@ rss_peak() {
   printf '%s MB%s' "$(awk -v kb="$total" 'BEGIN {printf "%.0f", kb / 1024}')" "$([[ $RSS_EXACT -eq 1 ]] || echo '*')"
 }
 
+# The servers' CPU per operation: utime + stime of the server processes (/proc/PID/stat fields 14
+# and 15, in clock ticks) over one workload, divided by the operations answered in it. Unlike
+# req/s it does not move when other processes share the cores, so rows compare across runs and
+# machines as multiples of /health's figure in the same run (issue "performance close to the
+# machine's limit": the goals are such multiples).
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() {
+  local total=0 ticks
+  for pid in "${SERVERS[@]}"; do
+    ticks="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+    total=$((total + ticks))
+  done
+  echo "$total"
+}
+cpu_reset() { CPU_START="$(cpu_ticks)"; }
+HEALTH_RPS=""
+HEALTH_CPU_US=""
+# Appends a table row: name, req/s (operations per second), operations answered, p50, p99, target.
+row() {
+  local name="$1" rps="$2" ops="$3" p50="$4" p99="$5" target="$6" used us share multiple
+  used=$(( $(cpu_ticks) - CPU_START ))
+  us="$(awk -v t="$used" -v hz="$CLK_TCK" -v n="$ops" 'BEGIN {if (n > 0) printf "%.0f", t * 1000000 / hz / n; else print "—"}')"
+  if [[ -z "$HEALTH_RPS" ]]; then HEALTH_RPS="$rps"; HEALTH_CPU_US="$us"; fi
+  share="$(awk -v r="$rps" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3f", r / h}')"
+  multiple="$(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.1f×", u / h; else print "—"}')"
+  results+=("| $name | $(printf '%.0f' "$rps") | $share | $us | $multiple | $p50 | $p99 | $(rss_peak) | $target |")
+}
+
 # One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
 curl -fsS -o /dev/null "$BASE/health" || die "GET /health is not 2xx"
 token() { curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token"; }
@@ -153,14 +183,16 @@ measure() { # name target url [form body [expected text in each answer]]
   local name="$1" target="$2" url="$3" body="${4:-}" expect="${5:-}" out
   echo "measuring $name for ${DURATION}s…" >&2
   rss_reset
+  cpu_reset
   if [[ -n "$body" ]]; then
     out="$(BENCH_BODY="$body" BENCH_EXPECT="$expect" wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$LUA" "$url")"
   else
     out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/get.lua" "$url")"
   fi
   alive || { logs; die "a server died during $name"; }
-  local rps p50 p99 bad
+  local rps p50 p99 bad total
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  total="$(awk '/requests in/ {print $1}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
   bad="$(awk '/^non-2xx:/ {print $2}' <<<"$out")"
@@ -171,20 +203,44 @@ measure() { # name target url [form body [expected text in each answer]]
   if grep -q "Socket errors" <<<"$out"; then
     echo "warning: $name: $(grep "Socket errors" <<<"$out")" >&2
   fi
-  results+=("| $name | $(printf '%.0f' "$rps") | $p50 | $p99 | $(rss_peak) | $target |")
+  row "$name" "$rps" "$total" "$p50" "$p99" "$target"
 }
 
 measure "GET /health (ceiling)" "—" "$BASE/health"
 measure "client_credentials grant" "≥ 8,000" "$BASE/oauth/token" "grant_type=client_credentials"
+
+# The peer, in the same run on the same machine: glewlwyd 2.7 (Debian's package, an OAuth 2 server
+# in C) answering the same grant with ES256 tokens from SQLite (bench/glewlwyd.sh sets it up).
+if ! command -v glewlwyd >/dev/null && [[ $(id -u) -eq 0 ]]; then
+  echo "installing glewlwyd (the peer row)…" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq glewlwyd sqlite3 >/dev/null 2>&1 || true
+fi
+if command -v glewlwyd >/dev/null; then
+  PEER_PID="$("$REPO/bench/glewlwyd.sh" "$WORK/glewlwyd" 14593)" || die "glewlwyd could not be set up (see $WORK/glewlwyd/glewlwyd.log)"
+  OUR_SERVERS=("${SERVERS[@]}")
+  OUR_BASIC="$BENCH_BASIC"
+  SERVERS=("$PEER_PID")
+  BENCH_BASIC="$(printf 'bench:bench-secret' | base64 -w0)"
+  measure "peer: glewlwyd 2.7 client_credentials grant (ES256, SQLite)" "—" "http://127.0.0.1:14593/api/glwd/token" \
+    "grant_type=client_credentials&scope=accounts" '"access_token"'
+  kill -TERM "$PEER_PID" 2>/dev/null || true
+  wait "$PEER_PID" 2>/dev/null || true
+  SERVERS=("${OUR_SERVERS[@]}")
+  BENCH_BASIC="$OUR_BASIC"
+else
+  results+=("| peer: glewlwyd (not installed: apt-get install glewlwyd) | — | — | — | — | — | — | — | — |")
+fi
 
 # The same grant bound to a DPoP key (RFC 9449): a fresh ES256 proof per request (wrk cannot sign,
 # so the SDK drives it: `strongauth bench dpop-tokens`): the server verifies the proof, spends its
 # jti in the replay guard and signs a cnf.jkt-bound token.
 echo "measuring DPoP-bound grants for ${DURATION}s…" >&2
 rss_reset
+cpu_reset
 DPOP_JSON="$("$BIN" bench dpop-tokens --server "$BASE" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --concurrency 32 \
   --duration "$DURATION")" || die "the DPoP grant run failed: $DPOP_JSON"
-results+=("| client_credentials grant, DPoP-bound (a fresh proof each) | $(json perSecond <<<"$DPOP_JSON") | $(json p50 <<<"$DPOP_JSON") | $(json p99 <<<"$DPOP_JSON") | $(rss_peak) | — |")
+row "client_credentials grant, DPoP-bound (a fresh proof each)" "$(json perSecond <<<"$DPOP_JSON")" "$(json grants <<<"$DPOP_JSON")" \
+  "$(json p50 <<<"$DPOP_JSON")" "$(json p99 <<<"$DPOP_JSON")" "—"
 
 # A fresh token for introspection, that must stay active for the whole run (else the run would
 # measure answers of {"active":false}; the Lua script counts those as failures too).
@@ -224,10 +280,13 @@ CODE_CLIENT_JSON="$("$BIN" clients create --id "bench-code-$RANDOM" --scopes acc
   --redirect-uri https://bench.example/cb "${DBARGS[@]}")"
 echo "measuring the authorization code exchange…" >&2
 rss_reset
+cpu_reset
 CODES_JSON="$("$BIN" bench authorization-codes --server "$BASE" --client-id "$(json clientId <<<"$CODE_CLIENT_JSON")" \
   --client-secret "$(json clientSecret <<<"$CODE_CLIENT_JSON")" --username "$BENCH_USER-pw" --users 128 --password bench-password \
   --prepare $(( DURATION < 40 ? DURATION : 40 )) --concurrency 32)" || die "the authorization code run failed: $CODES_JSON"
-results+=("| authorization code exchange (PKCE; $(json codes <<<"$CODES_JSON") codes from the hosted login at $(json loginsPerSecond <<<"$CODES_JSON")/s) | $(json perSecond <<<"$CODES_JSON") | $(json p50 <<<"$CODES_JSON") | $(json p99 <<<"$CODES_JSON") | $(rss_peak) | — |")
+# Its CPU per operation includes making the codes (a bcrypt login each): read it as an upper bound.
+row "authorization code exchange (PKCE; $(json codes <<<"$CODES_JSON") codes from the hosted login at $(json loginsPerSecond <<<"$CODES_JSON")/s; CPU incl. the logins)" \
+  "$(json perSecond <<<"$CODES_JSON")" "$(json exchanges <<<"$CODES_JSON")" "$(json p50 <<<"$CODES_JSON")" "$(json p99 <<<"$CODES_JSON")" "—"
 
 # Device challenge create + sign + verify pairs (target in docs/benchmarks.md: ≥ 3,000/s). wrk cannot sign, so the
 # SDK drives it (`strongauth bench device-challenges`): the user above, a device bound through
@@ -237,9 +296,11 @@ PHONE=(--server "$BASE" --client-id "$CLIENT_ID" --username "$BENCH_USER" --key-
 DEVICE_ID="$("$BIN" device bind "${PHONE[@]}" --notifications "$WORK/data/notifications.jsonl" | json deviceId)"
 echo "measuring device challenges for ${DURATION}s…" >&2
 rss_reset
+cpu_reset
 PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --concurrency 32 --duration "$DURATION")" \
   || die "the device-challenge run failed: $PAIRS_JSON"
-results+=("| device challenge create + verify (pairs) | $(json pairsPerSecond <<<"$PAIRS_JSON") | $(json p50 <<<"$PAIRS_JSON") | $(json p99 <<<"$PAIRS_JSON") | $(rss_peak) | ≥ 3,000 |")
+row "device challenge create + verify (pairs)" "$(json pairsPerSecond <<<"$PAIRS_JSON")" "$(json pairs <<<"$PAIRS_JSON")" \
+  "$(json p50 <<<"$PAIRS_JSON")" "$(json p99 <<<"$PAIRS_JSON")" "≥ 3,000"
 
 # Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
 # creates, the bound phone above lists and approves with its key, the integrator reads APPROVED.
@@ -249,9 +310,11 @@ OPS_USER_JSON="$("$BIN" integration-users create --name "$OPS_APP-user" --app "$
 export STRONGAUTH_INTEGRATION_PASSWORD="$(json password <<<"$OPS_USER_JSON")"
 echo "measuring operation flows for ${DURATION}s…" >&2
 rss_reset
+cpu_reset
 FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
   --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
-results+=("| operation create → approve → status (flows) | $(json flowsPerSecond <<<"$FLOWS_JSON") | $(json p50 <<<"$FLOWS_JSON") | $(json p99 <<<"$FLOWS_JSON") | $(rss_peak) | ≥ 2,000 |")
+row "operation create → approve → status (flows)" "$(json flowsPerSecond <<<"$FLOWS_JSON")" "$(json flows <<<"$FLOWS_JSON")" \
+  "$(json p50 <<<"$FLOWS_JSON")" "$(json p99 <<<"$FLOWS_JSON")" "≥ 2,000"
 
 # PowerAuth signature verification through the integration API (target in docs/benchmarks.md: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by
@@ -264,6 +327,7 @@ PA_JSON="$("$BIN" bench powerauth-signatures --activations "$PA_ACTIVATIONS" --c
   || die "preparing the PowerAuth signatures failed: $PA_JSON"
 echo "measuring PowerAuth signature verify for ${DURATION}s…" >&2
 rss_reset
+cpu_reset
 PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" BENCH_ACTIVATIONS="$PA_ACTIVATIONS" \
   wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/powerauth_verify.lua" "$BASE/powerauth-cloud/v2/signature/verify")"
 alive || { logs; die "a server died during the PowerAuth run"; }
@@ -279,7 +343,8 @@ if [[ "$PA_BAD" != "0" ]]; then
   FAILED_RUN=1
   echo "bench/run.sh: PowerAuth: $PA_BAD of $PA_TOTAL answers were not a valid signature:"$'\n'"$PA_OUT" >&2
 fi
-results+=("| PowerAuth signature verify (valid, counter update) | $(printf '%.0f' "$PA_RPS") | $(awk '$1=="50%" {print $2}' <<<"$PA_OUT") | $(awk '$1=="99%" {print $2}' <<<"$PA_OUT") | $(rss_peak) | ≥ 6,000$PA_NOTE |")
+row "PowerAuth signature verify (valid, counter update)" "$PA_RPS" "$PA_TOTAL" "$(awk '$1=="50%" {print $2}' <<<"$PA_OUT")" \
+  "$(awk '$1=="99%" {print $2}' <<<"$PA_OUT")" "≥ 6,000$PA_NOTE"
 
 RSS_TOTAL=0
 for pid in "${SERVERS[@]}"; do
@@ -296,8 +361,8 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /pro
 echo "database: $ENGINE; $NODES node$([[ $NODES -gt 1 ]] && echo s) ($SERVER_LIST); wrk ${WRK_ARGS[*]} -d${DURATION}s on the same machine; bcrypt cost 10"
 echo "command: $COMMAND"
 echo
-echo "| workload | req/s | p50 | p99 | peak RSS$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)") | target |"
-echo "|---|---|---|---|---|---|"
+echo "| workload | req/s | share of /health | server CPU µs/op | × /health's | p50 | p99 | peak RSS$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)") | target |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
 echo "cold start: node 0 answered /ready 200 ${READY_MS} ms after launch (target ≤ 1,000 ms)"
