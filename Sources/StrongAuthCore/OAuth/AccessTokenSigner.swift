@@ -42,7 +42,8 @@ public final class AccessTokenSigner: Sendable {
         guard let active = signingKeys.filter({ $0.status == .active }).max(by: { $0.createdAt < $1.createdAt }) else {
             throw SigningKeyError.noActiveKey
         }
-        let collection = JWTKeyCollection()
+        // Claims and header written by hand (`AccessTokenJSONEncoder`): no JSONEncoder per token.
+        let collection = JWTKeyCollection(defaultJWTSerializer: DefaultJWTSerializer(jsonEncoder: AccessTokenJSONEncoder()))
         for key in signingKeys {
             await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
         }

@@ -1,0 +1,122 @@
+import Foundation
+import JWTKit
+
+/// jwt-kit's JSON encoder for our access tokens, writing the claims and the JOSE header byte by
+/// byte instead of through Foundation's `JSONEncoder`, which cost ~8 % of a client_credentials
+/// grant's CPU in the profile (docs/benchmarks.md). Any other value — and a header with fields we
+/// do not write ourselves — goes to jwt-kit's default encoder, so the output is always a JSON
+/// object that decodes to the same claims (`AccessTokenJSONTests` decodes both ways).
+struct AccessTokenJSONEncoder: JWTJSONEncoder {
+    private let fallback: any JWTJSONEncoder = .defaultForJWT
+
+    func encode<T: Encodable>(_ value: T) throws -> Data {
+        if let claims = value as? AccessTokenClaims { return Data(claims.jsonBytes()) }
+        if let header = value as? JWTHeader, let bytes = Self.jsonBytes(header) { return Data(bytes) }
+        return try fallback.encode(value)
+    }
+
+    /// A header of string fields only (ours: `alg`, `typ`, `kid`), in sorted key order; `nil` for anything else.
+    static func jsonBytes(_ header: JWTHeader) -> [UInt8]? {
+        var writer = JSONObjectWriter()
+        for (name, field) in header.fields.sorted(by: { $0.key < $1.key }) {
+            guard case .string(let value) = field else { return nil }
+            writer.member(name, string: value)
+        }
+        return writer.finish()
+    }
+}
+
+extension AccessTokenClaims {
+    /// The claims as JSON: the members `Codable` would write (nil optionals left out, a
+    /// single-valued `aud` as a string as jwt-kit's `JWTMultiValueClaim` does, times in whole seconds).
+    func jsonBytes() -> [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.member("iss", string: iss.value)
+        writer.member("sub", string: sub.value)
+        if let aud {
+            if aud.value.count == 1 { writer.member("aud", string: aud.value[0]) } else { writer.member("aud", strings: aud.value) }
+        }
+        writer.member("exp", integer: Int64(exp.value.timeIntervalSince1970.rounded(.down)))
+        writer.member("iat", integer: Int64(iat.value.timeIntervalSince1970.rounded(.down)))
+        writer.member("jti", string: jti.value)
+        writer.member("client_id", string: clientID)
+        writer.member("scope", string: scope)
+        writer.member("subject_type", string: subjectType.rawValue)
+        if let sid { writer.member("sid", string: sid) }
+        if let amr { writer.member("amr", strings: amr) }
+        if let acr { writer.member("acr", string: acr) }
+        if let authTime { writer.member("auth_time", integer: Int64(authTime.timeIntervalSince1970.rounded(.down))) }
+        if let cnf {
+            var confirmation = JSONObjectWriter()
+            if let kid = cnf.kid { confirmation.member("kid", string: kid) }
+            if let jkt = cnf.jkt { confirmation.member("jkt", string: jkt) }
+            writer.member("cnf", raw: confirmation.finish())
+        }
+        if let realm { writer.member("realm", string: realm) }
+        return writer.finish()
+    }
+}
+
+/// Writes one JSON object (RFC 8259) of string, integer and string-array members.
+struct JSONObjectWriter {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var first = true
+
+    init() { bytes.reserveCapacity(512) }
+
+    mutating func member(_ name: String, string value: String) {
+        key(name)
+        Self.append(string: value, to: &bytes)
+    }
+
+    mutating func member(_ name: String, integer value: Int64) {
+        key(name)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func member(_ name: String, strings values: [String]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.append(string: value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A member whose value is already JSON (a nested object).
+    mutating func member(_ name: String, raw json: [UInt8]) {
+        key(name)
+        bytes.append(contentsOf: json)
+    }
+
+    mutating func finish() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    private mutating func key(_ name: String) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        Self.append(string: name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, everything else as its UTF-8.
+    static func append(string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xf)],
+                ])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
