@@ -134,7 +134,7 @@ struct PackedAttestationTests {
         let cases: [(WebAuthnVectors.Vector, WebAuthnError)] = [
             (Vectors.leafIsCA, .attestationCertificate("must carry Basic Constraints with CA false")),
             (Vectors.wrongOU, .attestationCertificate("subject OU is not \"Authenticator Attestation\"")),
-            (Vectors.missingCountry, .attestationCertificate("subject lacks C")),
+            (Vectors.missingCountry, .attestationCertificate("subject needs exactly one C")),
             (Vectors.aaguidMismatch, .attestationCertificate("aaguid extension does not match the authenticator")),
             (Vectors.aaguidCritical, .attestationCertificate("aaguid extension is critical")),
         ]
@@ -187,7 +187,8 @@ struct PackedAttestationTests {
     @Test("every refusal's description is fixed text a client may see")
     func descriptions() {
         #expect(WebAuthnError.untrustedAttestation.description == "attestation certificate does not chain to a trusted root")
-        #expect(WebAuthnError.attestationCertificate("subject lacks C").description == "attestation certificate subject lacks C")
+        #expect(
+            WebAuthnError.attestationCertificate("subject needs exactly one C").description == "attestation certificate subject needs exactly one C")
         #expect(WebAuthnError.unsupportedAttestationAlgorithm(-35).description == "attestation alg -35 is not supported")
     }
 }

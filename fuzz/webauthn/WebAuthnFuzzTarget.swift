@@ -13,8 +13,9 @@ private let assertionClientData =
     "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSRWhNVUZSWVhHQmthR3h3ZEhoOCIsIm"
     + "9yaWdpbiI6Imh0dHBzOi8vYmFuay5leGFtcGxlIiwiY3Jvc3NPcmlnaW4iOmZhbHNlfQ"
 private let assertionSignature = "MEYCIQDNKWf8Sd72FsZM4dRHs6fWVQyR9kyMbInRf3ln9eiJmwIhANNWhdZn3l-n7UMog9KoisxANLAnUTbyA3b3MMfCO9l-"
-private let credentialPublicKey = Base64URL.decode(
-    "pQECAyYgASFYIL2fAiPis3-_oUhlF-NGnQPPOAGCA7n2mUgTZaZ5vB5_IlggxCerkylyboLODrpPkwVNXtYCEr3nuAG14XBszf7dOmQ") ?? []
+private let credentialPublicKey =
+    Base64URL.decode(
+        "pQECAyYgASFYIL2fAiPis3-_oUhlF-NGnQPPOAGCA7n2mUgTZaZ5vB5_IlggxCerkylyboLODrpPkwVNXtYCEr3nuAG14XBszf7dOmQ") ?? []
 
 /// The first byte chooses the target, the rest is its input (fuzz/run.sh writes the seeds that way):
 /// 0 CBOR, 1 authenticator data, 2 COSE key, 3 a registration's attestation object, 4 an assertion's

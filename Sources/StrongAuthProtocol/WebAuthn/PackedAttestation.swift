@@ -121,9 +121,9 @@ enum PackedAttestation {
         guard leaf.version == .v3 else { throw .attestationCertificate("is not version 3") }
         let subject = Dictionary(grouping: leaf.subject.flatMap { $0 }, by: \.type).mapValues { $0.map { String($0.value) ?? "" } }
         func present(_ values: [String]?) -> Bool { values?.count == 1 && values?.first?.isEmpty == false }
-        guard present(subject[.RDNAttributeType.countryName]) else { throw .attestationCertificate("subject lacks C") }
-        guard present(subject[.RDNAttributeType.organizationName]) else { throw .attestationCertificate("subject lacks O") }
-        guard present(subject[.RDNAttributeType.commonName]) else { throw .attestationCertificate("subject lacks CN") }
+        guard present(subject[.RDNAttributeType.countryName]) else { throw .attestationCertificate("subject needs exactly one C") }
+        guard present(subject[.RDNAttributeType.organizationName]) else { throw .attestationCertificate("subject needs exactly one O") }
+        guard present(subject[.RDNAttributeType.commonName]) else { throw .attestationCertificate("subject needs exactly one CN") }
         guard subject[.RDNAttributeType.organizationalUnitName] == [organizationalUnit] else {
             throw .attestationCertificate("subject OU is not \"\(organizationalUnit)\"")
         }
