@@ -12,6 +12,9 @@ Run from the repository root, then format the output:
     .venv/bin/python scripts/webauthn-packed-attestation-vectors.py > Tests/StrongAuthProtocolTests/PackedAttestationVectors.swift
     swift format -i Tests/StrongAuthProtocolTests/PackedAttestationVectors.swift
 Keys are fresh on every run, so the output changes completely each time.
+
+    .venv/bin/python scripts/webauthn-packed-attestation-vectors.py --check
+re-checks the committed vectors with py_webauthn instead: each verdict, with the root and with the other root.
 """
 
 import base64
@@ -19,7 +22,9 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import struct
+import sys
 
 import cbor2
 from cryptography import x509
@@ -148,6 +153,40 @@ def refused_by_py_webauthn(cred, roots):
         return True
     return False
 
+
+def check_committed(path="Tests/StrongAuthProtocolTests/PackedAttestationVectors.swift"):
+    """py_webauthn's verdict on every committed vector; the certified ones must pass with the root only."""
+    source = open(path).read()
+
+    def pem_constant(name):
+        body = re.search(name + r' = """\n(.*?)"""', source, re.S).group(1)
+        return ("\n".join(line.strip() for line in body.strip().splitlines()) + "\n").encode()
+
+    def field(block, name):
+        pieces = re.search(name + r':\s*((?:"[^"]*"\s*(?:\+\s*)?)+)', block).group(1)
+        return "".join(re.findall(r'"([^"]*)"', pieces))
+
+    roots = {"root": pem_constant("rootPEM"), "other root": pem_constant("otherRootPEM")}
+    for name, block in re.findall(r"static let (\w+) = WebAuthnVectors.Vector\((.*?)\)\n", source, re.S):
+        cred = {"id": field(block, "credentialID"), "rawId": field(block, "credentialID"), "type": "public-key",
+                "response": {"clientDataJSON": field(block, "clientDataJSON"), "attestationObject": field(block, "attestationObject")}}
+        verdicts = {}
+        for root_name, root_pem in roots.items():
+            try:
+                verify_registration_response(
+                    credential=parse_registration_credential_json(json.dumps(cred)), expected_challenge=CHALLENGE, expected_origin=ORIGIN,
+                    expected_rp_id=RP_ID, require_user_verification=True, pem_root_certs_bytes_by_fmt={AttestationFormat.PACKED: [root_pem]})
+                verdicts[root_name] = "accepted"
+            except Exception:  # noqa: BLE001 — any refusal will do
+                verdicts[root_name] = "refused"
+        print(f"{name:24} " + ", ".join(f"{k}: {v}" for k, v in verdicts.items()))
+        if name.startswith("certified"):
+            assert verdicts == {"root": "accepted", "other root": "refused"}, name
+
+
+if "--check" in sys.argv:
+    check_committed()
+    sys.exit(0)
 
 es_leaf_key = ec.generate_private_key(ec.SECP256R1())
 rsa_leaf_key = rsa.generate_private_key(65537, 2048)
