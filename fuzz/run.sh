@@ -43,7 +43,11 @@ for path in files:
     for field, pieces in re.findall(r'(\w+):\s*((?:"[^"]*"\s*(?:\+\s*)?)+)', open(path).read()):
         value = b64u("".join(re.findall(r'"([^"]*)"', pieces)))
         if field == "attestationObject":
-            write(0, value); write(3, value); write(1, cbor2.loads(value)["authData"])
+            write(0, value); write(3, value)
+            object = cbor2.loads(value)
+            write(1, object["authData"])
+            for certificate in object["attStmt"].get("x5c", []):
+                if isinstance(certificate, bytes): write(5, certificate)
         elif field == "credentialPublicKey":
             write(0, value); write(2, value)
         elif field == "authenticatorData":

@@ -117,7 +117,7 @@ enum PackedAttestation {
     /// WebAuthn §8.2.1: version 3; Subject C, O, OU "Authenticator Attestation" and CN; Basic
     /// Constraints with CA false; the aaguid extension, when present, not critical and naming the
     /// authenticator data's AAGUID.
-    private static func checkRequirements(_ leaf: Certificate, aaguid: [UInt8]) throws(WebAuthnError) {
+    static func checkRequirements(_ leaf: Certificate, aaguid: [UInt8]) throws(WebAuthnError) {
         guard leaf.version == .v3 else { throw .attestationCertificate("is not version 3") }
         let subject = Dictionary(grouping: leaf.subject.flatMap { $0 }, by: \.type).mapValues { $0.map { String($0.value) ?? "" } }
         func present(_ values: [String]?) -> Bool { values?.count == 1 && values?.first?.isEmpty == false }
