@@ -2,10 +2,10 @@
 """Generates Tests/StrongAuthProtocolTests/PackedAttestationVectors.swift.
 
 Packed full attestation (WebAuthn L3 §8.2 with x5c) made by an independent implementation: a
-software authenticator on `cryptography` + `cbor2` with a test PKI (root CA → intermediate CA →
-attestation certificates). The certified vectors are first accepted by py_webauthn 3.0.1
+software authenticator on `cryptography` + `cbor2` (pyOpenSSL for the one X.509 v1 certificate)
+with a test PKI (root CA → intermediate CA → attestation certificates). The certified vectors are first accepted by py_webauthn 3.0.1
 (`verify_registration_response` with `pem_root_certs_bytes_by_fmt`), the wrong-root and
-wrong-signature ones refused by it; the §8.2.1 defects (CA leaf, OU, aaguid extension, missing C)
+wrong-signature ones refused by it; the §8.2.1 defects (v1, CA leaf, OU, aaguid extension, no C)
 are not checked by py_webauthn, so for those the Swift tests are the only judge.
 
 Run from the repository root, then format the output:
@@ -111,6 +111,27 @@ def leaf(key, ca=False, until=LEAF_UNTIL, aaguid=AAGUID, aaguid_critical=False, 
     return certificate(name(**parts), key, intermediate_name, intermediate_key, ca, until, aaguid, aaguid_critical)
 
 
+def version1_leaf(key):
+    """An X.509 v1 attestation certificate (v1 has no extensions); cryptography builds only v3, pyOpenSSL's deprecated builder can."""
+    import warnings
+
+    from OpenSSL import crypto
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cert = crypto.X509()
+        cert.set_version(0)
+        subject = cert.get_subject()
+        subject.C, subject.O, subject.OU, subject.CN = "DE", "StrongAuth Tests", "Authenticator Attestation", "StrongAuth Test Authenticator v1"
+        cert.set_issuer(crypto.X509.from_cryptography(intermediate).get_subject())
+        cert.set_serial_number(x509.random_serial_number())
+        cert.set_notBefore(CA_FROM.strftime("%Y%m%d%H%M%SZ").encode())
+        cert.set_notAfter(LEAF_UNTIL.strftime("%Y%m%d%H%M%SZ").encode())
+        cert.set_pubkey(crypto.PKey.from_cryptography_key(key))
+        cert.sign(crypto.PKey.from_cryptography_key(intermediate_key), "sha256")
+        return cert.to_cryptography()
+
+
 def cose(key):
     n = key.public_key().public_numbers()
     return {1: 2, 3: -7, -1: 1, -2: n.x.to_bytes(32, "big"), -3: n.y.to_bytes(32, "big")}
@@ -205,6 +226,8 @@ for certified in ("certifiedES256", "certifiedRS256"):
 key = ec.generate_private_key(ec.SECP256R1())
 vectors["leafIsCA"] = register([der(leaf(key, ca=True)), der(intermediate)], key, -7)
 key = ec.generate_private_key(ec.SECP256R1())
+vectors["leafVersion1"] = register([der(version1_leaf(key)), der(intermediate)], key, -7)
+key = ec.generate_private_key(ec.SECP256R1())
 vectors["wrongOU"] = register([der(leaf(key, OU="Authenticator")), der(intermediate)], key, -7)
 key = ec.generate_private_key(ec.SECP256R1())
 vectors["missingCountry"] = register([der(leaf(key, C=None)), der(intermediate)], key, -7)
@@ -232,6 +255,7 @@ DOCS = {
     "certifiedES256": "ES256 by an attestation certificate under the intermediate: accepted and certified by py_webauthn.",
     "certifiedRS256": "RS256 by an RSA-2048 attestation certificate under the intermediate: accepted and certified by py_webauthn.",
     "leafIsCA": "The attestation certificate says CA=true (§8.2.1: Basic Constraints CA must be false).",
+    "leafVersion1": "The attestation certificate is X.509 version 1 (§8.2.1: version 3).",
     "wrongOU": "The attestation certificate's OU is \"Authenticator\", not \"Authenticator Attestation\".",
     "missingCountry": "The attestation certificate's subject lacks C.",
     "aaguidMismatch": "The id-fido-gen-ce-aaguid extension names another AAGUID than the authenticator data.",
@@ -261,8 +285,9 @@ out = [
     "import Foundation",
     "",
     "/// Packed full attestation (x5c) vectors from an independent software authenticator (`cryptography`",
-    "/// 50.0.2, `cbor2` 6.3.0), the certified ones accepted by py_webauthn 3.0.1 with `root` as the trust",
-    "/// root. rpID, origin and challenge are those of `WebAuthnVectors`; the credential key is ES256.",
+    "/// 50.0.2, `cbor2` 6.3.0, `pyOpenSSL` 26.4.0 for the v1 certificate), the certified ones accepted by",
+    "/// py_webauthn 3.0.1 with `root` as the trust root (`--check` re-checks them). rpID, origin and",
+    "/// challenge are those of `WebAuthnVectors`; the credential key is ES256.",
     "enum PackedAttestationVectors {",
     f"    /// Inside every certificate's validity ({VERIFICATION_TIME.isoformat()}).",
     f"    static let verificationTime = Date(timeIntervalSince1970: {int(VERIFICATION_TIME.timestamp())})",

@@ -132,6 +132,7 @@ struct PackedAttestationTests {
     @Test("certificates breaking §8.2.1 are refused with or without roots")
     func certificateRequirements() async throws {
         let cases: [(WebAuthnVectors.Vector, WebAuthnError)] = [
+            (Vectors.leafVersion1, .attestationCertificate("is not version 3")),
             (Vectors.leafIsCA, .attestationCertificate("must carry Basic Constraints with CA false")),
             (Vectors.wrongOU, .attestationCertificate("subject OU is not \"Authenticator Attestation\"")),
             (Vectors.missingCountry, .attestationCertificate("subject needs exactly one C")),
