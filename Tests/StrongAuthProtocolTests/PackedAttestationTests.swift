@@ -74,6 +74,20 @@ struct PackedAttestationTests {
         #expect(throws: AttestationTrustError.self) { try Self.trust(Vectors.rootPEM + "\n-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----") }
     }
 
+    @Test("roots given as DER certificates certify alike; bytes that are no certificate are refused")
+    func derRoots() async throws {
+        let body = Vectors.rootPEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        let der = try #require(Data(base64Encoded: body))
+        let trust = try AttestationTrust(derEncodedRoots: [Array(der)], verificationTime: Vectors.verificationTime)
+        #expect(try await Self.register(Vectors.certifiedES256, trust: trust).attestationCertified)
+        #expect(throws: AttestationTrustError(description: "attestation root 2 is not a DER certificate")) {
+            try AttestationTrust(derEncodedRoots: [Array(der), Array(der.dropLast())], verificationTime: Vectors.verificationTime)
+        }
+        // No roots: nothing is certified, nothing refused for its chain.
+        let none = try AttestationTrust(derEncodedRoots: [], verificationTime: Vectors.verificationTime)
+        #expect(try await Self.register(Vectors.missingIntermediate, trust: none).attestationCertified == false)
+    }
+
     @Test("none and self attestation pass uncertified even when roots are given: requiring attestation is the caller's policy")
     func otherFormatsWithRoots() async throws {
         for vector in [WebAuthnVectors.registrationNoneES256, WebAuthnVectors.registrationPackedES256] {

@@ -22,6 +22,18 @@ public struct AttestationTrust: Sendable {
         self.verificationTime = verificationTime
     }
 
+    /// Roots as DER certificates (what `WebAuthnConfiguration.attestationRoots` holds), so callers need not import X509.
+    public init(derEncodedRoots: [[UInt8]], verificationTime: Date) throws(AttestationTrustError) {
+        var roots: [Certificate] = []
+        for (index, der) in derEncodedRoots.enumerated() {
+            guard let certificate = try? Certificate(derEncoded: der) else {
+                throw AttestationTrustError(description: "attestation root \(index + 1) is not a DER certificate")
+            }
+            roots.append(certificate)
+        }
+        self.init(roots: roots, verificationTime: verificationTime)
+    }
+
     /// Roots from a PEM bundle (one or more `CERTIFICATE` blocks), as in `webauthn.attestationRootsFile`.
     public init(pemEncodedRoots pem: String, verificationTime: Date) throws(AttestationTrustError) {
         let endMarker = "-----END CERTIFICATE-----"
