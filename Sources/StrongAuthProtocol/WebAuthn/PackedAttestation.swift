@@ -12,7 +12,8 @@ public struct AttestationTrust: Sendable {
     /// Certificates must be valid at this time; the caller passes its clock's now.
     public var verificationTime: Date
 
-    /// No roots: attestation is verified, never certified.
+    /// No roots: attestation is verified, never certified. (Its time is the epoch, so roots added
+    /// later without a time certify nothing: every certificate is not yet valid.)
     public init() {
         self.init(roots: [], verificationTime: Date(timeIntervalSince1970: 0))
     }
@@ -22,7 +23,7 @@ public struct AttestationTrust: Sendable {
         self.verificationTime = verificationTime
     }
 
-    /// Roots as DER certificates (what `WebAuthnConfiguration.attestationRoots` holds), so callers need not import X509.
+    /// Roots as DER certificates, for callers that keep them as bytes and do not import X509.
     public init(derEncodedRoots: [[UInt8]], verificationTime: Date) throws(AttestationTrustError) {
         var roots: [Certificate] = []
         for (index, der) in derEncodedRoots.enumerated() {
