@@ -66,7 +66,7 @@ struct WebAuthnRobustnessTests {
     }
 
     @Test("mutated registrations never crash; mutated assertions are never accepted")
-    func verifiers() throws {
+    func verifiers() async throws {
         var generator = SeededGenerator(state: 2026)
         let registrations = [
             WebAuthnVectors.registrationNoneES256, WebAuthnVectors.registrationPackedES256, WebAuthnVectors.registrationPackedRS256,
@@ -75,7 +75,7 @@ struct WebAuthnRobustnessTests {
         for round in 0..<1500 {
             let vector = registrations[round % registrations.count]
             let attestation = try #require(Base64URL.decode(vector.attestationObject))
-            _ = try? WebAuthnVerifier.verifyRegistration(
+            _ = try? await WebAuthnVerifier.verifyRegistration(
                 attestationObject: Base64URL.encode(Self.mutate(attestation, using: &generator)), clientDataJSON: vector.clientDataJSON,
                 expectedChallenge: WebAuthnVectors.challenge, rpID: WebAuthnVectors.rpID, origins: [WebAuthnVectors.origin],
                 requireUserVerification: false)

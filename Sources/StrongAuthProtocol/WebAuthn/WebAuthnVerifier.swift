@@ -19,11 +19,16 @@ public enum WebAuthnError: Error, Equatable, CustomStringConvertible {
     case unexpectedAttestedCredentialData(present: Bool)
     case credentialPublicKey(COSEKeyError)
     case unsupportedAttestationFormat(String)
-    /// `packed` with `x5c` (full attestation with a certificate chain) is not verified yet.
-    case fullAttestationUnsupported
     case malformedAttestationStatement
-    /// The attestation statement's `alg` differs from the credential key's algorithm.
+    /// The attestation statement's `alg` is not one of `COSEAlgorithm`'s.
+    case unsupportedAttestationAlgorithm(Int)
+    /// The attestation statement's `alg` differs from the algorithm of the key that signs it
+    /// (the credential key in self attestation, the certificate's key in full attestation).
     case attestationAlgorithmMismatch
+    /// The attestation certificate breaks a requirement of WebAuthn §8.2.1.
+    case attestationCertificate(String)
+    /// Roots were given and the attestation certificate chain reaches none of them at the verification time.
+    case untrustedAttestation
     case invalidSignature
     /// The signature counter did not increase: the authenticator may have been cloned.
     case counterRegression(stored: UInt32, received: UInt32)
@@ -45,9 +50,11 @@ public enum WebAuthnError: Error, Equatable, CustomStringConvertible {
             present ? "assertion carries attested credential data" : "registration lacks attested credential data"
         case .credentialPublicKey(let error): error.description
         case .unsupportedAttestationFormat(let format): "attestation format \(format) is not supported"
-        case .fullAttestationUnsupported: "packed attestation with a certificate chain (x5c) is not supported yet"
         case .malformedAttestationStatement: "attestation statement is malformed"
-        case .attestationAlgorithmMismatch: "attestation alg does not match the credential key"
+        case .unsupportedAttestationAlgorithm(let alg): "attestation alg \(alg) is not supported"
+        case .attestationAlgorithmMismatch: "attestation alg does not match the signing key"
+        case .attestationCertificate(let requirement): "attestation certificate \(requirement)"
+        case .untrustedAttestation: "attestation certificate does not chain to a trusted root"
         case .invalidSignature: "signature is invalid"
         case .counterRegression(let stored, let received): "signature counter \(received) does not exceed \(stored)"
         }
@@ -59,6 +66,8 @@ public enum AttestationFormat: String, Sendable {
     case none
     /// `packed` self attestation: signed by the credential key itself.
     case packedSelf = "packed"
+    /// `packed` full attestation: signed by an attestation certificate's key, with its chain in `x5c`.
+    case packedFull = "packed-x5c"
 }
 
 /// A verified registration: what the relying party stores for the new credential.
@@ -73,6 +82,8 @@ public struct VerifiedRegistration: Sendable, Equatable {
     public var backupState: Bool
     public var aaguid: [UInt8]
     public var attestationFormat: AttestationFormat
+    /// `true` only when a full attestation's chain reached one of the given roots.
+    public var attestationCertified: Bool
 }
 
 /// A verified assertion: the counter to store and the flags seen.
@@ -88,10 +99,29 @@ public struct VerifiedAssertion: Sendable, Equatable {
 /// `AuthenticationResponseJSON`. No state: the caller supplies the challenge it issued and the
 /// stored credential, and persists what comes back.
 public enum WebAuthnVerifier {
+    /// Verifies a registration. A full attestation (packed with `x5c`) is certified when its chain
+    /// reaches one of `attestationTrust.roots`, refused as `untrustedAttestation` when roots were
+    /// given and it reaches none; `none` and self attestation pass uncertified whatever the roots.
     public static func verifyRegistration(
         attestationObject: String, clientDataJSON: String, expectedChallenge: [UInt8], rpID: String, origins: Set<String>,
+        requireUserVerification: Bool, attestationTrust: AttestationTrust = AttestationTrust()
+    ) async throws(WebAuthnError) -> VerifiedRegistration {
+        let checked = try checkRegistration(
+            attestationObject: attestationObject, clientDataJSON: clientDataJSON, expectedChallenge: expectedChallenge, rpID: rpID,
+            origins: origins, requireUserVerification: requireUserVerification)
+        var registration = checked.registration
+        if let chain = checked.chain {
+            registration.attestationCertified = try await PackedAttestation.certify(chain, trust: attestationTrust)
+        }
+        return registration
+    }
+
+    /// Every check of `verifyRegistration` but the certificate chain, which swift-certificates
+    /// builds asynchronously; a full attestation's chain comes back for `PackedAttestation.certify`.
+    static func checkRegistration(
+        attestationObject: String, clientDataJSON: String, expectedChallenge: [UInt8], rpID: String, origins: Set<String>,
         requireUserVerification: Bool
-    ) throws(WebAuthnError) -> VerifiedRegistration {
+    ) throws(WebAuthnError) -> (registration: VerifiedRegistration, chain: PackedAttestation.Chain?) {
         let clientDataBytes = try decode(clientDataJSON, field: "clientDataJSON")
         let attestationBytes = try decode(attestationObject, field: "attestationObject")
         let clientData = try ClientData.verify(clientDataBytes, type: .create, challenge: expectedChallenge, origins: origins)
@@ -112,29 +142,32 @@ public enum WebAuthnVerifier {
         }
 
         let attestationFormat: AttestationFormat
+        var chain: PackedAttestation.Chain?
+        let signedData = authDataBytes + SHA256.hash(data: clientData.bytes)
         switch format {
         case "none":
             guard statement.mapEntries?.isEmpty == true else { throw .malformedAttestationStatement }
             attestationFormat = .none
+        case "packed" where statement["x5c"] != nil:
+            chain = try PackedAttestation.check(statement: statement, aaguid: credential.aaguid, signedData: signedData)
+            attestationFormat = .packedFull
         case "packed":
-            guard statement["x5c"] == nil else { throw .fullAttestationUnsupported }
             guard statement["ecdaaKeyId"] == nil, statement.mapEntries?.count == 2, let alg = statement["alg"]?.integer,
                 let signature = statement["sig"]?.byteString
             else { throw .malformedAttestationStatement }
             guard alg == key.algorithm.rawValue else { throw .attestationAlgorithmMismatch }
-            guard key.verify(signature: signature, data: authDataBytes + SHA256.hash(data: clientData.bytes)) else {
-                throw .invalidSignature
-            }
+            guard key.verify(signature: signature, data: signedData) else { throw .invalidSignature }
             attestationFormat = .packedSelf
         default:
             throw .unsupportedAttestationFormat(format)
         }
 
-        return VerifiedRegistration(
+        let registration = VerifiedRegistration(
             credentialID: credential.credentialID, credentialPublicKey: credential.publicKeyBytes, algorithm: key.algorithm,
             signCount: authData.signCount, userVerified: authData.flags.contains(.userVerified),
             backupEligible: authData.flags.contains(.backupEligible), backupState: authData.flags.contains(.backupState),
-            aaguid: credential.aaguid, attestationFormat: attestationFormat)
+            aaguid: credential.aaguid, attestationFormat: attestationFormat, attestationCertified: false)
+        return (registration, chain)
     }
 
     /// Verifies an assertion by a stored credential. The counter check runs only after the
