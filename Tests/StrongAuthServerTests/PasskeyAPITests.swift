@@ -1,9 +1,11 @@
+import Configuration
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import StrongAuthCore
 import StrongAuthProtocol
+import StrongAuthServer
 import Testing
 
 /// Passkeys through the API for apps (docs/passkeys.md): the assurance rules of adding one,
@@ -323,5 +325,41 @@ extension SoftwareAuthenticator {
         var moved = self
         moved.origin = origin
         return moved
+    }
+}
+
+@Suite("Passkeys: relying-party settings")
+struct PasskeySettingsTests {
+    func settings(_ flags: [String: ConfigContent]) async throws -> ServerSettings {
+        try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:]))
+    }
+
+    @Test("RP ID and origins follow the issuer; an IP issuer gives localhost; bad combinations are refused at start")
+    func relyingParty() async throws {
+        let bank = try await settings(["issuer": .string("https://login.bank.example")]).webAuthn
+        #expect(bank.relyingPartyID == "login.bank.example" && bank.origins == ["https://login.bank.example"])
+        let local = try await settings(["issuer": .string("http://127.0.0.1:8080")]).webAuthn
+        #expect(local.relyingPartyID == "localhost" && local.origins == ["http://localhost:8080"])
+        let parent = try await settings([
+            "issuer": .string("https://login.bank.example"), "webauthn.rpId": .string("bank.example"),
+            "webauthn.origins": .string("https://login.bank.example, https://app.bank.example"),
+        ]).webAuthn
+        #expect(parent.origins == ["https://login.bank.example", "https://app.bank.example"])
+        // An origin off the RP ID, an RP ID with a scheme, `required` without roots, an unreadable roots file.
+        for flags: [String: ConfigContent] in [
+            ["webauthn.rpId": .string("bank.example"), "webauthn.origins": .string("https://evil.example")],
+            ["webauthn.rpId": .string("https://bank.example")],
+            ["webauthn.attestation": .string("required")],
+            ["webauthn.attestation": .string("sometimes")],
+            ["webauthn.attestationRootsFile": .string("/nonexistent/roots.pem")],
+        ] {
+            await #expect(throws: SettingsError.self) { try await settings(flags.merging(["issuer": .string("https://bank.example")]) { $1 }) }
+        }
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("roots-\(UUID().uuidString).pem")
+        try "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".write(to: garbage, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: garbage) }
+        await #expect(throws: SettingsError.self) {
+            try await settings(["issuer": .string("https://bank.example"), "webauthn.attestationRootsFile": .string(garbage.path)])
+        }
     }
 }

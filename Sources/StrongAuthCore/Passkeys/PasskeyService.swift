@@ -190,16 +190,14 @@ public struct PasskeyService: Sendable {
         let verified: VerifiedRegistration
         do {
             guard response.type == "public-key", response.id == response.rawId else { throw WebAuthnError.malformedAttestationObject }
-            verified = try WebAuthnVerifier.verifyRegistration(
-                attestationObject: response.response.attestationObject, clientDataJSON: response.response.clientDataJSON,
-                expectedChallenge: ceremony.challenge, rpID: configuration.relyingPartyID, origins: configuration.origins,
-                requireUserVerification: true)
+            verified = try await verifyRegistration(response, challenge: ceremony.challenge, at: now)
             guard Base64URL.encode(verified.credentialID) == response.rawId else { throw WebAuthnError.malformedAttestationObject }
         } catch let error as WebAuthnError {
-            try await auditRegistration(userID: userID, deviceID: nil, outcome: .failure, details: ["reason": error.description], source: source)
-            throw PasskeyError.invalidResponse(error)
+            let reason = error == .untrustedAttestation ? "attestation_not_trusted" : error.description
+            try await auditRegistration(userID: userID, deviceID: nil, outcome: .failure, details: ["reason": reason], source: source)
+            throw error == .untrustedAttestation ? PasskeyError.attestationNotTrusted : PasskeyError.invalidResponse(error)
         }
-        let certified = false
+        let certified = verified.attestationCertified
         if configuration.attestation == .required, !certified {
             try await auditRegistration(
                 userID: userID, deviceID: nil, outcome: .failure, details: ["reason": "attestation_not_trusted"], source: source)
@@ -232,6 +230,30 @@ public struct PasskeyService: Sendable {
                 "backupEligible": String(verified.backupEligible), "backupState": String(verified.backupState),
             ], source: source)
         return device
+    }
+
+    /// WebAuthn §7.1 with the attestation policy: `none` checks the attestation's form and
+    /// signature only; `direct` and `required` also chain a full attestation to the configured
+    /// roots — `direct` records an unchained one as uncertified, `required` refuses it (and every
+    /// attestation that is not a certified full one).
+    private func verifyRegistration(_ response: RegistrationResponseJSON, challenge: [UInt8], at now: Date) async throws(WebAuthnError)
+        -> VerifiedRegistration
+    {
+        func verify(_ trust: AttestationTrust) async throws(WebAuthnError) -> VerifiedRegistration {
+            try await WebAuthnVerifier.verifyRegistration(
+                attestationObject: response.response.attestationObject, clientDataJSON: response.response.clientDataJSON,
+                expectedChallenge: challenge, rpID: configuration.relyingPartyID, origins: configuration.origins,
+                requireUserVerification: true, attestationTrust: trust)
+        }
+        // The roots were read and checked at start-up (`webauthn.attestationRootsFile`).
+        guard configuration.attestation != .none, !configuration.attestationRoots.isEmpty,
+            let trust = try? AttestationTrust(derEncodedRoots: configuration.attestationRoots, verificationTime: now)
+        else { return try await verify(AttestationTrust()) }
+        do {
+            return try await verify(trust)
+        } catch .untrustedAttestation where configuration.attestation == .direct {
+            return try await verify(AttestationTrust())
+        }
     }
 
     private func checkOTP(_ otp: String?, sealed: String, ceremony: PasskeyCeremony, source: String?) async throws {

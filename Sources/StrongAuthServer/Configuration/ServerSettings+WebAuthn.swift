@@ -40,6 +40,11 @@ extension ServerSettings {
             }
             roots = Self.certificates(inPEM: pem)
             guard !roots.isEmpty else { throw SettingsError("webauthn.attestationRootsFile: no PEM certificate in \(file)") }
+            do {
+                _ = try AttestationTrust(derEncodedRoots: roots, verificationTime: Date())
+            } catch {
+                throw SettingsError("webauthn.attestationRootsFile: \(error.description)")
+            }
         }
         if attestation == .required, roots.isEmpty {
             throw SettingsError("webauthn.attestation=required needs webauthn.attestationRootsFile (the roots attestations must chain to)")
