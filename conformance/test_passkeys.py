@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -466,7 +467,8 @@ def test_dynamic_linking_refusals_are_counted_until_the_approval_fails(sa, clien
 
     def refused(response, remaining):
         body = assert_problem(response, 403)
-        assert body.get("remainingAttempts") == remaining, body
+        # The attempts left are in the problem's detail ("…; N attempts left."), as the ECDSA approvals say it.
+        assert re.search(rf"\b{remaining} attempts left\.$", body["detail"]), body
         assert operation(sa, integration, target)["failureCount"] == max_failures - remaining
 
     # 1. An assertion made for another approval's options (its ceremony and challenge).
@@ -507,9 +509,12 @@ def test_an_approval_answer_replayed_is_refused(sa, client, integration):
     credential = authenticator.get(options["publicKey"])
     assert approve(user, first, options, credential).status_code == 200
     assert_refused(approve(user, first, options, credential), (403, 409))
-    # The captured body sent to the second approval (same data: both are 63.99 EUR to one account).
-    assert_problem(approve(user, second, options, credential), 403)
-    assert operation(sa, integration, second)["status"] == "PENDING"
+    # The captured body sent to the second approval (same data: both are 63.99 EUR to one account):
+    # its ceremony is used up, so it is refused before anything is checked (and counts nothing).
+    assert_problem(approve(user, second, options, credential), 409)
+    assert (operation(sa, integration, second)["status"], operation(sa, integration, second)["failureCount"]) == ("PENDING", 0)
+    options = approval_options(user, second)
+    assert approve(user, second, options, authenticator.get(options["publicKey"])).status_code == 200
 
 
 def test_another_users_token_cannot_ask_for_an_approvals_options(sa, client, integration):
@@ -523,9 +528,16 @@ def test_another_users_token_cannot_ask_for_an_approvals_options(sa, client, int
 # Attestation
 # --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("algorithm, attestation", [(-7, "none"), (-7, "packed-self"), (-7, "packed-full"),
-                                                    (-8, "none"), (-8, "packed-self"), (-8, "packed-full"),
-                                                    (-257, "none"), (-257, "packed-self"), (-257, "packed-full")])
+# Packed full attestation (x5c) is helper attest's part of issue 17, not on main at 7bd92ec: the
+# verifier refuses x5c (WebAuthnError.fullAttestationUnsupported) and `webauthn.attestation=required`
+# trusts nothing yet. Strict: remove the mark when it lands.
+FULL_ATTESTATION_PENDING = pytest.mark.xfail(strict=True, reason="packed full attestation (x5c) not on main yet (helper attest)")
+
+
+@pytest.mark.parametrize("algorithm, attestation", [
+    (-7, "none"), (-7, "packed-self"), pytest.param(-7, "packed-full", marks=FULL_ATTESTATION_PENDING),
+    (-8, "none"), (-8, "packed-self"), pytest.param(-8, "packed-full", marks=FULL_ATTESTATION_PENDING),
+    (-257, "none"), (-257, "packed-self"), pytest.param(-257, "packed-full", marks=FULL_ATTESTATION_PENDING)])
 def test_every_algorithm_and_attestation_is_accepted_by_default(sa, client, algorithm, attestation):
     user, authenticator, device = user_with_passkey(sa, client, f"pk-att{-algorithm}-{attestation}", algorithm=algorithm,
                                                     attestation=attestation, backup_eligible=True, backed_up=True)
@@ -551,7 +563,7 @@ def attested(server):
     assert code == 0, f"the attestation node did not stop cleanly: {code}\n{node.log_tail()}"
 
 
-def test_required_attestation_accepts_only_a_chain_to_the_configured_root(attested):
+def test_required_attestation_refuses_none_self_and_other_roots(attested):
     app = attested.create_client("pk-attested-app")
     user = User(attested, app, "pk-attested")
     refusals = {
@@ -565,7 +577,7 @@ def test_required_attestation_accepts_only_a_chain_to_the_configured_root(attest
         assert options["publicKey"]["attestation"] == "direct", options
         assert options["publicKey"]["rp"]["id"] == "localhost", options
         response = finish_registration(user, options, otp, authenticator.create(options["publicKey"]))
-        assert_refused(response, (400,))
+        assert_refused(response, (400, 403))  # a bad chain 400, an untrusted attestation 403
         assert user.devices() == [], name
 
     # A leaf of the right root that breaks WebAuthn §8.2.1 (OU must be "Authenticator Attestation").
@@ -575,9 +587,14 @@ def test_required_attestation_accepts_only_a_chain_to_the_configured_root(attest
     options, otp = begin_registration(user)
     response = finish_registration(user, options, otp, authenticator.create(
         options["publicKey"], attestation_key=key, attestation_chain=[leaf.public_bytes(serialization.Encoding.DER)]))
-    assert_refused(response, (400,))
+    assert_refused(response, (400, 403))  # a bad chain 400, an untrusted attestation 403
     assert user.devices() == []
 
+
+@FULL_ATTESTATION_PENDING
+def test_required_attestation_accepts_a_chain_to_the_configured_root(attested):
+    app = attested.create_client("pk-attested-ok-app")
+    user = User(attested, app, "pk-attested-ok")
     genuine = SoftwareAuthenticator(attested.origin, attestation="packed-full", attestation_ca=attested.root)
     options, otp = begin_registration(user)
     created = finish_registration(user, options, otp, genuine.create(options["publicKey"]))
