@@ -747,3 +747,103 @@ def test_the_passkey_endpoints_need_a_user_token(sa):
                  "/api/user/passkeys/authentication/options", "/api/user/passkeys/authentication"):
         response = requests.post(sa.url(path), json={}, timeout=TIMEOUT)
         assert response.status_code == 401, f"{path}: {response.status_code} {response.text[:300]}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Single use under concurrency, on one node and across two
+# --------------------------------------------------------------------------------------------------
+
+def race(bases, path, headers, body, count=20):
+    """`count` identical POSTs at once, spread over `bases`; their status codes."""
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda index: requests.post(bases[index % len(bases)] + path, headers=headers, json=body,
+                                                         timeout=30).status_code, range(count)))
+
+
+@pytest.fixture(scope="module")
+def peer(server, sa):
+    """A second node of the passkey cluster, with the same WebAuthn settings (on PostgreSQL only: two
+    nodes racing on one SQLite file serialise on its write lock, which proves nothing)."""
+    if not conftest.DATABASE_URL:
+        pytest.skip("two nodes racing need PostgreSQL (STRONGAUTH_TEST_DATABASE_URL)")
+    node, _ = start_passkey_node(server, "passkeys-peer", STRONGAUTH_WEBAUTHN_RP_ID="localhost",
+                                 STRONGAUTH_WEBAUTHN_ORIGINS=sa.origin)
+    try:
+        yield node.base
+    finally:
+        code = node.stop()
+    assert code == 0, f"the peer did not stop cleanly: {code}\n{node.log_tail()}"
+
+
+def racing_bases(request, sa):
+    return [sa.node.base] + ([request.getfixturevalue("peer")] if request.param == "two nodes" else [])
+
+
+@pytest.fixture(params=["one node", "two nodes"])
+def bases(request, sa):
+    return racing_bases(request, sa)
+
+
+def test_one_assertion_raced_gives_one_token(sa, client, bases):
+    user, authenticator, _ = user_with_passkey(sa, client, "pk-race")
+    options = authentication_options(user)
+    body = {"ceremonyId": options["ceremonyId"], "credential": authenticator.get(options["publicKey"])}
+    codes = race(bases, "/api/user/passkeys/authentication", user.headers, body)
+    assert codes.count(200) == 1 and codes.count(409) == len(codes) - 1, codes
+
+
+def test_one_approval_answer_raced_approves_once_and_counts_nothing(sa, client, integration, bases):
+    user, authenticator, _ = user_with_passkey(sa, client, "pk-race-approval")
+    operation_id = create_operation(sa, integration, user)
+    options = approval_options(user, operation_id)
+    body = {"ceremonyId": options["ceremonyId"], "data": options["data"], "credential": authenticator.get(options["publicKey"])}
+    codes = race(bases, f"/api/user/approvals/{operation_id}/passkey", user.headers, body)
+    assert codes.count(200) == 1 and codes.count(409) == len(codes) - 1, codes
+    state = operation(sa, integration, operation_id)
+    assert (state["status"], state["failureCount"]) == ("APPROVED", 0), state
+
+
+def test_one_registration_raced_stores_one_passkey(sa, client, bases):
+    user = User(sa, client, "pk-race-register")
+    options, otp = begin_registration(user)
+    body = {"ceremonyId": options["ceremonyId"], "otp": otp,
+            "credential": SoftwareAuthenticator(sa.origin).create(options["publicKey"])}
+    codes = race(bases, "/api/user/passkeys/registration", user.headers, body)
+    assert codes.count(201) == 1 and codes.count(409) == len(codes) - 1, codes
+    assert [device["kind"] for device in user.devices()] == ["passkey"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Ceremonies and credentials belong to one user
+# --------------------------------------------------------------------------------------------------
+
+def test_another_users_ceremony_is_not_yours(sa, client):
+    user, authenticator, _ = user_with_passkey(sa, client, "pk-ceremony-owner")
+    other, other_authenticator, _ = user_with_passkey(sa, client, "pk-ceremony-other")
+    options = authentication_options(user)
+    # The other user answers the first user's ceremony with his own passkey, under his own token.
+    credential = other_authenticator.get(options["publicKey"], browser=False, credential_id=other_authenticator.credential().credential_id)
+    assert_problem(other.post("/api/user/passkeys/authentication", {"ceremonyId": options["ceremonyId"], "credential": credential}), 409)
+    # The ceremony was not used up by that: its own user still answers it.
+    answered = user.post("/api/user/passkeys/authentication",
+                         {"ceremonyId": options["ceremonyId"], "credential": authenticator.get(options["publicKey"])})
+    assert answered.status_code == 200, answered.text
+
+
+def test_a_credential_id_registered_already_is_refused(sa, client):
+    """A second registration of a credential id someone holds (here: another user's) cannot take it over."""
+    _, victim, victim_device = user_with_passkey(sa, client, "pk-dup-victim")
+    user = User(sa, client, "pk-dup-attacker")
+    options, otp = begin_registration(user)
+    credential = SoftwareAuthenticator(sa.origin).create(options["publicKey"], credential_id=victim.credential().credential_id)
+    assert_problem(finish_registration(user, options, otp, credential), 409)
+    assert user.devices() == []
+
+
+@pytest.mark.xfail(strict=True, reason="server bug reported to the lead: a step-up (user known before the ceremony) does not "
+                                       "compare response.userHandle with the user's handle (WebAuthn L3 §7.2 step 6)")
+def test_a_step_up_assertion_naming_another_user_handle_is_refused(sa, client):
+    user, authenticator, _ = user_with_passkey(sa, client, "pk-userhandle")
+    other = User(sa, client, "pk-userhandle-other")
+    assert_refused(step_up(user, authenticator, user_handle=other.id.encode()), (400, 403))
