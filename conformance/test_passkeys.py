@@ -341,13 +341,18 @@ def test_a_cloned_authenticators_counter_regression_blocks_the_passkey(sa, clien
     clone = authenticator.clone()
     for _ in range(3):
         assert step_up(user, authenticator).status_code == 200  # counter 3
+    waiting = authentication_options(user)  # a ceremony opened before the block, answered after it
     regressed = step_up(user, clone)  # counter 1
     assert_problem(regressed, 403)
     assert user.device(device["id"])["status"] == "BLOCKED"
     records = [record for record in audit_records(sa, "passkey.counter_regression")
                if device["id"] in (record[0] or "") or device["id"] in json.dumps(record[2])]
     assert len(records) == 1, audit_records(sa, "passkey.counter_regression")
-    # Blocked: the step-up options name no passkey, and the genuine authenticator is refused too.
+    # Blocked: the genuine authenticator is refused too (its counter, 4, would be fine), on a ceremony
+    # opened before the block and on a new one; the step-up options name no passkey.
+    late = user.post("/api/user/passkeys/authentication",
+                     {"ceremonyId": waiting["ceremonyId"], "credential": authenticator.get(waiting["publicKey"])})
+    assert_problem(late, 403)
     options = user.post("/api/user/passkeys/authentication/options", {})
     if options.status_code == 200:
         assert options.json()["publicKey"]["allowCredentials"] == [], options.text
@@ -358,10 +363,17 @@ def test_removing_a_passkey_needs_a_fresh_two_factor_token(sa, client):
     user, authenticator, device = user_with_passkey(sa, client, "pk-remove")
     assert_problem(requests.delete(sa.url(f"/api/user/devices/{device['id']}"), headers=user.headers, timeout=TIMEOUT), 401)
     confirmed = bearer(confirmed_token(user, authenticator))
+    waiting = authentication_options(user)  # a ceremony opened before the removal, answered after it
     removed = requests.delete(sa.url(f"/api/user/devices/{device['id']}"), headers=confirmed, timeout=TIMEOUT)
     assert removed.status_code == 204, removed.text
     assert user.devices() == []
+    late = user.post("/api/user/passkeys/authentication",
+                     {"ceremonyId": waiting["ceremonyId"], "credential": authenticator.get(waiting["publicKey"])})
+    assert_refused(late, (403,))
     step_up_refused(user, authenticator)
+    # The confirmed token died with the passkey it was bound to (as a removed device's tokens do).
+    assert requests.post(sa.url("/oauth/introspect"), auth=client, data={"token": confirmed["Authorization"][7:]},
+                         timeout=TIMEOUT).json() == {"active": False}
 
 
 # --------------------------------------------------------------------------------------------------
