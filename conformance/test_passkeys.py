@@ -256,6 +256,15 @@ def test_register_with_the_first_factor_and_an_sms_otp_then_step_up_to_a_confirm
     claims = jwt.decode(tokens["token"], jwks.get_signing_key_from_jwt(tokens["token"]).key, algorithms=["ES256"],
                         audience=client[0])
     assert claims["acr"] == TWO_FACTOR and claims["sub"] == user.id, claims
+    # Bound to the passkey like a device's confirmed token (cnf.kid), with RFC 8176 methods: password, hardware key, UV.
+    assert claims["cnf"] == {"kid": device["id"]} and claims["amr"] == ["pwd", "hwk", "user"], claims
+    # The shape of POST /api/user/devices/{id}/challenges/{cid}/verify (ConfirmedTokens), refresh token included.
+    assert set(tokens) == {"token", "refresh_token", "expires_in", "scope"} and tokens["expires_in"] > 0, tokens
+    refreshed = requests.post(sa.url("/oauth/token"), auth=client, timeout=TIMEOUT,
+                              data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    renewed = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
+    assert renewed["acr"] == TWO_FACTOR and renewed["cnf"] == {"kid": device["id"]}, renewed
     password = jwt.decode(user.headers["Authorization"][7:], options={"verify_signature": False})
     assert password["acr"] == "urn:strongauth:acr:1fa" and claims["auth_time"] >= password["auth_time"]
     # The confirmed token works where a fresh two-factor token is needed.
