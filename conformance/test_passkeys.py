@@ -302,6 +302,16 @@ def test_a_bound_phone_also_makes_the_passkey_a_step_up_matter(sa, client):
     assert_problem(user.post("/api/user/passkeys/registration/options", {"name": "x"}), 401)
 
 
+def test_a_first_passkey_without_a_phone_number_is_409(sa, client):
+    username = sa.unique("pk-nophone")
+    sa.cli("users", "create", "--username", username, "--password", "user-password")
+    token = requests.post(sa.url("/oauth/token"), auth=client, timeout=TIMEOUT,
+                          data={"grant_type": "password", "username": username, "password": "user-password"}).json()
+    refused = requests.post(sa.url("/api/user/passkeys/registration/options"), headers=bearer(token["access_token"]),
+                            json={"name": "x"}, timeout=TIMEOUT)
+    assert_problem(refused, 409)
+
+
 def test_a_wrong_otp_is_counted_and_the_ceremony_dies_after_three(sa, client):
     user = User(sa, client, "pk-otp")
     authenticator = SoftwareAuthenticator(sa.origin)
