@@ -4,7 +4,10 @@ test_fido2_authenticator_selfcheck.py): registration with the first factor and a
 to a confirmed token, approvals with dynamic linking (a PowerAuth operation, a Shine action
 request, a new device), and the refusals: another approval's ceremony, other data, another user's
 passkey, replays, a cloned authenticator's counter, attestation policy, wrong origin / rpId / UV /
-challenge, and garbage.
+challenge, garbage, and the same answer raced 20 times (one node; two nodes on PostgreSQL).
+
+Marked xfail(strict=True), to be unmarked when the server catches up: packed full attestation (x5c,
+helper attest's part of issue 17) and the userHandle check of a step-up (WebAuthn L3 §7.2 step 6).
 
 A browser only runs WebAuthn on a secure origin whose host is the rp id, and 127.0.0.1 is neither
 (fido2's `verify_rp_id`, the browser rule); so the passkey nodes run beside the session's server on
