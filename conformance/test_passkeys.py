@@ -6,8 +6,9 @@ request, a new device), and the refusals: another approval's ceremony, other dat
 passkey, replays, a cloned authenticator's counter, attestation policy, wrong origin / rpId / UV /
 challenge, garbage, and the same answer raced 20 times (one node; two nodes on PostgreSQL).
 
-Marked xfail(strict=True), to be unmarked when the server catches up: packed full attestation (x5c,
-helper attest's part of issue 17) and the userHandle check of a step-up (WebAuthn L3 §7.2 step 6).
+Expected failures: a server from before packed full attestation (x5c, helper attest's part of issue 17)
+refuses x5c with one reason, and only that refusal xfails (`xfail_before_full_attestation`); the
+userHandle check of a step-up (WebAuthn L3 §7.2 step 6) is missing in the server: xfail(strict=True).
 
 A browser only runs WebAuthn on a secure origin whose host is the rp id, and 127.0.0.1 is neither
 (fido2's `verify_rp_id`, the browser rule); so the passkey nodes run beside the session's server on
@@ -155,8 +156,17 @@ def register(user, authenticator, headers=None, name="My passkey", **knobs):
     """A passkey registered end to end (the SMS OTP when the server asks for one); the device JSON."""
     options, otp = begin_registration(user, headers=headers, name=name)
     response = finish_registration(user, options, otp, authenticator.create(options["publicKey"], **knobs), headers=headers)
+    xfail_before_full_attestation(response)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def xfail_before_full_attestation(response):
+    """Packed full attestation (x5c) is helper attest's part of issue 17, on main after the core this
+    branch merged (7bd92ec): that server refuses every x5c with this one reason. Only that refusal is an
+    expected failure; delete this once the branches meet."""
+    if response.status_code == 400 and "certificate chain (x5c) is not supported" in response.text:
+        pytest.xfail("the server predates packed full attestation (x5c): " + response.json()["detail"])
 
 
 def authentication_options(user, headers=None):
@@ -562,16 +572,9 @@ def test_another_users_token_cannot_ask_for_an_approvals_options(sa, client, int
 # Attestation
 # --------------------------------------------------------------------------------------------------
 
-# Packed full attestation (x5c) is helper attest's part of issue 17, not on main at 7bd92ec: the
-# verifier refuses x5c (WebAuthnError.fullAttestationUnsupported) and `webauthn.attestation=required`
-# trusts nothing yet. Strict: remove the mark when it lands.
-FULL_ATTESTATION_PENDING = pytest.mark.xfail(strict=True, reason="packed full attestation (x5c) not on main yet (helper attest)")
-
-
-@pytest.mark.parametrize("algorithm, attestation", [
-    (-7, "none"), (-7, "packed-self"), pytest.param(-7, "packed-full", marks=FULL_ATTESTATION_PENDING),
-    (-8, "none"), (-8, "packed-self"), pytest.param(-8, "packed-full", marks=FULL_ATTESTATION_PENDING),
-    (-257, "none"), (-257, "packed-self"), pytest.param(-257, "packed-full", marks=FULL_ATTESTATION_PENDING)])
+@pytest.mark.parametrize("algorithm, attestation", [(-7, "none"), (-7, "packed-self"), (-7, "packed-full"),
+                                                    (-8, "none"), (-8, "packed-self"), (-8, "packed-full"),
+                                                    (-257, "none"), (-257, "packed-self"), (-257, "packed-full")])
 def test_every_algorithm_and_attestation_is_accepted_by_default(sa, client, algorithm, attestation):
     user, authenticator, device = user_with_passkey(sa, client, f"pk-att{-algorithm}-{attestation}", algorithm=algorithm,
                                                     attestation=attestation, backup_eligible=True, backed_up=True)
@@ -625,13 +628,13 @@ def test_required_attestation_refuses_none_self_and_other_roots(attested):
     assert user.devices() == []
 
 
-@FULL_ATTESTATION_PENDING
 def test_required_attestation_accepts_a_chain_to_the_configured_root(attested):
     app = attested.create_client("pk-attested-ok-app")
     user = User(attested, app, "pk-attested-ok")
     genuine = SoftwareAuthenticator(attested.origin, attestation="packed-full", attestation_ca=attested.root)
     options, otp = begin_registration(user)
     created = finish_registration(user, options, otp, genuine.create(options["publicKey"]))
+    xfail_before_full_attestation(created)
     assert created.status_code == 201, created.text
     assert [device["kind"] for device in user.devices()] == ["passkey"]
 
