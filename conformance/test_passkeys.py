@@ -227,6 +227,19 @@ def audit_records(sa, action):
     return [(subject, outcome, json.loads(details)) for subject, outcome, details in rows]
 
 
+def stored_passkey(sa, device_id):
+    """The passkeys row of a device, as a dict (what the server recorded of the registration)."""
+    columns = ["credential_id", "algorithm", "sign_count", "aaguid", "attestation_format", "attestation_certified",
+               "backup_eligible", "backup_state"]
+    query = f"SELECT {', '.join(columns)} FROM passkeys WHERE device_id = '{device_id}'"
+    if conftest.DATABASE_URL:
+        row = cluster.psql(conftest.DATABASE_URL, query).split("|")
+    else:
+        with sqlite3.connect(sa.workdir / "data" / "strongauth.sqlite", timeout=10) as database:
+            row = database.execute(query).fetchone()
+    return {column: str(value) for column, value in zip(columns, row)}
+
+
 # --------------------------------------------------------------------------------------------------
 # Registration and step-up
 # --------------------------------------------------------------------------------------------------
@@ -579,7 +592,18 @@ def test_every_algorithm_and_attestation_is_accepted_by_default(sa, client, algo
     user, authenticator, device = user_with_passkey(sa, client, f"pk-att{-algorithm}-{attestation}", algorithm=algorithm,
                                                     attestation=attestation, backup_eligible=True, backed_up=True)
     assert device["kind"] == "passkey" and device["status"] == "ACTIVE", device
+    # Recorded as registered: the algorithm, the format, the AAGUID (none's is zeros), the backup flags, uncertified (no roots).
+    stored = stored_passkey(sa, device["id"])
+    assert stored == {
+        "credential_id": b64url(authenticator.credential().credential_id), "algorithm": str(algorithm), "sign_count": "0",
+        "aaguid": "00" * 16 if attestation == "none" else authenticator.aaguid.hex(),
+        "attestation_format": "none" if attestation == "none" else "packed", "attestation_certified": "0",
+        "backup_eligible": "1", "backup_state": "1"}, stored
     assert step_up(user, authenticator).status_code == 200
+    assert stored_passkey(sa, device["id"])["sign_count"] == "1"
+    registered = [record for record in audit_records(sa, "passkey.registered") if record[1] == "success"
+                  and device["id"] in (record[0] or "") + json.dumps(record[2])]
+    assert len(registered) == 1, audit_records(sa, "passkey.registered")
 
 
 @pytest.fixture(scope="module")
@@ -637,6 +661,7 @@ def test_required_attestation_accepts_a_chain_to_the_configured_root(attested):
     xfail_before_full_attestation(created)
     assert created.status_code == 201, created.text
     assert [device["kind"] for device in user.devices()] == ["passkey"]
+    assert stored_passkey(attested, created.json()["id"])["attestation_certified"] == "1"
 
 
 # --------------------------------------------------------------------------------------------------
