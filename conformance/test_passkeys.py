@@ -6,10 +6,6 @@ request, a new device), and the refusals: another approval's ceremony, other dat
 passkey, replays, a cloned authenticator's counter, attestation policy, wrong origin / rpId / UV /
 challenge, garbage, and the same answer raced 20 times (one node; two nodes on PostgreSQL).
 
-Expected failures: a server from before packed full attestation (x5c, helper attest's part of issue 17)
-refuses x5c with one reason, and only that refusal xfails (`xfail_before_full_attestation`); the
-userHandle check of a step-up (WebAuthn L3 §7.2 step 6) is missing in the server: xfail(strict=True).
-
 A browser only runs WebAuthn on a secure origin whose host is the rp id, and 127.0.0.1 is neither
 (fido2's `verify_rp_id`, the browser rule); so the passkey nodes run beside the session's server on
 the suite's database with rp id `localhost`, and the authenticator's browser sits at
@@ -156,17 +152,8 @@ def register(user, authenticator, headers=None, name="My passkey", **knobs):
     """A passkey registered end to end (the SMS OTP when the server asks for one); the device JSON."""
     options, otp = begin_registration(user, headers=headers, name=name)
     response = finish_registration(user, options, otp, authenticator.create(options["publicKey"], **knobs), headers=headers)
-    xfail_before_full_attestation(response)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def xfail_before_full_attestation(response):
-    """Packed full attestation (x5c) is helper attest's part of issue 17, on main after the core this
-    branch merged (7bd92ec): that server refuses every x5c with this one reason. Only that refusal is an
-    expected failure; delete this once the branches meet."""
-    if response.status_code == 400 and "certificate chain (x5c) is not supported" in response.text:
-        pytest.xfail("the server predates packed full attestation (x5c): " + response.json()["detail"])
 
 
 def authentication_options(user, headers=None):
@@ -597,7 +584,8 @@ def test_every_algorithm_and_attestation_is_accepted_by_default(sa, client, algo
     assert stored == {
         "credential_id": b64url(authenticator.credential().credential_id), "algorithm": str(algorithm), "sign_count": "0",
         "aaguid": "00" * 16 if attestation == "none" else authenticator.aaguid.hex(),
-        "attestation_format": "none" if attestation == "none" else "packed", "attestation_certified": "0",
+        "attestation_format": {"none": "none", "packed-self": "packed", "packed-full": "packed-x5c"}[attestation],
+        "attestation_certified": "0",
         "backup_eligible": "1", "backup_state": "1"}, stored
     assert step_up(user, authenticator).status_code == 200
     assert stored_passkey(sa, device["id"])["sign_count"] == "1"
@@ -658,7 +646,6 @@ def test_required_attestation_accepts_a_chain_to_the_configured_root(attested):
     genuine = SoftwareAuthenticator(attested.origin, attestation="packed-full", attestation_ca=attested.root)
     options, otp = begin_registration(user)
     created = finish_registration(user, options, otp, genuine.create(options["publicKey"]))
-    xfail_before_full_attestation(created)
     assert created.status_code == 201, created.text
     assert [device["kind"] for device in user.devices()] == ["passkey"]
     assert stored_passkey(attested, created.json()["id"])["attestation_certified"] == "1"
@@ -918,8 +905,6 @@ def test_a_credential_id_registered_already_is_refused(sa, client):
     assert user.devices() == []
 
 
-@pytest.mark.xfail(strict=True, reason="server bug reported to the lead: a step-up (user known before the ceremony) does not "
-                                       "compare response.userHandle with the user's handle (WebAuthn L3 §7.2 step 6)")
 def test_a_step_up_assertion_naming_another_user_handle_is_refused(sa, client):
     user, authenticator, _ = user_with_passkey(sa, client, "pk-userhandle")
     other = User(sa, client, "pk-userhandle-other")

@@ -316,12 +316,8 @@ public struct PasskeyService: Sendable {
         guard try await store.consumePasskeyCeremony(id: ceremony.id, at: time.now()) else { throw PasskeyError.ceremonyClosed }
         let (credential, device) = try await ownedPasskey(response: response, ceremony: ceremony)
         guard let user = try await store.user(id: device.userID), user.realmID == ceremony.realmID else { throw PasskeyError.unknownCredential }
-        if ceremony.userID == nil {
-            // WebAuthn §7.2 step 6: a discoverable credential's user handle must be its user's.
-            guard let handle = response.response.userHandle, handle == Self.userHandle(userID: device.userID) else {
-                throw PasskeyError.unknownCredential
-            }
-        }
+        // A discoverable credential's sign-in names its user by the user handle (checked in `ownedPasskey`).
+        if ceremony.userID == nil, response.response.userHandle == nil { throw PasskeyError.unknownCredential }
         try await verifyAssertion(response, credential: credential, device: device, challenge: ceremony.challenge, source: source)
         try await store.append(
             AuditRecord(
@@ -459,6 +455,10 @@ public struct PasskeyService: Sendable {
             let device = try await store.device(id: credential.deviceID), device.kind == .passkey
         else { throw PasskeyError.unknownCredential }
         if let userID = ceremony.userID, device.userID != userID { throw PasskeyError.unknownCredential }
+        // WebAuthn §7.2 step 6: a user handle, whenever the authenticator returns one, must be the credential's user's.
+        if let handle = response.response.userHandle, handle != Self.userHandle(userID: device.userID) {
+            throw PasskeyError.unknownCredential
+        }
         guard device.status == .active else { throw PasskeyError.passkeyNotActive(device.status) }
         return (credential, device)
     }
