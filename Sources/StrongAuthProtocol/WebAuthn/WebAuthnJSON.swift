@@ -113,20 +113,9 @@ public struct PublicKeyCredentialRequestOptionsJSON: Codable, Sendable, Equatabl
     }
 }
 
-/// `RegistrationResponseJSON` (§5.1.8): the result of `navigator.credentials.create`.
-public struct RegistrationResponseJSON: Codable, Sendable, Equatable {
-    public struct Response: Codable, Sendable, Equatable {
-        public var clientDataJSON: String
-        public var attestationObject: String
-        public var transports: [String]?
-
-        public init(clientDataJSON: String, attestationObject: String, transports: [String]? = nil) {
-            self.clientDataJSON = clientDataJSON
-            self.attestationObject = attestationObject
-            self.transports = transports
-        }
-    }
-
+/// `RegistrationResponseJSON` and `AuthenticationResponseJSON` (§5.1.8): a `PublicKeyCredential`
+/// as `toJSON()` writes it — the same envelope around the authenticator's response of either ceremony.
+public struct PublicKeyCredentialJSON<Response: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
     public var id: String
     public var rawId: String
     public var type: String
@@ -142,35 +131,37 @@ public struct RegistrationResponseJSON: Codable, Sendable, Equatable {
     }
 }
 
-/// `AuthenticationResponseJSON` (§5.1.8): the result of `navigator.credentials.get`.
-public struct AuthenticationResponseJSON: Codable, Sendable, Equatable {
-    public struct Response: Codable, Sendable, Equatable {
-        public var clientDataJSON: String
-        public var authenticatorData: String
-        public var signature: String
-        /// The user handle of a discoverable credential.
-        public var userHandle: String?
+/// The result of `navigator.credentials.create`.
+public typealias RegistrationResponseJSON = PublicKeyCredentialJSON<AuthenticatorAttestationResponseJSON>
+/// The result of `navigator.credentials.get`.
+public typealias AuthenticationResponseJSON = PublicKeyCredentialJSON<AuthenticatorAssertionResponseJSON>
 
-        public init(clientDataJSON: String, authenticatorData: String, signature: String, userHandle: String? = nil) {
-            self.clientDataJSON = clientDataJSON
-            self.authenticatorData = authenticatorData
-            self.signature = signature
-            self.userHandle = userHandle
-        }
+/// `AuthenticatorAttestationResponseJSON`.
+public struct AuthenticatorAttestationResponseJSON: Codable, Sendable, Equatable {
+    public var clientDataJSON: String
+    public var attestationObject: String
+    public var transports: [String]?
+
+    public init(clientDataJSON: String, attestationObject: String, transports: [String]? = nil) {
+        self.clientDataJSON = clientDataJSON
+        self.attestationObject = attestationObject
+        self.transports = transports
     }
+}
 
-    public var id: String
-    public var rawId: String
-    public var type: String
-    public var response: Response
-    public var authenticatorAttachment: String?
+/// `AuthenticatorAssertionResponseJSON`.
+public struct AuthenticatorAssertionResponseJSON: Codable, Sendable, Equatable {
+    public var clientDataJSON: String
+    public var authenticatorData: String
+    public var signature: String
+    /// The user handle of a discoverable credential.
+    public var userHandle: String?
 
-    public init(id: String, rawId: String, response: Response, authenticatorAttachment: String? = nil) {
-        self.id = id
-        self.rawId = rawId
-        self.type = "public-key"
-        self.response = response
-        self.authenticatorAttachment = authenticatorAttachment
+    public init(clientDataJSON: String, authenticatorData: String, signature: String, userHandle: String? = nil) {
+        self.clientDataJSON = clientDataJSON
+        self.authenticatorData = authenticatorData
+        self.signature = signature
+        self.userHandle = userHandle
     }
 }
 
