@@ -164,6 +164,7 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         authorization: runtime.authorization, webSessions: runtime.webSessions, renderer: renderer, rateLimiter: runtime.rateLimiter,
         settings: runtime.settings
     ).addRoutes(to: router)
+    PasskeyScript.addRoute(to: router)
     SelfServiceWebController(
         web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp,
         account: runtime.account,

@@ -21,6 +21,7 @@ enum WebTemplates {
         {{#refreshSeconds}}<meta http-equiv="refresh" content="{{refreshSeconds}}">{{/refreshSeconds}}
         <title>{{title}} · StrongAuth {{areaName}}</title>
         <link rel="stylesheet" href="/admin/assets/app.css">
+        {{#script}}<script src="{{script}}" defer></script>{{/script}}
         </head>
         <body>
         <a class="skip" href="#main">Skip to content</a>
