@@ -193,8 +193,14 @@ struct WebPages: Sendable {
     /// Starts a session after a successful sign-in: a new cookie (a fresh token, so a token
     /// planted before sign-in is useless), the pre-session cookie cleared.
     func startSession(principalID: String) async throws -> Response {
-        let token = try await webSessions.start(kind: area.kind, principalID: principalID)
-        var response = redirect(to: area.path)
+        try await startSession(principalID: principalID, secondFactor: nil, answering: redirect(to: area.path))
+    }
+
+    /// The same with `answer` (the passkey sign-in's JSON) and a session that starts two-factor
+    /// when the sign-in gave `secondFactor` too.
+    func startSession(principalID: String, secondFactor: StepUpMethod?, answering answer: Response) async throws -> Response {
+        let token = try await webSessions.start(kind: area.kind, principalID: principalID, secondFactor: secondFactor)
+        var response = answer
         response.setCookie(cookie(area.cookieName, token))
         response.setCookie(cookie(area.preSessionCookieName, "", maxAge: 0))
         return response
@@ -220,7 +226,10 @@ struct WebPages: Sendable {
         var fields = ["loginCSRF": webSessions.csrfToken(for: preSession), "username": username]
         // A realm other than the default one travels as a hidden field of the form.
         if let realm, realm != Realm.defaultID, Realm.isValid(id: realm) { fields["realm"] = realm }
+        // The self-service sign-in offers a passkey: its page alone of the two loads the script.
+        if area == .selfService { layout["script"] = PasskeyScript.versionedPath }
         var response = renderer.page(template, fields, layout: layout, status: status)
+        if area == .selfService { response = PasskeyScript.allowingScript(response) }
         response.setCookie(cookie(area.preSessionCookieName, preSession))
         return response
     }
@@ -296,6 +305,7 @@ struct WebPages: Sendable {
         case "password": "Your password is changed. Your apps will ask you to sign in again."
         case "phone": "Your phone number is changed. We told your old number by text message."
         case "confirmed": "Thank you. You can now change your password."
+        case "passkey": "Your passkey is added. You can sign in and approve with it."
         default: nil
         }
     }

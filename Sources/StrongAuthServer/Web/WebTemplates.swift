@@ -10,7 +10,7 @@ enum WebTemplates {
         "self-login": selfLogin, "self-home": selfHome, "self-device": selfDevice, "device-table": deviceTable,
         "self-step-up": selfStepUp, "self-account": selfAccount,
         "approval-table": approvalTable,
-    ].merging(hostedLogin) { $1 }
+    ].merging(hostedLogin) { $1 }.merging(passkeyTemplates) { $1 }
 
     static let layout = """
         <!doctype html>
@@ -315,6 +315,7 @@ enum WebTemplates {
         <input type="password" id="password" name="password" autocomplete="current-password" required>
         <p><button type="submit">Sign in</button></p>
         </form>
+        {{> passkey-sign-in}}
         """
 
     static let selfHome = """
@@ -340,10 +341,11 @@ enum WebTemplates {
         {{/hasApplications}}
         {{^hasApplications}}<p class="muted">No mobile app is set up yet.</p>{{/hasApplications}}
         </section>
+        {{> passkey-add}}
         <h2>Waiting for your approval</h2>
-        <p class="muted">Approve or reject these in the app on one of your devices.</p>
+        <p class="muted">Approve or reject these in the app on one of your devices, or here with a passkey.</p>
         <ul>
-        {{#approvals}}<li><span class="mono">{{data}}</span> · {{operationType}} · expires {{expires}}</li>{{/approvals}}
+        {{#approvals}}<li><a href="/self-service/approvals/{{id}}" class="mono" data-approval="{{id}}">{{data}}</a> · {{operationType}} · expires {{expires}}</li>{{/approvals}}
         {{^approvals}}<li class="muted">Nothing is waiting.</li>{{/approvals}}
         </ul>
         """
@@ -408,6 +410,7 @@ enum WebTemplates {
         <dt>Valid until</dt><dd>{{expires}}</dd>
         </dl>
         {{#pending}}<p class="muted">This page checks again every few seconds; <a href="/self-service/step-up">check now</a>.</p>{{/pending}}
+        {{#passkeyApproval}}{{> passkey-approve}}{{/passkeyApproval}}
         {{#approved}}<form method="post" action="/self-service/step-up/continue">
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <p><button type="submit" id="step-up-continue">Continue</button></p>

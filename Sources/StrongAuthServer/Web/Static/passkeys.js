@@ -91,9 +91,12 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
+      // A redirect here is the sign-in page of an ended session, never an answer to follow.
+      redirect: "manual",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body),
     }).then(function (response) {
+      if (response.type === "opaqueredirect") throw new Error("Your session has ended. Please reload the page and sign in again.");
       return response.json().catch(function () { return {}; }).then(function (answer) {
         if (!response.ok) {
           var error = new Error(answer.detail || answer.error_description || answer.title || "The server refused it (" + response.status + ").");
@@ -132,6 +135,7 @@
     postJSON(button.dataset.passkeyOptions, csrf, fields)
       .then(function (answer) {
         if (!window.PublicKeyCredential || !navigator.credentials) throw new Error("This browser does not support passkeys.");
+        if (!answer.ceremonyId || !answer.publicKey) throw new Error("The server did not start the passkey ceremony. Please reload the page.");
         var created = answer.publicKey && answer.publicKey.user !== undefined;
         var ceremony = created
           ? navigator.credentials.create({ publicKey: creationOptions(answer.publicKey) })
