@@ -38,9 +38,8 @@ enum PasskeyScript {
             // Versioned URLs never change; an unversioned request revalidates.
             let versioned = request.uri.queryParameters["v"].map(String.init) == version
             headers[.cacheControl] = versioned ? "public, max-age=31536000, immutable" : "no-cache"
-            if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "\"\(version)\"" }) {
-                return Response(status: .notModified, headers: headers)
-            }
+            let presented = request.headers[.ifNoneMatch]?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+            if presented.contains("\"\(version)\"") { return Response(status: .notModified, headers: headers) }
             headers[.contentType] = "text/javascript; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: source)))
         }

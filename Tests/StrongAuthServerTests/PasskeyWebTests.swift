@@ -1,0 +1,312 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import StrongAuthCore
+import StrongAuthProtocol
+import Testing
+
+@testable import StrongAuthServer
+
+/// The passkey pages (issue 17) in-process: the one script and where it is allowed, the JSON
+/// routes' refusals (no CSRF token, no session, a one-factor session, another approval's
+/// ceremony, other data), and whole ceremonies with `SoftwarePasskey` — add, sign in (a
+/// two-factor session at once), approve on the web, and the hosted login's passkey factor.
+@Suite("Passkeys on the web")
+struct PasskeyWebTests {
+    /// `TestServer`'s issuer: the default RP ID is its host, the default origin the issuer.
+    static let origin = "https://auth.test"
+
+    static func policy(_ page: Browser.Page) -> String { page.headers[.contentSecurityPolicy] ?? "" }
+
+    static func allowsScript(_ page: Browser.Page) -> Bool {
+        policy(page).contains("script-src 'self'") && page.text.contains("<script src=\"\(PasskeyScript.versionedPath)\" defer></script>")
+    }
+
+    static func scriptFree(_ page: Browser.Page) -> Bool {
+        !policy(page).contains("script-src") && policy(page).hasPrefix("default-src 'none';") && !page.text.contains("<script")
+    }
+
+    /// The value of `data-csrf` on the page's passkey button.
+    static func buttonCSRF(_ page: Browser.Page) throws -> String {
+        let range = try #require(page.text.range(of: "data-csrf=\""))
+        return String(page.text[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    /// Signs `username` in with the password and adds a passkey after the SMS step-up; the
+    /// passkey and the two-factor browser.
+    static func addPasskey(_ server: TestServer, _ browser: inout Browser, _ username: String = "alice") async throws -> SoftwarePasskey {
+        _ = try await browser.signInUser(username, "correct horse")
+        let confirm = try await browser.get("/self-service/passkeys/new")
+        #expect(confirm.text.contains("confirm-add-passkey"))
+        #expect(scriptFree(confirm))
+        let stepUp = try await browser.post("/self-service/passkeys/new", ["_csrf": try #require(confirm.csrf)])
+        #expect(stepUp.headers[.location] == "/self-service/step-up")
+        let done = try await browser.post("/self-service/step-up/otp", ["_csrf": try #require(confirm.csrf), "otp": try await server.latestOTP()])
+        #expect(done.headers[.location] == "/self-service/passkeys/new")
+        let page = try await browser.get("/self-service/passkeys/new")
+        #expect(allowsScript(page))
+        let csrf = try buttonCSRF(page)
+        let (options, optionsBody) = try await browser.postJSON(
+            "/self-service/passkeys/registration/options", ["name": "Laptop"], csrf: csrf)
+        #expect(options.status == .ok, "\(options.text)")
+        var passkey = SoftwarePasskey(origin: origin)
+        let credential = try passkey.register(try #require(optionsBody["publicKey"] as? [String: Any]))
+        let (registered, answer) = try await browser.postJSON(
+            "/self-service/passkeys/registration", ["ceremonyId": try #require(optionsBody["ceremonyId"] as? String), "credential": credential],
+            csrf: csrf)
+        #expect(registered.status == .ok, "\(registered.text)")
+        #expect(answer["redirect"] as? String == "/self-service?done=passkey")
+        return passkey
+    }
+
+    @Test("/static/passkeys.js: JavaScript, cached a year under its versioned URL, revalidated by ETag")
+    func script() async throws {
+        try await TestServer.with { server in
+            try await server.test { client in
+                let versioned = try await client.executeRequest(uri: PasskeyScript.versionedPath, method: .get, headers: [:], body: nil)
+                #expect(versioned.status == .ok)
+                #expect(versioned.headers[.contentType] == "text/javascript; charset=utf-8")
+                #expect(versioned.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(String(buffer: versioned.body).contains("navigator.credentials.create"))
+                let plain = try await client.executeRequest(uri: PasskeyScript.path, method: .get, headers: [:], body: nil)
+                #expect(plain.headers[.cacheControl] == "no-cache")
+                let etag = try #require(plain.headers[.eTag])
+                let again = try await client.executeRequest(uri: PasskeyScript.path, method: .get, headers: [.ifNoneMatch: etag], body: nil)
+                #expect(again.status == .notModified)
+                #expect(again.body.readableBytes == 0)
+            }
+        }
+    }
+
+    @Test("only pages with a passkey button load the script and allow it; every other page keeps the script-free policy")
+    func contentSecurityPolicy() async throws {
+        try await TestServer.with { server in
+            _ = try await server.createUser("alice")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                #expect(allowsScript(try await browser.get("/self-service/login")))
+                #expect(scriptFree(try await browser.get("/admin/login")))
+                _ = try await browser.signInUser("alice", "correct horse")
+                for path in ["/self-service", "/self-service/account", "/self-service/approvals", "/self-service/passkeys/new"] {
+                    #expect(scriptFree(try await browser.get(path)), "\(path)")
+                }
+                // The script lists no inline handlers: nothing but the tag loads it.
+                let login = try await Browser(client: client).get("/self-service/login")
+                #expect(!login.text.contains(" onclick="))
+                #expect(!Self.policy(login).contains("unsafe"))
+            }
+        }
+    }
+
+    @Test("attack: the JSON routes refuse a missing or wrong CSRF token, a missing session and a one-factor session")
+    func refusals() async throws {
+        try await TestServer.with { server in
+            _ = try await server.createUser("alice")
+            try await server.test { client in
+                var stranger = Browser(client: client)
+                // The sign-in options need the sign-in page's token, bound to its pre-session cookie.
+                let login = try await stranger.get("/self-service/login")
+                let loginCSRF = try buttonCSRF(login)
+                #expect(try await stranger.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: nil).0.status == .forbidden)
+                #expect(try await stranger.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: "x" + loginCSRF).0.status == .forbidden)
+                var otherBrowser = Browser(client: client)
+                #expect(try await otherBrowser.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: loginCSRF).0.status == .forbidden)
+                #expect(try await stranger.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: loginCSRF).0.status == .ok)
+                // A sign-in with a ceremony that does not exist, and with a body that is no credential.
+                let bogus = try await stranger.postJSON(
+                    "/self-service/passkeys/sign-in", ["ceremonyId": "nope", "credential": ["id": "x"]], csrf: loginCSRF)
+                #expect(bogus.0.status == .badRequest)
+                #expect(bogus.0.headers[.contentType] == "application/problem+json")
+                #expect(stranger.cookies["sa_self"] == nil)
+
+                // Without a session: the signed-in routes send the browser to the sign-in page.
+                for path in [
+                    "/self-service/passkeys/registration/options", "/self-service/passkeys/registration", "/self-service/approvals/a/passkey/options",
+                    "/self-service/approvals/a/passkey",
+                ] {
+                    let answer = try await stranger.postJSON(path, [:], csrf: loginCSRF).0
+                    #expect(answer.status == .seeOther && answer.headers[.location] == "/self-service/login", "\(path)")
+                }
+                // A one-factor session cannot start a registration, with or without its token.
+                var browser = Browser(client: client)
+                _ = try await browser.signInUser("alice", "correct horse")
+                let csrf = try #require(try await browser.get("/self-service").csrf)
+                #expect(try await browser.postJSON("/self-service/passkeys/registration/options", [:], csrf: nil).0.status == .forbidden)
+                let oneFactor = try await browser.postJSON("/self-service/passkeys/registration/options", [:], csrf: csrf)
+                #expect(oneFactor.0.status == .forbidden)
+                #expect(oneFactor.1["detail"] as? String != nil)
+                // A form-encoded body (what a cross-site form could send) is no JSON call.
+                let form = try await browser.post("/self-service/passkeys/registration/options", ["_csrf": csrf])
+                #expect(form.status == .unsupportedMediaType)
+            }
+        }
+    }
+
+    @Test("add a passkey after the step-up; it lists as a device; a passkey alone signs in, two-factor at once")
+    func addAndSignIn() async throws {
+        try await TestServer.with { server in
+            _ = try await server.createUser("alice")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                var passkey = try await Self.addPasskey(server, &browser)
+                let home = try await browser.get("/self-service?done=passkey")
+                #expect(home.text.contains("Laptop") && home.text.contains("Passkey"))
+                #expect(home.text.contains("Your passkey is added"))
+
+                var fresh = Browser(client: client)
+                let login = try await fresh.get("/self-service/login")
+                let csrf = try buttonCSRF(login)
+                let (_, options) = try await fresh.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: csrf)
+                let publicKey = try #require(options["publicKey"] as? [String: Any])
+                #expect((publicKey["allowCredentials"] as? [Any] ?? []).isEmpty)  // discoverable: no username asked
+                let ceremonyID = try #require(options["ceremonyId"] as? String)
+                let assertion = try passkey.assert(publicKey)
+                let (signedIn, answer) = try await fresh.postJSON(
+                    "/self-service/passkeys/sign-in", ["ceremonyId": ceremonyID, "credential": assertion], csrf: csrf)
+                #expect(signedIn.status == .ok, "\(signedIn.text)")
+                #expect(answer["redirect"] as? String == "/self-service")
+                #expect(fresh.cookies["sa_self"] != nil)
+                // Two factors: the password form of the account page needs no step-up.
+                #expect(try await fresh.get("/self-service/account").text.contains("id=\"change-password\""))
+                // The ceremony is spent: the same assertion signs no one in again.
+                var replay = Browser(client: client)
+                let replayCSRF = try buttonCSRF(try await replay.get("/self-service/login"))
+                let again = try await replay.postJSON(
+                    "/self-service/passkeys/sign-in", ["ceremonyId": ceremonyID, "credential": assertion], csrf: replayCSRF)
+                #expect(again.0.status != .ok)
+                #expect(replay.cookies["sa_self"] == nil)
+            }
+        }
+    }
+
+    @Test("approve on the web with a passkey: the page shows what is signed; other data and another approval's ceremony fail")
+    func approve() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.createUser("alice")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                var passkey = try await Self.addPasskey(server, &browser)
+                let first = try await server.runtime.approvals.createSelfServiceApproval(
+                    user: alice, text: "Pay 42 EUR to Bob", title: "Transfer", lifetime: 300, source: nil)
+                let second = try await server.runtime.approvals.createSelfServiceApproval(
+                    user: alice, text: "Pay 7 EUR to Carol", title: "Transfer", lifetime: 300, source: nil)
+                let page = try await browser.get("/self-service/approvals/\(first.id)")
+                #expect(page.status == .ok)
+                #expect(Self.allowsScript(page))
+                #expect(page.text.contains("approve:\(first.id):\(first.data)"))
+                let csrf = try Self.buttonCSRF(page)
+
+                // A ceremony of the second approval does not approve the first.
+                let (_, otherOptions) = try await browser.postJSON("/self-service/approvals/\(second.id)/passkey/options", [:], csrf: csrf)
+                let crossed = try await browser.postJSON(
+                    "/self-service/approvals/\(first.id)/passkey",
+                    [
+                        "ceremonyId": try #require(otherOptions["ceremonyId"] as? String), "data": first.data,
+                        "credential": try passkey.assert(try #require(otherOptions["publicKey"] as? [String: Any])),
+                    ], csrf: csrf)
+                #expect(crossed.0.status == .forbidden, "\(crossed.0.text)")
+                #expect(crossed.1["remainingAttempts"] != nil)
+
+                // Other data than shown: refused and counted.
+                let (_, options) = try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: csrf)
+                #expect(options["data"] as? String == first.data)
+                let wrongData = try await browser.postJSON(
+                    "/self-service/approvals/\(first.id)/passkey",
+                    [
+                        "ceremonyId": try #require(options["ceremonyId"] as? String), "data": "Pay 4200 EUR to Mallory",
+                        "credential": try passkey.assert(try #require(options["publicKey"] as? [String: Any])),
+                    ], csrf: csrf)
+                #expect(wrongData.0.status == .forbidden, "\(wrongData.0.text)")
+
+                // The data shown, the passkey's signature over it: approved.
+                let (_, fresh) = try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: csrf)
+                let (approved, answer) = try await browser.postJSON(
+                    "/self-service/approvals/\(first.id)/passkey",
+                    [
+                        "ceremonyId": try #require(fresh["ceremonyId"] as? String), "data": first.data,
+                        "credential": try passkey.assert(try #require(fresh["publicKey"] as? [String: Any])),
+                    ], csrf: csrf)
+                #expect(approved.status == .ok, "\(approved.text)")
+                #expect(answer["redirect"] as? String == "/self-service/approvals/\(first.id)?done=approved")
+                #expect(try await server.runtime.store.approval(id: first.id)?.status == .approved)
+                #expect(try await browser.get("/self-service/approvals/\(first.id)").text.contains("id=\"approval-status\">APPROVED"))
+
+                // Reject is a plain form; another user's approval reads as absent.
+                let reject = try await browser.post("/self-service/approvals/\(second.id)/reject", ["_csrf": csrf])
+                #expect(reject.status == .seeOther)
+                #expect(try await server.runtime.store.approval(id: second.id)?.status == .rejected)
+                let bob = try await server.createUser("bob")
+                let bobs = try await server.runtime.approvals.createSelfServiceApproval(
+                    user: bob, text: "Bob's", title: "Transfer", lifetime: 300, source: nil)
+                #expect(try await browser.get("/self-service/approvals/\(bobs.id)").status == .notFound)
+                #expect(try await browser.postJSON("/self-service/approvals/\(bobs.id)/passkey/options", [:], csrf: csrf).0.status != .ok)
+                #expect(try await browser.post("/self-service/approvals/\(bobs.id)/reject", ["_csrf": csrf]).status == .notFound)
+                #expect(try await server.runtime.store.approval(id: bobs.id)?.status == .pending)
+            }
+        }
+    }
+
+    @Test("the hosted login offers the passkey after the password; bound to the browser and its CSRF token; amr pwd hwk user")
+    func hostedLogin() async throws {
+        try await TestServer.with { server in
+            _ = try await server.createUser("alice")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                var passkey = try await Self.addPasskey(server, &browser)
+                let basic = try await AuthorizationCodeTests.createApp(server, defaultACR: AssuranceLevel.twoFactor.rawValue)
+                let verifier = PKCE.generateVerifier()
+                var login = Browser(client: client)
+                let waiting = try await AuthorizationCodeTests.signIn(
+                    &login, AuthorizationCodeTests.parameters(challenge: PKCE.challenge(for: verifier)))
+                #expect(waiting.status == .seeOther)
+                let wait = try await login.get(try #require(waiting.headers[.location]))
+                #expect(Self.allowsScript(wait))
+                #expect(wait.text.contains("id=\"login-passkey\""))
+                #expect(!wait.text.contains("http-equiv=\"refresh\""))
+                let handle = try #require(wait.text.range(of: "data-passkey-login=\"")).upperBound
+                let loginHandle = String(wait.text[handle...].prefix { $0 != "\"" })
+                let csrf = try Self.buttonCSRF(wait)
+
+                #expect(try await login.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: nil).0.status == .forbidden)
+                var thief = Browser(client: client)
+                #expect(try await thief.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf).0.status == .forbidden)
+                let (_, options) = try await login.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf)
+                let assertion = try passkey.assert(try #require(options["publicKey"] as? [String: Any]))
+                let (done, answer) = try await login.postJSON(
+                    "/oauth/authorize/passkey",
+                    ["login": loginHandle, "ceremonyId": try #require(options["ceremonyId"] as? String), "credential": assertion], csrf: csrf)
+                #expect(done.status == .ok, "\(done.text)")
+                let redirect = try #require(answer["redirect"] as? String)
+                #expect(redirect.hasPrefix(AuthorizationCodeTests.redirectURI + "?code="))
+                let code = try #require(URLComponents(string: redirect)?.queryItems?.first { $0.name == "code" }?.value)
+                let (tokens, body) = try await AuthorizationCodeTests.exchange(client, code: code, verifier: verifier, basic: basic)
+                #expect(tokens.status == .ok)
+                #expect(body["access_token"] != nil)
+                let events = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 50)
+                #expect(events.contains { $0.record.action == .authorizationLogin && $0.record.details["amr"] == "pwd hwk user" })
+            }
+        }
+    }
+}
+
+extension Browser {
+    /// A `fetch` of `passkeys.js`: JSON with the page's token in `X-CSRF-Token`; the answer's JSON.
+    mutating func postJSON(_ path: String, _ body: [String: Any], csrf: String?) async throws -> (Page, [String: Any]) {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let csrf { headers[HTTPField.Name("X-CSRF-Token")!] = csrf }
+        if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        let data = try JSONSerialization.data(withJSONObject: body)
+        let response = try await client.executeRequest(uri: path, method: .post, headers: headers, body: ByteBuffer(data: data))
+        for header in response.headers[values: .setCookie] {
+            let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            if header.contains("Max-Age=0") || pair[1].isEmpty { cookies[String(pair[0])] = nil } else { cookies[String(pair[0])] = String(pair[1]) }
+        }
+        let text = String(buffer: response.body)
+        let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        return (Page(status: response.status, headers: response.headers, text: text), json)
+    }
+}
