@@ -266,10 +266,12 @@ extension AuthorizationService {
     /// The passkey ceremony of the login `handle` of this browser, after its password: bound to
     /// the user and to this login (a ceremony of another login, or another user's, is refused by
     /// `PasskeyService.authenticate`).
-    public func passkeyOptions(handle: String, browserSecret: String, passkeys: PasskeyService) async throws -> PasskeyAuthenticationCeremony {
+    public func passkeyOptions(handle: String, browserSecret: String, passkeys: PasskeyService) async throws
+        -> (ceremony: PasskeyCeremony, options: PublicKeyCredentialRequestOptionsJSON)
+    {
         let (login, _) = try await self.login(handle: handle, browserSecret: browserSecret)
         guard let userID = login.userID, login.request.assurance == .twoFactor else { throw AuthorizationLoginError.gone }
-        return try await passkeys.authenticationOptions(purpose: .authorization(userID: userID, requestID: login.id))
+        return try await passkeys.authenticationOptions(for: .authorization(userID: userID, requestID: login.id))
     }
 
     /// The passkey's assertion (user verification required): the second factor done in one
@@ -282,7 +284,7 @@ extension AuthorizationService {
         let (login, client) = try await self.login(handle: handle, browserSecret: browserSecret)
         guard let userID = login.userID, login.request.assurance == .twoFactor else { throw AuthorizationLoginError.gone }
         _ = try await passkeys.authenticate(
-            ceremonyID: ceremonyID, response: response, expecting: .authorization(userID: userID, requestID: login.id), source: source)
-        return .redirect(try await finish(login, userID: userID, amr: ["pwd", "hwk", "user"], client: client, source: source))
+            ceremonyID: ceremonyID, response: response, for: .authorization(userID: userID, requestID: login.id), source: source)
+        return .redirect(try await finish(login, userID: userID, amr: PasskeyService.amr(afterPassword: true), client: client, source: source))
     }
 }

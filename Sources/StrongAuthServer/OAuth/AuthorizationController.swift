@@ -129,7 +129,7 @@ struct AuthorizationController: Sendable {
         let ceremony = try await passkeyRefusals {
             try await authorization.passkeyOptions(handle: body.login, browserSecret: browserSecret, passkeys: passkeys)
         }
-        return try JSONResponse.make(CeremonyAnswer(ceremonyId: ceremony.id, publicKey: ceremony.options))
+        return try JSONResponse.make(CeremonyAnswer(ceremonyId: ceremony.ceremony.id, publicKey: ceremony.options))
     }
 
     /// The passkey's assertion: the code redirect as `{"redirect": …}` for the script to follow.
@@ -162,7 +162,7 @@ struct AuthorizationController: Sendable {
         } catch AuthorizationLoginError.gone, AuthorizationLoginError.invalidCredentials {
             throw ProblemDetails(.badRequest, "Bad Request", detail: "This sign-in has expired, is finished, or was started in another browser.")
         } catch let error as PasskeyError {
-            throw PasskeyProblems.problem(error)
+            throw SelfServicePasskeys.problem(error)
         }
     }
 

@@ -34,8 +34,8 @@ struct SelfServicePasskeys: Sendable {
             try checkPreSessionCSRF(request)
             let realm = body.realm ?? Realm.defaultID
             guard Realm.isValid(id: realm) else { throw ProblemDetails.badRequest("The realm is not valid.") }
-            let ceremony = try await refusing { try await passkeys.authenticationOptions(purpose: .signIn(realmID: realm)) }
-            return try JSONResponse.make(CeremonyAnswer(ceremonyId: ceremony.id, publicKey: ceremony.options))
+            let started = try await refusing { try await passkeys.authenticationOptions(for: .signIn(realmID: realm)) }
+            return try JSONResponse.make(CeremonyAnswer(ceremonyId: started.ceremony.id, publicKey: started.options))
         }
         limited.post("/self-service/passkeys/sign-in") { request, context in
             let body = try await JSONBody.decode(SignInBody.self, from: request, limit: settings.maxBodyBytes)
@@ -43,7 +43,7 @@ struct SelfServicePasskeys: Sendable {
             let realm = body.realm ?? Realm.defaultID
             let (user, _) = try await refusing {
                 try await passkeys.authenticate(
-                    ceremonyID: body.ceremonyId, response: body.credential, expecting: .signIn(realmID: realm), source: context.remoteAddress)
+                    ceremonyID: body.ceremonyId, response: body.credential, for: .signIn(realmID: realm), source: context.remoteAddress)
             }
             // Possession (the authenticator) and user verification in one gesture: two factors.
             return try await web.startSession(
@@ -73,11 +73,11 @@ struct SelfServicePasskeys: Sendable {
                 throw ProblemDetails(
                     .forbidden, "Forbidden", detail: "Confirm it is you first: open “Add a passkey” again to get the confirmation.")
             }
-            let ceremony = try await refusing {
+            let started = try await refusing {
                 try await passkeys.registrationOptions(
                     userID: context.signedIn.principalID, name: body.name, assurance: .twoFactor, source: context.remoteAddress)
             }
-            return try JSONResponse.make(CeremonyAnswer(ceremonyId: ceremony.id, publicKey: ceremony.options))
+            return try JSONResponse.make(CeremonyAnswer(ceremonyId: started.ceremony.id, publicKey: started.options))
         }
         user.post("/self-service/passkeys/registration") { request, context in
             let body = try await JSONBody.decode(RegistrationBody.self, from: request, limit: settings.maxBodyBytes)
@@ -126,12 +126,12 @@ struct SelfServicePasskeys: Sendable {
             let id = try context.parameters.require("id")
             _ = try await JSONBody.decode(EmptyBody.self, from: request, limit: settings.maxBodyBytes)
             try checkSessionCSRF(request, context.signedIn)
-            let (ceremony, approval) = try await refusing {
+            let (ceremony, options, approval) = try await refusing {
                 try await passkeys.approvalOptions(approvalID: id, userID: context.signedIn.principalID)
             }
             return try JSONResponse.make(
                 ApprovalCeremonyAnswer(
-                    ceremonyId: ceremony.id, data: approval.data, title: approval.title, message: approval.message, publicKey: ceremony.options))
+                    ceremonyId: ceremony.id, data: approval.data, title: approval.title, message: approval.message, publicKey: options))
         }
         user.post("/self-service/approvals/{id}/passkey") { request, context in
             let id = try context.parameters.require("id")
@@ -210,6 +210,14 @@ struct SelfServicePasskeys: Sendable {
         guard web.webSessions.checkCSRF(request.headers[Self.csrfHeader], for: signedIn.token) else { throw Self.csrfRefused }
     }
 
+    /// The API's problems for the core's refusals, but a step-up: the page says how to get it.
+    static func problem(_ error: PasskeyError) -> ProblemDetails {
+        guard error != .stepUpRequired else {
+            return ProblemDetails(.forbidden, "Forbidden", detail: "Confirm it is you first, then try again.")
+        }
+        return PasskeysController.problem(for: error, stepUp: AssuranceRequirement(level: .twoFactor, maxAge: nil))
+    }
+
     static let csrfRefused = ProblemDetails(
         .forbidden, "Forbidden", detail: "This page has expired or the request did not come from this site. Reload the page and try again.")
 
@@ -218,7 +226,9 @@ struct SelfServicePasskeys: Sendable {
         do {
             return try await body()
         } catch let error as PasskeyError {
-            throw PasskeyProblems.problem(error)
+            throw Self.problem(error)
+        } catch let error as ApprovalError {
+            throw ProblemDetails.approval(error, what: "approval")
         }
     }
 }

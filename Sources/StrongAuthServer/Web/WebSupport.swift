@@ -338,7 +338,7 @@ enum WebFormat {
     static func device(_ overview: DeviceOverview, href: String, userLabel: String? = nil) -> [String: Any] {
         let device = overview.device
         var context: [String: Any] = [
-            "id": device.id, "href": href, "label": label(of: overview), "kind": device.kind == .powerauth ? "PowerAuth" : "ECDSA key",
+            "id": device.id, "href": href, "label": label(of: overview), "kind": kindName(device.kind),
             "status": overview.status.rawValue, "fingerprint": overview.fingerprint ?? "—", "lastUsed": time(device.lastUsedAt),
             "activated": time(device.activatedAt), "created": time(device.createdAt), "userID": device.userID,
             "userLabel": userLabel ?? device.userID,
@@ -347,6 +347,14 @@ enum WebFormat {
         ]
         if overview.status == .blocked, let reason = device.blockedReason { context["blockedReason"] = reason }
         return context
+    }
+
+    static func kindName(_ kind: Device.Kind) -> String {
+        switch kind {
+        case .powerauth: "PowerAuth"
+        case .ecdsaP256: "ECDSA key"
+        case .passkey: "Passkey"
+        }
     }
 
     static func label(of overview: DeviceOverview) -> String {

@@ -321,12 +321,12 @@ enum WebTemplates {
     static let selfHome = """
         <h1>Your devices</h1>
         <div class="table-wrap"><table>
-        <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">Activated</th><th scope="col">Last used</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
+        <thead><tr><th scope="col">Device</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Activated</th><th scope="col">Last used</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
         <tbody>
-        {{#devices}}<tr><td><a href="/self-service/devices/{{id}}">{{label}}</a></td><td><span class="status status-{{status}}" data-device-status="{{id}}">{{status}}</span></td><td>{{activated}}</td><td>{{lastUsed}}</td>
+        {{#devices}}<tr><td><a href="/self-service/devices/{{id}}">{{label}}</a></td><td>{{kind}}</td><td><span class="status status-{{status}}" data-device-status="{{id}}">{{status}}</span></td><td>{{activated}}</td><td>{{lastUsed}}</td>
         <td>{{#canBlock}}<form method="post" action="/self-service/devices/{{id}}/block" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="reason" value="USER_REQUEST"><button type="submit" class="secondary" aria-label="Block {{label}}">Block</button></form>{{/canBlock}}
         <form method="post" action="/self-service/devices/{{id}}/remove" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="danger" aria-label="Remove {{label}}" data-remove="{{id}}">Remove</button></form></td></tr>{{/devices}}
-        {{^devices}}<tr><td colspan="5" class="muted">You have no devices yet.</td></tr>{{/devices}}
+        {{^devices}}<tr><td colspan="6" class="muted">You have no devices yet.</td></tr>{{/devices}}
         </tbody></table></div>
         <section class="card" aria-labelledby="new-device">
         <h2 id="new-device">Activate a new device</h2>
