@@ -129,6 +129,15 @@ struct PasskeyWebTests {
                     let answer = try await stranger.postJSON(path, [:], csrf: loginCSRF).0
                     #expect(answer.status == .seeOther && answer.headers[.location] == "/self-service/login", "\(path)")
                 }
+                for (method, path) in [
+                    (HTTPRequest.Method.get, "/self-service/passkeys/new"), (.post, "/self-service/passkeys/new"), (.get, "/self-service/approvals"),
+                    (.get, "/self-service/approvals/a"), (.post, "/self-service/approvals/a/reject"),
+                ] {
+                    let answer = try await client.executeRequest(
+                        uri: path, method: method, headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "sa_self=forged"],
+                        body: ByteBuffer(string: "_csrf=x"))
+                    #expect(answer.status == .seeOther && answer.headers[.location] == "/self-service/login", "\(method) \(path)")
+                }
                 // A one-factor session cannot start a registration, with or without its token.
                 var browser = Browser(client: client)
                 _ = try await browser.signInUser("alice", "correct horse")
