@@ -25,6 +25,7 @@ public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Send
         WebSessionSweeper(sessions: runtime.webSessions, logger: runtime.logger))
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     app.addServices(AuthorizationCodeSweeper(authorization: runtime.authorization, logger: runtime.logger))
+    app.addServices(PasskeyCeremonySweeper(passkeys: runtime.passkeys, logger: runtime.logger))
     app.addServices(
         SigningKeyPruner(
             keys: KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time), signer: runtime.signer,
@@ -137,6 +138,10 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
         rateLimiter: runtime.rateLimiter, time: runtime.time)
     devices.addRoutes(to: router)
     MFAPushController(devices: devices).addRoutes(to: router)
+    PasskeysController(
+        passkeys: runtime.passkeys, tokens: runtime.tokens, store: runtime.store, settings: runtime.settings,
+        rateLimiter: runtime.rateLimiter, time: runtime.time
+    ).addRoutes(to: router)
     if runtime.settings.integrationPort == nil {
         addIntegrationFace(to: router, runtime: runtime)
     }

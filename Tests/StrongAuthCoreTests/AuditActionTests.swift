@@ -28,7 +28,7 @@ struct AuditActionTests {
         "selfservice.stepup.started", "web.csrf_refused",
         "signing_key.pruned", "master_key.rotated",
         "authorization.login", "authorization_code.issued", "authorization_code.reuse_detected",
-        "dpop.proof_replayed",
+        "dpop.proof_replayed", "passkey.registered", "passkey.authentication", "passkey.counter_regression",
     ]
 
     @Test("every action's stored value, in order; none twice")

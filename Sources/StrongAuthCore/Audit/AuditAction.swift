@@ -58,6 +58,12 @@ extension AuditAction {
     public static let deviceCreated = AuditAction(rawValue: "device.created")
     /// A bound device approved a new one (PSD2 RTS art. 24).
     public static let deviceApproval = AuditAction(rawValue: "device.approval")
+    /// A passkey registered (WebAuthn registration ceremony), both outcomes (docs/passkeys.md).
+    public static let passkeyRegistered = AuditAction(rawValue: "passkey.registered")
+    /// A passkey assertion (sign-in, step-up, hosted login), both outcomes.
+    public static let passkeyAuthentication = AuditAction(rawValue: "passkey.authentication")
+    /// A passkey's signature counter did not increase: a cloned authenticator; the passkey is blocked.
+    public static let passkeyCounterRegression = AuditAction(rawValue: "passkey.counter_regression")
     /// A bound device rejected a new one.
     public static let deviceRejection = AuditAction(rawValue: "device.rejection")
     /// A lifecycle action on a device key: `device.committed`, `device.blocked`, `device.unblocked`, `device.removed`.
@@ -147,4 +153,5 @@ extension AuditAction {
         + [signingKeyPruned, masterKeyRotated]
         + [authorizationLogin, authorizationCodeIssued, authorizationCodeReuseDetected]
         + [dpopProofReplayed]
+        + [passkeyRegistered, passkeyAuthentication, passkeyCounterRegression]
 }

@@ -9,6 +9,9 @@ public struct Device: Sendable, Equatable {
         case ecdsaP256 = "ecdsa-p256"
         /// A PowerAuth activation (PowerAuth Cloud REST API, docs/powerauth.md).
         case powerauth
+        /// A WebAuthn credential: a security key or a platform passkey (docs/passkeys.md). It
+        /// signs in browsers, never receives pushes; its credential lives in `PasskeyCredential`.
+        case passkey
     }
 
     /// Every kind of device goes through the same statuses (`docs/architecture.md`, "Device
@@ -46,7 +49,8 @@ public struct Device: Sendable, Equatable {
     public var userID: String
     public var kind: Kind
     public var name: String
-    /// The public key, hex of the uncompressed point `04‖X‖Y` (whatever form the phone sent).
+    /// The public key: hex of the uncompressed point `04‖X‖Y` (whatever form the phone sent); for
+    /// a passkey, hex of its COSE_Key.
     public var publicKeyHex: String
     public var status: Status
     public var blockedReason: String?

@@ -106,7 +106,7 @@ public struct DeviceLifecycle: Sendable {
         case .powerauth:
             guard let registration = try await store.registration(id: device.id) else { throw DeviceLifecycleError.state(.removed) }
             return try await apply(action, to: registration, reason: reason, actor: actor, source: source).device.status
-        case .ecdsaP256:
+        case .ecdsaP256, .passkey:
             return try await applyToKey(action, device: device, reason: reason, actor: actor, source: source)
         }
     }
@@ -138,7 +138,7 @@ public struct DeviceLifecycle: Sendable {
         return changed
     }
 
-    /// A Kontist (ECDSA P-256) device: one conditional update, then its audit record.
+    /// A Kontist (ECDSA P-256) device or a passkey: one conditional update, then its audit record.
     private func applyToKey(_ action: DeviceAction, device: Device, reason: String?, actor: String, source: String?) async throws
         -> Device.Status
     {

@@ -183,7 +183,7 @@ public struct DeviceService: Sendable {
             let now = time.now()
             // Every bound device, of either kind: a PowerAuth phone approves in the mobile token
             // API, an ECDSA phone in `/api/user/approvals` or with `approve-device:…`.
-            let approvers = try await store.devices(userID: userID).filter { $0.status == .active && $0.id != deviceID }
+            let approvers = try await store.devices(userID: userID).filter { $0.status == .active && $0.id != deviceID && $0.kind != .passkey }
             let message = "Approve the new device \(device.name) on your account?"
             try await store.enqueue(try pushes(to: approvers, userID: userID, message: message, at: now))
         }
@@ -379,7 +379,8 @@ public struct DeviceService: Sendable {
     /// The message carries no data of the request itself: the device fetches it.
     public func announce(userID: String, message: String) async throws {
         let now = time.now()
-        let active = try await store.devices(userID: userID).filter { $0.status == .active }
+        // Passkeys live in browsers and OS authenticators: nothing to push to.
+        let active = try await store.devices(userID: userID).filter { $0.status == .active && $0.kind != .passkey }
         guard !active.isEmpty else { return }
         try await store.enqueue(try pushes(to: active, userID: userID, message: message, at: now))
     }

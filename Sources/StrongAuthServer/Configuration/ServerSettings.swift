@@ -88,6 +88,8 @@ public struct ServerSettings: Sendable {
     public var previousMasterKeys: [String] = []
     /// How DPoP proofs are judged (`oauth.dpop.*`, RFC 9449).
     public var dpop = DPoPConfiguration()
+    /// The WebAuthn relying party of passkeys (`webauthn.*`, docs/passkeys.md).
+    public var webAuthn = WebAuthnConfiguration()
 
     /// Reads the settings; throws for values that cannot work (a port out of range, …).
     public init(reader config: ConfigReader) throws {
@@ -161,6 +163,7 @@ public struct ServerSettings: Sendable {
         try readProductionSafety(config)
         try readKeys(config)
         try readDPoP(config)
+        try readWebAuthn(config)
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

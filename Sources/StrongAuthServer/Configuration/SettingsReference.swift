@@ -61,6 +61,19 @@ extension ServerSettings {
         .init(
             "oauth.dpop.proofMaxAgeSeconds", default: "60",
             "how far a DPoP proof's `iat` may lie from the server clock, either way (1–600); its `jti` is remembered that long"),
+        .init(
+            "webauthn.rpId", default: "the issuer's host",
+            "the WebAuthn relying party ID of passkeys (docs/passkeys.md); an issuer on an IP address gives `localhost`"),
+        .init("webauthn.rpName", default: "StrongAuth", "the relying party name authenticators show"),
+        .init(
+            "webauthn.origins", default: "the issuer's origin",
+            "comma-separated origins (`https://bank.example`) passkey ceremonies may run on, each on the RP ID or a subdomain of it"),
+        .init(
+            "webauthn.attestation", default: "none",
+            "`none` (ask for no attestation), `direct` (ask for it and record it), `required` (only attestations chaining to `webauthn.attestationRootsFile`)"
+        ),
+        .init("webauthn.attestationRootsFile", default: "(none)", "PEM file of the root certificates full attestations must chain to"),
+        .init("webauthn.ceremonyLifetimeSeconds", default: "300", "how long a passkey ceremony's challenge can be answered (30–900)"),
         .init("data.dir", flag: "--data-dir", default: "data", "SQLite file and development keys"),
         .init(
             "database.url", flag: "--database", default: "sqlite:data/strongauth.sqlite",

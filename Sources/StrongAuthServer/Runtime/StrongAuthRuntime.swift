@@ -31,6 +31,8 @@ public struct StrongAuthRuntime: Sendable {
     public let sessions: SessionService
     /// The authorization endpoint, PAR and the hosted login (RFC 6749 §4.1, RFC 9126).
     public let authorization: AuthorizationService
+    /// Passkeys: WebAuthn ceremonies and approvals with dynamic linking (docs/passkeys.md).
+    public let passkeys: PasskeyService
     public let time: any TimeSource
     public let logger: Logger
     /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
@@ -102,6 +104,9 @@ public struct StrongAuthRuntime: Sendable {
                     store: store, administration: administration, masterKey: masterKey, time: time, configuration: settings.sessions),
                 authorization: AuthorizationService(
                     store: store, tokens: tokens, stepUp: stepUp, hasher: secretHasher, time: time, issuer: settings.issuer, logger: logger),
+                passkeys: PasskeyService(
+                    store: store, approvals: approvals, tokens: tokens, masterKey: masterKey, time: time, configuration: settings.webAuthn,
+                    sms: settings.devices.sms),
                 time: time, logger: logger)
         } catch {
             await store.pool.shutdown()

@@ -555,5 +555,30 @@ public enum Migrator {
                 // to (RFC 9449 §5); rotation copies it to the successor. NULL: not bound.
                 "ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT"
             ]),
+        Migration(
+            version: 23, name: "passkeys",
+            statements: [
+                // The WebAuthn credential of a `passkey` device (docs/passkeys.md): its ID (base64url,
+                // unique across the server, WebAuthn §7.1 step 26), COSE key (base64url), counter,
+                // AAGUID (hex), how it was attested and its backup flags.
+                """
+                CREATE TABLE passkeys (
+                    device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE, user_id TEXT NOT NULL,
+                    credential_id TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, algorithm INTEGER NOT NULL,
+                    sign_count BIGINT NOT NULL, aaguid TEXT NOT NULL, attestation_format TEXT NOT NULL,
+                    attestation_certified INTEGER NOT NULL, backup_eligible INTEGER NOT NULL, backup_state INTEGER NOT NULL,
+                    transports TEXT NOT NULL, last_assertion_at BIGINT)
+                """,
+                "CREATE INDEX passkeys_user ON passkeys (user_id)",
+                // WebAuthn ceremonies: the challenge issued and what its answer may do; used_at makes
+                // each single use. An approval's challenge is SHA-256(message ‖ nonce).
+                """
+                CREATE TABLE passkey_ceremonies (
+                    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, user_id TEXT, realm_id TEXT NOT NULL, target TEXT,
+                    challenge TEXT NOT NULL, nonce TEXT, sealed_otp TEXT, name TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
+                """,
+                "CREATE INDEX passkey_ceremonies_expires ON passkey_ceremonies (expires_at)",
+            ]),
     ]
 }

@@ -64,6 +64,8 @@ public struct SealedColumn: Sendable, Equatable, CustomStringConvertible {
         SealedColumn("notifications", "sealed_body", purpose: "notification", binding: .constant("notification")),
         // Only the SMS OTP challenges seal their payload (Challenge.Kind).
         SealedColumn("challenges", "payload", purpose: "otp", only: "kind IN ('device_binding', 'web_step_up')"),
+        // A first passkey's SMS OTP (PasskeyService); NULL on every other ceremony.
+        SealedColumn("passkey_ceremonies", "sealed_otp", purpose: "passkey-otp", only: "sealed_otp IS NOT NULL"),
     ]
 }
 
