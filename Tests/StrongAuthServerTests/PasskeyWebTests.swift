@@ -190,6 +190,11 @@ struct PasskeyWebTests {
                 #expect(fresh.cookies["sa_self"] != nil)
                 // Two factors: the password form of the account page needs no step-up.
                 #expect(try await fresh.get("/self-service/account").text.contains("id=\"change-password\""))
+                // On the two-factor session, the registration options still need the page's token.
+                let sessionCSRF = try #require(try await fresh.get("/self-service").csrf)
+                #expect(try await fresh.postJSON("/self-service/passkeys/registration/options", [:], csrf: nil).0.status == .forbidden)
+                #expect(try await fresh.postJSON("/self-service/passkeys/registration/options", [:], csrf: csrf).0.status == .forbidden)
+                #expect(try await fresh.postJSON("/self-service/passkeys/registration/options", [:], csrf: sessionCSRF).0.status == .ok)
                 // The ceremony is spent: the same assertion signs no one in again.
                 var replay = Browser(client: client)
                 let replayCSRF = try Self.buttonCSRF(try await replay.get("/self-service/login"))
@@ -217,6 +222,9 @@ struct PasskeyWebTests {
                 #expect(Self.allowsScript(page))
                 #expect(page.text.contains("approve:\(first.id):\(first.data)"))
                 let csrf = try Self.buttonCSRF(page)
+                #expect(try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: nil).0.status == .forbidden)
+                let forged = try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: "x" + csrf)
+                #expect(forged.0.status == .forbidden)
 
                 // A ceremony of the second approval does not approve the first.
                 let (_, otherOptions) = try await browser.postJSON("/self-service/approvals/\(second.id)/passkey/options", [:], csrf: csrf)
