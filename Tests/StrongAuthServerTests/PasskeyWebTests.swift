@@ -39,6 +39,11 @@ struct PasskeyWebTests {
         try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: try #require(value)))
     }
 
+    /// The request options of an options answer.
+    static func requestOptions(_ answer: [String: Any]) throws -> PublicKeyCredentialRequestOptionsJSON {
+        try decode(answer["publicKey"])
+    }
+
     /// A response of the authenticator as the JSON the script posts.
     static func json(_ value: some Encodable) throws -> Any {
         try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value))
@@ -232,7 +237,7 @@ struct PasskeyWebTests {
                     "/self-service/approvals/\(first.id)/passkey",
                     [
                         "ceremonyId": try #require(otherOptions["ceremonyId"] as? String), "data": first.data,
-                        "credential": try Self.json(passkey.assert(try Self.decode(otherOptions["publicKey"], as: PublicKeyCredentialRequestOptionsJSON.self))),
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(otherOptions))),
                     ], csrf: csrf)
                 #expect(crossed.0.status == .forbidden, "\(crossed.0.text)")
                 #expect((crossed.1["detail"] as? String)?.contains("attempts left") == true, "\(crossed.0.text)")
@@ -244,7 +249,7 @@ struct PasskeyWebTests {
                     "/self-service/approvals/\(first.id)/passkey",
                     [
                         "ceremonyId": try #require(options["ceremonyId"] as? String), "data": "Pay 4200 EUR to Mallory",
-                        "credential": try Self.json(passkey.assert(try Self.decode(options["publicKey"], as: PublicKeyCredentialRequestOptionsJSON.self))),
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(options))),
                     ], csrf: csrf)
                 #expect(wrongData.0.status == .forbidden, "\(wrongData.0.text)")
 
@@ -254,7 +259,7 @@ struct PasskeyWebTests {
                     "/self-service/approvals/\(first.id)/passkey",
                     [
                         "ceremonyId": try #require(fresh["ceremonyId"] as? String), "data": first.data,
-                        "credential": try Self.json(passkey.assert(try Self.decode(fresh["publicKey"], as: PublicKeyCredentialRequestOptionsJSON.self))),
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(fresh))),
                     ], csrf: csrf)
                 #expect(approved.status == .ok, "\(approved.text)")
                 #expect(answer["redirect"] as? String == "/self-service/approvals/\(first.id)?done=approved")
@@ -301,7 +306,7 @@ struct PasskeyWebTests {
                 var thief = Browser(client: client)
                 #expect(try await thief.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf).0.status == .forbidden)
                 let (_, options) = try await login.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf)
-                let assertion = try Self.json(passkey.assert(try Self.decode(options["publicKey"], as: PublicKeyCredentialRequestOptionsJSON.self)))
+                let assertion = try Self.json(passkey.assert(try Self.requestOptions(options)))
                 let (done, answer) = try await login.postJSON(
                     "/oauth/authorize/passkey",
                     ["login": loginHandle, "ceremonyId": try #require(options["ceremonyId"] as? String), "credential": assertion], csrf: csrf)
