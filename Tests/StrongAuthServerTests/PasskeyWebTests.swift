@@ -281,6 +281,43 @@ struct PasskeyWebTests {
         }
     }
 
+    @Test("a password session's step-up is answered with the passkey on the step-up page, then the action is done")
+    func stepUpWithPasskey() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.createUser("alice")
+            try await server.test { client in
+                var browser = Browser(client: client)
+                var passkey = try await Self.addPasskey(server, &browser)
+                let passkeyID = try #require(try await server.runtime.store.devices(userID: alice.id).first { $0.kind == .passkey }?.id)
+
+                // A new browser with the password alone: removing the passkey needs a second factor.
+                var other = Browser(client: client)
+                _ = try await other.signInUser("alice", "correct horse")
+                let csrf = try #require(try await other.get("/self-service").csrf)
+                let started = try await other.post("/self-service/devices/\(passkeyID)/remove", ["_csrf": csrf])
+                #expect(started.headers[.location] == "/self-service/step-up")
+                let page = try await other.get("/self-service/step-up")
+                #expect(Self.allowsScript(page))
+                #expect(!page.text.contains("http-equiv=\"refresh\""))  // a reload would cancel the passkey prompt
+                let approvalID = try #require(try await server.runtime.approvals.pending(userID: alice.id).first?.id)
+                #expect(page.text.contains("/self-service/approvals/\(approvalID)/passkey/options"))
+                let buttonCSRF = try Self.buttonCSRF(page)
+                let (_, options) = try await other.postJSON("/self-service/approvals/\(approvalID)/passkey/options", [:], csrf: buttonCSRF)
+                let (approved, answer) = try await other.postJSON(
+                    "/self-service/approvals/\(approvalID)/passkey",
+                    [
+                        "ceremonyId": try #require(options["ceremonyId"] as? String), "data": try #require(options["data"] as? String),
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(options))),
+                    ], csrf: buttonCSRF)
+                #expect(approved.status == .ok, "\(approved.text)")
+                #expect(answer["redirect"] as? String == "/self-service/step-up")
+                let done = try await other.post("/self-service/step-up/continue", ["_csrf": csrf])
+                #expect(done.headers[.location] == "/self-service?done=removed")
+                #expect(try await server.runtime.store.device(id: passkeyID)?.status == .removed)
+            }
+        }
+    }
+
     @Test("the hosted login offers the passkey after the password; bound to the browser and its CSRF token; amr pwd hwk user")
     func hostedLogin() async throws {
         try await TestServer.with { server in
