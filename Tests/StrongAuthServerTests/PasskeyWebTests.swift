@@ -342,6 +342,27 @@ struct PasskeyWebTests {
                 #expect(try await login.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: nil).0.status == .forbidden)
                 var thief = Browser(client: client)
                 #expect(try await thief.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf).0.status == .forbidden)
+                // Before the password there is no user to ask a passkey of.
+                var early = Browser(client: client)
+                let parameters = AuthorizationCodeTests.parameters(challenge: PKCE.challenge(for: PKCE.generateVerifier()))
+                let loginPage = try await early.get("/oauth/authorize?" + AuthorizationCodeTests.query(parameters))
+                let earlyHandle = try #require(AuthorizationCodeTests.field("login", in: loginPage))
+                let earlyCSRF = try #require(AuthorizationCodeTests.field("_csrf", in: loginPage))
+                let beforePassword = try await early.postJSON("/oauth/authorize/passkey/options", ["login": earlyHandle], csrf: earlyCSRF)
+                #expect(beforePassword.0.status == .badRequest)
+                // A sign-in ceremony (another purpose, no user) does not finish this login.
+                var signInPage = Browser(client: client)
+                let signInCSRF = try Self.buttonCSRF(try await signInPage.get("/self-service/login"))
+                let (_, signIn) = try await signInPage.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: signInCSRF)
+                let crossed = try await login.postJSON(
+                    "/oauth/authorize/passkey",
+                    [
+                        "login": loginHandle, "ceremonyId": try #require(signIn["ceremonyId"] as? String),
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(signIn))),
+                    ], csrf: csrf)
+                #expect(crossed.0.status == .conflict, "\(crossed.0.text)")
+                #expect(try await server.count("authorization_codes") == 0)
+
                 let (_, options) = try await login.postJSON("/oauth/authorize/passkey/options", ["login": loginHandle], csrf: csrf)
                 let assertion = try Self.json(passkey.assert(try Self.requestOptions(options)))
                 let (done, answer) = try await login.postJSON(
