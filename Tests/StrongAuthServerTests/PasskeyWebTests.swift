@@ -207,6 +207,21 @@ struct PasskeyWebTests {
                     "/self-service/passkeys/sign-in", ["ceremonyId": ceremonyID, "credential": assertion], csrf: replayCSRF)
                 #expect(again.0.status != .ok)
                 #expect(replay.cookies["sa_self"] == nil)
+
+                // A clone (the counter it saw last time) is refused, and the passkey is blocked.
+                var clone = Browser(client: client)
+                let cloneCSRF = try Self.buttonCSRF(try await clone.get("/self-service/login"))
+                let (_, cloneOptions) = try await clone.postJSON("/self-service/passkeys/sign-in/options", [:], csrf: cloneCSRF)
+                let stale = passkey.assertion(
+                    rpID: try Self.requestOptions(cloneOptions).rpId, challenge: try Self.requestOptions(cloneOptions).challenge,
+                    userHandle: PasskeyService.userHandle(userID: alice.id))
+                let cloneCeremony = try #require(cloneOptions["ceremonyId"] as? String)
+                let cloned = try await clone.postJSON(
+                    "/self-service/passkeys/sign-in", ["ceremonyId": cloneCeremony, "credential": try Self.json(stale)], csrf: cloneCSRF)
+                #expect(cloned.0.status == .forbidden)
+                #expect((cloned.1["detail"] as? String)?.contains("BLOCKED") == true)
+                #expect(clone.cookies["sa_self"] == nil)
+                #expect(try await server.runtime.store.devices(userID: alice.id).first { $0.kind == .passkey }?.status == .blocked)
             }
         }
     }

@@ -277,7 +277,8 @@ struct WebPages: Sendable {
                 ("/admin", "Dashboard"), ("/admin/users", "Users"), ("/admin/devices", "Devices"),
                 ("/admin/registrations/new", "New registration"), ("/admin/approvals", "Approvals"), ("/admin/webhooks", "Webhooks"),
                 ("/admin/audit", "Audit log"),
-            ] : [("/self-service", "Devices"), ("/self-service/account", "Account")]
+            ]
+            : [("/self-service", "Devices"), ("/self-service/approvals", "Approvals"), ("/self-service/account", "Account")]
         var context: [String: Any] = [
             "title": title, "areaName": area.name, "idleMinutes": Int(settings.web.sessionIdleTimeout / 60),
         ]
