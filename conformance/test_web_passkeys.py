@@ -5,7 +5,8 @@ passkey as a phone or laptop has one) driving the self-service pages and the hos
 One customer's story: the customer signs in with the password, asks to add a passkey, confirms it
 is them with the SMS code (no device yet), creates the passkey (passkeys.js runs
 navigator.credentials.create), signs out, signs in with the passkey alone (no username: a
-discoverable credential; the session is two-factor at once), approves a Shine action request that a
+discoverable credential; the session is two-factor at once) — once more with the script's own
+base64url encoding instead of WebAuthn L3's JSON helpers — approves a Shine action request that a
 client created — the page shows exactly what is signed — and the client's poll turns CONFIRMED;
 then an OAuth client's hosted login with the password and the passkey ends in a code that authlib
 exchanges for a two-factor token.
@@ -147,6 +148,15 @@ def test_passkey_added_signs_in_approves_an_action_request_and_the_hosted_login(
         assert f"Signed in as {username}" in browser.find_element(By.CSS_SELECTOR, "form.logout").text
         browser.get(local(node, "/self-service/account"))
         assert browser.find_elements(By.ID, "change-password"), "a passkey sign-in is two-factor"
+
+        # 3b. The same in a browser without WebAuthn L3's JSON helpers: the script's own base64url
+        # encoding of the options and of the assertion (what older browsers get).
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
+        browser.execute_script("PublicKeyCredential.parseRequestOptionsFromJSON = undefined;"
+                               "PublicKeyCredential.prototype.toJSON = undefined;")
+        assert browser.execute_script("return PublicKeyCredential.parseRequestOptionsFromJSON === undefined")
+        click_passkey_button(browser, "passkey-sign-in", lambda url: urlparse(url).path == "/self-service")
+        assert f"Signed in as {username}" in browser.find_element(By.CSS_SELECTOR, "form.logout").text
 
         # 4. A client (Shine's face) asks the user to confirm a transfer; the user approves it on the web.
         token = requests.post(local(node, "/oauth/token"), auth=(client_id, client_secret), timeout=10,
