@@ -333,6 +333,49 @@ struct PasskeyWebTests {
         }
     }
 
+    @Test("a new device's approval is approved on the web with the passkey; the web's Reject is refused for it, without an error")
+    func newDeviceApproval() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.createUser("alice")
+            let basic = HTTP.basic("shop", try await server.createClient())
+            try await server.test { client in
+                var browser = Browser(client: client)
+                var passkey = try await Self.addPasskey(server, &browser)
+                // The passkey is the bound device: a new phone through the Kontist face waits for it.
+                let (_, tokens) = try await client.token(
+                    [("grant_type", "password"), ("username", "alice"), ("password", "correct horse")], basic: basic)
+                let token = try #require(tokens["access_token"] as? String)
+                let phone = TestPhone()
+                let (created, device) = try await client.postJSON(
+                    "/api/user/devices", token: token, ["name": "New phone", "key": phone.publicKeyHex])
+                #expect(created.status == .created)
+                let deviceID = try #require(device["deviceId"] as? String)
+                let (verified, _) = try await client.postJSON(
+                    "/api/user/devices/\(deviceID)/verify", token: token,
+                    ["challengeId": try #require(device["challengeId"] as? String), "signature": try phone.signDER(try await server.latestOTP())])
+                #expect(verified.status.code < 300)
+                let approval = try #require(try await server.runtime.approvals.pending(userID: alice.id).first)
+                #expect(approval.template == ApprovalService.newDeviceTemplate)
+                let page = try await browser.get("/self-service/approvals/\(approval.id)")
+                #expect(!page.text.contains("reject-approval"))
+                let csrf = try Self.buttonCSRF(page)
+                let reject = try await browser.post("/self-service/approvals/\(approval.id)/reject", ["_csrf": csrf])
+                #expect(reject.status == .conflict)
+                #expect(try await server.runtime.store.approval(id: approval.id)?.status == .pending)
+
+                let (_, options) = try await browser.postJSON("/self-service/approvals/\(approval.id)/passkey/options", [:], csrf: csrf)
+                let (approved, _) = try await browser.postJSON(
+                    "/self-service/approvals/\(approval.id)/passkey",
+                    [
+                        "ceremonyId": try #require(options["ceremonyId"] as? String), "data": approval.data,
+                        "credential": try Self.json(passkey.assert(try Self.requestOptions(options))),
+                    ], csrf: csrf)
+                #expect(approved.status == .ok, "\(approved.text)")
+                #expect(try await server.runtime.store.device(id: deviceID)?.status == .active)
+            }
+        }
+    }
+
     @Test("the hosted login offers the passkey after the password; bound to the browser and its CSRF token; amr pwd hwk user")
     func hostedLogin() async throws {
         try await TestServer.with { server in

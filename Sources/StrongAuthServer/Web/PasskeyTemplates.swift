@@ -86,12 +86,12 @@ extension WebTemplates {
         <p id="passkey-status" class="error" role="alert" hidden></p>
         {{/canUsePasskey}}
         {{#noPasskey}}<p class="muted">Approve it in the app on your phone, or <a href="/self-service/passkeys/new">add a passkey</a> to approve here.</p>{{/noPasskey}}
-        {{#pending}}
+        {{#canReject}}
         <form method="post" action="/self-service/approvals/{{id}}/reject">
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <p><button type="submit" class="danger" id="reject-approval">Reject</button></p>
         </form>
-        {{/pending}}
+        {{/canReject}}
         </section>
         <p><a href="/self-service/approvals">All waiting approvals</a></p>
         """

@@ -118,6 +118,9 @@ struct SelfServicePasskeys: Sendable {
                     throw BackOfficeError.notFound
                 } catch ApprovalError.state(let status) {
                     throw BackOfficeError.invalidState("it is \(status.rawValue)")
+                } catch ApprovalError.validation {
+                    // A new device is decided by another device of the user (its key signs the answer).
+                    throw BackOfficeError.invalidState("a new device is rejected in the app on one of your devices, or approved here with a passkey")
                 }
                 return web.redirect(to: "/self-service/approvals/\(id)?done=rejected")
             }
@@ -150,6 +153,10 @@ struct SelfServicePasskeys: Sendable {
 
     /// The `device` an approval rejected in the browser is recorded with (its audit actor).
     static let webDecider = "self-service"
+
+    static func isNewDevice(_ approval: Approval) -> Bool {
+        approval.template == ApprovalService.newDeviceTemplate && approval.applicationID == nil
+    }
 
     // MARK: Pages
 
@@ -185,7 +192,8 @@ struct SelfServicePasskeys: Sendable {
         context["title"] = approval.title ?? ""
         context["message"] = approval.message ?? ""
         context["signed"] = ApprovalService.approvalMessage(id: approval.id, data: approval.data)
-        context["pending"] = status == .pending
+        // A new device's approval is rejected by a device (`ApprovalService.reject`), not here.
+        context["canReject"] = status == .pending && !Self.isNewDevice(approval)
         context["canUsePasskey"] = status == .pending && hasPasskey
         context["noPasskey"] = status == .pending && !hasPasskey
         let flash: String? =
