@@ -226,6 +226,41 @@ struct PasskeyWebTests {
         }
     }
 
+    @Test("the sign-in page of a realm signs in that realm's users with their passkeys, and no one else's")
+    func realmSignIn() async throws {
+        try await TestServer.with { server in
+            try await server.runtime.administration.createRealm(id: "bank-b", actor: "test")
+            let bob = try await server.runtime.administration.createUser(
+                username: "bob", password: "b password", phone: nil, email: nil, ownerClientID: nil, realm: "bank-b", actor: "test"
+            ).user
+            try await server.test { client in
+                var passkey = SoftwareAuthenticator(origin: Self.origin)
+                let started = try await server.runtime.passkeys.registrationOptions(
+                    userID: bob.id, name: "Key", assurance: .twoFactor, source: nil)
+                _ = try await server.runtime.passkeys.register(
+                    userID: bob.id, ceremonyID: started.ceremony.id, otp: nil, response: passkey.register(started.options), source: nil)
+                var realmPage = Browser(client: client)
+                #expect(try await realmPage.get("/self-service/login?realm=bank-b").text.contains("data-passkey-realm=\"bank-b\""))
+                let cases: [(page: String, realm: String?, expected: HTTPResponse.Status)] = [
+                    ("/self-service/login", nil, .forbidden), ("/self-service/login?realm=bank-b", "bank-b", .ok),
+                ]
+                for (page, realm, expected) in cases {
+                    var browser = Browser(client: client)
+                    let csrf = try Self.buttonCSRF(try await browser.get(page))
+                    let fields: [String: Any] = realm.map { ["realm": $0] } ?? [:]
+                    let (_, options) = try await browser.postJSON("/self-service/passkeys/sign-in/options", fields, csrf: csrf)
+                    var body = fields
+                    body["ceremonyId"] = try #require(options["ceremonyId"] as? String)
+                    let assertion = passkey.assert(try Self.requestOptions(options), userHandle: PasskeyService.userHandle(userID: bob.id))
+                    body["credential"] = try Self.json(assertion)
+                    let answer = try await browser.postJSON("/self-service/passkeys/sign-in", body, csrf: csrf).0
+                    #expect(answer.status == expected, "\(page): \(answer.text)")
+                    #expect((browser.cookies["sa_self"] != nil) == (expected == .ok))
+                }
+            }
+        }
+    }
+
     @Test("approve on the web with a passkey: the page shows what is signed; other data and another approval's ceremony fail")
     func approve() async throws {
         try await TestServer.with { server in

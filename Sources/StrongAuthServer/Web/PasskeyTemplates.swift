@@ -15,7 +15,7 @@ extension WebTemplates {
         <section class="card" aria-labelledby="passkey-heading">
         <h2 id="passkey-heading">Or use a passkey</h2>
         <p class="muted">Your passkey confirms it is you with your fingerprint, face or device PIN: no password needed.</p>
-        <p><button type="button" id="passkey-sign-in" hidden data-passkey-options="/self-service/passkeys/sign-in/options" data-passkey-finish="/self-service/passkeys/sign-in" data-csrf="{{loginCSRF}}" data-passkey-status="passkey-status">Sign in with a passkey</button></p>
+        <p><button type="button" id="passkey-sign-in" hidden data-passkey-options="/self-service/passkeys/sign-in/options" data-passkey-finish="/self-service/passkeys/sign-in"{{#realm}} data-passkey-realm="{{realm}}"{{/realm}} data-csrf="{{loginCSRF}}" data-passkey-status="passkey-status">Sign in with a passkey</button></p>
         <p id="passkey-status" class="error" role="alert" hidden></p>
         <noscript><p class="muted">Signing in with a passkey needs JavaScript; the password form above works without it.</p></noscript>
         </section>

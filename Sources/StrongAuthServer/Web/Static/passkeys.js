@@ -5,7 +5,7 @@
 //   2. navigator.credentials.create() for "creation" options (they name a user), else .get()
 //   3. POST the finish URL with {ceremonyId, credential, …} → {redirect}, then follow it.
 // Extra JSON fields come from data-passkey-* attributes: data-passkey-login (the hosted login's
-// handle), data-passkey-data (the approval data shown and signed), data-passkey-name-input (the
+// handle), data-passkey-realm (the sign-in page's realm), data-passkey-data (the approval data shown and signed), data-passkey-name-input (the
 // id of an <input> whose value is the passkey's name). Errors go to the element named by
 // data-passkey-status (role="alert"), never to the console alone.
 (function () {
@@ -111,6 +111,7 @@
   function extraFields(button) {
     var fields = {};
     if (button.dataset.passkeyLogin) fields.login = button.dataset.passkeyLogin;
+    if (button.dataset.passkeyRealm) fields.realm = button.dataset.passkeyRealm;
     if (button.dataset.passkeyData !== undefined) fields.data = button.dataset.passkeyData;
     if (button.dataset.passkeyNameInput) {
       var input = document.getElementById(button.dataset.passkeyNameInput);
