@@ -280,6 +280,10 @@ struct PasskeyWebTests {
                 #expect(try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: nil).0.status == .forbidden)
                 let forged = try await browser.postJSON("/self-service/approvals/\(first.id)/passkey/options", [:], csrf: "x" + csrf)
                 #expect(forged.0.status == .forbidden)
+                let refusals = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 100).filter {
+                    $0.record.action == .webCSRFRefused && $0.record.actor == "user:\(alice.id)"
+                }
+                #expect(refusals.count == 2)
 
                 // A ceremony of the second approval does not approve the first.
                 let (_, otherOptions) = try await browser.postJSON("/self-service/approvals/\(second.id)/passkey/options", [:], csrf: csrf)

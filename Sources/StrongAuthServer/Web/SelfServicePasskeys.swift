@@ -68,7 +68,7 @@ struct SelfServicePasskeys: Sendable {
         }
         user.post("/self-service/passkeys/registration/options") { request, context in
             let body = try await JSONBody.decode(RegistrationOptionsBody.self, from: request, limit: settings.maxBodyBytes)
-            try checkSessionCSRF(request, context.signedIn)
+            try await checkSessionCSRF(request, context)
             guard stepUp.allows(.addPasskey, session: context.signedIn.session) else {
                 throw ProblemDetails(
                     .forbidden, "Forbidden", detail: "Confirm it is you first: open “Add a passkey” again to get the confirmation.")
@@ -81,7 +81,7 @@ struct SelfServicePasskeys: Sendable {
         }
         user.post("/self-service/passkeys/registration") { request, context in
             let body = try await JSONBody.decode(RegistrationBody.self, from: request, limit: settings.maxBodyBytes)
-            try checkSessionCSRF(request, context.signedIn)
+            try await checkSessionCSRF(request, context)
             guard stepUp.allows(.addPasskey, session: context.signedIn.session) else {
                 throw ProblemDetails(.forbidden, "Forbidden", detail: "Confirm it is you first.")
             }
@@ -128,7 +128,7 @@ struct SelfServicePasskeys: Sendable {
         user.post("/self-service/approvals/{id}/passkey/options") { request, context in
             let id = try context.parameters.require("id")
             _ = try await JSONBody.decode(EmptyBody.self, from: request, limit: settings.maxBodyBytes)
-            try checkSessionCSRF(request, context.signedIn)
+            try await checkSessionCSRF(request, context)
             let (ceremony, options, approval) = try await refusing {
                 try await passkeys.approvalOptions(approvalID: id, userID: context.signedIn.principalID)
             }
@@ -139,7 +139,7 @@ struct SelfServicePasskeys: Sendable {
         user.post("/self-service/approvals/{id}/passkey") { request, context in
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(ApprovalBody.self, from: request, limit: settings.maxBodyBytes)
-            try checkSessionCSRF(request, context.signedIn)
+            try await checkSessionCSRF(request, context)
             let approval = try await refusing {
                 try await passkeys.approve(
                     approvalID: id, userID: context.signedIn.principalID, ceremonyID: body.ceremonyId, data: body.data, response: body.credential,
@@ -214,8 +214,14 @@ struct SelfServicePasskeys: Sendable {
         else { throw Self.csrfRefused }
     }
 
-    private func checkSessionCSRF(_ request: Request, _ signedIn: WebSignedIn) throws {
-        guard web.webSessions.checkCSRF(request.headers[Self.csrfHeader], for: signedIn.token) else { throw Self.csrfRefused }
+    /// The session's token, as the forms' `_csrf`; a refusal is audited as theirs is.
+    private func checkSessionCSRF(_ request: Request, _ context: SelfServiceContext) async throws {
+        guard web.webSessions.checkCSRF(request.headers[Self.csrfHeader], for: context.signedIn.token) else {
+            try await web.backOffice.audit(
+                actor: web.principalLabel(context.signedIn), action: .webCSRFRefused, subject: nil, source: context.remoteAddress,
+                details: ["path": request.uri.path])
+            throw Self.csrfRefused
+        }
     }
 
     /// The API's problems for the core's refusals, but a step-up: the page says how to get it.
