@@ -108,6 +108,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            // The passkey pages' one script, compiled into the binary (`PackageResources.passkeys_js`): no bundle to ship.
+            resources: [.embedInCode("Web/Static/passkeys.js")],
             swiftSettings: swiftSettings
         ),
         // The Swift SDK: the integrator side and the phone (Kontist device binding, PowerAuth).

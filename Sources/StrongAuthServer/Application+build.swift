@@ -167,12 +167,13 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     }
     AuthorizationController(
         authorization: runtime.authorization, webSessions: runtime.webSessions, renderer: renderer, rateLimiter: runtime.rateLimiter,
-        settings: runtime.settings
+        settings: runtime.settings, passkeys: runtime.passkeys
     ).addRoutes(to: router)
+    PasskeyScript.addRoute(to: router)
     SelfServiceWebController(
         web: webPages(.selfService, runtime: runtime, renderer: renderer), service: runtime.backOffice, stepUp: runtime.stepUp,
         account: runtime.account,
-        rateLimiter: runtime.rateLimiter, settings: runtime.settings
+        rateLimiter: runtime.rateLimiter, settings: runtime.settings, passkeys: runtime.passkeys, approvals: runtime.approvals
     ).addRoutes(to: router)
     return router
 }

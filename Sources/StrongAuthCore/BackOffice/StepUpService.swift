@@ -7,6 +7,10 @@ public enum StepUpMethod: String, Sendable {
     case approval
     /// An SMS OTP to the registered phone, for a user without an ACTIVE device.
     case smsOTP = "sms_otp"
+    /// A passkey assertion with user verification (possession and knowledge or inherence in one
+    /// gesture): a web sign-in with a passkey, or the hosted login's passkey. Never a step-up a
+    /// session waits for: the passkey answers an approval like any device, or signs in directly.
+    case passkey
 }
 
 /// A step-up a self-service session waits for: the approval or SMS challenge (`id`), and the
@@ -44,6 +48,9 @@ public enum SelfServiceAction: Sendable, Equatable {
     case changePassword
     /// Change the phone number to `number` (E.164, validated before the step-up starts).
     case changePhoneNumber(String)
+    /// Open the page that adds a passkey: a passkey is a new bound device (RTS art. 24), so the
+    /// session needs a recent second factor, as the API's registration options do.
+    case addPasskey
 
     public var name: String {
         switch self {
@@ -52,6 +59,7 @@ public enum SelfServiceAction: Sendable, Equatable {
         case .deleteAccount: "delete_account"
         case .changePassword: "change_password"
         case .changePhoneNumber: "change_phone"
+        case .addPasskey: "add_passkey"
         }
     }
 
@@ -59,7 +67,7 @@ public enum SelfServiceAction: Sendable, Equatable {
         switch self {
         case .activateDevice(let applicationID): applicationID
         case .removeDevice(let id): id
-        case .deleteAccount, .changePassword: ""
+        case .deleteAccount, .changePassword, .addPasskey: ""
         case .changePhoneNumber(let number): number
         }
     }
@@ -71,6 +79,7 @@ public enum SelfServiceAction: Sendable, Equatable {
         case "delete_account": self = .deleteAccount
         case "change_password": self = .changePassword
         case "change_phone": self = .changePhoneNumber(target)
+        case "add_passkey": self = .addPasskey
         default: return nil
         }
     }
@@ -79,7 +88,7 @@ public enum SelfServiceAction: Sendable, Equatable {
     /// device (RTS art. 24), removing one is removing one.
     public var policyAction: SensitiveAction {
         switch self {
-        case .activateDevice: .approveDevice
+        case .activateDevice, .addPasskey: .approveDevice
         case .removeDevice: .removeDevice
         case .deleteAccount: .deleteAccount
         case .changePassword: .changePassword
@@ -96,6 +105,7 @@ public enum SelfServiceAction: Sendable, Equatable {
         case .changePassword: "Change your password"
         // The new number only partly: the approval travels through push services and lands in logs.
         case .changePhoneNumber(let number): "Change the phone number to \(AccountService.mask(number))"
+        case .addPasskey: "Add a passkey in self-service"
         }
     }
 
@@ -106,7 +116,7 @@ public enum SelfServiceAction: Sendable, Equatable {
     public var needsOwnStepUp: Bool {
         switch self {
         case .activateDevice, .deleteAccount: true
-        case .removeDevice, .changePassword, .changePhoneNumber: false
+        case .removeDevice, .changePassword, .changePhoneNumber, .addPasskey: false
         }
     }
 }

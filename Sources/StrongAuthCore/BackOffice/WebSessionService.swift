@@ -35,14 +35,17 @@ public struct WebSessionService: Sendable {
         self.absoluteLifetime = absoluteLifetime
     }
 
-    /// Starts a session; returns the cookie token (shown to the browser only).
-    public func start(kind: WebSessionKind, principalID: String) async throws -> String {
+    /// Starts a session; returns the cookie token (shown to the browser only). `secondFactor`:
+    /// the sign-in itself gave two factors (a passkey: possession and user verification in one
+    /// gesture), so the session starts raised, as a completed step-up would leave it.
+    public func start(kind: WebSessionKind, principalID: String, secondFactor: StepUpMethod? = nil) async throws -> String {
         let token = SecureRandom.token(prefix: Self.tokenPrefix)
         let now = time.now()
         try await store.insertWebSession(
             WebSession(
                 tokenHash: tokenHasher.hash(token), kind: kind, principalID: principalID, createdAt: now,
-                expiresAt: now.addingTimeInterval(idleTimeout)))
+                expiresAt: now.addingTimeInterval(idleTimeout), secondFactorAt: secondFactor == nil ? nil : now,
+                secondFactorMethod: secondFactor))
         return token
     }
 

@@ -30,6 +30,7 @@ public enum AuthorizationLoginStep: Sendable, Equatable {
 /// met by construction. The login's state lives in the database, bound to the browser's cookie.
 public struct AuthorizationService: Sendable {
     public typealias Repositories = AuthorizationCodeRepository & ClientRepository & UserRepository & ApprovalRepository & AuditLog
+        & DeviceRepository
 
     private let store: any Repositories
     private let tokens: TokenService
@@ -249,5 +250,41 @@ public struct AuthorizationService: Sendable {
         try await store.append(
             AuditRecord(actor: actor, action: action, subject: subject, sourceAddress: source, outcome: outcome, details: details),
             at: time.now())
+    }
+}
+
+// MARK: The passkey as the second factor (issue 17)
+
+extension AuthorizationService {
+    /// Whether the login's user (known after the password) has an ACTIVE passkey to offer beside
+    /// the approval or SMS code the password step started.
+    public func offersPasskey(_ login: AuthorizationLogin) async throws -> Bool {
+        guard let userID = login.userID, login.request.assurance == .twoFactor else { return false }
+        return try await store.devices(userID: userID).contains { $0.kind == .passkey && $0.status == .active }
+    }
+
+    /// The passkey ceremony of the login `handle` of this browser, after its password: bound to
+    /// the user and to this login (a ceremony of another login, or another user's, is refused by
+    /// `PasskeyService.authenticate`).
+    public func passkeyOptions(handle: String, browserSecret: String, passkeys: PasskeyService) async throws
+        -> (ceremony: PasskeyCeremony, options: PublicKeyCredentialRequestOptionsJSON)
+    {
+        let (login, _) = try await self.login(handle: handle, browserSecret: browserSecret)
+        guard let userID = login.userID, login.request.assurance == .twoFactor else { throw AuthorizationLoginError.gone }
+        return try await passkeys.authenticationOptions(for: .authorization(userID: userID, requestID: login.id))
+    }
+
+    /// The passkey's assertion (user verification required): the second factor done in one
+    /// gesture, then the code — `amr` `pwd hwk user` (RFC 8176: hardware-bound key, user presence and
+    /// verification). A refused assertion is the passkey service's (counted, audited, a counter
+    /// regression blocks the passkey); the login stays open for the other factor.
+    public func verifyPasskey(
+        handle: String, browserSecret: String, ceremonyID: String, response: AuthenticationResponseJSON, passkeys: PasskeyService, source: String?
+    ) async throws -> AuthorizationLoginStep {
+        let (login, client) = try await self.login(handle: handle, browserSecret: browserSecret)
+        guard let userID = login.userID, login.request.assurance == .twoFactor else { throw AuthorizationLoginError.gone }
+        _ = try await passkeys.authenticate(
+            ceremonyID: ceremonyID, response: response, for: .authorization(userID: userID, requestID: login.id), source: source)
+        return .redirect(try await finish(login, userID: userID, amr: PasskeyService.amr(afterPassword: true), client: client, source: source))
     }
 }

@@ -22,6 +22,8 @@ struct AuthorizationController: Sendable {
     let rateLimiter: RateLimiter
     /// Rate limits, the issuer (Secure cookies) and the body limit.
     let settings: ServerSettings
+    /// The passkey as the second factor, beside the approval and the SMS code.
+    let passkeys: PasskeyService
 
     static let cookieName = "sa_authz"
     static let cookiePath = "/oauth/authorize"
@@ -38,6 +40,8 @@ struct AuthorizationController: Sendable {
             middleware: RateLimitMiddleware(bucket: "authorize-login", face: .problem, limiter: rateLimiter, settings: settings.rateLimits))
         limited.post("/oauth/authorize/login", use: password)
         limited.post("/oauth/authorize/otp", use: otp)
+        limited.post("/oauth/authorize/passkey/options", use: passkeyOptions)
+        limited.post("/oauth/authorize/passkey", use: passkey)
     }
 
     // MARK: Handlers
@@ -118,6 +122,50 @@ struct AuthorizationController: Sendable {
         }
     }
 
+    /// The passkey ceremony of the login (JSON for `passkeys.js`; `X-CSRF-Token` bound to the cookie).
+    @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(PasskeyLoginOptionsBody.self, from: request, limit: settings.maxBodyBytes)
+        let browserSecret = try passkeyBrowser(request)
+        let ceremony = try await passkeyRefusals {
+            try await authorization.passkeyOptions(handle: body.login, browserSecret: browserSecret, passkeys: passkeys)
+        }
+        return try JSONResponse.make(CeremonyAnswer(ceremonyId: ceremony.ceremony.id, publicKey: ceremony.options))
+    }
+
+    /// The passkey's assertion: the code redirect as `{"redirect": …}` for the script to follow.
+    @Sendable func passkey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(PasskeyLoginBody.self, from: request, limit: settings.maxBodyBytes)
+        let browserSecret = try passkeyBrowser(request)
+        let step = try await passkeyRefusals {
+            try await authorization.verifyPasskey(
+                handle: body.login, browserSecret: browserSecret, ceremonyID: body.ceremonyId, response: body.credential, passkeys: passkeys,
+                source: context.remoteAddress)
+        }
+        switch step {
+        case .redirect(let location): return try JSONResponse.make(RedirectAnswer(redirect: location))
+        case .secondFactor: return try JSONResponse.make(RedirectAnswer(redirect: "/oauth/authorize/wait?login=\(body.login)"))
+        }
+    }
+
+    /// The browser's cookie, if the request's `X-CSRF-Token` is its token.
+    private func passkeyBrowser(_ request: Request) throws -> String {
+        guard let browserSecret = request.cookies[Self.cookieName]?.value, !browserSecret.isEmpty,
+            webSessions.checkCSRF(request.headers[SelfServicePasskeys.csrfHeader], for: browserSecret)
+        else { throw SelfServicePasskeys.csrfRefused }
+        return browserSecret
+    }
+
+    /// The login's and the passkey service's refusals as problems the script shows.
+    private func passkeyRefusals<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch AuthorizationLoginError.gone, AuthorizationLoginError.invalidCredentials {
+            throw ProblemDetails(.badRequest, "Bad Request", detail: "This sign-in has expired, is finished, or was started in another browser.")
+        } catch let error as PasskeyError {
+            throw SelfServicePasskeys.problem(error)
+        }
+    }
+
     // MARK: Pages
 
     private func loginPage(
@@ -176,12 +224,21 @@ struct AuthorizationController: Sendable {
             if approvalStatus == .pending { refresh = 3 }
         case .smsOTP:
             context["sms"] = true
-        case nil:
+        case .passkey, nil:
             return goneResponse()
         }
         var frame = layout("Confirm the sign-in", error: error)
-        if let refresh, error == nil { frame["refreshSeconds"] = refresh }
-        return allowingRedirect(to: login.request.redirectURI, renderer.page("authorize-wait", context, layout: frame, status: status))
+        // The passkey beside it: the page loads the script and does not reload itself (a reload
+        // would cancel the passkey prompt; "check now" and Continue stay).
+        let withPasskey = try await authorization.offersPasskey(login)
+        if withPasskey {
+            context["passkey"] = true
+            frame["script"] = PasskeyScript.versionedPath
+        } else if let refresh, error == nil {
+            frame["refreshSeconds"] = refresh
+        }
+        let page = allowingRedirect(to: login.request.redirectURI, renderer.page("authorize-wait", context, layout: frame, status: status))
+        return withPasskey ? PasskeyScript.allowingScript(page) : page
     }
 
     private func layout(_ title: String, error: String? = nil) -> [String: Any] {
@@ -260,4 +317,15 @@ struct AuthorizationController: Sendable {
             httpOnly: true,
             sameSite: .lax)
     }
+}
+
+private struct PasskeyLoginOptionsBody: Decodable {
+    /// The login's handle.
+    var login: String
+}
+
+private struct PasskeyLoginBody: Decodable {
+    var login: String
+    var ceremonyId: String
+    var credential: AuthenticationResponseJSON
 }

@@ -1,6 +1,7 @@
 /// The pages of the hosted login (`/oauth/authorize`, `AuthorizationController`): the same layout,
 /// stylesheet and content security policy as the self-service pages, and no JavaScript — the
-/// second-factor page refreshes itself with `<meta http-equiv="refresh">`.
+/// second-factor page refreshes itself with `<meta http-equiv="refresh">` — except `passkeys.js`
+/// on the second-factor page of a user with a passkey.
 extension WebTemplates {
     static let hostedLogin: [String: String] = [
         "authorize-login": authorizeLogin, "authorize-wait": authorizeWait, "authorize-error": authorizeError,
@@ -22,6 +23,14 @@ extension WebTemplates {
 
     static let authorizeWait = """
         <h1>Confirm the sign-in to {{clientName}}</h1>
+        {{#passkey}}
+        <section class="card" aria-labelledby="passkey-heading">
+        <h2 id="passkey-heading">Use your passkey</h2>
+        <p>Confirm with the passkey on this computer or phone (fingerprint, face or device PIN).</p>
+        <p><button type="button" id="login-passkey" hidden data-passkey-options="/oauth/authorize/passkey/options" data-passkey-finish="/oauth/authorize/passkey" data-passkey-login="{{login}}" data-csrf="{{csrf}}" data-passkey-status="passkey-status">Confirm with a passkey</button></p>
+        <p id="passkey-status" class="error" role="alert" hidden></p>
+        </section>
+        {{/passkey}}
         {{#approval}}
         <section class="card" aria-labelledby="approval-heading">
         <h2 id="approval-heading">Approve on your phone</h2>

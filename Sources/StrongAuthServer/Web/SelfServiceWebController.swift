@@ -16,6 +16,9 @@ struct SelfServiceWebController: Sendable {
     let rateLimiter: RateLimiter
     /// The self-service login's rate limits.
     let settings: ServerSettings
+    /// Sign-in, adding and approving with passkeys (`SelfServicePasskeys`).
+    let passkeys: PasskeyService
+    let approvals: ApprovalService
 
     func addRoutes(to router: Router<AppRequestContext>) {
         // `/self-service/login?realm=ID` signs in a user of realm ID; without it, of the default
@@ -111,6 +114,9 @@ struct SelfServiceWebController: Sendable {
             }
         }
         addAccountRoutes(to: user)
+        SelfServicePasskeys(
+            web: web, passkeys: passkeys, service: service, stepUp: stepUp, approvals: approvals, rateLimiter: rateLimiter, settings: settings
+        ).addRoutes(to: router, signedIn: user)
     }
 
     /// The account page and its three sensitive forms. Each needs a recent second factor
@@ -199,6 +205,9 @@ struct SelfServiceWebController: Sendable {
                 return try await accountPage(nil, signedIn, error: "Phone number: \(error.message).", status: .badRequest)
             }
             return web.redirect(to: "/self-service/account?done=phone")
+        case .addPasskey:
+            // Like the password: the step-up only allowed it; the passkey is made on its page now.
+            return web.redirect(to: "/self-service/passkeys/new")
         }
     }
 
@@ -223,27 +232,41 @@ struct SelfServiceWebController: Sendable {
         let now = service.now
         var context: [String: Any] = ["csrf": signedIn.csrf, "actionText": action.text, "expires": WebFormat.time(pending.expiresAt)]
         var refresh: Int?
+        var withPasskey = false
         switch pending.method {
         case .approval:
             guard let approval = try await stepUp.approval(of: signedIn.session) else { return web.redirect(to: "/self-service") }
             let approvalStatus = approval.status(at: now)
-            let names = try await service.devices(userID: signedIn.principalID, realm: signedIn.realm, includeRemoved: false)
-                .filter { $0.status == .active }.map { WebFormat.label(of: $0) }
-            context["approval"] =
-                [
-                    "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
-                    "ended": approvalStatus != .pending && approvalStatus != .approved,
-                    "devices": names.isEmpty ? "your device" : names.joined(separator: ", "),
-                ] as [String: Any]
-            if approvalStatus == .pending { refresh = 3 }
+            let active = try await service.devices(userID: signedIn.principalID, realm: signedIn.realm, includeRemoved: false)
+                .filter { $0.status == .active }
+            let names = active.map { WebFormat.label(of: $0) }
+            var section: [String: Any] = [
+                "status": approvalStatus.rawValue, "pending": approvalStatus == .pending, "approved": approvalStatus == .approved,
+                "ended": approvalStatus != .pending && approvalStatus != .approved,
+                "devices": names.isEmpty ? "your device" : names.joined(separator: ", "),
+            ]
+            // A passkey answers the approval here, with the page's script; the page then does not
+            // reload itself (a reload would cancel the passkey prompt): "check now" stays.
+            withPasskey = approvalStatus == .pending && active.contains { $0.device.kind == .passkey }
+            if withPasskey {
+                section["passkeyApproval"] = ["approvalID": approval.id, "approvalData": approval.data, "csrf": signedIn.csrf]
+            } else if approvalStatus == .pending {
+                refresh = 3
+            }
+            context["approval"] = section
         case .smsOTP:
             let phone = try await service.user(id: signedIn.principalID, realm: signedIn.realm).phone ?? ""
             context["sms"] = ["phone": phone.count > 4 ? String(repeating: "•", count: phone.count - 4) + phone.suffix(4) : phone]
+        case .passkey:
+            // Never a step-up a session waits for (see `StepUpMethod.passkey`).
+            return web.redirect(to: "/self-service")
         }
         var layout = web.layoutContext(title: "Confirm it is you", signedIn: signedIn, current: "/self-service")
         if let error { layout["error"] = error }
         if let refresh, error == nil { layout["refreshSeconds"] = refresh }
-        return web.renderer.page("self-step-up", context, layout: layout, status: status)
+        guard withPasskey else { return web.renderer.page("self-step-up", context, layout: layout, status: status) }
+        layout["script"] = PasskeyScript.versionedPath
+        return PasskeyScript.allowingScript(web.renderer.page("self-step-up", context, layout: layout, status: status))
     }
 
     private func home(_ request: Request, _ signedIn: WebSignedIn) async throws -> Response {

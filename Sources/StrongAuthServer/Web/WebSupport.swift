@@ -193,8 +193,14 @@ struct WebPages: Sendable {
     /// Starts a session after a successful sign-in: a new cookie (a fresh token, so a token
     /// planted before sign-in is useless), the pre-session cookie cleared.
     func startSession(principalID: String) async throws -> Response {
-        let token = try await webSessions.start(kind: area.kind, principalID: principalID)
-        var response = redirect(to: area.path)
+        try await startSession(principalID: principalID, secondFactor: nil, answering: redirect(to: area.path))
+    }
+
+    /// The same with `answer` (the passkey sign-in's JSON) and a session that starts two-factor
+    /// when the sign-in gave `secondFactor` too.
+    func startSession(principalID: String, secondFactor: StepUpMethod?, answering answer: Response) async throws -> Response {
+        let token = try await webSessions.start(kind: area.kind, principalID: principalID, secondFactor: secondFactor)
+        var response = answer
         response.setCookie(cookie(area.cookieName, token))
         response.setCookie(cookie(area.preSessionCookieName, "", maxAge: 0))
         return response
@@ -220,7 +226,10 @@ struct WebPages: Sendable {
         var fields = ["loginCSRF": webSessions.csrfToken(for: preSession), "username": username]
         // A realm other than the default one travels as a hidden field of the form.
         if let realm, realm != Realm.defaultID, Realm.isValid(id: realm) { fields["realm"] = realm }
+        // The self-service sign-in offers a passkey: its page alone of the two loads the script.
+        if area == .selfService { layout["script"] = PasskeyScript.versionedPath }
         var response = renderer.page(template, fields, layout: layout, status: status)
+        if area == .selfService { response = PasskeyScript.allowingScript(response) }
         response.setCookie(cookie(area.preSessionCookieName, preSession))
         return response
     }
@@ -268,7 +277,8 @@ struct WebPages: Sendable {
                 ("/admin", "Dashboard"), ("/admin/users", "Users"), ("/admin/devices", "Devices"),
                 ("/admin/registrations/new", "New registration"), ("/admin/approvals", "Approvals"), ("/admin/webhooks", "Webhooks"),
                 ("/admin/audit", "Audit log"),
-            ] : [("/self-service", "Devices"), ("/self-service/account", "Account")]
+            ]
+            : [("/self-service", "Devices"), ("/self-service/approvals", "Approvals"), ("/self-service/account", "Account")]
         var context: [String: Any] = [
             "title": title, "areaName": area.name, "idleMinutes": Int(settings.web.sessionIdleTimeout / 60),
         ]
@@ -296,6 +306,7 @@ struct WebPages: Sendable {
         case "password": "Your password is changed. Your apps will ask you to sign in again."
         case "phone": "Your phone number is changed. We told your old number by text message."
         case "confirmed": "Thank you. You can now change your password."
+        case "passkey": "Your passkey is added. You can sign in and approve with it."
         default: nil
         }
     }
@@ -328,7 +339,7 @@ enum WebFormat {
     static func device(_ overview: DeviceOverview, href: String, userLabel: String? = nil) -> [String: Any] {
         let device = overview.device
         var context: [String: Any] = [
-            "id": device.id, "href": href, "label": label(of: overview), "kind": device.kind == .powerauth ? "PowerAuth" : "ECDSA key",
+            "id": device.id, "href": href, "label": label(of: overview), "kind": kindName(device.kind),
             "status": overview.status.rawValue, "fingerprint": overview.fingerprint ?? "—", "lastUsed": time(device.lastUsedAt),
             "activated": time(device.activatedAt), "created": time(device.createdAt), "userID": device.userID,
             "userLabel": userLabel ?? device.userID,
@@ -337,6 +348,14 @@ enum WebFormat {
         ]
         if overview.status == .blocked, let reason = device.blockedReason { context["blockedReason"] = reason }
         return context
+    }
+
+    static func kindName(_ kind: Device.Kind) -> String {
+        switch kind {
+        case .powerauth: "PowerAuth"
+        case .ecdsaP256: "ECDSA key"
+        case .passkey: "Passkey"
+        }
     }
 
     static func label(of overview: DeviceOverview) -> String {

@@ -10,7 +10,7 @@ enum WebTemplates {
         "self-login": selfLogin, "self-home": selfHome, "self-device": selfDevice, "device-table": deviceTable,
         "self-step-up": selfStepUp, "self-account": selfAccount,
         "approval-table": approvalTable,
-    ].merging(hostedLogin) { $1 }
+    ].merging(hostedLogin) { $1 }.merging(passkeyTemplates) { $1 }
 
     static let layout = """
         <!doctype html>
@@ -21,6 +21,7 @@ enum WebTemplates {
         {{#refreshSeconds}}<meta http-equiv="refresh" content="{{refreshSeconds}}">{{/refreshSeconds}}
         <title>{{title}} · StrongAuth {{areaName}}</title>
         <link rel="stylesheet" href="/admin/assets/app.css">
+        {{#script}}<script src="{{script}}" defer></script>{{/script}}
         </head>
         <body>
         <a class="skip" href="#main">Skip to content</a>
@@ -314,17 +315,18 @@ enum WebTemplates {
         <input type="password" id="password" name="password" autocomplete="current-password" required>
         <p><button type="submit">Sign in</button></p>
         </form>
+        {{> passkey-sign-in}}
         """
 
     static let selfHome = """
         <h1>Your devices</h1>
         <div class="table-wrap"><table>
-        <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">Activated</th><th scope="col">Last used</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
+        <thead><tr><th scope="col">Device</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Activated</th><th scope="col">Last used</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
         <tbody>
-        {{#devices}}<tr><td><a href="/self-service/devices/{{id}}">{{label}}</a></td><td><span class="status status-{{status}}" data-device-status="{{id}}">{{status}}</span></td><td>{{activated}}</td><td>{{lastUsed}}</td>
+        {{#devices}}<tr><td><a href="/self-service/devices/{{id}}">{{label}}</a></td><td>{{kind}}</td><td><span class="status status-{{status}}" data-device-status="{{id}}">{{status}}</span></td><td>{{activated}}</td><td>{{lastUsed}}</td>
         <td>{{#canBlock}}<form method="post" action="/self-service/devices/{{id}}/block" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="reason" value="USER_REQUEST"><button type="submit" class="secondary" aria-label="Block {{label}}">Block</button></form>{{/canBlock}}
         <form method="post" action="/self-service/devices/{{id}}/remove" class="inline"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="danger" aria-label="Remove {{label}}" data-remove="{{id}}">Remove</button></form></td></tr>{{/devices}}
-        {{^devices}}<tr><td colspan="5" class="muted">You have no devices yet.</td></tr>{{/devices}}
+        {{^devices}}<tr><td colspan="6" class="muted">You have no devices yet.</td></tr>{{/devices}}
         </tbody></table></div>
         <section class="card" aria-labelledby="new-device">
         <h2 id="new-device">Activate a new device</h2>
@@ -339,10 +341,11 @@ enum WebTemplates {
         {{/hasApplications}}
         {{^hasApplications}}<p class="muted">No mobile app is set up yet.</p>{{/hasApplications}}
         </section>
+        {{> passkey-add}}
         <h2>Waiting for your approval</h2>
-        <p class="muted">Approve or reject these in the app on one of your devices.</p>
+        <p class="muted">Approve or reject these in the app on one of your devices, or here with a passkey.</p>
         <ul>
-        {{#approvals}}<li><span class="mono">{{data}}</span> · {{operationType}} · expires {{expires}}</li>{{/approvals}}
+        {{#approvals}}<li><a href="/self-service/approvals/{{id}}" class="mono" data-approval="{{id}}">{{data}}</a> · {{operationType}} · expires {{expires}}</li>{{/approvals}}
         {{^approvals}}<li class="muted">Nothing is waiting.</li>{{/approvals}}
         </ul>
         """
@@ -407,6 +410,7 @@ enum WebTemplates {
         <dt>Valid until</dt><dd>{{expires}}</dd>
         </dl>
         {{#pending}}<p class="muted">This page checks again every few seconds; <a href="/self-service/step-up">check now</a>.</p>{{/pending}}
+        {{#passkeyApproval}}{{> passkey-approve}}{{/passkeyApproval}}
         {{#approved}}<form method="post" action="/self-service/step-up/continue">
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <p><button type="submit" id="step-up-continue">Continue</button></p>

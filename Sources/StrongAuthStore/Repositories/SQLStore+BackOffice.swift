@@ -58,10 +58,12 @@ extension SQLStore: BackOfficeRepository {
         try await pool.withWriteConnection { db in
             try await db.raw(
                 """
-                INSERT INTO web_sessions (token_hash, kind, principal_id, created_at, last_seen_at, expires_at)
+                INSERT INTO web_sessions (token_hash, kind, principal_id, created_at, last_seen_at, expires_at, second_factor_at,
+                                          second_factor_method)
                 VALUES (\(bind: session.tokenHash), \(bind: session.kind.rawValue), \(bind: session.principalID),
                         \(bind: session.createdAt.epochMilliseconds), \(bind: session.createdAt.epochMilliseconds),
-                        \(bind: session.expiresAt.epochMilliseconds))
+                        \(bind: session.expiresAt.epochMilliseconds), \(bind: session.secondFactorAt?.epochMilliseconds),
+                        \(bind: session.secondFactorMethod?.rawValue))
                 """
             ).run()
         }
