@@ -48,6 +48,13 @@ extension SQLStore: DeviceRepository {
     }
 
     static func insertBinding(device: Device, challenge: Challenge, notification: OutboxNotification, on db: any SQLDatabase) async throws {
+        try await Self.insert(device, into: db)
+        try await Self.insert(challenge, into: db)
+        try await Self.insert(notification, into: db)
+    }
+
+    /// The device row of a Kontist binding or a passkey (a PowerAuth registration writes more columns).
+    static func insert(_ device: Device, into db: any SQLDatabase) async throws {
         try await db.raw(
             """
             INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
@@ -57,8 +64,6 @@ extension SQLStore: DeviceRepository {
                     \(bind: device.lastUsedAt?.epochMilliseconds))
             """
         ).run()
-        try await Self.insert(challenge, into: db)
-        try await Self.insert(notification, into: db)
     }
 
     public func device(id: String) async throws -> Device? {

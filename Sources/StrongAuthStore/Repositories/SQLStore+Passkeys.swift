@@ -103,14 +103,7 @@ extension SQLStore: PasskeyRepository {
                     "SELECT device_id FROM passkeys WHERE credential_id = \(bind: Base64URL.encode(credential.credentialID))"
                 ).first()
                 if taken != nil { throw PasskeyRefusal(outcome: .duplicateCredential) }
-                try await db.raw(
-                    """
-                    INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
-                    VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
-                            \(bind: device.publicKeyHex), \(bind: device.status.rawValue), NULL, \(bind: device.createdAt.epochMilliseconds),
-                            \(bind: device.activatedAt?.epochMilliseconds), NULL)
-                    """
-                ).run()
+                try await Self.insert(device, into: db)
                 // ON CONFLICT: two registrations of one credential at once; the loser rolls back.
                 let inserted = try await db.raw(
                     """
