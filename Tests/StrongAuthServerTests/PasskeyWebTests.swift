@@ -324,6 +324,11 @@ struct PasskeyWebTests {
                 let reject = try await browser.post("/self-service/approvals/\(second.id)/reject", ["_csrf": csrf])
                 #expect(reject.status == .seeOther)
                 #expect(try await server.runtime.store.approval(id: second.id)?.status == .rejected)
+                // The audit names the user who rejected it, not a device.
+                let rejected = try await server.runtime.backOffice.auditEvents(realm: "default", limit: 200).filter {
+                    $0.record.action == .approval(.rejected) && $0.record.subject?.contains(second.id) == true
+                }
+                #expect(rejected.map(\.record.actor) == ["user:\(alice.id)"])
                 let bob = try await server.createUser("bob")
                 let bobs = try await server.runtime.approvals.createSelfServiceApproval(
                     user: bob, text: "Bob's", title: "Transfer", lifetime: 300, source: nil)

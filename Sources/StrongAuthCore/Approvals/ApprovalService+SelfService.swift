@@ -24,4 +24,19 @@ extension ApprovalService {
         try await devices.announce(userID: user.id, message: Self.announcement)
         return approval
     }
+
+    /// The user rejects `id` in a signed-in browser session (self-service): rejecting only stops
+    /// something, so it needs no second factor, and the audit names the user (`user:<id>`), not a
+    /// device. A new device's approval is not decided here: only a bound device may answer it
+    /// (RTS art. 24) — it reads as a validation error.
+    public func rejectInBrowser(id: String, userID: String, reason: String?, source: String?) async throws -> Approval {
+        guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
+        if let reason, !(1...64).contains(reason.utf8.count) {
+            throw ApprovalError.validation(field: "reason", message: "1–64 characters")
+        }
+        guard !(approval.template == Self.newDeviceTemplate && approval.applicationID == nil) else {
+            throw ApprovalError.validation(field: "id", message: "a new device is decided by a bound device")
+        }
+        return try await decide(approval, to: .rejected, reason: reason, actor: "user:\(userID)", source: source)
+    }
 }

@@ -111,9 +111,8 @@ struct SelfServicePasskeys: Sendable {
             return try await web.action(request, context: context) { signedIn, _ in
                 do {
                     // Rejecting needs no second factor: it only stops something.
-                    _ = try await approvals.reject(
-                        id: id, userID: signedIn.principalID, deviceID: Self.webDecider, reason: "REJECTED_IN_SELF_SERVICE",
-                        source: context.remoteAddress)
+                    _ = try await approvals.rejectInBrowser(
+                        id: id, userID: signedIn.principalID, reason: "REJECTED_IN_SELF_SERVICE", source: context.remoteAddress)
                 } catch ApprovalError.notFound {
                     throw BackOfficeError.notFound
                 } catch ApprovalError.state(let status) {
@@ -150,9 +149,6 @@ struct SelfServicePasskeys: Sendable {
             return try JSONResponse.make(RedirectAnswer(redirect: "/self-service/approvals/\(approval.id)?done=approved"))
         }
     }
-
-    /// The `device` an approval rejected in the browser is recorded with (its audit actor).
-    static let webDecider = "self-service"
 
     static func isNewDevice(_ approval: Approval) -> Bool {
         approval.template == ApprovalService.newDeviceTemplate && approval.applicationID == nil
