@@ -15,6 +15,7 @@ WebAuthn needs a secure context and an RP ID that is a domain: the test runs its
 issuer is http://localhost:PORT, so the defaults give webauthn.rpId=localhost and
 webauthn.origins=http://localhost:PORT (the browser visits localhost, never 127.0.0.1).
 """
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -35,12 +36,16 @@ TWO_FACTOR = "urn:strongauth:acr:2fa"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    """A node of its own on http://localhost:PORT (issuer, RP ID and origin follow from it)."""
+    """A node of its own on http://localhost:PORT (issuer, RP ID and origin follow from it), on a
+    database of its own: on the suite's PostgreSQL database the session's server would also deliver
+    this node's SMS — into its own notifications file, where this test does not look."""
     workdir = tmp_path_factory.mktemp("passkeys-node")
     port = conftest._free_port()
     env = conftest.caller_env(conftest._child_env(), STRONGAUTH_ISSUER=f"http://localhost:{port}")
-    with cluster.Node("web-passkeys", workdir, env, port=port) as started:
-        yield started
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(cluster.scratch_database("sa_web_passkeys")).url if conftest.DATABASE_URL else None
+        with cluster.Node("web-passkeys", workdir, env, port=port, database_url=database_url) as started:
+            yield started
 
 
 def local(node, path=""):
