@@ -14,9 +14,10 @@ ARG VERSION=1.0.0
 ARG ARCH=x86_64
 
 # The Swift runtime is linked statically; the binary needs glibc, libstdc++ and zlib (in the base
-# image) and CA certificates for the SMS gateway and PostgreSQL over TLS.
+# image), SQLite's library (the SQLite store) and CA certificates for the SMS gateway and
+# PostgreSQL over TLS.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata libsqlite3-0 \
  && rm -rf /var/lib/apt/lists/*
 
 # ADD unpacks a local tarball: /opt/strongauth-<version>, reached as /opt/strongauth.

@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
@@ -65,13 +66,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // One data layer (SQLKit) over SQLite and PostgreSQL.
+        // One data layer (SQLKit) over SQLite and PostgreSQL. SQLite connections are GRDB's
+        // (statements run on the caller's thread, prepared once); SQLiteKit lends the dialect
+        // and the value coding.
         .target(
             name: "StrongAuthStore",
             dependencies: [
                 "StrongAuthCore",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

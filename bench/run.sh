@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): a release build on this machine, wrk on the same machine.
 #   bench/run.sh [--database postgres://…] [--nodes 1|3] [--duration SECONDS]   (or DURATION=SECONDS)
+#   bench/run.sh --binary PATH …   measures that build instead of building the checkout (A/B runs)
 # A PostgreSQL database must be empty (scripts/postgres.sh reset) or created with the master key
 # in STRONGAUTH_MASTER_KEY: the benchmark runs from a fresh directory with a fresh dev master key.
 # --nodes 3 (PostgreSQL only) starts three `strongauth serve` nodes on the one database (ports
@@ -17,7 +18,8 @@ DURATION="${DURATION:-15}"
 DATABASE=""
 NODES=1
 PORT=18080
-usage() { echo "usage: bench/run.sh [--database URL] [--nodes 1|3] [--duration SECONDS]" >&2; exit 2; }
+BINARY=""
+usage() { echo "usage: bench/run.sh [--database URL] [--nodes 1|3] [--duration SECONDS] [--binary PATH]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --database) [[ $# -ge 2 ]] || usage; DATABASE="$2"; shift 2 ;;
@@ -26,6 +28,8 @@ while [[ $# -gt 0 ]]; do
     --nodes=*) NODES="${1#*=}"; shift ;;
     --duration) [[ $# -ge 2 ]] || usage; DURATION="$2"; shift 2 ;;
     --duration=*) DURATION="${1#*=}"; shift ;;
+    --binary) [[ $# -ge 2 ]] || usage; BINARY="$2"; shift 2 ;;
+    --binary=*) BINARY="${1#*=}"; shift ;;
     *) usage ;;
   esac
 done
@@ -61,10 +65,16 @@ for ((i = 0; i < NODES; i++)); do
   fi
 done
 
-echo "building release…" >&2
-swift build -c release --product strongauth --scratch-path .build-release >&2
-BIN="$REPO/.build-release/release/strongauth"
-[[ -x "$BIN" ]] || die "the release build did not produce $BIN"
+if [[ -n "$BINARY" ]]; then
+  # An A/B comparison measures kept copies of two builds, one after the other.
+  BIN="$(realpath "$BINARY")"
+  [[ -x "$BIN" ]] || die "--binary $BINARY is not an executable"
+else
+  echo "building release…" >&2
+  swift build -c release --product strongauth --scratch-path .build-release >&2
+  BIN="$REPO/.build-release/release/strongauth"
+  [[ -x "$BIN" ]] || die "the release build did not produce $BIN"
+fi
 LUA="$REPO/bench/form_post.lua"
 export BENCH_LUA_DIR="$REPO/bench"
 
@@ -356,7 +366,8 @@ case "$DATABASE" in
   *) ENGINE="$DATABASE" ;;
 esac
 echo
-echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+if [[ -n "$BINARY" ]]; then BUILT="binary $BINARY"; else BUILT="commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"; fi
+echo "StrongAuth benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $BUILT"
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/^Mem/ {print $2}') GiB"
 echo "database: $ENGINE; $NODES node$([[ $NODES -gt 1 ]] && echo s) ($SERVER_LIST); wrk ${WRK_ARGS[*]} -d${DURATION}s on the same machine; bcrypt cost 10"
 echo "command: $COMMAND"

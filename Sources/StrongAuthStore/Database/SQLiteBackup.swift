@@ -1,9 +1,6 @@
 import Foundation
-import Logging
-import NIOPosix
+import GRDB
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 
 #if canImport(Glibc)
     import Glibc
@@ -86,12 +83,11 @@ public enum SQLiteBackup {
         let bytes = Int((try? handle.seekToEnd()) ?? 0)
         try? handle.close()
         guard header == Data("SQLite format 3\0".utf8) else { throw Refusal.notSQLite(path: path) }
-        return try await withReadOnlyConnection(path) { connection in
-            let check = try await connection.query("PRAGMA quick_check").first?.column("quick_check")?.string ?? "no answer"
+        return try withReadOnlyConnection(path) { db in
+            let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw Refusal.corrupt(path: path, detail: check) }
-            let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-            guard !tables.isEmpty else { throw Refusal.notStrongAuth(path: path) }
-            let version = try await connection.query("SELECT MAX(version) AS v FROM schema_migrations").first?.column("v")?.integer ?? 0
+            guard try db.tableExists("schema_migrations") else { throw Refusal.notStrongAuth(path: path) }
+            let version = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schema_migrations") ?? 0
             guard version > 0 else { throw Refusal.notStrongAuth(path: path) }
             guard version <= knownSchemaVersion else {
                 throw Refusal.newerSchema(path: path, found: version, known: knownSchemaVersion)
@@ -112,9 +108,7 @@ public enum SQLiteBackup {
         try createEmptyPrivateFile(staging)
         do {
             // Through SQLite rather than a byte copy: the staged file is checked to be whole.
-            try await withReadOnlyConnection(source) { connection in
-                _ = try await connection.query("VACUUM INTO ?", [.text(staging)])
-            }
+            try withReadOnlyConnection(source) { db in try db.execute(sql: "VACUUM INTO ?", arguments: [staging]) }
             _ = try await inspect(staging)
             // The old file's write-ahead log and shared memory belong to the old file: SQLite
             // would otherwise replay the old log into the restored database on the next open.
@@ -134,8 +128,8 @@ public enum SQLiteBackup {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             (attributes[.size] as? NSNumber)?.intValue ?? 0 > 0
         else { return false }
-        return try await withReadOnlyConnection(path) { connection in
-            !(try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1").isEmpty)
+        return try withReadOnlyConnection(path) { db in
+            try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1") != nil
         }
     }
 
@@ -170,21 +164,12 @@ public enum SQLiteBackup {
         close(descriptor)
     }
 
-    /// One connection to `path`, opened read-only (`file:` URI with `mode=ro`), closed afterwards.
-    static func withReadOnlyConnection<T: Sendable>(
-        _ path: String, _ body: @Sendable (SQLiteConnection) async throws -> T
-    ) async throws -> T {
-        let uri = "file:" + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path) + "?mode=ro"
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: uri), threadPool: .singleton, logger: Logger(label: "strongauth.backup"),
-            on: MultiThreadedEventLoopGroup.singleton.any())
-        do {
-            let result = try await body(connection)
-            try await connection.close()
-            return result
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+    /// One connection to `path`, opened read-only, closed afterwards.
+    static func withReadOnlyConnection<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.inDatabase(body)
     }
 }

@@ -1,9 +1,8 @@
 import Foundation
+import GRDB
 import Logging
 import NIOPosix
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 
 /// SQLite connections to one file, in WAL mode: one writer, several readers.
 ///
@@ -11,103 +10,104 @@ import SQLiteNIO
 /// connection, queued in-process, so they never spin on SQLite's busy handler against each
 /// other; readers proceed in parallel (WAL). `synchronous=NORMAL` in WAL mode survives a
 /// process crash (`kill -9`) without losing a committed transaction. `busy_timeout` is left for
-/// other processes (a CLI command next to a running server). Queries run on a thread pool of
-/// the pool's own, so slow work elsewhere (bcrypt) never stalls the database.
+/// other processes (a CLI command next to a running server, a second node starting at once).
+///
+/// Each connection is a GRDB `DatabaseQueue` behind SQLKit (`GRDBSQLDatabase`): a statement
+/// runs on the calling task's thread from a prepared-statement cache. The queues here hand a
+/// connection to one task at a time; a task that waits for the writer is suspended, not
+/// blocked.
 public final class SQLitePool: DatabasePool {
     public let engine = DatabaseEngine.sqlite
-    private let writer: ConnectionQueue
-    private let readers: ConnectionQueue
-    private let threadPool: NIOThreadPool
+    private let writer: ConnectionQueue<GRDBConnection>
+    private let readers: ConnectionQueue<GRDBConnection>
+    private let logger: Logger
+    private let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
+    private init(writer: GRDBConnection, readers: [GRDBConnection], logger: Logger) {
         self.writer = ConnectionQueue([writer])
         self.readers = ConnectionQueue(readers)
-        self.threadPool = threadPool
+        self.logger = logger
     }
 
-    /// Reader connections by default. Many connections on few threads: under load, requests then queue inside the thread pool
-    /// (cheap) rather than waiting for a free connection (a suspension and a context switch each).
-    /// Measured on 2 cores: 16 readers on 3 threads beat 3 readers on 5 threads by ~10%.
+    /// Reader connections by default: enough that reads rarely wait for one under load.
     /// Each connection holds two open files (the database and its WAL).
     public static let defaultReaders = 16
 
     /// Opens one writer and `readers` reader connections to the file at `path` (created if
     /// missing). If any cannot be opened (too many open files, say), those already open are
-    /// closed before the error is thrown: SQLiteNIO traps on a connection dropped while open.
+    /// closed before the error is thrown.
     public static func open(path: String, readers readerCount: Int = defaultReaders, logger: Logger) async throws -> SQLitePool {
-        let threadPool = NIOThreadPool(numberOfThreads: 3)
-        threadPool.start()
-        func connect() async throws -> SQLiteConnection {
-            let connection = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: threadPool, logger: logger,
-                on: MultiThreadedEventLoopGroup.singleton.any())
-            do {
-                _ = try await connection.query("PRAGMA busy_timeout=10000")
-                _ = try await connection.query("PRAGMA synchronous=NORMAL")
-                _ = try await connection.query("PRAGMA foreign_keys=ON")
-                return connection
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-        }
-        var opened: [SQLiteConnection] = []
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.foreignKeysEnabled = true
+        // Transactions span several statements, each its own `inDatabase` call; the pool, not
+        // GRDB, guarantees that one task holds the connection from BEGIN to COMMIT/ROLLBACK.
+        configuration.allowsUnsafeTransactions = true
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous=NORMAL") }
+        var opened: [GRDBConnection] = []
         do {
-            let writer = try await connect()
+            let writer = GRDBConnection(queue: try DatabaseQueue(path: path, configuration: configuration))
             opened.append(writer)
             // journal_mode is persistent per file; the writer sets it before anyone reads.
-            _ = try await writer.query("PRAGMA journal_mode=WAL")
-            var readers: [SQLiteConnection] = []
+            try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA journal_mode=WAL") }
+            var readers: [GRDBConnection] = []
             for _ in 0..<max(1, readerCount) {
-                let reader = try await connect()
+                let reader = GRDBConnection(queue: try DatabaseQueue(path: path, configuration: configuration))
                 opened.append(reader)
                 readers.append(reader)
             }
-            return SQLitePool(writer: writer, readers: readers, threadPool: threadPool)
+            return SQLitePool(writer: writer, readers: readers, logger: logger)
         } catch {
-            for connection in opened { try? await connection.close() }
-            try? await threadPool.shutdownGracefully()
+            for connection in opened { try? connection.queue.close() }
             throw error
         }
     }
 
+    /// The connection as SQLKit sees it, its kept statements checked against the current schema.
+    private func database(_ connection: GRDBConnection) throws -> any SQLDatabase {
+        try connection.dropStatementsIfSchemaChanged()
+        return GRDBSQLDatabase(connection: connection, logger: logger, eventLoop: eventLoop)
+    }
+
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await readers.with { connection in try await body(connection.sql()) }
+        try await readers.with { connection in try await body(try database(connection)) }
     }
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.with { connection in try await body(connection.sql()) }
+        try await writer.with { connection in try await body(try database(connection)) }
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await writer.with { connection in
-            try await runTransaction(on: connection.sql(), begin: "BEGIN IMMEDIATE", body)
+            try await runTransaction(on: try database(connection), begin: "BEGIN IMMEDIATE", body)
         }
     }
 
+    /// The statements the writer keeps prepared (for the tests of the cache).
+    var writerCachedStatementCount: Int { writer.all.first?.cachedStatementCount ?? 0 }
+
     public func shutdown() async {
         for connection in writer.all + readers.all {
-            try? await connection.close()
+            try? connection.queue.close()
         }
-        try? await threadPool.shutdownGracefully()
     }
 }
 
 /// A FIFO of idle connections with waiters; a lock-protected queue keeps acquire cheap.
-final class ConnectionQueue: @unchecked Sendable {
+final class ConnectionQueue<Connection: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var idle: [SQLiteConnection]
-    private let connections: [SQLiteConnection]
-    private var waiters: [CheckedContinuation<SQLiteConnection, Never>] = []
+    private var idle: [Connection]
+    private let connections: [Connection]
+    private var waiters: [CheckedContinuation<Connection, Never>] = []
 
-    init(_ connections: [SQLiteConnection]) {
+    init(_ connections: [Connection]) {
         idle = connections
         self.connections = connections
     }
 
-    func acquire() async -> SQLiteConnection {
+    func acquire() async -> Connection {
         await withCheckedContinuation { continuation in
-            let ready: SQLiteConnection? = lock.withLock {
+            let ready: Connection? = lock.withLock {
                 if let connection = idle.popLast() { return connection }
                 waiters.append(continuation)
                 return nil
@@ -116,8 +116,8 @@ final class ConnectionQueue: @unchecked Sendable {
         }
     }
 
-    func release(_ connection: SQLiteConnection) {
-        let waiter: CheckedContinuation<SQLiteConnection, Never>? = lock.withLock {
+    func release(_ connection: Connection) {
+        let waiter: CheckedContinuation<Connection, Never>? = lock.withLock {
             if waiters.isEmpty {
                 idle.append(connection)
                 return nil
@@ -128,10 +128,10 @@ final class ConnectionQueue: @unchecked Sendable {
     }
 
     /// Every connection, idle or not (for shutdown).
-    var all: [SQLiteConnection] { lock.withLock { connections } }
+    var all: [Connection] { lock.withLock { connections } }
 
     /// Runs `body` with a connection held exclusively.
-    func with<T>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+    func with<T>(_ body: (Connection) async throws -> T) async throws -> T {
         let connection = await acquire()
         defer { release(connection) }
         return try await body(connection)

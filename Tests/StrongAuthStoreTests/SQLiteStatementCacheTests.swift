@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import SQLKit
+import Testing
+
+@testable import StrongAuthStore
+
+/// The SQLite pool runs statements from GRDB's prepared-statement cache (`GRDBConnection`):
+/// data statements are kept, schema changes and pragmas are not, the cache is bounded, and a
+/// kept statement never answers with a stale shape after the schema changed underneath it.
+@Suite("SQLite statement cache")
+struct SQLiteStatementCacheTests {
+    static let logger = Logger(label: "test")
+
+    static func withPool<T>(readers: Int = 1, _ body: (SQLitePool) async throws -> T) async throws -> T {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-cache-\(UUID().uuidString).sqlite").path
+        let pool = try await SQLitePool.open(path: path, readers: readers, logger: logger)
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        do {
+            let result = try await body(pool)
+            await pool.shutdown()
+            return result
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    @Test("only statements that read or write rows are kept prepared")
+    func dataStatementsOnly() {
+        for sql in [
+            "SELECT 1", "select 1", "  INSERT INTO t VALUES (?)", "UPDATE t SET a = 1", "DELETE FROM t", "WITH x AS (SELECT 1) SELECT * FROM x",
+            "(SELECT 1) UNION (SELECT 2)",
+        ] {
+            #expect(GRDBConnection.isDataStatement(sql), "\(sql)")
+        }
+        for sql in [
+            "CREATE TABLE t (a INTEGER)", "ALTER TABLE t ADD COLUMN b TEXT", "DROP TABLE t", "PRAGMA journal_mode=WAL", "BEGIN IMMEDIATE",
+            "COMMIT", "ROLLBACK", "VACUUM INTO ?",
+        ] {
+            #expect(!GRDBConnection.isDataStatement(sql), "\(sql)")
+        }
+    }
+
+    @Test("a repeated statement is prepared once; schema changes are not kept; the cache stops growing at its cap and still answers")
+    func boundedCache() async throws {
+        try await Self.withPool { pool in
+            try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE t (a INTEGER, b TEXT)").run()
+                for value in 0..<10 { try await db.raw("INSERT INTO t (a, b) VALUES (\(bind: value), \(bind: "v\(value)"))").run() }
+            }
+            #expect(pool.writerCachedStatementCount == 1)
+            let cap = GRDBConnection.maximumCachedStatements
+            try await pool.withWriteConnection { db in
+                // One text per IN-list length: distinct SQL, as a builder makes from user input.
+                for length in 1...(cap + 20) {
+                    let binds = (0..<length).map { $0 % 10 }
+                    let count = try await db.raw("SELECT COUNT(*) AS n FROM t WHERE a IN (\(binds: binds))").first()?
+                        .decode(column: "n", as: Int.self)
+                    #expect(count == min(length, 10))
+                }
+            }
+            #expect(pool.writerCachedStatementCount == cap)
+        }
+    }
+
+    @Test("a kept SELECT * after ALTER TABLE (on this connection and another) answers with the new columns")
+    func schemaChangeUnderACachedStatement() async throws {
+        try await Self.withPool { pool in
+            try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE t (a INTEGER)").run()
+                try await db.raw("INSERT INTO t (a) VALUES (1)").run()
+            }
+            let columns: @Sendable (any SQLDatabase) async throws -> [String] = { db in
+                try await db.raw("SELECT * FROM t").first()?.allColumns ?? []
+            }
+            #expect(try await pool.withWriteConnection(columns) == ["a"])
+            #expect(try await pool.withConnection(columns) == ["a"])
+            try await pool.withWriteConnection { db in try await db.raw("ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'").run() }
+            #expect(try await pool.withWriteConnection(columns) == ["a", "b"])
+            #expect(try await pool.withConnection(columns) == ["a", "b"])
+            let b = try await pool.withConnection { db in try await db.raw("SELECT * FROM t").first()?.decode(column: "b", as: String.self) }
+            #expect(b == "x")
+        }
+    }
+
+    @Test("binds and columns of every SQLite type round-trip as they did over sqlite-nio")
+    func valueTypes() async throws {
+        try await Self.withPool { pool in
+            let blob = Data([0, 1, 2, 255])
+            let row: (any SQLRow)? = try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE v (i INTEGER, f REAL, s TEXT, b BLOB, n TEXT, flag INTEGER)").run()
+                return try await db.raw(
+                    "INSERT INTO v VALUES (\(bind: Int64.max), \(bind: 2.5), \(bind: "é ü"), \(bind: blob), \(bind: String?.none), \(bind: true)) RETURNING *"
+                ).first()
+            }
+            let values = try #require(row)
+            #expect(try values.decode(column: "i", as: Int64.self) == Int64.max)
+            #expect(try values.decode(column: "f", as: Double.self) == 2.5)
+            #expect(try values.decode(column: "s", as: String.self) == "é ü")
+            #expect(try values.decode(column: "b", as: Data.self) == blob)
+            #expect(try values.decodeNil(column: "n"))
+            #expect(try values.decode(column: "n", as: String?.self) == nil)
+            #expect(try values.decode(column: "flag", as: Bool.self))
+            #expect(throws: (any Error).self) { try values.decode(column: "missing", as: Int.self) }
+        }
+    }
+
+    @Test("a failed statement inside a transaction rolls the whole transaction back and leaves the writer usable")
+    func rollbackAfterError() async throws {
+        try await Self.withPool { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE u (k TEXT PRIMARY KEY)").run() }
+            await #expect(throws: (any Error).self) {
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO u (k) VALUES ('a')").run()
+                    try await db.raw("INSERT INTO u (k) VALUES ('a')").run()
+                }
+            }
+            let count = try await pool.withTransaction { db in
+                try await db.raw("INSERT INTO u (k) VALUES ('b')").run()
+                return try await db.raw("SELECT COUNT(*) AS n FROM u").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(count == 1)
+        }
+    }
+}
