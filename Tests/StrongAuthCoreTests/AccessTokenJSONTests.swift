@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import StrongAuthProtocol
 import Testing
 
 @testable import StrongAuthCore
@@ -48,5 +49,18 @@ struct AccessTokenJSONTests {
         #expect(AccessTokenJSONEncoder.jsonBytes(header) == nil)
         let fallback = try #require(try JSONSerialization.jsonObject(with: try AccessTokenJSONEncoder().encode(header)) as? [String: Any])
         #expect(fallback["crit"] as? [String] == ["exp"] && fallback["kid"] as? String == "k1")
+    }
+
+    @Test("the signer's tokens carry exactly the hand-written header and claims (jwt-kit takes the encoder per key)")
+    func signerUsesTheHandWrittenJSON() async throws {
+        let key = SigningKey.generate(now: Self.now)
+        let signer = try await AccessTokenSigner(keys: [key])
+        for claims in Self.claims {
+            let parts = try await signer.sign(claims).split(separator: ".").map(String.init)
+            try #require(parts.count == 3)
+            let expectedHeader = #"{"alg":"ES256","kid":"\#(key.kid)","typ":"at+jwt"}"#
+            #expect(Base64URL.decode(parts[0]).map { String(decoding: $0, as: UTF8.self) } == expectedHeader)
+            #expect(Base64URL.decode(parts[1]) == claims.jsonBytes())
+        }
     }
 }

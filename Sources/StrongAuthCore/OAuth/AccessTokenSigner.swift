@@ -43,9 +43,11 @@ public final class AccessTokenSigner: Sendable {
             throw SigningKeyError.noActiveKey
         }
         // Claims and header written by hand (`AccessTokenJSONEncoder`): no JSONEncoder per token.
-        let collection = JWTKeyCollection(defaultJWTSerializer: DefaultJWTSerializer(jsonEncoder: AccessTokenJSONEncoder()))
+        // jwt-kit takes the serializer per key (a key added without one gets Foundation's).
+        let serializer = DefaultJWTSerializer(jsonEncoder: AccessTokenJSONEncoder())
+        let collection = JWTKeyCollection(defaultJWTSerializer: serializer)
         for key in signingKeys {
-            await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
+            await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid), serializer: serializer)
         }
         return KeySet(collection: collection, activeKID: active.kid, publicJWKs: signingKeys.map(\.publicJWK), kids: Set(signingKeys.map(\.kid)))
     }

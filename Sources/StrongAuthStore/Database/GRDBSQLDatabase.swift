@@ -18,6 +18,11 @@ import Synchronization
 /// pool's job (`SQLitePool`), so GRDB's own queue is never contended and `inDatabase` runs the
 /// closure on the calling thread.
 ///
+/// SQLite's own busy handler is off: it would sleep on the calling thread — one of the few
+/// threads every task shares — while another process (a second node, a CLI command) holds the
+/// lock. A statement that finds the database locked is retried after an asynchronous pause
+/// instead (`GRDBConnection.retryingWhileBusy`).
+///
 /// Binds and rows go through SQLiteKit's `SQLiteDataEncoder`/`SQLiteDataDecoder`, so every
 /// value is encoded and decoded exactly as it was over sqlite-nio.
 struct GRDBSQLDatabase: SQLDatabase {
@@ -30,11 +35,11 @@ struct GRDBSQLDatabase: SQLDatabase {
     var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLKit.SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        eventLoop.makeCompletedFuture { try run(query, onRow) }
+        eventLoop.makeFutureWithTask { try await execute(sql: query, onRow) }
     }
 
     func execute(sql query: any SQLKit.SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try run(query, onRow)
+        try await connection.retryingWhileBusy { try run(query, onRow) }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -76,8 +81,40 @@ final class GRDBConnection: Sendable {
 
     init(queue: DatabaseQueue) { self.queue = queue }
 
+    /// How long a statement keeps retrying while another connection holds the lock it needs
+    /// (what `busy_timeout` was).
+    static let busyPatience = Duration.seconds(10)
+
+    /// Runs `body` (one statement) and, while it fails with `SQLITE_BUSY` outside a transaction
+    /// (nothing ran yet, so running it again is safe), again after a pause that grows from
+    /// 0.5 ms to 50 ms, for at most `busyPatience`. Inside a transaction a busy statement is
+    /// not retried: the transaction (`BEGIN IMMEDIATE`) holds the write lock, so it cannot
+    /// happen there, and if it did, the error rolls the whole transaction back.
+    func retryingWhileBusy<T>(_ body: () throws -> T) async throws -> T {
+        try await Self.retryingWhileBusy(insideTransaction: { queue.inDatabase { $0.isInsideTransaction } }, body)
+    }
+
+    /// `retryingWhileBusy` for work that may hold no connection yet (opening one).
+    static func retryingWhileBusy<T>(insideTransaction: () -> Bool = { false }, _ body: () throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + busyPatience
+        var pause = Duration.microseconds(500)
+        while true {
+            do {
+                return try body()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                guard !insideTransaction(), ContinuousClock.now + pause < deadline else { throw error }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(50))
+            }
+        }
+    }
+
     /// Forgets every kept statement when the schema changed since this connection last looked.
-    func dropStatementsIfSchemaChanged() throws {
+    func dropStatementsIfSchemaChanged() async throws {
+        try await retryingWhileBusy { try dropStatementsIfSchemaChangedOnce() }
+    }
+
+    private func dropStatementsIfSchemaChangedOnce() throws {
         try queue.inDatabase { db in
             let version = try db.schemaVersion()
             let changed = cache.withLock { state in

@@ -9,8 +9,9 @@ import SQLKit
 /// SQLite allows one writer at a time. Writes and transactions all go through the single writer
 /// connection, queued in-process, so they never spin on SQLite's busy handler against each
 /// other; readers proceed in parallel (WAL). `synchronous=NORMAL` in WAL mode survives a
-/// process crash (`kill -9`) without losing a committed transaction. `busy_timeout` is left for
-/// other processes (a CLI command next to a running server, a second node starting at once).
+/// process crash (`kill -9`) without losing a committed transaction. Another process (a CLI
+/// command next to a running server, a second node starting at once) holding the lock is waited
+/// for asynchronously, up to 10 s (`GRDBConnection.retryingWhileBusy`).
 ///
 /// Each connection is a GRDB `DatabaseQueue` behind SQLKit (`GRDBSQLDatabase`): a statement
 /// runs on the calling task's thread from a prepared-statement cache. The queues here hand a
@@ -38,7 +39,8 @@ public final class SQLitePool: DatabasePool {
     /// closed before the error is thrown.
     public static func open(path: String, readers readerCount: Int = defaultReaders, logger: Logger) async throws -> SQLitePool {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        // No busy handler: a locked database is waited for asynchronously (`retryingWhileBusy`).
+        configuration.busyMode = .immediateError
         configuration.foreignKeysEnabled = true
         // Transactions span several statements, each its own `inDatabase` call; the pool, not
         // GRDB, guarantees that one task holds the connection from BEGIN to COMMIT/ROLLBACK.
@@ -46,13 +48,17 @@ public final class SQLitePool: DatabasePool {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous=NORMAL") }
         var opened: [GRDBConnection] = []
         do {
-            let writer = GRDBConnection(queue: try DatabaseQueue(path: path, configuration: configuration))
+            func connect() async throws -> GRDBConnection {
+                GRDBConnection(queue: try await GRDBConnection.retryingWhileBusy { try DatabaseQueue(path: path, configuration: configuration) })
+            }
+            let writer = try await connect()
             opened.append(writer)
-            // journal_mode is persistent per file; the writer sets it before anyone reads.
-            try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA journal_mode=WAL") }
+            // journal_mode is persistent per file; the writer sets it before anyone reads. (Two
+            // nodes starting at once: the second waits here while the first holds the lock.)
+            try await writer.retryingWhileBusy { try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA journal_mode=WAL") } }
             var readers: [GRDBConnection] = []
             for _ in 0..<max(1, readerCount) {
-                let reader = GRDBConnection(queue: try DatabaseQueue(path: path, configuration: configuration))
+                let reader = try await connect()
                 opened.append(reader)
                 readers.append(reader)
             }
@@ -64,22 +70,22 @@ public final class SQLitePool: DatabasePool {
     }
 
     /// The connection as SQLKit sees it, its kept statements checked against the current schema.
-    private func database(_ connection: GRDBConnection) throws -> any SQLDatabase {
-        try connection.dropStatementsIfSchemaChanged()
+    private func database(_ connection: GRDBConnection) async throws -> any SQLDatabase {
+        try await connection.dropStatementsIfSchemaChanged()
         return GRDBSQLDatabase(connection: connection, logger: logger, eventLoop: eventLoop)
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await readers.with { connection in try await body(try database(connection)) }
+        try await readers.with { connection in try await body(try await database(connection)) }
     }
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.with { connection in try await body(try database(connection)) }
+        try await writer.with { connection in try await body(try await database(connection)) }
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await writer.with { connection in
-            try await runTransaction(on: try database(connection), begin: "BEGIN IMMEDIATE", body)
+            try await runTransaction(on: try await database(connection), begin: "BEGIN IMMEDIATE", body)
         }
     }
 

@@ -5,15 +5,20 @@ import Testing
 
 @testable import StrongAuthStore
 
-/// The SQLite pool runs statements from GRDB's prepared-statement cache (`GRDBConnection`):
-/// data statements are kept, schema changes and pragmas are not, the cache is bounded, and a
-/// kept statement never answers with a stale shape after the schema changed underneath it.
-@Suite("SQLite statement cache")
-struct SQLiteStatementCacheTests {
+/// The SQLite pool runs statements on the caller's thread from GRDB's prepared-statement cache
+/// (`GRDBConnection`): data statements are kept, schema changes and pragmas are not, the cache is
+/// bounded, a kept statement never answers with a stale shape after the schema changed
+/// underneath it, and a lock held by another process is waited for without holding a thread.
+@Suite("SQLite connections")
+struct SQLiteConnectionTests {
     static let logger = Logger(label: "test")
 
+    static func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-connections-\(UUID().uuidString).sqlite").path
+    }
+
     static func withPool<T>(readers: Int = 1, _ body: (SQLitePool) async throws -> T) async throws -> T {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-cache-\(UUID().uuidString).sqlite").path
+        let path = temporaryPath()
         let pool = try await SQLitePool.open(path: path, readers: readers, logger: logger)
         defer {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
@@ -124,5 +129,55 @@ struct SQLiteStatementCacheTests {
             }
             #expect(count == 1)
         }
+    }
+
+    /// Several processes on one file (nodes, a CLI command) each have their own pool. One more
+    /// waiting pool than the machine has cores: had SQLite's busy handler slept on the callers'
+    /// threads, the shared thread pool would stall and the ticker below would not tick.
+    @Test("writers that find another connection's lock wait without holding a thread, then all succeed")
+    func lockedDatabaseIsWaitedForAsynchronously() async throws {
+        let path = Self.temporaryPath()
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        let holder = try await SQLitePool.open(path: path, readers: 1, logger: Self.logger)
+        var opened: [SQLitePool] = []
+        for _ in 0...ProcessInfo.processInfo.activeProcessorCount {
+            opened.append(try await SQLitePool.open(path: path, readers: 1, logger: Self.logger))
+        }
+        let waiters = opened
+        try await holder.withWriteConnection { db in try await db.raw("CREATE TABLE w (k INTEGER)").run() }
+        let locked = AsyncStream<Void>.makeStream()
+        let holding = Task {
+            try await holder.withTransaction { db in
+                try await db.raw("INSERT INTO w (k) VALUES (0)").run()
+                locked.continuation.yield()
+                try await Task.sleep(for: .milliseconds(600))
+            }
+        }
+        for await _ in locked.stream { break }
+        let writes = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, waiter) in waiters.enumerated() {
+                    group.addTask {
+                        try await waiter.withWriteConnection { db in try await db.raw("INSERT INTO w (k) VALUES (\(bind: index + 1))").run() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let start = ContinuousClock.now
+        var ticks = 0
+        while ContinuousClock.now - start < .milliseconds(400) {
+            try await Task.sleep(for: .milliseconds(10))
+            ticks += 1
+        }
+        #expect(ticks >= 10, "the shared threads stalled while the writers waited: \(ticks) ticks in 400 ms")
+        try await holding.value
+        try await writes.value
+        let count = try await holder.withConnection { db in try await db.raw("SELECT COUNT(*) AS n FROM w").first()?.decode(column: "n", as: Int.self)
+        }
+        #expect(count == waiters.count + 1)
+        for pool in [holder] + waiters { await pool.shutdown() }
     }
 }
