@@ -12,11 +12,11 @@ import Synchronization
 ///
 /// Why not sqlite-nio's connection: it prepares every statement anew and runs each one on a
 /// thread pool, handing every row back through an event loop — three thread switches per
-/// statement, which cost more than the statement itself (docs/benchmarks.md, "SQLite on the
-/// caller's thread"). SQLite answers a prepared statement in microseconds, so blocking the
-/// calling thread for it is cheaper than any hand-off; exclusive use of the connection is the
-/// pool's job (`SQLitePool`), so GRDB's own queue is never contended and `inDatabase` runs the
-/// closure on the calling thread.
+/// statement, which cost more than the statement itself (docs/benchmarks.md, "SQLite through
+/// GRDB"). SQLite answers a prepared statement in microseconds, so running it in line is
+/// cheaper than any hand-off; the pool runs the whole lease on its own threads
+/// (`SQLiteThreadExecutor`) and hands the connection to one task at a time, so GRDB's own queue
+/// is never contended and `inDatabase` runs the closure on the calling thread.
 ///
 /// SQLite's own busy handler is off: it would sleep on the calling thread — one of the few
 /// threads every task shares — while another process (a second node, a CLI command) holds the

@@ -14,15 +14,21 @@ import SQLKit
 /// for asynchronously, up to 10 s (`GRDBConnection.retryingWhileBusy`).
 ///
 /// Each connection is a GRDB `DatabaseQueue` behind SQLKit (`GRDBSQLDatabase`): a statement
-/// runs on the calling task's thread from a prepared-statement cache. The queues here hand a
-/// connection to one task at a time; a task that waits for the writer is suspended, not
-/// blocked.
+/// runs in line, from a prepared-statement cache, on the pool's own threads
+/// (`SQLiteThreadExecutor`: one for the writer, a few for the readers; SQLite may wait for the
+/// disk, and the threads every task shares must not). A lease hops there once and back once.
+/// The queues here hand a connection to one task at a time; a task that waits for a connection
+/// is suspended, not blocked.
 public final class SQLitePool: DatabasePool {
     public let engine = DatabaseEngine.sqlite
     private let writer: ConnectionQueue<GRDBConnection>
     private let readers: ConnectionQueue<GRDBConnection>
     private let logger: Logger
     private let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    /// Where writes and transactions run: one thread, as there is one writer connection.
+    private let writerExecutor = SQLiteThreadExecutor(name: "sqlite-writer", threads: 1)
+    /// Where reads run: as many threads as cores (reads are CPU work, or waits for the disk).
+    private let readerExecutor = SQLiteThreadExecutor(name: "sqlite-reader", threads: min(4, max(2, ProcessInfo.processInfo.activeProcessorCount)))
 
     private init(writer: GRDBConnection, readers: [GRDBConnection], logger: Logger) {
         self.writer = ConnectionQueue([writer])
@@ -76,17 +82,28 @@ public final class SQLitePool: DatabasePool {
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await readers.with { connection in try await body(try await database(connection)) }
+        try await withTaskExecutorPreference(readerExecutor) {
+            try await readers.with { connection in try await body(try await database(connection)) }
+        }
     }
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.with { connection in try await body(try await database(connection)) }
+        try await withTaskExecutorPreference(writerExecutor) {
+            try await writer.with { connection in try await body(try await database(connection)) }
+        }
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.with { connection in
-            try await runTransaction(on: try await database(connection), begin: "BEGIN IMMEDIATE", body)
+        try await withTaskExecutorPreference(writerExecutor) {
+            try await writer.with { connection in
+                try await runTransaction(on: try await database(connection), begin: "BEGIN IMMEDIATE", body)
+            }
         }
+    }
+
+    deinit {
+        writerExecutor.shutdown()
+        readerExecutor.shutdown()
     }
 
     /// The statements the writer keeps prepared (for the tests of the cache).
@@ -96,6 +113,8 @@ public final class SQLitePool: DatabasePool {
         for connection in writer.all + readers.all {
             try? connection.queue.close()
         }
+        writerExecutor.shutdown()
+        readerExecutor.shutdown()
     }
 }
 

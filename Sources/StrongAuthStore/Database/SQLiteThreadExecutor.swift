@@ -1,0 +1,61 @@
+import Foundation
+
+/// Threads of their own on which SQLite work runs (a `TaskExecutor`).
+///
+/// SQLite blocks its caller: on the disk (a commit that fills the write-ahead log checkpoints
+/// it, with `fsync`; a page not in memory is read) and for as long as a statement takes. Run on
+/// the threads every task shares (as many as the machine has cores), such pauses would stall
+/// the whole server. A lease of a connection hops here once and back once
+/// (`withTaskExecutorPreference`, in `SQLitePool`), and its statements then run in line, one
+/// after the other, on the same thread — instead of the two hops per statement of a driver
+/// that sends each statement to a thread pool.
+final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var next = 0
+    private var stopping = false
+
+    /// Starts `threads` threads named `name`, which take jobs from one queue.
+    init(name: String, threads: Int) {
+        for _ in 0..<max(1, threads) {
+            let thread = Thread { [self] in run() }
+            thread.name = name
+            thread.start()
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Ends the threads once the jobs already enqueued have run.
+    func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while next == jobs.count && !stopping { condition.wait() }
+            if next == jobs.count {
+                condition.unlock()
+                return
+            }
+            let job = jobs[next]
+            next += 1
+            if next == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                next = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
