@@ -73,7 +73,7 @@ public final class PostgresPool: DatabasePool {
         // Each release of a connection to the pool schedules a keep-alive and an idle-timeout
         // timer in postgres-nio 1.33, each a `Task.sleep` whose wake-up task outlives its
         // cancellation until the deadline: under load, tens of thousands of them (30 s and 60 s
-        // worth of releases) held ~35 MB and a fifth of a device challenge's CPU
+        // worth of releases) held ~35 MB, and starting them cost CPU on every release
         // (docs/benchmarks.md). No keep-alive (the monitor below finds a dead database every
         // second, and a dead connection fails its statement) and a short idle timeout keep them few.
         configuration.options.keepAliveBehavior = nil

@@ -104,8 +104,10 @@ final class PostgresStatementCache: Sendable {
         for candidate in ["SELECT", "INSERT", "UPDATE", "DELETE"] where keyword.elementsEqual(candidate.utf8, by: Self.caseInsensitive) {
             return true
         }
-        return keyword.prefix(4).elementsEqual("WITH".utf8, by: Self.caseInsensitive) && keyword.count > 4
-            && !keyword.dropFirst(4).first!.isLetterOrDigit
+        guard keyword.prefix(4).elementsEqual("WITH".utf8, by: Self.caseInsensitive), let next = keyword.dropFirst(4).first else {
+            return false
+        }
+        return !next.isLetterOrDigit
     }
 
     private static func caseInsensitive(_ byte: UInt8, _ upper: UInt8) -> Bool {
@@ -113,9 +115,10 @@ final class PostgresStatementCache: Sendable {
     }
 
     /// Whether a failure says nothing about the prepared statement itself (the values, a
-    /// constraint, a conflict with another transaction), so its name stays.
+    /// constraint, a conflict with another transaction), so its name stays; so does one that
+    /// ends the connection (its successor starts without prepared statements).
     static func keepsName(after error: PSQLError) -> Bool {
-        guard error.code == .server else { return true }
+        guard error.code == .server, !PostgresPool.meansUnavailable(error) else { return true }
         let sqlState = error.serverInfo?[.sqlState] ?? ""
         return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("40")
     }
