@@ -114,7 +114,7 @@ public final class PostgresPool: DatabasePool {
         state.withLock { $0.monitor = task }
     }
 
-    /// How long a connection beyond the first stays open unused: long enough to ride out a pause
+    /// How long an unused connection stays open: long enough to ride out a pause
     /// in the load, short enough that few idle timers are pending (see `init`).
     static let connectionIdleTimeout: Duration = .seconds(10)
 
