@@ -40,6 +40,9 @@ public final class PostgresPool: DatabasePool {
     /// Read on every call (one relaxed atomic load); written only when the health changes.
     private let available = Atomic<Bool>(true)
     private let state: Mutex<State>
+    /// Names of the prepared data statements, shared by every connection (each prepares a name
+    /// on first use); nil when statement reuse is off.
+    let statements: PostgresStatementCache?
 
     private struct State {
         var client: PostgresClient
@@ -55,9 +58,11 @@ public final class PostgresPool: DatabasePool {
 
     /// Connects to a `postgres://user:password@host:port/database[?sslmode=require]` URL.
     /// `searchPath` confines every connection to one schema (the conformance tests give each
-    /// test a schema of its own).
+    /// test a schema of its own). `reusesStatements` runs the store's data statements as named
+    /// prepared statements (`PostgresStatementCache`); off, every statement is parsed anew.
     public init(
-        url: String, maximumConnections: Int = 20, searchPath: String? = nil, probeTimeout: Duration = .seconds(2), logger: Logger
+        url: String, maximumConnections: Int = 20, searchPath: String? = nil, probeTimeout: Duration = .seconds(2),
+        reusesStatements: Bool = true, logger: Logger
     ) throws {
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = maximumConnections
@@ -65,9 +70,18 @@ public final class PostgresPool: DatabasePool {
         if let searchPath {
             configuration.options.additionalStartupParameters.append(("search_path", searchPath))
         }
+        // Each release of a connection to the pool schedules a keep-alive and an idle-timeout
+        // timer in postgres-nio 1.33, each a `Task.sleep` whose wake-up task outlives its
+        // cancellation until the deadline: under load, tens of thousands of them (30 s and 60 s
+        // worth of releases) held ~35 MB, and starting them cost CPU on every release
+        // (docs/benchmarks.md). No keep-alive (the monitor below finds a dead database every
+        // second, and a dead connection fails its statement) and a short idle timeout keep them few.
+        configuration.options.keepAliveBehavior = nil
+        configuration.options.connectionIdleTimeout = Self.connectionIdleTimeout
         self.configuration = configuration
         self.logger = logger
         self.probeTimeout = probeTimeout
+        statements = reusesStatements ? PostgresStatementCache() : nil
         let (client, runTask) = Self.startClient(configuration, logger: logger)
         state = Mutex(State(client: client, runTask: runTask))
         startMonitor()
@@ -99,6 +113,10 @@ public final class PostgresPool: DatabasePool {
         }
         state.withLock { $0.monitor = task }
     }
+
+    /// How long an unused connection stays open: long enough to ride out a pause
+    /// in the load, short enough that few idle timers are pending (see `init`).
+    static let connectionIdleTimeout: Duration = .seconds(10)
 
     /// Generous: under load a lease may wait; only a database that does not answer for this long is down.
     static let monitorTimeout: Duration = .seconds(5)
@@ -146,6 +164,12 @@ public final class PostgresPool: DatabasePool {
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await lease(inTransaction: false, body)
+    }
+
+    /// One connection for `body`; `inTransaction` tells the statement cache that a failed
+    /// statement aborts the transaction (so it is not retried).
+    private func lease<T: Sendable>(inTransaction: Bool, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard available.load(ordering: .relaxed) else { throw DatabaseUnavailableError(reason: "the database is not reachable") }
         var retried = false
         while true {
@@ -154,7 +178,9 @@ public final class PostgresPool: DatabasePool {
             do {
                 return try await client.withConnection { connection in
                     leases.end(lease, served: true)
-                    return try await body(LiveConnectionDatabase(base: connection.sql(), connection: connection))
+                    return try await body(
+                        LiveConnectionDatabase(
+                            base: connection.sql(), connection: connection, statements: statements, inTransaction: inTransaction))
                 }
             } catch {
                 // A lease the watchdog gave up on (its client was replaced while the database
@@ -305,7 +331,7 @@ public final class PostgresPool: DatabasePool {
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withConnection { db in
+        try await lease(inTransaction: true) { db in
             try await runTransaction(on: db, begin: "BEGIN", body)
         }
     }
@@ -349,6 +375,10 @@ public final class PostgresPool: DatabasePool {
 struct LiveConnectionDatabase: SQLDatabase {
     let base: any SQLDatabase
     let connection: PostgresConnection
+    /// Prepared statements by SQL text (`PostgresStatementCache`), or nil for the plain path only.
+    let statements: PostgresStatementCache?
+    /// Whether the statements run inside `BEGIN … COMMIT`.
+    let inTransaction: Bool
 
     var logger: Logger { base.logger }
     var eventLoop: any EventLoop { base.eventLoop }
@@ -365,12 +395,14 @@ struct LiveConnectionDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         guard !connection.isClosed else { throw Self.closed }
-        try await base.execute(sql: query, onRow)
+        try await executeCaching(sql: query, onRow)
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let connection = connection
-        return try await base.withSession { try await closure(LiveConnectionDatabase(base: $0, connection: connection)) }
+        let (connection, statements, inTransaction) = (connection, statements, inTransaction)
+        return try await base.withSession {
+            try await closure(LiveConnectionDatabase(base: $0, connection: connection, statements: statements, inTransaction: inTransaction))
+        }
     }
 }
 
