@@ -35,7 +35,9 @@ struct UnitOfWorkStoreTests {
         return token
     }
 
-    @Test("a device challenge is stored only for the user's ACTIVE ECDSA device; read back with its device in one read", arguments: TestDatabases.engines)
+    @Test(
+        "a device challenge is stored only for the user's ACTIVE ECDSA device; read back with its device in one read",
+        arguments: TestDatabases.engines)
     func deviceChallenges(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let (user, device, challenge) = try await Self.activeDevice(store)
@@ -60,7 +62,9 @@ struct UnitOfWorkStoreTests {
         }
     }
 
-    @Test("20 concurrent correct answers to one device challenge: exactly one answers it, with one family and one audit record", arguments: TestDatabases.engines)
+    @Test(
+        "20 concurrent correct answers to one device challenge: exactly one answers it, with one family and one audit record",
+        arguments: TestDatabases.engines)
     func oneAnswer(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let (_, device, challenge) = try await Self.activeDevice(store)
