@@ -195,4 +195,25 @@ struct UnitOfWorkStoreTests {
             #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 2)
         }
     }
+
+    @Test("30 concurrent audited exchanges of one process token with a maximum of 10: 10 succeed, 10 audit records", arguments: TestDatabases.engines)
+    func auditedExchanges(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            _ = try await ProcessStoreTests.process(store, hash: "h1", maxExchanges: 10)
+            let journaled = try await TestDatabases.count("audit_journal", in: store)
+            let audit: @Sendable (IdentityProcess) -> AuditRecord = { process in
+                AuditRecord(
+                    actor: "process:\(process.id)", action: .processExchanged, subject: "user:\(process.userID)", outcome: .success,
+                    details: ["exchanges": String(process.exchanges)])
+            }
+            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<30 {
+                    group.addTask { try await store.exchangeProcess(tokenHash: "h1", invalidate: false, audit: audit, at: Fixtures.epoch)?.exchanges }
+                }
+                return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
+            }
+            #expect(counts.sorted() == Array(1...10))
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 10)
+        }
+    }
 }
