@@ -7,18 +7,21 @@ public protocol ApprovalRepository: AttemptRepository {
     func upsertTemplate(_ template: OperationTemplate) async throws
     func template(applicationID: String, name: String) async throws -> OperationTemplate?
 
-    /// Stores a new PENDING approval and the webhooks announcing it, in one transaction.
-    func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws
+    /// Stores a new PENDING approval, the webhooks announcing it, the pushes telling the user's
+    /// devices and its audit record, in one transaction.
+    func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
+        async throws
     func approval(id: String) async throws -> Approval?
     /// The user's approvals, newest first; only the PENDING, unexpired ones with `pendingOnly`.
     func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval]
 
     /// `PENDING → to` (APPROVED, REJECTED, CANCELED) while unexpired, in one conditional update,
-    /// queueing `webhooks` only if it moved. `false` when it was no longer PENDING or expired.
-    /// With `actionToken`, the confirmed action request's short-lived token is stored in the
-    /// same transaction.
+    /// queueing `webhooks` and journaling `audit` only if it moved. `false` when it was no longer
+    /// PENDING or expired. With `actionToken`, the confirmed action request's short-lived token is
+    /// stored in the same transaction.
     func decideApproval(
-        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, at now: Date
+        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, audit: AuditRecord?,
+        at now: Date
     ) async throws -> Bool
 
     /// Uses a short-lived action token once: only unused, unexpired, for this action and this
@@ -29,6 +32,20 @@ public protocol ApprovalRepository: AttemptRepository {
     func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval]
     /// `PENDING → EXPIRED` once the expiry has passed, in one conditional update, with `webhooks`.
     func expireApproval(id: String, webhooks: [WebhookDelivery], at now: Date) async throws -> Bool
+}
+
+extension ApprovalRepository {
+    /// A new approval without pushes or audit record (fixtures and tests of other steps).
+    public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws {
+        try await insertApproval(approval, webhooks: webhooks, notifications: [], audit: nil)
+    }
+
+    /// A decision without an audit record (tests of the decision alone).
+    public func decideApproval(
+        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, at now: Date
+    ) async throws -> Bool {
+        try await decideApproval(id: id, to: to, reason: reason, webhooks: webhooks, actionToken: actionToken, audit: nil, at: now)
+    }
 }
 
 /// The short-lived token of a confirmed action request (Shine), as stored: by hash.

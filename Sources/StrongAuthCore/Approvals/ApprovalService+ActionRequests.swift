@@ -42,9 +42,8 @@ extension ApprovalService {
             maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
-        try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
-        try await audit(approval, action: .approvalCreated, actor: "client:\(client.id)", source: source)
-        try await devices.announce(userID: user.id, message: Self.announcement)
+        try await insert(
+            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now), actor: "client:\(client.id)", source: source)
         return approval
     }
 

@@ -19,9 +19,7 @@ extension ApprovalService {
             maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
             updatedAt: now, title: title, message: text)
-        try await store.insertApproval(approval, webhooks: [])
-        try await audit(approval, action: .approvalCreated, actor: "user:\(user.id)", source: source)
-        try await devices.announce(userID: user.id, message: Self.announcement)
+        try await insert(approval, webhooks: [], actor: "user:\(user.id)", source: source)
         return approval
     }
 

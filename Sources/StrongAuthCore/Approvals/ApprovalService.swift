@@ -66,9 +66,9 @@ public struct ApprovalService: Sendable {
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
-        try await store.insertApproval(approval, webhooks: try await webhooks(for: approval, status: .pending, at: now))
-        try await audit(approval, action: .approvalCreated, actor: "integration-user:\(integrationUser.name)", source: source)
-        try await devices.announce(userID: userID, message: Self.announcement)
+        try await insert(
+            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now), actor: "integration-user:\(integrationUser.name)",
+            source: source)
         return approval
     }
 
@@ -107,6 +107,13 @@ public struct ApprovalService: Sendable {
         -> Approval
     {
         guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
+        return try await approve(approval, deviceID: deviceID, data: data, signatureType: signatureType, source: source)
+    }
+
+    /// `approve(id:…)` on the approval already read (and found to be the user's).
+    private func approve(_ approval: Approval, deviceID: String, data: String, signatureType: String, source: String?) async throws
+        -> Approval
+    {
         let now = time.now()
         guard approval.status(at: now) == .pending else { throw ApprovalError.state(approval.status(at: now)) }
         guard ConstantTime.equals(data, approval.data), approval.signatureTypes.contains(signatureType.lowercased()) else {
@@ -178,7 +185,7 @@ public struct ApprovalService: Sendable {
         guard key.isValidSignature(signature, for: Array(Self.approvalMessage(id: approval.id, data: data).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
-        return try await approve(id: id, userID: userID, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source)
+        return try await approve(approval, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source)
     }
 
     /// The message an ECDSA-bound device signs to approve: domain-separated (`approve:` can never
@@ -235,12 +242,12 @@ public struct ApprovalService: Sendable {
                 clientID: approval.clientID ?? "", action: approval.template, payloadHash: Self.payloadHash(approval.payload ?? "null"),
                 expiresAt: now.addingTimeInterval(configuration.actionTokenLifetime))
             : nil
+        // The decision and its audit record in one transaction.
         guard
             try await store.decideApproval(
                 id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now),
-                actionToken: actionToken, at: now)
+                actionToken: actionToken, audit: auditRecord(decided, action: .approval(status), actor: actor, source: source), at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
-        try await audit(decided, action: .approval(status), actor: actor, source: source)
         return decided
     }
 
@@ -271,14 +278,30 @@ public struct ApprovalService: Sendable {
         }
     }
 
+    /// Stores a new PENDING approval as one unit of work: the approval, the `webhooks`
+    /// announcing it, its audit record (`actor` created it) and the pushes telling the user's
+    /// ACTIVE devices, in one transaction.
+    func insert(_ approval: Approval, webhooks: [WebhookDelivery], actor: String, source: String?) async throws {
+        try await store.insertApproval(
+            approval, webhooks: webhooks, notifications: try await devices.announcements(userID: approval.userID, message: Self.announcement),
+            audit: auditRecord(approval, action: .approvalCreated, actor: actor, source: source))
+    }
+
     func audit(
         _ approval: Approval, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
         details: [String: String] = [:]
     ) async throws {
         try await store.append(
-            AuditRecord(
-                actor: actor, action: action, subject: "approval:\(approval.id)", sourceAddress: source, outcome: outcome,
-                details: details.merging(["template": approval.template]) { first, _ in first }),
-            at: time.now())
+            auditRecord(approval, action: action, actor: actor, source: source, outcome: outcome, details: details), at: time.now())
+    }
+
+    /// What the audit records of `approval` say (the template always among the details).
+    func auditRecord(
+        _ approval: Approval, action: AuditAction, actor: String, source: String?, outcome: AuditRecord.Outcome = .success,
+        details: [String: String] = [:]
+    ) -> AuditRecord {
+        AuditRecord(
+            actor: actor, action: action, subject: "approval:\(approval.id)", sourceAddress: source, outcome: outcome,
+            details: details.merging(["template": approval.template]) { first, _ in first })
     }
 }

@@ -17,6 +17,21 @@ public protocol DeviceRepository: AttemptRepository {
     func touchDevice(id: String, at now: Date) async throws
 
     func insertChallenge(_ challenge: Challenge) async throws
+    /// Stores a device challenge (`challenge.deviceID`) only while that device is an ACTIVE
+    /// `ecdsa-p256` device of `challenge.userID`, in one statement; `false`, storing nothing,
+    /// when it is not.
+    func insertDeviceChallenge(_ challenge: Challenge) async throws -> Bool
+    /// The device and, when it belongs to this device, the challenge `challengeID`, in one read;
+    /// `nil` when there is no such device.
+    func device(id: String, challengeID: String) async throws -> (Device, Challenge?)?
+    /// A correct answer to a device challenge as one unit of work, in one transaction: the
+    /// challenge's `open → answered` with its attempt counted — the decision, one conditional
+    /// update that also refuses an expired, exhausted or another device's challenge — then the
+    /// device's `last_used_at` (which locks its row, as `TokenRepository.insertRefreshToken` does,
+    /// so the confirmed family is born revoked unless the device is still ACTIVE), the family
+    /// of `refreshToken` and `audit`. `false`, with nothing written, when the challenge was not open.
+    func answerDeviceChallenge(id: String, deviceID: String, refreshToken: RefreshTokenRecord?, audit: AuditRecord, at now: Date)
+        async throws -> Bool
     /// Stores a challenge and the pushes that announce it, in one transaction.
     func insertChallenge(_ challenge: Challenge, notifications: [OutboxNotification]) async throws
     /// `open → answered | denied` by `deviceID`, in one conditional update (push MFA).

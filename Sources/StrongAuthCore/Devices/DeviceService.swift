@@ -176,9 +176,8 @@ public struct DeviceService: Sendable {
         let username = try await store.user(id: userID)?.username ?? userID
         let approval = ApprovalService.newDeviceApproval(
             for: device, username: username, lifetime: configuration.challengeLifetime, at: time.now())
-        let target =
-            try await answer(
-                challenge, device: device, signatureHex: signatureHex, message: otp, binding: true, approval: approval, source: source) ?? .active
+        let target = try await answerBinding(
+            challenge, device: device, signatureHex: signatureHex, message: otp, approval: approval, source: source)
         if target == .pendingCommit {
             let now = time.now()
             // Every bound device, of either kind: a PowerAuth phone approves in the mobile token
@@ -244,17 +243,20 @@ public struct DeviceService: Sendable {
 
     /// `POST /api/user/devices/{deviceId}/challenges`: a fresh `stringToSign` for an ACTIVE device.
     public func createChallenge(userID: String, deviceID: String) async throws -> Challenge {
-        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
-            throw DeviceError.deviceNotFound
-        }
-        guard device.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
-        guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let now = time.now()
         let challenge = Challenge(
             id: UUID().uuidString.lowercased(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
             payload: UUID().uuidString.lowercased(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
-        try await store.insertChallenge(challenge)
+        // Stored only if the device is the user's ACTIVE ECDSA device (one statement); when it is
+        // not, the device is read to say why.
+        guard try await store.insertDeviceChallenge(challenge) else {
+            guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
+                throw DeviceError.deviceNotFound
+            }
+            guard device.kind == .ecdsaP256 else { throw DeviceError.powerAuthDevice }
+            throw DeviceError.deviceState(device.status)
+        }
         return challenge
     }
 
@@ -268,13 +270,24 @@ public struct DeviceService: Sendable {
     ) async throws -> IssuedTokens {
         let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
-        _ = try await answer(
-            challenge, device: device, signatureHex: signatureHex, message: Array(challenge.payload.utf8), binding: false, approval: nil,
-            source: source)
-        try await store.touchDevice(id: device.id, at: time.now())
-        return try await tokens.issueUserTokens(
+        let signature = try Self.parseSignature(signatureHex)
+        guard try P256Codec.publicKey(hex: device.publicKeyHex).isValidSignature(signature, for: Array(challenge.payload.utf8)) else {
+            try await refuseWrongAnswer(to: challenge, device: device, source: source)
+        }
+        // One unit of work: the challenge answered (the decision, with its attempt counted), the
+        // device used, the confirmed family stored and the answer audited, in one transaction;
+        // the access token is signed once that has committed.
+        let pending = tokens.prepareUserTokens(
             userID: userID, client: client, scopes: scopes.intersection(client.scopes), amr: ["pwd", "hwk"],
             withRefreshToken: client.grants.contains(.refreshToken), confirmationDeviceID: device.id, dpopKeyThumbprint: dpopKeyThumbprint)
+        let answered = try await store.answerDeviceChallenge(
+            id: challenge.id, deviceID: device.id, refreshToken: pending.refreshTokenRecord,
+            audit: AuditRecord(
+                actor: "user:\(userID)", action: .challengeAnswer(challenge.kind), subject: "device:\(device.id)", sourceAddress: source,
+                outcome: .success, details: ["challenge": challenge.id]),
+            at: pending.issuedAt)
+        guard answered else { throw DeviceError.challengeClosed }
+        return try await tokens.signUserTokens(pending)
     }
 
     // MARK: Self-service
@@ -298,33 +311,29 @@ public struct DeviceService: Sendable {
 
     // MARK: Shared
 
+    /// The user's device and its challenge, in one read.
     private func load(userID: String, deviceID: String, challengeID: String, kind: Challenge.Kind) async throws -> (Device, Challenge) {
-        guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
-            throw DeviceError.deviceNotFound
-        }
-        guard let challenge = try await store.challenge(id: challengeID), challenge.deviceID == deviceID, challenge.kind == kind else {
-            throw DeviceError.challengeNotFound
-        }
-        return (device, challenge)
+        guard let loaded = try await store.device(id: deviceID, challengeID: challengeID), loaded.0.userID == userID,
+            loaded.0.status != .removed
+        else { throw DeviceError.deviceNotFound }
+        guard let challenge = loaded.1, challenge.kind == kind else { throw DeviceError.challengeNotFound }
+        return (loaded.0, challenge)
     }
 
-    /// Reserve an attempt, check the signature, then close the challenge — each step atomic.
-    /// Binding answers also count against the user's device-binding factor. `activating` moves a
-    /// CREATED device to that status in the same transaction as the challenge.
-    /// Checks one answer to a challenge; for a binding (`binding`) also moves the device out of
-    /// CREATED and returns where it went (ACTIVE, or PENDING_COMMIT awaiting approval).
-    private func answer(
-        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], binding: Bool, approval: Approval?, source: String?
-    ) async throws -> Device.Status? {
+    /// Checks one answer to a binding challenge: reserve an attempt (of the challenge and of the
+    /// user's device-binding factor), check the signature, then close the challenge and move the
+    /// device out of CREATED — each step atomic. Returns where the device went (ACTIVE, or
+    /// PENDING_COMMIT awaiting `approval`).
+    private func answerBinding(
+        _ challenge: Challenge, device: Device, signatureHex: String, message: [UInt8], approval: Approval?, source: String?
+    ) async throws -> Device.Status {
         let signature = try Self.parseSignature(signatureHex)
         let now = time.now()
         guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: now)?.attempts else {
             throw DeviceError.challengeClosed
         }
-        if challenge.kind == .deviceBinding {
-            let counted = try await store.reserveAttempt(.bindingOTP, subject: .user(id: device.userID), at: now)
-            guard counted != nil else { throw DeviceError.locked(until: nil) }
-        }
+        let counted = try await store.reserveAttempt(.bindingOTP, subject: .user(id: device.userID), at: now)
+        guard counted != nil else { throw DeviceError.locked(until: nil) }
         let key = try P256Codec.publicKey(hex: device.publicKeyHex)
         guard key.isValidSignature(signature, for: message) else {
             try await store.failChallengeIfExhausted(id: challenge.id)
@@ -332,26 +341,29 @@ public struct DeviceService: Sendable {
                 userID: device.userID, action: .challengeAnswer(challenge.kind), deviceID: device.id, source: source,
                 details: ["challenge": challenge.id, "attempt": String(attempt)])
         }
-        var status: Device.Status?
-        if binding {
-            status = try await store.completeBindingChallenge(
-                id: challenge.id, deviceID: device.id, userID: device.userID,
-                approvalRequired: configuration.requireApprovalForAdditionalDevices, approval: approval, at: now)
-            guard status != nil else { throw DeviceError.challengeClosed }
-        } else {
-            guard try await store.completeChallenge(id: challenge.id, at: now, activatingDevice: nil) else {
-                throw DeviceError.challengeClosed
-            }
-        }
-        if challenge.kind == .deviceBinding {
-            try await store.resetAttempts(.bindingOTP, subject: .user(id: device.userID))
-        }
+        let status = try await store.completeBindingChallenge(
+            id: challenge.id, deviceID: device.id, userID: device.userID,
+            approvalRequired: configuration.requireApprovalForAdditionalDevices, approval: approval, at: now)
+        guard let status else { throw DeviceError.challengeClosed }
+        try await store.resetAttempts(.bindingOTP, subject: .user(id: device.userID))
         try await store.append(
             AuditRecord(
                 actor: "user:\(device.userID)", action: .challengeAnswer(challenge.kind), subject: "device:\(device.id)",
                 sourceAddress: source, outcome: .success, details: ["challenge": challenge.id]),
             at: now)
         return status
+    }
+
+    /// A signature over a device challenge that did not verify: the attempt is counted (the
+    /// challenge FAILS once they are used up) and audited, then the answer is refused. Closed
+    /// when no attempt was left to count (answered, expired or exhausted before).
+    private func refuseWrongAnswer(to challenge: Challenge, device: Device, source: String?) async throws -> Never {
+        guard let attempt = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: time.now())?.attempts
+        else { throw DeviceError.challengeClosed }
+        try await store.failChallengeIfExhausted(id: challenge.id)
+        try await auditWrongSignature(
+            userID: device.userID, action: .challengeAnswer(challenge.kind), deviceID: device.id, source: source,
+            details: ["challenge": challenge.id, "attempt": String(attempt)])
     }
 
     /// Records a signature that did not verify, then refuses the request.
@@ -378,11 +390,16 @@ public struct DeviceService: Sendable {
     /// Tells every ACTIVE device of the user, by push through the outbox (e.g. a new approval).
     /// The message carries no data of the request itself: the device fetches it.
     public func announce(userID: String, message: String) async throws {
-        let now = time.now()
+        let pushes = try await announcements(userID: userID, message: message)
+        guard !pushes.isEmpty else { return }
+        try await store.enqueue(pushes)
+    }
+
+    /// The pushes `announce` would queue, for a caller that stores them in its own transaction.
+    public func announcements(userID: String, message: String) async throws -> [OutboxNotification] {
         // Passkeys live in browsers and OS authenticators: nothing to push to.
         let active = try await store.devices(userID: userID).filter { $0.status == .active && $0.kind != .passkey }
-        guard !active.isEmpty else { return }
-        try await store.enqueue(try pushes(to: active, userID: userID, message: message, at: now))
+        return try pushes(to: active, userID: userID, message: message, at: time.now())
     }
 
     /// One push per device, sealed for the outbox.

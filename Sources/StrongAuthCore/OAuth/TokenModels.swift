@@ -73,6 +73,23 @@ public struct IssuedTokens: Sendable, Equatable {
     public var dpopKeyThumbprint: String? = nil
 }
 
+/// User tokens decided but not yet issued (`TokenService.prepareUserTokens`): the refresh token
+/// and its record, to be stored in the caller's unit of work, and what the access token will say.
+public struct PendingUserTokens: Sendable {
+    public var userID: String
+    public var client: OAuthClient
+    public var scopes: Scopes
+    public var amr: [String]
+    public var confirmationDeviceID: String?
+    public var authTime: Date
+    public var resources: [String]
+    public var dpopKeyThumbprint: String?
+    public var issuedAt: Date
+    /// The refresh token handed out, and the record (by hash, new family) that must be stored first.
+    public var refreshToken: String? = nil
+    public var refreshTokenRecord: RefreshTokenRecord? = nil
+}
+
 /// The answer of RFC 7662 introspection: `active` and, when active, what the token says.
 public struct IntrospectionResult: Sendable, Equatable {
     public var active: Bool

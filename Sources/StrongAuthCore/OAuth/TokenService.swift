@@ -317,31 +317,53 @@ public struct TokenService: Sendable {
         confirmationDeviceID: String? = nil, authenticatedAt: Date? = nil, resources: [String] = [],
         dpopKeyThumbprint: String? = nil
     ) async throws -> IssuedTokens {
+        let pending = prepareUserTokens(
+            userID: userID, client: client, scopes: scopes, amr: amr, withRefreshToken: withRefreshToken,
+            confirmationDeviceID: confirmationDeviceID, authenticatedAt: authenticatedAt, resources: resources,
+            dpopKeyThumbprint: dpopKeyThumbprint)
+        if let record = pending.refreshTokenRecord { try await store.insertRefreshToken(record) }
+        return try await signUserTokens(pending)
+    }
+
+    /// The first half of `issueUserTokens`, touching no store: the refresh token and the record
+    /// of its new family. A caller that stores the record in its own unit of work (a device
+    /// challenge's answer, with its audit) then calls `signUserTokens`.
+    public func prepareUserTokens(
+        userID: String, client: OAuthClient, scopes: Scopes, amr: [String], withRefreshToken: Bool,
+        confirmationDeviceID: String? = nil, authenticatedAt: Date? = nil, resources: [String] = [],
+        dpopKeyThumbprint: String? = nil
+    ) -> PendingUserTokens {
         let now = time.now()
         let authTime = min(authenticatedAt ?? now, now).wholeSeconds
-        var refreshToken: String?
-        var familyID: String?
+        var pending = PendingUserTokens(
+            userID: userID, client: client, scopes: scopes, amr: amr, confirmationDeviceID: confirmationDeviceID, authTime: authTime,
+            resources: resources, dpopKeyThumbprint: dpopKeyThumbprint, issuedAt: now)
         if withRefreshToken {
             let token = SecureRandom.token(prefix: SecretPrefix.refreshToken)
-            let family = UUID().uuidString.lowercased()
-            try await store.insertRefreshToken(
-                RefreshTokenRecord(
-                    id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: family,
-                    clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
-                    authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
-                    expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime)))
-            refreshToken = token
-            familyID = family
+            pending.refreshToken = token
+            pending.refreshTokenRecord = RefreshTokenRecord(
+                id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: UUID().uuidString.lowercased(),
+                clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
+                authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
+                expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))
         }
+        return pending
+    }
+
+    /// The second half of `issueUserTokens`: signs the access token once the refresh token's
+    /// family (if any) is stored.
+    public func signUserTokens(_ pending: PendingUserTokens) async throws -> IssuedTokens {
+        let now = pending.issuedAt
+        let familyID = pending.refreshTokenRecord?.familyID
         let accessTokenID = UUID().uuidString.lowercased()
         let accessToken = try await signAccessToken(
-            userID: userID, client: client, scopes: scopes, amr: amr, familyID: familyID,
-            confirmationDeviceID: confirmationDeviceID, authTime: authTime, resources: resources,
-            dpopKeyThumbprint: dpopKeyThumbprint, now: now, id: accessTokenID)
+            userID: pending.userID, client: pending.client, scopes: pending.scopes, amr: pending.amr, familyID: familyID,
+            confirmationDeviceID: pending.confirmationDeviceID, authTime: pending.authTime, resources: pending.resources,
+            dpopKeyThumbprint: pending.dpopKeyThumbprint, now: now, id: accessTokenID)
         return IssuedTokens(
-            accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: refreshToken,
-            scope: scopes.wire, familyID: familyID, accessTokenID: accessTokenID,
-            accessTokenExpiresAt: now.addingTimeInterval(configuration.accessTokenLifetime), dpopKeyThumbprint: dpopKeyThumbprint)
+            accessToken: accessToken, expiresIn: Int(configuration.accessTokenLifetime), refreshToken: pending.refreshToken,
+            scope: pending.scopes.wire, familyID: familyID, accessTokenID: accessTokenID,
+            accessTokenExpiresAt: now.addingTimeInterval(configuration.accessTokenLifetime), dpopKeyThumbprint: pending.dpopKeyThumbprint)
     }
 
     /// Every user token says how (`acr`: 2fa when a device confirmed it or the login had a

@@ -10,7 +10,11 @@ public protocol ProcessRepository: Sendable {
     /// of the process) only while the process is live at `now` — not invalidated, under its
     /// maximum, unexpired — and its identity and client are still active. Returns the process
     /// after the exchange, `nil` when it was refused. Exact across any number of nodes.
-    func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess?
+    /// `audit` makes the record of a successful exchange from the process after it; it is journaled
+    /// in the exchange's own transaction (one unit of work).
+    func exchangeProcess(
+        tokenHash: String, invalidate: Bool, audit: (@Sendable (IdentityProcess) -> AuditRecord)?, at now: Date
+    ) async throws -> IdentityProcess?
 
     /// The process stored under `tokenHash`, if any (to say why an exchange was refused).
     func process(tokenHash: String) async throws -> IdentityProcess?
@@ -23,4 +27,11 @@ public protocol ProcessRepository: Sendable {
     /// after `UserRepository.deleteUser` of the identity: the row is the job's to-do marker, so a
     /// crash in between is finished by the next pass.
     func deleteProcess(id: String, at now: Date) async throws -> Bool
+}
+
+extension ProcessRepository {
+    /// An exchange without an audit record (tests of the decision alone).
+    public func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess? {
+        try await exchangeProcess(tokenHash: tokenHash, invalidate: invalidate, audit: nil, at: now)
+    }
 }

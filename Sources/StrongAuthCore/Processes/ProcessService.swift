@@ -104,7 +104,14 @@ public struct ProcessService: Sendable {
         else { throw ProcessError.notExchangeable }
         let hash = tokenHasher.hash(processToken)
         let now = time.now()
-        guard let process = try await store.exchangeProcess(tokenHash: hash, invalidate: invalidate, at: now) else {
+        // The exchange (one conditional update) and its audit record, in one transaction.
+        let audit: @Sendable (IdentityProcess) -> AuditRecord = { process in
+            AuditRecord(
+                actor: "process:\(process.id)", action: invalidate ? .processInvalidated : .processExchanged,
+                subject: "user:\(process.userID)", sourceAddress: source, outcome: .success,
+                details: ["process": process.id, "exchanges": String(process.exchanges), "max_exchanges": String(process.maxExchanges)])
+        }
+        guard let process = try await store.exchangeProcess(tokenHash: hash, invalidate: invalidate, audit: audit, at: now) else {
             if let known = try await store.process(tokenHash: hash) {
                 let state = known.state(at: now)
                 try await store.append(
@@ -118,15 +125,8 @@ public struct ProcessService: Sendable {
         }
         // The update checked the client is active; it cannot have vanished since (clients are never deleted).
         guard let client = try await store.client(id: process.clientID) else { throw ProcessError.notExchangeable }
-        let issued = try await tokens.issueUserTokens(
+        return try await tokens.issueUserTokens(
             userID: process.userID, client: client, scopes: client.scopes, amr: ["process"], withRefreshToken: false)
-        try await store.append(
-            AuditRecord(
-                actor: "process:\(process.id)", action: invalidate ? .processInvalidated : .processExchanged,
-                subject: "user:\(process.userID)", sourceAddress: source, outcome: .success,
-                details: ["process": process.id, "exchanges": String(process.exchanges), "max_exchanges": String(process.maxExchanges)]),
-            at: now)
-        return issued
     }
 
     /// The retention job's pass: every process whose retention has passed loses its identity and

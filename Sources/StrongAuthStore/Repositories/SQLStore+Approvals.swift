@@ -36,10 +36,14 @@ extension SQLStore: ApprovalRepository {
         }
     }
 
-    public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery]) async throws {
+    public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
+        async throws
+    {
         try await pool.withTransaction { db in
             try await Self.insert(approval, into: db)
             try await Self.insert(webhooks, into: db)
+            for notification in notifications { try await Self.insert(notification, into: db) }
+            if let audit { try await Self.insert(audit, at: approval.createdAt, into: db) }
         }
     }
 
@@ -103,7 +107,8 @@ extension SQLStore: ApprovalRepository {
     }
 
     public func decideApproval(
-        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, at now: Date
+        id: String, to: Approval.Status, reason: String?, webhooks: [WebhookDelivery], actionToken: ActionToken?, audit: AuditRecord?,
+        at now: Date
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
@@ -124,6 +129,7 @@ extension SQLStore: ApprovalRepository {
                 ).run()
             }
             try await Self.insert(webhooks, into: db)
+            if let audit { try await Self.insert(audit, at: now, into: db) }
             return true
         }
     }

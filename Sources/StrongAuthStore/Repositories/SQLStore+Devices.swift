@@ -115,6 +115,69 @@ extension SQLStore: DeviceRepository {
         try await pool.withWriteConnection { db in try await Self.insert(challenge, into: db) }
     }
 
+    public func insertDeviceChallenge(_ challenge: Challenge) async throws -> Bool {
+        try await pool.withWriteConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO challenges (id, kind, user_id, device_id, payload, status, attempts, max_attempts, created_at, expires_at)
+                SELECT \(bind: challenge.id), \(bind: challenge.kind.rawValue), \(bind: challenge.userID), id, \(bind: challenge.payload),
+                       \(bind: challenge.status.rawValue), \(bind: challenge.attempts), \(bind: challenge.maxAttempts),
+                       \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds)
+                FROM devices
+                WHERE id = \(bind: challenge.deviceID) AND user_id = \(bind: challenge.userID) AND status = 'ACTIVE'
+                  AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    public func device(id: String, challengeID: String) async throws -> (Device, Challenge?)? {
+        guard
+            let row = try await pool.withConnection({ db in
+                try await db.raw(
+                    """
+                    SELECT d.*, c.id AS c_id, c.kind AS c_kind, c.user_id AS c_user_id, c.device_id AS c_device_id, c.payload AS c_payload,
+                           c.status AS c_status, c.attempts AS c_attempts, c.max_attempts AS c_max_attempts, c.created_at AS c_created_at,
+                           c.expires_at AS c_expires_at
+                    FROM devices d LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
+                    WHERE d.id = \(bind: id)
+                    """
+                ).first()
+            })
+        else { return nil }
+        let challenge = try row.optionalString("c_id") == nil ? nil : try Self.challenge(from: row, prefix: "c_")
+        return (try Self.device(from: row), challenge)
+    }
+
+    public func answerDeviceChallenge(id: String, deviceID: String, refreshToken: RefreshTokenRecord?, audit: AuditRecord, at now: Date)
+        async throws -> Bool
+    {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            // The decision: the answer counts as an attempt and closes the challenge at once.
+            let answered = try await db.raw(
+                """
+                UPDATE challenges SET attempts = attempts + 1, status = 'answered'
+                WHERE id = \(bind: id) AND device_id = \(bind: deviceID) AND status = 'open' AND attempts < max_attempts
+                  AND expires_at > \(bind: nowMs)
+                RETURNING id
+                """
+            ).first()
+            guard answered != nil else { return false }
+            // The device's use, which also locks its row for the family below (see insertRefreshToken).
+            let device = try await db.raw(
+                "UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: deviceID) RETURNING status"
+            ).first()
+            if let refreshToken {
+                let active = try device?.string("status") == Device.Status.active.rawValue
+                try await Self.insertFamily(of: refreshToken, deviceActive: active, into: db)
+            }
+            try await Self.insert(audit, at: now, into: db)
+            return true
+        }
+    }
+
     public func insertChallenge(_ challenge: Challenge, notifications: [OutboxNotification]) async throws {
         try await pool.withTransaction { db in
             try await Self.insert(challenge, into: db)
@@ -168,13 +231,18 @@ extension SQLStore: DeviceRepository {
     public func challenge(id: String) async throws -> Challenge? {
         try await pool.withConnection { db in
             try await db.raw("SELECT * FROM challenges WHERE id = \(bind: id)").first()
-        }.map { row in
-            Challenge(
-                id: try row.string("id"), kind: Challenge.Kind(rawValue: try row.string("kind")) ?? .deviceSignature,
-                userID: try row.string("user_id"), deviceID: try row.string("device_id"), payload: try row.string("payload"),
-                status: Challenge.Status(rawValue: try row.string("status")) ?? .failed, attempts: try row.int("attempts"),
-                maxAttempts: try row.int("max_attempts"), createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"))
-        }
+        }.map { try Self.challenge(from: $0) }
+    }
+
+    /// A challenge from a row whose challenge columns are named with `prefix` (a join's aliases).
+    static func challenge(from row: any SQLRow, prefix: String = "") throws -> Challenge {
+        Challenge(
+            id: try row.string(prefix + "id"), kind: Challenge.Kind(rawValue: try row.string(prefix + "kind")) ?? .deviceSignature,
+            userID: try row.string(prefix + "user_id"), deviceID: try row.string(prefix + "device_id"),
+            payload: try row.string(prefix + "payload"),
+            status: Challenge.Status(rawValue: try row.string(prefix + "status")) ?? .failed, attempts: try row.int(prefix + "attempts"),
+            maxAttempts: try row.int(prefix + "max_attempts"), createdAt: try row.date(prefix + "created_at"),
+            expiresAt: try row.date(prefix + "expires_at"))
     }
 
     public func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool {

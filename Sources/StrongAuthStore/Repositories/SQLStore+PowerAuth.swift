@@ -101,7 +101,12 @@ extension SQLStore: PowerAuthRepository {
     // MARK: Registrations
 
     public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
-        try await pool.withWriteConnection { db in
+        // Most users exist already: a read answers them without taking the writer.
+        let existing = try await pool.withConnection { db in
+            try await db.raw("SELECT id FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: externalUserID)").first()
+        }
+        if let existing { return try existing.string("id") }
+        return try await pool.withWriteConnection { db in
             // '!' is no bcrypt hash: such a user can never log in with a password.
             try await db.raw(
                 """

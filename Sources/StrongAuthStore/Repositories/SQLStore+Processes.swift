@@ -32,24 +32,32 @@ extension SQLStore: ProcessRepository {
         }
     }
 
-    public func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess? {
+    public func exchangeProcess(
+        tokenHash: String, invalidate: Bool, audit: (@Sendable (IdentityProcess) -> AuditRecord)?, at now: Date
+    ) async throws -> IdentityProcess? {
         let nowMs = now.epochMilliseconds
         // One statement decides: concurrent exchanges on any number of nodes serialise on the
         // row, and each re-checks the WHERE against the committed counter (READ COMMITTED), so
         // exactly `max_exchanges` succeed. With invalidate, the same update ends the process.
         let end: SQLQueryString = invalidate ? ", invalidated_at = \(bind: nowMs)" : ""
-        return try await pool.withWriteConnection { db in
-            try await db.raw(
-                """
-                UPDATE processes SET exchanges = exchanges + 1\(end)
-                WHERE token_hash = \(bind: tokenHash) AND exchanges < max_exchanges AND invalidated_at IS NULL
-                  AND expires_at > \(bind: nowMs)
-                  AND EXISTS (SELECT 1 FROM users WHERE users.id = processes.user_id AND users.status = 'active')
-                  AND EXISTS (SELECT 1 FROM clients WHERE clients.id = processes.client_id AND clients.status = 'active')
-                RETURNING *
-                """
-            ).first()
-        }.map(Self.process(from:))
+        let exchange: SQLQueryString = """
+            UPDATE processes SET exchanges = exchanges + 1\(end)
+            WHERE token_hash = \(bind: tokenHash) AND exchanges < max_exchanges AND invalidated_at IS NULL
+              AND expires_at > \(bind: nowMs)
+              AND EXISTS (SELECT 1 FROM users WHERE users.id = processes.user_id AND users.status = 'active')
+              AND EXISTS (SELECT 1 FROM clients WHERE clients.id = processes.client_id AND clients.status = 'active')
+            RETURNING *
+            """
+        guard let audit else {
+            return try await pool.withWriteConnection { db in try await db.raw(exchange).first() }.map(Self.process(from:))
+        }
+        // With its audit record: the exchange and the record in one transaction.
+        return try await pool.withTransaction { db in
+            guard let row = try await db.raw(exchange).first() else { return nil }
+            let process = try Self.process(from: row)
+            try await Self.insert(audit(process), at: now, into: db)
+            return process
+        }
     }
 
     public func process(tokenHash: String) async throws -> IdentityProcess? {

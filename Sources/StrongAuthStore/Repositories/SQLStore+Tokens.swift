@@ -9,25 +9,33 @@ extension SQLStore: TokenRepository {
             // device's row is locked here, so a block racing with the issue either waits for this
             // insert (and its trigger revokes the family) or has already happened (and the family
             // is stored revoked) — a family never outlives a block to revive on unblock.
-            var revokedAt: Int64?
+            var deviceActive = true
             if let deviceID = record.deviceID {
-                let active = try await db.raw(
-                    """
-                    UPDATE devices SET last_used_at = last_used_at WHERE id = \(bind: deviceID) AND status = 'ACTIVE' RETURNING id
-                    """
-                ).first()
-                if active == nil { revokedAt = record.issuedAt.epochMilliseconds }
+                deviceActive =
+                    try await db.raw(
+                        """
+                        UPDATE devices SET last_used_at = last_used_at WHERE id = \(bind: deviceID) AND status = 'ACTIVE' RETURNING id
+                        """
+                    ).first() != nil
             }
-            try await db.raw(
-                """
-                INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time, revoked_at)
-                VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
-                        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(bind: revokedAt))
-                ON CONFLICT DO NOTHING
-                """
-            ).run()
-            try await Self.insert(record, into: db)
+            try await Self.insertFamily(of: record, deviceActive: deviceActive, into: db)
         }
+    }
+
+    /// Stores a new family and its first refresh token on `db`, inside a transaction that has
+    /// already locked the confirming device's row (if any) and found it ACTIVE or not: a family
+    /// confirmed by a device that is no longer ACTIVE is born revoked.
+    static func insertFamily(of record: RefreshTokenRecord, deviceActive: Bool, into db: any SQLDatabase) async throws {
+        let revokedAt: Int64? = record.deviceID != nil && !deviceActive ? record.issuedAt.epochMilliseconds : nil
+        try await db.raw(
+            """
+            INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time, revoked_at)
+            VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
+                    \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(bind: revokedAt))
+            ON CONFLICT DO NOTHING
+            """
+        ).run()
+        try await Self.insert(record, into: db)
     }
 
     private static func insert(_ record: RefreshTokenRecord, into db: any SQLDatabase) async throws {

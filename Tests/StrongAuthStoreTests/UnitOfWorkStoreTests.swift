@@ -1,0 +1,219 @@
+import Foundation
+import StrongAuthCore
+import StrongAuthStore
+import Testing
+
+/// The hot paths' units of work (issue 19): each request's writes in one transaction, on every
+/// database — and each still decided by one conditional update, exactly once under races.
+@Suite("Store conformance: one unit of work per request")
+struct UnitOfWorkStoreTests {
+    /// An ACTIVE ECDSA device of a new user and an open signature challenge of it.
+    static func activeDevice(_ store: SQLStore, maxAttempts: Int = 5) async throws -> (User, Device, Challenge) {
+        let user = Fixtures.user("u-\(UUID().uuidString.prefix(8))")
+        try await store.insertUser(user)
+        let (device, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
+        try await store.insertDeviceBinding(device: device, challenge: binding, notification: notification)
+        #expect(try await store.transitionDevice(id: device.id, from: [.created], to: .active, reason: nil, at: Fixtures.epoch))
+        let challenge = Self.signatureChallenge(user: user.id, device: device.id, maxAttempts: maxAttempts)
+        #expect(try await store.insertDeviceChallenge(challenge))
+        return (user, try #require(try await store.device(id: device.id)), challenge)
+    }
+
+    static func signatureChallenge(user: String, device: String, maxAttempts: Int = 5) -> Challenge {
+        Challenge(
+            id: UUID().uuidString, kind: .deviceSignature, userID: user, deviceID: device, payload: UUID().uuidString,
+            maxAttempts: maxAttempts, createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(300))
+    }
+
+    static func answerAudit(_ device: Device) -> AuditRecord {
+        AuditRecord(actor: "user:\(device.userID)", action: .challengeAnswer(.deviceSignature), subject: "device:\(device.id)", outcome: .success)
+    }
+
+    static func confirmedToken(_ device: Device) -> RefreshTokenRecord {
+        var token = Fixtures.refreshToken(user: device.userID)
+        token.deviceID = device.id
+        return token
+    }
+
+    @Test(
+        "a device challenge is stored only for the user's ACTIVE ECDSA device; read back with its device in one read",
+        arguments: TestDatabases.engines)
+    func deviceChallenges(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (user, device, challenge) = try await Self.activeDevice(store)
+            #expect(try await store.challenge(id: challenge.id) == challenge)
+            let loaded = try #require(try await store.device(id: device.id, challengeID: challenge.id))
+            #expect(loaded.0 == device)
+            #expect(loaded.1 == challenge)
+            #expect(try await store.device(id: device.id, challengeID: "nothing")?.1 == nil)
+            #expect(try await store.device(id: "nothing", challengeID: challenge.id) == nil)
+
+            // Not this user's device, an unfinished device, a blocked one: nothing stored.
+            let other = Fixtures.user("bob")
+            try await store.insertUser(other)
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: other.id, device: device.id)))
+            let (created, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
+            try await store.insertDeviceBinding(device: created, challenge: binding, notification: notification)
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: created.id)))
+            // Another device's challenge does not read as this device's.
+            #expect(try await store.device(id: created.id, challengeID: challenge.id)?.1 == nil)
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch))
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: device.id)))
+        }
+    }
+
+    @Test(
+        "20 concurrent correct answers to one device challenge: exactly one answers it, with one family and one audit record",
+        arguments: TestDatabases.engines)
+    func oneAnswer(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (_, device, challenge) = try await Self.activeDevice(store)
+            let journaled = try await TestDatabases.count("audit_journal", in: store)
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await store.answerDeviceChallenge(
+                            id: challenge.id, deviceID: device.id, refreshToken: Self.confirmedToken(device), audit: Self.answerAudit(device),
+                            at: Fixtures.epoch)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            let answered = try await store.challenge(id: challenge.id)
+            #expect(answered?.status == .answered)
+            #expect(answered?.attempts == 1)
+            #expect(try await TestDatabases.count("token_families", in: store) == 1)
+            #expect(try await TestDatabases.count("refresh_tokens", in: store) == 1)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 1)
+            #expect(try await store.device(id: device.id)?.lastUsedAt == Fixtures.epoch)
+        }
+    }
+
+    @Test(
+        "an answer races wrong answers for the last attempts: never more than max_attempts counted, answered only within them",
+        arguments: TestDatabases.engines)
+    func answerRacesWrongAnswers(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (_, device, challenge) = try await Self.activeDevice(store, maxAttempts: 3)
+            let outcomes = try await withThrowingTaskGroup(of: (answered: Bool, wrong: Int?).self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        if index == 10 {
+                            let answered = try await store.answerDeviceChallenge(
+                                id: challenge.id, deviceID: device.id, refreshToken: nil, audit: Self.answerAudit(device), at: Fixtures.epoch)
+                            return (answered, nil)
+                        }
+                        let wrong = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch)?.attempts
+                        return (false, wrong)
+                    }
+                }
+                return try await group.reduce(into: [(answered: Bool, wrong: Int?)]()) { $0.append($1) }
+            }
+            let answered = outcomes.filter(\.answered).count
+            let wrong = outcomes.compactMap(\.wrong)
+            #expect(answered + wrong.count <= 3)
+            let stored = try await store.challenge(id: challenge.id)
+            #expect(stored?.attempts == answered + wrong.count)
+            #expect(stored?.status == (answered == 1 ? .answered : .open))
+            // Once answered, no further attempt is counted.
+            if answered == 1 {
+                #expect(try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch) == nil)
+            }
+        }
+    }
+
+    @Test("an expired, exhausted or another device's challenge is not answered, and nothing is written", arguments: TestDatabases.engines)
+    func refusedAnswers(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (_, device, challenge) = try await Self.activeDevice(store, maxAttempts: 2)
+            let journaled = try await TestDatabases.count("audit_journal", in: store)
+            func answer(_ id: String, device deviceID: String, at now: Date = Fixtures.epoch) async throws -> Bool {
+                try await store.answerDeviceChallenge(
+                    id: id, deviceID: deviceID, refreshToken: Self.confirmedToken(device), audit: Self.answerAudit(device), at: now)
+            }
+            #expect(try await !answer(challenge.id, device: device.id, at: Fixtures.epoch.addingTimeInterval(300)))
+            #expect(try await !answer(challenge.id, device: "another-device"))
+            for _ in 0..<2 { _ = try await store.reserveAttempt(.challenge, subject: .challenge(id: challenge.id), at: Fixtures.epoch) }
+            #expect(try await !answer(challenge.id, device: device.id))
+            #expect(try await TestDatabases.count("token_families", in: store) == 0)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled)
+            #expect(try await store.device(id: device.id)?.lastUsedAt == nil)
+        }
+    }
+
+    @Test("a confirmed family answered for a device blocked meanwhile is born revoked", arguments: TestDatabases.engines)
+    func blockedDeviceFamily(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (_, device, challenge) = try await Self.activeDevice(store)
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch))
+            let token = Self.confirmedToken(device)
+            #expect(
+                try await store.answerDeviceChallenge(
+                    id: challenge.id, deviceID: device.id, refreshToken: token, audit: Self.answerAudit(device), at: Fixtures.epoch))
+            #expect(try await store.refreshToken(hash: token.tokenHash)?.revokedAt != nil)
+        }
+    }
+
+    @Test(
+        "a new approval stores its pushes and audit record with it; 20 concurrent decisions: one wins and journals one record",
+        arguments: TestDatabases.engines)
+    func approvalUnits(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let userID = try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch)
+            #expect(try await store.ensureUser(realm: "default", externalUserID: "end-user-1234", at: Fixtures.epoch) == userID)
+            let approval = Approval(
+                id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: "end-user-1234",
+                applicationID: "my-application", template: "default.payment", operationType: "payment", parameters: [:], data: "A1*A1EUR",
+                maxFailureCount: 5, signatureTypes: ["possession_knowledge"], createdAt: Fixtures.epoch,
+                expiresAt: Fixtures.epoch.addingTimeInterval(300), updatedAt: Fixtures.epoch)
+            let push = OutboxNotification(
+                id: UUID().uuidString, kind: .push, userID: userID, recipient: "device-1", sealedBody: "sealed", nextAttemptAt: Fixtures.epoch,
+                createdAt: Fixtures.epoch)
+            let notifications = try await TestDatabases.count("notifications", in: store)
+            let journaled = try await TestDatabases.count("audit_journal", in: store)
+            func record(_ action: AuditAction) -> AuditRecord {
+                AuditRecord(actor: "device:device-1", action: action, subject: "approval:\(approval.id)", outcome: .success)
+            }
+            try await store.insertApproval(approval, webhooks: [], notifications: [push], audit: record(.approvalCreated))
+            #expect(try await store.approval(id: approval.id) == approval)
+            #expect(try await TestDatabases.count("notifications", in: store) == notifications + 1)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 1)
+
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await store.decideApproval(
+                            id: approval.id, to: .approved, reason: nil, webhooks: [], actionToken: nil, audit: record(.approval(.approved)),
+                            at: Fixtures.epoch)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try await store.approval(id: approval.id)?.status == .approved)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 2)
+        }
+    }
+
+    @Test("30 concurrent audited exchanges of one process token with a maximum of 10: 10 succeed, 10 audit records", arguments: TestDatabases.engines)
+    func auditedExchanges(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            _ = try await ProcessStoreTests.process(store, hash: "h1", maxExchanges: 10)
+            let journaled = try await TestDatabases.count("audit_journal", in: store)
+            let audit: @Sendable (IdentityProcess) -> AuditRecord = { process in
+                AuditRecord(
+                    actor: "process:\(process.id)", action: .processExchanged, subject: "user:\(process.userID)", outcome: .success,
+                    details: ["exchanges": String(process.exchanges)])
+            }
+            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<30 {
+                    group.addTask { try await store.exchangeProcess(tokenHash: "h1", invalidate: false, audit: audit, at: Fixtures.epoch)?.exchanges }
+                }
+                return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
+            }
+            #expect(counts.sorted() == Array(1...10))
+            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 10)
+        }
+    }
+}
