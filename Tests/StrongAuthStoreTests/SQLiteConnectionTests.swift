@@ -175,3 +175,54 @@ struct SQLiteConnectionTests {
         for pool in [holder] + waiters { await pool.shutdown() }
     }
 }
+
+/// The pool's threads (`SQLiteThreadExecutor`) run every job of tasks that prefer them, from many
+/// tasks at once, and nowhere else.
+@Suite("SQLite threads")
+struct SQLiteThreadExecutorTests {
+    @Test("10,000 jobs from 100 tasks on 2 threads: each runs once, on the executor's threads")
+    func everyJobOnce() async throws {
+        let executor = SQLiteThreadExecutor(name: "sqlite-test", threads: 2)
+        defer { executor.shutdown() }
+        let counts = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<100 {
+                group.addTask {
+                    await withTaskExecutorPreference(executor) {
+                        var ran = 0
+                        for _ in 0..<100 {
+                            await Task.yield()
+                            if Self.currentThreadName() == "sqlite-test" { ran += 1 }
+                        }
+                        return ran
+                    }
+                }
+            }
+            return await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(counts.count == 100)
+        #expect(counts.allSatisfy { $0 == 100 }, "\(counts.prefix(5))")
+    }
+
+    @Test("a read runs on the pool's reader threads, a write and a transaction on its writer thread")
+    func leasesRunOnThePoolsThreads() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            let reader = try await pool.withConnection { db in
+                try await db.raw("SELECT 1 AS one").run()
+                return Self.currentThreadName()
+            }
+            let writer = try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE t (a INTEGER)").run()
+                return Self.currentThreadName()
+            }
+            let transaction = try await pool.withTransaction { db in
+                try await db.raw("INSERT INTO t (a) VALUES (1)").run()
+                return Self.currentThreadName()
+            }
+            #expect(reader == "sqlite-reader")
+            #expect(writer == "sqlite-writer")
+            #expect(transaction == "sqlite-writer")
+        }
+    }
+
+    static func currentThreadName() -> String? { SQLiteThreadExecutor.currentThreadName }
+}

@@ -25,14 +25,16 @@ public final class SQLitePool: DatabasePool {
     private let readers: ConnectionQueue<GRDBConnection>
     private let logger: Logger
     private let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-    /// Where writes and transactions run: one thread, as there is one writer connection.
-    private let writerExecutor = SQLiteThreadExecutor(name: "sqlite-writer", threads: 1)
+    /// Where writes, transactions, opening and closing run: one thread, as there is one writer
+    /// connection (opening syncs the file; closing the last connection checkpoints it).
+    private let writerExecutor: SQLiteThreadExecutor
     /// Where reads run: as many threads as cores (reads are CPU work, or waits for the disk).
     private let readerExecutor = SQLiteThreadExecutor(name: "sqlite-reader", threads: min(4, max(2, ProcessInfo.processInfo.activeProcessorCount)))
 
-    private init(writer: GRDBConnection, readers: [GRDBConnection], logger: Logger) {
+    private init(writer: GRDBConnection, readers: [GRDBConnection], writerExecutor: SQLiteThreadExecutor, logger: Logger) {
         self.writer = ConnectionQueue([writer])
         self.readers = ConnectionQueue(readers)
+        self.writerExecutor = writerExecutor
         self.logger = logger
     }
 
@@ -44,6 +46,20 @@ public final class SQLitePool: DatabasePool {
     /// missing). If any cannot be opened (too many open files, say), those already open are
     /// closed before the error is thrown.
     public static func open(path: String, readers readerCount: Int = defaultReaders, logger: Logger) async throws -> SQLitePool {
+        let writerExecutor = SQLiteThreadExecutor(name: "sqlite-writer", threads: 1)
+        do {
+            return try await withTaskExecutorPreference(writerExecutor) {
+                try await open(path: path, readers: readerCount, writerExecutor: writerExecutor, logger: logger)
+            }
+        } catch {
+            writerExecutor.shutdown()
+            throw error
+        }
+    }
+
+    private static func open(path: String, readers readerCount: Int, writerExecutor: SQLiteThreadExecutor, logger: Logger) async throws
+        -> SQLitePool
+    {
         var configuration = Configuration()
         // No busy handler: a locked database is waited for asynchronously (`retryingWhileBusy`).
         configuration.busyMode = .immediateError
@@ -68,7 +84,7 @@ public final class SQLitePool: DatabasePool {
                 opened.append(reader)
                 readers.append(reader)
             }
-            return SQLitePool(writer: writer, readers: readers, logger: logger)
+            return SQLitePool(writer: writer, readers: readers, writerExecutor: writerExecutor, logger: logger)
         } catch {
             for connection in opened { try? connection.queue.close() }
             throw error
@@ -110,8 +126,11 @@ public final class SQLitePool: DatabasePool {
     var writerCachedStatementCount: Int { writer.all.first?.cachedStatementCount ?? 0 }
 
     public func shutdown() async {
-        for connection in writer.all + readers.all {
-            try? connection.queue.close()
+        let connections = writer.all + readers.all
+        await withTaskExecutorPreference(writerExecutor) {
+            for connection in connections {
+                try? connection.queue.close()
+            }
         }
         writerExecutor.shutdown()
         readerExecutor.shutdown()

@@ -18,7 +18,7 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// Starts `threads` threads named `name`, which take jobs from one queue.
     init(name: String, threads: Int) {
         for _ in 0..<max(1, threads) {
-            let thread = Thread { [self] in run() }
+            let thread = Thread { [self] in run(name: name) }
             thread.name = name
             thread.start()
         }
@@ -40,7 +40,12 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func run() {
+    /// The executor name of the thread calling this, `nil` off the executors' threads.
+    static var currentThreadName: String? { Thread.current.threadDictionary[threadKey] as? String }
+    private static let threadKey = "strongauth.sqlite-executor"
+
+    private func run(name: String) {
+        Thread.current.threadDictionary[Self.threadKey] = name
         while true {
             condition.lock()
             while next == jobs.count && !stopping { condition.wait() }
@@ -52,6 +57,10 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
             next += 1
             if next == jobs.count {
                 jobs.removeAll(keepingCapacity: true)
+                next = 0
+            } else if next >= 256 && next * 2 >= jobs.count {
+                // Under constant load the queue may never run dry: drop the jobs already taken.
+                jobs.removeFirst(next)
                 next = 0
             }
             condition.unlock()
