@@ -220,9 +220,9 @@ struct PasskeyAPITests {
                 let deviceID = try #require(device["id"] as? String)
                 let stored = try #require(try await server.runtime.store.device(id: deviceID))
                 #expect(stored.status == .blocked && stored.blockedReason == "COUNTER_REGRESSION")
-                let audited =
-                    try await server.count("audit_journal WHERE action = 'passkey.counter_regression'")
-                    + server.count("audit_events WHERE action = 'passkey.counter_regression'")
+                // Journal and chain in one statement: the sealer may move the record between two reads.
+                let audited = try await server.count(
+                    "(SELECT action FROM audit_journal UNION ALL SELECT action FROM audit_events) AS log WHERE action = 'passkey.counter_regression'")
                 #expect(audited == 1)
                 // Blocked: the original is refused too, and no options are offered.
                 let none = try await Self.post(client, "/api/user/passkeys/authentication/options", token: token, [String: String]())

@@ -16,7 +16,6 @@ public protocol DeviceRepository: AttemptRepository {
     /// Records that the device was just used.
     func touchDevice(id: String, at now: Date) async throws
 
-    func insertChallenge(_ challenge: Challenge) async throws
     /// Stores a device challenge (`challenge.deviceID`) only while that device is an ACTIVE
     /// `ecdsa-p256` device of `challenge.userID`, in one statement; `false`, storing nothing,
     /// when it is not.

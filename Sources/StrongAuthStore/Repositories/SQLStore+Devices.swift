@@ -111,10 +111,6 @@ extension SQLStore: DeviceRepository {
         }
     }
 
-    public func insertChallenge(_ challenge: Challenge) async throws {
-        try await pool.withWriteConnection { db in try await Self.insert(challenge, into: db) }
-    }
-
     public func insertDeviceChallenge(_ challenge: Challenge) async throws -> Bool {
         try await pool.withWriteConnection { db in
             try await db.raw(

@@ -48,14 +48,11 @@ extension SQLStore: ProcessRepository {
               AND EXISTS (SELECT 1 FROM clients WHERE clients.id = processes.client_id AND clients.status = 'active')
             RETURNING *
             """
-        guard let audit else {
-            return try await pool.withWriteConnection { db in try await db.raw(exchange).first() }.map(Self.process(from:))
-        }
-        // With its audit record: the exchange and the record in one transaction.
+        // The exchange and its audit record in one transaction.
         return try await pool.withTransaction { db in
             guard let row = try await db.raw(exchange).first() else { return nil }
             let process = try Self.process(from: row)
-            try await Self.insert(audit(process), at: now, into: db)
+            if let audit { try await Self.insert(audit(process), at: now, into: db) }
             return process
         }
     }
