@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import SQLiteKit
 import Testing
 
 @testable import StrongAuthStore
@@ -33,19 +34,18 @@ struct SQLiteConnectionTests {
         }
     }
 
-    @Test("only statements that read or write rows are kept prepared")
+    @Test("only statements that read or write rows or control a transaction are kept prepared")
     func dataStatementsOnly() {
         for sql in [
             "SELECT 1", "select 1", "  INSERT INTO t VALUES (?)", "UPDATE t SET a = 1", "DELETE FROM t", "WITH x AS (SELECT 1) SELECT * FROM x",
-            "(SELECT 1) UNION (SELECT 2)",
+            "(SELECT 1) UNION (SELECT 2)", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
         ] {
-            #expect(GRDBConnection.isDataStatement(sql), "\(sql)")
+            #expect(GRDBConnection.mayKeepPrepared(sql), "\(sql)")
         }
         for sql in [
-            "CREATE TABLE t (a INTEGER)", "ALTER TABLE t ADD COLUMN b TEXT", "DROP TABLE t", "PRAGMA journal_mode=WAL", "BEGIN IMMEDIATE",
-            "COMMIT", "ROLLBACK", "VACUUM INTO ?",
+            "CREATE TABLE t (a INTEGER)", "ALTER TABLE t ADD COLUMN b TEXT", "DROP TABLE t", "PRAGMA journal_mode=WAL", "VACUUM INTO ?",
         ] {
-            #expect(!GRDBConnection.isDataStatement(sql), "\(sql)")
+            #expect(!GRDBConnection.mayKeepPrepared(sql), "\(sql)")
         }
     }
 
@@ -110,6 +110,62 @@ struct SQLiteConnectionTests {
             #expect(try values.decode(column: "n", as: String?.self) == nil)
             #expect(try values.decode(column: "flag", as: Bool.self))
             #expect(throws: (any Error).self) { try values.decode(column: "missing", as: Int.self) }
+        }
+    }
+
+    @Test("text with a NUL, empty text and an empty blob round-trip exactly; a wrong number of binds is refused")
+    func edgeValues() async throws {
+        try await Self.withPool { pool in
+            let row: (any SQLRow)? = try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE e (s TEXT, empty TEXT, b BLOB)").run()
+                return try await db.raw("INSERT INTO e VALUES (\(bind: "a\u{0}b"), \(bind: ""), \(bind: Data())) RETURNING *").first()
+            }
+            let values = try #require(row)
+            #expect(try values.decode(column: "s", as: String.self) == "a\u{0}b")
+            #expect(try values.decode(column: "empty", as: String.self) == "")
+            #expect(try !values.decodeNil(column: "b"))
+            #expect(try values.decode(column: "b", as: Data.self) == Data())
+            await #expect(throws: (any Error).self) {
+                try await pool.withConnection { db in try await db.raw("SELECT \(unsafeRaw: "?") AS x").run() }
+            }
+        }
+    }
+
+    @Test("every column type the row reads directly decodes exactly as SQLiteKit's decoder does")
+    func directDecodingAgreesWithTheDecoder() async throws {
+        let stored: [(String, SQLiteData)] = [
+            ("t", .text("abc")), ("d", .text("2026-12-04T10:00:00Z")), ("z", .integer(0)), ("o", .integer(1)), ("two", .integer(2)),
+            ("neg", .integer(-5)), ("big", .integer(Int.max)), ("f", .float(1.5)), ("ts", .float(1_790_000_000.25)), ("n", .null),
+        ]
+        try await Self.withPool { pool in
+            let row: (any SQLRow)? = try await pool.withConnection { db in
+                try await db.raw(
+                    "SELECT 'abc' AS t, '2026-12-04T10:00:00Z' AS d, 0 AS z, 1 AS o, 2 AS two, -5 AS neg, \(unsafeRaw: String(Int.max)) AS big, 1.5 AS f, 1790000000.25 AS ts, NULL AS n"
+                ).first()
+            }
+            let values = try #require(row)
+            let decoder = SQLiteDataDecoder()
+            func agree<T: Decodable & Equatable>(_ type: T.Type) {
+                for (column, data) in stored {
+                    let direct = Result { try values.decode(column: column, as: T.self) }
+                    let reference = Result { try decoder.decode(T.self, from: data) }
+                    switch (direct, reference) {
+                    case (.success(let a), .success(let b)): #expect(a == b, "\(column) as \(T.self)")
+                    case (.failure, .failure): break
+                    default: Issue.record("\(column) as \(T.self): \(direct) but the decoder: \(reference)")
+                    }
+                }
+            }
+            agree(String.self)
+            agree(String?.self)
+            agree(Int.self)
+            agree(Int?.self)
+            agree(Int64.self)
+            agree(Bool.self)
+            agree(Bool?.self)
+            agree(Date.self)
+            agree(Date?.self)
+            agree(Double.self)
         }
     }
 

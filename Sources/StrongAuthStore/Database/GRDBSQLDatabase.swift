@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,15 +43,17 @@ struct GRDBSQLDatabase: SQLDatabase {
         try await connection.retryingWhileBusy { try run(query, onRow) }
     }
 
+    /// One encoder for every statement (`SQLiteDataEncoder()` makes a `JSONEncoder` each time).
+    private static let encoder = SQLiteDataEncoder()
+
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
     }
 
     private func run(_ query: any SQLKit.SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
         let (sql, binds) = serialize(query)
-        let encoder = SQLiteDataEncoder()
-        let arguments = StatementArguments(try binds.map { DatabaseValue(try encoder.encode($0)) })
-        try connection.run(sql, arguments) { columns, values in
+        let values = try binds.map { try Self.encoder.encode($0) }
+        try connection.run(sql, values) { columns, values in
             onRow(SQLiteRowValues(columns: columns, values: values))
         }
     }
@@ -59,24 +62,18 @@ struct GRDBSQLDatabase: SQLDatabase {
 /// One SQLite connection (a GRDB `DatabaseQueue`) and the SQL texts whose prepared statements
 /// it keeps.
 ///
-/// Only data statements are cached (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`): schema
-/// changes, pragmas and transaction control run once and are prepared each time. The cache is
-/// capped at `maximumCachedStatements` texts: the store's SQL is static text with binds, but a
-/// builder's `IN (…)` list yields one text per length, and a connection must not grow without
-/// bound on such input.
+/// Only data statements (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) and transaction control
+/// (`BEGIN`, `COMMIT`, `ROLLBACK`) are cached: schema changes and pragmas run once and are
+/// prepared each time. The cache is capped at `maximumCachedStatements` texts: the store's SQL is
+/// static text with binds, but a builder's `IN (…)` list yields one text per length, and a
+/// connection must not grow without bound on such input.
 ///
-/// A kept statement must never outlive the schema it was prepared for: SQLite re-prepares it
-/// after another connection changed the schema, but GRDB remembers its column names, so a
-/// `SELECT *` would name the new columns wrongly. Each lease therefore starts with
-/// `dropStatementsIfSchemaChanged()` (one read of the schema cookie in the file header, as GRDB's
-/// own reader pool does).
+/// A kept statement may outlive the schema it was prepared for (another connection migrates):
+/// SQLite re-prepares it when it next steps, and `run` reads the column names from the
+/// statement at every execution, so a `SELECT *` names the new columns rightly.
 final class GRDBConnection: Sendable {
     let queue: DatabaseQueue
-    private struct CacheState {
-        var texts: Set<String> = []
-        var schemaVersion: Int32?
-    }
-    private let cache = Mutex(CacheState())
+    private let cachedTexts = Mutex(Set<String>())
     static let maximumCachedStatements = 512
 
     init(queue: DatabaseQueue) { self.queue = queue }
@@ -109,70 +106,109 @@ final class GRDBConnection: Sendable {
         }
     }
 
-    /// Forgets every kept statement when the schema changed since this connection last looked.
-    func dropStatementsIfSchemaChanged() async throws {
-        try await retryingWhileBusy { try dropStatementsIfSchemaChangedOnce() }
-    }
-
-    private func dropStatementsIfSchemaChangedOnce() throws {
-        try queue.inDatabase { db in
-            let version = try db.schemaVersion()
-            let changed = cache.withLock { state in
-                defer { state.schemaVersion = version }
-                guard let known = state.schemaVersion, known != version else { return false }
-                state.texts.removeAll()
-                return true
-            }
-            guard changed else { return }
-            // Reading the cookie does not reload this connection's copy of the schema; running a
-            // statement over sqlite_master does (SQLite notices the new cookie when it steps), so
-            // statements prepared from now on see the new schema.
-            _ = try Row.fetchOne(db, sql: "SELECT 1 FROM sqlite_master LIMIT 1")
-            db.clearSchemaCache()
-        }
-    }
-
-    /// Runs `sql` with `arguments` and hands each row to `onRow` (the column names, then the values).
-    func run(_ sql: String, _ arguments: StatementArguments, _ onRow: ([String], [SQLiteData]) -> Void) throws {
+    /// Runs `sql` with `binds` and hands each row to `onRow` (the column names, then the values).
+    ///
+    /// The statement comes from GRDB's cache, but it is bound, stepped and read through SQLite's
+    /// C API: GRDB's `StatementArguments`, `Row` and `DatabaseValue` cost more than the statement
+    /// (docs/benchmarks.md). The column names are read from the statement at each execution, so
+    /// a statement SQLite re-prepared after a schema change (another connection's migration)
+    /// names its new columns rightly — no schema check per lease is needed.
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: ([String], [SQLiteData]) -> Void) throws {
         let cacheable = mayCache(sql)
         try queue.inDatabase { db in
             let statement = cacheable ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-            try statement.setArguments(arguments)
-            let columns = statement.columnNames
-            if columns.isEmpty {
-                try statement.execute()
-                return
-            }
-            let rows = try Row.fetchCursor(statement)
-            while let row = try rows.next() {
-                var values: [SQLiteData] = []
-                values.reserveCapacity(columns.count)
-                for index in 0..<columns.count {
-                    values.append(SQLiteData(row[index] as DatabaseValue))
-                }
-                onRow(columns, values)
-            }
+            try Self.execute(statement.sqliteStatement, of: db, sql: sql, binds: binds, onRow)
         }
     }
 
+    private static func execute(
+        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ onRow: ([String], [SQLiteData]) -> Void
+    ) throws {
+        // A statement is reset after each use, so it holds no read lock between uses; resetting
+        // again here also clears what a failed use may have left.
+        sqlite3_reset(handle)
+        defer { sqlite3_reset(handle) }
+        func failure(_ code: CInt) -> DatabaseError {
+            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+            return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+        }
+        guard sqlite3_bind_parameter_count(handle) == CInt(binds.count) else {
+            throw DatabaseError(
+                resultCode: .SQLITE_MISUSE, message: "\(binds.count) values for \(sqlite3_bind_parameter_count(handle)) parameters", sql: sql)
+        }
+        for (offset, value) in binds.enumerated() {
+            let code = bind(value, at: CInt(offset + 1), of: handle)
+            guard code == SQLITE_OK else { throw failure(code) }
+        }
+        var columns: [String]?
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw failure(code) }
+            let count = sqlite3_column_count(handle)
+            let names = columns ?? (0..<count).map { (index: CInt) -> String in String(cString: sqlite3_column_name(handle, index)) }
+            columns = names
+            var values: [SQLiteData] = []
+            values.reserveCapacity(Int(count))
+            for index in 0..<count { values.append(value(at: index, of: handle)) }
+            onRow(names, values)
+        }
+    }
+
+    /// Binds `value` as SQLiteKit's encoder meant it (the same types sqlite-nio bound).
+    private static func bind(_ value: SQLiteData, at index: CInt, of handle: SQLiteStatement) -> CInt {
+        switch value {
+        case .integer(let integer): return sqlite3_bind_int64(handle, index, Int64(integer))
+        case .float(let double): return sqlite3_bind_double(handle, index, double)
+        case .text(let text):
+            // SQLite copies the bytes (SQLITE_TRANSIENT); an empty string is bound as a zero-length text, not NULL.
+            return text.withCString { characters in sqlite3_bind_text(handle, index, characters, CInt(text.utf8.count), sqliteTransient) }
+        case .blob(let buffer):
+            return buffer.withUnsafeReadableBytes { bytes in
+                // A zero-length blob, not NULL, when there are no bytes.
+                sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), CInt(bytes.count), sqliteTransient)
+            }
+        case .null: return sqlite3_bind_null(handle, index)
+        }
+    }
+
+    /// Column `index` of the current row, as sqlite-nio read it (text decoded as UTF-8 by its byte
+    /// count, blobs copied).
+    private static func value(at index: CInt, of handle: SQLiteStatement) -> SQLiteData {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return .integer(Int(sqlite3_column_int64(handle, index)))
+        case SQLITE_FLOAT: return .float(sqlite3_column_double(handle, index))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(handle, index) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self))
+        case SQLITE_BLOB:
+            guard let blob = sqlite3_column_blob(handle, index) else { return .blob(ByteBuffer()) }
+            return .blob(ByteBuffer(bytes: UnsafeRawBufferPointer(start: blob, count: Int(sqlite3_column_bytes(handle, index)))))
+        default: return .null
+        }
+    }
+
+    /// SQLITE_TRANSIENT: SQLite copies a bound value before the call returns.
+    private static let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
     /// How many SQL texts this connection keeps prepared.
-    var cachedStatementCount: Int { cache.withLock { $0.texts.count } }
+    var cachedStatementCount: Int { cachedTexts.withLock { $0.count } }
 
     private func mayCache(_ sql: String) -> Bool {
-        guard Self.isDataStatement(sql) else { return false }
-        return cache.withLock { state in
-            if state.texts.contains(sql) { return true }
-            guard state.texts.count < Self.maximumCachedStatements else { return false }
-            state.texts.insert(sql)
+        guard Self.mayKeepPrepared(sql) else { return false }
+        return cachedTexts.withLock { texts in
+            if texts.contains(sql) { return true }
+            guard texts.count < Self.maximumCachedStatements else { return false }
+            texts.insert(sql)
             return true
         }
     }
 
-    /// Whether `sql` reads or writes rows (and so is worth keeping prepared).
-    static func isDataStatement(_ sql: String) -> Bool {
-        let head = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "(") }.prefix(6)
+    /// Whether `sql` reads or writes rows or controls a transaction (and so is worth keeping prepared).
+    static func mayKeepPrepared(_ sql: String) -> Bool {
+        let head = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "(") }.prefix(8)
         let keyword = String(decoding: head, as: UTF8.self).uppercased()
-        return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(keyword) || keyword.hasPrefix("WITH")
+        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT", "ROLLBACK"].contains { keyword.hasPrefix($0) }
     }
 }
 
@@ -193,10 +229,42 @@ private struct SQLiteRowValues: SQLRow {
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let index = columns.firstIndex(of: column) else { throw MissingColumn(column: column) }
         let value = values[index]
+        if let decoded: D = Self.decodedDirectly(value) { return decoded }
         // NULL into an optional without the decoder's nested-decoder detour (a nullable column's
         // usual value).
         if value == .null, let optional = D.self as? any NullDecodable.Type, let none = optional.decodedNull as? D { return none }
         return try Self.decoder.decode(D.self, from: value)
+    }
+
+    /// The store's common column types, read as `SQLiteDataDecoder` reads them but without its
+    /// dynamic casts (~3 % of a request's CPU in the profile); `nil` leaves the value to the decoder.
+    @inline(__always)
+    private static func decodedDirectly<D>(_ value: SQLiteData) -> D? {
+        switch value {
+        case .text(let text):
+            if D.self == String.self { return text as? D }
+            if D.self == String?.self { return String?.some(text) as? D }
+        case .integer(let integer):
+            if D.self == Int.self { return integer as? D }
+            if D.self == Int?.self { return Int?.some(integer) as? D }
+            if D.self == Int64.self { return Int64(integer) as? D }
+            if D.self == Bool.self, integer == 0 || integer == 1 { return (integer == 1) as? D }
+            if D.self == Bool?.self, integer == 0 || integer == 1 { return Bool?.some(integer == 1) as? D }
+            if D.self == Date.self { return Date(timeIntervalSince1970: Double(integer)) as? D }
+            if D.self == Date?.self { return Date?.some(Date(timeIntervalSince1970: Double(integer))) as? D }
+            if D.self == Double.self { return Double(integer) as? D }
+        case .float(let double):
+            if D.self == Date.self { return Date(timeIntervalSince1970: double) as? D }
+            if D.self == Date?.self { return Date?.some(Date(timeIntervalSince1970: double)) as? D }
+            if D.self == Double.self { return double as? D }
+        case .null:
+            if D.self == String?.self { return String?.none as? D }
+            if D.self == Int?.self { return Int?.none as? D }
+            if D.self == Date?.self { return Date?.none as? D }
+            if D.self == Bool?.self { return Bool?.none as? D }
+        case .blob: break
+        }
+        return nil
     }
 
     /// One decoder for every row: `SQLiteDataDecoder()` makes a `JSONDecoder` each time, which
@@ -217,28 +285,4 @@ extension Optional: NullDecodable {
 struct MissingColumn: Error, CustomStringConvertible {
     let column: String
     var description: String { "no column \(column) in the row" }
-}
-
-extension DatabaseValue {
-    init(_ data: SQLiteData) {
-        switch data {
-        case .integer(let value): self = Int64(value).databaseValue
-        case .float(let value): self = value.databaseValue
-        case .text(let value): self = value.databaseValue
-        case .blob(let buffer): self = Data(buffer.readableBytesView).databaseValue
-        case .null: self = .null
-        }
-    }
-}
-
-extension SQLiteData {
-    init(_ value: DatabaseValue) {
-        switch value.storage {
-        case .null: self = .null
-        case .int64(let value): self = .integer(Int(value))
-        case .double(let value): self = .float(value)
-        case .string(let value): self = .text(value)
-        case .blob(let data): self = .blob(ByteBuffer(bytes: data))
-        }
-    }
 }

@@ -91,28 +91,27 @@ public final class SQLitePool: DatabasePool {
         }
     }
 
-    /// The connection as SQLKit sees it, its kept statements checked against the current schema.
-    private func database(_ connection: GRDBConnection) async throws -> any SQLDatabase {
-        try await connection.dropStatementsIfSchemaChanged()
-        return GRDBSQLDatabase(connection: connection, logger: logger, eventLoop: eventLoop)
+    /// The connection as SQLKit sees it.
+    private func database(_ connection: GRDBConnection) -> any SQLDatabase {
+        GRDBSQLDatabase(connection: connection, logger: logger, eventLoop: eventLoop)
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(readerExecutor) {
-            try await readers.with { connection in try await body(try await database(connection)) }
+            try await readers.with { connection in try await body(database(connection)) }
         }
     }
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerExecutor) {
-            try await writer.with { connection in try await body(try await database(connection)) }
+            try await writer.with { connection in try await body(database(connection)) }
         }
     }
 
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerExecutor) {
             try await writer.with { connection in
-                try await runTransaction(on: try await database(connection), begin: "BEGIN IMMEDIATE", body)
+                try await runTransaction(on: database(connection), begin: "BEGIN IMMEDIATE", body)
             }
         }
     }
