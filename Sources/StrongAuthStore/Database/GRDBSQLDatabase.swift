@@ -88,8 +88,11 @@ final class GRDBConnection: Sendable {
     /// not retried: the transaction (`BEGIN IMMEDIATE`) holds the write lock, so it cannot
     /// happen there, and if it did, the error rolls the whole transaction back.
     func retryingWhileBusy<T>(_ body: () throws -> T) async throws -> T {
-        try await Self.retryingWhileBusy(insideTransaction: { queue.inDatabase { $0.isInsideTransaction } }, body)
+        try await Self.retryingWhileBusy(insideTransaction: { isInsideTransaction }, body)
     }
+
+    /// Whether the connection is inside a transaction (SQLite's autocommit is off).
+    var isInsideTransaction: Bool { queue.inDatabase { $0.isInsideTransaction } }
 
     /// `retryingWhileBusy` for work that may hold no connection yet (opening one).
     static func retryingWhileBusy<T>(insideTransaction: () -> Bool = { false }, _ body: () throws -> T) async throws -> T {

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import NIOPosix
 import SQLKit
+import Synchronization
 
 /// SQLite connections to one file, in WAL mode: one writer, several readers.
 ///
@@ -22,6 +23,8 @@ import SQLKit
 public final class SQLitePool: DatabasePool {
     public let engine = DatabaseEngine.sqlite
     private let writer: ConnectionQueue<GRDBConnection>
+    /// The writer's open group commit (touched only by the task holding the writer).
+    private let group = GroupCommit()
     private let readers: ConnectionQueue<GRDBConnection>
     private let logger: Logger
     private let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
@@ -104,22 +107,109 @@ public final class SQLitePool: DatabasePool {
 
     public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerExecutor) {
-            try await writer.with { connection in try await body(database(connection)) }
+            try await writer.with { connection in
+                let db = database(connection)
+                // A statement outside any transaction must not land in an open group: commit it
+                // first (a failed commit has already failed the group's members; carry on).
+                if group.isOpen { try? await commitGroup(db) }
+                return try await body(db)
+            }
         }
     }
 
+    /// A transaction, committed together with the transactions queued behind it (group commit).
+    ///
+    /// Under load many requests wait for the one writer; committing each alone writes the same
+    /// B-tree pages (a table's last page, its indexes) to the WAL once per request, with its own
+    /// locks. Instead, a transaction that finds the group open joins it under a savepoint, and
+    /// one that finishes while others wait leaves the group open for them; the last one commits
+    /// for all. Every member still runs alone on the writer, in order, so each conditional update
+    /// decides exactly as it would have; and no member returns before the COMMIT that makes its
+    /// writes durable — a failed COMMIT fails every member. A member that throws is rolled back
+    /// to its savepoint; the others are unaffected.
     public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(writerExecutor) {
-            try await writer.with { connection in
-                try await runTransaction(on: database(connection), begin: "BEGIN IMMEDIATE", body)
-            }
+        let (result, ticket) = try await withTaskExecutorPreference(writerExecutor) {
+            try await writer.with { connection in try await runMember(on: connection, body) }
         }
+        try await ticket?.wait()
+        return result
+    }
+
+    /// Runs `body` as a member of the writer's group: its result, and the ticket to wait on when
+    /// the group was left open for those queued behind (nil when this member committed it).
+    private func runMember<T: Sendable>(on connection: GRDBConnection, _ body: @Sendable (any SQLDatabase) async throws -> T)
+        async throws -> (T, CommitTicket?)
+    {
+        let db = database(connection)
+        let joined = group.isOpen
+        if joined {
+            try await db.raw("SAVEPOINT member").run()
+        } else {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            group.isOpen = true
+        }
+        let result: T
+        do {
+            result = try await body(db)
+            if joined { try await db.raw("RELEASE member").run() }
+        } catch {
+            await abandonMember(on: connection, db, joined: joined, error: error)
+            throw error
+        }
+        if writer.hasWaiters && group.pending.count + 1 < GroupCommit.maximumMembers {
+            let ticket = CommitTicket()
+            group.pending.append(ticket)
+            return (result, ticket)
+        }
+        try await commitGroup(db)
+        return (result, nil)
+    }
+
+    /// Undoes a member that threw: back to its savepoint when it joined a group that lives on
+    /// (committed now if nobody is queued to do it), else the whole transaction. Runs even when
+    /// the task was cancelled: the writer must never stay inside a transaction nobody will end.
+    private func abandonMember(on connection: GRDBConnection, _ db: any SQLDatabase, joined: Bool, error: any Error) async {
+        await Task(executorPreference: writerExecutor) {
+            if joined, (try? await db.raw("ROLLBACK TO member").run()) != nil, (try? await db.raw("RELEASE member").run()) != nil,
+                connection.isInsideTransaction
+            {
+                if !self.writer.hasWaiters { try? await self.commitGroup(db) }
+                return
+            }
+            // The first member, or SQLite already rolled the whole transaction back (an I/O error,
+            // a full disk): the group ends here, and with it every waiting member's writes.
+            try? await db.raw("ROLLBACK").run()
+            self.finishGroup(.failure(error))
+        }.value
+    }
+
+    /// Commits the open group and tells its waiting members; on failure rolls back and fails them all.
+    private func commitGroup(_ db: any SQLDatabase) async throws {
+        do {
+            try await db.raw("COMMIT").run()
+        } catch {
+            await Task(executorPreference: writerExecutor) { try? await db.raw("ROLLBACK").run() }.value
+            self.finishGroup(.failure(error))
+            throw error
+        }
+        finishGroup(.success(()))
+    }
+
+    private func finishGroup(_ outcome: Result<Void, any Error>) {
+        let members = group.pending
+        if case .success = outcome { group.commits += 1 }
+        group.pending = []
+        group.isOpen = false
+        for member in members { member.resolve(outcome) }
     }
 
     deinit {
         writerExecutor.shutdown()
         readerExecutor.shutdown()
     }
+
+    /// How many COMMITs the writer's transactions shared (for the tests of group commit).
+    var groupCommits: Int { group.commits }
 
     /// The statements the writer keeps prepared (for the tests of the cache).
     var writerCachedStatementCount: Int { writer.all.first?.cachedStatementCount ?? 0 }
@@ -133,6 +223,52 @@ public final class SQLitePool: DatabasePool {
         }
         writerExecutor.shutdown()
         readerExecutor.shutdown()
+    }
+}
+
+/// Transactions that ran on the writer and wait for their group's COMMIT.
+///
+/// Only the task holding the writer connection reads or changes it (the connection queue hands
+/// the writer to one task at a time, and each hand-off is a synchronisation point).
+final class GroupCommit: @unchecked Sendable {
+    /// Whether the writer is inside the group's `BEGIN IMMEDIATE`.
+    var isOpen = false
+    /// The members that finished and wait for the COMMIT.
+    var pending: [CommitTicket] = []
+    /// How many groups committed (for the tests: fewer than the transactions under load).
+    var commits = 0
+    /// At most this many transactions share one COMMIT (a bound on how long the first one waits).
+    static let maximumMembers = 32
+}
+
+/// One member's wait for its group's COMMIT: resolved once, by whoever commits or fails the group.
+final class CommitTicket: Sendable {
+    private struct State {
+        var outcome: Result<Void, any Error>?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func resolve(_ outcome: Result<Void, any Error>) {
+        let waiter: CheckedContinuation<Void, any Error>? = state.withLock { state in
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: outcome)
+    }
+
+    /// Returns when the group committed; throws the COMMIT's error when it did not. Not
+    /// cancellable: the writes are in the group either way, and the answer must say which.
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let ready: Result<Void, any Error>? = state.withLock { state in
+                if let outcome = state.outcome { return outcome }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
     }
 }
 
@@ -169,6 +305,9 @@ final class ConnectionQueue<Connection: Sendable>: @unchecked Sendable {
         }
         waiter?.resume(returning: connection)
     }
+
+    /// Whether tasks are queued for a connection.
+    var hasWaiters: Bool { lock.withLock { !waiters.isEmpty } }
 
     /// Every connection, idle or not (for shutdown).
     var all: [Connection] { lock.withLock { connections } }

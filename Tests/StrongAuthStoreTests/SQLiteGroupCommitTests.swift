@@ -1,0 +1,137 @@
+import Foundation
+import SQLKit
+import Testing
+
+@testable import StrongAuthStore
+
+/// Group commit on the SQLite writer (`SQLitePool.withTransaction`): transactions queued behind
+/// each other share one COMMIT, yet each returns only once its writes are committed, a member
+/// that throws leaves no trace while the others keep theirs, and a COMMIT that fails fails them all.
+@Suite("SQLite group commit")
+struct SQLiteGroupCommitTests {
+    struct Refused: Error {}
+
+    /// Holds the writer for a moment so that the transactions started meanwhile queue behind it.
+    static func holdWriter() async throws { try await Task.sleep(for: .milliseconds(30)) }
+
+    static func count(_ pool: SQLitePool, _ sql: String) async throws -> Int {
+        try await pool.withConnection { db in
+            try await db.raw(SQLQueryString(sql)).first()?.decode(column: "n", as: Int.self) ?? -1
+        }
+    }
+
+    @Test("queued transactions share COMMITs, and each one's rows are committed (seen by a reader) when it returns")
+    func queuedTransactionsShareCommits() async throws {
+        try await SQLiteConnectionTests.withPool(readers: 2) { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE g (k INTEGER PRIMARY KEY)").run() }
+            let before = pool.groupCommits
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    try await pool.withTransaction { db in
+                        try await db.raw("INSERT INTO g (k) VALUES (0)").run()
+                        try await Self.holdWriter()
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(5))
+                for key in 1...40 {
+                    tasks.addTask {
+                        try await pool.withTransaction { db in try await db.raw("INSERT INTO g (k) VALUES (\(bind: key))").run() }
+                        // Committed before withTransaction returned: another connection sees it.
+                        let seen = try await Self.count(pool, "SELECT COUNT(*) AS n FROM g WHERE k = \(key)")
+                        #expect(seen == 1, "row \(key) not committed when its transaction returned")
+                    }
+                }
+                try await tasks.waitForAll()
+            }
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM g") == 41)
+            let commits = pool.groupCommits - before
+            #expect(commits >= 1 && commits < 41, "41 transactions took \(commits) commits")
+        }
+    }
+
+    @Test("a member that throws is rolled back alone; the members before and after it keep their rows")
+    func failedMemberRollsBackAlone() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE m (k TEXT PRIMARY KEY)").run() }
+            let first = Task {
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO m (k) VALUES ('first')").run()
+                    try await Self.holdWriter()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            let refused = Task {
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO m (k) VALUES ('refused')").run()
+                    throw Refused()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            let last = Task { try await pool.withTransaction { db in try await db.raw("INSERT INTO m (k) VALUES ('last')").run() } }
+            try await first.value
+            await #expect(throws: Refused.self) { try await refused.value }
+            try await last.value
+            let keys = try await pool.withConnection { db in
+                try await db.raw("SELECT k FROM m ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
+            }
+            #expect(keys == ["first", "last"])
+        }
+    }
+
+    @Test("a COMMIT that fails (a deferred foreign key) fails every member of the group, and the writer stays usable")
+    func failedCommitFailsEveryMember() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await pool.withWriteConnection { db in
+                try await db.raw("CREATE TABLE parent (id INTEGER PRIMARY KEY)").run()
+                try await db.raw(
+                    "CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+                ).run()
+            }
+            let first = Task {
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO parent (id) VALUES (1)").run()
+                    try await Self.holdWriter()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            // Its statement succeeds; the missing parent is noticed only at COMMIT.
+            let orphan = Task { try await pool.withTransaction { db in try await db.raw("INSERT INTO child (id, parent) VALUES (1, 99)").run() } }
+            try await Task.sleep(for: .milliseconds(5))
+            let last = Task { try await pool.withTransaction { db in try await db.raw("INSERT INTO parent (id) VALUES (2)").run() } }
+            let outcomes = [await first.result, await orphan.result, await last.result]
+            // The three shared one COMMIT, which failed: none may report success.
+            for outcome in outcomes {
+                if case .success = outcome { Issue.record("a member of a failed group reported success") }
+            }
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM parent") == 0)
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM child") == 0)
+            try await pool.withTransaction { db in try await db.raw("INSERT INTO parent (id) VALUES (3)").run() }
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM parent") == 1)
+        }
+    }
+
+    @Test("a single write queued behind a group commits the group first and then runs outside any transaction")
+    func singleWriteCommitsTheGroupFirst() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE s (k TEXT PRIMARY KEY)").run() }
+            let first = Task {
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO s (k) VALUES ('first')").run()
+                    try await Self.holdWriter()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            let single = Task {
+                try await pool.withWriteConnection { db in
+                    try await db.raw("INSERT INTO s (k) VALUES ('single')").run()
+                    return try await db.raw("SELECT COUNT(*) AS n FROM s").first()?.decode(column: "n", as: Int.self) == 2
+                }
+            }
+            try await first.value
+            #expect(try await single.value)
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM s") == 2)
+            // Nothing was left open on the writer: a transaction starts (BEGIN IMMEDIATE) at once.
+            try await pool.withTransaction { db in try await db.raw("INSERT INTO s (k) VALUES ('after')").run() }
+        }
+    }
+}
