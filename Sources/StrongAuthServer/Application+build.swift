@@ -110,7 +110,7 @@ func addCommonMiddleware(to router: Router<AppRequestContext>, trustedProxies: T
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware(level: .info))
     _ = PrometheusMetrics.registry
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
 }
 

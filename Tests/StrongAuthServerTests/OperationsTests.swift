@@ -31,6 +31,31 @@ struct OperationsTests {
         }
     }
 
+    @Test("request metrics: each answer counted by route, method and status, with its duration; errors counted by status")
+    func requestMetrics() async throws {
+        try await TestServer.with { server in
+            try await server.test { client in
+                func metrics() async throws -> [Substring] {
+                    let answer = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)
+                    return String(buffer: answer.body).split(separator: "\n")
+                }
+                func value(_ lines: [Substring], _ name: String, _ labels: [String]) -> Double {
+                    lines.filter { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+                        .reduce(0, +)
+                }
+                let health = ["http_route=\"/health\"", "http_request_method=\"GET\"", "http_response_status_code=\"200\""]
+                let before = value(try await metrics(), "hb_requests", health)
+                _ = try await client.executeRequest(uri: "/health", method: .get, headers: [:], body: nil)
+                let missing = try await client.executeRequest(uri: "/no-such-route-\(UUID().uuidString)", method: .get, headers: [:], body: nil)
+                #expect(missing.status == .notFound)
+                let after = try await metrics()
+                #expect(value(after, "hb_requests", health) >= before + 1)
+                #expect(value(after, "http_server_request_duration_count", health) >= 1)
+                #expect(value(after, "hb_request_errors", ["error_type=\"404\""]) >= 1)
+            }
+        }
+    }
+
     /// The newest released version in CHANGELOG.md: the first `## [X.Y.Z]` heading that is not
     /// `[Unreleased]` (Keep a Changelog 1.1.0).
     static func changelogVersion() throws -> String {
