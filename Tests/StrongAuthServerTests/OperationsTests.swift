@@ -40,8 +40,10 @@ struct OperationsTests {
                     return String(buffer: answer.body).split(separator: "\n")
                 }
                 func value(_ lines: [Substring], _ name: String, _ labels: [String]) -> Double {
-                    lines.filter { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-                        .reduce(0, +)
+                    lines.filter { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }.compactMap {
+                        $0.split(separator: " ").last.flatMap { Double($0) }
+                    }
+                    .reduce(0, +)
                 }
                 let health = ["http_route=\"/health\"", "http_request_method=\"GET\"", "http_response_status_code=\"200\""]
                 let before = value(try await metrics(), "hb_requests", health)
