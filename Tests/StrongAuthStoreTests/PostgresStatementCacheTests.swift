@@ -186,6 +186,62 @@ struct PostgresStatementCacheTests {
     }
 
     /// A pool of one connection (so every statement meets the earlier ones) on a schema of its own.
+    @Test(
+        "rows of named statements decode every common column type exactly as PostgresKit's row does",
+        .enabled(if: TestDatabases.postgresURL != nil))
+    func directDecodingAgreesWithPostgresKit() async throws {
+        try await Self.withPool { pool in
+            try await pool.withConnection { db in
+                try await db.raw(
+                    """
+                    CREATE TABLE v (t TEXT, e TEXT, n TEXT, i BIGINT, z BIGINT, o BIGINT, b BOOLEAN, ts TIMESTAMPTZ, d DOUBLE PRECISION,
+                    j JSONB, u UUID)
+                    """
+                ).run()
+                try await db.raw(
+                    """
+                    INSERT INTO v VALUES ('abc', '', NULL, 9223372036854775807, 0, 1, true, '2026-12-04T10:00:00.25Z', 2.5,
+                    '{"a":1}', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')
+                    """
+                ).run()
+            }
+            let columns = ["t", "e", "n", "i", "z", "o", "b", "ts", "d", "j", "u"]
+            let direct: any SQLRow = try await pool.withConnection { db in
+                _ = try await db.raw("SELECT * FROM v").all()
+                // Twice: the second run is by name, through the same path.
+                return try #require(try await db.raw("SELECT * FROM v").first())
+            }
+            let reference = try #require((direct as? PostgresRowValues)?.row.sql())
+            #expect(direct is PostgresRowValues)
+            func agree<T: Decodable & Equatable>(_ type: T.Type) {
+                for column in columns {
+                    let a = Result { try direct.decode(column: column, as: T.self) }
+                    let b = Result { try reference.decode(column: column, as: T.self) }
+                    switch (a, b) {
+                    case (.success(let x), .success(let y)): #expect(x == y, "\(column) as \(T.self)")
+                    case (.failure, .failure): break
+                    default: Issue.record("\(column) as \(T.self): \(a) but PostgresKit: \(b)")
+                    }
+                }
+            }
+            agree(String.self)
+            agree(String?.self)
+            agree(Int.self)
+            agree(Int?.self)
+            agree(Int64.self)
+            agree(Bool.self)
+            agree(Bool?.self)
+            agree(Date.self)
+            agree(Date?.self)
+            agree(Double.self)
+            agree(UUID.self)
+            for column in columns {
+                #expect(try direct.decodeNil(column: column) == reference.decodeNil(column: column))
+            }
+            #expect(Set(direct.allColumns) == Set(columns))
+        }
+    }
+
     static func withPool(_ body: (PostgresPool) async throws -> Void) async throws {
         let url = try #require(TestDatabases.postgresURL)
         let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()

@@ -153,7 +153,7 @@ extension LiveConnectionDatabase {
             let rows = try await NamedStatement.$text.withValue(.init(name: name, sql: sql, types: types)) {
                 try await connection.execute(statement, logger: logger)
             }
-            for try await row in rows { onRow(row.sql()) }
+            for try await row in rows { onRow(PostgresRowValues(row)) }
         } catch let error as PSQLError where !PostgresStatementCache.keepsName(after: error) {
             statements.retire(key, name: name)
             if PostgresStatementCache.resultTypeChanged(error), !inTransaction {
