@@ -25,7 +25,9 @@ struct JSONBytesEncoderTests {
             Issue.record("left to Foundation: \(foundation)", sourceLocation: sourceLocation)
             return
         }
-        #expect(JSONSameDocument.check(Array(ours.utf8), Array(foundation.utf8)), "ours \(ours), Foundation \(foundation)", sourceLocation: sourceLocation)
+        #expect(
+            JSONSameDocument.check(Array(ours.utf8), Array(foundation.utf8)), "ours \(ours), Foundation \(foundation)", sourceLocation: sourceLocation
+        )
     }
 
     private struct Scalars: Encodable {
@@ -75,7 +77,10 @@ struct JSONBytesEncoderTests {
 
     @Test("random strings from an alphabet of escapes, controls, ASCII and multi-byte characters")
     func randomStrings() throws {
-        let alphabet: [Character] = ["a", "Z", "0", " ", "/", "\"", "\\", "\u{0}", "\u{1}", "\u{8}", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1f}", "\u{7f}", "é", "€", "😀", "\u{2028}", "\u{FEFF}", "e\u{301}"]
+        let alphabet: [Character] = [
+            "a", "Z", "0", " ", "/", "\"", "\\", "\u{0}", "\u{1}", "\u{8}", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1f}", "\u{7f}", "é", "€", "😀",
+            "\u{2028}", "\u{FEFF}", "e\u{301}",
+        ]
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
             let length = Int.random(in: 0...24, using: &generator)
@@ -128,7 +133,9 @@ struct JSONBytesEncoderTests {
         ]
         for instant in instants {
             let date = Date(timeIntervalSince1970: instant)
-            try expectSame(Dated(at: date, maybe: date, many: [date, Date(timeIntervalSince1970: 951_782_400 + instant.truncatingRemainder(dividingBy: 86_400))]))
+            try expectSame(
+                Dated(
+                    at: date, maybe: date, many: [date, Date(timeIntervalSince1970: 951_782_400 + instant.truncatingRemainder(dividingBy: 86_400))]))
         }
         for _ in 0..<3_000 {
             let date = Date(timeIntervalSince1970: Double.random(in: -2_208_988_800..<253_402_300_800))
@@ -204,8 +211,9 @@ struct JSONBytesEncoderTests {
     @Test("nested containers, explicit nulls, an empty nested array")
     func manualContainers() throws {
         try expectSame(ManualContainers())
-        #expect(JSONBytesEncoder.encode(ManualContainers()).map { String(buffer: $0) }
-            == #"{"first":"1","nested":{"x":1,"y":null},"list":[true,null,{"x":-3},[9],[]],"after":[1.5]}"#)
+        #expect(
+            JSONBytesEncoder.encode(ManualContainers()).map { String(buffer: $0) }
+                == #"{"first":"1","nested":{"x":1,"y":null},"list":[true,null,{"x":-3},[9],[]],"after":[1.5]}"#)
     }
 
     private struct OutOfOrder: Encodable {

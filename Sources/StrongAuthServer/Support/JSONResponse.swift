@@ -20,11 +20,11 @@ enum JSONResponse {
     static func body(_ value: some Encodable) throws -> ByteBuffer {
         if let bytes = JSONBytesEncoder.encode(value) {
             #if DEBUG
-            // Every response of a debug build (the tests, the conformance suite) is checked against Foundation.
-            let foundation = try foundationEncoder().encode(value)
-            assert(
-                JSONSameDocument.check(bytes.readableBytesView, foundation),
-                "JSONBytesEncoder wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
+                // Every response of a debug build (the tests, the conformance suite) is checked against Foundation.
+                let foundation = try foundationEncoder().encode(value)
+                assert(
+                    JSONSameDocument.check(bytes.readableBytesView, foundation),
+                    "JSONBytesEncoder wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
             #endif
             return bytes
         }
