@@ -314,4 +314,18 @@ struct JSONBytesEncoderTests {
         try expectSame(Components.Schemas.Health(status: .ok, version: "1.0.0"))
         try expectSame(["id": "ap_1", "status": "approved"])
     }
+
+    @Test("the document comparison ignores member order only: values, escapes, array order and nesting count")
+    func sameDocument() {
+        func same(_ left: String, _ right: String) -> Bool { JSONSameDocument.check(Array(left.utf8), Array(right.utf8)) }
+        #expect(same(#"{"a":1,"b":{"d":[1,{"f":2,"e":"x"}],"c":null}}"#, #"{"b":{"c":null,"d":[1,{"e":"x","f":2}]},"a":1}"#))
+        #expect(same(#"[]"#, #"[]"#) && same(#"{}"#, #"{}"#) && same(#""a\"b""#, #""a\"b""#))
+        #expect(!same(#"{"a":1}"#, #"{"a":1.0}"#))
+        #expect(!same(#"[1,2]"#, #"[2,1]"#))
+        #expect(!same(#""a/b""#, #""a\/b""#))
+        #expect(!same(#""\u001f""#, #""\u001F""#))
+        #expect(!same(#"{"a":1}"#, #"{"a":1,"a":1}"#))
+        #expect(!same(#"{"a":[1]}"#, #"{"a":[1]"#))
+        #expect(!same(#"{"a":1} "#, #"{"a":1}"#))
+    }
 }
