@@ -185,6 +185,9 @@ struct JSONBytesEncoderTests {
         try expectSame([Nested(), Nested()])
         try expectSame([String]())
         try expectSame([String: String]())
+        try expectSame(["a", nil, "c"] as [String?])
+        try expectSame(["k": nil, "l": 1] as [String: Int?])
+        try expectSame([Components.Schemas.Device.StatusPayload.active, .removed])
     }
 
     private struct ManualContainers: Encodable {
