@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// Writes an `Encodable` value as JSON straight into a `ByteBuffer`: the bytes Foundation's
-/// `JSONEncoder` writes with `.withoutEscapingSlashes` (and `.iso8601` dates when asked), without
+/// `JSONEncoder` writes with `.withoutEscapingSlashes` and `.iso8601` dates, without
 /// its tree of boxed values and the `Data` copied into the response (~3–5 % of a request's CPU in
 /// the profiles, docs/benchmarks.md).
 ///
@@ -16,8 +16,8 @@ import Hummingbird
 /// any thrown error — makes `encode` return `nil`, and the caller encodes that value with Foundation.
 enum JSONBytesEncoder {
     /// `value` as JSON, or `nil` when only Foundation's `JSONEncoder` writes it faithfully.
-    static func encode(_ value: some Encodable, datesAsISO8601: Bool = true) -> ByteBuffer? {
-        let sink = JSONByteSink(datesAsISO8601: datesAsISO8601)
+    static func encode(_ value: some Encodable) -> ByteBuffer? {
+        let sink = JSONByteSink()
         let slot = sink.newPendingSlot()
         do {
             try sink.writeValue(value, slot: slot, depth: 0)
@@ -60,10 +60,8 @@ final class JSONByteSink {
     }
 
     private let state: UnsafeMutablePointer<State>
-    let datesAsISO8601: Bool
 
-    init(datesAsISO8601: Bool) {
-        self.datesAsISO8601 = datesAsISO8601
+    init() {
         state = .allocate(capacity: 1)
         state.initialize(to: State())
         state.pointee.bytes.reserveCapacity(1024)
@@ -174,7 +172,7 @@ final class JSONByteSink {
         } else if T.self == Double.self {
             try claim(slot: slot, depth: depth)
             try writeFloatingPoint(value as! Double)
-        } else if T.self == Date.self, datesAsISO8601 {
+        } else if T.self == Date.self {
             try claim(slot: slot, depth: depth)
             try writeISO8601(value as! Date)
         } else if T.self == Data.self {
