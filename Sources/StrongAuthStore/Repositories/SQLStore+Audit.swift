@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StrongAuthCore
+import StrongAuthProtocol
 
 extension SQLStore: AuditLog {
     public func append(_ record: AuditRecord, at now: Date) async throws {
@@ -13,7 +14,7 @@ extension SQLStore: AuditLog {
         try await db.raw(
             """
             INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
-            VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: now.epochMilliseconds), \(bind: record.actor),
+            VALUES (\(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor),
                     \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress),
                     \(bind: record.outcome.rawValue), \(bind: details),
                     COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor))))
