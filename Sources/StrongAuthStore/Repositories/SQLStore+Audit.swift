@@ -10,7 +10,7 @@ extension SQLStore: AuditLog {
 
     /// Journals one audit record on `db` (also inside the transaction of the change it records).
     static func insert(_ record: AuditRecord, at now: Date, into db: any SQLDatabase) async throws {
-        let details = String(decoding: try JSONSerialization.data(withJSONObject: record.details, options: [.sortedKeys]), as: UTF8.self)
+        let details = record.detailsJSON
         try await db.raw(
             """
             INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)

@@ -72,7 +72,7 @@ extension SQLStore {
             }
             for count in counts {
                 let record = Self.auditRecord(of: count)
-                let details = String(decoding: try JSONSerialization.data(withJSONObject: record.details, options: [.sortedKeys]), as: UTF8.self)
+                let details = record.detailsJSON
                 try await db.raw(
                     """
                     INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
