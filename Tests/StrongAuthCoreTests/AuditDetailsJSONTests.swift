@@ -35,3 +35,42 @@ struct AuditDetailsJSONTests {
         }
     }
 }
+
+@Suite("Flat JSON string objects read without JSONSerialization")
+struct JSONStringObjectReaderTests {
+    private func reference(_ text: String) -> [String: String]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
+    }
+
+    @Test("reads what sortedStringObject writes, and what JSONSerialization reads")
+    func roundTrip() {
+        let alphabet = Array("aZ_09 /\\\"\n\t\u{1}é€😀")
+        for _ in 0..<500 {
+            var members: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...5) {
+                members[String((0..<Int.random(in: 0...4)).map { _ in alphabet.randomElement()! })] =
+                    String((0..<Int.random(in: 0...6)).map { _ in alphabet.randomElement()! })
+            }
+            let text = JSONObjectWriter.sortedStringObject(members)
+            #expect(JSONStringObjectReader.read(text) == members, "\(text)")
+            #expect(reference(text) == members)
+        }
+        let texts = [
+            #" { "a" : "b" , "c":"\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\" } "#, "{}", " {\n}\n", #"{"a":"1","a":"2"}"#, #"{"k":"\u0000"}"#,
+        ]
+        for text in texts {
+            #expect(JSONStringObjectReader.read(text) != nil, "\(text)")
+            #expect(JSONStringObjectReader.read(text) == reference(text), "\(text)")
+        }
+    }
+
+    @Test("anything but a flat object of strings is nil (the caller asks JSONSerialization)")
+    func refusals() {
+        for text in [
+            "", "[]", #"{"a":1}"#, #"{"a":null}"#, #"{"a":{"b":"c"}}"#, #"{"a":"b",}"#, #"{"a":"b"} x"#, #"{"a":"\ud800"}"#,
+            #"{"a":"\udc00x"}"#, #"{"a":"\x"}"#, #"{"a":"\u12"}"#, "{\"a\":\"line\nbreak\"}", #"{"a" "b"}"#, #"{'a':'b'}"#,
+        ] {
+            #expect(JSONStringObjectReader.read(text) == nil, "\(text)")
+        }
+    }
+}

@@ -77,6 +77,24 @@ public struct JSONObjectWriter {
         bytes.reserveCapacity(512)
     }
 
+    /// A flat object of string members as `JSONSerialization` with `.sortedKeys` writes it, byte
+    /// for byte: its escaping, and its key order (numeric, case-insensitive comparison, asked only
+    /// when there are two keys or more). For stored JSON that must not change: audit details,
+    /// approval parameters.
+    public static func sortedStringObject(_ members: [String: String]) -> String {
+        let keys =
+            members.count < 2
+            ? Array(members.keys)
+            : members.keys.sorted { first, second in
+                first.compare(
+                    second, options: [.numeric, .caseInsensitive, .forcedOrdering], range: first.startIndex..<first.endIndex,
+                    locale: Locale(identifier: "")) == .orderedAscending
+            }
+        var writer = JSONObjectWriter(escaping: .foundation)
+        for key in keys { writer.member(key, string: members[key] ?? "") }
+        return String(decoding: writer.finish(), as: UTF8.self)
+    }
+
     public mutating func member(_ name: String, string value: String) {
         key(name)
         Self.append(string: value, to: &bytes, escaping: escaping)
