@@ -58,7 +58,7 @@ public struct DPoPSigner: Sendable {
         var htu = url
         if let cut = htu.firstIndex(where: { $0 == "?" || $0 == "#" }) { htu = String(htu[..<cut]) }
         var claims: [String: Any] = [
-            "jti": UUID().uuidString.lowercased(), "htm": method, "htu": htu, "iat": Int(issuedAt.timeIntervalSince1970),
+            "jti": SecureRandom.uuid(), "htm": method, "htu": htu, "iat": Int(issuedAt.timeIntervalSince1970),
         ]
         if let accessToken { claims["ath"] = Base64URL.encode(SHA256.hash(data: Array(accessToken.utf8))) }
         if let current = nonce.value { claims["nonce"] = current }

@@ -19,8 +19,9 @@ struct ScaleOutTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<8 {
                 group.addTask {
+                    let file = NotificationFile(path: path)  // one per node, each keeping its descriptor
                     for line in 0..<100 {
-                        try NotificationFile.append(Data("{\"writer\":\(writer),\"line\":\(line)}\n".utf8), to: path)
+                        try file.append(Array("{\"writer\":\(writer),\"line\":\(line)}\n".utf8))
                     }
                 }
             }

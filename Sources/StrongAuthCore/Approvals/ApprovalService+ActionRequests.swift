@@ -37,7 +37,7 @@ extension ApprovalService {
         guard canonical.utf8.count <= 16_384 else { throw ApprovalError.validation(field: "payload", message: "at most 16 KiB") }
         let now = time.now()
         let approval = Approval(
-            id: UUID().uuidString.lowercased(), kind: .actionRequest, userID: user.id, externalUserID: uid, applicationID: nil,
+            id: SecureRandom.uuid(), kind: .actionRequest, userID: user.id, externalUserID: uid, applicationID: nil,
             template: action, operationType: action, parameters: [:], data: "\(action)\n\(canonical)",
             maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,

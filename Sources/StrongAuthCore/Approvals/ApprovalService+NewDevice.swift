@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 
 /// RTS art. 24 across the faces (docs/security-model.md): a Kontist device bound while the user already has an
 /// ACTIVE device — of either kind — waits in PENDING_COMMIT, and an approval of the engine asks
@@ -19,7 +20,7 @@ extension ApprovalService {
         let text = "Approve the new device \"\(device.name)\" with the key \(fingerprint)"
         let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "*", with: "\\*")
         return Approval(
-            id: UUID().uuidString.lowercased(), kind: .operation, userID: device.userID, externalUserID: username, applicationID: nil,
+            id: SecureRandom.uuid(), kind: .operation, userID: device.userID, externalUserID: username, applicationID: nil,
             template: newDeviceTemplate, operationType: "approve_device", parameters: ["device": device.name, "keyFingerprint": fingerprint],
             data: "A2*N\(escaped)", maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"],

@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 
 extension ApprovalService {
     /// The template name of self-service step-up approvals.
@@ -14,7 +15,7 @@ extension ApprovalService {
     {
         let now = time.now()
         let approval = Approval(
-            id: UUID().uuidString.lowercased(), kind: .operation, userID: user.id, externalUserID: user.username, applicationID: nil,
+            id: SecureRandom.uuid(), kind: .operation, userID: user.id, externalUserID: user.username, applicationID: nil,
             template: Self.selfServiceTemplate, operationType: "authorization", parameters: [:], data: "A2*N\(text)",
             maxFailureCount: AttemptLimits.standard.approvalAnswer,
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now, expiresAt: now.addingTimeInterval(lifetime),

@@ -62,7 +62,7 @@ public struct ApprovalService: Sendable {
         let userID = try await store.ensureUser(realm: integrationUser.realmID, externalUserID: externalUserID, at: now)
         let screen = template.screen(parameters)
         let approval = Approval(
-            id: UUID().uuidString.lowercased(), kind: .operation, userID: userID, externalUserID: externalUserID,
+            id: SecureRandom.uuid(), kind: .operation, userID: userID, externalUserID: externalUserID,
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)

@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 
 /// Whose counter an attempt counts on: the row the store updates.
 public enum AttemptSubject: Sendable, Equatable {
@@ -55,7 +56,7 @@ public struct AttemptReservation: Sendable, Equatable {
     /// failures and, when this one set it, the lock.
     public var lockDetails: [String: String] {
         var details = ["consecutive_failures": String(attempts ?? 0)]
-        if let lockedUntil { details["locked_until"] = ISO8601DateFormatter().string(from: lockedUntil) }
+        if let lockedUntil { details["locked_until"] = InternetTimestamp.string(from: lockedUntil) }
         return details
     }
 }

@@ -76,7 +76,7 @@ public struct OperatorService: Sendable {
         try Validate.username(username)
         let password = password ?? SecureRandom.token(prefix: "", byteCount: 18)
         try Validate.password(password)
-        let id = UUID().uuidString.lowercased()
+        let id = SecureRandom.uuid()
         let now = time.now()
         let totpSecret = try newTOTPSecret(operatorID: id, username: username)
         let created = Operator(

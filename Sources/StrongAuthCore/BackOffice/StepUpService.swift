@@ -258,7 +258,7 @@ public struct StepUpService: Sendable {
                 throw StepUpError.tooManySMS(retryAfter: DeviceService.seconds(until: retryAt, from: now, atMost: configuration.sms.window))
             }
             let otp = Self.generateOTP()
-            let challengeID = UUID().uuidString.lowercased()
+            let challengeID = SecureRandom.uuid()
             let challenge = Challenge(
                 id: challengeID, kind: .webStepUp, userID: userID, deviceID: "",
                 payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
@@ -266,7 +266,7 @@ public struct StepUpService: Sendable {
             // The code is named with what it confirms, so an SMS never authorizes something unseen.
             let message = "Your StrongAuth code to confirm \"\(text)\" is \(otp). It is valid for \(Int(configuration.lifetime / 60)) minutes."
             let notification = OutboxNotification(
-                id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
+                id: SecureRandom.uuid(), kind: .smsOTP, userID: userID, recipient: phone,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
             try await store.insertChallenge(challenge, notifications: [notification])

@@ -37,7 +37,7 @@ extension DeviceService {
         guard !active.isEmpty else { throw DeviceError.deviceNotFound }
         let now = time.now()
         let challenge = Challenge(
-            id: UUID().uuidString.lowercased(), kind: .mfaPush, userID: userID, deviceID: "", payload: "",
+            id: SecureRandom.uuid(), kind: .mfaPush, userID: userID, deviceID: "", payload: "",
             maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
         let message = "Approve the sign-in request \(challenge.id)?"

@@ -104,10 +104,10 @@ public struct DeviceService: Sendable {
 
         let now = time.now()
         let device = Device(
-            id: UUID().uuidString.lowercased(), userID: userID, kind: .ecdsaP256, name: trimmedName,
+            id: SecureRandom.uuid(), userID: userID, kind: .ecdsaP256, name: trimmedName,
             publicKeyHex: Hex.encode(key.x963Representation), status: .created, createdAt: now)
         let otp = Self.generateOTP()
-        let challengeID = UUID().uuidString.lowercased()
+        let challengeID = SecureRandom.uuid()
         let challenge = Challenge(
             id: challengeID, kind: .deviceBinding, userID: userID, deviceID: device.id,
             payload: try masterKey.seal(Array(otp.utf8), purpose: Self.otpPurpose, associatedData: challengeID),
@@ -117,7 +117,7 @@ public struct DeviceService: Sendable {
         // text message to the user's phone (spam, phishing links) paid by the bank.
         let message = "Your StrongAuth code to bind a new device is \(otp). It is valid for \(Int(configuration.otpLifetime / 60)) minutes."
         let notification = OutboxNotification(
-            id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
+            id: SecureRandom.uuid(), kind: .smsOTP, userID: userID, recipient: phone,
             sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
             nextAttemptAt: now, createdAt: now)
         // The caps are checked and the SMS counted in the transaction that stores the binding:
@@ -245,8 +245,8 @@ public struct DeviceService: Sendable {
     public func createChallenge(userID: String, deviceID: String) async throws -> Challenge {
         let now = time.now()
         let challenge = Challenge(
-            id: UUID().uuidString.lowercased(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
-            payload: UUID().uuidString.lowercased(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
+            id: SecureRandom.uuid(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
+            payload: SecureRandom.uuid(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
         // Stored only if the device is the user's ACTIVE ECDSA device (one statement); when it is
         // not, the device is read to say why.
@@ -406,7 +406,7 @@ public struct DeviceService: Sendable {
     func pushes(to devices: [Device], userID: String, message: String, at now: Date) throws -> [OutboxNotification] {
         try devices.map { device in
             OutboxNotification(
-                id: UUID().uuidString.lowercased(), kind: .push, userID: userID, recipient: device.id,
+                id: SecureRandom.uuid(), kind: .push, userID: userID, recipient: device.id,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 
 /// Who a webhook is for, and so whose secret signs it and who may read its delivery log: a
 /// PowerAuth application (registration and operation callbacks, PowerAuth Cloud REST API) or an OAuth client
@@ -85,7 +86,7 @@ public struct WebhookDelivery: Sendable, Equatable {
     public static func event(
         _ eventType: String, to subscriber: WebhookSubscriber, url: String, fields: [String: Any], at now: Date
     ) throws -> WebhookDelivery {
-        let id = UUID().uuidString.lowercased()
+        let id = SecureRandom.uuid()
         var event = fields
         event["eventId"] = id
         event["type"] = eventType

@@ -58,39 +58,70 @@ extension AccessTokenClaims {
 }
 
 /// Writes one JSON object (RFC 8259) of string, integer and string-array members.
-struct JSONObjectWriter {
-    private var bytes: [UInt8] = [UInt8(ascii: "{")]
-    private var first = true
-
-    init() { bytes.reserveCapacity(512) }
-
-    mutating func member(_ name: String, string value: String) {
-        key(name)
-        Self.append(string: value, to: &bytes)
+public struct JSONObjectWriter {
+    /// How strings are escaped.
+    public enum Escaping: Sendable {
+        /// `"` and `\` escaped, control characters as `\u00XX`: the shortest valid JSON.
+        case minimal
+        /// As Foundation's `JSONSerialization` writes strings: also `/` as `\/` and the control
+        /// characters that have one as `\b \f \n \r \t`, for output that must stay byte-identical.
+        case foundation
     }
 
-    mutating func member(_ name: String, integer value: Int64) {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var first = true
+    private let escaping: Escaping
+
+    public init(escaping: Escaping = .minimal) {
+        self.escaping = escaping
+        bytes.reserveCapacity(512)
+    }
+
+    /// A flat object of string members as `JSONSerialization` with `.sortedKeys` writes it, byte
+    /// for byte: its escaping, and its key order (numeric, case-insensitive comparison, asked only
+    /// when there are two keys or more). For stored JSON that must not change: audit details,
+    /// approval parameters.
+    public static func sortedStringObject(_ members: [String: String]) -> String {
+        let keys =
+            members.count < 2
+            ? Array(members.keys)
+            : members.keys.sorted { first, second in
+                first.compare(
+                    second, options: [.numeric, .caseInsensitive, .forcedOrdering], range: first.startIndex..<first.endIndex,
+                    locale: Locale(identifier: "")) == .orderedAscending
+            }
+        var writer = JSONObjectWriter(escaping: .foundation)
+        for key in keys { writer.member(key, string: members[key] ?? "") }
+        return String(decoding: writer.finish(), as: UTF8.self)
+    }
+
+    public mutating func member(_ name: String, string value: String) {
+        key(name)
+        Self.append(string: value, to: &bytes, escaping: escaping)
+    }
+
+    public mutating func member(_ name: String, integer value: Int64) {
         key(name)
         bytes.append(contentsOf: String(value).utf8)
     }
 
-    mutating func member(_ name: String, strings values: [String]) {
+    public mutating func member(_ name: String, strings values: [String]) {
         key(name)
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            Self.append(string: value, to: &bytes)
+            Self.append(string: value, to: &bytes, escaping: escaping)
         }
         bytes.append(UInt8(ascii: "]"))
     }
 
     /// A member whose value is already JSON (a nested object).
-    mutating func member(_ name: String, raw json: [UInt8]) {
+    public mutating func member(_ name: String, raw json: [UInt8]) {
         key(name)
         bytes.append(contentsOf: json)
     }
 
-    mutating func finish() -> [UInt8] {
+    public mutating func finish() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
@@ -98,18 +129,24 @@ struct JSONObjectWriter {
     private mutating func key(_ name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        Self.append(string: name, to: &bytes)
+        Self.append(string: name, to: &bytes, escaping: escaping)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, everything else as its UTF-8.
-    static func append(string: String, to bytes: inout [UInt8]) {
+    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX` (or as `escaping` says),
+    /// everything else as its UTF-8.
+    static func append(string: String, to bytes: inout [UInt8], escaping: Escaping = .minimal) {
         bytes.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "/") where escaping == .foundation: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "/")])
             case 0..<0x20:
+                if escaping == .foundation, let short = shortEscape(byte) {
+                    bytes.append(contentsOf: [UInt8(ascii: "\\"), short])
+                    continue
+                }
                 let hex = Array("0123456789abcdef".utf8)
                 bytes.append(contentsOf: [
                     UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xf)],
@@ -118,5 +155,17 @@ struct JSONObjectWriter {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The letter of a control character's two-character escape (`\n` …), if it has one.
+    private static func shortEscape(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x08: UInt8(ascii: "b")
+        case 0x09: UInt8(ascii: "t")
+        case 0x0A: UInt8(ascii: "n")
+        case 0x0C: UInt8(ascii: "f")
+        case 0x0D: UInt8(ascii: "r")
+        default: nil
+        }
     }
 }

@@ -187,7 +187,7 @@ public struct TokenService: Sendable {
         let claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
-            id: UUID().uuidString.lowercased(), resources: request.resources, realm: client.realmID,
+            id: SecureRandom.uuid(), resources: request.resources, realm: client.realmID,
             dpopKeyThumbprint: request.dpopKeyThumbprint)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
@@ -279,7 +279,7 @@ public struct TokenService: Sendable {
         let now = time.now()
         let successor = SecureRandom.token(prefix: SecretPrefix.refreshToken)
         let outcome = try await store.rotateRefreshToken(
-            hash: presentedHash, clientID: client.id, at: now, successorID: UUID().uuidString.lowercased(),
+            hash: presentedHash, clientID: client.id, at: now, successorID: SecureRandom.uuid(),
             successorHash: secretHasher.hash(successor),
             successorExpiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))
         switch outcome {
@@ -342,7 +342,7 @@ public struct TokenService: Sendable {
             let token = SecureRandom.token(prefix: SecretPrefix.refreshToken)
             pending.refreshToken = token
             pending.refreshTokenRecord = RefreshTokenRecord(
-                id: UUID().uuidString.lowercased(), tokenHash: secretHasher.hash(token), familyID: UUID().uuidString.lowercased(),
+                id: SecureRandom.uuid(), tokenHash: secretHasher.hash(token), familyID: SecureRandom.uuid(),
                 clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
                 authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
                 expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))
@@ -355,7 +355,7 @@ public struct TokenService: Sendable {
     public func signUserTokens(_ pending: PendingUserTokens) async throws -> IssuedTokens {
         let now = pending.issuedAt
         let familyID = pending.refreshTokenRecord?.familyID
-        let accessTokenID = UUID().uuidString.lowercased()
+        let accessTokenID = SecureRandom.uuid()
         let accessToken = try await signAccessToken(
             userID: pending.userID, client: pending.client, scopes: pending.scopes, amr: pending.amr, familyID: familyID,
             confirmationDeviceID: pending.confirmationDeviceID, authTime: pending.authTime, resources: pending.resources,
@@ -372,7 +372,7 @@ public struct TokenService: Sendable {
     private func signAccessToken(
         userID: String, client: OAuthClient, scopes: Scopes, amr: [String], familyID: String?,
         confirmationDeviceID: String?, authTime: Date?, resources: [String], dpopKeyThumbprint: String?, now: Date,
-        id: String = UUID().uuidString.lowercased()
+        id: String = SecureRandom.uuid()
     ) async throws -> String {
         var claims = AccessTokenClaims(
             issuer: configuration.issuer, subject: userID, clientID: client.id, scope: scopes.wire,

@@ -135,7 +135,7 @@ public struct PasskeyService: Sendable {
         let now = time.now()
         let hasActiveDevice = try await store.devices(userID: userID).contains { $0.status == .active }
         var ceremony = PasskeyCeremony(
-            id: UUID().uuidString.lowercased(), purpose: .registration, userID: userID, realmID: user.realmID,
+            id: SecureRandom.uuid(), purpose: .registration, userID: userID, realmID: user.realmID,
             challenge: SecureRandom.bytes(32), name: name, createdAt: now, expiresAt: now.addingTimeInterval(configuration.ceremonyLifetime))
         var otpRequired = false
         if assurance < .twoFactor {
@@ -147,7 +147,7 @@ public struct PasskeyService: Sendable {
             // Server-chosen text only (the passkey's name would make the SMS a free message).
             let message = "Your StrongAuth code to add a passkey is \(otp). It is valid for \(Int(configuration.ceremonyLifetime / 60)) minutes."
             let notification = OutboxNotification(
-                id: UUID().uuidString.lowercased(), kind: .smsOTP, userID: userID, recipient: phone,
+                id: SecureRandom.uuid(), kind: .smsOTP, userID: userID, recipient: phone,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
             if let retryAt = try await store.insertPasskeyCeremony(
@@ -204,7 +204,7 @@ public struct PasskeyService: Sendable {
             throw PasskeyError.attestationNotTrusted
         }
         let device = Device(
-            id: UUID().uuidString.lowercased(), userID: userID, kind: .passkey, name: ceremony.name ?? "Passkey",
+            id: SecureRandom.uuid(), userID: userID, kind: .passkey, name: ceremony.name ?? "Passkey",
             publicKeyHex: Hex.encode(verified.credentialPublicKey), status: .active, createdAt: now, activatedAt: now)
         let credential = PasskeyCredential(
             deviceID: device.id, userID: userID, credentialID: verified.credentialID, publicKey: verified.credentialPublicKey,
@@ -280,7 +280,7 @@ public struct PasskeyService: Sendable {
     {
         let now = time.now()
         var ceremony = PasskeyCeremony(
-            id: UUID().uuidString.lowercased(), purpose: .signIn, userID: nil, realmID: Realm.defaultID, challenge: SecureRandom.bytes(32),
+            id: SecureRandom.uuid(), purpose: .signIn, userID: nil, realmID: Realm.defaultID, challenge: SecureRandom.bytes(32),
             createdAt: now, expiresAt: now.addingTimeInterval(configuration.ceremonyLifetime))
         var allowed: [PasskeyCredential] = []
         switch purpose {
@@ -358,7 +358,7 @@ public struct PasskeyService: Sendable {
         let now = time.now()
         let nonce = SecureRandom.bytes(32)
         let ceremony = PasskeyCeremony(
-            id: UUID().uuidString.lowercased(), purpose: .approval, userID: userID, realmID: user.realmID, target: approval.id,
+            id: SecureRandom.uuid(), purpose: .approval, userID: userID, realmID: user.realmID, target: approval.id,
             challenge: Self.approvalChallenge(approvalID: approval.id, data: approval.data, nonce: nonce), nonce: nonce, createdAt: now,
             expiresAt: min(approval.expiresAt, now.addingTimeInterval(configuration.ceremonyLifetime)))
         try await store.insertPasskeyCeremony(ceremony)

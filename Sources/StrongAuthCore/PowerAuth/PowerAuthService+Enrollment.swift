@@ -167,7 +167,7 @@ extension PowerAuthService {
     /// `/pa/v3/token/create`, after the face verified the signature: a token id and its 16-byte
     /// secret (returned once, to be ECIES-encrypted to the phone).
     public func createToken(for registration: Registration, signatureType: String) async throws -> (id: String, secret: [UInt8]) {
-        let id = UUID().uuidString.lowercased()
+        let id = SecureRandom.uuid()
         let secret = SecureRandom.bytes(16)
         try await store.insertToken(
             PowerAuthToken(

@@ -65,7 +65,7 @@ extension PowerAuthService {
         for _ in 0..<3 {
             let code = PowerAuthActivationCode.generate()
             let device = Device(
-                id: UUID().uuidString.lowercased(), userID: userID, kind: .powerauth, name: "", publicKeyHex: "",
+                id: SecureRandom.uuid(), userID: userID, kind: .powerauth, name: "", publicKeyHex: "",
                 status: .created, createdAt: now)
             let activation = PowerAuthActivation(
                 deviceID: device.id, applicationID: application.id, activationCode: code,

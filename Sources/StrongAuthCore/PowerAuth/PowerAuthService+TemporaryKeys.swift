@@ -42,7 +42,7 @@ extension PowerAuthService {
         }
         let now = time.now()
         let keyPair = P256.KeyAgreement.PrivateKey()
-        let id = UUID().uuidString.lowercased()
+        let id = SecureRandom.uuid()
         let expiresAt = now.addingTimeInterval(configuration.temporaryKeyLifetime)
         try await store.insertTemporaryKey(
             PowerAuthTemporaryKeyRecord(

@@ -65,14 +65,14 @@ public struct ProcessService: Sendable {
         var identities: [User] = []
         for reference in clientReferences {
             let token = SecureRandom.token(prefix: SecretPrefix.processToken)
-            let userID = UUID().uuidString.lowercased()
+            let userID = SecureRandom.uuid()
             // '!' is no bcrypt hash: the identity can never log in with a password, only by its process.
             identities.append(
                 User(
                     id: userID, username: "process:\(userID)", passwordHash: "!", ownerClientId: client.id, createdAt: now,
                     realmID: client.realmID))
             let process = IdentityProcess(
-                id: UUID().uuidString.lowercased(), tokenHash: tokenHasher.hash(token), clientID: client.id, processType: processType,
+                id: SecureRandom.uuid(), tokenHash: tokenHasher.hash(token), clientID: client.id, processType: processType,
                 clientReference: reference, userID: userID, maxExchanges: configuration.maxExchanges, createdAt: now,
                 expiresAt: now.addingTimeInterval(configuration.lifetime), deleteAfter: now.addingTimeInterval(configuration.retention))
             processes.append(process)

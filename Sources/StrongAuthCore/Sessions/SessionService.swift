@@ -204,7 +204,7 @@ public struct SessionService: Sendable {
         if session?.status != .anonymous {
             // No live session, or an authorized one: a login starts from a fresh anonymous session.
             let token = SecureRandom.token(prefix: Self.tokenPrefix)
-            let created = LoginSession(id: UUID().uuidString.lowercased(), status: .anonymous, createdAt: now, lastSeenAt: now)
+            let created = LoginSession(id: SecureRandom.uuid(), status: .anonymous, createdAt: now, lastSeenAt: now)
             try await store.insertLoginSession(created, tokenHash: tokenHasher.hash(token))
             session = created
             newToken = token

@@ -108,7 +108,7 @@ public struct AccountService: Sendable {
             let message =
                 "Your StrongAuth phone number was changed to \(Self.mask(newPhone)). If this was not you, contact your bank now."
             return OutboxNotification(
-                id: UUID().uuidString.lowercased(), kind: .smsNotice, userID: userID, recipient: old,
+                id: SecureRandom.uuid(), kind: .smsNotice, userID: userID, recipient: old,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
         }

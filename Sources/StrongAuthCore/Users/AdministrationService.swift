@@ -105,7 +105,7 @@ public struct AdministrationService: Sendable {
         if let phone { try Validate.phone(phone) }
         if let email { try Validate.email(email) }
         let user = User(
-            id: UUID().uuidString.lowercased(), username: username, passwordHash: try await passwordHasher.hash(password),
+            id: SecureRandom.uuid(), username: username, passwordHash: try await passwordHasher.hash(password),
             phone: phone, email: email, ownerClientId: ownerClientID, createdAt: time.now(), realmID: realm)
         return (user, password)
     }

@@ -26,7 +26,7 @@ public enum P256Codec {
 
     /// Parses a hex public key in any accepted form.
     public static func publicKey(hex: String) throws(Failure) -> P256.Signing.PublicKey {
-        guard let bytes = Hex.decode(hex.trimmingCharacters(in: .whitespaces)) else { throw .notHex }
+        guard let bytes = Hex.decode(hex.trimmingHTTPWhitespace()) else { throw .notHex }
         return try publicKey(bytes: bytes)
     }
 
@@ -47,7 +47,7 @@ public enum P256Codec {
 
     /// Parses a hex signature: raw `r‖s` when it is exactly 64 bytes, DER otherwise.
     public static func signature(hex: String) throws(Failure) -> P256.Signing.ECDSASignature {
-        guard let bytes = Hex.decode(hex.trimmingCharacters(in: .whitespaces)) else { throw .notHex }
+        guard let bytes = Hex.decode(hex.trimmingHTTPWhitespace()) else { throw .notHex }
         return try signature(bytes: bytes)
     }
 

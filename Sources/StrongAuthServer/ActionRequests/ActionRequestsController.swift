@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import StrongAuthCore
+import StrongAuthProtocol
 
 /// Shine's SCA action requests (Shine's API documentation, docs/approvals.md): create, poll (GET and POST), verify the
 /// short-lived token, and Shine's own demo resource `POST /v3/bank/transfers`. Clients
@@ -109,7 +110,7 @@ struct ActionRequestsController {
                 token, action: "bank:transfers:create", payload: body, clientID: claims.clientID, source: context.remoteAddress)
         else { throw Self.tokenRefused }
         var transfer = body
-        transfer["id"] = UUID().uuidString.lowercased()
+        transfer["id"] = SecureRandom.uuid()
         transfer["status"] = "PENDING"
         transfer["authenticationActionRequestId"] = approval.id
         return try Self.envelope(transfer, status: .created)
@@ -133,14 +134,13 @@ struct ActionRequestsController {
 
     /// Shine's action request object.
     func wire(_ approval: Approval, status: HTTPResponse.Status) throws -> Response {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let payload = approval.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }
         var data: [String: Any] = [
             "authenticationActionRequestId": approval.id, "clientId": approval.clientID ?? "", "action": approval.template,
             "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": Approval.shineStatus(approval.status),
-            "createdAt": formatter.string(from: approval.createdAt), "updatedAt": formatter.string(from: approval.updatedAt),
-            "expiresAt": formatter.string(from: approval.expiresAt),
+            "createdAt": InternetTimestamp.string(from: approval.createdAt, fractionalSeconds: true),
+            "updatedAt": InternetTimestamp.string(from: approval.updatedAt, fractionalSeconds: true),
+            "expiresAt": InternetTimestamp.string(from: approval.expiresAt, fractionalSeconds: true),
         ]
         if approval.status == .approved { data["token"] = approvals.actionRequestToken(for: approval.id) }
         return try Self.envelope(data, status: status)
@@ -165,7 +165,7 @@ struct ActionRequestsController {
             throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
         }
         if optional, buffer.readableBytes == 0 { return [:] }
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingHTTPWhitespace().lowercased()
         guard contentType == "application/json" else {
             throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import StrongAuthProtocol
 
 #if canImport(Glibc)
     import Glibc
@@ -46,7 +47,7 @@ public struct TrustedProxies: Sendable, Equatable {
     public init(parsing entries: [String]) throws(InvalidEntry) {
         var networks: [Network] = []
         for raw in entries {
-            let entry = raw.trimmingSpaces
+            let entry = String(raw.trimmingHTTPWhitespace())
             guard !entry.isEmpty else { continue }
             let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             guard let bytes = Self.addressBytes(String(parts[0])) else { throw InvalidEntry(entry: entry) }
@@ -104,8 +105,8 @@ public struct TrustedProxies: Sendable, Equatable {
                 var value = "unknown"  // an element without for= is a hop we cannot name
                 for pair in element.split(separator: ";") {
                     let parts = pair.split(separator: "=", maxSplits: 1)
-                    guard parts.count == 2, parts[0].trimmingSpaces.lowercased() == "for" else { continue }
-                    value = parts[1].trimmingSpaces
+                    guard parts.count == 2, parts[0].trimmingHTTPWhitespace().lowercased() == "for" else { continue }
+                    value = String(parts[1].trimmingHTTPWhitespace())
                 }
                 result.append(value)
             }
@@ -115,7 +116,9 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// The comma-separated entries of every `X-Forwarded-For` line, in order.
     static func xForwardedFor(_ headers: HTTPFields) -> [String] {
-        headers[values: .xForwardedFor].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces } }
+        headers[values: .xForwardedFor].flatMap {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingHTTPWhitespace()) }
+        }
     }
 
     /// A forwarding entry as a canonical textual IP address, or `nil` if it is none: strips RFC
@@ -162,12 +165,6 @@ public struct TrustedProxies: Sendable, Equatable {
 extension HTTPField.Name {
     static let forwarded = HTTPField.Name("Forwarded")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
-}
-
-extension StringProtocol {
-    fileprivate var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
 }
 
 /// Sets `AppRequestContext.remoteAddress` to `TrustedProxies.clientAddress` before anything else

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import StrongAuthCore
+import StrongAuthProtocol
 
 /// The webhook delivery log for integrators (docs/webhooks.md): every callback sent to them, its attempts
 /// and last answer, and a retry for one that was given up. Two faces over one `WebhookService`:
@@ -98,13 +99,12 @@ struct WebhookDeliveriesController {
     }
 
     static func wire(_ delivery: WebhookDelivery) -> Delivery {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let timestamp = { (date: Date) in InternetTimestamp.string(from: date, fractionalSeconds: true) }
         return Delivery(
             id: delivery.id, eventType: delivery.eventType, url: delivery.url, status: delivery.status.rawValue,
-            attempts: delivery.attempts, createdAt: formatter.string(from: delivery.createdAt),
-            nextAttemptAt: delivery.status == .pending ? formatter.string(from: delivery.nextAttemptAt) : nil,
-            deliveredAt: delivery.deliveredAt.map(formatter.string(from:)), lastResponseStatus: delivery.lastResponseStatus,
+            attempts: delivery.attempts, createdAt: timestamp(delivery.createdAt),
+            nextAttemptAt: delivery.status == .pending ? timestamp(delivery.nextAttemptAt) : nil,
+            deliveredAt: delivery.deliveredAt.map(timestamp), lastResponseStatus: delivery.lastResponseStatus,
             lastError: delivery.lastError, body: delivery.body)
     }
 }

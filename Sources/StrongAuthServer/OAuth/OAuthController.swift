@@ -200,7 +200,7 @@ struct OAuthController {
         _ request: Request, _ context: AppRequestContext, _ body: ([String: String]) async throws -> Response
     ) async -> Response {
         let contentType = request.headers[.contentType]?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
+            .trimmingHTTPWhitespace().lowercased()
         guard contentType == FormBody.mediaType else {
             return OAuthResponses.error(.invalidRequest("The request body must be application/x-www-form-urlencoded."))
         }

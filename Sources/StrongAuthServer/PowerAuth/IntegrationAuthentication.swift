@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import StrongAuthCore
+import StrongAuthProtocol
 
 /// HTTP Basic authentication of integration users on `/powerauth-cloud` (PowerAuth Cloud REST API: "Access is
 /// protected with basic HTTP authentication").
@@ -36,7 +37,7 @@ enum IntegrationAuthentication {
         guard let header = request.headers[.authorization] else { throw unauthorized("HTTP Basic credentials of an integration user are required.") }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
-            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let data = Data(base64Encoded: String(parts[1].trimmingHTTPWhitespace())),
             let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":"),
             decoded.utf8.count <= 1024
         else { throw unauthorized("The Authorization header must be HTTP Basic credentials.") }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import StrongAuthCore
+import StrongAuthProtocol
 
 /// `Authorization: Bearer` on the resource faces (RFC 6750), and `Authorization: DPoP` with a
 /// proof for DPoP-bound tokens (RFC 9449 §7): a live StrongAuth access token or a 401 problem
@@ -15,7 +16,7 @@ enum BearerAuthentication {
         guard parts.count == 2, scheme == "bearer" || scheme == "dpop" else {
             throw unauthorized(#"Bearer realm="strongauth", error="invalid_request""#, "Use Authorization: Bearer <access token>.")
         }
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let token = String(parts[1].trimmingHTTPWhitespace())
         // RFC 9449 §7: a DPoP-bound token only with `Authorization: DPoP` and a proof for this request.
         let dpop =
             scheme == "dpop"

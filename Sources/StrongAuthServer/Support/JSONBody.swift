@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StrongAuthProtocol
 
 /// Reading JSON request bodies on the problem+json faces: the right media type, within the size
 /// limit, decodable — or a 4xx problem that says which.
@@ -36,7 +37,7 @@ enum JSONBody {
 
     private static func requireJSONMediaType(_ request: Request) throws {
         let contentType = request.headers[.contentType]?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
+            .trimmingHTTPWhitespace().lowercased()
         guard contentType == "application/json" || (contentType?.hasSuffix("+json") ?? false) else {
             throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }

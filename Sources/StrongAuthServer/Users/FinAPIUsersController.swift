@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import StrongAuthAPI
 import StrongAuthCore
+import StrongAuthProtocol
 import StrongAuthStore
 
 /// finAPI's user management (finAPI's API documentation): a client creates users, a user reads and deletes itself.
@@ -37,7 +38,7 @@ struct FinAPIUsersController {
         let created: (user: User, password: String)
         do {
             created = try await administration.createUser(
-                username: params.id ?? UUID().uuidString.lowercased(), password: params.password, phone: params.phone,
+                username: params.id ?? SecureRandom.uuid(), password: params.password, phone: params.phone,
                 email: params.email, ownerClientID: claims.clientID, realm: claims.realm ?? Realm.defaultID,
                 actor: "client:\(claims.clientID)")
         } catch let error as ValidationError {

@@ -322,7 +322,7 @@ enum WebFormat {
         return formatter.string(from: date) + " UTC"
     }
 
-    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    static func iso(_ date: Date) -> String { InternetTimestamp.string(from: date) }
 
     static func details(_ details: [String: String]) -> String {
         details.keys.sorted().map { "\($0)=\(details[$0] ?? "")" }.joined(separator: ", ")

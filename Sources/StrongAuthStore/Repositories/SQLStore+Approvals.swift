@@ -50,8 +50,7 @@ extension SQLStore: ApprovalRepository {
     /// Inserts the approval row (also inside other transactions: a new device's approval is
     /// stored with its binding).
     static func insert(_ approval: Approval, into db: any SQLDatabase) async throws {
-        let parameters = String(
-            decoding: try JSONSerialization.data(withJSONObject: approval.parameters, options: [.sortedKeys]), as: UTF8.self)
+        let parameters = JSONObjectWriter.sortedStringObject(approval.parameters)
         try await db.raw(
             """
             INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
@@ -91,8 +90,10 @@ extension SQLStore: ApprovalRepository {
     }
 
     static func approval(from row: any SQLRow) throws -> Approval {
+        let storedParameters = try row.string("parameters")
         let parameters =
-            (try? JSONSerialization.jsonObject(with: Data(try row.string("parameters").utf8)) as? [String: String]) ?? [:]
+            JSONStringObjectReader.read(storedParameters)
+            ?? (try? JSONSerialization.jsonObject(with: Data(storedParameters.utf8)) as? [String: String]) ?? [:]
         return Approval(
             id: try row.string("id"), kind: Approval.Kind(rawValue: try row.string("kind")) ?? .operation, userID: try row.string("user_id"),
             externalUserID: try row.string("external_user_id"), applicationID: try row.optionalString("application_id"),

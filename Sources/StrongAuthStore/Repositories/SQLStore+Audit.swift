@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StrongAuthCore
+import StrongAuthProtocol
 
 extension SQLStore: AuditLog {
     public func append(_ record: AuditRecord, at now: Date) async throws {
@@ -9,11 +10,11 @@ extension SQLStore: AuditLog {
 
     /// Journals one audit record on `db` (also inside the transaction of the change it records).
     static func insert(_ record: AuditRecord, at now: Date, into db: any SQLDatabase) async throws {
-        let details = String(decoding: try JSONSerialization.data(withJSONObject: record.details, options: [.sortedKeys]), as: UTF8.self)
+        let details = record.detailsJSON
         try await db.raw(
             """
             INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
-            VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: now.epochMilliseconds), \(bind: record.actor),
+            VALUES (\(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor),
                     \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress),
                     \(bind: record.outcome.rawValue), \(bind: details),
                     COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor))))

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StrongAuthCore
+import StrongAuthProtocol
 
 /// Failed authentications of unauthenticated callers, counted per window (see
 /// `AuditFailurePolicy`) instead of one append-only audit row each (SECURITY.md).
@@ -71,11 +72,11 @@ extension SQLStore {
             }
             for count in counts {
                 let record = Self.auditRecord(of: count)
-                let details = String(decoding: try JSONSerialization.data(withJSONObject: record.details, options: [.sortedKeys]), as: UTF8.self)
+                let details = record.detailsJSON
                 try await db.raw(
                     """
                     INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
-                    VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: count.windowEnd.epochMilliseconds), \(bind: record.actor),
+                    VALUES (\(bind: SecureRandom.uuid()), \(bind: count.windowEnd.epochMilliseconds), \(bind: record.actor),
                             \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress), 'failure', \(bind: details),
                             \(bind: count.realm))
                     """
@@ -115,7 +116,7 @@ extension SQLStore {
     /// The one chained record of a closed window: the failures' key, and in its details how many
     /// there were and when (`count`, `window_start`/`window_end`, `first_seen`/`last_seen`).
     static func auditRecord(of count: AuditFailureCount) -> AuditRecord {
-        func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+        func iso(_ date: Date) -> String { InternetTimestamp.string(from: date) }
         var details = [
             "count": String(count.count), "window_start": iso(count.windowStart), "window_end": iso(count.windowEnd),
             "first_seen": iso(count.firstSeen), "last_seen": iso(count.lastSeen),

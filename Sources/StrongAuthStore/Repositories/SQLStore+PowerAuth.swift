@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StrongAuthCore
+import StrongAuthProtocol
 
 extension SQLStore: PowerAuthRepository {
     // MARK: Applications and integration users
@@ -111,7 +112,7 @@ extension SQLStore: PowerAuthRepository {
             try await db.raw(
                 """
                 INSERT INTO users (id, username, password_hash, status, created_at, realm_id)
-                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds),
+                VALUES (\(bind: SecureRandom.uuid()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds),
                         \(bind: realm))
                 ON CONFLICT DO NOTHING
                 """
