@@ -211,6 +211,9 @@ public final class SQLitePool: DatabasePool {
     /// How many COMMITs the writer's transactions shared (for the tests of group commit).
     var groupCommits: Int { group.commits }
 
+    /// How many tasks wait for the writer (for the tests of group commit).
+    var queuedForWriter: Int { writer.waiterCount }
+
     /// The statements the writer keeps prepared (for the tests of the cache).
     var writerCachedStatementCount: Int { writer.all.first?.cachedStatementCount ?? 0 }
 
@@ -308,6 +311,9 @@ final class ConnectionQueue<Connection: Sendable>: @unchecked Sendable {
 
     /// Whether tasks are queued for a connection.
     var hasWaiters: Bool { lock.withLock { !waiters.isEmpty } }
+
+    /// How many tasks are queued for a connection.
+    var waiterCount: Int { lock.withLock { waiters.count } }
 
     /// Every connection, idle or not (for shutdown).
     var all: [Connection] { lock.withLock { connections } }
