@@ -211,32 +211,15 @@ struct PostgresStatementCacheTests {
                 // Twice: the second run is by name, through the same path.
                 return try #require(try await db.raw("SELECT * FROM v").first())
             }
-            let reference = try #require((direct as? PostgresRowValues)?.row.sql())
-            #expect(direct is PostgresRowValues)
-            func agree<T: Decodable & Equatable>(_ type: T.Type) {
-                for column in columns {
-                    let a = Result { try direct.decode(column: column, as: T.self) }
-                    let b = Result { try reference.decode(column: column, as: T.self) }
-                    switch (a, b) {
-                    case (.success(let x), .success(let y)): #expect(x == y, "\(column) as \(T.self)")
-                    case (.failure, .failure): break
-                    default: Issue.record("\(column) as \(T.self): \(a) but PostgresKit: \(b)")
-                    }
-                }
+            struct Reference: ReferenceDecoding {
+                let row: any SQLRow
+                func decode<T: Decodable>(column: String, as type: T.Type) throws -> T { try row.decode(column: column, as: T.self) }
             }
-            agree(String.self)
-            agree(String?.self)
-            agree(Int.self)
-            agree(Int?.self)
-            agree(Int64.self)
-            agree(Bool.self)
-            agree(Bool?.self)
-            agree(Date.self)
-            agree(Date?.self)
-            agree(Double.self)
-            agree(UUID.self)
+            let reference = Reference(row: try #require((direct as? PostgresRowValues)?.row.sql()))
+            #expect(direct is PostgresRowValues)
+            DecodingAgreement.expectAgreement(of: direct, with: reference, columns: columns)
             for column in columns {
-                #expect(try direct.decodeNil(column: column) == reference.decodeNil(column: column))
+                #expect(try direct.decodeNil(column: column) == reference.row.decodeNil(column: column))
             }
             #expect(Set(direct.allColumns) == Set(columns))
         }

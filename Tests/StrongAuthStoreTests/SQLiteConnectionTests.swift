@@ -143,29 +143,14 @@ struct SQLiteConnectionTests {
                     "SELECT 'abc' AS t, '2026-12-04T10:00:00Z' AS d, 0 AS z, 1 AS o, 2 AS two, -5 AS neg, \(unsafeRaw: String(Int.max)) AS big, 1.5 AS f, 1790000000.25 AS ts, NULL AS n"
                 ).first()
             }
-            let values = try #require(row)
-            let decoder = SQLiteDataDecoder()
-            func agree<T: Decodable & Equatable>(_ type: T.Type) {
-                for (column, data) in stored {
-                    let direct = Result { try values.decode(column: column, as: T.self) }
-                    let reference = Result { try decoder.decode(T.self, from: data) }
-                    switch (direct, reference) {
-                    case (.success(let a), .success(let b)): #expect(a == b, "\(column) as \(T.self)")
-                    case (.failure, .failure): break
-                    default: Issue.record("\(column) as \(T.self): \(direct) but the decoder: \(reference)")
-                    }
+            struct Reference: ReferenceDecoding {
+                let stored: [String: SQLiteData]
+                func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
+                    try SQLiteDataDecoder().decode(T.self, from: stored[column] ?? .null)
                 }
             }
-            agree(String.self)
-            agree(String?.self)
-            agree(Int.self)
-            agree(Int?.self)
-            agree(Int64.self)
-            agree(Bool.self)
-            agree(Bool?.self)
-            agree(Date.self)
-            agree(Date?.self)
-            agree(Double.self)
+            DecodingAgreement.expectAgreement(
+                of: try #require(row), with: Reference(stored: Dictionary(uniqueKeysWithValues: stored)), columns: stored.map(\.0))
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StrongAuthProtocol
 
 /// Writes an `Encodable` value as JSON straight into a `ByteBuffer`: the bytes Foundation's
 /// `JSONEncoder` writes with `.withoutEscapingSlashes` and `.iso8601` dates, without
@@ -280,8 +281,8 @@ final class JSONByteSink {
         let seconds = Int64(wholeSeconds) + 978_307_200
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
-        let (year, month, day) = Self.civilDate(daysSince1970: days)
-        writeDateTime(year: Int(year), month: month, day: day, secondOfDay: secondOfDay)
+        let (year, month, day) = InternetTimestamp.civilDate(daysSince1970: days)
+        writeDateTime(year: Int(year), month: Int(month), day: Int(day), secondOfDay: secondOfDay)
     }
 
     private func writeDateTime(year: Int, month: Int, day: Int, secondOfDay: Int) {
@@ -309,19 +310,6 @@ final class JSONByteSink {
             text[21] = UInt8(ascii: "\"")
             state.pointee.bytes.append(contentsOf: text)
         }
-    }
-
-    /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
-    static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int, day: Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 
