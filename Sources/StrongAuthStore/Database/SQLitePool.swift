@@ -143,7 +143,17 @@ public final class SQLitePool: DatabasePool {
         let db = database(connection)
         let joined = group.isOpen
         if joined {
-            try await db.raw("SAVEPOINT member").run()
+            do {
+                try await db.raw("SAVEPOINT member").run()
+            } catch {
+                // The group cannot take this member; end it rather than leave its waiting
+                // members to a COMMIT nobody may come to make.
+                await Task(executorPreference: writerExecutor) {
+                    try? await db.raw("ROLLBACK").run()
+                    self.finishGroup(.failure(error))
+                }.value
+                throw error
+            }
         } else {
             try await db.raw("BEGIN IMMEDIATE").run()
             group.isOpen = true
