@@ -338,7 +338,7 @@ extension SQLStore: PowerAuthRepository {
             try await db.raw(
                 """
                 UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
-                    ctr_history = \(bind: Data(history.joined()).base64EncodedString()),
+                    ctr_history = \(bind: Data(history.flatMap { $0 }).base64EncodedString()),
                     failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
                     last_used_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: id) AND status = 'ACTIVE' AND ctr_data = \(bind: Data(expected).base64EncodedString())
@@ -366,7 +366,7 @@ extension SQLStore: PowerAuthRepository {
             try await db.raw(
                 """
                 UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
-                    ctr_history = \(bind: Data(history.joined()).base64EncodedString()),
+                    ctr_history = \(bind: Data(history.flatMap { $0 }).base64EncodedString()),
                     failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
                     last_used_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: id) AND status = 'ACTIVE' AND ctr_data = \(bind: Data(expected).base64EncodedString())
