@@ -66,6 +66,12 @@ public struct JSONObjectWriter {
         /// As Foundation's `JSONSerialization` writes strings: also `/` as `\/` and the control
         /// characters that have one as `\b \f \n \r \t`, for output that must stay byte-identical.
         case foundation
+        /// As Foundation's `JSONEncoder` with `.withoutEscapingSlashes` writes strings: the short
+        /// control escapes of `.foundation`, `/` as it is (JSON responses, `JSONBytesEncoder`).
+        case foundationWithoutEscapingSlashes
+
+        var escapesSlash: Bool { self == .foundation }
+        var shortControlEscapes: Bool { self != .minimal }
     }
 
     private var bytes: [UInt8] = [UInt8(ascii: "{")]
@@ -134,27 +140,37 @@ public struct JSONObjectWriter {
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\u00XX` (or as `escaping` says),
-    /// everything else as its UTF-8.
-    static func append(string: String, to bytes: inout [UInt8], escaping: Escaping = .minimal) {
+    /// everything else as its UTF-8 — runs without escapes copied at once.
+    public static func append(string: String, to bytes: inout [UInt8], escaping: Escaping = .minimal) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "/") where escaping == .foundation: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "/")])
-            case 0..<0x20:
-                if escaping == .foundation, let short = shortEscape(byte) {
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), short])
-                    continue
-                }
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [
-                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xf)],
-                ])
-            default: bytes.append(byte)
+        var string = string
+        string.withUTF8 { utf8 in
+            var start = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (byte == UInt8(ascii: "/") && escaping.escapesSlash)
+                else { continue }
+                if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                appendEscape(of: byte, to: &bytes, escaping: escaping)
+                start = index + 1
             }
+            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendEscape(of byte: UInt8, to bytes: inout [UInt8], escaping: Escaping) {
+        if byte >= 0x20 {
+            bytes.append(contentsOf: [UInt8(ascii: "\\"), byte])
+        } else if escaping.shortControlEscapes, let short = shortEscape(byte) {
+            bytes.append(contentsOf: [UInt8(ascii: "\\"), short])
+        } else {
+            let hex: StaticString = "0123456789abcdef"
+            bytes.append(contentsOf: [
+                UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex.utf8Start[Int(byte >> 4)],
+                hex.utf8Start[Int(byte & 0xf)],
+            ])
+        }
     }
 
     /// The letter of a control character's two-character escape (`\n` …), if it has one.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StrongAuthCore
 import StrongAuthProtocol
 
 /// Writes an `Encodable` value as JSON straight into a `ByteBuffer`: the bytes Foundation's
@@ -232,40 +233,9 @@ final class JSONByteSink {
         state.pointee.bytes.append(contentsOf: text.utf8)
     }
 
-    /// A JSON string as Foundation escapes it: `"` and `\`, `\b \f \n \r \t`, other control
-    /// characters as `\u00xx`; `/`, DEL and everything beyond ASCII as they are.
+    /// A JSON string as Foundation's `JSONEncoder` (`.withoutEscapingSlashes`) escapes it.
     func writeString(_ value: String) {
-        append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { bytes in
-            var start = 0
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if start < index { state.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index])) }
-                writeEscape(byte)
-                start = index + 1
-            }
-            if start < bytes.count { state.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
-        }
-        append(UInt8(ascii: "\""))
-    }
-
-    private func writeEscape(_ byte: UInt8) {
-        switch byte {
-        case UInt8(ascii: "\""): append("\\\"")
-        case UInt8(ascii: "\\"): append("\\\\")
-        case 0x08: append("\\b")
-        case 0x0C: append("\\f")
-        case UInt8(ascii: "\n"): append("\\n")
-        case UInt8(ascii: "\r"): append("\\r")
-        case UInt8(ascii: "\t"): append("\\t")
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            append("\\u00")
-            append(hex.utf8Start[Int(byte >> 4)])
-            append(hex.utf8Start[Int(byte & 0x0F)])
-        }
+        JSONObjectWriter.append(string: value, to: &state.pointee.bytes, escaping: .foundationWithoutEscapingSlashes)
     }
 
     /// `.iso8601` (`yyyy-MM-ddTHH:mm:ssZ`, the second truncated) for years 1900–9999. Outside them
