@@ -35,7 +35,11 @@ struct PostgresAvailabilityTests {
 
     @Test("a reachable database is ready", .enabled(if: TestDatabases.postgresURL != nil))
     func reachable() async throws {
-        let pool = try PostgresPool(url: try #require(TestDatabases.postgresURL), maximumConnections: 2, logger: Logger(label: "test"))
+        // A generous probe: this test is about the answer, not its speed (the bound is tested
+        // above). With the default 2 s, the first connection of a debug build, opened while
+        // every other suite starts on two cores, missed it in CI.
+        let pool = try PostgresPool(
+            url: try #require(TestDatabases.postgresURL), maximumConnections: 2, probeTimeout: .seconds(30), logger: Logger(label: "test"))
         #expect(await pool.isReachable())
         #expect(!pool.isMarkedUnavailable)
         await pool.shutdown()
@@ -48,14 +52,17 @@ struct PostgresAvailabilityTests {
     /// concurrent transactions on one row).
     @Test("a pool whose connections are all busy but served in turn stays available", .enabled(if: TestDatabases.postgresURL != nil))
     func saturatedButServing() async throws {
+        // The probe must time out behind the queue, so the queue ahead of it (4 s) is longer
+        // than its timeout (1.5 s); within that timeout some fifteen calls are served. (With
+        // 1.2 s of queue and a 0.3 s probe, a loaded CI machine once served none in time.)
         let pool = try PostgresPool(
-            url: try #require(TestDatabases.postgresURL), maximumConnections: 1, probeTimeout: .milliseconds(300),
+            url: try #require(TestDatabases.postgresURL), maximumConnections: 1, probeTimeout: .milliseconds(1500),
             logger: Logger(label: "test"))
         // Warm the one connection so the queue below is served by it from the start.
         try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Twelve calls of 0.1 s each through one connection: a queue that moves for 1.2 s.
-            for _ in 0..<12 {
+            // Forty calls of 0.1 s each through one connection: a queue that moves for 4 s.
+            for _ in 0..<40 {
                 group.addTask { try await pool.withConnection { db in try await db.raw("SELECT pg_sleep(0.1)").run() } }
             }
             try await Task.sleep(for: .milliseconds(150))
