@@ -171,7 +171,7 @@ class RoundRobin:
         self._server = server
         # A run id of its own: the helpers name users after it (`f"{name}-{server.run_id}"`), and
         # the flows run here again were already run once by their own modules in this session.
-        self.run_id = f"{server.run_id}{secrets.token_hex(2)}"
+        self.run_id = f"{server.run_id}{secrets.token_hex(4)}"
         self.bases = list(bases)
         self._counter = itertools.count()
         self._lock = threading.Lock()

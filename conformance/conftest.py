@@ -116,8 +116,9 @@ class Server:
     # --- names -------------------------------------------------------------------------------
 
     def unique(self, name: str) -> str:
-        """A client id or username that no earlier run on the same database used."""
-        return f"{name}-{self.run_id}-{secrets.token_hex(2)}"
+        """A client id or username that no earlier run on the same database used, nor this run:
+        the suffix has 32 random bits (16 collided once, in CI, among a module's `pkjwt` clients)."""
+        return f"{name}-{self.run_id}-{secrets.token_hex(4)}"
 
     # --- CLI ---------------------------------------------------------------------------------
 

@@ -48,6 +48,20 @@ struct UnitOfWorkStoreTests {
             #expect(try await store.device(id: device.id, challengeID: "nothing")?.1 == nil)
             #expect(try await store.device(id: "nothing", challengeID: challenge.id) == nil)
 
+            // Answering reads the device, its challenge and the token's client in one read; each
+            // is there or not on its own.
+            let client = Fixtures.client("shop")
+            try await store.insertClient(client)
+            let context = try await store.challengeAnswerContext(deviceID: device.id, challengeID: challenge.id, clientID: client.id)
+            #expect(context.device == device)
+            #expect(context.challenge == challenge)
+            #expect(context.client == client)
+            let noClient = try await store.challengeAnswerContext(deviceID: device.id, challengeID: challenge.id, clientID: "nobody")
+            #expect(noClient.device == device && noClient.challenge == challenge && noClient.client == nil)
+            let noDevice = try await store.challengeAnswerContext(deviceID: "nothing", challengeID: challenge.id, clientID: client.id)
+            #expect(noDevice.device == nil && noDevice.challenge == nil && noDevice.client == client)
+            #expect(try await store.challengeAnswerContext(deviceID: device.id, challengeID: "nothing", clientID: client.id).challenge == nil)
+
             // Not this user's device, an unfinished device, a blocked one: nothing stored.
             let other = Fixtures.user("bob")
             try await store.insertUser(other)

@@ -23,6 +23,11 @@ public protocol DeviceRepository: AttemptRepository {
     /// The device and, when it belongs to this device, the challenge `challengeID`, in one read;
     /// `nil` when there is no such device.
     func device(id: String, challengeID: String) async throws -> (Device, Challenge?)?
+    /// What answering a device challenge reads, in one read: the device, its challenge
+    /// `challengeID` (only when it belongs to that device) and the OAuth client `clientID` the
+    /// confirmed tokens are issued to; each `nil` when absent.
+    func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String) async throws
+        -> (device: Device?, challenge: Challenge?, client: OAuthClient?)
     /// A correct answer to a device challenge as one unit of work, in one transaction: the
     /// challenge's `open → answered` with its attempt counted — the decision, one conditional
     /// update that also refuses an expired, exhausted or another device's challenge — then the

@@ -26,6 +26,8 @@ public enum DeviceError: Error, Equatable, Sendable {
     case invalidAnswer
     /// A PowerAuth activation: it signs with PowerAuth signatures, not with an ECDSA key here.
     case powerAuthDevice
+    /// The client the user's token was issued to is gone or no longer active.
+    case clientInactive
 }
 
 /// Lifetimes and limits of device binding and device challenges.
@@ -264,11 +266,16 @@ public struct DeviceService: Sendable {
     /// confirmed tokens bound to the device (`cnf.kid`), for the client the user token came from,
     /// with at most that token's `scopes` (a derived token never widens the original), and bound
     /// to the same DPoP key when that token was (`dpopKeyThumbprint`, its `cnf.jkt`).
+    /// `clientID` is the user token's client, read with the device and the challenge in one read;
+    /// it must still be active.
     public func verifyChallenge(
-        userID: String, client: OAuthClient, scopes: Scopes, deviceID: String, challengeID: String, signatureHex: String,
+        userID: String, clientID: String, scopes: Scopes, deviceID: String, challengeID: String, signatureHex: String,
         source: String?, dpopKeyThumbprint: String? = nil
     ) async throws -> IssuedTokens {
-        let (device, challenge) = try await load(userID: userID, deviceID: deviceID, challengeID: challengeID, kind: .deviceSignature)
+        let context = try await store.challengeAnswerContext(deviceID: deviceID, challengeID: challengeID, clientID: clientID)
+        guard let client = context.client, client.status == .active else { throw DeviceError.clientInactive }
+        let (device, challenge) = try Self.owned(
+            context.device, challenge: context.challenge, userID: userID, kind: .deviceSignature)
         guard device.status == .active else { throw DeviceError.deviceState(device.status) }
         let signature = try Self.parseSignature(signatureHex)
         guard try P256Codec.publicKey(hex: device.publicKeyHex).isValidSignature(signature, for: Array(challenge.payload.utf8)) else {
@@ -313,11 +320,15 @@ public struct DeviceService: Sendable {
 
     /// The user's device and its challenge, in one read.
     private func load(userID: String, deviceID: String, challengeID: String, kind: Challenge.Kind) async throws -> (Device, Challenge) {
-        guard let loaded = try await store.device(id: deviceID, challengeID: challengeID), loaded.0.userID == userID,
-            loaded.0.status != .removed
-        else { throw DeviceError.deviceNotFound }
-        guard let challenge = loaded.1, challenge.kind == kind else { throw DeviceError.challengeNotFound }
-        return (loaded.0, challenge)
+        let loaded = try await store.device(id: deviceID, challengeID: challengeID)
+        return try Self.owned(loaded?.0, challenge: loaded?.1, userID: userID, kind: kind)
+    }
+
+    /// The user's own device (not REMOVED) and its challenge of `kind`; otherwise the 404 that says which is missing.
+    private static func owned(_ device: Device?, challenge: Challenge?, userID: String, kind: Challenge.Kind) throws -> (Device, Challenge) {
+        guard let device, device.userID == userID, device.status != .removed else { throw DeviceError.deviceNotFound }
+        guard let challenge, challenge.kind == kind else { throw DeviceError.challengeNotFound }
+        return (device, challenge)
     }
 
     /// Checks one answer to a binding challenge: reserve an attempt (of the challenge and of the

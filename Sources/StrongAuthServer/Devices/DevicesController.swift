@@ -96,10 +96,9 @@ struct DevicesController {
         let challengeID = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(
             Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: settings.maxBodyBytes)
-        let client = try await activeClient(of: claims)
         let issued = try await mapErrors {
             try await devices.verifyChallenge(
-                userID: claims.sub.value, client: client, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
+                userID: claims.sub.value, clientID: claims.clientID, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
                 challengeID: challengeID,
                 signatureHex: body.signature, source: context.remoteAddress, dpopKeyThumbprint: claims.cnf?.jkt)
         }
@@ -185,6 +184,8 @@ struct DevicesController {
             ProblemDetails.badRequest("status must be VERIFIED or DENIED.", errors: [.init(field: "status", message: "invalid")])
         case .powerAuthDevice:
             ProblemDetails(.conflict, "Conflict", detail: "This device is a PowerAuth activation: it signs through the PowerAuth endpoints.")
+        case .clientInactive:
+            ProblemDetails(.unauthorized, "Unauthorized", detail: "The token's client is no longer active.")
         }
     }
 }

@@ -30,19 +30,22 @@ extension SQLStore: ClientRepository {
         }.map(Self.client(from:))
     }
 
-    static func client(from row: any SQLRow) throws -> OAuthClient {
+    static func client(from row: any SQLRow) throws -> OAuthClient { try client(from: row, prefix: "") }
+
+    /// A client from columns named `prefix` + the column (a client joined to other tables).
+    static func client(from row: any SQLRow, prefix: String) throws -> OAuthClient {
         OAuthClient(
-            id: try row.string("id"), name: try row.string("name"), secretHash: try row.string("secret_hash"),
-            grants: Set(try row.string("grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
-            scopes: Scopes(stored: try row.string("scopes")),
-            status: OAuthClient.Status(rawValue: try row.string("status")) ?? .disabled,
-            createdAt: try row.date("created_at"), webhookURL: try row.optionalString("webhook_url"),
-            sealedWebhookSecret: try row.optionalString("sealed_webhook_secret"),
-            isResourceServer: try row.decode(column: "resource_server", as: Int.self) != 0, realmID: try row.string("realm_id"),
-            redirectURIs: try row.string("redirect_uris").split(separator: "\n").map(String.init),
-            isPublic: try row.decode(column: "public_client", as: Int.self) != 0, jwks: try row.optionalString("jwks"),
-            requiresDPoP: try row.decode(column: "dpop_required", as: Int.self) != 0,
-            requiresPushedAuthorizationRequests: try row.decode(column: "require_par", as: Int.self) != 0,
-            defaultACR: try row.optionalString("default_acr"))
+            id: try row.string(prefix + "id"), name: try row.string(prefix + "name"), secretHash: try row.string(prefix + "secret_hash"),
+            grants: Set(try row.string(prefix + "grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
+            scopes: Scopes(stored: try row.string(prefix + "scopes")),
+            status: OAuthClient.Status(rawValue: try row.string(prefix + "status")) ?? .disabled,
+            createdAt: try row.date(prefix + "created_at"), webhookURL: try row.optionalString(prefix + "webhook_url"),
+            sealedWebhookSecret: try row.optionalString(prefix + "sealed_webhook_secret"),
+            isResourceServer: try row.decode(column: prefix + "resource_server", as: Int.self) != 0, realmID: try row.string(prefix + "realm_id"),
+            redirectURIs: try row.string(prefix + "redirect_uris").split(separator: "\n").map(String.init),
+            isPublic: try row.decode(column: prefix + "public_client", as: Int.self) != 0, jwks: try row.optionalString(prefix + "jwks"),
+            requiresDPoP: try row.decode(column: prefix + "dpop_required", as: Int.self) != 0,
+            requiresPushedAuthorizationRequests: try row.decode(column: prefix + "require_par", as: Int.self) != 0,
+            defaultACR: try row.optionalString(prefix + "default_acr"))
     }
 }

@@ -146,6 +146,36 @@ extension SQLStore: DeviceRepository {
         return (try Self.device(from: row), challenge)
     }
 
+    public func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String) async throws
+        -> (device: Device?, challenge: Challenge?, client: OAuthClient?)
+    {
+        // Anchored on one constant row, so that each of the three is read even when another is absent.
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT d.*, c.id AS c_id, c.kind AS c_kind, c.user_id AS c_user_id, c.device_id AS c_device_id, c.payload AS c_payload,
+                       c.status AS c_status, c.attempts AS c_attempts, c.max_attempts AS c_max_attempts, c.created_at AS c_created_at,
+                       c.expires_at AS c_expires_at,
+                       k.id AS k_id, k.name AS k_name, k.secret_hash AS k_secret_hash, k.grants AS k_grants, k.scopes AS k_scopes,
+                       k.status AS k_status, k.created_at AS k_created_at, k.webhook_url AS k_webhook_url,
+                       k.sealed_webhook_secret AS k_sealed_webhook_secret, k.resource_server AS k_resource_server,
+                       k.realm_id AS k_realm_id, k.redirect_uris AS k_redirect_uris, k.public_client AS k_public_client,
+                       k.jwks AS k_jwks, k.dpop_required AS k_dpop_required, k.require_par AS k_require_par,
+                       k.default_acr AS k_default_acr
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN devices d ON d.id = \(bind: deviceID)
+                LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
+                LEFT JOIN clients k ON k.id = \(bind: clientID)
+                """
+            ).first()
+        }
+        guard let row else { return (nil, nil, nil) }
+        let device = try row.optionalString("id") == nil ? nil : try Self.device(from: row)
+        let challenge = try row.optionalString("c_id") == nil ? nil : try Self.challenge(from: row, prefix: "c_")
+        let client = try row.optionalString("k_id") == nil ? nil : try Self.client(from: row, prefix: "k_")
+        return (device, challenge, client)
+    }
+
     public func answerDeviceChallenge(id: String, deviceID: String, refreshToken: RefreshTokenRecord?, audit: AuditRecord, at now: Date)
         async throws -> Bool
     {
