@@ -35,6 +35,21 @@ struct ApprovalStoreTests {
         }
     }
 
+    @Test("an approval and the device answering it are read together; each is there or not on its own", arguments: TestDatabases.engines)
+    func approvalWithDevice(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let approval = try await Self.pending(store)
+            let (_, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
+            let both = try await store.approval(id: approval.id, answeredBy: device.id)
+            #expect(both.approval == approval)
+            #expect(both.device == device)
+            let noDevice = try await store.approval(id: approval.id, answeredBy: "nothing")
+            #expect(noDevice.approval == approval && noDevice.device == nil)
+            let noApproval = try await store.approval(id: "nothing", answeredBy: device.id)
+            #expect(noApproval.approval == nil && noApproval.device == device)
+        }
+    }
+
     @Test("50 concurrent approvals of one operation: exactly one APPROVED", arguments: TestDatabases.engines)
     func oneDecision(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

@@ -211,8 +211,8 @@ public struct ApprovalService: Sendable {
     private func ecdsaAnswer(id: String, userID: String, deviceID: String, signatureHex: String) async throws
         -> (Approval, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
     {
-        guard let approval = try await store.approval(id: id), approval.userID == userID,
-            let device = try await devices.store.device(id: deviceID), device.userID == userID
+        let read = try await store.approval(id: id, answeredBy: deviceID)
+        guard let approval = read.approval, approval.userID == userID, let device = read.device, device.userID == userID
         else { throw ApprovalError.notFound }
         guard device.kind == .ecdsaP256, device.status == .active else {
             throw ApprovalError.validation(field: "deviceId", message: "an ACTIVE device bound with an ECDSA key")

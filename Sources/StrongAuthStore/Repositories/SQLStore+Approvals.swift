@@ -73,6 +73,24 @@ extension SQLStore: ApprovalRepository {
         }.map(Self.approval(from:))
     }
 
+    public func approval(id: String, answeredBy deviceID: String) async throws -> (approval: Approval?, device: Device?) {
+        // Anchored on one constant row, so that each is read even when the other is absent.
+        let row = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT a.*, \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN approvals a ON a.id = \(bind: id)
+                LEFT JOIN devices d ON d.id = \(bind: deviceID)
+                """
+            ).first()
+        }
+        guard let row else { return (nil, nil) }
+        let approval = try row.optionalString("id") == nil ? nil : try Self.approval(from: row)
+        let device = try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_")
+        return (approval, device)
+    }
+
     public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {
         try await pool.withConnection { db in
             if pendingOnly {

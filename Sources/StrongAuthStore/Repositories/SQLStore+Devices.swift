@@ -80,13 +80,21 @@ extension SQLStore: DeviceRepository {
         }.map(Self.device(from:))
     }
 
-    static func device(from row: any SQLRow) throws -> Device {
+    static func device(from row: any SQLRow) throws -> Device { try device(from: row, prefix: "") }
+
+    /// The device columns of `devices d`, each named `d_` + the column, for a device joined to other tables.
+    static let prefixedDeviceColumns = [
+        "id", "user_id", "kind", "name", "public_key", "status", "blocked_reason", "created_at", "activated_at", "last_used_at",
+    ].map { "d.\($0) AS d_\($0)" }.joined(separator: ", ")
+
+    /// A device from columns named `prefix` + the column (a device joined to other tables).
+    static func device(from row: any SQLRow, prefix: String) throws -> Device {
         Device(
-            id: try row.string("id"), userID: try row.string("user_id"),
-            kind: Device.Kind(rawValue: try row.string("kind")) ?? .ecdsaP256, name: try row.string("name"),
-            publicKeyHex: try row.string("public_key"), status: Device.Status(rawValue: try row.string("status")) ?? .removed,
-            blockedReason: try row.optionalString("blocked_reason"), createdAt: try row.date("created_at"),
-            activatedAt: try row.optionalDate("activated_at"), lastUsedAt: try row.optionalDate("last_used_at"))
+            id: try row.string(prefix + "id"), userID: try row.string(prefix + "user_id"),
+            kind: Device.Kind(rawValue: try row.string(prefix + "kind")) ?? .ecdsaP256, name: try row.string(prefix + "name"),
+            publicKeyHex: try row.string(prefix + "public_key"), status: Device.Status(rawValue: try row.string(prefix + "status")) ?? .removed,
+            blockedReason: try row.optionalString(prefix + "blocked_reason"), createdAt: try row.date(prefix + "created_at"),
+            activatedAt: try row.optionalDate(prefix + "activated_at"), lastUsedAt: try row.optionalDate(prefix + "last_used_at"))
     }
 
     public func transitionDevice(
