@@ -12,10 +12,12 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     static var secretParameters: [String] { ["{processToken}"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Off (a production log level above `info`): nothing to compute on any request.
+        guard context.logger.logLevel <= level else { return try await next(request, context) }
         let start = NIODeadline.now()
-        var path = request.uri.path
-        if let route = context.endpointPath, Self.secretParameters.contains(where: { route.contains($0) }) { path = route }
         func log(_ status: HTTPResponse.Status) {
+            var path = request.uri.path
+            if let route = context.endpointPath, Self.secretParameters.contains(where: { route.contains($0) }) { path = route }
             context.logger.log(
                 level: level, "request",
                 metadata: [
