@@ -35,6 +35,43 @@ struct ApprovalStoreTests {
         }
     }
 
+    @Test(
+        "creating an operation reads the first application's template with its application, and the user with their devices",
+        arguments: TestDatabases.engines)
+    func operationCreationReads(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.insertApplication(PowerAuthStoreTests.application("first"))
+            try await store.insertApplication(PowerAuthStoreTests.application("second", callback: nil))
+            let payment = OperationTemplate.defaults(applicationID: "second")[0]
+            try await store.upsertTemplate(payment)
+            var firstsPayment = OperationTemplate.defaults(applicationID: "first")[0]
+            firstsPayment.expiration = 60
+            try await store.upsertTemplate(firstsPayment)
+
+            // The first of the given applications that has the template, in the given order.
+            let fromSecond = try #require(try await store.template(name: payment.name, firstOf: ["nobody", "second", "first"]))
+            #expect(fromSecond.template == payment)
+            #expect(fromSecond.application == PowerAuthStoreTests.application("second", callback: nil))
+            let fromFirst = try #require(try await store.template(name: payment.name, firstOf: ["first", "second"]))
+            #expect(fromFirst.template == firstsPayment)
+            #expect(fromFirst.application?.callbackURL == "http://127.0.0.1:9/hook")
+            #expect(try await store.template(name: "no.such.template", firstOf: ["first", "second"]) == nil)
+            #expect(try await store.template(name: payment.name, firstOf: ["nobody"]) == nil)
+            #expect(try await store.template(name: payment.name, firstOf: []) == nil)
+
+            // The user with the devices that are not REMOVED (none: still found); no user: nil.
+            #expect(try await store.userWithDevices(realm: "default", username: "nobody") == nil)
+            let (user, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
+            let found = try #require(try await store.userWithDevices(realm: "default", username: user.username))
+            #expect(found.userID == user.id)
+            #expect(found.devices == [device])
+            #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
+            let withoutDevices = try #require(try await store.userWithDevices(realm: "default", username: user.username))
+            #expect(withoutDevices.userID == user.id && withoutDevices.devices.isEmpty)
+            #expect(try await store.userWithDevices(realm: "another", username: user.username) == nil)
+        }
+    }
+
     @Test("an approval and the device answering it are read together; each is there or not on its own", arguments: TestDatabases.engines)
     func approvalWithDevice(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

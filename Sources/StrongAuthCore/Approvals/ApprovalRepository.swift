@@ -6,6 +6,12 @@ public protocol ApprovalRepository: AttemptRepository {
     /// Stores a template; replaces one of the same application and name.
     func upsertTemplate(_ template: OperationTemplate) async throws
     func template(applicationID: String, name: String) async throws -> OperationTemplate?
+    /// What creating an operation reads, in one read: the template `name` of the first of
+    /// `applicationIDs` that has one, with its application (for the callback); `nil` when none has.
+    func template(name: String, firstOf applicationIDs: [String]) async throws -> (template: OperationTemplate, application: PowerAuthApplication?)?
+    /// The user `username` of `realm` and its devices that are not REMOVED, in one read (whom a
+    /// new operation is announced to); `nil` when there is no such user.
+    func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])?
 
     /// Stores a new PENDING approval, the webhooks announcing it, the pushes telling the user's
     /// devices and its audit record, in one transaction.

@@ -47,11 +47,10 @@ public struct ApprovalService: Sendable {
         if let externalID, !(1...256).contains(externalID.utf8.count) {
             throw ApprovalError.validation(field: "externalId", message: "1–256 characters")
         }
-        var template: OperationTemplate?
-        for applicationID in integrationUser.applicationIDs where template == nil {
-            template = try await store.template(applicationID: applicationID, name: templateName)
+        // Two reads: the template with its application, and the user with their devices.
+        guard let (template, application) = try await store.template(name: templateName, firstOf: integrationUser.applicationIDs) else {
+            throw ApprovalError.templateNotFound
         }
-        guard let template else { throw ApprovalError.templateNotFound }
         let data = try template.render(parameters)
         let now = time.now()
         var expiresAt = now.addingTimeInterval(template.expiration)
@@ -59,16 +58,24 @@ public struct ApprovalService: Sendable {
             guard requestedExpiry > now else { throw ApprovalError.validation(field: "timestampExpires", message: "must be in the future") }
             expiresAt = min(expiresAt, requestedExpiry)
         }
-        let userID = try await store.ensureUser(realm: integrationUser.realmID, externalUserID: externalUserID, at: now)
+        let recipient = try await store.userWithDevices(realm: integrationUser.realmID, username: externalUserID)
+        // A user met for the first time is created (and has no device to tell yet).
+        let userID: String
+        if let recipient {
+            userID = recipient.userID
+        } else {
+            userID = try await store.ensureUser(realm: integrationUser.realmID, externalUserID: externalUserID, at: now)
+        }
         let screen = template.screen(parameters)
         let approval = Approval(
             id: SecureRandom.uuid(), kind: .operation, userID: userID, externalUserID: externalUserID,
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
-        try await insert(
-            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now), actor: "integration-user:\(integrationUser.name)",
-            source: source)
+        try await store.insertApproval(
+            approval, webhooks: try operationWebhooks(for: approval, status: .pending, application: application, at: now),
+            notifications: try devices.announcements(to: recipient?.devices ?? [], userID: userID, message: Self.announcement),
+            audit: auditRecord(approval, action: .approvalCreated, actor: "integration-user:\(integrationUser.name)", source: source))
         return approval
     }
 
@@ -258,15 +265,8 @@ public struct ApprovalService: Sendable {
     func webhooks(for approval: Approval, status: Approval.Status, at now: Date) async throws -> [WebhookDelivery] {
         switch approval.kind {
         case .operation:
-            guard let applicationID = approval.applicationID, let application = try await store.application(id: applicationID),
-                let url = application.callbackURL
-            else { return [] }
-            var event: [String: Any] = [
-                "operationId": approval.id, "status": status.rawValue, "userId": approval.externalUserID,
-                "applicationId": applicationID, "template": approval.template,
-            ]
-            if let externalID = approval.externalID { event["externalId"] = externalID }
-            return [try WebhookDelivery.event("OPERATION_STATUS_CHANGED", to: .application(applicationID), url: url, fields: event, at: now)]
+            guard let applicationID = approval.applicationID else { return [] }
+            return try operationWebhooks(for: approval, status: status, application: try await store.application(id: applicationID), at: now)
         case .actionRequest:
             guard let clientID = approval.clientID, let client = try await store.client(id: clientID), let url = client.webhookURL
             else { return [] }
@@ -276,6 +276,22 @@ public struct ApprovalService: Sendable {
             ]
             return [try WebhookDelivery.event("ACTION_REQUEST_STATUS_CHANGED", to: .client(clientID), url: url, fields: event, at: now)]
         }
+    }
+
+    /// An operation's `OPERATION_STATUS_CHANGED` callback to its application (already read), if
+    /// the application has a callback URL.
+    func operationWebhooks(for approval: Approval, status: Approval.Status, application: PowerAuthApplication?, at now: Date) throws
+        -> [WebhookDelivery]
+    {
+        guard let applicationID = approval.applicationID, let application, application.id == applicationID,
+            let url = application.callbackURL
+        else { return [] }
+        var event: [String: Any] = [
+            "operationId": approval.id, "status": status.rawValue, "userId": approval.externalUserID,
+            "applicationId": applicationID, "template": approval.template,
+        ]
+        if let externalID = approval.externalID { event["externalId"] = externalID }
+        return [try WebhookDelivery.event("OPERATION_STATUS_CHANGED", to: .application(applicationID), url: url, fields: event, at: now)]
     }
 
     /// Stores a new PENDING approval as one unit of work: the approval, the `webhooks`

@@ -408,8 +408,13 @@ public struct DeviceService: Sendable {
 
     /// The pushes `announce` would queue, for a caller that stores them in its own transaction.
     public func announcements(userID: String, message: String) async throws -> [OutboxNotification] {
+        try announcements(to: try await store.devices(userID: userID), userID: userID, message: message)
+    }
+
+    /// The pushes `announce` would queue, to those of `devices` (the user's, already read) that take them.
+    public func announcements(to devices: [Device], userID: String, message: String) throws -> [OutboxNotification] {
         // Passkeys live in browsers and OS authenticators: nothing to push to.
-        let active = try await store.devices(userID: userID).filter { $0.status == .active && $0.kind != .passkey }
+        let active = devices.filter { $0.userID == userID && $0.status == .active && $0.kind != .passkey }
         return try pushes(to: active, userID: userID, message: message, at: time.now())
     }
 

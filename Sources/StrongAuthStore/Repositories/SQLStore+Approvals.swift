@@ -26,14 +26,37 @@ extension SQLStore: ApprovalRepository {
             try await db.raw(
                 "SELECT * FROM operation_templates WHERE application_id = \(bind: applicationID) AND name = \(bind: name)"
             ).first()
-        }.map { row in
-            OperationTemplate(
-                applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
-                dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
-                maxFailureCount: try row.int("max_failure_count"),
-                signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
-                title: try row.string("title"), message: try row.string("message"))
+        }.map(Self.template(from:))
+    }
+
+    public func template(name: String, firstOf applicationIDs: [String]) async throws
+        -> (template: OperationTemplate, application: PowerAuthApplication?)?
+    {
+        guard !applicationIDs.isEmpty else { return nil }
+        let rows = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
+                FROM operation_templates t LEFT JOIN powerauth_applications a ON a.id = t.application_id
+                WHERE t.name = \(bind: name) AND t.application_id IN (\(binds: applicationIDs))
+                """
+            ).all()
         }
+        var found: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
+        for row in rows {
+            let template = try Self.template(from: row)
+            found[template.applicationID] = (template, try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_"))
+        }
+        return applicationIDs.lazy.compactMap { found[$0] }.first
+    }
+
+    static func template(from row: any SQLRow) throws -> OperationTemplate {
+        OperationTemplate(
+            applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
+            dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
+            maxFailureCount: try row.int("max_failure_count"),
+            signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
+            title: try row.string("title"), message: try row.string("message"))
     }
 
     public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)

@@ -36,14 +36,27 @@ extension SQLStore: PowerAuthRepository {
         }.map(Self.application(from:))
     }
 
-    static func application(from row: any SQLRow) throws -> PowerAuthApplication {
+    static func application(from row: any SQLRow) throws -> PowerAuthApplication { try application(from: row, prefix: "") }
+
+    /// The columns of `powerauth_applications a`, each named `a_` + the column, for an
+    /// application joined to other tables.
+    static let prefixedApplicationColumns = [
+        "id", "name", "application_key", "sealed_application_secret", "sealed_master_private_key", "master_public_key",
+        "callback_url", "sealed_callback_secret", "status", "created_at", "realm_id",
+    ].map { "a.\($0) AS a_\($0)" }.joined(separator: ", ")
+
+    /// An application from columns named `prefix` + the column (an application joined to other tables).
+    static func application(from row: any SQLRow, prefix: String) throws -> PowerAuthApplication {
         PowerAuthApplication(
-            id: try row.string("id"), name: try row.string("name"), applicationKey: try row.string("application_key"),
-            sealedApplicationSecret: try row.string("sealed_application_secret"),
-            sealedMasterPrivateKey: try row.string("sealed_master_private_key"), masterPublicKey: try row.string("master_public_key"),
-            callbackURL: try row.optionalString("callback_url"), sealedCallbackSecret: try row.optionalString("sealed_callback_secret"),
-            status: PowerAuthApplication.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
-            realmID: try row.string("realm_id"))
+            id: try row.string(prefix + "id"), name: try row.string(prefix + "name"), applicationKey: try row.string(prefix + "application_key"),
+            sealedApplicationSecret: try row.string(prefix + "sealed_application_secret"),
+            sealedMasterPrivateKey: try row.string(prefix + "sealed_master_private_key"),
+            masterPublicKey: try row.string(prefix + "master_public_key"),
+            callbackURL: try row.optionalString(prefix + "callback_url"),
+            sealedCallbackSecret: try row.optionalString(prefix + "sealed_callback_secret"),
+            status: PowerAuthApplication.Status(rawValue: try row.string(prefix + "status")) ?? .disabled,
+            createdAt: try row.date(prefix + "created_at"),
+            realmID: try row.string(prefix + "realm_id"))
     }
 
     public func insertIntegrationUser(_ user: IntegrationUser) async throws {
@@ -100,6 +113,22 @@ extension SQLStore: PowerAuthRepository {
     }
 
     // MARK: Registrations
+
+    public func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])? {
+        let rows = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
+                WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: username)
+                ORDER BY d.created_at, d.id
+                """
+            ).all()
+        }
+        guard let first = rows.first else { return nil }
+        let devices = try rows.compactMap { row in try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_") }
+        return (try first.string("u_id"), devices)
+    }
 
     public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
         // Most users exist already: a read answers them without taking the writer.
