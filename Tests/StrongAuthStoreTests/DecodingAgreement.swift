@@ -29,6 +29,7 @@ enum DecodingAgreement {
         agree(Int.self)
         agree(Int?.self)
         agree(Int64.self)
+        agree(Int64?.self)
         agree(Bool.self)
         agree(Bool?.self)
         agree(Date.self)

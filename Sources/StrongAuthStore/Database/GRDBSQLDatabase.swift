@@ -241,6 +241,7 @@ private struct SQLiteRowValues: SQLRow {
 
     /// The store's common column types, read as `SQLiteDataDecoder` reads them but without its
     /// dynamic casts (~3 % of a request's CPU in the profile); `nil` leaves the value to the decoder.
+    /// `Int64?` is every optional timestamp (`SQLRow.optionalDate`).
     @inline(__always)
     private static func decodedDirectly<D>(_ value: SQLiteData) -> D? {
         switch value {
@@ -251,6 +252,7 @@ private struct SQLiteRowValues: SQLRow {
             if D.self == Int.self { return integer as? D }
             if D.self == Int?.self { return Int?.some(integer) as? D }
             if D.self == Int64.self { return Int64(integer) as? D }
+            if D.self == Int64?.self { return Int64?.some(Int64(integer)) as? D }
             if D.self == Bool.self, integer == 0 || integer == 1 { return (integer == 1) as? D }
             if D.self == Bool?.self, integer == 0 || integer == 1 { return Bool?.some(integer == 1) as? D }
             if D.self == Date.self { return Date(timeIntervalSince1970: Double(integer)) as? D }
@@ -263,6 +265,7 @@ private struct SQLiteRowValues: SQLRow {
         case .null:
             if D.self == String?.self { return String?.none as? D }
             if D.self == Int?.self { return Int?.none as? D }
+            if D.self == Int64?.self { return Int64?.none as? D }
             if D.self == Date?.self { return Date?.none as? D }
             if D.self == Bool?.self { return Bool?.none as? D }
         case .blob: break

@@ -40,6 +40,7 @@ struct PostgresRowValues: SQLRow {
         if D.self == Int.self { return try cell.decode(Int.self) as? D }
         if D.self == Int?.self { return try cell.decode(Int?.self) as? D }
         if D.self == Int64.self { return try cell.decode(Int64.self) as? D }
+        if D.self == Int64?.self { return try cell.decode(Int64?.self) as? D }
         if D.self == Bool.self { return try cell.decode(Bool.self) as? D }
         if D.self == Bool?.self { return try cell.decode(Bool?.self) as? D }
         if D.self == Date.self { return try cell.decode(Date.self) as? D }
