@@ -72,10 +72,9 @@ public struct ApprovalService: Sendable {
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)
-        try await store.insertApproval(
+        try await insert(
             approval, webhooks: try operationWebhooks(for: approval, status: .pending, application: application, at: now),
-            notifications: try devices.announcements(to: recipient?.devices ?? [], userID: userID, message: Self.announcement),
-            audit: auditRecord(approval, action: .approvalCreated, actor: "integration-user:\(integrationUser.name)", source: source))
+            devices: recipient?.devices ?? [], actor: "integration-user:\(integrationUser.name)", source: source)
         return approval
     }
 
@@ -297,9 +296,16 @@ public struct ApprovalService: Sendable {
     /// Stores a new PENDING approval as one unit of work: the approval, the `webhooks`
     /// announcing it, its audit record (`actor` created it) and the pushes telling the user's
     /// ACTIVE devices, in one transaction.
-    func insert(_ approval: Approval, webhooks: [WebhookDelivery], actor: String, source: String?) async throws {
+    /// `devices`: the user's devices when the caller has read them already (else they are read).
+    func insert(_ approval: Approval, webhooks: [WebhookDelivery], devices read: [Device]? = nil, actor: String, source: String?) async throws {
+        let notifications =
+            if let read {
+                try devices.announcements(to: read, userID: approval.userID, message: Self.announcement)
+            } else {
+                try await devices.announcements(userID: approval.userID, message: Self.announcement)
+            }
         try await store.insertApproval(
-            approval, webhooks: webhooks, notifications: try await devices.announcements(userID: approval.userID, message: Self.announcement),
+            approval, webhooks: webhooks, notifications: notifications,
             audit: auditRecord(approval, action: .approvalCreated, actor: actor, source: source))
     }
 

@@ -80,6 +80,17 @@ extension SQLStore: DeviceRepository {
         }.map(Self.device(from:))
     }
 
+    /// The columns of `challenges c`, each named `c_` + the column (a challenge read with its device).
+    static let prefixedChallengeColumns = [
+        "id", "kind", "user_id", "device_id", "payload", "status", "attempts", "max_attempts", "created_at", "expires_at",
+    ].map { "c.\($0) AS c_\($0)" }.joined(separator: ", ")
+
+    /// The columns of `clients k`, each named `k_` + the column (a client joined to other tables).
+    static let prefixedClientColumns = [
+        "id", "name", "secret_hash", "grants", "scopes", "status", "created_at", "webhook_url", "sealed_webhook_secret",
+        "resource_server", "realm_id", "redirect_uris", "public_client", "jwks", "dpop_required", "require_par", "default_acr",
+    ].map { "k.\($0) AS k_\($0)" }.joined(separator: ", ")
+
     static func device(from row: any SQLRow) throws -> Device { try device(from: row, prefix: "") }
 
     /// The device columns of `devices d`, each named `d_` + the column, for a device joined to other tables.
@@ -141,9 +152,7 @@ extension SQLStore: DeviceRepository {
             let row = try await pool.withConnection({ db in
                 try await db.raw(
                     """
-                    SELECT d.*, c.id AS c_id, c.kind AS c_kind, c.user_id AS c_user_id, c.device_id AS c_device_id, c.payload AS c_payload,
-                           c.status AS c_status, c.attempts AS c_attempts, c.max_attempts AS c_max_attempts, c.created_at AS c_created_at,
-                           c.expires_at AS c_expires_at
+                    SELECT d.*, \(unsafeRaw: Self.prefixedChallengeColumns)
                     FROM devices d LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
                     WHERE d.id = \(bind: id)
                     """
@@ -161,15 +170,8 @@ extension SQLStore: DeviceRepository {
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT d.*, c.id AS c_id, c.kind AS c_kind, c.user_id AS c_user_id, c.device_id AS c_device_id, c.payload AS c_payload,
-                       c.status AS c_status, c.attempts AS c_attempts, c.max_attempts AS c_max_attempts, c.created_at AS c_created_at,
-                       c.expires_at AS c_expires_at,
-                       k.id AS k_id, k.name AS k_name, k.secret_hash AS k_secret_hash, k.grants AS k_grants, k.scopes AS k_scopes,
-                       k.status AS k_status, k.created_at AS k_created_at, k.webhook_url AS k_webhook_url,
-                       k.sealed_webhook_secret AS k_sealed_webhook_secret, k.resource_server AS k_resource_server,
-                       k.realm_id AS k_realm_id, k.redirect_uris AS k_redirect_uris, k.public_client AS k_public_client,
-                       k.jwks AS k_jwks, k.dpop_required AS k_dpop_required, k.require_par AS k_require_par,
-                       k.default_acr AS k_default_acr
+                SELECT d.*, \(unsafeRaw: Self.prefixedChallengeColumns),
+                       \(unsafeRaw: Self.prefixedClientColumns)
                 FROM (SELECT 1 AS anchor) AS anchor
                 LEFT JOIN devices d ON d.id = \(bind: deviceID)
                 LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
