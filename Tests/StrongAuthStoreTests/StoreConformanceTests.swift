@@ -241,6 +241,19 @@ struct StoreConformanceTests {
             let events = try await store.auditEvents(after: 0, limit: 100)
             #expect(events.map(\.sequence) == Array(1...25))
 
+            // One large batch is inserted in chunks of 32, 8 and 1 rows: 45 = 32 + 8 + 5 × 1.
+            for index in 25..<70 {
+                try await store.append(
+                    AuditRecord(actor: "test", action: AuditAction(rawValue: "event.\(index)"), outcome: .success, details: ["n": "\(index)"]),
+                    at: Fixtures.epoch.addingTimeInterval(Double(index)))
+            }
+            #expect(try await store.sealAuditJournal(limit: 500) == 45)
+            #expect(try await TestDatabases.count("audit_journal", in: store) == 0)
+            #expect(try await AuditVerification.verifyAll(store, pageSize: 16) == .intact(events: 70))
+            let all = try await store.auditEvents(after: 0, limit: 100)
+            #expect(all.map(\.sequence) == Array(1...70))
+            #expect(all.suffix(45).map(\.record.action.rawValue) == (25..<70).map { "event.\($0)" })
+
             // The database itself refuses to change history.
             await #expect(throws: (any Error).self) {
                 try await store.pool.withConnection { db in

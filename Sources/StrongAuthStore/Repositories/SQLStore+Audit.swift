@@ -10,16 +10,19 @@ extension SQLStore: AuditLog {
 
     /// Journals one audit record on `db` (also inside the transaction of the change it records).
     static func insert(_ record: AuditRecord, at now: Date, into db: any SQLDatabase) async throws {
-        let details = record.detailsJSON
-        try await db.raw(
-            """
-            INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
-            VALUES (\(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor),
-                    \(bind: record.action.rawValue), \(bind: record.subject), \(bind: record.sourceAddress),
-                    \(bind: record.outcome.rawValue), \(bind: details),
-                    COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor))))
-            """
-        ).run()
+        try await db.raw("INSERT INTO audit_journal (\(unsafeRaw: auditJournalColumns)) VALUES (\(auditJournalValues(record, at: now)))").run()
+    }
+
+    static let auditJournalColumns = "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id"
+
+    /// The values of `auditJournalColumns` for `record` (also the select list of an
+    /// `INSERT … SELECT` that journals only if another part of a statement happened).
+    static func auditJournalValues(_ record: AuditRecord, at now: Date) -> SQLQueryString {
+        """
+        \(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
+        \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: record.detailsJSON),
+        COALESCE(\(bind: record.realm), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor)))
+        """
     }
 
     /// The realm of an audit reference (`user:<id>`, `device:<id>`, `client:<id>`, …), as a
@@ -61,7 +64,7 @@ extension SQLStore: AuditLog {
             let head = try await db.raw("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1").first()
             var sequence = try head?.decode(column: "sequence", as: Int64.self) ?? 0
             var previousHash = try head?.string("hash") ?? AuditChain.genesisHash
-            var ids: [String] = []
+            var sealed: [SealedAuditEvent] = []
             for row in journaled {
                 sequence += 1
                 let occurredAt = try row.date("occurred_at")
@@ -73,20 +76,25 @@ extension SQLStore: AuditLog {
                     outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure,
                     details: (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:])
                 let hash = AuditChain.hash(sequence: sequence, occurredAt: occurredAt, record: record, previousHash: previousHash)
+                sealed.append(
+                    SealedAuditEvent(
+                        journalID: try row.string("id"), sequence: sequence, occurredAt: occurredAt, record: record, detailsJSON: detailsJSON,
+                        previousHash: previousHash, hash: hash, realmID: try row.optionalString("realm_id")))
+                previousHash = hash
+            }
+            // A few rows per statement, in a few fixed shapes (32, 8 and 1 rows), so that every
+            // statement comes from the statement cache: one round trip per chunk, not per event.
+            for chunk in Self.sealingChunks(of: sealed) {
                 try await db.raw(
                     """
                     INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash,
                                               hash, realm_id)
-                    VALUES (\(bind: sequence), \(bind: occurredAt.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
-                            \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: detailsJSON),
-                            \(bind: previousHash), \(bind: hash), \(bind: try row.optionalString("realm_id")))
+                    VALUES \(SQLList(chunk.map(\.values)))
                     """
                 ).run()
-                previousHash = hash
-                ids.append(try row.string("id"))
+                try await db.raw("DELETE FROM audit_journal WHERE id IN (\(binds: chunk.map(\.journalID)))").run()
             }
-            try await db.raw("DELETE FROM audit_journal WHERE id IN (\(binds: ids))").run()
-            return ids.count
+            return sealed.count
         }
     }
 
@@ -110,5 +118,42 @@ extension SQLStore: AuditLog {
                 outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure, details: details,
                 realm: try row.optionalString("realm_id")),
             previousHash: try row.string("previous_hash"), hash: try row.string("hash"))
+    }
+}
+
+/// One journaled record with its place in the hash chain, ready to be inserted.
+private struct SealedAuditEvent {
+    var journalID: String
+    var sequence: Int64
+    var occurredAt: Date
+    var record: AuditRecord
+    var detailsJSON: String
+    var previousHash: String
+    var hash: String
+    var realmID: String?
+
+    /// `(sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash, hash, realm_id)`.
+    var values: SQLGroupExpression {
+        SQLGroupExpression(
+            SQLList([
+                SQLBind(sequence), SQLBind(occurredAt.epochMilliseconds), SQLBind(record.actor), SQLBind(record.action.rawValue),
+                SQLBind(record.subject), SQLBind(record.sourceAddress), SQLBind(record.outcome.rawValue), SQLBind(detailsJSON),
+                SQLBind(previousHash), SQLBind(hash), SQLBind(realmID),
+            ]))
+    }
+}
+
+extension SQLStore {
+    /// `events` in chunks of 32, then 8, then 1 — three statement shapes in all.
+    fileprivate static func sealingChunks(of events: [SealedAuditEvent]) -> [ArraySlice<SealedAuditEvent>] {
+        var chunks: [ArraySlice<SealedAuditEvent>] = []
+        var start = events.startIndex
+        for size in [32, 8, 1] {
+            while events.endIndex - start >= size {
+                chunks.append(events[start..<start + size])
+                start += size
+            }
+        }
+        return chunks
     }
 }

@@ -28,27 +28,33 @@ extension SQLStore: TokenRepository {
     static func insertFamily(of record: RefreshTokenRecord, deviceActive: Bool, into db: any SQLDatabase) async throws {
         let revokedAt: Int64? = record.deviceID != nil && !deviceActive ? record.issuedAt.epochMilliseconds : nil
         try await db.raw(
-            """
-            INSERT INTO token_families (id, client_id, user_id, device_id, created_at, auth_time, revoked_at)
-            VALUES (\(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
-                    \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(bind: revokedAt))
-            ON CONFLICT DO NOTHING
-            """
+            "INSERT INTO token_families (\(unsafeRaw: familyColumns)) VALUES (\(familyValues(record, revokedAt: "\(bind: revokedAt)"))) ON CONFLICT DO NOTHING"
         ).run()
         try await Self.insert(record, into: db)
     }
 
     private static func insert(_ record: RefreshTokenRecord, into db: any SQLDatabase) async throws {
-        try await db.raw(
-            """
-            INSERT INTO refresh_tokens (id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at,
-                                        dpop_jkt)
-            VALUES (\(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID),
-                    \(bind: record.userID), \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")),
-                    \(bind: record.issuedAt.epochMilliseconds), \(bind: record.expiresAt.epochMilliseconds),
-                    \(bind: record.usedAt?.epochMilliseconds), \(bind: record.dpopKeyThumbprint))
-            """
-        ).run()
+        try await db.raw("INSERT INTO refresh_tokens (\(unsafeRaw: refreshTokenInsertColumns)) VALUES (\(refreshTokenValues(record)))").run()
+    }
+
+    static let familyColumns = "id, client_id, user_id, device_id, created_at, auth_time, revoked_at"
+
+    /// The values of `familyColumns` for the family `record` starts, revoked at `revokedAt` (an expression).
+    static func familyValues(_ record: RefreshTokenRecord, revokedAt: SQLQueryString) -> SQLQueryString {
+        """
+        \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
+        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(revokedAt)
+        """
+    }
+
+    static let refreshTokenInsertColumns = "id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at, dpop_jkt"
+
+    static func refreshTokenValues(_ record: RefreshTokenRecord) -> SQLQueryString {
+        """
+        \(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID),
+        \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")), \(bind: record.issuedAt.epochMilliseconds),
+        \(bind: record.expiresAt.epochMilliseconds), \(bind: record.usedAt?.epochMilliseconds), \(bind: record.dpopKeyThumbprint)
+        """
     }
 
     /// A family counts as revoked once its confirming device has left ACTIVE (revoked_at 0 then).
