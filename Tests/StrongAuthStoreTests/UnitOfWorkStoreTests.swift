@@ -189,10 +189,20 @@ struct UnitOfWorkStoreTests {
             func record(_ action: AuditAction) -> AuditRecord {
                 AuditRecord(actor: "device:device-1", action: action, subject: "approval:\(approval.id)", outcome: .success)
             }
-            try await store.insertApproval(approval, webhooks: [], notifications: [push], audit: record(.approvalCreated))
+            let webhooks = try await TestDatabases.count("webhook_deliveries", in: store)
+            try await store.insertApproval(
+                approval, webhooks: [PowerAuthStoreTests.webhook()], notifications: [push], audit: record(.approvalCreated))
             #expect(try await store.approval(id: approval.id) == approval)
             #expect(try await TestDatabases.count("notifications", in: store) == notifications + 1)
+            #expect(try await TestDatabases.count("webhook_deliveries", in: store) == webhooks + 1)
             #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 1)
+            // The record names the approval stored with it (in the same statement on PostgreSQL),
+            // and is still attributed to that approval's realm (its user's).
+            let realm = try await store.pool.withConnection { db in
+                try await db.raw("SELECT realm_id FROM audit_journal WHERE action = 'approval.created'").first()?
+                    .decode(column: "realm_id", as: String?.self)
+            }
+            #expect(realm == Realm.defaultID)
 
             let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<20 {

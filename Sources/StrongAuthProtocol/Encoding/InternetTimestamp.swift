@@ -6,8 +6,11 @@ import Foundation
 /// 1970. Creating an `ISO8601DateFormatter` per call cost 4.7 % of an operation flow's CPU.
 public enum InternetTimestamp {
     public static func string(from date: Date, fractionalSeconds: Bool = false) -> String {
-        // The formatter works on the nearest whole millisecond since 1970 (and cuts that to seconds).
-        let milliseconds = ((date.timeIntervalSinceReferenceDate + Date.timeIntervalBetween1970AndReferenceDate) * 1000).rounded()
+        // The formatter works on the whole millisecond since 1970 that CoreFoundation computes —
+        // `floor(x * 1000 + 0.5)` in doubles, which rounds a half up (also before 1970) and, for
+        // large |x|, may round a value just under a half up too — and cuts that to seconds.
+        let milliseconds = ((date.timeIntervalSinceReferenceDate + Date.timeIntervalBetween1970AndReferenceDate) * 1000 + 0.5)
+            .rounded(.down)
         // Years 1583–9999 only (Gregorian, four digits); the formatter writes earlier dates in the
         // Julian calendar and later ones with more digits.
         guard milliseconds >= -12_212_553_600_000, milliseconds < 253_402_300_800_000 else { return fallback(date, fractionalSeconds) }

@@ -62,6 +62,17 @@ extension SQLStore: ApprovalRepository {
     public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
         async throws
     {
+        if pool.engine == .postgres {
+            // One statement instead of a transaction. The audit record's subject is the approval
+            // inserted beside it, which its realm subquery cannot see: give it the user's realm.
+            var rows = [Self.approvalRow(approval)] + webhooks.map(Self.webhookRow) + notifications.map(Self.notificationRow)
+            if let audit {
+                rows.append(Self.auditRow(audit, at: approval.createdAt, realm: "(SELECT realm_id FROM users WHERE id = \(bind: approval.userID))"))
+            }
+            let statement = Self.oneStatement(decision: nil, inserts: rows)
+            _ = try await pool.withWriteConnection { db in try await db.raw(statement).first() }
+            return
+        }
         try await pool.withTransaction { db in
             try await Self.insert(approval, into: db)
             try await Self.insert(webhooks, into: db)
@@ -73,21 +84,26 @@ extension SQLStore: ApprovalRepository {
     /// Inserts the approval row (also inside other transactions: a new device's approval is
     /// stored with its binding).
     static func insert(_ approval: Approval, into db: any SQLDatabase) async throws {
-        let parameters = JSONObjectWriter.sortedStringObject(approval.parameters)
-        try await db.raw(
-            """
-            INSERT INTO approvals (id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data,
-                status, failure_count, max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at,
-                client_id, payload, title, message)
-            VALUES (\(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
-                    \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType), \(bind: parameters),
-                    \(bind: approval.data), \(bind: approval.status.rawValue), \(bind: approval.failureCount),
-                    \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
-                    \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
-                    \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
-                    \(bind: approval.clientID), \(bind: approval.payload), \(bind: approval.title), \(bind: approval.message))
-            """
-        ).run()
+        try await approvalRow(approval).run(on: db)
+    }
+
+    static func approvalRow(_ approval: Approval) -> RowInsert {
+        RowInsert(
+            table: "approvals",
+            columns: """
+                id, kind, user_id, external_user_id, application_id, template, operation_type, parameters, data, status, failure_count,
+                max_failure_count, signature_types, external_id, status_reason, created_at, expires_at, updated_at, client_id, payload,
+                title, message
+                """,
+            values: """
+                \(bind: approval.id), \(bind: approval.kind.rawValue), \(bind: approval.userID), \(bind: approval.externalUserID),
+                \(bind: approval.applicationID), \(bind: approval.template), \(bind: approval.operationType),
+                \(bind: JSONObjectWriter.sortedStringObject(approval.parameters)), \(bind: approval.data), \(bind: approval.status.rawValue),
+                \(bind: approval.failureCount), \(bind: approval.maxFailureCount), \(bind: approval.signatureTypes.joined(separator: " ")),
+                \(bind: approval.externalID), \(bind: approval.statusReason), \(bind: approval.createdAt.epochMilliseconds),
+                \(bind: approval.expiresAt.epochMilliseconds), \(bind: approval.updatedAt.epochMilliseconds),
+                \(bind: approval.clientID), \(bind: approval.payload), \(bind: approval.title), \(bind: approval.message)
+                """)
     }
 
     public func approval(id: String) async throws -> Approval? {
@@ -153,27 +169,34 @@ extension SQLStore: ApprovalRepository {
         at now: Date
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
+        // The decision: only a PENDING, unexpired approval moves.
+        let decision: SQLQueryString = """
+            UPDATE approvals SET status = \(bind: to.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
+            WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs) RETURNING id
+            """
+        let rows =
+            (actionToken.map { [Self.actionTokenRow($0)] } ?? []) + webhooks.map(Self.webhookRow)
+            + (audit.map { [Self.auditRow($0, at: now)] } ?? [])
+        if pool.engine == .postgres {
+            // One statement: every row selects FROM the decision (`oneStatement`).
+            let statement = Self.oneStatement(decision: decision, inserts: rows)
+            let decided = try await pool.withWriteConnection { db in try await db.raw(statement).first() }
+            return decided != nil
+        }
         return try await pool.withTransaction { db in
-            let moved = try await db.raw(
-                """
-                UPDATE approvals SET status = \(bind: to.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
-                WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs) RETURNING id
-                """
-            ).first()
-            guard moved != nil else { return false }
-            if let token = actionToken {
-                try await db.raw(
-                    """
-                    INSERT INTO action_tokens (token_hash, approval_id, client_id, action, payload_hash, expires_at)
-                    VALUES (\(bind: token.tokenHash), \(bind: token.approvalID), \(bind: token.clientID), \(bind: token.action),
-                            \(bind: token.payloadHash), \(bind: token.expiresAt.epochMilliseconds))
-                    """
-                ).run()
-            }
-            try await Self.insert(webhooks, into: db)
-            if let audit { try await Self.insert(audit, at: now, into: db) }
+            guard try await db.raw(decision).first() != nil else { return false }
+            for row in rows { try await row.run(on: db) }
             return true
         }
+    }
+
+    static func actionTokenRow(_ token: ActionToken) -> RowInsert {
+        RowInsert(
+            table: "action_tokens", columns: "token_hash, approval_id, client_id, action, payload_hash, expires_at",
+            values: """
+                \(bind: token.tokenHash), \(bind: token.approvalID), \(bind: token.clientID), \(bind: token.action),
+                \(bind: token.payloadHash), \(bind: token.expiresAt.epochMilliseconds)
+                """)
     }
 
     public func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval] {

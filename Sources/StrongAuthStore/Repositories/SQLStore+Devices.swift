@@ -306,15 +306,19 @@ extension SQLStore: DeviceRepository {
     }
 
     static func insert(_ notification: OutboxNotification, into db: any SQLDatabase) async throws {
-        try await db.raw(
-            """
-            INSERT INTO notifications (id, kind, user_id, recipient, sealed_body, status, attempts, next_attempt_at, created_at, sent_at)
-            VALUES (\(bind: notification.id), \(bind: notification.kind.rawValue), \(bind: notification.userID),
-                    \(bind: notification.recipient), \(bind: notification.sealedBody), \(bind: notification.status.rawValue),
-                    \(bind: notification.attempts), \(bind: notification.nextAttemptAt.epochMilliseconds),
-                    \(bind: notification.createdAt.epochMilliseconds), \(bind: notification.sentAt?.epochMilliseconds))
-            """
-        ).run()
+        try await notificationRow(notification).run(on: db)
+    }
+
+    static func notificationRow(_ notification: OutboxNotification) -> RowInsert {
+        RowInsert(
+            table: "notifications",
+            columns: "id, kind, user_id, recipient, sealed_body, status, attempts, next_attempt_at, created_at, sent_at",
+            values: """
+                \(bind: notification.id), \(bind: notification.kind.rawValue), \(bind: notification.userID),
+                \(bind: notification.recipient), \(bind: notification.sealedBody), \(bind: notification.status.rawValue),
+                \(bind: notification.attempts), \(bind: notification.nextAttemptAt.epochMilliseconds),
+                \(bind: notification.createdAt.epochMilliseconds), \(bind: notification.sentAt?.epochMilliseconds)
+                """)
     }
 
     public func challenge(id: String) async throws -> Challenge? {

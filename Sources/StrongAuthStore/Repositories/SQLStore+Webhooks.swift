@@ -7,17 +7,18 @@ import StrongAuthCore
 /// and settles them here.
 extension SQLStore: WebhookOutbox {
     static func insert(_ webhooks: [WebhookDelivery], into db: any SQLDatabase) async throws {
-        for webhook in webhooks {
-            try await db.raw(
-                """
-                INSERT INTO webhook_deliveries (id, subscriber_kind, subscriber_id, url, event_type, body, status, attempts,
-                                                next_attempt_at, created_at)
-                VALUES (\(bind: webhook.id), \(bind: webhook.subscriber.kind), \(bind: webhook.subscriber.id), \(bind: webhook.url),
-                        \(bind: webhook.eventType), \(bind: webhook.body), \(bind: webhook.status.rawValue), \(bind: webhook.attempts),
-                        \(bind: webhook.nextAttemptAt.epochMilliseconds), \(bind: webhook.createdAt.epochMilliseconds))
-                """
-            ).run()
-        }
+        for webhook in webhooks { try await webhookRow(webhook).run(on: db) }
+    }
+
+    static func webhookRow(_ webhook: WebhookDelivery) -> RowInsert {
+        RowInsert(
+            table: "webhook_deliveries",
+            columns: "id, subscriber_kind, subscriber_id, url, event_type, body, status, attempts, next_attempt_at, created_at",
+            values: """
+                \(bind: webhook.id), \(bind: webhook.subscriber.kind), \(bind: webhook.subscriber.id), \(bind: webhook.url),
+                \(bind: webhook.eventType), \(bind: webhook.body), \(bind: webhook.status.rawValue), \(bind: webhook.attempts),
+                \(bind: webhook.nextAttemptAt.epochMilliseconds), \(bind: webhook.createdAt.epochMilliseconds)
+                """)
     }
 
     public func claimDueWebhooks(at now: Date, limit: Int, lease: TimeInterval) async throws -> [WebhookDelivery] {
