@@ -14,7 +14,7 @@ struct UserApprovalsTests {
         try await DevicesTests.withUserToken { server, client, token, basic in
             let phone = TestPhone()
             let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
-            let (_, integration) = try await server.powerAuthSetup()
+            let (_, integration) = try await server.powerAuthSetup(callbackURL: "http://127.0.0.1:9/hooks")
             let pushesBefore = try await server.count("notifications")
 
             // A PowerAuth operation for "alice" (the integrator's userId is her username) …
@@ -60,6 +60,10 @@ struct UserApprovalsTests {
             #expect(approved.status == .ok && json["status"] as? String == "APPROVED")
             let (_, polled) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(operationID)", basic: integration)
             #expect(polled["status"] as? String == "APPROVED" && polled["failureCount"] as? Int == 2)
+            // The application (read with the approval and the device) is told, on its callback URL.
+            let callbacks = try await server.runtime.store.webhookDeliveries(subscriber: .application("my-application"), limit: 10)
+                .filter { $0.eventType == "OPERATION_STATUS_CHANGED" && $0.body.contains(#""status":"APPROVED""#) }
+            #expect(callbacks.count == 1 && callbacks.first?.url == "http://127.0.0.1:9/hooks")
 
             let (rejected, rejectedJSON) = try await client.postJSON(
                 "/api/user/approvals/\(actionID)/reject", token: token,

@@ -72,18 +72,26 @@ struct ApprovalStoreTests {
         }
     }
 
-    @Test("an approval and the device answering it are read together; each is there or not on its own", arguments: TestDatabases.engines)
+    @Test(
+        "an approval, the device answering it and the approval's application are read together; each is there or not on its own",
+        arguments: TestDatabases.engines)
     func approvalWithDevice(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let approval = try await Self.pending(store)
             let (_, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
+            // Its application does not exist yet: the approval and the device are read without it.
             let both = try await store.approval(id: approval.id, answeredBy: device.id)
             #expect(both.approval == approval)
             #expect(both.device == device)
+            #expect(both.application == nil)
+            let application = PowerAuthStoreTests.application()
+            try await store.insertApplication(application)
+            let all = try await store.approval(id: approval.id, answeredBy: device.id)
+            #expect(all.approval == approval && all.device == device && all.application == application)
             let noDevice = try await store.approval(id: approval.id, answeredBy: "nothing")
-            #expect(noDevice.approval == approval && noDevice.device == nil)
+            #expect(noDevice.approval == approval && noDevice.device == nil && noDevice.application == application)
             let noApproval = try await store.approval(id: "nothing", answeredBy: device.id)
-            #expect(noApproval.approval == nil && noApproval.device == device)
+            #expect(noApproval.approval == nil && noApproval.device == device && noApproval.application == nil)
         }
     }
 

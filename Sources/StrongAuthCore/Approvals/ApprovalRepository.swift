@@ -18,9 +18,10 @@ public protocol ApprovalRepository: AttemptRepository {
     func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
         async throws
     func approval(id: String) async throws -> Approval?
-    /// The approval `id` and the device `deviceID` (a device answering it), in one read; each
-    /// `nil` when absent.
-    func approval(id: String, answeredBy deviceID: String) async throws -> (approval: Approval?, device: Device?)
+    /// The approval `id`, the device `deviceID` (a device answering it) and the approval's
+    /// application (an operation's, for its callback), in one read; each `nil` when absent.
+    func approval(id: String, answeredBy deviceID: String) async throws
+        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?)
     /// The user's approvals, newest first; only the PENDING, unexpired ones with `pendingOnly`.
     func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval]
 

@@ -116,10 +116,12 @@ public struct ApprovalService: Sendable {
         return try await approve(approval, deviceID: deviceID, data: data, signatureType: signatureType, source: source)
     }
 
-    /// `approve(id:…)` on the approval already read (and found to be the user's).
-    private func approve(_ approval: Approval, deviceID: String, data: String, signatureType: String, source: String?) async throws
-        -> Approval
-    {
+    /// `approve(id:…)` on the approval already read (and found to be the user's); `application`:
+    /// its application, when read with it (for the callback).
+    private func approve(
+        _ approval: Approval, deviceID: String, data: String, signatureType: String, source: String?,
+        application: AlreadyRead<PowerAuthApplication> = .notRead
+    ) async throws -> Approval {
         let now = time.now()
         guard approval.status(at: now) == .pending else { throw ApprovalError.state(approval.status(at: now)) }
         guard ConstantTime.equals(data, approval.data), approval.signatureTypes.contains(signatureType.lowercased()) else {
@@ -128,7 +130,7 @@ public struct ApprovalService: Sendable {
         if approval.template == Self.newDeviceTemplate, approval.applicationID == nil {
             return try await decideNewDevice(approval, approve: true, approverID: deviceID, reason: nil, source: source)
         }
-        return try await decide(approval, to: .approved, reason: nil, actor: "device:\(deviceID)", source: source)
+        return try await decide(approval, to: .approved, reason: nil, actor: "device:\(deviceID)", source: source, application: application)
     }
 
     /// A device of the user rejects `id` (with an optional reason, e.g. `UNEXPECTED_OPERATION`).
@@ -187,11 +189,13 @@ public struct ApprovalService: Sendable {
     public func approveWithDevice(id: String, userID: String, deviceID: String, data: String, signatureHex: String, source: String?)
         async throws -> Approval
     {
-        let (approval, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+        let (approval, application, key, signature) = try await ecdsaAnswer(
+            id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
         guard key.isValidSignature(signature, for: Array(Self.approvalMessage(id: approval.id, data: data).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
-        return try await approve(approval, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source)
+        return try await approve(
+            approval, deviceID: deviceID, data: data, signatureType: "possession_knowledge", source: source, application: .read(application))
     }
 
     /// The message an ECDSA-bound device signs to approve: domain-separated (`approve:` can never
@@ -207,15 +211,17 @@ public struct ApprovalService: Sendable {
     public func rejectWithDevice(id: String, userID: String, deviceID: String, signatureHex: String, reason: String?, source: String?)
         async throws -> Approval
     {
-        let (approval, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+        let (approval, _, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
         guard key.isValidSignature(signature, for: Array(Self.rejectionMessage(id: id).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
         return try await reject(id: id, userID: userID, deviceID: deviceID, reason: reason, source: source)
     }
 
+    /// The user's approval and its application (read together with the answering device), the
+    /// device's key and the parsed signature.
     private func ecdsaAnswer(id: String, userID: String, deviceID: String, signatureHex: String) async throws
-        -> (Approval, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
+        -> (Approval, PowerAuthApplication?, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
     {
         let read = try await store.approval(id: id, answeredBy: deviceID)
         guard let approval = read.approval, approval.userID == userID, let device = read.device, device.userID == userID
@@ -229,12 +235,15 @@ public struct ApprovalService: Sendable {
         } catch {
             throw ApprovalError.validation(field: "signature", message: error.description)
         }
-        return (approval, try P256Codec.publicKey(hex: device.publicKeyHex), signature)
+        return (approval, read.application, try P256Codec.publicKey(hex: device.publicKeyHex), signature)
     }
 
     // MARK: Shared
 
-    func decide(_ approval: Approval, to status: Approval.Status, reason: String?, actor: String, source: String?) async throws -> Approval {
+    func decide(
+        _ approval: Approval, to status: Approval.Status, reason: String?, actor: String, source: String?,
+        application: AlreadyRead<PowerAuthApplication> = .notRead
+    ) async throws -> Approval {
         let now = time.now()
         var decided = approval
         decided.status = status
@@ -251,7 +260,8 @@ public struct ApprovalService: Sendable {
         // The decision and its audit record in one transaction.
         guard
             try await store.decideApproval(
-                id: approval.id, to: status, reason: reason, webhooks: try await webhooks(for: decided, status: status, at: now),
+                id: approval.id, to: status, reason: reason,
+                webhooks: try await webhooks(for: decided, status: status, at: now, application: application),
                 actionToken: actionToken, audit: auditRecord(decided, action: .approval(status), actor: actor, source: source), at: now)
         else { throw ApprovalError.state(try await store.approval(id: approval.id)?.status(at: now) ?? .expired) }
         return decided
@@ -261,11 +271,15 @@ public struct ApprovalService: Sendable {
     /// application (`OPERATION_STATUS_CHANGED`) or an action request's client
     /// (`ACTION_REQUEST_STATUS_CHANGED`, with Shine's status names; `EXPIRED` when it ran out),
     /// if they have a callback URL. Never the short-lived token: polling hands that out.
-    func webhooks(for approval: Approval, status: Approval.Status, at now: Date) async throws -> [WebhookDelivery] {
+    func webhooks(
+        for approval: Approval, status: Approval.Status, at now: Date, application: AlreadyRead<PowerAuthApplication> = .notRead
+    ) async throws -> [WebhookDelivery] {
         switch approval.kind {
         case .operation:
             guard let applicationID = approval.applicationID else { return [] }
-            return try operationWebhooks(for: approval, status: status, application: try await store.application(id: applicationID), at: now)
+            let owner =
+                if case .read(let application) = application { application } else { try await store.application(id: applicationID) }
+            return try operationWebhooks(for: approval, status: status, application: owner, at: now)
         case .actionRequest:
             guard let clientID = approval.clientID, let client = try await store.client(id: clientID), let url = client.webhookURL
             else { return [] }
@@ -326,4 +340,11 @@ public struct ApprovalService: Sendable {
             actor: actor, action: action, subject: "approval:\(approval.id)", sourceAddress: source, outcome: outcome,
             details: details.merging(["template": approval.template]) { first, _ in first })
     }
+}
+
+/// A row the caller has already read (`read`, possibly absent), or not (`notRead`: read it where
+/// it is needed) — so that a request that read it with something else does not read it again.
+enum AlreadyRead<Value: Sendable>: Sendable {
+    case notRead
+    case read(Value?)
 }

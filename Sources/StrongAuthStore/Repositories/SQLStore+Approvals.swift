@@ -112,22 +112,26 @@ extension SQLStore: ApprovalRepository {
         }.map(Self.approval(from:))
     }
 
-    public func approval(id: String, answeredBy deviceID: String) async throws -> (approval: Approval?, device: Device?) {
+    public func approval(id: String, answeredBy deviceID: String) async throws
+        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?)
+    {
         // Anchored on one constant row, so that each is read even when the other is absent.
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT a.*, \(unsafeRaw: Self.prefixedDeviceColumns)
+                SELECT ap.*, \(unsafeRaw: Self.prefixedDeviceColumns), \(unsafeRaw: Self.prefixedApplicationColumns)
                 FROM (SELECT 1 AS anchor) AS anchor
-                LEFT JOIN approvals a ON a.id = \(bind: id)
+                LEFT JOIN approvals ap ON ap.id = \(bind: id)
                 LEFT JOIN devices d ON d.id = \(bind: deviceID)
+                LEFT JOIN powerauth_applications a ON a.id = ap.application_id
                 """
             ).first()
         }
-        guard let row else { return (nil, nil) }
+        guard let row else { return (nil, nil, nil) }
         let approval = try row.optionalString("id") == nil ? nil : try Self.approval(from: row)
         let device = try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_")
-        return (approval, device)
+        let application = try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_")
+        return (approval, device, application)
     }
 
     public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {
