@@ -29,6 +29,40 @@ struct FaceContextTests {
         }
     }
 
+    /// A token whose liveness the middleware left to the route opens `PendingLivenessUserTokenContext`
+    /// only — never a context that assumes a live token — and an ordinary verified token does not
+    /// open `PendingLivenessUserTokenContext` (whose route would then skip nothing, but would be
+    /// wired to the wrong group). Both are refused with the 401, the handler never runs.
+    @Test("a token pending its liveness opens only PendingLivenessUserTokenContext, and only such a token opens it")
+    func pendingLivenessContexts() async throws {
+        try await DevicesTests.withUserToken { server, _, token, _ in
+            let runtime = server.runtime
+            func middleware(_ livenessReadByRoute: Bool) -> UserTokenMiddleware {
+                UserTokenMiddleware(
+                    tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time, wrongKind: "user token",
+                    livenessReadByRoute: livenessReadByRoute)
+            }
+            let router = Router(context: AppRequestContext.self)
+            router.group("/pending").add(middleware: middleware(true)).group(context: UserTokenContext.self)
+                .get("/live") { _, _ in "ran" }
+            router.group("/pending").add(middleware: middleware(true)).group(context: TwoFactorContext.self)
+                .get("/two-factor") { _, _ in "ran" }
+            router.group("/pending").add(middleware: middleware(true)).group(context: PendingLivenessUserTokenContext.self)
+                .get("/right") { _, _ in "ran" }
+            router.group("/checked").add(middleware: middleware(false)).group(context: PendingLivenessUserTokenContext.self)
+                .get("/wrong") { _, _ in "ran" }
+            try await Application(router: router).test(.router) { client in
+                for uri in ["/pending/live", "/pending/two-factor", "/checked/wrong"] {
+                    let response = try await client.execute(uri: uri, method: .get, headers: HTTP.bearer(token))
+                    #expect(response.status == .unauthorized, "\(uri)")
+                    #expect(String(buffer: response.body) != "ran", "\(uri)")
+                }
+                let response = try await client.execute(uri: "/pending/right", method: .get, headers: HTTP.bearer(token))
+                #expect(response.status == .ok && String(buffer: response.body) == "ran")
+            }
+        }
+    }
+
     /// Every route of the integration face but signature verification authenticates the
     /// integration user first: no credentials and a malformed body is still the 401.
     @Test("every integration route refuses an unauthenticated caller before reading the body")

@@ -15,9 +15,12 @@ struct UnitOfWorkStoreTests {
         try await store.insertDeviceBinding(device: device, challenge: binding, notification: notification)
         #expect(try await store.transitionDevice(id: device.id, from: [.created], to: .active, reason: nil, at: Fixtures.epoch))
         let challenge = Self.signatureChallenge(user: user.id, device: device.id, maxAttempts: maxAttempts)
-        #expect(try await store.insertDeviceChallenge(challenge))
+        #expect(try await store.insertDeviceChallenge(challenge, whileLive: nil))
         return (user, try #require(try await store.device(id: device.id)), challenge)
     }
+
+    /// A token query whose liveness these tests do not look at.
+    static let anyToken = AccessTokenLivenessQuery(jti: "j", familyID: nil, userID: nil, clientID: "shop", deviceID: nil)
 
     static func signatureChallenge(user: String, device: String, maxAttempts: Int = 5) -> Challenge {
         Challenge(
@@ -52,27 +55,74 @@ struct UnitOfWorkStoreTests {
             // is there or not on its own.
             let client = Fixtures.client("shop")
             try await store.insertClient(client)
-            let context = try await store.challengeAnswerContext(deviceID: device.id, challengeID: challenge.id, clientID: client.id)
+            let context = try await store.challengeAnswerContext(
+                deviceID: device.id, challengeID: challenge.id, clientID: client.id, token: Self.anyToken)
             #expect(context.device == device)
             #expect(context.challenge == challenge)
             #expect(context.client == client)
-            let noClient = try await store.challengeAnswerContext(deviceID: device.id, challengeID: challenge.id, clientID: "nobody")
+            let noClient = try await store.challengeAnswerContext(
+                deviceID: device.id, challengeID: challenge.id, clientID: "nobody", token: Self.anyToken)
             #expect(noClient.device == device && noClient.challenge == challenge && noClient.client == nil)
-            let noDevice = try await store.challengeAnswerContext(deviceID: "nothing", challengeID: challenge.id, clientID: client.id)
+            let noDevice = try await store.challengeAnswerContext(
+                deviceID: "nothing", challengeID: challenge.id, clientID: client.id, token: Self.anyToken)
             #expect(noDevice.device == nil && noDevice.challenge == nil && noDevice.client == client)
-            #expect(try await store.challengeAnswerContext(deviceID: device.id, challengeID: "nothing", clientID: client.id).challenge == nil)
+            #expect(
+                try await store.challengeAnswerContext(deviceID: device.id, challengeID: "nothing", clientID: client.id, token: Self.anyToken)
+                    .challenge == nil)
 
             // Not this user's device, an unfinished device, a blocked one: nothing stored.
             let other = Fixtures.user("bob")
             try await store.insertUser(other)
-            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: other.id, device: device.id)))
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: other.id, device: device.id), whileLive: nil))
             let (created, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
             try await store.insertDeviceBinding(device: created, challenge: binding, notification: notification)
-            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: created.id)))
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: created.id), whileLive: nil))
             // Another device's challenge does not read as this device's.
             #expect(try await store.device(id: created.id, challengeID: challenge.id)?.1 == nil)
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch))
-            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: device.id)))
+            #expect(try await !store.insertDeviceChallenge(Self.signatureChallenge(user: user.id, device: device.id), whileLive: nil))
+        }
+    }
+
+    @Test(
+        "a device challenge is stored only while the presented token is live; the answer context reads the same liveness as accessTokenLiveness",
+        arguments: TestDatabases.engines)
+    func challengesWhileLive(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let (user, device, _) = try await Self.activeDevice(store)
+            let client = Fixtures.client("shop")
+            try await store.insertClient(client)
+            let family = Fixtures.refreshToken(user: user.id)
+            try await store.insertRefreshToken(family)
+            let live = AccessTokenLivenessQuery(jti: "jti-live", familyID: family.familyID, userID: user.id, clientID: client.id, deviceID: device.id)
+            func expect(_ token: AccessTokenLivenessQuery, live expected: Bool, _ comment: Comment) async throws {
+                let challenge = Self.signatureChallenge(user: user.id, device: device.id)
+                #expect(try await store.insertDeviceChallenge(challenge, whileLive: token) == expected, comment)
+                #expect((try await store.challenge(id: challenge.id) != nil) == expected, comment)
+                let context = try await store.challengeAnswerContext(
+                    deviceID: device.id, challengeID: challenge.id, clientID: client.id, token: token)
+                #expect(context.liveness == (try await store.accessTokenLiveness(token)), comment)
+                #expect(context.liveness.isLive == expected, comment)
+            }
+            try await expect(live, live: true, "a live token")
+            var revoked = live
+            revoked.jti = "jti-revoked"
+            try await store.revokeAccessToken(jti: revoked.jti, expiresAt: Fixtures.epoch.addingTimeInterval(600), at: Fixtures.epoch)
+            try await expect(revoked, live: false, "its jti revoked")
+            var familyGone = live
+            familyGone.familyID = "no-such-family"
+            try await expect(familyGone, live: false, "its family gone")
+            let (unfinished, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
+            try await store.insertDeviceBinding(device: unfinished, challenge: binding, notification: notification)
+            var confirmedByUnfinished = live
+            confirmedByUnfinished.deviceID = unfinished.id
+            try await expect(confirmedByUnfinished, live: false, "confirmed by a device that is not ACTIVE")
+            try await store.insertClient(Fixtures.client("disabled", status: .disabled))
+            var disabledClient = live
+            disabledClient.clientID = "disabled"
+            try await expect(disabledClient, live: false, "its client disabled")
+            #expect(try await store.setStatus(.user, id: user.id, realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
+            try await expect(live, live: false, "its user locked")
         }
     }
 

@@ -17,17 +17,18 @@ public protocol DeviceRepository: AttemptRepository {
     func touchDevice(id: String, at now: Date) async throws
 
     /// Stores a device challenge (`challenge.deviceID`) only while that device is an ACTIVE
-    /// `ecdsa-p256` device of `challenge.userID`, in one statement; `false`, storing nothing,
-    /// when it is not.
-    func insertDeviceChallenge(_ challenge: Challenge) async throws -> Bool
+    /// `ecdsa-p256` device of `challenge.userID` — and, with `token`, only while that access
+    /// token is live — in one statement; `false`, storing nothing, when it is not.
+    func insertDeviceChallenge(_ challenge: Challenge, whileLive token: AccessTokenLivenessQuery?) async throws -> Bool
     /// The device and, when it belongs to this device, the challenge `challengeID`, in one read;
     /// `nil` when there is no such device.
     func device(id: String, challengeID: String) async throws -> (Device, Challenge?)?
     /// What answering a device challenge reads, in one read: the device, its challenge
-    /// `challengeID` (only when it belongs to that device) and the OAuth client `clientID` the
-    /// confirmed tokens are issued to; each `nil` when absent.
-    func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String) async throws
-        -> (device: Device?, challenge: Challenge?, client: OAuthClient?)
+    /// `challengeID` (only when it belongs to that device), the OAuth client `clientID` the
+    /// confirmed tokens are issued to (each `nil` when absent) and the liveness of the access
+    /// token presented (`token`).
+    func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String, token: AccessTokenLivenessQuery) async throws
+        -> (device: Device?, challenge: Challenge?, client: OAuthClient?, liveness: AccessTokenLiveness)
     /// A correct answer to a device challenge as one unit of work, in one transaction: the
     /// challenge's `open → answered` with its attempt counted — the decision, one conditional
     /// update that also refuses an expired, exhausted or another device's challenge — then the

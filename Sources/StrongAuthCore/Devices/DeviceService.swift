@@ -66,7 +66,7 @@ public struct DeviceConfiguration: Sendable, Equatable {
 /// Device binding with P-256 keys (Kontist, docs/devices.md): bind a key with an SMS OTP signed by it,
 /// then pass MFA by signing device challenges and receive confirmed tokens.
 public struct DeviceService: Sendable {
-    public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox & PowerAuthRepository
+    public typealias Repositories = DeviceRepository & UserRepository & AuditLog & NotificationOutbox & PowerAuthRepository & TokenRepository
 
     let store: any Repositories
     let tokens: TokenService
@@ -244,15 +244,18 @@ public struct DeviceService: Sendable {
     // MARK: MFA challenges
 
     /// `POST /api/user/devices/{deviceId}/challenges`: a fresh `stringToSign` for an ACTIVE device.
-    public func createChallenge(userID: String, deviceID: String) async throws -> Challenge {
+    /// `token`: the caller's access token, whose liveness is decided with the insert (it is
+    /// refused with `AccessTokenNotLive`, before the device's own refusals).
+    public func createChallenge(userID: String, deviceID: String, token: AccessTokenLivenessQuery) async throws -> Challenge {
         let now = time.now()
         let challenge = Challenge(
             id: SecureRandom.uuid(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
             payload: SecureRandom.uuid(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
-        // Stored only if the device is the user's ACTIVE ECDSA device (one statement); when it is
-        // not, the device is read to say why.
-        guard try await store.insertDeviceChallenge(challenge) else {
+        // Stored only if the device is the user's ACTIVE ECDSA device and the token is live (one
+        // statement); when it is not, the token's liveness, then the device, are read to say why.
+        guard try await store.insertDeviceChallenge(challenge, whileLive: token) else {
+            guard try await store.accessTokenLiveness(token).isLive else { throw AccessTokenNotLive() }
             guard let device = try await store.device(id: deviceID), device.userID == userID, device.status != .removed else {
                 throw DeviceError.deviceNotFound
             }
@@ -267,12 +270,14 @@ public struct DeviceService: Sendable {
     /// with at most that token's `scopes` (a derived token never widens the original), and bound
     /// to the same DPoP key when that token was (`dpopKeyThumbprint`, its `cnf.jkt`).
     /// `clientID` is the user token's client, read with the device and the challenge in one read;
-    /// it must still be active.
+    /// it must still be active. `token`: the caller's access token, whose liveness is read with
+    /// them and decided first (`AccessTokenNotLive`).
     public func verifyChallenge(
         userID: String, clientID: String, scopes: Scopes, deviceID: String, challengeID: String, signatureHex: String,
-        source: String?, dpopKeyThumbprint: String? = nil
+        source: String?, dpopKeyThumbprint: String? = nil, token: AccessTokenLivenessQuery
     ) async throws -> IssuedTokens {
-        let context = try await store.challengeAnswerContext(deviceID: deviceID, challengeID: challengeID, clientID: clientID)
+        let context = try await store.challengeAnswerContext(deviceID: deviceID, challengeID: challengeID, clientID: clientID, token: token)
+        guard context.liveness.isLive else { throw AccessTokenNotLive() }
         guard let client = context.client, client.status == .active else { throw DeviceError.clientInactive }
         let (device, challenge) = try Self.owned(
             context.device, challenge: context.challenge, userID: userID, kind: .deviceSignature)

@@ -21,6 +21,44 @@ public struct AccessTokenLiveness: Sendable, Equatable {
     public var isLive: Bool { !jtiRevoked && !familyRevoked && subjectActive && clientActive && deviceActive }
 }
 
+/// What decides whether a verified access token is still live (`AccessTokenLiveness`): its id,
+/// family, user, client and confirming device. A route whose own first read can carry it (the
+/// device challenge routes: `PendingLivenessUserTokenContext`) hands it to the core service,
+/// which reads the liveness with that read instead of in a read of its own — one read fewer per
+/// request, and the same answer at the same moment.
+public struct AccessTokenLivenessQuery: Sendable, Equatable {
+    public var jti: String
+    public var familyID: String?
+    /// For user tokens: the user, who must still be active.
+    public var userID: String?
+    public var clientID: String
+    /// For confirmed tokens: the device, which must still be ACTIVE.
+    public var deviceID: String?
+
+    public init(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) {
+        self.jti = jti
+        self.familyID = familyID
+        self.userID = userID
+        self.clientID = clientID
+        self.deviceID = deviceID
+    }
+
+    public init(claims: AccessTokenClaims) {
+        jti = claims.jti.value
+        familyID = claims.sid
+        userID = claims.subjectType == .user ? claims.sub.value : nil
+        clientID = claims.clientID
+        deviceID = claims.cnf?.kid
+    }
+}
+
+/// A core service's read found the caller's access token no longer live (revoked, its user
+/// locked, its client disabled, its confirming device gone): the face's 401 `invalid_token`,
+/// before anything was written.
+public struct AccessTokenNotLive: Error, Equatable {
+    public init() {}
+}
+
 /// Refresh tokens, their families, and access-token revocations.
 public protocol TokenRepository: Sendable {
     /// Stores the first refresh token of a new family.
@@ -45,4 +83,5 @@ public protocol TokenRepository: Sendable {
     /// One query answering everything introspection needs beyond the JWT itself.
     func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
         -> AccessTokenLiveness
+    func accessTokenLiveness(_ query: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness
 }

@@ -389,12 +389,17 @@ public struct TokenService: Sendable {
     /// The claims of a live access token: signature, issuer and expiry valid, not revoked, its
     /// subject and client still active. `nil` for anything else.
     public func validateAccessToken(_ token: String) async throws -> AccessTokenClaims? {
+        guard let claims = try await signedAccessTokenClaims(token) else { return nil }
+        return try await store.accessTokenLiveness(AccessTokenLivenessQuery(claims: claims)).isLive ? claims : nil
+    }
+
+    /// The claims of an access token this issuer signed that has not expired — its liveness not
+    /// yet read: only for a route that reads it with its own first read
+    /// (`AccessTokenLivenessQuery`); every other caller wants `validateAccessToken`.
+    public func signedAccessTokenClaims(_ token: String) async throws -> AccessTokenClaims? {
         guard token.utf8.count < 8192, let claims = try? await signer.verify(token) else { return nil }
         guard claims.iss.value == configuration.issuer, claims.exp.value > time.now() else { return nil }
-        let liveness = try await store.accessTokenLiveness(
-            jti: claims.jti.value, familyID: claims.sid, userID: claims.subjectType == .user ? claims.sub.value : nil,
-            clientID: claims.clientID, deviceID: claims.cnf?.kid)
-        return liveness.isLive ? claims : nil
+        return claims
     }
 
     /// Whether `client` may learn about a token issued to `issuedTo` in `realm` (RFC 7662 §4):

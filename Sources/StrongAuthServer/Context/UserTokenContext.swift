@@ -10,6 +10,11 @@ public struct VerifiedUserToken: Sendable {
     /// The policy in force and the server's clock when the token was verified.
     public var policy: AssurancePolicy
     public var verifiedAt: Date
+    /// Set when the route reads the token's liveness itself (`PendingLivenessUserTokenContext`);
+    /// `nil` when the middleware has read it.
+    public var pendingLiveness: AccessTokenLivenessQuery? = nil
+    /// Whether it came as `Authorization: DPoP` (the scheme of its refusal).
+    public var presentedWithDPoP = false
 }
 
 /// Verifies `Authorization: Bearer` as a live *user* token on every route of a user-token face
@@ -22,13 +27,22 @@ struct UserTokenMiddleware: FaceAuthenticationMiddleware {
     let time: any TimeSource
     /// The 403 sentence for a client token, in the face's words.
     let wrongKind: String
+    /// The routes behind it read the token's liveness with their own first read (their context
+    /// is `PendingLivenessUserTokenContext`, which no other context accepts): here only its
+    /// signature, expiry, kind and sender constraint are checked.
+    var livenessReadByRoute = false
 
     static var proof: WritableKeyPath<AppRequestContext, VerifiedUserToken?> { \.userToken }
 
     func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedUserToken {
-        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
+        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens, livenessReadByRoute: livenessReadByRoute)
         guard claims.subjectType == .user else { throw BearerAuthentication.forbidden(wrongKind) }
-        return VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
+        var token = VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
+        if livenessReadByRoute {
+            token.pendingLiveness = AccessTokenLivenessQuery(claims: claims)
+            token.presentedWithDPoP = BearerAuthentication.presentsDPoP(request)
+        }
+        return token
     }
 }
 
@@ -41,7 +55,8 @@ public struct UserTokenContext: ChildRequestContext {
     public let token: VerifiedUserToken
 
     public init(context: AppRequestContext) throws {
-        guard let token = context.userToken else { throw Self.missingToken }
+        // A token whose liveness is left to the route is not live for any other context.
+        guard let token = context.userToken, token.pendingLiveness == nil else { throw Self.missingToken }
         coreContext = context.coreContext
         remoteAddress = context.remoteAddress
         self.token = token
@@ -61,6 +76,41 @@ public struct UserTokenContext: ChildRequestContext {
     }
 }
 
+/// The context of routes that read the user token's liveness with their own first read
+/// (`UserTokenMiddleware(livenessReadByRoute: true)`): the device challenges, the hottest user
+/// routes. Its token is signed, unexpired and a user's, but not yet known to be live: the route
+/// hands `liveness` to the core service — whose signature requires it — which reads it with the
+/// device and the challenge and throws `AccessTokenNotLive` first; `refusingDeadToken` turns
+/// that into the 401 the middleware would have sent.
+public struct PendingLivenessUserTokenContext: ChildRequestContext {
+    public typealias ParentContext = AppRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: String?
+    public let claims: AccessTokenClaims
+    public let liveness: AccessTokenLivenessQuery
+    private let presentedWithDPoP: Bool
+
+    public init(context: AppRequestContext) throws {
+        guard let token = context.userToken, let liveness = token.pendingLiveness else { throw UserTokenContext.missingToken }
+        coreContext = context.coreContext
+        remoteAddress = context.remoteAddress
+        claims = token.claims
+        self.liveness = liveness
+        presentedWithDPoP = token.presentedWithDPoP
+    }
+
+    public var userID: String { claims.sub.value }
+
+    /// Runs `body`; a dead token found by its read is the face's 401 `invalid_token`.
+    func refusingDeadToken<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch is AccessTokenNotLive {
+            throw BearerAuthentication.invalidToken(dpop: presentedWithDPoP)
+        }
+    }
+}
+
 /// The context of routes that change who can act for the user (remove or approve a device,
 /// delete the account): its `init` demands the policy's fresh two-factor authentication
 /// (`AssurancePolicy.freshTwoFactor`) and otherwise throws the RFC 9470 step-up refusal — 401,
@@ -73,7 +123,7 @@ public struct TwoFactorContext: ChildRequestContext {
     public let token: VerifiedUserToken
 
     public init(context: AppRequestContext) throws {
-        guard let token = context.userToken else { throw UserTokenContext.missingToken }
+        guard let token = context.userToken, token.pendingLiveness == nil else { throw UserTokenContext.missingToken }
         let requirement = token.policy.freshTwoFactor
         guard requirement.isSatisfied(acr: token.claims.acr, authTime: token.claims.authTime, now: token.verifiedAt) else {
             throw Self.stepUp(requirement)

@@ -21,7 +21,11 @@ struct DevicesController {
 
     /// The user-token group of this face (and of the push face beside it); with `rateLimited`, the
     /// `device` bucket per address in front of the token check (OTP and challenge answers).
-    func userTokenGroup(of router: Router<AppRequestContext>, rateLimited: Bool = false) -> RouterGroup<AppRequestContext> {
+    /// With `livenessReadByRoute`, the routes read the token's liveness themselves
+    /// (`PendingLivenessUserTokenContext`).
+    func userTokenGroup(of router: Router<AppRequestContext>, rateLimited: Bool = false, livenessReadByRoute: Bool = false)
+        -> RouterGroup<AppRequestContext>
+    {
         let group = router.group()
         if rateLimited {
             group.add(
@@ -31,7 +35,7 @@ struct DevicesController {
         return group.add(
             middleware: UserTokenMiddleware(
                 tokens: tokens, policy: settings.assurance, time: time,
-                wrongKind: "Devices belong to users: this needs a user token (password grant)."))
+                wrongKind: "Devices belong to users: this needs a user token (password grant).", livenessReadByRoute: livenessReadByRoute))
     }
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -41,6 +45,8 @@ struct DevicesController {
             .get("/api/user/devices", use: list)
         userTokenGroup(of: router, rateLimited: true).group(context: UserTokenContext.self)
             .post("/api/user/devices/:deviceId/verify", use: verify)
+        // The hottest user routes: the token's liveness is read with the device and the challenge.
+        userTokenGroup(of: router, rateLimited: true, livenessReadByRoute: true).group(context: PendingLivenessUserTokenContext.self)
             .post("/api/user/devices/:deviceId/challenges", use: createChallenge)
             .post("/api/user/devices/:deviceId/challenges/:challengeId/verify", use: verifyChallenge)
         face.group(context: TwoFactorContext.self)
@@ -82,25 +88,28 @@ struct DevicesController {
         return Response(status: .noContent)
     }
 
-    @Sendable func createChallenge(_ request: Request, context: UserTokenContext) async throws -> Response {
-        let claims = context.claims
+    @Sendable func createChallenge(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
         let deviceID = try context.parameters.require("deviceId")
-        let challenge = try await mapErrors { try await devices.createChallenge(userID: claims.sub.value, deviceID: deviceID) }
+        let challenge = try await context.refusingDeadToken {
+            try await mapErrors { try await devices.createChallenge(userID: context.userID, deviceID: deviceID, token: context.liveness) }
+        }
         return try JSONResponse.make(
             Components.Schemas.DeviceChallenge(id: challenge.id, stringToSign: challenge.payload), status: .created)
     }
 
-    @Sendable func verifyChallenge(_ request: Request, context: UserTokenContext) async throws -> Response {
+    @Sendable func verifyChallenge(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
         let claims = context.claims
         let deviceID = try context.parameters.require("deviceId")
         let challengeID = try context.parameters.require("challengeId")
         let body = try await JSONBody.decode(
             Components.Schemas.DeviceChallengeVerifyRequest.self, from: request, limit: settings.maxBodyBytes)
-        let issued = try await mapErrors {
-            try await devices.verifyChallenge(
-                userID: claims.sub.value, clientID: claims.clientID, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()), deviceID: deviceID,
-                challengeID: challengeID,
-                signatureHex: body.signature, source: context.remoteAddress, dpopKeyThumbprint: claims.cnf?.jkt)
+        let issued = try await context.refusingDeadToken {
+            try await mapErrors {
+                try await devices.verifyChallenge(
+                    userID: claims.sub.value, clientID: claims.clientID, scopes: Scopes(parsing: claims.scope) ?? Scopes([String]()),
+                    deviceID: deviceID, challengeID: challengeID, signatureHex: body.signature, source: context.remoteAddress,
+                    dpopKeyThumbprint: claims.cnf?.jkt, token: context.liveness)
+            }
         }
         return try JSONResponse.make(
             Components.Schemas.ConfirmedTokens(

@@ -7,7 +7,9 @@ import StrongAuthProtocol
 /// proof for DPoP-bound tokens (RFC 9449 §7): a live StrongAuth access token or a 401 problem
 /// with the `WWW-Authenticate` challenge the RFCs define.
 enum BearerAuthentication {
-    static func claims(of request: Request, tokens: TokenService) async throws -> AccessTokenClaims {
+    /// With `livenessReadByRoute`, the token's liveness is not read here: the route reads it
+    /// with its own first read and refuses with `invalidToken(dpop:)`.
+    static func claims(of request: Request, tokens: TokenService, livenessReadByRoute: Bool = false) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
             throw unauthorized(#"Bearer realm="strongauth""#, "An access token is required.")
         }
@@ -25,15 +27,23 @@ enum BearerAuthentication {
                 uri: DPoPHTTP.uri(of: request, issuer: tokens.configuration.issuer)) : nil
         let claims: AccessTokenClaims?
         do {
-            claims = try await tokens.validateAccessToken(token, dpop: dpop)
+            claims = try await tokens.validateAccessToken(token, dpop: dpop, livenessReadByRoute: livenessReadByRoute)
         } catch let refusal as SenderConstraintRefusal {
             throw dpopRefusal(refusal, tokens: tokens)
         }
-        guard let claims else {
-            if dpop != nil { throw dpopUnauthorized("invalid_token", "The access token is invalid, expired or revoked.") }
-            throw unauthorized(#"Bearer realm="strongauth", error="invalid_token""#, "The access token is invalid, expired or revoked.")
-        }
+        guard let claims else { throw invalidToken(dpop: dpop != nil) }
         return claims
+    }
+
+    /// The 401 for a token that is not (or no longer) valid: `invalid_token` in the scheme it came in.
+    static func invalidToken(dpop: Bool) -> ProblemDetails {
+        if dpop { return dpopUnauthorized("invalid_token", "The access token is invalid, expired or revoked.") }
+        return unauthorized(#"Bearer realm="strongauth", error="invalid_token""#, "The access token is invalid, expired or revoked.")
+    }
+
+    /// Whether `request` presents its token with `Authorization: DPoP`.
+    static func presentsDPoP(_ request: Request) -> Bool {
+        request.headers[.authorization]?.split(separator: " ", maxSplits: 1).first?.lowercased() == "dpop"
     }
 
     /// The RFC 9449 §7.1 refusal of a token presented with the wrong scheme or a bad proof.

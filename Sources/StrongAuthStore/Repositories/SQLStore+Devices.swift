@@ -130,8 +130,9 @@ extension SQLStore: DeviceRepository {
         }
     }
 
-    public func insertDeviceChallenge(_ challenge: Challenge) async throws -> Bool {
-        try await pool.withWriteConnection { db in
+    public func insertDeviceChallenge(_ challenge: Challenge, whileLive token: AccessTokenLivenessQuery?) async throws -> Bool {
+        let live: SQLQueryString = token.map { " AND \(Self.livenessCondition($0))" } ?? ""
+        return try await pool.withWriteConnection { db in
             try await db.raw(
                 """
                 INSERT INTO challenges (id, kind, user_id, device_id, payload, status, attempts, max_attempts, created_at, expires_at)
@@ -140,7 +141,7 @@ extension SQLStore: DeviceRepository {
                        \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds)
                 FROM devices
                 WHERE id = \(bind: challenge.deviceID) AND user_id = \(bind: challenge.userID) AND status = 'ACTIVE'
-                  AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
+                  AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)\(live)
                 RETURNING id
                 """
             ).first() != nil
@@ -163,15 +164,15 @@ extension SQLStore: DeviceRepository {
         return (try Self.device(from: row), challenge)
     }
 
-    public func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String) async throws
-        -> (device: Device?, challenge: Challenge?, client: OAuthClient?)
+    public func challengeAnswerContext(deviceID: String, challengeID: String, clientID: String, token: AccessTokenLivenessQuery) async throws
+        -> (device: Device?, challenge: Challenge?, client: OAuthClient?, liveness: AccessTokenLiveness)
     {
         // Anchored on one constant row, so that each of the three is read even when another is absent.
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
                 SELECT d.*, \(unsafeRaw: Self.prefixedChallengeColumns),
-                       \(unsafeRaw: Self.prefixedClientColumns)
+                       \(unsafeRaw: Self.prefixedClientColumns), \(Self.livenessColumns(token))
                 FROM (SELECT 1 AS anchor) AS anchor
                 LEFT JOIN devices d ON d.id = \(bind: deviceID)
                 LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
@@ -179,11 +180,12 @@ extension SQLStore: DeviceRepository {
                 """
             ).first()
         }
-        guard let row else { return (nil, nil, nil) }
+        let liveness = try Self.liveness(from: row, token)
+        guard let row else { return (nil, nil, nil, liveness) }
         let device = try row.optionalString("id") == nil ? nil : try Self.device(from: row)
         let challenge = try row.optionalString("c_id") == nil ? nil : try Self.challenge(from: row, prefix: "c_")
         let client = try row.optionalString("k_id") == nil ? nil : try Self.client(from: row, prefix: "k_")
-        return (device, challenge, client)
+        return (device, challenge, client, liveness)
     }
 
     public func answerDeviceChallenge(id: String, deviceID: String, refreshToken: RefreshTokenRecord?, audit: AuditRecord, at now: Date)

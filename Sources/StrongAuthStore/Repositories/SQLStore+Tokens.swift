@@ -162,8 +162,41 @@ extension SQLStore: TokenRepository {
         }
     }
 
+    public func accessTokenLiveness(_ query: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness {
+        try await accessTokenLiveness(
+            jti: query.jti, familyID: query.familyID, userID: query.userID, clientID: query.clientID, deviceID: query.deviceID)
+    }
+
+    /// `livenessColumns` for `query`, and the liveness they read.
+    static func livenessColumns(_ query: AccessTokenLivenessQuery) -> SQLQueryString {
+        livenessColumns(jti: query.jti, familyID: query.familyID, userID: query.userID, clientID: query.clientID, deviceID: query.deviceID)
+    }
+
+    static func liveness(from row: (any SQLRow)?, _ query: AccessTokenLivenessQuery) throws -> AccessTokenLiveness {
+        try liveness(from: row, familyID: query.familyID, userID: query.userID, deviceID: query.deviceID)
+    }
+
+    /// The same decision as `livenessColumns` + `AccessTokenLiveness.isLive`, as a condition (for
+    /// a write that must happen only while the token is live).
+    static func livenessCondition(_ query: AccessTokenLivenessQuery) -> SQLQueryString {
+        var parts: [SQLQueryString] = [
+            "NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = \(bind: query.jti))",
+            "EXISTS (SELECT 1 FROM clients WHERE id = \(bind: query.clientID) AND status = 'active')",
+        ]
+        if let familyID = query.familyID {
+            parts.append("EXISTS (SELECT 1 FROM token_families WHERE id = \(bind: familyID) AND revoked_at IS NULL)")
+        }
+        if let userID = query.userID {
+            parts.append("EXISTS (SELECT 1 FROM users WHERE id = \(bind: userID) AND status = 'active')")
+        }
+        if let deviceID = query.deviceID {
+            parts.append("EXISTS (SELECT 1 FROM devices WHERE id = \(bind: deviceID) AND status = 'ACTIVE')")
+        }
+        return parts.joined(separator: " AND ")
+    }
+
     /// The subqueries that decide whether an access token is still live.
-    private static func livenessColumns(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?)
+    static func livenessColumns(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?)
         -> SQLQueryString
     {
         """
@@ -175,7 +208,7 @@ extension SQLStore: TokenRepository {
         """
     }
 
-    private static func liveness(from row: (any SQLRow)?, familyID: String?, userID: String?, deviceID: String?) throws
+    static func liveness(from row: (any SQLRow)?, familyID: String?, userID: String?, deviceID: String?) throws
         -> AccessTokenLiveness
     {
         guard let row else { return AccessTokenLiveness(jtiRevoked: true, familyRevoked: true, subjectActive: false, clientActive: false) }

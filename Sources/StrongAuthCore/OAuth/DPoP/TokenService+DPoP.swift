@@ -30,9 +30,12 @@ extension TokenService {
     /// constraint enforced: a token bound to a DPoP key (`cnf.jkt`) only with `dpop` — a proof by
     /// that key for this request, hashing this token (`ath`), its `jti` never seen before — and an
     /// unbound token only without. `nil` when the token itself is not live (the face's
-    /// `invalid_token`); a `SenderConstraintRefusal` for the rest.
-    public func validateAccessToken(_ token: String, dpop: DPoPResourceRequest?) async throws -> AccessTokenClaims? {
-        guard let claims = try await validateAccessToken(token) else { return nil }
+    /// `invalid_token`); a `SenderConstraintRefusal` for the rest. With `livenessReadByRoute`,
+    /// the token's liveness is left to the route (`signedAccessTokenClaims`).
+    public func validateAccessToken(_ token: String, dpop: DPoPResourceRequest?, livenessReadByRoute: Bool = false) async throws
+        -> AccessTokenClaims?
+    {
+        guard let claims = try await (livenessReadByRoute ? signedAccessTokenClaims(token) : validateAccessToken(token)) else { return nil }
         let boundKey = claims.cnf?.jkt
         guard let dpop else {
             if boundKey != nil { throw SenderConstraintRefusal.boundTokenPresentedAsBearer }
