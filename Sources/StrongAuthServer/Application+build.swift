@@ -153,8 +153,11 @@ public func buildRouter(runtime: StrongAuthRuntime) throws -> Router<AppRequestC
     ).addRoutes(to: router)
     ActionRequestsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
         .addRoutes(to: router)
-    UserApprovalsController(approvals: runtime.approvals, tokens: runtime.tokens, maxBodyBytes: runtime.settings.maxBodyBytes)
-        .addRoutes(to: router)
+    UserApprovalsController(
+        approvals: runtime.approvals, tokens: runtime.tokens, policy: runtime.settings.assurance, time: runtime.time,
+        maxBodyBytes: runtime.settings.maxBodyBytes
+    )
+    .addRoutes(to: router)
     WebhookDeliveriesController(webhooks: runtime.webhooks)
         .addClientRoutes(
             to: ActionRequestsController.clients(

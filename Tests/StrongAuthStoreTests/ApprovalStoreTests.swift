@@ -80,18 +80,53 @@ struct ApprovalStoreTests {
             let approval = try await Self.pending(store)
             let (_, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
             // Its application does not exist yet: the approval and the device are read without it.
-            let both = try await store.approval(id: approval.id, answeredBy: device.id)
+            let both = try await store.approval(id: approval.id, answeredBy: device.id, token: UnitOfWorkStoreTests.anyToken)
             #expect(both.approval == approval)
             #expect(both.device == device)
             #expect(both.application == nil)
             let application = PowerAuthStoreTests.application()
             try await store.insertApplication(application)
-            let all = try await store.approval(id: approval.id, answeredBy: device.id)
+            let all = try await store.approval(id: approval.id, answeredBy: device.id, token: UnitOfWorkStoreTests.anyToken)
             #expect(all.approval == approval && all.device == device && all.application == application)
-            let noDevice = try await store.approval(id: approval.id, answeredBy: "nothing")
+            let noDevice = try await store.approval(id: approval.id, answeredBy: "nothing", token: UnitOfWorkStoreTests.anyToken)
             #expect(noDevice.approval == approval && noDevice.device == nil && noDevice.application == application)
-            let noApproval = try await store.approval(id: "nothing", answeredBy: device.id)
+            let noApproval = try await store.approval(id: "nothing", answeredBy: device.id, token: UnitOfWorkStoreTests.anyToken)
             #expect(noApproval.approval == nil && noApproval.device == device && noApproval.application == nil)
+        }
+    }
+
+    @Test(
+        "the pending list is read with the presented token's liveness: newest first, limited, and the liveness even when the list is empty",
+        arguments: TestDatabases.engines)
+    func pendingWithLiveness(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let client = Fixtures.client("shop")
+            try await store.insertClient(client)
+            let first = try await Self.pending(store)
+            var second = first
+            second.id = UUID().uuidString.lowercased()
+            second.createdAt = Fixtures.epoch.addingTimeInterval(1)
+            try await store.insertApproval(second, webhooks: [])
+            let token = AccessTokenLivenessQuery(jti: "j", familyID: nil, userID: first.userID, clientID: client.id, deviceID: nil)
+            let read = try await store.pendingApprovals(userID: first.userID, at: Fixtures.epoch, limit: 10, token: token)
+            #expect(read.approvals.map(\.id) == [second.id, first.id])
+            #expect(read.approvals.first == second)
+            let liveness = try await store.accessTokenLiveness(token)
+            #expect(read.liveness.isLive && read.liveness == liveness)
+            #expect(
+                try await store.pendingApprovals(userID: first.userID, at: Fixtures.epoch, limit: 1, token: token).approvals.map(\.id) == [second.id])
+            // Nothing pending (expired): still the liveness.
+            let none = try await store.pendingApprovals(userID: first.userID, at: Fixtures.epoch.addingTimeInterval(301), limit: 10, token: token)
+            #expect(none.approvals.isEmpty && none.liveness.isLive)
+            // A dead token reads as dead, with or without approvals.
+            var dead = token
+            dead.clientID = "no-such-client"
+            #expect(try await !store.pendingApprovals(userID: first.userID, at: Fixtures.epoch, limit: 10, token: dead).liveness.isLive)
+            #expect(
+                try await !store.pendingApprovals(userID: first.userID, at: Fixtures.epoch.addingTimeInterval(301), limit: 10, token: dead)
+                    .liveness.isLive)
+            let answered = try await store.approval(id: first.id, answeredBy: "nothing", token: dead)
+            #expect(answered.approval == first && !answered.liveness.isLive)
         }
     }
 

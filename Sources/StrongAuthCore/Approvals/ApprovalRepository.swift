@@ -19,11 +19,16 @@ public protocol ApprovalRepository: AttemptRepository {
         async throws
     func approval(id: String) async throws -> Approval?
     /// The approval `id`, the device `deviceID` (a device answering it) and the approval's
-    /// application (an operation's, for its callback), in one read; each `nil` when absent.
-    func approval(id: String, answeredBy deviceID: String) async throws
-        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?)
+    /// application (an operation's, for its callback), each `nil` when absent, and the liveness
+    /// of the access token presented (`token`) — in one read.
+    func approval(id: String, answeredBy deviceID: String, token: AccessTokenLivenessQuery) async throws
+        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?, liveness: AccessTokenLiveness)
     /// The user's approvals, newest first; only the PENDING, unexpired ones with `pendingOnly`.
     func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval]
+    /// The user's PENDING, unexpired approvals, newest first, and the liveness of the access
+    /// token presented (`token`), in one read.
+    func pendingApprovals(userID: String, at now: Date, limit: Int, token: AccessTokenLivenessQuery) async throws
+        -> (approvals: [Approval], liveness: AccessTokenLiveness)
 
     /// `PENDING → to` (APPROVED, REJECTED, CANCELED) while unexpired, in one conditional update,
     /// queueing `webhooks` and journaling `audit` only if it moved. `false` when it was no longer

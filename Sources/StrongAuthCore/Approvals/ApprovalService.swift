@@ -107,6 +107,14 @@ public struct ApprovalService: Sendable {
         try await store.approvals(userID: userID, pendingOnly: true, at: time.now(), limit: 100)
     }
 
+    /// The same list for a caller whose access token's liveness is read with it (`token`):
+    /// `AccessTokenNotLive` when it is no longer live.
+    public func pending(userID: String, token: AccessTokenLivenessQuery) async throws -> [Approval] {
+        let read = try await store.pendingApprovals(userID: userID, at: time.now(), limit: 100, token: token)
+        guard read.liveness.isLive else { throw AccessTokenNotLive() }
+        return read.approvals
+    }
+
     /// A device of the user approves `id`, having signed `data` with `signatureType` (the face
     /// verified the signature itself). Other data than the approval's is a failure (counted).
     public func approve(id: String, userID: String, deviceID: String, data: String, signatureType: String, source: String?) async throws
@@ -186,11 +194,11 @@ public struct ApprovalService: Sendable {
     /// signature approves one approval, once (RTS art. 4 and 5). A signature over the data alone
     /// would approve every later approval with the same data (every login's `A2`). A signature
     /// that does not verify, or other data than the approval's, counts a failure.
-    public func approveWithDevice(id: String, userID: String, deviceID: String, data: String, signatureHex: String, source: String?)
-        async throws -> Approval
-    {
+    public func approveWithDevice(
+        id: String, userID: String, deviceID: String, data: String, signatureHex: String, source: String?, token: AccessTokenLivenessQuery
+    ) async throws -> Approval {
         let (approval, application, key, signature) = try await ecdsaAnswer(
-            id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+            id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex, token: token)
         guard key.isValidSignature(signature, for: Array(Self.approvalMessage(id: approval.id, data: data).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
@@ -208,22 +216,25 @@ public struct ApprovalService: Sendable {
     public static func rejectionMessage(id: String) -> String { "\(id):REJECTED" }
 
     /// An ECDSA-bound device rejects, signing `rejectionMessage`.
-    public func rejectWithDevice(id: String, userID: String, deviceID: String, signatureHex: String, reason: String?, source: String?)
-        async throws -> Approval
-    {
-        let (approval, _, key, signature) = try await ecdsaAnswer(id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex)
+    public func rejectWithDevice(
+        id: String, userID: String, deviceID: String, signatureHex: String, reason: String?, source: String?, token: AccessTokenLivenessQuery
+    ) async throws -> Approval {
+        let (approval, _, key, signature) = try await ecdsaAnswer(
+            id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex, token: token)
         guard key.isValidSignature(signature, for: Array(Self.rejectionMessage(id: id).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
         return try await reject(id: id, userID: userID, deviceID: deviceID, reason: reason, source: source)
     }
 
-    /// The user's approval and its application (read together with the answering device), the
-    /// device's key and the parsed signature.
-    private func ecdsaAnswer(id: String, userID: String, deviceID: String, signatureHex: String) async throws
-        -> (Approval, PowerAuthApplication?, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
+    /// The user's approval and its application (read together with the answering device and the
+    /// liveness of the caller's `token`, which is decided first), the device's key and the parsed
+    /// signature.
+    private func ecdsaAnswer(id: String, userID: String, deviceID: String, signatureHex: String, token: AccessTokenLivenessQuery)
+        async throws -> (Approval, PowerAuthApplication?, P256.Signing.PublicKey, P256.Signing.ECDSASignature)
     {
-        let read = try await store.approval(id: id, answeredBy: deviceID)
+        let read = try await store.approval(id: id, answeredBy: deviceID, token: token)
+        guard read.liveness.isLive else { throw AccessTokenNotLive() }
         guard let approval = read.approval, approval.userID == userID, let device = read.device, device.userID == userID
         else { throw ApprovalError.notFound }
         guard device.kind == .ecdsaP256, device.status == .active else {

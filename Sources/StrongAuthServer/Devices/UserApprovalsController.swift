@@ -4,16 +4,27 @@ import StrongAuthCore
 
 /// The pending-approval list for devices bound with an ECDSA key (Kontist face, docs/devices.md, docs/powerauth.md):
 /// the same approvals a PowerAuth phone sees through the mobile token API — operations and
-/// action requests together. User token; RFC 9457 problems.
+/// action requests together. User token; RFC 9457 problems. Every route reads the token's
+/// liveness with its own read (`PendingLivenessUserTokenContext`): the list with the approvals,
+/// an answer with the approval and the device.
 struct UserApprovalsController {
     let approvals: ApprovalService
     let tokens: TokenService
+    let policy: AssurancePolicy
+    let time: any TimeSource
     let maxBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/api/user/approvals", use: list)
-        router.post("/api/user/approvals/:approvalId/approve", use: approve)
-        router.post("/api/user/approvals/:approvalId/reject", use: reject)
+        router.group()
+            .add(
+                middleware: UserTokenMiddleware(
+                    tokens: tokens, policy: policy, time: time, wrongKind: "Approvals belong to users: this needs a user token.",
+                    livenessReadByRoute: true)
+            )
+            .group(context: PendingLivenessUserTokenContext.self)
+            .get("/api/user/approvals", use: list)
+            .post("/api/user/approvals/:approvalId/approve", use: approve)
+            .post("/api/user/approvals/:approvalId/reject", use: reject)
     }
 
     struct Pending: Encodable {
@@ -40,9 +51,8 @@ struct UserApprovalsController {
         var reason: String?
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
-        let pending = try await approvals.pending(userID: claims.sub.value)
+    @Sendable func list(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
+        let pending = try await context.refusingDeadToken { try await approvals.pending(userID: context.userID, token: context.liveness) }
         return try JSONResponse.make(
             pending.map {
                 Pending(
@@ -54,43 +64,35 @@ struct UserApprovalsController {
 
     /// `{deviceId, data, signature}`: hex ECDSA-SHA256 (DER or r‖s) of `"approve:<approvalId>:<data>"`
     /// (the pending list's `stringToSign`), where `data` must be the approval's data exactly.
-    @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func approve(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
         let body = try await JSONBody.decode(Answer.self, from: request, limit: maxBodyBytes)
         guard let data = body.data else { throw ProblemDetails.badRequest("'data' is missing: send what the device showed.") }
-        let approval = try await mapped {
+        let approval = try await mapped(context) {
             try await approvals.approveWithDevice(
-                id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId, data: data,
-                signatureHex: body.signature, source: context.remoteAddress)
+                id: try context.parameters.require("approvalId"), userID: context.userID, deviceID: body.deviceId, data: data,
+                signatureHex: body.signature, source: context.remoteAddress, token: context.liveness)
         }
         return try JSONResponse.make(["id": approval.id, "status": approval.status.rawValue])
     }
 
     /// `{deviceId, signature, reason?}`: the signature is over `"<approvalId>:REJECTED"`.
-    @Sendable func reject(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let claims = try await userClaims(request)
+    @Sendable func reject(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
         let body = try await JSONBody.decode(Answer.self, from: request, limit: maxBodyBytes)
-        let approval = try await mapped {
+        let approval = try await mapped(context) {
             try await approvals.rejectWithDevice(
-                id: try context.parameters.require("approvalId"), userID: claims.sub.value, deviceID: body.deviceId,
-                signatureHex: body.signature, reason: body.reason, source: context.remoteAddress)
+                id: try context.parameters.require("approvalId"), userID: context.userID, deviceID: body.deviceId,
+                signatureHex: body.signature, reason: body.reason, source: context.remoteAddress, token: context.liveness)
         }
         return try JSONResponse.make(["id": approval.id, "status": approval.status.rawValue])
     }
 
-    func userClaims(_ request: Request) async throws -> AccessTokenClaims {
-        let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
-        guard claims.subjectType == .user else {
-            throw BearerAuthentication.forbidden("Approvals belong to users: this needs a user token.")
-        }
-        return claims
-    }
-
-    func mapped<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as ApprovalError {
-            throw ProblemDetails.approval(error, what: "approval")
+    func mapped<T>(_ context: PendingLivenessUserTokenContext, _ body: () async throws -> T) async throws -> T {
+        try await context.refusingDeadToken {
+            do {
+                return try await body()
+            } catch let error as ApprovalError {
+                throw ProblemDetails.approval(error, what: "approval")
+            }
         }
     }
 }

@@ -112,14 +112,15 @@ extension SQLStore: ApprovalRepository {
         }.map(Self.approval(from:))
     }
 
-    public func approval(id: String, answeredBy deviceID: String) async throws
-        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?)
+    public func approval(id: String, answeredBy deviceID: String, token: AccessTokenLivenessQuery) async throws
+        -> (approval: Approval?, device: Device?, application: PowerAuthApplication?, liveness: AccessTokenLiveness)
     {
         // Anchored on one constant row, so that each is read even when the other is absent.
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT ap.*, \(unsafeRaw: Self.prefixedDeviceColumns), \(unsafeRaw: Self.prefixedApplicationColumns)
+                SELECT ap.*, \(unsafeRaw: Self.prefixedDeviceColumns), \(unsafeRaw: Self.prefixedApplicationColumns),
+                       \(Self.livenessColumns(token))
                 FROM (SELECT 1 AS anchor) AS anchor
                 LEFT JOIN approvals ap ON ap.id = \(bind: id)
                 LEFT JOIN devices d ON d.id = \(bind: deviceID)
@@ -127,11 +128,33 @@ extension SQLStore: ApprovalRepository {
                 """
             ).first()
         }
-        guard let row else { return (nil, nil, nil) }
+        let liveness = try Self.liveness(from: row, token)
+        guard let row else { return (nil, nil, nil, liveness) }
         let approval = try row.optionalString("id") == nil ? nil : try Self.approval(from: row)
         let device = try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_")
         let application = try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_")
-        return (approval, device, application)
+        return (approval, device, application, liveness)
+    }
+
+    public func pendingApprovals(userID: String, at now: Date, limit: Int, token: AccessTokenLivenessQuery) async throws
+        -> (approvals: [Approval], liveness: AccessTokenLiveness)
+    {
+        // The liveness row, joined to each approval (and alone when there is none).
+        let rows = try await pool.withConnection { db in
+            try await db.raw(
+                """
+                SELECT live.*, ap.*
+                FROM (SELECT \(Self.livenessColumns(token))) AS live
+                LEFT JOIN (
+                  SELECT * FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
+                  ORDER BY created_at DESC, id LIMIT \(bind: limit)
+                ) AS ap ON TRUE
+                ORDER BY ap.created_at DESC, ap.id
+                """
+            ).all()
+        }
+        let approvals = try rows.filter { try $0.optionalString("id") != nil }.map(Self.approval(from:))
+        return (approvals, try Self.liveness(from: rows.first, token))
     }
 
     public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {

@@ -4,13 +4,13 @@ import HummingbirdTesting
 import StrongAuthCore
 import Testing
 
-/// The device-challenge routes read the token's liveness in the same read as the device and the
-/// challenge (`PendingLivenessUserTokenContext`): a token that is signed and unexpired but no
-/// longer live — its family revoked, its user locked, its client disabled, its confirming device
+/// The device-challenge and approval routes read the token's liveness in the same read as the
+/// device, the challenge or the approvals (`PendingLivenessUserTokenContext`): a token that is
+/// signed and unexpired but no longer live — its family revoked, its user locked, its client disabled, its confirming device
 /// gone — is refused there with the same 401 `invalid_token`, before anything is written and
 /// before any other refusal (a device's state, a signature).
-@Suite("Device challenges: a dead token is refused, nothing written")
-struct ChallengeTokenLivenessTests {
+@Suite("Device challenges and approvals: a dead token is refused, nothing written")
+struct RouteTokenLivenessTests {
     static func refusedAsDeadToken(_ response: TestResponse) -> Bool {
         response.status == .unauthorized && (response.headers[.wwwAuthenticate] ?? "").contains(#"error="invalid_token""#)
     }
@@ -90,6 +90,37 @@ struct ChallengeTokenLivenessTests {
             let challenges = try await server.count("challenges")
             #expect(Self.refusedAsDeadToken(try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: confirmedToken).0))
             #expect(try await server.count("challenges") == challenges)
+        }
+    }
+
+    @Test("approvals: a locked user's token can neither list nor approve (the operation stays PENDING, no failure counted)")
+    func approvalsWithDeadToken() async throws {
+        try await DevicesTests.withUserToken { server, client, token, _ in
+            let phone = TestPhone()
+            let deviceID = try await DevicesTests.bind(phone, server: server, client: client, token: token)
+            let (_, integration) = try await server.powerAuthSetup()
+            let (_, operation) = try await client.integration(
+                .post, "/powerauth-cloud/v2/operations", basic: integration,
+                ["userId": "alice", "template": "default.payment", "parameters": ["amount": "1.00", "currency": "EUR", "account": "CZ32"]])
+            let operationID = try #require(operation["operationId"] as? String)
+            let stored = try #require(try await server.runtime.store.approval(id: operationID))
+            let listed = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
+            #expect(listed.status == .ok)
+
+            let user = try #require(try await server.runtime.store.user(realm: Realm.defaultID, username: "alice"))
+            #expect(try await server.runtime.store.setStatus(.user, id: user.id, realm: Realm.defaultID, active: false, at: Date()) == .changed)
+            let refusedList = try await client.executeRequest(uri: "/api/user/approvals", method: .get, headers: HTTP.bearer(token), body: nil)
+            #expect(Self.refusedAsDeadToken(refusedList))
+            let signature = try phone.signDER(ApprovalService.approvalMessage(id: operationID, data: stored.data))
+            let (approve, _) = try await client.postJSON(
+                "/api/user/approvals/\(operationID)/approve", token: token, ["deviceId": deviceID, "data": stored.data, "signature": signature])
+            #expect(Self.refusedAsDeadToken(approve))
+            let (reject, _) = try await client.postJSON(
+                "/api/user/approvals/\(operationID)/reject", token: token,
+                ["deviceId": deviceID, "signature": try phone.signRaw("\(operationID):REJECTED")])
+            #expect(Self.refusedAsDeadToken(reject))
+            let after = try await server.runtime.store.approval(id: operationID)
+            #expect(after?.status == .pending && after?.failureCount == 0)
         }
     }
 }
