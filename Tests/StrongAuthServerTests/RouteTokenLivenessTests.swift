@@ -57,22 +57,18 @@ struct RouteTokenLivenessTests {
             let refresh = try #require(other["refresh_token"] as? String)
             let (revoked, _) = try await client.token([("token", refresh)], basic: basic, path: "/oauth/revoke")
             #expect(revoked.status == .ok)
-            #expect(Self.refusedAsDeadToken(try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: otherToken).0))
-            #expect(
-                Self.refusedAsDeadToken(
-                    try await client.postJSON(
-                        "/api/user/devices/\(deviceID)/challenges/\(challengeID)/verify", token: otherToken,
-                        ["signature": try phone.signDER(stringToSign)]
-                    ).0))
-
+            // Both routes refuse `token` as a dead token.
+            func bothRefuse(_ token: String, _ comment: Comment) async throws {
+                let (create, _) = try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token)
+                #expect(Self.refusedAsDeadToken(create), comment)
+                let (verify, _) = try await client.postJSON(
+                    "/api/user/devices/\(deviceID)/challenges/\(challengeID)/verify", token: token,
+                    ["signature": try phone.signDER(stringToSign)])
+                #expect(Self.refusedAsDeadToken(verify), comment)
+            }
+            try await bothRefuse(otherToken, "its family revoked")
             #expect(try await server.runtime.store.setStatus(.client, id: "shop", realm: Realm.defaultID, active: false, at: Date()) == .changed)
-            #expect(Self.refusedAsDeadToken(try await client.postJSON("/api/user/devices/\(deviceID)/challenges", token: token).0))
-            #expect(
-                Self.refusedAsDeadToken(
-                    try await client.postJSON(
-                        "/api/user/devices/\(deviceID)/challenges/\(challengeID)/verify", token: token,
-                        ["signature": try phone.signDER(stringToSign)]
-                    ).0))
+            try await bothRefuse(token, "its client disabled")
             #expect(try await server.runtime.store.challenge(id: challengeID)?.status == .open)
         }
     }
