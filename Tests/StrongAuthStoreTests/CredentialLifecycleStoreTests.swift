@@ -77,10 +77,10 @@ struct CredentialLifecycleStoreTests {
             #expect(try await store.delete(.client, id: "shop", realm: Realm.defaultID, at: Fixtures.epoch) == .changed)
             #expect(try await store.delete(.client, id: "shop", realm: Realm.defaultID, at: Fixtures.epoch) == .notFound)
             let liveness = try await store.accessTokenLiveness(
-                jti: "j", familyID: mine.familyID, userID: user.id, clientID: "shop", deviceID: nil)
+                AccessTokenLivenessQuery(jti: "j", familyID: mine.familyID, userID: user.id, clientID: "shop", deviceID: nil))
             #expect(liveness.familyRevoked && !liveness.clientActive)
             let bystander = try await store.accessTokenLiveness(
-                jti: "j", familyID: theirs.familyID, userID: user.id, clientID: "bystander", deviceID: nil)
+                AccessTokenLivenessQuery(jti: "j", familyID: theirs.familyID, userID: user.id, clientID: "bystander", deviceID: nil))
             #expect(bystander.isLive)
             // The tombstone: the id cannot be handed to a new client whose name would revive old tokens.
             await #expect(throws: StoreError.self) { try await store.insertClient(Fixtures.client("shop")) }
@@ -137,7 +137,8 @@ struct CredentialLifecycleStoreTests {
             #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: false, at: Fixtures.epoch) == .changed)
             #expect(try await store.user(id: alice.id)?.status == .disabled)
             #expect(try await Self.webSessions(of: alice.id, in: store) == 0)
-            let family = try await store.accessTokenLiveness(jti: "j", familyID: refresh.familyID, userID: nil, clientID: "x", deviceID: nil)
+            let family = try await store.accessTokenLiveness(
+                AccessTokenLivenessQuery(jti: "j", familyID: refresh.familyID, userID: nil, clientID: "x", deviceID: nil))
             #expect(family.familyRevoked)
             #expect(try await store.setStatus(.user, id: alice.id, realm: Realm.defaultID, active: true, at: Fixtures.epoch) == .changed)
             let unlocked = try await store.user(id: alice.id)

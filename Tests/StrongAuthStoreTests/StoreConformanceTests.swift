@@ -42,7 +42,7 @@ struct StoreConformanceTests {
             #expect(try await store.client(id: "app") == app)
             // Introspection reads the introspecting client through its own statement.
             let (read, _) = try await store.introspectionContext(
-                introspectingClientID: "app", jti: "j", familyID: nil, userID: nil, clientID: "app", deviceID: nil)
+                introspectingClientID: "app", token: AccessTokenLivenessQuery(jti: "j", familyID: nil, userID: nil, clientID: "app", deviceID: nil))
             #expect(read == app)
         }
     }
@@ -177,22 +177,39 @@ struct StoreConformanceTests {
             let token = Fixtures.refreshToken(user: alice.id, hash: "h1", family: "fam")
             try await store.insertRefreshToken(token)
 
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil).isLive)
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil).isLive)
-            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "off", deviceID: nil).isLive)
-            #expect(try await !store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "gone", deviceID: nil).isLive)
+            #expect(
+                try await store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j1", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil)
+                ).isLive)
+            #expect(
+                try await store.accessTokenLiveness(AccessTokenLivenessQuery(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil))
+                    .isLive)
+            #expect(
+                try await !store.accessTokenLiveness(AccessTokenLivenessQuery(jti: "j1", familyID: nil, userID: nil, clientID: "off", deviceID: nil))
+                    .isLive)
+            #expect(
+                try await !store.accessTokenLiveness(AccessTokenLivenessQuery(jti: "j1", familyID: nil, userID: nil, clientID: "gone", deviceID: nil))
+                    .isLive)
 
             try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
             try await store.revokeAccessToken(jti: "j1", expiresAt: Fixtures.epoch.addingTimeInterval(60), at: Fixtures.epoch)
-            #expect(try await store.accessTokenLiveness(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil).jtiRevoked)
+            #expect(
+                try await store.accessTokenLiveness(AccessTokenLivenessQuery(jti: "j1", familyID: nil, userID: nil, clientID: "shop", deviceID: nil))
+                    .jtiRevoked)
 
             try await store.revokeFamily(id: "fam", at: Fixtures.epoch)
-            #expect(try await store.accessTokenLiveness(jti: "j2", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil).familyRevoked)
+            #expect(
+                try await store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j2", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: nil)
+                ).familyRevoked)
 
             #expect(try await store.deleteUser(id: alice.id))
             #expect(try await !store.deleteUser(id: alice.id))
             #expect(try await store.refreshToken(hash: "h1") == nil)
-            #expect(try await !store.accessTokenLiveness(jti: "j3", familyID: nil, userID: alice.id, clientID: "shop", deviceID: nil).isLive)
+            #expect(
+                try await !store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j3", familyID: nil, userID: alice.id, clientID: "shop", deviceID: nil)
+                ).isLive)
         }
     }
 
@@ -434,7 +451,9 @@ struct DeviceStoreConformanceTests {
             }
             #expect(successor.deviceID == device.id)
             #expect(
-                try await store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).deviceActive)
+                try await store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id)
+                ).deviceActive)
 
             _ = try await store.transitionDevice(id: device.id, from: [.active], to: .blocked, reason: "lost", at: Fixtures.epoch)
             #expect(try await store.refreshToken(hash: "h2")?.revokedAt != nil)
@@ -442,7 +461,10 @@ struct DeviceStoreConformanceTests {
                 try await store.rotateRefreshToken(
                     hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3", successorExpiresAt: Fixtures.epoch)
                     == .inactive)
-            #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+            #expect(
+                try await !store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id)
+                ).isLive)
         }
     }
 
@@ -536,7 +558,10 @@ struct DeviceStoreConformanceTests {
                 try await store.rotateRefreshToken(
                     hash: "h2", clientID: "shop", at: Fixtures.epoch, successorID: "s2", successorHash: "h3",
                     successorExpiresAt: Fixtures.epoch.addingTimeInterval(60)) == .inactive)
-            #expect(try await !store.accessTokenLiveness(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+            #expect(
+                try await !store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "j", familyID: "fam", userID: alice.id, clientID: "shop", deviceID: device.id)
+                ).isLive)
             #expect(try await store.refreshToken(hash: "p1")?.revokedAt == nil)
 
             // Tokens issued while the device is blocked (a challenge answered as the block lands)
@@ -547,7 +572,10 @@ struct DeviceStoreConformanceTests {
             try await store.insertRefreshToken(late)
             #expect(try await store.transitionDevice(id: device.id, from: [.blocked], to: .active, reason: nil, at: Fixtures.epoch))
             #expect(try await store.refreshToken(hash: "l1")?.revokedAt != nil)
-            #expect(try await !store.accessTokenLiveness(jti: "k", familyID: "late", userID: alice.id, clientID: "shop", deviceID: device.id).isLive)
+            #expect(
+                try await !store.accessTokenLiveness(
+                    AccessTokenLivenessQuery(jti: "k", familyID: "late", userID: alice.id, clientID: "shop", deviceID: device.id)
+                ).isLive)
         }
     }
 

@@ -144,13 +144,21 @@ public struct ApprovalService: Sendable {
     /// A device of the user rejects `id` (with an optional reason, e.g. `UNEXPECTED_OPERATION`).
     public func reject(id: String, userID: String, deviceID: String, reason: String?, source: String?) async throws -> Approval {
         guard let approval = try await store.approval(id: id), approval.userID == userID else { throw ApprovalError.notFound }
+        return try await reject(approval, deviceID: deviceID, reason: reason, source: source)
+    }
+
+    /// `reject(id:…)` on the approval already read (and found to be the user's); `application`:
+    /// its application, when read with it (for the callback).
+    private func reject(
+        _ approval: Approval, deviceID: String, reason: String?, source: String?, application: AlreadyRead<PowerAuthApplication> = .notRead
+    ) async throws -> Approval {
         if let reason, !(1...64).contains(reason.utf8.count) {
             throw ApprovalError.validation(field: "reason", message: "1–64 characters")
         }
         if approval.template == Self.newDeviceTemplate, approval.applicationID == nil {
             return try await decideNewDevice(approval, approve: false, approverID: deviceID, reason: reason, source: source)
         }
-        return try await decide(approval, to: .rejected, reason: reason, actor: "device:\(deviceID)", source: source)
+        return try await decide(approval, to: .rejected, reason: reason, actor: "device:\(deviceID)", source: source, application: application)
     }
 
     /// A failed approval attempt (a wrong signature or other data): counted, FAILED at the maximum.
@@ -219,12 +227,12 @@ public struct ApprovalService: Sendable {
     public func rejectWithDevice(
         id: String, userID: String, deviceID: String, signatureHex: String, reason: String?, source: String?, token: AccessTokenLivenessQuery
     ) async throws -> Approval {
-        let (approval, _, key, signature) = try await ecdsaAnswer(
+        let (approval, application, key, signature) = try await ecdsaAnswer(
             id: id, userID: userID, deviceID: deviceID, signatureHex: signatureHex, token: token)
         guard key.isValidSignature(signature, for: Array(Self.rejectionMessage(id: id).utf8)) else {
             return try await countFailure(approval, deviceID: deviceID, source: source)
         }
-        return try await reject(id: id, userID: userID, deviceID: deviceID, reason: reason, source: source)
+        return try await reject(approval, deviceID: deviceID, reason: reason, source: source, application: .read(application))
     }
 
     /// The user's approval and its application (read together with the answering device and the

@@ -77,11 +77,8 @@ public protocol TokenRepository: Sendable {
     func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws
     /// Introspection in one statement: the introspecting client's record (for its
     /// authentication) and the token's liveness.
-    func introspectionContext(
-        introspectingClientID: String, jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?
-    ) async throws -> (client: OAuthClient?, liveness: AccessTokenLiveness)
+    func introspectionContext(introspectingClientID: String, token: AccessTokenLivenessQuery) async throws
+        -> (client: OAuthClient?, liveness: AccessTokenLiveness)
     /// One query answering everything introspection needs beyond the JWT itself.
-    func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
-        -> AccessTokenLiveness
     func accessTokenLiveness(_ query: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness
 }

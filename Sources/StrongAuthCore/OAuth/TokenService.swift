@@ -423,8 +423,7 @@ public struct TokenService: Sendable {
             return token.hasPrefix(SecretPrefix.refreshToken) ? try await introspectRefreshToken(token, by: client) : .inactive
         }
         let (client, liveness) = try await store.introspectionContext(
-            introspectingClientID: credentials.clientID, jti: claims.jti.value, familyID: claims.sid,
-            userID: claims.subjectType == .user ? claims.sub.value : nil, clientID: claims.clientID, deviceID: claims.cnf?.kid)
+            introspectingClientID: credentials.clientID, token: AccessTokenLivenessQuery(claims: claims))
         let introspecting = try await checkClient(credentials, against: client, source: source, at: .introspection)
         guard liveness.isLive, Self.mayIntrospect(introspecting, tokenOf: claims.clientID, realm: claims.realm) else {
             return .inactive

@@ -13,8 +13,6 @@ public struct VerifiedUserToken: Sendable {
     /// Set when the route reads the token's liveness itself (`PendingLivenessUserTokenContext`);
     /// `nil` when the middleware has read it.
     public var pendingLiveness: AccessTokenLivenessQuery? = nil
-    /// Whether it came as `Authorization: DPoP` (the scheme of its refusal).
-    public var presentedWithDPoP = false
 }
 
 /// Verifies `Authorization: Bearer` as a live *user* token on every route of a user-token face
@@ -37,12 +35,9 @@ struct UserTokenMiddleware: FaceAuthenticationMiddleware {
     func authenticate(_ request: inout Request, context: AppRequestContext) async throws -> VerifiedUserToken {
         let claims = try await BearerAuthentication.claims(of: request, tokens: tokens, livenessReadByRoute: livenessReadByRoute)
         guard claims.subjectType == .user else { throw BearerAuthentication.forbidden(wrongKind) }
-        var token = VerifiedUserToken(claims: claims, policy: policy, verifiedAt: time.now())
-        if livenessReadByRoute {
-            token.pendingLiveness = AccessTokenLivenessQuery(claims: claims)
-            token.presentedWithDPoP = BearerAuthentication.presentsDPoP(request)
-        }
-        return token
+        return VerifiedUserToken(
+            claims: claims, policy: policy, verifiedAt: time.now(),
+            pendingLiveness: livenessReadByRoute ? AccessTokenLivenessQuery(claims: claims) : nil)
     }
 }
 
@@ -88,7 +83,6 @@ public struct PendingLivenessUserTokenContext: ChildRequestContext {
     public let remoteAddress: String?
     public let claims: AccessTokenClaims
     public let liveness: AccessTokenLivenessQuery
-    private let presentedWithDPoP: Bool
 
     public init(context: AppRequestContext) throws {
         guard let token = context.userToken, let liveness = token.pendingLiveness else { throw UserTokenContext.missingToken }
@@ -96,17 +90,18 @@ public struct PendingLivenessUserTokenContext: ChildRequestContext {
         remoteAddress = context.remoteAddress
         claims = token.claims
         self.liveness = liveness
-        presentedWithDPoP = token.presentedWithDPoP
     }
 
     public var userID: String { claims.sub.value }
 
-    /// Runs `body`; a dead token found by its read is the face's 401 `invalid_token`.
+    /// Runs `body`; a dead token found by its read is the face's 401 `invalid_token`, in the
+    /// scheme the token came in — `DPoP` exactly when it is DPoP-bound, which the middleware's
+    /// sender-constraint check has made sure of.
     func refusingDeadToken<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch is AccessTokenNotLive {
-            throw BearerAuthentication.invalidToken(dpop: presentedWithDPoP)
+            throw BearerAuthentication.invalidToken(dpop: claims.cnf?.jkt != nil)
         }
     }
 }

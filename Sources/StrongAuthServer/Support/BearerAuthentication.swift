@@ -41,11 +41,6 @@ enum BearerAuthentication {
         return unauthorized(#"Bearer realm="strongauth", error="invalid_token""#, "The access token is invalid, expired or revoked.")
     }
 
-    /// Whether `request` presents its token with `Authorization: DPoP`.
-    static func presentsDPoP(_ request: Request) -> Bool {
-        request.headers[.authorization]?.split(separator: " ", maxSplits: 1).first?.lowercased() == "dpop"
-    }
-
     /// The RFC 9449 §7.1 refusal of a token presented with the wrong scheme or a bad proof.
     private static func dpopRefusal(_ refusal: SenderConstraintRefusal, tokens: TokenService) -> ProblemDetails {
         switch refusal {

@@ -13,21 +13,17 @@ extension SQLStore: AuditLog {
         try await auditRow(record, at: now).run(on: db)
     }
 
-    static let auditJournalColumns = "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id"
-
-    /// The values of `auditJournalColumns` for `record`. Its realm is the record's own, else
-    /// `realm` (for a subject inserted in the same statement, which a subquery cannot see yet),
-    /// else that of its subject, else that of its actor.
-    static func auditJournalValues(_ record: AuditRecord, at now: Date, realm: SQLQueryString? = nil) -> SQLQueryString {
-        """
-        \(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
-        \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: record.detailsJSON),
-        COALESCE(\(bind: record.realm), \(realm ?? "NULL"), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor)))
-        """
-    }
-
+    /// The journal row of `record`. Its realm is the record's own, else `realm` (for a subject
+    /// inserted in the same statement, which a subquery cannot see yet), else that of its subject,
+    /// else that of its actor.
     static func auditRow(_ record: AuditRecord, at now: Date, realm: SQLQueryString? = nil) -> RowInsert {
-        RowInsert(table: "audit_journal", columns: auditJournalColumns, values: auditJournalValues(record, at: now, realm: realm))
+        RowInsert(
+            table: "audit_journal", columns: "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id",
+            values: """
+                \(bind: SecureRandom.uuid()), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
+                \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: record.detailsJSON),
+                COALESCE(\(bind: record.realm), \(realm ?? "NULL"), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor)))
+                """)
     }
 
     /// The realm of an audit reference (`user:<id>`, `device:<id>`, `client:<id>`, …), as a

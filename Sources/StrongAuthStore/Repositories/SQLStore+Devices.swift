@@ -228,25 +228,17 @@ extension SQLStore: DeviceRepository {
         id: String, deviceID: String, refreshToken: RefreshTokenRecord?, audit: AuditRecord, at now: Date
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
-        let tokens: SQLQueryString
-        if let refreshToken {
-            // As `insertFamily`: a family confirmed by a device that is not ACTIVE starts revoked.
-            let revokedAt: SQLQueryString =
-                refreshToken.deviceID == nil
-                ? "NULL"
-                : "CASE WHEN used.status = 'ACTIVE' THEN NULL ELSE \(bind: refreshToken.issuedAt.epochMilliseconds) END"
-            tokens = """
-                , family AS (
-                  INSERT INTO token_families (\(unsafeRaw: Self.familyColumns))
-                  SELECT \(Self.familyValues(refreshToken, revokedAt: revokedAt)) FROM answered LEFT JOIN used ON TRUE
-                  ON CONFLICT DO NOTHING),
-                token AS (
-                  INSERT INTO refresh_tokens (\(unsafeRaw: Self.refreshTokenInsertColumns))
-                  SELECT \(Self.refreshTokenValues(refreshToken)) FROM answered)
-                """
-        } else {
-            tokens = ""
-        }
+        // As `insertFamily`: a family confirmed by a device that is not ACTIVE starts revoked.
+        let tokens: [SQLQueryString] =
+            refreshToken.map { token in
+                let revokedAt: SQLQueryString =
+                    token.deviceID == nil
+                    ? "NULL" : "CASE WHEN used.status = 'ACTIVE' THEN NULL ELSE \(bind: token.issuedAt.epochMilliseconds) END"
+                return [
+                    ", ", Self.familyRow(of: token, revokedAt: revokedAt).part("family", from: "answered LEFT JOIN used ON TRUE"),
+                    ", ", Self.refreshTokenRow(token).part("token", from: "answered"),
+                ]
+            } ?? []
         let row = try await pool.withWriteConnection { db in
             try await db.raw(
                 """
@@ -258,10 +250,7 @@ extension SQLStore: DeviceRepository {
                 used AS (
                   UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: deviceID) AND EXISTS (SELECT 1 FROM answered)
                   RETURNING status),
-                journal AS (
-                  INSERT INTO audit_journal (\(unsafeRaw: Self.auditJournalColumns))
-                  SELECT \(Self.auditJournalValues(audit, at: now)) FROM answered)
-                \(tokens)
+                \(Self.auditRow(audit, at: now).part("journal", from: "answered"))\(tokens.joined())
                 SELECT id FROM answered
                 """
             ).first()

@@ -14,6 +14,13 @@ struct RowInsert: Sendable {
     func run(on db: any SQLDatabase) async throws {
         try await db.raw("INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns)) VALUES (\(values)) \(unsafeRaw: suffix)").run()
     }
+
+    /// The CTE `name AS (INSERT …)` of a single PostgreSQL statement: its values once, or selected
+    /// `FROM` another part (`source`, e.g. the decision) so that it is written only with it.
+    func part(_ name: String, from source: String?) -> SQLQueryString {
+        let rows: SQLQueryString = source.map { "SELECT \(values) FROM \(unsafeRaw: $0)" } ?? "VALUES (\(values))"
+        return "\(unsafeRaw: name) AS (INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns)) \(rows) \(unsafeRaw: suffix))"
+    }
 }
 
 extension SQLStore {
@@ -27,20 +34,9 @@ extension SQLStore {
     /// In one snapshot, a part does not see another's rows: a subquery that looks up a row
     /// inserted beside it (the realm of an audit record's new subject) must be given its answer.
     static func oneStatement(decision: SQLQueryString?, inserts: [RowInsert]) -> SQLQueryString {
-        var parts: [SQLQueryString] = []
-        if let decision { parts.append("decided AS (\(decision))") }
-        for (index, insert) in inserts.enumerated() {
-            let source: SQLQueryString = decision == nil ? "VALUES (\(insert.values))" : "SELECT \(insert.values) FROM decided"
-            parts.append(
-                "part\(unsafeRaw: String(index)) AS (INSERT INTO \(unsafeRaw: insert.table) (\(unsafeRaw: insert.columns)) \(source) \(unsafeRaw: insert.suffix))"
-            )
-        }
-        var statement: SQLQueryString = "WITH "
-        for (index, part) in parts.enumerated() {
-            if index > 0 { statement.appendInterpolation(unsafeRaw: ",\n") }
-            statement.appendInterpolation(part)
-        }
-        statement.appendInterpolation(unsafeRaw: decision == nil ? "\nSELECT 1 AS id" : "\nSELECT id FROM decided")
-        return statement
+        var parts: [SQLQueryString] = decision.map { ["decided AS (\($0))"] } ?? []
+        parts += inserts.enumerated().map { index, insert in insert.part("part\(index)", from: decision == nil ? nil : "decided") }
+        return "WITH \(parts.joined(separator: ",\n"))\n\(unsafeRaw: decision == nil ? "SELECT 1 AS id" : "SELECT id FROM decided")"
     }
+
 }

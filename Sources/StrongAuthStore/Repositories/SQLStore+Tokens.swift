@@ -27,34 +27,29 @@ extension SQLStore: TokenRepository {
     /// confirmed by a device that is no longer ACTIVE is born revoked.
     static func insertFamily(of record: RefreshTokenRecord, deviceActive: Bool, into db: any SQLDatabase) async throws {
         let revokedAt: Int64? = record.deviceID != nil && !deviceActive ? record.issuedAt.epochMilliseconds : nil
-        try await db.raw(
-            "INSERT INTO token_families (\(unsafeRaw: familyColumns)) VALUES (\(familyValues(record, revokedAt: "\(bind: revokedAt)"))) ON CONFLICT DO NOTHING"
-        ).run()
-        try await Self.insert(record, into: db)
+        try await familyRow(of: record, revokedAt: "\(bind: revokedAt)").run(on: db)
+        try await refreshTokenRow(record).run(on: db)
     }
 
-    private static func insert(_ record: RefreshTokenRecord, into db: any SQLDatabase) async throws {
-        try await db.raw("INSERT INTO refresh_tokens (\(unsafeRaw: refreshTokenInsertColumns)) VALUES (\(refreshTokenValues(record)))").run()
+    /// The family `record` starts (kept if it exists), revoked at `revokedAt` (an expression).
+    static func familyRow(of record: RefreshTokenRecord, revokedAt: SQLQueryString) -> RowInsert {
+        RowInsert(
+            table: "token_families", columns: "id, client_id, user_id, device_id, created_at, auth_time, revoked_at",
+            values: """
+                \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
+                \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(revokedAt)
+                """,
+            suffix: "ON CONFLICT DO NOTHING")
     }
 
-    static let familyColumns = "id, client_id, user_id, device_id, created_at, auth_time, revoked_at"
-
-    /// The values of `familyColumns` for the family `record` starts, revoked at `revokedAt` (an expression).
-    static func familyValues(_ record: RefreshTokenRecord, revokedAt: SQLQueryString) -> SQLQueryString {
-        """
-        \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID), \(bind: record.deviceID),
-        \(bind: record.issuedAt.epochMilliseconds), \(bind: record.authTime?.epochMilliseconds), \(revokedAt)
-        """
-    }
-
-    static let refreshTokenInsertColumns = "id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at, dpop_jkt"
-
-    static func refreshTokenValues(_ record: RefreshTokenRecord) -> SQLQueryString {
-        """
-        \(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID),
-        \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")), \(bind: record.issuedAt.epochMilliseconds),
-        \(bind: record.expiresAt.epochMilliseconds), \(bind: record.usedAt?.epochMilliseconds), \(bind: record.dpopKeyThumbprint)
-        """
+    static func refreshTokenRow(_ record: RefreshTokenRecord) -> RowInsert {
+        RowInsert(
+            table: "refresh_tokens", columns: "id, token_hash, family_id, client_id, user_id, scopes, amr, issued_at, expires_at, used_at, dpop_jkt",
+            values: """
+                \(bind: record.id), \(bind: record.tokenHash), \(bind: record.familyID), \(bind: record.clientID), \(bind: record.userID),
+                \(bind: record.scopes.wire), \(bind: record.amr.joined(separator: " ")), \(bind: record.issuedAt.epochMilliseconds),
+                \(bind: record.expiresAt.epochMilliseconds), \(bind: record.usedAt?.epochMilliseconds), \(bind: record.dpopKeyThumbprint)
+                """)
     }
 
     /// A family counts as revoked once its confirming device has left ACTIVE (revoked_at 0 then).
@@ -119,7 +114,7 @@ extension SQLStore: TokenRepository {
                     scopes: Scopes(stored: try consumed.string("scopes")),
                     amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, authTime: authTime,
                     dpopKeyThumbprint: try consumed.optionalString("dpop_jkt"), issuedAt: now, expiresAt: successorExpiresAt)
-                try await Self.insert(successor, into: db)
+                try await Self.refreshTokenRow(successor).run(on: db)
                 return .rotated(successor)
             }
             guard
@@ -162,20 +157,6 @@ extension SQLStore: TokenRepository {
         }
     }
 
-    public func accessTokenLiveness(_ query: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness {
-        try await accessTokenLiveness(
-            jti: query.jti, familyID: query.familyID, userID: query.userID, clientID: query.clientID, deviceID: query.deviceID)
-    }
-
-    /// `livenessColumns` for `query`, and the liveness they read.
-    static func livenessColumns(_ query: AccessTokenLivenessQuery) -> SQLQueryString {
-        livenessColumns(jti: query.jti, familyID: query.familyID, userID: query.userID, clientID: query.clientID, deviceID: query.deviceID)
-    }
-
-    static func liveness(from row: (any SQLRow)?, _ query: AccessTokenLivenessQuery) throws -> AccessTokenLiveness {
-        try liveness(from: row, familyID: query.familyID, userID: query.userID, deviceID: query.deviceID)
-    }
-
     /// The same decision as `livenessColumns` + `AccessTokenLiveness.isLive`, as a condition (for
     /// a write that must happen only while the token is live).
     static func livenessCondition(_ query: AccessTokenLivenessQuery) -> SQLQueryString {
@@ -196,21 +177,18 @@ extension SQLStore: TokenRepository {
     }
 
     /// The subqueries that decide whether an access token is still live.
-    static func livenessColumns(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?)
-        -> SQLQueryString
-    {
+    static func livenessColumns(_ token: AccessTokenLivenessQuery) -> SQLQueryString {
         """
-        (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: jti)) AS jti_revoked,
-        (SELECT COUNT(*) FROM token_families WHERE id = \(bind: familyID ?? "") AND revoked_at IS NULL) AS family_live,
-        (SELECT COUNT(*) FROM users WHERE id = \(bind: userID ?? "") AND status = 'active') AS user_active,
-        (SELECT COUNT(*) FROM clients WHERE id = \(bind: clientID) AND status = 'active') AS client_active,
-        (SELECT COUNT(*) FROM devices WHERE id = \(bind: deviceID ?? "") AND status = 'ACTIVE') AS device_active
+        (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: token.jti)) AS jti_revoked,
+        (SELECT COUNT(*) FROM token_families WHERE id = \(bind: token.familyID ?? "") AND revoked_at IS NULL) AS family_live,
+        (SELECT COUNT(*) FROM users WHERE id = \(bind: token.userID ?? "") AND status = 'active') AS user_active,
+        (SELECT COUNT(*) FROM clients WHERE id = \(bind: token.clientID) AND status = 'active') AS client_active,
+        (SELECT COUNT(*) FROM devices WHERE id = \(bind: token.deviceID ?? "") AND status = 'ACTIVE') AS device_active
         """
     }
 
-    static func liveness(from row: (any SQLRow)?, familyID: String?, userID: String?, deviceID: String?) throws
-        -> AccessTokenLiveness
-    {
+    /// What `livenessColumns(token)` read; a missing row is a dead token.
+    static func liveness(from row: (any SQLRow)?, _ token: AccessTokenLivenessQuery) throws -> AccessTokenLiveness {
         guard let row else { return AccessTokenLiveness(jtiRevoked: true, familyRevoked: true, subjectActive: false, clientActive: false) }
         let familyLive = try row.int("family_live") > 0
         let userActive = try row.int("user_active") > 0
@@ -218,24 +196,21 @@ extension SQLStore: TokenRepository {
         return AccessTokenLiveness(
             jtiRevoked: try row.int("jti_revoked") > 0,
             // A family that no longer exists (its user was deleted) counts as revoked.
-            familyRevoked: familyID != nil && !familyLive,
-            subjectActive: userID == nil || userActive,
+            familyRevoked: token.familyID != nil && !familyLive,
+            subjectActive: token.userID == nil || userActive,
             clientActive: try row.int("client_active") > 0,
-            deviceActive: deviceID == nil || deviceActive)
+            deviceActive: token.deviceID == nil || deviceActive)
     }
 
-    public func accessTokenLiveness(jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?) async throws
-        -> AccessTokenLiveness
+    public func accessTokenLiveness(_ token: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness {
+        let row = try await pool.withConnection { db in try await db.raw("SELECT \(Self.livenessColumns(token))").first() }
+        return try Self.liveness(from: row, token)
+    }
+
+    public func introspectionContext(introspectingClientID: String, token: AccessTokenLivenessQuery) async throws
+        -> (client: OAuthClient?, liveness: AccessTokenLiveness)
     {
-        let columns = Self.livenessColumns(jti: jti, familyID: familyID, userID: userID, clientID: clientID, deviceID: deviceID)
-        let row = try await pool.withConnection { db in try await db.raw("SELECT \(columns)").first() }
-        return try Self.liveness(from: row, familyID: familyID, userID: userID, deviceID: deviceID)
-    }
-
-    public func introspectionContext(
-        introspectingClientID: String, jti: String, familyID: String?, userID: String?, clientID: String, deviceID: String?
-    ) async throws -> (client: OAuthClient?, liveness: AccessTokenLiveness) {
-        let columns = Self.livenessColumns(jti: jti, familyID: familyID, userID: userID, clientID: clientID, deviceID: deviceID)
+        let columns = Self.livenessColumns(token)
         let row = try await pool.withConnection { db in
             try await db.raw(
                 """
@@ -247,6 +222,6 @@ extension SQLStore: TokenRepository {
             ).first()
         }
         let client = try row.flatMap { row in try row.optionalString("id") == nil ? nil : try Self.client(from: row) }
-        return (client, try Self.liveness(from: row, familyID: familyID, userID: userID, deviceID: deviceID))
+        return (client, try Self.liveness(from: row, token))
     }
 }
