@@ -46,8 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
                 """)
             fflush(nil)
         }
+        let server = ShutdownDeadline.serviceGroup(running: app, gracePeriod: settings.shutdownGracePeriod, logger: logger)
         do {
-            try await app.runService()
+            try await server.run()
         } catch {
             await runtime.shutdown()
             throw error

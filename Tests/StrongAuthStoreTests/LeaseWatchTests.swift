@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import StrongAuthStore
@@ -60,5 +61,68 @@ struct LeaseWatchTests {
         watch.end(before)
         #expect(watch.lostWait(longerThan: Self.limit) == nil, "the call that began after the outage is only queued")
         #expect(watch.end(after))
+    }
+
+    /// Counts its abandonments.
+    final class Recorder: Abandonable {
+        let count = Atomic<Int>(0)
+        func abandon() { count.add(1, ordering: .relaxed) }
+    }
+
+    @Test("a call running on a connection since before an outage is abandoned once it has run over the limit; newer ones are not")
+    func runningAcrossOutage() async throws {
+        let watch = LeaseWatch()
+        let (old, new, finished) = (Recorder(), Recorder(), Recorder())
+        let oldCall = watch.begin(old)
+        watch.end(oldCall, served: true)
+        let finishedCall = watch.begin(finished)
+        watch.end(finishedCall, served: true)
+        watch.finish(finishedCall)
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(watch.abandonCallsOlderThanTheOutage(runningLongerThan: Self.limit) == 0, "no outage yet: a long call is only long")
+        watch.outage()
+        let newCall = watch.begin(new)
+        watch.end(newCall, served: true)
+        #expect(watch.abandonCallsOlderThanTheOutage(runningLongerThan: .seconds(60)) == 0, "not over the limit yet")
+        #expect(watch.abandonCallsOlderThanTheOutage(runningLongerThan: Self.limit) == 1)
+        #expect(old.count.load(ordering: .relaxed) == 1)
+        #expect(new.count.load(ordering: .relaxed) == 0, "it began after the outage")
+        #expect(finished.count.load(ordering: .relaxed) == 0, "it had finished")
+        #expect(watch.abandonCallsOlderThanTheOutage(runningLongerThan: Self.limit) == 0, "abandoned once")
+        watch.finish(oldCall)  // the stuck task ends after all: nothing happens
+        watch.finish(newCall)
+    }
+
+    /// Resumes what `stuck` waits for at the end of the test (no continuation is leaked).
+    final class Gate: Sendable {
+        let waiting = Mutex<[UnsafeContinuation<Void, Never>]>([])
+        func wait() async { await withUnsafeContinuation { continuation in waiting.withLock { $0.append(continuation) } } }
+        func open() { for continuation in waiting.withLock({ $0 }) { continuation.resume() } }
+        var count: Int { waiting.withLock { $0.count } }
+    }
+
+    @Test("an abandoned call's caller gets DatabaseUnavailableError at once, although its statement ignores cancellation")
+    func abandonedCallReturns() async throws {
+        let gate = Gate()
+        let call = AbandonableCall<Int>()
+        let caller = Task {
+            try await call.run {
+                await gate.wait(); return 1
+            }
+        }
+        while gate.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        caller.cancel()  // cancellation reaches the statement, which ignores it (a lost promise)
+        try await Task.sleep(for: .milliseconds(50))
+        call.abandon()
+        await #expect(throws: DatabaseUnavailableError.self) { try await caller.value }
+        #expect(call.wasAbandoned)
+        gate.open()
+    }
+
+    @Test("a call that is not abandoned returns its body's value or error")
+    func unabandonedCall() async throws {
+        #expect(try await AbandonableCall<Int>().run { 42 } == 42)
+        struct Failure: Error {}
+        await #expect(throws: Failure.self) { try await AbandonableCall<Int>().run { throw Failure() } }
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 import Logging
 import SQLKit
-import StrongAuthStore
+import Synchronization
 import Testing
+
+@testable import StrongAuthStore
 
 /// A PostgreSQL pool whose database is not there (PostgreSQL restarted under load): the
 /// readiness probe answers `false` within its timeout instead of waiting for a connection, and
@@ -70,6 +72,34 @@ struct PostgresAvailabilityTests {
             #expect(!pool.isMarkedUnavailable)
             try await group.waitForAll()
         }
+        try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
+        await pool.shutdown()
+    }
+
+    /// A call whose statement never gets its answer (postgres-nio 1.33 loses a statement written
+    /// as its connection dies) is failed by the watchdog once an outage has been seen, instead of
+    /// holding its request — and a graceful shutdown — for ever.
+    @Test("a call stuck on its connection since before an outage fails with DatabaseUnavailableError", .enabled(if: TestDatabases.postgresURL != nil))
+    func stuckCallAcrossOutage() async throws {
+        let pool = try PostgresPool(
+            url: try #require(TestDatabases.postgresURL), maximumConnections: 2, probeTimeout: .seconds(10), logger: Logger(label: "test"))
+        let gate = LeaseWatchTests.Gate()
+        let stuck = Task {
+            try await pool.withConnection { db in
+                try await db.raw("SELECT 1 AS one").run()
+                await gate.wait()  // a statement whose answer never comes, and that ignores cancellation
+            }
+        }
+        while gate.count == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        pool.markUnavailable(because: nil)  // what a failed statement or probe of an outage does
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: DatabaseUnavailableError.self) { try await stuck.value }
+        // The limit (3 s) plus the watchdog's second, with room for a loaded machine.
+        #expect(clock.now - started < .seconds(15))
+        gate.open()
+        // The pool recovers by itself (the database answers) and serves again.
+        while pool.isMarkedUnavailable { try await Task.sleep(for: .milliseconds(50)) }
         try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
         await pool.shutdown()
     }

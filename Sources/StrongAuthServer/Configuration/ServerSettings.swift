@@ -34,6 +34,9 @@ public struct ServerSettings: Sendable {
     public var assurance: AssurancePolicy
     public var passwordHashCost: Int
     public var maxBodyBytes: Int
+    /// How long SIGTERM waits for the requests in flight and the background jobs before it
+    /// cancels them (`http.shutdownGraceSeconds`; `ShutdownDeadline`).
+    public var shutdownGracePeriod: Duration = .seconds(10)
     public var logLevel: Logger.Level
     public var logFormat: String
     public var devices: DeviceConfiguration
@@ -117,6 +120,9 @@ public struct ServerSettings: Sendable {
         passwordHashCost = config.int(forKey: "password.hashCost", default: 11)
         guard (4...31).contains(passwordHashCost) else { throw SettingsError("password.hashCost must be 4–31") }
         maxBodyBytes = config.int(forKey: "http.maxBodyBytes", default: 64 * 1024)
+        let shutdownGraceSeconds = config.int(forKey: "http.shutdownGraceSeconds", default: 10)
+        guard (1...300).contains(shutdownGraceSeconds) else { throw SettingsError("http.shutdownGraceSeconds must be 1–300") }
+        shutdownGracePeriod = .seconds(shutdownGraceSeconds)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
         logFormat = config.string(forKey: "log.format", default: "text")
         guard accessTokenLifetime > 0, refreshTokenLifetime > 0 else { throw SettingsError("token lifetimes must be positive") }

@@ -47,6 +47,10 @@ extension ServerSettings {
         .init("http.port", flag: "--http-port", default: "8080", "listen port of the main (public, behind the TLS proxy) port"),
         .init("http.maxBodyBytes", default: "65536", "larger request bodies get 413"),
         .init(
+            "http.shutdownGraceSeconds", default: "10",
+            "on SIGTERM, how long the requests in flight and the background jobs may take to finish (1–300); then they are cancelled, and the process ends at most 3 s later"
+        ),
+        .init(
             "http.trustedProxies", default: "— (none)",
             "comma-separated IPv4/IPv6 addresses or CIDR blocks of the TLS-terminating proxies; only from these peers is `Forwarded` / `X-Forwarded-For` believed (right-most untrusted entry) for rate limits, audit and logs"
         ),

@@ -17,11 +17,11 @@ public enum DatabaseEngine: String, Sendable {
 public protocol DatabasePool: Sendable {
     var engine: DatabaseEngine { get }
     /// A connection for reads (and, on PostgreSQL, anything).
-    func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// A connection for a single-statement write (SQLite: the one writer connection).
-    func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// A transaction: all of `body` or nothing.
-    func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection.
     func shutdown() async
     /// `true` when the database answers a trivial query (for `/ready`), promptly either way.

@@ -99,6 +99,11 @@ public final class PostgresPool: DatabasePool {
                 if self.available.load(ordering: .relaxed), !(await self.answers(timeout: Self.monitorTimeout)) {
                     self.markUnavailable(because: nil)
                 }
+                let abandoned = self.leases.abandonCallsOlderThanTheOutage(runningLongerThan: Self.lostCallLimit)
+                if abandoned > 0 {
+                    self.logger.warning(
+                        "\(abandoned) database call(s) from before the outage still had no answer; failing them (503)")
+                }
                 if let waited = self.leases.lostWait(longerThan: Self.leaseTimeout),
                     lastReplacement.map({ ContinuousClock.now - $0 > Self.leaseTimeout }) ?? true
                 {
@@ -127,12 +132,20 @@ public final class PostgresPool: DatabasePool {
     /// (a loaded test machine, 30 transactions on one row).
     static let leaseTimeout: Duration = .seconds(8)
 
-    /// The calls waiting for a connection right now, for the watchdog.
+    /// How long a call that began before an outage may still run its statements before the
+    /// watchdog fails it: its connection died in the outage, and a statement sent as it died
+    /// can wait for ever (`AbandonableCall`). No statement of ours takes seconds.
+    static let lostCallLimit: Duration = .seconds(3)
+
+    /// The calls waiting for a connection or running on one right now, for the watchdog.
     private let leases = LeaseWatch()
 
     private static func startClient(_ configuration: PostgresClient.Configuration, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return (client, Task { await client.run() })
+        // Detached: `run()` ends on the graceful shutdown of the service group it runs in, and a
+        // client replaced from a request's task would inherit the server's — SIGTERM would close
+        // the pool under the requests it is draining (503s). The pool ends in `shutdown()`.
+        return (client, Task.detached { await client.run() })
     }
 
     private var client: PostgresClient { state.withLock { $0.client } }
@@ -163,26 +176,34 @@ public final class PostgresPool: DatabasePool {
         return components.string ?? "<database URL>"
     }
 
-    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await lease(inTransaction: false, body)
     }
 
     /// One connection for `body`; `inTransaction` tells the statement cache that a failed
     /// statement aborts the transaction (so it is not retried).
-    private func lease<T: Sendable>(inTransaction: Bool, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    private func lease<T: Sendable>(inTransaction: Bool, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard available.load(ordering: .relaxed) else { throw DatabaseUnavailableError(reason: "the database is not reachable") }
         var retried = false
         while true {
             let client = self.client
-            let lease = leases.begin()
+            let call = AbandonableCall<T>()
+            let lease = leases.begin(call)
             do {
-                return try await client.withConnection { connection in
-                    leases.end(lease, served: true)
-                    return try await body(
-                        LiveConnectionDatabase(
-                            base: connection.sql(), connection: connection, statements: statements, inTransaction: inTransaction))
+                let (leases, statements) = (leases, statements)
+                return try await call.run {
+                    defer { leases.finish(lease) }
+                    return try await client.withConnection { connection in
+                        leases.end(lease, served: true)
+                        return try await body(
+                            LiveConnectionDatabase(
+                                base: connection.sql(), connection: connection, statements: statements, inTransaction: inTransaction))
+                    }
                 }
             } catch {
+                // Abandoned by the watchdog: its connection died under it (see `AbandonableCall`).
+                // The outage is known already; this call only fails (503).
+                if call.wasAbandoned { throw error }
                 // A lease the watchdog gave up on (its client was replaced while the database
                 // answers) never ran the body: nothing was sent, so it is safe to ask the fresh
                 // client once more. During an outage the call fails at once instead (503).
@@ -260,7 +281,7 @@ public final class PostgresPool: DatabasePool {
     }
 
     /// Marks the pool unavailable and starts the one recovery loop (if none runs).
-    private func markUnavailable(because error: (any Error)?) {
+    func markUnavailable(because error: (any Error)?) {
         available.store(false, ordering: .relaxed)
         leases.outage()
         let started: Bool = state.withLock { state in
@@ -326,11 +347,11 @@ public final class PostgresPool: DatabasePool {
         return String(describing: error).contains("CircuitBreakerTripped")
     }
 
-    public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withConnection(body)
     }
 
-    public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await lease(inTransaction: true) { db in
             try await runTransaction(on: db, begin: "BEGIN", body)
         }
@@ -406,15 +427,23 @@ struct LiveConnectionDatabase: SQLDatabase {
     }
 }
 
-/// The calls waiting for a connection, with when each began: two short lock holds per call.
+/// The calls waiting for a connection, and those running on one, with when each began: three
+/// short lock holds per call.
 ///
 /// It tells a lost call from a queued one: a call is lost if it began before the last outage
 /// (postgres-nio 1.33 can drop a lease queued across a restart), or if no call at all got a
 /// connection for as long as it has waited (the pool is stuck). A busy pool serves its queue.
+/// A call that got its connection before an outage and still runs well after it is lost too:
+/// its connection died, and the watchdog abandons it (`abandonCallsOlderThanTheOutage`).
 final class LeaseWatch: Sendable {
     private struct Waiting {
         var next: UInt64 = 0
         var since: [UInt64: (began: ContinuousClock.Instant, outages: UInt64)] = [:]
+        /// The calls running on a connection: since when, the outages seen when they began, and
+        /// how to abandon them.
+        var running: [UInt64: (began: ContinuousClock.Instant, outages: UInt64, call: any Abandonable)] = [:]
+        /// The calls that got a connection, for `end(_:served:)` to move into `running`.
+        var calls: [UInt64: any Abandonable] = [:]
         /// Outages seen so far (the pool marked unavailable).
         var outages: UInt64 = 0
         /// When a waiting call last left the queue (served, or failed).
@@ -424,27 +453,53 @@ final class LeaseWatch: Sendable {
     }
     private let waiting = Mutex(Waiting())
 
-    /// Registers a call that is about to wait for a connection.
-    func begin() -> UInt64 {
+    /// Registers a call that is about to wait for a connection; `call` abandons it if it is
+    /// lost while it runs.
+    func begin(_ call: (any Abandonable)? = nil) -> UInt64 {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
             waiting.next &+= 1
             waiting.since[waiting.next] = (now, waiting.outages)
+            if let call { waiting.calls[waiting.next] = call }
             return waiting.next
         }
     }
 
-    /// The call got its connection (`served`) or failed; true if it was still waiting (the body
-    /// never ran).
+    /// The call got its connection (`served`: it now runs) or failed; true if it was still
+    /// waiting (the body never ran).
     @discardableResult
     func end(_ id: UInt64, served: Bool = false) -> Bool {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
-            guard waiting.since.removeValue(forKey: id) != nil else { return false }
+            guard let began = waiting.since.removeValue(forKey: id) else { return false }
+            let call = waiting.calls.removeValue(forKey: id)
             waiting.lastProgress = now
-            if served { waiting.lastServed = now }
+            if served {
+                waiting.lastServed = now
+                if let call { waiting.running[id] = (began.began, began.outages, call) }
+            }
             return true
         }
+    }
+
+    /// The call returned (or threw) after it got its connection.
+    func finish(_ id: UInt64) {
+        waiting.withLock { waiting in
+            waiting.running.removeValue(forKey: id)
+            waiting.calls.removeValue(forKey: id)
+        }
+    }
+
+    /// Abandons the running calls that began before the last outage and have run longer than
+    /// `limit`; returns how many.
+    func abandonCallsOlderThanTheOutage(runningLongerThan limit: Duration) -> Int {
+        let now = ContinuousClock.now
+        let lost: [any Abandonable] = waiting.withLock { waiting in
+            let ids = waiting.running.filter { now - $0.value.began > limit && $0.value.outages < waiting.outages }.map(\.key)
+            return ids.compactMap { waiting.running.removeValue(forKey: $0)?.call }
+        }
+        for call in lost { call.abandon() }
+        return lost.count
     }
 
     /// Whether a waiting call got a connection after `instant`: the pool is serving its queue.
@@ -467,6 +522,70 @@ final class LeaseWatch: Sendable {
                 .map { now - $0.began }
                 .max()
         }
+    }
+}
+
+/// A call the watchdog can give up on.
+protocol Abandonable: Sendable {
+    /// Fails the call's caller at once; the call itself is left to finish (or not) on its own.
+    func abandon()
+}
+
+/// One call's statements, run in a task of their own so that its caller can be given up on.
+///
+/// postgres-nio 1.33 writes a statement to its channel without a write promise: when the
+/// server's close reaches the connection between our `isClosed` check (`LiveConnectionDatabase`)
+/// and the write, the statement's promise is never completed, and the call waits for ever —
+/// holding a request (or a background job) and, with it, a graceful shutdown
+/// (`conformance/test_faults.py`, PostgreSQL restarted under load). Such a call cannot be
+/// cancelled either. The watchdog abandons calls from before an outage that still run
+/// (`LeaseWatch.abandonCallsOlderThanTheOutage`): the caller gets `DatabaseUnavailableError`
+/// (503), and the stuck task is left behind with its dead connection, which sent nothing more.
+/// Cancelling the caller cancels the task (the statements see it as before).
+final class AbandonableCall<T: Sendable>: Abandonable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var task: Task<Void, Never>?
+        var abandoned = false
+    }
+    private let state = Mutex(State())
+
+    /// Whether the watchdog gave up on it.
+    var wasAbandoned: Bool { state.withLock { $0.abandoned } }
+
+    func run(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                state.withLock { $0.continuation = continuation }
+                let task = Task {
+                    do {
+                        self.resume(.success(try await operation()))
+                    } catch {
+                        self.resume(.failure(error))
+                    }
+                }
+                let abandoned = state.withLock { state -> Bool in
+                    state.task = task
+                    return state.abandoned
+                }
+                if abandoned || Task.isCancelled { task.cancel() }
+            }
+        } onCancel: {
+            state.withLock { $0.task }?.cancel()
+        }
+    }
+
+    func abandon() {
+        let task: Task<Void, Never>? = state.withLock { state in
+            state.abandoned = true
+            return state.task
+        }
+        resume(.failure(DatabaseUnavailableError(reason: "the database connection was lost")))
+        task?.cancel()
+    }
+
+    private func resume(_ result: Result<T, any Error>) {
+        state.withLock { $0.continuation.take() }?.resume(with: result)
     }
 }
 

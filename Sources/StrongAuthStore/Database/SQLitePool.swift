@@ -99,13 +99,13 @@ public final class SQLitePool: DatabasePool {
         GRDBSQLDatabase(connection: connection, logger: logger, eventLoop: eventLoop)
     }
 
-    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(readerExecutor) {
             try await readers.with { connection in try await body(database(connection)) }
         }
     }
 
-    public func withWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerExecutor) {
             try await writer.with { connection in
                 let db = database(connection)
@@ -127,7 +127,7 @@ public final class SQLitePool: DatabasePool {
     /// decides exactly as it would have; and no member returns before the COMMIT that makes its
     /// writes durable — a failed COMMIT fails every member. A member that throws is rolled back
     /// to its savepoint; the others are unaffected.
-    public func withTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let (result, ticket) = try await withTaskExecutorPreference(writerExecutor) {
             try await writer.with { connection in try await runMember(on: connection, body) }
         }

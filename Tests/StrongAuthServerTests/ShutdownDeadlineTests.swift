@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import StrongAuthServer
+import Testing
+
+/// `strongauth serve`'s SIGTERM: the requests in flight finish, but one that never does cannot
+/// keep the node up past the grace period (`ShutdownDeadline`).
+@Suite("Shutdown: SIGTERM drains the requests in flight within the grace period, and no longer")
+struct ShutdownDeadlineTests {
+    @Test("a request that never finishes is cancelled after the grace period; one that finishes in it is answered")
+    func stuckRequestDoesNotHoldTheShutdown() async throws {
+        let (ports, port) = AsyncStream<Int>.makeStream()
+        let (arrivals, arrived) = AsyncStream<String>.makeStream()
+        let router = Router()
+        router.get("stuck") { _, _ -> String in
+            arrived.yield("stuck")
+            // Cancellation ends it (as it ends a lease waiting for a connection); a drain does not.
+            try await Task.sleep(for: .seconds(3600))
+            return "never"
+        }
+        router.get("slow") { _, _ -> String in
+            arrived.yield("slow")
+            try await Task.sleep(for: .milliseconds(300))
+            return "done"
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { port.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "shutdown-test"))
+        let gracePeriod = Duration.milliseconds(800)
+        let group = ShutdownDeadline.serviceGroup(running: app, gracePeriod: gracePeriod, signals: [], logger: Logger(label: "shutdown-test"))
+        let server = Task { try await group.run() }
+        var portIterator = ports.makeAsyncIterator()
+        let listening = try #require(await portIterator.next())
+
+        let stuck = Task { try await HTTPClient.shared.get(url: "http://127.0.0.1:\(listening)/stuck").get() }
+        let slow = Task { try await HTTPClient.shared.get(url: "http://127.0.0.1:\(listening)/slow").get() }
+        var arrivalIterator = arrivals.makeAsyncIterator()
+        for _ in 0..<2 { _ = await arrivalIterator.next() }
+
+        let began = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        // Without a deadline the drain waits for /stuck for ever: give up on it after 10 s (and
+        // cancel the server then, so that this test ends either way).
+        let stopped = await withTaskGroup(of: Bool.self) { racers in
+            racers.addTask {
+                _ = try? await server.value
+                return true
+            }
+            racers.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                server.cancel()
+                return false
+            }
+            let first = await racers.next() ?? false
+            racers.cancelAll()
+            return first
+        }
+        let took = ContinuousClock.now - began
+        #expect(stopped, "the server did not stop within 10 s of the shutdown")
+        #expect(took >= gracePeriod, "the drain ended before the grace period while a request was in flight: \(took)")
+        #expect(took < gracePeriod + ShutdownDeadline.cancellationLimit, "took \(took)")
+        let slowAnswer = try await slow.value
+        #expect(slowAnswer.status == .ok, "a request that finished within the grace period was not answered")
+        stuck.cancel()
+    }
+}
