@@ -200,5 +200,21 @@ struct PowerAuthVectorTests {
         #expect(PowerAuthSignature.factors(of: "knowledge_possession") == nil)
         #expect(PowerAuthSignature.factors(of: "possession_possession") == nil)
         #expect(PowerAuthSignature.factors(of: "password") == nil)
+        // Every arrangement of up to three names agrees with the rule the switch spells out.
+        func byRule(_ type: String) -> [PowerAuthSignature.Factor]? {
+            let names = type.lowercased().split(separator: "_", omittingEmptySubsequences: false).map(String.init)
+            let factors = names.compactMap(PowerAuthSignature.Factor.init(rawValue:))
+            guard !factors.isEmpty, factors.count == names.count, factors == factors.sorted(), Set(factors).count == factors.count,
+                factors.first == .possession || factors == [.knowledge] || factors == [.biometry]
+            else { return nil }
+            return factors
+        }
+        let names = ["possession", "knowledge", "biometry", "Knowledge", "password", ""]
+        var types = names
+        for first in names { for second in names { types.append("\(first)_\(second)") } }
+        for first in names { for second in names { for third in names { types.append("\(first)_\(second)_\(third)") } } }
+        for type in types {
+            #expect(PowerAuthSignature.factors(of: type) == byRule(type), "\(type)")
+        }
     }
 }

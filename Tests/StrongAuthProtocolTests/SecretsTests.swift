@@ -27,6 +27,18 @@ struct SecretsTests {
         }
     }
 
+    @Test("HMACSHA256 agrees with swift-crypto's HMAC<SHA256> for keys and messages of every length around the block size")
+    func hmacAgreement() {
+        for keyLength in [0, 1, 16, 31, 32, 33, 63, 64, 65, 100, 128, 200] {
+            for messageLength in [0, 1, 16, 32, 55, 56, 63, 64, 65, 119, 120, 300] {
+                let key = SecureRandom.bytes(keyLength)
+                let message = SecureRandom.bytes(messageLength)
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+                #expect(HMACSHA256.authenticationCode(for: message, key: key) == expected, "key \(keyLength), message \(messageLength)")
+            }
+        }
+    }
+
     @Test("KeyedHash matches only the same secret under the same key")
     func keyedHashMatching() {
         let hasher = KeyedHash(key: SymmetricKey(size: .bits256))

@@ -20,7 +20,7 @@ public struct KeyedHash: Sendable {
 
     /// Hex of HMAC-SHA256(key, bytes).
     public func hash(bytes: [UInt8]) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: bytes, using: key))
+        Hex.encode(bytes.withUnsafeBytes { message in key.withUnsafeBytes { HMACSHA256.authenticationCode(for: message, key: $0) } })
     }
 
     /// Constant-time check of `secret` against a stored hex hash.
