@@ -44,13 +44,43 @@ public final class SQLStore: Sendable {
 
 // MARK: - Row helpers
 
+/// The store reads its columns through these. An SQLite row's usual values (TEXT as `String`,
+/// INTEGER as `Int`, NULL as `nil`) are taken directly; anything else, and every PostgreSQL row,
+/// goes through `decode(column:as:)` exactly as before.
 extension SQLRow {
-    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
-    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
-    func int(_ column: String) throws -> Int { try decode(column: column, as: Int.self) }
-    func date(_ column: String) throws -> Date { Date(epochMilliseconds: try decode(column: column, as: Int64.self)) }
+    func string(_ column: String) throws -> String {
+        if let row = self as? SQLiteRowValues, case .text(let text) = try row.value(column) { return text }
+        return try decode(column: column, as: String.self)
+    }
+    func optionalString(_ column: String) throws -> String? {
+        if let row = self as? SQLiteRowValues {
+            switch try row.value(column) {
+            case .text(let text): return text
+            case .null: return nil
+            default: break
+            }
+        }
+        return try decode(column: column, as: String?.self)
+    }
+    func int(_ column: String) throws -> Int {
+        if let row = self as? SQLiteRowValues, case .integer(let integer) = try row.value(column) { return integer }
+        return try decode(column: column, as: Int.self)
+    }
+    func date(_ column: String) throws -> Date {
+        if let row = self as? SQLiteRowValues, case .integer(let milliseconds) = try row.value(column) {
+            return Date(epochMilliseconds: Int64(milliseconds))
+        }
+        return Date(epochMilliseconds: try decode(column: column, as: Int64.self))
+    }
     func optionalDate(_ column: String) throws -> Date? {
-        try decode(column: column, as: Int64?.self).map(Date.init(epochMilliseconds:))
+        if let row = self as? SQLiteRowValues {
+            switch try row.value(column) {
+            case .integer(let milliseconds): return Date(epochMilliseconds: Int64(milliseconds))
+            case .null: return nil
+            default: break
+            }
+        }
+        return try decode(column: column, as: Int64?.self).map(Date.init(epochMilliseconds:))
     }
 }
 
