@@ -2,8 +2,10 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import StrongAuthServer
+import Synchronization
 import Testing
+
+@testable import StrongAuthServer
 
 /// `strongauth serve`'s SIGTERM: the requests in flight finish, but one that never does cannot
 /// keep the node up past the grace period (`ShutdownDeadline`).
@@ -64,5 +66,25 @@ struct ShutdownDeadlineTests {
         let slowAnswer = try await slow.value
         #expect(slowAnswer.status == .ok, "a request that finished within the grace period was not answered")
         stuck.cancel()
+    }
+
+    @Test("the last resort ends the process once the cancellation has had its time, and not when the server returned")
+    func lastResort() async throws {
+        let fired = Atomic<Int>(0)
+        let armed = ShutdownDeadline.LastResort(after: .milliseconds(100), logger: Logger(label: "shutdown-test")) {
+            fired.add(1, ordering: .relaxed)
+        }
+        armed.arm()
+        armed.arm()  // once
+        let disarmed = ShutdownDeadline.LastResort(after: .milliseconds(100), logger: Logger(label: "shutdown-test")) {
+            fired.add(100, ordering: .relaxed)
+        }
+        disarmed.arm()
+        disarmed.disarm()
+        // Poll (a loaded machine runs timers late), then give the disarmed one as long again.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while fired.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(fired.load(ordering: .relaxed) == 1, "the armed one fires once; the disarmed one never")
     }
 }
