@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import SQLiteKit
 import StrongAuthCore
 
 /// The one data layer: every repository of the core over SQLKit, on SQLite or PostgreSQL.
@@ -49,38 +50,35 @@ public final class SQLStore: Sendable {
 /// goes through `decode(column:as:)` exactly as before.
 extension SQLRow {
     func string(_ column: String) throws -> String {
-        if let row = self as? SQLiteRowValues, case .text(let text) = try row.value(column) { return text }
+        if case .text(let text)? = try sqliteValue(column) { return text }
         return try decode(column: column, as: String.self)
     }
     func optionalString(_ column: String) throws -> String? {
-        if let row = self as? SQLiteRowValues {
-            switch try row.value(column) {
-            case .text(let text): return text
-            case .null: return nil
-            default: break
-            }
+        switch try sqliteValue(column) {
+        case .text(let text)?: return text
+        case .null?: return nil
+        default: return try decode(column: column, as: String?.self)
         }
-        return try decode(column: column, as: String?.self)
     }
     func int(_ column: String) throws -> Int {
-        if let row = self as? SQLiteRowValues, case .integer(let integer) = try row.value(column) { return integer }
+        if case .integer(let integer)? = try sqliteValue(column) { return integer }
         return try decode(column: column, as: Int.self)
     }
     func date(_ column: String) throws -> Date {
-        if let row = self as? SQLiteRowValues, case .integer(let milliseconds) = try row.value(column) {
-            return Date(epochMilliseconds: Int64(milliseconds))
-        }
+        if case .integer(let milliseconds)? = try sqliteValue(column) { return Date(epochMilliseconds: Int64(milliseconds)) }
         return Date(epochMilliseconds: try decode(column: column, as: Int64.self))
     }
     func optionalDate(_ column: String) throws -> Date? {
-        if let row = self as? SQLiteRowValues {
-            switch try row.value(column) {
-            case .integer(let milliseconds): return Date(epochMilliseconds: Int64(milliseconds))
-            case .null: return nil
-            default: break
-            }
+        switch try sqliteValue(column) {
+        case .integer(let milliseconds)?: return Date(epochMilliseconds: Int64(milliseconds))
+        case .null?: return nil
+        default: return try decode(column: column, as: Int64?.self).map(Date.init(epochMilliseconds:))
         }
-        return try decode(column: column, as: Int64?.self).map(Date.init(epochMilliseconds:))
+    }
+
+    /// The column's value if this is an SQLite row; nil for a PostgreSQL row.
+    private func sqliteValue(_ column: String) throws -> SQLiteData? {
+        try (self as? SQLiteRowValues)?.value(column)
     }
 }
 

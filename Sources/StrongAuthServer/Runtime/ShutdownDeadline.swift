@@ -14,7 +14,7 @@ import UnixSignals
 /// the process to the Swift backtracer, which once kept a node up for as long as it ran.
 ///
 /// Without a deadline one request stuck on a connection that never answers (postgres-nio 1.33
-/// across a database restart; docs/operations.md) kept a node up after SIGTERM until its
+/// across a database restart; docs/architecture.md) kept a node up after SIGTERM until its
 /// supervisor killed it; `conformance/test_faults.py` saw that once.
 public enum ShutdownDeadline {
     /// After the grace period and the cancellation, the process gives up waiting.

@@ -438,12 +438,11 @@ struct LiveConnectionDatabase: SQLDatabase {
 final class LeaseWatch: Sendable {
     private struct Waiting {
         var next: UInt64 = 0
-        var since: [UInt64: (began: ContinuousClock.Instant, outages: UInt64)] = [:]
-        /// The calls running on a connection: since when, the outages seen when they began, and
-        /// how to abandon them.
+        /// The calls waiting for a connection: since when, the outages seen then, and how to
+        /// abandon them once they run.
+        var since: [UInt64: (began: ContinuousClock.Instant, outages: UInt64, call: (any Abandonable)?)] = [:]
+        /// The abandonable calls running on a connection (moved here from `since`).
         var running: [UInt64: (began: ContinuousClock.Instant, outages: UInt64, call: any Abandonable)] = [:]
-        /// The calls that got a connection, for `end(_:served:)` to move into `running`.
-        var calls: [UInt64: any Abandonable] = [:]
         /// Outages seen so far (the pool marked unavailable).
         var outages: UInt64 = 0
         /// When a waiting call last left the queue (served, or failed).
@@ -459,8 +458,7 @@ final class LeaseWatch: Sendable {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
             waiting.next &+= 1
-            waiting.since[waiting.next] = (now, waiting.outages)
-            if let call { waiting.calls[waiting.next] = call }
+            waiting.since[waiting.next] = (now, waiting.outages, call)
             return waiting.next
         }
     }
@@ -471,12 +469,11 @@ final class LeaseWatch: Sendable {
     func end(_ id: UInt64, served: Bool = false) -> Bool {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
-            guard let began = waiting.since.removeValue(forKey: id) else { return false }
-            let call = waiting.calls.removeValue(forKey: id)
+            guard let waited = waiting.since.removeValue(forKey: id) else { return false }
             waiting.lastProgress = now
             if served {
                 waiting.lastServed = now
-                if let call { waiting.running[id] = (began.began, began.outages, call) }
+                if let call = waited.call { waiting.running[id] = (waited.began, waited.outages, call) }
             }
             return true
         }
@@ -484,10 +481,7 @@ final class LeaseWatch: Sendable {
 
     /// The call returned (or threw) after it got its connection.
     func finish(_ id: UInt64) {
-        waiting.withLock { waiting in
-            waiting.running.removeValue(forKey: id)
-            waiting.calls.removeValue(forKey: id)
-        }
+        _ = waiting.withLock { $0.running.removeValue(forKey: id) }
     }
 
     /// Abandons the running calls that began before the last outage and have run longer than
