@@ -143,6 +143,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // `strongauth bench authorization-codes` drives the hosted login as a browser would.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // `strongauth bench floor-server` signs and verifies as the floor routes' work.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

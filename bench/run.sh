@@ -80,8 +80,12 @@ export BENCH_LUA_DIR="$REPO/bench"
 
 WORK="$(mktemp -d)"
 SERVERS=()
+OUR_SERVERS=()
 cleanup() {
   [[ -z "${PEER_PID:-}" ]] || kill -TERM "$PEER_PID" 2>/dev/null || true
+  [[ -z "${FLOOR_PID:-}" ]] || kill -TERM "$FLOOR_PID" 2>/dev/null || true
+  # A run that died while another server's rows were measured: ours are in OUR_SERVERS.
+  for pid in "${OUR_SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -312,6 +316,37 @@ PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LI
 row "device challenge create + verify (pairs)" "$(json pairsPerSecond <<<"$PAIRS_JSON")" "$(json pairs <<<"$PAIRS_JSON")" \
   "$(json p50 <<<"$PAIRS_JSON")" "$(json p99 <<<"$PAIRS_JSON")" "≥ 3,000"
 
+# The pair's two requests alone, driven by wrk, so that the figures are the server's work only
+# (the SDK above signs on the same cores it measures): creating a challenge, with the user's
+# bearer token; then verifying prepared answers (`strongauth bench device-challenge-answers`
+# creates the challenges and signs them first; each is sent once).
+ANSWERS_COUNT=$(( DURATION * 5000 + 10000 ))
+echo "preparing $ANSWERS_COUNT device challenge answers…" >&2
+ANSWERS_JSON="$("$BIN" bench device-challenge-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --count "$ANSWERS_COUNT" \
+  --output "$WORK/answers.tsv")" || die "preparing the device challenge answers failed: $ANSWERS_JSON"
+export BENCH_BEARER="$(json bearer <<<"$ANSWERS_JSON")"
+measure_script() { # name target url script → the wrk output in SCRIPT_OUT
+  local name="$1" target="$2" url="$3" script="$4" out
+  echo "measuring $name for ${DURATION}s…" >&2
+  rss_reset
+  cpu_reset
+  out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$script" "$url")"
+  alive || { logs; die "a server died during $name"; }
+  local bad total
+  bad="$(awk '/^non-2xx:/ {print $2}' <<<"$out")"
+  total="$(awk '/requests in/ {print $1}' <<<"$out")"
+  [[ "$bad" == "0" ]] || die "$name: $bad answers were not 2xx:"$'\n'"$out"
+  row "$name" "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" "$total" "$(awk '$1=="50%" {print $2}' <<<"$out")" \
+    "$(awk '$1=="99%" {print $2}' <<<"$out")" "$target"
+  SCRIPT_OUT="$out"
+}
+measure_script "device challenge create alone (wrk)" "—" "$BASE/api/user/devices/$DEVICE_ID/challenges" "$REPO/bench/bearer_post.lua"
+BENCH_FILE="$WORK/answers.tsv" measure_script "device challenge verify alone (wrk, prepared answers)" "—" "$BASE/" \
+  "$REPO/bench/challenge_answers.lua"
+(( $(awk '/requests in/ {print $1}' <<<"$SCRIPT_OUT") < ANSWERS_COUNT )) \
+  || die "the verify run used up all $ANSWERS_COUNT prepared answers; prepare more"
+unset BENCH_BEARER
+
 # Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
 # creates, the bound phone above lists and approves with its key, the integrator reads APPROVED.
 OPS_APP="bench-ops-$RANDOM"
@@ -355,6 +390,32 @@ if [[ "$PA_BAD" != "0" ]]; then
 fi
 row "PowerAuth signature verify (valid, counter update)" "$PA_RPS" "$PA_TOTAL" "$(awk '$1=="50%" {print $2}' <<<"$PA_OUT")" \
   "$(awk '$1=="99%" {print $2}' <<<"$PA_OUT")" "≥ 6,000$PA_NOTE"
+
+# The floor (one node): the same server plus routes that do only a workload's unavoidable work
+# (`strongauth bench floor-server`): a POST with a form body, one read of the client's row, one
+# ES256 signature, both (a client_credentials grant cannot cost less), one P-256 verification.
+# What a signature or a verification costs against /health differs from machine to machine;
+# these rows say what they cost on this one, beside the workloads above.
+if [[ $NODES -eq 1 ]]; then
+  FLOOR_PORT=$((PORT + 20))
+  "$BIN" bench floor-server --http-port "$FLOOR_PORT" --client-id "$CLIENT_ID" "${DBARGS[@]}" >"$WORK/floor.log" 2>&1 &
+  FLOOR_PID=$!
+  for _ in $(seq 1 3000); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$FLOOR_PORT/ready" 2>/dev/null && break
+    kill -0 "$FLOOR_PID" 2>/dev/null || { tail -n 40 "$WORK/floor.log" >&2; die "the floor server exited"; }
+    sleep 0.01
+  done
+  OUR_SERVERS=("${SERVERS[@]}")
+  SERVERS=("$FLOOR_PID")
+  for floor in "post:floor: a POST with a form body, no work" "read:floor: + one read of the client's row" \
+    "sign:floor: + one ES256 signature" "read-sign:floor: + the read and the signature (a grant's unavoidable work)" \
+    "verify:floor: + one P-256 verification"; do
+    measure "${floor#*:}" "—" "http://127.0.0.1:$FLOOR_PORT/floor/${floor%%:*}" "grant_type=client_credentials"
+  done
+  kill -TERM "$FLOOR_PID" 2>/dev/null || true
+  wait "$FLOOR_PID" 2>/dev/null || true
+  SERVERS=("${OUR_SERVERS[@]}")
+fi
 
 RSS_TOTAL=0
 for pid in "${SERVERS[@]}"; do

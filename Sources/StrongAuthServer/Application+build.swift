@@ -6,10 +6,14 @@ import StrongAuthCore
 
 /// Builds the HTTP application over a started runtime: every face's routes on one router.
 /// Tests call this with a runtime on a temporary database and drive it with `app.test(.router)`.
-public func buildApplication(runtime: StrongAuthRuntime, onServerRunning: (@Sendable (Int) async -> Void)? = nil) throws
-    -> some ApplicationProtocol
-{
+/// `additionalRoutes` adds routes behind the same middleware as every face's (the benchmark's
+/// floor routes, `strongauth bench floor-server`; `strongauth serve` adds none).
+public func buildApplication(
+    runtime: StrongAuthRuntime, onServerRunning: (@Sendable (Int) async -> Void)? = nil,
+    additionalRoutes: ((Router<AppRequestContext>) -> Void)? = nil
+) throws -> some ApplicationProtocol {
     let router = try buildRouter(runtime: runtime)
+    additionalRoutes?(router)
     var app = Application(
         router: router,
         configuration: .init(

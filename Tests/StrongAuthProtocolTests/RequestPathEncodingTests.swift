@@ -37,6 +37,34 @@ struct RequestPathEncodingTests {
         }
     }
 
+    @Test("SecureRandom.timeOrderedUUID is RFC 9562 version 7 text: the time in milliseconds, then 74 random bits")
+    func timeOrderedUUIDs() throws {
+        // RFC 9562 appendix A.6's time: 2022-02-22 14:22:22 UTC is 0x017F22E279B0 ms.
+        let milliseconds: UInt64 = 0x017F_22E2_79B0
+        let identifiers = (0..<2000).map { _ in SecureRandom.timeOrderedUUID(milliseconds: milliseconds) }
+        #expect(Set(identifiers).count == identifiers.count)
+        let pattern = /^017f22e2-79b0-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+        for identifier in identifiers {
+            #expect(identifier.wholeMatch(of: pattern) != nil, "\(identifier)")
+            let parsed = try #require(UUID(uuidString: identifier))
+            #expect(parsed.uuidString.lowercased() == identifier)
+        }
+        // Every random position varies (not the time, the version, or the variant's two bits).
+        let hexDigits = identifiers.map { Array($0.replacing("-", with: "")) }
+        for position in 13..<32 where position != 16 {
+            #expect(Set(hexDigits.map { $0[position] }).count > 1)
+        }
+        // Later milliseconds sort after earlier ones, as text too (what keeps an index's inserts at its end).
+        let earlier = SecureRandom.timeOrderedUUID(milliseconds: milliseconds)
+        let later = SecureRandom.timeOrderedUUID(milliseconds: milliseconds + 1)
+        #expect(earlier < later)
+        // The current time: within a second of the clock's.
+        let now = SecureRandom.timeOrderedUUID()
+        let stamp = UInt64(now.replacing("-", with: "").prefix(12), radix: 16) ?? 0
+        let clock = UInt64(Date().timeIntervalSince1970 * 1000)
+        #expect(stamp <= clock && clock - stamp < 1000)
+    }
+
     @Test("trimmingHTTPWhitespace drops spaces and tabs at both ends only")
     func httpWhitespace() {
         #expect("  Bearer abc \t".trimmingHTTPWhitespace() == "Bearer abc")

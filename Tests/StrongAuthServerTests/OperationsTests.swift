@@ -31,6 +31,32 @@ struct OperationsTests {
         }
     }
 
+    @Test("additional routes (the benchmark's floor routes) sit behind the same middleware as every face's")
+    func additionalRoutes() async throws {
+        try await TestServer.with { server in
+            let app = try buildApplication(
+                runtime: server.runtime,
+                additionalRoutes: { router in
+                    router.post("/extra") { _, _ -> Response in Response(status: .ok) }
+                    router.get("/extra/failing") { _, _ -> Response in throw HTTPError(.badRequest, message: "refused") }
+                })
+            try await app.test(.router) { client in
+                let extra = try await client.executeRequest(uri: "/extra", method: .post, headers: [:], body: nil)
+                #expect(extra.status == .ok)
+                #expect(extra.headers[HTTPField.Name("X-Request-Id")!] != nil)
+                // The problem+json middleware renders its errors as it does every face's.
+                let failing = try await client.executeRequest(uri: "/extra/failing", method: .get, headers: [:], body: nil)
+                #expect(failing.status == .badRequest)
+                #expect(failing.headers[.contentType] == "application/problem+json")
+            }
+            // `strongauth serve`'s application has no such route.
+            try await server.test { client in
+                let absent = try await client.executeRequest(uri: "/extra", method: .post, headers: [:], body: nil)
+                #expect(absent.status == .notFound)
+            }
+        }
+    }
+
     @Test("request metrics: each answer counted by route, method and status, with its duration; errors counted by status")
     func requestMetrics() async throws {
         try await TestServer.with { server in

@@ -28,28 +28,59 @@ public enum SecureRandom {
     }
 
     /// A random (version 4, RFC 9562 §5.4) UUID in lowercase text, `8-4-4-4-12` hex digits: the
-    /// identifier of every row the server creates. Foundation's `UUID()` opens, reads and closes
-    /// `/dev/urandom` for each one on Linux (three system calls instead of one).
+    /// identifier of every row the server creates whose identifier must say nothing (122 random
+    /// bits). Foundation's `UUID()` opens, reads and closes `/dev/urandom` for each one on Linux
+    /// (three system calls instead of one).
     public static func uuid() -> String {
         var raw = (UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &raw) { fill($0.bindMemory(to: UInt8.self)) }
         return withUnsafeMutableBytes(of: &raw) { bytes in
             bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
             bytes[8] = (bytes[8] & 0x3F) | 0x80  // variant 10
-            return String(unsafeUninitializedCapacity: 36) { text in
-                let digits: StaticString = "0123456789abcdef"
-                var position = 0
-                for (index, byte) in bytes.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        text[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    text[position] = digits.utf8Start[Int(byte >> 4)]
-                    text[position + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                    position += 2
+            return text(of: UnsafeRawBufferPointer(bytes))
+        }
+    }
+
+    /// A time-ordered (version 7, RFC 9562 §5.7) UUID: the Unix time in milliseconds in its first
+    /// 48 bits, then 74 random bits. For rows written on the hot paths (audit records, token
+    /// families, refresh tokens, challenges, approvals, outbox rows): an index on a random key
+    /// puts each insert on a random B-tree page, one more page to write per row at every commit
+    /// (SQLite's WAL writes each changed page whole) and to read back first; keys that grow with
+    /// time all land on the index's last page, which the transactions committed together share.
+    /// Not for secrets (74 random bits, and the creation time readable): those are `token(prefix:)`.
+    public static func timeOrderedUUID(milliseconds: UInt64) -> String {
+        var raw = (UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &raw) { fill($0.bindMemory(to: UInt8.self)) }
+        return withUnsafeMutableBytes(of: &raw) { bytes in
+            for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
+            bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
+            bytes[8] = (bytes[8] & 0x3F) | 0x80  // variant 10
+            return text(of: UnsafeRawBufferPointer(bytes))
+        }
+    }
+
+    /// `timeOrderedUUID(milliseconds:)` at the current time.
+    public static func timeOrderedUUID() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return timeOrderedUUID(milliseconds: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000)
+    }
+
+    /// 16 bytes as UUID text: lowercase hex, `8-4-4-4-12`.
+    private static func text(of bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: 36) { text in
+            let digits: StaticString = "0123456789abcdef"
+            var position = 0
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
                 }
-                return position
+                text[position] = digits.utf8Start[Int(byte >> 4)]
+                text[position + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                position += 2
             }
+            return position
         }
     }
 

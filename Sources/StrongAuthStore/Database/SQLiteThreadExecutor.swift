@@ -46,6 +46,9 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     private func run(name: String) {
         Thread.current.threadDictionary[Self.threadKey] = name
+        // The kernel's name of the thread too (`top -H`, `perf`): on Linux, Foundation passes a
+        // name to the kernel only when the thread names itself.
+        Thread.current.name = name
         while true {
             condition.lock()
             while next == jobs.count && !stopping { condition.wait() }

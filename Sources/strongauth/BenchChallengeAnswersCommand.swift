@@ -1,0 +1,51 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import StrongAuthClient
+import StrongAuthProtocol
+
+extension BenchCommand {
+    /// Device challenge answers for wrk (bench/challenge_answers.lua): `count` challenges created
+    /// through the API and signed with the bound device's key, one request per line (`PATH`, a
+    /// tab, the JSON body). wrk then measures the verification alone, on the server's CPU only:
+    /// the SDK's load generator (`device-challenges`) signs on the same cores as it measures.
+    /// Prints the bearer token the challenges were created with (wrk must send the same one).
+    struct DeviceChallengeAnswers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "device-challenge-answers",
+            abstract: "Prepare signed device challenge answers for wrk; prints the user's bearer token.")
+
+        @OptionGroup var phone: DeviceCommand.PhoneOptions
+        @Option(name: .customLong("device-id"), help: "A bound device whose key is in the key store.") var deviceID: String
+        @Option(help: "How many answers to prepare.") var count = 20000
+        @Option(help: "Challenges created at once.") var concurrency = 16
+        @Option(help: "Where to write the requests (PATH<tab>BODY per line).") var output: String
+
+        func run() async throws {
+            guard count > 0, concurrency > 0 else { throw ValidationError("--count and --concurrency must be positive") }
+            let (device, _, token) = try await phone.login()
+            guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)).loadKey(named: deviceID) else {
+                throw ValidationError("no key for device \(deviceID) in \(phone.keyStore)")
+            }
+            let (deviceID, count, concurrency) = (deviceID, count, concurrency)
+            let lines = try await withThrowingTaskGroup(of: [String].self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask {
+                        var lines: [String] = []
+                        for _ in stride(from: worker, to: count, by: concurrency) {
+                            let challenge = try await device.createDeviceChallenge(deviceID)
+                            let signature = Hex.encode(try key.signature(for: Array(challenge.stringToSign.utf8)).derRepresentation)
+                            lines.append("/api/user/devices/\(deviceID)/challenges/\(challenge.id)/verify\t{\"signature\":\"\(signature)\"}")
+                        }
+                        return lines
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            guard FileManager.default.createFile(atPath: output, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
+                throw ValidationError("cannot write \(output)")
+            }
+            try printJSON(["bearer": token, "answers": lines.count, "output": output])
+        }
+    }
+}
