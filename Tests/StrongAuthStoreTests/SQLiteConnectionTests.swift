@@ -154,6 +154,18 @@ struct SQLiteConnectionTests {
         }
     }
 
+    @Test("every bind type the store sends is encoded directly exactly as SQLiteKit's encoder encodes it")
+    func directEncodingAgreesWithTheEncoder() throws {
+        let binds: [any Encodable] = [
+            "abc", "", "ünïcødé", 0, 1, -5, Int.max, Int.min, Int64(42), Int64.min, 1.5, -0.0, Double.infinity, true, false,
+            String?.some("x"), String?.none, Int?.some(7), Int?.none, Int64?.some(9), Int64?.none, Bool?.some(true), Double?.some(2.5),
+            Date(timeIntervalSince1970: 1_790_000_000.25), [UInt8]([1, 2, 3]), Data([4, 5]), Int32(3), UInt8(200), Float(0.5),
+        ]
+        for bind in binds {
+            #expect(try GRDBSQLDatabase.sqliteData(bind) == GRDBSQLDatabase.encodedByEncoder(bind), "\(bind)")
+        }
+    }
+
     @Test("a failed statement inside a transaction rolls the whole transaction back and leaves the writer usable")
     func rollbackAfterError() async throws {
         try await Self.withPool { pool in
