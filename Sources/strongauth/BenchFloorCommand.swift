@@ -75,14 +75,7 @@ extension BenchCommand {
                         return answer(Answer())
                     }
                 })
-            let server = ShutdownDeadline.serviceGroup(running: app, gracePeriod: settings.shutdownGracePeriod, logger: logger)
-            do {
-                try await server.run()
-            } catch {
-                await runtime.shutdown()
-                throw error
-            }
-            await runtime.shutdown()
+            try await serve(app, runtime: runtime, settings: settings, logger: logger)
         }
     }
 }

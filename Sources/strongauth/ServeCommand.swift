@@ -46,15 +46,21 @@ struct ServeCommand: AsyncParsableCommand {
                 """)
             fflush(nil)
         }
-        let server = ShutdownDeadline.serviceGroup(running: app, gracePeriod: settings.shutdownGracePeriod, logger: logger)
-        do {
-            try await server.run()
-        } catch {
-            await runtime.shutdown()
-            throw error
-        }
-        await runtime.shutdown()
+        try await serve(app, runtime: runtime, settings: settings, logger: logger)
     }
+}
+
+/// Runs `app` until SIGTERM/SIGINT (a drain bounded by `http.shutdownGraceSeconds`, then a hard
+/// deadline: `ShutdownDeadline`), then shuts the runtime down, also when the server failed.
+func serve(_ app: some ApplicationProtocol, runtime: StrongAuthRuntime, settings: ServerSettings, logger: Logger) async throws {
+    let server = ShutdownDeadline.serviceGroup(running: app, gracePeriod: settings.shutdownGracePeriod, logger: logger)
+    do {
+        try await server.run()
+    } catch {
+        await runtime.shutdown()
+        throw error
+    }
+    await runtime.shutdown()
 }
 
 /// `strongauth migrate`: applies pending database migrations (serve does this too).
