@@ -193,16 +193,14 @@ token() { curl -fsS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credenti
 token >/dev/null || die "the client_credentials grant is not 2xx"
 
 results=()
-measure() { # name target url [form body [expected text in each answer]]
-  local name="$1" target="$2" url="$3" body="${4:-}" expect="${5:-}" out
+# One wrk workload: `script` against `url`, a table row, and wrk's output in WRK_OUT. An answer
+# that is not 2xx (wrk's count, or the script's "non-2xx: N") stops the run.
+measure_script() { # name target url script
+  local name="$1" target="$2" url="$3" script="$4" out
   echo "measuring $name for ${DURATION}s…" >&2
   rss_reset
   cpu_reset
-  if [[ -n "$body" ]]; then
-    out="$(BENCH_BODY="$body" BENCH_EXPECT="$expect" wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$LUA" "$url")"
-  else
-    out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/get.lua" "$url")"
-  fi
+  out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$script" "$url")"
   alive || { logs; die "a server died during $name"; }
   local rps p50 p99 bad total
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
@@ -211,13 +209,22 @@ measure() { # name target url [form body [expected text in each answer]]
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
   bad="$(awk '/^non-2xx:/ {print $2}' <<<"$out")"
   if grep -q "Non-2xx" <<<"$out" || [[ -n "$bad" && "$bad" != "0" ]]; then
-    die "$name: wrk saw answers that are not 2xx${expect:+ or lack $expect}:"$'\n'"$out"
+    die "$name: wrk saw answers that are not 2xx${BENCH_EXPECT:+ or lack $BENCH_EXPECT}:"$'\n'"$out"
   fi
   [[ -n "$rps" && -n "$p99" ]] || die "$name: could not read wrk's output:"$'\n'"$out"
   if grep -q "Socket errors" <<<"$out"; then
     echo "warning: $name: $(grep "Socket errors" <<<"$out")" >&2
   fi
   row "$name" "$rps" "$total" "$p50" "$p99" "$target"
+  WRK_OUT="$out"
+}
+# A plain GET, or a form POST (form_post.lua) whose every answer must contain `expect` if given.
+measure() { # name target url [form body [expected text in each answer]]
+  if [[ -n "${4:-}" ]]; then
+    BENCH_BODY="$4" BENCH_EXPECT="${5:-}" measure_script "$1" "$2" "$3" "$LUA"
+  else
+    measure_script "$1" "$2" "$3" "$REPO/bench/get.lua"
+  fi
 }
 
 measure "GET /health (ceiling)" "—" "$BASE/health"
@@ -325,25 +332,10 @@ echo "preparing $ANSWERS_COUNT device challenge answers…" >&2
 ANSWERS_JSON="$("$BIN" bench device-challenge-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --count "$ANSWERS_COUNT" \
   --output "$WORK/answers.tsv")" || die "preparing the device challenge answers failed: $ANSWERS_JSON"
 export BENCH_BEARER="$(json bearer <<<"$ANSWERS_JSON")"
-measure_script() { # name target url script → the wrk output in SCRIPT_OUT
-  local name="$1" target="$2" url="$3" script="$4" out
-  echo "measuring $name for ${DURATION}s…" >&2
-  rss_reset
-  cpu_reset
-  out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$script" "$url")"
-  alive || { logs; die "a server died during $name"; }
-  local bad total
-  bad="$(awk '/^non-2xx:/ {print $2}' <<<"$out")"
-  total="$(awk '/requests in/ {print $1}' <<<"$out")"
-  [[ "$bad" == "0" ]] || die "$name: $bad answers were not 2xx:"$'\n'"$out"
-  row "$name" "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" "$total" "$(awk '$1=="50%" {print $2}' <<<"$out")" \
-    "$(awk '$1=="99%" {print $2}' <<<"$out")" "$target"
-  SCRIPT_OUT="$out"
-}
 measure_script "device challenge create alone (wrk)" "—" "$BASE/api/user/devices/$DEVICE_ID/challenges" "$REPO/bench/bearer_post.lua"
 BENCH_FILE="$WORK/answers.tsv" measure_script "device challenge verify alone (wrk, prepared answers)" "—" "$BASE/" \
   "$REPO/bench/challenge_answers.lua"
-(( $(awk '/requests in/ {print $1}' <<<"$SCRIPT_OUT") < ANSWERS_COUNT )) \
+(( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < ANSWERS_COUNT )) \
   || die "the verify run used up all $ANSWERS_COUNT prepared answers; prepare more"
 unset BENCH_BEARER
 

@@ -68,7 +68,7 @@ public struct ApprovalService: Sendable {
         }
         let screen = template.screen(parameters)
         let approval = Approval(
-            id: SecureRandom.timeOrderedUUID(), kind: .operation, userID: userID, externalUserID: externalUserID,
+            id: SecureRandom.timeOrderedUUID(at: now), kind: .operation, userID: userID, externalUserID: externalUserID,
             applicationID: template.applicationID, template: template.name, operationType: template.operationType,
             parameters: parameters, data: data, maxFailureCount: template.maxFailureCount, signatureTypes: template.signatureTypes,
             externalID: externalID, createdAt: now, expiresAt: expiresAt, updatedAt: now, title: screen.title, message: screen.message)

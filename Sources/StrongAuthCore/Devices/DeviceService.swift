@@ -249,7 +249,7 @@ public struct DeviceService: Sendable {
     public func createChallenge(userID: String, deviceID: String, token: AccessTokenLivenessQuery) async throws -> Challenge {
         let now = time.now()
         let challenge = Challenge(
-            id: SecureRandom.timeOrderedUUID(), kind: .deviceSignature, userID: userID, deviceID: deviceID,
+            id: SecureRandom.timeOrderedUUID(at: now), kind: .deviceSignature, userID: userID, deviceID: deviceID,
             payload: SecureRandom.uuid(), maxAttempts: configuration.maxAttemptsPerChallenge, createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
         // Stored only if the device is the user's ACTIVE ECDSA device and the token is live (one
@@ -427,7 +427,7 @@ public struct DeviceService: Sendable {
     func pushes(to devices: [Device], userID: String, message: String, at now: Date) throws -> [OutboxNotification] {
         try devices.map { device in
             OutboxNotification(
-                id: SecureRandom.timeOrderedUUID(), kind: .push, userID: userID, recipient: device.id,
+                id: SecureRandom.timeOrderedUUID(at: now), kind: .push, userID: userID, recipient: device.id,
                 sealedBody: try masterKey.seal(Array(message.utf8), purpose: NotificationSealing.purpose, associatedData: "notification"),
                 nextAttemptAt: now, createdAt: now)
         }

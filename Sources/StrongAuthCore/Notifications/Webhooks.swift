@@ -86,7 +86,7 @@ public struct WebhookDelivery: Sendable, Equatable {
     public static func event(
         _ eventType: String, to subscriber: WebhookSubscriber, url: String, fields: [String: Any], at now: Date
     ) throws -> WebhookDelivery {
-        let id = SecureRandom.timeOrderedUUID()
+        let id = SecureRandom.timeOrderedUUID(at: now)
         var event = fields
         event["eventId"] = id
         event["type"] = eventType

@@ -279,7 +279,7 @@ public struct TokenService: Sendable {
         let now = time.now()
         let successor = SecureRandom.token(prefix: SecretPrefix.refreshToken)
         let outcome = try await store.rotateRefreshToken(
-            hash: presentedHash, clientID: client.id, at: now, successorID: SecureRandom.timeOrderedUUID(),
+            hash: presentedHash, clientID: client.id, at: now, successorID: SecureRandom.timeOrderedUUID(at: now),
             successorHash: secretHasher.hash(successor),
             successorExpiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))
         switch outcome {
@@ -342,7 +342,7 @@ public struct TokenService: Sendable {
             let token = SecureRandom.token(prefix: SecretPrefix.refreshToken)
             pending.refreshToken = token
             pending.refreshTokenRecord = RefreshTokenRecord(
-                id: SecureRandom.timeOrderedUUID(), tokenHash: secretHasher.hash(token), familyID: SecureRandom.timeOrderedUUID(),
+                id: SecureRandom.timeOrderedUUID(at: now), tokenHash: secretHasher.hash(token), familyID: SecureRandom.timeOrderedUUID(at: now),
                 clientID: client.id, userID: userID, scopes: scopes, amr: amr, deviceID: confirmationDeviceID,
                 authTime: authTime, dpopKeyThumbprint: client.isPublic ? dpopKeyThumbprint : nil, issuedAt: now,
                 expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetime))

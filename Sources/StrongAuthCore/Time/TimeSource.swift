@@ -1,4 +1,5 @@
 import Foundation
+import StrongAuthProtocol
 
 /// Where the core learns the time. Injected everywhere so tests can move the clock
 /// (lockouts, expiry, idle sessions) without sleeping.
@@ -51,4 +52,12 @@ extension Date {
 
     /// This date rounded down to whole seconds (JWT `exp`/`iat` are integers, RFC 7519 §2).
     public var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}
+
+extension SecureRandom {
+    /// A time-ordered id (`timeOrderedUUID(milliseconds:)`) stamped with `time` — the time the
+    /// row it names is written at, from the core's `TimeSource`.
+    public static func timeOrderedUUID(at time: Date) -> String {
+        timeOrderedUUID(milliseconds: UInt64(max(0, time.epochMilliseconds)))
+    }
 }

@@ -48,6 +48,7 @@ public enum SecureRandom {
     /// (SQLite's WAL writes each changed page whole) and to read back first; keys that grow with
     /// time all land on the index's last page, which the transactions committed together share.
     /// Not for secrets (74 random bits, and the creation time readable): those are `token(prefix:)`.
+    /// The core passes its own clock's time (`timeOrderedUUID(at:)`).
     public static func timeOrderedUUID(milliseconds: UInt64) -> String {
         var raw = (UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &raw) { fill($0.bindMemory(to: UInt8.self)) }
@@ -57,13 +58,6 @@ public enum SecureRandom {
             bytes[8] = (bytes[8] & 0x3F) | 0x80  // variant 10
             return text(of: UnsafeRawBufferPointer(bytes))
         }
-    }
-
-    /// `timeOrderedUUID(milliseconds:)` at the current time.
-    public static func timeOrderedUUID() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return timeOrderedUUID(milliseconds: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000)
     }
 
     /// 16 bytes as UUID text: lowercase hex, `8-4-4-4-12`.

@@ -18,9 +18,7 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// Starts `threads` threads named `name`, which take jobs from one queue.
     init(name: String, threads: Int) {
         for _ in 0..<max(1, threads) {
-            let thread = Thread { [self] in run(name: name) }
-            thread.name = name
-            thread.start()
+            Thread { [self] in run(name: name) }.start()
         }
     }
 
@@ -47,7 +45,7 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
     private func run(name: String) {
         Thread.current.threadDictionary[Self.threadKey] = name
         // The kernel's name of the thread too (`top -H`, `perf`): on Linux, Foundation passes a
-        // name to the kernel only when the thread names itself.
+        // name to the kernel only when the thread names itself, not when named before it starts.
         Thread.current.name = name
         while true {
             condition.lock()

@@ -20,7 +20,7 @@ extension SQLStore: AuditLog {
         RowInsert(
             table: "audit_journal", columns: "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id",
             values: """
-                \(bind: SecureRandom.timeOrderedUUID(milliseconds: UInt64(now.epochMilliseconds))), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
+                \(bind: SecureRandom.timeOrderedUUID(at: now)), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
                 \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: record.detailsJSON),
                 COALESCE(\(bind: record.realm), \(realm ?? "NULL"), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor)))
                 """)
