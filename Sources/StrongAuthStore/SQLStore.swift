@@ -76,6 +76,12 @@ extension SQLRow {
         }
     }
 
+    /// A space-separated list column (scopes, grants, signature types, amr), split on its bytes:
+    /// splitting by `Character` cost ~20 % of reading an approval row.
+    func words(_ column: String) throws -> [String] {
+        SpaceSeparated.words(try string(column))
+    }
+
     /// The column's value if this is an SQLite row; nil for a PostgreSQL row.
     private func sqliteValue(_ column: String) throws -> SQLiteData? {
         try (self as? SQLiteRowValues)?.value(column)
@@ -83,5 +89,13 @@ extension SQLRow {
 }
 
 extension Scopes {
-    init(stored: String) { self.init(stored.split(separator: " ").map(String.init)) }
+    init(stored: String) { self.init(SpaceSeparated.words(stored)) }
+}
+
+/// The store's space-separated list columns.
+enum SpaceSeparated {
+    /// The non-empty words of `text`, split at ASCII spaces byte by byte.
+    static func words(_ text: String) -> [String] {
+        text.utf8.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+    }
 }

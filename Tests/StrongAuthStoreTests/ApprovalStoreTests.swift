@@ -110,7 +110,7 @@ struct ApprovalStoreTests {
             let token = AccessTokenLivenessQuery(jti: "j", familyID: nil, userID: first.userID, clientID: client.id, deviceID: nil)
             let read = try await store.pendingApprovals(userID: first.userID, at: Fixtures.epoch, limit: 10, token: token)
             #expect(read.approvals.map(\.id) == [second.id, first.id])
-            #expect(read.approvals.first == second)
+            #expect(read.approvals.first == ApprovalSummary(second))
             let liveness = try await store.accessTokenLiveness(token)
             #expect(read.liveness.isLive && read.liveness == liveness)
             #expect(

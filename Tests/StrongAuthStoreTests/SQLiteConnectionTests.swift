@@ -166,6 +166,13 @@ struct SQLiteConnectionTests {
         }
     }
 
+    @Test("space-separated list columns split byte-wise exactly as splitting by Character did")
+    func spaceSeparatedWords() {
+        for text in ["", " ", "openid", "openid accounts", "  a  b ", "possession_knowledge possession", "ä ü\u{00A0}x", "e\u{301} f"] {
+            #expect(SpaceSeparated.words(text) == text.split(separator: " ").map(String.init), "\(text)")
+        }
+    }
+
     @Test("a failed statement inside a transaction rolls the whole transaction back and leaves the writer usable")
     func rollbackAfterError() async throws {
         try await Self.withPool { pool in

@@ -110,6 +110,44 @@ public struct Approval: Sendable, Equatable {
     }
 }
 
+/// An approval as a device's pending list shows it: what the screen says and what the device
+/// signs (`id` and `data`, `ApprovalService.approvalMessage`), without the integrator's bookkeeping
+/// (parameters, failure counts, callback and client). The list reads only these columns: a full
+/// `Approval` per row cost ~45 % of the list's CPU (docs/benchmarks.md, eighth pass).
+public struct ApprovalSummary: Sendable, Equatable {
+    public var id: String
+    public var kind: Approval.Kind
+    public var operationType: String
+    public var data: String
+    public var status: Approval.Status
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var title: String?
+    public var message: String?
+
+    public init(
+        id: String, kind: Approval.Kind, operationType: String, data: String, status: Approval.Status, createdAt: Date, expiresAt: Date,
+        title: String?, message: String?
+    ) {
+        self.id = id
+        self.kind = kind
+        self.operationType = operationType
+        self.data = data
+        self.status = status
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.title = title
+        self.message = message
+    }
+
+    /// The summary of a whole approval.
+    public init(_ approval: Approval) {
+        self.init(
+            id: approval.id, kind: approval.kind, operationType: approval.operationType, data: approval.data, status: approval.status,
+            createdAt: approval.createdAt, expiresAt: approval.expiresAt, title: approval.title, message: approval.message)
+    }
+}
+
 /// How an application's operations of one template look (PowerAuth "operation templates").
 public struct OperationTemplate: Sendable, Equatable {
     public var applicationID: String

@@ -25,10 +25,10 @@ public protocol ApprovalRepository: AttemptRepository {
         -> (approval: Approval?, device: Device?, application: PowerAuthApplication?, liveness: AccessTokenLiveness)
     /// The user's approvals, newest first; only the PENDING, unexpired ones with `pendingOnly`.
     func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval]
-    /// The user's PENDING, unexpired approvals, newest first, and the liveness of the access
-    /// token presented (`token`), in one read.
+    /// The user's PENDING, unexpired approvals as the device's list shows them, newest first, and
+    /// the liveness of the access token presented (`token`), in one read.
     func pendingApprovals(userID: String, at now: Date, limit: Int, token: AccessTokenLivenessQuery) async throws
-        -> (approvals: [Approval], liveness: AccessTokenLiveness)
+        -> (approvals: [ApprovalSummary], liveness: AccessTokenLiveness)
 
     /// `PENDING → to` (APPROVED, REJECTED, CANCELED) while unexpired, in one conditional update,
     /// queueing `webhooks` and journaling `audit` only if it moved. `false` when it was no longer

@@ -109,7 +109,7 @@ public struct ApprovalService: Sendable {
 
     /// The same list for a caller whose access token's liveness is read with it (`token`):
     /// `AccessTokenNotLive` when it is no longer live.
-    public func pending(userID: String, token: AccessTokenLivenessQuery) async throws -> [Approval] {
+    public func pending(userID: String, token: AccessTokenLivenessQuery) async throws -> [ApprovalSummary] {
         let read = try await store.pendingApprovals(userID: userID, at: time.now(), limit: 100, token: token)
         guard read.liveness.isLive else { throw AccessTokenNotLive() }
         return read.approvals

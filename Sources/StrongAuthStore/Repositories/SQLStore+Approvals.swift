@@ -55,7 +55,7 @@ extension SQLStore: ApprovalRepository {
             applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
             dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
             maxFailureCount: try row.int("max_failure_count"),
-            signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
+            signatureTypes: try row.words("signature_types"),
             title: try row.string("title"), message: try row.string("message"))
     }
 
@@ -137,24 +137,34 @@ extension SQLStore: ApprovalRepository {
     }
 
     public func pendingApprovals(userID: String, at now: Date, limit: Int, token: AccessTokenLivenessQuery) async throws
-        -> (approvals: [Approval], liveness: AccessTokenLiveness)
+        -> (approvals: [ApprovalSummary], liveness: AccessTokenLiveness)
     {
-        // The liveness row, joined to each approval (and alone when there is none).
+        // The liveness row, joined to each approval (and alone when there is none); only the
+        // columns the list shows.
         let rows = try await pool.withConnection { db in
             try await db.raw(
                 """
                 SELECT live.*, ap.*
                 FROM (SELECT \(Self.livenessColumns(token))) AS live
                 LEFT JOIN (
-                  SELECT * FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
+                  SELECT id, kind, operation_type, data, status, created_at, expires_at, title, message
+                  FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
                   ORDER BY created_at DESC, id LIMIT \(bind: limit)
                 ) AS ap ON TRUE
                 ORDER BY ap.created_at DESC, ap.id
                 """
             ).all()
         }
-        let approvals = try rows.filter { try $0.optionalString("id") != nil }.map(Self.approval(from:))
+        let approvals = try rows.filter { try $0.optionalString("id") != nil }.map(Self.approvalSummary(from:))
         return (approvals, try Self.liveness(from: rows.first, token))
+    }
+
+    static func approvalSummary(from row: any SQLRow) throws -> ApprovalSummary {
+        ApprovalSummary(
+            id: try row.string("id"), kind: Approval.Kind(rawValue: try row.string("kind")) ?? .operation,
+            operationType: try row.string("operation_type"), data: try row.string("data"),
+            status: Approval.Status(rawValue: try row.string("status")) ?? .failed, createdAt: try row.date("created_at"),
+            expiresAt: try row.date("expires_at"), title: try row.optionalString("title"), message: try row.optionalString("message"))
     }
 
     public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {
@@ -184,7 +194,7 @@ extension SQLStore: ApprovalRepository {
             template: try row.string("template"), operationType: try row.string("operation_type"), parameters: parameters,
             data: try row.string("data"), status: Approval.Status(rawValue: try row.string("status")) ?? .failed,
             failureCount: try row.int("failure_count"), maxFailureCount: try row.int("max_failure_count"),
-            signatureTypes: try row.string("signature_types").split(separator: " ").map(String.init),
+            signatureTypes: try row.words("signature_types"),
             externalID: try row.optionalString("external_id"), statusReason: try row.optionalString("status_reason"),
             createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), updatedAt: try row.date("updated_at"),
             clientID: try row.optionalString("client_id"), payload: try row.optionalString("payload"),

@@ -135,7 +135,7 @@ extension SQLStore: AuthorizationCodeRepository {
     private static func code(from row: any SQLRow) throws -> AuthorizationCodeRecord {
         AuthorizationCodeRecord(
             codeHash: try row.string("code_hash"), clientID: try row.string("client_id"), userID: try row.string("user_id"),
-            request: try decodeRequest(row), acr: try row.string("acr"), amr: try row.string("amr").split(separator: " ").map(String.init),
+            request: try decodeRequest(row), acr: try row.string("acr"), amr: try row.words("amr"),
             authTime: try row.date("auth_time"), createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"),
             usedAt: try row.optionalDate("used_at"), familyID: try row.optionalString("family_id"),
             accessTokenID: try row.optionalString("access_jti"), accessTokenExpiresAt: try row.optionalDate("access_expires_at"))

@@ -36,7 +36,7 @@ extension SQLStore: ClientRepository {
     static func client(from row: any SQLRow, prefix: String) throws -> OAuthClient {
         OAuthClient(
             id: try row.string(prefix + "id"), name: try row.string(prefix + "name"), secretHash: try row.string(prefix + "secret_hash"),
-            grants: Set(try row.string(prefix + "grants").split(separator: " ").compactMap { GrantType(rawValue: String($0)) }),
+            grants: Set(try row.words(prefix + "grants").compactMap(GrantType.init(rawValue:))),
             scopes: Scopes(stored: try row.string(prefix + "scopes")),
             status: OAuthClient.Status(rawValue: try row.string(prefix + "status")) ?? .disabled,
             createdAt: try row.date(prefix + "created_at"), webhookURL: try row.optionalString(prefix + "webhook_url"),

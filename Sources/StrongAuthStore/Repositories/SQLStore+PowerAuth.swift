@@ -82,7 +82,7 @@ extension SQLStore: PowerAuthRepository {
     static func integrationUser(from row: any SQLRow) throws -> IntegrationUser {
         IntegrationUser(
             name: try row.string("name"), passwordHash: try row.string("password_hash"),
-            applicationIDs: try row.string("applications").split(separator: " ").map(String.init),
+            applicationIDs: try row.words("applications"),
             status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
             realmID: try row.string("realm_id"))
     }
@@ -241,7 +241,7 @@ extension SQLStore: PowerAuthRepository {
             ? nil
             : IntegrationUser(
                 name: try row.string("iu_name"), passwordHash: try row.string("iu_password_hash"),
-                applicationIDs: try row.string("iu_applications").split(separator: " ").map(String.init),
+                applicationIDs: try row.words("iu_applications"),
                 status: IntegrationUser.Status(rawValue: try row.string("iu_status")) ?? .disabled, createdAt: try row.date("iu_created_at"),
                 realmID: try row.string("iu_realm_id"))
         return SignatureContext(
@@ -270,7 +270,7 @@ extension SQLStore: PowerAuthRepository {
 
     static func registration(from row: any SQLRow) throws -> Registration {
         let device = try SQLStore.device(from: row)
-        let flags = try row.string("flags").split(separator: " ").map(String.init)
+        let flags = try row.words("flags")
         let activation = PowerAuthActivation(
             deviceID: device.id, applicationID: try row.string("application_id"), activationCode: try row.optionalString("activation_code"),
             activationCodeSignature: try row.optionalString("activation_code_signature"), expiresAt: try row.date("expires_at"),

@@ -66,7 +66,7 @@ extension SQLStore: TokenRepository {
             id: try row.string("id"), tokenHash: try row.string("token_hash"), familyID: try row.string("family_id"),
             clientID: try row.string("client_id"), userID: try row.string("user_id"),
             scopes: Scopes(stored: try row.string("scopes")),
-            amr: try row.string("amr").split(separator: " ").map(String.init), deviceID: try row.optionalString("device_id"),
+            amr: try row.words("amr"), deviceID: try row.optionalString("device_id"),
             authTime: try row.optionalDate("auth_time"), dpopKeyThumbprint: try row.optionalString("dpop_jkt"),
             issuedAt: try row.date("issued_at"),
             expiresAt: try row.date("expires_at"), usedAt: try row.optionalDate("used_at"),
@@ -112,7 +112,7 @@ extension SQLStore: TokenRepository {
                     id: successorID, tokenHash: successorHash, familyID: try consumed.string("family_id"),
                     clientID: clientID, userID: try consumed.string("user_id"),
                     scopes: Scopes(stored: try consumed.string("scopes")),
-                    amr: try consumed.string("amr").split(separator: " ").map(String.init), deviceID: deviceID, authTime: authTime,
+                    amr: try consumed.words("amr"), deviceID: deviceID, authTime: authTime,
                     dpopKeyThumbprint: try consumed.optionalString("dpop_jkt"), issuedAt: now, expiresAt: successorExpiresAt)
                 try await Self.refreshTokenRow(successor).run(on: db)
                 return .rotated(successor)
