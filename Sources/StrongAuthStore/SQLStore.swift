@@ -43,6 +43,22 @@ public final class SQLStore: Sendable {
     }
 }
 
+extension SQLStore {
+    /// `items` in chunks of 32, then 8, then 1: a statement over many rows (`IN (…)`, multi-row
+    /// `VALUES`) in three shapes in all, so that every one comes from the statement cache.
+    static func statementChunks<Item>(of items: [Item]) -> [ArraySlice<Item>] {
+        var chunks: [ArraySlice<Item>] = []
+        var start = items.startIndex
+        for size in [32, 8, 1] {
+            while items.endIndex - start >= size {
+                chunks.append(items[start..<start + size])
+                start += size
+            }
+        }
+        return chunks
+    }
+}
+
 // MARK: - Row helpers
 
 /// The store reads its columns through these. An SQLite row's usual values (TEXT as `String`,

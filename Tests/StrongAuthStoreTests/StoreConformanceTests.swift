@@ -420,12 +420,30 @@ struct DeviceStoreConformanceTests {
             #expect(Set(claims.map(\.id)).count == 3)
             #expect(try await store.claimDueNotifications(at: Fixtures.epoch.addingTimeInterval(29), limit: 10, lease: 30).isEmpty)
 
-            try await store.markNotificationSent(id: claims[0].id, at: Fixtures.epoch)
+            try await store.markNotificationsSent(ids: [claims[0].id], at: Fixtures.epoch)
             try await store.markNotificationFailed(id: claims[1].id, nextAttemptAt: Fixtures.epoch.addingTimeInterval(2), dead: false)
             // The third was claimed and never confirmed (its sender died): it comes back after its lease.
             let retried = try await store.claimDueNotifications(at: Fixtures.epoch.addingTimeInterval(31), limit: 10, lease: 30)
             #expect(Set(retried.map(\.id)) == [claims[1].id, claims[2].id])
             #expect(retried.allSatisfy { $0.attempts == 2 })
+        }
+    }
+
+    @Test("a pass's 41 notifications are marked sent together (chunks of 32, 8, 1) and never come back", arguments: TestDatabases.engines)
+    func outboxMarksAPassSent(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            try await store.enqueue(
+                (0..<41).map { _ in
+                    OutboxNotification(
+                        id: UUID().uuidString, kind: .push, userID: "u1", recipient: "device", sealedBody: "sealed",
+                        nextAttemptAt: Fixtures.epoch, createdAt: Fixtures.epoch)
+                })
+            let claimed = try await store.claimDueNotifications(at: Fixtures.epoch, limit: 50, lease: 30)
+            #expect(claimed.count == 41)
+            try await store.markNotificationsSent(ids: claimed.dropLast().map(\.id), at: Fixtures.epoch)
+            // Only the one left unmarked comes back after the lease.
+            let retried = try await store.claimDueNotifications(at: Fixtures.epoch.addingTimeInterval(31), limit: 50, lease: 30)
+            #expect(retried.map(\.id) == [claimed.last?.id])
         }
     }
 

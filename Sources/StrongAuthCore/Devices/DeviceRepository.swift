@@ -83,7 +83,8 @@ public protocol NotificationOutbox: Sendable {
     /// Leases up to `limit` due notifications for `lease` seconds (several nodes never take the
     /// same one; one that is not marked sent within the lease is retried).
     func claimDueNotifications(at now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxNotification]
-    func markNotificationSent(id: String, at now: Date) async throws
+    /// Marks the notifications of one dispatch pass sent, in one transaction.
+    func markNotificationsSent(ids: [String], at now: Date) async throws
     /// Adds notifications to the outbox.
     func enqueue(_ notifications: [OutboxNotification]) async throws
     /// Schedules another attempt, or gives up (`dead`) after too many.

@@ -42,23 +42,34 @@ public struct NotificationDispatcher: Service {
 
     public func run() async throws {
         try await PeriodicJob(name: "notification dispatch", interval: pollInterval, logger: logger) {
-            try await dispatchDue() > 0 ? .moreDue : .idle
+            // At once again only after a full page: under load a pass then carries many
+            // notifications (one claim and one mark per page, not per notification).
+            try await dispatchPass().claimed == Self.passLimit ? .moreDue : .idle
         }.run()
     }
 
+    /// How many notifications one pass leases.
+    static let passLimit = 50
+
     /// One pass over the due notifications; returns how many were delivered.
+    ///
+    /// The delivered ones are marked sent together at the end of the pass (one write instead of
+    /// one per notification). Delivery is at least once either way: a node that dies before
+    /// marking leaves its pass's notifications to be sent again when their lease runs out, and
+    /// the HTTP channel's `Idempotency-Key` (the notification's id) lets a gateway drop the repeat.
     @discardableResult
-    public func dispatchDue() async throws -> Int {
-        let due = try await outbox.claimDueNotifications(at: time.now(), limit: 50, lease: 30)
-        var delivered = 0
+    public func dispatchDue() async throws -> Int { try await dispatchPass().delivered }
+
+    private func dispatchPass() async throws -> (claimed: Int, delivered: Int) {
+        let due = try await outbox.claimDueNotifications(at: time.now(), limit: Self.passLimit, lease: 30)
+        var delivered: [String] = []
         for notification in due {
             do {
                 let body = String(
                     decoding: try masterKey.open(notification.sealedBody, purpose: NotificationSealing.purpose, associatedData: "notification"),
                     as: UTF8.self)
                 try await deliver(notification, body: body)
-                try await outbox.markNotificationSent(id: notification.id, at: time.now())
-                delivered += 1
+                delivered.append(notification.id)
             } catch {
                 let delay = Backoff.delivery.delay(afterAttempts: notification.attempts)
                 let dead = notification.attempts >= maxAttempts
@@ -70,7 +81,8 @@ public struct NotificationDispatcher: Service {
                 try await outbox.markNotificationFailed(id: notification.id, nextAttemptAt: time.now().addingTimeInterval(delay), dead: dead)
             }
         }
-        return delivered
+        try await outbox.markNotificationsSent(ids: delivered, at: time.now())
+        return (due.count, delivered.count)
     }
 
     private func deliver(_ notification: OutboxNotification, body: String) async throws {

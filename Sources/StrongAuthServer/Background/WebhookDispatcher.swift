@@ -29,21 +29,28 @@ public struct WebhookDispatcher: Service {
 
     public func run() async throws {
         try await PeriodicJob(name: "webhook dispatch", interval: pollInterval, logger: logger) {
-            try await dispatchDue() > 0 ? .moreDue : .idle
+            // At once again only after a full page (`PassOutcome.moreDue`).
+            try await dispatchPass().claimed == Self.passLimit ? .moreDue : .idle
         }.run()
     }
+
+    /// How many deliveries one pass leases.
+    static let passLimit = 20
 
     /// One pass over the due deliveries, sent concurrently (one slow or dead receiver does not
     /// hold up the others); returns how many were delivered.
     @discardableResult
-    public func dispatchDue() async throws -> Int {
-        let due = try await outbox.claimDueWebhooks(at: time.now(), limit: 20, lease: lease)
-        return try await withThrowingTaskGroup(of: Bool.self) { group in
+    public func dispatchDue() async throws -> Int { try await dispatchPass().delivered }
+
+    private func dispatchPass() async throws -> (claimed: Int, delivered: Int) {
+        let due = try await outbox.claimDueWebhooks(at: time.now(), limit: Self.passLimit, lease: lease)
+        let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
             for delivery in due {
                 group.addTask { try await deliver(delivery) }
             }
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
+        return (due.count, delivered)
     }
 
     /// One attempt: delivered, or failed and scheduled again with exponential backoff (or dead).

@@ -140,18 +140,15 @@ extension SQLStore: ApprovalRepository {
         -> (approvals: [ApprovalSummary], liveness: AccessTokenLiveness)
     {
         // The liveness row, joined to each approval (and alone when there is none); only the
-        // columns the list shows.
+        // columns the list shows, sorted once (no materialized subquery).
         let rows = try await pool.withConnection { db in
             try await db.raw(
                 """
-                SELECT live.*, ap.*
+                SELECT live.*, ap.id, ap.kind, ap.operation_type, ap.data, ap.status, ap.created_at, ap.expires_at, ap.title, ap.message
                 FROM (SELECT \(Self.livenessColumns(token))) AS live
-                LEFT JOIN (
-                  SELECT id, kind, operation_type, data, status, created_at, expires_at, title, message
-                  FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
-                  ORDER BY created_at DESC, id LIMIT \(bind: limit)
-                ) AS ap ON TRUE
-                ORDER BY ap.created_at DESC, ap.id
+                LEFT JOIN approvals ap
+                  ON ap.user_id = \(bind: userID) AND ap.status = 'PENDING' AND ap.expires_at > \(bind: now.epochMilliseconds)
+                ORDER BY ap.created_at DESC, ap.id LIMIT \(bind: limit)
                 """
             ).all()
         }

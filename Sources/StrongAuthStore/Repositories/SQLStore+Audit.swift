@@ -85,7 +85,7 @@ extension SQLStore: AuditLog {
             }
             // A few rows per statement, in a few fixed shapes (32, 8 and 1 rows), so that every
             // statement comes from the statement cache: one round trip per chunk, not per event.
-            for chunk in Self.sealingChunks(of: sealed) {
+            for chunk in Self.statementChunks(of: sealed) {
                 try await db.raw(
                     """
                     INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash,
@@ -141,20 +141,5 @@ private struct SealedAuditEvent {
                 SQLBind(record.subject), SQLBind(record.sourceAddress), SQLBind(record.outcome.rawValue), SQLBind(detailsJSON),
                 SQLBind(previousHash), SQLBind(hash), SQLBind(realmID),
             ]))
-    }
-}
-
-extension SQLStore {
-    /// `events` in chunks of 32, then 8, then 1 — three statement shapes in all.
-    fileprivate static func sealingChunks(of events: [SealedAuditEvent]) -> [ArraySlice<SealedAuditEvent>] {
-        var chunks: [ArraySlice<SealedAuditEvent>] = []
-        var start = events.startIndex
-        for size in [32, 8, 1] {
-            while events.endIndex - start >= size {
-                chunks.append(events[start..<start + size])
-                start += size
-            }
-        }
-        return chunks
     }
 }

@@ -520,11 +520,14 @@ extension SQLStore: NotificationOutbox {
         }
     }
 
-    public func markNotificationSent(id: String, at now: Date) async throws {
-        try await pool.withWriteConnection { db in
-            try await db.raw(
-                "UPDATE notifications SET status = 'sent', sent_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id)"
-            ).run()
+    public func markNotificationsSent(ids: [String], at now: Date) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.withTransaction { db in
+            for chunk in Self.statementChunks(of: ids) {
+                try await db.raw(
+                    "UPDATE notifications SET status = 'sent', sent_at = \(bind: now.epochMilliseconds) WHERE id IN (\(binds: Array(chunk)))"
+                ).run()
+            }
         }
     }
 
