@@ -185,6 +185,15 @@ row() {
   share="$(awk -v r="$rps" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3f", r / h}')"
   multiple="$(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.1f×", u / h; else print "—"}')"
   results+=("| $name | $(printf '%.0f' "$rps") | $share | $us | $multiple | $p50 | $p99 | $(rss_peak) | $target |")
+  LAST_CPU_US="$us"
+}
+# Appends a row whose CPU per operation is the sum of the given rows' (the requests of one flow,
+# each measured alone).
+sum_row() { # name cpu-µs…
+  local name="$1" us
+  shift
+  us="$(IFS=+; echo $(( $* )))"
+  results+=("| $name | — | — | $us | $(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {printf "%.1f×", u / h}') | — | — | — | — |")
 }
 
 # One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
@@ -333,10 +342,12 @@ ANSWERS_JSON="$("$BIN" bench device-challenge-answers "${PHONE[@]}" --device-id 
   --output "$WORK/answers.tsv")" || die "preparing the device challenge answers failed: $ANSWERS_JSON"
 export BENCH_BEARER="$(json bearer <<<"$ANSWERS_JSON")"
 measure_script "device challenge create alone (wrk)" "—" "$BASE/api/user/devices/$DEVICE_ID/challenges" "$REPO/bench/bearer_post.lua"
+PAIR_PARTS=("$LAST_CPU_US")
 BENCH_FILE="$WORK/answers.tsv" measure_script "device challenge verify alone (wrk, prepared answers)" "—" "$BASE/" \
-  "$REPO/bench/challenge_answers.lua"
+  "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < ANSWERS_COUNT )) \
   || die "the verify run used up all $ANSWERS_COUNT prepared answers; prepare more"
+sum_row "device challenge pair: its two requests by wrk (sum of the two rows above)" "${PAIR_PARTS[@]}" "$LAST_CPU_US"
 unset BENCH_BEARER
 
 # Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
@@ -352,6 +363,34 @@ FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --servers "$SERVER_LIST
   --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
 row "operation create → approve → status (flows)" "$(json flowsPerSecond <<<"$FLOWS_JSON")" "$(json flows <<<"$FLOWS_JSON")" \
   "$(json p50 <<<"$FLOWS_JSON")" "$(json p99 <<<"$FLOWS_JSON")" "≥ 2,000"
+
+# The flow's four requests alone, driven by wrk like the pair's halves above (the SDK's generator
+# signs and decodes on the same cores it measures): the phone's pending list while 16 operations
+# are pending (about what 32 concurrent flows leave pending at a time), the approval of operations
+# created and signed beforehand (`strongauth bench operation-answers`; each sent once), the
+# integrator's status read and its create. The last row sums their CPU per request: one flow's
+# server work.
+OPS_BASIC="$(printf '%s:%s' "$OPS_APP-user" "$STRONGAUTH_INTEGRATION_PASSWORD" | base64 -w0)"
+PENDING_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" --count 16 \
+  --output "$WORK/pending.tsv")" || die "preparing 16 pending operations failed: $PENDING_JSON"
+BENCH_BEARER="$(json bearer <<<"$PENDING_JSON")" measure_script "operation pending list, 16 pending (wrk)" "—" "$BASE/api/user/approvals" \
+  "$REPO/bench/bearer_get.lua"
+FLOW_PARTS=("$LAST_CPU_US")
+OPS_COUNT=$(( DURATION * 5000 + 10000 ))
+echo "preparing $OPS_COUNT operation approvals…" >&2
+APPROVALS_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
+  --count "$OPS_COUNT" --output "$WORK/approvals.tsv")" || die "preparing the operation approvals failed: $APPROVALS_JSON"
+BENCH_BEARER="$(json bearer <<<"$APPROVALS_JSON")" BENCH_FILE="$WORK/approvals.tsv" \
+  measure_script "operation approve alone (wrk, prepared approvals)" "—" "$BASE/" "$REPO/bench/prepared_posts.lua"
+(( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < OPS_COUNT )) || die "the approve run used up all $OPS_COUNT prepared approvals; prepare more"
+FLOW_PARTS+=("$LAST_CPU_US")
+BENCH_BASIC="$OPS_BASIC" measure_script "operation status alone (wrk)" "—" \
+  "$BASE/powerauth-cloud/v2/operations/$(json operationId <<<"$APPROVALS_JSON")" "$REPO/bench/basic_json.lua"
+FLOW_PARTS+=("$LAST_CPU_US")
+BENCH_BASIC="$OPS_BASIC" BENCH_BODY="{\"userId\":\"$BENCH_USER\",\"template\":\"default.payment\",\"parameters\":{\"amount\":\"63.99\",\"currency\":\"EUR\",\"account\":\"CZ32493745\"}}" \
+  measure_script "operation create alone (wrk)" "—" "$BASE/powerauth-cloud/v2/operations" "$REPO/bench/basic_json.lua"
+FLOW_PARTS+=("$LAST_CPU_US")
+sum_row "operation flow: its four requests by wrk (sum of the four rows above)" "${FLOW_PARTS[@]}"
 
 # PowerAuth signature verification through the integration API (target in docs/benchmarks.md: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by

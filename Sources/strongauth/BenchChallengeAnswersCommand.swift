@@ -5,7 +5,7 @@ import StrongAuthClient
 import StrongAuthProtocol
 
 extension BenchCommand {
-    /// Device challenge answers for wrk (bench/challenge_answers.lua): `count` challenges created
+    /// Device challenge answers for wrk (bench/prepared_posts.lua): `count` challenges created
     /// through the API and signed with the bound device's key, one request per line (`PATH`, a
     /// tab, the JSON body). wrk then measures the verification alone, on the server's CPU only:
     /// the SDK's load generator (`device-challenges`) signs on the same cores as it measures.

@@ -1,9 +1,10 @@
--- Sends device challenge answers prepared by `strongauth bench device-challenge-answers` (one
--- request per line: PATH, a tab, the JSON body), each once: thread n of BENCH_THREADS sends the
--- lines whose index is n modulo BENCH_THREADS. Answers that are not 2xx are counted
--- (failures.lua); bench/run.sh also aborts unless fewer requests were sent than prepared (a line
--- sent twice is refused: a challenge is answered once).
--- env: BENCH_BEARER (the token the challenges were created with), BENCH_FILE, BENCH_THREADS,
+-- Sends prepared POSTs, each once: device challenge answers (`strongauth bench
+-- device-challenge-answers`) or operation approvals (`strongauth bench operation-answers`), one
+-- request per line (PATH, a tab, the JSON body). Thread n of BENCH_THREADS sends the lines whose
+-- index is n modulo BENCH_THREADS. Answers that are not 2xx are counted (failures.lua);
+-- bench/run.sh also aborts unless fewer requests were sent than prepared (a line sent twice is
+-- refused: a challenge is answered once, an operation approved once).
+-- env: BENCH_BEARER (the user's token the requests were prepared with), BENCH_FILE, BENCH_THREADS,
 --      BENCH_NODES / BENCH_LUA_DIR (several nodes: see nodes.lua)
 local dir = os.getenv("BENCH_LUA_DIR") or "bench"
 dofile(dir .. "/nodes.lua")

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import StrongAuthClient
+import StrongAuthProtocol
+
+extension BenchCommand {
+    /// Operation approvals for wrk (bench/prepared_posts.lua): `count` operations created through
+    /// the integration API and approved ahead of time with the bound device's key, one request per
+    /// line (`PATH`, a tab, the JSON body). wrk then measures the approval alone, on the server's
+    /// CPU only, as the device challenge answers do for the pair: the SDK's flow generator
+    /// (`operation-flows`) signs and decodes on the same cores it measures. The operations stay
+    /// PENDING until wrk sends their approvals, so `--count 16` alone leaves the user 16 pending
+    /// operations for a list benchmark. Prints the user's bearer token and one operation id.
+    struct OperationAnswers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "operation-answers",
+            abstract: "Create operations and prepare their signed approvals for wrk; prints the user's bearer token.")
+
+        @OptionGroup var phone: DeviceCommand.PhoneOptions
+        @Option(name: .customLong("device-id"), help: "A bound device of the user whose key is in the key store.") var deviceID: String
+        @Option(name: .customLong("integration-user"), help: "An integration user of an application.") var integrationUser: String
+        @Option(name: .customLong("integration-password"), help: "Its password (env STRONGAUTH_INTEGRATION_PASSWORD).")
+        var integrationPassword: String?
+        @Option(help: "How many operations to create and approve.") var count = 20000
+        @Option(help: "Where to write the approvals (PATH<tab>BODY per line).") var output: String
+
+        /// Operations created at once; each batch is then read back from the user's pending list,
+        /// which answers the newest 100, so a batch must stay below that.
+        static let batch = 50
+
+        func run() async throws {
+            guard count > 0 else { throw ValidationError("--count must be positive") }
+            guard let password = integrationPassword ?? ProcessInfo.processInfo.environment["STRONGAUTH_INTEGRATION_PASSWORD"] else {
+                throw ValidationError("--integration-password or STRONGAUTH_INTEGRATION_PASSWORD is required")
+            }
+            let (device, _, token) = try await phone.login()
+            guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)).loadKey(named: deviceID) else {
+                throw ValidationError("no key for device \(deviceID) in \(phone.keyStore)")
+            }
+            let cloud = PowerAuthIntegrationClient(baseURL: "\(phone.server)/powerauth-cloud", username: integrationUser, password: password)
+            let user = phone.username
+            var lines: [String] = []
+            lines.reserveCapacity(count)
+            while lines.count < count {
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<min(Self.batch, count - lines.count) {
+                        group.addTask {
+                            try await cloud.createOperation(
+                                userId: user, template: "default.payment",
+                                parameters: ["amount": "63.99", "currency": "EUR", "account": "CZ32493745"]
+                            ).operationId
+                        }
+                    }
+                    return try await group.reduce(into: [String]()) { $0.append($1) }
+                }
+                let pending = Dictionary(try await device.approvals().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                for id in ids {
+                    guard let approval = pending[id] else { throw ValidationError("operation \(id) is not in the user's pending list") }
+                    let signature = Hex.encode(try key.signature(for: Array(approval.stringToSign.utf8)).derRepresentation)
+                    let body = try String(
+                        decoding: JSONEncoder().encode(["deviceId": deviceID, "data": approval.data, "signature": signature]), as: UTF8.self)
+                    lines.append("/api/user/approvals/\(id)/approve\t\(body)")
+                }
+            }
+            guard FileManager.default.createFile(atPath: output, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
+                throw ValidationError("cannot write \(output)")
+            }
+            let firstID = lines.first.map { String($0.split(separator: "/")[3]) } ?? ""
+            try printJSON(["bearer": token, "answers": lines.count, "output": output, "operationId": firstID])
+        }
+    }
+}
