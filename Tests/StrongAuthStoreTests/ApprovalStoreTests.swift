@@ -65,6 +65,13 @@ struct ApprovalStoreTests {
             let found = try #require(try await store.userWithDevices(realm: "default", username: user.username))
             #expect(found.userID == user.id)
             #expect(found.devices == [device])
+            // Both in one read: the same answers.
+            let targets = try await store.operationTargets(
+                template: payment.name, firstOf: ["nobody", "second", "first"], realm: "default", username: user.username)
+            #expect(targets.template?.template == payment && targets.template?.application == fromSecond.application)
+            #expect(targets.recipient?.userID == user.id && targets.recipient?.devices == [device])
+            let neither = try await store.operationTargets(template: payment.name, firstOf: [], realm: "another", username: user.username)
+            #expect(neither.template == nil && neither.recipient == nil)
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
             let withoutDevices = try #require(try await store.userWithDevices(realm: "default", username: user.username))
             #expect(withoutDevices.userID == user.id && withoutDevices.devices.isEmpty)

@@ -12,6 +12,9 @@ public protocol ApprovalRepository: AttemptRepository {
     /// The user `username` of `realm` and its devices that are not REMOVED, in one read (whom a
     /// new operation is announced to); `nil` when there is no such user.
     func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])?
+    /// Both of the above in one read (what creating an operation reads).
+    func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
+        -> OperationTargets
 
     /// Stores a new PENDING approval, the webhooks announcing it, the pushes telling the user's
     /// devices and its audit record, in one transaction.
@@ -80,5 +83,22 @@ public struct ActionToken: Sendable, Equatable {
         self.action = action
         self.payloadHash = payloadHash
         self.expiresAt = expiresAt
+    }
+}
+
+/// What creating an operation reads (`ApprovalRepository.operationTargets`).
+public struct OperationTargets: Sendable {
+    /// The template, from the first application that has it, with that application (for the
+    /// callback); `nil` when none has it.
+    public var template: (template: OperationTemplate, application: PowerAuthApplication?)?
+    /// The user and its devices that are not REMOVED (whom the operation is announced to); `nil`
+    /// when the user does not exist yet.
+    public var recipient: (userID: String, devices: [Device])?
+
+    public init(
+        template: (template: OperationTemplate, application: PowerAuthApplication?)?, recipient: (userID: String, devices: [Device])?
+    ) {
+        self.template = template
+        self.recipient = recipient
     }
 }

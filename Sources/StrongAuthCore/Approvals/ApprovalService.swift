@@ -47,10 +47,10 @@ public struct ApprovalService: Sendable {
         if let externalID, !(1...256).contains(externalID.utf8.count) {
             throw ApprovalError.validation(field: "externalId", message: "1–256 characters")
         }
-        // Two reads: the template with its application, and the user with their devices.
-        guard let (template, application) = try await store.template(name: templateName, firstOf: integrationUser.applicationIDs) else {
-            throw ApprovalError.templateNotFound
-        }
+        // One read: the template with its application, and the user with their devices.
+        let targets = try await store.operationTargets(
+            template: templateName, firstOf: integrationUser.applicationIDs, realm: integrationUser.realmID, username: externalUserID)
+        guard let (template, application) = targets.template else { throw ApprovalError.templateNotFound }
         let data = try template.render(parameters)
         let now = time.now()
         var expiresAt = now.addingTimeInterval(template.expiration)
@@ -58,7 +58,7 @@ public struct ApprovalService: Sendable {
             guard requestedExpiry > now else { throw ApprovalError.validation(field: "timestampExpires", message: "must be in the future") }
             expiresAt = min(expiresAt, requestedExpiry)
         }
-        let recipient = try await store.userWithDevices(realm: integrationUser.realmID, username: externalUserID)
+        let recipient = targets.recipient
         // A user met for the first time is created (and has no device to tell yet).
         let userID: String
         if let recipient {

@@ -33,15 +33,37 @@ extension SQLStore: ApprovalRepository {
         -> (template: OperationTemplate, application: PowerAuthApplication?)?
     {
         guard !applicationIDs.isEmpty else { return nil }
-        let rows = try await pool.withConnection { db in
-            try await db.raw(
-                """
-                SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
-                FROM operation_templates t LEFT JOIN powerauth_applications a ON a.id = t.application_id
-                WHERE t.name = \(bind: name) AND t.application_id IN (\(binds: applicationIDs))
-                """
-            ).all()
+        let rows = try await pool.withConnection { db in try await Self.templateRows(name: name, of: applicationIDs, on: db) }
+        return try Self.firstTemplate(in: rows, of: applicationIDs)
+    }
+
+    public func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
+        -> OperationTargets
+    {
+        // Both reads on one reader lease: one trip to the reader's thread, not two.
+        let (templates, users) = try await pool.withConnection { db in
+            let templates = applicationIDs.isEmpty ? [] : try await Self.templateRows(name: name, of: applicationIDs, on: db)
+            return (templates, try await Self.userWithDevicesRows(realm: realm, username: username, on: db))
         }
+        return OperationTargets(
+            template: try Self.firstTemplate(in: templates, of: applicationIDs), recipient: try Self.userWithDevices(from: users))
+    }
+
+    /// The template `name` of each of `applicationIDs` that has one, joined to its application.
+    static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
+        try await db.raw(
+            """
+            SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
+            FROM operation_templates t LEFT JOIN powerauth_applications a ON a.id = t.application_id
+            WHERE t.name = \(bind: name) AND t.application_id IN (\(binds: applicationIDs))
+            """
+        ).all()
+    }
+
+    /// The template of the first of `applicationIDs` among `rows` (`templateRows`).
+    static func firstTemplate(in rows: [any SQLRow], of applicationIDs: [String]) throws
+        -> (template: OperationTemplate, application: PowerAuthApplication?)?
+    {
         var found: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
         for row in rows {
             let template = try Self.template(from: row)
