@@ -19,9 +19,7 @@ extension BenchCommand {
 
         @OptionGroup var phone: DeviceCommand.PhoneOptions
         @Option(name: .customLong("device-id"), help: "A bound device of the user whose key is in the key store.") var deviceID: String
-        @Option(name: .customLong("integration-user"), help: "An integration user of an application.") var integrationUser: String
-        @Option(name: .customLong("integration-password"), help: "Its password (env STRONGAUTH_INTEGRATION_PASSWORD).")
-        var integrationPassword: String?
+        @OptionGroup var integration: IntegrationUserOptions
         @Option(help: "How many operations to create and approve.") var count = 20000
         @Option(help: "Where to write the approvals (PATH<tab>BODY per line).") var output: String
 
@@ -31,14 +29,11 @@ extension BenchCommand {
 
         func run() async throws {
             guard count > 0 else { throw ValidationError("--count must be positive") }
-            guard let password = integrationPassword ?? ProcessInfo.processInfo.environment["STRONGAUTH_INTEGRATION_PASSWORD"] else {
-                throw ValidationError("--integration-password or STRONGAUTH_INTEGRATION_PASSWORD is required")
-            }
+            let cloud = try integration.client(of: phone.server)
             let (device, _, token) = try await phone.login()
             guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)).loadKey(named: deviceID) else {
                 throw ValidationError("no key for device \(deviceID) in \(phone.keyStore)")
             }
-            let cloud = PowerAuthIntegrationClient(baseURL: "\(phone.server)/powerauth-cloud", username: integrationUser, password: password)
             let user = phone.username
             var lines: [String] = []
             lines.reserveCapacity(count)

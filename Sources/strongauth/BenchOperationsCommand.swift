@@ -13,21 +13,16 @@ extension BenchCommand {
 
         @OptionGroup var phone: DeviceCommand.PhoneOptions
         @Option(name: .customLong("device-id"), help: "A bound device of the user whose key is in the key store.") var deviceID: String
-        @Option(name: .customLong("integration-user"), help: "An integration user of an application.") var integrationUser: String
-        @Option(name: .customLong("integration-password"), help: "Its password (env STRONGAUTH_INTEGRATION_PASSWORD).")
-        var integrationPassword: String?
+        @OptionGroup var integration: IntegrationUserOptions
         @Option(help: "Concurrent flows.") var concurrency = 32
         @Option(help: "Seconds to run.") var duration = 10.0
         @Option(help: "Comma-separated base URLs of several nodes: each request goes to the next (default: --server).")
         var servers: String?
 
         func run() async throws {
-            guard let password = integrationPassword ?? ProcessInfo.processInfo.environment["STRONGAUTH_INTEGRATION_PASSWORD"] else {
-                throw ValidationError("--integration-password or STRONGAUTH_INTEGRATION_PASSWORD is required")
-            }
             let (_, _, token) = try await phone.login()
             let urls = try Nodes.urls(servers, default: phone.server)
-            let clouds = urls.map { PowerAuthIntegrationClient(baseURL: "\($0)/powerauth-cloud", username: integrationUser, password: password) }
+            let clouds = try urls.map { try integration.client(of: $0) }
             let devices = urls.map {
                 DeviceClient(baseURL: $0, accessToken: token, keyStore: FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)))
             }
@@ -54,5 +49,20 @@ extension BenchCommand {
             ])
             if figures.failures > 0 { throw ExitCode(1) }
         }
+    }
+}
+
+/// The integration user a benchmark creates operations as (PowerAuth Cloud REST API, HTTP Basic).
+struct IntegrationUserOptions: ParsableArguments {
+    @Option(name: .customLong("integration-user"), help: "An integration user of an application.") var name: String
+    @Option(name: .customLong("integration-password"), help: "Its password (env STRONGAUTH_INTEGRATION_PASSWORD).")
+    var password: String?
+
+    /// Its client for the node at `server`.
+    func client(of server: String) throws -> PowerAuthIntegrationClient {
+        guard let password = password ?? ProcessInfo.processInfo.environment["STRONGAUTH_INTEGRATION_PASSWORD"] else {
+            throw ValidationError("--integration-password or STRONGAUTH_INTEGRATION_PASSWORD is required")
+        }
+        return PowerAuthIntegrationClient(baseURL: "\(server)/powerauth-cloud", username: name, password: password)
     }
 }
