@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrongAuthClient
+import Synchronization
 
 extension BenchCommand {
     /// Operation create → approve → status flows per second (target in docs/benchmarks.md: ≥ 2,000/s): the integrator
@@ -27,13 +28,18 @@ extension BenchCommand {
                 DeviceClient(baseURL: $0, accessToken: token, keyStore: FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)))
             }
             let next = Nodes.Rotation(count: urls.count)
+            // How long the phone's pending list is when it looks (the wrk row of the list alone
+            // is measured at about this length).
+            let listed = Mutex((lists: 0, approvals: 0))
             let user = phone.username
             let deviceID = deviceID
             // With several nodes, each of the four requests of a flow goes to the next node.
             @Sendable func flow() async throws {
                 let created = try await clouds[next()].createOperation(
                     userId: user, template: "default.payment", parameters: ["amount": "63.99", "currency": "EUR", "account": "CZ32493745"])
-                guard let pending = try await devices[next()].approvals().first(where: { $0.id == created.operationId }) else {
+                let list = try await devices[next()].approvals()
+                listed.withLock { $0 = ($0.lists + 1, $0.approvals + list.count) }
+                guard let pending = list.first(where: { $0.id == created.operationId }) else {
                     throw ValidationError("the operation did not reach the phone")
                 }
                 try await devices[next()].approve(pending, deviceId: deviceID)
@@ -46,6 +52,7 @@ extension BenchCommand {
             try printJSON([
                 "flows": figures.completed, "failures": figures.failures, "seconds": figures.seconds,
                 "flowsPerSecond": figures.perSecond, "p50": figures.p50, "p99": figures.p99,
+                "meanPendingListed": listed.withLock { $0.lists == 0 ? 0 : Double($0.approvals) / Double($0.lists) },
             ])
             if figures.failures > 0 { throw ExitCode(1) }
         }
