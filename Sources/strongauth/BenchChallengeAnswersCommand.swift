@@ -16,18 +16,14 @@ extension BenchCommand {
             abstract: "Prepare signed device challenge answers for wrk; prints the user's bearer token.")
 
         @OptionGroup var phone: DeviceCommand.PhoneOptions
-        @Option(name: .customLong("device-id"), help: "A bound device whose key is in the key store.") var deviceID: String
-        @Option(help: "How many answers to prepare.") var count = 20000
+        @OptionGroup var prepared: PreparedRequestOptions
         @Option(help: "Challenges created at once.") var concurrency = 16
-        @Option(help: "Where to write the requests (PATH<tab>BODY per line).") var output: String
 
         func run() async throws {
-            guard count > 0, concurrency > 0 else { throw ValidationError("--count and --concurrency must be positive") }
+            guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
+            let key = try prepared.deviceKey(in: phone.keyStore)
             let (device, _, token) = try await phone.login()
-            guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)).loadKey(named: deviceID) else {
-                throw ValidationError("no key for device \(deviceID) in \(phone.keyStore)")
-            }
-            let (deviceID, count, concurrency) = (deviceID, count, concurrency)
+            let (deviceID, count, concurrency) = (prepared.deviceID, prepared.count, concurrency)
             let lines = try await withThrowingTaskGroup(of: [String].self) { group in
                 for worker in 0..<concurrency {
                     group.addTask {
@@ -42,10 +38,34 @@ extension BenchCommand {
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
-            guard FileManager.default.createFile(atPath: output, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
-                throw ValidationError("cannot write \(output)")
-            }
-            try printJSON(["bearer": token, "answers": lines.count, "output": output])
+            try prepared.write(lines)
+            try printJSON(["bearer": token, "answers": lines.count, "output": prepared.output])
+        }
+    }
+}
+
+/// What a command preparing requests for wrk takes: the bound device that signs them, how many,
+/// and the file they go to (one request per line: `PATH`, a tab, the JSON body).
+struct PreparedRequestOptions: ParsableArguments {
+    @Option(name: .customLong("device-id"), help: "A bound device of the user whose key is in the key store.") var deviceID: String
+    @Option(help: "How many requests to prepare.") var count = 20000
+    @Option(help: "Where to write the requests (PATH<tab>BODY per line).") var output: String
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be positive") }
+    }
+
+    /// The device's signing key from the simulated key store.
+    func deviceKey(in keyStore: String) throws -> P256.Signing.PrivateKey {
+        guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: keyStore)).loadKey(named: deviceID) else {
+            throw ValidationError("no key for device \(deviceID) in \(keyStore)")
+        }
+        return key
+    }
+
+    func write(_ lines: [String]) throws {
+        guard FileManager.default.createFile(atPath: output, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
+            throw ValidationError("cannot write \(output)")
         }
     }
 }

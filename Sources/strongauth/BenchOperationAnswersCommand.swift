@@ -10,7 +10,7 @@ extension BenchCommand {
     /// line (`PATH`, a tab, the JSON body). wrk then measures the approval alone, on the server's
     /// CPU only, as the device challenge answers do for the pair: the SDK's flow generator
     /// (`operation-flows`) signs and decodes on the same cores it measures. The operations stay
-    /// PENDING until wrk sends their approvals, so `--count 16` alone leaves the user 16 pending
+    /// PENDING until wrk sends their approvals, so `--count 18` alone leaves the user 18 pending
     /// operations for a list benchmark. Prints the user's bearer token and one operation id.
     struct OperationAnswers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -18,23 +18,18 @@ extension BenchCommand {
             abstract: "Create operations and prepare their signed approvals for wrk; prints the user's bearer token.")
 
         @OptionGroup var phone: DeviceCommand.PhoneOptions
-        @Option(name: .customLong("device-id"), help: "A bound device of the user whose key is in the key store.") var deviceID: String
+        @OptionGroup var prepared: PreparedRequestOptions
         @OptionGroup var integration: IntegrationUserOptions
-        @Option(help: "How many operations to create and approve.") var count = 20000
-        @Option(help: "Where to write the approvals (PATH<tab>BODY per line).") var output: String
 
         /// Operations created at once; each batch is then read back from the user's pending list,
         /// which answers the newest 100, so a batch must stay below that.
         static let batch = 50
 
         func run() async throws {
-            guard count > 0 else { throw ValidationError("--count must be positive") }
             let cloud = try integration.client(of: phone.server)
+            let key = try prepared.deviceKey(in: phone.keyStore)
             let (device, _, token) = try await phone.login()
-            guard let key = try FileDeviceKeyStore(directory: URL(fileURLWithPath: phone.keyStore)).loadKey(named: deviceID) else {
-                throw ValidationError("no key for device \(deviceID) in \(phone.keyStore)")
-            }
-            let user = phone.username
+            let (user, deviceID, count) = (phone.username, prepared.deviceID, prepared.count)
             var lines: [String] = []
             lines.reserveCapacity(count)
             while lines.count < count {
@@ -58,11 +53,9 @@ extension BenchCommand {
                     lines.append("/api/user/approvals/\(id)/approve\t\(body)")
                 }
             }
-            guard FileManager.default.createFile(atPath: output, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
-                throw ValidationError("cannot write \(output)")
-            }
+            try prepared.write(lines)
             let firstID = lines.first.map { String($0.split(separator: "/")[3]) } ?? ""
-            try printJSON(["bearer": token, "answers": lines.count, "output": output, "operationId": firstID])
+            try printJSON(["bearer": token, "answers": lines.count, "output": prepared.output, "operationId": firstID])
         }
     }
 }
