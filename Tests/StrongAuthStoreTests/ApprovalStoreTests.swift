@@ -47,22 +47,31 @@ struct ApprovalStoreTests {
             var firstsPayment = OperationTemplate.defaults(applicationID: "first")[0]
             firstsPayment.expiration = 60
             try await store.upsertTemplate(firstsPayment)
+            // Each half of the one read, asked alone.
+            func template(name: String, firstOf applicationIDs: [String]) async throws
+                -> (template: OperationTemplate, application: PowerAuthApplication?)?
+            {
+                try await store.operationTargets(template: name, firstOf: applicationIDs, realm: "default", username: "nobody").template
+            }
+            func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])? {
+                try await store.operationTargets(template: "no.such.template", firstOf: [], realm: realm, username: username).recipient
+            }
 
             // The first of the given applications that has the template, in the given order.
-            let fromSecond = try #require(try await store.template(name: payment.name, firstOf: ["nobody", "second", "first"]))
+            let fromSecond = try #require(try await template(name: payment.name, firstOf: ["nobody", "second", "first"]))
             #expect(fromSecond.template == payment)
             #expect(fromSecond.application == PowerAuthStoreTests.application("second", callback: nil))
-            let fromFirst = try #require(try await store.template(name: payment.name, firstOf: ["first", "second"]))
+            let fromFirst = try #require(try await template(name: payment.name, firstOf: ["first", "second"]))
             #expect(fromFirst.template == firstsPayment)
             #expect(fromFirst.application?.callbackURL == "http://127.0.0.1:9/hook")
-            #expect(try await store.template(name: "no.such.template", firstOf: ["first", "second"]) == nil)
-            #expect(try await store.template(name: payment.name, firstOf: ["nobody"]) == nil)
-            #expect(try await store.template(name: payment.name, firstOf: []) == nil)
+            #expect(try await template(name: "no.such.template", firstOf: ["first", "second"]) == nil)
+            #expect(try await template(name: payment.name, firstOf: ["nobody"]) == nil)
+            #expect(try await template(name: payment.name, firstOf: []) == nil)
 
             // The user with the devices that are not REMOVED (none: still found); no user: nil.
-            #expect(try await store.userWithDevices(realm: "default", username: "nobody") == nil)
+            #expect(try await userWithDevices(realm: "default", username: "nobody") == nil)
             let (user, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
-            let found = try #require(try await store.userWithDevices(realm: "default", username: user.username))
+            let found = try #require(try await userWithDevices(realm: "default", username: user.username))
             #expect(found.userID == user.id)
             #expect(found.devices == [device])
             // Both in one read: the same answers.
@@ -73,9 +82,9 @@ struct ApprovalStoreTests {
             let neither = try await store.operationTargets(template: payment.name, firstOf: [], realm: "another", username: user.username)
             #expect(neither.template == nil && neither.recipient == nil)
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
-            let withoutDevices = try #require(try await store.userWithDevices(realm: "default", username: user.username))
+            let withoutDevices = try #require(try await userWithDevices(realm: "default", username: user.username))
             #expect(withoutDevices.userID == user.id && withoutDevices.devices.isEmpty)
-            #expect(try await store.userWithDevices(realm: "another", username: user.username) == nil)
+            #expect(try await userWithDevices(realm: "another", username: user.username) == nil)
         }
     }
 

@@ -7,12 +7,9 @@ public protocol ApprovalRepository: AttemptRepository {
     func upsertTemplate(_ template: OperationTemplate) async throws
     func template(applicationID: String, name: String) async throws -> OperationTemplate?
     /// What creating an operation reads, in one read: the template `name` of the first of
-    /// `applicationIDs` that has one, with its application (for the callback); `nil` when none has.
-    func template(name: String, firstOf applicationIDs: [String]) async throws -> (template: OperationTemplate, application: PowerAuthApplication?)?
-    /// The user `username` of `realm` and its devices that are not REMOVED, in one read (whom a
-    /// new operation is announced to); `nil` when there is no such user.
-    func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])?
-    /// Both of the above in one read (what creating an operation reads).
+    /// `applicationIDs` that has one, with its application (for the callback), and the user
+    /// `username` of `realm` with its devices that are not REMOVED (whom the operation is
+    /// announced to); each `nil` when absent.
     func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
         -> OperationTargets
 

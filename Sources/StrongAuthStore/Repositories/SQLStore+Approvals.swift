@@ -29,14 +29,6 @@ extension SQLStore: ApprovalRepository {
         }.map(Self.template(from:))
     }
 
-    public func template(name: String, firstOf applicationIDs: [String]) async throws
-        -> (template: OperationTemplate, application: PowerAuthApplication?)?
-    {
-        guard !applicationIDs.isEmpty else { return nil }
-        let rows = try await pool.withConnection { db in try await Self.templateRows(name: name, of: applicationIDs, on: db) }
-        return try Self.firstTemplate(in: rows, of: applicationIDs)
-    }
-
     public func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
         -> OperationTargets
     {
@@ -50,7 +42,7 @@ extension SQLStore: ApprovalRepository {
     }
 
     /// The template `name` of each of `applicationIDs` that has one, joined to its application.
-    static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
+    private static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
         try await db.raw(
             """
             SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
@@ -61,7 +53,7 @@ extension SQLStore: ApprovalRepository {
     }
 
     /// The template of the first of `applicationIDs` among `rows` (`templateRows`).
-    static func firstTemplate(in rows: [any SQLRow], of applicationIDs: [String]) throws
+    private static func firstTemplate(in rows: [any SQLRow], of applicationIDs: [String]) throws
         -> (template: OperationTemplate, application: PowerAuthApplication?)?
     {
         var found: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
@@ -70,6 +62,25 @@ extension SQLStore: ApprovalRepository {
             found[template.applicationID] = (template, try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_"))
         }
         return applicationIDs.lazy.compactMap { found[$0] }.first
+    }
+
+    /// The user `username` of `realm`, once per device that is not REMOVED (once with NULL device
+    /// columns when it has none); no rows when there is no such user.
+    private static func userWithDevicesRows(realm: String, username: String, on db: any SQLDatabase) async throws -> [any SQLRow] {
+        try await db.raw(
+            """
+            SELECT u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
+            FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
+            WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: username)
+            ORDER BY d.created_at, d.id
+            """
+        ).all()
+    }
+
+    private static func userWithDevices(from rows: [any SQLRow]) throws -> (userID: String, devices: [Device])? {
+        guard let first = rows.first else { return nil }
+        let devices = try rows.compactMap { row in try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_") }
+        return (try first.string("u_id"), devices)
     }
 
     static func template(from row: any SQLRow) throws -> OperationTemplate {

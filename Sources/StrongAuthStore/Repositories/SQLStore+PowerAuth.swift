@@ -114,30 +114,6 @@ extension SQLStore: PowerAuthRepository {
 
     // MARK: Registrations
 
-    public func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])? {
-        let rows = try await pool.withConnection { db in try await Self.userWithDevicesRows(realm: realm, username: username, on: db) }
-        return try Self.userWithDevices(from: rows)
-    }
-
-    /// The user `username` of `realm`, once per device that is not REMOVED (once with NULL device
-    /// columns when it has none); no rows when there is no such user.
-    static func userWithDevicesRows(realm: String, username: String, on db: any SQLDatabase) async throws -> [any SQLRow] {
-        try await db.raw(
-            """
-            SELECT u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
-            FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
-            WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: username)
-            ORDER BY d.created_at, d.id
-            """
-        ).all()
-    }
-
-    static func userWithDevices(from rows: [any SQLRow]) throws -> (userID: String, devices: [Device])? {
-        guard let first = rows.first else { return nil }
-        let devices = try rows.compactMap { row in try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_") }
-        return (try first.string("u_id"), devices)
-    }
-
     public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
         // Most users exist already: a read answers them without taking the writer.
         let existing = try await pool.withConnection { db in
