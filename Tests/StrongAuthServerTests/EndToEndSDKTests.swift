@@ -1,3 +1,4 @@
+import StrongAuthCore
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
@@ -135,7 +136,8 @@ struct EndToEndApprovalSDKTests {
                 try await phone.verifyDevice(bound.deviceId, challengeId: bound.challengeId, otp: try await server.latestOTP())
 
                 let operation = try await server.runtime.approvals.createOperation(
-                    by: integration.user, userID: "dora", templateName: "default.payment",
+                    caller: StrongAuthCore.IntegrationCredentials(name: integration.user.name, password: integration.password), userID: "dora",
+                    templateName: "default.payment",
                     parameters: ["amount": "10.00", "currency": "EUR", "account": "DE02"], externalID: nil, expiresAt: nil, source: nil)
                 let clientRecord = try #require(try await server.runtime.store.client(id: "app"))
                 let action = try await server.runtime.approvals.createActionRequest(

@@ -125,6 +125,27 @@ struct PowerAuthOperationsTests {
                 let id = try #require(created["operationId"] as? String)
                 let (hidden, hiddenJSON) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: otherBasic)
                 expectPowerAuthError(hidden, hiddenJSON, status: .notFound, code: "ERROR_OPERATION_NOT_FOUND")
+                // The status route reads the caller with the operation: a wrong password is the 401
+                // whether the operation exists or not, and the same answer for a disabled caller.
+                let name = try #require(
+                    String(decoding: Data(base64Encoded: String(basic.dropFirst("Basic ".count)))!, as: UTF8.self).split(separator: ":").first)
+                for uri in ["/powerauth-cloud/v2/operations/\(id)", "/powerauth-cloud/v2/operations/none"] {
+                    let (wrong, wrongJSON) = try await client.integration(.get, uri, basic: HTTP.basic(String(name), "wrong"))
+                    expectPowerAuthError(wrong, wrongJSON, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+                    #expect(wrongJSON["operationId"] == nil)
+                }
+                let (wrongCreate, wrongCreateJSON) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/operations", basic: HTTP.basic(String(name), "wrong"), ["userId": "u", "template": "nope"])
+                expectPowerAuthError(wrongCreate, wrongCreateJSON, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+                #expect(
+                    try await server.runtime.store.setStatus(
+                        .integrationUser, id: String(name), realm: "default", active: false, at: server.time.now())
+                        == .changed)
+                let (disabled, disabledJSON) = try await client.integration(.get, "/powerauth-cloud/v2/operations/\(id)", basic: basic)
+                expectPowerAuthError(disabled, disabledJSON, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+                let (disabledCreate, disabledCreateJSON) = try await client.integration(
+                    .post, "/powerauth-cloud/v2/operations", basic: basic, Self.seedBody)
+                expectPowerAuthError(disabledCreate, disabledCreateJSON, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
             }
         }
     }

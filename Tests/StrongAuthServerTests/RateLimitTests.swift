@@ -253,19 +253,41 @@ struct RateLimitTests {
         }
     }
 
-    @Test("wrong integration-user passwords are limited per name and address; the back end elsewhere is not refused")
-    func failedIntegrationAuthentication() async throws {
+    /// The integration routes that authenticate in their middleware, and those whose core checks
+    /// the credentials with its own read (an operation's creation — with a good body and a
+    /// malformed one — and its status).
+    static let integrationRoutes: [String] = [
+        "GET /powerauth-cloud/v2/registrations/none", "GET /powerauth-cloud/v2/operations/none", "POST /powerauth-cloud/v2/operations",
+        "POST /powerauth-cloud/v2/operations (malformed)",
+    ]
+
+    @Test(
+        "wrong integration-user passwords are limited per name and address; the back end elsewhere is not refused",
+        arguments: integrationRoutes)
+    func failedIntegrationAuthentication(route: String) async throws {
         try await TestServer.with(["rateLimits.clientFailureBurst": .int(2), "rateLimits.clientFailurePerMinute": .int(1)]) { server in
             let (_, basic) = try await server.powerAuthSetup()
             let name = String(decoding: Data(base64Encoded: String(basic.dropFirst("Basic ".count)))!, as: UTF8.self).split(separator: ":")[0]
             let wrong = HTTP.basic(String(name), "wrong")
+            let parts = route.split(separator: " ")
+            let method: HTTPRequest.Method = parts[0] == "GET" ? .get : .post
+            let body: ByteBuffer? =
+                route.hasSuffix("(malformed)")
+                ? ByteBuffer(string: "{not json")
+                : method == .post ? ByteBuffer(bytes: try PowerAuthOperationsTests.json(PowerAuthOperationsTests.seedBody)) : nil
             try await server.test { client in
                 var statuses: [HTTPResponse.Status] = []
                 for _ in 0..<4 {
-                    statuses.append(try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: wrong).0.status)
+                    var headers: HTTPFields = [.authorization: wrong]
+                    if body != nil { headers[.contentType] = "application/json" }
+                    let response = try await client.executeRequest(uri: String(parts[1]), method: method, headers: headers, body: body)
+                    statuses.append(response.status)
+                    if response.status == .unauthorized { #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true) }
                 }
-                #expect(statuses == [.unauthorized, .unauthorized, .tooManyRequests, .tooManyRequests])
+                #expect(statuses == [.unauthorized, .unauthorized, .tooManyRequests, .tooManyRequests], "\(route)")
             }
+            // Nothing was created for a wrong caller, not even the user an operation would have created.
+            #expect(try await server.runtime.store.user(realm: "default", username: "end-user-1234") == nil)
             try await buildApplication(runtime: server.runtime).test(.live) { client in
                 let status = try await client.integration(.get, "/powerauth-cloud/v2/registrations/none", basic: basic).0.status
                 #expect(status == .notFound)

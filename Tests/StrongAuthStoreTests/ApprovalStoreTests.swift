@@ -47,44 +47,69 @@ struct ApprovalStoreTests {
             var firstsPayment = OperationTemplate.defaults(applicationID: "first")[0]
             firstsPayment.expiration = 60
             try await store.upsertTemplate(firstsPayment)
-            // Each half of the one read, asked alone.
-            func template(name: String, firstOf applicationIDs: [String]) async throws
-                -> (template: OperationTemplate, application: PowerAuthApplication?)?
-            {
-                try await store.operationTargets(template: name, firstOf: applicationIDs, realm: "default", username: "nobody").template
+            // Integration users whose applications are listed in different orders, one in another realm.
+            func caller(_ name: String, applications: [String], realm: String = "default") async throws {
+                try await store.insertIntegrationUser(
+                    IntegrationUser(name: name, passwordHash: "hash", applicationIDs: applications, createdAt: Fixtures.epoch, realmID: realm))
             }
-            func userWithDevices(realm: String, username: String) async throws -> (userID: String, devices: [Device])? {
-                try await store.operationTargets(template: "no.such.template", firstOf: [], realm: realm, username: username).recipient
+            try await store.insertRealm(id: "another", at: Fixtures.epoch)
+            try await caller("second-first", applications: ["nobody", "second", "first"])
+            try await caller("first-second", applications: ["first", "second"])
+            try await caller("nobody", applications: ["nobody"])
+            try await caller("another", applications: ["second"], realm: "another")
+            func template(name: String, caller: String) async throws -> (template: OperationTemplate, application: PowerAuthApplication?)? {
+                try await store.operationTargets(template: name, username: "nobody", integrationUserName: caller).targets.template
+            }
+            func userWithDevices(caller: String, username: String) async throws -> (userID: String, devices: [Device])? {
+                try await store.operationTargets(template: "no.such.template", username: username, integrationUserName: caller).targets.recipient
             }
 
-            // The first of the given applications that has the template, in the given order.
-            let fromSecond = try #require(try await template(name: payment.name, firstOf: ["nobody", "second", "first"]))
+            // The caller as stored; no such caller: nothing else is read.
+            let read = try await store.operationTargets(template: payment.name, username: "nobody", integrationUserName: "first-second")
+            #expect(read.integrationUser == (try await store.integrationUser(name: "first-second")))
+            let unknown = try await store.operationTargets(template: payment.name, username: "nobody", integrationUserName: "unknown")
+            #expect(unknown.integrationUser == nil && unknown.targets.template == nil && unknown.targets.recipient == nil)
+
+            // The first of the caller's applications that has the template, in its order.
+            let fromSecond = try #require(try await template(name: payment.name, caller: "second-first"))
             #expect(fromSecond.template == payment)
             #expect(fromSecond.application == PowerAuthStoreTests.application("second", callback: nil))
-            let fromFirst = try #require(try await template(name: payment.name, firstOf: ["first", "second"]))
+            let fromFirst = try #require(try await template(name: payment.name, caller: "first-second"))
             #expect(fromFirst.template == firstsPayment)
             #expect(fromFirst.application?.callbackURL == "http://127.0.0.1:9/hook")
-            #expect(try await template(name: "no.such.template", firstOf: ["first", "second"]) == nil)
-            #expect(try await template(name: payment.name, firstOf: ["nobody"]) == nil)
-            #expect(try await template(name: payment.name, firstOf: []) == nil)
+            #expect(try await template(name: "no.such.template", caller: "first-second") == nil)
+            #expect(try await template(name: payment.name, caller: "nobody") == nil)
 
-            // The user with the devices that are not REMOVED (none: still found); no user: nil.
-            #expect(try await userWithDevices(realm: "default", username: "nobody") == nil)
+            // The user of the caller's realm with the devices that are not REMOVED (none: still found); no user: nil.
+            #expect(try await userWithDevices(caller: "first-second", username: "nobody") == nil)
             let (user, device, _) = try await UnitOfWorkStoreTests.activeDevice(store)
-            let found = try #require(try await userWithDevices(realm: "default", username: user.username))
+            let found = try #require(try await userWithDevices(caller: "first-second", username: user.username))
             #expect(found.userID == user.id)
             #expect(found.devices == [device])
-            // Both in one read: the same answers.
-            let targets = try await store.operationTargets(
-                template: payment.name, firstOf: ["nobody", "second", "first"], realm: "default", username: user.username)
-            #expect(targets.template?.template == payment && targets.template?.application == fromSecond.application)
-            #expect(targets.recipient?.userID == user.id && targets.recipient?.devices == [device])
-            let neither = try await store.operationTargets(template: payment.name, firstOf: [], realm: "another", username: user.username)
-            #expect(neither.template == nil && neither.recipient == nil)
+            // All in one read: the same answers.
+            let targets = try await store.operationTargets(template: payment.name, username: user.username, integrationUserName: "second-first")
+            #expect(targets.integrationUser?.name == "second-first")
+            #expect(targets.targets.template?.template == payment && targets.targets.template?.application == fromSecond.application)
+            #expect(targets.targets.recipient?.userID == user.id && targets.targets.recipient?.devices == [device])
+            #expect(try await userWithDevices(caller: "another", username: user.username) == nil)
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
-            let withoutDevices = try #require(try await userWithDevices(realm: "default", username: user.username))
+            let withoutDevices = try #require(try await userWithDevices(caller: "first-second", username: user.username))
             #expect(withoutDevices.userID == user.id && withoutDevices.devices.isEmpty)
-            #expect(try await userWithDevices(realm: "another", username: user.username) == nil)
+        }
+    }
+
+    @Test("an operation and its caller are read together; each is there or not on its own", arguments: TestDatabases.engines)
+    func operationWithCaller(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let approval = try await Self.pending(store)
+            let caller = IntegrationUser(name: "caller", passwordHash: "hash", applicationIDs: ["a"], createdAt: Fixtures.epoch)
+            try await store.insertIntegrationUser(caller)
+            let both = try await store.approval(id: approval.id, integrationUserName: "caller")
+            #expect(both.approval == approval && both.integrationUser == caller)
+            let noCaller = try await store.approval(id: approval.id, integrationUserName: "nobody")
+            #expect(noCaller.approval == approval && noCaller.integrationUser == nil)
+            let noApproval = try await store.approval(id: "no-such-approval", integrationUserName: "caller")
+            #expect(noApproval.approval == nil && noApproval.integrationUser == caller)
         }
     }
 

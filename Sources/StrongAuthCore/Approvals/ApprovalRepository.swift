@@ -6,18 +6,23 @@ public protocol ApprovalRepository: AttemptRepository {
     /// Stores a template; replaces one of the same application and name.
     func upsertTemplate(_ template: OperationTemplate) async throws
     func template(applicationID: String, name: String) async throws -> OperationTemplate?
-    /// What creating an operation reads, in one read: the template `name` of the first of
-    /// `applicationIDs` that has one, with its application (for the callback), and the user
-    /// `username` of `realm` with its devices that are not REMOVED (whom the operation is
-    /// announced to); each `nil` when absent.
-    func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
-        -> OperationTargets
+    /// What creating an operation reads, in one read: the integration user `integrationUserName`
+    /// (`nil` when absent: then nothing else), and in its realm and applications the template
+    /// `name` of the first of its applications that has one, with its application (for the
+    /// callback), and the user `username` with their devices that are not REMOVED (whom the
+    /// operation is announced to); each `nil` when absent. The caller's credentials are checked
+    /// against the user read here (`ApprovalService.createOperation(caller:…)`).
+    func operationTargets(template name: String, username: String, integrationUserName: String) async throws
+        -> (integrationUser: IntegrationUser?, targets: OperationTargets)
 
     /// Stores a new PENDING approval, the webhooks announcing it, the pushes telling the user's
     /// devices and its audit record, in one transaction.
     func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
         async throws
     func approval(id: String) async throws -> Approval?
+    /// The approval `id` and the integration user `integrationUserName`, each `nil` when absent, in
+    /// one read: the operation routes check the caller's credentials against the user read here.
+    func approval(id: String, integrationUserName: String) async throws -> (approval: Approval?, integrationUser: IntegrationUser?)
     /// The approval `id`, the device `deviceID` (a device answering it) and the approval's
     /// application (an operation's, for its callback), each `nil` when absent, and the liveness
     /// of the access token presented (`token`) — in one read.
@@ -83,7 +88,7 @@ public struct ActionToken: Sendable, Equatable {
     }
 }
 
-/// What creating an operation reads (`ApprovalRepository.operationTargets`).
+/// What creating an operation reads for its caller (`ApprovalRepository.operationTargets`).
 public struct OperationTargets: Sendable {
     /// The template, from the first application that has it, with that application (for the
     /// callback); `nil` when none has it.

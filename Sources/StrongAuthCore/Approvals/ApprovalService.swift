@@ -17,6 +17,8 @@ public struct ApprovalService: Sendable {
     /// Devices: pushes announcing new approvals, and the keys of ECDSA-bound devices.
     let devices: DeviceService
     public let configuration: ApprovalConfiguration
+    /// Checks the credentials of operation routes that read the integration user with the operation.
+    var integrationUserCheck: IntegrationUserCheck { IntegrationUserCheck(store: store, secretHasher: secretHasher, time: time) }
 
     public init(
         store: any Repositories, time: any TimeSource, tokenKey: KeyedHash, secretHasher: KeyedHash, devices: DeviceService,
@@ -32,12 +34,19 @@ public struct ApprovalService: Sendable {
 
     // MARK: Integrator side (`/powerauth-cloud/v2/operations`)
 
-    /// A PENDING operation from one of the integration user's applications' templates.
-    /// `expiresAt` may shorten the template's expiry, never lengthen it.
+    /// A PENDING operation from one of the caller's applications' templates, for the integration
+    /// user whose credentials (`caller`) are checked against the user read together with the
+    /// template and the recipient — one read, not two; `PowerAuthServiceError.unauthorized`,
+    /// before anything about the request is validated, when they are wrong. `expiresAt` may
+    /// shorten the template's expiry, never lengthen it.
     public func createOperation(
-        by integrationUser: IntegrationUser, userID externalUserID: String, templateName: String, parameters: [String: String],
+        caller: IntegrationCredentials, userID externalUserID: String, templateName: String, parameters: [String: String],
         externalID: String?, expiresAt requestedExpiry: Date?, source: String?
     ) async throws -> Approval {
+        let (user, targets) = try await store.operationTargets(template: templateName, username: externalUserID, integrationUserName: caller.name)
+        guard let integrationUser = try await integrationUserCheck.user(user, presenting: caller, source: source) else {
+            throw PowerAuthServiceError.unauthorized
+        }
         do {
             try Validate.username(externalUserID)
         } catch {
@@ -47,9 +56,6 @@ public struct ApprovalService: Sendable {
         if let externalID, !(1...256).contains(externalID.utf8.count) {
             throw ApprovalError.validation(field: "externalId", message: "1–256 characters")
         }
-        // One read: the template with its application, and the user with their devices.
-        let targets = try await store.operationTargets(
-            template: templateName, firstOf: integrationUser.applicationIDs, realm: integrationUser.realmID, username: externalUserID)
         guard let (template, application) = targets.template else { throw ApprovalError.templateNotFound }
         let data = try template.render(parameters)
         let now = time.now()
@@ -78,10 +84,35 @@ public struct ApprovalService: Sendable {
         return approval
     }
 
+    /// The integration user `caller` names, when its credentials are right;
+    /// `PowerAuthServiceError.unauthorized` otherwise (a route's refusal of a bad request waits
+    /// for this, so a wrong caller learns nothing about its request).
+    public func integrationUser(_ caller: IntegrationCredentials, source: String?) async throws -> IntegrationUser {
+        guard let user = try await integrationUserCheck.user(try await store.integrationUser(name: caller.name), presenting: caller, source: source)
+        else { throw PowerAuthServiceError.unauthorized }
+        return user
+    }
+
     /// `GET /v2/operations/{id}` for an integration user of the operation's application.
     public func operation(id: String, for integrationUser: IntegrationUser) async throws -> Approval {
-        guard let approval = try await store.approval(id: id), approval.kind == .operation,
-            let applicationID = approval.applicationID, integrationUser.mayUse(applicationID: applicationID)
+        try operation(try await store.approval(id: id), for: integrationUser)
+    }
+
+    /// `GET /v2/operations/{id}`: the operation, for the integration user whose credentials
+    /// (`caller`) are checked against the user read with it — one read, not two;
+    /// `PowerAuthServiceError.unauthorized` when they are wrong, whether or not the operation exists.
+    public func operation(id: String, caller: IntegrationCredentials, source: String?) async throws -> Approval {
+        let (approval, user) = try await store.approval(id: id, integrationUserName: caller.name)
+        guard let integrationUser = try await integrationUserCheck.user(user, presenting: caller, source: source) else {
+            throw PowerAuthServiceError.unauthorized
+        }
+        return try operation(approval, for: integrationUser)
+    }
+
+    /// `approval` if it is an operation of one of the integration user's applications.
+    private func operation(_ approval: Approval?, for integrationUser: IntegrationUser) throws -> Approval {
+        guard let approval, approval.kind == .operation, let applicationID = approval.applicationID,
+            integrationUser.mayUse(applicationID: applicationID)
         else { throw ApprovalError.notFound }
         return approval
     }

@@ -241,16 +241,6 @@ public struct PowerAuthService: Sendable {
     func checkIntegrationUser(_ user: IntegrationUser?, credentials: IntegrationCredentials, source: String?) async throws
         -> IntegrationUser?
     {
-        let matches = secretHasher.matches(credentials.password, storedHash: user?.passwordHash ?? String(repeating: "0", count: 64))
-        guard let user, matches, user.status == .active else {
-            // Counted per window and source (SECURITY.md): anyone can send wrong passwords.
-            try await store.recordFailure(
-                AuditRecord(
-                    actor: "integration-user:\(credentials.name.prefix(128))", action: .powerAuthIntegrationUserAuthentication,
-                    sourceAddress: source, outcome: .failure),
-                at: time.now())
-            return nil
-        }
-        return user
+        try await IntegrationUserCheck(store: store, secretHasher: secretHasher, time: time).user(user, presenting: credentials, source: source)
     }
 }

@@ -18,6 +18,10 @@ public struct AppRequestContext: RequestContext {
     /// The authenticated integration user on the routes of the PowerAuth integration face (set by
     /// `IntegrationUserMiddleware`, read by `IntegrationUserContext`).
     public var integrationUser: IntegrationUser?
+    /// The integration user's credentials, presented but not yet checked, on the integration
+    /// routes that check them with their own first read (set by `IntegrationCallerMiddleware`,
+    /// read by `PendingIntegrationUserContext`).
+    var integrationCaller: IntegrationCredentials?
     /// The verified PowerAuth signature or MAC token on the phone face's authenticated routes (set
     /// by `PhoneSignatureMiddleware` / `PhoneTokenMiddleware`, read by `PhoneSignedContext` /
     /// `PhoneTokenContext`).

@@ -11,24 +11,42 @@ enum IntegrationAuthentication {
         of request: Request, context: AppRequestContext, powerAuth: PowerAuthService, failureLimit: FailedAuthenticationLimit
     ) async throws -> IntegrationUser {
         let presented = try credentials(of: request)
-        // Wrong passwords (bcrypt each, and an audit record) are limited per (name, address),
-        // like failed client authentication: checked first, charged only on failure, so the
-        // real back end elsewhere is never refused for someone else's guesses.
-        let limits = failureLimit.settings
-        let failureKey = "integration-failure:\(presented.name):\(context.remoteAddress ?? "unknown")"
-        if limits.enabled, let retryAfter = failureLimit.limiter.wait(failureKey, limit: limits.perClientFailure) {
-            throw PowerAuthErrorResponse(
-                .tooManyRequests, code: "ERROR_TOO_MANY_REQUESTS", message: "Too many requests; retry after \(retryAfter) s.",
-                headers: [.retryAfter: String(retryAfter)])
-        }
+        try refuseWhileLimited(presented, context: context, failureLimit: failureLimit)
         guard
             let user = try await powerAuth.authenticateIntegrationUser(
                 name: presented.name, password: presented.password, source: context.remoteAddress)
         else {
-            if limits.enabled { _ = failureLimit.limiter.take(failureKey, limit: limits.perClientFailure) }
-            throw unauthorized("The integration user's name or password is wrong.")
+            throw wrongCredentials(presented, context: context, failureLimit: failureLimit)
         }
         return user
+    }
+
+    /// Wrong passwords (a keyed hash each, and an audit record) are limited per (name, address),
+    /// like failed client authentication: checked first, charged only on failure
+    /// (`wrongCredentials`), so the real back end elsewhere is never refused for someone else's
+    /// guesses.
+    static func refuseWhileLimited(_ presented: IntegrationCredentials, context: AppRequestContext, failureLimit: FailedAuthenticationLimit)
+        throws
+    {
+        let limits = failureLimit.settings
+        if limits.enabled, let retryAfter = failureLimit.limiter.wait(failureKey(presented, context), limit: limits.perClientFailure) {
+            throw PowerAuthErrorResponse(
+                .tooManyRequests, code: "ERROR_TOO_MANY_REQUESTS", message: "Too many requests; retry after \(retryAfter) s.",
+                headers: [.retryAfter: String(retryAfter)])
+        }
+    }
+
+    /// Charges a failed authentication to the limit and returns the 401 to throw.
+    static func wrongCredentials(_ presented: IntegrationCredentials, context: AppRequestContext, failureLimit: FailedAuthenticationLimit)
+        -> PowerAuthErrorResponse
+    {
+        let limits = failureLimit.settings
+        if limits.enabled { _ = failureLimit.limiter.take(failureKey(presented, context), limit: limits.perClientFailure) }
+        return unauthorized("The integration user's name or password is wrong.")
+    }
+
+    private static func failureKey(_ presented: IntegrationCredentials, _ context: AppRequestContext) -> String {
+        "integration-failure:\(presented.name):\(context.remoteAddress ?? "unknown")"
     }
 
     /// The Basic credentials as presented, not yet checked (the signature check reads the user

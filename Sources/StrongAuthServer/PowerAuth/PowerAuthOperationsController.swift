@@ -5,16 +5,19 @@ import StrongAuthCore
 
 /// PowerAuth Cloud's operations API (PowerAuth Cloud REST API, "Implement Out-of-Band Approvals"): create an
 /// operation from a template, poll it, cancel it. Integration users over HTTP Basic; PowerAuth's
-/// error shape. The device side decides them (in progress).
+/// error shape. The device side decides them. Creation and status (`face.callers`) hand the
+/// presented credentials to the core, which checks them against the user read with the template
+/// or the operation; the other routes get the user already checked (`face.users`).
 struct PowerAuthOperationsController {
     let approvals: ApprovalService
     let maxBodyBytes: Int
     let time: any TimeSource
 
     func addRoutes(to face: IntegrationFace) {
-        face.users.post("/v2/operations", use: create)
+        // Creation and status, the hottest, check the caller with their own read of it.
+        face.callers.post("/v2/operations", use: create)
         face.users.get("/v2/operations", use: list)
-        face.users.get("/v2/operations/:operationId", use: detail)
+        face.callers.get("/v2/operations/:operationId", use: detail)
         face.users.delete("/v2/operations/:operationId", use: cancel)
     }
 
@@ -22,22 +25,28 @@ struct PowerAuthOperationsController {
     /// as the SDK's `PowerAuthIntegrationClient` reads it).
     typealias Operation = Components.Schemas.Operation
 
-    @Sendable func create(_ request: Request, context: IntegrationUserContext) async throws -> Response {
-        let user = context.user
-        let body = try await JSONBody.decode(Components.Schemas.OperationCreateRequest.self, from: request, limit: maxBodyBytes)
+    @Sendable func create(_ request: Request, context: PendingIntegrationUserContext) async throws -> Response {
+        let body: Components.Schemas.OperationCreateRequest
+        do {
+            body = try await JSONBody.decode(Components.Schemas.OperationCreateRequest.self, from: request, limit: maxBodyBytes)
+        } catch {
+            // A wrong caller learns nothing about its body: 401 first.
+            _ = try await approvals.integrationUser(context.caller, source: context.remoteAddress)
+            throw error
+        }
         let approval = try await mapped {
             try await approvals.createOperation(
-                by: user, userID: body.userId, templateName: body.template, parameters: body.parameters?.additionalProperties ?? [:],
+                caller: context.caller, userID: body.userId, templateName: body.template, parameters: body.parameters?.additionalProperties ?? [:],
                 externalID: body.externalId,
                 expiresAt: body.timestampExpires.map(Date.init(epochMilliseconds:)), source: context.remoteAddress)
         }
         return try JSONResponse.make(wire(approval))
     }
 
-    @Sendable func detail(_ request: Request, context: IntegrationUserContext) async throws -> Response {
-        let user = context.user
+    @Sendable func detail(_ request: Request, context: PendingIntegrationUserContext) async throws -> Response {
         let id = try context.parameters.require("operationId")
-        return try JSONResponse.make(wire(try await mapped { try await approvals.operation(id: id, for: user) }))
+        return try JSONResponse.make(
+            wire(try await mapped { try await approvals.operation(id: id, caller: context.caller, source: context.remoteAddress) }))
     }
 
     @Sendable func list(_ request: Request, context: IntegrationUserContext) async throws -> Response {

@@ -29,16 +29,27 @@ extension SQLStore: ApprovalRepository {
         }.map(Self.template(from:))
     }
 
-    public func operationTargets(template name: String, firstOf applicationIDs: [String], realm: String, username: String) async throws
-        -> OperationTargets
+    public func operationTargets(template name: String, username: String, integrationUserName: String) async throws
+        -> (integrationUser: IntegrationUser?, targets: OperationTargets)
     {
-        // Both reads on one reader lease: one trip to the reader's thread, not two.
-        let (templates, users) = try await pool.withConnection { db in
+        // The caller and, when it exists, what it would create: one trip to the reader's thread.
+        let (callerRow, templates, users) = try await pool.withConnection { db in
+            guard let callerRow = try await Self.integrationUserRow(name: integrationUserName, on: db) else {
+                return (nil as (any SQLRow)?, [any SQLRow](), [any SQLRow]())
+            }
+            let applicationIDs = try callerRow.words("applications")
+            let realm = try callerRow.string("realm_id")
             let templates = applicationIDs.isEmpty ? [] : try await Self.templateRows(name: name, of: applicationIDs, on: db)
-            return (templates, try await Self.userWithDevicesRows(realm: realm, username: username, on: db))
+            return (callerRow, templates, try await Self.userWithDevicesRows(realm: realm, username: username, on: db))
         }
-        return OperationTargets(
-            template: try Self.firstTemplate(in: templates, of: applicationIDs), recipient: try Self.userWithDevices(from: users))
+        guard let caller = try callerRow.map(Self.integrationUser(from:)) else {
+            return (nil, OperationTargets(template: nil, recipient: nil))
+        }
+        return (
+            caller,
+            OperationTargets(
+                template: try Self.firstTemplate(in: templates, of: caller.applicationIDs), recipient: try Self.userWithDevices(from: users))
+        )
     }
 
     /// The template `name` of each of `applicationIDs` that has one, joined to its application.
@@ -143,6 +154,17 @@ extension SQLStore: ApprovalRepository {
         try await pool.withConnection { db in
             try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first()
         }.map(Self.approval(from:))
+    }
+
+    public func approval(id: String, integrationUserName: String) async throws -> (approval: Approval?, integrationUser: IntegrationUser?) {
+        // Both on one reader lease: one trip to the reader's thread, not two.
+        let (approvalRow, callerRow) = try await pool.withConnection { db in
+            (
+                try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first(),
+                try await Self.integrationUserRow(name: integrationUserName, on: db)
+            )
+        }
+        return (try approvalRow.map(Self.approval(from:)), try callerRow.map(Self.integrationUser(from:)))
     }
 
     public func approval(id: String, answeredBy deviceID: String, token: AccessTokenLivenessQuery) async throws

@@ -74,9 +74,12 @@ extension SQLStore: PowerAuthRepository {
     }
 
     public func integrationUser(name: String) async throws -> IntegrationUser? {
-        try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
-        }.map(Self.integrationUser(from:))
+        try await pool.withConnection { db in try await Self.integrationUserRow(name: name, on: db) }.map(Self.integrationUser(from:))
+    }
+
+    /// The row of the integration user `name`, for reads that take it with what the user acts on.
+    static func integrationUserRow(name: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
     }
 
     static func integrationUser(from row: any SQLRow) throws -> IntegrationUser {
