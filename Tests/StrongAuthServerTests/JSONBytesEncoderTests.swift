@@ -152,6 +152,37 @@ struct JSONBytesEncoderTests {
         }
     }
 
+    /// The device's pending list writes its objects itself (`JSONObjectWritable`): byte for byte
+    /// what its `Encodable` conformance writes through Foundation, with and without the optional
+    /// members, with strings that need escaping; a date only Foundation writes leaves the whole
+    /// list to it.
+    @Test("objects that write their own members: the pending list, as Foundation writes it")
+    func directlyWrittenObjects() throws {
+        typealias Pending = UserApprovalsController.Pending
+        let created = Date(timeIntervalSince1970: 1_764_950_400.25)
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Character] = ["a", " ", "/", "\"", "\\", "\u{0}", "\n", "\u{1f}", "é", "😀", "*", ":"]
+        func text() -> String { String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }) }
+        var list: [Pending] = []
+        for index in 0..<50 {
+            list.append(
+                Pending(
+                    id: "id-\(index)", kind: text(), type: text(), data: text(), stringToSign: text(), status: "PENDING", createdAt: created,
+                    expiresAt: created.addingTimeInterval(Double(index) * 86_400 * 31), title: index % 2 == 0 ? nil : text(),
+                    message: index % 3 == 0 ? nil : text()))
+        }
+        for objects in [[], Array(list.prefix(1)), list] {
+            let ours = try #require(JSONBytesEncoder.encode(objects: objects))
+            let foundation = try JSONResponse.foundationEncoder().encode(objects)
+            #expect(JSONSameDocument.check(ours.readableBytesView, foundation), "\(String(buffer: ours))")
+            // The members in declaration order: the same bytes as our `Encoder` writes.
+            #expect(ours == JSONBytesEncoder.encode(objects))
+        }
+        var late = list[0]
+        late.expiresAt = Date(timeIntervalSince1970: 253_402_300_800)
+        #expect(JSONBytesEncoder.encode(objects: list + [late]) == nil)
+    }
+
     private struct Special: Encodable {
         var data = Data([0, 1, 2, 250, 251, 252, 253, 254, 255])
         var empty = Data()

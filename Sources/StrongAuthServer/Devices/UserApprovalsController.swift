@@ -27,7 +27,7 @@ struct UserApprovalsController {
             .post("/api/user/approvals/:approvalId/reject", use: reject)
     }
 
-    struct Pending: Encodable {
+    struct Pending: Encodable, JSONObjectWritable {
         var id: String
         var kind: String
         var type: String
@@ -42,6 +42,20 @@ struct UserApprovalsController {
         /// What the screen says (operations: from the template, parameters filled in).
         var title: String?
         var message: String?
+
+        /// The members in declaration order, as `Encodable` writes them (debug builds compare).
+        func writeMembers(to object: inout JSONDirectObject) throws {
+            object.member("id", id)
+            object.member("kind", kind)
+            object.member("type", type)
+            object.member("data", data)
+            object.member("stringToSign", stringToSign)
+            object.member("status", status)
+            try object.member("createdAt", createdAt)
+            try object.member("expiresAt", expiresAt)
+            object.member("title", title)
+            object.member("message", message)
+        }
     }
 
     struct Answer: Decodable {
@@ -54,7 +68,7 @@ struct UserApprovalsController {
     @Sendable func list(_ request: Request, context: PendingLivenessUserTokenContext) async throws -> Response {
         let pending = try await context.refusingDeadToken { try await approvals.pending(userID: context.userID, token: context.liveness) }
         return try JSONResponse.make(
-            pending.map {
+            objects: pending.map {
                 Pending(
                     id: $0.id, kind: $0.kind.rawValue, type: $0.operationType, data: $0.data,
                     stringToSign: ApprovalService.approvalMessage(id: $0.id, data: $0.data), status: $0.status.rawValue, createdAt: $0.createdAt,

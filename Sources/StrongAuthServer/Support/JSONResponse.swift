@@ -15,6 +15,23 @@ enum JSONResponse {
         return Response(status: status, headers: headers, body: .init(byteBuffer: try body(value)))
     }
 
+    /// An array of objects that write their own members (`JSONObjectWritable`): the hottest lists.
+    static func make<Object: JSONObjectWritable>(objects values: [Object]) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        guard let bytes = JSONBytesEncoder.encode(objects: values) else {
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try foundationEncoder().encode(values))))
+        }
+        #if DEBUG
+            let foundation = try foundationEncoder().encode(values)
+            assert(
+                JSONSameDocument.check(bytes.readableBytesView, foundation),
+                "JSONObjectWritable wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
+        #endif
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+    }
+
     /// The JSON bytes of `value`: written directly by `JSONBytesEncoder`, or by Foundation's
     /// `JSONEncoder` (same options) for the rare value the direct writer leaves to it.
     static func body(_ value: some Encodable) throws -> ByteBuffer {
