@@ -62,6 +62,29 @@ struct DomainRulesTests {
         #expect(throws: ApprovalError.self) { try payment.render(["amount": String(repeating: "9", count: 257), "currency": "EUR", "account": "x"]) }
         let screen = payment.screen(["amount": "5"])
         #expect(screen.message == "Please confirm the payment of 5 ${currency} to the account ${account}.", "shown, never signed: gaps stay")
+        // A '*' a combining mark follows is still the separator (one character, "*́", but the
+        // device's data format splits on the byte); every line break, CR LF and the Unicode ones.
+        for value in ["1*\u{301}", "\u{2A}", "a\r\nb", "a\u{85}", "a\u{2028}", "a\u{2029}", "a\u{0B}", "a\u{0C}", "a\r"] {
+            #expect(throws: ApprovalError.self, "\(Array(value.unicodeScalars))") {
+                try payment.render(["amount": value, "currency": "EUR", "account": "x"])
+            }
+        }
+        #expect(try payment.render(["amount": "1\u{301}", "currency": "€", "account": "😀 é"]) == "A1*A1\u{301}€*I😀 é")
+    }
+
+    @Test("placeholders: ${name} anywhere, $ and braces alone left as they are, an unclosed one kept once, non-ASCII around them")
+    func placeholders() throws {
+        let values = ["a": "A", "é": "E", "x": "${a}"]
+        for (text, filled) in [
+            ("${a}", "A"), ("$${a}}", "$A}"), ("{${a}$", "{A$"), ("é${é}é", "éEé"), ("${x}", "${a}"), ("${a}${a}", "AA"),
+            ("no placeholder", "no placeholder"), ("", ""), ("$", "$"), ("${", "${"), ("pre ${a} ${unclosed", "pre A ${unclosed"),
+            ("pre ${unclosed", "pre ${unclosed"), ("😀${a}😀", "😀A😀"), ("${missing} ${a}", "${missing} A"),
+        ] {
+            #expect(try OperationTemplate.fill(text, with: values, template: "t", strict: false) == filled, "\(text)")
+        }
+        #expect(throws: ApprovalError.validation(field: "parameters.missing", message: "the template t needs it")) {
+            try OperationTemplate.fill("${missing}", with: values, template: "t")
+        }
     }
 
     @Test("process tokens: invalidated, then exhausted, then expired, else live")

@@ -56,6 +56,36 @@ struct MasterKeyRingTests {
         #expect(throws: MasterKeyError.self) { try ring.open(relabelled, purpose: "p", associatedData: "x") }
     }
 
+    /// Subkeys are derived once per key and purpose and kept: what is sealed is still the RFC 5869
+    /// subkey of that key for that purpose, whichever purposes were used before and in what order.
+    @Test("sealed under HKDF(key, purpose) on every use, for each key of the ring, each purpose its own subkey")
+    func subkeysPerKeyAndPurpose() throws {
+        let old = MasterKey.generate()
+        let new = MasterKey.generate()
+        let ring = new.addingKeys([old])
+        func subkey(_ key: MasterKey, _ purpose: String) throws -> SymmetricKey {
+            HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: SymmetricKey(data: try #require(Data(base64Encoded: key.base64))), salt: Array("strongauth".utf8),
+                info: Array(purpose.utf8), outputByteCount: 32)
+        }
+        func openedWith(_ subkey: SymmetricKey, _ sealed: String, _ associatedData: String) throws -> [UInt8] {
+            let body = try #require(Data(base64Encoded: String(sealed.split(separator: ":", maxSplits: 2)[2])))
+            return [UInt8](try AES.GCM.open(try AES.GCM.SealedBox(combined: body), using: subkey, authenticating: Array(associatedData.utf8)))
+        }
+        for round in 0..<3 {
+            for purpose in ["notification", "operator-totp", "webhook:s-\(round)"] {
+                let plaintext = Array("\(purpose) \(round)".utf8)
+                let sealed = try ring.seal(plaintext, purpose: purpose, associatedData: "row")
+                #expect(try openedWith(try subkey(new, purpose), sealed, "row") == plaintext)
+                #expect(throws: (any Error).self) { try openedWith(try subkey(new, purpose + "x"), sealed, "row") }
+                #expect(throws: (any Error).self) { try ring.open(sealed, purpose: "other-\(purpose)", associatedData: "row") }
+                let sealedOld = try old.seal(plaintext, purpose: purpose, associatedData: "row")
+                #expect(try openedWith(try subkey(old, purpose), sealedOld, "row") == plaintext)
+                #expect(try ring.open(sealedOld, purpose: purpose, associatedData: "row") == plaintext)
+            }
+        }
+    }
+
     @Test("master.previousKeys: base64 keys, comma-separated; anything else is refused")
     func previousKeysSetting() async throws {
         func settings(_ previous: String) async throws -> ServerSettings {

@@ -212,26 +212,56 @@ public struct OperationTemplate: Sendable, Equatable {
 
     static func fill(_ text: String, with parameters: [String: String], template name: String, strict: Bool = true) throws -> String {
         for (name, value) in parameters {
-            guard (1...64).contains(name.utf8.count), value.utf8.count <= 256, !value.contains("*"),
-                !value.contains(where: { $0.isNewline })
-            else { throw ApprovalError.validation(field: "parameters.\(name.prefix(64))", message: "at most 256 characters, no '*' or line breaks") }
+            guard (1...64).contains(name.utf8.count), value.utf8.count <= 256, !containsStarOrLineBreak(value) else {
+                throw ApprovalError.validation(field: "parameters.\(name.prefix(64))", message: "at most 256 characters, no '*' or line breaks")
+            }
         }
-        var output = ""
-        var rest = Substring(text)
-        while let start = rest.range(of: "${") {
-            output += rest[..<start.lowerBound]
-            guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
-            let placeholder = String(rest[start.upperBound..<end])
+        // Placeholders are the ASCII `${` … `}`, found in the UTF-8 bytes (a cut next to an ASCII
+        // byte is always between whole characters).
+        let bytes = Array(text.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + 64)
+        var index = 0
+        while let start = placeholderStart(in: bytes, from: index) {
+            output.append(contentsOf: bytes[index..<start])
+            guard let end = bytes[(start + 2)...].firstIndex(of: UInt8(ascii: "}")) else {
+                index = start
+                break
+            }
+            let placeholder = String(decoding: bytes[(start + 2)..<end], as: UTF8.self)
             if let value = parameters[placeholder] {
-                output += value
+                output.append(contentsOf: value.utf8)
             } else if strict {
                 throw ApprovalError.validation(field: "parameters.\(placeholder)", message: "the template \(name) needs it")
             } else {
-                output += rest[start.lowerBound...end]
+                output.append(contentsOf: bytes[start...end])
             }
-            rest = rest[rest.index(after: end)...]
+            index = end + 1
         }
-        return output + rest
+        output.append(contentsOf: bytes[index...])
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Where the next `${` begins at or after `index`.
+    private static func placeholderStart(in bytes: [UInt8], from index: Int) -> Int? {
+        var position = index
+        while position + 1 < bytes.count {
+            if bytes[position] == UInt8(ascii: "$"), bytes[position + 1] == UInt8(ascii: "{") { return position }
+            position += 1
+        }
+        return nil
+    }
+
+    /// Whether a parameter's value holds the data format's separator `*` or a line break (LF, VT,
+    /// FF, CR, NEL, LS, PS — each its own character, so a scalar test finds exactly the line
+    /// breaks a character test finds, and every `*`, even one a combining mark follows).
+    static func containsStarOrLineBreak(_ value: String) -> Bool {
+        value.unicodeScalars.contains { scalar in
+            switch scalar.value {
+            case 0x2A, 0x0A...0x0D, 0x85, 0x2028, 0x2029: true
+            default: false
+            }
+        }
     }
 }
 

@@ -161,10 +161,19 @@ public enum Validate {
 
     /// Usernames: 1–128 printable characters without whitespace.
     public static func username(_ value: String) throws {
-        guard (1...128).contains(value.utf8.count),
-            value.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !CharacterSet.controlCharacters.contains($0) })
+        guard (1...128).contains(value.utf8.count), value.unicodeScalars.allSatisfy(isPrintableWithoutSpace)
         else { throw ValidationError(field: "username", message: "must be 1–128 printable characters without spaces") }
     }
+
+    /// Neither white space nor a control or format character. ASCII (nearly every name) is decided
+    /// by its range — `!`…`~` is exactly the ASCII that passes the general test — without building
+    /// Foundation's character set per character.
+    static func isPrintableWithoutSpace(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII { return (0x21...0x7E).contains(scalar.value) }
+        return !scalar.properties.isWhitespace && !controlCharacters.contains(scalar)
+    }
+
+    private static let controlCharacters = CharacterSet.controlCharacters
 
     /// Passwords: 6–72 UTF-8 bytes (bcrypt reads at most 72 bytes; longer would be silently truncated).
     public static func password(_ value: String) throws {
