@@ -285,4 +285,33 @@ struct SQLiteThreadExecutorTests {
     }
 
     static func currentThreadName() -> String? { SQLiteThreadExecutor.currentThreadName }
+
+    /// A row's column lookup starts where the previous one ended: whatever the order of the
+    /// lookups, it finds what a scan from the first column finds — the first of repeated names
+    /// included (a join's `SELECT *`) — and refuses a name the row does not have.
+    @Test("a row finds each column as a scan from the first column would, in any order of lookups, repeated names included")
+    func columnLookups() throws {
+        var generator = SystemRandomNumberGenerator()
+        for names in [
+            ["id"], ["id", "kind", "user_id", "a_id", "a_name", "d_id", "d_public_key_pem_and_more"],
+            ["id", "status", "id", "created_at", "status", "a_much_longer_column_name_than_fifteen", "x"], [],
+        ] {
+            let values = names.indices.map { SQLiteData.integer($0) }
+            for _ in 0..<200 {
+                let row = SQLiteRowValues(columns: names, values: values)
+                let lookups = (0..<12).map { _ in
+                    Int.random(in: 0...2, using: &generator) == 0 ? "absent" : names.randomElement(using: &generator) ?? "absent"
+                }
+                for name in lookups {
+                    #expect(row.index(of: name) == names.firstIndex(of: name), "\(name) in \(names) after \(lookups)")
+                    if let first = names.firstIndex(of: name) {
+                        #expect(try row.int(name) == first)
+                    } else {
+                        #expect(throws: (any Error).self) { try row.int(name) }
+                        #expect(try row.decodeNil(column: name))
+                    }
+                }
+            }
+        }
+    }
 }
