@@ -10,9 +10,21 @@ struct DPoPNonceMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if response.headers[DPoPHTTP.nonceHeader] == nil, request.headers[.authorization]?.lowercased().hasPrefix("dpop ") == true {
+        if let authorization = request.headers[.authorization], Self.isDPoPScheme(authorization),
+            response.headers[DPoPHTTP.nonceHeader] == nil
+        {
             response.headers[DPoPHTTP.nonceHeader] = dpop.freshNonce()
         }
         return response
+    }
+
+    /// Whether the header's scheme is `DPoP` (any case), from its first five bytes: every bearer
+    /// request passes here, and lowercasing its whole token to ask was a copy per request.
+    static func isDPoPScheme(_ authorization: String) -> Bool {
+        var bytes = authorization.utf8.makeIterator()
+        for expected in "dpop ".utf8 {
+            guard let byte = bytes.next(), expected == UInt8(ascii: " ") ? byte == expected : byte | 0x20 == expected else { return false }
+        }
+        return true
     }
 }

@@ -59,16 +59,16 @@ enum ClientAuthentication {
     /// The Basic credentials, `nil` when there is no `Authorization: Basic` header.
     private static func basicCredentials(_ request: Request) throws -> ClientCredentials? {
         guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "basic" else {
+        let rawID: Substring
+        let rawSecret: Substring
+        switch HTTPBasic.parse(header) {
+        case .otherScheme:
             throw OAuthError(.invalidClient, "Only HTTP Basic client authentication is supported in the Authorization header.")
+        case .malformed:
+            throw OAuthError(.invalidClient, "The HTTP Basic credentials are malformed.")
+        case .credentials(let user, let password):
+            (rawID, rawSecret) = (user, password)
         }
-        guard let data = Data(base64Encoded: String(parts[1].trimmingHTTPWhitespace())),
-            let decoded = String(data: data, encoding: .utf8),
-            let colon = decoded.firstIndex(of: ":")
-        else { throw OAuthError(.invalidClient, "The HTTP Basic credentials are malformed.") }
-        let rawID = decoded[..<colon]
-        let rawSecret = decoded[decoded.index(after: colon)...]
         // RFC 6749 §2.3.1 form-encodes id and secret inside Basic; clients that do not are read as-is.
         let id = FormBody.decode(rawID) ?? String(rawID)
         let secret = FormBody.decode(rawSecret) ?? String(rawSecret)

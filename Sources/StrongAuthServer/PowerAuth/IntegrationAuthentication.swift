@@ -53,13 +53,9 @@ enum IntegrationAuthentication {
     /// together with the registration and checks them there).
     static func credentials(of request: Request) throws -> IntegrationCredentials {
         guard let header = request.headers[.authorization] else { throw unauthorized("HTTP Basic credentials of an integration user are required.") }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-            let data = Data(base64Encoded: String(parts[1].trimmingHTTPWhitespace())),
-            let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":"),
-            decoded.utf8.count <= 1024
+        guard case .credentials(let name, let password) = HTTPBasic.parse(header), name.utf8.count + 1 + password.utf8.count <= 1024
         else { throw unauthorized("The Authorization header must be HTTP Basic credentials.") }
-        return IntegrationCredentials(name: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
+        return IntegrationCredentials(name: String(name), password: String(password))
     }
 
     static func unauthorized(_ message: String) -> PowerAuthErrorResponse {
