@@ -62,14 +62,17 @@ extension SQLStore {
 // MARK: - Row helpers
 
 /// The store reads its columns through these. An SQLite row's usual values (TEXT as `String`,
-/// INTEGER as `Int`, NULL as `nil`) are taken directly; anything else, and every PostgreSQL row,
-/// goes through `decode(column:as:)` exactly as before.
+/// INTEGER as `Int`, NULL as `nil`) are taken directly, a PostgreSQL row's through PostgresNIO's
+/// own decoders without `decode(column:as:)`'s casts; anything else goes through
+/// `decode(column:as:)` exactly as before (`DecodingAgreement` holds both to the libraries').
 extension SQLRow {
     func string(_ column: String) throws -> String {
+        if let postgres = postgresRow { return try postgres.value(column, as: String.self) }
         if case .text(let text)? = try sqliteValue(column) { return text }
         return try decode(column: column, as: String.self)
     }
     func optionalString(_ column: String) throws -> String? {
+        if let postgres = postgresRow { return try postgres.value(column, as: String?.self) }
         switch try sqliteValue(column) {
         case .text(let text)?: return text
         case .null?: return nil
@@ -77,14 +80,17 @@ extension SQLRow {
         }
     }
     func int(_ column: String) throws -> Int {
+        if let postgres = postgresRow { return try postgres.value(column, as: Int.self) }
         if case .integer(let integer)? = try sqliteValue(column) { return integer }
         return try decode(column: column, as: Int.self)
     }
     func date(_ column: String) throws -> Date {
+        if let postgres = postgresRow { return Date(epochMilliseconds: try postgres.value(column, as: Int64.self)) }
         if case .integer(let milliseconds)? = try sqliteValue(column) { return Date(epochMilliseconds: Int64(milliseconds)) }
         return Date(epochMilliseconds: try decode(column: column, as: Int64.self))
     }
     func optionalDate(_ column: String) throws -> Date? {
+        if let postgres = postgresRow { return try postgres.value(column, as: Int64?.self).map(Date.init(epochMilliseconds:)) }
         switch try sqliteValue(column) {
         case .integer(let milliseconds)?: return Date(epochMilliseconds: Int64(milliseconds))
         case .null?: return nil
@@ -98,9 +104,16 @@ extension SQLRow {
         SpaceSeparated.words(try string(column))
     }
 
-    /// The column's value if this is an SQLite row; nil for a PostgreSQL row.
+    /// The column's value if this is an SQLite row; nil for a PostgreSQL row. The type is asked
+    /// by its metadata (one comparison), not by a dynamic cast from the existential.
     private func sqliteValue(_ column: String) throws -> SQLiteData? {
-        try (self as? SQLiteRowValues)?.value(column)
+        guard Self.self == SQLiteRowValues.self else { return nil }
+        return try unsafeBitCast(self, to: SQLiteRowValues.self).value(column)
+    }
+
+    /// This row, if it is a PostgreSQL row (asked as `sqliteValue` asks).
+    private var postgresRow: PostgresRowValues? {
+        Self.self == PostgresRowValues.self ? unsafeBitCast(self, to: PostgresRowValues.self) : nil
     }
 }
 

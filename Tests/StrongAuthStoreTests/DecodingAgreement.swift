@@ -2,6 +2,8 @@ import Foundation
 import SQLKit
 import Testing
 
+@testable import StrongAuthStore
+
 /// A reference decoding of one column (SQLiteKit's decoder, PostgresKit's row) that a store's
 /// direct row decoding must agree with.
 protocol ReferenceDecoding {
@@ -36,5 +38,23 @@ enum DecodingAgreement {
         agree(Date?.self)
         agree(Double.self)
         agree(UUID.self)
+        // The store's typed accessors (each engine's direct path) against the same reference
+        // (dates: the stored milliseconds, as the store turns them into dates).
+        func accessor<T: Decodable, U: Equatable>(_ name: String, _ read: (String) throws -> U, reference type: T.Type, _ map: (T) -> U) {
+            for column in columns {
+                let direct = Result { try read(column) }
+                let expected = Result { map(try reference.decode(column: column, as: T.self)) }
+                switch (direct, expected) {
+                case (.success(let a), .success(let b)): #expect(a == b, "\(name)(\(column))")
+                case (.failure, .failure): break
+                default: Issue.record("\(name)(\(column)): \(direct) but the reference: \(expected)")
+                }
+            }
+        }
+        accessor("string", row.string, reference: String.self) { $0 }
+        accessor("optionalString", row.optionalString, reference: String?.self) { $0 }
+        accessor("int", row.int, reference: Int.self) { $0 }
+        accessor("date", row.date, reference: Int64.self) { Date(epochMilliseconds: $0) }
+        accessor("optionalDate", row.optionalDate, reference: Int64?.self) { $0.map(Date.init(epochMilliseconds:)) }
     }
 }

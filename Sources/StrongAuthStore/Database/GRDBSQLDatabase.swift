@@ -136,7 +136,7 @@ final class GRDBConnection: Sendable {
     /// (docs/benchmarks.md). The column names are read from the statement at each execution, so
     /// a statement SQLite re-prepared after a schema change (another connection's migration)
     /// names its new columns rightly — no schema check per lease is needed.
-    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteColumnNames, [SQLiteData]) -> Void) throws {
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void) throws {
         let cacheable = mayCache(sql)
         try queue.inDatabase { db in
             let statement = cacheable ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
@@ -145,7 +145,7 @@ final class GRDBConnection: Sendable {
     }
 
     private static func execute(
-        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ onRow: (SQLiteColumnNames, [SQLiteData]) -> Void
+        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void
     ) throws {
         // A statement is reset after each use, so it holds no read lock between uses; resetting
         // again here also clears what a failed use may have left.
@@ -163,14 +163,14 @@ final class GRDBConnection: Sendable {
             let code = bind(value, at: CInt(offset + 1), of: handle)
             guard code == SQLITE_OK else { throw failure(code) }
         }
-        var columns: SQLiteColumnNames?
+        var columns: RowColumnNames?
         while true {
             let code = sqlite3_step(handle)
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw failure(code) }
             let count = sqlite3_column_count(handle)
             let names =
-                columns ?? SQLiteColumnNames((0..<count).map { (index: CInt) -> String in String(cString: sqlite3_column_name(handle, index)) })
+                columns ?? RowColumnNames((0..<count).map { (index: CInt) -> String in String(cString: sqlite3_column_name(handle, index)) })
             columns = names
             var values: [SQLiteData] = []
             values.reserveCapacity(Int(count))
@@ -236,40 +236,22 @@ final class GRDBConnection: Sendable {
     }
 }
 
-/// The column names of one execution of a statement, shared by its rows.
-final class SQLiteColumnNames: Sendable {
-    let names: [String]
-    /// Whether no name repeats (a join's `SELECT *` may name `id` twice): only then may a lookup
-    /// start where the previous one ended and still find the first column of that name.
-    let unique: Bool
-
-    init(_ names: [String]) {
-        self.names = names
-        unique = names.count < 2 || Set(names).count == names.count
-    }
-}
-
-/// One row, copied out of the statement (SQLKit may keep rows after the statement moves on).
-///
-/// Columns are found by name. The store's decoders mostly read a row's columns in the order its
-/// statement names them, so a lookup starts just after the column the previous one found and
-/// wraps around: one comparison instead of a scan from the first column (~45 % of decoding an
-/// approval with its device and application in the profile). The answer is the same as a scan
-/// from the start when no name repeats; otherwise every lookup scans from the start.
+/// One row, copied out of the statement (SQLKit may keep rows after the statement moves on);
+/// columns are found by name as `RowColumnNames` says.
 final class SQLiteRowValues: SQLRow {
-    private let columnNames: SQLiteColumnNames
+    private let columnNames: RowColumnNames
     let values: [SQLiteData]
-    /// Where the next lookup starts (relaxed: only a hint; a row is decoded by one task).
+    /// Where the next lookup starts.
     private let nextColumn = Atomic<Int>(0)
 
-    init(columns: SQLiteColumnNames, values: [SQLiteData]) {
+    init(columns: RowColumnNames, values: [SQLiteData]) {
         columnNames = columns
         self.values = values
     }
 
     /// A row of its own column names (tests).
     convenience init(columns: [String], values: [SQLiteData]) {
-        self.init(columns: SQLiteColumnNames(columns), values: values)
+        self.init(columns: RowColumnNames(columns), values: values)
     }
 
     var columns: [String] { columnNames.names }
@@ -279,22 +261,7 @@ final class SQLiteRowValues: SQLRow {
 
     /// The first column named `column`.
     @inline(__always)
-    func index(of column: String) -> Int? {
-        let names = columnNames.names
-        guard columnNames.unique else { return names.firstIndex(of: column) }
-        let count = names.count
-        var index = nextColumn.load(ordering: .relaxed)
-        if index >= count { index = 0 }
-        for _ in 0..<count {
-            if names[index] == column {
-                nextColumn.store(index + 1, ordering: .relaxed)
-                return index
-            }
-            index += 1
-            if index == count { index = 0 }
-        }
-        return nil
-    }
+    func index(of column: String) -> Int? { columnNames.index(of: column, next: nextColumn) }
 
     func decodeNil(column: String) throws -> Bool {
         guard let index = index(of: column) else { return true }

@@ -153,7 +153,12 @@ extension LiveConnectionDatabase {
             let rows = try await NamedStatement.$text.withValue(.init(name: name, sql: sql, types: types)) {
                 try await connection.execute(statement, logger: logger)
             }
-            for try await row in rows { onRow(PostgresRowValues(row)) }
+            var columns: RowColumnNames?
+            for try await row in rows {
+                let values = PostgresRowValues(row, columns: columns)
+                columns = values.columnNames
+                onRow(values)
+            }
         } catch let error as PSQLError where !PostgresStatementCache.keepsName(after: error) {
             statements.retire(key, name: name)
             if PostgresStatementCache.resultTypeChanged(error), !inTransaction {
