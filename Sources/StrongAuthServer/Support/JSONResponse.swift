@@ -9,43 +9,39 @@ enum JSONResponse {
     static func make(
         _ value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json"
     ) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = contentType
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: try body(value)))
+        response(try body(value), status: status, contentType: contentType)
     }
 
     /// An array of objects that write their own members (`JSONObjectWritable`): the hottest lists.
     static func make<Object: JSONObjectWritable>(objects values: [Object]) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        guard let bytes = JSONBytesEncoder.encode(objects: values) else {
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try foundationEncoder().encode(values))))
-        }
-        #if DEBUG
-            let foundation = try foundationEncoder().encode(values)
-            assert(
-                JSONSameDocument.check(bytes.readableBytesView, foundation),
-                "JSONObjectWritable wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
-        #endif
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+        let bytes = try JSONBytesEncoder.encode(objects: values).map { try checked($0, as: values, by: "JSONObjectWritable") }
+        return response(try bytes ?? ByteBuffer(data: try foundationEncoder().encode(values)), status: .ok, contentType: "application/json")
     }
 
     /// The JSON bytes of `value`: written directly by `JSONBytesEncoder`, or by Foundation's
     /// `JSONEncoder` (same options) for the rare value the direct writer leaves to it.
     static func body(_ value: some Encodable) throws -> ByteBuffer {
-        if let bytes = JSONBytesEncoder.encode(value) {
-            #if DEBUG
-                // Every response of a debug build (the tests, the conformance suite) is checked against Foundation.
-                let foundation = try foundationEncoder().encode(value)
-                assert(
-                    JSONSameDocument.check(bytes.readableBytesView, foundation),
-                    "JSONBytesEncoder wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
-            #endif
-            return bytes
-        }
+        if let bytes = JSONBytesEncoder.encode(value) { return try checked(bytes, as: value, by: "JSONBytesEncoder") }
         return ByteBuffer(data: try foundationEncoder().encode(value))
+    }
+
+    /// `bytes`, which `writer` wrote for `value`: every response of a debug build (the tests, the
+    /// conformance suite) is checked to be the document Foundation writes.
+    private static func checked(_ bytes: ByteBuffer, as value: some Encodable, by writer: String) throws -> ByteBuffer {
+        #if DEBUG
+            let foundation = try foundationEncoder().encode(value)
+            assert(
+                JSONSameDocument.check(bytes.readableBytesView, foundation),
+                "\(writer) wrote \(String(buffer: bytes)), Foundation \(String(decoding: foundation, as: UTF8.self))")
+        #endif
+        return bytes
+    }
+
+    private static func response(_ bytes: ByteBuffer, status: HTTPResponse.Status, contentType: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: bytes))
     }
 
     /// The encoder whose output `JSONBytesEncoder` reproduces: slashes unescaped, ISO 8601 dates.

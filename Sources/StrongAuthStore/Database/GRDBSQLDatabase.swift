@@ -238,8 +238,8 @@ final class GRDBConnection: Sendable {
 
 /// One row, copied out of the statement (SQLKit may keep rows after the statement moves on);
 /// columns are found by name as `RowColumnNames` says.
-final class SQLiteRowValues: SQLRow {
-    private let columnNames: RowColumnNames
+final class SQLiteRowValues: NamedColumnsRow {
+    let columnNames: RowColumnNames
     let values: [SQLiteData]
     /// Where the next lookup starts.
     private let nextColumn = Atomic<Int>(0)
@@ -255,11 +255,7 @@ final class SQLiteRowValues: SQLRow {
     }
 
     var columns: [String] { columnNames.names }
-    var allColumns: [String] { columnNames.names }
 
-    func contains(column: String) -> Bool { index(of: column) != nil }
-
-    /// The first column named `column`.
     @inline(__always)
     func index(of column: String) -> Int? { columnNames.index(of: column, next: nextColumn) }
 

@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// A class, so that the existential `any SQLRow` holds a reference rather than boxing and copying
 /// the row and its cells; columns are found by name as `RowColumnNames` says, then by position.
-final class PostgresRowValues: SQLRow {
+final class PostgresRowValues: NamedColumnsRow {
     let row: PostgresRow
     private let cells: PostgresRandomAccessRow
     let columnNames: RowColumnNames
@@ -29,10 +29,6 @@ final class PostgresRowValues: SQLRow {
         self.cells = cells
         columnNames = columns ?? RowColumnNames(cells.map(\.columnName))
     }
-
-    var allColumns: [String] { columnNames.names }
-
-    func contains(column: String) -> Bool { index(of: column) != nil }
 
     @inline(__always)
     func index(of column: String) -> Int? { columnNames.index(of: column, next: nextColumn) }

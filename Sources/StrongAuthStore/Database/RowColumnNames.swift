@@ -1,3 +1,4 @@
+import SQLKit
 import Synchronization
 
 /// The column names of one execution of a statement, shared by its rows (`SQLiteRowValues`,
@@ -37,4 +38,18 @@ final class RowColumnNames: Sendable {
         }
         return nil
     }
+}
+
+/// A row whose columns are found by name through its statement's `RowColumnNames`
+/// (`SQLiteRowValues`, `PostgresRowValues`).
+protocol NamedColumnsRow: SQLRow {
+    var columnNames: RowColumnNames { get }
+    /// The first column named `column` (`RowColumnNames.index(of:next:)` with the row's hint).
+    func index(of column: String) -> Int?
+}
+
+extension NamedColumnsRow {
+    var allColumns: [String] { columnNames.names }
+
+    func contains(column: String) -> Bool { index(of: column) != nil }
 }
