@@ -29,6 +29,23 @@ struct FaceContextTests {
         }
     }
 
+    /// The same for the integration routes whose core checks the credentials with its own read:
+    /// without `IntegrationCallerMiddleware`, even valid-looking Basic credentials never reach a
+    /// `PendingIntegrationUserContext` route.
+    @Test("PendingIntegrationUserContext without its middleware refuses")
+    func pendingIntegrationContextRequiresMiddleware() async throws {
+        let router = Router(context: AppRequestContext.self)
+        router.group("/powerauth-cloud").add(middleware: PowerAuthErrorMiddleware()).group(context: PendingIntegrationUserContext.self)
+            .get("/v2/anything") { _, context in context.caller.name }
+        try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(
+                uri: "/powerauth-cloud/v2/anything", method: .get, headers: [.authorization: HTTP.basic("user", "password")])
+            let json = try HTTP.json(response.body)
+            expectPowerAuthError(response, json, status: .unauthorized, code: "ERROR_UNAUTHORIZED")
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
+        }
+    }
+
     /// A token whose liveness the middleware left to the route opens `PendingLivenessUserTokenContext`
     /// only — never a context that assumes a live token — and an ordinary verified token does not
     /// open `PendingLivenessUserTokenContext` (whose route would then skip nothing, but would be
