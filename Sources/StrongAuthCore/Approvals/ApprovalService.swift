@@ -88,8 +88,7 @@ public struct ApprovalService: Sendable {
     /// `PowerAuthServiceError.unauthorized` otherwise (a route's refusal of a bad request waits
     /// for this, so a wrong caller learns nothing about its request).
     public func integrationUser(_ caller: IntegrationCredentials, source: String?) async throws -> IntegrationUser {
-        guard let user = try await integrationUserCheck.user(try await store.integrationUser(name: caller.name), presenting: caller, source: source)
-        else { throw PowerAuthServiceError.unauthorized }
+        guard let user = try await integrationUserCheck.authenticate(caller, source: source) else { throw PowerAuthServiceError.unauthorized }
         return user
     }
 

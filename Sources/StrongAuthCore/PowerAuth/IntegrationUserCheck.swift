@@ -7,7 +7,7 @@ import StrongAuthProtocol
 /// together with what it acts on (one read instead of two): `PowerAuthService` (signature
 /// verification) and `ApprovalService` (operations).
 struct IntegrationUserCheck: Sendable {
-    let store: any AuditLog
+    let store: any AuditLog & PowerAuthRepository
     let secretHasher: KeyedHash
     let time: any TimeSource
 
@@ -25,5 +25,10 @@ struct IntegrationUserCheck: Sendable {
             return nil
         }
         return user
+    }
+
+    /// The user the credentials name, read alone and checked as `user(_:presenting:source:)` does.
+    func authenticate(_ credentials: IntegrationCredentials, source: String?) async throws -> IntegrationUser? {
+        try await user(try await store.integrationUser(name: credentials.name), presenting: credentials, source: source)
     }
 }

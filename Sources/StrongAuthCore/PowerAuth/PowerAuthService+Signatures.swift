@@ -238,7 +238,7 @@ extension PowerAuthService {
     {
         let context = try await store.signatureContext(registrationID: presented.activationID, integrationUserName: caller?.name)
         if let caller {
-            let user = try await checkIntegrationUser(context.integrationUser, credentials: caller, source: source)
+            let user = try await integrationUserCheck.user(context.integrationUser, presenting: caller, source: source)
             let mayAsk = user.map { user in context.registration.map { user.mayUse(applicationID: $0.activation.applicationID) } ?? true }
             guard let mayAsk else { throw PowerAuthServiceError.unauthorized }
             guard mayAsk else { throw PowerAuthServiceError.registrationNotFound }

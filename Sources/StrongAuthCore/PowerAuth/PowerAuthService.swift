@@ -233,14 +233,9 @@ public struct PowerAuthService: Sendable {
     /// The active integration user with this name and password; `nil` otherwise (the failure is
     /// audited). The keyed hash is computed even for unknown names, so timing tells nothing.
     public func authenticateIntegrationUser(name: String, password: String, source: String?) async throws -> IntegrationUser? {
-        try await checkIntegrationUser(
-            try await store.integrationUser(name: name), credentials: IntegrationCredentials(name: name, password: password), source: source)
+        try await integrationUserCheck.authenticate(IntegrationCredentials(name: name, password: password), source: source)
     }
 
-    /// Checks credentials against an integration user already read (`nil`: no such user).
-    func checkIntegrationUser(_ user: IntegrationUser?, credentials: IntegrationCredentials, source: String?) async throws
-        -> IntegrationUser?
-    {
-        try await IntegrationUserCheck(store: store, secretHasher: secretHasher, time: time).user(user, presenting: credentials, source: source)
-    }
+    /// Checks integration users' credentials (also against a user already read with other rows).
+    var integrationUserCheck: IntegrationUserCheck { IntegrationUserCheck(store: store, secretHasher: secretHasher, time: time) }
 }

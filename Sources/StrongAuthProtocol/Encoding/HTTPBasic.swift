@@ -16,13 +16,8 @@ public enum HTTPBasic {
     /// may have HTTP whitespace around it and must be standard, padded base64 (as
     /// `Data(base64Encoded:)` reads it) of valid UTF-8.
     public static func parse(_ header: String) -> Header {
-        var bytes = Substring(header).utf8[...]
-        for expected in "basic ".utf8 {
-            guard let byte = bytes.first, expected == UInt8(ascii: " ") ? byte == expected : byte | 0x20 == expected else {
-                return .otherScheme
-            }
-            bytes = bytes.dropFirst()
-        }
+        guard HTTPAuthorization.hasScheme("basic", header) else { return .otherScheme }
+        var bytes = Substring(header).utf8.dropFirst("basic ".utf8.count)
         let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         while let first = bytes.first, isWhitespace(first) { bytes = bytes.dropFirst() }
         while let last = bytes.last, isWhitespace(last) { bytes = bytes.dropLast() }
@@ -31,6 +26,19 @@ public enum HTTPBasic {
         else { return .malformed }
         // Next to an ASCII byte: a character boundary.
         return .credentials(user: text[..<colon], password: text[text.utf8.index(after: colon)...])
+    }
+}
+
+/// The scheme of an `Authorization` header (RFC 9110 §11.4), asked from its first bytes.
+public enum HTTPAuthorization {
+    /// Whether `header` starts with `scheme` (lowercase ASCII, compared without case) and a space:
+    /// no copy of the credentials that follow, which every request of a face carries.
+    public static func hasScheme(_ scheme: StaticString, _ header: String) -> Bool {
+        var bytes = header.utf8.makeIterator()
+        for expected in UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount) {
+            guard let byte = bytes.next(), byte | 0x20 == expected else { return false }
+        }
+        return bytes.next() == UInt8(ascii: " ")
     }
 }
 

@@ -1,3 +1,4 @@
+import StrongAuthProtocol
 import Hummingbird
 import StrongAuthCore
 
@@ -18,13 +19,7 @@ struct DPoPNonceMiddleware: RouterMiddleware {
         return response
     }
 
-    /// Whether the header's scheme is `DPoP` (any case), from its first five bytes: every bearer
-    /// request passes here, and lowercasing its whole token to ask was a copy per request.
-    static func isDPoPScheme(_ authorization: String) -> Bool {
-        var bytes = authorization.utf8.makeIterator()
-        for expected in "dpop ".utf8 {
-            guard let byte = bytes.next(), expected == UInt8(ascii: " ") ? byte == expected : byte | 0x20 == expected else { return false }
-        }
-        return true
-    }
+    /// Whether the header's scheme is `DPoP` (any case): every bearer request passes here, and
+    /// lowercasing its whole token to ask was a copy per request.
+    static func isDPoPScheme(_ authorization: String) -> Bool { HTTPAuthorization.hasScheme("dpop", authorization) }
 }

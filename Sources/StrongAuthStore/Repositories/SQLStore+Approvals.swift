@@ -33,18 +33,15 @@ extension SQLStore: ApprovalRepository {
         -> (integrationUser: IntegrationUser?, targets: OperationTargets)
     {
         // The caller and, when it exists, what it would create: one trip to the reader's thread.
-        let (callerRow, templates, users) = try await pool.withConnection { db in
-            guard let callerRow = try await Self.integrationUserRow(name: integrationUserName, on: db) else {
-                return (nil as (any SQLRow)?, [any SQLRow](), [any SQLRow]())
+        let (caller, templates, users) = try await pool.withConnection { db in
+            guard let caller = try await Self.integrationUserRow(name: integrationUserName, on: db).map(Self.integrationUser(from:)) else {
+                return (nil as IntegrationUser?, [any SQLRow](), [any SQLRow]())
             }
-            let applicationIDs = try callerRow.words("applications")
-            let realm = try callerRow.string("realm_id")
-            let templates = applicationIDs.isEmpty ? [] : try await Self.templateRows(name: name, of: applicationIDs, on: db)
-            return (callerRow, templates, try await Self.userWithDevicesRows(realm: realm, username: username, on: db))
+            let templates =
+                caller.applicationIDs.isEmpty ? [] : try await Self.templateRows(name: name, of: caller.applicationIDs, on: db)
+            return (caller, templates, try await Self.userWithDevicesRows(realm: caller.realmID, username: username, on: db))
         }
-        guard let caller = try callerRow.map(Self.integrationUser(from:)) else {
-            return (nil, OperationTargets(template: nil, recipient: nil))
-        }
+        guard let caller else { return (nil, OperationTargets(template: nil, recipient: nil)) }
         return (
             caller,
             OperationTargets(
@@ -151,17 +148,18 @@ extension SQLStore: ApprovalRepository {
     }
 
     public func approval(id: String) async throws -> Approval? {
-        try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first()
-        }.map(Self.approval(from:))
+        try await pool.withConnection { db in try await Self.approvalRow(id: id, on: db) }.map(Self.approval(from:))
+    }
+
+    private static func approvalRow(id: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first()
     }
 
     public func approval(id: String, integrationUserName: String) async throws -> (approval: Approval?, integrationUser: IntegrationUser?) {
         // Both on one reader lease: one trip to the reader's thread, not two.
         let (approvalRow, callerRow) = try await pool.withConnection { db in
             (
-                try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first(),
-                try await Self.integrationUserRow(name: integrationUserName, on: db)
+                try await Self.approvalRow(id: id, on: db), try await Self.integrationUserRow(name: integrationUserName, on: db)
             )
         }
         return (try approvalRow.map(Self.approval(from:)), try callerRow.map(Self.integrationUser(from:)))
