@@ -78,7 +78,7 @@ enum PhoneAuthentication {
 
     static func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws -> T {
         do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
+            return try JSONBytesDecoder.decodeFallingBack(type, from: bytes)
         } catch {
             throw PowerAuthErrorResponse(
                 .badRequest, code: "ERROR_REQUEST",

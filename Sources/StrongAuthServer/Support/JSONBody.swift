@@ -14,7 +14,7 @@ enum JSONBody {
             throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try buffer.withUnsafeReadableBytes { try JSONBytesDecoder.decodeFallingBack(T.self, from: $0) }
         } catch let error as DecodingError {
             throw ProblemDetails.badRequest("The request body is not valid: \(describe(error))")
         } catch {
@@ -36,11 +36,27 @@ enum JSONBody {
     }
 
     private static func requireJSONMediaType(_ request: Request) throws {
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?
-            .trimmingHTTPWhitespace().lowercased()
-        guard contentType == "application/json" || (contentType?.hasSuffix("+json") ?? false) else {
+        guard let contentType = request.headers[.contentType], namesJSON(contentType) else {
             throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }
+    }
+
+    /// Whether a `Content-Type` is `application/json` or a `+json` type, in any case and with any
+    /// parameters: compared in its bytes, without the split, trim and lowercased copy.
+    static func namesJSON(_ contentType: String) -> Bool {
+        var type = contentType.utf8[...]
+        if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while let first = type.first, isWhitespace(first) { type = type.dropFirst() }
+        while let last = type.last, isWhitespace(last) { type = type.dropLast() }
+        func endsWith(_ suffix: StaticString) -> Bool {
+            let expected = UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+            guard type.count >= expected.count else { return false }
+            return zip(type.suffix(expected.count), expected).allSatisfy { byte, lower in
+                byte == lower || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) && byte | 0x20 == lower
+            }
+        }
+        return endsWith("+json") || (type.count == 16 && endsWith("application/json"))
     }
 
     /// Like `decode`, but an empty body (with any media type) is `nil`: for endpoints whose

@@ -1,0 +1,441 @@
+import Foundation
+
+/// Decodes a request body's `Decodable` type straight from its bytes: the counterpart of
+/// `JSONBytesEncoder` for what comes in. Foundation's `JSONDecoder` spends most of an operation
+/// creation's body decode (~22 µs, ~5 % of the request's CPU, docs/benchmarks.md) in generic
+/// metadata lookups and boxed containers around a five-member object.
+///
+/// It answers only where it decides exactly as `JSONDecoder` with its default strategies would:
+/// well-formed JSON whose objects repeat no key, nested at most `maximumDepth` levels, strings of
+/// valid UTF-8 (the standard escapes, surrogate pairs whole), integers written as plain JSON
+/// integers within their type's range, booleans, null, arrays. Anything else — a fraction or an
+/// exponent, a `Date`, `Data`, `URL` or `Decimal`, a floating-point type, a value of another type
+/// than asked, a missing key, `superDecoder`, any error at all, even one the value's own
+/// `init(from:)` caught and recovered from — makes `decode` return `nil`, and the caller asks
+/// `JSONDecoder`, which then also words the error. So no body reads differently than it did, and a
+/// debug build checks each answer against `JSONDecoder`'s (`JSONBody`).
+enum JSONBytesDecoder {
+    /// Deeper bodies are left to Foundation.
+    static let maximumDepth = 64
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) -> T? {
+        var parser = JSONBytesParser(bytes: bytes.bindMemory(to: UInt8.self))
+        guard let root = parser.document() else { return nil }
+        let run = JSONDecodingRun()
+        guard let value = try? run.decode(type, from: root, codingPath: []), !run.refused else { return nil }
+        return value
+    }
+
+    /// `type` from `bytes`, decided here where it can be, else by Foundation's `JSONDecoder`
+    /// (whose errors the callers word). A debug build decodes with both and checks they agree.
+    static func decodeFallingBack<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
+        guard let value = decode(type, from: bytes) else {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        }
+        #if DEBUG
+            if let equatable = value as? any Equatable {
+                assert(agreesWithFoundation(equatable, bytes: bytes), "JSONBytesDecoder and JSONDecoder disagree on \(T.self)")
+            }
+        #endif
+        return value
+    }
+
+    static func decodeFallingBack<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try bytes.withUnsafeBytes { try decodeFallingBack(type, from: $0) }
+    }
+
+    /// Whether Foundation decodes `bytes` to a value equal to `value` (for the debug check and
+    /// the tests).
+    static func agreesWithFoundation<E: Equatable>(_ value: E, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let decodable = E.self as? any Decodable.Type,
+            let theirs = try? JSONDecoder().decode(decodable, from: Data(bytes))
+        else { return false }
+        return (theirs as? E) == value
+    }
+}
+
+/// A parsed JSON value. A number keeps only what the decoder can use: a plain integer that fits
+/// `Int64`; any other (valid) number is `otherNumber`, which refuses to be decoded.
+enum JSONParsedValue {
+    case object([String: JSONParsedValue])
+    case array([JSONParsedValue])
+    case string(String)
+    case integer(Int64)
+    case otherNumber
+    case bool(Bool)
+    case null
+}
+
+/// RFC 8259 JSON, byte by byte; `nil` for anything malformed and for what the decoder does not
+/// decide (a repeated key, a lone surrogate, too deep), so that Foundation does.
+struct JSONBytesParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    private var position = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func document() -> JSONParsedValue? {
+        guard let value = value(depth: 0) else { return nil }
+        skipWhitespace()
+        return position == bytes.count ? value : nil
+    }
+
+    private mutating func value(depth: Int) -> JSONParsedValue? {
+        skipWhitespace()
+        guard position < bytes.count, depth < JSONBytesDecoder.maximumDepth else { return nil }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): return object(depth: depth)
+        case UInt8(ascii: "["): return array(depth: depth)
+        case UInt8(ascii: "\""): return string().map(JSONParsedValue.string)
+        case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
+        case UInt8(ascii: "f"): return literal("false") ? .bool(false) : nil
+        case UInt8(ascii: "n"): return literal("null") ? .null : nil
+        default: return number()
+        }
+    }
+
+    private mutating func object(depth: Int) -> JSONParsedValue? {
+        position += 1
+        var members: [String: JSONParsedValue] = [:]
+        skipWhitespace()
+        if take(UInt8(ascii: "}")) { return .object(members) }
+        while true {
+            skipWhitespace()
+            guard let key = string() else { return nil }
+            skipWhitespace()
+            guard take(UInt8(ascii: ":")), let value = value(depth: depth + 1) else { return nil }
+            // A repeated key: which one wins is Foundation's to say.
+            guard members.updateValue(value, forKey: key) == nil else { return nil }
+            skipWhitespace()
+            if take(UInt8(ascii: ",")) { continue }
+            return take(UInt8(ascii: "}")) ? .object(members) : nil
+        }
+    }
+
+    private mutating func array(depth: Int) -> JSONParsedValue? {
+        position += 1
+        var elements: [JSONParsedValue] = []
+        skipWhitespace()
+        if take(UInt8(ascii: "]")) { return .array(elements) }
+        while true {
+            guard let element = value(depth: depth + 1) else { return nil }
+            elements.append(element)
+            skipWhitespace()
+            if take(UInt8(ascii: ",")) { continue }
+            return take(UInt8(ascii: "]")) ? .array(elements) : nil
+        }
+    }
+
+    private mutating func string() -> String? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = position
+        // The common case: no escapes, one validating copy.
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                defer { position += 1 }
+                return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { return nil }
+            position += 1
+        }
+        var unescaped = Array(bytes[start..<position])
+        while position < bytes.count {
+            let byte = bytes[position]
+            position += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(validating: unescaped, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard position < bytes.count else { return nil }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): unescaped.append(escape)
+                case UInt8(ascii: "b"): unescaped.append(0x08)
+                case UInt8(ascii: "f"): unescaped.append(0x0C)
+                case UInt8(ascii: "n"): unescaped.append(0x0A)
+                case UInt8(ascii: "r"): unescaped.append(0x0D)
+                case UInt8(ascii: "t"): unescaped.append(0x09)
+                case UInt8(ascii: "u"):
+                    guard let scalar = unicodeEscape() else { return nil }
+                    unescaped.append(contentsOf: String(Character(scalar)).utf8)
+                default: return nil
+                }
+            default:
+                guard byte >= 0x20 else { return nil }
+                unescaped.append(byte)
+            }
+        }
+        return nil
+    }
+
+    /// The scalar of `\uXXXX` (already past `\u`), a surrogate pair read whole; `nil` for a lone
+    /// surrogate.
+    private mutating func unicodeEscape() -> Unicode.Scalar? {
+        guard let unit = hex4() else { return nil }
+        switch unit {
+        case 0xD800...0xDBFF:
+            guard take(UInt8(ascii: "\\")), take(UInt8(ascii: "u")), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+            return Unicode.Scalar(0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00))
+        case 0xDC00...0xDFFF:
+            return nil
+        default:
+            return Unicode.Scalar(unit)
+        }
+    }
+
+    private mutating func hex4() -> UInt16? {
+        guard position + 4 <= bytes.count else { return nil }
+        var unit: UInt16 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            unit = unit << 4 | UInt16(digit)
+            position += 1
+        }
+        return unit
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; an integer part alone that fits
+    /// `Int64` (and is not `-0`) is `integer`, any other valid number `otherNumber`.
+    private mutating func number() -> JSONParsedValue? {
+        let negative = take(UInt8(ascii: "-"))
+        let integerStart = position
+        guard position < bytes.count, isDigit(bytes[position]) else { return nil }
+        if bytes[position] == UInt8(ascii: "0") {
+            position += 1
+        } else {
+            while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+        }
+        let integerEnd = position
+        var plain = true
+        if take(UInt8(ascii: ".")) {
+            plain = false
+            guard digits() else { return nil }
+        }
+        if take(UInt8(ascii: "e")) || take(UInt8(ascii: "E")) {
+            plain = false
+            _ = take(UInt8(ascii: "+")) || take(UInt8(ascii: "-"))
+            guard digits() else { return nil }
+        }
+        guard plain, integerEnd - integerStart <= 19 else { return .otherNumber }
+        var magnitude: UInt64 = 0
+        for index in integerStart..<integerEnd { magnitude = magnitude * 10 + UInt64(bytes[index] - UInt8(ascii: "0")) }
+        if negative {
+            guard magnitude != 0, magnitude <= UInt64(Int64.max) + 1 else { return .otherNumber }
+            return .integer(magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude))
+        }
+        return magnitude <= UInt64(Int64.max) ? .integer(Int64(magnitude)) : .otherNumber
+    }
+
+    private mutating func digits() -> Bool {
+        let start = position
+        while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+        return position > start
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count else { return false }
+        for index in 0..<count where bytes[position + index] != word.utf8Start[index] { return false }
+        position += count
+        return true
+    }
+
+    private mutating func take(_ byte: UInt8) -> Bool {
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    private mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+}
+
+/// One decode: whether anything along the way was refused. Sticky, so that a refusal an
+/// `init(from:)` caught (trying one shape, then another) still sends the whole body to Foundation.
+final class JSONDecodingRun {
+    private(set) var refused = false
+
+    struct Refused: Error {}
+
+    func refuse() -> Refused {
+        refused = true
+        return Refused()
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from value: JSONParsedValue, codingPath: @autoclosure () -> [any CodingKey]) throws -> T {
+        // The types JSONDecoder treats specially, or whose text it reads its own way.
+        if T.self == String.self {
+            guard case .string(let text) = value else { throw refuse() }
+            return text as! T
+        }
+        if T.self == Bool.self {
+            guard case .bool(let flag) = value else { throw refuse() }
+            return flag as! T
+        }
+        if let integer = T.self as? any FixedWidthInteger.Type {
+            guard case .integer(let number) = value, let exact = integer.init(exactly: number) else { throw refuse() }
+            return exact as! T
+        }
+        if T.self is any BinaryFloatingPoint.Type || T.self == Date.self || T.self == Data.self || T.self == URL.self
+            || T.self == Decimal.self
+        {
+            throw refuse()
+        }
+        return try T(from: JSONValueDecoder(value: value, codingPath: codingPath(), run: self))
+    }
+}
+
+private struct JSONValueDecoder: Decoder {
+    let value: JSONParsedValue
+    let codingPath: [any CodingKey]
+    let run: JSONDecodingRun
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let members) = value else { throw run.refuse() }
+        return KeyedDecodingContainer(JSONKeyedContainer<Key>(members: members, codingPath: codingPath, run: run))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard case .array(let elements) = value else { throw run.refuse() }
+        return JSONUnkeyedContainer(elements: elements, codingPath: codingPath, run: run)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { JSONSingleValueContainer(decoder: self) }
+}
+
+private struct JSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let members: [String: JSONParsedValue]
+    let codingPath: [any CodingKey]
+    let run: JSONDecodingRun
+
+    var allKeys: [Key] { members.keys.compactMap { Key(stringValue: $0) } }
+
+    func contains(_ key: Key) -> Bool { members[key.stringValue] != nil }
+
+    private func member(_ key: Key) throws -> JSONParsedValue {
+        guard let value = members[key.stringValue] else { throw run.refuse() }
+        return value
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool {
+        if case .null = try member(key) { return true }
+        return false
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try run.decode(type, from: try member(key), codingPath: codingPath + [key])
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { throw run.refuse() }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { throw run.refuse() }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try run.decode(type, from: try member(key), codingPath: []) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try run.decode(type, from: try member(key), codingPath: []) }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try JSONValueDecoder(value: try member(key), codingPath: codingPath + [key], run: run).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try JSONValueDecoder(value: try member(key), codingPath: codingPath + [key], run: run).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder { throw run.refuse() }
+    func superDecoder(forKey key: Key) throws -> any Decoder { throw run.refuse() }
+}
+
+private struct JSONUnkeyedContainer: UnkeyedDecodingContainer {
+    let elements: [JSONParsedValue]
+    let codingPath: [any CodingKey]
+    let run: JSONDecodingRun
+    private(set) var currentIndex = 0
+
+    init(elements: [JSONParsedValue], codingPath: [any CodingKey], run: JSONDecodingRun) {
+        self.elements = elements
+        self.codingPath = codingPath
+        self.run = run
+    }
+
+    var count: Int? { elements.count }
+    var isAtEnd: Bool { currentIndex >= elements.count }
+
+    private struct Index: CodingKey {
+        let intValue: Int?
+        var stringValue: String { "Index \(intValue ?? 0)" }
+        init(_ index: Int) { intValue = index }
+        init?(stringValue: String) { nil }
+        init?(intValue: Int) { self.intValue = intValue }
+    }
+
+    private mutating func next() throws -> JSONParsedValue {
+        guard !isAtEnd else { throw run.refuse() }
+        defer { currentIndex += 1 }
+        return elements[currentIndex]
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { throw run.refuse() }
+        guard case .null = elements[currentIndex] else { return false }
+        currentIndex += 1
+        return true
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let index = currentIndex
+        return try run.decode(type, from: try next(), codingPath: codingPath + [Index(index)])
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let index = currentIndex
+        return try JSONValueDecoder(value: try next(), codingPath: codingPath + [Index(index)], run: run).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let index = currentIndex
+        return try JSONValueDecoder(value: try next(), codingPath: codingPath + [Index(index)], run: run).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder { throw run.refuse() }
+}
+
+private struct JSONSingleValueContainer: SingleValueDecodingContainer {
+    let decoder: JSONValueDecoder
+    var codingPath: [any CodingKey] { decoder.codingPath }
+
+    func decodeNil() -> Bool {
+        if case .null = decoder.value { return true }
+        return false
+    }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try decoder.run.decode(type, from: decoder.value, codingPath: decoder.codingPath)
+    }
+}
