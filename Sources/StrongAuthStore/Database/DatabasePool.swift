@@ -31,7 +31,7 @@ public protocol DatabasePool: Sendable {
 extension DatabasePool {
     /// `true` when the database answers a trivial query (for `/ready`).
     public func isReachable() async -> Bool {
-        (try? await withConnection { db in try await db.raw("SELECT 1 AS one").run() }) != nil
+        (try? await withConnection { db in try await db.sql("SELECT 1 AS one").run() }) != nil
     }
 }
 
@@ -39,15 +39,15 @@ extension DatabasePool {
 func runTransaction<T>(
     on db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T
 ) async throws -> T {
-    try await db.raw(SQLQueryString(begin)).run()
+    try await db.sql(StoreSQL(begin)).run()
     do {
         let result = try await body(db)
-        try await db.raw("COMMIT").run()
+        try await db.sql("COMMIT").run()
         return result
     } catch {
         // Roll back even when this task was cancelled: a cancelled ROLLBACK would leave the
         // connection (on SQLite, the one writer) inside the transaction for the next caller.
-        await Task { try? await db.raw("ROLLBACK").run() }.value
+        await Task { try? await db.sql("ROLLBACK").run() }.value
         throw error
     }
 }

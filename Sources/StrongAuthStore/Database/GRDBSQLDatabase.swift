@@ -71,7 +71,8 @@ struct GRDBSQLDatabase: SQLDatabase {
     }
 
     private func run(_ query: any SQLKit.SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
-        let (sql, binds) = serialize(query)
+        // The store's statements come finished, in SQLite's placeholders; anything else is serialized.
+        let (sql, binds) = (query as? StoreSQL).map { ($0.text, $0.binds) } ?? serialize(query)
         let values = try binds.map { try Self.sqliteData($0) }
         try connection.run(sql, values) { columns, values in
             onRow(SQLiteRowValues(columns: columns, values: values))

@@ -28,20 +28,20 @@ public enum Migrator {
         return try await pool.withTransaction { db in
             if engine == .postgres {
                 // Two nodes migrating at once: the second waits, then finds nothing to do.
-                try await db.raw("SELECT pg_advisory_xact_lock(727001)").run()
+                try await db.sql("SELECT pg_advisory_xact_lock(727001)").run()
             }
-            try await db.raw(
+            try await db.sql(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
             ).run()
             let applied = Set(
-                try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
+                try await db.sql("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
             var names: [String] = []
             for migration in migrations where !applied.contains(migration.version) {
                 let specific = engine == .sqlite ? migration.sqliteOnly : migration.postgresOnly
                 for statement in migration.statements + specific {
-                    try await db.raw(SQLQueryString(statement)).run()
+                    try await db.sql(StoreSQL(statement)).run()
                 }
-                try await db.raw(
+                try await db.sql(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().epochMilliseconds))"
                 ).run()
                 names.append(migration.name)

@@ -268,7 +268,7 @@ public final class PostgresPool: DatabasePool {
             let query = Task {
                 let answered =
                     (try? await client.withConnection { connection in
-                        try await connection.sql().raw("SELECT 1 AS one").run()
+                        try await connection.sql().sql("SELECT 1 AS one").run()
                     }) != nil
                 first.resume(answered)
             }

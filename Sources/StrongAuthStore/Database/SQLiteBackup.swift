@@ -67,7 +67,7 @@ public enum SQLiteBackup {
         try createEmptyPrivateFile(path)
         do {
             // An empty file is allowed as VACUUM INTO's target; its 0600 mode is kept.
-            try await pool.withConnection { db in try await db.raw("VACUUM INTO \(bind: path)").run() }
+            try await pool.withConnection { db in try await db.sql("VACUUM INTO \(bind: path)").run() }
             return try await inspect(path)
         } catch {
             unlink(path)

@@ -144,24 +144,24 @@ public final class SQLitePool: DatabasePool {
         let joined = group.isOpen
         if joined {
             do {
-                try await db.raw("SAVEPOINT member").run()
+                try await db.sql("SAVEPOINT member").run()
             } catch {
                 // The group cannot take this member; end it rather than leave its waiting
                 // members to a COMMIT nobody may come to make.
                 await Task(executorPreference: writerExecutor) {
-                    try? await db.raw("ROLLBACK").run()
+                    try? await db.sql("ROLLBACK").run()
                     self.finishGroup(.failure(error))
                 }.value
                 throw error
             }
         } else {
-            try await db.raw("BEGIN IMMEDIATE").run()
+            try await db.sql("BEGIN IMMEDIATE").run()
             group.isOpen = true
         }
         let result: T
         do {
             result = try await body(db)
-            if joined { try await db.raw("RELEASE member").run() }
+            if joined { try await db.sql("RELEASE member").run() }
         } catch {
             await abandonMember(on: connection, db, joined: joined, error: error)
             throw error
@@ -180,7 +180,7 @@ public final class SQLitePool: DatabasePool {
     /// the task was cancelled: the writer must never stay inside a transaction nobody will end.
     private func abandonMember(on connection: GRDBConnection, _ db: any SQLDatabase, joined: Bool, error: any Error) async {
         await Task(executorPreference: writerExecutor) {
-            if joined, (try? await db.raw("ROLLBACK TO member").run()) != nil, (try? await db.raw("RELEASE member").run()) != nil,
+            if joined, (try? await db.sql("ROLLBACK TO member").run()) != nil, (try? await db.sql("RELEASE member").run()) != nil,
                 connection.isInsideTransaction
             {
                 if !self.writer.hasWaiters { try? await self.commitGroup(db) }
@@ -188,7 +188,7 @@ public final class SQLitePool: DatabasePool {
             }
             // The first member, or SQLite already rolled the whole transaction back (an I/O error,
             // a full disk): the group ends here, and with it every waiting member's writes.
-            try? await db.raw("ROLLBACK").run()
+            try? await db.sql("ROLLBACK").run()
             self.finishGroup(.failure(error))
         }.value
     }
@@ -196,9 +196,9 @@ public final class SQLitePool: DatabasePool {
     /// Commits the open group and tells its waiting members; on failure rolls back and fails them all.
     private func commitGroup(_ db: any SQLDatabase) async throws {
         do {
-            try await db.raw("COMMIT").run()
+            try await db.sql("COMMIT").run()
         } catch {
-            await Task(executorPreference: writerExecutor) { try? await db.raw("ROLLBACK").run() }.value
+            await Task(executorPreference: writerExecutor) { try? await db.sql("ROLLBACK").run() }.value
             self.finishGroup(.failure(error))
             throw error
         }

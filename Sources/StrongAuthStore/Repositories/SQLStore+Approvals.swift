@@ -5,7 +5,7 @@ import StrongAuthCore
 extension SQLStore: ApprovalRepository {
     public func upsertTemplate(_ template: OperationTemplate) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO operation_templates (application_id, name, operation_type, data_template, expiration_seconds, max_failure_count,
                     signature_types, title, message)
@@ -23,7 +23,7 @@ extension SQLStore: ApprovalRepository {
 
     public func template(applicationID: String, name: String) async throws -> OperationTemplate? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM operation_templates WHERE application_id = \(bind: applicationID) AND name = \(bind: name)"
             ).first()
         }.map(Self.template(from:))
@@ -51,7 +51,7 @@ extension SQLStore: ApprovalRepository {
 
     /// The template `name` of each of `applicationIDs` that has one, joined to its application.
     private static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
-        try await db.raw(
+        try await db.sql(
             """
             SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
             FROM operation_templates t LEFT JOIN powerauth_applications a ON a.id = t.application_id
@@ -75,7 +75,7 @@ extension SQLStore: ApprovalRepository {
     /// The user `username` of `realm`, once per device that is not REMOVED (once with NULL device
     /// columns when it has none); no rows when there is no such user.
     private static func userWithDevicesRows(realm: String, username: String, on db: any SQLDatabase) async throws -> [any SQLRow] {
-        try await db.raw(
+        try await db.sql(
             """
             SELECT u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
             FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
@@ -111,7 +111,7 @@ extension SQLStore: ApprovalRepository {
                 rows.append(Self.auditRow(audit, at: approval.createdAt, realm: "(SELECT realm_id FROM users WHERE id = \(bind: approval.userID))"))
             }
             let statement = Self.oneStatement(decision: nil, inserts: rows)
-            _ = try await pool.withWriteConnection { db in try await db.raw(statement).first() }
+            _ = try await pool.withWriteConnection { db in try await db.sql(statement).first() }
             return
         }
         try await pool.withTransaction { db in
@@ -152,7 +152,7 @@ extension SQLStore: ApprovalRepository {
     }
 
     private static func approvalRow(id: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("SELECT * FROM approvals WHERE id = \(bind: id)").first()
+        try await db.sql("SELECT * FROM approvals WHERE id = \(bind: id)").first()
     }
 
     public func approval(id: String, integrationUserName: String) async throws -> (approval: Approval?, integrationUser: IntegrationUser?) {
@@ -170,7 +170,7 @@ extension SQLStore: ApprovalRepository {
     {
         // Anchored on one constant row, so that each is read even when the other is absent.
         let row = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT ap.*, \(unsafeRaw: Self.prefixedDeviceColumns), \(unsafeRaw: Self.prefixedApplicationColumns),
                        \(Self.livenessColumns(token))
@@ -195,7 +195,7 @@ extension SQLStore: ApprovalRepository {
         // The liveness row, joined to each approval (and alone when there is none); only the
         // columns the list shows, sorted once (no materialized subquery).
         let rows = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT live.*, ap.id, ap.kind, ap.operation_type, ap.data, ap.status, ap.created_at, ap.expires_at, ap.title, ap.message
                 FROM (SELECT \(Self.livenessColumns(token))) AS live
@@ -220,14 +220,14 @@ extension SQLStore: ApprovalRepository {
     public func approvals(userID: String, pendingOnly: Bool, at now: Date, limit: Int) async throws -> [Approval] {
         try await pool.withConnection { db in
             if pendingOnly {
-                return try await db.raw(
+                return try await db.sql(
                     """
                     SELECT * FROM approvals WHERE user_id = \(bind: userID) AND status = 'PENDING' AND expires_at > \(bind: now.epochMilliseconds)
                     ORDER BY created_at DESC, id LIMIT \(bind: limit)
                     """
                 ).all()
             }
-            return try await db.raw(
+            return try await db.sql(
                 "SELECT * FROM approvals WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id LIMIT \(bind: limit)"
             ).all()
         }.map(Self.approval(from:))
@@ -257,7 +257,7 @@ extension SQLStore: ApprovalRepository {
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         // The decision: only a PENDING, unexpired approval moves.
-        let decision: SQLQueryString = """
+        let decision: StoreSQL = """
             UPDATE approvals SET status = \(bind: to.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
             WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at > \(bind: nowMs) RETURNING id
             """
@@ -267,11 +267,11 @@ extension SQLStore: ApprovalRepository {
         if pool.engine == .postgres {
             // One statement: every row selects FROM the decision (`oneStatement`).
             let statement = Self.oneStatement(decision: decision, inserts: rows)
-            let decided = try await pool.withWriteConnection { db in try await db.raw(statement).first() }
+            let decided = try await pool.withWriteConnection { db in try await db.sql(statement).first() }
             return decided != nil
         }
         return try await pool.withTransaction { db in
-            guard try await db.raw(decision).first() != nil else { return false }
+            guard try await db.sql(decision).first() != nil else { return false }
             for row in rows { try await row.run(on: db) }
             return true
         }
@@ -288,7 +288,7 @@ extension SQLStore: ApprovalRepository {
 
     public func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT * FROM approvals WHERE status = 'PENDING' AND expires_at <= \(bind: now.epochMilliseconds)
                 ORDER BY expires_at LIMIT \(bind: limit)
@@ -301,7 +301,7 @@ extension SQLStore: ApprovalRepository {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
             guard
-                try await db.raw(
+                try await db.sql(
                     """
                     UPDATE approvals SET status = 'EXPIRED', updated_at = \(bind: nowMs)
                     WHERE id = \(bind: id) AND status = 'PENDING' AND expires_at <= \(bind: nowMs) RETURNING id
@@ -317,7 +317,7 @@ extension SQLStore: ApprovalRepository {
         -> String?
     {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE action_tokens SET used_at = \(bind: now.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND used_at IS NULL AND expires_at > \(bind: now.epochMilliseconds)

@@ -40,7 +40,7 @@ extension SQLStore: AttemptRepository {
         default: throw AttemptSubjectMismatch(factor: factor, subject: subject.kind)
         }
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: count) = 0, \(unsafeRaw: lock) = NULL WHERE id = \(bind: id)"
             ).run()
         }
@@ -73,7 +73,7 @@ extension SQLStore: AttemptRepository {
         // One conditional UPDATE: refused while locked; a lock that has run out restarts the
         // count; the attempt that reaches the maximum sets the lock. Old values on the right.
         let row = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE \(unsafeRaw: table) SET
                   \(unsafeRaw: count) = CASE WHEN \(unsafeRaw: lock) IS NOT NULL THEN 1 ELSE \(unsafeRaw: count) + 1 END,
@@ -96,7 +96,7 @@ extension SQLStore: AttemptRepository {
     /// One answer to a challenge: only while it is open, unexpired and has attempts left.
     private func reserveChallengeAttempt(id: String, at now: Date) async throws -> AttemptReservation? {
         let row = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE challenges SET attempts = attempts + 1
                 WHERE id = \(bind: id) AND status = 'open' AND attempts < max_attempts AND expires_at > \(bind: now.epochMilliseconds)
@@ -113,7 +113,7 @@ extension SQLStore: AttemptRepository {
     /// answer leaves the tool blocked.
     private func reserveAccessToolAttempt(userID: String, tool: AccessTool, at now: Date) async throws -> AttemptReservation? {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
                 WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
@@ -131,7 +131,7 @@ extension SQLStore: AttemptRepository {
     ) async throws -> AttemptReservation? {
         try await pool.withTransaction { db in
             guard
-                let row = try await db.raw(
+                let row = try await db.sql(
                     """
                     UPDATE devices SET failed_attempts = failed_attempts + 1,
                         status = CASE WHEN failed_attempts + 1 >= max_failed_attempts THEN \(bind: atMaximum.rawValue) ELSE status END,
@@ -144,7 +144,7 @@ extension SQLStore: AttemptRepository {
             let failed = try row.int("failed_attempts")
             let status = Device.Status(rawValue: try row.string("status")) ?? .removed
             if status == atMaximum {
-                try await db.raw("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
+                try await db.sql("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
                 try await Self.insert(webhooks, into: db)
             }
             return AttemptReservation(attempts: failed, remaining: max(0, try row.int("max_failed_attempts") - failed))
@@ -157,7 +157,7 @@ extension SQLStore: AttemptRepository {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
             guard
-                let row = try await db.raw(
+                let row = try await db.sql(
                     """
                     UPDATE approvals SET failure_count = failure_count + 1,
                         status = CASE WHEN failure_count + 1 >= max_failure_count THEN 'FAILED' ELSE status END,

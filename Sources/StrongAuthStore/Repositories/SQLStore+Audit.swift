@@ -16,7 +16,7 @@ extension SQLStore: AuditLog {
     /// The journal row of `record`. Its realm is the record's own, else `realm` (for a subject
     /// inserted in the same statement, which a subquery cannot see yet), else that of its subject,
     /// else that of its actor.
-    static func auditRow(_ record: AuditRecord, at now: Date, realm: SQLQueryString? = nil) -> RowInsert {
+    static func auditRow(_ record: AuditRecord, at now: Date, realm: StoreSQL? = nil) -> RowInsert {
         RowInsert(
             table: "audit_journal", columns: "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id",
             values: """
@@ -29,7 +29,7 @@ extension SQLStore: AuditLog {
     /// The realm of an audit reference (`user:<id>`, `device:<id>`, `client:<id>`, …), as a
     /// scalar subquery: every append is attributed to a realm without each caller naming it.
     /// NULL when the reference names nothing realm-owned (or nothing that still exists).
-    static func realmOf(_ reference: String?) -> SQLQueryString {
+    static func realmOf(_ reference: String?) -> StoreSQL {
         guard let reference, let colon = reference.firstIndex(of: ":") else { return "NULL" }
         let id = String(reference[reference.index(after: colon)...])
         switch reference[..<colon] {
@@ -58,11 +58,11 @@ extension SQLStore: AuditLog {
         return try await pool.withTransaction { db in
             if engine == .postgres {
                 // One chain across every node: sealers take turns (SQLite's BEGIN IMMEDIATE already does).
-                try await db.raw("SELECT pg_advisory_xact_lock(727002)").run()
+                try await db.sql("SELECT pg_advisory_xact_lock(727002)").run()
             }
-            let journaled = try await db.raw("SELECT * FROM audit_journal ORDER BY occurred_at, id LIMIT \(bind: limit)").all()
+            let journaled = try await db.sql("SELECT * FROM audit_journal ORDER BY occurred_at, id LIMIT \(bind: limit)").all()
             guard !journaled.isEmpty else { return 0 }
-            let head = try await db.raw("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1").first()
+            let head = try await db.sql("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1").first()
             var sequence = try head?.decode(column: "sequence", as: Int64.self) ?? 0
             var previousHash = try head?.string("hash") ?? AuditChain.genesisHash
             var sealed: [SealedAuditEvent] = []
@@ -86,14 +86,14 @@ extension SQLStore: AuditLog {
             // A few rows per statement, in a few fixed shapes (32, 8 and 1 rows), so that every
             // statement comes from the statement cache: one round trip per chunk, not per event.
             for chunk in Self.statementChunks(of: sealed) {
-                try await db.raw(
+                try await db.sql(
                     """
                     INSERT INTO audit_events (sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash,
                                               hash, realm_id)
-                    VALUES \(SQLList(chunk.map(\.values)))
+                    VALUES \(chunk.map(\.values).joined(separator: ", "))
                     """
                 ).run()
-                try await db.raw("DELETE FROM audit_journal WHERE id IN (\(binds: chunk.map(\.journalID)))").run()
+                try await db.sql("DELETE FROM audit_journal WHERE id IN (\(binds: chunk.map(\.journalID)))").run()
             }
             return sealed.count
         }
@@ -102,7 +102,7 @@ extension SQLStore: AuditLog {
     public func auditEvents(after sequence: Int64, limit: Int) async throws -> [AuditEvent] {
         while try await sealAuditJournal(limit: 500) > 0 {}
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM audit_events WHERE sequence > \(bind: sequence) ORDER BY sequence LIMIT \(bind: limit)"
             ).all()
         }.map(Self.auditEvent(from:))
@@ -134,12 +134,11 @@ private struct SealedAuditEvent {
     var realmID: String?
 
     /// `(sequence, occurred_at, actor, action, subject, source_address, outcome, details, previous_hash, hash, realm_id)`.
-    var values: SQLGroupExpression {
-        SQLGroupExpression(
-            SQLList([
-                SQLBind(sequence), SQLBind(occurredAt.epochMilliseconds), SQLBind(record.actor), SQLBind(record.action.rawValue),
-                SQLBind(record.subject), SQLBind(record.sourceAddress), SQLBind(record.outcome.rawValue), SQLBind(detailsJSON),
-                SQLBind(previousHash), SQLBind(hash), SQLBind(realmID),
-            ]))
+    var values: StoreSQL {
+        """
+        (\(bind: sequence), \(bind: occurredAt.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue), \
+        \(bind: record.subject), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: detailsJSON), \
+        \(bind: previousHash), \(bind: hash), \(bind: realmID))
+        """
     }
 }

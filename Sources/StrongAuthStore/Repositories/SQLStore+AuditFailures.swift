@@ -22,7 +22,7 @@ extension SQLStore {
         // room; otherwise the failure is counted in its action's overflow row. The upsert is
         // atomic on both databases, so concurrent failures on several nodes all count.
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO audit_failures (window_start, window_end, realm_id, action, actor, subject, source_address, reason,
                                             failures, first_seen, last_seen)
@@ -61,7 +61,7 @@ extension SQLStore {
             // The DELETE claims the closed windows: a second node's sealer finds them gone (on
             // PostgreSQL it waits for the first one's row locks, then sees nothing). The records
             // are journaled in the same transaction, so a window is written exactly once.
-            let rows = try await db.raw("DELETE FROM audit_failures WHERE window_end <= \(bind: nowMs) RETURNING *").all()
+            let rows = try await db.sql("DELETE FROM audit_failures WHERE window_end <= \(bind: nowMs) RETURNING *").all()
             // In a fixed order, so that every node would journal a window's records alike.
             func order(_ count: AuditFailureCount) -> String {
                 [count.action.rawValue, count.realm ?? "", count.actor, count.subject ?? "", count.sourceAddress ?? "", count.reason]
@@ -73,7 +73,7 @@ extension SQLStore {
             for count in counts {
                 let record = Self.auditRecord(of: count)
                 let details = record.detailsJSON
-                try await db.raw(
+                try await db.sql(
                     """
                     INSERT INTO audit_journal (id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id)
                     VALUES (\(bind: SecureRandom.uuid()), \(bind: count.windowEnd.epochMilliseconds), \(bind: record.actor),
@@ -87,7 +87,7 @@ extension SQLStore {
     }
 
     public func openFailureWindows(realm: String?, limit: Int) async throws -> [AuditFailureCount] {
-        let condition: SQLQueryString =
+        let condition: StoreSQL =
             switch realm {
             case nil: "1 = 1"
             // Installation-wide counts (unknown client ids name no realm) are the default realm's.
@@ -95,7 +95,7 @@ extension SQLStore {
             case let realm?: "realm_id = \(bind: realm)"
             }
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM audit_failures WHERE \(condition) ORDER BY window_start DESC, failures DESC, action, actor LIMIT \(bind: limit)"
             ).all()
         }.map(Self.failureCount(from:))

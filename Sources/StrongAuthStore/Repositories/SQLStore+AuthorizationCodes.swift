@@ -20,7 +20,7 @@ extension SQLStore: AuthorizationCodeRepository {
     public func insertPushedAuthorizationRequest(id: String, request: AuthorizationRequest, at now: Date, expiresAt: Date) async throws {
         let json = try Self.encode(request)
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO authorization_requests (id, client_id, request, pushed, created_at, expires_at)
                 VALUES (\(bind: id), \(bind: request.clientID), \(bind: json), 1, \(bind: now.epochMilliseconds),
@@ -33,7 +33,7 @@ extension SQLStore: AuthorizationCodeRepository {
     public func takePushedAuthorizationRequest(id: String, clientID: String, at now: Date) async throws -> AuthorizationRequest? {
         let nowMs = now.epochMilliseconds
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE authorization_requests SET finished_at = \(bind: nowMs)
                 WHERE id = \(bind: id) AND pushed = 1 AND client_id = \(bind: clientID) AND finished_at IS NULL
@@ -47,7 +47,7 @@ extension SQLStore: AuthorizationCodeRepository {
     public func insertAuthorizationLogin(_ login: AuthorizationLogin) async throws {
         let json = try Self.encode(login.request)
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO authorization_requests (id, client_id, request, pushed, browser_hash, created_at, expires_at)
                 VALUES (\(bind: login.id), \(bind: login.request.clientID), \(bind: json), 0, \(bind: login.browserHash),
@@ -59,7 +59,7 @@ extension SQLStore: AuthorizationCodeRepository {
 
     public func authorizationLogin(id: String, browserHash: String, at now: Date) async throws -> AuthorizationLogin? {
         let row = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT * FROM authorization_requests
                 WHERE id = \(bind: id) AND pushed = 0 AND browser_hash = \(bind: browserHash) AND finished_at IS NULL
@@ -79,7 +79,7 @@ extension SQLStore: AuthorizationCodeRepository {
     public func recordLoginPassword(id: String, browserHash: String, userID: String, at now: Date) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE authorization_requests SET user_id = \(bind: userID), password_at = \(bind: nowMs)
                 WHERE id = \(bind: id) AND pushed = 0 AND browser_hash = \(bind: browserHash) AND user_id IS NULL
@@ -95,7 +95,7 @@ extension SQLStore: AuthorizationCodeRepository {
     {
         let nowMs = now.epochMilliseconds
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE authorization_requests SET second_factor = \(bind: method.rawValue), second_factor_id = \(bind: factorID)
                 WHERE id = \(bind: id) AND pushed = 0 AND browser_hash = \(bind: browserHash) AND user_id IS NOT NULL
@@ -111,7 +111,7 @@ extension SQLStore: AuthorizationCodeRepository {
         let json = try Self.encode(code.request)
         return try await pool.withTransaction { db in
             guard
-                try await db.raw(
+                try await db.sql(
                     """
                     UPDATE authorization_requests SET finished_at = \(bind: nowMs)
                     WHERE id = \(bind: id) AND pushed = 0 AND browser_hash = \(bind: browserHash) AND user_id = \(bind: code.userID)
@@ -120,7 +120,7 @@ extension SQLStore: AuthorizationCodeRepository {
                     """
                 ).first() != nil
             else { return false }
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO authorization_codes (code_hash, client_id, user_id, request, acr, amr, auth_time, created_at, expires_at)
                 VALUES (\(bind: code.codeHash), \(bind: code.clientID), \(bind: code.userID), \(bind: json), \(bind: code.acr),
@@ -146,7 +146,7 @@ extension SQLStore: AuthorizationCodeRepository {
         return try await pool.withWriteConnection { db in
             // The winner: the one update that finds it unused. Expiry is the caller's to check
             // on the returned record, so that an expired code is used up by its first presentation.
-            if let row = try await db.raw(
+            if let row = try await db.sql(
                 """
                 UPDATE authorization_codes SET used_at = \(bind: nowMs)
                 WHERE code_hash = \(bind: hash) AND client_id = \(bind: clientID) AND used_at IS NULL
@@ -157,7 +157,7 @@ extension SQLStore: AuthorizationCodeRepository {
             }
             // Every later presentation marks the reuse (so tokens recorded after it are revoked
             // too) and reads what the first one issued.
-            if let row = try await db.raw(
+            if let row = try await db.sql(
                 """
                 UPDATE authorization_codes SET reuse_detected_at = COALESCE(reuse_detected_at, \(bind: nowMs))
                 WHERE code_hash = \(bind: hash) AND client_id = \(bind: clientID) AND used_at IS NOT NULL
@@ -174,7 +174,7 @@ extension SQLStore: AuthorizationCodeRepository {
         async throws -> Bool
     {
         try await pool.withWriteConnection { db in
-            let row = try await db.raw(
+            let row = try await db.sql(
                 """
                 UPDATE authorization_codes
                 SET family_id = \(bind: familyID), access_jti = \(bind: accessTokenID),
@@ -191,14 +191,14 @@ extension SQLStore: AuthorizationCodeRepository {
         let nowMs = now.epochMilliseconds
         let codesBefore = now.addingTimeInterval(-Self.usedCodeRetention).epochMilliseconds
         return try await pool.withWriteConnection { db in
-            let requests = try await db.raw(
+            let requests = try await db.sql(
                 """
                 DELETE FROM authorization_requests WHERE id IN (
                     SELECT id FROM authorization_requests WHERE expires_at <= \(bind: nowMs) LIMIT 5000)
                 RETURNING id
                 """
             ).all().count
-            let codes = try await db.raw(
+            let codes = try await db.sql(
                 """
                 DELETE FROM authorization_codes WHERE code_hash IN (
                     SELECT code_hash FROM authorization_codes WHERE expires_at <= \(bind: codesBefore) LIMIT 5000)

@@ -7,7 +7,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func insertOperator(_ operator: Operator) async throws {
         let inserted = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO operators (id, username, password_hash, sealed_totp_secret, status, last_totp_step, created_at, realm_id)
                 VALUES (\(bind: `operator`.id), \(bind: `operator`.username), \(bind: `operator`.passwordHash),
@@ -22,13 +22,13 @@ extension SQLStore: BackOfficeRepository {
 
     public func `operator`(id: String) async throws -> Operator? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM operators WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM operators WHERE id = \(bind: id)").first()
         }.map(Self.operator(from:))
     }
 
     public func `operator`(username: String) async throws -> Operator? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM operators WHERE username = \(bind: username)").first()
+            try await db.sql("SELECT * FROM operators WHERE username = \(bind: username)").first()
         }.map(Self.operator(from:))
     }
 
@@ -43,7 +43,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func acceptTOTPStep(operatorID: String, step: Int64) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE operators SET last_totp_step = \(bind: step)
                 WHERE id = \(bind: operatorID) AND last_totp_step < \(bind: step) RETURNING id
@@ -56,7 +56,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func insertWebSession(_ session: WebSession) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO web_sessions (token_hash, kind, principal_id, created_at, last_seen_at, expires_at, second_factor_at,
                                           second_factor_method)
@@ -71,7 +71,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func touchWebSession(tokenHash: String, at now: Date, newExpiry: Date, notCreatedBefore: Date) async throws -> WebSession? {
         let row = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE web_sessions SET last_seen_at = \(bind: now.epochMilliseconds), expires_at = \(bind: newExpiry.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND expires_at > \(bind: now.epochMilliseconds)
@@ -97,7 +97,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func beginWebStepUp(tokenHash: String, stepUp: WebStepUp, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE web_sessions SET step_up_id = \(bind: stepUp.id), step_up_method = \(bind: stepUp.method.rawValue),
                        step_up_action = \(bind: stepUp.action), step_up_target = \(bind: stepUp.target),
@@ -110,7 +110,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func completeWebStepUp(tokenHash: String, stepUpID: String, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE web_sessions SET second_factor_at = \(bind: now.epochMilliseconds), second_factor_method = step_up_method,
                        step_up_id = NULL, step_up_method = NULL, step_up_action = NULL, step_up_target = NULL, step_up_expires_at = NULL
@@ -124,13 +124,13 @@ extension SQLStore: BackOfficeRepository {
 
     public func deleteWebSession(tokenHash: String) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw("DELETE FROM web_sessions WHERE token_hash = \(bind: tokenHash)").run()
+            try await db.sql("DELETE FROM web_sessions WHERE token_hash = \(bind: tokenHash)").run()
         }
     }
 
     public func deleteExpiredWebSessions(at now: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
-            try await db.raw("DELETE FROM web_sessions WHERE expires_at <= \(bind: now.epochMilliseconds) RETURNING token_hash").all().count
+            try await db.sql("DELETE FROM web_sessions WHERE expires_at <= \(bind: now.epochMilliseconds) RETURNING token_hash").all().count
         }
     }
 
@@ -138,9 +138,9 @@ extension SQLStore: BackOfficeRepository {
 
     public func backOfficeCounts(realm: String, at now: Date) async throws -> BackOfficeCounts {
         try await pool.withConnection { db in
-            let users = try await db.raw("SELECT COUNT(*) AS n FROM users WHERE realm_id = \(bind: realm)").first()?.int("n") ?? 0
+            let users = try await db.sql("SELECT COUNT(*) AS n FROM users WHERE realm_id = \(bind: realm)").first()?.int("n") ?? 0
             var devices: [String: Int] = [:]
-            for row in try await db.raw(
+            for row in try await db.sql(
                 """
                 SELECT d.status, COUNT(*) AS n FROM devices d JOIN users u ON u.id = d.user_id
                 WHERE u.realm_id = \(bind: realm) GROUP BY d.status
@@ -149,7 +149,7 @@ extension SQLStore: BackOfficeRepository {
                 devices[try row.string("status")] = try row.int("n")
             }
             let pending =
-                try await db.raw(
+                try await db.sql(
                     """
                     SELECT COUNT(*) AS n FROM approvals a JOIN users u ON u.id = a.user_id
                     WHERE u.realm_id = \(bind: realm) AND a.status = 'PENDING' AND a.expires_at > \(bind: now.epochMilliseconds)
@@ -157,7 +157,7 @@ extension SQLStore: BackOfficeRepository {
                 ).first()?.int("n") ?? 0
             var webhooks: [String: Int] = [:]
             // A delivery is of the realm of its subscriber (a PowerAuth application or an OAuth client).
-            for row in try await db.raw(
+            for row in try await db.sql(
                 "SELECT w.status, COUNT(*) AS n FROM webhook_deliveries w WHERE \(Self.webhookInRealm(realm)) GROUP BY w.status"
             ).all() {
                 webhooks[try row.string("status")] = try row.int("n")
@@ -167,7 +167,7 @@ extension SQLStore: BackOfficeRepository {
     }
 
     /// `webhook_deliveries w` belongs to `realm` through its subscriber.
-    static func webhookInRealm(_ realm: String) -> SQLQueryString {
+    static func webhookInRealm(_ realm: String) -> StoreSQL {
         """
         ((w.subscriber_kind = 'application'
             AND EXISTS (SELECT 1 FROM powerauth_applications p WHERE p.id = w.subscriber_id AND p.realm_id = \(bind: realm)))
@@ -181,7 +181,7 @@ extension SQLStore: BackOfficeRepository {
         let escaped = query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT * FROM users WHERE realm_id = \(bind: realm)
                   AND (LOWER(username) LIKE \(bind: "%\(escaped)%") ESCAPE '\\' OR id = \(bind: query))
@@ -193,14 +193,14 @@ extension SQLStore: BackOfficeRepository {
 
     public func allDevices(userID: String) async throws -> [Device] {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM devices WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id").all()
+            try await db.sql("SELECT * FROM devices WHERE user_id = \(bind: userID) ORDER BY created_at DESC, id").all()
         }.map(Self.device(from:))
     }
 
     public func recentDevices(realm: String, status: Device.Status?, limit: Int) async throws -> [Device] {
-        let statusCondition: SQLQueryString = status.map { "AND devices.status = \(bind: $0.rawValue)" } ?? ""
+        let statusCondition: StoreSQL = status.map { "AND devices.status = \(bind: $0.rawValue)" } ?? ""
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT devices.* FROM devices JOIN users u ON u.id = devices.user_id
                 WHERE u.realm_id = \(bind: realm) \(statusCondition)
@@ -211,9 +211,9 @@ extension SQLStore: BackOfficeRepository {
     }
 
     public func recentApprovals(realm: String, userID: String?, limit: Int) async throws -> [Approval] {
-        let userCondition: SQLQueryString = userID.map { "AND approvals.user_id = \(bind: $0)" } ?? ""
+        let userCondition: StoreSQL = userID.map { "AND approvals.user_id = \(bind: $0)" } ?? ""
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT approvals.* FROM approvals JOIN users u ON u.id = approvals.user_id
                 WHERE u.realm_id = \(bind: realm) \(userCondition)
@@ -225,7 +225,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func webhookDeliveries(realm: String, limit: Int) async throws -> [WebhookDelivery] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT w.* FROM webhook_deliveries w WHERE \(Self.webhookInRealm(realm))
                 ORDER BY w.created_at DESC, w.id DESC LIMIT \(bind: limit)
@@ -236,7 +236,7 @@ extension SQLStore: BackOfficeRepository {
 
     public func applications(realm: String) async throws -> [PowerAuthApplication] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM powerauth_applications WHERE status = 'active' AND realm_id = \(bind: realm) ORDER BY id"
             ).all()
         }.map(Self.application(from:))
@@ -246,15 +246,15 @@ extension SQLStore: BackOfficeRepository {
         -> [AuditEvent]
     {
         while try await sealAuditJournal(limit: 500) > 0 {}
-        var conditions: [SQLQueryString] = [
+        var conditions: [StoreSQL] = [
             realm == Realm.defaultID ? "(realm_id = \(bind: realm) OR realm_id IS NULL)" : "realm_id = \(bind: realm)"
         ]
         if let subject { conditions.append("subject = \(bind: subject)") }
         if failuresOnly { conditions.append("outcome = 'failure'") }
         if let sequence { conditions.append("sequence < \(bind: sequence)") }
-        let whereClause: SQLQueryString = "WHERE " + conditions.joined(separator: " AND ")
+        let whereClause: StoreSQL = "WHERE " + conditions.joined(separator: " AND ")
         return try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM audit_events \(whereClause) ORDER BY sequence DESC LIMIT \(bind: limit)").all()
+            try await db.sql("SELECT * FROM audit_events \(whereClause) ORDER BY sequence DESC LIMIT \(bind: limit)").all()
         }.map(Self.auditEvent(from:))
     }
 }

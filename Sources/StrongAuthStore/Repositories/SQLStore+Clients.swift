@@ -5,7 +5,7 @@ import StrongAuthCore
 extension SQLStore: ClientRepository {
     public func insertClient(_ client: OAuthClient) async throws {
         let inserted = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO clients (id, name, secret_hash, grants, scopes, status, created_at, webhook_url, sealed_webhook_secret,
                                      resource_server, realm_id, redirect_uris, public_client, jwks, dpop_required, require_par,
@@ -26,7 +26,7 @@ extension SQLStore: ClientRepository {
 
     public func client(id: String) async throws -> OAuthClient? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM clients WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM clients WHERE id = \(bind: id)").first()
         }.map(Self.client(from:))
     }
 

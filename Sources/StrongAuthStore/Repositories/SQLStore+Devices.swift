@@ -28,8 +28,8 @@ extension SQLStore: DeviceRepository {
     static func checkBindingLimits(_ limits: DeviceBindingLimits, userID: String, lockUser: Bool, at now: Date, on db: any SQLDatabase)
         async throws
     {
-        if lockUser { _ = try await db.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").first() }
-        let row = try await db.raw(
+        if lockUser { _ = try await db.sql("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").first() }
+        let row = try await db.sql(
             """
             SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM devices
             WHERE user_id = \(bind: userID) AND status IN ('CREATED', 'PENDING_COMMIT')
@@ -55,7 +55,7 @@ extension SQLStore: DeviceRepository {
 
     /// The device row of a Kontist binding or a passkey (a PowerAuth registration writes more columns).
     static func insert(_ device: Device, into db: any SQLDatabase) async throws {
-        try await db.raw(
+        try await db.sql(
             """
             INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at)
             VALUES (\(bind: device.id), \(bind: device.userID), \(bind: device.kind.rawValue), \(bind: device.name),
@@ -68,13 +68,13 @@ extension SQLStore: DeviceRepository {
 
     public func device(id: String) async throws -> Device? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM devices WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM devices WHERE id = \(bind: id)").first()
         }.map(Self.device(from:))
     }
 
     public func devices(userID: String) async throws -> [Device] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM devices WHERE user_id = \(bind: userID) AND status <> 'REMOVED' ORDER BY created_at, id"
             ).all()
         }.map(Self.device(from:))
@@ -113,7 +113,7 @@ extension SQLStore: DeviceRepository {
     ) async throws -> Bool {
         let allowed = from.map(\.rawValue).sorted()
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason),
                   activated_at = CASE WHEN \(bind: to.rawValue) = 'ACTIVE' AND activated_at IS NULL THEN \(bind: now.epochMilliseconds)
@@ -126,14 +126,14 @@ extension SQLStore: DeviceRepository {
 
     public func touchDevice(id: String, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw("UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id)").run()
+            try await db.sql("UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id)").run()
         }
     }
 
     public func insertDeviceChallenge(_ challenge: Challenge, whileLive token: AccessTokenLivenessQuery?) async throws -> Bool {
-        let live: SQLQueryString = token.map { " AND \(Self.livenessCondition($0))" } ?? ""
+        let live: StoreSQL = token.map { " AND \(Self.livenessCondition($0))" } ?? ""
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO challenges (id, kind, user_id, device_id, payload, status, attempts, max_attempts, created_at, expires_at)
                 SELECT \(bind: challenge.id), \(bind: challenge.kind.rawValue), \(bind: challenge.userID), id, \(bind: challenge.payload),
@@ -151,7 +151,7 @@ extension SQLStore: DeviceRepository {
     public func device(id: String, challengeID: String) async throws -> (Device, Challenge?)? {
         guard
             let row = try await pool.withConnection({ db in
-                try await db.raw(
+                try await db.sql(
                     """
                     SELECT d.*, \(unsafeRaw: Self.prefixedChallengeColumns)
                     FROM devices d LEFT JOIN challenges c ON c.id = \(bind: challengeID) AND c.device_id = d.id
@@ -169,7 +169,7 @@ extension SQLStore: DeviceRepository {
     {
         // Anchored on one constant row, so that each of the three is read even when another is absent.
         let row = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT d.*, \(unsafeRaw: Self.prefixedChallengeColumns),
                        \(unsafeRaw: Self.prefixedClientColumns), \(Self.livenessColumns(token))
@@ -198,7 +198,7 @@ extension SQLStore: DeviceRepository {
         }
         return try await pool.withTransaction { db in
             // The decision: the answer counts as an attempt and closes the challenge at once.
-            let answered = try await db.raw(
+            let answered = try await db.sql(
                 """
                 UPDATE challenges SET attempts = attempts + 1, status = 'answered'
                 WHERE id = \(bind: id) AND device_id = \(bind: deviceID) AND status = 'open' AND attempts < max_attempts
@@ -208,7 +208,7 @@ extension SQLStore: DeviceRepository {
             ).first()
             guard answered != nil else { return false }
             // The device's use, which also locks its row for the family below (see insertRefreshToken).
-            let device = try await db.raw(
+            let device = try await db.sql(
                 "UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: deviceID) RETURNING status"
             ).first()
             if let refreshToken {
@@ -229,9 +229,9 @@ extension SQLStore: DeviceRepository {
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         // As `insertFamily`: a family confirmed by a device that is not ACTIVE starts revoked.
-        let tokens: [SQLQueryString] =
+        let tokens: [StoreSQL] =
             refreshToken.map { token in
-                let revokedAt: SQLQueryString =
+                let revokedAt: StoreSQL =
                     token.deviceID == nil
                     ? "NULL" : "CASE WHEN used.status = 'ACTIVE' THEN NULL ELSE \(bind: token.issuedAt.epochMilliseconds) END"
                 return [
@@ -240,7 +240,7 @@ extension SQLStore: DeviceRepository {
                 ]
             } ?? []
         let row = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 WITH answered AS (
                   UPDATE challenges SET attempts = attempts + 1, status = 'answered'
@@ -267,7 +267,7 @@ extension SQLStore: DeviceRepository {
 
     public func resolveChallenge(id: String, to status: Challenge.Status, deviceID: String, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE challenges SET status = \(bind: status.rawValue), device_id = \(bind: deviceID)
                 WHERE id = \(bind: id) AND status = 'open' AND expires_at > \(bind: now.epochMilliseconds) RETURNING id
@@ -278,14 +278,14 @@ extension SQLStore: DeviceRepository {
 
     public func redeemChallenge(id: String) async throws -> String? {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "UPDATE challenges SET status = 'redeemed' WHERE id = \(bind: id) AND status = 'answered' RETURNING device_id"
             ).first()?.string("device_id")
         }
     }
 
     private static func insert(_ challenge: Challenge, into db: any SQLDatabase) async throws {
-        try await db.raw(
+        try await db.sql(
             """
             INSERT INTO challenges (id, kind, user_id, device_id, payload, status, attempts, max_attempts, created_at, expires_at)
             VALUES (\(bind: challenge.id), \(bind: challenge.kind.rawValue), \(bind: challenge.userID), \(bind: challenge.deviceID),
@@ -314,7 +314,7 @@ extension SQLStore: DeviceRepository {
 
     public func challenge(id: String) async throws -> Challenge? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM challenges WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM challenges WHERE id = \(bind: id)").first()
         }.map { try Self.challenge(from: $0) }
     }
 
@@ -331,13 +331,13 @@ extension SQLStore: DeviceRepository {
 
     public func completeChallenge(id: String, at now: Date, activatingDevice: (id: String, status: Device.Status)?) async throws -> Bool {
         try await pool.withTransaction { db in
-            let answered = try await db.raw(
+            let answered = try await db.sql(
                 "UPDATE challenges SET status = 'answered' WHERE id = \(bind: id) AND status = 'open' RETURNING id"
             ).first()
             guard answered != nil else { return false }
             if let (deviceID, status) = activatingDevice {
                 let activatedAt: Int64? = status == .active ? now.epochMilliseconds : nil
-                let activated = try await db.raw(
+                let activated = try await db.sql(
                     """
                     UPDATE devices SET status = \(bind: status.rawValue), activated_at = \(bind: activatedAt)
                     WHERE id = \(bind: deviceID) AND status = 'CREATED' RETURNING id
@@ -351,7 +351,7 @@ extension SQLStore: DeviceRepository {
 
     public func approvePendingDevice(id deviceID: String, approverID: String, userID: String, at now: Date) async throws -> Bool {
         try await pool.withTransaction { db in
-            let approver = try await db.raw(
+            let approver = try await db.sql(
                 """
                 UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: approverID) AND user_id = \(bind: userID) AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
@@ -361,7 +361,7 @@ extension SQLStore: DeviceRepository {
             guard approver != nil else { return false }
             // The device's approval in the engine is decided with it (before the device row, the
             // same lock order as `decidePendingDeviceApproval`, so the two never deadlock).
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE approvals SET status = 'APPROVED', updated_at = \(bind: now.epochMilliseconds)
                 WHERE user_id = \(bind: userID) AND template = \(bind: ApprovalService.newDeviceTemplate) AND external_id = \(bind: deviceID)
@@ -369,7 +369,7 @@ extension SQLStore: DeviceRepository {
                 """
             ).run()
             // A Kontist device's commit (`DeviceAction.commit`), only in the approval's transaction.
-            let approved = try await db.raw(
+            let approved = try await db.sql(
                 """
                 UPDATE devices SET status = \(bind: DeviceAction.commit.to.rawValue), activated_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
@@ -385,7 +385,7 @@ extension SQLStore: DeviceRepository {
         async throws -> Device.Status?
     {
         try await pool.withTransaction { db in
-            let answered = try await db.raw(
+            let answered = try await db.sql(
                 "UPDATE challenges SET status = 'answered' WHERE id = \(bind: id) AND status = 'open' RETURNING id"
             ).first()
             guard answered != nil else { return nil }
@@ -393,14 +393,14 @@ extension SQLStore: DeviceRepository {
             // (PostgreSQL row lock, held to commit; SQLite has one writer), and under READ
             // COMMITTED the next statement sees every binding committed before the lock was
             // granted. Without it two "first" devices each saw no ACTIVE one and both activated.
-            try await db.raw("UPDATE users SET status = status WHERE id = \(bind: userID)").run()
+            try await db.sql("UPDATE users SET status = status WHERE id = \(bind: userID)").run()
             var target = Device.Status.active
             if approvalRequired {
                 // Any ACTIVE device of the user, of either kind: a PowerAuth registration is a
                 // device of the realm's user as much as a Kontist key (docs/security-model.md). Counting only
                 // `ecdsa-p256` let a password token plus the SMS OTP bind a device unapproved.
                 let bound =
-                    try await db.raw(
+                    try await db.sql(
                         """
                         SELECT COUNT(*) AS n FROM devices
                         WHERE user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
@@ -409,7 +409,7 @@ extension SQLStore: DeviceRepository {
                 if bound > 0 { target = .pendingCommit }
             }
             let activatedAt: Int64? = target == .active ? now.epochMilliseconds : nil
-            let moved = try await db.raw(
+            let moved = try await db.sql(
                 """
                 UPDATE devices SET status = \(bind: target.rawValue), activated_at = \(bind: activatedAt)
                 WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status = 'CREATED' RETURNING id
@@ -429,7 +429,7 @@ extension SQLStore: DeviceRepository {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
             // Lock order: approver, approval, new device (as `approvePendingDevice`).
-            let approver = try await db.raw(
+            let approver = try await db.sql(
                 """
                 UPDATE devices SET last_used_at = \(bind: nowMs)
                 WHERE id = \(bind: approverID) AND user_id = \(bind: userID) AND id <> \(bind: deviceID) AND status = 'ACTIVE'
@@ -438,7 +438,7 @@ extension SQLStore: DeviceRepository {
             ).first()
             guard approver != nil else { return .approverNotActive }
             let decision = approve ? Approval.Status.approved : .rejected
-            let decided = try await db.raw(
+            let decided = try await db.sql(
                 """
                 UPDATE approvals SET status = \(bind: decision.rawValue), status_reason = \(bind: reason), updated_at = \(bind: nowMs)
                 WHERE id = \(bind: approvalID) AND user_id = \(bind: userID) AND template = \(bind: ApprovalService.newDeviceTemplate)
@@ -451,14 +451,14 @@ extension SQLStore: DeviceRepository {
             // the same from-set (a device no longer waiting is not removed by a rejection).
             let moved =
                 approve
-                ? try await db.raw(
+                ? try await db.sql(
                     """
                     UPDATE devices SET status = \(bind: DeviceAction.commit.to.rawValue), activated_at = \(bind: nowMs)
                     WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
                     RETURNING id
                     """
                 ).first()
-                : try await db.raw(
+                : try await db.sql(
                     """
                     UPDATE devices SET status = \(bind: DeviceAction.remove.to.rawValue)
                     WHERE id = \(bind: deviceID) AND user_id = \(bind: userID) AND status IN (\(binds: DeviceAction.commit.fromRawValues))
@@ -466,7 +466,7 @@ extension SQLStore: DeviceRepository {
                     """
                 ).first()
             guard moved != nil else {
-                try await db.raw(
+                try await db.sql(
                     """
                     UPDATE approvals SET status = 'CANCELED', status_reason = 'DEVICE_NOT_PENDING', updated_at = \(bind: nowMs)
                     WHERE id = \(bind: approvalID)
@@ -480,7 +480,7 @@ extension SQLStore: DeviceRepository {
 
     public func failChallengeIfExhausted(id: String) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "UPDATE challenges SET status = 'failed' WHERE id = \(bind: id) AND status = 'open' AND attempts >= max_attempts"
             ).run()
         }
@@ -500,7 +500,7 @@ extension SQLStore: NotificationOutbox {
         let nowMs = now.epochMilliseconds
         let leaseUntil = now.addingTimeInterval(lease).epochMilliseconds
         return try await pool.withTransaction { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE notifications SET next_attempt_at = \(bind: leaseUntil), attempts = attempts + 1
                 WHERE id IN (
@@ -524,7 +524,7 @@ extension SQLStore: NotificationOutbox {
         guard !ids.isEmpty else { return }
         try await pool.withTransaction { db in
             for chunk in Self.statementChunks(of: ids) {
-                try await db.raw(
+                try await db.sql(
                     "UPDATE notifications SET status = 'sent', sent_at = \(bind: now.epochMilliseconds) WHERE id IN (\(binds: Array(chunk)))"
                 ).run()
             }
@@ -533,7 +533,7 @@ extension SQLStore: NotificationOutbox {
 
     public func markNotificationFailed(id: String, nextAttemptAt: Date, dead: Bool) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE notifications SET status = \(bind: dead ? "dead" : "pending"), next_attempt_at = \(bind: nextAttemptAt.epochMilliseconds)
                 WHERE id = \(bind: id) AND status = 'pending'

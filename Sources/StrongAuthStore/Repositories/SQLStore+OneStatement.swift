@@ -7,18 +7,18 @@ import StrongAuthCore
 struct RowInsert: Sendable {
     var table: String
     var columns: String
-    var values: SQLQueryString
+    var values: StoreSQL
     /// What follows the values (`ON CONFLICT DO NOTHING`).
     var suffix: String = ""
 
     func run(on db: any SQLDatabase) async throws {
-        try await db.raw("INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns)) VALUES (\(values)) \(unsafeRaw: suffix)").run()
+        try await db.sql("INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns)) VALUES (\(values)) \(unsafeRaw: suffix)").run()
     }
 
     /// The CTE `name AS (INSERT …)` of a single PostgreSQL statement: its values once, or selected
     /// `FROM` another part (`source`, e.g. the decision) so that it is written only with it.
-    func part(_ name: String, from source: String?) -> SQLQueryString {
-        let rows: SQLQueryString = source.map { "SELECT \(values) FROM \(unsafeRaw: $0)" } ?? "VALUES (\(values))"
+    func part(_ name: String, from source: String?) -> StoreSQL {
+        let rows: StoreSQL = source.map { "SELECT \(values) FROM \(unsafeRaw: $0)" } ?? "VALUES (\(values))"
         return "\(unsafeRaw: name) AS (INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns)) \(rows) \(unsafeRaw: suffix))"
     }
 }
@@ -33,8 +33,8 @@ extension SQLStore {
     ///
     /// In one snapshot, a part does not see another's rows: a subquery that looks up a row
     /// inserted beside it (the realm of an audit record's new subject) must be given its answer.
-    static func oneStatement(decision: SQLQueryString?, inserts: [RowInsert]) -> SQLQueryString {
-        var parts: [SQLQueryString] = decision.map { ["decided AS (\($0))"] } ?? []
+    static func oneStatement(decision: StoreSQL?, inserts: [RowInsert]) -> StoreSQL {
+        var parts: [StoreSQL] = decision.map { ["decided AS (\($0))"] } ?? []
         parts += inserts.enumerated().map { index, insert in insert.part("part\(index)", from: decision == nil ? nil : "decided") }
         return "WITH \(parts.joined(separator: ",\n"))\n\(unsafeRaw: decision == nil ? "SELECT 1 AS id" : "SELECT id FROM decided")"
     }

@@ -28,7 +28,7 @@ extension SQLStore: PasskeyRepository {
     }
 
     static func insert(_ ceremony: PasskeyCeremony, into db: any SQLDatabase) async throws {
-        try await db.raw(
+        try await db.sql(
             """
             INSERT INTO passkey_ceremonies (id, purpose, user_id, realm_id, target, challenge, nonce, sealed_otp, name, attempts,
                                             created_at, expires_at)
@@ -44,7 +44,7 @@ extension SQLStore: PasskeyRepository {
     public func passkeyCeremony(id: String) async throws -> PasskeyCeremony? {
         guard
             let row = try await pool.withConnection({ db in
-                try await db.raw("SELECT * FROM passkey_ceremonies WHERE id = \(bind: id) AND used_at IS NULL").first()
+                try await db.sql("SELECT * FROM passkey_ceremonies WHERE id = \(bind: id) AND used_at IS NULL").first()
             }),
             let purpose = PasskeyCeremony.Purpose(rawValue: try row.string("purpose")),
             let challenge = Base64URL.decode(try row.string("challenge"))
@@ -63,7 +63,7 @@ extension SQLStore: PasskeyRepository {
     }
 
     static func consumeCeremony(id: String, at now: Date, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw(
+        try await db.sql(
             """
             UPDATE passkey_ceremonies SET used_at = \(bind: now.epochMilliseconds)
             WHERE id = \(bind: id) AND used_at IS NULL AND expires_at > \(bind: now.epochMilliseconds) RETURNING id
@@ -73,7 +73,7 @@ extension SQLStore: PasskeyRepository {
 
     public func countPasskeyCeremonyAttempt(id: String, maxAttempts: Int, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE passkey_ceremonies SET attempts = attempts + 1,
                   used_at = CASE WHEN attempts + 1 >= \(bind: maxAttempts) THEN \(bind: now.epochMilliseconds) ELSE used_at END
@@ -91,21 +91,21 @@ extension SQLStore: PasskeyRepository {
             return try await pool.withTransaction { db in
                 // The user's row first (PostgreSQL; SQLite's transaction holds the one writer lock),
                 // so "no ACTIVE device yet" and the insert are one step against concurrent bindings.
-                if lockUser { _ = try await db.raw("SELECT id FROM users WHERE id = \(bind: device.userID) FOR UPDATE").first() }
+                if lockUser { _ = try await db.sql("SELECT id FROM users WHERE id = \(bind: device.userID) FOR UPDATE").first() }
                 guard try await Self.consumeCeremony(id: ceremonyID, at: now, on: db) else { throw PasskeyRefusal(outcome: .ceremonyClosed) }
                 if requireNoActiveDevice {
-                    let active = try await db.raw(
+                    let active = try await db.sql(
                         "SELECT id FROM devices WHERE user_id = \(bind: device.userID) AND status = 'ACTIVE' LIMIT 1"
                     ).first()
                     if active != nil { throw PasskeyRefusal(outcome: .activeDeviceExists) }
                 }
-                let taken = try await db.raw(
+                let taken = try await db.sql(
                     "SELECT device_id FROM passkeys WHERE credential_id = \(bind: Base64URL.encode(credential.credentialID))"
                 ).first()
                 if taken != nil { throw PasskeyRefusal(outcome: .duplicateCredential) }
                 try await Self.insert(device, into: db)
                 // ON CONFLICT: two registrations of one credential at once; the loser rolls back.
-                let inserted = try await db.raw(
+                let inserted = try await db.sql(
                     """
                     INSERT INTO passkeys (device_id, user_id, credential_id, public_key, algorithm, sign_count, aaguid, attestation_format,
                                           attestation_certified, backup_eligible, backup_state, transports)
@@ -127,13 +127,13 @@ extension SQLStore: PasskeyRepository {
 
     public func passkey(credentialID: [UInt8]) async throws -> PasskeyCredential? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM passkeys WHERE credential_id = \(bind: Base64URL.encode(credentialID))").first()
+            try await db.sql("SELECT * FROM passkeys WHERE credential_id = \(bind: Base64URL.encode(credentialID))").first()
         }.flatMap(Self.passkey(from:))
     }
 
     public func passkeys(userID: String) async throws -> [PasskeyCredential] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT p.* FROM passkeys p JOIN devices d ON d.id = p.device_id
                 WHERE p.user_id = \(bind: userID) AND d.status <> 'REMOVED' ORDER BY d.created_at, d.id
@@ -159,7 +159,7 @@ extension SQLStore: PasskeyRepository {
     public func recordPasskeyAssertion(deviceID: String, signCount: UInt32, backupState: Bool, at now: Date) async throws -> PasskeyCounterOutcome {
         let count = Int64(signCount)
         return try await pool.withTransaction { db in
-            let stored = try await db.raw(
+            let stored = try await db.sql(
                 """
                 UPDATE passkeys SET sign_count = \(bind: count), backup_state = \(bind: backupState ? 1 : 0),
                   last_assertion_at = \(bind: now.epochMilliseconds)
@@ -168,14 +168,14 @@ extension SQLStore: PasskeyRepository {
                 """
             ).first()
             guard stored != nil else { return .regressed }
-            try await db.raw("UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: deviceID)").run()
+            try await db.sql("UPDATE devices SET last_used_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: deviceID)").run()
             return .recorded
         }
     }
 
     public func deleteExpiredPasskeyCeremonies(before: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM passkey_ceremonies WHERE expires_at < \(bind: before.epochMilliseconds) RETURNING id"
             ).all().count
         }

@@ -8,7 +8,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func insertApplication(_ application: PowerAuthApplication) async throws {
         let inserted = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO powerauth_applications (id, name, application_key, sealed_application_secret, sealed_master_private_key,
                     master_public_key, callback_url, sealed_callback_secret, status, created_at, realm_id)
@@ -26,13 +26,13 @@ extension SQLStore: PowerAuthRepository {
 
     public func application(id: String) async throws -> PowerAuthApplication? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM powerauth_applications WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM powerauth_applications WHERE id = \(bind: id)").first()
         }.map(Self.application(from:))
     }
 
     public func application(key: String) async throws -> PowerAuthApplication? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM powerauth_applications WHERE application_key = \(bind: key)").first()
+            try await db.sql("SELECT * FROM powerauth_applications WHERE application_key = \(bind: key)").first()
         }.map(Self.application(from:))
     }
 
@@ -61,7 +61,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func insertIntegrationUser(_ user: IntegrationUser) async throws {
         let inserted = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO integration_users (name, password_hash, applications, status, created_at, realm_id)
                 VALUES (\(bind: user.name), \(bind: user.passwordHash), \(bind: user.applicationIDs.joined(separator: " ")),
@@ -79,7 +79,7 @@ extension SQLStore: PowerAuthRepository {
 
     /// The row of the integration user `name`, for reads that take it with what the user acts on.
     static func integrationUserRow(name: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
+        try await db.sql("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
     }
 
     static func integrationUser(from row: any SQLRow) throws -> IntegrationUser {
@@ -95,7 +95,7 @@ extension SQLStore: PowerAuthRepository {
     /// suite holds it to `IntegrationUser.mayUse` on every engine.
     public func integrationUserNames(mayUse applicationID: String) async throws -> [String] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT name FROM integration_users WHERE \(Self.integrationUserMayUse(applicationID)) ORDER BY name"
             ).all()
         }.map { try $0.string("name") }
@@ -108,7 +108,7 @@ extension SQLStore: PowerAuthRepository {
     /// bytes on both engines and has no metacharacters: `LIKE` matched case-insensitively on
     /// SQLite (an integration user of `app` passed for `App`) and needed `%`/`_` escaped. An id
     /// that is empty or holds whitespace is no member of a space-separated list in Swift either.
-    static func integrationUserMayUse(_ applicationID: String) -> SQLQueryString {
+    static func integrationUserMayUse(_ applicationID: String) -> StoreSQL {
         guard !applicationID.isEmpty, !applicationID.contains(where: \.isWhitespace) else { return "1 = 0" }
         return """
             REPLACE(' ' || applications || ' ', CAST(\(bind: " \(applicationID) ") AS TEXT), '') <> (' ' || applications || ' ')
@@ -120,12 +120,12 @@ extension SQLStore: PowerAuthRepository {
     public func ensureUser(realm: String, externalUserID: String, at now: Date) async throws -> String {
         // Most users exist already: a read answers them without taking the writer.
         let existing = try await pool.withConnection { db in
-            try await db.raw("SELECT id FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: externalUserID)").first()
+            try await db.sql("SELECT id FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: externalUserID)").first()
         }
         if let existing { return try existing.string("id") }
         return try await pool.withWriteConnection { db in
             // '!' is no bcrypt hash: such a user can never log in with a password.
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO users (id, username, password_hash, status, created_at, realm_id)
                 VALUES (\(bind: SecureRandom.uuid()), \(bind: externalUserID), '!', 'active', \(bind: now.epochMilliseconds),
@@ -134,7 +134,7 @@ extension SQLStore: PowerAuthRepository {
                 """
             ).run()
             guard
-                let row = try await db.raw(
+                let row = try await db.sql(
                     "SELECT id FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: externalUserID)"
                 ).first()
             else {
@@ -148,7 +148,7 @@ extension SQLStore: PowerAuthRepository {
         device: Device, activation: PowerAuthActivation, counter: PowerAuthCounter, webhooks: [WebhookDelivery]
     ) async throws {
         try await pool.withTransaction { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO devices (id, user_id, kind, name, public_key, status, blocked_reason, created_at, activated_at, last_used_at,
                                      ctr_data, counter, failed_attempts, max_failed_attempts)
@@ -158,7 +158,7 @@ extension SQLStore: PowerAuthRepository {
                         \(bind: counter.failedAttempts), \(bind: counter.maxFailedAttempts))
                 """
             ).run()
-            let inserted = try await db.raw(
+            let inserted = try await db.sql(
                 """
                 INSERT INTO powerauth_activations (device_id, application_id, activation_code, activation_code_signature, expires_at,
                     otp_hash, otp_validation, commit_phase, flags, platform, device_info, extras)
@@ -184,14 +184,14 @@ extension SQLStore: PowerAuthRepository {
 
     public func registration(id: String) async throws -> Registration? {
         try await pool.withConnection { db in
-            try await db.raw("\(unsafeRaw: Self.registrationSelect) WHERE d.id = \(bind: id)").first()
+            try await db.sql("\(unsafeRaw: Self.registrationSelect) WHERE d.id = \(bind: id)").first()
         }.map(Self.registration(from:))
     }
 
     public func signatureContext(registrationID: String, integrationUserName: String?) async throws -> SignatureContext {
         // One statement: the hot path of /v2/signature/verify reads once and writes once.
         let row = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT d.*, a.*, u.username AS external_user_id,
                     p.id AS app_id, p.name AS app_name, p.application_key AS app_application_key,
@@ -238,7 +238,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func registration(activationCode: String, applicationID: String) async throws -> Registration? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "\(unsafeRaw: Self.registrationSelect) WHERE a.activation_code = \(bind: activationCode) AND a.application_id = \(bind: applicationID)"
             ).first()
         }.map(Self.registration(from:))
@@ -246,7 +246,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func registrations(realm: String, externalUserID: String, includeRemoved: Bool) async throws -> [Registration] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 \(unsafeRaw: Self.registrationSelect) WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: externalUserID)
                 \(unsafeRaw: includeRemoved ? "" : "AND d.status <> 'REMOVED'") ORDER BY d.created_at DESC, d.id
@@ -289,7 +289,7 @@ extension SQLStore: PowerAuthRepository {
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
-            let moved = try await db.raw(
+            let moved = try await db.sql(
                 """
                 UPDATE devices SET status = \(bind: to.rawValue), name = \(bind: name), public_key = \(bind: devicePublicKeyHex),
                     ctr_data = \(bind: Data(counterData).base64EncodedString()), ctr_history = NULL, counter = 0, failed_attempts = 0,
@@ -300,7 +300,7 @@ extension SQLStore: PowerAuthRepository {
                 """
             ).first()
             guard moved != nil else { return false }
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE powerauth_activations SET activation_code = NULL, platform = \(bind: activation.platform),
                     device_info = \(bind: activation.deviceInfo), extras = \(bind: activation.extras),
@@ -327,7 +327,7 @@ extension SQLStore: PowerAuthRepository {
             ? ""
             : "AND (status NOT IN ('CREATED', 'PENDING_COMMIT') OR EXISTS (SELECT 1 FROM powerauth_activations WHERE device_id = devices.id AND expires_at > \(nowMs)))"
         return try await pool.withTransaction { db in
-            let moved = try await db.raw(
+            let moved = try await db.sql(
                 """
                 UPDATE devices SET status = \(bind: to.rawValue), blocked_reason = \(bind: reason),
                     failed_attempts = CASE WHEN \(bind: resetFailures) THEN 0 ELSE failed_attempts END,
@@ -337,10 +337,10 @@ extension SQLStore: PowerAuthRepository {
             ).first()
             guard moved != nil else { return false }
             if to != .created {
-                try await db.raw("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
+                try await db.sql("UPDATE powerauth_activations SET activation_code = NULL WHERE device_id = \(bind: id)").run()
             }
             if to == .removed {
-                try await db.raw("DELETE FROM powerauth_tokens WHERE device_id = \(bind: id)").run()
+                try await db.sql("DELETE FROM powerauth_tokens WHERE device_id = \(bind: id)").run()
             }
             try await Self.insert(webhooks, into: db)
             return true
@@ -351,7 +351,7 @@ extension SQLStore: PowerAuthRepository {
         id: String, expected: [UInt8], next: [UInt8], steps: Int, history: [[UInt8]], resetFailures: Bool, at now: Date
     ) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
                     ctr_history = \(bind: Data(history.flatMap { $0 }).base64EncodedString()),
@@ -369,7 +369,7 @@ extension SQLStore: PowerAuthRepository {
         caller: (name: String, passwordHash: String), possessionThrottle: (limit: Int, window: TimeInterval)?, at now: Date
     ) async throws -> (failedAttempts: Int, maxFailedAttempts: Int)? {
         // The same window as `takePossessionAttempt`'s: over (started at or before the cutoff) or with room.
-        let throttle: SQLQueryString =
+        let throttle: StoreSQL =
             possessionThrottle.map { throttle in
                 let cutoff = now.epochMilliseconds - Int64(throttle.window * 1000)
                 return """
@@ -379,7 +379,7 @@ extension SQLStore: PowerAuthRepository {
                     """
             } ?? ""
         let row = try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE devices SET ctr_data = \(bind: Data(next).base64EncodedString()), counter = counter + \(bind: steps),
                     ctr_history = \(bind: Data(history.flatMap { $0 }).base64EncodedString()),
@@ -404,7 +404,7 @@ extension SQLStore: PowerAuthRepository {
         // (it started at or before `cutoff`) restarts at `now` with this attempt as its first.
         let cutoff = now.epochMilliseconds - Int64(window * 1000)
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE powerauth_activations SET
                     possession_attempts = CASE WHEN possession_window_start <= \(bind: cutoff) THEN 1 ELSE possession_attempts + 1 END,
@@ -419,7 +419,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func returnPossessionAttempt(id: String) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE powerauth_activations SET possession_attempts = possession_attempts - 1
                 WHERE device_id = \(bind: id) AND possession_attempts > 0
@@ -432,7 +432,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func insertToken(_ token: PowerAuthToken) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO powerauth_tokens (id, device_id, sealed_secret, signature_type, created_at)
                 VALUES (\(bind: token.id), \(bind: token.deviceID), \(bind: token.sealedSecret), \(bind: token.signatureType),
@@ -444,7 +444,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func token(id: String) async throws -> PowerAuthToken? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM powerauth_tokens WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM powerauth_tokens WHERE id = \(bind: id)").first()
         }.map { row in
             PowerAuthToken(
                 id: try row.string("id"), deviceID: try row.string("device_id"), sealedSecret: try row.string("sealed_secret"),
@@ -454,7 +454,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func deleteToken(id: String, deviceID: String) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM powerauth_tokens WHERE id = \(bind: id) AND device_id = \(bind: deviceID) RETURNING id"
             ).first() != nil
         }
@@ -465,13 +465,13 @@ extension SQLStore: PowerAuthRepository {
     public func insertTemporaryKey(_ key: PowerAuthTemporaryKeyRecord) async throws {
         try await pool.withWriteConnection { db in
             // Expired keys are useless; each insert sweeps a few, so the table stays small.
-            try await db.raw(
+            try await db.sql(
                 """
                 DELETE FROM powerauth_temporary_keys WHERE id IN (
                     SELECT id FROM powerauth_temporary_keys WHERE expires_at < \(bind: key.expiresAt.epochMilliseconds - 3_600_000) LIMIT 10)
                 """
             ).run()
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO powerauth_temporary_keys (id, application_id, activation_id, sealed_private_key, expires_at)
                 VALUES (\(bind: key.id), \(bind: key.applicationID), \(bind: key.activationID), \(bind: key.sealedPrivateKey),
@@ -483,7 +483,7 @@ extension SQLStore: PowerAuthRepository {
 
     public func temporaryKey(id: String) async throws -> PowerAuthTemporaryKeyRecord? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM powerauth_temporary_keys WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM powerauth_temporary_keys WHERE id = \(bind: id)").first()
         }.map { row in
             PowerAuthTemporaryKeyRecord(
                 id: try row.string("id"), applicationID: try row.string("application_id"),

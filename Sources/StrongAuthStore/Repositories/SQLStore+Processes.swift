@@ -6,7 +6,7 @@ extension SQLStore: ProcessRepository {
     public func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws {
         try await pool.withTransaction { db in
             for user in identities {
-                let inserted = try await db.raw(
+                let inserted = try await db.sql(
                     """
                     INSERT INTO users (id, username, password_hash, owner_client_id, status, created_at, process_identity, realm_id)
                     VALUES (\(bind: user.id), \(bind: user.username), \(bind: user.passwordHash), \(bind: user.ownerClientId),
@@ -17,7 +17,7 @@ extension SQLStore: ProcessRepository {
                 guard inserted != nil else { throw StoreError.conflict("user '\(user.username)'") }
             }
             for process in processes {
-                try await db.raw(
+                try await db.sql(
                     """
                     INSERT INTO processes (id, token_hash, client_id, process_type, client_reference, user_id, exchanges, max_exchanges,
                                            invalidated_at, created_at, expires_at, delete_after)
@@ -39,8 +39,8 @@ extension SQLStore: ProcessRepository {
         // One statement decides: concurrent exchanges on any number of nodes serialise on the
         // row, and each re-checks the WHERE against the committed counter (READ COMMITTED), so
         // exactly `max_exchanges` succeed. With invalidate, the same update ends the process.
-        let end: SQLQueryString = invalidate ? ", invalidated_at = \(bind: nowMs)" : ""
-        let exchange: SQLQueryString = """
+        let end: StoreSQL = invalidate ? ", invalidated_at = \(bind: nowMs)" : ""
+        let exchange: StoreSQL = """
             UPDATE processes SET exchanges = exchanges + 1\(end)
             WHERE token_hash = \(bind: tokenHash) AND exchanges < max_exchanges AND invalidated_at IS NULL
               AND expires_at > \(bind: nowMs)
@@ -50,7 +50,7 @@ extension SQLStore: ProcessRepository {
             """
         // The exchange and its audit record in one transaction.
         return try await pool.withTransaction { db in
-            guard let row = try await db.raw(exchange).first() else { return nil }
+            guard let row = try await db.sql(exchange).first() else { return nil }
             let process = try Self.process(from: row)
             if let audit { try await Self.insert(audit(process), at: now, into: db) }
             return process
@@ -59,13 +59,13 @@ extension SQLStore: ProcessRepository {
 
     public func process(tokenHash: String) async throws -> IdentityProcess? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM processes WHERE token_hash = \(bind: tokenHash)").first()
+            try await db.sql("SELECT * FROM processes WHERE token_hash = \(bind: tokenHash)").first()
         }.map(Self.process(from:))
     }
 
     public func processesDueForDeletion(at now: Date, limit: Int) async throws -> [IdentityProcess] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT * FROM processes WHERE delete_after <= \(bind: now.epochMilliseconds)
                 ORDER BY delete_after, id LIMIT \(bind: limit)
@@ -78,16 +78,16 @@ extension SQLStore: ProcessRepository {
         try await pool.withTransaction { db in
             // Approvals are data of the identity too (deleteUser leaves them to the approval engine).
             guard
-                let row = try await db.raw(
+                let row = try await db.sql(
                     "SELECT user_id FROM processes WHERE id = \(bind: id) AND delete_after <= \(bind: now.epochMilliseconds)"
                 ).first()
             else { return false }
             let userID = try row.string("user_id")
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM action_tokens WHERE approval_id IN (SELECT id FROM approvals WHERE user_id = \(bind: userID))"
             ).run()
-            try await db.raw("DELETE FROM approvals WHERE user_id = \(bind: userID)").run()
-            return try await db.raw(
+            try await db.sql("DELETE FROM approvals WHERE user_id = \(bind: userID)").run()
+            return try await db.sql(
                 "DELETE FROM processes WHERE id = \(bind: id) AND delete_after <= \(bind: now.epochMilliseconds) RETURNING id"
             ).first() != nil
         }

@@ -8,7 +8,7 @@ extension SQLStore: ReplayGuardRepository {
     /// primary key serialises concurrent inserts of one key on both engines, so exactly one wins.
     public func rememberOnce(scope: String, keyHash: String, until expiresAt: Date, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO replay_guard (scope, key_hash, expires_at)
                 VALUES (\(bind: scope), \(bind: keyHash), \(bind: expiresAt.epochMilliseconds))
@@ -23,7 +23,7 @@ extension SQLStore: ReplayGuardRepository {
     public func sweepReplayGuard(at now: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
             // In batches, so that one sweep never holds the write lock long.
-            try await db.raw(
+            try await db.sql(
                 """
                 DELETE FROM replay_guard WHERE (scope, key_hash) IN (
                     SELECT scope, key_hash FROM replay_guard WHERE expires_at <= \(bind: now.epochMilliseconds) LIMIT 5000)

@@ -33,7 +33,7 @@ extension SQLStore: SMSBudgetRepository {
         let start = now.epochMilliseconds
         let cutoff = start - Int64(window * 1000)
         for budget in budgets.sorted(by: { $0.key < $1.key }) {
-            let counted = try await db.raw(
+            let counted = try await db.sql(
                 """
                 INSERT INTO sms_budgets (budget_key, window_start, sent) VALUES (\(bind: budget.key), \(bind: start), 1)
                 ON CONFLICT (budget_key) DO UPDATE SET
@@ -44,7 +44,7 @@ extension SQLStore: SMSBudgetRepository {
                 """
             ).first()
             if counted == nil {
-                let row = try await db.raw("SELECT window_start FROM sms_budgets WHERE budget_key = \(bind: budget.key)").first()
+                let row = try await db.sql("SELECT window_start FROM sms_budgets WHERE budget_key = \(bind: budget.key)").first()
                 let windowStart = try row?.decode(column: "window_start", as: Int64.self) ?? start
                 return Date(timeIntervalSince1970: TimeInterval(windowStart) / 1000 + window)
             }
@@ -57,7 +57,7 @@ extension SQLStore: SMSBudgetRepository {
     func sweepSMSBudgets(before now: Date, window: TimeInterval) async {
         let cutoff = now.epochMilliseconds - Int64(window * 1000)
         _ = try? await pool.withWriteConnection { db in
-            try await db.raw("DELETE FROM sms_budgets WHERE window_start <= \(bind: cutoff)").run()
+            try await db.sql("DELETE FROM sms_budgets WHERE window_start <= \(bind: cutoff)").run()
         }
     }
 }

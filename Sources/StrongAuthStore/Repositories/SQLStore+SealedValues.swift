@@ -77,7 +77,7 @@ extension SQLStore {
         let prefix = "mk:\(keyID):%"
         let only = column.only.map { " AND " + $0 } ?? ""
         return try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT \(unsafeRaw: column.key) AS k, \(unsafeRaw: column.column) AS v FROM \(unsafeRaw: column.table)
                 WHERE \(unsafeRaw: column.column) IS NOT NULL AND \(unsafeRaw: column.column) NOT LIKE \(bind: prefix)\(unsafeRaw: only)
@@ -93,7 +93,7 @@ extension SQLStore {
     /// stale one. Returns whether it was replaced.
     public func replaceSealedValue(in column: SealedColumn, key: String, from old: String, to new: String) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE \(unsafeRaw: column.table) SET \(unsafeRaw: column.column) = \(bind: new)
                 WHERE \(unsafeRaw: column.key) = \(bind: key) AND \(unsafeRaw: column.column) = \(bind: old) RETURNING \(unsafeRaw: column.key) AS k
@@ -105,7 +105,7 @@ extension SQLStore {
     /// The sealed hash root, if this database has one yet.
     public func sealedHashRoot() async throws -> String? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT sealed_root FROM master_key_roots WHERE id = 'hash'").first()
+            try await db.sql("SELECT sealed_root FROM master_key_roots WHERE id = 'hash'").first()
         }.map { try $0.string("sealed_root") }
     }
 
@@ -113,7 +113,7 @@ extension SQLStore {
     /// first); read it back with `sealedHashRoot`.
     public func insertHashRoot(_ sealed: String, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO master_key_roots (id, sealed_root, created_at) VALUES ('hash', \(bind: sealed), \(bind: now.epochMilliseconds))
                 ON CONFLICT DO NOTHING

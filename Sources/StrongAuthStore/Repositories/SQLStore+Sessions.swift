@@ -9,7 +9,7 @@ extension SQLStore: SessionRepository {
         let now = user.createdAt.epochMilliseconds
         try await pool.withTransaction { db in
             guard try await Self.insertUserRow(user, into: db) else { throw StoreError.conflict("user '\(user.username)'") }
-            let inserted = try await db.raw(
+            let inserted = try await db.sql(
                 """
                 INSERT INTO login_identities (user_id, account_number, card_number, identification_code_hash, created_at)
                 VALUES (\(bind: user.id), \(bind: identity.accountNumber), \(bind: identity.cardNumber),
@@ -21,7 +21,7 @@ extension SQLStore: SessionRepository {
                 throw StoreError.conflict("login identity account \(identity.accountNumber) card \(identity.cardNumber)")
             }
             for tool in AccessTool.allCases {
-                try await db.raw(
+                try await db.sql(
                     """
                     INSERT INTO access_tools (user_id, tool, attempts_left, updated_at)
                     VALUES (\(bind: user.id), \(bind: tool.rawValue), \(bind: maxAttempts), \(bind: now))
@@ -33,7 +33,7 @@ extension SQLStore: SessionRepository {
 
     public func loginIdentity(accountNumber: String, cardNumber: String) async throws -> LoginIdentity? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT * FROM login_identities WHERE account_number = \(bind: accountNumber) AND card_number = \(bind: cardNumber)"
             ).first()
         }.map(Self.loginIdentity(from:))
@@ -41,7 +41,7 @@ extension SQLStore: SessionRepository {
 
     public func loginIdentity(userID: String) async throws -> LoginIdentity? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM login_identities WHERE user_id = \(bind: userID)").first()
+            try await db.sql("SELECT * FROM login_identities WHERE user_id = \(bind: userID)").first()
         }.map(Self.loginIdentity(from:))
     }
 
@@ -53,7 +53,7 @@ extension SQLStore: SessionRepository {
 
     public func loginAttemptsLeft(userID: String, tool: AccessTool) async throws -> Int? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "SELECT attempts_left FROM access_tools WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue)"
             ).first()
         }.map { try $0.int("attempts_left") }
@@ -61,7 +61,7 @@ extension SQLStore: SessionRepository {
 
     public func resetLoginAttempts(userID: String, tool: AccessTool, maxAttempts: Int, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: now.epochMilliseconds)
                 WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) RETURNING user_id
@@ -74,7 +74,7 @@ extension SQLStore: SessionRepository {
 
     public func insertLoginSession(_ session: LoginSession, tokenHash: String) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO login_sessions (id, token_hash, status, user_id, access_tool_usage, device_id, last_logon_date,
                                             created_at, last_seen_at, authorized_at)
@@ -92,7 +92,7 @@ extension SQLStore: SessionRepository {
     {
         let statuses = authorizedOnly ? "'authorized'" : "'anonymous', 'authorized'"
         return try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE login_sessions SET last_seen_at = \(bind: now.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND status IN (\(unsafeRaw: statuses))
@@ -109,7 +109,7 @@ extension SQLStore: SessionRepository {
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
-            let moved = try await db.raw(
+            let moved = try await db.sql(
                 """
                 UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: newTokenHash), user_id = \(bind: userID),
                     access_tool_usage = \(bind: accessToolUsage.rawValue), device_id = \(bind: deviceID),
@@ -120,8 +120,8 @@ extension SQLStore: SessionRepository {
                 """
             ).first()
             guard moved != nil else { return false }
-            try await db.raw("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
-            try await db.raw(
+            try await db.sql("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
+            try await db.sql(
                 """
                 UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
                 WHERE user_id = \(bind: userID) AND tool = \(bind: accessToolUsage.tool.rawValue)
@@ -133,7 +133,7 @@ extension SQLStore: SessionRepository {
 
     public func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession? {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE login_sessions SET status = 'ended', last_seen_at = \(bind: now.epochMilliseconds)
                 WHERE token_hash = \(bind: tokenHash) AND status IN ('anonymous', 'authorized')
@@ -157,7 +157,7 @@ extension SQLStore: SessionRepository {
 
     public func insertLoginChallenge(_ challenge: LoginChallenge) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO login_challenges (handle, kind, session_id, user_id, access_tool_usage, device_id, nonce, scenario_name,
                                               scenario_hash, status, created_at, expires_at)
@@ -172,7 +172,7 @@ extension SQLStore: SessionRepository {
 
     public func loginChallenge(handle: String) async throws -> LoginChallenge? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM login_challenges WHERE handle = \(bind: handle)").first()
+            try await db.sql("SELECT * FROM login_challenges WHERE handle = \(bind: handle)").first()
         }.map { row in
             LoginChallenge(
                 handle: try row.string("handle"), kind: LoginChallenge.Kind(rawValue: try row.string("kind")) ?? .login,
@@ -187,7 +187,7 @@ extension SQLStore: SessionRepository {
 
     public func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE login_challenges SET status = 'used'
                 WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open'
@@ -202,7 +202,7 @@ extension SQLStore: SessionRepository {
 
     public func decoyLoginAttemptsLeft(subjectHash: String, tool: AccessTool, freshAfter: Date) async throws -> Int? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT attempts_left FROM decoy_login_attempts
                 WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue) AND updated_at > \(bind: freshAfter.epochMilliseconds)
@@ -217,7 +217,7 @@ extension SQLStore: SessionRepository {
         let used = ",\(handle),"
         return try await pool.withWriteConnection { db in
             // A counter past the retention starts over, as if swept.
-            try await db.raw(
+            try await db.sql(
                 """
                 DELETE FROM decoy_login_attempts
                 WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue) AND updated_at <= \(bind: freshAfter.epochMilliseconds)
@@ -225,7 +225,7 @@ extension SQLStore: SessionRepository {
             ).run()
             // Every step only counts down or adds a used handle, so a lost race is decided by the next step.
             for _ in 0..<3 {
-                if let counted = try await db.raw(
+                if let counted = try await db.sql(
                     """
                     UPDATE decoy_login_attempts
                     SET attempts_left = attempts_left - 1, used_handles = used_handles || CAST(\(bind: "\(handle),") AS TEXT),
@@ -237,7 +237,7 @@ extension SQLStore: SessionRepository {
                 ).first() {
                     return .counted(attemptsLeft: try counted.int("attempts_left"))
                 }
-                if let row = try await db.raw(
+                if let row = try await db.sql(
                     """
                     SELECT attempts_left, used_handles FROM decoy_login_attempts
                     WHERE subject_hash = \(bind: subjectHash) AND tool = \(bind: tool.rawValue)
@@ -247,7 +247,7 @@ extension SQLStore: SessionRepository {
                     if try row.int("attempts_left") <= 0 { return .blocked }
                     continue
                 }
-                if let inserted = try await db.raw(
+                if let inserted = try await db.sql(
                     """
                     INSERT INTO decoy_login_attempts (subject_hash, tool, attempts_left, used_handles, updated_at)
                     SELECT \(bind: subjectHash), \(bind: tool.rawValue), \(bind: max(maxAttempts - 1, 0)), \(bind: used), \(bind: now.epochMilliseconds)
@@ -257,7 +257,7 @@ extension SQLStore: SessionRepository {
                 ).first() {
                     return .counted(attemptsLeft: try inserted.int("attempts_left"))
                 }
-                let count = try await db.raw("SELECT COUNT(*) AS n FROM decoy_login_attempts").first().map { try $0.int("n") } ?? 0
+                let count = try await db.sql("SELECT COUNT(*) AS n FROM decoy_login_attempts").first().map { try $0.int("n") } ?? 0
                 if count >= capacity { return .full }
             }
             return .replayed
@@ -266,7 +266,7 @@ extension SQLStore: SessionRepository {
 
     public func purgeDecoyLoginAttempts(updatedBefore cutoff: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM decoy_login_attempts WHERE updated_at <= \(bind: cutoff.epochMilliseconds) RETURNING subject_hash"
             ).all().count
         }
@@ -274,12 +274,12 @@ extension SQLStore: SessionRepository {
 
     public func purgeLoginState(idleCutoff: Date, at now: Date) async throws -> Int {
         try await pool.withWriteConnection { db in
-            let sessions = try await db.raw(
+            let sessions = try await db.sql(
                 """
                 DELETE FROM login_sessions WHERE status = 'ended' OR last_seen_at <= \(bind: idleCutoff.epochMilliseconds) RETURNING id
                 """
             ).all().count
-            let challenges = try await db.raw(
+            let challenges = try await db.sql(
                 "DELETE FROM login_challenges WHERE expires_at <= \(bind: now.epochMilliseconds) RETURNING handle"
             ).all().count
             return sessions + challenges
@@ -290,7 +290,7 @@ extension SQLStore: SessionRepository {
 
     public func ecdsaDevicesEverBound(userID: String) async throws -> [Device] {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT * FROM devices WHERE user_id = \(bind: userID) AND kind = \(bind: Device.Kind.ecdsaP256.rawValue)
                 ORDER BY created_at, id
@@ -301,13 +301,13 @@ extension SQLStore: SessionRepository {
 
     public func sealedServerKey(id: String) async throws -> String? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT sealed_private_key FROM server_keys WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT sealed_private_key FROM server_keys WHERE id = \(bind: id)").first()
         }.map { try $0.string("sealed_private_key") }
     }
 
     public func insertSealedServerKey(id: String, sealed: String, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO server_keys (id, sealed_private_key, created_at) VALUES (\(bind: id), \(bind: sealed), \(bind: now.epochMilliseconds))
                 ON CONFLICT DO NOTHING
@@ -318,9 +318,9 @@ extension SQLStore: SessionRepository {
 
     /// Everything of the login face bound to a user (part of deleting the user).
     static func deleteLoginState(userID: String, in db: any SQLDatabase) async throws {
-        try await db.raw("DELETE FROM login_challenges WHERE user_id = \(bind: userID)").run()
-        try await db.raw("DELETE FROM login_sessions WHERE user_id = \(bind: userID)").run()
-        try await db.raw("DELETE FROM access_tools WHERE user_id = \(bind: userID)").run()
-        try await db.raw("DELETE FROM login_identities WHERE user_id = \(bind: userID)").run()
+        try await db.sql("DELETE FROM login_challenges WHERE user_id = \(bind: userID)").run()
+        try await db.sql("DELETE FROM login_sessions WHERE user_id = \(bind: userID)").run()
+        try await db.sql("DELETE FROM access_tools WHERE user_id = \(bind: userID)").run()
+        try await db.sql("DELETE FROM login_identities WHERE user_id = \(bind: userID)").run()
     }
 }

@@ -12,7 +12,7 @@ extension SQLStore: TokenRepository {
             var deviceActive = true
             if let deviceID = record.deviceID {
                 deviceActive =
-                    try await db.raw(
+                    try await db.sql(
                         """
                         UPDATE devices SET last_used_at = last_used_at WHERE id = \(bind: deviceID) AND status = 'ACTIVE' RETURNING id
                         """
@@ -32,7 +32,7 @@ extension SQLStore: TokenRepository {
     }
 
     /// The family `record` starts (kept if it exists), revoked at `revokedAt` (an expression).
-    static func familyRow(of record: RefreshTokenRecord, revokedAt: SQLQueryString) -> RowInsert {
+    static func familyRow(of record: RefreshTokenRecord, revokedAt: StoreSQL) -> RowInsert {
         RowInsert(
             table: "token_families", columns: "id, client_id, user_id, device_id, created_at, auth_time, revoked_at",
             values: """
@@ -75,7 +75,7 @@ extension SQLStore: TokenRepository {
 
     public func refreshToken(hash: String) async throws -> RefreshTokenRecord? {
         try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT \(unsafeRaw: Self.refreshTokenColumns)
                 FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
@@ -92,7 +92,7 @@ extension SQLStore: TokenRepository {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
             // The deciding step: only one presentation can flip used_at from NULL.
-            let consumed = try await db.raw(
+            let consumed = try await db.sql(
                 """
                 UPDATE refresh_tokens SET used_at = \(bind: nowMs)
                 WHERE token_hash = \(bind: hash) AND client_id = \(bind: clientID) AND used_at IS NULL
@@ -105,7 +105,7 @@ extension SQLStore: TokenRepository {
             ).first()
             if let consumed {
                 let familyID = try consumed.string("family_id")
-                let family = try await db.raw("SELECT device_id, auth_time FROM token_families WHERE id = \(bind: familyID)").first()
+                let family = try await db.sql("SELECT device_id, auth_time FROM token_families WHERE id = \(bind: familyID)").first()
                 let deviceID = try family?.optionalString("device_id")
                 let authTime = try family?.optionalDate("auth_time")
                 let successor = RefreshTokenRecord(
@@ -118,7 +118,7 @@ extension SQLStore: TokenRepository {
                 return .rotated(successor)
             }
             guard
-                let existing = try await db.raw(
+                let existing = try await db.sql(
                     """
                     SELECT \(unsafeRaw: Self.refreshTokenColumns)
                     FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
@@ -128,7 +128,7 @@ extension SQLStore: TokenRepository {
                 existing.clientID == clientID
             else { return .unknown }
             if existing.usedAt != nil {
-                try await db.raw(
+                try await db.sql(
                     "UPDATE token_families SET revoked_at = \(bind: nowMs) WHERE id = \(bind: existing.familyID) AND revoked_at IS NULL"
                 ).run()
                 return .reused(familyID: existing.familyID)
@@ -139,7 +139,7 @@ extension SQLStore: TokenRepository {
 
     public func revokeFamily(id: String, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 "UPDATE token_families SET revoked_at = \(bind: now.epochMilliseconds) WHERE id = \(bind: id) AND revoked_at IS NULL"
             ).run()
         }
@@ -147,7 +147,7 @@ extension SQLStore: TokenRepository {
 
     public func revokeAccessToken(jti: String, expiresAt: Date, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at)
                 VALUES (\(bind: jti), \(bind: expiresAt.epochMilliseconds), \(bind: now.epochMilliseconds))
@@ -159,8 +159,8 @@ extension SQLStore: TokenRepository {
 
     /// The same decision as `livenessColumns` + `AccessTokenLiveness.isLive`, as a condition (for
     /// a write that must happen only while the token is live).
-    static func livenessCondition(_ query: AccessTokenLivenessQuery) -> SQLQueryString {
-        var parts: [SQLQueryString] = [
+    static func livenessCondition(_ query: AccessTokenLivenessQuery) -> StoreSQL {
+        var parts: [StoreSQL] = [
             "NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = \(bind: query.jti))",
             "EXISTS (SELECT 1 FROM clients WHERE id = \(bind: query.clientID) AND status = 'active')",
         ]
@@ -177,7 +177,7 @@ extension SQLStore: TokenRepository {
     }
 
     /// The subqueries that decide whether an access token is still live.
-    static func livenessColumns(_ token: AccessTokenLivenessQuery) -> SQLQueryString {
+    static func livenessColumns(_ token: AccessTokenLivenessQuery) -> StoreSQL {
         """
         (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = \(bind: token.jti)) AS jti_revoked,
         (SELECT COUNT(*) FROM token_families WHERE id = \(bind: token.familyID ?? "") AND revoked_at IS NULL) AS family_live,
@@ -203,7 +203,7 @@ extension SQLStore: TokenRepository {
     }
 
     public func accessTokenLiveness(_ token: AccessTokenLivenessQuery) async throws -> AccessTokenLiveness {
-        let row = try await pool.withConnection { db in try await db.raw("SELECT \(Self.livenessColumns(token))").first() }
+        let row = try await pool.withConnection { db in try await db.sql("SELECT \(Self.livenessColumns(token))").first() }
         return try Self.liveness(from: row, token)
     }
 
@@ -212,7 +212,7 @@ extension SQLStore: TokenRepository {
     {
         let columns = Self.livenessColumns(token)
         let row = try await pool.withConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 SELECT c.id, c.name, c.secret_hash, c.grants, c.scopes, c.status, c.created_at, c.webhook_url, c.sealed_webhook_secret,
                     c.resource_server, c.realm_id, c.redirect_uris, c.public_client, c.jwks, c.dpop_required, c.require_par,

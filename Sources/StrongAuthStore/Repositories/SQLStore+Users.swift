@@ -11,7 +11,7 @@ extension SQLStore: UserRepository {
     /// Inserts the user's row; `false` when the id or username is taken. Shared with the
     /// transactions that store a user together with more rows.
     static func insertUserRow(_ user: User, into db: any SQLDatabase) async throws -> Bool {
-        try await db.raw(
+        try await db.sql(
             """
             INSERT INTO users (id, username, password_hash, phone, email, owner_client_id, status,
                                failed_password_attempts, password_locked_until, created_at, realm_id)
@@ -26,13 +26,13 @@ extension SQLStore: UserRepository {
 
     public func user(id: String) async throws -> User? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM users WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM users WHERE id = \(bind: id)").first()
         }.map(Self.user(from:))
     }
 
     public func user(realm: String, username: String) async throws -> User? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: username)").first()
+            try await db.sql("SELECT * FROM users WHERE realm_id = \(bind: realm) AND username = \(bind: username)").first()
         }.map(Self.user(from:))
     }
 
@@ -50,22 +50,22 @@ extension SQLStore: UserRepository {
 
     public func deleteUser(id: String) async throws -> Bool {
         try await pool.withTransaction { db in
-            try await db.raw("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
-            try await db.raw("DELETE FROM token_families WHERE user_id = \(bind: id)").run()
-            try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: id)").run()
-            try await db.raw("DELETE FROM notifications WHERE user_id = \(bind: id)").run()
+            try await db.sql("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
+            try await db.sql("DELETE FROM token_families WHERE user_id = \(bind: id)").run()
+            try await db.sql("DELETE FROM challenges WHERE user_id = \(bind: id)").run()
+            try await db.sql("DELETE FROM notifications WHERE user_id = \(bind: id)").run()
             // Explicit rather than ON DELETE CASCADE, which SQLite honours only with foreign_keys on.
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM powerauth_tokens WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))"
             ).run()
-            try await db.raw(
+            try await db.sql(
                 "DELETE FROM powerauth_activations WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id))"
             ).run()
-            try await db.raw("DELETE FROM devices WHERE user_id = \(bind: id)").run()
+            try await db.sql("DELETE FROM devices WHERE user_id = \(bind: id)").run()
             try await Self.deleteLoginState(userID: id, in: db)
             // Every self-service session of the user ends with it (on whichever node it lives).
-            try await db.raw("DELETE FROM web_sessions WHERE kind = 'user' AND principal_id = \(bind: id)").run()
-            return try await db.raw("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
+            try await db.sql("DELETE FROM web_sessions WHERE kind = 'user' AND principal_id = \(bind: id)").run()
+            return try await db.sql("DELETE FROM users WHERE id = \(bind: id) RETURNING id").first() != nil
         }
     }
 }

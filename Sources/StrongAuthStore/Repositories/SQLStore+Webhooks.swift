@@ -25,7 +25,7 @@ extension SQLStore: WebhookOutbox {
         let skipLocked = pool.engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
         let leaseUntil = now.addingTimeInterval(lease).epochMilliseconds
         return try await pool.withTransaction { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE webhook_deliveries SET next_attempt_at = \(bind: leaseUntil), attempts = attempts + 1
                 WHERE id IN (
@@ -39,7 +39,7 @@ extension SQLStore: WebhookOutbox {
 
     public func markWebhookDelivered(id: String, responseStatus: Int, at now: Date) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE webhook_deliveries SET status = 'delivered', delivered_at = \(bind: now.epochMilliseconds),
                     last_response_status = \(bind: responseStatus), last_error = NULL
@@ -51,7 +51,7 @@ extension SQLStore: WebhookOutbox {
 
     public func markWebhookFailed(id: String, responseStatus: Int?, error: String, nextAttemptAt: Date, dead: Bool) async throws {
         try await pool.withWriteConnection { db in
-            try await db.raw(
+            try await db.sql(
                 """
                 UPDATE webhook_deliveries SET status = \(bind: dead ? "dead" : "pending"), next_attempt_at = \(bind: nextAttemptAt.epochMilliseconds),
                     last_response_status = \(bind: responseStatus), last_error = \(bind: String(error.prefix(500)))
@@ -64,27 +64,27 @@ extension SQLStore: WebhookOutbox {
     public func webhookDeliveries(subscriber: WebhookSubscriber?, limit: Int) async throws -> [WebhookDelivery] {
         try await pool.withConnection { db in
             if let subscriber {
-                return try await db.raw(
+                return try await db.sql(
                     """
                     SELECT * FROM webhook_deliveries WHERE subscriber_kind = \(bind: subscriber.kind) AND subscriber_id = \(bind: subscriber.id)
                     ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)
                     """
                 ).all()
             }
-            return try await db.raw("SELECT * FROM webhook_deliveries ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)").all()
+            return try await db.sql("SELECT * FROM webhook_deliveries ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)").all()
         }.map(Self.webhook(from:))
     }
 
     public func webhookDelivery(id: String) async throws -> WebhookDelivery? {
         try await pool.withConnection { db in
-            try await db.raw("SELECT * FROM webhook_deliveries WHERE id = \(bind: id)").first()
+            try await db.sql("SELECT * FROM webhook_deliveries WHERE id = \(bind: id)").first()
         }.map(Self.webhook(from:))
     }
 
     public func retryWebhook(id: String, subscriber: WebhookSubscriber?, at now: Date) async throws -> Bool {
         try await pool.withWriteConnection { db in
             if let subscriber {
-                return try await db.raw(
+                return try await db.sql(
                     """
                     UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = \(bind: now.epochMilliseconds)
                     WHERE id = \(bind: id) AND status = 'dead'
@@ -93,7 +93,7 @@ extension SQLStore: WebhookOutbox {
                     """
                 ).first() != nil
             }
-            return try await db.raw(
+            return try await db.sql(
                 """
                 UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = \(bind: now.epochMilliseconds)
                 WHERE id = \(bind: id) AND status = 'dead' RETURNING id
