@@ -183,6 +183,29 @@ struct JSONBytesEncoderTests {
         #expect(JSONBytesEncoder.encode(objects: list + [late]) == nil)
     }
 
+    /// The integration face's operation answer writes itself too: the document Foundation writes
+    /// for the generated type, the same bytes as our `Encoder` where members' order is fixed.
+    @Test("the operation answer writes its own members, as Foundation writes the generated type")
+    func operationObject() throws {
+        typealias Operation = Components.Schemas.Operation
+        var operation = Operation(
+            operationId: "op-1", userId: "alice", externalId: nil, status: .pending, template: "payment", operationType: "payment",
+            parameters: .init(additionalProperties: ["amount": "100 €", "note": "a \"quoted\" /path\n", "": "empty key"]),
+            additionalData: nil, failureCount: 0, maxFailureCount: 5, timestampCreated: 1_764_950_400_000, timestampExpires: Int64.max)
+        for additionalData: Operation.AdditionalDataPayload? in [nil, .init(), .init(additionalProperties: ["k": "v"])] {
+            for externalId in [nil, "x-1"] {
+                operation.additionalData = additionalData
+                operation.externalId = externalId
+                operation.failureCount = Int.random(in: -5...5)
+                let ours = try #require(JSONBytesEncoder.encode(object: operation))
+                let foundation = try JSONResponse.foundationEncoder().encode(operation)
+                #expect(JSONSameDocument.check(ours.readableBytesView, foundation), "\(String(buffer: ours))")
+            }
+        }
+        operation.parameters = .init()
+        #expect(try #require(JSONBytesEncoder.encode(object: operation)) == JSONBytesEncoder.encode(operation))
+    }
+
     private struct Special: Encodable {
         var data = Data([0, 1, 2, 250, 251, 252, 253, 254, 255])
         var empty = Data()

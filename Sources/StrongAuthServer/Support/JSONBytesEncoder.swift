@@ -62,6 +62,19 @@ struct JSONDirectObject {
         count += 1
         try sink.writeISO8601(value)
     }
+
+    mutating func member(_ key: StaticString, _ value: some FixedWidthInteger) {
+        sink.beginDirectMember(key, first: count == 0)
+        count += 1
+        sink.writeInteger(value)
+    }
+
+    /// An object of string members (`additionalProperties` of strings), in the dictionary's order.
+    mutating func member(_ key: StaticString, stringObject: [String: String]) {
+        sink.beginDirectMember(key, first: count == 0)
+        count += 1
+        sink.writeStringObject(stringObject)
+    }
 }
 
 extension JSONBytesEncoder {
@@ -71,6 +84,17 @@ extension JSONBytesEncoder {
         let sink = JSONByteSink()
         do {
             try sink.writeDirectArray(values)
+        } catch {
+            return nil
+        }
+        return sink.buffer
+    }
+
+    /// `value` as a JSON object, or `nil` when only Foundation writes it faithfully.
+    static func encode<Object: JSONObjectWritable>(object value: Object) -> ByteBuffer? {
+        let sink = JSONByteSink()
+        do {
+            try sink.writeDirectObject(value)
         } catch {
             return nil
         }
@@ -249,12 +273,29 @@ final class JSONByteSink {
         append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { append(UInt8(ascii: ",")) }
-            append(UInt8(ascii: "{"))
-            var object = JSONDirectObject(sink: self)
-            try value.writeMembers(to: &object)
-            append(UInt8(ascii: "}"))
+            try writeDirectObject(value)
         }
         append(UInt8(ascii: "]"))
+    }
+
+    /// One object that writes its own members.
+    func writeDirectObject<Object: JSONObjectWritable>(_ value: Object) throws {
+        append(UInt8(ascii: "{"))
+        var object = JSONDirectObject(sink: self)
+        try value.writeMembers(to: &object)
+        append(UInt8(ascii: "}"))
+    }
+
+    /// `{"key":"value",…}` in the dictionary's order (Foundation's is its own hash order).
+    func writeStringObject(_ members: [String: String]) {
+        append(UInt8(ascii: "{"))
+        for (index, (key, value)) in members.enumerated() {
+            if index > 0 { append(UInt8(ascii: ",")) }
+            writeString(key)
+            append(UInt8(ascii: ":"))
+            writeString(value)
+        }
+        append(UInt8(ascii: "}"))
     }
 
     /// The separator and the key of a `JSONDirectObject`'s member (a key the writer spells: plain

@@ -18,6 +18,12 @@ enum JSONResponse {
         return response(try bytes ?? ByteBuffer(data: try foundationEncoder().encode(values)), status: .ok, contentType: "application/json")
     }
 
+    /// One object that writes its own members (`JSONObjectWritable`): the hottest single answers.
+    static func make<Object: JSONObjectWritable>(object value: Object) throws -> Response {
+        let bytes = try JSONBytesEncoder.encode(object: value).map { try checked($0, as: value, by: "JSONObjectWritable") }
+        return response(try bytes ?? ByteBuffer(data: try foundationEncoder().encode(value)), status: .ok, contentType: "application/json")
+    }
+
     /// The JSON bytes of `value`: written directly by `JSONBytesEncoder`, or by Foundation's
     /// `JSONEncoder` (same options) for the rare value the direct writer leaves to it.
     static func body(_ value: some Encodable) throws -> ByteBuffer {
