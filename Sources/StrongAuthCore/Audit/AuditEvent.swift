@@ -73,11 +73,13 @@ public enum AuditChain {
         sequence: Int64, occurredAt: Date, record: AuditRecord, previousHash: String
     ) -> String {
         var hasher = SHA256()
+        // Each field's bytes straight from the string's storage: the sealer hashes every event.
         func field(_ value: String?) {
-            let bytes = Array((value ?? "\u{0}").utf8)
-            var length = UInt32(bytes.count).bigEndian
-            withUnsafeBytes(of: &length) { hasher.update(data: Array($0)) }
-            hasher.update(data: bytes)
+            var text = value ?? "\u{0}"
+            text.withUTF8 { bytes in
+                withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(bytes))
+            }
         }
         field(previousHash)
         field(String(sequence))
@@ -91,7 +93,7 @@ public enum AuditChain {
             field(key)
             field(record.details[key])
         }
-        return Hex.encode(hasher.finalize())
+        return hasher.finalize().withUnsafeBytes { Hex.encode($0) }
     }
 
     /// Where a chain first fails to verify, if anywhere.

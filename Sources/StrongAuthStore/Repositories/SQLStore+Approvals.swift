@@ -234,10 +234,7 @@ extension SQLStore: ApprovalRepository {
     }
 
     static func approval(from row: any SQLRow) throws -> Approval {
-        let storedParameters = try row.string("parameters")
-        let parameters =
-            JSONStringObjectReader.read(storedParameters)
-            ?? (try? JSONSerialization.jsonObject(with: Data(storedParameters.utf8)) as? [String: String]) ?? [:]
+        let parameters = JSONStringObjectReader.stringObject(try row.string("parameters"))
         return Approval(
             id: try row.string("id"), kind: Approval.Kind(rawValue: try row.string("kind")) ?? .operation, userID: try row.string("user_id"),
             externalUserID: try row.string("external_user_id"), applicationID: try row.optionalString("application_id"),

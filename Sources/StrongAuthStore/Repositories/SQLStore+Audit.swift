@@ -75,7 +75,7 @@ extension SQLStore: AuditLog {
                     subject: try row.optionalString("subject"),
                     sourceAddress: try row.optionalString("source_address"),
                     outcome: AuditRecord.Outcome(rawValue: try row.string("outcome")) ?? .failure,
-                    details: (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:])
+                    details: JSONStringObjectReader.stringObject(detailsJSON))
                 let hash = AuditChain.hash(sequence: sequence, occurredAt: occurredAt, record: record, previousHash: previousHash)
                 sealed.append(
                     SealedAuditEvent(
@@ -110,7 +110,7 @@ extension SQLStore: AuditLog {
 
     static func auditEvent(from row: any SQLRow) throws -> AuditEvent {
         let detailsJSON = try row.string("details")
-        let details = (try? JSONSerialization.jsonObject(with: Data(detailsJSON.utf8))) as? [String: String] ?? [:]
+        let details = JSONStringObjectReader.stringObject(detailsJSON)
         return AuditEvent(
             sequence: try row.decode(column: "sequence", as: Int64.self), occurredAt: try row.date("occurred_at"),
             record: AuditRecord(
