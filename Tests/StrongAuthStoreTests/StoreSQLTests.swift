@@ -46,6 +46,8 @@ struct StoreSQLTests {
                 #expect(ourText == theirText)
                 #expect(ourBinds == theirBinds)
             }
+            // PostgreSQL's statement cache numbers the placeholders itself, as the dialect does.
+            #expect(ours.numberedText() == serialized(sqlKit, PostgresDialect()).sql)
             // SQLKit numbers SQLite's placeholders (`?1`, `?2`); SQLite numbers a bare `?` the same way.
             let numbered = serialized(sqlKit, SQLiteDialect()).sql
             #expect(ours.text == numbered.replacing(/\?[0-9]+/, with: "?"))
@@ -64,6 +66,11 @@ struct StoreSQLTests {
         var appended: StoreSQL = "x = \(bind: 1)"
         appended += ", y = \(bind: 2)"
         #expect(serialized(appended, PostgresDialect()).sql == "x = $1, y = $2")
+        #expect(appended.numberedText() == "x = $1, y = $2")
+        #expect(joined.numberedText() == serialized(joined, PostgresDialect()).sql)
+        let many: StoreSQL = "VALUES \((0..<12).map { "(\(bind: $0))" as StoreSQL }.joined(separator: ", "))"
+        #expect(many.numberedText() == serialized(many, PostgresDialect()).sql)
+        #expect(many.numberedText().hasSuffix("($11), ($12)"))
     }
 
     @Test("runs on both databases: binds in their places, a literal ? returned as text", arguments: TestDatabases.engines)

@@ -139,7 +139,8 @@ extension LiveConnectionDatabase {
     /// Runs `query` as a named prepared statement when it qualifies; otherwise (or when its
     /// result columns changed outside a transaction) through postgres-kit's plain path.
     func executeCaching(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        let (sql, binds) = base.serialize(query)
+        // The store's statements come finished; only their placeholders are numbered here.
+        let (sql, binds) = (query as? StoreSQL).map { ($0.numberedText(), $0.binds) } ?? base.serialize(query)
         guard let statements, PostgresStatementCache.isCacheable(sql),
             let (bindings, types) = Self.directBindings(binds)
         else { return try await base.execute(sql: query, onRow) }

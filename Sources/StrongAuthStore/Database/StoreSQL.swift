@@ -73,6 +73,25 @@ public struct StoreSQL: SQLExpression, ExpressibleByStringInterpolation, StringI
         return joined
     }
 
+    /// The text with numbered placeholders (`$1`, `$2`, … at the binds' places): what SQLKit's
+    /// serializer writes for PostgreSQL's dialect, written here in one pass (`PostgresStatementCache`).
+    func numberedText(prefix: UInt8 = UInt8(ascii: "$")) -> String {
+        var source = text
+        return source.withUTF8 { utf8 in
+            var output: [UInt8] = []
+            output.reserveCapacity(utf8.count + bindOffsets.count * 3)
+            var start = 0
+            for (index, offset) in bindOffsets.enumerated() {
+                output.append(contentsOf: utf8[start..<offset])
+                output.append(prefix)
+                output.append(contentsOf: String(index + 1).utf8)
+                start = offset + 1
+            }
+            output.append(contentsOf: utf8[start...])
+            return String(decoding: output, as: UTF8.self)
+        }
+    }
+
     /// Through SQLKit's serializer, for databases other than SQLite: the text between binds as it
     /// is, each bind as the dialect writes it.
     public func serialize(to serializer: inout SQLSerializer) {
