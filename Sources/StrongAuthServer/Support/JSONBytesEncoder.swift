@@ -81,20 +81,19 @@ extension JSONBytesEncoder {
     /// `values` as a JSON array of objects, or `nil` when only Foundation writes one of them
     /// faithfully (a date out of `writeISO8601`'s range).
     static func encode<Object: JSONObjectWritable>(objects values: [Object]) -> ByteBuffer? {
-        let sink = JSONByteSink()
-        do {
-            try sink.writeDirectArray(values)
-        } catch {
-            return nil
-        }
-        return sink.buffer
+        written { try $0.writeDirectArray(values) }
     }
 
     /// `value` as a JSON object, or `nil` when only Foundation writes it faithfully.
     static func encode<Object: JSONObjectWritable>(object value: Object) -> ByteBuffer? {
+        written { try $0.writeDirectObject(value) }
+    }
+
+    /// What `write` wrote into a fresh sink, or `nil` if it refused.
+    private static func written(_ write: (JSONByteSink) throws -> Void) -> ByteBuffer? {
         let sink = JSONByteSink()
         do {
-            try sink.writeDirectObject(value)
+            try write(sink)
         } catch {
             return nil
         }
