@@ -76,33 +76,39 @@ public struct StoreSQL: SQLExpression, ExpressibleByStringInterpolation, StringI
     /// The text with numbered placeholders (`$1`, `$2`, … at the binds' places): what SQLKit's
     /// serializer writes for PostgreSQL's dialect, written here in one pass (`PostgresStatementCache`).
     func numberedText(prefix: UInt8 = UInt8(ascii: "$")) -> String {
-        var source = text
-        return source.withUTF8 { utf8 in
-            var output: [UInt8] = []
-            output.reserveCapacity(utf8.count + bindOffsets.count * 3)
-            var start = 0
-            for (index, offset) in bindOffsets.enumerated() {
-                output.append(contentsOf: utf8[start..<offset])
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + bindOffsets.count * 3)
+        forEachSegment { segment, bindIndex in
+            output.append(contentsOf: segment)
+            if let bindIndex {
                 output.append(prefix)
-                output.append(contentsOf: String(index + 1).utf8)
-                start = offset + 1
+                output.append(contentsOf: String(bindIndex + 1).utf8)
             }
-            output.append(contentsOf: utf8[start...])
-            return String(decoding: output, as: UTF8.self)
         }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Through SQLKit's serializer, for databases other than SQLite: the text between binds as it
     /// is, each bind as the dialect writes it.
     public func serialize(to serializer: inout SQLSerializer) {
-        var start = text.utf8.startIndex
-        for (offset, bind) in zip(bindOffsets, binds) {
-            let placeholder = text.utf8.index(text.utf8.startIndex, offsetBy: offset)
-            serializer.write(String(text[start..<placeholder]))
-            serializer.write(bind: bind)
-            start = text.utf8.index(after: placeholder)
+        forEachSegment { segment, bindIndex in
+            serializer.write(String(decoding: segment, as: UTF8.self))
+            if let bindIndex { serializer.write(bind: binds[bindIndex]) }
         }
-        serializer.write(String(text[start...]))
+    }
+
+    /// The text between binds, in order, each with the index of the bind after it (`nil` after
+    /// the last segment).
+    private func forEachSegment(_ body: (UnsafeBufferPointer<UInt8>, Int?) -> Void) {
+        var source = text
+        source.withUTF8 { utf8 in
+            var start = 0
+            for (index, offset) in bindOffsets.enumerated() {
+                body(UnsafeBufferPointer(rebasing: utf8[start..<offset]), index)
+                start = offset + 1
+            }
+            body(UnsafeBufferPointer(rebasing: utf8[start...]), nil)
+        }
     }
 }
 
