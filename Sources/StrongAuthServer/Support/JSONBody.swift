@@ -44,11 +44,8 @@ enum JSONBody {
     /// Whether a `Content-Type` is `application/json` or a `+json` type, in any case and with any
     /// parameters: compared in its bytes, without the split, trim and lowercased copy.
     static func namesJSON(_ contentType: String) -> Bool {
-        var type = contentType.utf8[...]
-        if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
-        let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        while let first = type.first, isWhitespace(first) { type = type.dropFirst() }
-        while let last = type.last, isWhitespace(last) { type = type.dropLast() }
+        let end = contentType.utf8.firstIndex(of: UInt8(ascii: ";")) ?? contentType.endIndex
+        let type = contentType[..<end].trimmingHTTPWhitespace().utf8
         func endsWith(_ suffix: StaticString) -> Bool {
             let expected = UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
             guard type.count >= expected.count else { return false }

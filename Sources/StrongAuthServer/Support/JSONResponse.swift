@@ -14,14 +14,19 @@ enum JSONResponse {
 
     /// An array of objects that write their own members (`JSONObjectWritable`): the hottest lists.
     static func make<Object: JSONObjectWritable>(objects values: [Object]) throws -> Response {
-        let bytes = try JSONBytesEncoder.encode(objects: values).map { try checked($0, as: values, by: "JSONObjectWritable") }
-        return response(try bytes ?? ByteBuffer(data: try foundationEncoder().encode(values)), status: .ok, contentType: "application/json")
+        try written(JSONBytesEncoder.encode(objects: values), for: values)
     }
 
     /// One object that writes its own members (`JSONObjectWritable`): the hottest single answers.
     static func make<Object: JSONObjectWritable>(object value: Object) throws -> Response {
-        let bytes = try JSONBytesEncoder.encode(object: value).map { try checked($0, as: value, by: "JSONObjectWritable") }
-        return response(try bytes ?? ByteBuffer(data: try foundationEncoder().encode(value)), status: .ok, contentType: "application/json")
+        try written(JSONBytesEncoder.encode(object: value), for: value)
+    }
+
+    /// What a `JSONObjectWritable` wrote for `value` (checked in a debug build), or Foundation's
+    /// encoding where it refused.
+    private static func written(_ bytes: ByteBuffer?, for value: some Encodable) throws -> Response {
+        let body = try bytes.map { try checked($0, as: value, by: "JSONObjectWritable") } ?? ByteBuffer(data: try foundationEncoder().encode(value))
+        return response(body, status: .ok, contentType: "application/json")
     }
 
     /// The JSON bytes of `value`: written directly by `JSONBytesEncoder`, or by Foundation's
