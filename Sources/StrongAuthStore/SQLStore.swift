@@ -105,15 +105,17 @@ extension SQLRow {
     }
 
     /// The column's value if this is an SQLite row; nil for a PostgreSQL row. The type is asked
-    /// by its metadata (one comparison), not by a dynamic cast from the existential.
+    /// by its metadata (one comparison), not by a dynamic cast from the existential. (Cast to the
+    /// optional: the same one-pointer layout, without the compiler's `unsafeDowncast` advice,
+    /// which needs an `AnyObject` the generic `Self` is not.)
     private func sqliteValue(_ column: String) throws -> SQLiteData? {
         guard Self.self == SQLiteRowValues.self else { return nil }
-        return try unsafeBitCast(self, to: SQLiteRowValues.self).value(column)
+        return try unsafeBitCast(self, to: SQLiteRowValues?.self)?.value(column)
     }
 
     /// This row, if it is a PostgreSQL row (asked as `sqliteValue` asks).
     private var postgresRow: PostgresRowValues? {
-        Self.self == PostgresRowValues.self ? unsafeBitCast(self, to: PostgresRowValues.self) : nil
+        Self.self == PostgresRowValues.self ? unsafeBitCast(self, to: PostgresRowValues?.self) : nil
     }
 }
 

@@ -72,6 +72,33 @@ struct SQLiteGroupCommitTests {
         }
     }
 
+    @Test("a transaction that reaches the writer's thread while a member runs joins that member's group")
+    func arrivalDuringAMemberJoinsItsGroup() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE a (k INTEGER PRIMARY KEY)").run() }
+            let before = pool.groupCommits
+            let late = Mutex<Task<Void, any Error>?>(nil)
+            try await pool.withTransaction { db in
+                try await db.raw("INSERT INTO a (k) VALUES (1)").run()
+                late.withLock { late in
+                    late = Task { try await pool.withTransaction { db in try await db.raw("INSERT INTO a (k) VALUES (2)").run() } }
+                }
+                // Hold the writer's thread itself until the late transaction's task is queued on it:
+                // it is not yet waiting for the connection, only for its turn on the thread.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while pool.queuedForWriterThread == 0 {
+                    guard ContinuousClock.now < deadline else { throw Timeout() }
+                    usleep(100)
+                }
+            }
+            try await late.withLock { $0 }?.value
+            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM a") == 2)
+            // Under load requests reach the writer's thread while it runs a member; each joining
+            // the open group saves a COMMIT and its pages (docs/benchmarks.md, eleventh pass).
+            #expect(pool.groupCommits - before == 1, "two transactions took \(pool.groupCommits - before) commits")
+        }
+    }
+
     @Test("a member that throws is rolled back alone; the members before and after it keep their rows")
     func failedMemberRollsBackAlone() async throws {
         try await SQLiteConnectionTests.withPool { pool in

@@ -166,6 +166,9 @@ public final class SQLitePool: DatabasePool {
             await abandonMember(on: connection, db, joined: joined, error: error)
             throw error
         }
+        // Tasks already queued for this thread register as the writer's waiters only when it is
+        // their turn on it: one turn first, so that those that arrived meanwhile join the group.
+        if !writer.hasWaiters { await Task.yield() }
         if writer.hasWaiters && group.pending.count + 1 < GroupCommit.maximumMembers {
             let ticket = CommitTicket()
             group.pending.append(ticket)
@@ -223,6 +226,10 @@ public final class SQLitePool: DatabasePool {
 
     /// How many tasks wait for the writer (for the tests of group commit).
     var queuedForWriter: Int { writer.waiterCount }
+
+    /// How many jobs wait for the writer's thread — tasks on their way to the writer among them
+    /// (for the tests of group commit).
+    var queuedForWriterThread: Int { writerExecutor.queuedJobs }
 
     /// The statements the writer keeps prepared (for the tests of the cache).
     var writerCachedStatementCount: Int { writer.all.first?.cachedStatementCount ?? 0 }

@@ -30,6 +30,13 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// How many jobs wait for a thread (for the tests of group commit).
+    var queuedJobs: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count - next
+    }
+
     /// Ends the threads once the jobs already enqueued have run.
     func shutdown() {
         condition.lock()
