@@ -38,7 +38,8 @@ struct SQLiteConnectionTests {
     func dataStatementsOnly() {
         for sql in [
             "SELECT 1", "select 1", "  INSERT INTO t VALUES (?)", "UPDATE t SET a = 1", "DELETE FROM t", "WITH x AS (SELECT 1) SELECT * FROM x",
-            "(SELECT 1) UNION (SELECT 2)", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
+            "(SELECT 1) UNION (SELECT 2)", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT member", "RELEASE member",
+            "ROLLBACK TO member",
         ] {
             #expect(GRDBConnection.mayKeepPrepared(sql), "\(sql)")
         }
@@ -56,7 +57,8 @@ struct SQLiteConnectionTests {
                 try await db.raw("CREATE TABLE t (a INTEGER, b TEXT)").run()
                 for value in 0..<10 { try await db.raw("INSERT INTO t (a, b) VALUES (\(bind: value), \(bind: "v\(value)"))").run() }
             }
-            #expect(pool.writerCachedStatementCount == 1)
+            // The INSERT, and the BEGIN IMMEDIATE and COMMIT of the write's own transaction (group commit).
+            #expect(pool.writerCachedStatementCount == 3)
             let cap = GRDBConnection.maximumCachedStatements
             try await pool.withWriteConnection { db in
                 // One text per IN-list length: distinct SQL, as a builder makes from user input.

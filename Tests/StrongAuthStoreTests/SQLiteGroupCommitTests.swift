@@ -148,10 +148,11 @@ struct SQLiteGroupCommitTests {
         }
     }
 
-    @Test("a single write queued behind a group commits the group first and then runs outside any transaction")
-    func singleWriteCommitsTheGroupFirst() async throws {
+    @Test("a single write queued behind a transaction joins its group: one COMMIT for both, and the writer is free afterwards")
+    func singleWriteJoinsTheGroup() async throws {
         try await SQLiteConnectionTests.withPool { pool in
             try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE s (k TEXT PRIMARY KEY)").run() }
+            let before = pool.groupCommits
             let first = try await Self.holdingTransaction(pool, "INSERT INTO s (k) VALUES ('first')", untilQueued: 1)
             let single = Task {
                 try await pool.withWriteConnection { db in
@@ -162,8 +163,32 @@ struct SQLiteGroupCommitTests {
             try await first.value
             #expect(try await single.value)
             #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM s") == 2)
+            #expect(pool.groupCommits - before == 1, "a transaction and a write queued behind it took \(pool.groupCommits - before) commits")
             // Nothing was left open on the writer: a transaction starts (BEGIN IMMEDIATE) at once.
             try await pool.withTransaction { db in try await db.raw("INSERT INTO s (k) VALUES ('after')").run() }
+        }
+    }
+
+    @Test("a single write that fails in a group leaves no trace; the group's other members keep their rows")
+    func failedSingleWriteInAGroup() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE f (k TEXT PRIMARY KEY)").run() }
+            let first = try await Self.holdingTransaction(pool, "INSERT INTO f (k) VALUES ('first')", untilQueued: 2)
+            let duplicate = Task {
+                try await pool.withWriteConnection { db in
+                    try await db.raw("INSERT INTO f (k) VALUES ('mine')").run()
+                    try await db.raw("INSERT INTO f (k) VALUES ('first')").run()  // a constraint violation
+                }
+            }
+            try await Self.untilQueued(pool, 1)
+            let last = Task { try await pool.withWriteConnection { db in try await db.raw("INSERT INTO f (k) VALUES ('last')").run() } }
+            try await first.value
+            await #expect(throws: (any Error).self) { try await duplicate.value }
+            try await last.value
+            let keys = try await pool.withConnection { db in
+                try await db.raw("SELECT k FROM f ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
+            }
+            #expect(keys == ["first", "last"])
         }
     }
 }

@@ -18,7 +18,8 @@ public protocol DatabasePool: Sendable {
     var engine: DatabaseEngine { get }
     /// A connection for reads (and, on PostgreSQL, anything).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
-    /// A connection for a single-statement write (SQLite: the one writer connection).
+    /// A connection for a single-statement write (SQLite: the one writer connection, the
+    /// statement a member of its group commit; PostgreSQL: any connection, the statement alone).
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// A transaction: all of `body` or nothing.
     func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T

@@ -94,8 +94,27 @@ struct GRDBSQLDatabase: SQLDatabase {
 /// statement at every execution, so a `SELECT *` names the new columns rightly.
 final class GRDBConnection: Sendable {
     let queue: DatabaseQueue
-    private let cachedTexts = Mutex(Set<String>())
+    /// The texts kept prepared, each with the column names its statement last answered with.
+    private let cachedTexts = Mutex([String: KnownColumns]())
     static let maximumCachedStatements = 512
+
+    /// A prepared statement's column names, as read from it, and which preparation of which
+    /// statement they were read from: SQLite re-prepares a statement after a schema change (its
+    /// `SQLITE_STMTSTATUS_REPREPARE` count moves), and GRDB may drop a statement from its cache
+    /// and prepare another; either may change the names. The statement is held (not its address)
+    /// so that no other statement can take its place unnoticed. Used only by the task leasing the
+    /// connection, under `cachedTexts`' lock.
+    struct KnownColumns: @unchecked Sendable {
+        var statement: Statement?
+        var preparations: CInt = -1
+        var names: RowColumnNames?
+    }
+
+    /// Closes the connection, after letting go of the statements its column names were read from.
+    func close() throws {
+        cachedTexts.withLock { $0.removeAll() }
+        try queue.close()
+    }
 
     init(queue: DatabaseQueue) { self.queue = queue }
 
@@ -138,15 +157,42 @@ final class GRDBConnection: Sendable {
     /// a statement SQLite re-prepared after a schema change (another connection's migration)
     /// names its new columns rightly — no schema check per lease is needed.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void) throws {
-        let cacheable = mayCache(sql)
+        let known = mayCache(sql)
         try queue.inDatabase { db in
-            let statement = cacheable ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-            try Self.execute(statement.sqliteStatement, of: db, sql: sql, binds: binds, onRow)
+            // The statement object must outlive its handle's use: its deinit finalizes the handle.
+            guard let known else {
+                let statement = try db.makeStatement(sql: sql)
+                return try withExtendedLifetime(statement) {
+                    try Self.execute(statement.sqliteStatement, of: db, sql: sql, binds: binds, Self.columnNames, onRow)
+                }
+            }
+            let statement = try db.cachedStatement(sql: sql)
+            try withExtendedLifetime(statement) {
+                try Self.execute(
+                    statement.sqliteStatement, of: db, sql: sql, binds: binds, { _ in knownColumns(of: statement, sql: sql, known: known) }, onRow)
+            }
         }
     }
 
+    /// The column names `known` holds for `statement`, unless they were read from another
+    /// statement or SQLite prepared this one anew since: then read again, and kept for the next execution.
+    private func knownColumns(of statement: Statement, sql: String, known: KnownColumns) -> RowColumnNames {
+        let preparations = sqlite3_stmt_status(statement.sqliteStatement, SQLITE_STMTSTATUS_REPREPARE, 0)
+        if known.statement === statement, known.preparations == preparations, let names = known.names { return names }
+        let names = Self.columnNames(of: statement.sqliteStatement)
+        cachedTexts.withLock { $0[sql] = KnownColumns(statement: statement, preparations: preparations, names: names) }
+        return names
+    }
+
+    /// The names of the statement's result columns (read once it has stepped: a statement SQLite
+    /// re-prepared after a schema change names its columns anew).
+    private static func columnNames(of handle: SQLiteStatement) -> RowColumnNames {
+        RowColumnNames((0..<sqlite3_column_count(handle)).map { (index: CInt) -> String in String(cString: sqlite3_column_name(handle, index)) })
+    }
+
     private static func execute(
-        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void
+        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ columnNames: (SQLiteStatement) -> RowColumnNames,
+        _ onRow: (RowColumnNames, [SQLiteData]) -> Void
     ) throws {
         // A statement is reset after each use, so it holds no read lock between uses; resetting
         // again here also clears what a failed use may have left.
@@ -170,8 +216,7 @@ final class GRDBConnection: Sendable {
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw failure(code) }
             let count = sqlite3_column_count(handle)
-            let names =
-                columns ?? RowColumnNames((0..<count).map { (index: CInt) -> String in String(cString: sqlite3_column_name(handle, index)) })
+            let names = columns ?? columnNames(handle)
             columns = names
             var values: [SQLiteData] = []
             values.reserveCapacity(Int(count))
@@ -219,21 +264,25 @@ final class GRDBConnection: Sendable {
     /// How many SQL texts this connection keeps prepared.
     var cachedStatementCount: Int { cachedTexts.withLock { $0.count } }
 
-    private func mayCache(_ sql: String) -> Bool {
-        guard Self.mayKeepPrepared(sql) else { return false }
-        return cachedTexts.withLock { texts in
-            if texts.contains(sql) { return true }
-            guard texts.count < Self.maximumCachedStatements else { return false }
-            texts.insert(sql)
-            return true
+    /// What is known of `sql`'s statement if it is (or now becomes) one kept prepared; `nil` if not.
+    /// A text already kept is found by one lookup, before the keyword check that admits new ones.
+    private func mayCache(_ sql: String) -> KnownColumns? {
+        cachedTexts.withLock { texts in
+            if let known = texts[sql] { return known }
+            guard texts.count < Self.maximumCachedStatements, Self.mayKeepPrepared(sql) else { return nil }
+            texts[sql] = KnownColumns()
+            return KnownColumns()
         }
     }
 
-    /// Whether `sql` reads or writes rows or controls a transaction (and so is worth keeping prepared).
+    /// Whether `sql` reads or writes rows or controls a transaction or a group commit's savepoint
+    /// (and so is worth keeping prepared).
     static func mayKeepPrepared(_ sql: String) -> Bool {
-        let head = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "(") }.prefix(8)
+        let head = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "(") }.prefix(9)
         let keyword = String(decoding: head, as: UTF8.self).uppercased()
-        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT", "ROLLBACK"].contains { keyword.hasPrefix($0) }
+        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].contains {
+            keyword.hasPrefix($0)
+        }
     }
 }
 

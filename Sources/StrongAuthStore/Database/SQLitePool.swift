@@ -89,7 +89,7 @@ public final class SQLitePool: DatabasePool {
             }
             return SQLitePool(writer: writer, readers: readers, writerExecutor: writerExecutor, logger: logger)
         } catch {
-            for connection in opened { try? connection.queue.close() }
+            for connection in opened { try? connection.close() }
             throw error
         }
     }
@@ -105,16 +105,13 @@ public final class SQLitePool: DatabasePool {
         }
     }
 
+    /// A single-statement write, as a member of the writer's group commit like any transaction
+    /// (its own savepoint in an open group, else a transaction of its own). Run alone it would
+    /// first have to commit the open group, then write its pages to the WAL by itself: a device
+    /// challenge's creation wrote 7.3 pages this way against 1.1 in a group (docs/benchmarks.md,
+    /// eleventh pass). Several statements in `body` commit, or fail, together.
     public func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(writerExecutor) {
-            try await writer.with { connection in
-                let db = database(connection)
-                // A statement outside any transaction must not land in an open group: commit it
-                // first (a failed commit has already failed the group's members; carry on).
-                if group.isOpen { try? await commitGroup(db) }
-                return try await body(db)
-            }
-        }
+        try await withTransaction(body)
     }
 
     /// A transaction, committed together with the transactions queued behind it (group commit).
@@ -238,7 +235,7 @@ public final class SQLitePool: DatabasePool {
         let connections = writer.all + readers.all
         await withTaskExecutorPreference(writerExecutor) {
             for connection in connections {
-                try? connection.queue.close()
+                try? connection.close()
             }
         }
         writerExecutor.shutdown()

@@ -31,8 +31,11 @@ public struct StoreSQL: SQLExpression, ExpressibleByStringInterpolation, StringI
     public init(literalCapacity: Int, interpolationCount: Int) {
         text = ""
         text.reserveCapacity(literalCapacity + interpolationCount * 2)
+        // At most one bind per interpolation: one allocation each instead of one per doubling.
         binds = []
+        binds.reserveCapacity(interpolationCount)
         bindOffsets = []
+        bindOffsets.reserveCapacity(interpolationCount)
     }
 
     public init(stringInterpolation: StoreSQL) { self = stringInterpolation }
