@@ -99,27 +99,37 @@ struct SQLiteGroupCommitTests {
         }
     }
 
-    @Test("a member that throws is rolled back alone; the members before and after it keep their rows")
-    func failedMemberRollsBackAlone() async throws {
+    /// A transaction holds the writer while `failing` (queued second) fails after writing and a
+    /// last write (queued third) succeeds: only the first's and the last's rows may remain.
+    static func expectFailingMemberRolledBackAlone(
+        _ failing: @escaping @Sendable (SQLitePool) async throws -> Void, withWrite: Bool
+    ) async throws {
         try await SQLiteConnectionTests.withPool { pool in
             try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE m (k TEXT PRIMARY KEY)").run() }
             let first = try await Self.holdingTransaction(pool, "INSERT INTO m (k) VALUES ('first')", untilQueued: 2)
-            let refused = Task {
-                try await pool.withTransaction { db in
-                    try await db.raw("INSERT INTO m (k) VALUES ('refused')").run()
-                    throw Refused()
-                }
-            }
+            let refused = Task { try await failing(pool) }
             try await Self.untilQueued(pool, 1)
-            let last = Task { try await pool.withTransaction { db in try await db.raw("INSERT INTO m (k) VALUES ('last')").run() } }
+            let insertLast: @Sendable (any SQLDatabase) async throws -> Void = { db in try await db.raw("INSERT INTO m (k) VALUES ('last')").run() }
+            let last = Task { try await withWrite ? pool.withWriteConnection(insertLast) : pool.withTransaction(insertLast) }
             try await first.value
-            await #expect(throws: Refused.self) { try await refused.value }
+            await #expect(throws: (any Error).self) { try await refused.value }
             try await last.value
             let keys = try await pool.withConnection { db in
                 try await db.raw("SELECT k FROM m ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
             }
             #expect(keys == ["first", "last"])
         }
+    }
+
+    @Test("a member that throws is rolled back alone; the members before and after it keep their rows")
+    func failedMemberRollsBackAlone() async throws {
+        try await Self.expectFailingMemberRolledBackAlone(
+            { pool in
+                try await pool.withTransaction { db in
+                    try await db.raw("INSERT INTO m (k) VALUES ('refused')").run()
+                    throw Refused()
+                }
+            }, withWrite: false)
     }
 
     @Test("a COMMIT that fails (a deferred foreign key) fails every member of the group, and the writer stays usable")
@@ -171,24 +181,12 @@ struct SQLiteGroupCommitTests {
 
     @Test("a single write that fails in a group leaves no trace; the group's other members keep their rows")
     func failedSingleWriteInAGroup() async throws {
-        try await SQLiteConnectionTests.withPool { pool in
-            try await pool.withWriteConnection { db in try await db.raw("CREATE TABLE f (k TEXT PRIMARY KEY)").run() }
-            let first = try await Self.holdingTransaction(pool, "INSERT INTO f (k) VALUES ('first')", untilQueued: 2)
-            let duplicate = Task {
+        try await Self.expectFailingMemberRolledBackAlone(
+            { pool in
                 try await pool.withWriteConnection { db in
-                    try await db.raw("INSERT INTO f (k) VALUES ('mine')").run()
-                    try await db.raw("INSERT INTO f (k) VALUES ('first')").run()  // a constraint violation
+                    try await db.raw("INSERT INTO m (k) VALUES ('mine')").run()
+                    try await db.raw("INSERT INTO m (k) VALUES ('first')").run()  // a constraint violation
                 }
-            }
-            try await Self.untilQueued(pool, 1)
-            let last = Task { try await pool.withWriteConnection { db in try await db.raw("INSERT INTO f (k) VALUES ('last')").run() } }
-            try await first.value
-            await #expect(throws: (any Error).self) { try await duplicate.value }
-            try await last.value
-            let keys = try await pool.withConnection { db in
-                try await db.raw("SELECT k FROM f ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
-            }
-            #expect(keys == ["first", "last"])
-        }
+            }, withWrite: true)
     }
 }
