@@ -84,14 +84,15 @@ struct GRDBSQLDatabase: SQLDatabase {
 /// it keeps.
 ///
 /// Only data statements (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) and transaction control
-/// (`BEGIN`, `COMMIT`, `ROLLBACK`) are cached: schema changes and pragmas run once and are
+/// (`BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT`, `RELEASE`) are cached: schema changes and pragmas run once and are
 /// prepared each time. The cache is capped at `maximumCachedStatements` texts: the store's SQL is
 /// static text with binds, but a builder's `IN (…)` list yields one text per length, and a
 /// connection must not grow without bound on such input.
 ///
 /// A kept statement may outlive the schema it was prepared for (another connection migrates):
-/// SQLite re-prepares it when it next steps, and `run` reads the column names from the
-/// statement at every execution, so a `SELECT *` names the new columns rightly.
+/// SQLite re-prepares it when it next steps, and `run` reads the column names again whenever
+/// SQLite's count of the statement's preparations moved, so a `SELECT *` names the new columns
+/// rightly.
 final class GRDBConnection: Sendable {
     let queue: DatabaseQueue
     /// The texts kept prepared, each with the column names its statement last answered with.
@@ -153,7 +154,7 @@ final class GRDBConnection: Sendable {
     ///
     /// The statement comes from GRDB's cache, but it is bound, stepped and read through SQLite's
     /// C API: GRDB's `StatementArguments`, `Row` and `DatabaseValue` cost more than the statement
-    /// (docs/benchmarks.md). The column names are read from the statement at each execution, so
+    /// (docs/benchmarks.md). The column names are read once per preparation of the statement, so
     /// a statement SQLite re-prepared after a schema change (another connection's migration)
     /// names its new columns rightly — no schema check per lease is needed.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void) throws {
