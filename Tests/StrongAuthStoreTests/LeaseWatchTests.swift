@@ -93,6 +93,37 @@ struct LeaseWatchTests {
         watch.finish(newCall)
     }
 
+    /// Whether a fake connection is closed.
+    final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
+    }
+
+    @Test("a call still running on a connection that closed is abandoned once the closure has outlasted the grace; calls on open connections are not")
+    func runningOnClosedConnection() async throws {
+        let watch = LeaseWatch()
+        let closed = Flag()
+        let (dead, alive) = (Recorder(), Recorder())
+        let deadCall = watch.begin(dead)
+        watch.end(deadCall, served: true, connectionClosed: { closed.isSet })
+        let aliveCall = watch.begin(alive)
+        watch.end(aliveCall, served: true, connectionClosed: { false })
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 0, "a long call on an open connection is only long")
+        closed.set()
+        #expect(
+            watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 0,
+            "just seen closed: the statement's own failure may still be on its way")
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 1)
+        #expect(dead.count.load(ordering: .relaxed) == 1)
+        #expect(alive.count.load(ordering: .relaxed) == 0)
+        #expect(watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 0, "abandoned once")
+        watch.finish(deadCall)
+        watch.finish(aliveCall)
+    }
+
     /// Resumes what `stuck` waits for at the end of the test (no continuation is leaked).
     final class Gate: Sendable {
         let waiting = Mutex<[UnsafeContinuation<Void, Never>]>([])

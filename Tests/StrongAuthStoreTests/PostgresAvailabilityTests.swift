@@ -103,4 +103,50 @@ struct PostgresAvailabilityTests {
         try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
         await pool.shutdown()
     }
+
+    /// The same lost statement when only its own connection dies (a backend terminated by an
+    /// operator, a proxy's reset) while the database answers: no outage is ever seen, so the
+    /// outage rule above never fires. The watchdog fails the call once its connection has been
+    /// closed for a moment; the pool stays available. (A hang of this kind stopped a CI run in
+    /// `PostgresStatementCacheTests`' terminated-backend test.)
+    @Test(
+        "a call stuck on a connection whose backend died, the database still up, fails with DatabaseUnavailableError",
+        .enabled(if: TestDatabases.postgresURL != nil))
+    func stuckCallOnDeadConnection() async throws {
+        let url = try #require(TestDatabases.postgresURL)
+        let pool = try PostgresPool(url: url, maximumConnections: 2, probeTimeout: .seconds(10), logger: Logger(label: "test"))
+        let gate = LeaseWatchTests.Gate()
+        let backend = Mutex<Int?>(nil)
+        let stuck = Task {
+            try await pool.withConnection { db in
+                let pid = try await db.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self)
+                backend.withLock { $0 = pid }
+                await gate.wait()  // a statement whose answer never comes, and that ignores cancellation
+            }
+        }
+        while gate.count == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let pid = try #require(backend.withLock { $0 })
+        let admin = try PostgresPool(url: url, maximumConnections: 1, logger: Logger(label: "test"))
+        try await admin.withConnection { db in try await db.raw("SELECT pg_terminate_backend(CAST(\(bind: pid) AS INTEGER))").run() }
+        await admin.shutdown()
+
+        // Wait for the caller at most 20 s (the watchdog needs about 2), so that a regression
+        // fails this test instead of hanging the suite.
+        let outcome = Mutex<Result<Void, any Error>?>(nil)
+        let waiter = Task {
+            let result = await stuck.result
+            outcome.withLock { $0 = result }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while outcome.withLock({ $0 }) == nil, clock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let result = try #require(outcome.withLock { $0 }, "the call on the dead connection was never failed")
+        #expect(throws: DatabaseUnavailableError.self) { try result.get() }
+        #expect(!pool.isMarkedUnavailable, "one dead connection is not an outage")
+        gate.open()
+        await waiter.value
+        // The pool serves on a fresh connection.
+        try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
+        await pool.shutdown()
+    }
 }

@@ -29,8 +29,10 @@ import Synchronization
 /// lost — it began before an outage, or no call at all got a connection meanwhile — gets the
 /// client replaced too, and retries once on the fresh client (its body never ran). A call that
 /// merely waits its turn in a busy pool is left alone, and so is a probe that times out while
-/// queued calls are being served: a saturated pool is busy, not down. No node is restarted; nothing is decided
-/// from the health bit but "try again later".
+/// queued calls are being served: a saturated pool is busy, not down. A call still running on
+/// a connection that closed under it (one backend terminated while the database answers) is
+/// failed too, with no outage seen (`LeaseWatch.abandonCallsOnClosedConnections`). No node is
+/// restarted; nothing is decided from the health bit but "try again later".
 public final class PostgresPool: DatabasePool {
     public let engine = DatabaseEngine.postgres
     private let configuration: PostgresClient.Configuration
@@ -104,6 +106,10 @@ public final class PostgresPool: DatabasePool {
                     self.logger.warning(
                         "\(abandoned) database call(s) from before the outage still had no answer; failing them (503)")
                 }
+                let orphaned = self.leases.abandonCallsOnClosedConnections(closedLongerThan: Self.closedConnectionGrace)
+                if orphaned > 0 {
+                    self.logger.warning("\(orphaned) database call(s) still waited on a closed connection; failing them (503)")
+                }
                 if let waited = self.leases.lostWait(longerThan: Self.leaseTimeout),
                     lastReplacement.map({ ContinuousClock.now - $0 > Self.leaseTimeout }) ?? true
                 {
@@ -136,6 +142,12 @@ public final class PostgresPool: DatabasePool {
     /// watchdog fails it: its connection died in the outage, and a statement sent as it died
     /// can wait for ever (`AbandonableCall`). No statement of ours takes seconds.
     static let lostCallLimit: Duration = .seconds(3)
+
+    /// How long a call may still run after its connection closed: a closed connection fails its
+    /// statement at once, so one that still waits after this lost its answer
+    /// (`LeaseWatch.abandonCallsOnClosedConnections`). The watchdog looks once a second, so such
+    /// a call fails one to two seconds after its connection closed.
+    static let closedConnectionGrace: Duration = .milliseconds(500)
 
     /// The calls waiting for a connection or running on one right now, for the watchdog.
     private let leases = LeaseWatch()
@@ -194,7 +206,7 @@ public final class PostgresPool: DatabasePool {
                 return try await call.run {
                     defer { leases.finish(lease) }
                     return try await client.withConnection { connection in
-                        leases.end(lease, served: true)
+                        leases.end(lease, served: true, connectionClosed: { connection.isClosed })
                         return try await body(
                             LiveConnectionDatabase(
                                 base: connection.sql(), connection: connection, statements: statements, inTransaction: inTransaction))
@@ -442,7 +454,7 @@ final class LeaseWatch: Sendable {
         /// abandon them once they run.
         var since: [UInt64: (began: ContinuousClock.Instant, outages: UInt64, call: (any Abandonable)?)] = [:]
         /// The abandonable calls running on a connection (moved here from `since`).
-        var running: [UInt64: (began: ContinuousClock.Instant, outages: UInt64, call: any Abandonable)] = [:]
+        var running: [UInt64: Running] = [:]
         /// Outages seen so far (the pool marked unavailable).
         var outages: UInt64 = 0
         /// When a waiting call last left the queue (served, or failed).
@@ -451,6 +463,18 @@ final class LeaseWatch: Sendable {
         var lastServed: ContinuousClock.Instant?
     }
     private let waiting = Mutex(Waiting())
+
+    /// A call running on its connection.
+    private struct Running {
+        var began: ContinuousClock.Instant
+        /// Outages seen when it began.
+        var outages: UInt64
+        var call: any Abandonable
+        /// Whether its connection is closed now (one atomic read), if known.
+        var connectionClosed: (@Sendable () -> Bool)?
+        /// When the watchdog first saw its connection closed.
+        var closedSeen: ContinuousClock.Instant?
+    }
 
     /// Registers a call that is about to wait for a connection; `call` abandons it if it is
     /// lost while it runs.
@@ -464,16 +488,20 @@ final class LeaseWatch: Sendable {
     }
 
     /// The call got its connection (`served`: it now runs) or failed; true if it was still
-    /// waiting (the body never ran).
+    /// waiting (the body never ran). `connectionClosed` tells whether the connection it runs on
+    /// has closed since (`abandonCallsOnClosedConnections`).
     @discardableResult
-    func end(_ id: UInt64, served: Bool = false) -> Bool {
+    func end(_ id: UInt64, served: Bool = false, connectionClosed: (@Sendable () -> Bool)? = nil) -> Bool {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
             guard let waited = waiting.since.removeValue(forKey: id) else { return false }
             waiting.lastProgress = now
             if served {
                 waiting.lastServed = now
-                if let call = waited.call { waiting.running[id] = (waited.began, waited.outages, call) }
+                if let call = waited.call {
+                    waiting.running[id] = Running(
+                        began: waited.began, outages: waited.outages, call: call, connectionClosed: connectionClosed)
+                }
             }
             return true
         }
@@ -491,6 +519,29 @@ final class LeaseWatch: Sendable {
         let lost: [any Abandonable] = waiting.withLock { waiting in
             let ids = waiting.running.filter { now - $0.value.began > limit && $0.value.outages < waiting.outages }.map(\.key)
             return ids.compactMap { waiting.running.removeValue(forKey: $0)?.call }
+        }
+        for call in lost { call.abandon() }
+        return lost.count
+    }
+
+    /// Abandons the running calls whose connection has been closed for longer than `grace`;
+    /// returns how many. A closed connection fails its statement at once (postgres-nio fails
+    /// what is in flight when the channel goes inactive), so a call still running a moment
+    /// after is waiting for an answer that was lost: a statement written just as the server
+    /// closed the connection (`AbandonableCall`). The first sight of a closed connection only
+    /// starts its grace, so that a failure already on its way is not overtaken.
+    func abandonCallsOnClosedConnections(closedLongerThan grace: Duration) -> Int {
+        let now = ContinuousClock.now
+        let lost: [any Abandonable] = waiting.withLock { waiting in
+            var lost: [any Abandonable] = []
+            for (id, running) in waiting.running where running.connectionClosed?() == true {
+                if let seen = running.closedSeen {
+                    if now - seen > grace, let call = waiting.running.removeValue(forKey: id)?.call { lost.append(call) }
+                } else {
+                    waiting.running[id]?.closedSeen = now
+                }
+            }
+            return lost
         }
         for call in lost { call.abandon() }
         return lost.count
