@@ -160,17 +160,12 @@ final class GRDBConnection: Sendable {
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void) throws {
         let known = mayCache(sql)
         try queue.inDatabase { db in
+            let statement = known == nil ? try db.makeStatement(sql: sql) : try db.cachedStatement(sql: sql)
             // The statement object must outlive its handle's use: its deinit finalizes the handle.
-            guard let known else {
-                let statement = try db.makeStatement(sql: sql)
-                return try withExtendedLifetime(statement) {
-                    try Self.execute(statement.sqliteStatement, of: db, sql: sql, binds: binds, Self.columnNames, onRow)
-                }
-            }
-            let statement = try db.cachedStatement(sql: sql)
             try withExtendedLifetime(statement) {
-                try Self.execute(
-                    statement.sqliteStatement, of: db, sql: sql, binds: binds, { _ in knownColumns(of: statement, sql: sql, known: known) }, onRow)
+                try Self.execute(statement.sqliteStatement, of: db, sql: sql, binds: binds, onRow) {
+                    known.map { knownColumns(of: statement, sql: sql, known: $0) } ?? Self.columnNames(of: statement.sqliteStatement)
+                }
             }
         }
     }
@@ -192,8 +187,8 @@ final class GRDBConnection: Sendable {
     }
 
     private static func execute(
-        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ columnNames: (SQLiteStatement) -> RowColumnNames,
-        _ onRow: (RowColumnNames, [SQLiteData]) -> Void
+        _ handle: SQLiteStatement, of db: Database, sql: String, binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void,
+        columnNames: () -> RowColumnNames
     ) throws {
         // A statement is reset after each use, so it holds no read lock between uses; resetting
         // again here also clears what a failed use may have left.
@@ -217,7 +212,7 @@ final class GRDBConnection: Sendable {
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw failure(code) }
             let count = sqlite3_column_count(handle)
-            let names = columns ?? columnNames(handle)
+            let names = columns ?? columnNames()
             columns = names
             var values: [SQLiteData] = []
             values.reserveCapacity(Int(count))
