@@ -93,25 +93,25 @@ struct LeaseWatchTests {
         watch.finish(newCall)
     }
 
-    /// Whether a fake connection is closed.
-    final class Flag: Sendable {
-        let value = Atomic<Bool>(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        var isSet: Bool { value.load(ordering: .relaxed) }
+    /// A connection that closes when told to.
+    final class FakeConnection: ClosableConnection {
+        private let closed = Atomic<Bool>(false)
+        func close() { closed.store(true, ordering: .relaxed) }
+        var isClosed: Bool { closed.load(ordering: .relaxed) }
     }
 
     @Test("a call still running on a connection that closed is abandoned once the closure has outlasted the grace; calls on open connections are not")
     func runningOnClosedConnection() async throws {
         let watch = LeaseWatch()
-        let closed = Flag()
+        let (deadConnection, openConnection) = (FakeConnection(), FakeConnection())
         let (dead, alive) = (Recorder(), Recorder())
         let deadCall = watch.begin(dead)
-        watch.end(deadCall, served: true, connectionClosed: { closed.isSet })
+        watch.end(deadCall, served: true, on: deadConnection)
         let aliveCall = watch.begin(alive)
-        watch.end(aliveCall, served: true, connectionClosed: { false })
+        watch.end(aliveCall, served: true, on: openConnection)
         try await Task.sleep(for: .milliseconds(120))
         #expect(watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 0, "a long call on an open connection is only long")
-        closed.set()
+        deadConnection.close()
         #expect(
             watch.abandonCallsOnClosedConnections(closedLongerThan: Self.limit) == 0,
             "just seen closed: the statement's own failure may still be on its way")

@@ -206,7 +206,7 @@ public final class PostgresPool: DatabasePool {
                 return try await call.run {
                     defer { leases.finish(lease) }
                     return try await client.withConnection { connection in
-                        leases.end(lease, served: true, connectionClosed: { connection.isClosed })
+                        leases.end(lease, served: true, on: connection)
                         return try await body(
                             LiveConnectionDatabase(
                                 base: connection.sql(), connection: connection, statements: statements, inTransaction: inTransaction))
@@ -470,8 +470,8 @@ final class LeaseWatch: Sendable {
         /// Outages seen when it began.
         var outages: UInt64
         var call: any Abandonable
-        /// Whether its connection is closed now (one atomic read), if known.
-        var connectionClosed: (@Sendable () -> Bool)?
+        /// The connection it runs on, if known (its `isClosed` is one atomic read).
+        var connection: (any ClosableConnection)?
         /// When the watchdog first saw its connection closed.
         var closedSeen: ContinuousClock.Instant?
     }
@@ -488,10 +488,10 @@ final class LeaseWatch: Sendable {
     }
 
     /// The call got its connection (`served`: it now runs) or failed; true if it was still
-    /// waiting (the body never ran). `connectionClosed` tells whether the connection it runs on
-    /// has closed since (`abandonCallsOnClosedConnections`).
+    /// waiting (the body never ran). `connection` is the one it now runs on, watched for
+    /// closing (`abandonCallsOnClosedConnections`).
     @discardableResult
-    func end(_ id: UInt64, served: Bool = false, connectionClosed: (@Sendable () -> Bool)? = nil) -> Bool {
+    func end(_ id: UInt64, served: Bool = false, on connection: (any ClosableConnection)? = nil) -> Bool {
         let now = ContinuousClock.now
         return waiting.withLock { waiting in
             guard let waited = waiting.since.removeValue(forKey: id) else { return false }
@@ -500,7 +500,7 @@ final class LeaseWatch: Sendable {
                 waiting.lastServed = now
                 if let call = waited.call {
                     waiting.running[id] = Running(
-                        began: waited.began, outages: waited.outages, call: call, connectionClosed: connectionClosed)
+                        began: waited.began, outages: waited.outages, call: call, connection: connection)
                 }
             }
             return true
@@ -534,7 +534,7 @@ final class LeaseWatch: Sendable {
         let now = ContinuousClock.now
         let lost: [any Abandonable] = waiting.withLock { waiting in
             var lost: [any Abandonable] = []
-            for (id, running) in waiting.running where running.connectionClosed?() == true {
+            for (id, running) in waiting.running where running.connection?.isClosed == true {
                 if let seen = running.closedSeen {
                     if now - seen > grace, let call = waiting.running.removeValue(forKey: id)?.call { lost.append(call) }
                 } else {
@@ -569,6 +569,13 @@ final class LeaseWatch: Sendable {
         }
     }
 }
+
+/// A connection whose closing the watchdog can see.
+protocol ClosableConnection: AnyObject, Sendable {
+    var isClosed: Bool { get }
+}
+
+extension PostgresConnection: ClosableConnection {}
 
 /// A call the watchdog can give up on.
 protocol Abandonable: Sendable {
