@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -25,13 +26,17 @@ public actor SessionClient {
         transport = Transport(baseURL: baseURL, http: http)
     }
 
-    /// `GET /session/loginchallenge` for the soft token (attempts left included).
-    public func loginChallenge(accountNumber: String, cardNumber: String) async throws -> Components.Schemas.LoginChallenge {
+    /// `GET /session/loginchallenge` for the soft token, or for a bound device's usage with its
+    /// number (`boundDeviceIndexNumber`); attempts left included.
+    public func loginChallenge(
+        accountNumber: String, cardNumber: String, usage: Components.Schemas.AccessToolUsage = .softtoken, boundDeviceIndexNumber: Int? = nil
+    ) async throws -> Components.Schemas.LoginChallenge {
         var query = URLComponents()
         query.queryItems = [
             .init(name: "accountNumber", value: accountNumber), .init(name: "cardNumber", value: cardNumber),
-            .init(name: "accessToolUsage", value: "SOFTTOKEN"),
+            .init(name: "accessToolUsage", value: usage.rawValue),
         ]
+        if let boundDeviceIndexNumber { query.queryItems?.append(.init(name: "boundDeviceIndexNumber", value: String(boundDeviceIndexNumber))) }
         let response = try await send(.GET, "/session/loginchallenge?\(query.percentEncodedQuery ?? "")", serviceVersion: "v2")
         return try transport.decode(Components.Schemas.LoginChallengeEnvelope.self, response).loginChallenge
     }
@@ -53,6 +58,23 @@ public actor SessionClient {
             accountNumber: .case1(accountNumber), cardNumber: .case1(cardNumber), challengeHandle: .case1(challenge.challengeHandle),
             response: try Self.softTokenResponse(challenge: challenge.challenge, userID: challenge.userId, identificationCode: identificationCode),
             accessToolUsage: .softtoken, challengeDeviceDetails: challenge.challengeDeviceDetails, appId: "IPHONE_APP")
+        let response = try await send(.PUT, "/session/loginresponse", json: request, serviceVersion: "v4")
+        return try transport.decode(Components.Schemas.SessionEnvelope.self, response).session
+    }
+
+    /// Logs in with a bound device (`BOUNDDEVICE_USERPIN`): the device's number and its key, which
+    /// signs the challenge bytes (docs/sessions.md, `BoundDeviceScheme`).
+    public func loginWithBoundDevice(
+        accountNumber: String, cardNumber: String, boundDeviceIndexNumber: Int, key: P256.Signing.PrivateKey
+    ) async throws -> Components.Schemas.Session {
+        let challenge = try await loginChallenge(
+            accountNumber: accountNumber, cardNumber: cardNumber, usage: .bounddeviceUserpin, boundDeviceIndexNumber: boundDeviceIndexNumber)
+        guard let bytes = Hex.decode(challenge.challenge) else { throw LoginTLV.Failure.truncated }
+        let request = Components.Schemas.LoginResponseRequest(
+            accountNumber: .case1(accountNumber), cardNumber: .case1(cardNumber), challengeHandle: .case1(challenge.challengeHandle),
+            response: Hex.encode(try key.signature(for: bytes).derRepresentation), accessToolUsage: .bounddeviceUserpin,
+            challengeDeviceDetails: challenge.challengeDeviceDetails, appId: "IPHONE_APP",
+            boundDeviceIndexNumber: .case2(boundDeviceIndexNumber))
         let response = try await send(.PUT, "/session/loginresponse", json: request, serviceVersion: "v4")
         return try transport.decode(Components.Schemas.SessionEnvelope.self, response).session
     }

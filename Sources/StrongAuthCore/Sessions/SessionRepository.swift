@@ -35,6 +35,25 @@ public protocol SessionRepository: AttemptRepository {
 
     func insertLoginChallenge(_ challenge: LoginChallenge) async throws
     func loginChallenge(handle: String) async throws -> LoginChallenge?
+    /// Everything `PUT /session/loginresponse` decides on, in one read: the live session of
+    /// `tokenHash` (as `touchLoginSession` would find it, without sliding it), the challenge with
+    /// `handle` (whatever its session and status) and, for the challenge's user, the login
+    /// identity, whether the user is ACTIVE, the challenge's device and the attempts left of its tool.
+    func loginAnswerContext(tokenHash: String, handle: String, seenAfter idleCutoff: Date) async throws -> LoginAnswerContext
+    /// A correct answer, in one transaction. The decision: the session's unexpired challenge goes
+    /// `open → used` and the tool, unless it is blocked (0 attempts left), gets its full attempts
+    /// again — a concurrent wrong answer that took the last attempt first leaves it blocked. Then,
+    /// with `authorization`, the session is authorized as `authorizeLoginSession` does it (also
+    /// conditionally: it may have gone idle or ended meanwhile); the device is marked used and
+    /// `audit` journaled only when the answer completed. Nothing is written for `.closed`.
+    func recordCorrectLoginAnswer(
+        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
+        deviceID: String?, audit: AuditRecord, at now: Date
+    ) async throws -> CorrectLoginAnswer
+    /// A wrong answer, in one transaction: the session's unexpired challenge goes `open → used`
+    /// and one attempt of the tool is counted (`attempts_left > 0`). Nothing is written for `.closed`.
+    func recordWrongLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
+        -> WrongLoginAnswer
     /// `open → used` for the session's unexpired challenge, in one conditional update: exactly
     /// one of any number of concurrent answers gets `true`.
     func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool
@@ -72,4 +91,72 @@ public enum DecoyLoginAnswer: Sendable, Equatable {
     case replayed
     case blocked
     case full
+}
+
+/// What `PUT /session/loginresponse` decides on (see `SessionRepository.loginAnswerContext`).
+public struct LoginAnswerContext: Sendable {
+    /// The token's live session (anonymous or authorized, seen after the idle cutoff).
+    public var session: LoginSession?
+    /// The challenge with the answered handle, of any session and status.
+    public var challenge: LoginChallenge?
+    /// The login identity of the challenge's user.
+    public var identity: LoginIdentity?
+    /// Whether the challenge's user is ACTIVE.
+    public var userIsActive: Bool
+    /// The challenge's device (bound-device challenges).
+    public var device: Device?
+    /// The attempts left of the challenge's tool; `nil` when the user has no such tool.
+    public var attemptsLeft: Int?
+
+    public init(
+        session: LoginSession?, challenge: LoginChallenge?, identity: LoginIdentity?, userIsActive: Bool, device: Device?, attemptsLeft: Int?
+    ) {
+        self.session = session
+        self.challenge = challenge
+        self.identity = identity
+        self.userIsActive = userIsActive
+        self.device = device
+        self.attemptsLeft = attemptsLeft
+    }
+}
+
+/// How a correct login answer authorizes its session (see `SessionRepository.authorizeLoginSession`).
+public struct LoginAuthorization: Sendable {
+    public var tokenHash: String
+    public var newTokenHash: String
+    public var accessToolUsage: AccessToolUsage
+    public var lastLogonDate: Date
+    public var idleCutoff: Date
+
+    public init(tokenHash: String, newTokenHash: String, accessToolUsage: AccessToolUsage, lastLogonDate: Date, idleCutoff: Date) {
+        self.tokenHash = tokenHash
+        self.newTokenHash = newTokenHash
+        self.accessToolUsage = accessToolUsage
+        self.lastLogonDate = lastLogonDate
+        self.idleCutoff = idleCutoff
+    }
+}
+
+/// What recording a correct answer did (see `SessionRepository.recordCorrectLoginAnswer`).
+public enum CorrectLoginAnswer: Sendable, Equatable {
+    /// The challenge was used, the tool's attempts are full again, the session is authorized (if
+    /// asked) and the answer audited.
+    case completed
+    /// The challenge was already used, expired, or is not the session's: nothing was written.
+    case closed
+    /// The challenge was used up, but the tool is blocked (no attempts left): nothing else.
+    case blocked
+    /// The challenge was used and the tool's attempts are full again, but the session went idle
+    /// or ended (or belongs to another user) meanwhile: it is not authorized.
+    case sessionGone
+}
+
+/// What recording a wrong answer did (see `SessionRepository.recordWrongLoginAnswer`).
+public enum WrongLoginAnswer: Sendable, Equatable {
+    /// The challenge was used and one attempt counted: `attemptsLeft` remain.
+    case counted(attemptsLeft: Int)
+    /// The challenge was already used, expired, or is not the session's: nothing was written.
+    case closed
+    /// The challenge was used up, but the tool had no attempts left to count.
+    case blocked
 }

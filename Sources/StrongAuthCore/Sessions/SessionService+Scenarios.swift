@@ -69,10 +69,11 @@ extension SessionService {
         try Self.validateScenarioName(scenarioName)
         let bytes = try Self.responseBytes(response)
         let session = try await authorizedSession(sessionToken)
-        let challenge = try await openChallenge(challengeHandle, session: session, kinds: [.scenario])
-        guard let identity = try await store.loginIdentity(userID: challenge.userID), challenge.userID == session.userID else {
-            throw SessionError.challengeClosed
-        }
+        // The challenge, its user's identity, device and attempts left, in one read.
+        let context = try await store.loginAnswerContext(
+            tokenHash: tokenHasher.hash(sessionToken ?? ""), handle: challengeHandle, seenAfter: idleCutoff(time.now()))
+        let challenge = try Self.sessionChallenge(context.challenge, handle: challengeHandle, session: session, kinds: [.scenario])
+        guard let identity = context.identity, challenge.userID == session.userID else { throw SessionError.challengeClosed }
         let hash = Hex.encode(Self.scenarioHash(name: scenarioName, data: scenarioData))
         guard let expected = challenge.scenarioHash, ConstantTime.equals(hash, expected) else {
             _ = try await store.useLoginChallenge(handle: challenge.handle, sessionID: session.id, at: time.now())
@@ -81,14 +82,15 @@ extension SessionService {
                 details: ["scenario": challenge.scenarioName ?? "", "reason": "scenario_mismatch"])
             throw SessionError.scenarioMismatch
         }
-        try await answerChallenge(challenge, identity: identity, response: bytes, source: source, action: .sessionScenario)
-        let now = time.now()
-        _ = try await store.resetLoginAttempts(
-            userID: identity.userID, tool: challenge.accessToolUsage.tool, maxAttempts: configuration.maxAttempts, at: now)
-        try await audit(
-            identity, .sessionScenario, .success, source: source,
-            details: ["scenario": scenarioName, "scenarioHash": hash, "accessTool": challenge.accessToolUsage.rawValue])
-        return SignedScenario(scenarioName: scenarioName, scenarioHash: hash, signedAt: now)
+        try await answerChallenge(
+            challenge, identity: identity, device: context.device, attemptsLeft: context.attemptsLeft, response: bytes, source: source,
+            action: .sessionScenario,
+            completion: LoginAnswerCompletion(
+                authorization: nil,
+                audit: AuditRecord(
+                    actor: "user:\(identity.userID)", action: .sessionScenario, subject: "user:\(identity.userID)", sourceAddress: source,
+                    outcome: .success, details: ["scenario": scenarioName, "scenarioHash": hash, "accessTool": challenge.accessToolUsage.rawValue])))
+        return SignedScenario(scenarioName: scenarioName, scenarioHash: hash, signedAt: time.now())
     }
 
     /// SHA-256 of the scenario's name and canonical data: what a challenge is bound to.

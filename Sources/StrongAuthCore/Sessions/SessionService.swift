@@ -237,6 +237,10 @@ public struct SessionService: Sendable {
 
     /// `PUT /session/loginresponse`: a correct answer authorizes the cookie's session and rotates
     /// its token; a wrong one counts down the tool's attempts (at 0 it is blocked).
+    ///
+    /// One read (`loginAnswerContext`), the answer checked, then one transaction that records it
+    /// (`recordCorrectLoginAnswer` / `recordWrongLoginAnswer`): the challenge's single use and the
+    /// tool's counter are decided there, by conditional updates.
     public func loginResponse(sessionToken: String?, answer: LoginAnswer, source: String?) async throws -> SessionView {
         guard let sessionToken else { throw SessionError.unauthorized }
         let usage = try Self.usage(answer.accessToolUsage)
@@ -244,11 +248,28 @@ public struct SessionService: Sendable {
         let response = try Self.responseBytes(answer.response)
         let now = time.now()
         let tokenHash = tokenHasher.hash(sessionToken)
-        guard let session = try await store.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
-        else { throw SessionError.unauthorized }
+        let context = try await store.loginAnswerContext(tokenHash: tokenHash, handle: answer.challengeHandle, seenAfter: idleCutoff(now))
+        guard let session = context.session else { throw SessionError.unauthorized }
+        do {
+            return try await answerLogin(
+                context, session: session, tokenHash: tokenHash, answer: answer, usage: usage, account: account, card: card,
+                response: response, source: source, at: now)
+        } catch let error as SessionError {
+            // Every request of a live session slides it, refused ones too (a correct answer's
+            // authorization already did).
+            _ = try await store.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
+            throw error
+        }
+    }
+
+    /// `loginResponse` once the session is known to be live.
+    private func answerLogin(
+        _ context: LoginAnswerContext, session: LoginSession, tokenHash: String, answer: LoginAnswer, usage: AccessToolUsage,
+        account: String, card: String, response: [UInt8], source: String?, at now: Date
+    ) async throws -> SessionView {
         let challenge: LoginChallenge
         do {
-            challenge = try await openChallenge(answer.challengeHandle, session: session, kinds: [.login, .handover])
+            challenge = try Self.sessionChallenge(context.challenge, handle: answer.challengeHandle, session: session, kinds: [.login, .handover])
         } catch SessionError.challengeClosed {
             // No stored challenge: a decoy's handle (stateless) for this session, or closed.
             let second = UInt32(clamping: Int64(now.timeIntervalSince1970))
@@ -259,35 +280,27 @@ public struct SessionService: Sendable {
                 decoy, handle: answer.challengeHandle, account: account, card: card, usage: usage, details: answer.challengeDeviceDetails,
                 response: response, source: source, at: now)
         }
-        guard let identity = try await store.loginIdentity(userID: challenge.userID) else { throw SessionError.challengeClosed }
+        guard let identity = context.identity else { throw SessionError.challengeClosed }
         guard identity.accountNumber == account else { throw SessionError.mismatch(field: "accountNumber") }
         guard identity.cardNumber == card else { throw SessionError.mismatch(field: "cardNumber") }
-        guard let user = try await store.user(id: identity.userID), user.status == .active else { throw SessionError.unknownUser }
+        guard context.userIsActive else { throw SessionError.unknownUser }
         guard challenge.accessToolUsage == usage else { throw SessionError.mismatch(field: "accessToolUsage") }
         if let details = answer.challengeDeviceDetails, !details.isEmpty, details != usage.challengeDeviceDetails {
             throw SessionError.mismatch(field: "challengeDeviceDetails")
         }
 
-        try await answerChallenge(challenge, identity: identity, response: response, source: source, action: .sessionLogin)
-
         let newToken = SecureRandom.token(prefix: Self.tokenPrefix)
         let lastLogon = Self.roundedToMinute(identity.lastLogonAt ?? now)
-        let authorized = try await store.authorizeLoginSession(
-            id: session.id, tokenHash: tokenHash, newTokenHash: tokenHasher.hash(newToken), userID: identity.userID,
-            accessToolUsage: usage, deviceID: challenge.deviceID, lastLogonDate: lastLogon, seenAfter: idleCutoff(now),
-            maxAttempts: configuration.maxAttempts, at: now)
-        guard authorized else {
-            // The answer was right but the session went idle (or ended) meanwhile.
-            _ = try await store.resetLoginAttempts(
-                userID: identity.userID, tool: usage.tool, maxAttempts: configuration.maxAttempts, at: now)
-            throw SessionError.unauthorized
-        }
-        if let deviceID = challenge.deviceID { try await store.touchDevice(id: deviceID, at: now) }
-        try await store.append(
-            AuditRecord(
-                actor: "user:\(identity.userID)", action: .sessionLogin, subject: "session:\(session.id)", sourceAddress: source,
-                outcome: .success, details: ["accessTool": usage.rawValue, "kind": challenge.kind.rawValue]),
-            at: now)
+        try await answerChallenge(
+            challenge, identity: identity, device: context.device, attemptsLeft: context.attemptsLeft, response: response, source: source,
+            action: .sessionLogin,
+            completion: LoginAnswerCompletion(
+                authorization: LoginAuthorization(
+                    tokenHash: tokenHash, newTokenHash: tokenHasher.hash(newToken), accessToolUsage: usage, lastLogonDate: lastLogon,
+                    idleCutoff: idleCutoff(now)),
+                audit: AuditRecord(
+                    actor: "user:\(identity.userID)", action: .sessionLogin, subject: "session:\(session.id)", sourceAddress: source,
+                    outcome: .success, details: ["accessTool": usage.rawValue, "kind": challenge.kind.rawValue])))
         return SessionView(lastLogonDate: lastLogon, accessToolUsage: usage, customerReference: identity.userID, newSessionToken: newToken)
     }
 
@@ -537,56 +550,73 @@ public struct SessionService: Sendable {
         return attemptsLeft
     }
 
-    /// The session's challenge with this handle, of one of `kinds`; `challengeClosed` otherwise.
-    /// Whether it is still open is decided when it is used.
-    func openChallenge(_ handle: String, session: LoginSession, kinds: Set<LoginChallenge.Kind>) async throws -> LoginChallenge {
-        guard (1...40).contains(handle.utf8.count), handle.utf8.allSatisfy({ (48...57).contains($0) }) else {
-            throw SessionError.validation(field: "challengeHandle", message: "must be the challenge's handle")
-        }
-        guard let challenge = try await store.loginChallenge(handle: handle), challenge.sessionID == session.id,
-            kinds.contains(challenge.kind)
-        else { throw SessionError.challengeClosed }
+    /// `challenge` (read by `handle`) if it is the session's and of one of `kinds`; `challengeClosed` otherwise.
+    static func sessionChallenge(_ challenge: LoginChallenge?, handle: String, session: LoginSession, kinds: Set<LoginChallenge.Kind>) throws
+        -> LoginChallenge
+    {
+        try validateHandle(handle)
+        guard let challenge, challenge.sessionID == session.id, kinds.contains(challenge.kind) else { throw SessionError.challengeClosed }
         return challenge
     }
 
-    /// Uses the challenge once, counts the answer against the tool, then checks it. Returns
-    /// normally only for a correct answer; audits every failure and the block.
-    func answerChallenge(_ challenge: LoginChallenge, identity: LoginIdentity, response: [UInt8], source: String?, action: AuditAction)
-        async throws
-    {
+    static func validateHandle(_ handle: String) throws {
+        guard (1...40).contains(handle.utf8.count), handle.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            throw SessionError.validation(field: "challengeHandle", message: "must be the challenge's handle")
+        }
+    }
+
+    /// What a correct answer completes in the transaction that records it.
+    struct LoginAnswerCompletion {
+        /// The session a login answer authorizes; `nil` for a scenario (the session already is).
+        var authorization: LoginAuthorization?
+        var audit: AuditRecord
+    }
+
+    /// Checks an answer, then records it in one transaction (nothing is written before): a wrong
+    /// one uses the challenge up and counts an attempt of the tool; a correct one uses it up,
+    /// gives the tool its full attempts again and does `completion`. The challenge's single use
+    /// decides which of concurrent answers counts at all — a correct answer that lost that race is
+    /// refused exactly as a wrong one that lost it (`challengeClosed`). Returns normally only for
+    /// a correct answer; audits every failure and the block.
+    func answerChallenge(
+        _ challenge: LoginChallenge, identity: LoginIdentity, device: Device?, attemptsLeft: Int?, response: [UInt8], source: String?,
+        action: AuditAction, completion: LoginAnswerCompletion
+    ) async throws {
         let tool = challenge.accessToolUsage.tool
-        var device: Device?
-        if let deviceID = challenge.deviceID {
-            device = try await store.device(id: deviceID)
-            guard let bound = device, bound.userID == identity.userID, bound.kind == .ecdsaP256, bound.status == .active else {
+        if challenge.deviceID != nil {
+            guard let device, device.userID == identity.userID, device.kind == .ecdsaP256, device.status == .active else {
                 throw SessionError.accessToolNotSetUp("the bound device is no longer active")
             }
         }
         let now = time.now()
-        guard try await store.useLoginChallenge(handle: challenge.handle, sessionID: challenge.sessionID, at: now) else {
-            throw SessionError.challengeClosed
-        }
+        // A used or expired challenge is refused before any work on the answer (what the
+        // conditional update would decide; it still decides for concurrent answers).
+        guard challenge.status == .open, challenge.expiresAt > now else { throw SessionError.challengeClosed }
         let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
-        guard
-            let attemptsLeft = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: tool), at: now)?
-                .remaining
-        else {
+        // A blocked tool is not asked: the answer is recorded as a wrong one (it finds no attempt).
+        let correct = (attemptsLeft ?? 0) > 0 ? try await answerIsCorrect(response, challenge: challenge, identity: identity, device: device) : false
+        if correct {
+            switch try await store.recordCorrectLoginAnswer(
+                handle: challenge.handle, sessionID: challenge.sessionID, userID: identity.userID, tool: tool,
+                maxAttempts: configuration.maxAttempts, authorization: completion.authorization, deviceID: challenge.deviceID,
+                audit: completion.audit, at: now)
+            {
+            case .completed: return
+            case .closed: throw SessionError.challengeClosed
+            case .sessionGone: throw SessionError.unauthorized
+            case .blocked:
+                try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
+                throw SessionError.blocked
+            }
+        }
+        switch try await store.recordWrongLoginAnswer(
+            handle: challenge.handle, sessionID: challenge.sessionID, userID: identity.userID, tool: tool, at: now)
+        {
+        case .closed: throw SessionError.challengeClosed
+        case .blocked:
             try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
-        }
-        let correct: Bool
-        switch tool {
-        case .softToken:
-            correct = try await softTokenAnswerIsCorrect(response, challenge: challenge, identity: identity)
-        case .boundDevice:
-            guard let device, let key = try? P256Codec.publicKey(hex: device.publicKeyHex) else { throw SessionError.challengeClosed }
-            let signed = try BoundDeviceScheme.challenge(
-                purpose: challenge.kind == .scenario ? .scenario : .login, nonce8: Array(challenge.nonce.prefix(8)),
-                nonce4: Array(challenge.nonce.suffix(4)), userID: identity.loginUserID,
-                scenarioHash: challenge.scenarioHash.flatMap { Hex.decode($0) })
-            correct = BoundDeviceScheme.verify(signatureHex: Hex.encode(response), challenge: signed, publicKey: key)
-        }
-        guard correct else {
+        case .counted(let attemptsLeft):
             try await audit(
                 identity, action, .failure, source: source,
                 details: details.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
@@ -594,6 +624,21 @@ public struct SessionService: Sendable {
                 try await audit(identity, .sessionAccessToolBlocked, .success, source: source, details: ["accessTool": tool.rawValue])
             }
             throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
+        }
+    }
+
+    /// Whether `response` answers `challenge` with the tool it was issued for.
+    private func answerIsCorrect(_ response: [UInt8], challenge: LoginChallenge, identity: LoginIdentity, device: Device?) async throws -> Bool {
+        switch challenge.accessToolUsage.tool {
+        case .softToken:
+            return try await softTokenAnswerIsCorrect(response, challenge: challenge, identity: identity)
+        case .boundDevice:
+            guard let device, let key = try? P256Codec.publicKey(hex: device.publicKeyHex) else { throw SessionError.challengeClosed }
+            let signed = try BoundDeviceScheme.challenge(
+                purpose: challenge.kind == .scenario ? .scenario : .login, nonce8: Array(challenge.nonce.prefix(8)),
+                nonce4: Array(challenge.nonce.suffix(4)), userID: identity.loginUserID,
+                scenarioHash: challenge.scenarioHash.flatMap { Hex.decode($0) })
+            return BoundDeviceScheme.verify(signatureHex: Hex.encode(response), challenge: signed, publicKey: key)
         }
     }
 

@@ -45,10 +45,14 @@ extension SQLStore: SessionRepository {
         }.map(Self.loginIdentity(from:))
     }
 
-    static func loginIdentity(from row: any SQLRow) throws -> LoginIdentity {
+    static func loginIdentity(from row: any SQLRow) throws -> LoginIdentity { try loginIdentity(from: row, prefix: "") }
+
+    /// A login identity from columns named `prefix` + the column (joined to other tables).
+    static func loginIdentity(from row: any SQLRow, prefix: String) throws -> LoginIdentity {
         LoginIdentity(
-            userID: try row.string("user_id"), accountNumber: try row.string("account_number"), cardNumber: try row.string("card_number"),
-            identificationCodeHash: try row.optionalString("identification_code_hash"), lastLogonAt: try row.optionalDate("last_logon_at"))
+            userID: try row.string(prefix + "user_id"), accountNumber: try row.string(prefix + "account_number"),
+            cardNumber: try row.string(prefix + "card_number"), identificationCodeHash: try row.optionalString(prefix + "identification_code_hash"),
+            lastLogonAt: try row.optionalDate(prefix + "last_logon_at"))
     }
 
     public func loginAttemptsLeft(userID: String, tool: AccessTool) async throws -> Int? {
@@ -144,13 +148,17 @@ extension SQLStore: SessionRepository {
         }.map(Self.loginSession(from:))
     }
 
-    static func loginSession(from row: any SQLRow) throws -> LoginSession {
+    static func loginSession(from row: any SQLRow) throws -> LoginSession { try loginSession(from: row, prefix: "") }
+
+    /// A session from columns named `prefix` + the column (joined to other tables).
+    static func loginSession(from row: any SQLRow, prefix: String) throws -> LoginSession {
         LoginSession(
-            id: try row.string("id"), status: LoginSession.Status(rawValue: try row.string("status")) ?? .ended,
-            userID: try row.optionalString("user_id"),
-            accessToolUsage: try row.optionalString("access_tool_usage").flatMap(AccessToolUsage.init(rawValue:)),
-            deviceID: try row.optionalString("device_id"), lastLogonDate: try row.optionalDate("last_logon_date"),
-            createdAt: try row.date("created_at"), lastSeenAt: try row.date("last_seen_at"), authorizedAt: try row.optionalDate("authorized_at"))
+            id: try row.string(prefix + "id"), status: LoginSession.Status(rawValue: try row.string(prefix + "status")) ?? .ended,
+            userID: try row.optionalString(prefix + "user_id"),
+            accessToolUsage: try row.optionalString(prefix + "access_tool_usage").flatMap(AccessToolUsage.init(rawValue:)),
+            deviceID: try row.optionalString(prefix + "device_id"), lastLogonDate: try row.optionalDate(prefix + "last_logon_date"),
+            createdAt: try row.date(prefix + "created_at"), lastSeenAt: try row.date(prefix + "last_seen_at"),
+            authorizedAt: try row.optionalDate(prefix + "authorized_at"))
     }
 
     // MARK: Challenges
@@ -173,29 +181,140 @@ extension SQLStore: SessionRepository {
     public func loginChallenge(handle: String) async throws -> LoginChallenge? {
         try await pool.withConnection { db in
             try await db.sql("SELECT * FROM login_challenges WHERE handle = \(bind: handle)").first()
-        }.map { row in
-            LoginChallenge(
-                handle: try row.string("handle"), kind: LoginChallenge.Kind(rawValue: try row.string("kind")) ?? .login,
-                sessionID: try row.string("session_id"), userID: try row.string("user_id"),
-                accessToolUsage: AccessToolUsage(rawValue: try row.string("access_tool_usage")) ?? .softToken,
-                deviceID: try row.optionalString("device_id"), nonce: LoginChallenge.nonce(hex: try row.string("nonce")),
-                scenarioName: try row.optionalString("scenario_name"), scenarioHash: try row.optionalString("scenario_hash"),
-                status: LoginChallenge.Status(rawValue: try row.string("status")) ?? .used, createdAt: try row.date("created_at"),
-                expiresAt: try row.date("expires_at"))
+        }.map { try Self.loginChallenge(from: $0, prefix: "") }
+    }
+
+    /// A login challenge from columns named `prefix` + the column.
+    static func loginChallenge(from row: any SQLRow, prefix: String) throws -> LoginChallenge {
+        LoginChallenge(
+            handle: try row.string(prefix + "handle"), kind: LoginChallenge.Kind(rawValue: try row.string(prefix + "kind")) ?? .login,
+            sessionID: try row.string(prefix + "session_id"), userID: try row.string(prefix + "user_id"),
+            accessToolUsage: AccessToolUsage(rawValue: try row.string(prefix + "access_tool_usage")) ?? .softToken,
+            deviceID: try row.optionalString(prefix + "device_id"), nonce: LoginChallenge.nonce(hex: try row.string(prefix + "nonce")),
+            scenarioName: try row.optionalString(prefix + "scenario_name"), scenarioHash: try row.optionalString(prefix + "scenario_hash"),
+            status: LoginChallenge.Status(rawValue: try row.string(prefix + "status")) ?? .used, createdAt: try row.date(prefix + "created_at"),
+            expiresAt: try row.date(prefix + "expires_at"))
+    }
+
+    /// `columns` of the table aliased `alias`, each named `alias_` + the column.
+    private static func prefixed(_ alias: String, _ columns: [String]) -> String {
+        columns.map { "\(alias).\($0) AS \(alias)_\($0)" }.joined(separator: ", ")
+    }
+
+    private static let loginAnswerColumns = [
+        prefixed(
+            "s", ["id", "status", "user_id", "access_tool_usage", "device_id", "last_logon_date", "created_at", "last_seen_at", "authorized_at"]),
+        prefixed(
+            "c",
+            [
+                "handle", "kind", "session_id", "user_id", "access_tool_usage", "device_id", "nonce", "scenario_name", "scenario_hash", "status",
+                "created_at", "expires_at",
+            ]),
+        prefixed("i", ["user_id", "account_number", "card_number", "identification_code_hash", "last_logon_at"]),
+        prefixedDeviceColumns, "u.status AS u_status", "t.attempts_left AS t_attempts_left",
+    ].joined(separator: ", ")
+
+    public func loginAnswerContext(tokenHash: String, handle: String, seenAfter idleCutoff: Date) async throws -> LoginAnswerContext {
+        // Anchored on one constant row, so that the session and the challenge are each read when the other is absent.
+        let row = try await pool.withConnection { db in
+            try await db.sql(
+                """
+                SELECT \(unsafeRaw: Self.loginAnswerColumns)
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN login_sessions s ON s.token_hash = \(bind: tokenHash) AND s.status IN ('anonymous', 'authorized')
+                  AND s.last_seen_at > \(bind: idleCutoff.epochMilliseconds)
+                LEFT JOIN login_challenges c ON c.handle = \(bind: handle)
+                LEFT JOIN login_identities i ON i.user_id = c.user_id
+                LEFT JOIN users u ON u.id = c.user_id
+                LEFT JOIN devices d ON d.id = c.device_id
+                LEFT JOIN access_tools t ON t.user_id = c.user_id
+                  AND t.tool = CASE WHEN c.access_tool_usage = 'SOFTTOKEN' THEN 'SOFTTOKEN' ELSE 'BOUNDDEVICE' END
+                """
+            ).first()
+        }
+        guard let row else {
+            return LoginAnswerContext(session: nil, challenge: nil, identity: nil, userIsActive: false, device: nil, attemptsLeft: nil)
+        }
+        return LoginAnswerContext(
+            session: try row.optionalString("s_id") == nil ? nil : try Self.loginSession(from: row, prefix: "s_"),
+            challenge: try row.optionalString("c_handle") == nil ? nil : try Self.loginChallenge(from: row, prefix: "c_"),
+            identity: try row.optionalString("i_user_id") == nil ? nil : try Self.loginIdentity(from: row, prefix: "i_"),
+            userIsActive: try row.optionalString("u_status") == User.Status.active.rawValue,
+            device: try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_"),
+            attemptsLeft: try row.decode(column: "t_attempts_left", as: Int?.self))
+    }
+
+    public func recordCorrectLoginAnswer(
+        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
+        deviceID: String?, audit: AuditRecord, at now: Date
+    ) async throws -> CorrectLoginAnswer {
+        let nowMs = now.epochMilliseconds
+        return try await pool.withTransaction { db in
+            guard try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) else { return .closed }
+            // The tool's attempts full again — unless a wrong answer took the last one first.
+            let reset = try await db.sql(
+                """
+                UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
+                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
+                RETURNING user_id
+                """
+            ).first()
+            guard reset != nil else { return .blocked }
+            if let authorization {
+                let moved = try await db.sql(
+                    """
+                    UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
+                        access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
+                        last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
+                        authorized_at = \(bind: nowMs)
+                    WHERE id = \(bind: sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
+                      AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
+                    RETURNING id
+                    """
+                ).first()
+                guard moved != nil else { return .sessionGone }
+                try await db.sql("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
+            }
+            if let deviceID {
+                try await db.sql("UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: deviceID)").run()
+            }
+            try await Self.insert(audit, at: now, into: db)
+            return .completed
+        }
+    }
+
+    public func recordWrongLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
+        -> WrongLoginAnswer
+    {
+        try await pool.withTransaction { db in
+            guard try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) else { return .closed }
+            let counted = try await db.sql(
+                """
+                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
+                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
+                RETURNING attempts_left
+                """
+            ).first()
+            guard let counted else { return .blocked }
+            return .counted(attemptsLeft: try counted.int("attempts_left"))
         }
     }
 
     public func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool {
-        try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                UPDATE login_challenges SET status = 'used'
-                WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open'
-                  AND expires_at > \(bind: now.epochMilliseconds)
-                RETURNING handle
-                """
-            ).first()
-        } != nil
+        try await pool.withWriteConnection { db in try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) }
+    }
+
+    /// `open → used` for the session's unexpired challenge: the one conditional update that lets
+    /// exactly one answer through.
+    private static func useLoginChallenge(handle: String, sessionID: String, at now: Date, on db: any SQLDatabase) async throws -> Bool {
+        try await db.sql(
+            """
+            UPDATE login_challenges SET status = 'used'
+            WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open'
+              AND expires_at > \(bind: now.epochMilliseconds)
+            RETURNING handle
+            """
+        ).first() != nil
     }
 
     // MARK: Decoy counters
