@@ -289,6 +289,67 @@ struct SessionStoreTests {
         }
     }
 
+    @Test(
+        "a login challenge's context in one read (identity, user, counter, devices oldest first); issuing slides or starts the session with it",
+        arguments: TestDatabases.engines)
+    func issueLoginChallenge(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let identity = try await Self.userWithLogin(store)
+            #expect(try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "99", tool: .softToken, withDevices: true) == nil)
+            var devices: [Device] = []
+            for offset in [20.0, 10.0] {
+                let (device, binding, notification) = DeviceStoreConformanceTests.binding(
+                    user: identity.userID, now: Fixtures.epoch.addingTimeInterval(offset))
+                try await store.insertDeviceBinding(device: device, challenge: binding, notification: notification)
+                devices.append(device)
+            }
+            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .boundDevice), at: Fixtures.epoch)
+            let context = try #require(
+                try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "23", tool: .boundDevice, withDevices: true))
+            #expect(context.identity == identity)
+            #expect(context.userIsActive)
+            #expect(context.attemptsLeft == 2)
+            #expect(context.ecdsaDevicesEverBound.map(\.id) == [devices[1].id, devices[0].id])  // oldest first
+            #expect(context.ecdsaDevicesEverBound.map(\.id) == (try await store.ecdsaDevicesEverBound(userID: identity.userID)).map(\.id))
+            let soft = try #require(
+                try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "23", tool: .softToken, withDevices: false))
+            #expect(soft.attemptsLeft == 3 && soft.ecdsaDevicesEverBound.isEmpty)
+
+            let now = Fixtures.epoch
+            let idleCutoff = now.addingTimeInterval(-300)
+            func fresh() -> LoginSession { LoginSession(id: UUID().uuidString, status: .anonymous, createdAt: now, lastSeenAt: now) }
+            func challenge(for session: LoginSession) -> LoginChallenge {
+                LoginChallenge(
+                    handle: String(UInt64.random(in: 100_000_000_000...999_999_999_999)), kind: .login, sessionID: session.id,
+                    userID: identity.userID, accessToolUsage: .softToken, deviceID: nil, nonce: Array(1...12), createdAt: now,
+                    expiresAt: now.addingTimeInterval(120))
+            }
+            // No cookie: a new session, and the challenge bound to it.
+            let first = fresh()
+            let issued = challenge(for: first)
+            #expect(
+                try await store.issueLoginChallenge(issued, continuing: nil, seenAfter: idleCutoff, orStarting: first, freshTokenHash: "t1", at: now)
+                    == first)
+            #expect(try await store.loginChallenge(handle: issued.handle) == issued)
+            // The live anonymous session's cookie: it slides and takes the challenge; nothing new is stored.
+            let later = now.addingTimeInterval(60)
+            let unused = fresh()
+            let again = challenge(for: unused)
+            let continued = try await store.issueLoginChallenge(
+                again, continuing: "t1", seenAfter: idleCutoff, orStarting: unused, freshTokenHash: "t2", at: later)
+            #expect(continued.id == first.id && continued.lastSeenAt == later)
+            #expect(try await store.loginChallenge(handle: again.handle)?.sessionID == first.id)
+            #expect(try await store.touchLoginSession(tokenHash: "t2", authorizedOnly: false, seenAfter: idleCutoff, at: later) == nil)
+            // An unknown (or idle, or authorized) cookie: a new session; a decoy stores only that.
+            let third = fresh()
+            #expect(
+                try await store.issueLoginChallenge(
+                    nil, continuing: "unknown", seenAfter: idleCutoff, orStarting: third, freshTokenHash: "t3", at: later)
+                    == third)
+            #expect(try await store.touchLoginSession(tokenHash: "t3", authorizedOnly: false, seenAfter: idleCutoff, at: later)?.id == third.id)
+        }
+    }
+
     @Test("server keys: the first stored key wins", arguments: TestDatabases.engines)
     func serverKeys(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

@@ -34,6 +34,20 @@ public protocol SessionRepository: AttemptRepository {
     func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession?
 
     func insertLoginChallenge(_ challenge: LoginChallenge) async throws
+    /// What a login challenge is issued on, in one read: the identity of the account and card,
+    /// whether its user is ACTIVE, the attempts left of `tool` and, with `withDevices`, the
+    /// user's ECDSA devices ever bound (as `ecdsaDevicesEverBound`). `nil` when no identity has them.
+    func loginChallengeContext(accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool) async throws
+        -> LoginChallengeContext?
+    /// Issues a login challenge in one transaction: the live session of `tokenHash` (if any)
+    /// slides, and the challenge is bound to it if it is anonymous; otherwise (no live session,
+    /// or an authorized one) `fresh` is stored under `freshTokenHash` and the challenge bound to
+    /// it. Without a challenge (a decoy's, which is not stored) only the session. Returns the
+    /// session the challenge is bound to.
+    func issueLoginChallenge(
+        _ challenge: LoginChallenge?, continuing tokenHash: String?, seenAfter idleCutoff: Date, orStarting fresh: LoginSession,
+        freshTokenHash: String, at now: Date
+    ) async throws -> LoginSession
     func loginChallenge(handle: String) async throws -> LoginChallenge?
     /// Everything `PUT /session/loginresponse` decides on, in one read: the live session of
     /// `tokenHash` (as `touchLoginSession` would find it, without sliding it), the challenge with
@@ -159,4 +173,22 @@ public enum WrongLoginAnswer: Sendable, Equatable {
     case closed
     /// The challenge was used up, but the tool had no attempts left to count.
     case blocked
+}
+
+/// What `GET /session/loginchallenge` decides on (see `SessionRepository.loginChallengeContext`).
+public struct LoginChallengeContext: Sendable {
+    public var identity: LoginIdentity
+    /// Whether the identity's user is ACTIVE.
+    public var userIsActive: Bool
+    /// The attempts left of the asked tool; `nil` when the user has no such tool.
+    public var attemptsLeft: Int?
+    /// The user's ECDSA devices ever bound, oldest first (when asked for).
+    public var ecdsaDevicesEverBound: [Device]
+
+    public init(identity: LoginIdentity, userIsActive: Bool, attemptsLeft: Int?, ecdsaDevicesEverBound: [Device]) {
+        self.identity = identity
+        self.userIsActive = userIsActive
+        self.attemptsLeft = attemptsLeft
+        self.ecdsaDevicesEverBound = ecdsaDevicesEverBound
+    }
 }

@@ -167,6 +167,9 @@ public struct SessionService: Sendable {
 
     /// `GET /session/loginchallenge`: a challenge for the account and card's access tool, bound
     /// to the caller's live anonymous session or to a new one (then `newSessionToken` is set).
+    ///
+    /// One read (`loginChallengeContext`: the identity, its user, its counter, its devices) and
+    /// one transaction (`issueLoginChallenge`: the session slid or started, the challenge stored).
     public func loginChallenge(
         sessionToken: String?, accountNumber: String, cardNumber: String, accessToolUsage: String, boundDeviceIndexNumber: String?
     ) async throws -> IssuedChallenge {
@@ -178,40 +181,37 @@ public struct SessionService: Sendable {
         var identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
         var decoy = true
         var deviceID: String?
-        let known: LoginIdentity?
-        do {
-            known = try await self.identity(accountNumber: accountNumber, cardNumber: cardNumber)
-        } catch SessionError.unknownUser {
-            known = nil
-        }
-        if let known {
+        var knownAttemptsLeft: Int?
+        if let context = try await store.loginChallengeContext(
+            accountNumber: identity.accountNumber, cardNumber: identity.cardNumber, tool: usage.tool, withDevices: deviceIndex != nil),
+            context.userIsActive
+        {
             if let deviceIndex {
-                deviceID = try await activeBoundDevice(userID: known.userID, index: deviceIndex)
+                deviceID = Self.activeBoundDevice(in: context.ecdsaDevicesEverBound, index: deviceIndex)
                 decoy = deviceID == nil
             } else {
-                decoy = known.identificationCodeHash == nil
+                decoy = context.identity.identificationCodeHash == nil
             }
-            if !decoy { identity = known }
+            if !decoy {
+                identity = context.identity
+                knownAttemptsLeft = context.attemptsLeft
+            }
         }
-        try await checkUsable(usage, identity: identity, decoy: decoy)
+        let attemptsLeft =
+            decoy
+            ? try await checkUsable(usage, identity: identity, decoy: true)
+            : try Self.usable(usage, identity: identity, attemptsLeft: knownAttemptsLeft)
         let now = time.now()
-        var session: LoginSession?
-        if let sessionToken {
-            session = try await store.touchLoginSession(
-                tokenHash: tokenHasher.hash(sessionToken), authorizedOnly: false, seenAfter: idleCutoff(now), at: now)
-        }
-        var newToken: String?
-        if session?.status != .anonymous {
-            // No live session, or an authorized one: a login starts from a fresh anonymous session.
-            let token = SecureRandom.token(prefix: Self.tokenPrefix)
-            let created = LoginSession(id: SecureRandom.uuid(), status: .anonymous, createdAt: now, lastSeenAt: now)
-            try await store.insertLoginSession(created, tokenHash: tokenHasher.hash(token))
-            session = created
-            newToken = token
-        }
-        guard let session else { throw SessionError.unauthorized }
-        var issued = try await issue(.login, session: session, identity: identity, usage: usage, deviceID: deviceID, decoy: decoy)
-        issued.newSessionToken = newToken
+        // No live session, or an authorized one: a login starts from a fresh anonymous session.
+        let freshToken = SecureRandom.token(prefix: Self.tokenPrefix)
+        let fresh = LoginSession(id: SecureRandom.uuid(), status: .anonymous, createdAt: now, lastSeenAt: now)
+        var prepared = try await prepareChallenge(.login, sessionID: fresh.id, identity: identity, usage: usage, deviceID: deviceID)
+        let session = try await store.issueLoginChallenge(
+            decoy ? nil : prepared.challenge, continuing: sessionToken.map { tokenHasher.hash($0) }, seenAfter: idleCutoff(now),
+            orStarting: fresh, freshTokenHash: tokenHasher.hash(freshToken), at: now)
+        prepared.challenge.sessionID = session.id
+        var issued = try describe(prepared, identity: identity, usage: usage, attemptsLeft: attemptsLeft, decoy: decoy)
+        issued.newSessionToken = session.id == fresh.id ? freshToken : nil
         return issued
     }
 
@@ -482,7 +482,11 @@ public struct SessionService: Sendable {
 
     /// The id of the user's active device with this index; `nil` when there is none.
     func activeBoundDevice(userID: String, index: Int) async throws -> String? {
-        let devices = try await store.ecdsaDevicesEverBound(userID: userID)
+        Self.activeBoundDevice(in: try await store.ecdsaDevicesEverBound(userID: userID), index: index)
+    }
+
+    /// The id of the active device with this index among a user's ECDSA devices ever bound; `nil` when there is none.
+    static func activeBoundDevice(in devices: [Device], index: Int) -> String? {
         guard index <= devices.count, devices[index - 1].status == .active else { return nil }
         return devices[index - 1].id
     }
@@ -495,9 +499,26 @@ public struct SessionService: Sendable {
     /// Stores and describes a fresh challenge of `kind` for the identity's `usage`.
     func issue(
         _ kind: LoginChallenge.Kind, session: LoginSession, identity: LoginIdentity, usage: AccessToolUsage, deviceID: String?,
-        scenario: (name: String, hash: [UInt8])? = nil, decoy: Bool = false
+        scenario: (name: String, hash: [UInt8])? = nil
     ) async throws -> IssuedChallenge {
-        let attemptsLeft = try await checkUsable(usage, identity: identity, decoy: decoy)
+        let attemptsLeft = try await checkUsable(usage, identity: identity)
+        let prepared = try await prepareChallenge(
+            kind, sessionID: session.id, identity: identity, usage: usage, deviceID: deviceID, scenario: scenario)
+        try await store.insertLoginChallenge(prepared.challenge)
+        return try describe(prepared, identity: identity, usage: usage, attemptsLeft: attemptsLeft, decoy: false)
+    }
+
+    /// A fresh challenge (not stored yet) and the bytes its tool answers.
+    struct PreparedChallenge {
+        var challenge: LoginChallenge
+        var bytes: [UInt8]
+    }
+
+    /// A fresh challenge of `kind` for the identity's `usage`, bound to `sessionID`; nothing is stored.
+    func prepareChallenge(
+        _ kind: LoginChallenge.Kind, sessionID: String, identity: LoginIdentity, usage: AccessToolUsage, deviceID: String?,
+        scenario: (name: String, hash: [UInt8])? = nil
+    ) async throws -> PreparedChallenge {
         let (nonce8, nonce4) = SoftTokenScheme.freshNonces()
         let bytes: [UInt8]
         switch usage.tool {
@@ -511,23 +532,30 @@ public struct SessionService: Sendable {
                 scenarioHash: scenario?.hash)
         }
         let now = time.now()
-        var challenge = LoginChallenge(
-            handle: Self.newHandle(), kind: kind, sessionID: session.id, userID: identity.userID, accessToolUsage: usage,
+        let challenge = LoginChallenge(
+            handle: Self.newHandle(), kind: kind, sessionID: sessionID, userID: identity.userID, accessToolUsage: usage,
             deviceID: deviceID, nonce: nonce8 + nonce4, scenarioName: scenario?.name, scenarioHash: scenario.map { Hex.encode($0.hash) },
             createdAt: now, expiresAt: now.addingTimeInterval(configuration.challengeLifetime))
+        return PreparedChallenge(challenge: challenge, bytes: bytes)
+    }
+
+    /// The face's description of a prepared challenge. A decoy's handle is sealed here: nothing
+    /// is stored for it, the handle itself says what it is for (`ChallengeHandles`).
+    func describe(_ prepared: PreparedChallenge, identity: LoginIdentity, usage: AccessToolUsage, attemptsLeft: Int, decoy: Bool) throws
+        -> IssuedChallenge
+    {
+        var handle = prepared.challenge.handle
         if decoy {
-            // Nothing stored: the handle itself says what the decoy is for (`ChallengeHandles`).
             let sealed = ChallengeHandles.Decoy(
-                issuedAt: UInt32(clamping: Int64(now.timeIntervalSince1970)), accountNumber: identity.accountNumber,
+                issuedAt: UInt32(clamping: Int64(prepared.challenge.createdAt.timeIntervalSince1970)), accountNumber: identity.accountNumber,
                 cardNumber: identity.cardNumber, usage: usage)
-            guard let handle = handles.seal(sealed, sessionID: session.id) else { throw SessionError.unknownUser }
-            challenge.handle = handle
-        } else {
-            try await store.insertLoginChallenge(challenge)
+            guard let decoyHandle = handles.seal(sealed, sessionID: prepared.challenge.sessionID) else { throw SessionError.unknownUser }
+            handle = decoyHandle
         }
         return IssuedChallenge(
-            userID: identity.loginUserID, attemptsLeft: attemptsLeft, challenge: Hex.encode(bytes), challengeHandle: challenge.handle,
-            challengeDeviceDetails: usage.challengeDeviceDetails, scenarioName: scenario?.name, scenarioHash: challenge.scenarioHash)
+            userID: identity.loginUserID, attemptsLeft: attemptsLeft, challenge: Hex.encode(prepared.bytes), challengeHandle: handle,
+            challengeDeviceDetails: usage.challengeDeviceDetails, scenarioName: prepared.challenge.scenarioName,
+            scenarioHash: prepared.challenge.scenarioHash)
     }
 
     /// Whether the identity has this tool and it is not blocked; returns its attempts left.
@@ -542,11 +570,15 @@ public struct SessionService: Sendable {
             guard attemptsLeft > 0 else { throw SessionError.blocked }
             return attemptsLeft
         }
+        return try Self.usable(usage, identity: identity, attemptsLeft: try await store.loginAttemptsLeft(userID: identity.userID, tool: usage.tool))
+    }
+
+    /// `checkUsable` of a known user whose attempts left of the tool were read already.
+    static func usable(_ usage: AccessToolUsage, identity: LoginIdentity, attemptsLeft: Int?) throws -> Int {
         if usage == .softToken, identity.identificationCodeHash == nil {
             throw SessionError.accessToolNotSetUp("the user has no identification code")
         }
-        let attemptsLeft = try await store.loginAttemptsLeft(userID: identity.userID, tool: usage.tool) ?? 0
-        guard attemptsLeft > 0 else { throw SessionError.blocked }
+        guard let attemptsLeft, attemptsLeft > 0 else { throw SessionError.blocked }
         return attemptsLeft
     }
 

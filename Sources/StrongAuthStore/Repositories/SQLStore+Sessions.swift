@@ -77,34 +77,42 @@ extension SQLStore: SessionRepository {
     // MARK: Sessions
 
     public func insertLoginSession(_ session: LoginSession, tokenHash: String) async throws {
-        try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                INSERT INTO login_sessions (id, token_hash, status, user_id, access_tool_usage, device_id, last_logon_date,
-                                            created_at, last_seen_at, authorized_at)
-                VALUES (\(bind: session.id), \(bind: tokenHash), \(bind: session.status.rawValue), \(bind: session.userID),
-                        \(bind: session.accessToolUsage?.rawValue), \(bind: session.deviceID),
-                        \(bind: session.lastLogonDate?.epochMilliseconds), \(bind: session.createdAt.epochMilliseconds),
-                        \(bind: session.lastSeenAt.epochMilliseconds), \(bind: session.authorizedAt?.epochMilliseconds))
-                """
-            ).run()
-        }
+        try await pool.withWriteConnection { db in try await Self.insert(session, tokenHash: tokenHash, into: db) }
+    }
+
+    private static func insert(_ session: LoginSession, tokenHash: String, into db: any SQLDatabase) async throws {
+        try await db.sql(
+            """
+            INSERT INTO login_sessions (id, token_hash, status, user_id, access_tool_usage, device_id, last_logon_date,
+                                        created_at, last_seen_at, authorized_at)
+            VALUES (\(bind: session.id), \(bind: tokenHash), \(bind: session.status.rawValue), \(bind: session.userID),
+                    \(bind: session.accessToolUsage?.rawValue), \(bind: session.deviceID),
+                    \(bind: session.lastLogonDate?.epochMilliseconds), \(bind: session.createdAt.epochMilliseconds),
+                    \(bind: session.lastSeenAt.epochMilliseconds), \(bind: session.authorizedAt?.epochMilliseconds))
+            """
+        ).run()
     }
 
     public func touchLoginSession(tokenHash: String, authorizedOnly: Bool, seenAfter idleCutoff: Date, at now: Date) async throws
         -> LoginSession?
     {
+        try await pool.withWriteConnection { db in
+            try await Self.touchLoginSession(tokenHash: tokenHash, authorizedOnly: authorizedOnly, seenAfter: idleCutoff, at: now, on: db)
+        }
+    }
+
+    private static func touchLoginSession(
+        tokenHash: String, authorizedOnly: Bool, seenAfter idleCutoff: Date, at now: Date, on db: any SQLDatabase
+    ) async throws -> LoginSession? {
         let statuses = authorizedOnly ? "'authorized'" : "'anonymous', 'authorized'"
-        return try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                UPDATE login_sessions SET last_seen_at = \(bind: now.epochMilliseconds)
-                WHERE token_hash = \(bind: tokenHash) AND status IN (\(unsafeRaw: statuses))
-                  AND last_seen_at > \(bind: idleCutoff.epochMilliseconds)
-                RETURNING *
-                """
-            ).first()
-        }.map(Self.loginSession(from:))
+        return try await db.sql(
+            """
+            UPDATE login_sessions SET last_seen_at = \(bind: now.epochMilliseconds)
+            WHERE token_hash = \(bind: tokenHash) AND status IN (\(unsafeRaw: statuses))
+              AND last_seen_at > \(bind: idleCutoff.epochMilliseconds)
+            RETURNING *
+            """
+        ).first().map(Self.loginSession(from:))
     }
 
     public func authorizeLoginSession(
@@ -164,17 +172,71 @@ extension SQLStore: SessionRepository {
     // MARK: Challenges
 
     public func insertLoginChallenge(_ challenge: LoginChallenge) async throws {
-        try await pool.withWriteConnection { db in
+        try await pool.withWriteConnection { db in try await Self.insert(challenge, into: db) }
+    }
+
+    private static func insert(_ challenge: LoginChallenge, into db: any SQLDatabase) async throws {
+        try await db.sql(
+            """
+            INSERT INTO login_challenges (handle, kind, session_id, user_id, access_tool_usage, device_id, nonce, scenario_name,
+                                          scenario_hash, status, created_at, expires_at)
+            VALUES (\(bind: challenge.handle), \(bind: challenge.kind.rawValue), \(bind: challenge.sessionID), \(bind: challenge.userID),
+                    \(bind: challenge.accessToolUsage.rawValue), \(bind: challenge.deviceID), \(bind: challenge.nonceHex),
+                    \(bind: challenge.scenarioName), \(bind: challenge.scenarioHash), \(bind: challenge.status.rawValue),
+                    \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds))
+            """
+        ).run()
+    }
+
+    public func loginChallengeContext(accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool) async throws
+        -> LoginChallengeContext?
+    {
+        let devices: StoreSQL =
+            withDevices
+            ? "LEFT JOIN devices d ON d.user_id = i.user_id AND d.kind = \(bind: Device.Kind.ecdsaP256.rawValue)"
+            : "LEFT JOIN devices d ON FALSE"
+        // One row per device ever bound (or one without a device), oldest first.
+        let rows = try await pool.withConnection { db in
             try await db.sql(
                 """
-                INSERT INTO login_challenges (handle, kind, session_id, user_id, access_tool_usage, device_id, nonce, scenario_name,
-                                              scenario_hash, status, created_at, expires_at)
-                VALUES (\(bind: challenge.handle), \(bind: challenge.kind.rawValue), \(bind: challenge.sessionID), \(bind: challenge.userID),
-                        \(bind: challenge.accessToolUsage.rawValue), \(bind: challenge.deviceID), \(bind: challenge.nonceHex),
-                        \(bind: challenge.scenarioName), \(bind: challenge.scenarioHash), \(bind: challenge.status.rawValue),
-                        \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds))
+                SELECT \(unsafeRaw: Self.prefixed("i", ["user_id", "account_number", "card_number", "identification_code_hash", "last_logon_at"])),
+                       u.status AS u_status, t.attempts_left AS t_attempts_left, \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM login_identities i
+                LEFT JOIN users u ON u.id = i.user_id
+                LEFT JOIN access_tools t ON t.user_id = i.user_id AND t.tool = \(bind: tool.rawValue)
+                \(devices)
+                WHERE i.account_number = \(bind: accountNumber) AND i.card_number = \(bind: cardNumber)
+                ORDER BY d.created_at, d.id
                 """
-            ).run()
+            ).all()
+        }
+        guard let first = rows.first else { return nil }
+        return LoginChallengeContext(
+            identity: try Self.loginIdentity(from: first, prefix: "i_"),
+            userIsActive: try first.optionalString("u_status") == User.Status.active.rawValue,
+            attemptsLeft: try first.decode(column: "t_attempts_left", as: Int?.self),
+            ecdsaDevicesEverBound: try rows.filter { try $0.optionalString("d_id") != nil }.map { try Self.device(from: $0, prefix: "d_") })
+    }
+
+    public func issueLoginChallenge(
+        _ challenge: LoginChallenge?, continuing tokenHash: String?, seenAfter idleCutoff: Date, orStarting fresh: LoginSession,
+        freshTokenHash: String, at now: Date
+    ) async throws -> LoginSession {
+        try await pool.withTransaction { db in
+            var session: LoginSession?
+            if let tokenHash {
+                session = try await Self.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff, at: now, on: db)
+            }
+            if session?.status != .anonymous {
+                try await Self.insert(fresh, tokenHash: freshTokenHash, into: db)
+                session = fresh
+            }
+            guard let session else { throw StoreError.conflict("login session") }
+            if var challenge {
+                challenge.sessionID = session.id
+                try await Self.insert(challenge, into: db)
+            }
+            return session
         }
     }
 
@@ -197,7 +259,7 @@ extension SQLStore: SessionRepository {
     }
 
     /// `columns` of the table aliased `alias`, each named `alias_` + the column.
-    private static func prefixed(_ alias: String, _ columns: [String]) -> String {
+    static func prefixed(_ alias: String, _ columns: [String]) -> String {
         columns.map { "\(alias).\($0) AS \(alias)_\($0)" }.joined(separator: ", ")
     }
 
