@@ -25,12 +25,30 @@ struct ABNAMROError: Error {
 
     /// The response: one message, `params` null as the wiki documents it.
     func response() throws -> Response {
-        let message: [String: Any] = ["messageKey": key, "messageType": "ERROR", "messageText": text, "params": NSNull()]
-        let data = try JSONSerialization.data(withJSONObject: ["messages": [message]], options: [.sortedKeys, .withoutEscapingSlashes])
-        var fields = headers
-        fields[.contentType] = "application/json"
-        fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: data)))
+        var response = try JSONResponse.make(Messages(messages: [Message(messageKey: key, messageText: text)]), status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+
+    struct Messages: Encodable {
+        let messages: [Message]
+    }
+
+    /// One message of the API's `messages` list; `params` is always null.
+    struct Message: Encodable {
+        let messageKey: String
+        var messageType = "ERROR"
+        let messageText: String
+
+        enum CodingKeys: String, CodingKey { case messageKey, messageType, messageText, params }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(messageKey, forKey: .messageKey)
+            try container.encode(messageType, forKey: .messageType)
+            try container.encode(messageText, forKey: .messageText)
+            try container.encodeNil(forKey: .params)
+        }
     }
 
     /// A core refusal, with the status the face has always used for it.

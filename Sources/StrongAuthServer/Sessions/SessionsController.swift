@@ -41,7 +41,7 @@ struct SessionsController {
                 cardNumber: try Self.required(query, "cardNumber"), accessToolUsage: try Self.required(query, "accessToolUsage"),
                 boundDeviceIndexNumber: query.get("boundDeviceIndexNumber"))
         }
-        return try respond(["loginChallenge": Self.wire(issued)], newSessionToken: issued.newSessionToken)
+        return try respond(ABNAMROWire.Envelope("loginChallenge", ABNAMROWire.Challenge(issued)), newSessionToken: issued.newSessionToken)
     }
 
     @Sendable func handoverChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -51,7 +51,7 @@ struct SessionsController {
                 sessionToken: Self.sessionToken(request), accessToolUsage: try Self.required(query, "accessToolUsage"),
                 boundDeviceIndexNumber: query.get("boundDeviceIndexNumber"))
         }
-        return try respond(["loginChallenge": Self.wire(issued)])
+        return try respond(ABNAMROWire.Envelope("loginChallenge", ABNAMROWire.Challenge(issued)))
     }
 
     @Sendable func loginResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -64,20 +64,14 @@ struct SessionsController {
                     response: body.response, accessToolUsage: body.accessToolUsage, challengeDeviceDetails: body.challengeDeviceDetails),
                 source: context.remoteAddress)
         }
-        let wire: [String: Any] = [
-            "lastLogonDate": session.lastLogonDate.epochMilliseconds, "deviceType": session.accessToolUsage.rawValue,
-            "connectionType": "ENDTOEND", "selectedCustomer": NSNull(),
-            "representative": ["class": "PRIVATE_CUSTOMER", "reference": session.customerReference],
-            "representedCustomer": session.customerReference,
-        ]
-        return try respond(["session": wire], newSessionToken: session.newSessionToken)
+        return try respond(ABNAMROWire.Envelope("session", ABNAMROWire.Session(session)), newSessionToken: session.newSessionToken)
     }
 
     // MARK: The session
 
     @Sendable func current(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try await mapped { try await sessions.currentSession(sessionToken: Self.sessionToken(request)) }
-        return try respond(["session": ["lastLogonDate": session.lastLogonDate.epochMilliseconds]])
+        return try respond(ABNAMROWire.Envelope("session", ABNAMROWire.SessionSummary(lastLogonDate: session.lastLogonDate.epochMilliseconds)))
     }
 
     @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -94,12 +88,13 @@ struct SessionsController {
         let method = try await mapped {
             try await sessions.scenarioSigningMethod(sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName)
         }
-        let wire: [String: Any] = [
-            "scenarioName": body.scenarioName, "accessToolUsage": method.accessToolUsage.rawValue,
-            "challengeDeviceDetails": method.challengeDeviceDetails, "attemptsLeft": method.attemptsLeft,
-            "boundDeviceIndexNumber": method.boundDeviceIndexNumber.map { $0 as Any } ?? NSNull(),
-        ]
-        return try respond(["scenarioSigningMethod": wire])
+        return try respond(
+            ABNAMROWire.Envelope(
+                "scenarioSigningMethod",
+                ABNAMROWire.SigningMethod(
+                    scenarioName: body.scenarioName, accessToolUsage: method.accessToolUsage.rawValue,
+                    challengeDeviceDetails: method.challengeDeviceDetails, attemptsLeft: method.attemptsLeft,
+                    boundDeviceIndexNumber: method.boundDeviceIndexNumber)))
     }
 
     @Sendable func scenarioChallenge(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -109,10 +104,7 @@ struct SessionsController {
                 sessionToken: Self.sessionToken(request), scenarioName: body.scenarioName, scenarioData: body.scenarioData,
                 accessToolUsage: body.accessToolUsage, boundDeviceIndexNumber: body.boundDeviceIndexNumber?.text)
         }
-        var wire = Self.wire(issued)
-        wire["scenarioName"] = issued.scenarioName
-        wire["scenarioHash"] = issued.scenarioHash
-        return try respond(["scenarioChallenge": wire])
+        return try respond(ABNAMROWire.Envelope("scenarioChallenge", ABNAMROWire.Challenge(issued, withScenario: true)))
     }
 
     @Sendable func scenarioResponse(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -127,24 +119,15 @@ struct SessionsController {
                 sessionToken: Self.sessionToken(request), challengeHandle: handle, response: response, scenarioName: body.scenarioName,
                 scenarioData: body.scenarioData, source: context.remoteAddress)
         }
-        return try respond([
-            "scenarioResponse": [
-                "scenarioName": signed.scenarioName, "scenarioHash": signed.scenarioHash, "status": "SIGNED",
-                "signedDate": signed.signedAt.epochMilliseconds,
-            ] as [String: Any]
-        ])
+        return try respond(
+            ABNAMROWire.Envelope(
+                "scenarioResponse",
+                ABNAMROWire.SignedScenario(
+                    scenarioName: signed.scenarioName, scenarioHash: signed.scenarioHash, status: "SIGNED",
+                    signedDate: signed.signedAt.epochMilliseconds)))
     }
 
     // MARK: Helpers
-
-    /// The ABN AMRO API's `loginChallenge` object, the `eig…` fields explicitly null.
-    static func wire(_ issued: IssuedChallenge) -> [String: Any] {
-        [
-            "userId": issued.userID, "attemptsLeft": issued.attemptsLeft, "challenge": issued.challenge,
-            "challengeHandle": issued.challengeHandle, "challengeDeviceDetails": issued.challengeDeviceDetails,
-            "eigChallenge": NSNull(), "eigChallengeHandle": NSNull(), "eigChallengeDeviceDetails": NSNull(), "eigType": NSNull(),
-        ]
-    }
 
     /// The session token from the cookie, if it looks like one (anything else is no session).
     static func sessionToken(_ request: Request) -> String? {
@@ -159,12 +142,8 @@ struct SessionsController {
     }
 
     /// JSON (sorted keys, `null`s kept), no-store, and the session cookie when there is a new token.
-    func respond(_ object: [String: Any], newSessionToken: String? = nil) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        var response = Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
+    func respond(_ value: some Encodable, newSessionToken: String? = nil) throws -> Response {
+        var response = try JSONResponse.make(value)
         if let newSessionToken { response.setCookie(cookie(value: newSessionToken)) }
         return response
     }
