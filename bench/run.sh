@@ -332,6 +332,26 @@ PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LI
 row "device challenge create + verify (pairs)" "$(json pairsPerSecond <<<"$PAIRS_JSON")" "$(json pairs <<<"$PAIRS_JSON")" \
   "$(json p50 <<<"$PAIRS_JSON")" "$(json p99 <<<"$PAIRS_JSON")" "≥ 3,000"
 
+# ABN AMRO logins with a bound device (`strongauth bench session-logins`): GET /session/loginchallenge
+# without a cookie (a new anonymous session) and PUT /session/loginresponse signed by the device
+# key. 16 users with an account, a card and a device bound through the real flow, one loop each
+# (a user logs in from one phone at a time); the SDK signs on the same cores it measures.
+: > "$WORK/logins.txt"
+for i in $(seq 10 25); do
+  "$BIN" users create --username "$BENCH_USER-abn-$i" --password bench-password --phone "+491512000000$i" \
+    --account "$(( 7000000 + i ))" --card 1 "${DBARGS[@]}" >/dev/null || die "creating the login users failed"
+  LOGIN_DEVICE="$("$BIN" device bind --server "$BASE" --client-id "$CLIENT_ID" --username "$BENCH_USER-abn-$i" --key-store "$WORK/keys" \
+    --notifications "$WORK/data/notifications.jsonl" | json deviceId)" || die "binding the login users' devices failed"
+  echo "$(( 7000000 + i )) 1 $LOGIN_DEVICE" >> "$WORK/logins.txt"
+done
+echo "measuring ABN AMRO logins for ${DURATION}s…" >&2
+rss_reset
+cpu_reset
+LOGINS_JSON="$("$BIN" bench session-logins --server "$BASE" --key-store "$WORK/keys" --logins "$WORK/logins.txt" --duration "$DURATION")" \
+  || die "the session-login run failed: $LOGINS_JSON"
+row "ABN AMRO login, bound device (challenge + response)" "$(json loginsPerSecond <<<"$LOGINS_JSON")" "$(json logins <<<"$LOGINS_JSON")" \
+  "$(json p50 <<<"$LOGINS_JSON")" "$(json p99 <<<"$LOGINS_JSON")" "—"
+
 # The pair's two requests alone, driven by wrk, so that the figures are the server's work only
 # (the SDK above signs on the same cores it measures): creating a challenge, with the user's
 # bearer token; then verifying prepared answers (`strongauth bench device-challenge-answers`

@@ -74,7 +74,7 @@ public actor SessionClient {
             accountNumber: .case1(accountNumber), cardNumber: .case1(cardNumber), challengeHandle: .case1(challenge.challengeHandle),
             response: Hex.encode(try key.signature(for: bytes).derRepresentation), accessToolUsage: .bounddeviceUserpin,
             challengeDeviceDetails: challenge.challengeDeviceDetails, appId: "IPHONE_APP",
-            boundDeviceIndexNumber: .case2(boundDeviceIndexNumber))
+            boundDeviceIndexNumber: .case1(String(boundDeviceIndexNumber)))
         let response = try await send(.PUT, "/session/loginresponse", json: request, serviceVersion: "v4")
         return try transport.decode(Components.Schemas.SessionEnvelope.self, response).session
     }
