@@ -266,6 +266,16 @@ struct SessionStoreTests {
             #expect(try await store.touchLoginSession(tokenHash: "second-rotated", authorizedOnly: true, seenAfter: idleCutoff, at: now) != nil)
             #expect(try await loginAudits() == (completed ? 2 : 1))
 
+            // A scenario's answer (no authorization): the challenge used, the tool refilled, the answer audited.
+            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: userID, tool: .softToken), at: now)
+            let signing = try await Self.challenge(store, session: second, userID: userID)
+            let scenario = try await store.recordCorrectLoginAnswer(
+                handle: signing.handle, sessionID: second.id, userID: userID, tool: .softToken, maxAttempts: 3, authorization: nil,
+                deviceID: nil, audit: audit(second), at: now)
+            #expect(scenario == .completed)
+            #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
+            #expect(try await loginAudits() == (completed ? 3 : 2))
+
             // A session gone meanwhile: the answer still used the challenge and refilled the tool, nothing else.
             let gone = try await Self.session(store, tokenHash: "gone")
             let late = try await Self.challenge(store, session: gone, userID: userID)
@@ -273,7 +283,7 @@ struct SessionStoreTests {
             #expect(try await correct(late, gone, token: "not-the-cookie") == .sessionGone)
             #expect(try await store.loginChallenge(handle: late.handle)?.status == .used)
             #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
-            #expect(try await loginAudits() == (completed ? 2 : 1))
+            #expect(try await loginAudits() == (completed ? 3 : 2))
 
             // A blocked tool: wrong answers take 2, 1, 0; then a correct answer uses its challenge and nothing else.
             for left in [2, 1, 0] {
@@ -285,7 +295,7 @@ struct SessionStoreTests {
             #expect(try await store.loginChallenge(handle: blocked.handle)?.status == .used)
             #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 0)
             #expect(try await store.touchLoginSession(tokenHash: "gone", authorizedOnly: true, seenAfter: idleCutoff, at: now) == nil)
-            #expect(try await loginAudits() == (completed ? 2 : 1))
+            #expect(try await loginAudits() == (completed ? 3 : 2))
         }
     }
 

@@ -311,6 +311,11 @@ extension SQLStore: SessionRepository {
         deviceID: String?, audit: AuditRecord, at now: Date
     ) async throws -> CorrectLoginAnswer {
         let nowMs = now.epochMilliseconds
+        if pool.engine == .postgres {
+            return try await recordCorrectLoginAnswerInOneStatement(
+                handle: handle, sessionID: sessionID, userID: userID, tool: tool, maxAttempts: maxAttempts, authorization: authorization,
+                deviceID: deviceID, audit: audit, at: now)
+        }
         return try await pool.withTransaction { db in
             guard try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) else { return .closed }
             // The tool's attempts full again — unless a wrong answer took the last one first.
@@ -343,6 +348,62 @@ extension SQLStore: SessionRepository {
             try await Self.insert(audit, at: now, into: db)
             return .completed
         }
+    }
+
+    /// PostgreSQL: the same unit of work as the transaction above in ONE statement (one round
+    /// trip instead of eight). Data-modifying CTEs run in one snapshot, atomically; each step is
+    /// conditional on the one before it (`EXISTS`), so what is written is exactly what the
+    /// transaction writes for each outcome, and the outcome is read from which steps happened.
+    private func recordCorrectLoginAnswerInOneStatement(
+        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
+        deviceID: String?, audit: AuditRecord, at now: Date
+    ) async throws -> CorrectLoginAnswer {
+        let nowMs = now.epochMilliseconds
+        // The step the answer's completion hangs on: the session's authorization, or (a scenario) the refilled tool.
+        let completed: StoreSQL
+        if let authorization {
+            completed = """
+                authorized AS (
+                  UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
+                      access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
+                      last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
+                      authorized_at = \(bind: nowMs)
+                  WHERE id = \(bind: sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
+                    AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
+                    AND EXISTS (SELECT 1 FROM reset)
+                  RETURNING id),
+                logon AS (
+                  UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID) AND EXISTS (SELECT 1 FROM authorized)),
+                """
+        } else {
+            completed = "authorized AS (SELECT user_id AS id FROM reset),"
+        }
+        let device: StoreSQL =
+            deviceID.map {
+                "device AS (UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: $0) AND EXISTS (SELECT 1 FROM authorized)),"
+            } ?? ""
+        let row = try await pool.withWriteConnection { db in
+            try await db.sql(
+                """
+                WITH used AS (
+                  UPDATE login_challenges SET status = 'used'
+                  WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open' AND expires_at > \(bind: nowMs)
+                  RETURNING handle),
+                reset AS (
+                  UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
+                  WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0 AND EXISTS (SELECT 1 FROM used)
+                  RETURNING user_id),
+                \(completed)
+                \(device)
+                \(Self.auditRow(audit, at: now).part("journal", from: "authorized"))
+                SELECT EXISTS (SELECT 1 FROM used) AS used, EXISTS (SELECT 1 FROM reset) AS reset,
+                       EXISTS (SELECT 1 FROM authorized) AS completed
+                """
+            ).first()
+        }
+        guard let row, try row.decode(column: "used", as: Bool.self) else { return .closed }
+        guard try row.decode(column: "reset", as: Bool.self) else { return .blocked }
+        return try row.decode(column: "completed", as: Bool.self) ? .completed : .sessionGone
     }
 
     public func recordWrongLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
