@@ -81,16 +81,19 @@ extension SQLStore: SessionRepository {
     }
 
     private static func insert(_ session: LoginSession, tokenHash: String, into db: any SQLDatabase) async throws {
-        try await db.sql(
-            """
-            INSERT INTO login_sessions (id, token_hash, status, user_id, access_tool_usage, device_id, last_logon_date,
-                                        created_at, last_seen_at, authorized_at)
-            VALUES (\(bind: session.id), \(bind: tokenHash), \(bind: session.status.rawValue), \(bind: session.userID),
-                    \(bind: session.accessToolUsage?.rawValue), \(bind: session.deviceID),
-                    \(bind: session.lastLogonDate?.epochMilliseconds), \(bind: session.createdAt.epochMilliseconds),
-                    \(bind: session.lastSeenAt.epochMilliseconds), \(bind: session.authorizedAt?.epochMilliseconds))
-            """
-        ).run()
+        try await sessionRow(session, tokenHash: tokenHash).run(on: db)
+    }
+
+    private static func sessionRow(_ session: LoginSession, tokenHash: String) -> RowInsert {
+        RowInsert(
+            table: "login_sessions",
+            columns: "id, token_hash, status, user_id, access_tool_usage, device_id, last_logon_date, created_at, last_seen_at, authorized_at",
+            values: """
+                \(bind: session.id), \(bind: tokenHash), \(bind: session.status.rawValue), \(bind: session.userID),
+                \(bind: session.accessToolUsage?.rawValue), \(bind: session.deviceID), \(bind: session.lastLogonDate?.epochMilliseconds),
+                \(bind: session.createdAt.epochMilliseconds), \(bind: session.lastSeenAt.epochMilliseconds),
+                \(bind: session.authorizedAt?.epochMilliseconds)
+                """)
     }
 
     public func touchLoginSession(tokenHash: String, authorizedOnly: Bool, seenAfter idleCutoff: Date, at now: Date) async throws
@@ -176,16 +179,20 @@ extension SQLStore: SessionRepository {
     }
 
     private static func insert(_ challenge: LoginChallenge, into db: any SQLDatabase) async throws {
-        try await db.sql(
-            """
-            INSERT INTO login_challenges (handle, kind, session_id, user_id, access_tool_usage, device_id, nonce, scenario_name,
-                                          scenario_hash, status, created_at, expires_at)
-            VALUES (\(bind: challenge.handle), \(bind: challenge.kind.rawValue), \(bind: challenge.sessionID), \(bind: challenge.userID),
-                    \(bind: challenge.accessToolUsage.rawValue), \(bind: challenge.deviceID), \(bind: challenge.nonceHex),
-                    \(bind: challenge.scenarioName), \(bind: challenge.scenarioHash), \(bind: challenge.status.rawValue),
-                    \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds))
-            """
-        ).run()
+        try await challengeRow(challenge).run(on: db)
+    }
+
+    private static func challengeRow(_ challenge: LoginChallenge) -> RowInsert {
+        RowInsert(
+            table: "login_challenges",
+            columns:
+                "handle, kind, session_id, user_id, access_tool_usage, device_id, nonce, scenario_name, scenario_hash, status, created_at, expires_at",
+            values: """
+                \(bind: challenge.handle), \(bind: challenge.kind.rawValue), \(bind: challenge.sessionID), \(bind: challenge.userID),
+                \(bind: challenge.accessToolUsage.rawValue), \(bind: challenge.deviceID), \(bind: challenge.nonceHex),
+                \(bind: challenge.scenarioName), \(bind: challenge.scenarioHash), \(bind: challenge.status.rawValue),
+                \(bind: challenge.createdAt.epochMilliseconds), \(bind: challenge.expiresAt.epochMilliseconds)
+                """)
     }
 
     public func loginChallengeContext(accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool) async throws
@@ -222,7 +229,13 @@ extension SQLStore: SessionRepository {
         _ challenge: LoginChallenge?, continuing tokenHash: String?, seenAfter idleCutoff: Date, orStarting fresh: LoginSession,
         freshTokenHash: String, at now: Date
     ) async throws -> LoginSession {
-        try await pool.withTransaction { db in
+        if tokenHash == nil, pool.engine == .postgres {
+            // No cookie (a login's usual start): two inserts in one statement, one round trip.
+            let rows = [Self.sessionRow(fresh, tokenHash: freshTokenHash)] + (challenge.map { [Self.challengeRow(Self.bound($0, to: fresh))] } ?? [])
+            try await pool.withWriteConnection { db in try await db.sql(Self.oneStatement(decision: nil, inserts: rows)).run() }
+            return fresh
+        }
+        return try await pool.withTransaction { db in
             var session: LoginSession?
             if let tokenHash {
                 session = try await Self.touchLoginSession(tokenHash: tokenHash, authorizedOnly: false, seenAfter: idleCutoff, at: now, on: db)
@@ -232,12 +245,16 @@ extension SQLStore: SessionRepository {
                 session = fresh
             }
             guard let session else { throw StoreError.conflict("login session") }
-            if var challenge {
-                challenge.sessionID = session.id
-                try await Self.insert(challenge, into: db)
-            }
+            if let challenge { try await Self.insert(Self.bound(challenge, to: session), into: db) }
             return session
         }
+    }
+
+    /// `challenge`, bound to `session`.
+    private static func bound(_ challenge: LoginChallenge, to session: LoginSession) -> LoginChallenge {
+        var challenge = challenge
+        challenge.sessionID = session.id
+        return challenge
     }
 
     public func loginChallenge(handle: String) async throws -> LoginChallenge? {
