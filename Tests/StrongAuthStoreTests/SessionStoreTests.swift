@@ -176,14 +176,13 @@ struct SessionStoreTests {
     }
 
     @Test(
-        "a login answer's context: the live session, the challenge and its user's identity, status and attempts in one read; each absent alone",
+        "a login answer's context: the live session, the challenge and its user's identity and status in one read; each absent alone",
         arguments: TestDatabases.engines)
     func loginAnswerContext(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let identity = try await Self.userWithLogin(store)
             let session = try await Self.session(store, tokenHash: "cookie")
             let challenge = try await Self.challenge(store, session: session, userID: identity.userID)
-            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: Fixtures.epoch)
             let live = Fixtures.epoch.addingTimeInterval(-1)
             let context = try await store.loginAnswerContext(tokenHash: "cookie", handle: challenge.handle, seenAfter: live)
             #expect(context.session == session)
@@ -191,111 +190,91 @@ struct SessionStoreTests {
             #expect(context.identity == identity)
             #expect(context.userIsActive)
             #expect(context.device == nil)
-            #expect(context.attemptsLeft == 2)  // the soft token's, not the bound device's (3)
 
             let idle = try await store.loginAnswerContext(tokenHash: "cookie", handle: challenge.handle, seenAfter: Fixtures.epoch)
             #expect(idle.session == nil && idle.challenge == challenge)
             let unknown = try await store.loginAnswerContext(tokenHash: "cookie", handle: "999", seenAfter: live)
-            #expect(unknown.session == session && unknown.challenge == nil && unknown.identity == nil && unknown.attemptsLeft == nil)
+            #expect(unknown.session == session && unknown.challenge == nil && unknown.identity == nil)
             let nothing = try await store.loginAnswerContext(tokenHash: "none", handle: "999", seenAfter: live)
             #expect(nothing.session == nil && nothing.challenge == nil && !nothing.userIsActive)
         }
     }
 
     @Test(
-        "recorded answers: of 10 correct and 10 wrong concurrent answers to one challenge exactly one counts; a correct one completes all of its unit",
+        "counted answers: one of 20 to one challenge counts; of 20 to 20 challenges exactly 3 (then blocked); a completion refills and authorizes",
         arguments: TestDatabases.engines)
-    func recordedAnswers(engine: DatabaseEngine) async throws {
+    func countedAnswers(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let identity = try await Self.userWithLogin(store)
             let userID = identity.userID
             let now = Fixtures.epoch
             let idleCutoff = now.addingTimeInterval(-300)
-            func authorization(_ token: String) -> LoginAuthorization {
-                LoginAuthorization(
-                    tokenHash: token, newTokenHash: "\(token)-rotated", accessToolUsage: .softToken, lastLogonDate: now, idleCutoff: idleCutoff)
+            func reserve(_ challenge: LoginChallenge) async throws -> LoginAnswerReservation {
+                try await store.reserveLoginAnswer(
+                    handle: challenge.handle, sessionID: challenge.sessionID, userID: userID, tool: .softToken, at: now)
             }
-            func audit(_ session: LoginSession) -> AuditRecord {
-                AuditRecord(actor: "user:\(userID)", action: .sessionLogin, subject: "session:\(session.id)", outcome: .success)
-            }
-            func correct(_ challenge: LoginChallenge, _ session: LoginSession, token: String) async throws -> CorrectLoginAnswer {
-                try await store.recordCorrectLoginAnswer(
-                    handle: challenge.handle, sessionID: session.id, userID: userID, tool: .softToken, maxAttempts: 3,
-                    authorization: authorization(token), deviceID: nil, audit: audit(session), at: now)
-            }
-            func wrong(_ challenge: LoginChallenge, _ session: LoginSession) async throws -> WrongLoginAnswer {
-                try await store.recordWrongLoginAnswer(handle: challenge.handle, sessionID: session.id, userID: userID, tool: .softToken, at: now)
+            func complete(_ session: LoginSession?, token: String = "") async throws -> Bool {
+                try await store.completeLoginAnswer(
+                    userID: userID, tool: .softToken, maxAttempts: 3,
+                    authorization: session.map {
+                        LoginAuthorization(
+                            sessionID: $0.id, tokenHash: token, newTokenHash: "\(token)-rotated", accessToolUsage: .softToken, lastLogonDate: now,
+                            idleCutoff: idleCutoff)
+                    },
+                    deviceID: nil, audit: AuditRecord(actor: "user:\(userID)", action: .sessionLogin, subject: "user:\(userID)", outcome: .success),
+                    at: now)
             }
             func loginAudits() async throws -> Int {
                 let events = try await store.auditEvents(after: 0, limit: 1000)
                 return events.filter { $0.record.action == .sessionLogin }.count
             }
 
-            // Racing answers to one challenge: one counts, whichever it is.
-            let session = try await Self.session(store, tokenHash: "race")
+            // One challenge answered 20 times at once: one answer is counted, the rest find it used.
+            let session = try await Self.session(store, tokenHash: "cookie")
             let challenge = try await Self.challenge(store, session: session, userID: userID)
-            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
-                for index in 0..<20 {
-                    group.addTask {
-                        index % 2 == 0 ? "\(try await correct(challenge, session, token: "race"))" : "\(try await wrong(challenge, session))"
-                    }
-                }
-                return try await group.reduce(into: [String]()) { $0.append($1) }
+            let once = try await withThrowingTaskGroup(of: LoginAnswerReservation.self) { group in
+                for _ in 0..<20 { group.addTask { try await reserve(challenge) } }
+                return try await group.reduce(into: [LoginAnswerReservation]()) { $0.append($1) }
             }
-            #expect(outcomes.filter { $0 != "closed" }.count == 1, "\(outcomes)")
-            let completed = outcomes.contains("completed")
-            #expect(try await loginAudits() == (completed ? 1 : 0))
-            #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == (completed ? 3 : 2))
-            #expect(
-                try await store.touchLoginSession(tokenHash: "race-rotated", authorizedOnly: true, seenAfter: idleCutoff, at: now)?.userID
-                    == (completed ? userID : nil))
+            #expect(once.filter { $0 == .closed }.count == 19 && once.contains(.counted(attemptsLeft: 2)))
+            #expect(try await store.loginChallenge(handle: challenge.handle)?.status == .used)
 
-            // A correct answer completes its whole unit: the attempts are full again, the session
-            // authorized with its token rotated, the last logon set, the answer audited.
-            _ = try await store.resetLoginAttempts(userID: userID, tool: .softToken, maxAttempts: 3, at: now)
-            let second = try await Self.session(store, tokenHash: "second")
-            let first = try await Self.challenge(store, session: second, userID: userID)
-            #expect(try await wrong(first, second) == .counted(attemptsLeft: 2))
-            #expect(try await wrong(first, second) == .closed)
-            let next = try await Self.challenge(store, session: second, userID: userID)
-            #expect(try await correct(next, second, token: "second") == .completed)
-            #expect(try await correct(next, second, token: "second") == .closed)
+            // A correct answer completes: the tool refilled, the session authorized under a rotated token, the answer audited.
+            #expect(try await complete(session, token: "cookie"))
             #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
             #expect(try await store.loginIdentity(userID: userID)?.lastLogonAt == now)
-            #expect(try await store.touchLoginSession(tokenHash: "second", authorizedOnly: false, seenAfter: idleCutoff, at: now) == nil)
-            #expect(try await store.touchLoginSession(tokenHash: "second-rotated", authorizedOnly: true, seenAfter: idleCutoff, at: now) != nil)
-            #expect(try await loginAudits() == (completed ? 2 : 1))
+            #expect(try await store.touchLoginSession(tokenHash: "cookie", authorizedOnly: false, seenAfter: idleCutoff, at: now) == nil)
+            #expect(
+                try await store.touchLoginSession(tokenHash: "cookie-rotated", authorizedOnly: true, seenAfter: idleCutoff, at: now)?.userID == userID
+            )
+            #expect(try await loginAudits() == 1)
+            // A session gone meanwhile (here: a token that is not its own): refilled, not authorized, not audited.
+            #expect(try await !complete(session, token: "stale"))
+            #expect(try await loginAudits() == 1)
+            // A scenario's completion authorizes nothing and is audited.
+            #expect(try await complete(nil))
+            #expect(try await loginAudits() == 2)
 
-            // A scenario's answer (no authorization): the challenge used, the tool refilled, the answer audited.
-            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: userID, tool: .softToken), at: now)
-            let signing = try await Self.challenge(store, session: second, userID: userID)
-            let scenario = try await store.recordCorrectLoginAnswer(
-                handle: signing.handle, sessionID: second.id, userID: userID, tool: .softToken, maxAttempts: 3, authorization: nil,
-                deviceID: nil, audit: audit(second), at: now)
-            #expect(scenario == .completed)
-            #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
-            #expect(try await loginAudits() == (completed ? 3 : 2))
-
-            // A session gone meanwhile: the answer still used the challenge and refilled the tool, nothing else.
-            let gone = try await Self.session(store, tokenHash: "gone")
-            let late = try await Self.challenge(store, session: gone, userID: userID)
-            _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: userID, tool: .softToken), at: now)
-            #expect(try await correct(late, gone, token: "not-the-cookie") == .sessionGone)
-            #expect(try await store.loginChallenge(handle: late.handle)?.status == .used)
-            #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
-            #expect(try await loginAudits() == (completed ? 3 : 2))
-
-            // A blocked tool: wrong answers take 2, 1, 0; then a correct answer uses its challenge and nothing else.
-            for left in [2, 1, 0] {
-                #expect(try await wrong(try await Self.challenge(store, session: gone, userID: userID), gone) == .counted(attemptsLeft: left))
+            // 20 answers to 20 challenges at once: exactly 3 are counted (2, 1, 0), so no more than 3
+            // can ever be checked; the others use their challenge up and find the tool blocked.
+            var challenges: [LoginChallenge] = []
+            for _ in 0..<20 { challenges.append(try await Self.challenge(store, session: session, userID: userID)) }
+            let guesses = try await withThrowingTaskGroup(of: LoginAnswerReservation.self) { group in
+                for challenge in challenges { group.addTask { try await reserve(challenge) } }
+                return try await group.reduce(into: [LoginAnswerReservation]()) { $0.append($1) }
             }
-            #expect(try await wrong(try await Self.challenge(store, session: gone, userID: userID), gone) == .blocked)
-            let blocked = try await Self.challenge(store, session: gone, userID: userID)
-            #expect(try await correct(blocked, gone, token: "gone") == .blocked)
-            #expect(try await store.loginChallenge(handle: blocked.handle)?.status == .used)
+            #expect(guesses.filter { $0 == .blocked }.count == 17)
+            #expect(Set(guesses.filter { $0 != .blocked }.map { "\($0)" }).count == 3)
             #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 0)
-            #expect(try await store.touchLoginSession(tokenHash: "gone", authorizedOnly: true, seenAfter: idleCutoff, at: now) == nil)
-            #expect(try await loginAudits() == (completed ? 3 : 2))
+            for challenge in challenges { #expect(try await store.loginChallenge(handle: challenge.handle)?.status == .used) }
+            // An expired challenge, or another session's, is not counted.
+            #expect(try await store.resetLoginAttempts(userID: userID, tool: .softToken, maxAttempts: 3, at: now))
+            let expired = try await Self.challenge(store, session: session, userID: userID, expiresIn: 0)
+            #expect(try await reserve(expired) == .closed)
+            var foreign = try await Self.challenge(store, session: session, userID: userID)
+            foreign.sessionID = "another-session"
+            #expect(try await reserve(foreign) == .closed)
+            #expect(try await store.loginAttemptsLeft(userID: userID, tool: .softToken) == 3)
         }
     }
 

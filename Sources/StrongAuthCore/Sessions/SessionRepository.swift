@@ -52,22 +52,22 @@ public protocol SessionRepository: AttemptRepository {
     /// Everything `PUT /session/loginresponse` decides on, in one read: the live session of
     /// `tokenHash` (as `touchLoginSession` would find it, without sliding it), the challenge with
     /// `handle` (whatever its session and status) and, for the challenge's user, the login
-    /// identity, whether the user is ACTIVE, the challenge's device and the attempts left of its tool.
+    /// identity, whether the user is ACTIVE and the challenge's device.
     func loginAnswerContext(tokenHash: String, handle: String, seenAfter idleCutoff: Date) async throws -> LoginAnswerContext
-    /// A correct answer, in one transaction. The decision: the session's unexpired challenge goes
-    /// `open → used` and the tool, unless it is blocked (0 attempts left), gets its full attempts
-    /// again — a concurrent wrong answer that took the last attempt first leaves it blocked. Then,
-    /// with `authorization`, the session is authorized as `authorizeLoginSession` does it (also
-    /// conditionally: it may have gone idle or ended meanwhile); the device is marked used and
-    /// `audit` journaled only when the answer completed. Nothing is written for `.closed`.
-    func recordCorrectLoginAnswer(
-        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
-        deviceID: String?, audit: AuditRecord, at now: Date
-    ) async throws -> CorrectLoginAnswer
-    /// A wrong answer, in one transaction: the session's unexpired challenge goes `open → used`
-    /// and one attempt of the tool is counted (`attempts_left > 0`). Nothing is written for `.closed`.
-    func recordWrongLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
-        -> WrongLoginAnswer
+    /// Counts an answer before it is checked, in one transaction: the session's unexpired
+    /// challenge goes `open → used` and one attempt of the tool is taken (`attempts_left > 0`).
+    /// Counting first is what keeps the tool's attempts exact: however many answers arrive at
+    /// once, no more are ever checked than it has attempts. Nothing is written for `.closed`.
+    func reserveLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
+        -> LoginAnswerReservation
+    /// A counted answer that was correct, in one transaction: the tool gets its full attempts
+    /// again and, with `authorization`, the session is authorized as `authorizeLoginSession` does
+    /// it (conditionally: it may have gone idle or ended meanwhile); only then is the device
+    /// marked used and `audit` journaled. `false` when the session was not authorized.
+    func completeLoginAnswer(
+        userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?, deviceID: String?, audit: AuditRecord,
+        at now: Date
+    ) async throws -> Bool
     /// `open → used` for the session's unexpired challenge, in one conditional update: exactly
     /// one of any number of concurrent answers gets `true`.
     func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool
@@ -119,30 +119,29 @@ public struct LoginAnswerContext: Sendable {
     public var userIsActive: Bool
     /// The challenge's device (bound-device challenges).
     public var device: Device?
-    /// The attempts left of the challenge's tool; `nil` when the user has no such tool.
-    public var attemptsLeft: Int?
 
-    public init(
-        session: LoginSession?, challenge: LoginChallenge?, identity: LoginIdentity?, userIsActive: Bool, device: Device?, attemptsLeft: Int?
-    ) {
+    public init(session: LoginSession?, challenge: LoginChallenge?, identity: LoginIdentity?, userIsActive: Bool, device: Device?) {
         self.session = session
         self.challenge = challenge
         self.identity = identity
         self.userIsActive = userIsActive
         self.device = device
-        self.attemptsLeft = attemptsLeft
     }
 }
 
 /// How a correct login answer authorizes its session (see `SessionRepository.authorizeLoginSession`).
 public struct LoginAuthorization: Sendable {
+    public var sessionID: String
     public var tokenHash: String
     public var newTokenHash: String
     public var accessToolUsage: AccessToolUsage
     public var lastLogonDate: Date
     public var idleCutoff: Date
 
-    public init(tokenHash: String, newTokenHash: String, accessToolUsage: AccessToolUsage, lastLogonDate: Date, idleCutoff: Date) {
+    public init(
+        sessionID: String, tokenHash: String, newTokenHash: String, accessToolUsage: AccessToolUsage, lastLogonDate: Date, idleCutoff: Date
+    ) {
+        self.sessionID = sessionID
         self.tokenHash = tokenHash
         self.newTokenHash = newTokenHash
         self.accessToolUsage = accessToolUsage
@@ -151,22 +150,8 @@ public struct LoginAuthorization: Sendable {
     }
 }
 
-/// What recording a correct answer did (see `SessionRepository.recordCorrectLoginAnswer`).
-public enum CorrectLoginAnswer: Sendable, Equatable {
-    /// The challenge was used, the tool's attempts are full again, the session is authorized (if
-    /// asked) and the answer audited.
-    case completed
-    /// The challenge was already used, expired, or is not the session's: nothing was written.
-    case closed
-    /// The challenge was used up, but the tool is blocked (no attempts left): nothing else.
-    case blocked
-    /// The challenge was used and the tool's attempts are full again, but the session went idle
-    /// or ended (or belongs to another user) meanwhile: it is not authorized.
-    case sessionGone
-}
-
-/// What recording a wrong answer did (see `SessionRepository.recordWrongLoginAnswer`).
-public enum WrongLoginAnswer: Sendable, Equatable {
+/// What counting an answer did (see `SessionRepository.reserveLoginAnswer`).
+public enum LoginAnswerReservation: Sendable, Equatable {
     /// The challenge was used and one attempt counted: `attemptsLeft` remain.
     case counted(attemptsLeft: Int)
     /// The challenge was already used, expired, or is not the session's: nothing was written.

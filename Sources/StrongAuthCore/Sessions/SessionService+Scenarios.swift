@@ -69,7 +69,7 @@ extension SessionService {
         try Self.validateScenarioName(scenarioName)
         let bytes = try Self.responseBytes(response)
         let session = try await authorizedSession(sessionToken)
-        // The challenge, its user's identity, device and attempts left, in one read.
+        // The challenge, its user's identity and device, in one read.
         let context = try await store.loginAnswerContext(
             tokenHash: tokenHasher.hash(sessionToken ?? ""), handle: challengeHandle, seenAfter: idleCutoff(time.now()))
         let challenge = try Self.sessionChallenge(context.challenge, handle: challengeHandle, session: session, kinds: [.scenario])
@@ -83,8 +83,7 @@ extension SessionService {
             throw SessionError.scenarioMismatch
         }
         try await answerChallenge(
-            challenge, identity: identity, device: context.device, attemptsLeft: context.attemptsLeft, response: bytes, source: source,
-            action: .sessionScenario,
+            challenge, identity: identity, device: context.device, response: bytes, source: source, action: .sessionScenario,
             completion: LoginAnswerCompletion(
                 authorization: nil,
                 audit: AuditRecord(

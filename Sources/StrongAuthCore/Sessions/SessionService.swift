@@ -238,9 +238,8 @@ public struct SessionService: Sendable {
     /// `PUT /session/loginresponse`: a correct answer authorizes the cookie's session and rotates
     /// its token; a wrong one counts down the tool's attempts (at 0 it is blocked).
     ///
-    /// One read (`loginAnswerContext`), the answer checked, then one transaction that records it
-    /// (`recordCorrectLoginAnswer` / `recordWrongLoginAnswer`): the challenge's single use and the
-    /// tool's counter are decided there, by conditional updates.
+    /// One read (`loginAnswerContext`), then `answerChallenge`: one transaction that counts the
+    /// answer before it is checked, and one that completes a correct one.
     public func loginResponse(sessionToken: String?, answer: LoginAnswer, source: String?) async throws -> SessionView {
         guard let sessionToken else { throw SessionError.unauthorized }
         let usage = try Self.usage(answer.accessToolUsage)
@@ -292,11 +291,11 @@ public struct SessionService: Sendable {
         let newToken = SecureRandom.token(prefix: Self.tokenPrefix)
         let lastLogon = Self.roundedToMinute(identity.lastLogonAt ?? now)
         try await answerChallenge(
-            challenge, identity: identity, device: context.device, attemptsLeft: context.attemptsLeft, response: response, source: source,
-            action: .sessionLogin,
+            challenge, identity: identity, device: context.device, response: response, source: source, action: .sessionLogin,
             completion: LoginAnswerCompletion(
                 authorization: LoginAuthorization(
-                    tokenHash: tokenHash, newTokenHash: tokenHasher.hash(newToken), accessToolUsage: usage, lastLogonDate: lastLogon,
+                    sessionID: session.id, tokenHash: tokenHash, newTokenHash: tokenHasher.hash(newToken), accessToolUsage: usage,
+                    lastLogonDate: lastLogon,
                     idleCutoff: idleCutoff(now)),
                 audit: AuditRecord(
                     actor: "user:\(identity.userID)", action: .sessionLogin, subject: "session:\(session.id)", sourceAddress: source,
@@ -604,15 +603,16 @@ public struct SessionService: Sendable {
         var audit: AuditRecord
     }
 
-    /// Checks an answer, then records it in one transaction (nothing is written before): a wrong
-    /// one uses the challenge up and counts an attempt of the tool; a correct one uses it up,
-    /// gives the tool its full attempts again and does `completion`. The challenge's single use
-    /// decides which of concurrent answers counts at all — a correct answer that lost that race is
-    /// refused exactly as a wrong one that lost it (`challengeClosed`). Returns normally only for
-    /// a correct answer; audits every failure and the block.
+    /// Counts the answer, then checks it, then completes it — one transaction before the check
+    /// and one after. Counting first (`reserveLoginAnswer`: the challenge's single use and one
+    /// attempt of the tool) keeps the tool's attempts exact: however many answers arrive at once,
+    /// on however many nodes, no more are ever checked than it has attempts (a 5-digit
+    /// identification code must not be guessable by asking many times at once). A correct answer
+    /// then refills the tool and does `completion` (`completeLoginAnswer`). Returns normally only
+    /// for a correct answer; audits every failure and the block.
     func answerChallenge(
-        _ challenge: LoginChallenge, identity: LoginIdentity, device: Device?, attemptsLeft: Int?, response: [UInt8], source: String?,
-        action: AuditAction, completion: LoginAnswerCompletion
+        _ challenge: LoginChallenge, identity: LoginIdentity, device: Device?, response: [UInt8], source: String?, action: AuditAction,
+        completion: LoginAnswerCompletion
     ) async throws {
         let tool = challenge.accessToolUsage.tool
         if challenge.deviceID != nil {
@@ -621,34 +621,21 @@ public struct SessionService: Sendable {
             }
         }
         let now = time.now()
-        // A used or expired challenge is refused before any work on the answer (what the
-        // conditional update would decide; it still decides for concurrent answers).
+        // A used or expired challenge is refused without a write (the conditional update below
+        // still decides between concurrent answers).
         guard challenge.status == .open, challenge.expiresAt > now else { throw SessionError.challengeClosed }
         let details = ["accessTool": challenge.accessToolUsage.rawValue, "kind": challenge.kind.rawValue]
-        // A blocked tool is not asked: the answer is recorded as a wrong one (it finds no attempt).
-        let correct = (attemptsLeft ?? 0) > 0 ? try await answerIsCorrect(response, challenge: challenge, identity: identity, device: device) : false
-        if correct {
-            switch try await store.recordCorrectLoginAnswer(
-                handle: challenge.handle, sessionID: challenge.sessionID, userID: identity.userID, tool: tool,
-                maxAttempts: configuration.maxAttempts, authorization: completion.authorization, deviceID: challenge.deviceID,
-                audit: completion.audit, at: now)
-            {
-            case .completed: return
-            case .closed: throw SessionError.challengeClosed
-            case .sessionGone: throw SessionError.unauthorized
-            case .blocked:
-                try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
-                throw SessionError.blocked
-            }
-        }
-        switch try await store.recordWrongLoginAnswer(
+        let attemptsLeft: Int
+        switch try await store.reserveLoginAnswer(
             handle: challenge.handle, sessionID: challenge.sessionID, userID: identity.userID, tool: tool, at: now)
         {
         case .closed: throw SessionError.challengeClosed
         case .blocked:
             try await audit(identity, action, .failure, source: source, details: details.merging(["reason": "blocked"]) { $1 })
             throw SessionError.blocked
-        case .counted(let attemptsLeft):
+        case .counted(let left): attemptsLeft = left
+        }
+        guard try await answerIsCorrect(response, challenge: challenge, identity: identity, device: device) else {
             try await audit(
                 identity, action, .failure, source: source,
                 details: details.merging(["reason": "wrong_response", "attemptsLeft": String(attemptsLeft)]) { $1 })
@@ -656,6 +643,14 @@ public struct SessionService: Sendable {
                 try await audit(identity, .sessionAccessToolBlocked, .success, source: source, details: ["accessTool": tool.rawValue])
             }
             throw SessionError.wrongResponse(attemptsLeft: attemptsLeft)
+        }
+        guard
+            try await store.completeLoginAnswer(
+                userID: identity.userID, tool: tool, maxAttempts: configuration.maxAttempts, authorization: completion.authorization,
+                deviceID: challenge.deviceID, audit: completion.audit, at: now)
+        else {
+            // The answer was right but the session went idle (or ended) meanwhile.
+            throw SessionError.unauthorized
         }
     }
 

@@ -290,7 +290,7 @@ extension SQLStore: SessionRepository {
                 "created_at", "expires_at",
             ]),
         prefixed("i", ["user_id", "account_number", "card_number", "identification_code_hash", "last_logon_at"]),
-        prefixedDeviceColumns, "u.status AS u_status", "t.attempts_left AS t_attempts_left",
+        prefixedDeviceColumns, "u.status AS u_status",
     ].joined(separator: ", ")
 
     public func loginAnswerContext(tokenHash: String, handle: String, seenAfter idleCutoff: Date) async throws -> LoginAnswerContext {
@@ -306,131 +306,48 @@ extension SQLStore: SessionRepository {
                 LEFT JOIN login_identities i ON i.user_id = c.user_id
                 LEFT JOIN users u ON u.id = c.user_id
                 LEFT JOIN devices d ON d.id = c.device_id
-                LEFT JOIN access_tools t ON t.user_id = c.user_id
-                  AND t.tool = CASE WHEN c.access_tool_usage = 'SOFTTOKEN' THEN 'SOFTTOKEN' ELSE 'BOUNDDEVICE' END
                 """
             ).first()
         }
         guard let row else {
-            return LoginAnswerContext(session: nil, challenge: nil, identity: nil, userIsActive: false, device: nil, attemptsLeft: nil)
+            return LoginAnswerContext(session: nil, challenge: nil, identity: nil, userIsActive: false, device: nil)
         }
         return LoginAnswerContext(
             session: try row.optionalString("s_id") == nil ? nil : try Self.loginSession(from: row, prefix: "s_"),
             challenge: try row.optionalString("c_handle") == nil ? nil : try Self.loginChallenge(from: row, prefix: "c_"),
             identity: try row.optionalString("i_user_id") == nil ? nil : try Self.loginIdentity(from: row, prefix: "i_"),
             userIsActive: try row.optionalString("u_status") == User.Status.active.rawValue,
-            device: try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_"),
-            attemptsLeft: try row.decode(column: "t_attempts_left", as: Int?.self))
+            device: try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_"))
     }
 
-    public func recordCorrectLoginAnswer(
-        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
-        deviceID: String?, audit: AuditRecord, at now: Date
-    ) async throws -> CorrectLoginAnswer {
+    public func reserveLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
+        -> LoginAnswerReservation
+    {
         let nowMs = now.epochMilliseconds
         if pool.engine == .postgres {
-            return try await recordCorrectLoginAnswerInOneStatement(
-                handle: handle, sessionID: sessionID, userID: userID, tool: tool, maxAttempts: maxAttempts, authorization: authorization,
-                deviceID: deviceID, audit: audit, at: now)
-        }
-        return try await pool.withTransaction { db in
-            guard try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) else { return .closed }
-            // The tool's attempts full again — unless a wrong answer took the last one first.
-            let reset = try await db.sql(
-                """
-                UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
-                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
-                RETURNING user_id
-                """
-            ).first()
-            guard reset != nil else { return .blocked }
-            if let authorization {
-                let moved = try await db.sql(
+            // One statement: the attempt is taken only if this answer used the challenge.
+            let row = try await pool.withWriteConnection { db in
+                try await db.sql(
                     """
-                    UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
-                        access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
-                        last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
-                        authorized_at = \(bind: nowMs)
-                    WHERE id = \(bind: sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
-                      AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
-                    RETURNING id
+                    WITH used AS (\(Self.useLoginChallengeSQL(handle: handle, sessionID: sessionID, at: now))),
+                    counted AS (
+                      UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: nowMs)
+                      WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0 AND EXISTS (SELECT 1 FROM used)
+                      RETURNING attempts_left)
+                    SELECT EXISTS (SELECT 1 FROM used) AS used, (SELECT attempts_left FROM counted) AS attempts_left
                     """
                 ).first()
-                guard moved != nil else { return .sessionGone }
-                try await db.sql("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
             }
-            if let deviceID {
-                try await db.sql("UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: deviceID)").run()
+            guard let row, try row.decode(column: "used", as: Bool.self) else { return .closed }
+            return try row.decode(column: "attempts_left", as: Int?.self).map { .counted(attemptsLeft: $0) } ?? .blocked
+        }
+        return try await pool.withTransaction { db in
+            guard try await db.sql(Self.useLoginChallengeSQL(handle: handle, sessionID: sessionID, at: now)).first() != nil else {
+                return .closed
             }
-            try await Self.insert(audit, at: now, into: db)
-            return .completed
-        }
-    }
-
-    /// PostgreSQL: the same unit of work as the transaction above in ONE statement (one round
-    /// trip instead of eight). Data-modifying CTEs run in one snapshot, atomically; each step is
-    /// conditional on the one before it (`EXISTS`), so what is written is exactly what the
-    /// transaction writes for each outcome, and the outcome is read from which steps happened.
-    private func recordCorrectLoginAnswerInOneStatement(
-        handle: String, sessionID: String, userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?,
-        deviceID: String?, audit: AuditRecord, at now: Date
-    ) async throws -> CorrectLoginAnswer {
-        let nowMs = now.epochMilliseconds
-        // The step the answer's completion hangs on: the session's authorization, or (a scenario) the refilled tool.
-        let completed: StoreSQL
-        if let authorization {
-            completed = """
-                authorized AS (
-                  UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
-                      access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
-                      last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
-                      authorized_at = \(bind: nowMs)
-                  WHERE id = \(bind: sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
-                    AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
-                    AND EXISTS (SELECT 1 FROM reset)
-                  RETURNING id),
-                logon AS (
-                  UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID) AND EXISTS (SELECT 1 FROM authorized)),
-                """
-        } else {
-            completed = "authorized AS (SELECT user_id AS id FROM reset),"
-        }
-        let device: StoreSQL =
-            deviceID.map {
-                "device AS (UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: $0) AND EXISTS (SELECT 1 FROM authorized)),"
-            } ?? ""
-        let row = try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                WITH used AS (
-                  UPDATE login_challenges SET status = 'used'
-                  WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open' AND expires_at > \(bind: nowMs)
-                  RETURNING handle),
-                reset AS (
-                  UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
-                  WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0 AND EXISTS (SELECT 1 FROM used)
-                  RETURNING user_id),
-                \(completed)
-                \(device)
-                \(Self.auditRow(audit, at: now).part("journal", from: "authorized"))
-                SELECT EXISTS (SELECT 1 FROM used) AS used, EXISTS (SELECT 1 FROM reset) AS reset,
-                       EXISTS (SELECT 1 FROM authorized) AS completed
-                """
-            ).first()
-        }
-        guard let row, try row.decode(column: "used", as: Bool.self) else { return .closed }
-        guard try row.decode(column: "reset", as: Bool.self) else { return .blocked }
-        return try row.decode(column: "completed", as: Bool.self) ? .completed : .sessionGone
-    }
-
-    public func recordWrongLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
-        -> WrongLoginAnswer
-    {
-        try await pool.withTransaction { db in
-            guard try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) else { return .closed }
             let counted = try await db.sql(
                 """
-                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
+                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: nowMs)
                 WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
                 RETURNING attempts_left
                 """
@@ -440,21 +357,74 @@ extension SQLStore: SessionRepository {
         }
     }
 
+    public func completeLoginAnswer(
+        userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?, deviceID: String?, audit: AuditRecord,
+        at now: Date
+    ) async throws -> Bool {
+        let nowMs = now.epochMilliseconds
+        let refill: StoreSQL = """
+            UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
+            WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue)
+            """
+        let authorize: StoreSQL? = authorization.map { authorization in
+            """
+            UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
+                access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
+                last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
+                authorized_at = \(bind: nowMs)
+            WHERE id = \(bind: authorization.sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
+              AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
+            """
+        }
+        let logon: StoreSQL = "UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)"
+        let deviceUse: StoreSQL? = deviceID.map { "UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: $0)" }
+        if pool.engine == .postgres {
+            // One statement: each step after the refill only if the session was authorized.
+            let completed: StoreSQL =
+                authorize.map {
+                    "authorized AS (\($0) RETURNING id), logon AS (\(logon) AND EXISTS (SELECT 1 FROM authorized)),"
+                } ?? "authorized AS (SELECT 1 AS id),"
+            let device: StoreSQL = deviceUse.map { "device AS (\($0) AND EXISTS (SELECT 1 FROM authorized))," } ?? ""
+            let row = try await pool.withWriteConnection { db in
+                try await db.sql(
+                    """
+                    WITH refilled AS (\(refill)),
+                    \(completed)
+                    \(device)
+                    \(Self.auditRow(audit, at: now).part("journal", from: "authorized"))
+                    SELECT EXISTS (SELECT 1 FROM authorized) AS completed
+                    """
+                ).first()
+            }
+            return try row?.decode(column: "completed", as: Bool.self) ?? false
+        }
+        return try await pool.withTransaction { db in
+            try await db.sql(refill).run()
+            if let authorize {
+                guard try await db.sql("\(authorize) RETURNING id").first() != nil else { return false }
+                try await db.sql(logon).run()
+            }
+            if let deviceUse { try await db.sql(deviceUse).run() }
+            try await Self.insert(audit, at: now, into: db)
+            return true
+        }
+    }
+
     public func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool {
-        try await pool.withWriteConnection { db in try await Self.useLoginChallenge(handle: handle, sessionID: sessionID, at: now, on: db) }
+        try await pool.withWriteConnection { db in
+            try await db.sql(Self.useLoginChallengeSQL(handle: handle, sessionID: sessionID, at: now)).first() != nil
+        }
     }
 
     /// `open → used` for the session's unexpired challenge: the one conditional update that lets
     /// exactly one answer through.
-    private static func useLoginChallenge(handle: String, sessionID: String, at now: Date, on db: any SQLDatabase) async throws -> Bool {
-        try await db.sql(
-            """
-            UPDATE login_challenges SET status = 'used'
-            WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open'
-              AND expires_at > \(bind: now.epochMilliseconds)
-            RETURNING handle
-            """
-        ).first() != nil
+    private static func useLoginChallengeSQL(handle: String, sessionID: String, at now: Date) -> StoreSQL {
+        """
+        UPDATE login_challenges SET status = 'used'
+        WHERE handle = \(bind: handle) AND session_id = \(bind: sessionID) AND status = 'open'
+          AND expires_at > \(bind: now.epochMilliseconds)
+        RETURNING handle
+        """
     }
 
     // MARK: Decoy counters
