@@ -121,6 +121,27 @@ struct JSONBytesDecoderTests {
         }
     }
 
+    @Test("a number sent as a string or as an integer (the ABN AMRO API's) is decided here, as Foundation decides it")
+    func stringOrInteger() {
+        struct Numbers: Decodable, Equatable {
+            var accountNumber: LoginResponseBody.Digits
+            var cardNumber: LoginResponseBody.Digits
+            var boundDeviceIndexNumber: LoginResponseBody.Digits?
+        }
+        expectDecided(Numbers.self, #"{"accountNumber":562813888,"cardNumber":23}"#)
+        expectDecided(Numbers.self, #"{"accountNumber":"0562813888","cardNumber":"23","boundDeviceIndexNumber":1}"#)
+        expectDecided(Numbers.self, #"{"accountNumber":0,"cardNumber":"","boundDeviceIndexNumber":null}"#)
+        expectDecided(Numbers.self, #"{"accountNumber":9223372036854775807,"cardNumber":1}"#)
+        // Foundation's answer (an error, or a UInt64 beyond Int64) is left to it.
+        for json in [
+            #"{"accountNumber":-1,"cardNumber":1}"#, #"{"accountNumber":1.5,"cardNumber":1}"#, #"{"accountNumber":true,"cardNumber":1}"#,
+            #"{"accountNumber":18446744073709551615,"cardNumber":1}"#,
+        ] {
+            expectLeft(Numbers.self, json)
+        }
+        #expect(foundation(Numbers.self, #"{"accountNumber":18446744073709551615,"cardNumber":1}"#)?.accountNumber.text == "18446744073709551615")
+    }
+
     @Test("a refusal caught inside init(from:) still leaves the whole body to Foundation")
     func caughtRefusal() {
         expectLeft(EitherShape.self, "1.5")

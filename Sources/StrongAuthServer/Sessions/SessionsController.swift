@@ -214,9 +214,12 @@ struct LoginResponseBody: Decodable {
     var imei: String?
     var telephoneNo: String?
 
-    /// A decimal number sent as a string or as a non-negative JSON integer.
-    struct Digits: Decodable {
+    /// A decimal number sent as a string or as a non-negative JSON integer (the public clients
+    /// send account and card numbers as integers).
+    struct Digits: JSONStringOrUnsignedInteger, Equatable {
         var text: String
+
+        init(jsonText: String) { text = jsonText }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()

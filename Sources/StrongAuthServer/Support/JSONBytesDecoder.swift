@@ -54,6 +54,14 @@ enum JSONBytesDecoder {
 
 /// One decode: whether anything along the way was refused. Sticky, so that a refusal an
 /// `init(from:)` caught (trying one shape, then another) still sends the whole body to Foundation.
+/// A value a JSON body may send as a string or as a non-negative integer (the ABN AMRO API's
+/// account, card and handle numbers). Its `init(from:)` must decode a string as `init(jsonText:)`
+/// does, and a `UInt64` as `init(jsonText: String(number))`: `JSONBytesDecoder` then decides it
+/// without that `init(from:)`'s try-one-shape-then-the-other.
+protocol JSONStringOrUnsignedInteger: Decodable {
+    init(jsonText: String)
+}
+
 final class JSONDecodingRun {
     private(set) var refused = false
 
@@ -77,6 +85,15 @@ final class JSONDecodingRun {
         if let integer = T.self as? any FixedWidthInteger.Type {
             guard case .integer(let number) = value, let exact = integer.init(exactly: number) else { throw refuse() }
             return exact as! T
+        }
+        // A number the API takes as a string or as an integer: read as its `init(from:)` would,
+        // without trying one shape and catching the refusal (which leaves the body to Foundation).
+        if let flexible = T.self as? any JSONStringOrUnsignedInteger.Type {
+            switch value {
+            case .string(let text): return flexible.init(jsonText: text) as! T
+            case .integer(let number) where number >= 0: return flexible.init(jsonText: String(number)) as! T
+            default: throw refuse()
+            }
         }
         if T.self is any BinaryFloatingPoint.Type || T.self == Date.self || T.self == Data.self || T.self == URL.self
             || T.self == Decimal.self
