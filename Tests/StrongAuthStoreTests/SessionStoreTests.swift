@@ -279,12 +279,25 @@ struct SessionStoreTests {
     }
 
     @Test(
-        "a login challenge's context in one read (identity, user, counter, devices oldest first); issuing slides or starts the session with it",
+        "a login challenge's context in one read (identity, user, counter, devices oldest first, the decoy's counter); issuing slides or starts the session with it",
         arguments: TestDatabases.engines)
     func issueLoginChallenge(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
             let identity = try await Self.userWithLogin(store)
-            #expect(try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "99", tool: .softToken, withDevices: true) == nil)
+            let decoyFresh = Fixtures.epoch.addingTimeInterval(-3600)
+            func context(card: String, tool: AccessTool, withDevices: Bool, decoy: String = "decoy") async throws -> LoginChallengeContext {
+                try await store.loginChallengeContext(
+                    accountNumber: "0562813888", cardNumber: card, tool: tool, withDevices: withDevices, decoySubjectHash: decoy,
+                    decoyFreshAfter: decoyFresh)
+            }
+            // An unknown account and card: no identity, and its decoy counter (full: none yet; then as counted).
+            let unknown = try await context(card: "99", tool: .softToken, withDevices: true)
+            #expect(unknown.identity == nil && !unknown.userIsActive && unknown.attemptsLeft == nil && unknown.ecdsaDevicesEverBound.isEmpty)
+            #expect(unknown.decoyAttemptsLeft == nil)
+            _ = try await store.answerDecoyLogin(
+                subjectHash: "decoy", tool: .softToken, handle: "1", maxAttempts: 3, capacity: 10, freshAfter: decoyFresh, at: Fixtures.epoch)
+            #expect(try await context(card: "99", tool: .softToken, withDevices: true).decoyAttemptsLeft == 2)
+            #expect(try await context(card: "99", tool: .boundDevice, withDevices: true).decoyAttemptsLeft == nil)
             var devices: [Device] = []
             for offset in [20.0, 10.0] {
                 let (device, binding, notification) = DeviceStoreConformanceTests.binding(
@@ -293,16 +306,14 @@ struct SessionStoreTests {
                 devices.append(device)
             }
             _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .boundDevice), at: Fixtures.epoch)
-            let context = try #require(
-                try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "23", tool: .boundDevice, withDevices: true))
-            #expect(context.identity == identity)
-            #expect(context.userIsActive)
-            #expect(context.attemptsLeft == 2)
-            #expect(context.ecdsaDevicesEverBound.map(\.id) == [devices[1].id, devices[0].id])  // oldest first
-            #expect(context.ecdsaDevicesEverBound.map(\.id) == (try await store.ecdsaDevicesEverBound(userID: identity.userID)).map(\.id))
-            let soft = try #require(
-                try await store.loginChallengeContext(accountNumber: "0562813888", cardNumber: "23", tool: .softToken, withDevices: false))
-            #expect(soft.attemptsLeft == 3 && soft.ecdsaDevicesEverBound.isEmpty)
+            let known = try await context(card: "23", tool: .boundDevice, withDevices: true)
+            #expect(known.identity == identity)
+            #expect(known.userIsActive)
+            #expect(known.attemptsLeft == 2)
+            #expect(known.ecdsaDevicesEverBound.map(\.id) == [devices[1].id, devices[0].id])  // oldest first
+            #expect(known.ecdsaDevicesEverBound.map(\.id) == (try await store.ecdsaDevicesEverBound(userID: identity.userID)).map(\.id))
+            let soft = try await context(card: "23", tool: .softToken, withDevices: false, decoy: "decoy")
+            #expect(soft.identity == identity && soft.attemptsLeft == 3 && soft.ecdsaDevicesEverBound.isEmpty && soft.decoyAttemptsLeft == 2)
 
             let now = Fixtures.epoch
             let idleCutoff = now.addingTimeInterval(-300)

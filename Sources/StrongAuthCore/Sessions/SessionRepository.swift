@@ -34,11 +34,14 @@ public protocol SessionRepository: AttemptRepository {
     func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession?
 
     func insertLoginChallenge(_ challenge: LoginChallenge) async throws
-    /// What a login challenge is issued on, in one read: the identity of the account and card,
-    /// whether its user is ACTIVE, the attempts left of `tool` and, with `withDevices`, the
-    /// user's ECDSA devices ever bound (as `ecdsaDevicesEverBound`). `nil` when no identity has them.
-    func loginChallengeContext(accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool) async throws
-        -> LoginChallengeContext?
+    /// What a login challenge is issued on, in one read: the identity of the account and card
+    /// (if any), whether its user is ACTIVE, the attempts left of `tool` and, with `withDevices`,
+    /// the user's ECDSA devices ever bound (as `ecdsaDevicesEverBound`); and the account and
+    /// card's decoy counter for `tool` (as `decoyLoginAttemptsLeft` reads it) — so that a known
+    /// account and an unknown one cost the same database work.
+    func loginChallengeContext(
+        accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool, decoySubjectHash: String, decoyFreshAfter: Date
+    ) async throws -> LoginChallengeContext
     /// Issues a login challenge in one transaction: the live session of `tokenHash` (if any)
     /// slides, and the challenge is bound to it if it is anonymous; otherwise (no live session,
     /// or an authorized one) `fresh` is stored under `freshTokenHash` and the challenge bound to
@@ -162,18 +165,23 @@ public enum LoginAnswerReservation: Sendable, Equatable {
 
 /// What `GET /session/loginchallenge` decides on (see `SessionRepository.loginChallengeContext`).
 public struct LoginChallengeContext: Sendable {
-    public var identity: LoginIdentity
+    /// The account and card's identity; `nil` when no user has them.
+    public var identity: LoginIdentity?
     /// Whether the identity's user is ACTIVE.
     public var userIsActive: Bool
     /// The attempts left of the asked tool; `nil` when the user has no such tool.
     public var attemptsLeft: Int?
     /// The user's ECDSA devices ever bound, oldest first (when asked for).
     public var ecdsaDevicesEverBound: [Device]
+    /// The attempts left of the account and card's decoy counter for the tool; `nil` when it has
+    /// none (or one older than the retention).
+    public var decoyAttemptsLeft: Int?
 
-    public init(identity: LoginIdentity, userIsActive: Bool, attemptsLeft: Int?, ecdsaDevicesEverBound: [Device]) {
+    public init(identity: LoginIdentity?, userIsActive: Bool, attemptsLeft: Int?, ecdsaDevicesEverBound: [Device], decoyAttemptsLeft: Int?) {
         self.identity = identity
         self.userIsActive = userIsActive
         self.attemptsLeft = attemptsLeft
         self.ecdsaDevicesEverBound = ecdsaDevicesEverBound
+        self.decoyAttemptsLeft = decoyAttemptsLeft
     }
 }

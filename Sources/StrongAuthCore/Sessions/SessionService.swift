@@ -181,27 +181,24 @@ public struct SessionService: Sendable {
         var identity = try Self.decoyIdentity(accountNumber: accountNumber, cardNumber: cardNumber)
         var decoy = true
         var deviceID: String?
-        var knownAttemptsLeft: Int?
-        if let context = try await store.loginChallengeContext(
-            accountNumber: identity.accountNumber, cardNumber: identity.cardNumber, tool: usage.tool, withDevices: deviceIndex != nil),
-            context.userIsActive
-        {
+        let now = time.now()
+        // One read whether the account is known or not: the decoy's counter comes with it.
+        let context = try await store.loginChallengeContext(
+            accountNumber: identity.accountNumber, cardNumber: identity.cardNumber, tool: usage.tool, withDevices: deviceIndex != nil,
+            decoySubjectHash: decoySubject(identity), decoyFreshAfter: now.addingTimeInterval(-configuration.decoyRetention))
+        if let known = context.identity, context.userIsActive {
             if let deviceIndex {
                 deviceID = Self.activeBoundDevice(in: context.ecdsaDevicesEverBound, index: deviceIndex)
                 decoy = deviceID == nil
             } else {
-                decoy = context.identity.identificationCodeHash == nil
+                decoy = known.identificationCodeHash == nil
             }
-            if !decoy {
-                identity = context.identity
-                knownAttemptsLeft = context.attemptsLeft
-            }
+            if !decoy { identity = known }
         }
         let attemptsLeft =
             decoy
-            ? try await checkUsable(usage, identity: identity, decoy: true)
-            : try Self.usable(usage, identity: identity, attemptsLeft: knownAttemptsLeft)
-        let now = time.now()
+            ? try Self.usableDecoy(attemptsLeft: context.decoyAttemptsLeft ?? configuration.maxAttempts)
+            : try Self.usable(usage, identity: identity, attemptsLeft: context.attemptsLeft)
         // No live session, or an authorized one: a login starts from a fresh anonymous session.
         let freshToken = SecureRandom.token(prefix: Self.tokenPrefix)
         let fresh = LoginSession(id: SecureRandom.uuid(), status: .anonymous, createdAt: now, lastSeenAt: now)
@@ -562,14 +559,18 @@ public struct SessionService: Sendable {
     @discardableResult
     func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity, decoy: Bool = false) async throws -> Int {
         if decoy {
-            let attemptsLeft =
-                try await store.decoyLoginAttemptsLeft(
+            return try Self.usableDecoy(
+                attemptsLeft: try await store.decoyLoginAttemptsLeft(
                     subjectHash: decoySubject(identity), tool: usage.tool,
-                    freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts
-            guard attemptsLeft > 0 else { throw SessionError.blocked }
-            return attemptsLeft
+                    freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts)
         }
         return try Self.usable(usage, identity: identity, attemptsLeft: try await store.loginAttemptsLeft(userID: identity.userID, tool: usage.tool))
+    }
+
+    /// `checkUsable` of a decoy whose counter was read already (full when it has none).
+    static func usableDecoy(attemptsLeft: Int) throws -> Int {
+        guard attemptsLeft > 0 else { throw SessionError.blocked }
+        return attemptsLeft
     }
 
     /// `checkUsable` of a known user whose attempts left of the tool were read already.

@@ -195,34 +195,41 @@ extension SQLStore: SessionRepository {
                 """)
     }
 
-    public func loginChallengeContext(accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool) async throws
-        -> LoginChallengeContext?
-    {
+    public func loginChallengeContext(
+        accountNumber: String, cardNumber: String, tool: AccessTool, withDevices: Bool, decoySubjectHash: String, decoyFreshAfter: Date
+    ) async throws -> LoginChallengeContext {
         let devices: StoreSQL =
             withDevices
             ? "LEFT JOIN devices d ON d.user_id = i.user_id AND d.kind = \(bind: Device.Kind.ecdsaP256.rawValue)"
             : "LEFT JOIN devices d ON FALSE"
-        // One row per device ever bound (or one without a device), oldest first.
+        // Anchored on one constant row: the decoy counter is read whether the identity exists or
+        // not. One row per device ever bound (or one without a device), oldest first.
         let rows = try await pool.withConnection { db in
             try await db.sql(
                 """
                 SELECT \(unsafeRaw: Self.prefixed("i", ["user_id", "account_number", "card_number", "identification_code_hash", "last_logon_at"])),
-                       u.status AS u_status, t.attempts_left AS t_attempts_left, \(unsafeRaw: Self.prefixedDeviceColumns)
-                FROM login_identities i
+                       u.status AS u_status, t.attempts_left AS t_attempts_left, z.attempts_left AS z_attempts_left,
+                       \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN login_identities i ON i.account_number = \(bind: accountNumber) AND i.card_number = \(bind: cardNumber)
                 LEFT JOIN users u ON u.id = i.user_id
                 LEFT JOIN access_tools t ON t.user_id = i.user_id AND t.tool = \(bind: tool.rawValue)
+                LEFT JOIN decoy_login_attempts z ON z.subject_hash = \(bind: decoySubjectHash) AND z.tool = \(bind: tool.rawValue)
+                  AND z.updated_at > \(bind: decoyFreshAfter.epochMilliseconds)
                 \(devices)
-                WHERE i.account_number = \(bind: accountNumber) AND i.card_number = \(bind: cardNumber)
                 ORDER BY d.created_at, d.id
                 """
             ).all()
         }
-        guard let first = rows.first else { return nil }
+        guard let first = rows.first else {
+            return LoginChallengeContext(identity: nil, userIsActive: false, attemptsLeft: nil, ecdsaDevicesEverBound: [], decoyAttemptsLeft: nil)
+        }
         return LoginChallengeContext(
-            identity: try Self.loginIdentity(from: first, prefix: "i_"),
+            identity: try first.optionalString("i_user_id") == nil ? nil : try Self.loginIdentity(from: first, prefix: "i_"),
             userIsActive: try first.optionalString("u_status") == User.Status.active.rawValue,
             attemptsLeft: try first.decode(column: "t_attempts_left", as: Int?.self),
-            ecdsaDevicesEverBound: try rows.filter { try $0.optionalString("d_id") != nil }.map { try Self.device(from: $0, prefix: "d_") })
+            ecdsaDevicesEverBound: try rows.filter { try $0.optionalString("d_id") != nil }.map { try Self.device(from: $0, prefix: "d_") },
+            decoyAttemptsLeft: try first.decode(column: "z_attempts_left", as: Int?.self))
     }
 
     public func issueLoginChallenge(
