@@ -554,16 +554,10 @@ public struct SessionService: Sendable {
             scenarioHash: prepared.challenge.scenarioHash)
     }
 
-    /// Whether the identity has this tool and it is not blocked; returns its attempts left.
-    /// A decoy's are its counter's (full when it has none).
+    /// Whether the known identity has this tool and it is not blocked; returns its attempts left.
+    /// (A decoy's come with `loginChallengeContext`: `usableDecoy`.)
     @discardableResult
-    func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity, decoy: Bool = false) async throws -> Int {
-        if decoy {
-            return try Self.usableDecoy(
-                attemptsLeft: try await store.decoyLoginAttemptsLeft(
-                    subjectHash: decoySubject(identity), tool: usage.tool,
-                    freshAfter: time.now().addingTimeInterval(-configuration.decoyRetention)) ?? configuration.maxAttempts)
-        }
+    func checkUsable(_ usage: AccessToolUsage, identity: LoginIdentity) async throws -> Int {
         return try Self.usable(usage, identity: identity, attemptsLeft: try await store.loginAttemptsLeft(userID: identity.userID, tool: usage.tool))
     }
 
