@@ -113,13 +113,7 @@ extension SQLStore: AttemptRepository {
     /// answer leaves the tool blocked.
     private func reserveAccessToolAttempt(userID: String, tool: AccessTool, at now: Date) async throws -> AttemptReservation? {
         try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
-                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
-                RETURNING attempts_left
-                """
-            ).first()
+            try await db.sql("\(Self.takeAccessToolAttemptSQL(userID: userID, tool: tool, at: now)) RETURNING attempts_left").first()
         }.map { AttemptReservation(attempts: nil, remaining: try $0.int("attempts_left")) }
     }
 

@@ -124,15 +124,11 @@ extension SQLStore: SessionRepository {
     ) async throws -> Bool {
         let nowMs = now.epochMilliseconds
         return try await pool.withTransaction { db in
+            let authorization = LoginAuthorization(
+                sessionID: id, tokenHash: tokenHash, newTokenHash: newTokenHash, accessToolUsage: accessToolUsage,
+                lastLogonDate: lastLogonDate, idleCutoff: idleCutoff)
             let moved = try await db.sql(
-                """
-                UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: newTokenHash), user_id = \(bind: userID),
-                    access_tool_usage = \(bind: accessToolUsage.rawValue), device_id = \(bind: deviceID),
-                    last_logon_date = \(bind: lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs), authorized_at = \(bind: nowMs)
-                WHERE id = \(bind: id) AND token_hash = \(bind: tokenHash) AND status IN ('anonymous', 'authorized')
-                  AND last_seen_at > \(bind: idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
-                RETURNING id
-                """
+                "\(Self.authorizeSessionSQL(authorization, userID: userID, deviceID: deviceID, at: now)) RETURNING id"
             ).first()
             guard moved != nil else { return false }
             try await db.sql("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
@@ -330,7 +326,6 @@ extension SQLStore: SessionRepository {
     public func reserveLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
         -> LoginAnswerReservation
     {
-        let nowMs = now.epochMilliseconds
         if pool.engine == .postgres {
             // One statement: the attempt is taken only if this answer used the challenge.
             let row = try await pool.withWriteConnection { db in
@@ -338,8 +333,7 @@ extension SQLStore: SessionRepository {
                     """
                     WITH used AS (\(Self.useLoginChallengeSQL(handle: handle, sessionID: sessionID, at: now))),
                     counted AS (
-                      UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: nowMs)
-                      WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0 AND EXISTS (SELECT 1 FROM used)
+                      \(Self.takeAccessToolAttemptSQL(userID: userID, tool: tool, at: now)) AND EXISTS (SELECT 1 FROM used)
                       RETURNING attempts_left)
                     SELECT EXISTS (SELECT 1 FROM used) AS used, (SELECT attempts_left FROM counted) AS attempts_left
                     """
@@ -352,13 +346,7 @@ extension SQLStore: SessionRepository {
             guard try await db.sql(Self.useLoginChallengeSQL(handle: handle, sessionID: sessionID, at: now)).first() != nil else {
                 return .closed
             }
-            let counted = try await db.sql(
-                """
-                UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: nowMs)
-                WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
-                RETURNING attempts_left
-                """
-            ).first()
+            let counted = try await db.sql("\(Self.takeAccessToolAttemptSQL(userID: userID, tool: tool, at: now)) RETURNING attempts_left").first()
             guard let counted else { return .blocked }
             return .counted(attemptsLeft: try counted.int("attempts_left"))
         }
@@ -373,16 +361,7 @@ extension SQLStore: SessionRepository {
             UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
             WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue)
             """
-        let authorize: StoreSQL? = authorization.map { authorization in
-            """
-            UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
-                access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
-                last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
-                authorized_at = \(bind: nowMs)
-            WHERE id = \(bind: authorization.sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
-              AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
-            """
-        }
+        let authorize = authorization.map { Self.authorizeSessionSQL($0, userID: userID, deviceID: deviceID, at: now) }
         let logon: StoreSQL = "UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)"
         let deviceUse: StoreSQL? = deviceID.map { "UPDATE devices SET last_used_at = \(bind: nowMs) WHERE id = \(bind: $0)" }
         if pool.engine == .postgres {
@@ -415,6 +394,29 @@ extension SQLStore: SessionRepository {
             try await Self.insert(audit, at: now, into: db)
             return true
         }
+    }
+
+    /// One attempt of the user's access tool taken, only while one is left (`RETURNING` or more
+    /// conditions follow): the one conditional update behind every access-tool count.
+    static func takeAccessToolAttemptSQL(userID: String, tool: AccessTool, at now: Date) -> StoreSQL {
+        """
+        UPDATE access_tools SET attempts_left = attempts_left - 1, updated_at = \(bind: now.epochMilliseconds)
+        WHERE user_id = \(bind: userID) AND tool = \(bind: tool.rawValue) AND attempts_left > 0
+        """
+    }
+
+    /// A live session (anonymous, or already the user's) authorized for `userID` under its rotated
+    /// token; `RETURNING` follows where the caller needs to know.
+    private static func authorizeSessionSQL(_ authorization: LoginAuthorization, userID: String, deviceID: String?, at now: Date) -> StoreSQL {
+        let nowMs = now.epochMilliseconds
+        return """
+            UPDATE login_sessions SET status = 'authorized', token_hash = \(bind: authorization.newTokenHash), user_id = \(bind: userID),
+                access_tool_usage = \(bind: authorization.accessToolUsage.rawValue), device_id = \(bind: deviceID),
+                last_logon_date = \(bind: authorization.lastLogonDate.epochMilliseconds), last_seen_at = \(bind: nowMs),
+                authorized_at = \(bind: nowMs)
+            WHERE id = \(bind: authorization.sessionID) AND token_hash = \(bind: authorization.tokenHash) AND status IN ('anonymous', 'authorized')
+              AND last_seen_at > \(bind: authorization.idleCutoff.epochMilliseconds) AND (user_id IS NULL OR user_id = \(bind: userID))
+            """
     }
 
     public func useLoginChallenge(handle: String, sessionID: String, at now: Date) async throws -> Bool {
