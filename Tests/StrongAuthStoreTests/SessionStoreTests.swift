@@ -126,24 +126,26 @@ struct SessionStoreTests {
                     == session.id)
 
             let t2 = t1.addingTimeInterval(10)
-            #expect(
-                try await !store.authorizeLoginSession(
-                    id: session.id, tokenHash: "wrong", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
-                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            /// A correct answer's completion, authorizing the session under `tokenHash` for `userID`.
+            func authorize(tokenHash: String, newTokenHash: String, userID: String) async throws -> Bool {
+                try await store.completeLoginAnswer(
+                    userID: userID, tool: .softToken, maxAttempts: 3,
+                    authorization: LoginAuthorization(
+                        sessionID: session.id, tokenHash: tokenHash, newTokenHash: newTokenHash, accessToolUsage: .softToken,
+                        lastLogonDate: t2, idleCutoff: t2.addingTimeInterval(-idle)),
+                    deviceID: nil,
+                    audit: AuditRecord(actor: "user:\(userID)", action: .sessionLogin, subject: "user:\(userID)", outcome: .success), at: t2)
+            }
+            #expect(try await !authorize(tokenHash: "wrong", newTokenHash: "new", userID: identity.userID))
             _ = try await store.reserveAttempt(.accessTool, subject: .accessTool(userID: identity.userID, tool: .softToken), at: t2)
-            #expect(
-                try await store.authorizeLoginSession(
-                    id: session.id, tokenHash: "old", newTokenHash: "new", userID: identity.userID, accessToolUsage: .softToken,
-                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            #expect(try await store.loginAttemptsLeft(userID: identity.userID, tool: .softToken) == 2)
+            #expect(try await authorize(tokenHash: "old", newTokenHash: "new", userID: identity.userID))
             #expect(try await store.loginAttemptsLeft(userID: identity.userID, tool: .softToken) == 3)
             #expect(try await store.loginIdentity(userID: identity.userID)?.lastLogonAt == t2)
             // The old token is dead; the session belongs to this user now.
             #expect(
                 try await store.touchLoginSession(tokenHash: "old", authorizedOnly: false, seenAfter: t2.addingTimeInterval(-idle), at: t2) == nil)
-            #expect(
-                try await !store.authorizeLoginSession(
-                    id: session.id, tokenHash: "new", newTokenHash: "newer", userID: "another-user", accessToolUsage: .softToken,
-                    deviceID: nil, lastLogonDate: t2, seenAfter: t2.addingTimeInterval(-idle), maxAttempts: 3, at: t2))
+            #expect(try await !authorize(tokenHash: "new", newTokenHash: "newer", userID: "another-user"))
 
             // Sliding: each authorized touch within 5 minutes extends it…
             var now = t2

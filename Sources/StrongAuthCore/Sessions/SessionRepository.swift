@@ -22,14 +22,6 @@ public protocol SessionRepository: AttemptRepository {
     /// one conditional update, so an idle session is gone on every node at the same instant.
     func touchLoginSession(tokenHash: String, authorizedOnly: Bool, seenAfter idleCutoff: Date, at now: Date) async throws
         -> LoginSession?
-    /// Authorizes a live session (anonymous, or already authorized for the same user) in one
-    /// transaction: rotates its token hash, records user, tool, device and `lastLogonDate`, sets
-    /// the identity's last logon and gives the tool its full attempts. `false` when the session
-    /// went idle, ended, or belongs to another user.
-    func authorizeLoginSession(
-        id: String, tokenHash: String, newTokenHash: String, userID: String, accessToolUsage: AccessToolUsage,
-        deviceID: String?, lastLogonDate: Date, seenAfter idleCutoff: Date, maxAttempts: Int, at now: Date
-    ) async throws -> Bool
     /// `anonymous | authorized → ended` for a live session; returns it, `nil` when there was none.
     func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession?
 
@@ -64,8 +56,10 @@ public protocol SessionRepository: AttemptRepository {
     func reserveLoginAnswer(handle: String, sessionID: String, userID: String, tool: AccessTool, at now: Date) async throws
         -> LoginAnswerReservation
     /// A counted answer that was correct, in one transaction: the tool gets its full attempts
-    /// again and, with `authorization`, the session is authorized as `authorizeLoginSession` does
-    /// it (conditionally: it may have gone idle or ended meanwhile); only then is the device
+    /// again and, with `authorization`, the session is authorized — conditionally: only a live
+    /// session (anonymous, or already the same user's) under `tokenHash`, which may have gone
+    /// idle or ended meanwhile; its token hash rotates and user, tool, device and
+    /// `lastLogonDate` are recorded, and the identity's last logon set. Only then is the device
     /// marked used and `audit` journaled. `false` when the session was not authorized.
     func completeLoginAnswer(
         userID: String, tool: AccessTool, maxAttempts: Int, authorization: LoginAuthorization?, deviceID: String?, audit: AuditRecord,
@@ -132,7 +126,7 @@ public struct LoginAnswerContext: Sendable {
     }
 }
 
-/// How a correct login answer authorizes its session (see `SessionRepository.authorizeLoginSession`).
+/// How a correct login answer authorizes its session (see `SessionRepository.completeLoginAnswer`).
 public struct LoginAuthorization: Sendable {
     public var sessionID: String
     public var tokenHash: String

@@ -118,30 +118,6 @@ extension SQLStore: SessionRepository {
         ).first().map(Self.loginSession(from:))
     }
 
-    public func authorizeLoginSession(
-        id: String, tokenHash: String, newTokenHash: String, userID: String, accessToolUsage: AccessToolUsage, deviceID: String?,
-        lastLogonDate: Date, seenAfter idleCutoff: Date, maxAttempts: Int, at now: Date
-    ) async throws -> Bool {
-        let nowMs = now.epochMilliseconds
-        return try await pool.withTransaction { db in
-            let authorization = LoginAuthorization(
-                sessionID: id, tokenHash: tokenHash, newTokenHash: newTokenHash, accessToolUsage: accessToolUsage,
-                lastLogonDate: lastLogonDate, idleCutoff: idleCutoff)
-            let moved = try await db.sql(
-                "\(Self.authorizeSessionSQL(authorization, userID: userID, deviceID: deviceID, at: now)) RETURNING id"
-            ).first()
-            guard moved != nil else { return false }
-            try await db.sql("UPDATE login_identities SET last_logon_at = \(bind: nowMs) WHERE user_id = \(bind: userID)").run()
-            try await db.sql(
-                """
-                UPDATE access_tools SET attempts_left = \(bind: maxAttempts), updated_at = \(bind: nowMs)
-                WHERE user_id = \(bind: userID) AND tool = \(bind: accessToolUsage.tool.rawValue)
-                """
-            ).run()
-            return true
-        }
-    }
-
     public func endLoginSession(tokenHash: String, seenAfter idleCutoff: Date, at now: Date) async throws -> LoginSession? {
         try await pool.withWriteConnection { db in
             try await db.sql(
