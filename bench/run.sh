@@ -98,6 +98,9 @@ DBARGS=()
 cd "$WORK"
 # Rate limits off: from one address they would shed exactly the load being measured (by design).
 export STRONGAUTH_PASSWORD_HASH_COST=10 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_RATE_LIMITS_ENABLED=false
+# Shine's short-lived tokens are prepared before they are measured, which takes longer than the
+# one minute they live by default.
+export STRONGAUTH_APPROVALS_ACTION_TOKEN_LIFETIME_SECONDS=3600
 json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 CLIENT_JSON="$("$BIN" clients create --id "bench-$(date +%s)-$RANDOM" --scopes accounts \
   --grants client_credentials,password,refresh_token "${DBARGS[@]}")"
@@ -412,6 +415,23 @@ BENCH_BASIC="$OPS_BASIC" BENCH_BODY="{\"userId\":\"$BENCH_USER\",\"template\":\"
   measure_script "operation create alone (wrk)" "—" "$BASE/powerauth-cloud/v2/operations" "$REPO/bench/basic_json.lua"
 FLOW_PARTS+=("$LAST_CPU_US")
 sum_row "operation flow: its four requests by wrk (sum of the four rows above)" "${FLOW_PARTS[@]}"
+
+# Shine's action requests (docs/approvals.md), each request alone by wrk with the client's HTTP
+# Basic credentials: the bank's create (a transfer for the bench user), its poll of a confirmed
+# request (which answers the short-lived token) and the resource server's use of a token
+# (`strongauth bench action-tokens` creates, confirms on the bound device and polls them first;
+# each is sent once).
+TOKENS_COUNT=$(( DURATION * 5000 + 10000 ))
+echo "preparing $TOKENS_COUNT short-lived tokens…" >&2
+TOKENS_JSON="$("$BIN" bench action-tokens "${PHONE[@]}" --device-id "$DEVICE_ID" --count "$TOKENS_COUNT" --output "$WORK/tokens.tsv")" \
+  || die "preparing the short-lived tokens failed: $TOKENS_JSON"
+BENCH_BODY="{\"action\":\"bank:transfers:create\",\"uid\":\"$BENCH_USER\",\"payload\":{\"amount\":234,\"currency\":\"EUR\",\"bankTransferRecipientId\":\"BANK_TRANSFER_RECIPIENT_ID\",\"reference\":\"Invoice 1\"}}" \
+  measure_script "action request create alone (wrk)" "—" "$BASE/v2/authentication/oauth2/action_request" "$REPO/bench/basic_json.lua"
+measure_script "action request poll alone, confirmed (wrk)" "—" \
+  "$BASE/v2/authentication/oauth2/action_request/$(json actionRequestId <<<"$TOKENS_JSON")/poll" "$REPO/bench/basic_json.lua"
+BENCH_FILE="$WORK/tokens.tsv" measure_script "short-lived token use alone (wrk, prepared tokens)" "—" "$BASE/" \
+  "$REPO/bench/prepared_posts.lua"
+(( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < TOKENS_COUNT )) || die "the token run used up all $TOKENS_COUNT prepared tokens; prepare more"
 
 # PowerAuth signature verification through the integration API (target in docs/benchmarks.md: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Load generators for multi-step flows (see bench/run.sh).",
         subcommands: [
             DeviceChallenges.self, PowerAuthSignatures.self, OperationFlows.self, PasswordHash.self, AuthorizationCodes.self,
-            DPoPTokens.self, DeviceChallengeAnswers.self, OperationAnswers.self, FloorServer.self, SessionLogins.self,
+            DPoPTokens.self, DeviceChallengeAnswers.self, OperationAnswers.self, FloorServer.self, SessionLogins.self, ActionTokens.self,
         ])
 
     /// Device challenge create + sign + verify pairs per second (target in docs/benchmarks.md: ≥ 3,000/s).

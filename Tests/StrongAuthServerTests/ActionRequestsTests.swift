@@ -1,8 +1,10 @@
+import Configuration
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import StrongAuthCore
+import StrongAuthServer
 import Testing
 
 /// Shine's SCA action requests (Shine's API documentation) on the one approval engine.
@@ -72,6 +74,23 @@ struct ActionRequestsTests {
                 noToken[.shortLivedToken] = nil
                 #expect(try await Self.post(client, "/v3/bank/transfers", Self.payload, headers: noToken).0.status == .forbidden)
             }
+        }
+    }
+
+    @Test("approvals.* settings: Shine's lifetimes by default, overrides reach the service, values outside 10–3600 s refused")
+    func lifetimeSettings() async throws {
+        func read(_ flags: [String: ConfigContent]) async throws -> ApprovalConfiguration {
+            try ServerSettings(reader: try await ServerSettings.reader(flags: flags, environment: [:])).approvals
+        }
+        #expect(try await read([:]) == ApprovalConfiguration(actionRequestLifetime: 180, actionTokenLifetime: 60))
+        for bad: [String: ConfigContent] in [
+            ["approvals.actionRequestLifetimeSeconds": .int(9)], ["approvals.actionTokenLifetimeSeconds": .int(3601)],
+        ] {
+            await #expect(throws: SettingsError.self) { _ = try await read(bad) }
+        }
+        let overrides: [String: ConfigContent] = ["approvals.actionRequestLifetimeSeconds": .int(30), "approvals.actionTokenLifetimeSeconds": .int(600)]
+        try await TestServer.with(overrides) { server in
+            #expect(server.runtime.approvals.configuration == ApprovalConfiguration(actionRequestLifetime: 30, actionTokenLifetime: 600))
         }
     }
 

@@ -54,6 +54,9 @@ public struct ServerSettings: Sendable {
     public var processes: ProcessConfiguration
     /// Challenge-response sessions (ABN AMRO login protocol, docs/sessions.md): idle timeout, challenge lifetime, attempts, cookie.
     public var sessions: SessionConfiguration
+    /// Shine's action requests (`approvals.*`): how long one may be confirmed, how long its
+    /// short-lived token lives.
+    public var approvals = ApprovalConfiguration()
     /// Per-node rate limits on the credential endpoints (`rateLimits.*`).
     public var rateLimits: RateLimitSettings
     /// The proxies whose `Forwarded` / `X-Forwarded-For` are believed (`http.trustedProxies`).
@@ -162,6 +165,7 @@ public struct ServerSettings: Sendable {
         try readPowerAuth(config)
         try readProcesses(config)
         try readSessions(config)
+        try readApprovals(config)
         try readRateLimits(config)
         try readWeb(config)
         try readAuditFailures(config)
@@ -170,6 +174,17 @@ public struct ServerSettings: Sendable {
         try readKeys(config)
         try readDPoP(config)
         try readWebAuthn(config)
+    }
+
+    /// Reads the action requests' lifetimes (defaults: Shine's API documentation, three minutes
+    /// to confirm, one minute for the token).
+    mutating func readApprovals(_ config: ConfigReader) throws {
+        let request = config.int(forKey: "approvals.actionRequestLifetimeSeconds", default: 180)
+        let token = config.int(forKey: "approvals.actionTokenLifetimeSeconds", default: 60)
+        guard (10...3600).contains(request), (10...3600).contains(token) else {
+            throw SettingsError("approvals.actionRequestLifetimeSeconds and approvals.actionTokenLifetimeSeconds must be 10–3600")
+        }
+        approvals = ApprovalConfiguration(actionRequestLifetime: TimeInterval(request), actionTokenLifetime: TimeInterval(token))
     }
 
     /// Reads the sessions part of the settings. The cookie is `Secure` by default when the

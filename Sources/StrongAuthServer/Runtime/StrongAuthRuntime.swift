@@ -76,7 +76,7 @@ public struct StrongAuthRuntime: Sendable {
             let decoyPasswordHash = try await passwordHasher.hash(SecureRandom.token(prefix: "decoy-"))
             let approvals = ApprovalService(
                 store: store, time: time, tokenKey: KeyedHash(key: masterKey.derive(purpose: "action-token")),
-                secretHasher: secretHasher, devices: devices)
+                secretHasher: secretHasher, devices: devices, configuration: settings.approvals)
             let stepUp = StepUpService(
                 store: store, approvals: approvals, masterKey: masterKey, time: time,
                 configuration: StepUpConfiguration(
