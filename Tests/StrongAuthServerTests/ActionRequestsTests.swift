@@ -88,7 +88,9 @@ struct ActionRequestsTests {
         ] {
             await #expect(throws: SettingsError.self) { _ = try await read(bad) }
         }
-        let overrides: [String: ConfigContent] = ["approvals.actionRequestLifetimeSeconds": .int(30), "approvals.actionTokenLifetimeSeconds": .int(600)]
+        let overrides: [String: ConfigContent] = [
+            "approvals.actionRequestLifetimeSeconds": .int(30), "approvals.actionTokenLifetimeSeconds": .int(600),
+        ]
         try await TestServer.with(overrides) { server in
             #expect(server.runtime.approvals.configuration == ApprovalConfiguration(actionRequestLifetime: 30, actionTokenLifetime: 600))
         }
