@@ -421,7 +421,7 @@ sum_row "operation flow: its four requests by wrk (sum of the four rows above)" 
 # request (which answers the short-lived token) and the resource server's use of a token
 # (`strongauth bench action-tokens` creates, confirms on the bound device and polls them first;
 # each is sent once).
-TOKENS_COUNT=$(( DURATION * 5000 + 10000 ))
+TOKENS_COUNT=$(( DURATION * 8000 + 10000 ))
 echo "preparing $TOKENS_COUNT short-lived tokens…" >&2
 TOKENS_JSON="$("$BIN" bench action-tokens "${PHONE[@]}" --device-id "$DEVICE_ID" --count "$TOKENS_COUNT" --output "$WORK/tokens.tsv")" \
   || die "preparing the short-lived tokens failed: $TOKENS_JSON"

@@ -141,7 +141,7 @@ struct EndToEndApprovalSDKTests {
                     parameters: ["amount": "10.00", "currency": "EUR", "account": "DE02"], externalID: nil, expiresAt: nil, source: nil)
                 let clientRecord = try #require(try await server.runtime.store.client(id: "app"))
                 let action = try await server.runtime.approvals.createActionRequest(
-                    client: clientRecord, uid: "dora", action: "bank:transfers:create", payload: ["amount": 10], source: nil)
+                    client: clientRecord, uid: "dora", action: "bank:transfers:create", canonicalPayload: #"{"amount":10}"#, source: nil)
 
                 let pending = try await phone.approvals()
                 #expect(Set(pending.map(\.id)) == [operation.id, action.id])

@@ -237,26 +237,30 @@ struct ApprovalStoreTests {
                 expiresAt: Fixtures.epoch.addingTimeInterval(60))
             #expect(
                 try await store.decideApproval(id: confirmed.id, to: .approved, reason: nil, webhooks: [], actionToken: token, at: Fixtures.epoch))
-            #expect(
-                try await store.consumeActionToken(
-                    tokenHash: "h1", action: "bank:transfers:create", payloadHash: "other", clientID: "shop", at: Fixtures.epoch) == nil)
-            #expect(
-                try await store.consumeActionToken(
-                    tokenHash: "h1", action: "bank:transfers:delete", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) == nil)
-            // Another client cannot use (nor spend) the token of this client's action request.
-            #expect(
-                try await store.consumeActionToken(
-                    tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "other", at: Fixtures.epoch) == nil)
-            let uses = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for _ in 0..<50 {
-                    group.addTask {
-                        try await store.consumeActionToken(
-                            tokenHash: "h1", action: "bank:transfers:create", payloadHash: "p1", clientID: "shop", at: Fixtures.epoch) != nil
-                    }
-                }
-                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            /// One use of the token; the audit record names no subject: the store names the request used.
+            func use(action: String = "bank:transfers:create", payloadHash: String = "p1", clientID: String = "shop") async throws -> Approval? {
+                try await store.useActionToken(
+                    tokenHash: "h1", action: action, payloadHash: payloadHash, clientID: clientID,
+                    audit: AuditRecord(actor: "client:\(clientID)", action: .actionTokenUsed, outcome: .success, details: ["template": action]),
+                    at: Fixtures.epoch)
             }
-            #expect(uses == 1)
+            func usesJournaled() async throws -> [AuditEvent] {
+                try await store.auditEvents(after: 0, limit: 1000).filter { $0.record.action == .actionTokenUsed }
+            }
+            #expect(try await use(payloadHash: "other") == nil)
+            #expect(try await use(action: "bank:transfers:delete") == nil)
+            // Another client cannot use (nor spend) the token of this client's action request.
+            #expect(try await use(clientID: "other") == nil)
+            #expect(try await usesJournaled().isEmpty)
+            let uses = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<50 { group.addTask { try await use()?.id } }
+                return try await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+            }
+            #expect(uses == [confirmed.id])
+            // Exactly one use journaled, about the request the token confirmed (and in its realm).
+            let journaled = try await usesJournaled()
+            #expect(journaled.map(\.record.subject) == ["approval:\(confirmed.id)"])
+            #expect(journaled.map(\.record.realm) == [try await store.user(id: confirmed.userID)?.realmID])
         }
     }
 }

@@ -40,7 +40,7 @@ struct RealmStoreTests {
     }
 
     @Test(
-        "one username in two realms is two users; each realm finds only its own; a duplicate within a realm is refused",
+        "one username in two realms is two users; each realm finds only its own; a duplicate within a realm is refused; references",
         arguments: TestDatabases.engines)
     func usernamesPerRealm(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
@@ -53,6 +53,16 @@ struct RealmStoreTests {
             #expect(try await store.user(realm: "bank-b", username: "alice") == inB)
             #expect(try await store.user(realm: "bank-c", username: "alice") == nil)
             await #expect(throws: StoreError.self) { try await store.insertUser(Self.user("alice", realm: "bank-b")) }
+
+            // A reference (Shine's uid) is an id of any realm first, else a username of the realm.
+            #expect(try await store.user(reference: "alice", realm: "bank-b") == inB)
+            #expect(try await store.user(reference: "alice", realm: "bank-c") == nil)
+            #expect(try await store.user(reference: inDefault.id, realm: "bank-b") == inDefault)
+            // A username that is another user's id: the id wins, as user(id:) before user(realm:username:).
+            let namedAfterID = Self.user(inB.id, realm: Realm.defaultID)
+            try await store.insertUser(namedAfterID)
+            #expect(try await store.user(reference: inB.id, realm: Realm.defaultID) == inB)
+            #expect(try await store.user(reference: namedAfterID.id, realm: Realm.defaultID) == namedAfterID)
         }
     }
 

@@ -44,9 +44,14 @@ public protocol ApprovalRepository: AttemptRepository {
         at now: Date
     ) async throws -> Bool
 
-    /// Uses a short-lived action token once: only unused, unexpired, for this action and this
-    /// exact payload, in one conditional update. Returns the action request's id, `nil` otherwise.
-    func consumeActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, at now: Date) async throws -> String?
+    /// Uses a short-lived action token once, as one unit of work: the token is marked used (only
+    /// unused, unexpired, of `clientID`, for this action and this exact payload: the one
+    /// conditional update that decides), its action request is read, and `audit` is journaled
+    /// about that request — its `subject` is set here to `approval:<id>`, as only the update
+    /// knows which request the token confirmed. Returns the action request; `nil`, with nothing
+    /// written, otherwise.
+    func useActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, audit: AuditRecord, at now: Date)
+        async throws -> Approval?
 
     /// PENDING approvals whose expiry has passed (for the sweeper), oldest first.
     func expiredPendingApprovals(at now: Date, limit: Int) async throws -> [Approval]

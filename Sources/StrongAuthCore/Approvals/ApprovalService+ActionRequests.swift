@@ -21,19 +21,20 @@ public struct ApprovalConfiguration: Sendable, Equatable {
 extension ApprovalService {
     /// `POST /v2/authentication/oauth2/action_request` by an authenticated client for user `uid`
     /// (the user's id or username). The data a device shows and signs is `action` and the
-    /// canonical payload.
-    public func createActionRequest(client: OAuthClient, uid: String, action: String, payload: Any, source: String?) async throws -> Approval {
+    /// payload in its canonical form (`CanonicalJSON`, which the token's use must match).
+    public func createActionRequest(client: OAuthClient, uid: String, action: String, canonicalPayload canonical: String, source: String?)
+        async throws -> Approval
+    {
         guard (1...128).contains(action.utf8.count), action.allSatisfy({ !$0.isWhitespace && !$0.isNewline }) else {
             throw ApprovalError.validation(field: "action", message: "1–128 characters without spaces")
         }
         // Only a user of the client's realm, and not one another client of that realm owns: any
         // other user answers exactly as one that does not exist.
-        var found = try await store.user(id: uid)
-        if found == nil { found = try await store.user(realm: client.realmID, username: uid) }
-        guard let user = found, user.realmID == client.realmID, user.ownerClientId == nil || user.ownerClientId == client.id else {
+        guard let user = try await store.user(reference: uid, realm: client.realmID), user.realmID == client.realmID,
+            user.ownerClientId == nil || user.ownerClientId == client.id
+        else {
             throw ApprovalError.validation(field: "uid", message: "no such user")
         }
-        let canonical = try Self.canonicalJSON(payload)
         guard canonical.utf8.count <= 16_384 else { throw ApprovalError.validation(field: "payload", message: "at most 16 KiB") }
         let now = time.now()
         let approval = Approval(
@@ -43,7 +44,8 @@ extension ApprovalService {
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
         try await insert(
-            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now), actor: "client:\(client.id)", source: source)
+            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now, client: .read(client)), actor: "client:\(client.id)",
+            source: source)
         return approval
     }
 
@@ -61,35 +63,27 @@ extension ApprovalService {
         "sa_st_" + tokenKey.hash("action-token:\(id)")
     }
 
-    /// Uses a short-lived token once, for `action` and exactly `payload`, presented by the client
-    /// whose action request it confirmed. Returns that action request; `nil` when unknown, used,
-    /// expired, for another action or payload, or presented by another client (which leaves the
-    /// token unused for its owner).
-    public func consumeActionToken(_ token: String, action: String, payload: Any, clientID: String, source: String?) async throws
-        -> Approval?
+    /// Uses a short-lived token once, for `action` and exactly the payload whose canonical form
+    /// (`CanonicalJSON`) is `canonicalPayload`, presented by the client whose action request it
+    /// confirmed: one unit of work (`useActionToken`). Returns that action request; `nil` when
+    /// unknown, used, expired, for another action or payload, or presented by another client
+    /// (which leaves the token unused for its owner).
+    public func consumeActionToken(_ token: String, action: String, canonicalPayload canonical: String, clientID: String, source: String?)
+        async throws -> Approval?
     {
-        guard token.hasPrefix("sa_st_"), token.utf8.count < 200, let canonical = try? Self.canonicalJSON(payload) else { return nil }
+        guard token.hasPrefix("sa_st_"), token.utf8.count < 200 else { return nil }
         let now = time.now()
-        guard
-            let id = try await store.consumeActionToken(
-                tokenHash: secretHasher.hash(token), action: action, payloadHash: Self.payloadHash(canonical), clientID: clientID, at: now),
-            let approval = try await store.approval(id: id)
-        else {
+        let used = try await store.useActionToken(
+            tokenHash: secretHasher.hash(token), action: action, payloadHash: Self.payloadHash(canonical), clientID: clientID,
+            audit: AuditRecord(
+                actor: "client:\(clientID)", action: .actionTokenUsed, sourceAddress: source, outcome: .success, details: ["template": action]),
+            at: now)
+        guard let used else {
             try await store.append(
                 AuditRecord(actor: "anonymous", action: .actionTokenUse, sourceAddress: source, outcome: .failure), at: now)
             return nil
         }
-        try await audit(approval, action: .actionTokenUsed, actor: "client:\(approval.clientID ?? "-")", source: source)
-        return approval
-    }
-
-    /// JSON with sorted keys and no insignificant whitespace: the form a payload is bound in.
-    static func canonicalJSON(_ value: Any) throws -> String {
-        guard JSONSerialization.isValidJSONObject([value]) else {
-            throw ApprovalError.validation(field: "payload", message: "must be JSON")
-        }
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
-        return String(decoding: data, as: UTF8.self)
+        return used
     }
 
     static func payloadHash(_ canonical: String) -> String {

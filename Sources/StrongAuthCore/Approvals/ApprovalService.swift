@@ -321,7 +321,8 @@ public struct ApprovalService: Sendable {
     /// (`ACTION_REQUEST_STATUS_CHANGED`, with Shine's status names; `EXPIRED` when it ran out),
     /// if they have a callback URL. Never the short-lived token: polling hands that out.
     func webhooks(
-        for approval: Approval, status: Approval.Status, at now: Date, application: AlreadyRead<PowerAuthApplication> = .notRead
+        for approval: Approval, status: Approval.Status, at now: Date, application: AlreadyRead<PowerAuthApplication> = .notRead,
+        client: AlreadyRead<OAuthClient> = .notRead
     ) async throws -> [WebhookDelivery] {
         switch approval.kind {
         case .operation:
@@ -330,8 +331,9 @@ public struct ApprovalService: Sendable {
                 if case .read(let application) = application { application } else { try await store.application(id: applicationID) }
             return try operationWebhooks(for: approval, status: status, application: owner, at: now)
         case .actionRequest:
-            guard let clientID = approval.clientID, let client = try await store.client(id: clientID), let url = client.webhookURL
-            else { return [] }
+            guard let clientID = approval.clientID else { return [] }
+            let owner = if case .read(let client) = client { client } else { try await store.client(id: clientID) }
+            guard let owner, owner.id == clientID, let url = owner.webhookURL else { return [] }
             let event: [String: Any] = [
                 "actionRequestId": approval.id, "status": status == .expired ? "EXPIRED" : Approval.shineStatus(status),
                 "action": approval.template, "uid": approval.externalUserID, "clientId": clientID,

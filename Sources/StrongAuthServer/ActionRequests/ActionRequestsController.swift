@@ -47,9 +47,9 @@ struct ActionRequestsController {
                 let object: [String: Any]
                 switch body {
                 case .none: object = [:]
-                case .required: object = try await jsonObject(buffering: &request, limit: limit)
+                case .required: object = try await stringMembers(buffering: &request, limit: limit)
                 case .optionalOnPost:
-                    object = request.method == .post ? try await jsonObject(buffering: &request, limit: limit, optional: true) : [:]
+                    object = request.method == .post ? try await stringMembers(buffering: &request, limit: limit, optional: true) : [:]
                 }
                 return try await ClientAuthentication.client(of: request, body: object, context: context, tokens: tokens)
             }
@@ -61,16 +61,16 @@ struct ActionRequestsController {
     }
 
     @Sendable func create(_ request: Request, context: ClientContext) async throws -> Response {
-        let body = try await Self.jsonObject(request, limit: maxBodyBytes)
+        let body = try await ActionRequestBody(request, limit: maxBodyBytes)
         let client = context.client
-        guard let action = body["action"] as? String else { throw ProblemDetails.badRequest("'action' is missing.") }
-        guard let uid = body["uid"] as? String else { throw ProblemDetails.badRequest("'uid' is missing.") }
-        guard let payload = body["payload"] else { throw ProblemDetails.badRequest("'payload' is missing.") }
+        guard let action = body.strings["action"] else { throw ProblemDetails.badRequest("'action' is missing.") }
+        guard let uid = body.strings["uid"] else { throw ProblemDetails.badRequest("'uid' is missing.") }
+        guard let payload = body.canonicalPayload else { throw ProblemDetails.badRequest("'payload' is missing.") }
         let approval = try await mapped {
             try await approvals.createActionRequest(
-                client: client, uid: uid, action: action, payload: payload, source: context.remoteAddress)
+                client: client, uid: uid, action: action, canonicalPayload: payload, source: context.remoteAddress)
         }
-        return try wire(approval, status: .created)
+        return wire(approval, status: .created)
     }
 
     @Sendable func poll(_ request: Request, context: ClientContext) async throws -> Response {
@@ -78,23 +78,30 @@ struct ActionRequestsController {
         let approval = try await mapped {
             try await approvals.actionRequest(id: try context.parameters.require("id"), client: client)
         }
-        return try wire(approval, status: .ok)
+        return wire(approval, status: .ok)
     }
 
     /// For resource servers: is this token good for this action and payload? Valid once.
     @Sendable func verify(_ request: Request, context: ClientContext) async throws -> Response {
-        let body = try await Self.jsonObject(request, limit: maxBodyBytes)
+        let body = try await ActionRequestBody(request, limit: maxBodyBytes)
         let client = context.client
-        guard let token = body["token"] as? String, let action = body["action"] as? String, let payload = body["payload"] else {
+        guard let token = body.strings["token"], let action = body.strings["action"], let payload = body.canonicalPayload else {
             throw ProblemDetails.badRequest("'token', 'action' and 'payload' are required.")
         }
         guard
             let approval = try await approvals.consumeActionToken(
-                token, action: action, payload: payload, clientID: client.id, source: context.remoteAddress)
+                token, action: action, canonicalPayload: payload, clientID: client.id, source: context.remoteAddress)
         else { throw Self.tokenRefused }
-        return try Self.envelope(
-            ["valid": true, "authenticationActionRequestId": approval.id, "uid": approval.externalUserID, "action": approval.template],
-            status: .ok)
+        var data = JSONObjectWriter(escaping: .foundationWithoutEscapingSlashes)
+        data.member("action", string: approval.template)
+        data.member("authenticationActionRequestId", string: approval.id)
+        data.member("uid", string: approval.externalUserID)
+        data.member("valid", raw: Array("true".utf8))
+        return Self.envelope(
+            data.finish(), status: .ok,
+            checkedAgainst: [
+                "valid": true, "authenticationActionRequestId": approval.id, "uid": approval.externalUserID, "action": approval.template,
+            ])
     }
 
     /// Shine's example resource: a transfer needs a bearer token and a short-lived token that
@@ -107,7 +114,8 @@ struct ActionRequestsController {
         let body = try await Self.jsonObject(request, limit: maxBodyBytes)
         guard
             let approval = try await approvals.consumeActionToken(
-                token, action: "bank:transfers:create", payload: body, clientID: claims.clientID, source: context.remoteAddress)
+                token, action: "bank:transfers:create", canonicalPayload: try Self.canonical(body), clientID: claims.clientID,
+                source: context.remoteAddress)
         else { throw Self.tokenRefused }
         var transfer = body
         transfer["id"] = SecureRandom.uuid()
@@ -119,42 +127,73 @@ struct ActionRequestsController {
     // MARK: Helpers
 
     /// `{"data": …, "metadata": {}}` — built with JSONSerialization so that payloads keep their
-    /// JSON types (numbers stay numbers) exactly as the client sent them.
+    /// JSON types (numbers stay numbers) exactly as the client sent them: the demo resource's
+    /// answer, which echoes a whole body.
     static func envelope(_ data: [String: Any], status: HTTPResponse.Status) throws -> Response {
         let body = try JSONSerialization.data(
             withJSONObject: ["data": data, "metadata": [String: Any]()], options: [.sortedKeys, .withoutEscapingSlashes])
+        return response(ByteBuffer(data: body), status: status)
+    }
+
+    /// `{"data": …, "metadata": {}}` around `data`, an object's bytes: the action request routes'
+    /// answers, written without Foundation (whose sorted keys cost an ICU collation per
+    /// comparison). Their members are written in the order `JSONSerialization` sorted them, so
+    /// the bytes are the ones it wrote; a debug build checks that against `checkedAgainst`.
+    static func envelope(_ data: [UInt8], status: HTTPResponse.Status, checkedAgainst expected: @autoclosure () -> [String: Any]) -> Response {
+        var envelope = JSONObjectWriter(escaping: .foundationWithoutEscapingSlashes)
+        envelope.member("data", raw: data)
+        envelope.member("metadata", raw: Array("{}".utf8))
+        let body = envelope.finish()
+        #if DEBUG
+            let foundation = try? JSONSerialization.data(
+                withJSONObject: ["data": expected(), "metadata": [String: Any]()], options: [.sortedKeys, .withoutEscapingSlashes])
+            assert(
+                foundation.map { Array($0) == body } ?? false,
+                "wrote \(String(decoding: body, as: UTF8.self)), JSONSerialization \(foundation.map { String(decoding: $0, as: UTF8.self) } ?? "-")")
+        #endif
+        return response(ByteBuffer(bytes: body), status: status)
+    }
+
+    private static func response(_ body: ByteBuffer, status: HTTPResponse.Status) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 
     static let tokenRefused = ProblemDetails(
         .forbidden, "Forbidden", detail: "The short-lived token is unknown, used, expired, or for another action or payload.")
 
-    /// Shine's action request object.
-    func wire(_ approval: Approval, status: HTTPResponse.Status) throws -> Response {
-        let payload = approval.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }
-        var data: [String: Any] = [
-            "authenticationActionRequestId": approval.id, "clientId": approval.clientID ?? "", "action": approval.template,
-            "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": Approval.shineStatus(approval.status),
-            "createdAt": InternetTimestamp.string(from: approval.createdAt, fractionalSeconds: true),
-            "updatedAt": InternetTimestamp.string(from: approval.updatedAt, fractionalSeconds: true),
-            "expiresAt": InternetTimestamp.string(from: approval.expiresAt, fractionalSeconds: true),
-        ]
-        if approval.status == .approved { data["token"] = approvals.actionRequestToken(for: approval.id) }
-        return try Self.envelope(data, status: status)
-    }
-
-    /// Like `jsonObject(_:limit:optional:)` (same refusals, same order), and the body stays on
-    /// `request`, read, for the handler.
-    static func jsonObject(buffering request: inout Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
-        do {
-            _ = try await request.collectBody(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
-        return try await jsonObject(request, limit: limit, optional: optional)
+    /// Shine's action request object; its payload is copied from the canonical JSON it is stored as.
+    func wire(_ approval: Approval, status: HTTPResponse.Status) -> Response {
+        let created = InternetTimestamp.string(from: approval.createdAt, fractionalSeconds: true)
+        let updated = InternetTimestamp.string(from: approval.updatedAt, fractionalSeconds: true)
+        let expires = InternetTimestamp.string(from: approval.expiresAt, fractionalSeconds: true)
+        let shineStatus = Approval.shineStatus(approval.status)
+        let token = approval.status == .approved ? approvals.actionRequestToken(for: approval.id) : nil
+        var data = JSONObjectWriter(escaping: .foundationWithoutEscapingSlashes)
+        data.member("action", string: approval.template)
+        data.member("authenticationActionRequestId", string: approval.id)
+        data.member("clientId", string: approval.clientID ?? "")
+        data.member("createdAt", string: created)
+        data.member("expiresAt", string: expires)
+        data.member("payload", raw: Array((approval.payload ?? "null").utf8))
+        data.member("status", string: shineStatus)
+        if let token { data.member("token", string: token) }
+        data.member("uid", string: approval.externalUserID)
+        data.member("updatedAt", string: updated)
+        return Self.envelope(
+            data.finish(), status: status,
+            checkedAgainst: {
+                let payload = approval.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }
+                var expected: [String: Any] = [
+                    "authenticationActionRequestId": approval.id, "clientId": approval.clientID ?? "", "action": approval.template,
+                    "payload": payload ?? NSNull(), "uid": approval.externalUserID, "status": shineStatus, "createdAt": created,
+                    "updatedAt": updated, "expiresAt": expires,
+                ]
+                if let token { expected["token"] = token }
+                return expected
+            }())
     }
 
     static func jsonObject(_ request: Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
@@ -165,14 +204,57 @@ struct ActionRequestsController {
             throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
         }
         if optional, buffer.readableBytes == 0 { return [:] }
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingHTTPWhitespace().lowercased()
-        guard contentType == "application/json" else {
-            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
-        }
+        try requireJSONContentType(request)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
             throw ProblemDetails.badRequest("The request body must be a JSON object.")
         }
         return object
+    }
+
+    /// `value`'s canonical form, or a 400 for what is not JSON.
+    static func canonical(_ value: Any) throws -> String {
+        do {
+            return try CanonicalJSON.foundation(value)
+        } catch {
+            throw ProblemDetails.approval(.validation(field: "payload", message: "must be JSON"), what: "action request")
+        }
+    }
+
+    static func requireJSONContentType(_ request: Request) throws {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingHTTPWhitespace().lowercased()
+        guard contentType == "application/json" else {
+            throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
+        }
+    }
+
+    /// `buffer` as a JSON object read by `JSONBytesParser`; `nil` for anything it leaves to
+    /// `JSONSerialization` (or that is no object).
+    static func parsedObject(_ buffer: ByteBuffer) -> [String: JSONParsedValue]? {
+        buffer.withUnsafeReadableBytes { raw in
+            raw.withMemoryRebound(to: UInt8.self) { bytes in
+                var parser = JSONBytesParser(bytes: bytes)
+                guard case .object(let members)? = parser.document() else { return nil }
+                return members
+            }
+        }
+    }
+
+    /// The top-level string members of the body (where `client_id` and `client_secret` may be),
+    /// with `jsonObject(_:limit:optional:)`'s refusals (same order), read by `JSONBytesParser` where
+    /// it can: the client middleware needs no more. The body stays on `request`, read, for the handler.
+    static func stringMembers(buffering request: inout Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
+        do {
+            _ = try await request.collectBody(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        let buffer = try await request.body.collect(upTo: limit)
+        if optional, buffer.readableBytes == 0 { return [:] }
+        try requireJSONContentType(request)
+        guard let parsed = parsedObject(buffer) else { return try await jsonObject(request, limit: limit, optional: optional) }
+        var strings: [String: Any] = [:]
+        for case (let key, .string(let value)) in parsed { strings[key] = value }
+        return strings
     }
 
     func mapped<T>(_ body: () async throws -> T) async throws -> T {
@@ -187,4 +269,38 @@ struct ActionRequestsController {
 extension HTTPField.Name {
     /// Shine's header for the short-lived token.
     public static let shortLivedToken = Self("short-lived-token")!
+}
+
+/// The JSON object body of `POST …/action_request` and `…/verify`: its top-level string members
+/// and its `payload` in canonical form. Read from its bytes (`JSONBytesParser`, `CanonicalJSON`)
+/// where they decide exactly as `JSONSerialization` would, else by `JSONSerialization`; the
+/// refusals are `jsonObject`'s.
+struct ActionRequestBody {
+    var strings: [String: String] = [:]
+    /// `nil` when the body has no `payload`.
+    var canonicalPayload: String?
+
+    init(_ request: Request, limit: Int) async throws {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
+        try ActionRequestsController.requireJSONContentType(request)
+        if let parsed = ActionRequestsController.parsedObject(buffer) {
+            let payload = parsed["payload"].map { CanonicalJSON.write($0) }
+            if payload != .some(nil) {
+                for case (let key, .string(let value)) in parsed { strings[key] = value }
+                canonicalPayload = payload ?? nil
+                return
+            }
+        }
+        // What the bytes parser left (a fraction, a key the collation must order, a repeated key, …).
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+            throw ProblemDetails.badRequest("The request body must be a JSON object.")
+        }
+        for case (let key, let value as String) in object { strings[key] = value }
+        canonicalPayload = try object["payload"].map(ActionRequestsController.canonical)
+    }
 }

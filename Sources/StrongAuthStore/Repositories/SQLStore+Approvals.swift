@@ -310,18 +310,40 @@ extension SQLStore: ApprovalRepository {
         }
     }
 
-    public func consumeActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, at now: Date) async throws
-        -> String?
+    public func useActionToken(tokenHash: String, action: String, payloadHash: String, clientID: String, audit: AuditRecord, at now: Date)
+        async throws -> Approval?
     {
-        try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                UPDATE action_tokens SET used_at = \(bind: now.epochMilliseconds)
-                WHERE token_hash = \(bind: tokenHash) AND used_at IS NULL AND expires_at > \(bind: now.epochMilliseconds)
-                  AND action = \(bind: action) AND payload_hash = \(bind: payloadHash) AND client_id = \(bind: clientID)
-                RETURNING approval_id
-                """
-            ).first()?.string("approval_id")
+        let nowMs = now.epochMilliseconds
+        let use: StoreSQL = """
+            UPDATE action_tokens SET used_at = \(bind: nowMs)
+            WHERE token_hash = \(bind: tokenHash) AND used_at IS NULL AND expires_at > \(bind: nowMs)
+              AND action = \(bind: action) AND payload_hash = \(bind: payloadHash) AND client_id = \(bind: clientID)
+            RETURNING approval_id
+            """
+        if pool.engine == .postgres {
+            // One statement: the journal row selects FROM the decision, naming the request it used.
+            let journal = Self.auditRow(
+                audit, at: now, realm: "(SELECT u.realm_id FROM approvals a JOIN users u ON u.id = a.user_id WHERE a.id = used.approval_id)",
+                subject: "'approval:' || used.approval_id")
+            let row = try await pool.withWriteConnection { db in
+                try await db.sql(
+                    """
+                    WITH used AS (\(use)),
+                    \(journal.part("journal", from: "used"))
+                    SELECT a.* FROM approvals a JOIN used ON a.id = used.approval_id
+                    """
+                ).first()
+            }
+            return try row.map(Self.approval(from:))
+        }
+        return try await pool.withTransaction { db in
+            guard let id = try await db.sql(use).first()?.string("approval_id"), let row = try await Self.approvalRow(id: id, on: db) else {
+                return nil
+            }
+            var record = audit
+            record.subject = "approval:\(id)"
+            try await Self.insert(record, at: now, into: db)
+            return try Self.approval(from: row)
         }
     }
 
