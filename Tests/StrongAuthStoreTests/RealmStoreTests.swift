@@ -54,15 +54,26 @@ struct RealmStoreTests {
             #expect(try await store.user(realm: "bank-c", username: "alice") == nil)
             await #expect(throws: StoreError.self) { try await store.insertUser(Self.user("alice", realm: "bank-b")) }
 
-            // A reference (Shine's uid) is an id of any realm first, else a username of the realm.
-            #expect(try await store.user(reference: "alice", realm: "bank-b") == inB)
-            #expect(try await store.user(reference: "alice", realm: "bank-c") == nil)
-            #expect(try await store.user(reference: inDefault.id, realm: "bank-b") == inDefault)
+            // Shine's uid names an id of any realm first, else a username of the realm.
+            func recipient(_ uid: String, realm: String) async throws -> User? {
+                try await store.actionRequestRecipient(uid: uid, realm: realm)?.user
+            }
+            #expect(try await recipient("alice", realm: "bank-b") == inB)
+            #expect(try await recipient("alice", realm: "bank-c") == nil)
+            #expect(try await recipient(inDefault.id, realm: "bank-b") == inDefault)
             // A username that is another user's id: the id wins, as user(id:) before user(realm:username:).
             let namedAfterID = Self.user(inB.id, realm: Realm.defaultID)
             try await store.insertUser(namedAfterID)
-            #expect(try await store.user(reference: inB.id, realm: Realm.defaultID) == inB)
-            #expect(try await store.user(reference: namedAfterID.id, realm: Realm.defaultID) == namedAfterID)
+            #expect(try await recipient(inB.id, realm: Realm.defaultID) == inB)
+            #expect(try await recipient(namedAfterID.id, realm: Realm.defaultID) == namedAfterID)
+            // With the devices it is announced to: not the REMOVED ones.
+            #expect(try await store.actionRequestRecipient(uid: "alice", realm: "bank-b")?.devices.isEmpty == true)
+            let kept = try await Self.registration(store, userID: inB.id)
+            let removed = try await Self.registration(store, userID: inB.id)
+            try await store.pool.withWriteConnection { db in
+                try await db.sql("UPDATE devices SET status = 'REMOVED' WHERE id = \(bind: removed.id)").run()
+            }
+            #expect(try await store.actionRequestRecipient(uid: "alice", realm: "bank-b")?.devices.map(\.id) == [kept.id])
         }
     }
 

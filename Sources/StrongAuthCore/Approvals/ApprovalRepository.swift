@@ -14,6 +14,10 @@ public protocol ApprovalRepository: AttemptRepository {
     /// against the user read here (`ApprovalService.createOperation(caller:…)`).
     func operationTargets(template name: String, username: String, integrationUserName: String) async throws
         -> (integrationUser: IntegrationUser?, targets: OperationTargets)
+    /// Whom an action request's `uid` names, with their devices that are not REMOVED (whom it is
+    /// announced to), in one read: the user whose id it is (of any realm), else the user of
+    /// `realm` with that username — as `user(id:)` and then `user(realm:username:)` would find it.
+    func actionRequestRecipient(uid: String, realm: String) async throws -> (user: User, devices: [Device])?
 
     /// Stores a new PENDING approval, the webhooks announcing it, the pushes telling the user's
     /// devices and its audit record, in one transaction.

@@ -30,7 +30,7 @@ extension ApprovalService {
         }
         // Only a user of the client's realm, and not one another client of that realm owns: any
         // other user answers exactly as one that does not exist.
-        guard let user = try await store.user(reference: uid, realm: client.realmID), user.realmID == client.realmID,
+        guard let (user, devices) = try await store.actionRequestRecipient(uid: uid, realm: client.realmID), user.realmID == client.realmID,
             user.ownerClientId == nil || user.ownerClientId == client.id
         else {
             throw ApprovalError.validation(field: "uid", message: "no such user")
@@ -44,7 +44,8 @@ extension ApprovalService {
             signatureTypes: ["possession_knowledge", "possession_biometry"], createdAt: now,
             expiresAt: now.addingTimeInterval(configuration.actionRequestLifetime), updatedAt: now, clientID: client.id, payload: canonical)
         try await insert(
-            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now, client: .read(client)), actor: "client:\(client.id)",
+            approval, webhooks: try await webhooks(for: approval, status: .pending, at: now, client: .read(client)), devices: devices,
+            actor: "client:\(client.id)",
             source: source)
         return approval
     }

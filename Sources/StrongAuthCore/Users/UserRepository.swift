@@ -8,10 +8,6 @@ public protocol UserRepository: AttemptRepository {
     /// The user of that username in that realm only: another realm's user of the same name is
     /// not found (usernames are unique per realm, not per installation).
     func user(realm: String, username: String) async throws -> User?
-    /// The user a reference names, in one read: the user whose id it is (of any realm), else the
-    /// user of `realm` with that username — as `user(id:)` and then `user(realm:username:)`
-    /// would find it (Shine's `uid`, which may be either).
-    func user(reference: String, realm: String) async throws -> User?
     /// Deletes the user and everything bound to it (refresh tokens and their families) in one
     /// transaction. `false` when there was no such user.
     func deleteUser(id: String) async throws -> Bool

@@ -49,6 +49,24 @@ extension SQLStore: ApprovalRepository {
         )
     }
 
+    public func actionRequestRecipient(uid: String, realm: String) async throws -> (user: User, devices: [Device])? {
+        // The id match first, as user(id:) before user(realm:username:); then its devices.
+        let rows = try await pool.withConnection { db in
+            try await db.sql(
+                """
+                SELECT u.*, \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM (SELECT * FROM users WHERE id = \(bind: uid) OR (realm_id = \(bind: realm) AND username = \(bind: uid))
+                      ORDER BY CASE WHEN id = \(bind: uid) THEN 0 ELSE 1 END LIMIT 1) u
+                LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
+                ORDER BY d.created_at, d.id
+                """
+            ).all()
+        }
+        guard let first = rows.first else { return nil }
+        let devices = try rows.compactMap { row in try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_") }
+        return (try Self.user(from: first), devices)
+    }
+
     /// The template `name` of each of `applicationIDs` that has one, joined to its application.
     private static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
         try await db.sql(

@@ -36,17 +36,6 @@ extension SQLStore: UserRepository {
         }.map(Self.user(from:))
     }
 
-    public func user(reference: String, realm: String) async throws -> User? {
-        try await pool.withConnection { db in
-            try await db.sql(
-                """
-                SELECT * FROM users WHERE id = \(bind: reference) OR (realm_id = \(bind: realm) AND username = \(bind: reference))
-                ORDER BY CASE WHEN id = \(bind: reference) THEN 0 ELSE 1 END LIMIT 1
-                """
-            ).first()
-        }.map(Self.user(from:))
-    }
-
     static func user(from row: any SQLRow) throws -> User {
         User(
             id: try row.string("id"), username: try row.string("username"), passwordHash: try row.string("password_hash"),
