@@ -227,18 +227,6 @@ struct ActionRequestsController {
         }
     }
 
-    /// `buffer` as a JSON object read by `JSONBytesParser`; `nil` for anything it leaves to
-    /// `JSONSerialization` (or that is no object).
-    static func parsedObject(_ buffer: ByteBuffer) -> [String: JSONParsedValue]? {
-        buffer.withUnsafeReadableBytes { raw in
-            raw.withMemoryRebound(to: UInt8.self) { bytes in
-                var parser = JSONBytesParser(bytes: bytes)
-                guard case .object(let members)? = parser.document() else { return nil }
-                return members
-            }
-        }
-    }
-
     /// The top-level string members of the body (where `client_id` and `client_secret` may be),
     /// with `jsonObject(_:limit:optional:)`'s refusals (same order), read by `JSONBytesParser` where
     /// it can: the client middleware needs no more. The body stays on `request`, read, for the handler.
@@ -251,7 +239,7 @@ struct ActionRequestsController {
         let buffer = try await request.body.collect(upTo: limit)
         if optional, buffer.readableBytes == 0 { return [:] }
         try requireJSONContentType(request)
-        guard let parsed = parsedObject(buffer) else { return try await jsonObject(request, limit: limit, optional: optional) }
+        guard let parsed = CanonicalMemberBody.parsedObject(buffer) else { return try await jsonObject(request, limit: limit, optional: optional) }
         var strings: [String: Any] = [:]
         for case (let key, .string(let value)) in parsed { strings[key] = value }
         return strings
@@ -272,9 +260,7 @@ extension HTTPField.Name {
 }
 
 /// The JSON object body of `POST …/action_request` and `…/verify`: its top-level string members
-/// and its `payload` in canonical form. Read from its bytes (`JSONBytesParser`, `CanonicalJSON`)
-/// where they decide exactly as `JSONSerialization` would, else by `JSONSerialization`; the
-/// refusals are `jsonObject`'s.
+/// and its `payload` in canonical form (`CanonicalMemberBody`); the refusals are `jsonObject`'s.
 struct ActionRequestBody {
     var strings: [String: String] = [:]
     /// `nil` when the body has no `payload`.
@@ -288,19 +274,14 @@ struct ActionRequestBody {
             throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
         }
         try ActionRequestsController.requireJSONContentType(request)
-        if let parsed = ActionRequestsController.parsedObject(buffer) {
-            let payload = parsed["payload"].map { CanonicalJSON.write($0) }
-            if payload != .some(nil) {
-                for case (let key, .string(let value)) in parsed { strings[key] = value }
-                canonicalPayload = payload ?? nil
-                return
-            }
+        let body: CanonicalMemberBody?
+        do {
+            body = try CanonicalMemberBody(buffer, member: "payload")
+        } catch {
+            throw ProblemDetails.approval(.validation(field: "payload", message: "must be JSON"), what: "action request")
         }
-        // What the bytes parser left (a fraction, a key the collation must order, a repeated key, …).
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
-            throw ProblemDetails.badRequest("The request body must be a JSON object.")
-        }
-        for case (let key, let value as String) in object { strings[key] = value }
-        canonicalPayload = try object["payload"].map(ActionRequestsController.canonical)
+        guard let body else { throw ProblemDetails.badRequest("The request body must be a JSON object.") }
+        strings = body.strings
+        canonicalPayload = body.canonical
     }
 }

@@ -260,18 +260,19 @@ struct ScenarioBody: Decodable {
         copy.body = .init(buffer: buffer)
         var body = try await JSONBody.decode(ScenarioBody.self, from: copy, limit: limit)
         guard withData else { return body }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any], let value = object["scenarioData"]
-        else {
+        let invalid = ProblemDetails.badRequest(
+            "'scenarioData' must be JSON of at most 16 KiB.", errors: [.init(field: "scenarioData", message: "invalid")])
+        let read: CanonicalMemberBody?
+        do {
+            read = try CanonicalMemberBody(buffer, member: "scenarioData")
+        } catch {
+            throw invalid
+        }
+        guard let canonical = read?.canonical else {
             throw ProblemDetails.badRequest("'scenarioData' is missing.", errors: [.init(field: "scenarioData", message: "missing")])
         }
-        guard JSONSerialization.isValidJSONObject([value]),
-            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]),
-            data.count <= 16_384
-        else {
-            throw ProblemDetails.badRequest(
-                "'scenarioData' must be JSON of at most 16 KiB.", errors: [.init(field: "scenarioData", message: "invalid")])
-        }
-        body.scenarioData = String(decoding: data, as: UTF8.self)
+        guard canonical.utf8.count <= 16_384 else { throw invalid }
+        body.scenarioData = canonical
         return body
     }
 }
