@@ -49,25 +49,25 @@ public enum CanonicalJSON {
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
-            guard let keys = sortedKeys(members) else { return false }
+            guard let keys = sortedMembers(members) else { return false }
             bytes.append(UInt8(ascii: "{"))
-            for (index, key) in keys.enumerated() {
+            for (index, member) in keys.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                JSONObjectWriter.append(string: key.original, to: &bytes, escaping: .foundationWithoutEscapingSlashes)
+                JSONObjectWriter.append(string: member.key, to: &bytes, escaping: .foundationWithoutEscapingSlashes)
                 bytes.append(UInt8(ascii: ":"))
-                guard let member = members[key.original], append(member, to: &bytes) else { return false }
+                guard append(member.value, to: &bytes) else { return false }
             }
             bytes.append(UInt8(ascii: "}"))
         }
         return true
     }
 
-    /// The keys in the collation's order, or `nil` unless each is ASCII letters alone and no two
-    /// are equal but for case.
-    private static func sortedKeys(_ members: [String: JSONParsedValue]) -> [(lowercased: [UInt8], original: String)]? {
-        var keys: [(lowercased: [UInt8], original: String)] = []
+    /// The members in the collation's order of their keys, or `nil` unless each key is ASCII
+    /// letters alone and no two are equal but for case.
+    private static func sortedMembers(_ members: [String: JSONParsedValue]) -> [(lowercased: [UInt8], key: String, value: JSONParsedValue)]? {
+        var keys: [(lowercased: [UInt8], key: String, value: JSONParsedValue)] = []
         keys.reserveCapacity(members.count)
-        for key in members.keys {
+        for (key, value) in members {
             var lowercased: [UInt8] = []
             lowercased.reserveCapacity(key.utf8.count)
             for byte in key.utf8 {
@@ -77,7 +77,7 @@ public enum CanonicalJSON {
                 default: return nil
                 }
             }
-            keys.append((lowercased, key))
+            keys.append((lowercased, key, value))
         }
         keys.sort { $0.lowercased.lexicographicallyPrecedes($1.lowercased) }
         for index in keys.indices.dropFirst() where keys[index].lowercased == keys[index - 1].lowercased { return nil }

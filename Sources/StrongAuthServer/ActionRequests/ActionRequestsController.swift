@@ -197,14 +197,14 @@ struct ActionRequestsController {
     }
 
     static func jsonObject(_ request: Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
+        let buffer = try await JSONBody.collect(request, limit: limit)
         if optional, buffer.readableBytes == 0 { return [:] }
         try requireJSONContentType(request)
+        return try jsonObject(in: buffer)
+    }
+
+    /// `buffer` parsed by `JSONSerialization` as an object, or the 400 problem.
+    static func jsonObject(in buffer: ByteBuffer) throws -> [String: Any] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
             throw ProblemDetails.badRequest("The request body must be a JSON object.")
         }
@@ -231,15 +231,10 @@ struct ActionRequestsController {
     /// with `jsonObject(_:limit:optional:)`'s refusals (same order), read by `JSONBytesParser` where
     /// it can: the client middleware needs no more. The body stays on `request`, read, for the handler.
     static func stringMembers(buffering request: inout Request, limit: Int, optional: Bool = false) async throws -> [String: Any] {
-        do {
-            _ = try await request.collectBody(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
-        let buffer = try await request.body.collect(upTo: limit)
+        let buffer = try await JSONBody.collect(buffering: &request, limit: limit)
         if optional, buffer.readableBytes == 0 { return [:] }
         try requireJSONContentType(request)
-        guard let parsed = CanonicalMemberBody.parsedObject(buffer) else { return try await jsonObject(request, limit: limit, optional: optional) }
+        guard let parsed = CanonicalMemberBody.parsedObject(buffer) else { return try jsonObject(in: buffer) }
         var strings: [String: Any] = [:]
         for case (let key, .string(let value)) in parsed { strings[key] = value }
         return strings
@@ -267,12 +262,7 @@ struct ActionRequestBody {
     var canonicalPayload: String?
 
     init(_ request: Request, limit: Int) async throws {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
+        let buffer = try await JSONBody.collect(request, limit: limit)
         try ActionRequestsController.requireJSONContentType(request)
         let body: CanonicalMemberBody?
         do {

@@ -250,12 +250,7 @@ struct ScenarioBody: Decodable {
 
     /// Reads the body once: content type, size limit, typed fields, and (`withData`) the data.
     static func parse(_ request: Request, limit: Int, withData: Bool) async throws -> ScenarioBody {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
+        let buffer = try await JSONBody.collect(request, limit: limit)
         var copy = request
         copy.body = .init(buffer: buffer)
         var body = try await JSONBody.decode(ScenarioBody.self, from: copy, limit: limit)

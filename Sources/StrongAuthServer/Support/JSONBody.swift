@@ -7,12 +7,7 @@ import StrongAuthProtocol
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         try requireJSONMediaType(request)
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
+        let buffer = try await collect(request, limit: limit)
         do {
             return try buffer.withUnsafeReadableBytes { try JSONBytesDecoder.decodeFallingBack(T.self, from: $0) }
         } catch let error as DecodingError {
@@ -27,12 +22,26 @@ enum JSONBody {
     /// handler.
     static func decode<T: Decodable>(_ type: T.Type, buffering request: inout Request, limit: Int) async throws -> T {
         try requireJSONMediaType(request)
+        _ = try await collect(buffering: &request, limit: limit)
+        return try await decode(type, from: request, limit: limit)
+    }
+
+    /// The whole body, or the 413 problem when it exceeds `limit` bytes.
+    static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
         do {
-            _ = try await request.collectBody(upTo: limit)
+            return try await request.body.collect(upTo: limit)
         } catch {
             throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
         }
-        return try await decode(type, from: request, limit: limit)
+    }
+
+    /// Like `collect(_:limit:)`, and the body stays on `request`, read, for the next reader.
+    static func collect(buffering request: inout Request, limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch {
+            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
+        }
     }
 
     private static func requireJSONMediaType(_ request: Request) throws {
@@ -59,12 +68,7 @@ enum JSONBody {
     /// Like `decode`, but an empty body (with any media type) is `nil`: for endpoints whose
     /// body is optional.
     static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ProblemDetails(.contentTooLarge, "Content Too Large", detail: "The request body exceeds \(limit) bytes.")
-        }
+        let buffer = try await collect(request, limit: limit)
         guard buffer.readableBytes > 0 else { return nil }
         var copy = request
         copy.body = .init(buffer: buffer)
