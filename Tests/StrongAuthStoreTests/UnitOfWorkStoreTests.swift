@@ -270,24 +270,49 @@ struct UnitOfWorkStoreTests {
         }
     }
 
-    @Test("30 concurrent audited exchanges of one process token with a maximum of 10: 10 succeed, 10 audit records", arguments: TestDatabases.engines)
+    @Test(
+        "30 concurrent audited exchanges of one process token with a maximum of 10: 10 succeed, each with its client and its audit record",
+        arguments: TestDatabases.engines)
     func auditedExchanges(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in
-            _ = try await ProcessStoreTests.process(store, hash: "h1", maxExchanges: 10)
-            let journaled = try await TestDatabases.count("audit_journal", in: store)
-            let audit: @Sendable (IdentityProcess) -> AuditRecord = { process in
-                AuditRecord(
-                    actor: "process:\(process.id)", action: .processExchanged, subject: "user:\(process.userID)", outcome: .success,
-                    details: ["exchanges": String(process.exchanges)])
-            }
-            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for _ in 0..<30 {
-                    group.addTask { try await store.exchangeProcess(tokenHash: "h1", invalidate: false, audit: audit, at: Fixtures.epoch)?.exchanges }
+            let created = try await ProcessStoreTests.process(store, hash: "h1", maxExchanges: 10)
+            let realm = try #require(try await store.user(id: created.userID)?.realmID)
+            let before = try await store.auditEvents(after: 0, limit: 1000).last?.sequence ?? 0
+            let exchanged = try await withThrowingTaskGroup(of: (process: IdentityProcess, client: OAuthClient)?.self) { group in
+                for index in 0..<30 {
+                    group.addTask { try await store.exchangeProcess(tokenHash: "h1", invalidate: false, source: "10.0.0.\(index)", at: Fixtures.epoch) }
                 }
-                return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
+                return try await group.reduce(into: [(process: IdentityProcess, client: OAuthClient)]()) { if let exchange = $1 { $0.append(exchange) } }
             }
-            #expect(counts.sorted() == Array(1...10))
-            #expect(try await TestDatabases.count("audit_journal", in: store) == journaled + 10)
+            #expect(exchanged.map(\.process.exchanges).sorted() == Array(1...10))
+            #expect(exchanged.allSatisfy { $0.client.id == "shop" && $0.client == exchanged[0].client })
+            #expect(exchanged[0].client == (try await store.client(id: "shop")))
+            // Each exchange journaled once, as `exchangeRecord` writes it — on PostgreSQL, from SQL.
+            let journaled = try await store.auditEvents(after: before, limit: 1000).map(\.record)
+            #expect(journaled.count == 10)
+            for record in journaled {
+                let exchanges = try #require(record.details["exchanges"].flatMap { Int($0) })
+                let process = try #require(exchanged.first { $0.process.exchanges == exchanges }?.process)
+                var expected = process.exchangeRecord(invalidating: false, source: record.sourceAddress)
+                expected.realm = realm
+                #expect(record == expected)
+                #expect(record.detailsJSON == expected.detailsJSON)
+            }
+            // The journal's stored text is the one Swift writes (the audit chain hashes it).
+            let stored = try await store.pool.withConnection { db in
+                try await db.raw("SELECT details FROM audit_events WHERE action = 'process.exchanged'").all()
+                    .map { try $0.decode(column: "details", as: String.self) }
+            }
+            #expect(Set(stored) == Set(exchanged.map { $0.process.exchangeRecord(invalidating: false, source: nil).detailsJSON }))
+            // An exchange that ends its process is journaled as such; a refused one journals nothing.
+            let ending = try #require(
+                try await store.exchangeProcess(
+                    tokenHash: try await ProcessStoreTests.process(store, hash: "h2").tokenHash, invalidate: true, source: nil, at: Fixtures.epoch))
+            #expect(try await store.exchangeProcess(tokenHash: "h2", invalidate: false, source: nil, at: Fixtures.epoch) == nil)
+            let ended = try await store.auditEvents(after: before, limit: 1000).map(\.record).dropFirst(10)
+            var expected = ending.process.exchangeRecord(invalidating: true, source: nil)
+            expected.realm = try await store.user(id: ending.process.userID)?.realmID
+            #expect(Array(ended) == [expected])
         }
     }
 }

@@ -62,6 +62,17 @@ public struct IdentityProcess: Sendable, Equatable {
         self.deleteAfter = deleteAfter
     }
 
+    /// The audit record of a successful exchange, from the process as the exchange left it (its
+    /// `exchanges` already counted). The store journals it in the exchange's own unit of work;
+    /// PostgreSQL's one-statement exchange writes the same record from SQL (`SQLStore`'s
+    /// `exchangeJournalRow`), which the store conformance suite holds equal to this one.
+    public func exchangeRecord(invalidating: Bool, source: String?) -> AuditRecord {
+        AuditRecord(
+            actor: "process:\(id)", action: invalidating ? .processInvalidated : .processExchanged, subject: "user:\(userID)",
+            sourceAddress: source, outcome: .success,
+            details: ["process": id, "exchanges": String(exchanges), "max_exchanges": String(maxExchanges)])
+    }
+
     /// The state at `now` (for audit and tests; decisions are the store's conditional update).
     public func state(at now: Date) -> State {
         if invalidatedAt != nil { return .invalidated }

@@ -8,13 +8,13 @@ public protocol ProcessRepository: Sendable {
 
     /// One exchange, as ONE conditional update: `exchanges + 1` (and, with `invalidate`, the end
     /// of the process) only while the process is live at `now` — not invalidated, under its
-    /// maximum, unexpired — and its identity and client are still active. Returns the process
-    /// after the exchange, `nil` when it was refused. Exact across any number of nodes.
-    /// `audit` makes the record of a successful exchange from the process after it; it is journaled
-    /// in the exchange's own transaction (one unit of work).
-    func exchangeProcess(
-        tokenHash: String, invalidate: Bool, audit: (@Sendable (IdentityProcess) -> AuditRecord)?, at now: Date
-    ) async throws -> IdentityProcess?
+    /// maximum, unexpired — and its identity and client are still active. Exact across any number
+    /// of nodes. One unit of work with it: the exchange's audit record
+    /// (`IdentityProcess.exchangeRecord`, from `source`) and the read of the process's client, which
+    /// the access token is issued for. Returns the process after the exchange and its client,
+    /// `nil` when the exchange was refused (nothing written then).
+    func exchangeProcess(tokenHash: String, invalidate: Bool, source: String?, at now: Date) async throws
+        -> (process: IdentityProcess, client: OAuthClient)?
 
     /// The process stored under `tokenHash`, if any (to say why an exchange was refused).
     func process(tokenHash: String) async throws -> IdentityProcess?
@@ -30,8 +30,8 @@ public protocol ProcessRepository: Sendable {
 }
 
 extension ProcessRepository {
-    /// An exchange without an audit record (tests of the decision alone).
+    /// An exchange from no address, returning only the process (tests of the decision alone).
     public func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess? {
-        try await exchangeProcess(tokenHash: tokenHash, invalidate: invalidate, audit: nil, at: now)
+        try await exchangeProcess(tokenHash: tokenHash, invalidate: invalidate, source: nil, at: now)?.process
     }
 }

@@ -104,14 +104,9 @@ public struct ProcessService: Sendable {
         else { throw ProcessError.notExchangeable }
         let hash = tokenHasher.hash(processToken)
         let now = time.now()
-        // The exchange (one conditional update) and its audit record, in one transaction.
-        let audit: @Sendable (IdentityProcess) -> AuditRecord = { process in
-            AuditRecord(
-                actor: "process:\(process.id)", action: invalidate ? .processInvalidated : .processExchanged,
-                subject: "user:\(process.userID)", sourceAddress: source, outcome: .success,
-                details: ["process": process.id, "exchanges": String(process.exchanges), "max_exchanges": String(process.maxExchanges)])
-        }
-        guard let process = try await store.exchangeProcess(tokenHash: hash, invalidate: invalidate, audit: audit, at: now) else {
+        // The exchange (one conditional update), its audit record and the read of the client the
+        // token is issued for: one unit of work.
+        guard let (process, client) = try await store.exchangeProcess(tokenHash: hash, invalidate: invalidate, source: source, at: now) else {
             if let known = try await store.process(tokenHash: hash) {
                 let state = known.state(at: now)
                 try await store.append(
@@ -123,8 +118,6 @@ public struct ProcessService: Sendable {
             }
             throw ProcessError.notExchangeable
         }
-        // The update checked the client is active; it cannot have vanished since (clients are never deleted).
-        guard let client = try await store.client(id: process.clientID) else { throw ProcessError.notExchangeable }
         return try await tokens.issueUserTokens(
             userID: process.userID, client: client, scopes: client.scopes, amr: ["process"], withRefreshToken: false)
     }

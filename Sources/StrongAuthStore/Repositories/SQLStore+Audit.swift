@@ -15,14 +15,17 @@ extension SQLStore: AuditLog {
 
     /// The journal row of `record`. Its realm is the record's own, else `realm` (for a subject
     /// inserted in the same statement, which a subquery cannot see yet), else that of its subject,
-    /// else that of its actor. `subject`, when given, is an SQL expression that replaces the
-    /// record's (a subject known only to another part of the same statement).
-    static func auditRow(_ record: AuditRecord, at now: Date, realm: StoreSQL? = nil, subject: StoreSQL? = nil) -> RowInsert {
+    /// else that of its actor. `actor`, `subject` and `details`, when given, are SQL expressions
+    /// that replace the record's (values known only to another part of the same statement).
+    static func auditRow(
+        _ record: AuditRecord, at now: Date, realm: StoreSQL? = nil, actor: StoreSQL? = nil, subject: StoreSQL? = nil, details: StoreSQL? = nil
+    ) -> RowInsert {
         RowInsert(
             table: "audit_journal", columns: "id, occurred_at, actor, action, subject, source_address, outcome, details, realm_id",
             values: """
-                \(bind: SecureRandom.timeOrderedUUID(at: now)), \(bind: now.epochMilliseconds), \(bind: record.actor), \(bind: record.action.rawValue),
-                \(subject ?? "\(bind: record.subject)"), \(bind: record.sourceAddress), \(bind: record.outcome.rawValue), \(bind: record.detailsJSON),
+                \(bind: SecureRandom.timeOrderedUUID(at: now)), \(bind: now.epochMilliseconds), \(actor ?? "\(bind: record.actor)"),
+                \(bind: record.action.rawValue), \(subject ?? "\(bind: record.subject)"), \(bind: record.sourceAddress),
+                \(bind: record.outcome.rawValue), \(details ?? "\(bind: record.detailsJSON)"),
                 COALESCE(\(bind: record.realm), \(realm ?? "NULL"), \(Self.realmOf(record.subject)), \(Self.realmOf(record.actor)))
                 """)
     }

@@ -32,9 +32,9 @@ extension SQLStore: ProcessRepository {
         }
     }
 
-    public func exchangeProcess(
-        tokenHash: String, invalidate: Bool, audit: (@Sendable (IdentityProcess) -> AuditRecord)?, at now: Date
-    ) async throws -> IdentityProcess? {
+    public func exchangeProcess(tokenHash: String, invalidate: Bool, source: String?, at now: Date) async throws
+        -> (process: IdentityProcess, client: OAuthClient)?
+    {
         let nowMs = now.epochMilliseconds
         // One statement decides: concurrent exchanges on any number of nodes serialise on the
         // row, and each re-checks the WHERE against the committed counter (READ COMMITTED), so
@@ -48,13 +48,50 @@ extension SQLStore: ProcessRepository {
               AND EXISTS (SELECT 1 FROM clients WHERE clients.id = processes.client_id AND clients.status = 'active')
             RETURNING *
             """
-        // The exchange and its audit record in one transaction.
+        if pool.engine == .postgres {
+            // One statement: the journal row selects FROM the exchange, and the client (active, as
+            // the update checked; clients are never deleted) is joined to the exchanged row.
+            let row = try await pool.withWriteConnection { db in
+                try await db.sql(
+                    """
+                    WITH exchanged AS (\(exchange)),
+                    \(Self.exchangeJournalRow(invalidating: invalidate, source: source, at: now).part("journal", from: "exchanged"))
+                    SELECT exchanged.*, \(unsafeRaw: Self.prefixedClientColumns)
+                    FROM exchanged JOIN clients k ON k.id = exchanged.client_id
+                    """
+                ).first()
+            }
+            return try row.map { (try Self.process(from: $0), try Self.client(from: $0, prefix: "k_")) }
+        }
+        // SQLite: the exchange, its client and its audit record in one transaction.
         return try await pool.withTransaction { db in
             guard let row = try await db.sql(exchange).first() else { return nil }
             let process = try Self.process(from: row)
-            if let audit { try await Self.insert(audit(process), at: now, into: db) }
-            return process
+            // Found: the update checked it is active in this transaction, and clients are never
+            // deleted. Were it not, the throw rolls the exchange back.
+            guard let client = try await db.sql("SELECT * FROM clients WHERE id = \(bind: process.clientID)").first() else {
+                throw MissingRow(table: "clients", id: process.clientID)
+            }
+            try await Self.insert(process.exchangeRecord(invalidating: invalidate, source: source), at: now, into: db)
+            return (process, try Self.client(from: client))
         }
+    }
+
+    /// `IdentityProcess.exchangeRecord` as the journal row of PostgreSQL's one-statement exchange:
+    /// its process-dependent fields are SQL over the `exchanged` row. The details are the JSON
+    /// text `AuditRecord.detailsJSON` writes (keys sorted, values strings), put together in SQL:
+    /// a process id is a UUID and the counts are integers, none of which JSON escapes.
+    /// `auditedExchanges` in the store conformance suite holds both writings equal.
+    static func exchangeJournalRow(invalidating: Bool, source: String?, at now: Date) -> RowInsert {
+        let template = AuditRecord(
+            actor: "process:", action: invalidating ? .processInvalidated : .processExchanged, subject: nil, sourceAddress: source,
+            outcome: .success)
+        return auditRow(
+            template, at: now, realm: "(SELECT realm_id FROM users WHERE id = exchanged.user_id)",
+            actor: "'process:' || exchanged.id", subject: "'user:' || exchanged.user_id",
+            details: """
+                '{"exchanges":"' || exchanged.exchanges || '","max_exchanges":"' || exchanged.max_exchanges || '","process":"' || exchanged.id || '"}'
+                """)
     }
 
     public func process(tokenHash: String) async throws -> IdentityProcess? {
@@ -101,4 +138,12 @@ extension SQLStore: ProcessRepository {
             invalidatedAt: try row.optionalDate("invalidated_at"), createdAt: try row.date("created_at"),
             expiresAt: try row.date("expires_at"), deleteAfter: try row.date("delete_after"))
     }
+}
+
+/// A row that a unit of work has just seen in the same transaction was not there: a broken
+/// invariant, never an answer (the transaction rolls back).
+struct MissingRow: Error, CustomStringConvertible {
+    var table: String
+    var id: String
+    var description: String { "no row \(id) in \(table), though this transaction relies on it" }
 }
