@@ -101,6 +101,9 @@ export STRONGAUTH_PASSWORD_HASH_COST=10 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_
 # Shine's short-lived tokens are prepared before they are measured, which takes longer than the
 # one minute they live by default.
 export STRONGAUTH_APPROVALS_ACTION_TOKEN_LIFETIME_SECONDS=3600
+# finAPI's process tokens are exchanged 10 times each; the bench exchanges each up to 1,000 times.
+PROCESS_EXCHANGES=1000
+export STRONGAUTH_PROCESSES_MAX_EXCHANGES=$PROCESS_EXCHANGES
 json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 CLIENT_JSON="$("$BIN" clients create --id "bench-$(date +%s)-$RANDOM" --scopes accounts \
   --grants client_credentials,password,refresh_token "${DBARGS[@]}")"
@@ -432,6 +435,26 @@ measure_script "action request poll alone, confirmed (wrk)" "—" \
 BENCH_FILE="$WORK/tokens.tsv" measure_script "short-lived token use alone (wrk, prepared tokens)" "—" "$BASE/" \
   "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < TOKENS_COUNT )) || die "the token run used up all $TOKENS_COUNT prepared tokens; prepare more"
+
+# finAPI's process tokens (docs/processes.md): the bench client creates processes, 100 a request,
+# and wrk exchanges their tokens for access tokens round robin (prepared_gets.lua); the bench
+# server lets a token be exchanged PROCESS_EXCHANGES times instead of finAPI's 10.
+PROCESS_COUNT=1000
+PROCESS_CAPACITY=$(( PROCESS_COUNT * PROCESS_EXCHANGES ))
+echo "preparing $PROCESS_COUNT process tokens…" >&2
+for ((batch = 0; batch < PROCESS_COUNT / 100; batch++)); do
+  python3 -c 'import json, sys
+print(json.dumps({"clientId": sys.argv[1], "clientSecret": sys.argv[2], "processId": "BENCH",
+                  "clientReferences": [{"clientReference": f"bench-{sys.argv[3]}-{i}"} for i in range(100)]}))' \
+    "$CLIENT_ID" "$CLIENT_SECRET" "$batch" \
+    | curl -fsS -H 'Content-Type: application/json' --data-binary @- "$BASE/api/v1/processes" \
+    | python3 -c 'import json, sys
+for process in json.load(sys.stdin)["processes"]: print("/api/v1/processes/" + process["processToken"])' \
+    || die "creating processes failed"
+done >"$WORK/processes.txt"
+BENCH_FILE="$WORK/processes.txt" measure_script "process token exchange alone (wrk, 1,000 tokens)" "—" "$BASE/" \
+  "$REPO/bench/prepared_gets.lua"
+(( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < PROCESS_CAPACITY )) || die "the exchange run used up all $PROCESS_CAPACITY exchanges; prepare more"
 
 # PowerAuth signature verification through the integration API (target in docs/benchmarks.md: ≥ 6,000/s), each request
 # a fresh valid signature (prepared by `strongauth bench powerauth-signatures`, replayed by

@@ -34,6 +34,39 @@ struct AuditDetailsJSONTests {
             #expect(record(details).detailsJSON == (try reference(details)), "\(details)")
         }
     }
+
+    @Test("keys of lowercase letters and underscores, sorted by their bytes, sort as JSONSerialization sorts them")
+    func snakeCaseKeysByBytes() throws {
+        // Every key up to four characters over letters on both sides of the underscore, and the
+        // underscore itself in every position: each pair ordered by bytes as by the collation.
+        let alphabet = Array("a_mz")
+        var keys: [String] = [""]
+        var length = [""]
+        for _ in 0..<4 {
+            length = length.flatMap { prefix in alphabet.map { prefix + String($0) } }
+            keys += length
+        }
+        keys.removeFirst()
+        #expect(keys.allSatisfy(JSONObjectWriter.collatesByBytes))
+        for first in keys {
+            for second in keys where first != second {
+                let collated =
+                    first.compare(
+                        second, options: [.numeric, .caseInsensitive, .forcedOrdering], range: first.startIndex..<first.endIndex,
+                        locale: Locale(identifier: "")) == .orderedAscending
+                if collated != first.utf8.lexicographicallyPrecedes(second.utf8) {
+                    Issue.record("\(first) and \(second) collate in another order than their bytes")
+                }
+            }
+        }
+        // And whole objects of such keys, against JSONSerialization itself.
+        for _ in 0..<300 {
+            var details: [String: String] = [:]
+            for _ in 0..<Int.random(in: 2...8) { details[keys.randomElement()!] = keys.randomElement()! }
+            #expect(record(details).detailsJSON == (try reference(details)), "\(details)")
+        }
+        #expect(!JSONObjectWriter.collatesByBytes("a1") && !JSONObjectWriter.collatesByBytes("aB") && !JSONObjectWriter.collatesByBytes("a-b"))
+    }
 }
 
 @Suite("Flat JSON string objects read without JSONSerialization")

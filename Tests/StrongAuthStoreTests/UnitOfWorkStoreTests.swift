@@ -278,11 +278,14 @@ struct UnitOfWorkStoreTests {
             let created = try await ProcessStoreTests.process(store, hash: "h1", maxExchanges: 10)
             let realm = try #require(try await store.user(id: created.userID)?.realmID)
             let before = try await store.auditEvents(after: 0, limit: 1000).last?.sequence ?? 0
-            let exchanged = try await withThrowingTaskGroup(of: (process: IdentityProcess, client: OAuthClient)?.self) { group in
+            typealias Exchange = (process: IdentityProcess, client: OAuthClient)
+            let exchanged = try await withThrowingTaskGroup(of: Exchange?.self) { group in
                 for index in 0..<30 {
-                    group.addTask { try await store.exchangeProcess(tokenHash: "h1", invalidate: false, source: "10.0.0.\(index)", at: Fixtures.epoch) }
+                    group.addTask {
+                        try await store.exchangeProcess(tokenHash: "h1", invalidate: false, source: "10.0.0.\(index)", at: Fixtures.epoch)
+                    }
                 }
-                return try await group.reduce(into: [(process: IdentityProcess, client: OAuthClient)]()) { if let exchange = $1 { $0.append(exchange) } }
+                return try await group.reduce(into: [Exchange]()) { if let exchange = $1 { $0.append(exchange) } }
             }
             #expect(exchanged.map(\.process.exchanges).sorted() == Array(1...10))
             #expect(exchanged.allSatisfy { $0.client.id == "shop" && $0.client == exchanged[0].client })
