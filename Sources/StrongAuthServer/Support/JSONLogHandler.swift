@@ -1,15 +1,39 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import Foundation
 import Logging
+import StrongAuthCore
+import StrongAuthProtocol
 
 /// swift-log handler writing one JSON object per line to standard error: what log shippers
 /// expect. Metadata becomes fields; nothing secret is ever passed as metadata by this codebase.
+///
+/// Each line is `ts`, `level`, `logger`, `msg`, then the metadata in the order of their keys'
+/// bytes, written by `JSONObjectWriter` and handed to the kernel in one `write`. At `info`, every
+/// request writes a line (`AccessLogMiddleware`); this handler once built it with
+/// `ISO8601DateFormatter` and `JSONSerialization` (`.sortedKeys`, an ICU collation per key
+/// comparison) and took ~390 µs of CPU per line — 8× the cost of a whole `GET /health`
+/// (docs/benchmarks.md, fifteenth pass).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
+    private let output: @Sendable ([UInt8]) -> Void
 
+    /// Writes to standard error.
     public init(label: String, level: Logger.Level) {
+        self.init(label: label, level: level, output: Self.writeToStandardError)
+    }
+
+    /// Writes each line (its bytes, with the newline) to `output` (tests).
+    public init(label: String, level: Logger.Level, output: @escaping @Sendable ([UInt8]) -> Void) {
         self.label = label
+        self.output = output
         logLevel = level
     }
 
@@ -18,16 +42,40 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// The handler's own fields; metadata of the same names is not written (a line's level is
+    /// the level it was logged at, whatever a caller put in its metadata).
+    private static let ownFields: Set<String> = ["ts", "level", "logger", "msg"]
+
     public func log(event: LogEvent) {
-        var fields: [String: String] = [
-            "ts": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
-            "level": event.level.rawValue, "logger": label, "msg": "\(event.message)",
-        ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            fields[key] = "\(value)"
+        var writer = JSONObjectWriter(escaping: .minimal)
+        writer.member("ts", string: InternetTimestamp.string(from: Date(), fractionalSeconds: true))
+        writer.member("level", string: event.level.rawValue)
+        writer.member("logger", string: label)
+        writer.member("msg", string: "\(event.message)")
+        let fields = metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        for key in fields.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where !Self.ownFields.contains(key) {
+            writer.member(key, string: "\(fields[key]!)")
         }
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        var line = writer.finish()
         line.append(0x0A)
-        FileHandle.standardError.write(line)
+        output(line)
+    }
+
+    /// One `write(2)` per line (retried where the kernel took part of it), so that lines of
+    /// concurrent requests never interleave within a line on a pipe.
+    @Sendable private static func writeToStandardError(_ line: [UInt8]) {
+        line.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }
