@@ -26,4 +26,38 @@ struct TextLogHandlerTests {
         #expect(line.contains(" warning test: ") && line.hasSuffix("written\n"))
         #expect(line.contains("request_id=r-1") && line.contains("user=u-2") && !line.contains("u-1"))
     }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String { "the \"reason\"" }
+    }
+
+    @Test("a line is what swift-log's StreamLogHandler writes for the same event, but for the time")
+    func streamLogHandlerFormat() {
+        let ours = Lines()
+        let theirs = Lines()
+        var loggers = [
+            Logger(label: "strongauth") { label in TextLogHandler(label: label, level: .info, output: ours) },
+            Logger(label: "strongauth") { label in StreamLogHandler(label: label, stream: theirs, metadataProvider: nil) },
+        ]
+        for index in loggers.indices {
+            loggers[index].logLevel = .info
+            loggers[index][metadataKey: "hb.request.id"] = "r-1"
+            loggers[index][metadataKey: "user"] = "u-1"
+            loggers[index].info("request", metadata: ["path": "/health", "user": "u-2", "status": "200"])
+            loggers[index].warning("no metadata of its own")
+            loggers[index].error("failed", error: Failure(), metadata: ["a b": "c=d", "Z": "upper"])
+            loggers[index].info("\(["nested": ["x", "y"]])", metadata: ["list": ["1", "2"], "map": ["k": "v"]])
+        }
+        let (ourLines, theirLines) = (ours.written.withLock { $0 }, theirs.written.withLock { $0 })
+        #expect(ourLines.count == 4 && theirLines.count == 4)
+        // `2026-12-06T11:17:01+0000`, then the same text.
+        func split(_ line: String) -> (time: Substring, rest: Substring) {
+            let space = line.firstIndex(of: " ") ?? line.endIndex
+            return (line[..<space], line[space...])
+        }
+        for (our, their) in zip(ourLines, theirLines) {
+            #expect(split(our).rest == split(their).rest)
+            #expect(split(our).time.count == split(their).time.count && split(our).time.count == 24)
+        }
+    }
 }

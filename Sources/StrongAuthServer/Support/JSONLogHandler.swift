@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import Foundation
 import Logging
 import StrongAuthCore
@@ -27,7 +20,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// Writes to standard error.
     public init(label: String, level: Logger.Level) {
-        self.init(label: label, level: level, output: Self.writeToStandardError)
+        self.init(label: label, level: level, output: { StandardErrorOutput.writeLine($0) })
     }
 
     /// Writes each line (its bytes, with the newline) to `output` (tests).
@@ -64,23 +57,5 @@ public struct JSONLogHandler: LogHandler {
         var line = writer.finish()
         line.append(0x0A)
         output(line)
-    }
-
-    /// One `write(2)` per line (retried where the kernel took part of it), so that lines of
-    /// concurrent requests never interleave within a line on a pipe.
-    @Sendable private static func writeToStandardError(_ line: [UInt8]) {
-        line.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
     }
 }
