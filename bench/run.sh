@@ -84,6 +84,7 @@ OUR_SERVERS=()
 cleanup() {
   [[ -z "${PEER_PID:-}" ]] || kill -TERM "$PEER_PID" 2>/dev/null || true
   [[ -z "${FLOOR_PID:-}" ]] || kill -TERM "$FLOOR_PID" 2>/dev/null || true
+  [[ -z "${LOGGED_PID:-}" ]] || kill -TERM "$LOGGED_PID" 2>/dev/null || true
   # A run that died while another server's rows were measured: ours are in OUR_SERVERS.
   for pid in "${OUR_SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -509,6 +510,29 @@ if [[ $NODES -eq 1 ]]; then
   done
   kill -TERM "$FLOOR_PID" 2>/dev/null || true
   wait "$FLOOR_PID" 2>/dev/null || true
+  SERVERS=("${OUR_SERVERS[@]}")
+fi
+
+# As packaged (packaging/strongauth.json): a JSON log line per request at level info. The rows
+# above run at level warning, which writes no line per request; these two say what the line
+# costs, on a second server of the same build and database.
+if [[ $NODES -eq 1 ]]; then
+  LOGGED_PORT=$((PORT + 21))
+  STRONGAUTH_LOG_LEVEL=info STRONGAUTH_LOG_FORMAT=json "$BIN" serve --http-port "$LOGGED_PORT" "${DBARGS[@]}" \
+    >"$WORK/logged.out" 2>"$WORK/logged.log" &
+  LOGGED_PID=$!
+  for _ in $(seq 1 3000); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$LOGGED_PORT/ready" 2>/dev/null && break
+    kill -0 "$LOGGED_PID" 2>/dev/null || { tail -n 40 "$WORK/logged.log" >&2; die "the logging server exited"; }
+    sleep 0.01
+  done
+  OUR_SERVERS=("${SERVERS[@]}")
+  SERVERS=("$LOGGED_PID")
+  measure "GET /health, logged as packaged (a JSON line per request)" "—" "http://127.0.0.1:$LOGGED_PORT/health"
+  measure "client_credentials grant, logged as packaged" "—" "http://127.0.0.1:$LOGGED_PORT/oauth/token" "grant_type=client_credentials"
+  grep -q '"path":"/oauth/token"' "$WORK/logged.log" || die "the logging server wrote no access log line"
+  kill -TERM "$LOGGED_PID" 2>/dev/null || true
+  wait "$LOGGED_PID" 2>/dev/null || true
   SERVERS=("${OUR_SERVERS[@]}")
 fi
 
