@@ -334,7 +334,7 @@ public struct ApprovalService: Sendable {
             guard let clientID = approval.clientID else { return [] }
             let owner = if case .read(let client) = client { client } else { try await store.client(id: clientID) }
             guard let owner, owner.id == clientID, let url = owner.webhookURL else { return [] }
-            let event: [String: Any] = [
+            let event: [String: String] = [
                 "actionRequestId": approval.id, "status": status == .expired ? "EXPIRED" : Approval.shineStatus(status),
                 "action": approval.template, "uid": approval.externalUserID, "clientId": clientID,
             ]
@@ -350,7 +350,7 @@ public struct ApprovalService: Sendable {
         guard let applicationID = approval.applicationID, let application, application.id == applicationID,
             let url = application.callbackURL
         else { return [] }
-        var event: [String: Any] = [
+        var event: [String: String] = [
             "operationId": approval.id, "status": status.rawValue, "userId": approval.externalUserID,
             "applicationId": applicationID, "template": approval.template,
         ]

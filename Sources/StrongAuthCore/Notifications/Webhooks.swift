@@ -83,18 +83,32 @@ public struct WebhookDelivery: Sendable, Equatable {
 
     /// A new pending delivery of `event` (serialized with sorted keys, so the signed bytes are
     /// stable), due now. The event's `eventId` is the delivery's id and `Idempotency-Key`.
+    ///
+    /// The body is what `JSONSerialization` writes with `.sortedKeys` and
+    /// `.withoutEscapingSlashes` — the fields, `eventId`, `type` and `timestamp` (milliseconds) —
+    /// written by `CanonicalJSON.write` where its keys (camelCase letters, as every event's) allow,
+    /// without the ICU collation per key comparison `JSONSerialization` sorts by, on the path of
+    /// every decision a callback announces.
     public static func event(
-        _ eventType: String, to subscriber: WebhookSubscriber, url: String, fields: [String: Any], at now: Date
+        _ eventType: String, to subscriber: WebhookSubscriber, url: String, fields: [String: String], at now: Date
     ) throws -> WebhookDelivery {
         let id = SecureRandom.timeOrderedUUID(at: now)
-        var event = fields
-        event["eventId"] = id
-        event["type"] = eventType
-        event["timestamp"] = now.epochMilliseconds
-        let body = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])
-        return WebhookDelivery(
-            id: id, subscriber: subscriber, url: url, eventType: eventType, body: String(decoding: body, as: UTF8.self),
-            nextAttemptAt: now, createdAt: now)
+        let body = try eventBody(fields, eventID: id, type: eventType, timestamp: now.epochMilliseconds)
+        return WebhookDelivery(id: id, subscriber: subscriber, url: url, eventType: eventType, body: body, nextAttemptAt: now, createdAt: now)
+    }
+
+    /// The JSON body of an event (see `event(_:to:url:fields:at:)`).
+    static func eventBody(_ fields: [String: String], eventID: String, type: String, timestamp: Int64) throws -> String {
+        var members = fields.mapValues(JSONParsedValue.string)
+        members["eventId"] = .string(eventID)
+        members["type"] = .string(type)
+        members["timestamp"] = .integer(timestamp)
+        if let written = CanonicalJSON.write(.object(members)) { return written }
+        var event: [String: Any] = fields
+        event["eventId"] = eventID
+        event["type"] = type
+        event["timestamp"] = timestamp
+        return try CanonicalJSON.foundation(event)
     }
 }
 

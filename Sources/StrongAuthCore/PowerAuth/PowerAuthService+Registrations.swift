@@ -209,7 +209,7 @@ extension PowerAuthService {
             owner = try await store.application(id: registration.activation.applicationID)
         }
         guard let owner, let url = owner.callbackURL else { return [] }
-        var event: [String: Any] = [
+        var event: [String: String] = [
             "registrationId": registration.id, "registrationStatus": status.rawValue, "userId": registration.externalUserID,
             "applicationId": owner.id,
         ]
