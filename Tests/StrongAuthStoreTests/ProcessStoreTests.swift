@@ -45,12 +45,27 @@ struct ProcessStoreTests {
             var duplicate = process
             duplicate.id = UUID().uuidString
             duplicate.userID = userID
+            func created(_ process: IdentityProcess) -> AuditRecord {
+                AuditRecord(actor: "client:shop", action: .processCreated, subject: "user:\(process.userID)", outcome: .success)
+            }
             await #expect(throws: (any Error).self) {
                 try await store.insertProcesses(
-                    [duplicate], identities: [User(id: userID, username: "process:\(userID)", passwordHash: "!", createdAt: Fixtures.epoch)])
+                    [duplicate], identities: [User(id: userID, username: "process:\(userID)", passwordHash: "!", createdAt: Fixtures.epoch)],
+                    audits: [created(duplicate)], at: Fixtures.epoch)
             }
             #expect(try await store.user(id: userID) == nil)
             #expect(try await Self.rows(store, "processes") == 1)
+            // Nor its record; the records of a batch that is stored are journaled with it, in the identities' realm.
+            #expect(try await Self.rows(store, "audit_journal WHERE action = 'process.created'") == 0)
+            let second = UUID().uuidString.lowercased()
+            duplicate.tokenHash = "h2"
+            duplicate.userID = second
+            try await store.insertProcesses(
+                [duplicate], identities: [User(id: second, username: "process:\(second)", passwordHash: "!", createdAt: Fixtures.epoch)],
+                audits: [created(duplicate)], at: Fixtures.epoch)
+            let journaled = try await store.auditEvents(after: 0, limit: 100).filter { $0.record.action == .processCreated }
+            #expect(journaled.map(\.record.subject) == ["user:\(second)"])
+            #expect(journaled.map(\.record.realm) == [try await store.user(id: second)?.realmID])
         }
     }
 

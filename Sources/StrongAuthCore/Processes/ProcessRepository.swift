@@ -2,9 +2,10 @@ import Foundation
 
 /// Processes of the finAPI process controller and their identities.
 public protocol ProcessRepository: Sendable {
-    /// Stores the identities (flagged as process identities) and their processes in one
-    /// transaction: either every process of a request exists, or none does.
-    func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws
+    /// Stores the identities (flagged as process identities), their processes and the records
+    /// of their creation (`audits`, journaled at `now`) in one transaction: either every process
+    /// of a request exists, with its record, or none does.
+    func insertProcesses(_ processes: [IdentityProcess], identities: [User], audits: [AuditRecord], at now: Date) async throws
 
     /// One exchange, as ONE conditional update: `exchanges + 1` (and, with `invalidate`, the end
     /// of the process) only while the process is live at `now` — not invalidated, under its
@@ -30,6 +31,11 @@ public protocol ProcessRepository: Sendable {
 }
 
 extension ProcessRepository {
+    /// Processes and identities without records of their creation (store tests).
+    public func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws {
+        try await insertProcesses(processes, identities: identities, audits: [], at: Date())
+    }
+
     /// An exchange from no address, returning only the process (tests of the decision alone).
     public func exchangeProcess(tokenHash: String, invalidate: Bool, at now: Date) async throws -> IdentityProcess? {
         try await exchangeProcess(tokenHash: tokenHash, invalidate: invalidate, source: nil, at: now)?.process

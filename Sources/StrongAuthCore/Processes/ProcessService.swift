@@ -78,14 +78,13 @@ public struct ProcessService: Sendable {
             processes.append(process)
             created.append(Created(clientReference: reference, processToken: token))
         }
-        try await store.insertProcesses(processes, identities: identities)
-        for process in processes {
-            try await store.append(
-                AuditRecord(
-                    actor: "client:\(client.id)", action: .processCreated, subject: "user:\(process.userID)", sourceAddress: source,
-                    outcome: .success, details: ["process": process.id, "process_type": processType]),
-                at: now)
+        // The identities, their processes and a record of each, in one transaction.
+        let audits = processes.map { process in
+            AuditRecord(
+                actor: "client:\(client.id)", action: .processCreated, subject: "user:\(process.userID)", sourceAddress: source,
+                outcome: .success, details: ["process": process.id, "process_type": processType])
         }
+        try await store.insertProcesses(processes, identities: identities, audits: audits, at: now)
         return created
     }
 

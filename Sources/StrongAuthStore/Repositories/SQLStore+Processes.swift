@@ -3,7 +3,7 @@ import SQLKit
 import StrongAuthCore
 
 extension SQLStore: ProcessRepository {
-    public func insertProcesses(_ processes: [IdentityProcess], identities: [User]) async throws {
+    public func insertProcesses(_ processes: [IdentityProcess], identities: [User], audits: [AuditRecord], at now: Date) async throws {
         try await pool.withTransaction { db in
             for user in identities {
                 let inserted = try await db.sql(
@@ -29,6 +29,7 @@ extension SQLStore: ProcessRepository {
                     """
                 ).run()
             }
+            for record in audits { try await Self.insert(record, at: now, into: db) }
         }
     }
 
