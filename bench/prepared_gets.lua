@@ -5,27 +5,10 @@
 -- aborts unless fewer requests were sent than the paths allow). Answers that are not 2xx are
 -- counted (failures.lua).
 -- env: BENCH_FILE, BENCH_THREADS, BENCH_NODES / BENCH_LUA_DIR (several nodes: see nodes.lua)
-local dir = os.getenv("BENCH_LUA_DIR") or "bench"
-dofile(dir .. "/nodes.lua")
-dofile(dir .. "/failures.lua")
-local counter = 0
-local thread_count = tonumber(os.getenv("BENCH_THREADS") or "2")
-
-function setup(thread)
-  assign_node(thread)
-  thread:set("parity", counter % thread_count)
-  thread:set("thread_count", thread_count)
-  counter = counter + 1
-  track(thread)
-end
+dofile((os.getenv("BENCH_LUA_DIR") or "bench") .. "/prepared_lines.lua")
 
 function init(args)
-  paths = {}
-  local index = 0
-  for line in io.lines(os.getenv("BENCH_FILE")) do
-    if index % thread_count == parity then table.insert(paths, line) end
-    index = index + 1
-  end
+  paths = thread_lines()
   next_path = 0
 end
 

@@ -83,8 +83,7 @@ SERVERS=()
 OUR_SERVERS=()
 cleanup() {
   [[ -z "${PEER_PID:-}" ]] || kill -TERM "$PEER_PID" 2>/dev/null || true
-  [[ -z "${FLOOR_PID:-}" ]] || kill -TERM "$FLOOR_PID" 2>/dev/null || true
-  [[ -z "${LOGGED_PID:-}" ]] || kill -TERM "$LOGGED_PID" 2>/dev/null || true
+  [[ -z "${SIDE_PID:-}" ]] || kill -TERM "$SIDE_PID" 2>/dev/null || true
   # A run that died while another server's rows were measured: ours are in OUR_SERVERS.
   for pid in "${OUR_SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${SERVERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -487,6 +486,29 @@ fi
 row "PowerAuth signature verify (valid, counter update)" "$PA_RPS" "$PA_TOTAL" "$(awk '$1=="50%" {print $2}' <<<"$PA_OUT")" \
   "$(awk '$1=="99%" {print $2}' <<<"$PA_OUT")" "≥ 6,000$PA_NOTE"
 
+# A second server of the same build beside the first (one node), whose rows are measured with
+# its process alone in SERVERS: started by `start_side_server PORT LOG COMMAND…` (waits for
+# /ready, sets SIDE_PID), ended by `stop_side_server`.
+start_side_server() { # port log command…
+  local port="$1" log="$2"
+  shift 2
+  "$@" --http-port "$port" "${DBARGS[@]}" >"$log" 2>&1 &
+  SIDE_PID=$!
+  for _ in $(seq 1 3000); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null && break
+    kill -0 "$SIDE_PID" 2>/dev/null || { tail -n 40 "$log" >&2; die "the server on port $port exited"; }
+    sleep 0.01
+  done
+  OUR_SERVERS=("${SERVERS[@]}")
+  SERVERS=("$SIDE_PID")
+}
+stop_side_server() {
+  kill -TERM "$SIDE_PID" 2>/dev/null || true
+  wait "$SIDE_PID" 2>/dev/null || true
+  SIDE_PID=""
+  SERVERS=("${OUR_SERVERS[@]}")
+}
+
 # The floor (one node): the same server plus routes that do only a workload's unavoidable work
 # (`strongauth bench floor-server`): a POST with a form body, one read of the client's row, one
 # ES256 signature, both (a client_credentials grant cannot cost less), one P-256 verification.
@@ -494,23 +516,13 @@ row "PowerAuth signature verify (valid, counter update)" "$PA_RPS" "$PA_TOTAL" "
 # these rows say what they cost on this one, beside the workloads above.
 if [[ $NODES -eq 1 ]]; then
   FLOOR_PORT=$((PORT + 20))
-  "$BIN" bench floor-server --http-port "$FLOOR_PORT" --client-id "$CLIENT_ID" "${DBARGS[@]}" >"$WORK/floor.log" 2>&1 &
-  FLOOR_PID=$!
-  for _ in $(seq 1 3000); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$FLOOR_PORT/ready" 2>/dev/null && break
-    kill -0 "$FLOOR_PID" 2>/dev/null || { tail -n 40 "$WORK/floor.log" >&2; die "the floor server exited"; }
-    sleep 0.01
-  done
-  OUR_SERVERS=("${SERVERS[@]}")
-  SERVERS=("$FLOOR_PID")
+  start_side_server "$FLOOR_PORT" "$WORK/floor.log" "$BIN" bench floor-server --client-id "$CLIENT_ID"
   for floor in "post:floor: a POST with a form body, no work" "read:floor: + one read of the client's row" \
     "sign:floor: + one ES256 signature" "read-sign:floor: + the read and the signature (a grant's unavoidable work)" \
     "verify:floor: + one P-256 verification"; do
     measure "${floor#*:}" "—" "http://127.0.0.1:$FLOOR_PORT/floor/${floor%%:*}" "grant_type=client_credentials"
   done
-  kill -TERM "$FLOOR_PID" 2>/dev/null || true
-  wait "$FLOOR_PID" 2>/dev/null || true
-  SERVERS=("${OUR_SERVERS[@]}")
+  stop_side_server
 fi
 
 # As packaged (packaging/strongauth.json): a JSON log line per request at level info. The rows
@@ -518,22 +530,11 @@ fi
 # costs, on a second server of the same build and database.
 if [[ $NODES -eq 1 ]]; then
   LOGGED_PORT=$((PORT + 21))
-  STRONGAUTH_LOG_LEVEL=info STRONGAUTH_LOG_FORMAT=json "$BIN" serve --http-port "$LOGGED_PORT" "${DBARGS[@]}" \
-    >"$WORK/logged.out" 2>"$WORK/logged.log" &
-  LOGGED_PID=$!
-  for _ in $(seq 1 3000); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$LOGGED_PORT/ready" 2>/dev/null && break
-    kill -0 "$LOGGED_PID" 2>/dev/null || { tail -n 40 "$WORK/logged.log" >&2; die "the logging server exited"; }
-    sleep 0.01
-  done
-  OUR_SERVERS=("${SERVERS[@]}")
-  SERVERS=("$LOGGED_PID")
+  STRONGAUTH_LOG_LEVEL=info STRONGAUTH_LOG_FORMAT=json start_side_server "$LOGGED_PORT" "$WORK/logged.log" "$BIN" serve
   measure "GET /health, logged as packaged (a JSON line per request)" "—" "http://127.0.0.1:$LOGGED_PORT/health"
   measure "client_credentials grant, logged as packaged" "—" "http://127.0.0.1:$LOGGED_PORT/oauth/token" "grant_type=client_credentials"
   grep -q '"path":"/oauth/token"' "$WORK/logged.log" || die "the logging server wrote no access log line"
-  kill -TERM "$LOGGED_PID" 2>/dev/null || true
-  wait "$LOGGED_PID" 2>/dev/null || true
-  SERVERS=("${OUR_SERVERS[@]}")
+  stop_side_server
 fi
 
 RSS_TOTAL=0
