@@ -156,7 +156,7 @@ let package = Package(
         // The pure domain of the core: state machines, policies, matchers — no database, no HTTP.
         .testTarget(
             name: "StrongAuthCoreTests",
-            dependencies: ["StrongAuthCore", "StrongAuthProtocol"],
+            dependencies: ["StrongAuthCore", "StrongAuthProtocol", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
