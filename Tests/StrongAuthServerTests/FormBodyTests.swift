@@ -44,4 +44,18 @@ struct FormBodyTests {
         #expect(FormBody.decode("s3cr%3At") == "s3cr:t")
         #expect(FormBody.decode("100%") == nil)
     }
+
+    @Test("a component decodes the same whether it is taken as it is or byte by byte")
+    func plainAndEscapedAgree() {
+        let alphabet: [String] = ["a", "Z", "0", "-", "_", ".", "~", "=", "%", "%2", "%2B", "%C3%BC", "%zz", "+", "\t", "\n", "ü", "€", "😀", " "]
+        var components: [String] = ["", "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_", "client_credentials"]
+        for _ in 0..<3_000 { components.append((0..<Int.random(in: 0...8)).map { _ in alphabet.randomElement()! }.joined()) }
+        for component in components {
+            let substring = Substring(component).utf8
+            #expect(FormBody.decode(substring) == FormBody.decodeEscaped(substring), "\(component)")
+            #expect(FormBody.decode(Array(component.utf8)) == FormBody.decodeEscaped(Array(component.utf8)), "\(component)")
+        }
+        // Invalid UTF-8 as it is (no escape) is refused on both paths.
+        #expect(FormBody.decode([0x61, 0xC3, 0x28]) == nil && FormBody.decodeEscaped([0x61, 0xC3, 0x28]) == nil)
+    }
 }

@@ -54,7 +54,7 @@ struct OAuthController {
                     redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"], dpopKeyThumbprint: dpopKey),
                 client: client, source: context.remoteAddress)
             return try OAuthResponses.json(
-                Components.Schemas.TokenResponse(
+                object: Components.Schemas.TokenResponse(
                     accessToken: issued.accessToken, tokenType: issued.dpopKeyThumbprint == nil ? .bearer : .dPoP,
                     expiresIn: issued.expiresIn, refreshToken: issued.refreshToken, scope: issued.scope))
         }
@@ -138,7 +138,7 @@ struct OAuthController {
                 throw OAuthError.invalidRequest("The token parameter is missing.")
             }
             let result = try await tokens.introspect(token, authenticating: credentials, source: context.remoteAddress)
-            return try OAuthResponses.json(Self.introspectionBody(result))
+            return try OAuthResponses.json(object: Self.introspectionBody(result))
         }
     }
 

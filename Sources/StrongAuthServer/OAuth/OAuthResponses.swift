@@ -14,6 +14,13 @@ enum OAuthResponses {
         return response
     }
 
+    /// The same for the hottest answers, whose members are written directly (`JSONObjectWritable`).
+    static func json(object value: some JSONObjectWritable, status: HTTPResponse.Status = .ok) throws -> Response {
+        var response = try JSONResponse.make(object: value, status: status, contentType: "application/json;charset=UTF-8")
+        response.headers[pragma] = "no-cache"
+        return response
+    }
+
     /// The RFC 6749 §5.2 error response: 401 with `WWW-Authenticate` for `invalid_client`
     /// (the client tried to authenticate), 503 when the server itself could not answer, else 400.
     static func error(_ error: OAuthError, bodyTooLarge: Bool = false) -> Response {
@@ -31,5 +38,46 @@ enum OAuthResponses {
             response.headers[.wwwAuthenticate] = #"Basic realm="strongauth", charset="UTF-8""#
         }
         return response
+    }
+}
+
+/// The token endpoint's answer (every grant) and introspection's, written directly in the generated
+/// types' declaration order, omitting `nil` as their synthesised `Encodable` does (a debug build
+/// compares every answer with Foundation's encoding of the same value). Through the `Encoder`
+/// protocol the introspection answer was ~4 % of an introspection's CPU.
+extension Components.Schemas.TokenResponse: JSONObjectWritable {
+    func writeMembers(to object: inout JSONDirectObject) throws {
+        object.member("access_token", accessToken)
+        object.member("token_type", tokenType.rawValue)
+        object.member("expires_in", expiresIn)
+        object.member("refresh_token", refreshToken)
+        object.member("scope", scope)
+    }
+}
+
+extension Components.Schemas.IntrospectionResponse: JSONObjectWritable {
+    func writeMembers(to object: inout JSONDirectObject) throws {
+        object.member("active", active)
+        object.member("scope", scope)
+        object.member("client_id", clientId)
+        object.member("sub", sub)
+        object.member("subject_type", subjectType?.rawValue)
+        object.member("token_type", tokenType?.rawValue)
+        if let exp { object.member("exp", exp) }
+        if let iat { object.member("iat", iat) }
+        if let aud { object.member("aud", strings: aud) }
+        object.member("iss", iss)
+        object.member("jti", jti)
+        if let amr { object.member("amr", strings: amr) }
+        object.member("acr", acr)
+        if let authTime { object.member("auth_time", authTime) }
+        if let cnf { try object.member("cnf", object: cnf) }
+    }
+}
+
+extension Components.Schemas.IntrospectionResponse.CnfPayload: JSONObjectWritable {
+    func writeMembers(to object: inout JSONDirectObject) throws {
+        object.member("kid", kid)
+        object.member("jkt", jkt)
     }
 }

@@ -69,6 +69,26 @@ struct JSONDirectObject {
         sink.writeInteger(value)
     }
 
+    mutating func member(_ key: StaticString, _ value: Bool) {
+        sink.beginDirectMember(key, first: count == 0)
+        count += 1
+        sink.writeBool(value)
+    }
+
+    /// An array of strings.
+    mutating func member(_ key: StaticString, strings: [String]) {
+        sink.beginDirectMember(key, first: count == 0)
+        count += 1
+        sink.writeStringArray(strings)
+    }
+
+    /// A nested object that writes its own members.
+    mutating func member(_ key: StaticString, object: some JSONObjectWritable) throws {
+        sink.beginDirectMember(key, first: count == 0)
+        count += 1
+        try sink.writeDirectObject(object)
+    }
+
     /// An object of string members (`additionalProperties` of strings), in the dictionary's order.
     mutating func member(_ key: StaticString, stringObject: [String: String]) {
         sink.beginDirectMember(key, first: count == 0)
@@ -283,6 +303,16 @@ final class JSONByteSink {
         var object = JSONDirectObject(sink: self)
         try value.writeMembers(to: &object)
         append(UInt8(ascii: "}"))
+    }
+
+    /// `["value",…]`.
+    func writeStringArray(_ values: [String]) {
+        append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { append(UInt8(ascii: ",")) }
+            writeString(value)
+        }
+        append(UInt8(ascii: "]"))
     }
 
     /// `{"key":"value",…}` in the dictionary's order (Foundation's is its own hash order).

@@ -18,15 +18,19 @@ enum JSONResponse {
     }
 
     /// One object that writes its own members (`JSONObjectWritable`): the hottest single answers.
-    static func make<Object: JSONObjectWritable>(object value: Object) throws -> Response {
-        try written(JSONBytesEncoder.encode(object: value), for: value)
+    static func make<Object: JSONObjectWritable>(
+        object value: Object, status: HTTPResponse.Status = .ok, contentType: String = "application/json"
+    ) throws -> Response {
+        try written(JSONBytesEncoder.encode(object: value), for: value, status: status, contentType: contentType)
     }
 
     /// What a `JSONObjectWritable` wrote for `value` (checked in a debug build), or Foundation's
     /// encoding where it refused.
-    private static func written(_ bytes: ByteBuffer?, for value: some Encodable) throws -> Response {
+    private static func written(
+        _ bytes: ByteBuffer?, for value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json"
+    ) throws -> Response {
         let body = try bytes.map { try checked($0, as: value, by: "JSONObjectWritable") } ?? ByteBuffer(data: try foundationEncoder().encode(value))
-        return response(body, status: .ok, contentType: "application/json")
+        return response(body, status: status, contentType: contentType)
     }
 
     /// The JSON bytes of `value`: written directly by `JSONBytesEncoder`, or by Foundation's
