@@ -14,7 +14,7 @@ public enum ProcessError: Error, Sendable, Equatable {
 /// transparently created identity; whoever holds a process token exchanges it for that
 /// identity's access token a limited number of times; the retention job deletes the identities.
 public struct ProcessService: Sendable {
-    public typealias Repositories = ProcessRepository & ClientRepository & UserRepository & AuditLog
+    public typealias Repositories = ProcessRepository & UserRepository & AuditLog
 
     let store: any Repositories
     let tokens: TokenService
