@@ -81,6 +81,13 @@ public final class SQLitePool: DatabasePool {
             // journal_mode is persistent per file; the writer sets it before anyone reads. (Two
             // nodes starting at once: the second waits here while the first holds the lock.)
             try await writer.retryingWhileBusy { try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA journal_mode=WAL") } }
+            // The writer's sub-journal in memory: each group member's savepoint (and each
+            // statement that may abort half-way) keeps the original of every page it changes
+            // there. On file, past 64 KiB, it cost a temporary file per group — created,
+            // written page by page and unlinked — 12 `pwrite`s per device challenge
+            // verification, more than its WAL frames (docs/benchmarks.md, sixteenth pass). Its
+            // size is bounded by the group: at most `GroupCommit.maximumMembers` transactions.
+            try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA temp_store=MEMORY") }
             var readers: [GRDBConnection] = []
             for _ in 0..<max(1, readerCount) {
                 let reader = try await connect()
