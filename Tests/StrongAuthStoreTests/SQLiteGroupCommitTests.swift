@@ -190,35 +190,35 @@ struct SQLiteGroupCommitTests {
             }, withWrite: true)
     }
     #if os(Linux)
-    /// The temporary files SQLite has open in this process (its names start with `etilqs_`;
-    /// they are unlinked as they are opened, so only `/proc/self/fd` still shows them).
-    static func openTemporaryFiles() -> [String] {
-        let directory = "/proc/self/fd"
-        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
-            .filter { $0.contains("etilqs_") }
-    }
-
-    @Test("a group member that changes many pages keeps its savepoint's sub-journal in memory, not in a temporary file")
-    func memberSubJournalInMemory() async throws {
-        try await SQLiteConnectionTests.withPool { pool in
-            try await pool.withWriteConnection { db in
-                try await db.raw("CREATE TABLE w (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").run()
-                for key in 0..<400 { try await db.raw("INSERT INTO w (k, v) VALUES (\(bind: key), zeroblob(1000))").run() }
-            }
-            let first = try await Self.holdingTransaction(pool, "UPDATE w SET v = zeroblob(900) WHERE k = 0", untilQueued: 1)
-            let seen = Task {
-                try await pool.withTransaction { db in
-                    // ~100 existing pages (400 KB) changed under this member's savepoint: on file,
-                    // SQLite spills its sub-journal past 64 KiB.
-                    try await db.raw("UPDATE w SET v = zeroblob(1001)").run()
-                    return Self.openTemporaryFiles()
-                }
-            }
-            try await first.value
-            #expect(try await seen.value == [], "the sub-journal went to a temporary file")
-            #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM w WHERE length(v) = 1001") == 400)
+        /// The temporary files SQLite has open in this process (its names start with `etilqs_`;
+        /// they are unlinked as they are opened, so only `/proc/self/fd` still shows them).
+        static func openTemporaryFiles() -> [String] {
+            let directory = "/proc/self/fd"
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
+                .filter { $0.contains("etilqs_") }
         }
-    }
+
+        @Test("a group member that changes many pages keeps its savepoint's sub-journal in memory, not in a temporary file")
+        func memberSubJournalInMemory() async throws {
+            try await SQLiteConnectionTests.withPool { pool in
+                try await pool.withWriteConnection { db in
+                    try await db.raw("CREATE TABLE w (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").run()
+                    for key in 0..<400 { try await db.raw("INSERT INTO w (k, v) VALUES (\(bind: key), zeroblob(1000))").run() }
+                }
+                let first = try await Self.holdingTransaction(pool, "UPDATE w SET v = zeroblob(900) WHERE k = 0", untilQueued: 1)
+                let seen = Task {
+                    try await pool.withTransaction { db in
+                        // ~100 existing pages (400 KB) changed under this member's savepoint: on file,
+                        // SQLite spills its sub-journal past 64 KiB.
+                        try await db.raw("UPDATE w SET v = zeroblob(1001)").run()
+                        return Self.openTemporaryFiles()
+                    }
+                }
+                try await first.value
+                #expect(try await seen.value == [], "the sub-journal went to a temporary file")
+                #expect(try await Self.count(pool, "SELECT COUNT(*) AS n FROM w WHERE length(v) = 1001") == 400)
+            }
+        }
     #endif
 }
