@@ -45,13 +45,7 @@ public struct JSONLogHandler: LogHandler {
         writer.member("level", string: event.level.rawValue)
         writer.member("logger", string: label)
         writer.member("msg", string: "\(event.message)")
-        // The event's metadata, then the logger's that the event does not override: a few
-        // members, sorted as an array rather than merged into another dictionary.
-        let explicit = event.metadata ?? [:]
-        var fields: [(key: String, value: Logger.MetadataValue)] = []
-        fields.reserveCapacity(explicit.count + metadata.count)
-        for field in explicit where !Self.ownFields.contains(field.key) { fields.append(field) }
-        for field in metadata where explicit[field.key] == nil && !Self.ownFields.contains(field.key) { fields.append(field) }
+        var fields = LogEventFields.merged(event: event.metadata, logger: metadata, excluding: Self.ownFields.contains)
         fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         for field in fields { writer.member(field.key, string: field.value.description) }
         var line = writer.finish()

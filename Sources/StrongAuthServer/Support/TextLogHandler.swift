@@ -52,17 +52,12 @@ public struct TextLogHandler: LogHandler {
     public func log(event: LogEvent) {
         // The event's metadata, then the logger's that it does not override, then the error's
         // (as `StreamLogHandler` adds it), in the order of their keys.
-        let explicit = event.metadata ?? [:]
-        var fields: [(key: String, value: String)] = []
-        fields.reserveCapacity(explicit.count + metadata.count + 2)
         var error: [(key: String, value: String)] = []
         if let thrown = event.error {
             error = [("error.message", "\(thrown)"), ("error.type", String(reflecting: type(of: thrown)))]
         }
-        for field in explicit where !error.contains(where: { $0.key == field.key }) { fields.append((field.key, field.value.description)) }
-        for field in metadata where explicit[field.key] == nil && !error.contains(where: { $0.key == field.key }) {
-            fields.append((field.key, field.value.description))
-        }
+        var fields = LogEventFields.merged(event: event.metadata, logger: metadata) { key in error.contains { $0.key == key } }
+            .map { (key: $0.key, value: $0.value.description) }
         fields += error
         fields.sort { $0.key < $1.key }
 
