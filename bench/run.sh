@@ -537,6 +537,11 @@ if [[ $NODES -eq 1 ]]; then
   stop_side_server
 fi
 
+# /health once more, last: the machine's drift over the run. Every multiple above is of the first
+# /health row; rows measured minutes later carry whatever this row moved (docs/benchmarks.md,
+# sixteenth pass).
+measure "GET /health again, at the end (the machine's drift since the first row)" "—" "$BASE/health"
+
 RSS_TOTAL=0
 for pid in "${SERVERS[@]}"; do
   RSS_TOTAL=$((RSS_TOTAL + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")))
