@@ -87,6 +87,8 @@ public final class SQLitePool: DatabasePool {
             // written page by page and unlinked — 12 `pwrite`s per device challenge
             // verification, more than its WAL frames (docs/benchmarks.md, sixteenth pass). Its
             // size is bounded by the group: at most `GroupCommit.maximumMembers` transactions.
+            // (What the writer's statements materialize — a subquery, a DISTINCT — stays in memory
+            // too; the sorter, a `CREATE INDEX`'s among others, still spills to files.)
             try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA temp_store=MEMORY") }
             var readers: [GRDBConnection] = []
             for _ in 0..<max(1, readerCount) {
