@@ -85,8 +85,10 @@ public final class SQLitePool: DatabasePool {
             // statement that may abort half-way) keeps the original of every page it changes
             // there. On file, past 64 KiB, it cost a temporary file per group — created,
             // written page by page and unlinked — 12 `pwrite`s per device challenge
-            // verification, more than its WAL frames (docs/benchmarks.md, sixteenth pass). Its
-            // size is bounded by the group: at most `GroupCommit.maximumMembers` transactions.
+            // verification, more than its WAL frames (docs/benchmarks.md, sixteenth pass). It
+            // holds what one group's transactions change (at most `GroupCommit.maximumMembers` of
+            // them): a few pages each on the request paths; the background jobs and the key
+            // rotation change rows in bounded pages, so no one write holds the whole database.
             // (What the writer's statements materialize — a subquery, a DISTINCT — stays in memory
             // too; the sorter, a `CREATE INDEX`'s among others, still spills to files.)
             try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA temp_store=MEMORY") }
