@@ -87,8 +87,8 @@ public final class SQLitePool: DatabasePool {
             // written page by page and unlinked — 12 `pwrite`s per device challenge
             // verification, more than its WAL frames (docs/benchmarks.md, sixteenth pass). It
             // holds what one group's transactions change (at most `GroupCommit.maximumMembers` of
-            // them): a few pages each on the request paths; the background jobs and the key
-            // rotation change rows in bounded pages, so no one write holds the whole database.
+            // them): a few pages each on the request paths; a cleanup job what expired since its
+            // last run; the master key rotation pages of 200 values.
             // (What the writer's statements materialize — a subquery, a DISTINCT — stays in memory
             // too; the sorter, a `CREATE INDEX`'s among others, still spills to files.)
             try writer.queue.inDatabase { db in try db.execute(sql: "PRAGMA temp_store=MEMORY") }
