@@ -8,15 +8,20 @@ import StrongAuthCore
 enum OAuthResponses {
     static let pragma = HTTPField.Name("Pragma")!
 
+    private static let contentType = "application/json;charset=UTF-8"
+
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = try JSONResponse.make(value, status: status, contentType: "application/json;charset=UTF-8")
-        response.headers[pragma] = "no-cache"
-        return response
+        uncached(try JSONResponse.make(value, status: status, contentType: contentType))
     }
 
     /// The same for the hottest answers, whose members are written directly (`JSONObjectWritable`).
     static func json(object value: some JSONObjectWritable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var response = try JSONResponse.make(object: value, status: status, contentType: "application/json;charset=UTF-8")
+        uncached(try JSONResponse.make(object: value, status: status, contentType: contentType))
+    }
+
+    /// `response` with the `Pragma: no-cache` RFC 6749 §5.1 asks of every token answer.
+    private static func uncached(_ response: Response) -> Response {
+        var response = response
         response.headers[pragma] = "no-cache"
         return response
     }

@@ -48,9 +48,14 @@ struct JSONDirectObject {
     fileprivate var count = 0
 
     mutating func member(_ key: StaticString, _ value: String) {
+        begin(key)
+        sink.writeString(value)
+    }
+
+    /// The member's key (after a comma unless it is the first); its value follows.
+    private mutating func begin(_ key: StaticString) {
         sink.beginDirectMember(key, first: count == 0)
         count += 1
-        sink.writeString(value)
     }
 
     mutating func member(_ key: StaticString, _ value: String?) {
@@ -58,41 +63,35 @@ struct JSONDirectObject {
     }
 
     mutating func member(_ key: StaticString, _ value: Date) throws {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         try sink.writeISO8601(value)
     }
 
     mutating func member(_ key: StaticString, _ value: some FixedWidthInteger) {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         sink.writeInteger(value)
     }
 
     mutating func member(_ key: StaticString, _ value: Bool) {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         sink.writeBool(value)
     }
 
     /// An array of strings.
     mutating func member(_ key: StaticString, strings: [String]) {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         sink.writeStringArray(strings)
     }
 
     /// A nested object that writes its own members.
     mutating func member(_ key: StaticString, object: some JSONObjectWritable) throws {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         try sink.writeDirectObject(object)
     }
 
     /// An object of string members (`additionalProperties` of strings), in the dictionary's order.
     mutating func member(_ key: StaticString, stringObject: [String: String]) {
-        sink.beginDirectMember(key, first: count == 0)
-        count += 1
+        begin(key)
         sink.writeStringObject(stringObject)
     }
 }
