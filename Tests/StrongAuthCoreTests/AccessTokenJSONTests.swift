@@ -63,4 +63,26 @@ struct AccessTokenJSONTests {
             #expect(Base64URL.decode(parts[1]) == claims.jsonBytes())
         }
     }
+
+    @Test("the signer's own JWS is what jwt-kit signs (same header and claims segments), and jwt-kit verifies it")
+    func signerMatchesJWTKit() async throws {
+        let key = SigningKey.generate(now: Self.now)
+        let signer = try await AccessTokenSigner(keys: [key])
+        let serializer = DefaultJWTSerializer(jsonEncoder: AccessTokenJSONEncoder())
+        let jwtKit = JWTKeyCollection(defaultJWTSerializer: serializer)
+        await jwtKit.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid), serializer: serializer)
+        let verifier = await JWTKeyCollection().add(ecdsa: try ES256PublicKey(backing: key.privateKey.publicKey), kid: JWKIdentifier(string: key.kid))
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        for claims in Self.claims {
+            let ours = try await signer.sign(claims)
+            let theirs = try await jwtKit.sign(claims, kid: JWKIdentifier(string: key.kid), header: header)
+            #expect(ours.split(separator: ".").prefix(2) == theirs.split(separator: ".").prefix(2))
+            #expect(try await verifier.verify(ours, as: AccessTokenClaims.self) == claims)
+            // One changed byte of the claims, and the signature no longer verifies.
+            var parts = ours.split(separator: ".").map(String.init)
+            parts[1] = Base64URL.encode(Array(claims.jsonBytes().dropLast()) + Array("}".utf8) + Array(" ".utf8))
+            await #expect(throws: (any Error).self) { try await verifier.verify(parts.joined(separator: "."), as: AccessTokenClaims.self) }
+        }
+    }
 }
