@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Paired A/B of two release builds: both serve at once, under the same load, on the same cores.
+#
+#   bench/duo.sh --a /tmp/strongauth-a --b /tmp/strongauth-b [--workload verify] [--duration 4] [--rounds 6]
+#   bench/duo.sh --a B --b B --env-b "STRONGAUTH_X=1"     # one build, a setting switched in B only
+#
+# On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
+# so two builds measured one after the other cannot be told apart by less than that. Here the two
+# servers (each with its own SQLite directory, client, user and bound device) take the same
+# workload at the same moment — one wrk thread with 32 connections each — so whatever else the
+# machine runs slows both alike; each round prints each server's CPU µs per answered request
+# (Δ utime+stime from /proc ÷ requests) and B/A. An A/A run (the same binary twice) shows the
+# method's own spread (±2 % per round on the 2-core VM of docs/benchmarks.md). Run both orders
+# (--a X --b Y, then --a Y --b X): a change that pays shows on the same side of 1 in both.
+#
+# The faster server answers more of the shared load, and under the group commit more load makes
+# each write cheaper: B/A can exaggerate a difference, never reverse it. For absolute figures use
+# bench/run.sh.
+#
+# Workloads: verify (device challenge answers, prepared and signed beforehand, each sent once),
+# create (device challenge creation), cc (client_credentials grant), introspect, health.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+A="" B="" ENV_A="" ENV_B="" WORKLOAD=verify DURATION=4 ROUNDS=6
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --a) A="$2"; shift 2 ;;
+    --b) B="$2"; shift 2 ;;
+    --env-a) ENV_A="$2"; shift 2 ;;
+    --env-b) ENV_B="$2"; shift 2 ;;
+    --workload) WORKLOAD="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    -h | --help) usage ;;
+    *) echo "unknown argument: $1" >&2; usage 2 ;;
+  esac
+done
+[[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
+case "$WORKLOAD" in verify | create | cc | introspect | health) ;; *) echo "unknown workload: $WORKLOAD" >&2; exit 2 ;; esac
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+A="$(realpath "$A")"; B="$(realpath "$B")"
+
+export STRONGAUTH_PASSWORD_HASH_COST=4 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_RATE_LIMITS_ENABLED=false
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# One server in $WORK/<side>: a client, a user with a bound device, and (verify) one file of
+# prepared answers per round, so that no answer is sent twice.
+setup() { # side binary port "K=V …"
+  local side="$1" binary="$2" port="$3" settings="$4"
+  local dir="$WORK/$side" base="http://127.0.0.1:$3"
+  mkdir -p "$dir"
+  cd "$dir"
+  local client id secret user device answers
+  client="$(env $settings STRONGAUTH_ISSUER="$base" "$binary" clients create --id "duo-$side" --scopes accounts \
+    --grants client_credentials,password,refresh_token)"
+  id="$(json clientId <<<"$client")"; secret="$(json clientSecret <<<"$client")"
+  user="duo-$side"
+  env $settings "$binary" users create --username "$user" --password duo-password --phone +4915100000042 >/dev/null
+  env $settings STRONGAUTH_ISSUER="$base" "$binary" serve --http-port "$port" >server.log 2>&1 &
+  PIDS+=("$!")
+  echo "$!" >pid
+  for _ in $(seq 300); do curl -fsS -o /dev/null "$base/ready" 2>/dev/null && break; sleep 0.05; done
+  curl -fsS -o /dev/null "$base/ready" || { echo "server $side did not start (see $dir/server.log)" >&2; exit 1; }
+  printf '%s' "$base" >base
+  printf '%s:%s' "$id" "$secret" | base64 -w0 >basic
+  curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$base/oauth/token" | json access_token >client-token
+  if [[ "$WORKLOAD" == verify || "$WORKLOAD" == create ]]; then
+    local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys")
+    export STRONGAUTH_CLIENT_SECRET="$secret" STRONGAUTH_USER_PASSWORD=duo-password
+    device="$("$binary" device bind "${phone[@]}" --notifications "$dir/data/notifications.jsonl" | json deviceId)"
+    printf '%s' "$device" >device
+    # Enough answers for the fastest round seen on this machine (4,000/s), per round.
+    answers="$("$binary" bench device-challenge-answers "${phone[@]}" --device-id "$device" \
+      --count $((ROUNDS * DURATION * 4000)) --output "$dir/answers.tsv")"
+    json bearer <<<"$answers" >bearer
+    split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv answers.tsv round-
+  fi
+  cd "$REPO"
+}
+
+setup a "$A" 18401 "$ENV_A"
+setup b "$B" 18402 "$ENV_B"
+
+cpu() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1/pid")/stat"; }
+load() { # side round: one wrk thread, 32 connections, output in $WORK/<side>/wrk.txt
+  local dir="$WORK/$1" base
+  base="$(cat "$dir/base")"
+  export BENCH_THREADS=1 BENCH_LUA_DIR="$REPO/bench"
+  local wrk=(wrk -t1 -c32 -d"${DURATION}s")
+  case "$WORKLOAD" in
+    verify) BENCH_BEARER="$(cat "$dir/bearer")" BENCH_FILE="$dir/round-$(printf '%03d' "$2").tsv" \
+      "${wrk[@]}" -s bench/prepared_posts.lua "$base/" ;;
+    create) BENCH_BEARER="$(cat "$dir/bearer")" \
+      "${wrk[@]}" -s bench/bearer_post.lua "$base/api/user/devices/$(cat "$dir/device")/challenges" ;;
+    cc) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY=grant_type=client_credentials \
+      "${wrk[@]}" -s bench/form_post.lua "$base/oauth/token" ;;
+    introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
+      "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
+    health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
+  esac >"$dir/wrk.txt"
+}
+
+echo "duo: A = $A ${ENV_A:+($ENV_A)}"
+echo "     B = $B ${ENV_B:+($ENV_B)}"
+echo "     $WORKLOAD, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"
+RATIOS=()
+sleep 2
+for round in $(seq 0 $((ROUNDS - 1))); do
+  a0=$(cpu a); b0=$(cpu b)
+  load a "$round" & wa=$!
+  load b "$round" & wb=$!
+  wait "$wa" "$wb"
+  a1=$(cpu a); b1=$(cpu b)
+  line=""
+  for side in a b; do
+    out="$WORK/$side/wrk.txt"
+    n=$(awk '/requests in/ {print $1}' "$out")
+    bad=$(awk '/^non-2xx:/ {print $2}' "$out")
+    [[ "${bad:-0}" == 0 ]] || { echo "round $round: $side answered $bad requests with errors; not comparing errors" >&2; exit 1; }
+    if [[ $side == a ]]; then ua=$(echo "($a1 - $a0) * 10000 / $n" | bc -l); line+="$(printf 'A %6.0f (%s requests)' "$ua" "$n")"
+    else ub=$(echo "($b1 - $b0) * 10000 / $n" | bc -l); line+="$(printf '   B %6.0f (%s requests)' "$ub" "$n")"; fi
+  done
+  ratio=$(echo "$ub / $ua" | bc -l)
+  RATIOS+=("$ratio")
+  printf 'round %d: %s   B/A %.3f\n' "$((round + 1))" "$line" "$ratio"
+done
+printf '%s\n' "${RATIOS[@]}" | python3 -c '
+import statistics, sys
+r = [float(x) for x in sys.stdin]
+print(f"B/A: median {statistics.median(r):.3f}, mean {statistics.mean(r):.3f}, range {min(r):.3f}–{max(r):.3f} over {len(r)} rounds")'
