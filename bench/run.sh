@@ -2,13 +2,14 @@
 # The benchmark (not a test): a release build on this machine, wrk on the same machine.
 #   bench/run.sh [--database postgres://…] [--nodes 1|3] [--duration SECONDS]   (or DURATION=SECONDS)
 #   bench/run.sh --binary PATH …   measures that build instead of building the checkout (A/B runs)
+#   bench/run.sh --health-probe SECONDS …   the /health measured just before each row (default 2; 0: off)
 # A PostgreSQL database must be empty (scripts/postgres.sh reset) or created with the master key
 # in STRONGAUTH_MASTER_KEY: the benchmark runs from a fresh directory with a fresh dev master key.
 # --nodes 3 (PostgreSQL only) starts three `strongauth serve` nodes on the one database (ports
 # 18080-18082, one issuer); wrk runs one thread per node (-t3 -c63, bench/nodes.lua) and the SDK
 # load generators send each request of a flow to the next node (--servers).
 # Prints one markdown table (req/s and its share of /health's, the servers' CPU per operation and
-# its multiple of /health's, p50, p99 and the servers' peak RSS during each workload, summed over
+# its multiples of /health's — the first row's, and a short /health run's just before the row —, p50, p99 and the servers' peak RSS during each workload, summed over
 # the nodes, beside the same build's /health ceiling) with the machine, commit and command;
 # paste it into docs/benchmarks.md.
 set -euo pipefail
@@ -19,7 +20,8 @@ DATABASE=""
 NODES=1
 PORT=18080
 BINARY=""
-usage() { echo "usage: bench/run.sh [--database URL] [--nodes 1|3] [--duration SECONDS] [--binary PATH]" >&2; exit 2; }
+HEALTH_PROBE="${HEALTH_PROBE:-2}"
+usage() { echo "usage: bench/run.sh [--database URL] [--nodes 1|3] [--duration SECONDS] [--binary PATH] [--health-probe SECONDS]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --database) [[ $# -ge 2 ]] || usage; DATABASE="$2"; shift 2 ;;
@@ -30,17 +32,19 @@ while [[ $# -gt 0 ]]; do
     --duration=*) DURATION="${1#*=}"; shift ;;
     --binary) [[ $# -ge 2 ]] || usage; BINARY="$2"; shift 2 ;;
     --binary=*) BINARY="${1#*=}"; shift ;;
+    --health-probe) [[ $# -ge 2 ]] || usage; HEALTH_PROBE="$2"; shift 2 ;;
+    --health-probe=*) HEALTH_PROBE="${1#*=}"; shift ;;
     *) usage ;;
   esac
 done
-[[ "$DURATION" =~ ^[0-9]+$ ]] || usage
+[[ "$DURATION" =~ ^[0-9]+$ && "$HEALTH_PROBE" =~ ^[0-9]+$ ]] || usage
 [[ "$NODES" == 1 || "$NODES" == 3 ]] || usage
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [[ "$NODES" == 1 || "$DATABASE" == postgres* ]] || die "--nodes $NODES needs --database postgres://… (nodes share one database)"
 # The command line for the record, without the database password.
 NODES_ARG=""
 if [[ $NODES -gt 1 ]]; then NODES_ARG=" --nodes $NODES"; fi
-COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$NODES_ARG --duration $DURATION"
+COMMAND="bench/run.sh${DATABASE:+ --database ${DATABASE%%://*}://…@${DATABASE#*@}}$NODES_ARG --duration $DURATION --health-probe $HEALTH_PROBE"
 # The server version of a PostgreSQL URL's database, when psql is at hand.
 psql_version() {
   local psql
@@ -123,6 +127,8 @@ for ((i = 0; i < NODES; i++)); do
   URLS+=("http://127.0.0.1:$((PORT + i))")
 done
 SERVER="${SERVERS[0]}"
+# Our servers, for the /health probe while another server's rows (the peer's, a side server's) are measured.
+MAIN_SERVERS=("${SERVERS[@]}")
 alive() { for pid in "${SERVERS[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done; }
 logs() { for ((i = 0; i < NODES; i++)); do echo "--- node $i"; tail -n 40 "$WORK/server-$i.log"; done >&2; }
 # Cold start (target in docs/benchmarks.md: ready in ≤ 1 s): from launching node 0 to its first 200 from /ready, polled
@@ -179,7 +185,24 @@ cpu_ticks() {
   done
   echo "$total"
 }
-cpu_reset() { CPU_START="$(cpu_ticks)"; }
+cpu_reset() {
+  probe_health
+  CPU_START="$(cpu_ticks)"
+}
+# What /health costs just before each row (a short run on our servers): on a shared machine the
+# cost of everything drifts by tens of percent over a run's minutes, and a row's multiple of the
+# first /health row carries that drift (docs/benchmarks.md, sixteenth pass); its multiple of the
+# /health measured seconds before it does not, or far less.
+NEAR_HEALTH_US=""
+probe_health() {
+  [[ "$HEALTH_PROBE" -gt 0 ]] || return 0
+  local before after out n
+  before="$(SERVERS=("${MAIN_SERVERS[@]}"); cpu_ticks)"
+  out="$(wrk "${WRK_ARGS[@]}" -d"${HEALTH_PROBE}s" -s "$REPO/bench/get.lua" "$BASE/health")"
+  after="$(SERVERS=("${MAIN_SERVERS[@]}"); cpu_ticks)"
+  n="$(awk '/requests in/ {print $1}' <<<"$out")"
+  NEAR_HEALTH_US="$(awk -v t="$((after - before))" -v hz="$CLK_TCK" -v n="$n" 'BEGIN {if (n > 0) printf "%.1f", t * 1000000 / hz / n}')"
+}
 HEALTH_RPS=""
 HEALTH_CPU_US=""
 # Appends a table row: name, req/s (operations per second), operations answered, p50, p99, target.
@@ -190,16 +213,23 @@ row() {
   if [[ -z "$HEALTH_RPS" ]]; then HEALTH_RPS="$rps"; HEALTH_CPU_US="$us"; fi
   share="$(awk -v r="$rps" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3f", r / h}')"
   multiple="$(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.1f×", u / h; else print "—"}')"
-  results+=("| $name | $(printf '%.0f' "$rps") | $share | $us | $multiple | $p50 | $p99 | $(rss_peak) | $target |")
+  LAST_NEAR="$(awk -v u="$us" -v h="$NEAR_HEALTH_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.2f", u / h; else print ""}')"
+  results+=("| $name | $(printf '%.0f' "$rps") | $share | $us | $multiple | $(near_cell "$LAST_NEAR") | $p50 | $p99 | $(rss_peak) | $target |")
   LAST_CPU_US="$us"
 }
+# The multiple of the nearby /health as a cell ("—" when the probe is off).
+near_cell() { if [[ -n "$1" ]]; then awk -v m="$1" 'BEGIN {printf "%.1f×", m}'; else echo "—"; fi; }
 # Appends a row whose CPU per operation is the sum of the given rows' (the requests of one flow,
-# each measured alone).
-sum_row() { # name cpu-µs…
-  local name="$1" us
+# each measured alone); each part is "µs/multiple of its nearby /health" (row's LAST_CPU_US/LAST_NEAR),
+# and the nearby multiple of the sum is the sum of the parts' own.
+sum_row() { # name part…
+  local name="$1" us=0 near=0 part
   shift
-  us="$(IFS=+; echo $(( $* )))"
-  results+=("| $name | — | — | $us | $(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {printf "%.1f×", u / h}') | — | — | — | — |")
+  for part in "$@"; do
+    us=$((us + ${part%%/*}))
+    if [[ -n "${part#*/}" && -n "$near" ]]; then near="$(awk -v a="$near" -v b="${part#*/}" 'BEGIN {printf "%.2f", a + b}')"; else near=""; fi
+  done
+  results+=("| $name | — | — | $us | $(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {printf "%.1f×", u / h}') | $(near_cell "$near") | — | — | — | — |")
 }
 
 # One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
@@ -264,7 +294,7 @@ if command -v glewlwyd >/dev/null; then
   SERVERS=("${OUR_SERVERS[@]}")
   BENCH_BASIC="$OUR_BASIC"
 else
-  results+=("| peer: glewlwyd (not installed: apt-get install glewlwyd) | — | — | — | — | — | — | — | — |")
+  results+=("| peer: glewlwyd (not installed: apt-get install glewlwyd) | — | — | — | — | — | — | — | — | — |")
 fi
 
 # The same grant bound to a DPoP key (RFC 9449): a fresh ES256 proof per request (wrk cannot sign,
@@ -368,12 +398,12 @@ ANSWERS_JSON="$("$BIN" bench device-challenge-answers "${PHONE[@]}" --device-id 
   --output "$WORK/answers.tsv")" || die "preparing the device challenge answers failed: $ANSWERS_JSON"
 export BENCH_BEARER="$(json bearer <<<"$ANSWERS_JSON")"
 measure_script "device challenge create alone (wrk)" "—" "$BASE/api/user/devices/$DEVICE_ID/challenges" "$REPO/bench/bearer_post.lua"
-PAIR_PARTS=("$LAST_CPU_US")
+PAIR_PARTS=("$LAST_CPU_US/$LAST_NEAR")
 BENCH_FILE="$WORK/answers.tsv" measure_script "device challenge verify alone (wrk, prepared answers)" "—" "$BASE/" \
   "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < ANSWERS_COUNT )) \
   || die "the verify run used up all $ANSWERS_COUNT prepared answers; prepare more"
-sum_row "device challenge pair: its two requests by wrk (sum of the two rows above)" "${PAIR_PARTS[@]}" "$LAST_CPU_US"
+sum_row "device challenge pair: its two requests by wrk (sum of the two rows above)" "${PAIR_PARTS[@]}" "$LAST_CPU_US/$LAST_NEAR"
 unset BENCH_BEARER
 
 # Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
@@ -402,7 +432,7 @@ PENDING_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVIC
   --output "$WORK/pending.tsv")" || die "preparing 18 pending operations failed: $PENDING_JSON"
 BENCH_BEARER="$(json bearer <<<"$PENDING_JSON")" measure_script "operation pending list, 18 pending (wrk)" "—" "$BASE/api/user/approvals" \
   "$REPO/bench/bearer_get.lua"
-FLOW_PARTS=("$LAST_CPU_US")
+FLOW_PARTS=("$LAST_CPU_US/$LAST_NEAR")
 OPS_COUNT=$(( DURATION * 5000 + 10000 ))
 echo "preparing $OPS_COUNT operation approvals…" >&2
 APPROVALS_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
@@ -410,13 +440,13 @@ APPROVALS_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEV
 BENCH_BEARER="$(json bearer <<<"$APPROVALS_JSON")" BENCH_FILE="$WORK/approvals.tsv" \
   measure_script "operation approve alone (wrk, prepared approvals)" "—" "$BASE/" "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < OPS_COUNT )) || die "the approve run used up all $OPS_COUNT prepared approvals; prepare more"
-FLOW_PARTS+=("$LAST_CPU_US")
+FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
 BENCH_BASIC="$OPS_BASIC" measure_script "operation status alone (wrk)" "—" \
   "$BASE/powerauth-cloud/v2/operations/$(json operationId <<<"$APPROVALS_JSON")" "$REPO/bench/basic_json.lua"
-FLOW_PARTS+=("$LAST_CPU_US")
+FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
 BENCH_BASIC="$OPS_BASIC" BENCH_BODY="{\"userId\":\"$BENCH_USER\",\"template\":\"default.payment\",\"parameters\":{\"amount\":\"63.99\",\"currency\":\"EUR\",\"account\":\"CZ32493745\"}}" \
   measure_script "operation create alone (wrk)" "—" "$BASE/powerauth-cloud/v2/operations" "$REPO/bench/basic_json.lua"
-FLOW_PARTS+=("$LAST_CPU_US")
+FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
 sum_row "operation flow: its four requests by wrk (sum of the four rows above)" "${FLOW_PARTS[@]}"
 
 # Shine's action requests (docs/approvals.md), each request alone by wrk with the client's HTTP
@@ -558,8 +588,8 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /pro
 echo "database: $ENGINE; $NODES node$([[ $NODES -gt 1 ]] && echo s) ($SERVER_LIST); wrk ${WRK_ARGS[*]} -d${DURATION}s on the same machine; bcrypt cost 10"
 echo "command: $COMMAND"
 echo
-echo "| workload | req/s | share of /health | server CPU µs/op | × /health's | p50 | p99 | peak RSS$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)") | target |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| workload | req/s | share of /health | server CPU µs/op | × /health's | × the /health just before | p50 | p99 | peak RSS$([[ $NODES -gt 1 ]] && echo " (sum of $NODES nodes)") | target |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
 echo "cold start: node 0 answered /ready 200 ${READY_MS} ms after launch (target ≤ 1,000 ms)"
