@@ -1,33 +1,10 @@
 import Foundation
 import JWTKit
 
-/// jwt-kit's JSON encoder for our access tokens, writing the claims and the JOSE header byte by
-/// byte instead of through Foundation's `JSONEncoder`, which cost ~8 % of a client_credentials
-/// grant's CPU in the profile (docs/benchmarks.md). Any other value — and a header with fields we
-/// do not write ourselves — goes to jwt-kit's default encoder, so the output is always a JSON
-/// object that decodes to the same claims (`AccessTokenJSONTests` decodes both ways).
-struct AccessTokenJSONEncoder: JWTJSONEncoder {
-    private let fallback: any JWTJSONEncoder = .defaultForJWT
-
-    func encode<T: Encodable>(_ value: T) throws -> Data {
-        if let claims = value as? AccessTokenClaims { return Data(claims.jsonBytes()) }
-        if let header = value as? JWTHeader, let bytes = Self.jsonBytes(header) { return Data(bytes) }
-        return try fallback.encode(value)
-    }
-
-    /// A header of string fields only (ours: `alg`, `typ`, `kid`), in sorted key order; `nil` for anything else.
-    static func jsonBytes(_ header: JWTHeader) -> [UInt8]? {
-        var writer = JSONObjectWriter()
-        for (name, field) in header.fields.sorted(by: { $0.key < $1.key }) {
-            guard case .string(let value) = field else { return nil }
-            writer.member(name, string: value)
-        }
-        return writer.finish()
-    }
-}
-
 extension AccessTokenClaims {
-    /// The claims as JSON: the members `Codable` would write (nil optionals left out, a
+    /// The claims as JSON, written byte by byte for `AccessTokenSigner.sign` instead of through
+    /// Foundation's `JSONEncoder` (jwt-kit's default), which cost ~8 % of a client_credentials
+    /// grant's CPU (docs/benchmarks.md): the members `Codable` would write (nil optionals left out, a
     /// single-valued `aud` as a string as jwt-kit's `JWTMultiValueClaim` does, times in whole seconds).
     func jsonBytes() -> [UInt8] {
         var writer = JSONObjectWriter()

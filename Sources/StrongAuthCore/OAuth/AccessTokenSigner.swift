@@ -45,20 +45,17 @@ public final class AccessTokenSigner: Sendable {
         guard let active = signingKeys.filter({ $0.status == .active }).max(by: { $0.createdAt < $1.createdAt }) else {
             throw SigningKeyError.noActiveKey
         }
-        // Claims and header written by hand (`AccessTokenJSONEncoder`): no JSONEncoder per token.
-        // jwt-kit takes the serializer per key (a key added without one gets Foundation's).
-        let serializer = DefaultJWTSerializer(jsonEncoder: AccessTokenJSONEncoder())
-        let collection = JWTKeyCollection(defaultJWTSerializer: serializer)
+        // jwt-kit verifies, with the public keys only; `sign` below writes the tokens itself.
+        let collection = JWTKeyCollection()
         for key in signingKeys {
-            await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid), serializer: serializer)
+            await collection.add(ecdsa: try ES256PublicKey(backing: key.privateKey.publicKey), kid: JWKIdentifier(string: key.kid))
         }
         return KeySet(
             collection: collection, activeKID: active.kid, publicJWKs: signingKeys.map(\.publicJWK), kids: Set(signingKeys.map(\.kid)),
             activeKey: active.privateKey, activeHeaderSegment: Array(Base64URL.encode(headerJSON(kid: active.kid)).utf8))
     }
 
-    /// The JOSE header of our access tokens, as jwt-kit writes it with `AccessTokenJSONEncoder`
-    /// (members sorted by name).
+    /// The JOSE header of our access tokens (members sorted by name).
     static func headerJSON(kid: String) -> [UInt8] {
         var writer = JSONObjectWriter()
         writer.member("alg", string: "ES256")
@@ -87,7 +84,7 @@ public final class AccessTokenSigner: Sendable {
     /// every token of a key, so it is encoded once per key set, and the signature is one
     /// swift-crypto call — no actor hop, no header dictionary, no generic serializer per token
     /// (docs/benchmarks.md, seventeenth pass). jwt-kit still verifies every token, these included
-    /// (`AccessTokenSignerTests`).
+    /// (`AccessTokenJSONTests.signerMatchesJWTKit`).
     public func sign(_ claims: AccessTokenClaims) async throws -> String {
         let (key, header) = current.withLock { ($0.activeKey, $0.activeHeaderSegment) }
         var token = header
