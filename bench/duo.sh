@@ -126,7 +126,11 @@ for round in $(seq 0 $((ROUNDS - 1))); do
     out="$WORK/$side/wrk.txt"
     n=$(awk '/requests in/ {print $1}' "$out")
     bad=$(awk '/^non-2xx:/ {print $2}' "$out")
-    [[ "${bad:-0}" == 0 ]] || { echo "round $round: $side answered $bad requests with errors; not comparing errors" >&2; exit 1; }
+    if [[ "${bad:-0}" != 0 ]] || grep -q "Non-2xx" "$out"; then
+      echo "round $((round + 1)): server $side answered requests with errors; not comparing errors:" >&2
+      cat "$out" >&2
+      exit 1
+    fi
     if [[ $side == a ]]; then ua=$(echo "($a1 - $a0) * 10000 / $n" | bc -l); line+="$(printf 'A %6.0f (%s requests)' "$ua" "$n")"
     else ub=$(echo "($b1 - $b0) * 10000 / $n" | bc -l); line+="$(printf '   B %6.0f (%s requests)' "$ub" "$n")"; fi
   done
