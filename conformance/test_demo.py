@@ -11,5 +11,6 @@ def test_the_demo_runs_every_flow(server):
                             cwd=server.workdir, env=server.env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     for milestone in ("client_credentials grant", "signatureValid=true", "GET /session → lastLogonDate",
+                      "a wrong identification code → 403 MESSAGE_WRONG_RESPONSE: The response is not correct",
                       "strongauth audit verify"):
         assert milestone in result.stdout, f"the demo no longer shows {milestone!r}:\n{result.stdout}"
