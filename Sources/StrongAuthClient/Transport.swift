@@ -93,6 +93,11 @@ struct Transport: Sendable {
         if let problem = try? JSONDecoder().decode(Components.Schemas.Problem.self, from: response.body) {
             return .problem(status: problem.status, title: problem.title, detail: problem.detail)
         }
+        if let refusal = try? JSONDecoder().decode(Components.Schemas.ABNAMROMessages.self, from: response.body),
+            let message = refusal.messages.first
+        {
+            return .messages(status: Int(response.status.code), key: message.messageKey, text: message.messageText)
+        }
         return .unexpected(status: Int(response.status.code), body: String(buffer: response.body))
     }
 }
@@ -103,12 +108,14 @@ public enum StrongAuthClientError: Error, Equatable, CustomStringConvertible {
     case oauth(status: Int, error: String, description: String?)
     /// RFC 9457.
     case problem(status: Int, title: String, detail: String?)
+    /// The ABN AMRO login's shape (`{"messages": [{"messageKey", "messageText", …}]}`): its first message.
+    case messages(status: Int, key: String, text: String)
     case unexpected(status: Int, body: String)
 
     /// The HTTP status the server answered with.
     public var status: Int {
         switch self {
-        case .oauth(let status, _, _), .problem(let status, _, _), .unexpected(let status, _): status
+        case .oauth(let status, _, _), .problem(let status, _, _), .messages(let status, _, _), .unexpected(let status, _): status
         }
     }
 
@@ -116,6 +123,7 @@ public enum StrongAuthClientError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .oauth(let status, let error, let description): "\(status) \(error): \(description ?? "")"
         case .problem(let status, let title, let detail): "\(status) \(title): \(detail ?? "")"
+        case .messages(let status, let key, let text): "\(status) \(key): \(text)"
         case .unexpected(let status, let body): "unexpected \(status): \(body.prefix(200))"
         }
     }

@@ -181,7 +181,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             _ = try await browser.answer(challenge, accountNumber: account, cardNumber: card, identificationCode: code == "00000" ? "11111" : "00000")
         } catch let error as StrongAuthClientError {
-            step("28. a wrong identification code → \(Self.sessionRefusal(error))")
+            step("28. a wrong identification code → \(error)")
         }
         let session = try await browser.loginWithSoftToken(accountNumber: account, cardNumber: card, identificationCode: code)
         step("29. PUT /session/loginresponse with the RSA-encrypted code → session authorized (deviceType \(session.deviceType)); attempts back to 3")
@@ -193,19 +193,8 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             _ = try await browser.lastLogonDate()
         } catch let error as StrongAuthClientError {
-            step("32. DELETE /session, then GET /session → \(Self.sessionRefusal(error))")
+            step("32. DELETE /session, then GET /session → \(error)")
         }
-    }
-
-    /// A refusal of the ABN AMRO face as its status and first message (`{"messages": [{"messageKey",
-    /// "messageText", …}]}`, a shape the SDK's errors do not model), else the error as it describes itself.
-    static func sessionRefusal(_ error: StrongAuthClientError) -> String {
-        guard case .unexpected(let status, let body) = error,
-            let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-            let message = (object["messages"] as? [[String: Any]])?.first,
-            let key = message["messageKey"] as? String, let text = message["messageText"] as? String
-        else { return "\(error)" }
-        return "\(status) \(key): \(text)"
     }
 
     private func step(_ text: String, detail: String? = nil) {

@@ -11,6 +11,25 @@ import Testing
 /// The Swift SDK against a real listening server (real sockets, real HTTP/1.1).
 @Suite("End to end through the Swift SDK")
 struct EndToEndSDKTests {
+    @Test("the SDK reads the ABN AMRO login's refusals (its `messages` shape) as status, message key and text")
+    func sessionRefusalsInTheirOwnShape() async throws {
+        try await TestServer.with { server in
+            try await buildApplication(runtime: server.runtime).test(.live) { client in
+                let browser = SessionClient(baseURL: "http://127.0.0.1:\(try #require(client.port))")
+                do {
+                    _ = try await browser.lastLogonDate()
+                    Issue.record("GET /session without a session answered")
+                } catch let error as StrongAuthClientError {
+                    guard case .messages(401, "MESSAGE_NO_SESSION", let text) = error else {
+                        Issue.record("not read as the face's messages: \(error)")
+                        return
+                    }
+                    #expect(text.contains("no authorized session"))
+                }
+            }
+        }
+    }
+
     @Test("integrator flows: client token, finAPI user, password login, rotation, reuse detection, revocation, deletion")
     func integratorFlows() async throws {
         try await TestServer.with { server in
