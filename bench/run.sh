@@ -185,9 +185,12 @@ cpu_ticks() {
   done
   echo "$total"
 }
-cpu_reset() {
+cpu_reset() { CPU_START="$(cpu_ticks)"; }
+# Before each row: the /health probe, then the row's peak RSS and CPU start from here.
+start_row() {
   probe_health
-  CPU_START="$(cpu_ticks)"
+  rss_reset
+  cpu_reset
 }
 # What /health costs just before each row (a short run on our servers): on a shared machine the
 # cost of everything drifts by tens of percent over a run's minutes, and a row's multiple of the
@@ -243,8 +246,7 @@ results=()
 measure_script() { # name target url script
   local name="$1" target="$2" url="$3" script="$4" out
   echo "measuring $name for ${DURATION}s…" >&2
-  rss_reset
-  cpu_reset
+  start_row
   out="$(wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$script" "$url")"
   alive || { logs; die "a server died during $name"; }
   local rps p50 p99 bad total
@@ -301,8 +303,7 @@ fi
 # so the SDK drives it: `strongauth bench dpop-tokens`): the server verifies the proof, spends its
 # jti in the replay guard and signs a cnf.jkt-bound token.
 echo "measuring DPoP-bound grants for ${DURATION}s…" >&2
-rss_reset
-cpu_reset
+start_row
 DPOP_JSON="$("$BIN" bench dpop-tokens --server "$BASE" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --concurrency 32 \
   --duration "$DURATION")" || die "the DPoP grant run failed: $DPOP_JSON"
 row "client_credentials grant, DPoP-bound (a fresh proof each)" "$(json perSecond <<<"$DPOP_JSON")" "$(json grants <<<"$DPOP_JSON")" \
@@ -345,8 +346,7 @@ unset BENCH_ROTATE
 CODE_CLIENT_JSON="$("$BIN" clients create --id "bench-code-$RANDOM" --scopes accounts --grants authorization_code \
   --redirect-uri https://bench.example/cb "${DBARGS[@]}")"
 echo "measuring the authorization code exchange…" >&2
-rss_reset
-cpu_reset
+start_row
 CODES_JSON="$("$BIN" bench authorization-codes --server "$BASE" --client-id "$(json clientId <<<"$CODE_CLIENT_JSON")" \
   --client-secret "$(json clientSecret <<<"$CODE_CLIENT_JSON")" --username "$BENCH_USER-pw" --users 128 --password bench-password \
   --prepare $(( DURATION < 40 ? DURATION : 40 )) --concurrency 32)" || die "the authorization code run failed: $CODES_JSON"
@@ -361,8 +361,7 @@ export STRONGAUTH_CLIENT_SECRET="$CLIENT_SECRET" STRONGAUTH_USER_PASSWORD=bench-
 PHONE=(--server "$BASE" --client-id "$CLIENT_ID" --username "$BENCH_USER" --key-store "$WORK/keys")
 DEVICE_ID="$("$BIN" device bind "${PHONE[@]}" --notifications "$WORK/data/notifications.jsonl" | json deviceId)"
 echo "measuring device challenges for ${DURATION}s…" >&2
-rss_reset
-cpu_reset
+start_row
 PAIRS_JSON="$("$BIN" bench device-challenges "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --concurrency 32 --duration "$DURATION")" \
   || die "the device-challenge run failed: $PAIRS_JSON"
 row "device challenge create + verify (pairs)" "$(json pairsPerSecond <<<"$PAIRS_JSON")" "$(json pairs <<<"$PAIRS_JSON")" \
@@ -381,8 +380,7 @@ for i in $(seq 10 25); do
   echo "$(( 7000000 + i )) 1 $LOGIN_DEVICE" >> "$WORK/logins.txt"
 done
 echo "measuring ABN AMRO logins for ${DURATION}s…" >&2
-rss_reset
-cpu_reset
+start_row
 LOGINS_JSON="$("$BIN" bench session-logins --server "$BASE" --key-store "$WORK/keys" --logins "$WORK/logins.txt" --duration "$DURATION")" \
   || die "the session-login run failed: $LOGINS_JSON"
 row "ABN AMRO login, bound device (challenge + response)" "$(json loginsPerSecond <<<"$LOGINS_JSON")" "$(json logins <<<"$LOGINS_JSON")" \
@@ -413,8 +411,7 @@ OPS_APP="bench-ops-$RANDOM"
 OPS_USER_JSON="$("$BIN" integration-users create --name "$OPS_APP-user" --app "$OPS_APP" "${DBARGS[@]}")"
 export STRONGAUTH_INTEGRATION_PASSWORD="$(json password <<<"$OPS_USER_JSON")"
 echo "measuring operation flows for ${DURATION}s…" >&2
-rss_reset
-cpu_reset
+start_row
 FLOWS_JSON="$("$BIN" bench operation-flows "${PHONE[@]}" --servers "$SERVER_LIST" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
   --concurrency 32 --duration "$DURATION")" || die "the operation-flow run failed: $FLOWS_JSON"
 row "operation create → approve → status (flows; the list showed $(printf '%.1f' "$(json meanPendingListed <<<"$FLOWS_JSON")") pending on average)" "$(json flowsPerSecond <<<"$FLOWS_JSON")" "$(json flows <<<"$FLOWS_JSON")" \
@@ -496,8 +493,7 @@ PA_ACTIVATIONS=$((64 * BENCH_THREADS))
 PA_JSON="$("$BIN" bench powerauth-signatures --activations "$PA_ACTIVATIONS" --count "$PA_REQUESTS" --output "$WORK/powerauth.jsonl" "${DBARGS[@]}")" \
   || die "preparing the PowerAuth signatures failed: $PA_JSON"
 echo "measuring PowerAuth signature verify for ${DURATION}s…" >&2
-rss_reset
-cpu_reset
+start_row
 PA_OUT="$(BENCH_BASIC="$(json basic <<<"$PA_JSON")" BENCH_FILE="$WORK/powerauth.jsonl" BENCH_ACTIVATIONS="$PA_ACTIVATIONS" \
   wrk "${WRK_ARGS[@]}" -d"${DURATION}s" --latency -s "$REPO/bench/powerauth_verify.lua" "$BASE/powerauth-cloud/v2/signature/verify")"
 alive || { logs; die "a server died during the PowerAuth run"; }
