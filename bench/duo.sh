@@ -3,6 +3,7 @@
 #
 #   bench/duo.sh --a /tmp/strongauth-a --b /tmp/strongauth-b [--workload verify] [--duration 4] [--rounds 6]
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_X=1"     # one build, a setting switched in B only
+#   bench/duo.sh --a B --b B --workload-a health --workload-b verify   # a multiple of /health's, at the same moment
 #
 # On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
 # so two builds measured one after the other cannot be told apart by less than that. Here the two
@@ -19,10 +20,14 @@
 #
 # Workloads: verify (device challenge answers, prepared and signed beforehand, each sent once),
 # create (device challenge creation), cc (client_credentials grant), introspect, health.
+# --workload-a/--workload-b give each side its own: one build twice, /health on A and a workload
+# on B, prints the workload's multiple of /health's CPU per request measured at the same moment
+# on the same cores — the figure issue 19's goals are written in, without the minutes of drift
+# between the rows of one bench/run.sh.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-A="" B="" ENV_A="" ENV_B="" WORKLOAD=verify DURATION=4 ROUNDS=6
+A="" B="" ENV_A="" ENV_B="" WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,6 +36,8 @@ while [[ $# -gt 0 ]]; do
     --env-a) ENV_A="$2"; shift 2 ;;
     --env-b) ENV_B="$2"; shift 2 ;;
     --workload) WORKLOAD="$2"; shift 2 ;;
+    --workload-a) WORKLOAD_A="$2"; shift 2 ;;
+    --workload-b) WORKLOAD_B="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     -h | --help) usage ;;
@@ -38,7 +45,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
-case "$WORKLOAD" in verify | create | cc | introspect | health) ;; *) echo "unknown workload: $WORKLOAD" >&2; exit 2 ;; esac
+WORKLOAD_A="${WORKLOAD_A:-$WORKLOAD}" WORKLOAD_B="${WORKLOAD_B:-$WORKLOAD}"
+for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
+  case "$workload" in verify | create | cc | introspect | health) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
+done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
 
@@ -55,8 +65,8 @@ json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])'
 
 # One server in $WORK/<side>: a client, a user with a bound device, and (verify) one file of
 # prepared answers per round, so that no answer is sent twice.
-setup() { # side binary port "K=V …"
-  local side="$1" binary="$2" port="$3" settings="$4"
+setup() { # side binary port "K=V …" workload
+  local side="$1" binary="$2" port="$3" settings="$4" workload="$5"
   local dir="$WORK/$side" base="http://127.0.0.1:$3"
   mkdir -p "$dir"
   cd "$dir"
@@ -74,7 +84,7 @@ setup() { # side binary port "K=V …"
   printf '%s' "$base" >base
   printf '%s:%s' "$id" "$secret" | base64 -w0 >basic
   curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$base/oauth/token" | json access_token >client-token
-  if [[ "$WORKLOAD" == verify || "$WORKLOAD" == create ]]; then
+  if [[ "$workload" == verify || "$workload" == create ]]; then
     local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys")
     export STRONGAUTH_CLIENT_SECRET="$secret" STRONGAUTH_USER_PASSWORD=duo-password
     device="$("$binary" device bind "${phone[@]}" --notifications "$dir/data/notifications.jsonl" | json deviceId)"
@@ -88,16 +98,16 @@ setup() { # side binary port "K=V …"
   cd "$REPO"
 }
 
-setup a "$A" 18401 "$ENV_A"
-setup b "$B" 18402 "$ENV_B"
+setup a "$A" 18401 "$ENV_A" "$WORKLOAD_A"
+setup b "$B" 18402 "$ENV_B" "$WORKLOAD_B"
 
 cpu() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1/pid")/stat"; }
-load() { # side round: one wrk thread, 32 connections, output in $WORK/<side>/wrk.txt
+load() { # side round workload: one wrk thread, 32 connections, output in $WORK/<side>/wrk.txt
   local dir="$WORK/$1" base
   base="$(cat "$dir/base")"
   export BENCH_THREADS=1 BENCH_LUA_DIR="$REPO/bench"
   local wrk=(wrk -t1 -c32 -d"${DURATION}s")
-  case "$WORKLOAD" in
+  case "$3" in
     verify) BENCH_BEARER="$(cat "$dir/bearer")" BENCH_FILE="$dir/round-$(printf '%03d' "$2").tsv" \
       "${wrk[@]}" -s bench/prepared_posts.lua "$base/" ;;
     create) BENCH_BEARER="$(cat "$dir/bearer")" \
@@ -112,13 +122,14 @@ load() { # side round: one wrk thread, 32 connections, output in $WORK/<side>/wr
 
 echo "duo: A = $A ${ENV_A:+($ENV_A)}"
 echo "     B = $B ${ENV_B:+($ENV_B)}"
-echo "     $WORKLOAD, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"
+if [[ "$WORKLOAD_A" == "$WORKLOAD_B" ]]; then echo "     $WORKLOAD_A, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"
+else echo "     A: $WORKLOAD_A, B: $WORKLOAD_B, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"; fi
 RATIOS=()
 sleep 2
 for round in $(seq 0 $((ROUNDS - 1))); do
   a0=$(cpu a); b0=$(cpu b)
-  load a "$round" & wa=$!
-  load b "$round" & wb=$!
+  load a "$round" "$WORKLOAD_A" & wa=$!
+  load b "$round" "$WORKLOAD_B" & wb=$!
   wait "$wa" "$wb"
   a1=$(cpu a); b1=$(cpu b)
   line=""
