@@ -218,21 +218,28 @@ row() {
   multiple="$(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.1f×", u / h; else print "—"}')"
   LAST_NEAR="$(awk -v u="$us" -v h="$NEAR_HEALTH_US" 'BEGIN {if (u + 0 > 0 && h + 0 > 0) printf "%.2f", u / h; else print ""}')"
   results+=("| $name | $(printf '%.0f' "$rps") | $share | $us | $multiple | $(near_cell "$LAST_NEAR") | $p50 | $p99 | $(rss_peak) | $target |")
-  LAST_CPU_US="$us"
+  LAST_PART="$us/$LAST_NEAR/$rps"
 }
 # The multiple of the nearby /health as a cell ("—" when the probe is off).
 near_cell() { if [[ -n "$1" ]]; then awk -v m="$1" 'BEGIN {printf "%.1f×", m}'; else echo "—"; fi; }
 # Appends a row whose CPU per operation is the sum of the given rows' (the requests of one flow,
-# each measured alone); each part is "µs/multiple of its nearby /health" (row's LAST_CPU_US/LAST_NEAR),
-# and the nearby multiple of the sum is the sum of the parts' own.
+# each measured alone); each part is a row's LAST_PART, "µs/multiple of its nearby /health/req/s".
+# The nearby multiple of the sum is the sum of the parts' own, and its rate the flows per second
+# those rows allow one after the other, 1 / Σ(1 / req/s) — what the server does per flow, without
+# the CPU of an SDK load generator signing on the same cores (the flows row above pays that).
 sum_row() { # name part…
-  local name="$1" us=0 near=0 part
+  local name="$1" us=0 near=0 seconds=0 part part_us part_near part_rps
   shift
   for part in "$@"; do
-    us=$((us + ${part%%/*}))
-    if [[ -n "${part#*/}" && -n "$near" ]]; then near="$(awk -v a="$near" -v b="${part#*/}" 'BEGIN {printf "%.2f", a + b}')"; else near=""; fi
+    IFS=/ read -r part_us part_near part_rps <<<"$part"
+    us=$((us + part_us))
+    if [[ -n "$part_near" && -n "$near" ]]; then near="$(awk -v a="$near" -v b="$part_near" 'BEGIN {printf "%.2f", a + b}')"; else near=""; fi
+    seconds="$(awk -v s="$seconds" -v r="$part_rps" 'BEGIN {printf "%.9f", s + 1 / r}')"
   done
-  results+=("| $name | — | — | $us | $(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {printf "%.1f×", u / h}') | $(near_cell "$near") | — | — | — | — |")
+  local rate share
+  rate="$(awk -v s="$seconds" 'BEGIN {printf "%.0f", 1 / s}')"
+  share="$(awk -v r="$rate" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3f", r / h}')"
+  results+=("| $name | $rate | $share | $us | $(awk -v u="$us" -v h="$HEALTH_CPU_US" 'BEGIN {printf "%.1f×", u / h}') | $(near_cell "$near") | — | — | — | — |")
 }
 
 # One request of each workload first, by curl: every one must be 2xx, or there is nothing to measure.
@@ -396,12 +403,12 @@ ANSWERS_JSON="$("$BIN" bench device-challenge-answers "${PHONE[@]}" --device-id 
   --output "$WORK/answers.tsv")" || die "preparing the device challenge answers failed: $ANSWERS_JSON"
 export BENCH_BEARER="$(json bearer <<<"$ANSWERS_JSON")"
 measure_script "device challenge create alone (wrk)" "—" "$BASE/api/user/devices/$DEVICE_ID/challenges" "$REPO/bench/bearer_post.lua"
-PAIR_PARTS=("$LAST_CPU_US/$LAST_NEAR")
+PAIR_PARTS=("$LAST_PART")
 BENCH_FILE="$WORK/answers.tsv" measure_script "device challenge verify alone (wrk, prepared answers)" "—" "$BASE/" \
   "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < ANSWERS_COUNT )) \
   || die "the verify run used up all $ANSWERS_COUNT prepared answers; prepare more"
-sum_row "device challenge pair: its two requests by wrk (sum of the two rows above)" "${PAIR_PARTS[@]}" "$LAST_CPU_US/$LAST_NEAR"
+sum_row "device challenge pair: its two requests by wrk (sum of the two rows above; req/s: one after the other)" "${PAIR_PARTS[@]}" "$LAST_PART"
 unset BENCH_BEARER
 
 # Operation create → approve → status flows (target in docs/benchmarks.md: ≥ 2,000/s), through the SDK: the integrator
@@ -429,7 +436,7 @@ PENDING_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVIC
   --output "$WORK/pending.tsv")" || die "preparing 18 pending operations failed: $PENDING_JSON"
 BENCH_BEARER="$(json bearer <<<"$PENDING_JSON")" measure_script "operation pending list, 18 pending (wrk)" "—" "$BASE/api/user/approvals" \
   "$REPO/bench/bearer_get.lua"
-FLOW_PARTS=("$LAST_CPU_US/$LAST_NEAR")
+FLOW_PARTS=("$LAST_PART")
 OPS_COUNT=$(( DURATION * 5000 + 10000 ))
 echo "preparing $OPS_COUNT operation approvals…" >&2
 APPROVALS_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEVICE_ID" --integration-user "$OPS_APP-user" \
@@ -437,14 +444,14 @@ APPROVALS_JSON="$("$BIN" bench operation-answers "${PHONE[@]}" --device-id "$DEV
 BENCH_BEARER="$(json bearer <<<"$APPROVALS_JSON")" BENCH_FILE="$WORK/approvals.tsv" \
   measure_script "operation approve alone (wrk, prepared approvals)" "—" "$BASE/" "$REPO/bench/prepared_posts.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < OPS_COUNT )) || die "the approve run used up all $OPS_COUNT prepared approvals; prepare more"
-FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
+FLOW_PARTS+=("$LAST_PART")
 BENCH_BASIC="$OPS_BASIC" measure_script "operation status alone (wrk)" "—" \
   "$BASE/powerauth-cloud/v2/operations/$(json operationId <<<"$APPROVALS_JSON")" "$REPO/bench/basic_json.lua"
-FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
+FLOW_PARTS+=("$LAST_PART")
 BENCH_BASIC="$OPS_BASIC" BENCH_BODY="{\"userId\":\"$BENCH_USER\",\"template\":\"default.payment\",\"parameters\":{\"amount\":\"63.99\",\"currency\":\"EUR\",\"account\":\"CZ32493745\"}}" \
   measure_script "operation create alone (wrk)" "—" "$BASE/powerauth-cloud/v2/operations" "$REPO/bench/basic_json.lua"
-FLOW_PARTS+=("$LAST_CPU_US/$LAST_NEAR")
-sum_row "operation flow: its four requests by wrk (sum of the four rows above)" "${FLOW_PARTS[@]}"
+FLOW_PARTS+=("$LAST_PART")
+sum_row "operation flow: its four requests by wrk (sum of the four rows above; req/s: one after the other)" "${FLOW_PARTS[@]}"
 
 # Shine's action requests (docs/approvals.md), each request alone by wrk with the client's HTTP
 # Basic credentials: the bank's create (a transfer for the bench user), its poll of a confirmed
