@@ -19,7 +19,10 @@
 # bench/run.sh.
 #
 # Workloads: verify (device challenge answers, prepared and signed beforehand, each sent once),
-# create (device challenge creation), cc (client_credentials grant), introspect, health.
+# create (device challenge creation), cc (client_credentials grant), introspect, health, and the
+# floors of bench/run.sh (`strongauth bench floor-server`'s routes, which both servers serve):
+# floor-post (a form POST, no work), floor-read (+ a read of the client's row), floor-read-sign
+# (+ one ES256 signature: a grant's unavoidable work), floor-verify (one P-256 verification).
 # --workload-a/--workload-b give each side its own: one build twice, /health on A and a workload
 # on B, prints the workload's multiple of /health's CPU per request measured at the same moment
 # on the same cores — the figure issue 19's goals are written in, without the minutes of drift
@@ -47,7 +50,7 @@ done
 [[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
 WORKLOAD_A="${WORKLOAD_A:-$WORKLOAD}" WORKLOAD_B="${WORKLOAD_B:-$WORKLOAD}"
 for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
-  case "$workload" in verify | create | cc | introspect | health) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
+  case "$workload" in verify | create | cc | introspect | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
@@ -76,7 +79,8 @@ setup() { # side binary port "K=V …" workload
   id="$(json clientId <<<"$client")"; secret="$(json clientSecret <<<"$client")"
   user="duo-$side"
   env $settings "$binary" users create --username "$user" --password duo-password --phone +4915100000042 >/dev/null
-  env $settings STRONGAUTH_ISSUER="$base" "$binary" serve --http-port "$port" >server.log 2>&1 &
+  # The API plus the floor routes (/floor/…, reading this side's client), as bench/run.sh's floor rows.
+  env $settings STRONGAUTH_ISSUER="$base" "$binary" bench floor-server --http-port "$port" --client-id "$id" >server.log 2>&1 &
   PIDS+=("$!")
   echo "$!" >pid
   for _ in $(seq 300); do curl -fsS -o /dev/null "$base/ready" 2>/dev/null && break; sleep 0.05; done
@@ -117,6 +121,7 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
     introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
       "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
     health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
+    floor-*) BENCH_BODY=grant_type=client_credentials "${wrk[@]}" -s bench/form_post.lua "$base/floor/${3#floor-}" ;;
   esac >"$dir/wrk.txt"
 }
 
