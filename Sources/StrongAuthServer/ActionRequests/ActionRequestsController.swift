@@ -108,7 +108,7 @@ struct ActionRequestsController {
     /// confirmed `bank:transfers:create` with exactly this body.
     @Sendable func transfer(_ request: Request, context: AppRequestContext) async throws -> Response {
         let claims = try await BearerAuthentication.claims(of: request, tokens: tokens)
-        guard let token = request.headers[.shortLivedToken] else {
+        guard let token = request.headers.value(.shortLivedToken) else {
             throw ProblemDetails(.forbidden, "Forbidden", detail: "This action needs strong customer authentication: send a short-lived-token.")
         }
         let body = try await Self.jsonObject(request, limit: maxBodyBytes)
@@ -221,7 +221,7 @@ struct ActionRequestsController {
     }
 
     static func requireJSONContentType(_ request: Request) throws {
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingHTTPWhitespace().lowercased()
+        let contentType = request.headers.value(.contentType)?.split(separator: ";").first?.trimmingHTTPWhitespace().lowercased()
         guard contentType == "application/json" else {
             throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }

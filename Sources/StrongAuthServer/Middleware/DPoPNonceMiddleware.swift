@@ -11,7 +11,7 @@ struct DPoPNonceMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if let authorization = request.headers[.authorization], Self.isDPoPScheme(authorization),
+        if let authorization = request.headers.value(.authorization), Self.isDPoPScheme(authorization),
             response.headers[DPoPHTTP.nonceHeader] == nil
         {
             response.headers[DPoPHTTP.nonceHeader] = dpop.freshNonce()

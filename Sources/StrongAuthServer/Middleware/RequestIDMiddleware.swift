@@ -11,7 +11,7 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let requestID: String
-        if let incoming = request.headers[Self.headerName], Self.isWellFormed(incoming) {
+        if let incoming = request.headers.value(Self.headerName), Self.isWellFormed(incoming) {
             requestID = incoming
             context.logger[metadataKey: "request_id"] = .string(incoming)
         } else {

@@ -58,7 +58,7 @@ enum ClientAuthentication {
 
     /// The Basic credentials, `nil` when there is no `Authorization: Basic` header.
     private static func basicCredentials(_ request: Request) throws -> ClientCredentials? {
-        guard let header = request.headers[.authorization] else { return nil }
+        guard let header = request.headers.value(.authorization) else { return nil }
         let rawID: Substring
         let rawSecret: Substring
         switch HTTPBasic.parse(header) {

@@ -199,7 +199,7 @@ struct OAuthController {
     private func respond(
         _ request: Request, _ context: AppRequestContext, _ body: ([String: String]) async throws -> Response
     ) async -> Response {
-        let contentType = request.headers[.contentType]?.split(separator: ";").first?
+        let contentType = request.headers.value(.contentType)?.split(separator: ";").first?
             .trimmingHTTPWhitespace().lowercased()
         guard contentType == FormBody.mediaType else {
             return OAuthResponses.error(.invalidRequest("The request body must be application/x-www-form-urlencoded."))

@@ -52,7 +52,9 @@ enum IntegrationAuthentication {
     /// The Basic credentials as presented, not yet checked (the signature check reads the user
     /// together with the registration and checks them there).
     static func credentials(of request: Request) throws -> IntegrationCredentials {
-        guard let header = request.headers[.authorization] else { throw unauthorized("HTTP Basic credentials of an integration user are required.") }
+        guard let header = request.headers.value(.authorization) else {
+            throw unauthorized("HTTP Basic credentials of an integration user are required.")
+        }
         guard case .credentials(let name, let password) = HTTPBasic.parse(header), name.utf8.count + 1 + password.utf8.count <= 1024
         else { throw unauthorized("The Authorization header must be HTTP Basic credentials.") }
         return IntegrationCredentials(name: String(name), password: String(password))

@@ -29,7 +29,7 @@ enum PhoneAuthentication {
     static func signedRequest(
         _ request: Request, context: AppRequestContext, powerAuth: PowerAuthService, maxBodyBytes: Int, uriID: String, twoFactors: Bool
     ) async throws -> SignedRequest {
-        guard let value = request.headers[.powerAuthAuthorization] else {
+        guard let value = request.headers.value(.powerAuthAuthorization) else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Authorization is required.")
         }
         let header = try PowerAuthHeaders.authorization(value, code: "ERR_AUTHENTICATION", inHeader: true)
@@ -50,7 +50,7 @@ enum PhoneAuthentication {
 
     /// The ACTIVE registration whose MAC token signs this request (`X-PowerAuth-Token`).
     static func tokenRegistration(_ request: Request, powerAuth: PowerAuthService) async throws -> Registration {
-        guard let value = request.headers[.powerAuthToken] else {
+        guard let value = request.headers.value(.powerAuthToken) else {
             throw PowerAuthErrorResponse(.unauthorized, code: "ERR_AUTHENTICATION", message: "X-PowerAuth-Token is required.")
         }
         let token: PowerAuthTokenHeader

@@ -10,7 +10,7 @@ enum BearerAuthentication {
     /// With `livenessReadByRoute`, the token's liveness is not read here: the route reads it
     /// with its own first read and refuses with `invalidToken(dpop:)`.
     static func claims(of request: Request, tokens: TokenService, livenessReadByRoute: Bool = false) async throws -> AccessTokenClaims {
-        guard let header = request.headers[.authorization] else {
+        guard let header = request.headers.value(.authorization) else {
             throw unauthorized(#"Bearer realm="strongauth""#, "An access token is required.")
         }
         let parts = header.split(separator: " ", maxSplits: 1)

@@ -45,7 +45,7 @@ enum JSONBody {
     }
 
     private static func requireJSONMediaType(_ request: Request) throws {
-        guard let contentType = request.headers[.contentType], namesJSON(contentType) else {
+        guard let contentType = request.headers.value(.contentType), namesJSON(contentType) else {
             throw ProblemDetails(.unsupportedMediaType, "Unsupported Media Type", detail: "The request body must be application/json.")
         }
     }
