@@ -43,7 +43,7 @@ struct AccessTokenJSONTests {
         #expect(AccessTokenSigner.headerJSON(kid: "k1") == Array(#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#.utf8))
     }
 
-    @Test("the signer's tokens carry exactly the hand-written header and claims (jwt-kit takes the encoder per key)")
+    @Test("the signer's tokens carry exactly the hand-written header and claims")
     func signerUsesTheHandWrittenJSON() async throws {
         let key = SigningKey.generate(now: Self.now)
         let signer = try await AccessTokenSigner(keys: [key])
