@@ -4,6 +4,7 @@
 #   bench/duo.sh --a /tmp/strongauth-a --b /tmp/strongauth-b [--workload verify] [--duration 4] [--rounds 6]
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_X=1"     # one build, a setting switched in B only
 #   bench/duo.sh --a B --b B --workload-a health --workload-b verify   # a multiple of /health's, at the same moment
+#   bench/duo.sh --a B --b B --env-b "STRONGAUTH_DATABASE_URL=postgres://…" --pin --workload cc   # PostgreSQL against SQLite
 #
 # On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
 # so two builds measured one after the other cannot be told apart by less than that. Here the two
@@ -27,17 +28,26 @@
 # on B, prints the workload's multiple of /health's CPU per request measured at the same moment
 # on the same cores — the figure issue 19's goals are written in, without the minutes of drift
 # between the rows of one bench/run.sh.
+#
+# --pin runs both servers on CPU 0 and everything else — wrk, and any PostgreSQL already running
+# (its processes are moved) — on the other CPUs: each server's CPU per request is then its own
+# work, not shared with the database's on the same cores, as on a machine where PostgreSQL runs
+# elsewhere. With B on PostgreSQL and A on SQLite (`--env-b STRONGAUTH_DATABASE_URL=…` on an
+# empty database, `scripts/postgres.sh reset`), B/A is what one request costs a node on
+# PostgreSQL as a multiple of SQLite; where CPU 0 is the bottleneck, PostgreSQL's throughput is
+# 1/(B/A) of SQLite's (issue 19: ≥ 0.6, i.e. B/A ≤ 1.67).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-A="" B="" ENV_A="" ENV_B="" WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+A="" B="" ENV_A="" ENV_B="" PIN=0 WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --a) A="$2"; shift 2 ;;
     --b) B="$2"; shift 2 ;;
     --env-a) ENV_A="$2"; shift 2 ;;
     --env-b) ENV_B="$2"; shift 2 ;;
+    --pin) PIN=1; shift ;;
     --workload) WORKLOAD="$2"; shift 2 ;;
     --workload-a) WORKLOAD_A="$2"; shift 2 ;;
     --workload-b) WORKLOAD_B="$2"; shift 2 ;;
@@ -54,12 +64,22 @@ for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
+SERVER_CPU=() LOAD_CPU=() LOAD_CPUS=""
+if [[ $PIN == 1 ]]; then
+  command -v taskset >/dev/null || { echo "--pin needs taskset (util-linux)" >&2; exit 1; }
+  [[ $(nproc) -ge 2 ]] || { echo "--pin needs two CPUs or more" >&2; exit 1; }
+  LOAD_CPUS="1-$(($(nproc) - 1))"
+  SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c "$LOAD_CPUS")
+fi
+# Moves PostgreSQL's processes (new backends inherit the postmaster's CPUs) to `cpus`.
+pin_postgres() { for pid in $(pgrep -x postgres || true); do taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true; done; }
 
 export STRONGAUTH_PASSWORD_HASH_COST=4 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_RATE_LIMITS_ENABLED=false
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [[ $PIN == 0 ]] || pin_postgres "0-$(($(nproc) - 1))"
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -80,7 +100,7 @@ setup() { # side binary port "K=V …" workload
   user="duo-$side"
   env $settings "$binary" users create --username "$user" --password duo-password --phone +4915100000042 >/dev/null
   # The API plus the floor routes (/floor/…, reading this side's client), as bench/run.sh's floor rows.
-  env $settings STRONGAUTH_ISSUER="$base" "$binary" bench floor-server --http-port "$port" --client-id "$id" >server.log 2>&1 &
+  env $settings STRONGAUTH_ISSUER="$base" "${SERVER_CPU[@]}" "$binary" bench floor-server --http-port "$port" --client-id "$id" >server.log 2>&1 &
   PIDS+=("$!")
   echo "$!" >pid
   for _ in $(seq 300); do curl -fsS -o /dev/null "$base/ready" 2>/dev/null && break; sleep 0.05; done
@@ -102,6 +122,7 @@ setup() { # side binary port "K=V …" workload
   cd "$REPO"
 }
 
+[[ $PIN == 0 ]] || pin_postgres "$LOAD_CPUS"
 setup a "$A" 18401 "$ENV_A" "$WORKLOAD_A"
 setup b "$B" 18402 "$ENV_B" "$WORKLOAD_B"
 
@@ -110,7 +131,7 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
   local dir="$WORK/$1" base
   base="$(cat "$dir/base")"
   export BENCH_THREADS=1 BENCH_LUA_DIR="$REPO/bench"
-  local wrk=(wrk -t1 -c32 -d"${DURATION}s")
+  local wrk=("${LOAD_CPU[@]}" wrk -t1 -c32 -d"${DURATION}s")
   case "$3" in
     verify) BENCH_BEARER="$(cat "$dir/bearer")" BENCH_FILE="$dir/round-$(printf '%03d' "$2").tsv" \
       "${wrk[@]}" -s bench/prepared_posts.lua "$base/" ;;
@@ -121,12 +142,13 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
     introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
       "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
     health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
-    floor-*) BENCH_BODY=grant_type=client_credentials "${wrk[@]}" -s bench/form_post.lua "$base/floor/${3#floor-}" ;;
+    floor-*) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY=grant_type=client_credentials "${wrk[@]}" -s bench/form_post.lua "$base/floor/${3#floor-}" ;;
   esac >"$dir/wrk.txt"
 }
 
 echo "duo: A = $A ${ENV_A:+($ENV_A)}"
 echo "     B = $B ${ENV_B:+($ENV_B)}"
+[[ $PIN == 0 ]] || echo "     both servers on CPU 0; wrk and PostgreSQL on CPU $LOAD_CPUS"
 if [[ "$WORKLOAD_A" == "$WORKLOAD_B" ]]; then echo "     $WORKLOAD_A, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"
 else echo "     A: $WORKLOAD_A, B: $WORKLOAD_B, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"; fi
 RATIOS=()

@@ -11,6 +11,7 @@ nodes are covered by test_powerauth_two_nodes.py.
 import base64
 import concurrent.futures
 import json
+import time
 
 import pytest
 import requests
@@ -295,3 +296,41 @@ def _audit_details(subject: str, action: str) -> list:
                             "SELECT json_build_object('reason', reason, 'count', failures::text)::text "
                             f"FROM audit_failures WHERE {where}")
     return [json.loads(row) for row in _audit_rows(subject, action) + [line for line in counting.splitlines() if line.strip()]]
+
+
+# --- a node's PostgreSQL connections -------------------------------------------------------------
+
+
+def _strongauth_connections(reaching: int = None, patience: float = 20.0) -> int:
+    """The connections named `strongauth` in pg_stat_activity (every node's pool names its own so);
+    with `reaching`, polled until the count is that (connections open in the background)."""
+    deadline = time.monotonic() + patience
+    while True:
+        count = int(cluster.psql(conftest.DATABASE_URL,
+                                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'strongauth'"))
+        if reaching is None or count == reaching or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+def test_a_serving_node_keeps_its_postgresql_connections_open(server):
+    """A node opens its `database.postgresConnections` as it starts, before any request, and keeps
+    them while it serves, idle or not (a fixed pool: postgres-nio then starts no idle timer per request, which
+    cost a quarter of a node's CPU per read, docs/benchmarks.md); they close when it stops."""
+    before = _strongauth_connections()
+    node = cluster.Node("fixed-pool", server.workdir, cluster.peer_env(server, STRONGAUTH_DATABASE_POSTGRES_CONNECTIONS=3))
+    node.start()
+    try:
+        assert _strongauth_connections(reaching=before + 3) == before + 3
+        # Past the idle timeout (10 s) that closes a connection opened on demand (the node's start
+        # opens some that way too): all three are still there.
+        time.sleep(12)
+        assert _strongauth_connections() == before + 3
+        # Concurrent requests (each /ready reads the database) run on those three: none is added.
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: requests.get(node.url("/ready"), timeout=30).status_code, range(32)))
+        assert answers == [200] * 32
+        assert _strongauth_connections() == before + 3
+    finally:
+        assert node.stop() == 0, node.log_tail()
+    assert _strongauth_connections(reaching=before) == before

@@ -23,13 +23,18 @@ public final class SQLStore: Sendable {
     }
 
     /// Opens the database named by `url`: `sqlite:PATH` (or a bare path) or `postgres://…`;
-    /// `sqliteReaders` reader connections on SQLite (each holds two open files).
+    /// `sqliteReaders` reader connections on SQLite (each holds two open files); on PostgreSQL,
+    /// at most `postgresConnections`, all kept open when `keepsPostgresConnectionsOpen` (a
+    /// serving node; `PostgresPool.init`).
     public static func open(
-        url: String, sqliteReaders: Int = SQLitePool.defaultReaders, failurePolicy: AuditFailurePolicy = .standard,
+        url: String, sqliteReaders: Int = SQLitePool.defaultReaders, postgresConnections: Int = 20,
+        keepsPostgresConnectionsOpen: Bool = false, failurePolicy: AuditFailurePolicy = .standard,
         attemptLimits: AttemptLimits = .standard, logger: Logger
     ) async throws -> SQLStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return SQLStore(pool: try PostgresPool(url: url, logger: logger), failurePolicy: failurePolicy, attemptLimits: attemptLimits)
+            let pool = try PostgresPool(
+                url: url, maximumConnections: postgresConnections, keepsConnectionsOpen: keepsPostgresConnectionsOpen, logger: logger)
+            return SQLStore(pool: pool, failurePolicy: failurePolicy, attemptLimits: attemptLimits)
         }
         if let colon = url.firstIndex(of: ":"), url[..<colon].allSatisfy(\.isLetter), url[..<colon].count > 1,
             !url.hasPrefix("sqlite:")

@@ -30,7 +30,7 @@ extension BenchCommand {
         func run() async throws {
             let settings = try await common.settings(extra: ["http.port": .int(port)])
             let logger = bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
-            let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger)
+            let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger, serving: true)
             let store = runtime.store
             let clientID = clientID
             let key = P256.Signing.PrivateKey()

@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         if allowSQLiteInProduction { flags["database.allowSqliteInProduction"] = .bool(true) }
         let settings = try await common.settings(extra: flags)
         let logger = bootstrapLogging(format: settings.logFormat, level: settings.logLevel)
-        let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger)
+        let runtime = try await StrongAuthRuntime.start(settings: settings, logger: logger, serving: true)
         let database =
             runtime.store.pool.engine == .sqlite
             ? settings.databaseURL : PostgresPool.redacted(settings.databaseURL)

@@ -20,6 +20,10 @@ public struct ServerSettings: Sendable {
     /// Reader connections on SQLite (`database.sqliteReaders`, 1–64, default 16); each holds two
     /// open files. The test suites, which open hundreds of databases at once, use 2.
     public var sqliteReaders: Int
+    /// Connections of a node to PostgreSQL (`database.postgresConnections`, 1–200, default 20),
+    /// all kept open while it serves: PostgreSQL's own limit (`max_connections`, 100 by default)
+    /// must cover every node's, plus a few for CLI commands.
+    public var postgresConnections: Int
     /// Base64 of 32 bytes; `nil` means `data/master.key` (generated in development).
     public var masterKey: String?
     public var issuer: String
@@ -108,6 +112,8 @@ public struct ServerSettings: Sendable {
             forKey: "database.url", isSecret: true, default: "sqlite:\(dataDirectory)/strongauth.sqlite")
         sqliteReaders = config.int(forKey: "database.sqliteReaders", default: 16)
         guard (1...64).contains(sqliteReaders) else { throw SettingsError("database.sqliteReaders must be 1–64") }
+        postgresConnections = config.int(forKey: "database.postgresConnections", default: 20)
+        guard (1...200).contains(postgresConnections) else { throw SettingsError("database.postgresConnections must be 1–200") }
         masterKey = config.string(forKey: "master.key", isSecret: true)
         let publicHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
         issuer = config.string(forKey: "issuer", default: "http://\(publicHost):\(port)")

@@ -84,6 +84,9 @@ extension ServerSettings {
             "or `postgres://user:pass@host:port/db[?sslmode=require]`; every node of a cluster on one PostgreSQL"),
         .init("database.sqliteReaders", default: "16", "SQLite reader connections (1–64); each holds two open files"),
         .init(
+            "database.postgresConnections", default: "20",
+            "PostgreSQL connections of one node (1–200), all kept open while it serves; PostgreSQL's `max_connections` must cover every node's"),
+        .init(
             "database.allowSqliteInProduction", flag: "--allow-sqlite-in-production", default: "false",
             "let production mode run on SQLite (one node, no failover); without it production refuses to start on SQLite (the flag is `serve`'s)"),
         .init(

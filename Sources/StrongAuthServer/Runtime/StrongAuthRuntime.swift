@@ -38,9 +38,11 @@ public struct StrongAuthRuntime: Sendable {
     /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
     public let rateLimiter = RateLimiter()
 
-    /// Opens and migrates the database, loads (or, in development, creates) the keys.
+    /// Opens and migrates the database, loads (or, in development, creates) the keys. `serving`:
+    /// a node that will answer requests keeps its PostgreSQL connections open
+    /// (`database.postgresConnections`); a one-shot command opens what it uses.
     public static func start(
-        settings: ServerSettings, logger: Logger, time: any TimeSource = SystemTimeSource()
+        settings: ServerSettings, logger: Logger, time: any TimeSource = SystemTimeSource(), serving: Bool = false
     ) async throws -> StrongAuthRuntime {
         let keyring = try loadMasterKey(settings: settings, logger: logger)
         if settings.databaseURL.hasPrefix("sqlite:") {
@@ -48,7 +50,8 @@ public struct StrongAuthRuntime: Sendable {
                 URL(fileURLWithPath: String(settings.databaseURL.dropFirst("sqlite:".count))).deletingLastPathComponent().path)
         }
         let store = try await SQLStore.open(
-            url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, failurePolicy: settings.auditFailures,
+            url: settings.databaseURL, sqliteReaders: settings.sqliteReaders, postgresConnections: settings.postgresConnections,
+            keepsPostgresConnectionsOpen: serving, failurePolicy: settings.auditFailures,
             attemptLimits: settings.attemptLimits, logger: logger)
         do {
             let applied = try await Migrator.migrate(store.pool)

@@ -35,7 +35,8 @@ import Synchronization
 /// restarted; nothing is decided from the health bit but "try again later".
 public final class PostgresPool: DatabasePool {
     public let engine = DatabaseEngine.postgres
-    private let configuration: PostgresClient.Configuration
+    /// What each client (the first, and any replacement) is started with.
+    let configuration: PostgresClient.Configuration
     private let logger: Logger
     /// How long one probe (`/ready`, or the recovery loop) waits for a connection and `SELECT 1`.
     public let probeTimeout: Duration
@@ -62,16 +63,26 @@ public final class PostgresPool: DatabasePool {
     /// `searchPath` confines every connection to one schema (the conformance tests give each
     /// test a schema of its own). `reusesStatements` runs the store's data statements as named
     /// prepared statements (`PostgresStatementCache`); off, every statement is parsed anew.
+    /// `keepsConnectionsOpen` opens all `maximumConnections` at once and keeps them (a server's
+    /// pool: no idle timer per lease, below); otherwise connections open on demand and close
+    /// when idle (a CLI command, a test). `applicationName` names the connections in `pg_stat_activity`.
     public init(
-        url: String, maximumConnections: Int = 20, searchPath: String? = nil, probeTimeout: Duration = .seconds(2),
-        reusesStatements: Bool = true, logger: Logger
+        url: String, maximumConnections: Int = 20, keepsConnectionsOpen: Bool = false, searchPath: String? = nil,
+        probeTimeout: Duration = .seconds(2), reusesStatements: Bool = true, applicationName: String = "strongauth", logger: Logger
     ) throws {
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters.append(("application_name", applicationName))
         if let searchPath {
             configuration.options.additionalStartupParameters.append(("search_path", searchPath))
         }
+        // A server's pool is fixed in size: postgres-nio 1.33 starts an idle timer (a task and a
+        // timed wake-up) on every release of a connection above `minimumConnections` and cancels
+        // it on the next lease — with a lease per request, that cost a node ~25 % of its CPU per
+        // PostgreSQL read (docs/benchmarks.md, nineteenth pass). With every connection within the
+        // minimum, none is started. (HikariCP recommends the same: a fixed-size pool.)
+        if keepsConnectionsOpen { configuration.options.minimumConnections = maximumConnections }
         // Each release of a connection to the pool schedules a keep-alive and an idle-timeout
         // timer in postgres-nio 1.33, each a `Task.sleep` whose wake-up task outlives its
         // cancellation until the deadline: under load, tens of thousands of them (30 s and 60 s
