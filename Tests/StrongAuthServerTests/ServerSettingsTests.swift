@@ -53,6 +53,14 @@ struct ServerSettingsTests {
         await #expect(throws: SettingsError.self) { try await settings(environment: ["STRONGAUTH_PASSWORD_HASH_COST": "40"]) }
     }
 
+    @Test("a node's PostgreSQL connections: 20 by default, STRONGAUTH_DATABASE_POSTGRES_CONNECTIONS sets them, 0 and 201 are refused")
+    func postgresConnections() async throws {
+        #expect(try await settings().postgresConnections == 20)
+        #expect(try await settings(environment: ["STRONGAUTH_DATABASE_POSTGRES_CONNECTIONS": "3"]).postgresConnections == 3)
+        await #expect(throws: SettingsError.self) { try await settings(flags: ["database.postgresConnections": .int(0)]) }
+        await #expect(throws: SettingsError.self) { try await settings(flags: ["database.postgresConnections": .int(201)]) }
+    }
+
     @Test("the step-up SMS limit: 5 per hour by default, STRONGAUTH_WEB_STEP_UP_SMS_PER_HOUR sets it, 0 is refused")
     func stepUpSMSLimit() async throws {
         #expect(try await settings().web.stepUpSMSPerHour == 5)
