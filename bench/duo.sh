@@ -20,7 +20,9 @@
 # bench/run.sh.
 #
 # Workloads: verify (device challenge answers, prepared and signed beforehand, each sent once),
-# create (device challenge creation), cc (client_credentials grant), introspect, health, and the
+# create (device challenge creation), cc (client_credentials grant), introspect, powerauth
+# (PowerAuth signature verification through the integration API, signatures prepared by
+# `strongauth bench powerauth-signatures` for fresh activations each round), health, and the
 # floors of bench/run.sh (`strongauth bench floor-server`'s routes, which both servers serve):
 # floor-post (a form POST, no work), floor-read (+ a read of the client's row), floor-read-sign
 # (+ one ES256 signature: a grant's unavoidable work), floor-verify (one P-256 verification).
@@ -60,7 +62,7 @@ done
 [[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
 WORKLOAD_A="${WORKLOAD_A:-$WORKLOAD}" WORKLOAD_B="${WORKLOAD_B:-$WORKLOAD}"
 for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
-  case "$workload" in verify | create | cc | introspect | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
+  case "$workload" in verify | create | cc | introspect | powerauth | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
@@ -93,7 +95,7 @@ setup() { # side binary port "K=V …" workload
   local dir="$WORK/$side" base="http://127.0.0.1:$3"
   mkdir -p "$dir"
   cd "$dir"
-  local client id secret user device answers
+  local client id secret user device answers round
   client="$(env $settings STRONGAUTH_ISSUER="$base" "$binary" clients create --id "duo-$side" --scopes accounts \
     --grants client_credentials,password,refresh_token)"
   id="$(json clientId <<<"$client")"; secret="$(json clientSecret <<<"$client")"
@@ -119,6 +121,14 @@ setup() { # side binary port "K=V …" workload
     json bearer <<<"$answers" >bearer
     split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv answers.tsv round-
   fi
+  if [[ "$workload" == powerauth ]]; then
+    # Fresh activations per round, so that each round's signatures follow their counters from
+    # the start (a round that stops early leaves its activations' later signatures unsent).
+    for ((round = 0; round < ROUNDS; round++)); do
+      env $settings "$binary" bench powerauth-signatures --activations 64 --count $((DURATION * 8000)) \
+        --output "$dir/pa-$(printf '%03d' "$round").jsonl" | json basic >"$dir/pa-$(printf '%03d' "$round").basic"
+    done
+  fi
   cd "$REPO"
 }
 
@@ -142,6 +152,8 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
     introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
       "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
     health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
+    powerauth) BENCH_BASIC="$(cat "$dir/pa-$(printf '%03d' "$2").basic")" BENCH_FILE="$dir/pa-$(printf '%03d' "$2").jsonl" \
+      BENCH_ACTIVATIONS=64 "${wrk[@]}" -s bench/powerauth_verify.lua "$base/powerauth-cloud/v2/signature/verify" ;;
     floor-*) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY=grant_type=client_credentials "${wrk[@]}" -s bench/form_post.lua "$base/floor/${3#floor-}" ;;
   esac >"$dir/wrk.txt"
 }
