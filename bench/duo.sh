@@ -22,7 +22,8 @@
 # Workloads: verify (device challenge answers, prepared and signed beforehand, each sent once),
 # create (device challenge creation), cc (client_credentials grant), introspect, powerauth
 # (PowerAuth signature verification through the integration API, signatures prepared by
-# `strongauth bench powerauth-signatures` for fresh activations each round), health, and the
+# `strongauth bench powerauth-signatures` for fresh activations each round), process (finAPI's
+# process token exchange, 1,000 tokens round robin, as bench/run.sh's row), health, and the
 # floors of bench/run.sh (`strongauth bench floor-server`'s routes, which both servers serve):
 # floor-post (a form POST, no work), floor-read (+ a read of the client's row), floor-read-sign
 # (+ one ES256 signature: a grant's unavoidable work), floor-verify (one P-256 verification).
@@ -62,7 +63,7 @@ done
 [[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
 WORKLOAD_A="${WORKLOAD_A:-$WORKLOAD}" WORKLOAD_B="${WORKLOAD_B:-$WORKLOAD}"
 for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
-  case "$workload" in verify | create | cc | introspect | powerauth | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
+  case "$workload" in verify | create | cc | introspect | powerauth | process | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
@@ -77,6 +78,8 @@ fi
 pin_postgres() { for pid in $(pgrep -x postgres || true); do taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true; done; }
 
 export STRONGAUTH_PASSWORD_HASH_COST=4 STRONGAUTH_LOG_LEVEL=warning STRONGAUTH_RATE_LIMITS_ENABLED=false
+# finAPI's process tokens are exchanged 10 times each; the process workload exchanges each up to 1,000 times.
+export STRONGAUTH_PROCESSES_MAX_EXCHANGES=1000
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -121,6 +124,19 @@ setup() { # side binary port "K=V …" workload
     json bearer <<<"$answers" >bearer
     split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv answers.tsv round-
   fi
+  if [[ "$workload" == process ]]; then
+    # 1,000 finAPI process tokens, each exchangeable 1,000 times (STRONGAUTH_PROCESSES_MAX_EXCHANGES below).
+    local batch
+    for ((batch = 0; batch < 10; batch++)); do
+      python3 -c 'import json, sys
+print(json.dumps({"clientId": sys.argv[1], "clientSecret": sys.argv[2], "processId": "BENCH",
+                  "clientReferences": [{"clientReference": f"duo-{sys.argv[3]}-{i}"} for i in range(100)]}))' \
+        "$id" "$secret" "$batch" \
+        | curl -fsS -H 'Content-Type: application/json' --data-binary @- "$base/api/v1/processes" \
+        | python3 -c 'import json, sys
+for process in json.load(sys.stdin)["processes"]: print("/api/v1/processes/" + process["processToken"])'
+    done >"$dir/processes.txt"
+  fi
   if [[ "$workload" == powerauth ]]; then
     # Fresh activations per round, so that each round's signatures follow their counters from
     # the start (a round that stops early leaves its activations' later signatures unsent).
@@ -152,6 +168,7 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
     introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
       "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
     health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
+    process) BENCH_FILE="$dir/processes.txt" "${wrk[@]}" -s bench/prepared_gets.lua "$base/" ;;
     powerauth) BENCH_BASIC="$(cat "$dir/pa-$(printf '%03d' "$2").basic")" BENCH_FILE="$dir/pa-$(printf '%03d' "$2").jsonl" \
       BENCH_ACTIVATIONS=64 "${wrk[@]}" -s bench/powerauth_verify.lua "$base/powerauth-cloud/v2/signature/verify" ;;
     floor-*) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY=grant_type=client_credentials "${wrk[@]}" -s bench/form_post.lua "$base/floor/${3#floor-}" ;;
