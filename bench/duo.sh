@@ -23,7 +23,9 @@
 # create (device challenge creation), cc (client_credentials grant), introspect, powerauth
 # (PowerAuth signature verification through the integration API, signatures prepared by
 # `strongauth bench powerauth-signatures` for fresh activations each round), process (finAPI's
-# process token exchange, 1,000 tokens round robin, as bench/run.sh's row), health, and the
+# process token exchange, 1,000 tokens round robin, as bench/run.sh's row), the operation flow's
+# four requests as bench/run.sh's rows (op-list with 18 pending, op-approve with approvals signed
+# beforehand, op-status, op-create; the flow is their sum), health, and the
 # floors of bench/run.sh (`strongauth bench floor-server`'s routes, which both servers serve):
 # floor-post (a form POST, no work), floor-read (+ a read of the client's row), floor-read-sign
 # (+ one ES256 signature: a grant's unavoidable work), floor-verify (one P-256 verification).
@@ -63,7 +65,7 @@ done
 [[ -x "$A" && -x "$B" ]] || { echo "--a and --b must name strongauth binaries" >&2; usage 2; }
 WORKLOAD_A="${WORKLOAD_A:-$WORKLOAD}" WORKLOAD_B="${WORKLOAD_B:-$WORKLOAD}"
 for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
-  case "$workload" in verify | create | cc | introspect | powerauth | process | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
+  case "$workload" in verify | create | cc | introspect | powerauth | process | op-list | op-approve | op-status | op-create | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
@@ -124,6 +126,29 @@ setup() { # side binary port "K=V …" workload
     json bearer <<<"$answers" >bearer
     split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv answers.tsv round-
   fi
+  if [[ "$workload" == op-* ]]; then
+    # The operation flow's four requests (bench/run.sh's rows): a PowerAuth application and its
+    # integration user, the user's device bound through the real flow, then per workload what
+    # its requests need — 18 pending operations for the list, approvals signed beforehand (each
+    # sent once, a file per round), one operation to read.
+    local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys") app="duo-ops-$side" prepared
+    export STRONGAUTH_CLIENT_SECRET="$secret" STRONGAUTH_USER_PASSWORD=duo-password
+    device="$("$binary" device bind "${phone[@]}" --notifications "$dir/data/notifications.jsonl" | json deviceId)"
+    env $settings "$binary" apps create --id "$app" >/dev/null
+    STRONGAUTH_INTEGRATION_PASSWORD="$(env $settings "$binary" integration-users create --name "$app-user" --app "$app" | json password)"
+    export STRONGAUTH_INTEGRATION_PASSWORD
+    printf '%s:%s' "$app-user" "$STRONGAUTH_INTEGRATION_PASSWORD" | base64 -w0 >ops-basic
+    printf '{"userId":"%s","template":"default.payment","parameters":{"amount":"63.99","currency":"EUR","account":"CZ32493745"}}' \
+      "$user" >ops-create.json
+    local count=1 output="$dir/ops.tsv"
+    [[ "$workload" == op-list ]] && count=18
+    [[ "$workload" == op-approve ]] && count=$((ROUNDS * DURATION * 3000))
+    prepared="$("$binary" bench operation-answers "${phone[@]}" --device-id "$device" --integration-user "$app-user" \
+      --count "$count" --output "$output")"
+    json bearer <<<"$prepared" >bearer
+    json operationId <<<"$prepared" >operation
+    [[ "$workload" != op-approve ]] || split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv ops.tsv approvals-
+  fi
   if [[ "$workload" == process ]]; then
     # 1,000 finAPI process tokens, each exchangeable 1,000 times (STRONGAUTH_PROCESSES_MAX_EXCHANGES below).
     local batch
@@ -168,6 +193,13 @@ load() { # side round workload: one wrk thread, 32 connections, output in $WORK/
     introspect) BENCH_BASIC="$(cat "$dir/basic")" BENCH_BODY="token=$(cat "$dir/client-token")" BENCH_EXPECT='"active":true' \
       "${wrk[@]}" -s bench/form_post.lua "$base/oauth/introspect" ;;
     health) "${wrk[@]}" -s bench/get.lua "$base/health" ;;
+    op-list) BENCH_BEARER="$(cat "$dir/bearer")" "${wrk[@]}" -s bench/bearer_get.lua "$base/api/user/approvals" ;;
+    op-approve) BENCH_BEARER="$(cat "$dir/bearer")" BENCH_FILE="$dir/approvals-$(printf '%03d' "$2").tsv" \
+      "${wrk[@]}" -s bench/prepared_posts.lua "$base/" ;;
+    op-status) BENCH_BASIC="$(cat "$dir/ops-basic")" "${wrk[@]}" -s bench/basic_json.lua \
+      "$base/powerauth-cloud/v2/operations/$(cat "$dir/operation")" ;;
+    op-create) BENCH_BASIC="$(cat "$dir/ops-basic")" BENCH_BODY="$(cat "$dir/ops-create.json")" \
+      "${wrk[@]}" -s bench/basic_json.lua "$base/powerauth-cloud/v2/operations" ;;
     process) BENCH_FILE="$dir/processes.txt" "${wrk[@]}" -s bench/prepared_gets.lua "$base/" ;;
     powerauth) BENCH_BASIC="$(cat "$dir/pa-$(printf '%03d' "$2").basic")" BENCH_FILE="$dir/pa-$(printf '%03d' "$2").jsonl" \
       BENCH_ACTIVATIONS=64 "${wrk[@]}" -s bench/powerauth_verify.lua "$base/powerauth-cloud/v2/signature/verify" ;;
