@@ -142,7 +142,10 @@ setup() { # side binary port "K=V …" workload
       "$user" >ops-create.json
     local count=1 output="$dir/ops.tsv"
     [[ "$workload" == op-list ]] && count=18
-    [[ "$workload" == op-approve ]] && count=$((ROUNDS * DURATION * 3000))
+    # 2,000 a second: more than a side answers here. (With 3,000 — 36,000 in all — one run's
+    # PostgreSQL side once answered 2,233 approvals with non-2xx while a build loaded the machine;
+    # not reproduced since, not explained: docs/benchmarks.md, nineteenth pass.)
+    [[ "$workload" == op-approve ]] && count=$((ROUNDS * DURATION * 2000))
     prepared="$("$binary" bench operation-answers "${phone[@]}" --device-id "$device" --integration-user "$app-user" \
       --count "$count" --output "$output")"
     json bearer <<<"$prepared" >bearer
