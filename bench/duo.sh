@@ -154,16 +154,7 @@ setup() { # side binary port "K=V …" workload
   fi
   if [[ "$workload" == process ]]; then
     # 1,000 finAPI process tokens, each exchangeable 1,000 times (STRONGAUTH_PROCESSES_MAX_EXCHANGES below).
-    local batch
-    for ((batch = 0; batch < 10; batch++)); do
-      python3 -c 'import json, sys
-print(json.dumps({"clientId": sys.argv[1], "clientSecret": sys.argv[2], "processId": "BENCH",
-                  "clientReferences": [{"clientReference": f"duo-{sys.argv[3]}-{i}"} for i in range(100)]}))' \
-        "$id" "$secret" "$batch" \
-        | curl -fsS -H 'Content-Type: application/json' --data-binary @- "$base/api/v1/processes" \
-        | python3 -c 'import json, sys
-for process in json.load(sys.stdin)["processes"]: print("/api/v1/processes/" + process["processToken"])'
-    done >"$dir/processes.txt"
+    "$REPO/bench/process_tokens.sh" "$base" "$id" "$secret" 1000 duo >"$dir/processes.txt"
   fi
   if [[ "$workload" == powerauth ]]; then
     # Fresh activations per round, so that each round's signatures follow their counters from

@@ -476,16 +476,8 @@ BENCH_FILE="$WORK/tokens.tsv" measure_script "short-lived token use alone (wrk, 
 PROCESS_COUNT=1000
 PROCESS_CAPACITY=$(( PROCESS_COUNT * PROCESS_EXCHANGES ))
 echo "preparing $PROCESS_COUNT process tokens…" >&2
-for ((batch = 0; batch < PROCESS_COUNT / 100; batch++)); do
-  python3 -c 'import json, sys
-print(json.dumps({"clientId": sys.argv[1], "clientSecret": sys.argv[2], "processId": "BENCH",
-                  "clientReferences": [{"clientReference": f"bench-{sys.argv[3]}-{i}"} for i in range(100)]}))' \
-    "$CLIENT_ID" "$CLIENT_SECRET" "$batch" \
-    | curl -fsS -H 'Content-Type: application/json' --data-binary @- "$BASE/api/v1/processes" \
-    | python3 -c 'import json, sys
-for process in json.load(sys.stdin)["processes"]: print("/api/v1/processes/" + process["processToken"])' \
-    || die "creating processes failed"
-done >"$WORK/processes.txt"
+"$REPO/bench/process_tokens.sh" "$BASE" "$CLIENT_ID" "$CLIENT_SECRET" "$PROCESS_COUNT" bench >"$WORK/processes.txt" \
+  || die "creating processes failed"
 BENCH_FILE="$WORK/processes.txt" measure_script "process token exchange alone (wrk, 1,000 tokens)" "—" "$BASE/" \
   "$REPO/bench/prepared_gets.lua"
 (( $(awk '/requests in/ {print $1}' <<<"$WRK_OUT") < PROCESS_CAPACITY )) || die "the exchange run used up all $PROCESS_CAPACITY exchanges; prepare more"
