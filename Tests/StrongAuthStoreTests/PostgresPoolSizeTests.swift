@@ -55,15 +55,17 @@ struct PostgresPoolSizeTests {
         #expect(try await Self.connections(named: name, reaching: 0) == 0)
     }
 
-    @Test("without it, a pool opens a connection only when a call needs one")
+    @Test("without it, a pool opens connections as calls need them: idle, at most the health check's one")
     func onDemand() async throws {
         let name = "strongauth-demand-\(UUID().uuidString.prefix(8))"
         let pool = try PostgresPool(
             url: try #require(TestDatabases.postgresURL), maximumConnections: 3, applicationName: name, logger: Logger(label: "test"))
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await Self.connections(named: name, reaching: 0, patience: .zero) == 0)
+        // The pool's once-a-second health check (`SELECT 1`) needs one connection; nothing else
+        // was asked for, so the count stays below the fixed pool's three.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await Self.connections(named: name, reaching: 1, patience: .seconds(3)) <= 1)
         try await pool.withConnection { db in try await db.raw("SELECT 1 AS one").run() }
-        #expect(try await Self.connections(named: name, reaching: 1) == 1)
+        #expect(try await Self.connections(named: name, reaching: 1) >= 1)
         await pool.shutdown()
     }
 
