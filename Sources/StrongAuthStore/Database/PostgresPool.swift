@@ -77,11 +77,9 @@ public final class PostgresPool: DatabasePool {
         if let searchPath {
             configuration.options.additionalStartupParameters.append(("search_path", searchPath))
         }
-        // A server's pool is fixed in size: postgres-nio 1.33 starts an idle timer (a task and a
-        // timed wake-up) on every release of a connection above `minimumConnections` and cancels
-        // it on the next lease — with a lease per request, that cost a node ~25 % of its CPU per
-        // PostgreSQL read (docs/benchmarks.md, nineteenth pass). With every connection within the
-        // minimum, none is started. (HikariCP recommends the same: a fixed-size pool.)
+        // A server's pool is fixed in size: the idle timer (below) is started only for connections
+        // above `minimumConnections`, and one per lease cost a node ~25 % of its CPU per
+        // PostgreSQL read (docs/benchmarks.md, nineteenth pass). HikariCP advises the same.
         if keepsConnectionsOpen { configuration.options.minimumConnections = maximumConnections }
         // Each release of a connection to the pool schedules a keep-alive and an idle-timeout
         // timer in postgres-nio 1.33, each a `Task.sleep` whose wake-up task outlives its
