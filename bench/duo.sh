@@ -115,11 +115,14 @@ setup() { # side binary port "K=V …" workload
   printf '%s' "$base" >base
   printf '%s:%s' "$id" "$secret" | base64 -w0 >basic
   curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$base/oauth/token" | json access_token >client-token
-  if [[ "$workload" == verify || "$workload" == create ]]; then
-    local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys")
+  local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys")
+  if [[ "$workload" == verify || "$workload" == create || "$workload" == op-* ]]; then
+    # The user's device, bound through the real flow (the SDK's phone).
     export STRONGAUTH_CLIENT_SECRET="$secret" STRONGAUTH_USER_PASSWORD=duo-password
     device="$("$binary" device bind "${phone[@]}" --notifications "$dir/data/notifications.jsonl" | json deviceId)"
     printf '%s' "$device" >device
+  fi
+  if [[ "$workload" == verify || "$workload" == create ]]; then
     # Enough answers for the fastest round seen on this machine (4,000/s), per round.
     answers="$("$binary" bench device-challenge-answers "${phone[@]}" --device-id "$device" \
       --count $((ROUNDS * DURATION * 4000)) --output "$dir/answers.tsv")"
@@ -128,12 +131,9 @@ setup() { # side binary port "K=V …" workload
   fi
   if [[ "$workload" == op-* ]]; then
     # The operation flow's four requests (bench/run.sh's rows): a PowerAuth application and its
-    # integration user, the user's device bound through the real flow, then per workload what
-    # its requests need — 18 pending operations for the list, approvals signed beforehand (each
-    # sent once, a file per round), one operation to read.
-    local phone=(--server "$base" --client-id "$id" --username "$user" --key-store "$dir/keys") app="duo-ops-$side" prepared
-    export STRONGAUTH_CLIENT_SECRET="$secret" STRONGAUTH_USER_PASSWORD=duo-password
-    device="$("$binary" device bind "${phone[@]}" --notifications "$dir/data/notifications.jsonl" | json deviceId)"
+    # integration user, then per workload what its requests need — 18 pending operations for the
+    # list, approvals signed beforehand (each sent once, a file per round), one operation to read.
+    local app="duo-ops-$side" prepared
     env $settings "$binary" apps create --id "$app" >/dev/null
     STRONGAUTH_INTEGRATION_PASSWORD="$(env $settings "$binary" integration-users create --name "$app-user" --app "$app" | json password)"
     export STRONGAUTH_INTEGRATION_PASSWORD

@@ -174,13 +174,23 @@ extension SQLStore: ApprovalRepository {
     }
 
     public func approval(id: String, integrationUserName: String) async throws -> (approval: Approval?, integrationUser: IntegrationUser?) {
-        // Both on one reader lease: one trip to the reader's thread, not two.
-        let (approvalRow, callerRow) = try await pool.withConnection { db in
-            (
-                try await Self.approvalRow(id: id, on: db), try await Self.integrationUserRow(name: integrationUserName, on: db)
-            )
+        // One statement (one round trip on PostgreSQL), anchored on one constant row so that each
+        // is read even when the other is absent.
+        let row = try await pool.withConnection { db in
+            try await db.sql(
+                """
+                SELECT ap.*, \(unsafeRaw: Self.prefixedIntegrationUserColumns)
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN approvals ap ON ap.id = \(bind: id)
+                LEFT JOIN integration_users i ON i.name = \(bind: integrationUserName)
+                """
+            ).first()
         }
-        return (try approvalRow.map(Self.approval(from:)), try callerRow.map(Self.integrationUser(from:)))
+        guard let row else { return (nil, nil) }
+        return (
+            try row.optionalString("id") == nil ? nil : try Self.approval(from: row),
+            try row.optionalString("iu_name") == nil ? nil : try Self.integrationUser(from: row, prefix: "iu_")
+        )
     }
 
     public func approval(id: String, answeredBy deviceID: String, token: AccessTokenLivenessQuery) async throws

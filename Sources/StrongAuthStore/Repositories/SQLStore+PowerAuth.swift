@@ -82,12 +82,20 @@ extension SQLStore: PowerAuthRepository {
         try await db.sql("SELECT * FROM integration_users WHERE name = \(bind: name)").first()
     }
 
-    static func integrationUser(from row: any SQLRow) throws -> IntegrationUser {
+    static func integrationUser(from row: any SQLRow) throws -> IntegrationUser { try integrationUser(from: row, prefix: "") }
+
+    /// The columns of `integration_users i`, each named `iu_` + the column, for an integration
+    /// user read with what it acts on.
+    static let prefixedIntegrationUserColumns = ["name", "password_hash", "applications", "status", "created_at", "realm_id"]
+        .map { "i.\($0) AS iu_\($0)" }.joined(separator: ", ")
+
+    /// An integration user from columns named `prefix` + the column.
+    static func integrationUser(from row: any SQLRow, prefix: String) throws -> IntegrationUser {
         IntegrationUser(
-            name: try row.string("name"), passwordHash: try row.string("password_hash"),
-            applicationIDs: try row.words("applications"),
-            status: IntegrationUser.Status(rawValue: try row.string("status")) ?? .disabled, createdAt: try row.date("created_at"),
-            realmID: try row.string("realm_id"))
+            name: try row.string(prefix + "name"), passwordHash: try row.string(prefix + "password_hash"),
+            applicationIDs: try row.words(prefix + "applications"),
+            status: IntegrationUser.Status(rawValue: try row.string(prefix + "status")) ?? .disabled,
+            createdAt: try row.date(prefix + "created_at"), realmID: try row.string(prefix + "realm_id"))
     }
 
     /// The names of the integration users (active or not) that may use `applicationID`, by the
@@ -199,8 +207,7 @@ extension SQLStore: PowerAuthRepository {
                     p.sealed_master_private_key AS app_sealed_master_private_key, p.master_public_key AS app_master_public_key,
                     p.callback_url AS app_callback_url, p.sealed_callback_secret AS app_sealed_callback_secret,
                     p.status AS app_status, p.created_at AS app_created_at, p.realm_id AS app_realm_id,
-                    i.name AS iu_name, i.password_hash AS iu_password_hash, i.applications AS iu_applications,
-                    i.status AS iu_status, i.created_at AS iu_created_at, i.realm_id AS iu_realm_id
+                    \(unsafeRaw: Self.prefixedIntegrationUserColumns)
                 FROM (SELECT 1 AS one) AS anchor
                 LEFT JOIN devices d ON d.id = \(bind: registrationID)
                 LEFT JOIN powerauth_activations a ON a.device_id = d.id
@@ -223,14 +230,7 @@ extension SQLStore: PowerAuthRepository {
                 sealedCallbackSecret: try row.optionalString("app_sealed_callback_secret"),
                 status: PowerAuthApplication.Status(rawValue: try row.string("app_status")) ?? .disabled,
                 createdAt: try row.date("app_created_at"), realmID: try row.string("app_realm_id"))
-        let integrationUser: IntegrationUser? =
-            try row.optionalString("iu_name") == nil
-            ? nil
-            : IntegrationUser(
-                name: try row.string("iu_name"), passwordHash: try row.string("iu_password_hash"),
-                applicationIDs: try row.words("iu_applications"),
-                status: IntegrationUser.Status(rawValue: try row.string("iu_status")) ?? .disabled, createdAt: try row.date("iu_created_at"),
-                realmID: try row.string("iu_realm_id"))
+        let integrationUser = try row.optionalString("iu_name") == nil ? nil : try Self.integrationUser(from: row, prefix: "iu_")
         return SignatureContext(
             registration: hasRegistration ? try Self.registration(from: row) : nil, application: application,
             integrationUser: integrationUser)
