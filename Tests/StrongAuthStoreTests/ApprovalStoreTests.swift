@@ -92,6 +92,16 @@ struct ApprovalStoreTests {
             #expect(targets.targets.template?.template == payment && targets.targets.template?.application == fromSecond.application)
             #expect(targets.targets.recipient?.userID == user.id && targets.targets.recipient?.devices == [device])
             #expect(try await userWithDevices(caller: "another", username: user.username) == nil)
+            // Two templates and two devices: each device once, in order, and still the first application's template.
+            let (second, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
+            try await store.insertDeviceBinding(device: second, challenge: binding, notification: notification)
+            let both = try await store.operationTargets(template: payment.name, username: user.username, integrationUserName: "second-first")
+            let expectedDevices = [device, try #require(try await store.device(id: second.id))].sorted {
+                ($0.createdAt, $0.id) < ($1.createdAt, $1.id)
+            }
+            #expect(both.targets.recipient?.devices == expectedDevices)
+            #expect(both.targets.template?.template == payment)
+            #expect(try await store.transitionDevice(id: second.id, from: [.created], to: .removed, reason: nil, at: Fixtures.epoch))
             #expect(try await store.transitionDevice(id: device.id, from: [.active], to: .removed, reason: nil, at: Fixtures.epoch))
             let withoutDevices = try #require(try await userWithDevices(caller: "first-second", username: user.username))
             #expect(withoutDevices.userID == user.id && withoutDevices.devices.isEmpty)

@@ -32,21 +32,48 @@ extension SQLStore: ApprovalRepository {
     public func operationTargets(template name: String, username: String, integrationUserName: String) async throws
         -> (integrationUser: IntegrationUser?, targets: OperationTargets)
     {
-        // The caller and, when it exists, what it would create: one trip to the reader's thread.
-        let (caller, templates, users) = try await pool.withConnection { db in
-            guard let caller = try await Self.integrationUserRow(name: integrationUserName, on: db).map(Self.integrationUser(from:)) else {
-                return (nil as IntegrationUser?, [any SQLRow](), [any SQLRow]())
-            }
-            let templates =
-                caller.applicationIDs.isEmpty ? [] : try await Self.templateRows(name: name, of: caller.applicationIDs, on: db)
-            return (caller, templates, try await Self.userWithDevicesRows(realm: caller.realmID, username: username, on: db))
+        // One statement (one round trip on PostgreSQL): the caller, the template `name` of each
+        // of its applications, and the user of its realm once per device that is not REMOVED —
+        // one row per template and device (anchored, so a caller without either still reads).
+        // The SQL test of the caller's applications only narrows: its list picks exactly, in its order.
+        let rows = try await pool.withConnection { db in
+            try await db.sql(
+                """
+                SELECT \(unsafeRaw: Self.prefixedIntegrationUserColumns), \(unsafeRaw: Self.prefixedTemplateColumns),
+                       \(unsafeRaw: Self.prefixedApplicationColumns), u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
+                FROM (SELECT 1 AS anchor) AS anchor
+                LEFT JOIN integration_users i ON i.name = \(bind: integrationUserName)
+                LEFT JOIN operation_templates t ON t.name = \(bind: name)
+                    AND REPLACE(' ' || i.applications || ' ', ' ' || t.application_id || ' ', '') <> (' ' || i.applications || ' ')
+                LEFT JOIN powerauth_applications a ON a.id = t.application_id
+                LEFT JOIN users u ON u.realm_id = i.realm_id AND u.username = \(bind: username)
+                LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
+                ORDER BY d.created_at, d.id
+                """
+            ).all()
         }
-        guard let caller else { return (nil, OperationTargets(template: nil, recipient: nil)) }
-        return (
-            caller,
-            OperationTargets(
-                template: try Self.firstTemplate(in: templates, of: caller.applicationIDs), recipient: try Self.userWithDevices(from: users))
-        )
+        guard let first = rows.first, try first.optionalString("iu_name") != nil else {
+            return (nil, OperationTargets(template: nil, recipient: nil))
+        }
+        let caller = try Self.integrationUser(from: first, prefix: "iu_")
+        var templates: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
+        var devices: [Device] = []
+        var deviceIDs: Set<String> = []
+        for row in rows {
+            if try row.optionalString("t_application_id") != nil {
+                let template = try Self.template(from: row, prefix: "t_")
+                templates[template.applicationID] = (
+                    template, try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_")
+                )
+            }
+            if let deviceID = try row.optionalString("d_id"), deviceIDs.insert(deviceID).inserted {
+                devices.append(try Self.device(from: row, prefix: "d_"))
+            }
+        }
+        let recipient = try first.optionalString("u_id").map { (userID: $0, devices: devices) }
+        // The template of the first of the caller's applications that has one, in its order.
+        let template = caller.applicationIDs.lazy.compactMap { templates[$0] }.first
+        return (caller, OperationTargets(template: template, recipient: recipient))
     }
 
     public func actionRequestRecipient(uid: String, realm: String) async throws -> (user: User, devices: [Device])? {
@@ -67,55 +94,22 @@ extension SQLStore: ApprovalRepository {
         return (try Self.user(from: first), devices)
     }
 
-    /// The template `name` of each of `applicationIDs` that has one, joined to its application.
-    private static func templateRows(name: String, of applicationIDs: [String], on db: any SQLDatabase) async throws -> [any SQLRow] {
-        try await db.sql(
-            """
-            SELECT t.*, \(unsafeRaw: Self.prefixedApplicationColumns)
-            FROM operation_templates t LEFT JOIN powerauth_applications a ON a.id = t.application_id
-            WHERE t.name = \(bind: name) AND t.application_id IN (\(binds: applicationIDs))
-            """
-        ).all()
-    }
+    static func template(from row: any SQLRow) throws -> OperationTemplate { try template(from: row, prefix: "") }
 
-    /// The template of the first of `applicationIDs` among `rows` (`templateRows`).
-    private static func firstTemplate(in rows: [any SQLRow], of applicationIDs: [String]) throws
-        -> (template: OperationTemplate, application: PowerAuthApplication?)?
-    {
-        var found: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
-        for row in rows {
-            let template = try Self.template(from: row)
-            found[template.applicationID] = (template, try row.optionalString("a_id") == nil ? nil : try Self.application(from: row, prefix: "a_"))
-        }
-        return applicationIDs.lazy.compactMap { found[$0] }.first
-    }
+    /// The columns of `operation_templates t`, each named `t_` + the column.
+    static let prefixedTemplateColumns = [
+        "application_id", "name", "operation_type", "data_template", "expiration_seconds", "max_failure_count", "signature_types", "title",
+        "message",
+    ].map { "t.\($0) AS t_\($0)" }.joined(separator: ", ")
 
-    /// The user `username` of `realm`, once per device that is not REMOVED (once with NULL device
-    /// columns when it has none); no rows when there is no such user.
-    private static func userWithDevicesRows(realm: String, username: String, on db: any SQLDatabase) async throws -> [any SQLRow] {
-        try await db.sql(
-            """
-            SELECT u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
-            FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
-            WHERE u.realm_id = \(bind: realm) AND u.username = \(bind: username)
-            ORDER BY d.created_at, d.id
-            """
-        ).all()
-    }
-
-    private static func userWithDevices(from rows: [any SQLRow]) throws -> (userID: String, devices: [Device])? {
-        guard let first = rows.first else { return nil }
-        let devices = try rows.compactMap { row in try row.optionalString("d_id") == nil ? nil : try Self.device(from: row, prefix: "d_") }
-        return (try first.string("u_id"), devices)
-    }
-
-    static func template(from row: any SQLRow) throws -> OperationTemplate {
+    /// A template from columns named `prefix` + the column.
+    static func template(from row: any SQLRow, prefix: String) throws -> OperationTemplate {
         OperationTemplate(
-            applicationID: try row.string("application_id"), name: try row.string("name"), operationType: try row.string("operation_type"),
-            dataTemplate: try row.string("data_template"), expiration: TimeInterval(try row.int("expiration_seconds")),
-            maxFailureCount: try row.int("max_failure_count"),
-            signatureTypes: try row.words("signature_types"),
-            title: try row.string("title"), message: try row.string("message"))
+            applicationID: try row.string(prefix + "application_id"), name: try row.string(prefix + "name"),
+            operationType: try row.string(prefix + "operation_type"), dataTemplate: try row.string(prefix + "data_template"),
+            expiration: TimeInterval(try row.int(prefix + "expiration_seconds")), maxFailureCount: try row.int(prefix + "max_failure_count"),
+            signatureTypes: try row.words(prefix + "signature_types"), title: try row.string(prefix + "title"),
+            message: try row.string(prefix + "message"))
     }
 
     public func insertApproval(_ approval: Approval, webhooks: [WebhookDelivery], notifications: [OutboxNotification], audit: AuditRecord?)
