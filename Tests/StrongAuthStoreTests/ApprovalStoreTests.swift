@@ -79,6 +79,12 @@ struct ApprovalStoreTests {
             #expect(fromFirst.application?.callbackURL == "http://127.0.0.1:9/hook")
             #expect(try await template(name: "no.such.template", caller: "first-second") == nil)
             #expect(try await template(name: payment.name, caller: "nobody") == nil)
+            // Membership is exact (no prefix or substring of an application matches), and a caller
+            // of no application reads no template.
+            try await caller("prefix", applications: ["secon", "irst"])
+            #expect(try await template(name: payment.name, caller: "prefix") == nil)
+            try await caller("none", applications: [])
+            #expect(try await template(name: payment.name, caller: "none") == nil)
 
             // The user of the caller's realm with the devices that are not REMOVED (none: still found); no user: nil.
             #expect(try await userWithDevices(caller: "first-second", username: "nobody") == nil)
@@ -92,6 +98,7 @@ struct ApprovalStoreTests {
             #expect(targets.targets.template?.template == payment && targets.targets.template?.application == fromSecond.application)
             #expect(targets.targets.recipient?.userID == user.id && targets.targets.recipient?.devices == [device])
             #expect(try await userWithDevices(caller: "another", username: user.username) == nil)
+            #expect(try await userWithDevices(caller: "none", username: user.username)?.devices == [device])
             // Two templates and two devices: each device once, in order, and still the first application's template.
             let (second, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
             try await store.insertDeviceBinding(device: second, challenge: binding, notification: notification)

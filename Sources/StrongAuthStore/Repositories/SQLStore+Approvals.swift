@@ -32,30 +32,41 @@ extension SQLStore: ApprovalRepository {
     public func operationTargets(template name: String, username: String, integrationUserName: String) async throws
         -> (integrationUser: IntegrationUser?, targets: OperationTargets)
     {
-        // One statement (one round trip on PostgreSQL): the caller, the template `name` of each
-        // of its applications, and the user of its realm once per device that is not REMOVED —
-        // one row per template and device (anchored, so a caller without either still reads).
-        // The SQL test of the caller's applications only narrows: its list picks exactly, in its order.
-        let rows = try await pool.withConnection { db in
-            try await db.sql(
-                """
-                SELECT \(unsafeRaw: Self.prefixedIntegrationUserColumns), \(unsafeRaw: Self.prefixedTemplateColumns),
-                       \(unsafeRaw: Self.prefixedApplicationColumns), u.id AS u_id, \(unsafeRaw: Self.prefixedDeviceColumns)
-                FROM (SELECT 1 AS anchor) AS anchor
-                LEFT JOIN integration_users i ON i.name = \(bind: integrationUserName)
-                LEFT JOIN operation_templates t ON t.name = \(bind: name)
-                    AND REPLACE(' ' || i.applications || ' ', ' ' || t.application_id || ' ', '') <> (' ' || i.applications || ' ')
-                LEFT JOIN powerauth_applications a ON a.id = t.application_id
-                LEFT JOIN users u ON u.realm_id = i.realm_id AND u.username = \(bind: username)
-                LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
-                ORDER BY d.created_at, d.id
-                """
-            ).all()
+        // The caller, the template `name` of each of its applications (by the primary key), and
+        // the recipient of its realm once per device that is not REMOVED: one row per template ×
+        // device, anchored so that each part is read even when another is absent. On PostgreSQL
+        // one statement (one round trip) that joins the caller too, its applications split with
+        // `string_to_array`; SQLite has no arrays and no round trips to save, so it reads the
+        // caller first, on the same lease.
+        let (caller, rows): (IntegrationUser?, [any SQLRow])
+        if pool.engine == .postgres {
+            rows = try await pool.withConnection { db in
+                try await db.sql(
+                    Self.operationTargetsQuery(
+                        template: name, username: username, callerColumns: ", \(unsafeRaw: Self.prefixedIntegrationUserColumns)",
+                        callerJoin: "LEFT JOIN integration_users i ON i.name = \(bind: integrationUserName)",
+                        callerApplications: "t.application_id = ANY(string_to_array(i.applications, ' '))", callerRealm: "i.realm_id")
+                ).all()
+            }
+            caller = try rows.first.flatMap { row in
+                try row.optionalString("iu_name") == nil ? nil : try Self.integrationUser(from: row, prefix: "iu_")
+            }
+        } else {
+            (caller, rows) = try await pool.withConnection { db in
+                guard let caller = try await Self.integrationUserRow(name: integrationUserName, on: db).map(Self.integrationUser(from:)) else {
+                    return (nil, [])
+                }
+                let applications: StoreSQL =
+                    caller.applicationIDs.isEmpty ? "1 = 0" : "t.application_id IN (\(binds: caller.applicationIDs))"
+                let rows = try await db.sql(
+                    Self.operationTargetsQuery(
+                        template: name, username: username, callerColumns: "", callerJoin: "", callerApplications: applications,
+                        callerRealm: "\(bind: caller.realmID)")
+                ).all()
+                return (caller, rows)
+            }
         }
-        guard let first = rows.first, try first.optionalString("iu_name") != nil else {
-            return (nil, OperationTargets(template: nil, recipient: nil))
-        }
-        let caller = try Self.integrationUser(from: first, prefix: "iu_")
+        guard let caller else { return (nil, OperationTargets(template: nil, recipient: nil)) }
         var templates: [String: (template: OperationTemplate, application: PowerAuthApplication?)] = [:]
         var devices: [Device] = []
         var deviceIDs: Set<String> = []
@@ -70,10 +81,30 @@ extension SQLStore: ApprovalRepository {
                 devices.append(try Self.device(from: row, prefix: "d_"))
             }
         }
-        let recipient = try first.optionalString("u_id").map { (userID: $0, devices: devices) }
+        let recipient = try rows.first?.optionalString("u_id").map { (userID: $0, devices: devices) }
         // The template of the first of the caller's applications that has one, in its order.
         let template = caller.applicationIDs.lazy.compactMap { templates[$0] }.first
         return (caller, OperationTargets(template: template, recipient: recipient))
+    }
+
+    /// `operationTargets`' statement: `callerApplications` tests that `t.application_id` is one of
+    /// the caller's applications, `callerRealm` is the recipient's realm; `callerColumns` and `callerJoin` add the
+    /// caller itself (as `i`, columns `iu_…`) where it is read in the same statement.
+    private static func operationTargetsQuery(
+        template name: String, username: String, callerColumns: StoreSQL, callerJoin: StoreSQL, callerApplications: StoreSQL,
+        callerRealm: StoreSQL
+    ) -> StoreSQL {
+        """
+        SELECT \(unsafeRaw: Self.prefixedTemplateColumns), \(unsafeRaw: Self.prefixedApplicationColumns), u.id AS u_id,
+               \(unsafeRaw: Self.prefixedDeviceColumns)\(callerColumns)
+        FROM (SELECT 1 AS anchor) AS anchor
+        \(callerJoin)
+        LEFT JOIN operation_templates t ON t.name = \(bind: name) AND \(callerApplications)
+        LEFT JOIN powerauth_applications a ON a.id = t.application_id
+        LEFT JOIN users u ON u.realm_id = \(callerRealm) AND u.username = \(bind: username)
+        LEFT JOIN devices d ON d.user_id = u.id AND d.status <> 'REMOVED'
+        ORDER BY d.created_at, d.id
+        """
     }
 
     public func actionRequestRecipient(uid: String, realm: String) async throws -> (user: User, devices: [Device])? {
