@@ -40,10 +40,15 @@ extension SQLStore: PowerAuthRepository {
 
     /// The columns of `powerauth_applications a`, each named `a_` + the column, for an
     /// application joined to other tables.
-    static let prefixedApplicationColumns = [
+    static let prefixedApplicationColumns = applicationColumns.map { "a.\($0) AS a_\($0)" }.joined(separator: ", ")
+
+    /// The same as `p.… AS app_…`: `signatureContext`, where `a` is the activation.
+    private static let signatureApplicationColumns = applicationColumns.map { "p.\($0) AS app_\($0)" }.joined(separator: ", ")
+
+    private static let applicationColumns = [
         "id", "name", "application_key", "sealed_application_secret", "sealed_master_private_key", "master_public_key",
         "callback_url", "sealed_callback_secret", "status", "created_at", "realm_id",
-    ].map { "a.\($0) AS a_\($0)" }.joined(separator: ", ")
+    ]
 
     /// An application from columns named `prefix` + the column (an application joined to other tables).
     static func application(from row: any SQLRow, prefix: String) throws -> PowerAuthApplication {
@@ -201,12 +206,7 @@ extension SQLStore: PowerAuthRepository {
         let row = try await pool.withConnection { db in
             try await db.sql(
                 """
-                SELECT d.*, a.*, u.username AS external_user_id,
-                    p.id AS app_id, p.name AS app_name, p.application_key AS app_application_key,
-                    p.sealed_application_secret AS app_sealed_application_secret,
-                    p.sealed_master_private_key AS app_sealed_master_private_key, p.master_public_key AS app_master_public_key,
-                    p.callback_url AS app_callback_url, p.sealed_callback_secret AS app_sealed_callback_secret,
-                    p.status AS app_status, p.created_at AS app_created_at, p.realm_id AS app_realm_id,
+                SELECT d.*, a.*, u.username AS external_user_id, \(unsafeRaw: Self.signatureApplicationColumns),
                     \(unsafeRaw: Self.prefixedIntegrationUserColumns)
                 FROM (SELECT 1 AS one) AS anchor
                 LEFT JOIN devices d ON d.id = \(bind: registrationID)
@@ -219,17 +219,7 @@ extension SQLStore: PowerAuthRepository {
         }
         guard let row else { return SignatureContext(registration: nil, application: nil, integrationUser: nil) }
         let hasRegistration = try row.optionalString("device_id") != nil && row.optionalString("external_user_id") != nil
-        let application: PowerAuthApplication? =
-            try row.optionalString("app_id") == nil
-            ? nil
-            : PowerAuthApplication(
-                id: try row.string("app_id"), name: try row.string("app_name"), applicationKey: try row.string("app_application_key"),
-                sealedApplicationSecret: try row.string("app_sealed_application_secret"),
-                sealedMasterPrivateKey: try row.string("app_sealed_master_private_key"),
-                masterPublicKey: try row.string("app_master_public_key"), callbackURL: try row.optionalString("app_callback_url"),
-                sealedCallbackSecret: try row.optionalString("app_sealed_callback_secret"),
-                status: PowerAuthApplication.Status(rawValue: try row.string("app_status")) ?? .disabled,
-                createdAt: try row.date("app_created_at"), realmID: try row.string("app_realm_id"))
+        let application = try row.optionalString("app_id") == nil ? nil : try Self.application(from: row, prefix: "app_")
         let integrationUser = try row.optionalString("iu_name") == nil ? nil : try Self.integrationUser(from: row, prefix: "iu_")
         return SignatureContext(
             registration: hasRegistration ? try Self.registration(from: row) : nil, application: application,
