@@ -24,8 +24,8 @@
 # (PowerAuth signature verification through the integration API, signatures prepared by
 # `strongauth bench powerauth-signatures` for fresh activations each round), process (finAPI's
 # process token exchange, 1,000 tokens round robin, as bench/run.sh's row), the operation flow's
-# four requests as bench/run.sh's rows (op-list with 18 pending, op-approve with approvals signed
-# beforehand, op-status, op-create; the flow is their sum), health, and the
+# four requests as bench/run.sh's rows (op-list with 18 pending, op-approve with approvals signed just
+# before each round, op-status, op-create; the flow is their sum), health, and the
 # floors of bench/run.sh (`strongauth bench floor-server`'s routes, which both servers serve):
 # floor-post (a form POST, no work), floor-read (+ a read of the client's row), floor-read-sign
 # (+ one ES256 signature: a grant's unavoidable work), floor-verify (one P-256 verification).
@@ -138,23 +138,20 @@ setup() { # side binary port "K=V …" workload
     STRONGAUTH_INTEGRATION_PASSWORD="$(env $settings "$binary" integration-users create --name "$app-user" --app "$app" | json password)"
     export STRONGAUTH_INTEGRATION_PASSWORD
     printf '%s:%s' "$app-user" "$STRONGAUTH_INTEGRATION_PASSWORD" | base64 -w0 >ops-basic
+    # For op-approve's approvals, prepared before each round (`prepare_approvals`).
+    printf '%s' "$secret" >client-secret
+    printf '%s' "$STRONGAUTH_INTEGRATION_PASSWORD" >integration-password
     printf '{"userId":"%s","template":"default.payment","parameters":{"amount":"63.99","currency":"EUR","account":"CZ32493745"}}' \
       "$user" >ops-create.json
-    local count=1 output="$dir/ops.tsv"
+    local count=1
     [[ "$workload" == op-list ]] && count=18
-    # 2,000 a second: more than a side answers here. They expire with their template
-    # (default.payment: 300 s) — a slow preparation on a loaded machine could outlast that, so each
-    # round first checks their age (`check_approvals_age`; docs/benchmarks.md, twentieth pass).
-    [[ "$workload" == op-approve ]] && count=$((ROUNDS * DURATION * 2000))
-    date +%s >prepared-at
     prepared="$("$binary" bench operation-answers "${phone[@]}" --device-id "$device" --integration-user "$app-user" \
-      --count "$count" --output "$output")"
+      --count "$count" --output "$dir/ops.tsv")"
     json bearer <<<"$prepared" >bearer
     json operationId <<<"$prepared" >operation
-    [[ "$workload" != op-approve ]] || split -n "l/$ROUNDS" -d -a 3 --additional-suffix=.tsv ops.tsv approvals-
   fi
   if [[ "$workload" == process ]]; then
-    # 1,000 finAPI process tokens, each exchangeable 1,000 times (STRONGAUTH_PROCESSES_MAX_EXCHANGES below).
+    # 1,000 finAPI process tokens, each exchangeable 1,000 times (STRONGAUTH_PROCESSES_MAX_EXCHANGES, above).
     "$REPO/bench/process_tokens.sh" "$base" "$id" "$secret" 1000 duo >"$dir/processes.txt"
   fi
   if [[ "$workload" == powerauth ]]; then
@@ -209,20 +206,27 @@ if [[ "$WORKLOAD_A" == "$WORKLOAD_B" ]]; then echo "     $WORKLOAD_A, $ROUNDS ro
 else echo "     A: $WORKLOAD_A, B: $WORKLOAD_B, $ROUNDS rounds of ${DURATION} s; server CPU µs per answered request"; fi
 RATIOS=()
 sleep 2
-# Prepared approvals expire with default.payment's 300 s: a round that would send expired ones
-# stops the run instead of counting their refusals (4xx) as answers.
-check_approvals_age() { # side workload
-  [[ "$2" == op-approve ]] || return 0
-  local age=$(($(date +%s) - $(cat "$WORK/$1/prepared-at")))
-  if ((age > 280)); then
-    echo "server $1's approvals were prepared $age s ago; they expire after 300 s: run fewer rounds or on a quieter machine" >&2
-    exit 1
-  fi
+# op-approve's approvals for one round, signed just before it: 4,000 a second (more than a side
+# answers here; each is sent once), and fresh — prepared all at once for every round, the first
+# rounds' could outlive default.payment's 300 s on a loaded machine and be refused
+# (docs/benchmarks.md, twentieth pass). Before the round's CPU is read, and given 2 s for the
+# pushes announcing them to go out.
+prepare_approvals() { # side round
+  local dir="$WORK/$1" binary="$A"
+  [[ $1 == a ]] || binary="$B"
+  STRONGAUTH_CLIENT_SECRET="$(cat "$dir/client-secret")" STRONGAUTH_USER_PASSWORD=duo-password \
+    STRONGAUTH_INTEGRATION_PASSWORD="$(cat "$dir/integration-password")" \
+    "$binary" bench operation-answers --server "$(cat "$dir/base")" --client-id "duo-$1" --username "duo-$1" \
+    --key-store "$dir/keys" --device-id "$(cat "$dir/device")" --integration-user "duo-ops-$1-user" \
+    --count $((DURATION * 4000)) --output "$dir/approvals-$(printf '%03d' "$2").tsv" | json bearer >"$dir/bearer"
 }
 
 for round in $(seq 0 $((ROUNDS - 1))); do
-  check_approvals_age a "$WORKLOAD_A"
-  check_approvals_age b "$WORKLOAD_B"
+  if [[ "$WORKLOAD_A" == op-approve || "$WORKLOAD_B" == op-approve ]]; then
+    [[ "$WORKLOAD_A" != op-approve ]] || prepare_approvals a "$round"
+    [[ "$WORKLOAD_B" != op-approve ]] || prepare_approvals b "$round"
+    sleep 2
+  fi
   a0=$(cpu a); b0=$(cpu b)
   load a "$round" "$WORKLOAD_A" & wa=$!
   load b "$round" "$WORKLOAD_B" & wb=$!
