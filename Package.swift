@@ -54,6 +54,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // SQLite's process-wide options, set before it initializes (`sqlite3_config` is variadic:
+        // Swift cannot call it). Links the system SQLite that GRDB uses.
+        .target(name: "CSQLiteSetup", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The domain: entities, state machines, policies, use cases, repository protocols.
         .target(
             name: "StrongAuthCore",
@@ -72,7 +75,7 @@ let package = Package(
         .target(
             name: "StrongAuthStore",
             dependencies: [
-                "StrongAuthCore",
+                "StrongAuthCore", "CSQLiteSetup",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -161,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrongAuthStoreTests",
-            dependencies: ["StrongAuthStore", "StrongAuthCore"],
+            dependencies: ["StrongAuthStore", "StrongAuthCore", .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

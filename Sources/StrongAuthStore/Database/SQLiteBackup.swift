@@ -166,6 +166,7 @@ public enum SQLiteBackup {
 
     /// One connection to `path`, opened read-only, closed afterwards.
     static func withReadOnlyConnection<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
+        _ = SQLiteLibrary.setUp
         var configuration = Configuration()
         configuration.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: configuration)

@@ -63,6 +63,7 @@ public final class SQLitePool: DatabasePool {
     private static func open(path: String, readers readerCount: Int, writerExecutor: SQLiteThreadExecutor, logger: Logger) async throws
         -> SQLitePool
     {
+        _ = SQLiteLibrary.setUp
         var configuration = Configuration()
         // No busy handler: a locked database is waited for asynchronously (`retryingWhileBusy`).
         configuration.busyMode = .immediateError
