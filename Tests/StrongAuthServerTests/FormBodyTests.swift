@@ -33,6 +33,44 @@ struct FormBodyTests {
         #expect(throws: OAuthError.self) { try parse(body) }
     }
 
+    /// The parser as it was, over the text's UTF-8 view: the byte-level one must answer exactly as it did.
+    private static func parsedByTextSplit(_ body: [UInt8]) throws -> [String: String] {
+        guard let text = String(validating: body, as: UTF8.self) else { throw OAuthError.invalidRequest("not UTF-8") }
+        var parameters: [String: String] = [:]
+        for pair in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = FormBody.decodeEscaped(parts[0]), !name.isEmpty,
+                let value = parts.count == 2 ? FormBody.decodeEscaped(parts[1]) : ""
+            else { throw OAuthError.invalidRequest("malformed") }
+            if FormBody.repeatable.contains(name), let earlier = parameters[name] {
+                parameters[name] = earlier + "\u{0}" + value
+                continue
+            }
+            guard parameters.updateValue(value, forKey: name) == nil else { throw OAuthError.invalidRequest("repeated") }
+        }
+        return parameters
+    }
+
+    @Test("random bodies parse exactly as splitting the text did: the same parameters, or refused by both")
+    func byteParserAgreesWithTextSplit() {
+        let pieces: [[UInt8]] = [
+            Array("a".utf8), Array("b".utf8), Array("resource".utf8), Array("=".utf8), Array("&".utf8), Array("%".utf8),
+            Array("%41".utf8), Array("%C3%BC".utf8), Array("+".utf8), Array("ü".utf8), Array("😀".utf8), [0x09], [0x0A], [0xC3], [0xFF],
+            Array("eyJhbGciOiJFUzI1NiJ9".utf8),
+        ]
+        var bodies: [[UInt8]] = [[], Array("&".utf8), Array("&&a=1&".utf8), Array("=".utf8), Array("a==".utf8)]
+        for _ in 0..<5_000 { bodies.append((0..<Int.random(in: 0...10)).flatMap { _ in pieces.randomElement()! }) }
+        var parsed = 0
+        for body in bodies {
+            let expected = try? Self.parsedByTextSplit(body)
+            let actual = try? FormBody.parse(ByteBuffer(bytes: body))
+            #expect(actual == expected, "\(body)")
+            if expected != nil { parsed += 1 }
+        }
+        // Both kinds of body are drawn: some parse, some are refused.
+        #expect(parsed > 100 && parsed < bodies.count - 100)
+    }
+
     @Test("a body that is not UTF-8 is refused before any parameter is read")
     func notUTF8() {
         #expect(throws: OAuthError.self) { try FormBody.parse(ByteBuffer(bytes: [0x61, 0x3D, 0xC3, 0x28])) }

@@ -6,7 +6,6 @@ import Synchronization
 import Testing
 
 @testable import StrongAuthServer
-@testable import StrongAuthStore
 
 /// `strongauth serve`'s SIGTERM: the requests in flight finish, but one that never does cannot
 /// keep the node up past the grace period (`ShutdownDeadline`).
@@ -14,15 +13,6 @@ import Testing
 struct ShutdownDeadlineTests {
     @Test("a request that never finishes is cancelled after the grace period; one that finishes in it is answered")
     func stuckRequestDoesNotHoldTheShutdown() async throws {
-        // The server, its timers and this test's racers run on two threads of their own: the
-        // hundreds of tests running beside it keep the shared pool's queue long enough to delay
-        // a timer by seconds, and the deadline is a matter of seconds.
-        let executor = SQLiteThreadExecutor(name: "shutdown-test", threads: 2)
-        defer { executor.shutdown() }
-        try await withTaskExecutorPreference(executor) { try await Self.stuckRequest() }
-    }
-
-    static func stuckRequest() async throws {
         let (ports, port) = AsyncStream<Int>.makeStream()
         let (arrivals, arrived) = AsyncStream<String>.makeStream()
         let router = Router()

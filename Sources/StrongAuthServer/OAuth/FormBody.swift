@@ -19,16 +19,31 @@ enum FormBody {
 
     /// Parses `body`; any malformed byte, bad escape or repeated parameter is `invalid_request`.
     static func parse(_ body: ByteBuffer) throws -> [String: String] {
-        var parameters: [String: String] = [:]
-        guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
+        try body.withUnsafeReadableBytes { raw in
+            try parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+        }
+    }
+
+    /// The same over the body's bytes, in one pass for `&` and `=` (splitting a `String`'s UTF-8
+    /// view went through its generic index machinery byte by byte: 1.5 % of an introspection's
+    /// CPU). `&` and `=` never occur inside a multi-byte UTF-8 sequence, so the pairs and
+    /// components are exactly those of the text.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [String: String] {
+        guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
             throw OAuthError.invalidRequest("The request body is not UTF-8.")
         }
-        for pair in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), !name.isEmpty else {
+        var parameters: [String: String] = [:]
+        var pairStart = bytes.startIndex
+        while pairStart < bytes.endIndex {
+            let pairEnd = bytes[pairStart...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            defer { pairStart = pairEnd + 1 }
+            guard pairEnd > pairStart else { continue }  // an empty pair (`&&`) is skipped
+            let pair = UnsafeBufferPointer(rebasing: bytes[pairStart..<pairEnd])
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            guard let name = decode(UnsafeBufferPointer(rebasing: pair[..<(equals ?? pair.endIndex)])), !name.isEmpty else {
                 throw OAuthError.invalidRequest("The request body is not a well-formed form.")
             }
-            guard let value = parts.count == 2 ? decode(parts[1]) : "" else {
+            guard let value = equals.map({ decode(UnsafeBufferPointer(rebasing: pair[($0 + 1)...])) }) ?? "" else {
                 throw OAuthError.invalidRequest("The request body is not a well-formed form.")
             }
             if Self.repeatable.contains(name), let earlier = parameters[name] {
