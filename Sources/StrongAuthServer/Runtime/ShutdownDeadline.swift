@@ -21,12 +21,15 @@ public enum ShutdownDeadline {
     public static let cancellationLimit: Duration = .seconds(3)
 
     /// The service group that runs `app` until one of `signals` (or `triggerGracefulShutdown()`)
-    /// and then drains it within `gracePeriod`.
+    /// and then drains it within `gracePeriod`. `lastResort` replaces the exit that ends the
+    /// process `cancellationLimit` after the cancellation if the server has still not returned
+    /// (tests record it rather than end the test process).
     public static func serviceGroup<App: ApplicationProtocol>(
-        running app: App, gracePeriod: Duration, signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger
+        running app: App, gracePeriod: Duration, signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger,
+        lastResort: (@Sendable () -> Void)? = nil
     ) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: Draining(app: app, gracePeriod: gracePeriod, logger: logger))],
+            services: [.init(service: Draining(app: app, gracePeriod: gracePeriod, logger: logger, lastResortAction: lastResort ?? LastResort.exit))],
             gracefulShutdownSignals: signals, logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod
         return ServiceGroup(configuration: configuration)
@@ -75,10 +78,11 @@ public enum ShutdownDeadline {
         let app: App
         let gracePeriod: Duration
         let logger: Logger
+        let lastResortAction: @Sendable () -> Void
 
         func run() async throws {
             let (gracePeriod, logger) = (gracePeriod, logger)
-            let lastResort = LastResort(logger: logger)
+            let lastResort = LastResort(logger: logger, action: lastResortAction)
             defer { lastResort.disarm() }
             try await withTaskCancellationHandler {
                 try await withGracefulShutdownHandler {
