@@ -166,10 +166,9 @@ public enum SQLiteBackup {
 
     /// One connection to `path`, opened read-only, closed afterwards.
     static func withReadOnlyConnection<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
-        _ = SQLiteLibrary.setUp
         var configuration = Configuration()
         configuration.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        let queue = try SQLiteLibrary.queue(path: path, configuration: configuration)
         defer { try? queue.close() }
         return try queue.inDatabase(body)
     }

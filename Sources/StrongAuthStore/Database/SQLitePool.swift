@@ -63,7 +63,6 @@ public final class SQLitePool: DatabasePool {
     private static func open(path: String, readers readerCount: Int, writerExecutor: SQLiteThreadExecutor, logger: Logger) async throws
         -> SQLitePool
     {
-        _ = SQLiteLibrary.setUp
         var configuration = Configuration()
         // No busy handler: a locked database is waited for asynchronously (`retryingWhileBusy`).
         configuration.busyMode = .immediateError
@@ -75,7 +74,8 @@ public final class SQLitePool: DatabasePool {
         var opened: [GRDBConnection] = []
         do {
             func connect() async throws -> GRDBConnection {
-                GRDBConnection(queue: try await GRDBConnection.retryingWhileBusy { try DatabaseQueue(path: path, configuration: configuration) })
+                let queue = try await GRDBConnection.retryingWhileBusy { try SQLiteLibrary.queue(path: path, configuration: configuration) }
+                return GRDBConnection(queue: queue)
             }
             let writer = try await connect()
             opened.append(writer)
