@@ -30,6 +30,7 @@ public func buildApplication(
     app.addServices(ReplayGuardSweeper(replayGuard: runtime.powerAuth.replayGuard, logger: runtime.logger))
     app.addServices(AuthorizationCodeSweeper(authorization: runtime.authorization, logger: runtime.logger))
     app.addServices(PasskeyCeremonySweeper(passkeys: runtime.passkeys, logger: runtime.logger))
+    app.addServices(RetentionSweeper(retention: runtime.retention, logger: runtime.logger))
     app.addServices(
         SigningKeyPruner(
             keys: KeyManagement(store: runtime.store, masterKey: runtime.masterKey, time: runtime.time), signer: runtime.signer,

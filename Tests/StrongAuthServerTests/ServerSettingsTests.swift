@@ -68,6 +68,14 @@ struct ServerSettingsTests {
         await #expect(throws: SettingsError.self) { try await settings(flags: ["web.stepUpSmsPerHour": .int(0)]) }
     }
 
+    @Test("retention: expired records are kept 24 hours by default, STRONGAUTH_RETENTION_EXPIRED_RECORDS_HOURS sets it, 0 and 8761 are refused")
+    func retention() async throws {
+        #expect(try await settings().retention.keepExpired == 86_400)
+        #expect(try await settings(environment: ["STRONGAUTH_RETENTION_EXPIRED_RECORDS_HOURS": "2"]).retention.keepExpired == 7200)
+        await #expect(throws: SettingsError.self) { try await settings(flags: ["retention.expiredRecordsHours": .int(0)]) }
+        await #expect(throws: SettingsError.self) { try await settings(flags: ["retention.expiredRecordsHours": .int(8761)]) }
+    }
+
     @Test("production mode refuses to start without an explicit master key")
     func productionNeedsMasterKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongauth-prod-\(UUID().uuidString)")

@@ -15,4 +15,4 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
 /// Everything the core needs from storage.
 public typealias StrongAuthRepositories = ClientRepository & UserRepository & TokenRepository
     & SigningKeyRepository & AuditLog & DeviceRepository & NotificationOutbox & PowerAuthRepository & WebhookOutbox
-    & ApprovalRepository & SessionRepository & RealmRepository & PasskeyRepository
+    & ApprovalRepository & SessionRepository & RealmRepository & PasskeyRepository & RetentionRepository

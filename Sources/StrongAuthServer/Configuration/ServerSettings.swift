@@ -56,6 +56,9 @@ public struct ServerSettings: Sendable {
     public var webhookLease: TimeInterval
     /// finAPI process controller limits (`processes.*`).
     public var processes: ProcessConfiguration
+    /// How long expired challenges, refresh tokens, revocations and finished notifications are
+    /// kept before the retention job deletes them (`retention.expiredRecordsHours`).
+    public var retention = RetentionPolicy()
     /// Challenge-response sessions (ABN AMRO login protocol, docs/sessions.md): idle timeout, challenge lifetime, attempts, cookie.
     public var sessions: SessionConfiguration
     /// Shine's action requests (`approvals.*`): how long one may be confirmed, how long its
@@ -170,6 +173,7 @@ public struct ServerSettings: Sendable {
         }
         try readPowerAuth(config)
         try readProcesses(config)
+        try readRetention(config)
         try readSessions(config)
         try readApprovals(config)
         try readRateLimits(config)
@@ -180,6 +184,13 @@ public struct ServerSettings: Sendable {
         try readKeys(config)
         try readDPoP(config)
         try readWebAuthn(config)
+    }
+
+    /// Reads `retention.expiredRecordsHours` (default 24, at most a year).
+    mutating func readRetention(_ config: ConfigReader) throws {
+        let hours = config.int(forKey: "retention.expiredRecordsHours", default: 24)
+        guard (1...8760).contains(hours) else { throw SettingsError("retention.expiredRecordsHours must be 1–8760") }
+        retention = RetentionPolicy(keepExpired: TimeInterval(hours) * 3600)
     }
 
     /// Reads the action requests' lifetimes (defaults: Shine's API documentation, three minutes

@@ -37,6 +37,10 @@ public struct StrongAuthRuntime: Sendable {
     public let logger: Logger
     /// This node's rate-limit buckets (see `RateLimiter`: per node by design).
     public let rateLimiter = RateLimiter()
+    /// The retention job's deletes of expired records (`retention.expiredRecordsHours`).
+    public var retention: Retention {
+        Retention(store: store, time: time, policy: settings.retention, accessTokenLifetime: settings.accessTokenLifetime)
+    }
 
     /// Opens and migrates the database, loads (or, in development, creates) the keys. `serving`:
     /// a node that will answer requests keeps its PostgreSQL connections open
