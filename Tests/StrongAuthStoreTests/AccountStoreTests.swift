@@ -105,6 +105,36 @@ struct AccountStoreTests {
         }
     }
 
+    @Test(
+        "deleting a user deletes its refresh tokens, families and challenges of every kind (bound to a device or to none), not another user's",
+        arguments: TestDatabases.engines)
+    func deleteUserDeletesTokensAndChallenges(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            let alice = Fixtures.user("alice")
+            let bob = Fixtures.user("bob")
+            for user in [alice, bob] {
+                try await store.insertUser(user)
+                let (device, binding, notification) = DeviceStoreConformanceTests.binding(user: user.id)
+                try await store.insertDeviceBinding(device: device, challenge: binding, notification: notification)
+                for (kind, deviceID) in [(Challenge.Kind.deviceSignature, device.id), (.mfaPush, ""), (.webStepUp, "")] {
+                    try await store.insertChallenge(
+                        Challenge(
+                            id: UUID().uuidString, kind: kind, userID: user.id, deviceID: deviceID, payload: "p", maxAttempts: 5,
+                            createdAt: Fixtures.epoch, expiresAt: Fixtures.epoch.addingTimeInterval(300)),
+                        notifications: [])
+                }
+                try await store.insertRefreshToken(Fixtures.refreshToken(user: user.id, client: "shop", family: "family-\(user.username)"))
+            }
+            #expect(try await store.deleteUser(id: alice.id))
+            for table in ["challenges", "refresh_tokens", "token_families", "devices"] {
+                #expect(try await TestDatabases.count("\(table) WHERE user_id = '\(alice.id)'", in: store) == 0, "\(table)")
+            }
+            #expect(try await TestDatabases.count("challenges WHERE user_id = '\(bob.id)'", in: store) == 4)
+            #expect(try await TestDatabases.count("refresh_tokens WHERE user_id = '\(bob.id)'", in: store) == 1)
+            #expect(try await TestDatabases.count("token_families WHERE user_id = '\(bob.id)'", in: store) == 1)
+        }
+    }
+
     @Test("deleting a user ends its self-service sessions (not an operator's of the same id, not another user's)", arguments: TestDatabases.engines)
     func deleteUserEndsSessions(engine: DatabaseEngine) async throws {
         try await TestDatabases.withStore(engine) { store in

@@ -589,7 +589,7 @@ public enum Migrator {
                 "DROP INDEX audit_journal_order"
             ]),
         Migration(
-            version: 25, name: "retention-expiry-indexes",
+            version: 25, name: "retention-and-revocation-indexes",
             statements: [
                 // The retention job (`Retention`) finds expired rows by their expiry. One more
                 // B-tree per inserted challenge and refresh token — appended at its end, as
@@ -599,6 +599,11 @@ public enum Migrator {
                 "CREATE INDEX challenges_expires ON challenges (expires_at)",
                 "CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at)",
                 "CREATE INDEX revoked_access_tokens_expires ON revoked_access_tokens (expires_at)",
+                // A device leaving ACTIVE revokes the families it confirmed (the trigger
+                // `devices_leave_active_revoke_families`): without this index that UPDATE read
+                // every family of every user, under SQLite's write lock, at each block or
+                // removal. Only device-confirmed families are indexed.
+                "CREATE INDEX token_families_device ON token_families (device_id) WHERE device_id IS NOT NULL",
             ]),
     ]
 }

@@ -50,9 +50,18 @@ extension SQLStore: UserRepository {
 
     public func deleteUser(id: String) async throws -> Bool {
         try await pool.withTransaction { db in
-            try await db.sql("DELETE FROM refresh_tokens WHERE user_id = \(bind: id)").run()
+            // Each through an index (QueryPlanTests): the tokens by their families, the
+            // challenges by the user's devices (or by none: push before an answer, web step-up).
+            try await db.sql(
+                "DELETE FROM refresh_tokens WHERE family_id IN (SELECT id FROM token_families WHERE user_id = \(bind: id))"
+            ).run()
             try await db.sql("DELETE FROM token_families WHERE user_id = \(bind: id)").run()
-            try await db.sql("DELETE FROM challenges WHERE user_id = \(bind: id)").run()
+            try await db.sql(
+                """
+                DELETE FROM challenges
+                WHERE device_id IN (SELECT id FROM devices WHERE user_id = \(bind: id)) OR (device_id = '' AND user_id = \(bind: id))
+                """
+            ).run()
             try await db.sql("DELETE FROM notifications WHERE user_id = \(bind: id)").run()
             // Explicit rather than ON DELETE CASCADE, which SQLite honours only with foreign_keys on.
             try await db.sql(
