@@ -23,6 +23,10 @@ struct RetentionPassTests {
             cutoffs.withLock { $0["revocations"] = cutoff }
             return 0
         }
+        func deleteExpiredActionTokens(before cutoff: Date, limit: Int) async throws -> Int {
+            cutoffs.withLock { $0["actionTokens"] = cutoff }
+            return 0
+        }
         func deleteFinishedNotifications(before cutoff: Date, limit: Int) async throws -> Int {
             cutoffs.withLock { $0["notifications"] = cutoff }
             return 1
@@ -40,6 +44,7 @@ struct RetentionPassTests {
         #expect(
             store.cutoffs.withLock { $0 } == [
                 "challenges": now.addingTimeInterval(-3600), "revocations": now.addingTimeInterval(-3600),
+                "actionTokens": now.addingTimeInterval(-3600),
                 "notifications": now.addingTimeInterval(-3600), "refreshTokens": now.addingTimeInterval(-4500),
             ])
     }

@@ -10,7 +10,10 @@ import Testing
 /// as reading millions of rows takes.
 @Suite("SQLite query plans: no full scan of a growing table on a serving path")
 struct QueryPlanTests {
-    static let growingTables = ["challenges", "refresh_tokens", "token_families", "revoked_access_tokens", "notifications", "audit_journal"]
+    static let growingTables = [
+        "challenges", "refresh_tokens", "token_families", "revoked_access_tokens", "notifications", "audit_journal", "audit_events",
+        "approvals", "action_tokens", "devices", "users",
+    ]
 
     /// The statements, with `?` for their binds, as the store and the schema write them.
     static let statements: [(what: String, sql: String)] = [
@@ -31,6 +34,15 @@ struct QueryPlanTests {
             "finished notifications",
             "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE status IN ('sent', 'dead') AND next_attempt_at < ? LIMIT 500)"
         ),
+        (
+            "expired action tokens",
+            "DELETE FROM action_tokens WHERE token_hash IN (SELECT token_hash FROM action_tokens WHERE expires_at < ? LIMIT 500)"
+        ),
+        // The approval sweeper (SQLStore+Approvals, every second).
+        ("expired pending approvals", "SELECT * FROM approvals WHERE status = 'PENDING' AND expires_at <= ? ORDER BY expires_at LIMIT 100"),
+        // Deleting a process identity (SQLStore+Processes, the process retention job).
+        ("an identity's action tokens", "DELETE FROM action_tokens WHERE approval_id IN (SELECT id FROM approvals WHERE user_id = ?)"),
+        ("an identity's approvals", "DELETE FROM approvals WHERE user_id = ?"),
         // Deleting a user (SQLStore+Users).
         ("a user's refresh tokens", "DELETE FROM refresh_tokens WHERE family_id IN (SELECT id FROM token_families WHERE user_id = ?)"),
         ("a user's families", "DELETE FROM token_families WHERE user_id = ?"),

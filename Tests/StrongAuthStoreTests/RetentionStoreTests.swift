@@ -124,6 +124,27 @@ struct RetentionStoreTests {
         }
     }
 
+    @Test("action tokens: those expired before the cutoff go, used or not; a live one stays", arguments: TestDatabases.engines)
+    func actionTokens(engine: DatabaseEngine) async throws {
+        try await TestDatabases.withStore(engine) { store in
+            for (hash, expiry, used) in [("old-used", Self.before, true), ("old-unused", Self.before, false), ("live", Self.after, false)] {
+                try await store.pool.withWriteConnection { db in
+                    try await db.raw(
+                        """
+                        INSERT INTO action_tokens (token_hash, approval_id, client_id, action, payload_hash, expires_at, used_at)
+                        VALUES (\(bind: hash), 'a-1', 'shop', 'transfer', 'h', \(bind: expiry.epochMilliseconds), \(bind: used ? Int64(1) : nil))
+                        """
+                    ).run()
+                }
+            }
+            #expect(try await store.deleteExpiredActionTokens(before: Self.cutoff, limit: 10) == 2)
+            let left = try await store.pool.withConnection { db in
+                try await db.raw("SELECT token_hash FROM action_tokens").all().map { try $0.decode(column: "token_hash", as: String.self) }
+            }
+            #expect(left == ["live"])
+        }
+    }
+
     @Test(
         "notifications: delivered and given-up ones whose last attempt is before the cutoff go; pending ones never",
         arguments: TestDatabases.engines)

@@ -2,7 +2,7 @@ import Foundation
 
 /// The records the hot paths insert by the thousand per second and that decide nothing once
 /// they have expired: device challenges, refresh tokens (with their families), access-token
-/// revocations, and SMS/push notifications once delivered or given up. Without deletion these
+/// revocations, Shine action tokens, and SMS/push notifications once delivered or given up. Without deletion these
 /// tables — and every index a request writes into — grow for as long as the server runs.
 ///
 /// Each call deletes at most `limit` rows (one short write, so the sweep never holds SQLite's
@@ -21,6 +21,9 @@ public protocol RetentionRepository: Sendable {
     /// Deletes the revocations of access tokens that expired before `cutoff` (an expired token
     /// is refused by its own `exp`; its revocation decides nothing any more).
     func deleteExpiredAccessTokenRevocations(before cutoff: Date, limit: Int) async throws -> Int
+
+    /// Deletes Shine action tokens (used or not) that expired before `cutoff`.
+    func deleteExpiredActionTokens(before cutoff: Date, limit: Int) async throws -> Int
 
     /// Deletes SMS and push notifications that were delivered (`sent`) or given up (`dead`) and
     /// whose last attempt was due before `cutoff`; pending ones are never deleted. (Their bodies
@@ -65,16 +68,17 @@ public struct Retention: Sendable {
         public var challenges = 0
         public var refreshTokens = 0
         public var accessTokenRevocations = 0
+        public var actionTokens = 0
         public var notifications = 0
 
         public init() {}
 
         /// Whether any kind filled its batch: more may be due at once.
         public var moreDue: Bool {
-            [challenges, refreshTokens, accessTokenRevocations, notifications].contains { $0 >= Retention.batchSize }
+            [challenges, refreshTokens, accessTokenRevocations, actionTokens, notifications].contains { $0 >= Retention.batchSize }
         }
 
-        public var total: Int { challenges + refreshTokens + accessTokenRevocations + notifications }
+        public var total: Int { challenges + refreshTokens + accessTokenRevocations + actionTokens + notifications }
     }
 
     /// Deletes up to `batchSize` records of each kind whose expiry lies `policy.keepExpired` in the past.
@@ -85,6 +89,7 @@ public struct Retention: Sendable {
         pass.refreshTokens = try await store.deleteExpiredRefreshTokens(
             before: cutoff.addingTimeInterval(-accessTokenLifetime), limit: Self.batchSize)
         pass.accessTokenRevocations = try await store.deleteExpiredAccessTokenRevocations(before: cutoff, limit: Self.batchSize)
+        pass.actionTokens = try await store.deleteExpiredActionTokens(before: cutoff, limit: Self.batchSize)
         pass.notifications = try await store.deleteFinishedNotifications(before: cutoff, limit: Self.batchSize)
         return pass
     }

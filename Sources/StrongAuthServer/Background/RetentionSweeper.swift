@@ -3,8 +3,8 @@ import ServiceLifecycle
 import StrongAuthCore
 
 /// Deletes expired device challenges, refresh tokens and their families, access-token
-/// revocations, and finished notifications once a minute, `retention.expiredRecordsHours`
-/// after they expired (`Retention`). Nothing decides on its deletes (every read checks expiry
+/// revocations, Shine action tokens and finished notifications once a minute,
+/// `retention.expiredRecordsHours` after they expired (`Retention`). Nothing decides on its deletes (every read checks expiry
 /// itself); they keep the tables every request writes into from growing for ever. Safe on
 /// several nodes at once; a full batch of any kind runs the next pass at once.
 public struct RetentionSweeper: Service {
@@ -30,7 +30,8 @@ public struct RetentionSweeper: Service {
                 "retention pass deleted expired records",
                 metadata: [
                     "challenges": "\(pass.challenges)", "refreshTokens": "\(pass.refreshTokens)",
-                    "accessTokenRevocations": "\(pass.accessTokenRevocations)", "notifications": "\(pass.notifications)",
+                    "accessTokenRevocations": "\(pass.accessTokenRevocations)", "actionTokens": "\(pass.actionTokens)",
+                    "notifications": "\(pass.notifications)",
                 ])
         }
         return pass.moreDue ? .moreDue : .idle

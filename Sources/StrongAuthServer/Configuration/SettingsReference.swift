@@ -172,7 +172,7 @@ extension ServerSettings {
         .init("processes.retentionDays", default: "7", "days after its creation a process identity and its data are deleted"),
         .init(
             "retention.expiredRecordsHours", default: "24",
-            "hours an expired device challenge, refresh token (plus the access-token lifetime) or access-token revocation, and a delivered or given-up SMS/push, are kept before the retention job deletes them (1–8760)"
+            "hours an expired device challenge, refresh token (plus the access-token lifetime), access-token revocation or Shine action token, and a delivered or given-up SMS/push, are kept before the retention job deletes them (1–8760)"
         ),
         .init("approvals.actionRequestLifetimeSeconds", default: "180", "how long a Shine action request may be confirmed (10–3600)"),
         .init("approvals.actionTokenLifetimeSeconds", default: "60", "how long a confirmed action request's short-lived token lives (10–3600)"),

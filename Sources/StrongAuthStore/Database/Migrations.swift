@@ -604,6 +604,15 @@ public enum Migrator {
                 // every family of every user, under SQLite's write lock, at each block or
                 // removal. Only device-confirmed families are indexed.
                 "CREATE INDEX token_families_device ON token_families (device_id) WHERE device_id IS NOT NULL",
+                // The approval sweeper (every second, every node) looked for expired PENDING
+                // approvals by reading every approval ever created; it now reads only the
+                // pending ones, in expiry order. A row leaves this index when it is decided.
+                "CREATE INDEX approvals_pending_expiry ON approvals (expires_at) WHERE status = 'PENDING'",
+                // Shine's action tokens: deleting a process identity (the process retention job)
+                // read every action token to find its approvals'; the retention job deletes
+                // expired ones by expiry.
+                "CREATE INDEX action_tokens_approval ON action_tokens (approval_id)",
+                "CREATE INDEX action_tokens_expires ON action_tokens (expires_at)",
             ]),
     ]
 }

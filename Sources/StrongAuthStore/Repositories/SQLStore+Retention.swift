@@ -49,6 +49,12 @@ extension SQLStore: RetentionRepository {
             where: "expires_at < \(bind: cutoff.epochMilliseconds)", limit: limit)
     }
 
+    public func deleteExpiredActionTokens(before cutoff: Date, limit: Int) async throws -> Int {
+        try await deleteBatch(
+            from: "action_tokens", key: "token_hash",
+            where: "expires_at < \(bind: cutoff.epochMilliseconds)", limit: limit)
+    }
+
     public func deleteFinishedNotifications(before cutoff: Date, limit: Int) async throws -> Int {
         try await deleteBatch(
             from: "notifications", key: "id",
