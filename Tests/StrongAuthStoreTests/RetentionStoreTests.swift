@@ -12,12 +12,6 @@ struct RetentionStoreTests {
     static let before = Fixtures.epoch.addingTimeInterval(100)
     static let after = Fixtures.epoch.addingTimeInterval(20_000)
 
-    static func count(_ store: SQLStore, _ table: String) async throws -> Int {
-        try await store.pool.withConnection { db in
-            try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self) ?? -1
-        }
-    }
-
     static func challenge(_ id: String, user: String, expiresAt: Date, status: Challenge.Status = .open) -> Challenge {
         Challenge(
             id: id, kind: .deviceSignature, userID: user, deviceID: "d-1", payload: "sign me", status: status, maxAttempts: 5,
@@ -59,7 +53,7 @@ struct RetentionStoreTests {
             try await store.insertRefreshToken(Fixtures.refreshToken(user: user.id, hash: "a-live", family: "A", expiresIn: 20_000))
             try await store.insertRefreshToken(Fixtures.refreshToken(user: user.id, hash: "b-old", family: "B", expiresIn: 100))
             try await store.insertRefreshToken(Fixtures.refreshToken(user: user.id, hash: "c-live", family: "C", expiresIn: 20_000))
-            #expect(try await Self.count(store, "token_families") == 3)
+            #expect(try await TestDatabases.count("token_families", in: store) == 3)
 
             #expect(try await store.deleteExpiredRefreshTokens(before: Self.cutoff, limit: 10) == 2)
             #expect(try await store.deleteExpiredRefreshTokens(before: Self.cutoff, limit: 10) == 0)
@@ -105,8 +99,8 @@ struct RetentionStoreTests {
             // A sweep that found its batch taken by another returns 0 early; one more pass finds what is left.
             let rest = try await store.deleteExpiredRefreshTokens(before: Self.cutoff, limit: 100)
             #expect(deleted + rest == 60)
-            #expect(try await Self.count(store, "refresh_tokens") == 1)
-            #expect(try await Self.count(store, "token_families") == 1)
+            #expect(try await TestDatabases.count("refresh_tokens", in: store) == 1)
+            #expect(try await TestDatabases.count("token_families", in: store) == 1)
         }
     }
 
@@ -120,7 +114,7 @@ struct RetentionStoreTests {
             #expect(try await store.deleteExpiredAccessTokenRevocations(before: Self.cutoff, limit: 10) == 1)
             let live = AccessTokenLivenessQuery(jti: "live", familyID: nil, userID: nil, clientID: "shop", deviceID: nil)
             #expect(try await store.accessTokenLiveness(live).isLive == false)
-            #expect(try await Self.count(store, "revoked_access_tokens") == 1)
+            #expect(try await TestDatabases.count("revoked_access_tokens", in: store) == 1)
         }
     }
 
