@@ -12,10 +12,11 @@ import Testing
 struct QueryPlanTests {
     static let growingTables = [
         "challenges", "refresh_tokens", "token_families", "revoked_access_tokens", "notifications", "audit_journal", "audit_events",
-        "approvals", "action_tokens", "devices", "users",
+        "approvals", "action_tokens", "devices", "users", "webhook_deliveries",
     ]
 
-    /// The statements, with `?` for their binds, as the store and the schema write them.
+    /// The statements, with `?` for their binds, as the store and the schema write them. A plan
+    /// names a table by its alias: the tables scanned for must appear here without one.
     static let statements: [(what: String, sql: String)] = [
         // The trigger `devices_leave_active_revoke_families` (migration 14): a device leaves ACTIVE.
         ("a device's families revoked", "UPDATE token_families SET revoked_at = 1 WHERE device_id = ? AND revoked_at IS NULL"),
@@ -50,6 +51,8 @@ struct QueryPlanTests {
             "a user's challenges",
             "DELETE FROM challenges WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?) OR (device_id = '' AND user_id = ?)"
         ),
+        // The newest webhook deliveries (SQLStore+Webhooks; the admin API).
+        ("newest webhook deliveries", "SELECT * FROM webhook_deliveries ORDER BY created_at DESC, id DESC LIMIT 50"),
         // The outbox's claim (SQLStore+Devices).
         ("due notifications", "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 50"),
     ]
@@ -63,7 +66,13 @@ struct QueryPlanTests {
                 let literal = sql.replacingOccurrences(of: "?", with: "'1'")
                 return try await db.raw("EXPLAIN QUERY PLAN \(unsafeRaw: literal)").all().map { try $0.decode(column: "detail", as: String.self) }
             }
-            let scans = plan.filter { detail in Self.growingTables.contains { detail.hasPrefix("SCAN \($0)") } }
+            // Walking an index in its order up to a LIMIT (the newest rows first) reads only the
+            // rows it returns; anything else that scans reads them all.
+            let walksInOrder = sql.contains("LIMIT") && !plan.contains { $0.hasPrefix("USE TEMP B-TREE") }
+            let scans = plan.filter { detail in
+                Self.growingTables.contains { detail.hasPrefix("SCAN \($0)") }
+                    && !(walksInOrder && detail.contains(" USING INDEX "))
+            }
             #expect(scans == [], "\(what): \(plan)")
         }
     }
