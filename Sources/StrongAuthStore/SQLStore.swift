@@ -62,6 +62,22 @@ extension SQLStore {
         }
         return chunks
     }
+
+    /// Deletes up to `limit` rows of `table` matching `condition` (found by `key`, in one
+    /// statement on `db`); returns how many. The sweeps' bounded batch: a `LIMIT` in a subquery,
+    /// which both engines take in a `DELETE`, so that one sweep never holds the write lock long.
+    static func deleteBatch(
+        from table: StaticString, key: StaticString, where condition: StoreSQL, limit: Int, on db: any SQLDatabase
+    ) async throws -> Int {
+        let table = "\(table)", key = "\(key)"
+        return try await db.sql(
+            """
+            DELETE FROM \(unsafeRaw: table) WHERE \(unsafeRaw: key) IN (
+                SELECT \(unsafeRaw: key) FROM \(unsafeRaw: table) WHERE \(condition) LIMIT \(bind: limit))
+            RETURNING \(unsafeRaw: key)
+            """
+        ).all().count
+    }
 }
 
 // MARK: - Row helpers

@@ -2,8 +2,9 @@ import Foundation
 
 /// The records the hot paths insert by the thousand per second and that decide nothing once
 /// they have expired: device challenges, refresh tokens (with their families), access-token
-/// revocations, Shine action tokens, and SMS/push notifications once delivered or given up. Without deletion these
-/// tables — and every index a request writes into — grow for as long as the server runs.
+/// revocations, Shine action tokens, and SMS/push notifications once delivered or given up.
+/// Without deletion these tables — and every index a request writes into — grow for as long as
+/// the server runs.
 ///
 /// Each call deletes at most `limit` rows (one short write, so the sweep never holds SQLite's
 /// write lock for long) and returns how many it deleted. Deleting is idempotent and safe on

@@ -191,20 +191,10 @@ extension SQLStore: AuthorizationCodeRepository {
         let nowMs = now.epochMilliseconds
         let codesBefore = now.addingTimeInterval(-Self.usedCodeRetention).epochMilliseconds
         return try await pool.withWriteConnection { db in
-            let requests = try await db.sql(
-                """
-                DELETE FROM authorization_requests WHERE id IN (
-                    SELECT id FROM authorization_requests WHERE expires_at <= \(bind: nowMs) LIMIT 5000)
-                RETURNING id
-                """
-            ).all().count
-            let codes = try await db.sql(
-                """
-                DELETE FROM authorization_codes WHERE code_hash IN (
-                    SELECT code_hash FROM authorization_codes WHERE expires_at <= \(bind: codesBefore) LIMIT 5000)
-                RETURNING code_hash
-                """
-            ).all().count
+            let requests = try await Self.deleteBatch(
+                from: "authorization_requests", key: "id", where: "expires_at <= \(bind: nowMs)", limit: 5000, on: db)
+            let codes = try await Self.deleteBatch(
+                from: "authorization_codes", key: "code_hash", where: "expires_at <= \(bind: codesBefore)", limit: 5000, on: db)
             return requests + codes
         }
     }

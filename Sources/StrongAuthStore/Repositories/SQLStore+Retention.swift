@@ -2,8 +2,8 @@ import Foundation
 import SQLKit
 import StrongAuthCore
 
-/// The retention job's deletes: each a bounded batch (`LIMIT` in a subquery, which both engines
-/// take in a `DELETE`), found through an index on the expiry (migration 25; the notifications'
+/// The retention job's deletes: each a bounded batch (`SQLStore.deleteBatch`), found through an
+/// index on the expiry (migration 25; the notifications'
 /// through their `(status, next_attempt_at)` index).
 extension SQLStore: RetentionRepository {
     public func deleteExpiredChallenges(before cutoff: Date, limit: Int) async throws -> Int {
@@ -61,17 +61,10 @@ extension SQLStore: RetentionRepository {
             where: "status IN ('sent', 'dead') AND next_attempt_at < \(bind: cutoff.epochMilliseconds)", limit: limit)
     }
 
-    /// Deletes up to `limit` rows of `table` matching `condition`, one statement; returns how many.
+    /// `SQLStore.deleteBatch` on the writer, alone.
     private func deleteBatch(from table: StaticString, key: StaticString, where condition: StoreSQL, limit: Int) async throws -> Int {
-        let table = "\(table)", key = "\(key)"
-        return try await pool.withWriteConnection { db in
-            try await db.sql(
-                """
-                DELETE FROM \(unsafeRaw: table) WHERE \(unsafeRaw: key) IN (
-                    SELECT \(unsafeRaw: key) FROM \(unsafeRaw: table) WHERE \(condition) LIMIT \(bind: limit))
-                RETURNING \(unsafeRaw: key)
-                """
-            ).all().count
+        try await pool.withWriteConnection { db in
+            try await Self.deleteBatch(from: table, key: key, where: condition, limit: limit, on: db)
         }
     }
 }
