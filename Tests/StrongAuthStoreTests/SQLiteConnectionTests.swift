@@ -3,6 +3,7 @@ import GRDBSQLite
 import Logging
 import SQLKit
 import SQLiteKit
+import StrongAuthCore
 import Testing
 
 @testable import StrongAuthStore
@@ -294,6 +295,32 @@ struct SQLiteThreadExecutorTests {
             #expect(reader == "sqlite-reader")
             #expect(writer == "sqlite-writer")
             #expect(transaction == "sqlite-writer")
+        }
+    }
+
+    /// A lease hops to the pool's threads (every statement runs there: `GRDBConnection.run`
+    /// asserts it in debug builds, i.e. in every test), and its caller goes on where it was once
+    /// the lease ends — not on the thread SQLite runs on, where a request's signature checks would
+    /// hold up reads. (What would break it: the store's functions running on their caller's
+    /// executor, e.g. Swift's `NonisolatedNonsendingByDefault`, without the hop back.)
+    @Test("once a lease or a store call returns, its caller goes on off the pool's threads")
+    func callerLeavesThePoolsThreads() async throws {
+        try await SQLiteConnectionTests.withPool { pool in
+            try await Migrator.migrate(pool)
+            #expect(Self.currentThreadName() == nil)
+            let store = SQLStore(pool: pool)
+            try await store.insertUser(Fixtures.user("alice"))
+            #expect(Self.currentThreadName() == nil)
+            #expect(try await store.user(realm: StrongAuthCore.Realm.defaultID, username: "alice") != nil)
+            #expect(Self.currentThreadName() == nil)
+            let read = try await pool.withConnection { db in
+                try await db.raw("SELECT 1 AS one").run()
+                return Self.currentThreadName()
+            }
+            #expect(read == "sqlite-reader")
+            #expect(Self.currentThreadName() == nil)
+            _ = try await pool.withTransaction { db in try await db.raw("CREATE TABLE t (a INTEGER)").run() }
+            #expect(Self.currentThreadName() == nil)
         }
     }
 

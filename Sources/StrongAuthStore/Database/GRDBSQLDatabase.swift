@@ -158,6 +158,9 @@ final class GRDBConnection: Sendable {
     /// a statement SQLite re-prepared after a schema change (another connection's migration)
     /// names its new columns rightly — no schema check per lease is needed.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (RowColumnNames, [SQLiteData]) -> Void) throws {
+        // SQLite blocks its caller (the disk, a long statement): never one of the threads every
+        // task shares. Checked in debug builds, i.e. by every test that reaches the database.
+        assert(SQLiteThreadExecutor.currentThreadName != nil, "an SQLite statement ran off the pool's threads: \(sql)")
         let known = mayCache(sql)
         try queue.inDatabase { db in
             let statement = known == nil ? try db.makeStatement(sql: sql) : try db.cachedStatement(sql: sql)
