@@ -18,4 +18,11 @@ struct StrongAuthCommand: AsyncParsableCommand {
             AppsCommand.self, IntegrationUsersCommand.self, OperatorsCommand.self, DemoCommand.self, DeviceCommand.self,
             BenchCommand.self, SettingsCommand.self, BackupCommand.self, RestoreCommand.self, LoginCommand.self,
         ])
+
+    /// Sizes NIO's event loops to the processors this process may use before anything starts
+    /// them, then runs the command.
+    static func main() async {
+        EventLoopSizing.apply()
+        await main(nil)
+    }
 }

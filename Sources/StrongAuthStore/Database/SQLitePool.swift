@@ -31,8 +31,9 @@ public final class SQLitePool: DatabasePool {
     /// Where writes, transactions, opening and closing run: one thread, as there is one writer
     /// connection (opening syncs the file; closing the last connection checkpoints it).
     private let writerExecutor: SQLiteThreadExecutor
-    /// Where reads run: as many threads as cores (reads are CPU work, or waits for the disk).
-    private let readerExecutor = SQLiteThreadExecutor(name: "sqlite-reader", threads: min(4, max(2, ProcessInfo.processInfo.activeProcessorCount)))
+    /// Where reads run: as many threads as the processors the process may use, up to 4 (reads
+    /// are CPU work; a second thread on a single processor only added context switches).
+    private let readerExecutor = SQLiteThreadExecutor(name: "sqlite-reader", threads: min(4, UsableProcessors.count))
 
     private init(writer: GRDBConnection, readers: [GRDBConnection], writerExecutor: SQLiteThreadExecutor, logger: Logger) {
         self.writer = ConnectionQueue([writer])
