@@ -277,6 +277,21 @@ struct SQLiteThreadExecutorTests {
         #expect(counts.allSatisfy { $0 == 100 }, "\(counts.prefix(5))")
     }
 
+    #if os(Linux)
+        @Test("when the executor is made, its threads run and carry their name (the kernel's, as top and perf show it)")
+        func threadsNamedOnceMade() throws {
+            let name = "sqlite-n\(Int.random(in: 1000..<10000))"
+            let executor = SQLiteThreadExecutor(name: name, threads: 3)
+            defer { executor.shutdown() }
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+            let named = tasks.filter { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == name
+            }
+            #expect(named.count == 3)
+        }
+    #endif
+
     @Test("a read runs on the pool's reader threads, a write and a transaction on its writer thread")
     func leasesRunOnThePoolsThreads() async throws {
         try await SQLiteConnectionTests.withPool { pool in

@@ -15,11 +15,16 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var next = 0
     private var stopping = false
 
-    /// Starts `threads` threads named `name`, which take jobs from one queue.
+    /// Starts `threads` threads named `name`, which take jobs from one queue. Returns once every
+    /// one of them runs and has its name, so the process's threads are what they will be from
+    /// then on (`top -H`, `perf`, conformance/test_processors.py counting them).
     init(name: String, threads: Int) {
-        for _ in 0..<max(1, threads) {
-            Thread { [self] in run(name: name) }.start()
+        let count = max(1, threads)
+        let started = DispatchSemaphore(value: 0)
+        for _ in 0..<count {
+            Thread { [self] in run(name: name, started: started) }.start()
         }
+        for _ in 0..<count { started.wait() }
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -49,11 +54,12 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
     static var currentThreadName: String? { Thread.current.threadDictionary[threadKey] as? String }
     private static let threadKey = "strongauth.sqlite-executor"
 
-    private func run(name: String) {
+    private func run(name: String, started: DispatchSemaphore) {
         Thread.current.threadDictionary[Self.threadKey] = name
         // The kernel's name of the thread too (`top -H`, `perf`): on Linux, Foundation passes a
         // name to the kernel only when the thread names itself, not when named before it starts.
         Thread.current.name = name
+        started.signal()
         while true {
             condition.lock()
             while next == jobs.count && !stopping { condition.wait() }
