@@ -8,7 +8,7 @@ import NIOCore
 /// `taskset`, `numactl` or a unit's `CPUAffinity=` give a process. A server pinned to one CPU of
 /// a two-CPU machine ran two event loops and two SQLite reader threads on it, each hand-off
 /// between them a context switch on the one CPU: sized to the CPU it has, a device challenge
-/// verification cost 7 % less server CPU, introspection and the client_credentials grant 14–15 %
+/// verification cost ~8 % less server CPU, introspection and the client_credentials grant 9–20 %
 /// (docs/benchmarks.md, twenty-third pass). Go's runtime and the JVM size themselves the same way.
 public enum UsableProcessors {
     /// NIO's count capped by the affinity mask (read once, at first use).
