@@ -28,6 +28,7 @@ struct UsableProcessorsTests {
     @Test("at least one, at most NIO's count, and the mask's where there is one")
     func boundedByNIOAndTheMask() {
         #expect(UsableProcessors.count >= 1)
+        #expect(UsableProcessors.counted == System.coreCount)
         #expect(UsableProcessors.count <= System.coreCount)
         #if os(Linux)
             let mask = UsableProcessors.affinityCount()

@@ -9,8 +9,11 @@ import StrongAuthStore
 public enum EventLoopSizing {
     /// Called once, first thing in `strongauth`'s `main`, before anything uses NIO (NIO refuses a
     /// change afterwards). `NIO_SINGLETON_GROUP_LOOP_COUNT`, NIO's own setting, wins when set.
-    public static func apply(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        guard let loops = loopCount(environment: environment, usable: UsableProcessors.count, counted: System.coreCount) else { return }
+    public static func apply() {
+        let environment = ProcessInfo.processInfo.environment
+        guard let loops = loopCount(environment: environment, usable: UsableProcessors.count, counted: UsableProcessors.counted) else {
+            return
+        }
         NIOSingletons.groupLoopCountSuggestion = loops
     }
 

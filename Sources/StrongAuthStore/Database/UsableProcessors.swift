@@ -11,8 +11,12 @@ import NIOCore
 /// verification cost ~8 % less server CPU, introspection and the client_credentials grant 9–20 %
 /// (docs/benchmarks.md, twenty-third pass). Go's runtime and the JVM size themselves the same way.
 public enum UsableProcessors {
+    /// NIO's count: the machine's processors, or a container's quota or cpuset (`System.coreCount`
+    /// reads the cgroup's files at every call; read once here).
+    public static let counted: Int = System.coreCount
+
     /// NIO's count capped by the affinity mask (read once, at first use).
-    public static let count: Int = max(1, min(System.coreCount, affinityCount() ?? .max))
+    public static let count: Int = max(1, min(counted, affinityCount() ?? .max))
 
     /// How many CPUs the affinity mask allows (`Cpus_allowed` of `/proc/self/status`); `nil`
     /// where there is no such file (not Linux) or it cannot be read.

@@ -3,8 +3,8 @@ import SQLKit
 import StrongAuthCore
 
 /// The retention job's deletes: each a bounded batch (`SQLStore.deleteBatch`), found through an
-/// index on the expiry (migration 25; the notifications'
-/// through their `(status, next_attempt_at)` index).
+/// index on the expiry (migration 25; the notifications' through their `(status, next_attempt_at)`
+/// index).
 extension SQLStore: RetentionRepository {
     public func deleteExpiredChallenges(before cutoff: Date, limit: Int) async throws -> Int {
         try await deleteBatch(
