@@ -5,6 +5,7 @@
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_X=1"     # one build, a setting switched in B only
 #   bench/duo.sh --a B --b B --workload-a health --workload-b verify   # a multiple of /health's, at the same moment
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_DATABASE_URL=postgres://…" --pin --workload cc   # PostgreSQL against SQLite
+#     (over TCP: scripts/postgres.sh reset; over the Unix-domain socket: scripts/postgres.sh socket-url)
 #
 # On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
 # so two builds measured one after the other cannot be told apart by less than that. Here the two
@@ -45,7 +46,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 A="" B="" ENV_A="" ENV_B="" PIN=0 WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --a) A="$2"; shift 2 ;;

@@ -4,6 +4,7 @@
 #   scripts/postgres.sh reset    drop and recreate database sa (starts the server if needed)
 #   scripts/postgres.sh stop     stop the server this checkout started
 #   scripts/postgres.sh url      print the URL
+#   scripts/postgres.sh socket-url   print the URL over the Unix-domain socket (this checkout's server)
 #   scripts/postgres.sh status   say whether it answers
 # The URL is postgres://sa:sa@127.0.0.1:54329/sa (role sa, password sa, database sa).
 # The cluster lives in .build-pg/ of the checkout (git-ignored). When the postgres user cannot
@@ -156,11 +157,14 @@ case "${1:-}" in
   reset) reset ;;
   stop) stop ;;
   url) echo "$URL" ;;
+  socket-url)
+    ours || die "no server started from this checkout: its socket directory is unknown"
+    echo "postgres://sa:sa@/sa?host=$DIR&port=$PORT" ;;
   status)
     if answers; then
       if ours; then echo "running on 127.0.0.1:$PORT from $DIR"; else echo "something else answers on 127.0.0.1:$PORT"; fi
     else
       echo "not running"; exit 3
     fi ;;
-  *) echo "usage: scripts/postgres.sh start|reset|stop|url|status" >&2; exit 2 ;;
+  *) echo "usage: scripts/postgres.sh start|reset|stop|url|socket-url|status" >&2; exit 2 ;;
 esac

@@ -81,7 +81,9 @@ extension ServerSettings {
         .init("data.dir", flag: "--data-dir", default: "data", "SQLite file and development keys"),
         .init(
             "database.url", flag: "--database", default: "sqlite:data/strongauth.sqlite",
-            "or `postgres://user:pass@host:port/db[?sslmode=require]`; every node of a cluster on one PostgreSQL"),
+            "or `postgres://user:pass@host:port/db[?sslmode=require]`; every node of a cluster on one PostgreSQL; on the database's own "
+                + "host its Unix-domain socket, `postgres://user@/db?host=/run/postgresql[&port=5432]` (as libpq: a host that is a path "
+                + "is the socket's directory)"),
         .init("database.sqliteReaders", default: "16", "SQLite reader connections (1–64); each holds two open files"),
         .init(
             "database.postgresConnections", default: "20",
