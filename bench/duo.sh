@@ -6,6 +6,7 @@
 #   bench/duo.sh --a B --b B --workload-a health --workload-b verify   # a multiple of /health's, at the same moment
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_DATABASE_URL=postgres://…" --pin --workload cc   # PostgreSQL against SQLite
 #     (over TCP: scripts/postgres.sh reset; over the Unix-domain socket: scripts/postgres.sh socket-url)
+#   bench/duo.sh --a B --b B --workload verify --pin --perf /tmp/verify.perf   # B's whole stacks in round 1, for perf report
 #
 # On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
 # so two builds measured one after the other cannot be told apart by less than that. Here the two
@@ -35,6 +36,10 @@
 # on the same cores — the figure issue 19's goals are written in, without the minutes of drift
 # between the rows of one bench/run.sh.
 #
+# --perf FILE records server B during the first round with whole call stacks (`perf record
+# --call-graph dwarf`: the frame-pointer stacks of `-g` stop inside Swift's async frames), for
+# `perf report -i FILE --children` or `perf script -i FILE -F comm,tid,ip,sym | bench/perf_tasks.py
+# --callers SYMBOL`; read the later rounds' figures, the first pays for the sampling.
 # --pin runs both servers on CPU 0 and everything else — wrk, and any PostgreSQL already running
 # (its processes are moved) — on the other CPUs: each server's CPU per request is then its own
 # work, not shared with the database's on the same cores, as on a machine where PostgreSQL runs
@@ -45,8 +50,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-A="" B="" ENV_A="" ENV_B="" PIN=0 WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+A="" B="" ENV_A="" ENV_B="" PIN=0 PERF="" WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --a) A="$2"; shift 2 ;;
@@ -54,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --env-a) ENV_A="$2"; shift 2 ;;
     --env-b) ENV_B="$2"; shift 2 ;;
     --pin) PIN=1; shift ;;
+    --perf) PERF="$(realpath -m "$2")"; shift 2 ;;
     --workload) WORKLOAD="$2"; shift 2 ;;
     --workload-a) WORKLOAD_A="$2"; shift 2 ;;
     --workload-b) WORKLOAD_B="$2"; shift 2 ;;
@@ -69,6 +75,7 @@ for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
   case "$workload" in verify | create | cc | introspect | powerauth | process | op-list | op-approve | op-status | op-create | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+[[ -z "$PERF" ]] || command -v perf >/dev/null || { echo "--perf needs perf (apt-get install linux-perf)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
 SERVER_CPU=() LOAD_CPU=() LOAD_CPUS=""
 if [[ $PIN == 1 ]]; then
@@ -229,9 +236,15 @@ for round in $(seq 0 $((ROUNDS - 1))); do
     sleep 2
   fi
   a0=$(cpu a); b0=$(cpu b)
+  profiler=""
+  if [[ -n "$PERF" && $round == 0 ]]; then
+    "${LOAD_CPU[@]}" perf record -q -F 1999 --call-graph dwarf,16384 -p "$(cat "$WORK/b/pid")" -o "$PERF" \
+      -- sleep "$(( DURATION > 2 ? DURATION - 1 : 1 ))" >/dev/null 2>&1 & profiler=$!
+  fi
   load a "$round" "$WORKLOAD_A" & wa=$!
   load b "$round" "$WORKLOAD_B" & wb=$!
   wait "$wa" "$wb"
+  [[ -z "$profiler" ]] || wait "$profiler" || echo "perf record failed (perf_event_paranoid?); no profile in $PERF" >&2
   a1=$(cpu a); b1=$(cpu b)
   line=""
   for side in a b; do

@@ -12,6 +12,10 @@ loops, a leaf frame that could not be unwound), then prints the largest, demangl
 
 --threads prints the share of each thread name instead (sqlite-writer, sqlite-reader, NIO-…,
 and the cooperative pool's threads).
+
+--callers SYMBOL [DEPTH] prints who the samples inside SYMBOL (any frame whose name contains it,
+e.g. getGenericMetadata, sqlite3BtreeOpen) came from: the DEPTH (default 3) nearest callers that
+are not the Swift runtime's, most frequent first. It needs whole stacks (`bench/duo.sh --perf`).
 """
 import collections
 import subprocess
@@ -42,8 +46,42 @@ def owner(comm, frames):
     return f"[{comm}] " + (frames[0] if frames else "?")
 
 
+RUNTIME_FRAMES = ("swift_", "_swift", "Metadata", "_ZN5swift", "_ZL", "__swift_instantiate", "getCache", "getOrInsert")
+
+
+def callers(symbol, depth, limit):
+    """The callers of the frames matching `symbol`, outside the Swift runtime, as (chain, count)."""
+    counts, total, inside = collections.Counter(), 0, 0
+    for _, frames in samples(sys.stdin):
+        total += 1
+        for index, frame in enumerate(frames):
+            if symbol in frame:
+                inside += 1
+                chain = [f for f in frames[index + 1:] if not any(r in f for r in RUNTIME_FRAMES)][:depth]
+                counts[" <- ".join(chain)] += 1
+                break
+    if total == 0:
+        sys.exit("no samples on stdin (perf script -F comm,tid,ip,sym)")
+    print(f"{100 * inside / total:.1f}% of {total} samples are inside {symbol}")
+    top = counts.most_common(limit)
+    for (chain, count), name in zip(top, demangled([chain for chain, _ in top])):
+        print(f"{100 * count / total:5.2f}%  {name[:220]}")
+
+
+def demangled(names):
+    try:
+        return subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(names),
+                              capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return names
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--callers"] and len(args) >= 2:
+        depth = int(args[2]) if len(args) > 2 and args[2].isdigit() else 3
+        callers(args[1], depth, 25)
+        return
     by_thread = "--threads" in args
     numbers = [int(a) for a in args if a.isdigit()]
     limit = numbers[0] if numbers else 50
@@ -54,12 +92,7 @@ def main():
     if total == 0:
         sys.exit("no samples on stdin (perf script -F comm,tid,ip,sym)")
     top = counts.most_common(limit)
-    try:
-        names = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(k for k, _ in top),
-                               capture_output=True, text=True, check=True).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        names = [k for k, _ in top]
-    for (_, count), name in zip(top, names):
+    for (_, count), name in zip(top, demangled([k for k, _ in top])):
         print(f"{100 * count / total:5.1f}%  {name[:160]}")
 
 
