@@ -10,7 +10,7 @@ enum TestDatabases {
     static let postgresURL = ProcessInfo.processInfo.environment["STRONGAUTH_TEST_POSTGRES_URL"]
     static let isCI = ProcessInfo.processInfo.environment["CI"] != nil
     /// The same server over its Unix-domain socket (`scripts/postgres.sh socket-url`; `scripts/test` sets it).
-    static let postgresSocketURL = ProcessInfo.processInfo.environment["STRONGAUTH_TEST_POSTGRES_SOCKET_URL"]
+    static let postgresSocketURL = ProcessInfo.processInfo.environment["STRONGAUTH_TEST_POSTGRES_SOCKET_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     static let engines: [DatabaseEngine] = postgresURL != nil || isCI ? [.sqlite, .postgres] : [.sqlite]
 
