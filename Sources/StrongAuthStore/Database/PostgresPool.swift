@@ -178,6 +178,7 @@ public final class PostgresPool: DatabasePool {
     /// percent-encoded (`postgres://sa@%2Frun%2Fpostgresql/sa`) — names the directory of the
     /// server's Unix-domain socket (`.s.PGSQL.<port>`): on the database's own host that is
     /// cheaper per statement than TCP over loopback (docs/benchmarks.md, twenty-fourth pass).
+    /// `sslmode` does not apply to a socket, as in libpq: it never leaves the host.
     static func configuration(from url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url),
             components.scheme == "postgres" || components.scheme == "postgresql"
