@@ -50,7 +50,7 @@ RUNTIME_FRAMES = ("swift_", "_swift", "Metadata", "_ZN5swift", "_ZL", "__swift_i
 
 
 def callers(symbol, depth, limit):
-    """The callers of the frames matching `symbol`, outside the Swift runtime, as (chain, count)."""
+    """Prints the callers of the frames matching `symbol`, outside the Swift runtime, most frequent first."""
     counts, total, inside = collections.Counter(), 0, 0
     for _, frames in samples(sys.stdin):
         total += 1
