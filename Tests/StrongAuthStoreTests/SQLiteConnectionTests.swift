@@ -4,6 +4,7 @@ import Logging
 import SQLKit
 import SQLiteKit
 import StrongAuthCore
+import Synchronization
 import Testing
 
 @testable import StrongAuthStore
@@ -289,6 +290,69 @@ struct SQLiteThreadExecutorTests {
                     == name
             }
             #expect(named.count == 3)
+        }
+
+        /// Foundation's `Thread.name` setter names the thread's pthread only once the thread that
+        /// started it has recorded it, after `pthread_create` returns: a new thread that runs first
+        /// — likely when both share one CPU — and names itself that way keeps the name it
+        /// inherited (a reader thread made on the writer's thread was a second "sqlite-writer",
+        /// and conformance/test_processors.py found no reader). Made from a thread pinned to one
+        /// CPU, as a pinned node makes them.
+        @Test("each thread carries the executor's name, also when it runs before the thread that made it (one CPU)")
+        func threadsNamedOnOneCPU() throws {
+            let counts = Mutex<[Int]>([])
+            let pinned = Mutex(false)
+            let busy = Atomic<Bool>(true)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                defer { done.signal() }
+                guard Self.pinCurrentThreadToOneCPU() else { return }
+                pinned.withLock { $0 = true }
+                // Another thread busy on the same CPU: the scheduler switches between the three,
+                // so a new thread often runs before the one that started it continues.
+                Thread { while busy.load(ordering: .relaxed) {} }.start()
+                defer { busy.store(false, ordering: .relaxed) }
+                let tag = Int.random(in: 100..<1000)
+                for round in 0..<200 {
+                    let name = "sqlite-p\(round)-\(tag)"
+                    let executor = SQLiteThreadExecutor(name: name, threads: 4)
+                    let count = Self.threadsNamed(name)
+                    executor.shutdown()
+                    counts.withLock { $0.append(count) }
+                }
+            }.start()
+            done.wait()
+            #expect(pinned.withLock { $0 })
+            let unnamed = counts.withLock { $0 }.reduce(0) { $0 + (4 - $1) }
+            #expect(unnamed == 0, "\(unnamed) of 800 threads did not carry their executor's name")
+        }
+
+        /// How many of this process's threads the kernel knows by `name`.
+        static func threadsNamed(_ name: String) -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.filter { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == name
+            }.count
+        }
+
+        /// Pins the calling thread to the first CPU it may use (on Linux the mask is the thread's;
+        /// the threads it starts inherit it). glibc's `sched_getaffinity`/`sched_setaffinity` are
+        /// GNU extensions Swift's Glibc module does not declare: looked up by name.
+        static func pinCurrentThreadToOneCPU() -> Bool {
+            typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+            guard let get = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_getaffinity"),
+                let set = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity")
+            else { return false }
+            let getAffinity = unsafeBitCast(get, to: Affinity.self)
+            let setAffinity = unsafeBitCast(set, to: Affinity.self)
+            var allowed = [UInt8](repeating: 0, count: 128)  // a cpu_set_t: 1,024 CPUs
+            guard allowed.withUnsafeMutableBytes({ getAffinity(0, $0.count, $0.baseAddress!) }) == 0,
+                let index = allowed.firstIndex(where: { $0 != 0 })
+            else { return false }
+            var one = [UInt8](repeating: 0, count: 128)
+            one[index] = allowed[index] & (~allowed[index] &+ 1)
+            return one.withUnsafeMutableBytes { setAffinity(0, $0.count, $0.baseAddress!) } == 0
         }
     #endif
 

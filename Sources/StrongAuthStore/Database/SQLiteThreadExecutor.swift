@@ -22,7 +22,14 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
         let count = max(1, threads)
         let started = DispatchSemaphore(value: 0)
         for _ in 0..<count {
-            Thread { [self] in run(name: name, started: started) }.start()
+            let thread = Thread { [self] in run(name: name, started: started) }
+            thread.start()
+            // Named here, once `start()` has returned, not by the thread itself: Foundation's
+            // setter names a thread's pthread (the kernel's name, as `top -H` and `perf` show it)
+            // only once `start()` has recorded it, so a new thread that ran first and named itself
+            // kept the name of the thread that made it — a reader made on the writer's thread was
+            // a second "sqlite-writer" (SQLiteThreadExecutorTests.threadsNamedOnOneCPU).
+            thread.name = name
         }
         for _ in 0..<count { started.wait() }
     }
@@ -56,9 +63,6 @@ final class SQLiteThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     private func run(name: String, started: DispatchSemaphore) {
         Thread.current.threadDictionary[Self.threadKey] = name
-        // The kernel's name of the thread too (`top -H`, `perf`): on Linux, Foundation passes a
-        // name to the kernel only when the thread names itself, not when named before it starts.
-        Thread.current.name = name
         started.signal()
         while true {
             condition.lock()
