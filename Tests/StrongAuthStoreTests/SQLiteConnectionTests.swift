@@ -280,16 +280,11 @@ struct SQLiteThreadExecutorTests {
 
     #if os(Linux)
         @Test("when the executor is made, its threads run and carry their name (the kernel's, as top and perf show it)")
-        func threadsNamedOnceMade() throws {
+        func threadsNamedOnceMade() {
             let name = "sqlite-n\(Int.random(in: 1000..<10000))"
             let executor = SQLiteThreadExecutor(name: name, threads: 3)
             defer { executor.shutdown() }
-            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
-            let named = tasks.filter { task in
-                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-                    == name
-            }
-            #expect(named.count == 3)
+            #expect(Self.threadsNamed(name) == 3)
         }
 
         /// Foundation's `Thread.name` setter names the thread's pthread only once the thread that
