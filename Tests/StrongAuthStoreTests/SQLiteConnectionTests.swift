@@ -294,32 +294,32 @@ struct SQLiteThreadExecutorTests {
         /// and conformance/test_processors.py found no reader). Made from a thread pinned to one
         /// CPU, as a pinned node makes them.
         @Test("each thread carries the executor's name, also when it runs before the thread that made it (one CPU)")
-        func threadsNamedOnOneCPU() throws {
-            let counts = Mutex<[Int]>([])
-            let pinned = Mutex(false)
-            let busy = Atomic<Bool>(true)
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                defer { done.signal() }
-                guard Self.pinCurrentThreadToOneCPU() else { return }
-                pinned.withLock { $0 = true }
-                // Another thread busy on the same CPU: the scheduler switches between the three,
-                // so a new thread often runs before the one that started it continues.
-                Thread { while busy.load(ordering: .relaxed) {} }.start()
-                defer { busy.store(false, ordering: .relaxed) }
-                let tag = Int.random(in: 100..<1000)
-                for round in 0..<200 {
-                    let name = "sqlite-p\(round)-\(tag)"
-                    let executor = SQLiteThreadExecutor(name: name, threads: 4)
-                    let count = Self.threadsNamed(name)
-                    executor.shutdown()
-                    counts.withLock { $0.append(count) }
-                }
-            }.start()
-            done.wait()
-            #expect(pinned.withLock { $0 })
-            let unnamed = counts.withLock { $0 }.reduce(0) { $0 + (4 - $1) }
-            #expect(unnamed == 0, "\(unnamed) of 800 threads did not carry their executor's name")
+        func threadsNamedOnOneCPU() async throws {
+            // At most a second of it: the busy thread takes a CPU from the tests running beside.
+            let (pinned, made, unnamed) = await withCheckedContinuation { (continuation: CheckedContinuation<(Bool, Int, Int), Never>) in
+                Thread {
+                    guard Self.pinCurrentThreadToOneCPU() else { return continuation.resume(returning: (false, 0, 0)) }
+                    // Another thread busy on the same CPU: the scheduler switches between the
+                    // three, so a new thread often runs before the one that started it continues.
+                    let busy = Atomic<Bool>(true)
+                    let deadline = ContinuousClock.now + .seconds(1)
+                    Thread { while busy.load(ordering: .relaxed) && ContinuousClock.now < deadline {} }.start()
+                    let tag = Int.random(in: 100..<1000)
+                    var (made, unnamed) = (0, 0)
+                    for round in 0..<200 where ContinuousClock.now < deadline {
+                        let name = "sqlite-p\(round)-\(tag)"
+                        let executor = SQLiteThreadExecutor(name: name, threads: 4)
+                        unnamed += 4 - Self.threadsNamed(name)
+                        made += 4
+                        executor.shutdown()
+                    }
+                    busy.store(false, ordering: .relaxed)
+                    continuation.resume(returning: (true, made, unnamed))
+                }.start()
+            }
+            #expect(pinned)
+            #expect(made > 0)
+            #expect(unnamed == 0, "\(unnamed) of \(made) threads did not carry their executor's name")
         }
 
         /// How many of this process's threads the kernel knows by `name`.
