@@ -185,14 +185,14 @@ public final class PostgresPool: DatabasePool {
         else { throw DatabaseURLError.invalid(url: Self.redacted(url)) }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         func parameter(_ name: String) -> String? { components.queryItems?.first(where: { $0.name == name })?.value }
-        let hostParameter = parameter("host")
+        // `?host=` wins over the URL's host, as in libpq.
+        guard let host = parameter("host") ?? components.host, !host.isEmpty else { throw DatabaseURLError.invalid(url: Self.redacted(url)) }
         let port = components.port ?? parameter("port").flatMap { Int($0) } ?? 5432
-        if let directory = [hostParameter, components.host].compactMap({ $0 }).first(where: { $0.hasPrefix("/") }) {
+        if host.hasPrefix("/") {
             return PostgresClient.Configuration(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: components.user ?? "postgres",
+                unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: components.user ?? "postgres",
                 password: components.password, database: database.isEmpty ? nil : database)
         }
-        guard let host = hostParameter ?? components.host, !host.isEmpty else { throw DatabaseURLError.invalid(url: Self.redacted(url)) }
         let sslMode = parameter("sslmode") ?? "disable"
         let tls: PostgresClient.Configuration.TLS =
             switch sslMode {
