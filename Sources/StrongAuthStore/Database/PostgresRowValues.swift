@@ -55,6 +55,9 @@ final class PostgresRowValues: NamedColumnsRow {
         return try cell.decode(T.self)
     }
 
+    /// Column `index`'s bytes as PostgreSQL sent them (`RowMemo` compares rows by them).
+    func bytes(at index: Int) -> ByteBuffer? { cells[index].bytes }
+
     @inline(__always)
     private static func decodedDirectly<D>(_ cell: PostgresCell) throws -> D? {
         if D.self == String.self { return try cell.decode(String.self) as? D }

@@ -32,8 +32,29 @@ extension SQLStore: ClientRepository {
 
     static func client(from row: any SQLRow) throws -> OAuthClient { try client(from: row, prefix: "") }
 
-    /// A client from columns named `prefix` + the column (a client joined to other tables).
+    /// A client from columns named `prefix` + the column (a client joined to other tables),
+    /// decoded once per distinct row (`RowMemo`: the row is still read every time; only an
+    /// identical one is not decoded again).
     static func client(from row: any SQLRow, prefix: String) throws -> OAuthClient {
+        let columns = prefix.isEmpty ? clientColumns : prefix == "k_" ? clientColumnsPrefixedK : clientColumns.map { prefix + $0 }
+        return try decodedClients.value(key: try row.string(columns[0]), row: row, columns: columns) {
+            try decodedClient(from: row, prefix: prefix)
+        }
+    }
+
+    /// The columns `decodedClient(from:prefix:)` reads, the id first (`ClientRowMemoTests`: no
+    /// other, and a change to any one of them is read).
+    static let clientColumns = [
+        "id", "name", "secret_hash", "grants", "scopes", "status", "created_at", "webhook_url", "sealed_webhook_secret",
+        "resource_server", "realm_id", "redirect_uris", "public_client", "jwks", "dpop_required", "require_par", "default_acr",
+    ]
+    private static let clientColumnsPrefixedK = clientColumns.map { "k_" + $0 }
+
+    /// Clients decoded, by id (rows are compared by column name, so a joined row's `k_` columns
+    /// meet the client's own). A node has tens of clients, rarely thousands.
+    static let decodedClients = RowMemo<OAuthClient>(capacity: 4096)
+
+    private static func decodedClient(from row: any SQLRow, prefix: String) throws -> OAuthClient {
         OAuthClient(
             id: try row.string(prefix + "id"), name: try row.string(prefix + "name"), secretHash: try row.string(prefix + "secret_hash"),
             grants: Set(try row.words(prefix + "grants").compactMap(GrantType.init(rawValue:))),
