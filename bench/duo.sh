@@ -7,6 +7,7 @@
 #   bench/duo.sh --a B --b B --env-b "STRONGAUTH_DATABASE_URL=postgres://…" --pin --workload cc   # PostgreSQL against SQLite
 #     (over TCP: scripts/postgres.sh reset; over the Unix-domain socket: scripts/postgres.sh socket-url)
 #   bench/duo.sh --a B --b B --workload verify --pin --perf /tmp/verify.perf   # B's whole stacks in round 1, for perf report
+#   bench/duo.sh --a OLD --serve-a --b B --workload-a health --workload-b cc --pin   # against an older build's /health
 #
 # On a shared machine a server's CPU per operation drifts by ±15 % between runs minutes apart,
 # so two builds measured one after the other cannot be told apart by less than that. Here the two
@@ -47,11 +48,15 @@
 # empty database, `scripts/postgres.sh reset`), B/A is what one request costs a node on
 # PostgreSQL as a multiple of SQLite; where CPU 0 is the bottleneck, PostgreSQL's throughput is
 # 1/(B/A) of SQLite's (issue 19: ≥ 0.6, i.e. B/A ≤ 1.67).
+# --serve-a starts A with `strongauth serve` instead of `bench floor-server`, for a build older
+# than the floor routes (before 152b0c4): A then takes health, cc or introspect only — e.g. the
+# build issue 19's goals were set against (a86054d), whose /health is the yardstick the goals'
+# multiples were written in (docs/benchmarks.md, twenty-sixth pass).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-A="" B="" ENV_A="" ENV_B="" PIN=0 PERF="" WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+A="" B="" ENV_A="" ENV_B="" PIN=0 PERF="" SERVE_A=0 WORKLOAD=verify WORKLOAD_A="" WORKLOAD_B="" DURATION=4 ROUNDS=6
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --a) A="$2"; shift 2 ;;
@@ -60,6 +65,7 @@ while [[ $# -gt 0 ]]; do
     --env-b) ENV_B="$2"; shift 2 ;;
     --pin) PIN=1; shift ;;
     --perf) PERF="$(realpath -m "$2")"; shift 2 ;;
+    --serve-a) SERVE_A=1; shift ;;
     --workload) WORKLOAD="$2"; shift 2 ;;
     --workload-a) WORKLOAD_A="$2"; shift 2 ;;
     --workload-b) WORKLOAD_B="$2"; shift 2 ;;
@@ -75,6 +81,7 @@ for workload in "$WORKLOAD_A" "$WORKLOAD_B"; do
   case "$workload" in verify | create | cc | introspect | powerauth | process | op-list | op-approve | op-status | op-create | health | floor-post | floor-read | floor-read-sign | floor-verify) ;; *) echo "unknown workload: $workload" >&2; exit 2 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+[[ $SERVE_A == 0 || "$WORKLOAD_A" =~ ^(health|cc|introspect)$ ]] || { echo "--serve-a: A takes health, cc or introspect only" >&2; exit 2; }
 [[ -z "$PERF" ]] || command -v perf >/dev/null || { echo "--perf needs perf (apt-get install linux-perf)" >&2; exit 1; }
 A="$(realpath "$A")"; B="$(realpath "$B")"
 SERVER_CPU=() LOAD_CPU=() LOAD_CPUS=""
@@ -114,8 +121,11 @@ setup() { # side binary port "K=V …" workload
   id="$(json clientId <<<"$client")"; secret="$(json clientSecret <<<"$client")"
   user="duo-$side"
   env $settings "$binary" users create --username "$user" --password duo-password --phone +4915100000042 >/dev/null
-  # The API plus the floor routes (/floor/…, reading this side's client), as bench/run.sh's floor rows.
-  env $settings STRONGAUTH_ISSUER="$base" "${SERVER_CPU[@]}" "$binary" bench floor-server --http-port "$port" --client-id "$id" >server.log 2>&1 &
+  # The API plus the floor routes (/floor/…, reading this side's client), as bench/run.sh's floor
+  # rows; the API alone for an older A (--serve-a).
+  local command=(bench floor-server --http-port "$port" --client-id "$id")
+  [[ "$side" == b || $SERVE_A == 0 ]] || command=(serve --http-port "$port")
+  env $settings STRONGAUTH_ISSUER="$base" "${SERVER_CPU[@]}" "$binary" "${command[@]}" >server.log 2>&1 &
   PIDS+=("$!")
   echo "$!" >pid
   for _ in $(seq 300); do curl -fsS -o /dev/null "$base/ready" 2>/dev/null && break; sleep 0.05; done
