@@ -182,16 +182,17 @@ public struct TokenService: Sendable {
     }
 
     private func clientCredentialsGrant(_ request: TokenRequest, client: OAuthClient) async throws -> IssuedTokens {
-        let scopes = try grantedScopes(requested: request.scope, allowed: client.scopes)
+        // The wire form sorts and joins: once, for the token and the answer.
+        let scope = try grantedScopes(requested: request.scope, allowed: client.scopes).wire
         let now = time.now()
         let claims = AccessTokenClaims(
-            issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scopes.wire,
+            issuer: configuration.issuer, subject: client.id, clientID: client.id, scope: scope,
             subjectType: .client, issuedAt: now, expiresAt: now.addingTimeInterval(configuration.accessTokenLifetime),
             id: SecureRandom.uuid(), resources: request.resources, realm: client.realmID,
             dpopKeyThumbprint: request.dpopKeyThumbprint)
         return IssuedTokens(
             accessToken: try await signer.sign(claims), expiresIn: Int(configuration.accessTokenLifetime),
-            refreshToken: nil, scope: scopes.wire, dpopKeyThumbprint: request.dpopKeyThumbprint)
+            refreshToken: nil, scope: scope, dpopKeyThumbprint: request.dpopKeyThumbprint)
     }
 
     private func passwordGrant(_ request: TokenRequest, client: OAuthClient, source: String?) async throws -> IssuedTokens {
