@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SQLKit
 import SQLiteKit
 import StrongAuthCore
@@ -105,6 +106,22 @@ struct ClientRowMemoTests {
         for column in SQLStore.clientColumns {
             #expect(throws: (any Error).self, "without \(column)") { try SQLStore.client(from: row(without: column)) }
         }
+    }
+
+    @Test("a kept PostgreSQL cell holds its own bytes, not the buffer its message arrived in")
+    func keptCellsAreCompact() throws {
+        var message = ByteBuffer(repeating: 0x61, count: 65_536)
+        message.setString("hash-shop", at: 1_000)
+        let cell = try #require(message.getSlice(at: 1_000, length: 9))
+        #expect(cell.storageCapacity >= 65_536, "a slice shares its message's storage")
+        guard case .postgres(let kept?) = RawColumnValue.postgres(cell).compacted else {
+            Issue.record("not a PostgreSQL value")
+            return
+        }
+        #expect(kept == cell)
+        #expect(kept.storageCapacity < 1_024)
+        #expect(RawColumnValue.postgres(cell).isIdentical(to: .postgres(kept)))
+        #expect(!RawColumnValue.postgres(cell).isIdentical(to: .postgres(nil)))
     }
 
     @Test("RowMemo: an identical row is not decoded again; a changed one is, and replaces it; bounded")

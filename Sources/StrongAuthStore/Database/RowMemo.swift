@@ -22,6 +22,13 @@ enum RawColumnValue: Sendable {
         }
     }
 
+    /// The value with bytes of its own: a PostgreSQL cell is a slice of the buffer its message
+    /// arrived in, which a kept slice would hold whole.
+    var compacted: RawColumnValue {
+        guard case .postgres(let bytes?) = self else { return self }
+        return .postgres(ByteBuffer(bytes: bytes.readableBytesView))
+    }
+
     /// Whether two texts have the same UTF-8 bytes (one `memcmp`: the texts SQLite answers are
     /// native, contiguous strings).
     private static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
@@ -62,7 +69,7 @@ final class RowMemo<Value: Sendable>: Sendable {
         guard let row = RawColumns(row) else { return try decode() }
         if let entry = entries.withLock({ $0[key] }), row.isIdentical(to: entry.raw, columns: columns) { return entry.value }
         let value = try decode()
-        guard let raw = row.values(columns) else { return value }
+        guard let raw = row.values(columns)?.map(\.compacted) else { return value }
         entries.withLock { entries in
             if entries.count >= capacity, entries[key] == nil { entries.removeAll(keepingCapacity: true) }
             entries[key] = Entry(raw: raw, value: value)
