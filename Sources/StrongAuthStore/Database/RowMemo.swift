@@ -45,7 +45,7 @@ enum RawColumnValue: Sendable {
 /// row read again unchanged is not decoded again — for a row read on nearly every request whose
 /// decoding costs more than comparing it: a client's (its grants, scopes and redirect URIs parsed
 /// into sets and lists), read by every grant, introspection and device challenge answer
-/// (docs/benchmarks.md, twenty-sixth pass: 6–8 % of a client_credentials grant).
+/// (docs/benchmarks.md, twenty-sixth pass: 5–7 % of a client_credentials grant).
 ///
 /// Nothing is trusted that the database did not just answer: every read still reads the row, and
 /// a kept value is returned only for a row whose every column is byte for byte the one it was
