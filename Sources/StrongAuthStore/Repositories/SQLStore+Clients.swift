@@ -42,13 +42,18 @@ extension SQLStore: ClientRepository {
         }
     }
 
-    /// The columns `decodedClient(from:prefix:)` reads, the id first (`ClientRowMemoTests`: no
-    /// other, and a change to any one of them is read).
+    /// A client's columns, the id first: what `decodedClient(from:prefix:)` reads
+    /// (`ClientRowMemoTests`: no other, and a change to any one of them is read) and what the
+    /// reads joining a client select (`prefixedClientColumns`, `selectedClientColumns`).
     static let clientColumns = [
         "id", "name", "secret_hash", "grants", "scopes", "status", "created_at", "webhook_url", "sealed_webhook_secret",
         "resource_server", "realm_id", "redirect_uris", "public_client", "jwks", "dpop_required", "require_par", "default_acr",
     ]
     private static let clientColumnsPrefixedK = clientColumns.map { "k_" + $0 }
+    /// The columns of `clients k`, each named `k_` + the column (a client joined to other tables).
+    static let prefixedClientColumns = clientColumns.map { "k.\($0) AS k_\($0)" }.joined(separator: ", ")
+    /// The columns of `clients c`, under their own names (introspection's read).
+    static let selectedClientColumns = clientColumns.map { "c.\($0)" }.joined(separator: ", ")
 
     /// Clients decoded, by id (rows are compared by column name, so a joined row's `k_` columns
     /// meet the client's own). A node has tens of clients, rarely thousands.

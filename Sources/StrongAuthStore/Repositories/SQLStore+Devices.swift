@@ -85,12 +85,6 @@ extension SQLStore: DeviceRepository {
         "id", "kind", "user_id", "device_id", "payload", "status", "attempts", "max_attempts", "created_at", "expires_at",
     ].map { "c.\($0) AS c_\($0)" }.joined(separator: ", ")
 
-    /// The columns of `clients k`, each named `k_` + the column (a client joined to other tables).
-    static let prefixedClientColumns = [
-        "id", "name", "secret_hash", "grants", "scopes", "status", "created_at", "webhook_url", "sealed_webhook_secret",
-        "resource_server", "realm_id", "redirect_uris", "public_client", "jwks", "dpop_required", "require_par", "default_acr",
-    ].map { "k.\($0) AS k_\($0)" }.joined(separator: ", ")
-
     static func device(from row: any SQLRow) throws -> Device { try device(from: row, prefix: "") }
 
     /// The device columns of `devices d`, each named `d_` + the column, for a device joined to other tables.

@@ -214,9 +214,7 @@ extension SQLStore: TokenRepository {
         let row = try await pool.withConnection { db in
             try await db.sql(
                 """
-                SELECT c.id, c.name, c.secret_hash, c.grants, c.scopes, c.status, c.created_at, c.webhook_url, c.sealed_webhook_secret,
-                    c.resource_server, c.realm_id, c.redirect_uris, c.public_client, c.jwks, c.dpop_required, c.require_par,
-                    c.default_acr, \(columns)
+                SELECT \(unsafeRaw: Self.selectedClientColumns), \(columns)
                 FROM (SELECT 1 AS anchor) AS anchor LEFT JOIN clients c ON c.id = \(bind: introspectingClientID)
                 """
             ).first()
